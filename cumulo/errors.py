@@ -1,0 +1,118 @@
+"""Cumulo's one error taxonomy.
+
+Every fault the platform reports to a caller is one of these. Each carries the
+AWS error type (what boto3 turns into ``ClientError.response["Error"]["Code"]``),
+the HTTP status the control plane answers with, and whether a caller may retry.
+Raise them where the fault is known; edges (CLI, HTTP API) translate them once.
+
+    CumuloError
+    ├── ValidationException                 400  a parameter breaks a documented constraint
+    ├── InvalidParameterValueException      400  a parameter is unusable for another reason
+    ├── InvalidRequestContentException      400  the request body is not valid JSON
+    ├── InvalidZipFileException             400  the code package is not a usable zip
+    ├── CodeStorageExceededException        400  code package over its size limit
+    ├── ResourceNotFoundException           404
+    ├── ResourceConflictException           409  exists already / in use
+    ├── RequestTooLargeException            413  invocation payload over its limit
+    ├── TooManyRequestsException            429  concurrency limit reached (retryable, has Reason)
+    ├── ProvisionedConcurrencyConfigNotFoundException 404
+    └── ServiceException                    500  our fault (retryable)
+
+Failures *inside* user code are not exceptions of the platform: they are
+results (an error document plus ``FunctionError``), see ``cumulo.invoke``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CumuloError",
+    "ValidationException",
+    "InvalidParameterValueException",
+    "InvalidRequestContentException",
+    "InvalidZipFileException",
+    "CodeStorageExceededException",
+    "ResourceNotFoundException",
+    "ResourceConflictException",
+    "RequestTooLargeException",
+    "TooManyRequestsException",
+    "ProvisionedConcurrencyConfigNotFoundException",
+    "ServiceException",
+]
+
+
+class CumuloError(Exception):
+    """Base of every error the platform reports to a caller."""
+
+    status: int = 500
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def type(self) -> str:
+        """The AWS error type, e.g. ``ResourceNotFoundException``."""
+        return type(self).__name__
+
+    def to_aws(self) -> dict[str, str]:
+        """The JSON error body AWS's REST-JSON services answer with."""
+        return {"Type": "User" if self.status < 500 else "Service", "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+class ValidationException(CumuloError):
+    status = 400
+
+
+class InvalidParameterValueException(CumuloError):
+    status = 400
+
+
+class InvalidRequestContentException(CumuloError):
+    status = 400
+
+
+class InvalidZipFileException(CumuloError):
+    status = 400
+
+
+class CodeStorageExceededException(CumuloError):
+    status = 400
+
+
+class ResourceNotFoundException(CumuloError):
+    status = 404
+
+
+class ResourceConflictException(CumuloError):
+    status = 409
+
+
+class RequestTooLargeException(CumuloError):
+    status = 413
+
+
+class ProvisionedConcurrencyConfigNotFoundException(CumuloError):
+    status = 404
+
+
+class TooManyRequestsException(CumuloError):
+    """Throttled: AWS adds a ``Reason`` naming which limit was hit."""
+
+    status = 429
+    retryable = True
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def to_aws(self) -> dict[str, str]:
+        return {**super().to_aws(), "Reason": self.reason}
+
+
+class ServiceException(CumuloError):
+    status = 500
+    retryable = True

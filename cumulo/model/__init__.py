@@ -1,0 +1,1 @@
+"""Resource definitions and their validation, in AWS's words and limits."""

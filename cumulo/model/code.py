@@ -1,0 +1,133 @@
+"""Code packages: a zip archive, as Lambda stores it, with its checks.
+
+A folder is packed into a deterministic zip (sorted entries, fixed timestamps)
+so the same sources always give the same ``CodeSha256``. A zip is taken as is
+and its SHA-256 is that of its bytes, as AWS computes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from cumulo.errors import CodeStorageExceededException, InvalidParameterValueException, InvalidZipFileException
+from cumulo.model import limits
+
+__all__ = ["CodePackage", "pack_directory", "load_code", "check_zip"]
+
+_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+_SKIP_DIRS = {"__pycache__", ".git", ".cumulo", ".venv"}
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    zip_bytes: bytes
+    sha256_hex: str
+    unzipped_size: int
+
+    @property
+    def code_sha256(self) -> str:
+        """AWS's ``CodeSha256``: base64 of the raw digest."""
+        return base64.b64encode(bytes.fromhex(self.sha256_hex)).decode()
+
+    @property
+    def size(self) -> int:
+        return len(self.zip_bytes)
+
+    @classmethod
+    def from_zip(cls, data: bytes) -> "CodePackage":
+        unzipped = check_zip(data)
+        return cls(data, hashlib.sha256(data).hexdigest(), unzipped)
+
+
+def pack_directory(root: Path) -> bytes:
+    """Zip a folder deterministically. Symlinks are followed only inside ``root``."""
+    root = root.resolve()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            for fname in sorted(filenames):
+                path = Path(dirpath, fname)
+                real = path.resolve()
+                if not real.is_relative_to(root):
+                    raise InvalidParameterValueException(f"Code folder contains a link leaving it: {path.relative_to(root)}")
+                if not real.is_file():
+                    continue
+                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), _FIXED_DATE)
+                mode = 0o755 if os.access(real, os.X_OK) else 0o644
+                info.external_attr = (stat.S_IFREG | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, real.read_bytes())
+                if buf.tell() > limits.ZIP_MAX_BYTES:
+                    raise _too_big(buf.tell())
+    return buf.getvalue()
+
+
+def load_code(source: str | os.PathLike[str] | bytes) -> CodePackage:
+    """Accept a folder, a zip file's path, or zip bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        if path.is_dir():
+            data = pack_directory(path)
+        elif path.is_file():
+            if path.stat().st_size > limits.ZIP_MAX_BYTES:
+                raise _too_big(path.stat().st_size)
+            data = path.read_bytes()
+        else:
+            raise InvalidParameterValueException(f"Code location not found: {path}")
+    if len(data) > limits.ZIP_MAX_BYTES:
+        raise _too_big(len(data))
+    return CodePackage.from_zip(data)
+
+
+def _too_big(size: int) -> CodeStorageExceededException:
+    return CodeStorageExceededException(
+        f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes"
+        if size > limits.ZIP_MAX_BYTES * 5
+        else f"Request must be smaller than {limits.ZIP_MAX_BYTES} bytes for the CreateFunction operation"
+    )
+
+
+def check_zip(data: bytes) -> int:
+    """Validate a zip without extracting it; return its declared unzipped size.
+
+    Refuses what would escape the code folder (absolute paths, ``..``, links),
+    archives with too many entries, and ones whose contents exceed the unzipped
+    limit. Extraction re-checks sizes while writing (declared sizes can lie).
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise InvalidZipFileException(f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})") from exc
+    if len(infos) > limits.ZIP_MAX_ENTRIES:
+        raise InvalidZipFileException(f"Zip file has {len(infos)} entries; the limit is {limits.ZIP_MAX_ENTRIES}.")
+    total = 0
+    for info in infos:
+        safe_member_path(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise InvalidZipFileException(f"Zip entry {info.filename!r} is a symbolic link; links are not allowed.")
+        if info.flag_bits & 0x1:
+            raise InvalidZipFileException(f"Zip entry {info.filename!r} is encrypted.")
+        total += info.file_size
+    if total > limits.UNZIPPED_MAX_BYTES:
+        raise CodeStorageExceededException(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
+    return total
+
+
+def safe_member_path(name: str) -> PurePosixPath:
+    """The relative path a zip member may be written to, or an error."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or not name or "\x00" in name:
+        raise InvalidZipFileException(f"Zip entry {name!r} has an unsafe path.")
+    return path

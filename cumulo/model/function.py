@@ -1,0 +1,251 @@
+"""A function's configuration: what AWS calls ``FunctionConfiguration``.
+
+Validation lives here and is pure: it raises ``ValidationException`` for
+constraint violations (as AWS's API layer does) and
+``InvalidParameterValueException`` for values that are well-formed but unusable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.errors import InvalidParameterValueException, ValidationException
+from cumulo.model import limits
+
+__all__ = [
+    "LATEST",
+    "FunctionConfiguration",
+    "Arns",
+    "parse_function_ref",
+    "validate_function_name",
+    "validate_handler",
+    "validate_runtime",
+    "validate_memory",
+    "validate_timeout",
+    "validate_ephemeral_storage",
+    "validate_environment",
+    "validate_description",
+    "PYTHON_RUNTIMES",
+    "RESERVED_ENV_KEYS",
+]
+
+LATEST = "$LATEST"
+
+PYTHON_RUNTIMES = frozenset(
+    {"python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14"}
+)
+# Runtimes AWS offers that Cumulo does not run (yet): refused with a clear message.
+_KNOWN_OTHER_RUNTIMES = frozenset(
+    {"nodejs18.x", "nodejs20.x", "nodejs22.x", "provided", "provided.al2", "provided.al2023",
+     "java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3"}
+)
+
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+_HANDLER_RE = re.compile(r"^[^\s]+$")
+_QUALIFIER_RE = re.compile(r"^(\$LATEST|[0-9]{1,10}|(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128})$")
+# name | account:function:name | arn:aws:lambda:region:account:function:name, each with :qualifier
+_REF_RE = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:)?(?:\d{12}:)?(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+
+
+def _constraint(value: object, member: str, constraint: str) -> ValidationException:
+    return ValidationException(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {constraint}"
+    )
+
+
+def validate_function_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise _constraint(
+            name, "functionName",
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ and have length between 1 and 64",
+        )
+    return name
+
+
+def parse_function_ref(ref: str, qualifier: str | None = None) -> tuple[str, str | None]:
+    """Split a FunctionName as AWS accepts it (name, partial or full ARN, optional
+    ``:qualifier``) into ``(name, qualifier)``. An explicit ``qualifier`` must agree."""
+    m = _REF_RE.match(ref or "") if isinstance(ref, str) and len(ref) <= 170 else None
+    if not m or len(m.group("name")) > limits.FUNCTION_NAME_MAX:
+        raise _constraint(ref, "functionName",
+                          "Member must satisfy regular expression pattern: "
+                          "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+                          "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
+    name, embedded = m.group("name"), m.group("qualifier")
+    if embedded and qualifier and embedded != qualifier:
+        raise InvalidParameterValueException("The derived qualifier from the function name does not match the specified qualifier.")
+    q = qualifier or embedded
+    if q is not None and not _QUALIFIER_RE.match(q):
+        raise _constraint(q, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
+    return name, q
+
+
+def validate_handler(handler: str) -> str:
+    if not isinstance(handler, str) or not handler or len(handler) > limits.HANDLER_MAX or not _HANDLER_RE.match(handler):
+        raise _constraint(handler, "handler",
+                          f"Member must satisfy regular expression pattern: [^\\s]+ and have length less than or equal to {limits.HANDLER_MAX}")
+    return handler
+
+
+def validate_runtime(runtime: str) -> str:
+    if runtime in PYTHON_RUNTIMES:
+        return runtime
+    if runtime in _KNOWN_OTHER_RUNTIMES:
+        raise InvalidParameterValueException(
+            f"The runtime parameter of {runtime} is not supported by this Cumulo build; "
+            f"supported runtimes: {', '.join(sorted(PYTHON_RUNTIMES))}"
+        )
+    raise _constraint(runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(sorted(PYTHON_RUNTIMES | _KNOWN_OTHER_RUNTIMES))}]")
+
+
+def _int_between(value: object, member: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _constraint(value, member, "Member must be an integer")
+    if value < low:
+        raise _constraint(value, member, f"Member must have value greater than or equal to {low}")
+    if value > high:
+        raise _constraint(value, member, f"Member must have value less than or equal to {high}")
+    return value
+
+
+def validate_memory(mb: int) -> int:
+    return _int_between(mb, "memorySize", limits.MEMORY_MIN_MB, limits.MEMORY_MAX_MB)
+
+
+def validate_timeout(seconds: int) -> int:
+    return _int_between(seconds, "timeout", limits.TIMEOUT_MIN_S, limits.TIMEOUT_MAX_S)
+
+
+def validate_ephemeral_storage(mb: int) -> int:
+    return _int_between(mb, "ephemeralStorage.size", limits.EPHEMERAL_MIN_MB, limits.EPHEMERAL_MAX_MB)
+
+
+def validate_description(text: str) -> str:
+    if not isinstance(text, str) or len(text) > limits.DESCRIPTION_MAX:
+        raise _constraint(text, "description", f"Member must have length less than or equal to {limits.DESCRIPTION_MAX}")
+    return text
+
+
+def validate_environment(variables: dict[str, str]) -> dict[str, str]:
+    if not isinstance(variables, dict):
+        raise InvalidParameterValueException("Environment variables must be a map of strings to strings.")
+    for key, value in variables.items():
+        if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
+            raise _constraint("[sensitive]", "environment.variables",
+                              "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+")
+        if not isinstance(value, str):
+            raise InvalidParameterValueException(f"The value of environment variable {key} must be a string.")
+    reserved = sorted(k for k in variables if k in RESERVED_ENV_KEYS)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            f"for modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    if size > limits.ENV_VARS_MAX_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            f"variables you have provided exceeded the 4KB limit. String measured: {size} bytes"
+        )
+    return dict(variables)
+
+
+@dataclass(frozen=True)
+class Arns:
+    """Builds ARNs for one account and region."""
+
+    region: str
+    account: str
+
+    def function(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    def default_role(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/cumulo-default-execution-role"
+
+
+@dataclass(frozen=True)
+class FunctionConfiguration:
+    """One immutable configuration: ``$LATEST`` at some revision, or a published version."""
+
+    name: str
+    handler: str
+    code_sha256: str          # base64 of the zip's SHA-256, AWS's CodeSha256
+    code_size: int
+    runtime: str = "python3.11"
+    memory_size: int = limits.MEMORY_DEFAULT_MB
+    timeout: int = limits.TIMEOUT_DEFAULT_S
+    ephemeral_storage: int = limits.EPHEMERAL_DEFAULT_MB
+    environment: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    role: str = ""
+    version: str = LATEST
+    revision_id: str = ""
+    last_modified: str = ""
+
+    @property
+    def code_hex(self) -> str:
+        """The hex digest naming the code blob in the store."""
+        import base64
+
+        return base64.b64decode(self.code_sha256).hex()
+
+    def replace(self, **changes: Any) -> "FunctionConfiguration":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FunctionConfiguration":
+        return cls(**data)
+
+    def to_aws(self, arns: Arns, state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``FunctionConfiguration`` document of AWS's Lambda API."""
+        doc: dict[str, Any] = {
+            "FunctionName": self.name,
+            "FunctionArn": arns.function(self.name, self.version),
+            "Runtime": self.runtime,
+            "Role": self.role or arns.default_role(),
+            "Handler": self.handler,
+            "CodeSize": self.code_size,
+            "Description": self.description,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "LastModified": self.last_modified,
+            "CodeSha256": self.code_sha256,
+            "Version": self.version,
+            "Environment": {"Variables": dict(self.environment)},
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": self.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": ["x86_64"],
+            "EphemeralStorage": {"Size": self.ephemeral_storage},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+        }
+        if state:
+            doc.update(state)
+        return doc

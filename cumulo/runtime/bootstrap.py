@@ -1,0 +1,230 @@
+"""The Python runtime inside an execution environment.
+
+Runs in the forked child after the sandbox is set up: Init (import the handler
+module), then one invocation at a time over the channel socket, answering each
+with a result frame. Mirrors AWS's Python runtime contract: the context object,
+the error document, the ``Runtime.*`` init error types, and the log format of
+the root logger. Standard library only.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from cumulo.runtime import protocol
+
+__all__ = ["LambdaContext", "run"]
+
+
+class CognitoIdentity:
+    def __init__(self, data: dict | None) -> None:
+        data = data or {}
+        self.cognito_identity_id = data.get("cognitoIdentityId") or data.get("cognito_identity_id")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId") or data.get("cognito_identity_pool_id")
+
+
+class Client:
+    def __init__(self, data: dict) -> None:
+        self.installation_id = data.get("installation_id")
+        self.app_title = data.get("app_title")
+        self.app_version_name = data.get("app_version_name")
+        self.app_version_code = data.get("app_version_code")
+        self.app_package_name = data.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, data: dict) -> None:
+        self.client = Client(data["client"]) if data.get("client") else None
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+
+class LambdaContext:
+    """The ``context`` argument, with the attributes AWS documents."""
+
+    def __init__(self, header: dict) -> None:
+        env = os.environ
+        self.aws_request_id: str = header["id"]
+        self.invoked_function_arn: str = header["arn"]
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = CognitoIdentity(header.get("identity"))
+        cc = header.get("client_context")
+        self.client_context = ClientContext(cc) if isinstance(cc, dict) else None
+        self.tenant_id = header.get("tenant_id")
+        self._deadline_ms: int = header["deadline_ms"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg: str) -> None:
+        sys.stdout.write(msg)
+        sys.stdout.flush()
+
+    def __repr__(self) -> str:
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
+                f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
+                f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
+                f"invoked_function_arn={self.invoked_function_arn}])")
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+def _install_logging() -> _RequestIdFilter:
+    """The root logger as AWS's Python runtime sets it up."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                                  "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    request_filter = _RequestIdFilter()
+    handler.addFilter(request_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    root.setLevel(getattr(logging, level.upper(), logging.WARNING) if level else logging.WARNING)
+    return request_filter
+
+
+def error_document(exc: BaseException, request_id: str, error_type: str | None = None,
+                   message: str | None = None, with_trace: bool = True) -> dict[str, Any]:
+    frames = traceback.format_list(traceback.extract_tb(exc.__traceback__)) if with_trace else []
+    return {
+        "errorMessage": str(exc) if message is None else message,
+        "errorType": error_type or type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": frames,
+    }
+
+
+def _log_error(doc: dict[str, Any]) -> None:
+    trace = "".join(doc["stackTrace"])
+    sys.stdout.write(f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
+                     + (f"Traceback (most recent call last):\n{trace}" if trace else ""))
+    sys.stdout.flush()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, decimal.Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def load_handler(handler: str) -> Callable[..., Any]:
+    """Import the handler's module and find the function, as AWS's runtime does.
+
+    Raises ``_InitError`` carrying AWS's error type for each way this fails.
+    """
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise _InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}", exc) from None
+    modname = modname.replace("/", ".")
+    if modname.startswith("__"):
+        raise _InitError("Runtime.BuiltInModuleConflict",
+                         f"Cannot use built-in module {modname} as a handler module", None)
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        raise _InitError("Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}", exc) from None
+    except SyntaxError as exc:
+        raise _InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", exc) from None
+    fn = getattr(module, fname, None)
+    if fn is None:
+        raise _InitError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'", None)
+    return fn
+
+
+class _InitError(Exception):
+    def __init__(self, error_type: str, message: str, cause: BaseException | None) -> None:
+        super().__init__(message)
+        self.error_type, self.message, self.cause = error_type, message, cause
+
+
+def _maxrss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run(chan: socket.socket, handler_name: str, max_response: int, init_started: float) -> None:
+    """Init, report readiness, then serve invocations until the channel closes."""
+    request_filter = _install_logging()
+    protocol.send(chan, {"op": "started", "pid": os.getpid()})
+    try:
+        handler = load_handler(handler_name)
+    except _InitError as err:
+        doc = {"errorMessage": err.message, "errorType": err.error_type, "requestId": "", "stackTrace": []}
+        if err.cause is not None and err.error_type == "Runtime.UserCodeSyntaxError":
+            doc["stackTrace"] = [f'  File "{getattr(err.cause, "filename", "")}" Line {getattr(err.cause, "lineno", "")}\n']
+        _log_error(doc)
+        protocol.send(chan, {"op": "init_error", "maxrss_kb": _maxrss_kb()}, json.dumps(doc).encode())
+        return
+    except BaseException as exc:  # top-level code of the module raised
+        if isinstance(exc, SystemExit):
+            raise
+        doc = error_document(exc, "")
+        _log_error(doc)
+        protocol.send(chan, {"op": "init_error", "maxrss_kb": _maxrss_kb()}, json.dumps(doc).encode())
+        return
+    init_ms = (time.perf_counter() - init_started) * 1000
+    protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms, "maxrss_kb": _maxrss_kb()})
+    while True:
+        try:
+            header, body, _ = protocol.recv(chan, 1 << 30)
+        except EOFError:
+            return
+        _invoke(chan, handler, header, body, request_filter, max_response)
+
+
+def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body: bytes,
+            request_filter: _RequestIdFilter, max_response: int) -> None:
+    request_id = header["id"]
+    request_filter.request_id = request_id
+    os.environ["_X_AMZN_TRACE_ID"] = header.get("trace_id", "")
+    try:
+        event = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        protocol.send(chan, {"op": "invalid_payload", "maxrss_kb": _maxrss_kb()}, str(exc).encode())
+        return
+    context = LambdaContext(header)
+    status, payload = "ok", b""
+    try:
+        result = handler(event, context)
+    except Exception as exc:
+        doc = error_document(exc, request_id)
+        _log_error(doc)
+        status, payload = "error", json.dumps(doc).encode()
+    else:
+        try:
+            payload = json.dumps(result, default=_json_default).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            doc = {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
+                   "requestId": request_id, "stackTrace": []}
+            _log_error(doc)
+            status, payload = "error", json.dumps(doc).encode()
+        else:
+            if len(payload) > max_response:
+                doc = {"errorMessage": f"Response payload size exceeded maximum allowed payload size ({max_response + 100} bytes).",
+                       "errorType": "Function.ResponseSizeTooLarge"}
+                status, payload = "error", json.dumps(doc).encode()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    protocol.send(chan, {"op": "result", "status": status, "maxrss_kb": _maxrss_kb()}, payload)

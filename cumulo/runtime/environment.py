@@ -1,0 +1,265 @@
+"""One execution environment: a forked process serving one invocation at a time.
+
+The calling thread drives an invocation itself: it writes the request frame,
+then ``poll``s the channel and the log pipe until the result frame arrives or
+the deadline passes, at which point it kills the process group. No other
+thread touches an environment while it is busy, so the warm path has no
+thread hop and no lock beyond the pool's.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cumulo.runtime import protocol
+from cumulo.runtime.interfaces import (
+    Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, FunctionFailed, TimedOut,
+)
+from cumulo.runtime.sandbox import MemoryCgroups
+from cumulo.runtime.zygote import Zygote, describe_exit
+
+__all__ = ["Environment"]
+
+_READ_CHUNK = 1 << 16
+_EXIT_WAIT_S = 2.0
+_F_SETPIPE_SZ = 1031
+
+
+@dataclass
+class Environment:
+    spec: EnvironmentSpec
+    pid: int
+    chan: socket.socket
+    log_fd: int
+    cgroup: Path | None
+    cgroups: MemoryCgroups | None
+    zygote: Zygote
+    init_ms: float
+    tmp_dir: Path | None
+    created: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    invocations: int = 0
+    dead: bool = False
+    maxrss_kb: int = 0
+    timed_out: bool = False
+    init_lines: list[LogLine] = field(default_factory=list)
+    _released: bool = False
+    _frames: list[tuple[dict, bytes]] = field(default_factory=list)
+    _reader: protocol.FrameReader | None = None
+    _log_partial: bytearray = field(default_factory=bytearray)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- creation -------------------------------------------------------------
+    @classmethod
+    def start(cls, spec: EnvironmentSpec, zygote: Zygote, cgroups: MemoryCgroups | None,
+              deadline: float) -> tuple["Environment | None", Outcome | None]:
+        """Fork a new environment and run its Init.
+
+        Returns the ready environment, or None and the outcome that explains why
+        Init failed (the caller reports it as the invocation's result).
+        """
+        started = time.perf_counter()
+        env_id = uuid.uuid4().hex
+        cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe()
+        try:
+            fcntl.fcntl(log_r, _F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        tmp_dir = None
+        if spec.tmp_root is not None:
+            tmp_dir = spec.tmp_root / env_id
+            tmp_dir.mkdir(parents=True, mode=0o700)
+        wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else _rlimit_as(spec.memory_mb))
+        try:
+            zygote.spawn(wire, child.fileno(), log_w)
+        finally:
+            child.close()
+            os.close(log_w)
+        os.set_blocking(log_r, False)
+        env = cls(spec=spec, pid=0, chan=parent, log_fd=log_r, cgroup=cgroup, cgroups=cgroups,
+                  zygote=zygote, init_ms=0.0, tmp_dir=tmp_dir)
+        lines: list[LogLine] = []
+        frame = env._await_frame(deadline, lines)
+        if frame is not None and frame[0].get("op") == "started":
+            env.pid = frame[0]["pid"]
+            frame = env._await_frame(deadline, lines)
+        if frame is not None and frame[0].get("op") == "ready":
+            env.maxrss_kb = frame[0].get("maxrss_kb", 0)
+            env.init_ms = (time.perf_counter() - started) * 1000
+            env.init_lines = lines
+            return env, None
+        elapsed = time.perf_counter() - started
+        if frame is None:
+            outcome = env._death_outcome(lines, elapsed, deadline)
+        elif frame[0].get("op") == "init_error":
+            outcome = InitFailed(frame[1], lines, elapsed * 1000)
+            env.kill()
+        else:
+            outcome = Crashed(f"unexpected frame {frame[0].get('op')!r}", False, lines, elapsed * 1000)
+            env.kill()
+        return None, outcome
+
+    # -- invocation -----------------------------------------------------------
+    def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome:
+        """Run one invocation; ``deadline`` is a ``time.monotonic()`` instant."""
+        lines: list[LogLine] = []
+        self._drain_logs(lines)   # what background threads wrote since the last call
+        started = time.perf_counter()
+        self.invocations += 1
+        try:
+            protocol.send(self.chan, {"op": "invoke", **header}, payload)
+        except OSError:
+            return self._death_outcome(lines, 0.0, deadline)
+        frame = self._await_frame(deadline, lines)
+        duration_ms = (time.perf_counter() - started) * 1000
+        self.last_used = time.monotonic()
+        if frame is None:
+            return self._death_outcome(lines, duration_ms / 1000, deadline)
+        head, body = frame
+        self.maxrss_kb = max(self.maxrss_kb, head.get("maxrss_kb", 0))
+        op = head.get("op")
+        if op == "result":
+            if head.get("status") == "ok":
+                return Succeeded(body, lines, duration_ms)
+            return FunctionFailed(body, lines, duration_ms)
+        if op == "invalid_payload":
+            return InvalidPayload(body.decode(errors="replace"), lines, duration_ms)
+        self.kill()
+        return Crashed(f"unexpected frame {op!r}", False, lines, duration_ms)
+
+    def _await_frame(self, deadline: float, lines: list[LogLine]) -> tuple[dict, bytes] | None:
+        """Poll channel and log pipe until one frame arrives; None on death or deadline."""
+        if self._frames:
+            return self._frames.pop(0)
+        if self._reader is None:
+            self._reader = protocol.FrameReader(self.spec.max_frame)
+        reader = self._reader
+        poller = select.poll()
+        poller.register(self.chan, select.POLLIN)
+        poller.register(self.log_fd, select.POLLIN)
+        chan_fd = self.chan.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                self.kill()
+                self._drain_logs(lines)
+                return None
+            for fd, events in poller.poll(left * 1000):
+                if fd == chan_fd:
+                    try:
+                        data = self.chan.recv(_READ_CHUNK if reader.pending < 1 << 20 else 1 << 22)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self.dead = True
+                        self._drain_logs(lines)
+                        return None
+                    try:
+                        frames = reader.feed(data)
+                    except protocol.ProtocolError:
+                        self.kill()
+                        return None
+                    if frames:
+                        self._drain_logs(lines)
+                        self._frames.extend(frames[1:])
+                        return frames[0]
+                else:
+                    if events & (select.POLLHUP | select.POLLERR) and not events & select.POLLIN:
+                        poller.unregister(self.log_fd)
+                    self._drain_logs(lines)
+
+    def _drain_logs(self, lines: list[LogLine]) -> None:
+        while True:
+            try:
+                data = os.read(self.log_fd, _READ_CHUNK)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno in (errno.EBADF,):
+                    break
+                raise
+            if not data:
+                break
+            now = int(time.time() * 1000)
+            self._log_partial += data
+            *complete, rest = self._log_partial.split(b"\n")
+            self._log_partial = bytearray(rest)
+            lines.extend(LogLine(now, c.decode(errors="replace")) for c in complete)
+        if self.dead and self._log_partial:
+            lines.append(LogLine(int(time.time() * 1000), self._log_partial.decode(errors="replace")))
+            self._log_partial.clear()
+
+    def _death_outcome(self, lines: list[LogLine], elapsed_s: float, deadline: float) -> Outcome:
+        if self.timed_out:
+            return TimedOut(lines, elapsed_s * 1000)
+        self.dead = True
+        status = self.zygote.wait_exit(self.pid, _EXIT_WAIT_S) if self.pid else None
+        oom = bool(self.cgroup and self.cgroups and self.cgroups.oom_killed(self.cgroup))
+        self._drain_logs(lines)
+        self.kill()
+        if status is None:
+            return Crashed("signal: killed" if oom else "exit status unknown", oom, lines, elapsed_s * 1000)
+        return Crashed(describe_exit(status), oom, lines, elapsed_s * 1000)
+
+    # -- ending ---------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL the whole environment (process group and cgroup) and free its resources."""
+        with self._lock:
+            if self.pid:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.dead = True
+            self._release()
+
+    def shutdown(self, grace_s: float) -> None:
+        """SIGTERM, wait up to ``grace_s`` for the process to exit, then SIGKILL."""
+        if self.pid and not self.dead:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+            except OSError:
+                pass
+            self.zygote.wait_exit(self.pid, grace_s)
+        self.kill()
+
+    def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        try:
+            self.chan.close()
+        finally:
+            try:
+                os.close(self.log_fd)
+            except OSError:
+                pass
+        if self.cgroup is not None and self.cgroups is not None:
+            self.cgroups.destroy(self.cgroup)
+        if self.tmp_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    @property
+    def max_memory_mb(self) -> int:
+        """Peak resident memory of the environment's process, in MB (rounded up)."""
+        return -(-self.maxrss_kb // 1024)
+
+
+def _rlimit_as(memory_mb: int) -> int:
+    # Address space is not memory: the interpreter maps more than it touches.
+    return (memory_mb + 512) * 1024 * 1024

@@ -1,0 +1,115 @@
+"""The runtime's seam: what an environment is asked to be, and what an invocation ends as.
+
+``EnvironmentSpec`` is everything the zygote needs to build one environment.
+An invocation (or an Init that fails) ends as exactly one ``Outcome``; the
+invoke layer turns outcomes into AWS results and log lines. Raw payload bytes
+stay bytes here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Union
+
+from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
+
+__all__ = [
+    "EnvironmentSpec", "LogLine", "Outcome",
+    "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed",
+]
+
+
+class LogLine(NamedTuple):
+    timestamp_ms: int
+    message: str
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """One function version's environment, as the sandbox builds it."""
+
+    function: str
+    version: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int
+    env: dict[str, str]          # the complete process environment (AWS's variables + the function's)
+    code_dir: Path
+    tmp_root: Path | None         # parent of per-environment TMPDIRs at the process level
+    sandbox: SandboxPolicy
+    max_response: int
+    nofile: int
+
+    @property
+    def max_frame(self) -> int:
+        return self.max_response + (1 << 20)
+
+    def wire(self, tmp_dir: Path | None, cgroup: Path | None, rlimit_as: int | None) -> dict:
+        ns = self.sandbox.level is SandboxLevel.NAMESPACE
+        return {
+            "handler": self.handler,
+            "env": self.env,
+            "code_dir": str(self.code_dir),
+            "tmp_dir": str(tmp_dir) if tmp_dir else "/tmp",
+            "ephemeral_mb": self.ephemeral_mb,
+            "max_response": self.max_response,
+            "nofile": self.nofile,
+            "cgroup": str(cgroup) if cgroup else None,
+            "rlimit_as": rlimit_as,
+            "namespaces": ns,
+            "uid": self.sandbox.uid if ns else None,
+            "gid": self.sandbox.uid if ns else None,
+            "hide": list(self.sandbox.hide) if ns else [],
+            "no_network": self.sandbox.no_network,
+        }
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    payload: bytes
+    lines: list[LogLine]
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class FunctionFailed:
+    """The handler raised, or its result could not be returned: ``payload`` is the error document."""
+
+    payload: bytes
+    lines: list[LogLine]
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class InitFailed:
+    payload: bytes
+    lines: list[LogLine]
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class InvalidPayload:
+    reason: str
+    lines: list[LogLine]
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    lines: list[LogLine]
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """The process ended: ``reason`` is Go-style ("exit status 1", "signal: killed")."""
+
+    reason: str
+    out_of_memory: bool
+    lines: list[LogLine]
+    duration_ms: float
+
+
+Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed]

@@ -1,0 +1,95 @@
+"""Frames between the supervisor, the zygote and environments.
+
+A frame is ``>II`` (header length, body length), a JSON header, then the body
+as raw bytes. Event and result payloads travel as the body, so the supervisor
+moves them without parsing them. Standard library only: this module is
+imported by the zygote, and its size is paid by every fork.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+
+__all__ = ["PREFIX", "encode", "send", "recv", "FrameReader", "ProtocolError", "MAX_HEADER"]
+
+PREFIX = struct.Struct(">II")
+MAX_HEADER = 1 << 20
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a frame."""
+
+
+def encode(header: dict, body: bytes = b"") -> bytes:
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return PREFIX.pack(len(head), len(body)) + head + body
+
+
+def send(sock: socket.socket, header: dict, body: bytes = b"", fds: list[int] | None = None) -> None:
+    data = encode(header, body)
+    if fds:
+        sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+        data = data[sent:]
+    if data:
+        sock.sendall(data)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            raise EOFError
+        got += k
+    return bytes(buf)
+
+
+def recv(sock: socket.socket, max_body: int) -> tuple[dict, bytes, list[int]]:
+    """Blocking read of one frame and any file descriptors passed with it."""
+    fds: list[int] = []
+    msg, ancdata, _, _ = sock.recvmsg(PREFIX.size, socket.CMSG_SPACE(8 * 4))
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(struct.unpack(f"{len(data) // 4}i", data[: len(data) - len(data) % 4]))
+    if not msg:
+        raise EOFError
+    if len(msg) < PREFIX.size:
+        msg += _recv_exact(sock, PREFIX.size - len(msg))
+    hlen, blen = PREFIX.unpack(msg)
+    if hlen > MAX_HEADER or blen > max_body:
+        raise ProtocolError(f"frame too large ({hlen}+{blen} bytes)")
+    header = json.loads(_recv_exact(sock, hlen)) if hlen else {}
+    body = _recv_exact(sock, blen) if blen else b""
+    return header, body, fds
+
+
+class FrameReader:
+    """Incremental decoder for a non-blocking reader: feed bytes, take frames."""
+
+    def __init__(self, max_body: int) -> None:
+        self._buf = bytearray()
+        self._max_body = max_body
+
+    def feed(self, data: bytes) -> list[tuple[dict, bytes]]:
+        self._buf += data
+        frames = []
+        while len(self._buf) >= PREFIX.size:
+            hlen, blen = PREFIX.unpack_from(self._buf)
+            if hlen > MAX_HEADER or blen > self._max_body:
+                raise ProtocolError(f"frame too large ({hlen}+{blen} bytes)")
+            end = PREFIX.size + hlen + blen
+            if len(self._buf) < end:
+                break
+            header = json.loads(bytes(self._buf[PREFIX.size: PREFIX.size + hlen]))
+            body = bytes(self._buf[PREFIX.size + hlen: end])
+            del self._buf[:end]
+            frames.append((header, body))
+        return frames
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)

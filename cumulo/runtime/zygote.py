@@ -1,0 +1,139 @@
+"""The supervisor's handle on the zygote process (see ``zygote_main``).
+
+Thread-safe: any thread may ask for a spawn. A reader thread collects the
+zygote's ``exit`` reports so that whoever sees an environment's channel close
+can learn how the process ended (exit code, signal).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from cumulo.runtime import protocol
+
+__all__ = ["Zygote", "ZygoteError"]
+
+_STARTUP_TIMEOUT_S = 30.0
+_EXIT_MEMORY = 4096  # exit statuses kept for late readers
+
+
+class ZygoteError(RuntimeError):
+    pass
+
+
+class Zygote:
+    def __init__(self, log_path: Path) -> None:
+        self._log_path = log_path
+        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}
+        self._exit_cond = threading.Condition()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self.namespaces = False
+
+    def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        package_root = str(Path(__file__).resolve().parents[2])
+        code = ("import sys; sys.path.insert(0, sys.argv.pop(2)); "
+                "from cumulo.runtime.zygote_main import main; main()")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        with open(self._log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
+                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                close_fds=True,
+            )
+        child.close()
+        parent.settimeout(_STARTUP_TIMEOUT_S)
+        try:
+            hello, _, _ = protocol.recv(parent, 0)
+        except (EOFError, OSError, protocol.ProtocolError) as exc:
+            self._proc.kill()
+            raise ZygoteError(f"the zygote did not start; see {self._log_path}") from exc
+        parent.settimeout(None)
+        self.namespaces = bool(hello.get("namespaces"))
+        self._sock = parent
+        threading.Thread(target=self._read_exits, name="cumulo-zygote-reader", daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None:
+        with self._lock:
+            if self._sock is None:
+                raise ZygoteError("zygote not started")
+            try:
+                protocol.send(self._sock, {"op": "spawn", **spec}, b"", [chan_fd, log_fd])
+            except OSError as exc:
+                raise ZygoteError("the zygote is gone") from exc
+
+    def wait_exit(self, pid: int, timeout: float) -> int | None:
+        """The raw wait status of environment ``pid``, once the zygote reaped it."""
+        deadline = time.monotonic() + timeout
+        with self._exit_cond:
+            while pid not in self._exits:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.alive:
+                    return self._exits.get(pid)
+                self._exit_cond.wait(left)
+            return self._exits.pop(pid)
+
+    def _read_exits(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        while True:
+            try:
+                header, _, _ = protocol.recv(sock, 0)
+            except (EOFError, OSError, protocol.ProtocolError):
+                break
+            if header.get("op") == "exit":
+                with self._exit_cond:
+                    if len(self._exits) > _EXIT_MEMORY:
+                        self._exits.pop(next(iter(self._exits)))
+                    self._exits[header["pid"]] = header["status"]
+                    self._exit_cond.notify_all()
+        with self._exit_cond:
+            self._exit_cond.notify_all()
+
+    def stop(self) -> None:
+        """Close the control socket: the zygote kills its children and exits."""
+        with self._lock:
+            if self._sock is not None:
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self._sock.close()
+                self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+
+def describe_exit(status: int | None) -> str:
+    """Go-style wording of a wait status, as AWS's runtime reports it."""
+    if status is None:
+        return "exit status unknown"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"signal: {_SIGNAL_WORDS.get(sig, f'signal {sig}')}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+_SIGNAL_WORDS = {
+    1: "hangup", 2: "interrupt", 3: "quit", 4: "illegal instruction", 5: "trace/breakpoint trap",
+    6: "aborted", 7: "bus error", 8: "floating point exception", 9: "killed", 11: "segmentation fault",
+    13: "broken pipe", 14: "alarm clock", 15: "terminated", 24: "CPU time limit exceeded",
+    25: "file size limit exceeded",
+}

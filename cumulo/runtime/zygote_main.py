@@ -1,0 +1,194 @@
+"""The zygote: a lean, single-threaded process that forks environments.
+
+Started once per supervisor with the worker runtime already imported, so a new
+environment costs a ``fork()`` plus the function's own Init. It obeys one
+request (``spawn``, with the environment's channel and log pipe passed as file
+descriptors) and reports one event (``exit``, with the wait status of each
+child it reaps). It dies with its supervisor, and its children die with it.
+
+Inside the child, ``_become_environment`` builds the sandbox in this order:
+session and process group → memory cgroup → stdio onto the log pipe, all other
+descriptors closed → private mounts (code read-only at /var/task, the
+platform's home hidden, a size-capped tmpfs on /tmp) → rlimits → working
+directory → capabilities dropped / unprivileged user → a clean environment →
+``bootstrap.run`` (Init, then invocations).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from cumulo.runtime import bootstrap, linux, protocol
+
+TASK_ROOT = "/var/task"
+_CHAN_FD = 3
+
+
+def main() -> None:
+    ctl = socket.socket(fileno=int(sys.argv[1]))
+    linux.set_parent_death_signal()
+    if os.getppid() == 1:
+        os._exit(0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    platform_paths = [p for p in sys.path if p and os.path.isabs(p)]
+    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": _probe_namespaces()})
+    gc.collect()
+    gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
+    children: set[int] = set()
+    while True:
+        try:
+            ready, _, _ = select.select([ctl, wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            _reap(ctl, children)
+        if ctl in ready:
+            try:
+                header, _, fds = protocol.recv(ctl, 0)
+            except (EOFError, ConnectionError, protocol.ProtocolError):
+                break
+            if header.get("op") == "spawn":
+                pid = os.fork()
+                if pid == 0:
+                    ctl.close()
+                    os.close(wake_r), os.close(wake_w)
+                    _become_environment(header, fds, platform_paths)  # never returns
+                children.add(pid)
+            for fd in fds:
+                os.close(fd)
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def _reap(ctl: socket.socket, children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        protocol.send(ctl, {"op": "exit", "pid": pid, "status": status})
+
+
+def _probe_namespaces() -> bool:
+    """Whether a child can get a private mount namespace (root, no seccomp ban)."""
+    if os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            linux.mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m")
+        except OSError:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -> None:
+    init_started = time.perf_counter()
+    try:
+        chan_fd, log_fd = fds
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        linux.set_parent_death_signal()
+        if spec.get("cgroup"):
+            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as f:
+                f.write("0")
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.dup2(chan_fd, _CHAN_FD)
+        os.closerange(_CHAN_FD + 1, 1 << 16)
+        task_root, tmp = _isolate_filesystem(spec)
+        _set_rlimits(spec)
+        os.chdir(task_root)
+        if spec.get("namespaces"):
+            linux.set_no_new_privs()
+            if spec.get("uid") is not None:
+                os.setgroups([])
+                os.setgid(spec["gid"])
+                os.setuid(spec["uid"])
+            else:
+                linux.drop_capabilities()
+        os.environ.clear()
+        os.environ.update(spec["env"])
+        os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
+        sys.path[:] = [task_root, "/opt/python", *platform_paths]
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        import tempfile
+        tempfile.tempdir = None
+        chan = socket.socket(fileno=_CHAN_FD)
+    except BaseException as exc:  # the sandbox could not be built: say so on the log and die
+        os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
+        os._exit(70)
+    gc.unfreeze()
+    code = 0
+    try:
+        bootstrap.run(chan, spec["handler"], spec["max_response"], init_started)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            sys.stderr.write(f"{exc.code}\n")
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _isolate_filesystem(spec: dict) -> tuple[str, str]:
+    if not spec.get("namespaces"):
+        return spec["code_dir"], spec["tmp_dir"]
+    flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
+    linux.unshare(flags)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # bind the code before anything is mounted over the folders that hold it
+    linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+    for hidden in spec.get("hide", []):
+        linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+                f"size={spec['ephemeral_mb']}m,mode=1777")
+    return TASK_ROOT, "/tmp"
+
+
+def _set_rlimits(spec: dict) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (spec["nofile"], spec["nofile"]))
+    if spec.get("rlimit_as"):
+        resource.setrlimit(resource.RLIMIT_AS, (spec["rlimit_as"], spec["rlimit_as"]))
+    if not spec.get("namespaces"):  # no tmpfs to cap /tmp: cap each file written at least
+        size = spec["ephemeral_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Content-addressed code: ``<hex>.zip`` and its read-only extraction ``<hex>/``.
+
+A blob is written once under a temporary name and renamed into place, so a
+crash never leaves a half-written package under its final name; the same
+holds for extraction. Extracted trees are made read-only (files 0444, or 0555
+when executable; folders 0555) so an environment running as an unprivileged
+user cannot change the code another environment runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+from cumulo.errors import CodeStorageExceededException
+from cumulo.model import limits
+from cumulo.model.code import CodePackage, safe_member_path
+
+__all__ = ["CodeBlobs"]
+
+_CHUNK = 1 << 16
+
+
+class CodeBlobs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o755)
+
+    def zip_path(self, code_hex: str) -> Path:
+        return self.root / f"{code_hex}.zip"
+
+    def put(self, package: CodePackage) -> None:
+        target = self.zip_path(package.sha256_hex)
+        if target.exists():
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(package.zip_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+    def read(self, code_hex: str) -> bytes:
+        return self.zip_path(code_hex).read_bytes()
+
+    def extracted(self, code_hex: str) -> Path:
+        """The folder holding the package's files, extracting it on first use."""
+        folder = self.root / code_hex
+        if folder.is_dir():
+            return folder
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".extract-"))
+        try:
+            _extract(self.zip_path(code_hex).read_bytes(), staging)
+            _make_read_only(staging)
+            try:
+                os.rename(staging, folder)
+            except OSError:
+                if not folder.is_dir():   # somebody else won the race: theirs is identical
+                    raise
+        finally:
+            if staging.exists():
+                _remove_tree(staging)
+        return folder
+
+    def remove(self, code_hex: str) -> None:
+        self.zip_path(code_hex).unlink(missing_ok=True)
+        folder = self.root / code_hex
+        if folder.exists():
+            _remove_tree(folder)
+
+
+def _extract(data: bytes, dest: Path) -> None:
+    """Extract with the unzipped limit enforced on bytes actually written."""
+    written = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            rel = safe_member_path(info.filename)
+            target = dest.joinpath(*rel.parts)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > limits.UNZIPPED_MAX_BYTES:
+                        raise CodeStorageExceededException(
+                            f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
+                    out.write(chunk)
+            mode = (info.external_attr >> 16) & 0o777
+            os.chmod(target, 0o555 if mode & 0o111 else 0o444)
+
+
+def _make_read_only(root: Path) -> None:
+    for dirpath, dirnames, _ in os.walk(root):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o555)
+    os.chmod(root, 0o555)
+
+
+def _remove_tree(root: Path) -> None:
+    for dirpath, _, _ in os.walk(root):
+        os.chmod(dirpath, stat.S_IRWXU)   # a read-only folder's entries cannot be unlinked
+    shutil.rmtree(root)

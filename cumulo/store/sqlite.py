@@ -1,0 +1,268 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+One connection per store object, guarded by a lock: SQLite serialises writers
+anyway, and the hot path never waits on it (logs are written by a background
+writer, see ``cumulo.observe.logs``). Several processes may open the same file;
+``busy_timeout`` makes them queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable
+
+from cumulo.errors import ResourceConflictException, ResourceNotFoundException
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.store.base import FunctionRecord, LogRecord
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    latest TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reserved_concurrency INTEGER,
+    next_version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    code TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS provisioned (
+    name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    requested INTEGER NOT NULL,
+    PRIMARY KEY (name, qualifier)
+);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    function TEXT NOT NULL,
+    version TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    request_id TEXT,
+    ts INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
+"""
+
+# Fields that make two configurations "the same" for PublishVersion's reuse rule.
+_PUBLISH_IGNORED = ("version", "revision_id", "last_modified", "description")
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, arns: Arns) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._arns = arns
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._tx():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    # -- plumbing -------------------------------------------------------------
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._db, self._lock)
+
+    def _not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+        return ResourceNotFoundException(f"Function not found: {self._arns.function(name, qualifier)}")
+
+    def _latest_row(self, name: str) -> tuple[str, int | None, int]:
+        row = self._db.execute(
+            "SELECT latest, reserved_concurrency, next_version FROM functions WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise self._not_found(name)
+        return row
+
+    # -- functions ------------------------------------------------------------
+    def create_function(self, config: FunctionConfiguration) -> None:
+        with self._tx():
+            try:
+                self._db.execute("INSERT INTO functions (name, latest, code) VALUES (?, ?, ?)",
+                                 (config.name, json.dumps(config.to_dict()), config.code_hex))
+            except sqlite3.IntegrityError:
+                raise ResourceConflictException(f"Function already exist: {config.name}") from None
+
+    def get_function(self, name: str) -> FunctionRecord:
+        with self._lock:
+            latest, reserved, _ = self._latest_row(name)
+        return FunctionRecord(FunctionConfiguration.from_dict(json.loads(latest)), reserved)
+
+    def list_functions(self) -> list[FunctionRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT latest, reserved_concurrency FROM functions ORDER BY name").fetchall()
+        return [FunctionRecord(FunctionConfiguration.from_dict(json.loads(r[0])), r[1]) for r in rows]
+
+    def update_latest(self, config: FunctionConfiguration, expected_revision: str | None = None) -> None:
+        with self._tx():
+            current = FunctionConfiguration.from_dict(json.loads(self._latest_row(config.name)[0]))
+            _check_revision(current, expected_revision)
+            self._db.execute("UPDATE functions SET latest = ?, code = ? WHERE name = ?",
+                             (json.dumps(config.to_dict()), config.code_hex, config.name))
+
+    def delete_function(self, name: str) -> None:
+        with self._tx():
+            self._latest_row(name)
+            for table in ("functions", "versions", "provisioned"):
+                self._db.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
+
+    # -- versions -------------------------------------------------------------
+    def publish_version(self, name: str, description: str | None, revision_id: str, now: str,
+                        expected_revision: str | None = None) -> FunctionConfiguration:
+        with self._tx():
+            latest_json, _, next_version = self._latest_row(name)
+            latest = FunctionConfiguration.from_dict(json.loads(latest_json))
+            _check_revision(latest, expected_revision)
+            last = self._db.execute(
+                "SELECT config FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+            ).fetchone()
+            if last is not None:
+                previous = FunctionConfiguration.from_dict(json.loads(last[0]))
+                if _same_for_publish(previous, latest):
+                    return previous
+            version = latest.replace(
+                version=str(next_version), revision_id=revision_id, last_modified=now,
+                description=latest.description if description is None else description,
+            )
+            self._db.execute("INSERT INTO versions (name, version, config, code) VALUES (?, ?, ?, ?)",
+                             (name, next_version, json.dumps(version.to_dict()), version.code_hex))
+            self._db.execute("UPDATE functions SET next_version = ? WHERE name = ?", (next_version + 1, name))
+            return version
+
+    def get_version(self, name: str, version: str) -> FunctionConfiguration:
+        with self._lock:
+            if version == LATEST:
+                return FunctionConfiguration.from_dict(json.loads(self._latest_row(name)[0]))
+            row = self._db.execute("SELECT config FROM versions WHERE name = ? AND version = ?",
+                                   (name, int(version) if version.isdigit() else -1)).fetchone()
+        if row is None:
+            raise self._not_found(name, version)
+        return FunctionConfiguration.from_dict(json.loads(row[0]))
+
+    def list_versions(self, name: str) -> list[FunctionConfiguration]:
+        with self._lock:
+            latest = FunctionConfiguration.from_dict(json.loads(self._latest_row(name)[0]))
+            rows = self._db.execute("SELECT config FROM versions WHERE name = ? ORDER BY version", (name,)).fetchall()
+        return [latest] + [FunctionConfiguration.from_dict(json.loads(r[0])) for r in rows]
+
+    def delete_version(self, name: str, version: str) -> None:
+        with self._tx():
+            self._latest_row(name)
+            cur = self._db.execute("DELETE FROM versions WHERE name = ? AND version = ?",
+                                   (name, int(version) if version.isdigit() else -1))
+            if cur.rowcount == 0:
+                raise self._not_found(name, version)
+            self._db.execute("DELETE FROM provisioned WHERE name = ? AND qualifier = ?", (name, version))
+
+    # -- concurrency settings -------------------------------------------------
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        with self._tx():
+            self._latest_row(name)
+            self._db.execute("UPDATE functions SET reserved_concurrency = ? WHERE name = ?", (value, name))
+
+    def set_provisioned_concurrency(self, name: str, qualifier: str, value: int | None) -> None:
+        with self._tx():
+            self._latest_row(name)
+            if value is None:
+                self._db.execute("DELETE FROM provisioned WHERE name = ? AND qualifier = ?", (name, qualifier))
+            else:
+                self._db.execute(
+                    "INSERT INTO provisioned (name, qualifier, requested) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name, qualifier) DO UPDATE SET requested = excluded.requested",
+                    (name, qualifier, value),
+                )
+
+    def get_provisioned_concurrency(self, name: str, qualifier: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT requested FROM provisioned WHERE name = ? AND qualifier = ?",
+                                   (name, qualifier)).fetchone()
+        return None if row is None else int(row[0])
+
+    def list_provisioned_concurrency(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return [tuple(r) for r in self._db.execute("SELECT name, qualifier, requested FROM provisioned")]  # type: ignore[misc]
+
+    def code_in_use(self, code_hex: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM functions WHERE code = ? UNION ALL SELECT 1 FROM versions WHERE code = ? LIMIT 1",
+                (code_hex, code_hex),
+            ).fetchone()
+        return row is not None
+
+    # -- logs -----------------------------------------------------------------
+    def append_logs(self, records: Iterable[LogRecord]) -> None:
+        rows = [(r.function, r.version, r.stream, r.request_id, r.timestamp_ms, r.message) for r in records]
+        if not rows:
+            return
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO logs (function, version, stream, request_id, ts, message) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def query_logs(self, function: str, since_ms: int = 0, after_id: int = 0, limit: int = 10_000,
+                   request_id: str | None = None) -> list[LogRecord]:
+        sql = "SELECT id, function, version, stream, request_id, ts, message FROM logs WHERE function = ? AND ts >= ? AND id > ?"
+        args: list[object] = [function, since_ms, after_id]
+        if request_id is not None:
+            sql += " AND request_id = ?"
+            args.append(request_id)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [LogRecord(id=r[0], function=r[1], version=r[2], stream=r[3], request_id=r[4],
+                          timestamp_ms=r[5], message=r[6]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the store's lock; rollback on error."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _check_revision(current: FunctionConfiguration, expected: str | None) -> None:
+    if expected is not None and expected != current.revision_id:
+        raise ResourceConflictException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+
+def _same_for_publish(a: FunctionConfiguration, b: FunctionConfiguration) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    for key in _PUBLISH_IGNORED:
+        da.pop(key), db.pop(key)
+    return da == db
