@@ -224,7 +224,7 @@ class FunctionConfiguration:
         """The ``FunctionConfiguration`` document of AWS's Lambda API."""
         doc: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": arns.function(self.name, self.version),
+            "FunctionArn": arns.function(self.name, None if self.version == LATEST else self.version),
             "Runtime": self.runtime,
             "Role": self.role or arns.default_role(),
             "Handler": self.handler,

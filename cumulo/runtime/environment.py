@@ -52,6 +52,7 @@ class Environment:
     dead: bool = False
     maxrss_kb: int = 0
     timed_out: bool = False
+    provisioned: bool = False
     init_lines: list[LogLine] = field(default_factory=list)
     _released: bool = False
     _frames: list[tuple[dict, bytes]] = field(default_factory=list)
@@ -226,14 +227,22 @@ class Environment:
             self.dead = True
             self._release()
 
-    def shutdown(self, grace_s: float) -> None:
-        """SIGTERM, wait up to ``grace_s`` for the process to exit, then SIGKILL."""
+    def terminate(self) -> None:
+        """Ask the environment to stop (SIGTERM to its process group): the Shutdown phase."""
         if self.pid and not self.dead:
             try:
                 os.killpg(self.pid, signal.SIGTERM)
             except OSError:
                 pass
-            self.zygote.wait_exit(self.pid, grace_s)
+
+    def await_exit(self, timeout_s: float) -> None:
+        if self.pid and not self.dead:
+            self.zygote.wait_exit(self.pid, timeout_s)
+
+    def shutdown(self, grace_s: float) -> None:
+        """SIGTERM, wait up to ``grace_s`` for the process to exit, then SIGKILL."""
+        self.terminate()
+        self.await_exit(grace_s)
         self.kill()
 
     def _release(self) -> None:

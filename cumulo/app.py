@@ -1,0 +1,257 @@
+"""The composition root and Cumulo's Python API.
+
+``Cumulo`` builds every part once (store, code blobs, concurrency limiter,
+environment pool, log sink, invoker) and exposes Lambda's operations with
+boto3's names in snake case. The CLI, and later the HTTP control plane, the
+gateway and the pollers, all call this one implementation.
+
+The runtime side (zygote, memory cgroups, housekeeping thread) starts on the
+first call that needs it, so read-only commands stay cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cumulo.config import Settings
+from cumulo.errors import (
+    InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException, ResourceNotFoundException,
+)
+from cumulo.functions import CodeSource, FunctionService
+from cumulo.invoke.concurrency import ConcurrencyLimiter
+from cumulo.invoke.invoker import InvocationRequest, InvocationResult, Invoker
+from cumulo.invoke.pool import EnvironmentPool, PoolKey
+from cumulo.model import function as fn
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.observe.logs import LogSink
+from cumulo.runtime.sandbox import MemoryCgroups, SandboxPolicy
+from cumulo.store.base import LogRecord
+from cumulo.store.blobs import CodeBlobs
+from cumulo.store.sqlite import SQLiteStore
+
+__all__ = ["Cumulo"]
+
+
+class Cumulo:
+    """One Cumulo installation, opened on its home folder (``./.cumulo`` by default)."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings.from_env(**overrides)
+        s = self.settings
+        s.home.mkdir(parents=True, exist_ok=True)
+        self.arns = Arns(s.region, s.account_id)
+        self.store = SQLiteStore(s.db_path, self.arns)
+        self.blobs = CodeBlobs(s.code_dir)
+        self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
+        self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
+        self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
+                           if r.reserved_concurrency is not None})
+        self.logs = LogSink(self.store)
+        self._runtime_lock = threading.Lock()
+        self._pool: EnvironmentPool | None = None
+        self._cgroups: MemoryCgroups | None = None
+        self._sandbox: SandboxPolicy | None = None
+        self._invoker: Invoker | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------
+    def __enter__(self) -> "Cumulo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+        if self._cgroups is not None:
+            self._cgroups.close()
+        self.logs.close()
+        self.store.close()
+
+    def _runtime(self) -> Invoker:
+        if self._invoker is not None:
+            return self._invoker
+        with self._runtime_lock:
+            if self._invoker is None:
+                s = self.settings
+                self._cgroups = MemoryCgroups.create()
+                pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups)
+                pool.start()
+                self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
+                self._pool = pool
+                self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
+                                        lambda: self._sandbox, s.tmp_dir, s.sync_payload_max)  # type: ignore[arg-type,return-value]
+                for name, qualifier, target in self.store.list_provisioned_concurrency():
+                    self._apply_provisioned(name, qualifier, target)
+        return self._invoker
+
+    @property
+    def sandbox(self) -> SandboxPolicy:
+        """The isolation environments get on this machine (starts the runtime)."""
+        self._runtime()
+        assert self._sandbox is not None
+        return self._sandbox
+
+    @property
+    def pool(self) -> EnvironmentPool:
+        self._runtime()
+        assert self._pool is not None
+        return self._pool
+
+    # -- functions ------------------------------------------------------------
+    def create_function(self, name: str, code: CodeSource, handler: str, **options: Any) -> FunctionConfiguration:
+        return self.functions.create(name, code, handler, **options)
+
+    def get_function_configuration(self, name: str, qualifier: str | None = None) -> FunctionConfiguration:
+        return self.functions.get(name, qualifier)
+
+    def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
+        """AWS's GetFunction document: configuration, code location, concurrency."""
+        config = self.functions.get(name, qualifier)
+        doc: dict[str, Any] = {
+            "Configuration": config.to_aws(self.arns),
+            "Code": {"RepositoryType": "Local", "Location": str(self.blobs.zip_path(config.code_hex).resolve())},
+        }
+        reserved = self.store.get_function(config.name).reserved_concurrency
+        if reserved is not None:
+            doc["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+        return doc
+
+    def list_functions(self) -> list[FunctionConfiguration]:
+        return self.functions.list()
+
+    def update_function_code(self, name: str, code: CodeSource, **options: Any) -> FunctionConfiguration:
+        return self.functions.update_code(name, code, **options)
+
+    def update_function_configuration(self, name: str, **changes: Any) -> FunctionConfiguration:
+        return self.functions.update_configuration(name, **changes)
+
+    def delete_function(self, name: str, qualifier: str | None = None) -> None:
+        self.functions.delete(name, qualifier)
+        if qualifier is None:
+            self.limiter.set_reserved(fn.parse_function_ref(name)[0], None)
+
+    def publish_version(self, name: str, description: str | None = None,
+                        revision_id: str | None = None) -> FunctionConfiguration:
+        return self.functions.publish_version(name, description, revision_id)
+
+    def list_versions_by_function(self, name: str) -> list[FunctionConfiguration]:
+        return self.functions.list_versions(name)
+
+    def _function_changed(self, name: str) -> None:
+        if self._pool is None:
+            return
+        keep = set()
+        try:
+            for config in self.store.list_versions(name):
+                keep.add(PoolKey(config.name, config.version, config.revision_id))
+        except ResourceNotFoundException:
+            pass
+        self._pool.retire(name, keep)
+
+    # -- concurrency ----------------------------------------------------------
+    def put_function_concurrency(self, name: str, reserved: int) -> int:
+        fname = self.functions.record(name).latest.name
+        if isinstance(reserved, bool) or not isinstance(reserved, int):
+            raise InvalidParameterValueException("ReservedConcurrentExecutions must be an integer.")
+        self.limiter.check_reservation(fname, reserved)
+        self.store.set_reserved_concurrency(fname, reserved)
+        self.limiter.set_reserved(fname, reserved)
+        return reserved
+
+    def get_function_concurrency(self, name: str) -> int | None:
+        return self.functions.record(name).reserved_concurrency
+
+    def delete_function_concurrency(self, name: str) -> None:
+        fname = self.functions.record(name).latest.name
+        self.store.set_reserved_concurrency(fname, None)
+        self.limiter.set_reserved(fname, None)
+
+    def put_provisioned_concurrency_config(self, name: str, qualifier: str, count: int) -> dict[str, Any]:
+        config = self._provisionable(name, qualifier)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidParameterValueException("ProvisionedConcurrentExecutions must be 1 or more.")
+        reserved = self.store.get_function(config.name).reserved_concurrency
+        if reserved is not None and count > reserved:
+            raise InvalidParameterValueException(
+                f"Requested Provisioned Concurrency ({count}) must be less than or equal to the function's "
+                f"reserved concurrency ({reserved}).")
+        self.store.set_provisioned_concurrency(config.name, config.version, count)
+        if self._invoker is not None:
+            self._apply_provisioned(config.name, config.version, count)
+        return self.get_provisioned_concurrency_config(name, qualifier)
+
+    def get_provisioned_concurrency_config(self, name: str, qualifier: str) -> dict[str, Any]:
+        config = self._provisionable(name, qualifier)
+        requested = self.store.get_provisioned_concurrency(config.name, config.version)
+        if requested is None:
+            raise ProvisionedConcurrencyConfigNotFoundException("No Provisioned Concurrency Config found for this function")
+        ready = 0
+        error = None
+        if self._pool is not None:
+            _, ready, error = self._pool.provisioned_status(PoolKey(config.name, config.version, config.revision_id))
+        status = "READY" if ready >= requested else ("FAILED" if error else "IN_PROGRESS")
+        doc = {"RequestedProvisionedConcurrentExecutions": requested,
+               "AvailableProvisionedConcurrentExecutions": ready,
+               "AllocatedProvisionedConcurrentExecutions": ready, "Status": status}
+        if error:
+            doc["StatusReason"] = f"Environments failed to initialise: {error}"
+        return doc
+
+    def delete_provisioned_concurrency_config(self, name: str, qualifier: str) -> None:
+        config = self._provisionable(name, qualifier)
+        self.store.set_provisioned_concurrency(config.name, config.version, None)
+        if self._pool is not None:
+            self._pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id), 0,
+                                       lambda t: self._runtime().spec(config, t))
+
+    def wait_provisioned(self, name: str, qualifier: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Block until the provisioned environments are all initialised (or the timeout)."""
+        self._runtime()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            doc = self.get_provisioned_concurrency_config(name, qualifier)
+            if doc["Status"] != "IN_PROGRESS" or time.monotonic() > deadline:
+                return doc
+            time.sleep(0.02)
+
+    def _provisionable(self, name: str, qualifier: str) -> FunctionConfiguration:
+        if qualifier in (None, "", LATEST):
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        return self.functions.get(name, qualifier)
+
+    def _apply_provisioned(self, name: str, qualifier: str, target: int) -> None:
+        config = self.functions.get(name, qualifier)
+        invoker = self._runtime()
+        self.pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id), target,
+                                  lambda t: invoker.spec(config, t))
+
+    # -- invocation -----------------------------------------------------------
+    def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
+               invocation_type: str = "RequestResponse", log_type: str = "None",
+               client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
+        """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions."""
+        config = self.functions.get(name, qualifier)
+        data = payload.encode() if isinstance(payload, str) else (payload or b"")
+        request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
+        invoked_arn = self.arns.function(config.name, qualifier if qualifier else fn.parse_function_ref(name)[1])
+        return self._runtime().invoke(config, request, invoked_arn)
+
+    # -- logs -----------------------------------------------------------------
+    def get_logs(self, name: str, since_ms: int = 0, after_id: int = 0, request_id: str | None = None,
+                 limit: int = 10_000) -> list[LogRecord]:
+        fname, _ = fn.parse_function_ref(name)
+        self.logs.flush()
+        return self.store.query_logs(fname, since_ms, after_id, limit, request_id)
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home

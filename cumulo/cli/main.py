@@ -1,0 +1,310 @@
+"""The ``cumulo`` command: a thin shell over ``cumulo.Cumulo``.
+
+Exit codes: 0 success; 1 the function itself failed (invoke printed its error
+document); 2 bad command-line usage; 3 the platform refused the request (the
+AWS error type and message are printed to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from cumulo.errors import CumuloError
+
+EXIT_FUNCTION_ERROR = 1
+EXIT_PLATFORM_ERROR = 3
+
+
+def _open(ctx: click.Context) -> Any:
+    from cumulo.app import Cumulo
+
+    if "cumulo" not in ctx.obj:
+        ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"]))
+    return ctx.obj["cumulo"]
+
+
+def _aws_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print platform errors the way the AWS CLI does, with exit code 3."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CumuloError as err:
+            click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
+            sys.exit(EXIT_PLATFORM_ERROR)
+
+    return wrapper
+
+
+def _print_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2))
+
+
+def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        key, value = pair.split("=", 1)
+        env[key] = value
+    return env
+
+
+def _read_payload(payload: str | None) -> bytes:
+    if payload is None:
+        return b""
+    if payload.startswith("@"):
+        path = Path(payload[1:])
+        if not path.is_file():
+            raise click.BadParameter(f"file not found: {path}", param_hint="--payload")
+        return path.read_bytes()
+    return payload.encode()
+
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: float | None = None) -> int:
+    """``10m``, ``2h``, ``1d`` ago, or an ISO-8601 instant; returns epoch milliseconds."""
+    now = time.time() if now is None else now
+    m = _DURATION.match(text.strip())
+    if m:
+        return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use a duration like 10m, 2h, 1d or an ISO-8601 time",
+                                 param_hint="--since") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="CUMULO_HOME", default=".cumulo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding Cumulo's state (SQLite store, code, logs). Env: CUMULO_HOME.")
+@click.version_option(package_name="cumulo")
+@click.pass_context
+def cli(ctx: click.Context, home: Path) -> None:
+    """Cumulo: run AWS Lambda functions on your own machine.
+
+    Functions, their code and their logs live in an embedded SQLite store under
+    --home. Exit codes: 0 ok, 1 the function failed, 2 usage error, 3 the
+    platform refused the request (AWS error type on stderr).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+
+
+@cli.group()
+def function() -> None:
+    """Create, inspect, update, publish and delete functions."""
+
+
+@function.command("create")
+@click.argument("name")
+@click.option("--code", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A folder (zipped for you) or a .zip file.")
+@click.option("--handler", required=True, help="module.function, e.g. app.handler")
+@click.option("--runtime", default="python3.11", show_default=True)
+@click.option("--memory", "memory_size", type=int, default=128, show_default=True, help="MB, 128-10240.")
+@click.option("--timeout", type=int, default=3, show_default=True, help="Seconds, 1-900.")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable (repeatable).")
+@click.option("--description", default="")
+@click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240.")
+@click.option("--publish", is_flag=True, help="Also publish version 1.")
+@click.pass_context
+@_aws_errors
+def function_create(ctx: click.Context, name: str, code: Path, handler: str, runtime: str, memory_size: int,
+                    timeout: int, env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool) -> None:
+    """Store a new function NAME."""
+    c = _open(ctx)
+    config = c.create_function(name, code, handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
+                               environment=_parse_env(env), description=description,
+                               ephemeral_storage=ephemeral_storage, publish=publish)
+    _print_json(config.to_aws(c.arns))
+
+
+@function.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print AWS's ListFunctions documents.")
+@click.pass_context
+@_aws_errors
+def function_list(ctx: click.Context, as_json: bool) -> None:
+    """List functions."""
+    c = _open(ctx)
+    configs = c.list_functions()
+    if as_json:
+        _print_json({"Functions": [cfg.to_aws(c.arns) for cfg in configs]})
+        return
+    rows = [("NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "LAST MODIFIED")]
+    rows += [(f.name, f.runtime, f.handler, str(f.memory_size), str(f.timeout), f.last_modified) for f in configs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@function.command("get")
+@click.argument("name")
+@click.option("--qualifier", default=None, help="A version number or $LATEST.")
+@click.pass_context
+@_aws_errors
+def function_get(ctx: click.Context, name: str, qualifier: str | None) -> None:
+    """Show a function (AWS's GetFunction document)."""
+    _print_json(_open(ctx).get_function(name, qualifier))
+
+
+@function.command("update-code")
+@click.argument("name")
+@click.option("--code", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--publish", is_flag=True, help="Also publish a version.")
+@click.option("--revision-id", default=None, help="Fail unless $LATEST is still at this revision.")
+@click.pass_context
+@_aws_errors
+def function_update_code(ctx: click.Context, name: str, code: Path, publish: bool, revision_id: str | None) -> None:
+    """Replace the code of $LATEST."""
+    c = _open(ctx)
+    _print_json(c.update_function_code(name, code, publish=publish, revision_id=revision_id).to_aws(c.arns))
+
+
+@function.command("update-config")
+@click.argument("name")
+@click.option("--handler", default=None)
+@click.option("--runtime", default=None)
+@click.option("--memory", "memory_size", type=int, default=None)
+@click.option("--timeout", type=int, default=None)
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+              help="Replaces all environment variables, as AWS does (repeatable).")
+@click.option("--clear-env", is_flag=True, help="Remove all environment variables.")
+@click.option("--description", default=None)
+@click.option("--ephemeral-storage", type=int, default=None)
+@click.option("--revision-id", default=None)
+@click.pass_context
+@_aws_errors
+def function_update_config(ctx: click.Context, name: str, handler: str | None, runtime: str | None,
+                           memory_size: int | None, timeout: int | None, env: tuple[str, ...], clear_env: bool,
+                           description: str | None, ephemeral_storage: int | None, revision_id: str | None) -> None:
+    """Change the configuration of $LATEST."""
+    c = _open(ctx)
+    environment = {} if clear_env else (_parse_env(env) if env else None)
+    config = c.update_function_configuration(
+        name, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout, environment=environment,
+        description=description, ephemeral_storage=ephemeral_storage, revision_id=revision_id)
+    _print_json(config.to_aws(c.arns))
+
+
+@function.command("delete")
+@click.argument("name")
+@click.option("--qualifier", default=None, help="Delete only this version.")
+@click.pass_context
+@_aws_errors
+def function_delete(ctx: click.Context, name: str, qualifier: str | None) -> None:
+    """Delete a function (or one of its versions)."""
+    _open(ctx).delete_function(name, qualifier)
+
+
+@function.command("publish")
+@click.argument("name")
+@click.option("--description", default=None)
+@click.pass_context
+@_aws_errors
+def function_publish(ctx: click.Context, name: str, description: str | None) -> None:
+    """Publish $LATEST as a new immutable version."""
+    c = _open(ctx)
+    _print_json(c.publish_version(name, description).to_aws(c.arns))
+
+
+@function.command("versions")
+@click.argument("name")
+@click.pass_context
+@_aws_errors
+def function_versions(ctx: click.Context, name: str) -> None:
+    """List a function's versions ($LATEST first)."""
+    c = _open(ctx)
+    _print_json({"Versions": [v.to_aws(c.arns) for v in c.list_versions_by_function(name)]})
+
+
+@function.command("concurrency")
+@click.argument("name")
+@click.option("--reserved", type=int, default=None, help="Reserve this many concurrent executions (0 disables).")
+@click.option("--delete", "remove", is_flag=True, help="Remove the reservation.")
+@click.pass_context
+@_aws_errors
+def function_concurrency(ctx: click.Context, name: str, reserved: int | None, remove: bool) -> None:
+    """Show or set a function's reserved concurrency."""
+    c = _open(ctx)
+    if remove:
+        c.delete_function_concurrency(name)
+    elif reserved is not None:
+        c.put_function_concurrency(name, reserved)
+    value = c.get_function_concurrency(name)
+    _print_json({"ReservedConcurrentExecutions": value} if value is not None else {})
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--payload", default=None, metavar="JSON|@FILE", help="The event: JSON text, or @path to read it.")
+@click.option("--qualifier", default=None, help="A version number or $LATEST.")
+@click.option("--tail", is_flag=True, help="Also print this invocation's log lines (to stderr).")
+@click.pass_context
+@_aws_errors
+def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | None, tail: bool) -> None:
+    """Invoke a function and print its result (or its error document).
+
+    Exits 1 when the function failed.
+    """
+    result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier)
+    if tail:
+        for line in result.log_lines:
+            click.echo(line, err=True)
+    click.echo(result.payload.decode(errors="replace"))
+    if result.function_error:
+        sys.exit(EXIT_FUNCTION_ERROR)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--since", default="1h", show_default=True, help="How far back: 30s, 10m, 2h, 1d, or an ISO time.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they arrive (Ctrl-C to stop).")
+@click.option("--request-id", default=None, help="Only the lines of this invocation.")
+@click.option("--timestamps/--no-timestamps", default=True, show_default=True)
+@click.pass_context
+@_aws_errors
+def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: str | None, timestamps: bool) -> None:
+    """Show a function's stored logs."""
+    c = _open(ctx)
+    c.functions.record(name)
+    since_ms, after = parse_since(since), 0
+    try:
+        while True:
+            for rec in c.get_logs(name, since_ms=since_ms, after_id=after, request_id=request_id):
+                after = rec.id
+                if timestamps:
+                    ts = datetime.fromtimestamp(rec.timestamp_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+                    click.echo(f"{ts}Z {rec.message}")
+                else:
+                    click.echo(rec.message)
+            if not follow:
+                return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Settings of one Cumulo installation, with their environment-variable overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from cumulo.model import limits
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path(".cumulo"))
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    account_concurrency: int = limits.ACCOUNT_CONCURRENCY_DEFAULT
+    unreserved_min: int = limits.UNRESERVED_MIN_DEFAULT
+    idle_timeout_s: float = 300.0       # AWS keeps idle environments for minutes, not seconds
+    shutdown_grace_s: float = 2.0
+    sandbox: str = "auto"               # auto | namespace | process
+    no_network: bool = False            # environments without network (namespace level only)
+    sync_payload_max: int = limits.SYNC_PAYLOAD_MAX
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then ``CUMULO_<FIELD>`` variables, then explicit overrides."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"CUMULO_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "home" in values:
+            values["home"] = Path(values["home"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "cumulo.db"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.home / "code"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.home / "tmp"
+
+
+def _parse(kind: object, raw: str) -> object:
+    kind = str(kind)
+    if "bool" in kind:
+        return raw.lower() in ("1", "true", "yes", "on")
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    return raw

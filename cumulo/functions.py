@@ -1,0 +1,159 @@
+"""Function management: create, update, publish, delete — Lambda's control plane.
+
+Validation comes from ``cumulo.model``; durable state from the store; code
+goes to content-addressed blobs before the configuration that names it is
+committed, so a committed configuration never points at missing code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from os import PathLike
+from typing import Callable
+
+from cumulo.errors import InvalidParameterValueException, ResourceNotFoundException
+from cumulo.model import function as fn
+from cumulo.model.code import CodePackage, load_code
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.store.base import FunctionRecord, Store
+from cumulo.store.blobs import CodeBlobs
+
+__all__ = ["FunctionService", "CodeSource"]
+
+CodeSource = str | PathLike[str] | bytes | CodePackage
+
+
+def _now() -> str:
+    """AWS's LastModified format: 2024-01-31T12:00:00.000+0000."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+class FunctionService:
+    def __init__(self, store: Store, blobs: CodeBlobs, arns: Arns,
+                 on_change: Callable[[str], None] = lambda name: None) -> None:
+        self._store, self._blobs, self._arns = store, blobs, arns
+        self._on_change = on_change   # told after a function's code/config changed or it was deleted
+
+    # -- create / read --------------------------------------------------------
+    def create(self, name: str, code: CodeSource, handler: str, runtime: str = "python3.11",
+               memory_size: int = 128, timeout: int = 3, environment: dict[str, str] | None = None,
+               description: str = "", ephemeral_storage: int = 512, role: str = "",
+               publish: bool = False) -> FunctionConfiguration:
+        config = FunctionConfiguration(
+            name=fn.validate_function_name(name),
+            handler=fn.validate_handler(handler),
+            runtime=fn.validate_runtime(runtime),
+            memory_size=fn.validate_memory(memory_size),
+            timeout=fn.validate_timeout(timeout),
+            environment=fn.validate_environment(environment or {}),
+            description=fn.validate_description(description),
+            ephemeral_storage=fn.validate_ephemeral_storage(ephemeral_storage),
+            role=role or self._arns.default_role(),
+            code_sha256="", code_size=0,
+            revision_id=str(uuid.uuid4()), last_modified=_now(),
+        )
+        package = self._store_code(code)
+        config = config.replace(code_sha256=package.code_sha256, code_size=package.size)
+        self._store.create_function(config)
+        return self.publish_version(name) if publish else config
+
+    def get(self, ref: str, qualifier: str | None = None) -> FunctionConfiguration:
+        """The configuration a FunctionName (+ qualifier) names: ``$LATEST`` or a version."""
+        name, q = fn.parse_function_ref(ref, qualifier)
+        if q is None or q == LATEST:
+            return self._store.get_function(name).latest
+        if not q.isdigit():
+            raise ResourceNotFoundException(f"Function not found: {self._arns.function(name, q)}")
+        return self._store.get_version(name, q)
+
+    def record(self, ref: str) -> FunctionRecord:
+        name, _ = fn.parse_function_ref(ref)
+        return self._store.get_function(name)
+
+    def list(self) -> list[FunctionConfiguration]:
+        return [r.latest for r in self._store.list_functions()]
+
+    def list_versions(self, ref: str) -> list[FunctionConfiguration]:
+        name, _ = fn.parse_function_ref(ref)
+        return self._store.list_versions(name)
+
+    # -- update ---------------------------------------------------------------
+    def update_code(self, ref: str, code: CodeSource, publish: bool = False,
+                    revision_id: str | None = None) -> FunctionConfiguration:
+        current = self._latest(ref)
+        package = self._store_code(code)
+        config = current.replace(code_sha256=package.code_sha256, code_size=package.size,
+                                 revision_id=str(uuid.uuid4()), last_modified=_now())
+        self._store.update_latest(config, revision_id)
+        self._changed(current)
+        return self.publish_version(ref) if publish else config
+
+    def update_configuration(self, ref: str, *, handler: str | None = None, runtime: str | None = None,
+                             memory_size: int | None = None, timeout: int | None = None,
+                             environment: dict[str, str] | None = None, description: str | None = None,
+                             ephemeral_storage: int | None = None, role: str | None = None,
+                             revision_id: str | None = None) -> FunctionConfiguration:
+        current = self._latest(ref)
+        changes: dict[str, object] = {}
+        if handler is not None:
+            changes["handler"] = fn.validate_handler(handler)
+        if runtime is not None:
+            changes["runtime"] = fn.validate_runtime(runtime)
+        if memory_size is not None:
+            changes["memory_size"] = fn.validate_memory(memory_size)
+        if timeout is not None:
+            changes["timeout"] = fn.validate_timeout(timeout)
+        if environment is not None:
+            changes["environment"] = fn.validate_environment(environment)
+        if description is not None:
+            changes["description"] = fn.validate_description(description)
+        if ephemeral_storage is not None:
+            changes["ephemeral_storage"] = fn.validate_ephemeral_storage(ephemeral_storage)
+        if role is not None:
+            changes["role"] = role
+        config = current.replace(**changes, revision_id=str(uuid.uuid4()), last_modified=_now())
+        self._store.update_latest(config, revision_id)
+        self._changed(current)
+        return config
+
+    def publish_version(self, ref: str, description: str | None = None,
+                        revision_id: str | None = None) -> FunctionConfiguration:
+        name, _ = fn.parse_function_ref(ref)
+        if description is not None:
+            fn.validate_description(description)
+        return self._store.publish_version(name, description, str(uuid.uuid4()), _now(), revision_id)
+
+    # -- delete ---------------------------------------------------------------
+    def delete(self, ref: str, qualifier: str | None = None) -> None:
+        name, q = fn.parse_function_ref(ref, qualifier)
+        if q == LATEST:
+            raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
+        configs = self._store.list_versions(name)
+        if q is None:
+            self._store.delete_function(name)
+            doomed = configs
+        else:
+            self._store.delete_version(name, q)
+            doomed = [c for c in configs if c.version == q]
+        self._on_change(name)
+        for code_hex in {c.code_hex for c in doomed}:
+            if not self._store.code_in_use(code_hex):
+                self._blobs.remove(code_hex)
+
+    # -- helpers --------------------------------------------------------------
+    def _latest(self, ref: str) -> FunctionConfiguration:
+        name, q = fn.parse_function_ref(ref)
+        if q not in (None, LATEST):
+            raise InvalidParameterValueException("Only $LATEST can be updated; versions are immutable.")
+        return self._store.get_function(name).latest
+
+    def _store_code(self, code: CodeSource) -> CodePackage:
+        package = code if isinstance(code, CodePackage) else load_code(code)
+        self._blobs.put(package)
+        return package
+
+    def _changed(self, previous: FunctionConfiguration) -> None:
+        self._on_change(previous.name)
+        if previous.code_hex and not self._store.code_in_use(previous.code_hex):
+            self._blobs.remove(previous.code_hex)

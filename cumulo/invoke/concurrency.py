@@ -1,0 +1,103 @@
+"""Concurrency limits, as AWS Lambda accounts them.
+
+A function's concurrency is the number of its invocations in flight. The
+account has a pool (default 1,000). Reserved concurrency sets a function's
+maximum and takes that many from the pool; every other function shares what is
+left (the unreserved pool), which may never drop below a minimum (AWS: 100).
+A limit reached means an immediate ``TooManyRequestsException``, never a wait.
+
+Limits hold within one supervisor process. (Scale-out on PostgreSQL makes them
+cluster-wide.)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from cumulo.errors import InvalidParameterValueException, TooManyRequestsException
+
+__all__ = ["ConcurrencyLimiter", "Reason", "Slot"]
+
+
+class Reason:
+    RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    ACCOUNT = "ConcurrentInvocationLimitExceeded"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One invocation's place in flight; give it back with ``release``."""
+
+    function: str
+    unreserved: bool
+
+
+class ConcurrencyLimiter:
+    def __init__(self, account_limit: int, unreserved_min: int) -> None:
+        self.account_limit = account_limit
+        self.unreserved_min = min(unreserved_min, account_limit)
+        self._lock = threading.Lock()
+        self._reserved: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
+        self._unreserved_in_flight = 0
+
+    # -- configuration --------------------------------------------------------
+    def load(self, reserved: dict[str, int]) -> None:
+        with self._lock:
+            self._reserved = dict(reserved)
+
+    def check_reservation(self, function: str, value: int) -> None:
+        """Refuse a reservation that would shrink the unreserved pool below its minimum."""
+        if value < 0:
+            raise InvalidParameterValueException("ReservedConcurrentExecutions must be 0 or more.")
+        with self._lock:
+            others = sum(v for k, v in self._reserved.items() if k != function)
+        if self.account_limit - others - value < self.unreserved_min:
+            raise InvalidParameterValueException(
+                f"Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{self.unreserved_min}]."
+            )
+
+    def set_reserved(self, function: str, value: int | None) -> None:
+        with self._lock:
+            if value is None:
+                self._reserved.pop(function, None)
+            else:
+                self._reserved[function] = value
+
+    def reserved(self, function: str) -> int | None:
+        return self._reserved.get(function)
+
+    @property
+    def unreserved_limit(self) -> int:
+        return self.account_limit - sum(self._reserved.values())
+
+    # -- the hot path ---------------------------------------------------------
+    def acquire(self, function: str) -> Slot:
+        with self._lock:
+            in_flight = self._in_flight.get(function, 0)
+            reserved = self._reserved.get(function)
+            if reserved is not None:
+                if in_flight >= reserved:
+                    raise TooManyRequestsException("Rate Exceeded.", Reason.RESERVED)
+            else:
+                if self._unreserved_in_flight >= self.account_limit - sum(self._reserved.values()):
+                    raise TooManyRequestsException("Rate Exceeded.", Reason.ACCOUNT)
+                self._unreserved_in_flight += 1
+            self._in_flight[function] = in_flight + 1
+            return Slot(function, reserved is None)
+
+    def release(self, slot: Slot) -> None:
+        function = slot.function
+        with self._lock:
+            left = self._in_flight.get(function, 1) - 1
+            if left:
+                self._in_flight[function] = left
+            else:
+                self._in_flight.pop(function, None)
+            if slot.unreserved:
+                self._unreserved_in_flight = max(self._unreserved_in_flight - 1, 0)
+
+    def in_flight(self, function: str) -> int:
+        return self._in_flight.get(function, 0)

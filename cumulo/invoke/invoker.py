@@ -1,0 +1,222 @@
+"""Synchronous invocation: the one path from any trigger to an environment.
+
+Checks (payload size, concurrency) happen before any environment is touched.
+An invocation's outcome becomes AWS's result — the payload or error document,
+``FunctionError``, the executed version — and its log lines (INIT_START, the
+function's output, START/END/REPORT) go to the log sink off the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from cumulo.errors import InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException
+from cumulo.invoke.concurrency import ConcurrencyLimiter
+from cumulo.invoke.pool import EnvironmentPool, PoolKey
+from cumulo.model import limits
+from cumulo.model.function import Arns, FunctionConfiguration
+from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line, start_line
+from cumulo.runtime.interfaces import (
+    Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
+)
+from cumulo.runtime.sandbox import SandboxPolicy
+from cumulo.store.base import LogRecord
+
+__all__ = ["InvocationRequest", "InvocationResult", "InvocationType", "Invoker"]
+
+
+class InvocationType:
+    REQUEST_RESPONSE = "RequestResponse"
+    EVENT = "Event"
+    DRY_RUN = "DryRun"
+    ALL = (REQUEST_RESPONSE, EVENT, DRY_RUN)
+
+
+@dataclass(frozen=True)
+class InvocationRequest:
+    payload: bytes = b""
+    invocation_type: str = InvocationType.REQUEST_RESPONSE
+    log_type: str = "None"                  # "Tail" returns the last 4 KB of the log
+    client_context: dict | None = None      # decoded ClientContext
+    identity: dict | None = None
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    status_code: int
+    payload: bytes
+    executed_version: str
+    request_id: str
+    function_error: str | None = None       # "Unhandled" when the function failed
+    log_result: str | None = None           # with log_type "Tail": the last 4 KB of the log, as text
+    cold_start: bool = False
+    log_lines: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.payload) if self.payload else None
+
+
+@dataclass
+class _Run:
+    """What one invocation produced, before it becomes a result."""
+
+    outcome: Outcome
+    cold: bool
+    init_ms: float | None
+    init_lines: list[LogLine]
+    max_memory_mb: int
+    stream: str
+
+
+class Invoker:
+    def __init__(self, pool: EnvironmentPool, limiter: ConcurrencyLimiter, logs: LogSink, arns: Arns,
+                 code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
+                 sync_payload_max: int) -> None:
+        self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
+        self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
+        self._sync_payload_max = sync_payload_max
+
+    # -- entry ----------------------------------------------------------------
+    def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
+               invoked_arn: str | None = None) -> InvocationResult:
+        if request.invocation_type not in InvocationType.ALL:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{request.invocation_type}' at 'invocationType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        if request.invocation_type == InvocationType.EVENT:
+            raise InvalidParameterValueException(
+                "InvocationType Event (asynchronous invocation) is not available in this Cumulo build yet.")
+        if len(request.payload) > self._sync_payload_max:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {self._sync_payload_max} bytes for the InvokeFunction operation")
+        if request.invocation_type == InvocationType.DRY_RUN:
+            return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
+        slot = self._limiter.acquire(config.name)
+        try:
+            request_id = str(uuid.uuid4())
+            arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
+            run = self._run(config, request, request_id, arn)
+        finally:
+            self._limiter.release(slot)
+        return self._finish(config, request, request_id, run)
+
+    def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> _Run:
+        key = PoolKey(config.name, config.version, config.revision_id)
+        env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type))
+        if env is None:
+            assert failure is not None
+            return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")
+        try:
+            now_ms = int(time.time() * 1000)
+            header = {"id": request_id, "arn": arn, "deadline_ms": now_ms + config.timeout * 1000,
+                      "trace_id": _trace_id()}
+            if request.client_context is not None:
+                header["client_context"] = request.client_context
+            if request.identity is not None:
+                header["identity"] = request.identity
+            outcome = env.invoke(header, request.payload, time.monotonic() + config.timeout)
+            if isinstance(outcome, InvalidPayload):
+                raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
+            used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
+            init_lines, env.init_lines = env.init_lines, []
+            return _Run(outcome, cold, env.init_ms if cold else None, init_lines, used,
+                        env.spec.env["AWS_LAMBDA_LOG_STREAM_NAME"])
+        finally:
+            self._pool.release(key, env)
+
+    # -- environment spec -----------------------------------------------------
+    def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
+        stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "LD_LIBRARY_PATH": "/opt/lib",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "_HANDLER": config.handler,
+            "AWS_REGION": self._arns.region,
+            "AWS_DEFAULT_REGION": self._arns.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            **config.environment,
+        }
+        return EnvironmentSpec(
+            function=config.name, version=config.version, handler=config.handler,
+            memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
+            env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
+            max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT,
+        )
+
+    # -- results and logs -----------------------------------------------------
+    def _finish(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str,
+                run: _Run) -> InvocationResult:
+        outcome = run.outcome
+        payload, function_error, trailing = _result_of(outcome, request_id)
+        lines: list[LogLine] = []
+        if run.cold:
+            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, self._arns.function(config.name, config.version))))
+            lines.extend(run.init_lines)
+        if isinstance(outcome, InitFailed):
+            lines.extend(outcome.lines)
+            error_type = json.loads(outcome.payload).get("errorType", "Unknown")
+            lines.append(LogLine(_now_ms(), f"INIT_REPORT Init Duration: {outcome.duration_ms:.2f} ms\tPhase: init\t"
+                                             f"Status: error\tError Type: {error_type}"))
+        lines.append(LogLine(_now_ms(), start_line(request_id, config.version)))
+        if not isinstance(outcome, InitFailed):
+            lines.extend(outcome.lines)
+        lines.extend(LogLine(_now_ms(), t) for t in trailing)
+        lines.append(LogLine(_now_ms(), end_line(request_id)))
+        duration = 0.0 if isinstance(outcome, InitFailed) else outcome.duration_ms
+        init_ms = run.init_ms if run.cold and not isinstance(outcome, InitFailed) else None
+        lines.append(LogLine(_now_ms(), report_line(request_id, duration, config.memory_size, run.max_memory_mb, init_ms)))
+        if isinstance(outcome, TimedOut):
+            lines.append(LogLine(_now_ms(), f"{_iso_now()} {request_id} Task timed out after {outcome.duration_ms / 1000:.2f} seconds"))
+        self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
+        texts = [text for _, text in lines]
+        tail = None
+        if request.log_type == "Tail":
+            tail = ("\n".join(texts) + "\n").encode()[-limits.LOG_TAIL_BYTES:].decode(errors="ignore")
+        return InvocationResult(200, payload, config.version, request_id, function_error, tail, run.cold, texts)
+
+
+def _result_of(outcome: Outcome, request_id: str) -> tuple[bytes, str | None, list[str]]:
+    """(payload, FunctionError, extra log lines) for each way an invocation ends."""
+    if isinstance(outcome, Succeeded):
+        return outcome.payload, None, []
+    if isinstance(outcome, (FunctionFailed, InitFailed)):
+        return outcome.payload, "Unhandled", []
+    if isinstance(outcome, TimedOut):
+        message = f"RequestId: {request_id} Error: Task timed out after {outcome.duration_ms / 1000:.2f} seconds"
+        return _doc("Sandbox.Timedout", message), "Unhandled", []
+    assert isinstance(outcome, Crashed)
+    error_type = "Runtime.OutOfMemory" if outcome.out_of_memory else "Runtime.ExitError"
+    message = f"RequestId: {request_id} Error: Runtime exited with error: {outcome.reason}"
+    return _doc(error_type, message), "Unhandled", [message, error_type]
+
+
+def _doc(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,101 @@
+"""Function logs: the platform's lines (START/END/REPORT) and the function's output.
+
+Writing happens off the invocation path: ``LogSink.emit`` queues records and a
+writer thread commits them in batches. ``flush`` waits until everything queued
+so far is committed; ``close`` flushes. A crash of the supervisor can lose at
+most the records of the last ``_BATCH_WINDOW_S`` (documented bound).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from typing import Iterable
+
+from cumulo.store.base import LogRecord, Store
+
+__all__ = ["LogSink", "start_line", "end_line", "report_line", "init_start_line"]
+
+_BATCH_WINDOW_S = 0.05
+_BATCH_MAX = 5000
+
+
+def init_start_line(runtime: str, function_arn: str) -> str:
+    version = runtime.removeprefix("python")
+    return f"INIT_START Runtime Version: python:{version}.cumulo\tRuntime Version ARN: {function_arn}"
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int,
+                init_ms: float | None = None, restore_ms: float | None = None) -> str:
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(math.ceil(duration_ms), 1)} ms\tMemory Size: {memory_mb} MB\t"
+            f"Max Memory Used: {max_used_mb} MB\t")
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    if restore_ms is not None:
+        line += f"Restore Duration: {restore_ms:.2f} ms\t"
+    return line
+
+
+class LogSink:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queue: queue.Queue[list[LogRecord] | threading.Event | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="cumulo-log-writer", daemon=True)
+        self._thread.start()
+
+    def emit(self, records: list[LogRecord]) -> None:
+        if records:
+            self._queue.put(records)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch: list[LogRecord] = []
+            waiters: list[threading.Event] = []
+            stop = False
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    batch.extend(item)
+                if len(batch) >= _BATCH_MAX:
+                    break
+                try:
+                    item = self._queue.get(timeout=_BATCH_WINDOW_S if not waiters and not stop else 0)
+                except queue.Empty:
+                    break
+            self._write(batch)
+            for w in waiters:
+                w.set()
+            if stop:
+                return
+
+    def _write(self, batch: Iterable[LogRecord]) -> None:
+        try:
+            self._store.append_logs(batch)
+        except Exception:  # the store is gone (closing) or locked too long: report, keep going
+            import traceback
+
+            traceback.print_exc()
