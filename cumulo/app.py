@@ -27,6 +27,8 @@ from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import function as fn
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
+from cumulo.runtime.environment import Environment
+from cumulo.runtime.interfaces import LogLine
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxPolicy
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
@@ -82,7 +84,8 @@ class Cumulo:
             if self._invoker is None:
                 s = self.settings
                 self._cgroups = MemoryCgroups.create()
-                pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups)
+                pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
+                                       on_logs=self._environment_logs)
                 pool.start()
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
                 self._pool = pool
@@ -91,6 +94,11 @@ class Cumulo:
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
+
+    def _environment_logs(self, env: Environment, lines: list[LogLine]) -> None:
+        spec = env.spec
+        stream = spec.env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.logs.emit([LogRecord(spec.function, spec.version, stream, None, ts, text) for ts, text in lines])
 
     @property
     def sandbox(self) -> SandboxPolicy:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from cumulo.runtime.environment import Environment
-from cumulo.runtime.interfaces import EnvironmentSpec, Outcome
+from cumulo.runtime.interfaces import EnvironmentSpec, LogLine, Outcome
 from cumulo.runtime.sandbox import MemoryCgroups
 from cumulo.runtime.zygote import Zygote
 
@@ -43,6 +43,7 @@ class PoolKey:
 
 
 SpecFactory = Callable[[str], EnvironmentSpec]   # init type -> spec
+LogCallback = Callable[[Environment, list[LogLine]], None]
 
 
 @dataclass
@@ -54,7 +55,8 @@ class _Provisioned:
 
 class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
-                 cgroups: MemoryCgroups | None) -> None:
+                 cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None) -> None:
+        self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log")
         self._zygote_lock = threading.Lock()
         self._cgroups = cgroups
@@ -181,11 +183,21 @@ class EnvironmentPool:
 
                 traceback.print_exc()
 
+    def environments(self, function: str, version: str | None = None) -> list[Environment]:
+        """The idle environments of a function (or one version of it)."""
+        with self._lock:
+            return [e for k, envs in self._idle.items() for e in envs
+                    if k.function == function and (version is None or k.version == version)]
+
     def _reap_idle(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout_s
         victims = []
+        zygote = self._zygote
         with self._lock:
             for key, envs in self._idle.items():
+                for e in envs:
+                    if zygote.has_exited(e.pid):   # died while idle (killed, crashed in a background thread)
+                        e.dead = True
                 keep = [e for e in envs if not e.dead and (e.provisioned or e.last_used > cutoff)]
                 victims.extend(e for e in envs if e not in keep)
                 envs[:] = keep
@@ -200,7 +212,10 @@ class EnvironmentPool:
         deadline = time.monotonic() + self.shutdown_grace_s
         for env in envs:
             env.await_exit(max(deadline - time.monotonic(), 0))
+            lines = env.collect_logs()
             env.kill()
+            if lines:
+                self._on_logs(env, lines)
 
     def close(self) -> None:
         self._closed.set()

@@ -175,6 +175,7 @@ class Environment:
                         return None
                     if frames:
                         self._drain_logs(lines)
+                        self._flush_partial_line(lines)   # the runtime flushed before answering
                         self._frames.extend(frames[1:])
                         return frames[0]
                 else:
@@ -199,7 +200,11 @@ class Environment:
             *complete, rest = self._log_partial.split(b"\n")
             self._log_partial = bytearray(rest)
             lines.extend(LogLine(now, c.decode(errors="replace")) for c in complete)
-        if self.dead and self._log_partial:
+        if self.dead:
+            self._flush_partial_line(lines)
+
+    def _flush_partial_line(self, lines: list[LogLine]) -> None:
+        if self._log_partial:
             lines.append(LogLine(int(time.time() * 1000), self._log_partial.decode(errors="replace")))
             self._log_partial.clear()
 
@@ -226,6 +231,15 @@ class Environment:
                     pass
             self.dead = True
             self._release()
+
+    def collect_logs(self) -> list[LogLine]:
+        """Whatever the process wrote since the last invocation (e.g. during Shutdown)."""
+        lines: list[LogLine] = []
+        if not self._released:
+            was_dead, self.dead = self.dead, True   # flush a last line without its newline too
+            self._drain_logs(lines)
+            self.dead = was_dead
+        return lines
 
     def terminate(self) -> None:
         """Ask the environment to stop (SIGTERM to its process group): the Shutdown phase."""

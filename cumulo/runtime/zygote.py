@@ -85,6 +85,11 @@ class Zygote:
                 self._exit_cond.wait(left)
             return self._exits.pop(pid)
 
+    def has_exited(self, pid: int) -> bool:
+        """Whether the zygote has reported ``pid`` as ended (without consuming the report)."""
+        with self._exit_cond:
+            return pid in self._exits
+
     def _read_exits(self) -> None:
         sock = self._sock
         assert sock is not None

@@ -1,0 +1,114 @@
+"""Concurrency: the account pool, reserved and provisioned concurrency, throttling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.errors import InvalidParameterValueException, TooManyRequestsException
+
+SLOW = "import time, os\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n"
+
+
+def _parallel(c: Cumulo, name: str, n: int, sleep: float) -> tuple[list[int], list[TooManyRequestsException]]:
+    barrier = threading.Barrier(n)
+
+    def call(_: int) -> object:
+        barrier.wait()
+        try:
+            return c.invoke(name, f'{{"sleep": {sleep}}}'.encode()).json()
+        except TooManyRequestsException as exc:
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(call, range(n)))
+    ran = [r for r in results if isinstance(r, int)]
+    throttled = [r for r in results if isinstance(r, TooManyRequestsException)]
+    return ran, throttled
+
+
+def test_reserved_concurrency_runs_exactly_k_and_throttles_the_rest(cumulo: Cumulo, deploy) -> None:
+    name = deploy(SLOW)
+    cumulo.put_function_concurrency(name, 3)
+    started = time.monotonic()
+    ran, throttled = _parallel(cumulo, name, 3 + 5, sleep=1.5)
+    assert len(ran) == 3 and len(set(ran)) == 3
+    assert len(throttled) == 5
+    assert all(t.reason == "ReservedFunctionConcurrentInvocationLimitExceeded" and t.status == 429 for t in throttled)
+    assert time.monotonic() - started < 5, "throttled calls must fail at once, not wait"
+
+
+def test_reserved_zero_disables_the_function(cumulo: Cumulo, deploy) -> None:
+    name = deploy(SLOW)
+    cumulo.put_function_concurrency(name, 0)
+    with pytest.raises(TooManyRequestsException) as info:
+        cumulo.invoke(name)
+    assert info.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    cumulo.delete_function_concurrency(name)
+    assert isinstance(cumulo.invoke(name).json(), int)
+
+
+def test_account_pool_limit(home, make_code) -> None:
+    with Cumulo(home=home, account_concurrency=4, unreserved_min=1) as c:
+        c.create_function("a", make_code(app=SLOW), "app.handler")
+        ran, throttled = _parallel(c, "a", 6, sleep=1.0)
+        assert len(ran) == 4 and len(throttled) == 2
+        assert {t.reason for t in throttled} == {"ConcurrentInvocationLimitExceeded"}
+        with pytest.raises(InvalidParameterValueException, match="UnreservedConcurrentExecution below its minimum"):
+            c.put_function_concurrency("a", 4)
+
+
+def test_reservation_takes_from_the_unreserved_pool(home, make_code) -> None:
+    with Cumulo(home=home, account_concurrency=5, unreserved_min=1) as c:
+        c.create_function("reserved", make_code(app=SLOW), "app.handler")
+        c.create_function("shared", make_code(app=SLOW), "app.handler")
+        c.put_function_concurrency("reserved", 3)
+        ran, throttled = _parallel(c, "shared", 4, sleep=1.0)
+        assert len(ran) == 2 and len(throttled) == 2
+
+
+def test_reserved_concurrency_persists(home, make_code) -> None:
+    with Cumulo(home=home) as c:
+        c.create_function("p", make_code(app=SLOW), "app.handler")
+        c.put_function_concurrency("p", 0)
+    with Cumulo(home=home) as c:
+        assert c.get_function_concurrency("p") == 0
+        with pytest.raises(TooManyRequestsException):
+            c.invoke("p")
+
+
+def test_provisioned_environments_are_ready_before_the_first_call(cumulo: Cumulo, deploy) -> None:
+    name = deploy("import os\nprint('init', os.getpid())\ndef handler(e, c):\n"
+                  "    return [os.getpid(), os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']]\n")
+    version = cumulo.publish_version(name).version
+    with pytest.raises(InvalidParameterValueException):
+        cumulo.put_provisioned_concurrency_config(name, "$LATEST", 2)
+    cumulo.put_provisioned_concurrency_config(name, version, 2)
+    status = cumulo.wait_provisioned(name, version)
+    assert status["Status"] == "READY" and status["AvailableProvisionedConcurrentExecutions"] == 2
+    result = cumulo.invoke(name, qualifier=version)
+    pid, init_type = result.json()
+    assert not result.cold_start and init_type == "provisioned-concurrency"
+    assert not any(l.startswith("REPORT") and "Init Duration" in l for l in result.log_lines)
+    # an unqualified call runs $LATEST on demand
+    assert cumulo.invoke(name).json()[1] == "on-demand"
+    # a provisioned environment that dies is replaced
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if cumulo.get_provisioned_concurrency_config(name, version)["AvailableProvisionedConcurrentExecutions"] == 2 \
+                and pid not in _provisioned_pids(cumulo, name, version):
+            break
+        time.sleep(0.1)
+    assert pid not in _provisioned_pids(cumulo, name, version)
+    assert cumulo.get_provisioned_concurrency_config(name, version)["AvailableProvisionedConcurrentExecutions"] == 2
+
+
+def _provisioned_pids(c: Cumulo, name: str, version: str) -> set[int]:
+    return {e.pid for e in c.pool.environments(name, version) if e.provisioned and not e.dead}

@@ -1,0 +1,123 @@
+"""Every way a function can fail: a clear AWS-shaped error, and a fresh environment next time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cumulo import Cumulo
+
+OK_AFTER = """
+import os
+def ok(event, context):
+    return {"pid": os.getpid()}
+"""
+
+
+def _error(result) -> dict:
+    assert result.status_code == 200 and result.function_error == "Unhandled", result.payload
+    return json.loads(result.payload)
+
+
+def test_handler_exception_gives_error_document_and_keeps_environment(cumulo: Cumulo, deploy) -> None:
+    name = deploy("""
+        import os
+        class PaymentDeclined(Exception):
+            pass
+        def handler(event, context):
+            if event.get("fail"):
+                raise PaymentDeclined("card 42 declined")
+            return os.getpid()
+    """)
+    pid = cumulo.invoke(name).json()
+    result = cumulo.invoke(name, b'{"fail": true}')
+    doc = _error(result)
+    assert doc["errorType"] == "PaymentDeclined" and doc["errorMessage"] == "card 42 declined"
+    assert doc["requestId"] == result.request_id
+    assert any('app.py", line 7, in handler' in frame for frame in doc["stackTrace"])
+    assert any(l.startswith("[ERROR] PaymentDeclined: card 42 declined") for l in result.log_lines)
+    assert cumulo.invoke(name).json() == pid, "a handled exception must not cost the environment"
+
+
+@pytest.mark.parametrize("source, handler, error_type, message", [
+    ("import not_a_module_anywhere\n", "app.handler", "Runtime.ImportModuleError",
+     "Unable to import module 'app': No module named 'not_a_module_anywhere'"),
+    ("x = 1\n", "missing.handler", "Runtime.ImportModuleError", "Unable to import module 'missing': No module named 'missing'"),
+    ("def other(e, c):\n    pass\n", "app.handler", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'app'"),
+    ("def handler(e, c)\n    pass\n", "app.handler", "Runtime.UserCodeSyntaxError", "Syntax error in module 'app'"),
+    ("def handler(e, c):\n    pass\n", "apphandler", "Runtime.MalformedHandlerName", "Bad handler 'apphandler'"),
+    ("raise RuntimeError('config missing')\n", "app.handler", "RuntimeError", "config missing"),
+])
+def test_init_failures(cumulo: Cumulo, deploy, make_code, source, handler, error_type, message) -> None:
+    name = deploy(source, handler=handler)
+    result = cumulo.invoke(name)
+    doc = _error(result)
+    assert doc["errorType"] == error_type
+    assert doc["errorMessage"].startswith(message)
+    assert any(l.startswith("INIT_REPORT") and f"Error Type: {error_type}" in l for l in result.log_lines)
+    # fixing the code gives a working function: the failed environment was not kept
+    cumulo.update_function_code(name, make_code(app="def handler(e, c):\n    return 'fixed'\n",
+                                                missing="def handler(e, c):\n    return 'fixed'\n",
+                                                apphandler="def handler(e, c):\n    return 'fixed'\n"))
+    if handler != "apphandler":
+        assert cumulo.invoke(name).json() == "fixed"
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("import sys\n    sys.exit(3)", "exit status 3"),
+    ("import os\n    os._exit(7)", "exit status 7"),
+    ("import ctypes\n    ctypes.string_at(0)", "signal: segmentation fault"),
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGABRT)", "signal: aborted"),
+])
+def test_process_exits_in_handler(cumulo: Cumulo, deploy, code, reason) -> None:
+    name = deploy(f"import os\ndef handler(event, context):\n    if event.get('die'):\n        {code}\n    return os.getpid()\n")
+    pid = cumulo.invoke(name).json()
+    result = cumulo.invoke(name, b'{"die": true}')
+    doc = _error(result)
+    assert doc["errorType"] == "Runtime.ExitError"
+    assert doc["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: {reason}"
+    after = cumulo.invoke(name)
+    assert after.cold_start and after.json() != pid
+
+
+def test_exit_during_init(cumulo: Cumulo, deploy) -> None:
+    name = deploy("import sys\nsys.exit(2)\ndef handler(e, c):\n    return 1\n")
+    doc = _error(cumulo.invoke(name))
+    assert doc["errorType"] == "Runtime.ExitError" and doc["errorMessage"].endswith("exit status 2")
+
+
+def test_unserialisable_result(cumulo: Cumulo, deploy) -> None:
+    name = deploy("import os\ndef handler(e, c):\n    return {1, 2} if e.get('set') else os.getpid()\n")
+    pid = cumulo.invoke(name).json()
+    doc = _error(cumulo.invoke(name, b'{"set": true}'))
+    assert doc["errorType"] == "Runtime.MarshalError"
+    assert doc["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
+    assert cumulo.invoke(name).json() == pid
+
+
+def test_decimal_results_serialise_like_aws(cumulo: Cumulo, deploy) -> None:
+    name = deploy("from decimal import Decimal\ndef handler(e, c):\n    return {'n': Decimal('3'), 'f': Decimal('1.5')}\n")
+    assert cumulo.invoke(name).json() == {"n": 3, "f": 1.5}
+
+
+def test_result_over_6_mb(cumulo: Cumulo, deploy) -> None:
+    name = deploy("def handler(e, c):\n    return 'x' * (6 * 1024 * 1024 + 1)\n")
+    doc = _error(cumulo.invoke(name))
+    assert doc["errorType"] == "Function.ResponseSizeTooLarge"
+    assert "6291556 bytes" in doc["errorMessage"]
+
+
+def test_result_just_under_6_mb_is_returned(cumulo: Cumulo, deploy) -> None:
+    name = deploy("def handler(e, c):\n    return 'x' * (6 * 1024 * 1024 - 10)\n")
+    result = cumulo.invoke(name)
+    assert result.function_error is None and len(result.payload) == 6 * 1024 * 1024 - 8
+
+
+def test_invalid_json_payload_is_refused(cumulo: Cumulo, deploy) -> None:
+    from cumulo.errors import InvalidRequestContentException
+
+    name = deploy("def handler(e, c):\n    return e\n")
+    with pytest.raises(InvalidRequestContentException, match="Could not parse request body into json"):
+        cumulo.invoke(name, b"{not json")
+    assert cumulo.invoke(name, b"[1]").json() == [1]

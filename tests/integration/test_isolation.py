@@ -1,0 +1,144 @@
+"""Sandboxing: private /tmp, read-only code, the platform's state out of reach."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.runtime.sandbox import SandboxLevel
+
+WRITER = """
+import os, tempfile
+def handler(event, context):
+    tmp = tempfile.gettempdir()
+    if "write" in event:
+        with open(os.path.join(tmp, "secret.txt"), "w") as f:
+            f.write(event["write"])
+    return {"tmp": tmp, "files": sorted(os.listdir(tmp)), "pid": os.getpid()}
+"""
+
+LEVELS = ["process", "namespace"] if os.geteuid() == 0 else ["process"]
+
+
+@pytest.fixture(params=LEVELS)
+def sandboxed(request, home) -> Cumulo:
+    with Cumulo(home=home, sandbox=request.param) as c:
+        yield c
+
+
+def test_tmp_is_private_between_functions(sandboxed: Cumulo, make_code) -> None:
+    sandboxed.create_function("a", make_code(app=WRITER), "app.handler")
+    sandboxed.create_function("b", make_code(app=WRITER), "app.handler")
+    wrote = sandboxed.invoke("a", b'{"write": "from a"}').json()
+    assert "secret.txt" in wrote["files"]
+    seen = sandboxed.invoke("b", b"{}").json()
+    assert "secret.txt" not in seen["files"]
+    assert sandboxed.invoke("a", b"{}").json()["files"] == ["secret.txt"], "a warm environment keeps its /tmp"
+
+
+def test_tmp_is_private_between_environments_of_one_function(sandboxed: Cumulo, make_code) -> None:
+    import threading
+
+    sandboxed.create_function("w", make_code(app=WRITER + "\nimport time\ntime.sleep(0)\n"), "app.handler")
+    slow = make_code(app=WRITER.replace('return {', 'import time; time.sleep(event.get("sleep", 0))\n    return {'))
+    sandboxed.update_function_code("w", slow)
+    results = {}
+
+    def call(key: str, payload: bytes) -> None:
+        results[key] = sandboxed.invoke("w", payload).json()
+
+    t = threading.Thread(target=call, args=("first", b'{"write": "x", "sleep": 1}'))
+    t.start()
+    call("second", b'{"sleep": 0.2}')
+    t.join()
+    assert results["first"]["pid"] != results["second"]["pid"]
+    assert "secret.txt" not in results["second"]["files"]
+
+
+def test_tmp_is_capped_at_ephemeral_storage(home, make_code) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the /tmp size cap needs a private tmpfs (root with mount namespaces)")
+    with Cumulo(home=home, sandbox="namespace") as c:
+        c.create_function("fill", make_code(app="""
+            def handler(event, context):
+                written = 0
+                try:
+                    with open("/tmp/fill", "wb") as f:
+                        while True:
+                            f.write(b"x" * (1 << 20))
+                            f.flush()
+                            written += 1
+                except OSError as exc:
+                    return {"mb": written, "error": exc.errno}
+        """), "app.handler", ephemeral_storage=512, memory_size=1024, timeout=30)
+        doc = c.invoke("fill").json()
+        assert 500 <= doc["mb"] <= 512 and doc["error"] == 28  # ENOSPC
+
+
+def test_code_cannot_be_modified(sandboxed: Cumulo, make_code) -> None:
+    if sandboxed.sandbox.level is SandboxLevel.PROCESS and os.geteuid() == 0:
+        pytest.skip("as root, only the namespace level protects code (read-only mount)")
+    sandboxed.create_function("mod", make_code(app="""
+        import os
+        def handler(event, context):
+            try:
+                with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "app.py"), "a") as f:
+                    f.write("# changed")
+            except OSError as exc:
+                return {"refused": exc.errno}
+            return {"refused": None}
+    """), "app.handler")
+    assert sandboxed.invoke("mod").json()["refused"] is not None
+
+
+def test_platform_state_is_hidden(home: Path, make_code) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("hiding the platform's folder needs mount namespaces")
+    with Cumulo(home=home, sandbox="namespace") as c:
+        c.create_function("peek", make_code(app=f"""
+            import os
+            def handler(event, context):
+                return {{"listing": os.listdir({str(home.resolve())!r}) if os.path.isdir({str(home.resolve())!r}) else None,
+                         "task_root": os.environ["LAMBDA_TASK_ROOT"], "caps": open("/proc/self/status").read()}}
+        """), "app.handler")
+        doc = c.invoke("peek").json()
+        assert not doc["listing"], "the store and other functions' code must not be visible"
+        assert doc["task_root"] == "/var/task"
+        cap_eff = next(l for l in doc["caps"].splitlines() if l.startswith("CapEff:"))
+        assert cap_eff.split()[1] == "0000000000000000"
+
+
+def test_environment_runs_in_its_own_process_group(cumulo: Cumulo, deploy) -> None:
+    name = deploy("import os\ndef handler(e, c):\n    return [os.getpid(), os.getpgid(0), os.getsid(0)]\n")
+    pid, pgid, sid = cumulo.invoke(name).json()
+    assert pid == pgid == sid
+    assert pgid != os.getpgid(0)
+
+
+def test_children_of_a_timed_out_function_die_with_it(cumulo: Cumulo, deploy) -> None:
+    name = deploy("""
+        import subprocess, time
+        def handler(event, context):
+            p = subprocess.Popen(["sleep", "300"])
+            print(p.pid, flush=True)
+            time.sleep(100)
+    """, timeout=1)
+    result = cumulo.invoke(name)
+    child = int(next(l for l in result.log_lines if l.isdigit()))
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(child):
+        time.sleep(0.05)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

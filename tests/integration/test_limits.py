@@ -1,0 +1,111 @@
+"""Limits that kill: timeouts, memory, payload sizes — and the platform carries on."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.errors import RequestTooLargeException
+
+
+@pytest.mark.parametrize("body", [
+    "while True:\n    pass",
+    "import time\ntime.sleep(10**6)",
+    "import threading\nt = threading.Thread(target=threading.Event().wait)\nt.start()\nt.join()",
+    "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass",
+], ids=["busy-loop", "sleep", "blocked-thread", "ignores-sigterm"])
+def test_timeout_kills_and_replaces_the_environment(cumulo: Cumulo, deploy, body) -> None:
+    source = ("import os\ndef handler(event, context):\n    if event.get('hang'):\n"
+              + textwrap.indent(body, "        ") + "\n    return os.getpid()\n")
+    name = deploy(source, timeout=1)
+    pid = cumulo.invoke(name).json()
+    started = time.monotonic()
+    result = cumulo.invoke(name, b'{"hang": true}')
+    elapsed = time.monotonic() - started
+    doc = json.loads(result.payload)
+    assert result.function_error == "Unhandled"
+    assert doc["errorType"] == "Sandbox.Timedout"
+    assert doc["errorMessage"].startswith(f"RequestId: {result.request_id} Error: Task timed out after 1.0")
+    assert 1.0 <= elapsed < 3.0
+    assert any("Task timed out after 1.0" in line for line in result.log_lines)
+    _assert_dead(pid)
+    after = cumulo.invoke(name)
+    assert after.cold_start and after.json() != pid
+
+
+def test_memory_limit_kills_with_out_of_memory(cumulo: Cumulo, deploy) -> None:
+    name = deploy("""
+        import os
+        hog = []
+        def handler(event, context):
+            if event.get("hog"):
+                while True:
+                    hog.append(bytearray(16 * 1024 * 1024))
+                    for i in range(0, len(hog[-1]), 4096):
+                        hog[-1][i] = 1
+            return os.getpid()
+    """, memory_size=128, timeout=30)
+    other = deploy("def handler(e, c):\n    return 'still fine'\n")
+    pid = cumulo.invoke(name).json()
+    result = cumulo.invoke(name, b'{"hog": true}')
+    doc = json.loads(result.payload)
+    assert result.function_error == "Unhandled"
+    if cumulo.sandbox.level.value and cumulo._cgroups is not None:
+        assert doc["errorType"] == "Runtime.OutOfMemory"
+        assert doc["errorMessage"].endswith("Runtime exited with error: signal: killed")
+        report = next(l for l in result.log_lines if l.startswith("REPORT"))
+        assert "Max Memory Used: 128 MB" in report
+    else:  # RLIMIT_AS: Python raises MemoryError inside the handler
+        assert doc["errorType"] in ("MemoryError", "Runtime.ExitError")
+    _assert_dead(pid) if doc["errorType"] != "MemoryError" else None
+    assert cumulo.invoke(other).json() == "still fine"
+    assert isinstance(cumulo.invoke(name).json(), int)
+
+
+def test_max_memory_used_reflects_real_peak(cumulo: Cumulo, deploy) -> None:
+    name = deploy("""
+        keep = None
+        def handler(event, context):
+            global keep
+            keep = bytearray(event["mb"] * 1024 * 1024)
+            for i in range(0, len(keep), 4096):
+                keep[i] = 1
+            return None
+    """, memory_size=512)
+    result = cumulo.invoke(name, b'{"mb": 100}')
+    report = next(l for l in result.log_lines if l.startswith("REPORT"))
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 100 <= used < 200, report
+
+
+def test_request_over_6_mb_is_refused_before_any_environment(cumulo: Cumulo, deploy) -> None:
+    name = deploy("print('init ran')\ndef handler(e, c):\n    return 1\n")
+    big = b'"' + b"x" * (6 * 1024 * 1024) + b'"'
+    with pytest.raises(RequestTooLargeException) as info:
+        cumulo.invoke(name, big)
+    assert info.value.status == 413
+    assert not any(r.message == "init ran" for r in cumulo.get_logs(name)), "no environment may be started"
+
+
+def test_dry_run_touches_nothing(cumulo: Cumulo, deploy) -> None:
+    name = deploy("print('init ran')\ndef handler(e, c):\n    return 1\n")
+    result = cumulo.invoke(name, invocation_type="DryRun")
+    assert result.status_code == 204 and result.payload == b""
+    assert cumulo.get_logs(name) == []
+
+
+def _assert_dead(pid: int) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"environment process {pid} is still running")
