@@ -117,6 +117,10 @@ class Cumulo:
     def create_function(self, name: str, code: CodeSource, handler: str, **options: Any) -> FunctionConfiguration:
         return self.functions.create(name, code, handler, **options)
 
+    def deploy_function(self, name: str, code: CodeSource, handler: str, **options: Any) -> FunctionConfiguration:
+        """Create ``name``, or update it to this code and configuration (idempotent)."""
+        return self.functions.deploy(name, code, handler, **options)
+
     def get_function_configuration(self, name: str, qualifier: str | None = None) -> FunctionConfiguration:
         return self.functions.get(name, qualifier)
 

@@ -58,6 +58,20 @@ class FunctionService:
         self._store.create_function(config)
         return self.publish_version(name) if publish else config
 
+    def deploy(self, name: str, code: CodeSource, handler: str, **options: object) -> FunctionConfiguration:
+        """Create the function, or bring an existing one to this code and configuration."""
+        try:
+            current = self._store.get_function(fn.validate_function_name(name)).latest
+        except ResourceNotFoundException:
+            return self.create(name, code, handler, **options)  # type: ignore[arg-type]
+        package = code if isinstance(code, CodePackage) else load_code(code)
+        if package.code_sha256 != current.code_sha256:
+            self.update_code(name, package)
+        wanted = {"handler": handler, **{k: v for k, v in options.items() if k != "publish"}}
+        if any(getattr(current, k) != v for k, v in wanted.items()):
+            self.update_configuration(name, **wanted)  # type: ignore[arg-type]
+        return self.publish_version(name) if options.get("publish") else self._store.get_function(name).latest
+
     def get(self, ref: str, qualifier: str | None = None) -> FunctionConfiguration:
         """The configuration a FunctionName (+ qualifier) names: ``$LATEST`` or a version."""
         name, q = fn.parse_function_ref(ref, qualifier)

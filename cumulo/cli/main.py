@@ -113,28 +113,51 @@ def function() -> None:
     """Create, inspect, update, publish and delete functions."""
 
 
+def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``function create`` and ``function deploy``."""
+    options = [
+        click.argument("name"),
+        click.option("--code", required=True, type=click.Path(exists=True, path_type=Path),
+                     help="A folder (zipped for you) or a .zip file."),
+        click.option("--handler", required=True, help="module.function, e.g. app.handler"),
+        click.option("--runtime", default="python3.11", show_default=True),
+        click.option("--memory", "memory_size", type=int, default=128, show_default=True, help="MB, 128-10240."),
+        click.option("--timeout", type=int, default=3, show_default=True, help="Seconds, 1-900."),
+        click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable (repeatable)."),
+        click.option("--description", default=""),
+        click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240."),
+        click.option("--publish", is_flag=True, help="Also publish a version."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _function_config(name: str, code: Path, handler: str, runtime: str, memory_size: int, timeout: int,
+                     env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool) -> dict[str, Any]:
+    return dict(name=name, code=code, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
+                environment=_parse_env(env), description=description, ephemeral_storage=ephemeral_storage,
+                publish=publish)
+
+
 @function.command("create")
-@click.argument("name")
-@click.option("--code", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A folder (zipped for you) or a .zip file.")
-@click.option("--handler", required=True, help="module.function, e.g. app.handler")
-@click.option("--runtime", default="python3.11", show_default=True)
-@click.option("--memory", "memory_size", type=int, default=128, show_default=True, help="MB, 128-10240.")
-@click.option("--timeout", type=int, default=3, show_default=True, help="Seconds, 1-900.")
-@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable (repeatable).")
-@click.option("--description", default="")
-@click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240.")
-@click.option("--publish", is_flag=True, help="Also publish version 1.")
+@_function_options
 @click.pass_context
 @_aws_errors
-def function_create(ctx: click.Context, name: str, code: Path, handler: str, runtime: str, memory_size: int,
-                    timeout: int, env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool) -> None:
+def function_create(ctx: click.Context, **options: Any) -> None:
     """Store a new function NAME."""
     c = _open(ctx)
-    config = c.create_function(name, code, handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
-                               environment=_parse_env(env), description=description,
-                               ephemeral_storage=ephemeral_storage, publish=publish)
-    _print_json(config.to_aws(c.arns))
+    _print_json(c.create_function(**_function_config(**options)).to_aws(c.arns))
+
+
+@function.command("deploy")
+@_function_options
+@click.pass_context
+@_aws_errors
+def function_deploy(ctx: click.Context, **options: Any) -> None:
+    """Create NAME, or update it to this code and configuration (idempotent)."""
+    c = _open(ctx)
+    _print_json(c.deploy_function(**_function_config(**options)).to_aws(c.arns))
 
 
 @function.command("list")

@@ -1,0 +1,3 @@
+from cumulo.cli.main import main
+
+main()

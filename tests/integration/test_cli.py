@@ -1,0 +1,123 @@
+"""The ``cumulo`` command, run as a user runs it: a real process on a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    env = {**os.environ, "CUMULO_HOME": str(tmp_path / "state")}
+
+    def run(*args: str, check: int | None = 0, **kwargs) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "cumulo", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=60, **kwargs)
+        if check is not None:
+            assert proc.returncode == check, proc.stderr + proc.stdout
+        return proc
+
+    return run
+
+
+def test_create_invoke_and_tail(run) -> None:
+    created = json.loads(run("function", "create", "hello", "--code", str(EXAMPLE), "--handler", "app.handler",
+                             "--memory", "256", "--timeout", "5", "--env", "STAGE=dev").stdout)
+    assert created["FunctionName"] == "hello" and created["MemorySize"] == 256 and created["Timeout"] == 5
+    assert created["Environment"] == {"Variables": {"STAGE": "dev"}}
+    assert len(created["CodeSha256"]) == 44
+    proc = run("invoke", "hello", "--payload", '{"name": "Ada"}', "--tail")
+    assert json.loads(proc.stdout)["message"] == "Hello, Ada!"
+    assert "START RequestId:" in proc.stderr and "greeting Ada" in proc.stderr and "REPORT RequestId:" in proc.stderr
+
+
+def test_payload_from_file_and_zip_code(run, tmp_path: Path) -> None:
+    archive = tmp_path / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handler.py", "def main(event, context):\n    return sorted(event)\n")
+    run("function", "create", "zipped", "--code", str(archive), "--handler", "handler.main")
+    (tmp_path / "event.json").write_text('{"b": 1, "a": 2}')
+    assert json.loads(run("invoke", "zipped", "--payload", "@event.json").stdout) == ["a", "b"]
+
+
+def test_same_folder_gives_same_code_sha(run) -> None:
+    a = json.loads(run("function", "create", "a", "--code", str(EXAMPLE), "--handler", "app.handler").stdout)
+    b = json.loads(run("function", "create", "b", "--code", str(EXAMPLE), "--handler", "app.handler").stdout)
+    assert a["CodeSha256"] == b["CodeSha256"]
+
+
+def test_list_get_update_delete(run, tmp_path: Path) -> None:
+    run("function", "create", "f", "--code", str(EXAMPLE), "--handler", "app.handler")
+    assert "f" in run("function", "list").stdout.split()
+    updated = json.loads(run("function", "update-config", "f", "--timeout", "9", "--env", "AB=1").stdout)
+    assert updated["Timeout"] == 9 and updated["Environment"]["Variables"] == {"AB": "1"}
+    code = tmp_path / "v2"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(e, c):\n    return 'v2'\n")
+    run("function", "update-code", "f", "--code", str(code))
+    assert json.loads(run("invoke", "f").stdout) == "v2"
+    got = json.loads(run("function", "get", "f").stdout)
+    assert got["Configuration"]["Timeout"] == 9 and Path(got["Code"]["Location"]).is_file()
+    published = json.loads(run("function", "publish", "f").stdout)
+    assert published["Version"] == "1" and published["FunctionArn"].endswith(":f:1")
+    run("function", "delete", "f")
+    gone = run("function", "get", "f", check=3)
+    assert "An error occurred (ResourceNotFoundException): Function not found" in gone.stderr
+
+
+def test_errors_and_exit_codes(run) -> None:
+    bad = run("function", "create", "bad", "--code", str(EXAMPLE), "--handler", "app.handler", "--memory", "64", check=3)
+    assert "ValidationException" in bad.stderr and "greater than or equal to 128" in bad.stderr
+    reserved = run("function", "create", "bad", "--code", str(EXAMPLE), "--handler", "app.handler",
+                   "--env", "AWS_REGION=x", check=3)
+    assert "InvalidParameterValueException" in reserved.stderr and "AWS_REGION" in reserved.stderr
+    run("function", "create", "boom", "--code", str(EXAMPLE), "--handler", "app.missing")
+    failed = run("invoke", "boom", check=1)
+    assert json.loads(failed.stdout)["errorType"] == "Runtime.HandlerNotFound"
+    assert run("invoke", "nope", check=3).stderr.startswith("An error occurred (ResourceNotFoundException)")
+    usage = run("function", "create", "x", check=2)
+    assert "Missing option" in usage.stderr
+
+
+def test_logs_since_and_follow(run, tmp_path: Path) -> None:
+    run("function", "create", "hello", "--code", str(EXAMPLE), "--handler", "app.handler")
+    run("invoke", "hello", "--payload", '{"name": "Logs"}')
+    out = run("logs", "hello", "--since", "10m").stdout
+    assert "greeting Logs" in out and "REPORT RequestId" in out
+    assert run("logs", "hello", "--since", "bogus", check=2).returncode == 2
+    env = {**os.environ, "CUMULO_HOME": str(tmp_path / "state")}
+    follower = subprocess.Popen([sys.executable, "-m", "cumulo", "logs", "hello", "--follow", "--since", "1s"],
+                                stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        time.sleep(1.5)
+        run("invoke", "hello", "--payload", '{"name": "Follower"}')
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any("greeting Follower" in l for l in lines):
+            time.sleep(0.1)
+        assert any("greeting Follower" in l for l in lines)
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+        follower.stdout.close()
+
+
+def test_help_describes_commands(run) -> None:
+    top = run("--help").stdout
+    for word in ("function", "invoke", "logs", "--home"):
+        assert word in top
+    create = run("function", "create", "--help").stdout
+    for option in ("--code", "--handler", "--runtime", "--memory", "--timeout", "--env"):
+        assert option in create
