@@ -83,7 +83,7 @@ class Cumulo:
         with self._runtime_lock:
             if self._invoker is None:
                 s = self.settings
-                self._cgroups = MemoryCgroups.create()
+                self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
                                        on_logs=self._environment_logs)
                 pool.start()
@@ -94,6 +94,21 @@ class Cumulo:
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
+
+    def _memory_cgroups(self) -> MemoryCgroups | None:
+        mode = self.settings.memory_limit
+        if mode not in ("auto", "cgroup", "rlimit"):
+            raise ValueError(f"memory_limit must be auto, cgroup or rlimit, not {mode!r}")
+        cgroups = None if mode == "rlimit" else MemoryCgroups.create()
+        if mode == "cgroup" and cgroups is None:
+            raise RuntimeError("memory_limit 'cgroup' needs a writable memory cgroup")
+        return cgroups
+
+    @property
+    def memory_enforcement(self) -> str:
+        """``cgroup`` or ``rlimit``: how memory sizes are enforced here (starts the runtime)."""
+        self._runtime()
+        return "cgroup" if self._cgroups is not None else "rlimit"
 
     def _environment_logs(self, env: Environment, lines: list[LogLine]) -> None:
         spec = env.spec

@@ -21,6 +21,7 @@ class Settings:
     idle_timeout_s: float = 300.0       # AWS keeps idle environments for minutes, not seconds
     shutdown_grace_s: float = 2.0
     sandbox: str = "auto"               # auto | namespace | process
+    memory_limit: str = "auto"          # auto | cgroup | rlimit: how a function's memory size is enforced
     no_network: bool = False            # environments without network (namespace level only)
     sync_payload_max: int = limits.SYNC_PAYLOAD_MAX
 

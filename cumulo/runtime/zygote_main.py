@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import select
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 from cumulo.runtime import bootstrap, linux, protocol
@@ -137,8 +139,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         sys.path[:] = [task_root, "/opt/python", *platform_paths]
         sys.stdout.reconfigure(line_buffering=True)
         sys.stderr.reconfigure(line_buffering=True)
-        import tempfile
-        tempfile.tempdir = None
+        tempfile.tempdir = None   # recomputed from TMPDIR on first use
         chan = socket.socket(fileno=_CHAN_FD)
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
@@ -179,8 +180,6 @@ def _isolate_filesystem(spec: dict) -> tuple[str, str]:
 
 
 def _set_rlimits(spec: dict) -> None:
-    import resource
-
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (spec["nofile"], spec["nofile"]))
     if spec.get("rlimit_as"):
