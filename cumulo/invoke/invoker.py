@@ -100,7 +100,7 @@ class Invoker:
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
         slot = self._limiter.acquire(config.name)
         try:
-            request_id = str(uuid.uuid4())
+            request_id = str(uuid.UUID(bytes=os.urandom(16), version=4))
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             run = self._run(config, request, request_id, arn)
         finally:
@@ -211,7 +211,8 @@ def _doc(error_type: str, message: str) -> bytes:
 
 
 def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+    rand = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{rand[:24]};Parent={rand[24:]};Sampled=0"
 
 
 def _now_ms() -> int:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from cumulo.errors import ResourceConflictException, ResourceNotFoundException
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
@@ -67,14 +67,31 @@ class SQLiteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # Configurations read on every invoke are cached; any commit to the file by another
+        # connection bumps PRAGMA data_version, and our own writes clear the cache directly.
+        self._cache: dict[tuple[str, str], FunctionRecord | FunctionConfiguration] = {}
+        self._data_version = -1
         with self._tx():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
 
     # -- plumbing -------------------------------------------------------------
-    def _tx(self) -> "_Transaction":
+    def _tx(self, invalidates: bool = True) -> "_Transaction":
+        if invalidates:
+            self._cache.clear()
         return _Transaction(self._db, self._lock)
+
+    def _cached(self, key: tuple[str, str], load: "Callable[[], Any]") -> Any:
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._cache.clear()
+                self._data_version = version
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = self._cache[key] = load()
+            return hit
 
     def _not_found(self, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
         return ResourceNotFoundException(f"Function not found: {self._arns.function(name, qualifier)}")
@@ -97,9 +114,11 @@ class SQLiteStore:
                 raise ResourceConflictException(f"Function already exist: {config.name}") from None
 
     def get_function(self, name: str) -> FunctionRecord:
-        with self._lock:
+        def load() -> FunctionRecord:
             latest, reserved, _ = self._latest_row(name)
-        return FunctionRecord(FunctionConfiguration.from_dict(json.loads(latest)), reserved)
+            return FunctionRecord(FunctionConfiguration.from_dict(json.loads(latest)), reserved)
+
+        return self._cached(("f", name), load)
 
     def list_functions(self) -> list[FunctionRecord]:
         with self._lock:
@@ -143,14 +162,17 @@ class SQLiteStore:
             return version
 
     def get_version(self, name: str, version: str) -> FunctionConfiguration:
-        with self._lock:
-            if version == LATEST:
-                return FunctionConfiguration.from_dict(json.loads(self._latest_row(name)[0]))
+        if version == LATEST:
+            return self.get_function(name).latest
+
+        def load() -> FunctionConfiguration:
             row = self._db.execute("SELECT config FROM versions WHERE name = ? AND version = ?",
                                    (name, int(version) if version.isdigit() else -1)).fetchone()
-        if row is None:
-            raise self._not_found(name, version)
-        return FunctionConfiguration.from_dict(json.loads(row[0]))
+            if row is None:
+                raise self._not_found(name, version)
+            return FunctionConfiguration.from_dict(json.loads(row[0]))
+
+        return self._cached((name, version), load)
 
     def list_versions(self, name: str) -> list[FunctionConfiguration]:
         with self._lock:
@@ -208,7 +230,7 @@ class SQLiteStore:
         rows = [(r.function, r.version, r.stream, r.request_id, r.timestamp_ms, r.message) for r in records]
         if not rows:
             return
-        with self._tx():
+        with self._tx(invalidates=False):
             self._db.executemany(
                 "INSERT INTO logs (function, version, stream, request_id, ts, message) VALUES (?, ?, ?, ?, ?, ?)", rows
             )
