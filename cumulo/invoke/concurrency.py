@@ -61,10 +61,15 @@ class ConcurrencyLimiter:
 
     def set_reserved(self, function: str, value: int | None) -> None:
         with self._lock:
+            was_unreserved = function not in self._reserved
             if value is None:
                 self._reserved.pop(function, None)
             else:
                 self._reserved[function] = value
+            now_unreserved = function not in self._reserved
+            if was_unreserved != now_unreserved:   # its running invocations move between pools
+                moved = self._in_flight.get(function, 0)
+                self._unreserved_in_flight += moved if now_unreserved else -moved
 
     def reserved(self, function: str) -> int | None:
         return self._reserved.get(function)
@@ -96,7 +101,7 @@ class ConcurrencyLimiter:
                 self._in_flight[function] = left
             else:
                 self._in_flight.pop(function, None)
-            if slot.unreserved:
+            if function not in self._reserved:
                 self._unreserved_in_flight = max(self._unreserved_in_flight - 1, 0)
 
     def in_flight(self, function: str) -> int:

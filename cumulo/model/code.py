@@ -98,31 +98,51 @@ def _too_big(size: int) -> CodeStorageExceededException:
 
 
 def check_zip(data: bytes) -> int:
-    """Validate a zip without extracting it; return its declared unzipped size.
+    """Validate a zip completely; return its unzipped size.
 
     Refuses what would escape the code folder (absolute paths, ``..``, links),
-    archives with too many entries, and ones whose contents exceed the unzipped
-    limit. Extraction re-checks sizes while writing (declared sizes can lie).
+    encrypted entries, archives with too many entries, and ones whose contents
+    exceed the unzipped limit. Every member is read and its CRC checked, with
+    the limit counted on bytes actually produced (declared sizes can lie), so
+    nothing accepted here can fail later at extraction.
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
-        raise InvalidZipFileException(f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})") from exc
-    if len(infos) > limits.ZIP_MAX_ENTRIES:
-        raise InvalidZipFileException(f"Zip file has {len(infos)} entries; the limit is {limits.ZIP_MAX_ENTRIES}.")
-    total = 0
-    for info in infos:
-        safe_member_path(info.filename)
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise InvalidZipFileException(f"Zip entry {info.filename!r} is a symbolic link; links are not allowed.")
-        if info.flag_bits & 0x1:
-            raise InvalidZipFileException(f"Zip entry {info.filename!r} is encrypted.")
-        total += info.file_size
-    if total > limits.UNZIPPED_MAX_BYTES:
-        raise CodeStorageExceededException(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
+        if len(infos) > limits.ZIP_MAX_ENTRIES:
+            raise InvalidZipFileException(f"Zip file has {len(infos)} entries; the limit is {limits.ZIP_MAX_ENTRIES}.")
+        declared = 0
+        for info in infos:
+            safe_member_path(info.filename)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise InvalidZipFileException(f"Zip entry {info.filename!r} is a symbolic link; links are not allowed.")
+            if info.flag_bits & 0x1:
+                raise InvalidZipFileException(f"Zip entry {info.filename!r} is encrypted.")
+            declared += info.file_size
+        if declared > limits.UNZIPPED_MAX_BYTES:
+            raise _unzipped_too_big()
+        total = 0
+        for info in infos:
+            produced = 0
+            with zf.open(info) as member:
+                while chunk := member.read(1 << 20):
+                    produced += len(chunk)
+                    if total + produced > limits.UNZIPPED_MAX_BYTES:
+                        raise _unzipped_too_big()
+            if produced != info.file_size:
+                raise InvalidZipFileException(
+                    f"Zip entry {info.filename!r} declares {info.file_size} bytes but holds {produced}.")
+            total += produced
+    except (CodeStorageExceededException, InvalidZipFileException):
+        raise
+    except Exception as exc:  # BadZipFile, bad CRC, unsupported method/version, truncated data …
+        raise InvalidZipFileException(
+            f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})") from exc
     return total
+
+
+def _unzipped_too_big() -> CodeStorageExceededException:
+    return CodeStorageExceededException(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
 
 
 def safe_member_path(name: str) -> PurePosixPath:

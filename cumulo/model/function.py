@@ -72,7 +72,7 @@ def _constraint(value: object, member: str, constraint: str) -> ValidationExcept
 
 
 def validate_function_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise _constraint(
             name, "functionName",
             "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ and have length between 1 and 64",
@@ -83,7 +83,7 @@ def validate_function_name(name: str) -> str:
 def parse_function_ref(ref: str, qualifier: str | None = None) -> tuple[str, str | None]:
     """Split a FunctionName as AWS accepts it (name, partial or full ARN, optional
     ``:qualifier``) into ``(name, qualifier)``. An explicit ``qualifier`` must agree."""
-    m = _REF_RE.match(ref or "") if isinstance(ref, str) and len(ref) <= 170 else None
+    m = _REF_RE.fullmatch(ref or "") if isinstance(ref, str) and len(ref) <= 170 else None
     if not m or len(m.group("name")) > limits.FUNCTION_NAME_MAX:
         raise _constraint(ref, "functionName",
                           "Member must satisfy regular expression pattern: "
@@ -93,13 +93,13 @@ def parse_function_ref(ref: str, qualifier: str | None = None) -> tuple[str, str
     if embedded and qualifier and embedded != qualifier:
         raise InvalidParameterValueException("The derived qualifier from the function name does not match the specified qualifier.")
     q = qualifier or embedded
-    if q is not None and not _QUALIFIER_RE.match(q):
+    if q is not None and not _QUALIFIER_RE.fullmatch(q):
         raise _constraint(q, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
     return name, q
 
 
 def validate_handler(handler: str) -> str:
-    if not isinstance(handler, str) or not handler or len(handler) > limits.HANDLER_MAX or not _HANDLER_RE.match(handler):
+    if not isinstance(handler, str) or not handler or len(handler) > limits.HANDLER_MAX or not _HANDLER_RE.fullmatch(handler):
         raise _constraint(handler, "handler",
                           f"Member must satisfy regular expression pattern: [^\\s]+ and have length less than or equal to {limits.HANDLER_MAX}")
     return handler
@@ -148,7 +148,7 @@ def validate_environment(variables: dict[str, str]) -> dict[str, str]:
     if not isinstance(variables, dict):
         raise InvalidParameterValueException("Environment variables must be a map of strings to strings.")
     for key, value in variables.items():
-        if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
+        if not isinstance(key, str) or not _ENV_KEY_RE.fullmatch(key):
             raise _constraint("[sensitive]", "environment.variables",
                               "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+")
         if not isinstance(value, str):

@@ -36,6 +36,16 @@ def send(sock: socket.socket, header: dict, body: bytes = b"", fds: list[int] | 
         sock.sendall(data)
 
 
+def _decode_header(raw: bytes) -> dict:
+    try:
+        header = json.loads(raw)
+    except ValueError as exc:   # JSONDecodeError and UnicodeDecodeError both
+        raise ProtocolError(f"frame header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("frame header is not a JSON object")
+    return header
+
+
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = bytearray(n)
     view = memoryview(buf)
@@ -62,7 +72,7 @@ def recv(sock: socket.socket, max_body: int) -> tuple[dict, bytes, list[int]]:
     hlen, blen = PREFIX.unpack(msg)
     if hlen > MAX_HEADER or blen > max_body:
         raise ProtocolError(f"frame too large ({hlen}+{blen} bytes)")
-    header = json.loads(_recv_exact(sock, hlen)) if hlen else {}
+    header = _decode_header(_recv_exact(sock, hlen)) if hlen else {}
     body = _recv_exact(sock, blen) if blen else b""
     return header, body, fds
 
@@ -84,7 +94,7 @@ class FrameReader:
             end = PREFIX.size + hlen + blen
             if len(self._buf) < end:
                 break
-            header = json.loads(bytes(self._buf[PREFIX.size: PREFIX.size + hlen]))
+            header = _decode_header(bytes(self._buf[PREFIX.size: PREFIX.size + hlen]))
             body = bytes(self._buf[PREFIX.size + hlen: end])
             del self._buf[:end]
             frames.append((header, body))

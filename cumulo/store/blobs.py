@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cumulo.errors import CodeStorageExceededException
+from cumulo.errors import CodeStorageExceededException, InvalidZipFileException
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, safe_member_path
 
@@ -56,7 +56,11 @@ class CodeBlobs:
             return folder
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".extract-"))
         try:
-            _extract(self.zip_path(code_hex).read_bytes(), staging)
+            data = self.zip_path(code_hex).read_bytes()
+            try:
+                _extract(data, staging)
+            except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+                raise InvalidZipFileException(f"Stored code package {code_hex} cannot be extracted: {exc}") from exc
             _make_read_only(staging)
             try:
                 os.rename(staging, folder)

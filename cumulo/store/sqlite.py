@@ -8,6 +8,7 @@ writer, see ``cumulo.observe.logs``). Several processes may open the same file;
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from cumulo.errors import ResourceConflictException, ResourceNotFoundException
+from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.store.base import FunctionRecord, LogRecord
 
@@ -40,6 +42,18 @@ CREATE TABLE IF NOT EXISTS provisioned (
     qualifier TEXT NOT NULL,
     requested INTEGER NOT NULL,
     PRIMARY KEY (name, qualifier)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
 );
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -135,8 +149,10 @@ class SQLiteStore:
     def delete_function(self, name: str) -> None:
         with self._tx():
             self._latest_row(name)
-            for table in ("functions", "versions", "provisioned"):
+            for table in ("functions", "versions", "provisioned", "aliases"):
                 self._db.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
+            prefix = self._arns.function(name)
+            self._db.execute("DELETE FROM tags WHERE arn = ? OR arn LIKE ?", (prefix, prefix + ":%"))
 
     # -- versions -------------------------------------------------------------
     def publish_version(self, name: str, description: str | None, revision_id: str, now: str,
@@ -183,11 +199,69 @@ class SQLiteStore:
     def delete_version(self, name: str, version: str) -> None:
         with self._tx():
             self._latest_row(name)
+            for (doc,) in self._db.execute("SELECT doc FROM aliases WHERE name = ?", (name,)).fetchall():
+                alias = json.loads(doc)
+                if version == alias["function_version"] or version in alias["weights"]:
+                    raise ResourceConflictException(
+                        f"Unable to delete version because the following aliases reference it: [{alias['name']}]")
             cur = self._db.execute("DELETE FROM versions WHERE name = ? AND version = ?",
                                    (name, int(version) if version.isdigit() else -1))
             if cur.rowcount == 0:
                 raise self._not_found(name, version)
             self._db.execute("DELETE FROM provisioned WHERE name = ? AND qualifier = ?", (name, version))
+
+    # -- aliases --------------------------------------------------------------
+    def put_alias(self, alias: Alias, create: bool, expected_revision: str | None = None) -> None:
+        with self._tx():
+            self._latest_row(alias.function)
+            row = self._db.execute("SELECT doc FROM aliases WHERE name = ? AND alias = ?",
+                                   (alias.function, alias.name)).fetchone()
+            if create and row is not None:
+                raise ResourceConflictException(f"Alias already exists: {self._arns.function(alias.function, alias.name)}")
+            if not create and row is None:
+                raise ResourceNotFoundException(f"Alias not found: {self._arns.function(alias.function, alias.name)}")
+            if row is not None and expected_revision is not None and json.loads(row[0])["revision_id"] != expected_revision:
+                raise ResourceConflictException(
+                    "The Revision Id provided does not match the latest Revision Id. "
+                    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+            self._db.execute("INSERT OR REPLACE INTO aliases (name, alias, doc) VALUES (?, ?, ?)",
+                             (alias.function, alias.name, json.dumps(dataclasses.asdict(alias))))
+
+    def get_alias(self, name: str, alias: str) -> Alias:
+        def load() -> Alias:
+            self._latest_row(name)
+            row = self._db.execute("SELECT doc FROM aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
+            if row is None:
+                raise ResourceNotFoundException(f"Alias not found: {self._arns.function(name, alias)}")
+            return Alias(**json.loads(row[0]))
+
+        return self._cached(("a:" + name, alias), load)
+
+    def list_aliases(self, name: str) -> list[Alias]:
+        with self._lock:
+            self._latest_row(name)
+            rows = self._db.execute("SELECT doc FROM aliases WHERE name = ? ORDER BY alias", (name,)).fetchall()
+        return [Alias(**json.loads(r[0])) for r in rows]
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        with self._tx():
+            self._latest_row(name)
+            self._db.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
+            self._db.execute("DELETE FROM provisioned WHERE name = ? AND qualifier = ?", (name, alias))
+
+    # -- tags -----------------------------------------------------------------
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        with self._tx():
+            self._db.executemany("INSERT OR REPLACE INTO tags (arn, key, value) VALUES (?, ?, ?)",
+                                 [(arn, k, v) for k, v in tags.items()])
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        with self._tx():
+            self._db.executemany("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT key, value FROM tags WHERE arn = ? ORDER BY key", (arn,)).fetchall())
 
     # -- concurrency settings -------------------------------------------------
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:

@@ -98,6 +98,13 @@ def test_packed_members_are_relative_posix_paths_with_their_content(tmp_path: Pa
         assert zf.read(name) == data
 
 
+def test_entries_are_in_sorted_walk_order(tmp_path: Path) -> None:
+    folders = ["zz", "m", "a", "q7", "b2", "k", "c", "x1", "d", "y"]
+    root = write_tree(tmp_path / "src", {"top.py": b"", **{f"{d}/f{i}.py": b"" for d in folders for i in (2, 1)}})
+    expected = ["top.py"] + [f"{d}/f{i}.py" for d in sorted(folders) for i in (1, 2)]
+    assert names(pack_directory(root)) == expected
+
+
 def test_caches_and_vcs_folders_are_skipped(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "src", {
         **TREE,
@@ -316,9 +323,14 @@ def test_sizes_of_all_members_count_towards_the_limit() -> None:
         check_zip(data)
 
 
-def test_declared_size_just_under_250mb_is_accepted() -> None:
+def test_declared_size_that_lies_is_refused_even_under_the_limit() -> None:
     data = fake_declared_sizes(make_zip({"big.bin": b"0" * 100}), limits.UNZIPPED_MAX_BYTES - 1)
-    assert check_zip(data) == limits.UNZIPPED_MAX_BYTES - 1
+    with pytest.raises(InvalidZipFileException):
+        check_zip(data)
+
+
+def test_real_unzipped_size_is_returned() -> None:
+    assert check_zip(make_zip({"a.bin": b"0" * 3_000_000, "b.py": b"x = 1\n"})) == 3_000_006
 
 
 def _empty_members(count: int) -> bytes:

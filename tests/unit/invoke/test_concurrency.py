@@ -1,0 +1,300 @@
+"""Concurrency limits as AWS accounts them: the account pool, reserved concurrency, throttling reasons."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cumulo.errors import InvalidParameterValueException, TooManyRequestsException
+from cumulo.invoke.concurrency import ConcurrencyLimiter, Reason, Slot
+
+RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT = "ConcurrentInvocationLimitExceeded"
+
+
+def fill(limiter: ConcurrencyLimiter, function: str, count: int) -> list[Slot]:
+    return [limiter.acquire(function) for _ in range(count)]
+
+
+def throttled(limiter: ConcurrencyLimiter, function: str) -> str:
+    with pytest.raises(TooManyRequestsException) as info:
+        limiter.acquire(function)
+    assert info.value.status == 429
+    assert info.value.retryable
+    assert info.value.message == "Rate Exceeded."
+    return info.value.reason
+
+
+def test_reason_names_are_aws_names() -> None:
+    assert (Reason.RESERVED, Reason.ACCOUNT) == (RESERVED, ACCOUNT)
+
+
+# -- the unreserved pool ----------------------------------------------------------------
+def test_unreserved_functions_share_the_account_pool() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=2)
+    fill(limiter, "a", 6)
+    fill(limiter, "b", 4)
+    assert throttled(limiter, "a") == ACCOUNT
+    assert throttled(limiter, "c") == ACCOUNT
+    assert (limiter.in_flight("a"), limiter.in_flight("b"), limiter.in_flight("c")) == (6, 4, 0)
+
+
+def test_one_function_may_use_the_whole_unreserved_pool() -> None:
+    limiter = ConcurrencyLimiter(account_limit=5, unreserved_min=1)
+    slots = fill(limiter, "a", 5)
+    assert all(s.unreserved and s.function == "a" for s in slots)
+    assert throttled(limiter, "a") == ACCOUNT
+
+
+def test_release_frees_a_place() -> None:
+    limiter = ConcurrencyLimiter(account_limit=2, unreserved_min=1)
+    first, _ = fill(limiter, "a", 2)
+    throttled(limiter, "b")
+    limiter.release(first)
+    assert limiter.in_flight("a") == 1
+    limiter.acquire("b")
+    assert limiter.in_flight("b") == 1
+    throttled(limiter, "a")
+
+
+def test_released_function_reports_zero_in_flight() -> None:
+    limiter = ConcurrencyLimiter(account_limit=3, unreserved_min=1)
+    for slot in fill(limiter, "a", 3):
+        limiter.release(slot)
+    assert limiter.in_flight("a") == 0
+    assert len(fill(limiter, "a", 3)) == 3
+
+
+def test_throttled_attempts_do_not_count_in_flight() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1, unreserved_min=1)
+    slot = limiter.acquire("a")
+    for _ in range(5):
+        throttled(limiter, "a")
+    assert limiter.in_flight("a") == 1
+    limiter.release(slot)
+    limiter.acquire("a")
+
+
+# -- reserved concurrency -----------------------------------------------------------------
+def test_reserved_function_is_capped_at_its_reservation() -> None:
+    limiter = ConcurrencyLimiter(account_limit=100, unreserved_min=10)
+    limiter.set_reserved("r", 3)
+    slots = fill(limiter, "r", 3)
+    assert not any(s.unreserved for s in slots)
+    assert throttled(limiter, "r") == RESERVED
+    limiter.release(slots[0])
+    limiter.acquire("r")
+
+
+def test_reserved_zero_throttles_every_invocation() -> None:
+    limiter = ConcurrencyLimiter(account_limit=100, unreserved_min=10)
+    limiter.set_reserved("off", 0)
+    assert throttled(limiter, "off") == RESERVED
+    assert limiter.in_flight("off") == 0
+    limiter.acquire("other")
+
+
+def test_reservation_shrinks_the_pool_of_other_functions() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=2)
+    limiter.set_reserved("r", 4)
+    assert limiter.unreserved_limit == 6
+    fill(limiter, "a", 6)
+    assert throttled(limiter, "a") == ACCOUNT
+
+
+def test_reserved_function_runs_even_when_the_unreserved_pool_is_full() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=2)
+    limiter.set_reserved("r", 4)
+    fill(limiter, "a", 6)
+    assert len(fill(limiter, "r", 4)) == 4
+    assert throttled(limiter, "r") == RESERVED
+
+
+def test_reservation_can_be_cleared() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=2)
+    limiter.set_reserved("r", 0)
+    assert limiter.reserved("r") == 0
+    limiter.set_reserved("r", None)
+    assert limiter.reserved("r") is None
+    assert limiter.unreserved_limit == 10
+    assert limiter.acquire("r").unreserved
+
+
+def test_load_replaces_reservations() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=2)
+    limiter.set_reserved("old", 3)
+    limiter.load({"a": 1, "b": 2})
+    assert (limiter.reserved("old"), limiter.reserved("a"), limiter.reserved("b")) == (None, 1, 2)
+    assert limiter.unreserved_limit == 7
+
+
+# -- check_reservation ----------------------------------------------------------------------
+def test_reservation_leaving_the_minimum_unreserved_is_allowed() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1000, unreserved_min=100)
+    limiter.check_reservation("f", 900)
+    limiter.check_reservation("f", 0)
+
+
+def test_reservation_leaving_less_than_the_minimum_is_refused_with_aws_message() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1000, unreserved_min=100)
+    with pytest.raises(InvalidParameterValueException) as info:
+        limiter.check_reservation("f", 901)
+    assert info.value.message == (
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100]."
+    )
+
+
+def test_reservations_of_other_functions_count() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1000, unreserved_min=100)
+    limiter.set_reserved("a", 500)
+    limiter.check_reservation("b", 400)
+    with pytest.raises(InvalidParameterValueException):
+        limiter.check_reservation("b", 401)
+
+
+def test_own_current_reservation_is_replaced_not_added() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1000, unreserved_min=100)
+    limiter.set_reserved("a", 900)
+    limiter.check_reservation("a", 900)
+    limiter.check_reservation("a", 10)
+
+
+def test_negative_reservation_is_refused() -> None:
+    limiter = ConcurrencyLimiter(account_limit=1000, unreserved_min=100)
+    with pytest.raises(InvalidParameterValueException):
+        limiter.check_reservation("a", -1)
+
+
+def test_minimum_never_exceeds_the_account_limit() -> None:
+    limiter = ConcurrencyLimiter(account_limit=50, unreserved_min=100)
+    assert limiter.unreserved_min == 50
+    limiter.check_reservation("a", 0)
+    with pytest.raises(InvalidParameterValueException):
+        limiter.check_reservation("a", 1)
+
+
+@given(st.integers(1, 2000), st.integers(0, 200), st.lists(st.integers(0, 500), max_size=5), st.integers(0, 2500))
+def test_check_reservation_accepts_exactly_what_keeps_the_minimum(
+    account: int, minimum: int, others: list[int], value: int
+) -> None:
+    limiter = ConcurrencyLimiter(account_limit=account, unreserved_min=minimum)
+    limiter.load({f"o{i}": v for i, v in enumerate(others)})
+    allowed = account - sum(others) - value >= min(minimum, account)
+    if allowed:
+        limiter.check_reservation("f", value)
+    else:
+        with pytest.raises(InvalidParameterValueException):
+            limiter.check_reservation("f", value)
+
+
+# -- reservations changing while invocations are in flight ----------------------------------------
+def test_reserving_a_busy_function_counts_its_in_flight_invocations() -> None:
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=1)
+    slots = fill(limiter, "f", 2)
+    limiter.set_reserved("f", 2)
+    assert throttled(limiter, "f") == RESERVED
+    limiter.release(slots[0])
+    limiter.acquire("f")
+    assert limiter.in_flight("f") == 2
+
+
+def test_slot_taken_unreserved_gives_back_an_unreserved_place_after_reservation() -> None:
+    limiter = ConcurrencyLimiter(account_limit=4, unreserved_min=1)
+    slot = limiter.acquire("f")
+    limiter.set_reserved("f", 1)
+    limiter.release(slot)
+    assert limiter.in_flight("f") == 0
+    fill(limiter, "g", 3)                      # 4 - 1 reserved: the whole unreserved pool again
+    assert throttled(limiter, "g") == ACCOUNT
+
+
+def test_slot_taken_reserved_does_not_free_an_unreserved_place_it_never_held() -> None:
+    limiter = ConcurrencyLimiter(account_limit=4, unreserved_min=1)
+    limiter.set_reserved("f", 1)
+    slot = limiter.acquire("f")
+    fill(limiter, "g", 3)
+    limiter.set_reserved("f", None)            # the pool is 4 now; f's earlier slot was reserved
+    limiter.release(slot)
+    limiter.acquire("g")                       # 4 unreserved in flight
+    assert throttled(limiter, "g") == ACCOUNT
+
+
+def test_removing_a_reservation_mid_flight_keeps_the_account_total_within_its_limit() -> None:
+    """AWS: the account limit caps *all* invocations in flight. After f's reservation is removed,
+    f's running invocations are unreserved ones and leave that much less room for the others."""
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=1)
+    limiter.set_reserved("f", 5)
+    fill(limiter, "f", 5)
+    limiter.set_reserved("f", None)
+    admitted = 0
+    while admitted < 20:
+        try:
+            limiter.acquire("g")
+        except TooManyRequestsException as exc:
+            assert exc.reason == ACCOUNT
+            break
+        admitted += 1
+    assert limiter.in_flight("f") + admitted <= 10
+
+
+def test_reserving_a_busy_function_moves_its_invocations_out_of_the_unreserved_pool() -> None:
+    """f runs 5 unreserved invocations, then gets a reservation of 5: the remaining 5 of the
+    account's 10 are the unreserved pool, and no other function is using it."""
+    limiter = ConcurrencyLimiter(account_limit=10, unreserved_min=1)
+    fill(limiter, "f", 5)
+    limiter.set_reserved("f", 5)
+    assert len(fill(limiter, "g", 5)) == 5
+    assert throttled(limiter, "g") == ACCOUNT
+
+
+# -- properties and threads ------------------------------------------------------------------------
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from("abc")), max_size=60))
+def test_in_flight_counts_follow_acquires_and_releases(ops: list[tuple[bool, str]]) -> None:
+    limiter = ConcurrencyLimiter(account_limit=7, unreserved_min=1)
+    limiter.set_reserved("c", 2)
+    held: dict[str, list[Slot]] = {"a": [], "b": [], "c": []}
+    for acquire, fn in ops:
+        if acquire:
+            unreserved_total = len(held["a"]) + len(held["b"])
+            expect_ok = len(held["c"]) < 2 if fn == "c" else unreserved_total < 5
+            try:
+                held[fn].append(limiter.acquire(fn))
+                assert expect_ok
+            except TooManyRequestsException as exc:
+                assert not expect_ok
+                assert exc.reason == (RESERVED if fn == "c" else ACCOUNT)
+        elif held[fn]:
+            limiter.release(held[fn].pop())
+        for name, slots in held.items():
+            assert limiter.in_flight(name) == len(slots)
+
+
+def test_concurrent_acquires_never_exceed_the_limit() -> None:
+    limiter = ConcurrencyLimiter(account_limit=20, unreserved_min=1)
+    limiter.set_reserved("r", 5)
+    got: list[Slot] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def worker(fn: str) -> None:
+        barrier.wait()
+        for _ in range(50):
+            try:
+                slot = limiter.acquire(fn)
+            except TooManyRequestsException:
+                continue
+            with lock:
+                got.append(slot)
+
+    threads = [threading.Thread(target=worker, args=("r" if i % 2 else "u",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for s in got if s.function == "r") == 5
+    assert sum(1 for s in got if s.function == "u") == 15
+    assert limiter.in_flight("r") == 5 and limiter.in_flight("u") == 15

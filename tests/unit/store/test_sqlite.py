@@ -1,0 +1,411 @@
+"""The SQLite store: functions, versions, concurrency settings, code references and logs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cumulo.errors import ResourceConflictException, ResourceNotFoundException
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.store.base import LogRecord
+from cumulo.store.sqlite import SQLiteStore
+
+ARNS = Arns(region="us-east-1", account="123456789012")
+NOW = "2024-05-01T10:00:00.000+0000"
+
+
+def sha(code: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(code).digest()).decode()
+
+
+def config(name: str = "orders", code: bytes = b"v1", revision: str = "r1", **changes: object) -> FunctionConfiguration:
+    return FunctionConfiguration(
+        name=name, handler="app.handler", code_sha256=sha(code), code_size=len(code),
+        runtime="python3.12", environment={"TABLE": "t"}, revision_id=revision, last_modified=NOW,
+    ).replace(**changes)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "cumulo.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(db_path, ARNS)
+    yield s
+    s.close()
+
+
+# -- functions ---------------------------------------------------------------------
+def test_created_function_can_be_read_back(store: SQLiteStore) -> None:
+    cfg = config()
+    store.create_function(cfg)
+    record = store.get_function("orders")
+    assert record.latest == cfg
+    assert record.reserved_concurrency is None
+
+
+def test_creating_an_existing_function_is_a_conflict(store: SQLiteStore) -> None:
+    store.create_function(config())
+    with pytest.raises(ResourceConflictException) as info:
+        store.create_function(config(code=b"other"))
+    assert info.value.message == "Function already exist: orders"
+    assert store.get_function("orders").latest.code_sha256 == sha(b"v1")   # first one kept
+
+
+def test_missing_function_is_not_found_with_its_arn(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException) as info:
+        store.get_function("ghost")
+    assert info.value.message == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:ghost"
+
+
+def test_functions_are_listed_by_name(store: SQLiteStore) -> None:
+    assert store.list_functions() == []
+    for name in ("zeta", "alpha", "mid"):
+        store.create_function(config(name))
+    assert [r.latest.name for r in store.list_functions()] == ["alpha", "mid", "zeta"]
+
+
+def test_update_replaces_latest(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.update_latest(config(code=b"v2", revision="r2", timeout=60))
+    latest = store.get_function("orders").latest
+    assert (latest.code_sha256, latest.revision_id, latest.timeout) == (sha(b"v2"), "r2", 60)
+
+
+def test_update_with_matching_revision_succeeds(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.update_latest(config(revision="r2", memory_size=512), expected_revision="r1")
+    assert store.get_function("orders").latest.memory_size == 512
+
+
+def test_update_with_stale_revision_is_a_conflict_and_changes_nothing(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.update_latest(config(revision="r2"))
+    with pytest.raises(ResourceConflictException) as info:
+        store.update_latest(config(revision="r3", memory_size=512), expected_revision="r1")
+    assert "The Revision Id provided does not match the latest Revision Id" in info.value.message
+    latest = store.get_function("orders").latest
+    assert (latest.revision_id, latest.memory_size) == ("r2", 128)
+
+
+def test_update_of_missing_function_is_not_found(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        store.update_latest(config("ghost"))
+
+
+def test_delete_removes_function_versions_and_provisioned(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.set_provisioned_concurrency("orders", "1", 2)
+    store.delete_function("orders")
+    with pytest.raises(ResourceNotFoundException):
+        store.get_function("orders")
+    assert store.list_functions() == []
+    assert store.list_provisioned_concurrency() == []
+    assert store.get_provisioned_concurrency("orders", "1") is None
+
+
+def test_delete_of_missing_function_is_not_found(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        store.delete_function("ghost")
+
+
+def test_recreated_function_starts_versions_at_one_again(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(code=b"v2"))
+    store.publish_version("orders", None, "rv2", NOW)
+    store.delete_function("orders")
+    store.create_function(config(code=b"v3"))
+    assert [v.version for v in store.list_versions("orders")] == [LATEST]
+    assert store.publish_version("orders", None, "rv3", NOW).version == "1"
+
+
+# -- versions ----------------------------------------------------------------------
+def test_versions_are_numbered_one_two_three(store: SQLiteStore) -> None:
+    store.create_function(config())
+    published = []
+    for i in range(1, 4):
+        store.update_latest(config(code=f"v{i}".encode()))
+        published.append(store.publish_version("orders", None, f"rv{i}", NOW).version)
+    assert published == ["1", "2", "3"]
+
+
+def test_published_version_freezes_latest_with_its_own_revision(store: SQLiteStore) -> None:
+    store.create_function(config(timeout=10))
+    v1 = store.publish_version("orders", "first", "rv1", "2024-06-01T00:00:00.000+0000")
+    assert (v1.version, v1.revision_id, v1.last_modified, v1.description) == (
+        "1", "rv1", "2024-06-01T00:00:00.000+0000", "first")
+    assert (v1.timeout, v1.code_sha256, v1.environment) == (10, sha(b"v1"), {"TABLE": "t"})
+    store.update_latest(config(code=b"v2", timeout=20))
+    assert store.get_version("orders", "1") == v1
+    assert store.get_version("orders", LATEST).timeout == 20
+    assert store.get_function("orders").latest.description == ""   # the description went to the version only
+
+
+def test_version_without_description_keeps_latest_description(store: SQLiteStore) -> None:
+    store.create_function(config(description="the orders function"))
+    assert store.publish_version("orders", None, "rv1", NOW).description == "the orders function"
+
+
+def test_publishing_unchanged_latest_returns_the_last_version(store: SQLiteStore) -> None:
+    store.create_function(config())
+    v1 = store.publish_version("orders", None, "rv1", NOW)
+    again = store.publish_version("orders", None, "rv-other", "2030-01-01T00:00:00.000+0000")
+    assert again == v1
+    assert [v.version for v in store.list_versions("orders")] == [LATEST, "1"]
+
+
+def test_new_revision_with_same_code_and_settings_is_not_a_change(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(revision="r-new", last_modified="2030-01-01T00:00:00.000+0000"))
+    assert store.publish_version("orders", None, "rv2", NOW).version == "1"
+
+
+@pytest.mark.parametrize("change", [{"code": b"v2"}, {"timeout": 99}, {"memory_size": 1024},
+                                    {"environment": {"TABLE": "u"}}, {"handler": "app.other"}])
+def test_changed_code_or_settings_publish_a_new_version(store: SQLiteStore, change: dict[str, object]) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(**change))
+    assert store.publish_version("orders", None, "rv2", NOW).version == "2"
+
+
+def test_publish_with_stale_revision_is_a_conflict(store: SQLiteStore) -> None:
+    store.create_function(config())
+    with pytest.raises(ResourceConflictException):
+        store.publish_version("orders", None, "rv1", NOW, expected_revision="not-r1")
+    assert [v.version for v in store.list_versions("orders")] == [LATEST]
+    assert store.publish_version("orders", None, "rv1", NOW, expected_revision="r1").version == "1"
+
+
+def test_publish_of_missing_function_is_not_found(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        store.publish_version("ghost", None, "rv1", NOW)
+
+
+def test_list_versions_gives_latest_then_versions_in_order(store: SQLiteStore) -> None:
+    store.create_function(config())
+    for i in range(1, 12):
+        store.update_latest(config(code=f"v{i}".encode()))
+        store.publish_version("orders", None, f"rv{i}", NOW)
+    assert [v.version for v in store.list_versions("orders")] == [LATEST] + [str(i) for i in range(1, 12)]
+
+
+def test_missing_version_is_not_found_with_qualified_arn(store: SQLiteStore) -> None:
+    store.create_function(config())
+    with pytest.raises(ResourceNotFoundException) as info:
+        store.get_version("orders", "3")
+    assert info.value.message == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders:3"
+    with pytest.raises(ResourceNotFoundException):
+        store.get_version("orders", "live")
+    with pytest.raises(ResourceNotFoundException):
+        store.get_version("ghost", LATEST)
+
+
+def test_deleted_version_is_gone_and_its_number_is_never_reused(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(code=b"v2"))
+    store.publish_version("orders", None, "rv2", NOW)
+    store.delete_version("orders", "2")
+    with pytest.raises(ResourceNotFoundException):
+        store.get_version("orders", "2")
+    assert [v.version for v in store.list_versions("orders")] == [LATEST, "1"]
+    assert store.publish_version("orders", None, "rv3", NOW).version == "3"
+
+
+def test_deleting_a_version_drops_its_provisioned_setting_only(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(code=b"v2"))
+    store.publish_version("orders", None, "rv2", NOW)
+    store.set_provisioned_concurrency("orders", "1", 3)
+    store.set_provisioned_concurrency("orders", "2", 4)
+    store.delete_version("orders", "1")
+    assert store.list_provisioned_concurrency() == [("orders", "2", 4)]
+
+
+def test_deleting_a_missing_version_is_not_found(store: SQLiteStore) -> None:
+    store.create_function(config())
+    with pytest.raises(ResourceNotFoundException):
+        store.delete_version("orders", "1")
+    with pytest.raises(ResourceNotFoundException):
+        store.delete_version("ghost", "1")
+
+
+# -- concurrency settings ------------------------------------------------------------
+def test_reserved_concurrency_is_set_and_cleared(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.set_reserved_concurrency("orders", 0)
+    assert store.get_function("orders").reserved_concurrency == 0
+    store.set_reserved_concurrency("orders", 25)
+    assert store.list_functions()[0].reserved_concurrency == 25
+    store.set_reserved_concurrency("orders", None)
+    assert store.get_function("orders").reserved_concurrency is None
+
+
+def test_reserved_concurrency_survives_updates_of_latest(store: SQLiteStore) -> None:
+    store.create_function(config())
+    store.set_reserved_concurrency("orders", 5)
+    store.update_latest(config(code=b"v2"))
+    assert store.get_function("orders").reserved_concurrency == 5
+
+
+def test_reserved_concurrency_of_missing_function_is_not_found(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        store.set_reserved_concurrency("ghost", 1)
+
+
+def test_provisioned_concurrency_is_upserted_per_qualifier_and_removed(store: SQLiteStore) -> None:
+    store.create_function(config())
+    assert store.get_provisioned_concurrency("orders", "1") is None
+    store.set_provisioned_concurrency("orders", "1", 2)
+    store.set_provisioned_concurrency("orders", "live", 5)
+    store.set_provisioned_concurrency("orders", "1", 7)
+    assert store.get_provisioned_concurrency("orders", "1") == 7
+    assert sorted(store.list_provisioned_concurrency()) == [("orders", "1", 7), ("orders", "live", 5)]
+    store.set_provisioned_concurrency("orders", "1", None)
+    assert store.get_provisioned_concurrency("orders", "1") is None
+    assert store.list_provisioned_concurrency() == [("orders", "live", 5)]
+
+
+def test_provisioned_concurrency_of_missing_function_is_not_found(store: SQLiteStore) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        store.set_provisioned_concurrency("ghost", "1", 1)
+
+
+# -- code references -------------------------------------------------------------------
+def test_code_in_use_follows_latest_and_versions(store: SQLiteStore) -> None:
+    v1_hex, v2_hex = hashlib.sha256(b"v1").hexdigest(), hashlib.sha256(b"v2").hexdigest()
+    assert not store.code_in_use(v1_hex)
+    store.create_function(config())
+    assert store.code_in_use(v1_hex)
+    store.publish_version("orders", None, "rv1", NOW)
+    store.update_latest(config(code=b"v2"))
+    assert store.code_in_use(v1_hex)           # still held by version 1
+    assert store.code_in_use(v2_hex)
+    store.delete_version("orders", "1")
+    assert not store.code_in_use(v1_hex)
+    store.delete_function("orders")
+    assert not store.code_in_use(v2_hex)
+
+
+def test_code_shared_by_two_functions_stays_in_use_until_both_go(store: SQLiteStore) -> None:
+    code_hex = hashlib.sha256(b"v1").hexdigest()
+    store.create_function(config("a"))
+    store.create_function(config("b"))
+    store.delete_function("a")
+    assert store.code_in_use(code_hex)
+    store.delete_function("b")
+    assert not store.code_in_use(code_hex)
+
+
+# -- logs -----------------------------------------------------------------------------
+def log(message: str, ts: int, function: str = "orders", request_id: str | None = "req-1") -> LogRecord:
+    return LogRecord(function=function, version=LATEST, stream="2024/05/01/[$LATEST]abc",
+                     request_id=request_id, timestamp_ms=ts, message=message)
+
+
+def test_logs_come_back_in_order_with_increasing_ids(store: SQLiteStore) -> None:
+    store.append_logs([log("START", 1000), log("hello", 1001), log("END", 1002)])
+    records = store.query_logs("orders")
+    assert [r.message for r in records] == ["START", "hello", "END"]
+    assert [r.timestamp_ms for r in records] == [1000, 1001, 1002]
+    assert records[0].id > 0 and [r.id for r in records] == sorted({r.id for r in records})
+    assert records[1].stream == "2024/05/01/[$LATEST]abc"
+    assert records[1].version == LATEST
+    assert records[1].request_id == "req-1"
+
+
+def test_logs_of_other_functions_are_not_returned(store: SQLiteStore) -> None:
+    store.append_logs([log("mine", 1), log("theirs", 2, function="other")])
+    assert [r.message for r in store.query_logs("orders")] == ["mine"]
+    assert [r.message for r in store.query_logs("other")] == ["theirs"]
+
+
+def test_logs_since_a_time_include_that_millisecond(store: SQLiteStore) -> None:
+    store.append_logs([log("old", 999), log("edge", 1000), log("new", 1001)])
+    assert [r.message for r in store.query_logs("orders", since_ms=1000)] == ["edge", "new"]
+
+
+def test_logs_after_an_id_resume_a_tail(store: SQLiteStore) -> None:
+    store.append_logs([log("a", 1), log("b", 2)])
+    last = store.query_logs("orders")[-1].id
+    store.append_logs([log("c", 3)])
+    assert [r.message for r in store.query_logs("orders", after_id=last)] == ["c"]
+
+
+def test_logs_filtered_by_request_id(store: SQLiteStore) -> None:
+    store.append_logs([log("one", 1, request_id="r1"), log("two", 2, request_id="r2"),
+                       log("init", 0, request_id=None), log("one-more", 3, request_id="r1")])
+    assert [r.message for r in store.query_logs("orders", request_id="r1")] == ["one", "one-more"]
+    assert len(store.query_logs("orders")) == 4
+
+
+def test_logs_limit(store: SQLiteStore) -> None:
+    store.append_logs([log(str(i), i) for i in range(10)])
+    assert [r.message for r in store.query_logs("orders", limit=3)] == ["0", "1", "2"]
+
+
+def test_appending_no_logs_is_harmless(store: SQLiteStore) -> None:
+    store.append_logs([])
+    store.append_logs(iter(()))
+    assert store.query_logs("orders") == []
+
+
+def test_log_messages_keep_unicode_and_tabs(store: SQLiteStore) -> None:
+    message = "REPORT RequestId: x\tDuration: 1.00 ms\t — ünïcødé 🚀"
+    store.append_logs([log(message, 5)])
+    assert store.query_logs("orders")[0].message == message
+
+
+# -- durability --------------------------------------------------------------------------
+def test_everything_survives_reopening_the_store(db_path: Path) -> None:
+    first = SQLiteStore(db_path, ARNS)
+    first.create_function(config())
+    first.publish_version("orders", "v one", "rv1", NOW)
+    first.update_latest(config(code=b"v2", revision="r2"))
+    first.set_reserved_concurrency("orders", 4)
+    first.set_provisioned_concurrency("orders", "1", 2)
+    first.append_logs([log("kept", 7)])
+    first.close()
+
+    second = SQLiteStore(db_path, ARNS)
+    try:
+        record = second.get_function("orders")
+        assert (record.latest.revision_id, record.reserved_concurrency) == ("r2", 4)
+        assert second.get_version("orders", "1").description == "v one"
+        assert second.get_provisioned_concurrency("orders", "1") == 2
+        assert [r.message for r in second.query_logs("orders")] == ["kept"]
+        store_v = second.publish_version("orders", None, "rv2", NOW)
+        assert store_v.version == "2"                 # the counter survived too
+    finally:
+        second.close()
+
+
+def test_two_store_objects_on_one_file_see_each_other(db_path: Path) -> None:
+    a, b = SQLiteStore(db_path, ARNS), SQLiteStore(db_path, ARNS)
+    try:
+        a.create_function(config())
+        assert b.get_function("orders").latest == config()
+        with pytest.raises(ResourceConflictException):
+            b.create_function(config())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_failed_transaction_leaves_the_store_usable(store: SQLiteStore) -> None:
+    store.create_function(config())
+    with pytest.raises(ResourceConflictException):
+        store.create_function(config())
+    store.create_function(config("second"))
+    assert [r.latest.name for r in store.list_functions()] == ["orders", "second"]
