@@ -25,6 +25,8 @@ from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import function as fn
+from cumulo.model import limits
+from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
 from cumulo.runtime.environment import Environment
@@ -172,6 +174,61 @@ class Cumulo:
     def list_versions_by_function(self, name: str) -> list[FunctionConfiguration]:
         return self.functions.list_versions(name)
 
+    # -- aliases ----------------------------------------------------------------
+    def create_alias(self, name: str, alias: str, function_version: str, description: str = "",
+                     routing_weights: dict[str, float] | None = None) -> Alias:
+        return self.functions.create_alias(name, alias, function_version, description, routing_weights)
+
+    def get_alias(self, name: str, alias: str) -> Alias:
+        return self.functions.get_alias(name, alias)
+
+    def update_alias(self, name: str, alias: str, **changes: Any) -> Alias:
+        return self.functions.update_alias(name, alias, **changes)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.functions.delete_alias(name, alias)
+
+    def list_aliases(self, name: str, function_version: str | None = None) -> list[Alias]:
+        return self.functions.list_aliases(name, function_version)
+
+    # -- tags and account -------------------------------------------------------
+    def tag_resource(self, arn: str, tags: dict[str, str]) -> None:
+        self._tagged(arn)
+        if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise InvalidParameterValueException("Tags must be a map of strings to strings.")
+        if len(set(self.store.list_tags(arn)) | set(tags)) > 50:
+            raise InvalidParameterValueException("A function can have at most 50 tags.")
+        self.store.tag(arn, tags)
+
+    def untag_resource(self, arn: str, keys: list[str]) -> None:
+        self._tagged(arn)
+        self.store.untag(arn, keys)
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        self._tagged(arn)
+        return self.store.list_tags(arn)
+
+    def _tagged(self, arn: str) -> None:
+        name, qualifier = fn.parse_function_ref(arn)
+        if qualifier is not None or not arn.startswith("arn:"):
+            raise InvalidParameterValueException("Tags apply to a function's unqualified ARN.")
+        self.store.get_function(name)
+
+    def get_account_settings(self) -> dict[str, Any]:
+        functions = self.store.list_functions()
+        total_code = sum({c.code_hex: c.code_size for r in functions
+                          for c in self.store.list_versions(r.latest.name)}.values())
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80 * 1024 ** 3,
+                "CodeSizeUnzipped": limits.UNZIPPED_MAX_BYTES,
+                "CodeSizeZipped": limits.ZIP_MAX_BYTES,
+                "ConcurrentExecutions": self.limiter.account_limit,
+                "UnreservedConcurrentExecutions": self.limiter.unreserved_limit,
+            },
+            "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(functions)},
+        }
+
     def _function_changed(self, name: str) -> None:
         if self._pool is None:
             return
@@ -266,10 +323,9 @@ class Cumulo:
                invocation_type: str = "RequestResponse", log_type: str = "None",
                client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
         """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions."""
-        config = self.functions.get(name, qualifier)
+        config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
-        invoked_arn = self.arns.function(config.name, qualifier if qualifier else fn.parse_function_ref(name)[1])
         return self._runtime().invoke(config, request, invoked_arn)
 
     # -- logs -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Callable
 
 from cumulo.errors import InvalidParameterValueException, ResourceNotFoundException
 from cumulo.model import function as fn
+from cumulo.model.alias import Alias, validate_alias_name, validate_routing
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.store.base import FunctionRecord, Store
@@ -73,13 +74,73 @@ class FunctionService:
         return self.publish_version(name) if options.get("publish") else self._store.get_function(name).latest
 
     def get(self, ref: str, qualifier: str | None = None) -> FunctionConfiguration:
-        """The configuration a FunctionName (+ qualifier) names: ``$LATEST`` or a version."""
+        """The configuration a FunctionName (+ qualifier) names: ``$LATEST``, a version, or an
+        alias's primary version."""
         name, q = fn.parse_function_ref(ref, qualifier)
         if q is None or q == LATEST:
             return self._store.get_function(name).latest
         if not q.isdigit():
-            raise ResourceNotFoundException(f"Function not found: {self._arns.function(name, q)}")
+            q = self._store.get_alias(name, q).function_version
+            if q == LATEST:
+                return self._store.get_function(name).latest
         return self._store.get_version(name, q)
+
+    def resolve_for_invoke(self, ref: str, qualifier: str | None = None) -> tuple[FunctionConfiguration, str]:
+        """The configuration one invocation runs and the ARN it was invoked by; an alias with
+        routing weights picks its version here, per invocation."""
+        name, q = fn.parse_function_ref(ref, qualifier)
+        arn = self._arns.function(name, q)
+        if q is None or q == LATEST:
+            return self._store.get_function(name).latest, arn
+        if q.isdigit():
+            return self._store.get_version(name, q), arn
+        version = self._store.get_alias(name, q).pick_version()
+        config = self._store.get_function(name).latest if version == LATEST else self._store.get_version(name, version)
+        return config, arn
+
+    # -- aliases --------------------------------------------------------------
+    def create_alias(self, ref: str, alias: str, function_version: str, description: str = "",
+                     weights: dict[str, float] | None = None) -> Alias:
+        name, _ = fn.parse_function_ref(ref)
+        item = self._checked_alias(name, alias, function_version, description, weights or {})
+        self._store.put_alias(item, create=True)
+        return item
+
+    def update_alias(self, ref: str, alias: str, function_version: str | None = None,
+                     description: str | None = None, weights: dict[str, float] | None = None,
+                     revision_id: str | None = None) -> Alias:
+        name, _ = fn.parse_function_ref(ref)
+        current = self._store.get_alias(name, validate_alias_name(alias))
+        item = self._checked_alias(
+            name, alias, current.function_version if function_version is None else function_version,
+            current.description if description is None else description,
+            current.weights if weights is None else weights)
+        self._store.put_alias(item, create=False, expected_revision=revision_id)
+        return item
+
+    def get_alias(self, ref: str, alias: str) -> Alias:
+        name, _ = fn.parse_function_ref(ref)
+        return self._store.get_alias(name, alias)
+
+    def list_aliases(self, ref: str, function_version: str | None = None) -> list[Alias]:
+        name, _ = fn.parse_function_ref(ref)
+        return [a for a in self._store.list_aliases(name) if function_version in (None, a.function_version)]
+
+    def delete_alias(self, ref: str, alias: str) -> None:
+        name, _ = fn.parse_function_ref(ref)
+        self._store.delete_alias(name, alias)
+
+    def _checked_alias(self, name: str, alias: str, version: str, description: str,
+                       weights: dict[str, float]) -> Alias:
+        validate_alias_name(alias)
+        fn.validate_description(description)
+        routing = validate_routing(version, weights)
+        for v in [version, *routing]:
+            if v != LATEST:
+                self._store.get_version(name, v)   # ResourceNotFoundException when missing
+            else:
+                self._store.get_function(name)
+        return Alias(name, alias, version, description, routing, str(uuid.uuid4()))
 
     def record(self, ref: str) -> FunctionRecord:
         name, _ = fn.parse_function_ref(ref)
