@@ -51,8 +51,8 @@ class Cumulo:
         self.blobs = CodeBlobs(s.code_dir)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
-        self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
-                           if r.reserved_concurrency is not None})
+        self._limits_generation = -1
+        self._sync_limits()
         self.logs = LogSink(self.store)
         self._runtime_lock = threading.Lock()
         self._pool: EnvironmentPool | None = None
@@ -60,6 +60,15 @@ class Cumulo:
         self._sandbox: SandboxPolicy | None = None
         self._invoker: Invoker | None = None
         self._closed = False
+
+    def _sync_limits(self) -> None:
+        """Reserved concurrency lives in the store (another process, e.g. the CLI beside a running
+        server, may change it): re-read it whenever the store says something changed."""
+        generation = self.store.generation
+        if generation != self._limits_generation:
+            self._limits_generation = generation
+            self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
+                               if r.reserved_concurrency is not None})
 
     # -- lifecycle ------------------------------------------------------------
     def __enter__(self) -> "Cumulo":
@@ -324,6 +333,7 @@ class Cumulo:
                client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
         """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
+        self._sync_limits()
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
         return self._runtime().invoke(config, request, invoked_arn)

@@ -325,6 +325,115 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
         return
 
 
+@cli.command()
+@click.argument("template", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, type=int, help="Port of the control plane (0: any free one).")
+@click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
+@click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
+@click.pass_context
+def up(ctx: click.Context, template: Path | None, host: str, port: int, no_auth: bool,
+       parameters: tuple[str, ...]) -> None:
+    """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
+
+    With TEMPLATE (an AWS SAM template), deploy it first. Stops on SIGINT/SIGTERM
+    after in-flight requests finish, then shuts environments down and exits 0.
+    """
+    import ipaddress
+
+    from cumulo.api import server
+    from cumulo.api.keys import first_key
+
+    if no_auth:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise click.UsageError("--no-auth serves unsigned requests, so it only binds loopback addresses")
+    lock = server.ServerLock(ctx.obj["home"])
+    try:
+        lock.acquire()
+    except server.ServerBusy as exc:
+        click.echo(f"cumulo up: {exc}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    try:
+        c = _open(ctx)
+        key, created = first_key(c.store)
+        deployed = _deploy_template(c, template, parameters) if template else []
+        try:
+            sock, endpoint = server.listen(host, port)
+        except OSError as exc:
+            click.echo(f"cumulo up: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            sys.exit(EXIT_PLATFORM_ERROR)
+        lock.publish(endpoint)
+        _announce(c, endpoint, key, created, no_auth, deployed)
+        server.serve(c, sock, auth=not no_auth)
+        click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
+    finally:
+        lock.release()
+
+
+def _announce(c: Any, endpoint: str, key: Any, created: bool, no_auth: bool, deployed: list[str]) -> None:
+    say = lambda text="": click.echo(text, err=True)  # noqa: E731
+    say(f"Cumulo is up: AWS Lambda API at {endpoint}")
+    say(f"  store       {c.home.resolve()} (SQLite)")
+    say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")
+    if no_auth:
+        say("  auth        OFF (--no-auth): unsigned requests are accepted")
+    else:
+        say(f"  credentials {'(new) ' if created else ''}AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret}")
+        say(f"              region {c.arns.region}; more keys: cumulo keys create")
+    for line in deployed:
+        say(f"  deployed    {line}")
+    say("")
+    say("Try it:")
+    say(f"  export AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret} AWS_DEFAULT_REGION={c.arns.region}")
+    say(f"  aws --endpoint-url {endpoint} lambda list-functions")
+    say(f"  python -c \"import boto3; print(boto3.client('lambda', endpoint_url='{endpoint}').list_functions())\"")
+    say("Stop with Ctrl-C.")
+
+
+def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...]) -> list[str]:
+    from cumulo.deploy.engine import deploy
+
+    plan = deploy(c, template, _parse_env(parameters))
+    return plan.summary()
+
+
+@cli.group()
+def keys() -> None:
+    """Access keys for the control plane (AWS Signature Version 4)."""
+
+
+@keys.command("create")
+@click.pass_context
+def keys_create(ctx: click.Context) -> None:
+    """Create a key; prints its ID and secret."""
+    from cumulo.api.keys import create_key
+
+    key = create_key(_open(ctx).store)
+    _print_json({"AccessKeyId": key.id, "SecretAccessKey": key.secret, "CreateDate": key.created})
+
+
+@keys.command("list")
+@click.pass_context
+def keys_list(ctx: click.Context) -> None:
+    """List key IDs (secrets are not shown)."""
+    for key_id, _, created in _open(ctx).store.list_access_keys():
+        click.echo(f"{key_id}  {created}")
+
+
+@keys.command("delete")
+@click.argument("key_id")
+@click.pass_context
+def keys_delete(ctx: click.Context, key_id: str) -> None:
+    """Delete a key: requests signed with it are refused from then on."""
+    if not _open(ctx).store.delete_access_key(key_id):
+        click.echo(f"An error occurred (ResourceNotFoundException): no access key {key_id}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+
+
 def main() -> None:
     cli(obj={})
 

@@ -44,8 +44,10 @@ class ConcurrencyLimiter:
 
     # -- configuration --------------------------------------------------------
     def load(self, reserved: dict[str, int]) -> None:
+        """Replace all reservations (functions in flight move between pools accordingly)."""
         with self._lock:
             self._reserved = dict(reserved)
+            self._unreserved_in_flight = sum(n for f, n in self._in_flight.items() if f not in self._reserved)
 
     def check_reservation(self, function: str, value: int) -> None:
         """Refuse a reservation that would shrink the unreserved pool below its minimum."""

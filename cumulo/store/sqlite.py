@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS tags (
     value TEXT NOT NULL,
     PRIMARY KEY (arn, key)
 );
+CREATE TABLE IF NOT EXISTS access_keys (
+    id TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     function TEXT NOT NULL,
@@ -85,6 +90,7 @@ class SQLiteStore:
         # connection bumps PRAGMA data_version, and our own writes clear the cache directly.
         self._cache: dict[tuple[str, str], FunctionRecord | FunctionConfiguration] = {}
         self._data_version = -1
+        self.generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
         with self._tx():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -94,6 +100,7 @@ class SQLiteStore:
     def _tx(self, invalidates: bool = True) -> "_Transaction":
         if invalidates:
             self._cache.clear()
+            self.generation += 1
         return _Transaction(self._db, self._lock)
 
     def _cached(self, key: tuple[str, str], load: "Callable[[], Any]") -> Any:
@@ -102,6 +109,7 @@ class SQLiteStore:
             if version != self._data_version:
                 self._cache.clear()
                 self._data_version = version
+                self.generation += 1
             hit = self._cache.get(key)
             if hit is None:
                 hit = self._cache[key] = load()
@@ -262,6 +270,26 @@ class SQLiteStore:
     def list_tags(self, arn: str) -> dict[str, str]:
         with self._lock:
             return dict(self._db.execute("SELECT key, value FROM tags WHERE arn = ? ORDER BY key", (arn,)).fetchall())
+
+    # -- access keys ----------------------------------------------------------
+    def add_access_key(self, key_id: str, secret: str, created: str) -> None:
+        with self._tx(invalidates=False):
+            self._db.execute("INSERT INTO access_keys (id, secret, created) VALUES (?, ?, ?)", (key_id, secret, created))
+
+    def access_key_secret(self, key_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT secret FROM access_keys WHERE id = ?", (key_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def list_access_keys(self) -> list[tuple[str, str, str]]:
+        """(id, secret, created) of every key, oldest first."""
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
+                "SELECT id, secret, created FROM access_keys ORDER BY created, id")]
+
+    def delete_access_key(self, key_id: str) -> bool:
+        with self._tx(invalidates=False):
+            return self._db.execute("DELETE FROM access_keys WHERE id = ?", (key_id,)).rowcount > 0
 
     # -- concurrency settings -------------------------------------------------
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:

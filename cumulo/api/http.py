@@ -1,0 +1,73 @@
+"""The HTTP edge's own types: a parsed request, a reply, and the error translation.
+
+Every wire protocol (Lambda REST-JSON now; SQS, EventBridge, Step Functions
+JSON later) turns a ``Request`` into a ``Reply``. ``CumuloError`` becomes AWS's
+error answer in exactly one place, ``error_reply``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from cumulo.errors import CumuloError, InvalidRequestContentException
+
+__all__ = ["Request", "Reply", "error_reply", "json_reply"]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    raw_path: str                       # percent-encoded, as on the wire
+    query_string: str
+    headers: list[tuple[str, str]]      # names lower-cased
+    body: bytes
+    client: str = ""
+
+    @property
+    def path(self) -> str:
+        return unquote(self.raw_path)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def query(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            out.setdefault(key, []).append(value)
+        return out
+
+    def json(self) -> dict[str, Any]:
+        if not self.body.strip():
+            return {}
+        try:
+            doc = json.loads(self.body)
+        except ValueError as exc:
+            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+        if not isinstance(doc, dict):
+            raise InvalidRequestContentException("Could not parse request body into json: expected an object")
+        return doc
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def json_reply(doc: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:
+    return Reply(status, json.dumps(doc).encode(), [("content-type", "application/json"), *(headers or [])])
+
+
+def error_reply(err: CumuloError) -> Reply:
+    """AWS REST-JSON error: status, ``x-amzn-ErrorType``, and a body boto3 parses."""
+    body = {"Type": "User" if err.status < 500 else "Service", "message": err.message, "Message": err.message}
+    body.update({k: v for k, v in err.to_aws().items() if k not in ("Type", "message")})
+    return json_reply(body, err.status, [("x-amzn-errortype", err.type)])

@@ -1,0 +1,310 @@
+"""AWS Lambda's REST-JSON API (``/2015-03-31/...``) over ``cumulo.Cumulo``.
+
+Each operation is a function ``(cumulo, request, path params) -> Reply``; the
+routing table at the bottom is the one list of what is served. Requests are
+parsed and validated into Python API calls here, so that boto3 and the AWS CLI
+work unchanged; nothing here touches processes or the store directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Callable
+
+from cumulo.api.http import Reply, Request, json_reply
+from cumulo.app import Cumulo
+from cumulo.errors import (
+    InvalidParameterValueException, InvalidRequestContentException, ResourceNotFoundException, ValidationException,
+)
+from cumulo.invoke.invoker import InvocationType
+from cumulo.model import limits
+
+__all__ = ["route"]
+
+Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
+
+_CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
+                "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
+                "TracingConfig", "LoggingConfig"}
+_CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
+                "MemorySize": "memory_size", "Role": "role"}
+
+
+def _params(doc: dict[str, Any]) -> dict[str, Any]:
+    """Configuration fields of a CreateFunction/UpdateFunctionConfiguration body, as Python API keywords."""
+    out: dict[str, Any] = {_CONFIG_KEYS[k]: v for k, v in doc.items() if k in _CONFIG_KEYS}
+    if "Environment" in doc:
+        env = doc["Environment"] or {}
+        if not isinstance(env, dict):
+            raise InvalidParameterValueException("Environment must be an object with Variables.")
+        out["environment"] = env.get("Variables") or {}
+    if "EphemeralStorage" in doc:
+        out["ephemeral_storage"] = (doc["EphemeralStorage"] or {}).get("Size", limits.EPHEMERAL_DEFAULT_MB)
+    if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
+        raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
+    return out
+
+
+def _zip(doc: dict[str, Any]) -> bytes:
+    code = doc.get("Code") if "Code" in doc else doc
+    if not isinstance(code, dict) or "ZipFile" not in code:
+        if isinstance(code, dict) and ("S3Bucket" in code or "ImageUri" in code):
+            raise InvalidParameterValueException("Only Code.ZipFile is supported: S3 and container images are not.")
+        raise InvalidParameterValueException("Code.ZipFile is required.")
+    try:
+        return base64.b64decode(code["ZipFile"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidParameterValueException("Code.ZipFile is not valid base64.") from None
+
+
+def _page(items: list[Any], request: Request, key: str, render: Callable[[Any], Any]) -> Reply:
+    """Marker/MaxItems paging: the marker is the index of the next item."""
+    q = request.query()
+    try:
+        start = int(q.get("Marker", ["0"])[0] or 0)
+        size = int(q.get("MaxItems", ["50"])[0])
+    except ValueError:
+        raise InvalidParameterValueException("Marker and MaxItems must be integers.") from None
+    if not 1 <= size <= 10_000 or start < 0:
+        raise ValidationException("MaxItems must be between 1 and 10000.")
+    chunk = items[start:start + size]
+    doc: dict[str, Any] = {key: [render(i) for i in chunk]}
+    if start + size < len(items):
+        doc["NextMarker"] = str(start + size)
+    return json_reply(doc)
+
+
+def _qualifier(request: Request) -> str | None:
+    return request.query().get("Qualifier", [None])[0] or None
+
+
+# -- functions ----------------------------------------------------------------
+def create_function(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    doc = request.json()
+    unknown = set(doc) - _CREATE_KEYS
+    if unknown:
+        raise InvalidParameterValueException(f"Unsupported CreateFunction parameters: {', '.join(sorted(unknown))}")
+    if doc.get("PackageType", "Zip") != "Zip":
+        raise InvalidParameterValueException("Only PackageType Zip is supported.")
+    for required in ("FunctionName", "Handler", "Code"):
+        if required not in doc:
+            raise ValidationException(f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null")
+    config = c.create_function(doc["FunctionName"], _zip(doc), doc["Handler"], publish=bool(doc.get("Publish")),
+                               **{k: v for k, v in _params(doc).items() if k != "handler"})
+    if doc.get("Tags"):
+        c.tag_resource(c.arns.function(config.name), doc["Tags"])
+    return json_reply(config.to_aws(c.arns), 201)
+
+
+def get_function(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = c.get_function(p["name"], _qualifier(request))
+    tags = c.store.list_tags(c.arns.function(doc["Configuration"]["FunctionName"]))
+    if tags:
+        doc["Tags"] = tags
+    return json_reply(doc)
+
+
+def get_configuration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_function_configuration(p["name"], _qualifier(request)).to_aws(c.arns))
+
+
+def list_functions(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    configs = c.list_functions()
+    if request.query().get("FunctionVersion", [""])[0] == "ALL":
+        configs = [v for f in configs for v in c.list_versions_by_function(f.name)]
+    return _page(configs, request, "Functions", lambda f: f.to_aws(c.arns))
+
+
+def update_code(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    config = c.update_function_code(p["name"], _zip(doc), publish=bool(doc.get("Publish")),
+                                    revision_id=doc.get("RevisionId"))
+    return json_reply(config.to_aws(c.arns))
+
+
+def update_configuration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    config = c.update_function_configuration(p["name"], revision_id=doc.get("RevisionId"), **_params(doc))
+    return json_reply(config.to_aws(c.arns))
+
+
+def delete_function(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_function(p["name"], _qualifier(request))
+    return Reply(204)
+
+
+# -- invoke -------------------------------------------------------------------
+def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    kind = request.header("x-amz-invocation-type") or InvocationType.REQUEST_RESPONSE
+    log_type = request.header("x-amz-log-type") or "None"
+    if log_type not in ("None", "Tail"):
+        raise ValidationException(f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
+                                  "constraint: Member must satisfy enum value set: [Tail, None]")
+    client_context = None
+    raw = request.header("x-amz-client-context")
+    if raw:
+        try:
+            client_context = json.loads(base64.b64decode(raw, validate=True))
+        except (ValueError, binascii.Error):
+            raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
+        if len(raw) > 3583:
+            raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
+    result = c.invoke(p["name"], request.body, qualifier=_qualifier(request), invocation_type=kind,
+                      log_type=log_type, client_context=client_context)
+    headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id)]
+    if result.function_error:
+        headers.append(("x-amz-function-error", result.function_error))
+    if result.log_result is not None:
+        headers.append(("x-amz-log-result", base64.b64encode(result.log_result.encode()).decode()))
+    headers.append(("content-type", "application/json"))
+    return Reply(result.status_code, result.payload, headers)
+
+
+# -- versions and aliases -----------------------------------------------------
+def publish_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    config = c.publish_version(p["name"], doc.get("Description"), doc.get("RevisionId"))
+    return json_reply(config.to_aws(c.arns), 201)
+
+
+def list_versions(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _page(c.list_versions_by_function(p["name"]), request, "Versions", lambda v: v.to_aws(c.arns))
+
+
+def create_alias(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    for required in ("Name", "FunctionVersion"):
+        if required not in doc:
+            raise ValidationException(f"{required} is required.")
+    alias = c.create_alias(p["name"], doc["Name"], doc["FunctionVersion"], doc.get("Description", ""),
+                           (doc.get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
+    return json_reply(alias.to_aws(c.arns), 201)
+
+
+def get_alias(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_alias(p["name"], p["alias"]).to_aws(c.arns))
+
+
+def update_alias(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    routing = doc.get("RoutingConfig")
+    alias = c.update_alias(p["name"], p["alias"], function_version=doc.get("FunctionVersion"),
+                           description=doc.get("Description"), revision_id=doc.get("RevisionId"),
+                           weights=None if routing is None else (routing.get("AdditionalVersionWeights") or {}))
+    return json_reply(alias.to_aws(c.arns))
+
+
+def delete_alias(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_alias(p["name"], p["alias"])
+    return Reply(204)
+
+
+def list_aliases(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    version = request.query().get("FunctionVersion", [None])[0]
+    return _page(c.list_aliases(p["name"], version), request, "Aliases", lambda a: a.to_aws(c.arns))
+
+
+# -- concurrency --------------------------------------------------------------
+def put_concurrency(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    value = request.json().get("ReservedConcurrentExecutions")
+    if value is None:
+        raise ValidationException("ReservedConcurrentExecutions is required.")
+    return json_reply({"ReservedConcurrentExecutions": c.put_function_concurrency(p["name"], value)})
+
+
+def get_concurrency(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    value = c.get_function_concurrency(p["name"])
+    return json_reply({} if value is None else {"ReservedConcurrentExecutions": value})
+
+
+def delete_concurrency(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_function_concurrency(p["name"])
+    return Reply(204)
+
+
+def put_provisioned(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    qualifier = _qualifier(request)
+    count = request.json().get("ProvisionedConcurrentExecutions")
+    if qualifier is None or count is None:
+        raise ValidationException("Qualifier and ProvisionedConcurrentExecutions are required.")
+    return json_reply(c.put_provisioned_concurrency_config(p["name"], qualifier, count), 202)
+
+
+def get_provisioned(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_provisioned_concurrency_config(p["name"], _qualifier(request) or ""))
+
+
+def delete_provisioned(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_provisioned_concurrency_config(p["name"], _qualifier(request) or "")
+    return Reply(204)
+
+
+# -- account and tags ---------------------------------------------------------
+def account_settings(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    return json_reply(c.get_account_settings())
+
+
+def tag_resource(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.tag_resource(p["arn"], request.json().get("Tags") or {})
+    return Reply(204)
+
+
+def untag_resource(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.untag_resource(p["arn"], request.query().get("tagKeys", []))
+    return Reply(204)
+
+
+def list_tags(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply({"Tags": c.list_tags(p["arn"])})
+
+
+_FN = r"(?P<name>[^/]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
+        ("POST", "/2015-03-31/functions", create_function),
+        ("GET", "/2015-03-31/functions", list_functions),
+        ("GET", f"/2015-03-31/functions/{_FN}", get_function),
+        ("DELETE", f"/2015-03-31/functions/{_FN}", delete_function),
+        ("GET", f"/2015-03-31/functions/{_FN}/configuration", get_configuration),
+        ("PUT", f"/2015-03-31/functions/{_FN}/configuration", update_configuration),
+        ("PUT", f"/2015-03-31/functions/{_FN}/code", update_code),
+        ("POST", f"/2015-03-31/functions/{_FN}/invocations", invoke),
+        ("POST", f"/2015-03-31/functions/{_FN}/versions", publish_version),
+        ("GET", f"/2015-03-31/functions/{_FN}/versions", list_versions),
+        ("POST", f"/2015-03-31/functions/{_FN}/aliases", create_alias),
+        ("GET", f"/2015-03-31/functions/{_FN}/aliases", list_aliases),
+        ("GET", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", get_alias),
+        ("PUT", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", update_alias),
+        ("DELETE", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", delete_alias),
+        ("PUT", f"/2017-10-31/functions/{_FN}/concurrency", put_concurrency),
+        ("DELETE", f"/2017-10-31/functions/{_FN}/concurrency", delete_concurrency),
+        ("GET", f"/2019-09-30/functions/{_FN}/concurrency", get_concurrency),
+        ("PUT", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", put_provisioned),
+        ("GET", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", get_provisioned),
+        ("DELETE", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", delete_provisioned),
+        ("GET", "/2016-08-19/account-settings", account_settings),
+        ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),
+        ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", untag_resource),
+        ("GET", "/2017-03-31/tags/(?P<arn>.+)", list_tags),
+    ]
+]
+
+
+def route(request: Request) -> tuple[Handler, dict[str, str]] | None:
+    """The operation a request names, with its path parameters; None if no route matches.
+    Raises ``ResourceNotFoundException`` for a known path with the wrong method."""
+    path = request.path
+    matched_path = False
+    for method, pattern, handler in _ROUTES:
+        m = pattern.match(path)
+        if m:
+            matched_path = True
+            if method == request.method:
+                return handler, m.groupdict()
+    if matched_path:
+        raise ResourceNotFoundException(f"Method {request.method} is not allowed on {path}")
+    return None
