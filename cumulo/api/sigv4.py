@@ -1,0 +1,290 @@
+"""Verify AWS Signature Version 4 on an incoming HTTP request (pure: no I/O, no clock).
+
+The client signed the request; we redo its computation from what arrived and compare:
+
+1. Find the claim: the ``Authorization`` header (``AWS4-HMAC-SHA256 Credential=AKID/
+   YYYYMMDD/region/service/aws4_request, SignedHeaders=a;b, Signature=hex``) or, for a
+   presigned URL, the ``X-Amz-*`` query parameters. The request time comes from
+   ``X-Amz-Date`` (header or query), else the ``Date`` header; its day must be the scope's.
+2. Canonical request, one part per line: METHOD; canonical URI (the wire path with dot
+   segments and empty segments removed, then percent-encoded *again* with safe ``/~`` --
+   botocore double-encodes, so ``%24LATEST`` is signed as ``%2524LATEST``; S3 signs the
+   wire path as is); canonical query (each ``name=value`` URL-decoded, ``+`` as space, then
+   re-encoded with safe ``-_.~``, sorted by name then value, ``X-Amz-Signature`` left out);
+   one ``name:value`` line per signed header (lower-cased names, values trimmed with inner
+   whitespace runs collapsed, repeats joined with ``,``) and a blank line; the signed header
+   names joined with ``;``; the payload hash (``x-amz-content-sha256`` if sent, else the
+   body's sha256; presigned URLs may also use ``UNSIGNED-PAYLOAD``).
+3. String to sign: ``AWS4-HMAC-SHA256``, the timestamp, the scope, hex sha256 of step 2.
+4. Signing key: HMAC-SHA256 chained from ``"AWS4" + secret`` over date, region, service
+   and ``aws4_request``; the signature is hex HMAC of step 3, compared in constant time.
+
+Errors (all ``CumuloError``)::
+
+    MissingAuthenticationTokenException  403  no Authorization header, no X-Amz-Signature
+    IncompleteSignatureException         400  malformed claim, missing/unparseable date
+    UnrecognizedClientException          403  unknown access key
+    InvalidSignatureException            403  mismatch, skew/expiry, scope date != request date
+    XAmzContentSHA256Mismatch            400  signed x-amz-content-sha256 != sha256(body)
+
+The content-hash check runs only after the signature verified, so an unauthenticated
+caller never learns more than "not authenticated". Which region and service the caller
+accepts is the caller's business: both are returned in the ``Principal``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, unquote_to_bytes
+
+from cumulo.errors import CumuloError
+
+__all__ = ["IncomingRequest", "Principal", "verify", "MissingAuthenticationTokenException",
+           "IncompleteSignatureException", "UnrecognizedClientException", "InvalidSignatureException",
+           "XAmzContentSHA256Mismatch"]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+_TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
+_MAX_EXPIRES = 7 * 24 * 3600
+_QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
+                 "X-Amz-SignedHeaders", "X-Amz-Expires")
+_MISMATCH = ("The request signature we calculated does not match the signature you provided. "
+             "Check your AWS Secret Access Key and signing method. "
+             "Consult the service documentation for details.")
+
+
+class MissingAuthenticationTokenException(CumuloError):
+    status = 403
+
+
+class IncompleteSignatureException(CumuloError):
+    status = 400
+
+
+class UnrecognizedClientException(CumuloError):
+    status = 403
+
+
+class InvalidSignatureException(CumuloError):
+    status = 403
+
+
+class XAmzContentSHA256Mismatch(CumuloError):
+    status = 400
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    raw_path: str  # as on the wire, still percent-encoded
+    query_string: str  # as on the wire, without '?'
+    headers: list[tuple[str, str]]  # as received; any case; repeats repeated
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Principal:
+    access_key_id: str
+    region: str
+    service: str
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What the client says it signed, and when."""
+
+    access_key_id: str
+    scope: str  # date/region/service/aws4_request
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    timestamp: datetime
+    expires: timedelta | None  # set for presigned URLs only
+
+
+def verify(request: IncomingRequest, secret_for: Callable[[str], str | None], now: datetime,
+           max_skew: timedelta = timedelta(minutes=15)) -> Principal:
+    """Return who signed ``request``, or raise why it is not authenticated. Naive ``now`` is UTC."""
+    now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    query = [pair.partition("=")[::2] for pair in request.query_string.split("&")] if request.query_string else []
+    claim = _find_claim(request.headers, query)
+    _check_time(claim, now, max_skew)
+    secret = secret_for(claim.access_key_id)
+    if secret is None:
+        raise UnrecognizedClientException("The security token included in the request is invalid.")
+    declared = _header(request.headers, "x-amz-content-sha256")
+    body_hash = hashlib.sha256(request.body).hexdigest()
+    hashes = [declared] if declared is not None else [body_hash]
+    if declared is None and claim.expires is not None:
+        hashes.append(UNSIGNED_PAYLOAD)  # presigned: botocore hashes the (empty) body, S3-style signers do not
+    key = _signing_key(secret, claim.scope)
+    if not any(_signature_matches(key, request, query, claim, payload_hash) for payload_hash in hashes):
+        raise InvalidSignatureException(_MISMATCH)
+    if declared not in (None, UNSIGNED_PAYLOAD, body_hash):
+        raise XAmzContentSHA256Mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
+    return Principal(claim.access_key_id, claim.region, claim.service)
+
+
+def _find_claim(headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> _Claim:
+    authorization = _header(headers, "authorization")
+    presigned = any(_decode(name) in ("X-Amz-Signature", "X-Amz-Algorithm") for name, _ in query)
+    if authorization is not None and presigned:
+        raise IncompleteSignatureException("Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+                                           "parameter or the Authorization header should be specified")
+    if authorization is not None:
+        return _claim_from_header(authorization, headers)
+    if presigned:
+        return _claim_from_query({_decode(k): _decode(v) for k, v in reversed(query)})  # first one wins
+    raise MissingAuthenticationTokenException("Missing Authentication Token")
+
+
+def _claim_from_header(authorization: str, headers: list[tuple[str, str]]) -> _Claim:
+    algorithm, _, rest = authorization.strip().partition(" ")
+    if algorithm.startswith("AWS4-") and algorithm != ALGORITHM:
+        raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
+    params: dict[str, str] = {}
+    for item in filter(None, re.split(r"[,\s]+", rest) if algorithm == ALGORITHM else ()):
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise IncompleteSignatureException(f"'{item}' not a valid key=value pair (missing equal-sign) "
+                                               f"in Authorization header: '{authorization}'.")
+        params[name] = value
+    amz_date, date = _header(headers, "x-amz-date"), _header(headers, "date")
+    problems = [f"Authorization header requires '{p}' parameter."
+                for p in ("Credential", "Signature", "SignedHeaders") if p not in params]
+    if amz_date is None and date is None:
+        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    if problems:
+        raise IncompleteSignatureException(" ".join(problems) + f" Authorization={authorization}")
+    return _claim(params["Credential"], params["SignedHeaders"], params["Signature"],
+                  _parse_timestamp(amz_date, date), None)
+
+
+def _claim_from_query(params: dict[str, str]) -> _Claim:
+    if any(name not in params for name in _QUERY_PARAMS):
+        names = ", ".join(f"'{name}'" for name in _QUERY_PARAMS)
+        raise IncompleteSignatureException(f"AWS query-string parameters must include {names}. "
+                                           "Re-examine the query-string parameters.")
+    if params["X-Amz-Algorithm"] != ALGORITHM:
+        raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'.")
+    expires = params["X-Amz-Expires"]
+    if not expires.isdigit() or not 0 < int(expires) <= _MAX_EXPIRES:
+        raise IncompleteSignatureException(f"X-Amz-Expires must be a number of seconds from 1 to {_MAX_EXPIRES} "
+                                           f"(7 days), not '{expires}'.")
+    return _claim(params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"],
+                  _parse_timestamp(params["X-Amz-Date"], None), timedelta(seconds=int(expires)))
+
+
+def _claim(credential: str, signed_headers: str, signature: str, timestamp: datetime,
+           expires: timedelta | None) -> _Claim:
+    parts = credential.split("/")
+    if len(parts) != 5 or not all(parts):
+        raise IncompleteSignatureException("Credential must have exactly 5 slash-delimited elements, "
+                                           f"e.g. keyid/date/region/service/term, got '{credential}'")
+    key_id, scope_date, region, service, terminator = parts
+    if terminator != "aws4_request":
+        raise IncompleteSignatureException(
+            f"Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'.")
+    names = tuple(signed_headers.lower().split(";"))
+    if "host" not in names:
+        raise IncompleteSignatureException("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    stamp = timestamp.strftime(_TIMESTAMP)
+    if scope_date != stamp[:8]:
+        raise InvalidSignatureException("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+                                        f"date from HTTP: '{scope_date}' != '{stamp[:8]}', from '{stamp}'.")
+    return _Claim(key_id, "/".join(parts[1:]), region, service, names, signature, timestamp, expires)
+
+
+def _parse_timestamp(amz_date: str | None, date: str | None) -> datetime:
+    """``X-Amz-Date`` (ISO 8601 basic) wins over ``Date`` (RFC 7231), as AWS documents."""
+    value = amz_date if amz_date is not None else date or ""
+    try:
+        if amz_date is not None:
+            if not _TIMESTAMP_RE.fullmatch(amz_date):
+                raise ValueError(amz_date)
+            return datetime.strptime(amz_date, _TIMESTAMP).replace(tzinfo=timezone.utc)
+        parsed = parsedate_to_datetime(value)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        raise IncompleteSignatureException(f"Date must be in ISO-8601 'basic format'. Got '{value}'. "
+                                           "See http://en.wikipedia.org/wiki/ISO_8601") from None
+
+
+def _check_time(claim: _Claim, now: datetime, max_skew: timedelta) -> None:
+    signed, span = claim.timestamp.strftime(_TIMESTAMP), f"{int(max_skew.total_seconds()) // 60} min."
+    if claim.timestamp - now > max_skew:
+        raise InvalidSignatureException(f"Signature not yet current: {signed} is still later than "
+                                        f"{(now + max_skew).strftime(_TIMESTAMP)} ({now.strftime(_TIMESTAMP)} + {span})")
+    if claim.expires is not None:
+        if now - claim.timestamp > claim.expires:
+            raise InvalidSignatureException("Request has expired")
+    elif now - claim.timestamp > max_skew:
+        raise InvalidSignatureException(f"Signature expired: {signed} is now earlier than "
+                                        f"{(now - max_skew).strftime(_TIMESTAMP)} ({now.strftime(_TIMESTAMP)} - {span})")
+
+
+def _signature_matches(key: bytes, request: IncomingRequest, query: list[tuple[str, str]],
+                       claim: _Claim, payload_hash: str) -> bool:
+    canonical = "\n".join([
+        request.method.upper(),
+        _canonical_uri(request.raw_path, claim.service),
+        _canonical_query(query, presigned=claim.expires is not None),
+        "".join(f"{name}:{_header_value(request.headers, name)}\n" for name in claim.signed_headers),
+        ";".join(claim.signed_headers),
+        payload_hash,
+    ])
+    string_to_sign = "\n".join([ALGORITHM, claim.timestamp.strftime(_TIMESTAMP), claim.scope,
+                                hashlib.sha256(canonical.encode()).hexdigest()])
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), claim.signature.encode())
+
+
+def _signing_key(secret: str, scope: str) -> bytes:
+    key = f"AWS4{secret}".encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _canonical_uri(raw_path: str, service: str) -> str:
+    if service == "s3":
+        return raw_path or "/"
+    segments: list[str] = []
+    for segment in raw_path.split("/"):
+        if segment == "..":
+            segments = segments[:-1]
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = "/" if raw_path.endswith("/") and segments else ""
+    return quote("/" + "/".join(segments) + trailing, safe="/~")
+
+
+def _canonical_query(query: list[tuple[str, str]], presigned: bool) -> str:
+    pairs = sorted((_encode(name), _encode(value)) for name, value in query
+                   if not (presigned and _decode(name) == "X-Amz-Signature"))
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+def _decode(component: str) -> str:
+    return unquote_to_bytes(component.replace("+", " ")).decode("utf-8", "replace")
+
+
+def _encode(component: str) -> str:
+    return quote(unquote_to_bytes(component.replace("+", " ")), safe="-_.~")
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+def _header_value(headers: list[tuple[str, str]], name: str) -> str:
+    return ",".join(" ".join(value.split()) for key, value in headers if key.lower() == name)
