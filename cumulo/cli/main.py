@@ -397,8 +397,34 @@ def _announce(c: Any, endpoint: str, key: Any, created: bool, no_auth: bool, dep
 def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...]) -> list[str]:
     from cumulo.deploy.engine import deploy
 
-    plan = deploy(c, template, _parse_env(parameters))
-    return plan.summary()
+    try:
+        result = deploy(c, template, _parse_env(parameters))
+    except CumuloError as err:
+        click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    return result.summary()
+
+
+@cli.command("deploy")
+@click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
+@click.option("--stack-name", default=None, help="Defaults to the template's folder name.")
+@click.option("--dry-run", is_flag=True, help="Only print the plan.")
+@click.pass_context
+@_aws_errors
+def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ...], stack_name: str | None,
+                   dry_run: bool) -> None:
+    """Deploy an AWS SAM template: plan, apply, roll back if any resource fails.
+
+    Re-deploying an unchanged template changes nothing. Functions removed from
+    the template since the last deploy of the same stack are deleted.
+    """
+    from cumulo.deploy.engine import deploy
+
+    result = deploy(_open(ctx), template, _parse_env(parameters), stack_name, dry_run=dry_run)
+    click.echo(f"Stack {result.stack}: {'plan' if dry_run else ('deployed' if result.changed else 'no changes')}")
+    for line in result.summary():
+        click.echo(f"  {line}")
 
 
 @cli.group()

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS access_keys (
     secret TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stacks (
+    name TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     function TEXT NOT NULL,
@@ -270,6 +274,16 @@ class SQLiteStore:
     def list_tags(self, arn: str) -> dict[str, str]:
         with self._lock:
             return dict(self._db.execute("SELECT key, value FROM tags WHERE arn = ? ORDER BY key", (arn,)).fetchall())
+
+    # -- stacks (what a template deployed) ------------------------------------
+    def get_stack(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM stacks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_stack(self, name: str, doc: dict[str, Any]) -> None:
+        with self._tx(invalidates=False):
+            self._db.execute("INSERT OR REPLACE INTO stacks (name, doc) VALUES (?, ?)", (name, json.dumps(doc)))
 
     # -- access keys ----------------------------------------------------------
     def add_access_key(self, key_id: str, secret: str, created: str) -> None:

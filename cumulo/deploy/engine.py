@@ -1,0 +1,217 @@
+"""Deploying a SAM template: plan the difference, apply it, roll back on failure.
+
+A deploy is a stack (named after the template's folder unless given): the
+store remembers which functions it created, so the next deploy of the same
+stack can update them, leave unchanged ones untouched, and delete functions
+the template no longer has. Everything a deploy changes is snapshotted first;
+if any step fails, the functions it created are deleted and the ones it changed
+are put back (code, configuration, concurrency, aliases), then the error is
+raised. Deletes of removed functions run last, after everything else worked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cumulo.app import Cumulo
+from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
+from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
+from cumulo.model.code import CodePackage, load_code
+from cumulo.model.function import FunctionConfiguration
+
+__all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
+
+# Event sources this build can wire; later issues add theirs here.
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset()
+KNOWN_EVENT_TYPES = frozenset({
+    "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
+    "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
+})
+_FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage")
+
+
+@dataclass
+class Change:
+    logical_id: str
+    function: str
+    action: str                       # create | update | unchanged | delete
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DeployResult:
+    stack: str
+    changes: list[Change]
+    outputs: dict[str, Any]
+    warnings: list[str]
+    applied: bool
+
+    @property
+    def changed(self) -> bool:
+        return any(c.action != "unchanged" for c in self.changes)
+
+    def summary(self) -> list[str]:
+        lines = [f"{c.function} ({c.logical_id}): {c.action}" + (f" — {', '.join(c.details)}" if c.details else "")
+                 for c in self.changes]
+        lines += [f"output {k} = {v}" for k, v in self.outputs.items()]
+        return lines + [f"warning: {w}" for w in self.warnings]
+
+
+@dataclass
+class _Snapshot:
+    """What a function looked like before the deploy touched it (None: it did not exist)."""
+
+    config: FunctionConfiguration | None
+    zip_bytes: bytes | None = None
+    reserved: int | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def _current(c: Cumulo, name: str) -> FunctionConfiguration | None:
+    try:
+        return c.get_function_configuration(name)
+    except ResourceNotFoundException:
+        return None
+
+
+def _diff(c: Cumulo, fn: FunctionResource, package: CodePackage) -> Change:
+    current = _current(c, fn.function_name)
+    if current is None:
+        return Change(fn.logical_id, fn.function_name, "create")
+    details = []
+    if current.code_sha256 != package.code_sha256:
+        details.append("code")
+    details += [f for f in _FIELDS if getattr(current, f) != getattr(fn, f)]
+    if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
+        details.append("reserved concurrency")
+    if fn.auto_publish_alias:
+        try:
+            alias = c.get_alias(fn.function_name, fn.auto_publish_alias)
+            latest_version = c.list_versions_by_function(fn.function_name)[-1]
+            if details or alias.function_version != latest_version.version:
+                details.append(f"alias {fn.auto_publish_alias}")
+        except ResourceNotFoundException:
+            details.append(f"alias {fn.auto_publish_alias}")
+    return Change(fn.logical_id, fn.function_name, "update" if details else "unchanged", details)
+
+
+def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
+    """The changes a deploy of ``template`` would make, and warnings (events not wired)."""
+    changes: list[Change] = []
+    warnings: list[str] = []
+    for fn in template.functions:
+        changes.append(_diff(c, fn, load_code(fn.code_uri)))
+        warnings += [f"{fn.logical_id}: {note}" for note in fn.notes]
+        for event_name, event in fn.events.items():
+            kind = event.get("Type")
+            if kind in SUPPORTED_EVENT_TYPES:
+                continue
+            if kind not in KNOWN_EVENT_TYPES:
+                raise InvalidParameterValueException(
+                    f"Resource {fn.logical_id} (line {fn.line}): event {event_name} has unknown type {kind!r}")
+            warnings.append(f"{fn.logical_id}: event {event_name} of type {kind} is not wired: this Cumulo build "
+                            f"does not serve {kind} events yet; the function is deployed and invocable directly")
+    previous = c.store.get_stack(template.stack_name) or {"functions": {}}
+    wanted = {fn.function_name for fn in template.functions}
+    for logical_id, name in sorted(previous["functions"].items()):
+        if name not in wanted and _current(c, name) is not None:
+            changes.append(Change(logical_id, name, "delete"))
+    return changes, warnings
+
+
+def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
+           dry_run: bool = False) -> DeployResult:
+    options: dict[str, Any] = {"region": c.arns.region, "account_id": c.arns.account}
+    if stack_name:
+        options["stack_name"] = stack_name
+    template = load_template(path, parameters or {}, **options)
+    changes, warnings = plan(c, template)
+    if dry_run:
+        return DeployResult(template.stack_name, changes, {}, warnings, applied=False)
+    snapshots: dict[str, _Snapshot] = {}
+    try:
+        for fn, change in zip(template.functions, changes):
+            if change.action != "unchanged":
+                snapshots[fn.function_name] = _snapshot(c, fn)
+                _apply(c, fn)
+    except Exception as exc:
+        _rollback(c, snapshots)
+        if isinstance(exc, CumuloError):
+            exc.message = f"Deploy of stack {template.stack_name} failed and was rolled back: {exc.message}"
+            exc.args = (exc.message,)
+        raise
+    for change in changes:
+        if change.action == "delete":
+            c.delete_function(change.function)
+    c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions}})
+    # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
+    outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
+    return DeployResult(template.stack_name, changes, outputs, warnings, applied=True)
+
+
+def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:
+    config = _current(c, fn.function_name)
+    if config is None:
+        return _Snapshot(None)
+    return _Snapshot(config, c.blobs.read(config.code_hex), c.get_function_concurrency(fn.function_name),
+                     {a.name: a.function_version for a in c.list_aliases(fn.function_name)})
+
+
+def _apply(c: Cumulo, fn: FunctionResource) -> None:
+    c.deploy_function(fn.function_name, fn.code_uri, fn.handler,
+                      **{f: getattr(fn, f) for f in _FIELDS if f != "handler"})
+    if fn.reserved_concurrency is None:
+        c.delete_function_concurrency(fn.function_name)
+    else:
+        c.put_function_concurrency(fn.function_name, fn.reserved_concurrency)
+    if fn.tags:
+        c.tag_resource(c.arns.function(fn.function_name), fn.tags)
+    if fn.auto_publish_alias:
+        version = c.publish_version(fn.function_name).version
+        try:
+            if c.get_alias(fn.function_name, fn.auto_publish_alias).function_version != version:
+                c.update_alias(fn.function_name, fn.auto_publish_alias, function_version=version)
+        except ResourceNotFoundException:
+            c.create_alias(fn.function_name, fn.auto_publish_alias, version)
+        if fn.provisioned_concurrency:
+            c.put_provisioned_concurrency_config(fn.function_name, fn.auto_publish_alias, fn.provisioned_concurrency)
+    elif fn.provisioned_concurrency:
+        raise InvalidParameterValueException(
+            f"Resource {fn.logical_id} (line {fn.line}): ProvisionedConcurrencyConfig needs AutoPublishAlias")
+
+
+def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
+    for name, snap in reversed(list(snapshots.items())):
+        try:
+            if snap.config is None:
+                if _current(c, name) is not None:
+                    c.delete_function(name)
+                continue
+            old = snap.config
+            assert snap.zip_bytes is not None
+            c.deploy_function(name, snap.zip_bytes, old.handler, **{f: getattr(old, f) for f in _FIELDS if f != "handler"})
+            if snap.reserved is None:
+                c.delete_function_concurrency(name)
+            else:
+                c.put_function_concurrency(name, snap.reserved)
+            for alias in c.list_aliases(name):
+                if alias.name not in snap.aliases:
+                    c.delete_alias(name, alias.name)
+                elif alias.function_version != snap.aliases[alias.name]:
+                    c.update_alias(name, alias.name, function_version=snap.aliases[alias.name])
+        except CumuloError:
+            continue   # best effort: restore everything we can
+
+
+def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
+    attributes: dict[tuple[str, str], Any] = {}
+    for fn in template.functions:
+        attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
+        attributes[(fn.logical_id, "Ref")] = fn.function_name
+        attributes[(f"{fn.logical_id}Role", "Arn")] = c.arns.default_role()
+        if fn.auto_publish_alias:
+            attributes[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = c.arns.function(
+                fn.function_name, fn.auto_publish_alias)
+    return attributes

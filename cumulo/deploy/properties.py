@@ -1,0 +1,355 @@
+"""The properties of an ``AWS::Serverless::Function``: Globals merged in, read and checked.
+
+Values are checked with the same validators the Lambda API uses
+(``cumulo.model.function``), so a template is refused for what ``CreateFunction``
+would refuse. Faults are ``IntrinsicError``s whose message starts with the
+property and its line; ``cumulo.deploy.template`` adds the resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, is_intrinsic, resolve, to_str
+from cumulo.errors import CumuloError
+from cumulo.model import limits
+from cumulo.model.alias import validate_alias_name
+from cumulo.model.function import (
+    validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
+    validate_runtime, validate_timeout,
+)
+
+__all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function"]
+
+SUPPORTED = frozenset({
+    "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
+    "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
+    "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType",
+})
+_NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
+# Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
+IGNORED: dict[str, str] = {
+    "Role": _NO_IAM,
+    "Policies": _NO_IAM,
+    "PermissionsBoundary": _NO_IAM,
+    "RolePath": _NO_IAM,
+    "AssumeRolePolicyDocument": _NO_IAM,
+    "Tracing": "Cumulo has no X-Ray tracing",
+    "VpcConfig": "functions are not placed in a VPC",
+    "KmsKeyArn": "environment variables are not encrypted with a KMS key",
+    "CodeSigningConfigArn": "code signatures are not checked",
+    "LoggingConfig": "logs go to Cumulo's log store as text",
+}
+# SAM refuses these in Globals.Function.
+_NOT_IN_GLOBALS = frozenset({"Role", "Policies", "FunctionName", "Events"})
+# Globals sections SAM knows; only Function is read, the others configure resources Cumulo does not make.
+_GLOBALS_SECTIONS = frozenset({"Function", "Api", "HttpApi", "SimpleTable", "StateMachine", "LayerVersion",
+                               "CapacityProvider"})
+_ARCHITECTURES = ("x86_64", "arm64")
+_LAYERS_MAX = 5
+_TAGS_MAX = 50
+_EVENT_NAME_RE = re.compile(r"[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function's properties, read and checked (everything but its name and logical id)."""
+
+    code_uri: Path
+    handler: str
+    runtime: str
+    memory_size: int = limits.MEMORY_DEFAULT_MB
+    timeout: int = limits.TIMEOUT_DEFAULT_S
+    environment: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    ephemeral_storage: int = limits.EPHEMERAL_DEFAULT_MB
+    reserved_concurrency: int | None = None
+    provisioned_concurrency: int | None = None
+    auto_publish_alias: str | None = None
+    layers: list[str] = field(default_factory=list)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    architecture: str = "x86_64"
+    event_lines: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- Globals ------------------------------------------------------------------------------
+
+def check_globals(section: Node) -> Node:
+    """``Globals.Function`` after checking the section; an empty map when there is none."""
+    for name in section:
+        if name not in _GLOBALS_SECTIONS:
+            raise IntrinsicError(f"Globals: unknown section '{name}'", section.line_of(name))
+    function = section.get("Function", Node(line=section.line))
+    if not isinstance(function, Node):
+        raise IntrinsicError("Globals.Function must be a map", section.line_of("Function"))
+    for key in function:
+        if key in _NOT_IN_GLOBALS:
+            raise IntrinsicError(f"Globals.Function: property '{key}' cannot be set in Globals",
+                                 function.line_of(key))
+        if key not in SUPPORTED and key not in IGNORED:
+            raise IntrinsicError(f"Globals.Function: unknown or unsupported property '{key}'",
+                                 function.line_of(key))
+    return function
+
+
+def merge_globals(globals_: Node, local: Node) -> Node:
+    """SAM's rule: the resource's scalars replace, maps merge (resource wins), lists are global + local.
+
+    ``Architectures`` is replaced instead: a function has exactly one, so
+    appending would only build a list Lambda refuses.
+    """
+    merged = _merge(globals_, local)
+    if "Architectures" in local:
+        merged["Architectures"] = local["Architectures"]
+    assert isinstance(merged, Node)
+    return merged
+
+
+def _merge(global_value: Any, local: Any) -> Any:
+    if _plain_map(global_value) and _plain_map(local):
+        out = Node(line=getattr(local, "line", 0))
+        for source in (global_value, local):
+            for key, value in source.items():
+                out[key] = _merge(out[key], value) if source is local and key in out else value
+                out.key_lines[key] = source.line_of(key) if isinstance(source, Node) else out.line
+        return out
+    if isinstance(global_value, list) and isinstance(local, list):
+        return global_value + local
+    return local
+
+
+def _plain_map(value: Any) -> bool:
+    # An intrinsic is a value, not a map: the resource's wins, as SAM does.
+    return isinstance(value, dict) and not is_intrinsic(value)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+class _Reader:
+    """Resolves one property at a time and puts its name and line on any fault."""
+
+    def __init__(self, properties: Node, scope: Scope) -> None:
+        self.properties = properties
+        self.scope = scope
+
+    def get(self, key: str, convert: Callable[[Any], Any], default: Any = None, required: bool = False) -> Any:
+        line = self.properties.line_of(key)
+        try:
+            value = resolve(self.properties[key], self.scope) if key in self.properties else NO_VALUE
+            if value is NO_VALUE:
+                if required:
+                    raise IntrinsicError(f"property {key} is required", self.properties.line)
+                return default
+            return convert(value)
+        except (IntrinsicError, CumuloError) as exc:
+            if exc.message.startswith(f"property {key} "):
+                raise
+            raise IntrinsicError(f"property {key} (line {line}): {exc.message}",
+                                 getattr(exc, "line", None) or line) from None
+
+
+def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
+    """Reads a function's (merged) properties; ``CodeUri`` is relative to ``base``."""
+    notes = _check_names(properties)
+    get = _Reader(properties, scope).get
+    get("PackageType", _package_type)
+    architecture = get("Architectures", _architecture, "x86_64")
+    if architecture != "x86_64":
+        notes.append(f"Architectures: {architecture} requested; Cumulo runs functions on its host's "
+                     "architecture")
+    alias = get("AutoPublishAlias", _alias)
+    reserved = get("ReservedConcurrentExecutions", _reserved)
+    provisioned = get("ProvisionedConcurrencyConfig", _provisioned)
+    _check_concurrency(properties, alias, reserved, provisioned)
+    events, event_lines = _events(properties, scope)
+    return FunctionSpec(
+        code_uri=get("CodeUri", lambda v: _code_uri(base, v), required=True),
+        handler=get("Handler", lambda v: validate_handler(to_str(v)), required=True),
+        runtime=get("Runtime", lambda v: validate_runtime(to_str(v)), required=True),
+        memory_size=get("MemorySize", lambda v: validate_memory(_integer(v)), limits.MEMORY_DEFAULT_MB),
+        timeout=get("Timeout", lambda v: validate_timeout(_integer(v)), limits.TIMEOUT_DEFAULT_S),
+        environment=get("Environment", _environment, {}),
+        description=get("Description", lambda v: validate_description(to_str(v)), ""),
+        ephemeral_storage=get("EphemeralStorage", _ephemeral, limits.EPHEMERAL_DEFAULT_MB),
+        reserved_concurrency=reserved,
+        provisioned_concurrency=provisioned,
+        auto_publish_alias=alias,
+        layers=get("Layers", _layers, []),
+        events=events,
+        tags=get("Tags", _tags, {}),
+        architecture=architecture,
+        event_lines=event_lines,
+        notes=notes,
+    )
+
+
+def _check_names(properties: Node) -> list[str]:
+    notes = []
+    for key in properties:
+        if key in IGNORED:
+            notes.append(f"{key} ignored: {IGNORED[key]}")
+        elif key not in SUPPORTED:
+            raise IntrinsicError(f"unknown or unsupported property '{key}' (line {properties.line_of(key)})",
+                                 properties.line_of(key))
+    return notes
+
+
+def _check_concurrency(properties: Node, alias: str | None, reserved: int | None,
+                       provisioned: int | None) -> None:
+    if provisioned is None:
+        return
+    line = properties.line_of("ProvisionedConcurrencyConfig")
+    if alias is None:
+        raise IntrinsicError(f"property ProvisionedConcurrencyConfig (line {line}): can only be set together "
+                             "with AutoPublishAlias", line)
+    if reserved is not None and provisioned > reserved:
+        raise IntrinsicError(f"property ProvisionedConcurrencyConfig (line {line}): {provisioned} provisioned "
+                             f"executions exceed ReservedConcurrentExecutions {reserved}", line)
+
+
+def _events(properties: Node, scope: Scope) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    section = properties.get("Events", Node(line=properties.line))
+    if not isinstance(section, Node):
+        raise IntrinsicError(f"property Events (line {properties.line_of('Events')}): must be a map",
+                             properties.line_of("Events"))
+    events, lines = {}, {}
+    for name, event in section.items():
+        line = section.line_of(name)
+        try:
+            events[name] = _event(name, event, scope)
+        except (IntrinsicError, CumuloError) as exc:
+            raise IntrinsicError(f"event {name} (line {line}): {exc.message}",
+                                 getattr(exc, "line", None) or line) from None
+        lines[name] = line
+    return events, lines
+
+
+def _event(name: str, event: Any, scope: Scope) -> dict[str, Any]:
+    if not _EVENT_NAME_RE.fullmatch(name):
+        raise IntrinsicError("event names must be alphanumeric")
+    resolved = resolve(event, scope)
+    if not isinstance(resolved, dict) or not isinstance(resolved.get("Type"), str):
+        raise IntrinsicError("must be a map with a Type")
+    if not isinstance(resolved.get("Properties", {}), dict):
+        raise IntrinsicError("Properties must be a map")
+    plain = _plain(resolved)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- values -------------------------------------------------------------------------------
+
+def _integer(value: Any) -> int:
+    # A Number parameter's Ref is a string, as CloudFormation passes it on.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise IntrinsicError(f"must be an integer, got {value!r}")
+
+
+def _map(value: Any, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise IntrinsicError(f"must be a map, got {type(value).__name__}")
+    extra = sorted(set(value) - allowed) if allowed is not None else []
+    if extra:
+        raise IntrinsicError(f"unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed or ()))})")
+    return dict(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise IntrinsicError(f"must be a list, got {type(value).__name__}")
+    return [to_str(item) for item in value]
+
+
+def _code_uri(base: Path, value: Any) -> Path:
+    text = "" if isinstance(value, dict) else to_str(value)
+    if isinstance(value, dict) or text.startswith("s3://"):
+        raise IntrinsicError("only a local path is supported; S3 locations are not (deploy from the sources "
+                             "rather than a packaged template)")
+    path = (base / text).resolve()
+    if not path.exists():
+        raise IntrinsicError(f"'{text}' does not exist (looked for {path})")
+    return path
+
+
+def _package_type(value: Any) -> str:
+    if to_str(value) != "Zip":
+        raise IntrinsicError(f"'{value}' is not supported; Cumulo deploys Zip packages only")
+    return "Zip"
+
+
+def _architecture(value: Any) -> str:
+    items = _strings(value)
+    if len(items) != 1 or items[0] not in _ARCHITECTURES:
+        raise IntrinsicError(f"must be exactly one of {list(_ARCHITECTURES)}, got {items}")
+    return items[0]
+
+
+def _alias(value: Any) -> str:
+    return validate_alias_name(to_str(value))
+
+
+def _reserved(value: Any) -> int:
+    count = _integer(value)
+    if count < 0:
+        raise IntrinsicError(f"must be 0 or more, got {count}")
+    return count
+
+
+def _provisioned(value: Any) -> int:
+    config = _map(value, frozenset({"ProvisionedConcurrentExecutions"}))
+    if "ProvisionedConcurrentExecutions" not in config:
+        raise IntrinsicError("ProvisionedConcurrentExecutions is required")
+    count = _integer(config["ProvisionedConcurrentExecutions"])
+    if count < 1:
+        raise IntrinsicError(f"ProvisionedConcurrentExecutions must be 1 or more, got {count}")
+    return count
+
+
+def _ephemeral(value: Any) -> int:
+    config = _map(value, frozenset({"Size"}))
+    if "Size" not in config:
+        raise IntrinsicError("Size is required")
+    return validate_ephemeral_storage(_integer(config["Size"]))
+
+
+def _environment(value: Any) -> dict[str, str]:
+    variables = _map(_map(value, frozenset({"Variables"})).get("Variables", {}))
+    return validate_environment({key: to_str(item) for key, item in variables.items()})
+
+
+def _layers(value: Any) -> list[str]:
+    layers = _strings(value)
+    if len(layers) > _LAYERS_MAX:
+        raise IntrinsicError(f"a function can have at most {_LAYERS_MAX} layers, got {len(layers)}")
+    return layers
+
+
+def _tags(value: Any) -> dict[str, str]:
+    tags = {key: to_str(item) for key, item in _map(value).items()}
+    if len(tags) > _TAGS_MAX:
+        raise IntrinsicError(f"a function can have at most {_TAGS_MAX} tags, got {len(tags)}")
+    for key, item in tags.items():
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise IntrinsicError(f"tag key '{key}' must be 1 to 128 characters and not start with 'aws:'")
+        if len(item) > 256:
+            raise IntrinsicError(f"the value of tag '{key}' is longer than 256 characters")
+    return tags
