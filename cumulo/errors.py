@@ -13,6 +13,7 @@ Raise them where the fault is known; edges (CLI, HTTP API) translate them once.
     ├── CodeStorageExceededException        400  code package over its size limit
     ├── ResourceNotFoundException           404
     ├── ResourceConflictException           409  exists already / in use
+    ├── PreconditionFailedException         412  RevisionId does not match the current revision
     ├── RequestTooLargeException            413  invocation payload over its limit
     ├── TooManyRequestsException            429  concurrency limit reached (retryable, has Reason)
     ├── ProvisionedConcurrencyConfigNotFoundException 404
@@ -33,6 +34,7 @@ __all__ = [
     "CodeStorageExceededException",
     "ResourceNotFoundException",
     "ResourceConflictException",
+    "PreconditionFailedException",
     "RequestTooLargeException",
     "TooManyRequestsException",
     "ProvisionedConcurrencyConfigNotFoundException",
@@ -89,6 +91,10 @@ class ResourceNotFoundException(CumuloError):
 
 class ResourceConflictException(CumuloError):
     status = 409
+
+
+class PreconditionFailedException(CumuloError):
+    status = 412
 
 
 class RequestTooLargeException(CumuloError):

@@ -235,6 +235,11 @@ def put_provisioned(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 
 def get_provisioned(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    if request.query().get("List", [""])[0] == "ALL":   # ListProvisionedConcurrencyConfigs
+        name = c.get_function_configuration(p["name"]).name
+        configs = [{"FunctionArn": c.arns.function(name, q), **c.get_provisioned_concurrency_config(name, q)}
+                   for n, q, _ in c.store.list_provisioned_concurrency() if n == name]
+        return _page(configs, request, "ProvisionedConcurrencyConfigs", lambda doc: doc)
     return json_reply(c.get_provisioned_concurrency_config(p["name"], _qualifier(request) or ""))
 
 

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import traceback
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,6 +121,9 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _send(send: Send, reply: Reply) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+    if not any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers):
+        # AWS names every answer, errors included; boto3 shows it as ResponseMetadata.RequestId.
+        headers.append((b"x-amzn-requestid", str(uuid.uuid4()).encode()))
     headers.append((b"content-length", str(len(reply.body)).encode()))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})

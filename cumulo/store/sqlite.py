@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cumulo.errors import ResourceConflictException, ResourceNotFoundException
+from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.store.base import FunctionRecord, LogRecord
@@ -233,7 +233,7 @@ class SQLiteStore:
             if not create and row is None:
                 raise ResourceNotFoundException(f"Alias not found: {self._arns.function(alias.function, alias.name)}")
             if row is not None and expected_revision is not None and json.loads(row[0])["revision_id"] != expected_revision:
-                raise ResourceConflictException(
+                raise PreconditionFailedException(
                     "The Revision Id provided does not match the latest Revision Id. "
                     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
             self._db.execute("INSERT OR REPLACE INTO aliases (name, alias, doc) VALUES (?, ?, ?)",
@@ -393,7 +393,7 @@ class _Transaction:
 
 def _check_revision(current: FunctionConfiguration, expected: str | None) -> None:
     if expected is not None and expected != current.revision_id:
-        raise ResourceConflictException(
+        raise PreconditionFailedException(
             "The Revision Id provided does not match the latest Revision Id. "
             "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
         )

@@ -6,7 +6,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.errors import (
-    InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException, ValidationException,
+    InvalidParameterValueException, PreconditionFailedException, ResourceConflictException, ResourceNotFoundException, ValidationException,
 )
 
 
@@ -55,7 +55,7 @@ def test_alias_errors(cumulo: Cumulo, versions: str) -> None:
         cumulo.create_alias(versions, "heavy", "1", routing_weights={"2": 1.5})
     with pytest.raises(ResourceConflictException, match="aliases reference it"):
         cumulo.delete_function(versions, qualifier="1")
-    with pytest.raises(ResourceConflictException):
+    with pytest.raises(PreconditionFailedException):
         cumulo.update_alias(versions, "live", function_version="2", revision_id="stale")
     cumulo.delete_alias(versions, "live")
     with pytest.raises(ResourceNotFoundException):

@@ -15,6 +15,7 @@ EXPECTED = [
     ("CodeStorageExceededException", 400, False),
     ("ResourceNotFoundException", 404, False),
     ("ResourceConflictException", 409, False),
+    ("PreconditionFailedException", 412, False),
     ("RequestTooLargeException", 413, False),
     ("ProvisionedConcurrencyConfigNotFoundException", 404, False),
     ("ServiceException", 500, True),

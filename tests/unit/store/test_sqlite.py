@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from cumulo.errors import ResourceConflictException, ResourceNotFoundException
+from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.store.base import LogRecord
 from cumulo.store.sqlite import SQLiteStore
@@ -84,10 +84,10 @@ def test_update_with_matching_revision_succeeds(store: SQLiteStore) -> None:
     assert store.get_function("orders").latest.memory_size == 512
 
 
-def test_update_with_stale_revision_is_a_conflict_and_changes_nothing(store: SQLiteStore) -> None:
+def test_update_with_stale_revision_fails_its_precondition_and_changes_nothing(store: SQLiteStore) -> None:
     store.create_function(config())
     store.update_latest(config(revision="r2"))
-    with pytest.raises(ResourceConflictException) as info:
+    with pytest.raises(PreconditionFailedException) as info:
         store.update_latest(config(revision="r3", memory_size=512), expected_revision="r1")
     assert "The Revision Id provided does not match the latest Revision Id" in info.value.message
     latest = store.get_function("orders").latest
@@ -178,9 +178,9 @@ def test_changed_code_or_settings_publish_a_new_version(store: SQLiteStore, chan
     assert store.publish_version("orders", None, "rv2", NOW).version == "2"
 
 
-def test_publish_with_stale_revision_is_a_conflict(store: SQLiteStore) -> None:
+def test_publish_with_stale_revision_fails_its_precondition(store: SQLiteStore) -> None:
     store.create_function(config())
-    with pytest.raises(ResourceConflictException):
+    with pytest.raises(PreconditionFailedException):
         store.publish_version("orders", None, "rv1", NOW, expected_revision="not-r1")
     assert [v.version for v in store.list_versions("orders")] == [LATEST]
     assert store.publish_version("orders", None, "rv1", NOW, expected_revision="r1").version == "1"

@@ -1,0 +1,144 @@
+"""Deploying SAM templates: create, re-deploy with no changes, update, roll back, delete removed."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.deploy.engine import deploy
+from cumulo.errors import CumuloError, ResourceNotFoundException
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-sam"
+
+
+def _template(folder: Path, body: str, **code: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in code.items():
+        (folder / name).mkdir(exist_ok=True)
+        (folder / name / "app.py").write_text(textwrap.dedent(source))
+    path = folder / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\n" + textwrap.dedent(body))
+    return path
+
+
+TWO = """
+Globals:
+  Function:
+    Timeout: 5
+    Environment:
+      Variables:
+        STAGE: dev
+Resources:
+  First:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: first/
+      Handler: app.handler
+      Runtime: python3.11
+      AutoPublishAlias: live
+  Second:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: second/
+      Handler: app.handler
+      Runtime: python3.11
+      MemorySize: 256
+      ReservedConcurrentExecutions: RESERVED
+"""
+HANDLER = "import os\ndef handler(e, c):\n    return ['{tag}', os.environ['STAGE']]\n"
+
+
+def test_sam_init_hello_world_deploys_and_runs(cumulo: Cumulo, tmp_path: Path) -> None:
+    app = tmp_path / "hello-sam"
+    shutil.copytree(EXAMPLE, app)
+    result = deploy(cumulo, app / "template.yaml")
+    assert [c.action for c in result.changes] == ["create"]
+    assert result.outputs["HelloWorldFunction"] == cumulo.arns.function("hello-sam-HelloWorldFunction")
+    assert any("Api" in w for w in result.warnings)
+    payload = cumulo.invoke("hello-sam-HelloWorldFunction").json()
+    assert payload["statusCode"] == 200 and "hello world" in payload["body"]
+    assert cumulo.get_function_configuration("hello-sam-HelloWorldFunction").timeout == 3
+
+
+def test_redeploy_update_and_remove(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "stack", TWO.replace("RESERVED", "5"),
+                     first=HANDLER.format(tag="first-v1"), second=HANDLER.format(tag="second-v1"))
+    first = deploy(cumulo, path)
+    assert {c.function: c.action for c in first.changes} == {"stack-First": "create", "stack-Second": "create"}
+    assert cumulo.invoke("stack-First", qualifier="live").json() == ["first-v1", "dev"]
+    assert cumulo.get_function_concurrency("stack-Second") == 5
+    assert cumulo.get_function_configuration("stack-Second").memory_size == 256
+    revision = cumulo.get_function_configuration("stack-First").revision_id
+
+    again = deploy(cumulo, path)
+    assert not again.changed and [c.action for c in again.changes] == ["unchanged", "unchanged"]
+    assert cumulo.get_function_configuration("stack-First").revision_id == revision
+    assert [v.version for v in cumulo.list_versions_by_function("stack-First")] == ["$LATEST", "1"]
+
+    (tmp_path / "stack" / "first" / "app.py").write_text(HANDLER.format(tag="first-v2"))
+    updated = deploy(cumulo, path)
+    assert {c.function: c.action for c in updated.changes} == {"stack-First": "update", "stack-Second": "unchanged"}
+    assert cumulo.invoke("stack-First", qualifier="live").json() == ["first-v2", "dev"]
+    assert cumulo.get_alias("stack-First", "live").function_version == "2"
+
+    path.write_text(path.read_text().split("  Second:")[0])
+    removed = deploy(cumulo, path)
+    assert [c.action for c in removed.changes] == ["unchanged", "delete"]
+    with pytest.raises(ResourceNotFoundException):
+        cumulo.get_function_configuration("stack-Second")
+
+
+def test_failure_rolls_back_everything(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "stack", TWO.replace("RESERVED", "5"),
+                     first=HANDLER.format(tag="first-v1"), second=HANDLER.format(tag="second-v1"))
+    deploy(cumulo, path)
+    before = cumulo.get_function_configuration("stack-First")
+    # the first function changes fine, then the second asks for more concurrency than the account has
+    (tmp_path / "stack" / "first" / "app.py").write_text(HANDLER.format(tag="first-v2"))
+    path.write_text(path.read_text().replace("ReservedConcurrentExecutions: 5", "ReservedConcurrentExecutions: 5000")
+                    .replace("MemorySize: 256", "MemorySize: 512"))
+    with pytest.raises(CumuloError, match="rolled back"):
+        deploy(cumulo, path)
+    after = cumulo.get_function_configuration("stack-First")
+    assert after.code_sha256 == before.code_sha256
+    assert cumulo.invoke("stack-First", qualifier="live").json() == ["first-v1", "dev"]
+    assert cumulo.get_alias("stack-First", "live").function_version == "1"
+    assert cumulo.get_function_configuration("stack-Second").memory_size == 256
+    assert cumulo.get_function_concurrency("stack-Second") == 5
+
+
+def test_failed_first_deploy_leaves_nothing(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "fresh", TWO.replace("RESERVED", "5000"),
+                     first=HANDLER.format(tag="a"), second=HANDLER.format(tag="b"))
+    with pytest.raises(CumuloError):
+        deploy(cumulo, path)
+    assert cumulo.list_functions() == []
+
+
+def test_template_errors_name_the_resource_and_line(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "bad", """
+        Resources:
+          Broken:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: code/
+              Handler: app.handler
+              Runtime: python3.11
+              Timeot: 3
+        """, code="def handler(e, c):\n    return 1\n")
+    with pytest.raises(CumuloError) as info:
+        deploy(cumulo, path)
+    assert "Broken" in info.value.message and "line" in info.value.message and "Timeot" in info.value.message
+    assert cumulo.list_functions() == []
+
+
+def test_dry_run_changes_nothing(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "dry", TWO.replace("RESERVED", "5"),
+                     first=HANDLER.format(tag="a"), second=HANDLER.format(tag="b"))
+    result = deploy(cumulo, path, dry_run=True)
+    assert not result.applied and [c.action for c in result.changes] == ["create", "create"]
+    assert cumulo.list_functions() == []
