@@ -176,6 +176,22 @@ class ServerLock:
         except (OSError, ValueError):
             return None
 
+    def running_server(self) -> dict[str, Any] | None:
+        """Where the server owning this store listens, if one is running (its lock is held)."""
+        lock_path = self.home / "server.lock"
+        if not lock_path.exists():
+            return None
+        fd = os.open(lock_path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self.running()
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._fd is not None:
             self.info_path.unlink(missing_ok=True)

@@ -45,7 +45,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from cumulo.errors import CumuloError
 
-__all__ = ["IncomingRequest", "Principal", "verify", "MissingAuthenticationTokenException",
+__all__ = ["IncomingRequest", "Principal", "verify", "sign", "MissingAuthenticationTokenException",
            "IncompleteSignatureException", "UnrecognizedClientException", "InvalidSignatureException",
            "XAmzContentSHA256Mismatch"]
 
@@ -234,6 +234,12 @@ def _check_time(claim: _Claim, now: datetime, max_skew: timedelta) -> None:
 
 def _signature_matches(key: bytes, request: IncomingRequest, query: list[tuple[str, str]],
                        claim: _Claim, payload_hash: str) -> bool:
+    expected = _signature(key, request, query, claim, payload_hash)
+    return hmac.compare_digest(expected.encode(), claim.signature.encode())
+
+
+def _signature(key: bytes, request: IncomingRequest, query: list[tuple[str, str]], claim: _Claim,
+               payload_hash: str) -> str:
     canonical = "\n".join([
         request.method.upper(),
         _canonical_uri(request.raw_path, claim.service),
@@ -244,8 +250,27 @@ def _signature_matches(key: bytes, request: IncomingRequest, query: list[tuple[s
     ])
     string_to_sign = "\n".join([ALGORITHM, claim.timestamp.strftime(_TIMESTAMP), claim.scope,
                                 hashlib.sha256(canonical.encode()).hexdigest()])
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), claim.signature.encode())
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(request: IncomingRequest, access_key_id: str, secret: str, region: str, service: str,
+         now: datetime) -> list[tuple[str, str]]:
+    """The headers to add so that ``request`` verifies: X-Amz-Date, X-Amz-Content-SHA256, Authorization.
+    ``request.headers`` must already hold ``host``; every header given is signed."""
+    now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    stamp = now.strftime(_TIMESTAMP)
+    payload_hash = hashlib.sha256(request.body).hexdigest()
+    extra = [("x-amz-date", stamp), ("x-amz-content-sha256", payload_hash)]
+    headers = [(k.lower(), v) for k, v in request.headers] + extra
+    signed = tuple(sorted({k for k, _ in headers}))
+    scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
+    claim = _Claim(access_key_id, scope, region, service, signed, "", now, None)
+    query = [pair.partition("=")[::2] for pair in request.query_string.split("&")] if request.query_string else []
+    signature = _signature(_signing_key(secret, scope), IncomingRequest(
+        request.method, request.raw_path, request.query_string, headers, request.body), query, claim, payload_hash)
+    authorization = (f"{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={';'.join(signed)}, "
+                     f"Signature={signature}")
+    return extra + [("authorization", authorization)]
 
 
 def _signing_key(secret: str, scope: str) -> bytes:

@@ -31,6 +31,21 @@ def _open(ctx: click.Context) -> Any:
     return ctx.obj["cumulo"]
 
 
+def _server_client(ctx: click.Context) -> Any:
+    """A client of the server running on this store, signed with its first key; None if none runs."""
+    from cumulo.api.server import ServerLock
+
+    info = ServerLock(ctx.obj["home"]).running_server()
+    if info is None:
+        return None
+    from cumulo.api.client import ServerClient
+    from cumulo.api.keys import first_key
+
+    c = _open(ctx)
+    key, _ = first_key(c.store)
+    return ServerClient(info["endpoint"], key.id, key.secret, c.arns.region)
+
+
 def _aws_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Print platform errors the way the AWS CLI does, with exit code 3."""
     import functools
@@ -287,7 +302,11 @@ def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | 
 
     Exits 1 when the function failed.
     """
-    result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier)
+    client = _server_client(ctx)
+    if client is not None:   # a `cumulo up` owns this store: share its environments and limits
+        result = client.invoke(name, _read_payload(payload), qualifier=qualifier, log_type="Tail" if tail else "None")
+    else:
+        result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier)
     if tail:
         for line in result.log_lines:
             click.echo(line, err=True)

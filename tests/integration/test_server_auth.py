@@ -171,3 +171,21 @@ def test_sigterm_lets_the_inflight_invoke_finish(own_server: Callable[..., Cumul
             client.list_functions()
     finally:
         client.close()
+
+
+def test_cli_invoke_goes_through_the_running_server(own_server: Callable[..., CumuloServer], tmp_path: Path) -> None:
+    srv = own_server()
+    code = tmp_path / "counter"
+    code.mkdir()
+    (code / "app.py").write_text("import os\nn = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return [n, os.getpid()]\n")
+    assert cli(srv.home, "function", "create", "counter", "--code", str(code), "--handler", "app.handler").returncode == 0
+    first = json.loads(cli(srv.home, "invoke", "counter").stdout)
+    second = json.loads(cli(srv.home, "invoke", "counter").stdout)
+    # two CLI processes, one warm environment: the server's
+    assert second == [first[0] + 1, first[1]]
+    tail = cli(srv.home, "invoke", "counter", "--tail")
+    assert "REPORT RequestId:" in tail.stderr
+    _, _, body = raw(srv.endpoint + "/2015-03-31/functions/counter/invocations", "POST", b"{}")
+    assert body["message"] == "Missing Authentication Token", "the CLI signed its requests; others still must"
+    missing = cli(srv.home, "invoke", "nope")
+    assert missing.returncode == 3 and "ResourceNotFoundException" in missing.stderr

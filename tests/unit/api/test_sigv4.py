@@ -397,3 +397,23 @@ def test_any_changed_body_is_rejected(body: bytes, flip: int) -> None:
     changed = bytearray(body or b"\0")
     changed[flip % len(changed)] ^= 1
     assert rejected(dataclasses.replace(request, body=bytes(changed))).message == MISMATCH
+
+
+def test_our_signer_produces_requests_that_verify() -> None:
+    from cumulo.api.sigv4 import sign
+
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    base = IncomingRequest("POST", "/2015-03-31/functions/f%3A1/invocations", "Qualifier=%24LATEST",
+                           [("host", "127.0.0.1:9000"), ("x-amz-log-type", "Tail")], b'{"a": 1}')
+    headers = base.headers + sign(base, "AKIDEXAMPLE", "secret", "us-east-1", "lambda", now)
+    signed = IncomingRequest(base.method, base.raw_path, base.query_string, headers, base.body)
+    principal = verify(signed, {"AKIDEXAMPLE": "secret"}.get, now)
+    assert (principal.access_key_id, principal.region, principal.service) == ("AKIDEXAMPLE", "us-east-1", "lambda")
+    from cumulo.api.sigv4 import XAmzContentSHA256Mismatch
+
+    tampered = IncomingRequest(base.method, base.raw_path, base.query_string, headers, b'{"a": 2}')
+    with pytest.raises(XAmzContentSHA256Mismatch):
+        verify(tampered, {"AKIDEXAMPLE": "secret"}.get, now)
+    moved = IncomingRequest(base.method, base.raw_path.replace("f%3A1", "g"), base.query_string, headers, base.body)
+    with pytest.raises(InvalidSignatureException):
+        verify(moved, {"AKIDEXAMPLE": "secret"}.get, now)
