@@ -189,3 +189,38 @@ def test_cli_invoke_goes_through_the_running_server(own_server: Callable[..., Cu
     assert body["message"] == "Missing Authentication Token", "the CLI signed its requests; others still must"
     missing = cli(srv.home, "invoke", "nope")
     assert missing.returncode == 3 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_aws_cli_works_unchanged(server: CumuloServer, lam: BaseClient, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    assert aws, "the dev extra installs the AWS CLI"
+    fn = unique("awscli")
+    create(lam, fn)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    base = [aws, "--endpoint-url", server.endpoint, "lambda"]
+    listed = subprocess.run([*base, "get-function-configuration", "--function-name", fn], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["FunctionName"] == fn
+    out = tmp_path / "out.json"
+    invoked = subprocess.run([*base, "invoke", "--function-name", fn, "--payload", '{"k": "v"}', str(out)], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["StatusCode"] == 200
+    assert out.read_text()
+    missing = subprocess.run([*base, "get-function", "--function-name", "nope-" + fn], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_up_with_the_example_template_serves_it(own_server: Callable[..., CumuloServer]) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "hello-sam" / "template.yaml"
+    srv = own_server(str(example))
+    assert "hello-sam-HelloWorldFunction (HelloWorldFunction): create" in srv.output
+    result = srv.client().invoke(FunctionName="hello-sam-HelloWorldFunction", Payload=b"{}")
+    doc = json.loads(result["Payload"].read())
+    assert doc["statusCode"] == 200 and json.loads(doc["body"]) == {"message": "hello world"}
