@@ -163,7 +163,7 @@ class Cumulo:
         return doc
 
     def list_functions(self) -> list[FunctionConfiguration]:
-        return self.functions.list()
+        return self.functions.list_all()
 
     def update_function_code(self, name: str, code: CodeSource, **options: Any) -> FunctionConfiguration:
         return self.functions.update_code(name, code, **options)

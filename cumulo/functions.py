@@ -146,7 +146,7 @@ class FunctionService:
         name, _ = fn.parse_function_ref(ref)
         return self._store.get_function(name)
 
-    def list(self) -> list[FunctionConfiguration]:
+    def list_all(self) -> list[FunctionConfiguration]:
         return [r.latest for r in self._store.list_functions()]
 
     def list_versions(self, ref: str) -> list[FunctionConfiguration]:

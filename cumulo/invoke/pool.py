@@ -98,8 +98,8 @@ class EnvironmentPool:
                     if env.provisioned:
                         self._busy_provisioned[key] += 1
                     return env, None, False
-        env, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
-        return env, failure, True
+        created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        return created, failure, True
 
     def release(self, key: PoolKey, env: Environment) -> None:
         env.last_used = time.monotonic()
@@ -191,7 +191,7 @@ class EnvironmentPool:
 
     def _reap_idle(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout_s
-        victims = []
+        victims: list[Environment] = []
         zygote = self._zygote
         with self._lock:
             for key, envs in self._idle.items():

@@ -48,13 +48,13 @@ def main() -> None:
     children: set[int] = set()
     while True:
         try:
-            ready, _, _ = select.select([ctl, wake_r], [], [])
+            ready, _, _ = select.select([ctl.fileno(), wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
             _reap(ctl, children)
-        if ctl in ready:
+        if ctl.fileno() in ready:
             try:
                 header, _, fds = protocol.recv(ctl, 0)
             except (EOFError, ConnectionError, protocol.ProtocolError):
@@ -63,7 +63,8 @@ def main() -> None:
                 pid = os.fork()
                 if pid == 0:
                     ctl.close()
-                    os.close(wake_r), os.close(wake_w)
+                    os.close(wake_r)
+                    os.close(wake_w)
                     _become_environment(header, fds, platform_paths)  # never returns
                 children.add(pid)
             for fd in fds:
@@ -137,8 +138,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
         sys.path[:] = [task_root, "/opt/python", *platform_paths]
-        sys.stdout.reconfigure(line_buffering=True)
-        sys.stderr.reconfigure(line_buffering=True)
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         tempfile.tempdir = None   # recomputed from TMPDIR on first use
         chan = socket.socket(fileno=_CHAN_FD)
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
