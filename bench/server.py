@@ -98,7 +98,7 @@ def main() -> None:
         subprocess.run([py, "-m", "cumulo", "--home", str(work / "home"), "function", "create", "noop",
                         "--code", str(work / "noop"), "--handler", "app.handler"], check=True, env=env,
                        capture_output=True)
-        cumulo, endpoint = _start([py, "-m", "cumulo", "--home", str(work / "home"), "up", "--port", "0", "--no-auth"],
+        cumulo, endpoint = _start([py, "-m", "cumulo", "--home", str(work / "home"), "up", "--port", "0", "--gateway-port", "0", "--no-auth"],
                                   work, env, r"API at (\S+)")
         baseline, base_url = _start([py, "-m", "uvicorn", "noop_app:app", "--port", "0", "--loop", "uvloop",
                                      "--http", "httptools", "--log-level", "info", "--no-access-log"],

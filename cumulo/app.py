@@ -21,6 +21,7 @@ from cumulo.errors import (
     InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException, ResourceNotFoundException,
 )
 from cumulo.functions import CodeSource, FunctionService
+from cumulo.gateway.service import ApiService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
@@ -50,6 +51,7 @@ class Cumulo:
         self.store = SQLiteStore(s.db_path, self.arns)
         self.blobs = CodeBlobs(s.code_dir)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
+        self.apis = ApiService(self.store)
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
         self._sync_limits()

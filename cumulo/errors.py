@@ -8,6 +8,10 @@ Raise them where the fault is known; edges (CLI, HTTP API) translate them once.
     CumuloError
     ├── ValidationException                 400  a parameter breaks a documented constraint
     ├── InvalidParameterValueException      400  a parameter is unusable for another reason
+    ├── gateway.routing.InvalidRouteKey     400  BadRequestException: a malformed route key
+    ├── gateway.routing.BadRequest          400  BadRequestException: a request the gateway cannot route
+    ├── api.sigv4.*                         403  signature errors (MissingAuthenticationToken, InvalidSignature …)
+    ├── deploy.template.TemplateError       400  ValidationError: a template that cannot be deployed
     ├── InvalidRequestContentException      400  the request body is not valid JSON
     ├── InvalidZipFileException             400  the code package is not a usable zip
     ├── CodeStorageExceededException        400  code package over its size limit

@@ -210,18 +210,34 @@ def listen(host: str, port: int) -> tuple[socket.socket, str]:
     return sock, f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{bound}"
 
 
-def serve(cumulo: Cumulo, sock: socket.socket, auth: bool) -> None:
-    """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return."""
+def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
+
+    One uvicorn server, one event loop, two listening sockets: the control plane and the
+    HTTP API gateway, told apart by the local port a request arrived on."""
     import uvicorn
 
+    from cumulo.gateway.server import Gateway
+
     app = ControlPlane(cumulo, auth=auth)
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
+    by_port: dict[int, Any] = {control.getsockname()[1]: app}
+    if gateway is not None:
+        by_port[gateway.getsockname()[1]] = Gateway(cumulo, app.executor)
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        server = scope.get("server")
+        await by_port.get(server[1] if server else 0, app)(scope, receive, send)
+
+    config = uvicorn.Config(dispatch, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=None)
     # uvicorn re-raises the signal that stopped it once it is done; these handlers absorb
     # that, so the caller can shut environments down and exit 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: None)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[control] + ([gateway] if gateway is not None else []))
     finally:
         app.close()

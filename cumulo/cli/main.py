@@ -348,10 +348,12 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
 @click.argument("template", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9000, show_default=True, type=int, help="Port of the control plane (0: any free one).")
+@click.option("--gateway-port", default=8080, show_default=True, type=int,
+              help="Port of the HTTP API gateway (0: any free one).")
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @click.pass_context
-def up(ctx: click.Context, template: Path | None, host: str, port: int, no_auth: bool,
+def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
        parameters: tuple[str, ...]) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
@@ -382,20 +384,23 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, no_auth:
         deployed = _deploy_template(c, template, parameters) if template else []
         try:
             sock, endpoint = server.listen(host, port)
+            gateway_sock, gateway_url = server.listen(host, gateway_port)
         except OSError as exc:
-            click.echo(f"cumulo up: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            click.echo(f"cumulo up: cannot listen on {host}: {exc.strerror}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)
         lock.publish(endpoint)
-        _announce(c, endpoint, key, created, no_auth, deployed)
-        server.serve(c, sock, auth=not no_auth)
+        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed)
+        server.serve(c, sock, auth=not no_auth, gateway=gateway_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
 
 
-def _announce(c: Any, endpoint: str, key: Any, created: bool, no_auth: bool, deployed: list[str]) -> None:
+def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, no_auth: bool,
+              deployed: list[str]) -> None:
     say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
+    say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
     say(f"  store       {c.home.resolve()} (SQLite)")
     say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")
     if no_auth:

@@ -11,6 +11,8 @@ raised. Deletes of removed functions run last, after everything else worked.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,16 @@ from typing import Any
 from cumulo.app import Cumulo
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
+from cumulo.gateway.model import INTEGRATION_TIMEOUT_MS, Route
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import FunctionConfiguration
 
 __all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
-SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset()
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api"})
+# SAM's implicit APIs: logical id, default stage, payload format of their Lambda proxy routes.
+_IMPLICIT_APIS = {"HttpApi": ("ServerlessHttpApi", "$default", "2.0"), "Api": ("ServerlessRestApi", "Prod", "1.0")}
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
@@ -47,6 +52,7 @@ class DeployResult:
     outputs: dict[str, Any]
     warnings: list[str]
     applied: bool
+    routes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -55,6 +61,7 @@ class DeployResult:
     def summary(self) -> list[str]:
         lines = [f"{c.function} ({c.logical_id}): {c.action}" + (f" — {', '.join(c.details)}" if c.details else "")
                  for c in self.changes]
+        lines += self.routes
         lines += [f"output {k} = {v}" for k, v in self.outputs.items()]
         return lines + [f"warning: {w}" for w in self.warnings]
 
@@ -131,13 +138,16 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     if dry_run:
         return DeployResult(template.stack_name, changes, {}, warnings, applied=False)
     snapshots: dict[str, _Snapshot] = {}
+    api_snapshots: dict[str, dict[str, Any] | None] = {}
     try:
         for fn, change in zip(template.functions, changes):
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
                 _apply(c, fn)
+        _apply_apis(c, template, api_snapshots)
     except Exception as exc:
         _rollback(c, snapshots)
+        _rollback_apis(c, api_snapshots)
         if isinstance(exc, CumuloError):
             exc.message = f"Deploy of stack {template.stack_name} failed and was rolled back: {exc.message}"
             exc.args = (exc.message,)
@@ -146,9 +156,11 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         if change.action == "delete":
             c.delete_function(change.function)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions}})
+    route_lines = [line for api_id, (logical, routes) in _wanted_apis(template).items()
+                   for line in _route_lines(c, api_id, logical, routes)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
-    return DeployResult(template.stack_name, changes, outputs, warnings, applied=True)
+    return DeployResult(template.stack_name, changes, outputs, warnings, applied=True, routes=route_lines)
 
 
 def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:
@@ -205,8 +217,67 @@ def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
             continue   # best effort: restore everything we can
 
 
+def implicit_api_id(stack: str, logical_id: str) -> str:
+    """A stable id for a stack's implicit API, so its URLs survive re-deploys."""
+    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:10]
+
+
+def _wanted_apis(template: Template) -> dict[str, tuple[str, list[Route]]]:
+    """api id -> (logical id, routes) for every implicit API the template's events need."""
+    apis: dict[str, tuple[str, list[Route]]] = {}
+    for fn in template.functions:
+        for event in fn.events.values():
+            kind = event.get("Type")
+            if kind not in _IMPLICIT_APIS:
+                continue
+            logical, _, version = _IMPLICIT_APIS[kind]
+            props = event.get("Properties") or {}
+            method = str(props.get("Method", "any")).upper()
+            method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
+            path = props.get("Path")
+            route_key = "$default" if path is None and kind == "HttpApi" else f"{method} {path}"
+            version = str(props.get("PayloadFormatVersion", version))
+            timeout = props.get("TimeoutInMillis")
+            route = Route(route_key, fn.function_name, version, int(timeout) if timeout else INTEGRATION_TIMEOUT_MS)
+            api_id = implicit_api_id(template.stack_name, logical)
+            apis.setdefault(api_id, (logical, []))[1].append(route)
+    return apis
+
+
+def _apply_apis(c: Cumulo, template: Template, snapshots: dict[str, dict[str, Any] | None]) -> None:
+    for api_id, (logical, routes) in _wanted_apis(template).items():
+        try:
+            snapshots[api_id] = c.store.get_api(api_id)
+        except ResourceNotFoundException:
+            snapshots[api_id] = None
+            stage = next(s for k, (lid, s, _) in _IMPLICIT_APIS.items() if lid == logical)
+            c.apis.create_api(f"{template.stack_name}-{logical}", stages=[stage], api_id=api_id)
+        c.apis.replace_routes(api_id, routes)
+
+
+def _route_lines(c: Cumulo, api_id: str, logical: str, routes: list[Route]) -> list[str]:
+    stage = c.apis.get_api(api_id).stages[0].name
+    prefix = f"/{api_id}" + ("" if stage == "$default" else f"/{stage}")
+    return [f"api {logical} ({api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
+            + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in routes]
+
+
+def _rollback_apis(c: Cumulo, snapshots: dict[str, dict[str, Any] | None]) -> None:
+    for api_id, doc in snapshots.items():
+        if doc is None:
+            try:
+                c.apis.delete_api(api_id)
+            except ResourceNotFoundException:
+                pass
+        else:
+            c.store.put_api(api_id, doc)
+
+
 def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
     attributes: dict[tuple[str, str], Any] = {}
+    for api_id, (logical, _) in _wanted_apis(template).items():
+        attributes[(logical, "Ref")] = api_id
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

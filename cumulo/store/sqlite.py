@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS access_keys (
     secret TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS apis (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stacks (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL
@@ -274,6 +278,29 @@ class SQLiteStore:
     def list_tags(self, arn: str) -> dict[str, str]:
         with self._lock:
             return dict(self._db.execute("SELECT key, value FROM tags WHERE arn = ? ORDER BY key", (arn,)).fetchall())
+
+    # -- HTTP APIs --------------------------------------------------------------
+    def put_api(self, api_id: str, doc: dict[str, Any]) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO apis (id, doc) VALUES (?, ?)", (api_id, json.dumps(doc)))
+
+    def get_api(self, api_id: str) -> dict[str, Any]:
+        def load() -> dict[str, Any]:
+            row = self._db.execute("SELECT doc FROM apis WHERE id = ?", (api_id,)).fetchone()
+            if row is None:
+                raise ResourceNotFoundException(f"Invalid API identifier specified {self._arns.account}:{api_id}")
+            return dict(json.loads(row[0]))
+
+        return dict(self._cached(("api", api_id), load))
+
+    def list_apis(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM apis ORDER BY id")]
+
+    def delete_api(self, api_id: str) -> None:
+        with self._tx():
+            if self._db.execute("DELETE FROM apis WHERE id = ?", (api_id,)).rowcount == 0:
+                raise ResourceNotFoundException(f"Invalid API identifier specified {self._arns.account}:{api_id}")
 
     # -- stacks (what a template deployed) ------------------------------------
     def get_stack(self, name: str) -> dict[str, Any] | None:

@@ -58,7 +58,11 @@ def test_sam_init_hello_world_deploys_and_runs(cumulo: Cumulo, tmp_path: Path) -
     result = deploy(cumulo, app / "template.yaml")
     assert [c.action for c in result.changes] == ["create"]
     assert result.outputs["HelloWorldFunction"] == cumulo.arns.function("hello-sam-HelloWorldFunction")
-    assert any("Api" in w for w in result.warnings)
+    assert not result.warnings
+    api = cumulo.apis.list_apis()[0]
+    assert [(r.route_key, r.function, r.payload_version) for r in api.routes] == [
+        ("GET /hello", "hello-sam-HelloWorldFunction", "1.0")]
+    assert result.outputs["HelloWorldApi"] == f"https://{api.api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/"
     payload = cumulo.invoke("hello-sam-HelloWorldFunction").json()
     assert payload["statusCode"] == 200 and "hello world" in payload["body"]
     assert cumulo.get_function_configuration("hello-sam-HelloWorldFunction").timeout == 3

@@ -60,7 +60,8 @@ class CumuloServer:
         self.home = home
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0",
+                                      "--gateway-port", "0", *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self._reader = threading.Thread(target=self._drain, name="cumulo-up-stderr", daemon=True)
@@ -129,8 +130,8 @@ def lambda_client(endpoint: str, key_id: str, secret: str, **config: Any) -> Bas
 def zip_of(**files: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in files.items():
-            zf.writestr(name, textwrap.dedent(text))
+        for name, text in files.items():   # a fixed date: the same files give the same bytes (and CodeSha256)
+            zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), textwrap.dedent(text))
     return buffer.getvalue()
 
 

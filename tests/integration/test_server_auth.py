@@ -124,7 +124,7 @@ def test_no_auth_refuses_a_non_loopback_host(tmp_path: Path) -> None:
 
 # -- the server process ---------------------------------------------------------------
 def test_second_server_on_the_same_home_is_refused(server: CumuloServer, lam: BaseClient) -> None:
-    proc = cli(server.home, "up", "--port", "0")
+    proc = cli(server.home, "up", "--port", "0", "--gateway-port", "0")
     assert proc.returncode != 0
     assert "another `cumulo up` is already serving" in proc.stderr and server.endpoint in proc.stderr
     assert "Functions" in lam.list_functions()

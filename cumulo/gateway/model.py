@@ -1,0 +1,93 @@
+"""HTTP APIs as resources: an API, its routes (each with a Lambda proxy integration) and stages.
+
+AWS's apigatewayv2 splits a route's target into a separate Integration resource;
+here each route carries its integration directly (function, payload format,
+timeout), which is what a Lambda proxy route always is. ``HttpApi`` is
+immutable: changing an API stores a new value, and the gateway rebuilds its
+route table from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.errors import InvalidParameterValueException, ValidationException
+
+__all__ = ["HttpApi", "Route", "Stage", "new_api_id", "DEFAULT_STAGE", "INTEGRATION_TIMEOUT_MS"]
+
+DEFAULT_STAGE = "$default"
+INTEGRATION_TIMEOUT_MS = 30_000          # AWS's default and maximum for HTTP APIs
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_STAGE_RE = re.compile(r"^(\$default|[a-zA-Z0-9_-]{1,128})$")
+_NAME_RE = re.compile(r"^.{1,128}$", re.S)
+
+
+def new_api_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+@dataclass(frozen=True)
+class Route:
+    route_key: str                     # "GET /items/{id}", "ANY /{proxy+}", "$default"
+    function: str                      # function name, optionally "name:qualifier"
+    payload_version: str = "2.0"
+    timeout_ms: int = INTEGRATION_TIMEOUT_MS
+    route_id: str = field(default_factory=new_api_id)
+
+    def __post_init__(self) -> None:
+        if self.payload_version not in ("1.0", "2.0"):
+            raise ValidationException(f"PayloadFormatVersion must be 1.0 or 2.0, not {self.payload_version!r}")
+        if not 50 <= self.timeout_ms <= INTEGRATION_TIMEOUT_MS:
+            raise ValidationException(f"TimeoutInMillis must be between 50 and {INTEGRATION_TIMEOUT_MS}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str = DEFAULT_STAGE
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _STAGE_RE.match(self.name):
+            raise ValidationException(f"Stage name {self.name!r} must be $default or 1-128 of [a-zA-Z0-9_-]")
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    api_id: str
+    name: str
+    routes: tuple[Route, ...] = ()
+    stages: tuple[Stage, ...] = (Stage(),)
+    created: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise ValidationException("API name must be 1-128 characters")
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def with_route(self, route: Route) -> "HttpApi":
+        if any(r.route_key == route.route_key for r in self.routes):
+            raise InvalidParameterValueException(f"Route with key {route.route_key} already exists for this API")
+        return dataclasses.replace(self, routes=(*self.routes, route))
+
+    def without_route(self, route_key_or_id: str) -> "HttpApi":
+        kept = tuple(r for r in self.routes if route_key_or_id not in (r.route_key, r.route_id))
+        return dataclasses.replace(self, routes=kept)
+
+    def with_stage(self, stage: Stage) -> "HttpApi":
+        others = tuple(s for s in self.stages if s.name != stage.name)
+        return dataclasses.replace(self, stages=(*others, stage))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "HttpApi":
+        return cls(doc["api_id"], doc["name"], tuple(Route(**r) for r in doc["routes"]),
+                   tuple(Stage(**s) for s in doc["stages"]), doc.get("created", ""))

@@ -1,0 +1,172 @@
+"""The gateway's HTTP edge: an ASGI app turning requests into Lambda proxy invocations.
+
+Which API a request is for: the Host header ``{api_id}.execute-api.<anything>``,
+else a first path segment naming an API (``/{api_id}/...``). Which stage: a
+named stage's name as the next path segment, else ``$default``. Then the route
+table (rebuilt whenever the store changes), the event in the route's payload
+format, the invocation in a worker thread bounded by the integration timeout,
+and the response mapping. The gateway never parses or alters what the
+function returns beyond AWS's documented mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from concurrent.futures import Executor
+from typing import Any, Awaitable, Callable
+from urllib.parse import unquote
+
+from cumulo.app import Cumulo
+from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
+from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
+from cumulo.gateway.payload import (
+    INTERNAL_ERROR, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
+)
+from cumulo.gateway.routing import RouteMatch, RouteTable
+
+__all__ = ["Gateway", "MAX_BODY_BYTES"]
+
+MAX_BODY_BYTES = 10 * 1024 * 1024     # API Gateway's payload limit
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _message(status: int, text: str, headers: list[tuple[str, str]] | None = None) -> GatewayResponse:
+    body = ('{"message":"%s"}' % text).encode()
+    return GatewayResponse(status, [("content-type", "application/json"), *(headers or [])], body)
+
+
+NOT_FOUND = _message(404, "Not Found")
+TOO_LARGE = _message(413, "Request Entity Too Large")
+TIMEOUT = _message(504, "Endpoint request timed out")
+THROTTLED = _message(429, "Too Many Requests")
+
+
+class Gateway:
+    def __init__(self, cumulo: Cumulo, executor: Executor) -> None:
+        self.cumulo = cumulo
+        self.executor = executor
+        self._generation = -1
+        self._apis: dict[str, tuple[HttpApi, RouteTable]] = {}
+
+    # -- APIs, cached until the store changes --------------------------------
+    def _api(self, api_id: str) -> tuple[HttpApi, RouteTable] | None:
+        store = self.cumulo.store
+        if store.generation != self._generation:
+            self._apis.clear()
+            self._generation = store.generation
+        if api_id not in self._apis:
+            try:
+                api = self.cumulo.apis.get_api(api_id)
+            except ResourceNotFoundException:
+                return None
+            self._apis[api_id] = (api, RouteTable(r.route_key for r in api.routes))
+        return self._apis[api_id]
+
+    def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, Stage, str] | None:
+        """(API, routes, stage, path within the stage) for a request, or None."""
+        segments = raw_path.split("/")
+        found = None
+        if ".execute-api." in host:
+            found = self._api(host.split(".", 1)[0])
+        if found is None and len(segments) > 1 and segments[1]:
+            found = self._api(segments[1])
+            if found is not None:
+                raw_path = "/" + "/".join(segments[2:])
+                segments = raw_path.split("/")
+        if found is None:
+            return None
+        api, table = found
+        if len(segments) > 1:
+            named = api.stage(unquote(segments[1]))
+            if named is not None and named.name != DEFAULT_STAGE:
+                return api, table, named, "/" + "/".join(segments[2:])
+        default = api.stage(DEFAULT_STAGE)
+        return None if default is None else (api, table, default, raw_path)
+
+    # -- ASGI -----------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.monotonic()
+        response = await self._respond(scope, receive, started)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _respond(self, scope: Scope, receive: Receive, started: float) -> GatewayResponse:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return TOO_LARGE
+        body = await _read_body(receive)
+        if body is None:
+            return TOO_LARGE
+        host = next((v for k, v in headers if k.lower() == "host"), "")
+        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        located = self._locate(host, raw_path)
+        if located is None:
+            return NOT_FOUND
+        api, table, stage, path = located
+        try:
+            match = table.match(scope["method"], path)
+        except CumuloError:
+            return _message(400, "Bad Request")
+        if match is None:
+            return NOT_FOUND
+        route = next(r for r in api.routes if r.route_key == match.route_key)
+        client = scope.get("client") or ("", 0)
+        request = HttpRequest(
+            method=scope["method"], raw_path=path, raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers, body=body, source_ip=client[0], request_id=_request_id(),
+            time_epoch_ms=int(time.time() * 1000), api_id=api.api_id, domain_name=host, stage=stage.name,
+            account_id=self.cumulo.arns.account)
+        return await self._integrate(route, request, match, stage)
+
+    async def _integrate(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage) -> GatewayResponse:
+        v2 = route.payload_version == "2.0"
+        event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None)
+        payload = json.dumps(event).encode()
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self.executor, self._invoke, route.function, payload)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(call), route.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return TIMEOUT      # the function runs on to its own timeout, as on AWS
+        except TooManyRequestsException:
+            return THROTTLED
+        except CumuloError:
+            return INTERNAL_ERROR
+        if result.function_error:
+            return INTERNAL_ERROR
+        return (response_v2 if v2 else response_v1)(result.payload)
+
+    def _invoke(self, function: str, payload: bytes) -> Any:
+        return self.cumulo.invoke(function, payload)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _request_id() -> str:
+    """HTTP APIs' request IDs look like ``JKJaXmPLvHcESHA=``: 10 random bytes, base64."""
+    return base64.b64encode(os.urandom(10)).decode()

@@ -1,0 +1,209 @@
+"""The HTTP API gateway, end to end: real server, real HTTP, real frameworks as functions."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, APIGatewayProxyEventV2Model
+
+from test_server import CumuloServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+GATEWAY = re.compile(r"HTTP APIs\s+(http://\S+?)/<api-id>")
+API_LINE = re.compile(r"api (\w+) \((\w+)\): (\S+ \S+|\$default) -> (\S+) at <gateway>(\S+)")
+
+ECHO = """
+import json, time
+def handler(event, context):
+    if event.get("rawPath", event.get("path", "")).endswith("/boom"):
+        raise ValueError("boom")
+    if event.get("rawPath", event.get("path", "")).endswith("/slow"):
+        time.sleep(3)
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+"""
+ECHO_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Handler: app.handler
+      Runtime: python3.11
+      Timeout: 10
+      Events:
+        V2:
+          Type: HttpApi
+          Properties:
+            Path: /v2/{proxy+}
+            Method: ANY
+            TimeoutInMillis: 1000
+        V1:
+          Type: Api
+          Properties:
+            Path: /v1/{id}
+            Method: post
+"""
+
+
+class Gateway:
+    def __init__(self, server: CumuloServer) -> None:
+        self.server = server
+        m = GATEWAY.search(server.output)
+        assert m, server.output
+        self.host, port = m.group(1).removeprefix("http://").split(":")
+        self.port = int(port)
+        self.routes = {(r[0], r[2]): r[4] for r in API_LINE.findall(server.output)}
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]], bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request(method, path, body, headers or {})
+            resp = conn.getresponse()
+            found: dict[str, list[str]] = {}
+            for k, v in resp.getheaders():
+                found.setdefault(k.lower(), []).append(v)
+            return resp.status, found, resp.read()
+        finally:
+            conn.close()
+
+
+def _serve(tmp_path: Path, template: Path) -> Iterator[Gateway]:
+    server = CumuloServer(tmp_path / "home", str(template))
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while "api " not in server.output and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield Gateway(server)
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("echo")
+    (tmp / "app" / "echo").mkdir(parents=True)
+    (tmp / "app" / "echo" / "app.py").write_text(textwrap.dedent(ECHO))
+    (tmp / "app" / "template.yaml").write_text(ECHO_TEMPLATE)
+    yield from _serve(tmp, tmp / "app" / "template.yaml")
+
+
+def _prefix(gw: Gateway, logical: str, route_key: str) -> str:
+    return gw.routes[(logical, route_key)]
+
+
+def test_payload_v2_event_validates_against_aws_model(echo: Gateway) -> None:
+    path = _prefix(echo, "ServerlessHttpApi", "ANY /v2/{proxy+}").replace("{proxy+}", "a%20b/c")
+    status, headers, body = echo.request("POST", path + "?x=1&x=2&y=", b"hello",
+                                         {"Cookie": "s=1; t=2", "X-Multi": "a", "User-Agent": "tests"})
+    assert status == 200, body
+    event = json.loads(body)
+    APIGatewayProxyEventV2Model.model_validate(event)
+    assert event["version"] == "2.0" and event["routeKey"] == "ANY /v2/{proxy+}"
+    assert event["rawPath"].endswith("/v2/a%20b/c") and event["pathParameters"] == {"proxy": "a b/c"}
+    assert event["queryStringParameters"] == {"x": "1,2", "y": ""}
+    assert event["cookies"] == ["s=1", "t=2"] and "cookie" not in event["headers"]
+    assert event["headers"]["x-multi"] == "a" and event["requestContext"]["http"]["userAgent"] == "tests"
+    assert event["body"] == "hello" and event["isBase64Encoded"] is False
+
+
+def test_payload_v1_event_validates_against_aws_model(echo: Gateway) -> None:
+    path = _prefix(echo, "ServerlessRestApi", "POST /v1/{id}").replace("{id}", "42")
+    status, _, body = echo.request("POST", path, b'{"k": 1}', {"Content-Type": "application/json"})
+    assert status == 200, body
+    event = json.loads(body)
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event["httpMethod"] == "POST" and event["resource"] == "/v1/{id}"
+    assert event["pathParameters"] == {"id": "42"} and event["requestContext"]["stage"] == "Prod"
+
+
+def test_binary_request_bodies_are_base64(echo: Gateway) -> None:
+    path = _prefix(echo, "ServerlessHttpApi", "ANY /v2/{proxy+}").replace("{proxy+}", "bin")
+    raw = bytes(range(256))
+    status, _, body = echo.request("PUT", path, raw, {"Content-Type": "application/octet-stream"})
+    event = json.loads(body)
+    import base64
+
+    assert status == 200 and event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == raw
+
+
+def test_errors_timeouts_and_unknown_routes(echo: Gateway) -> None:
+    base = _prefix(echo, "ServerlessHttpApi", "ANY /v2/{proxy+}").replace("{proxy+}", "")
+    status, _, body = echo.request("GET", base + "boom")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    status, _, body = echo.request("GET", base + "slow")
+    assert status == 504
+    status, _, body = echo.request("GET", "/nope/at/all")
+    assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+    status, _, _ = echo.request("POST", base + "big", b"x" * (10 * 1024 * 1024 + 1))
+    assert status == 413
+
+
+def test_host_header_selects_the_api(echo: Gateway) -> None:
+    prefix = _prefix(echo, "ServerlessHttpApi", "ANY /v2/{proxy+}")
+    api_id = prefix.split("/")[1]
+    status, _, body = echo.request("GET", "/v2/hosted", headers={"Host": f"{api_id}.execute-api.localhost"})
+    assert status == 200 and json.loads(body)["rawPath"] == "/v2/hosted"
+
+
+@pytest.fixture(scope="module")
+def fastapi_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("fastapi")
+    shutil.copytree(EXAMPLES / "fastapi-mangum", tmp / "fastapi-mangum")
+    yield from _serve(tmp, tmp / "fastapi-mangum" / "template.yaml")
+
+
+def test_fastapi_behind_mangum(fastapi_app: Gateway) -> None:
+    base = _prefix(fastapi_app, "ServerlessHttpApi", "$default").removesuffix("/...")
+    status, _, body = fastapi_app.request("GET", base + "/hello?name=Ada")
+    assert (status, json.loads(body)) == (200, {"message": "Hello, Ada!"})
+    status, headers, body = fastapi_app.request("POST", base + "/items/5", b'{"name": "pen", "price": 1.5}',
+                                                {"Content-Type": "application/json"})
+    assert status == 200 and json.loads(body) == {"id": 5, "name": "pen", "price": 1.5}
+    assert any(c.startswith("last_item=5") for c in headers.get("set-cookie", []))
+    status, _, body = fastapi_app.request("GET", base + "/items/5", headers={"Cookie": "last_item=5"})
+    assert json.loads(body) == {"id": 5, "item": {"name": "pen", "price": 1.5}, "last_item_cookie": "5"}
+    status, headers, body = fastapi_app.request("GET", base + "/pixel.png")
+    assert status == 200 and headers["content-type"] == ["image/png"] and body.startswith(b"\x89PNG")
+    status, _, _ = fastapi_app.request("GET", base + "/items/not-a-number")
+    assert status == 422
+
+
+@pytest.fixture(scope="module")
+def powertools_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("powertools")
+    shutil.copytree(EXAMPLES / "powertools-http", tmp / "powertools-http")
+    yield from _serve(tmp, tmp / "powertools-http" / "template.yaml")
+
+
+def test_powertools_http_resolver(powertools_app: Gateway) -> None:
+    todo = _prefix(powertools_app, "ServerlessHttpApi", "GET /todos/{todo_id}").replace("{todo_id}", "t1")
+    status, _, body = powertools_app.request("GET", todo)
+    assert (status, json.loads(body)) == (404, {"error": "not found"})
+    status, headers, body = powertools_app.request("POST", todo, b'{"title": "write tests"}')
+    assert status == 201 and json.loads(body) == {"id": "t1"}
+    assert any(c.startswith("last_todo=t1") for c in headers.get("set-cookie", []))
+    status, _, body = powertools_app.request("GET", todo + "?verbose=true", headers={"Cookie": "session=abc"})
+    assert status == 200
+    assert json.loads(body) == {"todo": {"title": "write tests"}, "verbose": True, "session": ["session=abc"]}
+    logo = _prefix(powertools_app, "ServerlessHttpApi", "GET /logo.bin")
+    status, headers, body = powertools_app.request("GET", logo)
+    assert status == 200 and body == bytes(range(256))
+
+
+def test_sam_init_hello_world_serves_its_api(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "hello-sam", tmp_path / "hello-sam")
+    for gw in _serve(tmp_path, tmp_path / "hello-sam" / "template.yaml"):
+        path = _prefix(gw, "ServerlessRestApi", "GET /hello")
+        status, _, body = gw.request("GET", path)
+        assert (status, json.loads(body)) == (200, {"message": "hello world"})
