@@ -52,6 +52,7 @@ class Cumulo:
         self.blobs = CodeBlobs(s.code_dir)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
         self.apis = ApiService(self.store)
+        self.gateway_url = ""    # where HTTP APIs are served, once a server listens
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
         self._sync_limits()

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from cumulo.api import lambda_api, sigv4
+from cumulo.api import apigatewayv2, lambda_api, sigv4
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException
@@ -88,7 +88,7 @@ class ControlPlane:
                     sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                           request.headers, request.body),
                     self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
-            found = lambda_api.route(request)
+            found = lambda_api.route(request) or apigatewayv2.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
             handler, params = found
@@ -223,6 +223,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     by_port: dict[int, Any] = {control.getsockname()[1]: app}
     if gateway is not None:
         by_port[gateway.getsockname()[1]] = Gateway(cumulo, app.executor)
+        host, port = gateway.getsockname()[:2]
+        cumulo.gateway_url = f"http://{host}:{port}"
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

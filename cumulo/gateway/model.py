@@ -18,7 +18,8 @@ from typing import Any
 
 from cumulo.errors import InvalidParameterValueException, ValidationException
 
-__all__ = ["HttpApi", "Route", "Stage", "new_api_id", "DEFAULT_STAGE", "INTEGRATION_TIMEOUT_MS"]
+__all__ = ["HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
+           "INTEGRATION_TIMEOUT_MS"]
 
 DEFAULT_STAGE = "$default"
 INTEGRATION_TIMEOUT_MS = 30_000          # AWS's default and maximum for HTTP APIs
@@ -38,6 +39,11 @@ class Route:
     payload_version: str = "2.0"
     timeout_ms: int = INTEGRATION_TIMEOUT_MS
     route_id: str = field(default_factory=new_api_id)
+    integration_id: str = ""
+    authorization_type: str = "NONE"   # NONE | JWT | CUSTOM
+    authorizer_id: str = ""
+    authorization_scopes: tuple[str, ...] = ()
+    api_key_required: bool = False
 
     def __post_init__(self) -> None:
         if self.payload_version not in ("1.0", "2.0"):
@@ -47,9 +53,42 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A Lambda proxy integration (apigatewayv2 keeps it apart from routes)."""
+
+    integration_id: str
+    function: str
+    payload_version: str = "2.0"
+    timeout_ms: int = INTEGRATION_TIMEOUT_MS
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    authorizer_id: str
+    name: str
+    kind: str                                  # JWT | REQUEST
+    identity_sources: tuple[str, ...] = ("$request.header.Authorization",)
+    issuer: str = ""                           # JWT
+    audiences: tuple[str, ...] = ()            # JWT
+    jwks_uri: str = ""                         # JWT: http(s):// or file://
+    function: str = ""                         # REQUEST (Lambda authorizer)
+    payload_version: str = "2.0"
+    simple_responses: bool = False
+    ttl_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str = DEFAULT_STAGE
     variables: dict[str, str] = field(default_factory=dict)
+    default_throttle: Throttle | None = None
+    route_throttles: dict[str, Throttle] = field(default_factory=dict)   # route key -> throttle
 
     def __post_init__(self) -> None:
         if not _STAGE_RE.match(self.name):
@@ -63,6 +102,10 @@ class HttpApi:
     routes: tuple[Route, ...] = ()
     stages: tuple[Stage, ...] = (Stage(),)
     created: str = ""
+    integrations: tuple[Integration, ...] = ()
+    authorizers: tuple[Authorizer, ...] = ()
+    cors: dict[str, Any] | None = None         # apigatewayv2 CorsConfiguration, as given
+    description: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -87,7 +130,25 @@ class HttpApi:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def authorizer(self, authorizer_id: str) -> Authorizer | None:
+        return next((a for a in self.authorizers if a.authorizer_id == authorizer_id), None)
+
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "HttpApi":
-        return cls(doc["api_id"], doc["name"], tuple(Route(**r) for r in doc["routes"]),
-                   tuple(Stage(**s) for s in doc["stages"]), doc.get("created", ""))
+        def stage(d: dict[str, Any]) -> Stage:
+            default = d.get("default_throttle")
+            return Stage(d["name"], d.get("variables", {}), Throttle(**default) if default else None,
+                         {k: Throttle(**v) for k, v in d.get("route_throttles", {}).items()})
+
+        def route(d: dict[str, Any]) -> Route:
+            return Route(**{**d, "authorization_scopes": tuple(d.get("authorization_scopes", ()))})
+
+        def authorizer(d: dict[str, Any]) -> Authorizer:
+            return Authorizer(**{**d, "identity_sources": tuple(d["identity_sources"]),
+                                 "audiences": tuple(d.get("audiences", ()))})
+
+        return cls(doc["api_id"], doc["name"], tuple(route(r) for r in doc["routes"]),
+                   tuple(stage(s) for s in doc["stages"]), doc.get("created", ""),
+                   tuple(Integration(**i) for i in doc.get("integrations", [])),
+                   tuple(authorizer(a) for a in doc.get("authorizers", [])), doc.get("cors"),
+                   doc.get("description", ""))

@@ -27,8 +27,9 @@ from cumulo.gateway.payload import (
     INTERNAL_ERROR, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
 )
 from cumulo.gateway.routing import RouteMatch, RouteTable
+from cumulo.store.base import LogRecord
 
-__all__ = ["Gateway", "MAX_BODY_BYTES"]
+__all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024     # API Gateway's payload limit
 Scope = dict[str, Any]
@@ -94,13 +95,25 @@ class Gateway:
         if scope["type"] != "http":
             return
         started = time.monotonic()
-        response = await self._respond(scope, receive, started)
+        access: dict[str, Any] = {}
+        response = await self._respond(scope, receive, started, access)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
+        if "requestId" in access:
+            headers.append((b"apigw-requestid", access["requestId"].encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+        if "apiId" in access:
+            self._access_log(access, response.status, started)
 
-    async def _respond(self, scope: Scope, receive: Receive, started: float) -> GatewayResponse:
+    def _access_log(self, access: dict[str, Any], status: int, started: float) -> None:
+        """One JSON line per request in the API's log group (``/aws/apigateway/<api-id>``)."""
+        access.update(status=status, responseLatency=round((time.monotonic() - started) * 1000, 3))
+        now = int(time.time() * 1000)
+        self.cumulo.logs.emit([LogRecord(access_log_group(access["apiId"]), access.get("stage", ""), "access",
+                                         access.get("requestId"), now, json.dumps(access))])
+
+    async def _respond(self, scope: Scope, receive: Receive, started: float, access: dict[str, Any]) -> GatewayResponse:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         declared = next((v for k, v in headers if k.lower() == "content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -114,6 +127,9 @@ class Gateway:
         if located is None:
             return NOT_FOUND
         api, table, stage, path = located
+        client = scope.get("client") or ("", 0)
+        access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=client[0],
+                      httpMethod=scope["method"], path=path, routeKey="-", integrationLatency=None)
         try:
             match = table.match(scope["method"], path)
         except CumuloError:
@@ -121,20 +137,22 @@ class Gateway:
         if match is None:
             return NOT_FOUND
         route = next(r for r in api.routes if r.route_key == match.route_key)
-        client = scope.get("client") or ("", 0)
+        access["routeKey"] = route.route_key
         request = HttpRequest(
             method=scope["method"], raw_path=path, raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers, body=body, source_ip=client[0], request_id=_request_id(),
+            headers=headers, body=body, source_ip=client[0], request_id=access["requestId"],
             time_epoch_ms=int(time.time() * 1000), api_id=api.api_id, domain_name=host, stage=stage.name,
             account_id=self.cumulo.arns.account)
-        return await self._integrate(route, request, match, stage)
+        return await self._integrate(route, request, match, stage, access)
 
-    async def _integrate(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage) -> GatewayResponse:
+    async def _integrate(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
+                         access: dict[str, Any]) -> GatewayResponse:
         v2 = route.payload_version == "2.0"
         event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None)
         payload = json.dumps(event).encode()
         loop = asyncio.get_running_loop()
         call = loop.run_in_executor(self.executor, self._invoke, route.function, payload)
+        integration_started = time.monotonic()
         try:
             result = await asyncio.wait_for(asyncio.shield(call), route.timeout_ms / 1000)
         except asyncio.TimeoutError:
@@ -143,6 +161,8 @@ class Gateway:
             return THROTTLED
         except CumuloError:
             return INTERNAL_ERROR
+        finally:
+            access["integrationLatency"] = round((time.monotonic() - integration_started) * 1000, 3)
         if result.function_error:
             return INTERNAL_ERROR
         return (response_v2 if v2 else response_v1)(result.payload)
@@ -165,6 +185,10 @@ async def _read_body(receive: Receive) -> bytes | None:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+def access_log_group(api_id: str) -> str:
+    return f"/aws/apigateway/{api_id}"
 
 
 def _request_id() -> str:

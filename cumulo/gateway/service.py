@@ -4,25 +4,114 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
+from typing import Any
 
-from cumulo.errors import InvalidParameterValueException
-from cumulo.gateway.model import DEFAULT_STAGE, INTEGRATION_TIMEOUT_MS, HttpApi, Route, Stage, new_api_id
+from cumulo.errors import CumuloError, InvalidParameterValueException
+from cumulo.gateway.model import (
+    DEFAULT_STAGE, INTEGRATION_TIMEOUT_MS, Authorizer, HttpApi, Integration, Route, Stage, Throttle, new_api_id,
+)
 from cumulo.gateway.routing import parse_route_key
 from cumulo.model.function import parse_function_ref
 from cumulo.store.base import Store
 
-__all__ = ["ApiService"]
+__all__ = ["ApiService", "BadRequestException", "NotFoundException", "ConflictException", "cors_config"]
+
+
+class BadRequestException(CumuloError):
+    status = 400
+
+
+class NotFoundException(CumuloError):
+    status = 404
+
+
+class ConflictException(CumuloError):
+    status = 409
+
+
+def cors_config(doc: dict[str, Any]) -> Any:
+    """apigatewayv2's CorsConfiguration document as the gateway's ``CorsConfig``."""
+    from cumulo.gateway.cors import CorsConfig
+
+    try:
+        return CorsConfig(
+            allow_origins=tuple(doc.get("AllowOrigins", ())), allow_methods=tuple(doc.get("AllowMethods", ())),
+            allow_headers=tuple(doc.get("AllowHeaders", ())), expose_headers=tuple(doc.get("ExposeHeaders", ())),
+            max_age=doc.get("MaxAge"), allow_credentials=bool(doc.get("AllowCredentials", False)))
+    except (TypeError, ValueError) as exc:
+        raise BadRequestException(f"Invalid CorsConfiguration: {exc}") from None
 
 
 class ApiService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def create_api(self, name: str, stages: list[str] | None = None, api_id: str | None = None) -> HttpApi:
+    def create_api(self, name: str, stages: list[str] | None = None, api_id: str | None = None,
+                   cors: dict[str, Any] | None = None, description: str = "") -> HttpApi:
+        if cors is not None:
+            cors_config(cors)   # refuse an invalid configuration now, not at request time
         api = HttpApi(api_id or new_api_id(), name, (), tuple(Stage(s) for s in (stages or [DEFAULT_STAGE])),
-                      datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                      datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), cors=cors, description=description)
         self._store.put_api(api.api_id, api.to_dict())
         return api
+
+    def update_api(self, api_id: str, name: str | None = None, cors: dict[str, Any] | None = None,
+                   description: str | None = None) -> HttpApi:
+        api = self.get_api(api_id)
+        if cors is not None:
+            cors_config(cors)
+        api = dataclasses.replace(api, name=api.name if name is None else name,
+                                  cors=api.cors if cors is None else (cors or None),
+                                  description=api.description if description is None else description)
+        self._save(api)
+        return api
+
+    def create_integration(self, api_id: str, function: str, payload_version: str = "2.0",
+                           timeout_ms: int | None = None) -> Integration:
+        parse_function_ref(function)
+        integration = Integration(new_api_id()[:7], function, payload_version,
+                                  INTEGRATION_TIMEOUT_MS if timeout_ms is None else timeout_ms)
+        Route("$default", function, payload_version, integration.timeout_ms)   # same checks as a route's
+        api = self.get_api(api_id)
+        self._save(dataclasses.replace(api, integrations=(*api.integrations, integration)))
+        return integration
+
+    def delete_integration(self, api_id: str, integration_id: str) -> None:
+        api = self.get_api(api_id)
+        if any(r.integration_id == integration_id for r in api.routes):
+            raise ConflictException(f"Integration {integration_id} is used by a route; delete the route first")
+        kept = tuple(i for i in api.integrations if i.integration_id != integration_id)
+        if len(kept) == len(api.integrations):
+            raise NotFoundException(f"Unable to find Integration with id '{integration_id}'")
+        self._save(dataclasses.replace(api, integrations=kept))
+
+    def create_authorizer(self, api_id: str, authorizer: Authorizer) -> Authorizer:
+        if authorizer.kind not in ("JWT", "REQUEST"):
+            raise BadRequestException("AuthorizerType must be JWT or REQUEST")
+        if authorizer.kind == "JWT" and not (authorizer.issuer and authorizer.audiences):
+            raise BadRequestException("A JWT authorizer needs JwtConfiguration with Issuer and Audience")
+        if authorizer.kind == "REQUEST":
+            parse_function_ref(authorizer.function)
+        api = self.get_api(api_id)
+        self._save(dataclasses.replace(api, authorizers=(*api.authorizers, authorizer)))
+        return authorizer
+
+    def add_route(self, api_id: str, route_key: str, integration_id: str = "", **options: Any) -> Route:
+        """A route whose target is one of the API's integrations (apigatewayv2's CreateRoute)."""
+        parse_route_key(route_key)
+        api = self.get_api(api_id)
+        integration = next((i for i in api.integrations if i.integration_id == integration_id), None)
+        if integration_id and integration is None:
+            raise NotFoundException(f"Unable to find Integration with id '{integration_id}'")
+        authorizer_id = options.get("authorizer_id", "")
+        if authorizer_id and api.authorizer(authorizer_id) is None:
+            raise NotFoundException(f"Unable to find Authorizer with id '{authorizer_id}'")
+        route = Route(route_key, integration.function if integration else "",
+                      integration.payload_version if integration else "2.0",
+                      integration.timeout_ms if integration else INTEGRATION_TIMEOUT_MS,
+                      integration_id=integration_id, **options)
+        self._save(api.with_route(route))
+        return route
 
     def get_api(self, api_id: str) -> HttpApi:
         return HttpApi.from_dict(self._store.get_api(api_id))
@@ -49,8 +138,9 @@ class ApiService:
             raise InvalidParameterValueException(f"Route {route_key_or_id} not found on API {api_id}")
         self._save(updated)
 
-    def put_stage(self, api_id: str, name: str, variables: dict[str, str] | None = None) -> Stage:
-        stage = Stage(name, dict(variables or {}))
+    def put_stage(self, api_id: str, name: str, variables: dict[str, str] | None = None,
+                  default_throttle: Throttle | None = None, route_throttles: dict[str, Throttle] | None = None) -> Stage:
+        stage = Stage(name, dict(variables or {}), default_throttle, dict(route_throttles or {}))
         self._save(self.get_api(api_id).with_stage(stage))
         return stage
 

@@ -1,0 +1,264 @@
+"""The subset of AWS's ``apigatewayv2`` API (REST-JSON, ``/v2/apis/...``) that HTTP APIs need.
+
+boto3's ``apigatewayv2`` client can create an API, its Lambda proxy integrations,
+routes, stages (with throttling) and authorizers (JWT and Lambda), and read and
+delete them. Names on the wire are camelCase, as AWS's are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from cumulo.api.http import Reply, Request, json_reply
+from cumulo.app import Cumulo
+from cumulo.gateway.model import Authorizer, HttpApi, Integration, Route, Stage, Throttle, new_api_id
+from cumulo.gateway.service import BadRequestException, NotFoundException
+
+__all__ = ["route"]
+
+Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
+_LAMBDA_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
+
+
+def _function_of(uri: str) -> str:
+    """IntegrationUri: a function ARN, the apigateway invocation URI around one, or a plain name."""
+    m = _LAMBDA_URI.match(uri or "")
+    return m.group("arn") if m else uri
+
+
+def _api_doc(c: Cumulo, api: HttpApi) -> dict[str, Any]:
+    endpoint = c.gateway_url
+    doc: dict[str, Any] = {"apiId": api.api_id, "name": api.name, "protocolType": "HTTP",
+                           "apiEndpoint": f"{endpoint}/{api.api_id}", "createdDate": api.created,
+                           "routeSelectionExpression": "$request.method $request.path",
+                           "description": api.description, "disableExecuteApiEndpoint": False}
+    if api.cors:
+        doc["corsConfiguration"] = api.cors
+    return doc
+
+
+def _route_doc(r: Route) -> dict[str, Any]:
+    doc: dict[str, Any] = {"routeId": r.route_id, "routeKey": r.route_key, "authorizationType": r.authorization_type,
+                           "apiKeyRequired": r.api_key_required}
+    if r.integration_id:
+        doc["target"] = f"integrations/{r.integration_id}"
+    if r.authorizer_id:
+        doc["authorizerId"] = r.authorizer_id
+    if r.authorization_scopes:
+        doc["authorizationScopes"] = list(r.authorization_scopes)
+    return doc
+
+
+def _integration_doc(c: Cumulo, i: Integration) -> dict[str, Any]:
+    return {"integrationId": i.integration_id, "integrationType": "AWS_PROXY", "integrationMethod": "POST",
+            "integrationUri": c.arns.function(*_split(i.function)), "payloadFormatVersion": i.payload_version,
+            "timeoutInMillis": i.timeout_ms, "connectionType": "INTERNET"}
+
+
+def _split(function: str) -> tuple[str, str | None]:
+    from cumulo.model.function import parse_function_ref
+
+    return parse_function_ref(function)
+
+
+def _stage_doc(s: Stage) -> dict[str, Any]:
+    doc: dict[str, Any] = {"stageName": s.name, "stageVariables": dict(s.variables), "autoDeploy": True}
+    if s.default_throttle:
+        doc["defaultRouteSettings"] = {"ThrottlingRateLimit": s.default_throttle.rate,
+                                       "ThrottlingBurstLimit": s.default_throttle.burst}
+    if s.route_throttles:
+        doc["routeSettings"] = {k: {"ThrottlingRateLimit": t.rate, "ThrottlingBurstLimit": t.burst}
+                                for k, t in s.route_throttles.items()}
+    return doc
+
+
+def _authorizer_doc(a: Authorizer) -> dict[str, Any]:
+    doc: dict[str, Any] = {"authorizerId": a.authorizer_id, "name": a.name, "authorizerType": a.kind,
+                           "identitySource": list(a.identity_sources)}
+    if a.kind == "JWT":
+        doc["jwtConfiguration"] = {"Issuer": a.issuer, "Audience": list(a.audiences)}
+    else:
+        doc.update({"authorizerUri": a.function, "authorizerPayloadFormatVersion": a.payload_version,
+                    "enableSimpleResponses": a.simple_responses, "authorizerResultTtlInSeconds": a.ttl_seconds})
+    return doc
+
+
+def _throttle(settings: dict[str, Any] | None) -> Throttle | None:
+    if not settings or ("ThrottlingRateLimit" not in settings and "ThrottlingBurstLimit" not in settings):
+        return None
+    return Throttle(float(settings.get("ThrottlingRateLimit", 10_000)), int(settings.get("ThrottlingBurstLimit", 5_000)))
+
+
+def _items(items: list[dict[str, Any]]) -> Reply:
+    return json_reply({"items": items})
+
+
+def _api(c: Cumulo, p: dict[str, str]) -> HttpApi:
+    try:
+        return c.apis.get_api(p["api"])
+    except Exception:
+        raise NotFoundException(f"Invalid API identifier specified {c.arns.account}:{p['api']}") from None
+
+
+# -- operations ----------------------------------------------------------------
+def create_api(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    doc = request.json()
+    if doc.get("protocolType", "HTTP") != "HTTP":
+        raise BadRequestException("Only protocolType HTTP is supported")
+    if not doc.get("name"):
+        raise BadRequestException("name is required")
+    api = c.apis.create_api(doc["name"], cors=doc.get("corsConfiguration"), description=doc.get("description", ""))
+    if doc.get("target"):   # quick create: one integration, a $default route, the $default stage
+        integration = c.apis.create_integration(api.api_id, _function_of(doc["target"]))
+        c.apis.add_route(api.api_id, doc.get("routeKey", "$default"), integration.integration_id)
+    return json_reply(_api_doc(c, c.apis.get_api(api.api_id)), 201)
+
+
+def get_api(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(_api_doc(c, _api(c, p)))
+
+
+def get_apis(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    return _items([_api_doc(c, a) for a in c.apis.list_apis()])
+
+
+def update_api(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    api = c.apis.update_api(p["api"], doc.get("name"), doc.get("corsConfiguration"), doc.get("description"))
+    return json_reply(_api_doc(c, api))
+
+
+def delete_api(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    _api(c, p)
+    c.apis.delete_api(p["api"])
+    return Reply(204)
+
+
+def create_integration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    if doc.get("integrationType") != "AWS_PROXY":
+        raise BadRequestException("Only integrationType AWS_PROXY (Lambda proxy) is supported")
+    integration = c.apis.create_integration(p["api"], _function_of(doc.get("integrationUri", "")),
+                                            doc.get("payloadFormatVersion", "2.0"), doc.get("timeoutInMillis"))
+    return json_reply(_integration_doc(c, integration), 201)
+
+
+def get_integrations(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _items([_integration_doc(c, i) for i in _api(c, p).integrations])
+
+
+def delete_integration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    _api(c, p)
+    c.apis.delete_integration(p["api"], p["id"])
+    return Reply(204)
+
+
+def create_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    target = doc.get("target", "")
+    if target and not target.startswith("integrations/"):
+        raise BadRequestException("target must be integrations/{integrationId}")
+    route = c.apis.add_route(
+        p["api"], doc.get("routeKey", ""), target.removeprefix("integrations/"),
+        authorization_type=doc.get("authorizationType", "NONE"), authorizer_id=doc.get("authorizerId", ""),
+        authorization_scopes=tuple(doc.get("authorizationScopes", ())),
+        api_key_required=bool(doc.get("apiKeyRequired", False)))
+    return json_reply(_route_doc(route), 201)
+
+
+def get_routes(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _items([_route_doc(r) for r in _api(c, p).routes])
+
+
+def get_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    route = next((r for r in _api(c, p).routes if r.route_id == p["id"]), None)
+    if route is None:
+        raise NotFoundException(f"Unable to find Route with id '{p['id']}'")
+    return json_reply(_route_doc(route))
+
+
+def delete_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    _api(c, p)
+    c.apis.delete_route(p["api"], p["id"])
+    return Reply(204)
+
+
+def create_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    routes = {k: t for k, v in (doc.get("routeSettings") or {}).items() if (t := _throttle(v)) is not None}
+    stage = c.apis.put_stage(p["api"], doc.get("stageName", ""), doc.get("stageVariables"),
+                             _throttle(doc.get("defaultRouteSettings")), routes)
+    return json_reply(_stage_doc(stage), 201)
+
+
+def get_stages(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _items([_stage_doc(s) for s in _api(c, p).stages])
+
+
+def delete_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    api = _api(c, p)
+    import dataclasses
+
+    kept = tuple(s for s in api.stages if s.name != p["id"])
+    if len(kept) == len(api.stages):
+        raise NotFoundException(f"Unable to find Stage with name '{p['id']}'")
+    c.store.put_api(api.api_id, dataclasses.replace(api, stages=kept).to_dict())
+    return Reply(204)
+
+
+def create_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    jwt_config = doc.get("jwtConfiguration") or {}
+    sources = doc.get("identitySource") or ["$request.header.Authorization"]
+    authorizer = Authorizer(
+        new_api_id()[:6], doc.get("name", ""), doc.get("authorizerType", ""), tuple(sources),
+        issuer=jwt_config.get("Issuer", ""), audiences=tuple(jwt_config.get("Audience", ())),
+        jwks_uri=jwt_config.get("JwksUri", "") or doc.get("jwksUri", ""),
+        function=_function_of(doc.get("authorizerUri", "")),
+        payload_version=doc.get("authorizerPayloadFormatVersion", "2.0"),
+        simple_responses=bool(doc.get("enableSimpleResponses", False)),
+        ttl_seconds=int(doc.get("authorizerResultTtlInSeconds", 0)))
+    return json_reply(_authorizer_doc(c.apis.create_authorizer(p["api"], authorizer)), 201)
+
+
+def get_authorizers(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _items([_authorizer_doc(a) for a in _api(c, p).authorizers])
+
+
+_API = "/v2/apis/(?P<api>[^/]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
+        ("POST", "/v2/apis", create_api),
+        ("GET", "/v2/apis", get_apis),
+        ("GET", _API, get_api),
+        ("PATCH", _API, update_api),
+        ("DELETE", _API, delete_api),
+        ("POST", f"{_API}/integrations", create_integration),
+        ("GET", f"{_API}/integrations", get_integrations),
+        ("DELETE", f"{_API}/integrations/(?P<id>[^/]+)", delete_integration),
+        ("POST", f"{_API}/routes", create_route),
+        ("GET", f"{_API}/routes", get_routes),
+        ("GET", f"{_API}/routes/(?P<id>[^/]+)", get_route),
+        ("DELETE", f"{_API}/routes/(?P<id>[^/]+)", delete_route),
+        ("POST", f"{_API}/stages", create_stage),
+        ("GET", f"{_API}/stages", get_stages),
+        ("DELETE", f"{_API}/stages/(?P<id>[^/]+)", delete_stage),
+        ("POST", f"{_API}/authorizers", create_authorizer),
+        ("GET", f"{_API}/authorizers", get_authorizers),
+    ]
+]
+
+
+def route(request: Request) -> tuple[Handler, dict[str, str]] | None:
+    path = request.path
+    for method, pattern, handler in _ROUTES:
+        m = pattern.match(path)
+        if m and method == request.method:
+            return handler, m.groupdict()
+    return None
