@@ -452,6 +452,63 @@ def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ..
 
 
 @cli.group()
+def api() -> None:
+    """HTTP APIs served by the gateway: list, create, route, access logs."""
+
+
+@api.command("list")
+@click.pass_context
+@_aws_errors
+def api_list(ctx: click.Context) -> None:
+    """List HTTP APIs and their routes."""
+    for item in _open(ctx).apis.list_apis():
+        stages = ", ".join(s.name for s in item.stages)
+        click.echo(f"{item.api_id}  {item.name}  (stages: {stages})")
+        for r in item.routes:
+            click.echo(f"    {r.route_key:<32} -> {r.function or '-'} (payload {r.payload_version})")
+
+
+@api.command("create")
+@click.argument("name")
+@click.option("--stage", "stages", multiple=True, help="Stage names (default: $default).")
+@click.pass_context
+@_aws_errors
+def api_create(ctx: click.Context, name: str, stages: tuple[str, ...]) -> None:
+    """Create an HTTP API; prints its id."""
+    click.echo(_open(ctx).apis.create_api(name, list(stages) or None).api_id)
+
+
+@api.command("route")
+@click.argument("api_id")
+@click.argument("route_key")
+@click.argument("function")
+@click.option("--payload-version", type=click.Choice(["2.0", "1.0"]), default="2.0", show_default=True)
+@click.option("--timeout-ms", type=int, default=None, help="Integration timeout (50-30000 ms).")
+@click.pass_context
+@_aws_errors
+def api_route(ctx: click.Context, api_id: str, route_key: str, function: str, payload_version: str,
+              timeout_ms: int | None) -> None:
+    """Route ROUTE_KEY (e.g. "GET /items/{id}", "$default") to a function (Lambda proxy)."""
+    route = _open(ctx).apis.create_route(api_id, route_key, function, payload_version, timeout_ms)
+    click.echo(route.route_id)
+
+
+@api.command("logs")
+@click.argument("api_id")
+@click.option("--since", default="1h", show_default=True, help="How far back: 30s, 10m, 2h, 1d, or an ISO time.")
+@click.pass_context
+@_aws_errors
+def api_logs(ctx: click.Context, api_id: str, since: str) -> None:
+    """Access logs of an API: one JSON line per request."""
+    from cumulo.gateway.server import access_log_group
+
+    c = _open(ctx)
+    c.apis.get_api(api_id)
+    for rec in c.store.query_logs(access_log_group(api_id), since_ms=parse_since(since)):
+        click.echo(rec.message)
+
+
+@cli.group()
 def keys() -> None:
     """Access keys for the control plane (AWS Signature Version 4)."""
 

@@ -207,3 +207,56 @@ def test_sam_init_hello_world_serves_its_api(tmp_path: Path) -> None:
         path = _prefix(gw, "ServerlessRestApi", "GET /hello")
         status, _, body = gw.request("GET", path)
         assert (status, json.loads(body)) == (200, {"message": "hello world"})
+
+
+def test_apigatewayv2_client_builds_a_working_api(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import boto3
+    from botocore.config import Config
+
+    from test_server import create as create_function
+
+    server = CumuloServer(tmp_path / "home")
+    try:
+        gw = Gateway(server)
+        lam = server.client()
+        create_function(lam, "web", __import__("test_server").zip_of(**{"app.py": textwrap.dedent(ECHO)}))
+        apigw = boto3.client("apigatewayv2", endpoint_url=server.endpoint, region_name="us-east-1",
+                             aws_access_key_id=server.key_id, aws_secret_access_key=server.secret,
+                             config=Config(retries={"max_attempts": 0}))
+        api = apigw.create_api(Name="shop", ProtocolType="HTTP")
+        assert api["ApiEndpoint"].endswith("/" + api["ApiId"])
+        integration = apigw.create_integration(
+            ApiId=api["ApiId"], IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+            IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                           f"arn:aws:lambda:us-east-1:000000000000:function:web/invocations")
+        route = apigw.create_route(ApiId=api["ApiId"], RouteKey="GET /items/{id}",
+                                   Target=f"integrations/{integration['IntegrationId']}")
+        apigw.create_stage(ApiId=api["ApiId"], StageName="v1", StageVariables={"color": "blue"})
+        assert [r["RouteKey"] for r in apigw.get_routes(ApiId=api["ApiId"])["Items"]] == ["GET /items/{id}"]
+        assert {s["StageName"] for s in apigw.get_stages(ApiId=api["ApiId"])["Items"]} == {"$default", "v1"}
+
+        status, _, body = gw.request("GET", f"/{api['ApiId']}/v1/items/7?q=x")
+        event = json.loads(body)
+        assert status == 200 and event["pathParameters"] == {"id": "7"}
+        assert event["stageVariables"] == {"color": "blue"} and event["requestContext"]["stage"] == "v1"
+        status, _, _ = gw.request("GET", f"/{api['ApiId']}/items/7")
+        assert status == 200, "the $default stage serves without a stage prefix"
+
+        logs = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(tmp_path / "home"), "api", "logs",
+                               api["ApiId"]], capture_output=True, text=True, timeout=60)
+        lines = [json.loads(line) for line in logs.stdout.splitlines()]
+        assert any(l["routeKey"] == "GET /items/{id}" and l["status"] == 200 and l["stage"] == "v1"
+                   and l["integrationLatency"] is not None for l in lines), logs.stdout + logs.stderr
+
+        apigw.delete_route(ApiId=api["ApiId"], RouteId=route["RouteId"])
+        status, _, _ = gw.request("GET", f"/{api['ApiId']}/v1/items/7")
+        assert status == 404
+        with pytest.raises(apigw.exceptions.NotFoundException):
+            apigw.get_api(ApiId="missing123")
+        apigw.delete_api(ApiId=api["ApiId"])
+        assert apigw.get_apis()["Items"] == []
+    finally:
+        server.close()
