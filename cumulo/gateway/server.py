@@ -32,6 +32,7 @@ from cumulo.store.base import LogRecord
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024     # API Gateway's payload limit
+MAX_HEADER_BYTES = 10_240             # HTTP APIs: request line and header values combined
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,6 +45,7 @@ def _message(status: int, text: str, headers: list[tuple[str, str]] | None = Non
 
 NOT_FOUND = _message(404, "Not Found")
 TOO_LARGE = _message(413, "Request Entity Too Large")
+HEADERS_TOO_LARGE = _message(431, "Request Header Fields Too Large")
 TIMEOUT = _message(504, "Endpoint request timed out")
 THROTTLED = _message(429, "Too Many Requests")
 
@@ -115,6 +117,9 @@ class Gateway:
 
     async def _respond(self, scope: Scope, receive: Receive, started: float, access: dict[str, Any]) -> GatewayResponse:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        line = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + len(scope["method"])
+        if line + sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            return HEADERS_TOO_LARGE
         declared = next((v for k, v in headers if k.lower() == "content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return TOO_LARGE

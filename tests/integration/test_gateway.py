@@ -260,3 +260,50 @@ def test_apigatewayv2_client_builds_a_working_api(tmp_path: Path) -> None:
         assert apigw.get_apis()["Items"] == []
     finally:
         server.close()
+
+
+def _raw(gw: Gateway, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection((gw.host, gw.port), timeout=30) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks):
+                break
+        return b"".join(chunks)
+
+
+def _invocations(home: Path, function: str) -> int:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), "logs", function, "--since", "1h"],
+                         capture_output=True, text=True, timeout=60).stdout
+    return out.count("START RequestId:")
+
+
+def test_malformed_requests_get_4xx_and_never_reach_the_function(echo: Gateway) -> None:
+    import time
+
+    home = echo.server.home
+    before = -1
+    while before != (now := _invocations(home, "app-Echo")):   # earlier tests' slow calls may still finish
+        before = now
+        time.sleep(0.5)
+    path = _prefix(echo, "ServerlessHttpApi", "ANY /v2/{proxy+}").replace("{proxy+}", "x").encode()
+    bad_chunked = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nnope\r\n0\r\n\r\n"
+    assert _raw(echo, bad_chunked).split(b" ")[1].startswith(b"4")
+    bad_escape = b"GET " + path + b"/%zz HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert _raw(echo, bad_escape).split(b" ")[1] == b"400"
+    huge = b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+    assert _raw(echo, huge).split(b" ")[1] == b"431"
+    time.sleep(0.3)   # let the server's log writer commit
+    assert _invocations(home, "app-Echo") == before
