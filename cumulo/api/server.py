@@ -68,6 +68,8 @@ class ControlPlane:
         except RequestTooLargeException as exc:
             await _send(send, error_reply(exc))
             return
+        except _ClientGone:
+            return
         client = scope.get("client") or ("", 0)
         request = Request(
             method=scope["method"],
@@ -103,12 +105,16 @@ class ControlPlane:
         self.executor.shutdown(wait=True, cancel_futures=False)
 
 
+class _ClientGone(Exception):
+    """The connection ended before the whole body arrived (or it was malformed): run nothing."""
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:

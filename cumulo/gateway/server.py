@@ -98,7 +98,10 @@ class Gateway:
             return
         started = time.monotonic()
         access: dict[str, Any] = {}
-        response = await self._respond(scope, receive, started, access)
+        try:
+            response = await self._respond(scope, receive, started, access)
+        except _ClientGone:
+            return
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         if "requestId" in access:
@@ -176,12 +179,16 @@ class Gateway:
         return self.cumulo.invoke(function, payload)
 
 
+class _ClientGone(Exception):
+    """The connection ended before the whole body arrived (or it was malformed): never invoke."""
+
+
 async def _read_body(receive: Receive) -> bytes | None:
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
