@@ -409,7 +409,7 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
         say(f"  credentials {'(new) ' if created else ''}AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret}")
         say(f"              region {c.arns.region}; more keys: cumulo keys create")
     for line in deployed:
-        say(f"  deployed    {line}")
+        say(f"  deployed    {line.replace('<gateway>', gateway_url)}")
     say("")
     say("Try it:")
     say(f"  export AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret} AWS_DEFAULT_REGION={c.arns.region}")

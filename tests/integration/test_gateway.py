@@ -17,7 +17,7 @@ from test_server import CumuloServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GATEWAY = re.compile(r"HTTP APIs\s+(http://\S+?)/<api-id>")
-API_LINE = re.compile(r"api (\w+) \((\w+)\): (\S+ \S+|\$default) -> (\S+) at <gateway>(\S+)")
+API_LINE = re.compile(r"api (\w+) \((\w+)\): (\S+ \S+|\$default) -> (\S+) at http://[^/\s]+(\S+)")
 
 ECHO = """
 import json, time
