@@ -22,6 +22,7 @@ from cumulo.errors import (
 )
 from cumulo.functions import CodeSource, FunctionService
 from cumulo.gateway.service import ApiService
+from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
@@ -52,6 +53,7 @@ class Cumulo:
         self.blobs = CodeBlobs(s.code_dir)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
         self.apis = ApiService(self.store)
+        self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1

@@ -7,6 +7,7 @@ delete them. Names on the wire are camelCase, as AWS's are.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Callable
 
@@ -34,7 +35,7 @@ def _api_doc(c: Cumulo, api: HttpApi) -> dict[str, Any]:
                            "routeSelectionExpression": "$request.method $request.path",
                            "description": api.description, "disableExecuteApiEndpoint": False}
     if api.cors:
-        doc["corsConfiguration"] = api.cors
+        doc["corsConfiguration"] = _camel(api.cors)
     return doc
 
 
@@ -65,10 +66,10 @@ def _split(function: str) -> tuple[str, str | None]:
 def _stage_doc(s: Stage) -> dict[str, Any]:
     doc: dict[str, Any] = {"stageName": s.name, "stageVariables": dict(s.variables), "autoDeploy": True}
     if s.default_throttle:
-        doc["defaultRouteSettings"] = {"ThrottlingRateLimit": s.default_throttle.rate,
-                                       "ThrottlingBurstLimit": s.default_throttle.burst}
+        doc["defaultRouteSettings"] = {"throttlingRateLimit": s.default_throttle.rate,
+                                       "throttlingBurstLimit": s.default_throttle.burst}
     if s.route_throttles:
-        doc["routeSettings"] = {k: {"ThrottlingRateLimit": t.rate, "ThrottlingBurstLimit": t.burst}
+        doc["routeSettings"] = {k: {"throttlingRateLimit": t.rate, "throttlingBurstLimit": t.burst}
                                 for k, t in s.route_throttles.items()}
     return doc
 
@@ -77,17 +78,36 @@ def _authorizer_doc(a: Authorizer) -> dict[str, Any]:
     doc: dict[str, Any] = {"authorizerId": a.authorizer_id, "name": a.name, "authorizerType": a.kind,
                            "identitySource": list(a.identity_sources)}
     if a.kind == "JWT":
-        doc["jwtConfiguration"] = {"Issuer": a.issuer, "Audience": list(a.audiences)}
+        doc["jwtConfiguration"] = {"issuer": a.issuer, "audience": list(a.audiences)}
+        if a.jwks_uri:
+            doc["jwksUri"] = a.jwks_uri
     else:
         doc.update({"authorizerUri": a.function, "authorizerPayloadFormatVersion": a.payload_version,
                     "enableSimpleResponses": a.simple_responses, "authorizerResultTtlInSeconds": a.ttl_seconds})
     return doc
 
 
+def _pascal(doc: Any) -> Any:
+    """A wire object (camelCase members) in CloudFormation's spelling (PascalCase), one level deep."""
+    if not isinstance(doc, dict):
+        return doc
+    return {k[:1].upper() + k[1:]: v for k, v in doc.items()}
+
+
+def _camel(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k[:1].lower() + k[1:]: v for k, v in doc.items()}
+
+
 def _throttle(settings: dict[str, Any] | None) -> Throttle | None:
+    """A route's throttle from RouteSettings; a missing half takes the account's default."""
+    settings = _pascal(settings)
     if not settings or ("ThrottlingRateLimit" not in settings and "ThrottlingBurstLimit" not in settings):
         return None
-    return Throttle(float(settings.get("ThrottlingRateLimit", 10_000)), int(settings.get("ThrottlingBurstLimit", 5_000)))
+    try:
+        return Throttle(float(settings.get("ThrottlingRateLimit", 10_000)),
+                        int(settings.get("ThrottlingBurstLimit", 5_000)))
+    except (TypeError, ValueError):
+        raise BadRequestException("ThrottlingRateLimit and ThrottlingBurstLimit must be numbers") from None
 
 
 def _items(items: list[dict[str, Any]]) -> Reply:
@@ -108,7 +128,7 @@ def create_api(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
         raise BadRequestException("Only protocolType HTTP is supported")
     if not doc.get("name"):
         raise BadRequestException("name is required")
-    api = c.apis.create_api(doc["name"], cors=doc.get("corsConfiguration"), description=doc.get("description", ""))
+    api = c.apis.create_api(doc["name"], cors=_pascal(doc.get("corsConfiguration")), description=doc.get("description", ""))
     if doc.get("target"):   # quick create: one integration, a $default route, the $default stage
         integration = c.apis.create_integration(api.api_id, _function_of(doc["target"]))
         c.apis.add_route(api.api_id, doc.get("routeKey", "$default"), integration.integration_id)
@@ -126,7 +146,8 @@ def get_apis(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
 def update_api(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
     _api(c, p)
-    api = c.apis.update_api(p["api"], doc.get("name"), doc.get("corsConfiguration"), doc.get("description"))
+    api = c.apis.update_api(p["api"], doc.get("name"), _pascal(doc.get("corsConfiguration")),
+                            doc.get("description"))
     return json_reply(_api_doc(c, api))
 
 
@@ -170,6 +191,29 @@ def create_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return json_reply(_route_doc(route), 201)
 
 
+def update_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    _api(c, p)
+    changes: dict[str, Any] = {}
+    for wire, field, convert in _ROUTE_FIELDS:
+        if wire in doc:
+            changes[field] = convert(doc[wire])
+    if "target" in doc:
+        target = doc["target"] or ""
+        if not target.startswith("integrations/"):
+            raise BadRequestException("target must be integrations/{integrationId}")
+        changes["integration_id"] = target.removeprefix("integrations/")
+    return json_reply(_route_doc(c.apis.update_route(p["api"], p["id"], **changes)))
+
+
+_ROUTE_FIELDS: list[tuple[str, str, Callable[[Any], Any]]] = [
+    ("routeKey", "route_key", str), ("authorizationType", "authorization_type", str),
+    ("authorizerId", "authorizer_id", lambda v: v or ""),
+    ("authorizationScopes", "authorization_scopes", lambda v: tuple(v or ())),
+    ("apiKeyRequired", "api_key_required", bool),
+]
+
+
 def get_routes(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return _items([_route_doc(r) for r in _api(c, p).routes])
 
@@ -196,14 +240,34 @@ def create_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return json_reply(_stage_doc(stage), 201)
 
 
+def _stage(c: Cumulo, p: dict[str, str]) -> Stage:
+    stage = _api(c, p).stage(p["id"])
+    if stage is None:
+        raise NotFoundException(f"Unable to find Stage with name '{p['id']}'")
+    return stage
+
+
+def get_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(_stage_doc(_stage(c, p)))
+
+
+def update_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    stage = _stage(c, p)
+    default = _throttle(doc["defaultRouteSettings"]) if "defaultRouteSettings" in doc else stage.default_throttle
+    routes = stage.route_throttles
+    if "routeSettings" in doc:
+        routes = {k: t for k, v in (doc.get("routeSettings") or {}).items() if (t := _throttle(v)) is not None}
+    variables = doc["stageVariables"] if "stageVariables" in doc else stage.variables
+    return json_reply(_stage_doc(c.apis.put_stage(p["api"], stage.name, variables, default, routes)))
+
+
 def get_stages(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return _items([_stage_doc(s) for s in _api(c, p).stages])
 
 
 def delete_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     api = _api(c, p)
-    import dataclasses
-
     kept = tuple(s for s in api.stages if s.name != p["id"])
     if len(kept) == len(api.stages):
         raise NotFoundException(f"Unable to find Stage with name '{p['id']}'")
@@ -214,21 +278,40 @@ def delete_stage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 def create_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
     _api(c, p)
-    jwt_config = doc.get("jwtConfiguration") or {}
-    sources = doc.get("identitySource") or ["$request.header.Authorization"]
+    jwt_config = _pascal(doc.get("jwtConfiguration")) or {}
+    kind = doc.get("authorizerType", "")
+    sources = doc.get("identitySource")
+    if sources is None:
+        sources = ["$request.header.Authorization"] if kind == "JWT" else []
+    ttl = doc.get("authorizerResultTtlInSeconds", 0)
+    if not isinstance(sources, list) or not isinstance(ttl, int):
+        raise BadRequestException("identitySource must be a list and authorizerResultTtlInSeconds an integer")
     authorizer = Authorizer(
-        new_api_id()[:6], doc.get("name", ""), doc.get("authorizerType", ""), tuple(sources),
+        new_api_id()[:6], doc.get("name", ""), kind, tuple(sources),
         issuer=jwt_config.get("Issuer", ""), audiences=tuple(jwt_config.get("Audience", ())),
         jwks_uri=jwt_config.get("JwksUri", "") or doc.get("jwksUri", ""),
         function=_function_of(doc.get("authorizerUri", "")),
         payload_version=doc.get("authorizerPayloadFormatVersion", "2.0"),
         simple_responses=bool(doc.get("enableSimpleResponses", False)),
-        ttl_seconds=int(doc.get("authorizerResultTtlInSeconds", 0)))
+        ttl_seconds=ttl)
     return json_reply(_authorizer_doc(c.apis.create_authorizer(p["api"], authorizer)), 201)
 
 
 def get_authorizers(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return _items([_authorizer_doc(a) for a in _api(c, p).authorizers])
+
+
+def get_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    authorizer = _api(c, p).authorizer(p["id"])
+    if authorizer is None:
+        raise NotFoundException(f"Unable to find Authorizer with id '{p['id']}'")
+    return json_reply(_authorizer_doc(authorizer))
+
+
+def delete_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    _api(c, p)
+    c.apis.delete_authorizer(p["api"], p["id"])
+    return Reply(204)
 
 
 _API = "/v2/apis/(?P<api>[^/]+)"
@@ -245,12 +328,17 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", f"{_API}/routes", create_route),
         ("GET", f"{_API}/routes", get_routes),
         ("GET", f"{_API}/routes/(?P<id>[^/]+)", get_route),
+        ("PATCH", f"{_API}/routes/(?P<id>[^/]+)", update_route),
         ("DELETE", f"{_API}/routes/(?P<id>[^/]+)", delete_route),
         ("POST", f"{_API}/stages", create_stage),
         ("GET", f"{_API}/stages", get_stages),
+        ("GET", f"{_API}/stages/(?P<id>[^/]+)", get_stage),
+        ("PATCH", f"{_API}/stages/(?P<id>[^/]+)", update_stage),
         ("DELETE", f"{_API}/stages/(?P<id>[^/]+)", delete_stage),
         ("POST", f"{_API}/authorizers", create_authorizer),
         ("GET", f"{_API}/authorizers", get_authorizers),
+        ("GET", f"{_API}/authorizers/(?P<id>[^/]+)", get_authorizer),
+        ("DELETE", f"{_API}/authorizers/(?P<id>[^/]+)", delete_authorizer),
     ]
 ]
 

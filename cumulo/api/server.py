@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from cumulo.api import apigatewayv2, lambda_api, sigv4
+from cumulo.api import apigateway, apigatewayv2, lambda_api, sigv4
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException
@@ -90,7 +90,7 @@ class ControlPlane:
                     sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                           request.headers, request.body),
                     self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
-            found = lambda_api.route(request) or apigatewayv2.route(request)
+            found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
             handler, params = found
@@ -227,8 +227,9 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
 
     app = ControlPlane(cumulo, auth=auth)
     by_port: dict[int, Any] = {control.getsockname()[1]: app}
+    edge: Gateway | None = None
     if gateway is not None:
-        by_port[gateway.getsockname()[1]] = Gateway(cumulo, app.executor)
+        edge = by_port[gateway.getsockname()[1]] = Gateway(cumulo, app.executor)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
@@ -249,3 +250,5 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         uvicorn.Server(config).run(sockets=[control] + ([gateway] if gateway is not None else []))
     finally:
         app.close()
+        if edge is not None:
+            edge.close()

@@ -16,9 +16,9 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from cumulo.errors import InvalidParameterValueException, ValidationException
+from cumulo.errors import CumuloError, InvalidParameterValueException, ValidationException
 
-__all__ = ["HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
+__all__ = ["BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
            "INTEGRATION_TIMEOUT_MS"]
 
 DEFAULT_STAGE = "$default"
@@ -26,6 +26,30 @@ INTEGRATION_TIMEOUT_MS = 30_000          # AWS's default and maximum for HTTP AP
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _STAGE_RE = re.compile(r"^(\$default|[a-zA-Z0-9_-]{1,128})$")
 _NAME_RE = re.compile(r"^.{1,128}$", re.S)
+_AUTHORIZATION_TYPES = ("NONE", "JWT", "CUSTOM")
+# Where authorizers find identities (selection expressions of HTTP APIs).
+IDENTITY_SOURCE_RE = re.compile(r"^\$(request\.header|request\.querystring|context|stageVariables)\.([A-Za-z0-9_.:-]+)$")
+
+
+class BadRequestException(CumuloError):
+    """API Gateway's name for a parameter it cannot accept."""
+
+    status = 400
+
+
+class NotFoundException(CumuloError):
+    status = 404
+
+
+class ConflictException(CumuloError):
+    status = 409
+
+
+def check_identity_source(source: str) -> None:
+    if not isinstance(source, str) or not IDENTITY_SOURCE_RE.match(source):
+        raise BadRequestException(
+            f"Invalid identity source {source!r}: use $request.header.<name>, $request.querystring.<name>, "
+            "$context.<name> or $stageVariables.<name>")
 
 
 def new_api_id() -> str:
@@ -50,12 +74,28 @@ class Route:
             raise ValidationException(f"PayloadFormatVersion must be 1.0 or 2.0, not {self.payload_version!r}")
         if not 50 <= self.timeout_ms <= INTEGRATION_TIMEOUT_MS:
             raise ValidationException(f"TimeoutInMillis must be between 50 and {INTEGRATION_TIMEOUT_MS}")
+        if self.authorization_type not in _AUTHORIZATION_TYPES:
+            raise BadRequestException(f"AuthorizationType must be NONE, JWT or CUSTOM, not {self.authorization_type!r}"
+                                      + (" (IAM authorization is not supported)" if self.authorization_type == "AWS_IAM"
+                                         else ""))
+        if self.authorization_type != "NONE" and not self.authorizer_id:
+            raise BadRequestException(f"AuthorizationType {self.authorization_type} needs an AuthorizerId")
+        if self.authorization_scopes and self.authorization_type != "JWT":
+            raise BadRequestException("AuthorizationScopes apply to JWT authorizers only")
 
 
 @dataclass(frozen=True)
 class Throttle:
+    """A steady rate (requests per second) and a burst (the bucket's size)."""
+
     rate: float
     burst: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate < 1e12:
+            raise BadRequestException("ThrottlingRateLimit must be a number >= 0")
+        if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 0:
+            raise BadRequestException("ThrottlingBurstLimit must be an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -81,6 +121,33 @@ class Authorizer:
     payload_version: str = "2.0"
     simple_responses: bool = False
     ttl_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("JWT", "REQUEST"):
+            raise BadRequestException("AuthorizerType must be JWT or REQUEST")
+        if not 1 <= len(self.name) <= 128:
+            raise BadRequestException("Authorizer name must be 1-128 characters")
+        for source in self.identity_sources:
+            check_identity_source(source)
+        if self.kind == "JWT":
+            if not self.issuer or not self.audiences:
+                raise BadRequestException("A JWT authorizer needs JwtConfiguration with an Issuer and an Audience")
+            if len(self.identity_sources) != 1:
+                raise BadRequestException("A JWT authorizer takes exactly one identity source")
+            if self.jwks_uri and not self.jwks_uri.startswith(("https://", "http://", "file://")):
+                raise BadRequestException("JwksUri must be an https://, http:// or file:// URL")
+        else:
+            if not self.function:
+                raise BadRequestException("A REQUEST authorizer needs an AuthorizerUri naming a function")
+            if self.payload_version not in ("1.0", "2.0"):
+                raise BadRequestException("AuthorizerPayloadFormatVersion must be 1.0 or 2.0")
+            if self.simple_responses and self.payload_version != "2.0":
+                raise BadRequestException("EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0")
+            if isinstance(self.ttl_seconds, bool) or not isinstance(self.ttl_seconds, int) \
+                    or not 0 <= self.ttl_seconds <= 3600:
+                raise BadRequestException("AuthorizerResultTtlInSeconds must be between 0 and 3600")
+            if self.ttl_seconds and not self.identity_sources:
+                raise BadRequestException("Caching (AuthorizerResultTtlInSeconds > 0) needs an identity source")
 
 
 @dataclass(frozen=True)

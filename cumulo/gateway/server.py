@@ -22,11 +22,14 @@ from urllib.parse import unquote
 
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
+from cumulo.gateway.access import AccessControl, message
+from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
 )
 from cumulo.gateway.routing import RouteMatch, RouteTable
+from cumulo.gateway.service import cors_config
 from cumulo.store.base import LogRecord
 
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
@@ -38,16 +41,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def _message(status: int, text: str, headers: list[tuple[str, str]] | None = None) -> GatewayResponse:
-    body = ('{"message":"%s"}' % text).encode()
-    return GatewayResponse(status, [("content-type", "application/json"), *(headers or [])], body)
-
-
-NOT_FOUND = _message(404, "Not Found")
-TOO_LARGE = _message(413, "Request Entity Too Large")
-HEADERS_TOO_LARGE = _message(431, "Request Header Fields Too Large")
-TIMEOUT = _message(504, "Endpoint request timed out")
-THROTTLED = _message(429, "Too Many Requests")
+NOT_FOUND = message(404, "Not Found")
+TOO_LARGE = message(413, "Request Entity Too Large")
+HEADERS_TOO_LARGE = message(431, "Request Header Fields Too Large")
+TIMEOUT = message(504, "Endpoint request timed out")
+THROTTLED = message(429, "Too Many Requests")
+BAD_REQUEST = message(400, "Bad Request")
 
 
 class Gateway:
@@ -55,10 +54,14 @@ class Gateway:
         self.cumulo = cumulo
         self.executor = executor
         self._generation = -1
-        self._apis: dict[str, tuple[HttpApi, RouteTable]] = {}
+        self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
+        self.access = AccessControl(cumulo.store, executor, self._invoke, cumulo.arns.region, cumulo.arns.account)
+
+    def close(self) -> None:
+        self.access.close()
 
     # -- APIs, cached until the store changes --------------------------------
-    def _api(self, api_id: str) -> tuple[HttpApi, RouteTable] | None:
+    def _api(self, api_id: str) -> tuple[HttpApi, RouteTable, CorsConfig | None] | None:
         store = self.cumulo.store
         if store.generation != self._generation:
             self._apis.clear()
@@ -68,10 +71,11 @@ class Gateway:
                 api = self.cumulo.apis.get_api(api_id)
             except ResourceNotFoundException:
                 return None
-            self._apis[api_id] = (api, RouteTable(r.route_key for r in api.routes))
+            self._apis[api_id] = (api, RouteTable(r.route_key for r in api.routes),
+                                  cors_config(api.cors) if api.cors else None)
         return self._apis[api_id]
 
-    def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, Stage, str] | None:
+    def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, CorsConfig | None, Stage, str] | None:
         """(API, routes, stage, path within the stage) for a request, or None."""
         segments = raw_path.split("/")
         found = None
@@ -84,13 +88,13 @@ class Gateway:
                 segments = raw_path.split("/")
         if found is None:
             return None
-        api, table = found
+        api, table, cors = found
         if len(segments) > 1:
             named = api.stage(unquote(segments[1]))
             if named is not None and named.name != DEFAULT_STAGE:
-                return api, table, named, "/" + "/".join(segments[2:])
+                return api, table, cors, named, "/" + "/".join(segments[2:])
         default = api.stage(DEFAULT_STAGE)
-        return None if default is None else (api, table, default, raw_path)
+        return None if default is None else (api, table, cors, default, raw_path)
 
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,29 +138,43 @@ class Gateway:
         located = self._locate(host, raw_path)
         if located is None:
             return NOT_FOUND
-        api, table, stage, path = located
+        api, table, cors, stage, path = located
         client = scope.get("client") or ("", 0)
         access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=client[0],
                       httpMethod=scope["method"], path=path, routeKey="-", integrationLatency=None)
+        if cors is not None and is_preflight(scope["method"], headers):
+            return preflight(cors, headers)
+        response = await self._route(api, table, stage, path, scope, headers, body, host, client[0], access)
+        return response if cors is None else apply_cors(cors, headers, response)
+
+    async def _route(self, api: HttpApi, table: RouteTable, stage: Stage, path: str, scope: Scope,
+                     headers: list[tuple[str, str]], body: bytes, host: str, ip: str,
+                     access: dict[str, Any]) -> GatewayResponse:
         try:
             match = table.match(scope["method"], path)
         except CumuloError:
-            return _message(400, "Bad Request")
+            return BAD_REQUEST
         if match is None:
             return NOT_FOUND
         route = next(r for r in api.routes if r.route_key == match.route_key)
         access["routeKey"] = route.route_key
         request = HttpRequest(
             method=scope["method"], raw_path=path, raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers, body=body, source_ip=client[0], request_id=access["requestId"],
+            headers=headers, body=body, source_ip=ip, request_id=access["requestId"],
             time_epoch_ms=int(time.time() * 1000), api_id=api.api_id, domain_name=host, stage=stage.name,
             account_id=self.cumulo.arns.account)
-        return await self._integrate(route, request, match, stage, access)
+        context = {"requestId": request.request_id, "apiId": api.api_id, "stage": stage.name, "domainName": host,
+                   "httpMethod": request.method, "path": path, "routeKey": route.route_key,
+                   "identity": {"sourceIp": ip}}
+        admission = await self.access.admit(api, stage, route, request, match, context)
+        if admission.refused is not None:
+            return admission.refused
+        return await self._integrate(route, request, match, stage, access, admission.authorizer)
 
     async def _integrate(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
-                         access: dict[str, Any]) -> GatewayResponse:
+                         access: dict[str, Any], authorizer: dict[str, Any] | None = None) -> GatewayResponse:
         v2 = route.payload_version == "2.0"
-        event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None)
+        event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None, authorizer)
         payload = json.dumps(event).encode()
         loop = asyncio.get_running_loop()
         call = loop.run_in_executor(self.executor, self._invoke, route.function, payload)

@@ -6,10 +6,12 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
-from cumulo.errors import CumuloError, InvalidParameterValueException
+from cumulo.errors import InvalidParameterValueException
 from cumulo.gateway.model import (
-    DEFAULT_STAGE, INTEGRATION_TIMEOUT_MS, Authorizer, HttpApi, Integration, Route, Stage, Throttle, new_api_id,
+    DEFAULT_STAGE, INTEGRATION_TIMEOUT_MS, Authorizer, BadRequestException, ConflictException, HttpApi, Integration,
+    NotFoundException, Route, Stage, Throttle, new_api_id,
 )
+from cumulo.gateway.cors import CorsConfig
 from cumulo.gateway.routing import parse_route_key
 from cumulo.model.function import parse_function_ref
 from cumulo.store.base import Store
@@ -17,22 +19,10 @@ from cumulo.store.base import Store
 __all__ = ["ApiService", "BadRequestException", "NotFoundException", "ConflictException", "cors_config"]
 
 
-class BadRequestException(CumuloError):
-    status = 400
-
-
-class NotFoundException(CumuloError):
-    status = 404
-
-
-class ConflictException(CumuloError):
-    status = 409
-
-
-def cors_config(doc: dict[str, Any]) -> Any:
+def cors_config(doc: dict[str, Any]) -> CorsConfig:
     """apigatewayv2's CorsConfiguration document as the gateway's ``CorsConfig``."""
-    from cumulo.gateway.cors import CorsConfig
-
+    if not isinstance(doc, dict):
+        raise BadRequestException("CorsConfiguration must be an object")
     try:
         return CorsConfig(
             allow_origins=tuple(doc.get("AllowOrigins", ())), allow_methods=tuple(doc.get("AllowMethods", ())),
@@ -86,15 +76,47 @@ class ApiService:
         self._save(dataclasses.replace(api, integrations=kept))
 
     def create_authorizer(self, api_id: str, authorizer: Authorizer) -> Authorizer:
-        if authorizer.kind not in ("JWT", "REQUEST"):
-            raise BadRequestException("AuthorizerType must be JWT or REQUEST")
-        if authorizer.kind == "JWT" and not (authorizer.issuer and authorizer.audiences):
-            raise BadRequestException("A JWT authorizer needs JwtConfiguration with Issuer and Audience")
         if authorizer.kind == "REQUEST":
             parse_function_ref(authorizer.function)
         api = self.get_api(api_id)
+        if any(a.name == authorizer.name for a in api.authorizers):
+            raise ConflictException(f"Authorizer name {authorizer.name} already exists for this API")
         self._save(dataclasses.replace(api, authorizers=(*api.authorizers, authorizer)))
         return authorizer
+
+    def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        api = self.get_api(api_id)
+        if api.authorizer(authorizer_id) is None:
+            raise NotFoundException(f"Unable to find Authorizer with id '{authorizer_id}'")
+        if any(r.authorizer_id == authorizer_id for r in api.routes):
+            raise ConflictException(f"Authorizer {authorizer_id} is used by a route; detach it first")
+        self._save(dataclasses.replace(api, authorizers=tuple(a for a in api.authorizers
+                                                               if a.authorizer_id != authorizer_id)))
+
+    def update_route(self, api_id: str, route_id: str, **changes: Any) -> Route:
+        """Change a route's key, target or authorization (apigatewayv2's UpdateRoute)."""
+        api = self.get_api(api_id)
+        route = next((r for r in api.routes if r.route_id == route_id), None)
+        if route is None:
+            raise NotFoundException(f"Unable to find Route with id '{route_id}'")
+        if "route_key" in changes:
+            parse_route_key(changes["route_key"])
+            if any(r.route_key == changes["route_key"] and r.route_id != route_id for r in api.routes):
+                raise ConflictException(f"Route with key {changes['route_key']} already exists for this API")
+        integration_id = changes.pop("integration_id", None)
+        if integration_id is not None:
+            integration = next((i for i in api.integrations if i.integration_id == integration_id), None)
+            if integration is None:
+                raise NotFoundException(f"Unable to find Integration with id '{integration_id}'")
+            changes.update(integration_id=integration_id, function=integration.function,
+                           payload_version=integration.payload_version, timeout_ms=integration.timeout_ms)
+        authorizer_id = changes.get("authorizer_id")
+        if authorizer_id and api.authorizer(authorizer_id) is None:
+            raise NotFoundException(f"Unable to find Authorizer with id '{authorizer_id}'")
+        updated = dataclasses.replace(route, **changes)
+        self._save(dataclasses.replace(api, routes=tuple(updated if r.route_id == route_id else r
+                                                          for r in api.routes)))
+        return updated
 
     def add_route(self, api_id: str, route_key: str, integration_id: str = "", **options: Any) -> Route:
         """A route whose target is one of the API's integrations (apigatewayv2's CreateRoute)."""

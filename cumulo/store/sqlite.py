@@ -64,6 +64,19 @@ CREATE TABLE IF NOT EXISTS apis (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS usage (
+    plan TEXT NOT NULL,
+    key TEXT NOT NULL,
+    day TEXT NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (plan, key, day)
+);
 CREATE TABLE IF NOT EXISTS stacks (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL
@@ -301,6 +314,47 @@ class SQLiteStore:
         with self._tx():
             if self._db.execute("DELETE FROM apis WHERE id = ?", (api_id,)).rowcount == 0:
                 raise ResourceNotFoundException(f"Invalid API identifier specified {self._arns.account}:{api_id}")
+
+    # -- other resources, one JSON document each (API keys, usage plans …) -----
+    def put_document(self, kind: str, doc_id: str, doc: dict[str, Any]) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO documents (kind, id, doc) VALUES (?, ?, ?)",
+                             (kind, doc_id, json.dumps(doc)))
+
+    def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM documents WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def list_documents(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(r[0]) for r in self._db.execute(
+                "SELECT doc FROM documents WHERE kind = ? ORDER BY id", (kind,))]
+
+    def delete_document(self, kind: str, doc_id: str) -> bool:
+        with self._tx():
+            return self._db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind, doc_id)).rowcount > 0
+
+    # -- usage counters of usage plans ------------------------------------------
+    def add_usage(self, rows: Iterable[tuple[str, str, str, int]]) -> None:
+        """Add ``used`` to the counter of each (plan, key, day, used)."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self._tx(invalidates=False):
+            self._db.executemany(
+                "INSERT INTO usage (plan, key, day, used) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (plan, key, day) DO UPDATE SET used = used + excluded.used", rows)
+
+    def get_usage(self, plan: str, first_day: str, last_day: str, key: str | None = None) -> list[tuple[str, str, int]]:
+        """(key, day, used) of a plan between two ISO days, inclusive."""
+        sql = "SELECT key, day, used FROM usage WHERE plan = ? AND day >= ? AND day <= ?"
+        args: list[object] = [plan, first_day, last_day]
+        if key is not None:
+            sql += " AND key = ?"
+            args.append(key)
+        with self._lock:
+            return [(r[0], r[1], int(r[2])) for r in self._db.execute(sql + " ORDER BY key, day", args)]
 
     # -- stacks (what a template deployed) ------------------------------------
     def get_stack(self, name: str) -> dict[str, Any] | None:
