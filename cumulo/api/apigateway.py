@@ -89,7 +89,7 @@ def get_api_keys(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     values = _flag(request, "includeValues")
     name = request.query().get("name", [None])[-1]
     keys = [k for k in c.usage_plans.list_keys() if name is None or k.name.startswith(name)]
-    return json_reply({"items": [_key_doc(k, values) for k in keys]})
+    return json_reply({"item": [_key_doc(k, values) for k in keys]})
 
 
 def get_api_key(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
@@ -123,7 +123,7 @@ def create_usage_plan(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
 def get_usage_plans(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     key_id = request.query().get("keyId", [None])[-1]
     plans = [p for p in c.usage_plans.list_plans() if key_id is None or key_id in p.key_ids]
-    return json_reply({"items": [_plan_doc(p) for p in plans]})
+    return json_reply({"item": [_plan_doc(p) for p in plans]})
 
 
 def get_usage_plan(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
@@ -174,7 +174,7 @@ def create_usage_plan_key(c: Cumulo, request: Request, p: dict[str, str]) -> Rep
 def get_usage_plan_keys(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     plan = c.usage_plans.get_plan(p["plan"])
     keys = [c.usage_plans.get_key(k) for k in plan.key_ids]
-    return json_reply({"items": [{"id": k.key_id, "type": "API_KEY", "name": k.name, "value": k.value} for k in keys]})
+    return json_reply({"item": [{"id": k.key_id, "type": "API_KEY", "name": k.name, "value": k.value} for k in keys]})
 
 
 def delete_usage_plan_key(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:

@@ -11,16 +11,16 @@ raised. Deletes of removed functions run last, after everything else worked.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cumulo.app import Cumulo
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
-from cumulo.gateway.model import INTEGRATION_TIMEOUT_MS, Route
+from cumulo.deploy.apis import ApiSpec
+from cumulo.gateway.model import HttpApi, Stage
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import FunctionConfiguration
 
@@ -28,8 +28,6 @@ __all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
 SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api"})
-# SAM's implicit APIs: logical id, default stage, payload format of their Lambda proxy routes.
-_IMPLICIT_APIS = {"HttpApi": ("ServerlessHttpApi", "$default", "2.0"), "Api": ("ServerlessRestApi", "Prod", "1.0")}
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
@@ -155,9 +153,10 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     for change in changes:
         if change.action == "delete":
             c.delete_function(change.function)
-    c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions}})
-    route_lines = [line for api_id, (logical, routes) in _wanted_apis(template).items()
-                   for line in _route_lines(c, api_id, logical, routes)]
+    _delete_removed_apis(c, c.store.get_stack(template.stack_name) or {}, template)
+    c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
+                                            "apis": [spec.api_id for spec in template.apis]})
+    route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
     return DeployResult(template.stack_name, changes, outputs, warnings, applied=True, routes=route_lines)
@@ -217,50 +216,38 @@ def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
             continue   # best effort: restore everything we can
 
 
-def implicit_api_id(stack: str, logical_id: str) -> str:
-    """A stable id for a stack's implicit API, so its URLs survive re-deploys."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    return base64.b32encode(digest).decode().lower()[:10]
-
-
-def _wanted_apis(template: Template) -> dict[str, tuple[str, list[Route]]]:
-    """api id -> (logical id, routes) for every implicit API the template's events need."""
-    apis: dict[str, tuple[str, list[Route]]] = {}
-    for fn in template.functions:
-        for event in fn.events.values():
-            kind = event.get("Type")
-            if kind not in _IMPLICIT_APIS:
-                continue
-            logical, _, version = _IMPLICIT_APIS[kind]
-            props = event.get("Properties") or {}
-            method = str(props.get("Method", "any")).upper()
-            method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
-            path = props.get("Path")
-            route_key = "$default" if path is None and kind == "HttpApi" else f"{method} {path}"
-            version = str(props.get("PayloadFormatVersion", version))
-            timeout = props.get("TimeoutInMillis")
-            route = Route(route_key, fn.function_name, version, int(timeout) if timeout else INTEGRATION_TIMEOUT_MS)
-            api_id = implicit_api_id(template.stack_name, logical)
-            apis.setdefault(api_id, (logical, []))[1].append(route)
-    return apis
-
-
 def _apply_apis(c: Cumulo, template: Template, snapshots: dict[str, dict[str, Any] | None]) -> None:
-    for api_id, (logical, routes) in _wanted_apis(template).items():
+    """Each API of the template, stored whole: the template is the API's one source of truth."""
+    for spec in template.apis:
         try:
-            snapshots[api_id] = c.store.get_api(api_id)
+            snapshots[spec.api_id] = current = c.store.get_api(spec.api_id)
         except ResourceNotFoundException:
-            snapshots[api_id] = None
-            stage = next(s for k, (lid, s, _) in _IMPLICIT_APIS.items() if lid == logical)
-            c.apis.create_api(f"{template.stack_name}-{logical}", stages=[stage], api_id=api_id)
-        c.apis.replace_routes(api_id, routes)
+            snapshots[spec.api_id] = current = None
+        created = current["created"] if current else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for authorizer in spec.authorizers:
+            if authorizer.kind == "REQUEST":
+                c.functions.get(authorizer.function)       # the authorizer function must exist
+        stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
+        api = HttpApi(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
+                      spec.description)
+        if current is None or HttpApi.from_dict(current) != api:
+            c.store.put_api(spec.api_id, api.to_dict())
 
 
-def _route_lines(c: Cumulo, api_id: str, logical: str, routes: list[Route]) -> list[str]:
-    stage = c.apis.get_api(api_id).stages[0].name
-    prefix = f"/{api_id}" + ("" if stage == "$default" else f"/{stage}")
-    return [f"api {logical} ({api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
-            + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in routes]
+def _delete_removed_apis(c: Cumulo, previous: dict[str, Any], template: Template) -> None:
+    wanted = {spec.api_id for spec in template.apis}
+    for api_id in previous.get("apis", []):
+        if api_id not in wanted:
+            try:
+                c.apis.delete_api(api_id)
+            except ResourceNotFoundException:
+                pass
+
+
+def _route_lines(spec: ApiSpec) -> list[str]:
+    prefix = f"/{spec.api_id}" + ("" if spec.stage == "$default" else f"/{spec.stage}")
+    return [f"api {spec.logical_id} ({spec.api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
+            + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in spec.routes]
 
 
 def _rollback_apis(c: Cumulo, snapshots: dict[str, dict[str, Any] | None]) -> None:
@@ -276,8 +263,8 @@ def _rollback_apis(c: Cumulo, snapshots: dict[str, dict[str, Any] | None]) -> No
 
 def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
     attributes: dict[tuple[str, str], Any] = {}
-    for api_id, (logical, _) in _wanted_apis(template).items():
-        attributes[(logical, "Ref")] = api_id
+    for spec in template.apis:
+        attributes[(spec.logical_id, "Ref")] = spec.api_id
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -62,6 +63,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -129,6 +131,7 @@ class Template:
     description: str = ""
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
+    apis: list[ApiSpec] = field(default_factory=list)   # HttpApi resources and implicit APIs, with routes
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -149,12 +152,14 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     values = _parameters(_section(doc, "Parameters"), dict(parameters or {}))
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
     scope = Scope(scope.parameters, scope.mappings, _conditions(doc, scope))
-    entries = _function_entries(doc, scope.conditions)
-    functions = _functions(entries, _globals(doc), scope, stack, path.parent, Arns(region, account_id))
+    entries = _resource_entries(doc, scope.conditions)
+    functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
+                                  path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE])
+    apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings))
+                        dict(scope.mappings), apis)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -361,9 +366,10 @@ class _Entry:
     logical_id: str
     line: int
     properties: Node
+    type: str = _FUNCTION_TYPE
 
 
-def _function_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]:
+def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]:
     resources = _section(doc, "Resources")
     entries = []
     for logical_id, resource in resources.items():
@@ -373,7 +379,7 @@ def _function_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]
             properties = resource.get("Properties", Node(line=line))
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
-            entries.append(_Entry(logical_id, line, properties))
+            entries.append(_Entry(logical_id, line, properties, resource["Type"]))
     return entries
 
 
@@ -390,8 +396,9 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     extra = sorted(set(resource) - _RESOURCE_KEYS)
     if extra:
         raise fail(f"unknown resource attribute '{extra[0]}'")
-    if resource["Type"] != _FUNCTION_TYPE:
-        raise fail(f"resource type '{resource['Type']}' is not supported; Cumulo deploys {_FUNCTION_TYPE} only")
+    if resource["Type"] not in _RESOURCE_TYPES:
+        raise fail(f"resource type '{resource['Type']}' is not supported; Cumulo deploys "
+                   f"{', '.join(_RESOURCE_TYPES)}")
     depends = resource.get("DependsOn", [])
     for name in depends if isinstance(depends, list) else [depends]:
         if name not in resources:
@@ -403,11 +410,16 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
 
 
 def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, base: Path,
-               arns: Arns) -> list[FunctionResource]:
+               arns: Arns, http_apis: list[_Entry]) -> tuple[list[FunctionResource], Scope]:
+    """The functions, and the scope in which the template's resources resolve each other."""
     merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties)) for e in entries]
     names = _function_names(merged, scope, stack)
     roles = {e.logical_id: "Role" not in e.properties for e in merged}
     known = _attributes(names, roles, arns)
+    for api in http_apis:
+        known[(api.logical_id, "Ref")] = api_id_for(stack, api.logical_id)
+        known[(api.logical_id, "ApiEndpoint")] = f"https://{api_id_for(stack, api.logical_id)}.execute-api." \
+                                                 f"{arns.region}.amazonaws.com"
     scope = Scope(scope.parameters, scope.mappings, scope.conditions, _load_lookup(known))
     functions = []
     for entry in merged:
@@ -417,7 +429,44 @@ def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, 
         except IntrinsicError as exc:
             raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
         functions.append(_function_resource(entry, names[entry.logical_id], spec))
-    return functions
+    return functions, scope
+
+
+def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
+    section = _section(doc, "Globals").get("HttpApi")
+    if section is None:
+        return {}
+    try:
+        value = _plain(resolve(section, scope))
+    except IntrinsicError as exc:
+        raise _error(f"Globals.HttpApi (line {exc.line})", exc.message, line=exc.line) from None
+    if not isinstance(value, dict):
+        raise _error("Globals.HttpApi", "must be a map")
+    return value
+
+
+def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http_api: dict[str, Any], scope: Scope,
+          stack: str) -> list[ApiSpec]:
+    configs = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        try:
+            props = _plain(resolve(entry.properties, scope))
+            configs[entry.logical_id] = read_http_api(entry.logical_id, props, globals_http_api)
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
+    try:
+        return api_specs(stack, functions, configs, globals_http_api)
+    except IntrinsicError as exc:
+        raise _error("Template", exc.message, line=exc.line) from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _function_resource(entry: _Entry, name: str, spec: FunctionSpec) -> FunctionResource:

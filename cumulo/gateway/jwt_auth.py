@@ -57,7 +57,7 @@ class AuthFailure(Exception):
         headers = [("content-type", "application/json")]
         if self.www_authenticate:
             headers.append(("www-authenticate", self.www_authenticate))
-        return GatewayResponse(self.status, headers, json.dumps({"message": self.message}).encode())
+        return GatewayResponse(self.status, headers, json.dumps({"message": self.message}, separators=(",", ":")).encode())
 
 
 def unauthorized(description: str) -> AuthFailure:
