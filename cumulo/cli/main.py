@@ -7,8 +7,6 @@ AWS error type and message are printed to stderr).
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -18,93 +16,12 @@ from typing import Any, Callable
 import click
 
 from cumulo.errors import CumuloError
-
-EXIT_FUNCTION_ERROR = 1
-EXIT_PLATFORM_ERROR = 3
-
-
-def _open(ctx: click.Context) -> Any:
-    from cumulo.app import Cumulo
-
-    if "cumulo" not in ctx.obj:
-        ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"]))
-    return ctx.obj["cumulo"]
-
-
-def _server_client(ctx: click.Context) -> Any:
-    """A client of the server running on this store, signed with its first key; None if none runs."""
-    from cumulo.api.server import ServerLock
-
-    info = ServerLock(ctx.obj["home"]).running_server()
-    if info is None:
-        return None
-    from cumulo.api.client import ServerClient
-    from cumulo.api.keys import first_key
-
-    c = _open(ctx)
-    key, _ = first_key(c.store)
-    return ServerClient(info["endpoint"], key.id, key.secret, c.arns.region)
-
-
-def _aws_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print platform errors the way the AWS CLI does, with exit code 3."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CumuloError as err:
-            click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
-            sys.exit(EXIT_PLATFORM_ERROR)
-
-    return wrapper
-
-
-def _print_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2))
-
-
-def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        key, value = pair.split("=", 1)
-        env[key] = value
-    return env
-
-
-def _read_payload(payload: str | None) -> bytes:
-    if payload is None:
-        return b""
-    if payload.startswith("@"):
-        path = Path(payload[1:])
-        if not path.is_file():
-            raise click.BadParameter(f"file not found: {path}", param_hint="--payload")
-        return path.read_bytes()
-    return payload.encode()
-
-
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_since(text: str, now: float | None = None) -> int:
-    """``10m``, ``2h``, ``1d`` ago, or an ISO-8601 instant; returns epoch milliseconds."""
-    now = time.time() if now is None else now
-    m = _DURATION.match(text.strip())
-    if m:
-        return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: use a duration like 10m, 2h, 1d or an ISO-8601 time",
-                                 param_hint="--since") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp() * 1000)
-
+from cumulo.cli.apis import api
+from cumulo.cli._common import (
+    EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
+    parse_pairs as _parse_env, parse_since, print_json as _print_json, read_payload as _read_payload,
+    server_client as _server_client,
+)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="CUMULO_HOME", default=".cumulo", show_default=True,
@@ -452,63 +369,6 @@ def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ..
 
 
 @cli.group()
-def api() -> None:
-    """HTTP APIs served by the gateway: list, create, route, access logs."""
-
-
-@api.command("list")
-@click.pass_context
-@_aws_errors
-def api_list(ctx: click.Context) -> None:
-    """List HTTP APIs and their routes."""
-    for item in _open(ctx).apis.list_apis():
-        stages = ", ".join(s.name for s in item.stages)
-        click.echo(f"{item.api_id}  {item.name}  (stages: {stages})")
-        for r in item.routes:
-            click.echo(f"    {r.route_key:<32} -> {r.function or '-'} (payload {r.payload_version})")
-
-
-@api.command("create")
-@click.argument("name")
-@click.option("--stage", "stages", multiple=True, help="Stage names (default: $default).")
-@click.pass_context
-@_aws_errors
-def api_create(ctx: click.Context, name: str, stages: tuple[str, ...]) -> None:
-    """Create an HTTP API; prints its id."""
-    click.echo(_open(ctx).apis.create_api(name, list(stages) or None).api_id)
-
-
-@api.command("route")
-@click.argument("api_id")
-@click.argument("route_key")
-@click.argument("function")
-@click.option("--payload-version", type=click.Choice(["2.0", "1.0"]), default="2.0", show_default=True)
-@click.option("--timeout-ms", type=int, default=None, help="Integration timeout (50-30000 ms).")
-@click.pass_context
-@_aws_errors
-def api_route(ctx: click.Context, api_id: str, route_key: str, function: str, payload_version: str,
-              timeout_ms: int | None) -> None:
-    """Route ROUTE_KEY (e.g. "GET /items/{id}", "$default") to a function (Lambda proxy)."""
-    route = _open(ctx).apis.create_route(api_id, route_key, function, payload_version, timeout_ms)
-    click.echo(route.route_id)
-
-
-@api.command("logs")
-@click.argument("api_id")
-@click.option("--since", default="1h", show_default=True, help="How far back: 30s, 10m, 2h, 1d, or an ISO time.")
-@click.pass_context
-@_aws_errors
-def api_logs(ctx: click.Context, api_id: str, since: str) -> None:
-    """Access logs of an API: one JSON line per request."""
-    from cumulo.gateway.server import access_log_group
-
-    c = _open(ctx)
-    c.apis.get_api(api_id)
-    for rec in c.store.query_logs(access_log_group(api_id), since_ms=parse_since(since)):
-        click.echo(rec.message)
-
-
-@cli.group()
 def keys() -> None:
     """Access keys for the control plane (AWS Signature Version 4)."""
 
@@ -543,6 +403,10 @@ def keys_delete(ctx: click.Context, key_id: str) -> None:
 
 def main() -> None:
     cli(obj={})
+
+
+
+cli.add_command(api)
 
 
 if __name__ == "__main__":

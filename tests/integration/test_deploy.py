@@ -146,3 +146,37 @@ def test_dry_run_changes_nothing(cumulo: Cumulo, tmp_path: Path) -> None:
     result = deploy(cumulo, path, dry_run=True)
     assert not result.applied and [c.action for c in result.changes] == ["create", "create"]
     assert cumulo.list_functions() == []
+
+
+API_TEMPLATE = """
+Resources:
+  Shop:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      StageName: v1
+  Web:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: web/
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Items: {Type: HttpApi, Properties: {ApiId: !Ref Shop, Path: /items, Method: GET}}
+        Legacy: {Type: Api, Properties: {Path: /old, Method: get}}
+"""
+
+
+def test_apis_are_kept_stable_on_redeploy_and_deleted_when_removed(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _template(tmp_path / "stack", API_TEMPLATE, web="def handler(e, c):\n    return {}\n")
+    first = deploy(cumulo, path)
+    apis = {a.name: a for a in cumulo.apis.list_apis()}
+    assert set(apis) == {"stack-Shop", "stack-ServerlessRestApi"}
+    shop = apis["stack-Shop"]
+    assert [s.name for s in shop.stages] == ["v1"] and [r.route_key for r in shop.routes] == ["GET /items"]
+    generation = cumulo.store.generation
+    second = deploy(cumulo, path)
+    assert cumulo.store.generation == generation, "an unchanged template writes nothing"
+    assert second.routes == first.routes
+    path.write_text(path.read_text().replace("        Legacy: {Type: Api, Properties: {Path: /old, Method: get}}\n", ""))
+    deploy(cumulo, path)
+    assert [a.name for a in cumulo.apis.list_apis()] == ["stack-Shop"]
