@@ -14,7 +14,9 @@ What is read:
   (merged as SAM does: scalars replaced, maps merged, lists prepended; except
   ``Architectures``, which the resource's value replaces, since a function has
   one architecture), ``Resources`` and ``Outputs``.
-- Only ``AWS::Serverless::Function`` resources, with a local ``CodeUri``.
+- ``AWS::Serverless::Function`` resources, with a local ``CodeUri``, and
+  ``AWS::Serverless::HttpApi`` resources (read by ``cumulo.deploy.apis``, with the routes
+  functions' ``HttpApi``/``Api`` events add: ``Template.apis``).
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
   function runs as the platform's default execution role), ``Tracing``,
