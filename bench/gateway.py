@@ -1,0 +1,338 @@
+"""HTTP API gateway benchmark: GET through Cumulo's gateway vs a no-op floor vs serverless-offline.
+
+    python bench/gateway.py [--seconds S] [--markdown PATH]
+
+Three targets, each a real process, started and measured one at a time (on a 2-core machine
+an idle Node or Cumulo process next to the one under load would skew it):
+
+  cumulo      ``cumulo up TEMPLATE`` with a SAM template: one python3.11 no-op function
+              behind an HttpApi ``GET /noop`` event, returning {"statusCode": 200, "body": "ok"}.
+  floor       a bare no-op ASGI app on the same HTTP stack (uvicorn + uvloop + httptools);
+              nothing can be faster than this on that stack.
+  sls-offline serverless-offline 13 (serverless 3) serving the same Python handler on an
+              httpApi ``GET /noop`` event. npm installs it once into a cache
+              (~/.cache/cumulo-bench/serverless-offline); if that fails it is skipped.
+
+wrk (``--latency``) drives keep-alive GETs at concurrency 1, 16 and 64 and gives requests/s
+and p50/p99 (without wrk, a Python thread-pool client, client-bound at high concurrency, and
+said so). Each target is checked for 200 + expected body, then warmed at each concurrency until
+steady, so cold starts and pool growth are not measured. Cumulo's throughput is reported as a
+ratio of the floor's and serverless-offline's. Nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from server import NOOP_APP  # bench/ is sys.path[0] when run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 16, 64)
+NPM_SPEC = ["serverless@3", "serverless-offline@13"]  # v4 of serverless needs a login
+NOTES: list[str] = []  # repeated under the Markdown table
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cumulo-bench" / "serverless-offline"
+HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
+TEMPLATE = textwrap.dedent("""\
+    AWSTemplateFormatVersion: "2010-09-09"
+    Transform: AWS::Serverless-2016-10-31
+    Resources:
+      Noop:
+        Type: AWS::Serverless::Function
+        Properties:
+          Runtime: python3.11
+          Handler: app.handler
+          CodeUri: fn/
+          Events: {Get: {Type: HttpApi, Properties: {Path: /noop, Method: GET}}}
+""")
+SERVERLESS_YML = textwrap.dedent("""\
+    service: cumulo-bench
+    frameworkVersion: "3"
+    provider: {name: aws, runtime: python3.11, region: us-east-1}
+    functions:
+      noop: {handler: app.handler, events: [{httpApi: {path: /noop, method: get}}]}
+    plugins: [serverless-offline]
+""")
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx responses plus socket errors: a nonzero count means the numbers lie
+
+
+class Target:
+    """A server process in its own session, so its whole tree (npx -> node -> sh -> python) can be ended."""
+
+    def __init__(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str], pattern: str, timeout: float) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        ready, self.match = threading.Event(), ""
+
+        def drain() -> None:  # keep reading after the match too, or a full pipe would block the server
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip())
+                if not ready.is_set() and (m := re.search(pattern, line)):
+                    self.match = m.group(1)
+                    ready.set()
+            ready.set()  # EOF: the process died before printing the pattern
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not ready.wait(timeout) or not self.match:
+            self.stop()
+            raise RuntimeError(f"{name} did not start: " + " | ".join(self.lines[-5:]))
+
+    def stop(self) -> None:
+        # SIGTERM to the leader first so Cumulo can shut its environments down itself;
+        # then sweep the group for children the leader did not take with it.
+        self.proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=20)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        self.proc.wait(timeout=10)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+    NOTES.append(line)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _check(url: str, body: str) -> None:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        got = resp.read().decode()
+        if resp.status != 200 or got != body:
+            raise RuntimeError(f"{url} answered {resp.status} {got!r}, expected 200 {body!r}")
+
+
+def _wrk(url: str, concurrency: int, seconds: int) -> Result:
+    # --timeout above wrk's 2 s default so slow requests count in the latency, not as errors.
+    out = subprocess.run(["wrk", "-t", str(min(concurrency, 2)), "-c", str(concurrency), "-d", f"{seconds}s",
+                          "--timeout", "10s", "--latency", url], capture_output=True, text=True, check=True).stdout
+    unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        if not m:
+            raise RuntimeError(f"no {p}% in wrk output:\n{out}")
+        return float(m.group(1)) * unit[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not rps:
+        raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(g) for g in m.groups())
+    return Result(float(rps.group(1)), pct("50"), pct("99"), errors)
+
+
+def _pyload(url: str, concurrency: int, seconds: int) -> Result:
+    parts = urlsplit(url)
+    latencies: list[list[int]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+        while time.monotonic() < stop:
+            t = time.perf_counter_ns()
+            try:
+                conn.request("GET", parts.path)
+                resp = conn.getresponse()
+                resp.read()
+            except (OSError, http.client.HTTPException):  # count it like wrk's socket errors, and reconnect
+                errors[i] += 1
+                conn.close()
+                continue
+            latencies[i].append(time.perf_counter_ns() - t)
+            errors[i] += resp.status != 200
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ms = sorted(x / 1e6 for lat in latencies for x in lat)
+    if not ms:
+        return Result(0.0, float("nan"), float("nan"), sum(errors))
+    return Result(len(ms) / seconds, ms[len(ms) // 2], ms[int(len(ms) * 0.99)], sum(errors))
+
+
+def _measure(target: Target, url: str, body: str, seconds: int, use_wrk: bool) -> dict[int, Result]:
+    _check(url, body)
+    _pyload(url, 1, 1)  # a few hundred sequential requests: first-request and import costs
+    load = _wrk if use_wrk else _pyload
+    results = {}
+    for c in CONCURRENCY:
+        # Warm at this concurrency until steady: pools grow while all slots are busy, and
+        # serverless-offline needs several seconds to spawn a Python process per slot at c=64.
+        prev, warm = load(url, c, 1), 1
+        while warm < 15:
+            cur, warm = load(url, c, 1), warm + 1
+            if abs(cur.rps - prev.rps) < 0.1 * prev.rps and cur.p99_ms <= max(1.5 * prev.p99_ms, prev.p99_ms + 2):
+                break
+            prev = cur
+        r = results[c] = load(url, c, seconds)
+        print(f"  {target.name:<12} c={c:<3} {r.rps:9.0f} req/s   p50 {r.p50_ms:8.3f} ms   p99 {r.p99_ms:8.3f} ms"
+              f"   errors {r.errors}   (warmed {warm} s)", flush=True)
+    return results
+
+
+def _npm_install(scratch: Path) -> str:
+    """Node modules dir for serverless-offline, installed once into CACHE; raises with the reason."""
+    stamp = CACHE / "installed.txt"
+    if stamp.exists() and stamp.read_text() == " ".join(NPM_SPEC) and (CACHE / "node_modules/.bin/serverless").exists():
+        _say(f"serverless-offline: using the cached install in {CACHE}")
+        return str(CACHE / "node_modules")
+    if not shutil.which("npm"):
+        raise RuntimeError("npm not found on PATH")
+    # Install in a scratch dir and move it into the cache only once complete, so an
+    # interrupted install never looks cached.
+    scratch.mkdir(parents=True)
+    (scratch / "package.json").write_text('{"private": true}\n')
+    t = time.monotonic()
+    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", *NPM_SPEC], cwd=scratch, check=False,
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError("npm install failed: " + " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
+    _say(f"serverless-offline: npm install {' '.join(NPM_SPEC)} took {time.monotonic() - t:.1f} s")
+    shutil.rmtree(CACHE, ignore_errors=True)
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(scratch, CACHE)
+    stamp.write_text(" ".join(NPM_SPEC))
+    return str(CACHE / "node_modules")
+
+
+def _start_cumulo(work: Path, env: dict[str, str]) -> tuple[Target, str]:
+    cmd = [sys.executable, "-m", "cumulo", "--home", str(work / "home"), "up", str(work / "template.yaml"),
+           "--port", "0", "--gateway-port", "0", "--no-auth"]
+    # The deploy line carries the API id, so the URL need not be assembled from the "HTTP APIs" line.
+    target = Target("cumulo", cmd, work, env, r"deployed\s+api \S+ \(\S+\): GET /noop -> .* at (\S+)", 120)
+    return target, target.match
+
+
+def _start_floor(work: Path, env: dict[str, str]) -> tuple[Target, str]:
+    cmd = [sys.executable, "-m", "uvicorn", "noop_app:app", "--port", "0", "--loop", "uvloop", "--http", "httptools",
+           "--log-level", "info", "--no-access-log"]
+    target = Target("floor", cmd, work, env, r"running on (\S+)", 60)
+    return target, target.match + "/noop"
+
+
+def _start_sls(work: Path) -> tuple[Target, str]:
+    sls = work / "sls"
+    node_modules = _npm_install(work / "npm")
+    sls.mkdir()
+    (sls / "node_modules").symlink_to(node_modules)  # serverless resolves plugins from the service dir
+    (sls / "app.py").write_text(HANDLER)
+    (sls / "serverless.yml").write_text(SERVERLESS_YML)
+    # Fake credentials and no telemetry/notifications: nothing may leave the machine.
+    env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
+           "AWS_ACCESS_KEY_ID": "AKIABENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    # Every port explicit: the defaults (3000-3003) may be taken, and two runs must not collide.
+    cmd = ["npx", "--no-install", "serverless", "offline", "--host", "127.0.0.1", "--httpPort", str(_free_port()),
+           "--lambdaPort", str(_free_port()), "--websocketPort", str(_free_port()), "--albPort", str(_free_port()),
+           "--noPrependStageInUrl"]
+    # It runs handlers with whatever `python3` is on PATH, which may not be Cumulo's interpreter.
+    py3 = subprocess.run("python3 --version", shell=True, check=False, env=env, capture_output=True,
+                         text=True).stdout.strip()
+    _say(f"serverless-offline ({py3 or 'no python3 on PATH'}): {' '.join(cmd)}")
+    target = Target("sls-offline", cmd, sls, env, r"Server ready: (\S+)", 120)
+    return target, target.match + "/noop"
+
+
+def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
+    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "cumulo/floor", "cumulo/sls-offline"]
+    rows = []
+    for c in CONCURRENCY:
+        for name, by_c in results.items():
+            r = by_c[c]
+            ratios = ["", ""]
+            if name == "cumulo":
+                ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
+                          for base in ("floor", "sls-offline")]
+            rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors), *ratios])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    return "\n".join("  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in [head, *rows]) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each measurement (default 5)")
+    parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    args = parser.parse_args()
+    use_wrk = shutil.which("wrk") is not None
+    client = "wrk --latency" if use_wrk else "Python http.client threads (wrk not found: apt-get install -y wrk)"
+    _say(f"load generator: {client}; {args.seconds} s per point; {os.cpu_count()} cores; Cumulo on Python {sys.version.split()[0]}")
+    results: dict[str, dict[int, Result]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "fn").mkdir()
+        (work / "fn" / "app.py").write_text(HANDLER)
+        (work / "template.yaml").write_text(TEMPLATE)
+        (work / "noop_app.py").write_text(NOOP_APP)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        starts: dict[str, Callable[[], tuple[Target, str]]] = {
+            "cumulo": lambda: _start_cumulo(work, env),
+            "floor": lambda: _start_floor(work, env),
+            "sls-offline": lambda: _start_sls(work),
+        }
+        bodies = {"cumulo": "ok", "floor": "{}", "sls-offline": "ok"}
+        for name, start in starts.items():
+            target: Target | None = None
+            try:
+                target, url = start()
+                print(f"{name}: {url}", flush=True)
+                results[name] = _measure(target, url, bodies[name], args.seconds, use_wrk)
+            except Exception as exc:  # one broken target must not cost the others' numbers
+                if name != "sls-offline":
+                    raise
+                _say(f"serverless-offline SKIPPED: {exc}")
+            finally:
+                if target is not None:
+                    target.stop()
+    table = _table(results, markdown=False)
+    print("\n" + table, end="")
+    if args.markdown:
+        args.markdown.write_text("# HTTP API gateway benchmark\n\n" + _table(results, markdown=True) + "\n"
+                                 + "".join(f"- {n}\n" for n in NOTES))
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
