@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,16 @@ class Cumulo:
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
         return self._runtime().invoke(config, request, invoked_arn)
+
+    async def invoke_on_loop(self, name: str, payload: bytes, executor: Executor, qualifier: str | None = None,
+                             invocation_type: str = "RequestResponse", log_type: str = "None",
+                             client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
+        """``invoke`` for asyncio callers (the gateway): warm invocations never leave the event loop;
+        cold starts and other blocking work run in ``executor``."""
+        config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
+        self._sync_limits()
+        request = InvocationRequest(payload, invocation_type, log_type, client_context, identity)
+        return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor)
 
     # -- logs -----------------------------------------------------------------
     def get_logs(self, name: str, since_ms: int = 0, after_id: int = 0, request_id: str | None = None,

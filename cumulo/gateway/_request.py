@@ -8,6 +8,7 @@ formats cannot drift apart on how a header, a query string or a body is read.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -118,10 +119,16 @@ def request_time(epoch_ms: int) -> str:
 
     Always UTC with English month names, whatever the host's locale (``%b`` is not).
     """
-    t = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return _second_text(epoch_ms // 1000)
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(epoch_s: int) -> str:
+    t = _EPOCH + timedelta(seconds=epoch_s)
     return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t.year:04d}:{t.hour:02d}:{t.minute:02d}:{t.second:02d} +0000"
 
 
+@functools.lru_cache(maxsize=1024)
 def domain_prefix(domain_name: str) -> str:
     """The first label of the host, as AWS defines ``domainPrefix``; an IP address stays whole.
 

@@ -30,6 +30,7 @@ from cumulo.gateway.payload import (
 )
 from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
+from cumulo.invoke.pool import INIT_TIMEOUT_S
 from cumulo.store.base import LogRecord
 
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
@@ -176,11 +177,15 @@ class Gateway:
         v2 = route.payload_version == "2.0"
         event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None, authorizer)
         payload = json.dumps(event).encode()
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self.executor, self._invoke, route.function, payload)
         integration_started = time.monotonic()
         try:
-            result = await asyncio.wait_for(asyncio.shield(call), route.timeout_ms / 1000)
+            call = self.cumulo.invoke_on_loop(route.function, payload, self.executor)
+            if route.timeout_ms / 1000 >= self._longest_run_s(route.function):
+                result = await call       # the function's own deadline ends it first: no timer needed
+            else:
+                task = asyncio.ensure_future(call)
+                task.add_done_callback(_consume)    # after a 504 nobody awaits it; its error is not news
+                result = await asyncio.wait_for(asyncio.shield(task), route.timeout_ms / 1000)
         except asyncio.TimeoutError:
             return TIMEOUT      # the function runs on to its own timeout, as on AWS
         except TooManyRequestsException:
@@ -193,8 +198,21 @@ class Gateway:
             return INTERNAL_ERROR
         return (response_v2 if v2 else response_v1)(result.payload)
 
+    def _longest_run_s(self, function: str) -> float:
+        """How long an invocation of ``function`` can take at most: Init, then its timeout."""
+        try:
+            config, _ = self.cumulo.functions.resolve_for_invoke(function, None)
+        except CumuloError:
+            return 0.0          # the invocation itself will report it
+        return INIT_TIMEOUT_S + config.timeout + 1.0
+
     def _invoke(self, function: str, payload: bytes) -> Any:
         return self.cumulo.invoke(function, payload)
+
+
+def _consume(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class _ClientGone(Exception):

@@ -8,10 +8,12 @@ function's output, START/END/REPORT) go to the log sink off the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import uuid
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +28,7 @@ from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line,
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
+from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
 from cumulo.runtime.sandbox import SandboxPolicy
 from cumulo.store.base import LogRecord
 
@@ -107,6 +110,34 @@ class Invoker:
             self._limiter.release(slot)
         return self._finish(config, request, request_id, run)
 
+    async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
+                             invoked_arn: str | None, executor: Executor) -> InvocationResult:
+        """``invoke`` for callers on an event loop: a warm environment is driven by the loop itself
+        (no thread hop); anything else — a cold start, a large payload, DryRun — runs ``invoke`` in
+        ``executor``. Same checks, limits, results and logs either way."""
+        loop = asyncio.get_running_loop()
+        key = PoolKey(config.name, config.version, config.revision_id)
+        env = None
+        if request.invocation_type == InvocationType.REQUEST_RESPONSE and len(request.payload) <= LOOP_PAYLOAD_MAX:
+            env = self._pool.take_idle(key)
+        if env is None:
+            return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn)
+        try:
+            slot = self._limiter.acquire(config.name)
+        except BaseException:
+            self._pool.release(key, env)
+            raise
+        try:
+            request_id = str(uuid.UUID(bytes=os.urandom(16), version=4))
+            arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
+            outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn), request.payload,
+                                               time.monotonic() + config.timeout, loop)
+            run = self._ran(config, env, outcome, cold=False)
+        finally:
+            self._limiter.release(slot)
+            self._pool.release(key, env)
+        return self._finish(config, request, request_id, run)
+
     def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> _Run:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type))
@@ -114,22 +145,30 @@ class Invoker:
             assert failure is not None
             return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")
         try:
-            now_ms = int(time.time() * 1000)
-            header = {"id": request_id, "arn": arn, "deadline_ms": now_ms + config.timeout * 1000,
-                      "trace_id": _trace_id()}
-            if request.client_context is not None:
-                header["client_context"] = request.client_context
-            if request.identity is not None:
-                header["identity"] = request.identity
-            outcome = env.invoke(header, request.payload, time.monotonic() + config.timeout)
-            if isinstance(outcome, InvalidPayload):
-                raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
-            used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
-            init_lines, env.init_lines = env.init_lines, []
-            return _Run(outcome, cold, env.init_ms if cold else None, init_lines, used,
-                        env.spec.env["AWS_LAMBDA_LOG_STREAM_NAME"])
+            outcome = env.invoke(self._header(config, request, request_id, arn), request.payload,
+                                 time.monotonic() + config.timeout)
+            return self._ran(config, env, outcome, cold)
         finally:
             self._pool.release(key, env)
+
+    @staticmethod
+    def _header(config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> dict:
+        header = {"id": request_id, "arn": arn, "deadline_ms": int(time.time() * 1000) + config.timeout * 1000,
+                  "trace_id": _trace_id()}
+        if request.client_context is not None:
+            header["client_context"] = request.client_context
+        if request.identity is not None:
+            header["identity"] = request.identity
+        return header
+
+    @staticmethod
+    def _ran(config: FunctionConfiguration, env: Environment, outcome: Outcome, cold: bool) -> _Run:
+        if isinstance(outcome, InvalidPayload):
+            raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
+        used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
+        init_lines, env.init_lines = env.init_lines, []
+        return _Run(outcome, cold, env.init_ms if cold else None, init_lines, used,
+                    env.spec.env["AWS_LAMBDA_LOG_STREAM_NAME"])
 
     # -- environment spec -----------------------------------------------------
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:

@@ -90,6 +90,14 @@ class EnvironmentPool:
     # -- acquire / release ----------------------------------------------------
     def acquire(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``."""
+        env = self.take_idle(key)
+        if env is not None:
+            return env, None, False
+        created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        return created, failure, True
+
+    def take_idle(self, key: PoolKey) -> Environment | None:
+        """The warmest idle environment for ``key``, if any; never blocks on a cold start."""
         with self._lock:
             idle = self._idle.get(key)
             while idle:
@@ -97,9 +105,8 @@ class EnvironmentPool:
                 if not env.dead:
                     if env.provisioned:
                         self._busy_provisioned[key] += 1
-                    return env, None, False
-        created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
-        return created, failure, True
+                    return env
+        return None
 
     def release(self, key: PoolKey, env: Environment) -> None:
         env.last_used = time.monotonic()

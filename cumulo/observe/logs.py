@@ -1,6 +1,6 @@
 """Function logs: the platform's lines (START/END/REPORT) and the function's output.
 
-Writing happens off the invocation path: ``LogSink.emit`` queues records and a
+Writing happens off the invocation path: ``LogSink.emit`` appends records and a
 writer thread commits them in batches. ``flush`` waits until everything queued
 so far is committed; ``close`` flushes. A crash of the supervisor can lose at
 most the records of the last ``_BATCH_WINDOW_S`` (documented bound).
@@ -9,7 +9,6 @@ most the records of the last ``_BATCH_WINDOW_S`` (documented bound).
 from __future__ import annotations
 
 import math
-import queue
 import threading
 from typing import Iterable
 
@@ -47,49 +46,55 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
 
 
 class LogSink:
+    """Records appended to a list (no wake-up, no lock handoff per invocation); a writer thread
+    takes the list every ``_BATCH_WINDOW_S`` and commits it in one transaction."""
+
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._queue: queue.Queue[list[LogRecord] | threading.Event | None] = queue.Queue()
+        self._pending: list[LogRecord] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._written = threading.Condition(self._lock)
+        self._taken = 0              # batches taken by the writer
+        self._done = 0               # batches committed
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="cumulo-log-writer", daemon=True)
         self._thread.start()
 
     def emit(self, records: list[LogRecord]) -> None:
         if records:
-            self._queue.put(records)
+            with self._lock:
+                self._pending.extend(records)
 
     def flush(self, timeout: float = 10.0) -> None:
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait(timeout)
+        """Wait until everything emitted so far is committed."""
+        with self._lock:
+            target = self._taken + 1
+            self._wake.set()
+            self._written.wait_for(lambda: self._done >= target or self._stopping and not self._thread.is_alive(),
+                                   timeout)
 
     def close(self) -> None:
         self.flush()
-        self._queue.put(None)
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            batch: list[LogRecord] = []
-            waiters: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.extend(item)
-                if len(batch) >= _BATCH_MAX:
-                    break
-                try:
-                    item = self._queue.get(timeout=_BATCH_WINDOW_S if not waiters and not stop else 0)
-                except queue.Empty:
-                    break
-            self._write(batch)
-            for w in waiters:
-                w.set()
-            if stop:
+            self._wake.wait(_BATCH_WINDOW_S)
+            self._wake.clear()
+            with self._lock:
+                batch, self._pending = self._pending, []
+                self._taken += 1
+                number, stopping = self._taken, self._stopping
+            for start in range(0, len(batch), _BATCH_MAX):
+                self._write(batch[start:start + _BATCH_MAX])
+            with self._lock:
+                self._done = number
+                self._written.notify_all()
+            if stopping:
                 return
 
     def _write(self, batch: Iterable[LogRecord]) -> None:

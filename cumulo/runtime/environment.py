@@ -9,6 +9,7 @@ thread hop and no lock beyond the pool's.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import os
@@ -28,7 +29,10 @@ from cumulo.runtime.interfaces import (
 from cumulo.runtime.sandbox import MemoryCgroups
 from cumulo.runtime.zygote import Zygote, describe_exit
 
-__all__ = ["Environment"]
+__all__ = ["Environment", "LOOP_PAYLOAD_MAX"]
+
+# The event-loop path writes the request frame in one go: keep it within a socket buffer.
+LOOP_PAYLOAD_MAX = 128 * 1024
 
 _READ_CHUNK = 1 << 16
 _EXIT_WAIT_S = 2.0
@@ -128,6 +132,19 @@ class Environment:
         self.last_used = time.monotonic()
         if frame is None:
             return self._death_outcome(lines, duration_ms / 1000, deadline)
+        return self._result_outcome(frame, lines, duration_ms)
+
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
+                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]":
+        """The same invocation, driven by an event loop instead of a blocked thread.
+
+        The loop watches the channel and the log pipe; nothing blocks it except writing
+        the request frame, which callers keep small (``LOOP_PAYLOAD_MAX``). A death is
+        examined in a worker thread (waiting for the exit status blocks).
+        """
+        return _LoopInvocation(self, loop, header, payload, deadline).future
+
+    def _result_outcome(self, frame: tuple[dict, bytes], lines: list[LogLine], duration_ms: float) -> Outcome:
         head, body = frame
         self.maxrss_kb = max(self.maxrss_kb, head.get("maxrss_kb", 0))
         op = head.get("op")
@@ -281,6 +298,92 @@ class Environment:
     def max_memory_mb(self) -> int:
         """Peak resident memory of the environment's process, in MB (rounded up)."""
         return -(-self.maxrss_kb // 1024)
+
+
+class _LoopInvocation:
+    """One invocation watched by an event loop: readers on the channel and log pipe, a deadline timer."""
+
+    def __init__(self, env: Environment, loop: asyncio.AbstractEventLoop, header: dict, payload: bytes,
+                 deadline: float) -> None:
+        self.env, self.loop, self.deadline = env, loop, deadline
+        self.future: asyncio.Future[Outcome] = loop.create_future()
+        self.lines: list[LogLine] = []
+        env._drain_logs(self.lines)   # what background threads wrote since the last call
+        if env._reader is None:
+            env._reader = protocol.FrameReader(env.spec.max_frame)
+        self.started = time.perf_counter()
+        env.invocations += 1
+        if env._frames:               # a frame that arrived early (never, in practice)
+            self._done(env._result_outcome(env._frames.pop(0), self.lines, 0.0))
+            return
+        try:
+            protocol.send(env.chan, {"op": "invoke", **header}, payload)
+        except OSError:
+            self._examine_death()
+            return
+        self.chan_fd = env.chan.fileno()
+        loop.add_reader(self.chan_fd, self._on_channel)
+        loop.add_reader(env.log_fd, self._on_logs)
+        self.watching = True
+        self.timer = loop.call_later(max(deadline - time.monotonic(), 0), self._on_deadline)
+
+    def _stop_watching(self) -> None:
+        if getattr(self, "watching", False):
+            self.watching = False
+            self.loop.remove_reader(self.chan_fd)
+            self.loop.remove_reader(self.env.log_fd)
+            self.timer.cancel()
+
+    def _elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def _done(self, outcome: Outcome) -> None:
+        self._stop_watching()
+        self.env.last_used = time.monotonic()
+        if not self.future.done():
+            self.future.set_result(outcome)
+
+    def _on_logs(self) -> None:
+        self.env._drain_logs(self.lines)
+
+    def _on_channel(self) -> None:
+        env = self.env
+        assert env._reader is not None
+        try:
+            data = env.chan.recv(_READ_CHUNK if env._reader.pending < 1 << 20 else 1 << 22)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            env.dead = True
+            self._examine_death()
+            return
+        try:
+            frames = env._reader.feed(data)
+        except protocol.ProtocolError:
+            self._stop_watching()
+            env.kill()
+            self._done(Crashed("protocol error", False, self.lines, self._elapsed_ms()))
+            return
+        if frames:
+            env._drain_logs(self.lines)
+            env._flush_partial_line(self.lines)
+            env._frames.extend(frames[1:])
+            self._done(env._result_outcome(frames[0], self.lines, self._elapsed_ms()))
+
+    def _on_deadline(self) -> None:
+        self._stop_watching()
+        self.env.timed_out = True
+        self.env._drain_logs(self.lines)
+        self.env.kill()
+        self._done(TimedOut(self.lines, self._elapsed_ms()))
+
+    def _examine_death(self) -> None:
+        self._stop_watching()
+        elapsed_s = self._elapsed_ms() / 1000
+        work = self.loop.run_in_executor(None, self.env._death_outcome, self.lines, elapsed_s, self.deadline)
+        work.add_done_callback(lambda f: self._done(f.result()))
 
 
 def _rlimit_as(memory_mb: int) -> int:

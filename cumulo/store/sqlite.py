@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -20,7 +21,9 @@ from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.store.base import FunctionRecord, LogRecord
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLiteStore", "RECHECK_S"]
+
+RECHECK_S = 0.1     # how often readers look for other processes' commits
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -111,6 +114,7 @@ class SQLiteStore:
         # connection bumps PRAGMA data_version, and our own writes clear the cache directly.
         self._cache: dict[tuple[str, str], FunctionRecord | FunctionConfiguration] = {}
         self._data_version = -1
+        self._recheck_at = 0.0
         self.generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
         with self._tx():
             for statement in _SCHEMA.split(";"):
@@ -119,18 +123,32 @@ class SQLiteStore:
 
     # -- plumbing -------------------------------------------------------------
     def _tx(self, invalidates: bool = True) -> "_Transaction":
-        if invalidates:
-            self._cache.clear()
-            self.generation += 1
-        return _Transaction(self._db, self._lock)
+        return _Transaction(self._db, self._lock, self._invalidate if invalidates else None)
+
+    def _invalidate(self) -> None:
+        """After a commit, under the lock: no reader can re-cache what the commit replaced."""
+        self._cache.clear()
+        self.generation += 1
 
     def _cached(self, key: tuple[str, str], load: "Callable[[], Any]") -> Any:
+        """A configuration read on the invoke path, from the cache when nothing changed.
+
+        Other processes' commits (a CLI beside the server) are noticed through ``PRAGMA
+        data_version``, checked at most every ``RECHECK_S``: so the hot path usually takes no
+        lock and runs no SQL, and a change made elsewhere is seen within 0.1 s.
+        """
+        now = time.monotonic()
+        if now >= self._recheck_at:
+            with self._lock:
+                version = self._db.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._data_version:
+                    self._invalidate()
+                    self._data_version = version
+                self._recheck_at = now + RECHECK_S
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
-                self._cache.clear()
-                self._data_version = version
-                self.generation += 1
             hit = self._cache.get(key)
             if hit is None:
                 hit = self._cache[key] = load()
@@ -452,10 +470,10 @@ class SQLiteStore:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the store's lock; rollback on error."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the store's lock; rollback on error; then ``on_commit``."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db, self._lock = db, lock
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, on_commit: Callable[[], None] | None) -> None:
+        self._db, self._lock, self._on_commit = db, lock, on_commit
 
     def __enter__(self) -> None:
         self._lock.acquire()
@@ -468,6 +486,8 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if self._on_commit is not None and not exc_type:
+                self._on_commit()
         finally:
             self._lock.release()
 
