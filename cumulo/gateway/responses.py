@@ -29,6 +29,8 @@ import base64
 import binascii
 import json
 import re
+
+import orjson
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,14 @@ INTERNAL_ERROR = GatewayResponse(500, [("content-type", "application/json")], b'
 MALFORMED_V1 = GatewayResponse(502, [("content-type", "application/json")], b'{"message": "Internal server error"}')
 
 
+def _loads(payload: bytes) -> Any:
+    """orjson first (several times faster); Python's json for what only it reads (NaN, Infinity)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 class _Malformed(Exception):
     """The result breaks the documented response shape; mapped to the format's error response."""
 
@@ -56,7 +66,7 @@ class _Malformed(Exception):
 def response_v2(payload: bytes) -> GatewayResponse:
     """The HTTP response for a function's raw JSON result under payload format 2.0."""
     try:
-        result = json.loads(payload)
+        result = _loads(payload)
     except ValueError:          # includes UnicodeDecodeError
         return INTERNAL_ERROR
     if not isinstance(result, dict) or "statusCode" not in result:
@@ -73,7 +83,7 @@ def response_v2(payload: bytes) -> GatewayResponse:
 def response_v1(payload: bytes) -> GatewayResponse:
     """The HTTP response for a function's raw JSON result under payload format 1.0."""
     try:
-        result = json.loads(payload)
+        result = _loads(payload)
     except ValueError:
         return MALFORMED_V1
     if not isinstance(result, dict) or "statusCode" not in result:

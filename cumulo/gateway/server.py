@@ -12,15 +12,16 @@ function returns beyond AWS's documented mapping.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import time
 from concurrent.futures import Executor
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
+import orjson
+
 from cumulo.app import Cumulo
+from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
 from cumulo.gateway.access import AccessControl, message
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
@@ -176,7 +177,7 @@ class Gateway:
                          access: dict[str, Any], authorizer: dict[str, Any] | None = None) -> GatewayResponse:
         v2 = route.payload_version == "2.0"
         event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None, authorizer)
-        payload = json.dumps(event).encode()
+        payload = orjson.dumps(event)
         integration_started = time.monotonic()
         try:
             call = self.cumulo.invoke_on_loop(route.function, payload, self.executor)
@@ -241,4 +242,4 @@ def access_log_group(api_id: str) -> str:
 
 def _request_id() -> str:
     """HTTP APIs' request IDs look like ``JKJaXmPLvHcESHA=``: 10 random bytes, base64."""
-    return base64.b64encode(os.urandom(10)).decode()
+    return short_id(10)

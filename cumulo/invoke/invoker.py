@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from concurrent.futures import Executor
@@ -19,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from cumulo import ids
 from cumulo.errors import InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException
 from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
@@ -103,7 +103,7 @@ class Invoker:
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
         slot = self._limiter.acquire(config.name)
         try:
-            request_id = str(uuid.UUID(bytes=os.urandom(16), version=4))
+            request_id = ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             run = self._run(config, request, request_id, arn)
         finally:
@@ -128,7 +128,7 @@ class Invoker:
             self._pool.release(key, env)
             raise
         try:
-            request_id = str(uuid.UUID(bytes=os.urandom(16), version=4))
+            request_id = ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn), request.payload,
                                                time.monotonic() + config.timeout, loop)
@@ -154,7 +154,7 @@ class Invoker:
     @staticmethod
     def _header(config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> dict:
         header = {"id": request_id, "arn": arn, "deadline_ms": int(time.time() * 1000) + config.timeout * 1000,
-                  "trace_id": _trace_id()}
+                  "trace_id": ids.trace_id()}
         if request.client_context is not None:
             header["client_context"] = request.client_context
         if request.identity is not None:
@@ -247,11 +247,6 @@ def _result_of(outcome: Outcome, request_id: str) -> tuple[bytes, str | None, li
 
 def _doc(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-
-
-def _trace_id() -> str:
-    rand = os.urandom(20).hex()
-    return f"Root=1-{int(time.time()):08x}-{rand[:24]};Parent={rand[24:]};Sampled=0"
 
 
 def _now_ms() -> int:
