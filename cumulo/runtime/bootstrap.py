@@ -186,12 +186,15 @@ def run(chan: socket.socket, handler_name: str, max_response: int, init_started:
         return
     init_ms = (time.perf_counter() - init_started) * 1000
     protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms, "maxrss_kb": _maxrss_kb()})
+    # One recv usually holds a whole request frame: read into a frame reader rather than
+    # three exact-size reads (prefix, header, body), each a system call.
+    reader = protocol.FrameReader(1 << 30)
     while True:
-        try:
-            header, body, _ = protocol.recv(chan, 1 << 30)
-        except EOFError:
+        data = chan.recv(1 << 16 if reader.pending < 1 << 20 else 1 << 22)
+        if not data:
             return
-        _invoke(chan, handler, header, body, request_filter, max_response)
+        for header, body in reader.feed(data):
+            _invoke(chan, handler, header, body, request_filter, max_response)
 
 
 def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body: bytes,
