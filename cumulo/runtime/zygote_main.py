@@ -28,6 +28,7 @@ import time
 
 from cumulo.runtime import bootstrap, linux, protocol
 
+RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 _CHAN_FD = 3
 
@@ -123,7 +124,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp = _isolate_filesystem(spec)
+        task_root, tmp, platform_paths = _isolate_filesystem(spec, platform_paths)
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
@@ -164,12 +165,18 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os._exit(code)
 
 
-def _isolate_filesystem(spec: dict) -> tuple[str, str]:
+def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str]]:
+    """Mounts for the namespace level; the task root, /tmp, and where the platform's paths are now."""
     if not spec.get("namespaces"):
-        return spec["code_dir"], spec["tmp_dir"]
+        return spec["code_dir"], spec["tmp_dir"], platform_paths
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # The platform's own packages (a virtualenv under /tmp, say) must stay importable once a
+    # private tmpfs covers /tmp, without showing up in it: hold them open now (in this
+    # namespace) and bind them read-only under /var/runtime, where AWS keeps its runtime.
+    held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
+            if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
     # bind the code before anything is mounted over the folders that hold it
     linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
     linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
@@ -177,7 +184,32 @@ def _isolate_filesystem(spec: dict) -> tuple[str, str]:
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
-    return TASK_ROOT, "/tmp"
+    moved: dict[str, str] = {}
+    if held:
+        linux.mount("tmpfs", RUNTIME_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+        for i, (path, fd) in enumerate(held):
+            target = moved[path] = f"{RUNTIME_DIR}/platform{i}"
+            os.mkdir(target)
+            linux.mount(f"/proc/self/fd/{fd}", target, None, linux.MS_BIND | linux.MS_REC)
+            linux.mount(None, target, None,
+                        linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+            os.close(fd)
+        _repoint_packages(moved)
+    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths]
+
+
+def _repoint_packages(moved: dict[str, str]) -> None:
+    """Packages imported before the move find their submodules at the new place."""
+    def repoint(path: str) -> str:
+        for old, new in moved.items():
+            if path == old or path.startswith(old + "/"):
+                return new + path[len(old):]
+        return path
+
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [repoint(p) for p in search]
 
 
 def _set_rlimits(spec: dict) -> None:
