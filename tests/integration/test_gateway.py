@@ -79,11 +79,8 @@ class Gateway:
 def _serve(tmp_path: Path, template: Path) -> Iterator[Gateway]:
     server = CumuloServer(tmp_path / "home", str(template))
     try:
-        import time
 
-        deadline = time.monotonic() + 10
-        while "api " not in server.output and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_for_output("Stop with Ctrl-C")   # printed after every deployed line
         yield Gateway(server)
     finally:
         server.close()
@@ -230,8 +227,8 @@ def test_apigatewayv2_client_builds_a_working_api(tmp_path: Path) -> None:
         assert api["ApiEndpoint"].endswith("/" + api["ApiId"])
         integration = apigw.create_integration(
             ApiId=api["ApiId"], IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
-            IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-                           f"arn:aws:lambda:us-east-1:000000000000:function:web/invocations")
+            IntegrationUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                           "arn:aws:lambda:us-east-1:000000000000:function:web/invocations")
         route = apigw.create_route(ApiId=api["ApiId"], RouteKey="GET /items/{id}",
                                    Target=f"integrations/{integration['IntegrationId']}")
         apigw.create_stage(ApiId=api["ApiId"], StageName="v1", StageVariables={"color": "blue"})

@@ -137,9 +137,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, key: SigningKey) -> Iterator[Ga
 def _serve_with(tmp: Path, template: Path, args: list[str]) -> Iterator[Gateway]:
     server = CumuloServer(tmp / "home", str(template), *args)
     try:
-        deadline = time.monotonic() + 10
-        while "api " not in server.output and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_for_output("Stop with Ctrl-C")   # printed after every deployed line
         yield Gateway(server)
     finally:
         server.close()

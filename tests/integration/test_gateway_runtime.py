@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -50,9 +49,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     (tmp / "app" / "template.yaml").write_text(TEMPLATE)
     server = CumuloServer(tmp / "home", str(tmp / "app" / "template.yaml"))
     try:
-        deadline = time.monotonic() + 10
-        while "api " not in server.output and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_for_output("Stop with Ctrl-C")   # printed after every deployed line
         yield Gateway(server)
     finally:
         server.close()

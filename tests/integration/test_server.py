@@ -97,6 +97,13 @@ class CumuloServer:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
+        """The output once ``text`` is in it (``cumulo up`` prints what it deployed after announcing)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.output
+
     def client(self, key_id: str | None = None, secret: str | None = None, **config: Any) -> BaseClient:
         return lambda_client(self.endpoint, key_id or self.key_id, secret or self.secret, **config)
 

@@ -220,7 +220,8 @@ def test_aws_cli_works_unchanged(server: CumuloServer, lam: BaseClient, tmp_path
 def test_up_with_the_example_template_serves_it(own_server: Callable[..., CumuloServer]) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "hello-sam" / "template.yaml"
     srv = own_server(str(example))
-    assert "hello-sam-HelloWorldFunction (HelloWorldFunction): create" in srv.output
+    expected = "hello-sam-HelloWorldFunction (HelloWorldFunction): create"
+    assert expected in srv.wait_for_output(expected)
     result = srv.client().invoke(FunctionName="hello-sam-HelloWorldFunction", Payload=b"{}")
     doc = json.loads(result["Payload"].read())
     assert doc["statusCode"] == 200 and json.loads(doc["body"]) == {"message": "hello world"}
