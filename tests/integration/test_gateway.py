@@ -79,7 +79,6 @@ class Gateway:
 def _serve(tmp_path: Path, template: Path) -> Iterator[Gateway]:
     server = CumuloServer(tmp_path / "home", str(template))
     try:
-
         server.wait_for_output("Stop with Ctrl-C")   # printed after every deployed line
         yield Gateway(server)
     finally:
