@@ -9,11 +9,10 @@ template's ``Auth.ApiKeyRequired``. Names on the wire are camelCase.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any, Callable
 
-from cumulo.api.http import Reply, Request, json_reply
+from cumulo.api.http import Reply, Request, json_reply, match_route, route_table
 from cumulo.app import Cumulo
 from cumulo.gateway.model import BadRequestException, Throttle
 from cumulo.gateway.usage import ApiKey, Quota, UsagePlan
@@ -190,8 +189,7 @@ def get_usage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
                        "values": items})
 
 
-_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
-    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
+_ROUTES = route_table([
         ("POST", "/apikeys", create_api_key),
         ("GET", "/apikeys", get_api_keys),
         ("GET", "/apikeys/(?P<key>[^/]+)", get_api_key),
@@ -206,14 +204,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", "/usageplans/(?P<plan>[^/]+)/keys", get_usage_plan_keys),
         ("DELETE", "/usageplans/(?P<plan>[^/]+)/keys/(?P<key>[^/]+)", delete_usage_plan_key),
         ("GET", "/usageplans/(?P<plan>[^/]+)/usage", get_usage),
-    ]
-]
+])
 
 
 def route(request: Request) -> tuple[Handler, dict[str, str]] | None:
-    path = request.path
-    for method, pattern, handler in _ROUTES:
-        m = pattern.match(path)
-        if m and method == request.method:
-            return handler, m.groupdict()
-    return None
+    return match_route(_ROUTES, request)

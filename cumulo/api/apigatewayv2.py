@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Any, Callable
 
-from cumulo.api.http import Reply, Request, json_reply
+from cumulo.api.http import Reply, Request, json_reply, match_route, route_table
 from cumulo.app import Cumulo
 from cumulo.gateway.model import Authorizer, HttpApi, Integration, Route, Stage, Throttle, new_api_id
 from cumulo.gateway.service import BadRequestException, NotFoundException
@@ -315,8 +315,7 @@ def delete_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 
 _API = "/v2/apis/(?P<api>[^/]+)"
-_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
-    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
+_ROUTES = route_table([
         ("POST", "/v2/apis", create_api),
         ("GET", "/v2/apis", get_apis),
         ("GET", _API, get_api),
@@ -339,14 +338,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", f"{_API}/authorizers", get_authorizers),
         ("GET", f"{_API}/authorizers/(?P<id>[^/]+)", get_authorizer),
         ("DELETE", f"{_API}/authorizers/(?P<id>[^/]+)", delete_authorizer),
-    ]
-]
+])
 
 
 def route(request: Request) -> tuple[Handler, dict[str, str]] | None:
-    path = request.path
-    for method, pattern, handler in _ROUTES:
-        m = pattern.match(path)
-        if m and method == request.method:
-            return handler, m.groupdict()
-    return None
+    return match_route(_ROUTES, request)

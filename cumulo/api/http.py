@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+import re
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from cumulo.errors import CumuloError, InvalidRequestContentException
 
-__all__ = ["Request", "Reply", "error_reply", "json_reply"]
+__all__ = ["Request", "Reply", "error_reply", "json_reply", "route_table", "match_route"]
+
+H = TypeVar("H", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,18 @@ def error_reply(err: CumuloError) -> Reply:
     body = {"Type": "User" if err.status < 500 else "Service", "message": err.message, "Message": err.message}
     body.update({k: v for k, v in err.to_aws().items() if k not in ("Type", "message")})
     return json_reply(body, err.status, [("x-amzn-errortype", err.type)])
+
+
+def route_table(entries: list[tuple[str, str, H]]) -> list[tuple[str, re.Pattern[str], H]]:
+    """``(method, path regex, handler)`` rows, each regex anchored and allowing a trailing slash."""
+    return [(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in entries]
+
+
+def match_route(table: list[tuple[str, re.Pattern[str], H]], request: Request) -> tuple[H, dict[str, str]] | None:
+    """The handler for a request's method and path, with the path's named groups."""
+    path = request.path
+    for method, pattern, handler in table:
+        m = pattern.match(path)
+        if m and method == request.method:
+            return handler, m.groupdict()
+    return None

@@ -23,7 +23,7 @@ from cumulo.model.function import (
     validate_runtime, validate_timeout,
 )
 
-__all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function"]
+__all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function", "plain"]
 
 SUPPORTED = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
@@ -238,16 +238,17 @@ def _event(name: str, event: Any, scope: Scope) -> dict[str, Any]:
         raise IntrinsicError("must be a map with a Type")
     if not isinstance(resolved.get("Properties", {}), dict):
         raise IntrinsicError("Properties must be a map")
-    plain = _plain(resolved)
-    assert isinstance(plain, dict)
-    return plain
+    event_doc = plain(resolved)
+    assert isinstance(event_doc, dict)
+    return event_doc
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Resolved template values as plain dicts and lists (``Node`` carries line numbers)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

@@ -46,7 +46,7 @@ from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, re
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
-from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, read_function
+from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, plain as _plain, read_function
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.function import Arns, validate_function_name
@@ -461,14 +461,6 @@ def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http
         return api_specs(stack, functions, configs, globals_http_api)
     except IntrinsicError as exc:
         raise _error("Template", exc.message, line=exc.line) from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _function_resource(entry: _Entry, name: str, spec: FunctionSpec) -> FunctionResource:
