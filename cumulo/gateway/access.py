@@ -8,7 +8,7 @@ authorizer (JWT or Lambda). Refusals are ``GatewayResponse``s; an admitted
 request gets the ``requestContext.authorizer`` document its integration sees.
 
 Everything runs on the gateway's event loop except what blocks — fetching
-JWKS keys and invoking a Lambda authorizer — which goes to the worker threads.
+JWKS keys, and cold starts of a Lambda authorizer — which goes to the worker threads.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from cumulo.errors import CumuloError
 from cumulo.gateway._request import HttpRequest, header_value
@@ -29,21 +29,16 @@ from cumulo.gateway.lambda_auth import (
     route_arn,
 )
 from cumulo.gateway.model import Authorizer, HttpApi, Route, Stage
-from cumulo.gateway.responses import INTERNAL_ERROR, GatewayResponse
+from cumulo.gateway.responses import INTERNAL_ERROR, GatewayResponse, message
 from cumulo.gateway.routing import RouteMatch
 from cumulo.gateway.throttle import ACCOUNT_LIMIT, Throttles, retry_after
 from cumulo.gateway.usage import ApiKey, UsageMeter, UsagePlan, UsagePlanService
 from cumulo.store.base import Store
 
-__all__ = ["AccessControl", "Admission", "AUTHORIZER_TIMEOUT_S", "message"]
+__all__ = ["AccessControl", "Admission", "AUTHORIZER_TIMEOUT_S"]
 
 AUTHORIZER_TIMEOUT_S = 10.0
-Invoke = Callable[[str, bytes], Any]      # (function, payload) -> InvocationResult
-
-
-def message(status: int, text: str, headers: list[tuple[str, str]] | None = None) -> GatewayResponse:
-    return GatewayResponse(status, [("content-type", "application/json"), *(headers or [])],
-                           json.dumps({"message": text}, separators=(",", ":")).encode())
+Invoke = Callable[[str, bytes], Awaitable[Any]]      # (function, payload) -> InvocationResult
 
 
 FORBIDDEN = message(403, "Forbidden")
@@ -177,8 +172,8 @@ class AccessControl:
     async def _call_authorizer(self, authorizer: Authorizer, req: HttpRequest, match: RouteMatch, stage: Stage,
                                values: list[str], arn: str) -> Verdict:
         event = authorizer_event(authorizer.payload_version, req, match, stage.variables or None, values, arn)
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._executor, self._invoke, authorizer.function, json.dumps(event).encode())
+        call = asyncio.ensure_future(self._invoke(authorizer.function, json.dumps(event).encode()))
+        call.add_done_callback(discard_result)     # after a timeout nobody awaits it
         try:
             result = await asyncio.wait_for(asyncio.shield(call), AUTHORIZER_TIMEOUT_S)
         except (asyncio.TimeoutError, CumuloError):
@@ -189,3 +184,9 @@ class AccessControl:
             return parse_verdict(result.payload, authorizer.simple_responses and authorizer.payload_version == "2.0")
         except MalformedAuthorizerResponse:
             raise AuthFailure(500, "Internal Server Error") from None
+
+
+def discard_result(task: "asyncio.Future[Any]") -> None:
+    """A done-callback for work nobody awaits any more: its error is not news."""
+    if not task.cancelled():
+        task.exception()

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import jwt
 
 from cumulo.gateway.model import Authorizer
-from cumulo.gateway.responses import GatewayResponse
+from cumulo.gateway.responses import GatewayResponse, message
 
 __all__ = ["AuthFailure", "JwksCache", "verify_jwt", "jwt_context", "bearer_token"]
 
@@ -54,10 +54,8 @@ class AuthFailure(Exception):
 
     @property
     def response(self) -> GatewayResponse:
-        headers = [("content-type", "application/json")]
-        if self.www_authenticate:
-            headers.append(("www-authenticate", self.www_authenticate))
-        return GatewayResponse(self.status, headers, json.dumps({"message": self.message}, separators=(",", ":")).encode())
+        extra = [("www-authenticate", self.www_authenticate)] if self.www_authenticate else []
+        return message(self.status, self.message, extra)
 
 
 def unauthorized(description: str) -> AuthFailure:

@@ -34,7 +34,7 @@ import orjson
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GatewayResponse", "INTERNAL_ERROR", "MALFORMED_V1", "response_v1", "response_v2"]
+__all__ = ["GatewayResponse", "INTERNAL_ERROR", "MALFORMED_V1", "message", "response_v1", "response_v2"]
 
 _TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _BAD_VALUE_RE = re.compile(r"[\r\n\x00]")
@@ -47,7 +47,13 @@ class GatewayResponse:
     body: bytes
 
 
-INTERNAL_ERROR = GatewayResponse(500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+def message(status: int, text: str, headers: list[tuple[str, str]] | None = None) -> GatewayResponse:
+    """The gateway's own answers: ``{"message": text}``, as API Gateway words them."""
+    return GatewayResponse(status, [("content-type", "application/json"), *(headers or [])],
+                           json.dumps({"message": text}, separators=(",", ":")).encode())
+
+
+INTERNAL_ERROR = message(500, "Internal Server Error")
 MALFORMED_V1 = GatewayResponse(502, [("content-type", "application/json")], b'{"message": "Internal server error"}')
 
 

@@ -23,12 +23,13 @@ import orjson
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
-from cumulo.gateway.access import AccessControl, message
+from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
 )
+from cumulo.gateway.responses import message
 from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
 from cumulo.invoke.pool import INIT_TIMEOUT_S
@@ -180,12 +181,12 @@ class Gateway:
         payload = orjson.dumps(event)
         integration_started = time.monotonic()
         try:
-            call = self.cumulo.invoke_on_loop(route.function, payload, self.executor)
+            call = self._invoke(route.function, payload)
             if route.timeout_ms / 1000 >= self._longest_run_s(route.function):
                 result = await call       # the function's own deadline ends it first: no timer needed
             else:
                 task = asyncio.ensure_future(call)
-                task.add_done_callback(_consume)    # after a 504 nobody awaits it; its error is not news
+                task.add_done_callback(discard_result)    # after a 504 nobody awaits it; its error is not news
                 result = await asyncio.wait_for(asyncio.shield(task), route.timeout_ms / 1000)
         except asyncio.TimeoutError:
             return TIMEOUT      # the function runs on to its own timeout, as on AWS
@@ -207,13 +208,8 @@ class Gateway:
             return 0.0          # the invocation itself will report it
         return INIT_TIMEOUT_S + config.timeout + 1.0
 
-    def _invoke(self, function: str, payload: bytes) -> Any:
-        return self.cumulo.invoke(function, payload)
-
-
-def _consume(task: "asyncio.Future[Any]") -> None:
-    if not task.cancelled():
-        task.exception()
+    def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
+        return self.cumulo.invoke_on_loop(function, payload, self.executor)
 
 
 class _ClientGone(Exception):
