@@ -25,7 +25,8 @@ from cumulo.functions import CodeSource, FunctionService
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
-from cumulo.invoke.invoker import InvocationRequest, InvocationResult, Invoker
+from cumulo.invoke.asynchronous import AsyncDispatcher, EventInvokeConfigs, enqueue_event
+from cumulo.invoke.invoker import InvocationRequest, InvocationResult, InvocationType, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import function as fn
 from cumulo.model import limits
@@ -37,7 +38,10 @@ from cumulo.runtime.interfaces import LogLine
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxPolicy
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
+from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
+from cumulo.sources.mappings import EventSourceMappings, MappingPollers
+from cumulo.sources.queues import QueueService
 
 __all__ = ["Cumulo"]
 
@@ -56,6 +60,14 @@ class Cumulo:
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
+        if s.durability not in ("normal", "full"):
+            raise ValueError(f"durability must be normal or full, not {s.durability!r}")
+        self.messages = MessageStore(s.messages_path, s.durability)
+        self.queues = QueueService(self.messages, s.region, s.account_id)
+        self.event_invoke_configs = EventInvokeConfigs(self)
+        self.mappings = EventSourceMappings(self)
+        self._workers: list[Any] = []
+        self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
         self._sync_limits()
@@ -87,12 +99,41 @@ class Cumulo:
         if self._closed:
             return
         self._closed = True
+        self.stop_workers()
         if self._pool is not None:
             self._pool.close()
         if self._cgroups is not None:
             self._cgroups.close()
         self.logs.close()
+        self.messages.close()
         self.store.close()
+
+    # -- background workers ---------------------------------------------------------
+    def start_workers(self) -> None:
+        """Run what works without a caller: the asynchronous-event dispatcher (and, as they
+        exist, queue pollers and schedules). ``cumulo up`` starts them; several processes on
+        one store may each run them (leases keep every event to one worker at a time)."""
+        with self._workers_lock:
+            if self._workers:
+                return
+            dispatcher = AsyncDispatcher(self, self.settings.async_workers)
+            pollers = MappingPollers(self)
+            for worker in (dispatcher, pollers):
+                worker.start()
+                self._workers.append(worker)
+
+    def stop_workers(self) -> None:
+        with self._workers_lock:
+            workers, self._workers = self._workers, []
+        for worker in reversed(workers):
+            worker.stop()
+
+    @property
+    def dispatcher(self) -> AsyncDispatcher | None:
+        return next((w for w in self._workers if isinstance(w, AsyncDispatcher)), None)
+
+    def runtime_invoker(self) -> Invoker:
+        return self._runtime()
 
     def _runtime(self) -> Invoker:
         if self._invoker is not None:
@@ -337,10 +378,16 @@ class Cumulo:
     def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
                invocation_type: str = "RequestResponse", log_type: str = "None",
                client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
-        """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions."""
+        """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions.
+
+        ``invocation_type="Event"`` commits the event and returns 202 at once; it runs when a
+        process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
+        data = payload.encode() if isinstance(payload, str) else (payload or b"")
+        if invocation_type == InvocationType.EVENT:
+            request_id = enqueue_event(self, name, qualifier, data, client_context)
+            return InvocationResult(202, b"", self.functions.resolve_for_invoke(name, qualifier)[0].version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
-        data = payload.encode() if isinstance(payload, str) else (payload or b"")
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
         return self._runtime().invoke(config, request, invoked_arn)
 

@@ -24,6 +24,11 @@ class Settings:
     memory_limit: str = "auto"          # auto | cgroup | rlimit: how a function's memory size is enforced
     no_network: bool = False            # environments without network (namespace level only)
     sync_payload_max: int = limits.SYNC_PAYLOAD_MAX
+    async_payload_max: int = limits.ASYNC_PAYLOAD_MAX
+    async_workers: int = 16             # asynchronous events run at once (by this process)
+    async_retry_delay_s: float = 60.0   # before a failed event's 2nd attempt; twice that before the 3rd
+    async_throttle_backoff_s: float = 1.0   # first delay after a throttle, doubling up to 5 minutes
+    durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -41,6 +46,10 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.home / "cumulo.db"
+
+    @property
+    def messages_path(self) -> Path:
+        return self.home / "queues.db"
 
     @property
     def code_dir(self) -> Path:

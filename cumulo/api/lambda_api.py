@@ -28,7 +28,7 @@ Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                 "MemorySize": "memory_size", "Role": "role"}
 
@@ -43,6 +43,11 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         out["environment"] = env.get("Variables") or {}
     if "EphemeralStorage" in doc:
         out["ephemeral_storage"] = (doc["EphemeralStorage"] or {}).get("Size", limits.EPHEMERAL_DEFAULT_MB)
+    if "DeadLetterConfig" in doc:
+        dlc = doc["DeadLetterConfig"] or {}
+        if not isinstance(dlc, dict):
+            raise InvalidParameterValueException("DeadLetterConfig must be an object with TargetArn.")
+        out["dead_letter_arn"] = dlc.get("TargetArn") or ""
     if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
         raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
     return out
@@ -267,6 +272,59 @@ def list_tags(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return json_reply({"Tags": c.list_tags(p["arn"])})
 
 
+# -- asynchronous invocation ------------------------------------------------------
+def _invoke_config_params(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"maximum_retry_attempts": doc.get("MaximumRetryAttempts"),
+            "maximum_event_age_in_seconds": doc.get("MaximumEventAgeInSeconds"),
+            "destination_config": doc.get("DestinationConfig")}
+
+
+def put_event_invoke_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.event_invoke_configs.put(p["name"], _qualifier(request),
+                                                 **_invoke_config_params(request.json())))
+
+
+def update_event_invoke_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.event_invoke_configs.put(p["name"], _qualifier(request), update=True,
+                                                 **_invoke_config_params(request.json())))
+
+
+def get_event_invoke_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.event_invoke_configs.get(p["name"], _qualifier(request)))
+
+
+def delete_event_invoke_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.event_invoke_configs.delete(p["name"], _qualifier(request))
+    return Reply(204)
+
+
+def list_event_invoke_configs(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _page(c.event_invoke_configs.list(p["name"]), request, "FunctionEventInvokeConfigs", lambda d: d)
+
+
+# -- event-source mappings ------------------------------------------------------------
+def create_mapping(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    return json_reply(c.mappings.create(**request.json()), 202)
+
+
+def get_mapping(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.mappings.get(p["uuid"]))
+
+
+def update_mapping(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.mappings.update(p["uuid"], **request.json()), 202)
+
+
+def delete_mapping(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.mappings.delete(p["uuid"]), 202)
+
+
+def list_mappings(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    q = request.query()
+    docs = c.mappings.list(q.get("EventSourceArn", [None])[0], q.get("FunctionName", [None])[0])
+    return _page(docs, request, "EventSourceMappings", lambda d: d)
+
+
 _FN = r"(?P<name>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
@@ -291,6 +349,16 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PUT", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", put_provisioned),
         ("GET", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", get_provisioned),
         ("DELETE", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", delete_provisioned),
+        ("PUT", f"/2019-09-25/functions/{_FN}/event-invoke-config", put_event_invoke_config),
+        ("POST", f"/2019-09-25/functions/{_FN}/event-invoke-config", update_event_invoke_config),
+        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config", get_event_invoke_config),
+        ("DELETE", f"/2019-09-25/functions/{_FN}/event-invoke-config", delete_event_invoke_config),
+        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config/list", list_event_invoke_configs),
+        ("POST", "/2015-03-31/event-source-mappings", create_mapping),
+        ("GET", "/2015-03-31/event-source-mappings", list_mappings),
+        ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", get_mapping),
+        ("PUT", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", update_mapping),
+        ("DELETE", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", delete_mapping),
         ("GET", "/2016-08-19/account-settings", account_settings),
         ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),
         ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", untag_resource),

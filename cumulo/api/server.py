@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from cumulo.api import apigateway, apigatewayv2, lambda_api, sigv4
+from cumulo.api import apigateway, apigatewayv2, awsjson, lambda_api, sigv4, sqs  # noqa: F401 (registers)
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException
@@ -84,22 +84,26 @@ class ControlPlane:
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
+        json_target = awsjson.find(request)
         try:
             if self.auth:
                 sigv4.verify(
                     sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                           request.headers, request.body),
                     self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
+            if json_target is not None:
+                return awsjson.handle(self.cumulo, request, *json_target)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
             handler, params = found
             return handler(self.cumulo, request, params)
         except CumuloError as err:
-            return error_reply(err)
+            return awsjson.json_error(json_target[0], err) if json_target else error_reply(err)
         except Exception:
             log.error("unexpected failure serving %s %s\n%s", request.method, request.path, traceback.format_exc())
-            return error_reply(ServiceException("An internal error occurred; see the server's log."))
+            fault = ServiceException("An internal error occurred; see the server's log.")
+            return awsjson.json_error(json_target[0], fault) if json_target else error_reply(fault)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)

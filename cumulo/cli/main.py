@@ -306,6 +306,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
             click.echo(f"cumulo up: cannot listen on {host}: {exc.strerror}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)
         lock.publish(endpoint)
+        c.queues.endpoint = endpoint
+        c.start_workers()
         _announce(c, endpoint, gateway_url, key, created, no_auth, deployed)
         server.serve(c, sock, auth=not no_auth, gateway=gateway_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
@@ -317,6 +319,7 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
               deployed: list[str]) -> None:
     say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
+    say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
     say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
     say(f"  store       {c.home.resolve()} (SQLite)")
     say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")

@@ -49,6 +49,7 @@ class InvocationRequest:
     log_type: str = "None"                  # "Tail" returns the last 4 KB of the log
     client_context: dict | None = None      # decoded ClientContext
     identity: dict | None = None
+    request_id: str | None = None           # given for an asynchronous event (the id its 202 named)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Invoker:
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
         slot = self._limiter.acquire(config.name)
         try:
-            request_id = ids.request_id()
+            request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             run = self._run(config, request, request_id, arn)
         finally:
@@ -128,7 +129,7 @@ class Invoker:
             self._pool.release(key, env)
             raise
         try:
-            request_id = ids.request_id()
+            request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn), request.payload,
                                                time.monotonic() + config.timeout, loop)

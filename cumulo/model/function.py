@@ -28,6 +28,7 @@ __all__ = [
     "validate_ephemeral_storage",
     "validate_environment",
     "validate_description",
+    "validate_dead_letter_arn",
     "PYTHON_RUNTIMES",
     "RESERVED_ENV_KEYS",
 ]
@@ -138,6 +139,16 @@ def validate_ephemeral_storage(mb: int) -> int:
     return _int_between(mb, "ephemeralStorage.size", limits.EPHEMERAL_MIN_MB, limits.EPHEMERAL_MAX_MB)
 
 
+def validate_dead_letter_arn(arn: str) -> str:
+    """DeadLetterConfig.TargetArn: a queue (SQS) or a topic (SNS); empty removes it."""
+    if arn in ("", None):
+        return ""
+    if not isinstance(arn, str) or not re.match(r"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]*:\d{12}:[A-Za-z0-9_.-]+$", arn):
+        raise InvalidParameterValueException(
+            "The provided target arn is invalid: a DeadLetterConfig.TargetArn is the ARN of an SQS queue or SNS topic.")
+    return arn
+
+
 def validate_description(text: str) -> str:
     if not isinstance(text, str) or len(text) > limits.DESCRIPTION_MAX:
         raise _constraint(text, "description", f"Member must have length less than or equal to {limits.DESCRIPTION_MAX}")
@@ -202,6 +213,7 @@ class FunctionConfiguration:
     version: str = LATEST
     revision_id: str = ""
     last_modified: str = ""
+    dead_letter_arn: str = ""     # DeadLetterConfig.TargetArn: where failed asynchronous events go
 
     @property
     def code_hex(self) -> str:
@@ -218,7 +230,8 @@ class FunctionConfiguration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FunctionConfiguration":
-        return cls(**data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_aws(self, arns: Arns, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``FunctionConfiguration`` document of AWS's Lambda API."""
@@ -246,6 +259,8 @@ class FunctionConfiguration:
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
+        if self.dead_letter_arn:
+            doc["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if state:
             doc.update(state)
         return doc

@@ -363,11 +363,10 @@ def test_invoke_dry_run(lam: BaseClient, fn: str) -> None:
     assert resp["StatusCode"] == 204 and body is None
 
 
-def test_invoke_event_is_refused_clearly(lam: BaseClient, fn: str) -> None:
-    with pytest.raises(ClientError) as info:
-        invoke(lam, fn, InvocationType="Event")
-    assert error_of(info) == ("InvalidParameterValueException", 400)
-    assert "Event" in info.value.response["Error"]["Message"]
+def test_invoke_event_is_accepted_with_202(lam: BaseClient, fn: str) -> None:
+    resp, body = invoke(lam, fn, {"print": "later"}, InvocationType="Event")
+    assert resp["StatusCode"] == 202 and body is None
+    assert resp["ResponseMetadata"]["RequestId"]
 
 
 def test_invoke_payload_over_6_mb(lam: BaseClient, fn: str) -> None:

@@ -1,0 +1,364 @@
+"""Asynchronous invocation: a durable queue, retries, maximum event age, destinations, DLQs.
+
+``Invoke`` with ``InvocationType=Event`` commits the event to the message
+store's internal queue (``~async``) and only then answers 202 with the request
+id the invocation will run under. A dispatcher (``AsyncDispatcher``, started by
+``cumulo up`` or ``Cumulo.start_workers()``) leases events and runs each through
+the same synchronous invoker as every other trigger, so concurrency limits hold.
+
+What AWS documents, and this does:
+
+- a function error is retried ``MaximumRetryAttempts`` times (0–2, default 2),
+  one minute before the second attempt and two before the third;
+- a throttle (or a platform fault) is not an attempt: the event goes back with a
+  backoff from 1 s doubling to 5 minutes, until ``MaximumEventAgeInSeconds``
+  (60–21,600, default 6 hours);
+- then the event's invocation record goes to the on-failure destination and the
+  event itself to the function's dead-letter queue; a success's record goes to
+  the on-success destination. Destinations may be a queue, a function, or an
+  event bus.
+
+A lease lasts the function's timeout plus a margin; if the process dies mid-
+invocation, the event is leased again after that (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from cumulo import ids
+from cumulo.errors import (
+    CumuloError, InvalidParameterValueException, RequestTooLargeException, ResourceNotFoundException,
+    TooManyRequestsException,
+)
+from cumulo.invoke.invoker import InvocationRequest, InvocationResult
+from cumulo.model import function as fn
+from cumulo.model.function import LATEST
+from cumulo.model.queue import ASYNC_QUEUE
+from cumulo.store.messages import NewMessage, StoredMessage
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["EventInvokeConfigs", "AsyncDispatcher", "invocation_record", "enqueue_event"]
+
+log = logging.getLogger("cumulo.async")
+
+RETRIES_DEFAULT = 2
+MAX_AGE_DEFAULT_S = 21_600
+THROTTLE_BACKOFF_MAX_S = 300.0
+LEASE_MARGIN_S = 5
+_DESTINATION_RE = re.compile(r"^arn:aws[a-z-]*:(lambda|sqs|sns|events|s3):[a-z0-9-]*:\d{0,12}:.+$")
+_KIND = "event-invoke-config"
+
+
+@dataclass(frozen=True)
+class EventInvokeConfig:
+    retries: int = RETRIES_DEFAULT
+    max_age_s: int = MAX_AGE_DEFAULT_S
+    on_success: str = ""
+    on_failure: str = ""
+
+
+class EventInvokeConfigs:
+    """``Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s)``: per function and qualifier."""
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+
+    def _key(self, name: str, qualifier: str | None) -> tuple[str, str]:
+        fname, q = fn.parse_function_ref(name, qualifier)
+        q = q or LATEST
+        self._c.functions.get(fname, q)       # the function (and qualifier) must exist
+        return fname, q
+
+    def put(self, name: str, qualifier: str | None = None, *, maximum_retry_attempts: int | None = None,
+            maximum_event_age_in_seconds: int | None = None, destination_config: dict | None = None,
+            update: bool = False) -> dict[str, Any]:
+        fname, q = self._key(name, qualifier)
+        doc_id = f"{fname}:{q}"
+        current = self._c.store.get_document(_KIND, doc_id) if update else None
+        doc: dict[str, Any] = dict(current or {})
+        if maximum_retry_attempts is not None:
+            if isinstance(maximum_retry_attempts, bool) or not isinstance(maximum_retry_attempts, int) \
+                    or not 0 <= maximum_retry_attempts <= 2:
+                raise InvalidParameterValueException(
+                    f"1 validation error detected: Value '{maximum_retry_attempts}' at 'maximumRetryAttempts' failed "
+                    "to satisfy constraint: Member must have value less than or equal to 2")
+            doc["MaximumRetryAttempts"] = maximum_retry_attempts
+        if maximum_event_age_in_seconds is not None:
+            age = maximum_event_age_in_seconds
+            if isinstance(age, bool) or not isinstance(age, int) or not 60 <= age <= 21_600:
+                raise InvalidParameterValueException(
+                    f"1 validation error detected: Value '{age}' at 'maximumEventAgeInSeconds' failed to satisfy "
+                    "constraint: Member must have value between 60 and 21600")
+            doc["MaximumEventAgeInSeconds"] = age
+        if destination_config is not None:
+            doc["DestinationConfig"] = _destinations(destination_config, (current or {}).get("DestinationConfig"))
+        doc.setdefault("DestinationConfig", {"OnSuccess": {}, "OnFailure": {}})
+        doc["LastModified"] = time.time()
+        doc["FunctionArn"] = self._c.arns.function(fname, q)
+        self._c.store.put_document(_KIND, doc_id, doc)
+        return doc
+
+    def get(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
+        fname, q = self._key(name, qualifier)
+        doc = self._c.store.get_document(_KIND, f"{fname}:{q}")
+        if doc is None:
+            raise ResourceNotFoundException(f"The function {self._c.arns.function(fname, q)} doesn't have an "
+                                            "EventInvokeConfig")
+        return doc
+
+    def delete(self, name: str, qualifier: str | None = None) -> None:
+        fname, q = self._key(name, qualifier)
+        if not self._c.store.delete_document(_KIND, f"{fname}:{q}"):
+            raise ResourceNotFoundException(f"The function {self._c.arns.function(fname, q)} doesn't have an "
+                                            "EventInvokeConfig")
+
+    def list(self, name: str) -> list[dict[str, Any]]:
+        fname, _ = fn.parse_function_ref(name)
+        self._c.functions.get(fname)
+        return [d for d in self._c.store.list_documents(_KIND) if d["FunctionArn"].split(":")[6] == fname]
+
+    def effective(self, name: str, qualifier: str) -> EventInvokeConfig:
+        doc = self._c.store.get_document(_KIND, f"{name}:{qualifier}")
+        if doc is None:
+            return EventInvokeConfig()
+        dest = doc.get("DestinationConfig") or {}
+        return EventInvokeConfig(doc.get("MaximumRetryAttempts", RETRIES_DEFAULT),
+                                 doc.get("MaximumEventAgeInSeconds", MAX_AGE_DEFAULT_S),
+                                 (dest.get("OnSuccess") or {}).get("Destination", ""),
+                                 (dest.get("OnFailure") or {}).get("Destination", ""))
+
+
+def _destinations(doc: Any, current: dict | None) -> dict[str, Any]:
+    if not isinstance(doc, dict) or set(doc) - {"OnSuccess", "OnFailure"}:
+        raise InvalidParameterValueException("DestinationConfig takes OnSuccess and OnFailure.")
+    out = dict(current or {"OnSuccess": {}, "OnFailure": {}})
+    for key in ("OnSuccess", "OnFailure"):
+        if key not in doc:
+            continue
+        arn = (doc[key] or {}).get("Destination")
+        if arn and (not isinstance(arn, str) or not _DESTINATION_RE.match(arn)):
+            raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
+        if arn and arn.startswith("arn:aws:s3") and key == "OnSuccess":
+            raise InvalidParameterValueException("S3 buckets are only supported as OnFailure destinations.")
+        out[key] = {"Destination": arn} if arn else {}
+    return out
+
+
+def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
+                  client_context: dict | None = None) -> str:
+    """Commit one asynchronous event; returns the request id it will run under."""
+    config, _ = c.functions.resolve_for_invoke(name, qualifier)
+    if len(payload) > c.settings.async_payload_max:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {c.settings.async_payload_max} bytes for the InvokeAsync operation")
+    if payload.strip():
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            from cumulo.errors import InvalidRequestContentException
+            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+    fname, q = fn.parse_function_ref(name, qualifier)
+    request_id = ids.request_id()
+    now = _now_ms()
+    meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
+    if client_context is not None:
+        meta["cc"] = client_context
+    c.messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
+                                             (config.timeout + LEASE_MARGIN_S) * 1000)], now)
+    return request_id
+
+
+def invocation_record(condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
+                      result: InvocationResult | None) -> dict[str, Any]:
+    """AWS's invocation record: what destinations receive."""
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "requestContext": {"requestId": meta["rid"], "functionArn": function_arn, "condition": condition,
+                           "approximateInvokeCount": meta["n"]},
+        "requestPayload": _json_or_text(payload),
+    }
+    if result is not None:
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": result.executed_version}
+        if result.function_error:
+            response["functionError"] = result.function_error
+        record["responseContext"] = response
+        record["responsePayload"] = _json_or_text(result.payload)
+    return record
+
+
+def _json_or_text(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")
+
+
+class AsyncDispatcher:
+    """Leases asynchronous events and runs them on a pool of worker threads."""
+
+    def __init__(self, cumulo: "Cumulo", workers: int = 16) -> None:
+        self._c = cumulo
+        self._workers = workers
+        self._free = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cumulo-async")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="cumulo-async-fetch", daemon=True)
+        self.on_destination: dict[str, Callable[[str, dict[str, Any], str], None]] = {}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
+
+    def _fetch(self) -> None:
+        store = self._c.messages
+        while not self._stop.is_set():
+            if not self._free.acquire(timeout=0.2):
+                continue
+            permits = 1
+            while permits < min(10, self._workers) and self._free.acquire(blocking=False):
+                permits += 1
+            try:
+                found = store.receive(ASYNC_QUEUE, permits, 30_000, _now_ms())
+            except Exception:
+                log.exception("async queue receive failed")
+                found = []
+            for _ in range(permits - len(found)):
+                self._free.release()
+            if not found:
+                store.wait_for(1.0)
+                continue
+            for message in found:
+                self._pool.submit(self._run, message)
+
+    def _run(self, message: StoredMessage) -> None:
+        try:
+            self.process(message)
+        except Exception:
+            log.exception("async event %s failed in the dispatcher; it will be retried", message.id)
+        finally:
+            self._free.release()
+
+    def process(self, message: StoredMessage) -> None:
+        c, store = self._c, self._c.messages
+        meta = dict(message.sys or {})
+        receipt = (message.seq, message.receipt.partition("-")[2])
+        try:
+            config, invoked_arn = c.functions.resolve_for_invoke(meta["fn"], meta["q"])
+        except ResourceNotFoundException:
+            log.warning("dropping async event %s: function %s:%s no longer exists", meta["rid"], meta["fn"], meta["q"])
+            store.delete(ASYNC_QUEUE, [receipt])
+            return
+        settings = c.settings
+        policy = c.event_invoke_configs.effective(config.name, meta["q"])
+        function_arn = c.arns.function(config.name, meta["q"])
+        now = _now_ms()
+        if now - meta["at"] > policy.max_age_s * 1000:
+            self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
+                         policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds")
+            store.delete(ASYNC_QUEUE, [receipt])
+            return
+        if (config.timeout + LEASE_MARGIN_S) * 1000 > 30_000:
+            store.change_visibility(ASYNC_QUEUE, receipt, now + (config.timeout + LEASE_MARGIN_S) * 1000, now - 1)
+        request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
+        try:
+            result = c.runtime_invoker().invoke(config, request, invoked_arn)
+        except (TooManyRequestsException, CumuloError) as err:
+            throttled = isinstance(err, TooManyRequestsException)
+            if not throttled and err.status < 500:
+                # A request the function can never accept (e.g. not valid JSON): not retried.
+                self._failed("RetriesExhausted", meta, function_arn, message.body, None, config.dead_letter_arn,
+                             policy, err.type, err.message)
+                store.delete(ASYNC_QUEUE, [receipt])
+                return
+            meta["t"] = meta.get("t", 0) + 1
+            delay = min(settings.async_throttle_backoff_s * 2 ** (meta["t"] - 1), THROTTLE_BACKOFF_MAX_S)
+            if now + delay * 1000 - meta["at"] > policy.max_age_s * 1000:
+                self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
+                             policy, err.type, err.message)
+                store.delete(ASYNC_QUEUE, [receipt])
+                return
+            store.update_sys(ASYNC_QUEUE, receipt, meta)
+            store.release(ASYNC_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            return
+        meta["n"] = meta.get("n", 0) + 1
+        if result.function_error is None:
+            self._deliver(policy.on_success, invocation_record("Success", meta, function_arn, message.body, result),
+                          "Success")
+            store.delete(ASYNC_QUEUE, [receipt])
+            return
+        if meta["n"] <= policy.retries:
+            delay = settings.async_retry_delay_s * meta["n"]        # 1 minute, then 2
+            if _now_ms() + delay * 1000 - meta["at"] <= policy.max_age_s * 1000:
+                store.update_sys(ASYNC_QUEUE, receipt, meta)
+                store.release(ASYNC_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+                return
+            condition = "EventAgeExceeded"
+        else:
+            condition = "RetriesExhausted"
+        error = _json_or_text(result.payload)
+        message_text = error.get("errorMessage", "") if isinstance(error, dict) else str(error)
+        self._failed(condition, meta, function_arn, message.body, result, config.dead_letter_arn, policy,
+                     "200", message_text)
+        store.delete(ASYNC_QUEUE, [receipt])
+
+    def _failed(self, condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
+                result: InvocationResult | None, dead_letter_arn: str, policy: EventInvokeConfig,
+                error_code: str, error_message: str) -> None:
+        self._deliver(policy.on_failure, invocation_record(condition, meta, function_arn, payload, result), "Failure")
+        if dead_letter_arn:
+            self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
+
+    def _dead_letter(self, arn: str, meta: dict[str, Any], payload: bytes, code: str, text: str) -> None:
+        if ":sqs:" not in arn:
+            log.warning("dead-letter target %s is not a queue; event %s dropped", arn, meta["rid"])
+            return
+        attributes = {"RequestID": {"DataType": "String", "StringValue": meta["rid"]},
+                      "ErrorCode": {"DataType": "Number" if code.isdigit() else "String", "StringValue": code},
+                      "ErrorMessage": {"DataType": "String", "StringValue": (text or "unknown")[:1024]}}
+        try:
+            self._c.queues.send_raw(arn, payload.decode(errors="replace") or "{}", attributes)
+        except CumuloError as err:
+            log.warning("could not send event %s to its dead-letter queue %s: %s", meta["rid"], arn, err)
+
+    def _deliver(self, arn: str, record: dict[str, Any], outcome: str) -> None:
+        if not arn:
+            return
+        service = arn.split(":")[2]
+        body = json.dumps(record)
+        try:
+            if service == "sqs":
+                self._c.queues.send_raw(arn, body)
+            elif service == "lambda":
+                name, qualifier = fn.parse_function_ref(arn)
+                enqueue_event(self._c, name, qualifier, body.encode())
+            elif service in self.on_destination:
+                self.on_destination[service](arn, record, outcome)
+            else:
+                log.warning("destination %s is not available here; invocation record of %s dropped", arn,
+                            record["requestContext"]["requestId"])
+        except (CumuloError, ValueError) as err:
+            log.warning("could not deliver the invocation record of %s to %s: %s",
+                        record["requestContext"]["requestId"], arn, err)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+

@@ -1,0 +1,362 @@
+"""Event-source mappings: queues polled into batched function invocations.
+
+``EventSourceMappings`` is the Lambda API's CRUD (one document per mapping in
+the store). ``MappingPollers`` runs them: a background supervisor keeps one set
+of poller threads per enabled mapping (``ScalingConfig.MaximumConcurrency``
+threads, 5 when unset — AWS starts with five pollers) and stops them when a
+mapping is disabled, changed or deleted.
+
+A queue poller gathers a batch (up to ``BatchSize`` messages, or until
+``MaximumBatchingWindowInSeconds`` has passed, or 6 MB), invokes the function
+synchronously with AWS's SQS event, and then:
+
+- success: deletes the batch;
+- ``ReportBatchItemFailures`` and a ``batchItemFailures`` answer: deletes all but
+  the failed messages, which return after the visibility timeout;
+- a function error: deletes nothing; the batch returns after the visibility
+  timeout, and the queue's redrive policy eventually moves poison messages to
+  its dead-letter queue;
+- a throttle: the batch is made visible again after a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, List
+
+from cumulo.errors import (
+    CumuloError, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException,
+    TooManyRequestsException,
+)
+from cumulo.model import function as fn
+from cumulo.model import limits
+from cumulo.model.queue import QueueAttributes, md5_of_attributes
+from cumulo.store.messages import StoredMessage
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["EventSourceMappings", "MappingPollers", "sqs_record"]
+
+log = logging.getLogger("cumulo.mappings")
+
+_KIND = "event-source-mapping"
+_SQS_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
+               "FunctionResponseTypes", "ScalingConfig", "FilterCriteria", "Tags"}
+DEFAULT_POLLERS = 5
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class EventSourceMappings:
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+
+    # -- CRUD -----------------------------------------------------------------
+    def create(self, **params: Any) -> dict[str, Any]:
+        unknown = set(params) - _SQS_FIELDS
+        source = params.get("EventSourceArn")
+        if not isinstance(source, str) or not source:
+            raise InvalidParameterValueException("EventSourceArn is required.")
+        if ":sqs:" not in source:
+            raise InvalidParameterValueException(f"Unsupported event source: {source}. Cumulo polls SQS queues.")
+        if unknown:
+            raise InvalidParameterValueException(f"Unsupported parameters for an SQS event source: "
+                                                 f"{', '.join(sorted(unknown))}")
+        if not self._c.queues.exists(source):
+            raise InvalidParameterValueException(f"Error occurred while ReceiveMessage. SQS Error Code: "
+                                                 f"AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The "
+                                                 f"specified queue does not exist: {source}")
+        function_arn = self._function_arn(params.get("FunctionName"))
+        for doc in self._c.store.list_documents(_KIND):
+            if doc["EventSourceArn"] == source and doc["FunctionArn"] == function_arn:
+                raise ResourceConflictException(
+                    f"An event source mapping with SQS arn (\" {source} \") and function (\" "
+                    f"{function_arn.split(':')[6]} \") already exists. Please update or delete the existing mapping "
+                    f"with UUID {doc['UUID']}")
+        doc = {"UUID": str(uuid.uuid4()), "EventSourceArn": source, "FunctionArn": function_arn,
+               "BatchSize": 10, "MaximumBatchingWindowInSeconds": 0, "FunctionResponseTypes": [],
+               "StateTransitionReason": "USER_INITIATED", "LastProcessingResult": "No records processed",
+               "State": "Enabled"}
+        self._apply(doc, params)
+        doc["LastModified"] = time.time()
+        self._c.store.put_document(_KIND, doc["UUID"], doc)
+        return self._answer(doc, "Creating")
+
+    def _function_arn(self, name: Any) -> str:
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterValueException("FunctionName is required.")
+        fname, qualifier = fn.parse_function_ref(name)
+        config = self._c.functions.get(fname, qualifier)
+        return self._c.arns.function(config.name, qualifier)
+
+    def _apply(self, doc: dict[str, Any], params: dict[str, Any]) -> None:
+        fifo = QueueAttributes(self._c.queues.attributes(doc["EventSourceArn"])[1].raw).fifo
+        if "BatchSize" in params and params["BatchSize"] is not None:
+            doc["BatchSize"] = params["BatchSize"]
+        if "MaximumBatchingWindowInSeconds" in params and params["MaximumBatchingWindowInSeconds"] is not None:
+            doc["MaximumBatchingWindowInSeconds"] = params["MaximumBatchingWindowInSeconds"]
+        size, window = doc["BatchSize"], doc["MaximumBatchingWindowInSeconds"]
+        top = 10 if fifo else 10_000
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= top:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value {size} at 'batchSize' failed to satisfy constraint: Member must "
+                f"have value {'less than or equal to 10 for a FIFO queue' if fifo else 'between 1 and 10000'}")
+        if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 300:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value {window} at 'maximumBatchingWindowInSeconds' failed to satisfy "
+                "constraint: Member must have value less than or equal to 300")
+        if size > 10 and window < 1:
+            raise InvalidParameterValueException(
+                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+        if fifo and window:
+            raise InvalidParameterValueException("Batching window is not supported for FIFO queues")
+        if "FunctionResponseTypes" in params and params["FunctionResponseTypes"] is not None:
+            types = params["FunctionResponseTypes"]
+            if not isinstance(types, list) or set(types) - {"ReportBatchItemFailures"}:
+                raise InvalidParameterValueException(
+                    "1 validation error detected: Value at 'functionResponseTypes' failed to satisfy constraint: "
+                    "Member must satisfy enum value set: [ReportBatchItemFailures]")
+            doc["FunctionResponseTypes"] = list(types)
+        if "ScalingConfig" in params and params["ScalingConfig"] is not None:
+            scaling = params["ScalingConfig"]
+            top_c = (scaling or {}).get("MaximumConcurrency") if isinstance(scaling, dict) else "?"
+            if top_c is not None and (isinstance(top_c, bool) or not isinstance(top_c, int) or not 2 <= top_c <= 1000):
+                raise InvalidParameterValueException(
+                    f"1 validation error detected: Value {top_c} at 'scalingConfig.maximumConcurrency' failed to "
+                    "satisfy constraint: Member must have value between 2 and 1000")
+            doc["ScalingConfig"] = {"MaximumConcurrency": top_c} if top_c else {}
+        if params.get("FilterCriteria"):
+            raise InvalidParameterValueException("FilterCriteria are not supported by Cumulo yet.")
+        if "Enabled" in params and params["Enabled"] is not None:
+            doc["State"] = "Enabled" if params["Enabled"] else "Disabled"
+
+    def get(self, mapping_id: str) -> dict[str, Any]:
+        return self._answer(self._doc(mapping_id))
+
+    def _doc(self, mapping_id: str) -> dict[str, Any]:
+        doc = self._c.store.get_document(_KIND, mapping_id) if isinstance(mapping_id, str) else None
+        if doc is None:
+            raise ResourceNotFoundException("The resource you requested does not exist.")
+        return doc
+
+    def update(self, mapping_id: str, **params: Any) -> dict[str, Any]:
+        doc = self._doc(mapping_id)
+        unknown = set(params) - _SQS_FIELDS - {"UUID"}
+        if unknown or "EventSourceArn" in params:
+            raise InvalidParameterValueException(f"Unsupported parameters for UpdateEventSourceMapping: "
+                                                 f"{', '.join(sorted(unknown | ({'EventSourceArn'} & set(params))))}")
+        if params.get("FunctionName"):
+            doc["FunctionArn"] = self._function_arn(params["FunctionName"])
+        self._apply(doc, params)
+        doc["LastModified"] = time.time()
+        self._c.store.put_document(_KIND, mapping_id, doc)
+        return self._answer(doc, "Updating")
+
+    def delete(self, mapping_id: str) -> dict[str, Any]:
+        doc = self._doc(mapping_id)
+        self._c.store.delete_document(_KIND, mapping_id)
+        return self._answer(doc, "Deleting")
+
+    def list(self, source_arn: str | None = None, function_name: str | None = None) -> "List[dict[str, Any]]":
+        docs = self._c.store.list_documents(_KIND)
+        if source_arn:
+            docs = [d for d in docs if d["EventSourceArn"] == source_arn]
+        if function_name:
+            fname, qualifier = fn.parse_function_ref(function_name)
+            docs = [d for d in docs if d["FunctionArn"].split(":")[6] == fname
+                    and (qualifier is None or d["FunctionArn"].endswith(f":{qualifier}"))]
+        return [self._answer(d) for d in docs]
+
+    def enabled(self) -> "List[dict[str, Any]]":
+        return [d for d in self._c.store.list_documents(_KIND) if d["State"] == "Enabled"]
+
+    def record_result(self, mapping_id: str, result: str) -> None:
+        doc = self._c.store.get_document(_KIND, mapping_id)
+        if doc is not None and doc.get("LastProcessingResult") != result:
+            doc["LastProcessingResult"] = result
+            self._c.store.put_document(_KIND, mapping_id, doc)
+
+    @staticmethod
+    def _answer(doc: dict[str, Any], state: str | None = None) -> dict[str, Any]:
+        out = {k: v for k, v in doc.items() if not (k == "ScalingConfig" and not v)}
+        if state:
+            out["State"] = state
+        return out
+
+
+def sqs_record(m: StoredMessage, system: dict[str, str], source_arn: str, region: str) -> dict[str, Any]:
+    """AWS's SQS event record for one message."""
+    attrs = {}
+    for name, value in (m.attrs or {}).items():
+        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        if "StringValue" in value:
+            entry["stringValue"] = value["StringValue"]
+        else:
+            entry["binaryValue"] = value["BinaryValue"]
+        attrs[name] = entry
+
+    record: dict[str, Any] = {
+        "messageId": m.id, "receiptHandle": m.receipt, "body": m.body.decode(), "attributes": system,
+        "messageAttributes": attrs, "md5OfBody": hashlib.md5(m.body).hexdigest(), "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn, "awsRegion": region,
+    }
+    if m.attrs:
+        record["md5OfMessageAttributes"] = md5_of_attributes(
+            {k: ({**v, "BinaryValue": base64.b64decode(v["BinaryValue"])} if "BinaryValue" in v else v)
+             for k, v in m.attrs.items()})
+    return record
+
+
+class MappingPollers:
+    """Keeps poller threads in step with the enabled mappings in the store."""
+
+    RESYNC_S = 0.5
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+        self._stop = threading.Event()
+        self._running: dict[str, tuple[str, threading.Event, list[threading.Thread]]] = {}
+        self._thread = threading.Thread(target=self._supervise, name="cumulo-mappings", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for _, flag, threads in self._running.values():
+            flag.set()
+        for _, _, threads in self._running.values():
+            for t in threads:
+                t.join(timeout=30)
+        self._running.clear()
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sync()
+            except Exception:
+                log.exception("event-source mapping supervisor failed; retrying")
+            self._stop.wait(self.RESYNC_S)
+
+    def _sync(self) -> None:
+        wanted = {d["UUID"]: d for d in self._c.mappings.enabled()}
+        for mapping_id in list(self._running):
+            version, flag, threads = self._running[mapping_id]
+            doc = wanted.get(mapping_id)
+            if doc is None or _version(doc) != version:
+                flag.set()
+                del self._running[mapping_id]
+        for mapping_id, doc in wanted.items():
+            if mapping_id in self._running:
+                continue
+            flag = threading.Event()
+            count = (doc.get("ScalingConfig") or {}).get("MaximumConcurrency") or DEFAULT_POLLERS
+            threads = [threading.Thread(target=self._poll, args=(doc, flag), daemon=True,
+                                        name=f"cumulo-poll-{mapping_id[:8]}-{i}") for i in range(count)]
+            self._running[mapping_id] = (_version(doc), flag, threads)
+            for t in threads:
+                t.start()
+
+    def _poll(self, doc: dict[str, Any], flag: threading.Event) -> None:
+        while not flag.is_set() and not self._stop.is_set():
+            try:
+                if not self._poll_once(doc, flag):
+                    continue
+            except CumuloError as err:
+                log.warning("mapping %s: %s", doc["UUID"], err)
+                self._c.mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
+                flag.wait(1.0)
+            except Exception:
+                log.exception("mapping %s: poller failed", doc["UUID"])
+                flag.wait(1.0)
+
+    def _poll_once(self, doc: dict[str, Any], flag: threading.Event) -> bool:
+        queues = self._c.queues
+        name, attrs = queues.attributes(doc["EventSourceArn"])
+        visibility = attrs.number("VisibilityTimeout")
+        size, window = doc["BatchSize"], doc["MaximumBatchingWindowInSeconds"]
+        batch: list[StoredMessage] = []
+        payload_bytes = 0
+        first_at = None
+        while len(batch) < size:
+            if first_at is None:
+                wait = 1.0
+            else:
+                wait = window - (time.monotonic() - first_at)
+                if wait <= 0:
+                    break
+            got = queues.lease(name, attrs, min(10, size - len(batch)), visibility, min(wait, 1.0), flag)
+            batch.extend(got)
+            payload_bytes += sum(len(m.body) + 512 for m in got)
+            if got and first_at is None:
+                first_at = time.monotonic()
+            if flag.is_set() or payload_bytes > limits.SYNC_PAYLOAD_MAX - 256 * 1024:
+                break
+            if first_at is not None and window == 0:
+                break
+            if first_at is None and not got:
+                return False
+        if not batch:
+            return False
+        self._invoke(doc, name, batch)
+        return True
+
+    def _invoke(self, doc: dict[str, Any], queue: str, batch: list[StoredMessage]) -> None:
+        c, queues = self._c, self._c.queues
+        source_arn = doc["EventSourceArn"]
+        records = [sqs_record(m, queues.system_attributes(m), source_arn, c.arns.region) for m in batch]
+        fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
+        receipts = [(m.seq, m.receipt.partition("-")[2]) for m in batch]
+        try:
+            result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
+        except TooManyRequestsException:
+            c.messages.release(queue, receipts, _now_ms() + 1000)
+            return
+        if result.function_error:
+            c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
+            return         # the batch returns after its visibility timeout
+        done = receipts
+        if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
+            failed = _failed_items(result.payload, {m.id for m in batch})
+            if failed is None:
+                c.mappings.record_result(doc["UUID"], "PROBLEM: Invalid batchItemFailures response")
+                return
+            done = [r for m, r in zip(batch, receipts) if m.id not in failed]
+        c.messages.delete(queue, done)
+        c.mappings.record_result(doc["UUID"], "OK")
+
+
+def _failed_items(payload: bytes, ids: set[str]) -> set[str] | None:
+    """The message ids a ``batchItemFailures`` answer names; None when the answer is invalid
+    (then the whole batch counts as failed, as on AWS)."""
+    try:
+        doc = json.loads(payload) if payload else None
+    except ValueError:
+        return set()
+    if not isinstance(doc, dict) or doc.get("batchItemFailures") in (None, []):
+        return set()
+    items = doc["batchItemFailures"]
+    if not isinstance(items, list):
+        return None
+    out = set()
+    for item in items:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(ident, str) or ident not in ids:
+            return None
+        out.add(ident)
+    return out
+
+
+def _version(doc: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in doc.items() if k not in ("LastProcessingResult",)}, sort_keys=True)
+

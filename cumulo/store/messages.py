@@ -1,0 +1,362 @@
+"""Durable messages: SQS queues, the asynchronous-invocation queue, and stream records.
+
+Its own SQLite file (``queues.db``), so message traffic never queues behind
+configuration writes or the log writer. WAL with ``synchronous=NORMAL``: a
+commit survives the death of the process (``kill -9``) at any moment; with
+``durability="full"`` it also survives the machine losing power (an fsync per
+commit).
+
+A receive is a lease: the message's ``visible_ms`` moves into the future and a
+fresh receipt token is written, in one transaction. A consumer that dies simply
+never deletes; the message is visible again once the lease runs out. Receipt
+handles name the row and the lease (``<seq>-<token>``), so a handle from an
+older receive can never delete or extend a message that was since handed to
+someone else.
+
+Every method is one ``BEGIN IMMEDIATE`` transaction; ``wait_for`` lets long
+pollers sleep until a send in this process (or a short recheck, for sends from
+other processes sharing the file).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S"]
+
+RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    attrs TEXT,
+    sys TEXT,
+    group_id TEXT,
+    sent_ms INTEGER NOT NULL,
+    visible_ms INTEGER NOT NULL,
+    lease_ms INTEGER,
+    receives INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    token TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_ms, seq);
+CREATE INDEX IF NOT EXISTS messages_groups ON messages (queue, group_id, receives);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue, scope, dedup_id)
+);
+CREATE TABLE IF NOT EXISTS records (
+    stream TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    partition_key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    arrival_ms INTEGER NOT NULL,
+    PRIMARY KEY (stream, shard, seq)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT NOT NULL,
+    shard TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (consumer, shard)
+);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    id: str
+    body: bytes
+    attrs: dict[str, Any] | None = None         # message attributes (JSON-able; binary as base64)
+    sys: dict[str, Any] | None = None           # system attributes: MessageGroupId, AWSTraceHeader …
+    group_id: str | None = None
+    delay_ms: int = 0
+    lease_ms: int | None = None                 # a receive's lease for this message, if not the queue's
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    id: str
+    body: bytes
+    attrs: dict[str, Any] | None
+    sys: dict[str, Any] | None
+    group_id: str | None
+    sent_ms: int
+    receives: int
+    first_receive_ms: int | None
+    receipt: str
+
+    @property
+    def sequence_number(self) -> str:
+        return f"{self.seq:020d}"
+
+
+class MessageStore:
+    def __init__(self, path: Path, durability: str = "normal") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._sent = threading.Condition()
+        self._sends = 0
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- queues ---------------------------------------------------------------
+    def create_queue(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert ``doc`` unless the queue exists; return the existing document if it does."""
+        with self._tx() as db:
+            row = db.execute("SELECT doc FROM queues WHERE name = ?", (name,)).fetchone()
+            if row:
+                return json.loads(row[0])
+            db.execute("INSERT INTO queues (name, doc) VALUES (?, ?)", (name, json.dumps(doc)))
+            return None
+
+    def get_queue(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM queues WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_queue(self, name: str, doc: dict[str, Any]) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE queues SET doc = ? WHERE name = ?", (json.dumps(doc), name)).rowcount > 0
+
+    def list_queues(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM queues ORDER BY name")]
+
+    def delete_queue(self, name: str) -> bool:
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM queues WHERE name = ?", (name,)).rowcount > 0
+            db.execute("DELETE FROM messages WHERE queue = ?", (name,))
+            db.execute("DELETE FROM dedup WHERE queue = ?", (name,))
+            return gone
+
+    # -- messages -------------------------------------------------------------
+    def send(self, queue: str, messages: Iterable[NewMessage], now_ms: int,
+             dedup_window_ms: int = 300_000, dedup_scope_by_group: bool = False) -> list[tuple[str, int]]:
+        """Commit messages; returns (message id, sequence) per message. A FIFO deduplication id
+        seen within the window returns the original message's id and stores nothing."""
+        out: list[tuple[str, int]] = []
+        with self._tx() as db:
+            for m in messages:
+                if m.dedup_id is not None:
+                    scope = (m.group_id or "") if dedup_scope_by_group else ""
+                    row = db.execute("SELECT message_id, seq, expires_ms FROM dedup WHERE queue = ? AND scope = ? "
+                                     "AND dedup_id = ?", (queue, scope, m.dedup_id)).fetchone()
+                    if row and row[2] > now_ms:
+                        out.append((row[0], row[1]))
+                        continue
+                cur = db.execute(
+                    "INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, lease_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (queue, m.id, m.body, json.dumps(m.attrs) if m.attrs else None,
+                     json.dumps(m.sys) if m.sys else None, m.group_id, now_ms, now_ms + m.delay_ms, m.lease_ms))
+                seq = int(cur.lastrowid or 0)
+                if m.dedup_id is not None:
+                    db.execute("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)",
+                               (queue, scope, m.dedup_id, m.id, seq, now_ms + dedup_window_ms))
+                out.append((m.id, seq))
+        with self._sent:
+            self._sends += 1
+            self._sent.notify_all()
+        return out
+
+    def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
+                redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
+                source_arn: str | None = None) -> list[StoredMessage]:
+        """Lease up to ``limit`` visible messages, oldest first. FIFO: never from a message group
+        that has a message in flight. With ``redrive`` (dead-letter queue, maxReceiveCount), a
+        message received that many times moves to the dead-letter queue instead."""
+        sql = "SELECT seq, receives, sent_ms FROM messages WHERE queue = ? AND visible_ms <= ?"
+        args: list[Any] = [queue, now_ms]
+        if fifo:
+            sql += (" AND (group_id IS NULL OR group_id NOT IN (SELECT group_id FROM messages WHERE queue = ? "
+                    "AND receives > 0 AND visible_ms > ? AND group_id IS NOT NULL))")
+            args += [queue, now_ms]
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._tx() as db:
+            taken, expired, dead = [], [], []
+            for seq, receives, sent_ms in db.execute(sql, args).fetchall():
+                if retention_ms is not None and sent_ms + retention_ms <= now_ms:
+                    expired.append(seq)
+                elif redrive is not None and receives >= redrive[1]:
+                    dead.append(seq)
+                else:
+                    taken.append(seq)
+            if expired:
+                db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in expired])
+            if dead and redrive is not None:
+                self._move_dead(db, dead, redrive[0], source_arn, now_ms)
+            out = []
+            for seq in taken:
+                token = secrets.token_hex(8)
+                row = db.execute(
+                    "UPDATE messages SET visible_ms = ? + COALESCE(lease_ms, ?), receives = receives + 1, "
+                    "first_receive_ms = COALESCE(first_receive_ms, ?), token = ? WHERE seq = ? "
+                    "RETURNING seq, id, body, attrs, sys, group_id, sent_ms, receives, first_receive_ms",
+                    (now_ms, visibility_ms, now_ms, token, seq)).fetchone()
+                out.append(StoredMessage(row[0], row[1], bytes(row[2]), json.loads(row[3]) if row[3] else None,
+                                         json.loads(row[4]) if row[4] else None, row[5], row[6], row[7], row[8],
+                                         f"{seq}-{token}"))
+        if dead:
+            with self._sent:
+                self._sends += 1
+                self._sent.notify_all()
+        return out
+
+    @staticmethod
+    def _move_dead(db: sqlite3.Connection, seqs: list[int], dlq: str, source_arn: str | None, now_ms: int) -> None:
+        for seq in seqs:
+            row = db.execute("SELECT sys FROM messages WHERE seq = ?", (seq,)).fetchone()
+            sys_attrs = json.loads(row[0]) if row and row[0] else {}
+            if source_arn:
+                sys_attrs["DeadLetterQueueSourceArn"] = source_arn
+            db.execute("UPDATE messages SET queue = ?, visible_ms = ?, receives = 0, first_receive_ms = NULL, "
+                       "token = NULL, sys = ? WHERE seq = ?", (dlq, now_ms, json.dumps(sys_attrs), seq))
+
+    def wait_for(self, timeout_s: float) -> None:
+        """Sleep until a send in this process, or ``RECHECK_S`` (sends by other processes)."""
+        with self._sent:
+            self._sent.wait(min(timeout_s, RECHECK_S))
+
+    @staticmethod
+    def parse_receipt(receipt: str) -> tuple[int, str] | None:
+        seq, sep, token = receipt.partition("-")
+        if not sep or not seq.isdigit() or len(token) != 16:
+            return None
+        return int(seq), token
+
+    def delete(self, queue: str, receipts: list[tuple[int, str]]) -> list[bool]:
+        """Delete by receipt; False for a receipt that no longer holds the message (already
+        deleted, or received again since)."""
+        with self._tx() as db:
+            return [db.execute("DELETE FROM messages WHERE seq = ? AND queue = ? AND token = ?",
+                               (seq, queue, token)).rowcount > 0 for seq, token in receipts]
+
+    def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
+        """'ok', 'gone' (no such lease), or 'not-inflight' (the lease already ran out)."""
+        seq, token = receipt
+        with self._tx() as db:
+            row = db.execute("SELECT visible_ms FROM messages WHERE seq = ? AND queue = ? AND token = ?",
+                             (seq, queue, token)).fetchone()
+            if row is None:
+                return "gone"
+            if row[0] <= now_ms:
+                return "not-inflight"
+            db.execute("UPDATE messages SET visible_ms = ? WHERE seq = ?", (visible_ms, seq))
+        if visible_ms <= now_ms:
+            with self._sent:
+                self._sends += 1
+                self._sent.notify_all()
+        return "ok"
+
+    def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int) -> None:
+        """Make leased messages visible at ``visible_ms`` (a retry delay, or now)."""
+        with self._tx() as db:
+            db.executemany("UPDATE messages SET visible_ms = ? WHERE seq = ? AND queue = ? AND token = ?",
+                           [(visible_ms, seq, queue, token) for seq, token in receipts])
+        with self._sent:
+            self._sends += 1
+            self._sent.notify_all()
+
+    def update_sys(self, queue: str, receipt: tuple[int, str], sys_attrs: dict[str, Any]) -> None:
+        """Rewrite a leased message's system attributes (the async queue keeps its retry count there)."""
+        with self._tx() as db:
+            db.execute("UPDATE messages SET sys = ? WHERE seq = ? AND queue = ? AND token = ?",
+                       (json.dumps(sys_attrs), receipt[0], queue, receipt[1]))
+
+    def purge(self, queue: str) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
+
+    def counts(self, queue: str, now_ms: int) -> tuple[int, int, int]:
+        """(visible, in flight, delayed)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT SUM(visible_ms <= ?), SUM(visible_ms > ? AND receives > 0), SUM(visible_ms > ? AND receives = 0) "
+                "FROM messages WHERE queue = ?", (now_ms, now_ms, now_ms, queue)).fetchone()
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+    def move(self, source: str, target: str, limit: int | None, now_ms: int) -> int:
+        """Move up to ``limit`` visible messages from one queue to another (a redrive back)."""
+        with self._tx() as db:
+            seqs = [r[0] for r in db.execute("SELECT seq FROM messages WHERE queue = ? AND visible_ms <= ? ORDER BY seq "
+                                             "LIMIT ?", (source, now_ms, -1 if limit is None else limit))]
+            db.executemany("UPDATE messages SET queue = ?, visible_ms = ?, receives = 0, first_receive_ms = NULL, "
+                           "token = NULL WHERE seq = ?", [(target, now_ms, s) for s in seqs])
+        if seqs:
+            with self._sent:
+                self._sends += 1
+                self._sent.notify_all()
+        return len(seqs)
+
+    def sweep(self, now_ms: int, retention: dict[str, int]) -> int:
+        """Drop messages past their queue's retention period and expired deduplication ids."""
+        with self._tx() as db:
+            n = 0
+            for queue, retention_ms in retention.items():
+                n += db.execute("DELETE FROM messages WHERE queue = ? AND sent_ms <= ?",
+                                (queue, now_ms - retention_ms)).rowcount
+            db.execute("DELETE FROM dedup WHERE expires_ms <= ?", (now_ms,))
+            return n
+
+    # -- leases (one node does a job: schedules) ---------------------------------
+    def take_lease(self, name: str, owner: str, ttl_ms: int, now_ms: int) -> bool:
+        with self._tx() as db:
+            row = db.execute("SELECT owner, expires_ms FROM leases WHERE name = ?", (name,)).fetchone()
+            if row and row[0] != owner and row[1] > now_ms:
+                return False
+            db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)", (name, owner, now_ms + ttl_ms))
+            return True
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
