@@ -1,0 +1,121 @@
+"""The core promise: nothing accepted is lost when the server dies with SIGKILL.
+
+A real ``cumulo up`` is killed mid-stream, restarted on the same home and ports,
+and every event it acknowledged (an async invoke's 202, a SendMessage's
+MessageId) must be processed at least once afterwards; every message must be
+accounted for (processed and deleted, none left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tests.integration.test_server import CumuloServer, create, unique, zip_of
+from tests.integration.test_sqs import sqs_client
+
+pytestmark = pytest.mark.slow
+
+SLOW_RECORDER = """
+import json, os, time, boto3
+from botocore.config import Config
+sqs = boto3.client("sqs", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"],
+                   config=Config(retries={"max_attempts": 0}, connect_timeout=2, read_timeout=5))
+def handler(event, context):
+    time.sleep(0.2)
+    items = [r["body"] for r in event["Records"]] if "Records" in event else [event["id"]]
+    sqs.send_message_batch(QueueUrl=os.environ["SEEN"], Entries=[
+        {"Id": str(i), "MessageBody": item} for i, item in enumerate(items)])
+    return {"ok": True}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(home: Path, port: int, gateway: int) -> CumuloServer:
+    return CumuloServer(home, "--port", str(port), "--gateway-port", str(gateway))
+
+
+def seen_ids(sqs: BaseClient, url: str, wanted: set[str], timeout: float) -> set[str]:
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while not wanted <= seen and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for m in got:
+            seen.add(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return seen
+
+
+def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
+    home, port, gateway = tmp_path / "home", free_port(), free_port()
+    srv = start(home, port, gateway)
+    try:
+        lam, sqs = srv.client(), sqs_client(srv)
+        seen = sqs.create_queue(QueueName=unique("seen"))["QueueUrl"]
+        source = sqs.create_queue(QueueName=unique("src"), Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+        source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        name = unique("durable")
+        create(lam, name, zip_of(**{"app.py": SLOW_RECORDER}), Timeout=3, Environment={"Variables": {
+            "ENDPOINT": srv.endpoint, "KEY": srv.key_id, "SECRET": srv.secret, "SEEN": seen}})
+        lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=5)
+
+        accepted: set[str] = set()
+
+        def send(i: int, client: BaseClient, queue_client: BaseClient) -> None:
+            try:
+                client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"id": f"event-{i}"}))
+                accepted.add(f"event-{i}")
+            except (BotoCoreError, ClientError):
+                pass         # not acknowledged: not promised
+            try:
+                queue_client.send_message(QueueUrl=source, MessageBody=f"message-{i}")
+                accepted.add(f"message-{i}")
+            except (BotoCoreError, ClientError):
+                pass
+
+        for i in range(60):
+            send(i, lam, sqs)
+        srv.proc.send_signal(signal.SIGKILL)      # mid-stream: events and batches are in flight
+        srv.proc.wait(10)
+        assert len(accepted) == 120
+        for i in range(60, 70):                 # the server is down: nothing is acknowledged
+            send(i, lam, sqs)
+        assert len(accepted) == 120
+        srv.close()
+
+        srv = start(home, port, gateway)
+        lam, sqs = srv.client(), sqs_client(srv)
+        done_before = int(sqs.get_queue_attributes(QueueUrl=seen, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+        assert done_before < 120, "the kill came too late to catch work in flight"
+        for i in range(70, 100):
+            send(i, lam, sqs)
+        assert len(accepted) == 180
+        processed = seen_ids(sqs, seen, accepted, timeout=60)
+        assert accepted - processed == set(), f"lost: {sorted(accepted - processed)[:10]}"
+        # every message is accounted for: processed and deleted from the source queue
+        deadline = time.monotonic() + 15
+        counts: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            counts = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            if counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
+                break
+            time.sleep(0.2)
+        assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    finally:
+        srv.close()
