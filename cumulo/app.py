@@ -42,6 +42,7 @@ from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
+from cumulo.sources.schedules import Scheduler, Schedules
 
 __all__ = ["Cumulo"]
 
@@ -66,6 +67,7 @@ class Cumulo:
         self.queues = QueueService(self.messages, s.region, s.account_id)
         self.event_invoke_configs = EventInvokeConfigs(self)
         self.mappings = EventSourceMappings(self)
+        self.schedules_service = Schedules(self)
         self._workers: list[Any] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
@@ -110,15 +112,16 @@ class Cumulo:
 
     # -- background workers ---------------------------------------------------------
     def start_workers(self) -> None:
-        """Run what works without a caller: the asynchronous-event dispatcher (and, as they
-        exist, queue pollers and schedules). ``cumulo up`` starts them; several processes on
-        one store may each run them (leases keep every event to one worker at a time)."""
+        """Run what works without a caller: the asynchronous-event dispatcher, the queue
+        pollers of event-source mappings, and the scheduler. ``cumulo up`` starts them; several
+        processes on one store may each run them (leases keep every event to one worker at a
+        time, and schedules to one scheduler)."""
         with self._workers_lock:
             if self._workers:
                 return
             dispatcher = AsyncDispatcher(self, self.settings.async_workers)
             pollers = MappingPollers(self)
-            for worker in (dispatcher, pollers):
+            for worker in (dispatcher, pollers, Scheduler(self)):
                 worker.start()
                 self._workers.append(worker)
 

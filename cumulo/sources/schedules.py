@@ -1,0 +1,213 @@
+"""Schedules: functions invoked on ``rate``, ``cron`` or ``at`` expressions.
+
+``Schedules`` keeps one document per schedule (EventBridge Scheduler's fields:
+``ScheduleExpression``, ``ScheduleExpressionTimezone``, ``FlexibleTimeWindow``,
+``Target`` with ``Arn`` and optional ``Input``, ``State``, ``StartDate``/``EndDate``).
+``Scheduler`` fires them: one process at a time holds the ``scheduler`` lease in
+the message store (so several servers on one store fire each schedule once), and
+a fire is an asynchronous invocation committed to the durable queue before the
+schedule's next time is recorded — a crash between the two fires again, never
+loses a fire.
+
+Missed fires: while no server runs, nothing fires. At start-up a schedule whose
+time passed fires once (the latest missed time), and then continues on its
+expression; older missed fires are skipped — like an EventBridge rule that was
+disabled in between, and so that a laptop waking up doesn't replay a day of
+``rate(1 minute)``. A flexible window spreads each fire over a random delay of
+up to ``MaximumWindowInMinutes``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, List
+
+from cumulo.errors import (
+    CumuloError, ResourceConflictException, ResourceNotFoundException, ValidationException,
+)
+from cumulo.invoke.asynchronous import enqueue_event
+from cumulo.model import function as fn
+from cumulo.sources import cron
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["Schedules", "Scheduler", "scheduled_event"]
+
+log = logging.getLogger("cumulo.schedules")
+
+_KIND = "schedule"
+_NAME_RE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def scheduled_event(c: "Cumulo", name: str, when: datetime) -> dict[str, Any]:
+    """The document a scheduled invocation receives (EventBridge's ``Scheduled Event``)."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": c.arns.account, "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": c.arns.region, "resources": [f"arn:aws:scheduler:{c.arns.region}:{c.arns.account}:"
+                                                  f"schedule/default/{name}"], "detail": {}}
+
+
+class Schedules:
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+
+    def create(self, name: str, expression: str, target_arn: str, *, timezone_name: str | None = None,
+               input: str | None = None, state: str = "ENABLED", flexible_window_minutes: int | None = None,
+               start_date: datetime | None = None, end_date: datetime | None = None,
+               description: str = "", update: bool = False) -> dict[str, Any]:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValidationException("Schedule names are 1 to 64 letters, digits, '.', '-' or '_'.")
+        existing = self._c.store.get_document(_KIND, name)
+        if existing is not None and not update:
+            raise ResourceConflictException(f"Schedule {name} already exists.")
+        if existing is None and update:
+            raise ResourceNotFoundException(f"Schedule {name} does not exist.")
+        schedule = cron.parse(expression)
+        tz = cron.zone(timezone_name)
+        if state not in ("ENABLED", "DISABLED"):
+            raise ValidationException("State must be ENABLED or DISABLED.")
+        fname, qualifier = fn.parse_function_ref(target_arn)
+        self._c.functions.get(fname, qualifier)
+        if input is not None:
+            if not isinstance(input, str) or len(input.encode()) > 256 * 1024:
+                raise ValidationException("Input must be a JSON text of at most 256 KB.")
+            try:
+                json.loads(input)
+            except ValueError:
+                raise ValidationException("Input must be valid JSON.") from None
+        if flexible_window_minutes is not None and not 1 <= flexible_window_minutes <= 1440:
+            raise ValidationException("MaximumWindowInMinutes must be between 1 and 1440.")
+        now = _now()
+        first_from = max(now, start_date) if start_date else now
+        nxt = schedule.next_after(first_from, tz)
+        doc = {
+            "Name": name, "Arn": f"arn:aws:scheduler:{self._c.arns.region}:{self._c.arns.account}:schedule/default/{name}",
+            "ScheduleExpression": expression, "ScheduleExpressionTimezone": timezone_name or "UTC",
+            "Target": {"Arn": target_arn, **({"Input": input} if input is not None else {})},
+            "State": state, "Description": description,
+            "FlexibleTimeWindow": ({"Mode": "FLEXIBLE", "MaximumWindowInMinutes": flexible_window_minutes}
+                                   if flexible_window_minutes else {"Mode": "OFF"}),
+            "CreationDate": (existing or {}).get("CreationDate", now.isoformat()), "LastModificationDate": now.isoformat(),
+            "StartDate": start_date.isoformat() if start_date else None,
+            "EndDate": end_date.isoformat() if end_date else None,
+            "next_ms": int(nxt.timestamp() * 1000) if nxt else None, "last_fire": (existing or {}).get("last_fire"),
+        }
+        self._c.store.put_document(_KIND, name, doc)
+        return self._answer(doc)
+
+    def get(self, name: str) -> dict[str, Any]:
+        doc = self._c.store.get_document(_KIND, name)
+        if doc is None:
+            raise ResourceNotFoundException(f"Schedule {name} does not exist.")
+        return self._answer(doc)
+
+    def list(self) -> "List[dict[str, Any]]":
+        return [self._answer(d) for d in self._c.store.list_documents(_KIND)]
+
+    def delete(self, name: str) -> None:
+        if not self._c.store.delete_document(_KIND, name):
+            raise ResourceNotFoundException(f"Schedule {name} does not exist.")
+
+    def set_state(self, name: str, enabled: bool) -> dict[str, Any]:
+        doc = self._c.store.get_document(_KIND, name)
+        if doc is None:
+            raise ResourceNotFoundException(f"Schedule {name} does not exist.")
+        doc["State"] = "ENABLED" if enabled else "DISABLED"
+        if enabled and doc.get("next_ms") is not None and doc["next_ms"] < time.time() * 1000:
+            nxt = cron.parse(doc["ScheduleExpression"]).next_after(_now(), cron.zone(doc["ScheduleExpressionTimezone"]))
+            doc["next_ms"] = int(nxt.timestamp() * 1000) if nxt else None
+        self._c.store.put_document(_KIND, name, doc)
+        return self._answer(doc)
+
+    def due(self, now_ms: int) -> "List[dict[str, Any]]":
+        return [d for d in self._c.store.list_documents(_KIND)
+                if d["State"] == "ENABLED" and d.get("next_ms") is not None and d["next_ms"] <= now_ms]
+
+    def fired(self, doc: dict[str, Any], fired_at: datetime) -> None:
+        """Record a fire; the next time comes from now (missed fires are not replayed)."""
+        schedule = cron.parse(doc["ScheduleExpression"])
+        tz = cron.zone(doc["ScheduleExpressionTimezone"])
+        base = max(fired_at, _now()) if not isinstance(schedule, cron.Rate) else fired_at
+        nxt = schedule.next_after(base, tz)
+        while nxt is not None and isinstance(schedule, cron.Rate) and nxt <= _now():
+            nxt = schedule.next_after(nxt, tz)       # a rate catches up to the present, firing once
+        end = doc.get("EndDate")
+        if nxt is not None and end and nxt > datetime.fromisoformat(end):
+            nxt = None
+        doc["next_ms"] = int(nxt.timestamp() * 1000) if nxt else None
+        doc["last_fire"] = fired_at.isoformat()
+        if nxt is None and isinstance(schedule, cron.At):
+            doc["State"] = "DISABLED"
+        self._c.store.put_document(_KIND, doc["Name"], doc)
+
+    @staticmethod
+    def _answer(doc: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in doc.items() if k not in ("next_ms", "last_fire") and v is not None}
+        if doc.get("next_ms") is not None:
+            out["NextInvocation"] = datetime.fromtimestamp(doc["next_ms"] / 1000, timezone.utc).isoformat()
+        if doc.get("last_fire"):
+            out["LastInvocation"] = doc["last_fire"]
+        return out
+
+
+class Scheduler:
+    """Fires due schedules; one process per store at a time (a lease in the message store)."""
+
+    TICK_S = 0.25
+    LEASE_MS = 10_000
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+        self._owner = str(uuid.uuid4())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cumulo-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                now_ms = int(time.time() * 1000)
+                if self._c.messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms):
+                    for doc in self._c.schedules_service.due(now_ms):
+                        self.fire(doc)
+            except Exception:
+                log.exception("scheduler tick failed")
+            self._stop.wait(self.TICK_S)
+
+    def fire(self, doc: dict[str, Any]) -> None:
+        when = datetime.fromtimestamp(doc["next_ms"] / 1000, timezone.utc)
+        window = (doc.get("FlexibleTimeWindow") or {}).get("MaximumWindowInMinutes")
+        if window and not doc.get("flex_delay_applied"):
+            # spread the fire: postpone it once by a random part of the window
+            doc["flex_delay_applied"] = True
+            doc["next_ms"] += int(random.random() * window * 60_000)
+            self._c.store.put_document(_KIND, doc["Name"], doc)
+            return
+        doc.pop("flex_delay_applied", None)
+        target = doc["Target"]
+        payload = target.get("Input")
+        body = (payload if payload is not None else json.dumps(scheduled_event(self._c, doc["Name"], when))).encode()
+        name, qualifier = fn.parse_function_ref(target["Arn"])
+        try:
+            enqueue_event(self._c, name, qualifier, body)
+        except CumuloError as err:
+            log.warning("schedule %s could not invoke %s: %s", doc["Name"], target["Arn"], err)
+        self._c.schedules_service.fired(doc, when)
