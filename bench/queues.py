@@ -1,0 +1,173 @@
+"""Queues and asynchronous invocation: durable acceptance, processing rate, latency — against a baseline.
+
+    python bench/queues.py [--events N] [--rounds N]
+
+Measured in the same run:
+- baseline: raw SQLite inserts, one transaction each, with the store's durability setting
+  (WAL, synchronous=NORMAL), from 1 and 2 threads;
+- durable async invokes accepted per second (``Cumulo.invoke(..., invocation_type="Event")``:
+  validated, committed, request id returned), from 1 and 2 callers;
+- end-to-end processing rate of those events through the dispatcher to a warm no-op function;
+- queue send / receive / delete throughput (``Cumulo.queues``, one message per call);
+- time from SendMessage to the function's handler running (a mapping with BatchSize 1) and
+  from an Event invoke to its handler, idle system, p50/p99.
+Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cumulo import Cumulo  # noqa: E402
+from cumulo.model.queue import ASYNC_QUEUE  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return None\n"
+STAMP = "import time\ndef handler(event, context):\n    print('T', time.time())\n"
+
+
+def _rate(label: str, count: int, seconds: float, baseline: float | None = None) -> float:
+    rate = count / seconds
+    line = f"{label:<52} {rate:10.0f} /s"
+    if baseline:
+        line += f"   {rate / baseline:5.2f}x the baseline"
+    print(line, flush=True)
+    return rate
+
+
+def _parallel(threads: int, total: int, work: "callable") -> float:  # type: ignore[valid-type]
+    per = total // threads
+    t = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(per,)) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - t
+
+
+def bench_sqlite(folder: Path, total: int) -> dict[int, float]:
+    db_path = folder / "baseline.db"
+    db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT, body BLOB, sent INTEGER)")
+    lock = threading.Lock()
+    out = {}
+    for threads in (1, 2):
+        def work(n: int) -> None:
+            for _ in range(n):
+                with lock:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("INSERT INTO m (queue, body, sent) VALUES (?, ?, ?)", ("q", b'{"n": 1}', 0))
+                    db.execute("COMMIT")
+        out[threads] = _rate(f"baseline: SQLite insert+commit, {threads} thread(s)", total, _parallel(threads, total, work))
+    db.close()
+    return out
+
+
+def bench_accept(c: Cumulo, total: int, baseline: dict[int, float]) -> None:
+    for threads in (1, 2):
+        def work(n: int) -> None:
+            for _ in range(n):
+                c.invoke("noop", b'{"n": 1}', invocation_type="Event")
+        _rate(f"async invokes accepted (durable), {threads} caller(s)", total, _parallel(threads, total, work),
+              baseline[threads])
+
+
+def bench_process(c: Cumulo) -> None:
+    pending = sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2])
+    t = time.perf_counter()
+    c.start_workers()
+    while sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2]):
+        time.sleep(0.01)
+    _rate(f"async events processed end to end ({pending} queued)", pending, time.perf_counter() - t)
+
+
+def bench_queue_ops(c: Cumulo, total: int, baseline: dict[int, float]) -> None:
+    c.queues.create_queue("bench")
+    t = time.perf_counter()
+    for i in range(total):
+        c.queues.send_message("bench", f"message {i}")
+    _rate("queue SendMessage, 1 caller", total, time.perf_counter() - t, baseline[1])
+    handles = []
+    t = time.perf_counter()
+    for _ in range(total):
+        handles.append(c.queues.receive_message("bench", 1)[0]["ReceiptHandle"])
+    _rate("queue ReceiveMessage (1 message each), 1 caller", total, time.perf_counter() - t, baseline[1])
+    t = time.perf_counter()
+    for h in handles:
+        c.queues.delete_message("bench", h)
+    _rate("queue DeleteMessage, 1 caller", total, time.perf_counter() - t, baseline[1])
+
+
+def _stamps(c: Cumulo, name: str, count: int) -> list[float]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stamps = [float(r.message.split()[1]) for r in c.get_logs(name) if r.message.startswith("T ")]
+        if len(stamps) >= count:
+            return stamps
+        time.sleep(0.02)
+    raise RuntimeError(f"only {len(stamps)} of {count} invocations of {name} ran")
+
+
+def _latency_row(label: str, ms: list[float]) -> None:
+    ms = sorted(ms)
+    print(f"{label:<52} p50 {statistics.median(ms):7.2f} ms   p99 {ms[min(len(ms) - 1, int(len(ms) * 0.99))]:7.2f} ms",
+          flush=True)
+
+
+def bench_latency(c: Cumulo, rounds: int) -> None:
+    c.queues.create_queue("latency")
+    c.mappings.create(EventSourceArn=c.queues.arn("latency"), FunctionName="stamp-sqs", BatchSize=1)
+    time.sleep(1.0)                       # the pollers start
+    c.invoke("stamp-sqs", b'{"Records": []}')   # warm
+    c.invoke("stamp-async", b"{}")
+    sent_sqs, sent_async = [], []
+    for _ in range(rounds):
+        sent_sqs.append(time.time())
+        c.queues.send_message("latency", "x")
+        time.sleep(0.02)
+        sent_async.append(time.time())
+        c.invoke("stamp-async", b"{}", invocation_type="Event")
+        time.sleep(0.02)
+    sqs = _stamps(c, "stamp-sqs", rounds + 1)[1:]
+    asy = _stamps(c, "stamp-async", rounds + 1)[1:]
+    _latency_row("SendMessage -> handler running (idle, BatchSize 1)", [(b - a) * 1000 for a, b in zip(sent_sqs, sqs)])
+    _latency_row("Invoke Event -> handler running (idle)", [(b - a) * 1000 for a, b in zip(sent_async, asy)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, source in (("noop", NOOP), ("stamp-sqs", STAMP), ("stamp-async", STAMP)):
+            code = folder / name
+            code.mkdir()
+            (code / "app.py").write_text(source)
+        with Cumulo(home=folder / "home") as c:
+            for name in ("noop", "stamp-sqs", "stamp-async"):
+                c.create_function(name, folder / name, "app.handler")
+            c.invoke("noop")
+            print(f"durability: {c.settings.durability}, python {sys.version.split()[0]}", flush=True)
+            baseline = bench_sqlite(folder, args.events)
+            bench_accept(c, args.events, baseline)
+            bench_process(c)
+            bench_queue_ops(c, min(args.events, 5000), baseline)
+            bench_latency(c, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
