@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, is_intrinsic, resolve, to_str
+from cumulo.deploy.triggers import EventInvokeSpec, read_dead_letter_queue, read_event_invoke_config
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.alias import validate_alias_name
@@ -28,7 +29,7 @@ __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globa
 SUPPORTED = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
-    "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType",
+    "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
 })
 _NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
@@ -76,6 +77,8 @@ class FunctionSpec:
     architecture: str = "x86_64"
     event_lines: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dead_letter_arn: str = ""
+    event_invoke_config: EventInvokeSpec | None = None
 
 
 # --- Globals ------------------------------------------------------------------------------
@@ -186,6 +189,8 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         architecture=architecture,
         event_lines=event_lines,
         notes=notes,
+        dead_letter_arn=get("DeadLetterQueue", lambda v: read_dead_letter_queue(plain(v)), ""),
+        event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
     )
 
 

@@ -14,9 +14,12 @@ What is read:
   (merged as SAM does: scalars replaced, maps merged, lists prepended; except
   ``Architectures``, which the resource's value replaces, since a function has
   one architecture), ``Resources`` and ``Outputs``.
-- ``AWS::Serverless::Function`` resources, with a local ``CodeUri``, and
+- ``AWS::Serverless::Function`` resources, with a local ``CodeUri``,
   ``AWS::Serverless::HttpApi`` resources (read by ``cumulo.deploy.apis``, with the routes
-  functions' ``HttpApi``/``Api`` events add: ``Template.apis``).
+  functions' ``HttpApi``/``Api`` events add: ``Template.apis``), and ``AWS::SQS::Queue``
+  resources (``cumulo.deploy.queues``: ``Template.queues``). Functions' ``SQS``,
+  ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
+  are read by ``cumulo.deploy.triggers``.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
   function runs as the platform's default execution role), ``Tracing``,
@@ -27,7 +30,8 @@ What is read:
 
 Inside function properties ``Ref``/``Fn::GetAtt`` may name parameters, pseudo
 parameters and the template's functions (``Ref`` is the function name, ``Arn``
-its ARN) and their implicit roles (``<LogicalId>Role``). In ``Outputs`` the
+its ARN), their implicit roles (``<LogicalId>Role``) and its queues (``Ref`` is
+the URL; ``Arn``, ``QueueName``, ``QueueUrl``). In ``Outputs`` the
 deploy engine's attributes come first, so implicit SAM resources such as
 ``ServerlessRestApi`` resolve once it provides them.
 """
@@ -47,6 +51,8 @@ from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
 from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, plain as _plain, read_function
+from cumulo.deploy.queues import QUEUE_TYPE, QueueSpec, ordered, queue_attributes, queue_name_for, read_queue
+from cumulo.deploy.triggers import EventInvokeSpec, MappingSpec, ScheduleSpec, read_triggers
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.function import Arns, validate_function_name
@@ -65,7 +71,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -119,6 +125,10 @@ class FunctionResource:
     implicit_role: bool = True          # no Role given: SAM would create "<LogicalId>Role"
     event_lines: dict[str, int] = field(default_factory=dict, compare=False)
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
+    dead_letter_arn: str = ""
+    event_invoke_config: EventInvokeSpec | None = None
+    mappings: list[MappingSpec] = field(default_factory=list)     # its SQS events
+    schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class Template:
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
     apis: list[ApiSpec] = field(default_factory=list)   # HttpApi resources and implicit APIs, with routes
+    queues: list[QueueSpec] = field(default_factory=list)   # dead-letter queues before their sources
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -145,8 +156,11 @@ class Template:
 # --- entry points ----------------------------------------------------------------------------
 
 def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack_name: str | None = None,
-                  region: str = "us-east-1", account_id: str = "000000000000") -> Template:
-    """Read and check the SAM template at ``path``; ``stack_name`` defaults to its folder's name."""
+                  region: str = "us-east-1", account_id: str = "000000000000",
+                  queue_endpoint: str = "http://localhost:9000") -> Template:
+    """Read and check the SAM template at ``path``; ``stack_name`` defaults to its folder's name.
+
+    ``queue_endpoint`` is where queue URLs (a queue's ``Ref``) point."""
     path = Path(path).absolute()
     stack = _stack_name(stack_name, path)
     doc = _read(path)
@@ -155,13 +169,17 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
     scope = Scope(scope.parameters, scope.mappings, _conditions(doc, scope))
     entries = _resource_entries(doc, scope.conditions)
+    queue_entries = [e for e in entries if e.type == QUEUE_TYPE]
+    queue_names = _queue_names(queue_entries, scope, stack, region, account_id, queue_endpoint)
     functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
-                                  path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE])
+                                  path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
+                                  {k: v for names in queue_names.values() for k, v in queue_attributes(*names).items()})
+    queues = _queues(queue_entries, queue_names, scope)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis)
+                        dict(scope.mappings), apis, queues)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -412,12 +430,13 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
 
 
 def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, base: Path,
-               arns: Arns, http_apis: list[_Entry]) -> tuple[list[FunctionResource], Scope]:
+               arns: Arns, http_apis: list[_Entry],
+               queues: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
     """The functions, and the scope in which the template's resources resolve each other."""
     merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties)) for e in entries]
     names = _function_names(merged, scope, stack)
     roles = {e.logical_id: "Role" not in e.properties for e in merged}
-    known = _attributes(names, roles, arns)
+    known = {**_attributes(names, roles, arns), **queues}
     for api in http_apis:
         known[(api.logical_id, "Ref")] = api_id_for(stack, api.logical_id)
         known[(api.logical_id, "ApiEndpoint")] = f"https://{api_id_for(stack, api.logical_id)}.execute-api." \
@@ -432,6 +451,45 @@ def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, 
             raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
         functions.append(_function_resource(entry, names[entry.logical_id], spec))
     return functions, scope
+
+
+def _queue_names(entries: list[_Entry], scope: Scope, stack: str, region: str, account: str,
+                 endpoint: str) -> dict[str, tuple[str, str, str, str]]:
+    """Each queue's (logical id, name, ARN, URL), known before any property refers to them."""
+    out: dict[str, tuple[str, str, str, str]] = {}
+    owners: dict[str, str] = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        try:
+            fifo = resolve(entry.properties.get("FifoQueue", False), scope)
+            given = resolve(entry.properties.get("QueueName", NO_VALUE), scope)
+        except IntrinsicError as exc:   # QueueName may use parameters, mappings and conditions only
+            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
+        fifo = fifo is True or str(fifo).lower() == "true"
+        name = queue_name_for(stack, entry.logical_id, fifo) if given is NO_VALUE else to_str(given)
+        if name in owners:
+            raise _error(where, f"queue name '{name}' is already used by resource {owners[name]}", entry.logical_id,
+                         entry.line)
+        owners[name] = entry.logical_id
+        out[entry.logical_id] = (entry.logical_id, name, f"arn:aws:sqs:{region}:{account}:{name}",
+                                 f"{endpoint.rstrip('/')}/{account}/{name}")
+    return out
+
+
+def _queues(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[QueueSpec]:
+    specs = []
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        _, name, arn, url = names[entry.logical_id]
+        try:
+            props = _plain(resolve(entry.properties, scope))
+            specs.append(read_queue(entry.logical_id, entry.line, name, arn, url, props))
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
+    try:
+        return ordered(specs)
+    except IntrinsicError as exc:
+        raise TemplateError(exc.message, line=exc.line) from None
 
 
 def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
@@ -464,11 +522,20 @@ def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http
 
 
 def _function_resource(entry: _Entry, name: str, spec: FunctionSpec) -> FunctionResource:
+    where = f"Resource {entry.logical_id} (line {entry.line})"
+    try:
+        triggers = read_triggers(name, spec.events)
+    except IntrinsicError as exc:
+        event = exc.message.split(":", 1)[0].removeprefix("event ")
+        line = spec.event_lines.get(event, entry.line)
+        raise _error(where, exc.message.replace(f"event {event}:", f"event {event} (line {line}):", 1),
+                     entry.logical_id, line) from None
     return FunctionResource(
         entry.logical_id, entry.line, name, spec.code_uri, spec.handler, spec.runtime, spec.memory_size,
         spec.timeout, spec.environment, spec.description, spec.ephemeral_storage, spec.reserved_concurrency,
         spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
-        spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes)
+        spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
+        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules)
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:
@@ -521,6 +588,8 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
             alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
             known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
+    for queue in template.queues:
+        known.update(queue_attributes(queue.logical_id, queue.name, queue.arn, queue.url))
     return known
 
 

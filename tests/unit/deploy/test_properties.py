@@ -138,7 +138,8 @@ def test_code_uri_is_relative_to_the_template_and_may_be_a_zip(tmp_path: Path) -
 @pytest.mark.parametrize(("properties", "match"), [
     ("      Colour: blue\n", r"unknown or unsupported property 'Colour' \(line 9\)"),
     ("      InlineCode: print(1)\n", r"unknown or unsupported property 'InlineCode' \(line 9\)"),
-    ("      DeadLetterQueue: {Type: SQS, TargetArn: x}\n", r"unknown or unsupported property 'DeadLetterQueue'"),
+    ("      DeadLetterQueue: {Type: SQS, TargetArn: x}\n",
+     r"property DeadLetterQueue \(line 9\): TargetArn must be the ARN of an SQS resource"),
     ("      MemorySize: 64\n", r"property MemorySize \(line 9\): 1 validation error detected: Value '64' at "
                                r"'memorySize' failed to satisfy constraint: Member must have value greater"),
     ("      MemorySize: lots\n", r"property MemorySize \(line 9\): must be an integer, got 'lots'"),

@@ -1,0 +1,266 @@
+"""What invokes a function besides HTTP: its ``SQS``, ``Schedule`` and ``ScheduleV2`` events,
+and where its failed asynchronous events go (``DeadLetterQueue``, ``EventInvokeConfig``).
+
+As SAM transforms them:
+
+- ``SQS`` -> an event-source mapping (``Queue``, ``BatchSize``,
+  ``MaximumBatchingWindowInSeconds``, ``FunctionResponseTypes``,
+  ``ScalingConfig``, ``Enabled``).
+- ``Schedule`` (an EventBridge rule: ``Schedule``, ``Input``, ``Enabled`` or
+  ``State``, ``Name``) and ``ScheduleV2`` (EventBridge Scheduler:
+  ``ScheduleExpression``, ``ScheduleExpressionTimezone``, ``Input``, ``State``,
+  ``FlexibleTimeWindow``, ``Name``) -> a schedule, named ``<function>-<EventName>``
+  unless ``Name`` is given.
+- With ``AutoPublishAlias``, event sources and ``EventInvokeConfig`` target the
+  alias, as SAM makes them.
+
+Pure: resolved event maps in, specs out; values are checked as the Lambda and
+Scheduler APIs check them. Faults are ``IntrinsicError``s naming the property.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.errors import CumuloError
+from cumulo.model.function import validate_dead_letter_arn
+from cumulo.sources import cron
+
+__all__ = ["MappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
+           "read_event_invoke_config", "schedule_name_for"]
+
+_SCHEDULE_NAME_RE = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
+_SQS = {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+        "Enabled", "FilterCriteria", "KmsKeyArn", "MetricsConfig"}
+_SCHEDULE = {"Schedule", "Input", "Enabled", "State", "Name", "Description", "DeadLetterConfig", "RetryPolicy",
+             "RuleName"}
+_SCHEDULE_V2 = {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "FlexibleTimeWindow", "Name",
+                "Description", "StartDate", "EndDate", "GroupName", "KmsKeyArn", "RoleArn", "PermissionsBoundary",
+                "OmitName", "DeadLetterConfig", "RetryPolicy"}
+_NOTED = {"Description": "schedule descriptions are kept by EventBridge only",
+          "DeadLetterConfig": "a schedule's own dead-letter queue is not used; failed events follow the function's "
+                              "DeadLetterQueue/EventInvokeConfig",
+          "RetryPolicy": "a schedule's retries follow the function's EventInvokeConfig",
+          "RuleName": "the rule is named by Name", "StartDate": "schedules start at once",
+          "EndDate": "schedules do not end", "GroupName": "every schedule is in the default group",
+          "KmsKeyArn": "nothing is encrypted with a KMS key", "RoleArn": "Cumulo has no IAM",
+          "PermissionsBoundary": "Cumulo has no IAM", "OmitName": "schedules are always named",
+          "MetricsConfig": "mapping metrics are not kept"}
+_DESTINATION_TYPES = ("SQS", "SNS", "Lambda", "EventBridge", "S3")
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    event: str
+    queue_arn: str
+    batch_size: int = 10
+    batching_window: int = 0
+    response_types: tuple[str, ...] = ()
+    maximum_concurrency: int | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    event: str
+    name: str
+    expression: str
+    timezone: str | None = None
+    input: str | None = None
+    state: str = "ENABLED"
+    flexible_window_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class EventInvokeSpec:
+    maximum_retry_attempts: int | None = None
+    maximum_event_age_in_seconds: int | None = None
+    on_success: str = ""
+    on_failure: str = ""
+
+    def destination_config(self) -> dict[str, Any]:
+        return {"OnSuccess": {"Destination": self.on_success} if self.on_success else {},
+                "OnFailure": {"Destination": self.on_failure} if self.on_failure else {}}
+
+
+@dataclass(frozen=True)
+class Triggers:
+    mappings: list[MappingSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def schedule_name_for(function_name: str, event: str) -> str:
+    """``<function>-<EventName>``; shortened with a hash of the whole when over 64 characters."""
+    name = f"{function_name}-{event}"
+    if len(name) <= 64:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:55]}-{digest}"
+
+
+def read_triggers(function_name: str, events: dict[str, dict[str, Any]]) -> Triggers:
+    """The mappings and schedules a function's (resolved) events make; other event types are skipped."""
+    out = Triggers()
+    for event, doc in events.items():
+        kind, props = doc["Type"], doc.get("Properties") or {}
+        try:
+            if kind == "SQS":
+                out.mappings.append(_mapping(event, _known(props, _SQS, out.notes, event)))
+            elif kind in ("Schedule", "ScheduleV2"):
+                allowed = _SCHEDULE if kind == "Schedule" else _SCHEDULE_V2
+                out.schedules.append(_schedule(kind, function_name, event, _known(props, allowed, out.notes, event)))
+        except (IntrinsicError, CumuloError) as exc:
+            raise IntrinsicError(f"event {event}: {exc.message}") from None
+    names = [s.name for s in out.schedules]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise IntrinsicError(f"schedule name '{duplicate}' is used by more than one event")
+    return out
+
+
+def _known(props: dict[str, Any], allowed: set[str], notes: list[str], event: str) -> dict[str, Any]:
+    for key in props:
+        if key not in allowed:
+            raise IntrinsicError(f"unknown or unsupported property '{key}'")
+        if key in _NOTED:
+            notes.append(f"event {event}: {key} ignored: {_NOTED[key]}")
+    if props.get("FilterCriteria"):
+        raise IntrinsicError("property FilterCriteria: event filtering is not supported by Cumulo yet")
+    return props
+
+
+def _integer(value: Any, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise IntrinsicError(f"property {what}: must be an integer from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _boolean(value: Any, what: str) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise IntrinsicError(f"property {what}: must be true or false, got {value!r}")
+    return value
+
+
+def _mapping(event: str, props: dict[str, Any]) -> MappingSpec:
+    queue = props.get("Queue")
+    if not isinstance(queue, str) or not queue.startswith("arn:") or ":sqs:" not in queue:
+        raise IntrinsicError(f"property Queue: must be a queue ARN (e.g. !GetAtt MyQueue.Arn), got {queue!r}")
+    size = _integer(props.get("BatchSize", 10), "BatchSize", 1, 10_000)
+    window = _integer(props.get("MaximumBatchingWindowInSeconds", 0), "MaximumBatchingWindowInSeconds", 0, 300)
+    if size > 10 and window < 1:
+        raise IntrinsicError("property BatchSize: over 10 needs a MaximumBatchingWindowInSeconds of at least 1")
+    types = props.get("FunctionResponseTypes", [])
+    if not isinstance(types, list) or set(types) - {"ReportBatchItemFailures"}:
+        raise IntrinsicError("property FunctionResponseTypes: must be a list of ReportBatchItemFailures")
+    scaling = props.get("ScalingConfig", {})
+    if not isinstance(scaling, dict) or set(scaling) - {"MaximumConcurrency"}:
+        raise IntrinsicError("property ScalingConfig: must be a map with MaximumConcurrency")
+    concurrency = scaling.get("MaximumConcurrency")
+    return MappingSpec(event, queue, size, window, tuple(types),
+                       None if concurrency is None else _integer(concurrency, "ScalingConfig.MaximumConcurrency", 2,
+                                                                 1000),
+                       _boolean(props.get("Enabled", True), "Enabled"))
+
+
+def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any]) -> ScheduleSpec:
+    key = "Schedule" if kind == "Schedule" else "ScheduleExpression"
+    expression = props.get(key)
+    if not isinstance(expression, str):
+        raise IntrinsicError(f"property {key} is required (rate(...), cron(...) or at(...))")
+    cron.parse(expression)
+    timezone = props.get("ScheduleExpressionTimezone")
+    if timezone is not None:
+        cron.zone(str(timezone))
+    name = props.get("Name")
+    if name is not None and (not isinstance(name, str) or not _SCHEDULE_NAME_RE.fullmatch(name)):
+        raise IntrinsicError(f"property Name: schedule names are 1 to 64 letters, digits, '.', '-' or '_', "
+                             f"got {name!r}")
+    return ScheduleSpec(event, name or schedule_name_for(function_name, event), expression,
+                        None if timezone is None else str(timezone), _input(props.get("Input")), _state(props),
+                        _window(props.get("FlexibleTimeWindow")))
+
+
+def _input(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise IntrinsicError("property Input: must be a JSON text (a string)")
+    try:
+        json.loads(value)
+    except ValueError:
+        raise IntrinsicError("property Input: must be valid JSON") from None
+    return value
+
+
+def _state(props: dict[str, Any]) -> str:
+    if "State" in props:
+        state = props["State"]
+        if state not in ("ENABLED", "DISABLED"):
+            raise IntrinsicError(f"property State: must be ENABLED or DISABLED, got {state!r}")
+        return str(state)
+    return "ENABLED" if _boolean(props.get("Enabled", True), "Enabled") else "DISABLED"
+
+
+def _window(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("Mode") not in ("OFF", "FLEXIBLE"):
+        raise IntrinsicError("property FlexibleTimeWindow: must be a map with Mode OFF or FLEXIBLE")
+    if value["Mode"] == "OFF":
+        return None
+    return _integer(value.get("MaximumWindowInMinutes"), "FlexibleTimeWindow.MaximumWindowInMinutes", 1, 1440)
+
+
+# --- where failed asynchronous events go ------------------------------------------------------
+
+def read_dead_letter_queue(value: Any) -> str:
+    """``DeadLetterQueue: {Type: SQS|SNS, TargetArn}`` -> the target ARN."""
+    if not isinstance(value, dict) or set(value) != {"Type", "TargetArn"}:
+        raise IntrinsicError("must be a map with Type (SQS or SNS) and TargetArn")
+    if value["Type"] not in ("SQS", "SNS"):
+        raise IntrinsicError(f"Type must be SQS or SNS, got {value['Type']!r}")
+    arn = value["TargetArn"]
+    if not isinstance(arn, str) or f":{value['Type'].lower()}:" not in arn:
+        raise IntrinsicError(f"TargetArn must be the ARN of an {value['Type']} resource, got {arn!r}")
+    return validate_dead_letter_arn(arn)
+
+
+def read_event_invoke_config(value: Any) -> EventInvokeSpec:
+    if not isinstance(value, dict) or set(value) - {"MaximumEventAgeInSeconds", "MaximumRetryAttempts",
+                                                    "DestinationConfig"}:
+        raise IntrinsicError("must be a map of MaximumEventAgeInSeconds, MaximumRetryAttempts and DestinationConfig")
+    age, retries = value.get("MaximumEventAgeInSeconds"), value.get("MaximumRetryAttempts")
+    destinations = value.get("DestinationConfig", {})
+    if not isinstance(destinations, dict) or set(destinations) - {"OnSuccess", "OnFailure"}:
+        raise IntrinsicError("DestinationConfig must be a map of OnSuccess and OnFailure")
+    return EventInvokeSpec(None if retries is None else _integer(retries, "MaximumRetryAttempts", 0, 2),
+                           None if age is None else _integer(age, "MaximumEventAgeInSeconds", 60, 21_600),
+                           _destination(destinations.get("OnSuccess"), "OnSuccess"),
+                           _destination(destinations.get("OnFailure"), "OnFailure"))
+
+
+def _destination(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    where = f"DestinationConfig.{what}"
+    if not isinstance(value, dict) or set(value) - {"Type", "Destination"}:
+        raise IntrinsicError(f"{where} must be a map with Type and Destination")
+    kind, arn = value.get("Type"), value.get("Destination")
+    if kind not in _DESTINATION_TYPES:
+        raise IntrinsicError(f"{where}.Type must be one of {', '.join(_DESTINATION_TYPES)}, got {kind!r}")
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise IntrinsicError(f"{where}.Destination is required and must be an ARN (Cumulo does not create a "
+                             f"destination {kind} for you), got {arn!r}")
+    if kind == "S3" and what == "OnSuccess":
+        raise IntrinsicError(f"{where}: S3 buckets are only supported as OnFailure destinations")
+    return arn
