@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from cumulo.app import Cumulo
+from cumulo.deploy import sources
+from cumulo.deploy.queues import queue_attributes
+from cumulo.deploy.sources import Change
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
 from cumulo.deploy.apis import ApiSpec
@@ -27,20 +30,13 @@ from cumulo.model.function import FunctionConfiguration
 __all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
-SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api"})
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Schedule", "ScheduleV2"})
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
 })
-_FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage")
-
-
-@dataclass
-class Change:
-    logical_id: str
-    function: str
-    action: str                       # create | update | unchanged | delete
-    details: list[str] = field(default_factory=list)
+_FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage",
+           "dead_letter_arn")
 
 
 @dataclass
@@ -57,8 +53,8 @@ class DeployResult:
         return any(c.action != "unchanged" for c in self.changes)
 
     def summary(self) -> list[str]:
-        lines = [f"{c.function} ({c.logical_id}): {c.action}" + (f" — {', '.join(c.details)}" if c.details else "")
-                 for c in self.changes]
+        lines = [("" if c.kind == "function" else f"{c.kind} ") + f"{c.function} ({c.logical_id}): {c.action}"
+                 + (f" — {', '.join(c.details)}" if c.details else "") for c in self.changes]
         lines += self.routes
         lines += [f"output {k} = {v}" for k, v in self.outputs.items()]
         return lines + [f"warning: {w}" for w in self.warnings]
@@ -91,6 +87,8 @@ def _diff(c: Cumulo, fn: FunctionResource, package: CodePackage) -> Change:
     details += [f for f in _FIELDS if getattr(current, f) != getattr(fn, f)]
     if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
         details.append("reserved concurrency")
+    if sources.invoke_config_differs(c, fn):
+        details.append("event invoke config")
     if fn.auto_publish_alias:
         try:
             alias = c.get_alias(fn.function_name, fn.auto_publish_alias)
@@ -123,12 +121,15 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
     for logical_id, name in sorted(previous["functions"].items()):
         if name not in wanted and _current(c, name) is not None:
             changes.append(Change(logical_id, name, "delete"))
-    return changes, warnings
+    for queue in template.queues:
+        warnings += [f"{queue.logical_id}: {note}" for note in queue.notes]
+    return changes + sources.plan_sources(c, template, previous), warnings
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
            dry_run: bool = False) -> DeployResult:
-    options: dict[str, Any] = {"region": c.arns.region, "account_id": c.arns.account}
+    options: dict[str, Any] = {"region": c.arns.region, "account_id": c.arns.account,
+                               "queue_endpoint": c.queues.endpoint}
     if stack_name:
         options["stack_name"] = stack_name
     template = load_template(path, parameters or {}, **options)
@@ -137,25 +138,36 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         return DeployResult(template.stack_name, changes, {}, warnings, applied=False)
     snapshots: dict[str, _Snapshot] = {}
     api_snapshots: dict[str, dict[str, Any] | None] = {}
+    queue_undo: sources.Undo = []
+    trigger_undo: sources.Undo = []
+    previous = c.store.get_stack(template.stack_name) or {}
     try:
+        sources.apply_queues(c, template, queue_undo)
         for fn, change in zip(template.functions, changes):
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
                 _apply(c, fn)
+        triggers = sources.apply_triggers(c, template, previous, trigger_undo)
         _apply_apis(c, template, api_snapshots)
     except Exception as exc:
+        # The reverse of the order things were made: triggers, functions, queues.
+        sources.undo(trigger_undo)
         _rollback(c, snapshots)
+        sources.undo(queue_undo)
         _rollback_apis(c, api_snapshots)
         if isinstance(exc, CumuloError):
             exc.message = f"Deploy of stack {template.stack_name} failed and was rolled back: {exc.message}"
             exc.args = (exc.message,)
         raise
+    kept = sources.record(template, triggers)
+    sources.delete_removed(c, previous, kept, template)
     for change in changes:
-        if change.action == "delete":
+        if change.action == "delete" and change.kind == "function":
             c.delete_function(change.function)
-    _delete_removed_apis(c, c.store.get_stack(template.stack_name) or {}, template)
+    sources.delete_removed_queues(c, previous, template)
+    _delete_removed_apis(c, previous, template)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
-                                            "apis": [spec.api_id for spec in template.apis]})
+                                            "apis": [spec.api_id for spec in template.apis], **kept})
     route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
@@ -265,6 +277,8 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
     attributes: dict[tuple[str, str], Any] = {}
     for spec in template.apis:
         attributes[(spec.logical_id, "Ref")] = spec.api_id
+    for queue in template.queues:
+        attributes.update(queue_attributes(queue.logical_id, queue.name, queue.arn, c.queues.url(queue.name)))
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

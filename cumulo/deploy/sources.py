@@ -1,0 +1,337 @@
+"""Deploying what feeds and follows a stack's functions: queues, event-source mappings, schedules,
+and asynchronous-invocation configs.
+
+Each kind repeats one shape: ``plan_*`` compares the template with what exists
+(``Change``s, nothing written), ``apply_*`` makes it so and pushes onto
+``undo`` a step that puts back what it found, and ``delete_removed`` drops what
+the previous deploy of the stack made and this template no longer has. The
+stack record keeps the names and UUIDs (``record``), so a re-deploy finds its
+own resources, and a mapping's UUID stays the same across deploys.
+
+Order (``cumulo.deploy.engine``): queues, dead-letter queues first; functions;
+then mappings, schedules and invoke configs, which need both; deletes last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from cumulo.deploy.queues import QueueSpec
+from cumulo.deploy.triggers import MappingSpec, ScheduleSpec
+from cumulo.errors import CumuloError, ResourceNotFoundException
+from cumulo.model.queue import QueueAttributes, SqsError
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+    from cumulo.deploy.template import FunctionResource, Template
+
+__all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_triggers", "invoke_config_differs",
+           "apply_invoke_config", "delete_removed", "delete_removed_queues", "record", "undo"]
+
+Undo = list[Callable[[], object]]
+
+
+@dataclass
+class Change:
+    logical_id: str
+    function: str                     # the physical name (a function's, a queue's, a schedule's...)
+    action: str                       # create | update | unchanged | delete
+    details: list[str] = field(default_factory=list)
+    kind: str = "function"            # function | queue | event source mapping | schedule
+
+
+def _key(fn: FunctionResource, event: str) -> str:
+    return f"{fn.logical_id}.{event}"
+
+
+def _target(c: Cumulo, fn: FunctionResource) -> str:
+    """What a function's event sources invoke: its alias when it has AutoPublishAlias, as SAM wires it."""
+    return f"{fn.function_name}:{fn.auto_publish_alias}" if fn.auto_publish_alias else fn.function_name
+
+
+# --- queues -----------------------------------------------------------------------------------
+
+def _shown(attributes: dict[str, str]) -> dict[str, str]:
+    # An attribute set to "" is one that was removed: compare as if it were never set.
+    return {k: v for k, v in QueueAttributes(attributes).defaults().items() if v != ""}
+
+
+def _queue_details(doc: dict[str, Any], spec: QueueSpec) -> list[str]:
+    current, wanted = _shown(doc["attributes"]), _shown(spec.attributes)
+    details = sorted(k for k in set(current) | set(wanted) if current.get(k) != wanted.get(k))
+    return details + (["tags"] if doc.get("tags", {}) != spec.tags else [])
+
+
+def _plan_queues(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    changes = []
+    for spec in template.queues:
+        doc = c.messages.get_queue(spec.name)
+        if doc is None:
+            changes.append(Change(spec.logical_id, spec.name, "create", kind="queue"))
+        else:
+            details = _queue_details(doc, spec)
+            changes.append(Change(spec.logical_id, spec.name, "update" if details else "unchanged", details, "queue"))
+    wanted = {spec.name for spec in template.queues}
+    for logical_id, name in sorted(previous.get("queues", {}).items()):
+        if name not in wanted and c.queues.exists(name):
+            changes.append(Change(logical_id, name, "delete", kind="queue"))
+    return changes
+
+
+def apply_queues(c: Cumulo, template: Template, undo: Undo) -> None:
+    for spec in template.queues:
+        doc = c.messages.get_queue(spec.name)
+        if doc is None:
+            c.queues.create_queue(spec.name, spec.attributes, spec.tags)
+            undo.append(partial(c.queues.delete_queue, spec.name))
+            continue
+        if not _queue_details(doc, spec):
+            continue
+        undo.append(partial(c.messages.put_queue, spec.name, dict(doc)))
+        current, wanted = _shown(doc["attributes"]), _shown(spec.attributes)
+        changed = {k: wanted.get(k, "") for k in set(current) | set(wanted)
+                   if current.get(k) != wanted.get(k) and k != "FifoQueue"}
+        if changed:
+            c.queues.set_queue_attributes(spec.name, changed)
+        fresh = c.messages.get_queue(spec.name) or doc
+        if fresh.get("tags", {}) != spec.tags:
+            c.messages.put_queue(spec.name, {**fresh, "tags": dict(spec.tags)})
+
+
+# --- event-source mappings ------------------------------------------------------------------------
+
+def _mapping_params(c: Cumulo, fn: FunctionResource, m: MappingSpec) -> dict[str, Any]:
+    return {"FunctionName": _target(c, fn), "BatchSize": m.batch_size,
+            "MaximumBatchingWindowInSeconds": m.batching_window, "FunctionResponseTypes": list(m.response_types),
+            "ScalingConfig": {"MaximumConcurrency": m.maximum_concurrency} if m.maximum_concurrency else {},
+            "Enabled": m.enabled}
+
+
+def _as_params(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"FunctionName": doc["FunctionArn"], "BatchSize": doc["BatchSize"],
+            "MaximumBatchingWindowInSeconds": doc["MaximumBatchingWindowInSeconds"],
+            "FunctionResponseTypes": list(doc.get("FunctionResponseTypes", [])),
+            "ScalingConfig": doc.get("ScalingConfig") or {}, "Enabled": doc["State"] != "Disabled"}
+
+
+def _existing_mapping(c: Cumulo, fn: FunctionResource, uuid: str | None, m: MappingSpec) -> dict[str, Any] | None:
+    """The stack's mapping for this event, if it still exists and still reads the same queue; else one
+    from this queue to this function made outside the record (adopted, as the Lambda API would refuse
+    a second)."""
+    try:
+        doc = c.mappings.get(uuid) if uuid else None
+    except ResourceNotFoundException:
+        doc = None
+    if doc is not None and doc["EventSourceArn"] == m.queue_arn:
+        return doc
+    for other in c.mappings.list(source_arn=m.queue_arn):
+        if other["FunctionArn"].split(":")[6] == fn.function_name:
+            return other
+    return None
+
+
+def _mapping_details(c: Cumulo, fn: FunctionResource, m: MappingSpec, doc: dict[str, Any]) -> list[str]:
+    wanted = {**_mapping_params(c, fn, m), "FunctionName": c.arns.function(fn.function_name, fn.auto_publish_alias)}
+    current = _as_params(doc)
+    return [k for k in wanted if current[k] != wanted[k]]
+
+
+def _apply_mapping(c: Cumulo, fn: FunctionResource, m: MappingSpec, uuid: str | None, undo: Undo) -> str:
+    doc = _existing_mapping(c, fn, uuid, m)
+    params = _mapping_params(c, fn, m)
+    if doc is None:
+        created = c.mappings.create(EventSourceArn=m.queue_arn, **params)
+        undo.append(lambda: _quietly(c.mappings.delete, created["UUID"]))
+        return str(created["UUID"])
+    if _mapping_details(c, fn, m, doc):
+        old = _as_params(doc)
+        c.mappings.update(doc["UUID"], **params)
+        undo.append(lambda: _quietly(lambda: c.mappings.update(doc["UUID"], **old)))
+    return str(doc["UUID"])
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+def _schedule_fields(c: Cumulo, fn: FunctionResource, s: ScheduleSpec) -> dict[str, Any]:
+    target = {"Arn": c.arns.function(fn.function_name, fn.auto_publish_alias)}
+    if s.input is not None:
+        target["Input"] = s.input
+    window = ({"Mode": "FLEXIBLE", "MaximumWindowInMinutes": s.flexible_window_minutes}
+              if s.flexible_window_minutes else {"Mode": "OFF"})
+    return {"ScheduleExpression": s.expression, "ScheduleExpressionTimezone": s.timezone or "UTC",
+            "Target": target, "State": s.state, "FlexibleTimeWindow": window}
+
+
+def _existing_schedule(c: Cumulo, name: str) -> dict[str, Any] | None:
+    try:
+        return c.schedules_service.get(name)
+    except ResourceNotFoundException:
+        return None
+
+
+def _schedule_details(c: Cumulo, fn: FunctionResource, s: ScheduleSpec, doc: dict[str, Any]) -> list[str]:
+    return [k for k, v in _schedule_fields(c, fn, s).items() if doc.get(k) != v]
+
+
+def _put_schedule(c: Cumulo, doc: dict[str, Any], update: bool) -> None:
+    window = doc.get("FlexibleTimeWindow") or {}
+    c.schedules_service.create(doc["Name"], doc["ScheduleExpression"], doc["Target"]["Arn"],
+                               timezone_name=doc.get("ScheduleExpressionTimezone"),
+                               input=doc["Target"].get("Input"), state=doc.get("State", "ENABLED"),
+                               flexible_window_minutes=window.get("MaximumWindowInMinutes"), update=update)
+
+
+def _apply_schedule(c: Cumulo, fn: FunctionResource, s: ScheduleSpec, undo: Undo) -> None:
+    doc = _existing_schedule(c, s.name)
+    if doc is not None and not _schedule_details(c, fn, s, doc):
+        return
+    _put_schedule(c, {"Name": s.name, **_schedule_fields(c, fn, s)}, update=doc is not None)
+    if doc is None:
+        undo.append(lambda: _quietly(c.schedules_service.delete, s.name))
+    else:
+        undo.append(lambda: _quietly(lambda: _put_schedule(c, doc, update=True)))
+
+
+# --- asynchronous invocation --------------------------------------------------------------------
+
+def _invoke_config_key(fn: FunctionResource) -> tuple[str, str | None]:
+    # SAM puts EventInvokeConfig on the alias when the function has AutoPublishAlias.
+    return fn.function_name, fn.auto_publish_alias
+
+
+def _current_invoke_config(c: Cumulo, fn: FunctionResource) -> dict[str, Any] | None:
+    try:
+        return c.event_invoke_configs.get(*_invoke_config_key(fn))
+    except ResourceNotFoundException:
+        return None
+
+
+def invoke_config_differs(c: Cumulo, fn: FunctionResource) -> bool:
+    doc = _current_invoke_config(c, fn)
+    spec = fn.event_invoke_config
+    if spec is None:
+        return False          # a config the template dropped is deleted after the deploy (delete_removed)
+    if doc is None:
+        return True
+    return (doc.get("MaximumRetryAttempts"), doc.get("MaximumEventAgeInSeconds"), doc.get("DestinationConfig")) != (
+        spec.maximum_retry_attempts, spec.maximum_event_age_in_seconds, spec.destination_config())
+
+
+def apply_invoke_config(c: Cumulo, fn: FunctionResource, undo: Undo) -> None:
+    spec = fn.event_invoke_config
+    if spec is None or not invoke_config_differs(c, fn):
+        return
+    old = _current_invoke_config(c, fn)
+    name, qualifier = _invoke_config_key(fn)
+    c.event_invoke_configs.put(name, qualifier, maximum_retry_attempts=spec.maximum_retry_attempts,
+                               maximum_event_age_in_seconds=spec.maximum_event_age_in_seconds,
+                               destination_config=spec.destination_config())
+    if old is None:
+        undo.append(lambda: _quietly(c.event_invoke_configs.delete, name, qualifier))
+    else:
+        undo.append(lambda: _quietly(lambda: c.event_invoke_configs.put(
+            name, qualifier, maximum_retry_attempts=old.get("MaximumRetryAttempts"),
+            maximum_event_age_in_seconds=old.get("MaximumEventAgeInSeconds"),
+            destination_config=old.get("DestinationConfig"))))
+
+
+# --- the whole stack ----------------------------------------------------------------------------
+
+def plan_sources(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    """Queue, mapping and schedule changes (invoke configs show as function details)."""
+    changes = _plan_queues(c, template, previous)
+    mappings, schedules = previous.get("mappings", {}), previous.get("schedules", {})
+    kept_mappings, kept_schedules = set(), set()
+    for fn in template.functions:
+        for m in fn.mappings:
+            key = _key(fn, m.event)
+            doc = _existing_mapping(c, fn, mappings.get(key), m)
+            label = f"{m.queue_arn.rsplit(':', 1)[-1]} -> {_target(c, fn)}"
+            if doc is None:
+                changes.append(Change(key, label, "create", kind="event source mapping"))
+            else:
+                kept_mappings.add(doc["UUID"])
+                details = _mapping_details(c, fn, m, doc)
+                changes.append(Change(key, label, "update" if details else "unchanged", details, "event source mapping"))
+        for s in fn.schedules:
+            key = _key(fn, s.event)
+            doc = _existing_schedule(c, s.name)
+            kept_schedules.add(s.name)
+            if doc is None:
+                changes.append(Change(key, s.name, "create", kind="schedule"))
+            else:
+                details = _schedule_details(c, fn, s, doc)
+                changes.append(Change(key, s.name, "update" if details else "unchanged", details, "schedule"))
+    for key, uuid in sorted(mappings.items()):
+        if uuid not in kept_mappings and _exists(c.mappings.get, uuid):
+            changes.append(Change(key, uuid, "delete", kind="event source mapping"))
+    for key, name in sorted(schedules.items()):
+        if name not in kept_schedules and _existing_schedule(c, name) is not None:
+            changes.append(Change(key, name, "delete", kind="schedule"))
+    return changes
+
+
+def apply_triggers(c: Cumulo, template: Template, previous: dict[str, Any], undo: Undo) -> dict[str, dict[str, str]]:
+    """Mappings, schedules and invoke configs; returns what the stack record keeps of them."""
+    mappings: dict[str, str] = {}
+    schedules: dict[str, str] = {}
+    for fn in template.functions:
+        apply_invoke_config(c, fn, undo)
+        for m in fn.mappings:
+            key = _key(fn, m.event)
+            mappings[key] = _apply_mapping(c, fn, m, previous.get("mappings", {}).get(key), undo)
+        for s in fn.schedules:
+            _apply_schedule(c, fn, s, undo)
+            schedules[_key(fn, s.event)] = s.name
+    return {"mappings": mappings, "schedules": schedules}
+
+
+def delete_removed(c: Cumulo, previous: dict[str, Any], current: dict[str, Any], template: Template) -> None:
+    """Drop what the previous deploy made and this one did not keep: mappings and schedules first,
+    invoke configs, then (after the engine deleted removed functions) queues."""
+    for uuid in set(previous.get("mappings", {}).values()) - set(current["mappings"].values()):
+        _quietly(c.mappings.delete, uuid)
+    for name in set(previous.get("schedules", {}).values()) - set(current["schedules"].values()):
+        _quietly(c.schedules_service.delete, name)
+    for key in set(previous.get("invoke_configs", [])) - set(current["invoke_configs"]):
+        name, _, qualifier = key.partition(":")
+        _quietly(c.event_invoke_configs.delete, name, qualifier or None)
+
+
+def delete_removed_queues(c: Cumulo, previous: dict[str, Any], template: Template) -> None:
+    wanted = {spec.name for spec in template.queues}
+    for name in previous.get("queues", {}).values():
+        if name not in wanted:
+            _quietly(c.queues.delete_queue, name)
+
+
+def record(template: Template, triggers: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """What the stack record keeps of queues, mappings, schedules and invoke configs."""
+    return {"queues": {spec.logical_id: spec.name for spec in template.queues}, **triggers,
+            "invoke_configs": [f"{fn.function_name}:{fn.auto_publish_alias or ''}" for fn in template.functions
+                               if fn.event_invoke_config is not None]}
+
+
+def undo(steps: Undo) -> None:
+    """Run undo steps, last first; each is best effort."""
+    for step in reversed(steps):
+        _quietly(step)
+
+
+def _exists(get: Callable[[str], Any], key: str) -> bool:
+    try:
+        get(key)
+        return True
+    except ResourceNotFoundException:
+        return False
+
+
+def _quietly(action: Callable[..., Any], *args: Any) -> None:
+    """Best effort, for undo and cleanup: what is already gone needs no removing."""
+    try:
+        action(*args)
+    except (CumuloError, SqsError):
+        pass
