@@ -43,6 +43,7 @@ from cumulo.store.sqlite import SQLiteStore
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
+from cumulo.sources.streams import StreamService
 
 __all__ = ["Cumulo"]
 
@@ -65,6 +66,7 @@ class Cumulo:
             raise ValueError(f"durability must be normal or full, not {s.durability!r}")
         self.messages = MessageStore(s.messages_path, s.durability)
         self.queues = QueueService(self.messages, s.region, s.account_id)
+        self.streams = StreamService(self.messages, s.region, s.account_id)
         self.event_invoke_configs = EventInvokeConfigs(self)
         self.mappings = EventSourceMappings(self)
         self.schedules_service = Schedules(self)

@@ -9,6 +9,7 @@ boto3 reports as ``Error.Code``.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -70,10 +71,17 @@ def handle(cumulo: Any, request: Request, service: Service, operation: str) -> R
         if not isinstance(doc, dict):
             raise SerializationException("The request body must be a JSON object.")
         result = op(cumulo, request, doc)
-        return Reply(200, json.dumps(result if result is not None else {}).encode(),
+        return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
                      [("content-type", service.content_type)])
     except CumuloError as err:
         return json_error(service, err)
+
+
+def _blob(value: Any) -> Any:
+    """Blobs travel as base64 in AWS's JSON protocols."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def json_error(service: Service, err: CumuloError) -> Reply:

@@ -17,7 +17,7 @@ import click
 
 from cumulo.errors import CumuloError
 from cumulo.cli.apis import api
-from cumulo.cli.queues import mapping, queue, schedule
+from cumulo.cli.queues import mapping, queue, schedule, stream
 from cumulo.cli._common import (
     EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
     parse_pairs as _parse_env, parse_since, print_json as _print_json, read_payload as _read_payload,
@@ -414,6 +414,7 @@ cli.add_command(api)
 cli.add_command(queue)
 cli.add_command(mapping)
 cli.add_command(schedule)
+cli.add_command(stream)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``cumulo queue``, ``cumulo mapping`` and ``cumulo schedule``: queues, event-source mappings, schedules.
+"""``cumulo queue``, ``stream``, ``mapping`` and ``schedule``: queues, streams, event-source mappings, schedules.
 
 They work on the store directly, so they work with or without a running server;
 messages sent here are picked up by a running server's pollers within a moment.
@@ -12,7 +12,7 @@ import click
 
 from cumulo.cli._common import aws_errors as _aws_errors, open_cumulo as _open, parse_pairs, print_json
 
-__all__ = ["queue", "mapping", "schedule"]
+__all__ = ["queue", "mapping", "schedule", "stream"]
 
 
 @click.group()
@@ -249,3 +249,57 @@ def schedule_disable(ctx: click.Context, name: str) -> None:
 def schedule_delete(ctx: click.Context, name: str) -> None:
     """Delete a schedule."""
     _open(ctx).schedules_service.delete(name)
+
+
+@click.group()
+def stream() -> None:
+    """Streams with Kinesis semantics: shards, partition keys, ordered records."""
+
+
+@stream.command("create")
+@click.argument("name")
+@click.option("--shards", type=int, default=1, show_default=True, help="Number of shards (1-64).")
+@click.pass_context
+@_aws_errors
+def stream_create(ctx: click.Context, name: str, shards: int) -> None:
+    """Create a stream; prints its ARN."""
+    c = _open(ctx)
+    c.streams.create_stream(name, shards)
+    click.echo(c.streams.arn(name))
+
+
+@stream.command("list")
+@click.pass_context
+@_aws_errors
+def stream_list(ctx: click.Context) -> None:
+    """List streams and their shards."""
+    c = _open(ctx)
+    for name in c.streams.list_streams():
+        click.echo(f"{name}  shards={c.streams.shard_count(name)}  {c.streams.arn(name)}")
+
+
+@stream.command("put")
+@click.argument("name")
+@click.argument("partition_key")
+@click.argument("data")
+@click.pass_context
+@_aws_errors
+def stream_put(ctx: click.Context, name: str, partition_key: str, data: str) -> None:
+    """Append a record (DATA as text); prints its shard and sequence number."""
+    print_json(_open(ctx).streams.put_record(name, data.encode(), partition_key))
+
+
+@stream.command("read")
+@click.argument("name")
+@click.option("--shard", default="shardId-000000000000", show_default=True)
+@click.option("--from", "start", type=click.Choice(["TRIM_HORIZON", "LATEST"]), default="TRIM_HORIZON",
+              show_default=True)
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.pass_context
+@_aws_errors
+def stream_read(ctx: click.Context, name: str, shard: str, start: str, limit: int) -> None:
+    """Print a shard's records (JSON lines, data as text)."""
+    c = _open(ctx)
+    it = c.streams.get_shard_iterator(shard, start, name)
+    for r in c.streams.get_records(it, limit)["Records"]:
+        click.echo(json.dumps({**r, "Data": r["Data"].decode(errors="replace")}))

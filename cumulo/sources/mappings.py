@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, List
 
 from cumulo.errors import (
@@ -37,6 +38,7 @@ from cumulo.errors import (
 from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
+from cumulo.sources.streams import parse_sequence_number, sequence_number, shard_id
 from cumulo.store.messages import StoredMessage
 
 if TYPE_CHECKING:
@@ -49,6 +51,49 @@ log = logging.getLogger("cumulo.mappings")
 _KIND = "event-source-mapping"
 _SQS_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
                "FunctionResponseTypes", "ScalingConfig", "FilterCriteria", "Tags"}
+_STREAM_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
+                  "FunctionResponseTypes", "FilterCriteria", "Tags", "StartingPosition", "StartingPositionTimestamp",
+                  "ParallelizationFactor", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
+                  "BisectBatchOnFunctionError", "DestinationConfig", "TumblingWindowInSeconds"}
+
+
+def _is_stream(arn: str) -> bool:
+    return ":kinesis:" in arn and ":stream/" in arn
+
+
+def _apply_stream(doc: dict[str, Any], params: dict[str, Any]) -> None:
+    def bad(member: str, value: Any, rule: str) -> InvalidParameterValueException:
+        return InvalidParameterValueException(f"1 validation error detected: Value {value} at '{member}' failed to "
+                                              f"satisfy constraint: Member must have value {rule}")
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if params.get("ParallelizationFactor") is not None:
+        v = params["ParallelizationFactor"]
+        if not integer(v) or not 1 <= v <= 10:
+            raise bad("parallelizationFactor", v, "between 1 and 10")
+        doc["ParallelizationFactor"] = v
+    if params.get("MaximumRetryAttempts") is not None:
+        v = params["MaximumRetryAttempts"]
+        if not integer(v) or not -1 <= v <= 10_000:
+            raise bad("maximumRetryAttempts", v, "between -1 and 10000")
+        doc["MaximumRetryAttempts"] = v
+    if params.get("MaximumRecordAgeInSeconds") is not None:
+        v = params["MaximumRecordAgeInSeconds"]
+        if not integer(v) or not (v == -1 or 60 <= v <= 604_800):
+            raise bad("maximumRecordAgeInSeconds", v, "-1 or between 60 and 604800")
+        doc["MaximumRecordAgeInSeconds"] = v
+    if params.get("BisectBatchOnFunctionError") is not None:
+        doc["BisectBatchOnFunctionError"] = bool(params["BisectBatchOnFunctionError"])
+    if params.get("TumblingWindowInSeconds"):
+        raise InvalidParameterValueException("TumblingWindowInSeconds is not supported by Cumulo yet.")
+    if params.get("DestinationConfig") is not None:
+        target = ((params["DestinationConfig"] or {}).get("OnFailure") or {}).get("Destination")
+        if target and (not isinstance(target, str) or ":sqs:" not in target):
+            raise InvalidParameterValueException(f"The destination ARN {target} is invalid: Cumulo sends stream "
+                                                 "failure records to SQS queues.")
+        doc["DestinationConfig"] = {"OnFailure": {"Destination": target} if target else {}}
 DEFAULT_POLLERS = 5
 
 
@@ -62,30 +107,53 @@ class EventSourceMappings:
 
     # -- CRUD -----------------------------------------------------------------
     def create(self, **params: Any) -> dict[str, Any]:
-        unknown = set(params) - _SQS_FIELDS
         source = params.get("EventSourceArn")
         if not isinstance(source, str) or not source:
             raise InvalidParameterValueException("EventSourceArn is required.")
-        if ":sqs:" not in source:
-            raise InvalidParameterValueException(f"Unsupported event source: {source}. Cumulo polls SQS queues.")
+        stream = _is_stream(source)
+        if not stream and ":sqs:" not in source:
+            raise InvalidParameterValueException(f"Unsupported event source: {source}. Cumulo polls SQS queues "
+                                                 "and Kinesis streams.")
+        allowed = _STREAM_FIELDS if stream else _SQS_FIELDS
+        unknown = set(params) - allowed
         if unknown:
-            raise InvalidParameterValueException(f"Unsupported parameters for an SQS event source: "
-                                                 f"{', '.join(sorted(unknown))}")
-        if not self._c.queues.exists(source):
+            raise InvalidParameterValueException(f"Unsupported parameters for {'a Kinesis' if stream else 'an SQS'} "
+                                                 f"event source: {', '.join(sorted(unknown))}")
+        if stream:
+            self._c.streams.describe_stream(arn=source)           # ResourceNotFoundException if missing
+        elif not self._c.queues.exists(source):
             raise InvalidParameterValueException(f"Error occurred while ReceiveMessage. SQS Error Code: "
                                                  f"AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The "
                                                  f"specified queue does not exist: {source}")
         function_arn = self._function_arn(params.get("FunctionName"))
-        for doc in self._c.store.list_documents(_KIND):
-            if doc["EventSourceArn"] == source and doc["FunctionArn"] == function_arn:
+        for other in self._c.store.list_documents(_KIND):
+            if other["EventSourceArn"] == source and other["FunctionArn"] == function_arn:
                 raise ResourceConflictException(
-                    f"An event source mapping with SQS arn (\" {source} \") and function (\" "
-                    f"{function_arn.split(':')[6]} \") already exists. Please update or delete the existing mapping "
-                    f"with UUID {doc['UUID']}")
-        doc = {"UUID": str(uuid.uuid4()), "EventSourceArn": source, "FunctionArn": function_arn,
-               "BatchSize": 10, "MaximumBatchingWindowInSeconds": 0, "FunctionResponseTypes": [],
-               "StateTransitionReason": "USER_INITIATED", "LastProcessingResult": "No records processed",
-               "State": "Enabled"}
+                    f"An event source mapping with {'Kinesis' if stream else 'SQS'} arn (\" {source} \") and "
+                    f"function (\" {function_arn.split(':')[6]} \") already exists. Please update or delete the "
+                    f"existing mapping with UUID {other['UUID']}")
+        doc: dict[str, Any] = {
+            "UUID": str(uuid.uuid4()), "EventSourceArn": source, "FunctionArn": function_arn,
+            "BatchSize": 100 if stream else 10, "MaximumBatchingWindowInSeconds": 0, "FunctionResponseTypes": [],
+            "StateTransitionReason": "USER_INITIATED", "LastProcessingResult": "No records processed",
+            "State": "Enabled"}
+        if stream:
+            position = params.get("StartingPosition")
+            if position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+                raise InvalidParameterValueException(
+                    "1 validation error detected: Value at 'startingPosition' failed to satisfy constraint: Member "
+                    "must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
+            stamp = params.get("StartingPositionTimestamp")
+            if position == "AT_TIMESTAMP" and stamp is None:
+                raise InvalidParameterValueException("StartingPositionTimestamp is required for AT_TIMESTAMP.")
+            name = source.rsplit("/", 1)[1]
+            doc.update(StartingPosition=position, ParallelizationFactor=1, MaximumRetryAttempts=-1,
+                       MaximumRecordAgeInSeconds=-1, BisectBatchOnFunctionError=False,
+                       DestinationConfig={"OnFailure": {}}, TumblingWindowInSeconds=0)
+            if stamp is not None:
+                doc["StartingPositionTimestamp"] = stamp if not isinstance(stamp, datetime) else stamp.timestamp()
+            doc["_positions"] = {str(i): self._c.streams.position(name, i, position, timestamp=doc.get(
+                "StartingPositionTimestamp")) for i in range(self._c.streams.shard_count(name))}
         self._apply(doc, params)
         doc["LastModified"] = time.time()
         self._c.store.put_document(_KIND, doc["UUID"], doc)
@@ -99,7 +167,10 @@ class EventSourceMappings:
         return self._c.arns.function(config.name, qualifier)
 
     def _apply(self, doc: dict[str, Any], params: dict[str, Any]) -> None:
-        fifo = QueueAttributes(self._c.queues.attributes(doc["EventSourceArn"])[1].raw).fifo
+        stream = _is_stream(doc["EventSourceArn"])
+        fifo = not stream and QueueAttributes(self._c.queues.attributes(doc["EventSourceArn"])[1].raw).fifo
+        if stream:
+            _apply_stream(doc, params)
         if "BatchSize" in params and params["BatchSize"] is not None:
             doc["BatchSize"] = params["BatchSize"]
         if "MaximumBatchingWindowInSeconds" in params and params["MaximumBatchingWindowInSeconds"] is not None:
@@ -114,7 +185,7 @@ class EventSourceMappings:
             raise InvalidParameterValueException(
                 f"1 validation error detected: Value {window} at 'maximumBatchingWindowInSeconds' failed to satisfy "
                 "constraint: Member must have value less than or equal to 300")
-        if size > 10 and window < 1:
+        if size > 10 and window < 1 and not stream:
             raise InvalidParameterValueException(
                 "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
         if fifo and window:
@@ -150,7 +221,8 @@ class EventSourceMappings:
 
     def update(self, mapping_id: str, **params: Any) -> dict[str, Any]:
         doc = self._doc(mapping_id)
-        unknown = set(params) - _SQS_FIELDS - {"UUID"}
+        unknown = set(params) - (_STREAM_FIELDS if _is_stream(doc["EventSourceArn"]) else _SQS_FIELDS) - {"UUID"}
+        unknown |= {"StartingPosition", "StartingPositionTimestamp"} & set(params)
         if unknown or "EventSourceArn" in params:
             raise InvalidParameterValueException(f"Unsupported parameters for UpdateEventSourceMapping: "
                                                  f"{', '.join(sorted(unknown | ({'EventSourceArn'} & set(params))))}")
@@ -164,6 +236,7 @@ class EventSourceMappings:
     def delete(self, mapping_id: str) -> dict[str, Any]:
         doc = self._doc(mapping_id)
         self._c.store.delete_document(_KIND, mapping_id)
+        self._c.messages.delete_checkpoints(mapping_id)
         return self._answer(doc, "Deleting")
 
     def list(self, source_arn: str | None = None, function_name: str | None = None) -> "List[dict[str, Any]]":
@@ -187,7 +260,7 @@ class EventSourceMappings:
 
     @staticmethod
     def _answer(doc: dict[str, Any], state: str | None = None) -> dict[str, Any]:
-        out = {k: v for k, v in doc.items() if not (k == "ScalingConfig" and not v)}
+        out = {k: v for k, v in doc.items() if not (k == "ScalingConfig" and not v) and not k.startswith("_")}
         if state:
             out["State"] = state
         return out
@@ -256,13 +329,22 @@ class MappingPollers:
             if doc is None or _version(doc) != version:
                 flag.set()
                 del self._running[mapping_id]
+                for t in threads:       # a shard's batches never overlap: the old pollers finish first
+                    t.join()
         for mapping_id, doc in wanted.items():
             if mapping_id in self._running:
                 continue
             flag = threading.Event()
-            count = (doc.get("ScalingConfig") or {}).get("MaximumConcurrency") or DEFAULT_POLLERS
-            threads = [threading.Thread(target=self._poll, args=(doc, flag), daemon=True,
-                                        name=f"cumulo-poll-{mapping_id[:8]}-{i}") for i in range(count)]
+            if _is_stream(doc["EventSourceArn"]):
+                shards = self._c.streams.shard_count(doc["EventSourceArn"].rsplit("/", 1)[1])
+                lanes = doc.get("ParallelizationFactor", 1)
+                threads = [threading.Thread(target=self._poll_stream, args=(doc, flag, shard, lane), daemon=True,
+                                            name=f"cumulo-stream-{mapping_id[:8]}-{shard}-{lane}")
+                           for shard in range(shards) for lane in range(lanes)]
+            else:
+                count = (doc.get("ScalingConfig") or {}).get("MaximumConcurrency") or DEFAULT_POLLERS
+                threads = [threading.Thread(target=self._poll, args=(doc, flag), daemon=True,
+                                            name=f"cumulo-poll-{mapping_id[:8]}-{i}") for i in range(count)]
             self._running[mapping_id] = (_version(doc), flag, threads)
             for t in threads:
                 t.start()
@@ -334,6 +416,161 @@ class MappingPollers:
             done = [r for m, r in zip(batch, receipts) if m.id not in failed]
         c.messages.delete(queue, done)
         c.mappings.record_result(doc["UUID"], "OK")
+
+
+    # -- streams --------------------------------------------------------------
+    def _poll_stream(self, doc: dict[str, Any], flag: threading.Event, shard: int, lane: int) -> None:
+        """One shard (one lane of it, with ParallelizationFactor > 1): batches strictly in order;
+        the checkpoint moves only past records that succeeded or were given up on."""
+        c = self._c
+        name = doc["EventSourceArn"].rsplit("/", 1)[1]
+        key = f"{shard}:{lane}"
+        lanes = doc.get("ParallelizationFactor", 1)
+        after = c.messages.get_checkpoint(doc["UUID"], key)
+        if after is None:
+            after = int(doc["_positions"].get(str(shard), 0))
+        attempts, limit = 0, doc["BatchSize"]
+        while not flag.is_set() and not self._stop.is_set():
+            try:
+                batch, scanned = self._stream_batch(doc, name, shard, lane, lanes, after, limit, flag)
+                if not batch:
+                    if scanned > after:
+                        after = scanned
+                        c.messages.set_checkpoint(doc["UUID"], key, after)
+                    else:
+                        c.messages.wait_for(1.0)
+                    continue
+                outcome, failed_seq = self._invoke_stream(doc, name, shard, batch, attempts)
+                if outcome == "ok":
+                    after, attempts, limit = scanned, 0, doc["BatchSize"]
+                elif outcome == "partial":
+                    assert failed_seq is not None
+                    after, attempts = failed_seq - 1, attempts + 1
+                elif outcome == "throttled":
+                    flag.wait(1.0)
+                    continue
+                else:
+                    attempts += 1
+                    give_up = doc["MaximumRetryAttempts"] != -1 and attempts > doc["MaximumRetryAttempts"]
+                    if give_up:
+                        self._stream_failure(doc, name, shard, batch, attempts, "RetryAttemptsExhausted")
+                        after, attempts, limit = batch[-1][0], 0, doc["BatchSize"]
+                    elif doc.get("BisectBatchOnFunctionError") and len(batch) > 1:
+                        limit = max(1, len(batch) // 2)        # retry the first half first
+                        continue
+                    else:
+                        flag.wait(min(0.1 * 2 ** min(attempts, 6), 5.0))
+                        continue
+                c.messages.set_checkpoint(doc["UUID"], key, after)
+            except CumuloError as err:
+                c.mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
+                flag.wait(1.0)
+            except Exception:
+                log.exception("mapping %s: stream poller failed", doc["UUID"])
+                flag.wait(1.0)
+
+    def _stream_batch(self, doc: dict[str, Any], name: str, shard: int, lane: int, lanes: int, after: int,
+                      limit: int, flag: threading.Event) -> tuple[list[tuple[int, str, bytes, int]], int]:
+        """Up to ``limit`` records of this lane after ``after`` (waiting out the batching window), and
+        the last seq scanned."""
+        c = self._c
+        window = doc.get("MaximumBatchingWindowInSeconds", 0)
+        started = time.monotonic()
+        batch: list[tuple[int, str, bytes, int]] = []
+        scanned = after
+        size = 0
+        while True:
+            rows = c.messages.read_records(name, shard, scanned, max(limit - len(batch), 1) * lanes)
+            for row in rows:
+                if len(batch) >= limit or size + len(row[2]) > limits.SYNC_PAYLOAD_MAX // 2:
+                    break
+                scanned = row[0]
+                if lanes == 1 or _lane(row[1], lanes) == lane:
+                    batch.append(row)
+                    size += len(row[2]) * 4 // 3 + 600
+            if len(batch) >= limit or size > limits.SYNC_PAYLOAD_MAX // 2:
+                return batch, scanned
+            left = window - (time.monotonic() - started)
+            if left <= 0 or flag.is_set() or (not rows and not batch):
+                return batch, scanned
+            if not rows:
+                c.messages.wait_for(min(left, 1.0))
+
+    def _invoke_stream(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
+                       attempts: int) -> tuple[str, int | None]:
+        c = self._c
+        max_age = doc.get("MaximumRecordAgeInSeconds", -1)
+        if max_age != -1 and batch[0][3] < time.time() * 1000 - max_age * 1000:
+            expired = [r for r in batch if r[3] < time.time() * 1000 - max_age * 1000]
+            self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
+            return ("partial", expired[-1][0] + 1) if len(expired) < len(batch) else ("ok", None)
+        records = [kinesis_record(shard, r, doc["EventSourceArn"], c.arns.region, c.arns.default_role())
+                   for r in batch]
+        fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
+        try:
+            result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
+        except TooManyRequestsException:
+            return "throttled", None
+        if result.function_error:
+            c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
+            self._last_result = result
+            return "error", None
+        if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
+            seqs = {sequence_number(shard, r[0]) for r in batch}
+            failed = _failed_items(result.payload, seqs)
+            if failed is None:
+                return "error", None
+            if failed:
+                lowest = min(parse_sequence_number(f)[1] for f in failed)
+                c.mappings.record_result(doc["UUID"], "PROBLEM: Function reported failed records")
+                return "partial", lowest
+        c.mappings.record_result(doc["UUID"], "OK")
+        return "ok", None
+
+    def _stream_failure(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
+                        attempts: int, condition: str) -> None:
+        target = ((doc.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        log.warning("mapping %s: %d records of %s/%s skipped (%s)", doc["UUID"], len(batch), name, shard_id(shard),
+                    condition)
+        if not target:
+            return
+        last = getattr(self, "_last_result", None)
+        record: dict[str, Any] = {
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": doc["FunctionArn"],
+                               "condition": condition, "approximateInvokeCount": attempts},
+            "version": "1.0", "timestamp": _iso(time.time() * 1000),
+            "KinesisBatchInfo": {"shardId": shard_id(shard), "startSequenceNumber": sequence_number(shard, batch[0][0]),
+                                 "endSequenceNumber": sequence_number(shard, batch[-1][0]),
+                                 "approximateArrivalOfFirstRecord": _iso(batch[0][3]),
+                                 "approximateArrivalOfLastRecord": _iso(batch[-1][3]), "batchSize": len(batch),
+                                 "streamArn": doc["EventSourceArn"]}}
+        if condition == "RetryAttemptsExhausted" and last is not None:
+            record["responseContext"] = {"statusCode": 200, "executedVersion": last.executed_version,
+                                         "functionError": last.function_error}
+        try:
+            self._c.queues.send_raw(target, json.dumps(record))
+        except CumuloError as err:
+            log.warning("mapping %s: could not send the failure record to %s: %s", doc["UUID"], target, err)
+
+
+def kinesis_record(shard: int, row: tuple[int, str, bytes, int], stream_arn: str, region: str,
+                   role: str) -> dict[str, Any]:
+    """AWS's Kinesis event record for one stream record."""
+    seq, key, data, arrival_ms = row
+    number = sequence_number(shard, seq)
+    return {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": key, "sequenceNumber": number,
+                        "data": base64.b64encode(data).decode(), "approximateArrivalTimestamp": arrival_ms / 1000},
+            "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id(shard)}:{number}",
+            "eventName": "aws:kinesis:record", "invokeIdentityArn": role, "awsRegion": region,
+            "eventSourceARN": stream_arn}
+
+
+def _lane(partition_key: str, lanes: int) -> int:
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest()[:8], "big") % lanes
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _failed_items(payload: bytes, ids: set[str]) -> set[str] | None:
