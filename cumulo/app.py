@@ -40,6 +40,7 @@ from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
+from cumulo.sources.housekeeping import Housekeeper
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
@@ -123,7 +124,7 @@ class Cumulo:
                 return
             dispatcher = AsyncDispatcher(self, self.settings.async_workers)
             pollers = MappingPollers(self)
-            for worker in (dispatcher, pollers, Scheduler(self)):
+            for worker in (dispatcher, pollers, Scheduler(self), Housekeeper(self)):
                 worker.start()
                 self._workers.append(worker)
 

@@ -1,0 +1,40 @@
+"""Housekeeping: messages past their queue's retention and stream records past the stream's."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["Housekeeper"]
+
+log = logging.getLogger("cumulo.housekeeping")
+
+
+class Housekeeper:
+    INTERVAL_S = 30.0
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def sweep(self) -> int:
+        return self._c.queues.sweep() + self._c.streams.sweep()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("housekeeping sweep failed")
