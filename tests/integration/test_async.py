@@ -226,3 +226,30 @@ def test_mapping_validation(server: CumuloServer, sqs: BaseClient,
         lam.create_event_source_mapping(EventSourceArn=source + "-missing", FunctionName=name)
     assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
+
+
+SLOW_RECORDER = RECORDER.replace("def handler(event, context):", "import time\ndef handler(event, context):\n    time.sleep(0.4)")
+
+
+def test_throttled_events_wait_and_all_run(lam: BaseClient, sqs: BaseClient, server: CumuloServer) -> None:
+    seen = sqs.create_queue(QueueName=unique("seen"))["QueueUrl"]
+    name = unique("slow")
+    create(lam, name, zip_of(**{"app.py": SLOW_RECORDER}), Environment={"Variables": {
+        "ENDPOINT": server.endpoint, "KEY": server.key_id, "SECRET": server.secret, "SEEN": seen}})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    ids = [lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": i}))
+           ["ResponseMetadata"]["RequestId"] for i in range(4)]
+    got = drain(sqs, seen, 4, timeout=30)
+    assert sorted(json.loads(m["Body"])["request_id"] for m in got) == sorted(ids)   # each once, none dropped
+
+
+def test_success_destination_can_be_another_function(lam: BaseClient, sqs: BaseClient,
+                                                     recorder: Callable[..., tuple[str, str]]) -> None:
+    first, _ = recorder()
+    second, second_seen = recorder()
+    lam.put_function_event_invoke_config(FunctionName=first, DestinationConfig={
+        "OnSuccess": {"Destination": lam_arn(lam, second)}})
+    lam.invoke(FunctionName=first, InvocationType="Event", Payload=b'{"chain": 1}')
+    (doc,) = [json.loads(m["Body"]) for m in drain(sqs, second_seen, 1)]
+    assert doc["event"]["requestContext"]["condition"] == "Success"
+    assert doc["event"]["requestPayload"] == {"chain": 1}

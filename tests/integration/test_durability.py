@@ -2,7 +2,7 @@
 
 A real ``cumulo up`` is killed mid-stream, restarted on the same home and ports,
 and every event it acknowledged (an async invoke's 202, a SendMessage's
-MessageId) must be processed at least once afterwards; every message must be
+MessageId, a PutRecord's sequence number) must be processed at least once afterwards; every message must be
 accounted for (processed and deleted, none left behind).
 """
 
@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.client import BaseClient
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
@@ -32,11 +34,20 @@ sqs = boto3.client("sqs", endpoint_url=os.environ["ENDPOINT"], region_name="us-e
                    config=Config(retries={"max_attempts": 0}, connect_timeout=2, read_timeout=5))
 def handler(event, context):
     time.sleep(0.2)
-    items = [r["body"] for r in event["Records"]] if "Records" in event else [event["id"]]
+    import base64
+    records = event.get("Records", [])
+    items = ([r["body"] if "body" in r else base64.b64decode(r["kinesis"]["data"]).decode() for r in records]
+             if "Records" in event else [event["id"]])
     sqs.send_message_batch(QueueUrl=os.environ["SEEN"], Entries=[
         {"Id": str(i), "MessageBody": item} for i, item in enumerate(items)])
     return {"ok": True}
 """
+
+
+def kinesis_client(server: CumuloServer) -> BaseClient:
+    return boto3.session.Session().client(
+        "kinesis", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
+        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, connect_timeout=2))
 
 
 def free_port() -> int:
@@ -72,10 +83,15 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
         create(lam, name, zip_of(**{"app.py": SLOW_RECORDER}), Timeout=3, Environment={"Variables": {
             "ENDPOINT": srv.endpoint, "KEY": srv.key_id, "SECRET": srv.secret, "SEEN": seen}})
         lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=5)
+        kinesis = kinesis_client(srv)
+        kinesis.create_stream(StreamName="durable", ShardCount=2)
+        stream_arn = kinesis.describe_stream(StreamName="durable")["StreamDescription"]["StreamARN"]
+        lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, BatchSize=5,
+                                        StartingPosition="TRIM_HORIZON")
 
         accepted: set[str] = set()
 
-        def send(i: int, client: BaseClient, queue_client: BaseClient) -> None:
+        def send(i: int, client: BaseClient, queue_client: BaseClient, stream_client: BaseClient) -> None:
             try:
                 client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"id": f"event-{i}"}))
                 accepted.add(f"event-{i}")
@@ -86,25 +102,30 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
                 accepted.add(f"message-{i}")
             except (BotoCoreError, ClientError):
                 pass
+            try:
+                stream_client.put_record(StreamName="durable", Data=f"record-{i}".encode(), PartitionKey=str(i))
+                accepted.add(f"record-{i}")
+            except (BotoCoreError, ClientError):
+                pass
 
         for i in range(60):
-            send(i, lam, sqs)
+            send(i, lam, sqs, kinesis)
         srv.proc.send_signal(signal.SIGKILL)      # mid-stream: events and batches are in flight
         srv.proc.wait(10)
-        assert len(accepted) == 120
+        assert len(accepted) == 180
         for i in range(60, 70):                 # the server is down: nothing is acknowledged
-            send(i, lam, sqs)
-        assert len(accepted) == 120
+            send(i, lam, sqs, kinesis)
+        assert len(accepted) == 180
         srv.close()
 
         srv = start(home, port, gateway)
-        lam, sqs = srv.client(), sqs_client(srv)
+        lam, sqs, kinesis = srv.client(), sqs_client(srv), kinesis_client(srv)
         done_before = int(sqs.get_queue_attributes(QueueUrl=seen, AttributeNames=["ApproximateNumberOfMessages"])[
             "Attributes"]["ApproximateNumberOfMessages"])
-        assert done_before < 120, "the kill came too late to catch work in flight"
+        assert done_before < 180, "the kill came too late to catch work in flight"
         for i in range(70, 100):
-            send(i, lam, sqs)
-        assert len(accepted) == 180
+            send(i, lam, sqs, kinesis)
+        assert len(accepted) == 270
         processed = seen_ids(sqs, seen, accepted, timeout=60)
         assert accepted - processed == set(), f"lost: {sorted(accepted - processed)[:10]}"
         # every message is accounted for: processed and deleted from the source queue
