@@ -678,3 +678,242 @@ def test_flatten_aligns_membership_when_a_path_mixes_plain_and_array_leaves() ->
     flat = flatten({"a.b": "plain", "a": [{"b": "inside"}]})
     assert flat.values["a.b"] == ["plain", "inside"]
     assert flat.members["a.b"][0] == () and flat.members["a.b"][1] != ()
+
+
+# --- properties -------------------------------------------------------------------------------
+
+import ipaddress  # noqa: E402
+import re  # noqa: E402
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ABSENT = object()
+TEXT = st.text(st.characters(codec="utf-8"), max_size=6)
+WORD = st.text("abcXYZ019-_./:é", max_size=6)  # few letters: values repeat, prefixes overlap
+ASCII_WORD = st.text("abcdefXYZ0129-_", min_size=1, max_size=6)
+MILLIS = st.integers(-10**9, 10**9).map(lambda n: n / 1000)  # no rounding at six decimals
+NUMBER = st.one_of(st.integers(-10**6, 10**6), MILLIS)
+SCALAR = st.one_of(st.none(), st.booleans(), NUMBER, WORD, TEXT)
+
+
+def _escape(piece: str) -> str:
+    return piece.replace("\\", "\\\\").replace("*", "\\*")
+
+
+def _wildcard(pieces: list[str]) -> str:
+    return "*".join(_escape(p) for p in pieces)
+
+
+def _glob_regex(pieces: list[str]) -> re.Pattern[str]:
+    return re.compile(".*".join(map(re.escape, pieces)), re.DOTALL)
+
+
+WILDCARD_PIECES = st.lists(WORD, min_size=1, max_size=4).filter(lambda ps: all(ps[1:-1]))
+
+
+@st.composite
+def satisfied_leaf(draw: st.DrawFn) -> tuple[dict[str, Any] | Any, Any]:
+    """One alternative of a leaf array, and a value that satisfies it (ABSENT: leave the field out)."""
+    kind = draw(st.sampled_from([
+        "exact", "prefix", "prefix-ic", "suffix", "suffix-ic", "eic", "but-values", "but-numbers", "but-prefix",
+        "but-suffix", "but-eic", "but-wildcard", "numeric", "range", "exists", "absent", "wildcard", "cidr4", "cidr6",
+    ]))
+    if kind == "exact":
+        value = draw(SCALAR)
+        same = float(value) if type(value) is int else value
+        return value, draw(st.sampled_from([value, same]))
+    if kind in ("prefix", "suffix"):
+        affix, rest = draw(TEXT), draw(TEXT)
+        return {kind: affix}, affix + rest if kind == "prefix" else rest + affix
+    if kind in ("prefix-ic", "suffix-ic"):
+        affix, rest = draw(ASCII_WORD), draw(TEXT)
+        op = kind.removesuffix("-ic")
+        value = affix.swapcase() + rest if op == "prefix" else rest + affix.swapcase()
+        return {op: {"equals-ignore-case": affix}}, value
+    if kind == "eic":
+        word = draw(st.one_of(ASCII_WORD, st.text("äöüéσΣß", min_size=1, max_size=4)))
+        upper = "".join(c.upper() if len(c.upper()) == 1 else c for c in word)  # ß has no one-letter capital
+        return {"equals-ignore-case": word}, draw(st.sampled_from([upper, upper.lower(), word]))
+    if kind == "but-values":
+        excluded = draw(st.lists(WORD, min_size=1, max_size=3))
+        value = draw(SCALAR.filter(lambda v: not (isinstance(v, str) and v in excluded)))
+        return {"anything-but": excluded if len(excluded) > 1 else excluded[0]}, value
+    if kind == "but-numbers":
+        excluded = draw(st.lists(NUMBER, min_size=1, max_size=3))
+        value = draw(SCALAR.filter(lambda v: not (type(v) in (int, float) and v in excluded)))
+        return {"anything-but": excluded}, value
+    if kind in ("but-prefix", "but-suffix"):
+        op = kind.removeprefix("but-")
+        affix = draw(st.text("abc", min_size=1, max_size=2))
+        value = draw(SCALAR)
+        assume(not isinstance(value, str) or not (value.startswith(affix) if op == "prefix" else value.endswith(affix)))
+        return {"anything-but": {op: affix}}, value
+    if kind == "but-eic":
+        word = draw(ASCII_WORD)
+        value = draw(SCALAR)
+        assume(not isinstance(value, str) or value.lower() != word.lower())
+        return {"anything-but": {"equals-ignore-case": word}}, value
+    if kind == "but-wildcard":
+        pieces = draw(WILDCARD_PIECES)
+        value = draw(SCALAR)
+        assume(not isinstance(value, str) or not _glob_regex(pieces).fullmatch(value))
+        return {"anything-but": {"wildcard": _wildcard(pieces)}}, value
+    if kind == "numeric":
+        op, bound, delta = draw(st.sampled_from(["=", "<", "<=", ">", ">="])), draw(MILLIS), draw(MILLIS.map(abs))
+        value = {"=": bound, "<": bound - delta - 0.001, "<=": bound - delta, ">": bound + delta + 0.001,
+                 ">=": bound + delta}[op]
+        assume(abs(value) <= 5e9)
+        return {"numeric": [op, bound]}, round(value, 3)
+    if kind == "range":
+        low, width = draw(MILLIS), draw(st.integers(2, 10**6).map(lambda n: n / 1000))
+        value = draw(st.integers(1, int(width * 1000) - 1).map(lambda n: round(low + n / 1000, 3)))
+        return {"numeric": [">", low, "<", round(low + width, 3)]}, value
+    if kind == "exists":
+        return {"exists": True}, draw(SCALAR)
+    if kind == "absent":
+        return {"exists": False}, ABSENT
+    if kind == "wildcard":
+        pieces = draw(WILDCARD_PIECES)
+        fillers = draw(st.lists(TEXT, min_size=len(pieces), max_size=len(pieces)))
+        value = pieces[0] + "".join(f + p for f, p in zip(fillers, pieces[1:]))
+        return {"wildcard": _wildcard(pieces)}, value
+    bits = 32 if kind == "cidr4" else 128
+    network = ipaddress.ip_network((draw(st.integers(0, 2**bits - 1)), draw(st.integers(0, bits))), strict=False)
+    address = network[draw(st.integers(0, min(network.num_addresses - 1, 2**20)))]
+    return {"cidr": str(network)}, draw(st.sampled_from([str(address), address.exploded]))
+
+
+@st.composite
+def satisfied_field(draw: st.DrawFn) -> tuple[list[Any], Any]:
+    """A leaf array (some alternatives may fail) and a value some alternative accepts."""
+    chosen, value = draw(satisfied_leaf())
+    others = [alt for alt, _ in draw(st.lists(satisfied_leaf(), max_size=2))]
+    alternatives = others + [chosen]
+    draw(st.randoms()).shuffle(alternatives)
+    if value is not ABSENT and draw(st.booleans()):  # an event array: the value among noise
+        noise = draw(st.lists(SCALAR, max_size=2))
+        value = noise + [value] + noise
+    return alternatives, value
+
+
+@st.composite
+def satisfied_pattern(draw: st.DrawFn, name: str = "r", depth: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A pattern (with $or at any level) and an event that matches it."""
+    pattern: dict[str, Any] = {}
+    event: dict[str, Any] = {}
+    for i in range(draw(st.integers(1, 3))):
+        key = f"{name}{i}"
+        if depth < 2 and draw(st.integers(0, 3)) == 0:
+            pattern[key], sub = draw(satisfied_pattern(f"{key}_", depth + 1))
+            if sub and draw(st.booleans()):  # the object inside an array, next to another
+                event[key] = [{"zz": 1}, sub]
+            elif sub:
+                event[key] = sub
+        else:
+            pattern[key], value = draw(satisfied_field())
+            if value is not ABSENT:
+                event[key] = value
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        alternatives = [draw(satisfied_pattern(f"{name}or{j}_", depth + 1)) for j in range(draw(st.integers(2, 3)))]
+        pattern["$or"] = [alt for alt, _ in alternatives]
+        event.update(alternatives[draw(st.integers(0, len(alternatives) - 1))][1])
+    event["zz-noise"] = draw(SCALAR)
+    return pattern, event
+
+
+def _dotify(document: dict[str, Any], rnd: Any) -> dict[str, Any]:
+    """The same document with some nested objects written as dotted keys."""
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict) and "$or" not in value:
+            inner = _dotify(value, rnd)
+            if rnd.random() < 0.5:
+                out.update({f"{key}.{k}": v for k, v in inner.items()})
+            else:
+                out[key] = inner
+        else:
+            out[key] = value
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(satisfied_pattern(), st.randoms())
+def test_an_event_built_to_satisfy_a_pattern_matches_it(built: tuple[dict[str, Any], dict[str, Any]],
+                                                        rnd: Any) -> None:
+    pattern, event = built
+    compiled = compile_pattern(pattern, max_length=10**6)
+    assert compiled.matches(event)
+    assert compile_pattern(json.dumps(pattern), max_length=10**6).matches(event)
+    assert compile_pattern(_dotify(pattern, rnd), max_length=10**6).matches(_dotify(event, rnd))
+
+
+ANYTHING_BUT = st.one_of(
+    WORD, NUMBER, st.lists(WORD, min_size=1, max_size=3), st.lists(NUMBER, min_size=1, max_size=3),
+    st.builds(lambda k, v: {k: v}, st.sampled_from(["prefix", "suffix"]),
+              st.one_of(st.text("abé", min_size=1, max_size=3), st.lists(st.text("abé", min_size=1, max_size=3),
+                                                                         min_size=1, max_size=2))),
+    st.builds(lambda v: {"equals-ignore-case": v}, st.one_of(WORD, st.lists(WORD, min_size=1, max_size=2))),
+    st.builds(lambda v: {"wildcard": v}, st.one_of(WILDCARD_PIECES.map(_wildcard),
+                                                   st.lists(WILDCARD_PIECES.map(_wildcard), min_size=1, max_size=2))),
+)
+
+
+def _positive(arg: Any) -> list[Any]:
+    """The alternatives that match exactly what ``{"anything-but": arg}`` excludes."""
+    if isinstance(arg, list):
+        return arg
+    if isinstance(arg, dict):
+        (kind, value), = arg.items()
+        return [{kind: v} for v in (value if isinstance(value, list) else [value])]
+    return [arg]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANYTHING_BUT, SCALAR)
+def test_anything_but_x_matches_exactly_when_x_does_not(arg: Any, value: Any) -> None:
+    assume(not (isinstance(arg, list) and any(isinstance(a, str) for a in arg) and any(not isinstance(a, str) for a in arg)))
+    event = {"f": value}
+    assert m({"f": [{"anything-but": arg}]}, event) is not m({"f": _positive(arg)}, event)
+    assert not m({"f": [{"anything-but": arg}]}, {}) and not m({"f": _positive(arg)}, {})
+
+
+@settings(max_examples=500)
+@given(WILDCARD_PIECES, st.text("abcé.*\\/", max_size=12))
+def test_wildcard_matches_like_a_regular_expression(pieces: list[str], text: str) -> None:
+    expected = _glob_regex(pieces).fullmatch(text) is not None
+    assert m({"f": [{"wildcard": _wildcard(pieces)}]}, {"f": text}) is expected
+
+
+@given(st.sampled_from(["=", "<", "<=", ">", ">="]), MILLIS, st.one_of(MILLIS, st.integers(-10**6, 10**6)))
+def test_numeric_operators_compare_numbers(op: str, bound: float, value: float) -> None:
+    expected = {"=": value == bound, "<": value < bound, "<=": value <= bound, ">": value > bound,
+                ">=": value >= bound}[op]
+    assert m({"f": [{"numeric": [op, bound]}]}, {"f": value}) is expected
+    assert not m({"f": [{"numeric": [op, bound]}]}, {"f": str(value)})
+
+
+@given(st.integers(-2**53, 2**53))
+def test_exact_numbers_match_whatever_their_json_spelling(n: int) -> None:
+    for spelling in (str(n), f"{n}.0", f"{n:e}" if abs(n) < 10**6 else str(n)):
+        assert compile_pattern(f'{{"f": [{n}]}}').matches(json.loads(f'{{"f": {spelling}}}'))
+
+
+@given(ASCII_WORD)
+def test_equals_ignore_case_ignores_ascii_case(word: str) -> None:
+    for variant in (word.upper(), word.lower(), word.swapcase()):
+        assert m({"f": [{"equals-ignore-case": word}]}, {"f": variant})
+        assert m({"f": [{"prefix": {"equals-ignore-case": word[:2]}}]}, {"f": variant})
+        assert m({"f": [{"suffix": {"equals-ignore-case": word[-2:]}}]}, {"f": variant})
+
+
+JSON = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                    st.dictionaries(st.text("ab", min_size=1, max_size=2), inner,
+                                                                    max_size=3)), max_leaves=12)
+
+
+@given(st.dictionaries(st.text("abc", min_size=1, max_size=2), JSON, max_size=4), st.randoms())
+def test_dotted_keys_flatten_like_nested_ones(event: dict[str, Any], rnd: Any) -> None:
+    def by_path(flat_values: dict[str, list[Any]]) -> dict[str, list[str]]:
+        return {p: sorted(json.dumps(v) for v in vs) for p, vs in flat_values.items()}
+    assert by_path(flatten(event).values) == by_path(flatten(_dotify(event, rnd)).values)
