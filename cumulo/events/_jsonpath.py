@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["JsonPath", "MISSING", "parse_json_path"]
+__all__ = ["MISSING", "JsonPath", "parse_json_path"]
 
 MISSING: Final = object()
 

@@ -42,26 +42,27 @@ Rules we chose where AWS is silent, each for a reason:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
-from typing import Any, Callable, Final, Hashable, Sequence
+from typing import Any, Final
 
 __all__ = [
+    "NUMERIC_LIMIT",
+    "OPERATORS",
+    "WILDCARD_COMPLEXITY_LIMIT",
     "PatternError",
     "Predicate",
-    "OPERATORS",
-    "NUMERIC_LIMIT",
-    "WILDCARD_COMPLEXITY_LIMIT",
-    "value_key",
-    "fold",
-    "parse_wildcard",
-    "glob_match",
-    "wildcard_complexity",
     "compile_affix",
-    "compile_equals_ignore_case",
-    "compile_wildcard",
-    "compile_numeric",
-    "compile_cidr",
     "compile_anything_but",
+    "compile_cidr",
+    "compile_equals_ignore_case",
+    "compile_numeric",
+    "compile_wildcard",
+    "fold",
+    "glob_match",
+    "parse_wildcard",
+    "value_key",
+    "wildcard_complexity",
 ]
 
 Predicate = Callable[[Any], bool]
@@ -330,9 +331,7 @@ def _numeric_predicate(equal: float | None, low: tuple[float, bool] | None,
             return bool(x == equal)
         if low is not None and not (x >= low[0] if low[1] else x > low[0]):
             return False
-        if high is not None and not (x <= high[0] if high[1] else x < high[0]):
-            return False
-        return True
+        return high is None or bool(x <= high[0] if high[1] else x < high[0])
 
     return test
 

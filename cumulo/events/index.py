@@ -21,10 +21,18 @@ Not thread-safe: the bus serialises changes, or builds a new index and swaps it 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Any
 
 from cumulo.events._operators import value_key
-from cumulo.events.pattern import Branch, FieldTest, FlatEvent, Pattern, branch_matches, flatten
+from cumulo.events.pattern import (
+    Branch,
+    FieldTest,
+    FlatEvent,
+    Pattern,
+    branch_matches,
+    flatten,
+)
 
 __all__ = ["RuleIndex"]
 

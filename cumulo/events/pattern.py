@@ -46,8 +46,9 @@ Rules we chose where AWS is silent, each for a reason:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Iterator, Mapping
+from typing import Any, Final
 
 from cumulo.errors import CumuloError
 from cumulo.events._operators import (
@@ -67,16 +68,19 @@ from cumulo.events._operators import (
 )
 
 __all__ = [
-    "InvalidEventPatternException",
-    "Pattern",
-    "FieldTest",
-    "FlatEvent",
-    "compile_pattern",
-    "flatten",
-    "MAX_PATTERN_LENGTH",
-    "MAX_PATTERN_LENGTH_RAISED",
     "MAX_COMBINATIONS",
     "MAX_DEPTH",
+    "MAX_PATTERN_LENGTH",
+    "MAX_PATTERN_LENGTH_RAISED",
+    "Branch",
+    "FieldTest",
+    "FlatEvent",
+    "InvalidEventPatternException",
+    "Pattern",
+    "branch_matches",
+    "compile_pattern",
+    "flatten",
+    "iter_fields",
 ]
 
 MAX_PATTERN_LENGTH: Final = 2048
@@ -108,7 +112,7 @@ class FlatEvent:
     """An event's leaves by dotted path. ``members`` is kept only for paths with a leaf inside
     an object or array that is an element of an array, aligned with ``values[path]``."""
 
-    __slots__ = ("values", "members")
+    __slots__ = ("members", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, list[Any]] = {}
@@ -252,9 +256,8 @@ def _consistent(choices: list[list[Membership]]) -> bool:
         if i == len(choices):
             return True
         for member in choices[i]:
-            if all(bound.get(array, index) == index for array, index in member):
-                if pick(i + 1, {**bound, **dict(member)}):
-                    return True
+            if all(bound.get(array, index) == index for array, index in member) and pick(i + 1, {**bound, **dict(member)}):
+                return True
         return False
 
     return pick(0, {})

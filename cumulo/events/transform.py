@@ -43,20 +43,20 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cumulo.errors import ValidationException
 from cumulo.events._jsonpath import MISSING, JsonPath, parse_json_path
 
 __all__ = [
+    "MAX_INPUT_PATHS",
+    "PREDEFINED_VARIABLES",
     "InputTransformer",
     "TargetInput",
+    "apply_input_path",
     "compile_input_transformer",
     "compile_target_input",
-    "apply_input_path",
-    "PREDEFINED_VARIABLES",
-    "MAX_INPUT_PATHS",
 ]
 
 MAX_INPUT_PATHS: Final = 100
@@ -149,8 +149,8 @@ def _timestamp(moment: str | datetime) -> str:
     if isinstance(moment, str):
         return moment
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def compile_input_transformer(paths_map: Mapping[str, Any] | None, template: Any, *,

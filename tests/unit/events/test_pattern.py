@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from cumulo.errors import CumuloError
 from cumulo.events.pattern import (
@@ -681,12 +685,6 @@ def test_flatten_aligns_membership_when_a_path_mixes_plain_and_array_leaves() ->
 
 
 # --- properties -------------------------------------------------------------------------------
-
-import ipaddress  # noqa: E402
-import re  # noqa: E402
-
-from hypothesis import assume, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 ABSENT = object()
 TEXT = st.text(st.characters(codec="utf-8"), max_size=6)
