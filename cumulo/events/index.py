@@ -6,8 +6,10 @@ most of them name the events they want by exact values: ``source``, ``detail-typ
 *anchor*, a field every matching event must satisfy:
 
 * an exact-values field (``"source": ["app.orders"]``) is filed under each value, looked up
-  with each leaf the event has at that path (``source`` first, then ``detail-type``, then
-  the field with the fewest values: the most selective one the pattern names);
+  with each leaf the event has at that path. Of several such fields the one whose values
+  have the fewest rules filed under them so far wins — so fifty rules on ``aws.ec2`` spread
+  out over their ``detail-type``s instead of piling up under one source — then ``source``,
+  then ``detail-type``, then the field with the fewest values;
 * failing that, a plain-prefix field (``"source": [{"prefix": "aws."}]``) is filed under each
   prefix, looked up with the event's leaves cut to each filed prefix length;
 * an alternative with neither (only anything-but, numeric, exists …) is tested for every event.
@@ -69,7 +71,7 @@ class RuleIndex:
         filed: list[tuple[str, str, Hashable, Entry]] = []
         for number, branch in enumerate(pattern.branches):
             entry = (rule_id, number)
-            anchor = _anchor(branch)
+            anchor = self._anchor(branch)
             if anchor is None:
                 self._scan.add(entry)
                 filed.append(("scan", "", None, entry))
@@ -83,6 +85,19 @@ class RuleIndex:
                     self._prefix_lengths[anchor.path][len(prefix)] += 1
                     filed.append(("prefix", anchor.path, prefix, entry))
         self._filed[rule_id] = filed
+
+    def _anchor(self, branch: Branch) -> FieldTest | None:
+        exact = [f for f in branch if f.exact_only]
+        if exact:
+            return min(exact, key=lambda f: (self._load(f), _rank(f.path), len(f.exact)))
+        prefixed = [f for f in branch if f.prefixes and not f.exact and not f.tests and not f.absent_ok]
+        if prefixed:
+            return min(prefixed, key=lambda f: (_rank(f.path), -min(map(len, f.prefixes))))
+        return None
+
+    def _load(self, field: FieldTest) -> int:
+        table = self._exact.get(field.path)
+        return 0 if table is None else sum(len(table.get(key, ())) for key in field.exact)
 
     def remove(self, rule_id: str) -> None:
         """Forget a rule; unknown ids are ignored (DeleteRule of a deleted rule)."""
@@ -136,14 +151,6 @@ class RuleIndex:
         return matched
 
 
-def _anchor(branch: Branch) -> FieldTest | None:
-    exact = [f for f in branch if f.exact_only]
-    if exact:
-        return min(exact, key=lambda f: (_rank(f.path), len(f.exact)))
-    prefixed = [f for f in branch if f.prefixes and not f.exact and not f.tests and not f.absent_ok]
-    if prefixed:
-        return min(prefixed, key=lambda f: (_rank(f.path), -min(map(len, f.prefixes))))
-    return None
 
 
 def _rank(path: str) -> int:

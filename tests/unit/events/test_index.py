@@ -207,3 +207,12 @@ def test_the_index_returns_exactly_the_rules_the_naive_loop_does(patterns: list[
         rules.pop(f"r{i}", None)
     for event in events:
         assert index.match(event) == naive(rules, event)
+
+
+def test_rules_on_one_popular_source_spread_out_over_their_detail_types(monkeypatch: Any) -> None:
+    index = RuleIndex()
+    for i in range(50):
+        index.add(f"r{i}", compile_pattern({"source": ["aws.ec2"], "detail-type": [f"Type {i}"]}))
+    counting = Counting(monkeypatch)
+    assert index.match({"source": "aws.ec2", "detail-type": "Type 7"}) == {"r7"}
+    assert counting.calls <= 2  # the first rule went under the source, the others under their types
