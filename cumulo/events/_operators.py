@@ -326,7 +326,7 @@ def _numeric_predicate(equal: float | None, low: tuple[float, bool] | None,
         kind = type(v)
         if (kind is not int and kind is not float) or not -NUMERIC_LIMIT <= v <= NUMERIC_LIMIT:
             return False  # also NaN, which compares false with everything
-        x = round(v, _DECIMALS)
+        x = v if kind is int else round(v, _DECIMALS)
         if equal is not None:
             return bool(x == equal)
         if low is not None and not (x >= low[0] if low[1] else x > low[0]):

@@ -12,7 +12,9 @@ most of them name the events they want by exact values: ``source``, ``detail-typ
   then ``detail-type``, then the field with the fewest values;
 * failing that, a plain-prefix field (``"source": [{"prefix": "aws."}]``) is filed under each
   prefix, looked up with the event's leaves cut to each filed prefix length;
-* an alternative with neither (only anything-but, numeric, exists …) is tested for every event.
+* an alternative with neither (only anything-but, numeric, exists …) is tested for every event
+  that has a leaf at one path the alternative needs (any field without ``{"exists": false}``),
+  and for every event if it needs none.
 
 Candidates are then tested in full, so the index decides only *which* alternatives to test,
 never the answer: ``match`` returns exactly the rules whose ``Pattern.matches`` is true
@@ -49,7 +51,7 @@ class RuleIndex:
         self._exact: dict[str, dict[Hashable, set[Entry]]] = defaultdict(lambda: defaultdict(set))
         self._prefix: dict[str, dict[str, set[Entry]]] = defaultdict(lambda: defaultdict(set))
         self._prefix_lengths: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        self._scan: set[Entry] = set()
+        self._scan: dict[str | None, set[Entry]] = defaultdict(set)  # by a path the event must have
         self._filed: dict[str, list[tuple[str, str, Hashable, Entry]]] = {}
 
     def __len__(self) -> int:
@@ -73,8 +75,9 @@ class RuleIndex:
             entry = (rule_id, number)
             anchor = self._anchor(branch)
             if anchor is None:
-                self._scan.add(entry)
-                filed.append(("scan", "", None, entry))
+                needed = next((f.path for f in branch if not f.absent_ok), None)
+                self._scan[needed].add(entry)
+                filed.append(("scan", needed or "", needed, entry))
             elif anchor.exact_only:
                 for key in anchor.exact:
                     self._exact[anchor.path][key].add(entry)
@@ -105,7 +108,10 @@ class RuleIndex:
             return
         for kind, path, key, entry in self._filed.pop(rule_id):
             if kind == "scan":
-                self._scan.discard(entry)
+                needed = key if isinstance(key, str) else None
+                self._scan[needed].discard(entry)
+                if not self._scan[needed]:
+                    del self._scan[needed]
             elif kind == "exact":
                 _discard(self._exact, path, key, entry)
             else:
@@ -124,7 +130,10 @@ class RuleIndex:
 
     def match_flat(self, flat: FlatEvent) -> set[str]:
         values = flat.values
-        candidates: set[Entry] = set(self._scan)
+        candidates: set[Entry] = set()
+        for needed, entries in self._scan.items():
+            if needed is None or needed in values:
+                candidates |= entries
         for path, table in self._exact.items():
             leaves = values.get(path)
             if leaves:

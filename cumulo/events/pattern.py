@@ -46,8 +46,9 @@ Rules we chose where AWS is silent, each for a reason:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Final
 
 from cumulo.errors import CumuloError
@@ -125,39 +126,61 @@ def flatten(event: Mapping[str, Any]) -> FlatEvent:
     values, members = flat.values, flat.members
     next_array = 0
 
-    def leaf(path: str, value: Any, member: Membership) -> None:
+    def member_leaf(path: str, value: Any, member: Membership) -> None:
         found = values.get(path)
         if found is None:
             values[path] = [value]
-            if member:
-                members[path] = [member]
+            members[path] = [member]
             return
         found.append(value)
         aligned = members.get(path)
         if aligned is not None:
             aligned.append(member)
-        elif member:
+        else:
             members[path] = [()] * (len(found) - 1) + [member]
 
-    def walk(node: Any, path: str, member: Membership) -> None:
-        nonlocal next_array
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else key, member)
-        elif isinstance(node, (list, tuple)):
-            array = next_array
-            next_array += 1
-            for index, element in enumerate(node):
-                # Only containers can hold two fields; a scalar element needs no membership.
-                if isinstance(element, (dict, list, tuple)):
-                    walk(element, path, member + ((array, index),))
+    def walk(node: Mapping[str, Any], prefix: str, member: Membership) -> None:
+        for key, value in node.items():
+            path = prefix + key
+            if isinstance(value, dict):
+                walk(value, path + ".", member)
+            elif isinstance(value, (list, tuple)):
+                walk_array(value, path, member)
+            elif member:
+                member_leaf(path, value, member)
+            else:
+                found = values.get(path)
+                if found is None:
+                    values[path] = [value]
                 else:
-                    leaf(path, element, member)
-        else:
-            leaf(path, node, member)
+                    found.append(value)
+                    aligned = members.get(path)
+                    if aligned is not None:
+                        aligned.append(())
 
-    for key, value in event.items():
-        walk(value, key, ())
+    def walk_array(array: list[Any] | tuple[Any, ...], path: str, member: Membership) -> None:
+        nonlocal next_array
+        number = next_array
+        next_array += 1
+        for index, element in enumerate(array):
+            # Only containers can hold two fields; a scalar element needs no membership.
+            if isinstance(element, dict):
+                walk(element, path + ".", member + ((number, index),))
+            elif isinstance(element, (list, tuple)):
+                walk_array(element, path, member + ((number, index),))
+            elif member:
+                member_leaf(path, element, member)
+            else:
+                found = values.get(path)
+                if found is None:
+                    values[path] = [element]
+                else:
+                    found.append(element)
+                    aligned = members.get(path)
+                    if aligned is not None:
+                        aligned.append(())
+
+    walk(event, "", ())
     return flat
 
 
@@ -177,6 +200,10 @@ class FieldTest:
     prefixes: tuple[str, ...]
     tests: tuple[Predicate, ...]
     absent_ok: bool
+    any_leaf: Callable[[list[Any]], bool] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "any_leaf", _any_leaf_test(self))
 
     def test(self, value: Any) -> bool:
         if type(value) is str:
@@ -193,6 +220,29 @@ class FieldTest:
     def exact_only(self) -> bool:
         """Whether only exact values pass (no operator, no absence)."""
         return bool(self.exact) and not self.prefixes and not self.tests and not self.absent_ok
+
+
+def _any_leaf_test(field: FieldTest) -> Callable[[list[Any]], bool]:
+    """Whether any of a path's leaves passes ``field``: specialised, as it runs for every
+    candidate rule of every event."""
+    exact, tests = field.exact, field.tests
+    if field.prefixes or (exact and tests) or len(tests) > 1:
+        test = field.test
+        return lambda leaves: any(map(test, leaves))
+    if exact:
+        def any_exact(leaves: list[Any]) -> bool:
+            for v in leaves:
+                if (v if type(v) is str else value_key(v)) in exact:
+                    return True
+            return False
+        return any_exact
+    if tests:
+        return lambda leaves: any(map(tests[0], leaves))
+    return _no_leaf  # only {"exists": false}: any leaf at all fails it
+
+
+def _no_leaf(leaves: list[Any]) -> bool:
+    return False
 
 
 Branch = tuple[FieldTest, ...]  # ANDed fields; a pattern ORs its branches
@@ -231,11 +281,7 @@ def branch_matches(branch: Branch, flat: FlatEvent) -> bool:
             return False
         aligned = members.get(field.path)
         if aligned is None:
-            test = field.test
-            for value in leaves:
-                if test(value):
-                    break
-            else:
+            if not field.any_leaf(leaves):
                 return False
             continue
         found = [m for v, m in zip(leaves, aligned) if field.test(v)]

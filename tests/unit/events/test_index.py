@@ -216,3 +216,15 @@ def test_rules_on_one_popular_source_spread_out_over_their_detail_types(monkeypa
     counting = Counting(monkeypatch)
     assert index.match({"source": "aws.ec2", "detail-type": "Type 7"}) == {"r7"}
     assert counting.calls <= 2  # the first rule went under the source, the others under their types
+
+
+def test_rules_without_an_anchor_wait_for_a_path_they_need(monkeypatch: Any) -> None:
+    index = index_of(
+        numeric={"detail": {"n": [{"numeric": [">", 0]}]}},
+        absent_only={"detail": {"x": [{"exists": False}]}},
+    )
+    counting = Counting(monkeypatch)
+    assert index.match({"source": "s"}) == {"absent_only"}
+    assert counting.calls == 1  # the numeric rule needs detail.n: not tested
+    assert index.match({"detail": {"n": 1}}) == {"numeric", "absent_only"}
+    assert counting.calls == 3
