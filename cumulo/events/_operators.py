@@ -216,27 +216,37 @@ def glob_match(pieces: tuple[str, ...], text: str) -> bool:
     return True
 
 
-_STAR: Final = ""  # a token that is not a character
+_STAR: Final = ""  # tokens that are not characters
+_END: Final = "end"
+_OTHER: Final = "other"
 
 
 def wildcard_complexity(wildcards: Sequence[tuple[str, ...]], budget: int = _DFA_BUDGET) -> int:
-    """The most positions the wildcards (one field's, taken together) can occupy at once.
+    """How many positions the wildcards of one field can occupy at once, added up.
 
-    The automaton has one position per literal character and per star; a star stays where it
-    is on any character and may also be skipped. Exploring the reachable sets of positions
-    (the subset construction), only the characters some position waits for lead anywhere
-    new; every other character behaves alike. More than ``budget`` sets counts as too complex.
+    Each wildcard's automaton has one position per literal character and per star; a star
+    stays where it is on any character and may also be skipped. Exploring the reachable sets
+    of positions (the subset construction), only the characters some position waits for lead
+    anywhere new; every other character behaves alike. The field's complexity is the sum of
+    each wildcard's largest set — an upper bound for the wildcards taken together, whose exact
+    value would need the product of their automata (seconds for a handful of wildcards).
+    More than ``budget`` sets for one wildcard counts as too complex.
     """
-    tokens: list[str] = []
-    starts: list[int] = []
+    total = 0
     for pieces in wildcards:
-        starts.append(len(tokens))
-        for n, piece in enumerate(pieces):
-            if n:
-                tokens.append(_STAR)
-            tokens.extend(piece)
-        tokens.append("\0end")  # accepting position: waits for nothing
-    accept = {i for i, t in enumerate(tokens) if t == "\0end"}
+        total += _glob_complexity(pieces, budget)
+        if total > WILDCARD_COMPLEXITY_LIMIT:
+            break
+    return total
+
+
+def _glob_complexity(pieces: tuple[str, ...], budget: int) -> int:
+    tokens: list[str] = []
+    for n, piece in enumerate(pieces):
+        if n:
+            tokens.append(_STAR)
+        tokens.extend(piece)
+    tokens.append(_END)  # the accepting position: waits for nothing
 
     def close(positions: set[int]) -> frozenset[int]:
         todo = list(positions)
@@ -247,17 +257,16 @@ def wildcard_complexity(wildcards: Sequence[tuple[str, ...]], budget: int = _DFA
                 todo.append(p + 1)
         return frozenset(positions)
 
-    start = close(set(starts))
+    start = close({0})
     seen = {start}
     todo = [start]
     worst = len(start)
     while todo:
         state = todo.pop()
-        symbols = {tokens[p] for p in state if p not in accept and tokens[p] != _STAR}
-        symbols.add("\0other")
-        for symbol in symbols:
-            nxt = {p for p in state if tokens[p] == _STAR}
-            nxt.update(p + 1 for p in state if tokens[p] == symbol)
+        stars = {p for p in state if tokens[p] == _STAR}
+        waiting = {tokens[p] for p in state if tokens[p] not in (_STAR, _END)}
+        for symbol in (*waiting, _OTHER):
+            nxt = stars | {p + 1 for p in state if tokens[p] == symbol}
             if not nxt:
                 continue
             target = close(nxt)
@@ -267,6 +276,8 @@ def wildcard_complexity(wildcards: Sequence[tuple[str, ...]], budget: int = _DFA
                 seen.add(target)
                 todo.append(target)
                 worst = max(worst, len(target))
+                if worst > WILDCARD_COMPLEXITY_LIMIT:
+                    return worst
     return worst
 
 
