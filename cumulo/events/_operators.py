@@ -32,10 +32,11 @@ Rules we chose where AWS is silent, each for a reason:
 * Wildcard complexity: AWS refuses a wildcard rule whose matcher could be in too many
   states at once ("Rule is too complex - try using fewer wildcard characters or fewer
   repeating character sequences after a wildcard character"); its exact measure is not
-  published. Ours is the largest number of positions the wildcards of one field can be in
-  at once for any input (found by exploring the automaton), with a limit of 100 — the
-  complexity at which AWS's engine documents ~1,250 events/s. Patterns that need more
-  than ``_DFA_BUDGET`` automaton states to explore are refused the same way.
+  published. Ours adds up, over the wildcards of one field (anything-but's included), the
+  largest number of positions each wildcard's automaton can be in at once for any input,
+  with a limit of 100 — the complexity at which AWS's engine documents ~1,250 events/s.
+  A wildcard needing more than ``_DFA_BUDGET`` automaton states to explore is refused the
+  same way. Long literals are cheap; stars followed by repeating characters are not.
 * Error texts AWS's samples do not show are written in the same style.
 """
 

@@ -342,7 +342,7 @@ def _load(pattern: str | Mapping[str, Any], max_length: int) -> tuple[str, Any]:
         raise PatternError(f"Filter is not valid JSON: {exc}") from None
     if len(source) > max_length:
         raise PatternError(f"Event pattern is longer than {max_length} characters")
-    return source, dict(pattern)
+    return source, json.loads(source)  # what the text says: tuples are arrays, keys are strings
 
 
 def _no_constant(name: str) -> Any:

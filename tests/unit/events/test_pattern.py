@@ -915,3 +915,8 @@ def test_dotted_keys_flatten_like_nested_ones(event: dict[str, Any], rnd: Any) -
     def by_path(flat_values: dict[str, list[Any]]) -> dict[str, list[str]]:
         return {p: sorted(json.dumps(v) for v in vs) for p, vs in flat_values.items()}
     assert by_path(flatten(event).values) == by_path(flatten(_dotify(event, rnd)).values)
+
+
+def test_a_dict_pattern_means_what_its_json_text_means() -> None:
+    assert m({"f": ("a", "b")}, {"f": "b"})  # a tuple is a JSON array
+    assert m({1: ["x"]}, {"1": "x"})  # JSON keys are strings
