@@ -1,0 +1,1 @@
+"""Amazon EventBridge for Cumulo: event patterns, the rule index and target input transformers."""
