@@ -5,7 +5,8 @@
 Rules have the shape of real buses: most name their own ``source`` (one per service) and a
 ``detail-type``, many add ``detail`` conditions — exact values, numeric ranges, anything-but,
 prefix, equals-ignore-case, ``$or``; some share a popular AWS source and differ by
-``detail-type``; a few have no exact field at all (a source prefix, or only anything-but).
+``detail-type``; a few have no exact field at all (a source prefix, or a numeric range and
+anything-but).
 Events are EventBridge envelopes with a small ``detail``: most come from a source some rule
 names (and often match it), the rest from sources no rule knows.
 

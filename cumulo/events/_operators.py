@@ -43,6 +43,7 @@ Rules we chose where AWS is silent, each for a reason:
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
 from typing import Any, Final
@@ -61,6 +62,7 @@ __all__ = [
     "compile_wildcard",
     "fold",
     "glob_match",
+    "numeric_value",
     "parse_wildcard",
     "value_key",
     "wildcard_complexity",
@@ -298,8 +300,9 @@ _LOWER: Final = frozenset({">", ">="})
 _UPPER: Final = frozenset({"<", "<="})
 
 
-def compile_numeric(arg: Any) -> Predicate:
-    """``[op, n]`` or a range ``[lower-op, n, upper-op, m]`` (either order)."""
+def compile_numeric(arg: Any) -> tuple[Predicate, tuple[float, float]]:
+    """``[op, n]`` or a range ``[lower-op, n, upper-op, m]`` (either order): a predicate, and
+    the closed interval around what it accepts (for an index), compared after rounding."""
     if not isinstance(arg, list):
         raise PatternError("Value of numeric must be an array.")
     if not arg:
@@ -329,7 +332,19 @@ def compile_numeric(arg: Any) -> Predicate:
             high = (number, op == "<=")
     if low is not None and high is not None and low[0] >= high[0]:
         raise PatternError("Bottom must be less than top")
-    return _numeric_predicate(equal, low, high)
+    if equal is not None:
+        interval = (equal, equal)
+    else:
+        interval = (-math.inf if low is None else low[0], math.inf if high is None else high[0])
+    return _numeric_predicate(equal, low, high), interval
+
+
+def numeric_value(value: Any) -> float | None:
+    """A leaf as numeric operators see it (rounded), or None if they never match it."""
+    kind = type(value)
+    if (kind is not int and kind is not float) or not -NUMERIC_LIMIT <= value <= NUMERIC_LIMIT:
+        return None
+    return value if kind is int else round(value, _DECIMALS)  # type: ignore[no-any-return]
 
 
 def _numeric_predicate(equal: float | None, low: tuple[float, bool] | None,

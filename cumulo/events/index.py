@@ -12,6 +12,9 @@ most of them name the events they want by exact values: ``source``, ``detail-typ
   then ``detail-type``, then the field with the fewest values;
 * failing that, a plain-prefix field (``"source": [{"prefix": "aws."}]``) is filed under each
   prefix, looked up with the event's leaves cut to each filed prefix length;
+* failing that, a numeric field (``"amount": [{"numeric": [">", 1000]}]``) is filed under the
+  lower end of each range (or, for ``<``/``<=`` alone, the upper end), kept sorted, and
+  looked up by bisection with each number the event has there;
 * an alternative with neither (only anything-but, numeric, exists …) is tested for every event
   that has a leaf at one path the alternative needs (any field without ``{"exists": false}``),
   and for every event if it needs none.
@@ -24,11 +27,13 @@ Not thread-safe: the bus serialises changes, or builds a new index and swaps it 
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
-from cumulo.events._operators import value_key
+from cumulo.events._operators import numeric_value, value_key
 from cumulo.events.pattern import (
     Branch,
     FieldTest,
@@ -45,12 +50,40 @@ _PREFERRED = ("source", "detail-type")
 Entry = tuple[str, int]  # (rule id, branch number)
 
 
+class _Bounds:
+    """Entries sorted by one end of their range: ``below(x)`` are those whose end is <= x."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[float] = []
+        self.entries: list[Entry] = []
+
+    def add(self, key: float, entry: Entry) -> None:
+        at = bisect_right(self.keys, key)
+        self.keys.insert(at, key)
+        self.entries.insert(at, entry)
+
+    def discard(self, key: float, entry: Entry) -> None:
+        at = bisect_left(self.keys, key)
+        while at < len(self.keys) and self.keys[at] == key:
+            if self.entries[at] == entry:
+                del self.keys[at], self.entries[at]
+                return
+            at += 1
+
+    def below(self, x: float) -> list[Entry]:
+        return self.entries[:bisect_right(self.keys, x)]
+
+
 class RuleIndex:
     def __init__(self) -> None:
         self._rules: dict[str, Pattern] = {}
         self._exact: dict[str, dict[Hashable, set[Entry]]] = defaultdict(lambda: defaultdict(set))
         self._prefix: dict[str, dict[str, set[Entry]]] = defaultdict(lambda: defaultdict(set))
         self._prefix_lengths: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self._lows: dict[str, _Bounds] = defaultdict(_Bounds)  # by the lower end of a range
+        self._highs: dict[str, _Bounds] = defaultdict(_Bounds)  # by minus the upper end: no lower end
         self._scan: dict[str | None, set[Entry]] = defaultdict(set)  # by a path the event must have
         self._filed: dict[str, list[tuple[str, str, Hashable, Entry]]] = {}
 
@@ -82,21 +115,29 @@ class RuleIndex:
                 for key in anchor.exact:
                     self._exact[anchor.path][key].add(entry)
                     filed.append(("exact", anchor.path, key, entry))
-            else:
+            elif anchor.prefix_only:
                 for prefix in anchor.prefixes:
                     self._prefix[anchor.path][prefix].add(entry)
                     self._prefix_lengths[anchor.path][len(prefix)] += 1
                     filed.append(("prefix", anchor.path, prefix, entry))
+            else:
+                for low, high in set(anchor.ranges):
+                    if low > -math.inf:
+                        self._lows[anchor.path].add(low, entry)
+                        filed.append(("low", anchor.path, low, entry))
+                    else:
+                        self._highs[anchor.path].add(-high, entry)
+                        filed.append(("high", anchor.path, -high, entry))
         self._filed[rule_id] = filed
 
     def _anchor(self, branch: Branch) -> FieldTest | None:
         exact = [f for f in branch if f.exact_only]
         if exact:
             return min(exact, key=lambda f: (self._load(f), _rank(f.path), len(f.exact)))
-        prefixed = [f for f in branch if f.prefixes and not f.exact and not f.tests and not f.absent_ok]
+        prefixed = [f for f in branch if f.prefix_only]
         if prefixed:
             return min(prefixed, key=lambda f: (_rank(f.path), -min(map(len, f.prefixes))))
-        return None
+        return next((f for f in branch if f.numeric_only), None)
 
     def _load(self, field: FieldTest) -> int:
         table = self._exact.get(field.path)
@@ -114,6 +155,12 @@ class RuleIndex:
                     del self._scan[needed]
             elif kind == "exact":
                 _discard(self._exact, path, key, entry)
+            elif kind in ("low", "high"):
+                assert isinstance(key, (int, float))
+                tables = self._lows if kind == "low" else self._highs
+                tables[path].discard(key, entry)
+                if not tables[path].keys:
+                    del tables[path]
             else:
                 assert isinstance(key, str)
                 _discard(self._prefix, path, key, entry)
@@ -152,6 +199,14 @@ class RuleIndex:
                                 hits = prefixes.get(leaf[:length])
                                 if hits:
                                     candidates |= hits
+        for tables, sign in ((self._lows, 1), (self._highs, -1)):
+            for path, bounds in tables.items():
+                leaves = values.get(path)
+                if leaves:
+                    for leaf in leaves:
+                        x = numeric_value(leaf)
+                        if x is not None:
+                            candidates.update(bounds.below(sign * x))
         matched: set[str] = set()
         rules = self._rules
         for rule_id, number in candidates:

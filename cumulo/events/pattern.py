@@ -192,7 +192,7 @@ class FieldTest:
 
     ``exact`` holds ``value_key``s, ``prefixes`` plain case-sensitive prefixes (both kept
     apart so an index can use them), ``tests`` everything else; ``absent_ok`` is set by
-    ``{"exists": false}``.
+    ``{"exists": false}``; ``ranges`` are the intervals of the numeric tests (for an index).
     """
 
     path: str
@@ -200,6 +200,7 @@ class FieldTest:
     prefixes: tuple[str, ...]
     tests: tuple[Predicate, ...]
     absent_ok: bool
+    ranges: tuple[tuple[float, float], ...] = ()  # around each numeric test, in order
     any_leaf: Callable[[list[Any]], bool] = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -220,6 +221,16 @@ class FieldTest:
     def exact_only(self) -> bool:
         """Whether only exact values pass (no operator, no absence)."""
         return bool(self.exact) and not self.prefixes and not self.tests and not self.absent_ok
+
+    @property
+    def prefix_only(self) -> bool:
+        return bool(self.prefixes) and not self.exact and not self.tests and not self.absent_ok
+
+    @property
+    def numeric_only(self) -> bool:
+        """Whether only numeric tests pass (their ``ranges`` cover everything that does)."""
+        return (bool(self.ranges) and len(self.ranges) == len(self.tests) and not self.exact
+                and not self.prefixes and not self.absent_ok)
 
 
 def _any_leaf_test(field: FieldTest) -> Callable[[list[Any]], bool]:
@@ -385,22 +396,23 @@ def _field(path: str, alternatives: list[Any]) -> FieldTest:
     exact: set[Any] = set()
     prefixes: list[str] = []
     tests: list[Predicate] = []
+    ranges: list[tuple[float, float]] = []
     wildcards: list[tuple[str, ...]] = []
     absent_ok = False
     for alt in alternatives:
         if isinstance(alt, dict):
-            absent_ok |= _operator(alt, prefixes, tests, wildcards)
+            absent_ok |= _operator(alt, prefixes, tests, ranges, wildcards)
         elif isinstance(alt, (list, tuple)):
             raise PatternError("Match value must be String, number, true, false, or null")
         else:
             exact.add(value_key(alt))
     if wildcards and wildcard_complexity(wildcards) > WILDCARD_COMPLEXITY_LIMIT:
         raise PatternError(TOO_COMPLEX)
-    return FieldTest(path, frozenset(exact), tuple(dict.fromkeys(prefixes)), tuple(tests), absent_ok)
+    return FieldTest(path, frozenset(exact), tuple(dict.fromkeys(prefixes)), tuple(tests), absent_ok, tuple(ranges))
 
 
 def _operator(alt: dict[str, Any], prefixes: list[str], tests: list[Predicate],
-              wildcards: list[tuple[str, ...]]) -> bool:
+              ranges: list[tuple[float, float]], wildcards: list[tuple[str, ...]]) -> bool:
     """Add one operator's test; True for ``{"exists": false}``."""
     if not alt:
         raise PatternError("Empty objects are not allowed")
@@ -426,7 +438,9 @@ def _operator(alt: dict[str, Any], prefixes: list[str], tests: list[Predicate],
         wildcards.append(pieces)
         tests.append(test)
     elif kind == "numeric":
-        tests.append(compile_numeric(arg))
+        test, interval = compile_numeric(arg)
+        tests.append(test)
+        ranges.append(interval)
     elif kind == "cidr":
         tests.append(compile_cidr(arg))
     elif kind == "anything-but":

@@ -76,13 +76,13 @@ def test_prefix_anchors() -> None:
 
 def test_rules_without_an_anchor_are_tested_for_every_event() -> None:
     index = index_of(
-        numeric={"detail": {"n": [{"numeric": [">", 0]}]}},
+        numeric={"detail": {"n": [{"numeric": [">", 0]}, {"exists": False}]}},
         absent={"detail": {"x": [{"exists": False}]}},
         but={"source": [{"anything-but": "aws.ec2"}]},
         mixed={"source": ["a", {"prefix": "b"}]},  # exact and prefix together: no single kind to file under
     )
     assert index.match({"source": "aws.ec2", "detail": {"n": 1}}) == {"numeric", "absent"}
-    assert index.match({"source": "b2", "detail": {"x": 1}}) == {"but", "mixed"}
+    assert index.match({"source": "b2", "detail": {"x": 1}}) == {"but", "mixed", "numeric"}
 
 
 def test_typed_values_in_the_index() -> None:
@@ -157,6 +157,9 @@ def _leaf(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
         st.sampled_from(["ed", ".s3"]).map(lambda s: {"suffix": s}),
         values.filter(lambda v: isinstance(v, str)).map(lambda v: {"equals-ignore-case": v}),
         NUMBERS.map(lambda n: {"numeric": [">", n]}),
+        NUMBERS.map(lambda n: {"numeric": ["<=", n]}),
+        NUMBERS.map(lambda n: {"numeric": ["=", n]}),
+        NUMBERS.map(lambda n: {"numeric": [">=", n, "<", n + 2]}),
         st.booleans().map(lambda b: {"exists": b}),
         st.sampled_from(["aws.*", "*ed", "*"]).map(lambda w: {"wildcard": w}),
     ), min_size=1, max_size=3)
@@ -220,7 +223,7 @@ def test_rules_on_one_popular_source_spread_out_over_their_detail_types(monkeypa
 
 def test_rules_without_an_anchor_wait_for_a_path_they_need(monkeypatch: Any) -> None:
     index = index_of(
-        numeric={"detail": {"n": [{"numeric": [">", 0]}]}},
+        numeric={"detail": {"n": [{"anything-but": 0}]}},
         absent_only={"detail": {"x": [{"exists": False}]}},
     )
     counting = Counting(monkeypatch)
@@ -228,3 +231,33 @@ def test_rules_without_an_anchor_wait_for_a_path_they_need(monkeypatch: Any) -> 
     assert counting.calls == 1  # the numeric rule needs detail.n: not tested
     assert index.match({"detail": {"n": 1}}) == {"numeric", "absent_only"}
     assert counting.calls == 3
+
+
+def test_numeric_anchors(monkeypatch: Any) -> None:
+    index = index_of(
+        big={"detail": {"amount": [{"numeric": [">", 1000]}]}},
+        small={"detail": {"amount": [{"numeric": ["<", 10]}]}},
+        band={"detail": {"amount": [{"numeric": [">=", 100, "<=", 200]}, {"numeric": ["=", 500]}]}},
+        rounded={"detail": {"amount": [{"numeric": [">=", 5]}]}, "kind": ["r"]},
+    )
+    counting = Counting(monkeypatch)
+    assert index.match({"detail": {"amount": 50}}) == set()
+    assert counting.calls == 0  # 50 is above every lower end but 1000's, below every upper end but 10's
+    assert index.match({"detail": {"amount": 1001}}) == {"big"}
+    assert index.match({"detail": {"amount": 5}}) == {"small"}
+    assert index.match({"detail": {"amount": [150, 2000]}}) == {"band", "big"}
+    assert index.match({"detail": {"amount": 500.0}}) == {"band"}
+    assert index.match({"detail": {"amount": "5000"}}) == set()  # not a number
+    assert index.match({"detail": {"amount": True}}) == set()  # nor is true
+    assert index.match({"detail": {"amount": 4.9999999}, "kind": "r"}) == {"small", "rounded"}  # six decimals
+    for rule_id in ("big", "small", "band", "rounded"):
+        index.remove(rule_id)
+    assert not index._lows and not index._highs
+
+
+def test_numeric_ranges_sharing_an_end_are_removed_one_by_one() -> None:
+    index = index_of(a={"n": [{"numeric": [">", 1]}]}, b={"n": [{"numeric": [">", 1]}]}, c={"n": [{"numeric": [">", 1]}]})
+    index.remove("b")
+    assert index.match({"n": 2}) == {"a", "c"}
+    index.remove("a")
+    assert index.match({"n": 2}) == {"c"}
