@@ -19,6 +19,7 @@ from typing import Any
 from cumulo.app import Cumulo
 from cumulo.deploy import sources
 from cumulo.deploy.queues import queue_attributes
+from cumulo.deploy.streams import stream_attributes
 from cumulo.deploy.sources import Change
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
@@ -30,7 +31,7 @@ from cumulo.model.function import FunctionConfiguration
 __all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
-SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Schedule", "ScheduleV2"})
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2"})
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
@@ -123,6 +124,8 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
             changes.append(Change(logical_id, name, "delete"))
     for queue in template.queues:
         warnings += [f"{queue.logical_id}: {note}" for note in queue.notes]
+    for stream in template.streams:
+        warnings += [f"{stream.logical_id}: {note}" for note in stream.notes]
     return changes + sources.plan_sources(c, template, previous), warnings
 
 
@@ -143,6 +146,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     previous = c.store.get_stack(template.stack_name) or {}
     try:
         sources.apply_queues(c, template, queue_undo)
+        sources.apply_streams(c, template, queue_undo)
         for fn, change in zip(template.functions, changes):
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
@@ -150,7 +154,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         triggers = sources.apply_triggers(c, template, previous, trigger_undo)
         _apply_apis(c, template, api_snapshots)
     except Exception as exc:
-        # The reverse of the order things were made: triggers, functions, queues.
+        # The reverse of the order things were made: triggers, functions, queues and streams.
         sources.undo(trigger_undo)
         _rollback(c, snapshots)
         sources.undo(queue_undo)
@@ -165,6 +169,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         if change.action == "delete" and change.kind == "function":
             c.delete_function(change.function)
     sources.delete_removed_queues(c, previous, template)
+    sources.delete_removed_streams(c, previous, template)
     _delete_removed_apis(c, previous, template)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
                                             "apis": [spec.api_id for spec in template.apis], **kept})
@@ -279,6 +284,8 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
         attributes[(spec.logical_id, "Ref")] = spec.api_id
     for queue in template.queues:
         attributes.update(queue_attributes(queue.logical_id, queue.name, queue.arn, c.queues.url(queue.name)))
+    for stream in template.streams:
+        attributes.update(stream_attributes(stream.logical_id, stream.name, c.streams.arn(stream.name)))
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

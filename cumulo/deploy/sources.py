@@ -1,5 +1,5 @@
-"""Deploying what feeds and follows a stack's functions: queues, event-source mappings, schedules,
-and asynchronous-invocation configs.
+"""Deploying what feeds and follows a stack's functions: queues, streams, event-source mappings,
+schedules, and asynchronous-invocation configs.
 
 Each kind repeats one shape: ``plan_*`` compares the template with what exists
 (``Change``s, nothing written), ``apply_*`` makes it so and pushes onto
@@ -8,8 +8,16 @@ the previous deploy of the stack made and this template no longer has. The
 stack record keeps the names and UUIDs (``record``), so a re-deploy finds its
 own resources, and a mapping's UUID stays the same across deploys.
 
-Order (``cumulo.deploy.engine``): queues, dead-letter queues first; functions;
-then mappings, schedules and invoke configs, which need both; deletes last.
+Order (``cumulo.deploy.engine``): queues, dead-letter queues first, and streams;
+functions; then mappings, schedules and invoke configs, which need both; deletes
+last.
+
+A stream whose ``ShardCount`` or ``RetentionPeriodHours`` the template changes
+is refused when planning (a ``TemplateError`` naming the resource and line):
+Cumulo can neither reshard a stream nor change its retention, and replacing it
+would lose its records. A ``Kinesis`` event whose ``StartingPosition`` (or its
+timestamp) changes is a mapping replaced: deleted and made anew, as the Lambda
+API cannot update a starting position.
 """
 
 from __future__ import annotations
@@ -20,7 +28,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.queues import QueueSpec
-from cumulo.deploy.triggers import MappingSpec, ScheduleSpec
+from cumulo.deploy.streams import StreamSpec
+from cumulo.deploy.template import TemplateError
+from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec
 from cumulo.errors import CumuloError, ResourceNotFoundException
 from cumulo.model.queue import QueueAttributes, SqsError
 
@@ -28,8 +38,9 @@ if TYPE_CHECKING:
     from cumulo.app import Cumulo
     from cumulo.deploy.template import FunctionResource, Template
 
-__all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_triggers", "invoke_config_differs",
-           "apply_invoke_config", "delete_removed", "delete_removed_queues", "record", "undo"]
+__all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_streams", "apply_triggers",
+           "invoke_config_differs", "apply_invoke_config", "delete_removed", "delete_removed_queues",
+           "delete_removed_streams", "record", "undo"]
 
 Undo = list[Callable[[], object]]
 
@@ -38,9 +49,9 @@ Undo = list[Callable[[], object]]
 class Change:
     logical_id: str
     function: str                     # the physical name (a function's, a queue's, a schedule's...)
-    action: str                       # create | update | unchanged | delete
+    action: str                       # create | update | replace | unchanged | delete
     details: list[str] = field(default_factory=list)
-    kind: str = "function"            # function | queue | event source mapping | schedule
+    kind: str = "function"            # function | queue | stream | event source mapping | schedule
 
 
 def _key(fn: FunctionResource, event: str) -> str:
@@ -101,55 +112,137 @@ def apply_queues(c: Cumulo, template: Template, undo: Undo) -> None:
             c.messages.put_queue(spec.name, {**fresh, "tags": dict(spec.tags)})
 
 
+# --- streams ---------------------------------------------------------------------------------
+
+def _stream_details(c: Cumulo, spec: StreamSpec) -> list[str] | None:
+    """None: the stream does not exist; else what differs (only what can be changed in place: nothing)."""
+    doc = c.messages.get_stream(spec.name)
+    if doc is None:
+        return None
+    refused = []
+    if int(doc["shards"]) != spec.shard_count:
+        refused.append(f"ShardCount from {doc['shards']} to {spec.shard_count}: Cumulo cannot reshard a stream")
+    if int(doc["retention_hours"]) != spec.retention_hours:
+        refused.append(f"RetentionPeriodHours from {doc['retention_hours']} to {spec.retention_hours}: Cumulo "
+                       "cannot change a stream's retention")
+    if refused:
+        raise TemplateError(f"Resource {spec.logical_id} (line {spec.line}): stream {spec.name} cannot be changed: "
+                            f"{'; '.join(refused)}. Give the stream a new logical id or Name to make a new one "
+                            "(its records are not carried over), or keep the current value",
+                            logical_id=spec.logical_id, line=spec.line)
+    return []
+
+
+def _plan_streams(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    changes = []
+    for spec in template.streams:
+        details = _stream_details(c, spec)
+        changes.append(Change(spec.logical_id, spec.name, "create" if details is None else "unchanged",
+                              kind="stream"))
+    wanted = {spec.name for spec in template.streams}
+    for logical_id, name in sorted(previous.get("streams", {}).items()):
+        if name not in wanted and c.messages.get_stream(name) is not None:
+            changes.append(Change(logical_id, name, "delete", kind="stream"))
+    return changes
+
+
+def apply_streams(c: Cumulo, template: Template, undo: Undo) -> None:
+    for spec in template.streams:
+        if _stream_details(c, spec) is None:
+            c.streams.create_stream(spec.name, spec.shard_count, spec.retention_hours)
+            undo.append(partial(c.streams.delete_stream, spec.name))
+
+
 # --- event-source mappings ------------------------------------------------------------------------
 
-def _mapping_params(c: Cumulo, fn: FunctionResource, m: MappingSpec) -> dict[str, Any]:
-    return {"FunctionName": _target(c, fn), "BatchSize": m.batch_size,
-            "MaximumBatchingWindowInSeconds": m.batching_window, "FunctionResponseTypes": list(m.response_types),
-            "ScalingConfig": {"MaximumConcurrency": m.maximum_concurrency} if m.maximum_concurrency else {},
-            "Enabled": m.enabled}
+AnyMapping = MappingSpec | StreamMappingSpec
+# What a stream mapping is made with and can never change (a change replaces the mapping).
+_STARTING = ("StartingPosition", "StartingPositionTimestamp")
+
+
+def _mapping_params(c: Cumulo, fn: FunctionResource, m: AnyMapping) -> dict[str, Any]:
+    params: dict[str, Any] = {"FunctionName": _target(c, fn), "BatchSize": m.batch_size,
+                              "MaximumBatchingWindowInSeconds": m.batching_window,
+                              "FunctionResponseTypes": list(m.response_types), "Enabled": m.enabled}
+    if isinstance(m, MappingSpec):
+        params["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency} if m.maximum_concurrency else {}
+    else:
+        params.update(ParallelizationFactor=m.parallelization_factor, MaximumRetryAttempts=m.maximum_retry_attempts,
+                      MaximumRecordAgeInSeconds=m.maximum_record_age, BisectBatchOnFunctionError=m.bisect_on_error,
+                      DestinationConfig={"OnFailure": {"Destination": m.on_failure} if m.on_failure else {}})
+    return params
+
+
+def _starting(m: StreamMappingSpec) -> dict[str, Any]:
+    return {"StartingPosition": m.starting_position, "StartingPositionTimestamp": m.starting_position_timestamp}
 
 
 def _as_params(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"FunctionName": doc["FunctionArn"], "BatchSize": doc["BatchSize"],
-            "MaximumBatchingWindowInSeconds": doc["MaximumBatchingWindowInSeconds"],
-            "FunctionResponseTypes": list(doc.get("FunctionResponseTypes", [])),
-            "ScalingConfig": doc.get("ScalingConfig") or {}, "Enabled": doc["State"] != "Disabled"}
+    params = {"FunctionName": doc["FunctionArn"], "BatchSize": doc["BatchSize"],
+              "MaximumBatchingWindowInSeconds": doc["MaximumBatchingWindowInSeconds"],
+              "FunctionResponseTypes": list(doc.get("FunctionResponseTypes", [])),
+              "Enabled": doc["State"] != "Disabled"}
+    if "StartingPosition" in doc:        # a stream's mapping
+        params.update({k: doc.get(k) for k in ("ParallelizationFactor", "MaximumRetryAttempts",
+                                               "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError")})
+        target = ((doc.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        params["DestinationConfig"] = {"OnFailure": {"Destination": target} if target else {}}
+    else:
+        params["ScalingConfig"] = doc.get("ScalingConfig") or {}
+    return params
 
 
-def _existing_mapping(c: Cumulo, fn: FunctionResource, uuid: str | None, m: MappingSpec) -> dict[str, Any] | None:
-    """The stack's mapping for this event, if it still exists and still reads the same queue; else one
-    from this queue to this function made outside the record (adopted, as the Lambda API would refuse
+def _existing_mapping(c: Cumulo, fn: FunctionResource, uuid: str | None, m: AnyMapping) -> dict[str, Any] | None:
+    """The stack's mapping for this event, if it still exists and still reads the same source; else one
+    from this source to this function made outside the record (adopted, as the Lambda API would refuse
     a second)."""
     try:
         doc = c.mappings.get(uuid) if uuid else None
     except ResourceNotFoundException:
         doc = None
-    if doc is not None and doc["EventSourceArn"] == m.queue_arn:
+    if doc is not None and doc["EventSourceArn"] == m.source_arn:
         return doc
-    for other in c.mappings.list(source_arn=m.queue_arn):
+    for other in c.mappings.list(source_arn=m.source_arn):
         if other["FunctionArn"].split(":")[6] == fn.function_name:
             return other
     return None
 
 
-def _mapping_details(c: Cumulo, fn: FunctionResource, m: MappingSpec, doc: dict[str, Any]) -> list[str]:
+def _replaced(m: AnyMapping, doc: dict[str, Any]) -> list[str]:
+    """The settings a mapping is made with that differ: it has to be made anew."""
+    if not isinstance(m, StreamMappingSpec):
+        return []
+    return [k for k, v in _starting(m).items() if doc.get(k) != v]
+
+
+def _mapping_details(c: Cumulo, fn: FunctionResource, m: AnyMapping, doc: dict[str, Any]) -> list[str]:
     wanted = {**_mapping_params(c, fn, m), "FunctionName": c.arns.function(fn.function_name, fn.auto_publish_alias)}
     current = _as_params(doc)
-    return [k for k in wanted if current[k] != wanted[k]]
+    return [k for k in wanted if current.get(k) != wanted[k]]
 
 
-def _apply_mapping(c: Cumulo, fn: FunctionResource, m: MappingSpec, uuid: str | None, undo: Undo) -> str:
+def _create_mapping(c: Cumulo, source: str, params: dict[str, Any], undo: Undo) -> str:
+    created = c.mappings.create(EventSourceArn=source, **params)
+    undo.append(lambda: _quietly(c.mappings.delete, created["UUID"]))
+    return str(created["UUID"])
+
+
+def _apply_mapping(c: Cumulo, fn: FunctionResource, m: AnyMapping, uuid: str | None, undo: Undo) -> str:
     doc = _existing_mapping(c, fn, uuid, m)
     params = _mapping_params(c, fn, m)
+    starting = {k: v for k, v in _starting(m).items() if v is not None} if isinstance(m, StreamMappingSpec) else {}
     if doc is None:
-        created = c.mappings.create(EventSourceArn=m.queue_arn, **params)
-        undo.append(lambda: _quietly(c.mappings.delete, created["UUID"]))
-        return str(created["UUID"])
+        return _create_mapping(c, m.source_arn, {**params, **starting}, undo)
+    if _replaced(m, doc):
+        # Put back on rollback: the old mapping made again (from its starting position, not its checkpoints).
+        old = {**_as_params(doc), **{k: doc[k] for k in _STARTING if doc.get(k) is not None}}
+        c.mappings.delete(doc["UUID"])
+        undo.append(lambda: _quietly(lambda: c.mappings.create(EventSourceArn=doc["EventSourceArn"], **old)))
+        return _create_mapping(c, m.source_arn, {**params, **starting}, undo)
     if _mapping_details(c, fn, m, doc):
-        old = _as_params(doc)
+        previous = _as_params(doc)
         c.mappings.update(doc["UUID"], **params)
-        undo.append(lambda: _quietly(lambda: c.mappings.update(doc["UUID"], **old)))
+        undo.append(lambda: _quietly(lambda: c.mappings.update(doc["UUID"], **previous)))
     return str(doc["UUID"])
 
 
@@ -241,17 +334,22 @@ def apply_invoke_config(c: Cumulo, fn: FunctionResource, undo: Undo) -> None:
 # --- the whole stack ----------------------------------------------------------------------------
 
 def plan_sources(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
-    """Queue, mapping and schedule changes (invoke configs show as function details)."""
-    changes = _plan_queues(c, template, previous)
+    """Queue, stream, mapping and schedule changes (invoke configs show as function details).
+
+    Raises ``TemplateError`` for a stream change Cumulo cannot make."""
+    changes = _plan_queues(c, template, previous) + _plan_streams(c, template, previous)
     mappings, schedules = previous.get("mappings", {}), previous.get("schedules", {})
     kept_mappings, kept_schedules = set(), set()
     for fn in template.functions:
         for m in fn.mappings:
             key = _key(fn, m.event)
             doc = _existing_mapping(c, fn, mappings.get(key), m)
-            label = f"{m.queue_arn.rsplit(':', 1)[-1]} -> {_target(c, fn)}"
+            label = f"{m.source_arn.rsplit(':', 1)[-1].rsplit('/', 1)[-1]} -> {_target(c, fn)}"
             if doc is None:
                 changes.append(Change(key, label, "create", kind="event source mapping"))
+            elif _replaced(m, doc):
+                kept_mappings.add(doc["UUID"])
+                changes.append(Change(key, label, "replace", _replaced(m, doc), "event source mapping"))
             else:
                 kept_mappings.add(doc["UUID"])
                 details = _mapping_details(c, fn, m, doc)
@@ -308,9 +406,17 @@ def delete_removed_queues(c: Cumulo, previous: dict[str, Any], template: Templat
             _quietly(c.queues.delete_queue, name)
 
 
+def delete_removed_streams(c: Cumulo, previous: dict[str, Any], template: Template) -> None:
+    wanted = {spec.name for spec in template.streams}
+    for name in previous.get("streams", {}).values():
+        if name not in wanted:
+            _quietly(c.streams.delete_stream, name)
+
+
 def record(template: Template, triggers: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """What the stack record keeps of queues, mappings, schedules and invoke configs."""
-    return {"queues": {spec.logical_id: spec.name for spec in template.queues}, **triggers,
+    """What the stack record keeps of queues, streams, mappings, schedules and invoke configs."""
+    return {"queues": {spec.logical_id: spec.name for spec in template.queues},
+            "streams": {spec.logical_id: spec.name for spec in template.streams}, **triggers,
             "invoke_configs": [f"{fn.function_name}:{fn.auto_publish_alias or ''}" for fn in template.functions
                                if fn.event_invoke_config is not None]}
 

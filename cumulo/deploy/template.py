@@ -17,8 +17,9 @@ What is read:
 - ``AWS::Serverless::Function`` resources, with a local ``CodeUri``,
   ``AWS::Serverless::HttpApi`` resources (read by ``cumulo.deploy.apis``, with the routes
   functions' ``HttpApi``/``Api`` events add: ``Template.apis``), and ``AWS::SQS::Queue``
-  resources (``cumulo.deploy.queues``: ``Template.queues``). Functions' ``SQS``,
-  ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
+  resources (``cumulo.deploy.queues``: ``Template.queues``), and ``AWS::Kinesis::Stream``
+  resources (``cumulo.deploy.streams``: ``Template.streams``). Functions' ``SQS``,
+  ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
   are read by ``cumulo.deploy.triggers``.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
@@ -30,8 +31,9 @@ What is read:
 
 Inside function properties ``Ref``/``Fn::GetAtt`` may name parameters, pseudo
 parameters and the template's functions (``Ref`` is the function name, ``Arn``
-its ARN), their implicit roles (``<LogicalId>Role``) and its queues (``Ref`` is
-the URL; ``Arn``, ``QueueName``, ``QueueUrl``). In ``Outputs`` the
+its ARN), their implicit roles (``<LogicalId>Role``), its queues (``Ref`` is
+the URL; ``Arn``, ``QueueName``, ``QueueUrl``) and its streams (``Ref`` is the
+name; ``Arn``). In ``Outputs`` the
 deploy engine's attributes come first, so implicit SAM resources such as
 ``ServerlessRestApi`` resolve once it provides them.
 """
@@ -52,7 +54,8 @@ from cumulo.deploy.intrinsics import (
 )
 from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, plain as _plain, read_function
 from cumulo.deploy.queues import QUEUE_TYPE, QueueSpec, ordered, queue_attributes, queue_name_for, read_queue
-from cumulo.deploy.triggers import EventInvokeSpec, MappingSpec, ScheduleSpec, read_triggers
+from cumulo.deploy.streams import STREAM_TYPE, StreamSpec, read_stream, stream_arn, stream_attributes, stream_name_for
+from cumulo.deploy.triggers import EventInvokeSpec, MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.function import Arns, validate_function_name
@@ -71,7 +74,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -127,7 +130,7 @@ class FunctionResource:
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
     dead_letter_arn: str = ""
     event_invoke_config: EventInvokeSpec | None = None
-    mappings: list[MappingSpec] = field(default_factory=list)     # its SQS events
+    mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
 
 
@@ -145,6 +148,7 @@ class Template:
     mappings: dict[str, Any] = field(default_factory=dict)
     apis: list[ApiSpec] = field(default_factory=list)   # HttpApi resources and implicit APIs, with routes
     queues: list[QueueSpec] = field(default_factory=list)   # dead-letter queues before their sources
+    streams: list[StreamSpec] = field(default_factory=list)
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -171,15 +175,20 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     entries = _resource_entries(doc, scope.conditions)
     queue_entries = [e for e in entries if e.type == QUEUE_TYPE]
     queue_names = _queue_names(queue_entries, scope, stack, region, account_id, queue_endpoint)
+    stream_entries = [e for e in entries if e.type == STREAM_TYPE]
+    stream_names = _stream_names(stream_entries, scope, stack, region, account_id)
+    known = {k: v for names in queue_names.values() for k, v in queue_attributes(*names).items()}
+    known.update({k: v for names in stream_names.values() for k, v in stream_attributes(*names).items()})
     functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
                                   path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
-                                  {k: v for names in queue_names.values() for k, v in queue_attributes(*names).items()})
+                                  known)
     queues = _queues(queue_entries, queue_names, scope)
+    streams = _streams(stream_entries, stream_names, scope)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues)
+                        dict(scope.mappings), apis, queues, streams)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -431,12 +440,12 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
 
 def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, base: Path,
                arns: Arns, http_apis: list[_Entry],
-               queues: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
+               resources: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
     """The functions, and the scope in which the template's resources resolve each other."""
     merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties)) for e in entries]
     names = _function_names(merged, scope, stack)
     roles = {e.logical_id: "Role" not in e.properties for e in merged}
-    known = {**_attributes(names, roles, arns), **queues}
+    known = {**_attributes(names, roles, arns), **resources}   # queues' and streams' attributes
     for api in http_apis:
         known[(api.logical_id, "Ref")] = api_id_for(stack, api.logical_id)
         known[(api.logical_id, "ApiEndpoint")] = f"https://{api_id_for(stack, api.logical_id)}.execute-api." \
@@ -490,6 +499,39 @@ def _queues(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]
         return ordered(specs)
     except IntrinsicError as exc:
         raise TemplateError(exc.message, line=exc.line) from None
+
+
+def _stream_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
+                  account: str) -> dict[str, tuple[str, str, str]]:
+    """Each stream's (logical id, name, ARN), known before any property refers to them."""
+    out: dict[str, tuple[str, str, str]] = {}
+    owners: dict[str, str] = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        try:
+            given = resolve(entry.properties.get("Name", NO_VALUE), scope)   # parameters, mappings, conditions
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
+        name = stream_name_for(stack, entry.logical_id) if given is NO_VALUE else to_str(given)
+        if name in owners:
+            raise _error(where, f"stream name '{name}' is already used by resource {owners[name]}", entry.logical_id,
+                         entry.line)
+        owners[name] = entry.logical_id
+        out[entry.logical_id] = (entry.logical_id, name, stream_arn(region, account, name))
+    return out
+
+
+def _streams(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[StreamSpec]:
+    specs = []
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        _, name, arn = names[entry.logical_id]
+        try:
+            props = _plain(resolve(entry.properties, scope))
+            specs.append(read_stream(entry.logical_id, entry.line, name, arn, props))
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
+    return specs
 
 
 def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
@@ -590,6 +632,8 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
     for queue in template.queues:
         known.update(queue_attributes(queue.logical_id, queue.name, queue.arn, queue.url))
+    for stream in template.streams:
+        known.update(stream_attributes(stream.logical_id, stream.name, stream.arn))
     return known
 
 

@@ -6,6 +6,11 @@ As SAM transforms them:
 - ``SQS`` -> an event-source mapping (``Queue``, ``BatchSize``,
   ``MaximumBatchingWindowInSeconds``, ``FunctionResponseTypes``,
   ``ScalingConfig``, ``Enabled``).
+- ``Kinesis`` -> an event-source mapping (``Stream``, ``StartingPosition``,
+  ``StartingPositionTimestamp``, ``BatchSize``, ``MaximumBatchingWindowInSeconds``,
+  ``Enabled``, ``ParallelizationFactor``, ``MaximumRetryAttempts``,
+  ``MaximumRecordAgeInSeconds``, ``BisectBatchOnFunctionError``,
+  ``DestinationConfig.OnFailure`` (an SQS queue), ``FunctionResponseTypes``).
 - ``Schedule`` (an EventBridge rule: ``Schedule``, ``Input``, ``Enabled`` or
   ``State``, ``Name``) and ``ScheduleV2`` (EventBridge Scheduler:
   ``ScheduleExpression``, ``ScheduleExpressionTimezone``, ``Input``, ``State``,
@@ -31,12 +36,17 @@ from cumulo.errors import CumuloError
 from cumulo.model.function import validate_dead_letter_arn
 from cumulo.sources import cron
 
-__all__ = ["MappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
+__all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
            "read_event_invoke_config", "schedule_name_for"]
 
 _SCHEDULE_NAME_RE = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
 _SQS = {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
         "Enabled", "FilterCriteria", "KmsKeyArn", "MetricsConfig"}
+_KINESIS = {"Stream", "StartingPosition", "StartingPositionTimestamp", "BatchSize", "MaximumBatchingWindowInSeconds",
+            "Enabled", "ParallelizationFactor", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
+            "BisectBatchOnFunctionError", "DestinationConfig", "FunctionResponseTypes", "FilterCriteria",
+            "TumblingWindowInSeconds", "KmsKeyArn", "MetricsConfig"}
+_STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _SCHEDULE = {"Schedule", "Input", "Enabled", "State", "Name", "Description", "DeadLetterConfig", "RetryPolicy",
              "RuleName"}
 _SCHEDULE_V2 = {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "FlexibleTimeWindow", "Name",
@@ -64,6 +74,33 @@ class MappingSpec:
     maximum_concurrency: int | None = None
     enabled: bool = True
 
+    @property
+    def source_arn(self) -> str:
+        return self.queue_arn
+
+
+@dataclass(frozen=True)
+class StreamMappingSpec:
+    """A ``Kinesis`` event; ``starting_position`` (and its timestamp) can only be set when the mapping is made."""
+
+    event: str
+    stream_arn: str
+    starting_position: str
+    starting_position_timestamp: float | None = None
+    batch_size: int = 100
+    batching_window: int = 0
+    enabled: bool = True
+    parallelization_factor: int = 1
+    maximum_retry_attempts: int = -1
+    maximum_record_age: int = -1
+    bisect_on_error: bool = False
+    on_failure: str = ""
+    response_types: tuple[str, ...] = ()
+
+    @property
+    def source_arn(self) -> str:
+        return self.stream_arn
+
 
 @dataclass(frozen=True)
 class ScheduleSpec:
@@ -90,7 +127,7 @@ class EventInvokeSpec:
 
 @dataclass(frozen=True)
 class Triggers:
-    mappings: list[MappingSpec] = field(default_factory=list)
+    mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)
     schedules: list[ScheduleSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -112,6 +149,8 @@ def read_triggers(function_name: str, events: dict[str, dict[str, Any]]) -> Trig
         try:
             if kind == "SQS":
                 out.mappings.append(_mapping(event, _known(props, _SQS, out.notes, event)))
+            elif kind == "Kinesis":
+                out.mappings.append(_stream_mapping(event, _known(props, _KINESIS, out.notes, event)))
             elif kind in ("Schedule", "ScheduleV2"):
                 allowed = _SCHEDULE if kind == "Schedule" else _SCHEDULE_V2
                 out.schedules.append(_schedule(kind, function_name, event, _known(props, allowed, out.notes, event)))
@@ -170,6 +209,83 @@ def _mapping(event: str, props: dict[str, Any]) -> MappingSpec:
                        None if concurrency is None else _integer(concurrency, "ScalingConfig.MaximumConcurrency", 2,
                                                                  1000),
                        _boolean(props.get("Enabled", True), "Enabled"))
+
+
+def _stream_mapping(event: str, props: dict[str, Any]) -> StreamMappingSpec:
+    stream = props.get("Stream")
+    if not isinstance(stream, str) or not stream.startswith("arn:") or ":kinesis:" not in stream \
+            or ":stream/" not in stream:
+        raise IntrinsicError(f"property Stream: must be a Kinesis stream ARN (e.g. !GetAtt MyStream.Arn), "
+                             f"got {stream!r}")
+    if "/consumer/" in stream:
+        raise IntrinsicError("property Stream: stream consumers (enhanced fan-out) are not supported by Cumulo; "
+                             "give the stream's ARN")
+    position = props.get("StartingPosition")
+    if position is None:
+        raise IntrinsicError("property StartingPosition is required (TRIM_HORIZON, LATEST or AT_TIMESTAMP)")
+    if position not in _STARTING_POSITIONS:
+        raise IntrinsicError(f"property StartingPosition: must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, "
+                             f"got {position!r}")
+    stamp = props.get("StartingPositionTimestamp")
+    if stamp is not None:
+        if isinstance(stamp, str):
+            try:
+                stamp = float(stamp)
+            except ValueError:
+                pass
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or stamp < 0:
+            raise IntrinsicError(f"property StartingPositionTimestamp: must be a time in Unix seconds, got {stamp!r}")
+        if position != "AT_TIMESTAMP":
+            raise IntrinsicError("property StartingPositionTimestamp: only goes with StartingPosition AT_TIMESTAMP")
+        stamp = float(stamp)
+    elif position == "AT_TIMESTAMP":
+        raise IntrinsicError("property StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP")
+    if props.get("TumblingWindowInSeconds"):
+        raise IntrinsicError("property TumblingWindowInSeconds: tumbling windows are not supported by Cumulo yet")
+    types = props.get("FunctionResponseTypes", [])
+    if not isinstance(types, list) or set(types) - {"ReportBatchItemFailures"}:
+        raise IntrinsicError("property FunctionResponseTypes: must be a list of ReportBatchItemFailures")
+    return StreamMappingSpec(
+        event, stream, str(position), stamp,
+        _integer(props.get("BatchSize", 100), "BatchSize", 1, 10_000),
+        _integer(props.get("MaximumBatchingWindowInSeconds", 0), "MaximumBatchingWindowInSeconds", 0, 300),
+        _boolean(props.get("Enabled", True), "Enabled"),
+        _integer(props.get("ParallelizationFactor", 1), "ParallelizationFactor", 1, 10),
+        _minus_one_or(props.get("MaximumRetryAttempts", -1), "MaximumRetryAttempts", 0, 10_000),
+        _minus_one_or(props.get("MaximumRecordAgeInSeconds", -1), "MaximumRecordAgeInSeconds", 60, 604_800),
+        _boolean(props.get("BisectBatchOnFunctionError", False), "BisectBatchOnFunctionError"),
+        _on_failure(props.get("DestinationConfig")), tuple(types))
+
+
+def _minus_one_or(value: Any, what: str, lo: int, hi: int) -> int:
+    """-1 (no limit) or an integer from ``lo`` to ``hi``."""
+    if value in (-1, "-1"):
+        return -1
+    try:
+        return _integer(value, what, lo, hi)
+    except IntrinsicError:
+        raise IntrinsicError(f"property {what}: must be -1 or an integer from {lo} to {hi}, got {value!r}") from None
+
+
+def _on_failure(value: Any) -> str:
+    """A stream mapping's ``DestinationConfig: {OnFailure: {Type: SQS, Destination}}`` -> the queue ARN."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or set(value) - {"OnFailure"}:
+        raise IntrinsicError("property DestinationConfig: must be a map with OnFailure")
+    failure = value.get("OnFailure")
+    if failure is None:
+        return ""
+    if not isinstance(failure, dict) or set(failure) - {"Type", "Destination"}:
+        raise IntrinsicError("property DestinationConfig.OnFailure: must be a map with Type and Destination")
+    kind, arn = failure.get("Type", "SQS"), failure.get("Destination")
+    if kind != "SQS":
+        raise IntrinsicError(f"property DestinationConfig.OnFailure.Type: Cumulo sends stream failure records to "
+                             f"SQS queues only, got {kind!r}")
+    if not isinstance(arn, str) or not arn.startswith("arn:") or ":sqs:" not in arn:
+        raise IntrinsicError(f"property DestinationConfig.OnFailure.Destination: must be a queue ARN "
+                             f"(e.g. !GetAtt Failures.Arn), got {arn!r}")
+    return arn
 
 
 def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any]) -> ScheduleSpec:
