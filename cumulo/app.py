@@ -11,6 +11,7 @@ first call that needs it, so read-only commands stay cheap.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import Executor
@@ -40,6 +41,7 @@ from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
+from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.sources.housekeeping import Housekeeper
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
@@ -71,6 +73,7 @@ class Cumulo:
         self.event_invoke_configs = EventInvokeConfigs(self)
         self.mappings = EventSourceMappings(self)
         self.schedules_service = Schedules(self)
+        self.event_bus = EventBusService(self)
         self._workers: list[Any] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
@@ -124,9 +127,20 @@ class Cumulo:
                 return
             dispatcher = AsyncDispatcher(self, self.settings.async_workers)
             pollers = MappingPollers(self)
-            for worker in (dispatcher, pollers, Scheduler(self), Housekeeper(self)):
+            dispatcher.on_destination["events"] = self._destination_event
+            for worker in (dispatcher, pollers, Scheduler(self), EventRouter(self), DeliveryWorker(self),
+                           Housekeeper(self)):
                 worker.start()
                 self._workers.append(worker)
+
+    def _destination_event(self, bus_arn: str, record: dict[str, Any], outcome: str) -> None:
+        """An invocation record sent to an event bus, as Lambda sends it."""
+        result = self.event_bus.put_events([{
+            "Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {outcome}",
+            "Detail": json.dumps(record), "Resources": [record["requestContext"]["functionArn"]],
+            "EventBusName": bus_arn}])
+        if result["FailedEntryCount"]:
+            raise InvalidParameterValueException(result["Entries"][0]["ErrorMessage"])
 
     def stop_workers(self) -> None:
         with self._workers_lock:

@@ -28,6 +28,7 @@ class Settings:
     async_workers: int = 16             # asynchronous events run at once (by this process)
     async_retry_delay_s: float = 60.0   # before a failed event's 2nd attempt; twice that before the 3rd
     async_throttle_backoff_s: float = 1.0   # first delay after a throttle, doubling up to 5 minutes
+    events_retry_base_s: float = 1.0    # first delay before retrying a failed event-bus delivery (doubling, up to 60 s)
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 
     @classmethod

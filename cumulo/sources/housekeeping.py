@@ -1,4 +1,5 @@
-"""Housekeeping: messages past their queue's retention and stream records past the stream's."""
+"""Housekeeping: messages past their queue's retention, stream records past the stream's, archived
+events past the archive's."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ class Housekeeper:
         self._thread.join(timeout=5)
 
     def sweep(self) -> int:
-        return self._c.queues.sweep() + self._c.streams.sweep()
+        from cumulo.events.bus import ARCHIVE_PREFIX
+        archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
+                    for d in self._c.store.list_documents("event-archive") if d.get("RetentionDays")}
+        import time
+        swept = self._c.messages.sweep(int(time.time() * 1000), archives) if archives else 0
+        return swept + self._c.queues.sweep() + self._c.streams.sweep()
 
     def _run(self) -> None:
         while not self._stop.wait(self.INTERVAL_S):

@@ -78,8 +78,9 @@ class Schedules:
         tz = cron.zone(timezone_name)
         if state not in ("ENABLED", "DISABLED"):
             raise ValidationException("State must be ENABLED or DISABLED.")
-        fname, qualifier = fn.parse_function_ref(target_arn)
-        self._c.functions.get(fname, qualifier)
+        if not (isinstance(target_arn, str) and target_arn.startswith("arn:aws:events:") and ":rule/" in target_arn):
+            fname, qualifier = fn.parse_function_ref(target_arn)
+            self._c.functions.get(fname, qualifier)
         if input is not None:
             if not isinstance(input, str) or len(input.encode()) > 256 * 1024:
                 raise ValidationException("Input must be a JSON text of at most 256 KB.")
@@ -204,10 +205,15 @@ class Scheduler:
         doc.pop("flex_delay_applied", None)
         target = doc["Target"]
         payload = target.get("Input")
-        body = (payload if payload is not None else json.dumps(scheduled_event(self._c, doc["Name"], when))).encode()
-        name, qualifier = fn.parse_function_ref(target["Arn"])
+        event = scheduled_event(self._c, doc["Name"], when)
         try:
-            enqueue_event(self._c, name, qualifier, body)
+            if target["Arn"].startswith("arn:aws:events:"):        # a scheduled EventBridge rule
+                event["resources"] = [target["Arn"]]
+                self._c.event_bus.fire_rule(target["Arn"], event)
+            else:
+                body = (payload if payload is not None else json.dumps(event)).encode()
+                name, qualifier = fn.parse_function_ref(target["Arn"])
+                enqueue_event(self._c, name, qualifier, body)
         except CumuloError as err:
             log.warning("schedule %s could not invoke %s: %s", doc["Name"], target["Arn"], err)
         self._c.schedules_service.fired(doc, when)

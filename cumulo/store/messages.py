@@ -317,6 +317,26 @@ class MessageStore:
             db.execute("UPDATE messages SET sys = ? WHERE seq = ? AND queue = ? AND token = ?",
                        (json.dumps(sys_attrs), receipt[0], queue, receipt[1]))
 
+    def queue_stats(self, queue: str) -> tuple[int, int]:
+        """(messages, bytes of their bodies)."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM messages WHERE queue = ?",
+                                   (queue,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def scan(self, queue: str, batch: int = 500) -> Iterator[bytes]:
+        """Every body in a queue, oldest first, without leasing (archives)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT seq, body FROM messages WHERE queue = ? AND seq > ? ORDER BY seq "
+                                        "LIMIT ?", (queue, last, batch)).fetchall()
+            if not rows:
+                return
+            for seq, body in rows:
+                last = seq
+                yield bytes(body)
+
     def purge(self, queue: str) -> int:
         with self._tx() as db:
             return db.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount

@@ -1,0 +1,754 @@
+"""The event bus: buses, rules, targets, PutEvents, archives and replays (EventBridge's semantics).
+
+Flow, every step durable before the next (``store/messages.py`` internal queues):
+
+    PutEvents ──commit──► ~events ──EventRouter──► match rules (RuleIndex per bus)
+                                         ├──► ~archive/<name>     (archives whose pattern matches)
+                                         └──► ~deliveries          (one per matching rule target, input rendered)
+    ~deliveries ──DeliveryWorker──► function (async invoke) | queue | another bus | (state machine …)
+                     └── failed: retried with backoff per the target's RetryPolicy, then its DLQ
+
+PutEvents answers once the accepted entries are committed: it never waits for
+targets. A crash between two steps repeats the step (at least once per target,
+never lost). Events forwarded to another bus carry the buses they passed through,
+and a bus never takes the same event twice (loop protection).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, List
+
+from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
+from cumulo.events.index import RuleIndex
+from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern
+from cumulo.events.transform import compile_target_input
+from cumulo.model import function as fn
+from cumulo.store.messages import NewMessage, StoredMessage
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
+           "LimitExceededException", "EVENTS_QUEUE", "DELIVERIES_QUEUE"]
+
+log = logging.getLogger("cumulo.events")
+
+EVENTS_QUEUE = "~events"
+DELIVERIES_QUEUE = "~deliveries"
+ARCHIVE_PREFIX = "~archive/"
+MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 256 * 1024
+MAX_TARGETS = 5
+RETRY_ATTEMPTS_DEFAULT = 185
+EVENT_AGE_DEFAULT_S = 86_400
+_BUS_NAME_RE = re.compile(r"^[/\.\-_A-Za-z0-9]{1,256}$")
+_RULE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+_TARGET_ID_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+_ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
+_FAR_FUTURE_MS = 2 ** 62
+
+
+class ResourceAlreadyExistsException(CumuloError):
+    status = 400
+
+
+class LimitExceededException(CumuloError):
+    status = 400
+
+
+class InvalidStateException(CumuloError):
+    status = 400
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _epoch(value: Any, what: str) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise ValidationException(f"{what} must be a timestamp.")
+
+
+class EventBusService:
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+        self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]]]] = {}
+        self._index_lock = threading.Lock()
+        self._checked: dict[str, tuple[int, float]] = {}
+        self.on_target: dict[str, Callable[[str, str, dict[str, Any]], None]] = {}
+
+    # -- names ----------------------------------------------------------------
+    def bus_arn(self, name: str) -> str:
+        return f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:event-bus/{name}"
+
+    def rule_arn(self, bus: str, name: str) -> str:
+        middle = "" if bus == "default" else f"{bus}/"
+        return f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:rule/{middle}{name}"
+
+    def _bus_name(self, ref: Any) -> str:
+        if ref in (None, ""):
+            return "default"
+        if not isinstance(ref, str):
+            raise ValidationException("EventBusName must be a string.")
+        name = ref.split(":event-bus/", 1)[1] if ref.startswith("arn:") and ":event-bus/" in ref else ref
+        if not _BUS_NAME_RE.match(name):
+            raise ValidationException(f"1 validation error detected: Value '{ref}' at 'eventBusName' failed to satisfy "
+                                      "constraint: Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+")
+        return name
+
+    def _bus(self, ref: Any) -> dict[str, Any]:
+        name = self._bus_name(ref)
+        if name == "default":
+            return {"Name": "default", "Arn": self.bus_arn("default")}
+        doc = self._c.store.get_document("event-bus", name)
+        if doc is None:
+            raise ResourceNotFoundException(f"Event bus {name} does not exist.")
+        return doc
+
+    # -- buses ----------------------------------------------------------------
+    def create_event_bus(self, name: str, description: str | None = None, tags: Any = None) -> dict[str, Any]:
+        if not isinstance(name, str) or not _BUS_NAME_RE.match(name) or name.startswith("aws."):
+            raise ValidationException("Event bus names are 1-256 characters of letters, digits and . - _ /, and do "
+                                      "not start with 'aws.'.")
+        if name == "default" or self._c.store.get_document("event-bus", name) is not None:
+            raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
+        doc = {"Name": name, "Arn": self.bus_arn(name), "CreationTime": time.time(), "LastModifiedTime": time.time()}
+        if description:
+            doc["Description"] = description
+        self._c.store.put_document("event-bus", name, doc)
+        return {"EventBusArn": doc["Arn"], **({"Description": description} if description else {})}
+
+    def describe_event_bus(self, name: Any = None) -> dict[str, Any]:
+        return dict(self._bus(name))
+
+    def list_event_buses(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        buses = [{"Name": "default", "Arn": self.bus_arn("default")}] + self._c.store.list_documents("event-bus")
+        return [b for b in buses if b["Name"].startswith(prefix or "")]
+
+    def delete_event_bus(self, name: str) -> None:
+        bus = self._bus_name(name)
+        if bus == "default":
+            raise ValidationException("Cannot delete event bus default.")
+        if any(r["EventBusName"] == bus for r in self._rules()):
+            raise ValidationException(f"Cannot delete event bus {bus} because it has rules.")
+        self._c.store.delete_document("event-bus", bus)
+
+    # -- rules ----------------------------------------------------------------
+    def _rules(self) -> "List[dict[str, Any]]":
+        return self._c.store.list_documents("event-rule")
+
+    def _rule(self, name: Any, bus: Any) -> dict[str, Any]:
+        bus_name = self._bus(bus)["Name"]
+        doc = self._c.store.get_document("event-rule", f"{bus_name}|{name}") if isinstance(name, str) else None
+        if doc is None:
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus_name}.")
+        return doc
+
+    def put_rule(self, name: str, event_bus: Any = None, event_pattern: Any = None, schedule_expression: Any = None,
+                 state: str | None = None, description: str | None = None, role_arn: str | None = None) -> str:
+        if not isinstance(name, str) or not _RULE_NAME_RE.match(name):
+            raise ValidationException(f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                                      "constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+")
+        bus = self._bus(event_bus)["Name"]
+        if not event_pattern and not schedule_expression:
+            raise ValidationException("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+        pattern_text = None
+        if event_pattern:
+            if not isinstance(event_pattern, str):
+                event_pattern = json.dumps(event_pattern)
+            compile_pattern(event_pattern)                  # InvalidEventPatternException, with AWS's reason
+            pattern_text = event_pattern
+        if schedule_expression:
+            if bus != "default":
+                raise ValidationException("ScheduleExpression is supported only on the default event bus.")
+            from cumulo.sources import cron
+            cron.parse(schedule_expression)
+        if state not in (None, "ENABLED", "DISABLED"):
+            raise ValidationException("State must be ENABLED or DISABLED.")
+        current = self._c.store.get_document("event-rule", f"{bus}|{name}") or {}
+        doc = {**current, "Name": name, "Arn": self.rule_arn(bus, name), "EventBusName": bus,
+               "State": state or current.get("State", "ENABLED"), "Targets": current.get("Targets", [])}
+        for key, value in (("EventPattern", pattern_text), ("ScheduleExpression", schedule_expression),
+                           ("Description", description), ("RoleArn", role_arn)):
+            if value:
+                doc[key] = value
+            else:
+                doc.pop(key, None)
+        self._c.store.put_document("event-rule", f"{bus}|{name}", doc)
+        self._sync_rule_schedule(doc)
+        return doc["Arn"]
+
+    def _sync_rule_schedule(self, doc: dict[str, Any]) -> None:
+        schedules = self._c.schedules_service
+        schedule_name = f"rule.{doc['Name']}"[:64]
+        exists = self._c.store.get_document("schedule", schedule_name) is not None
+        if doc.get("ScheduleExpression"):
+            schedules.create(schedule_name, doc["ScheduleExpression"], doc["Arn"],
+                             state="ENABLED" if doc["State"] == "ENABLED" else "DISABLED", update=exists)
+        elif exists:
+            schedules.delete(schedule_name)
+
+    def describe_rule(self, name: str, event_bus: Any = None) -> dict[str, Any]:
+        doc = self._rule(name, event_bus)
+        return {k: v for k, v in doc.items() if k != "Targets"}
+
+    def list_rules(self, prefix: str | None = None, event_bus: Any = None) -> list[dict[str, Any]]:
+        bus = self._bus(event_bus)["Name"]
+        return sorted(({k: v for k, v in r.items() if k != "Targets"} for r in self._rules()
+                       if r["EventBusName"] == bus and r["Name"].startswith(prefix or "")), key=lambda r: r["Name"])
+
+    def set_rule_state(self, name: str, event_bus: Any, enabled: bool) -> None:
+        doc = self._rule(name, event_bus)
+        doc["State"] = "ENABLED" if enabled else "DISABLED"
+        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{name}", doc)
+        self._sync_rule_schedule(doc)
+
+    def delete_rule(self, name: str, event_bus: Any = None, force: bool = False) -> None:
+        try:
+            doc = self._rule(name, event_bus)
+        except ResourceNotFoundException:
+            return                                          # AWS: deleting a missing rule succeeds
+        if doc["Targets"] and not force:
+            raise ValidationException("Rule can't be deleted since it has targets.")
+        self._c.store.delete_document("event-rule", f"{doc['EventBusName']}|{name}")
+        doc.pop("ScheduleExpression", None)
+        self._sync_rule_schedule(doc)
+
+    def put_targets(self, rule: str, event_bus: Any, targets: Any) -> dict[str, Any]:
+        doc = self._rule(rule, event_bus)
+        if not isinstance(targets, list) or not targets:
+            raise ValidationException("Targets must be a non-empty list.")
+        current = {t["Id"]: t for t in doc["Targets"]}
+        failed = []
+        for target in targets:
+            target_id = target.get("Id") if isinstance(target, dict) else None
+            try:
+                if not isinstance(target_id, str) or not _TARGET_ID_RE.match(target_id):
+                    raise ValidationException("Target Id must be 1-64 letters, digits, '.', '-' or '_'.")
+                current[target_id] = self._check_target(target)
+            except CumuloError as err:
+                failed.append({"TargetId": str(target_id), "ErrorCode": err.type, "ErrorMessage": err.message})
+        if len(current) > MAX_TARGETS:
+            raise LimitExceededException(f"The requested resource exceeds the maximum number allowed "
+                                         f"({MAX_TARGETS} targets per rule).")
+        doc["Targets"] = list(current.values())
+        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        return {"FailedEntryCount": len(failed), "FailedEntries": failed}
+
+    def _check_target(self, target: dict[str, Any]) -> dict[str, Any]:
+        arn = target.get("Arn")
+        if not isinstance(arn, str) or not arn.startswith("arn:"):
+            raise ValidationException("Target Arn is required and must be an ARN.")
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if service not in ("lambda", "sqs", "events", "states"):
+            raise ValidationException(f"Target {arn} is not supported: Cumulo delivers to functions, queues, "
+                                      "event buses and state machines.")
+        compile_target_input(target)
+        retry = target.get("RetryPolicy") or {}
+        if retry:
+            attempts = retry.get("MaximumRetryAttempts", RETRY_ATTEMPTS_DEFAULT)
+            age = retry.get("MaximumEventAgeInSeconds", EVENT_AGE_DEFAULT_S)
+            if not isinstance(attempts, int) or not 0 <= attempts <= 185:
+                raise ValidationException("RetryPolicy.MaximumRetryAttempts must be between 0 and 185.")
+            if not isinstance(age, int) or not 60 <= age <= 86_400:
+                raise ValidationException("RetryPolicy.MaximumEventAgeInSeconds must be between 60 and 86400.")
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if dlq and ":sqs:" not in dlq:
+            raise ValidationException("DeadLetterConfig.Arn must be an SQS queue ARN.")
+        keep = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
+                "SqsParameters", "RoleArn")
+        return {k: target[k] for k in keep if target.get(k) is not None}
+
+    def remove_targets(self, rule: str, event_bus: Any, ids: list[str]) -> dict[str, Any]:
+        doc = self._rule(rule, event_bus)
+        known = {t["Id"] for t in doc["Targets"]}
+        failed = [{"TargetId": i, "ErrorCode": "ResourceNotFoundException",
+                   "ErrorMessage": f"Target {i} does not exist on rule {rule}."} for i in ids if i not in known]
+        doc["Targets"] = [t for t in doc["Targets"] if t["Id"] not in set(ids)]
+        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        return {"FailedEntryCount": len(failed), "FailedEntries": failed}
+
+    def list_targets_by_rule(self, rule: str, event_bus: Any = None) -> list[dict[str, Any]]:
+        return list(self._rule(rule, event_bus)["Targets"])
+
+    def list_rule_names_by_target(self, target_arn: str, event_bus: Any = None) -> list[str]:
+        bus = self._bus(event_bus)["Name"]
+        return sorted(r["Name"] for r in self._rules() if r["EventBusName"] == bus
+                      and any(t["Arn"] == target_arn for t in r["Targets"]))
+
+    @staticmethod
+    def test_event_pattern(pattern: Any, event: Any) -> bool:
+        compiled = compile_pattern(pattern if isinstance(pattern, str) else json.dumps(pattern))
+        try:
+            doc = json.loads(event) if isinstance(event, str) else event
+        except ValueError:
+            raise ValidationException("Parameter Event is not valid.") from None
+        if not isinstance(doc, dict) or not all(k in doc for k in ("id", "account", "source", "time", "region",
+                                                                    "detail-type")):
+            raise ValidationException("Parameter Event is not valid.")
+        return compiled.matches(doc)
+
+    # -- events ---------------------------------------------------------------
+    def put_events(self, entries: Any) -> dict[str, Any]:
+        if not isinstance(entries, list) or not entries:
+            raise ValidationException("1 validation error detected: Value at 'entries' failed to satisfy "
+                                      "constraint: Member must have length greater than or equal to 1")
+        if len(entries) > MAX_ENTRIES:
+            raise ValidationException(f"1 validation error detected: Value '[...]' at 'entries' failed to satisfy "
+                                      f"constraint: Member must have length less than or equal to {MAX_ENTRIES}")
+        total = sum(_entry_size(e) for e in entries if isinstance(e, dict))
+        if total > MAX_REQUEST_BYTES:
+            raise ValidationException(f"Total size of the entries in the request is over the limit "
+                                      f"({total} > {MAX_REQUEST_BYTES} bytes).")
+        results: list[dict[str, Any]] = []
+        accepted: list[NewMessage] = []
+        for entry in entries:
+            try:
+                bus, event = self._envelope(entry)
+            except _EntryError as err:
+                results.append({"ErrorCode": err.code, "ErrorMessage": err.message})
+                continue
+            results.append({"EventId": event["id"]})
+            accepted.append(NewMessage(event["id"], json.dumps(event).encode(), None, {"bus": bus, "hops": [bus]}))
+        if accepted:
+            self._c.messages.send(EVENTS_QUEUE, accepted, _now_ms())
+        return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
+
+    def _envelope(self, entry: Any) -> tuple[str, dict[str, Any]]:
+        if not isinstance(entry, dict):
+            raise _EntryError("InvalidArgument", "Each entry must be an object.")
+        missing = [k for k in ("Source", "DetailType", "Detail") if not entry.get(k)]
+        if missing:
+            raise _EntryError("InvalidArgument", f"Parameter(s) {', '.join(missing)} must be specified.")
+        try:
+            bus = self._bus(entry.get("EventBusName"))["Name"]
+        except ResourceNotFoundException as err:
+            raise _EntryError("ResourceNotFoundException", err.message) from None
+        except ValidationException as err:
+            raise _EntryError("InvalidArgument", err.message) from None
+        try:
+            detail = json.loads(entry["Detail"]) if isinstance(entry["Detail"], str) else None
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            raise _EntryError("MalformedDetail", "Detail is malformed.")
+        if _entry_size(entry) > MAX_REQUEST_BYTES:
+            raise _EntryError("InvalidArgument", "Entry size exceeds 256 KB.")
+        resources = entry.get("Resources") or []
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise _EntryError("InvalidArgument", "Resources must be a list of strings.")
+        when = entry.get("Time")
+        try:
+            stamp = _epoch(when, "Time") if when is not None else time.time()
+        except ValidationException as err:
+            raise _EntryError("InvalidArgument", err.message) from None
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": str(entry["DetailType"]),
+                 "source": str(entry["Source"]), "account": self._c.arns.account, "time": _iso(stamp * 1000),
+                 "region": self._c.arns.region, "resources": resources, "detail": detail}
+        return bus, event
+
+    # -- routing --------------------------------------------------------------
+    def index(self, bus: str) -> tuple[RuleIndex, dict[str, dict[str, Any]]]:
+        """The enabled rules of ``bus`` with event patterns, indexed; rebuilt when they change."""
+        with self._index_lock:
+            generation = self._c.store.generation
+            checked = self._checked.get(bus)
+            cached = self._indexes.get(bus)
+            if cached is not None and checked is not None and (checked[0] == generation
+                                                               or time.monotonic() - checked[1] < 0.2):
+                return cached[1], cached[2]
+            rules = {r["Arn"]: r for r in self._rules() if r["EventBusName"] == bus and r["State"] == "ENABLED"
+                     and r.get("EventPattern")}
+            signature = json.dumps(sorted((a, r["EventPattern"], r["Targets"]) for a, r in rules.items()),
+                                   sort_keys=True)
+            self._checked[bus] = (generation, time.monotonic())
+            if cached is not None and cached[0] == signature:
+                self._indexes[bus] = (signature, cached[1], rules)
+                return cached[1], rules
+            index = RuleIndex()
+            for arn, rule in rules.items():
+                try:
+                    index.add(arn, compile_pattern(rule["EventPattern"]))
+                except InvalidEventPatternException:
+                    log.warning("rule %s has a pattern this build refuses; skipped", arn)
+            self._indexes[bus] = (signature, index, rules)
+            return index, rules
+
+    def deliveries_for(self, event: dict[str, Any], rule: dict[str, Any], hops: list[str],
+                       now_ms: int) -> list[NewMessage]:
+        out = []
+        for target in rule["Targets"]:
+            try:
+                payload = compile_target_input(target).render(event, rule_name=rule["Name"], rule_arn=rule["Arn"],
+                                                              ingestion_time=_iso(now_ms))
+            except CumuloError as err:
+                log.warning("rule %s target %s: input could not be rendered: %s", rule["Arn"], target["Id"], err)
+                continue
+            meta = {"rule": rule["Arn"], "target": target, "at": now_ms, "n": 0, "event_id": event["id"],
+                    "hops": hops}
+            out.append(NewMessage(str(uuid.uuid4()), payload.encode(), None, meta, None, 0, 60_000))
+        return out
+
+    def fire_rule(self, rule_arn: str, event: dict[str, Any]) -> None:
+        """A scheduled rule's fire: its targets get the Scheduled Event."""
+        for rule in self._rules():
+            if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
+                deliveries = self.deliveries_for(event, rule, ["default"], _now_ms())
+                if deliveries:
+                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, _now_ms())
+
+    # -- archives and replays --------------------------------------------------------
+    def create_archive(self, name: str, source_arn: str, event_pattern: Any = None, retention_days: int | None = None,
+                       description: str | None = None) -> dict[str, Any]:
+        if not isinstance(name, str) or not _ARCHIVE_NAME_RE.match(name):
+            raise ValidationException("Archive names are 1-48 letters, digits, '.', '-' or '_'.")
+        if self._c.store.get_document("event-archive", name) is not None:
+            raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
+        bus = self._bus(source_arn)["Name"]
+        if event_pattern:
+            event_pattern = event_pattern if isinstance(event_pattern, str) else json.dumps(event_pattern)
+            compile_pattern(event_pattern)
+        days = 0 if retention_days is None else retention_days
+        if not isinstance(days, int) or days < 0:
+            raise ValidationException("RetentionDays must be 0 (forever) or more.")
+        now = time.time()
+        doc = {"ArchiveName": name, "ArchiveArn": f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:"
+                                                  f"archive/{name}", "EventSourceArn": self.bus_arn(bus),
+               "State": "ENABLED", "RetentionDays": days, "CreationTime": now, "bus": bus}
+        if event_pattern:
+            doc["EventPattern"] = event_pattern
+        if description:
+            doc["Description"] = description
+        self._c.store.put_document("event-archive", name, doc)
+        return {"ArchiveArn": doc["ArchiveArn"], "State": "ENABLED", "CreationTime": now}
+
+    def _archive(self, name: Any) -> dict[str, Any]:
+        doc = self._c.store.get_document("event-archive", name) if isinstance(name, str) else None
+        if doc is None:
+            raise ResourceNotFoundException(f"Archive {name} does not exist.")
+        return doc
+
+    def describe_archive(self, name: str) -> dict[str, Any]:
+        doc = self._archive(name)
+        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + name)
+        return {**{k: v for k, v in doc.items() if k != "bus"}, "EventCount": count, "SizeBytes": size}
+
+    def list_archives(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        return [self.describe_archive(d["ArchiveName"]) for d in self._c.store.list_documents("event-archive")
+                if d["ArchiveName"].startswith(prefix or "")]
+
+    def delete_archive(self, name: str) -> None:
+        self._archive(name)
+        self._c.store.delete_document("event-archive", name)
+        self._c.messages.purge(ARCHIVE_PREFIX + name)
+
+    def archives_for(self, bus: str) -> list[tuple[str, Pattern | None]]:
+        out = []
+        for doc in self._c.store.list_documents("event-archive"):
+            if doc["bus"] == bus and doc["State"] == "ENABLED":
+                out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
+                            else None))
+        return out
+
+    def start_replay(self, name: str, source_arn: str, start: Any, end: Any, destination: Any,
+                     description: str | None = None) -> dict[str, Any]:
+        if not isinstance(name, str) or not _RULE_NAME_RE.match(name):
+            raise ValidationException("Replay names are 1-64 letters, digits, '.', '-' or '_'.")
+        if self._c.store.get_document("event-replay", name) is not None:
+            raise ResourceAlreadyExistsException(f"Replay {name} already exists.")
+        if not isinstance(source_arn, str) or ":archive/" not in source_arn:
+            raise ValidationException("EventSourceArn must be an archive ARN.")
+        archive = self._archive(source_arn.rsplit("/", 1)[1])
+        begin, finish = _epoch(start, "EventStartTime"), _epoch(end, "EventEndTime")
+        if begin >= finish:
+            raise ValidationException("EventStartTime must be before EventEndTime.")
+        if finish > time.time() + 1:
+            raise ValidationException("EventEndTime cannot be in the future.")
+        dest = destination if isinstance(destination, dict) else {}
+        bus = self._bus(dest.get("Arn"))["Name"]
+        if bus != archive["bus"]:
+            raise ValidationException("A replay's destination must be the archive's event bus.")
+        filters = dest.get("FilterArns") or []
+        now = time.time()
+        doc = {"ReplayName": name, "ReplayArn": f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:"
+                                                f"replay/{name}", "EventSourceArn": source_arn,
+               "Destination": {"Arn": self.bus_arn(bus), **({"FilterArns": filters} if filters else {})},
+               "EventStartTime": begin, "EventEndTime": finish, "State": "STARTING", "ReplayStartTime": now}
+        if description:
+            doc["Description"] = description
+        self._c.store.put_document("event-replay", name, doc)
+        return {"ReplayArn": doc["ReplayArn"], "State": "STARTING", "ReplayStartTime": now}
+
+    def describe_replay(self, name: str) -> dict[str, Any]:
+        doc = self._c.store.get_document("event-replay", name) if isinstance(name, str) else None
+        if doc is None:
+            raise ResourceNotFoundException(f"Replay {name} does not exist.")
+        return doc
+
+    def list_replays(self) -> list[dict[str, Any]]:
+        return self._c.store.list_documents("event-replay")
+
+    def cancel_replay(self, name: str) -> dict[str, Any]:
+        doc = self.describe_replay(name)
+        if doc["State"] not in ("STARTING", "RUNNING"):
+            raise InvalidStateException(f"Replay {name} is {doc['State']} and cannot be cancelled.")
+        doc["State"] = "CANCELLING"
+        self._c.store.put_document("event-replay", name, doc)
+        return {"ReplayArn": doc["ReplayArn"], "State": "CANCELLING"}
+
+    def run_replay(self, doc: dict[str, Any]) -> None:
+        """Send the archived events of the replay's time range to its bus (replayed events carry
+        ``replay-name``, go only to ``FilterArns`` rules if given, and are not archived again)."""
+        name = doc["ReplayName"]
+        doc["State"] = "RUNNING"
+        self._c.store.put_document("event-replay", name, doc)
+        archive = doc["EventSourceArn"].rsplit("/", 1)[1]
+        bus = doc["Destination"]["Arn"].rsplit("/", 1)[1]
+        filters = doc["Destination"].get("FilterArns")
+        last = None
+        batch: list[NewMessage] = []
+        for body in self._c.messages.scan(ARCHIVE_PREFIX + archive):
+            event = json.loads(body)
+            stamp = _epoch(event["time"], "time")
+            if not doc["EventStartTime"] <= stamp < doc["EventEndTime"]:
+                continue
+            current = self._c.store.get_document("event-replay", name) or {}
+            if current.get("State") == "CANCELLING":
+                doc.update(State="CANCELLED", ReplayEndTime=time.time())
+                self._c.store.put_document("event-replay", name, doc)
+                return
+            event["replay-name"] = name
+            meta: dict[str, Any] = {"bus": bus, "hops": [bus], "replay": name}
+            if filters:
+                meta["rules"] = filters
+            batch.append(NewMessage(str(uuid.uuid4()), json.dumps(event).encode(), None, meta))
+            last = stamp
+            if len(batch) >= 100:
+                self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+                batch = []
+        if batch:
+            self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+        doc.update(State="COMPLETED", ReplayEndTime=time.time())
+        if last is not None:
+            doc["EventLastReplayedTime"] = last
+        self._c.store.put_document("event-replay", name, doc)
+
+
+class _EntryError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        value = entry.get(key)
+        if isinstance(value, str):
+            size += len(value.encode())
+    for resource in entry.get("Resources") or []:
+        if isinstance(resource, str):
+            size += len(resource.encode())
+    return size
+
+
+class EventRouter:
+    """Moves committed events to archives and per-target deliveries; runs replays."""
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cumulo-events-router", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        store = self._c.messages
+        while not self._stop.is_set():
+            try:
+                self._replays()
+                found = store.receive(EVENTS_QUEUE, 50, 30_000, _now_ms())
+                if not found:
+                    store.wait_for(0.5)
+                    continue
+                self.route(found)
+            except Exception:
+                log.exception("event router failed; events will be retried")
+                self._stop.wait(0.5)
+
+    def route(self, events: list[StoredMessage]) -> None:
+        bus_service = self._c.event_bus
+        now = _now_ms()
+        deliveries: list[NewMessage] = []
+        archived: dict[str, list[NewMessage]] = {}
+        for m in events:
+            meta = m.sys or {}
+            event = json.loads(m.body)
+            bus = meta.get("bus", "default")
+            index, rules = bus_service.index(bus)
+            matched = index.match(event)
+            if meta.get("rules"):
+                matched &= set(meta["rules"])
+            for arn in sorted(matched):
+                deliveries += bus_service.deliveries_for(event, rules[arn], meta.get("hops", [bus]), now)
+            if not meta.get("replay"):
+                for name, pattern in bus_service.archives_for(bus):
+                    if pattern is None or pattern.matches(event):
+                        archived.setdefault(name, []).append(
+                            NewMessage(event["id"], m.body, None, None, None, _FAR_FUTURE_MS - now))
+        if deliveries:
+            self._c.messages.send(DELIVERIES_QUEUE, deliveries, now)
+        for name, items in archived.items():
+            self._c.messages.send(ARCHIVE_PREFIX + name, items, now)
+        self._c.messages.delete(EVENTS_QUEUE, [(m.seq, m.receipt.partition("-")[2]) for m in events])
+
+    def _replays(self) -> None:
+        for doc in self._c.event_bus.list_replays():
+            if doc["State"] == "STARTING":
+                self._c.event_bus.run_replay(doc)
+
+
+class DeliveryWorker:
+    """Delivers to targets, with the target's retry policy and dead-letter queue."""
+
+    def __init__(self, cumulo: "Cumulo", workers: int = 8) -> None:
+        self._c = cumulo
+        self._workers = workers
+        self._free = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cumulo-deliver")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="cumulo-deliveries", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
+
+    def _fetch(self) -> None:
+        store = self._c.messages
+        while not self._stop.is_set():
+            if not self._free.acquire(timeout=0.2):
+                continue
+            permits = 1
+            while permits < 10 and self._free.acquire(blocking=False):
+                permits += 1
+            try:
+                found = store.receive(DELIVERIES_QUEUE, permits, 60_000, _now_ms())
+            except Exception:
+                log.exception("delivery queue receive failed")
+                found = []
+            for _ in range(permits - len(found)):
+                self._free.release()
+            if not found:
+                store.wait_for(0.5)
+                continue
+            for m in found:
+                self._pool.submit(self._run, m)
+
+    def _run(self, m: StoredMessage) -> None:
+        try:
+            self.deliver(m)
+        except Exception:
+            log.exception("delivery %s failed in the worker; it will be retried", m.id)
+        finally:
+            self._free.release()
+
+    def deliver(self, m: StoredMessage) -> None:
+        store = self._c.messages
+        meta = dict(m.sys or {})
+        target = meta["target"]
+        receipt = (m.seq, m.receipt.partition("-")[2])
+        try:
+            self._send(target, m.body.decode(), meta)
+        except CumuloError as err:
+            policy = target.get("RetryPolicy") or {}
+            attempts = policy.get("MaximumRetryAttempts", RETRY_ATTEMPTS_DEFAULT)
+            max_age = policy.get("MaximumEventAgeInSeconds", EVENT_AGE_DEFAULT_S)
+            meta["n"] = meta.get("n", 0) + 1
+            delay = min(self._c.settings.events_retry_base_s * 2 ** (meta["n"] - 1), 60.0)
+            if meta["n"] > attempts or _now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
+                self._dead_letter(target, meta, m.body.decode(), err)
+                store.delete(DELIVERIES_QUEUE, [receipt])
+                return
+            store.update_sys(DELIVERIES_QUEUE, receipt, meta)
+            store.release(DELIVERIES_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            return
+        store.delete(DELIVERIES_QUEUE, [receipt])
+
+    def _send(self, target: dict[str, Any], payload: str, meta: dict[str, Any]) -> None:
+        arn = target["Arn"]
+        service = arn.split(":")[2]
+        c = self._c
+        if service == "lambda":
+            from cumulo.invoke.asynchronous import enqueue_event
+            name, qualifier = fn.parse_function_ref(arn)
+            enqueue_event(c, name, qualifier, payload.encode())
+        elif service == "sqs":
+            _, attrs = c.queues.attributes(arn)
+            if attrs.fifo:
+                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+                if not group:
+                    raise ValidationException("A FIFO queue target needs SqsParameters.MessageGroupId.")
+                c.queues.send_message(arn, payload, group_id=group, dedup_id=meta["event_id"])
+            else:
+                c.queues.send_message(arn, payload)
+        elif service == "events":
+            bus = c.event_bus._bus(arn)["Name"]
+            hops = list(meta.get("hops", []))
+            if bus in hops:
+                log.warning("event %s already passed through bus %s: not sent again (loop)", meta["event_id"], bus)
+                return
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                raise ValidationException("An event bus target needs the event as its input.") from None
+            c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
+                                                      {"bus": bus, "hops": hops + [bus]})], _now_ms())
+            _ = event
+        elif service in c.event_bus.on_target:
+            c.event_bus.on_target[service](arn, payload, meta)
+        else:
+            raise ValidationException(f"Target {arn} is not available in this build.")
+
+    def _dead_letter(self, target: dict[str, Any], meta: dict[str, Any], payload: str, err: CumuloError) -> None:
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        log.warning("delivery of event %s to %s gave up after %d attempts: %s", meta["event_id"], target["Arn"],
+                    meta["n"], err)
+        if not dlq:
+            return
+        attributes = {"RULE_ARN": {"DataType": "String", "StringValue": meta["rule"]},
+                      "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
+                      "ERROR_CODE": {"DataType": "String", "StringValue": err.type},
+                      "ERROR_MESSAGE": {"DataType": "String", "StringValue": err.message[:1024] or "-"}}
+        try:
+            self._c.queues.send_raw(dlq, payload, attributes)
+        except CumuloError as dlq_err:
+            log.warning("could not send event %s to its dead-letter queue %s: %s", meta["event_id"], dlq, dlq_err)
