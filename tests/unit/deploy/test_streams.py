@@ -97,7 +97,8 @@ def test_streams_resolve_in_functions_and_outputs(tmp_path: Path) -> None:
         StreamMappingSpec("Read", ARN + "clicks-prod", "TRIM_HORIZON", None, 500, 2, False, 4, 3, 3600, True,
                           QUEUE_ARN + failures, ("ReportBatchItemFailures",)),
         StreamMappingSpec("Later", ARN + plain_name, "AT_TIMESTAMP", 1700000000.5)]
-    assert fn.mappings[1].batch_size == 100 and fn.mappings[1].maximum_retry_attempts == -1
+    later = fn.mappings[1]
+    assert isinstance(later, StreamMappingSpec) and (later.batch_size, later.maximum_retry_attempts) == (100, -1)
     assert resolve_outputs(template) == {"Name": "clicks-prod", "Arn": ARN + plain_name}
 
 
