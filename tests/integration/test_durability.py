@@ -2,7 +2,7 @@
 
 A real ``cumulo up`` is killed mid-stream, restarted on the same home and ports,
 and every event it acknowledged (an async invoke's 202, a SendMessage's
-MessageId, a PutRecord's sequence number) must be processed at least once afterwards; every message must be
+MessageId, a PutRecord's sequence number, a PutEvents entry's EventId) must be processed at least once afterwards; every message must be
 accounted for (processed and deleted, none left behind).
 """
 
@@ -50,6 +50,12 @@ def kinesis_client(server: CumuloServer) -> BaseClient:
         aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, connect_timeout=2))
 
 
+def events_client(server: CumuloServer) -> BaseClient:
+    return boto3.session.Session().client(
+        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
+        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, connect_timeout=2))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,6 +89,10 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
         create(lam, name, zip_of(**{"app.py": SLOW_RECORDER}), Timeout=3, Environment={"Variables": {
             "ENDPOINT": srv.endpoint, "KEY": srv.key_id, "SECRET": srv.secret, "SEEN": seen}})
         lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=5)
+        bus = events_client(srv)
+        bus.put_rule(Name="to-seen", EventPattern=json.dumps({"source": ["durable"]}))
+        bus.put_targets(Rule="to-seen", Targets=[{"Id": "seen", "Arn": sqs.get_queue_attributes(
+            QueueUrl=seen, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"], "InputPath": "$.detail.id"}])
         kinesis = kinesis_client(srv)
         kinesis.create_stream(StreamName="durable", ShardCount=2)
         stream_arn = kinesis.describe_stream(StreamName="durable")["StreamDescription"]["StreamARN"]
@@ -91,7 +101,15 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
 
         accepted: set[str] = set()
 
-        def send(i: int, client: BaseClient, queue_client: BaseClient, stream_client: BaseClient) -> None:
+        def send(i: int, client: BaseClient, queue_client: BaseClient, stream_client: BaseClient,
+                 bus_client: BaseClient) -> None:
+            try:
+                result = bus_client.put_events(Entries=[{"Source": "durable", "DetailType": "t",
+                                                         "Detail": json.dumps({"id": f"bus-{i}"})}])
+                if result["FailedEntryCount"] == 0:
+                    accepted.add(f'"bus-{i}"')       # InputPath delivers the JSON string
+            except (BotoCoreError, ClientError):
+                pass
             try:
                 client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"id": f"event-{i}"}))
                 accepted.add(f"event-{i}")
@@ -109,23 +127,23 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
                 pass
 
         for i in range(60):
-            send(i, lam, sqs, kinesis)
+            send(i, lam, sqs, kinesis, bus)
         srv.proc.send_signal(signal.SIGKILL)      # mid-stream: events and batches are in flight
         srv.proc.wait(10)
-        assert len(accepted) == 180
+        assert len(accepted) == 240
         for i in range(60, 70):                 # the server is down: nothing is acknowledged
-            send(i, lam, sqs, kinesis)
-        assert len(accepted) == 180
+            send(i, lam, sqs, kinesis, bus)
+        assert len(accepted) == 240
         srv.close()
 
         srv = start(home, port, gateway)
-        lam, sqs, kinesis = srv.client(), sqs_client(srv), kinesis_client(srv)
+        lam, sqs, kinesis, bus = srv.client(), sqs_client(srv), kinesis_client(srv), events_client(srv)
         done_before = int(sqs.get_queue_attributes(QueueUrl=seen, AttributeNames=["ApproximateNumberOfMessages"])[
             "Attributes"]["ApproximateNumberOfMessages"])
-        assert done_before < 180, "the kill came too late to catch work in flight"
+        assert done_before < 240, "the kill came too late to catch work in flight"
         for i in range(70, 100):
-            send(i, lam, sqs, kinesis)
-        assert len(accepted) == 270
+            send(i, lam, sqs, kinesis, bus)
+        assert len(accepted) == 360
         processed = seen_ids(sqs, seen, accepted, timeout=60)
         assert accepted - processed == set(), f"lost: {sorted(accepted - processed)[:10]}"
         # every message is accounted for: processed and deleted from the source queue

@@ -87,3 +87,20 @@ def test_bad_schedules_are_refused_and_change_nothing(cumulo: Cumulo, deploy: Ca
         with pytest.raises(ValidationException):
             cumulo.schedules_service.create("bad", expression, fn, **options)
     assert cumulo.schedules_service.list() == []
+
+
+def test_scheduled_rule_sends_the_scheduled_event_to_its_targets(cumulo: Cumulo) -> None:
+    cumulo.queues.create_queue("ticks")
+    arn = cumulo.event_bus.put_rule("every-five", schedule_expression="rate(5 minutes)")
+    cumulo.event_bus.put_targets("every-five", None, [{"Id": "q", "Arn": cumulo.queues.arn("ticks")}])
+    make_due(cumulo, "rule.every-five", datetime.now(timezone.utc) - timedelta(seconds=1))
+    cumulo.start_workers()
+    got = cumulo.queues.receive_message("ticks", 1, wait_seconds=10)
+    assert len(got) == 1
+    event = json.loads(got[0]["Body"])
+    EventBridgeModel.model_validate(event)
+    assert event["detail-type"] == "Scheduled Event" and event["resources"] == [arn]
+    cumulo.event_bus.put_targets("every-five", None, [{"Id": "q", "Arn": cumulo.queues.arn("ticks")}])
+    cumulo.event_bus.remove_targets("every-five", None, ["q"])
+    cumulo.event_bus.delete_rule("every-five")
+    assert cumulo.store.get_document("schedule", "rule.every-five") is None
