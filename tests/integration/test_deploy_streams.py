@@ -150,3 +150,17 @@ def test_failed_deploy_rolls_back_the_stream_it_created(cumulo: Cumulo, tmp_path
     with pytest.raises(ResourceNotFoundException):
         cumulo.get_function_configuration("clicks-Reader")
     assert cumulo.mappings.list() == [] and cumulo.store.get_stack("clicks") is None
+
+
+def test_failed_deploy_puts_back_a_replaced_mapping(cumulo: Cumulo, tmp_path: Path) -> None:
+    deploy(cumulo, _write(tmp_path / "clicks"))
+    stream = stream_name_for("clicks", "Clicks")
+    bad = ("        Bad:\n          Type: Kinesis\n          Properties: {Stream: 'arn:aws:kinesis:us-east-1:"
+           "000000000000:stream/missing', StartingPosition: LATEST}\n")
+    with pytest.raises(CumuloError, match="rolled back"):
+        deploy(cumulo, _write(tmp_path / "clicks", events=EVENT + bad, position="LATEST"))
+    (mapping,) = cumulo.mappings.list(function_name="clicks-Reader")
+    assert (mapping["EventSourceArn"], mapping["StartingPosition"], mapping["BatchSize"]) == (
+        cumulo.streams.arn(stream), "TRIM_HORIZON", 10)
+    # The stack record still names the old mapping; the next deploy adopts the one put back.
+    assert not deploy(cumulo, _write(tmp_path / "clicks")).changed
