@@ -9,8 +9,9 @@ Measured in the same run:
   validated, committed, request id returned), from 1 and 2 callers;
 - end-to-end processing rate of those events through the dispatcher to a warm no-op function;
 - queue send / receive / delete throughput (``Cumulo.queues``, one message per call);
-- time from SendMessage to the function's handler running (a mapping with BatchSize 1) and
-  from an Event invoke to its handler, idle system, p50/p99.
+- time from SendMessage to the function's handler running (a mapping with BatchSize 1), from an
+  Event invoke to its handler, and from PutEvents through a rule to its handler, idle, p50/p99;
+- PutEvents accepted per second (durable).
 Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
 """
 
@@ -144,6 +145,20 @@ def bench_latency(c: Cumulo, rounds: int) -> None:
     asy = _stamps(c, "stamp-async", rounds + 1)[1:]
     _latency_row("SendMessage -> handler running (idle, BatchSize 1)", [(b - a) * 1000 for a, b in zip(sent_sqs, sqs)])
     _latency_row("Invoke Event -> handler running (idle)", [(b - a) * 1000 for a, b in zip(sent_async, asy)])
+    c.event_bus.put_rule("stamp", event_pattern='{"source": ["bench"]}')
+    c.event_bus.put_targets("stamp", None, [{"Id": "fn", "Arn": c.arns.function("stamp-bus")}])
+    c.invoke("stamp-bus", b"{}")
+    sent_bus = []
+    for _ in range(rounds):
+        sent_bus.append(time.time())
+        c.event_bus.put_events([{"Source": "bench", "DetailType": "tick", "Detail": "{}"}])
+        time.sleep(0.02)
+    bus = _stamps(c, "stamp-bus", rounds + 1)[1:]
+    _latency_row("PutEvents -> rule -> handler running (idle)", [(b - a) * 1000 for a, b in zip(sent_bus, bus)])
+    t = time.perf_counter()
+    for _ in range(rounds * 10):
+        c.event_bus.put_events([{"Source": "elsewhere", "DetailType": "tick", "Detail": "{}"}])
+    _rate("PutEvents accepted (durable, one entry each), 1 caller", rounds * 10, time.perf_counter() - t)
 
 
 def main() -> None:
@@ -153,12 +168,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, source in (("noop", NOOP), ("stamp-sqs", STAMP), ("stamp-async", STAMP)):
+        for name, source in (("noop", NOOP), ("stamp-sqs", STAMP), ("stamp-async", STAMP), ("stamp-bus", STAMP)):
             code = folder / name
             code.mkdir()
             (code / "app.py").write_text(source)
         with Cumulo(home=folder / "home") as c:
-            for name in ("noop", "stamp-sqs", "stamp-async"):
+            for name in ("noop", "stamp-sqs", "stamp-async", "stamp-bus"):
                 c.create_function(name, folder / name, "app.handler")
             c.invoke("noop")
             print(f"durability: {c.settings.durability}, python {sys.version.split()[0]}", flush=True)
