@@ -18,6 +18,7 @@ from typing import Any
 
 from cumulo.app import Cumulo
 from cumulo.deploy import sources
+from cumulo.deploy.buses import bus_attributes, rule_attributes
 from cumulo.deploy.queues import queue_attributes
 from cumulo.deploy.streams import stream_attributes
 from cumulo.deploy.sources import Change
@@ -31,7 +32,8 @@ from cumulo.model.function import FunctionConfiguration
 __all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
-SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2"})
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2",
+                                                "EventBridgeRule", "CloudWatchEvent"})
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
@@ -126,6 +128,10 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
         warnings += [f"{queue.logical_id}: {note}" for note in queue.notes]
     for stream in template.streams:
         warnings += [f"{stream.logical_id}: {note}" for note in stream.notes]
+    for bus in template.buses:
+        warnings += [f"{bus.logical_id}: {note}" for note in bus.notes]
+    for rule in sources.all_rules(template):
+        warnings += [f"{rule.key}: {note}" for note in rule.notes]
     return changes + sources.plan_sources(c, template, previous), warnings
 
 
@@ -147,11 +153,14 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     try:
         sources.apply_queues(c, template, queue_undo)
         sources.apply_streams(c, template, queue_undo)
+        sources.apply_buses(c, template, queue_undo)
         for fn, change in zip(template.functions, changes):
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
                 _apply(c, fn)
         triggers = sources.apply_triggers(c, template, previous, trigger_undo)
+        # Rules last: their targets are the functions and queues made above.
+        triggers["rules"] = sources.apply_rules(c, template, trigger_undo)
         _apply_apis(c, template, api_snapshots)
     except Exception as exc:
         # The reverse of the order things were made: triggers, functions, queues and streams.
@@ -170,6 +179,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
             c.delete_function(change.function)
     sources.delete_removed_queues(c, previous, template)
     sources.delete_removed_streams(c, previous, template)
+    sources.delete_removed_buses(c, previous, template)
     _delete_removed_apis(c, previous, template)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
                                             "apis": [spec.api_id for spec in template.apis], **kept})
@@ -286,6 +296,11 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
         attributes.update(queue_attributes(queue.logical_id, queue.name, queue.arn, c.queues.url(queue.name)))
     for stream in template.streams:
         attributes.update(stream_attributes(stream.logical_id, stream.name, c.streams.arn(stream.name)))
+    for bus in template.buses:
+        attributes.update(bus_attributes(bus.logical_id, bus.name, c.event_bus.bus_arn(bus.name)))
+    for rule in template.rules:
+        attributes.update(rule_attributes(rule.logical_id, rule.bus, rule.name,
+                                          c.event_bus.rule_arn(rule.bus, rule.name)))
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

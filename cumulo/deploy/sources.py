@@ -22,23 +22,26 @@ API cannot update a starting position.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from cumulo.deploy.buses import RuleSpec
 from cumulo.deploy.queues import QueueSpec
 from cumulo.deploy.streams import StreamSpec
 from cumulo.deploy.template import TemplateError
 from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec
-from cumulo.errors import CumuloError, ResourceNotFoundException
+from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.model.queue import QueueAttributes, SqsError
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
     from cumulo.deploy.template import FunctionResource, Template
 
-__all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_streams", "apply_triggers",
+__all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_streams", "apply_buses", "apply_rules",
+           "delete_removed_buses", "all_rules", "apply_triggers",
            "invoke_config_differs", "apply_invoke_config", "delete_removed", "delete_removed_queues",
            "delete_removed_streams", "record", "undo"]
 
@@ -151,6 +154,177 @@ def apply_streams(c: Cumulo, template: Template, undo: Undo) -> None:
         if _stream_details(c, spec) is None:
             c.streams.create_stream(spec.name, spec.shard_count, spec.retention_hours)
             undo.append(partial(c.streams.delete_stream, spec.name))
+
+
+# --- event buses ---------------------------------------------------------------------------------
+
+def _existing_bus(c: Cumulo, name: str) -> dict[str, Any] | None:
+    try:
+        return c.event_bus.describe_event_bus(name)
+    except ResourceNotFoundException:
+        return None
+
+
+def _plan_buses(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    changes = []
+    for spec in template.buses:
+        doc = _existing_bus(c, spec.name)
+        if doc is None:
+            changes.append(Change(spec.logical_id, spec.name, "create", kind="event bus"))
+        else:
+            details = ["Description"] if doc.get("Description", "") != spec.description else []
+            changes.append(Change(spec.logical_id, spec.name, "update" if details else "unchanged", details,
+                                  "event bus"))
+    wanted = {spec.name for spec in template.buses}
+    for logical_id, name in sorted(previous.get("buses", {}).items()):
+        if name not in wanted and _existing_bus(c, name) is not None:
+            changes.append(Change(logical_id, name, "delete", kind="event bus"))
+    return changes
+
+
+def _put_bus_description(c: Cumulo, doc: dict[str, Any], description: str) -> None:
+    # EventBridge's UpdateEventBus: only the description changes.
+    fresh = {k: v for k, v in doc.items() if k != "Description"}
+    if description:
+        fresh["Description"] = description
+    c.store.put_document("event-bus", doc["Name"], fresh)
+
+
+def apply_buses(c: Cumulo, template: Template, undo: Undo) -> None:
+    for spec in template.buses:
+        doc = _existing_bus(c, spec.name)
+        if doc is None:
+            c.event_bus.create_event_bus(spec.name, spec.description or None)
+            undo.append(partial(c.event_bus.delete_event_bus, spec.name))
+        elif doc.get("Description", "") != spec.description:
+            _put_bus_description(c, doc, spec.description)
+            undo.append(partial(_put_bus_description, c, doc, str(doc.get("Description", ""))))
+
+
+def delete_removed_buses(c: Cumulo, previous: dict[str, Any], template: Template) -> None:
+    """Buses the template dropped; a bus that still has rules (made outside the stack) stays, as EventBridge
+    refuses to delete it."""
+    wanted = {spec.name for spec in template.buses}
+    for name in previous.get("buses", {}).values():
+        if name not in wanted:
+            _quietly(c.event_bus.delete_event_bus, name)
+
+
+# --- event rules ---------------------------------------------------------------------------------
+
+def all_rules(template: Template) -> list[RuleSpec]:
+    """The template's AWS::Events::Rule resources, then its functions' EventBridgeRule/CloudWatchEvent events."""
+    return list(template.rules) + [r for fn in template.functions for r in fn.rules]
+
+
+def _rule_ref(spec: RuleSpec) -> str:
+    return f"{spec.bus}|{spec.name}"
+
+
+def _existing_rule(c: Cumulo, bus: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    try:
+        return c.event_bus.describe_rule(name, bus), c.event_bus.list_targets_by_rule(name, bus)
+    except ResourceNotFoundException:          # the rule, or its bus, does not exist (yet)
+        return None
+
+
+def _same_pattern(a: Any, b: Any) -> bool:
+    def load(text: Any) -> Any:
+        try:
+            return json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            return text
+    return bool(load(a) == load(b))
+
+
+def _rule_details(spec: RuleSpec, doc: dict[str, Any], targets: list[dict[str, Any]]) -> list[str]:
+    details = []
+    if not _same_pattern(doc.get("EventPattern"), spec.pattern):
+        details.append("EventPattern")
+    for key, wanted in (("ScheduleExpression", spec.schedule), ("State", spec.state),
+                        ("Description", spec.description)):
+        if (doc.get(key) or None) != (wanted or None):
+            details.append(key)
+    if {t["Id"]: t for t in targets} != {t["Id"]: t for t in spec.targets}:
+        details.append("Targets")
+    return details
+
+
+def _plan_rules(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    changes = []
+    for spec in all_rules(template):
+        current = _existing_rule(c, spec.bus, spec.name)
+        if current is None:
+            changes.append(Change(spec.key, spec.name, "create", kind="rule"))
+        else:
+            details = _rule_details(spec, *current)
+            changes.append(Change(spec.key, spec.name, "update" if details else "unchanged", details, "rule"))
+    wanted = {_rule_ref(spec) for spec in all_rules(template)}
+    for key, ref in sorted(previous.get("rules", {}).items()):
+        bus, _, name = ref.partition("|")
+        if ref not in wanted and _existing_rule(c, bus, name) is not None:
+            changes.append(Change(key, name, "delete", kind="rule"))
+    return changes
+
+
+def _drop_rule(c: Cumulo, bus: str, name: str) -> None:
+    """Targets first, then the rule, as EventBridge requires."""
+    current = _existing_rule(c, bus, name)
+    if current is None:
+        return
+    ids = [t["Id"] for t in current[1]]
+    if ids:
+        c.event_bus.remove_targets(name, bus, ids)
+    c.event_bus.delete_rule(name, bus)
+
+
+def _restore_rule(c: Cumulo, doc: dict[str, Any], targets: list[dict[str, Any]]) -> None:
+    bus, name = doc["EventBusName"], doc["Name"]
+    c.event_bus.put_rule(name, bus, doc.get("EventPattern"), doc.get("ScheduleExpression"), doc.get("State"),
+                         doc.get("Description"), doc.get("RoleArn"))
+    now = [t["Id"] for t in c.event_bus.list_targets_by_rule(name, bus)]
+    old = {t["Id"] for t in targets}
+    if [i for i in now if i not in old]:
+        c.event_bus.remove_targets(name, bus, [i for i in now if i not in old])
+    if targets:
+        c.event_bus.put_targets(name, bus, [dict(t) for t in targets])
+
+
+def _apply_rule(c: Cumulo, spec: RuleSpec, undo: Undo) -> None:
+    current = _existing_rule(c, spec.bus, spec.name)
+    if current is not None and not _rule_details(spec, *current):
+        return
+    where = f"Resource {spec.key} (line {spec.line}): rule {spec.name}"
+    try:
+        c.event_bus.put_rule(spec.name, spec.bus, spec.pattern, spec.schedule, spec.state, spec.description or None)
+    except CumuloError as exc:
+        exc.message = f"{where}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    if current is None:
+        undo.append(partial(_drop_rule, c, spec.bus, spec.name))
+        gone: list[str] = []
+    else:
+        doc, targets = current
+        undo.append(partial(_restore_rule, c, doc, targets))
+        gone = [t["Id"] for t in targets if t["Id"] not in {w["Id"] for w in spec.targets}]
+    if gone:
+        c.event_bus.remove_targets(spec.name, spec.bus, gone)
+    if spec.targets:
+        result = c.event_bus.put_targets(spec.name, spec.bus, [dict(t) for t in spec.targets])
+        if result.get("FailedEntryCount"):
+            failed = "; ".join(f"target {f.get('TargetId')}: {f.get('ErrorMessage') or f.get('ErrorCode')}"
+                               for f in result.get("FailedEntries", []))
+            raise ValidationException(f"{where}: targets were refused: {failed}")
+
+
+def apply_rules(c: Cumulo, template: Template, undo: Undo) -> dict[str, str]:
+    """Every rule of the template, made or updated in place; returns what the stack record keeps (key -> bus|name)."""
+    kept = {}
+    for spec in all_rules(template):
+        _apply_rule(c, spec, undo)
+        kept[spec.key] = _rule_ref(spec)
+    return kept
 
 
 # --- event-source mappings ------------------------------------------------------------------------
@@ -337,7 +511,8 @@ def plan_sources(c: Cumulo, template: Template, previous: dict[str, Any]) -> lis
     """Queue, stream, mapping and schedule changes (invoke configs show as function details).
 
     Raises ``TemplateError`` for a stream change Cumulo cannot make."""
-    changes = _plan_queues(c, template, previous) + _plan_streams(c, template, previous)
+    changes = _plan_queues(c, template, previous) + _plan_streams(c, template, previous) + \
+        _plan_buses(c, template, previous) + _plan_rules(c, template, previous)
     mappings, schedules = previous.get("mappings", {}), previous.get("schedules", {})
     kept_mappings, kept_schedules = set(), set()
     for fn in template.functions:
@@ -390,6 +565,9 @@ def apply_triggers(c: Cumulo, template: Template, previous: dict[str, Any], undo
 def delete_removed(c: Cumulo, previous: dict[str, Any], current: dict[str, Any], template: Template) -> None:
     """Drop what the previous deploy made and this one did not keep: mappings and schedules first,
     invoke configs, then (after the engine deleted removed functions) queues."""
+    for ref in set(previous.get("rules", {}).values()) - set(current.get("rules", {}).values()):
+        bus, _, name = ref.partition("|")
+        _quietly(_drop_rule, c, bus, name)
     for uuid in set(previous.get("mappings", {}).values()) - set(current["mappings"].values()):
         _quietly(c.mappings.delete, uuid)
     for name in set(previous.get("schedules", {}).values()) - set(current["schedules"].values()):
@@ -416,7 +594,8 @@ def delete_removed_streams(c: Cumulo, previous: dict[str, Any], template: Templa
 def record(template: Template, triggers: dict[str, dict[str, str]]) -> dict[str, Any]:
     """What the stack record keeps of queues, streams, mappings, schedules and invoke configs."""
     return {"queues": {spec.logical_id: spec.name for spec in template.queues},
-            "streams": {spec.logical_id: spec.name for spec in template.streams}, **triggers,
+            "streams": {spec.logical_id: spec.name for spec in template.streams},
+            "buses": {spec.logical_id: spec.name for spec in template.buses}, **triggers,
             "invoke_configs": [f"{fn.function_name}:{fn.auto_publish_alias or ''}" for fn in template.functions
                                if fn.event_invoke_config is not None]}
 

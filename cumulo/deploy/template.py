@@ -44,10 +44,14 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cumulo.deploy.buses import (
+    BUS_TYPE, RULE_TYPE, BusSpec, RuleSpec, bus_arn, bus_attributes, bus_name_of, check_bus_name, check_rule_name,
+    read_bus, read_function_rules, read_rule, rule_arn, rule_attributes, rule_name_for,
+)
 from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
@@ -74,7 +78,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -132,6 +136,7 @@ class FunctionResource:
     event_invoke_config: EventInvokeSpec | None = None
     mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
+    rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,8 @@ class Template:
     apis: list[ApiSpec] = field(default_factory=list)   # HttpApi resources and implicit APIs, with routes
     queues: list[QueueSpec] = field(default_factory=list)   # dead-letter queues before their sources
     streams: list[StreamSpec] = field(default_factory=list)
+    buses: list[BusSpec] = field(default_factory=list)
+    rules: list[RuleSpec] = field(default_factory=list)   # AWS::Events::Rule resources (functions' own: fn.rules)
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -179,16 +186,25 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     stream_names = _stream_names(stream_entries, scope, stack, region, account_id)
     known = {k: v for names in queue_names.values() for k, v in queue_attributes(*names).items()}
     known.update({k: v for names in stream_names.values() for k, v in stream_attributes(*names).items()})
+    bus_entries = [e for e in entries if e.type == BUS_TYPE]
+    bus_names = _bus_names(bus_entries, scope, region, account_id)
+    known.update({k: v for names in bus_names.values() for k, v in bus_attributes(*names).items()})
+    rule_entries = [e for e in entries if e.type == RULE_TYPE]
+    rule_names = _rule_names(rule_entries, scope, known, stack, region, account_id)
+    known.update({k: v for names in rule_names.values() for k, v in rule_attributes(*names).items()})
     functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
                                   path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
                                   known)
     queues = _queues(queue_entries, queue_names, scope)
     streams = _streams(stream_entries, stream_names, scope)
+    buses = _buses(bus_entries, bus_names, scope)
+    rules = _rules(rule_entries, rule_names, scope)
+    _check_rule_names(rules, functions)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues, streams)
+                        dict(scope.mappings), apis, queues, streams, buses, rules)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -458,7 +474,7 @@ def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, 
             spec = read_function(entry.properties, scope, base)
         except IntrinsicError as exc:
             raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-        functions.append(_function_resource(entry, names[entry.logical_id], spec))
+        functions.append(_function_resource(entry, names[entry.logical_id], spec, stack, arns))
     return functions, scope
 
 
@@ -534,6 +550,104 @@ def _streams(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], s
     return specs
 
 
+def _bus_names(entries: list[_Entry], scope: Scope, region: str,
+               account: str) -> dict[str, tuple[str, str, str]]:
+    """Each bus's (logical id, name, ARN): its Name, required, from parameters, mappings and conditions."""
+    out: dict[str, tuple[str, str, str]] = {}
+    owners: dict[str, str] = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        line = entry.properties.line_of("Name") if "Name" in entry.properties else entry.line
+        try:
+            given = resolve(entry.properties.get("Name", NO_VALUE), scope)
+            if given is NO_VALUE:
+                raise IntrinsicError("property Name is required")
+            name = check_bus_name(to_str(given))
+            if name == "default":
+                raise IntrinsicError("property Name: the default event bus always exists; it cannot be declared")
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id, exc.line or line) from None
+        if name in owners:
+            raise _error(where, f"event bus name '{name}' is already used by resource {owners[name]}",
+                         entry.logical_id, entry.line)
+        owners[name] = entry.logical_id
+        out[entry.logical_id] = (entry.logical_id, name, bus_arn(region, account, name))
+    return out
+
+
+def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, str], Any], stack: str, region: str,
+                account: str) -> dict[str, tuple[str, str, str, str]]:
+    """Each rule's (logical id, bus, name, ARN); EventBusName may name the template's buses (``!Ref Bus``)."""
+    names_scope = Scope(scope.parameters, scope.mappings, scope.conditions, _load_lookup(known))
+    out: dict[str, tuple[str, str, str, str]] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        props = entry.properties
+        try:
+            given = resolve(props.get("Name", NO_VALUE), scope)     # parameters, mappings, conditions
+            name = rule_name_for(stack, entry.logical_id) if given is NO_VALUE else check_rule_name(to_str(given))
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id,
+                         exc.line or (props.line_of("Name") if "Name" in props else entry.line)) from None
+        try:
+            bus_value = resolve(props.get("EventBusName", NO_VALUE), names_scope)
+            bus = bus_name_of(None if bus_value is NO_VALUE else _plain(bus_value))
+        except IntrinsicError as exc:
+            raise _error(where, exc.message, entry.logical_id,
+                         exc.line or (props.line_of("EventBusName") if "EventBusName" in props else entry.line)
+                         ) from None
+        if (bus, name) in owners:
+            raise _error(where, f"rule name '{name}' on event bus {bus} is already used by resource "
+                         f"{owners[(bus, name)]}", entry.logical_id, entry.line)
+        owners[(bus, name)] = entry.logical_id
+        out[entry.logical_id] = (entry.logical_id, bus, name, rule_arn(region, account, bus, name))
+    return out
+
+
+def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
+    """The error for a resource, with the line of the property its message names (``property X: ...``)."""
+    match = re.match(r"property (\w+)", exc.message)
+    key = match.group(1) if match else None
+    line = exc.line or (entry.properties.line_of(key) if key and key in entry.properties else entry.line)
+    message = exc.message
+    if key and line != entry.line:
+        message = message.replace(f"property {key}", f"property {key} (line {line})", 1)
+    return _error(f"Resource {entry.logical_id} (line {entry.line})", message, entry.logical_id, line)
+
+
+def _buses(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[BusSpec]:
+    specs = []
+    for entry in entries:
+        _, name, arn = names[entry.logical_id]
+        try:
+            specs.append(read_bus(entry.logical_id, entry.line, name, arn, _plain(resolve(entry.properties, scope))))
+        except IntrinsicError as exc:
+            raise _property_error(entry, exc) from None
+    return specs
+
+
+def _rules(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[RuleSpec]:
+    specs = []
+    for entry in entries:
+        _, bus, name, arn = names[entry.logical_id]
+        try:
+            props = _plain(resolve(entry.properties, scope))
+            specs.append(read_rule(entry.logical_id, entry.line, name, bus, arn, props))
+        except IntrinsicError as exc:
+            raise _property_error(entry, exc) from None
+    return specs
+
+
+def _check_rule_names(rules: list[RuleSpec], functions: list[FunctionResource]) -> None:
+    owners: dict[tuple[str, str], str] = {}
+    for rule in rules + [r for fn in functions for r in fn.rules]:
+        owner = owners.setdefault((rule.bus, rule.name), rule.key)
+        if owner != rule.key:
+            raise TemplateError(f"Rule {rule.key} (line {rule.line}): rule name '{rule.name}' on event bus {rule.bus} "
+                                f"is already used by {owner}", logical_id=rule.key.split(".")[0], line=rule.line)
+
+
 def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
     section = _section(doc, "Globals").get("HttpApi")
     if section is None:
@@ -563,10 +677,14 @@ def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http
         raise _error("Template", exc.message, line=exc.line) from None
 
 
-def _function_resource(entry: _Entry, name: str, spec: FunctionSpec) -> FunctionResource:
+def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str, arns: Arns) -> FunctionResource:
     where = f"Resource {entry.logical_id} (line {entry.line})"
     try:
         triggers = read_triggers(name, spec.events)
+        # SAM targets the alias when the function has AutoPublishAlias.
+        target = arns.function(name, spec.auto_publish_alias)
+        rules, _ = read_function_rules(stack, entry.logical_id, target, spec.events, arns.region, arns.account)
+        rules = [replace(r, line=spec.event_lines.get(r.key.split(".", 1)[1], entry.line)) for r in rules]
     except IntrinsicError as exc:
         event = exc.message.split(":", 1)[0].removeprefix("event ")
         line = spec.event_lines.get(event, entry.line)
@@ -577,7 +695,7 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec) -> Function
         spec.timeout, spec.environment, spec.description, spec.ephemeral_storage, spec.reserved_concurrency,
         spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
         spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
-        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules)
+        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules)
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:
@@ -634,6 +752,10 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
         known.update(queue_attributes(queue.logical_id, queue.name, queue.arn, queue.url))
     for stream in template.streams:
         known.update(stream_attributes(stream.logical_id, stream.name, stream.arn))
+    for bus in template.buses:
+        known.update(bus_attributes(bus.logical_id, bus.name, bus.arn))
+    for rule in template.rules:
+        known.update(rule_attributes(rule.logical_id, rule.bus, rule.name, rule.arn))
     return known
 
 
