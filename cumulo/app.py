@@ -42,6 +42,7 @@ from cumulo.store.blobs import CodeBlobs
 from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
+from cumulo.events.destinations import ApiDestinations
 from cumulo.sources.housekeeping import Housekeeper
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
@@ -74,6 +75,7 @@ class Cumulo:
         self.mappings = EventSourceMappings(self)
         self.schedules_service = Schedules(self)
         self.event_bus = EventBusService(self)
+        self.api_destinations = ApiDestinations(self)
         self._workers: list[Any] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)

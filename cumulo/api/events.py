@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from cumulo.api.awsjson import Service, register
-from cumulo.api.http import Request
 
 __all__ = ["SERVICE"]
 
@@ -58,6 +57,32 @@ OPERATIONS = {
     "ListReplays": lambda c, r, d: _page(c.event_bus.list_replays(), "Replays", d),
     "CancelReplay": lambda c, r, d: c.event_bus.cancel_replay(d.get("ReplayName")),
 }
+
+def _connection(c: Any, d: dict[str, Any], update: bool) -> Any:
+    return c.api_destinations.create_connection(d.get("Name"), d.get("AuthorizationType"), d.get("AuthParameters"),
+                                                d.get("Description"), update)
+
+
+def _destination(c: Any, d: dict[str, Any], update: bool) -> Any:
+    return c.api_destinations.create_api_destination(
+        d.get("Name"), d.get("ConnectionArn"), d.get("InvocationEndpoint"), d.get("HttpMethod"),
+        d.get("InvocationRateLimitPerSecond"), d.get("Description"), update)
+
+
+OPERATIONS.update({
+    "CreateConnection": lambda c, r, d: _connection(c, d, False),
+    "UpdateConnection": lambda c, r, d: _connection(c, d, True),
+    "DescribeConnection": lambda c, r, d: c.api_destinations.describe_connection(d.get("Name")),
+    "ListConnections": lambda c, r, d: _page(c.api_destinations.list_connections(d.get("NamePrefix")),
+                                             "Connections", d),
+    "DeleteConnection": lambda c, r, d: c.api_destinations.delete_connection(d.get("Name")),
+    "CreateApiDestination": lambda c, r, d: _destination(c, d, False),
+    "UpdateApiDestination": lambda c, r, d: _destination(c, d, True),
+    "DescribeApiDestination": lambda c, r, d: c.api_destinations.describe_api_destination(d.get("Name")),
+    "ListApiDestinations": lambda c, r, d: _page(c.api_destinations.list_api_destinations(d.get("NamePrefix")),
+                                                 "ApiDestinations", d),
+    "DeleteApiDestination": lambda c, r, d: c.api_destinations.delete_api_destination(d.get("Name")),
+})
 
 SERVICE = Service("AWSEvents", "com.amazonaws.events", "application/x-amz-json-1.1", OPERATIONS)
 register(SERVICE)

@@ -5,7 +5,7 @@ Flow, every step durable before the next (``store/messages.py`` internal queues)
     PutEvents ──commit──► ~events ──EventRouter──► match rules (RuleIndex per bus)
                                          ├──► ~archive/<name>     (archives whose pattern matches)
                                          └──► ~deliveries          (one per matching rule target, input rendered)
-    ~deliveries ──DeliveryWorker──► function (async invoke) | queue | another bus | (state machine …)
+    ~deliveries ──DeliveryWorker──► function (async invoke) | queue | another bus | API destination (HTTP)
                      └── failed: retried with backoff per the target's RetryPolicy, then its DLQ
 
 PutEvents answers once the accepted entries are committed: it never waits for
@@ -275,8 +275,10 @@ class EventBusService:
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         if dlq and ":sqs:" not in dlq:
             raise ValidationException("DeadLetterConfig.Arn must be an SQS queue ARN.")
+        if ":api-destination/" in arn:
+            self._c.api_destinations.describe_api_destination(arn)
         keep = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
-                "SqsParameters", "RoleArn")
+                "SqsParameters", "HttpParameters", "RoleArn")
         return {k: target[k] for k in keep if target.get(k) is not None}
 
     def remove_targets(self, rule: str, event_bus: Any, ids: list[str]) -> dict[str, Any]:
@@ -694,7 +696,8 @@ class DeliveryWorker:
             max_age = policy.get("MaximumEventAgeInSeconds", EVENT_AGE_DEFAULT_S)
             meta["n"] = meta.get("n", 0) + 1
             delay = min(self._c.settings.events_retry_base_s * 2 ** (meta["n"] - 1), 60.0)
-            if meta["n"] > attempts or _now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
+            hopeless = getattr(err, "retry", True) is False
+            if hopeless or meta["n"] > attempts or _now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
@@ -720,6 +723,8 @@ class DeliveryWorker:
                 c.queues.send_message(arn, payload, group_id=group, dedup_id=meta["event_id"])
             else:
                 c.queues.send_message(arn, payload)
+        elif service == "events" and ":api-destination/" in arn:
+            c.api_destinations.invoke(arn, payload, target.get("HttpParameters"))
         elif service == "events":
             bus = c.event_bus._bus(arn)["Name"]
             hops = list(meta.get("hops", []))

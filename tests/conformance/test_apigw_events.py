@@ -14,17 +14,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conformance.data import CONFORMANCE
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, APIGatewayProxyEventV2Model
 
 from cumulo.gateway.payload import HttpRequest, event_v1, event_v2
 from cumulo.gateway.routing import RouteMatch, RouteTable
 
-EVENTS = Path(os.environ.get("CUMULO_CONFORMANCE", "/work/shared/conformance")) / "events"
+EVENTS = CONFORMANCE / "events"
 
 # Maps whose keys are data (header names, parameters ...): compared by value type, not by key.
 MAPS = {"$.headers", "$.multiValueHeaders", "$.queryStringParameters", "$.multiValueQueryStringParameters",

@@ -11,17 +11,17 @@ the first line of its message, which must be ours word for word.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conformance.data import CONFORMANCE
+
 from cumulo.events.index import RuleIndex
 from cumulo.events.pattern import InvalidEventPatternException, compile_pattern
 
-SHARED = Path(os.environ.get("CUMULO_CONFORMANCE", Path(__file__).resolve().parents[2].parent / "shared" / "conformance"))
+SHARED = CONFORMANCE
 
 
 def cases(name: str) -> list[dict[str, Any]]:
