@@ -607,12 +607,12 @@ def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, s
 
 def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
     """The error for a resource, with the line of the property its message names (``property X: ...``)."""
-    match = re.match(r"property (\w+)", exc.message)
-    key = match.group(1) if match else None
+    match = re.match(r"property ((\w+)[\w.\[\]]*)", exc.message)
+    key = match.group(2) if match else None
     line = exc.line or (entry.properties.line_of(key) if key and key in entry.properties else entry.line)
     message = exc.message
-    if key and line != entry.line:
-        message = message.replace(f"property {key}", f"property {key} (line {line})", 1)
+    if match and line != entry.line:
+        message = message.replace(f"property {match.group(1)}", f"property {match.group(1)} (line {line})", 1)
     return _error(f"Resource {entry.logical_id} (line {entry.line})", message, entry.logical_id, line)
 
 
