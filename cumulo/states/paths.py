@@ -123,7 +123,7 @@ class Path:
         elif self.root is Root.CONTEXT:
             start = context
         else:
-            if variables is None or self.variable not in variables:
+            if variables is None or self.variable is None or self.variable not in variables:
                 raise NoMatch(f"The variable '{self.variable}' is not defined")
             start = variables[self.variable]
         if self.definite:
