@@ -351,13 +351,16 @@ class Execution:
     def _state_failed(self, frame: _Frame, state: State, error: str | None, cause: str | None) -> None:
         for index, retrier in enumerate(getattr(state, "retry", ())):
             if any(error_matches(pattern, error) for pattern in retrier.error_equals):
-                used = frame.retries.get(str(index), 0)
-                if used < retrier.max_attempts:
-                    frame.retries[str(index)] = used + 1
+                # MaxAttempts counts per error name; the backoff grows with every retry of the retrier
+                # (the AWS guide's ErrorA, ErrorB, ErrorC, ErrorB, ErrorB example).
+                per_error = f"{index}:{error}"
+                if frame.retries.get(per_error, 0) < retrier.max_attempts:
+                    frame.retries[per_error] = frame.retries.get(per_error, 0) + 1
+                    attempt = frame.retries[str(index)] = frame.retries.get(str(index), 0) + 1
                     frame.retry_count += 1
                     draw = _Draws(self).random() if retrier.jitter_strategy == "FULL" else 1.0
                     frame.work = {"kind": "retry", "timers": {}}
-                    self._timer(frame, self._clock() + retry_delay(retrier, used + 1, draw), "retry")
+                    self._timer(frame, self._clock() + retry_delay(retrier, attempt, draw), "retry")
                     return
                 break
         for catcher in getattr(state, "catch", ()):
