@@ -253,7 +253,7 @@ class Scope:
         state = self.state
         if state.jsonata:
             has = getattr(state, "has_arguments", False)
-            return self.jsonata(getattr(state, "arguments"), "Arguments") if has else self.raw_input
+            return self.jsonata(getattr(state, "arguments", None), "Arguments") if has else self.raw_input
         return self.payload(getattr(state, "parameters", None), self.effective_input())
 
     def task_timeouts(self) -> tuple[int | None, int | None]:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from cumulo.states.interfaces import (CancelTask, CancelTimer, Command, Entropy, Event, ExecutionContext,
-                                      ExecutionStatus, Fail, HistoryEvent, InvokeTask, StartTimer, Succeed,
-                                      TaskFailed, TaskSucceeded, TimerFired)
+                                      ExecutionStatus, HistoryEvent, InvokeTask, StartTimer, TaskFailed, TaskSucceeded, TimerFired)
 from cumulo.states.interpreter import Execution
 from cumulo.states.model import StateMachine
 

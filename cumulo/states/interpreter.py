@@ -17,70 +17,32 @@ definition-independent changes to this code.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Mapping
 
 from cumulo.states import errors as E
 from cumulo.states.dataflow import Outcome, Scope
 from cumulo.states.definition import parse_definition
 from cumulo.states.errors import StatesFailure, error_matches
+from cumulo.states.frames import (Frame, command_from_json, command_to_json, decode_task_token, encode_task_token,
+                                  retry_delay)
 from cumulo.states.history import task_event, text_details, without_none
 from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
                                       ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
                                       Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
                                       TimerFired)
 from cumulo.states.jsonata import iso_timestamp
-from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, Retrier, State,
+from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
                                  StateMachine, SucceedState, TaskState, WaitState)
 from cumulo.states.paths import dumps
-from cumulo.states.resources import Integration, Pattern, classify, lambda_invoke_result
+from cumulo.states.resources import Integration, Pattern, lambda_invoke_result
 
 __all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD"]
 
 Json = Any
 MAX_PAYLOAD = 256 * 1024
-
-
-def retry_delay(retrier: Retrier, attempt: int, draw: float) -> float:
-    """Seconds before retry number ``attempt`` (1-based): interval × rate^(attempt-1), capped at
-    MaxDelaySeconds, and with JitterStrategy FULL a uniform draw in [0, that)."""
-    delay = retrier.interval_seconds * retrier.backoff_rate ** (attempt - 1)
-    if retrier.max_delay_seconds is not None:
-        delay = min(delay, float(retrier.max_delay_seconds))
-    return delay * draw if retrier.jitter_strategy == "FULL" else delay
-
-
-def decode_task_token(token: str) -> tuple[str, str]:
-    """(execution ARN, task id) a task token stands for; raises ValueError for a foreign token."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        return str(data["e"]), str(data["t"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError("not a task token") from exc
-
-
-@dataclass
-class _Frame:
-    id: str
-    graph: list[list[Any]]          # [[state name, branch index], ...] from the top machine
-    parent: str | None
-    slot: int
-    variables: dict[str, Json]
-    state: str = ""
-    input: Json = None
-    entered_event: int = 0
-    entered_time: float = 0.0
-    last_event: int = 0
-    retries: dict[str, int] = field(default_factory=dict)
-    retry_count: int = 0
-    work: dict[str, Json] | None = None
-    done: str = ""                   # "", "succeeded", "failed"
-    output: Json = None
-    error: str | None = None
-    cause: str | None = None
 
 
 class _Draws:
@@ -116,7 +78,7 @@ class Execution:
         self._next_event = 1
         self._seq = 0
         self._draws = 0
-        self._frames: dict[str, _Frame] = {}
+        self._frames: dict[str, Frame] = {}
         self._waits: dict[str, str] = {}
         self._timeout_timer: str | None = None
         self._ready: deque[str] = deque()
@@ -131,21 +93,32 @@ class Execution:
         self._started = True
         self.start_time = self._clock()
         self._emit(None, "ExecutionStarted", {**text_details("input", self.input), "roleArn": self.context.role_arn})
-        top = _Frame("f0", [], None, 0, {}, last_event=1)
+        top = Frame("f0", [], None, 0, {}, last_event=1)
         self._frames[top.id] = top
         if self.machine.timeout_seconds:
             self._timeout_timer = self._timer(top, self.start_time + self.machine.timeout_seconds, "execution-timeout")
-        self._enter(top, self.machine.start_at, self.input)
-        return self._run()
+        try:
+            self._enter(top, self.machine.start_at, self.input)
+            return self._run()
+        except Exception as exc:
+            return self._internal_error(exc)
 
     def advance(self, event: Event) -> Step:
         if self.status is not ExecutionStatus.RUNNING or not self._started:
             return Step([], [])
         try:
             self._dispatch(event)
-        except StatesFailure as failure:           # a defect of ours must still end as a value
-            self._end(ExecutionStatus.FAILED, failure.error, failure.cause)
-        return self._run()
+            return self._run()
+        except Exception as exc:      # a defect of ours must still end as a value: the shell never sees a raise
+            return self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> Step:
+        self._ready.clear()
+        if self.status is ExecutionStatus.RUNNING:
+            self._end(ExecutionStatus.FAILED, E.RUNTIME, f"Internal error of the interpreter: {type(exc).__name__}: {exc}")
+        step = Step(self._commands, self._events)
+        self._commands, self._events = [], []
+        return step
 
     def outstanding(self) -> list[Command]:
         """The tasks and timers in flight: what to re-issue after ``restore``."""
@@ -153,7 +126,7 @@ class Execution:
         for frame in self._frames.values():
             work = frame.work or {}
             if work.get("kind") == "task":
-                out.append(_command_from_json(work["command"]))
+                out.append(command_from_json(work["command"]))
             for timer_id, (fire_at, purpose) in sorted(work.get("timers", {}).items()):
                 out.append(StartTimer(timer_id, fire_at, purpose))
         if self._timeout_timer:
@@ -179,7 +152,7 @@ class Execution:
         execution._next_event, execution._seq = snapshot["next_event"], snapshot["seq"]
         execution._draws, execution._timeout_timer = snapshot["draws"], snapshot["timeout_timer"]
         execution._waits = dict(snapshot["waits"])
-        execution._frames = {f["id"]: _Frame(**f) for f in json.loads(json.dumps(snapshot["frames"]))}
+        execution._frames = {f["id"]: Frame(**f) for f in json.loads(json.dumps(snapshot["frames"]))}
         return execution
 
     # ---- events ------------------------------------------------------------------------------
@@ -218,7 +191,7 @@ class Execution:
         elif isinstance(event, (TaskSucceeded, TaskFailed)) and work.get("task_id") == key:
             self._task_finished(frame, event)
 
-    def _task_finished(self, frame: _Frame, event: TaskSucceeded | TaskFailed) -> None:
+    def _task_finished(self, frame: Frame, event: TaskSucceeded | TaskFailed) -> None:
         state = self._state(frame)
         assert isinstance(state, TaskState) and state.resource is not None
         self._clear_task(frame)
@@ -238,7 +211,7 @@ class Execution:
             return
         self._complete(frame, state, result)
 
-    def _task_timed_out(self, frame: _Frame, purpose: str) -> None:
+    def _task_timed_out(self, frame: Frame, purpose: str) -> None:
         state = self._state(frame)
         assert isinstance(state, TaskState) and state.resource is not None
         task_id = frame.work["task_id"] if frame.work else ""
@@ -249,7 +222,7 @@ class Execution:
         self._emit(frame, kind, details)
         self._state_failed(frame, state, error, None)
 
-    def _clear_task(self, frame: _Frame) -> None:
+    def _clear_task(self, frame: Frame) -> None:
         work = frame.work or {}
         self._waits.pop(work.get("task_id", ""), None)
         for timer_id in list(work.get("timers", {})):
@@ -268,7 +241,7 @@ class Execution:
         self._commands, self._events = [], []
         return step
 
-    def _execute(self, frame: _Frame) -> None:
+    def _execute(self, frame: Frame) -> None:
         state = self._state(frame)
         scope = self._scope(frame, state)
         try:
@@ -299,21 +272,21 @@ class Execution:
             self._drop_work(frame)
             self._state_failed(frame, state, failure.error, self._cause(frame, failure))
 
-    def _finish_wait(self, frame: _Frame) -> None:
+    def _finish_wait(self, frame: Frame) -> None:
         state = self._state(frame)
         try:
             self._exit(frame, state, self._scope(frame, state).plain())
         except StatesFailure as failure:
             self._state_failed(frame, state, failure.error, self._cause(frame, failure))
 
-    def _enter(self, frame: _Frame, name: str, data: Json) -> None:
+    def _enter(self, frame: Frame, name: str, data: Json) -> None:
         state = self._machine(frame).states[name]
         frame.state, frame.input, frame.retries, frame.retry_count = name, data, {}, 0
         frame.entered_time = self._clock()
         frame.entered_event = self._emit(frame, f"{state.type}StateEntered", {"name": name, **text_details("input", data)})
         self._ready.append(frame.id)
 
-    def _exit(self, frame: _Frame, state: State, outcome: Outcome, target: str | None = None) -> None:
+    def _exit(self, frame: Frame, state: State, outcome: Outcome, target: str | None = None) -> None:
         if self._too_large(frame, state, outcome.output):
             return
         details = {"name": state.name, **text_details("output", outcome.output)}
@@ -329,7 +302,7 @@ class Execution:
         else:
             self._enter(frame, target, outcome.output)
 
-    def _complete(self, frame: _Frame, state: State, result: Json) -> None:
+    def _complete(self, frame: Frame, state: State, result: Json) -> None:
         try:
             outcome = self._scope(frame, state).complete(result)
         except StatesFailure as failure:
@@ -337,7 +310,7 @@ class Execution:
             return
         self._exit(frame, state, outcome)
 
-    def _too_large(self, frame: _Frame, state: State, value: Json) -> bool:
+    def _too_large(self, frame: Frame, state: State, value: Json) -> bool:
         size = len(dumps(value).encode())
         if size <= MAX_PAYLOAD:
             return False
@@ -348,7 +321,7 @@ class Execution:
 
     # ---- errors: Retry, Catch, failing the frame ----------------------------------------------
 
-    def _state_failed(self, frame: _Frame, state: State, error: str | None, cause: str | None) -> None:
+    def _state_failed(self, frame: Frame, state: State, error: str | None, cause: str | None) -> None:
         for index, retrier in enumerate(getattr(state, "retry", ())):
             if any(error_matches(pattern, error) for pattern in retrier.error_equals):
                 # MaxAttempts counts per error name; the backoff grows with every retry of the retrier
@@ -378,13 +351,13 @@ class Execution:
         frame.done, frame.error, frame.cause = "failed", error, cause
         self._finish(frame)
 
-    def _cause(self, frame: _Frame, failure: StatesFailure) -> str | None:
+    def _cause(self, frame: Frame, failure: StatesFailure) -> str | None:
         if not failure.in_state:
             return failure.cause
         return (f"An error occurred while executing the state '{frame.state}' (entered at the event id "
                 f"#{frame.entered_event}). {failure.cause}")
 
-    def _finish(self, frame: _Frame) -> None:
+    def _finish(self, frame: Frame) -> None:
         if frame.parent is None:
             if frame.done == "succeeded":
                 self._end(ExecutionStatus.SUCCEEDED, None, None, frame.output)
@@ -416,14 +389,13 @@ class Execution:
 
     # ---- Task ---------------------------------------------------------------------------------
 
-    def _schedule(self, frame: _Frame, state: TaskState, scope: Scope) -> None:
+    def _schedule(self, frame: Frame, state: TaskState, scope: Scope) -> None:
         assert state.resource is not None
         resource = state.resource
         task_id = self._mint("task")
         token = None
         if resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN:
-            raw = json.dumps({"e": self.context.execution_arn, "t": task_id, "n": _Draws(self).uuid()})
-            token = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+            token = encode_task_token(self.context.execution_arn, task_id, _Draws(self).uuid())
             scope.context["Task"] = {"Token": token}
         parameters = scope.arguments()
         timeout, heartbeat = scope.task_timeouts()
@@ -435,7 +407,7 @@ class Execution:
             self._emit(frame, kind, details)
         command = InvokeTask(task_id, resource, parameters, state.name, timeout, heartbeat, token)
         frame.work = {"kind": "task", "task_id": task_id, "timers": {}, "heartbeat": heartbeat,
-                      "command": _command_to_json(command)}
+                      "command": command_to_json(command)}
         self._waits[task_id] = frame.id
         self._commands.append(command)
         now = self._clock()
@@ -446,7 +418,7 @@ class Execution:
 
     # ---- Parallel and Map ---------------------------------------------------------------------
 
-    def _start_parallel(self, frame: _Frame, state: ParallelState, scope: Scope) -> None:
+    def _start_parallel(self, frame: Frame, state: ParallelState, scope: Scope) -> None:
         branch_input = scope.arguments()
         self._emit(frame, "ParallelStateStarted", None)
         frame.work = {"kind": "parallel", "children": [], "results": [None] * len(state.branches),
@@ -454,7 +426,7 @@ class Execution:
         for index, branch in enumerate(state.branches):
             frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input))
 
-    def _branch_finished(self, parent: _Frame, child: _Frame) -> None:
+    def _branch_finished(self, parent: Frame, child: Frame) -> None:
         state = self._state(parent)
         work = parent.work
         assert work is not None and isinstance(state, ParallelState)
@@ -475,7 +447,7 @@ class Execution:
         parent.work = None
         self._state_failed(parent, state, child.error, child.cause)
 
-    def _start_map(self, frame: _Frame, state: MapState, scope: Scope) -> None:
+    def _start_map(self, frame: Frame, state: MapState, scope: Scope) -> None:
         items = scope.map_items()
         limits = scope.map_limits()
         selected = False
@@ -493,7 +465,7 @@ class Execution:
             return
         self._launch(frame, state, scope)
 
-    def _launch(self, frame: _Frame, state: MapState, scope: Scope) -> None:
+    def _launch(self, frame: Frame, state: MapState, scope: Scope) -> None:
         work = frame.work
         assert work is not None and state.processor is not None
         while work["next"] < len(work["items"]) and (not work["concurrency"]
@@ -505,7 +477,7 @@ class Execution:
             self._emit(frame, "MapIterationStarted", {"name": state.name, "index": index})
             work["running"][str(index)] = self._spawn(frame, [state.name, 0], index, state.processor, data)
 
-    def _iteration_finished(self, parent: _Frame, child: _Frame) -> None:
+    def _iteration_finished(self, parent: Frame, child: Frame) -> None:
         state = self._state(parent)
         work = parent.work
         assert work is not None and isinstance(state, MapState)
@@ -548,14 +520,14 @@ class Execution:
             parent.work = None
             self._state_failed(parent, state, failure.error, self._cause(parent, failure))
 
-    def _spawn(self, parent: _Frame, step: list[Any], slot: int, machine: StateMachine, data: Json) -> str:
-        child = _Frame(self._mint("f"), parent.graph + [step], parent.id, slot, dict(parent.variables),
+    def _spawn(self, parent: Frame, step: list[Any], slot: int, machine: StateMachine, data: Json) -> str:
+        child = Frame(self._mint("f"), parent.graph + [step], parent.id, slot, dict(parent.variables),
                        last_event=parent.last_event)
         self._frames[child.id] = child
         self._enter(child, machine.start_at, data)
         return child.id
 
-    def _abort(self, frame: _Frame, iteration: tuple[str, int] | None = None) -> None:
+    def _abort(self, frame: Frame, iteration: tuple[str, int] | None = None) -> None:
         """Stop a frame and everything below it: cancel its task and timers, say so in the history."""
         kind = (frame.work or {}).get("kind")
         state = self._machine(frame).states.get(frame.state)
@@ -568,7 +540,7 @@ class Execution:
         if frame.parent is not None:
             self._frames.pop(frame.id, None)
 
-    def _drop_work(self, frame: _Frame) -> None:
+    def _drop_work(self, frame: Frame) -> None:
         """Cancel what a frame waits for (its task, timers, child frames) and forget it."""
         work = frame.work or {}
         if work.get("kind") == "task":
@@ -584,7 +556,7 @@ class Execution:
 
     # ---- plumbing ------------------------------------------------------------------------------
 
-    def _machine(self, frame: _Frame) -> StateMachine:
+    def _machine(self, frame: Frame) -> StateMachine:
         machine = self.machine
         for name, index in frame.graph:
             state = machine.states[name]
@@ -595,10 +567,10 @@ class Execution:
                 machine = state.processor
         return machine
 
-    def _state(self, frame: _Frame) -> State:
+    def _state(self, frame: Frame) -> State:
         return self._machine(frame).states[frame.state]
 
-    def _scope(self, frame: _Frame, state: State) -> Scope:
+    def _scope(self, frame: Frame, state: State) -> Scope:
         context = {
             "Execution": {"Id": self.context.execution_arn, "Input": self.input, "Name": self.context.name,
                           "RoleArn": self.context.role_arn, "StartTime": iso_timestamp(self.start_time),
@@ -609,7 +581,7 @@ class Execution:
         }
         return Scope(state, frame.input, context, frame.variables, self._clock(), _Draws(self))
 
-    def _emit(self, frame: _Frame | None, kind: str, details: dict[str, Json] | None,
+    def _emit(self, frame: Frame | None, kind: str, details: dict[str, Json] | None,
               previous: int | None = None) -> int:
         event_id = self._next_event
         self._next_event += 1
@@ -629,7 +601,7 @@ class Execution:
         self._draws += 1
         return self._draws
 
-    def _timer(self, frame: _Frame, fire_at: float, purpose: str) -> str:
+    def _timer(self, frame: Frame, fire_at: float, purpose: str) -> str:
         timer_id = self._mint("timer")
         if frame.work is not None:
             frame.work.setdefault("timers", {})[timer_id] = (fire_at, purpose)
@@ -637,21 +609,8 @@ class Execution:
         self._commands.append(StartTimer(timer_id, fire_at, purpose))
         return timer_id
 
-    def _cancel_timer(self, frame: _Frame, timer_id: str) -> None:
+    def _cancel_timer(self, frame: Frame, timer_id: str) -> None:
         if frame.work is not None:
             frame.work.get("timers", {}).pop(timer_id, None)
         self._waits.pop(timer_id, None)
         self._commands.append(CancelTimer(timer_id))
-
-
-def _command_to_json(command: InvokeTask) -> dict[str, Json]:
-    return {"task_id": command.task_id, "resource": command.resource.arn, "parameters": command.parameters,
-            "state_name": command.state_name, "timeout_seconds": command.timeout_seconds,
-            "heartbeat_seconds": command.heartbeat_seconds, "task_token": command.task_token}
-
-
-def _command_from_json(data: Mapping[str, Json]) -> InvokeTask:
-    resource = classify(data["resource"])
-    assert resource is not None
-    return InvokeTask(data["task_id"], resource, data["parameters"], data["state_name"], data["timeout_seconds"],
-                      data["heartbeat_seconds"], data["task_token"])

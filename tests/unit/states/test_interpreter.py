@@ -350,3 +350,17 @@ def test_a_snapshot_is_plain_json() -> None:
 def test_delayed_answers_move_the_fake_clock() -> None:
     result = run_to_completion(machine(("T", task())), {}, lambda r, p: Delayed(30, "late"), FakeClock(0.0))
     assert result.output == "late" and result.history[-1].timestamp == 30.0
+
+
+def test_a_defect_inside_the_core_ends_the_execution_instead_of_raising() -> None:
+    class Broken:
+        def random(self, draw: int) -> float:
+            raise ZeroDivisionError("boom")
+
+        def uuid(self, draw: int) -> str:
+            raise ZeroDivisionError("boom")
+    definition = machine(("P", {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "End": True}))
+    execution = Execution(definition, {}, clock=FakeClock(), entropy=Broken())
+    step = execution.start()
+    assert execution.status is ExecutionStatus.FAILED and execution.error == "States.Runtime"
+    assert isinstance(step.commands[-1], Fail) and "ZeroDivisionError" in (execution.cause or "")
