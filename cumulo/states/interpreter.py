@@ -39,10 +39,11 @@ from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState
 from cumulo.states.paths import dumps
 from cumulo.states.resources import Integration, Pattern, lambda_invoke_result
 
-__all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD"]
+__all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD", "MAX_HISTORY"]
 
 Json = Any
 MAX_PAYLOAD = 256 * 1024
+MAX_HISTORY = 25_000
 
 
 class _Draws:
@@ -233,6 +234,11 @@ class Execution:
 
     def _run(self) -> Step:
         while self._ready and self.status is ExecutionStatus.RUNNING:
+            if self._next_event > MAX_HISTORY:
+                # AWS's hard quota; it also ends a machine that loops through Pass/Choice forever.
+                self._end(ExecutionStatus.FAILED, E.RUNTIME, f"The execution reached the maximum number of "
+                                                             f"history events ({MAX_HISTORY}).")
+                break
             frame = self._frames.get(self._ready.popleft())
             if frame is not None and not frame.done and frame.work is None:
                 self._execute(frame)

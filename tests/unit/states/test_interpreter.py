@@ -364,3 +364,13 @@ def test_a_defect_inside_the_core_ends_the_execution_instead_of_raising() -> Non
     step = execution.start()
     assert execution.status is ExecutionStatus.FAILED and execution.error == "States.Runtime"
     assert isinstance(step.commands[-1], Fail) and "ZeroDivisionError" in (execution.cause or "")
+
+
+def test_a_machine_that_loops_forever_hits_the_history_quota() -> None:
+    from cumulo.states.interpreter import MAX_HISTORY
+    definition = machine(("A", {"Type": "Pass", "Next": "B"}),
+                         ("B", {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "E"}],
+                                "Default": "A"}), ("E", {"Type": "Succeed"}))
+    result = run_to_completion(definition, {})
+    assert result.error == "States.Runtime" and str(MAX_HISTORY) in (result.cause or "")
+    assert len(result.history) == MAX_HISTORY + 1
