@@ -374,3 +374,26 @@ def test_a_machine_that_loops_forever_hits_the_history_quota() -> None:
     result = run_to_completion(definition, {})
     assert result.error == "States.Runtime" and str(MAX_HISTORY) in (result.cause or "")
     assert len(result.history) == MAX_HISTORY + 1
+
+
+def test_the_execution_timeout_timer_is_cancelled_when_the_execution_ends_in_time() -> None:
+    execution, _, commands = started(machine(("T", task()), TimeoutSeconds=60), {}, clock=FakeClock(0.0))
+    assert [(t.purpose, t.fire_at) for t in timers(commands)] == [("execution-timeout", 60.0)]
+    assert [type(c).__name__ for c in execution.outstanding()] == ["InvokeTask", "StartTimer"]
+    step = execution.advance(TaskSucceeded(invokes(commands)[0].task_id, "ok"))
+    assert [type(c).__name__ for c in step.commands] == ["CancelTimer", "Succeed"]
+
+
+def test_a_wait_whose_output_path_fails_after_the_timer() -> None:
+    result = run_to_completion(machine(("W", {"Type": "Wait", "Seconds": 1, "OutputPath": "$.gone", "End": True})), {})
+    assert result.error == "States.Runtime" and "Invalid path '$.gone'" in (result.cause or "")
+
+
+def test_a_catcher_that_fails_itself_fails_the_execution() -> None:
+    def boom(resource: str, parameters: Any) -> Any:
+        raise TaskError("E", "c")
+    definition = machine(("T", task(QueryLanguage="JSONata", Catch=[
+        {"ErrorEquals": ["States.ALL"], "Next": "H", "Output": "{% $states.errorOutput.nope %}"}])),
+        ("H", {"Type": "Pass", "End": True}))
+    result = run_to_completion(definition, {}, boom)
+    assert result.error == "States.QueryEvaluationError" and "Catch/Output" in (result.cause or "")

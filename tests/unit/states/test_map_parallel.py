@@ -195,3 +195,18 @@ def test_map_concurrency_path_and_tolerance_paths() -> None:
     assert result.output == [2, {"Error": "ItemError", "Cause": "bad item bad"}]
     negative = run_to_completion(definition, {"items": [1], "c": -1, "n": 1}, doubling)
     assert negative.error == "States.Runtime" and (negative.cause or "").endswith("MaxConcurrency cannot be negative.")
+
+
+@pytest.mark.parametrize("concurrency", [0, 1])
+def test_an_item_selector_failing_on_a_later_item_fails_the_map_and_stops_the_rest(concurrency: int) -> None:
+    definition = machine(("M", map_state(WORK, MaxConcurrency=concurrency,
+                                         ItemSelector={"k.$": "$$.Map.Item.Value.k"})))
+    execution, _, commands = started(definition, [{"k": 1}, {"nope": 2}])
+    if concurrency == 1:
+        (first,) = invokes(commands)
+        commands = execution.advance(TaskSucceeded(first.task_id, 1)).commands
+    else:
+        assert not invokes(commands)                    # the first iteration was stopped before its task started
+        assert "MapIterationAborted" in types(execution.history)
+    assert execution.status is ExecutionStatus.FAILED and execution.error == "States.Runtime"
+    assert "specified for the field 'k.$' could not be found" in (execution.cause or "")
