@@ -290,6 +290,10 @@ def _format(args: _Args, _: Randomness) -> Json:
     if len(pieces) - 1 != len(args.values) - 1:
         raise args.fail(f"the template has {len(pieces) - 1} placeholders for {len(args.values) - 1} arguments")
     out = [pieces[0]]
+    for index, value in enumerate(args.values[1:], start=1):
+        if isinstance(value, (dict, list)):
+            raise args.fail(f"the argument at index {index} must be a string, number, boolean or null, got "
+                            f"{_kind(value)}")
     for value, piece in zip(args.values[1:], pieces[1:], strict=True):
         out.append(value if isinstance(value, str) else dumps(value))
         out.append(piece)
