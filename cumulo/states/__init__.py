@@ -3,6 +3,20 @@
 The pure core of Cumulo's Step Functions. ``parse_definition`` checks and compiles a definition;
 ``Execution`` runs one (events in, commands out, see ``interfaces``); ``run_to_completion`` is a
 synchronous shell for tests. Nothing here performs I/O.
+
+A shell drives an execution like this (a Standard execution persists after every step)::
+
+    machine = parse_definition(definition_text)          # InvalidDefinition: CreateStateMachine's 400
+    execution = Execution(machine, input, ExecutionContext(execution_arn=..., state_machine_arn=...),
+                          clock=time.time, entropy=SeededEntropy(secrets.token_hex(16)))
+    step = execution.start()
+    store(execution.snapshot(), step.events); obey(step.commands)
+    ...                                                  # later, per result or timer:
+    step = execution.advance(TaskSucceeded(task_id, payload))
+    store(execution.snapshot(), step.events); obey(step.commands)
+    # after a crash:
+    execution = Execution.restore(machine, snapshot, context, clock=time.time, entropy=same_entropy)
+    obey(execution.outstanding())
 """
 
 from cumulo.states.definition import parse_definition, validate_definition

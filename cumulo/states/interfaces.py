@@ -14,6 +14,14 @@ Ids (``task_id``, ``timer_id``) are minted by the core and unique within an exec
 TimeoutSeconds and HeartbeatSeconds are enforced by the core with its own timers: the shell only
 reports heartbeats and results, and drops a task when told ``CancelTask``. An event for an id the
 core no longer waits for (a late result after a timeout) is ignored.
+
+What ``InvokeTask`` asks depends on ``resource.pattern``: REQUEST_RESPONSE answers with the call's
+result; RUN_JOB (``.sync``) answers when the job (e.g. the child execution) has ended;
+WAIT_FOR_TASK_TOKEN makes the call, then answers only when someone presents ``task_token``
+(``decode_task_token`` names the execution and task). For a plain Lambda ARN or ``lambda:invoke``
+the output is the function's payload (the core shapes ``lambda:invoke``'s Invoke-API wrapper);
+a function error is ``TaskFailed(error=errorType or "Lambda.Unknown", cause=the error document
+as JSON)``, see ``resources.lambda_error``.
 """
 
 from __future__ import annotations

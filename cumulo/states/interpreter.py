@@ -448,8 +448,7 @@ class Execution:
         for sibling in work["children"]:
             if sibling in self._frames:
                 self._abort(self._frames[sibling])
-        self._emit(parent, "ParallelStateFailed", without_none({"error": child.error, "cause": child.cause}),
-                   previous=child.last_event)
+        self._emit(parent, "ParallelStateFailed", None, previous=child.last_event)
         parent.work = None
         self._state_failed(parent, state, child.error, child.cause)
 
@@ -539,7 +538,7 @@ class Execution:
         state = self._machine(frame).states.get(frame.state)
         self._drop_work(frame)
         if state is not None and kind in ("task", "wait", "parallel", "map"):
-            self._emit(frame, f"{state.type}StateAborted", {"name": state.name})
+            self._emit(frame, f"{state.type}StateAborted", None)      # AWS gives these events no details
         if iteration is not None:
             self._emit(frame, "MapIterationAborted", {"name": iteration[0], "index": iteration[1]})
         frame.done = "aborted"
