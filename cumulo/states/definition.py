@@ -176,7 +176,7 @@ class _Checker:
             self.report("A state must be a JSON object", location)
             return None
         kind = raw.get("Type")
-        if kind not in _FIELDS:
+        if not isinstance(kind, str) or kind not in _FIELDS:
             self.report("These fields are required: [Type]" if kind is None else
                         f"The value for the field 'Type' must be one of [{', '.join(_FIELDS)}]", location)
             return None

@@ -233,3 +233,42 @@ def test_jsonata_choice_rules_and_model_shapes() -> None:
 def test_state_names_are_at_most_80_characters() -> None:
     name = "x" * 81
     assert any("longer than 80 characters" in p for p in findings(machine((name, {"Type": "Succeed"}))))
+
+
+@pytest.mark.parametrize("state, expected", [
+    ([], "A state must be a JSON object"),
+    ({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "A"}], "Default": 1},
+     "The value for the field 'Default' must be a string"),
+    ({"Type": "Choice", "QueryLanguage": "JSONata", "Choices": [1]}, "Value must be an object"),
+    ({"Type": "Choice", "QueryLanguage": "JSONata", "Choices": [{"Condition": 5, "Next": "A"}]},
+     "The value for the field 'Condition' must be a JSONata expression or a boolean"),
+    ({"Type": "Choice", "QueryLanguage": "JSONata", "Choices": [{"Condition": True}]},
+     "These fields are required: [Next]"),
+    ({"Type": "Map", "End": True, "ItemProcessor": {"ProcessorConfig": {"Mode": "FAST"}, "StartAt": "I",
+                                                    "States": {"I": {"Type": "Succeed"}}}},
+     "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]"),
+    ({"Type": "Map", "End": True, "ItemBatcher": 3, "ItemProcessor": {"StartAt": "I",
+                                                                      "States": {"I": {"Type": "Succeed"}}}},
+     "The field 'ItemBatcher' must be an object"),
+    ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Retry": {}},
+     "The field 'Retry' must be an array"),
+    ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Retry": [1]},
+     "A retrier must be an object"),
+    ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Catch": "x"},
+     "The field 'Catch' must be an array"),
+    ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Catch": [None]},
+     "A catcher must be an object"),
+    ({"Type": "Pass", "End": "yes"}, "The value for the field 'End' must be a boolean"),
+    ({"Type": "Pass", "Next": 3}, "The value for the field 'Next' must be a string"),
+    ({"Type": "Pass", "End": True, "Parameters": [1]}, "The value must be a JSON object"),
+    ({"Type": "Pass", "End": True, "Assign": [1]}, "The field 'Assign' must be an object"),
+    ({"Type": "Wait", "End": True, "Seconds": "5"}, "The value for the field 'Seconds' must be an integer"),
+    ({"Type": "Fail", "Error": 5}, "The value for the field 'Error' must be a string"),
+])
+def test_malformed_fields(state: Any, expected: str) -> None:
+    problems = findings(machine(("A", state)))
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_definition_that_is_not_an_object() -> None:
+    assert findings("[1, 2]") == ["SCHEMA_VALIDATION_FAILED: The state machine definition must be a JSON object at /"]
