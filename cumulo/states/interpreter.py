@@ -60,7 +60,12 @@ class _Draws:
 
 
 class Execution:
-    """One execution of a state machine. ``start()`` once, then ``advance(event)`` per event."""
+    """One execution of a state machine. ``start()`` once, then ``advance(event)`` per event.
+
+    ``entropy`` feeds States.UUID, MathRandom, $uuid/$random, retry jitter and task-token nonces.
+    The default is seeded with the execution ARN, which is deterministic and fine for tests; a
+    server must pass ``SeededEntropy(<a secret kept with the execution>)`` so task tokens cannot
+    be guessed."""
 
     def __init__(self, definition: StateMachine | str | Mapping[str, Json], input: Json = None,
                  context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None) -> None:

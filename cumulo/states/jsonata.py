@@ -82,9 +82,10 @@ def iso_timestamp(seconds: float) -> str:
 def evaluate(expression: Expression, field_name: str, states: Mapping[str, Json], variables: Mapping[str, Json],
              now: float, randomness: Randomness) -> Json:
     """The value of one expression in one field; failures are States.QueryEvaluationError."""
-    bindings: dict[str, Any] = dict(variables)
+    null = _utils.Utils.NULL_VALUE           # a JSON null bound at the top must not read as undefined
+    bindings: dict[str, Any] = {k: null if v is None else v for k, v in variables.items()}
     bindings.update(_functions(now, randomness))
-    bindings["states"] = dict(states)
+    bindings["states"] = {k: null if v is None else v for k, v in states.items()}
     try:
         raw = expression.compiled().evaluate(None, bindings)
     except StatesFailure as exc:

@@ -194,3 +194,12 @@ def test_mixed_machine_states_can_opt_into_jsonata() -> None:
                          ("B", {"Type": "Task", "Resource": LAMBDA, "QueryLanguage": "JSONata",
                                 "Arguments": "{% $states.input.x %}", "End": True}))
     assert run_to_completion(definition, {}, lambda r, a: a + 1).output == 2
+
+
+def test_a_json_null_in_a_variable_or_the_input_is_null_not_undefined() -> None:
+    definition = jsonata(("A", {"Type": "Pass", "Assign": {"v": None}, "Next": "B"}),
+                         ("B", {"Type": "Pass", "Output": {"v": "{% $v %}", "in": "{% $states.input %}",
+                                                           "deep": "{% $states.context.Execution.Input %}"},
+                                "End": True}))
+    assert run_to_completion(definition, None).output == {"v": None, "in": {}, "deep": {}}
+    assert value("$states.input", {"input": None}) is None
