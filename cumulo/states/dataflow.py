@@ -189,15 +189,22 @@ class Scope:
         return value
 
     def _choice_outcome(self, branch: ChoiceBranch | None, prefix: str, effective: Json) -> Outcome:
+        """The state-level Assign applies whichever way the Choice goes, and the matched rule's
+        Assign on top of it (AWS: "applies regardless of which choice rule matches"); a rule's
+        Output (JSONata) replaces the state's."""
         state = self.state
-        holder: Any = branch if branch is not None else state
+        assert isinstance(state, ChoiceState)
         where = f"{prefix}/" if prefix else ""
-        if state.jsonata:
-            has_output = holder.has_output
-            output = self.jsonata(holder.output, f"{where}Output") if has_output else self.raw_input
-            return Outcome(output, self.assign(holder.assign, f"{where}Assign", None))
-        assigned = self.assign(holder.assign, f"{where}Assign", effective)
-        return Outcome(self.path(state.output_path, effective, "OutputPath"), assigned)
+        dollar = None if state.jsonata else effective
+        assigned = self.assign(state.assign, "Assign", dollar)
+        if branch is not None and branch.assign is not None:
+            assigned.update(self.assign(branch.assign, f"{where}Assign", dollar))
+        if not state.jsonata:
+            return Outcome(self.path(state.output_path, effective, "OutputPath"), assigned)
+        if branch is not None and branch.has_output:
+            return Outcome(self.jsonata(branch.output, f"{where}Output"), assigned)
+        output = self.jsonata(state.output, "Output") if state.has_output else self.raw_input
+        return Outcome(output, assigned)
 
     def wait_until(self) -> float:
         state = self.state

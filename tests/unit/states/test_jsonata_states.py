@@ -71,6 +71,17 @@ def test_choice_conditions_with_output_and_assign() -> None:
     assert run_to_completion(definition, {"n": 1}).output == [{"n": 1}, "small"]
 
 
+def test_the_choice_state_assign_applies_whichever_rule_matches() -> None:
+    definition = jsonata(
+        ("C", {"Type": "Choice", "Assign": {"seen": True, "kind": "state"}, "Output": {"from": "state"}, "Choices": [
+            {"Condition": "{% $states.input.n > 10 %}", "Next": "D", "Assign": {"kind": "rule"}},
+            {"Condition": "{% $states.input.n > 5 %}", "Next": "D", "Output": {"from": "rule"}}], "Default": "D"}),
+        ("D", {"Type": "Pass", "Output": "{% [$states.input, $seen, $kind] %}", "End": True}))
+    assert run_to_completion(definition, {"n": 11}).output == [{"from": "state"}, True, "rule"]
+    assert run_to_completion(definition, {"n": 7}).output == [{"from": "rule"}, True, "state"]
+    assert run_to_completion(definition, {"n": 1}).output == [{"from": "state"}, True, "state"]
+
+
 def test_a_condition_that_is_not_boolean() -> None:
     definition = jsonata(("C", {"Type": "Choice", "Choices": [{"Condition": "{% 'yes' %}", "Next": "D"}],
                                 "Default": "D"}), ("D", {"Type": "Succeed"}))
