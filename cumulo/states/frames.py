@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cumulo.states.interfaces import InvokeTask
+from cumulo.states.interfaces import ExecutionContext, InvokeTask
+from cumulo.states.jsonata import iso_timestamp
 from cumulo.states.model import Retrier
 from cumulo.states.resources import classify
 
-__all__ = ["Frame", "retry_delay", "encode_task_token", "decode_task_token", "command_to_json", "command_from_json"]
+__all__ = ["Frame", "context_object", "retry_delay", "encode_task_token", "decode_task_token", "command_to_json", "command_from_json"]
 
 Json = Any
 
@@ -73,3 +74,15 @@ def command_from_json(data: Mapping[str, Json]) -> InvokeTask:
     assert resource is not None
     return InvokeTask(data["task_id"], resource, data["parameters"], data["state_name"], data["timeout_seconds"],
                       data["heartbeat_seconds"], data["task_token"])
+
+
+def context_object(context: ExecutionContext, execution_input: Json, start_time: float, state_name: str,
+                   entered_time: float, retry_count: int) -> dict[str, Json]:
+    """The context object (``$$`` / ``$states.context``) one state sees."""
+    return {
+        "Execution": {"Id": context.execution_arn, "Input": execution_input, "Name": context.name,
+                      "RoleArn": context.role_arn, "StartTime": iso_timestamp(start_time),
+                      "RedriveCount": context.redrive_count},
+        "State": {"EnteredTime": iso_timestamp(entered_time), "Name": state_name, "RetryCount": retry_count},
+        "StateMachine": {"Id": context.state_machine_arn, "Name": context.state_machine_name},
+    }

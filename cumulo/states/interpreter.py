@@ -10,9 +10,11 @@ until all wait again; what they ask for is returned as commands, what they did a
 after each ``advance``; a Standard execution stores it with the new history events in one
 transaction, and after a crash ``restore`` plus ``outstanding()`` re-issues the tasks and timers
 in flight (a task may then run twice: at-least-once, as AWS). Because the core is deterministic
-(injected clock and entropy, ids from counters) the event log also replays to the same state;
-the snapshot is the primary form because it does not grow with the history and survives
-definition-independent changes to this code.
+(injected clock and entropy, ids from counters) the log of fed events also replays to the same
+state. The snapshot is the primary form: resuming costs its size rather than a replay of up to
+25,000 events, and it does not require this interpreter to decide every past step exactly as the
+version that recorded them did (replay breaks on an upgrade that changes any decision, temporal's
+"non-determinism" problem); only the snapshot format must stay readable (it carries a version).
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from cumulo.states import errors as E
 from cumulo.states.dataflow import Outcome, Scope
 from cumulo.states.definition import parse_definition
 from cumulo.states.errors import StatesFailure, error_matches
-from cumulo.states.frames import (Frame, command_from_json, command_to_json, decode_task_token, encode_task_token,
-                                  retry_delay)
+from cumulo.states.frames import (Frame, command_from_json, command_to_json, context_object, decode_task_token,
+                                  encode_task_token, retry_delay)
 from cumulo.states.history import task_event, text_details, without_none
 from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
                                       ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
                                       Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
                                       TimerFired)
-from cumulo.states.jsonata import iso_timestamp
 from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
                                  StateMachine, SucceedState, TaskState, WaitState)
 from cumulo.states.paths import dumps
@@ -581,14 +582,8 @@ class Execution:
         return self._machine(frame).states[frame.state]
 
     def _scope(self, frame: Frame, state: State) -> Scope:
-        context = {
-            "Execution": {"Id": self.context.execution_arn, "Input": self.input, "Name": self.context.name,
-                          "RoleArn": self.context.role_arn, "StartTime": iso_timestamp(self.start_time),
-                          "RedriveCount": self.context.redrive_count},
-            "State": {"EnteredTime": iso_timestamp(frame.entered_time), "Name": state.name,
-                      "RetryCount": frame.retry_count},
-            "StateMachine": {"Id": self.context.state_machine_arn, "Name": self.context.state_machine_name},
-        }
+        context = context_object(self.context, self.input, self.start_time, state.name, frame.entered_time,
+                                 frame.retry_count)
         return Scope(state, frame.input, context, frame.variables, self._clock(), _Draws(self))
 
     def _emit(self, frame: Frame | None, kind: str, details: dict[str, Json] | None,
