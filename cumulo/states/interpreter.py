@@ -1,0 +1,621 @@
+"""The deterministic interpreter: an execution as frames of control, events in, commands out.
+
+A **frame** runs one graph of states: the machine itself, one Parallel branch or one Map
+iteration. A frame either runs (Pass, Choice, Succeed, Fail finish at once) or waits on exactly
+one thing, its ``work``: a task, a timer (Wait, a retry delay), or its child frames (Parallel,
+Map). ``advance`` routes an event to the frame waiting on its id and runs every frame that can run
+until all wait again; what they ask for is returned as commands, what they did as history events.
+
+**Persistence**: the whole state is plain JSON (``snapshot()``/``restore()``), small and taken
+after each ``advance``; a Standard execution stores it with the new history events in one
+transaction, and after a crash ``restore`` plus ``outstanding()`` re-issues the tasks and timers
+in flight (a task may then run twice: at-least-once, as AWS). Because the core is deterministic
+(injected clock and entropy, ids from counters) the log of fed events also replays to the same
+state. The snapshot is the primary form: resuming costs its size rather than a replay of up to
+25,000 events, and it does not require this interpreter to decide every past step exactly as the
+version that recorded them did (replay breaks on an upgrade that changes any decision, temporal's
+"non-determinism" problem); only the snapshot format must stay readable (it carries a version).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import asdict
+from typing import Any, Mapping
+
+from cumulo.states import errors as E
+from cumulo.states.dataflow import Outcome, Scope
+from cumulo.states.definition import parse_definition
+from cumulo.states.errors import StatesFailure, error_matches
+from cumulo.states.frames import (Frame, command_from_json, command_to_json, context_object, decode_task_token,
+                                  encode_task_token, retry_delay)
+from cumulo.states.history import task_event, text_details, without_none
+from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
+                                      ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
+                                      Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
+                                      TimerFired)
+from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
+                                 StateMachine, SucceedState, TaskState, WaitState)
+from cumulo.states.paths import dumps
+from cumulo.states.resources import Integration, Pattern, lambda_invoke_result
+
+__all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD", "MAX_HISTORY"]
+
+Json = Any
+MAX_PAYLOAD = 256 * 1024
+MAX_HISTORY = 25_000
+
+
+class _Draws:
+    """The interpreter's view of the injected entropy: one counter, persisted in the snapshot."""
+
+    def __init__(self, execution: "Execution") -> None:
+        self._execution = execution
+
+    def random(self) -> float:
+        return self._execution._entropy.random(self._execution._next_draw())
+
+    def uuid(self) -> str:
+        return self._execution._entropy.uuid(self._execution._next_draw())
+
+
+class Execution:
+    """One execution of a state machine. ``start()`` once, then ``advance(event)`` per event.
+
+    ``entropy`` feeds States.UUID, MathRandom, $uuid/$random, retry jitter and task-token nonces.
+    The default is seeded with the execution ARN, which is deterministic and fine for tests; a
+    server must pass ``SeededEntropy(<a secret kept with the execution>)`` so task tokens cannot
+    be guessed."""
+
+    def __init__(self, definition: StateMachine | str | Mapping[str, Json], input: Json = None,
+                 context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None) -> None:
+        self.machine = definition if isinstance(definition, StateMachine) else parse_definition(definition)
+        self.context = context or ExecutionContext()
+        self._clock = clock
+        self._entropy: Entropy = entropy or SeededEntropy(self.context.execution_arn)
+        self.input = {} if input is None else input
+        self.status = ExecutionStatus.RUNNING
+        self.output: Json = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.start_time = 0.0
+        self.history: list[HistoryEvent] = []
+        self._started = False
+        self._next_event = 1
+        self._seq = 0
+        self._draws = 0
+        self._frames: dict[str, Frame] = {}
+        self._waits: dict[str, str] = {}
+        self._timeout_timer: str | None = None
+        self._ready: deque[str] = deque()
+        self._commands: list[Command] = []
+        self._events: list[HistoryEvent] = []
+
+    # ---- public API --------------------------------------------------------------------------
+
+    def start(self) -> Step:
+        if self._started:
+            return Step([], [])
+        self._started = True
+        self.start_time = self._clock()
+        self._emit(None, "ExecutionStarted", {**text_details("input", self.input), "roleArn": self.context.role_arn})
+        top = Frame("f0", [], None, 0, {}, last_event=1)
+        self._frames[top.id] = top
+        if self.machine.timeout_seconds:
+            self._timeout_timer = self._timer(top, self.start_time + self.machine.timeout_seconds, "execution-timeout")
+        try:
+            self._enter(top, self.machine.start_at, self.input)
+            return self._run()
+        except Exception as exc:
+            return self._internal_error(exc)
+
+    def advance(self, event: Event) -> Step:
+        if self.status is not ExecutionStatus.RUNNING or not self._started:
+            return Step([], [])
+        try:
+            self._dispatch(event)
+            return self._run()
+        except Exception as exc:      # a defect of ours must still end as a value: the shell never sees a raise
+            return self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> Step:
+        self._ready.clear()
+        if self.status is ExecutionStatus.RUNNING:
+            self._end(ExecutionStatus.FAILED, E.RUNTIME, f"Internal error of the interpreter: {type(exc).__name__}: {exc}")
+        step = Step(self._commands, self._events)
+        self._commands, self._events = [], []
+        return step
+
+    def outstanding(self) -> list[Command]:
+        """The tasks and timers in flight: what to re-issue after ``restore``."""
+        out: list[Command] = []
+        for frame in self._frames.values():
+            work = frame.work or {}
+            if work.get("kind") == "task":
+                out.append(command_from_json(work["command"]))
+            for timer_id, (fire_at, purpose) in sorted(work.get("timers", {}).items()):
+                out.append(StartTimer(timer_id, fire_at, purpose))
+        if self._timeout_timer:
+            out.append(StartTimer(self._timeout_timer, self.start_time + (self.machine.timeout_seconds or 0),
+                                  "execution-timeout"))
+        return out
+
+    def snapshot(self) -> dict[str, Json]:
+        """The execution as JSON; ``restore`` with the same definition continues it."""
+        return {"version": 1, "status": self.status.value, "input": self.input, "output": self.output,
+                "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
+                "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
+                "timeout_timer": self._timeout_timer, "waits": dict(self._waits),
+                "frames": [asdict(frame) for frame in self._frames.values()]}
+
+    @classmethod
+    def restore(cls, definition: StateMachine | str | Mapping[str, Json], snapshot: Mapping[str, Json],
+                context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None) -> "Execution":
+        execution = cls(definition, snapshot["input"], context, clock=clock, entropy=entropy)
+        execution.status = ExecutionStatus(snapshot["status"])
+        execution.output, execution.error, execution.cause = snapshot["output"], snapshot["error"], snapshot["cause"]
+        execution.start_time, execution._started = snapshot["start_time"], snapshot["started"]
+        execution._next_event, execution._seq = snapshot["next_event"], snapshot["seq"]
+        execution._draws, execution._timeout_timer = snapshot["draws"], snapshot["timeout_timer"]
+        execution._waits = dict(snapshot["waits"])
+        execution._frames = {f["id"]: Frame(**f) for f in json.loads(json.dumps(snapshot["frames"]))}
+        return execution
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, StopExecution):
+            self._abort(self._frames["f0"])
+            self._end(ExecutionStatus.ABORTED, event.error, event.cause)
+            return
+        if isinstance(event, TimerFired) and event.timer_id == self._timeout_timer:
+            self._timeout_timer = None
+            self._abort(self._frames["f0"])
+            self._end(ExecutionStatus.TIMED_OUT, E.TIMEOUT, "The execution timed out (TimeoutSeconds).")
+            return
+        key = event.timer_id if isinstance(event, TimerFired) else event.task_id
+        frame = self._frames.get(self._waits.get(key, ""))
+        if frame is None or frame.work is None:
+            return
+        work = frame.work
+        if isinstance(event, TimerFired):
+            self._waits.pop(key, None)
+            _, purpose = work["timers"].pop(key)
+            if purpose in ("timeout", "heartbeat"):
+                self._task_timed_out(frame, purpose)
+            elif purpose == "wait":
+                frame.work = None
+                self._finish_wait(frame)
+            else:
+                frame.work = None
+                self._ready.append(frame.id)
+        elif isinstance(event, TaskHeartbeat):
+            for timer_id, (_, purpose) in list(work["timers"].items()):
+                if purpose == "heartbeat":
+                    self._cancel_timer(frame, timer_id)
+                    self._timer(frame, self._clock() + work["heartbeat"], "heartbeat")
+        elif isinstance(event, (TaskSucceeded, TaskFailed)) and work.get("task_id") == key:
+            self._task_finished(frame, event)
+
+    def _task_finished(self, frame: Frame, event: TaskSucceeded | TaskFailed) -> None:
+        state = self._state(frame)
+        assert isinstance(state, TaskState) and state.resource is not None
+        self._clear_task(frame)
+        resource = state.resource
+        if isinstance(event, TaskFailed):
+            kind, details = task_event(resource, "Failed", region=self.context.region, error=event.error,
+                                       cause=event.cause)
+            self._emit(frame, kind, details)
+            self._state_failed(frame, state, event.error, event.cause)
+            return
+        result = event.output
+        if resource.integration is Integration.LAMBDA_INVOKE and resource.pattern is not Pattern.WAIT_FOR_TASK_TOKEN:
+            result = lambda_invoke_result(result, event.metadata)
+        kind, details = task_event(resource, "Succeeded", region=self.context.region, output=result)
+        self._emit(frame, kind, details)
+        if self._too_large(frame, state, result):
+            return
+        self._complete(frame, state, result)
+
+    def _task_timed_out(self, frame: Frame, purpose: str) -> None:
+        state = self._state(frame)
+        assert isinstance(state, TaskState) and state.resource is not None
+        task_id = frame.work["task_id"] if frame.work else ""
+        self._clear_task(frame)
+        self._commands.append(CancelTask(task_id))
+        error = E.TIMEOUT if purpose == "timeout" else E.HEARTBEAT_TIMEOUT
+        kind, details = task_event(state.resource, "TimedOut", region=self.context.region, error=error)
+        self._emit(frame, kind, details)
+        self._state_failed(frame, state, error, None)
+
+    def _clear_task(self, frame: Frame) -> None:
+        work = frame.work or {}
+        self._waits.pop(work.get("task_id", ""), None)
+        for timer_id in list(work.get("timers", {})):
+            self._cancel_timer(frame, timer_id)
+        frame.work = None
+
+    # ---- running frames ----------------------------------------------------------------------
+
+    def _run(self) -> Step:
+        while self._ready and self.status is ExecutionStatus.RUNNING:
+            if self._next_event > MAX_HISTORY:
+                # AWS's hard quota; it also ends a machine that loops through Pass/Choice forever.
+                self._end(ExecutionStatus.FAILED, E.RUNTIME, f"The execution reached the maximum number of "
+                                                             f"history events ({MAX_HISTORY}).")
+                break
+            frame = self._frames.get(self._ready.popleft())
+            if frame is not None and not frame.done and frame.work is None:
+                self._execute(frame)
+        self._ready.clear()
+        step = Step(self._commands, self._events)
+        self._commands, self._events = [], []
+        return step
+
+    def _execute(self, frame: Frame) -> None:
+        state = self._state(frame)
+        scope = self._scope(frame, state)
+        try:
+            if isinstance(state, PassState):
+                self._exit(frame, state, scope.pass_())
+            elif isinstance(state, SucceedState):
+                self._exit(frame, state, scope.plain())
+            elif isinstance(state, FailState):
+                frame.done, (frame.error, frame.cause) = "failed", scope.fail_values()
+                self._finish(frame)
+            elif isinstance(state, ChoiceState):
+                target, outcome = scope.choose()
+                self._exit(frame, state, outcome, target)
+            elif isinstance(state, WaitState):
+                fire_at = scope.wait_until()
+                if fire_at <= scope.now:
+                    self._finish_wait(frame)
+                else:
+                    frame.work = {"kind": "wait", "timers": {}}
+                    self._timer(frame, fire_at, "wait")
+            elif isinstance(state, TaskState):
+                self._schedule(frame, state, scope)
+            elif isinstance(state, ParallelState):
+                self._start_parallel(frame, state, scope)
+            elif isinstance(state, MapState):
+                self._start_map(frame, state, scope)
+        except StatesFailure as failure:
+            self._drop_work(frame)
+            self._state_failed(frame, state, failure.error, self._cause(frame, failure))
+
+    def _finish_wait(self, frame: Frame) -> None:
+        state = self._state(frame)
+        try:
+            self._exit(frame, state, self._scope(frame, state).plain())
+        except StatesFailure as failure:
+            self._state_failed(frame, state, failure.error, self._cause(frame, failure))
+
+    def _enter(self, frame: Frame, name: str, data: Json) -> None:
+        state = self._machine(frame).states[name]
+        frame.state, frame.input, frame.retries, frame.retry_count = name, data, {}, 0
+        frame.entered_time = self._clock()
+        frame.entered_event = self._emit(frame, f"{state.type}StateEntered", {"name": name, **text_details("input", data)})
+        self._ready.append(frame.id)
+
+    def _exit(self, frame: Frame, state: State, outcome: Outcome, target: str | None = None) -> None:
+        if self._too_large(frame, state, outcome.output):
+            return
+        details = {"name": state.name, **text_details("output", outcome.output)}
+        if outcome.assigned:
+            details["assignedVariables"] = {k: dumps(v) for k, v in outcome.assigned.items()}
+            details["assignedVariablesDetails"] = {"truncated": False}
+        self._emit(frame, f"{state.type}StateExited", details)
+        frame.variables.update(outcome.assigned)
+        target = target or state.next
+        if target is None:
+            frame.done, frame.output = "succeeded", outcome.output
+            self._finish(frame)
+        else:
+            self._enter(frame, target, outcome.output)
+
+    def _complete(self, frame: Frame, state: State, result: Json) -> None:
+        try:
+            outcome = self._scope(frame, state).complete(result)
+        except StatesFailure as failure:
+            self._state_failed(frame, state, failure.error, self._cause(frame, failure))
+            return
+        self._exit(frame, state, outcome)
+
+    def _too_large(self, frame: Frame, state: State, value: Json) -> bool:
+        size = len(dumps(value).encode())
+        if size <= MAX_PAYLOAD:
+            return False
+        self._state_failed(frame, state, E.DATA_LIMIT_EXCEEDED,
+                           f"The state/task '{state.name}' returned a result with a size exceeding the maximum number "
+                           f"of bytes service limit.")
+        return True
+
+    # ---- errors: Retry, Catch, failing the frame ----------------------------------------------
+
+    def _state_failed(self, frame: Frame, state: State, error: str | None, cause: str | None) -> None:
+        for index, retrier in enumerate(getattr(state, "retry", ())):
+            if any(error_matches(pattern, error) for pattern in retrier.error_equals):
+                # MaxAttempts counts per error name; the backoff grows with every retry of the retrier
+                # (the AWS guide's ErrorA, ErrorB, ErrorC, ErrorB, ErrorB example).
+                per_error = f"{index}:{error}"
+                if frame.retries.get(per_error, 0) < retrier.max_attempts:
+                    frame.retries[per_error] = frame.retries.get(per_error, 0) + 1
+                    attempt = frame.retries[str(index)] = frame.retries.get(str(index), 0) + 1
+                    frame.retry_count += 1
+                    draw = _Draws(self).random() if retrier.jitter_strategy == "FULL" else 1.0
+                    frame.work = {"kind": "retry", "timers": {}}
+                    self._timer(frame, self._clock() + retry_delay(retrier, attempt, draw), "retry")
+                    return
+                break
+        for catcher in getattr(state, "catch", ()):
+            if any(error_matches(pattern, error) for pattern in catcher.error_equals):
+                try:
+                    outcome = self._scope(frame, state).caught(catcher, error, cause)
+                except StatesFailure as failure:
+                    error, cause = failure.error, self._cause(frame, failure)
+                    break
+                self._emit(frame, f"{state.type}StateExited", {"name": state.name,
+                                                               **text_details("output", outcome.output)})
+                frame.variables.update(outcome.assigned)
+                self._enter(frame, catcher.next, outcome.output)
+                return
+        frame.done, frame.error, frame.cause = "failed", error, cause
+        self._finish(frame)
+
+    def _cause(self, frame: Frame, failure: StatesFailure) -> str | None:
+        if not failure.in_state:
+            return failure.cause
+        return (f"An error occurred while executing the state '{frame.state}' (entered at the event id "
+                f"#{frame.entered_event}). {failure.cause}")
+
+    def _finish(self, frame: Frame) -> None:
+        if frame.parent is None:
+            if frame.done == "succeeded":
+                self._end(ExecutionStatus.SUCCEEDED, None, None, frame.output)
+            else:
+                self._end(ExecutionStatus.FAILED, frame.error, frame.cause)
+            return
+        parent = self._frames[frame.parent]
+        if parent.work and parent.work.get("kind") == "map":
+            self._iteration_finished(parent, frame)
+        else:
+            self._branch_finished(parent, frame)
+
+    def _end(self, status: ExecutionStatus, error: str | None, cause: str | None, output: Json = None) -> None:
+        top = self._frames.get("f0")
+        self.status, self.error, self.cause, self.output = status, error, cause, output
+        if self._timeout_timer and status is not ExecutionStatus.TIMED_OUT:
+            self._commands.append(CancelTimer(self._timeout_timer))
+            self._timeout_timer = None
+        if status is ExecutionStatus.SUCCEEDED:
+            self._emit(top, "ExecutionSucceeded", text_details("output", output))
+            self._commands.append(Succeed(output))
+        else:
+            kind = {ExecutionStatus.FAILED: "ExecutionFailed", ExecutionStatus.ABORTED: "ExecutionAborted",
+                    ExecutionStatus.TIMED_OUT: "ExecutionTimedOut"}[status]
+            self._emit(top, kind, without_none({"error": error, "cause": cause}))
+            self._commands.append(Fail(error, cause, status))
+        self._frames.clear()
+        self._waits.clear()
+
+    # ---- Task ---------------------------------------------------------------------------------
+
+    def _schedule(self, frame: Frame, state: TaskState, scope: Scope) -> None:
+        assert state.resource is not None
+        resource = state.resource
+        task_id = self._mint("task")
+        token = None
+        if resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN:
+            token = encode_task_token(self.context.execution_arn, task_id, _Draws(self).uuid())
+            scope.context["Task"] = {"Token": token}
+        parameters = scope.arguments()
+        timeout, heartbeat = scope.task_timeouts()
+        if self._too_large(frame, state, parameters):
+            return
+        for phase in ("Scheduled", "Started"):
+            kind, details = task_event(resource, phase, region=self.context.region, parameters=parameters,
+                                       timeout=timeout, heartbeat=heartbeat)
+            self._emit(frame, kind, details)
+        command = InvokeTask(task_id, resource, parameters, state.name, timeout, heartbeat, token)
+        frame.work = {"kind": "task", "task_id": task_id, "timers": {}, "heartbeat": heartbeat,
+                      "command": command_to_json(command)}
+        self._waits[task_id] = frame.id
+        self._commands.append(command)
+        now = self._clock()
+        if timeout:
+            self._timer(frame, now + timeout, "timeout")
+        if heartbeat:
+            self._timer(frame, now + heartbeat, "heartbeat")
+
+    # ---- Parallel and Map ---------------------------------------------------------------------
+
+    def _start_parallel(self, frame: Frame, state: ParallelState, scope: Scope) -> None:
+        branch_input = scope.arguments()
+        self._emit(frame, "ParallelStateStarted", None)
+        frame.work = {"kind": "parallel", "children": [], "results": [None] * len(state.branches),
+                      "pending": len(state.branches)}
+        for index, branch in enumerate(state.branches):
+            frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input))
+
+    def _branch_finished(self, parent: Frame, child: Frame) -> None:
+        state = self._state(parent)
+        work = parent.work
+        assert work is not None and isinstance(state, ParallelState)
+        self._frames.pop(child.id, None)
+        if child.done == "succeeded":
+            work["results"][child.slot] = child.output
+            work["pending"] -= 1
+            if work["pending"] == 0:
+                self._emit(parent, "ParallelStateSucceeded", None, previous=child.last_event)
+                parent.work = None
+                self._complete(parent, state, work["results"])
+            return
+        for sibling in work["children"]:
+            if sibling in self._frames:
+                self._abort(self._frames[sibling])
+        self._emit(parent, "ParallelStateFailed", None, previous=child.last_event)
+        parent.work = None
+        self._state_failed(parent, state, child.error, child.cause)
+
+    def _start_map(self, frame: Frame, state: MapState, scope: Scope) -> None:
+        items = scope.map_items()
+        limits = scope.map_limits()
+        selected = False
+        if state.item_batcher is not None:
+            items = scope.batches([scope.item_input(item, i) for i, item in enumerate(items)])
+            selected = True
+        self._emit(frame, "MapStateStarted", {"length": len(items)})
+        frame.work = {"kind": "map", "items": items, "selected": selected, "results": [None] * len(items),
+                      "running": {}, "next": 0, "done": 0, "failed": 0, "concurrency": limits.max_concurrency,
+                      "count": limits.tolerated_count, "percentage": limits.tolerated_percentage}
+        if not items:
+            self._emit(frame, "MapStateSucceeded", None)
+            frame.work = None
+            self._complete(frame, state, [])
+            return
+        self._launch(frame, state, scope)
+
+    def _launch(self, frame: Frame, state: MapState, scope: Scope) -> None:
+        work = frame.work
+        assert work is not None and state.processor is not None
+        while work["next"] < len(work["items"]) and (not work["concurrency"]
+                                                    or len(work["running"]) < work["concurrency"]):
+            index = work["next"]
+            work["next"] += 1
+            item = work["items"][index]
+            data = item if work["selected"] else scope.item_input(item, index)
+            self._emit(frame, "MapIterationStarted", {"name": state.name, "index": index})
+            work["running"][str(index)] = self._spawn(frame, [state.name, 0], index, state.processor, data)
+
+    def _iteration_finished(self, parent: Frame, child: Frame) -> None:
+        state = self._state(parent)
+        work = parent.work
+        assert work is not None and isinstance(state, MapState)
+        self._frames.pop(child.id, None)
+        work["running"].pop(str(child.slot), None)
+        details = {"name": state.name, "index": child.slot}
+        if child.done == "succeeded":
+            work["results"][child.slot] = child.output
+            self._emit(parent, "MapIterationSucceeded", details, previous=child.last_event)
+        else:
+            self._emit(parent, "MapIterationFailed", details, previous=child.last_event)
+            work["failed"] += 1
+            tolerant = work["count"] is not None or work["percentage"] is not None
+            exceeded = (work["count"] is not None and work["failed"] > work["count"]) or (
+                work["percentage"] is not None and work["failed"] * 100.0 / len(work["items"]) > work["percentage"])
+            if not tolerant or exceeded:
+                for sibling in list(work["running"].values()):
+                    if sibling in self._frames:
+                        self._abort(self._frames[sibling], iteration=(state.name, self._frames[sibling].slot))
+                error, cause = (child.error, child.cause) if not tolerant else (
+                    E.EXCEED_TOLERATED_FAILURE_THRESHOLD, f"The specified tolerated failure threshold was exceeded "
+                                                          f"in the Map state '{state.name}'")
+                self._emit(parent, "MapStateFailed", None)
+                parent.work = None
+                self._state_failed(parent, state, error, cause)
+                return
+            work["results"][child.slot] = without_none({"Error": child.error, "Cause": child.cause})
+        work["done"] += 1
+        if work["done"] == len(work["items"]):
+            self._emit(parent, "MapStateSucceeded", None)
+            parent.work = None
+            self._complete(parent, state, work["results"])
+            return
+        try:
+            self._launch(parent, state, self._scope(parent, state))
+        except StatesFailure as failure:
+            for sibling in list(work["running"].values()):
+                if sibling in self._frames:
+                    self._abort(self._frames[sibling])
+            parent.work = None
+            self._state_failed(parent, state, failure.error, self._cause(parent, failure))
+
+    def _spawn(self, parent: Frame, step: list[Any], slot: int, machine: StateMachine, data: Json) -> str:
+        child = Frame(self._mint("f"), parent.graph + [step], parent.id, slot, dict(parent.variables),
+                       last_event=parent.last_event)
+        self._frames[child.id] = child
+        self._enter(child, machine.start_at, data)
+        return child.id
+
+    def _abort(self, frame: Frame, iteration: tuple[str, int] | None = None) -> None:
+        """Stop a frame and everything below it: cancel its task and timers, say so in the history."""
+        kind = (frame.work or {}).get("kind")
+        state = self._machine(frame).states.get(frame.state)
+        self._drop_work(frame)
+        if state is not None and kind in ("task", "wait", "parallel", "map"):
+            self._emit(frame, f"{state.type}StateAborted", None)      # AWS gives these events no details
+        if iteration is not None:
+            self._emit(frame, "MapIterationAborted", {"name": iteration[0], "index": iteration[1]})
+        frame.done = "aborted"
+        if frame.parent is not None:
+            self._frames.pop(frame.id, None)
+
+    def _drop_work(self, frame: Frame) -> None:
+        """Cancel what a frame waits for (its task, timers, child frames) and forget it."""
+        work = frame.work or {}
+        if work.get("kind") == "task":
+            self._commands.append(CancelTask(work["task_id"]))
+            self._waits.pop(work["task_id"], None)
+        for timer_id in list(work.get("timers", {})):
+            self._cancel_timer(frame, timer_id)
+        for child_id in list(work.get("children", [])) + list(work.get("running", {}).values()):
+            child = self._frames.get(child_id)
+            if child is not None:
+                self._abort(child, (frame.state, child.slot) if work.get("kind") == "map" else None)
+        frame.work = None
+
+    # ---- plumbing ------------------------------------------------------------------------------
+
+    def _machine(self, frame: Frame) -> StateMachine:
+        machine = self.machine
+        for name, index in frame.graph:
+            state = machine.states[name]
+            if isinstance(state, ParallelState):
+                machine = state.branches[index]
+            else:
+                assert isinstance(state, MapState) and state.processor is not None
+                machine = state.processor
+        return machine
+
+    def _state(self, frame: Frame) -> State:
+        return self._machine(frame).states[frame.state]
+
+    def _scope(self, frame: Frame, state: State) -> Scope:
+        context = context_object(self.context, self.input, self.start_time, state.name, frame.entered_time,
+                                 frame.retry_count)
+        return Scope(state, frame.input, context, frame.variables, self._clock(), _Draws(self))
+
+    def _emit(self, frame: Frame | None, kind: str, details: dict[str, Json] | None,
+              previous: int | None = None) -> int:
+        event_id = self._next_event
+        self._next_event += 1
+        prev = previous if previous is not None else (frame.last_event if frame is not None else 0)
+        event = HistoryEvent(event_id, prev if event_id > 1 else 0, self._clock(), kind, details)
+        self.history.append(event)
+        self._events.append(event)
+        if frame is not None:
+            frame.last_event = event_id
+        return event_id
+
+    def _mint(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq}"
+
+    def _next_draw(self) -> int:
+        self._draws += 1
+        return self._draws
+
+    def _timer(self, frame: Frame, fire_at: float, purpose: str) -> str:
+        timer_id = self._mint("timer")
+        if frame.work is not None:
+            frame.work.setdefault("timers", {})[timer_id] = (fire_at, purpose)
+            self._waits[timer_id] = frame.id
+        self._commands.append(StartTimer(timer_id, fire_at, purpose))
+        return timer_id
+
+    def _cancel_timer(self, frame: Frame, timer_id: str) -> None:
+        if frame.work is not None:
+            frame.work.get("timers", {}).pop(timer_id, None)
+        self._waits.pop(timer_id, None)
+        self._commands.append(CancelTimer(timer_id))
