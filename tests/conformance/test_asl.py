@@ -9,17 +9,14 @@ since only that part depends on how many history events came before.
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cumulo.states import ExecutionStatus, TaskError, run_to_completion
 
-CONFORMANCE = Path(os.environ.get("CUMULO_CONFORMANCE",
-                                  Path(__file__).resolve().parents[2].parent / "shared" / "conformance"))
+from tests.conformance.data import CONFORMANCE  # noqa: E402
 FILES = ("asl_cases.json", "asl_choice_operator_cases.json")
 
 # Cases we knowingly do not pass, each with its reason (xfail is strict: a pass here is a failure).
