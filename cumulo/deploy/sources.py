@@ -8,9 +8,11 @@ the previous deploy of the stack made and this template no longer has. The
 stack record keeps the names and UUIDs (``record``), so a re-deploy finds its
 own resources, and a mapping's UUID stays the same across deploys.
 
-Order (``cumulo.deploy.engine``): queues, dead-letter queues first, and streams;
-functions; then mappings, schedules and invoke configs, which need both; deletes
-last.
+Order (``cumulo.deploy.engine``): queues, dead-letter queues first, streams and
+event buses; functions; then mappings, schedules and invoke configs, which need
+both; then rules (their targets are functions and queues; ``put_rule`` upserts,
+targets no longer present are removed); deletes last (a dropped rule's targets
+before the rule, rules before buses).
 
 A stream whose ``ShardCount`` or ``RetentionPeriodHours`` the template changes
 is refused when planning (a ``TemplateError`` naming the resource and line):

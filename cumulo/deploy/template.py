@@ -18,7 +18,9 @@ What is read:
   ``AWS::Serverless::HttpApi`` resources (read by ``cumulo.deploy.apis``, with the routes
   functions' ``HttpApi``/``Api`` events add: ``Template.apis``), and ``AWS::SQS::Queue``
   resources (``cumulo.deploy.queues``: ``Template.queues``), and ``AWS::Kinesis::Stream``
-  resources (``cumulo.deploy.streams``: ``Template.streams``). Functions' ``SQS``,
+  resources (``cumulo.deploy.streams``: ``Template.streams``), ``AWS::Events::EventBus`` and
+  ``AWS::Events::Rule`` resources (``cumulo.deploy.buses``: ``Template.buses``, ``Template.rules``;
+  functions' ``EventBridgeRule``/``CloudWatchEvent`` events: ``FunctionResource.rules``). Functions' ``SQS``,
   ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
   are read by ``cumulo.deploy.triggers``.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
