@@ -43,6 +43,7 @@ from cumulo.store.messages import MessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
+from cumulo.sfn.service import StateMachines
 from cumulo.sources.housekeeping import Housekeeper
 from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
@@ -76,6 +77,8 @@ class Cumulo:
         self.schedules_service = Schedules(self)
         self.event_bus = EventBusService(self)
         self.api_destinations = ApiDestinations(self)
+        self.state_machines = StateMachines(self)
+        self.event_bus.on_target["states"] = self._start_from_event
         self._workers: list[Any] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
@@ -131,9 +134,13 @@ class Cumulo:
             pollers = MappingPollers(self)
             dispatcher.on_destination["events"] = self._destination_event
             for worker in (dispatcher, pollers, Scheduler(self), EventRouter(self), DeliveryWorker(self),
-                           Housekeeper(self)):
+                           self.state_machines.engine, Housekeeper(self)):
                 worker.start()
                 self._workers.append(worker)
+
+    def _start_from_event(self, machine_arn: str, payload: str, meta: dict[str, Any]) -> None:
+        """An event-bus rule targeting a state machine starts an execution with the event as input."""
+        self.state_machines.start_execution(machine_arn, None, payload)
 
     def _destination_event(self, bus_arn: str, record: dict[str, Any], outcome: str) -> None:
         """An invocation record sent to an event bus, as Lambda sends it."""

@@ -27,7 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from cumulo.api import apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sigv4, sqs  # noqa: F401 (registers)
+from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
+    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
+)
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException

@@ -1,0 +1,110 @@
+"""Task resources of state machines, run against Cumulo's own services.
+
+``run_task`` turns one ``InvokeTask`` command into the event the interpreter
+expects back (``TaskSucceeded`` / ``TaskFailed``), or ``None`` when the result
+comes later (``.waitForTaskToken``, ``startExecution.sync``). It blocks (a
+function may run for 15 minutes), so the engine calls it on a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from cumulo.errors import CumuloError
+from cumulo.states import Integration, InvokeTask, Pattern, TaskFailed, TaskSucceeded, lambda_error
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["run_task"]
+
+Event = TaskSucceeded | TaskFailed
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_task(c: "Cumulo", arn: str, command: InvokeTask) -> Event | None:
+    resource, params, task_id = command.resource, command.parameters, command.task_id
+    waits = resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN
+    try:
+        if resource.integration is Integration.LAMBDA_FUNCTION:
+            event = _lambda(c, task_id, resource.function_name or "", None, params, "RequestResponse")
+        elif resource.integration is Integration.LAMBDA_INVOKE:
+            if not isinstance(params, dict) or not params.get("FunctionName"):
+                return TaskFailed(task_id, "States.Runtime", "lambda:invoke needs Parameters.FunctionName")
+            event = _lambda(c, task_id, params["FunctionName"], params.get("Qualifier"), params.get("Payload"),
+                            params.get("InvocationType") or "RequestResponse")
+        elif resource.integration is Integration.SQS_SEND_MESSAGE:
+            event = _sqs(c, task_id, params)
+        elif resource.integration is Integration.EVENTS_PUT_EVENTS:
+            event = _put_events(c, task_id, params)
+        elif resource.integration is Integration.START_EXECUTION:
+            started = _start_execution(c, arn, command)
+            if started is None:
+                return None              # .sync: the child's end completes the task
+            event = started
+        else:
+            return TaskFailed(task_id, "States.Runtime",
+                              f"Cumulo cannot run the Task resource {resource.arn}: it runs Lambda functions, "
+                              "lambda:invoke, sqs:sendMessage, events:putEvents and states:startExecution.")
+    except CumuloError as err:
+        prefix = {"lambda": "Lambda", "sqs": "SQS", "events": "EventBridge"}.get(resource.service, resource.service)
+        return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
+    if waits and isinstance(event, TaskSucceeded):
+        return None               # the result arrives with SendTaskSuccess / SendTaskFailure
+    return event
+
+
+def _lambda(c: "Cumulo", task_id: str, function: str, qualifier: str | None, payload: Any,
+            invocation_type: str) -> Event:
+    data = b"" if payload is None else _text(payload).encode()
+    result = c.invoke(function, data, qualifier=qualifier, invocation_type=invocation_type)
+    try:
+        output = json.loads(result.payload) if result.payload else None
+    except ValueError:
+        output = result.payload.decode(errors="replace")
+    if result.function_error:
+        error, cause = lambda_error(output)
+        return TaskFailed(task_id, error, cause)
+    return TaskSucceeded(task_id, output if invocation_type != "Event" else "",
+                         {"status_code": result.status_code, "request_id": result.request_id,
+                          "executed_version": result.executed_version})
+
+
+def _sqs(c: "Cumulo", task_id: str, params: Any) -> Event:
+    if not isinstance(params, dict) or "QueueUrl" not in params or "MessageBody" not in params:
+        return TaskFailed(task_id, "States.Runtime", "sqs:sendMessage needs QueueUrl and MessageBody")
+    answer = c.queues.send_message(params["QueueUrl"], _text(params["MessageBody"]), params.get("DelaySeconds"),
+                                   params.get("MessageAttributes"), None, params.get("MessageGroupId"),
+                                   params.get("MessageDeduplicationId"))
+    return TaskSucceeded(task_id, answer)
+
+
+def _put_events(c: "Cumulo", task_id: str, params: Any) -> Event:
+    entries = params.get("Entries") if isinstance(params, dict) else None
+    if not isinstance(entries, list):
+        return TaskFailed(task_id, "States.Runtime", "events:putEvents needs Entries")
+    result = c.event_bus.put_events([{**e, "Detail": _text(e["Detail"])} if isinstance(e, dict) and "Detail" in e
+                                     else e for e in entries])
+    if result["FailedEntryCount"]:
+        return TaskFailed(task_id, "EventBridge.FailedEntry", json.dumps(result))
+    return TaskSucceeded(task_id, result)
+
+
+def _start_execution(c: "Cumulo", parent_arn: str, command: InvokeTask) -> Event | None:
+    params, task_id = command.parameters, command.task_id
+    if not isinstance(params, dict) or not params.get("StateMachineArn"):
+        return TaskFailed(task_id, "States.Runtime", "states:startExecution needs StateMachineArn")
+    parent = None
+    if command.resource.pattern is Pattern.RUN_JOB:
+        parent = {"arn": parent_arn, "task_id": task_id, "sync_version": command.resource.sync_version}
+    raw_input = params.get("Input", {})
+    started = c.state_machines.start_execution(params["StateMachineArn"], params.get("Name"),
+                                               _text(raw_input), parent=parent)
+    if parent is not None:
+        return None
+    return TaskSucceeded(task_id, {"ExecutionArn": started["executionArn"], "StartDate": started["startDate"]})
+

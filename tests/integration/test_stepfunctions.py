@@ -1,0 +1,239 @@
+"""State machines through ``cumulo up`` with boto3's ``stepfunctions`` client."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.integration.test_server import CumuloServer, create, unique, zip_of
+from tests.integration.test_sqs import sqs_client
+
+WORKER = """
+class NotReady(Exception):
+    pass
+
+ATTEMPTS = {}
+
+def handler(event, context):
+    kind = event.get("kind")
+    if kind == "flaky":
+        ATTEMPTS[event["id"]] = ATTEMPTS.get(event["id"], 0) + 1
+        if ATTEMPTS[event["id"]] < 2:
+            raise NotReady("try again")
+        return {"attempts": ATTEMPTS[event["id"]]}
+    if kind == "fail":
+        raise ValueError("bad input " + str(event.get("id")))
+    return {"doubled": event.get("n", 0) * 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("sfn") / "home")
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def sfn_client(server: CumuloServer, **config: Any) -> BaseClient:
+    return boto3.session.Session().client(
+        "stepfunctions", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
+        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, **config))
+
+
+@pytest.fixture(scope="module")
+def sfn(server: CumuloServer) -> Iterator[BaseClient]:
+    client = sfn_client(server)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def function(server: CumuloServer) -> str:
+    lam = server.client()
+    name = unique("worker")
+    arn = create(lam, name, zip_of(**{"app.py": WORKER}))["FunctionArn"]
+    lam.close()
+    return arn
+
+
+def machine(sfn: BaseClient, definition: dict[str, Any], kind: str = "STANDARD") -> str:
+    return sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition),
+                                    roleArn="arn:aws:iam::000000000000:role/r", type=kind)["stateMachineArn"]
+
+
+def finished(sfn: BaseClient, arn: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING" or time.monotonic() > deadline:
+            return desc
+        time.sleep(0.05)
+
+
+def test_state_machine_crud_and_validation(sfn: BaseClient) -> None:
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    name = unique("sm")
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::0:role/r")[
+        "stateMachineArn"]
+    assert arn == f"arn:aws:states:us-east-1:000000000000:stateMachine:{name}"
+    desc = sfn.describe_state_machine(stateMachineArn=arn)
+    assert desc["type"] == "STANDARD" and json.loads(desc["definition"]) == definition
+    assert name in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(
+        {"StartAt": "Q", "States": {"Q": {"Type": "Succeed"}}}))
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Q"
+    with pytest.raises(ClientError) as info:
+        sfn.create_state_machine(name=unique("sm"), roleArn="arn:aws:iam::0:role/r", definition=json.dumps(
+            {"StartAt": "Missing", "States": {"P": {"Type": "Pass", "Next": "Nowhere"}}}))
+    assert info.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert "MISSING_TRANSITION_TARGET" in info.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as info:
+        sfn.create_state_machine(name="bad name", definition=json.dumps(definition), roleArn="arn:aws:iam::0:role/r")
+    assert info.value.response["Error"]["Code"] == "InvalidName"
+    sfn.delete_state_machine(stateMachineArn=arn)
+    with pytest.raises(ClientError) as info:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    assert info.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+def test_standard_execution_with_tasks_choice_and_history(sfn: BaseClient, function: str) -> None:
+    arn = machine(sfn, {"StartAt": "Double", "States": {
+        "Double": {"Type": "Task", "Resource": function, "ResultPath": "$.result", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.result.doubled", "NumericGreaterThan": 10,
+                                                "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "Next": "Wait"},
+        "Small": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "Next": "Wait"},
+        "Wait": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    started = sfn.start_execution(stateMachineArn=arn, name="run-1", input=json.dumps({"n": 21}))
+    again = sfn.start_execution(stateMachineArn=arn, name="run-1", input=json.dumps({"n": 21}))
+    assert again["executionArn"] == started["executionArn"]           # same name and input: the same execution
+    with pytest.raises(ClientError) as info:
+        sfn.start_execution(stateMachineArn=arn, name="run-1", input=json.dumps({"n": 1}))
+    assert info.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    desc = finished(sfn, started["executionArn"])
+    assert desc["status"] == "SUCCEEDED"
+    assert json.loads(desc["output"]) == {"n": 21, "result": {"doubled": 42}, "size": "big"}
+    assert (desc["stopDate"] - desc["startDate"]).total_seconds() >= 1.0
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=started["executionArn"])["events"]]
+    assert types[:5] == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                         "LambdaFunctionSucceeded"]
+    assert types[-1] == "ExecutionSucceeded" and "ChoiceStateEntered" in types and "WaitStateExited" in types
+    page = sfn.get_execution_history(executionArn=started["executionArn"], maxResults=4)
+    rest = sfn.get_execution_history(executionArn=started["executionArn"], maxResults=100, nextToken=page["nextToken"])
+    assert [e["id"] for e in page["events"] + rest["events"]] == list(range(1, len(types) + 1))
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in listed] == ["run-1"] and listed[0]["status"] == "SUCCEEDED"
+
+
+def test_retry_then_catch_with_the_functions_error_type(sfn: BaseClient, function: str) -> None:
+    arn = machine(sfn, {"StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Task", "Resource": function, "Retry": [{"ErrorEquals": ["NotReady"], "IntervalSeconds": 1,
+                                                                  "MaxAttempts": 2}], "Next": "Fail"},
+        "Fail": {"Type": "Task", "Resource": function, "Parameters": {"kind": "fail", "id": 7},
+                 "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.error", "Next": "Handled"}], "End": True},
+        "Handled": {"Type": "Pass", "End": True}}})
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"kind": "flaky", "id": unique("x")}))
+    desc = finished(sfn, run["executionArn"])
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["error"]["Error"] == "ValueError"
+    assert json.loads(output["error"]["Cause"])["errorMessage"] == "bad input 7"
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=run["executionArn"])["events"]]
+    assert types.count("LambdaFunctionFailed") == 2                 # one retried failure, one caught
+
+
+def test_callback_with_task_token_over_a_queue(sfn: BaseClient, server: CumuloServer) -> None:
+    sqs = sqs_client(server)
+    url = sqs.create_queue(QueueName=unique("tokens"))["QueueUrl"]
+    arn = machine(sfn, {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token", "order.$": "$.order"}},
+        "HeartbeatSeconds": 60, "End": True}}})
+    ok = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"order": 1}))
+    bad = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"order": 2}))
+    tokens: dict[int, str] = {}
+    deadline = time.monotonic() + 10
+    while len(tokens) < 2 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(m["Body"])
+            tokens[body["order"]] = body["token"]
+    sfn.send_task_heartbeat(taskToken=tokens[1])
+    sfn.send_task_success(taskToken=tokens[1], output=json.dumps({"approved": True}))
+    sfn.send_task_failure(taskToken=tokens[2], error="Rejected", cause="no stock")
+    assert json.loads(finished(sfn, ok["executionArn"])["output"]) == {"approved": True}
+    failed = finished(sfn, bad["executionArn"])
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Rejected", "no stock")
+    with pytest.raises(ClientError) as info:
+        sfn.send_task_success(taskToken=tokens[1], output="{}")      # already used
+    assert info.value.response["Error"]["Code"] == "TaskDoesNotExist"
+    sqs.close()
+
+
+def test_stop_a_waiting_execution(sfn: BaseClient) -> None:
+    arn = machine(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
+    run = sfn.start_execution(stateMachineArn=arn)
+    time.sleep(0.3)
+    sfn.stop_execution(executionArn=run["executionArn"], error="Manual", cause="operator")
+    desc = finished(sfn, run["executionArn"])
+    assert (desc["status"], desc["error"], desc["cause"]) == ("ABORTED", "Manual", "operator")
+
+
+def test_map_and_parallel_run_tasks_concurrently(sfn: BaseClient, function: str) -> None:
+    arn = machine(sfn, {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4, "End": True,
+            "ItemProcessor": {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": function, "End": True}}}}}},
+        {"StartAt": "Const", "States": {"Const": {"Type": "Pass", "Result": "side", "End": True}}}]}}})
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [{"n": i} for i in range(10)]}))
+    desc = finished(sfn, run["executionArn"])
+    assert json.loads(desc["output"]) == [[{"doubled": 2 * i} for i in range(10)], "side"]
+
+
+def test_nested_execution_sync_and_express(sfn: BaseClient, function: str, server: CumuloServer) -> None:
+    child = machine(sfn, {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": function, "End": True}}})
+    parent = machine(sfn, {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Input": {"n.$": "$.n"}}, "OutputPath": "$.Output", "End": True}}})
+    run = sfn.start_execution(stateMachineArn=parent, input=json.dumps({"n": 4}))
+    assert json.loads(finished(sfn, run["executionArn"])["output"]) == {"doubled": 8}
+    express = machine(sfn, {"StartAt": "I", "States": {"I": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function, "Payload.$": "$"}, "OutputPath": "$.Payload", "End": True}}},
+        kind="EXPRESS")
+    # boto3 sends StartSyncExecution to "sync-<host>": clients of a local endpoint turn that off
+    sync = sfn_client(server, inject_host_prefix=False)
+    result = sync.start_sync_execution(stateMachineArn=express, input=json.dumps({"n": 3}))
+    assert result["status"] == "SUCCEEDED" and json.loads(result["output"]) == {"doubled": 6}
+    with pytest.raises(ClientError) as info:
+        sync.start_sync_execution(stateMachineArn=child, input="{}")
+    assert info.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
+    with pytest.raises(ClientError) as info:
+        sfn.start_execution(stateMachineArn=child, input="{not json")
+    assert info.value.response["Error"]["Code"] == "InvalidExecutionInput"
+
+
+def test_event_bus_rule_starts_an_execution(sfn: BaseClient, server: CumuloServer) -> None:
+    arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.detail", "End": True}}})
+    events = boto3.session.Session().client(
+        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
+        aws_secret_access_key=server.secret)
+    rule = unique("r")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["orders"]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "orders", "DetailType": "new", "Detail": json.dumps({"id": 9})}])
+    deadline = time.monotonic() + 10
+    runs: list[dict[str, Any]] = []
+    while not runs and time.monotonic() < deadline:
+        runs = sfn.list_executions(stateMachineArn=arn)["executions"]
+        time.sleep(0.1)
+    assert json.loads(finished(sfn, runs[0]["executionArn"])["output"]) == {"id": 9}
+    events.close()
