@@ -41,7 +41,7 @@ from cumulo.states import (
     StartTimer, Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded, TimerFired, event_from_json,
     event_to_json, parse_definition,
 )
-from cumulo.store.messages import NewMessage
+from cumulo.store.messages import NewMessage, lease_owner
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -363,7 +363,7 @@ class Engine:
     def __init__(self, cumulo: "Cumulo", machines: StateMachines) -> None:
         self._c = cumulo
         self._machines = machines
-        self._owner = str(uuid.uuid4())
+        self._owner = lease_owner()
         self._local: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._live: dict[str, _Live] = {}
         self._timers: list[tuple[float, str, str]] = []          # Express timers: (fire_at, arn, timer id)

@@ -35,6 +35,7 @@ from cumulo.errors import (
 from cumulo.invoke.asynchronous import enqueue_event
 from cumulo.model import function as fn
 from cumulo.sources import cron
+from cumulo.store.messages import lease_owner
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -171,7 +172,7 @@ class Scheduler:
 
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
-        self._owner = str(uuid.uuid4())
+        self._owner = lease_owner()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-scheduler", daemon=True)
 

@@ -21,7 +21,9 @@ other processes sharing the file).
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S"]
+__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner"]
 
 RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
 
@@ -571,12 +573,35 @@ class MessageStore:
 
     # -- leases (one node does a job: schedules) ---------------------------------
     def take_lease(self, name: str, owner: str, ttl_ms: int, now_ms: int) -> bool:
+        """Hold (or renew) the lease ``name`` for ``owner``; False while someone else holds it.
+
+        Owners are ``lease_owner()`` strings (host, pid, nonce): a lease whose holder was a process
+        on this host that no longer exists (killed) is taken over at once instead of after its TTL."""
         with self._tx() as db:
             row = db.execute("SELECT owner, expires_ms FROM leases WHERE name = ?", (name,)).fetchone()
-            if row and row[0] != owner and row[1] > now_ms:
+            if row and row[0] != owner and row[1] > now_ms and _holder_alive(row[0]):
                 return False
             db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)", (name, owner, now_ms + ttl_ms))
             return True
+
+
+def lease_owner() -> str:
+    """A lease holder's name: this host, this process, and a nonce."""
+    return f"{socket.gethostname()}|{os.getpid()}|{secrets.token_hex(4)}"
+
+
+def _holder_alive(owner: str) -> bool:
+    host, _, rest = owner.partition("|")
+    pid = rest.partition("|")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True                       # another node's: trust its TTL
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def now_ms() -> int:

@@ -158,3 +158,61 @@ def test_kill_9_loses_no_accepted_event_or_message(tmp_path: Path) -> None:
         assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
     finally:
         srv.close()
+
+
+SLEEPER = """
+import time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"slept": event.get("sleep", 0), "n": event.get("n")}
+"""
+
+
+def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
+    home, port, gateway = tmp_path / "home", free_port(), free_port()
+    srv = start(home, port, gateway)
+    try:
+        lam = srv.client()
+        fn_arn = create(lam, unique("sleeper"), zip_of(**{"app.py": SLEEPER}), Timeout=10)["FunctionArn"]
+        sfn = boto3.session.Session().client(
+            "stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1", aws_access_key_id=srv.key_id,
+            aws_secret_access_key=srv.secret, config=Config(retries={"max_attempts": 0}))
+        machine = sfn.create_state_machine(name="durable", roleArn="arn:aws:iam::000000000000:role/r",
+                                           definition=json.dumps({"StartAt": "Wait", "States": {
+                                               "Wait": {"Type": "Wait", "Seconds": 4, "Next": "Work"},
+                                               "Work": {"Type": "Task", "Resource": fn_arn, "End": True}}}))
+        waiting = [sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
+                                       input=json.dumps({"n": i}))["executionArn"] for i in range(5)]
+        started = time.monotonic()
+        working = sfn.create_state_machine(name="working", roleArn="arn:aws:iam::000000000000:role/r",
+                                           definition=json.dumps({"StartAt": "Work", "States": {
+                                               "Work": {"Type": "Task", "Resource": fn_arn, "End": True}}}))
+        in_flight = sfn.start_execution(stateMachineArn=working["stateMachineArn"],
+                                        input=json.dumps({"sleep": 3, "n": "x"}))["executionArn"]
+        time.sleep(1.0)                               # the waits are under way, the task is running
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        srv.close()
+        srv = start(home, port, gateway)
+        sfn = boto3.session.Session().client(
+            "stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1", aws_access_key_id=srv.key_id,
+            aws_secret_access_key=srv.secret, config=Config(retries={"max_attempts": 0}))
+        results = {}
+        deadline = time.monotonic() + 30
+        for arn in waiting + [in_flight]:
+            while time.monotonic() < deadline:
+                desc = sfn.describe_execution(executionArn=arn)
+                if desc["status"] != "RUNNING":
+                    results[arn] = desc
+                    break
+                time.sleep(0.1)
+        assert [results[a]["status"] for a in waiting + [in_flight]] == ["SUCCEEDED"] * 6
+        assert sorted(json.loads(results[a]["output"])["n"] for a in waiting) == [0, 1, 2, 3, 4]
+        # the waits kept their deadline: done about 4 s after they started, not 4 s after the restart
+        assert all((results[a]["stopDate"] - results[a]["startDate"]).total_seconds() < 9 for a in waiting)
+        assert time.monotonic() - started >= 4
+        assert json.loads(results[in_flight]["output"]) == {"slept": 3, "n": "x"}   # the task ran again
+        history = sfn.get_execution_history(executionArn=waiting[0])["events"]
+        assert [e["type"] for e in history][0] == "ExecutionStarted" and history[-1]["type"] == "ExecutionSucceeded"
+    finally:
+        srv.close()
