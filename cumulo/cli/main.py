@@ -18,6 +18,7 @@ import click
 from cumulo.errors import CumuloError
 from cumulo.cli.apis import api
 from cumulo.cli.events import events
+from cumulo.cli.states import states
 from cumulo.cli.queues import mapping, queue, schedule, stream
 from cumulo.cli._common import (
     EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
@@ -417,6 +418,7 @@ cli.add_command(mapping)
 cli.add_command(schedule)
 cli.add_command(stream)
 cli.add_command(events)
+cli.add_command(states)
 
 
 if __name__ == "__main__":

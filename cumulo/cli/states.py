@@ -1,0 +1,127 @@
+"""``cumulo states``: state machines (Amazon States Language) and their executions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from cumulo.cli._common import aws_errors as _aws_errors, open_cumulo as _open, print_json
+
+__all__ = ["states"]
+
+
+def _machine_arn(c: object, name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:states:{c.arns.region}:{c.arns.account}:stateMachine:{name_or_arn}"  # type: ignore[attr-defined]
+
+
+@click.group()
+def states() -> None:
+    """State machines: create them from ASL definitions, start and inspect executions."""
+
+
+@states.command("create")
+@click.argument("name")
+@click.argument("definition", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--express", is_flag=True, help="An Express state machine (in memory, at most 5 minutes).")
+@click.pass_context
+@_aws_errors
+def states_create(ctx: click.Context, name: str, definition: Path, express: bool) -> None:
+    """Create (or, if it exists, update) NAME from the ASL file DEFINITION; prints its ARN."""
+    c = _open(ctx)
+    text = definition.read_text()
+    arn = _machine_arn(c, name)
+    if c.store.get_document("state-machine", name) is not None:
+        c.state_machines.update_state_machine(arn, text)
+    else:
+        c.state_machines.create_state_machine(name, text, None, "EXPRESS" if express else "STANDARD")
+    click.echo(arn)
+
+
+@states.command("list")
+@click.pass_context
+@_aws_errors
+def states_list(ctx: click.Context) -> None:
+    """List state machines."""
+    for m in _open(ctx).state_machines.list_state_machines():
+        click.echo(f"{m['name']}  {m['type']}  {m['stateMachineArn']}")
+
+
+@states.command("start")
+@click.argument("machine")
+@click.option("--input", "input_", default="{}", show_default=True, help="Execution input (JSON).")
+@click.option("--name", default=None, help="Execution name (default: a UUID).")
+@click.option("--wait", is_flag=True, help="Wait for the execution to end and print it (needs a running server "
+                                             "for Standard machines).")
+@click.pass_context
+@_aws_errors
+def states_start(ctx: click.Context, machine: str, input_: str, name: str | None, wait: bool) -> None:
+    """Start an execution of MACHINE (name or ARN); prints its ARN (or, with --wait, its result)."""
+    c = _open(ctx)
+    arn = _machine_arn(c, machine)
+    if c.state_machines.describe_state_machine(arn)["type"] == "EXPRESS":
+        c.start_workers()
+        print_json(_dates(c.state_machines.start_sync_execution(arn, name, input_)))
+        return
+    started = c.state_machines.start_execution(arn, name, input_)
+    if not wait:
+        click.echo(started["executionArn"])
+        return
+    while True:
+        desc = c.state_machines.describe_execution(started["executionArn"])
+        if desc["status"] != "RUNNING":
+            print_json(_dates(desc))
+            return
+        time.sleep(0.1)
+
+
+@states.command("describe")
+@click.argument("execution_arn")
+@click.pass_context
+@_aws_errors
+def states_describe(ctx: click.Context, execution_arn: str) -> None:
+    """Show an execution: status, input, output or error."""
+    print_json(_dates(_open(ctx).state_machines.describe_execution(execution_arn)))
+
+
+@states.command("history")
+@click.argument("execution_arn")
+@click.pass_context
+@_aws_errors
+def states_history(ctx: click.Context, execution_arn: str) -> None:
+    """Print an execution's history, one event per line."""
+    for e in _open(ctx).state_machines.get_execution_history(execution_arn, 1000)["events"]:
+        details = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+        click.echo(f"{e['id']:>4}  {e['type']:<32} {json.dumps(details)[:160]}")
+
+
+@states.command("executions")
+@click.argument("machine")
+@click.option("--status", default=None, type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]))
+@click.pass_context
+@_aws_errors
+def states_executions(ctx: click.Context, machine: str, status: str | None) -> None:
+    """List a state machine's executions, newest first."""
+    c = _open(ctx)
+    for e in c.state_machines.list_executions(_machine_arn(c, machine), status):
+        click.echo(f"{e['name']}  {e['status']}  {e['executionArn']}")
+
+
+@states.command("stop")
+@click.argument("execution_arn")
+@click.option("--error", default=None)
+@click.option("--cause", default=None)
+@click.pass_context
+@_aws_errors
+def states_stop(ctx: click.Context, execution_arn: str, error: str | None, cause: str | None) -> None:
+    """Stop a running execution (the server's engine carries it out)."""
+    _open(ctx).state_machines.stop_execution(execution_arn, error, cause)
+
+
+def _dates(doc: dict) -> dict:
+    return {k: (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v)) if k.endswith("Date") and isinstance(v, float)
+                else v) for k, v in doc.items()}
