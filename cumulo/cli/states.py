@@ -95,7 +95,7 @@ def states_describe(ctx: click.Context, execution_arn: str) -> None:
 def states_history(ctx: click.Context, execution_arn: str) -> None:
     """Print an execution's history, one event per line."""
     for e in _open(ctx).state_machines.get_execution_history(execution_arn, 1000)["events"]:
-        details = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+        details: dict = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
         click.echo(f"{e['id']:>4}  {e['type']:<32} {json.dumps(details)[:160]}")
 
 

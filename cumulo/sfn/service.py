@@ -52,6 +52,9 @@ log = logging.getLogger("cumulo.sfn")
 
 INBOX = "~sfn-inbox"
 EXPRESS_LIMIT_S = 300
+# Express executions keep no history on AWS, so its 25,000-event quota does not bind them; this
+# bound only stops a runaway Pass/Choice loop from holding the engine.
+EXPRESS_MAX_EVENTS = 250_000
 MAX_INPUT = 256 * 1024
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
@@ -404,14 +407,14 @@ class Engine:
             elif not leader:
                 self._leader = False
                 self._live = {k: v for k, v in self._live.items() if not v.durable}
+        batch: list[tuple[str, Any]] = []
         try:
-            arn, event = self._local.get(timeout=0.02)
-            self._handle(arn, event)
-            while True:
-                arn, event = self._local.get_nowait()
-                self._handle(arn, event)
+            batch.append(self._local.get(timeout=0.02))
+            while len(batch) < 1000:
+                batch.append(self._local.get_nowait())
         except queue.Empty:
             pass
+        self._handle_batch(batch)
         self._express_timers()
         if not self._leader:
             return
@@ -463,7 +466,8 @@ class Engine:
         if arn in self._machines._express and self._machines._express[arn].execution.status is ExecutionStatus.RUNNING:
             raise SfnError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._c.arns.region)
-        execution = Execution(doc["definition"], parsed_input, context, clock=_now, entropy=SeededEntropy(doc["seed"]))
+        execution = Execution(doc["definition"], parsed_input, context, clock=_now, entropy=SeededEntropy(doc["seed"]),
+                              max_history=EXPRESS_MAX_EVENTS)
         live = _Live(execution, doc, durable=False)
         express = self._machines._express
         express[arn] = live
@@ -473,7 +477,31 @@ class Engine:
         heapq.heappush(self._timers, (_now() + EXPRESS_LIMIT_S, arn, "~express-limit"))
         self.post(arn, "start")
 
-    # -- one transition -------------------------------------------------------
+    # -- transitions ----------------------------------------------------------
+    def _handle_batch(self, batch: list[tuple[str, Any]]) -> None:
+        """Apply every queued event of an execution, then persist and obey once (group commit)."""
+        by_arn: dict[str, list[Any]] = {}
+        for arn, event in batch:
+            by_arn.setdefault(arn, []).append(event)
+        for arn, events in by_arn.items():
+            live = self._load(arn)
+            if live is None:
+                continue
+            commands: list[Any] = []
+            history: list[HistoryEvent] = []
+            for event in events:
+                if event == "start":
+                    step = live.execution.start()
+                    live.doc["started"] = True
+                elif live.execution.status is ExecutionStatus.RUNNING:
+                    step = live.execution.advance(event)
+                else:
+                    continue
+                commands += step.commands
+                history += step.events
+            if commands or history:
+                self._obey(arn, live, Step(commands, history))
+
     def _handle(self, arn: str, event: Any) -> None:
         live = self._load(arn)
         if live is None:

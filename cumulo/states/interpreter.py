@@ -69,7 +69,9 @@ class Execution:
     be guessed."""
 
     def __init__(self, definition: StateMachine | str | Mapping[str, Json], input: Json = None,
-                 context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None) -> None:
+                 context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None,
+                 max_history: int = MAX_HISTORY) -> None:
+        self.max_history = max_history      # AWS's 25,000 for Standard; a shell may allow Express more
         self.machine = definition if isinstance(definition, StateMachine) else parse_definition(definition)
         self.context = context or ExecutionContext()
         self._clock = clock
@@ -240,10 +242,10 @@ class Execution:
 
     def _run(self) -> Step:
         while self._ready and self.status is ExecutionStatus.RUNNING:
-            if self._next_event > MAX_HISTORY:
+            if self._next_event > self.max_history:
                 # AWS's hard quota; it also ends a machine that loops through Pass/Choice forever.
                 self._end(ExecutionStatus.FAILED, E.RUNTIME, f"The execution reached the maximum number of "
-                                                             f"history events ({MAX_HISTORY}).")
+                                                             f"history events ({self.max_history}).")
                 break
             frame = self._frames.get(self._ready.popleft())
             if frame is not None and not frame.done and frame.work is None:
