@@ -242,7 +242,7 @@ def read_function_rules(stack: str, logical_id: str, target_arn: str, events: di
 
 
 def _function_rule(stack: str, logical_id: str, target_arn: str, event: str, kind: str, props: Any,
-                   region: str, account: str) -> RuleSpec:
+                   region: str, account: str, target_suffix: str = "LambdaTarget") -> RuleSpec:
     if not isinstance(props, dict):
         raise IntrinsicError("Properties must be a map")
     allowed = _EVENTBRIDGE_RULE if kind == "EventBridgeRule" else _CLOUDWATCH_EVENT
@@ -258,7 +258,7 @@ def _function_rule(stack: str, logical_id: str, target_arn: str, event: str, kin
     if given is not None and name is None:
         raise IntrinsicError(f"property RuleName: must be a string, got {given!r}")
     name = name or rule_name_for(stack, f"{logical_id}{event}")
-    target: dict[str, Any] = {"Id": _target_id(props.get("Target"), f"{logical_id}{event}LambdaTarget"),
+    target: dict[str, Any] = {"Id": _target_id(props.get("Target"), f"{logical_id}{event}{target_suffix}"),
                               "Arn": target_arn}
     for key in ("Input", "InputPath", "InputTransformer", "RetryPolicy"):
         if props.get(key) is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from cumulo.app import Cumulo
 from cumulo.deploy import sources
 from cumulo.deploy.buses import bus_attributes, rule_attributes
+from cumulo.deploy.machines import machine_attributes
 from cumulo.deploy.queues import queue_attributes
 from cumulo.deploy.streams import stream_attributes
 from cumulo.deploy.sources import Change
@@ -130,6 +131,8 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
         warnings += [f"{stream.logical_id}: {note}" for note in stream.notes]
     for bus in template.buses:
         warnings += [f"{bus.logical_id}: {note}" for note in bus.notes]
+    for machine in template.machines:
+        warnings += [f"{machine.logical_id}: {note}" for note in machine.notes]
     for rule in sources.all_rules(template):
         warnings += [f"{rule.key}: {note}" for note in rule.notes]
     return changes + sources.plan_sources(c, template, previous), warnings
@@ -158,6 +161,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
                 _apply(c, fn)
+        # State machines after functions (their definitions name them), before the rules that target them.
+        sources.apply_machines(c, template, trigger_undo)
         triggers = sources.apply_triggers(c, template, previous, trigger_undo)
         # Rules last: their targets are the functions and queues made above.
         triggers["rules"] = sources.apply_rules(c, template, trigger_undo)
@@ -179,6 +184,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
             c.delete_function(change.function)
     sources.delete_removed_queues(c, previous, template)
     sources.delete_removed_streams(c, previous, template)
+    sources.delete_removed_machines(c, previous, template)
     sources.delete_removed_buses(c, previous, template)
     _delete_removed_apis(c, previous, template)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
@@ -301,6 +307,8 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
     for rule in template.rules:
         attributes.update(rule_attributes(rule.logical_id, rule.bus, rule.name,
                                           c.event_bus.rule_arn(rule.bus, rule.name)))
+    for machine in template.machines:
+        attributes.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

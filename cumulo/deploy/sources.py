@@ -9,10 +9,12 @@ stack record keeps the names and UUIDs (``record``), so a re-deploy finds its
 own resources, and a mapping's UUID stays the same across deploys.
 
 Order (``cumulo.deploy.engine``): queues, dead-letter queues first, streams and
-event buses; functions; then mappings, schedules and invoke configs, which need
-both; then rules (their targets are functions and queues; ``put_rule`` upserts,
-targets no longer present are removed); deletes last (a dropped rule's targets
-before the rule, rules before buses).
+event buses; functions; state machines (their definitions name functions; a
+``Type`` change deletes and makes the machine anew, as Step Functions cannot
+change a type); then mappings, schedules and invoke configs, which need both;
+then rules (their targets are functions, queues and state machines;
+``put_rule`` upserts, targets no longer present are removed); deletes last (a
+dropped rule's targets before the rule, rules before state machines and buses).
 
 A stream whose ``ShardCount`` or ``RetentionPeriodHours`` the template changes
 is refused when planning (a ``TemplateError`` naming the resource and line):
@@ -31,6 +33,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.buses import RuleSpec
+from cumulo.deploy.machines import MachineSpec
 from cumulo.deploy.queues import QueueSpec
 from cumulo.deploy.streams import StreamSpec
 from cumulo.deploy.template import TemplateError
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from cumulo.deploy.template import FunctionResource, Template
 
 __all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_streams", "apply_buses", "apply_rules",
-           "delete_removed_buses", "all_rules", "apply_triggers",
+           "delete_removed_buses", "all_rules", "apply_machines", "delete_removed_machines", "apply_triggers",
            "invoke_config_differs", "apply_invoke_config", "delete_removed", "delete_removed_queues",
            "delete_removed_streams", "record", "undo"]
 
@@ -215,8 +218,10 @@ def delete_removed_buses(c: Cumulo, previous: dict[str, Any], template: Template
 # --- event rules ---------------------------------------------------------------------------------
 
 def all_rules(template: Template) -> list[RuleSpec]:
-    """The template's AWS::Events::Rule resources, then its functions' EventBridgeRule/CloudWatchEvent events."""
-    return list(template.rules) + [r for fn in template.functions for r in fn.rules]
+    """The template's AWS::Events::Rule resources, then its functions' EventBridgeRule/CloudWatchEvent events,
+    then its state machines' events."""
+    return list(template.rules) + [r for fn in template.functions for r in fn.rules] + \
+        [r for m in template.machines for r in m.rules]
 
 
 def _rule_ref(spec: RuleSpec) -> str:
@@ -327,6 +332,82 @@ def apply_rules(c: Cumulo, template: Template, undo: Undo) -> dict[str, str]:
         _apply_rule(c, spec, undo)
         kept[spec.key] = _rule_ref(spec)
     return kept
+
+
+# --- state machines ---------------------------------------------------------------------------------
+
+def _existing_machine(c: Cumulo, arn: str) -> dict[str, Any] | None:
+    try:
+        return c.state_machines.describe_state_machine(arn)
+    except CumuloError as exc:
+        if getattr(exc, "code", None) == "StateMachineDoesNotExist":
+            return None
+        raise
+
+
+def _same_definition(a: str, b: str) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return a == b
+
+
+def _machine_action(spec: MachineSpec, doc: dict[str, Any] | None) -> tuple[str, list[str]]:
+    if doc is None:
+        return "create", []
+    if doc.get("type") != spec.type:
+        return "replace", [f"Type from {doc.get('type')} to {spec.type}"]
+    if not _same_definition(doc["definition"], spec.definition):
+        return "update", ["Definition"]
+    return "unchanged", []
+
+
+def _plan_machines(c: Cumulo, template: Template, previous: dict[str, Any]) -> list[Change]:
+    changes = []
+    for spec in template.machines:
+        action, details = _machine_action(spec, _existing_machine(c, spec.arn))
+        changes.append(Change(spec.logical_id, spec.name, action, details, "state machine"))
+    wanted = {spec.arn for spec in template.machines}
+    for logical_id, arn in sorted(previous.get("machines", {}).items()):
+        if arn not in wanted and _existing_machine(c, arn) is not None:
+            changes.append(Change(logical_id, arn.rsplit(":", 1)[1], "delete", kind="state machine"))
+    return changes
+
+
+def _recreate_machine(c: Cumulo, doc: dict[str, Any]) -> None:
+    c.state_machines.delete_state_machine(doc["stateMachineArn"])
+    c.state_machines.create_state_machine(doc["name"], doc["definition"], doc.get("roleArn"), doc.get("type"),
+                                          doc.get("loggingConfiguration"))
+
+
+def apply_machines(c: Cumulo, template: Template, undo: Undo) -> None:
+    """Each state machine: created, its definition updated in place, or (a Type change) deleted and made anew."""
+    for spec in template.machines:
+        doc = _existing_machine(c, spec.arn)
+        action, _ = _machine_action(spec, doc)
+        where = f"Resource {spec.logical_id} (line {spec.line}): state machine {spec.name}"
+        try:
+            if action == "create":
+                c.state_machines.create_state_machine(spec.name, spec.definition, None, spec.type)
+                undo.append(partial(c.state_machines.delete_state_machine, spec.arn))
+            elif action == "update" and doc is not None:
+                c.state_machines.update_state_machine(spec.arn, spec.definition)
+                undo.append(partial(c.state_machines.update_state_machine, spec.arn, doc["definition"]))
+            elif action == "replace" and doc is not None:
+                c.state_machines.delete_state_machine(spec.arn)
+                undo.append(partial(_recreate_machine, c, doc))
+                c.state_machines.create_state_machine(spec.name, spec.definition, None, spec.type)
+        except CumuloError as exc:
+            exc.message = f"{where}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+
+
+def delete_removed_machines(c: Cumulo, previous: dict[str, Any], template: Template) -> None:
+    wanted = {spec.arn for spec in template.machines}
+    for arn in previous.get("machines", {}).values():
+        if arn not in wanted:
+            _quietly(c.state_machines.delete_state_machine, arn)
 
 
 # --- event-source mappings ------------------------------------------------------------------------
@@ -514,7 +595,8 @@ def plan_sources(c: Cumulo, template: Template, previous: dict[str, Any]) -> lis
 
     Raises ``TemplateError`` for a stream change Cumulo cannot make."""
     changes = _plan_queues(c, template, previous) + _plan_streams(c, template, previous) + \
-        _plan_buses(c, template, previous) + _plan_rules(c, template, previous)
+        _plan_buses(c, template, previous) + _plan_machines(c, template, previous) + \
+        _plan_rules(c, template, previous)
     mappings, schedules = previous.get("mappings", {}), previous.get("schedules", {})
     kept_mappings, kept_schedules = set(), set()
     for fn in template.functions:
@@ -597,7 +679,8 @@ def record(template: Template, triggers: dict[str, dict[str, str]]) -> dict[str,
     """What the stack record keeps of queues, streams, mappings, schedules and invoke configs."""
     return {"queues": {spec.logical_id: spec.name for spec in template.queues},
             "streams": {spec.logical_id: spec.name for spec in template.streams},
-            "buses": {spec.logical_id: spec.name for spec in template.buses}, **triggers,
+            "buses": {spec.logical_id: spec.name for spec in template.buses},
+            "machines": {spec.logical_id: spec.arn for spec in template.machines}, **triggers,
             "invoke_configs": [f"{fn.function_name}:{fn.auto_publish_alias or ''}" for fn in template.functions
                                if fn.event_invoke_config is not None]}
 

@@ -55,6 +55,9 @@ from cumulo.deploy.buses import (
     read_bus, read_function_rules, read_rule, rule_arn, rule_attributes, rule_name_for,
 )
 from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
+from cumulo.deploy.machines import (
+    MACHINE_TYPES, MachineSpec, check_machine_name, machine_arn, machine_attributes, machine_name_for, read_machine,
+)
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -80,7 +83,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE, *MACHINE_TYPES)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -158,6 +161,7 @@ class Template:
     streams: list[StreamSpec] = field(default_factory=list)
     buses: list[BusSpec] = field(default_factory=list)
     rules: list[RuleSpec] = field(default_factory=list)   # AWS::Events::Rule resources (functions' own: fn.rules)
+    machines: list[MachineSpec] = field(default_factory=list)   # state machines (their events' rules: .rules)
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -191,6 +195,9 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     bus_entries = [e for e in entries if e.type == BUS_TYPE]
     bus_names = _bus_names(bus_entries, scope, region, account_id)
     known.update({k: v for names in bus_names.values() for k, v in bus_attributes(*names).items()})
+    machine_entries = [e for e in entries if e.type in MACHINE_TYPES]
+    machine_names = _machine_names(machine_entries, scope, stack, region, account_id)
+    known.update({k: v for names in machine_names.values() for k, v in machine_attributes(*names).items()})
     rule_entries = [e for e in entries if e.type == RULE_TYPE]
     rule_names = _rule_names(rule_entries, scope, known, stack, region, account_id)
     known.update({k: v for names in rule_names.values() for k, v in rule_attributes(*names).items()})
@@ -201,12 +208,13 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     streams = _streams(stream_entries, stream_names, scope)
     buses = _buses(bus_entries, bus_names, scope)
     rules = _rules(rule_entries, rule_names, scope)
-    _check_rule_names(rules, functions)
+    machines = _machines(machine_entries, machine_names, scope, path.parent, stack, region, account_id)
+    _check_rule_names(rules + [r for m in machines for r in m.rules], functions)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues, streams, buses, rules)
+                        dict(scope.mappings), apis, queues, streams, buses, rules, machines)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -607,6 +615,47 @@ def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, s
     return out
 
 
+def _machine_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
+                   account: str) -> dict[str, tuple[str, str, str]]:
+    """Each state machine's (logical id, name, ARN): its Name/StateMachineName from parameters, mappings and
+    conditions, or SAM's generated ``<LogicalId>-<suffix>``."""
+    out: dict[str, tuple[str, str, str]] = {}
+    owners: dict[str, str] = {}
+    for entry in entries:
+        where = f"Resource {entry.logical_id} (line {entry.line})"
+        key = "Name" if entry.type == MACHINE_TYPES[0] else "StateMachineName"
+        line = entry.properties.line_of(key) if key in entry.properties else entry.line
+        try:
+            given = resolve(entry.properties.get(key, NO_VALUE), scope)
+            name = machine_name_for(stack, entry.logical_id) if given is NO_VALUE else \
+                check_machine_name(to_str(given), key)
+        except IntrinsicError as exc:
+            message = exc.message.replace(f"property {key}:", f"property {key} (line {line}):", 1)
+            raise _error(where, message, entry.logical_id, exc.line or line) from None
+        if name in owners:
+            raise _error(where, f"state machine name '{name}' is already used by resource {owners[name]}",
+                         entry.logical_id, line)
+        owners[name] = entry.logical_id
+        out[entry.logical_id] = (entry.logical_id, name, machine_arn(region, account, name))
+    return out
+
+
+def _machines(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope, base: Path,
+              stack: str, region: str, account: str) -> list[MachineSpec]:
+    specs = []
+    for entry in entries:
+        _, name, arn = names[entry.logical_id]
+        events = entry.properties.get("Events")
+        event_lines = {k: events.line_of(k) for k in events} if isinstance(events, Node) else {}
+        try:
+            props = _plain(resolve(entry.properties, scope))
+            specs.append(read_machine(entry.type, entry.logical_id, entry.line, name, arn, props, base, stack,
+                                      region, account, event_lines))
+        except IntrinsicError as exc:
+            raise _property_error(entry, exc) from None
+    return specs
+
+
 def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
     """The error for a resource, with the line of the property its message names (``property X: ...``)."""
     match = re.match(r"property ((\w+)[\w.\[\]]*)", exc.message)
@@ -758,6 +807,8 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
         known.update(bus_attributes(bus.logical_id, bus.name, bus.arn))
     for rule in template.rules:
         known.update(rule_attributes(rule.logical_id, rule.bus, rule.name, rule.arn))
+    for machine in template.machines:
+        known.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
     return known
 
 

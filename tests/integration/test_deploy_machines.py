@@ -1,0 +1,232 @@
+"""Deploying templates with state machines: AWS::Serverless::StateMachine and AWS::StepFunctions::StateMachine —
+made, running, kept on re-deploy, updated, replaced, removed with the template, refused and rolled back."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.deploy.buses import rule_name_for
+from cumulo.deploy.engine import deploy
+from cumulo.deploy.machines import machine_name_for
+from cumulo.deploy.template import TemplateError
+from cumulo.errors import CumuloError
+
+HANDLER = "def handler(event, context):\n    return {'doubled': event['n'] * 2}\n"
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+MACHINE
+Outputs:
+  MachineArn: {Value: !Ref Flow}
+  MachineName: {Value: !GetAtt Flow.Name}
+"""
+MACHINE = """
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Policies: [AWSLambdaRole]
+      DefinitionSubstitutions:
+        WorkerArn: !GetAtt Worker.Arn
+      Definition:
+        StartAt: Double
+        States:
+          Double:
+            Type: Task
+            Resource: ${WorkerArn}
+            ResultPath: $.result
+            End: true
+"""
+
+
+def _write(folder: Path, machine: str = MACHINE, outputs: bool = True) -> Path:
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+    (folder / "src" / "app.py").write_text(HANDLER)
+    body = TEMPLATE.replace("MACHINE\n", machine)
+    if not outputs:
+        body = body.split("Outputs:")[0]
+    path = folder / "template.yaml"
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+def _finished(c: Cumulo, arn: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = c.state_machines.describe_execution(arn)
+        if doc["status"] != "RUNNING":
+            return doc
+        time.sleep(0.1)
+    raise AssertionError(f"execution {arn} still running")
+
+
+def _changes(result: Any, kind: str = "state machine") -> dict[str, tuple[str, list[str]]]:
+    return {c.function: (c.action, c.details) for c in result.changes if c.kind == kind}
+
+
+def test_state_machine_deploys_runs_updates_and_is_removed(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _write(tmp_path / "flows")
+    name = machine_name_for("flows", "Flow")
+    arn = cumulo.state_machines._arn("stateMachine", name)
+    plan = deploy(cumulo, path, dry_run=True)
+    assert _changes(plan) == {name: ("create", [])}
+    assert cumulo.state_machines.list_state_machines() == []
+
+    result = deploy(cumulo, path)
+    assert _changes(result) == {name: ("create", [])}
+    assert result.outputs == {"MachineArn": arn, "MachineName": name}
+    assert any("Policies ignored" in w for w in result.warnings)
+    machine = cumulo.state_machines.describe_state_machine(arn)
+    assert machine["type"] == "STANDARD"
+    assert json.loads(machine["definition"])["States"]["Double"]["Resource"] == cumulo.arns.function("flows-Worker")
+
+    cumulo.start_workers()
+    try:
+        started = cumulo.state_machines.start_execution(arn, None, '{"n": 2}')
+        done = _finished(cumulo, started["executionArn"])
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == {"n": 2, "result": {"doubled": 4}}
+    finally:
+        cumulo.stop_workers()
+
+    again = deploy(cumulo, path)
+    assert not again.changed, again.summary()
+
+    # The definition changed: updated in place, same ARN.
+    changed = deploy(cumulo, _write(tmp_path / "flows", MACHINE.replace("ResultPath: $.result",
+                                                                        "ResultPath: $.answer")))
+    assert _changes(changed) == {name: ("update", ["Definition"])}
+    machine = cumulo.state_machines.describe_state_machine(arn)
+    assert json.loads(machine["definition"])["States"]["Double"]["ResultPath"] == "$.answer"
+
+    # The type changed: replaced.
+    express = MACHINE.replace("ResultPath: $.result", "ResultPath: $.answer").replace(
+        "      Policies:", "      Type: EXPRESS\n      Policies:")
+    replaced = deploy(cumulo, _write(tmp_path / "flows", express))
+    assert _changes(replaced) == {name: ("replace", ["Type from STANDARD to EXPRESS"])}
+    assert cumulo.state_machines.describe_state_machine(arn)["type"] == "EXPRESS"
+
+    # A bad definition: refused when planning, nothing changed.
+    before = cumulo.state_machines.describe_state_machine(arn)
+    bad = _write(tmp_path / "flows", express.replace("End: true", "Next: Nowhere"))
+    with pytest.raises(TemplateError) as info:
+        deploy(cumulo, bad)
+    assert info.value.logical_id == "Flow"
+    assert "Invalid State Machine Definition" in info.value.message and "Nowhere" in info.value.message
+    assert "line" in info.value.message and info.value.line is not None
+    assert cumulo.state_machines.describe_state_machine(arn) == before
+
+    # Removed from the template: deleted.
+    bare = _write(tmp_path / "flows", "", outputs=False)
+    plan = deploy(cumulo, bare, dry_run=True)
+    assert _changes(plan) == {name: ("delete", [])}
+    deploy(cumulo, bare)
+    assert cumulo.state_machines.list_state_machines() == []
+    record = cumulo.store.get_stack("flows")
+    assert record is not None and record["machines"] == {}
+
+
+CFN_MACHINE = """
+  Flow:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      StateMachineName: orders-flow
+      RoleArn: arn:aws:iam::000000000000:role/sfn
+      DefinitionString: !Sub |
+        {"StartAt": "Double", "States": {"Double": {"Type": "Task", "Resource": "${Worker.Arn}", "End": true}}}
+  Nightly:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 day)
+      Targets:
+        - Id: flow
+          Arn: !Ref Flow
+"""
+
+
+def test_step_functions_resource_with_a_rule_targeting_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _write(tmp_path / "shop", CFN_MACHINE)
+    result = deploy(cumulo, path)
+    arn = cumulo.state_machines._arn("stateMachine", "orders-flow")
+    assert _changes(result) == {"orders-flow": ("create", [])}
+    assert result.outputs == {"MachineArn": arn, "MachineName": "orders-flow"}
+    assert any("RoleArn ignored" in w for w in result.warnings)
+    rule = rule_name_for("shop", "Nightly")
+    assert cumulo.event_bus.list_targets_by_rule(rule, "default") == [{"Id": "flow", "Arn": arn}]
+    assert not deploy(cumulo, path).changed
+
+
+SCHEDULED = MACHINE.replace("      Definition:", """      Events:
+        Every:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 minute)
+            Input: '{"n": 5}'
+        Placed:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: {source: [shop]}
+      Definition:""")
+
+
+def test_state_machine_events_become_rules_that_start_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _write(tmp_path / "shop", SCHEDULED)
+    result = deploy(cumulo, path)
+    name = machine_name_for("shop", "Flow")
+    arn = cumulo.state_machines._arn("stateMachine", name)
+    every, placed = rule_name_for("shop", "FlowEvery"), rule_name_for("shop", "FlowPlaced")
+    assert _changes(result, "rule") == {every: ("create", []), placed: ("create", [])}
+    assert cumulo.event_bus.describe_rule(every, "default")["ScheduleExpression"] == "rate(1 minute)"
+    assert cumulo.event_bus.list_targets_by_rule(every, "default") == [
+        {"Id": "FlowEveryStepFunctionsTarget", "Arn": arn, "Input": '{"n": 5}'}]
+    assert cumulo.event_bus.list_targets_by_rule(placed, "default") == [
+        {"Id": "FlowPlacedStepFunctionsTarget", "Arn": arn}]
+
+    cumulo.start_workers()
+    try:
+        sent = cumulo.event_bus.put_events([{"Source": "shop", "DetailType": "x", "Detail": json.dumps({"n": 3})}])
+        assert sent["FailedEntryCount"] == 0
+        deadline = time.monotonic() + 30
+        while not cumulo.state_machines.list_executions(arn) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        executions = cumulo.state_machines.list_executions(arn)
+        assert executions
+        first = json.loads(cumulo.state_machines.describe_execution(executions[0]["executionArn"])["input"])
+        assert first.get("source") == "shop" or first == {"n": 5}
+    finally:
+        cumulo.stop_workers()
+
+    assert not deploy(cumulo, path).changed
+    deploy(cumulo, _write(tmp_path / "shop"))
+    assert {r["Name"] for r in cumulo.event_bus.list_rules()} == set()
+    assert cumulo.state_machines.describe_state_machine(arn)["name"] == name
+
+
+def test_failed_deploy_rolls_back_the_state_machine(cumulo: Cumulo, tmp_path: Path) -> None:
+    # The rule's target is refused (a Kinesis stream ARN): the machine made before it is removed again.
+    broken = MACHINE + """
+  Bad:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [x]}
+      Targets:
+        - Id: t
+          Arn: arn:aws:kinesis:us-east-1:000000000000:stream/nope
+"""
+    with pytest.raises(CumuloError) as info:
+        deploy(cumulo, _write(tmp_path / "shop", broken))
+    assert "rolled back" in info.value.message
+    assert cumulo.state_machines.list_state_machines() == []
+    assert cumulo.event_bus.list_rules() == []
