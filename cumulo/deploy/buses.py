@@ -325,7 +325,7 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
     for key in value:
         if key in _TARGET_IGNORED:
             notes.append(f"{where}.{key} ignored: " + ("Cumulo has no IAM" if key == "RoleArn" else
-                                                        "Cumulo delivers to functions, queues and buses only"))
+                                                        "Cumulo delivers to functions, queues, buses and state machines only"))
         elif key not in _TARGET_KEYS:
             raise IntrinsicError(f"property {where}: unknown or unsupported property '{key}'")
     target_id, arn = value.get("Id"), value.get("Arn")

@@ -44,13 +44,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cumulo.deploy.buses import RuleSpec, _function_rule, check_rule_name, read_rule, rule_arn, rule_name_for
+from cumulo.deploy.buses import (
+    RuleSpec,
+    _function_rule,
+    check_rule_name,
+    read_rule,
+    rule_arn,
+    rule_name_for,
+)
 from cumulo.deploy.intrinsics import IntrinsicError, parse
 from cumulo.deploy.properties import plain
 from cumulo.errors import CumuloError
 
-__all__ = ["SAM_MACHINE_TYPE", "MACHINE_TYPE", "MACHINE_TYPES", "MachineSpec", "machine_name_for", "machine_arn",
-           "machine_attributes", "check_machine_name", "read_machine", "substitute"]
+__all__ = [
+    "MACHINE_TYPE",
+    "MACHINE_TYPES",
+    "SAM_MACHINE_TYPE",
+    "MachineSpec",
+    "check_machine_name",
+    "machine_arn",
+    "machine_attributes",
+    "machine_name_for",
+    "read_machine",
+    "substitute",
+]
 
 SAM_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
@@ -153,21 +170,21 @@ def read_machine(kind: str, logical_id: str, line: int, name: str, arn: str, pro
     sam = kind == SAM_MACHINE_TYPE
     allowed, noted = (_SAM_KEYS, _SAM_NOTED) if sam else (_CFN_KEYS, _CFN_NOTED)
     notes = []
-    for key in props:
+    for key, value in props.items():
         if key in noted:
             notes.append(f"{key} ignored: {noted[key]}")
-        elif key == "DefinitionS3Location" or (sam and key == "DefinitionUri" and not isinstance(props[key], str)):
+        elif key == "DefinitionS3Location" or (sam and key == "DefinitionUri" and not isinstance(value, str)):
+            inline = "Definition, or DefinitionUri with a local file" if sam else "Definition or DefinitionString"
             raise IntrinsicError(f"property {key}: Cumulo reads no S3 locations; give the definition inline "
-                                 f"({'Definition, or DefinitionUri with a local file' if sam else 'Definition or DefinitionString'})")
+                                 f"({inline})")
         elif key not in allowed:
             raise IntrinsicError(f"unknown or unsupported property '{key}' for {kind}")
     text, where = _definition(sam, props, base)
     substitutions = props.get("DefinitionSubstitutions")
-    if substitutions is not None:
-        if not isinstance(substitutions, dict) or not all(isinstance(v, (str, int, float, bool))
-                                                         for v in substitutions.values()):
-            raise IntrinsicError("property DefinitionSubstitutions: must be a map of names to strings, numbers "
-                                 "or booleans")
+    if substitutions is not None and (not isinstance(substitutions, dict) or not all(
+            isinstance(v, (str, int, float, bool)) for v in substitutions.values())):
+        raise IntrinsicError("property DefinitionSubstitutions: must be a map of names to strings, numbers or "
+                             "booleans")
     text = _checked(substitute(text, substitutions or {}), where)
     type_key = "Type" if sam else "StateMachineType"
     kind_value = props.get(type_key, "STANDARD")

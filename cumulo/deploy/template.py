@@ -20,7 +20,10 @@ What is read:
   resources (``cumulo.deploy.queues``: ``Template.queues``), and ``AWS::Kinesis::Stream``
   resources (``cumulo.deploy.streams``: ``Template.streams``), ``AWS::Events::EventBus`` and
   ``AWS::Events::Rule`` resources (``cumulo.deploy.buses``: ``Template.buses``, ``Template.rules``;
-  functions' ``EventBridgeRule``/``CloudWatchEvent`` events: ``FunctionResource.rules``). Functions' ``SQS``,
+  functions' ``EventBridgeRule``/``CloudWatchEvent`` events: ``FunctionResource.rules``),
+  ``AWS::Serverless::StateMachine`` and ``AWS::StepFunctions::StateMachine`` resources
+  (``cumulo.deploy.machines``: ``Template.machines``, their events' rules in ``MachineSpec.rules``;
+  definitions checked here, so a bad one is refused before deploying). Functions' ``SQS``,
   ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
   are read by ``cumulo.deploy.triggers``.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
@@ -34,8 +37,10 @@ What is read:
 Inside function properties ``Ref``/``Fn::GetAtt`` may name parameters, pseudo
 parameters and the template's functions (``Ref`` is the function name, ``Arn``
 its ARN), their implicit roles (``<LogicalId>Role``), its queues (``Ref`` is
-the URL; ``Arn``, ``QueueName``, ``QueueUrl``) and its streams (``Ref`` is the
-name; ``Arn``). In ``Outputs`` the
+the URL; ``Arn``, ``QueueName``, ``QueueUrl``), its streams (``Ref`` is the
+name; ``Arn``) and its state machines (``Ref`` is the ARN; ``Arn``, ``Name``);
+state machines' definitions and ``DefinitionSubstitutions`` may name the
+functions. In ``Outputs`` the
 deploy engine's attributes come first, so implicit SAM resources such as
 ``ServerlessRestApi`` resolve once it provides them.
 """

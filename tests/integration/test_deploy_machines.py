@@ -230,3 +230,23 @@ def test_failed_deploy_rolls_back_the_state_machine(cumulo: Cumulo, tmp_path: Pa
     assert "rolled back" in info.value.message
     assert cumulo.state_machines.list_state_machines() == []
     assert cumulo.event_bus.list_rules() == []
+
+
+def test_failed_deploy_puts_back_an_updated_definition(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _write(tmp_path / "shop")
+    deploy(cumulo, path)
+    arn = cumulo.state_machines._arn("stateMachine", machine_name_for("shop", "Flow"))
+    before = json.loads(cumulo.state_machines.describe_state_machine(arn)["definition"])
+    broken = MACHINE.replace("ResultPath: $.result", "ResultPath: $.other") + """
+  Bad:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [x]}
+      Targets:
+        - Id: t
+          Arn: arn:aws:kinesis:us-east-1:000000000000:stream/nope
+"""
+    with pytest.raises(CumuloError):
+        deploy(cumulo, _write(tmp_path / "shop", broken))
+    assert json.loads(cumulo.state_machines.describe_state_machine(arn)["definition"]) == before
+    assert not deploy(cumulo, _write(tmp_path / "shop")).changed
