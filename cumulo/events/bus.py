@@ -22,7 +22,6 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, List
 
@@ -32,6 +31,7 @@ from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile
 from cumulo.events.transform import compile_target_input
 from cumulo.model import function as fn
 from cumulo.store.messages import NewMessage, StoredMessage
+from cumulo.store.workers import QueueWorkers
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -640,48 +640,14 @@ class DeliveryWorker:
 
     def __init__(self, cumulo: "Cumulo", workers: int = 8) -> None:
         self._c = cumulo
-        self._workers = workers
-        self._free = threading.Semaphore(workers)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cumulo-deliver")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fetch, name="cumulo-deliveries", daemon=True)
+        self._workers = QueueWorkers(cumulo.messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver,
+                                     "cumulo-deliver")
 
     def start(self) -> None:
-        self._thread.start()
+        self._workers.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True)
-
-    def _fetch(self) -> None:
-        store = self._c.messages
-        while not self._stop.is_set():
-            if not self._free.acquire(timeout=0.2):
-                continue
-            permits = 1
-            while permits < 10 and self._free.acquire(blocking=False):
-                permits += 1
-            try:
-                found = store.receive(DELIVERIES_QUEUE, permits, 60_000, _now_ms())
-            except Exception:
-                log.exception("delivery queue receive failed")
-                found = []
-            for _ in range(permits - len(found)):
-                self._free.release()
-            if not found:
-                store.wait_for(0.5)
-                continue
-            for m in found:
-                self._pool.submit(self._run, m)
-
-    def _run(self, m: StoredMessage) -> None:
-        try:
-            self.deliver(m)
-        except Exception:
-            log.exception("delivery %s failed in the worker; it will be retried", m.id)
-        finally:
-            self._free.release()
+        self._workers.stop()
 
     def deliver(self, m: StoredMessage) -> None:
         store = self._c.messages

@@ -55,6 +55,7 @@ class ApiDestinations:
         self._c = cumulo
         self._tokens: dict[str, tuple[str, float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._flights: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _arn(self, kind: str, name: str, suffix: str) -> str:
@@ -225,11 +226,20 @@ class ApiDestinations:
         return {"Authorization": f"Bearer {self._token(connection, refresh)}"}
 
     def _token(self, connection: dict[str, Any], refresh: bool) -> str:
+        """The connection's access token: one fetch at a time per connection (single flight)."""
         name = connection["Name"]
         with self._lock:
-            cached = self._tokens.get(name)
-        if cached and not refresh and cached[1] > time.time() + 5:
-            return cached[0]
+            flight = self._flights.setdefault(name, threading.Lock())
+            stale = self._tokens.get(name) if refresh else None
+        with flight:
+            with self._lock:
+                cached = self._tokens.get(name)
+            if cached and cached != stale and cached[1] > time.time() + 5:
+                return cached[0]
+            return self._fetch_token(connection)
+
+    def _fetch_token(self, connection: dict[str, Any]) -> str:
+        name = connection["Name"]
         oauth = connection["auth"]["OAuthParameters"]
         client = oauth["ClientParameters"]
         extra = oauth.get("OAuthHttpParameters") or {}

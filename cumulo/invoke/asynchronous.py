@@ -27,9 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -44,6 +42,7 @@ from cumulo.model import function as fn
 from cumulo.model.function import LATEST
 from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.store.messages import NewMessage, StoredMessage
+from cumulo.store.workers import QueueWorkers
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -212,49 +211,14 @@ class AsyncDispatcher:
 
     def __init__(self, cumulo: "Cumulo", workers: int = 16) -> None:
         self._c = cumulo
-        self._workers = workers
-        self._free = threading.Semaphore(workers)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cumulo-async")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fetch, name="cumulo-async-fetch", daemon=True)
+        self._workers = QueueWorkers(cumulo.messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async")
         self.on_destination: dict[str, Callable[[str, dict[str, Any], str], None]] = {}
 
     def start(self) -> None:
-        self._thread.start()
+        self._workers.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True)
-
-    def _fetch(self) -> None:
-        store = self._c.messages
-        while not self._stop.is_set():
-            if not self._free.acquire(timeout=0.2):
-                continue
-            permits = 1
-            while permits < min(10, self._workers) and self._free.acquire(blocking=False):
-                permits += 1
-            try:
-                found = store.receive(ASYNC_QUEUE, permits, 30_000, _now_ms())
-            except Exception:
-                log.exception("async queue receive failed")
-                found = []
-            for _ in range(permits - len(found)):
-                self._free.release()
-            if not found:
-                store.wait_for(1.0)
-                continue
-            for message in found:
-                self._pool.submit(self._run, message)
-
-    def _run(self, message: StoredMessage) -> None:
-        try:
-            self.process(message)
-        except Exception:
-            log.exception("async event %s failed in the dispatcher; it will be retried", message.id)
-        finally:
-            self._free.release()
+        self._workers.stop()
 
     def process(self, message: StoredMessage) -> None:
         c, store = self._c, self._c.messages

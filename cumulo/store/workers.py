@@ -1,0 +1,69 @@
+"""A pool of threads working off one internal queue of the message store.
+
+One fetch thread leases up to as many messages as there are free workers (at most ten at a
+time) and hands each to a worker; a message whose handling raises stays leased and comes back
+after its lease, so nothing is lost. Used by the asynchronous-invocation dispatcher and the
+event-bus delivery workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from cumulo.store.messages import MessageStore, StoredMessage
+
+__all__ = ["QueueWorkers"]
+
+log = logging.getLogger("cumulo.workers")
+
+
+class QueueWorkers:
+    def __init__(self, messages: MessageStore, queue: str, workers: int, lease_ms: int,
+                 handle: Callable[[StoredMessage], None], name: str) -> None:
+        self._messages, self._queue, self._lease_ms, self._handle = messages, queue, lease_ms, handle
+        self._workers = workers
+        self._free = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name=f"{name}-fetch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop leasing; let the messages in hand finish."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
+
+    def _fetch(self) -> None:
+        while not self._stop.is_set():
+            if not self._free.acquire(timeout=0.2):
+                continue
+            permits = 1
+            while permits < min(10, self._workers) and self._free.acquire(blocking=False):
+                permits += 1
+            try:
+                found = self._messages.receive(self._queue, permits, self._lease_ms, int(time.time() * 1000))
+            except Exception:
+                log.exception("receive from %s failed", self._queue)
+                found = []
+            for _ in range(permits - len(found)):
+                self._free.release()
+            if not found:
+                self._messages.wait_for(1.0)
+                continue
+            for message in found:
+                self._pool.submit(self._run, message)
+
+    def _run(self, message: StoredMessage) -> None:
+        try:
+            self._handle(message)
+        except Exception:
+            log.exception("message %s of %s failed; it comes back after its lease", message.id, self._queue)
+        finally:
+            self._free.release()
