@@ -24,6 +24,8 @@ Raise them where the fault is known; edges (CLI, HTTP API) translate them once.
     ├── RequestTooLargeException            413  invocation payload over its limit
     ├── TooManyRequestsException            429  concurrency limit reached (retryable, has Reason)
     ├── ProvisionedConcurrencyConfigNotFoundException 404
+    ├── SnapStartException                  400  an after-restore runtime hook raised (see the function's logs)
+    ├── SnapStartTimeoutException           408  the Restore phase (after-restore hooks) took longer than 10 s
     └── ServiceException                    500  our fault (retryable)
 
 Failures *inside* user code are not exceptions of the platform: they are
@@ -45,6 +47,8 @@ __all__ = [
     "RequestTooLargeException",
     "TooManyRequestsException",
     "ProvisionedConcurrencyConfigNotFoundException",
+    "SnapStartException",
+    "SnapStartTimeoutException",
     "ServiceException",
 ]
 
@@ -110,6 +114,14 @@ class RequestTooLargeException(CumuloError):
 
 class ProvisionedConcurrencyConfigNotFoundException(CumuloError):
     status = 404
+
+
+class SnapStartException(CumuloError):
+    status = 400
+
+
+class SnapStartTimeoutException(CumuloError):
+    status = 408
 
 
 class TooManyRequestsException(CumuloError):
