@@ -36,7 +36,7 @@ from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
 from cumulo.runtime.environment import Environment
 from cumulo.runtime.interfaces import LogLine
-from cumulo.runtime.sandbox import MemoryCgroups, SandboxPolicy
+from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.messages import MessageStore
@@ -172,15 +172,24 @@ class Cumulo:
                 s = self.settings
                 self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
-                                       on_logs=self._environment_logs)
+                                       on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb)
                 pool.start()
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
-                                        lambda: self._sandbox, s.tmp_dir, s.sync_payload_max)  # type: ignore[arg-type,return-value]
+                                        lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
+                                        snap_start=self._snap_start)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
+
+    def _snap_start(self, config: FunctionConfiguration) -> bool:
+        """Cold starts fork a template when the configuration asks (``snap_start_applies``) and the
+        sandbox can give each forked environment its own /tmp: the process level only (see
+        ARCHITECTURE.md, "Fork templates")."""
+        sandbox = self._sandbox
+        return (config.snap_start_applies and sandbox is not None and sandbox.level is SandboxLevel.PROCESS
+                and self.settings.snapstart)
 
     def _memory_cgroups(self) -> MemoryCgroups | None:
         mode = self.settings.memory_limit

@@ -29,6 +29,8 @@ class Settings:
     async_retry_delay_s: float = 60.0   # before a failed event's 2nd attempt; twice that before the 3rd
     async_throttle_backoff_s: float = 1.0   # first delay after a throttle, doubling up to 5 minutes
     events_retry_base_s: float = 1.0    # first delay before retrying a failed event-bus delivery (doubling, up to 60 s)
+    snapstart: bool = True              # fork templates (SnapStart) where configurations and the sandbox allow
+    template_budget_mb: float = 1024.0  # total PSS of templates; least recently used ones retire above it
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 
     @classmethod

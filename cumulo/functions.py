@@ -40,7 +40,8 @@ class FunctionService:
     def create(self, name: str, code: CodeSource, handler: str, runtime: str = "python3.11",
                memory_size: int = 128, timeout: int = 3, environment: dict[str, str] | None = None,
                description: str = "", ephemeral_storage: int = 512, role: str = "",
-               dead_letter_arn: str = "", publish: bool = False) -> FunctionConfiguration:
+               dead_letter_arn: str = "", publish: bool = False,
+               snap_start: str | None = None) -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -52,6 +53,7 @@ class FunctionService:
             ephemeral_storage=fn.validate_ephemeral_storage(ephemeral_storage),
             role=role or self._arns.default_role(),
             dead_letter_arn=fn.validate_dead_letter_arn(dead_letter_arn),
+            snap_start=None if snap_start is None else fn.validate_snap_start(snap_start),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_now(),
         )
@@ -169,7 +171,7 @@ class FunctionService:
                              memory_size: int | None = None, timeout: int | None = None,
                              environment: dict[str, str] | None = None, description: str | None = None,
                              ephemeral_storage: int | None = None, role: str | None = None,
-                             dead_letter_arn: str | None = None,
+                             dead_letter_arn: str | None = None, snap_start: str | None = None,
                              revision_id: str | None = None) -> FunctionConfiguration:
         current = self._latest(ref)
         changes: dict[str, object] = {}
@@ -191,6 +193,8 @@ class FunctionService:
             changes["role"] = role
         if dead_letter_arn is not None:
             changes["dead_letter_arn"] = fn.validate_dead_letter_arn(dead_letter_arn)
+        if snap_start is not None:
+            changes["snap_start"] = fn.validate_snap_start(snap_start)
         config = current.replace(**changes, revision_id=str(uuid.uuid4()), last_modified=_now())
         self._store.update_latest(config, revision_id)
         self._changed(current)

@@ -28,7 +28,7 @@ Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig", "DeadLetterConfig"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                 "MemorySize": "memory_size", "Role": "role"}
 
@@ -48,6 +48,11 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(dlc, dict):
             raise InvalidParameterValueException("DeadLetterConfig must be an object with TargetArn.")
         out["dead_letter_arn"] = dlc.get("TargetArn") or ""
+    if "SnapStart" in doc:
+        snap = doc["SnapStart"] or {}
+        if not isinstance(snap, dict):
+            raise InvalidParameterValueException("SnapStart must be an object with ApplyOn.")
+        out["snap_start"] = snap.get("ApplyOn", "None")
     if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
         raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
     return out

@@ -19,14 +19,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo import ids
-from cumulo.errors import InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException
+from cumulo.errors import (
+    InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException, SnapStartException,
+    SnapStartTimeoutException,
+)
 from cumulo.invoke.concurrency import ConcurrencyLimiter
-from cumulo.invoke.pool import EnvironmentPool, PoolKey
+from cumulo.invoke.pool import EnvironmentPool, InitType, PoolKey
 from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
-from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line, start_line
+from cumulo.observe.logs import (
+    LogSink, end_line, init_report_line, init_start_line, report_line, restore_report_line, restore_start_line,
+    start_line,
+)
 from cumulo.runtime.interfaces import (
-    Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
+    Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Succeeded,
+    TimedOut,
 )
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
 from cumulo.runtime.sandbox import SandboxPolicy
@@ -77,15 +84,20 @@ class _Run:
     init_lines: list[LogLine]
     max_memory_mb: int
     stream: str
+    restore_ms: float | None = None          # forked from a template (SnapStart)
+    billed_restore_ms: float | None = None
+    template_init_ms: float | None = None    # this cold start created the template
+    template_init_lines: list[LogLine] = field(default_factory=list)
 
 
 class Invoker:
     def __init__(self, pool: EnvironmentPool, limiter: ConcurrencyLimiter, logs: LogSink, arns: Arns,
                  code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
-                 sync_payload_max: int) -> None:
+                 sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
+        self._snap_start = snap_start   # whether this configuration's cold starts fork a template
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -141,7 +153,8 @@ class Invoker:
 
     def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> _Run:
         key = PoolKey(config.name, config.version, config.revision_id)
-        env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type))
+        env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type),
+                                                snap_start=self._snap_start(config))
         if env is None:
             assert failure is not None
             return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")
@@ -168,8 +181,12 @@ class Invoker:
             raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
         used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
         init_lines, env.init_lines = env.init_lines, []
-        return _Run(outcome, cold, env.init_ms if cold else None, init_lines, used,
-                    env.spec.env["AWS_LAMBDA_LOG_STREAM_NAME"])
+        run = _Run(outcome, cold, env.init_ms if cold else None, init_lines, used, env.spec.stream)
+        if cold and env.restore_ms is not None:
+            run.init_ms, run.restore_ms, run.billed_restore_ms = None, env.restore_ms, env.billed_restore_ms
+            run.template_init_ms, run.template_init_lines = env.template_init_ms, env.template_init_lines
+            env.template_init_lines = []
+        return run
 
     # -- environment spec -----------------------------------------------------
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
@@ -192,21 +209,34 @@ class Invoker:
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             **config.environment,
         }
+        if init_type == InitType.SNAP_START:   # AWS: not available in SnapStart functions
+            del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
         return EnvironmentSpec(
             function=config.name, version=config.version, handler=config.handler,
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
             env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
-            max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT,
+            max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT, log_stream=stream,
         )
 
     # -- results and logs -----------------------------------------------------
     def _finish(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str,
                 run: _Run) -> InvocationResult:
         outcome = run.outcome
-        payload, function_error, trailing = _result_of(outcome, request_id)
         lines: list[LogLine] = []
-        if run.cold:
-            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, self._arns.function(config.name, config.version))))
+        version_arn = self._arns.function(config.name, config.version)
+        if run.template_init_ms is not None:
+            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, version_arn)))
+            lines.extend(run.template_init_lines)
+            lines.append(LogLine(_now_ms(), init_report_line(run.template_init_ms)))
+        if isinstance(outcome, RestoreFailed):
+            return self._restore_failed(config, request_id, run, outcome, lines)
+        payload, function_error, trailing = _result_of(outcome, request_id)
+        if run.cold and run.restore_ms is not None:
+            lines.append(LogLine(_now_ms(), restore_start_line(config.runtime, version_arn)))
+            lines.extend(run.init_lines)
+            lines.append(LogLine(_now_ms(), restore_report_line(run.restore_ms)))
+        elif run.cold:
+            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, version_arn)))
             lines.extend(run.init_lines)
         if isinstance(outcome, InitFailed):
             lines.extend(outcome.lines)
@@ -220,7 +250,9 @@ class Invoker:
         lines.append(LogLine(_now_ms(), end_line(request_id)))
         duration = 0.0 if isinstance(outcome, InitFailed) else outcome.duration_ms
         init_ms = run.init_ms if run.cold and not isinstance(outcome, InitFailed) else None
-        lines.append(LogLine(_now_ms(), report_line(request_id, duration, config.memory_size, run.max_memory_mb, init_ms)))
+        lines.append(LogLine(_now_ms(), report_line(request_id, duration, config.memory_size, run.max_memory_mb, init_ms,
+                                                    run.restore_ms if run.cold else None,
+                                                    run.billed_restore_ms if run.cold else None)))
         if isinstance(outcome, TimedOut):
             lines.append(LogLine(_now_ms(), f"{_iso_now()} {request_id} Task timed out after {outcome.duration_ms / 1000:.2f} seconds"))
         self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
@@ -229,6 +261,22 @@ class Invoker:
         if request.log_type == "Tail":
             tail = ("\n".join(texts) + "\n").encode()[-limits.LOG_TAIL_BYTES:].decode(errors="ignore")
         return InvocationResult(200, payload, config.version, request_id, function_error, tail, run.cold, texts)
+
+
+    def _restore_failed(self, config: FunctionConfiguration, request_id: str, run: _Run, outcome: RestoreFailed,
+                        lines: list[LogLine]) -> InvocationResult:
+        """An after-restore hook raised or ran out of time: logged, then the Invoke fails, as on AWS."""
+        lines.append(LogLine(_now_ms(), restore_start_line(config.runtime, self._arns.function(config.name, config.version))))
+        lines.extend(outcome.lines)
+        error_type = "SnapStartTimeoutException" if outcome.timed_out else "SnapStartException"
+        if outcome.payload:
+            error_type = json.loads(outcome.payload).get("errorType", error_type)
+        lines.append(LogLine(_now_ms(), restore_report_line(outcome.duration_ms, error_type)))
+        self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
+        if outcome.timed_out:
+            raise SnapStartTimeoutException("Lambda couldn't restore the snapshot within the timeout limit.")
+        raise SnapStartException(
+            "The afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch logs.")
 
 
 def _result_of(outcome: Outcome, request_id: str) -> tuple[bytes, str | None, list[str]]:

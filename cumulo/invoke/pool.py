@@ -7,6 +7,16 @@ revisions are never shared. An idle environment is reused last-in-first-out
 longer than ``idle_timeout_s`` (SIGTERM, grace, SIGKILL) and keeps each
 provisioned-concurrency target filled with initialised environments,
 re-creating any that die.
+
+SnapStart (``acquire(..., snap_start=True)``): the first cold start of a key creates a
+*template* — an environment that ran Init and now forks environments (runtime/snapshot.py) —
+and every cold start of that key is a fork of it (a restore). One Init per key at a time: cold
+starts arriving while the template is being built wait for it instead of running Init each.
+A template Init refused (threads or open descriptors left behind) becomes an ordinary
+environment and marks the key, whose cold starts are on-demand from then on. Templates are
+retired when idle for ``idle_timeout_s``, when their key is retired (code or configuration
+changed), and, least recently used first, while their total proportional memory (PSS) is over
+``template_budget_mb``.
 """
 
 from __future__ import annotations
@@ -21,18 +31,21 @@ from typing import Callable
 from cumulo.runtime.environment import Environment
 from cumulo.runtime.interfaces import EnvironmentSpec, LogLine, Outcome
 from cumulo.runtime.sandbox import MemoryCgroups
-from cumulo.runtime.zygote import Zygote
+from cumulo.runtime.template import Template
+from cumulo.runtime.zygote import Zygote, ZygoteError
 
-__all__ = ["PoolKey", "EnvironmentPool", "InitType", "SpecFactory"]
+__all__ = ["PoolKey", "EnvironmentPool", "InitType", "SpecFactory", "TemplateStats"]
 
 INIT_TIMEOUT_S = 10.0       # AWS limits the Init phase of on-demand environments to 10 s
 PROVISIONED_INIT_TIMEOUT_S = 60.0
+RESTORE_TIMEOUT_S = 10.0    # AWS: the runtime load and after-restore hooks must finish within 10 s
 _HOUSEKEEPING_INTERVAL_S = 0.25
 
 
 class InitType:
     ON_DEMAND = "on-demand"
     PROVISIONED = "provisioned-concurrency"
+    SNAP_START = "snap-start"
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,16 @@ class PoolKey:
     function: str
     version: str
     revision: str
+
+
+@dataclass(frozen=True)
+class TemplateStats:
+    key: PoolKey
+    pid: int
+    rss_kb: int
+    pss_kb: int
+    restores: int
+    idle_s: float
 
 
 SpecFactory = Callable[[str], EnvironmentSpec]   # init type -> spec
@@ -55,7 +78,8 @@ class _Provisioned:
 
 class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
-                 cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None) -> None:
+                 cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
+                 template_budget_mb: float = 1024.0) -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log")
         self._zygote_lock = threading.Lock()
@@ -69,6 +93,10 @@ class EnvironmentPool:
         self._provisioned: dict[PoolKey, _Provisioned] = {}
         self._closed = threading.Event()
         self._housekeeper: threading.Thread | None = None
+        self.template_budget_mb = template_budget_mb
+        self._templates: dict[PoolKey, Template] = {}
+        self._untemplatable: dict[PoolKey, str] = {}    # key -> why its template was refused
+        self._template_locks: dict[PoolKey, threading.Lock] = defaultdict(threading.Lock)
 
     # -- zygote ---------------------------------------------------------------
     def zygote(self) -> Zygote:
@@ -88,13 +116,89 @@ class EnvironmentPool:
         self._housekeeper.start()
 
     # -- acquire / release ----------------------------------------------------
-    def acquire(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None, bool]:
-        """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``."""
+    def acquire(self, key: PoolKey, make_spec: SpecFactory,
+                snap_start: bool = False) -> tuple[Environment | None, Outcome | None, bool]:
+        """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
+        with ``snap_start``, a cold one is forked from the key's template."""
         env = self.take_idle(key)
         if env is not None:
             return env, None, False
+        if snap_start and key not in self._untemplatable:
+            created, failure = self._restore(key, make_spec)
+            return created, failure, True
         created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
         return created, failure, True
+
+    # -- templates (SnapStart) -------------------------------------------------
+    def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None]:
+        created = False
+        with self._template_locks[key]:   # one Init per key: concurrent cold starts wait for it
+            template = self._templates.get(key)
+            if template is None or not template.alive:
+                spec = make_spec(InitType.SNAP_START)
+                env, failure = Environment.start(spec, self.zygote(), self._cgroups,
+                                                 time.monotonic() + INIT_TIMEOUT_S, template=True)
+                if env is None or not env.template:
+                    if env is not None:   # refused: it serves as an ordinary environment
+                        self._untemplatable[key] = env.refused or "refused"
+                    return env, failure
+                template = self._templates[key] = Template(env)
+                created = True
+        try:
+            env, failure = Environment.restore(make_spec(InitType.SNAP_START), template, self._cgroups,
+                                               time.monotonic() + RESTORE_TIMEOUT_S)
+        except ZygoteError:   # retired or died since we looked: start over with a new template
+            with self._lock:
+                if self._templates.get(key) is template:
+                    del self._templates[key]
+            return self._restore(key, make_spec)
+        if env is not None and created:
+            env.template_init_ms = template.init_ms
+            env.template_init_lines = template.take_init_lines()
+        return env, failure
+
+    def template_refused(self, key: PoolKey) -> str | None:
+        """Why ``key`` has no template (its Init left threads or descriptors), if it was refused."""
+        return self._untemplatable.get(key)
+
+    def template_stats(self) -> list[TemplateStats]:
+        """Every live template, with its memory (RSS and PSS from /proc)."""
+        now = time.monotonic()
+        with self._lock:
+            templates = list(self._templates.items())
+        stats = []
+        for key, t in templates:
+            m = t.memory()
+            stats.append(TemplateStats(key, t.pid, m.rss_kb, m.pss_kb, t.restores, now - t.last_used))
+        return stats
+
+    def _reap_templates(self) -> None:
+        cutoff = time.monotonic() - self.idle_timeout_s
+        victims = []
+        with self._lock:
+            for key, t in list(self._templates.items()):
+                if not t.alive or t.last_used < cutoff:
+                    victims.append(self._templates.pop(key))
+            if self._templates and self.template_budget_mb >= 0:
+                by_age = sorted(self._templates.items(), key=lambda kv: kv[1].last_used)
+                total_kb = sum(t.memory().pss_kb for _, t in by_age)
+                while by_age and total_kb > self.template_budget_mb * 1024:
+                    key, t = by_age.pop(0)
+                    total_kb -= t.memory().pss_kb
+                    victims.append(self._templates.pop(key))
+        for t in victims:
+            t.retire()
+
+    def _retire_templates(self, function: str | None, keep: set[PoolKey] | None) -> None:
+        with self._lock:
+            doomed = [k for k in self._templates if (function is None or k.function == function)
+                      and (keep is None or k not in keep)]
+            victims = [self._templates.pop(k) for k in doomed]
+            for k in [k for k in self._untemplatable if (function is None or k.function == function)
+                      and (keep is None or k not in keep)]:
+                del self._untemplatable[k]
+        for t in victims:
+            t.retire()
 
     def take_idle(self, key: PoolKey) -> Environment | None:
         """The warmest idle environment for ``key``, if any; never blocks on a cold start."""
@@ -173,6 +277,16 @@ class EnvironmentPool:
             for key in list(self._provisioned):
                 if key.function == function and (keep is None or key not in keep):
                     del self._provisioned[key]
+        self._retire_templates(function, keep)
+        self._shutdown(victims)
+
+    def drop_idle(self, function: str) -> None:
+        """Shut down the idle environments of ``function``, keeping its templates (benchmarks, tests)."""
+        with self._lock:
+            victims = [e for k, envs in self._idle.items() if k.function == function for e in envs]
+            for k in [k for k in self._idle if k.function == function]:
+                self._idle[k] = [e for e in self._idle[k] if e.provisioned]
+                victims = [e for e in victims if not e.provisioned]
         self._shutdown(victims)
 
     def idle_count(self, key: PoolKey | None = None, function: str | None = None) -> int:
@@ -184,6 +298,7 @@ class EnvironmentPool:
         while not self._closed.wait(_HOUSEKEEPING_INTERVAL_S):
             try:
                 self._reap_idle()
+                self._reap_templates()
                 self._fill_provisioned()
             except Exception:  # keep housekeeping alive; a failure here must not stop reaping
                 import traceback
@@ -199,11 +314,10 @@ class EnvironmentPool:
     def _reap_idle(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout_s
         victims: list[Environment] = []
-        zygote = self._zygote
         with self._lock:
             for key, envs in self._idle.items():
                 for e in envs:
-                    if zygote.has_exited(e.pid):   # died while idle (killed, crashed in a background thread)
+                    if e.zygote.has_exited(e.pid):   # died while idle (killed, crashed in a background thread)
                         e.dead = True
                 keep = [e for e in envs if not e.dead and (e.provisioned or e.last_used > cutoff)]
                 victims.extend(e for e in envs if e not in keep)
@@ -230,6 +344,7 @@ class EnvironmentPool:
             victims = [e for envs in self._idle.values() for e in envs]
             self._idle.clear()
             self._provisioned.clear()
+        self._retire_templates(None, None)
         self._shutdown(victims)
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)

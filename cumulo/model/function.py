@@ -29,6 +29,8 @@ __all__ = [
     "validate_environment",
     "validate_description",
     "validate_dead_letter_arn",
+    "validate_snap_start",
+    "SNAP_START_DEFAULT",
     "PYTHON_RUNTIMES",
     "RESERVED_ENV_KEYS",
 ]
@@ -53,6 +55,12 @@ RESERVED_ENV_KEYS = frozenset(
         "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
     }
 )
+
+# SnapStart.ApplyOn: AWS's two values. A configuration that never set it (None) gets Cumulo's
+# default, which templates every version, $LATEST included (measured faster, see ARCHITECTURE.md);
+# an explicit "None" turns it off, "PublishedVersions" is AWS's: published versions only.
+SNAP_START_VALUES = ("PublishedVersions", "None")
+SNAP_START_DEFAULT = "AllVersions"
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
@@ -149,6 +157,13 @@ def validate_dead_letter_arn(arn: str) -> str:
     return arn
 
 
+def validate_snap_start(apply_on: object) -> str:
+    """SnapStart.ApplyOn, as CreateFunction/UpdateFunctionConfiguration take it."""
+    if apply_on not in SNAP_START_VALUES:
+        raise _constraint(apply_on, "snapStart.applyOn", "Member must satisfy enum value set: [PublishedVersions, None]")
+    return str(apply_on)
+
+
 def validate_description(text: str) -> str:
     if not isinstance(text, str) or len(text) > limits.DESCRIPTION_MAX:
         raise _constraint(text, "description", f"Member must have length less than or equal to {limits.DESCRIPTION_MAX}")
@@ -214,6 +229,13 @@ class FunctionConfiguration:
     revision_id: str = ""
     last_modified: str = ""
     dead_letter_arn: str = ""     # DeadLetterConfig.TargetArn: where failed asynchronous events go
+    snap_start: str | None = None  # SnapStart.ApplyOn as set: "PublishedVersions", "None", or never set
+
+    @property
+    def snap_start_applies(self) -> bool:
+        """Whether cold starts of this configuration fork a template (Cumulo's SnapStart)."""
+        apply_on = self.snap_start or SNAP_START_DEFAULT
+        return apply_on == SNAP_START_DEFAULT or (apply_on == "PublishedVersions" and self.version != LATEST)
 
     @property
     def code_hex(self) -> str:
@@ -256,7 +278,8 @@ class FunctionConfiguration:
             "PackageType": "Zip",
             "Architectures": ["x86_64"],
             "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": {"ApplyOn": self.snap_start or "None",
+                          "OptimizationStatus": "On" if self.snap_start_applies else "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
         if self.dead_letter_arn:

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from cumulo.runtime import protocol
 
-__all__ = ["LambdaContext", "run"]
+__all__ = ["LambdaContext", "run", "initialise", "init_error", "serve", "error_document", "maxrss_kb"]
 
 
 class CognitoIdentity:
@@ -160,12 +160,23 @@ class _InitError(Exception):
         self.error_type, self.message, self.cause = error_type, message, cause
 
 
-def _maxrss_kb() -> int:
+def maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run(chan: socket.socket, handler_name: str, max_response: int, init_started: float) -> None:
     """Init, report readiness, then serve invocations until the channel closes."""
+    loaded = initialise(chan, handler_name)
+    if loaded is None:
+        return
+    handler, request_filter = loaded
+    init_ms = (time.perf_counter() - init_started) * 1000
+    protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms, "maxrss_kb": maxrss_kb()})
+    serve(chan, handler, request_filter, max_response)
+
+
+def initialise(chan: socket.socket, handler_name: str) -> tuple[Callable[..., Any], _RequestIdFilter] | None:
+    """Send ``started``, then Init: the handler and the log filter, or None once ``init_error`` is sent."""
     request_filter = _install_logging()
     protocol.send(chan, {"op": "started", "pid": os.getpid()})
     try:
@@ -174,18 +185,25 @@ def run(chan: socket.socket, handler_name: str, max_response: int, init_started:
         doc = {"errorMessage": err.message, "errorType": err.error_type, "requestId": "", "stackTrace": []}
         if err.cause is not None and err.error_type == "Runtime.UserCodeSyntaxError":
             doc["stackTrace"] = [f'  File "{getattr(err.cause, "filename", "")}" Line {getattr(err.cause, "lineno", "")}\n']
-        _log_error(doc)
-        protocol.send(chan, {"op": "init_error", "maxrss_kb": _maxrss_kb()}, json.dumps(doc).encode())
-        return
+        init_error(chan, doc)
+        return None
     except BaseException as exc:  # top-level code of the module raised
         if isinstance(exc, SystemExit):
             raise
-        doc = error_document(exc, "")
-        _log_error(doc)
-        protocol.send(chan, {"op": "init_error", "maxrss_kb": _maxrss_kb()}, json.dumps(doc).encode())
-        return
-    init_ms = (time.perf_counter() - init_started) * 1000
-    protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms, "maxrss_kb": _maxrss_kb()})
+        init_error(chan, error_document(exc, ""))
+        return None
+    return handler, request_filter
+
+
+def init_error(chan: socket.socket, doc: dict[str, Any], op: str = "init_error") -> None:
+    """Log the error document as AWS's runtime does and report it to the supervisor."""
+    _log_error(doc)
+    protocol.send(chan, {"op": op, "maxrss_kb": maxrss_kb()}, json.dumps(doc).encode())
+
+
+def serve(chan: socket.socket, handler: Callable[..., Any], request_filter: _RequestIdFilter,
+          max_response: int) -> None:
+    """Serve invocations until the channel closes."""
     # One recv usually holds a whole request frame: read into a frame reader rather than
     # three exact-size reads (prefix, header, body), each a system call.
     reader = protocol.FrameReader(1 << 30)
@@ -205,7 +223,7 @@ def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body
     try:
         event = json.loads(body) if body.strip() else {}
     except ValueError as exc:
-        protocol.send(chan, {"op": "invalid_payload", "maxrss_kb": _maxrss_kb()}, str(exc).encode())
+        protocol.send(chan, {"op": "invalid_payload", "maxrss_kb": maxrss_kb()}, str(exc).encode())
         return
     context = LambdaContext(header)
     status, payload = "ok", b""
@@ -230,4 +248,4 @@ def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body
                 status, payload = "error", json.dumps(doc).encode()
     sys.stdout.flush()
     sys.stderr.flush()
-    protocol.send(chan, {"op": "result", "status": status, "maxrss_kb": _maxrss_kb()}, payload)
+    protocol.send(chan, {"op": "result", "status": status, "maxrss_kb": maxrss_kb()}, payload)

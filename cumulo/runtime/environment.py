@@ -24,10 +24,11 @@ from pathlib import Path
 
 from cumulo.runtime import protocol
 from cumulo.runtime.interfaces import (
-    Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, FunctionFailed, TimedOut,
+    Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Spawner, Succeeded,
+    FunctionFailed, TimedOut,
 )
 from cumulo.runtime.sandbox import MemoryCgroups
-from cumulo.runtime.zygote import Zygote, describe_exit
+from cumulo.runtime.zygote import describe_exit
 
 __all__ = ["Environment", "LOOP_PAYLOAD_MAX"]
 
@@ -47,7 +48,7 @@ class Environment:
     log_fd: int
     cgroup: Path | None
     cgroups: MemoryCgroups | None
-    zygote: Zygote
+    zygote: Spawner            # whoever forked the process and reports its exit: the zygote or a template
     init_ms: float
     tmp_dir: Path | None
     created: float = field(default_factory=time.monotonic)
@@ -58,6 +59,12 @@ class Environment:
     timed_out: bool = False
     provisioned: bool = False
     init_lines: list[LogLine] = field(default_factory=list)
+    template: bool = False             # Init done, now a template serving spawn requests (snapshot.py)
+    refused: str | None = None         # why it could not be a template (it serves invocations instead)
+    restore_ms: float | None = None    # forked from a template: spawn request to ready
+    billed_restore_ms: float | None = None   # of which the environment's own work (after-restore hooks)
+    template_init_ms: float | None = None    # this environment's cold start created the template, whose Init took this
+    template_init_lines: list[LogLine] = field(default_factory=list)
     _released: bool = False
     _frames: list[tuple[dict, bytes]] = field(default_factory=list)
     _reader: protocol.FrameReader | None = None
@@ -66,13 +73,24 @@ class Environment:
 
     # -- creation -------------------------------------------------------------
     @classmethod
-    def start(cls, spec: EnvironmentSpec, zygote: Zygote, cgroups: MemoryCgroups | None,
-              deadline: float) -> tuple["Environment | None", Outcome | None]:
-        """Fork a new environment and run its Init.
+    def start(cls, spec: EnvironmentSpec, zygote: Spawner, cgroups: MemoryCgroups | None,
+              deadline: float, template: bool = False) -> tuple["Environment | None", Outcome | None]:
+        """Fork a new environment and run its Init (with ``template``, one that becomes a template).
 
         Returns the ready environment, or None and the outcome that explains why
         Init failed (the caller reports it as the invocation's result).
         """
+        return cls._launch(spec, zygote, cgroups, deadline, {"template": True} if template else {}, False)
+
+    @classmethod
+    def restore(cls, spec: EnvironmentSpec, template: Spawner, cgroups: MemoryCgroups | None,
+                deadline: float) -> tuple["Environment | None", Outcome | None]:
+        """Fork a new environment from a template; any failure is a ``RestoreFailed``."""
+        return cls._launch(spec, template, cgroups, deadline, {}, True)
+
+    @classmethod
+    def _launch(cls, spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroups | None, deadline: float,
+                extra: dict, restoring: bool) -> tuple["Environment | None", Outcome | None]:
         started = time.perf_counter()
         env_id = uuid.uuid4().hex
         cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
@@ -87,33 +105,61 @@ class Environment:
             tmp_dir = spec.tmp_root / env_id
             tmp_dir.mkdir(parents=True, mode=0o700)
         wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else _rlimit_as(spec.memory_mb))
+        wire.update(extra)
         try:
-            zygote.spawn(wire, child.fileno(), log_w)
+            spawner.spawn(wire, child.fileno(), log_w)
+        except BaseException:
+            parent.close()
+            os.close(log_r)
+            if cgroup is not None and cgroups is not None:
+                cgroups.destroy(cgroup)
+            raise
         finally:
             child.close()
             os.close(log_w)
         os.set_blocking(log_r, False)
         env = cls(spec=spec, pid=0, chan=parent, log_fd=log_r, cgroup=cgroup, cgroups=cgroups,
-                  zygote=zygote, init_ms=0.0, tmp_dir=tmp_dir)
+                  zygote=spawner, init_ms=0.0, tmp_dir=tmp_dir)
         lines: list[LogLine] = []
         frame = env._await_frame(deadline, lines)
         if frame is not None and frame[0].get("op") == "started":
             env.pid = frame[0]["pid"]
+            if restoring and _parent_of(env.pid) != spawner.pid:   # a template is user code: check what it says
+                env.pid = 0
+                env.kill()
+                return None, RestoreFailed(_doc("Runtime.RestoreError", "the restored environment is not the template's child"),
+                                           lines, (time.perf_counter() - started) * 1000)
             frame = env._await_frame(deadline, lines)
-        if frame is not None and frame[0].get("op") == "ready":
-            env.maxrss_kb = frame[0].get("maxrss_kb", 0)
-            env.init_ms = (time.perf_counter() - started) * 1000
+        op = frame[0].get("op") if frame is not None else None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if frame is not None and op in ("ready", "template_ready"):
+            head = frame[0]
+            env.maxrss_kb = head.get("maxrss_kb", 0)
             env.init_lines = lines
+            env.template = op == "template_ready"
+            env.refused = head.get("refused")
+            if restoring:
+                env.restore_ms = elapsed_ms
+                env.billed_restore_ms = float(head.get("restore_ms", elapsed_ms))
+            else:
+                env.init_ms = elapsed_ms
             return env, None
-        elapsed = time.perf_counter() - started
         if frame is None:
-            outcome = env._death_outcome(lines, elapsed, deadline)
-        elif frame[0].get("op") == "init_error":
-            outcome = InitFailed(frame[1], lines, elapsed * 1000)
+            outcome = env._death_outcome(lines, elapsed_ms / 1000, deadline)
+        elif op in ("init_error", "restore_error"):
+            outcome = InitFailed(frame[1], lines, elapsed_ms)
             env.kill()
         else:
-            outcome = Crashed(f"unexpected frame {frame[0].get('op')!r}", False, lines, elapsed * 1000)
+            outcome = Crashed(f"unexpected frame {op!r}", False, lines, elapsed_ms)
             env.kill()
+        if restoring:
+            if isinstance(outcome, InitFailed):
+                return None, RestoreFailed(outcome.payload, outcome.lines, elapsed_ms)
+            if isinstance(outcome, TimedOut):
+                return None, RestoreFailed(b"", outcome.lines, elapsed_ms, timed_out=True)
+            reason = outcome.reason if isinstance(outcome, Crashed) else "restore failed"
+            return None, RestoreFailed(_doc("Runtime.ExitError", f"Runtime exited with error: {reason}"),
+                                       outcome.lines, elapsed_ms)
         return None, outcome
 
     # -- invocation -----------------------------------------------------------
@@ -384,6 +430,22 @@ class _LoopInvocation:
         elapsed_s = self._elapsed_ms() / 1000
         work = self.loop.run_in_executor(None, self.env._death_outcome, self.lines, elapsed_s, self.deadline)
         work.add_done_callback(lambda f: self._done(f.result()))
+
+
+def _parent_of(pid: int) -> int:
+    """The parent pid the kernel reports for ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(b")") + 2:].split()[1])
+
+
+def _doc(error_type: str, message: str) -> bytes:
+    import json
+
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
 def _rlimit_as(memory_mb: int) -> int:

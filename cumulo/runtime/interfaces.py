@@ -10,19 +10,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple, Protocol, Union
 
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 
 __all__ = [
     "EnvironmentSpec", "LogLine", "Outcome",
-    "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed",
+    "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed", "RestoreFailed",
+    "Spawner",
 ]
 
 
 class LogLine(NamedTuple):
     timestamp_ms: int
     message: str
+
+
+class Spawner(Protocol):
+    """What forks environments and reports how they ended: the zygote, or a template (SnapStart).
+
+    ``spawn`` sends one environment's wire spec with its channel and log pipe; ``wait_exit`` is
+    the raw wait status of a child once reaped (None after ``timeout``); ``has_exited`` asks
+    without waiting or consuming the report."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None: ...
+
+    def wait_exit(self, pid: int, timeout: float) -> int | None: ...
+
+    def has_exited(self, pid: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,11 @@ class EnvironmentSpec:
     sandbox: SandboxPolicy
     max_response: int
     nofile: int
+    log_stream: str = ""          # where its logs go (SnapStart environments have no LOG_STREAM variable)
+
+    @property
+    def stream(self) -> str:
+        return self.log_stream or self.env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
 
     @property
     def max_frame(self) -> int:
@@ -112,4 +135,15 @@ class Crashed:
     duration_ms: float
 
 
-Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed]
+@dataclass(frozen=True)
+class RestoreFailed:
+    """A template-forked environment failed before ``ready``: an after-restore hook raised (``payload``
+    is its error document), or, with ``timed_out``, the Restore phase passed its 10 s."""
+
+    payload: bytes
+    lines: list[LogLine]
+    duration_ms: float
+    timed_out: bool = False
+
+
+Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed, RestoreFailed]

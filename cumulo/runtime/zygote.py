@@ -62,6 +62,10 @@ class Zygote:
         threading.Thread(target=self._read_exits, name="cumulo-zygote-reader", daemon=True).start()
 
     @property
+    def pid(self) -> int:
+        return self._proc.pid if self._proc is not None else 0
+
+    @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

@@ -26,11 +26,12 @@ import sys
 import tempfile
 import time
 
-from cumulo.runtime import bootstrap, linux, protocol
+from cumulo.runtime import bootstrap, linux, protocol, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 _CHAN_FD = 3
+SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
 def main() -> None:
@@ -43,6 +44,7 @@ def main() -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     platform_paths = [p for p in sys.path if p and os.path.isabs(p)]
+    platform_paths.insert(0, SITE_DIR)   # what the runtime offers functions (snapshot_restore_py)
     protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": _probe_namespaces()})
     gc.collect()
     gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
@@ -149,7 +151,10 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
     gc.unfreeze()
     code = 0
     try:
-        bootstrap.run(chan, spec["handler"], spec["max_response"], init_started)
+        if spec.get("template"):
+            snapshot.run_template(chan, spec["handler"], spec["max_response"], init_started)
+        else:
+            bootstrap.run(chan, spec["handler"], spec["max_response"], init_started)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):

@@ -1,0 +1,197 @@
+"""Fork templates, inside the environment process: Cumulo's SnapStart.
+
+A *template* is an environment that ran Init (the handler module's import) and its
+before-snapshot hooks, and then, instead of serving invocations, serves ``spawn`` requests
+on its channel: each forks a new environment that starts with the template's memory —
+modules imported, module-level state initialised — so a cold start no longer pays for Init.
+
+Correctness, as AWS documents for SnapStart:
+
+- The template must stay single-threaded and share no open descriptors: after Init and the
+  before-snapshot hooks, a template with a second thread or any descriptor beyond 0–3 is
+  *refused*. The process then runs its after-restore hooks and serves invocations as an
+  ordinary (on-demand) environment, and the supervisor stops trying for that version.
+- Each forked environment redoes what is per environment — its own session and process group,
+  memory cgroup, log pipe and channel, TMPDIR, environment variables — re-seeds ``random``'s
+  global instance, runs the after-restore hooks in registration order, and only then reports
+  ``ready``. A failing hook is reported as ``restore_error`` (the Invoke answers
+  SnapStartException, as AWS's does) and the environment is discarded.
+- The template reaps its children and reports their exits on its channel (``exit`` frames,
+  as the zygote does); asked to retire (or when its channel closes) it forks no more and exits
+  once its last child has ended, so retiring a template never kills a serving environment.
+
+Standard library only (it runs in every environment's process).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import select
+import signal
+import socket
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+from cumulo.runtime import bootstrap, linux, protocol
+
+__all__ = ["run_template", "refusal"]
+
+_CHAN_FD = 3
+
+
+def run_template(chan: socket.socket, handler_name: str, max_response: int, init_started: float) -> None:
+    loaded = bootstrap.initialise(chan, handler_name)
+    if loaded is None:
+        return
+    handler, request_filter = loaded
+    hooks = sys.modules.get("snapshot_restore_py")
+    try:
+        _run_hooks(getattr(hooks, "get_before_snapshot", list)())
+    except Exception as exc:   # a before-snapshot hook is part of Init: it fails like Init
+        bootstrap.init_error(chan, bootstrap.error_document(exc, ""))
+        return
+    init_ms = (time.perf_counter() - init_started) * 1000
+    refused = refusal()
+    if refused is not None:   # serve as an ordinary environment: the snapshot never happened
+        if not _after_restore(chan):
+            return
+        protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms,
+                             "maxrss_kb": bootstrap.maxrss_kb(), "refused": refused})
+        bootstrap.serve(chan, handler, request_filter, max_response)
+        return
+    protocol.send(chan, {"op": "template_ready", "pid": os.getpid(), "init_ms": init_ms,
+                         "maxrss_kb": bootstrap.maxrss_kb()})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.collect()
+    gc.freeze()   # children share the template's pages: keep their collector off them
+
+    def become(spec: dict, fds: list[int]) -> None:
+        restored = _restored(spec, fds)
+        bootstrap.serve(restored, handler, request_filter, max_response)
+
+    _fork_server(chan, become)
+
+
+def refusal() -> str | None:
+    """Why this process must not be a template, or None: threads or shared descriptors."""
+    threads = len(os.listdir("/proc/self/task"))
+    if threads > 1:
+        return f"Init left {threads - 1} thread(s) running"
+    extra = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > _CHAN_FD:
+            try:
+                extra.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError:   # the descriptor listdir used, closed since
+                continue
+    if extra:
+        return f"Init left file descriptors open ({', '.join(extra[:5])})"
+    return None
+
+
+def _run_hooks(hooks: list[tuple[Callable[..., Any], tuple, dict]]) -> None:
+    for func, args, kwargs in hooks:
+        func(*args, **kwargs)
+
+
+def _after_restore(chan: socket.socket) -> bool:
+    hooks = sys.modules.get("snapshot_restore_py")
+    try:
+        _run_hooks(getattr(hooks, "get_after_restore", list)())
+    except Exception as exc:
+        bootstrap.init_error(chan, bootstrap.error_document(exc, ""), op="restore_error")
+        return False
+    return True
+
+
+def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) -> None:
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: set[int] = set()
+    retiring = False
+    while not (retiring and not children):
+        try:
+            ready, _, _ = select.select([wake_r] if retiring else [ctl.fileno(), wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            _reap(ctl, children)
+        if retiring or ctl.fileno() not in ready:
+            continue
+        try:
+            header, _, fds = protocol.recv(ctl, 0)
+        except (EOFError, OSError, protocol.ProtocolError):
+            retiring = True
+            continue
+        if header.get("op") == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                os.close(wake_r)
+                os.close(wake_w)
+                become(header, fds)
+                return
+            children.add(pid)
+        elif header.get("op") == "retire":
+            retiring = True
+        for fd in fds:
+            os.close(fd)
+    os._exit(0)
+
+
+def _reap(ctl: socket.socket, children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        try:
+            protocol.send(ctl, {"op": "exit", "pid": pid, "status": status})
+        except OSError:
+            pass
+
+
+def _restored(spec: dict, fds: list[int]) -> socket.socket:
+    """Make this fresh fork of the template one environment of its own, then run after-restore hooks."""
+    started = time.perf_counter()
+    try:
+        chan_fd, log_fd = fds
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        linux.set_parent_death_signal()
+        if spec.get("cgroup"):
+            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as f:
+                f.write("0")
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.dup2(chan_fd, _CHAN_FD)   # replaces the template's control channel
+        os.closerange(_CHAN_FD + 1, 1 << 16)
+        task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+        os.environ.clear()
+        os.environ.update(spec["env"])
+        os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": spec["tmp_dir"], "HOME": spec["tmp_dir"]})
+        tempfile.tempdir = None
+        random.seed()   # CPython reseeds after fork too; say it here, where it matters
+        chan = socket.socket(fileno=_CHAN_FD)
+    except BaseException as exc:
+        os.write(2, f"Cumulo restore failed: {exc!r}\n".encode())
+        os._exit(70)
+    protocol.send(chan, {"op": "started", "pid": os.getpid()})
+    if not _after_restore(chan):
+        sys.stdout.flush()
+        os._exit(0)
+    protocol.send(chan, {"op": "ready", "pid": os.getpid(), "restore_ms": (time.perf_counter() - started) * 1000,
+                         "maxrss_kb": bootstrap.maxrss_kb()})
+    return chan

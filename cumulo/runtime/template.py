@@ -1,0 +1,130 @@
+"""The supervisor's handle on a template: an initialised environment that forks environments.
+
+A ``Template`` wraps the ``Environment`` whose process ran Init and answered
+``template_ready`` (see ``snapshot.py``). It is a ``Spawner``: ``Environment.restore``
+asks it to fork, and a reader thread collects the ``exit`` reports it sends for its
+children. Thread-safe. ``retire`` asks it to fork no more; the process exits once its
+last child has ended, and its resources (log pipe, cgroup, TMPDIR) are freed then.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from cumulo.runtime import protocol
+from cumulo.runtime.environment import Environment
+from cumulo.runtime.interfaces import LogLine
+from cumulo.runtime.zygote import ZygoteError
+
+__all__ = ["Template", "TemplateMemory"]
+
+_EXIT_MEMORY = 4096
+
+
+@dataclass(frozen=True)
+class TemplateMemory:
+    rss_kb: int     # resident pages, shared ones included
+    pss_kb: int     # proportional share: shared pages divided among the processes mapping them
+
+
+class Template:
+    def __init__(self, env: Environment) -> None:
+        assert env.template
+        self.env = env
+        self.init_ms = env.init_ms
+        self.created = time.monotonic()
+        self.last_used = self.created
+        self.restores = 0
+        self.retired = False
+        self._init_lines: list[LogLine] = env.init_lines
+        env.init_lines = []
+        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}
+        self._cond = threading.Condition()
+        self._open = True
+        threading.Thread(target=self._read, name=f"cumulo-template-{env.pid}", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.env.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._open and not self.retired and not self.env.zygote.has_exited(self.env.pid)
+
+    def take_init_lines(self) -> list[LogLine]:
+        """The Init's output, once (for the invocation whose cold start created the template)."""
+        with self._lock:
+            lines, self._init_lines = self._init_lines, []
+        return lines
+
+    def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None:
+        with self._lock:
+            if not self._open or self.retired:
+                raise ZygoteError("the template is retired")
+            try:
+                protocol.send(self.env.chan, {"op": "spawn", **spec}, b"", [chan_fd, log_fd])
+            except OSError as exc:
+                raise ZygoteError("the template is gone") from exc
+            self.restores += 1
+            self.last_used = time.monotonic()
+
+    def wait_exit(self, pid: int, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while pid not in self._exits:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._open:
+                    return self._exits.get(pid)
+                self._cond.wait(left)
+            return self._exits.pop(pid)
+
+    def has_exited(self, pid: int) -> bool:
+        with self._cond:
+            return pid in self._exits
+
+    def memory(self) -> TemplateMemory:
+        """The template process's memory now (from /proc/<pid>/smaps_rollup; zeros once it is gone)."""
+        rss = pss = 0
+        try:
+            with open(f"/proc/{self.pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss = int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return TemplateMemory(rss, pss)
+
+    def retire(self) -> None:
+        """Fork no more; the process exits after its last environment (which keeps running)."""
+        with self._lock:
+            if self.retired:
+                return
+            self.retired = True
+            try:
+                protocol.send(self.env.chan, {"op": "retire"})
+            except OSError:
+                pass
+
+    def _read(self) -> None:
+        sock = self.env.chan
+        while True:
+            try:
+                header, _, _ = protocol.recv(sock, 0)
+            except (EOFError, OSError, protocol.ProtocolError):
+                break
+            if header.get("op") == "exit":
+                with self._cond:
+                    if len(self._exits) > _EXIT_MEMORY:
+                        self._exits.pop(next(iter(self._exits)))
+                    self._exits[header["pid"]] = header["status"]
+                    self._cond.notify_all()
+        with self._cond:
+            self._open = False
+            self._cond.notify_all()
+        self.env.collect_logs()
+        self.env.kill()   # its own process group only: its environments have sessions of their own
