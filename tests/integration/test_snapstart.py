@@ -1,0 +1,237 @@
+"""Fork templates (Cumulo's SnapStart): environments forked from an initialised template.
+
+Templates need the process sandbox level (per-environment /tmp); these tests ask for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.errors import SnapStartException
+from cumulo.invoke.pool import PoolKey
+
+STATE = """
+import os, random
+from snapshot_restore_py import register_before_snapshot, register_after_restore
+print("init ran")
+INIT_PID = os.getpid()
+INIT_RANDOM = random.random()
+events = []
+
+@register_before_snapshot
+def first():
+    print("before 1")
+
+@register_before_snapshot
+def second():
+    print("before 2")
+
+def after(tag, suffix=""):
+    events.append(tag + suffix)
+    print("after", tag + suffix)
+
+register_after_restore(after, "a")
+register_after_restore(after, "b", suffix="!")
+
+def handler(event, context):
+    return {"pid": os.getpid(), "init_pid": INIT_PID, "init_random": INIT_RANDOM, "random": random.random(),
+            "events": events, "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+            "tmp": os.environ["TMPDIR"], "stream": "AWS_LAMBDA_LOG_STREAM_NAME" in os.environ}
+"""
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> Iterator[Cumulo]:
+    with Cumulo(home=tmp_path / "snap-home", sandbox="process") as c:
+        yield c
+
+
+@pytest.fixture
+def sdeploy(snap: Cumulo, make_code: Callable[..., Path]) -> Callable[..., str]:
+    counter = iter(range(10_000))
+
+    def create(source: str, **options: object) -> str:
+        name = f"snap{next(counter)}"
+        snap.create_function(name, make_code(app=source), "app.handler", **options)
+        return name
+
+    return create
+
+
+def _cold(c: Cumulo, name: str, qualifier: str | None = None):   # type: ignore[no-untyped-def]
+    c.pool.drop_idle(name)
+    result = c.invoke(name, qualifier=qualifier)
+    assert result.cold_start
+    return result
+
+
+def _report(result) -> str:   # type: ignore[no-untyped-def]
+    return next(l for l in result.log_lines if l.startswith("REPORT"))
+
+
+def test_environments_are_forked_from_the_template(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE)
+    first, second = _cold(snap, name), _cold(snap, name)
+    a, b = first.json(), second.json()
+    assert a["pid"] != b["pid"] and a["init_pid"] == b["init_pid"] not in (a["pid"], b["pid"])
+    assert a["init_random"] == b["init_random"]          # module state comes from the template's one Init
+    assert a["type"] == b["type"] == "snap-start"
+    assert not a["stream"]                                # AWS: no LOG_STREAM_NAME variable under SnapStart
+    assert a["tmp"] != b["tmp"]                           # each environment its own TMPDIR
+    logs = first.log_lines + second.log_lines
+    assert logs.count("init ran") == 1                    # Init ran once, in the template
+    assert first.log_lines[0].startswith("INIT_START")
+    assert any(l.startswith("INIT_REPORT Init Duration: ") for l in first.log_lines)
+    assert not any(l.startswith("INIT_") for l in second.log_lines)
+    for result in (first, second):
+        report = _report(result)
+        assert "\tRestore Duration: " in report and "\tBilled Restore Duration: " in report
+        assert "Init Duration" not in report
+        assert any(l.startswith("RESTORE_START Runtime Version: ") for l in result.log_lines)
+        assert any(l.startswith("RESTORE_REPORT Restore Duration: ") for l in result.log_lines)
+    warm = snap.invoke(name)
+    assert not warm.cold_start and "Restore Duration" not in _report(warm)
+
+
+def test_random_differs_between_restored_environments(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE)
+    draws = {_cold(snap, name).json()["random"] for _ in range(3)}
+    assert len(draws) == 3
+
+
+def test_hooks_run_in_aws_order_before_snapshot_once_after_restore_per_environment(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE)
+    first, second = _cold(snap, name), _cold(snap, name)
+    assert first.log_lines.index("before 2") < first.log_lines.index("before 1")   # reverse registration
+    assert "before 1" not in second.log_lines
+    for result in (first, second):
+        assert result.json()["events"] == ["a", "b!"]                               # registration order
+        lines = result.log_lines
+        assert lines.index("after a") < lines.index("after b!") < next(
+            i for i, l in enumerate(lines) if l.startswith("RESTORE_REPORT"))
+
+
+def test_apply_on_none_disables_templates(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE, snap_start="None")
+    first, second = _cold(snap, name), _cold(snap, name)
+    assert first.json()["type"] == second.json()["type"] == "on-demand"
+    assert (first.log_lines + second.log_lines).count("init ran") == 2
+    assert "Init Duration: " in _report(second) and "Restore" not in _report(second)
+    assert snap.get_function_configuration(name).to_aws(snap.arns)["SnapStart"] == {
+        "ApplyOn": "None", "OptimizationStatus": "Off"}
+    assert snap.pool.template_stats() == []
+
+
+def test_published_versions_only_when_asked_as_on_aws(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE, snap_start="PublishedVersions")
+    version = snap.publish_version(name).version
+    assert _cold(snap, name).json()["type"] == "on-demand"
+    assert _cold(snap, name, version).json()["type"] == "snap-start"
+    doc = snap.get_function_configuration(name, version).to_aws(snap.arns)
+    assert doc["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+
+
+def test_code_update_invalidates_the_template(snap: Cumulo, sdeploy, make_code) -> None:
+    name = sdeploy(STATE)
+    old = _cold(snap, name).json()
+    [before] = snap.pool.template_stats()
+    snap.update_function_code(name, make_code(app=STATE.replace("init ran", "init v2")))
+    after = _cold(snap, name)
+    assert "init v2" in after.log_lines and after.json()["init_pid"] != old["init_pid"]
+    [now] = snap.pool.template_stats()
+    assert now.key != before.key and now.pid != before.pid
+
+
+def test_a_failing_after_restore_hook_fails_the_invoke_with_snapstart_exception(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy("""
+        from snapshot_restore_py import register_after_restore
+        @register_after_restore
+        def broken():
+            raise RuntimeError("cannot reconnect")
+        def handler(event, context):
+            return "unreachable"
+    """)
+    with pytest.raises(SnapStartException) as err:
+        snap.invoke(name)
+    assert err.value.status == 400
+    text = [r.message for r in snap.get_logs(name)]
+    assert "[ERROR] RuntimeError: cannot reconnect" in text
+    assert any(t.startswith("RESTORE_REPORT") and "Error Type: RuntimeError" in t for t in text)
+
+
+def test_a_failing_before_snapshot_hook_is_an_init_error(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy("""
+        from snapshot_restore_py import register_before_snapshot
+        register_before_snapshot(lambda: 1 / 0)
+        def handler(event, context):
+            return "unreachable"
+    """)
+    result = snap.invoke(name)
+    assert result.function_error == "Unhandled" and result.json()["errorType"] == "ZeroDivisionError"
+
+
+def test_a_template_with_a_background_thread_falls_back_to_on_demand(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy("""
+        import os, threading, time
+        print("init ran")
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        def handler(event, context):
+            return os.getpid()
+    """)
+    first = _cold(snap, name)
+    assert first.function_error is None and "Init Duration: " in _report(first)
+    config = snap.get_function_configuration(name)
+    reason = snap.pool.template_refused(PoolKey(name, config.version, config.revision_id))
+    assert reason is not None and "thread" in reason
+    second = _cold(snap, name)
+    assert "Init Duration: " in _report(second) and second.log_lines.count("init ran") == 1
+    assert second.json() != first.json() and snap.pool.template_stats() == []
+
+
+def test_a_template_with_an_open_socket_falls_back(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy("""
+        import socket
+        LISTENER = socket.socket()
+        def handler(event, context):
+            return 1
+    """)
+    assert "Init Duration: " in _report(_cold(snap, name))
+    config = snap.get_function_configuration(name)
+    assert "descriptors" in (snap.pool.template_refused(PoolKey(name, config.version, config.revision_id)) or "")
+
+
+def test_idle_templates_are_retired(tmp_path: Path, make_code) -> None:
+    with Cumulo(home=tmp_path / "h", sandbox="process", idle_timeout_s=0.3) as c:
+        c.create_function("f", make_code(app=STATE), "app.handler")
+        c.invoke("f")
+        assert len(c.pool.template_stats()) == 1
+        deadline = time.monotonic() + 5
+        while c.pool.template_stats() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.pool.template_stats() == []
+
+
+def test_templates_over_the_memory_budget_are_retired_and_memory_is_reported(tmp_path: Path, make_code) -> None:
+    with Cumulo(home=tmp_path / "h", sandbox="process", template_budget_mb=0) as c:
+        c.create_function("f", make_code(app=STATE), "app.handler")
+        assert c.invoke("f").json()["type"] == "snap-start"
+        [stats] = c.pool.template_stats() or [None]
+        assert stats is None or stats.rss_kb > 0 and 0 < stats.pss_kb <= stats.rss_kb
+        deadline = time.monotonic() + 5
+        while c.pool.template_stats() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.pool.template_stats() == []
+        assert c.invoke("f").json()["type"] == "snap-start"   # the warm environment outlived its template
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root")
+def test_namespace_level_keeps_snapstart_off(cumulo: Cumulo, deploy) -> None:
+    name = deploy(STATE)
+    assert cumulo.sandbox.level.value == "namespace"
+    assert cumulo.invoke(name).json()["type"] == "on-demand"
