@@ -208,7 +208,7 @@ class Cumulo:
 
     def _environment_logs(self, env: Environment, lines: list[LogLine]) -> None:
         spec = env.spec
-        stream = spec.env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        stream = spec.stream
         self.logs.emit([LogRecord(spec.function, spec.version, stream, None, ts, text) for ts, text in lines])
 
     @property

@@ -85,7 +85,7 @@ def test_reserved_concurrency_persists(home, make_code) -> None:
 
 def test_provisioned_environments_are_ready_before_the_first_call(cumulo: Cumulo, deploy) -> None:
     name = deploy("import os\nprint('init', os.getpid())\ndef handler(e, c):\n"
-                  "    return [os.getpid(), os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']]\n")
+                  "    return [os.getpid(), os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']]\n", snap_start="None")
     version = cumulo.publish_version(name).version
     with pytest.raises(InvalidParameterValueException):
         cumulo.put_provisioned_concurrency_config(name, "$LATEST", 2)

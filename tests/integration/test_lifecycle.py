@@ -31,7 +31,7 @@ def test_second_call_is_warm_and_reuses_the_environment(cumulo: Cumulo, deploy) 
 
 
 def test_report_line_has_init_duration_on_cold_start_only(cumulo: Cumulo, deploy) -> None:
-    name = deploy(COUNTER)
+    name = deploy(COUNTER, snap_start="None")   # on-demand Init (SnapStart's REPORT: test_snapstart.py)
     cold = [l for l in cumulo.invoke(name).log_lines if l.startswith("REPORT")]
     warm = [l for l in cumulo.invoke(name).log_lines if l.startswith("REPORT")]
     assert len(cold) == 1 and "Init Duration: " in cold[0]
@@ -84,7 +84,7 @@ def test_context_object_and_environment_variables(cumulo: Cumulo, deploy) -> Non
                 "env": dict(os.environ),
                 "cwd": os.getcwd(),
             }
-    """, memory_size=256, timeout=7, environment={"MY_SETTING": "on"})
+    """, memory_size=256, timeout=7, environment={"MY_SETTING": "on"}, snap_start="None")
     result = cumulo.invoke(name, client_context={"custom": {"k": "v"}},
                            identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
     doc = result.json()
