@@ -172,7 +172,8 @@ class Cumulo:
                 s = self.settings
                 self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
-                                       on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb)
+                                       on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb,
+                                       burst_wait=s.burst_wait)
                 pool.start()
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
                 self._pool = pool

@@ -31,6 +31,7 @@ class Settings:
     events_retry_base_s: float = 1.0    # first delay before retrying a failed event-bus delivery (doubling, up to 60 s)
     snapstart: bool = True              # fork templates (SnapStart) where configurations and the sandbox allow
     template_budget_mb: float = 1024.0  # total PSS of templates; least recently used ones retire above it
+    burst_wait: bool = True             # no idle environment: wait up to one cold start's time for a release first
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 
     @classmethod

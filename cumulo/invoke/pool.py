@@ -79,7 +79,7 @@ class _Provisioned:
 class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
                  cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
-                 template_budget_mb: float = 1024.0) -> None:
+                 template_budget_mb: float = 1024.0, burst_wait: bool = True) -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log")
         self._zygote_lock = threading.Lock()
@@ -94,6 +94,13 @@ class EnvironmentPool:
         self._closed = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self.template_budget_mb = template_budget_mb
+        self.burst_wait = burst_wait
+        self._released = threading.Condition(self._lock)
+        self._busy: dict[PoolKey, int] = defaultdict(int)      # environments handed out, per key
+        self._cold_ms: dict[PoolKey, float] = {}       # what a cold start of the key costs now (EWMA)
+        self._busy_ms: dict[PoolKey, float] = {}       # how long an environment of the key stays busy (EWMA)
+        self._waiting: dict[PoolKey, int] = defaultdict(int)
+        self._taken_at: dict[int, float] = {}                   # id(env) -> when it was handed out
         self._templates: dict[PoolKey, Template] = {}
         self._untemplatable: dict[PoolKey, str] = {}    # key -> why its template was refused
         self._template_locks: dict[PoolKey, threading.Lock] = defaultdict(threading.Lock)
@@ -119,15 +126,48 @@ class EnvironmentPool:
     def acquire(self, key: PoolKey, make_spec: SpecFactory,
                 snap_start: bool = False) -> tuple[Environment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
-        with ``snap_start``, a cold one is forked from the key's template."""
-        env = self.take_idle(key)
+        with ``snap_start``, a cold one is forked from the key's template.
+
+        Bursts: with ``burst_wait``, a caller that finds no idle environment while others of the
+        key are busy, and whose invocations keep an environment busy for less time than a cold start
+        costs, waits for a release for at most that cold-start time, and only then starts one.
+        Both costs are the cheapest of the key's last 32: the uncontended ones, as a burst on few
+        cores inflates every measurement (bench/snapstart.py measures the policies)."""
+        env = self._take_idle_or_wait(key)
         if env is not None:
             return env, None, False
+        started = time.perf_counter()
         if snap_start and key not in self._untemplatable:
             created, failure = self._restore(key, make_spec)
-            return created, failure, True
-        created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        else:
+            created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        if created is not None:
+            now = time.perf_counter()
+            with self._lock:
+                self._busy[key] += 1
+                _average(self._cold_ms, key, (now - started) * 1000)
+                self._taken_at[id(created)] = now
         return created, failure, True
+
+    def _take_idle_or_wait(self, key: PoolKey) -> Environment | None:
+        env = self.take_idle(key)
+        if env is not None or not self.burst_wait:
+            return env
+        with self._lock:
+            cold_ms, busy_ms, busy = self._cold_ms.get(key), self._busy_ms.get(key), self._busy[key]
+            if cold_ms is None or busy_ms is None or not busy or (self._waiting[key] + 1) / busy * busy_ms >= cold_ms:
+                return None
+            deadline = time.monotonic() + cold_ms / 1000
+            self._waiting[key] += 1
+            try:
+                while True:
+                    env = self._pop_idle(key)
+                    left = deadline - time.monotonic()
+                    if env is not None or left <= 0 or not self._busy[key]:
+                        return env
+                    self._released.wait(left)
+            finally:
+                self._waiting[key] -= 1
 
     # -- templates (SnapStart) -------------------------------------------------
     def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None]:
@@ -203,13 +243,18 @@ class EnvironmentPool:
     def take_idle(self, key: PoolKey) -> Environment | None:
         """The warmest idle environment for ``key``, if any; never blocks on a cold start."""
         with self._lock:
-            idle = self._idle.get(key)
-            while idle:
-                env = idle.pop()
-                if not env.dead:
-                    if env.provisioned:
-                        self._busy_provisioned[key] += 1
-                    return env
+            return self._pop_idle(key)
+
+    def _pop_idle(self, key: PoolKey) -> Environment | None:
+        idle = self._idle.get(key)
+        while idle:
+            env = idle.pop()
+            if not env.dead:
+                if env.provisioned:
+                    self._busy_provisioned[key] += 1
+                self._busy[key] += 1
+                self._taken_at[id(env)] = time.perf_counter()
+                return env
         return None
 
     def release(self, key: PoolKey, env: Environment) -> None:
@@ -217,9 +262,15 @@ class EnvironmentPool:
         with self._lock:
             if env.provisioned:
                 self._busy_provisioned[key] -= 1
+            self._busy[key] = max(self._busy[key] - 1, 0)
+            taken = self._taken_at.pop(id(env), None)
+            if taken is not None:
+                _average(self._busy_ms, key, (time.perf_counter() - taken) * 1000)
             if not env.dead and not self._closed.is_set():
                 self._idle[key].append(env)
+                self._released.notify_all()
                 return
+            self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
         env.kill()
 
     def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[Environment | None, Outcome | None]:
@@ -349,3 +400,8 @@ class EnvironmentPool:
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
         self._zygote.stop()
+
+
+def _average(averages: dict[PoolKey, float], key: PoolKey, sample: float) -> None:
+    previous = averages.get(key)
+    averages[key] = sample if previous is None else 0.7 * previous + 0.3 * sample
