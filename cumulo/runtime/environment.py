@@ -80,7 +80,10 @@ class Environment:
         Returns the ready environment, or None and the outcome that explains why
         Init failed (the caller reports it as the invocation's result).
         """
-        return cls._launch(spec, zygote, cgroups, deadline, {"template": True} if template else {}, False)
+        extra = {"template": True, "fallback_env": {   # if refused, it serves as an on-demand environment
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": spec.stream}} if template else {}
+        return cls._launch(spec, zygote, cgroups, deadline, extra, False)
 
     @classmethod
     def restore(cls, spec: EnvironmentSpec, template: Spawner, cgroups: MemoryCgroups | None,

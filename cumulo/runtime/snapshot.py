@@ -43,7 +43,8 @@ __all__ = ["run_template", "refusal"]
 _CHAN_FD = 3
 
 
-def run_template(chan: socket.socket, handler_name: str, max_response: int, init_started: float) -> None:
+def run_template(chan: socket.socket, handler_name: str, max_response: int, init_started: float,
+                 fallback_env: dict[str, str] | None = None) -> None:
     loaded = bootstrap.initialise(chan, handler_name)
     if loaded is None:
         return
@@ -57,6 +58,7 @@ def run_template(chan: socket.socket, handler_name: str, max_response: int, init
     init_ms = (time.perf_counter() - init_started) * 1000
     refused = refusal()
     if refused is not None:   # serve as an ordinary environment: the snapshot never happened
+        os.environ.update(fallback_env or {})   # on-demand's variables, from here on
         if not _after_restore(chan):
             return
         protocol.send(chan, {"op": "ready", "pid": os.getpid(), "init_ms": init_ms,

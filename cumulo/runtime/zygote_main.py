@@ -152,7 +152,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
     code = 0
     try:
         if spec.get("template"):
-            snapshot.run_template(chan, spec["handler"], spec["max_response"], init_started)
+            snapshot.run_template(chan, spec["handler"], spec["max_response"], init_started, spec.get("fallback_env"))
         else:
             bootstrap.run(chan, spec["handler"], spec["max_response"], init_started)
     except SystemExit as exc:

@@ -13,7 +13,10 @@ from typing import Callable, Iterator
 import pytest
 
 from cumulo import Cumulo
-from cumulo.errors import SnapStartException
+import signal
+
+from cumulo.errors import SnapStartException, SnapStartTimeoutException
+from cumulo.invoke import pool
 from cumulo.invoke.pool import PoolKey
 
 STATE = """
@@ -182,10 +185,11 @@ def test_a_template_with_a_background_thread_falls_back_to_on_demand(snap: Cumul
         print("init ran")
         threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
         def handler(event, context):
-            return os.getpid()
+            return [os.getpid(), os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "AWS_LAMBDA_LOG_STREAM_NAME" in os.environ]
     """)
     first = _cold(snap, name)
     assert first.function_error is None and "Init Duration: " in _report(first)
+    assert first.json()[1:] == ["on-demand", True]
     config = snap.get_function_configuration(name)
     reason = snap.pool.template_refused(PoolKey(name, config.version, config.revision_id))
     assert reason is not None and "thread" in reason
@@ -235,3 +239,62 @@ def test_namespace_level_keeps_snapstart_off(cumulo: Cumulo, deploy) -> None:
     name = deploy(STATE)
     assert cumulo.sandbox.level.value == "namespace"
     assert cumulo.invoke(name).json()["type"] == "on-demand"
+
+
+def test_a_restore_past_its_time_limit_is_snapstart_timeout(snap: Cumulo, sdeploy,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool, "RESTORE_TIMEOUT_S", 0.5)   # AWS's is 10 s
+    name = sdeploy("""
+        import time
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(time.sleep, 30)
+        def handler(event, context):
+            return 1
+    """)
+    with pytest.raises(SnapStartTimeoutException) as err:
+        snap.invoke(name)
+    assert err.value.status == 408
+
+
+def test_a_dead_template_is_replaced(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE)
+    first = _cold(snap, name).json()
+    [template] = snap.pool.template_stats()
+    os.kill(template.pid, signal.SIGKILL)
+    assert snap.invoke(name).json()["pid"] == first["pid"]     # its environment lives on
+    deadline = time.monotonic() + 5
+    while snap.pool.template_stats() and snap.pool.template_stats()[0].pid == template.pid:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    again = _cold(snap, name)
+    assert again.json()["init_pid"] != first["init_pid"] and "init ran" in again.log_lines
+
+
+def test_a_restored_environment_that_exits_is_reported_with_its_status(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy("""
+        import os
+        def handler(event, context):
+            os._exit(3)
+    """)
+    result = snap.invoke(name)
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorMessage"].endswith("Runtime exited with error: exit status 3")
+    assert result.json()["errorType"] == "Runtime.ExitError"
+
+
+def test_each_restored_environment_has_its_own_memory_limit(snap: Cumulo, sdeploy) -> None:
+    if snap.memory_enforcement != "cgroup":
+        pytest.skip("no writable memory cgroup here")
+    name = sdeploy("""
+        BALLAST = bytearray(40 * 1024 * 1024)   # in the template: shared, not charged to the children
+        def handler(event, context):
+            global grown
+            grown = bytearray(event["mb"] * 1024 * 1024)
+            return len(grown)
+    """)
+    assert snap.invoke(name, b'{"mb": 20}').function_error is None
+    snap.pool.drop_idle(name)
+    result = snap.invoke(name, b'{"mb": 300}')
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+    assert snap.invoke(name, b'{"mb": 20}').function_error is None   # the next environment is unharmed
