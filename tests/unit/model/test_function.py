@@ -413,3 +413,36 @@ def test_replace_leaves_original_untouched() -> None:
     config = _config()
     changed = config.replace(timeout=60)
     assert (config.timeout, changed.timeout) == (30, 60)
+
+
+# -- SnapStart -------------------------------------------------------------------------------
+def _config(**changes: object) -> FunctionConfiguration:
+    return FunctionConfiguration("f", "app.handler", "c2hh", 1).replace(**changes)
+
+
+def test_snap_start_apply_on_takes_aws_values_only() -> None:
+    from cumulo.model.function import validate_snap_start
+
+    assert validate_snap_start("PublishedVersions") == "PublishedVersions"
+    assert validate_snap_start("None") == "None"
+    for bad in ("none", "AllVersions", None, 1):
+        with pytest.raises(ValidationException):
+            validate_snap_start(bad)
+
+
+@pytest.mark.parametrize("apply_on, version, applies", [
+    (None, LATEST, True), (None, "3", True),                  # Cumulo's default: every version
+    ("None", LATEST, False), ("None", "3", False),            # explicit None turns it off
+    ("PublishedVersions", LATEST, False), ("PublishedVersions", "3", True),   # AWS's meaning
+])
+def test_snap_start_applies(apply_on: str | None, version: str, applies: bool) -> None:
+    config = _config(snap_start=apply_on, version=version)
+    assert config.snap_start_applies is applies
+    doc = config.to_aws(Arns("us-east-1", "000000000000"))["SnapStart"]
+    assert doc == {"ApplyOn": apply_on or "None", "OptimizationStatus": "On" if applies else "Off"}
+
+
+def test_configurations_stored_before_snapstart_still_load() -> None:
+    old = _config().to_dict()
+    del old["snap_start"]
+    assert FunctionConfiguration.from_dict(old).snap_start is None

@@ -71,3 +71,18 @@ def test_report_fields_agree_with_inputs(duration: float, memory: int, used: int
     assert f["Memory Size"] == f"{memory} MB"
     assert f["Max Memory Used"] == f"{used} MB"
     assert f["RequestId"] == RID
+
+
+def test_snapstart_report_has_restore_and_billed_restore_duration_as_aws() -> None:
+    line = report_line(RID, 2.0, 128, 30, restore_ms=5.41, billed_restore_ms=1.2)
+    assert line.endswith("\tMax Memory Used: 30 MB\tRestore Duration: 5.41 ms\tBilled Restore Duration: 2 ms\t")
+    assert "Init Duration" not in line
+
+
+def test_init_and_restore_records() -> None:
+    from cumulo.observe.logs import init_report_line, restore_report_line, restore_start_line
+
+    assert init_report_line(12.345) == "INIT_REPORT Init Duration: 12.35 ms"
+    assert restore_start_line("python3.11", "arn:x") == "RESTORE_START Runtime Version: python:3.11.cumulo\tRuntime Version ARN: arn:x"
+    assert restore_report_line(3.2) == "RESTORE_REPORT Restore Duration: 3.20 ms"
+    assert restore_report_line(3.2, "RuntimeError").endswith("\tStatus: error\tError Type: RuntimeError")
