@@ -416,7 +416,7 @@ def test_replace_leaves_original_untouched() -> None:
 
 
 # -- SnapStart -------------------------------------------------------------------------------
-def _config(**changes: object) -> FunctionConfiguration:
+def _snap_config(**changes: object) -> FunctionConfiguration:
     return FunctionConfiguration("f", "app.handler", "c2hh", 1).replace(**changes)
 
 
@@ -436,13 +436,13 @@ def test_snap_start_apply_on_takes_aws_values_only() -> None:
     ("PublishedVersions", LATEST, False), ("PublishedVersions", "3", True),   # AWS's meaning
 ])
 def test_snap_start_applies(apply_on: str | None, version: str, applies: bool) -> None:
-    config = _config(snap_start=apply_on, version=version)
+    config = _snap_config(snap_start=apply_on, version=version)
     assert config.snap_start_applies is applies
     doc = config.to_aws(Arns("us-east-1", "000000000000"))["SnapStart"]
     assert doc == {"ApplyOn": apply_on or "None", "OptimizationStatus": "On" if applies else "Off"}
 
 
 def test_configurations_stored_before_snapstart_still_load() -> None:
-    old = _config().to_dict()
+    old = _snap_config().to_dict()
     del old["snap_start"]
     assert FunctionConfiguration.from_dict(old).snap_start is None
