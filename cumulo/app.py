@@ -186,11 +186,25 @@ class Cumulo:
 
     def _snap_start(self, config: FunctionConfiguration) -> bool:
         """Cold starts fork a template when the configuration asks (``snap_start_applies``) and the
-        sandbox can give each forked environment its own /tmp: the process level only (see
-        ARCHITECTURE.md, "Fork templates")."""
+        sandbox can give each forked environment its own /tmp (ARCHITECTURE.md, "Fork templates")."""
+        return config.snap_start_applies and self._snapstart_available()
+
+    @property
+    def snapstart_available(self) -> bool:
+        """Whether templates can keep environments isolated at this machine's sandbox level: always at
+        the process level; at the namespace level when environments run as uid 0 without capabilities
+        and nested user namespaces work (the zygote probes it), not when they run as an unprivileged
+        uid (starts the runtime)."""
+        self._runtime()
+        return self._snapstart_available()
+
+    def _snapstart_available(self) -> bool:
         sandbox = self._sandbox
-        return (config.snap_start_applies and sandbox is not None and sandbox.level is SandboxLevel.PROCESS
-                and self.settings.snapstart)
+        if sandbox is None or not self.settings.snapstart:
+            return False
+        if sandbox.level is SandboxLevel.PROCESS:
+            return True
+        return sandbox.uid is None and self._pool is not None and self._pool.zygote().template_namespaces
 
     def _memory_cgroups(self) -> MemoryCgroups | None:
         mode = self.settings.memory_limit

@@ -249,6 +249,8 @@ class EnvironmentPool:
         idle = self._idle.get(key)
         while idle:
             env = idle.pop()
+            if not env.dead and env.zygote.has_exited(env.pid):   # died while idle: free what it held
+                env.kill()
             if not env.dead:
                 if env.provisioned:
                     self._busy_provisioned[key] += 1

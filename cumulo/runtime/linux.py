@@ -11,12 +11,13 @@ import signal
 
 __all__ = [
     "unshare", "mount", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
-    "CLONE_NEWNS", "CLONE_NEWNET", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
+    "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
     "MS_NOSUID", "MS_NODEV",
 ]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -42,6 +43,19 @@ def _check(result: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def enter_user_namespace(inside: int, outside: int, flags: int = 0) -> None:
+    """Enter a new user namespace (with ``flags``: other new namespaces owned by it) where
+    ``inside`` is this process's uid and gid, mapped to ``outside`` in the current one. Written
+    by the process itself, so only its own ids can be mapped (setgroups is denied for good)."""
+    unshare(CLONE_NEWUSER | flags)
+    for name, text in (("uid_map", f"{inside} {outside} 1"), ("setgroups", "deny"), ("gid_map", f"{inside} {outside} 1")):
+        fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:

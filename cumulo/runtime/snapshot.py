@@ -19,6 +19,8 @@ Correctness, as AWS documents for SnapStart:
 - The template reaps its children and reports their exits on its channel (``exit`` frames,
   as the zygote does); asked to retire (or when its channel closes) it forks no more and exits
   once its last child has ended, so retiring a template never kills a serving environment.
+  Its children die with it if it is killed (``PR_SET_PDEATHSIG``), as environments die with
+  the zygote: nothing outlives the supervisor.
 
 Standard library only (it runs in every environment's process).
 """
@@ -72,8 +74,10 @@ def run_template(chan: socket.socket, handler_name: str, max_response: int, init
     gc.collect()
     gc.freeze()   # children share the template's pages: keep their collector off them
 
+    template_pid = os.getpid()
+
     def become(spec: dict, fds: list[int]) -> None:
-        restored = _restored(spec, fds)
+        restored = _restored(spec, fds, template_pid)
         bootstrap.serve(restored, handler, request_filter, max_response)
 
     _fork_server(chan, become)
@@ -164,7 +168,21 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
             pass
 
 
-def _restored(spec: dict, fds: list[int]) -> socket.socket:
+TEMPLATE_UID = 1000   # zygote_main.TEMPLATE_UID (not imported: this module must not import the zygote)
+
+
+def _private_namespaces(spec: dict) -> None:
+    """The namespace level: a nested user namespace owning a new mount namespace (and network
+    namespace, without network), where this environment mounts its own size-capped /tmp. The
+    mounts copied from the template's namespace are locked there: the code stays read-only and
+    the platform's home hidden. Then every capability is dropped again."""
+    flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
+    linux.enter_user_namespace(0, TEMPLATE_UID, flags)
+    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={spec['ephemeral_mb']}m,mode=1777")
+    linux.drop_capabilities()
+
+
+def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
     """Make this fresh fork of the template one environment of its own, then run after-restore hooks."""
     started = time.perf_counter()
     try:
@@ -172,7 +190,6 @@ def _restored(spec: dict, fds: list[int]) -> socket.socket:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        linux.set_parent_death_signal()
         if spec.get("cgroup"):
             with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as f:
                 f.write("0")
@@ -180,10 +197,17 @@ def _restored(spec: dict, fds: list[int]) -> socket.socket:
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)   # replaces the template's control channel
         os.closerange(_CHAN_FD + 1, 1 << 16)
+        tmp = spec["tmp_dir"]
+        if spec.get("namespaces"):
+            _private_namespaces(spec)
+            tmp = "/tmp"
+        linux.set_parent_death_signal()   # after the namespaces: a change of credentials clears it
+        if os.getppid() != template_pid:  # the template died before that: so do we
+            os._exit(0)
         task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
         os.environ.clear()
         os.environ.update(spec["env"])
-        os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": spec["tmp_dir"], "HOME": spec["tmp_dir"]})
+        os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
         tempfile.tempdir = None
         random.seed()   # CPython reseeds after fork too; say it here, where it matters
         chan = socket.socket(fileno=_CHAN_FD)

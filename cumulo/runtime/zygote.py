@@ -36,6 +36,7 @@ class Zygote:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self.namespaces = False
+        self.template_namespaces = False   # templates can isolate their children at the namespace level
 
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -58,6 +59,7 @@ class Zygote:
             raise ZygoteError(f"the zygote did not start; see {self._log_path}") from exc
         parent.settimeout(None)
         self.namespaces = bool(hello.get("namespaces"))
+        self.template_namespaces = bool(hello.get("template_namespaces"))
         self._sock = parent
         threading.Thread(target=self._read_exits, name="cumulo-zygote-reader", daemon=True).start()
 

@@ -31,6 +31,7 @@ from cumulo.runtime import bootstrap, linux, protocol, snapshot
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 _CHAN_FD = 3
+TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outside); its children are 0 again
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
@@ -45,7 +46,9 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     platform_paths = [p for p in sys.path if p and os.path.isabs(p)]
     platform_paths.insert(0, SITE_DIR)   # what the runtime offers functions (snapshot_restore_py)
-    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": _probe_namespaces()})
+    namespaces = _probe_namespaces()
+    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces,
+                        "template_namespaces": namespaces and _probe_template_namespaces()})
     gc.collect()
     gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
     children: set[int] = set()
@@ -109,6 +112,34 @@ def _probe_namespaces() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def _probe_template_namespaces() -> bool:
+    """Whether a template at the namespace level can give each environment forked from it a
+    private /tmp: the template in a user namespace of its own, each child in a nested one."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            linux.set_no_new_privs()
+            linux.enter_user_namespace(TEMPLATE_UID, 0)
+            linux.drop_capabilities()
+            child = os.fork()
+            if child == 0:
+                try:
+                    linux.enter_user_namespace(0, TEMPLATE_UID, linux.CLONE_NEWNS)
+                    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m")
+                    linux.drop_capabilities()
+                except OSError:
+                    os._exit(1)
+                os._exit(0)
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status))
+        except OSError:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -> None:
     init_started = time.perf_counter()
     try:
@@ -136,6 +167,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
                 os.setgid(spec["gid"])
                 os.setuid(spec["uid"])
             else:
+                if spec.get("template"):   # its children must be able to make mounts of their own (snapshot.py)
+                    linux.enter_user_namespace(TEMPLATE_UID, 0)
                 linux.drop_capabilities()
         os.environ.clear()
         os.environ.update(spec["env"])

@@ -1,6 +1,6 @@
 """Fork templates (Cumulo's SnapStart): environments forked from an initialised template.
 
-Templates need the process sandbox level (per-environment /tmp); these tests ask for it.
+Each test runs at the process sandbox level and, as root, at the namespace level too.
 """
 
 from __future__ import annotations
@@ -49,9 +49,13 @@ def handler(event, context):
 """
 
 
-@pytest.fixture
-def snap(tmp_path: Path) -> Iterator[Cumulo]:
-    with Cumulo(home=tmp_path / "snap-home", sandbox="process") as c:
+@pytest.fixture(params=["process", "namespace"])
+def snap(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cumulo]:
+    if request.param == "namespace" and os.geteuid() != 0:
+        pytest.skip("the namespace level needs root")
+    with Cumulo(home=tmp_path / "snap-home", sandbox=request.param) as c:
+        if not c.snapstart_available:
+            pytest.skip(f"no SnapStart at the {request.param} level here")
         yield c
 
 
@@ -86,7 +90,7 @@ def test_environments_are_forked_from_the_template(snap: Cumulo, sdeploy) -> Non
     assert a["init_random"] == b["init_random"]          # module state comes from the template's one Init
     assert a["type"] == b["type"] == "snap-start"
     assert not a["stream"]                                # AWS: no LOG_STREAM_NAME variable under SnapStart
-    assert a["tmp"] != b["tmp"]                           # each environment its own TMPDIR
+    assert a["tmp"] != b["tmp"] or a["tmp"] == "/tmp"     # its own TMPDIR, or its own /tmp mount
     logs = first.log_lines + second.log_lines
     assert logs.count("init ran") == 1                    # Init ran once, in the template
     assert first.log_lines[0].startswith("INIT_START")
@@ -234,11 +238,22 @@ def test_templates_over_the_memory_budget_are_retired_and_memory_is_reported(tmp
         assert c.invoke("f").json()["type"] == "snap-start"   # the warm environment outlived its template
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root")
-def test_namespace_level_keeps_snapstart_off(cumulo: Cumulo, deploy) -> None:
-    name = deploy(STATE)
-    assert cumulo.sandbox.level.value == "namespace"
-    assert cumulo.invoke(name).json()["type"] == "on-demand"
+def test_each_restored_environment_has_its_own_tmp_and_the_sandbox_holds(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(f"""
+        import os, tempfile
+        open(os.path.join(tempfile.gettempdir(), "from-init"), "w").write("t")
+        def handler(event, context):
+            tmp = tempfile.gettempdir()
+            open(os.path.join(tmp, f"mine-{{os.getpid()}}"), "w").write("x")
+            return {{"pid": os.getpid(), "tmp": sorted(os.listdir(tmp)),
+                    "code_writable": os.access(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "app.py"), os.W_OK),
+                    "home": os.listdir({str(snap.home)!r}) if os.path.isdir({str(snap.home)!r}) else None}}
+    """)
+    a, b = _cold(snap, name).json(), _cold(snap, name).json()
+    assert a["tmp"] == [f"mine-{a['pid']}"] and b["tmp"] == [f"mine-{b['pid']}"]   # nothing shared, not even Init's
+    if snap.sandbox.level.value == "namespace":
+        assert not a["code_writable"] and not b["code_writable"]
+        assert not b["home"]                                                       # still hidden
 
 
 def test_a_restore_past_its_time_limit_is_snapstart_timeout(snap: Cumulo, sdeploy,
@@ -260,14 +275,14 @@ def test_a_dead_template_is_replaced(snap: Cumulo, sdeploy) -> None:
     name = sdeploy(STATE)
     first = _cold(snap, name).json()
     [template] = snap.pool.template_stats()
-    os.kill(template.pid, signal.SIGKILL)
-    assert snap.invoke(name).json()["pid"] == first["pid"]     # its environment lives on
+    os.kill(template.pid, signal.SIGKILL)   # its environments die with it, as with the zygote
     deadline = time.monotonic() + 5
-    while snap.pool.template_stats() and snap.pool.template_stats()[0].pid == template.pid:
-        if time.monotonic() > deadline:
-            break
+    while any(s.pid == template.pid for s in snap.pool.template_stats()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    again = _cold(snap, name)
+    while snap.pool.idle_count(function=name) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    again = snap.invoke(name)
+    assert again.cold_start and again.function_error is None
     assert again.json()["init_pid"] != first["init_pid"] and "init ran" in again.log_lines
 
 
