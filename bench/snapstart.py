@@ -1,8 +1,8 @@
 """SnapStart benchmark: cold starts forked from a template vs. on-demand Init, and burst policies.
 
-    python bench/snapstart.py [--rounds N] [--burst N]
+    python bench/snapstart.py [--rounds N] [--burst N] [--sandbox process|namespace]
 
-Cold starts (sandbox level ``process``, where templates apply), each against a baseline measured
+Cold starts (at the sandbox level asked for, ``process`` by default), each against a baseline measured
 in the same run — a fresh ``python -I -S`` importing the handler module and calling it once:
 - stdlib-only handler, and one importing json, decimal, uuid, datetime, email, http.client;
 - with a template (SnapStart, Cumulo's default) and with ``SnapStart.ApplyOn: None``;
@@ -75,9 +75,10 @@ def _baseline(code: Path, rounds: int) -> list[float]:
     return samples
 
 
-def bench_cold(tmp: Path, rounds: int) -> None:
+def bench_cold(tmp: Path, rounds: int, sandbox: str) -> None:
     print(f"{'cold start (new environment + first invoke)':<52} {'p50':>8} {'p99':>8} {'phase p50':>10}  baseline p50 / ratio")
-    with Cumulo(home=tmp / "cold", sandbox="process", idle_timeout_s=3600) as c:
+    with Cumulo(home=tmp / "cold", sandbox=sandbox, idle_timeout_s=3600) as c:
+        print(f"sandbox {c.sandbox.level.value}, SnapStart available: {c.snapstart_available}")
         for label, source in (("stdlib-only", LIGHT), ("json/decimal/uuid/datetime/email/http", HEAVY)):
             code = tmp / f"code-{label[:5]}"
             code.mkdir()
@@ -90,15 +91,12 @@ def bench_cold(tmp: Path, rounds: int) -> None:
                 p50 = statistics.median(total)
                 print(f"{label + ', ' + mode:<52} {p50:8.2f} {_pct(total, 0.99):8.2f} {statistics.median(phase):10.2f}"
                       f"  python -I -S {base:6.1f} ms / {base / p50:4.1f}x faster", flush=True)
-            for s in c.pool.template_stats():
-                if s.key.function.startswith("f") and s.restores:
-                    pass
         for s in c.pool.template_stats():
             print(f"template {s.key.function}: RSS {s.rss_kb / 1024:.1f} MB, PSS {s.pss_kb / 1024:.1f} MB, "
                   f"{s.restores} restores", flush=True)
 
 
-def bench_burst(tmp: Path, callers: int, rounds: int) -> None:
+def bench_burst(tmp: Path, callers: int, rounds: int, sandbox: str) -> None:
     print(f"\nburst of {callers} callers, no idle environment (template present)")
     print(f"{'handler / policy':<36} {'burst ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'cold starts':>12}")
     code = tmp / "code-sleepy"
@@ -106,7 +104,7 @@ def bench_burst(tmp: Path, callers: int, rounds: int) -> None:
     (code / "app.py").write_text(SLEEPY)
     for sleep in (0.0, 0.02):
         for wait in (True, False):
-            with Cumulo(home=tmp / f"burst-{sleep}-{wait}", sandbox="process", idle_timeout_s=3600,
+            with Cumulo(home=tmp / f"burst-{sleep}-{wait}", sandbox=sandbox, idle_timeout_s=3600,
                         burst_wait=wait) as c:
                 c.create_function("b", code, "app.handler")
                 c.invoke("b")
@@ -142,11 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--burst", type=int, default=32)
+    parser.add_argument("--sandbox", default="process", choices=["process", "namespace"])
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_cold(Path(tmp), args.rounds)
-        bench_burst(Path(tmp), args.burst, max(args.rounds // 20, 3))
+        bench_cold(Path(tmp), args.rounds, args.sandbox)
+        bench_burst(Path(tmp), args.burst, max(args.rounds // 20, 3), args.sandbox)
 
 
 if __name__ == "__main__":
