@@ -219,13 +219,17 @@ class EnvironmentPool:
             for key, t in list(self._templates.items()):
                 if not t.alive or t.last_used < cutoff:
                     victims.append(self._templates.pop(key))
-            if self._templates and self.template_budget_mb >= 0:
-                by_age = sorted(self._templates.items(), key=lambda kv: kv[1].last_used)
-                total_kb = sum(t.memory().pss_kb for _, t in by_age)
-                while by_age and total_kb > self.template_budget_mb * 1024:
-                    key, t = by_age.pop(0)
-                    total_kb -= t.memory().pss_kb
-                    victims.append(self._templates.pop(key))
+            live = sorted(self._templates.items(), key=lambda kv: kv[1].last_used)
+        if live and self.template_budget_mb >= 0:   # /proc reads outside the lock: acquire must not wait
+            sizes = [(key, t, t.memory().pss_kb) for key, t in live]
+            total_kb = sum(size for _, _, size in sizes)
+            with self._lock:
+                for key, t, size in sizes:   # least recently used first
+                    if total_kb <= self.template_budget_mb * 1024:
+                        break
+                    if self._templates.get(key) is t:
+                        victims.append(self._templates.pop(key))
+                    total_kb -= size
         for t in victims:
             t.retire()
 
