@@ -62,6 +62,8 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--description", default=""),
         click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240."),
         click.option("--publish", is_flag=True, help="Also publish a version."),
+        click.option("--snap-start", type=click.Choice(["PublishedVersions", "None"]), default=None,
+                     help="SnapStart ApplyOn (default: Cumulo forks templates for every version)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -69,10 +71,14 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _function_config(name: str, code: Path, handler: str, runtime: str, memory_size: int, timeout: int,
-                     env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool) -> dict[str, Any]:
-    return dict(name=name, code=code, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
-                environment=_parse_env(env), description=description, ephemeral_storage=ephemeral_storage,
-                publish=publish)
+                     env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool,
+                     snap_start: str | None = None) -> dict[str, Any]:
+    config = dict(name=name, code=code, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
+                  environment=_parse_env(env), description=description, ephemeral_storage=ephemeral_storage,
+                  publish=publish)
+    if snap_start is not None:
+        config["snap_start"] = snap_start
+    return config
 
 
 @function.command("create")
@@ -147,18 +153,20 @@ def function_update_code(ctx: click.Context, name: str, code: Path, publish: boo
 @click.option("--clear-env", is_flag=True, help="Remove all environment variables.")
 @click.option("--description", default=None)
 @click.option("--ephemeral-storage", type=int, default=None)
+@click.option("--snap-start", type=click.Choice(["PublishedVersions", "None"]), default=None, help="SnapStart ApplyOn.")
 @click.option("--revision-id", default=None)
 @click.pass_context
 @_aws_errors
 def function_update_config(ctx: click.Context, name: str, handler: str | None, runtime: str | None,
                            memory_size: int | None, timeout: int | None, env: tuple[str, ...], clear_env: bool,
-                           description: str | None, ephemeral_storage: int | None, revision_id: str | None) -> None:
+                           description: str | None, ephemeral_storage: int | None, snap_start: str | None,
+                           revision_id: str | None) -> None:
     """Change the configuration of $LATEST."""
     c = _open(ctx)
     environment = {} if clear_env else (_parse_env(env) if env else None)
     config = c.update_function_configuration(
         name, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout, environment=environment,
-        description=description, ephemeral_storage=ephemeral_storage, revision_id=revision_id)
+        description=description, ephemeral_storage=ephemeral_storage, snap_start=snap_start, revision_id=revision_id)
     _print_json(config.to_aws(c.arns))
 
 
