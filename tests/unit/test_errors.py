@@ -18,6 +18,8 @@ EXPECTED = [
     ("PreconditionFailedException", 412, False),
     ("RequestTooLargeException", 413, False),
     ("ProvisionedConcurrencyConfigNotFoundException", 404, False),
+    ("SnapStartException", 400, False),          # botocore's model: an after-restore hook failed
+    ("SnapStartTimeoutException", 408, False),   # the Restore phase ran out of time
     ("ServiceException", 500, True),
 ]
 
