@@ -4,7 +4,8 @@
 
 Prints medians and p99, and the ratio to a baseline measured in the same run:
 - cold start: a new environment (fork from the zygote + Init + first invoke) of a handler
-  importing only the standard library, vs. starting ``python3 -c`` that imports and calls it;
+  importing only the standard library, vs. starting ``python3 -c`` that imports and calls it
+  (on-demand Init: ``SnapStart.ApplyOn None``; cold starts from templates: bench/snapstart.py);
 - warm overhead: ``Cumulo.invoke`` of a no-op handler vs. calling the handler directly;
 - throughput: no-op invocations per second with 1 and 2 concurrent callers.
 Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
@@ -47,7 +48,7 @@ def _row(label: str, samples: list[int], baseline: list[int] | None = None, unit
 
 
 def bench_cold(c: Cumulo, code: Path, rounds: int) -> None:
-    c.create_function("cold", code, "app.handler")
+    c.create_function("cold", code, "app.handler", snap_start="None")
     c.invoke("cold")  # the zygote and the code extraction are one-time costs
     samples, inits = [], []
     for _ in range(rounds):

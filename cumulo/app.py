@@ -90,6 +90,7 @@ class Cumulo:
         self._cgroups: MemoryCgroups | None = None
         self._sandbox: SandboxPolicy | None = None
         self._invoker: Invoker | None = None
+        self._snapstart_ok = False   # decided once the sandbox is known (_runtime)
         self._closed = False
 
     def _sync_limits(self) -> None:
@@ -176,6 +177,7 @@ class Cumulo:
                                        burst_wait=s.burst_wait)
                 pool.start()
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
+                self._snapstart_ok = self._decide_snapstart(pool, self._sandbox)
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
@@ -199,12 +201,14 @@ class Cumulo:
         return self._snapstart_available()
 
     def _snapstart_available(self) -> bool:
-        sandbox = self._sandbox
-        if sandbox is None or not self.settings.snapstart:
+        return self._snapstart_ok
+
+    def _decide_snapstart(self, pool: EnvironmentPool, sandbox: SandboxPolicy) -> bool:
+        if not self.settings.snapstart:
             return False
         if sandbox.level is SandboxLevel.PROCESS:
             return True
-        return sandbox.uid is None and self._pool is not None and self._pool.zygote().template_namespaces
+        return sandbox.uid is None and pool.zygote().template_namespaces
 
     def _memory_cgroups(self) -> MemoryCgroups | None:
         mode = self.settings.memory_limit

@@ -154,7 +154,7 @@ class Invoker:
     def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> _Run:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type),
-                                                snap_start=self._snap_start(config))
+                                                snap_start=lambda: self._snap_start(config))
         if env is None:
             assert failure is not None
             return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")

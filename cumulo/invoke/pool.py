@@ -124,9 +124,10 @@ class EnvironmentPool:
 
     # -- acquire / release ----------------------------------------------------
     def acquire(self, key: PoolKey, make_spec: SpecFactory,
-                snap_start: bool = False) -> tuple[Environment | None, Outcome | None, bool]:
+                snap_start: Callable[[], bool] = lambda: False) -> tuple[Environment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
-        with ``snap_start``, a cold one is forked from the key's template.
+        when ``snap_start()`` says so (asked on the cold path only), a cold one is forked from the
+        key's template.
 
         Bursts: with ``burst_wait``, a caller that finds no idle environment while others of the
         key are busy, and whose invocations keep an environment busy for less time than a cold start
@@ -137,7 +138,7 @@ class EnvironmentPool:
         if env is not None:
             return env, None, False
         started = time.perf_counter()
-        if snap_start and key not in self._untemplatable:
+        if key not in self._untemplatable and snap_start():
             created, failure = self._restore(key, make_spec)
         else:
             created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)

@@ -82,9 +82,9 @@ class Template:
             return self._exits.pop(pid)
 
     def has_exited(self, pid: int) -> bool:
-        """Reported ended — or the template is gone, which takes its children with it (PDEATHSIG)."""
-        with self._cond:
-            return pid in self._exits or not self._open
+        """Reported ended — or the template is gone, which takes its children with it (PDEATHSIG).
+        No lock (atomic lookups): the pool asks on the warm path."""
+        return pid in self._exits or not self._open
 
     def memory(self) -> TemplateMemory:
         """The template process's memory now (from /proc/<pid>/smaps_rollup; zeros once it is gone)."""

@@ -92,9 +92,9 @@ class Zygote:
             return self._exits.pop(pid)
 
     def has_exited(self, pid: int) -> bool:
-        """Whether the zygote has reported ``pid`` as ended (without consuming the report)."""
-        with self._exit_cond:
-            return pid in self._exits
+        """Whether the zygote has reported ``pid`` as ended (without consuming the report). No lock:
+        a dict lookup is atomic, and this is on the warm path (the pool asks before reusing)."""
+        return pid in self._exits
 
     def _read_exits(self) -> None:
         sock = self._sock
