@@ -223,7 +223,7 @@ class Invoker:
                 run: _Run) -> InvocationResult:
         outcome = run.outcome
         lines: list[LogLine] = []
-        version_arn = self._arns.function(config.name, config.version)
+        version_arn = self._arns.function(config.name, config.version) if run.cold else ""
         if run.template_init_ms is not None:
             lines.append(LogLine(_now_ms(), init_start_line(config.runtime, version_arn)))
             lines.extend(run.template_init_lines)

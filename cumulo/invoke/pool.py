@@ -275,9 +275,11 @@ class EnvironmentPool:
                 _average(self._busy_ms, key, (time.perf_counter() - taken) * 1000)
             if not env.dead and not self._closed.is_set():
                 self._idle[key].append(env)
-                self._released.notify_all()
+                if self._waiting[key]:
+                    self._released.notify_all()
                 return
-            self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
+            if self._waiting[key]:
+                self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
         env.kill()
 
     def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[Environment | None, Outcome | None]:
