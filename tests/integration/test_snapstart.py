@@ -313,3 +313,23 @@ def test_each_restored_environment_has_its_own_memory_limit(snap: Cumulo, sdeplo
     result = snap.invoke(name, b'{"mb": 300}')
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
     assert snap.invoke(name, b'{"mb": 20}').function_error is None   # the next environment is unharmed
+
+
+def test_no_network_holds_for_restored_environments(tmp_path: Path, make_code) -> None:
+    with Cumulo(home=tmp_path / "h", sandbox="process" if os.geteuid() else "namespace", no_network=True) as c:
+        if not c.snapstart_available or c.sandbox.level.value != "namespace":
+            pytest.skip("no_network needs the namespace level")
+        c.create_function("f", make_code(app="""
+            import os, socket
+            def handler(event, context):
+                try:
+                    socket.create_connection(("1.1.1.1", 53), timeout=1).close()
+                    reached = True
+                except OSError:
+                    reached = False
+                return [os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], reached, sorted(os.listdir("/sys/class/net"))]
+        """), "app.handler")
+        c.invoke("f")
+        c.pool.drop_idle("f")
+        init_type, reached, _ = c.invoke("f").json()
+        assert init_type == "snap-start" and reached is False
