@@ -282,7 +282,19 @@ class Cumulo:
 
     def publish_version(self, name: str, description: str | None = None,
                         revision_id: str | None = None) -> FunctionConfiguration:
-        return self.functions.publish_version(name, description, revision_id)
+        config = self.functions.publish_version(name, description, revision_id)
+        self._prepare_template(config)
+        return config
+
+    def _prepare_template(self, config: FunctionConfiguration) -> None:
+        """As AWS snapshots a SnapStart version when it is published, build its template now (in
+        the background) where the runtime is running, so its first cold start is a restore."""
+        invoker, pool = self._invoker, self._pool
+        if invoker is None or pool is None or not self._snap_start(config):
+            return
+        key = PoolKey(config.name, config.version, config.revision_id)
+        threading.Thread(target=pool.prepare_template, args=(key, lambda t: invoker.spec(config, t)),
+                         name="cumulo-template-prepare", daemon=True).start()
 
     def list_versions_by_function(self, name: str) -> list[FunctionConfiguration]:
         return self.functions.list_versions(name)

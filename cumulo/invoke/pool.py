@@ -172,19 +172,9 @@ class EnvironmentPool:
 
     # -- templates (SnapStart) -------------------------------------------------
     def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None]:
-        created = False
-        with self._template_locks[key]:   # one Init per key: concurrent cold starts wait for it
-            template = self._templates.get(key)
-            if template is None or not template.alive:
-                spec = make_spec(InitType.SNAP_START)
-                env, failure = Environment.start(spec, self.zygote(), self._cgroups,
-                                                 time.monotonic() + INIT_TIMEOUT_S, template=True)
-                if env is None or not env.template:
-                    if env is not None:   # refused: it serves as an ordinary environment
-                        self._untemplatable[key] = env.refused or "refused"
-                    return env, failure
-                template = self._templates[key] = Template(env)
-                created = True
+        template, env, failure = self._template(key, make_spec)
+        if template is None:   # Init failed, or was refused and ``env`` serves as an ordinary environment
+            return env, failure
         try:
             env, failure = Environment.restore(make_spec(InitType.SNAP_START), template, self._cgroups,
                                                time.monotonic() + RESTORE_TIMEOUT_S)
@@ -193,10 +183,42 @@ class EnvironmentPool:
                 if self._templates.get(key) is template:
                     del self._templates[key]
             return self._restore(key, make_spec)
-        if env is not None and created:
-            env.template_init_ms = template.init_ms
-            env.template_init_lines = template.take_init_lines()
+        init = template.take_init() if env is not None else None
+        if env is not None and init is not None:   # the first restore reports the template's Init
+            env.template_init_ms, env.template_init_lines = init
         return env, failure
+
+    def _template(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Template | None, Environment | None,
+                                                                       Outcome | None]:
+        """The key's live template, created if need be: ``(template, None, None)``; else
+        ``(None, refused_env, None)`` or ``(None, None, init_failure)``."""
+        with self._template_locks[key]:   # one Init per key: concurrent cold starts wait for it
+            template = self._templates.get(key)
+            if template is not None and template.alive:
+                return template, None, None
+            spec = make_spec(InitType.SNAP_START)
+            env, failure = Environment.start(spec, self.zygote(), self._cgroups,
+                                             time.monotonic() + INIT_TIMEOUT_S, template=True)
+            if env is None or not env.template:
+                if env is not None:   # refused: it serves as an ordinary environment
+                    self._untemplatable[key] = env.refused or "refused"
+                return None, env, failure
+            template = Template(env)
+            with self._lock:
+                self._templates[key] = template
+            return template, None, None
+
+    def prepare_template(self, key: PoolKey, make_spec: SpecFactory) -> None:
+        """Create ``key``'s template ahead of its first invocation (AWS snapshots a SnapStart version
+        when it is published). Its Init's output is reported with the first restore."""
+        if key in self._untemplatable or self._closed.is_set():
+            return
+        try:
+            _, env, _ = self._template(key, make_spec)
+        except (ZygoteError, OSError):   # closing: the first cold start will try again
+            return
+        if env is not None:   # refused: its cold starts will be on-demand
+            env.kill()
 
     def template_refused(self, key: PoolKey) -> str | None:
         """Why ``key`` has no template (its Init left threads or descriptors), if it was refused."""

@@ -39,6 +39,7 @@ class Template:
         self.restores = 0
         self.retired = False
         self._init_lines: list[LogLine] = env.init_lines
+        self._init_reported = False
         env.init_lines = []
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
@@ -54,11 +55,14 @@ class Template:
     def alive(self) -> bool:
         return self._open and not self.retired and not self.env.zygote.has_exited(self.env.pid)
 
-    def take_init_lines(self) -> list[LogLine]:
-        """The Init's output, once (for the invocation whose cold start created the template)."""
+    def take_init(self) -> tuple[float, list[LogLine]] | None:
+        """The Init's duration and output, once: for the first environment forked from it."""
         with self._lock:
+            if self._init_reported:
+                return None
+            self._init_reported = True
             lines, self._init_lines = self._init_lines, []
-        return lines
+        return self.init_ms, lines
 
     def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None:
         with self._lock:

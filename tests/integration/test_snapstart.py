@@ -333,3 +333,19 @@ def test_no_network_holds_for_restored_environments(tmp_path: Path, make_code) -
         c.pool.drop_idle("f")
         init_type, reached, _ = c.invoke("f").json()
         assert init_type == "snap-start" and reached is False
+
+
+def test_publishing_a_version_builds_its_template_as_aws_snapshots_it(snap: Cumulo, sdeploy) -> None:
+    name = sdeploy(STATE)
+    snap.invoke(name)                                  # the runtime is running
+    version = snap.publish_version(name)
+    key = PoolKey(name, version.version, version.revision_id)
+    deadline = time.monotonic() + 10
+    while not any(s.key == key for s in snap.pool.template_stats()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert any(s.key == key for s in snap.pool.template_stats())
+    first = snap.invoke(name, qualifier=version.version)
+    assert first.cold_start and "Restore Duration: " in _report(first)
+    assert first.log_lines.count("init ran") == 1 and any(l.startswith("INIT_REPORT") for l in first.log_lines)
+    second = _cold(snap, name, version.version)
+    assert "init ran" not in second.log_lines and not any(l.startswith("INIT_") for l in second.log_lines)
