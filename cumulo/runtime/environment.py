@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import json
 import os
 import select
 import signal
@@ -446,8 +447,6 @@ def _parent_of(pid: int) -> int:
 
 
 def _doc(error_type: str, message: str) -> bytes:
-    import json
-
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
