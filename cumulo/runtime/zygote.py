@@ -43,12 +43,33 @@ class Zygote:
         code = ("import sys; sys.path.insert(0, sys.argv.pop(2)); "
                 "from cumulo.runtime.zygote_main import main; main()")
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-        with open(self._log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
-                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                close_fds=True,
-            )
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def parent_thread() -> None:
+            # The zygote asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and Linux means
+            # the parent *thread*: so it is started from a thread of ours that lives exactly as long
+            # as the zygote, never from whichever (perhaps short-lived) thread first invoked.
+            try:
+                with open(self._log_path, "ab") as log:
+                    self._proc = subprocess.Popen(
+                        [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
+                        pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        close_fds=True,
+                    )
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                return
+            proc = self._proc
+            started.set()
+            proc.wait()
+
+        threading.Thread(target=parent_thread, name="cumulo-zygote-parent", daemon=True).start()
+        started.wait()
+        if failure:
+            raise failure[0]
+        assert self._proc is not None
         child.close()
         parent.settimeout(_STARTUP_TIMEOUT_S)
         try:
