@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from cumulo.api.http import Reply, Request, json_reply
@@ -19,7 +20,7 @@ from cumulo.app import Cumulo
 from cumulo.errors import (
     InvalidParameterValueException, InvalidRequestContentException, ResourceNotFoundException, ValidationException,
 )
-from cumulo.invoke.invoker import InvocationType
+from cumulo.invoke.invoker import InvocationResult, InvocationType
 from cumulo.model import limits
 
 __all__ = ["route"]
@@ -143,7 +144,21 @@ def delete_function(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 
 # -- invoke -------------------------------------------------------------------
-def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+@dataclass(frozen=True)
+class InvokeCall:
+    """An Invoke request, checked: what ``Cumulo.invoke`` needs."""
+
+    name: str
+    qualifier: str | None
+    kind: str
+    log_type: str
+    client_context: dict | None
+
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def invoke_call(request: Request, name: str) -> InvokeCall:
     kind = request.header("x-amz-invocation-type") or InvocationType.REQUEST_RESPONSE
     log_type = request.header("x-amz-log-type") or "None"
     if log_type not in ("None", "Tail"):
@@ -158,8 +173,10 @@ def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
             raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
         if len(raw) > 3583:
             raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
-    result = c.invoke(p["name"], request.body, qualifier=_qualifier(request), invocation_type=kind,
-                      log_type=log_type, client_context=client_context)
+    return InvokeCall(name, _qualifier(request), kind, log_type, client_context)
+
+
+def invoke_reply(result: InvocationResult) -> Reply:
     headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id)]
     if result.function_error:
         headers.append(("x-amz-function-error", result.function_error))
@@ -167,6 +184,12 @@ def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
         headers.append(("x-amz-log-result", base64.b64encode(result.log_result.encode()).decode()))
     headers.append(("content-type", "application/json"))
     return Reply(result.status_code, result.payload, headers)
+
+
+def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    call = invoke_call(request, p["name"])
+    return invoke_reply(c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
+                                 log_type=call.log_type, client_context=call.client_context))
 
 
 # -- versions and aliases -----------------------------------------------------
