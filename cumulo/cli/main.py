@@ -215,18 +215,27 @@ def function_concurrency(ctx: click.Context, name: str, reserved: int | None, re
 @click.option("--payload", default=None, metavar="JSON|@FILE", help="The event: JSON text, or @path to read it.")
 @click.option("--qualifier", default=None, help="A version number or $LATEST.")
 @click.option("--tail", is_flag=True, help="Also print this invocation's log lines (to stderr).")
+@click.option("--event", "asynchronous", is_flag=True,
+              help="Invoke asynchronously (InvocationType Event): commit the event, print its request id; a "
+                   "running `cumulo up` runs it with retries and destinations.")
 @click.pass_context
 @_aws_errors
-def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | None, tail: bool) -> None:
+def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | None, tail: bool,
+           asynchronous: bool) -> None:
     """Invoke a function and print its result (or its error document).
 
     Exits 1 when the function failed.
     """
+    kind = "Event" if asynchronous else "RequestResponse"
     client = _server_client(ctx)
     if client is not None:   # a `cumulo up` owns this store: share its environments and limits
-        result = client.invoke(name, _read_payload(payload), qualifier=qualifier, log_type="Tail" if tail else "None")
+        result = client.invoke(name, _read_payload(payload), qualifier=qualifier, log_type="Tail" if tail else "None",
+                               invocation_type=kind)
     else:
-        result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier)
+        result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier, invocation_type=kind)
+    if asynchronous:
+        click.echo(f"accepted: request id {result.request_id}")
+        return
     if tail:
         for line in result.log_lines:
             click.echo(line, err=True)
@@ -276,6 +285,10 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
        parameters: tuple[str, ...]) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
+
+    The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
+    on the gateway port. The server also runs the workers: asynchronous invocations, queue and
+    stream pollers, schedules, event delivery and state machine executions.
 
     With TEMPLATE (an AWS SAM template), deploy it first. Stops on SIGINT/SIGTERM
     after in-flight requests finish, then shuts environments down and exits 0.
