@@ -258,6 +258,20 @@ class MessageStore:
             self._sent.notify_all()
         return out
 
+    def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
+        """Messages for several queues in one transaction (no deduplication ids): all or none."""
+        rows = [(queue, m.id, m.body, json.dumps(m.attrs) if m.attrs else None, json.dumps(m.sys) if m.sys else None,
+                 m.group_id, now_ms, now_ms + m.delay_ms, m.lease_ms)
+                for queue, messages in batches.items() for m in messages]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, "
+                           "lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with self._sent:
+            self._sends += 1
+            self._sent.notify_all()
+
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
                 redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
                 source_arn: str | None = None) -> list[StoredMessage]:
