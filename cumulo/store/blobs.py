@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cumulo.errors import CodeStorageExceededException, InvalidZipFileException
+from cumulo.errors import InvalidParameterValueException, InvalidZipFileException
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, safe_member_path
 
@@ -94,7 +94,7 @@ def _extract(data: bytes, dest: Path) -> None:
                 while chunk := src.read(_CHUNK):
                     written += len(chunk)
                     if written > limits.UNZIPPED_MAX_BYTES:
-                        raise CodeStorageExceededException(
+                        raise InvalidParameterValueException(
                             f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
                     out.write(chunk)
             mode = (info.external_attr >> 16) & 0o777
