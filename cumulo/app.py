@@ -23,6 +23,7 @@ from cumulo.errors import (
     InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException, ResourceNotFoundException,
 )
 from cumulo.functions import CodeSource, FunctionService
+from cumulo.layers import LayerService, LayerSource
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
@@ -62,7 +63,10 @@ class Cumulo:
         self.arns = Arns(s.region, s.account_id)
         self.store = SQLiteStore(s.db_path, self.arns)
         self.blobs = CodeBlobs(s.code_dir)
-        self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
+        self.layers = LayerService(self.store, CodeBlobs(s.home / "layers"), s.home / "opt", self.arns,
+                                   in_use=self._layer_in_use)
+        self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
+                                         resolve_layers=self.layers.resolve)
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
@@ -170,7 +174,8 @@ class Cumulo:
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
-                                        lambda: self._sandbox, s.tmp_dir, s.sync_payload_max)  # type: ignore[arg-type,return-value]
+                                        lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
+                                        layers_dir=self.layers.merged)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
@@ -395,6 +400,40 @@ class Cumulo:
         invoker = self._runtime()
         self.pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id), target,
                                   lambda t: invoker.spec(config, t))
+
+    # -- layers ---------------------------------------------------------------
+    def publish_layer_version(self, name: str, content: LayerSource, compatible_runtimes: list[str] | None = None,
+                              description: str = "", compatible_architectures: list[str] | None = None,
+                              license_info: str | None = None) -> dict[str, Any]:
+        """PublishLayerVersion: ``content`` is a folder, a zip's path or zip bytes."""
+        item = self.layers.publish(name, content, compatible_runtimes, compatible_architectures, description,
+                                   license_info)
+        return self.layers.to_aws(item)
+
+    def get_layer_version(self, name: str, version: int) -> dict[str, Any]:
+        return self.layers.to_aws(self.layers.get(name, version))
+
+    def get_layer_version_by_arn(self, arn: str) -> dict[str, Any]:
+        return self.layers.to_aws(self.layers.get_by_arn(arn))
+
+    def list_layers(self, compatible_runtime: str | None = None,
+                    compatible_architecture: str | None = None) -> list[dict[str, Any]]:
+        return [{"LayerName": name, "LayerArn": self.layers.layer_arn(name),
+                 "LatestMatchingVersion": latest.list_item(self.layers.layer_arn(name))}
+                for name, latest in self.layers.layers(compatible_runtime, compatible_architecture)]
+
+    def list_layer_versions(self, name: str, compatible_runtime: str | None = None,
+                            compatible_architecture: str | None = None) -> list[dict[str, Any]]:
+        return [v.list_item(self.layers.layer_arn(v.name))
+                for v in self.layers.versions(name, compatible_runtime, compatible_architecture)]
+
+    def delete_layer_version(self, name: str, version: int) -> None:
+        self.layers.delete(name, version)
+
+    def _layer_in_use(self, code_hex: str) -> bool:
+        return any(ref.code_hex == code_hex for record in self.store.list_functions()
+                   for config in [record.latest, *self.store.list_versions(record.latest.name)]
+                   for ref in config.layers)
 
     # -- invocation -----------------------------------------------------------
     def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
