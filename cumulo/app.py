@@ -410,7 +410,7 @@ class Cumulo:
                                    license_info)
         return self.layers.to_aws(item)
 
-    def get_layer_version(self, name: str, version: int) -> dict[str, Any]:
+    def get_layer_version(self, name: str, version: int | str) -> dict[str, Any]:
         return self.layers.to_aws(self.layers.get(name, version))
 
     def get_layer_version_by_arn(self, arn: str) -> dict[str, Any]:
@@ -427,7 +427,7 @@ class Cumulo:
         return [v.list_item(self.layers.layer_arn(v.name))
                 for v in self.layers.versions(name, compatible_runtime, compatible_architecture)]
 
-    def delete_layer_version(self, name: str, version: int) -> None:
+    def delete_layer_version(self, name: str, version: int | str) -> None:
         self.layers.delete(name, version)
 
     def _layer_in_use(self, code_hex: str) -> bool:
