@@ -243,10 +243,18 @@ class Cumulo:
         return self.functions.update_code(name, code, **options)
 
     def update_function_configuration(self, name: str, **changes: Any) -> FunctionConfiguration:
-        return self.functions.update_configuration(name, **changes)
+        before = self.functions.get(name).layers if changes.get("layers") is not None else ()
+        config = self.functions.update_configuration(name, **changes)
+        self._release_layers(before)
+        return config
 
     def delete_function(self, name: str, qualifier: str | None = None) -> None:
+        try:
+            before = [ref for config in self.functions.list_versions(name) for ref in config.layers]
+        except ResourceNotFoundException:
+            before = []
         self.functions.delete(name, qualifier)
+        self._release_layers(before)
         if qualifier is None:
             self.limiter.set_reserved(fn.parse_function_ref(name)[0], None)
 
@@ -429,6 +437,10 @@ class Cumulo:
 
     def delete_layer_version(self, name: str, version: int | str) -> None:
         self.layers.delete(name, version)
+
+    def _release_layers(self, refs: Any) -> None:
+        for code_hex in {ref.code_hex for ref in refs}:
+            self.layers.release(code_hex)
 
     def _layer_in_use(self, code_hex: str) -> bool:
         return any(ref.code_hex == code_hex for record in self.store.list_functions()

@@ -118,10 +118,22 @@ class LayerService:
         if doc is None:
             return
         self._store.delete_document(_VERSION_KIND, _doc_id(name, number))
-        code_hex = doc["code_hex"]
-        still_published = any(d.get("code_hex") == code_hex for d in self._store.list_documents(_VERSION_KIND))
-        if not still_published and not self._in_use(code_hex):
-            self._blobs.remove(code_hex)
+        self.release(doc["code_hex"])
+
+    def release(self, code_hex: str) -> None:
+        """Remove a layer's blob, and the merged trees built from it, once nothing names it:
+        no published version and no function configuration (functions keep deleted layers)."""
+        if any(d.get("code_hex") == code_hex for d in self._store.list_documents(_VERSION_KIND)):
+            return
+        if self._in_use(code_hex):
+            return
+        self._blobs.remove(code_hex)
+        for sidecar in self._merged_root.glob("*.layers"):
+            if code_hex in sidecar.read_text().split():
+                tree = self._merged_root / sidecar.stem
+                if tree.exists():
+                    remove_tree(tree)
+                sidecar.unlink(missing_ok=True)
 
     def location(self, item: LayerVersion) -> str:
         return str(self._blobs.zip_path(item.code_hex).resolve())
@@ -158,6 +170,7 @@ class LayerService:
             for source in sources:
                 overlay(source, staging)
             make_read_only(staging)
+            (self._merged_root / f"{key}.layers").write_text("\n".join(r.code_hex for r in refs) + "\n")
             try:
                 os.rename(staging, folder)
             except OSError:

@@ -146,3 +146,20 @@ def test_unzipped_limit_counts_code_and_layers(cumulo: Cumulo, tmp_path: Path, m
     with pytest.raises(InvalidParameterValueException):
         cumulo.update_function_configuration("f", layers=[arn])
     assert "Layers" not in cumulo.get_function_configuration("f").to_aws(cumulo.arns)
+
+
+def test_a_deleted_layers_blob_and_trees_go_once_no_function_uses_it(cumulo: Cumulo, tmp_path: Path,
+                                                                     make_code: Callable[..., Path]) -> None:
+    arn = publish(cumulo, tmp_path, "lib", {"python/mylib.py": "WHO = 'gone'\n"})
+    code_hex = cumulo.layers.get("lib", 1).code_hex
+    cumulo.create_function("f", make_code(app=HANDLER), "app.handler", layers=[arn])
+    cumulo.publish_version("f")
+    assert cumulo.invoke("f", b'{"module": "mylib"}').json()["who"] == "gone"
+    cumulo.delete_layer_version("lib", 1)
+    blob = cumulo.home / "layers" / f"{code_hex}.zip"
+    assert blob.exists()
+    cumulo.update_function_configuration("f", layers=[])
+    assert blob.exists(), "version 1 of the function still uses the layer"
+    cumulo.delete_function("f")
+    assert not blob.exists()
+    assert list((cumulo.home / "opt").iterdir()) == []
