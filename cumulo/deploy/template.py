@@ -53,6 +53,7 @@ from cumulo.deploy.buses import (
     read_bus, read_function_rules, read_rule, rule_arn, rule_attributes, rule_name_for,
 )
 from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
+from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, read_layer
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -78,7 +79,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE, LAYER_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -156,6 +157,7 @@ class Template:
     streams: list[StreamSpec] = field(default_factory=list)
     buses: list[BusSpec] = field(default_factory=list)
     rules: list[RuleSpec] = field(default_factory=list)   # AWS::Events::Rule resources (functions' own: fn.rules)
+    layers: list[LayerSpec] = field(default_factory=list)   # AWS::Serverless::LayerVersion (cumulo.deploy.layers)
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -192,6 +194,8 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     rule_entries = [e for e in entries if e.type == RULE_TYPE]
     rule_names = _rule_names(rule_entries, scope, known, stack, region, account_id)
     known.update({k: v for names in rule_names.values() for k, v in rule_attributes(*names).items()})
+    layer_entries = [e for e in entries if e.type == LAYER_TYPE]
+    known.update({k: v for e in layer_entries for k, v in layer_attributes(e.logical_id).items()})
     functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
                                   path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
                                   known)
@@ -199,12 +203,13 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     streams = _streams(stream_entries, stream_names, scope)
     buses = _buses(bus_entries, bus_names, scope)
     rules = _rules(rule_entries, rule_names, scope)
+    layers = [_layer(e, scope, path.parent) for e in layer_entries]
     _check_rule_names(rules, functions)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues, streams, buses, rules)
+                        dict(scope.mappings), apis, queues, streams, buses, rules, layers)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -605,6 +610,13 @@ def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, s
     return out
 
 
+def _layer(entry: _Entry, scope: Scope, base: Path) -> LayerSpec:
+    try:
+        return read_layer(entry.logical_id, entry.line, entry.properties, scope, base)
+    except IntrinsicError as exc:
+        raise _property_error(entry, exc) from None
+
+
 def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
     """The error for a resource, with the line of the property its message names (``property X: ...``)."""
     match = re.match(r"property (\w+)", exc.message)
@@ -756,6 +768,8 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
         known.update(bus_attributes(bus.logical_id, bus.name, bus.arn))
     for rule in template.rules:
         known.update(rule_attributes(rule.logical_id, rule.bus, rule.name, rule.arn))
+    for layer in template.layers:
+        known.update(layer_attributes(layer.logical_id))
     return known
 
 
