@@ -20,7 +20,8 @@ What is read:
   resources (``cumulo.deploy.queues``: ``Template.queues``), and ``AWS::Kinesis::Stream``
   resources (``cumulo.deploy.streams``: ``Template.streams``). Functions' ``SQS``,
   ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
-  are read by ``cumulo.deploy.triggers``.
+  are read by ``cumulo.deploy.triggers``. ``AWS::Serverless::LayerVersion`` resources are read
+  by ``cumulo.deploy.layers`` (``Template.layers``); a function's ``Layers`` may ``Ref`` them.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
   function runs as the platform's default execution role), ``Tracing``,

@@ -129,3 +129,35 @@ def test_another_python_version_asks_pip_for_its_binary_wheels(tmp_path: Path) -
 def test_non_python_runtime_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterValueException):
         build_package(tmp_path, "nodejs20.x", cache_dir=tmp_path / "cache")
+
+
+def test_layer_cli_publish_use_list_delete(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    (layer / "mylib.py").write_text("WHO = 'from the cli layer'\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("import mylib\ndef handler(e, c):\n    return mylib.WHO\n")
+
+    published = cli("--home", str(home), "layer", "publish", "clilayer", "--content", str(tmp_path / "layer"),
+                    "--runtime", "python3.11", "--description", "via cli", cwd=tmp_path)
+    assert published.returncode == 0, published.stderr
+    import json
+
+    arn = json.loads(published.stdout)["LayerVersionArn"]
+    assert arn.endswith(":layer:clilayer:1")
+    created = cli("--home", str(home), "function", "create", "clifn", "--code", str(code), "--handler",
+                  "app.handler", "--layer", arn, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["Layers"][0]["Arn"] == arn
+    invoked = cli("--home", str(home), "invoke", "clifn", cwd=tmp_path)
+    assert invoked.returncode == 0 and "from the cli layer" in invoked.stdout
+    assert arn in cli("--home", str(home), "layer", "list", cwd=tmp_path).stdout
+    assert "via cli" in cli("--home", str(home), "layer", "versions", "clilayer", cwd=tmp_path).stdout
+    assert cli("--home", str(home), "layer", "delete", "clilayer", "1", cwd=tmp_path).returncode == 0
+    missing = cli("--home", str(home), "layer", "get", "clilayer", "1", cwd=tmp_path)
+    assert missing.returncode == 3 and "ResourceNotFoundException" in missing.stderr
+    bad = cli("--home", str(home), "function", "create", "other", "--code", str(code), "--handler", "app.handler",
+              "--layer", arn, cwd=tmp_path)
+    assert bad.returncode == 3 and f"Layer version {arn} does not exist." in bad.stderr
