@@ -165,9 +165,13 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> None:
         if info.header_offset in offsets:
             raise _refused(f"Zip entry {info.filename!r} shares its data with another entry (overlapping entries).")
         offsets.add(info.header_offset)
+        is_dir = info.is_dir()          # what extraction goes by: a trailing slash
+        if kind == stat.S_IFDIR and not is_dir:
+            raise _refused(f"Zip entry {info.filename!r} is marked as a folder but named as a file.")
         if path == PurePosixPath("."):
-            continue
-        is_dir = info.is_dir() or kind == stat.S_IFDIR
+            if is_dir:
+                continue
+            raise _refused(f"Zip entry {info.filename!r} has an unsafe path.")
         if path in files or (not is_dir and path in folders):
             raise _refused(f"Zip entry {info.filename!r} appears more than once.")
         (folders if is_dir else files).add(path)

@@ -471,3 +471,26 @@ def test_nothing_is_written_when_a_hostile_zip_is_refused(tmp_path: Path) -> Non
             blobs.put(load_code(data))
     assert sorted(os.listdir(tmp_path / "code")) == []
     assert not (tmp_path / "escape.py").exists()
+
+
+@pytest.mark.parametrize("entries", [
+    [(".", b"data", stat.S_IFREG | 0o644)],
+    [("lib", b"", stat.S_IFDIR | 0o755), ("lib/x.py", b"1", stat.S_IFREG | 0o644)],
+], ids=["file-named-dot", "folder-mode-without-slash"])
+def test_entries_extraction_would_misread_are_refused(entries: list[tuple[str, bytes, int]]) -> None:
+    with pytest.raises(InvalidParameterValueException):
+        check_zip(_raw_zip(entries))
+
+
+def test_every_accepted_zip_extracts(tmp_path: Path) -> None:
+    """What check_zip accepts, the store can extract: folders given with and without entries."""
+    from cumulo.store.blobs import CodeBlobs
+
+    data = _raw_zip([("lib/", b"", stat.S_IFDIR | 0o755), ("lib/a.py", b"A", stat.S_IFREG | 0o644),
+                     ("./top.py", b"T", stat.S_IFREG | 0o644), ("deep/er/b.py", b"B", 0)])
+    package = load_code(data)
+    blobs = CodeBlobs(tmp_path / "code")
+    blobs.put(package)
+    folder = blobs.extracted(package.sha256_hex)
+    assert (folder / "lib/a.py").read_bytes() == b"A" and (folder / "top.py").read_bytes() == b"T"
+    assert (folder / "deep/er/b.py").read_bytes() == b"B"
