@@ -494,3 +494,29 @@ def test_every_accepted_zip_extracts(tmp_path: Path) -> None:
     folder = blobs.extracted(package.sha256_hex)
     assert (folder / "lib/a.py").read_bytes() == b"A" and (folder / "top.py").read_bytes() == b"T"
     assert (folder / "deep/er/b.py").read_bytes() == b"B"
+
+
+_PART = st.sampled_from(["a", "b", ".", "..", "", "c.py"])
+_NAME = st.lists(_PART, min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_NAME, st.sampled_from([stat.S_IFREG | 0o644, stat.S_IFDIR | 0o755, 0])), max_size=6))
+def test_whatever_check_zip_accepts_extracts_inside_the_folder(entries: list[tuple[str, int]]) -> None:
+    import tempfile
+
+    from cumulo.store.blobs import CodeBlobs
+
+    data = _raw_zip([(name, b"" if mode & stat.S_IFDIR else b"x", mode) for name, mode in entries])
+    try:
+        package = CodePackage.from_zip(data)
+    except InvalidParameterValueException:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        blobs = CodeBlobs(Path(tmp) / "code")
+        blobs.put(package)
+        folder = blobs.extracted(package.sha256_hex)
+        for dirpath, _, filenames in os.walk(folder):
+            for f in filenames:
+                assert Path(dirpath, f).resolve().is_relative_to(folder.resolve())
+        assert sorted(os.listdir(Path(tmp) / "code")) == sorted([f"{package.sha256_hex}.zip", package.sha256_hex])
