@@ -309,6 +309,7 @@ class Cumulo:
         functions = self.store.list_functions()
         total_code = sum({c.code_hex: c.code_size for r in functions
                           for c in self.store.list_versions(r.latest.name)}.values())
+        total_code += sum({v.code_hex: v.code_size for v in self.layers.all_versions()}.values())  # AWS counts layers
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80 * 1024 ** 3,

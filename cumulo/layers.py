@@ -101,6 +101,9 @@ class LayerService:
                  if d.get("name") == name]
         return sorted((v for v in found if v.matches(runtime, architecture)), key=lambda v: -v.version)
 
+    def all_versions(self) -> list[LayerVersion]:
+        return [LayerVersion.from_dict(d) for d in self._store.list_documents(_VERSION_KIND)]
+
     def layers(self, runtime: str | None = None, architecture: str | None = None) -> list[tuple[str, LayerVersion]]:
         """``(name, latest matching version)`` for each layer with a matching version, by name."""
         latest: dict[str, LayerVersion] = {}

@@ -160,3 +160,14 @@ def test_merged_tree_later_layers_override_earlier_ones(service: LayerService) -
     assert (reversed_tree / "clash").read_text() == "a file"
     assert service.merged(refs) == tree          # built once per ordered list
     assert service.merged(()) is None
+
+
+def test_account_usage_counts_layer_archives(tmp_path: Path) -> None:
+    from cumulo import Cumulo
+
+    with Cumulo(home=tmp_path / "home") as c:
+        before = c.get_account_settings()["AccountUsage"]["TotalCodeSize"]
+        data = zip_of({"python/a.py": b"A = 1\n"})
+        c.publish_layer_version("one", data)
+        c.publish_layer_version("same-bytes", data)      # one archive, counted once
+        assert c.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + len(data)
