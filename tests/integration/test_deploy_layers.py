@@ -133,3 +133,15 @@ def test_layer_name_defaults_to_the_logical_id(cumulo: Cumulo, tmp_path: Path) -
     path.write_text(path.read_text().replace("      LayerName: shared\n", ""))
     deploy(cumulo, path)
     assert [r.arn for r in cumulo.get_function_configuration("stack-Fn").layers] == [cumulo.arns.layer("SharedLayer", 1)]
+
+
+def test_layers_example_deploys_and_runs(cumulo: Cumulo, tmp_path: Path) -> None:
+    import shutil
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "layers-sam"
+    app = tmp_path / "layers-sam"
+    shutil.copytree(example, app)
+    result = deploy(cumulo, app / "template.yaml")
+    assert result.outputs["SharedLayerVersion"] == cumulo.arns.layer("layers-sam-shared", 1)
+    assert cumulo.invoke("layers-sam-QuoteFunction", b'{"n": 1}').json() == {
+        "quote": "Readability counts.", "loud": "READABILITY COUNTS."}
