@@ -35,13 +35,15 @@ if TYPE_CHECKING:
     from cumulo.deploy.sources import Change
     from cumulo.deploy.template import FunctionResource, Template
 
-__all__ = ["LAYER_TYPE", "LayerSpec", "read_layer", "ref_token", "layer_attributes", "with_layer_arns",
+__all__ = ["LAYER_TYPE", "LayerSpec", "read_layer", "merge_layer_globals", "ref_token", "layer_attributes", "with_layer_arns",
            "plan_layers", "apply_layers", "record", "delete_replaced", "expected_arns", "layers_differ"]
 
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 _TOKEN = "cumulo-layer-ref:"
 _PROPERTIES = frozenset({"LayerName", "ContentUri", "CompatibleRuntimes", "CompatibleArchitectures", "Description",
                          "LicenseInfo", "RetentionPolicy"})
+# What SAM's Globals.LayerVersion may set.
+_GLOBAL_PROPERTIES = frozenset({"CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo", "RetentionPolicy"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,21 @@ def ref_token(logical_id: str) -> str:
 
 def layer_attributes(logical_id: str) -> dict[tuple[str, str], Any]:
     return {(logical_id, "Ref"): ref_token(logical_id)}
+
+
+def merge_layer_globals(section: Any, properties: Node) -> Node:
+    """``Globals.LayerVersion`` merged into one layer's properties, by SAM's rules (as functions')."""
+    if section is None:
+        return properties
+    if not isinstance(section, Node):
+        raise IntrinsicError("Globals.LayerVersion must be a map")
+    for key in section:
+        if key not in _GLOBAL_PROPERTIES:
+            raise IntrinsicError(f"Globals.LayerVersion: property '{key}' cannot be set in Globals",
+                                 section.line_of(key))
+    from cumulo.deploy.properties import merge_globals
+
+    return merge_globals(section, properties)
 
 
 def read_layer(logical_id: str, line: int, properties: Node, scope: Scope, base: Path) -> LayerSpec:

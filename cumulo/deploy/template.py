@@ -54,7 +54,7 @@ from cumulo.deploy.buses import (
     read_bus, read_function_rules, read_rule, rule_arn, rule_attributes, rule_name_for,
 )
 from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
-from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, read_layer
+from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, merge_layer_globals, read_layer
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -204,7 +204,7 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     streams = _streams(stream_entries, stream_names, scope)
     buses = _buses(bus_entries, bus_names, scope)
     rules = _rules(rule_entries, rule_names, scope)
-    layers = [_layer(e, scope, path.parent) for e in layer_entries]
+    layers = [_layer(e, scope, path.parent, _section(doc, "Globals").get("LayerVersion")) for e in layer_entries]
     _check_rule_names(rules, functions)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
@@ -611,9 +611,13 @@ def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, s
     return out
 
 
-def _layer(entry: _Entry, scope: Scope, base: Path) -> LayerSpec:
+def _layer(entry: _Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
     try:
-        return read_layer(entry.logical_id, entry.line, entry.properties, scope, base)
+        properties = merge_layer_globals(globals_, entry.properties)
+    except IntrinsicError as exc:
+        raise _error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
+    try:
+        return read_layer(entry.logical_id, entry.line, properties, scope, base)
     except IntrinsicError as exc:
         raise _property_error(entry, exc) from None
 

@@ -145,3 +145,16 @@ def test_layers_example_deploys_and_runs(cumulo: Cumulo, tmp_path: Path) -> None
     assert result.outputs["SharedLayerVersion"] == cumulo.arns.layer("layers-sam-shared", 1)
     assert cumulo.invoke("layers-sam-QuoteFunction", b'{"n": 1}').json() == {
         "quote": "Readability counts.", "loud": "READABILITY COUNTS."}
+
+
+def test_globals_layer_version_applies_to_every_layer(tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    text = path.read_text().replace("Resources:\n", "Globals:\n  LayerVersion:\n    CompatibleRuntimes: [python3.12]\n"
+                                    "    LicenseInfo: MIT\nResources:\n", 1)
+    path.write_text(text)
+    layer = load_template(path).layers[0]
+    assert layer.compatible_runtimes == ("python3.12", "python3.11")     # SAM: global list, then the resource's
+    assert layer.license_info == "MIT"
+    path.write_text(text.replace("    LicenseInfo: MIT\n", "    ContentUri: elsewhere/\n"))
+    with pytest.raises(TemplateError, match="cannot be set in Globals"):
+        load_template(path)
