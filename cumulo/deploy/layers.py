@@ -138,15 +138,22 @@ def _retention(value: Any) -> str:
 
 
 def with_layer_arns(functions: list["FunctionResource"], arns: dict[str, str | None]) -> list["FunctionResource"]:
-    """The functions with each layer stand-in replaced by its version ARN (None: not published yet,
-    kept as the stand-in)."""
+    """The functions with each layer stand-in (in ``Layers`` and in environment variables, where
+    ``!Ref``/``!Sub`` may have put one) replaced by its version ARN; a stand-in whose layer is
+    not published yet (None) stays."""
     def real(value: str) -> str:
-        if value.startswith(_TOKEN):
-            return arns.get(value[len(_TOKEN):]) or value
+        for logical_id, arn in arns.items():
+            if arn:
+                value = value.replace(ref_token(logical_id), arn)
         return value
 
-    return [replace(fn, layers=[real(v) for v in fn.layers]) if any(v.startswith(_TOKEN) for v in fn.layers)
-            else fn for fn in functions]
+    out = []
+    for fn in functions:
+        if any(_TOKEN in v for v in [*fn.layers, *fn.environment.values()]):
+            fn = replace(fn, layers=[real(v) for v in fn.layers],
+                         environment={k: real(v) for k, v in fn.environment.items()})
+        out.append(fn)
+    return out
 
 
 # --- the shell ----------------------------------------------------------------------------------
@@ -175,7 +182,7 @@ def expected_arns(c: "Cumulo", template: "Template") -> dict[str, str | None]:
 
 
 def layers_differ(current_arns: list[str], wanted: list[str]) -> bool:
-    return current_arns != wanted or any(v.startswith(_TOKEN) for v in wanted)
+    return current_arns != wanted or any(_TOKEN in v for v in wanted)
 
 
 def plan_layers(c: "Cumulo", template: "Template") -> list["Change"]:

@@ -158,3 +158,12 @@ def test_globals_layer_version_applies_to_every_layer(tmp_path: Path) -> None:
     path.write_text(text.replace("    LicenseInfo: MIT\n", "    ContentUri: elsewhere/\n"))
     with pytest.raises(TemplateError, match="cannot be set in Globals"):
         load_template(path)
+
+
+def test_ref_of_a_layer_in_an_environment_variable_is_its_arn(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    path.write_text(path.read_text().replace("      Layers:\n", "      Environment:\n        Variables:\n"
+                                             "          LAYER: !Ref SharedLayer\n      Layers:\n"))
+    deploy(cumulo, path)
+    assert cumulo.get_function_configuration("stack-Fn").environment == {"LAYER": cumulo.arns.layer("shared", 1)}
+    assert not deploy(cumulo, path).changed
