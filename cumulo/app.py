@@ -439,6 +439,19 @@ class Cumulo:
     def delete_layer_version(self, name: str, version: int | str) -> None:
         self.layers.delete(name, version)
 
+    def add_layer_version_permission(self, name: str, version: int | str, statement_id: str, action: str,
+                                     principal: str, organization_id: str | None = None,
+                                     revision_id: str | None = None) -> dict[str, str]:
+        return self.layers.add_permission(name, version, statement_id, action, principal, organization_id,
+                                          revision_id)
+
+    def get_layer_version_policy(self, name: str, version: int | str) -> dict[str, str]:
+        return self.layers.get_policy(name, version)
+
+    def remove_layer_version_permission(self, name: str, version: int | str, statement_id: str,
+                                        revision_id: str | None = None) -> None:
+        self.layers.remove_permission(name, version, statement_id, revision_id)
+
     def _release_layers(self, refs: Any) -> None:
         for code_hex in {ref.code_hex for ref in refs}:
             self.layers.release(code_hex)

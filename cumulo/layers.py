@@ -18,7 +18,9 @@ keep working, as on AWS, which keeps a copy.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import uuid
 import shutil
 import tempfile
 import threading
@@ -27,7 +29,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Callable
 
-from cumulo.errors import InvalidParameterValueException, ResourceNotFoundException
+from cumulo.errors import (
+    InvalidParameterValueException, PreconditionFailedException, ResourceConflictException, ResourceNotFoundException,
+)
 from cumulo.model import layer as ly
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import Arns
@@ -41,6 +45,7 @@ LayerSource = str | PathLike[str] | bytes | CodePackage
 
 _VERSION_KIND = "layer-version"
 _COUNTER_KIND = "layer"
+_POLICY_KIND = "layer-policy"
 
 
 def _now() -> str:
@@ -121,7 +126,53 @@ class LayerService:
         if doc is None:
             return
         self._store.delete_document(_VERSION_KIND, _doc_id(name, number))
+        self._store.delete_document(_POLICY_KIND, _doc_id(name, number))
         self.release(doc["code_hex"])
+
+    # -- resource policies ----------------------------------------------------
+    def add_permission(self, name: str, version: int | str, statement_id: str, action: str, principal: str,
+                       organization_id: str | None = None, revision_id: str | None = None) -> dict[str, str]:
+        """AddLayerVersionPermission: ``{"Statement": <JSON>, "RevisionId"}``."""
+        item = self.get(name, version)
+        statement = ly.permission_statement(self._arns.layer(item.name, item.version), statement_id, action,
+                                            principal, organization_id)
+        with self._lock:
+            policy = self._policy(item, revision_id) or {"statements": []}
+            if any(s["Sid"] == statement_id for s in policy["statements"]):
+                raise ResourceConflictException(
+                    f"The statement id ({statement_id}) provided already exists. Please provide a new statement "
+                    "id, or remove the existing statement.")
+            policy = {"statements": [*policy["statements"], statement], "revision_id": str(uuid.uuid4())}
+            self._store.put_document(_POLICY_KIND, _doc_id(item.name, item.version), policy)
+        return {"Statement": json.dumps(statement), "RevisionId": policy["revision_id"]}
+
+    def get_policy(self, name: str, version: int | str) -> dict[str, str]:
+        """GetLayerVersionPolicy: ``{"Policy": <JSON>, "RevisionId"}``."""
+        item = self.get(name, version)
+        policy = self._policy(item, None)
+        if not policy or not policy["statements"]:
+            raise ResourceNotFoundException("No policy is associated with the given resource.")
+        document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
+        return {"Policy": json.dumps(document), "RevisionId": policy["revision_id"]}
+
+    def remove_permission(self, name: str, version: int | str, statement_id: str,
+                          revision_id: str | None = None) -> None:
+        item = self.get(name, version)
+        with self._lock:
+            policy = self._policy(item, revision_id)
+            kept = [s for s in (policy or {"statements": []})["statements"] if s["Sid"] != statement_id]
+            if policy is None or len(kept) == len(policy["statements"]):
+                raise ResourceNotFoundException(f"Statement {statement_id} is not found in resource policy.")
+            self._store.put_document(_POLICY_KIND, _doc_id(item.name, item.version),
+                                     {"statements": kept, "revision_id": str(uuid.uuid4())})
+
+    def _policy(self, item: LayerVersion, revision_id: str | None) -> dict | None:
+        policy = self._store.get_document(_POLICY_KIND, _doc_id(item.name, item.version))
+        if revision_id is not None and (policy or {}).get("revision_id") != revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetLayerVersionPolicy "
+                "API to retrieve the latest Revision Id")
+        return policy
 
     def release(self, code_hex: str) -> None:
         """Remove a layer's blob, and the merged trees built from it, once nothing names it:

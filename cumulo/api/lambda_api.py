@@ -363,6 +363,26 @@ def list_layer_versions(c: Cumulo, request: Request, p: dict[str, str]) -> Reply
     return _page(c.list_layer_versions(p["layer"], **_filters(request)), request, "LayerVersions", lambda d: d)
 
 
+def add_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    for required in ("StatementId", "Action", "Principal"):
+        if required not in doc:
+            raise ValidationException(f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null")
+    return json_reply(c.add_layer_version_permission(
+        p["layer"], p["version"], doc["StatementId"], doc["Action"], doc["Principal"], doc.get("OrganizationId"),
+        request.query().get("RevisionId", [None])[0]), 201)
+
+
+def get_layer_policy(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_layer_version_policy(p["layer"], p["version"]))
+
+
+def remove_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.remove_layer_version_permission(p["layer"], p["version"], p["sid"], request.query().get("RevisionId", [None])[0])
+    return Reply(204)
+
+
 def list_layers(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     q = request.query()
     if q.get("find", [""])[0] == "LayerVersion":      # GetLayerVersionByArn shares the path
@@ -413,6 +433,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _LAYER, list_layer_versions),
         ("GET", f"{_LAYER}/(?P<version>[^/]+)", get_layer_version),
         ("DELETE", f"{_LAYER}/(?P<version>[^/]+)", delete_layer_version),
+        ("POST", f"{_LAYER}/(?P<version>[^/]+)/policy", add_layer_permission),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)/policy", get_layer_policy),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)/policy/(?P<sid>[^/]+)", remove_layer_permission),
         ("GET", "/2018-10-31/layers", list_layers),
         ("GET", "/2016-08-19/account-settings", account_settings),
         ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),

@@ -20,7 +20,7 @@ from cumulo.model import limits
 __all__ = [
     "LayerVersion", "LayerRef", "validate_layer_name", "validate_version_number", "validate_compatible_runtimes",
     "validate_compatible_architectures", "validate_license_info", "validate_layer_description", "parse_layer_version_arn",
-    "check_function_layers", "RUNTIMES", "ARCHITECTURES",
+    "check_function_layers", "permission_statement", "RUNTIMES", "ARCHITECTURES",
 ]
 
 # Every runtime identifier AWS accepts in CompatibleRuntimes (a layer may name runtimes
@@ -112,6 +112,39 @@ def parse_layer_version_arn(arn: str, region: str | None = None, account: str | 
     if (region and m.group("region") != region) or (account and m.group("account") != account):
         raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
     return m.group("name"), int(m.group("version"))
+
+
+_STATEMENT_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,100}$")
+_PRINCIPAL_RE = re.compile(r"^(\d{12}|\*|arn:aws[a-zA-Z-]*:iam::\d{12}:root)$")
+_ORGANIZATION_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def permission_statement(layer_version_arn: str, statement_id: str, action: str, principal: str,
+                         organization_id: str | None) -> dict[str, Any]:
+    """One statement of a layer version's resource policy, as AddLayerVersionPermission writes it
+    (Cumulo keeps and answers it; with no IAM it grants nothing more than is already allowed)."""
+    if not isinstance(statement_id, str) or not _STATEMENT_ID_RE.fullmatch(statement_id):
+        raise _constraint(statement_id, "statementId",
+                          "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)")
+    if action != "lambda:GetLayerVersion":
+        raise _constraint(action, "action", "Member must satisfy regular expression pattern: lambda:GetLayerVersion")
+    if not isinstance(principal, str) or not _PRINCIPAL_RE.fullmatch(principal):
+        raise _constraint(principal, "principal", "Member must satisfy regular expression pattern: "
+                          "\\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root")
+    if organization_id is not None and not _ORGANIZATION_RE.fullmatch(str(organization_id)):
+        raise _constraint(organization_id, "organizationId",
+                          "Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}")
+    if organization_id is not None and principal != "*":
+        raise InvalidParameterValueException("OrganizationId can only be specified with Principal '*'.")
+    statement: dict[str, Any] = {
+        "Sid": statement_id, "Effect": "Allow",
+        "Principal": principal if principal == "*" else {
+            "AWS": principal if principal.startswith("arn:") else f"arn:aws:iam::{principal}:root"},
+        "Action": action, "Resource": layer_version_arn,
+    }
+    if organization_id is not None:
+        statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+    return statement
 
 
 @dataclass(frozen=True)

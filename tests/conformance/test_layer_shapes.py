@@ -83,3 +83,9 @@ def test_layer_version_arns_match_aws_pattern(published: dict[str, Any]) -> None
     pattern = MODEL.shape_for("LayerVersionArn").metadata["pattern"]
     assert re.fullmatch(pattern, published["LayerVersionArn"])
     assert re.fullmatch(MODEL.shape_for("LayerArn").metadata["pattern"], published["LayerArn"])
+
+
+def test_policy_documents(cumulo: Cumulo, published: dict[str, Any]) -> None:
+    added = cumulo.add_layer_version_permission("shapes", 1, "all", "lambda:GetLayerVersion", "*")
+    conforms(added, output("AddLayerVersionPermission"), "AddLayerVersionPermission")
+    conforms(cumulo.get_layer_version_policy("shapes", 1), output("GetLayerVersionPolicy"), "GetLayerVersionPolicy")

@@ -188,3 +188,25 @@ def test_unknown_layer_version_by_arn_is_not_found(lam: BaseClient) -> None:
     with pytest.raises(ClientError) as info:
         lam.get_layer_version_by_arn(Arn="arn:aws:lambda:us-east-1:123456789012:layer:nothing:1")
     assert error_of(info)[1] == 404
+
+
+def test_layer_version_permissions_over_boto3(lam: BaseClient) -> None:
+    import json
+
+    name = unique("perm")
+    publish(lam, name, layer_zip({"x": ""}))
+    added = lam.add_layer_version_permission(LayerName=name, VersionNumber=1, StatementId="all",
+                                             Action="lambda:GetLayerVersion", Principal="*")
+    assert added["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert json.loads(added["Statement"])["Sid"] == "all"
+    policy = lam.get_layer_version_policy(LayerName=name, VersionNumber=1)
+    assert [s["Sid"] for s in json.loads(policy["Policy"])["Statement"]] == ["all"]
+    assert policy["RevisionId"] == added["RevisionId"]
+    with pytest.raises(ClientError) as info:
+        lam.add_layer_version_permission(LayerName=name, VersionNumber=1, StatementId="all",
+                                         Action="lambda:GetLayerVersion", Principal="*")
+    assert error_of(info) == ("ResourceConflictException", 409)
+    lam.remove_layer_version_permission(LayerName=name, VersionNumber=1, StatementId="all")
+    with pytest.raises(ClientError) as info:
+        lam.get_layer_version_policy(LayerName=name, VersionNumber=1)
+    assert error_of(info) == ("ResourceNotFoundException", 404)

@@ -171,3 +171,43 @@ def test_account_usage_counts_layer_archives(tmp_path: Path) -> None:
         c.publish_layer_version("one", data)
         c.publish_layer_version("same-bytes", data)      # one archive, counted once
         assert c.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + len(data)
+
+
+def test_layer_version_permissions(service: LayerService) -> None:
+    import json
+
+    from cumulo.errors import PreconditionFailedException, ResourceConflictException
+
+    service.publish("shared", zip_of({"a": b""}))
+    with pytest.raises(ResourceNotFoundException, match="No policy"):
+        service.get_policy("shared", 1)
+    added = service.add_permission("shared", 1, "everyone", "lambda:GetLayerVersion", "*", "o-abcdefghij")
+    statement = json.loads(added["Statement"])
+    assert statement == {"Sid": "everyone", "Effect": "Allow", "Principal": "*", "Action": "lambda:GetLayerVersion",
+                         "Resource": "arn:aws:lambda:us-east-1:123456789012:layer:shared:1",
+                         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}}
+    second = service.add_permission("shared", 1, "one-account", "lambda:GetLayerVersion", "210987654321",
+                                    revision_id=added["RevisionId"])
+    assert json.loads(second["Statement"])["Principal"] == {"AWS": "arn:aws:iam::210987654321:root"}
+    policy = service.get_policy("shared", 1)
+    assert [s["Sid"] for s in json.loads(policy["Policy"])["Statement"]] == ["everyone", "one-account"]
+    assert policy["RevisionId"] == second["RevisionId"]
+    with pytest.raises(ResourceConflictException):
+        service.add_permission("shared", 1, "everyone", "lambda:GetLayerVersion", "*")
+    with pytest.raises(PreconditionFailedException):
+        service.remove_permission("shared", 1, "everyone", revision_id=added["RevisionId"])   # stale
+    service.remove_permission("shared", 1, "everyone")
+    with pytest.raises(ResourceNotFoundException):
+        service.remove_permission("shared", 1, "everyone")
+    for bad in [("bad id!", "lambda:GetLayerVersion", "*"), ("ok", "lambda:InvokeFunction", "*"),
+                ("ok", "lambda:GetLayerVersion", "someone")]:
+        with pytest.raises(ValidationException):
+            service.add_permission("shared", 1, *bad)
+    with pytest.raises(InvalidParameterValueException):
+        service.add_permission("shared", 1, "org", "lambda:GetLayerVersion", "210987654321", "o-abcdefghij")
+    with pytest.raises(ResourceNotFoundException):
+        service.add_permission("shared", 2, "x", "lambda:GetLayerVersion", "*")
+    service.delete("shared", 1)
+    service.publish("shared", zip_of({"b": b""}))
+    with pytest.raises(ResourceNotFoundException):
+        service.get_policy("shared", 2)
