@@ -3,7 +3,10 @@
 Reading (pure, used by ``cumulo.deploy.template``): ``LayerName`` (default: the
 logical id, as SAM does), ``ContentUri`` (a local folder or .zip; S3 is
 refused), ``CompatibleRuntimes``, ``CompatibleArchitectures``, ``Description``,
-``LicenseInfo`` and ``RetentionPolicy`` (``Retain``, the default, or ``Delete``).
+``LicenseInfo`` and ``RetentionPolicy`` (``Retain``, the default, or ``Delete``); ``Globals.LayerVersion``
+merges in as SAM merges globals. ``Metadata: BuildMethod: pythonX.Y`` builds the layer as
+``cumulo package --layer`` does (``requirements.txt`` installed, everything under ``python/``,
+cached by content); other build methods are refused.
 
 A layer version's ARN is only known once it is published, so while the
 template is read ``!Ref MyLayer`` resolves to a stand-in (``ref_token``); the
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, resolve, to_str
 from cumulo.errors import CumuloError
+from cumulo.model import function as fn
 from cumulo.model import layer as ly
 from cumulo.model.layer import LayerVersion
 
@@ -57,7 +61,16 @@ class LayerSpec:
     description: str = ""
     license_info: str | None = None
     retention_policy: str = "Retain"
+    build_method: str | None = None     # Metadata.BuildMethod: pythonX.Y builds it as `cumulo package --layer`
     notes: list[str] = field(default_factory=list, compare=False)
+
+    def content(self) -> Path:
+        """The folder or zip to publish: ContentUri, or its build when a BuildMethod asks for one."""
+        if self.build_method is None:
+            return self.content_uri
+        from cumulo.packaging import build_package
+
+        return build_package(self.content_uri, self.build_method, layer=True).zip_path
 
 
 def ref_token(logical_id: str) -> str:
@@ -84,7 +97,8 @@ def merge_layer_globals(section: Any, properties: Node) -> Node:
     return merge_globals(section, properties)
 
 
-def read_layer(logical_id: str, line: int, properties: Node, scope: Scope, base: Path) -> LayerSpec:
+def read_layer(logical_id: str, line: int, properties: Node, scope: Scope, base: Path,
+               metadata: Any = None) -> LayerSpec:
     """One layer resource's properties, checked with the Lambda API's validators."""
     for key in properties:
         if key not in _PROPERTIES:
@@ -110,7 +124,21 @@ def read_layer(logical_id: str, line: int, properties: Node, scope: Scope, base:
         description=get("Description", lambda v: ly.validate_layer_description(to_str(v)), ""),
         license_info=get("LicenseInfo", lambda v: ly.validate_license_info(to_str(v))),
         retention_policy=get("RetentionPolicy", _retention, "Retain"),
+        build_method=_build_method(metadata),
     )
+
+
+def _build_method(metadata: Any) -> str | None:
+    """SAM's ``Metadata: BuildMethod``: Python runtimes are built here (requirements.txt installed,
+    everything under python/); others need a build Cumulo does not do."""
+    if not isinstance(metadata, dict) or "BuildMethod" not in metadata:
+        return None
+    method = str(metadata["BuildMethod"])
+    if method not in fn.PYTHON_RUNTIMES:
+        raise IntrinsicError(f"Metadata BuildMethod '{method}' is not supported: Cumulo builds Python layers "
+                             f"({', '.join(sorted(fn.PYTHON_RUNTIMES))}); build others first and point ContentUri "
+                             "at the result")
+    return method
 
 
 def _strings(value: Any) -> list[str]:
@@ -176,7 +204,7 @@ def expected_arns(c: "Cumulo", template: "Template") -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for spec in template_layers(template):
         current = _latest(c, spec.name)
-        same = _same(spec, current, load_code(spec.content_uri).sha256_hex)
+        same = _same(spec, current, load_code(spec.content()).sha256_hex)
         out[spec.logical_id] = c.arns.layer(spec.name, current.version) if same and current else None
     return out
 
@@ -206,7 +234,7 @@ def apply_layers(c: "Cumulo", template: "Template", undo: list[Callable[[], obje
     for spec in template_layers(template):
         if arns[spec.logical_id]:
             continue
-        doc = c.publish_layer_version(spec.name, spec.content_uri, list(spec.compatible_runtimes), spec.description,
+        doc = c.publish_layer_version(spec.name, spec.content(), list(spec.compatible_runtimes), spec.description,
                                       list(spec.compatible_architectures), spec.license_info)
         arns[spec.logical_id] = doc["LayerVersionArn"]
         undo.append(_deleter(c, spec.name, int(doc["Version"])))

@@ -418,6 +418,7 @@ class _Entry:
     line: int
     properties: Node
     type: str = _FUNCTION_TYPE
+    metadata: Any = None          # the resource's Metadata (a layer's BuildMethod)
 
 
 def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]:
@@ -430,7 +431,7 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]
             properties = resource.get("Properties", Node(line=line))
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
-            entries.append(_Entry(logical_id, line, properties, resource["Type"]))
+            entries.append(_Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
     return entries
 
 
@@ -617,7 +618,7 @@ def _layer(entry: _Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
     except IntrinsicError as exc:
         raise _error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
     try:
-        return read_layer(entry.logical_id, entry.line, properties, scope, base)
+        return read_layer(entry.logical_id, entry.line, properties, scope, base, entry.metadata)
     except IntrinsicError as exc:
         raise _property_error(entry, exc) from None
 

@@ -167,3 +167,34 @@ def test_ref_of_a_layer_in_an_environment_variable_is_its_arn(cumulo: Cumulo, tm
     deploy(cumulo, path)
     assert cumulo.get_function_configuration("stack-Fn").environment == {"LAYER": cumulo.arns.layer("shared", 1)}
     assert not deploy(cumulo, path).changed
+
+
+def test_build_method_installs_the_layers_requirements(cumulo: Cumulo, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.test_package import make_wheel
+
+    make_wheel(tmp_path / "wheels", value="built into the layer")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")                       # offline: pip reads its options from the env
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
+    monkeypatch.setenv("CUMULO_PACKAGE_CACHE", str(tmp_path / "cache"))
+    path = stack(tmp_path)
+    layer = path.parent / "layer"
+    (layer / "python" / "shared.py").unlink()
+    (layer / "python").rmdir()
+    (layer / "requirements.txt").write_text("tinypkg==1.0\n")
+    (layer / "shared.py").write_text("import tinypkg\nWHO = tinypkg.VALUE\n")    # SAM puts it under python/
+    path.write_text(path.read_text().replace("      RetentionPolicy: RETENTION\n", "")
+                    .replace("    Type: AWS::Serverless::LayerVersion\n",
+                             "    Type: AWS::Serverless::LayerVersion\n    Metadata:\n      BuildMethod: python3.11\n"))
+    deploy(cumulo, path)
+    assert cumulo.invoke("stack-Fn").json() == "built into the layer"
+    assert not deploy(cumulo, path).changed          # the cached build has the same hash
+
+
+def test_unsupported_build_method_is_refused(tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    path.write_text(path.read_text().replace("    Type: AWS::Serverless::LayerVersion\n",
+                                             "    Type: AWS::Serverless::LayerVersion\n    Metadata:\n"
+                                             "      BuildMethod: makefile\n"))
+    with pytest.raises(TemplateError, match="BuildMethod 'makefile' is not supported"):
+        load_template(path)
