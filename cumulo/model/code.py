@@ -179,6 +179,8 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> None:
             if parent in files:
                 raise _refused(f"Zip entry {info.filename!r} is inside {parent.as_posix()!r}, which is a file.")
             folders.add(parent)
+        if len(folders) > limits.ZIP_MAX_ENTRIES:   # deep unique paths would make millions of folders
+            raise _refused(f"Zip file implies more than {limits.ZIP_MAX_ENTRIES} folders.")
     clash = files & folders
     if clash:
         raise _refused(f"Zip entry {min(clash).as_posix()!r} is both a file and a folder.")

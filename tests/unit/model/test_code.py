@@ -520,3 +520,14 @@ def test_whatever_check_zip_accepts_extracts_inside_the_folder(entries: list[tup
             for f in filenames:
                 assert Path(dirpath, f).resolve().is_relative_to(folder.resolve())
         assert sorted(os.listdir(Path(tmp) / "code")) == sorted([f"{package.sha256_hex}.zip", package.sha256_hex])
+
+
+def test_deep_unique_paths_implying_too_many_folders_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few entries, each deep and unique: creating their folders would exhaust inodes."""
+    monkeypatch.setattr(limits, "ZIP_MAX_ENTRIES", 100)
+    deep = "/".join(["d"] * 60)
+    data = _raw_zip([(f"top{i}/{deep}/f.py", b"", stat.S_IFREG | 0o644) for i in range(3)])
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(data)
+    assert "folders" in info.value.message
+    assert check_zip(_raw_zip([(f"top{i}/{deep}/f.py", b"", stat.S_IFREG | 0o644) for i in range(1)])) == 0
