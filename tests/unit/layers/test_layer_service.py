@@ -211,3 +211,15 @@ def test_layer_version_permissions(service: LayerService) -> None:
     service.publish("shared", zip_of({"b": b""}))
     with pytest.raises(ResourceNotFoundException):
         service.get_policy("shared", 2)
+
+
+def test_layer_folder_with_a_link_leaving_it_is_refused(service: LayerService, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("platform secret")
+    folder = tmp_path / "layer" / "python"
+    folder.mkdir(parents=True)
+    (folder / "ok.py").write_text("X = 1\n")
+    (folder / "leak.txt").symlink_to(secret)
+    with pytest.raises(InvalidParameterValueException, match="link leaving"):
+        service.publish("leaky", tmp_path / "layer")
+    assert service.versions("leaky") == []
