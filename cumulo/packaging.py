@@ -49,19 +49,21 @@ def default_cache_dir() -> Path:
     return base / "cumulo" / "package"
 
 
-def _files(src: Path) -> list[Path]:
+def _files(src: Path, exclude: frozenset[Path] = frozenset()) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(src):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        found.extend(Path(dirpath, f) for f in sorted(filenames) if not f.endswith(".pyc"))
+        found.extend(path for f in sorted(filenames) if not f.endswith(".pyc")
+                     and (path := Path(dirpath, f)).resolve() not in exclude)
     return found
 
 
-def cache_key(src: Path, runtime: str, layer: bool, pip_args: list[str]) -> str:
+def cache_key(src: Path, runtime: str, layer: bool, pip_args: list[str],
+              exclude: frozenset[Path] = frozenset()) -> str:
     digest = hashlib.sha256()
     for part in (_FORMAT, runtime, "layer" if layer else "function", *pip_args):
         digest.update(part.encode() + b"\0")
-    for path in _files(src):
+    for path in _files(src, exclude):
         rel = path.relative_to(src).as_posix()
         digest.update(rel.encode() + b"\0" + (b"x" if os.access(path, os.X_OK) else b"-"))
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -81,8 +83,11 @@ def pip_command(requirements: Path, target: Path, runtime: str, extra: list[str]
 
 
 def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None = None, layer: bool = False,
-                  pip_args: list[str] | None = None) -> PackageResult:
+                  pip_args: list[str] | None = None, exclude: list[Path] | None = None) -> PackageResult:
+    """Build (or find in the cache) the zip for ``src``; ``exclude`` names files to leave out
+    (the output zip, when it is written inside the folder)."""
     src = src.resolve()
+    skipped = frozenset(p.resolve() for p in exclude or [])
     if not src.is_dir():
         raise InvalidParameterValueException(f"Not a folder: {src}")
     if fn.validate_runtime(runtime) not in fn.PYTHON_RUNTIMES:   # only Python is packaged for now
@@ -90,7 +95,7 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
     extra = list(pip_args or [])
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
-    key = cache_key(src, runtime, layer, extra)
+    key = cache_key(src, runtime, layer, extra, skipped)
     target = cache / f"{key}.zip"
     if target.is_file():
         return PackageResult(target, key, True, target.stat().st_size)
@@ -98,7 +103,7 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
         build = Path(scratch, "build")
         root = build / "python" if layer else build
         root.mkdir(parents=True)
-        for path in _files(src):
+        for path in _files(src, skipped):
             dest = root / path.relative_to(src)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)

@@ -91,8 +91,8 @@ def package(folder: Path, output: Path | None, runtime: str, as_layer: bool, cac
     """Build a deployment zip from FOLDER, installing its requirements.txt with pip (cached by content)."""
     from cumulo.packaging import build_package
 
-    result = build_package(folder, runtime, cache_dir, as_layer, list(pip_args))
     target = output or Path.cwd() / f"{folder.resolve().name}.zip"
+    result = build_package(folder, runtime, cache_dir, as_layer, list(pip_args), exclude=[target])
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.zip_path, target)
     click.echo(f"{target}  {result.size} bytes{'  (cached)' if result.cached else ''}")

@@ -161,3 +161,12 @@ def test_layer_cli_publish_use_list_delete(tmp_path: Path) -> None:
     bad = cli("--home", str(home), "function", "create", "other", "--code", str(code), "--handler", "app.handler",
               "--layer", arn, cwd=tmp_path)
     assert bad.returncode == 3 and f"Layer version {arn} does not exist." in bad.stderr
+
+
+def test_output_inside_the_folder_is_not_packaged_into_itself(project: Path, tmp_path: Path) -> None:
+    pip = [f"--pip-arg={a}" for a in offline(tmp_path)]
+    for _ in range(2):
+        done = cli("package", ".", "-o", "build.zip", "--cache-dir", str(tmp_path / "cache"), *pip, cwd=project)
+        assert done.returncode == 0, done.stderr
+    assert "(cached)" in done.stdout
+    assert "build.zip" not in zipfile.ZipFile(project / "build.zip").namelist()
