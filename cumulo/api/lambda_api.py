@@ -29,7 +29,7 @@ Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig", "DeadLetterConfig"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "Layers"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                 "MemorySize": "memory_size", "Role": "role"}
 
@@ -49,6 +49,8 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(dlc, dict):
             raise InvalidParameterValueException("DeadLetterConfig must be an object with TargetArn.")
         out["dead_letter_arn"] = dlc.get("TargetArn") or ""
+    if "Layers" in doc:
+        out["layers"] = doc["Layers"] or []
     if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
         raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
     return out
@@ -348,7 +350,75 @@ def list_mappings(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     return _page(docs, request, "EventSourceMappings", lambda d: d)
 
 
+# -- layers -----------------------------------------------------------------------
+_LAYER_KEYS = {"LayerName", "Description", "Content", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"}
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    q = request.query()
+    return {"compatible_runtime": q.get("CompatibleRuntime", [None])[0] or None,
+            "compatible_architecture": q.get("CompatibleArchitecture", [None])[0] or None}
+
+
+def publish_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    unknown = set(doc) - _LAYER_KEYS
+    if unknown:
+        raise InvalidParameterValueException(f"Unsupported PublishLayerVersion parameters: {', '.join(sorted(unknown))}")
+    if "Content" not in doc:
+        raise ValidationException("1 validation error detected: Value null at 'content' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return json_reply(c.publish_layer_version(
+        p["layer"], _zip(doc["Content"] or {}), doc.get("CompatibleRuntimes"), doc.get("Description", ""),
+        doc.get("CompatibleArchitectures"), doc.get("LicenseInfo")), 201)
+
+
+def get_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_layer_version(p["layer"], p["version"]))
+
+
+def delete_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_layer_version(p["layer"], p["version"])
+    return Reply(204)
+
+
+def list_layer_versions(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _page(c.list_layer_versions(p["layer"], **_filters(request)), request, "LayerVersions", lambda d: d)
+
+
+def add_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    for required in ("StatementId", "Action", "Principal"):
+        if required not in doc:
+            raise ValidationException(f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null")
+    return json_reply(c.add_layer_version_permission(
+        p["layer"], p["version"], doc["StatementId"], doc["Action"], doc["Principal"], doc.get("OrganizationId"),
+        request.query().get("RevisionId", [None])[0]), 201)
+
+
+def get_layer_policy(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_layer_version_policy(p["layer"], p["version"]))
+
+
+def remove_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.remove_layer_version_permission(p["layer"], p["version"], p["sid"], request.query().get("RevisionId", [None])[0])
+    return Reply(204)
+
+
+def list_layers(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    q = request.query()
+    if q.get("find", [""])[0] == "LayerVersion":      # GetLayerVersionByArn shares the path
+        arn = q.get("Arn", [""])[0]
+        if not arn:
+            raise ValidationException("1 validation error detected: Value null at 'arn' failed to satisfy "
+                                      "constraint: Member must not be null")
+        return json_reply(c.get_layer_version_by_arn(arn))
+    return _page(c.list_layers(**_filters(request)), request, "Layers", lambda d: d)
+
+
 _FN = r"(?P<name>[^/]+)"
+_LAYER = r"/2018-10-31/layers/(?P<layer>[^/]+)/versions"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
         ("POST", "/2015-03-31/functions", create_function),
@@ -382,6 +452,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", get_mapping),
         ("PUT", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", update_mapping),
         ("DELETE", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", delete_mapping),
+        ("POST", _LAYER, publish_layer_version),
+        ("GET", _LAYER, list_layer_versions),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)", get_layer_version),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)", delete_layer_version),
+        ("POST", f"{_LAYER}/(?P<version>[^/]+)/policy", add_layer_permission),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)/policy", get_layer_policy),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)/policy/(?P<sid>[^/]+)", remove_layer_permission),
+        ("GET", "/2018-10-31/layers", list_layers),
         ("GET", "/2016-08-19/account-settings", account_settings),
         ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),
         ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", untag_resource),

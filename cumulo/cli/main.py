@@ -19,6 +19,7 @@ from cumulo.errors import CumuloError
 from cumulo.cli.apis import api
 from cumulo.cli.events import events
 from cumulo.cli.states import states
+from cumulo.cli.layers import layer, package
 from cumulo.cli.queues import mapping, queue, schedule, stream
 from cumulo.cli._common import (
     EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
@@ -62,6 +63,7 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--description", default=""),
         click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240."),
         click.option("--publish", is_flag=True, help="Also publish a version."),
+        click.option("--layer", "layers", multiple=True, metavar="ARN", help="A layer version ARN (repeatable, in order)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -69,10 +71,11 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _function_config(name: str, code: Path, handler: str, runtime: str, memory_size: int, timeout: int,
-                     env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool) -> dict[str, Any]:
+                     env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool,
+                     layers: tuple[str, ...] = ()) -> dict[str, Any]:
     return dict(name=name, code=code, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
                 environment=_parse_env(env), description=description, ephemeral_storage=ephemeral_storage,
-                publish=publish)
+                publish=publish, layers=list(layers))
 
 
 @function.command("create")
@@ -432,6 +435,8 @@ cli.add_command(schedule)
 cli.add_command(stream)
 cli.add_command(events)
 cli.add_command(states)
+cli.add_command(layer)
+cli.add_command(package)
 
 
 if __name__ == "__main__":

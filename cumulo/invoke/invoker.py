@@ -24,12 +24,13 @@ from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
+from cumulo.model.layer import LayerRef
 from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line, start_line
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
-from cumulo.runtime.sandbox import SandboxPolicy
+from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 from cumulo.store.base import LogRecord
 
 __all__ = ["InvocationRequest", "InvocationResult", "InvocationType", "Invoker"]
@@ -82,10 +83,12 @@ class _Run:
 class Invoker:
     def __init__(self, pool: EnvironmentPool, limiter: ConcurrencyLimiter, logs: LogSink, arns: Arns,
                  code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
-                 sync_payload_max: int) -> None:
+                 sync_payload_max: int,
+                 layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
+        self._layers_dir = layers_dir   # the merged /opt tree of an ordered list of layers
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -174,11 +177,18 @@ class Invoker:
     # -- environment spec -----------------------------------------------------
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
+        sandbox = self._sandbox()
+        code_dir = self._code_dir(config.code_hex)
+        layers_dir = self._layers_dir(config.layers)
+        # /opt exists only in a private mount namespace; at the process level the merged tree's
+        # own path stands in for it wherever AWS's environment names /opt.
+        opt = "/opt" if layers_dir is None or sandbox.level is SandboxLevel.NAMESPACE else str(layers_dir)
+        task = "/var/task" if sandbox.level is SandboxLevel.NAMESPACE else str(code_dir)
         env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
+            "PATH": f"/usr/local/bin:/usr/bin:/bin:{opt}/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
-            "LD_LIBRARY_PATH": "/opt/lib",
+            "LD_LIBRARY_PATH": f"{opt}/lib",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": config.handler,
             "AWS_REGION": self._arns.region,
@@ -190,13 +200,18 @@ class Invoker:
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            **config.environment,
         }
+        if config.runtime.startswith("nodejs"):
+            major = config.runtime[len("nodejs"):].split(".")[0]
+            env["NODE_PATH"] = (f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:"
+                                f"/var/runtime/node_modules:/var/runtime:{task}")
+        env.update(config.environment)
         return EnvironmentSpec(
             function=config.name, version=config.version, handler=config.handler,
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
-            env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
+            env=env, code_dir=code_dir, tmp_root=self._tmp_root, sandbox=sandbox,
             max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT,
+            layers_dir=layers_dir, runtime=config.runtime,
         )
 
     # -- results and logs -----------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from cumulo.errors import InvalidParameterValueException, ValidationException
 from cumulo.model import limits
+from cumulo.model.layer import LayerRef
 
 __all__ = [
     "LATEST",
@@ -191,6 +192,10 @@ class Arns:
         arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
         return f"{arn}:{qualifier}" if qualifier else arn
 
+    def layer(self, name: str, version: int | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:layer:{name}"
+        return f"{arn}:{version}" if version is not None else arn
+
     def default_role(self) -> str:
         return f"arn:aws:iam::{self.account}:role/cumulo-default-execution-role"
 
@@ -214,6 +219,7 @@ class FunctionConfiguration:
     revision_id: str = ""
     last_modified: str = ""
     dead_letter_arn: str = ""     # DeadLetterConfig.TargetArn: where failed asynchronous events go
+    layers: tuple[LayerRef, ...] = ()   # in order: later layers override earlier ones under /opt
 
     @property
     def code_hex(self) -> str:
@@ -231,7 +237,9 @@ class FunctionConfiguration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FunctionConfiguration":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        doc = {k: v for k, v in data.items() if k in known}
+        doc["layers"] = tuple(LayerRef.from_dict(r) if isinstance(r, dict) else r for r in doc.get("layers", ()))
+        return cls(**doc)
 
     def to_aws(self, arns: Arns, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``FunctionConfiguration`` document of AWS's Lambda API."""
@@ -259,6 +267,8 @@ class FunctionConfiguration:
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
+        if self.layers:
+            doc["Layers"] = [r.to_aws() for r in self.layers]
         if self.dead_letter_arn:
             doc["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if state:

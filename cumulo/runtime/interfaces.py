@@ -41,6 +41,19 @@ class EnvironmentSpec:
     sandbox: SandboxPolicy
     max_response: int
     nofile: int
+    layers_dir: Path | None = None   # the merged layers, seen as /opt (namespace level) or in place
+    runtime: str = "python3.11"
+
+    def layer_python_paths(self) -> list[str]:
+        """What layers add to ``sys.path``, after the code and before the platform, as on AWS."""
+        if self.sandbox.level is SandboxLevel.NAMESPACE:
+            opt = "/opt"
+        elif self.layers_dir is not None:
+            opt = str(self.layers_dir)
+        else:
+            return ["/opt/python"]
+        version = self.runtime if self.runtime.startswith("python") else "python3"
+        return [f"{opt}/python/lib/{version}/site-packages", f"{opt}/python"]
 
     @property
     def max_frame(self) -> int:
@@ -63,6 +76,8 @@ class EnvironmentSpec:
             "gid": self.sandbox.uid if ns else None,
             "hide": list(self.sandbox.hide) if ns else [],
             "no_network": self.sandbox.no_network,
+            "opt_dir": str(self.layers_dir) if ns and self.layers_dir is not None else None,
+            "python_paths": self.layer_python_paths(),
         }
 
 

@@ -9,8 +9,9 @@ child it reaps). It dies with its supervisor, and its children die with it.
 Inside the child, ``_become_environment`` builds the sandbox in this order:
 session and process group → memory cgroup → stdio onto the log pipe, all other
 descriptors closed → private mounts (code read-only at /var/task, the
-platform's home hidden, a size-capped tmpfs on /tmp) → rlimits → working
-directory → capabilities dropped / unprivileged user → a clean environment →
+merged layers read-only at /opt, the platform's home hidden, a size-capped
+tmpfs on /tmp) → rlimits → working directory → capabilities dropped /
+unprivileged user → a clean environment →
 ``bootstrap.run`` (Init, then invocations).
 """
 
@@ -30,6 +31,7 @@ from cumulo.runtime import bootstrap, linux, protocol
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
+OPT_DIR = "/opt"               # where layers are, as on AWS
 _CHAN_FD = 3
 
 
@@ -138,7 +140,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.environ.clear()
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
-        sys.path[:] = [task_root, "/opt/python", *platform_paths]
+        sys.path[:] = [task_root, *spec.get("python_paths", ["/opt/python"]), *platform_paths]
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         tempfile.tempdir = None   # recomputed from TMPDIR on first use
@@ -172,15 +174,24 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    # The platform's own packages (a virtualenv under /tmp, say) must stay importable once a
-    # private tmpfs covers /tmp, without showing up in it: hold them open now (in this
-    # namespace) and bind them read-only under /var/runtime, where AWS keeps its runtime.
+    # The platform's own packages (a virtualenv under /tmp or /opt, say) must stay importable once
+    # a private tmpfs covers /tmp (and the layers cover /opt), without showing up there: hold them
+    # open now (in this namespace) and bind them read-only under /var/runtime, where AWS keeps its
+    # runtime.
     held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
-            if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
+            if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
     # bind the code before anything is mounted over the folders that hold it
     linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
     linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+    # layers: the merged tree read-only at /opt; without layers an empty /opt, as on AWS
+    if spec.get("opt_dir"):
+        linux.mount(spec["opt_dir"], OPT_DIR, None, linux.MS_BIND | linux.MS_REC)
+    else:
+        linux.mount("tmpfs", OPT_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+    linux.mount(None, OPT_DIR, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
     for hidden in spec.get("hide", []):
+        if hidden == OPT_DIR or hidden.startswith(OPT_DIR + "/"):
+            continue   # a home under /opt is already out of sight: /opt is the layers now
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
