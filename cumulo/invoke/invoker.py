@@ -28,7 +28,9 @@ from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line,
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
-from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
+from cumulo.runtime import catalog
+from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
+from cumulo.runtime.interfaces import ExecutionEnvironment
 from cumulo.runtime.sandbox import SandboxPolicy
 from cumulo.store.base import LogRecord
 
@@ -163,7 +165,7 @@ class Invoker:
         return header
 
     @staticmethod
-    def _ran(config: FunctionConfiguration, env: Environment, outcome: Outcome, cold: bool) -> _Run:
+    def _ran(config: FunctionConfiguration, env: ExecutionEnvironment, outcome: Outcome, cold: bool) -> _Run:
         if isinstance(outcome, InvalidPayload):
             raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
         used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
@@ -174,6 +176,7 @@ class Invoker:
     # -- environment spec -----------------------------------------------------
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
+        runtime = catalog.runtime_of(config.runtime)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
             "LANG": "C.UTF-8",
@@ -190,13 +193,16 @@ class Invoker:
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            **runtime.environment,
             **config.environment,
         }
+        if runtime.execution_env is None:   # custom runtimes: AWS sets no AWS_EXECUTION_ENV
+            del env["AWS_EXECUTION_ENV"]
         return EnvironmentSpec(
             function=config.name, version=config.version, handler=config.handler,
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
             env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
-            max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT,
+            max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT, entrypoint=runtime.entrypoint,
         )
 
     # -- results and logs -----------------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Union
+import asyncio
+from typing import NamedTuple, Protocol, Union
 
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 
 __all__ = [
-    "EnvironmentSpec", "LogLine", "Outcome",
+    "EnvironmentSpec", "ExecutionEnvironment", "LogLine", "Outcome",
     "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed",
 ]
 
@@ -41,6 +42,9 @@ class EnvironmentSpec:
     sandbox: SandboxPolicy
     max_response: int
     nofile: int
+    # None: a forked Python environment. Otherwise a Runtime API environment exec'ing this command
+    # (empty: the function's own ``bootstrap``, looked for where AWS looks).
+    entrypoint: tuple[str, ...] | None = None
 
     @property
     def max_frame(self) -> int:
@@ -63,6 +67,7 @@ class EnvironmentSpec:
             "gid": self.sandbox.uid if ns else None,
             "hide": list(self.sandbox.hide) if ns else [],
             "no_network": self.sandbox.no_network,
+            "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
         }
 
 
@@ -113,3 +118,37 @@ class Crashed:
 
 
 Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed]
+
+
+class ExecutionEnvironment(Protocol):
+    """What the pool and the invoker use of an environment, whatever runs inside it.
+
+    Implemented by ``environment.Environment`` (a forked Python runtime on a frame channel) and
+    ``process_env.ProcessEnvironment`` (any runtime speaking the Runtime API). One invocation at a
+    time; ``invoke`` never raises for what user code does: every ending is an ``Outcome``.
+    """
+
+    spec: EnvironmentSpec
+    pid: int
+    dead: bool
+    provisioned: bool
+    init_ms: float
+    init_lines: list[LogLine]
+    last_used: float
+    invocations: int
+
+    @property
+    def max_memory_mb(self) -> int: ...
+
+    def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome: ...
+
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
+                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]": ...
+
+    def kill(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def await_exit(self, timeout_s: float) -> None: ...
+
+    def collect_logs(self) -> list[LogLine]: ...

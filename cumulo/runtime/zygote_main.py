@@ -11,7 +11,8 @@ session and process group → memory cgroup → stdio onto the log pipe, all oth
 descriptors closed → private mounts (code read-only at /var/task, the
 platform's home hidden, a size-capped tmpfs on /tmp) → rlimits → working
 directory → capabilities dropped / unprivileged user → a clean environment →
-``bootstrap.run`` (Init, then invocations).
+``bootstrap.run`` (Init, then invocations), or for a Runtime API environment
+``exec_runtime.become_runtime`` (its listening socket, then ``execve`` of the runtime).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from cumulo.runtime import bootstrap, linux, protocol
+from cumulo.runtime import bootstrap, exec_runtime, linux, protocol
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -124,7 +125,9 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp, platform_paths = _isolate_filesystem(spec, platform_paths)
+        task_root, tmp, moved_paths = _isolate_filesystem(spec, platform_paths)
+        relocated = dict(zip(platform_paths, moved_paths))
+        platform_paths = moved_paths
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
@@ -146,6 +149,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
         os._exit(70)
+    if spec.get("entrypoint") is not None:
+        exec_runtime.become_runtime(chan, spec, task_root, relocated)  # never returns
     gc.unfreeze()
     code = 0
     try:
@@ -171,6 +176,8 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
         return spec["code_dir"], spec["tmp_dir"], platform_paths
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
+    if spec.get("no_network") and spec.get("entrypoint") is not None:
+        linux.loopback_up()   # the Runtime API socket lives in this namespace: its loopback must work
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     # The platform's own packages (a virtualenv under /tmp, say) must stay importable once a
     # private tmpfs covers /tmp, without showing up in it: hold them open now (in this
