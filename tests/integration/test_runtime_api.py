@@ -349,6 +349,7 @@ def test_bootstrap_exit_crash_and_timeout_are_handled_like_python(cumulo: Cumulo
 
 
 C_BOOTSTRAP = r"""
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,7 +414,7 @@ def test_compiled_c_bootstrap(cumulo: Cumulo, code_dir: CodeDir, tmp_path: Path)
     source = tmp_path / "bootstrap.c"
     source.write_text(C_BOOTSTRAP)
     folder = code_dir()
-    subprocess.run(["gcc", "-O2", "-o", str(folder / "bootstrap"), str(source)], check=True)
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-Wno-unused-result", "-o", str(folder / "bootstrap"), str(source)], check=True)
     name = _fn(cumulo, folder, "provided.al2023", handler="unused")
     first = cumulo.invoke(name, b'{"n": 1}')
     assert first.function_error is None, first.payload
@@ -437,7 +438,7 @@ def test_missing_or_unrunnable_bootstrap_is_an_invalid_entrypoint(cumulo: Cumulo
 
 # -- every error path of the API, seen from a raw-socket runtime -----------------------
 PROBE = """
-    #!{python} -I -S
+    #!{python} -IS
     import json, os, socket, sys
     HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
     BASE = "/2018-06-01/runtime"
