@@ -679,3 +679,39 @@ def test_python_function_on_awslambdaric_runs_unchanged(cumulo: Cumulo, code_dir
     assert failed.function_error == "Unhandled"
     assert failed.json()["errorType"] == "ValueError" and failed.json()["errorMessage"] == "ric failure"
     assert any("ric handler" in l for l in first.log_lines)
+
+
+# -- the sandbox is the Python environments' one ------------------------------------------
+SANDBOX_BOOTSTRAP = """
+    #!/bin/bash
+    API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    while true; do
+      HEADERS="$(mktemp)"
+      curl -sS -o /dev/null -D "$HEADERS" "$API/invocation/next"
+      ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+      if touch "$LAMBDA_TASK_ROOT/written" 2>/dev/null; then W=true; else W=false; fi
+      if (exec 3<>/dev/tcp/1.1.1.1/53) 2>/dev/null; then NET=true; else NET=false; fi
+      TMPFILES="$(ls /tmp | wc -l)"
+      curl -sS -o /dev/null "$API/invocation/$ID/response" \
+        -d "{\\"root\\": \\"$LAMBDA_TASK_ROOT\\", \\"cwd\\": \\"$PWD\\", \\"writable\\": $W, \\"net\\": $NET, \\"uid\\": $(id -u), \\"tmp\\": $TMPFILES}"
+    done
+"""
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_runtime_api_environments_get_the_sandbox(cumulo: Cumulo, code_dir: CodeDir) -> None:
+    result = cumulo.invoke(_fn(cumulo, code_dir(bootstrap=SANDBOX_BOOTSTRAP), "provided.al2023"))
+    body = result.json()
+    assert body["writable"] is False and body["cwd"] == body["root"]
+    if cumulo.sandbox.level.value == "namespace":
+        assert body["root"] == "/var/task"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_without_network_the_runtime_api_still_works_on_its_own_loopback(home: Path, code_dir: CodeDir) -> None:
+    with Cumulo(home=home, no_network=True) as c:
+        if c.sandbox.level.value != "namespace":
+            pytest.skip("no_network needs the namespace level")
+        result = c.invoke(_fn(c, code_dir(bootstrap=SANDBOX_BOOTSTRAP), "provided.al2023"))
+        assert result.function_error is None, result.log_lines
+        assert result.json()["net"] is False and result.json()["root"] == "/var/task"
