@@ -103,6 +103,9 @@ class EnvironmentPool:
             idle = self._idle.get(key)
             while idle:
                 env = idle.pop()
+                if env.pid and self._zygote.has_exited(env.pid):   # died after its last answer (a runtime
+                    env.dead = True                                  # that exits on an uncaught error)
+                    env.kill()
                 if not env.dead:
                     if env.provisioned:
                         self._busy_provisioned[key] += 1

@@ -715,3 +715,23 @@ def test_without_network_the_runtime_api_still_works_on_its_own_loopback(home: P
         result = c.invoke(_fn(c, code_dir(bootstrap=SANDBOX_BOOTSTRAP), "provided.al2023"))
         assert result.function_error is None, result.log_lines
         assert result.json()["net"] is False and result.json()["root"] == "/var/task"
+
+
+@needs_node
+def test_a_runtime_that_exits_after_answering_gives_the_next_call_a_fresh_environment(cumulo: Cumulo,
+                                                                                      code_dir: CodeDir) -> None:
+    folder = code_dir(**{"index.js": """
+        exports.handler = (e, c, cb) => {
+          if (e.boom) setTimeout(() => { throw new Error('async boom'); }, 5);
+          else cb(null, process.pid);
+        };
+    """})
+    name = _fn(cumulo, folder, "nodejs20.x")
+    pid = cumulo.invoke(name).json()
+    assert cumulo.invoke(name, b'{"boom": true}').json()["errorMessage"] == "async boom"
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)   # the zygote reports the exit just after reaping it
+    after = cumulo.invoke(name)
+    assert after.function_error is None and after.cold_start and after.json() != pid
