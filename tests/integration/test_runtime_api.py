@@ -735,3 +735,54 @@ def test_a_runtime_that_exits_after_answering_gives_the_next_call_a_fresh_enviro
     time.sleep(0.05)   # the zygote reports the exit just after reaping it
     after = cumulo.invoke(name)
     assert after.function_error is None and after.cold_start and after.json() != pid
+
+
+@pytest.fixture(scope="module")
+def aws_lambda_ric(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """AWS's Node.js runtime client, built (it compiles a native addon): ``$CUMULO_AWS_LAMBDA_RIC`` names a built
+    ``node_modules/aws-lambda-ric`` to reuse, else npm installs it here (a minute or more)."""
+    given = os.environ.get("CUMULO_AWS_LAMBDA_RIC")
+    if given:
+        return Path(given)
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    work = tmp_path_factory.mktemp("node-ric")
+    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "aws-lambda-ric"], cwd=work,
+                          capture_output=True, text=True, timeout=1200)
+    built = work / "node_modules" / "aws-lambda-ric"
+    if done.returncode != 0 or not (built / "dist" / "rapid-client.node").exists():
+        pytest.skip(f"aws-lambda-ric cannot be built here: {done.stderr[-300:]}")
+    return built
+
+
+@needs_node
+@pytest.mark.slow
+def test_node_function_on_aws_lambda_ric_runs_unchanged(cumulo: Cumulo, code_dir: CodeDir,
+                                                        aws_lambda_ric: Path) -> None:
+    folder = code_dir(**{
+        "index.mjs": """
+            let count = 0;
+            export const handler = async (event, context) => {
+              count += 1;
+              console.log("ric says hi");
+              if (event.fail) throw new TypeError("ric failure");
+              return { count, event, fn: context.functionName, id: context.awsRequestId, pid: process.pid };
+            };
+        """,
+        "bootstrap": '#!/bin/sh\nexec node node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
+    })
+    target = folder / "node_modules" / "aws-lambda-ric"
+    target.mkdir(parents=True)
+    for part in ("package.json", "bin", "dist"):   # what it needs at run time (the rest is its build)
+        source = aws_lambda_ric / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
+    name = _fn(cumulo, folder, "provided.al2023")
+    first = cumulo.invoke(name, b'{"x": 1}')
+    assert first.function_error is None, first.payload
+    assert first.json()["event"] == {"x": 1} and first.json()["fn"] == name and first.json()["id"] == first.request_id
+    second = cumulo.invoke(name)
+    assert second.json()["count"] == 2 and second.json()["pid"] == first.json()["pid"]
+    failed = cumulo.invoke(name, b'{"fail": true}')
+    assert failed.function_error == "Unhandled"
+    assert failed.json()["errorType"] == "TypeError" and failed.json()["errorMessage"] == "ric failure"
+    assert any("\tINFO\tric says hi" in line for line in first.log_lines)
