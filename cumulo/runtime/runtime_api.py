@@ -13,6 +13,11 @@ Layered as firecracker's API is, so that nothing happens before a request is typ
   driven by whoever polls it (the thread running the invocation): it never runs on its own,
   so between invocations a runtime's ``next`` simply waits, as in a frozen AWS environment.
 
+A streamed response (``Lambda-Runtime-Function-Response-Mode: streaming``, chunked) is taken
+whole and answered as a buffered one (what AWS does for a plain Invoke of a streaming
+function); an error the runtime reports in its trailers (``Lambda-Runtime-Function-Error-Type``,
+``-Body`` in base64) fails the invocation like ``/error``.
+
 Status codes and bodies follow AWS's OpenAPI description of the Runtime API: 202
 ``{"status":"OK"}``; 400 for an unknown request id; 403 for a call the state does not allow
 (a second response, an init error after Init); 413 for a payload over the limit; errors as
@@ -21,10 +26,11 @@ Status codes and bodies follow AWS's OpenAPI description of the Runtime API: 202
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 __all__ = [
@@ -57,6 +63,7 @@ class HttpRequest:
     body_size: int
     oversized: bool
     keep_alive: bool
+    trailers: dict[str, str] = field(default_factory=dict)   # of a chunked body, lower-cased names
 
 
 class HttpParser:
@@ -70,6 +77,7 @@ class HttpParser:
         self._left = 0
         self._body = bytearray()
         self._size = 0
+        self._trailers: dict[str, str] = {}
 
     def feed(self, data: bytes) -> list[HttpRequest]:
         self._buf += data
@@ -98,6 +106,10 @@ class HttpParser:
                 if self._mode == "trailer":
                     if not line:
                         return self._complete()
+                    name, sep, value = line.decode("latin-1").partition(":")
+                    if not sep or not name:
+                        raise HttpError("bad trailer line")
+                    self._trailers[name.strip().lower()] = value.strip()
                     continue
                 try:
                     self._left = int(line.split(b";", 1)[0].strip(), 16)
@@ -177,8 +189,8 @@ class HttpParser:
         method, path, headers, keep_alive = self._head
         oversized = self._size > self.max_body
         request = HttpRequest(method, path, headers, b"" if oversized else bytes(self._body), self._size,
-                              oversized, keep_alive)
-        self._head, self._mode, self._body = None, "", bytearray()
+                              oversized, keep_alive, self._trailers)
+        self._head, self._mode, self._body, self._trailers = None, "", bytearray(), {}
         return request
 
 
@@ -243,9 +255,20 @@ def command_of(request: HttpRequest) -> Command:
         if method != "POST":
             return Unroutable(405, "Method not allowed")
         if parts[2] == "response":
+            trailer_type = request.trailers.get("lambda-runtime-function-error-type")
+            if trailer_type:   # a streamed response that failed part-way: the error is in its trailers
+                return InvocationError(parts[1], trailer_type, _trailer_body(request.trailers), False)
             return InvocationResponse(parts[1], request.body, request.oversized)
         return InvocationError(parts[1], error_type, request.body, request.oversized)
     return Unroutable(404, f"Path not found: {request.path}")
+
+
+def _trailer_body(trailers: dict[str, str]) -> bytes:
+    raw = trailers.get("lambda-runtime-function-error-body", "")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except ValueError:
+        return raw.encode()
 
 
 # -- the pure core --------------------------------------------------------------------------

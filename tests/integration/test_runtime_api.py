@@ -786,3 +786,33 @@ def test_node_function_on_aws_lambda_ric_runs_unchanged(cumulo: Cumulo, code_dir
     assert failed.function_error == "Unhandled"
     assert failed.json()["errorType"] == "TypeError" and failed.json()["errorMessage"] == "ric failure"
     assert any("\tINFO\tric says hi" in line for line in first.log_lines)
+
+
+@needs_node
+def test_node_streamed_responses_are_buffered_for_invoke(cumulo: Cumulo, code_dir: CodeDir) -> None:
+    folder = code_dir(**{"index.mjs": """
+        export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+          if (event.http) {
+            responseStream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201 });
+          } else {
+            responseStream.setContentType('text/plain');
+          }
+          for (const word of ['streamed ', 'in ', 'parts ', context.awsRequestId.slice(0, 4)]) {
+            responseStream.write(word);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          if (event.fail) throw new Error('broke mid-stream');
+          responseStream.end();
+        });
+    """})
+    name = _fn(cumulo, folder, "nodejs20.x")
+    result = cumulo.invoke(name)
+    assert result.function_error is None
+    assert result.payload == f"streamed in parts {result.request_id[:4]}".encode()
+    http = cumulo.invoke(name, b'{"http": true}')
+    prelude, _, body = http.payload.partition(b"\0" * 8)
+    assert json.loads(prelude) == {"statusCode": 201} and body.startswith(b"streamed in parts ")
+    failed = cumulo.invoke(name, b'{"fail": true}')
+    assert failed.function_error == "Unhandled"
+    assert failed.json()["errorType"] == "Error" and failed.json()["errorMessage"] == "broke mid-stream"
+    assert not failed.cold_start

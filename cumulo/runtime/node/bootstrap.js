@@ -148,11 +148,30 @@ function emptyEventLoop() {
   return new Promise((resolve) => process.once('beforeExit', resolve));
 }
 
+function makeContext(headers, finish) {
+  const env = process.env;
+  const deadline = Number(header(headers, 'lambda-runtime-deadline-ms'));
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: header(headers, 'lambda-runtime-invoked-function-arn'),
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: header(headers, 'lambda-runtime-aws-request-id'),
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: parseJsonHeader(header(headers, 'lambda-runtime-cognito-identity')),
+    clientContext: parseJsonHeader(header(headers, 'lambda-runtime-client-context')),
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    done: (err, value) => finish(err, value, false),
+    succeed: (value) => finish(null, value, false),
+    fail: (err) => finish(err === undefined || err === null ? 'handled' : err, undefined, false),
+  };
+}
+
 function runHandler(handler, event, headers) {
   return new Promise((resolve) => {
     let settled = false;
-    const env = process.env;
-    const deadline = Number(header(headers, 'lambda-runtime-deadline-ms'));
     const finish = (err, value, waitForLoop) => {
       if (settled) return;
       settled = true;
@@ -160,22 +179,7 @@ function runHandler(handler, event, headers) {
       if (waitForLoop) emptyEventLoop().then(() => resolve(outcome));
       else resolve(outcome);
     };
-    const context = {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: env.AWS_LAMBDA_FUNCTION_NAME,
-      functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-      invokedFunctionArn: header(headers, 'lambda-runtime-invoked-function-arn'),
-      memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-      awsRequestId: header(headers, 'lambda-runtime-aws-request-id'),
-      logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
-      logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
-      identity: parseJsonHeader(header(headers, 'lambda-runtime-cognito-identity')),
-      clientContext: parseJsonHeader(header(headers, 'lambda-runtime-client-context')),
-      getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
-      done: (err, value) => finish(err, value, false),
-      succeed: (value) => finish(null, value, false),
-      fail: (err) => finish(err === undefined || err === null ? 'handled' : err, undefined, false),
-    };
+    const context = makeContext(headers, finish);
     const callback = (err, value) => finish(err, value, context.callbackWaitsForEmptyEventLoop);
     let result;
     try {
@@ -191,6 +195,69 @@ function runHandler(handler, event, headers) {
       emptyEventLoop().then(() => finish(null, null, false));
     }
   });
+}
+
+// -- response streaming: awslambda.streamifyResponse ------------------------------------
+const STREAMING = Symbol.for('cumulo.streamifyResponse');
+const ERROR_TRAILERS = 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body';
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.setContentType('application/vnd.awslambda.http-integration-response');
+      stream.write(JSON.stringify(prelude || {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+function responseStream(id) {
+  const { Writable } = require('stream');
+  let req;
+  let contentType = 'application/octet-stream';
+  let settle;
+  const answered = new Promise((resolve) => { settle = resolve; });
+  const open = () => {
+    if (req) return req;
+    req = http.request({
+      host: HOST, port: PORT, path: `${BASE}/invocation/${id}/response`, method: 'POST', agent, noDelay: true,
+      headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked', Trailer: ERROR_TRAILERS,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming' },
+    }, (res) => { res.resume(); res.on('end', () => settle(res.statusCode)); });
+    req.on('error', () => settle(0));
+    return req;
+  };
+  const stream = new Writable({
+    write(chunk, encoding, callback) { open().write(chunk, callback); },
+    final(callback) { open().end(); callback(); },
+  });
+  stream.setContentType = (type) => { contentType = type; };
+  stream.failWith = (doc) => {
+    const r = open();
+    r.addTrailers({ 'Lambda-Runtime-Function-Error-Type': doc.errorType,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(doc)).toString('base64') });
+    r.end();
+  };
+  stream.answered = answered;
+  return stream;
+}
+
+async function runStreaming(handler, event, headers, id) {
+  const stream = responseStream(id);
+  try {
+    await handler(event, stream, makeContext(headers, () => {}));
+    if (!stream.writableEnded) stream.end();
+  } catch (err) {
+    const doc = errorDocument(err);
+    logError('Invoke Error', doc);
+    if (!stream.writableEnded) stream.failWith(doc);
+  }
+  await stream.answered;
 }
 
 async function postError(route, doc, type) {
@@ -214,6 +281,10 @@ async function serve(handler) {
       event = JSON.parse(next.body.toString('utf8'));
     } catch (err) {
       await postError(`/invocation/${id}/error`, errorDocument(err, 'Runtime.UnmarshalError'));
+      continue;
+    }
+    if (handler[STREAMING]) {
+      await runStreaming(handler, event, next.headers, id);
       continue;
     }
     const outcome = await runHandler(handler, event, next.headers);

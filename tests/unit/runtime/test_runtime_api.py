@@ -271,3 +271,22 @@ def test_malformed_http_is_answered_400_and_closed(server: RuntimeApiServer, con
     status, headers, _ = _read_reply(client)
     assert status == 400 and headers["Connection"] == "close"
     assert client.recv(10) == b""
+
+
+def test_a_streamed_response_is_taken_whole() -> None:
+    raw = (f"POST {BASE}/invocation/r1/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+           "Lambda-Runtime-Function-Response-Mode: streaming\r\n\r\n").encode() + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    [req] = HttpParser(100).feed(raw)
+    assert command_of(req) == InvocationResponse("r1", b"abcde", False)
+
+
+def test_an_error_in_a_streamed_responses_trailers_fails_the_invocation() -> None:
+    import base64
+
+    doc = b'{"errorType": "Boom", "errorMessage": "mid-stream"}'
+    raw = (f"POST {BASE}/invocation/r1/response HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "2\r\npa\r\n0\r\nLambda-Runtime-Function-Error-Type: Boom\r\n"
+           f"Lambda-Runtime-Function-Error-Body: {base64.b64encode(doc).decode()}\r\n\r\n").encode()
+    [req] = HttpParser(100).feed(raw)
+    assert req.trailers["lambda-runtime-function-error-type"] == "Boom"
+    assert command_of(req) == InvocationError("r1", "Boom", doc, False)
