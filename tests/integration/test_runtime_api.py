@@ -816,3 +816,35 @@ def test_node_streamed_responses_are_buffered_for_invoke(cumulo: Cumulo, code_di
     assert failed.function_error == "Unhandled"
     assert failed.json()["errorType"] == "Error" and failed.json()["errorMessage"] == "broke mid-stream"
     assert not failed.cold_start
+
+
+@needs_node
+def test_node_over_its_memory_size_is_out_of_memory(cumulo: Cumulo, code_dir: CodeDir) -> None:
+    if cumulo.memory_enforcement != "cgroup":
+        pytest.skip("no writable memory cgroup on this machine")
+    folder = code_dir(**{"index.js": """
+        const hold = [];
+        exports.handler = async (event) => {
+          if (event.hog) for (;;) hold.push(Buffer.alloc(16 * 1024 * 1024, 1));
+          return process.pid;
+        };
+    """})
+    name = _fn(cumulo, folder, "nodejs20.x", memory_size=128, timeout=20)
+    pid = cumulo.invoke(name).json()
+    result = cumulo.invoke(name, b'{"hog": true}')
+    assert result.json()["errorType"] == "Runtime.OutOfMemory"
+    assert result.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert "Max Memory Used: 128 MB" in _report(result.log_lines)
+    assert not _alive(pid)
+    assert cumulo.invoke(name).json() != pid
+
+
+@needs_node
+def test_node_provisioned_environments_are_initialised_ahead(cumulo: Cumulo, code_dir: CodeDir) -> None:
+    folder = code_dir(**{"index.js": "exports.handler = async () => process.env.AWS_LAMBDA_INITIALIZATION_TYPE;"})
+    name = _fn(cumulo, folder, "nodejs20.x")
+    version = cumulo.publish_version(name).version
+    cumulo.put_provisioned_concurrency_config(name, version, 1)
+    assert cumulo.wait_provisioned(name, version)["Status"] == "READY"
+    result = cumulo.invoke(name, qualifier=version)
+    assert not result.cold_start and result.json() == "provisioned-concurrency"
