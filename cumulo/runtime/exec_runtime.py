@@ -39,8 +39,6 @@ def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: d
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     os.environ["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:%d" % listener.getsockname()[1]
-    for name in spec.get("unset_env", ()):
-        os.environ.pop(name, None)
     protocol.send(chan, {"op": "started", "pid": os.getpid()}, b"", [listener.fileno()])
     listener.close()
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):   # Python ignores these; a runtime must not inherit that

@@ -111,7 +111,10 @@ class Zygote:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "exit":
+            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
+                with self._exit_cond:
+                    self._exits.pop(header["pid"], None)
+            elif header.get("op") == "exit":
                 with self._exit_cond:
                     if len(self._exits) > _EXIT_MEMORY:
                         self._exits.pop(next(iter(self._exits)))

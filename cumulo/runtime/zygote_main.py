@@ -3,8 +3,8 @@
 Started once per supervisor with the worker runtime already imported, so a new
 environment costs a ``fork()`` plus the function's own Init. It obeys one
 request (``spawn``, with the environment's channel and log pipe passed as file
-descriptors) and reports one event (``exit``, with the wait status of each
-child it reaps). It dies with its supervisor, and its children die with it.
+descriptors) and reports two events: ``spawned`` (each child's pid, right after
+the fork) and ``exit`` (with the wait status of each child it reaps). It dies with its supervisor, and its children die with it.
 
 Inside the child, ``_become_environment`` builds the sandbox in this order:
 session and process group → memory cgroup → stdio onto the log pipe, all other
@@ -69,6 +69,8 @@ def main() -> None:
                     os.close(wake_w)
                     _become_environment(header, fds, platform_paths)  # never returns
                 children.add(pid)
+                # before any exit of this pid: the supervisor forgets an older process's exit under it
+                protocol.send(ctl, {"op": "spawned", "pid": pid})
             for fd in fds:
                 os.close(fd)
     for pid in children:
