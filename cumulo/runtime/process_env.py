@@ -150,10 +150,9 @@ class ProcessEnvironment:
         started = time.perf_counter()
         self.invocations += 1
         body = payload if payload.strip() else b"{}"
-        try:   # AWS's platform refuses a payload that is not JSON before the runtime sees it
-            orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return InvalidPayload(str(exc), lines, 0.0)
+        reason = _not_json(body)   # AWS's platform refuses a payload that is not JSON before the runtime sees it
+        if reason is not None:
+            return InvalidPayload(reason, lines, 0.0)
         assert self.server is not None
         self.server.submit(header["id"], _event_headers(header), body, deadline)
         result = self._serve(deadline, lines, until_ready=False)
@@ -374,6 +373,21 @@ class ProcessEnvironment:
             import shutil
 
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+def _not_json(body: bytes) -> str | None:
+    """Why ``body`` is not JSON, or None. orjson first (fast); what it refuses and the standard library
+    accepts (a lone surrogate escape, 1e400) is accepted, as the Python runtime accepts it."""
+    try:
+        orjson.loads(body)
+        return None
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        json.loads(body)
+        return None
+    except ValueError as exc:
+        return str(exc)
 
 
 def _event_headers(header: dict) -> tuple[tuple[str, str], ...]:

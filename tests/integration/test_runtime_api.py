@@ -489,7 +489,7 @@ PROBE = """
         status, headers, event = call("GET", "/invocation/next")
         rid = headers["Lambda-Runtime-Aws-Request-Id"]
         request = json.loads(event)
-        what = request.get("do")
+        what = request.get("do") if isinstance(request, dict) else None
         if what == "probe":
             notes["wrong_id"] = answer(*call("POST", "/invocation/not-a-request/response", b"{{}}")[::2])
             notes["unknown_path"] = call("GET", "/nothing/here")[0]
@@ -848,3 +848,8 @@ def test_node_provisioned_environments_are_initialised_ahead(cumulo: Cumulo, cod
     assert cumulo.wait_provisioned(name, version)["Status"] == "READY"
     result = cumulo.invoke(name, qualifier=version)
     assert not result.cold_start and result.json() == "provisioned-concurrency"
+
+
+@pytest.mark.parametrize("payload", [b'"\\ud800"', b"1e400", b'{"big": 123456789012345678901234567890}'])
+def test_json_the_python_runtime_accepts_is_accepted(cumulo: Cumulo, probe: Callable[..., str], payload: bytes) -> None:
+    assert cumulo.invoke(probe(), payload).function_error is None
