@@ -47,6 +47,7 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 40
             405: "Method Not Allowed", 413: "Request Entity Too Large", 500: "Internal Server Error"}
 _READ_CHUNK = 1 << 16
 _RECENT_IDS = 64
+MAX_CONNECTIONS = 32        # open connections per environment; more are closed as they come
 
 
 # -- HTTP/1.1 -------------------------------------------------------------------------------
@@ -454,6 +455,9 @@ class RuntimeApiServer:
                 return
             except OSError:
                 return
+            if len(self._conns) >= MAX_CONNECTIONS:   # user code must not exhaust the supervisor's descriptors
+                sock.close()
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(sock, self._max_body)

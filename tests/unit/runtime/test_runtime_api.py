@@ -290,3 +290,17 @@ def test_an_error_in_a_streamed_responses_trailers_fails_the_invocation() -> Non
     [req] = HttpParser(100).feed(raw)
     assert req.trailers["lambda-runtime-function-error-type"] == "Boom"
     assert command_of(req) == InvocationError("r1", "Boom", doc, False)
+
+
+def test_connections_beyond_the_cap_are_closed(server: RuntimeApiServer, connect: Callable[[], socket.socket]) -> None:
+    from cumulo.runtime.runtime_api import MAX_CONNECTIONS
+
+    clients = []
+    for _ in range(MAX_CONNECTIONS + 5):   # accepted as they come (the listen backlog is small)
+        clients.append(connect())
+        select.select([server.listener], [], [], 2)
+        server.on_readable(server.listener.fileno())
+    assert len(server.fds()) == MAX_CONNECTIONS + 1   # the listener and the first connections
+    extra = clients[-1]
+    extra.settimeout(2)
+    assert extra.recv(10) == b""
