@@ -853,3 +853,17 @@ def test_node_provisioned_environments_are_initialised_ahead(cumulo: Cumulo, cod
 @pytest.mark.parametrize("payload", [b'"\\ud800"', b"1e400", b'{"big": 123456789012345678901234567890}'])
 def test_json_the_python_runtime_accepts_is_accepted(cumulo: Cumulo, probe: Callable[..., str], payload: bytes) -> None:
     assert cumulo.invoke(probe(), payload).function_error is None
+
+
+@needs_node
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_hello_runtimes_example_deploys_and_answers(cumulo: Cumulo) -> None:
+    from cumulo.deploy.engine import deploy
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "hello-runtimes" / "template.yaml"
+    deploy(cumulo, example)
+    node = cumulo.invoke("hello-runtimes-NodeFunction", b'{"rawPath": "/node"}').json()
+    assert node["statusCode"] == 200 and json.loads(node["body"])["message"] == "hello from Node.js"
+    bash = cumulo.invoke("hello-runtimes-BashFunction", b"{}")
+    assert json.loads(bash.json()["body"]) == {"message": "hello from bash"}
+    assert any(line.startswith("hello from bash, request ") for line in bash.log_lines)
