@@ -79,6 +79,7 @@ class HttpParser:
         self._body = bytearray()
         self._size = 0
         self._trailers: dict[str, str] = {}
+        self.expects_continue = False   # a head asked for "100 Continue" (curl does for large bodies)
 
     def feed(self, data: bytes) -> list[HttpRequest]:
         self._buf += data
@@ -160,6 +161,8 @@ class HttpParser:
         connection = headers.get("connection", "").lower()
         keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
         self._head = (method, target.split("?", 1)[0], headers, keep_alive)
+        if headers.get("expect", "").lower() == "100-continue":
+            self.expects_continue = True
         self._body, self._size = bytearray(), 0
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self._mode = "chunk-size"
@@ -424,6 +427,9 @@ class RuntimeApiServer:
                                                         ).encode(), keep_alive=False))
             self._drop(conn)
             return []
+        if conn.parser.expects_continue:   # else curl waits a second before sending a large body
+            conn.parser.expects_continue = False
+            self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
         signals = []
         for request in requests:
             answer, signal = self.state.handle(command_of(request))

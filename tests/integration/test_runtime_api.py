@@ -867,3 +867,23 @@ def test_the_hello_runtimes_example_deploys_and_answers(cumulo: Cumulo) -> None:
     bash = cumulo.invoke("hello-runtimes-BashFunction", b"{}")
     assert json.loads(bash.json()["body"]) == {"message": "hello from bash"}
     assert any(line.startswith("hello from bash, request ") for line in bash.log_lines)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_posting_a_large_response_does_not_wait_for_100_continue(cumulo: Cumulo, code_dir: CodeDir) -> None:
+    folder = code_dir(bootstrap="""
+        #!/bin/bash
+        API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+        head -c 2000000 /dev/zero | tr '\\0' 'a' | sed 's/.*/"&"/' > "$TMPDIR/big.json"
+        while true; do
+          H="$(mktemp)"
+          curl -sS -o /dev/null -D "$H" "$API/invocation/next"
+          ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)"
+          curl -sS -o /dev/null "$API/invocation/$ID/response" --data-binary "@$TMPDIR/big.json"
+        done
+    """)
+    name = _fn(cumulo, folder, "provided.al2023", timeout=10)
+    cumulo.invoke(name)
+    started = time.monotonic()
+    result = cumulo.invoke(name)
+    assert len(result.payload) == 2_000_002 and time.monotonic() - started < 0.5   # curl's wait is 1 s

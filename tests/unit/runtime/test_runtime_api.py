@@ -304,3 +304,20 @@ def test_connections_beyond_the_cap_are_closed(server: RuntimeApiServer, connect
     extra = clients[-1]
     extra.settimeout(2)
     assert extra.recv(10) == b""
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: RuntimeApiServer,
+                                                         connect: Callable[[], socket.socket]) -> None:
+    client = connect()
+    client.sendall(_request("GET", f"{BASE}/invocation/next"))
+    _pump(server)
+    server.submit("r1", (), b"{}", deadline=1e12)
+    _read_reply(client)
+    client.sendall(f"POST {BASE}/invocation/r1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                   "Expect: 100-continue\r\n\r\n".encode())
+    _pump(server)
+    client.settimeout(2)
+    assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    client.sendall(b'"ok"')
+    assert _pump(server) == [Responded(b'"ok"')]
+    assert _read_reply(client)[0] == 202
