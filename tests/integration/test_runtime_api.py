@@ -887,3 +887,17 @@ def test_curl_posting_a_large_response_does_not_wait_for_100_continue(cumulo: Cu
     started = time.monotonic()
     result = cumulo.invoke(name)
     assert len(result.payload) == 2_000_002 and time.monotonic() - started < 0.5   # curl's wait is 1 s
+
+
+@needs_node
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_process_sandbox_level_runs_runtime_api_environments_too(home: Path, code_dir: CodeDir) -> None:
+    with Cumulo(home=home, sandbox="process") as c:
+        assert c.sandbox.level.value == "process"
+        node = _fn(c, code_dir(**{"index.js": CONTEXT_JS}), "nodejs20.x")
+        body = c.invoke(node, b'{"p": 1}').json()
+        assert body["event"] == {"p": 1} and body["env"]["taskRoot"] != "/var/task"
+        sandbox = c.invoke(_fn(c, code_dir(bootstrap=SANDBOX_BOOTSTRAP), "provided.al2023")).json()
+        assert sandbox["cwd"] == sandbox["root"]   # (as root this level does not protect the code)
+        timed = _fn(c, code_dir(bootstrap=BASH_BOOTSTRAP), "provided.al2023", timeout=1)
+        assert c.invoke(timed, b'{"sleep": true}').json()["errorType"] == "Sandbox.Timedout"
