@@ -203,6 +203,7 @@ class Invoker:
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
             env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
             max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT, entrypoint=runtime.entrypoint,
+            runtime_dir=runtime.runtime_dir,
         )
 
     # -- results and logs -----------------------------------------------------

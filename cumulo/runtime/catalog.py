@@ -31,6 +31,7 @@ class Runtime:
     execution_env: str | None              # AWS_EXECUTION_ENV (none for custom runtimes)
     environment: dict[str, str] = field(default_factory=dict)
     version: str = ""                      # what actually runs it, for RuntimeVersionConfig
+    runtime_dir: Path | None = None        # shown at /var/runtime at the namespace level
 
 
 @functools.cache
@@ -76,7 +77,8 @@ def runtime_of(name: str) -> Runtime:
             "LAMBDA_RUNTIME_DIR": str(NODE_BOOTSTRAP.parent),
             "NODE_PATH": f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules",
         }
-        return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}", env, f"node {version}")
+        return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}", env, f"node {version}",
+                       NODE_BOOTSTRAP.parent)
     return Runtime(name, None, f"AWS_Lambda_{name}", {}, f"python {sys.version.split()[0]}")
 
 

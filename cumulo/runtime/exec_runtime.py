@@ -26,7 +26,11 @@ def bootstrap_candidates(task_root: str) -> list[str]:
     return [os.path.join(task_root, "bootstrap"), "/opt/bootstrap"]
 
 
-def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: dict[str, str]) -> NoReturn:
+def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: dict[str, str],
+                   runtime_dir: str | None) -> NoReturn:
+    if runtime_dir and spec.get("runtime_dir"):   # where the sandbox put the runtime's folder (/var/runtime)
+        relocated = {spec["runtime_dir"]: runtime_dir, **relocated}
+        os.environ["LAMBDA_RUNTIME_DIR"] = runtime_dir
     argv = [_relocate(a, relocated) for a in spec["entrypoint"]]
     if not argv:
         candidates = bootstrap_candidates(task_root)

@@ -45,6 +45,7 @@ class EnvironmentSpec:
     # None: a forked Python environment. Otherwise a Runtime API environment exec'ing this command
     # (empty: the function's own ``bootstrap``, looked for where AWS looks).
     entrypoint: tuple[str, ...] | None = None
+    runtime_dir: Path | None = None    # the runtime's own files (our Node.js bootstrap): /var/runtime in a namespace
 
     @property
     def max_frame(self) -> int:
@@ -68,6 +69,7 @@ class EnvironmentSpec:
             "hide": list(self.sandbox.hide) if ns else [],
             "no_network": self.sandbox.no_network,
             "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
+            "runtime_dir": str(self.runtime_dir) if self.runtime_dir else None,
         }
 
 

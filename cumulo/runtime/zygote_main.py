@@ -127,7 +127,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp, moved_paths = _isolate_filesystem(spec, platform_paths)
+        task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, platform_paths)
         relocated = dict(zip(platform_paths, moved_paths))
         platform_paths = moved_paths
         _set_rlimits(spec)
@@ -152,7 +152,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
         os._exit(70)
     if spec.get("entrypoint") is not None:
-        exec_runtime.become_runtime(chan, spec, task_root, relocated)  # never returns
+        exec_runtime.become_runtime(chan, spec, task_root, relocated, runtime_dir)  # never returns
     gc.unfreeze()
     code = 0
     try:
@@ -172,10 +172,11 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os._exit(code)
 
 
-def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str]]:
-    """Mounts for the namespace level; the task root, /tmp, and where the platform's paths are now."""
+def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
+    """Mounts for the namespace level; the task root, /tmp, where the platform's paths are now, and
+    where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be)."""
     if not spec.get("namespaces"):
-        return spec["code_dir"], spec["tmp_dir"], platform_paths
+        return spec["code_dir"], spec["tmp_dir"], platform_paths, spec.get("runtime_dir")
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
     if spec.get("no_network") and spec.get("entrypoint") is not None:
@@ -186,6 +187,8 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     # namespace) and bind them read-only under /var/runtime, where AWS keeps its runtime.
     held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
             if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
+    # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
+    runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
     # bind the code before anything is mounted over the folders that hold it
     linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
     linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
@@ -204,7 +207,14 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
                         linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
             os.close(fd)
         _repoint_packages(moved)
-    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths]
+    runtime_dir = spec.get("runtime_dir")
+    if runtime_fd is not None:
+        linux.mount(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, RUNTIME_DIR, None,
+                    linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+        os.close(runtime_fd)
+        runtime_dir = RUNTIME_DIR
+    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
 
 
 def _repoint_packages(moved: dict[str, str]) -> None:

@@ -87,6 +87,7 @@ CONTEXT_JS = """
           exec: process.env.AWS_EXECUTION_ENV, runtimeDir: process.env.LAMBDA_RUNTIME_DIR,
           api: process.env.AWS_LAMBDA_RUNTIME_API, handler: process.env._HANDLER,
           trace: process.env._X_AMZN_TRACE_ID || null, taskRoot: process.env.LAMBDA_TASK_ROOT,
+          bootstrapThere: require('fs').existsSync(require('path').join(process.env.LAMBDA_RUNTIME_DIR, 'bootstrap.js')),
         },
       };
     };
@@ -112,7 +113,9 @@ def test_node_commonjs_async_handler_gets_aws_context_and_environment(cumulo: Cu
     assert ctx["identity"] == {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
     env = body["env"]
     assert env["exec"] == "AWS_Lambda_nodejs20.x" and env["handler"] == "index.handler"
-    assert env["runtimeDir"] and Path(env["runtimeDir"], "bootstrap.js").name == "bootstrap.js"
+    assert env["bootstrapThere"] is True
+    if cumulo.sandbox.level.value == "namespace":
+        assert env["runtimeDir"] == "/var/runtime" and env["taskRoot"] == "/var/task"
     host, port = env["api"].split(":")
     assert host == "127.0.0.1" and int(port) > 0
     assert env["trace"].startswith("Root=")
