@@ -35,8 +35,8 @@ from cumulo.model import limits
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
-from cumulo.runtime.environment import Environment
-from cumulo.runtime.interfaces import LogLine
+from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
+from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxPolicy
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
@@ -202,7 +202,7 @@ class Cumulo:
         self._runtime()
         return "cgroup" if self._cgroups is not None else "rlimit"
 
-    def _environment_logs(self, env: Environment, lines: list[LogLine]) -> None:
+    def _environment_logs(self, env: ExecutionEnvironment, lines: list[LogLine]) -> None:
         spec = env.spec
         stream = spec.env["AWS_LAMBDA_LOG_STREAM_NAME"]
         self.logs.emit([LogRecord(spec.function, spec.version, stream, None, ts, text) for ts, text in lines])
@@ -234,8 +234,9 @@ class Cumulo:
     def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
         """AWS's GetFunction document: configuration, code location, concurrency."""
         config = self.functions.get(name, qualifier)
+        runtime_version = {"RuntimeVersionArn": catalog.runtime_version_arn(self.arns.region, config.runtime)}
         doc: dict[str, Any] = {
-            "Configuration": config.to_aws(self.arns),
+            "Configuration": config.to_aws(self.arns, {"RuntimeVersionConfig": runtime_version}),
             "Code": {"RepositoryType": "Local", "Location": str(self.blobs.zip_path(config.code_hex).resolve())},
         }
         reserved = self.store.get_function(config.name).reserved_concurrency

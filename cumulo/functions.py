@@ -19,6 +19,7 @@ from cumulo.model.alias import Alias, validate_alias_name, validate_routing
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.model.layer import LayerRef
+from cumulo.runtime import catalog
 from cumulo.store.base import FunctionRecord, Store
 from cumulo.store.blobs import CodeBlobs
 
@@ -49,7 +50,7 @@ class FunctionService:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
-            runtime=fn.validate_runtime(runtime),
+            runtime=fn.validate_runtime(runtime, catalog.unavailable(runtime)),
             memory_size=fn.validate_memory(memory_size),
             timeout=fn.validate_timeout(timeout),
             environment=fn.validate_environment(environment or {}),
@@ -187,7 +188,7 @@ class FunctionService:
         if handler is not None:
             changes["handler"] = fn.validate_handler(handler)
         if runtime is not None:
-            changes["runtime"] = fn.validate_runtime(runtime)
+            changes["runtime"] = fn.validate_runtime(runtime, catalog.unavailable(runtime))
         if memory_size is not None:
             changes["memory_size"] = fn.validate_memory(memory_size)
         if timeout is not None:

@@ -29,7 +29,9 @@ from cumulo.observe.logs import LogSink, end_line, init_start_line, report_line,
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
-from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
+from cumulo.runtime import catalog
+from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
+from cumulo.runtime.interfaces import ExecutionEnvironment
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 from cumulo.store.base import LogRecord
 
@@ -166,7 +168,7 @@ class Invoker:
         return header
 
     @staticmethod
-    def _ran(config: FunctionConfiguration, env: Environment, outcome: Outcome, cold: bool) -> _Run:
+    def _ran(config: FunctionConfiguration, env: ExecutionEnvironment, outcome: Outcome, cold: bool) -> _Run:
         if isinstance(outcome, InvalidPayload):
             raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
         used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
@@ -184,6 +186,7 @@ class Invoker:
         # own path stands in for it wherever AWS's environment names /opt.
         opt = "/opt" if layers_dir is None or sandbox.level is SandboxLevel.NAMESPACE else str(layers_dir)
         task = "/var/task" if sandbox.level is SandboxLevel.NAMESPACE else str(code_dir)
+        runtime = catalog.runtime_of(config.runtime)
         env = {
             "PATH": f"/usr/local/bin:/usr/bin:/bin:{opt}/bin",
             "LANG": "C.UTF-8",
@@ -200,7 +203,10 @@ class Invoker:
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            **runtime.environment,
         }
+        if runtime.execution_env is None:   # custom runtimes: AWS sets no AWS_EXECUTION_ENV
+            del env["AWS_EXECUTION_ENV"]
         if config.runtime.startswith("nodejs"):
             major = config.runtime[len("nodejs"):].split(".")[0]
             env["NODE_PATH"] = (f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:"
@@ -211,7 +217,8 @@ class Invoker:
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
             env=env, code_dir=code_dir, tmp_root=self._tmp_root, sandbox=sandbox,
             max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT,
-            layers_dir=layers_dir, runtime=config.runtime,
+            layers_dir=layers_dir, runtime=config.runtime, entrypoint=runtime.entrypoint,
+            runtime_dir=runtime.runtime_dir,
         )
 
     # -- results and logs -----------------------------------------------------

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from cumulo.runtime.environment import Environment
-from cumulo.runtime.interfaces import EnvironmentSpec, LogLine, Outcome
+from cumulo.runtime.interfaces import EnvironmentSpec, ExecutionEnvironment, LogLine, Outcome
+from cumulo.runtime.process_env import ProcessEnvironment
 from cumulo.runtime.sandbox import MemoryCgroups
 from cumulo.runtime.zygote import Zygote
 
@@ -43,7 +44,7 @@ class PoolKey:
 
 
 SpecFactory = Callable[[str], EnvironmentSpec]   # init type -> spec
-LogCallback = Callable[[Environment, list[LogLine]], None]
+LogCallback = Callable[[ExecutionEnvironment, list[LogLine]], None]
 
 
 @dataclass
@@ -63,7 +64,7 @@ class EnvironmentPool:
         self.idle_timeout_s = idle_timeout_s
         self.shutdown_grace_s = shutdown_grace_s
         self._lock = threading.Lock()
-        self._idle: dict[PoolKey, list[Environment]] = defaultdict(list)
+        self._idle: dict[PoolKey, list[ExecutionEnvironment]] = defaultdict(list)
         self._busy_provisioned: dict[PoolKey, int] = defaultdict(int)
         self._fill_lock = threading.Lock()
         self._provisioned: dict[PoolKey, _Provisioned] = {}
@@ -88,7 +89,7 @@ class EnvironmentPool:
         self._housekeeper.start()
 
     # -- acquire / release ----------------------------------------------------
-    def acquire(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None, bool]:
+    def acquire(self, key: PoolKey, make_spec: SpecFactory) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``."""
         env = self.take_idle(key)
         if env is not None:
@@ -96,19 +97,22 @@ class EnvironmentPool:
         created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
         return created, failure, True
 
-    def take_idle(self, key: PoolKey) -> Environment | None:
+    def take_idle(self, key: PoolKey) -> ExecutionEnvironment | None:
         """The warmest idle environment for ``key``, if any; never blocks on a cold start."""
         with self._lock:
             idle = self._idle.get(key)
             while idle:
                 env = idle.pop()
+                if env.pid and self._zygote.has_exited(env.pid):   # died after its last answer (a runtime
+                    env.dead = True                                  # that exits on an uncaught error)
+                    env.kill()
                 if not env.dead:
                     if env.provisioned:
                         self._busy_provisioned[key] += 1
                     return env
         return None
 
-    def release(self, key: PoolKey, env: Environment) -> None:
+    def release(self, key: PoolKey, env: ExecutionEnvironment) -> None:
         env.last_used = time.monotonic()
         with self._lock:
             if env.provisioned:
@@ -118,8 +122,11 @@ class EnvironmentPool:
                 return
         env.kill()
 
-    def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[Environment | None, Outcome | None]:
-        return Environment.start(spec, self.zygote(), self._cgroups, time.monotonic() + init_timeout)
+    def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[ExecutionEnvironment | None, Outcome | None]:
+        deadline = time.monotonic() + init_timeout
+        if spec.entrypoint is not None:   # a runtime of another language: the Runtime API
+            return ProcessEnvironment.start(spec, self.zygote(), self._cgroups, deadline)
+        return Environment.start(spec, self.zygote(), self._cgroups, deadline)
 
     # -- provisioned concurrency ----------------------------------------------
     def set_provisioned(self, key: PoolKey, target: int, make_spec: SpecFactory) -> None:
@@ -190,7 +197,7 @@ class EnvironmentPool:
 
                 traceback.print_exc()
 
-    def environments(self, function: str, version: str | None = None) -> list[Environment]:
+    def environments(self, function: str, version: str | None = None) -> list[ExecutionEnvironment]:
         """The idle environments of a function (or one version of it)."""
         with self._lock:
             return [e for k, envs in self._idle.items() for e in envs
@@ -198,7 +205,7 @@ class EnvironmentPool:
 
     def _reap_idle(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout_s
-        victims: list[Environment] = []
+        victims: list[ExecutionEnvironment] = []
         zygote = self._zygote
         with self._lock:
             for key, envs in self._idle.items():
@@ -210,7 +217,7 @@ class EnvironmentPool:
                 envs[:] = keep
         self._shutdown(victims)
 
-    def _shutdown(self, envs: list[Environment]) -> None:
+    def _shutdown(self, envs: list[ExecutionEnvironment]) -> None:
         """SIGTERM them all, give them one shared grace period, then SIGKILL."""
         if not envs:
             return

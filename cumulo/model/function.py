@@ -31,6 +31,9 @@ __all__ = [
     "validate_description",
     "validate_dead_letter_arn",
     "PYTHON_RUNTIMES",
+    "NODE_RUNTIMES",
+    "PROVIDED_RUNTIMES",
+    "SUPPORTED_RUNTIMES",
     "RESERVED_ENV_KEYS",
 ]
 
@@ -39,11 +42,12 @@ LATEST = "$LATEST"
 PYTHON_RUNTIMES = frozenset(
     {"python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14"}
 )
+# Runtimes speaking the Runtime API (a Node.js runtime also needs that Node.js major on the machine).
+NODE_RUNTIMES = frozenset({"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"})
+PROVIDED_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES | NODE_RUNTIMES | PROVIDED_RUNTIMES
 # Runtimes AWS offers that Cumulo does not run (yet): refused with a clear message.
-_KNOWN_OTHER_RUNTIMES = frozenset(
-    {"nodejs18.x", "nodejs20.x", "nodejs22.x", "provided", "provided.al2", "provided.al2023",
-     "java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3"}
-)
+_KNOWN_OTHER_RUNTIMES = frozenset({"java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3"})
 
 RESERVED_ENV_KEYS = frozenset(
     {
@@ -107,15 +111,18 @@ def validate_handler(handler: str) -> str:
     return handler
 
 
-def validate_runtime(runtime: str) -> str:
-    if runtime in PYTHON_RUNTIMES:
+def validate_runtime(runtime: str, unavailable: str | None = None) -> str:
+    """``unavailable``: why this machine cannot run a supported runtime (say, its Node.js major is missing)."""
+    if runtime in SUPPORTED_RUNTIMES and unavailable is None:
         return runtime
+    if runtime in SUPPORTED_RUNTIMES:
+        raise InvalidParameterValueException(f"The runtime parameter of {runtime} cannot be used here: {unavailable}")
     if runtime in _KNOWN_OTHER_RUNTIMES:
         raise InvalidParameterValueException(
             f"The runtime parameter of {runtime} is not supported by this Cumulo build; "
-            f"supported runtimes: {', '.join(sorted(PYTHON_RUNTIMES))}"
+            f"supported runtimes: {', '.join(sorted(SUPPORTED_RUNTIMES))}"
         )
-    raise _constraint(runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(sorted(PYTHON_RUNTIMES | _KNOWN_OTHER_RUNTIMES))}]")
+    raise _constraint(runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(sorted(SUPPORTED_RUNTIMES | _KNOWN_OTHER_RUNTIMES))}]")
 
 
 def _int_between(value: object, member: str, low: int, high: int) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Union
+import asyncio
+from typing import NamedTuple, Protocol, Union
 
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 
 __all__ = [
-    "EnvironmentSpec", "LogLine", "Outcome",
+    "EnvironmentSpec", "ExecutionEnvironment", "LogLine", "Outcome",
     "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed",
 ]
 
@@ -43,6 +44,10 @@ class EnvironmentSpec:
     nofile: int
     layers_dir: Path | None = None   # the merged layers, seen as /opt (namespace level) or in place
     runtime: str = "python3.11"
+    # None: a forked Python environment. Otherwise a Runtime API environment exec'ing this command
+    # (empty: the function's own ``bootstrap``, looked for where AWS looks).
+    entrypoint: tuple[str, ...] | None = None
+    runtime_dir: Path | None = None    # the runtime's own files (our Node.js bootstrap): /var/runtime in a namespace
 
     def layer_python_paths(self) -> list[str]:
         """What layers add to ``sys.path``, after the code and before the platform, as on AWS."""
@@ -78,6 +83,8 @@ class EnvironmentSpec:
             "no_network": self.sandbox.no_network,
             "opt_dir": str(self.layers_dir) if ns and self.layers_dir is not None else None,
             "python_paths": self.layer_python_paths(),
+            "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
+            "runtime_dir": str(self.runtime_dir) if self.runtime_dir else None,
         }
 
 
@@ -128,3 +135,37 @@ class Crashed:
 
 
 Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed]
+
+
+class ExecutionEnvironment(Protocol):
+    """What the pool and the invoker use of an environment, whatever runs inside it.
+
+    Implemented by ``environment.Environment`` (a forked Python runtime on a frame channel) and
+    ``process_env.ProcessEnvironment`` (any runtime speaking the Runtime API). One invocation at a
+    time; ``invoke`` never raises for what user code does: every ending is an ``Outcome``.
+    """
+
+    spec: EnvironmentSpec
+    pid: int
+    dead: bool
+    provisioned: bool
+    init_ms: float
+    init_lines: list[LogLine]
+    last_used: float
+    invocations: int
+
+    @property
+    def max_memory_mb(self) -> int: ...
+
+    def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome: ...
+
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
+                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]": ...
+
+    def kill(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def await_exit(self, timeout_s: float) -> None: ...
+
+    def collect_logs(self) -> list[LogLine]: ...

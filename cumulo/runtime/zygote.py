@@ -33,6 +33,7 @@ class Zygote:
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
         self._exit_cond = threading.Condition()
+        self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self.namespaces = False
@@ -111,6 +112,18 @@ class Zygote:
         with self._exit_cond:
             return pid in self._exits
 
+    def exit_fd(self, pid: int) -> int:
+        """A descriptor that becomes readable (end of file) once ``pid`` has exited; the caller closes it.
+
+        For environments whose process has no channel to watch (an exec'd runtime)."""
+        r, w = os.pipe()
+        with self._exit_cond:
+            if pid in self._exits or not self.alive:
+                os.close(w)
+            else:
+                self._watchers[pid] = w
+        return r
+
     def _read_exits(self) -> None:
         sock = self._sock
         assert sock is not None
@@ -119,13 +132,22 @@ class Zygote:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "exit":
+            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
+                with self._exit_cond:
+                    self._exits.pop(header["pid"], None)
+            elif header.get("op") == "exit":
                 with self._exit_cond:
                     if len(self._exits) > _EXIT_MEMORY:
                         self._exits.pop(next(iter(self._exits)))
                     self._exits[header["pid"]] = header["status"]
+                    watcher = self._watchers.pop(header["pid"], None)
+                    if watcher is not None:
+                        os.close(watcher)
                     self._exit_cond.notify_all()
         with self._exit_cond:
+            for watcher in self._watchers.values():
+                os.close(watcher)
+            self._watchers.clear()
             self._exit_cond.notify_all()
 
     def stop(self) -> None:

@@ -3,16 +3,17 @@
 Started once per supervisor with the worker runtime already imported, so a new
 environment costs a ``fork()`` plus the function's own Init. It obeys one
 request (``spawn``, with the environment's channel and log pipe passed as file
-descriptors) and reports one event (``exit``, with the wait status of each
-child it reaps). It dies with its supervisor, and its children die with it.
+descriptors) and reports two events: ``spawned`` (each child's pid, right after
+the fork) and ``exit`` (with the wait status of each child it reaps). It dies with its supervisor, and its children die with it.
 
 Inside the child, ``_become_environment`` builds the sandbox in this order:
 session and process group → memory cgroup → stdio onto the log pipe, all other
 descriptors closed → private mounts (code read-only at /var/task, the
 merged layers read-only at /opt, the platform's home hidden, a size-capped
 tmpfs on /tmp) → rlimits → working directory → capabilities dropped /
-unprivileged user → a clean environment →
-``bootstrap.run`` (Init, then invocations).
+unprivileged user → a clean environment → ``bootstrap.run`` (Init, then
+invocations), or for a Runtime API environment ``exec_runtime.become_runtime``
+(its listening socket, then ``execve`` of the runtime).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from cumulo.runtime import bootstrap, linux, protocol
+from cumulo.runtime import bootstrap, exec_runtime, linux, protocol
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -70,6 +71,8 @@ def main() -> None:
                     os.close(wake_w)
                     _become_environment(header, fds, platform_paths)  # never returns
                 children.add(pid)
+                # before any exit of this pid: the supervisor forgets an older process's exit under it
+                protocol.send(ctl, {"op": "spawned", "pid": pid})
             for fd in fds:
                 os.close(fd)
     for pid in children:
@@ -126,7 +129,9 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp, platform_paths = _isolate_filesystem(spec, platform_paths)
+        task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, platform_paths)
+        relocated = dict(zip(platform_paths, moved_paths))
+        platform_paths = moved_paths
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
@@ -148,6 +153,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
         os._exit(70)
+    if spec.get("entrypoint") is not None:
+        exec_runtime.become_runtime(chan, spec, task_root, relocated, runtime_dir)  # never returns
     gc.unfreeze()
     code = 0
     try:
@@ -167,12 +174,15 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os._exit(code)
 
 
-def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str]]:
-    """Mounts for the namespace level; the task root, /tmp, and where the platform's paths are now."""
+def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
+    """Mounts for the namespace level; the task root, /tmp, where the platform's paths are now, and
+    where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be)."""
     if not spec.get("namespaces"):
-        return spec["code_dir"], spec["tmp_dir"], platform_paths
+        return spec["code_dir"], spec["tmp_dir"], platform_paths, spec.get("runtime_dir")
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
+    if spec.get("no_network") and spec.get("entrypoint") is not None:
+        linux.loopback_up()   # the Runtime API socket lives in this namespace: its loopback must work
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     # The platform's own packages (a virtualenv under /tmp or /opt, say) must stay importable once
     # a private tmpfs covers /tmp (and the layers cover /opt), without showing up there: hold them
@@ -180,6 +190,8 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     # runtime.
     held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
             if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
+    # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
+    runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
     # bind the code before anything is mounted over the folders that hold it
     linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
     linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
@@ -206,7 +218,14 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
                         linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
             os.close(fd)
         _repoint_packages(moved)
-    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths]
+    runtime_dir = spec.get("runtime_dir")
+    if runtime_fd is not None:
+        linux.mount(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, RUNTIME_DIR, None,
+                    linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+        os.close(runtime_fd)
+        runtime_dir = RUNTIME_DIR
+    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
 
 
 def _repoint_packages(moved: dict[str, str]) -> None:

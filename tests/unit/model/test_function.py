@@ -81,7 +81,18 @@ def test_python_runtimes_are_accepted(runtime: str) -> None:
     assert validate_runtime(runtime) == runtime
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "java21", "provided.al2023"])
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "provided", "provided.al2023"])
+def test_runtime_api_runtimes_are_accepted(runtime: str) -> None:
+    assert validate_runtime(runtime) == runtime
+
+
+def test_a_supported_runtime_this_machine_cannot_run_is_unusable() -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        validate_runtime("nodejs22.x", "needs Node.js 22")
+    assert "nodejs22.x" in info.value.message and "needs Node.js 22" in info.value.message
+
+
+@pytest.mark.parametrize("runtime", ["java21", "dotnet8", "ruby3.3"])
 def test_other_aws_runtimes_are_unusable_not_invalid(runtime: str) -> None:
     with pytest.raises(InvalidParameterValueException) as info:
         validate_runtime(runtime)
