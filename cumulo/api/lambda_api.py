@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from cumulo.api import eventstream
 from cumulo.api.http import Reply, Request, json_reply
 from cumulo.app import Cumulo
 from cumulo.errors import (
@@ -186,6 +187,34 @@ def invoke_reply(result: InvocationResult) -> Reply:
         headers.append(("x-amz-log-result", base64.b64encode(result.log_result.encode()).decode()))
     headers.append(("content-type", "application/json"))
     return Reply(result.status_code, result.payload, headers)
+
+
+def invoke_streaming(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    """InvokeWithResponseStream: the function's answer as an event stream of PayloadChunk events
+    and a final InvokeComplete (with ErrorCode/ErrorDetails when it failed, LogResult with Tail).
+    The answer is complete before the stream is written: streaming is in the framing, not in time."""
+    call = invoke_call(request, p["name"])
+    if call.kind not in ("RequestResponse", "DryRun"):
+        raise InvalidParameterValueException("InvokeWithResponseStream takes InvocationType RequestResponse or "
+                                             "DryRun.")
+    result = c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
+                      log_type=call.log_type, client_context=call.client_context)
+    headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id),
+               ("content-type", "application/vnd.amazon.eventstream")]
+    if result.status_code == 204:
+        return Reply(204, b"", headers)
+    chunks = []
+    payload = b"" if result.function_error else result.payload
+    for start in range(0, len(payload), 64 * 1024):
+        chunks.append(eventstream.event_message("PayloadChunk", payload[start:start + 64 * 1024]))
+    complete: dict[str, Any] = {}
+    if result.function_error:
+        complete["ErrorCode"] = result.function_error
+        complete["ErrorDetails"] = result.payload.decode(errors="replace")
+    if result.log_result is not None:
+        complete["LogResult"] = base64.b64encode(result.log_result.encode()).decode()
+    chunks.append(eventstream.event_message("InvokeComplete", json.dumps(complete).encode(), "application/json"))
+    return Reply(200, b"".join(chunks), headers)
 
 
 def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
@@ -429,6 +458,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PUT", f"/2015-03-31/functions/{_FN}/configuration", update_configuration),
         ("PUT", f"/2015-03-31/functions/{_FN}/code", update_code),
         ("POST", f"/2015-03-31/functions/{_FN}/invocations", invoke),
+        ("POST", f"/2021-11-15/functions/{_FN}/response-streaming-invocations", invoke_streaming),
         ("POST", f"/2015-03-31/functions/{_FN}/versions", publish_version),
         ("GET", f"/2015-03-31/functions/{_FN}/versions", list_versions),
         ("POST", f"/2015-03-31/functions/{_FN}/aliases", create_alias),

@@ -325,6 +325,25 @@ def test_invoke_round_trips_the_payload(lam: BaseClient, fn: str) -> None:
     assert body["arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{fn}"
 
 
+def test_invoke_with_response_stream(lam: BaseClient, fn: str) -> None:
+    resp = lam.invoke_with_response_stream(FunctionName=fn, Payload=json.dumps({"print": "x" * 100_000}),
+                                           LogType="Tail")
+    assert resp["StatusCode"] == 200 and resp["ExecutedVersion"] == "$LATEST"
+    chunks, complete = [], None
+    for event in resp["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks.append(event["PayloadChunk"]["Payload"])
+        elif "InvokeComplete" in event:
+            complete = event["InvokeComplete"]
+    assert len(chunks) >= 2                                    # over 64 KB: more than one chunk
+    assert json.loads(b"".join(chunks))["event"]["print"] == "x" * 100_000
+    assert complete is not None and "ErrorCode" not in complete
+    assert "REPORT RequestId" in base64.b64decode(complete["LogResult"]).decode()
+    failed = lam.invoke_with_response_stream(FunctionName=fn, Payload=json.dumps({"fail": "streamed boom"}))
+    done = [e["InvokeComplete"] for e in failed["EventStream"] if "InvokeComplete" in e]
+    assert done[0]["ErrorCode"] == "Unhandled" and "streamed boom" in done[0]["ErrorDetails"]
+
+
 def test_invoke_function_error_is_a_result(lam: BaseClient, fn: str) -> None:
     resp, body = invoke(lam, fn, {"fail": "boom"})
     assert resp["StatusCode"] == 200 and resp["FunctionError"] == "Unhandled"
