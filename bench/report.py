@@ -32,7 +32,8 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "events": ("events_match.py", [], []),
     "states": ("states.py", [], ["--items", "2000"]),
 }
-OPTIONAL = {"snapstart": ("snapstart.py", [], []), "runtimes": ("runtimes.py", [], [])}
+OPTIONAL = {"snapstart": ("snapstart.py", [], []), "runtimes": ("runtimes.py", [], []),
+            "layers": ("layers.py", [], [])}
 
 
 def machine() -> str:
