@@ -219,6 +219,23 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
             os.close(fd)
         _repoint_packages(moved)
     runtime_dir = spec.get("runtime_dir")
+    if runtime_dir and held:
+        # The runtime's folder sits in a platform path that moved (a checkout under /tmp): follow it,
+        # then show its entries at /var/runtime itself, beside the platformN folders, as AWS has it.
+        for old, new in moved.items():
+            if runtime_dir == old or runtime_dir.startswith(old + "/"):
+                runtime_dir = new + runtime_dir[len(old):]
+        if os.path.isdir(runtime_dir):
+            for name in os.listdir(runtime_dir):
+                source, target = os.path.join(runtime_dir, name), os.path.join(RUNTIME_DIR, name)
+                if os.path.isdir(source):
+                    os.mkdir(target)
+                else:
+                    open(target, "w").close()
+                linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
+                linux.mount(None, target, None,
+                            linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+            runtime_dir = RUNTIME_DIR
     if runtime_fd is not None:
         linux.mount(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR, None, linux.MS_BIND | linux.MS_REC)
         linux.mount(None, RUNTIME_DIR, None,
