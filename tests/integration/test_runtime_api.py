@@ -440,6 +440,10 @@ def test_missing_or_unrunnable_bootstrap_is_an_invalid_entrypoint(cumulo: Cumulo
 
 
 # -- every error path of the API, seen from a raw-socket runtime -----------------------
+# The interpreter itself, not a virtualenv's link to it: a venv under /tmp (a CI checkout) is out of
+# an environment's sight once its private /tmp is mounted, and these bootstraps need only the stdlib.
+HOST_PYTHON = os.path.realpath(sys.executable)
+
 PROBE = """
     #!{python} -IS
     import json, os, socket, sys
@@ -529,7 +533,7 @@ PROBE = """
 @pytest.fixture
 def probe(cumulo: Cumulo, code_dir: CodeDir) -> Callable[..., str]:
     def make(mode: str = "", **options: object) -> str:
-        folder = code_dir(bootstrap=PROBE.replace("{python}", sys.executable).replace("{{", "{").replace("}}", "}"))
+        folder = code_dir(bootstrap=PROBE.replace("{python}", HOST_PYTHON).replace("{{", "{").replace("}}", "}"))
         return _fn(cumulo, folder, "provided.al2023", environment={"MODE": mode} if mode else {}, **options)
 
     return make
@@ -669,7 +673,7 @@ def test_python_function_on_awslambdaric_runs_unchanged(cumulo: Cumulo, code_dir
                 return {"count": count, "event": event, "pid": os.getpid(), "fn": context.function_name,
                         "remaining": context.get_remaining_time_in_millis() > 0}
         """,
-        "bootstrap": f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n",
+        "bootstrap": f"#!/bin/sh\nexec {HOST_PYTHON} -m awslambdaric app.handler\n",
     })
     shutil.copytree(awslambdaric_dir, folder, dirs_exist_ok=True)
     name = _fn(cumulo, folder, "provided.al2023", handler="app.handler")
