@@ -1,8 +1,8 @@
-"""HTTP API gateway benchmark: GET through Cumulo's gateway vs a no-op floor vs serverless-offline.
+"""HTTP API gateway benchmark: GET through Cumulo's gateway vs a no-op floor, serverless-offline, chalice local.
 
     python bench/gateway.py [--seconds S] [--markdown PATH]
 
-Three targets, each a real process, started and measured one at a time (on a 2-core machine
+Four targets, each a real process, started and measured one at a time (on a 2-core machine
 an idle Node or Cumulo process next to the one under load would skew it):
 
   cumulo      ``cumulo up TEMPLATE`` with a SAM template: one python3.11 no-op function
@@ -12,12 +12,14 @@ an idle Node or Cumulo process next to the one under load would skew it):
   sls-offline serverless-offline 13 (serverless 3) serving the same Python handler on an
               httpApi ``GET /noop`` event. npm installs it once into a cache
               (~/.cache/cumulo-bench/serverless-offline); if that fails it is skipped.
+  chalice     ``chalice local`` (PyPI; installed once into ~/.cache/cumulo-bench/chalice) serving a
+              Chalice route that returns "ok"; skipped if pip cannot install it.
 
 wrk (``--latency``) drives keep-alive GETs at concurrency 1, 16 and 64 and gives requests/s
 and p50/p99 (without wrk, a Python thread-pool client, client-bound at high concurrency, and
 said so). Each target is checked for 200 + expected body, then warmed at each concurrency until
 steady, so cold starts and pool growth are not measured. Cumulo's throughput is reported as a
-ratio of the floor's and serverless-offline's. Nothing here asserts.
+ratio of the floor's, serverless-offline's and chalice's. Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -273,16 +275,53 @@ def _start_sls(work: Path) -> tuple[Target, str]:
     return target, target.match + "/noop"
 
 
+CHALICE_APP = textwrap.dedent("""
+    from chalice import Chalice
+    app = Chalice(app_name="bench")
+
+    @app.route("/noop")
+    def noop():
+        return "ok"
+""")
+
+
+def _chalice() -> Path:
+    """``chalice`` installed once into its own venv in the bench cache; raises with the reason."""
+    venv = CACHE.parent / "chalice"
+    exe = venv / "bin" / "chalice"
+    if exe.exists():
+        return exe
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "chalice"], capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode != 0 or not exe.exists():
+        raise RuntimeError("pip install chalice failed: " + done.stderr.strip()[-200:])
+    return exe
+
+
+def _start_chalice(work: Path) -> tuple[Target, str]:
+    project = work / "chalice-bench"
+    (project / ".chalice").mkdir(parents=True)
+    (project / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "bench", '
+                                                        '"stages": {"dev": {"api_gateway_stage": "api"}}}')
+    (project / "app.py").write_text(CHALICE_APP)
+    port = _free_port()
+    cmd = [str(_chalice()), "local", "--host", "127.0.0.1", "--port", str(port)]
+    target = Target("chalice-local", cmd, project, dict(os.environ), r"(Serving on \S+)", 60)
+    return target, f"http://127.0.0.1:{port}/noop"
+
+
 def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
-    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "cumulo/floor", "cumulo/sls-offline"]
+    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "cumulo/floor", "cumulo/sls-offline",
+            "cumulo/chalice"]
     rows = []
     for c in CONCURRENCY:
         for name, by_c in results.items():
             r = by_c[c]
-            ratios = ["", ""]
+            ratios = ["", "", ""]
             if name == "cumulo":
                 ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
-                          for base in ("floor", "sls-offline")]
+                          for base in ("floor", "sls-offline", "chalice-local")]
             rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors), *ratios])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -311,8 +350,9 @@ def main() -> None:
             "cumulo": lambda: _start_cumulo(work, env),
             "floor": lambda: _start_floor(work, env),
             "sls-offline": lambda: _start_sls(work),
+            "chalice-local": lambda: _start_chalice(work),
         }
-        bodies = {"cumulo": "ok", "floor": "{}", "sls-offline": "ok"}
+        bodies = {"cumulo": "ok", "floor": "{}", "sls-offline": "ok", "chalice-local": "ok"}
         for name, start in starts.items():
             target: Target | None = None
             try:
@@ -320,9 +360,9 @@ def main() -> None:
                 print(f"{name}: {url}", flush=True)
                 results[name] = _measure(target, url, bodies[name], args.seconds, use_wrk)
             except Exception as exc:  # one broken target must not cost the others' numbers
-                if name != "sls-offline":
+                if name not in ("sls-offline", "chalice-local"):
                     raise
-                _say(f"serverless-offline SKIPPED: {exc}")
+                _say(f"{name} SKIPPED: {exc}")
             finally:
                 if target is not None:
                     target.stop()

@@ -23,6 +23,7 @@ from cumulo.errors import (
     InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException, ResourceNotFoundException,
 )
 from cumulo.functions import CodeSource, FunctionService
+from cumulo.layers import LayerService, LayerSource
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
@@ -34,8 +35,8 @@ from cumulo.model import limits
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
-from cumulo.runtime.environment import Environment
-from cumulo.runtime.interfaces import LogLine
+from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
+from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
@@ -63,7 +64,10 @@ class Cumulo:
         self.arns = Arns(s.region, s.account_id)
         self.store = SQLiteStore(s.db_path, self.arns)
         self.blobs = CodeBlobs(s.code_dir)
-        self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed)
+        self.layers = LayerService(self.store, CodeBlobs(s.home / "layers"), s.home / "opt", self.arns,
+                                   in_use=self._layer_in_use)
+        self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
+                                         resolve_layers=self.layers.resolve)
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
@@ -181,7 +185,7 @@ class Cumulo:
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
-                                        snap_start=self._snap_start)
+                                        layers_dir=self.layers.merged, snap_start=self._snap_start)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
@@ -225,7 +229,7 @@ class Cumulo:
         self._runtime()
         return "cgroup" if self._cgroups is not None else "rlimit"
 
-    def _environment_logs(self, env: Environment, lines: list[LogLine]) -> None:
+    def _environment_logs(self, env: ExecutionEnvironment, lines: list[LogLine]) -> None:
         spec = env.spec
         stream = spec.stream
         self.logs.emit([LogRecord(spec.function, spec.version, stream, None, ts, text) for ts, text in lines])
@@ -257,8 +261,9 @@ class Cumulo:
     def get_function(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
         """AWS's GetFunction document: configuration, code location, concurrency."""
         config = self.functions.get(name, qualifier)
+        runtime_version = {"RuntimeVersionArn": catalog.runtime_version_arn(self.arns.region, config.runtime)}
         doc: dict[str, Any] = {
-            "Configuration": config.to_aws(self.arns),
+            "Configuration": config.to_aws(self.arns, {"RuntimeVersionConfig": runtime_version}),
             "Code": {"RepositoryType": "Local", "Location": str(self.blobs.zip_path(config.code_hex).resolve())},
         }
         reserved = self.store.get_function(config.name).reserved_concurrency
@@ -273,10 +278,18 @@ class Cumulo:
         return self.functions.update_code(name, code, **options)
 
     def update_function_configuration(self, name: str, **changes: Any) -> FunctionConfiguration:
-        return self.functions.update_configuration(name, **changes)
+        before = self.functions.get(name).layers if changes.get("layers") is not None else ()
+        config = self.functions.update_configuration(name, **changes)
+        self._release_layers(before)
+        return config
 
     def delete_function(self, name: str, qualifier: str | None = None) -> None:
+        try:
+            before = [ref for config in self.functions.list_versions(name) for ref in config.layers]
+        except ResourceNotFoundException:
+            before = []
         self.functions.delete(name, qualifier)
+        self._release_layers(before)
         if qualifier is None:
             self.limiter.set_reserved(fn.parse_function_ref(name)[0], None)
 
@@ -343,6 +356,7 @@ class Cumulo:
         functions = self.store.list_functions()
         total_code = sum({c.code_hex: c.code_size for r in functions
                           for c in self.store.list_versions(r.latest.name)}.values())
+        total_code += sum({v.code_hex: v.code_size for v in self.layers.all_versions()}.values())  # AWS counts layers
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80 * 1024 ** 3,
@@ -442,6 +456,57 @@ class Cumulo:
         invoker = self._runtime()
         self.pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id), target,
                                   lambda t: invoker.spec(config, t))
+
+    # -- layers ---------------------------------------------------------------
+    def publish_layer_version(self, name: str, content: LayerSource, compatible_runtimes: list[str] | None = None,
+                              description: str = "", compatible_architectures: list[str] | None = None,
+                              license_info: str | None = None) -> dict[str, Any]:
+        """PublishLayerVersion: ``content`` is a folder, a zip's path or zip bytes."""
+        item = self.layers.publish(name, content, compatible_runtimes, compatible_architectures, description,
+                                   license_info)
+        return self.layers.to_aws(item)
+
+    def get_layer_version(self, name: str, version: int | str) -> dict[str, Any]:
+        return self.layers.to_aws(self.layers.get(name, version))
+
+    def get_layer_version_by_arn(self, arn: str) -> dict[str, Any]:
+        return self.layers.to_aws(self.layers.get_by_arn(arn))
+
+    def list_layers(self, compatible_runtime: str | None = None,
+                    compatible_architecture: str | None = None) -> list[dict[str, Any]]:
+        return [{"LayerName": name, "LayerArn": self.layers.layer_arn(name),
+                 "LatestMatchingVersion": latest.list_item(self.layers.layer_arn(name))}
+                for name, latest in self.layers.layers(compatible_runtime, compatible_architecture)]
+
+    def list_layer_versions(self, name: str, compatible_runtime: str | None = None,
+                            compatible_architecture: str | None = None) -> list[dict[str, Any]]:
+        return [v.list_item(self.layers.layer_arn(v.name))
+                for v in self.layers.versions(name, compatible_runtime, compatible_architecture)]
+
+    def delete_layer_version(self, name: str, version: int | str) -> None:
+        self.layers.delete(name, version)
+
+    def add_layer_version_permission(self, name: str, version: int | str, statement_id: str, action: str,
+                                     principal: str, organization_id: str | None = None,
+                                     revision_id: str | None = None) -> dict[str, str]:
+        return self.layers.add_permission(name, version, statement_id, action, principal, organization_id,
+                                          revision_id)
+
+    def get_layer_version_policy(self, name: str, version: int | str) -> dict[str, str]:
+        return self.layers.get_policy(name, version)
+
+    def remove_layer_version_permission(self, name: str, version: int | str, statement_id: str,
+                                        revision_id: str | None = None) -> None:
+        self.layers.remove_permission(name, version, statement_id, revision_id)
+
+    def _release_layers(self, refs: Any) -> None:
+        for code_hex in {ref.code_hex for ref in refs}:
+            self.layers.release(code_hex)
+
+    def _layer_in_use(self, code_hex: str) -> bool:
+        return any(ref.code_hex == code_hex for record in self.store.list_functions()
+                   for config in [record.latest, *self.store.list_versions(record.latest.name)]
+                   for ref in config.layers)
 
     # -- invocation -----------------------------------------------------------
     def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,

@@ -13,10 +13,13 @@ from os import PathLike
 from typing import Callable
 
 from cumulo.errors import InvalidParameterValueException, ResourceNotFoundException
+from cumulo.model import limits
 from cumulo.model import function as fn
 from cumulo.model.alias import Alias, validate_alias_name, validate_routing
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.model.layer import LayerRef
+from cumulo.runtime import catalog
 from cumulo.store.base import FunctionRecord, Store
 from cumulo.store.blobs import CodeBlobs
 
@@ -32,20 +35,22 @@ def _now() -> str:
 
 class FunctionService:
     def __init__(self, store: Store, blobs: CodeBlobs, arns: Arns,
-                 on_change: Callable[[str], None] = lambda name: None) -> None:
+                 on_change: Callable[[str], None] = lambda name: None,
+                 resolve_layers: Callable[[list[str]], tuple[LayerRef, ...]] | None = None) -> None:
         self._store, self._blobs, self._arns = store, blobs, arns
         self._on_change = on_change   # told after a function's code/config changed or it was deleted
+        self._resolve_layers = resolve_layers   # layer version ARNs -> refs (InvalidParameterValue if unknown)
 
     # -- create / read --------------------------------------------------------
     def create(self, name: str, code: CodeSource, handler: str, runtime: str = "python3.11",
                memory_size: int = 128, timeout: int = 3, environment: dict[str, str] | None = None,
                description: str = "", ephemeral_storage: int = 512, role: str = "",
                dead_letter_arn: str = "", publish: bool = False,
-               snap_start: str | None = None) -> FunctionConfiguration:
+               snap_start: str | None = None, layers: list[str] | None = None) -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
-            runtime=fn.validate_runtime(runtime),
+            runtime=fn.validate_runtime(runtime, catalog.unavailable(runtime)),
             memory_size=fn.validate_memory(memory_size),
             timeout=fn.validate_timeout(timeout),
             environment=fn.validate_environment(environment or {}),
@@ -56,8 +61,11 @@ class FunctionService:
             snap_start=None if snap_start is None else fn.validate_snap_start(snap_start),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_now(),
+            layers=self._layers(layers or []),
         )
-        package = self._store_code(code)
+        package = code if isinstance(code, CodePackage) else load_code(code)
+        _check_total_size(package.unzipped_size, config.layers)
+        package = self._store_code(package)
         config = config.replace(code_sha256=package.code_sha256, code_size=package.size)
         self._store.create_function(config)
         return self.publish_version(name) if publish else config
@@ -72,7 +80,8 @@ class FunctionService:
         if package.code_sha256 != current.code_sha256:
             self.update_code(name, package)
         wanted = {"handler": handler, **{k: v for k, v in options.items() if k != "publish"}}
-        if any(getattr(current, k) != v for k, v in wanted.items()):
+        if any((getattr(current, k) if k != "layers" else [r.arn for r in current.layers]) != v
+               for k, v in wanted.items()):
             self.update_configuration(name, **wanted)  # type: ignore[arg-type]
         return self.publish_version(name) if options.get("publish") else self._store.get_function(name).latest
 
@@ -160,7 +169,9 @@ class FunctionService:
     def update_code(self, ref: str, code: CodeSource, publish: bool = False,
                     revision_id: str | None = None) -> FunctionConfiguration:
         current = self._latest(ref)
-        package = self._store_code(code)
+        package = code if isinstance(code, CodePackage) else load_code(code)
+        _check_total_size(package.unzipped_size, current.layers)
+        package = self._store_code(package)
         config = current.replace(code_sha256=package.code_sha256, code_size=package.size,
                                  revision_id=str(uuid.uuid4()), last_modified=_now())
         self._store.update_latest(config, revision_id)
@@ -172,13 +183,14 @@ class FunctionService:
                              environment: dict[str, str] | None = None, description: str | None = None,
                              ephemeral_storage: int | None = None, role: str | None = None,
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
+                             layers: list[str] | None = None,
                              revision_id: str | None = None) -> FunctionConfiguration:
         current = self._latest(ref)
         changes: dict[str, object] = {}
         if handler is not None:
             changes["handler"] = fn.validate_handler(handler)
         if runtime is not None:
-            changes["runtime"] = fn.validate_runtime(runtime)
+            changes["runtime"] = fn.validate_runtime(runtime, catalog.unavailable(runtime))
         if memory_size is not None:
             changes["memory_size"] = fn.validate_memory(memory_size)
         if timeout is not None:
@@ -195,6 +207,9 @@ class FunctionService:
             changes["dead_letter_arn"] = fn.validate_dead_letter_arn(dead_letter_arn)
         if snap_start is not None:
             changes["snap_start"] = fn.validate_snap_start(snap_start)
+        if layers is not None:
+            refs = changes["layers"] = self._layers(layers)
+            _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)
         config = current.replace(**changes, revision_id=str(uuid.uuid4()), last_modified=_now())
         self._store.update_latest(config, revision_id)
         self._changed(current)
@@ -236,7 +251,23 @@ class FunctionService:
         self._blobs.put(package)
         return package
 
+    def _layers(self, arns: list[str]) -> tuple[LayerRef, ...]:
+        if not arns:
+            return ()
+        if self._resolve_layers is None:
+            raise InvalidParameterValueException("Layers are not available here.")
+        return self._resolve_layers(arns)
+
     def _changed(self, previous: FunctionConfiguration) -> None:
         self._on_change(previous.name)
         if previous.code_hex and not self._store.code_in_use(previous.code_hex):
             self._blobs.remove(previous.code_hex)
+
+
+def _check_total_size(code_unzipped: int, layers: tuple[LayerRef, ...]) -> None:
+    """AWS's 250 MB counts the function's code and all its layers, unzipped."""
+    total = code_unzipped + sum(r.unzipped_size for r in layers)
+    if layers and total > limits.UNZIPPED_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"Function code combined with layers exceeds the maximum allowed size of {limits.UNZIPPED_MAX_BYTES} "
+            f"bytes. The actual size is {total} bytes.")

@@ -40,10 +40,11 @@ class ServerClient:
         self.key_id, self.secret, self.region = key_id, secret, region
 
     def invoke(self, name: str, payload: bytes, qualifier: str | None = None,
-               log_type: str = "None") -> InvocationResult:
+               log_type: str = "None", invocation_type: str = "RequestResponse") -> InvocationResult:
         path = f"/2015-03-31/functions/{quote(name, safe='')}/invocations"
         query = urlencode({"Qualifier": qualifier}) if qualifier else ""
-        status, headers, body = self._request("POST", path, query, payload, {"x-amz-log-type": log_type})
+        status, headers, body = self._request("POST", path, query, payload, {"x-amz-log-type": log_type,
+                                                                             "x-amz-invocation-type": invocation_type})
         if status >= 300:
             _raise(status, headers, body)
         log = headers.get("x-amz-log-result")

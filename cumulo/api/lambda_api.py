@@ -12,14 +12,16 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from cumulo.api import eventstream
 from cumulo.api.http import Reply, Request, json_reply
 from cumulo.app import Cumulo
 from cumulo.errors import (
     InvalidParameterValueException, InvalidRequestContentException, ResourceNotFoundException, ValidationException,
 )
-from cumulo.invoke.invoker import InvocationType
+from cumulo.invoke.invoker import InvocationResult, InvocationType
 from cumulo.model import limits
 
 __all__ = ["route"]
@@ -28,7 +30,7 @@ Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart", "Layers"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                 "MemorySize": "memory_size", "Role": "role"}
 
@@ -53,6 +55,8 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(snap, dict):
             raise InvalidParameterValueException("SnapStart must be an object with ApplyOn.")
         out["snap_start"] = snap.get("ApplyOn", "None")
+    if "Layers" in doc:
+        out["layers"] = doc["Layers"] or []
     if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
         raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
     return out
@@ -148,7 +152,21 @@ def delete_function(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 
 # -- invoke -------------------------------------------------------------------
-def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+@dataclass(frozen=True)
+class InvokeCall:
+    """An Invoke request, checked: what ``Cumulo.invoke`` needs."""
+
+    name: str
+    qualifier: str | None
+    kind: str
+    log_type: str
+    client_context: dict | None
+
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def invoke_call(request: Request, name: str) -> InvokeCall:
     kind = request.header("x-amz-invocation-type") or InvocationType.REQUEST_RESPONSE
     log_type = request.header("x-amz-log-type") or "None"
     if log_type not in ("None", "Tail"):
@@ -163,8 +181,10 @@ def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
             raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
         if len(raw) > 3583:
             raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
-    result = c.invoke(p["name"], request.body, qualifier=_qualifier(request), invocation_type=kind,
-                      log_type=log_type, client_context=client_context)
+    return InvokeCall(name, _qualifier(request), kind, log_type, client_context)
+
+
+def invoke_reply(result: InvocationResult) -> Reply:
     headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id)]
     if result.function_error:
         headers.append(("x-amz-function-error", result.function_error))
@@ -172,6 +192,40 @@ def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
         headers.append(("x-amz-log-result", base64.b64encode(result.log_result.encode()).decode()))
     headers.append(("content-type", "application/json"))
     return Reply(result.status_code, result.payload, headers)
+
+
+def invoke_streaming(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    """InvokeWithResponseStream: the function's answer as an event stream of PayloadChunk events
+    and a final InvokeComplete (with ErrorCode/ErrorDetails when it failed, LogResult with Tail).
+    The answer is complete before the stream is written: streaming is in the framing, not in time."""
+    call = invoke_call(request, p["name"])
+    if call.kind not in ("RequestResponse", "DryRun"):
+        raise InvalidParameterValueException("InvokeWithResponseStream takes InvocationType RequestResponse or "
+                                             "DryRun.")
+    result = c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
+                      log_type=call.log_type, client_context=call.client_context)
+    headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id),
+               ("content-type", "application/vnd.amazon.eventstream")]
+    if result.status_code == 204:
+        return Reply(204, b"", headers)
+    chunks = []
+    payload = b"" if result.function_error else result.payload
+    for start in range(0, len(payload), 64 * 1024):
+        chunks.append(eventstream.event_message("PayloadChunk", payload[start:start + 64 * 1024]))
+    complete: dict[str, Any] = {}
+    if result.function_error:
+        complete["ErrorCode"] = result.function_error
+        complete["ErrorDetails"] = result.payload.decode(errors="replace")
+    if result.log_result is not None:
+        complete["LogResult"] = base64.b64encode(result.log_result.encode()).decode()
+    chunks.append(eventstream.event_message("InvokeComplete", json.dumps(complete).encode(), "application/json"))
+    return Reply(200, b"".join(chunks), headers)
+
+
+def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    call = invoke_call(request, p["name"])
+    return invoke_reply(c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
+                                 log_type=call.log_type, client_context=call.client_context))
 
 
 # -- versions and aliases -----------------------------------------------------
@@ -330,7 +384,75 @@ def list_mappings(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     return _page(docs, request, "EventSourceMappings", lambda d: d)
 
 
+# -- layers -----------------------------------------------------------------------
+_LAYER_KEYS = {"LayerName", "Description", "Content", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"}
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    q = request.query()
+    return {"compatible_runtime": q.get("CompatibleRuntime", [None])[0] or None,
+            "compatible_architecture": q.get("CompatibleArchitecture", [None])[0] or None}
+
+
+def publish_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    unknown = set(doc) - _LAYER_KEYS
+    if unknown:
+        raise InvalidParameterValueException(f"Unsupported PublishLayerVersion parameters: {', '.join(sorted(unknown))}")
+    if "Content" not in doc:
+        raise ValidationException("1 validation error detected: Value null at 'content' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return json_reply(c.publish_layer_version(
+        p["layer"], _zip(doc["Content"] or {}), doc.get("CompatibleRuntimes"), doc.get("Description", ""),
+        doc.get("CompatibleArchitectures"), doc.get("LicenseInfo")), 201)
+
+
+def get_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_layer_version(p["layer"], p["version"]))
+
+
+def delete_layer_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.delete_layer_version(p["layer"], p["version"])
+    return Reply(204)
+
+
+def list_layer_versions(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _page(c.list_layer_versions(p["layer"], **_filters(request)), request, "LayerVersions", lambda d: d)
+
+
+def add_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    for required in ("StatementId", "Action", "Principal"):
+        if required not in doc:
+            raise ValidationException(f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null")
+    return json_reply(c.add_layer_version_permission(
+        p["layer"], p["version"], doc["StatementId"], doc["Action"], doc["Principal"], doc.get("OrganizationId"),
+        request.query().get("RevisionId", [None])[0]), 201)
+
+
+def get_layer_policy(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.get_layer_version_policy(p["layer"], p["version"]))
+
+
+def remove_layer_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.remove_layer_version_permission(p["layer"], p["version"], p["sid"], request.query().get("RevisionId", [None])[0])
+    return Reply(204)
+
+
+def list_layers(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
+    q = request.query()
+    if q.get("find", [""])[0] == "LayerVersion":      # GetLayerVersionByArn shares the path
+        arn = q.get("Arn", [""])[0]
+        if not arn:
+            raise ValidationException("1 validation error detected: Value null at 'arn' failed to satisfy "
+                                      "constraint: Member must not be null")
+        return json_reply(c.get_layer_version_by_arn(arn))
+    return _page(c.list_layers(**_filters(request)), request, "Layers", lambda d: d)
+
+
 _FN = r"(?P<name>[^/]+)"
+_LAYER = r"/2018-10-31/layers/(?P<layer>[^/]+)/versions"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
         ("POST", "/2015-03-31/functions", create_function),
@@ -341,6 +463,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PUT", f"/2015-03-31/functions/{_FN}/configuration", update_configuration),
         ("PUT", f"/2015-03-31/functions/{_FN}/code", update_code),
         ("POST", f"/2015-03-31/functions/{_FN}/invocations", invoke),
+        ("POST", f"/2021-11-15/functions/{_FN}/response-streaming-invocations", invoke_streaming),
         ("POST", f"/2015-03-31/functions/{_FN}/versions", publish_version),
         ("GET", f"/2015-03-31/functions/{_FN}/versions", list_versions),
         ("POST", f"/2015-03-31/functions/{_FN}/aliases", create_alias),
@@ -364,6 +487,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", get_mapping),
         ("PUT", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", update_mapping),
         ("DELETE", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", delete_mapping),
+        ("POST", _LAYER, publish_layer_version),
+        ("GET", _LAYER, list_layer_versions),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)", get_layer_version),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)", delete_layer_version),
+        ("POST", f"{_LAYER}/(?P<version>[^/]+)/policy", add_layer_permission),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)/policy", get_layer_policy),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)/policy/(?P<sid>[^/]+)", remove_layer_permission),
+        ("GET", "/2018-10-31/layers", list_layers),
         ("GET", "/2016-08-19/account-settings", account_settings),
         ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),
         ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", untag_resource),

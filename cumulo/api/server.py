@@ -33,6 +33,7 @@ from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
 from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException
+from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
 
 __all__ = ["ControlPlane", "ServerLock", "ServerBusy", "listen", "serve"]
 
@@ -81,18 +82,41 @@ class ControlPlane:
             body=body,
             client=client[0],
         )
-        reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
+        if request.method == "POST" and len(body) <= LOOP_PAYLOAD_MAX and \
+                (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
+            reply = await self._invoke_on_loop(request, m.group("name"))
+        else:
+            reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
         await _send(send, reply)
+
+    async def _invoke_on_loop(self, request: Request, name: str) -> Reply:
+        """Invoke without a thread hop: the signature is checked and a warm environment driven on
+        the loop (``Cumulo.invoke_on_loop`` moves cold starts and blocking work to the executor)."""
+        try:
+            self._authenticate(request)
+            call = lambda_api.invoke_call(request, name)
+            if call.kind != "RequestResponse":
+                return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
+            result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
+                                                      call.kind, call.log_type, call.client_context)
+            return lambda_api.invoke_reply(result)
+        except CumuloError as err:
+            return error_reply(err)
+        except Exception:
+            log.error("unexpected failure serving %s %s\n%s", request.method, request.path, traceback.format_exc())
+            return error_reply(ServiceException("An internal error occurred; see the server's log."))
+
+    def _authenticate(self, request: Request) -> None:
+        if self.auth:
+            sigv4.verify(sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
+                                               request.headers, request.body),
+                         self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
         json_target = awsjson.find(request)
         try:
-            if self.auth:
-                sigv4.verify(
-                    sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
-                                          request.headers, request.body),
-                    self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
+            self._authenticate(request)
             if json_target is not None:
                 return awsjson.handle(self.cumulo, request, *json_target)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)

@@ -19,6 +19,7 @@ from cumulo.errors import CumuloError
 from cumulo.cli.apis import api
 from cumulo.cli.events import events
 from cumulo.cli.states import states
+from cumulo.cli.layers import layer, package
 from cumulo.cli.queues import mapping, queue, schedule, stream
 from cumulo.cli._common import (
     EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
@@ -62,6 +63,7 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--description", default=""),
         click.option("--ephemeral-storage", type=int, default=512, show_default=True, help="/tmp size in MB, 512-10240."),
         click.option("--publish", is_flag=True, help="Also publish a version."),
+        click.option("--layer", "layers", multiple=True, metavar="ARN", help="A layer version ARN (repeatable, in order)."),
         click.option("--snap-start", type=click.Choice(["PublishedVersions", "None"]), default=None,
                      help="SnapStart ApplyOn (default: Cumulo forks templates for every version)."),
     ]
@@ -72,10 +74,10 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _function_config(name: str, code: Path, handler: str, runtime: str, memory_size: int, timeout: int,
                      env: tuple[str, ...], description: str, ephemeral_storage: int, publish: bool,
-                     snap_start: str | None = None) -> dict[str, Any]:
+                     layers: tuple[str, ...] = (), snap_start: str | None = None) -> dict[str, Any]:
     config = dict(name=name, code=code, handler=handler, runtime=runtime, memory_size=memory_size, timeout=timeout,
                   environment=_parse_env(env), description=description, ephemeral_storage=ephemeral_storage,
-                  publish=publish)
+                  publish=publish, layers=list(layers))
     if snap_start is not None:
         config["snap_start"] = snap_start
     return config
@@ -223,18 +225,27 @@ def function_concurrency(ctx: click.Context, name: str, reserved: int | None, re
 @click.option("--payload", default=None, metavar="JSON|@FILE", help="The event: JSON text, or @path to read it.")
 @click.option("--qualifier", default=None, help="A version number or $LATEST.")
 @click.option("--tail", is_flag=True, help="Also print this invocation's log lines (to stderr).")
+@click.option("--event", "asynchronous", is_flag=True,
+              help="Invoke asynchronously (InvocationType Event): commit the event, print its request id; a "
+                   "running `cumulo up` runs it with retries and destinations.")
 @click.pass_context
 @_aws_errors
-def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | None, tail: bool) -> None:
+def invoke(ctx: click.Context, name: str, payload: str | None, qualifier: str | None, tail: bool,
+           asynchronous: bool) -> None:
     """Invoke a function and print its result (or its error document).
 
     Exits 1 when the function failed.
     """
+    kind = "Event" if asynchronous else "RequestResponse"
     client = _server_client(ctx)
     if client is not None:   # a `cumulo up` owns this store: share its environments and limits
-        result = client.invoke(name, _read_payload(payload), qualifier=qualifier, log_type="Tail" if tail else "None")
+        result = client.invoke(name, _read_payload(payload), qualifier=qualifier, log_type="Tail" if tail else "None",
+                               invocation_type=kind)
     else:
-        result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier)
+        result = _open(ctx).invoke(name, _read_payload(payload), qualifier=qualifier, invocation_type=kind)
+    if asynchronous:
+        click.echo(f"accepted: request id {result.request_id}")
+        return
     if tail:
         for line in result.log_lines:
             click.echo(line, err=True)
@@ -284,6 +295,10 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
        parameters: tuple[str, ...]) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
+
+    The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
+    on the gateway port. The server also runs the workers: asynchronous invocations, queue and
+    stream pollers, schedules, event delivery and state machine executions.
 
     With TEMPLATE (an AWS SAM template), deploy it first. Stops on SIGINT/SIGTERM
     after in-flight requests finish, then shuts environments down and exits 0.
@@ -427,6 +442,8 @@ cli.add_command(schedule)
 cli.add_command(stream)
 cli.add_command(events)
 cli.add_command(states)
+cli.add_command(layer)
+cli.add_command(package)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ raised. Deletes of removed functions run last, after everything else worked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cumulo.app import Cumulo
-from cumulo.deploy import sources
+from cumulo.deploy import layers, sources
 from cumulo.deploy.buses import bus_attributes, rule_attributes
 from cumulo.deploy.machines import machine_attributes
 from cumulo.deploy.queues import queue_attributes
@@ -88,6 +88,8 @@ def _diff(c: Cumulo, fn: FunctionResource, package: CodePackage) -> Change:
     details = []
     if current.code_sha256 != package.code_sha256:
         details.append("code")
+    if layers.layers_differ([r.arn for r in current.layers], fn.layers):
+        details.append("layers")
     details += [f for f in _FIELDS if getattr(current, f) != getattr(fn, f)]
     if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
         details.append("reserved concurrency")
@@ -108,8 +110,9 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
     """The changes a deploy of ``template`` would make, and warnings (events not wired)."""
     changes: list[Change] = []
     warnings: list[str] = []
+    expected = layers.expected_arns(c, template)
     for fn in template.functions:
-        changes.append(_diff(c, fn, load_code(fn.code_uri)))
+        changes.append(_diff(c, layers.with_layer_arns([fn], expected)[0], load_code(fn.code_uri)))
         warnings += [f"{fn.logical_id}: {note}" for note in fn.notes]
         for event_name, event in fn.events.items():
             kind = event.get("Type")
@@ -135,7 +138,7 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
         warnings += [f"{machine.logical_id}: {note}" for note in machine.notes]
     for rule in sources.all_rules(template):
         warnings += [f"{rule.key}: {note}" for note in rule.notes]
-    return changes + sources.plan_sources(c, template, previous), warnings
+    return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template), warnings
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
@@ -157,6 +160,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         sources.apply_queues(c, template, queue_undo)
         sources.apply_streams(c, template, queue_undo)
         sources.apply_buses(c, template, queue_undo)
+        layer_arns = layers.apply_layers(c, template, queue_undo)   # before the functions that use them
+        template = replace(template, functions=layers.with_layer_arns(template.functions, layer_arns))
         for fn, change in zip(template.functions, changes):
             if change.action != "unchanged":
                 snapshots[fn.function_name] = _snapshot(c, fn)
@@ -188,7 +193,9 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     sources.delete_removed_buses(c, previous, template)
     _delete_removed_apis(c, previous, template)
     c.store.put_stack(template.stack_name, {"functions": {fn.logical_id: fn.function_name for fn in template.functions},
-                                            "apis": [spec.api_id for spec in template.apis], **kept})
+                                            "apis": [spec.api_id for spec in template.apis], **kept,
+                                            "layers": layers.record(template, layer_arns)})
+    layers.delete_replaced(c, previous, layer_arns)
     route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
@@ -204,7 +211,7 @@ def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:
 
 
 def _apply(c: Cumulo, fn: FunctionResource) -> None:
-    c.deploy_function(fn.function_name, fn.code_uri, fn.handler,
+    c.deploy_function(fn.function_name, fn.code_uri, fn.handler, layers=list(fn.layers),
                       **{f: getattr(fn, f) for f in _FIELDS if f != "handler"})
     if fn.reserved_concurrency is None:
         c.delete_function_concurrency(fn.function_name)
@@ -235,7 +242,8 @@ def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
                 continue
             old = snap.config
             assert snap.zip_bytes is not None
-            c.deploy_function(name, snap.zip_bytes, old.handler, **{f: getattr(old, f) for f in _FIELDS if f != "handler"})
+            c.deploy_function(name, snap.zip_bytes, old.handler, layers=[r.arn for r in old.layers],
+                              **{f: getattr(old, f) for f in _FIELDS if f != "handler"})
             if snap.reserved is None:
                 c.delete_function_concurrency(name)
             else:
@@ -309,6 +317,7 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
                                           c.event_bus.rule_arn(rule.bus, rule.name)))
     for machine in template.machines:
         attributes.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
+    attributes.update({(k, "Ref"): v for k, v in layers.expected_arns(c, template).items() if v})
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

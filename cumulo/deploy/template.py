@@ -25,7 +25,8 @@ What is read:
   (``cumulo.deploy.machines``: ``Template.machines``, their events' rules in ``MachineSpec.rules``;
   definitions checked here, so a bad one is refused before deploying). Functions' ``SQS``,
   ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
-  are read by ``cumulo.deploy.triggers``.
+  are read by ``cumulo.deploy.triggers``. ``AWS::Serverless::LayerVersion`` resources are read
+  by ``cumulo.deploy.layers`` (``Template.layers``); a function's ``Layers`` may ``Ref`` them.
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
   function runs as the platform's default execution role), ``Tracing``,
@@ -63,6 +64,7 @@ from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, re
 from cumulo.deploy.machines import (
     MACHINE_TYPES, MachineSpec, check_machine_name, machine_arn, machine_attributes, machine_name_for, read_machine,
 )
+from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, merge_layer_globals, read_layer
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -88,7 +90,8 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE, *MACHINE_TYPES)
+_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE, *MACHINE_TYPES,
+                   LAYER_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -167,6 +170,7 @@ class Template:
     buses: list[BusSpec] = field(default_factory=list)
     rules: list[RuleSpec] = field(default_factory=list)   # AWS::Events::Rule resources (functions' own: fn.rules)
     machines: list[MachineSpec] = field(default_factory=list)   # state machines (their events' rules: .rules)
+    layers: list[LayerSpec] = field(default_factory=list)   # AWS::Serverless::LayerVersion (cumulo.deploy.layers)
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -206,6 +210,8 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     rule_entries = [e for e in entries if e.type == RULE_TYPE]
     rule_names = _rule_names(rule_entries, scope, known, stack, region, account_id)
     known.update({k: v for names in rule_names.values() for k, v in rule_attributes(*names).items()})
+    layer_entries = [e for e in entries if e.type == LAYER_TYPE]
+    known.update({k: v for e in layer_entries for k, v in layer_attributes(e.logical_id).items()})
     functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
                                   path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
                                   known)
@@ -214,12 +220,13 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     buses = _buses(bus_entries, bus_names, scope)
     rules = _rules(rule_entries, rule_names, scope)
     machines = _machines(machine_entries, machine_names, scope, path.parent, stack, region, account_id)
+    layers = [_layer(e, scope, path.parent, _section(doc, "Globals").get("LayerVersion")) for e in layer_entries]
     _check_rule_names(rules + [r for m in machines for r in m.rules], functions)
     apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
     description = doc.get("Description")
     template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues, streams, buses, rules, machines)
+                        dict(scope.mappings), apis, queues, streams, buses, rules, machines, layers)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -427,6 +434,7 @@ class _Entry:
     line: int
     properties: Node
     type: str = _FUNCTION_TYPE
+    metadata: Any = None          # the resource's Metadata (a layer's BuildMethod)
 
 
 def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]:
@@ -439,7 +447,7 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]
             properties = resource.get("Properties", Node(line=line))
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
-            entries.append(_Entry(logical_id, line, properties, resource["Type"]))
+            entries.append(_Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
     return entries
 
 
@@ -661,6 +669,17 @@ def _machines(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], 
     return specs
 
 
+def _layer(entry: _Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
+    try:
+        properties = merge_layer_globals(globals_, entry.properties)
+    except IntrinsicError as exc:
+        raise _error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
+    try:
+        return read_layer(entry.logical_id, entry.line, properties, scope, base, entry.metadata)
+    except IntrinsicError as exc:
+        raise _property_error(entry, exc) from None
+
+
 def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
     """The error for a resource, with the line of the property its message names (``property X: ...``)."""
     match = re.match(r"property ((\w+)[\w.\[\]]*)", exc.message)
@@ -814,6 +833,8 @@ def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
         known.update(rule_attributes(rule.logical_id, rule.bus, rule.name, rule.arn))
     for machine in template.machines:
         known.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
+    for layer in template.layers:
+        known.update(layer_attributes(layer.logical_id))
     return known
 
 

@@ -2,14 +2,16 @@
 
 Flow, every step durable before the next (``store/messages.py`` internal queues):
 
-    PutEvents ──commit──► ~events ──EventRouter──► match rules (RuleIndex per bus)
-                                         ├──► ~archive/<name>     (archives whose pattern matches)
-                                         └──► ~deliveries          (one per matching rule target, input rendered)
+    PutEvents ── match rules (RuleIndex per bus), one commit ──┬──► ~deliveries (one per matching target,
+                                                               │                input rendered)
+                                                               └──► ~archive/<name> (matching archives)
+    another bus's target, a replay ──► ~events ──EventRouter──► the same routing
     ~deliveries ──DeliveryWorker──► function (async invoke) | queue | another bus | API destination (HTTP)
                      └── failed: retried with backoff per the target's RetryPolicy, then its DLQ
 
-PutEvents answers once the accepted entries are committed: it never waits for
-targets. A crash between two steps repeats the step (at least once per target,
+PutEvents answers once the accepted entries are committed — already routed: the
+deliveries and archive copies are written in the same transaction — and never waits
+for targets. A crash between two steps repeats the step (at least once per target,
 never lost). Events forwarded to another bus carry the buses they passed through,
 and a bus never takes the same event twice (loop protection).
 """
@@ -323,7 +325,7 @@ class EventBusService:
             raise ValidationException(f"Total size of the entries in the request is over the limit "
                                       f"({total} > {MAX_REQUEST_BYTES} bytes).")
         results: list[dict[str, Any]] = []
-        accepted: list[NewMessage] = []
+        accepted: list[tuple[str, dict[str, Any]]] = []
         for entry in entries:
             try:
                 bus, event = self._envelope(entry)
@@ -331,10 +333,33 @@ class EventBusService:
                 results.append({"ErrorCode": err.code, "ErrorMessage": err.message})
                 continue
             results.append({"EventId": event["id"]})
-            accepted.append(NewMessage(event["id"], json.dumps(event).encode(), None, {"bus": bus, "hops": [bus]}))
+            accepted.append((bus, event))
         if accepted:
-            self._c.messages.send(EVENTS_QUEUE, accepted, _now_ms())
+            # Routed here, in the same transaction that accepts them: one commit per request holds
+            # every target's delivery and every archive copy (an event no rule matches costs nothing).
+            now = _now_ms()
+            batches: dict[str, list[NewMessage]] = {}
+            for bus, event in accepted:
+                self.route_event(event, bus, [bus], None, False, now, batches)
+            self._c.messages.send_many(batches, now)
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
+
+    def route_event(self, event: dict[str, Any], bus: str, hops: list[str], only_rules: list[str] | None,
+                    replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]]) -> None:
+        """Add to ``batches`` the deliveries (per matching rule target) and archive copies of one event."""
+        index, rules = self.index(bus)
+        matched = index.match(event)
+        if only_rules:
+            matched &= set(only_rules)
+        for arn in sorted(matched):
+            batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms))
+        if not replayed:
+            body = None
+            for name, pattern in self.archives_for(bus):
+                if pattern is None or pattern.matches(event):
+                    body = body or json.dumps(event).encode()
+                    batches.setdefault(ARCHIVE_PREFIX + name, []).append(
+                        NewMessage(event["id"], body, None, None, None, _FAR_FUTURE_MS - now_ms))
 
     def _envelope(self, entry: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(entry, dict):
@@ -604,29 +629,15 @@ class EventRouter:
                 self._stop.wait(0.5)
 
     def route(self, events: list[StoredMessage]) -> None:
-        bus_service = self._c.event_bus
+        """Events that arrived through ``~events`` (forwarded from another bus, or replayed)."""
         now = _now_ms()
-        deliveries: list[NewMessage] = []
-        archived: dict[str, list[NewMessage]] = {}
+        batches: dict[str, list[NewMessage]] = {}
         for m in events:
             meta = m.sys or {}
-            event = json.loads(m.body)
             bus = meta.get("bus", "default")
-            index, rules = bus_service.index(bus)
-            matched = index.match(event)
-            if meta.get("rules"):
-                matched &= set(meta["rules"])
-            for arn in sorted(matched):
-                deliveries += bus_service.deliveries_for(event, rules[arn], meta.get("hops", [bus]), now)
-            if not meta.get("replay"):
-                for name, pattern in bus_service.archives_for(bus):
-                    if pattern is None or pattern.matches(event):
-                        archived.setdefault(name, []).append(
-                            NewMessage(event["id"], m.body, None, None, None, _FAR_FUTURE_MS - now))
-        if deliveries:
-            self._c.messages.send(DELIVERIES_QUEUE, deliveries, now)
-        for name, items in archived.items():
-            self._c.messages.send(ARCHIVE_PREFIX + name, items, now)
+            self._c.event_bus.route_event(json.loads(m.body), bus, meta.get("hops", [bus]), meta.get("rules"),
+                                          bool(meta.get("replay")), now, batches)
+        self._c.messages.send_many(batches, now)
         self._c.messages.delete(EVENTS_QUEUE, [(m.seq, m.receipt.partition("-")[2]) for m in events])
 
     def _replays(self) -> None:

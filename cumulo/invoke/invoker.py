@@ -27,6 +27,7 @@ from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.pool import EnvironmentPool, InitType, PoolKey
 from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
+from cumulo.model.layer import LayerRef
 from cumulo.observe.logs import (
     LogSink, end_line, init_report_line, init_start_line, report_line, restore_report_line, restore_start_line,
     start_line,
@@ -35,8 +36,10 @@ from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Succeeded,
     TimedOut,
 )
+from cumulo.runtime import catalog
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
-from cumulo.runtime.sandbox import SandboxPolicy
+from cumulo.runtime.interfaces import ExecutionEnvironment
+from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 from cumulo.store.base import LogRecord
 
 __all__ = ["InvocationRequest", "InvocationResult", "InvocationType", "Invoker"]
@@ -93,11 +96,13 @@ class _Run:
 class Invoker:
     def __init__(self, pool: EnvironmentPool, limiter: ConcurrencyLimiter, logs: LogSink, arns: Arns,
                  code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
-                 sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False) -> None:
+                 sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False,
+                 layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
         self._snap_start = snap_start   # whether this configuration's cold starts fork a template
+        self._layers_dir = layers_dir   # the merged /opt tree of an ordered list of layers
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -176,13 +181,13 @@ class Invoker:
         return header
 
     @staticmethod
-    def _ran(config: FunctionConfiguration, env: Environment, outcome: Outcome, cold: bool) -> _Run:
+    def _ran(config: FunctionConfiguration, env: ExecutionEnvironment, outcome: Outcome, cold: bool) -> _Run:
         if isinstance(outcome, InvalidPayload):
             raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
         used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
         init_lines, env.init_lines = env.init_lines, []
         run = _Run(outcome, cold, env.init_ms if cold else None, init_lines, used, env.spec.stream)
-        if cold and env.restore_ms is not None:
+        if cold and isinstance(env, Environment) and env.restore_ms is not None:   # forked from a template
             run.init_ms, run.restore_ms, run.billed_restore_ms = None, env.restore_ms, env.billed_restore_ms
             run.template_init_ms, run.template_init_lines = env.template_init_ms, env.template_init_lines
             env.template_init_lines = []
@@ -191,11 +196,19 @@ class Invoker:
     # -- environment spec -----------------------------------------------------
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
+        sandbox = self._sandbox()
+        code_dir = self._code_dir(config.code_hex)
+        layers_dir = self._layers_dir(config.layers)
+        # /opt exists only in a private mount namespace; at the process level the merged tree's
+        # own path stands in for it wherever AWS's environment names /opt.
+        opt = "/opt" if layers_dir is None or sandbox.level is SandboxLevel.NAMESPACE else str(layers_dir)
+        task = "/var/task" if sandbox.level is SandboxLevel.NAMESPACE else str(code_dir)
+        runtime = catalog.runtime_of(config.runtime)
         env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
+            "PATH": f"/usr/local/bin:/usr/bin:/bin:{opt}/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
-            "LD_LIBRARY_PATH": "/opt/lib",
+            "LD_LIBRARY_PATH": f"{opt}/lib",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": config.handler,
             "AWS_REGION": self._arns.region,
@@ -207,15 +220,25 @@ class Invoker:
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            **config.environment,
+            **runtime.environment,
         }
+        if runtime.execution_env is None:   # custom runtimes: AWS sets no AWS_EXECUTION_ENV
+            del env["AWS_EXECUTION_ENV"]
+        if config.runtime.startswith("nodejs"):
+            major = config.runtime[len("nodejs"):].split(".")[0]
+            env["NODE_PATH"] = (f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:"
+                                f"/var/runtime/node_modules:/var/runtime:{task}")
+        env.update(config.environment)
         if init_type == InitType.SNAP_START:   # AWS: not available in SnapStart functions
-            del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            env.pop("AWS_LAMBDA_LOG_GROUP_NAME", None)
+            env.pop("AWS_LAMBDA_LOG_STREAM_NAME", None)
         return EnvironmentSpec(
             function=config.name, version=config.version, handler=config.handler,
             memory_mb=config.memory_size, timeout_s=config.timeout, ephemeral_mb=config.ephemeral_storage,
-            env=env, code_dir=self._code_dir(config.code_hex), tmp_root=self._tmp_root, sandbox=self._sandbox(),
+            env=env, code_dir=code_dir, tmp_root=self._tmp_root, sandbox=sandbox,
             max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT, log_stream=stream,
+            layers_dir=layers_dir, runtime=config.runtime, entrypoint=runtime.entrypoint,
+            runtime_dir=runtime.runtime_dir,
         )
 
     # -- results and logs -----------------------------------------------------

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from cumulo.runtime.environment import Environment
-from cumulo.runtime.interfaces import EnvironmentSpec, LogLine, Outcome
+from cumulo.runtime.interfaces import EnvironmentSpec, ExecutionEnvironment, LogLine, Outcome
+from cumulo.runtime.process_env import ProcessEnvironment
 from cumulo.runtime.sandbox import MemoryCgroups
 from cumulo.runtime.template import Template
 from cumulo.runtime.zygote import Zygote, ZygoteError
@@ -66,7 +67,7 @@ class TemplateStats:
 
 
 SpecFactory = Callable[[str], EnvironmentSpec]   # init type -> spec
-LogCallback = Callable[[Environment, list[LogLine]], None]
+LogCallback = Callable[[ExecutionEnvironment, list[LogLine]], None]
 
 
 @dataclass
@@ -87,7 +88,7 @@ class EnvironmentPool:
         self.idle_timeout_s = idle_timeout_s
         self.shutdown_grace_s = shutdown_grace_s
         self._lock = threading.Lock()
-        self._idle: dict[PoolKey, list[Environment]] = defaultdict(list)
+        self._idle: dict[PoolKey, list[ExecutionEnvironment]] = defaultdict(list)
         self._busy_provisioned: dict[PoolKey, int] = defaultdict(int)
         self._fill_lock = threading.Lock()
         self._provisioned: dict[PoolKey, _Provisioned] = {}
@@ -124,10 +125,11 @@ class EnvironmentPool:
 
     # -- acquire / release ----------------------------------------------------
     def acquire(self, key: PoolKey, make_spec: SpecFactory,
-                snap_start: Callable[[], bool] = lambda: False) -> tuple[Environment | None, Outcome | None, bool]:
+                snap_start: Callable[[], bool] = lambda: False) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
         when ``snap_start()`` says so (asked on the cold path only), a cold one is forked from the
-        key's template.
+        key's template. Templates are forked Python environments only: a Runtime API runtime
+        (``spec.entrypoint`` set) always starts on demand.
 
         Bursts: with ``burst_wait``, a caller that finds no idle environment while others of the
         key are busy, and whose invocations keep an environment busy for less time than a cold start
@@ -150,7 +152,7 @@ class EnvironmentPool:
                 self._taken_at[id(created)] = now
         return created, failure, True
 
-    def _take_idle_or_wait(self, key: PoolKey) -> Environment | None:
+    def _take_idle_or_wait(self, key: PoolKey) -> ExecutionEnvironment | None:
         env = self.take_idle(key)
         if env is not None or not self.burst_wait:
             return env
@@ -171,24 +173,24 @@ class EnvironmentPool:
                 self._waiting[key] -= 1
 
     # -- templates (SnapStart) -------------------------------------------------
-    def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Environment | None, Outcome | None]:
+    def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[ExecutionEnvironment | None, Outcome | None]:
         template, env, failure = self._template(key, make_spec)
         if template is None:   # Init failed, or was refused and ``env`` serves as an ordinary environment
             return env, failure
         try:
-            env, failure = Environment.restore(make_spec(InitType.SNAP_START), template, self._cgroups,
-                                               time.monotonic() + RESTORE_TIMEOUT_S)
+            restored, failure = Environment.restore(make_spec(InitType.SNAP_START), template, self._cgroups,
+                                                    time.monotonic() + RESTORE_TIMEOUT_S)
         except ZygoteError:   # retired or died since we looked: start over with a new template
             with self._lock:
                 if self._templates.get(key) is template:
                     del self._templates[key]
             return self._restore(key, make_spec)
-        init = template.take_init() if env is not None else None
-        if env is not None and init is not None:   # the first restore reports the template's Init
-            env.template_init_ms, env.template_init_lines = init
-        return env, failure
+        init = template.take_init() if restored is not None else None
+        if restored is not None and init is not None:   # the first restore reports the template's Init
+            restored.template_init_ms, restored.template_init_lines = init
+        return restored, failure
 
-    def _template(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Template | None, Environment | None,
+    def _template(self, key: PoolKey, make_spec: SpecFactory) -> tuple[Template | None, ExecutionEnvironment | None,
                                                                        Outcome | None]:
         """The key's live template, created if need be: ``(template, None, None)``; else
         ``(None, refused_env, None)`` or ``(None, None, init_failure)``."""
@@ -197,6 +199,9 @@ class EnvironmentPool:
             if template is not None and template.alive:
                 return template, None, None
             spec = make_spec(InitType.SNAP_START)
+            if spec.entrypoint is not None:   # a Runtime API runtime is never forked from a template
+                self._untemplatable[key] = "not a forked Python runtime"
+                return (None, *self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S))
             env, failure = Environment.start(spec, self.zygote(), self._cgroups,
                                              time.monotonic() + INIT_TIMEOUT_S, template=True)
             if env is None or not env.template:
@@ -267,17 +272,18 @@ class EnvironmentPool:
         for t in victims:
             t.retire()
 
-    def take_idle(self, key: PoolKey) -> Environment | None:
+    def take_idle(self, key: PoolKey) -> ExecutionEnvironment | None:
         """The warmest idle environment for ``key``, if any; never blocks on a cold start."""
         with self._lock:
             return self._pop_idle(key)
 
-    def _pop_idle(self, key: PoolKey) -> Environment | None:
+    def _pop_idle(self, key: PoolKey) -> ExecutionEnvironment | None:
         idle = self._idle.get(key)
         while idle:
             env = idle.pop()
-            if not env.dead and env.zygote.has_exited(env.pid):   # died while idle: free what it held
-                env.kill()
+            if not env.dead and env.pid and env.zygote.has_exited(env.pid):
+                env.kill()   # died while idle or after its last answer (a runtime that exits on an
+                             # uncaught error): free what it held
             if not env.dead:
                 if env.provisioned:
                     self._busy_provisioned[key] += 1
@@ -286,7 +292,7 @@ class EnvironmentPool:
                 return env
         return None
 
-    def release(self, key: PoolKey, env: Environment) -> None:
+    def release(self, key: PoolKey, env: ExecutionEnvironment) -> None:
         env.last_used = time.monotonic()
         with self._lock:
             if env.provisioned:
@@ -304,8 +310,11 @@ class EnvironmentPool:
                 self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
         env.kill()
 
-    def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[Environment | None, Outcome | None]:
-        return Environment.start(spec, self.zygote(), self._cgroups, time.monotonic() + init_timeout)
+    def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[ExecutionEnvironment | None, Outcome | None]:
+        deadline = time.monotonic() + init_timeout
+        if spec.entrypoint is not None:   # a runtime of another language: the Runtime API
+            return ProcessEnvironment.start(spec, self.zygote(), self._cgroups, deadline)
+        return Environment.start(spec, self.zygote(), self._cgroups, deadline)
 
     # -- provisioned concurrency ----------------------------------------------
     def set_provisioned(self, key: PoolKey, target: int, make_spec: SpecFactory) -> None:
@@ -387,7 +396,7 @@ class EnvironmentPool:
 
                 traceback.print_exc()
 
-    def environments(self, function: str, version: str | None = None) -> list[Environment]:
+    def environments(self, function: str, version: str | None = None) -> list[ExecutionEnvironment]:
         """The idle environments of a function (or one version of it)."""
         with self._lock:
             return [e for k, envs in self._idle.items() for e in envs
@@ -395,7 +404,7 @@ class EnvironmentPool:
 
     def _reap_idle(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout_s
-        victims: list[Environment] = []
+        victims: list[ExecutionEnvironment] = []
         with self._lock:
             for key, envs in self._idle.items():
                 for e in envs:
@@ -406,7 +415,7 @@ class EnvironmentPool:
                 envs[:] = keep
         self._shutdown(victims)
 
-    def _shutdown(self, envs: list[Environment]) -> None:
+    def _shutdown(self, envs: list[ExecutionEnvironment]) -> None:
         """SIGTERM them all, give them one shared grace period, then SIGKILL."""
         if not envs:
             return

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from cumulo.errors import CodeStorageExceededException, InvalidParameterValueException, InvalidZipFileException
+from cumulo.errors import CodeStorageExceededException, CumuloError, InvalidParameterValueException
 from cumulo.model import limits
 
 __all__ = ["CodePackage", "pack_directory", "load_code", "check_zip"]
@@ -98,27 +98,27 @@ def _too_big(size: int) -> CodeStorageExceededException:
 
 
 def check_zip(data: bytes) -> int:
-    """Validate a zip completely; return its unzipped size.
+    """Validate a zip completely, as hostile input; return its unzipped size.
 
-    Refuses what would escape the code folder (absolute paths, ``..``, links),
-    encrypted entries, archives with too many entries, and ones whose contents
-    exceed the unzipped limit. Every member is read and its CRC checked, with
-    the limit counted on bytes actually produced (declared sizes can lie), so
-    nothing accepted here can fail later at extraction.
+    Code packages and layers come from callers we do not trust, so nothing is
+    extracted until this has passed. Refused, each with an
+    ``InvalidParameterValueException`` (the type AWS answers unusable packages
+    with): paths that would leave the folder (absolute, ``..``, NUL, over-long
+    names), links and other non-regular entries, encrypted entries, the same
+    path twice (or a path that is a file in one entry and a folder in another),
+    entries sharing their data (the overlapping-entries zip bomb), entries
+    expanding more than ``ZIP_MAX_RATIO`` times, more than ``ZIP_MAX_ENTRIES``
+    entries, and contents over the unzipped limit. Every member is read and its
+    CRC checked, with the limit counted on bytes actually produced (declared
+    sizes can lie), so nothing accepted here can fail later at extraction.
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
         if len(infos) > limits.ZIP_MAX_ENTRIES:
-            raise InvalidZipFileException(f"Zip file has {len(infos)} entries; the limit is {limits.ZIP_MAX_ENTRIES}.")
-        declared = 0
-        for info in infos:
-            safe_member_path(info.filename)
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise InvalidZipFileException(f"Zip entry {info.filename!r} is a symbolic link; links are not allowed.")
-            if info.flag_bits & 0x1:
-                raise InvalidZipFileException(f"Zip entry {info.filename!r} is encrypted.")
-            declared += info.file_size
+            raise _refused(f"Zip file has {len(infos)} entries; the limit is {limits.ZIP_MAX_ENTRIES}.")
+        _check_entries(infos)
+        declared = sum(info.file_size for info in infos)
         if declared > limits.UNZIPPED_MAX_BYTES:
             raise _unzipped_too_big()
         total = 0
@@ -129,25 +129,75 @@ def check_zip(data: bytes) -> int:
                     produced += len(chunk)
                     if total + produced > limits.UNZIPPED_MAX_BYTES:
                         raise _unzipped_too_big()
+                    if produced > _RATIO_FLOOR and produced > limits.ZIP_MAX_RATIO * max(info.compress_size, 1):
+                        raise _refused(f"Zip entry {info.filename!r} expands more than {limits.ZIP_MAX_RATIO} "
+                                       "times its compressed size (a zip bomb?).")
             if produced != info.file_size:
-                raise InvalidZipFileException(
-                    f"Zip entry {info.filename!r} declares {info.file_size} bytes but holds {produced}.")
+                raise _refused(f"Zip entry {info.filename!r} declares {info.file_size} bytes but holds {produced}.")
             total += produced
-    except (CodeStorageExceededException, InvalidZipFileException):
+    except CumuloError:
         raise
     except Exception as exc:  # BadZipFile, bad CRC, unsupported method/version, truncated data …
-        raise InvalidZipFileException(
-            f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})") from exc
+        raise _refused(f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})") from exc
     return total
 
 
-def _unzipped_too_big() -> CodeStorageExceededException:
-    return CodeStorageExceededException(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
+# Small entries may compress extremely well (a file of spaces) without being a threat.
+_RATIO_FLOOR = 1 << 20
+_NAME_MAX = 255        # one path component, as Linux allows it
+_PATH_MAX = 1024
+
+
+def _check_entries(infos: list[zipfile.ZipInfo]) -> None:
+    """Per-entry checks that need no decompression: paths, types, duplicates, shared data."""
+    files: set[PurePosixPath] = set()
+    folders: set[PurePosixPath] = set()
+    offsets: set[int] = set()
+    for info in infos:
+        path = safe_member_path(info.filename)
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind == stat.S_IFLNK:
+            raise _refused(f"Zip entry {info.filename!r} is a symbolic link; links are not allowed.")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise _refused(f"Zip entry {info.filename!r} is not a regular file or folder.")
+        if info.flag_bits & 0x1:
+            raise _refused(f"Zip entry {info.filename!r} is encrypted.")
+        if info.header_offset in offsets:
+            raise _refused(f"Zip entry {info.filename!r} shares its data with another entry (overlapping entries).")
+        offsets.add(info.header_offset)
+        is_dir = info.is_dir()          # what extraction goes by: a trailing slash
+        if kind == stat.S_IFDIR and not is_dir:
+            raise _refused(f"Zip entry {info.filename!r} is marked as a folder but named as a file.")
+        if path == PurePosixPath("."):
+            if is_dir:
+                continue
+            raise _refused(f"Zip entry {info.filename!r} has an unsafe path.")
+        if path in files or (not is_dir and path in folders):
+            raise _refused(f"Zip entry {info.filename!r} appears more than once.")
+        (folders if is_dir else files).add(path)
+        for parent in path.parents:
+            if parent in files:
+                raise _refused(f"Zip entry {info.filename!r} is inside {parent.as_posix()!r}, which is a file.")
+            folders.add(parent)
+        if len(folders) > limits.ZIP_MAX_ENTRIES:   # deep unique paths would make millions of folders
+            raise _refused(f"Zip file implies more than {limits.ZIP_MAX_ENTRIES} folders.")
+    clash = files & folders
+    if clash:
+        raise _refused(f"Zip entry {min(clash).as_posix()!r} is both a file and a folder.")
+
+
+def _refused(message: str) -> InvalidParameterValueException:
+    return InvalidParameterValueException(message)
+
+
+def _unzipped_too_big() -> InvalidParameterValueException:
+    return InvalidParameterValueException(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
 
 
 def safe_member_path(name: str) -> PurePosixPath:
     """The relative path a zip member may be written to, or an error."""
     path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or not name or "\x00" in name:
-        raise InvalidZipFileException(f"Zip entry {name!r} has an unsafe path.")
+    if (path.is_absolute() or ".." in path.parts or not name or "\x00" in name
+            or len(name.encode()) > _PATH_MAX or any(len(part.encode()) > _NAME_MAX for part in path.parts)):
+        raise _refused(f"Zip entry {name!r} has an unsafe path.")
     return path

@@ -14,6 +14,7 @@ from typing import Any
 
 from cumulo.errors import InvalidParameterValueException, ValidationException
 from cumulo.model import limits
+from cumulo.model.layer import LayerRef
 
 __all__ = [
     "LATEST",
@@ -32,6 +33,9 @@ __all__ = [
     "validate_snap_start",
     "SNAP_START_DEFAULT",
     "PYTHON_RUNTIMES",
+    "NODE_RUNTIMES",
+    "PROVIDED_RUNTIMES",
+    "SUPPORTED_RUNTIMES",
     "RESERVED_ENV_KEYS",
 ]
 
@@ -40,11 +44,12 @@ LATEST = "$LATEST"
 PYTHON_RUNTIMES = frozenset(
     {"python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14"}
 )
+# Runtimes speaking the Runtime API (a Node.js runtime also needs that Node.js major on the machine).
+NODE_RUNTIMES = frozenset({"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"})
+PROVIDED_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES | NODE_RUNTIMES | PROVIDED_RUNTIMES
 # Runtimes AWS offers that Cumulo does not run (yet): refused with a clear message.
-_KNOWN_OTHER_RUNTIMES = frozenset(
-    {"nodejs18.x", "nodejs20.x", "nodejs22.x", "provided", "provided.al2", "provided.al2023",
-     "java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3"}
-)
+_KNOWN_OTHER_RUNTIMES = frozenset({"java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3"})
 
 RESERVED_ENV_KEYS = frozenset(
     {
@@ -114,15 +119,18 @@ def validate_handler(handler: str) -> str:
     return handler
 
 
-def validate_runtime(runtime: str) -> str:
-    if runtime in PYTHON_RUNTIMES:
+def validate_runtime(runtime: str, unavailable: str | None = None) -> str:
+    """``unavailable``: why this machine cannot run a supported runtime (say, its Node.js major is missing)."""
+    if runtime in SUPPORTED_RUNTIMES and unavailable is None:
         return runtime
+    if runtime in SUPPORTED_RUNTIMES:
+        raise InvalidParameterValueException(f"The runtime parameter of {runtime} cannot be used here: {unavailable}")
     if runtime in _KNOWN_OTHER_RUNTIMES:
         raise InvalidParameterValueException(
             f"The runtime parameter of {runtime} is not supported by this Cumulo build; "
-            f"supported runtimes: {', '.join(sorted(PYTHON_RUNTIMES))}"
+            f"supported runtimes: {', '.join(sorted(SUPPORTED_RUNTIMES))}"
         )
-    raise _constraint(runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(sorted(PYTHON_RUNTIMES | _KNOWN_OTHER_RUNTIMES))}]")
+    raise _constraint(runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(sorted(SUPPORTED_RUNTIMES | _KNOWN_OTHER_RUNTIMES))}]")
 
 
 def _int_between(value: object, member: str, low: int, high: int) -> int:
@@ -206,6 +214,10 @@ class Arns:
         arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
         return f"{arn}:{qualifier}" if qualifier else arn
 
+    def layer(self, name: str, version: int | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:layer:{name}"
+        return f"{arn}:{version}" if version is not None else arn
+
     def default_role(self) -> str:
         return f"arn:aws:iam::{self.account}:role/cumulo-default-execution-role"
 
@@ -229,11 +241,15 @@ class FunctionConfiguration:
     revision_id: str = ""
     last_modified: str = ""
     dead_letter_arn: str = ""     # DeadLetterConfig.TargetArn: where failed asynchronous events go
+    layers: tuple[LayerRef, ...] = ()   # in order: later layers override earlier ones under /opt
     snap_start: str | None = None  # SnapStart.ApplyOn as set: "PublishedVersions", "None", or never set
 
     @property
     def snap_start_applies(self) -> bool:
-        """Whether cold starts of this configuration fork a template (Cumulo's SnapStart)."""
+        """Whether cold starts of this configuration fork a template (Cumulo's SnapStart): forked
+        Python environments only, never a Runtime API runtime (Node.js, provided)."""
+        if self.runtime not in PYTHON_RUNTIMES:
+            return False
         apply_on = self.snap_start or SNAP_START_DEFAULT
         return apply_on == SNAP_START_DEFAULT or (apply_on == "PublishedVersions" and self.version != LATEST)
 
@@ -253,7 +269,9 @@ class FunctionConfiguration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FunctionConfiguration":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        doc = {k: v for k, v in data.items() if k in known}
+        doc["layers"] = tuple(LayerRef.from_dict(r) if isinstance(r, dict) else r for r in doc.get("layers", ()))
+        return cls(**doc)
 
     def to_aws(self, arns: Arns, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``FunctionConfiguration`` document of AWS's Lambda API."""
@@ -282,6 +300,8 @@ class FunctionConfiguration:
                           "OptimizationStatus": "On" if self.snap_start_applies else "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
+        if self.layers:
+            doc["Layers"] = [r.to_aws() for r in self.layers]
         if self.dead_letter_arn:
             doc["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if state:

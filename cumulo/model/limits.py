@@ -22,6 +22,8 @@ LOG_TAIL_BYTES = 4 * 1024
 ZIP_MAX_BYTES = 50 * 1024 * 1024            # direct upload
 UNZIPPED_MAX_BYTES = 250 * 1024 * 1024      # code + layers
 ZIP_MAX_ENTRIES = 20_000
+ZIP_MAX_RATIO = 200                          # ours: an entry over 1 MiB expanding more is a zip bomb
+LAYERS_MAX = 5                               # layers per function
 
 ACCOUNT_CONCURRENCY_DEFAULT = 1000
 UNRESERVED_MIN_DEFAULT = 100

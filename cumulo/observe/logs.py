@@ -22,8 +22,9 @@ _BATCH_MAX = 5000
 
 
 def init_start_line(runtime: str, function_arn: str) -> str:
-    version = runtime.removeprefix("python")
-    return f"INIT_START Runtime Version: python:{version}.cumulo\tRuntime Version ARN: {function_arn}"
+    family = next((f for f in ("python", "nodejs", "provided") if runtime.startswith(f)), runtime)
+    version = runtime.removeprefix(family).lstrip(".").removesuffix(".x") or "1"
+    return f"INIT_START Runtime Version: {family}:{version}.cumulo\tRuntime Version ARN: {function_arn}"
 
 
 def init_report_line(init_ms: float) -> str:

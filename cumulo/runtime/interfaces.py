@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+import asyncio
 from typing import NamedTuple, Protocol, Union
 
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 
 __all__ = [
-    "EnvironmentSpec", "LogLine", "Outcome",
+    "EnvironmentSpec", "ExecutionEnvironment", "LogLine", "Outcome",
     "Succeeded", "FunctionFailed", "InitFailed", "InvalidPayload", "TimedOut", "Crashed", "RestoreFailed",
     "Spawner",
 ]
@@ -60,10 +61,27 @@ class EnvironmentSpec:
     max_response: int
     nofile: int
     log_stream: str = ""          # where its logs go (SnapStart environments have no LOG_STREAM variable)
+    layers_dir: Path | None = None   # the merged layers, seen as /opt (namespace level) or in place
+    runtime: str = "python3.11"
+    # None: a forked Python environment. Otherwise a Runtime API environment exec'ing this command
+    # (empty: the function's own ``bootstrap``, looked for where AWS looks).
+    entrypoint: tuple[str, ...] | None = None
+    runtime_dir: Path | None = None    # the runtime's own files (our Node.js bootstrap): /var/runtime in a namespace
 
     @property
     def stream(self) -> str:
         return self.log_stream or self.env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+
+    def layer_python_paths(self) -> list[str]:
+        """What layers add to ``sys.path``, after the code and before the platform, as on AWS."""
+        if self.sandbox.level is SandboxLevel.NAMESPACE:
+            opt = "/opt"
+        elif self.layers_dir is not None:
+            opt = str(self.layers_dir)
+        else:
+            return ["/opt/python"]
+        version = self.runtime if self.runtime.startswith("python") else "python3"
+        return [f"{opt}/python/lib/{version}/site-packages", f"{opt}/python"]
 
     @property
     def max_frame(self) -> int:
@@ -86,6 +104,10 @@ class EnvironmentSpec:
             "gid": self.sandbox.uid if ns else None,
             "hide": list(self.sandbox.hide) if ns else [],
             "no_network": self.sandbox.no_network,
+            "opt_dir": str(self.layers_dir) if ns and self.layers_dir is not None else None,
+            "python_paths": self.layer_python_paths(),
+            "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
+            "runtime_dir": str(self.runtime_dir) if self.runtime_dir else None,
         }
 
 
@@ -147,3 +169,42 @@ class RestoreFailed:
 
 
 Outcome = Union[Succeeded, FunctionFailed, InitFailed, InvalidPayload, TimedOut, Crashed, RestoreFailed]
+
+
+class ExecutionEnvironment(Protocol):
+    """What the pool and the invoker use of an environment, whatever runs inside it.
+
+    Implemented by ``environment.Environment`` (a forked Python runtime on a frame channel) and
+    ``process_env.ProcessEnvironment`` (any runtime speaking the Runtime API). One invocation at a
+    time; ``invoke`` never raises for what user code does: every ending is an ``Outcome``.
+    """
+
+    spec: EnvironmentSpec
+    pid: int
+    dead: bool
+    provisioned: bool
+    init_ms: float
+    init_lines: list[LogLine]
+    last_used: float
+    invocations: int
+
+    @property
+    def zygote(self) -> Spawner:
+        """Whoever forked the process and reports its exit: the zygote, or a template (SnapStart)."""
+        ...
+
+    @property
+    def max_memory_mb(self) -> int: ...
+
+    def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome: ...
+
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
+                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]": ...
+
+    def kill(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def await_exit(self, timeout_s: float) -> None: ...
+
+    def collect_logs(self) -> list[LogLine]: ...

@@ -10,7 +10,7 @@ import os
 import signal
 
 __all__ = [
-    "unshare", "mount", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
+    "unshare", "mount", "loopback_up", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
     "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
     "MS_NOSUID", "MS_NODEV",
 ]
@@ -90,3 +90,19 @@ def drop_capabilities() -> None:
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 1
+
+
+def loopback_up() -> None:
+    """Bring up ``lo`` in a new network namespace (it starts down), so 127.0.0.1 works inside it."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, struct.pack("16sh22x", b"lo", 0))[:18])[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | _IFF_UP))

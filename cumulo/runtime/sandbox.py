@@ -54,6 +54,7 @@ class SandboxPolicy:
             return cls(SandboxLevel.PROCESS, None, ())
         os.makedirs("/var/task", exist_ok=True)   # the mount point AWS's code location needs
         os.makedirs("/var/runtime", exist_ok=True)   # and its runtime's (platform paths under /tmp)
+        os.makedirs("/opt", exist_ok=True)           # and the layers'
         paths = [sys.prefix, sys.base_prefix, *[p for p in sys.path if p and os.path.isabs(p)]]
         uid = _NOBODY if all(world_readable(Path(p)) for p in paths if os.path.exists(p)) else None
         return cls(SandboxLevel.NAMESPACE, uid, (str(home.resolve()),), no_network)

@@ -16,8 +16,8 @@ Correctness, as AWS documents for SnapStart:
   global instance, runs the after-restore hooks in registration order, and only then reports
   ``ready``. A failing hook is reported as ``restore_error`` (the Invoke answers
   SnapStartException, as AWS's does) and the environment is discarded.
-- The template reaps its children and reports their exits on its channel (``exit`` frames,
-  as the zygote does); asked to retire (or when its channel closes) it forks no more and exits
+- The template reports each child it forks (``spawned``) and reaps its children, reporting
+  their exits on its channel (``exit`` frames), as the zygote does; asked to retire (or when its channel closes) it forks no more and exits
   once its last child has ended, so retiring a template never kills a serving environment.
   Its children die with it if it is killed (``PR_SET_PDEATHSIG``), as environments die with
   the zygote: nothing outlives the supervisor.
@@ -146,6 +146,10 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
                 become(header, fds)
                 return
             children.add(pid)
+            try:   # before any exit of this pid: the supervisor forgets an older process's exit under it
+                protocol.send(ctl, {"op": "spawned", "pid": pid})
+            except OSError:
+                pass
         elif header.get("op") == "retire":
             retiring = True
         for fd in fds:

@@ -122,7 +122,10 @@ class Template:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "exit":
+            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
+                with self._cond:
+                    self._exits.pop(header["pid"], None)
+            elif header.get("op") == "exit":
                 with self._cond:
                     if len(self._exits) > _EXIT_MEMORY:
                         self._exits.pop(next(iter(self._exits)))

@@ -33,6 +33,7 @@ class Zygote:
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
         self._exit_cond = threading.Condition()
+        self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self.namespaces = False
@@ -44,12 +45,33 @@ class Zygote:
         code = ("import sys; sys.path.insert(0, sys.argv.pop(2)); "
                 "from cumulo.runtime.zygote_main import main; main()")
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-        with open(self._log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
-                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                close_fds=True,
-            )
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def parent_thread() -> None:
+            # The zygote asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and Linux means
+            # the parent *thread*: so it is started from a thread of ours that lives exactly as long
+            # as the zygote, never from whichever (perhaps short-lived) thread first invoked.
+            try:
+                with open(self._log_path, "ab") as log:
+                    self._proc = subprocess.Popen(
+                        [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
+                        pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        close_fds=True,
+                    )
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                return
+            proc = self._proc
+            started.set()
+            proc.wait()
+
+        threading.Thread(target=parent_thread, name="cumulo-zygote-parent", daemon=True).start()
+        started.wait()
+        if failure:
+            raise failure[0]
+        assert self._proc is not None
         child.close()
         parent.settimeout(_STARTUP_TIMEOUT_S)
         try:
@@ -96,6 +118,18 @@ class Zygote:
         a dict lookup is atomic, and this is on the warm path (the pool asks before reusing)."""
         return pid in self._exits
 
+    def exit_fd(self, pid: int) -> int:
+        """A descriptor that becomes readable (end of file) once ``pid`` has exited; the caller closes it.
+
+        For environments whose process has no channel to watch (an exec'd runtime)."""
+        r, w = os.pipe()
+        with self._exit_cond:
+            if pid in self._exits or not self.alive:
+                os.close(w)
+            else:
+                self._watchers[pid] = w
+        return r
+
     def _read_exits(self) -> None:
         sock = self._sock
         assert sock is not None
@@ -104,13 +138,22 @@ class Zygote:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "exit":
+            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
+                with self._exit_cond:
+                    self._exits.pop(header["pid"], None)
+            elif header.get("op") == "exit":
                 with self._exit_cond:
                     if len(self._exits) > _EXIT_MEMORY:
                         self._exits.pop(next(iter(self._exits)))
                     self._exits[header["pid"]] = header["status"]
+                    watcher = self._watchers.pop(header["pid"], None)
+                    if watcher is not None:
+                        os.close(watcher)
                     self._exit_cond.notify_all()
         with self._exit_cond:
+            for watcher in self._watchers.values():
+                os.close(watcher)
+            self._watchers.clear()
             self._exit_cond.notify_all()
 
     def stop(self) -> None:

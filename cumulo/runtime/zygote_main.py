@@ -3,15 +3,17 @@
 Started once per supervisor with the worker runtime already imported, so a new
 environment costs a ``fork()`` plus the function's own Init. It obeys one
 request (``spawn``, with the environment's channel and log pipe passed as file
-descriptors) and reports one event (``exit``, with the wait status of each
-child it reaps). It dies with its supervisor, and its children die with it.
+descriptors) and reports two events: ``spawned`` (each child's pid, right after
+the fork) and ``exit`` (with the wait status of each child it reaps). It dies with its supervisor, and its children die with it.
 
 Inside the child, ``_become_environment`` builds the sandbox in this order:
 session and process group → memory cgroup → stdio onto the log pipe, all other
 descriptors closed → private mounts (code read-only at /var/task, the
-platform's home hidden, a size-capped tmpfs on /tmp) → rlimits → working
-directory → capabilities dropped / unprivileged user → a clean environment →
-``bootstrap.run`` (Init, then invocations).
+merged layers read-only at /opt, the platform's home hidden, a size-capped
+tmpfs on /tmp) → rlimits → working directory → capabilities dropped /
+unprivileged user → a clean environment → ``bootstrap.run`` (Init, then
+invocations), or for a Runtime API environment ``exec_runtime.become_runtime``
+(its listening socket, then ``execve`` of the runtime).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import sys
 import tempfile
 import time
 
-from cumulo.runtime import bootstrap, linux, protocol, snapshot
+from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
+OPT_DIR = "/opt"               # where layers are, as on AWS
 _CHAN_FD = 3
 TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outside); its children are 0 again
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
@@ -73,6 +76,8 @@ def main() -> None:
                     os.close(wake_w)
                     _become_environment(header, fds, platform_paths)  # never returns
                 children.add(pid)
+                # before any exit of this pid: the supervisor forgets an older process's exit under it
+                protocol.send(ctl, {"op": "spawned", "pid": pid})
             for fd in fds:
                 os.close(fd)
     for pid in children:
@@ -157,7 +162,9 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp, platform_paths = _isolate_filesystem(spec, platform_paths)
+        task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, platform_paths)
+        relocated = dict(zip(platform_paths, moved_paths))
+        platform_paths = moved_paths
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
@@ -173,7 +180,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.environ.clear()
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
-        sys.path[:] = [task_root, "/opt/python", *platform_paths]
+        sys.path[:] = [task_root, *spec.get("python_paths", ["/opt/python"]), *platform_paths]
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         tempfile.tempdir = None   # recomputed from TMPDIR on first use
@@ -181,6 +188,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
         os._exit(70)
+    if spec.get("entrypoint") is not None:
+        exec_runtime.become_runtime(chan, spec, task_root, relocated, runtime_dir)  # never returns
     gc.unfreeze()
     code = 0
     try:
@@ -203,22 +212,36 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os._exit(code)
 
 
-def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str]]:
-    """Mounts for the namespace level; the task root, /tmp, and where the platform's paths are now."""
+def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
+    """Mounts for the namespace level; the task root, /tmp, where the platform's paths are now, and
+    where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be)."""
     if not spec.get("namespaces"):
-        return spec["code_dir"], spec["tmp_dir"], platform_paths
+        return spec["code_dir"], spec["tmp_dir"], platform_paths, spec.get("runtime_dir")
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
     linux.unshare(flags)
+    if spec.get("no_network") and spec.get("entrypoint") is not None:
+        linux.loopback_up()   # the Runtime API socket lives in this namespace: its loopback must work
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    # The platform's own packages (a virtualenv under /tmp, say) must stay importable once a
-    # private tmpfs covers /tmp, without showing up in it: hold them open now (in this
-    # namespace) and bind them read-only under /var/runtime, where AWS keeps its runtime.
+    # The platform's own packages (a virtualenv under /tmp or /opt, say) must stay importable once
+    # a private tmpfs covers /tmp (and the layers cover /opt), without showing up there: hold them
+    # open now (in this namespace) and bind them read-only under /var/runtime, where AWS keeps its
+    # runtime.
     held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
-            if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
+            if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
+    # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
+    runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
     # bind the code before anything is mounted over the folders that hold it
     linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
     linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+    # layers: the merged tree read-only at /opt; without layers an empty /opt, as on AWS
+    if spec.get("opt_dir"):
+        linux.mount(spec["opt_dir"], OPT_DIR, None, linux.MS_BIND | linux.MS_REC)
+    else:
+        linux.mount("tmpfs", OPT_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+    linux.mount(None, OPT_DIR, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
     for hidden in spec.get("hide", []):
+        if hidden == OPT_DIR or hidden.startswith(OPT_DIR + "/"):
+            continue   # a home under /opt is already out of sight: /opt is the layers now
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
@@ -233,7 +256,31 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
                         linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
             os.close(fd)
         _repoint_packages(moved)
-    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths]
+    runtime_dir = spec.get("runtime_dir")
+    if runtime_dir and held:
+        # The runtime's folder sits in a platform path that moved (a checkout under /tmp): follow it,
+        # then show its entries at /var/runtime itself, beside the platformN folders, as AWS has it.
+        for old, new in moved.items():
+            if runtime_dir == old or runtime_dir.startswith(old + "/"):
+                runtime_dir = new + runtime_dir[len(old):]
+        if os.path.isdir(runtime_dir):
+            for name in os.listdir(runtime_dir):
+                source, target = os.path.join(runtime_dir, name), os.path.join(RUNTIME_DIR, name)
+                if os.path.isdir(source):
+                    os.mkdir(target)
+                else:
+                    open(target, "w").close()
+                linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
+                linux.mount(None, target, None,
+                            linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+            runtime_dir = RUNTIME_DIR
+    if runtime_fd is not None:
+        linux.mount(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, RUNTIME_DIR, None,
+                    linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+        os.close(runtime_fd)
+        runtime_dir = RUNTIME_DIR
+    return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
 
 
 def _repoint_packages(moved: dict[str, str]) -> None:

@@ -17,11 +17,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cumulo.errors import CodeStorageExceededException, InvalidZipFileException
+from cumulo.errors import InvalidParameterValueException, InvalidZipFileException
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, safe_member_path
 
-__all__ = ["CodeBlobs"]
+__all__ = ["CodeBlobs", "make_read_only", "remove_tree"]
 
 _CHUNK = 1 << 16
 
@@ -72,6 +72,11 @@ class CodeBlobs:
                 _remove_tree(staging)
         return folder
 
+    def unzipped_size(self, code_hex: str) -> int:
+        """The stored package's unzipped size (its declared sizes, verified when it was stored)."""
+        with zipfile.ZipFile(self.zip_path(code_hex)) as zf:
+            return sum(info.file_size for info in zf.infolist())
+
     def remove(self, code_hex: str) -> None:
         self.zip_path(code_hex).unlink(missing_ok=True)
         folder = self.root / code_hex
@@ -94,7 +99,7 @@ def _extract(data: bytes, dest: Path) -> None:
                 while chunk := src.read(_CHUNK):
                     written += len(chunk)
                     if written > limits.UNZIPPED_MAX_BYTES:
-                        raise CodeStorageExceededException(
+                        raise InvalidParameterValueException(
                             f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
                     out.write(chunk)
             mode = (info.external_attr >> 16) & 0o777
@@ -112,3 +117,7 @@ def _remove_tree(root: Path) -> None:
     for dirpath, _, _ in os.walk(root):
         os.chmod(dirpath, stat.S_IRWXU)   # a read-only folder's entries cannot be unlinked
     shutil.rmtree(root)
+
+
+make_read_only = _make_read_only
+remove_tree = _remove_tree

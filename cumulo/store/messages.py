@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS messages (
     first_receive_ms INTEGER,
     token TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_ms, seq);
+DROP INDEX IF EXISTS messages_ready;
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue);
 CREATE INDEX IF NOT EXISTS messages_groups ON messages (queue, group_id, receives);
 CREATE TABLE IF NOT EXISTS dedup (
     queue TEXT NOT NULL,
@@ -163,6 +164,7 @@ class MessageStore:
         self._db.execute("PRAGMA busy_timeout=10000")
         self._sent = threading.Condition()
         self._sends = 0
+        self._queue_cache: dict[str, tuple[str, float]] = {}
         with self._tx() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -186,32 +188,45 @@ class MessageStore:
     # -- queues ---------------------------------------------------------------
     def create_queue(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
         """Insert ``doc`` unless the queue exists; return the existing document if it does."""
-        with self._tx() as db:
-            row = db.execute("SELECT doc FROM queues WHERE name = ?", (name,)).fetchone()
-            if row:
-                return json.loads(row[0])
-            db.execute("INSERT INTO queues (name, doc) VALUES (?, ?)", (name, json.dumps(doc)))
-            return None
+        with self._lock:
+            with self._tx() as db:
+                row = db.execute("SELECT doc FROM queues WHERE name = ?", (name,)).fetchone()
+                if not row:
+                    db.execute("INSERT INTO queues (name, doc) VALUES (?, ?)", (name, json.dumps(doc)))
+            self._queue_cache.pop(name, None)          # after the commit, under the lock readers take
+        return json.loads(row[0]) if row else None
 
     def get_queue(self, name: str) -> dict[str, Any] | None:
+        """A queue's document (a copy). Read on every send and receive, so cached: our own writes
+        clear the cache, and another process's change shows within ``RECHECK_S``."""
+        now = time.monotonic()
+        cached = self._queue_cache.get(name)
+        if cached is not None and now - cached[1] < RECHECK_S:
+            return json.loads(cached[0]) if cached[0] else None
         with self._lock:
             row = self._db.execute("SELECT doc FROM queues WHERE name = ?", (name,)).fetchone()
+            self._queue_cache[name] = (row[0] if row else "", now)
         return json.loads(row[0]) if row else None
 
     def put_queue(self, name: str, doc: dict[str, Any]) -> bool:
-        with self._tx() as db:
-            return db.execute("UPDATE queues SET doc = ? WHERE name = ?", (json.dumps(doc), name)).rowcount > 0
+        with self._lock:
+            with self._tx() as db:
+                changed = db.execute("UPDATE queues SET doc = ? WHERE name = ?", (json.dumps(doc), name)).rowcount > 0
+            self._queue_cache.pop(name, None)
+        return changed
 
     def list_queues(self) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM queues ORDER BY name")]
 
     def delete_queue(self, name: str) -> bool:
-        with self._tx() as db:
-            gone = db.execute("DELETE FROM queues WHERE name = ?", (name,)).rowcount > 0
-            db.execute("DELETE FROM messages WHERE queue = ?", (name,))
-            db.execute("DELETE FROM dedup WHERE queue = ?", (name,))
-            return gone
+        with self._lock:
+            with self._tx() as db:
+                gone = db.execute("DELETE FROM queues WHERE name = ?", (name,)).rowcount > 0
+                db.execute("DELETE FROM messages WHERE queue = ?", (name,))
+                db.execute("DELETE FROM dedup WHERE queue = ?", (name,))
+            self._queue_cache.pop(name, None)
+        return gone
 
     # -- messages -------------------------------------------------------------
     def send(self, queue: str, messages: Iterable[NewMessage], now_ms: int,
@@ -242,6 +257,20 @@ class MessageStore:
             self._sends += 1
             self._sent.notify_all()
         return out
+
+    def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
+        """Messages for several queues in one transaction (no deduplication ids): all or none."""
+        rows = [(queue, m.id, m.body, json.dumps(m.attrs) if m.attrs else None, json.dumps(m.sys) if m.sys else None,
+                 m.group_id, now_ms, now_ms + m.delay_ms, m.lease_ms)
+                for queue, messages in batches.items() for m in messages]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, "
+                           "lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with self._sent:
+            self._sends += 1
+            self._sent.notify_all()
 
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
                 redrive: tuple[str, int] | None = None, retention_ms: int | None = None,

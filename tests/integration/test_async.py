@@ -7,7 +7,6 @@ one- and two-minute waits take a fraction of a second here.
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any, Callable, Iterator
 
@@ -39,16 +38,8 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    saved = {k: os.environ.get(k) for k in ("CUMULO_ASYNC_RETRY_DELAY_S", "CUMULO_ASYNC_THROTTLE_BACKOFF_S")}
-    os.environ.update(CUMULO_ASYNC_RETRY_DELAY_S="0.3", CUMULO_ASYNC_THROTTLE_BACKOFF_S="0.2")
-    try:
-        srv = CumuloServer(tmp_path_factory.mktemp("async") / "home")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    srv = CumuloServer(tmp_path_factory.mktemp("async") / "home", env={
+        "CUMULO_ASYNC_RETRY_DELAY_S": "0.3", "CUMULO_ASYNC_THROTTLE_BACKOFF_S": "0.2"})
     try:
         yield srv
     finally:

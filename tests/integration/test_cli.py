@@ -121,3 +121,27 @@ def test_help_describes_commands(run) -> None:
     create = run("function", "create", "--help").stdout
     for option in ("--code", "--handler", "--runtime", "--memory", "--timeout", "--env"):
         assert option in create
+
+
+def test_event_invoke_queue_and_schedule_commands_work_on_the_store(run, tmp_path: Path) -> None:
+    run("function", "create", "hello", "--code", str(EXAMPLE), "--handler", "app.handler")
+    accepted = run("invoke", "hello", "--payload", '{"name": "Later"}', "--event").stdout
+    assert accepted.startswith("accepted: request id ")
+    # nothing runs it without a server; the event waits, durable, in the store
+    from cumulo import Cumulo
+    from cumulo.model.queue import ASYNC_QUEUE
+    with Cumulo(home=tmp_path / "state") as c:
+        assert sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))) == 1
+        c.start_workers()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("greeting Later" in r.message for r in c.get_logs("hello")):
+            time.sleep(0.05)
+        assert any("greeting Later" in r.message for r in c.get_logs("hello"))
+    assert run("queue", "create", "jobs", "--attribute", "VisibilityTimeout=5").stdout.strip().endswith("/jobs")
+    run("queue", "send", "jobs", "work")
+    received = json.loads(run("queue", "receive", "jobs", "--delete").stdout)
+    assert received["Body"] == "work"
+    bad = run("schedule", "create", "s", "cron(0 10 * * * *)", "hello", check=3)
+    assert "ValidationException" in bad.stderr
+    run("schedule", "create", "s", "rate(5 minutes)", "hello")
+    assert "rate(5 minutes)" in run("schedule", "list").stdout

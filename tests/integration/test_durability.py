@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
@@ -45,15 +43,11 @@ def handler(event, context):
 
 
 def kinesis_client(server: CumuloServer) -> BaseClient:
-    return boto3.session.Session().client(
-        "kinesis", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, connect_timeout=2))
+    return server.aws("kinesis", connect_timeout=2)
 
 
 def events_client(server: CumuloServer) -> BaseClient:
-    return boto3.session.Session().client(
-        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, connect_timeout=2))
+    return server.aws("events", connect_timeout=2)
 
 
 def free_port() -> int:
@@ -174,9 +168,7 @@ def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
     try:
         lam = srv.client()
         fn_arn = create(lam, unique("sleeper"), zip_of(**{"app.py": SLEEPER}), Timeout=10)["FunctionArn"]
-        sfn = boto3.session.Session().client(
-            "stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1", aws_access_key_id=srv.key_id,
-            aws_secret_access_key=srv.secret, config=Config(retries={"max_attempts": 0}))
+        sfn = srv.aws("stepfunctions")
         machine = sfn.create_state_machine(name="durable", roleArn="arn:aws:iam::000000000000:role/r",
                                            definition=json.dumps({"StartAt": "Wait", "States": {
                                                "Wait": {"Type": "Wait", "Seconds": 4, "Next": "Work"},
@@ -194,9 +186,7 @@ def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
         srv.proc.wait(10)
         srv.close()
         srv = start(home, port, gateway)
-        sfn = boto3.session.Session().client(
-            "stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1", aws_access_key_id=srv.key_id,
-            aws_secret_access_key=srv.secret, config=Config(retries={"max_attempts": 0}))
+        sfn = srv.aws("stepfunctions")
         results = {}
         deadline = time.monotonic() + 30
         for arn in waiting + [in_flight]:

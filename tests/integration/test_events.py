@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.test_async import RECORDER, drain, queue_arn
@@ -22,15 +19,7 @@ from tests.integration.test_sqs import sqs_client
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    saved = os.environ.get("CUMULO_EVENTS_RETRY_BASE_S")
-    os.environ["CUMULO_EVENTS_RETRY_BASE_S"] = "0.1"
-    try:
-        srv = CumuloServer(tmp_path_factory.mktemp("events") / "home")
-    finally:
-        if saved is None:
-            os.environ.pop("CUMULO_EVENTS_RETRY_BASE_S", None)
-        else:
-            os.environ["CUMULO_EVENTS_RETRY_BASE_S"] = saved
+    srv = CumuloServer(tmp_path_factory.mktemp("events") / "home", env={"CUMULO_EVENTS_RETRY_BASE_S": "0.1"})
     try:
         yield srv
     finally:
@@ -39,9 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
 
 @pytest.fixture(scope="module")
 def events(server: CumuloServer) -> Iterator[BaseClient]:
-    client = boto3.session.Session().client(
-        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}))
+    client = server.aws("events")
     yield client
     client.close()
 
@@ -120,9 +107,7 @@ def test_per_entry_failures_and_request_limits(events: BaseClient, server: Cumul
     codes = [e.get("ErrorCode") for e in result["Entries"]]
     assert codes == [None, "MalformedDetail", "InvalidArgument", "ResourceNotFoundException", None]
     assert result["FailedEntryCount"] == 3 and all("EventId" in result["Entries"][i] for i in (0, 4))
-    raw = boto3.session.Session().client(
-        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, parameter_validation=False))
+    raw = server.aws("events", parameter_validation=False)
     with pytest.raises(ClientError) as info:
         raw.put_events(Entries=[order(n=i) for i in range(11)])
     assert info.value.response["Error"]["Code"] == "ValidationException"

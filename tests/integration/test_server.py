@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import queue
 import re
 import signal
@@ -56,14 +57,14 @@ def handler(event, context):
 class CumuloServer:
     """A ``cumulo up`` process. Its stderr is drained by a thread so the server never blocks on a full pipe."""
 
-    def __init__(self, home: Path, *args: str, timeout: float = 60.0) -> None:
+    def __init__(self, home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0",
                                       "--gateway-port", "0", *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, env={**os.environ, **(env or {})})
         self._reader = threading.Thread(target=self._drain, name="cumulo-up-stderr", daemon=True)
         self._reader.start()
         try:
@@ -106,6 +107,13 @@ class CumuloServer:
 
     def client(self, key_id: str | None = None, secret: str | None = None, **config: Any) -> BaseClient:
         return lambda_client(self.endpoint, key_id or self.key_id, secret or self.secret, **config)
+
+    def aws(self, service: str, **config: Any) -> BaseClient:
+        """A boto3 client of ``service`` (sqs, events, kinesis, stepfunctions …) for this server,
+        never retrying."""
+        return boto3.session.Session().client(
+            service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=self.key_id,
+            aws_secret_access_key=self.secret, config=Config(**{"retries": {"max_attempts": 0}, **config}))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Signal the server and return its exit code."""
@@ -315,6 +323,25 @@ def test_invoke_round_trips_the_payload(lam: BaseClient, fn: str) -> None:
     assert "FunctionError" not in resp
     assert body["event"] == event and body["version"] == "$LATEST"
     assert body["arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{fn}"
+
+
+def test_invoke_with_response_stream(lam: BaseClient, fn: str) -> None:
+    resp = lam.invoke_with_response_stream(FunctionName=fn, Payload=json.dumps({"print": "x" * 100_000}),
+                                           LogType="Tail")
+    assert resp["StatusCode"] == 200 and resp["ExecutedVersion"] == "$LATEST"
+    chunks, complete = [], None
+    for event in resp["EventStream"]:
+        if "PayloadChunk" in event:
+            chunks.append(event["PayloadChunk"]["Payload"])
+        elif "InvokeComplete" in event:
+            complete = event["InvokeComplete"]
+    assert len(chunks) >= 2                                    # over 64 KB: more than one chunk
+    assert json.loads(b"".join(chunks))["event"]["print"] == "x" * 100_000
+    assert complete is not None and "ErrorCode" not in complete
+    assert "REPORT RequestId" in base64.b64decode(complete["LogResult"]).decode()
+    failed = lam.invoke_with_response_stream(FunctionName=fn, Payload=json.dumps({"fail": "streamed boom"}))
+    done = [e["InvokeComplete"] for e in failed["EventStream"] if "InvokeComplete" in e]
+    assert done[0]["ErrorCode"] == "Unhandled" and "streamed boom" in done[0]["ErrorDetails"]
 
 
 def test_invoke_function_error_is_a_result(lam: BaseClient, fn: str) -> None:

@@ -349,3 +349,43 @@ def test_publishing_a_version_builds_its_template_as_aws_snapshots_it(snap: Cumu
     assert first.log_lines.count("init ran") == 1 and any(l.startswith("INIT_REPORT") for l in first.log_lines)
     second = _cold(snap, name, version.version)
     assert "init ran" not in second.log_lines and not any(l.startswith("INIT_") for l in second.log_lines)
+
+
+def test_layers_are_at_opt_and_on_sys_path_for_the_template_init(snap: Cumulo, sdeploy, tmp_path: Path) -> None:
+    layer = tmp_path / "quote-layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "quotes.py").write_text("WHO = 'the layer'\n")
+    (layer / "bin").mkdir()
+    (layer / "bin" / "shout").write_text("#!/bin/sh\necho LOUD\n")
+    (layer / "bin" / "shout").chmod(0o755)
+    arn = snap.publish_layer_version("quotes", layer, ["python3.11"])["LayerVersionArn"]
+    name = sdeploy("""
+        import os, subprocess, quotes   # a layer's module and tool, at Init: in the template
+        AT_INIT = subprocess.run(["shout"], capture_output=True, text=True).stdout.strip()
+        def handler(event, context):
+            return {"who": quotes.WHO, "at_init": AT_INIT, "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+                    "now": subprocess.run(["shout"], capture_output=True, text=True).stdout.strip()}
+    """, layers=[arn])
+    for result in (_cold(snap, name), _cold(snap, name)):
+        assert "Restore Duration: " in _report(result)
+        assert result.json() == {"who": "the layer", "at_init": "LOUD", "type": "snap-start", "now": "LOUD"}
+
+
+def test_runtime_api_functions_never_use_templates(snap: Cumulo, tmp_path: Path) -> None:
+    code = tmp_path / "custom-runtime"
+    code.mkdir()
+    (code / "bootstrap").write_text(
+        '#!/bin/sh\n'
+        'api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"\n'
+        'while true; do\n'
+        '  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d \'\\r\' | sed -n \'s/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p\')\n'
+        '  curl -sS -X POST "$api/$id/response" -d "\\"$AWS_LAMBDA_INITIALIZATION_TYPE\\"" > /dev/null\n'
+        'done\n')
+    (code / "bootstrap").chmod(0o755)
+    config = snap.create_function("custom", code, "unused.handler", runtime="provided.al2023")
+    assert config.to_aws(snap.arns)["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    for _ in range(2):
+        result = _cold(snap, "custom")
+        assert result.json() == "on-demand"
+        assert "Restore Duration" not in _report(result) and any(l.startswith("INIT_START") for l in result.log_lines)
+    assert snap.pool.template_stats() == []

@@ -8,10 +8,8 @@ import threading
 import time
 from typing import Any, Iterator
 
-import boto3
 import pytest
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer, unique
@@ -27,9 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
 
 
 def sqs_client(server: CumuloServer) -> BaseClient:
-    return boto3.session.Session().client(
-        "sqs", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, read_timeout=60))
+    return server.aws("sqs", read_timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ import json
 import time
 from typing import Any, Iterator
 
-import boto3
 import pytest
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
@@ -44,9 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
 
 
 def sfn_client(server: CumuloServer, **config: Any) -> BaseClient:
-    return boto3.session.Session().client(
-        "stepfunctions", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}, **config))
+    return server.aws("stepfunctions", **config)
 
 
 @pytest.fixture(scope="module")
@@ -223,9 +219,7 @@ def test_nested_execution_sync_and_express(sfn: BaseClient, function: str, serve
 
 def test_event_bus_rule_starts_an_execution(sfn: BaseClient, server: CumuloServer) -> None:
     arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.detail", "End": True}}})
-    events = boto3.session.Session().client(
-        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret)
+    events = server.aws("events")
     rule = unique("r")
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["orders"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": arn}])

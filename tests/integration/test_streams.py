@@ -7,11 +7,9 @@ import json
 import time
 from typing import Any, Iterator
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.test_async import drain, queue_arn
@@ -42,9 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
 
 @pytest.fixture(scope="module")
 def kinesis(server: CumuloServer) -> Iterator[BaseClient]:
-    client = boto3.session.Session().client(
-        "kinesis", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=server.key_id,
-        aws_secret_access_key=server.secret, config=Config(retries={"max_attempts": 0}))
+    client = server.aws("kinesis")
     yield client
     client.close()
 

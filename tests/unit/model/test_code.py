@@ -19,7 +19,6 @@ from cumulo.errors import (
     CodeStorageExceededException,
     CumuloError,
     InvalidParameterValueException,
-    InvalidZipFileException,
 )
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, check_zip, load_code, pack_directory
@@ -212,7 +211,7 @@ def test_missing_location_is_refused(tmp_path: Path) -> None:
 def test_zip_file_that_is_not_a_zip_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "code.zip"
     path.write_text("def handler(e, c): pass\n")
-    with pytest.raises(InvalidZipFileException):
+    with pytest.raises(InvalidParameterValueException):
         load_code(path)
 
 
@@ -236,7 +235,7 @@ def test_zip_exactly_at_the_upload_limit_is_accepted(monkeypatch: pytest.MonkeyP
 # -- check_zip --------------------------------------------------------------------------
 @pytest.mark.parametrize("data", [b"", b"hello world", b"PK\x03\x04" + b"\0" * 40, make_zip({"a": b"x" * 100})[:60]])
 def test_not_a_zip_is_refused(data: bytes) -> None:
-    with pytest.raises(InvalidZipFileException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(data)
     assert info.value.message.startswith("Could not unzip uploaded file.")
     assert info.value.status == 400
@@ -269,7 +268,7 @@ def test_zip_declaring_an_unsupported_zip_version_is_an_invalid_zip() -> None:
     data = bytearray(make_zip({"app.py": b"x = 1\n"}))
     central = data.find(b"PK\x01\x02")
     struct.pack_into("<H", data, central + 6, 99)     # "version needed to extract": 9.9
-    with pytest.raises(InvalidZipFileException):
+    with pytest.raises(InvalidParameterValueException):
         check_zip(bytes(data))
 
 
@@ -278,7 +277,7 @@ def test_zip_declaring_an_unsupported_zip_version_is_an_invalid_zip() -> None:
     ["../evil.py", "a/../../evil.py", "/etc/cron.d/evil", "..\\evil.py", "lib/..\\..\\evil.py", ".."],
 )
 def test_members_escaping_the_code_folder_are_refused(member: str) -> None:
-    with pytest.raises(InvalidZipFileException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(make_zip({"app.py": b"", member: b"x"}))
     assert "unsafe path" in info.value.message
 
@@ -294,7 +293,7 @@ def test_symlink_entry_is_refused() -> None:
         link = zipfile.ZipInfo("config")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, b"/etc/passwd")
-    with pytest.raises(InvalidZipFileException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(buf.getvalue())
     assert "symbolic link" in info.value.message
 
@@ -303,7 +302,7 @@ def test_encrypted_entry_is_refused() -> None:
     data = bytearray(make_zip({"secret.py": b"x = 1\n"}))
     central = data.find(b"PK\x01\x02")
     struct.pack_into("<H", data, central + 8, struct.unpack_from("<H", data, central + 8)[0] | 0x1)
-    with pytest.raises(InvalidZipFileException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(bytes(data))
     assert "encrypted" in info.value.message
 
@@ -311,7 +310,7 @@ def test_encrypted_entry_is_refused() -> None:
 def test_declared_unzipped_size_over_250mb_is_refused() -> None:
     data = fake_declared_sizes(make_zip({"big.bin": b"0" * 100}), limits.UNZIPPED_MAX_BYTES + 1)
     assert zipfile.ZipFile(io.BytesIO(data)).getinfo("big.bin").file_size == 250 * 1024 * 1024 + 1
-    with pytest.raises(CodeStorageExceededException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(data)
     assert info.value.message == "Unzipped size must be smaller than 262144000 bytes"
 
@@ -319,13 +318,13 @@ def test_declared_unzipped_size_over_250mb_is_refused() -> None:
 def test_sizes_of_all_members_count_towards_the_limit() -> None:
     each = limits.UNZIPPED_MAX_BYTES // 2 + 1
     data = fake_declared_sizes(make_zip({"a.bin": b"0", "b.bin": b"1"}), each)
-    with pytest.raises(CodeStorageExceededException):
+    with pytest.raises(InvalidParameterValueException):
         check_zip(data)
 
 
 def test_declared_size_that_lies_is_refused_even_under_the_limit() -> None:
     data = fake_declared_sizes(make_zip({"big.bin": b"0" * 100}), limits.UNZIPPED_MAX_BYTES - 1)
-    with pytest.raises(InvalidZipFileException):
+    with pytest.raises(InvalidParameterValueException):
         check_zip(data)
 
 
@@ -342,7 +341,7 @@ def _empty_members(count: int) -> bytes:
 
 
 def test_more_than_20000_entries_is_refused() -> None:
-    with pytest.raises(InvalidZipFileException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         check_zip(_empty_members(limits.ZIP_MAX_ENTRIES + 1))
     assert "20001 entries" in info.value.message
     assert "20000" in info.value.message
@@ -351,3 +350,184 @@ def test_more_than_20000_entries_is_refused() -> None:
 def test_exactly_20000_entries_is_accepted() -> None:
     assert limits.ZIP_MAX_ENTRIES == 20_000
     assert check_zip(_empty_members(20_000)) == 0
+
+
+# -- hostile zips: each attack is refused before anything is extracted --------------------
+def _raw_zip(entries: list[tuple[str, bytes, int]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip with exactly these (name, data, st_mode) entries, duplicates allowed."""
+    import warnings
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # zipfile warns about duplicate names
+        with zipfile.ZipFile(buf, "w", method) as zf:
+            for name, data, st_mode in entries:
+                info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+                info.external_attr = st_mode << 16
+                info.compress_type = method
+                zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("entries", [
+    [("app.py", b"1", stat.S_IFREG | 0o644), ("app.py", b"2", stat.S_IFREG | 0o644)],
+    [("app.py", b"1", stat.S_IFREG | 0o644), ("./app.py", b"2", stat.S_IFREG | 0o644)],
+    [("lib/x.py", b"1", stat.S_IFREG | 0o644), ("lib//x.py", b"2", stat.S_IFREG | 0o644)],
+], ids=["same-name", "dot-slash-alias", "double-slash-alias"])
+def test_duplicate_entries_are_refused(entries: list[tuple[str, bytes, int]]) -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(_raw_zip(entries))
+    assert "more than once" in info.value.message
+
+
+@pytest.mark.parametrize("entries", [
+    [("lib", b"file", stat.S_IFREG | 0o644), ("lib/x.py", b"1", stat.S_IFREG | 0o644)],
+    [("lib/x.py", b"1", stat.S_IFREG | 0o644), ("lib", b"file", stat.S_IFREG | 0o644)],
+    [("lib/", b"", stat.S_IFDIR | 0o755), ("lib", b"file", stat.S_IFREG | 0o644)],
+], ids=["file-then-child", "child-then-file", "folder-then-file"])
+def test_a_path_that_is_both_file_and_folder_is_refused(entries: list[tuple[str, bytes, int]]) -> None:
+    with pytest.raises(InvalidParameterValueException):
+        check_zip(_raw_zip(entries))
+
+
+def test_repeated_folder_entries_are_harmless() -> None:
+    assert check_zip(_raw_zip([("lib/", b"", stat.S_IFDIR | 0o755), ("lib/", b"", stat.S_IFDIR | 0o755),
+                               ("lib/x.py", b"12", stat.S_IFREG | 0o644)])) == 2
+
+
+@pytest.mark.parametrize("kind", [stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK])
+def test_device_fifo_and_socket_entries_are_refused(kind: int) -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(_raw_zip([("dev", b"", kind | 0o644)]))
+    assert "not a regular file" in info.value.message
+
+
+def test_symlink_pointing_out_of_the_tree_is_refused_with_invalid_parameter_value() -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(_raw_zip([("python/evil", b"../../../../etc/shadow", stat.S_IFLNK | 0o777)]))
+    assert info.value.type == "InvalidParameterValueException"
+    assert "symbolic link" in info.value.message
+
+
+@pytest.mark.parametrize("member", ["a" * 256, "/".join(["d"] * 600)])
+def test_overlong_names_are_refused(member: str) -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(make_zip({member: b"x"}))
+    assert "unsafe path" in info.value.message
+
+
+def test_high_compression_ratio_is_refused_as_a_zip_bomb() -> None:
+    bomb = _raw_zip([("bomb.bin", b"\0" * (8 << 20), stat.S_IFREG | 0o644)])   # zeros deflate ~1000:1
+    assert zipfile.ZipFile(io.BytesIO(bomb)).infolist()[0].compress_size < 10_000
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(bomb)
+    assert "zip bomb" in info.value.message
+
+
+def test_small_very_compressible_files_are_fine() -> None:
+    assert check_zip(make_zip({"spaces.txt": b" " * 500_000})) == 500_000
+
+
+def test_compressible_but_ordinary_ratio_is_accepted() -> None:
+    text = b"".join(b"line %d of some ordinary python source\n" % i for i in range(60_000))
+    assert len(text) > 1 << 20
+    data = _raw_zip([("big.py", text, stat.S_IFREG | 0o644)])
+    assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].compress_size < len(text) // 5
+    assert check_zip(data) == len(text)
+
+
+def test_total_uncompressed_size_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "UNZIPPED_MAX_BYTES", 3 << 20)
+    data = make_zip({f"part{i}.bin": os.urandom(1 << 20) for i in range(4)})
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(data)
+    assert "Unzipped size must be smaller than" in info.value.message
+
+
+def test_overlapping_entries_bomb_is_refused() -> None:
+    """Two central-directory entries pointing at the same local data (the non-recursive bomb)."""
+    data = bytearray(_raw_zip([("a.bin", b"x" * 1000, stat.S_IFREG | 0o644), ("b.bin", b"x" * 1000, stat.S_IFREG | 0o644)]))
+    first = data.find(b"PK\x01\x02")
+    second = data.find(b"PK\x01\x02", first + 4)
+    struct.pack_into("<I", data, second + 42, struct.unpack_from("<I", data, first + 42)[0])
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(bytes(data))
+    assert "overlapping" in info.value.message
+
+
+def test_too_many_files_is_refused_with_invalid_parameter_value() -> None:
+    with pytest.raises(InvalidParameterValueException):
+        check_zip(_empty_members(limits.ZIP_MAX_ENTRIES + 1))
+
+
+def test_nothing_is_written_when_a_hostile_zip_is_refused(tmp_path: Path) -> None:
+    """load_code checks before anything is stored; the store's extraction never sees it."""
+    from cumulo.store.blobs import CodeBlobs
+
+    blobs = CodeBlobs(tmp_path / "code")
+    for data in (make_zip({"../escape.py": b"x"}), _raw_zip([("x", b"/etc", stat.S_IFLNK | 0o777)]),
+                 _raw_zip([("bomb.bin", b"\0" * (8 << 20), stat.S_IFREG | 0o644)])):
+        with pytest.raises(InvalidParameterValueException):
+            blobs.put(load_code(data))
+    assert sorted(os.listdir(tmp_path / "code")) == []
+    assert not (tmp_path / "escape.py").exists()
+
+
+@pytest.mark.parametrize("entries", [
+    [(".", b"data", stat.S_IFREG | 0o644)],
+    [("lib", b"", stat.S_IFDIR | 0o755), ("lib/x.py", b"1", stat.S_IFREG | 0o644)],
+], ids=["file-named-dot", "folder-mode-without-slash"])
+def test_entries_extraction_would_misread_are_refused(entries: list[tuple[str, bytes, int]]) -> None:
+    with pytest.raises(InvalidParameterValueException):
+        check_zip(_raw_zip(entries))
+
+
+def test_every_accepted_zip_extracts(tmp_path: Path) -> None:
+    """What check_zip accepts, the store can extract: folders given with and without entries."""
+    from cumulo.store.blobs import CodeBlobs
+
+    data = _raw_zip([("lib/", b"", stat.S_IFDIR | 0o755), ("lib/a.py", b"A", stat.S_IFREG | 0o644),
+                     ("./top.py", b"T", stat.S_IFREG | 0o644), ("deep/er/b.py", b"B", 0)])
+    package = load_code(data)
+    blobs = CodeBlobs(tmp_path / "code")
+    blobs.put(package)
+    folder = blobs.extracted(package.sha256_hex)
+    assert (folder / "lib/a.py").read_bytes() == b"A" and (folder / "top.py").read_bytes() == b"T"
+    assert (folder / "deep/er/b.py").read_bytes() == b"B"
+
+
+_PART = st.sampled_from(["a", "b", ".", "..", "", "c.py"])
+_NAME = st.lists(_PART, min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_NAME, st.sampled_from([stat.S_IFREG | 0o644, stat.S_IFDIR | 0o755, 0])), max_size=6))
+def test_whatever_check_zip_accepts_extracts_inside_the_folder(entries: list[tuple[str, int]]) -> None:
+    import tempfile
+
+    from cumulo.store.blobs import CodeBlobs
+
+    data = _raw_zip([(name, b"" if mode & stat.S_IFDIR else b"x", mode) for name, mode in entries])
+    try:
+        package = CodePackage.from_zip(data)
+    except InvalidParameterValueException:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        blobs = CodeBlobs(Path(tmp) / "code")
+        blobs.put(package)
+        folder = blobs.extracted(package.sha256_hex)
+        for dirpath, _, filenames in os.walk(folder):
+            for f in filenames:
+                assert Path(dirpath, f).resolve().is_relative_to(folder.resolve())
+        assert sorted(os.listdir(Path(tmp) / "code")) == sorted([f"{package.sha256_hex}.zip", package.sha256_hex])
+
+
+def test_deep_unique_paths_implying_too_many_folders_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few entries, each deep and unique: creating their folders would exhaust inodes."""
+    monkeypatch.setattr(limits, "ZIP_MAX_ENTRIES", 100)
+    deep = "/".join(["d"] * 60)
+    data = _raw_zip([(f"top{i}/{deep}/f.py", b"", stat.S_IFREG | 0o644) for i in range(3)])
+    with pytest.raises(InvalidParameterValueException) as info:
+        check_zip(data)
+    assert "folders" in info.value.message
+    assert check_zip(_raw_zip([(f"top{i}/{deep}/f.py", b"", stat.S_IFREG | 0o644) for i in range(1)])) == 0

@@ -81,7 +81,18 @@ def test_python_runtimes_are_accepted(runtime: str) -> None:
     assert validate_runtime(runtime) == runtime
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "java21", "provided.al2023"])
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "provided", "provided.al2023"])
+def test_runtime_api_runtimes_are_accepted(runtime: str) -> None:
+    assert validate_runtime(runtime) == runtime
+
+
+def test_a_supported_runtime_this_machine_cannot_run_is_unusable() -> None:
+    with pytest.raises(InvalidParameterValueException) as info:
+        validate_runtime("nodejs22.x", "needs Node.js 22")
+    assert "nodejs22.x" in info.value.message and "needs Node.js 22" in info.value.message
+
+
+@pytest.mark.parametrize("runtime", ["java21", "dotnet8", "ruby3.3"])
 def test_other_aws_runtimes_are_unusable_not_invalid(runtime: str) -> None:
     with pytest.raises(InvalidParameterValueException) as info:
         validate_runtime(runtime)
@@ -440,6 +451,13 @@ def test_snap_start_applies(apply_on: str | None, version: str, applies: bool) -
     assert config.snap_start_applies is applies
     doc = config.to_aws(Arns("us-east-1", "000000000000"))["SnapStart"]
     assert doc == {"ApplyOn": apply_on or "None", "OptimizationStatus": "On" if applies else "Off"}
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "provided.al2023"])
+def test_snap_start_never_applies_to_runtime_api_runtimes(runtime: str) -> None:
+    config = _snap_config(runtime=runtime, version="3")
+    assert config.snap_start_applies is False
+    assert config.to_aws(Arns("us-east-1", "000000000000"))["SnapStart"]["OptimizationStatus"] == "Off"
 
 
 def test_configurations_stored_before_snapstart_still_load() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.errors import InvalidZipFileException, CodeStorageExceededException, CumuloError
+from cumulo.errors import InvalidParameterValueException, InvalidZipFileException, CumuloError
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, load_code
 from cumulo.store.blobs import CodeBlobs
@@ -139,7 +139,7 @@ def test_extraction_enforces_the_unzipped_limit_on_bytes_written(blobs: CodeBlob
     package = CodePackage.from_zip(make_zip({"a.bin": (b"a" * 600, 0o644), "b.bin": (b"b" * 600, 0o644)}))
     blobs.put(package)
     monkeypatch.setattr(limits, "UNZIPPED_MAX_BYTES", 1000)
-    with pytest.raises(CodeStorageExceededException) as info:
+    with pytest.raises(InvalidParameterValueException) as info:
         blobs.extracted(package.sha256_hex)
     assert "Unzipped size must be smaller than 1000 bytes" in info.value.message
     assert not (blobs.root / package.sha256_hex).exists()
@@ -153,7 +153,7 @@ def test_extraction_refuses_a_zip_whose_declared_sizes_lie(blobs: CodeBlobs, mon
     central = data.find(b"PK\x01\x02")
     struct.pack_into("<I", data, central + 24, 10)
     struct.pack_into("<I", data, struct.unpack_from("<I", data, central + 42)[0] + 22, 10)
-    with pytest.raises(InvalidZipFileException):
+    with pytest.raises(InvalidParameterValueException):
         CodePackage.from_zip(bytes(data))   # refused at upload …
     package = CodePackage(bytes(data), hashlib.sha256(bytes(data)).hexdigest(), 10)
     blobs.put(package)                      # … and, were it stored anyway, at extraction

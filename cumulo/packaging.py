@@ -1,0 +1,126 @@
+"""``cumulo package``: a deployment zip from a source folder, with its requirements installed.
+
+The folder's files are copied into a scratch build folder, ``requirements.txt``
+(when present) is installed into it with pip (``--target``; for a runtime
+whose Python version differs from the host's, pip is asked for binary wheels
+of that version on ``manylinux2014_x86_64``, as Lambda runs them), and the
+result is zipped deterministically (``model.code.pack_directory``) and checked
+like any code package. With ``layer=True`` the sources and packages go under
+``python/``, the folder AWS puts on ``sys.path`` for a layer.
+
+Builds are cached by content: the key hashes every file's path, mode bit and
+bytes, the runtime, the layout and the extra pip arguments, so an unchanged
+folder is not rebuilt (and a changed requirements file is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cumulo.errors import InvalidParameterValueException
+from cumulo.model import function as fn
+from cumulo.model.code import load_code, pack_directory
+
+__all__ = ["PackageResult", "build_package", "default_cache_dir", "pip_command"]
+
+_FORMAT = "cumulo-package-1"    # bump when the build's layout changes, to drop old cache entries
+_SKIP_DIRS = {"__pycache__", ".git", ".cumulo", ".venv", "node_modules"}
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    zip_path: Path      # the cached zip
+    key: str
+    cached: bool        # True when nothing was built
+    size: int
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("CUMULO_PACKAGE_CACHE"):
+        return Path(os.environ["CUMULO_PACKAGE_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cumulo" / "package"
+
+
+def _files(src: Path, exclude: frozenset[Path] = frozenset()) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        found.extend(path for f in sorted(filenames) if not f.endswith(".pyc")
+                     and (path := Path(dirpath, f)).resolve() not in exclude)
+    return found
+
+
+def cache_key(src: Path, runtime: str, layer: bool, pip_args: list[str],
+              exclude: frozenset[Path] = frozenset()) -> str:
+    digest = hashlib.sha256()
+    for part in (_FORMAT, runtime, "layer" if layer else "function", *pip_args):
+        digest.update(part.encode() + b"\0")
+    for path in _files(src, exclude):
+        rel = path.relative_to(src).as_posix()
+        digest.update(rel.encode() + b"\0" + (b"x" if os.access(path, os.X_OK) else b"-"))
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def pip_command(requirements: Path, target: Path, runtime: str, extra: list[str]) -> list[str]:
+    """pip's command line for the runtime: binary wheels of its version when it is not the host's."""
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+               "--no-compile", "-r", str(requirements), "--target", str(target)]
+    wanted = runtime.removeprefix("python")
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted != host:
+        command += ["--python-version", wanted, "--implementation", "cp", "--only-binary=:all:",
+                    "--platform", "manylinux2014_x86_64"]
+    return command + list(extra)
+
+
+def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None = None, layer: bool = False,
+                  pip_args: list[str] | None = None, exclude: list[Path] | None = None) -> PackageResult:
+    """Build (or find in the cache) the zip for ``src``; ``exclude`` names files to leave out
+    (the output zip, when it is written inside the folder)."""
+    src = src.resolve()
+    skipped = frozenset(p.resolve() for p in exclude or [])
+    if not src.is_dir():
+        raise InvalidParameterValueException(f"Not a folder: {src}")
+    if fn.validate_runtime(runtime) not in fn.PYTHON_RUNTIMES:   # only Python is packaged for now
+        raise InvalidParameterValueException(f"cumulo package builds Python runtimes only, not {runtime}.")
+    extra = list(pip_args or [])
+    cache = (cache_dir or default_cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    key = cache_key(src, runtime, layer, extra, skipped)
+    target = cache / f"{key}.zip"
+    if target.is_file():
+        return PackageResult(target, key, True, target.stat().st_size)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as scratch:
+        build = Path(scratch, "build")
+        root = build / "python" if layer else build
+        root.mkdir(parents=True)
+        for path in _files(src, skipped):
+            dest = root / path.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        requirements = src / "requirements.txt"
+        if requirements.is_file():
+            _pip(pip_command(requirements, root, runtime, extra))
+        data = pack_directory(build)
+        load_code(data)          # the same checks any upload gets (sizes, entries)
+        staging = Path(scratch, "out.zip")
+        staging.write_bytes(data)
+        os.replace(staging, target)
+    return PackageResult(target, key, False, target.stat().st_size)
+
+
+def _pip(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip().splitlines()
+        raise InvalidParameterValueException(
+            "pip could not install requirements.txt: " + " | ".join(output[-5:]))

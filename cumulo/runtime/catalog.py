@@ -1,0 +1,88 @@
+"""The runtimes Cumulo runs and how each one starts.
+
+Python runtimes are forked from the zygote (``Environment``); every other runtime is a
+process speaking the Runtime API (``ProcessEnvironment``): ``nodejsNN.x`` runs our Node.js
+bootstrap (``node/bootstrap.js``) on the machine's ``node`` when its major version is NN,
+``provided``/``provided.al2``/``provided.al2023`` run the function's own ``bootstrap``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version"]
+
+NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node" / "bootstrap.js"
+PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
+_AWS_RUNTIME_DIR = "/var/runtime"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    entrypoint: tuple[str, ...] | None     # None: forked Python; (): the function's own bootstrap
+    execution_env: str | None              # AWS_EXECUTION_ENV (none for custom runtimes)
+    environment: dict[str, str] = field(default_factory=dict)
+    version: str = ""                      # what actually runs it, for RuntimeVersionConfig
+    runtime_dir: Path | None = None        # shown at /var/runtime at the namespace level
+
+
+@functools.cache
+def node_version() -> tuple[str, str] | None:
+    """(path of ``node``, its version like ``v20.20.2``), or None where Node.js is missing."""
+    node = shutil.which("node", path=os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+    if node is None:
+        return None
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return os.path.realpath(node), out.stdout.strip()
+
+
+def _node_major(name: str) -> int | None:
+    if name.startswith("nodejs") and name.endswith(".x") and name[6:-2].isdigit():
+        return int(name[6:-2])
+    return None
+
+
+def unavailable(name: str) -> str | None:
+    """Why runtime ``name`` cannot run on this machine, or None when it can."""
+    major = _node_major(name)
+    if major is None:
+        return None
+    found = node_version()
+    if found is None:
+        return f"the runtime {name} needs Node.js {major}, and no 'node' is installed here"
+    if not found[1].startswith(f"v{major}."):
+        return f"the runtime {name} needs Node.js {major}; this machine has Node.js {found[1]}"
+    return None
+
+
+def runtime_of(name: str) -> Runtime:
+    if name in PROVIDED:
+        return Runtime(name, (), None, {"LAMBDA_RUNTIME_DIR": _AWS_RUNTIME_DIR}, "provided")
+    major = _node_major(name)
+    if major is not None:
+        found = node_version()
+        node, version = found if found is not None else ("node", "unknown")
+        env = {
+            "LAMBDA_RUNTIME_DIR": str(NODE_BOOTSTRAP.parent),
+            "NODE_PATH": f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules",
+        }
+        return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}", env, f"node {version}",
+                       NODE_BOOTSTRAP.parent)
+    return Runtime(name, None, f"AWS_Lambda_{name}", {}, f"python {sys.version.split()[0]}")
+
+
+def runtime_version_arn(region: str, name: str) -> str:
+    """A stable ARN naming the runtime build, in AWS's shape (``arn:aws:lambda:<region>::runtime:<hash>``)."""
+    digest = hashlib.sha256(f"{name}|{runtime_of(name).version}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
