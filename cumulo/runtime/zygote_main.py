@@ -280,7 +280,33 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
                     linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
         os.close(runtime_fd)
         runtime_dir = RUNTIME_DIR
+    _read_only_host()
     return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
+
+
+# Mounts an environment may still write to: its own /tmp, and the kernel's pseudo file systems
+# (/dev/null, /dev/shm for semaphores, /proc/self).
+_WRITABLE = ("/tmp", "/dev", "/proc", "/sys")
+
+
+def _read_only_host() -> None:
+    """Every other mount of this (private) namespace read-only: an environment running as uid 0
+    without capabilities could otherwise still write root-owned files such as /etc/passwd, since
+    writing what you own needs no capability."""
+    with open("/proc/self/mountinfo") as table:
+        points = [line.split()[4] for line in table]
+    for point in points:
+        point = point.encode().decode("unicode_escape")      # mountinfo escapes spaces as \040
+        if any(point == top or point.startswith(top + "/") for top in _WRITABLE):
+            continue
+        try:
+            linux.mount(None, point, None,
+                        linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+        except OSError:
+            try:      # some mounts refuse nosuid/nodev changes (locked flags): read-only is what matters
+                linux.mount(None, point, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+            except OSError:
+                pass
 
 
 def _repoint_packages(moved: dict[str, str]) -> None:

@@ -142,3 +142,35 @@ def _running(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+HOST_WRITER = """
+def handler(event, context):
+    out = {}
+    for path in event["paths"]:
+        try:
+            with open(path, "a") as f:
+                f.write("")
+            out[path] = "written"
+        except OSError as exc:
+            out[path] = type(exc).__name__
+    return out
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root")
+def test_host_files_owned_by_root_are_read_only(home: Path, make_code) -> None:
+    """At the namespace level an environment runs as uid 0 without capabilities; writing a file
+    one owns needs no capability, so the host's file systems must be mounted read-only."""
+    target = Path("/var/tmp") / f"cumulo-root-owned-{os.getpid()}"
+    target.write_text("the host's")
+    target.chmod(0o644)
+    try:
+        with Cumulo(home=home, sandbox="namespace") as c:
+            c.create_function("w", make_code(app=HOST_WRITER), "app.handler")
+            result = c.invoke("w", f'{{"paths": ["/etc/passwd", "{target}", "/tmp/mine"]}}'.encode()).json()
+        assert result["/etc/passwd"] == "OSError" and result[str(target)] == "OSError"
+        assert result["/tmp/mine"] == "written"                 # its own /tmp stays writable
+        assert target.read_text() == "the host's"
+    finally:
+        target.unlink()
