@@ -389,3 +389,29 @@ def test_runtime_api_functions_never_use_templates(snap: Cumulo, tmp_path: Path)
         assert result.json() == "on-demand"
         assert "Restore Duration" not in _report(result) and any(l.startswith("INIT_START") for l in result.log_lines)
     assert snap.pool.template_stats() == []
+
+
+def test_host_mounts_are_read_only_in_restored_environments(snap: Cumulo, sdeploy) -> None:
+    if snap.sandbox.level.value != "namespace":
+        pytest.skip("read-only host mounts are the namespace level's")
+    target = Path("/var/tmp") / f"cumulo-snap-root-owned-{os.getpid()}"
+    target.write_text("the host's")
+    try:
+        name = sdeploy(f"""
+            def handler(event, context):
+                out = {{}}
+                for path in ["/etc/passwd", "{target}", "/tmp/mine"]:
+                    try:
+                        with open(path, "a") as f:
+                            f.write("")
+                        out[path] = "written"
+                    except OSError as exc:
+                        out[path] = type(exc).__name__
+                return out
+        """)
+        for result in (_cold(snap, name), _cold(snap, name)):
+            assert "Restore Duration: " in _report(result)
+            assert result.json() == {"/etc/passwd": "OSError", str(target): "OSError", "/tmp/mine": "written"}
+        assert target.read_text() == "the host's"
+    finally:
+        target.unlink()
