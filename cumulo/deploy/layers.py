@@ -176,11 +176,11 @@ def with_layer_arns(functions: list["FunctionResource"], arns: dict[str, str | N
         return value
 
     out = []
-    for fn in functions:
-        if any(_TOKEN in v for v in [*fn.layers, *fn.environment.values()]):
-            fn = replace(fn, layers=[real(v) for v in fn.layers],
-                         environment={k: real(v) for k, v in fn.environment.items()})
-        out.append(fn)
+    for resource in functions:
+        if any(_TOKEN in v for v in [*resource.layers, *resource.environment.values()]):
+            resource = replace(resource, layers=[real(v) for v in resource.layers],
+                               environment={k: real(v) for k, v in resource.environment.items()})
+        out.append(resource)
     return out
 
 

@@ -32,6 +32,7 @@ from cumulo.events.index import RuleIndex
 from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern
 from cumulo.events.transform import compile_target_input
 from cumulo.model import function as fn
+from cumulo.sources import cron
 from cumulo.store.messages import NewMessage, StoredMessage
 from cumulo.store.workers import QueueWorkers
 
@@ -183,7 +184,6 @@ class EventBusService:
         if schedule_expression:
             if bus != "default":
                 raise ValidationException("ScheduleExpression is supported only on the default event bus.")
-            from cumulo.sources import cron
             cron.parse(schedule_expression)
         if state not in (None, "ENABLED", "DISABLED"):
             raise ValidationException("State must be ENABLED or DISABLED.")
@@ -709,12 +709,11 @@ class DeliveryWorker:
                 log.warning("event %s already passed through bus %s: not sent again (loop)", meta["event_id"], bus)
                 return
             try:
-                event = json.loads(payload)
+                json.loads(payload)
             except ValueError:
                 raise ValidationException("An event bus target needs the event as its input.") from None
             c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
                                                       {"bus": bus, "hops": hops + [bus]})], _now_ms())
-            _ = event
         elif service in c.event_bus.on_target:
             c.event_bus.on_target[service](arn, payload, meta)
         else:

@@ -240,7 +240,8 @@ class AsyncDispatcher:
             store.delete(ASYNC_QUEUE, [receipt])
             return
         if (config.timeout + LEASE_MARGIN_S) * 1000 > 30_000:
-            store.change_visibility(ASYNC_QUEUE, receipt, now + (config.timeout + LEASE_MARGIN_S) * 1000, now - 1)
+            # a function that may run longer than the lease holds its event that much longer
+            store.release(ASYNC_QUEUE, [receipt], now + (config.timeout + LEASE_MARGIN_S) * 1000)
         request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
         try:
             result = c.runtime_invoker().invoke(config, request, invoked_arn)

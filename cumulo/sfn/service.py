@@ -503,18 +503,7 @@ class Engine:
                 self._obey(arn, live, Step(commands, history))
 
     def _handle(self, arn: str, event: Any) -> None:
-        live = self._load(arn)
-        if live is None:
-            return
-        ex = live.execution
-        if event == "start":
-            step = ex.start()            # a no-op for an execution that already started
-            live.doc["started"] = True
-        else:
-            if ex.status is not ExecutionStatus.RUNNING:
-                return
-            step = ex.advance(event)
-        self._obey(arn, live, step)
+        self._handle_batch([(arn, event)])
 
     def _obey(self, arn: str, live: _Live, step: Step, resumed: bool = False) -> None:
         ex = live.execution

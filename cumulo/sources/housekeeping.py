@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
+
+from cumulo.events.bus import ARCHIVE_PREFIX
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -31,10 +34,8 @@ class Housekeeper:
         self._thread.join(timeout=5)
 
     def sweep(self) -> int:
-        from cumulo.events.bus import ARCHIVE_PREFIX
         archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
                     for d in self._c.store.list_documents("event-archive") if d.get("RetentionDays")}
-        import time
         swept = self._c.messages.sweep(int(time.time() * 1000), archives) if archives else 0
         return swept + self._c.queues.sweep() + self._c.streams.sweep()
 

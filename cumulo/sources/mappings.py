@@ -35,6 +35,7 @@ from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException,
     TooManyRequestsException,
 )
+from cumulo.invoke.invoker import InvocationResult
 from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
@@ -440,7 +441,7 @@ class MappingPollers:
                     else:
                         c.messages.wait_for(1.0)
                     continue
-                outcome, failed_seq = self._invoke_stream(doc, name, shard, batch, attempts)
+                outcome, failed_seq, last = self._invoke_stream(doc, name, shard, batch, attempts)
                 if outcome == "ok":
                     after, attempts, limit = scanned, 0, doc["BatchSize"]
                 elif outcome == "partial":
@@ -453,7 +454,7 @@ class MappingPollers:
                     attempts += 1
                     give_up = doc["MaximumRetryAttempts"] != -1 and attempts > doc["MaximumRetryAttempts"]
                     if give_up:
-                        self._stream_failure(doc, name, shard, batch, attempts, "RetryAttemptsExhausted")
+                        self._stream_failure(doc, name, shard, batch, attempts, "RetryAttemptsExhausted", last)
                         after, attempts, limit = batch[-1][0], 0, doc["BatchSize"]
                     elif doc.get("BisectBatchOnFunctionError") and len(batch) > 1:
                         limit = max(1, len(batch) // 2)        # retry the first half first
@@ -497,44 +498,43 @@ class MappingPollers:
                 c.messages.wait_for(min(left, 1.0))
 
     def _invoke_stream(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
-                       attempts: int) -> tuple[str, int | None]:
+                       attempts: int) -> tuple[str, int | None, InvocationResult | None]:
+        """(outcome, the lowest failed sequence for "partial", the invocation's result)."""
         c = self._c
         max_age = doc.get("MaximumRecordAgeInSeconds", -1)
         if max_age != -1 and batch[0][3] < time.time() * 1000 - max_age * 1000:
             expired = [r for r in batch if r[3] < time.time() * 1000 - max_age * 1000]
             self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
-            return ("partial", expired[-1][0] + 1) if len(expired) < len(batch) else ("ok", None)
+            return ("partial", expired[-1][0] + 1, None) if len(expired) < len(batch) else ("ok", None, None)
         records = [kinesis_record(shard, r, doc["EventSourceArn"], c.arns.region, c.arns.default_role())
                    for r in batch]
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         try:
             result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
         except TooManyRequestsException:
-            return "throttled", None
+            return "throttled", None, None
         if result.function_error:
             c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
-            self._last_result = result
-            return "error", None
+            return "error", None, result
         if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
             seqs = {sequence_number(shard, r[0]) for r in batch}
             failed = _failed_items(result.payload, seqs)
             if failed is None:
-                return "error", None
+                return "error", None, result
             if failed:
                 lowest = min(parse_sequence_number(f)[1] for f in failed)
                 c.mappings.record_result(doc["UUID"], "PROBLEM: Function reported failed records")
-                return "partial", lowest
+                return "partial", lowest, result
         c.mappings.record_result(doc["UUID"], "OK")
-        return "ok", None
+        return "ok", None, result
 
     def _stream_failure(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
-                        attempts: int, condition: str) -> None:
+                        attempts: int, condition: str, last: InvocationResult | None = None) -> None:
         target = ((doc.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         log.warning("mapping %s: %d records of %s/%s skipped (%s)", doc["UUID"], len(batch), name, shard_id(shard),
                     condition)
         if not target:
             return
-        last = getattr(self, "_last_result", None)
         record: dict[str, Any] = {
             "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": doc["FunctionArn"],
                                "condition": condition, "approximateInvokeCount": attempts},
