@@ -165,12 +165,17 @@ async def _send(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, startup: Callable[[], Awaitable[None]] | None = None,
+                    shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if startup is not None:
+                await startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if shutdown is not None:
+                await shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -249,26 +254,36 @@ def listen(host: str, port: int) -> tuple[socket.socket, str]:
 def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
-    One uvicorn server, one event loop, two listening sockets: the control plane and the
-    HTTP API gateway, told apart by the local port a request arrived on."""
+    One event loop, two listening sockets: uvicorn serves the control plane (ASGI), and
+    the HTTP API gateway is served on the same loop by Cumulo's own HTTP edge
+    (``api/edge.py``), started and stopped with uvicorn's lifespan."""
     import uvicorn
 
-    from cumulo.gateway.server import Gateway
+    from cumulo.api.edge import HttpEdge
+    from cumulo.gateway.server import MAX_BODY_BYTES, Gateway
 
     app = ControlPlane(cumulo, auth=auth)
-    by_port: dict[int, Any] = {control.getsockname()[1]: app}
-    edge: Gateway | None = None
+    gw: Gateway | None = None
+    edge: HttpEdge | None = None
     if gateway is not None:
-        edge = by_port[gateway.getsockname()[1]] = Gateway(cumulo, app.executor)
+        gw = Gateway(cumulo, app.executor)
+        edge = HttpEdge(gw.handle, max_body_bytes=MAX_BODY_BYTES)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
+    async def startup() -> None:
+        if edge is not None and gateway is not None:
+            await edge.start(gateway)
+
+    async def shutdown() -> None:
+        if edge is not None:
+            await edge.stop()   # requests in flight finish: their integration timeouts bound them
+
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, startup, shutdown)
             return
-        server = scope.get("server")
-        await by_port.get(server[1] if server else 0, app)(scope, receive, send)
+        await app(scope, receive, send)
 
     config = uvicorn.Config(dispatch, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=None)
@@ -277,8 +292,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: None)
     try:
-        uvicorn.Server(config).run(sockets=[control] + ([gateway] if gateway is not None else []))
+        uvicorn.Server(config).run(sockets=[control])
     finally:
         app.close()
-        if edge is not None:
-            edge.close()
+        if gw is not None:
+            gw.close()

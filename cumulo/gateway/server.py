@@ -1,4 +1,4 @@
-"""The gateway's HTTP edge: an ASGI app turning requests into Lambda proxy invocations.
+"""The gateway: HTTP requests (from ``api/edge.py``) turned into Lambda proxy invocations.
 
 Which API a request is for: the Host header ``{api_id}.execute-api.<anything>``,
 else a first path segment naming an API (``/{api_id}/...``). Which stage: a
@@ -15,11 +15,12 @@ import asyncio
 import json
 import time
 from concurrent.futures import Executor
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable
 from urllib.parse import unquote
 
 import orjson
 
+from cumulo.api.edge import Request
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
@@ -39,9 +40,6 @@ __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024     # API Gateway's payload limit
 MAX_HEADER_BYTES = 10_240             # HTTP APIs: request line and header values combined
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 NOT_FOUND = message(404, "Not Found")
@@ -99,24 +97,18 @@ class Gateway:
         default = api.stage(DEFAULT_STAGE)
         return None if default is None else (api, table, cors, default, raw_path)
 
-    # -- ASGI -----------------------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
+    # -- HTTP -----------------------------------------------------------------
+    async def handle(self, request: Request) -> GatewayResponse:
+        """One request from the HTTP edge (``api/edge.py``), whole body included."""
         started = time.monotonic()
         access: dict[str, Any] = {}
-        try:
-            response = await self._respond(scope, receive, started, access)
-        except _ClientGone:
-            return
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        response = await self._respond(request, access)
         if "requestId" in access:
-            headers.append((b"apigw-requestid", access["requestId"].encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+            response = GatewayResponse(response.status, [*response.headers, ("apigw-requestid", access["requestId"])],
+                                       response.body)
         if "apiId" in access:
             self._access_log(access, response.status, started)
+        return response
 
     def _access_log(self, access: dict[str, Any], status: int, started: float) -> None:
         """One JSON line per request in the API's log group (``/aws/apigateway/<api-id>``)."""
@@ -125,36 +117,30 @@ class Gateway:
         self.cumulo.logs.emit([LogRecord(access_log_group(access["apiId"]), access.get("stage", ""), "access",
                                          access.get("requestId"), now, json.dumps(access))])
 
-    async def _respond(self, scope: Scope, receive: Receive, started: float, access: dict[str, Any]) -> GatewayResponse:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        line = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) + len(scope["method"])
+    async def _respond(self, request: Request, access: dict[str, Any]) -> GatewayResponse:
+        headers = request.headers
+        line = len(request.raw_path) + len(request.query_string) + len(request.method)
         if line + sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
             return HEADERS_TOO_LARGE
-        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return TOO_LARGE
-        body = await _read_body(receive)
-        if body is None:
+        if len(request.body) > MAX_BODY_BYTES:
             return TOO_LARGE
         host = next((v for k, v in headers if k.lower() == "host"), "")
-        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        located = self._locate(host, raw_path)
+        located = self._locate(host, request.raw_path)
         if located is None:
             return NOT_FOUND
         api, table, cors, stage, path = located
-        client = scope.get("client") or ("", 0)
-        access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=client[0],
-                      httpMethod=scope["method"], path=path, routeKey="-", integrationLatency=None)
-        if cors is not None and is_preflight(scope["method"], headers):
+        ip = request.client[0]
+        access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=ip,
+                      httpMethod=request.method, path=path, routeKey="-", integrationLatency=None)
+        if cors is not None and is_preflight(request.method, headers):
             return preflight(cors, headers)
-        response = await self._route(api, table, stage, path, scope, headers, body, host, client[0], access)
+        response = await self._route(api, table, stage, path, request, host, ip, access)
         return response if cors is None else apply_cors(cors, headers, response)
 
-    async def _route(self, api: HttpApi, table: RouteTable, stage: Stage, path: str, scope: Scope,
-                     headers: list[tuple[str, str]], body: bytes, host: str, ip: str,
-                     access: dict[str, Any]) -> GatewayResponse:
+    async def _route(self, api: HttpApi, table: RouteTable, stage: Stage, path: str, received: Request,
+                     host: str, ip: str, access: dict[str, Any]) -> GatewayResponse:
         try:
-            match = table.match(scope["method"], path)
+            match = table.match(received.method, path)
         except CumuloError:
             return BAD_REQUEST
         if match is None:
@@ -162,8 +148,8 @@ class Gateway:
         route = next(r for r in api.routes if r.route_key == match.route_key)
         access["routeKey"] = route.route_key
         request = HttpRequest(
-            method=scope["method"], raw_path=path, raw_query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers, body=body, source_ip=ip, request_id=access["requestId"],
+            method=received.method, raw_path=path, raw_query=received.query_string,
+            headers=received.headers, body=received.body, source_ip=ip, request_id=access["requestId"],
             time_epoch_ms=int(time.time() * 1000), api_id=api.api_id, domain_name=host, stage=stage.name,
             account_id=self.cumulo.arns.account)
         context = {"requestId": request.request_id, "apiId": api.api_id, "stage": stage.name, "domainName": host,
@@ -210,26 +196,6 @@ class Gateway:
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
         return self.cumulo.invoke_on_loop(function, payload, self.executor)
-
-
-class _ClientGone(Exception):
-    """The connection ended before the whole body arrived (or it was malformed): never invoke."""
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 def access_log_group(api_id: str) -> str:

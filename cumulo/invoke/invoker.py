@@ -106,7 +106,7 @@ class Invoker:
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
-               invoked_arn: str | None = None) -> InvocationResult:
+               invoked_arn: str | None = None, may_wait: bool = True) -> InvocationResult:
         if request.invocation_type not in InvocationType.ALL:
             raise InvalidParameterValueException(
                 f"1 validation error detected: Value '{request.invocation_type}' at 'invocationType' failed to "
@@ -123,7 +123,7 @@ class Invoker:
         try:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
-            run = self._run(config, request, request_id, arn)
+            run = self._run(config, request, request_id, arn, may_wait)
         finally:
             self._limiter.release(slot)
         return self._finish(config, request, request_id, run)
@@ -135,11 +135,20 @@ class Invoker:
         ``executor``. Same checks, limits, results and logs either way."""
         loop = asyncio.get_running_loop()
         key = PoolKey(config.name, config.version, config.revision_id)
-        env = None
+        env, waited = None, False
         if request.invocation_type == InvocationType.REQUEST_RESPONSE and len(request.payload) <= LOOP_PAYLOAD_MAX:
-            env = self._pool.take_idle(key)
+            got = self._pool.take_idle_or_queue(key, loop)
+            if isinstance(got, asyncio.Future):     # busy, and a release comes sooner than a cold start
+                try:
+                    env, waited = await got, True
+                except asyncio.CancelledError:
+                    if got.done() and not got.cancelled() and got.result() is not None:
+                        self._pool.release(key, got.result())   # handed over just as we were cancelled
+                    raise
+            else:
+                env = got
         if env is None:
-            return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn)
+            return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn, not waited)
         try:
             slot = self._limiter.acquire(config.name)
         except BaseException:
@@ -156,10 +165,11 @@ class Invoker:
             self._pool.release(key, env)
         return self._finish(config, request, request_id, run)
 
-    def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> _Run:
+    def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str,
+             may_wait: bool = True) -> _Run:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type),
-                                                snap_start=lambda: self._snap_start(config))
+                                                snap_start=lambda: self._snap_start(config), may_wait=may_wait)
         if env is None:
             assert failure is not None
             return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")

@@ -21,9 +21,10 @@ changed), and, least recently used first, while their total proportional memory 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -100,7 +101,8 @@ class EnvironmentPool:
         self._busy: dict[PoolKey, int] = defaultdict(int)      # environments handed out, per key
         self._cold_ms: dict[PoolKey, float] = {}       # what a cold start of the key costs now (EWMA)
         self._busy_ms: dict[PoolKey, float] = {}       # how long an environment of the key stays busy (EWMA)
-        self._waiting: dict[PoolKey, int] = defaultdict(int)
+        self._waiting: dict[PoolKey, int] = defaultdict(int)    # callers waiting for a release: threads and loops
+        self._loop_waiters: dict[PoolKey, deque[_LoopWaiter]] = defaultdict(deque)
         self._taken_at: dict[int, float] = {}                   # id(env) -> when it was handed out
         self._templates: dict[PoolKey, Template] = {}
         self._untemplatable: dict[PoolKey, str] = {}    # key -> why its template was refused
@@ -124,8 +126,8 @@ class EnvironmentPool:
         self._housekeeper.start()
 
     # -- acquire / release ----------------------------------------------------
-    def acquire(self, key: PoolKey, make_spec: SpecFactory,
-                snap_start: Callable[[], bool] = lambda: False) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
+    def acquire(self, key: PoolKey, make_spec: SpecFactory, snap_start: Callable[[], bool] = lambda: False,
+                may_wait: bool = True) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
         when ``snap_start()`` says so (asked on the cold path only), a cold one is forked from the
         key's template. Templates are forked Python environments only: a Runtime API runtime
@@ -135,8 +137,9 @@ class EnvironmentPool:
         key are busy, and whose invocations keep an environment busy for less time than a cold start
         costs, waits for a release for at most that cold-start time, and only then starts one.
         Both costs are the cheapest of the key's last 32: the uncontended ones, as a burst on few
-        cores inflates every measurement (bench/snapstart.py measures the policies)."""
-        env = self._take_idle_or_wait(key)
+        cores inflates every measurement (bench/snapstart.py measures the policies). ``may_wait``
+        False: the caller already waited (on its event loop, ``take_idle_or_queue``)."""
+        env = self._take_idle_or_wait(key) if may_wait else self.take_idle(key)
         if env is not None:
             return env, None, False
         started = time.perf_counter()
@@ -152,13 +155,23 @@ class EnvironmentPool:
                 self._taken_at[id(created)] = now
         return created, failure, True
 
+    def _wait_ms(self, key: PoolKey) -> float | None:
+        """How long a caller finding no idle environment should wait for a release (None: start one now).
+        Called with the lock held."""
+        if not self.burst_wait:
+            return None
+        cold_ms, busy_ms, busy = self._cold_ms.get(key), self._busy_ms.get(key), self._busy[key]
+        if cold_ms is None or busy_ms is None or not busy or (self._waiting[key] + 1) / busy * busy_ms >= cold_ms:
+            return None
+        return cold_ms
+
     def _take_idle_or_wait(self, key: PoolKey) -> ExecutionEnvironment | None:
         env = self.take_idle(key)
         if env is not None or not self.burst_wait:
             return env
         with self._lock:
-            cold_ms, busy_ms, busy = self._cold_ms.get(key), self._busy_ms.get(key), self._busy[key]
-            if cold_ms is None or busy_ms is None or not busy or (self._waiting[key] + 1) / busy * busy_ms >= cold_ms:
+            cold_ms = self._wait_ms(key)
+            if cold_ms is None:
                 return None
             deadline = time.monotonic() + cold_ms / 1000
             self._waiting[key] += 1
@@ -277,6 +290,61 @@ class EnvironmentPool:
         with self._lock:
             return self._pop_idle(key)
 
+    def take_idle_or_queue(self, key: PoolKey,
+                           loop: asyncio.AbstractEventLoop) -> "ExecutionEnvironment | asyncio.Future[ExecutionEnvironment | None] | None":
+        """``take_idle`` for callers on an event loop, with the burst policy of ``acquire``: an idle
+        environment; or, when waiting for a release beats a cold start, a future that a released
+        environment is handed to (its result is None once waiting stopped paying: start one then,
+        with ``acquire(may_wait=False)``); or None: start one now. Call it on ``loop``'s thread."""
+        with self._lock:
+            env = self._pop_idle(key)
+            if env is not None:
+                return env
+            wait_ms = self._wait_ms(key)
+            if wait_ms is None:
+                return None
+            waiter = _LoopWaiter(loop, loop.create_future())
+            self._loop_waiters[key].append(waiter)
+            self._waiting[key] += 1
+        waiter.timer = loop.call_later(wait_ms / 1000, self._stop_waiting, key, waiter)
+        waiter.future.add_done_callback(lambda f: self._stop_waiting(key, waiter) if f.cancelled() else None)
+        return waiter.future
+
+    def _stop_waiting(self, key: PoolKey, waiter: "_LoopWaiter") -> None:
+        """A loop waiter's time is up (or it was cancelled): it starts an environment instead."""
+        with self._lock:
+            waiters = self._loop_waiters.get(key)
+            if waiters is None or waiter not in waiters:
+                return          # already handed an environment (or nothing)
+            waiters.remove(waiter)
+            self._waiting[key] -= 1
+        if not waiter.future.done():
+            waiter.future.set_result(None)
+
+    def _hand(self, key: PoolKey, waiter: "_LoopWaiter", env: ExecutionEnvironment | None) -> None:
+        """On the waiter's loop: give it the released environment (or None: nothing left to wait for)."""
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        if waiter.future.done():     # cancelled meanwhile: the environment goes back
+            if env is not None:
+                self.release(key, env)
+            return
+        waiter.future.set_result(env)
+
+    def _deliver(self, key: PoolKey, waiter: "_LoopWaiter", env: ExecutionEnvironment | None) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is waiter.loop:
+            self._hand(key, waiter, env)
+            return
+        try:
+            waiter.loop.call_soon_threadsafe(self._hand, key, waiter, env)
+        except RuntimeError:    # that loop is closed: nobody waits any more
+            if env is not None:
+                self.release(key, env)
+
     def _pop_idle(self, key: PoolKey) -> ExecutionEnvironment | None:
         idle = self._idle.get(key)
         while idle:
@@ -293,21 +361,43 @@ class EnvironmentPool:
         return None
 
     def release(self, key: PoolKey, env: ExecutionEnvironment) -> None:
+        """Give an environment back: to a caller waiting on an event loop first, else to the idle list."""
         env.last_used = time.monotonic()
+        now = time.perf_counter()
+        handed: _LoopWaiter | None = None
+        stranded: list[_LoopWaiter] = []
         with self._lock:
             if env.provisioned:
                 self._busy_provisioned[key] -= 1
             self._busy[key] = max(self._busy[key] - 1, 0)
             taken = self._taken_at.pop(id(env), None)
             if taken is not None:
-                _average(self._busy_ms, key, (time.perf_counter() - taken) * 1000)
+                _average(self._busy_ms, key, (now - taken) * 1000)
             if not env.dead and not self._closed.is_set():
-                self._idle[key].append(env)
+                waiters = self._loop_waiters.get(key)
+                if waiters:
+                    handed = waiters.popleft()
+                    self._waiting[key] -= 1
+                    if env.provisioned:
+                        self._busy_provisioned[key] += 1
+                    self._busy[key] += 1
+                    self._taken_at[id(env)] = now
+                else:
+                    self._idle[key].append(env)
+                    if self._waiting[key]:
+                        self._released.notify_all()
+                    return
+            else:
                 if self._waiting[key]:
-                    self._released.notify_all()
-                return
-            if self._waiting[key]:
-                self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
+                    self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
+                if not self._busy[key] and self._loop_waiters.get(key):
+                    stranded = list(self._loop_waiters.pop(key))
+                    self._waiting[key] -= len(stranded)
+        if handed is not None:
+            self._deliver(key, handed, env)
+            return
+        for waiter in stranded:
+            self._deliver(key, waiter, None)
         env.kill()
 
     def _create(self, spec: EnvironmentSpec, init_timeout: float) -> tuple[ExecutionEnvironment | None, Outcome | None]:
@@ -435,11 +525,25 @@ class EnvironmentPool:
             victims = [e for envs in self._idle.values() for e in envs]
             self._idle.clear()
             self._provisioned.clear()
+            stranded = [(k, w) for k, ws in self._loop_waiters.items() for w in ws]
+            self._loop_waiters.clear()
+        for key, waiter in stranded:
+            self._deliver(key, waiter, None)
         self._retire_templates(None, None)
         self._shutdown(victims)
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
         self._zygote.stop()
+
+
+class _LoopWaiter:
+    """A caller on an event loop waiting for an environment of a key to be released."""
+
+    __slots__ = ("loop", "future", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[ExecutionEnvironment | None]") -> None:
+        self.loop, self.future = loop, future
+        self.timer: asyncio.TimerHandle | None = None
 
 
 def _average(averages: dict[PoolKey, float], key: PoolKey, sample: float) -> None:

@@ -1,0 +1,179 @@
+"""The HTTP/1.1 edge (api/edge.py) on a real loopback socket, driven by raw clients."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvloop
+
+from cumulo.api.edge import HttpEdge, Request, Response
+
+
+class Served:
+    """An edge on its own uvloop thread; ``seen`` records every request the handler got."""
+
+    def __init__(self, delay_s: float = 0.0, **limits: int) -> None:
+        self.seen: list[Request] = []
+        self.delay_s = delay_s
+        self.limits = limits
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(5)
+
+    async def handler(self, request: Request) -> Response:
+        self.seen.append(request)
+        if self.delay_s or request.raw_path == "/slow":
+            await asyncio.sleep(self.delay_s or 0.2)
+        body = f"{request.method} {request.raw_path} ?{request.query_string} {len(request.body)}".encode()
+        return Response(200, [("content-type", "text/plain"), ("x-seen", str(len(self.seen)))], body)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            self.port = sock.getsockname()[1]
+            self.edge = HttpEdge(self.handler, idle_timeout_s=0.5, **self.limits)
+            await self.edge.start(sock)
+            self.stop = asyncio.Event()
+            self.ready.set()
+            await self.stop.wait()
+            await self.edge.stop(grace_s=2)
+        uvloop.run(main())
+
+    def close(self) -> None:
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(5)
+
+    def raw(self, data: bytes, timeout: float = 3.0) -> bytes:
+        """Send bytes, read until the server closes (or the timeout)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+            except (TimeoutError, ConnectionResetError):
+                pass
+            return b"".join(chunks)
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    s = Served(max_head_bytes=4096, max_body_bytes=1024 * 1024)
+    yield s
+    s.close()
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(served: Served) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=3)
+    for i in range(5):
+        conn.request("POST", f"/a/{i}?x=1&y=%20", body=b"z" * i)
+        r = conn.getresponse()
+        assert (r.status, r.read()) == (200, f"POST /a/{i} ?x=1&y=%20 {i}".encode())
+        assert r.getheader("content-length") == str(len(f"POST /a/{i} ?x=1&y=%20 {i}")) and r.getheader("date")
+    conn.close()
+    assert len(served.seen) == 5
+    assert served.seen[0].client[0] == "127.0.0.1" and served.seen[0].server_port == served.port
+
+
+def test_headers_keep_case_and_repetition(served: Served) -> None:
+    served.raw(b"GET /h HTTP/1.1\r\nHost: x\r\nX-Thing: a\r\nx-thing: b\r\nConnection: close\r\n\r\n")
+    assert served.seen[-1].headers == [("Host", "x"), ("X-Thing", "a"), ("x-thing", "b"), ("Connection", "close")]
+
+
+def test_pipelined_requests_are_answered_in_order(served: Served) -> None:
+    out = served.raw(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.count(b"HTTP/1.1 200 OK") == 3
+    assert out.index(b"GET /slow") < out.index(b"GET /fast") < out.index(b"GET /last")
+    assert out.rstrip().endswith(b"GET /last ? 0") and b"connection: close" in out
+
+
+def test_chunked_body_and_expect_continue(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=3) as s:
+        s.sendall(b"POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        time.sleep(0.1)
+        assert b"POST /c ? 11" in s.recv(65536)
+    assert served.seen[-1].body == b"hello world"
+
+
+def test_head_gets_headers_without_body(served: Served) -> None:
+    out = served.raw(b"HEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert b"content-length: 11" in head and body == b""
+
+
+def test_http10_closes_after_the_answer(served: Served) -> None:
+    out = served.raw(b"GET /old HTTP/1.0\r\n\r\n")
+    assert b"GET /old" in out and b"connection: close" in out
+
+
+def test_declared_body_over_the_limit_is_refused_before_the_handler(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=3) as s:
+        s.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+        s.sendall(b"x" * 2_000_000)   # the server keeps reading (lingers), so this does not reset
+        out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 413 ") and served.seen == []
+
+
+def test_chunked_body_over_the_limit_is_refused(served: Served) -> None:
+    chunk = b"%x\r\n%s\r\n" % (300_000, b"y" * 300_000)
+    out = served.raw(b"POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 4 + b"0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413 ") and served.seen == []
+
+
+def test_huge_headers_get_431(served: Served) -> None:
+    out = served.raw(b"GET /h HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 431 ") and served.seen == []
+
+
+@pytest.mark.parametrize("garbage", [
+    b"NOT HTTP AT ALL\r\n\r\n",
+    b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+])
+def test_malformed_requests_get_400_and_never_reach_the_handler(served: Served, garbage: bytes) -> None:
+    out = served.raw(garbage)
+    assert out.startswith(b"HTTP/1.1 400 ") and served.seen == []
+
+
+def test_a_body_that_never_completes_never_reaches_the_handler(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=3) as s:
+        s.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
+    time.sleep(0.2)
+    assert served.seen == []
+
+
+def test_idle_connections_are_closed(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=3) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.05)
+        assert b"GET /a" in s.recv(65536)
+        started = time.monotonic()
+        assert s.recv(65536) == b""            # closed by the server after its idle timeout (0.5 s)
+        assert 0.3 < time.monotonic() - started < 2.5
+
+
+def test_stop_lets_a_request_in_flight_finish() -> None:
+    s = Served(delay_s=0.3)
+    out: list[bytes] = []
+    t = threading.Thread(target=lambda: out.append(s.raw(b"GET /w HTTP/1.1\r\nHost: x\r\n\r\n")))
+    t.start()
+    time.sleep(0.1)
+    s.close()
+    t.join(5)
+    assert out and b"HTTP/1.1 200 OK" in out[0] and b"connection: close" in out[0]
