@@ -83,3 +83,103 @@ def test_burst_wait_off_never_waits(tmp_path: Path) -> None:
     started = time.monotonic()
     _, _, cold = pool.acquire(KEY, lambda t: None)  # type: ignore[arg-type,return-value]
     assert cold and time.monotonic() - started < 0.5
+
+
+# -- callers on an event loop (the gateway, the control plane's Invoke) --------------------------
+
+def _on_loop(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def test_a_loop_caller_is_handed_the_released_environment(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    env = _busy_one(pool, busy_ms=1, cold_ms=500)
+
+    async def main() -> Any:
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+        assert isinstance(got, asyncio.Future) and not got.done()
+        asyncio.get_running_loop().call_later(0.02, pool.release, KEY, env)
+        return await got
+
+    assert _on_loop(main()) is env
+    assert pool.idle_count(KEY) == 0 and pool._busy[KEY] == 1 and pool._waiting[KEY] == 0
+
+
+def test_a_release_from_another_thread_reaches_the_loop_waiter(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    env = _busy_one(pool, busy_ms=1, cold_ms=500)
+
+    async def main() -> Any:
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+        threading.Timer(0.02, pool.release, (KEY, env)).start()
+        return await got
+
+    assert _on_loop(main()) is env
+
+
+def test_a_loop_waiter_gives_up_after_a_cold_start_time(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    _busy_one(pool, busy_ms=1, cold_ms=50)     # never released
+
+    async def main() -> Any:
+        started = time.monotonic()
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+        assert isinstance(got, asyncio.Future)
+        result = await got
+        return result, time.monotonic() - started
+
+    result, waited = _on_loop(main())
+    assert result is None and 0.04 <= waited < 1.0 and pool._waiting[KEY] == 0
+
+
+def test_loop_waiters_are_told_when_the_last_busy_environment_dies(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    env = _busy_one(pool, busy_ms=1, cold_ms=5000)
+
+    async def main() -> Any:
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+        env.dead = True
+        pool.release(KEY, env)            # nothing left to wait for: start one
+        return await asyncio.wait_for(got, 1)
+
+    assert _on_loop(main()) is None and pool._waiting[KEY] == 0
+
+
+def test_a_cancelled_loop_waiter_does_not_swallow_an_environment(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    env = _busy_one(pool, busy_ms=1, cold_ms=5000)
+
+    async def main() -> None:
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+        assert isinstance(got, asyncio.Future)
+        got.cancel()
+        await asyncio.sleep(0)
+        pool.release(KEY, env)
+
+    _on_loop(main())
+    assert pool.idle_count(KEY) == 1 and pool._waiting[KEY] == 0
+
+
+def test_an_idle_environment_is_taken_at_once_on_the_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    pool = _pool(tmp_path, [])
+    env = _Env()
+    pool._idle[KEY].append(env)  # type: ignore[arg-type]
+
+    async def main() -> Any:
+        return pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
+
+    assert _on_loop(main()) is env
