@@ -30,7 +30,7 @@ import email.utils
 import socket
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Callable, Coroutine, Protocol
 
 import httptools
 
@@ -63,9 +63,14 @@ class Request:
 class Answer(Protocol):
     """What a handler returns (the gateway's ``GatewayResponse`` is one)."""
 
-    status: int
-    headers: list[tuple[str, str]]     # without Content-Length: the edge writes it
-    body: bytes
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...   # without Content-Length: the edge writes it
+
+    @property
+    def body(self) -> bytes: ...
 
 
 @dataclass(slots=True)
@@ -75,7 +80,7 @@ class Response:
     body: bytes = b""
 
 
-Handler = Callable[[Request], Awaitable[Answer]]
+Handler = Callable[[Request], Coroutine[Any, Any, Answer]]
 
 
 class _Refused(Exception):
@@ -320,7 +325,7 @@ class _Connection(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
         self.busy = True
-        task = self.loop.create_task(self.edge.handler(request))
+        task: asyncio.Task[Answer] = self.loop.create_task(self.edge.handler(request))
         task.add_done_callback(lambda t: self._answered(t, request.method, keep_alive))
 
     def _answered(self, task: "asyncio.Task[Answer]", method: str, keep_alive: bool) -> None:

@@ -142,8 +142,9 @@ class Invoker:
                 try:
                     env, waited = await got, True
                 except asyncio.CancelledError:
-                    if got.done() and not got.cancelled() and got.result() is not None:
-                        self._pool.release(key, got.result())   # handed over just as we were cancelled
+                    handed = got.result() if got.done() and not got.cancelled() else None
+                    if handed is not None:
+                        self._pool.release(key, handed)   # handed over just as we were cancelled
                     raise
             else:
                 env = got

@@ -207,7 +207,11 @@ def serve(chan: socket.socket, handler: Callable[..., Any], request_filter: _Req
     # One recv usually holds a whole request frame: read into a frame reader rather than
     # three exact-size reads (prefix, header, body), each a system call.
     reader = protocol.FrameReader(1 << 30)
+    import select
+    poller = select.poll()
+    poller.register(chan, select.POLLIN)
     while True:
+        poller.poll()
         data = chan.recv(1 << 16 if reader.pending < 1 << 20 else 1 << 22)
         if not data:
             return

@@ -71,6 +71,12 @@ class Environment:
     _reader: protocol.FrameReader | None = None
     _log_partial: bytearray = field(default_factory=bytearray)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Driven by an event loop: the channel and log pipe stay registered with it between
+    # invocations (no epoll changes per invocation); ``_call`` is the invocation in progress.
+    _loop: asyncio.AbstractEventLoop | None = None
+    _call: "_LoopInvocation | None" = None
+    _idle_lines: list[LogLine] = field(default_factory=list)   # written between invocations
+    _log_eof: bool = False
 
     # -- creation -------------------------------------------------------------
     @classmethod
@@ -169,7 +175,8 @@ class Environment:
     # -- invocation -----------------------------------------------------------
     def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome:
         """Run one invocation; ``deadline`` is a ``time.monotonic()`` instant."""
-        lines: list[LogLine] = []
+        self._detach()            # last driven by an event loop: this thread polls from now on
+        lines: list[LogLine] = self._take_idle_lines()
         self._drain_logs(lines)   # what background threads wrote since the last call
         started = time.perf_counter()
         self.invocations += 1
@@ -250,7 +257,91 @@ class Environment:
                         poller.unregister(self.log_fd)
                     self._drain_logs(lines)
 
-    def _drain_logs(self, lines: list[LogLine]) -> None:
+    def _take_idle_lines(self) -> list[LogLine]:
+        lines, self._idle_lines = self._idle_lines, []
+        return lines
+
+    # -- event-loop registration ----------------------------------------------
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Register channel and log pipe with ``loop`` (on its thread), once for many invocations."""
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            self._detach()
+        loop.add_reader(self.chan.fileno(), self._on_channel_ready)
+        if not self._log_eof:
+            loop.add_reader(self.log_fd, self._on_logs_ready)
+        self._loop = loop
+
+    def _unregister(self) -> None:
+        """On the loop's thread: forget the readers."""
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed() or self._released:
+            return
+        loop.remove_reader(self.chan.fileno())
+        if not self._log_eof:
+            loop.remove_reader(self.log_fd)
+
+    def _on_loop_thread(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def _detach(self) -> None:
+        """Stop being watched by an event loop, from any thread (waits for the loop to do it)."""
+        loop = self._loop
+        if loop is None:
+            return
+        if self._on_loop_thread() or loop.is_closed() or not loop.is_running():
+            self._unregister()
+            return
+        done = threading.Event()
+
+        def unregister() -> None:
+            try:
+                self._unregister()
+            finally:
+                done.set()
+
+        try:
+            loop.call_soon_threadsafe(unregister)
+        except RuntimeError:      # closed meanwhile
+            self._loop = None
+            return
+        if not done.wait(5):
+            self._loop = None     # the loop is stuck or gone: its readers die with it
+
+    def _on_channel_ready(self) -> None:
+        if self._call is not None:
+            self._call._on_channel()
+            return
+        # Between invocations: the process ended (EOF), or sent something unasked.
+        try:
+            data = self.chan.recv(_READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:           # ended while idle: free what it held (the pool drops it)
+            self.kill()
+            return
+        if self._reader is None:
+            self._reader = protocol.FrameReader(self.spec.max_frame)
+        try:
+            self._frames.extend(self._reader.feed(data))
+        except protocol.ProtocolError:
+            self.kill()
+
+    def _on_logs_ready(self) -> None:
+        lines = self._call.lines if self._call is not None else self._idle_lines
+        if self._drain_logs(lines):     # EOF: the process is gone; stop watching the pipe
+            self._log_eof = True
+            if self._loop is not None and not self._released:
+                self._loop.remove_reader(self.log_fd)
+
+    def _drain_logs(self, lines: list[LogLine]) -> bool:
+        """Read what the process wrote into ``lines``; True at end of file."""
         while True:
             try:
                 data = os.read(self.log_fd, _READ_CHUNK)
@@ -261,7 +352,9 @@ class Environment:
                     break
                 raise
             if not data:
-                break
+                if self.dead:
+                    self._flush_partial_line(lines)
+                return True
             now = int(time.time() * 1000)
             self._log_partial += data
             *complete, rest = self._log_partial.split(b"\n")
@@ -269,6 +362,7 @@ class Environment:
             lines.extend(LogLine(now, c.decode(errors="replace")) for c in complete)
         if self.dead:
             self._flush_partial_line(lines)
+        return False
 
     def _flush_partial_line(self, lines: list[LogLine]) -> None:
         if self._log_partial:
@@ -289,19 +383,43 @@ class Environment:
 
     # -- ending ---------------------------------------------------------------
     def kill(self) -> None:
-        """SIGKILL the whole environment (process group and cgroup) and free its resources."""
+        """SIGKILL the whole environment (process group and cgroup) and free its resources.
+
+        Watched by an event loop and called from another thread: the signal goes now, and the
+        descriptors are freed on the loop's thread, which must stop watching them first (this
+        never waits for the loop, so it is safe to call holding any lock)."""
+        loop = self._loop
+        if loop is not None and loop.is_running() and not self._on_loop_thread():
+            self._signal_kill()
+            try:
+                loop.call_soon_threadsafe(self._release_on_loop)
+                return
+            except RuntimeError:     # the loop closed meanwhile: nothing watches the descriptors
+                self._loop = None
+        elif loop is not None:
+            self._unregister()
+        self._signal_kill()
         with self._lock:
-            if self.pid:
+            self._release()
+
+    def _signal_kill(self) -> None:
+        with self._lock:
+            if self.pid and not self._released:
                 try:
                     os.killpg(self.pid, signal.SIGKILL)
                 except OSError:
                     pass
             self.dead = True
+
+    def _release_on_loop(self) -> None:
+        self._unregister()
+        with self._lock:
             self._release()
 
     def collect_logs(self) -> list[LogLine]:
         """Whatever the process wrote since the last invocation (e.g. during Shutdown)."""
-        lines: list[LogLine] = []
+        self._detach()          # the loop must not read the pipe while we do
+        lines: list[LogLine] = self._take_idle_lines()
         if not self._released:
             was_dead, self.dead = self.dead, True   # flush a last line without its newline too
             self._drain_logs(lines)
@@ -351,13 +469,15 @@ class Environment:
 
 
 class _LoopInvocation:
-    """One invocation watched by an event loop: readers on the channel and log pipe, a deadline timer."""
+    """One invocation watched by an event loop: the environment's readers (registered once, see
+    ``Environment._attach``) route to it while it runs; a timer enforces the deadline."""
 
     def __init__(self, env: Environment, loop: asyncio.AbstractEventLoop, header: dict, payload: bytes,
                  deadline: float) -> None:
         self.env, self.loop, self.deadline = env, loop, deadline
         self.future: asyncio.Future[Outcome] = loop.create_future()
-        self.lines: list[LogLine] = []
+        self.lines: list[LogLine] = env._take_idle_lines()
+        self.watching = False
         env._drain_logs(self.lines)   # what background threads wrote since the last call
         if env._reader is None:
             env._reader = protocol.FrameReader(env.spec.max_frame)
@@ -366,22 +486,23 @@ class _LoopInvocation:
         if env._frames:               # a frame that arrived early (never, in practice)
             self._done(env._result_outcome(env._frames.pop(0), self.lines, 0.0))
             return
+        if env.dead:
+            self._examine_death()
+            return
         try:
             protocol.send(env.chan, {"op": "invoke", **header}, payload)
         except OSError:
             self._examine_death()
             return
-        self.chan_fd = env.chan.fileno()
-        loop.add_reader(self.chan_fd, self._on_channel)
-        loop.add_reader(env.log_fd, self._on_logs)
+        env._attach(loop)
+        env._call = self
         self.watching = True
         self.timer = loop.call_later(max(deadline - time.monotonic(), 0), self._on_deadline)
 
     def _stop_watching(self) -> None:
-        if getattr(self, "watching", False):
+        if self.watching:
             self.watching = False
-            self.loop.remove_reader(self.chan_fd)
-            self.loop.remove_reader(self.env.log_fd)
+            self.env._call = None
             self.timer.cancel()
 
     def _elapsed_ms(self) -> float:
@@ -431,6 +552,7 @@ class _LoopInvocation:
 
     def _examine_death(self) -> None:
         self._stop_watching()
+        self.env._unregister()        # on the loop's thread: its descriptors are about to close
         elapsed_s = self._elapsed_ms() / 1000
         work = self.loop.run_in_executor(None, self.env._death_outcome, self.lines, elapsed_s, self.deadline)
         work.add_done_callback(lambda f: self._done(f.result()))

@@ -1,0 +1,117 @@
+"""Warm invocations driven by an event loop (the gateway's path) mixed with threaded ones.
+
+An environment driven from the loop stays registered with it between invocations; these
+tests check the hand-overs a server sees: a thread taking the same environment, the process
+dying while idle, output written between invocations, timeouts and reaping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import uvloop
+
+from cumulo import Cumulo
+
+CODE = """
+import os, threading, time
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("later"):
+        threading.Timer(0.05, lambda: print("written between invocations", flush=True)).start()
+    print("in", context.aws_request_id)
+    return os.getpid()
+"""
+
+
+class Loop:
+    """A uvloop running in its own thread, like `cumulo up`'s."""
+
+    def __init__(self) -> None:
+        self.loop = uvloop.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.executor = ThreadPoolExecutor(4)
+
+    def invoke(self, c: Cumulo, name: str, payload: bytes = b"{}") -> Any:
+        return asyncio.run_coroutine_threadsafe(c.invoke_on_loop(name, payload, self.executor), self.loop).result(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+        self.executor.shutdown()
+
+
+@pytest.fixture
+def loop() -> Iterator[Loop]:
+    lp = Loop()
+    yield lp
+    lp.close()
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_the_same_environment_serves_the_loop_and_threads_in_turn(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    name = deploy(CODE)
+    first = cumulo.invoke(name).json()                 # a thread starts it
+    for _ in range(3):
+        on_loop = loop.invoke(cumulo, name)
+        assert on_loop.function_error is None and on_loop.json() == first and not on_loop.cold_start
+        threaded = cumulo.invoke(name)
+        assert threaded.json() == first and not threaded.cold_start
+        assert any(line.startswith("in ") for line in threaded.log_lines)
+
+
+def test_an_environment_that_dies_while_idle_is_replaced_and_freed(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    name = deploy(CODE)
+    pid = loop.invoke(cumulo, name).json()
+    loop.invoke(cumulo, name)
+    before = _fds()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)                                      # the loop notices the channel closing
+    assert _fds() < before                               # its channel and log pipe are closed
+    again = loop.invoke(cumulo, name)
+    assert again.function_error is None and again.json() != pid and again.cold_start
+
+
+def test_output_between_invocations_is_kept(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    name = deploy(CODE)
+    loop.invoke(cumulo, name, b'{"later": true}')
+    time.sleep(0.3)                                      # the timer thread prints while idle
+    nxt = loop.invoke(cumulo, name)
+    assert "written between invocations" in nxt.log_lines   # read while idle, reported with the next one
+
+
+def test_a_timeout_on_the_loop_kills_and_the_next_call_starts_fresh(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    name = deploy(CODE, timeout=1)
+    pid = loop.invoke(cumulo, name).json()
+    slow = loop.invoke(cumulo, name, b'{"sleep": 5}')
+    assert slow.function_error == "Unhandled" and b"Sandbox.Timedout" in slow.payload
+    fresh = loop.invoke(cumulo, name)
+    assert fresh.function_error is None and fresh.json() != pid
+
+
+def test_reaping_an_environment_the_loop_watches(home, make_code, loop: Loop) -> None:
+    with Cumulo(home=home, idle_timeout_s=0.5) as c:
+        c.create_function("f", make_code(app=CODE), "app.handler")
+        loop.invoke(c, "f", b'{"later": true}')
+        before = _fds()
+        deadline = time.monotonic() + 10
+        while c.pool.environments("f") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not c.pool.environments("f")
+        time.sleep(0.2)
+        assert _fds() < before
+        assert loop.invoke(c, "f").cold_start
