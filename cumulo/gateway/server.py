@@ -12,7 +12,6 @@ function returns beyond AWS's documented mapping.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from concurrent.futures import Executor
 from typing import Any, Awaitable
@@ -56,6 +55,8 @@ class Gateway:
         self.executor = executor
         self._generation = -1
         self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
+        self._longest: dict[str, float] = {}
+        self._longest_generation = -1
         self.access = AccessControl(cumulo.store, executor, self._invoke, cumulo.arns.region, cumulo.arns.account)
 
     def close(self) -> None:
@@ -115,7 +116,7 @@ class Gateway:
         access.update(status=status, responseLatency=round((time.monotonic() - started) * 1000, 3))
         now = int(time.time() * 1000)
         self.cumulo.logs.emit([LogRecord(access_log_group(access["apiId"]), access.get("stage", ""), "access",
-                                         access.get("requestId"), now, json.dumps(access))])
+                                         access.get("requestId"), now, orjson.dumps(access).decode())])
 
     async def _respond(self, request: Request, access: dict[str, Any]) -> GatewayResponse:
         headers = request.headers
@@ -187,7 +188,18 @@ class Gateway:
         return (response_v2 if v2 else response_v1)(result.payload)
 
     def _longest_run_s(self, function: str) -> float:
-        """How long an invocation of ``function`` can take at most: Init, then its timeout."""
+        """How long an invocation of ``function`` can take at most: Init, then its timeout
+        (cached until the store changes)."""
+        store = self.cumulo.store
+        if store.generation != self._longest_generation:
+            self._longest.clear()
+            self._longest_generation = store.generation
+        known = self._longest.get(function)
+        if known is None:
+            known = self._longest[function] = self._resolve_longest_run_s(function)
+        return known
+
+    def _resolve_longest_run_s(self, function: str) -> float:
         try:
             config, _ = self.cumulo.functions.resolve_for_invoke(function, None)
         except CumuloError:

@@ -256,6 +256,8 @@ class Invoker:
     def _finish(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str,
                 run: _Run) -> InvocationResult:
         outcome = run.outcome
+        if not run.cold and isinstance(outcome, (Succeeded, FunctionFailed)):
+            return self._finish_warm(config, request, request_id, run, outcome)
         lines: list[LogLine] = []
         version_arn = self._arns.function(config.name, config.version) if run.cold else ""
         if run.template_init_ms is not None:
@@ -296,6 +298,23 @@ class Invoker:
             tail = ("\n".join(texts) + "\n").encode()[-limits.LOG_TAIL_BYTES:].decode(errors="ignore")
         return InvocationResult(200, payload, config.version, request_id, function_error, tail, run.cold, texts)
 
+
+    def _finish_warm(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, run: _Run,
+                     outcome: Succeeded | FunctionFailed) -> InvocationResult:
+        """``_finish`` for the common case, a warm environment that answered: START, the output,
+        END and REPORT, built without intermediate objects."""
+        now = _now_ms()
+        duration = outcome.duration_ms
+        texts = [start_line(request_id, config.version), *[text for _, text in outcome.lines], end_line(request_id),
+                 report_line(request_id, duration, config.memory_size, run.max_memory_mb)]
+        stamps = [now - int(duration), *[ts for ts, _ in outcome.lines], now, now]
+        name, version, stream = config.name, config.version, run.stream
+        self._logs.emit([LogRecord(name, version, stream, request_id, ts, text) for ts, text in zip(stamps, texts)])
+        tail = None
+        if request.log_type == "Tail":
+            tail = ("\n".join(texts) + "\n").encode()[-limits.LOG_TAIL_BYTES:].decode(errors="ignore")
+        error = None if isinstance(outcome, Succeeded) else "Unhandled"
+        return InvocationResult(200, outcome.payload, version, request_id, error, tail, False, texts)
 
     def _restore_failed(self, config: FunctionConfiguration, request_id: str, run: _Run, outcome: RestoreFailed,
                         lines: list[LogLine]) -> InvocationResult:

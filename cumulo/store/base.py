@@ -24,7 +24,7 @@ class FunctionRecord:
     reserved_concurrency: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogRecord:
     """One line of a function's log, as CloudWatch keeps it."""
 
