@@ -7,7 +7,8 @@ an idle Node or Cumulo process next to the one under load would skew it):
 
   cumulo      ``cumulo up TEMPLATE`` with a SAM template: one python3.11 no-op function
               behind an HttpApi ``GET /noop`` event, returning {"statusCode": 200, "body": "ok"}.
-  floor       a bare no-op ASGI app on the same HTTP stack (uvicorn + uvloop + httptools);
+  floor       a bare no-op handler on the same HTTP stack: Cumulo's HTTP edge (api/edge.py,
+              httptools on uvloop) answering {} without any gateway or invocation work;
               nothing can be faster than this on that stack.
   sls-offline serverless-offline 13 (serverless 3) serving the same Python handler on an
               httpApi ``GET /noop`` event. npm installs it once into a cache
@@ -43,8 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
-
-from server import NOOP_APP  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 16, 64)
@@ -246,9 +245,31 @@ def _start_cumulo(work: Path, env: dict[str, str]) -> tuple[Target, str]:
     return target, target.match
 
 
+FLOOR = textwrap.dedent("""\
+    import asyncio, socket, uvloop
+    from cumulo.api.edge import HttpEdge, Response
+
+    ANSWER = Response(200, [("content-type", "application/json")], b"{}")
+
+    async def noop(request):
+        return ANSWER
+
+    async def main():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        edge = HttpEdge(noop)
+        await edge.start(sock)
+        print(f"running on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    uvloop.run(main())
+""")
+
+
 def _start_floor(work: Path, env: dict[str, str]) -> tuple[Target, str]:
-    cmd = [sys.executable, "-m", "uvicorn", "noop_app:app", "--port", "0", "--loop", "uvloop", "--http", "httptools",
-           "--log-level", "info", "--no-access-log"]
+    (work / "edge_floor.py").write_text(FLOOR)
+    cmd = [sys.executable, "edge_floor.py"]
     target = Target("floor", cmd, work, env, r"running on (\S+)", 60)
     return target, target.match + "/noop"
 
@@ -344,7 +365,6 @@ def main() -> None:
         (work / "fn").mkdir()
         (work / "fn" / "app.py").write_text(HANDLER)
         (work / "template.yaml").write_text(TEMPLATE)
-        (work / "noop_app.py").write_text(NOOP_APP)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         starts: dict[str, Callable[[], tuple[Target, str]]] = {
             "cumulo": lambda: _start_cumulo(work, env),
