@@ -91,6 +91,8 @@ def _diff(c: Cumulo, fn: FunctionResource, package: CodePackage) -> Change:
     if layers.layers_differ([r.arn for r in current.layers], fn.layers):
         details.append("layers")
     details += [f for f in _FIELDS if getattr(current, f) != getattr(fn, f)]
+    if fn.snap_start is not None and current.snap_start != fn.snap_start:
+        details.append("snap start")
     if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
         details.append("reserved concurrency")
     if sources.invoke_config_differs(c, fn):
@@ -211,7 +213,8 @@ def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:
 
 
 def _apply(c: Cumulo, fn: FunctionResource) -> None:
-    c.deploy_function(fn.function_name, fn.code_uri, fn.handler, layers=list(fn.layers),
+    extra = {} if fn.snap_start is None else {"snap_start": fn.snap_start}
+    c.deploy_function(fn.function_name, fn.code_uri, fn.handler, layers=list(fn.layers), **extra,
                       **{f: getattr(fn, f) for f in _FIELDS if f != "handler"})
     if fn.reserved_concurrency is None:
         c.delete_function_concurrency(fn.function_name)
@@ -242,7 +245,8 @@ def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
                 continue
             old = snap.config
             assert snap.zip_bytes is not None
-            c.deploy_function(name, snap.zip_bytes, old.handler, layers=[r.arn for r in old.layers],
+            extra = {} if old.snap_start is None else {"snap_start": old.snap_start}
+            c.deploy_function(name, snap.zip_bytes, old.handler, layers=[r.arn for r in old.layers], **extra,
                               **{f: getattr(old, f) for f in _FIELDS if f != "handler"})
             if snap.reserved is None:
                 c.delete_function_concurrency(name)

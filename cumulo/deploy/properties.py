@@ -21,7 +21,7 @@ from cumulo.model import limits
 from cumulo.model.alias import validate_alias_name
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
-    validate_runtime, validate_timeout,
+    validate_runtime, validate_snap_start, validate_timeout,
 )
 
 __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function", "plain"]
@@ -30,6 +30,7 @@ SUPPORTED = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
+    "SnapStart",
 })
 _NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
@@ -79,6 +80,7 @@ class FunctionSpec:
     notes: list[str] = field(default_factory=list)
     dead_letter_arn: str = ""
     event_invoke_config: EventInvokeSpec | None = None
+    snap_start: str | None = None       # SnapStart.ApplyOn, when the template sets it
 
 
 # --- Globals ------------------------------------------------------------------------------
@@ -191,7 +193,16 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         notes=notes,
         dead_letter_arn=get("DeadLetterQueue", lambda v: read_dead_letter_queue(plain(v)), ""),
         event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
+        snap_start=get("SnapStart", _snap_start),
     )
+
+
+def _snap_start(value: Any) -> str:
+    """``SnapStart: {ApplyOn: PublishedVersions | None}``, as CloudFormation writes it."""
+    config = plain(value)
+    if not isinstance(config, dict) or set(config) != {"ApplyOn"}:
+        raise IntrinsicError("must be a map with exactly one key, ApplyOn")
+    return validate_snap_start(config["ApplyOn"])
 
 
 def _check_names(properties: Node) -> list[str]:

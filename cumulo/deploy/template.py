@@ -150,6 +150,7 @@ class FunctionResource:
     mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
+    snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
 
 
 @dataclass(frozen=True)
@@ -770,7 +771,8 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
         spec.timeout, spec.environment, spec.description, spec.ephemeral_storage, spec.reserved_concurrency,
         spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
         spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
-        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules)
+        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules,
+        snap_start=spec.snap_start)
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:

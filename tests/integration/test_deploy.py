@@ -180,3 +180,19 @@ def test_apis_are_kept_stable_on_redeploy_and_deleted_when_removed(cumulo: Cumul
     path.write_text(path.read_text().replace("        Legacy: {Type: Api, Properties: {Path: /old, Method: get}}\n", ""))
     deploy(cumulo, path)
     assert [a.name for a in cumulo.apis.list_apis()] == ["stack-Shop"]
+
+
+def test_snap_start_from_the_template(cumulo: Cumulo, tmp_path: Path) -> None:
+    init = "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+    text = TWO.replace("RESERVED", "5").replace("      AutoPublishAlias: live\n",
+                                                 "      AutoPublishAlias: live\n      SnapStart: {ApplyOn: None}\n")
+    path = _template(tmp_path / "stack", text, first=init, second=HANDLER.format(tag="x"))
+    deploy(cumulo, path)
+    doc = cumulo.get_function("stack-First")
+    assert doc["Configuration"]["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    assert cumulo.invoke("stack-First", qualifier="live").json() == "on-demand"
+    assert not deploy(cumulo, path).changed
+    path.write_text(path.read_text().replace("ApplyOn: None", "ApplyOn: PublishedVersions"))
+    changed = deploy(cumulo, path)
+    assert {c.function: c.action for c in changed.changes}["stack-First"] == "update"
+    assert cumulo.get_function_configuration("stack-First").snap_start == "PublishedVersions"

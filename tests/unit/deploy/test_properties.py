@@ -293,3 +293,11 @@ def test_notes_are_per_function(tmp_path: Path) -> None:
         "CodeSigningConfigArn ignored: code signatures are not checked",
     ]
     assert all(re.match(r"^\w+ ignored: ", note) for note in fn.notes)
+
+
+def test_snap_start_apply_on(tmp_path: Path) -> None:
+    assert load(tmp_path, "      SnapStart: {ApplyOn: None}\n").snap_start == "None"
+    assert load(tmp_path, "      SnapStart:\n        ApplyOn: PublishedVersions\n").snap_start == "PublishedVersions"
+    assert load(tmp_path, "").snap_start is None
+    refused(tmp_path, "      SnapStart: {ApplyOn: Always}\n", "Member must satisfy enum value set")
+    refused(tmp_path, "      SnapStart: {Apply: None}\n", "exactly one key, ApplyOn")
