@@ -60,21 +60,19 @@ class SerializationException(CumuloError):
 
 
 def handle(cumulo: Any, request: Request, service: Service, operation: str) -> Reply:
+    """Run one operation; a ``CumuloError`` it raises becomes ``json_error`` in the caller."""
+    op = service.operations.get(operation)
+    if op is None:
+        raise UnknownOperation(f"Operation {operation} is not supported by {service.prefix}.")
     try:
-        op = service.operations.get(operation)
-        if op is None:
-            raise UnknownOperation(f"Operation {operation} is not supported by {service.prefix}.")
-        try:
-            doc = json.loads(request.body or b"{}")
-        except ValueError:
-            raise SerializationException("The request body is not valid JSON.") from None
-        if not isinstance(doc, dict):
-            raise SerializationException("The request body must be a JSON object.")
-        result = op(cumulo, request, doc)
-        return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
-                     [("content-type", service.content_type)])
-    except CumuloError as err:
-        return json_error(service, err)
+        doc = json.loads(request.body or b"{}")
+    except ValueError:
+        raise SerializationException("The request body is not valid JSON.") from None
+    if not isinstance(doc, dict):
+        raise SerializationException("The request body must be a JSON object.")
+    result = op(cumulo, request, doc)
+    return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
+                 [("content-type", service.content_type)])
 
 
 def _blob(value: Any) -> Any:

@@ -167,7 +167,7 @@ def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
         except ValueError as exc:
             from cumulo.errors import InvalidRequestContentException
             raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
-    fname, q = fn.parse_function_ref(name, qualifier)
+    _, q = fn.parse_function_ref(name, qualifier)
     request_id = ids.request_id()
     now = _now_ms()
     meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
@@ -245,7 +245,7 @@ class AsyncDispatcher:
         request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
         try:
             result = c.runtime_invoker().invoke(config, request, invoked_arn)
-        except (TooManyRequestsException, CumuloError) as err:
+        except CumuloError as err:
             throttled = isinstance(err, TooManyRequestsException)
             if not throttled and err.status < 500:
                 # A request the function can never accept (e.g. not valid JSON): not retried.

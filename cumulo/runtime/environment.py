@@ -514,9 +514,6 @@ class _LoopInvocation:
         if not self.future.done():
             self.future.set_result(outcome)
 
-    def _on_logs(self) -> None:
-        self.env._drain_logs(self.lines)
-
     def _on_channel(self) -> None:
         env = self.env
         assert env._reader is not None

@@ -61,7 +61,7 @@ class CodeBlobs:
                 _extract(data, staging)
             except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
                 raise InvalidZipFileException(f"Stored code package {code_hex} cannot be extracted: {exc}") from exc
-            _make_read_only(staging)
+            make_read_only(staging)
             try:
                 os.rename(staging, folder)
             except OSError:
@@ -69,7 +69,7 @@ class CodeBlobs:
                     raise
         finally:
             if staging.exists():
-                _remove_tree(staging)
+                remove_tree(staging)
         return folder
 
     def unzipped_size(self, code_hex: str) -> int:
@@ -81,7 +81,7 @@ class CodeBlobs:
         self.zip_path(code_hex).unlink(missing_ok=True)
         folder = self.root / code_hex
         if folder.exists():
-            _remove_tree(folder)
+            remove_tree(folder)
 
 
 def _extract(data: bytes, dest: Path) -> None:
@@ -106,18 +106,15 @@ def _extract(data: bytes, dest: Path) -> None:
             os.chmod(target, 0o555 if mode & 0o111 else 0o444)
 
 
-def _make_read_only(root: Path) -> None:
+def make_read_only(root: Path) -> None:
     for dirpath, dirnames, _ in os.walk(root):
         for d in dirnames:
             os.chmod(os.path.join(dirpath, d), 0o555)
     os.chmod(root, 0o555)
 
 
-def _remove_tree(root: Path) -> None:
+def remove_tree(root: Path) -> None:
     for dirpath, _, _ in os.walk(root):
         os.chmod(dirpath, stat.S_IRWXU)   # a read-only folder's entries cannot be unlinked
     shutil.rmtree(root)
 
-
-make_read_only = _make_read_only
-remove_tree = _remove_tree

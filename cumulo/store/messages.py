@@ -163,12 +163,16 @@ class MessageStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._sent = threading.Condition()
-        self._sends = 0
         self._queue_cache: dict[str, tuple[str, float]] = {}
         with self._tx() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+
+    def _notify(self) -> None:
+        """Wake whoever waits for messages (long polls, pollers)."""
+        with self._sent:
+            self._sent.notify_all()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -253,9 +257,7 @@ class MessageStore:
                     db.execute("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)",
                                (queue, scope, m.dedup_id, m.id, seq, now_ms + dedup_window_ms))
                 out.append((m.id, seq))
-        with self._sent:
-            self._sends += 1
-            self._sent.notify_all()
+        self._notify()
         return out
 
     def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
@@ -268,9 +270,7 @@ class MessageStore:
         with self._tx() as db:
             db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, "
                            "lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        with self._sent:
-            self._sends += 1
-            self._sent.notify_all()
+        self._notify()
 
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
                 redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
@@ -311,9 +311,7 @@ class MessageStore:
                                          json.loads(row[4]) if row[4] else None, row[5], row[6], row[7], row[8],
                                          f"{seq}-{token}"))
         if dead:
-            with self._sent:
-                self._sends += 1
-                self._sent.notify_all()
+            self._notify()
         return out
 
     @staticmethod
@@ -357,9 +355,7 @@ class MessageStore:
                 return "not-inflight"
             db.execute("UPDATE messages SET visible_ms = ? WHERE seq = ?", (visible_ms, seq))
         if visible_ms <= now_ms:
-            with self._sent:
-                self._sends += 1
-                self._sent.notify_all()
+            self._notify()
         return "ok"
 
     def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int) -> None:
@@ -367,9 +363,7 @@ class MessageStore:
         with self._tx() as db:
             db.executemany("UPDATE messages SET visible_ms = ? WHERE seq = ? AND queue = ? AND token = ?",
                            [(visible_ms, seq, queue, token) for seq, token in receipts])
-        with self._sent:
-            self._sends += 1
-            self._sent.notify_all()
+        self._notify()
 
     def update_sys(self, queue: str, receipt: tuple[int, str], sys_attrs: dict[str, Any]) -> None:
         """Rewrite a leased message's system attributes (the async queue keeps its retry count there)."""
@@ -417,9 +411,7 @@ class MessageStore:
             db.executemany("UPDATE messages SET queue = ?, visible_ms = ?, receives = 0, first_receive_ms = NULL, "
                            "token = NULL WHERE seq = ?", [(target, now_ms, s) for s in seqs])
         if seqs:
-            with self._sent:
-                self._sends += 1
-                self._sent.notify_all()
+            self._notify()
         return len(seqs)
 
     def sweep(self, now_ms: int, retention: dict[str, int]) -> int:
@@ -469,9 +461,7 @@ class MessageStore:
                 db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
                            (stream, shard, last[shard], key, data, now_ms))
                 out.append(last[shard])
-        with self._sent:
-            self._sends += 1
-            self._sent.notify_all()
+        self._notify()
         return out
 
     def read_records(self, stream: str, shard: int, after_seq: int, limit: int) -> list[tuple[int, str, bytes, int]]:
@@ -525,9 +515,7 @@ class MessageStore:
                 return False
             db.execute("INSERT INTO executions VALUES (?, ?, ?, 'RUNNING', ?, NULL, ?)",
                        (arn, machine, name, started_ms, json.dumps(doc)))
-        with self._sent:
-            self._sends += 1
-            self._sent.notify_all()
+        self._notify()
         return True
 
     def get_execution(self, arn: str) -> tuple[str, str, int, int | None, dict[str, Any]] | None:
