@@ -102,32 +102,7 @@ class Environment:
     def _launch(cls, spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroups | None, deadline: float,
                 extra: dict, restoring: bool) -> tuple["Environment | None", Outcome | None]:
         started = time.perf_counter()
-        env_id = uuid.uuid4().hex
-        cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_r, log_w = os.pipe()
-        try:
-            fcntl.fcntl(log_r, _F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
-        tmp_dir = None
-        if spec.tmp_root is not None:
-            tmp_dir = spec.tmp_root / env_id
-            tmp_dir.mkdir(parents=True, mode=0o700)
-        wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else _rlimit_as(spec.memory_mb))
-        wire.update(extra)
-        try:
-            spawner.spawn(wire, child.fileno(), log_w)
-        except BaseException:
-            parent.close()
-            os.close(log_r)
-            if cgroup is not None and cgroups is not None:
-                cgroups.destroy(cgroup)
-            raise
-        finally:
-            child.close()
-            os.close(log_w)
-        os.set_blocking(log_r, False)
+        parent, log_r, cgroup, tmp_dir = spawn_process(spec, spawner, cgroups, _rlimit_as(spec.memory_mb), extra)
         env = cls(spec=spec, pid=0, chan=parent, log_fd=log_r, cgroup=cgroup, cgroups=cgroups,
                   zygote=spawner, init_ms=0.0, tmp_dir=tmp_dir)
         lines: list[LogLine] = []
@@ -567,6 +542,40 @@ def _parent_of(pid: int) -> int:
 
 def _doc(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroups | None, rlimit_as: int,
+                  extra: dict | None = None) -> tuple[socket.socket, int, Path | None, Path | None]:
+    """Have ``spawner`` fork an environment's process: its cgroup, channel, log pipe and private
+    TMPDIR. Returns (channel, non-blocking log pipe, cgroup, tmp dir); nothing is left behind if
+    the spawn fails. ``rlimit_as`` caps the address space where no cgroup caps memory."""
+    env_id = uuid.uuid4().hex
+    cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    log_r, log_w = os.pipe()
+    try:
+        fcntl.fcntl(log_r, _F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass
+    tmp_dir = None
+    if spec.tmp_root is not None:
+        tmp_dir = spec.tmp_root / env_id
+        tmp_dir.mkdir(parents=True, mode=0o700)
+    wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else rlimit_as)
+    wire.update(extra or {})
+    try:
+        spawner.spawn(wire, child.fileno(), log_w)
+    except BaseException:
+        parent.close()
+        os.close(log_r)
+        if cgroup is not None and cgroups is not None:
+            cgroups.destroy(cgroup)
+        raise
+    finally:
+        child.close()
+        os.close(log_w)
+    os.set_blocking(log_r, False)
+    return parent, log_r, cgroup, tmp_dir
 
 
 def _rlimit_as(memory_mb: int) -> int:

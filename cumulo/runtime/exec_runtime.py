@@ -31,7 +31,7 @@ def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: d
     if runtime_dir and spec.get("runtime_dir"):   # where the sandbox put the runtime's folder (/var/runtime)
         relocated = {spec["runtime_dir"]: runtime_dir, **relocated}
         os.environ["LAMBDA_RUNTIME_DIR"] = runtime_dir
-    argv = [_relocate(a, relocated) for a in spec["entrypoint"]]
+    argv = [relocate(a, relocated) for a in spec["entrypoint"]]
     if not argv:
         candidates = bootstrap_candidates(task_root)
         found = next((c for c in candidates if os.path.isfile(c)), None)
@@ -55,8 +55,8 @@ def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: d
                     f"fork/exec {argv[0]}: {(exc.strerror or str(exc)).lower()}")
 
 
-def _relocate(arg: str, relocated: dict[str, str]) -> str:
-    """A platform path (our Node.js bootstrap) where the namespace moved it."""
+def relocate(arg: str, relocated: dict[str, str]) -> str:
+    """A platform path (our Node.js bootstrap, a package folder) where the namespace moved it."""
     for old, new in relocated.items():
         if old != new and (arg == old or arg.startswith(old + "/")):
             return new + arg[len(old):]

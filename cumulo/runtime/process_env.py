@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import json
 import os
 import select
@@ -21,13 +20,13 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from cumulo.runtime import protocol
+from cumulo.runtime.environment import spawn_process
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
@@ -39,7 +38,6 @@ __all__ = ["ProcessEnvironment"]
 
 _READ_CHUNK = 1 << 16
 _EXIT_WAIT_S = 2.0
-_F_SETPIPE_SZ = 1031
 _READY, _EXITED, _TIMEOUT = "ready", "exited", "timeout"
 
 
@@ -74,26 +72,8 @@ class ProcessEnvironment:
               deadline: float) -> tuple["ProcessEnvironment | None", Outcome | None]:
         """Fork, exec the runtime and wait for its first ``next`` (the end of Init)."""
         started = time.perf_counter()
-        env_id = uuid.uuid4().hex
-        cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_r, log_w = os.pipe()
-        try:
-            fcntl.fcntl(log_r, _F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
-        tmp_dir = None
-        if spec.tmp_root is not None:
-            tmp_dir = spec.tmp_root / env_id
-            tmp_dir.mkdir(parents=True, mode=0o700)
         # V8 and the like reserve far more address space than they use: only a cgroup caps memory well.
-        wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else (spec.memory_mb + 4096) * 1024 * 1024)
-        try:
-            zygote.spawn(wire, child.fileno(), log_w)
-        finally:
-            child.close()
-            os.close(log_w)
-        os.set_blocking(log_r, False)
+        parent, log_r, cgroup, tmp_dir = spawn_process(spec, zygote, cgroups, (spec.memory_mb + 4096) * 1024 * 1024)
         env = cls(spec=spec, pid=0, log_fd=log_r, cgroup=cgroup, cgroups=cgroups, zygote=zygote,
                   tmp_dir=tmp_dir, _chan=parent)
         lines: list[LogLine] = []

@@ -130,7 +130,7 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-            _reap(ctl, children)
+            reap(ctl, children, tolerate_closed=True)
         if retiring or ctl.fileno() not in ready:
             continue
         try:
@@ -157,7 +157,9 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
     os._exit(0)
 
 
-def _reap(ctl: socket.socket, children: set[int]) -> None:
+def reap(ctl: socket.socket, children: set[int], tolerate_closed: bool = False) -> None:
+    """Collect exited children and report each exit status over ``ctl`` (the zygote's and a
+    template's loop). ``tolerate_closed``: a supervisor that has gone is not an error."""
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -169,10 +171,11 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
         try:
             protocol.send(ctl, {"op": "exit", "pid": pid, "status": status})
         except OSError:
-            pass
+            if not tolerate_closed:
+                raise
 
 
-TEMPLATE_UID = 1000   # zygote_main.TEMPLATE_UID (not imported: this module must not import the zygote)
+TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outside); its children are 0 again
 
 
 def _private_namespaces(spec: dict) -> None:

@@ -33,8 +33,8 @@ from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, snapshot
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 OPT_DIR = "/opt"               # where layers are, as on AWS
-_CHAN_FD = 3
-TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outside); its children are 0 again
+_CHAN_FD = snapshot._CHAN_FD
+TEMPLATE_UID = snapshot.TEMPLATE_UID
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
@@ -62,7 +62,7 @@ def main() -> None:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-            _reap(ctl, children)
+            snapshot.reap(ctl, children)
         if ctl.fileno() in ready:
             try:
                 header, _, fds = protocol.recv(ctl, 0)
@@ -86,18 +86,6 @@ def main() -> None:
         except OSError:
             pass
     os._exit(0)
-
-
-def _reap(ctl: socket.socket, children: set[int]) -> None:
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        children.discard(pid)
-        protocol.send(ctl, {"op": "exit", "pid": pid, "status": status})
 
 
 def _probe_namespaces() -> bool:
@@ -231,8 +219,7 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
     runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
     # bind the code before anything is mounted over the folders that hold it
-    linux.mount(spec["code_dir"], TASK_ROOT, None, linux.MS_BIND | linux.MS_REC)
-    linux.mount(None, TASK_ROOT, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+    _bind_read_only(spec["code_dir"], TASK_ROOT)
     # layers: the merged tree read-only at /opt; without layers an empty /opt, as on AWS
     if spec.get("opt_dir"):
         linux.mount(spec["opt_dir"], OPT_DIR, None, linux.MS_BIND | linux.MS_REC)
@@ -251,18 +238,14 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
         for i, (path, fd) in enumerate(held):
             target = moved[path] = f"{RUNTIME_DIR}/platform{i}"
             os.mkdir(target)
-            linux.mount(f"/proc/self/fd/{fd}", target, None, linux.MS_BIND | linux.MS_REC)
-            linux.mount(None, target, None,
-                        linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+            _bind_read_only(f"/proc/self/fd/{fd}", target)
             os.close(fd)
         _repoint_packages(moved)
     runtime_dir = spec.get("runtime_dir")
     if runtime_dir and held:
         # The runtime's folder sits in a platform path that moved (a checkout under /tmp): follow it,
         # then show its entries at /var/runtime itself, beside the platformN folders, as AWS has it.
-        for old, new in moved.items():
-            if runtime_dir == old or runtime_dir.startswith(old + "/"):
-                runtime_dir = new + runtime_dir[len(old):]
+        runtime_dir = exec_runtime.relocate(runtime_dir, moved)
         if os.path.isdir(runtime_dir):
             for name in os.listdir(runtime_dir):
                 source, target = os.path.join(runtime_dir, name), os.path.join(RUNTIME_DIR, name)
@@ -270,14 +253,10 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
                     os.mkdir(target)
                 else:
                     open(target, "w").close()
-                linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
-                linux.mount(None, target, None,
-                            linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+                _bind_read_only(source, target)
             runtime_dir = RUNTIME_DIR
     if runtime_fd is not None:
-        linux.mount(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR, None, linux.MS_BIND | linux.MS_REC)
-        linux.mount(None, RUNTIME_DIR, None,
-                    linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+        _bind_read_only(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR)
         os.close(runtime_fd)
         runtime_dir = RUNTIME_DIR
     _read_only_host()
@@ -309,13 +288,16 @@ def _read_only_host() -> None:
                 pass
 
 
+def _bind_read_only(source: str, target: str) -> None:
+    """Bind ``source`` at ``target`` (recursively), then make that mount read-only, nosuid, nodev."""
+    linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+
+
 def _repoint_packages(moved: dict[str, str]) -> None:
     """Packages imported before the move find their submodules at the new place."""
     def repoint(path: str) -> str:
-        for old, new in moved.items():
-            if path == old or path.startswith(old + "/"):
-                return new + path[len(old):]
-        return path
+        return exec_runtime.relocate(path, moved)
 
     for module in list(sys.modules.values()):
         search = getattr(module, "__path__", None)
