@@ -40,7 +40,7 @@ from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
 from cumulo.sources.streams import parse_sequence_number, sequence_number, shard_id
-from cumulo.store.messages import StoredMessage
+from cumulo.store.messages import StoredMessage, now_ms
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -97,9 +97,6 @@ def _apply_stream(doc: dict[str, Any], params: dict[str, Any]) -> None:
         doc["DestinationConfig"] = {"OnFailure": {"Destination": target} if target else {}}
 DEFAULT_POLLERS = 5
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class EventSourceMappings:
@@ -403,7 +400,7 @@ class MappingPollers:
         try:
             result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
         except TooManyRequestsException:
-            c.messages.release(queue, receipts, _now_ms() + 1000)
+            c.messages.release(queue, receipts, now_ms() + 1000)
             return
         if result.function_error:
             c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")

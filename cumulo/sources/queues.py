@@ -24,7 +24,7 @@ from cumulo.model.queue import (
     MessageNotInflight, MissingParameter, PurgeQueueInProgress, QueueAttributes, QueueDoesNotExist, QueueNameExists,
     ReceiptHandleIsInvalid, ResourceNotFound, SqsError, TooManyEntriesInBatchRequest,
 )
-from cumulo.store.messages import MessageStore, NewMessage, StoredMessage
+from cumulo.store.messages import MessageStore, NewMessage, StoredMessage, now_ms
 
 __all__ = ["QueueService", "queue_name_of"]
 
@@ -135,7 +135,7 @@ class QueueService:
             if n != "All" and n not in q.ATTRIBUTE_NAMES:
                 raise InvalidAttributeName(f"Unknown Attribute {n}.")
         attrs = QueueAttributes(doc["attributes"])
-        visible, inflight, delayed = self.messages.counts(name, _now_ms())
+        visible, inflight, delayed = self.messages.counts(name, now_ms())
         every = attrs.defaults()
         every.update({
             "QueueArn": self.arn(name),
@@ -158,7 +158,7 @@ class QueueService:
 
     def purge_queue(self, ref: str) -> None:
         name, doc = self._queue(ref)
-        now = _now_ms()
+        now = now_ms()
         if now - doc.get("purged_ms", 0) < PURGE_INTERVAL_MS:
             raise PurgeQueueInProgress(f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.")
         doc["purged_ms"] = now
@@ -269,7 +269,7 @@ class QueueService:
 
     def _commit(self, name: str, attrs: QueueAttributes,
                 prepared: list[tuple[NewMessage, dict[str, Any]]]) -> list[dict[str, Any]]:
-        stored = self.messages.send(name, [m for m, _ in prepared], _now_ms(), DEDUP_WINDOW_MS, attrs.dedup_per_group)
+        stored = self.messages.send(name, [m for m, _ in prepared], now_ms(), DEDUP_WINDOW_MS, attrs.dedup_per_group)
         out = []
         for (message_id, seq), (_, answer) in zip(stored, prepared):
             result = {"MessageId": message_id, **answer}
@@ -310,7 +310,7 @@ class QueueService:
             dlq = (queue_name_of(redrive[0]), redrive[1])
         retention = attrs.number("MessageRetentionPeriod") * 1000
         while True:
-            found = self.messages.receive(name, limit, visibility_s * 1000, _now_ms(), attrs.fifo, dlq, retention,
+            found = self.messages.receive(name, limit, visibility_s * 1000, now_ms(), attrs.fifo, dlq, retention,
                                           self.arn(name))
             left = deadline - time.monotonic()
             if found or left <= 0 or (stop is not None and stop.is_set()):
@@ -373,7 +373,7 @@ class QueueService:
         name, _ = self._queue(ref)
         seconds = _int_param("VisibilityTimeout", timeout, 0, 43_200, None)
         handle = _receipt(receipt)
-        now = _now_ms()
+        now = now_ms()
         status = self.messages.change_visibility(name, handle, now + seconds * 1000, now)
         if status == "not-inflight":
             raise MessageNotInflight("Message does not exist or is not available for visibility timeout change.")
@@ -410,12 +410,12 @@ class QueueService:
                                             "give a DestinationArn.")
         if max_per_second is not None and not 1 <= int(max_per_second) <= 500:
             raise InvalidParameterValue("MaxNumberOfMessagesPerSecond must be between 1 and 500.")
-        moved = self.messages.move(source, targets[0], None, _now_ms())
+        moved = self.messages.move(source, targets[0], None, now_ms())
         handle = base64.urlsafe_b64encode(f"{source}:{uuid.uuid4()}".encode()).decode()
         _, doc = self._queue(source)
         task = {"TaskHandle": handle, "Status": "COMPLETED", "SourceArn": self.arn(source),
                 "DestinationArn": self.arn(targets[0]), "ApproximateNumberOfMessagesMoved": moved,
-                "ApproximateNumberOfMessagesToMove": moved, "StartedTimestamp": _now_ms()}
+                "ApproximateNumberOfMessagesToMove": moved, "StartedTimestamp": now_ms()}
         if max_per_second:
             task["MaxNumberOfMessagesPerSecond"] = int(max_per_second)
         doc.setdefault("move_tasks", []).insert(0, task)
@@ -434,7 +434,7 @@ class QueueService:
         """Drop messages past retention (run now and then by the workers)."""
         retention = {d["name"]: QueueAttributes(d["attributes"]).number("MessageRetentionPeriod") * 1000
                      for d in self.messages.list_queues()}
-        return self.messages.sweep(_now_ms(), retention)
+        return self.messages.sweep(now_ms(), retention)
 
 
 def _check_batch(entries: Any) -> None:
@@ -497,6 +497,3 @@ def _decoded(attrs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: ({**v, "BinaryValue": base64.b64decode(v["BinaryValue"])} if "BinaryValue" in v else v)
             for k, v in attrs.items()}
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

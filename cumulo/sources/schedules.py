@@ -169,10 +169,13 @@ class Scheduler:
 
     TICK_S = 0.25
     LEASE_MS = 10_000
+    RENEW_S = 2.0
 
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
         self._owner = lease_owner()
+        self._leader = False
+        self._renewed_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-scheduler", daemon=True)
 
@@ -187,12 +190,21 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 now_ms = int(time.time() * 1000)
-                if self._c.messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms):
+                if self._leads(now_ms):
                     for doc in self._c.schedules_service.due(now_ms):
                         self.fire(doc)
             except Exception:
                 log.exception("scheduler tick failed")
             self._stop.wait(self.TICK_S)
+
+    def _leads(self, now_ms: int) -> bool:
+        """Whether this process is the scheduler: the lease is renewed at most every
+        ``RENEW_S`` while held (it lasts ``LEASE_MS``), and asked for on every tick while not."""
+        now = time.monotonic()
+        if not self._leader or now - self._renewed_at >= self.RENEW_S:
+            self._leader = self._c.messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
+            self._renewed_at = now
+        return self._leader
 
     def fire(self, doc: dict[str, Any]) -> None:
         when = datetime.fromtimestamp(doc["next_ms"] / 1000, timezone.utc)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cumulo.errors import CumuloError, ResourceNotFoundException
-from cumulo.store.messages import MessageStore
+from cumulo.store.messages import MessageStore, now_ms
 
 __all__ = ["StreamService", "InvalidArgumentException", "ResourceInUseException", "ExpiredIteratorException",
            "sequence_number", "parse_sequence_number", "shard_id"]
@@ -66,9 +66,6 @@ def parse_sequence_number(text: Any) -> tuple[int, int]:
         raise InvalidArgumentException(f"Invalid StartingSequenceNumber: {text}")
     return int(text[2:8]), int(text[8:])
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StreamService:
@@ -163,7 +160,7 @@ class StreamService:
                    explicit_hash_key: Any = None, arn: Any = None) -> dict[str, Any]:
         doc = self._stream(name, arn)
         shard, key, blob = self._place(doc, data, partition_key, explicit_hash_key)
-        (seq,) = self.messages.put_records(doc["name"], [(shard, key, blob)], _now_ms())
+        (seq,) = self.messages.put_records(doc["name"], [(shard, key, blob)], now_ms())
         return {"ShardId": shard_id(shard), "SequenceNumber": sequence_number(shard, seq), "EncryptionType": "NONE"}
 
     def put_records(self, records: Any, name: Any = None, arn: Any = None) -> dict[str, Any]:
@@ -184,7 +181,7 @@ class StreamService:
         if total > MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(f"Records size exceeds {MAX_PUT_RECORDS_BYTES} bytes.")
         good = [p for p in placed if isinstance(p, tuple)]
-        seqs = iter(self.messages.put_records(doc["name"], good, _now_ms()) if good else [])
+        seqs = iter(self.messages.put_records(doc["name"], good, now_ms()) if good else [])
         out, failed = [], 0
         for item in placed:
             if isinstance(item, CumuloError):
@@ -232,13 +229,13 @@ class StreamService:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
             raise InvalidArgumentException("Limit must be between 1 and 10000.")
         doc = self._stream(name)
-        cutoff = _now_ms() - doc["retention_hours"] * 3_600_000
+        cutoff = now_ms() - doc["retention_hours"] * 3_600_000
         rows = [r for r in self.messages.read_records(name, index, after, count) if r[3] >= cutoff]
         last = rows[-1][0] if rows else after
         _, newest = self.messages.shard_bounds(name, index)
         behind = 0
         if rows and newest > last:
-            behind = max(_now_ms() - rows[-1][3], 0)
+            behind = max(now_ms() - rows[-1][3], 0)
         return {"Records": [{"SequenceNumber": sequence_number(index, seq), "ApproximateArrivalTimestamp": ms / 1000,
                              "Data": data, "PartitionKey": key, "EncryptionType": "NONE"}
                             for seq, key, data, ms in rows],
@@ -247,7 +244,7 @@ class StreamService:
     def sweep(self) -> int:
         n = 0
         for doc in self.messages.list_streams():
-            n += self.messages.trim_records(doc["name"], _now_ms() - doc["retention_hours"] * 3_600_000)
+            n += self.messages.trim_records(doc["name"], now_ms() - doc["retention_hours"] * 3_600_000)
         return n
 
 
@@ -263,7 +260,7 @@ def _blob(data: Any) -> bytes:
 
 
 def _iterator(name: str, shard: int, after: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([name, shard, after, _now_ms()]).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps([name, shard, after, now_ms()]).encode()).decode()
 
 
 def _parse_iterator(token: Any) -> tuple[str, int, int]:
@@ -271,7 +268,7 @@ def _parse_iterator(token: Any) -> tuple[str, int, int]:
         name, shard, after, issued = json.loads(base64.urlsafe_b64decode(str(token).encode()))
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgumentException(f"Invalid ShardIterator: {token}") from None
-    if _now_ms() - issued > ITERATOR_TTL_MS:
+    if now_ms() - issued > ITERATOR_TTL_MS:
         raise ExpiredIteratorException(f"Iterator expired. The iterator was created at time "
                                        f"{datetime.fromtimestamp(issued / 1000, timezone.utc):%a %b %d %H:%M:%S UTC %Y}"
                                        " and is no longer valid (iterators last 5 minutes).")

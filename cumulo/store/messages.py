@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner"]
+__all__ = ["now_ms", "MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner"]
 
 RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
 
@@ -622,4 +622,5 @@ def _holder_alive(owner: str) -> bool:
 
 
 def now_ms() -> int:
+    """Wall-clock milliseconds, the store's time unit."""
     return int(time.time() * 1000)
