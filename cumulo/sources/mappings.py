@@ -118,7 +118,7 @@ class EventSourceMappings:
             raise InvalidParameterValueException(f"Unsupported parameters for {'a Kinesis' if stream else 'an SQS'} "
                                                  f"event source: {', '.join(sorted(unknown))}")
         if stream:
-            self._c.streams.describe_stream(arn=source)           # ResourceNotFoundException if missing
+            self._c.streams.require(source)
         elif not self._c.queues.exists(source):
             raise InvalidParameterValueException(f"Error occurred while ReceiveMessage. SQS Error Code: "
                                                  f"AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The "

@@ -124,19 +124,24 @@ class StreamService:
 
     def describe_stream(self, name: Any = None, arn: Any = None) -> dict[str, Any]:
         doc = self._stream(name, arn)
-        return {"StreamName": doc["name"], "StreamARN": self.arn(doc["name"]), "StreamStatus": "ACTIVE",
-                "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "Shards": self._shards(doc),
-                "HasMoreShards": False, "RetentionPeriodHours": doc["retention_hours"],
-                "StreamCreationTimestamp": doc["created"], "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                "EncryptionType": "NONE"}
+        head, tail = self._description(doc)
+        return {**head, "Shards": self._shards(doc), "HasMoreShards": False, **tail}
 
     def describe_stream_summary(self, name: Any = None, arn: Any = None) -> dict[str, Any]:
-        full = self.describe_stream(name, arn)
-        full.pop("Shards")
-        full.pop("HasMoreShards")
-        full["OpenShardCount"] = self._stream(name, arn)["shards"]
-        full["ConsumerCount"] = 0
-        return full
+        doc = self._stream(name, arn)
+        head, tail = self._description(doc)
+        return {**head, **tail, "OpenShardCount": doc["shards"], "ConsumerCount": 0}
+
+    def _description(self, doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What DescribeStream and DescribeStreamSummary share: the fields before and after the shards."""
+        return ({"StreamName": doc["name"], "StreamARN": self.arn(doc["name"]), "StreamStatus": "ACTIVE",
+                 "StreamModeDetails": {"StreamMode": "PROVISIONED"}},
+                {"RetentionPeriodHours": doc["retention_hours"], "StreamCreationTimestamp": doc["created"],
+                 "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "EncryptionType": "NONE"})
+
+    def require(self, arn: str) -> None:
+        """ResourceNotFoundException unless the stream exists."""
+        self._stream(arn=arn)
 
     def list_shards(self, name: Any = None, arn: Any = None) -> list[dict[str, Any]]:
         return self._shards(self._stream(name, arn))
