@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from cumulo.runtime import protocol
 from cumulo.runtime.environment import Environment
 from cumulo.runtime.interfaces import LogLine
-from cumulo.runtime.zygote import ZygoteError
+from cumulo.runtime.zygote import ExitTable, ZygoteError
 
 __all__ = ["Template", "TemplateMemory"]
-
-_EXIT_MEMORY = 4096
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,7 @@ class Template:
         self._init_reported = False
         env.init_lines = []
         self._lock = threading.Lock()
-        self._exits: dict[int, int] = {}
-        self._cond = threading.Condition()
+        self._exits = ExitTable()
         self._open = True
         threading.Thread(target=self._read, name=f"cumulo-template-{env.pid}", daemon=True).start()
 
@@ -76,14 +73,7 @@ class Template:
             self.last_used = time.monotonic()
 
     def wait_exit(self, pid: int, timeout: float) -> int | None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while pid not in self._exits:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._open:
-                    return self._exits.get(pid)
-                self._cond.wait(left)
-            return self._exits.pop(pid)
+        return self._exits.wait(pid, timeout, lambda: self._open)
 
     def has_exited(self, pid: int) -> bool:
         """Reported ended — or the template is gone, which takes its children with it (PDEATHSIG).
@@ -122,17 +112,9 @@ class Template:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
-                with self._cond:
-                    self._exits.pop(header["pid"], None)
-            elif header.get("op") == "exit":
-                with self._cond:
-                    if len(self._exits) > _EXIT_MEMORY:
-                        self._exits.pop(next(iter(self._exits)))
-                    self._exits[header["pid"]] = header["status"]
-                    self._cond.notify_all()
-        with self._cond:
+            self._exits.handle(header)
+        with self._exits.cond:
             self._open = False
-            self._cond.notify_all()
+            self._exits.cond.notify_all()
         self.env.collect_logs()
         self.env.kill()   # its own process group only: its environments have sessions of their own

@@ -14,10 +14,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from cumulo.runtime import protocol
 
-__all__ = ["Zygote", "ZygoteError"]
+__all__ = ["ExitTable", "Zygote", "ZygoteError"]
 
 _STARTUP_TIMEOUT_S = 30.0
 _EXIT_MEMORY = 4096  # exit statuses kept for late readers
@@ -27,12 +28,48 @@ class ZygoteError(RuntimeError):
     pass
 
 
+class ExitTable:
+    """Exit statuses a forking process (the zygote, a template) reports, kept until asked for.
+
+    Fed the ``spawned`` and ``exit`` frames of its control channel by one reader thread."""
+
+    def __init__(self, on_exit: Callable[[int], None] = lambda pid: None) -> None:
+        self._exits: dict[int, int] = {}
+        self.cond = threading.Condition()
+        self._on_exit = on_exit    # called with ``cond`` held
+
+    def handle(self, header: dict) -> None:
+        if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
+            with self.cond:
+                self._exits.pop(header["pid"], None)
+        elif header.get("op") == "exit":
+            with self.cond:
+                if len(self._exits) > _EXIT_MEMORY:
+                    self._exits.pop(next(iter(self._exits)))
+                self._exits[header["pid"]] = header["status"]
+                self._on_exit(header["pid"])
+                self.cond.notify_all()
+
+    def wait(self, pid: int, timeout: float, alive: Callable[[], bool]) -> int | None:
+        """``pid``'s raw wait status, waiting up to ``timeout`` while the reporter is ``alive()``."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while pid not in self._exits:
+                left = deadline - time.monotonic()
+                if left <= 0 or not alive():
+                    return self._exits.get(pid)
+                self.cond.wait(left)
+            return self._exits.pop(pid)
+
+    def __contains__(self, pid: int) -> bool:
+        return pid in self._exits     # no lock: a dict lookup is atomic, and the pool asks on the warm path
+
+
 class Zygote:
     def __init__(self, log_path: Path) -> None:
         self._log_path = log_path
         self._lock = threading.Lock()
-        self._exits: dict[int, int] = {}
-        self._exit_cond = threading.Condition()
+        self._exits = ExitTable(on_exit=self._exited)
         self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -104,14 +141,7 @@ class Zygote:
 
     def wait_exit(self, pid: int, timeout: float) -> int | None:
         """The raw wait status of environment ``pid``, once the zygote reaped it."""
-        deadline = time.monotonic() + timeout
-        with self._exit_cond:
-            while pid not in self._exits:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.alive:
-                    return self._exits.get(pid)
-                self._exit_cond.wait(left)
-            return self._exits.pop(pid)
+        return self._exits.wait(pid, timeout, lambda: self.alive)
 
     def has_exited(self, pid: int) -> bool:
         """Whether the zygote has reported ``pid`` as ended (without consuming the report). No lock:
@@ -123,7 +153,7 @@ class Zygote:
 
         For environments whose process has no channel to watch (an exec'd runtime)."""
         r, w = os.pipe()
-        with self._exit_cond:
+        with self._exits.cond:
             if pid in self._exits or not self.alive:
                 os.close(w)
             else:
@@ -138,23 +168,17 @@ class Zygote:
                 header, _, _ = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
-            if header.get("op") == "spawned":   # a reused pid: an earlier process's exit is not this one's
-                with self._exit_cond:
-                    self._exits.pop(header["pid"], None)
-            elif header.get("op") == "exit":
-                with self._exit_cond:
-                    if len(self._exits) > _EXIT_MEMORY:
-                        self._exits.pop(next(iter(self._exits)))
-                    self._exits[header["pid"]] = header["status"]
-                    watcher = self._watchers.pop(header["pid"], None)
-                    if watcher is not None:
-                        os.close(watcher)
-                    self._exit_cond.notify_all()
-        with self._exit_cond:
+            self._exits.handle(header)
+        with self._exits.cond:
             for watcher in self._watchers.values():
                 os.close(watcher)
             self._watchers.clear()
-            self._exit_cond.notify_all()
+            self._exits.cond.notify_all()
+
+    def _exited(self, pid: int) -> None:
+        watcher = self._watchers.pop(pid, None)
+        if watcher is not None:
+            os.close(watcher)
 
     def stop(self) -> None:
         """Close the control socket: the zygote kills its children and exits."""
