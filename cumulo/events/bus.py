@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, List
 
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.events.index import RuleIndex
-from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern
+from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern, flatten
 from cumulo.events.transform import compile_target_input
 from cumulo.model import function as fn
 from cumulo.sources import cron
@@ -96,6 +96,7 @@ class EventBusService:
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
         self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]]]] = {}
+        self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
         self._checked: dict[str, tuple[int, float]] = {}
         self.on_target: dict[str, Callable[[str, str, dict[str, Any]], None]] = {}
@@ -348,7 +349,8 @@ class EventBusService:
                     replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]]) -> None:
         """Add to ``batches`` the deliveries (per matching rule target) and archive copies of one event."""
         index, rules = self.index(bus)
-        matched = index.match(event)
+        flat = flatten(event)
+        matched = index.match_flat(flat)
         if only_rules:
             matched &= set(only_rules)
         for arn in sorted(matched):
@@ -356,7 +358,7 @@ class EventBusService:
         if not replayed:
             body = None
             for name, pattern in self.archives_for(bus):
-                if pattern is None or pattern.matches(event):
+                if pattern is None or pattern.matches_flat(flat):
                     body = body or json.dumps(event).encode()
                     batches.setdefault(ARCHIVE_PREFIX + name, []).append(
                         NewMessage(event["id"], body, None, None, None, _FAR_FUTURE_MS - now_ms))
@@ -490,12 +492,21 @@ class EventBusService:
         self._c.messages.purge(ARCHIVE_PREFIX + name)
 
     def archives_for(self, bus: str) -> list[tuple[str, Pattern | None]]:
-        out = []
-        for doc in self._c.store.list_documents("event-archive"):
-            if doc["bus"] == bus and doc["State"] == "ENABLED":
-                out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
-                            else None))
-        return out
+        """The enabled archives of ``bus`` and their compiled patterns, re-read whenever the store's
+        generation has changed (every archive write bumps it; unlike ``index()``, with no 0.2 s
+        grace, so an archive takes the very next event, as when this read the store per event)."""
+        with self._index_lock:
+            generation = self._c.store.generation
+            cached = self._archives.get(bus)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            out = []
+            for doc in self._c.store.list_documents("event-archive"):
+                if doc["bus"] == bus and doc["State"] == "ENABLED":
+                    out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
+                                else None))
+            self._archives[bus] = (generation, out)
+            return out
 
     def start_replay(self, name: str, source_arn: str, start: Any, end: Any, destination: Any,
                      description: str | None = None) -> dict[str, Any]:
