@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, List
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.events.index import RuleIndex
 from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern, flatten
-from cumulo.events.transform import compile_target_input
+from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import function as fn
 from cumulo.sources import cron
 from cumulo.store.messages import NewMessage, StoredMessage
@@ -57,6 +57,8 @@ _RULE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
 _TARGET_ID_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
 _ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
 _FAR_FUTURE_MS = 2 ** 62
+
+_Inputs = dict[tuple[str, str], TargetInput | CumuloError]   # (rule ARN, target Id) -> compiled input
 
 
 class ResourceAlreadyExistsException(CumuloError):
@@ -95,7 +97,7 @@ def _epoch(value: Any, what: str) -> float:
 class EventBusService:
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
-        self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]]]] = {}
+        self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
         self._checked: dict[str, tuple[int, float]] = {}
@@ -348,13 +350,14 @@ class EventBusService:
     def route_event(self, event: dict[str, Any], bus: str, hops: list[str], only_rules: list[str] | None,
                     replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]]) -> None:
         """Add to ``batches`` the deliveries (per matching rule target) and archive copies of one event."""
-        index, rules = self.index(bus)
+        index, rules, inputs = self.index(bus)
         flat = flatten(event)
         matched = index.match_flat(flat)
         if only_rules:
             matched &= set(only_rules)
         for arn in sorted(matched):
-            batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms))
+            batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms,
+                                                                                inputs))
         if not replayed:
             body = None
             for name, pattern in self.archives_for(bus):
@@ -397,41 +400,44 @@ class EventBusService:
         return bus, event
 
     # -- routing --------------------------------------------------------------
-    def index(self, bus: str) -> tuple[RuleIndex, dict[str, dict[str, Any]]]:
-        """The enabled rules of ``bus`` with event patterns, indexed; rebuilt when they change."""
+    def index(self, bus: str) -> tuple[RuleIndex, dict[str, dict[str, Any]], _Inputs]:
+        """The enabled rules of ``bus`` with event patterns, indexed, and their targets' compiled
+        inputs; rebuilt when they change."""
         with self._index_lock:
             generation = self._c.store.generation
             checked = self._checked.get(bus)
             cached = self._indexes.get(bus)
             if cached is not None and checked is not None and (checked[0] == generation
                                                                or time.monotonic() - checked[1] < 0.2):
-                return cached[1], cached[2]
+                return cached[1], cached[2], cached[3]
             rules = {r["Arn"]: r for r in self._rules() if r["EventBusName"] == bus and r["State"] == "ENABLED"
                      and r.get("EventPattern")}
             signature = json.dumps(sorted((a, r["EventPattern"], r["Targets"]) for a, r in rules.items()),
                                    sort_keys=True)
             self._checked[bus] = (generation, time.monotonic())
             if cached is not None and cached[0] == signature:
-                self._indexes[bus] = (signature, cached[1], rules)
-                return cached[1], rules
+                self._indexes[bus] = (signature, cached[1], rules, cached[3])
+                return cached[1], rules, cached[3]
             index = RuleIndex()
             for arn, rule in rules.items():
                 try:
                     index.add(arn, compile_pattern(rule["EventPattern"]))
                 except InvalidEventPatternException:
                     log.warning("rule %s has a pattern this build refuses; skipped", arn)
-            self._indexes[bus] = (signature, index, rules)
-            return index, rules
+            inputs = {(arn, t["Id"]): _compiled_input(t) for arn, rule in rules.items() for t in rule["Targets"]}
+            self._indexes[bus] = (signature, index, rules, inputs)
+            return index, rules, inputs
 
     def deliveries_for(self, event: dict[str, Any], rule: dict[str, Any], hops: list[str],
-                       now_ms: int) -> list[NewMessage]:
+                       now_ms: int, inputs: _Inputs | None = None) -> list[NewMessage]:
+        """One delivery per target of ``rule``; ``inputs`` are ``index()``'s (without, compiled here)."""
         out = []
         for target in rule["Targets"]:
-            try:
-                payload = compile_target_input(target).render(event, rule_name=rule["Name"], rule_arn=rule["Arn"],
-                                                              ingestion_time=_iso(now_ms))
-            except CumuloError as err:
-                log.warning("rule %s target %s: input could not be rendered: %s", rule["Arn"], target["Id"], err)
+            compiled = _compiled_input(target) if inputs is None else inputs[(rule["Arn"], target["Id"])]
+            payload = _render(compiled, event, rule, now_ms)
+            if isinstance(payload, CumuloError):
+                log.warning("rule %s target %s: input could not be rendered: %s", rule["Arn"], target["Id"],
+                            payload)
                 continue
             meta = {"rule": rule["Arn"], "target": target, "at": now_ms, "n": 0, "event_id": event["id"],
                     "hops": hops}
@@ -590,6 +596,25 @@ class EventBusService:
         if last is not None:
             doc["EventLastReplayedTime"] = last
         self._c.store.put_document("event-replay", name, doc)
+
+
+def _compiled_input(target: dict[str, Any]) -> TargetInput | CumuloError:
+    """The target's compiled input, or the error compiling it raised."""
+    try:
+        return compile_target_input(target)
+    except CumuloError as err:
+        return err
+
+
+def _render(compiled: TargetInput | CumuloError, event: dict[str, Any], rule: dict[str, Any],
+            now_ms: int) -> str | CumuloError:
+    """The target's payload for ``event``, or why it cannot be rendered."""
+    if isinstance(compiled, CumuloError):
+        return compiled
+    try:
+        return compiled.render(event, rule_name=rule["Name"], rule_arn=rule["Arn"], ingestion_time=_iso(now_ms))
+    except CumuloError as err:
+        return err
 
 
 class _EntryError(Exception):
