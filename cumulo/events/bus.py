@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, List
 
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.events.index import RuleIndex
@@ -101,7 +101,6 @@ class EventBusService:
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
         self._checked: dict[str, tuple[int, float]] = {}
-        self.on_target: dict[str, Callable[[str, str, dict[str, Any]], None]] = {}
 
     # -- names ----------------------------------------------------------------
     def bus_arn(self, name: str) -> str:
@@ -750,8 +749,8 @@ class DeliveryWorker:
                 raise ValidationException("An event bus target needs the event as its input.") from None
             c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
                                                       {"bus": bus, "hops": hops + [bus]})], _now_ms())
-        elif service in c.event_bus.on_target:
-            c.event_bus.on_target[service](arn, payload, meta)
+        elif service == "states":
+            c.state_machines.start_execution(arn, None, payload)
         else:
             raise ValidationException(f"Target {arn} is not available in this build.")
 
