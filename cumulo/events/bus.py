@@ -33,7 +33,7 @@ from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile
 from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import function as fn
 from cumulo.sources import cron
-from cumulo.store.messages import NewMessage, StoredMessage
+from cumulo.store.messages import NewMessage, StoredMessage, now_ms
 from cumulo.store.workers import QueueWorkers
 
 if TYPE_CHECKING:
@@ -71,10 +71,6 @@ class LimitExceededException(CumuloError):
 
 class InvalidStateException(CumuloError):
     status = 400
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _iso(ms: float) -> str:
@@ -339,7 +335,7 @@ class EventBusService:
         if accepted:
             # Routed here, in the same transaction that accepts them: one commit per request holds
             # every target's delivery and every archive copy (an event no rule matches costs nothing).
-            now = _now_ms()
+            now = now_ms()
             batches: dict[str, list[NewMessage]] = {}
             for bus, event in accepted:
                 self.route_event(event, bus, [bus], None, False, now, batches)
@@ -447,9 +443,9 @@ class EventBusService:
         """A scheduled rule's fire: its targets get the Scheduled Event."""
         for rule in self._rules():
             if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
-                deliveries = self.deliveries_for(event, rule, ["default"], _now_ms())
+                deliveries = self.deliveries_for(event, rule, ["default"], now_ms())
                 if deliveries:
-                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, _now_ms())
+                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, now_ms())
 
     # -- archives and replays --------------------------------------------------------
     def create_archive(self, name: str, source_arn: str, event_pattern: Any = None, retention_days: int | None = None,
@@ -483,12 +479,14 @@ class EventBusService:
         return doc
 
     def describe_archive(self, name: str) -> dict[str, Any]:
-        doc = self._archive(name)
-        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + name)
+        return self._describe(self._archive(name))
+
+    def _describe(self, doc: dict[str, Any]) -> dict[str, Any]:
+        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + doc["ArchiveName"])
         return {**{k: v for k, v in doc.items() if k != "bus"}, "EventCount": count, "SizeBytes": size}
 
     def list_archives(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [self.describe_archive(d["ArchiveName"]) for d in self._c.store.list_documents("event-archive")
+        return [self._describe(d) for d in self._c.store.list_documents("event-archive")
                 if d["ArchiveName"].startswith(prefix or "")]
 
     def delete_archive(self, name: str) -> None:
@@ -587,10 +585,10 @@ class EventBusService:
             batch.append(NewMessage(str(uuid.uuid4()), json.dumps(event).encode(), None, meta))
             last = stamp
             if len(batch) >= 100:
-                self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+                self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
                 batch = []
         if batch:
-            self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+            self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
         doc.update(State="COMPLETED", ReplayEndTime=time.time())
         if last is not None:
             doc["EventLastReplayedTime"] = last
@@ -654,7 +652,7 @@ class EventRouter:
         while not self._stop.is_set():
             try:
                 self._replays()
-                found = store.receive(EVENTS_QUEUE, 50, 30_000, _now_ms())
+                found = store.receive(EVENTS_QUEUE, 50, 30_000, now_ms())
                 if not found:
                     store.wait_for(0.5)
                     continue
@@ -665,7 +663,7 @@ class EventRouter:
 
     def route(self, events: list[StoredMessage]) -> None:
         """Events that arrived through ``~events`` (forwarded from another bus, or replayed)."""
-        now = _now_ms()
+        now = now_ms()
         batches: dict[str, list[NewMessage]] = {}
         for m in events:
             meta = m.sys or {}
@@ -709,12 +707,12 @@ class DeliveryWorker:
             meta["n"] = meta.get("n", 0) + 1
             delay = min(self._c.settings.events_retry_base_s * 2 ** (meta["n"] - 1), 60.0)
             hopeless = getattr(err, "retry", True) is False
-            if hopeless or meta["n"] > attempts or _now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
+            if hopeless or meta["n"] > attempts or now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
             store.update_sys(DELIVERIES_QUEUE, receipt, meta)
-            store.release(DELIVERIES_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            store.release(DELIVERIES_QUEUE, [receipt], now_ms() + int(delay * 1000))
             return
         store.delete(DELIVERIES_QUEUE, [receipt])
 
@@ -748,7 +746,7 @@ class DeliveryWorker:
             except ValueError:
                 raise ValidationException("An event bus target needs the event as its input.") from None
             c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
-                                                      {"bus": bus, "hops": hops + [bus]})], _now_ms())
+                                                      {"bus": bus, "hops": hops + [bus]})], now_ms())
         elif service == "states":
             c.state_machines.start_execution(arn, None, payload)
         else:
