@@ -82,7 +82,6 @@ class Cumulo:
         self.event_bus = EventBusService(self)
         self.api_destinations = ApiDestinations(self)
         self.state_machines = StateMachines(self)
-        self.event_bus.on_target["states"] = self._start_from_event
         self._workers: list[Any] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
@@ -142,10 +141,6 @@ class Cumulo:
                            self.state_machines.engine, Housekeeper(self)):
                 worker.start()
                 self._workers.append(worker)
-
-    def _start_from_event(self, machine_arn: str, payload: str, meta: dict[str, Any]) -> None:
-        """An event-bus rule targeting a state machine starts an execution with the event as input."""
-        self.state_machines.start_execution(machine_arn, None, payload)
 
     def _destination_event(self, bus_arn: str, record: dict[str, Any], outcome: str) -> None:
         """An invocation record sent to an event bus, as Lambda sends it."""

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from cumulo.api.http import Reply, Request
 from cumulo.errors import CumuloError
 
-__all__ = ["Service", "json_error", "services", "register"]
+__all__ = ["Service", "json_error", "page", "services", "register"]
 
 Operation = Callable[[Any, Request, dict[str, Any]], Any]
 
@@ -73,6 +73,18 @@ def handle(cumulo: Any, request: Request, service: Service, operation: str) -> R
     result = op(cumulo, request, doc)
     return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
                  [("content-type", service.content_type)])
+
+
+def page(items: list[Any], key: str, d: dict[str, Any], token: str = "NextToken",
+         limit: str = "Limit") -> dict[str, Any]:
+    """``items[start:start + limit]`` under ``key``, with the next page's token if there is one;
+    ``token`` and ``limit`` name the request's members (EventBridge's by default)."""
+    start = int(d.get(token) or 0)
+    size = d.get(limit) or 100
+    out: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        out[token] = str(start + size)
+    return out
 
 
 def _blob(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.api.awsjson import Service, register
+from cumulo.api.awsjson import Service, page, register
 
 __all__ = ["SERVICE"]
 
@@ -13,33 +13,24 @@ def _bus(d: dict[str, Any]) -> Any:
     return d.get("EventBusName")
 
 
-def _page(items: list[Any], key: str, d: dict[str, Any]) -> dict[str, Any]:
-    start = int(d.get("NextToken") or 0)
-    limit = d.get("Limit") or 100
-    out: dict[str, Any] = {key: items[start:start + limit]}
-    if start + limit < len(items):
-        out["NextToken"] = str(start + limit)
-    return out
-
-
 OPERATIONS = {
     "CreateEventBus": lambda c, r, d: c.event_bus.create_event_bus(d.get("Name"), d.get("Description"), d.get("Tags")),
     "DescribeEventBus": lambda c, r, d: c.event_bus.describe_event_bus(d.get("Name")),
-    "ListEventBuses": lambda c, r, d: _page(c.event_bus.list_event_buses(d.get("NamePrefix")), "EventBuses", d),
+    "ListEventBuses": lambda c, r, d: page(c.event_bus.list_event_buses(d.get("NamePrefix")), "EventBuses", d),
     "DeleteEventBus": lambda c, r, d: c.event_bus.delete_event_bus(d.get("Name")),
     "PutRule": lambda c, r, d: {"RuleArn": c.event_bus.put_rule(
         d.get("Name"), _bus(d), d.get("EventPattern"), d.get("ScheduleExpression"), d.get("State"),
         d.get("Description"), d.get("RoleArn"))},
     "DescribeRule": lambda c, r, d: c.event_bus.describe_rule(d.get("Name"), _bus(d)),
-    "ListRules": lambda c, r, d: _page(c.event_bus.list_rules(d.get("NamePrefix"), _bus(d)), "Rules", d),
+    "ListRules": lambda c, r, d: page(c.event_bus.list_rules(d.get("NamePrefix"), _bus(d)), "Rules", d),
     "DeleteRule": lambda c, r, d: c.event_bus.delete_rule(d.get("Name"), _bus(d), bool(d.get("Force"))),
     "EnableRule": lambda c, r, d: c.event_bus.set_rule_state(d.get("Name"), _bus(d), True),
     "DisableRule": lambda c, r, d: c.event_bus.set_rule_state(d.get("Name"), _bus(d), False),
     "PutTargets": lambda c, r, d: c.event_bus.put_targets(d.get("Rule"), _bus(d), d.get("Targets")),
     "RemoveTargets": lambda c, r, d: c.event_bus.remove_targets(d.get("Rule"), _bus(d), d.get("Ids") or []),
-    "ListTargetsByRule": lambda c, r, d: _page(c.event_bus.list_targets_by_rule(d.get("Rule"), _bus(d)),
-                                               "Targets", d),
-    "ListRuleNamesByTarget": lambda c, r, d: _page(c.event_bus.list_rule_names_by_target(
+    "ListTargetsByRule": lambda c, r, d: page(c.event_bus.list_targets_by_rule(d.get("Rule"), _bus(d)),
+                                              "Targets", d),
+    "ListRuleNamesByTarget": lambda c, r, d: page(c.event_bus.list_rule_names_by_target(
         d.get("TargetArn"), _bus(d)), "RuleNames", d),
     "PutEvents": lambda c, r, d: c.event_bus.put_events(d.get("Entries")),
     "TestEventPattern": lambda c, r, d: {"Result": c.event_bus.test_event_pattern(d.get("EventPattern"),
@@ -48,13 +39,13 @@ OPERATIONS = {
         d.get("ArchiveName"), d.get("EventSourceArn"), d.get("EventPattern"), d.get("RetentionDays"),
         d.get("Description")),
     "DescribeArchive": lambda c, r, d: c.event_bus.describe_archive(d.get("ArchiveName")),
-    "ListArchives": lambda c, r, d: _page(c.event_bus.list_archives(d.get("NamePrefix")), "Archives", d),
+    "ListArchives": lambda c, r, d: page(c.event_bus.list_archives(d.get("NamePrefix")), "Archives", d),
     "DeleteArchive": lambda c, r, d: c.event_bus.delete_archive(d.get("ArchiveName")),
     "StartReplay": lambda c, r, d: c.event_bus.start_replay(
         d.get("ReplayName"), d.get("EventSourceArn"), d.get("EventStartTime"), d.get("EventEndTime"),
         d.get("Destination"), d.get("Description")),
     "DescribeReplay": lambda c, r, d: c.event_bus.describe_replay(d.get("ReplayName")),
-    "ListReplays": lambda c, r, d: _page(c.event_bus.list_replays(), "Replays", d),
+    "ListReplays": lambda c, r, d: page(c.event_bus.list_replays(), "Replays", d),
     "CancelReplay": lambda c, r, d: c.event_bus.cancel_replay(d.get("ReplayName")),
 }
 
@@ -73,14 +64,14 @@ OPERATIONS.update({
     "CreateConnection": lambda c, r, d: _connection(c, d, False),
     "UpdateConnection": lambda c, r, d: _connection(c, d, True),
     "DescribeConnection": lambda c, r, d: c.api_destinations.describe_connection(d.get("Name")),
-    "ListConnections": lambda c, r, d: _page(c.api_destinations.list_connections(d.get("NamePrefix")),
-                                             "Connections", d),
+    "ListConnections": lambda c, r, d: page(c.api_destinations.list_connections(d.get("NamePrefix")),
+                                            "Connections", d),
     "DeleteConnection": lambda c, r, d: c.api_destinations.delete_connection(d.get("Name")),
     "CreateApiDestination": lambda c, r, d: _destination(c, d, False),
     "UpdateApiDestination": lambda c, r, d: _destination(c, d, True),
     "DescribeApiDestination": lambda c, r, d: c.api_destinations.describe_api_destination(d.get("Name")),
-    "ListApiDestinations": lambda c, r, d: _page(c.api_destinations.list_api_destinations(d.get("NamePrefix")),
-                                                 "ApiDestinations", d),
+    "ListApiDestinations": lambda c, r, d: page(c.api_destinations.list_api_destinations(d.get("NamePrefix")),
+                                                "ApiDestinations", d),
     "DeleteApiDestination": lambda c, r, d: c.api_destinations.delete_api_destination(d.get("Name")),
 })
 

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cumulo.api.awsjson import Service, register
+from cumulo.api.awsjson import Service, page, register
 
 __all__ = ["SERVICE"]
-
-
-def _page(items: list[Any], key: str, d: dict[str, Any]) -> dict[str, Any]:
-    start = int(d.get("nextToken") or 0)
-    limit = d.get("maxResults") or 100
-    out: dict[str, Any] = {key: items[start:start + limit]}
-    if start + limit < len(items):
-        out["nextToken"] = str(start + limit)
-    return out
 
 
 OPERATIONS = {
@@ -25,7 +14,8 @@ OPERATIONS = {
     "DescribeStateMachine": lambda c, r, d: c.state_machines.describe_state_machine(d.get("stateMachineArn")),
     "UpdateStateMachine": lambda c, r, d: c.state_machines.update_state_machine(
         d.get("stateMachineArn"), d.get("definition"), d.get("roleArn")),
-    "ListStateMachines": lambda c, r, d: _page(c.state_machines.list_state_machines(), "stateMachines", d),
+    "ListStateMachines": lambda c, r, d: page(c.state_machines.list_state_machines(), "stateMachines", d,
+                                              "nextToken", "maxResults"),
     "DeleteStateMachine": lambda c, r, d: c.state_machines.delete_state_machine(d.get("stateMachineArn")),
     "StartExecution": lambda c, r, d: c.state_machines.start_execution(
         d.get("stateMachineArn"), d.get("name"), d.get("input")),
@@ -34,8 +24,8 @@ OPERATIONS = {
     "DescribeExecution": lambda c, r, d: c.state_machines.describe_execution(d.get("executionArn")),
     "StopExecution": lambda c, r, d: c.state_machines.stop_execution(
         d.get("executionArn"), d.get("error"), d.get("cause")),
-    "ListExecutions": lambda c, r, d: _page(c.state_machines.list_executions(
-        d.get("stateMachineArn"), d.get("statusFilter")), "executions", d),
+    "ListExecutions": lambda c, r, d: page(c.state_machines.list_executions(
+        d.get("stateMachineArn"), d.get("statusFilter")), "executions", d, "nextToken", "maxResults"),
     "GetExecutionHistory": lambda c, r, d: c.state_machines.get_execution_history(
         d.get("executionArn"), d.get("maxResults"), bool(d.get("reverseOrder")), d.get("nextToken"),
         d.get("includeExecutionData", True)),

@@ -25,15 +25,15 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, List
 
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.events.index import RuleIndex
-from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern
-from cumulo.events.transform import compile_target_input
+from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern, flatten
+from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import function as fn
 from cumulo.sources import cron
-from cumulo.store.messages import NewMessage, StoredMessage
+from cumulo.store.messages import NewMessage, StoredMessage, now_ms
 from cumulo.store.workers import QueueWorkers
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ _TARGET_ID_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
 _ARCHIVE_NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,48}$")
 _FAR_FUTURE_MS = 2 ** 62
 
+_Inputs = dict[tuple[str, str], TargetInput | CumuloError]   # (rule ARN, target Id) -> compiled input
+
 
 class ResourceAlreadyExistsException(CumuloError):
     status = 400
@@ -69,10 +71,6 @@ class LimitExceededException(CumuloError):
 
 class InvalidStateException(CumuloError):
     status = 400
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _iso(ms: float) -> str:
@@ -95,10 +93,10 @@ def _epoch(value: Any, what: str) -> float:
 class EventBusService:
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
-        self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]]]] = {}
+        self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
+        self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
         self._checked: dict[str, tuple[int, float]] = {}
-        self.on_target: dict[str, Callable[[str, str, dict[str, Any]], None]] = {}
 
     # -- names ----------------------------------------------------------------
     def bus_arn(self, name: str) -> str:
@@ -337,7 +335,7 @@ class EventBusService:
         if accepted:
             # Routed here, in the same transaction that accepts them: one commit per request holds
             # every target's delivery and every archive copy (an event no rule matches costs nothing).
-            now = _now_ms()
+            now = now_ms()
             batches: dict[str, list[NewMessage]] = {}
             for bus, event in accepted:
                 self.route_event(event, bus, [bus], None, False, now, batches)
@@ -347,16 +345,18 @@ class EventBusService:
     def route_event(self, event: dict[str, Any], bus: str, hops: list[str], only_rules: list[str] | None,
                     replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]]) -> None:
         """Add to ``batches`` the deliveries (per matching rule target) and archive copies of one event."""
-        index, rules = self.index(bus)
-        matched = index.match(event)
+        index, rules, inputs = self.index(bus)
+        flat = flatten(event)
+        matched = index.match_flat(flat)
         if only_rules:
             matched &= set(only_rules)
         for arn in sorted(matched):
-            batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms))
+            batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms,
+                                                                                inputs))
         if not replayed:
             body = None
             for name, pattern in self.archives_for(bus):
-                if pattern is None or pattern.matches(event):
+                if pattern is None or pattern.matches_flat(flat):
                     body = body or json.dumps(event).encode()
                     batches.setdefault(ARCHIVE_PREFIX + name, []).append(
                         NewMessage(event["id"], body, None, None, None, _FAR_FUTURE_MS - now_ms))
@@ -395,41 +395,44 @@ class EventBusService:
         return bus, event
 
     # -- routing --------------------------------------------------------------
-    def index(self, bus: str) -> tuple[RuleIndex, dict[str, dict[str, Any]]]:
-        """The enabled rules of ``bus`` with event patterns, indexed; rebuilt when they change."""
+    def index(self, bus: str) -> tuple[RuleIndex, dict[str, dict[str, Any]], _Inputs]:
+        """The enabled rules of ``bus`` with event patterns, indexed, and their targets' compiled
+        inputs; rebuilt when they change."""
         with self._index_lock:
             generation = self._c.store.generation
             checked = self._checked.get(bus)
             cached = self._indexes.get(bus)
             if cached is not None and checked is not None and (checked[0] == generation
                                                                or time.monotonic() - checked[1] < 0.2):
-                return cached[1], cached[2]
+                return cached[1], cached[2], cached[3]
             rules = {r["Arn"]: r for r in self._rules() if r["EventBusName"] == bus and r["State"] == "ENABLED"
                      and r.get("EventPattern")}
             signature = json.dumps(sorted((a, r["EventPattern"], r["Targets"]) for a, r in rules.items()),
                                    sort_keys=True)
             self._checked[bus] = (generation, time.monotonic())
             if cached is not None and cached[0] == signature:
-                self._indexes[bus] = (signature, cached[1], rules)
-                return cached[1], rules
+                self._indexes[bus] = (signature, cached[1], rules, cached[3])
+                return cached[1], rules, cached[3]
             index = RuleIndex()
             for arn, rule in rules.items():
                 try:
                     index.add(arn, compile_pattern(rule["EventPattern"]))
                 except InvalidEventPatternException:
                     log.warning("rule %s has a pattern this build refuses; skipped", arn)
-            self._indexes[bus] = (signature, index, rules)
-            return index, rules
+            inputs = {(arn, t["Id"]): _compiled_input(t) for arn, rule in rules.items() for t in rule["Targets"]}
+            self._indexes[bus] = (signature, index, rules, inputs)
+            return index, rules, inputs
 
     def deliveries_for(self, event: dict[str, Any], rule: dict[str, Any], hops: list[str],
-                       now_ms: int) -> list[NewMessage]:
+                       now_ms: int, inputs: _Inputs | None = None) -> list[NewMessage]:
+        """One delivery per target of ``rule``; ``inputs`` are ``index()``'s (without, compiled here)."""
         out = []
         for target in rule["Targets"]:
-            try:
-                payload = compile_target_input(target).render(event, rule_name=rule["Name"], rule_arn=rule["Arn"],
-                                                              ingestion_time=_iso(now_ms))
-            except CumuloError as err:
-                log.warning("rule %s target %s: input could not be rendered: %s", rule["Arn"], target["Id"], err)
+            compiled = _compiled_input(target) if inputs is None else inputs[(rule["Arn"], target["Id"])]
+            payload = _render(compiled, event, rule, now_ms)
+            if isinstance(payload, CumuloError):
+                log.warning("rule %s target %s: input could not be rendered: %s", rule["Arn"], target["Id"],
+                            payload)
                 continue
             meta = {"rule": rule["Arn"], "target": target, "at": now_ms, "n": 0, "event_id": event["id"],
                     "hops": hops}
@@ -440,9 +443,9 @@ class EventBusService:
         """A scheduled rule's fire: its targets get the Scheduled Event."""
         for rule in self._rules():
             if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
-                deliveries = self.deliveries_for(event, rule, ["default"], _now_ms())
+                deliveries = self.deliveries_for(event, rule, ["default"], now_ms())
                 if deliveries:
-                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, _now_ms())
+                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, now_ms())
 
     # -- archives and replays --------------------------------------------------------
     def create_archive(self, name: str, source_arn: str, event_pattern: Any = None, retention_days: int | None = None,
@@ -476,12 +479,14 @@ class EventBusService:
         return doc
 
     def describe_archive(self, name: str) -> dict[str, Any]:
-        doc = self._archive(name)
-        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + name)
+        return self._describe(self._archive(name))
+
+    def _describe(self, doc: dict[str, Any]) -> dict[str, Any]:
+        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + doc["ArchiveName"])
         return {**{k: v for k, v in doc.items() if k != "bus"}, "EventCount": count, "SizeBytes": size}
 
     def list_archives(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [self.describe_archive(d["ArchiveName"]) for d in self._c.store.list_documents("event-archive")
+        return [self._describe(d) for d in self._c.store.list_documents("event-archive")
                 if d["ArchiveName"].startswith(prefix or "")]
 
     def delete_archive(self, name: str) -> None:
@@ -490,12 +495,21 @@ class EventBusService:
         self._c.messages.purge(ARCHIVE_PREFIX + name)
 
     def archives_for(self, bus: str) -> list[tuple[str, Pattern | None]]:
-        out = []
-        for doc in self._c.store.list_documents("event-archive"):
-            if doc["bus"] == bus and doc["State"] == "ENABLED":
-                out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
-                            else None))
-        return out
+        """The enabled archives of ``bus`` and their compiled patterns, re-read whenever the store's
+        generation has changed (every archive write bumps it; unlike ``index()``, with no 0.2 s
+        grace, so an archive takes the very next event, as when this read the store per event)."""
+        with self._index_lock:
+            generation = self._c.store.generation
+            cached = self._archives.get(bus)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            out = []
+            for doc in self._c.store.list_documents("event-archive"):
+                if doc["bus"] == bus and doc["State"] == "ENABLED":
+                    out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
+                                else None))
+            self._archives[bus] = (generation, out)
+            return out
 
     def start_replay(self, name: str, source_arn: str, start: Any, end: Any, destination: Any,
                      description: str | None = None) -> dict[str, Any]:
@@ -571,14 +585,33 @@ class EventBusService:
             batch.append(NewMessage(str(uuid.uuid4()), json.dumps(event).encode(), None, meta))
             last = stamp
             if len(batch) >= 100:
-                self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+                self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
                 batch = []
         if batch:
-            self._c.messages.send(EVENTS_QUEUE, batch, _now_ms())
+            self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
         doc.update(State="COMPLETED", ReplayEndTime=time.time())
         if last is not None:
             doc["EventLastReplayedTime"] = last
         self._c.store.put_document("event-replay", name, doc)
+
+
+def _compiled_input(target: dict[str, Any]) -> TargetInput | CumuloError:
+    """The target's compiled input, or the error compiling it raised."""
+    try:
+        return compile_target_input(target)
+    except CumuloError as err:
+        return err
+
+
+def _render(compiled: TargetInput | CumuloError, event: dict[str, Any], rule: dict[str, Any],
+            now_ms: int) -> str | CumuloError:
+    """The target's payload for ``event``, or why it cannot be rendered."""
+    if isinstance(compiled, CumuloError):
+        return compiled
+    try:
+        return compiled.render(event, rule_name=rule["Name"], rule_arn=rule["Arn"], ingestion_time=_iso(now_ms))
+    except CumuloError as err:
+        return err
 
 
 class _EntryError(Exception):
@@ -619,7 +652,7 @@ class EventRouter:
         while not self._stop.is_set():
             try:
                 self._replays()
-                found = store.receive(EVENTS_QUEUE, 50, 30_000, _now_ms())
+                found = store.receive(EVENTS_QUEUE, 50, 30_000, now_ms())
                 if not found:
                     store.wait_for(0.5)
                     continue
@@ -630,7 +663,7 @@ class EventRouter:
 
     def route(self, events: list[StoredMessage]) -> None:
         """Events that arrived through ``~events`` (forwarded from another bus, or replayed)."""
-        now = _now_ms()
+        now = now_ms()
         batches: dict[str, list[NewMessage]] = {}
         for m in events:
             meta = m.sys or {}
@@ -674,12 +707,12 @@ class DeliveryWorker:
             meta["n"] = meta.get("n", 0) + 1
             delay = min(self._c.settings.events_retry_base_s * 2 ** (meta["n"] - 1), 60.0)
             hopeless = getattr(err, "retry", True) is False
-            if hopeless or meta["n"] > attempts or _now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
+            if hopeless or meta["n"] > attempts or now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
             store.update_sys(DELIVERIES_QUEUE, receipt, meta)
-            store.release(DELIVERIES_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            store.release(DELIVERIES_QUEUE, [receipt], now_ms() + int(delay * 1000))
             return
         store.delete(DELIVERIES_QUEUE, [receipt])
 
@@ -713,9 +746,9 @@ class DeliveryWorker:
             except ValueError:
                 raise ValidationException("An event bus target needs the event as its input.") from None
             c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
-                                                      {"bus": bus, "hops": hops + [bus]})], _now_ms())
-        elif service in c.event_bus.on_target:
-            c.event_bus.on_target[service](arn, payload, meta)
+                                                      {"bus": bus, "hops": hops + [bus]})], now_ms())
+        elif service == "states":
+            c.state_machines.start_execution(arn, None, payload)
         else:
             raise ValidationException(f"Target {arn} is not available in this build.")
 

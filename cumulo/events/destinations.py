@@ -27,6 +27,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
+from cumulo.events.bus import ResourceAlreadyExistsException
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -68,7 +69,6 @@ class ApiDestinations:
             raise ValidationException("Connection names are 1-64 letters, digits, '.', '-' or '_'.")
         current = self._c.store.get_document("event-connection", name)
         if current is not None and not update:
-            from cumulo.events.bus import ResourceAlreadyExistsException
             raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
         if current is None and update:
             raise ResourceNotFoundException(f"Failed to describe the connection(s). Connection '{name}' does not exist.")
@@ -117,7 +117,6 @@ class ApiDestinations:
             raise ValidationException("API destination names are 1-64 letters, digits, '.', '-' or '_'.")
         current = self._c.store.get_document("api-destination", name)
         if current is not None and not update:
-            from cumulo.events.bus import ResourceAlreadyExistsException
             raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
         if current is None and update:
             raise ResourceNotFoundException(f"An api-destination '{name}' does not exist.")

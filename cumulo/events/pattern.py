@@ -46,7 +46,7 @@ Rules we chose where AWS is silent, each for a reason:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Final
@@ -81,7 +81,6 @@ __all__ = [
     "branch_matches",
     "compile_pattern",
     "flatten",
-    "iter_fields",
 ]
 
 MAX_PATTERN_LENGTH: Final = 2048
@@ -454,9 +453,3 @@ def _operator(alt: dict[str, Any], prefixes: list[str], tests: list[Predicate],
 
 def _any_leaf(value: Any) -> bool:
     return True
-
-
-def iter_fields(pattern: Pattern) -> Iterator[FieldTest]:
-    """Every field test of every alternative (for tools and tests)."""
-    for branch in pattern.branches:
-        yield from branch

@@ -348,10 +348,9 @@ def _definition_text(definition: Any) -> str:
 
 
 def _result_fields(out: dict[str, Any], doc: dict[str, Any]) -> None:
-    if doc.get("status", out.get("status")) == "SUCCEEDED" or "output" in doc and doc.get("output") is not None:
-        if doc.get("output") is not None:
-            out["output"] = doc["output"]
-            out["outputDetails"] = {"included": True}
+    if doc.get("output") is not None:
+        out["output"] = doc["output"]
+        out["outputDetails"] = {"included": True}
     if doc.get("error") is not None:
         out["error"] = doc["error"]
     if doc.get("cause") is not None:
@@ -568,13 +567,8 @@ class Engine:
             return
         described = self._machines.describe_execution(arn)
         if live.execution.status is ExecutionStatus.SUCCEEDED:
-            if parent.get("sync_version") == 2:
-                described["Output"] = live.execution.output
-            else:
-                described["Output"] = described.get("output")
+            described["Output"] = live.execution.output if parent.get("sync_version") == 2 else described.get("output")
             result = {k[0].upper() + k[1:]: v for k, v in described.items() if k not in ("output", "outputDetails")}
-            if parent.get("sync_version") == 2:
-                result["Output"] = live.execution.output
             event: Any = TaskSucceeded(parent["task_id"], result)
         else:
             event = TaskFailed(parent["task_id"], "States.TaskFailed", json.dumps(described))

@@ -57,7 +57,7 @@ class Scope:
 
     # ---- basic evaluation ------------------------------------------------------------------
 
-    def path(self, path: Path | None, data: Json, field_name: str) -> Json:
+    def path(self, path: Path | None, data: Json) -> Json:
         """InputPath/OutputPath/ItemsPath: ``None`` discards (``{}``); no match is States.Runtime."""
         if path is None:
             return {}
@@ -76,7 +76,7 @@ class Scope:
         return _jsonata.evaluate_template(template, field_name, bindings, self.variables, self.now, self.randomness)
 
     def effective_input(self) -> Json:
-        return self.raw_input if self.state.jsonata else self.path(self.state.input_path, self.raw_input, "InputPath")
+        return self.raw_input if self.state.jsonata else self.path(self.state.input_path, self.raw_input)
 
     def assign(self, assign: Any, prefix: str, dollar: Json, **states: Json) -> dict[str, Json]:
         if assign is None:
@@ -101,7 +101,7 @@ class Scope:
             return int(result) if integer else result
         if path is None:
             return value
-        found = self.path(path, self.effective_input(), field_name + "Path")
+        found = self.path(path, self.effective_input())
         if not _is_number(found) or integer and found != int(found):
             shown = found if isinstance(found, str) else dumps(found)
             raise StatesFailure(RUNTIME, f"The {field_name}Path field refers to value \"{shown}\" which is not a valid "
@@ -119,7 +119,7 @@ class Scope:
         selected = self.payload(selector, result) if selector is not None else result
         assigned = self.assign(state.assign, "Assign", selected)
         combined = self._result_path(getattr(state, "result_path", None), selected)
-        return Outcome(self.path(state.output_path, combined, "OutputPath"), assigned)
+        return Outcome(self.path(state.output_path, combined), assigned)
 
     def _result_path(self, result_path: Path | None, result: Json) -> Json:
         return self.raw_input if result_path is None else put(self.raw_input, result_path, result)
@@ -142,8 +142,7 @@ class Scope:
     def pass_(self) -> Outcome:
         state = self.state
         if state.jsonata:
-            output = self.jsonata(state.output, "Output") if state.has_output else self.raw_input
-            return Outcome(output, self.assign(state.assign, "Assign", None))
+            return self.plain()
         effective = self.effective_input()
         parameters = getattr(state, "parameters", None)
         if parameters is not None:
@@ -152,17 +151,17 @@ class Scope:
             result = state.result if getattr(state, "has_result", False) else effective  # type: ignore[attr-defined]
         assigned = self.assign(state.assign, "Assign", result)
         combined = self._result_path(getattr(state, "result_path", None), result)
-        return Outcome(self.path(state.output_path, combined, "OutputPath"), assigned)
+        return Outcome(self.path(state.output_path, combined), assigned)
 
     def plain(self) -> Outcome:
-        """Succeed and Wait: the input filtered, or Output."""
+        """Succeed, Wait and a JSONata Pass: the input filtered, or Output."""
         state = self.state
         if state.jsonata:
             output = self.jsonata(state.output, "Output") if state.has_output else self.raw_input
             return Outcome(output, self.assign(state.assign, "Assign", None))
         effective = self.effective_input()
         assigned = self.assign(state.assign, "Assign", effective)
-        return Outcome(self.path(state.output_path, effective, "OutputPath"), assigned)
+        return Outcome(self.path(state.output_path, effective), assigned)
 
     def choose(self) -> tuple[str, Outcome]:
         state = self.state
@@ -200,7 +199,7 @@ class Scope:
         if branch is not None and branch.assign is not None:
             assigned.update(self.assign(branch.assign, f"{where}Assign", dollar))
         if not state.jsonata:
-            return Outcome(self.path(state.output_path, effective, "OutputPath"), assigned)
+            return Outcome(self.path(state.output_path, effective), assigned)
         if branch is not None and branch.has_output:
             return Outcome(self.jsonata(branch.output, f"{where}Output"), assigned)
         output = self.jsonata(state.output, "Output") if state.has_output else self.raw_input
@@ -222,7 +221,7 @@ class Scope:
             return moment.timestamp()
         effective = self.effective_input()
         if state.seconds_path is not None:
-            value = self.path(state.seconds_path, effective, "SecondsPath")
+            value = self.path(state.seconds_path, effective)
             if not _is_number(value) or value != int(value):
                 raise StatesFailure(RUNTIME, "The SecondsPath parameter cannot be parsed as a long value: "
                                              f"{state.seconds_path.source} == {dumps(value)}")
@@ -231,7 +230,7 @@ class Scope:
                                              f"{state.seconds_path.source} == {dumps(value)}")
             return self.now + int(value)
         assert state.timestamp_path is not None
-        value = self.path(state.timestamp_path, effective, "TimestampPath")
+        value = self.path(state.timestamp_path, effective)
         moment = parse_timestamp(value) if isinstance(value, str) else None
         if moment is None:
             raise StatesFailure(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 extended "
@@ -281,7 +280,7 @@ class Scope:
             items = self.jsonata(state.items, "Items") if state.has_items else self.raw_input
             error = QUERY_EVALUATION_ERROR
         else:
-            items = self.path(state.items_path, self.effective_input(), "ItemsPath")
+            items = self.path(state.items_path, self.effective_input())
             error = RUNTIME
         if not isinstance(items, list):
             raise StatesFailure(error, f"Map state input must be an array but was: {dumps(items)}")

@@ -22,9 +22,10 @@ def without_none(details: dict[str, Json]) -> dict[str, Json]:
     return {k: v for k, v in details.items() if v is not None}
 
 
-def text_details(member: str, value: Json) -> dict[str, Json]:
-    """``{"input": "<json>", "inputDetails": {"truncated": false}}`` and the like."""
-    return {member: dumps(value), f"{member}Details": {"truncated": False}}
+def text_details(member: str, value: Json, text: str | None = None) -> dict[str, Json]:
+    """``{"input": "<json>", "inputDetails": {"truncated": false}}`` and the like; ``text`` is
+    ``dumps(value)`` when the caller has it already."""
+    return {member: dumps(value) if text is None else text, f"{member}Details": {"truncated": False}}
 
 
 def task_event(resource: Resource, phase: str, *, region: str, parameters: Json = None, output: Json = None,

@@ -293,17 +293,20 @@ class Execution:
         except StatesFailure as failure:
             self._state_failed(frame, state, failure.error, self._cause(frame, failure))
 
-    def _enter(self, frame: Frame, name: str, data: Json) -> None:
+    def _enter(self, frame: Frame, name: str, data: Json, text: str | None = None) -> None:
+        """Enter state ``name`` with ``data`` (``text``: its ``dumps``, if known)."""
         state = self._machine(frame).states[name]
         frame.state, frame.input, frame.retries, frame.retry_count = name, data, {}, 0
         frame.entered_time = self._clock()
-        frame.entered_event = self._emit(frame, f"{state.type}StateEntered", {"name": name, **text_details("input", data)})
+        frame.entered_event = self._emit(frame, f"{state.type}StateEntered",
+                                         {"name": name, **text_details("input", data, text)})
         self._ready.append(frame.id)
 
     def _exit(self, frame: Frame, state: State, outcome: Outcome, target: str | None = None) -> None:
-        if self._too_large(frame, state, outcome.output):
+        text = dumps(outcome.output)
+        if self._too_large(frame, state, outcome.output, text):
             return
-        details = {"name": state.name, **text_details("output", outcome.output)}
+        details = {"name": state.name, **text_details("output", outcome.output, text)}
         if outcome.assigned:
             details["assignedVariables"] = {k: dumps(v) for k, v in outcome.assigned.items()}
             details["assignedVariablesDetails"] = {"truncated": False}
@@ -314,7 +317,7 @@ class Execution:
             frame.done, frame.output = "succeeded", outcome.output
             self._finish(frame)
         else:
-            self._enter(frame, target, outcome.output)
+            self._enter(frame, target, outcome.output, text)
 
     def _complete(self, frame: Frame, state: State, result: Json) -> None:
         try:
@@ -324,8 +327,8 @@ class Execution:
             return
         self._exit(frame, state, outcome)
 
-    def _too_large(self, frame: Frame, state: State, value: Json) -> bool:
-        size = len(dumps(value).encode())
+    def _too_large(self, frame: Frame, state: State, value: Json, text: str | None = None) -> bool:
+        size = len((dumps(value) if text is None else text).encode())
         if size <= MAX_PAYLOAD:
             return False
         self._state_failed(frame, state, E.DATA_LIMIT_EXCEEDED,
@@ -357,10 +360,11 @@ class Execution:
                 except StatesFailure as failure:
                     error, cause = failure.error, self._cause(frame, failure)
                     break
+                text = dumps(outcome.output)
                 self._emit(frame, f"{state.type}StateExited", {"name": state.name,
-                                                               **text_details("output", outcome.output)})
+                                                               **text_details("output", outcome.output, text)})
                 frame.variables.update(outcome.assigned)
-                self._enter(frame, catcher.next, outcome.output)
+                self._enter(frame, catcher.next, outcome.output, text)
                 return
         frame.done, frame.error, frame.cause = "failed", error, cause
         self._finish(frame)

@@ -22,7 +22,7 @@ import copy
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from cumulo.states.errors import RESULT_PATH_MATCH_FAILURE, StatesFailure
 
@@ -540,9 +540,3 @@ def put(document: Json, path: Path, value: Json) -> Json:
         node[key] = child
         node = child
     return root
-
-
-def steps_of(path: Path) -> Sequence[str | int]:
-    """The member names and indices of a reference path (for messages and tests)."""
-    return [s.names[0] if isinstance(s, _Names) else s.indices[0] for s in path.steps
-            if isinstance(s, (_Names, _Indices))]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["now_ms", "MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner"]
+__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner", "now_ms"]
 
 RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
 
