@@ -140,7 +140,7 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
         warnings += [f"{machine.logical_id}: {note}" for note in machine.notes]
     for rule in sources.all_rules(template):
         warnings += [f"{rule.key}: {note}" for note in rule.notes]
-    return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template), warnings
+    return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template, expected), warnings
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
