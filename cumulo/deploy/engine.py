@@ -200,7 +200,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     layers.delete_replaced(c, previous, layer_arns)
     route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
-    outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
+    outputs = resolve_outputs(template, _attributes(c, template, layer_arns), omit_unresolved=True)
     return DeployResult(template.stack_name, changes, outputs, warnings, applied=True, routes=route_lines)
 
 
@@ -306,7 +306,7 @@ def _rollback_apis(c: Cumulo, snapshots: dict[str, dict[str, Any] | None]) -> No
             c.store.put_api(api_id, doc)
 
 
-def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
+def _attributes(c: Cumulo, template: Template, layer_arns: dict[str, str | None]) -> dict[tuple[str, str], Any]:
     attributes: dict[tuple[str, str], Any] = {}
     for spec in template.apis:
         attributes[(spec.logical_id, "Ref")] = spec.api_id
@@ -321,7 +321,7 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
                                           c.event_bus.rule_arn(rule.bus, rule.name)))
     for machine in template.machines:
         attributes.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
-    attributes.update({(k, "Ref"): v for k, v in layers.expected_arns(c, template).items() if v})
+    attributes.update({(k, "Ref"): v for k, v in layer_arns.items() if v})
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name
