@@ -36,14 +36,13 @@ specs out. Faults are ``IntrinsicError``s naming the property;
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.deploy.names import stable_name
 from cumulo.deploy.queues import _tags
 from cumulo.errors import CumuloError
 from cumulo.events.pattern import compile_pattern
@@ -60,7 +59,6 @@ _BUS_NAME_RE = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
 _RULE_NAME_RE = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _TARGET_ID_RE = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _NAME_MAX = 64
-_SUFFIX_LEN = 12
 MAX_TARGETS = 5
 _BUS_IGNORED = {
     "Policy": "Cumulo has no resource policies: every principal may put events",
@@ -81,14 +79,8 @@ _CLOUDWATCH_EVENT = {"Pattern", "EventBusName", "Input", "InputPath", "State"}
 
 def rule_name_for(stack: str, logical_id: str) -> str:
     """CloudFormation's ``<stack>-<LogicalId>-<suffix>``, at most 64, the suffix stable for a stack and logical id."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:_SUFFIX_LEN]
-    budget = _NAME_MAX - len(suffix) - 1
-    prefix = re.sub(r"[^.\-_A-Za-z0-9]", "-", f"{stack}-{logical_id}")
-    if len(prefix) > budget:
-        half = budget // 2
-        prefix = f"{stack[: budget - 1 - min(len(logical_id), half)]}-{logical_id[:half]}"
-    return f"{prefix[:budget]}-{suffix}"
+    # Characters a rule name may not have become '-' (a shortened name is cut from the raw names).
+    return stable_name(stack, logical_id, _NAME_MAX, re.sub(r"[^.\-_A-Za-z0-9]", "-", f"{stack}-{logical_id}"))
 
 
 def bus_arn(region: str, account: str, name: str) -> str:
