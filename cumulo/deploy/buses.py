@@ -44,6 +44,7 @@ from typing import Any
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.names import stable_name
 from cumulo.deploy.queues import _tags
+from cumulo.deploy.triggers import _integer
 from cumulo.errors import CumuloError
 from cumulo.events.pattern import compile_pattern
 from cumulo.events.transform import compile_target_input
@@ -353,11 +354,3 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
     except CumuloError as exc:
         raise IntrinsicError(f"property {where}: {exc.message}") from None
     return out
-
-
-def _integer(value: Any, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise IntrinsicError(f"property {what}: must be an integer from {lo} to {hi}, got {value!r}")
-    return value

@@ -33,6 +33,7 @@ from typing import Any
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.names import stable_name
 from cumulo.deploy.queues import _tags
+from cumulo.deploy.triggers import _integer
 from cumulo.sources.streams import MAX_SHARDS, RETENTION_DEFAULT_H
 
 __all__ = ["STREAM_TYPE", "StreamSpec", "stream_name_for", "stream_arn", "read_stream", "stream_attributes",
@@ -81,14 +82,6 @@ class StreamSpec:
 def stream_attributes(logical_id: str, name: str, arn: str) -> dict[tuple[str, str], str]:
     """What ``Ref`` and ``Fn::GetAtt`` give for a stream."""
     return {(logical_id, "Ref"): name, (logical_id, "Arn"): arn}
-
-
-def _integer(value: Any, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise IntrinsicError(f"property {what}: must be an integer from {lo} to {hi}, got {value!r}")
-    return value
 
 
 def _mode(value: Any) -> str:
