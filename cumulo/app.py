@@ -518,8 +518,8 @@ class Cumulo:
         process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         if invocation_type == InvocationType.EVENT:
-            request_id = enqueue_event(self, name, qualifier, data, client_context)
-            return InvocationResult(202, b"", self.functions.resolve_for_invoke(name, qualifier)[0].version, request_id)
+            request_id, config = enqueue_event(self, name, qualifier, data, client_context)
+            return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
