@@ -193,7 +193,7 @@ class Cumulo:
     def _snap_start(self, config: FunctionConfiguration) -> bool:
         """Cold starts fork a template when the configuration asks (``snap_start_applies``) and the
         sandbox can give each forked environment its own /tmp (ARCHITECTURE.md, "Fork templates")."""
-        return config.snap_start_applies and self._snapstart_available()
+        return config.snap_start_applies and self._snapstart_ok
 
     @property
     def snapstart_available(self) -> bool:
@@ -202,9 +202,6 @@ class Cumulo:
         and nested user namespaces work (the zygote probes it), not when they run as an unprivileged
         uid (starts the runtime)."""
         self._runtime()
-        return self._snapstart_available()
-
-    def _snapstart_available(self) -> bool:
         return self._snapstart_ok
 
     def _decide_snapstart(self, pool: EnvironmentPool, sandbox: SandboxPolicy) -> bool:
