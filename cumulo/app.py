@@ -502,7 +502,7 @@ class Cumulo:
 
     def _layer_in_use(self, code_hex: str) -> bool:
         return any(ref.code_hex == code_hex for record in self.store.list_functions()
-                   for config in [record.latest, *self.store.list_versions(record.latest.name)]
+                   for config in self.store.list_versions(record.latest.name)   # $LATEST and the versions
                    for ref in config.layers)
 
     # -- invocation -----------------------------------------------------------
