@@ -219,10 +219,9 @@ def read_rule(logical_id: str, line: int, name: str, bus: str, arn: str, props: 
 
 
 def read_function_rules(stack: str, logical_id: str, target_arn: str, events: dict[str, dict[str, Any]],
-                        region: str, account: str) -> tuple[list[RuleSpec], list[str]]:
-    """The rules a function's (resolved) ``EventBridgeRule``/``CloudWatchEvent`` events make, and notes."""
+                        region: str, account: str) -> list[RuleSpec]:
+    """The rules a function's (resolved) ``EventBridgeRule``/``CloudWatchEvent`` events make (notes on each)."""
     rules: list[RuleSpec] = []
-    notes: list[str] = []
     for event, doc in events.items():
         kind, props = doc["Type"], doc.get("Properties") or {}
         if kind not in ("EventBridgeRule", "CloudWatchEvent"):
@@ -231,7 +230,7 @@ def read_function_rules(stack: str, logical_id: str, target_arn: str, events: di
             rules.append(_function_rule(stack, logical_id, target_arn, event, kind, props, region, account))
         except (IntrinsicError, CumuloError) as exc:
             raise IntrinsicError(f"event {event}: {exc.message}") from None
-    return rules, notes
+    return rules
 
 
 def _function_rule(stack: str, logical_id: str, target_arn: str, event: str, kind: str, props: Any,
