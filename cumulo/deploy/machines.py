@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -266,8 +266,7 @@ def _events(events: Any, stack: str, logical_id: str, arn: str, region: str, acc
                                      "ScheduleV2, EventBridgeRule, CloudWatchEvent")
         except (IntrinsicError, CumuloError) as exc:
             raise IntrinsicError(f"event {event} (line {at}): {exc.message}", at) from None
-        rules.append(RuleSpec(rule.key, at, rule.name, rule.bus, rule.arn, rule.pattern, rule.schedule, rule.state,
-                              rule.description, rule.targets, rule.notes))
+        rules.append(replace(rule, line=at))
     return rules
 
 
@@ -322,5 +321,4 @@ def _schedule_rule(stack: str, logical_id: str, arn: str, event: str, kind: str,
         rule_props["Description"] = props["Description"]
     rule = read_rule(f"{logical_id}.{event}", 0, name, "default", rule_arn(region, account, "default", name),
                      rule_props)
-    return RuleSpec(rule.key, 0, rule.name, rule.bus, rule.arn, rule.pattern, rule.schedule, rule.state,
-                    rule.description, rule.targets, notes + rule.notes)
+    return replace(rule, notes=notes + rule.notes)
