@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cumulo.app import Cumulo
 from cumulo.deploy import layers, sources
@@ -62,6 +62,15 @@ class DeployResult:
         lines += self.routes
         lines += [f"output {k} = {v}" for k, v in self.outputs.items()]
         return lines + [f"warning: {w}" for w in self.warnings]
+
+
+class _Noted(Protocol):
+    """A resource whose reading left notes: queues, streams, buses, state machines, rules."""
+
+    @property
+    def logical_id(self) -> str: ...
+    @property
+    def notes(self) -> list[str]: ...
 
 
 @dataclass
@@ -130,16 +139,9 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
     for logical_id, name in sorted(previous["functions"].items()):
         if name not in wanted and _current(c, name) is not None:
             changes.append(Change(logical_id, name, "delete"))
-    for queue in template.queues:
-        warnings += [f"{queue.logical_id}: {note}" for note in queue.notes]
-    for stream in template.streams:
-        warnings += [f"{stream.logical_id}: {note}" for note in stream.notes]
-    for bus in template.buses:
-        warnings += [f"{bus.logical_id}: {note}" for note in bus.notes]
-    for machine in template.machines:
-        warnings += [f"{machine.logical_id}: {note}" for note in machine.notes]
-    for rule in sources.all_rules(template):
-        warnings += [f"{rule.key}: {note}" for note in rule.notes]
+    noted: list[_Noted] = [*template.queues, *template.streams, *template.buses, *template.machines,
+                           *sources.all_rules(template)]     # a rule's logical_id is its key
+    warnings += [f"{resource.logical_id}: {note}" for resource in noted for note in resource.notes]
     return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template, expected), warnings
 
 
