@@ -270,4 +270,4 @@ def delete_replaced(c: "Cumulo", previous: dict[str, Any], arns: dict[str, str |
 
 
 def template_layers(template: "Template") -> list[LayerSpec]:
-    return list(getattr(template, "layers", []))
+    return list(template.layers)
