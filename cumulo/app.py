@@ -188,7 +188,7 @@ class Cumulo:
     def _snap_start(self, config: FunctionConfiguration) -> bool:
         """Cold starts fork a template when the configuration asks (``snap_start_applies``) and the
         sandbox can give each forked environment its own /tmp (ARCHITECTURE.md, "Fork templates")."""
-        return config.snap_start_applies and self._snapstart_available()
+        return config.snap_start_applies and self._snapstart_ok
 
     @property
     def snapstart_available(self) -> bool:
@@ -197,9 +197,6 @@ class Cumulo:
         and nested user namespaces work (the zygote probes it), not when they run as an unprivileged
         uid (starts the runtime)."""
         self._runtime()
-        return self._snapstart_available()
-
-    def _snapstart_available(self) -> bool:
         return self._snapstart_ok
 
     def _decide_snapstart(self, pool: EnvironmentPool, sandbox: SandboxPolicy) -> bool:
@@ -500,7 +497,7 @@ class Cumulo:
 
     def _layer_in_use(self, code_hex: str) -> bool:
         return any(ref.code_hex == code_hex for record in self.store.list_functions()
-                   for config in [record.latest, *self.store.list_versions(record.latest.name)]
+                   for config in self.store.list_versions(record.latest.name)   # $LATEST and the versions
                    for ref in config.layers)
 
     # -- invocation -----------------------------------------------------------
@@ -513,8 +510,8 @@ class Cumulo:
         process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         if invocation_type == InvocationType.EVENT:
-            request_id = enqueue_event(self, name, qualifier, data, client_context)
-            return InvocationResult(202, b"", self.functions.resolve_for_invoke(name, qualifier)[0].version, request_id)
+            request_id, config = enqueue_event(self, name, qualifier, data, client_context)
+            return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity)

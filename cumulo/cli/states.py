@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cumulo.cli._common import aws_errors as _aws_errors, open_cumulo as _open, print_json
 
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
 __all__ = ["states"]
 
 
-def _machine_arn(c: object, name_or_arn: str) -> str:
-    if name_or_arn.startswith("arn:"):
-        return name_or_arn
-    return f"arn:aws:states:{c.arns.region}:{c.arns.account}:stateMachine:{name_or_arn}"  # type: ignore[attr-defined]
+def _machine_arn(c: "Cumulo", name_or_arn: str) -> str:
+    from cumulo.deploy.machines import machine_arn
+
+    return name_or_arn if name_or_arn.startswith("arn:") else machine_arn(c.arns.region, c.arns.account, name_or_arn)
 
 
 @click.group()

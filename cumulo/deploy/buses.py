@@ -36,15 +36,15 @@ specs out. Faults are ``IntrinsicError``s naming the property;
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.deploy.names import stable_name
 from cumulo.deploy.queues import _tags
+from cumulo.deploy.triggers import _integer
 from cumulo.errors import CumuloError
 from cumulo.events.pattern import compile_pattern
 from cumulo.events.transform import compile_target_input
@@ -60,7 +60,6 @@ _BUS_NAME_RE = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
 _RULE_NAME_RE = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _TARGET_ID_RE = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _NAME_MAX = 64
-_SUFFIX_LEN = 12
 MAX_TARGETS = 5
 _BUS_IGNORED = {
     "Policy": "Cumulo has no resource policies: every principal may put events",
@@ -81,14 +80,8 @@ _CLOUDWATCH_EVENT = {"Pattern", "EventBusName", "Input", "InputPath", "State"}
 
 def rule_name_for(stack: str, logical_id: str) -> str:
     """CloudFormation's ``<stack>-<LogicalId>-<suffix>``, at most 64, the suffix stable for a stack and logical id."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:_SUFFIX_LEN]
-    budget = _NAME_MAX - len(suffix) - 1
-    prefix = re.sub(r"[^.\-_A-Za-z0-9]", "-", f"{stack}-{logical_id}")
-    if len(prefix) > budget:
-        half = budget // 2
-        prefix = f"{stack[: budget - 1 - min(len(logical_id), half)]}-{logical_id[:half]}"
-    return f"{prefix[:budget]}-{suffix}"
+    # Characters a rule name may not have become '-' (a shortened name is cut from the raw names).
+    return stable_name(stack, logical_id, _NAME_MAX, re.sub(r"[^.\-_A-Za-z0-9]", "-", f"{stack}-{logical_id}"))
 
 
 def bus_arn(region: str, account: str, name: str) -> str:
@@ -226,10 +219,9 @@ def read_rule(logical_id: str, line: int, name: str, bus: str, arn: str, props: 
 
 
 def read_function_rules(stack: str, logical_id: str, target_arn: str, events: dict[str, dict[str, Any]],
-                        region: str, account: str) -> tuple[list[RuleSpec], list[str]]:
-    """The rules a function's (resolved) ``EventBridgeRule``/``CloudWatchEvent`` events make, and notes."""
+                        region: str, account: str) -> list[RuleSpec]:
+    """The rules a function's (resolved) ``EventBridgeRule``/``CloudWatchEvent`` events make (notes on each)."""
     rules: list[RuleSpec] = []
-    notes: list[str] = []
     for event, doc in events.items():
         kind, props = doc["Type"], doc.get("Properties") or {}
         if kind not in ("EventBridgeRule", "CloudWatchEvent"):
@@ -238,7 +230,7 @@ def read_function_rules(stack: str, logical_id: str, target_arn: str, events: di
             rules.append(_function_rule(stack, logical_id, target_arn, event, kind, props, region, account))
         except (IntrinsicError, CumuloError) as exc:
             raise IntrinsicError(f"event {event}: {exc.message}") from None
-    return rules, notes
+    return rules
 
 
 def _function_rule(stack: str, logical_id: str, target_arn: str, event: str, kind: str, props: Any,
@@ -361,11 +353,3 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
     except CumuloError as exc:
         raise IntrinsicError(f"property {where}: {exc.message}") from None
     return out
-
-
-def _integer(value: Any, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise IntrinsicError(f"property {what}: must be an integer from {lo} to {hi}, got {value!r}")
-    return value

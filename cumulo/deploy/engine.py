@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cumulo.app import Cumulo
 from cumulo.deploy import layers, sources
@@ -62,6 +62,15 @@ class DeployResult:
         lines += self.routes
         lines += [f"output {k} = {v}" for k, v in self.outputs.items()]
         return lines + [f"warning: {w}" for w in self.warnings]
+
+
+class _Noted(Protocol):
+    """A resource whose reading left notes: queues, streams, buses, state machines, rules."""
+
+    @property
+    def logical_id(self) -> str: ...
+    @property
+    def notes(self) -> list[str]: ...
 
 
 @dataclass
@@ -130,17 +139,10 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
     for logical_id, name in sorted(previous["functions"].items()):
         if name not in wanted and _current(c, name) is not None:
             changes.append(Change(logical_id, name, "delete"))
-    for queue in template.queues:
-        warnings += [f"{queue.logical_id}: {note}" for note in queue.notes]
-    for stream in template.streams:
-        warnings += [f"{stream.logical_id}: {note}" for note in stream.notes]
-    for bus in template.buses:
-        warnings += [f"{bus.logical_id}: {note}" for note in bus.notes]
-    for machine in template.machines:
-        warnings += [f"{machine.logical_id}: {note}" for note in machine.notes]
-    for rule in sources.all_rules(template):
-        warnings += [f"{rule.key}: {note}" for note in rule.notes]
-    return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template), warnings
+    noted: list[_Noted] = [*template.queues, *template.streams, *template.buses, *template.machines,
+                           *sources.all_rules(template)]     # a rule's logical_id is its key
+    warnings += [f"{resource.logical_id}: {note}" for resource in noted for note in resource.notes]
+    return changes + sources.plan_sources(c, template, previous) + layers.plan_layers(c, template, expected), warnings
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
@@ -200,7 +202,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     layers.delete_replaced(c, previous, layer_arns)
     route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
-    outputs = resolve_outputs(template, _attributes(c, template), omit_unresolved=True)
+    outputs = resolve_outputs(template, _attributes(c, template, layer_arns), omit_unresolved=True)
     return DeployResult(template.stack_name, changes, outputs, warnings, applied=True, routes=route_lines)
 
 
@@ -306,7 +308,7 @@ def _rollback_apis(c: Cumulo, snapshots: dict[str, dict[str, Any] | None]) -> No
             c.store.put_api(api_id, doc)
 
 
-def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
+def _attributes(c: Cumulo, template: Template, layer_arns: dict[str, str | None]) -> dict[tuple[str, str], Any]:
     attributes: dict[tuple[str, str], Any] = {}
     for spec in template.apis:
         attributes[(spec.logical_id, "Ref")] = spec.api_id
@@ -321,7 +323,7 @@ def _attributes(c: Cumulo, template: Template) -> dict[tuple[str, str], Any]:
                                           c.event_bus.rule_arn(rule.bus, rule.name)))
     for machine in template.machines:
         attributes.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
-    attributes.update({(k, "Ref"): v for k, v in layers.expected_arns(c, template).items() if v})
+    attributes.update({(k, "Ref"): v for k, v in layer_arns.items() if v})
     for fn in template.functions:
         attributes[(fn.logical_id, "Arn")] = c.arns.function(fn.function_name)
         attributes[(fn.logical_id, "Ref")] = fn.function_name

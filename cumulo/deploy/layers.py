@@ -201,23 +201,27 @@ def expected_arns(c: "Cumulo", template: "Template") -> dict[str, str | None]:
     """Each layer's version ARN if a deploy would reuse its latest version; None if it would publish."""
     from cumulo.model.code import load_code
 
-    out: dict[str, str | None] = {}
-    for spec in template_layers(template):
-        current = _latest(c, spec.name)
-        same = _same(spec, current, load_code(spec.content()).sha256_hex)
-        out[spec.logical_id] = c.arns.layer(spec.name, current.version) if same and current else None
-    return out
+    return {spec.logical_id: _reused(c, spec, load_code(spec.content()).sha256_hex)
+            for spec in template_layers(template)}
+
+
+def _reused(c: "Cumulo", spec: LayerSpec, code_hex: str) -> str | None:
+    """The ARN of the layer's latest version if it equals ``spec`` with content ``code_hex``; else None."""
+    current = _latest(c, spec.name)
+    if current is None or not _same(spec, current, code_hex):
+        return None
+    return c.arns.layer(spec.name, current.version)
 
 
 def layers_differ(current_arns: list[str], wanted: list[str]) -> bool:
     return current_arns != wanted or any(_TOKEN in v for v in wanted)
 
 
-def plan_layers(c: "Cumulo", template: "Template") -> list["Change"]:
+def plan_layers(c: "Cumulo", template: "Template", expected: dict[str, str | None]) -> list["Change"]:
+    """The layers' changes, given ``expected_arns`` of the same template."""
     from cumulo.deploy.sources import Change
 
     changes = []
-    expected = expected_arns(c, template)
     for spec in template_layers(template):
         if expected[spec.logical_id]:
             action = "unchanged"
@@ -230,11 +234,17 @@ def plan_layers(c: "Cumulo", template: "Template") -> list["Change"]:
 
 def apply_layers(c: "Cumulo", template: "Template", undo: list[Callable[[], object]]) -> dict[str, str | None]:
     """Publish the layers whose content or settings changed; their ARNs by logical id."""
-    arns = expected_arns(c, template)
-    for spec in template_layers(template):
-        if arns[spec.logical_id]:
-            continue
-        doc = c.publish_layer_version(spec.name, spec.content(), list(spec.compatible_runtimes), spec.description,
+    from cumulo.model.code import CodePackage, load_code
+
+    arns: dict[str, str | None] = {}
+    publish: list[tuple[LayerSpec, CodePackage]] = []
+    for spec in template_layers(template):      # each layer's content zipped and hashed once
+        package = load_code(spec.content())
+        arns[spec.logical_id] = _reused(c, spec, package.sha256_hex)
+        if not arns[spec.logical_id]:
+            publish.append((spec, package))
+    for spec, package in publish:
+        doc = c.publish_layer_version(spec.name, package, list(spec.compatible_runtimes), spec.description,
                                       list(spec.compatible_architectures), spec.license_info)
         arns[spec.logical_id] = doc["LayerVersionArn"]
         undo.append(_deleter(c, spec.name, int(doc["Version"])))
@@ -260,4 +270,4 @@ def delete_replaced(c: "Cumulo", previous: dict[str, Any], arns: dict[str, str |
 
 
 def template_layers(template: "Template") -> list[LayerSpec]:
-    return list(getattr(template, "layers", []))
+    return list(template.layers)

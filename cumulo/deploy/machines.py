@@ -36,11 +36,9 @@ Pure apart from reading a ``DefinitionUri`` file: resolved property maps in,
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +51,7 @@ from cumulo.deploy.buses import (
     rule_name_for,
 )
 from cumulo.deploy.intrinsics import IntrinsicError, parse
+from cumulo.deploy.names import SUFFIX_LEN, stable_suffix
 from cumulo.deploy.properties import plain
 from cumulo.errors import CumuloError
 
@@ -73,7 +72,6 @@ SAM_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 MACHINE_TYPES = (SAM_MACHINE_TYPE, MACHINE_TYPE)
 _NAME_MAX = 80
-_SUFFIX_LEN = 12
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _TYPES = ("STANDARD", "EXPRESS")
@@ -110,9 +108,7 @@ _SCHEDULE_NOTED = {"RoleArn": "Cumulo has no IAM", "PermissionsBoundary": "Cumul
 
 def machine_name_for(stack: str, logical_id: str) -> str:
     """SAM's generated ``<LogicalId>-<suffix>``, at most 80, the suffix stable for a stack and logical id."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:_SUFFIX_LEN]
-    return f"{logical_id[: _NAME_MAX - _SUFFIX_LEN - 1]}-{suffix}"
+    return f"{logical_id[: _NAME_MAX - SUFFIX_LEN - 1]}-{stable_suffix(stack, logical_id)}"
 
 
 def machine_arn(region: str, account: str, name: str) -> str:
@@ -270,8 +266,7 @@ def _events(events: Any, stack: str, logical_id: str, arn: str, region: str, acc
                                      "ScheduleV2, EventBridgeRule, CloudWatchEvent")
         except (IntrinsicError, CumuloError) as exc:
             raise IntrinsicError(f"event {event} (line {at}): {exc.message}", at) from None
-        rules.append(RuleSpec(rule.key, at, rule.name, rule.bus, rule.arn, rule.pattern, rule.schedule, rule.state,
-                              rule.description, rule.targets, rule.notes))
+        rules.append(replace(rule, line=at))
     return rules
 
 
@@ -326,5 +321,4 @@ def _schedule_rule(stack: str, logical_id: str, arn: str, event: str, kind: str,
         rule_props["Description"] = props["Description"]
     rule = read_rule(f"{logical_id}.{event}", 0, name, "default", rule_arn(region, account, "default", name),
                      rule_props)
-    return RuleSpec(rule.key, 0, rule.name, rule.bus, rule.arn, rule.pattern, rule.schedule, rule.state,
-                    rule.description, rule.targets, notes + rule.notes)
+    return replace(rule, notes=notes + rule.notes)

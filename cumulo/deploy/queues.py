@@ -19,12 +19,11 @@ naming the property; ``cumulo.deploy.template`` adds the resource and line.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.deploy.names import stable_name
 from cumulo.errors import CumuloError
 from cumulo.model import queue as q
 from cumulo.model.queue import QueueAttributes
@@ -42,19 +41,11 @@ _IGNORED = {
     "SqsManagedSseEnabled": "messages are stored unencrypted in Cumulo's store",
 }
 _NAME_MAX = 80
-_SUFFIX_LEN = 12
 
 
 def queue_name_for(stack: str, logical_id: str, fifo: bool = False) -> str:
     """CloudFormation's ``<stack>-<LogicalId>-<suffix>``, the suffix stable for a stack and logical id."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:_SUFFIX_LEN]
-    budget = _NAME_MAX - len(suffix) - 1 - (5 if fifo else 0)
-    prefix = f"{stack}-{logical_id}"
-    if len(prefix) > budget:
-        half = budget // 2
-        prefix = f"{stack[: budget - 1 - min(len(logical_id), half)]}-{logical_id[:half]}"
-    return f"{prefix[:budget]}-{suffix}" + (".fifo" if fifo else "")
+    return stable_name(stack, logical_id, _NAME_MAX - (5 if fifo else 0)) + (".fifo" if fifo else "")
 
 
 @dataclass(frozen=True)

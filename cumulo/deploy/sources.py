@@ -66,7 +66,7 @@ def _key(fn: FunctionResource, event: str) -> str:
     return f"{fn.logical_id}.{event}"
 
 
-def _target(c: Cumulo, fn: FunctionResource) -> str:
+def _target(fn: FunctionResource) -> str:
     """What a function's event sources invoke: its alias when it has AutoPublishAlias, as SAM wires it."""
     return f"{fn.function_name}:{fn.auto_publish_alias}" if fn.auto_publish_alias else fn.function_name
 
@@ -418,7 +418,7 @@ _STARTING = ("StartingPosition", "StartingPositionTimestamp")
 
 
 def _mapping_params(c: Cumulo, fn: FunctionResource, m: AnyMapping) -> dict[str, Any]:
-    params: dict[str, Any] = {"FunctionName": _target(c, fn), "BatchSize": m.batch_size,
+    params: dict[str, Any] = {"FunctionName": _target(fn), "BatchSize": m.batch_size,
                               "MaximumBatchingWindowInSeconds": m.batching_window,
                               "FunctionResponseTypes": list(m.response_types), "Enabled": m.enabled}
     if isinstance(m, MappingSpec):
@@ -603,7 +603,7 @@ def plan_sources(c: Cumulo, template: Template, previous: dict[str, Any]) -> lis
         for m in fn.mappings:
             key = _key(fn, m.event)
             doc = _existing_mapping(c, fn, mappings.get(key), m)
-            label = f"{m.source_arn.rsplit(':', 1)[-1].rsplit('/', 1)[-1]} -> {_target(c, fn)}"
+            label = f"{m.source_arn.rsplit(':', 1)[-1].rsplit('/', 1)[-1]} -> {_target(fn)}"
             if doc is None:
                 changes.append(Change(key, label, "create", kind="event source mapping"))
             elif _replaced(m, doc):

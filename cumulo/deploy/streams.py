@@ -26,14 +26,14 @@ naming the property; ``cumulo.deploy.template`` adds the resource and line.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.deploy.names import stable_name
 from cumulo.deploy.queues import _tags
+from cumulo.deploy.triggers import _integer
 from cumulo.sources.streams import MAX_SHARDS, RETENTION_DEFAULT_H
 
 __all__ = ["STREAM_TYPE", "StreamSpec", "stream_name_for", "stream_arn", "read_stream", "stream_attributes",
@@ -47,20 +47,12 @@ _IGNORED = {
 }
 _NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _NAME_MAX = 128
-_SUFFIX_LEN = 12
 RETENTION_MAX_H = 8760
 
 
 def stream_name_for(stack: str, logical_id: str) -> str:
     """CloudFormation's ``<stack>-<LogicalId>-<suffix>``, the suffix stable for a stack and logical id."""
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:_SUFFIX_LEN]
-    budget = _NAME_MAX - len(suffix) - 1
-    prefix = f"{stack}-{logical_id}"
-    if len(prefix) > budget:
-        half = budget // 2
-        prefix = f"{stack[: budget - 1 - min(len(logical_id), half)]}-{logical_id[:half]}"
-    return f"{prefix[:budget]}-{suffix}"
+    return stable_name(stack, logical_id, _NAME_MAX)
 
 
 def stream_arn(region: str, account: str, name: str) -> str:
@@ -90,14 +82,6 @@ class StreamSpec:
 def stream_attributes(logical_id: str, name: str, arn: str) -> dict[tuple[str, str], str]:
     """What ``Ref`` and ``Fn::GetAtt`` give for a stream."""
     return {(logical_id, "Ref"): name, (logical_id, "Arn"): arn}
-
-
-def _integer(value: Any, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise IntrinsicError(f"property {what}: must be an integer from {lo} to {hi}, got {value!r}")
-    return value
 
 
 def _mode(value: Any) -> str:

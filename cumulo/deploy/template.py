@@ -759,7 +759,7 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
         triggers = read_triggers(name, spec.events)
         # SAM targets the alias when the function has AutoPublishAlias.
         target = arns.function(name, spec.auto_publish_alias)
-        rules, _ = read_function_rules(stack, entry.logical_id, target, spec.events, arns.region, arns.account)
+        rules = read_function_rules(stack, entry.logical_id, target, spec.events, arns.region, arns.account)
         rules = [replace(r, line=spec.event_lines.get(r.key.split(".", 1)[1], entry.line)) for r in rules]
     except IntrinsicError as exc:
         event = exc.message.split(":", 1)[0].removeprefix("event ")

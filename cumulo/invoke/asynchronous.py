@@ -39,7 +39,7 @@ from cumulo.errors import (
 )
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model import function as fn
-from cumulo.model.function import LATEST
+from cumulo.model.function import LATEST, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.store.messages import NewMessage, StoredMessage
 from cumulo.store.workers import QueueWorkers
@@ -155,8 +155,9 @@ def _destinations(doc: Any, current: dict | None) -> dict[str, Any]:
 
 
 def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
-                  client_context: dict | None = None) -> str:
-    """Commit one asynchronous event; returns the request id it will run under."""
+                  client_context: dict | None = None) -> tuple[str, FunctionConfiguration]:
+    """Commit one asynchronous event; returns the request id it will run under and the configuration
+    ``name`` and ``qualifier`` resolved to (the version Invoke reports)."""
     config, _ = c.functions.resolve_for_invoke(name, qualifier)
     if len(payload) > c.settings.async_payload_max:
         raise RequestTooLargeException(
@@ -175,7 +176,7 @@ def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
         meta["cc"] = client_context
     c.messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
                                              (config.timeout + LEASE_MARGIN_S) * 1000)], now)
-    return request_id
+    return request_id, config
 
 
 def invocation_record(condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,

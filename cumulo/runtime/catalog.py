@@ -73,12 +73,9 @@ def runtime_of(name: str) -> Runtime:
     if major is not None:
         found = node_version()
         node, version = found if found is not None else ("node", "unknown")
-        env = {
-            "LAMBDA_RUNTIME_DIR": str(NODE_BOOTSTRAP.parent),
-            "NODE_PATH": f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules",
-        }
-        return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}", env, f"node {version}",
-                       NODE_BOOTSTRAP.parent)
+        # NODE_PATH depends on where /opt and the code are: the invoker sets it (cumulo.invoke.invoker).
+        return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}",
+                       {"LAMBDA_RUNTIME_DIR": str(NODE_BOOTSTRAP.parent)}, f"node {version}", NODE_BOOTSTRAP.parent)
     return Runtime(name, None, f"AWS_Lambda_{name}", {}, f"python {sys.version.split()[0]}")
 
 
