@@ -711,8 +711,7 @@ class DeliveryWorker:
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
-            store.update_sys(DELIVERIES_QUEUE, receipt, meta)
-            store.release(DELIVERIES_QUEUE, [receipt], now_ms() + int(delay * 1000))
+            store.release(DELIVERIES_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
             return
         store.delete(DELIVERIES_QUEUE, [receipt])
 

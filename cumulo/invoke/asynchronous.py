@@ -41,7 +41,7 @@ from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model import function as fn
 from cumulo.model.function import LATEST, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
-from cumulo.store.messages import NewMessage, StoredMessage
+from cumulo.store.messages import NewMessage, StoredMessage, now_ms
 from cumulo.store.workers import QueueWorkers
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
             raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
     _, q = fn.parse_function_ref(name, qualifier)
     request_id = ids.request_id()
-    now = _now_ms()
+    now = now_ms()
     meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
     if client_context is not None:
         meta["cc"] = client_context
@@ -234,7 +234,7 @@ class AsyncDispatcher:
         settings = c.settings
         policy = c.event_invoke_configs.effective(config.name, meta["q"])
         function_arn = c.arns.function(config.name, meta["q"])
-        now = _now_ms()
+        now = now_ms()
         if now - meta["at"] > policy.max_age_s * 1000:
             self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
                          policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds")
@@ -261,8 +261,7 @@ class AsyncDispatcher:
                              policy, err.type, err.message)
                 store.delete(ASYNC_QUEUE, [receipt])
                 return
-            store.update_sys(ASYNC_QUEUE, receipt, meta)
-            store.release(ASYNC_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            store.release(ASYNC_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
             return
         meta["n"] = meta.get("n", 0) + 1
         if result.function_error is None:
@@ -272,9 +271,8 @@ class AsyncDispatcher:
             return
         if meta["n"] <= policy.retries:
             delay = settings.async_retry_delay_s * meta["n"]        # 1 minute, then 2
-            if _now_ms() + delay * 1000 - meta["at"] <= policy.max_age_s * 1000:
-                store.update_sys(ASYNC_QUEUE, receipt, meta)
-                store.release(ASYNC_QUEUE, [receipt], _now_ms() + int(delay * 1000))
+            if now_ms() + delay * 1000 - meta["at"] <= policy.max_age_s * 1000:
+                store.release(ASYNC_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
                 return
             condition = "EventAgeExceeded"
         else:
@@ -324,7 +322,4 @@ class AsyncDispatcher:
             log.warning("could not deliver the invocation record of %s to %s: %s",
                         record["requestContext"]["requestId"], arn, err)
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 

@@ -358,18 +358,18 @@ class MessageStore:
             self._notify()
         return "ok"
 
-    def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int) -> None:
-        """Make leased messages visible at ``visible_ms`` (a retry delay, or now)."""
+    def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int,
+                sys_attrs: dict[str, Any] | None = None) -> None:
+        """Make leased messages visible at ``visible_ms`` (a retry delay, or now), in one transaction
+        with new system attributes when given (the async queue keeps its retry count there). Waiters
+        are woken only if that is now: a later one is found by their periodic recheck."""
+        sys_json = None if sys_attrs is None else json.dumps(sys_attrs)
         with self._tx() as db:
-            db.executemany("UPDATE messages SET visible_ms = ? WHERE seq = ? AND queue = ? AND token = ?",
-                           [(visible_ms, seq, queue, token) for seq, token in receipts])
-        self._notify()
-
-    def update_sys(self, queue: str, receipt: tuple[int, str], sys_attrs: dict[str, Any]) -> None:
-        """Rewrite a leased message's system attributes (the async queue keeps its retry count there)."""
-        with self._tx() as db:
-            db.execute("UPDATE messages SET sys = ? WHERE seq = ? AND queue = ? AND token = ?",
-                       (json.dumps(sys_attrs), receipt[0], queue, receipt[1]))
+            db.executemany("UPDATE messages SET visible_ms = ?, sys = COALESCE(?, sys) "
+                           "WHERE seq = ? AND queue = ? AND token = ?",
+                           [(visible_ms, sys_json, seq, queue, token) for seq, token in receipts])
+        if visible_ms <= now_ms():
+            self._notify()
 
     def queue_stats(self, queue: str) -> tuple[int, int]:
         """(messages, bytes of their bodies)."""
