@@ -354,6 +354,8 @@ class _Checker:
         if ("ItemProcessor" in raw) == ("Iterator" in raw):
             self.report("A Map state needs exactly one of [ItemProcessor, Iterator]", location)
         body = raw.get(key)
+        if key in raw and not isinstance(body, dict):
+            self.report(f"The field '{key}' must be an object", location)
         if isinstance(body, dict):
             if "QueryLanguage" in body:
                 self.report("Field 'QueryLanguage' is not supported", f"{location}/{key}")

@@ -250,6 +250,8 @@ def test_state_names_are_at_most_80_characters() -> None:
     ({"Type": "Map", "End": True, "ItemBatcher": 3, "ItemProcessor": {"StartAt": "I",
                                                                       "States": {"I": {"Type": "Succeed"}}}},
      "The field 'ItemBatcher' must be an object"),
+    ({"Type": "Map", "End": True, "ItemProcessor": None}, "The field 'ItemProcessor' must be an object"),
+    ({"Type": "Map", "End": True, "Iterator": "x"}, "The field 'Iterator' must be an object"),
     ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Retry": {}},
      "The field 'Retry' must be an array"),
     ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Retry": [1]},
