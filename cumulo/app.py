@@ -12,6 +12,7 @@ first call that needs it, so read-only commands stay cheap.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import Executor
@@ -180,7 +181,8 @@ class Cumulo:
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
-                                        layers_dir=self.layers.merged, snap_start=self._snap_start)
+                                        layers_dir=self.layers.merged, snap_start=self._snap_start,
+                                        spin_us=s.spin_us if len(os.sched_getaffinity(0)) >= 2 else 0)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker

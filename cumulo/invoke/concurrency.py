@@ -41,6 +41,7 @@ class ConcurrencyLimiter:
         self._reserved: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}
         self._unreserved_in_flight = 0
+        self.total = 0          # invocations in flight, all functions
 
     # -- configuration --------------------------------------------------------
     def load(self, reserved: dict[str, int]) -> None:
@@ -93,12 +94,14 @@ class ConcurrencyLimiter:
                     raise TooManyRequestsException("Rate Exceeded.", Reason.ACCOUNT)
                 self._unreserved_in_flight += 1
             self._in_flight[function] = in_flight + 1
+            self.total += 1
             return Slot(function, reserved is None)
 
     def release(self, slot: Slot) -> None:
         function = slot.function
         with self._lock:
             left = self._in_flight.get(function, 1) - 1
+            self.total -= 1
             if left:
                 self._in_flight[function] = left
             else:

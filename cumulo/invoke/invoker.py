@@ -97,12 +97,14 @@ class Invoker:
     def __init__(self, pool: EnvironmentPool, limiter: ConcurrencyLimiter, logs: LogSink, arns: Arns,
                  code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
                  sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False,
-                 layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None) -> None:
+                 layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None,
+                 spin_us: int = 0) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
         self._snap_start = snap_start   # whether this configuration's cold starts fork a template
         self._layers_dir = layers_dir   # the merged /opt tree of an ordered list of layers
+        self._spin_us = spin_us         # a lone invocation's poll-before-sleep window (environment.py)
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -181,10 +183,11 @@ class Invoker:
         finally:
             self._pool.release(key, env)
 
-    @staticmethod
-    def _header(config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> dict:
+    def _header(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str) -> dict:
         header = {"id": request_id, "arn": arn, "deadline_ms": int(time.time() * 1000) + config.timeout * 1000,
                   "trace_id": ids.trace_id()}
+        if self._spin_us and self._limiter.total == 1:   # alone: a CPU is free to poll on
+            header["spin"] = self._spin_us
         if request.client_context is not None:
             header["client_context"] = request.client_context
         if request.identity is not None:
