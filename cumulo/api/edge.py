@@ -34,7 +34,7 @@ from typing import Any, Callable, Coroutine, Protocol
 
 import httptools
 
-__all__ = ["Request", "Response", "Answer", "HttpEdge"]
+__all__ = ["Request", "Response", "Answer", "HttpEdge", "Refusal"]
 
 _MAX_QUEUED = 16          # pipelined requests waiting behind the one being handled
 _LINGER_S = 5.0           # after refusing a request: how long to keep reading (and discarding) what it sends
@@ -81,6 +81,11 @@ class Response:
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Answer]]
+Refusal = Callable[[int, str], Response]     # (status, reason) -> the answer
+
+
+def _json_refusal(status: int, reason: str) -> Response:
+    return Response(status, [("content-type", "application/json")], b'{"message":"%s"}' % reason.encode())
 
 
 class _Refused(Exception):
@@ -106,8 +111,9 @@ class HttpEdge:
     """The server: ``await edge.start(sock)``, later ``await edge.stop()``."""
 
     def __init__(self, handler: Handler, max_head_bytes: int = 64 * 1024, max_body_bytes: int = 10 * 1024 * 1024,
-                 idle_timeout_s: float = 5.0) -> None:
+                 idle_timeout_s: float = 5.0, refusal: Refusal | None = None) -> None:
         self.handler = handler
+        self.refusal = refusal or _json_refusal   # the answer to a request refused before the handler
         self.max_head_bytes = max_head_bytes
         self.max_body_bytes = max_body_bytes
         self.idle_timeout_s = idle_timeout_s
@@ -151,7 +157,7 @@ class _Connection(asyncio.Protocol):
         self.finished: asyncio.Future[None] = self.loop.create_future()
         self.idle_timer: asyncio.TimerHandle | None = None
         self.lingering = -1        # >= 0 once refused: bytes discarded since
-        self.refusal: tuple[int, bytes] | None = None   # refused behind requests still to answer
+        self.refusal: int | None = None   # refused behind requests still to answer
         self._reset()
 
     def _reset(self) -> None:
@@ -209,10 +215,10 @@ class _Connection(asyncio.Protocol):
             if self.queue:
                 self.queue[-1] = (self.queue[-1][0], False)
             else:
-                self._refuse(400, b'{"message":"Bad Request"}')
+                self._refuse(400)
         except httptools.HttpParserError:
             if not self.refused:
-                self._refuse(400, b'{"message":"Bad Request"}')
+                self._refuse(400)
         self._next()
         if len(self.queue) >= _MAX_QUEUED and not self.read_paused and self.transport is not None:
             self.read_paused = True
@@ -235,13 +241,13 @@ class _Connection(asyncio.Protocol):
         self.url += url
         self.head_bytes += len(url)
         if self.head_bytes > self.edge.max_head_bytes:
-            self._refuse(431, b'{"message":"Request Header Fields Too Large"}')
+            self._refuse(431)
             raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_bytes += len(name) + len(value)
         if self.head_bytes > self.edge.max_head_bytes:
-            self._refuse(431, b'{"message":"Request Header Fields Too Large"}')
+            self._refuse(431)
             raise _Refused
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
@@ -255,7 +261,7 @@ class _Connection(asyncio.Protocol):
             elif lower == "expect" and value.lower() == "100-continue":
                 expect = True
         if declared is not None and declared.strip().isdigit() and int(declared) > self.edge.max_body_bytes:
-            self._refuse(413, b'{"message":"Request Entity Too Large"}')
+            self._refuse(413)
             raise _Refused
         if expect and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -263,7 +269,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.edge.max_body_bytes:
-            self._refuse(413, b'{"message":"Request Entity Too Large"}')
+            self._refuse(413)
             raise _Refused
         self.body.append(body)
 
@@ -288,7 +294,7 @@ class _Connection(asyncio.Protocol):
         self.queue.append((request, self.parser.should_keep_alive()))
 
     # -- answering ------------------------------------------------------------
-    def _refuse(self, status: int, body: bytes) -> None:
+    def _refuse(self, status: int) -> None:
         """Answer an unacceptable request at once; nothing after it is parsed.
 
         The connection then lingers: our side is shut for writing and what the client still
@@ -298,9 +304,10 @@ class _Connection(asyncio.Protocol):
             return
         self.refused = True
         if self.busy or self.queue:   # answers go out in order: this one after those before it
-            self.refusal = (status, body)
+            self.refusal = status
             return
-        self._write(status, [("content-type", "application/json")], body, keep_alive=False)
+        answer = self.edge.refusal(status, _REASONS[status])
+        self._write(status, answer.headers, answer.body, keep_alive=False)
         transport = self.transport
         if transport is None or not transport.can_write_eof():
             self.close()
@@ -346,9 +353,9 @@ class _Connection(asyncio.Protocol):
         self._write(response.status, response.headers, b"" if method == "HEAD" else response.body,
                     keep_alive, len(response.body))
         if self.refusal is not None and not self.queue and keep_alive:
-            status, body = self.refusal
+            status = self.refusal
             self.refusal, self.refused = None, False
-            self._refuse(status, body)
+            self._refuse(status)
             return
         if not keep_alive:
             self.close()

@@ -1,4 +1,4 @@
-"""The control-plane server: an ASGI app on uvicorn, one per store.
+"""The control-plane server: AWS's wire protocols on Cumulo's HTTP edge, one per store.
 
 Thread model: the event loop (uvloop) only reads requests and writes replies.
 Each request runs in a worker thread — signature check, then the operation on
@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
+    apigateway, apigatewayv2, awsjson, edge, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
 )
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
@@ -42,17 +42,12 @@ log = logging.getLogger("cumulo.server")
 # CreateFunction carries a 50 MB zip in base64 (4/3 larger) inside JSON.
 MAX_BODY_BYTES = 72 * 1024 * 1024
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
 class UnknownOperationException(CumuloError):
     status = 404
 
 
 class ControlPlane:
-    """The ASGI application serving AWS's wire protocols for one ``Cumulo``."""
+    """AWS's wire protocols for one ``Cumulo``: requests from the HTTP edge to replies."""
 
     def __init__(self, cumulo: Cumulo, auth: bool = True, workers: int | None = None) -> None:
         self.cumulo = cumulo
@@ -60,34 +55,22 @@ class ControlPlane:
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        try:
-            body = await _read_body(receive)
-        except RequestTooLargeException as exc:
-            await _send(send, error_reply(exc))
-            return
-        except _ClientGone:
-            return
-        client = scope.get("client") or ("", 0)
+    async def answer(self, wire: edge.Request) -> Reply:
+        """One request from the HTTP edge (complete, within ``MAX_BODY_BYTES``) to its reply."""
         request = Request(
-            method=scope["method"],
-            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
-            body=body,
-            client=client[0],
+            method=wire.method,
+            raw_path=wire.raw_path,
+            query_string=wire.query_string,
+            headers=[(k.lower(), v) for k, v in wire.headers],
+            body=wire.body,
+            client=wire.client[0],
         )
-        if request.method == "POST" and len(body) <= LOOP_PAYLOAD_MAX and \
+        if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
                 (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
             reply = await self._invoke_on_loop(request, m.group("name"))
         else:
             reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
-        await _send(send, reply)
+        return _named(reply)
 
     async def _invoke_on_loop(self, request: Request, name: str) -> Reply:
         """Invoke without a thread hop: the signature is checked and a warm environment driven on
@@ -135,49 +118,28 @@ class ControlPlane:
         self.executor.shutdown(wait=True, cancel_futures=False)
 
 
-class _ClientGone(Exception):
-    """The connection ended before the whole body arrived (or it was malformed): run nothing."""
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLargeException(f"Request must be smaller than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _send(send: Send, reply: Reply) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+def _named(reply: Reply) -> Reply:
+    """AWS names every answer, errors included; boto3 shows it as ResponseMetadata.RequestId."""
     if not any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers):
-        # AWS names every answer, errors included; boto3 shows it as ResponseMetadata.RequestId.
-        headers.append((b"x-amzn-requestid", str(uuid.uuid4()).encode()))
-    headers.append((b"content-length", str(len(reply.body)).encode()))
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": reply.body})
+        reply.headers.append(("x-amzn-requestid", str(uuid.uuid4())))
+    return reply
 
 
-async def _lifespan(receive: Receive, send: Send, startup: Callable[[], Awaitable[None]] | None = None,
-                    shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            if startup is not None:
-                await startup()
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            if shutdown is not None:
-                await shutdown()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+def _refusal(status: int, reason: str) -> edge.Response:
+    """The edge refused a request before it reached an operation: AWS's error shape."""
+    if status == 413:
+        err: CumuloError = RequestTooLargeException(f"Request must be smaller than {MAX_BODY_BYTES} bytes")
+    else:
+        err = BadRequestException(reason)
+        err.status = status
+    reply = _named(error_reply(err))
+    return edge.Response(reply.status, reply.headers, reply.body)
+
+
+class BadRequestException(CumuloError):
+    """A request the HTTP layer could not accept (malformed, or a head over the limit)."""
+
+    status = 400
 
 
 class ServerBusy(RuntimeError):
@@ -254,46 +216,39 @@ def listen(host: str, port: int) -> tuple[socket.socket, str]:
 def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
-    One event loop, two listening sockets: uvicorn serves the control plane (ASGI), and
-    the HTTP API gateway is served on the same loop by Cumulo's own HTTP edge
-    (``api/edge.py``), started and stopped with uvicorn's lifespan."""
-    import uvicorn
+    One event loop (uvloop), two listening sockets, both served by Cumulo's own HTTP/1.1 edge
+    (``api/edge.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway."""
+    import uvloop
 
-    from cumulo.api.edge import HttpEdge
-    from cumulo.gateway.server import MAX_BODY_BYTES, Gateway
+    from cumulo.gateway.server import MAX_BODY_BYTES as GATEWAY_MAX_BODY, Gateway
 
     app = ControlPlane(cumulo, auth=auth)
     gw: Gateway | None = None
-    edge: HttpEdge | None = None
     if gateway is not None:
         gw = Gateway(cumulo, app.executor)
-        edge = HttpEdge(gw.handle, max_body_bytes=MAX_BODY_BYTES)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
-    async def startup() -> None:
-        if edge is not None and gateway is not None:
-            await edge.start(gateway)
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        edges = [(edge.HttpEdge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=_refusal), control)]
+        if gw is not None and gateway is not None:
+            edges.append((edge.HttpEdge(gw.handle, max_body_bytes=GATEWAY_MAX_BODY), gateway))
+        for server, sock in edges:
+            await server.start(sock)
+        await stopping.wait()
+        # Requests in flight finish: invocation and integration timeouts bound them.
+        await asyncio.gather(*(server.stop() for server, _ in edges))
 
-    async def shutdown() -> None:
-        if edge is not None:
-            await edge.stop()   # requests in flight finish: their integration timeouts bound them
-
-    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send, startup, shutdown)
-            return
-        await app(scope, receive, send)
-
-    config = uvicorn.Config(dispatch, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
-                            access_log=False, timeout_graceful_shutdown=None)
-    # uvicorn re-raises the signal that stopped it once it is done; these handlers absorb
-    # that, so the caller can shut environments down and exit 0.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: None)
     try:
-        uvicorn.Server(config).run(sockets=[control])
+        uvloop.run(main())
     finally:
+        # A second signal while the caller shuts environments down is absorbed, so it exits 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: None)
         app.close()
         if gw is not None:
             gw.close()

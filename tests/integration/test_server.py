@@ -15,6 +15,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -551,6 +552,44 @@ def test_every_answer_carries_a_request_id(lam: BaseClient, fn: str) -> None:
     answers.append(info.value.response["ResponseMetadata"])
     ids = [meta.get("RequestId") for meta in answers]
     assert all(ids) and len(set(ids)) == len(ids), ids
+
+
+def _raw_exchange(endpoint: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` on a new connection; the one answer (status, lower-cased headers, body)."""
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        raw = b""
+        while b"\r\n\r\n" not in raw or len(raw.split(b"\r\n\r\n", 1)[1]) < _length(raw):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, body = raw.split(b"\r\n\r\n", 1)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def _length(raw: bytes) -> int:
+    m = re.search(rb"(?i)content-length: *(\d+)", raw)
+    return int(m.group(1)) if m else 0
+
+
+def test_malformed_http_gets_an_aws_error_and_reaches_no_operation(server: CumuloServer) -> None:
+    status, headers, body = _raw_exchange(server.endpoint, b"NOT HTTP AT ALL\r\n\r\n")
+    assert status == 400 and headers["x-amzn-errortype"] == "BadRequestException", (headers, body)
+    assert headers["x-amzn-requestid"] and json.loads(body)["message"]
+    assert headers.get("connection") == "close"
+
+
+def test_a_body_over_the_control_planes_limit_is_refused_before_it_is_sent(server: CumuloServer, fn: str) -> None:
+    # 80 MB declared (the limit is 72 MB: a 50 MB zip in base64 inside JSON); only the head is sent.
+    head = (f"POST /2015-03-31/functions/{fn}/invocations HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {80 * 1024 * 1024}\r\n\r\n").encode()
+    status, headers, body = _raw_exchange(server.endpoint, head)
+    assert status == 413 and headers["x-amzn-errortype"] == "RequestTooLargeException"
+    assert "smaller than" in json.loads(body)["message"]
 
 
 def test_errors_have_aws_codes_and_statuses(lam: BaseClient, fn: str,
