@@ -156,11 +156,12 @@ class Environment:
         self._drain_logs(lines)   # what background threads wrote since the last call
         started = time.perf_counter()
         self.invocations += 1
+        spin = self._spin_header(header)
         try:
             protocol.send(self.chan, {"op": "invoke", **header}, payload)
         except OSError:
             return self._death_outcome(lines, 0.0, deadline)
-        frame = self._await_frame(deadline, lines, self._spin_header(header))
+        frame = self._await_frame(deadline, lines, spin)
         duration_ms = self._last_ms = (time.perf_counter() - started) * 1000
         self.last_used = time.monotonic()
         if frame is None:

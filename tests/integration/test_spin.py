@@ -1,0 +1,76 @@
+"""Polling before sleeping (``spin_us``): a lone stream of invocations skips the wake-ups, and
+an environment never keeps a CPU busy once requests stop or arrive sparsely.
+
+CPU time is read from ``/proc/<pid>/stat`` (user + system, in clock ticks), so these hold on a
+loaded machine too: they measure what the environment burnt, not how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from cumulo import Cumulo
+
+NOOP = "import os\ndef handler(event, context):\n    return os.getpid()\n"
+
+
+def _cpu_ns(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def test_an_environment_stops_polling_once_requests_stop(home: Path, make_code) -> None:
+    with Cumulo(home=home, spin_us=2000) as c:
+        c.create_function("f", make_code(app=NOOP), "app.handler")
+        pid = c.invoke("f").json()
+        for _ in range(200):                 # back to back, alone: each answer is followed by polling
+            assert c.invoke("f").json() == pid
+        time.sleep(0.05)                     # well past the 2 ms window
+        before = _cpu_ns(pid)
+        time.sleep(0.5)
+        assert _cpu_ns(pid) - before < 20_000_000   # asleep: ~0, not the 500 ms a spinner would burn
+
+
+@pytest.mark.parametrize("path", ["thread", "event loop"])
+def test_sparse_requests_are_not_followed_by_polling(home: Path, make_code, path: str) -> None:
+    loop = uvloop.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    with Cumulo(home=home, spin_us=20_000) as c, ThreadPoolExecutor(2) as executor:
+        def invoke() -> int:
+            if path == "thread":
+                return c.invoke("f").json()
+            call = c.invoke_on_loop("f", b"{}", executor)
+            return asyncio.run_coroutine_threadsafe(call, loop).result(30).json()
+
+        c.create_function("f", make_code(app=NOOP), "app.handler")
+        pid = c.invoke("f").json()
+        assert invoke() == pid               # warm: the loop path drives this environment from now on
+        time.sleep(0.05)
+        before = _cpu_ns(pid)
+        for _ in range(10):
+            time.sleep(0.05)                 # longer than the window: no polling after the answer
+            assert invoke() == pid
+        time.sleep(0.05)
+        burnt = _cpu_ns(pid) - before
+        assert burnt < 60_000_000, burnt     # 10 no-ops cost a few ms; polling after each would cost 200
+    loop.call_soon_threadsafe(loop.stop)
+    runner.join(5)
+    loop.close()
+
+
+def test_back_to_back_requests_are_answered_with_polling_and_without_it(home: Path, make_code) -> None:
+    for spin in (0, 500):
+        with Cumulo(home=home / str(spin), spin_us=spin) as c:
+            c.create_function("f", make_code(app="def handler(e, c):\n    return e\n"), "app.handler")
+            for i in range(50):
+                got = c.invoke("f", f'{{"n": {i}}}'.encode())
+                assert got.function_error is None and got.json() == {"n": i}
