@@ -54,6 +54,7 @@ class ControlPlane:
         self.auth = auth
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
+        self._active = 0         # requests being answered
 
     async def answer(self, wire: edge.Request) -> Reply:
         """One request from the HTTP edge (complete, within ``MAX_BODY_BYTES``) to its reply."""
@@ -65,11 +66,15 @@ class ControlPlane:
             body=wire.body,
             client=wire.client[0],
         )
-        if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
-                (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
-            reply = await self._invoke_on_loop(request, m.group("name"))
-        else:
-            reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
+        self._active += 1
+        try:
+            if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
+                    (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
+                reply = await self._invoke_on_loop(request, m.group("name"))
+            else:
+                reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
+        finally:
+            self._active -= 1
         return _named(reply)
 
     async def _invoke_on_loop(self, request: Request, name: str) -> Reply:
@@ -81,7 +86,8 @@ class ControlPlane:
             if call.kind != "RequestResponse":
                 return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
             result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
-                                                      call.kind, call.log_type, call.client_context)
+                                                      call.kind, call.log_type, call.client_context,
+                                                      alone=self._active == 1)
             return lambda_api.invoke_reply(result)
         except CumuloError as err:
             return error_reply(err)

@@ -53,6 +53,7 @@ class Gateway:
     def __init__(self, cumulo: Cumulo, executor: Executor) -> None:
         self.cumulo = cumulo
         self.executor = executor
+        self._active = 0         # requests being answered
         self._generation = -1
         self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
         self._longest: dict[str, float] = {}
@@ -103,7 +104,11 @@ class Gateway:
         """One request from the HTTP edge (``api/edge.py``), whole body included."""
         started = time.monotonic()
         access: dict[str, Any] = {}
-        response = await self._respond(request, access)
+        self._active += 1
+        try:
+            response = await self._respond(request, access)
+        finally:
+            self._active -= 1
         if "requestId" in access:
             response = GatewayResponse(response.status, [*response.headers, ("apigw-requestid", access["requestId"])],
                                        response.body)
@@ -207,7 +212,8 @@ class Gateway:
         return INIT_TIMEOUT_S + config.timeout + 1.0
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
-        return self.cumulo.invoke_on_loop(function, payload, self.executor)
+        # Alone: no other request is being answered, so a short wait may poll instead of sleeping.
+        return self.cumulo.invoke_on_loop(function, payload, self.executor, alone=self._active == 1)
 
 
 def access_log_group(api_id: str) -> str:
