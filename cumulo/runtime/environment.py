@@ -502,7 +502,8 @@ class _LoopInvocation:
         self.future: asyncio.Future[Outcome] = loop.create_future()
         self.lines: list[LogLine] = env._take_idle_lines()
         self.watching = False
-        env._drain_logs(self.lines)   # what background threads wrote since the last call
+        if env._loop is not loop:     # (a loop watching the pipe already collects it into _idle_lines)
+            env._drain_logs(self.lines)   # what background threads wrote since the last call
         if env._reader is None:
             env._reader = protocol.FrameReader(env.spec.max_frame)
         self.started = time.perf_counter()
