@@ -221,6 +221,12 @@ class EnvironmentPool:
                 if env is not None:   # refused: it serves as an ordinary environment
                     self._untemplatable[key] = env.refused or "refused"
                 return None, env, failure
+            if self._cgroups is not None and env.cgroup is not None:
+                # Init ran within the function's memory. From now on the template only forks, and
+                # each child is charged here for what it touches before it moves into its own
+                # cgroup: under the function's limit, a burst of restores OOM-killed the template's
+                # children (100 at once at 128 MB). The pool's PSS budget bounds templates instead.
+                self._cgroups.unlimit(env.cgroup)
             template = Template(env)
             with self._lock:
                 self._templates[key] = template

@@ -118,6 +118,19 @@ class MemoryCgroups:
             if swap.exists():
                 swap.write_text("0")
 
+    def unlimit(self, path: Path) -> None:
+        """Lift a cgroup's memory limit (a template's, once its Init is done)."""
+        try:
+            if self.version == 1:
+                memsw = path / "memory.memsw.limit_in_bytes"
+                if memsw.exists():      # memory+swap first: it may never be below the memory limit
+                    memsw.write_text("-1")
+                (path / "memory.limit_in_bytes").write_text("-1")
+            else:
+                (path / "memory.max").write_text("max")
+        except OSError:
+            pass
+
     def oom_killed(self, path: Path) -> bool:
         try:
             if self.version == 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -313,6 +314,22 @@ def test_each_restored_environment_has_its_own_memory_limit(snap: Cumulo, sdeplo
     result = snap.invoke(name, b'{"mb": 300}')
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
     assert snap.invoke(name, b'{"mb": 20}').function_error is None   # the next environment is unharmed
+
+
+def test_a_burst_of_restores_at_the_smallest_memory_size_all_succeed(snap: Cumulo, sdeploy) -> None:
+    # Each child is charged to the template's cgroup for what it touches before moving into its
+    # own; under the function's 128 MB, ~90 of them at once used to OOM-kill restores.
+    name = sdeploy("""
+        import os, time
+        def handler(event, context):
+            time.sleep(event["hold"])
+            return os.getpid()
+    """, memory_size=128, timeout=30)
+    snap.invoke(name, b'{"hold": 0}')             # the template exists
+    with ThreadPoolExecutor(120) as pool_:
+        results = list(pool_.map(lambda _: snap.invoke(name, b'{"hold": 1.0}'), range(120)))
+    assert all(r.function_error is None for r in results), [r.payload for r in results if r.function_error][:3]
+    assert len({r.json() for r in results}) == 120   # every caller had its own environment
 
 
 def test_no_network_holds_for_restored_environments(tmp_path: Path, make_code) -> None:
