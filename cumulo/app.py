@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cumulo.config import Settings
 from cumulo.errors import (
@@ -522,14 +522,15 @@ class Cumulo:
     async def invoke_on_loop(self, name: str, payload: bytes, executor: Executor, qualifier: str | None = None,
                              invocation_type: str = "RequestResponse", log_type: str = "None",
                              client_context: dict | None = None, identity: dict | None = None,
-                             alone: bool = True) -> InvocationResult:
+                             alone: bool = True, busy: Callable[[], bool] | None = None) -> InvocationResult:
         """``invoke`` for asyncio callers (the gateway): warm invocations never leave the event loop;
         cold starts and other blocking work run in ``executor``. ``alone``: the caller is answering
-        nothing else, so a short invocation may be awaited by polling (``Settings.spin_us``)."""
+        nothing else, so a short invocation may be awaited by polling (``Settings.spin_us``), which
+        stops as soon as ``busy()`` says the loop has more to do (``api.edge.Readiness``)."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
         request = InvocationRequest(payload, invocation_type, log_type, client_context, identity)
-        return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, alone)
+        return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, alone, busy)
 
     # -- logs -----------------------------------------------------------------
     def get_logs(self, name: str, since_ms: int = 0, after_id: int = 0, request_id: str | None = None,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from typing import Any, Callable, Coroutine, Protocol
 
 import httptools
 
-__all__ = ["Request", "Response", "Answer", "HttpEdge", "Refusal"]
+__all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal"]
 
 _MAX_QUEUED = 16          # pipelined requests waiting behind the one being handled
 _LINGER_S = 5.0           # after refusing a request: how long to keep reading (and discarding) what it sends
@@ -107,12 +108,40 @@ class _Date:
         return self._value
 
 
+class Readiness:
+    """Whether any socket of the edges sharing this object has something to read — a request on a
+    connection, or a connection to accept — that the event loop has not taken yet.
+
+    A handler about to wait briefly without yielding (polling an environment for a short
+    invocation's answer) asks ``pending()`` first and while it waits: requests still in the
+    kernel's buffers are invisible to the loop's own bookkeeping. One epoll set, level-triggered;
+    a socket leaves it by itself when it is closed.
+    """
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+
+    def watch(self, fd: int) -> None:
+        try:
+            self._epoll.register(fd, select.EPOLLIN)
+        except (OSError, ValueError):   # already watched (a reused number), or closed
+            pass
+
+    def pending(self) -> bool:
+        return bool(self._epoll.poll(0))
+
+    def close(self) -> None:
+        self._epoll.close()
+
+
 class HttpEdge:
     """The server: ``await edge.start(sock)``, later ``await edge.stop()``."""
 
     def __init__(self, handler: Handler, max_head_bytes: int = 64 * 1024, max_body_bytes: int = 10 * 1024 * 1024,
-                 idle_timeout_s: float = 5.0, refusal: Refusal | None = None) -> None:
+                 idle_timeout_s: float = 5.0, refusal: Refusal | None = None,
+                 readiness: Readiness | None = None) -> None:
         self.handler = handler
+        self.readiness = readiness
         self.refusal = refusal or _json_refusal   # the answer to a request refused before the handler
         self.max_head_bytes = max_head_bytes
         self.max_body_bytes = max_body_bytes
@@ -124,6 +153,8 @@ class HttpEdge:
 
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        if self.readiness is not None:
+            self.readiness.watch(sock.fileno())
         self._server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=1024)
 
     async def stop(self, grace_s: float | None = None) -> None:
@@ -181,6 +212,8 @@ class _Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:   # not TCP (a Unix socket in tests)
                 pass
+            if self.edge.readiness is not None:
+                self.edge.readiness.watch(sock.fileno())
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.client = (str(peer[0]), int(peer[1]))

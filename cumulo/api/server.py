@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
     apigateway, apigatewayv2, awsjson, edge, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
@@ -49,8 +49,10 @@ class UnknownOperationException(CumuloError):
 class ControlPlane:
     """AWS's wire protocols for one ``Cumulo``: requests from the HTTP edge to replies."""
 
-    def __init__(self, cumulo: Cumulo, auth: bool = True, workers: int | None = None) -> None:
+    def __init__(self, cumulo: Cumulo, auth: bool = True, workers: int | None = None,
+                 busy: Callable[[], bool] | None = None) -> None:
         self.cumulo = cumulo
+        self._busy = busy        # whether the loop has requests it has not read yet (edge.Readiness)
         self.auth = auth
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
@@ -87,7 +89,7 @@ class ControlPlane:
                 return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
             result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
                                                       call.kind, call.log_type, call.client_context,
-                                                      alone=self._active == 1)
+                                                      alone=self._active == 1, busy=self._busy)
             return lambda_api.invoke_reply(result)
         except CumuloError as err:
             return error_reply(err)
@@ -228,10 +230,11 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
 
     from cumulo.gateway.server import MAX_BODY_BYTES as GATEWAY_MAX_BODY, Gateway
 
-    app = ControlPlane(cumulo, auth=auth)
+    readiness = edge.Readiness()     # both ports: what the loop has still to read
+    app = ControlPlane(cumulo, auth=auth, busy=readiness.pending)
     gw: Gateway | None = None
     if gateway is not None:
-        gw = Gateway(cumulo, app.executor)
+        gw = Gateway(cumulo, app.executor, readiness.pending)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
@@ -240,9 +243,10 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        edges = [(edge.HttpEdge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=_refusal), control)]
+        edges = [(edge.HttpEdge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=_refusal, readiness=readiness),
+                  control)]
         if gw is not None and gateway is not None:
-            edges.append((edge.HttpEdge(gw.handle, max_body_bytes=GATEWAY_MAX_BODY), gateway))
+            edges.append((edge.HttpEdge(gw.handle, max_body_bytes=GATEWAY_MAX_BODY, readiness=readiness), gateway))
         for server, sock in edges:
             await server.start(sock)
         await stopping.wait()
@@ -258,3 +262,4 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         app.close()
         if gw is not None:
             gw.close()
+        readiness.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import Executor
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
 import orjson
@@ -50,9 +50,10 @@ BAD_REQUEST = message(400, "Bad Request")
 
 
 class Gateway:
-    def __init__(self, cumulo: Cumulo, executor: Executor) -> None:
+    def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None) -> None:
         self.cumulo = cumulo
         self.executor = executor
+        self._busy = busy        # whether the loop has requests it has not read yet (api.edge.Readiness)
         self._active = 0         # requests being answered
         self._generation = -1
         self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
@@ -213,7 +214,7 @@ class Gateway:
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
         # Alone: no other request is being answered, so a short wait may poll instead of sleeping.
-        return self.cumulo.invoke_on_loop(function, payload, self.executor, alone=self._active == 1)
+        return self.cumulo.invoke_on_loop(function, payload, self.executor, alone=self._active == 1, busy=self._busy)
 
 
 def access_log_group(api_id: str) -> str:

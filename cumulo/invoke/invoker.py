@@ -131,7 +131,8 @@ class Invoker:
         return self._finish(config, request, request_id, run)
 
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
-                             invoked_arn: str | None, executor: Executor, alone: bool = True) -> InvocationResult:
+                             invoked_arn: str | None, executor: Executor, alone: bool = True,
+                             busy: Callable[[], bool] | None = None) -> InvocationResult:
         """``invoke`` for callers on an event loop: a warm environment is driven by the loop itself
         (no thread hop); anything else — a cold start, a large payload, DryRun — runs ``invoke`` in
         ``executor``. Same checks, limits, results and logs either way."""
@@ -161,7 +162,7 @@ class Invoker:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, alone), request.payload,
-                                               time.monotonic() + config.timeout, loop)
+                                               time.monotonic() + config.timeout, loop, busy)
             run = self._ran(config, env, outcome, cold=False)
         finally:
             self._limiter.release(slot)

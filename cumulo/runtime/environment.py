@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 from cumulo.runtime import protocol
@@ -168,15 +169,15 @@ class Environment:
             return self._death_outcome(lines, duration_ms / 1000, deadline)
         return self._result_outcome(frame, lines, duration_ms)
 
-    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
-                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]":
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float, loop: asyncio.AbstractEventLoop,
+                       busy: Callable[[], bool] | None = None) -> "asyncio.Future[Outcome]":
         """The same invocation, driven by an event loop instead of a blocked thread.
 
         The loop watches the channel and the log pipe; nothing blocks it except writing
         the request frame, which callers keep small (``LOOP_PAYLOAD_MAX``). A death is
         examined in a worker thread (waiting for the exit status blocks).
         """
-        return _LoopInvocation(self, loop, header, payload, deadline).future
+        return _LoopInvocation(self, loop, header, payload, deadline, busy).future
 
     def _result_outcome(self, frame: tuple[dict, bytes], lines: list[LogLine], duration_ms: float) -> Outcome:
         head, body = frame
@@ -259,7 +260,7 @@ class Environment:
             del header["spin"]
         return spin
 
-    def _spin_for_answer(self, spin_us: int) -> bytes | None:
+    def _spin_for_answer(self, spin_us: int, busy: Callable[[], bool] | None = None) -> bytes | None:
         """Poll the channel without sleeping for up to ``spin_us``, if the last invocation was
         shorter than that: what arrived (b"" at end of file), or None.
 
@@ -272,11 +273,13 @@ class Environment:
             return None
         recv, clock = self.chan.recv, time.perf_counter_ns
         end = clock() + spin_us * 1000
+        tries = 0
         while True:
             try:
                 return recv(_READ_CHUNK, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                if clock() >= end:
+                tries += 1
+                if clock() >= end or (busy is not None and not tries & 7 and busy()):
                     return None
             except OSError:
                 return b""
@@ -497,7 +500,7 @@ class _LoopInvocation:
     ``Environment._attach``) route to it while it runs; a timer enforces the deadline."""
 
     def __init__(self, env: Environment, loop: asyncio.AbstractEventLoop, header: dict, payload: bytes,
-                 deadline: float) -> None:
+                 deadline: float, busy: Callable[[], bool] | None = None) -> None:
         self.env, self.loop, self.deadline = env, loop, deadline
         self.future: asyncio.Future[Outcome] = loop.create_future()
         self.lines: list[LogLine] = env._take_idle_lines()
@@ -524,8 +527,10 @@ class _LoopInvocation:
         env._call = self
         self.watching = True
         self.timer = loop.call_later(max(deadline - time.monotonic(), 0), self._on_deadline)
-        if spin:    # blocks the loop for at most ``spin`` µs, only when nothing else is in flight
-            early = env._spin_for_answer(spin)
+        if spin and (busy is None or not busy()):
+            # Blocks the loop for at most ``spin`` µs: nothing else is in flight, and it stops as
+            # soon as ``busy`` says the loop has something to read.
+            early = env._spin_for_answer(spin, busy)
             if early is not None:
                 self._took(early)
 

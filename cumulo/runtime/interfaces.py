@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 import asyncio
-from typing import NamedTuple, Protocol, Union
+from typing import Callable, NamedTuple, Protocol, Union
 
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
 
@@ -198,8 +198,8 @@ class ExecutionEnvironment(Protocol):
 
     def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome: ...
 
-    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
-                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]": ...
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float, loop: asyncio.AbstractEventLoop,
+                       busy: Callable[[], bool] | None = None) -> "asyncio.Future[Outcome]": ...
 
     def kill(self) -> None: ...
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,8 +152,8 @@ class ProcessEnvironment:
         self.kill()   # an init error now is refused by the API (403): nothing else can arrive
         return Crashed(f"unexpected {result!r}", False, lines, duration_ms)
 
-    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float,
-                       loop: asyncio.AbstractEventLoop) -> "asyncio.Future[Outcome]":
+    def invoke_on_loop(self, header: dict, payload: bytes, deadline: float, loop: asyncio.AbstractEventLoop,
+                       busy: Callable[[], bool] | None = None) -> "asyncio.Future[Outcome]":
         """The event-loop driver's entry: this environment is driven from a worker thread (one hop)."""
         return loop.run_in_executor(None, self.invoke, header, payload, deadline)
 

@@ -74,3 +74,36 @@ def test_back_to_back_requests_are_answered_with_polling_and_without_it(home: Pa
             for i in range(50):
                 got = c.invoke("f", f'{{"n": {i}}}'.encode())
                 assert got.function_error is None and got.json() == {"n": i}
+
+
+def test_a_polled_wait_gives_the_loop_back_as_soon_as_it_has_work(home: Path, make_code) -> None:
+    # A 2 s window and a 0.3 s handler: waiting for the answer by polling would hold the loop for
+    # 0.3 s; with requests waiting to be read (busy), the loop must go on at once.
+    loop = uvloop.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    source = "import time\ndef handler(event, context):\n    time.sleep(event['s'])\n    return event['s']\n"
+    try:
+        with Cumulo(home=home, spin_us=2_000_000) as c, ThreadPoolExecutor(2) as executor:
+            c.create_function("f", make_code(app=source), "app.handler")
+            c.invoke("f", b'{"s": 0}')
+
+            async def lag_during_invoke(busy: bool) -> float:
+                """How late a callback scheduled at the start of a 0.3 s invocation ran, in s."""
+                await c.invoke_on_loop("f", b'{"s": 0.3}', executor, busy=lambda: busy)   # its last run: 0.3 s
+                asked = time.monotonic()
+                ran: list[float] = []
+                asyncio.get_running_loop().call_soon(lambda: ran.append(time.monotonic()))
+                result = await c.invoke_on_loop("f", b'{"s": 0.3}', executor, busy=lambda: busy)
+                assert result.json() == 0.3
+                await asyncio.sleep(0)       # answered without yielding (polled): let the callback run
+                return ran[0] - asked
+
+            idle = asyncio.run_coroutine_threadsafe(lag_during_invoke(False), loop).result(30)
+            busy = asyncio.run_coroutine_threadsafe(lag_during_invoke(True), loop).result(30)
+        assert idle > 0.25                   # nothing else to do: the loop polled for the answer
+        assert busy < 0.1, busy              # work waiting: it went back to the loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
