@@ -8,6 +8,7 @@ constraint violations (as AWS's API layer does) and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,17 @@ def validate_function_name(name: str) -> str:
 def parse_function_ref(ref: str, qualifier: str | None = None) -> tuple[str, str | None]:
     """Split a FunctionName as AWS accepts it (name, partial or full ARN, optional
     ``:qualifier``) into ``(name, qualifier)``. An explicit ``qualifier`` must agree."""
+    if type(ref) is str and (qualifier is None or type(qualifier) is str):
+        return _parse_ref_cached(ref, qualifier)    # every invocation parses its function's name
+    return _parse_ref(ref, qualifier)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_ref_cached(ref: str, qualifier: str | None) -> tuple[str, str | None]:
+    return _parse_ref(ref, qualifier)     # refusals raise, and are not cached
+
+
+def _parse_ref(ref: str, qualifier: str | None) -> tuple[str, str | None]:
     m = _REF_RE.fullmatch(ref or "") if isinstance(ref, str) and len(ref) <= 170 else None
     if not m or len(m.group("name")) > limits.FUNCTION_NAME_MAX:
         raise _constraint(ref, "functionName",

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
 
+import orjson
+
 from cumulo.runtime import protocol
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Spawner, Succeeded,
@@ -159,7 +161,7 @@ class Environment:
         self.invocations += 1
         spin = self._spin_header(header)
         try:
-            protocol.send(self.chan, {"op": "invoke", **header}, payload)
+            self.chan.sendall(_invoke_frame(header, payload))
         except OSError:
             return self._death_outcome(lines, 0.0, deadline)
         frame = self._await_frame(deadline, lines, spin)
@@ -197,7 +199,7 @@ class Environment:
         if self._frames:
             return self._frames.pop(0)
         if self._reader is None:
-            self._reader = protocol.FrameReader(self.spec.max_frame)
+            self._reader = protocol.FrameReader(self.spec.max_frame, orjson.loads)
         reader = self._reader
         early = self._spin_for_answer(spin_us)
         if early is not None:
@@ -354,7 +356,7 @@ class Environment:
             self.kill()
             return
         if self._reader is None:
-            self._reader = protocol.FrameReader(self.spec.max_frame)
+            self._reader = protocol.FrameReader(self.spec.max_frame, orjson.loads)
         try:
             self._frames.extend(self._reader.feed(data))
         except protocol.ProtocolError:
@@ -508,7 +510,7 @@ class _LoopInvocation:
         if env._loop is not loop:     # (a loop watching the pipe already collects it into _idle_lines)
             env._drain_logs(self.lines)   # what background threads wrote since the last call
         if env._reader is None:
-            env._reader = protocol.FrameReader(env.spec.max_frame)
+            env._reader = protocol.FrameReader(env.spec.max_frame, orjson.loads)
         self.started = time.perf_counter()
         env.invocations += 1
         if env._frames:               # a frame that arrived early (never, in practice)
@@ -519,7 +521,7 @@ class _LoopInvocation:
             return
         spin = env._spin_header(header)
         try:
-            protocol.send(env.chan, {"op": "invoke", **header}, payload)
+            env.chan.sendall(_invoke_frame(header, payload))
         except OSError:
             self._examine_death()
             return
@@ -594,6 +596,16 @@ class _LoopInvocation:
         elapsed_s = self._elapsed_ms() / 1000
         work = self.loop.run_in_executor(None, self.env._death_outcome, self.lines, elapsed_s, self.deadline)
         work.add_done_callback(lambda f: self._done(f.result()))
+
+
+def _invoke_frame(header: dict, payload: bytes) -> bytes:
+    """An ``invoke`` request frame (``protocol``'s format, encoded with orjson here)."""
+    frame = {"op": "invoke", **header}
+    try:
+        head = orjson.dumps(frame)
+    except TypeError:     # a client context orjson cannot encode (an integer over 64 bits, say)
+        head = json.dumps(frame, separators=(",", ":")).encode()
+    return protocol.PREFIX.pack(len(head), len(payload)) + head + payload
 
 
 def _parent_of(pid: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from typing import Any, Callable
 
 __all__ = ["PREFIX", "encode", "send", "recv", "FrameReader", "ProtocolError", "MAX_HEADER"]
 
@@ -36,9 +37,9 @@ def send(sock: socket.socket, header: dict, body: bytes = b"", fds: list[int] | 
         sock.sendall(data)
 
 
-def _decode_header(raw: bytes) -> dict:
+def _decode_header(raw: bytes, loads: Callable[[bytes], Any] = json.loads) -> dict:
     try:
-        header = json.loads(raw)
+        header = loads(raw)
     except ValueError as exc:   # JSONDecodeError and UnicodeDecodeError both
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -80,9 +81,10 @@ def recv(sock: socket.socket, max_body: int) -> tuple[dict, bytes, list[int]]:
 class FrameReader:
     """Incremental decoder for a non-blocking reader: feed bytes, take frames."""
 
-    def __init__(self, max_body: int) -> None:
+    def __init__(self, max_body: int, loads: Callable[[bytes], Any] = json.loads) -> None:
         self._buf = bytearray()
         self._max_body = max_body
+        self._loads = loads     # the supervisor passes orjson's; environments have the stdlib only
 
     def feed(self, data: bytes) -> list[tuple[dict, bytes]]:
         self._buf += data
@@ -94,7 +96,7 @@ class FrameReader:
             end = PREFIX.size + hlen + blen
             if len(self._buf) < end:
                 break
-            header = _decode_header(bytes(self._buf[PREFIX.size: PREFIX.size + hlen]))
+            header = _decode_header(bytes(self._buf[PREFIX.size: PREFIX.size + hlen]), self._loads)
             body = bytes(self._buf[PREFIX.size + hlen: end])
             del self._buf[:end]
             frames.append((header, body))

@@ -115,3 +115,12 @@ def test_reaping_an_environment_the_loop_watches(home, make_code, loop: Loop) ->
         time.sleep(0.2)
         assert _fds() < before
         assert loop.invoke(c, "f").cold_start
+
+
+def test_a_client_context_beyond_what_orjson_encodes_reaches_the_handler(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    name = deploy("def handler(event, context):\n    return context.client_context.custom['n']\n")
+    huge = 2 ** 70                           # over 64 bits: the frame falls back to the stdlib encoder
+    assert cumulo.invoke(name, client_context={"custom": {"n": huge}}).json() == huge
+    got = asyncio.run_coroutine_threadsafe(
+        cumulo.invoke_on_loop(name, b"{}", loop.executor, client_context={"custom": {"n": huge}}), loop.loop).result(30)
+    assert got.json() == huge
