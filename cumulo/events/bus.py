@@ -654,7 +654,7 @@ class EventRouter:
                 self._replays()
                 found = store.receive(EVENTS_QUEUE, 50, 30_000, now_ms())
                 if not found:
-                    store.wait_for(0.5)
+                    store.wait_for(0.5, EVENTS_QUEUE)
                     continue
                 self.route(found)
             except Exception:

@@ -40,7 +40,7 @@ from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
 from cumulo.sources.streams import parse_sequence_number, sequence_number, shard_id
-from cumulo.store.messages import StoredMessage, now_ms
+from cumulo.store.messages import StoredMessage, now_ms, stream_key
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -436,7 +436,7 @@ class MappingPollers:
                         after = scanned
                         c.messages.set_checkpoint(doc["UUID"], key, after)
                     else:
-                        c.messages.wait_for(1.0)
+                        c.messages.wait_for(1.0, stream_key(name))
                     continue
                 outcome, failed_seq, last = self._invoke_stream(doc, name, shard, batch, attempts)
                 if outcome == "ok":
@@ -492,7 +492,7 @@ class MappingPollers:
             if left <= 0 or flag.is_set() or (not rows and not batch):
                 return batch, scanned
             if not rows:
-                c.messages.wait_for(min(left, 1.0))
+                c.messages.wait_for(min(left, 1.0), stream_key(name))
 
     def _invoke_stream(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
                        attempts: int) -> tuple[str, int | None, InvocationResult | None]:

@@ -315,7 +315,7 @@ class QueueService:
             left = deadline - time.monotonic()
             if found or left <= 0 or (stop is not None and stop.is_set()):
                 return found
-            self.messages.wait_for(left)
+            self.messages.wait_for(left, name)
 
     def to_aws(self, m: StoredMessage, wanted_sys: set[str], wanted_attrs: list[str]) -> dict[str, Any]:
         body = m.body.decode()

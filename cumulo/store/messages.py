@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner", "now_ms"]
+__all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner", "now_ms", "stream_key"]
 
 RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
 
@@ -162,17 +162,23 @@ class MessageStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._sent = threading.Condition()
+        # Waiters by what they wait for (a queue's name, ``stream_key(name)``; None: anything), so a
+        # send wakes only the threads that poll that queue, not every worker and poller at once.
+        self._sent_lock = threading.Lock()
+        self._sent: dict[str | None, threading.Condition] = {}
         self._queue_cache: dict[str, tuple[str, float]] = {}
         with self._tx() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
 
-    def _notify(self) -> None:
-        """Wake whoever waits for messages (long polls, pollers)."""
-        with self._sent:
-            self._sent.notify_all()
+    def _notify(self, *keys: str) -> None:
+        """Wake whoever waits for these queues or streams (long polls, pollers), and for anything."""
+        with self._sent_lock:
+            for key in (*keys, None):
+                waiting = self._sent.get(key)
+                if waiting is not None:
+                    waiting.notify_all()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -257,7 +263,7 @@ class MessageStore:
                     db.execute("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)",
                                (queue, scope, m.dedup_id, m.id, seq, now_ms + dedup_window_ms))
                 out.append((m.id, seq))
-        self._notify()
+        self._notify(queue)
         return out
 
     def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
@@ -270,7 +276,7 @@ class MessageStore:
         with self._tx() as db:
             db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, "
                            "lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self._notify()
+        self._notify(*batches)
 
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
                 redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
@@ -310,8 +316,8 @@ class MessageStore:
                 out.append(StoredMessage(row[0], row[1], bytes(row[2]), json.loads(row[3]) if row[3] else None,
                                          json.loads(row[4]) if row[4] else None, row[5], row[6], row[7], row[8],
                                          f"{seq}-{token}"))
-        if dead:
-            self._notify()
+        if dead and redrive is not None:
+            self._notify(redrive[0])
         return out
 
     @staticmethod
@@ -324,10 +330,14 @@ class MessageStore:
             db.execute("UPDATE messages SET queue = ?, visible_ms = ?, receives = 0, first_receive_ms = NULL, "
                        "token = NULL, sys = ? WHERE seq = ?", (dlq, now_ms, json.dumps(sys_attrs), seq))
 
-    def wait_for(self, timeout_s: float) -> None:
-        """Sleep until a send in this process, or ``RECHECK_S`` (sends by other processes)."""
-        with self._sent:
-            self._sent.wait(min(timeout_s, RECHECK_S))
+    def wait_for(self, timeout_s: float, key: str | None = None) -> None:
+        """Sleep until a send to ``key`` (a queue's name or ``stream_key(name)``; None: any) in this
+        process, or ``RECHECK_S`` (sends by other processes)."""
+        with self._sent_lock:
+            waiting = self._sent.get(key)
+            if waiting is None:
+                waiting = self._sent[key] = threading.Condition(self._sent_lock)
+            waiting.wait(min(timeout_s, RECHECK_S))
 
     @staticmethod
     def parse_receipt(receipt: str) -> tuple[int, str] | None:
@@ -355,7 +365,7 @@ class MessageStore:
                 return "not-inflight"
             db.execute("UPDATE messages SET visible_ms = ? WHERE seq = ?", (visible_ms, seq))
         if visible_ms <= now_ms:
-            self._notify()
+            self._notify(queue)
         return "ok"
 
     def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int,
@@ -369,7 +379,7 @@ class MessageStore:
                            "WHERE seq = ? AND queue = ? AND token = ?",
                            [(visible_ms, sys_json, seq, queue, token) for seq, token in receipts])
         if visible_ms <= now_ms():
-            self._notify()
+            self._notify(queue)
 
     def queue_stats(self, queue: str) -> tuple[int, int]:
         """(messages, bytes of their bodies)."""
@@ -411,7 +421,7 @@ class MessageStore:
             db.executemany("UPDATE messages SET queue = ?, visible_ms = ?, receives = 0, first_receive_ms = NULL, "
                            "token = NULL WHERE seq = ?", [(target, now_ms, s) for s in seqs])
         if seqs:
-            self._notify()
+            self._notify(target)
         return len(seqs)
 
     def sweep(self, now_ms: int, retention: dict[str, int]) -> int:
@@ -461,7 +471,7 @@ class MessageStore:
                 db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
                            (stream, shard, last[shard], key, data, now_ms))
                 out.append(last[shard])
-        self._notify()
+        self._notify(stream_key(stream))
         return out
 
     def read_records(self, stream: str, shard: int, after_seq: int, limit: int) -> list[tuple[int, str, bytes, int]]:
@@ -619,6 +629,11 @@ def _holder_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def stream_key(stream: str) -> str:
+    """What a stream's pollers wait on (``MessageStore.wait_for``): apart from queues' names."""
+    return "stream:" + stream
 
 
 def now_ms() -> int:

@@ -55,7 +55,7 @@ class QueueWorkers:
             for _ in range(permits - len(found)):
                 self._free.release()
             if not found:
-                self._messages.wait_for(1.0)
+                self._messages.wait_for(1.0, self._queue)
                 continue
             for message in found:
                 self._pool.submit(self._run, message)
