@@ -10,7 +10,9 @@ with receive/send channels, a middleware chain — is gone.
 
 HTTP/1.1 as clients use it:
 - keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked), closed after ``idle_timeout_s``
-  without a request;
+  without a request; a request that has begun may pause up to ``_STALLED_S`` between bytes;
+- ``stop()`` waits for every request already begun: those still arriving, and those being
+  handled for a client that has gone (the function runs to its end, and its logs are kept);
 - pipelined requests are answered one at a time, in order; reading pauses while
   ``_MAX_QUEUED`` requests wait, and while the transport's write buffer is full;
 - bodies in ``Content-Length`` or chunked encoding, ``Expect: 100-continue``;
@@ -40,6 +42,7 @@ __all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal"]
 _MAX_QUEUED = 16          # pipelined requests waiting behind the one being handled
 _LINGER_S = 5.0           # after refusing a request: how long to keep reading (and discarding) what it sends
 _LINGER_BYTES = 64 * 1024 * 1024
+_STALLED_S = 60.0         # a request that has begun but sends nothing for this long is dropped
 _REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
     302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
@@ -188,6 +191,7 @@ class _Connection(asyncio.Protocol):
         self.finished: asyncio.Future[None] = self.loop.create_future()
         self.idle_timer: asyncio.TimerHandle | None = None
         self.lingering = -1        # >= 0 once refused: bytes discarded since
+        self.in_message = False    # a request has begun and not yet fully arrived
         self.refusal: int | None = None   # refused behind requests still to answer
         self._reset()
 
@@ -201,7 +205,8 @@ class _Connection(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return not self.busy and not self.queue
+        """Between requests: nothing being answered, queued, or still arriving."""
+        return not self.busy and not self.queue and not self.in_message
 
     # -- transport events -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -226,7 +231,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.queue.clear()
-        self.edge.connections.discard(self)
+        self.in_message = False
+        if not self.busy:     # a request still being handled keeps it listed: stop() waits for it
+            self.edge.connections.discard(self)
         self._disarm_idle()
         if not self.busy and not self.finished.done():
             self.finished.set_result(None)
@@ -256,8 +263,8 @@ class _Connection(asyncio.Protocol):
         if len(self.queue) >= _MAX_QUEUED and not self.read_paused and self.transport is not None:
             self.read_paused = True
             self.transport.pause_reading()
-        elif self.idle and not self.closing:
-            self._arm_idle()
+        elif not self.busy and not self.queue and not self.closing:
+            self._arm_idle()      # waiting for the client: between requests, or within one
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -269,6 +276,7 @@ class _Connection(asyncio.Protocol):
     # -- parser callbacks -----------------------------------------------------
     def on_message_begin(self) -> None:
         self._reset()
+        self.in_message = True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -307,6 +315,7 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         if self.refused:
             return
         raw = self.url
@@ -379,6 +388,7 @@ class _Connection(asyncio.Protocol):
         else:
             response = task.result()
         if self.closing:     # the client went away: the answer has nobody to go to
+            self.edge.connections.discard(self)
             if not self.finished.done():
                 self.finished.set_result(None)
             return
@@ -424,8 +434,11 @@ class _Connection(asyncio.Protocol):
             self.finished.set_result(None)
 
     def _arm_idle(self) -> None:
+        """Between requests, close after ``idle_timeout_s`` without one; within a request still
+        arriving, after ``_STALLED_S`` without a byte of it (re-armed by each chunk)."""
         if self.idle_timer is None and not self.closing:
-            self.idle_timer = self.loop.call_later(self.edge.idle_timeout_s, self._idle_timeout)
+            timeout = _STALLED_S if self.in_message else self.edge.idle_timeout_s
+            self.idle_timer = self.loop.call_later(timeout, self._idle_timeout)
 
     def _disarm_idle(self) -> None:
         if self.idle_timer is not None:
@@ -434,5 +447,5 @@ class _Connection(asyncio.Protocol):
 
     def _idle_timeout(self) -> None:
         self.idle_timer = None
-        if self.idle:
+        if self.idle or (self.in_message and not self.busy and not self.queue):
             self.close()

@@ -599,12 +599,14 @@ class _LoopInvocation:
 
 
 def _invoke_frame(header: dict, payload: bytes) -> bytes:
-    """An ``invoke`` request frame (``protocol``'s format, encoded with orjson here)."""
+    """An ``invoke`` request frame (``protocol``'s format; orjson for the platform's own fields)."""
     frame = {"op": "invoke", **header}
-    try:
-        head = orjson.dumps(frame)
-    except TypeError:     # a client context orjson cannot encode (an integer over 64 bits, say)
+    if "client_context" in header or "identity" in header:
+        # The caller's own JSON: the stdlib keeps what orjson would not (integers over 64 bits,
+        # NaN and Infinity, which orjson writes as null).
         head = json.dumps(frame, separators=(",", ":")).encode()
+    else:
+        head = orjson.dumps(frame)
     return protocol.PREFIX.pack(len(head), len(payload)) + head + payload
 
 

@@ -41,7 +41,11 @@ def _decode_header(raw: bytes, loads: Callable[[bytes], Any] = json.loads) -> di
     try:
         header = loads(raw)
     except ValueError as exc:   # JSONDecodeError and UnicodeDecodeError both
-        raise ProtocolError(f"frame header is not JSON: {exc}") from None
+        if loads is json.loads:
+            raise ProtocolError(f"frame header is not JSON: {exc}") from None
+        # A faster decoder may refuse what the stdlib wrote: a lone surrogate ("\udcff", from a
+        # file name that is not UTF-8) is valid JSON to json.loads and not to orjson.
+        return _decode_header(raw)
     if not isinstance(header, dict):
         raise ProtocolError("frame header is not a JSON object")
     return header

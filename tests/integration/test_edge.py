@@ -51,9 +51,13 @@ class Served:
         uvloop.run(main())
 
     def close(self) -> None:
+        self.close_async()
+        self.thread.join(5)
+
+    def close_async(self) -> None:
+        """Begin the edge's shutdown (``HttpEdge.stop``) without waiting for it."""
         assert self.loop is not None
         self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(5)
 
     def raw(self, data: bytes, timeout: float = 3.0) -> bytes:
         """Send bytes, read until the server closes (or the timeout)."""
@@ -177,3 +181,40 @@ def test_stop_lets_a_request_in_flight_finish() -> None:
     s.close()
     t.join(5)
     assert out and b"HTTP/1.1 200 OK" in out[0] and b"connection: close" in out[0]
+
+
+def test_a_body_paused_longer_than_the_keep_alive_timeout_is_still_answered(served: Served) -> None:
+    # The 0.5 s idle timeout is for time between requests, not within one still arriving.
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        time.sleep(1.2)
+        s.sendall(b"56789")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"POST /upload ? 10")
+
+
+def test_stopping_waits_for_a_request_whose_client_left_and_for_one_still_arriving() -> None:
+    served = Served(delay_s=1.0)
+    done: list[str] = []
+    original = served.handler
+
+    async def handler(request: Request) -> Response:
+        answer = await original(request)
+        done.append(request.raw_path)
+        return answer
+
+    served.edge.handler = handler
+    gone = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+    gone.sendall(b"GET /abandoned HTTP/1.1\r\nHost: x\r\n\r\n")
+    arriving = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+    arriving.sendall(b"POST /arriving HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+    time.sleep(0.2)
+    gone.close()                               # the client gives up while its request is handled
+    served.close_async()                       # shutdown begins with both in flight
+    time.sleep(0.2)
+    arriving.sendall(b"cd")
+    answer = arriving.recv(65536)
+    arriving.close()
+    served.thread.join(10)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"connection: close" in answer
+    assert sorted(done) == ["/abandoned", "/arriving"]   # the abandoned one ran to its end too

@@ -124,3 +124,9 @@ def test_a_client_context_beyond_what_orjson_encodes_reaches_the_handler(cumulo:
     got = asyncio.run_coroutine_threadsafe(
         cumulo.invoke_on_loop(name, b"{}", loop.executor, client_context={"custom": {"n": huge}}), loop.loop).result(30)
     assert got.json() == huge
+
+
+def test_nan_and_infinity_in_a_client_context_reach_the_handler_as_sent(cumulo: Cumulo, deploy) -> None:
+    name = deploy("import math\ndef handler(event, context):\n"
+                  "    v = context.client_context.custom\n    return [math.isnan(v['a']), v['b'] == math.inf]\n")
+    assert cumulo.invoke(name, client_context={"custom": {"a": float("nan"), "b": float("inf")}}).json() == [True, True]

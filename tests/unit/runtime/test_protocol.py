@@ -243,3 +243,15 @@ def test_header_json_is_compact() -> None:
     frame = encode({"a": [1, 2], "b": "c"})
     assert json.loads(frame[PREFIX.size:]) == {"a": [1, 2], "b": "c"}
     assert b" " not in frame[PREFIX.size:]
+
+
+def test_a_reader_with_a_faster_decoder_still_takes_what_the_stdlib_writes() -> None:
+    import orjson
+    # An environment reports a file left open by Init whose name is not UTF-8: json.dumps writes
+    # the lone surrogate as "\udcff", which orjson refuses and json.loads accepts.
+    header = {"op": "ready", "refused": "open file /tmp/log-" + b"\xff".decode(errors="surrogateescape")}
+    reader = FrameReader(1 << 20, orjson.loads)
+    [(got, body)] = reader.feed(encode(header, b"x"))
+    assert got == header and body == b"x"
+    with pytest.raises(ProtocolError):
+        reader.feed(PREFIX.pack(3, 0) + b"{x}")
