@@ -192,6 +192,7 @@ class _Connection(asyncio.Protocol):
         self.idle_timer: asyncio.TimerHandle | None = None
         self.lingering = -1        # >= 0 once refused: bytes discarded since
         self.in_message = False    # a request has begun and not yet fully arrived
+        self.continue_pending = False   # its "100 Continue" waits for the answers before it
         self.refusal: int | None = None   # refused behind requests still to answer
         self._reset()
 
@@ -277,6 +278,7 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._reset()
         self.in_message = True
+        self.continue_pending = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -305,7 +307,10 @@ class _Connection(asyncio.Protocol):
             self._refuse(413)
             raise _Refused
         if expect and self.transport is not None:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if self.busy or self.queue:   # after the answers to the requests before it, in order
+                self.continue_pending = True
+            else:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -406,6 +411,9 @@ class _Connection(asyncio.Protocol):
         if self.queue:
             self._next()
         else:
+            if self.continue_pending and self.in_message and self.transport is not None:
+                self.continue_pending = False
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._arm_idle()
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool,

@@ -225,8 +225,9 @@ class EnvironmentPool:
                 # Init ran within the function's memory. From now on the template only forks, and
                 # each child is charged here for what it touches before it moves into its own
                 # cgroup: under the function's limit, a burst of restores OOM-killed the template's
-                # children (100 at once at 128 MB). The pool's PSS budget bounds templates instead.
-                self._cgroups.unlimit(env.cgroup)
+                # children (100 at once at 128 MB). The templates' memory budget is the cap instead.
+                budget = int(self.template_budget_mb * 1024 * 1024)
+                self._cgroups.raise_limit(env.cgroup, max(budget, spec.memory_mb * 1024 * 1024))
             template = Template(env)
             with self._lock:
                 self._templates[key] = template

@@ -118,16 +118,16 @@ class MemoryCgroups:
             if swap.exists():
                 swap.write_text("0")
 
-    def unlimit(self, path: Path) -> None:
-        """Lift a cgroup's memory limit (a template's, once its Init is done)."""
+    def raise_limit(self, path: Path, limit_bytes: int) -> None:
+        """Raise a cgroup's memory limit (a template's, once its Init is done)."""
         try:
             if self.version == 1:
                 memsw = path / "memory.memsw.limit_in_bytes"
                 if memsw.exists():      # memory+swap first: it may never be below the memory limit
-                    memsw.write_text("-1")
-                (path / "memory.limit_in_bytes").write_text("-1")
+                    memsw.write_text(str(limit_bytes))
+                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
             else:
-                (path / "memory.max").write_text("max")
+                (path / "memory.max").write_text(str(limit_bytes))
         except OSError:
             pass
 

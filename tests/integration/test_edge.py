@@ -218,3 +218,22 @@ def test_stopping_waits_for_a_request_whose_client_left_and_for_one_still_arrivi
     served.thread.join(10)
     assert answer.startswith(b"HTTP/1.1 200 ") and b"connection: close" in answer
     assert sorted(done) == ["/abandoned", "/arriving"]   # the abandoned one ran to its end too
+
+
+def test_a_pipelined_100_continue_comes_after_the_answer_before_it() -> None:
+    served = Served(delay_s=0.3)
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            s.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"POST /second HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            got = b""
+            while b"100 Continue" not in got:
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 ") and got.index(b"GET /first") < got.index(b"100 Continue")
+            s.sendall(b"ok")
+            while b"POST /second" not in got:
+                got += s.recv(65536)
+    finally:
+        served.close()
