@@ -27,7 +27,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from cumulo.runtime.environment import Environment
 from cumulo.runtime.interfaces import EnvironmentSpec, ExecutionEnvironment, LogLine, Outcome
@@ -50,8 +50,9 @@ class InitType:
     SNAP_START = "snap-start"
 
 
-@dataclass(frozen=True)
-class PoolKey:
+class PoolKey(NamedTuple):
+    """A tuple, so hashing it (about ten dictionary lookups per invocation) is done in C."""
+
     function: str
     version: str
     revision: str
