@@ -323,6 +323,7 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         sys.exit(EXIT_PLATFORM_ERROR)
     try:
         c = _open(ctx)
+        cpus = c.place_cpus()
         key, created = first_key(c.store)
         deployed = _deploy_template(c, template, parameters) if template else []
         try:
@@ -334,21 +335,28 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         lock.publish(endpoint)
         c.queues.endpoint = endpoint
         c.start_workers()
-        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed)
+        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus)
         server.serve(c, sock, auth=not no_auth, gateway=gateway_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
 
 
+def _cpu_list(cpus: set[int]) -> str:
+    return ("CPU " if len(cpus) == 1 else "CPUs ") + ",".join(str(n) for n in sorted(cpus))
+
+
 def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, no_auth: bool,
-              deployed: list[str]) -> None:
+              deployed: list[str], cpus: tuple[set[int], set[int]] | None = None) -> None:
     say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
     say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
     say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
     say(f"  store       {c.home.resolve()} (SQLite)")
     say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")
+    if cpus is not None:
+        say(f"  cpus        server on {_cpu_list(cpus[0])}, environments on {_cpu_list(cpus[1])} "
+            "(CUMULO_CPU_SPLIT=0: anywhere)")
     if no_auth:
         say("  auth        OFF (--no-auth): unsigned requests are accepted")
     else:

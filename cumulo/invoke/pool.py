@@ -121,6 +121,10 @@ class EnvironmentPool:
                 self._zygote.start()
             return self._zygote
 
+    def place(self, cpus: set[int]) -> None:
+        """Environments (and templates) created from now on run on ``cpus`` (``Cumulo.place_cpus``)."""
+        self._zygote.place(cpus)
+
     def start(self) -> None:
         self.zygote()
         self._housekeeper = threading.Thread(target=self._housekeep, name="cumulo-pool-housekeeper", daemon=True)

@@ -75,6 +75,7 @@ class Zygote:
         self._sock: socket.socket | None = None
         self.namespaces = False
         self.template_namespaces = False   # templates can isolate their children at the namespace level
+        self.cpus: set[int] | None = None  # where it and everything it forks may run (None: anywhere)
 
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -110,6 +111,8 @@ class Zygote:
             raise failure[0]
         assert self._proc is not None
         child.close()
+        if self.cpus:
+            self.place(self.cpus)
         parent.settimeout(_STARTUP_TIMEOUT_S)
         try:
             hello, _, _ = protocol.recv(parent, 0)
@@ -125,6 +128,15 @@ class Zygote:
     @property
     def pid(self) -> int:
         return self._proc.pid if self._proc is not None else 0
+
+    def place(self, cpus: set[int]) -> None:
+        """Run the zygote, and the templates and environments it forks from now on, on ``cpus``."""
+        self.cpus = cpus
+        if self._proc is not None:
+            try:
+                os.sched_setaffinity(self._proc.pid, cpus)
+            except OSError:
+                pass
 
     @property
     def alive(self) -> bool:

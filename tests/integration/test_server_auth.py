@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from botocore.client import BaseClient
 from botocore.compat import get_current_datetime
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from test_server import CumuloServer, clients, create, error_of, invoke, lam, server, unique  # noqa: F401
+from test_server import CumuloServer, clients, create, error_of, invoke, lam, server, unique, zip_of  # noqa: F401
 
 
 def cli(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -225,3 +226,33 @@ def test_up_with_the_example_template_serves_it(own_server: Callable[..., Cumulo
     result = srv.client().invoke(FunctionName="hello-sam-HelloWorldFunction", Payload=b"{}")
     doc = json.loads(result["Payload"].read())
     assert doc["statusCode"] == 200 and json.loads(doc["body"]) == {"message": "hello world"}
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the split needs two CPUs")
+def test_the_server_and_its_environments_run_on_separate_cpus(own_server: Callable[..., CumuloServer]) -> None:
+    srv = own_server()
+    allowed = sorted(os.sched_getaffinity(0))
+    server_cpus, env_cpus = {allowed[0]}, set(allowed[1:])
+    line = srv.wait_for_output("cpus ")
+    assert f"server on CPU {allowed[0]}" in line
+    name = unique()
+    client = srv.client()
+    try:
+        create(client, name, zip_of(**{"app.py": "import os, time\ndef handler(e, c):\n"
+                                                 "    time.sleep(0.3)\n    return sorted(os.sched_getaffinity(0))\n"}))
+        with ThreadPoolExecutor(3) as pool:      # three environments at once
+            answers = list(pool.map(lambda _: invoke(client, name)[1], range(3)))
+        assert all(set(cpus) == env_cpus for cpus in answers), answers
+        threads = [int(t) for t in os.listdir(f"/proc/{srv.proc.pid}/task")]
+        assert {frozenset(os.sched_getaffinity(t)) for t in threads} == {frozenset(server_cpus)}
+    finally:
+        client.close()
+
+
+def test_the_cpu_split_can_be_turned_off(tmp_path: Path) -> None:
+    srv = CumuloServer(tmp_path / "home", env={"CUMULO_CPU_SPLIT": "0"})
+    try:
+        assert "cpus " not in srv.output
+        assert os.sched_getaffinity(srv.proc.pid) == os.sched_getaffinity(0)
+    finally:
+        srv.close()
