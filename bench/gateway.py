@@ -7,6 +7,8 @@ an idle Node or Cumulo process next to the one under load would skew it):
 
   cumulo      ``cumulo up TEMPLATE`` with a SAM template: one python3.11 no-op function
               behind an HttpApi ``GET /noop`` event, returning {"statusCode": 200, "body": "ok"}.
+  cumulo-split  the same with ``CUMULO_CPU_SPLIT=1``: the server's threads on one CPU,
+              environments on the others (off by default: see ARCHITECTURE.md, "The server").
   floor       a bare no-op handler on the same HTTP stack: Cumulo's HTTP edge (api/edge.py,
               httptools on uvloop) answering {} without any gateway or invocation work;
               nothing can be faster than this on that stack.
@@ -237,8 +239,8 @@ def _npm_install(scratch: Path) -> str:
     return str(CACHE / "node_modules")
 
 
-def _start_cumulo(work: Path, env: dict[str, str]) -> tuple[Target, str]:
-    cmd = [sys.executable, "-m", "cumulo", "--home", str(work / "home"), "up", str(work / "template.yaml"),
+def _start_cumulo(work: Path, env: dict[str, str], home: str = "home") -> tuple[Target, str]:
+    cmd = [sys.executable, "-m", "cumulo", "--home", str(work / home), "up", str(work / "template.yaml"),
            "--port", "0", "--gateway-port", "0", "--no-auth"]
     # The deploy line carries the API id, so the URL need not be assembled from the "HTTP APIs" line.
     target = Target("cumulo", cmd, work, env, r"deployed\s+api \S+ \(\S+\): GET /noop -> .* at (\S+)", 120)
@@ -340,7 +342,7 @@ def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
         for name, by_c in results.items():
             r = by_c[c]
             ratios = ["", "", ""]
-            if name == "cumulo":
+            if name.startswith("cumulo"):
                 ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
                           for base in ("floor", "sls-offline", "chalice-local")]
             rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors), *ratios])
@@ -368,11 +370,13 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         starts: dict[str, Callable[[], tuple[Target, str]]] = {
             "cumulo": lambda: _start_cumulo(work, env),
+            # The same with the server on one CPU and environments on the others (Settings.cpu_split).
+            "cumulo-split": lambda: _start_cumulo(work, {**env, "CUMULO_CPU_SPLIT": "1"}, "home-split"),
             "floor": lambda: _start_floor(work, env),
             "sls-offline": lambda: _start_sls(work),
             "chalice-local": lambda: _start_chalice(work),
         }
-        bodies = {"cumulo": "ok", "floor": "{}", "sls-offline": "ok", "chalice-local": "ok"}
+        bodies = {"cumulo": "ok", "cumulo-split": "ok", "floor": "{}", "sls-offline": "ok", "chalice-local": "ok"}
         for name, start in starts.items():
             target: Target | None = None
             try:

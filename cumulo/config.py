@@ -32,7 +32,7 @@ class Settings:
     snapstart: bool = True              # fork templates (SnapStart) where configurations and the sandbox allow
     template_budget_mb: float = 1024.0  # total PSS of templates; least recently used ones retire above it
     burst_wait: bool = True             # no idle environment: wait up to one cold start's time for a release first
-    cpu_split: bool = True              # `cumulo up`: its threads on one CPU, environments on the others
+    cpu_split: bool = False             # `cumulo up`: its threads on one CPU, environments on the others
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 

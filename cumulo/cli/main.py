@@ -356,7 +356,7 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")
     if cpus is not None:
         say(f"  cpus        server on {_cpu_list(cpus[0])}, environments on {_cpu_list(cpus[1])} "
-            "(CUMULO_CPU_SPLIT=0: anywhere)")
+            "(Settings.cpu_split)")
     if no_auth:
         say("  auth        OFF (--no-auth): unsigned requests are accepted")
     else:

@@ -229,8 +229,8 @@ def test_up_with_the_example_template_serves_it(own_server: Callable[..., Cumulo
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the split needs two CPUs")
-def test_the_server_and_its_environments_run_on_separate_cpus(own_server: Callable[..., CumuloServer]) -> None:
-    srv = own_server()
+def test_the_server_and_its_environments_run_on_separate_cpus(tmp_path: Path) -> None:
+    srv = CumuloServer(tmp_path / "home", env={"CUMULO_CPU_SPLIT": "1"})
     allowed = sorted(os.sched_getaffinity(0))
     server_cpus, env_cpus = {allowed[0]}, set(allowed[1:])
     line = srv.wait_for_output("cpus ")
@@ -247,10 +247,11 @@ def test_the_server_and_its_environments_run_on_separate_cpus(own_server: Callab
         assert {frozenset(os.sched_getaffinity(t)) for t in threads} == {frozenset(server_cpus)}
     finally:
         client.close()
+        srv.close()
 
 
-def test_the_cpu_split_can_be_turned_off(tmp_path: Path) -> None:
-    srv = CumuloServer(tmp_path / "home", env={"CUMULO_CPU_SPLIT": "0"})
+def test_without_the_cpu_split_the_server_may_run_anywhere(tmp_path: Path) -> None:
+    srv = CumuloServer(tmp_path / "home")     # the default: environments keep every CPU
     try:
         assert "cpus " not in srv.output
         assert os.sched_getaffinity(srv.proc.pid) == os.sched_getaffinity(0)
