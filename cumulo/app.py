@@ -547,15 +547,15 @@ class Cumulo:
     async def invoke_on_loop(self, name: str, payload: bytes, executor: Executor, qualifier: str | None = None,
                              invocation_type: str = "RequestResponse", log_type: str = "None",
                              client_context: dict | None = None, identity: dict | None = None,
-                             alone: bool = True, busy: Callable[[], bool] | None = None) -> InvocationResult:
+                             busy: Callable[[], bool] | None = None) -> InvocationResult:
         """``invoke`` for asyncio callers (the gateway): warm invocations never leave the event loop;
-        cold starts and other blocking work run in ``executor``. ``alone``: the caller is answering
-        nothing else, so a short invocation may be awaited by polling (``Settings.spin_us``), which
-        stops as soon as ``busy()`` says the loop has more to do (``api.edge.Readiness``)."""
+        cold starts and other blocking work run in ``executor``. ``busy()``: whether the loop has other
+        work (``api.edge.Readiness.pending``); while it has none and nothing else is in flight, a
+        short invocation is awaited by polling (``Settings.spin_us``)."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
         request = InvocationRequest(payload, invocation_type, log_type, client_context, identity)
-        return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, alone, busy)
+        return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, busy)
 
     # -- logs -----------------------------------------------------------------
     def get_logs(self, name: str, since_ms: int = 0, after_id: int = 0, request_id: str | None = None,

@@ -112,8 +112,9 @@ class _Date:
 
 
 class Readiness:
-    """Whether any socket of the edges sharing this object has something to read — a request on a
-    connection, or a connection to accept — that the event loop has not taken yet.
+    """Whether the event loop of the edges sharing this object has other work: more than one
+    request being answered, or a socket with something to read — a request on a connection, or a
+    connection to accept — that the loop has not taken yet.
 
     A handler about to wait briefly without yielding (polling an environment for a short
     invocation's answer) asks ``pending()`` first and while it waits: requests still in the
@@ -123,6 +124,7 @@ class Readiness:
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
+        self.answering = 0      # requests handed to a handler and not yet answered, all edges
 
     def watch(self, fd: int) -> None:
         try:
@@ -131,7 +133,7 @@ class Readiness:
             pass
 
     def pending(self) -> bool:
-        return bool(self._epoll.poll(0))
+        return self.answering > 1 or bool(self._epoll.poll(0))
 
     def close(self) -> None:
         self._epoll.close()
@@ -207,7 +209,12 @@ class _Connection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """Between requests: nothing being answered, queued, or still arriving."""
-        return not self.busy and not self.queue and not self.in_message
+        return self.waiting and not self.in_message
+
+    @property
+    def waiting(self) -> bool:
+        """For the client: nothing of ours being answered or queued."""
+        return not self.busy and not self.queue
 
     # -- transport events -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -264,8 +271,8 @@ class _Connection(asyncio.Protocol):
         if len(self.queue) >= _MAX_QUEUED and not self.read_paused and self.transport is not None:
             self.read_paused = True
             self.transport.pause_reading()
-        elif not self.busy and not self.queue and not self.closing:
-            self._arm_idle()      # waiting for the client: between requests, or within one
+        elif self.waiting and not self.closing:
+            self._arm_idle()      # between requests, or within one still arriving
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -379,11 +386,15 @@ class _Connection(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
         self.busy = True
+        if self.edge.readiness is not None:
+            self.edge.readiness.answering += 1
         task: asyncio.Task[Answer] = self.loop.create_task(self.edge.handler(request))
         task.add_done_callback(lambda t: self._answered(t, request.method, keep_alive))
 
     def _answered(self, task: "asyncio.Task[Answer]", method: str, keep_alive: bool) -> None:
         self.busy = False
+        if self.edge.readiness is not None:
+            self.edge.readiness.answering -= 1
         response: Answer
         if task.cancelled():
             response = Response(503, [("content-type", "application/json")], b'{"message":"Service Unavailable"}')
@@ -455,5 +466,5 @@ class _Connection(asyncio.Protocol):
 
     def _idle_timeout(self) -> None:
         self.idle_timer = None
-        if self.idle or (self.in_message and not self.busy and not self.queue):
+        if self.waiting:
             self.close()

@@ -52,11 +52,10 @@ class ControlPlane:
     def __init__(self, cumulo: Cumulo, auth: bool = True, workers: int | None = None,
                  busy: Callable[[], bool] | None = None) -> None:
         self.cumulo = cumulo
-        self._busy = busy        # whether the loop has requests it has not read yet (edge.Readiness)
+        self._busy = busy        # whether the loop has other work (edge.Readiness.pending)
         self.auth = auth
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
-        self._active = 0         # requests being answered
 
     async def answer(self, wire: edge.Request) -> Reply:
         """One request from the HTTP edge (complete, within ``MAX_BODY_BYTES``) to its reply."""
@@ -68,15 +67,11 @@ class ControlPlane:
             body=wire.body,
             client=wire.client[0],
         )
-        self._active += 1
-        try:
-            if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
-                    (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
-                reply = await self._invoke_on_loop(request, m.group("name"))
-            else:
-                reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
-        finally:
-            self._active -= 1
+        if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
+                (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
+            reply = await self._invoke_on_loop(request, m.group("name"))
+        else:
+            reply = await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
         return _named(reply)
 
     async def _invoke_on_loop(self, request: Request, name: str) -> Reply:
@@ -89,7 +84,7 @@ class ControlPlane:
                 return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
             result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
                                                       call.kind, call.log_type, call.client_context,
-                                                      alone=self._active == 1, busy=self._busy)
+                                                      busy=self._busy)
             return lambda_api.invoke_reply(result)
         except CumuloError as err:
             return error_reply(err)

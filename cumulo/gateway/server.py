@@ -53,8 +53,7 @@ class Gateway:
     def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None) -> None:
         self.cumulo = cumulo
         self.executor = executor
-        self._busy = busy        # whether the loop has requests it has not read yet (api.edge.Readiness)
-        self._active = 0         # requests being answered
+        self._busy = busy        # whether the loop has other work (api.edge.Readiness.pending)
         self._generation = -1
         self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
         self._longest: dict[str, float] = {}
@@ -105,11 +104,7 @@ class Gateway:
         """One request from the HTTP edge (``api/edge.py``), whole body included."""
         started = time.monotonic()
         access: dict[str, Any] = {}
-        self._active += 1
-        try:
-            response = await self._respond(request, access)
-        finally:
-            self._active -= 1
+        response = await self._respond(request, access)
         if "requestId" in access:
             response = GatewayResponse(response.status, [*response.headers, ("apigw-requestid", access["requestId"])],
                                        response.body)
@@ -213,8 +208,7 @@ class Gateway:
         return INIT_TIMEOUT_S + config.timeout + 1.0
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
-        # Alone: no other request is being answered, so a short wait may poll instead of sleeping.
-        return self.cumulo.invoke_on_loop(function, payload, self.executor, alone=self._active == 1, busy=self._busy)
+        return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy)
 
 
 def access_log_group(api_id: str) -> str:

@@ -131,7 +131,7 @@ class Invoker:
         return self._finish(config, request, request_id, run)
 
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
-                             invoked_arn: str | None, executor: Executor, alone: bool = True,
+                             invoked_arn: str | None, executor: Executor,
                              busy: Callable[[], bool] | None = None) -> InvocationResult:
         """``invoke`` for callers on an event loop: a warm environment is driven by the loop itself
         (no thread hop); anything else — a cold start, a large payload, DryRun — runs ``invoke`` in
@@ -161,7 +161,7 @@ class Invoker:
         try:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
-            outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, alone), request.payload,
+            outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, busy), request.payload,
                                                time.monotonic() + config.timeout, loop, busy)
             run = self._ran(config, env, outcome, cold=False)
         finally:
@@ -185,10 +185,11 @@ class Invoker:
             self._pool.release(key, env)
 
     def _header(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str,
-                alone: bool = True) -> dict:
+                busy: Callable[[], bool] | None = None) -> dict:
         header = {"id": request_id, "arn": arn, "deadline_ms": int(time.time() * 1000) + config.timeout * 1000,
                   "trace_id": ids.trace_id()}
-        if self._spin_us and alone and self._limiter.total == 1:   # a CPU is free to poll on
+        # Alone — nothing else in flight, and the caller has no other work — a CPU is free to poll on.
+        if self._spin_us and self._limiter.total == 1 and (busy is None or not busy()):
             header["spin"] = self._spin_us
         if request.client_context is not None:
             header["client_context"] = request.client_context

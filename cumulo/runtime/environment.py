@@ -203,20 +203,9 @@ class Environment:
         reader = self._reader
         early = self._spin_for_answer(spin_us)
         if early is not None:
-            if not early:
-                self.dead = True
-                self._drain_logs(lines)
-                return None
-            try:
-                frames = reader.feed(early)
-            except protocol.ProtocolError:
-                self.kill()
-                return None
-            if frames:
-                self._drain_logs(lines)
-                self._flush_partial_line(lines)
-                self._frames.extend(frames[1:])
-                return frames[0]
+            ended, frame = self._take(early, lines)
+            if ended:
+                return frame
         poller = select.poll()
         poller.register(self.chan, select.POLLIN)
         poller.register(self.log_fd, select.POLLIN)
@@ -234,24 +223,33 @@ class Environment:
                         data = self.chan.recv(_READ_CHUNK if reader.pending < 1 << 20 else 1 << 22)
                     except OSError:
                         data = b""
-                    if not data:
-                        self.dead = True
-                        self._drain_logs(lines)
-                        return None
-                    try:
-                        frames = reader.feed(data)
-                    except protocol.ProtocolError:
-                        self.kill()
-                        return None
-                    if frames:
-                        self._drain_logs(lines)
-                        self._flush_partial_line(lines)   # the runtime flushed before answering
-                        self._frames.extend(frames[1:])
-                        return frames[0]
+                    ended, frame = self._take(data, lines)
+                    if ended:
+                        return frame
                 else:
                     if events & (select.POLLHUP | select.POLLERR) and not events & select.POLLIN:
                         poller.unregister(self.log_fd)
                     self._drain_logs(lines)
+
+    def _take(self, data: bytes, lines: list[LogLine]) -> tuple[bool, tuple[dict, bytes] | None]:
+        """Feed what the channel gave (b"": end of file): ``(True, frame)`` once a frame is whole,
+        ``(True, None)`` if the process is gone or broke the protocol, ``(False, None)`` for more."""
+        assert self._reader is not None
+        if not data:
+            self.dead = True
+            self._drain_logs(lines)
+            return True, None
+        try:
+            frames = self._reader.feed(data)
+        except protocol.ProtocolError:
+            self.kill()
+            return True, None
+        if not frames:
+            return False, None
+        self._drain_logs(lines)
+        self._flush_partial_line(lines)   # the runtime flushed before answering
+        self._frames.extend(frames[1:])
+        return True, frames[0]
 
     def _spin_header(self, header: dict) -> int:
         """The caller's poll window for this invocation (``header["spin"]``, set by the invoker when
