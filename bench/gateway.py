@@ -22,7 +22,13 @@ wrk (``--latency``) drives keep-alive GETs at concurrency 1, 16 and 64 and gives
 and p50/p99 (without wrk, a Python thread-pool client, client-bound at high concurrency, and
 said so). Each target is checked for 200 + expected body, then warmed at each concurrency until
 steady, so cold starts and pool growth are not measured. Cumulo's throughput is reported as a
-ratio of the floor's, serverless-offline's and chalice's. Nothing here asserts.
+ratio of the floor's, serverless-offline's and chalice's.
+
+CPU per request is measured for every point: the target's whole process tree (server, zygote,
+templates, environments; for serverless-offline npx, node and its python) from /proc, and wrk
+from its rusage. "all-cores bound" is what that cost allows with every core busy (cores x 1e6 /
+(server + client us)): no arrangement of the same work can exceed it. The notes say how much
+CPU per request 5x serverless-offline's rate would leave. Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import contextlib
 import http.client
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -81,6 +88,42 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx responses plus socket errors: a nonzero count means the numbers lie
+    server_us: float = float("nan")   # CPU per request of the target's whole process tree
+    client_us: float = float("nan")   # CPU per request of the load generator (wrk only)
+
+    def bound(self) -> float:
+        """Requests/s if every core did nothing but this work at this CPU cost per request."""
+        return (os.cpu_count() or 1) * 1e6 / (self.server_us + self.client_us)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds of ``root`` and every live descendant (environments are the
+    server's grandchildren, in sessions of their own, so the tree is walked by parent pid)."""
+    parent: dict[int, int] = {}
+    spent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue   # ended meanwhile
+        fields = stat[stat.rindex(b")") + 2:].split()
+        pid = int(entry.name)
+        parent[pid], spent[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += spent.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total / _TICK
 
 
 class Target:
@@ -140,10 +183,12 @@ def _check(url: str, body: str) -> None:
             raise RuntimeError(f"{url} answered {resp.status} {got!r}, expected 200 {body!r}")
 
 
-def _wrk(url: str, concurrency: int, seconds: int) -> Result:
+def _wrk(url: str, concurrency: int, seconds: int, server: int | None = None) -> Result:
     # --timeout above wrk's 2 s default so slow requests count in the latency, not as errors.
+    before, client = _tree_cpu_s(server) if server else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(["wrk", "-t", str(min(concurrency, 2)), "-c", str(concurrency), "-d", f"{seconds}s",
                           "--timeout", "10s", "--latency", url], capture_output=True, text=True, check=True).stdout
+    after, client_after = _tree_cpu_s(server) if server else 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
     unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
     def pct(p: str) -> float:
@@ -158,10 +203,16 @@ def _wrk(url: str, concurrency: int, seconds: int) -> Result:
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in m.groups())
-    return Result(float(rps.group(1)), pct("50"), pct("99"), errors)
+    done = re.search(r"^\s*(\d+) requests in", out, re.MULTILINE)
+    n = int(done.group(1)) if done else 0
+    result = Result(float(rps.group(1)), pct("50"), pct("99"), errors)
+    if n and server:
+        result.server_us = (after - before) * 1e6 / n
+        result.client_us = (client_after.ru_utime + client_after.ru_stime - client.ru_utime - client.ru_stime) * 1e6 / n
+    return result
 
 
-def _pyload(url: str, concurrency: int, seconds: int) -> Result:
+def _pyload(url: str, concurrency: int, seconds: int, server: int | None = None) -> Result:
     parts = urlsplit(url)
     latencies: list[list[int]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
@@ -208,9 +259,10 @@ def _measure(target: Target, url: str, body: str, seconds: int, use_wrk: bool) -
             if abs(cur.rps - prev.rps) < 0.1 * prev.rps and cur.p99_ms <= max(1.5 * prev.p99_ms, prev.p99_ms + 2):
                 break
             prev = cur
-        r = results[c] = load(url, c, seconds)
+        r = results[c] = load(url, c, seconds, target.proc.pid)
         print(f"  {target.name:<12} c={c:<3} {r.rps:9.0f} req/s   p50 {r.p50_ms:8.3f} ms   p99 {r.p99_ms:8.3f} ms"
-              f"   errors {r.errors}   (warmed {warm} s)", flush=True)
+              f"   errors {r.errors}   CPU/request {r.server_us:6.1f} us + client {r.client_us:5.1f} us"
+              f"   (warmed {warm} s)", flush=True)
     return results
 
 
@@ -334,9 +386,13 @@ def _start_chalice(work: Path) -> tuple[Target, str]:
     return target, f"http://127.0.0.1:{port}/noop"
 
 
+def _us(x: float) -> str:
+    return "n/a" if x != x else f"{x:.0f}"
+
+
 def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
-    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "cumulo/floor", "cumulo/sls-offline",
-            "cumulo/chalice"]
+    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "server CPU us/req", "client CPU us/req",
+            "all-cores bound req/s", "cumulo/floor", "cumulo/sls-offline", "cumulo/chalice"]
     rows = []
     for c in CONCURRENCY:
         for name, by_c in results.items():
@@ -345,12 +401,29 @@ def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
             if name.startswith("cumulo"):
                 ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
                           for base in ("floor", "sls-offline", "chalice-local")]
-            rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors), *ratios])
+            rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors),
+                         _us(r.server_us), _us(r.client_us), _us(r.bound()), *ratios])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     return "\n".join("  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in [head, *rows]) + "\n"
+
+
+def _budget(results: dict[str, dict[int, Result]]) -> None:
+    """What 5x serverless-offline's rate would leave in CPU per request, against what was spent."""
+    sls = results.get("sls-offline")
+    if sls is None or "cumulo" not in results:
+        return
+    cores = os.cpu_count() or 1
+    for c in CONCURRENCY:
+        need = cores * 1e6 / (5 * sls[c].rps)
+        cu, floor = results["cumulo"][c], results.get("floor", {}).get(c)
+        spent = f"Cumulo spent {_us(cu.server_us)} + {_us(cu.client_us)} (client) us"
+        if floor is not None:
+            spent += f"; the floor alone {_us(floor.server_us)} + {_us(floor.client_us)} us"
+        _say(f"c={c}: 5x serverless-offline ({5 * sls[c].rps:.0f} req/s) leaves {need:.0f} us of CPU per request"
+             f" on {cores} cores with every core busy; {spent}")
 
 
 def main() -> None:
@@ -390,6 +463,7 @@ def main() -> None:
             finally:
                 if target is not None:
                     target.stop()
+    _budget(results)
     table = _table(results, markdown=False)
     print("\n" + table, end="")
     if args.markdown:
