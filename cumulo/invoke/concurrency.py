@@ -82,6 +82,12 @@ class ConcurrencyLimiter:
         return self.account_limit - sum(self._reserved.values())
 
     # -- the hot path ---------------------------------------------------------
+    def ceiling(self, function: str) -> int:
+        """The most invocations of ``function`` that can run at once: its reservation, else the
+        unreserved pool."""
+        reserved = self._reserved.get(function)
+        return reserved if reserved is not None else self.account_limit - sum(self._reserved.values())
+
     def acquire(self, function: str) -> Slot:
         with self._lock:
             in_flight = self._in_flight.get(function, 0)

@@ -20,21 +20,24 @@ class _Spawner:
 
 
 class _Env:
-    def __init__(self) -> None:
+    def __init__(self, init_lines: list[Any] | None = None) -> None:
         self.dead = self.provisioned = False
         self.pid, self.zygote, self.last_used = 1, _Spawner(), 0.0
+        self.init_lines = init_lines or []
 
     def kill(self) -> None:
         self.dead = True
 
 
-def _pool(tmp_path: Path, created: list[Any]) -> EnvironmentPool:
-    pool = EnvironmentPool(tmp_path, 300, 1, None)
+def _pool(tmp_path: Path, created: list[Any], create_s: float = 0.0, on_logs: Any = lambda env, lines: None,
+          fail: bool = False) -> EnvironmentPool:
+    pool = EnvironmentPool(tmp_path, 300, 1, None, on_logs=on_logs)
 
     def create(spec: Any, timeout: float) -> tuple[Any, None]:
-        env = _Env()
+        time.sleep(create_s)
+        env = _Env(["INIT output"])
         created.append(env)
-        return env, None
+        return (None if fail else env), None
 
     pool._create = create  # type: ignore[method-assign]
     return pool
@@ -183,3 +186,91 @@ def test_an_idle_environment_is_taken_at_once_on_the_loop(tmp_path: Path) -> Non
         return pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
 
     assert _on_loop(main()) is env
+
+
+# -- growing under sustained demand ----------------------------------------------------------
+
+def _ticks(pool: EnvironmentPool, n: int, waiting: int = 1) -> None:
+    """``n`` housekeeping ticks, each after ``waiting`` callers waited for a release at once."""
+    for _ in range(n):
+        with pool._lock:
+            pool._waiting[KEY] += waiting
+            pool._note_wait(KEY, lambda t: None, lambda: False, None)  # type: ignore[arg-type,return-value]
+            pool._waiting[KEY] -= waiting
+        pool._grow_for_demand()
+
+
+def _settle(pool: EnvironmentPool) -> None:
+    deadline = time.monotonic() + 5
+    while pool._growing and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_callers_waiting_tick_after_tick_grow_the_pool_by_the_most_that_waited(tmp_path: Path) -> None:
+    created: list[Any] = []
+    logged: list[Any] = []
+    pool = _pool(tmp_path, created, on_logs=lambda env, lines: logged.append((env, lines)))
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    _ticks(pool, 2, waiting=4)
+    _settle(pool)
+    assert created == []                    # two ticks: a burst, perhaps
+    _ticks(pool, 1, waiting=4)
+    _settle(pool)
+    assert len(created) == 4 and pool.idle_count(KEY) == 4 and pool._busy[KEY] == 1
+    # What their Init printed is in the log stream, as a warm invocation's log has no place for it.
+    assert logged == [(e, ["INIT output"]) for e in created] and all(e.init_lines == [] for e in created)
+
+
+def test_a_tick_without_waiting_starts_the_count_again(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    _ticks(pool, 2)
+    pool._grow_for_demand()                 # nobody waited
+    _ticks(pool, 2)
+    _settle(pool)
+    assert created == []
+
+
+def test_a_waiting_caller_is_handed_an_environment_grown_for_the_demand(tmp_path: Path) -> None:
+    import asyncio
+
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, create_s=0.02)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)     # never released: without growing it would wait 5 s
+    _ticks(pool, 2)
+
+    async def main() -> Any:
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop(), lambda t: None)  # type: ignore[arg-type,return-value]
+        assert isinstance(got, asyncio.Future)
+        threading.Thread(target=pool._grow_for_demand).start()   # the third tick, from the housekeeper's thread
+        return await asyncio.wait_for(got, 2)
+
+    got = _on_loop(main())
+    assert created == [got] and pool._busy[KEY] == 2 and pool._waiting[KEY] == 0
+
+
+def test_nothing_grows_beyond_the_functions_concurrency(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    for _ in range(3):
+        with pool._lock:
+            pool._waiting[KEY] += 5
+            pool._note_wait(KEY, lambda t: None, lambda: False, 3)  # type: ignore[arg-type,return-value]
+            pool._waiting[KEY] -= 5
+        pool._grow_for_demand()
+    _settle(pool)
+    assert len(created) == 2                # 1 busy + 2 = the ceiling of 3, though 5 waited
+
+
+def test_a_failed_background_start_stops_growing_for_a_while(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, fail=True)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    _ticks(pool, 3, waiting=3)
+    _settle(pool)
+    assert len(created) == 1 and KEY in pool._grow_after   # the first failed: the other two were not tried
+    _ticks(pool, 3, waiting=3)
+    _settle(pool)
+    assert len(created) == 1
