@@ -112,6 +112,7 @@ class EnvironmentPool:
         self._contended: dict[PoolKey, int] = {}                # consecutive ticks with callers waiting
         self._growing: set[PoolKey] = set()                     # keys with environments starting in the background
         self._grow_after: dict[PoolKey, float] = {}             # no background start before (after one failed)
+        self._growers: list[threading.Thread] = []
         self._templates: dict[PoolKey, Template] = {}
         self._untemplatable: dict[PoolKey, str] = {}    # key -> why its template was refused
         self._template_locks: dict[PoolKey, threading.Lock] = defaultdict(threading.Lock)
@@ -359,7 +360,8 @@ class EnvironmentPool:
         with self._lock:
             peaks, self._peak_waiting = self._peak_waiting, {}
             withs, self._grow_with = self._grow_with, {}
-            self._contended = {key: self._contended.get(key, 0) + 1 for key in peaks}
+            # Waiting while environments are being started for the key does not count towards more.
+            self._contended = {key: 0 if key in self._growing else self._contended.get(key, 0) + 1 for key in peaks}
             if self._closed.is_set():
                 return
             now = time.monotonic()
@@ -373,7 +375,10 @@ class EnvironmentPool:
                     self._contended[key] = 0    # the next growth needs as long a wait again
                     plans.append((key, n, make_spec, snap_start))
         for plan in plans:
-            threading.Thread(target=self._grow, args=plan, name="cumulo-pool-grow", daemon=True).start()
+            thread = threading.Thread(target=self._grow, args=plan, name="cumulo-pool-grow", daemon=True)
+            self._growers.append(thread)
+            thread.start()
+        self._growers = [t for t in self._growers if t.is_alive()]
 
     def _grow(self, key: PoolKey, n: int, make_spec: SpecFactory, snap_start: Callable[[], bool]) -> None:
         """Start ``n`` environments for ``key`` one after another, each released as it is ready: to a
@@ -385,6 +390,8 @@ class EnvironmentPool:
         stops growing the key for a second."""
         try:
             for _ in range(n):
+                if self._closed.is_set():
+                    return
                 env: ExecutionEnvironment | None = None
                 try:
                     if key not in self._untemplatable and snap_start():
@@ -398,10 +405,10 @@ class EnvironmentPool:
                         self._grow_after[key] = time.monotonic() + 1.0
                         return
                     self._busy[key] += 1
-                self._report_init(env)
-                self.release(key, env)
-                if self._closed.is_set():
-                    return
+                try:
+                    self._report_init(env)
+                finally:
+                    self.release(key, env)    # (killed if the pool closed meanwhile)
         finally:
             with self._lock:
                 self._growing.discard(key)
@@ -636,6 +643,10 @@ class EnvironmentPool:
             self._loop_waiters.clear()
         for key, waiter in stranded:
             self._deliver(key, waiter, None)
+        # Environments being started in the background finish first: one still starting after
+        # the zygote stops would start a new one (and a restore, a new template) nobody stops.
+        for thread in list(self._growers):
+            thread.join(timeout=INIT_TIMEOUT_S)
         self._retire_templates(None, None)
         self._shutdown(victims)
         if self._housekeeper is not None:

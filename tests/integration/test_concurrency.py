@@ -136,13 +136,13 @@ def test_a_burst_on_the_event_loop_reuses_released_environments(cumulo: Cumulo, 
     assert len({r[1] for r in results}) < 64                # type: ignore[index]
 
 
-SLOW_INIT = "import os, time\ntime.sleep(0.05)\ndef handler(event, context):\n    return os.getpid()\n"
+SLOW_INIT = "import os, time\ntime.sleep(0.1)\ndef handler(event, context):\n    return os.getpid()\n"
 
 
 def test_a_steady_load_on_an_event_loop_grows_the_environments_to_match_it(cumulo: Cumulo, deploy) -> None:
-    # The gateway's path. Invocations far shorter than a cold start (a 50 ms Init) make a caller
+    # The gateway's path. Invocations far shorter than a cold start (a 100 ms Init) make a caller
     # that finds every environment busy wait for a release rather than start one, and releases
-    # come so fast that waits rarely run out: without growing, 3 environments served 16 callers
+    # come so fast that no wait runs out: without growing, one environment served all 16 callers
     # for the whole run, each request waiting its turn. A load that lasts makes the pool grow in
     # the background.
     import asyncio
@@ -151,7 +151,7 @@ def test_a_steady_load_on_an_event_loop_grows_the_environments_to_match_it(cumul
     cumulo.invoke(name, b"{}")
 
     async def main() -> list[int]:
-        stop = time.monotonic() + 3.0
+        stop = time.monotonic() + 4.0
         executor = ThreadPoolExecutor(4)
 
         async def caller() -> list[int]:
@@ -167,24 +167,3 @@ def test_a_steady_load_on_an_event_loop_grows_the_environments_to_match_it(cumul
 
     pids = asyncio.run(main())
     assert cumulo.pool.idle_count(function=name) >= 12, f"{len(set(pids))} environments served 16 steady callers"
-
-
-def test_the_pool_grows_no_further_than_the_reserved_concurrency(cumulo: Cumulo, deploy) -> None:
-    name = deploy(SLOW)
-    cumulo.put_function_concurrency(name, 2)
-    cumulo.invoke(name, b'{"sleep": 0}')
-    stop = time.monotonic() + 2.0
-
-    def call(_: int) -> int:
-        served = 0
-        while time.monotonic() < stop:
-            try:
-                cumulo.invoke(name, b'{"sleep": 0}')
-                served += 1
-            except TooManyRequestsException:
-                pass
-        return served
-
-    with ThreadPoolExecutor(6) as pool:
-        assert sum(pool.map(call, range(6))) > 0
-    assert cumulo.pool.idle_count(function=name) <= 2

@@ -274,3 +274,26 @@ def test_a_failed_background_start_stops_growing_for_a_while(tmp_path: Path) -> 
     _ticks(pool, 3, waiting=3)
     _settle(pool)
     assert len(created) == 1
+
+
+def test_waiting_while_environments_start_does_not_count_towards_more(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, create_s=0.3)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    _ticks(pool, 3, waiting=2)                 # grows 2, one after another (0.6 s)
+    _ticks(pool, 3, waiting=2)                 # callers waiting for those meanwhile
+    _settle(pool)
+    _ticks(pool, 1, waiting=1)                 # the first tick after: not a third in a row
+    _settle(pool)
+    assert len(created) == 2
+
+
+def test_closing_waits_for_an_environment_being_started_and_stops_it(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, create_s=0.2)
+    _busy_one(pool, busy_ms=1, cold_ms=5000)
+    _ticks(pool, 3, waiting=3)
+    time.sleep(0.05)                           # the first of three is starting
+    pool.close()
+    assert not any(t.is_alive() for t in pool._growers)
+    assert len(created) == 1 and created[0].dead   # released into a closed pool: killed; no more started
