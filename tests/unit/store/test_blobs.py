@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.errors import InvalidParameterValueException, InvalidZipFileException, CumuloError
+from cumulo.errors import InvalidParameterValueException, CumuloError
 from cumulo.model import limits
 from cumulo.model.code import CodePackage, load_code
 from cumulo.store.blobs import CodeBlobs

@@ -367,6 +367,23 @@ def test_log_messages_keep_unicode_and_tabs(store: SQLiteStore) -> None:
     assert store.query_logs("orders")[0].message == message
 
 
+def test_a_large_batch_keeps_order_types_and_special_text(store: SQLiteStore) -> None:
+    texts = ['{"quoted": "json", "n": 1}', "back\\slash and \"quotes\"", "", "nul \x00 inside", "9007199254740993"]
+    batch = [log(texts[i % len(texts)] + str(i), 1_700_000_000_000 + i, request_id=None if i % 7 == 0 else f"r{i}")
+             for i in range(5000)]
+    store.append_logs(batch)
+    got = store.query_logs("orders")
+    assert [(r.message, r.timestamp_ms, r.request_id) for r in got] == \
+        [(b.message, b.timestamp_ms, b.request_id) for b in batch]
+    assert all(isinstance(r.timestamp_ms, int) for r in got)
+
+
+def test_a_message_orjson_refuses_is_stored_all_the_same(store: SQLiteStore) -> None:
+    # A lone surrogate has no UTF-8 form: it becomes U+FFFD, and the rest of the batch is kept.
+    store.append_logs([log("before", 1), log("lone \ud800 surrogate", 2), log("after", 3)])
+    assert [r.message for r in store.query_logs("orders")] == ["before", "lone \ufffd surrogate", "after"]
+
+
 # -- durability --------------------------------------------------------------------------
 def test_everything_survives_reopening_the_store(db_path: Path) -> None:
     first = SQLiteStore(db_path, ARNS)
@@ -409,3 +426,34 @@ def test_a_failed_transaction_leaves_the_store_usable(store: SQLiteStore) -> Non
         store.create_function(config())
     store.create_function(config("second"))
     assert [r.latest.name for r in store.list_functions()] == ["orders", "second"]
+
+
+def test_a_change_made_elsewhere_is_seen_and_the_check_never_waits_for_a_writer(db_path: Path) -> None:
+    import threading
+    import time
+
+    server, cli = SQLiteStore(db_path, ARNS), SQLiteStore(db_path, ARNS)
+    try:
+        server.create_function(config())
+        assert server.get_function("orders").latest.revision_id == "r1"
+        cli.update_latest(config(code=b"v2", revision="r2"))   # another process's commit
+        time.sleep(0.15)                                      # past the re-check interval
+        held, release = threading.Event(), threading.Event()
+
+        def writer() -> None:                                 # the log writer's batch, long
+            with server._lock:
+                held.set()
+                release.wait(5)
+
+        threading.Thread(target=writer).start()
+        held.wait(5)
+        started = time.monotonic()
+        stale = server.get_function("orders").latest.revision_id
+        waited = time.monotonic() - started
+        release.set()
+        assert waited < 0.5 and stale == "r1"                 # answered from the cache at once
+        time.sleep(0.05)
+        assert server.get_function("orders").latest.revision_id == "r2"   # the next call checks
+    finally:
+        server.close()
+        cli.close()
