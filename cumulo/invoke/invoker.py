@@ -140,9 +140,10 @@ class Invoker:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, waited = None, False
         if request.invocation_type == InvocationType.REQUEST_RESPONSE and len(request.payload) <= LOOP_PAYLOAD_MAX:
-            got = self._pool.take_idle_or_queue(key, loop, lambda init_type: self.spec(config, init_type),
-                                                lambda: self._snap_start(config), self._limiter.ceiling(config.name))
+            got = self._pool.take_idle_or_queue(key, loop)
             if isinstance(got, asyncio.Future):     # busy, and a release comes sooner than a cold start
+                self._pool.note_wait(key, lambda init_type: self.spec(config, init_type),
+                                     lambda: self._snap_start(config), lambda: self._limiter.ceiling(config.name))
                 try:
                     env, waited = await got, True
                 except asyncio.CancelledError:
@@ -175,7 +176,7 @@ class Invoker:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type),
                                                 snap_start=lambda: self._snap_start(config), may_wait=may_wait,
-                                                ceiling=self._limiter.ceiling(config.name))
+                                                ceiling=lambda: self._limiter.ceiling(config.name))
         if env is None:
             assert failure is not None
             return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")

@@ -108,7 +108,7 @@ class EnvironmentPool:
         self._taken_at: dict[int, float] = {}                   # id(env) -> when it was handed out
         # Growing under sustained demand (``_grow_for_demand``), per housekeeping tick:
         self._peak_waiting: dict[PoolKey, int] = {}             # most callers waiting at once this tick
-        self._grow_with: dict[PoolKey, tuple[SpecFactory, Callable[[], bool], int | None]] = {}
+        self._grow_with: dict[PoolKey, tuple[SpecFactory, Callable[[], bool], Callable[[], int] | None]] = {}
         self._contended: dict[PoolKey, int] = {}                # consecutive ticks with callers waiting
         self._growing: set[PoolKey] = set()                     # keys with environments starting in the background
         self._grow_after: dict[PoolKey, float] = {}             # no background start before (after one failed)
@@ -140,7 +140,8 @@ class EnvironmentPool:
 
     # -- acquire / release ----------------------------------------------------
     def acquire(self, key: PoolKey, make_spec: SpecFactory, snap_start: Callable[[], bool] = lambda: False,
-                may_wait: bool = True, ceiling: int | None = None) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
+                may_wait: bool = True,
+                ceiling: Callable[[], int] | None = None) -> tuple[ExecutionEnvironment | None, Outcome | None, bool]:
         """An environment for ``key``: ``(env, None, cold)`` or ``(None, init_failure, True)``;
         when ``snap_start()`` says so (asked on the cold path only), a cold one is forked from the
         key's template. Templates are forked Python environments only: a Runtime API runtime
@@ -154,15 +155,12 @@ class EnvironmentPool:
         False: the caller already waited (on its event loop, ``take_idle_or_queue``).
 
         Callers that keep having to wait make the pool grow in the background (``_grow_for_demand``)
-        up to ``ceiling``, the function's concurrency limit."""
+        up to ``ceiling()``, the function's concurrency limit."""
         env = self._take_idle_or_wait(key, make_spec, snap_start, ceiling) if may_wait else self.take_idle(key)
         if env is not None:
             return env, None, False
         started = time.perf_counter()
-        if key not in self._untemplatable and snap_start():
-            created, failure = self._restore(key, make_spec)
-        else:
-            created, failure = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        created, failure = self._start_cold(key, make_spec, snap_start)
         if created is not None:
             now = time.perf_counter()
             with self._lock:
@@ -170,6 +168,13 @@ class EnvironmentPool:
                 _average(self._cold_ms, key, (now - started) * 1000)
                 self._taken_at[id(created)] = now
         return created, failure, True
+
+    def _start_cold(self, key: PoolKey, make_spec: SpecFactory,
+                    snap_start: Callable[[], bool]) -> tuple[ExecutionEnvironment | None, Outcome | None]:
+        """A new environment for ``key``: forked from its template when ``snap_start()`` says so."""
+        if key not in self._untemplatable and snap_start():
+            return self._restore(key, make_spec)
+        return self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
 
     def _wait_ms(self, key: PoolKey) -> float | None:
         """How long a caller finding no idle environment should wait for a release (None: start one now).
@@ -182,7 +187,7 @@ class EnvironmentPool:
         return cold_ms
 
     def _take_idle_or_wait(self, key: PoolKey, make_spec: SpecFactory, snap_start: Callable[[], bool],
-                           ceiling: int | None) -> ExecutionEnvironment | None:
+                           ceiling: Callable[[], int] | None) -> ExecutionEnvironment | None:
         env = self.take_idle(key)
         if env is not None or not self.burst_wait:
             return env
@@ -315,14 +320,13 @@ class EnvironmentPool:
         with self._lock:
             return self._pop_idle(key)
 
-    def take_idle_or_queue(self, key: PoolKey, loop: asyncio.AbstractEventLoop, make_spec: SpecFactory | None = None,
-                           snap_start: Callable[[], bool] = lambda: False, ceiling: int | None = None,
-                           ) -> "ExecutionEnvironment | asyncio.Future[ExecutionEnvironment | None] | None":
+    def take_idle_or_queue(self, key: PoolKey,
+                           loop: asyncio.AbstractEventLoop) -> "ExecutionEnvironment | asyncio.Future[ExecutionEnvironment | None] | None":
         """``take_idle`` for callers on an event loop, with the burst policy of ``acquire``: an idle
         environment; or, when waiting for a release beats a cold start, a future that a released
         environment is handed to (its result is None once waiting stopped paying: start one then,
         with ``acquire(may_wait=False)``); or None: start one now. Call it on ``loop``'s thread.
-        Given ``make_spec``, a caller that waits counts towards growing the pool as in ``acquire``."""
+        A caller given a future tells ``note_wait`` how to grow the pool, as ``acquire`` does."""
         with self._lock:
             env = self._pop_idle(key)
             if env is not None:
@@ -333,14 +337,19 @@ class EnvironmentPool:
             waiter = _LoopWaiter(loop, loop.create_future())
             self._loop_waiters[key].append(waiter)
             self._waiting[key] += 1
-            if make_spec is not None:
-                self._note_wait(key, make_spec, snap_start, ceiling)
         waiter.timer = loop.call_later(wait_ms / 1000, self._stop_waiting, key, waiter)
         waiter.future.add_done_callback(lambda f: self._stop_waiting(key, waiter) if f.cancelled() else None)
         return waiter.future
 
+    def note_wait(self, key: PoolKey, make_spec: SpecFactory, snap_start: Callable[[], bool],
+                  ceiling: Callable[[], int] | None) -> None:
+        """A caller on an event loop waits for a release (``take_idle_or_queue`` gave it a future):
+        how the pool would grow for it, told only then (nothing per invocation otherwise)."""
+        with self._lock:
+            self._note_wait(key, make_spec, snap_start, ceiling)
+
     def _note_wait(self, key: PoolKey, make_spec: SpecFactory, snap_start: Callable[[], bool],
-                   ceiling: int | None) -> None:
+                   ceiling: Callable[[], int] | None) -> None:
         """A caller is waiting for a release (lock held): remembered for ``_grow_for_demand``."""
         self._peak_waiting[key] = max(self._peak_waiting.get(key, 0), self._waiting[key])
         self._grow_with[key] = (make_spec, snap_start, ceiling)
@@ -348,7 +357,7 @@ class EnvironmentPool:
     def _grow_for_demand(self) -> None:
         """Every housekeeping tick: a key whose callers had to wait for a release in each of the
         last ``_GROW_AFTER_TICKS`` ticks gets as many more environments, started in the background,
-        as the most callers that waited at once in the last tick (within ``ceiling``).
+        as the most callers that waited at once in the last tick (within ``ceiling()``).
 
         Waiting for a release beats a cold start in a burst, but a load that lasts finds the pool
         as small as the burst left it, and every request pays for the wait: at a steady 16
@@ -369,7 +378,7 @@ class EnvironmentPool:
                 if self._contended[key] < _GROW_AFTER_TICKS or key in self._growing or now < self._grow_after.get(key, 0.0):
                     continue
                 make_spec, snap_start, ceiling = withs[key]
-                n = peak if ceiling is None else min(peak, ceiling - self._busy[key] - len(self._idle[key]))
+                n = peak if ceiling is None else min(peak, ceiling() - self._busy[key] - len(self._idle[key]))
                 if n > 0:
                     self._growing.add(key)
                     self._contended[key] = 0    # the next growth needs as long a wait again
@@ -394,10 +403,7 @@ class EnvironmentPool:
                     return
                 env: ExecutionEnvironment | None = None
                 try:
-                    if key not in self._untemplatable and snap_start():
-                        env, _ = self._restore(key, make_spec)
-                    else:
-                        env, _ = self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+                    env, _ = self._start_cold(key, make_spec, snap_start)
                 except Exception:   # the zygote is gone (closing) or the configuration with it
                     env = None
                 with self._lock:

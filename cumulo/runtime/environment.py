@@ -21,8 +21,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 import orjson
 

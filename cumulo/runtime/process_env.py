@@ -20,9 +20,9 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import orjson
 

@@ -241,8 +241,9 @@ def test_a_waiting_caller_is_handed_an_environment_grown_for_the_demand(tmp_path
     _ticks(pool, 2)
 
     async def main() -> Any:
-        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop(), lambda t: None)  # type: ignore[arg-type,return-value]
+        got = pool.take_idle_or_queue(KEY, asyncio.get_running_loop())
         assert isinstance(got, asyncio.Future)
+        pool.note_wait(KEY, lambda t: None, lambda: False, None)  # type: ignore[arg-type,return-value]
         threading.Thread(target=pool._grow_for_demand).start()   # the third tick, from the housekeeper's thread
         return await asyncio.wait_for(got, 2)
 
@@ -257,7 +258,7 @@ def test_nothing_grows_beyond_the_functions_concurrency(tmp_path: Path) -> None:
     for _ in range(3):
         with pool._lock:
             pool._waiting[KEY] += 5
-            pool._note_wait(KEY, lambda t: None, lambda: False, 3)  # type: ignore[arg-type,return-value]
+            pool._note_wait(KEY, lambda t: None, lambda: False, lambda: 3)  # type: ignore[arg-type,return-value]
             pool._waiting[KEY] -= 5
         pool._grow_for_demand()
     _settle(pool)
