@@ -16,6 +16,7 @@ cold start). Prints medians and p99; nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -83,22 +85,30 @@ def _stats(samples_s: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
 
 
-def _init_ms(lines: list[str]) -> float:
+def _init_ms(lines: list[str]) -> tuple[str, float] | None:
+    """What the REPORT line says a cold start cost: ("init", ms) for an on-demand Init, ("restore", ms)
+    for an environment forked from a template (SnapStart: its Init is in INIT_REPORT, once per
+    template), or None when the line has neither (a warm call)."""
     report = next(line for line in lines if line.startswith("REPORT"))
-    return float(report.split("Init Duration: ")[1].split(" ms")[0])
+    for kind, label in (("init", "Init Duration"), ("restore", "Restore Duration")):
+        if m := re.search(rf"\t{label}: ([\d.]+) ms", report):
+            return kind, float(m.group(1))
+    return None
 
 
-def measure(c: Cumulo, name: str, cold_rounds: int, warm_rounds: int) -> dict[str, float]:
+def measure(c: Cumulo, name: str, cold_rounds: int, warm_rounds: int) -> dict[str, Any]:
     first = c.invoke(name, b"{}")
     assert first.function_error is None, first.payload
-    cold, inits = [], []
+    cold, inits, kinds = [], [], set()
     for _ in range(cold_rounds):
         c.pool.retire(name)
         t = time.perf_counter()
         result = c.invoke(name, b"{}")
         cold.append(time.perf_counter() - t)
         assert result.cold_start and result.function_error is None, result.payload
-        inits.append(_init_ms(result.log_lines) / 1000)
+        if (found := _init_ms(result.log_lines)) is not None:
+            kinds.add(found[0])
+            inits.append(found[1] / 1000)
     warm = []
     for _ in range(warm_rounds):
         t = time.perf_counter()
@@ -107,7 +117,9 @@ def measure(c: Cumulo, name: str, cold_rounds: int, warm_rounds: int) -> dict[st
         assert not result.cold_start
     cold50, cold99 = _stats(cold)
     warm50, warm99 = _stats(warm)
-    return {"cold": cold50, "cold99": cold99, "init": _stats(inits)[0], "warm": warm50, "warm99": warm99}
+    init = _stats(inits)[0] if inits else float("nan")
+    return {"cold": cold50, "cold99": cold99, "init": init, "init_kind": " + ".join(sorted(kinds)) or "none",
+            "warm": warm50, "warm99": warm99}
 
 
 def _folder(root: Path, name: str, files: dict[str, str], executable: tuple[str, ...] = ()) -> Path:
@@ -176,10 +188,12 @@ def main() -> None:
                 print(f"  measured {label}", flush=True)
         base = results["python3.11 (fork)"]
         print()
-        print("| runtime | cold p50 | cold p99 | Init Duration p50 | warm p50 | warm p99 | cold vs Python | warm vs Python |")
+        print("| runtime | cold p50 | cold p99 | Init / Restore Duration p50 | warm p50 | warm p99 | cold vs Python "
+              "| warm vs Python |")
         print("|---|---|---|---|---|---|---|---|")
         for label, r in results.items():
-            print(f"| {label} | {r['cold']:.2f} ms | {r['cold99']:.2f} ms | {r['init']:.2f} ms | {r['warm']:.3f} ms | "
+            init = "n/a" if r["init"] != r["init"] else f"{r['init']:.2f} ms ({r['init_kind']})"
+            print(f"| {label} | {r['cold']:.2f} ms | {r['cold99']:.2f} ms | {init} | {r['warm']:.3f} ms | "
                   f"{r['warm99']:.3f} ms | {r['cold'] / base['cold']:.1f}x | {r['warm'] / base['warm']:.1f}x |")
         if node_dir is not None:
             baseline = _node_baseline(node_dir, max(args.cold // 2, 5))
