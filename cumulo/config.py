@@ -36,6 +36,11 @@ class Settings:
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
 
+    def __post_init__(self) -> None:
+        # The one place a relative home is resolved: environments change into their code
+        # folder, and a relative path resolved again there names another store.
+        object.__setattr__(self, "home", Path(self.home).expanduser().absolute())
+
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         """Defaults, then ``CUMULO_<FIELD>`` variables, then explicit overrides."""
@@ -45,8 +50,6 @@ class Settings:
             if raw is not None:
                 values[f.name] = _parse(f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "home" in values:
-            values["home"] = Path(values["home"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
     @property
