@@ -93,7 +93,7 @@ class Zygote:
             try:
                 with open(self._log_path, "ab") as log:
                     self._proc = subprocess.Popen(
-                        [sys.executable, "-I", "-c", code, str(child.fileno()), package_root],
+                        [sys.executable, "-I", "-S", "-c", code, str(child.fileno()), package_root],
                         pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                         close_fds=True,
                     )

@@ -47,8 +47,7 @@ def main() -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    platform_paths = [p for p in sys.path if p and os.path.isabs(p)]
-    platform_paths.insert(0, SITE_DIR)   # what the runtime offers functions (snapshot_restore_py)
+    platform_paths = [SITE_DIR, *_standard_library(sys.path[1:])]   # sys.path[0]: where cumulo is
     namespaces = _probe_namespaces()
     protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces,
                         "template_namespaces": namespaces and _probe_template_namespaces()})
@@ -86,6 +85,13 @@ def main() -> None:
         except OSError:
             pass
     os._exit(0)
+
+
+def _standard_library(paths: list[str]) -> list[str]:
+    """What a function may import besides its code, its layers and SITE_DIR: the interpreter's own
+    library. The zygote runs without ``site`` (``-S``), so no site-packages folder or ``.pth``
+    hook of the platform's environment is there to leak; any that is there anyway is left out."""
+    return [p for p in paths if p and os.path.isabs(p) and not p.endswith(("site-packages", "dist-packages"))]
 
 
 def _probe_namespaces() -> bool:
@@ -169,6 +175,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
         sys.path[:] = [task_root, *spec.get("python_paths", ["/opt/python"]), *platform_paths]
+        for name in [m for m in sys.modules if m == "cumulo" or m.startswith("cumulo.")]:
+            del sys.modules[name]   # the runtime keeps its references; a function cannot import it
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         tempfile.tempdir = None   # recomputed from TMPDIR on first use

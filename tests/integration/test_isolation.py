@@ -174,3 +174,34 @@ def test_host_files_owned_by_root_are_read_only(home: Path, make_code) -> None:
         assert target.read_text() == "the host's"
     finally:
         target.unlink()
+
+
+IMPORTS = """
+import importlib, sys
+def handler(event, context):
+    found = {}
+    for name in event["modules"]:
+        try:
+            importlib.import_module(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return {"found": found, "path": sys.path}
+"""
+
+
+@pytest.mark.parametrize("snapstart", [True, False], ids=["forked", "on-demand"])
+def test_nothing_of_the_platforms_own_environment_is_importable(home: Path, make_code, snapstart: bool) -> None:
+    # Installed in Cumulo's virtualenv only (its own dependencies and the test tools), never given to functions.
+    own = ["click", "yaml", "orjson", "uvloop", "jwt", "pytest", "hypothesis", "cumulo", "cumulo.runtime"]
+    for level in LEVELS:
+        with Cumulo(home=home / level, sandbox=level, snapstart=snapstart) as c:
+            c.create_function("probe", make_code(app=IMPORTS), "app.handler")
+            seen = c.invoke("probe", json_bytes({"modules": [*own, "json", "sqlite3", "snapshot_restore_py"]})).json()
+        assert {m for m, ok in seen["found"].items() if ok} == {"json", "sqlite3", "snapshot_restore_py"}, level
+        assert not [p for p in seen["path"] if "site-packages" in p and not p.startswith("/opt/")], seen["path"]
+
+
+def json_bytes(value: object) -> bytes:
+    import json
+    return json.dumps(value).encode()
