@@ -28,7 +28,7 @@ from cumulo.errors import InvalidParameterValueException
 from cumulo.model import function as fn
 from cumulo.model.code import load_code, pack_directory
 
-__all__ = ["PackageResult", "build_package", "default_cache_dir", "pip_command"]
+__all__ = ["PackageResult", "build_package", "default_cache_dir", "npm_command", "pip_command"]
 
 _FORMAT = "cumulo-package-1"    # bump when the build's layout changes, to drop old cache entries
 _SKIP_DIRS = {"__pycache__", ".git", ".cumulo", ".venv", "node_modules"}
@@ -90,8 +90,11 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
     skipped = frozenset(p.resolve() for p in exclude or [])
     if not src.is_dir():
         raise InvalidParameterValueException(f"Not a folder: {src}")
-    if fn.validate_runtime(runtime) not in fn.PYTHON_RUNTIMES:   # only Python is packaged for now
-        raise InvalidParameterValueException(f"cumulo package builds Python runtimes only, not {runtime}.")
+    node = fn.validate_runtime(runtime) in fn.NODE_RUNTIMES
+    if not node and runtime not in fn.PYTHON_RUNTIMES:
+        raise InvalidParameterValueException(f"cumulo package builds Python and Node.js runtimes, not {runtime}.")
+    if node and layer:
+        raise InvalidParameterValueException("cumulo package builds Python layers only.")
     extra = list(pip_args or [])
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
@@ -108,8 +111,11 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
         requirements = src / "requirements.txt"
-        if requirements.is_file():
-            _pip(pip_command(requirements, root, runtime, extra))
+        if node:
+            if (src / "package.json").is_file():
+                _run(npm_command(root, extra), "npm could not install package.json's dependencies", cwd=root)
+        elif requirements.is_file():
+            _run(pip_command(requirements, root, runtime, extra), "pip could not install requirements.txt", cwd=src)
         data = pack_directory(build)
         load_code(data)          # the same checks any upload gets (sizes, entries)
         staging = Path(scratch, "out.zip")
@@ -118,9 +124,17 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
     return PackageResult(target, key, False, target.stat().st_size)
 
 
-def _pip(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def npm_command(root: Path, extra: list[str]) -> list[str]:
+    """npm's command line: the lock file's exact tree when there is one, production dependencies only."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise InvalidParameterValueException("building a Node.js function needs npm, and no 'npm' is installed here")
+    verb = "ci" if (root / "package-lock.json").is_file() or (root / "npm-shrinkwrap.json").is_file() else "install"
+    return [npm, verb, "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier", *extra]
+
+
+def _run(command: list[str], failure: str, cwd: Path | None = None) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd)
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()
-        raise InvalidParameterValueException(
-            "pip could not install requirements.txt: " + " | ".join(output[-5:]))
+        raise InvalidParameterValueException(f"{failure}: " + " | ".join(output[-5:]))

@@ -126,9 +126,11 @@ def test_another_python_version_asks_pip_for_its_binary_wheels(tmp_path: Path) -
     assert command[command.index("--platform") + 1] == "manylinux2014_x86_64"
 
 
-def test_non_python_runtime_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidParameterValueException):
-        build_package(tmp_path, "nodejs20.x", cache_dir=tmp_path / "cache")
+def test_runtimes_without_a_build_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterValueException, match="Python and Node.js"):
+        build_package(tmp_path, "provided.al2023", cache_dir=tmp_path / "cache")
+    with pytest.raises(InvalidParameterValueException, match="Python layers only"):
+        build_package(tmp_path, "nodejs20.x", cache_dir=tmp_path / "cache", layer=True)
 
 
 def test_layer_cli_publish_use_list_delete(tmp_path: Path) -> None:
