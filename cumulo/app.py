@@ -61,7 +61,7 @@ class Cumulo:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings or Settings.from_env(**overrides)
         s = self.settings
-        s.home.mkdir(parents=True, exist_ok=True)
+        _private_folder(s.home)
         self.arns = Arns(s.region, s.account_id)
         self.store = SQLiteStore(s.db_path, self.arns)
         self.blobs = CodeBlobs(s.code_dir)
@@ -75,6 +75,7 @@ class Cumulo:
         if s.durability not in ("normal", "full"):
             raise ValueError(f"durability must be normal or full, not {s.durability!r}")
         self.messages = MessageStore(s.messages_path, s.durability)
+        _private_files(s.home)
         self.queues = QueueService(self.messages, s.region, s.account_id)
         self.streams = StreamService(self.messages, s.region, s.account_id)
         self.event_invoke_configs = EventInvokeConfigs(self)
@@ -567,3 +568,21 @@ class Cumulo:
     @property
     def home(self) -> Path:
         return self.settings.home
+
+
+def _private_folder(home: Path) -> None:
+    """The home exists and only its owner may enter it: it holds access keys, functions'
+    environment variables and code (sandboxed functions run as other users)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if home.stat().st_uid == os.geteuid():
+        home.chmod(0o700)
+
+
+def _private_files(home: Path) -> None:
+    """The databases (and their journals, which SQLite creates with the database's mode) 0600."""
+    for path in home.glob("*.db*"):
+        try:
+            if path.stat().st_uid == os.geteuid():
+                path.chmod(0o600)
+        except OSError:
+            pass

@@ -641,8 +641,12 @@ def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroup
         tmp_dir.mkdir(parents=True, mode=0o700)
     wire = spec.wire(tmp_dir, cgroup, rlimit_as=None if cgroup else rlimit_as)
     wire.update(extra or {})
+    # The environment joins its cgroups through descriptors opened here: it runs as another user,
+    # may no longer see /sys/fs/cgroup, and must never be able to open them itself.
+    groups = [os.open(os.path.join(g, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+              for g in (cgroups.members(cgroup) if cgroup is not None and cgroups is not None else [])]
     try:
-        spawner.spawn(wire, child.fileno(), log_w)
+        spawner.spawn(wire, child.fileno(), log_w, tuple(groups))
     except BaseException:
         parent.close()
         os.close(log_r)
@@ -652,6 +656,8 @@ def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroup
     finally:
         child.close()
         os.close(log_w)
+        for fd in groups:
+            os.close(fd)
     os.set_blocking(log_r, False)
     return parent, log_r, cgroup, tmp_dir
 

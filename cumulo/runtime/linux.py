@@ -11,8 +11,9 @@ import signal
 
 __all__ = [
     "unshare", "mount", "loopback_up", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
+    "drop_bounding_set", "set_dumpable",
     "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
-    "MS_NOSUID", "MS_NODEV",
+    "MS_NOSUID", "MS_NODEV", "MS_NOEXEC",
 ]
 
 CLONE_NEWNS = 0x00020000
@@ -21,12 +22,14 @@ CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -67,6 +70,11 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
     _check(_libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0), "prctl(PDEATHSIG)")
 
 
+def set_dumpable() -> None:
+    """An ordinary process again after a change of uid: its /proc/self files its own."""
+    _check(_libc.prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(1), 0, 0, 0), "prctl(DUMPABLE)")
+
+
 def set_no_new_privs() -> None:
     _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), 0, 0, 0), "prctl(NO_NEW_PRIVS)")
 
@@ -79,14 +87,19 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def drop_capabilities() -> None:
-    """Leave the process with no capabilities at all, now or after exec."""
+def drop_bounding_set() -> None:
+    """Empty the capability bounding set (needs CAP_SETPCAP): no exec can bring one back."""
     try:
         last = int(open("/proc/sys/kernel/cap_last_cap").read())
     except OSError:
         last = _CAP_LAST_FALLBACK
     for cap in range(last + 1):
         _libc.prctl(_PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0)
+
+
+def drop_capabilities() -> None:
+    """Leave the process with no capabilities at all, now or after exec."""
+    drop_bounding_set()
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), data), "capset")

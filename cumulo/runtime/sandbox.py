@@ -72,19 +72,27 @@ def world_readable(path: Path) -> bool:
     return True
 
 
-class MemoryCgroups:
-    """Per-environment memory cgroups under the supervisor's own cgroup."""
+PIDS_MAX = 1024   # processes and threads of one environment, as Lambda allows
 
-    def __init__(self, base: Path, version: int) -> None:
-        self.base, self.version = base, version
+
+class MemoryCgroups:
+    """Per-environment cgroups under the supervisor's own: memory, and where the hierarchy
+    allows it pids (``PIDS_MAX``). Their files belong to the supervisor's user; environments run
+    as other users, so they can join them (at spawn, before dropping privileges) but never
+    raise a limit or move out."""
+
+    def __init__(self, base: Path, version: int, pids_base: Path | None = None) -> None:
+        self.base, self.version, self.pids_base = base, version, pids_base
 
     @classmethod
     def create(cls) -> "MemoryCgroups | None":
-        """A writable memory hierarchy for this process, or None."""
+        """A writable memory hierarchy for this process, or None. Groups left by a supervisor
+        that was killed (``kill -9``) are removed first."""
         found = _own_memory_cgroup()
         if found is None:
             return None
         parent, version = found
+        _remove_leftovers(parent)
         base = parent / f"cumulo-{os.getpid()}"
         try:
             base.mkdir(exist_ok=True)
@@ -98,13 +106,30 @@ class MemoryCgroups:
         except OSError:
             _rmdir(base)
             return None
-        return cls(base, version)
+        return cls(base, version, _pids_base(parent, version))
 
     def new(self, name: str, limit_bytes: int) -> Path:
         path = self.base / name
         path.mkdir()
         self._limit(path, limit_bytes)
+        if self.version == 2:
+            try:
+                (path / "pids.max").write_text(str(PIDS_MAX))
+            except OSError:
+                pass
+        elif self.pids_base is not None:
+            pids = self.pids_base / name
+            try:
+                pids.mkdir()
+                (pids / "pids.max").write_text(str(PIDS_MAX))
+            except OSError:
+                _rmdir(pids)
         return path
+
+    def members(self, path: Path) -> list[str]:
+        """The cgroup folders an environment of group ``path`` joins (memory, then pids)."""
+        pids = self.pids_base / path.name if self.pids_base is not None and self.version == 1 else None
+        return [str(path)] + ([str(pids)] if pids is not None and pids.is_dir() else [])
 
     def _limit(self, path: Path, limit_bytes: int) -> None:
         if self.version == 1:
@@ -154,8 +179,21 @@ class MemoryCgroups:
             return None
 
     def destroy(self, path: Path) -> None:
-        """Kill whatever is left in the group, then remove it."""
-        for _ in range(50):
+        """Kill whatever is left in the group (and its pids group), then remove it."""
+        for member in reversed(self.members(path)):
+            _destroy(Path(member))
+
+    def close(self) -> None:
+        for base in (self.base, self.pids_base):
+            for child in base.iterdir() if base is not None and base.exists() else []:
+                if child.is_dir():
+                    _destroy(child)
+            if base is not None:
+                _rmdir(base)
+
+
+def _destroy(path: Path) -> None:
+    for _ in range(50):
             try:
                 pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
             except OSError:
@@ -169,11 +207,51 @@ class MemoryCgroups:
                 return
             time.sleep(0.01)
 
-    def close(self) -> None:
-        for child in self.base.iterdir() if self.base.exists() else []:
-            if child.is_dir():
-                self.destroy(child)
-        _rmdir(self.base)
+
+def _pids_base(memory_parent: Path, version: int) -> Path | None:
+    """``cumulo-<pid>`` in this process's own pids cgroup (v1; in v2 the memory group's
+    folder is the same one and gets ``+pids``), or None where none is writable."""
+    try:
+        if version == 2:
+            (memory_parent / "cgroup.subtree_control").write_text("+pids")
+            base = memory_parent / f"cumulo-{os.getpid()}"
+            base.joinpath("cgroup.subtree_control").write_text("+memory +pids")
+            return None   # v2: pids.max lives in the memory group's own folder (see new)
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, rel = line.split(":", 2)
+            if "pids" in controllers.split(","):
+                parent = Path("/sys/fs/cgroup/pids") / rel.lstrip("/")
+                _remove_leftovers(parent)
+                base = parent / f"cumulo-{os.getpid()}"
+                base.mkdir(exist_ok=True)
+                return base
+    except OSError:
+        pass
+    return None
+
+
+def _remove_leftovers(parent: Path) -> None:
+    """Remove ``cumulo-<pid>`` groups whose supervisor is gone (killed before it could)."""
+    try:
+        children = [c for c in parent.iterdir() if c.name.startswith("cumulo-") and c.name[7:].isdigit()]
+    except OSError:
+        return
+    for child in children:
+        if int(child.name[7:]) == os.getpid() or _alive(int(child.name[7:])):
+            continue
+        for group in [g for g in child.iterdir() if g.is_dir()]:
+            _destroy(group)
+        _rmdir(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _rmdir(path: Path) -> bool:

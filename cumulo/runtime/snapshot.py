@@ -193,13 +193,13 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
     """Make this fresh fork of the template one environment of its own, then run after-restore hooks."""
     started = time.perf_counter()
     try:
-        chan_fd, log_fd = fds
+        chan_fd, log_fd, *group_fds = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        if spec.get("cgroup"):
-            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as f:
-                f.write("0")
+        for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
+            os.write(fd, b"0")
+            os.close(fd)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)   # replaces the template's control channel

@@ -61,12 +61,12 @@ class Template:
             lines, self._init_lines = self._init_lines, []
         return self.init_ms, lines
 
-    def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None:
+    def spawn(self, spec: dict, chan_fd: int, log_fd: int, extra_fds: tuple[int, ...] = ()) -> None:
         with self._lock:
             if not self._open or self.retired:
                 raise ZygoteError("the template is retired")
             try:
-                protocol.send(self.env.chan, {"op": "spawn", **spec}, b"", [chan_fd, log_fd])
+                protocol.send(self.env.chan, {"op": "spawn", **spec}, b"", [chan_fd, log_fd, *extra_fds])
             except OSError as exc:
                 raise ZygoteError("the template is gone") from exc
             self.restores += 1

@@ -142,12 +142,12 @@ class Zygote:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def spawn(self, spec: dict, chan_fd: int, log_fd: int) -> None:
+    def spawn(self, spec: dict, chan_fd: int, log_fd: int, extra_fds: tuple[int, ...] = ()) -> None:
         with self._lock:
             if self._sock is None:
                 raise ZygoteError("zygote not started")
             try:
-                protocol.send(self._sock, {"op": "spawn", **spec}, b"", [chan_fd, log_fd])
+                protocol.send(self._sock, {"op": "spawn", **spec}, b"", [chan_fd, log_fd, *extra_fds])
             except OSError as exc:
                 raise ZygoteError("the zygote is gone") from exc
 

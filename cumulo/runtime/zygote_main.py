@@ -35,6 +35,8 @@ TASK_ROOT = "/var/task"
 OPT_DIR = "/opt"               # where layers are, as on AWS
 _CHAN_FD = snapshot._CHAN_FD
 TEMPLATE_UID = snapshot.TEMPLATE_UID
+SANDBOX_UID_BASE = 2_000_000   # + the environment's pid: see sandbox_uid
+PIDS_MAX = 1024                # processes and threads per environment, as on Lambda
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
@@ -119,9 +121,7 @@ def _probe_template_namespaces() -> bool:
         try:
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-            linux.set_no_new_privs()
-            linux.enter_user_namespace(TEMPLATE_UID, 0)
-            linux.drop_capabilities()
+            _become_unprivileged(template=True)
             child = os.fork()
             if child == 0:
                 try:
@@ -142,14 +142,14 @@ def _probe_template_namespaces() -> bool:
 def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -> None:
     init_started = time.perf_counter()
     try:
-        chan_fd, log_fd = fds
+        chan_fd, log_fd, *group_fds = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         linux.set_parent_death_signal()
-        if spec.get("cgroup"):
-            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as f:
-                f.write("0")
+        for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
+            os.write(fd, b"0")
+            os.close(fd)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
@@ -162,15 +162,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
-            linux.set_no_new_privs()
-            if spec.get("uid") is not None:
-                os.setgroups([])
-                os.setgid(spec["gid"])
-                os.setuid(spec["uid"])
-            else:
-                if spec.get("template"):   # its children must be able to make mounts of their own (snapshot.py)
-                    linux.enter_user_namespace(TEMPLATE_UID, 0)
-                linux.drop_capabilities()
+            _become_unprivileged(bool(spec.get("template")))
         os.environ.clear()
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
@@ -208,6 +200,30 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os._exit(code)
 
 
+def sandbox_uid(pid: int) -> int:
+    """The host uid (and gid) an environment runs as at the namespace level: one of its own,
+    derived from its pid (unique among live processes), owned by no account and by no file."""
+    return SANDBOX_UID_BASE + pid
+
+
+def _become_unprivileged(template: bool) -> None:
+    """From root to the environment's own unprivileged uid, with no capability left (not even
+    in the bounding set) and ``no_new_privs``. A template then enters a user namespace where it
+    is TEMPLATE_UID, so its children can each make a nested one with mounts of their own
+    (snapshot.py); outside, all of them are still this uid."""
+    uid = sandbox_uid(os.getpid())
+    linux.set_no_new_privs()
+    linux.drop_bounding_set()
+    resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))   # counted per uid: per environment
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)       # clears the permitted and effective capabilities
+    linux.set_dumpable()              # a change of uid cleared it: /proc/self would be root's
+    if template:
+        linux.enter_user_namespace(TEMPLATE_UID, uid)
+    linux.drop_capabilities()
+
+
 def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
     """Mounts for the namespace level; the task root, /tmp, where the platform's paths are now, and
     where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be)."""
@@ -226,6 +242,11 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
             if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
     # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
     runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
+    # Folders of the interpreter the environment's own uid could not reach (one under /root, say).
+    unreachable = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in sorted({sys.base_prefix, *platform_paths})
+                   if os.path.isdir(p) and not any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR))
+                   and _blocked_ancestor(p) is not None]
+    devices = [(name, os.open(f"/dev/{name}", os.O_PATH)) for name in _DEVICES if os.path.exists(f"/dev/{name}")]
     # bind the code before anything is mounted over the folders that hold it
     _bind_read_only(spec["code_dir"], TASK_ROOT)
     # layers: the merged tree read-only at /opt; without layers an empty /opt, as on AWS
@@ -240,6 +261,8 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
+    _private_dev(devices)
+    _make_reachable(unreachable)
     moved: dict[str, str] = {}
     if held:
         linux.mount("tmpfs", RUNTIME_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
@@ -271,9 +294,61 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
 
 
-# Mounts an environment may still write to: its own /tmp, and the kernel's pseudo file systems
-# (/dev/null, /dev/shm for semaphores, /proc/self).
-_WRITABLE = ("/tmp", "/dev", "/proc", "/sys")
+# Mounts an environment may still write to: its own /tmp, its own /dev (null, shm for semaphores)
+# and /proc (/proc/self). /sys is read-only, like everything else.
+_WRITABLE = ("/tmp", "/dev", "/proc")
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def _private_dev(devices: list[tuple[str, int]]) -> None:
+    """A /dev of its own, as a container's: the usual character devices (bound from the host's,
+    held open before /dev was covered), the usual links, and a private /dev/shm. Not the host's
+    disks, /dev/kmsg, /dev/mem or shared memory."""
+    linux.mount("tmpfs", "/dev", "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
+    for name, fd in devices:
+        target = f"/dev/{name}"
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+        linux.mount(f"/proc/self/fd/{fd}", target, None, linux.MS_BIND)
+        os.close(fd)
+    for link, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                     ("stderr", "/proc/self/fd/2")):
+        os.symlink(to, f"/dev/{link}")
+    os.mkdir("/dev/shm")
+    linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=64m,mode=1777")
+    linux.mount(None, "/dev", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The highest folder on the way to ``path`` that other users cannot search, or None."""
+    current = "/"
+    for part in path.strip("/").split("/"):
+        current = os.path.join(current, part)
+        try:
+            if not os.stat(current).st_mode & 0o001:
+                return current
+        except OSError:
+            return None
+    return None
+
+
+def _make_reachable(held: list[tuple[str, int]]) -> None:
+    """Show each held folder at its own path to the unprivileged environment: an empty tmpfs
+    over the ancestor it cannot search (hiding the rest of it, e.g. all of /root), the path made
+    again inside, the folder bound read-only there."""
+    covered: set[str] = set()
+    bound: list[str] = []
+    for path, fd in held:
+        if any(path.startswith(b + "/") for b in bound):
+            os.close(fd)       # inside a folder already shown
+            continue
+        bound.append(path)
+        top = _blocked_ancestor(path)
+        if top is not None and top not in covered:
+            linux.mount("tmpfs", top, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64k,mode=0755")
+            covered.add(top)
+        os.makedirs(path, exist_ok=True)
+        _bind_read_only(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
 
 
 def _read_only_host() -> None:

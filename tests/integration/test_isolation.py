@@ -159,17 +159,19 @@ def handler(event, context):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root")
-def test_host_files_owned_by_root_are_read_only(home: Path, make_code) -> None:
-    """At the namespace level an environment runs as uid 0 without capabilities; writing a file
-    one owns needs no capability, so the host's file systems must be mounted read-only."""
-    target = Path("/var/tmp") / f"cumulo-root-owned-{os.getpid()}"
+def test_host_files_are_read_only(home: Path, make_code) -> None:
+    """At the namespace level an environment runs as an unprivileged uid of its own (root's files
+    are not its to write) and the host's file systems are mounted read-only (even a file anyone may
+    write is not written)."""
+    target = Path("/var/tmp") / f"cumulo-world-writable-{os.getpid()}"
     target.write_text("the host's")
-    target.chmod(0o644)
+    target.chmod(0o666)
     try:
         with Cumulo(home=home, sandbox="namespace") as c:
             c.create_function("w", make_code(app=HOST_WRITER), "app.handler")
             result = c.invoke("w", f'{{"paths": ["/etc/passwd", "{target}", "/tmp/mine"]}}'.encode()).json()
-        assert result["/etc/passwd"] == "OSError" and result[str(target)] == "OSError"
+        assert result["/etc/passwd"] == "PermissionError"       # not its file
+        assert result[str(target)] == "OSError"                 # EROFS: a read-only mount
         assert result["/tmp/mine"] == "written"                 # its own /tmp stays writable
         assert target.read_text() == "the host's"
     finally:

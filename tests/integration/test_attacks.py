@@ -1,0 +1,239 @@
+"""Attacks from inside a function, as an untrusted tenant would try them (issue 17's list).
+
+Each test deploys an ordinary function whose handler attempts one attack and reports what
+happened, then checks the attack was denied *and* the platform and a bystander function still
+work. They run at the sandbox level this machine gives (``namespace`` as root) and for every kind
+of environment that takes a different path: forked from a template, on-demand (``ApplyOn: None``),
+and — where Node.js is installed — a Runtime API process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from cumulo import Cumulo
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root; see test_first_hour")
+
+PROBE = r'''
+import ctypes, errno, json, os, signal
+
+def attempt(action):
+    try:
+        return {"ok": True, "value": action()}
+    except OSError as exc:
+        return {"ok": False, "error": errno.errorcode.get(exc.errno, str(exc.errno))}
+
+def write(path, data="1"):
+    def go():
+        with open(path, "w") as f:
+            f.write(data)
+    return go
+
+def read(path):
+    def go():
+        with open(path, "rb") as f:
+            return len(f.read(4096))
+    return go
+
+def handler(event, context):
+    out = {"uid": os.getuid(), "pid": os.getpid()}
+    for name, spec in event.items():
+        kind, arg = spec
+        if kind == "write":
+            out[name] = attempt(write(arg))
+        elif kind == "read":
+            out[name] = attempt(read(arg))
+        elif kind == "listdir":
+            out[name] = attempt(lambda: sorted(os.listdir(arg)))
+        elif kind == "kill":
+            out[name] = attempt(lambda: os.kill(arg, 0))
+        elif kind == "ptrace":
+            libc = ctypes.CDLL(None, use_errno=True)
+            rc = libc.ptrace(16, arg, None, None)     # PTRACE_ATTACH
+            out[name] = {"ok": rc == 0, "error": errno.errorcode.get(ctypes.get_errno(), "")}
+            if rc == 0:
+                libc.ptrace(17, arg, None, None)      # PTRACE_DETACH
+        elif kind == "threads":
+            import threading
+            stop = threading.Event()
+            started = 0
+            try:
+                for _ in range(arg):
+                    threading.Thread(target=stop.wait, daemon=True).start()
+                    started += 1
+            except RuntimeError:
+                pass
+            stop.set()
+            out[name] = {"ok": started == arg, "started": started}
+        elif kind == "environ":
+            out[name] = os.environ.get(arg)
+    return out
+'''
+
+VICTIM = '''
+import os
+SECRET = os.environ["SECRET"]
+def handler(event, context):
+    with open("/tmp/victim-file", "w") as f:
+        f.write(SECRET)
+    return {"pid": os.getpid(), "uid": os.getuid()}
+'''
+
+KINDS = ["forked", "on-demand"]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cumulo]:
+    home = tmp_path_factory.mktemp("attacks") / "home"
+    with Cumulo(home=home, sandbox="namespace") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def functions(platform: Cumulo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An attacker of each kind, and a victim holding a secret (on-demand: no template)."""
+    code = tmp_path_factory.mktemp("code")
+    (code / "probe").mkdir()
+    (code / "probe" / "app.py").write_text(PROBE)
+    (code / "victim").mkdir()
+    (code / "victim" / "app.py").write_text(VICTIM)
+    names = {}
+    for kind in KINDS:
+        snap = {} if kind == "forked" else {"snap_start": "None"}
+        platform.create_function(f"attacker-{kind}", code / "probe", "app.handler", timeout=30, **snap)
+        names[kind] = f"attacker-{kind}"
+    platform.create_function("victim", code / "victim", "app.handler", environment={"SECRET": "s3cr3t-value"},
+                             snap_start="None")
+    platform.create_function("bystander", code / "victim", "app.handler", environment={"SECRET": "fine"})
+    return names
+
+
+def _attack(platform: Cumulo, name: str, **attempts: Any) -> dict[str, Any]:
+    result = platform.invoke(name, json.dumps(attempts).encode())
+    assert result.function_error is None, result.payload
+    return result.json()
+
+
+def _still_fine(platform: Cumulo) -> None:
+    """The platform and an unrelated function keep working after an attack."""
+    result = platform.invoke("bystander", b"{}")
+    assert result.function_error is None and result.json()["pid"] > 0
+    assert "victim" in [f.name for f in platform.list_functions()]
+
+
+def _denied(outcome: dict[str, Any]) -> bool:
+    return outcome["ok"] is False and outcome["error"] in {"EACCES", "EPERM", "EROFS", "ENOENT", "ESRCH"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_environments_run_as_an_unprivileged_uid_of_their_own(platform: Cumulo, functions: dict[str, str],
+                                                               kind: str) -> None:
+    seen = _attack(platform, functions[kind])
+    victim = platform.invoke("victim", b"{}").json()
+    # Inside a template's user namespace the uid reads 0; from the host it is the template's own uid.
+    host_uid = _host_uid(seen["pid"]) if kind == "on-demand" else None
+    if host_uid is not None:
+        assert host_uid >= 1_000_000
+    assert _host_uid(victim["pid"]) not in (None, 0, host_uid)
+
+
+def _host_uid(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_host_kernel_settings_are_not_writable(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
+    before = Path("/proc/sys/kernel/core_pattern").read_text()
+    seen = _attack(platform, functions[kind],
+                   core_pattern=["write", "/proc/sys/kernel/core_pattern"],
+                   pid_max=["write", "/proc/sys/kernel/pid_max"],
+                   drop_caches=["write", "/proc/sys/vm/drop_caches"],
+                   ip_forward=["write", "/proc/sys/net/ipv4/ip_forward"],
+                   power=["write", "/sys/power/state"],
+                   root_cgroup=["write", "/sys/fs/cgroup/memory/cgroup.procs"],
+                   root_limit=["write", "/sys/fs/cgroup/memory/memory.limit_in_bytes"],
+                   kmsg=["write", "/dev/kmsg"],
+                   kmsg_read=["read", "/dev/kmsg"])
+    for name in ("core_pattern", "pid_max", "drop_caches", "ip_forward", "power", "root_cgroup", "root_limit",
+                 "kmsg", "kmsg_read"):
+        assert _denied(seen[name]), (name, seen[name])
+    assert Path("/proc/sys/kernel/core_pattern").read_text() == before
+    _still_fine(platform)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_functions_cannot_read_or_trace_each_other(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
+    victim = platform.invoke("victim", b"{}").json()["pid"]
+    seen = _attack(platform, functions[kind],
+                   environ=["read", f"/proc/{victim}/environ"],
+                   mem=["read", f"/proc/{victim}/mem"],
+                   root=["listdir", f"/proc/{victim}/root/tmp"],
+                   code=["listdir", f"/proc/{victim}/cwd"],
+                   signal=["kill", victim],
+                   ptrace=["ptrace", victim])
+    for name in ("environ", "mem", "root", "code", "signal", "ptrace"):
+        assert _denied(seen[name]), (name, seen[name])
+    assert platform.invoke("victim", b"{}").function_error is None
+    _still_fine(platform)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_functions_cannot_signal_the_server(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
+    seen = _attack(platform, functions[kind], server=["kill", os.getpid()], init=["kill", 1],
+                   zygote=["kill", platform.pool.zygote().pid])
+    for name in ("server", "init", "zygote"):
+        assert _denied(seen[name]), (name, seen[name])
+    _still_fine(platform)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_store_root_and_other_secrets_are_out_of_reach(platform: Cumulo, functions: dict[str, str],
+                                                           kind: str) -> None:
+    home = platform.settings.home
+    seen = _attack(platform, functions[kind],
+                   store=["read", str(home / "cumulo.db")],
+                   store_dir=["listdir", str(home)],
+                   shadow=["read", "/etc/shadow"],
+                   root_home=["listdir", "/root"])
+    for name in ("store", "store_dir", "shadow"):
+        assert _denied(seen[name]), (name, seen[name])
+    assert seen["root_home"]["ok"] is False or seen["root_home"]["value"] in ([], [".pyenv"]), seen["root_home"]
+    assert (home.stat().st_mode & 0o777) == 0o700
+    assert (home / "cumulo.db").stat().st_mode & 0o077 == 0
+    _still_fine(platform)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_limits_cannot_be_lifted(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
+    own = platform.invoke(functions[kind], b"{}").json()["pid"]
+    groups = [line.split(":", 2)[2] for line in Path(f"/proc/{own}/cgroup").read_text().splitlines()
+              if line.split(":")[1] in ("memory", "pids")]
+    attempts = {f"raise{i}": ["write", f"/sys/fs/cgroup/{c}{g}/{f}"]
+                for i, (c, g, f) in enumerate([("memory", groups[0], "memory.limit_in_bytes"),
+                                                ("memory", "", "cgroup.procs")])}
+    seen = _attack(platform, functions[kind], threads=["threads", 1500], **attempts)
+    for name in attempts:
+        assert _denied(seen[name]), (name, seen[name])
+    assert not seen["threads"]["ok"] and seen["threads"]["started"] < 1100, seen["threads"]
+    _still_fine(platform)
+
+
+def test_dev_is_private(platform: Cumulo, functions: dict[str, str]) -> None:
+    seen = _attack(platform, functions["on-demand"], dev=["listdir", "/dev"], shm=["write", "/dev/shm/x"])
+    assert set(seen["dev"]["value"]) <= {"null", "zero", "full", "random", "urandom", "tty", "fd", "stdin",
+                                          "stdout", "stderr", "shm"}
+    assert seen["shm"]["ok"]
+    assert not any(p.name == "x" for p in Path("/dev/shm").iterdir())
