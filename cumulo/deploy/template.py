@@ -151,6 +151,7 @@ class FunctionResource:
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
     snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
+    metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
 
 
 @dataclass(frozen=True)
@@ -482,7 +483,7 @@ def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, 
                arns: Arns, http_apis: list[_Entry],
                resources: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
     """The functions, and the scope in which the template's resources resolve each other."""
-    merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties)) for e in entries]
+    merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties), e.type, e.metadata) for e in entries]
     names = _function_names(merged, scope, stack)
     roles = {e.logical_id: "Role" not in e.properties for e in merged}
     known = {**_attributes(names, roles, arns), **resources}   # queues' and streams' attributes
@@ -772,7 +773,7 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
         spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
         spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
         spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules,
-        snap_start=spec.snap_start)
+        snap_start=spec.snap_start, metadata=_plain(entry.metadata))
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:
