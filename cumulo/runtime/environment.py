@@ -398,6 +398,7 @@ class Environment:
 
     def _death_outcome(self, lines: list[LogLine], elapsed_s: float, deadline: float) -> Outcome:
         if self.timed_out:
+            self.await_death()
             return TimedOut(lines, elapsed_s * 1000)
         self.dead = True
         status = self.zygote.wait_exit(self.pid, _EXIT_WAIT_S) if self.pid else None
@@ -464,6 +465,14 @@ class Environment:
     def await_exit(self, timeout_s: float) -> None:
         if self.pid and not self.dead:
             self.zygote.wait_exit(self.pid, timeout_s)
+
+    def await_death(self) -> None:
+        """After the kill at a deadline: return once whoever forked the process has reaped it, so
+        that no code of a timed-out invocation still runs when its caller gets the answer (a retry
+        never overlaps it). Bounded: a process stuck in the kernel is not waited for past
+        ``_EXIT_WAIT_S``."""
+        if self.pid:
+            self.zygote.wait_exit(self.pid, _EXIT_WAIT_S)
 
     def shutdown(self, grace_s: float) -> None:
         """SIGTERM, wait up to ``grace_s`` for the process to exit, then SIGKILL."""
@@ -586,7 +595,10 @@ class _LoopInvocation:
         self.env.timed_out = True
         self.env._drain_logs(self.lines)
         self.env.kill()
-        self._done(TimedOut(self.lines, self._elapsed_ms()))
+        timed_out = TimedOut(self.lines, self._elapsed_ms())
+        # Answered once the process is reaped, as on the threaded path; waiting blocks: a worker's job.
+        work = self.loop.run_in_executor(None, self.env.await_death)
+        work.add_done_callback(lambda _: self._done(timed_out))
 
     def _examine_death(self) -> None:
         self._stop_watching()

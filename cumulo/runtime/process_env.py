@@ -244,6 +244,10 @@ class ProcessEnvironment:
         self.kill()
         self._drain_logs(lines)
         self._flush_partial_line(lines)
+        # Answer once the zygote has reaped the process: no code of the timed-out invocation runs
+        # after its caller has the answer (bounded, for a process stuck in the kernel).
+        if self.pid:
+            self.zygote.wait_exit(self.pid, _EXIT_WAIT_S)
         return TimedOut(lines, duration_ms)
 
     def _exited(self, lines: list[LogLine], duration_ms: float) -> Crashed:

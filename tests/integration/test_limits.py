@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 
@@ -29,10 +30,13 @@ def test_timeout_kills_and_replaces_the_environment(cumulo: Cumulo, deploy, body
     doc = json.loads(result.payload)
     assert result.function_error == "Unhandled"
     assert doc["errorType"] == "Sandbox.Timedout"
-    assert doc["errorMessage"].startswith(f"RequestId: {result.request_id} Error: Task timed out after 1.0")
+    assert doc["errorMessage"].startswith(f"RequestId: {result.request_id} Error: Task timed out after ")
     assert 1.0 <= elapsed < 3.0
-    assert any("Task timed out after 1.0" in line for line in result.log_lines)
-    _assert_dead(pid)
+    # AWS prints the measured time (3.01 for a 3 s timeout): at the timeout or a little past it.
+    for text in (doc["errorMessage"], next(line for line in result.log_lines if "Task timed out" in line)):
+        m = re.search(r"Task timed out after (\d+\.\d\d) seconds", text)
+        assert m and 1.0 <= float(m.group(1)) < 2.0, text
+    _assert_dead(pid, wait_s=0)      # the answer comes once the process is reaped
     after = cumulo.invoke(name)
     assert after.cold_start and after.json() != pid
 
@@ -112,14 +116,15 @@ def test_dry_run_touches_nothing(cumulo: Cumulo, deploy) -> None:
     assert cumulo.get_logs(name) == []
 
 
-def _assert_dead(pid: int) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+def _assert_dead(pid: int, wait_s: float = 5) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().split()[2] == "Z":
                     return
         except FileNotFoundError:
             return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"environment process {pid} is still running")
         time.sleep(0.05)
-    raise AssertionError(f"environment process {pid} is still running")

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,6 +63,27 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for what the test needs to have happened, however busy the machine (not a guessed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("Threads:")))
+
+
 def test_the_same_environment_serves_the_loop_and_threads_in_turn(cumulo: Cumulo, deploy, loop: Loop) -> None:
     name = deploy(CODE)
     first = cumulo.invoke(name).json()                 # a thread starts it
@@ -80,16 +101,16 @@ def test_an_environment_that_dies_while_idle_is_replaced_and_freed(cumulo: Cumul
     loop.invoke(cumulo, name)
     before = _fds()
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.3)                                      # the loop notices the channel closing
-    assert _fds() < before                               # its channel and log pipe are closed
+    _until(lambda: _fds() < before)                      # the loop notices the channel closing and closes
+                                                         # it and the log pipe
     again = loop.invoke(cumulo, name)
     assert again.function_error is None and again.json() != pid and again.cold_start
 
 
 def test_output_between_invocations_is_kept(cumulo: Cumulo, deploy, loop: Loop) -> None:
     name = deploy(CODE)
-    loop.invoke(cumulo, name, b'{"later": true}')
-    time.sleep(0.3)                                      # the timer thread prints while idle
+    pid = loop.invoke(cumulo, name, b'{"later": true}').json()
+    _until(lambda: _threads(pid) == 1)                   # the timer thread printed while idle, and ended
     nxt = loop.invoke(cumulo, name)
     assert "written between invocations" in nxt.log_lines   # read while idle, reported with the next one
 
@@ -99,6 +120,7 @@ def test_a_timeout_on_the_loop_kills_and_the_next_call_starts_fresh(cumulo: Cumu
     pid = loop.invoke(cumulo, name).json()
     slow = loop.invoke(cumulo, name, b'{"sleep": 5}')
     assert slow.function_error == "Unhandled" and b"Sandbox.Timedout" in slow.payload
+    assert not _alive(pid)                               # answered once the process was reaped
     fresh = loop.invoke(cumulo, name)
     assert fresh.function_error is None and fresh.json() != pid
 
@@ -112,8 +134,7 @@ def test_reaping_an_environment_the_loop_watches(home, make_code, loop: Loop) ->
         while c.pool.environments("f") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not c.pool.environments("f")
-        time.sleep(0.2)
-        assert _fds() < before
+        _until(lambda: _fds() < before)                  # the loop closes the descriptors it watched
         assert loop.invoke(c, "f").cold_start
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,14 @@ def _fn(cumulo: Cumulo, folder: Path, runtime: str, handler: str = "index.handle
 
 def _report(lines: list[str]) -> str:
     return next(line for line in lines if line.startswith("REPORT"))
+
+
+def _timed_out_after(message: str, timeout_s: float) -> None:
+    """AWS prints the measured time ("Task timed out after 3.01 seconds"): its form, and a value
+    at the timeout or a little past it (the killing thread may wake late on a busy machine)."""
+    m = re.search(r"Task timed out after (\d+\.\d\d) seconds", message)
+    assert m, message
+    assert timeout_s <= float(m.group(1)) < timeout_s + 1.0, message
 
 
 def _alive(pid: int) -> bool:
@@ -246,9 +255,9 @@ def test_node_timeout_kills_the_environment_and_the_next_call_is_cold(cumulo: Cu
     result = cumulo.invoke(name, b'{"hang": true}')
     assert result.function_error == "Unhandled"
     assert result.json()["errorType"] == "Sandbox.Timedout"
-    assert "Task timed out after 1.0" in result.json()["errorMessage"]
-    assert any("Task timed out after 1.0" in l for l in result.log_lines)
-    assert not _alive(pid)
+    _timed_out_after(result.json()["errorMessage"], 1.0)
+    _timed_out_after(next(l for l in result.log_lines if "Task timed out" in l), 1.0)
+    assert not _alive(pid)     # the platform answers once the process is reaped
     after = cumulo.invoke(name)
     assert after.cold_start and after.json() != pid
 
@@ -346,7 +355,8 @@ def test_bootstrap_exit_crash_and_timeout_are_handled_like_python(cumulo: Cumulo
     assert crashed.json()["errorMessage"].endswith("Runtime exited with error: signal: segmentation fault")
     slow = cumulo.invoke(name, b'{"sleep": true}')
     assert slow.json()["errorType"] == "Sandbox.Timedout"
-    assert slow.json()["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert slow.json()["errorMessage"].startswith(f"RequestId: {slow.request_id} Error: Task timed out after ")
+    _timed_out_after(slow.json()["errorMessage"], 1.0)
     ok = cumulo.invoke(name)
     assert ok.cold_start and ok.function_error is None
 
@@ -736,10 +746,13 @@ def test_a_runtime_that_exits_after_answering_gives_the_next_call_a_fresh_enviro
     name = _fn(cumulo, folder, "nodejs20.x")
     pid = cumulo.invoke(name).json()
     assert cumulo.invoke(name, b'{"boom": true}').json()["errorMessage"] == "async boom"
-    deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    # The pool replaces an idle environment whose exit the zygote has reported: wait for that
+    # report (it comes just after the reaping), not for a guessed time.
+    deadline = time.monotonic() + 10
+    while not all(e.zygote.has_exited(e.pid) for e in cumulo.pool.environments(name)):
+        assert time.monotonic() < deadline, "the zygote never reported the exit"
         time.sleep(0.01)
-    time.sleep(0.05)   # the zygote reports the exit just after reaping it
+    assert not _alive(pid)
     after = cumulo.invoke(name)
     assert after.function_error is None and after.cold_start and after.json() != pid
 
