@@ -46,7 +46,8 @@ class FunctionService:
                memory_size: int = 128, timeout: int = 3, environment: dict[str, str] | None = None,
                description: str = "", ephemeral_storage: int = 512, role: str = "",
                dead_letter_arn: str = "", publish: bool = False,
-               snap_start: str | None = None, layers: list[str] | None = None) -> FunctionConfiguration:
+               snap_start: str | None = None, layers: list[str] | None = None,
+               architecture: str = "x86_64") -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -59,6 +60,7 @@ class FunctionService:
             role=role or self._arns.default_role(),
             dead_letter_arn=fn.validate_dead_letter_arn(dead_letter_arn),
             snap_start=None if snap_start is None else fn.validate_snap_start(snap_start),
+            architecture=fn.validate_architecture(architecture),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_now(),
             layers=self._layers(layers or []),
@@ -167,12 +169,14 @@ class FunctionService:
 
     # -- update ---------------------------------------------------------------
     def update_code(self, ref: str, code: CodeSource, publish: bool = False,
-                    revision_id: str | None = None) -> FunctionConfiguration:
+                    revision_id: str | None = None, architecture: str | None = None) -> FunctionConfiguration:
+        """New code (and, as UpdateFunctionCode's ``Architectures`` does, the architecture)."""
         current = self._latest(ref)
+        arch = current.architecture if architecture is None else fn.validate_architecture(architecture)
         package = code if isinstance(code, CodePackage) else load_code(code)
         _check_total_size(package.unzipped_size, current.layers)
         package = self._store_code(package)
-        config = current.replace(code_sha256=package.code_sha256, code_size=package.size,
+        config = current.replace(code_sha256=package.code_sha256, code_size=package.size, architecture=arch,
                                  revision_id=str(uuid.uuid4()), last_modified=_now())
         self._store.update_latest(config, revision_id)
         self._changed(current)
@@ -183,8 +187,10 @@ class FunctionService:
                              environment: dict[str, str] | None = None, description: str | None = None,
                              ephemeral_storage: int | None = None, role: str | None = None,
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
-                             layers: list[str] | None = None,
+                             layers: list[str] | None = None, architecture: str | None = None,
                              revision_id: str | None = None) -> FunctionConfiguration:
+        """``architecture`` is the Python API's (templates change it in place); the Lambda API
+        changes it with UpdateFunctionCode, as AWS's does."""
         current = self._latest(ref)
         changes: dict[str, object] = {}
         if handler is not None:
@@ -207,6 +213,8 @@ class FunctionService:
             changes["dead_letter_arn"] = fn.validate_dead_letter_arn(dead_letter_arn)
         if snap_start is not None:
             changes["snap_start"] = fn.validate_snap_start(snap_start)
+        if architecture is not None:
+            changes["architecture"] = fn.validate_architecture(architecture)
         if layers is not None:
             refs = changes["layers"] = self._layers(layers)
             _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)

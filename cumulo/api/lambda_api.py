@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,11 +23,14 @@ from cumulo.errors import (
     InvalidParameterValueException, InvalidRequestContentException, ResourceNotFoundException, ValidationException,
 )
 from cumulo.invoke.invoker import InvocationResult, InvocationType
+from cumulo.model import function as fn
 from cumulo.model import limits
+from cumulo.runtime import catalog
 
 __all__ = ["route"]
 
 Handler = Callable[[Cumulo, Request, dict[str, str]], Reply]
+log = logging.getLogger("cumulo.server")
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
@@ -57,9 +61,26 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         out["snap_start"] = snap.get("ApplyOn", "None")
     if "Layers" in doc:
         out["layers"] = doc["Layers"] or []
-    if doc.get("Architectures") not in (None, ["x86_64"], ["arm64"]):
-        raise ValidationException("Architectures must be exactly one of [x86_64, arm64].")
     return out
+
+
+_warned_architectures: set[str] = set()
+
+
+def _architecture(doc: dict[str, Any]) -> dict[str, str]:
+    """CreateFunction's and UpdateFunctionCode's ``Architectures``, checked as AWS does (exactly one
+    of x86_64, arm64), as the Python API's keyword."""
+    return {} if doc.get("Architectures") is None else {"architecture": fn.validate_architectures(doc["Architectures"])}
+
+
+def _warn_architecture(config: fn.FunctionConfiguration) -> None:
+    """The configuration keeps the architecture asked for; the server says once per function (and
+    process) that the function runs on the host's."""
+    host = catalog.host_architecture()
+    if config.architecture != host and config.name not in _warned_architectures:
+        _warned_architectures.add(config.name)
+        log.warning("function %s: Architectures [%s] is kept in its configuration, but it runs on this "
+                    "host's architecture (%s)", config.name, config.architecture, host)
 
 
 def _zip(doc: dict[str, Any]) -> bytes:
@@ -107,8 +128,11 @@ def create_function(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
         if required not in doc:
             raise ValidationException(f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
                                       "failed to satisfy constraint: Member must not be null")
+    params = {k: v for k, v in _params(doc).items() if k != "handler"}
+    params.update(_architecture(doc))
     config = c.create_function(doc["FunctionName"], _zip(doc), doc["Handler"], publish=bool(doc.get("Publish")),
-                               **{k: v for k, v in _params(doc).items() if k != "handler"})
+                               **params)
+    _warn_architecture(config)
     if doc.get("Tags"):
         c.tag_resource(c.arns.function(config.name), doc["Tags"])
     return json_reply(config.to_aws(c.arns), 201)
@@ -136,7 +160,8 @@ def list_functions(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
 def update_code(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
     config = c.update_function_code(p["name"], _zip(doc), publish=bool(doc.get("Publish")),
-                                    revision_id=doc.get("RevisionId"))
+                                    revision_id=doc.get("RevisionId"), **_architecture(doc))
+    _warn_architecture(config)
     return json_reply(config.to_aws(c.arns))
 
 

@@ -90,6 +90,7 @@ class ApiSpec:
     route_throttles: dict[str, Throttle]
     routes: tuple[Route, ...]
     description: str = ""
+    protocol: str = "HTTP"           # REST for SAM's implicit ServerlessRestApi (Api events)
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:
@@ -231,7 +232,8 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                              config.stage_variables, config.cors, tuple(config.authorizers.values()),
                              config.default_throttle,
                              {**config.route_throttles, **throttles[logical]},
-                             tuple(routes[logical]), config.description))
+                             tuple(routes[logical]), config.description,
+                             "REST" if logical == IMPLICIT_REST_API else "HTTP"))
     return specs
 
 

@@ -40,7 +40,7 @@ KNOWN_EVENT_TYPES = frozenset({
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
 })
 _FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage",
-           "dead_letter_arn")
+           "dead_letter_arn", "architecture")
 
 
 @dataclass
@@ -276,7 +276,7 @@ def _apply_apis(c: Cumulo, template: Template, snapshots: dict[str, dict[str, An
                 c.functions.get(authorizer.function)       # the authorizer function must exist
         stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
         api = HttpApi(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
-                      spec.description)
+                      spec.description, spec.protocol)
         if current is None or HttpApi.from_dict(current) != api:
             c.store.put_api(spec.api_id, api.to_dict())
 

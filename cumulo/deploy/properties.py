@@ -19,6 +19,7 @@ from cumulo.deploy.triggers import EventInvokeSpec, read_dead_letter_queue, read
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.alias import validate_alias_name
+from cumulo.runtime.catalog import host_architecture
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
     validate_runtime, validate_snap_start, validate_timeout,
@@ -165,9 +166,9 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
     get = _Reader(properties, scope).get
     get("PackageType", _package_type)
     architecture = get("Architectures", _architecture, "x86_64")
-    if architecture != "x86_64":
-        notes.append(f"Architectures: {architecture} requested; Cumulo runs functions on its host's "
-                     "architecture")
+    if architecture != host_architecture():
+        notes.append(f"Architectures: {architecture} requested and kept in the configuration; Cumulo runs "
+                     f"functions on its host's architecture ({host_architecture()})")
     alias = get("AutoPublishAlias", _alias)
     reserved = get("ReservedConcurrentExecutions", _reserved)
     provisioned = get("ProvisionedConcurrencyConfig", _provisioned)

@@ -173,10 +173,13 @@ class HttpApi:
     authorizers: tuple[Authorizer, ...] = ()
     cors: dict[str, Any] | None = None         # apigatewayv2 CorsConfiguration, as given
     description: str = ""
+    protocol: str = "HTTP"                     # HTTP (v2) | REST (v1: SAM's Api events), which answer misses differently
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
             raise ValidationException("API name must be 1-128 characters")
+        if self.protocol not in ("HTTP", "REST"):
+            raise ValidationException(f"API protocol must be HTTP or REST, not {self.protocol!r}")
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -218,4 +221,4 @@ class HttpApi:
                    tuple(stage(s) for s in doc["stages"]), doc.get("created", ""),
                    tuple(Integration(**i) for i in doc.get("integrations", [])),
                    tuple(authorizer(a) for a in doc.get("authorizers", [])), doc.get("cors"),
-                   doc.get("description", ""))
+                   doc.get("description", ""), doc.get("protocol", "HTTP"))

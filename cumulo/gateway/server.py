@@ -42,6 +42,9 @@ MAX_HEADER_BYTES = 10_240             # HTTP APIs: request line and header value
 
 
 NOT_FOUND = message(404, "Not Found")
+# REST APIs (API Gateway v1, SAM's Api events) answer a request no stage and route match this way.
+MISSING_TOKEN = message(403, "Missing Authentication Token",
+                        [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
 TOO_LARGE = message(413, "Request Entity Too Large")
 HEADERS_TOO_LARGE = message(431, "Request Header Fields Too Large")
 TIMEOUT = message(504, "Endpoint request timed out")
@@ -78,8 +81,9 @@ class Gateway:
                                   cors_config(api.cors) if api.cors else None)
         return self._apis[api_id]
 
-    def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, CorsConfig | None, Stage, str] | None:
-        """(API, routes, stage, path within the stage) for a request, or None."""
+    def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, CorsConfig | None, Stage | None, str] | None:
+        """(API, routes, stage, path within the stage) for a request, or None; the stage is None
+        when the API has neither the named stage nor ``$default``."""
         segments = raw_path.split("/")
         found = None
         if ".execute-api." in host:
@@ -96,8 +100,7 @@ class Gateway:
             named = api.stage(unquote(segments[1]))
             if named is not None and named.name != DEFAULT_STAGE:
                 return api, table, cors, named, "/" + "/".join(segments[2:])
-        default = api.stage(DEFAULT_STAGE)
-        return None if default is None else (api, table, cors, default, raw_path)
+        return api, table, cors, api.stage(DEFAULT_STAGE), raw_path
 
     # -- HTTP -----------------------------------------------------------------
     async def handle(self, request: Request) -> GatewayResponse:
@@ -131,6 +134,8 @@ class Gateway:
         if located is None:
             return NOT_FOUND
         api, table, cors, stage, path = located
+        if stage is None:
+            return _no_route(api)
         ip = request.client[0]
         access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=ip,
                       httpMethod=request.method, path=path, routeKey="-", integrationLatency=None)
@@ -146,7 +151,7 @@ class Gateway:
         except CumuloError:
             return BAD_REQUEST
         if match is None:
-            return NOT_FOUND
+            return _no_route(api)
         route = next(r for r in api.routes if r.route_key == match.route_key)
         access["routeKey"] = route.route_key
         request = HttpRequest(
@@ -209,6 +214,12 @@ class Gateway:
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
         return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy)
+
+
+def _no_route(api: HttpApi) -> GatewayResponse:
+    """What a request that matches no route of ``api`` gets: HTTP APIs 404 ``Not Found``, REST
+    APIs 403 ``Missing Authentication Token``, as API Gateway answers each."""
+    return MISSING_TOKEN if api.protocol == "REST" else NOT_FOUND
 
 
 def access_log_group(api_id: str) -> str:

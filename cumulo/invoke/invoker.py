@@ -91,6 +91,7 @@ class _Run:
     billed_restore_ms: float | None = None
     template_init_ms: float | None = None    # this cold start created the template
     template_init_lines: list[LogLine] = field(default_factory=list)
+    failed_start: bool = False               # no environment started: the outcome is its Init's
 
 
 class Invoker:
@@ -179,7 +180,8 @@ class Invoker:
                                                 ceiling=lambda: self._limiter.ceiling(config.name))
         if env is None:
             assert failure is not None
-            return _Run(failure, True, failure.duration_ms, [], config.memory_size, "")
+            return _Run(failure, True, failure.duration_ms, [], _failed_start_memory_mb(config, failure), "",
+                        failed_start=True)
         try:
             outcome = env.invoke(self._header(config, request, request_id, arn), request.payload,
                                  time.monotonic() + config.timeout)
@@ -267,39 +269,58 @@ class Invoker:
         outcome = run.outcome
         if not run.cold and isinstance(outcome, (Succeeded, FunctionFailed)):
             return self._finish_warm(config, request, request_id, run, outcome)
+        # The platform's lines are written now, after the fact: each is stamped when its phase began
+        # or ended (worked back from the measured durations), then kept in order with the
+        # function's own lines, which were stamped as they were read (``_in_order``).
+        now = _now_ms()
+        duration = 0.0 if isinstance(outcome, (InitFailed, RestoreFailed)) else outcome.duration_ms
+        invoked: float
+        started: float
+        if run.failed_start:      # Init failed, timed out or crashed: it took the outcome's time
+            invoked, started = now, now - outcome.duration_ms
+        else:
+            invoked = now - duration                                       # when the invocation began
+            started = invoked - (run.restore_ms or run.init_ms or 0.0)     # when Init/Restore began
         lines: list[LogLine] = []
+        platform: set[int] = set()      # indices of the platform's own lines (their stamps may move)
+
+        def platform_line(ts: float, text: str) -> None:
+            platform.add(len(lines))
+            lines.append(LogLine(int(ts), text))
+
         version_arn = self._arns.function(config.name, config.version) if run.cold else ""
         if run.template_init_ms is not None:
-            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, version_arn)))
+            platform_line(started - run.template_init_ms, init_start_line(config.runtime, version_arn))
             lines.extend(run.template_init_lines)
-            lines.append(LogLine(_now_ms(), init_report_line(run.template_init_ms)))
+            platform_line(started, init_report_line(run.template_init_ms))
         if isinstance(outcome, RestoreFailed):
-            return self._restore_failed(config, request_id, run, outcome, lines)
+            return self._restore_failed(config, request_id, run, outcome, lines, platform)
         payload, function_error, trailing = _result_of(outcome, request_id)
         if run.cold and run.restore_ms is not None:
-            lines.append(LogLine(_now_ms(), restore_start_line(config.runtime, version_arn)))
+            platform_line(started, restore_start_line(config.runtime, version_arn))
             lines.extend(run.init_lines)
-            lines.append(LogLine(_now_ms(), restore_report_line(run.restore_ms)))
+            platform_line(invoked, restore_report_line(run.restore_ms))
         elif run.cold:
-            lines.append(LogLine(_now_ms(), init_start_line(config.runtime, version_arn)))
+            platform_line(started, init_start_line(config.runtime, version_arn))
             lines.extend(run.init_lines)
         if isinstance(outcome, InitFailed):
             lines.extend(outcome.lines)
             error_type = json.loads(outcome.payload).get("errorType", "Unknown")
-            lines.append(LogLine(_now_ms(), f"INIT_REPORT Init Duration: {outcome.duration_ms:.2f} ms\tPhase: init\t"
-                                             f"Status: error\tError Type: {error_type}"))
-        lines.append(LogLine(_now_ms(), start_line(request_id, config.version)))
+            platform_line(now, f"INIT_REPORT Init Duration: {outcome.duration_ms:.2f} ms\tPhase: init\t"
+                               f"Status: error\tError Type: {error_type}")
+        platform_line(invoked, start_line(request_id, config.version))
         if not isinstance(outcome, InitFailed):
             lines.extend(outcome.lines)
-        lines.extend(LogLine(_now_ms(), t) for t in trailing)
-        lines.append(LogLine(_now_ms(), end_line(request_id)))
-        duration = 0.0 if isinstance(outcome, InitFailed) else outcome.duration_ms
+        for text in trailing:
+            platform_line(now, text)
+        platform_line(now, end_line(request_id))
         init_ms = run.init_ms if run.cold and not isinstance(outcome, InitFailed) else None
-        lines.append(LogLine(_now_ms(), report_line(request_id, duration, config.memory_size, run.max_memory_mb, init_ms,
-                                                    run.restore_ms if run.cold else None,
-                                                    run.billed_restore_ms if run.cold else None)))
+        platform_line(now, report_line(request_id, duration, config.memory_size, run.max_memory_mb, init_ms,
+                                       run.restore_ms if run.cold else None,
+                                       run.billed_restore_ms if run.cold else None))
         if isinstance(outcome, TimedOut):
-            lines.append(LogLine(_now_ms(), f"{_iso_now()} {request_id} Task timed out after {outcome.duration_ms / 1000:.2f} seconds"))
+            platform_line(now, f"{_iso_now()} {request_id} Task timed out after {outcome.duration_ms / 1000:.2f} seconds")
+        lines = _in_order(lines, platform)
         self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
         texts = [text for _, text in lines]
         tail = None
@@ -326,19 +347,47 @@ class Invoker:
         return InvocationResult(200, outcome.payload, version, request_id, error, tail, False, texts)
 
     def _restore_failed(self, config: FunctionConfiguration, request_id: str, run: _Run, outcome: RestoreFailed,
-                        lines: list[LogLine]) -> InvocationResult:
+                        lines: list[LogLine], platform: set[int]) -> InvocationResult:
         """An after-restore hook raised or ran out of time: logged, then the Invoke fails, as on AWS."""
-        lines.append(LogLine(_now_ms(), restore_start_line(config.runtime, self._arns.function(config.name, config.version))))
+        now = _now_ms()
+        platform.add(len(lines))
+        lines.append(LogLine(int(now - outcome.duration_ms),
+                             restore_start_line(config.runtime, self._arns.function(config.name, config.version))))
         lines.extend(outcome.lines)
         error_type = "SnapStartTimeoutException" if outcome.timed_out else "SnapStartException"
         if outcome.payload:
             error_type = json.loads(outcome.payload).get("errorType", error_type)
-        lines.append(LogLine(_now_ms(), restore_report_line(outcome.duration_ms, error_type)))
+        platform.add(len(lines))
+        lines.append(LogLine(now, restore_report_line(outcome.duration_ms, error_type)))
+        lines = _in_order(lines, platform)
         self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
         if outcome.timed_out:
             raise SnapStartTimeoutException("Lambda couldn't restore the snapshot within the timeout limit.")
         raise SnapStartException(
             "The afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch logs.")
+
+
+def _failed_start_memory_mb(config: FunctionConfiguration, failure: Outcome) -> int:
+    """REPORT's Max Memory Used when no environment started: what Init measured, the memory size
+    when the kernel's OOM killer ended it, else (nothing measured) the memory size."""
+    if isinstance(failure, InitFailed) and failure.max_memory_kb > 0:
+        return min(-(-failure.max_memory_kb // 1024), config.memory_size)
+    return config.memory_size
+
+
+def _in_order(lines: list[LogLine], platform: set[int]) -> list[LogLine]:
+    """``lines`` with the platform's stamps moved, where needed, so that no line is stamped before
+    the one above it: each platform line no later than the line after it (an INIT_START is not
+    after Init's output), then no earlier than the line before it. The function's own lines keep
+    the stamps they were read at."""
+    stamps = [ts for ts, _ in lines]
+    for i in range(len(stamps) - 2, -1, -1):
+        if i in platform and stamps[i] > stamps[i + 1]:
+            stamps[i] = stamps[i + 1]
+    for i in range(1, len(stamps)):
+        if i in platform and stamps[i] < stamps[i - 1]:
+            stamps[i] = stamps[i - 1]
+    return [LogLine(ts, text) for ts, (_, text) in zip(stamps, lines)]
 
 
 def _result_of(outcome: Outcome, request_id: str) -> tuple[bytes, str | None, list[str]]:

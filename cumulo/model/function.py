@@ -32,6 +32,9 @@ __all__ = [
     "validate_description",
     "validate_dead_letter_arn",
     "validate_snap_start",
+    "validate_architecture",
+    "validate_architectures",
+    "ARCHITECTURES",
     "SNAP_START_DEFAULT",
     "PYTHON_RUNTIMES",
     "NODE_RUNTIMES",
@@ -67,6 +70,9 @@ RESERVED_ENV_KEYS = frozenset(
 # an explicit "None" turns it off, "PublishedVersions" is AWS's: published versions only.
 SNAP_START_VALUES = ("PublishedVersions", "None")
 SNAP_START_DEFAULT = "AllVersions"
+
+# Architectures: AWS's two. Kept as asked and reported back; functions run on the host's own.
+ARCHITECTURES = ("x86_64", "arm64")
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
@@ -184,6 +190,26 @@ def validate_snap_start(apply_on: object) -> str:
     return str(apply_on)
 
 
+def validate_architecture(architecture: object) -> str:
+    """One architecture (the Python API's ``architecture=``)."""
+    if architecture not in ARCHITECTURES:
+        raise _constraint(f"[{architecture}]", "architectures",
+                          "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]")
+    return str(architecture)
+
+
+def validate_architectures(architectures: object) -> str:
+    """``Architectures`` as CreateFunction/UpdateFunctionCode take it: a list of exactly one."""
+    if not isinstance(architectures, list):
+        raise _constraint(architectures, "architectures", "Member must be a list of one of [x86_64, arm64]")
+    shown = "[" + ", ".join(str(a) for a in architectures) + "]"
+    if len(architectures) < 1:
+        raise _constraint(shown, "architectures", "Member must have length greater than or equal to 1")
+    if len(architectures) > 1:
+        raise _constraint(shown, "architectures", "Member must have length less than or equal to 1")
+    return validate_architecture(architectures[0])
+
+
 def validate_description(text: str) -> str:
     if not isinstance(text, str) or len(text) > limits.DESCRIPTION_MAX:
         raise _constraint(text, "description", f"Member must have length less than or equal to {limits.DESCRIPTION_MAX}")
@@ -255,6 +281,7 @@ class FunctionConfiguration:
     dead_letter_arn: str = ""     # DeadLetterConfig.TargetArn: where failed asynchronous events go
     layers: tuple[LayerRef, ...] = ()   # in order: later layers override earlier ones under /opt
     snap_start: str | None = None  # SnapStart.ApplyOn as set: "PublishedVersions", "None", or never set
+    architecture: str = "x86_64"   # Architectures[0] as asked; it runs on the host's architecture
 
     @property
     def snap_start_applies(self) -> bool:
@@ -264,6 +291,17 @@ class FunctionConfiguration:
             return False
         apply_on = self.snap_start or SNAP_START_DEFAULT
         return apply_on == SNAP_START_DEFAULT or (apply_on == "PublishedVersions" and self.version != LATEST)
+
+    def snap_start_to_aws(self) -> dict[str, str]:
+        """``SnapStart`` as AWS reports this setting: ``ApplyOn`` as set (``None`` when never set,
+        so templates that leave it out see no drift), and ``OptimizationStatus: On`` only where AWS
+        would say so, a published version of a ``PublishedVersions`` function on a runtime that has
+        SnapStart. Cumulo's default (templates for every version while ``ApplyOn`` was never set) is
+        not a setting AWS has, so it is reported as what was set: ``None`` / ``Off``; REPORT's
+        ``Restore Duration`` shows when a cold start was forked from a template (README)."""
+        apply_on = self.snap_start or "None"
+        on = apply_on == "PublishedVersions" and self.version != LATEST and self.runtime in PYTHON_RUNTIMES
+        return {"ApplyOn": apply_on, "OptimizationStatus": "On" if on else "Off"}
 
     @property
     def code_hex(self) -> str:
@@ -306,10 +344,9 @@ class FunctionConfiguration:
             "State": "Active",
             "LastUpdateStatus": "Successful",
             "PackageType": "Zip",
-            "Architectures": ["x86_64"],
+            "Architectures": [self.architecture],
             "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {"ApplyOn": self.snap_start or "None",
-                          "OptimizationStatus": "On" if self.snap_start_applies else "Off"},
+            "SnapStart": self.snap_start_to_aws(),
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
         if self.layers:

@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version"]
+__all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
+           "host_architecture"]
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -32,6 +33,16 @@ class Runtime:
     environment: dict[str, str] = field(default_factory=dict)
     version: str = ""                      # what actually runs it, for RuntimeVersionConfig
     runtime_dir: Path | None = None        # shown at /var/runtime at the namespace level
+
+
+@functools.cache
+def host_architecture() -> str:
+    """The machine's architecture in Lambda's words (``x86_64``, ``arm64``): what every function
+    runs on here, whatever its ``Architectures`` asks."""
+    import platform
+
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
 
 
 @functools.cache

@@ -136,7 +136,7 @@ class Environment:
         if frame is None:
             outcome = env._death_outcome(lines, elapsed_ms / 1000, deadline)
         elif op in ("init_error", "restore_error"):
-            outcome = InitFailed(frame[1], lines, elapsed_ms)
+            outcome = InitFailed(frame[1], lines, elapsed_ms, env._peak_kb(frame[0].get("maxrss_kb", 0)))
             env.kill()
         else:
             outcome = Crashed(f"unexpected frame {op!r}", False, lines, elapsed_ms)
@@ -502,6 +502,14 @@ class Environment:
     def max_memory_mb(self) -> int:
         """Peak resident memory of the environment's process, in MB (rounded up)."""
         return -(-self.maxrss_kb // 1024)
+
+    def _peak_kb(self, reported_kb: int) -> int:
+        """The process's own peak RSS (what it reported), else its memory cgroup's peak: read
+        before ``kill`` removes the cgroup."""
+        if reported_kb > 0 or self.cgroup is None or self.cgroups is None:
+            return reported_kb
+        peak = self.cgroups.peak_bytes(self.cgroup)
+        return 0 if peak is None else peak // 1024
 
 
 class _LoopInvocation:

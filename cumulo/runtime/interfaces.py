@@ -132,6 +132,7 @@ class InitFailed:
     payload: bytes
     lines: list[LogLine]
     duration_ms: float
+    max_memory_kb: int = 0      # the process's peak memory during Init, where it could be measured
 
 
 @dataclass(frozen=True)

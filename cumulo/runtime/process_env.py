@@ -121,8 +121,9 @@ class ProcessEnvironment:
     def _init_failed(self, doc: bytes, lines: list[LogLine], duration_ms: float) -> InitFailed:
         self._drain_logs(lines)
         self._flush_partial_line(lines)
+        peak_kb = self._peak_kb()      # before kill removes the cgroup
         self.kill()
-        return InitFailed(doc, lines, duration_ms)
+        return InitFailed(doc, lines, duration_ms, peak_kb)
 
     # -- invocation -----------------------------------------------------------
     def invoke(self, header: dict, payload: bytes, deadline: float) -> Outcome:

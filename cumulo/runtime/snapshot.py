@@ -38,7 +38,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from cumulo.runtime import bootstrap, linux, protocol
+from cumulo.runtime import bootstrap, linux, protocol, seccomp
 
 __all__ = ["run_template", "refusal"]
 
@@ -208,6 +208,8 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         if spec.get("namespaces"):
             _private_namespaces(spec)
             tmp = "/tmp"
+        if seccomp.enabled:
+            seccomp.install()   # on top of the template's: no more namespaces or mounts from here
         linux.set_parent_death_signal()   # after the namespaces: a change of credentials clears it
         if os.getppid() != template_pid:  # the template died before that: so do we
             os._exit(0)

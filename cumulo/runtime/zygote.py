@@ -75,6 +75,7 @@ class Zygote:
         self._sock: socket.socket | None = None
         self.namespaces = False
         self.template_namespaces = False   # templates can isolate their children at the namespace level
+        self.seccomp = False               # environments get the seccomp filter (runtime/seccomp.py)
         self.cpus: set[int] | None = None  # where it and everything it forks may run (None: anywhere)
 
     def start(self) -> None:
@@ -122,6 +123,7 @@ class Zygote:
         parent.settimeout(None)
         self.namespaces = bool(hello.get("namespaces"))
         self.template_namespaces = bool(hello.get("template_namespaces"))
+        self.seccomp = bool(hello.get("seccomp"))
         self._sock = parent
         threading.Thread(target=self._read_exits, name="cumulo-zygote-reader", daemon=True).start()
 

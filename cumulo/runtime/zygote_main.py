@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, snapshot
+from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, seccomp, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -51,7 +51,8 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     platform_paths = [SITE_DIR, *_standard_library(sys.path[1:])]   # sys.path[0]: where cumulo is
     namespaces = _probe_namespaces()
-    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces,
+    seccomp.enabled = seccomp.probe()
+    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "seccomp": seccomp.enabled,
                         "template_namespaces": namespaces and _probe_template_namespaces()})
     gc.collect()
     gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
@@ -163,6 +164,10 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.chdir(task_root)
         if spec.get("namespaces"):
             _become_unprivileged(bool(spec.get("template")))
+        else:
+            linux.set_no_new_privs()
+        if seccomp.enabled:
+            seccomp.install(template=bool(spec.get("template")))
         os.environ.clear()
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})

@@ -104,10 +104,15 @@ def test_no_value_leaves_the_default(tmp_path: Path) -> None:
     assert fn.memory_size == 128 and fn.function_name == "app-Fn"
 
 
-def test_arm64_is_accepted_with_a_note(tmp_path: Path) -> None:
-    fn = load(tmp_path, "      Architectures: [arm64]\n")
-    assert fn.architecture == "arm64"
-    assert fn.notes == ["Architectures: arm64 requested; Cumulo runs functions on its host's architecture"]
+def test_the_other_architecture_is_kept_with_a_note(tmp_path: Path) -> None:
+    from cumulo.runtime.catalog import host_architecture
+
+    other = "arm64" if host_architecture() != "arm64" else "x86_64"
+    fn = load(tmp_path, f"      Architectures: [{other}]\n")
+    assert fn.architecture == other
+    assert fn.notes == [f"Architectures: {other} requested and kept in the configuration; Cumulo runs functions "
+                        f"on its host's architecture ({host_architecture()})"]
+    assert load(tmp_path, f"      Architectures: [{host_architecture()}]\n").notes == []
 
 
 def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
