@@ -173,8 +173,10 @@ class ServerLock:
                              "stop it first, or use another --home") from None
         self._fd = fd
 
-    def publish(self, endpoint: str) -> None:
-        self.info_path.write_text(json.dumps({"pid": os.getpid(), "endpoint": endpoint}))
+    def publish(self, endpoint: str, gateway: str | None = None) -> None:
+        """Say where this server listens (``endpoint``; ``gateway``: its HTTP API gateway)."""
+        info = {"pid": os.getpid(), "endpoint": endpoint, **({"gateway": gateway} if gateway else {})}
+        self.info_path.write_text(json.dumps(info))
 
     def running(self) -> dict[str, Any] | None:
         try:

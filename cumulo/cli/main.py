@@ -1,8 +1,9 @@
 """The ``cumulo`` command: a thin shell over ``cumulo.Cumulo``.
 
 Exit codes: 0 success; 1 the function itself failed (invoke printed its error
-document); 2 bad command-line usage; 3 the platform refused the request (the
-AWS error type and message are printed to stderr).
+document), or a state machine execution did (``states start``); 2 bad
+command-line usage; 3 the platform refused the request (the AWS error type and
+message are printed to stderr).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def cli(ctx: click.Context, home: Path) -> None:
     """Cumulo: run AWS Lambda functions on your own machine.
 
     Functions, their code and their logs live in an embedded SQLite store under
-    --home. Exit codes: 0 ok, 1 the function failed, 2 usage error, 3 the
-    platform refused the request (AWS error type on stderr).
+    --home. Exit codes: 0 ok, 1 the function (or, for `states start`, the
+    execution) failed, 2 usage error, 3 the platform refused the request (AWS
+    error type on stderr).
     """
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
@@ -283,24 +285,33 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
         return
 
 
+_STACK_NAME = click.option(
+    "--stack-name", default=None,
+    help="The stack to deploy as (default: the template's folder name, e.g. hello-sam); a re-deploy of a stack "
+         "updates what it made.")
+
+
 @cli.command()
 @click.argument("template", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=9000, show_default=True, type=int, help="Port of the control plane (0: any free one).")
+@click.option("--port", default=9000, show_default=True, type=int,
+              help="Port of the AWS Lambda API (and SQS, EventBridge … ; 0: any free one).")
 @click.option("--gateway-port", default=8080, show_default=True, type=int,
               help="Port of the HTTP API gateway (0: any free one).")
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
+@_STACK_NAME
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
-       parameters: tuple[str, ...]) -> None:
+       parameters: tuple[str, ...], stack_name: str | None) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
     The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
     on the gateway port. The server also runs the workers: asynchronous invocations, queue and
     stream pollers, schedules, event delivery and state machine executions.
 
-    With TEMPLATE (an AWS SAM template), deploy it first. Stops on SIGINT/SIGTERM
+    With TEMPLATE (an AWS SAM template), deploy it first, as `cumulo deploy` does; its outputs
+    that are API URLs are printed as the local gateway serves them. Stops on SIGINT/SIGTERM
     after in-flight requests finish, then shuts environments down and exits 0.
     """
     import ipaddress
@@ -315,6 +326,12 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
             loopback = host == "localhost"
         if not loopback:
             raise click.UsageError("--no-auth serves unsigned requests, so it only binds loopback addresses")
+    if port == gateway_port and port != 0:
+        raise click.UsageError(f"--port and --gateway-port are both {port}: the Lambda API and the HTTP API gateway "
+                               "need a port each")
+    if template is None and (parameters or stack_name):
+        raise click.UsageError(f"{'--parameter' if parameters else '--stack-name'} is for deploying a TEMPLATE; "
+                               "give one: cumulo up TEMPLATE")
     lock = server.ServerLock(ctx.obj["home"])
     try:
         lock.acquire()
@@ -322,24 +339,45 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         click.echo(f"cumulo up: {exc}", err=True)
         sys.exit(EXIT_PLATFORM_ERROR)
     try:
+        # Listen first: a busy port is reported before anything is deployed.
+        sock, endpoint = _listen(host, port, "the AWS Lambda API", "--port")
+        gateway_sock, gateway_url = _listen(host, gateway_port, "the HTTP API gateway", "--gateway-port")
         c = _open(ctx)
         cpus = c.place_cpus()
         key, created = first_key(c.store)
-        deployed = _deploy_template(c, template, parameters) if template else []
-        try:
-            sock, endpoint = server.listen(host, port)
-            gateway_sock, gateway_url = server.listen(host, gateway_port)
-        except OSError as exc:
-            click.echo(f"cumulo up: cannot listen on {host}: {exc.strerror}", err=True)
-            sys.exit(EXIT_PLATFORM_ERROR)
-        lock.publish(endpoint)
+        stack, deployed = _deploy_template(c, template, parameters, stack_name, gateway_url) if template else (None, [])
+        lock.publish(endpoint, gateway_url)
         c.queues.endpoint = endpoint
         c.start_workers()
-        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus)
+        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus, stack)
         server.serve(c, sock, auth=not no_auth, gateway=gateway_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
+
+
+def _listen(host: str, port: int, what: str, flag: str) -> tuple[Any, str]:
+    """``server.listen``, or exit 3 with what went wrong and the option that changes it."""
+    import errno
+    import socket
+
+    from cumulo.api import server
+
+    try:
+        return server.listen(host, port)
+    except OSError as exc:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            why, fix = f"{host} is not an address of this machine", "choose another address with --host"
+        elif exc.errno == errno.EADDRINUSE:
+            why = "the address is already in use (another program, or a `cumulo up` of another --home, listens there)"
+            fix = f"choose another port with {flag} PORT ({flag} 0 picks a free one)"
+        elif exc.errno == errno.EACCES:
+            why, fix = "permission denied (ports below 1024 need root)", f"choose a port from 1024 up with {flag} PORT"
+        else:
+            why, fix = exc.strerror or str(exc), f"check --host and {flag}"
+        click.echo(f"cumulo up: cannot serve {what} on {where}: {why}; {fix}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
 
 
 def _cpu_list(cpus: set[int]) -> str:
@@ -347,7 +385,7 @@ def _cpu_list(cpus: set[int]) -> str:
 
 
 def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, no_auth: bool,
-              deployed: list[str], cpus: tuple[set[int], set[int]] | None = None) -> None:
+              deployed: list[str], cpus: tuple[set[int], set[int]] | None = None, stack: str | None = None) -> None:
     say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
     say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
@@ -362,6 +400,8 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     else:
         say(f"  credentials {'(new) ' if created else ''}AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret}")
         say(f"              region {c.arns.region}; more keys: cumulo keys create")
+    if stack is not None:
+        say(f"  stack       {stack}")
     for line in deployed:
         say(f"  deployed    {line.replace('<gateway>', gateway_url)}")
     say("")
@@ -372,21 +412,22 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     say("Stop with Ctrl-C.")
 
 
-def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...]) -> list[str]:
+def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...], stack_name: str | None,
+                     gateway_url: str) -> tuple[str, list[str]]:
     from cumulo.deploy.engine import deploy
 
     try:
-        result = deploy(c, template, _parse_env(parameters))
+        result = deploy(c, template, _parse_env(parameters), stack_name, gateway_url=gateway_url)
     except CumuloError as err:
         click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
         sys.exit(EXIT_PLATFORM_ERROR)
-    return result.summary()
+    return f"{result.stack} ({'deployed' if result.changed else 'no changes'})", result.summary()
 
 
 @cli.command("deploy")
 @click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
-@click.option("--stack-name", default=None, help="Defaults to the template's folder name.")
+@_STACK_NAME
 @click.option("--dry-run", is_flag=True, help="Only print the plan.")
 @click.pass_context
 @_aws_errors
@@ -395,14 +436,22 @@ def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ..
     """Deploy an AWS SAM template: plan, apply, roll back if any resource fails.
 
     Re-deploying an unchanged template changes nothing. Functions removed from
-    the template since the last deploy of the same stack are deleted.
+    the template since the last deploy of the same stack are deleted. API URLs
+    (routes, and outputs that are execute-api URLs) are printed as the gateway of
+    the `cumulo up` serving this store serves them, or as <gateway>/… when none runs.
     """
+    from cumulo.api.server import ServerLock
     from cumulo.deploy.engine import deploy
 
-    result = deploy(_open(ctx), template, _parse_env(parameters), stack_name, dry_run=dry_run)
+    running = ServerLock(ctx.obj["home"]).running_server() or {}
+    gateway = running.get("gateway") or "<gateway>"
+    result = deploy(_open(ctx), template, _parse_env(parameters), stack_name, dry_run=dry_run, gateway_url=gateway)
     click.echo(f"Stack {result.stack}: {'plan' if dry_run else ('deployed' if result.changed else 'no changes')}")
-    for line in result.summary():
+    lines = [line.replace("<gateway>", gateway) for line in result.summary()]
+    for line in lines:
         click.echo(f"  {line}")
+    if any("<gateway>" in line for line in lines):
+        click.echo("  (<gateway>: where `cumulo up` serves HTTP APIs, http://127.0.0.1:8080 unless --gateway-port)")
 
 
 @cli.group()
@@ -452,6 +501,25 @@ cli.add_command(events)
 cli.add_command(states)
 cli.add_command(layer)
 cli.add_command(package)
+
+
+def _set_home(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["home"] = value
+
+
+def _home_after_the_command(group: click.Group) -> None:
+    """``--home`` also after a command's name (``cumulo up TEMPLATE --home DIR``), as users write it."""
+    for command in group.commands.values():
+        command.params.append(click.Option(
+            ["--home"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+            callback=_set_home, help="Folder holding Cumulo's state, as `cumulo --home DIR` (default: $CUMULO_HOME, "
+                                    "else ./.cumulo)."))
+        if isinstance(command, click.Group):
+            _home_after_the_command(command)
+
+
+_home_after_the_command(cli)
 
 
 if __name__ == "__main__":

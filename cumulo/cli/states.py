@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from cumulo.cli._common import aws_errors as _aws_errors, open_cumulo as _open, print_json
+from cumulo.cli._common import (
+    EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open, print_json,
+)
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -59,28 +62,59 @@ def states_list(ctx: click.Context) -> None:
 @click.argument("machine")
 @click.option("--input", "input_", default="{}", show_default=True, help="Execution input (JSON).")
 @click.option("--name", default=None, help="Execution name (default: a UUID).")
-@click.option("--wait", is_flag=True, help="Wait for the execution to end and print it (needs a running server "
-                                             "for Standard machines).")
+@click.option("--wait", is_flag=True, help="Wait for the execution to end and print it; exit 1 unless it "
+                                             "SUCCEEDED (Standard machines need a running `cumulo up` on this "
+                                             "store, which runs their executions).")
 @click.pass_context
 @_aws_errors
 def states_start(ctx: click.Context, machine: str, input_: str, name: str | None, wait: bool) -> None:
-    """Start an execution of MACHINE (name or ARN); prints its ARN (or, with --wait, its result)."""
+    """Start an execution of MACHINE (name or ARN); prints its ARN (or, with --wait, its result).
+
+    Express machines always run to the end here and are printed like --wait. An execution that
+    ends FAILED, TIMED_OUT or ABORTED exits 1, with its error and cause on stderr.
+    """
+    from cumulo.api.server import ServerLock
+
     c = _open(ctx)
     arn = _machine_arn(c, machine)
     if c.state_machines.describe_state_machine(arn)["type"] == "EXPRESS":
         c.start_workers()
-        print_json(_dates(c.state_machines.start_sync_execution(arn, name, input_)))
+        _ended(c.state_machines.start_sync_execution(arn, name, input_))
         return
+    server = ServerLock(ctx.obj["home"])
+    if wait and server.running_server() is None:
+        raise click.UsageError(f"--wait: no `cumulo up` is serving {ctx.obj['home']}, and it is what runs Standard "
+                               "executions; start one, or leave out --wait and look later with "
+                               "`cumulo states describe EXECUTION_ARN`")
     started = c.state_machines.start_execution(arn, name, input_)
     if not wait:
         click.echo(started["executionArn"])
         return
+    checked = time.monotonic()
     while True:
         desc = c.state_machines.describe_execution(started["executionArn"])
         if desc["status"] != "RUNNING":
-            print_json(_dates(desc))
+            _ended(desc)
             return
+        if time.monotonic() - checked > 1:
+            checked = time.monotonic()
+            if server.running_server() is None:
+                click.echo(f"cumulo states: the `cumulo up` serving {ctx.obj['home']} stopped; the execution "
+                           f"resumes when one runs again: {started['executionArn']}", err=True)
+                sys.exit(EXIT_PLATFORM_ERROR)
         time.sleep(0.1)
+
+
+def _ended(desc: dict) -> None:
+    """Print an execution that ended, as describe-execution shows it; exit 1 unless it SUCCEEDED."""
+    print_json(_dates(desc))
+    if desc["status"] == "SUCCEEDED":
+        return
+    click.echo(f"Execution {desc['name']} {desc['status']}", err=True)
+    for key in ("error", "cause"):
+        if desc.get(key) is not None:
+            click.echo(f"  {key}: {desc[key]}", err=True)
+    sys.exit(EXIT_FUNCTION_ERROR)
 
 
 @states.command("describe")

@@ -11,6 +11,7 @@ raised. Deletes of removed functions run last, after everything else worked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +31,7 @@ from cumulo.gateway.model import HttpApi, Stage
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import FunctionConfiguration
 
-__all__ = ["Change", "DeployResult", "deploy", "plan", "SUPPORTED_EVENT_TYPES"]
+__all__ = ["Change", "DeployResult", "deploy", "plan", "local_api_urls", "SUPPORTED_EVENT_TYPES"]
 
 # Event sources this build can wire; later issues add theirs here.
 SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2",
@@ -146,7 +147,12 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
-           dry_run: bool = False) -> DeployResult:
+           dry_run: bool = False, gateway_url: str | None = None) -> DeployResult:
+    """Deploy the template at ``path`` as ``stack_name`` (default: the template's folder name).
+
+    ``gateway_url`` is where the template's HTTP APIs are served (default ``c.gateway_url``, set
+    while a server runs): Outputs that are execute-api URLs of those APIs are given as that
+    gateway's URLs (see ``local_api_urls``); with none known they are left as AWS gives them."""
     options: dict[str, Any] = {"region": c.arns.region, "account_id": c.arns.account,
                                "queue_endpoint": c.queues.endpoint}
     if stack_name:
@@ -203,7 +209,24 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     route_lines = [line for spec in template.apis for line in _route_lines(spec)]
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, _attributes(c, template, layer_arns), omit_unresolved=True)
+    gateway_url = gateway_url or c.gateway_url
+    if gateway_url:
+        outputs = local_api_urls(outputs, {spec.api_id for spec in template.apis}, gateway_url)
     return DeployResult(template.stack_name, changes, outputs, warnings, applied=True, routes=route_lines)
+
+
+_EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?![\w-]|\.\w)")
+
+
+def local_api_urls(outputs: dict[str, Any], api_ids: set[str], gateway_url: str) -> dict[str, Any]:
+    """``outputs`` with each execute-api URL of one of ``api_ids``
+    (``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}/{path}``) given as the local
+    gateway serves it (``{gateway_url}/{api-id}/{stage}/{path}``). Other values are left alone:
+    an API this deploy did not make is not served here."""
+    def local(m: re.Match[str]) -> str:
+        return f"{gateway_url}/{m['api']}" if m["api"] in api_ids else m[0]
+
+    return {k: _EXECUTE_API.sub(local, v) if isinstance(v, str) else v for k, v in outputs.items()}
 
 
 def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:

@@ -114,6 +114,25 @@ def test_logs_since_and_follow(run, tmp_path: Path) -> None:
         follower.stdout.close()
 
 
+def test_home_may_follow_the_command(run, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    run("function", "create", "here", "--code", str(EXAMPLE), "--handler", "app.handler", "--home", str(other))
+    assert "here" in run("--home", str(other), "function", "list").stdout.split()
+    assert "here" not in run("function", "list").stdout.split()          # not in CUMULO_HOME's store
+    assert json.loads(run("invoke", "here", "--home", str(other), "--payload", '{"name": "Ada"}').stdout)[
+        "message"] == "Hello, Ada!"
+
+
+def test_deploy_without_a_server_prints_api_urls_relative_to_the_gateway(run, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(EXAMPLE.parent / "hello-sam", tmp_path / "app")
+    out = run("deploy", str(tmp_path / "app" / "template.yaml")).stdout
+    assert "Stack app: deployed" in out and "app-HelloWorldFunction (HelloWorldFunction): create" in out
+    assert "amazonaws.com" not in out and "/Prod/hello/" in out, out
+    assert "(<gateway>: where `cumulo up` serves HTTP APIs" in out
+
+
 def test_help_describes_commands(run) -> None:
     top = run("--help").stdout
     for word in ("function", "invoke", "logs", "--home"):

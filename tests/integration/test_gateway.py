@@ -205,6 +205,37 @@ def test_sam_init_hello_world_serves_its_api(tmp_path: Path) -> None:
         assert (status, json.loads(body)) == (200, {"message": "hello world"})
 
 
+def test_up_with_a_stack_name_prints_outputs_as_local_urls(tmp_path: Path) -> None:
+    """`sam init`'s output `https://{api}.execute-api.{region}.amazonaws.com/Prod/hello/` is printed as the
+    gateway's URL, by `cumulo up` and by `cumulo deploy` while it runs, and both URLs answer."""
+    import subprocess
+    import sys
+
+    shutil.copytree(EXAMPLES / "hello-sam", tmp_path / "hello-sam")
+    template = tmp_path / "hello-sam" / "template.yaml"
+    server = CumuloServer(tmp_path / "home", str(template), "--stack-name", "demo")
+    try:
+        output = server.wait_for_output("Stop with Ctrl-C")
+        gw = Gateway(server)
+        assert "  stack       demo (deployed)" in output
+        assert "demo-HelloWorldFunction (HelloWorldFunction): create" in output and "hello-sam-" not in output
+        assert "amazonaws.com" not in output, output
+        url = re.search(r"output HelloWorldApi = (\S+)", output)
+        assert url and url.group(1).startswith(f"http://{gw.host}:{gw.port}/") and url.group(1).endswith("/Prod/hello/")
+        status, _, body = gw.request("GET", url.group(1).split(f":{gw.port}", 1)[1])
+        assert (status, json.loads(body)) == (200, {"message": "hello world"})
+
+        deployed = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "deploy", str(template),
+                                   "--stack-name", "other"], capture_output=True, text=True, timeout=120)
+        assert deployed.returncode == 0, deployed.stderr
+        url = re.search(r"output HelloWorldApi = (\S+)", deployed.stdout)
+        assert url and url.group(1).startswith(f"http://{gw.host}:{gw.port}/"), deployed.stdout
+        status, _, body = gw.request("GET", url.group(1).split(f":{gw.port}", 1)[1])
+        assert (status, json.loads(body)) == (200, {"message": "hello world"})
+    finally:
+        server.close()
+
+
 def test_apigatewayv2_client_builds_a_working_api(tmp_path: Path) -> None:
     import subprocess
     import sys

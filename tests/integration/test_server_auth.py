@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -129,6 +130,27 @@ def test_second_server_on_the_same_home_is_refused(server: CumuloServer, lam: Ba
     assert proc.returncode != 0
     assert "another `cumulo up` is already serving" in proc.stderr and server.endpoint in proc.stderr
     assert "Functions" in lam.list_functions()
+
+
+@pytest.mark.parametrize("flag", ["--port", "--gateway-port"])
+def test_a_port_in_use_is_named_with_the_option_that_changes_it(tmp_path: Path, flag: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "hello-sam" / "template.yaml"
+    with socket.socket() as taken:                   # another program listens there
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = {"--port": "0", "--gateway-port": "0", flag: str(busy)}
+        proc = cli(tmp_path / "home", "up", str(example), *(a for kv in ports.items() for a in kv))
+    assert proc.returncode == 3, proc.stderr
+    assert f"127.0.0.1:{busy}" in proc.stderr and "already in use" in proc.stderr, proc.stderr
+    assert f"choose another port with {flag} PORT" in proc.stderr and "Traceback" not in proc.stderr
+    listed = cli(tmp_path / "home", "function", "list")
+    assert "hello-sam" not in listed.stdout, "deployed although the server could not start"
+
+
+def test_the_same_port_twice_is_a_usage_error(tmp_path: Path) -> None:
+    proc = cli(tmp_path / "home", "up", "--port", "9123", "--gateway-port", "9123")
+    assert proc.returncode == 2 and "--port and --gateway-port are both 9123" in proc.stderr, proc.stderr
 
 
 def test_functions_survive_a_restart(own_server: Callable[..., CumuloServer]) -> None:

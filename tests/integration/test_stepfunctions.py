@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -231,3 +234,44 @@ def test_event_bus_rule_starts_an_execution(sfn: BaseClient, server: CumuloServe
         time.sleep(0.1)
     assert json.loads(finished(sfn, runs[0]["executionArn"])["output"]) == {"id": 9}
     events.close()
+
+
+def cumulo_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def test_cli_start_wait_exits_1_with_error_and_cause_when_the_execution_fails(server: CumuloServer, function: str,
+                                                                              tmp_path: Path) -> None:
+    failing = tmp_path / "failing.asl.json"
+    failing.write_text(json.dumps({"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": function, "Parameters": {"kind": "fail", "id": 7}, "End": True}}}))
+    passing = tmp_path / "passing.asl.json"
+    passing.write_text(json.dumps({"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": function, "End": True}}}))
+    names = {kind: unique(kind) for kind in ("failing", "passing", "express")}
+    for kind, definition in (("failing", failing), ("passing", passing)):
+        assert cumulo_cli(server.home, "states", "create", names[kind], str(definition)).returncode == 0
+    assert cumulo_cli(server.home, "states", "create", names["express"], str(failing), "--express").returncode == 0
+
+    failed = cumulo_cli(server.home, "states", "start", names["failing"], "--wait")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    desc = json.loads(failed.stdout)                                   # describe-execution's document, as before
+    assert desc["status"] == "FAILED" and desc["error"] == "ValueError"
+    assert "FAILED" in failed.stderr and "error: ValueError" in failed.stderr
+    assert "cause: " in failed.stderr and "bad input 7" in failed.stderr
+    express = cumulo_cli(server.home, "states", "start", names["express"])
+    assert express.returncode == 1 and "error: ValueError" in express.stderr, express.stdout + express.stderr
+    succeeded = cumulo_cli(server.home, "states", "start", names["passing"], "--input", '{"n": 2}', "--wait")
+    assert succeeded.returncode == 0, succeeded.stderr
+    assert json.loads(json.loads(succeeded.stdout)["output"]) == {"doubled": 4} and succeeded.stderr == ""
+
+
+def test_cli_start_wait_without_a_server_says_so_instead_of_waiting(tmp_path: Path) -> None:
+    definition = tmp_path / "pass.asl.json"
+    definition.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    home = tmp_path / "home"
+    assert cumulo_cli(home, "states", "create", "p", str(definition)).returncode == 0
+    proc = cumulo_cli(home, "states", "start", "p", "--wait")
+    assert proc.returncode == 2 and "no `cumulo up` is serving" in proc.stderr, proc.stderr
+    assert cumulo_cli(home, "states", "executions", "p").stdout == ""      # nothing was started
