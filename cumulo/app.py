@@ -176,7 +176,7 @@ class Cumulo:
                 self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
                                        on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb,
-                                       burst_wait=s.burst_wait)
+                                       burst_wait=s.burst_wait, network=_network(s))
                 if self._env_cpus:
                     pool.place(self._env_cpus)
                 pool.start()
@@ -586,3 +586,11 @@ def _private_files(home: Path) -> None:
                 path.chmod(0o600)
         except OSError:
             pass
+
+
+def _network(s: Settings) -> str:
+    """Where environments' network lives (``runtime.zygote.Zygote``): a namespace of their own
+    wherever the namespace level may be used, without outbound access under ``no_network``."""
+    if s.sandbox == "process" or os.geteuid() != 0:
+        return "host"
+    return "none" if s.no_network else "isolated"

@@ -83,9 +83,9 @@ class _Provisioned:
 class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
                  cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
-                 template_budget_mb: float = 1024.0, burst_wait: bool = True) -> None:
+                 template_budget_mb: float = 1024.0, burst_wait: bool = True, network: str = "host") -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
-        self._zygote = Zygote(home / "zygote.log")
+        self._zygote = Zygote(home / "zygote.log", network)
         self._zygote_lock = threading.Lock()
         self._cgroups = cgroups
         self.idle_timeout_s = idle_timeout_s

@@ -32,8 +32,9 @@ from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
 )
 from cumulo.runtime.runtime_api import ErrorPosted, InitErrorPosted, Responded, RuntimeApiServer, Signal
-from cumulo.runtime.sandbox import MemoryCgroups
+from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel
 from cumulo.runtime.zygote import Zygote, describe_exit
+from cumulo.runtime.zygote_main import sandbox_uid
 
 __all__ = ["ProcessEnvironment"]
 
@@ -106,7 +107,8 @@ class ProcessEnvironment:
             return Crashed(f"unexpected frame {head.get('op')!r}", False, lines, elapsed_ms())
         self.pid = head["pid"]
         self.exit_fd = self.zygote.exit_fd(self.pid)
-        self.server = RuntimeApiServer(socket.socket(fileno=fds[0]), self.spec.max_response)
+        peer = (self.pid, sandbox_uid(self.pid)) if self.spec.sandbox.level is SandboxLevel.NAMESPACE else None
+        self.server = RuntimeApiServer(socket.socket(fileno=fds[0]), self.spec.max_response, peer)
         chan.setblocking(False)
         result = self._serve(deadline, lines, until_ready=True)
         if result == _READY:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Union
@@ -380,9 +381,12 @@ class RuntimeApiServer:
     One invocation event waits in ``submit`` until the runtime's ``next`` is there to take it.
     """
 
-    def __init__(self, listener: socket.socket, max_payload: int) -> None:
+    def __init__(self, listener: socket.socket, max_payload: int, peer: tuple[int, int] | None = None) -> None:
+        """``peer``: (pid, uid) of the environment — its network namespace is shared with other
+        environments, so a connection is served only if its socket belongs to that uid."""
         listener.setblocking(False)
         self.listener = listener
+        self._peer = peer
         self.address = "%s:%d" % listener.getsockname()[:2]
         self.state = RuntimeApiState(max_payload)
         self._max_body = max_payload + 1   # one byte over is enough to know it is too large
@@ -464,6 +468,9 @@ class RuntimeApiServer:
             if len(self._conns) >= MAX_CONNECTIONS:   # user code must not exhaust the supervisor's descriptors
                 sock.close()
                 continue
+            if self._peer is not None and not _owned_by(sock, *self._peer):   # another environment's
+                sock.close()
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(sock, self._max_body)
@@ -495,3 +502,30 @@ class RuntimeApiServer:
         for conn in list(self._conns.values()):
             self._drop(conn)
         self.listener.close()
+
+
+def _owned_by(sock: socket.socket, pid: int, uid: int) -> bool:
+    """Whether the client end of the accepted ``sock`` is a socket of ``uid``, read from the TCP
+    table of ``pid``'s network namespace (``/proc/<pid>/net/tcp``: local address, remote
+    address, ..., uid)."""
+    try:
+        host, port = sock.getpeername()[:2]
+        ours_host, ours_port = sock.getsockname()[:2]
+    except OSError:
+        return False
+    wanted = (_hex_address(host, port), _hex_address(ours_host, ours_port))
+    try:
+        with open(f"/proc/{pid}/net/tcp") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) > 7 and (fields[1], fields[2]) == wanted:
+                    return fields[7] == str(uid)
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _hex_address(host: str, port: int) -> str:
+    """An IPv4 address as /proc/net/tcp writes it: the 32-bit value in host byte order, in hex."""
+    packed = socket.inet_aton(host)
+    return "%08X:%04X" % (int.from_bytes(packed, sys.byteorder), port)

@@ -8,6 +8,8 @@ can learn how the process ended (exit code, signal).
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -66,8 +68,14 @@ class ExitTable:
 
 
 class Zygote:
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, network: str = "host") -> None:
+        """``network``: ``host`` (environments share the host's network), ``isolated`` (a
+        network namespace of their own, away from the host's loopback, with outbound access through
+        slirp4netns where it is installed) or ``none`` (isolated, no outbound access)."""
         self._log_path = log_path
+        self.network_request = network
+        self.network = "host"              # what environments got: host, isolated, isolated-offline
+        self._slirp: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._exits = ExitTable(on_exit=self._exited)
         self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
@@ -94,7 +102,8 @@ class Zygote:
             try:
                 with open(self._log_path, "ab") as log:
                     self._proc = subprocess.Popen(
-                        [sys.executable, "-I", "-S", "-c", code, str(child.fileno()), package_root],
+                        [sys.executable, "-I", "-S", "-c", code, str(child.fileno()), package_root,
+                         self.network_request],
                         pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                         close_fds=True,
                     )
@@ -124,8 +133,45 @@ class Zygote:
         self.namespaces = bool(hello.get("namespaces"))
         self.template_namespaces = bool(hello.get("template_namespaces"))
         self.seccomp = bool(hello.get("seccomp"))
+        self.network = "host"
+        if hello.get("network_isolated"):
+            self.network = "isolated" if self.network_request == "isolated" and self._start_slirp() else "isolated-offline"
         self._sock = parent
         threading.Thread(target=self._read_exits, name="cumulo-zygote-reader", daemon=True).start()
+
+    def _start_slirp(self) -> bool:
+        """Outbound network for the environments' namespace: slirp4netns on the zygote's, with
+        the host's loopback out of reach (``--disable-host-loopback``). False where it is not
+        installed or did not come up."""
+        slirp = shutil.which("slirp4netns", path="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        if slirp is None or self._proc is None:
+            return False
+        ready_r, ready_w = os.pipe()
+        try:
+            with open(self._log_path, "ab") as log:
+                self._slirp = subprocess.Popen(
+                    [slirp, "--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd", str(ready_w),
+                     str(self._proc.pid), "tap0"], pass_fds=[ready_w], stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=log, close_fds=True, start_new_session=True)
+        except OSError:
+            os.close(ready_r)
+            os.close(ready_w)
+            return False
+        os.close(ready_w)
+        try:
+            ready, _, _ = select.select([ready_r], [], [], _STARTUP_TIMEOUT_S)
+            ok = bool(ready) and os.read(ready_r, 1) == b"1"
+        finally:
+            os.close(ready_r)
+        if not ok:
+            self._stop_slirp()
+        return ok
+
+    def _stop_slirp(self) -> None:
+        if self._slirp is not None:
+            self._slirp.kill()
+            self._slirp.wait()
+            self._slirp = None
 
     @property
     def pid(self) -> int:
@@ -211,6 +257,7 @@ class Zygote:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+        self._stop_slirp()
 
 
 def describe_exit(status: int | None) -> str:

@@ -52,7 +52,9 @@ def main() -> None:
     platform_paths = [SITE_DIR, *_standard_library(sys.path[1:])]   # sys.path[0]: where cumulo is
     namespaces = _probe_namespaces()
     seccomp.enabled = seccomp.probe()
+    isolated = namespaces and len(sys.argv) > 2 and sys.argv[2] in ("isolated", "none") and _isolate_network()
     protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "seccomp": seccomp.enabled,
+                        "network_isolated": isolated,
                         "template_namespaces": namespaces and _probe_template_namespaces()})
     gc.collect()
     gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
@@ -95,6 +97,18 @@ def _standard_library(paths: list[str]) -> list[str]:
     library. The zygote runs without ``site`` (``-S``), so no site-packages folder or ``.pth``
     hook of the platform's environment is there to leak; any that is there anyway is left out."""
     return [p for p in paths if p and os.path.isabs(p) and not p.endswith(("site-packages", "dist-packages"))]
+
+
+def _isolate_network() -> bool:
+    """Move the zygote, and so every environment it will fork, into a network namespace of its
+    own: the host's loopback services (the control plane, the gateway, other stores, anything on
+    127.0.0.1) are not there. Only loopback is up; the supervisor may add outbound access."""
+    try:
+        linux.unshare(linux.CLONE_NEWNET)
+        linux.loopback_up()
+    except OSError:
+        return False
+    return True
 
 
 def _probe_namespaces() -> bool:

@@ -77,6 +77,18 @@ def handler(event, context):
             number, *args = arg
             rc = libc.syscall(number, *args)
             out[name] = {"ok": rc != -1, "error": errno.errorcode.get(ctypes.get_errno(), "")}
+        elif kind == "connect":
+            import socket
+            def go():
+                with socket.create_connection(tuple(arg), timeout=2) as conn:
+                    return conn.recv(16).decode()
+            try:
+                out[name] = {"ok": True, "value": go()}
+            except OSError as exc:
+                out[name] = {"ok": False, "error": errno.errorcode.get(exc.errno, type(exc).__name__)}
+        elif kind == "routes":
+            with open("/proc/net/route") as f:
+                out[name] = [line.split()[0] for line in f.readlines()[1:] if line.split()[1] == "00000000"]
         elif kind == "environ":
             out[name] = os.environ.get(arg)
     return out
@@ -259,4 +271,41 @@ def test_the_seccomp_filter_denies_what_lambda_denies(platform: Cumulo, function
     seen = _attack(platform, functions[kind], **{k: ["syscall", v] for k, v in SYSCALLS.items()})
     for name in SYSCALLS:
         assert seen[name] == {"ok": False, "error": "EPERM"}, (name, seen[name])
+    _still_fine(platform)
+
+
+def test_the_hosts_loopback_is_out_of_reach(platform: Cumulo, functions: dict[str, str]) -> None:
+    """A service on the host's 127.0.0.1 (the control plane, the gateway, another store's server)
+    cannot be reached: environments live in a network namespace of their own."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+
+    def serve() -> None:
+        server.settimeout(5)
+        try:
+            conn, _ = server.accept()
+            accepted.append(conn)
+            conn.sendall(b"host secret")
+            conn.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        for kind in KINDS:
+            seen = _attack(platform, functions[kind], loopback=["connect", ["127.0.0.1", port]],
+                           gateway=["connect", ["10.0.2.2", port]], routes=["routes", None])
+            assert _denied(seen["loopback"]) or seen["loopback"]["error"] in ("ECONNREFUSED", "timeout"), seen
+            assert not seen["gateway"]["ok"], seen["gateway"]
+            if platform.pool.zygote().network == "isolated":   # outbound through slirp4netns
+                assert seen["routes"] == ["tap0"]
+        assert accepted == []
+    finally:
+        server.close()
+        thread.join(10)
     _still_fine(platform)
