@@ -289,6 +289,11 @@ _STACK_NAME = click.option(
     "--stack-name", default=None,
     help="The stack to deploy as (default: the template's folder name, e.g. hello-sam); a re-deploy of a stack "
          "updates what it made.")
+_NO_BUILD = click.option(
+    "--no-build", is_flag=True,
+    help="Deploy functions' folders as they are. By default a folder with requirements.txt (Python) or "
+         "package.json dependencies (Node.js) is built first, as `sam build` does: the dependencies are "
+         "installed into a copy, cached by content.")
 
 
 @cli.command()
@@ -301,9 +306,10 @@ _STACK_NAME = click.option(
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @_STACK_NAME
+@_NO_BUILD
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
-       parameters: tuple[str, ...], stack_name: str | None) -> None:
+       parameters: tuple[str, ...], stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
     The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
@@ -345,7 +351,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         c = _open(ctx)
         cpus = c.place_cpus()
         key, created = first_key(c.store)
-        stack, deployed = _deploy_template(c, template, parameters, stack_name, gateway_url) if template else (None, [])
+        stack, deployed = (_deploy_template(c, template, parameters, stack_name, gateway_url, not no_build)
+                           if template else (None, []))
         lock.publish(endpoint, gateway_url)
         c.queues.endpoint = endpoint
         c.start_workers()
@@ -413,11 +420,11 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
 
 
 def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...], stack_name: str | None,
-                     gateway_url: str) -> tuple[str, list[str]]:
+                     gateway_url: str, build: bool) -> tuple[str, list[str]]:
     from cumulo.deploy.engine import deploy
 
     try:
-        result = deploy(c, template, _parse_env(parameters), stack_name, gateway_url=gateway_url)
+        result = deploy(c, template, _parse_env(parameters), stack_name, gateway_url=gateway_url, build=build)
     except CumuloError as err:
         click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
         sys.exit(EXIT_PLATFORM_ERROR)
@@ -428,11 +435,12 @@ def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...], stack_
 @click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @_STACK_NAME
+@_NO_BUILD
 @click.option("--dry-run", is_flag=True, help="Only print the plan.")
 @click.pass_context
 @_aws_errors
 def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ...], stack_name: str | None,
-                   dry_run: bool) -> None:
+                   no_build: bool, dry_run: bool) -> None:
     """Deploy an AWS SAM template: plan, apply, roll back if any resource fails.
 
     Re-deploying an unchanged template changes nothing. Functions removed from
@@ -445,7 +453,8 @@ def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ..
 
     running = ServerLock(ctx.obj["home"]).running_server() or {}
     gateway = running.get("gateway") or "<gateway>"
-    result = deploy(_open(ctx), template, _parse_env(parameters), stack_name, dry_run=dry_run, gateway_url=gateway)
+    result = deploy(_open(ctx), template, _parse_env(parameters), stack_name, dry_run=dry_run, gateway_url=gateway,
+                    build=not no_build)
     click.echo(f"Stack {result.stack}: {'plan' if dry_run else ('deployed' if result.changed else 'no changes')}")
     lines = [line.replace("<gateway>", gateway) for line in result.summary()]
     for line in lines:

@@ -24,6 +24,7 @@ from cumulo.deploy.machines import machine_attributes
 from cumulo.deploy.queues import queue_attributes
 from cumulo.deploy.streams import stream_attributes
 from cumulo.deploy.sources import Change
+from cumulo.deploy.build import build_functions
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
 from cumulo.deploy.apis import ApiSpec
@@ -147,7 +148,7 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
 
 
 def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stack_name: str | None = None,
-           dry_run: bool = False, gateway_url: str | None = None) -> DeployResult:
+           dry_run: bool = False, gateway_url: str | None = None, build: bool = True) -> DeployResult:
     """Deploy the template at ``path`` as ``stack_name`` (default: the template's folder name).
 
     ``gateway_url`` is where the template's HTTP APIs are served (default ``c.gateway_url``, set
@@ -158,6 +159,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     if stack_name:
         options["stack_name"] = stack_name
     template = load_template(path, parameters or {}, **options)
+    if build:   # as `sam build`: dependencies installed into the code (cumulo.deploy.build)
+        template = build_functions(template)
     changes, warnings = plan(c, template)
     if dry_run:
         return DeployResult(template.stack_name, changes, {}, warnings, applied=False)
