@@ -281,6 +281,7 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
     _private_dev(devices)
+    _private_proc()
     _make_reachable(unreachable)
     moved: dict[str, str] = {}
     if held:
@@ -335,6 +336,16 @@ def _private_dev(devices: list[tuple[str, int]]) -> None:
     os.mkdir("/dev/shm")
     linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=64m,mode=1777")
     linux.mount(None, "/dev", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
+
+
+def _private_proc() -> None:
+    """A /proc of its own that shows only the environment's own uid's processes
+    (``hidepid=invisible``): not the server, the zygote, other functions or the host's. Its
+    kernel settings (/proc/sys) read-only, though root's files are not its to write anyway."""
+    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
+    linux.mount("/proc/sys", "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, "/proc/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
+                | linux.MS_NODEV | linux.MS_NOEXEC)
 
 
 def _blocked_ancestor(path: str) -> str | None:
