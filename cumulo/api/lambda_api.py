@@ -65,6 +65,7 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 _warned_architectures: set[str] = set()
+_warned_interpreters: set[tuple[str, str]] = set()
 
 
 def _architecture(doc: dict[str, Any]) -> dict[str, str]:
@@ -81,6 +82,10 @@ def _warn_architecture(config: fn.FunctionConfiguration) -> None:
         _warned_architectures.add(config.name)
         log.warning("function %s: Architectures [%s] is kept in its configuration, but it runs on this "
                     "host's architecture (%s)", config.name, config.architecture, host)
+    note = catalog.interpreter_note(config.runtime)
+    if note is not None and (config.name, config.runtime) not in _warned_interpreters:
+        _warned_interpreters.add((config.name, config.runtime))
+        log.warning("function %s: %s", config.name, note)
 
 
 def _zip(doc: dict[str, Any]) -> bytes:

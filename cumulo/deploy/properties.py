@@ -19,7 +19,7 @@ from cumulo.deploy.triggers import EventInvokeSpec, read_dead_letter_queue, read
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.alias import validate_alias_name
-from cumulo.runtime.catalog import host_architecture
+from cumulo.runtime.catalog import host_architecture, interpreter_note
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
     validate_runtime, validate_snap_start, validate_timeout,
@@ -169,6 +169,9 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
     if architecture != host_architecture():
         notes.append(f"Architectures: {architecture} requested and kept in the configuration; Cumulo runs "
                      f"functions on its host's architecture ({host_architecture()})")
+    runtime = get("Runtime", lambda v: validate_runtime(to_str(v)), required=True)
+    if (note := interpreter_note(runtime)) is not None:
+        notes.append(note)
     alias = get("AutoPublishAlias", _alias)
     reserved = get("ReservedConcurrentExecutions", _reserved)
     provisioned = get("ProvisionedConcurrencyConfig", _provisioned)
@@ -177,7 +180,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
     return FunctionSpec(
         code_uri=get("CodeUri", lambda v: _code_uri(base, v), required=True),
         handler=get("Handler", lambda v: validate_handler(to_str(v)), required=True),
-        runtime=get("Runtime", lambda v: validate_runtime(to_str(v)), required=True),
+        runtime=runtime,
         memory_size=get("MemorySize", lambda v: validate_memory(_integer(v)), limits.MEMORY_DEFAULT_MB),
         timeout=get("Timeout", lambda v: validate_timeout(_integer(v)), limits.TIMEOUT_DEFAULT_S),
         environment=get("Environment", _environment, {}),

@@ -9,6 +9,7 @@ most the records of the last ``_BATCH_WINDOW_S`` (documented bound).
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from typing import Iterable
 
@@ -17,13 +18,14 @@ from cumulo.store.base import LogRecord, Store
 __all__ = ["LogSink", "start_line", "end_line", "report_line", "init_start_line", "init_report_line",
            "restore_start_line", "restore_report_line"]
 
+_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"   # what runs Python functions: our interpreter
 _BATCH_WINDOW_S = 0.05
 _BATCH_MAX = 5000
 
 
 def init_start_line(runtime: str, function_arn: str) -> str:
     family = next((f for f in ("python", "nodejs", "provided") if runtime.startswith(f)), runtime)
-    version = runtime.removeprefix(family).lstrip(".").removesuffix(".x") or "1"
+    version = _PYTHON if family == "python" else runtime.removeprefix(family).lstrip(".").removesuffix(".x") or "1"
     return f"INIT_START Runtime Version: {family}:{version}.cumulo\tRuntime Version ARN: {function_arn}"
 
 
@@ -33,8 +35,7 @@ def init_report_line(init_ms: float) -> str:
 
 
 def restore_start_line(runtime: str, function_arn: str) -> str:
-    version = runtime.removeprefix("python")
-    return f"RESTORE_START Runtime Version: python:{version}.cumulo\tRuntime Version ARN: {function_arn}"
+    return f"RESTORE_START Runtime Version: python:{_PYTHON}.cumulo\tRuntime Version ARN: {function_arn}"
 
 
 def restore_report_line(restore_ms: float, error_type: str | None = None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
-           "host_architecture"]
+           "host_architecture", "interpreter_note"]
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -33,6 +33,19 @@ class Runtime:
     environment: dict[str, str] = field(default_factory=dict)
     version: str = ""                      # what actually runs it, for RuntimeVersionConfig
     runtime_dir: Path | None = None        # shown at /var/runtime at the namespace level
+
+
+def interpreter_note(runtime: str) -> str | None:
+    """Why a Python runtime does not run on its own version here, or None when it does. Python
+    environments are forked from the interpreter Cumulo itself runs on."""
+    if not runtime.startswith("python"):
+        return None
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    wanted = runtime.removeprefix("python")
+    if wanted == host:
+        return None
+    return (f"Runtime {runtime} runs on this host's Python {host} (Cumulo forks Python functions from the "
+            f"interpreter it runs on; run Cumulo on Python {wanted} to get that version)")
 
 
 @functools.cache

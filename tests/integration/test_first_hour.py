@@ -191,3 +191,26 @@ def test_readme_example_with_the_relative_default_home_at_the_process_level(scra
 
 def test_readme_example_as_an_ordinary_user(scratch: Path) -> None:
     _first_hour(scratch, None, _newcomer())
+
+
+def test_a_python_runtime_logs_the_interpreter_that_runs_it(tmp_path: Path) -> None:
+    """A python3.X function on a host with another Python: deployed with a warning, and INIT_START
+    names the version that actually runs it."""
+    from cumulo import Cumulo
+    from cumulo.deploy.engine import deploy
+
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    other = "3.14" if host != "3.14" else "3.13"
+    (tmp_path / "stack" / "src").mkdir(parents=True)
+    (tmp_path / "stack" / "src" / "app.py").write_text(
+        "import sys\ndef handler(e, c):\n    return '%d.%d' % sys.version_info[:2]\n")
+    (tmp_path / "stack" / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python{other}\n")
+    with Cumulo(home=tmp_path / "home") as c:
+        result = deploy(c, tmp_path / "stack" / "template.yaml")
+        assert any(f"python{other} runs on this host's Python {host}" in w for w in result.warnings), result.warnings
+        invoked = c.invoke("stack-Fn", b"{}", log_type="Tail")
+        assert invoked.json() == host
+        assert f"INIT_START Runtime Version: python:{host}.cumulo" in invoked.log_result
+        assert c.get_function("stack-Fn")["Configuration"]["Runtime"] == f"python{other}"   # kept as asked
