@@ -96,18 +96,23 @@ def test_logs_since_and_follow(run, tmp_path: Path) -> None:
     assert "greeting Logs" in out and "REPORT RequestId" in out
     assert run("logs", "hello", "--since", "bogus", check=2).returncode == 2
     env = {**os.environ, "CUMULO_HOME": str(tmp_path / "state")}
-    follower = subprocess.Popen([sys.executable, "-m", "cumulo", "logs", "hello", "--follow", "--since", "1s"],
+    follower = subprocess.Popen([sys.executable, "-m", "cumulo", "logs", "hello", "--follow", "--since", "10m"],
                                 stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
-        time.sleep(1.5)
-        run("invoke", "hello", "--payload", '{"name": "Follower"}')
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)
         reader.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any("greeting Follower" in l for l in lines):
-            time.sleep(0.1)
-        assert any("greeting Follower" in l for l in lines)
+
+        def wait_for(text: str) -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(text in l for l in lines):
+                time.sleep(0.05)
+            assert any(text in l for l in lines), lines
+
+        wait_for("greeting Logs")     # the follower is up (it printed what was there): only now invoke,
+        assert not any("greeting Follower" in l for l in lines)   # so the next line can only come from following
+        run("invoke", "hello", "--payload", '{"name": "Follower"}')
+        wait_for("greeting Follower")
     finally:
         follower.terminate()
         follower.wait(timeout=10)

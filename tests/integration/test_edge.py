@@ -7,7 +7,7 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import uvloop
@@ -70,6 +70,15 @@ class Served:
             except (TimeoutError, ConnectionResetError):
                 pass
             return b"".join(chunks)
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for what the test needs to have happened (a request reached the handler, shutdown began),
+    however busy the machine, instead of sleeping for a guess."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -173,11 +182,11 @@ def test_idle_connections_are_closed(served: Served) -> None:
 
 
 def test_stop_lets_a_request_in_flight_finish() -> None:
-    s = Served(delay_s=0.3)
+    s = Served(delay_s=1.0)
     out: list[bytes] = []
     t = threading.Thread(target=lambda: out.append(s.raw(b"GET /w HTTP/1.1\r\nHost: x\r\n\r\n")))
     t.start()
-    time.sleep(0.1)
+    _until(lambda: len(s.seen) == 1)           # in the handler, for a second
     s.close()
     t.join(5)
     assert out and b"HTTP/1.1 200 OK" in out[0] and b"connection: close" in out[0]
@@ -208,10 +217,12 @@ def test_stopping_waits_for_a_request_whose_client_left_and_for_one_still_arrivi
     gone.sendall(b"GET /abandoned HTTP/1.1\r\nHost: x\r\n\r\n")
     arriving = socket.create_connection(("127.0.0.1", served.port), timeout=5)
     arriving.sendall(b"POST /arriving HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
-    time.sleep(0.2)
+    edge = served.edge
+    _until(lambda: [r.raw_path for r in served.seen] == ["/abandoned"]
+           and len(edge.connections) == 2 and not any(c.idle for c in list(edge.connections)))
     gone.close()                               # the client gives up while its request is handled
     served.close_async()                       # shutdown begins with both in flight
-    time.sleep(0.2)
+    _until(lambda: edge.stopping)
     arriving.sendall(b"cd")
     answer = arriving.recv(65536)
     arriving.close()

@@ -184,12 +184,18 @@ def test_route_scopes_need_a_matching_scope(gw: Gateway, key: SigningKey) -> Non
 
 # -- Lambda authorizers ----------------------------------------------------------------------
 def _authorizer_calls(gw: Gateway, token: str) -> int:
+    """How often the authorizer ran for ``token``, once its first run's lines are in the store (the
+    server's log writer commits every 50 ms, later on a busy machine: wait for it, not for a guess)."""
     import subprocess
 
-    time.sleep(0.3)   # the log writer commits every 50 ms
-    out = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(gw.server.home), "logs", "app-Authorizer",
-                          "--since", "1h"], capture_output=True, text=True, timeout=60).stdout
-    return sum(1 for line in out.splitlines() if line.rstrip().endswith(f"AUTHORIZE {token}"))
+    deadline = time.monotonic() + 30
+    while True:
+        out = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(gw.server.home), "logs", "app-Authorizer",
+                              "--since", "1h"], capture_output=True, text=True, timeout=60).stdout
+        calls = sum(1 for line in out.splitlines() if line.rstrip().endswith(f"AUTHORIZE {token}"))
+        if calls or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.1)
 
 
 def test_simple_lambda_authorizer_allows_denies_and_caches(gw: Gateway) -> None:

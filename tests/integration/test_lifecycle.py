@@ -155,8 +155,10 @@ def test_shutdown_phase_sends_sigterm_and_keeps_its_output(home, make_code) -> N
         while time.monotonic() < deadline and c.pool.idle_count(function="term"):
             time.sleep(0.1)
         assert c.pool.idle_count(function="term") == 0
-        records = c.get_logs("term")
-        shutdown = [r for r in records if r.message == "SIGTERM received"]
+        # Taken off the idle list first, then SIGTERM, the exit and its output: wait for the output.
+        while time.monotonic() < deadline and not any(r.message == "SIGTERM received" for r in c.get_logs("term")):
+            time.sleep(0.05)
+        shutdown = [r for r in c.get_logs("term") if r.message == "SIGTERM received"]
         assert len(shutdown) == 1 and shutdown[0].request_id is None
 
 

@@ -292,9 +292,16 @@ def test_waiting_while_environments_start_does_not_count_towards_more(tmp_path: 
 def test_closing_waits_for_an_environment_being_started_and_stops_it(tmp_path: Path) -> None:
     created: list[Any] = []
     pool = _pool(tmp_path, created, create_s=0.2)
+    begun, create = threading.Event(), pool._create
+
+    def create_and_tell(spec: Any, timeout: float) -> Any:
+        begun.set()
+        return create(spec, timeout)
+
+    pool._create = create_and_tell  # type: ignore[method-assign]
     _busy_one(pool, busy_ms=1, cold_ms=5000)
     _ticks(pool, 3, waiting=3)
-    time.sleep(0.05)                           # the first of three is starting
+    assert begun.wait(10)                      # the first of three is starting (not a guessed sleep)
     pool.close()
     assert not any(t.is_alive() for t in pool._growers)
     assert len(created) == 1 and created[0].dead   # released into a closed pool: killed; no more started

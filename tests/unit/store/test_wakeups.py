@@ -24,8 +24,13 @@ def test_a_send_wakes_the_waiters_of_its_queue_and_of_anything_only(tmp_path: Pa
     monkeypatch.setattr(messages, "RECHECK_S", 10.0)   # no periodic re-check: only a send may wake them
     store = MessageStore(tmp_path / "queues.db")
     try:
-        on_a, on_b, on_stream, on_any = (_waiter(store, k) for k in ("a", "b", stream_key("a"), None))
-        time.sleep(0.2)
+        keys = ("a", "b", stream_key("a"), None)
+        on_a, on_b, on_stream, on_any = (_waiter(store, k) for k in keys)
+        # Every thread asleep on its key's condition before the first send (not a guessed sleep).
+        deadline = time.monotonic() + 10
+        while not all(k in store._sent and store._sent[k]._waiters for k in keys):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         store.send("a", [NewMessage(id="m1", body=b"x")], messages.now_ms())
         on_a.join(2)
         on_any.join(2)
