@@ -169,18 +169,15 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
     if architecture != host_architecture():
         notes.append(f"Architectures: {architecture} requested and kept in the configuration; Cumulo runs "
                      f"functions on its host's architecture ({host_architecture()})")
-    runtime = get("Runtime", lambda v: validate_runtime(to_str(v)), required=True)
-    if (note := interpreter_note(runtime)) is not None:
-        notes.append(note)
     alias = get("AutoPublishAlias", _alias)
     reserved = get("ReservedConcurrentExecutions", _reserved)
     provisioned = get("ProvisionedConcurrencyConfig", _provisioned)
     _check_concurrency(properties, alias, reserved, provisioned)
     events, event_lines = _events(properties, scope)
-    return FunctionSpec(
+    spec = FunctionSpec(
         code_uri=get("CodeUri", lambda v: _code_uri(base, v), required=True),
         handler=get("Handler", lambda v: validate_handler(to_str(v)), required=True),
-        runtime=runtime,
+        runtime=get("Runtime", lambda v: validate_runtime(to_str(v)), required=True),
         memory_size=get("MemorySize", lambda v: validate_memory(_integer(v)), limits.MEMORY_DEFAULT_MB),
         timeout=get("Timeout", lambda v: validate_timeout(_integer(v)), limits.TIMEOUT_DEFAULT_S),
         environment=get("Environment", _environment, {}),
@@ -199,6 +196,9 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
         snap_start=get("SnapStart", _snap_start),
     )
+    if (note := interpreter_note(spec.runtime)) is not None:
+        notes.append(note)
+    return spec
 
 
 def _snap_start(value: Any) -> str:

@@ -4,6 +4,7 @@ ignored properties noted, unknown ones refused with resource and line."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from cumulo.deploy.template import FunctionResource, TemplateError, load_template
 
 HEAD = "Transform: AWS::Serverless-2016-10-31\n"
-BASE = "      CodeUri: hello_world/\n      Handler: app.lambda_handler\n      Runtime: python3.12\n"
+HOST_PYTHON = "python%d.%d" % sys.version_info[:2]   # another version would add a note (interpreter_note)
+BASE = f"      CodeUri: hello_world/\n      Handler: app.lambda_handler\n      Runtime: {HOST_PYTHON}\n"
 
 
 def template(properties: str, globals_: str = "", base: str = BASE) -> str:
@@ -132,7 +134,7 @@ def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
 
 def test_code_uri_is_relative_to_the_template_and_may_be_a_zip(tmp_path: Path) -> None:
     path = write(tmp_path, template("", base="      CodeUri: ../dist/fn.zip\n      Handler: app.h\n"
-                                              "      Runtime: python3.12\n"))
+                                              f"      Runtime: {HOST_PYTHON}\n"))
     (tmp_path / "dist").mkdir()
     (tmp_path / "dist" / "fn.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     assert load_template(path).functions[0].code_uri == tmp_path / "dist" / "fn.zip"
