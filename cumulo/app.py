@@ -261,6 +261,27 @@ class Cumulo:
         assert self._sandbox is not None
         return self._sandbox
 
+    def isolation(self) -> list[str]:
+        """What the sandbox guarantees on this machine, in a few lines (``cumulo up`` prints them)."""
+        level = self.sandbox.level
+        zygote = self.pool.zygote()
+        limits = "memory and process limits by cgroup" if self.memory_enforcement == "cgroup" else \
+            "memory limits by rlimit"
+        if level is SandboxLevel.NAMESPACE:
+            lines = ["namespace: each environment runs as an unprivileged uid of its own, with no capability, "
+                     "in private mounts (code read-only at /var/task, its own /tmp, /dev and /proc); " + limits,
+                     "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
+        else:
+            lines = ["process: environments run as this server's user, with its files and loopback services "
+                     "in reach: for trusted code only (run as root for the namespace level); " + limits]
+        lines.append({
+            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns",
+            "isolated-offline": "network: isolated from the host's loopback; no outbound access "
+                                + ("(no_network)" if self.settings.no_network else "(install slirp4netns for it)"),
+            "host": "network: the host's (functions can reach services on 127.0.0.1)",
+        }[zygote.network])
+        return lines
+
     @property
     def pool(self) -> EnvironmentPool:
         self._runtime()

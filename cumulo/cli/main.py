@@ -398,7 +398,8 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
     say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
     say(f"  store       {c.home.resolve()} (SQLite)")
-    say(f"  sandbox     {c.sandbox.level.value}, memory limits by {c.memory_enforcement}")
+    for i, line in enumerate(c.isolation()):
+        say(f"  {'sandbox' if i == 0 else '':<11} {line}")
     if cpus is not None:
         say(f"  cpus        server on {_cpu_list(cpus[0])}, environments on {_cpu_list(cpus[1])} "
             "(Settings.cpu_split)")

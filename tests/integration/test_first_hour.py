@@ -161,6 +161,10 @@ def _first_hour(tmp_path: Path, sandbox: str | None, user: str | None) -> None:
     up = _Up(python, app, env, user)
     try:
         url = up.wait_for(API_URL).group(1)
+        # `cumulo up` says which level it runs at and what that guarantees (no namespaces here)
+        assert any(line.startswith("  sandbox     process: environments run as this server's user")
+                   for line in up.lines), up.lines
+        assert "              network: the host's (functions can reach services on 127.0.0.1)" in up.lines
         invoked = subprocess.run([python, "-m", "cumulo", "invoke", "hello-sam-HelloWorldFunction", "--tail"],
                                  cwd=app, env=env, capture_output=True, text=True, timeout=60, **_user(user))
         assert invoked.returncode == 0, invoked.stderr + invoked.stdout
