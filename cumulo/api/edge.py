@@ -10,25 +10,49 @@ with receive/send channels, a middleware chain — is gone.
 
 HTTP/1.1 as clients use it:
 - keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked), closed after ``idle_timeout_s``
-  without a request; a request that has begun may pause up to ``_STALLED_S`` between bytes;
+  without a request;
 - ``stop()`` waits for every request already begun: those still arriving, and those being
   handled for a client that has gone (the function runs to its end, and its logs are kept);
 - pipelined requests are answered one at a time, in order; reading pauses while
-  ``_MAX_QUEUED`` requests wait, and while the transport's write buffer is full;
+  ``_MAX_QUEUED`` requests (or ``_MAX_QUEUED_BYTES`` of their bodies) wait, and while the
+  transport's write buffer is full;
 - bodies in ``Content-Length`` or chunked encoding, ``Expect: 100-continue``;
-- limits: the request line and headers together at most ``max_head_bytes`` (431), the
-  body at most ``max_body_bytes`` (413, answered as soon as the declared length or the
-  received chunks say so); malformed requests get 400; each of these closes the connection;
 - a request is handed over only once its whole body has arrived: a client that leaves
   early, or sends a broken chunked body, never reaches the handler;
 - a client that leaves while its request is being handled loses the answer; the
   handler runs to its end (as on AWS, where the function runs on).
+
+Every client may be hostile, so what one can hold is bounded, and refused with an answer
+(through ``refusal``) that closes the connection:
+- the head: at most ``max_head_bytes`` of request target, header names and values and at
+  most ``max_headers`` headers (431); it is buffered by the edge, not by the parser, until
+  its blank line arrives (httptools joins a header's pieces one copy per read, so a header
+  dribbled in small reads would cost quadratic time), and it must arrive whole within
+  ``header_timeout_s`` of its first byte (408);
+- the body: at most ``max_body_bytes``, or what the ``gate`` allows this request (413, as
+  soon as ``Content-Length`` or the chunks received say so); it must keep arriving at
+  ``body_min_rate`` bytes/s, judged every ``body_timeout_s`` (408); chunk framing and
+  trailers beyond ``max_head_bytes`` plus the body's own size are refused (400);
+- ``gate`` (optional) sees each request's head before any of its body is read and answers
+  it at once (a signature from an unknown key, say), or says how large its body may be;
+  ``Expect: 100-continue`` is answered only after it;
+- all the bodies still arriving, or complete and queued behind a pipelined request, on one edge
+  hold at most ``max_buffered_bytes`` (503 for the request that would go over); a request leaves
+  that budget when it is handed to the handler;
+- at most ``max_connections`` open connections: one over takes the place of a connection idle
+  between requests if there is one (closed), else gets a 503 at once and is closed;
+- an answer the client does not read for ``body_timeout_s`` (the write buffer stays full)
+  drops the connection;
+- malformed requests get 400. Refused connections linger — our side shut, what the client
+  still sends read and discarded for up to ``_LINGER_S`` (``_SHORT_LINGER_S`` after a timeout
+  or over ``max_connections``) — so it reads the answer instead of a reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import resource
 import select
 import socket
 import time
@@ -37,19 +61,23 @@ from typing import Any, Callable, Coroutine, Protocol
 
 import httptools
 
-__all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal"]
+__all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal", "Gate"]
 
 _MAX_QUEUED = 16          # pipelined requests waiting behind the one being handled
+_MAX_QUEUED_BYTES = 1024 * 1024   # ... or this much of their bodies
 _LINGER_S = 5.0           # after refusing a request: how long to keep reading (and discarding) what it sends
 _LINGER_BYTES = 64 * 1024 * 1024
-_STALLED_S = 60.0         # a request that has begun but sends nothing for this long is dropped
+_SHORT_LINGER_S = 1.0     # the same after a timeout, and for a connection over max_connections
+_MAX_OVERFLOWING = 128    # ... and at most this many of those at a time: more are reset without an answer
+_HEAD_END = b"\r\n\r\n"
 _REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
     302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 410: "Gone", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
-    429: "Too Many Requests", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-    501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    408: "Request Timeout", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
+    415: "Unsupported Media Type", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -62,6 +90,7 @@ class Request:
     body: bytes
     client: tuple[str, int]
     server_port: int
+    note: Any = None                   # what the gate left for the handler (a checked signature)
 
 
 class Answer(Protocol):
@@ -85,11 +114,22 @@ class Response:
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Answer]]
-Refusal = Callable[[int, str], Response]     # (status, reason) -> the answer
+# (status, what went wrong, the request's head or None if it never got that far) -> the answer
+Refusal = Callable[[int, str, "Request | None"], Response]
+# a request's head (body still b"") -> refuse it with this answer, or the most its body may hold, or None
+Gate = Callable[[Request], "Response | int | None"]
 
 
-def _json_refusal(status: int, reason: str) -> Response:
-    return Response(status, [("content-type", "application/json")], b'{"message":"%s"}' % reason.encode())
+def _json_refusal(status: int, detail: str, request: Request | None) -> Response:
+    """API Gateway's shape: the status's own phrase as the message (the detail is not shown)."""
+    return Response(status, [("content-type", "application/json")], b'{"message":"%s"}' % _REASONS[status].encode())
+
+
+def _default_max_connections() -> int:
+    """1,024, or a quarter of the process's file-descriptor limit if that is less (environments,
+    the store and the other edge need descriptors too)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 1024 if soft == resource.RLIM_INFINITY else max(16, min(1024, soft // 4))
 
 
 class _Refused(Exception):
@@ -140,17 +180,31 @@ class Readiness:
 
 
 class HttpEdge:
-    """The server: ``await edge.start(sock)``, later ``await edge.stop()``."""
+    """The server: ``await edge.start(sock)``, later ``await edge.stop()``. Limits: see the module."""
 
     def __init__(self, handler: Handler, max_head_bytes: int = 64 * 1024, max_body_bytes: int = 10 * 1024 * 1024,
                  idle_timeout_s: float = 5.0, refusal: Refusal | None = None,
-                 readiness: Readiness | None = None) -> None:
+                 readiness: Readiness | None = None, *, gate: Gate | None = None, max_headers: int = 100,
+                 header_timeout_s: float = 20.0, body_timeout_s: float = 20.0, body_min_rate: int = 4096,
+                 max_connections: int | None = None, max_buffered_bytes: int = 256 * 1024 * 1024) -> None:
         self.handler = handler
         self.readiness = readiness
         self.refusal = refusal or _json_refusal   # the answer to a request refused before the handler
+        self.gate = gate
         self.max_head_bytes = max_head_bytes
+        self.max_headers = max_headers
+        # The head as received also holds the method, the version, ": " and CRLF of each line.
+        self.max_raw_head_bytes = max_head_bytes + 4 * max_headers + 1024
         self.max_body_bytes = max_body_bytes
         self.idle_timeout_s = idle_timeout_s
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self.body_min_rate = body_min_rate
+        self.max_connections = max_connections if max_connections is not None else _default_max_connections()
+        self.max_buffered_bytes = max_buffered_bytes
+        self.buffered = 0          # bytes of bodies still arriving or queued, all connections
+        self.open = 0              # connections whose socket is open (not those over the cap)
+        self.overflowing = 0       # connections over max_connections, answered and lingering
         self.date = _Date()
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -186,24 +240,38 @@ class _Connection(asyncio.Protocol):
         self.client: tuple[str, int] = ("", 0)
         self.server_port = 0
         self.queue: list[tuple[Request, bool]] = []    # complete requests, each with keep-alive
+        self.queued_bytes = 0                          # their bodies
         self.busy = False                              # a request is being handled
         self.closing = False
         self.write_paused = False
         self.read_paused = False
         self.finished: asyncio.Future[None] = self.loop.create_future()
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None       # idle, head deadline or body progress
+        self.send_timer: asyncio.TimerHandle | None = None  # the client reads nothing of our answer
         self.lingering = -1        # >= 0 once refused: bytes discarded since
+        self.overflow = False      # over max_connections: answered 503, never listed
         self.in_message = False    # a request has begun and not yet fully arrived
+        self.messages = 0          # requests begun on this connection
+        self.started = 0.0         # when the one arriving began (loop time)
+        self.head_buf: bytearray | None = None   # the rest of a head still arriving, not yet parsed
+        self.head_skip = 0         # head_buf's first bytes were parsed already (kept to find the blank line)
         self.continue_pending = False   # its "100 Continue" waits for the answers before it
-        self.refusal: int | None = None   # refused behind requests still to answer
+        self.refusal: Response | None = None   # refused behind requests still to answer
+        self.held = 0              # bytes of the arriving body counted in edge.buffered
         self._reset()
 
     def _reset(self) -> None:
         self.url = b""
         self.headers: list[tuple[str, str]] = []
         self.head_bytes = 0
+        self.head_done = False
+        self.request: Request | None = None
+        self.limit = self.edge.max_body_bytes
+        self.declared: int | None = None
         self.body: list[bytes] = []
         self.body_bytes = 0
+        self.mark = 0              # body_bytes when the current progress window began
+        self.framing = 0           # chunk framing and trailers received
         self.refused = False
 
     @property
@@ -219,6 +287,10 @@ class _Connection(asyncio.Protocol):
     # -- transport events -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's classes
+        if self.edge.open >= self.edge.max_connections and not self._evict_idle():
+            self._overflow()
+            return
+        self.edge.open += 1
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -234,15 +306,27 @@ class _Connection(asyncio.Protocol):
         if isinstance(local, tuple):
             self.server_port = int(local[1])
         self.edge.connections.add(self)
-        self._arm_idle()
+        self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.overflow:
+            if self.lingering >= 0:
+                self.edge.overflowing -= 1
+            return
+        self.edge.open -= 1
         self.closing = True
         self.queue.clear()
+        self.edge.buffered -= self.queued_bytes
+        self.queued_bytes = 0
         self.in_message = False
+        self.head_buf = None
+        self._release()
         if not self.busy:     # a request still being handled keeps it listed: stop() waits for it
             self.edge.connections.discard(self)
-        self._disarm_idle()
+        self._disarm()
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
         if not self.busy and not self.finished.done():
             self.finished.set_result(None)
 
@@ -254,7 +338,18 @@ class _Connection(asyncio.Protocol):
             return
         if self.closing or self.refused:   # refused: its answer waits for those before it
             return
-        self._disarm_idle()
+        if self.head_buf is not None:      # the rest of a head: parsed once its blank line is here
+            buf = self.head_buf
+            start = max(len(buf) - 3, 0)
+            buf += data
+            if buf.find(_HEAD_END, start) < 0:
+                if len(buf) - self.head_skip > self.edge.max_raw_head_bytes:
+                    self.head_buf = None
+                    self._refuse(431, f"The request's head is larger than {self.edge.max_head_bytes} bytes")
+                return
+            data = bytes(memoryview(buf)[self.head_skip:])
+            self.head_buf = None
+        message, in_body, body_before = self.messages, self.in_message and self.head_done, self.body_bytes
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -263,73 +358,78 @@ class _Connection(asyncio.Protocol):
             if self.queue:
                 self.queue[-1] = (self.queue[-1][0], False)
             else:
-                self._refuse(400)
-        except httptools.HttpParserError:
+                self._refuse(400, "Protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
             if not self.refused:
-                self._refuse(400)
+                self._refuse(400, f"Malformed HTTP request: {exc}")
+        if self.in_message and not self.refused and not self.closing:
+            if not self.head_done:
+                # What follows of this head is kept by us until its blank line arrives; the
+                # last bytes parsed stay in front, in case the blank line began among them.
+                self.head_buf = bytearray(data[-3:])
+                self.head_skip = len(self.head_buf)
+            elif in_body and message == self.messages:   # the whole read was this body's: the rest is framing
+                self.framing += len(data) - (self.body_bytes - body_before)
+                if self.framing > self.edge.max_head_bytes + self.body_bytes:
+                    self._refuse(400, "The chunked body's framing and trailers are larger than its data allows")
         self._next()
-        if len(self.queue) >= _MAX_QUEUED and not self.read_paused and self.transport is not None:
+        if self.transport is not None and not self.read_paused and self.queue and \
+                (len(self.queue) >= _MAX_QUEUED or self.queued_bytes >= _MAX_QUEUED_BYTES):
             self.read_paused = True
             self.transport.pause_reading()
         elif self.waiting and not self.closing:
-            self._arm_idle()      # between requests, or within one still arriving
+            self._arm()      # between requests, or within one still arriving
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self.send_timer is None:
+            self.send_timer = self.loop.call_later(self.edge.body_timeout_s, self._send_stalled)
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
         self._next()
 
     # -- parser callbacks -----------------------------------------------------
     def on_message_begin(self) -> None:
+        if self.timer is not None:     # the idle timer (bytes that begin no request do not stop it)
+            self._disarm()
         self._reset()
         self.in_message = True
+        self.messages += 1
+        self.started = self.loop.time()
         self.continue_pending = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
         self.head_bytes += len(url)
         if self.head_bytes > self.edge.max_head_bytes:
-            self._refuse(431)
+            self._refuse(431, f"The request's target and headers are larger than {self.edge.max_head_bytes} bytes")
             raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_bytes += len(name) + len(value)
         if self.head_bytes > self.edge.max_head_bytes:
-            self._refuse(431)
+            self._refuse(431, f"The request's target and headers are larger than {self.edge.max_head_bytes} bytes")
+            raise _Refused
+        if len(self.headers) >= self.edge.max_headers:
+            self._refuse(431, f"The request has more than {self.edge.max_headers} headers")
             raise _Refused
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        declared = None
+        self.head_done = True
+        if self.timer is not None:     # the head's deadline
+            self._disarm()
         expect = False
         for name, value in self.headers:
             lower = name.lower()
             if lower == "content-length":
-                declared = value
+                self.declared = int(value) if value.strip().isdigit() else None
             elif lower == "expect" and value.lower() == "100-continue":
                 expect = True
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.edge.max_body_bytes:
-            self._refuse(413)
-            raise _Refused
-        if expect and self.transport is not None:
-            if self.busy or self.queue:   # after the answers to the requests before it, in order
-                self.continue_pending = True
-            else:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self.body_bytes += len(body)
-        if self.body_bytes > self.edge.max_body_bytes:
-            self._refuse(413)
-            raise _Refused
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        self.in_message = False
-        if self.refused:
-            return
         raw = self.url
         q = raw.find(b"?")
         path, query = (raw, b"") if q < 0 else (raw[:q], raw[q + 1:])
@@ -341,14 +441,67 @@ class _Connection(asyncio.Protocol):
         if path.startswith(b"http://") or path.startswith(b"https://"):   # absolute form
             slash = path.find(b"/", path.find(b"//") + 2)
             path = path[slash:] if slash >= 0 else b"/"
-        request = Request(self.parser.get_method().decode("latin-1"), path.decode("latin-1"),
-                          query.decode("latin-1"), self.headers,
-                          self.body[0] if len(self.body) == 1 else b"".join(self.body),
-                          self.client, self.server_port)
+        self.request = request = Request(self.parser.get_method().decode("latin-1"), path.decode("latin-1"),
+                                          query.decode("latin-1"), self.headers, b"", self.client, self.server_port)
+        declared = self.declared
+        if declared is not None and declared > self.edge.max_body_bytes:
+            self._refuse(413, f"The request's body is larger than {self.edge.max_body_bytes} bytes")
+            raise _Refused
+        if self.edge.gate is not None:
+            try:
+                verdict = self.edge.gate(request)
+            except Exception as exc:   # a broken gate lets nothing through
+                self.loop.call_exception_handler({"message": "HTTP gate failed", "exception": exc})
+                self._refuse(500, "The request could not be checked")
+                raise _Refused from None
+            if isinstance(verdict, int):
+                self.limit = min(verdict, self.edge.max_body_bytes)
+            elif verdict is not None:
+                self._refuse(verdict.status, "", verdict)
+                raise _Refused
+        if declared is not None:
+            if declared > self.limit:
+                self._refuse(413, f"The request's body is larger than {self.limit} bytes")
+                raise _Refused
+            if self.edge.buffered + declared > self.edge.max_buffered_bytes:
+                self._refuse(503, "Too many request bodies are arriving at once; try again later")
+                raise _Refused
+        if expect and self.transport is not None:
+            if self.busy or self.queue:   # after the answers to the requests before it, in order
+                self.continue_pending = True
+            else:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        n = len(body)
+        self.body_bytes += n
+        if self.body_bytes > self.limit:
+            self._refuse(413, f"The request's body is larger than {self.limit} bytes")
+            raise _Refused
+        self.held += n
+        self.edge.buffered += n
+        if self.edge.buffered > self.edge.max_buffered_bytes:
+            self._refuse(503, "Too many request bodies are arriving at once; try again later")
+            raise _Refused
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.in_message = False
+        if self.timer is not None:     # the body's progress check
+            self._disarm()
+        if self.held:
+            self._release()
+        if self.refused or self.request is None:
+            return
+        request = self.request
+        if self.body:
+            request.body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+            self.queued_bytes += len(request.body)
+            self.edge.buffered += len(request.body)     # still ours to hold until handed over
         self.queue.append((request, self.parser.should_keep_alive()))
 
     # -- answering ------------------------------------------------------------
-    def _refuse(self, status: int) -> None:
+    def _refuse(self, status: int, detail: str, answer: Response | None = None) -> None:
         """Answer an unacceptable request at once; nothing after it is parsed.
 
         The connection then lingers: our side is shut for writing and what the client still
@@ -357,20 +510,26 @@ class _Connection(asyncio.Protocol):
         if self.refused:
             return
         self.refused = True
+        self.head_buf = None
+        self._release()
+        if answer is None:
+            answer = self.edge.refusal(status, detail, self.request)
         if self.busy or self.queue:   # answers go out in order: this one after those before it
-            self.refusal = status
+            self.refusal = answer
             return
-        answer = self.edge.refusal(status, _REASONS[status])
-        self._write(status, answer.headers, answer.body, keep_alive=False)
+        self._write(answer.status, answer.headers, answer.body, keep_alive=False)
+        self._linger(_LINGER_S)
+
+    def _linger(self, seconds: float) -> None:
         transport = self.transport
         if transport is None or not transport.can_write_eof():
             self.close()
             return
         self.lingering = 0
         self.closing = True
-        self._disarm_idle()
+        self._disarm()
         transport.write_eof()
-        self.loop.call_later(_LINGER_S, self._end_linger)
+        self.loop.call_later(seconds, self._end_linger)
         if not self.finished.done():
             self.finished.set_result(None)
 
@@ -378,11 +537,40 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def _evict_idle(self) -> bool:
+        """At the cap, close a connection that sits between requests (the cheapest way to hold a
+        slot is to open it and send nothing): the new one takes its place."""
+        for conn in self.edge.connections:
+            if conn.idle and not conn.closing:
+                conn.close()
+                return True
+        return False
+
+    def _overflow(self) -> None:
+        """Over ``max_connections``: a 503 at once, then closed (reset if too many are lingering)."""
+        self.overflow = self.closing = True
+        self.finished.set_result(None)
+        transport = self.transport
+        assert transport is not None
+        if self.edge.overflowing >= _MAX_OVERFLOWING or not transport.can_write_eof():
+            transport.abort()
+            return
+        self.edge.overflowing += 1
+        answer = self.edge.refusal(503, f"The server has {self.edge.max_connections} connections open, its "
+                                        "most; try again later", None)
+        self._write(answer.status, answer.headers, answer.body, keep_alive=False)
+        self.lingering = 0
+        transport.write_eof()
+        self.loop.call_later(_SHORT_LINGER_S, self._end_linger)
+
     def _next(self) -> None:
         if self.busy or not self.queue or self.closing or self.write_paused:
             return
         request, keep_alive = self.queue.pop(0)
-        if self.read_paused and len(self.queue) < _MAX_QUEUED // 2 and self.transport is not None:
+        self.queued_bytes -= len(request.body)
+        self.edge.buffered -= len(request.body)
+        if self.read_paused and len(self.queue) < _MAX_QUEUED // 2 and self.queued_bytes < _MAX_QUEUED_BYTES // 2 \
+                and self.transport is not None:
             self.read_paused = False
             self.transport.resume_reading()
         self.busy = True
@@ -412,9 +600,9 @@ class _Connection(asyncio.Protocol):
         self._write(response.status, response.headers, b"" if method == "HEAD" else response.body,
                     keep_alive, len(response.body))
         if self.refusal is not None and not self.queue and keep_alive:
-            status = self.refusal
-            self.refusal, self.refused = None, False
-            self._refuse(status)
+            answer, self.refusal = self.refusal, None
+            self._write(answer.status, answer.headers, answer.body, keep_alive=False)
+            self._linger(_LINGER_S)
             return
         if not keep_alive:
             self.close()
@@ -425,7 +613,7 @@ class _Connection(asyncio.Protocol):
             if self.continue_pending and self.in_message and self.transport is not None:
                 self.continue_pending = False
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self._arm_idle()
+            self._arm()
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool,
                length: int | None = None) -> None:
@@ -446,25 +634,68 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if not self.closing or self.lingering >= 0:
             self.closing = True
-            self._disarm_idle()
-            if self.transport is not None:
-                self.transport.close()
+            self._disarm()
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.close()
+                if transport.get_write_buffer_size():   # closing waits for the client to read the rest
+                    self.loop.call_later(self.edge.body_timeout_s, transport.abort)
         if not self.busy and not self.finished.done():
             self.finished.set_result(None)
 
-    def _arm_idle(self) -> None:
-        """Between requests, close after ``idle_timeout_s`` without one; within a request still
-        arriving, after ``_STALLED_S`` without a byte of it (re-armed by each chunk)."""
-        if self.idle_timer is None and not self.closing:
-            timeout = _STALLED_S if self.in_message else self.edge.idle_timeout_s
-            self.idle_timer = self.loop.call_later(timeout, self._idle_timeout)
+    def _release(self) -> None:
+        """The arriving body no longer counts against the edge's budget."""
+        self.edge.buffered -= self.held
+        self.held = 0
 
-    def _disarm_idle(self) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+    def _arm(self) -> None:
+        """Start the timer the connection's state calls for, if none runs: between requests, the
+        keep-alive ``idle_timeout_s``; a head arriving, its deadline; a body arriving, its next
+        progress check."""
+        if self.timer is not None or self.closing:
+            return
+        if not self.in_message:
+            self.timer = self.loop.call_later(self.edge.idle_timeout_s, self._timed_out)
+        elif not self.head_done:
+            self.timer = self.loop.call_at(self.started + self.edge.header_timeout_s, self._timed_out)
+        else:
+            self.mark = self.body_bytes
+            self.timer = self.loop.call_later(self.edge.body_timeout_s, self._timed_out)
 
-    def _idle_timeout(self) -> None:
-        self.idle_timer = None
-        if self.waiting:
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        if self.closing or not self.waiting:   # answering: the timer starts again after
+            return
+        if not self.in_message:
             self.close()
+            return
+        if not self.head_done:
+            detail = f"The request's head did not arrive within {self.edge.header_timeout_s:g} s"
+        else:
+            edge = self.edge
+            needed = edge.body_min_rate * edge.body_timeout_s
+            if self.declared is not None:
+                needed = min(needed, self.declared - self.mark)
+            if self.body_bytes - self.mark >= needed:
+                self._arm()
+                return
+            detail = (f"The request's body arrived slower than {edge.body_min_rate} bytes/s over "
+                      f"{edge.body_timeout_s:g} s")
+        # Slow on purpose or not: answered, then a short linger so that the answer is read.
+        answer = self.edge.refusal(408, detail, self.request)
+        self.refused = True
+        self.head_buf = None
+        self._release()
+        self._write(answer.status, answer.headers, answer.body, keep_alive=False)
+        self._linger(_SHORT_LINGER_S)
+
+    def _send_stalled(self) -> None:
+        """The client has read nothing of our answer for ``body_timeout_s``: drop it."""
+        self.send_timer = None
+        if self.write_paused and self.transport is not None:
+            self.transport.abort()

@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, unquote
 
 from cumulo.errors import CumuloError, InvalidRequestContentException
 
-__all__ = ["Request", "Reply", "error_reply", "json_reply", "route_table", "match_route"]
+__all__ = ["Request", "Reply", "error_reply", "json_reply", "route_table", "match_route", "BadRequestException",
+           "RequestTimeoutException", "RequestEntityTooLargeException", "ServiceUnavailableException"]
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -28,6 +29,7 @@ class Request:
     headers: list[tuple[str, str]]      # names lower-cased
     body: bytes
     client: str = ""
+    admitted: Any = None                # what the edge's gate checked of the head (``sigv4.Admitted``)
 
     @property
     def path(self) -> str:
@@ -56,6 +58,32 @@ class Request:
         if not isinstance(doc, dict):
             raise InvalidRequestContentException("Could not parse request body into json: expected an object")
         return doc
+
+
+class BadRequestException(CumuloError):
+    """A request the HTTP layer could not accept (malformed, or a head over the limits)."""
+
+    status = 400
+
+
+class RequestTimeoutException(CumuloError):
+    """A request whose head or body arrived too slowly: the connection is closed."""
+
+    status = 408
+
+
+class RequestEntityTooLargeException(CumuloError):
+    """A body over its operation's limit, refused before it is read (AWS's name on the wire,
+    e.g. "Request must be smaller than 6291456 bytes for the InvokeFunction operation")."""
+
+    status = 413
+
+
+class ServiceUnavailableException(CumuloError):
+    """The server is at one of its limits (open connections, bodies arriving): try again."""
+
+    status = 503
+    retryable = True
 
 
 @dataclass

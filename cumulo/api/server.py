@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -30,9 +31,10 @@ from typing import Any, Callable
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
     apigateway, apigatewayv2, awsjson, edge, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
 )
+from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
-from cumulo.errors import CumuloError, RequestTooLargeException, ServiceException
+from cumulo.errors import CumuloError, ServiceException
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
 
 __all__ = ["ControlPlane", "ServerLock", "ServerBusy", "listen", "serve"]
@@ -66,6 +68,7 @@ class ControlPlane:
             headers=[(k.lower(), v) for k, v in wire.headers],
             body=wire.body,
             client=wire.client[0],
+            admitted=wire.note,     # the gate checked the signature's head (ControlGate)
         )
         if request.method == "POST" and len(request.body) <= LOOP_PAYLOAD_MAX and \
                 (m := lambda_api.INVOKE_PATH.match(request.path)) is not None:
@@ -94,9 +97,12 @@ class ControlPlane:
 
     def _authenticate(self, request: Request) -> None:
         if self.auth:
-            sigv4.verify(sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
-                                               request.headers, request.body),
-                         self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
+            incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
+                                             request.headers, request.body)
+            if isinstance(request.admitted, sigv4.Admitted):
+                sigv4.check(incoming, request.admitted)
+            else:
+                sigv4.verify(incoming, self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
@@ -126,23 +132,6 @@ def _named(reply: Reply) -> Reply:
     if not any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers):
         reply.headers.append(("x-amzn-requestid", str(uuid.uuid4())))
     return reply
-
-
-def _refusal(status: int, reason: str) -> edge.Response:
-    """The edge refused a request before it reached an operation: AWS's error shape."""
-    if status == 413:
-        err: CumuloError = RequestTooLargeException(f"Request must be smaller than {MAX_BODY_BYTES} bytes")
-    else:
-        err = BadRequestException(reason)
-        err.status = status
-    reply = _named(error_reply(err))
-    return edge.Response(reply.status, reply.headers, reply.body)
-
-
-class BadRequestException(CumuloError):
-    """A request the HTTP layer could not accept (malformed, or a head over the limit)."""
-
-    status = 400
 
 
 class ServerBusy(RuntimeError):
@@ -225,7 +214,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     (``api/edge.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway."""
     import uvloop
 
-    from cumulo.gateway.server import MAX_BODY_BYTES as GATEWAY_MAX_BODY, Gateway
+    from cumulo.gateway.server import MAX_BODY_BYTES as GATEWAY_MAX_BODY, MAX_HEADER_BYTES, Gateway
 
     readiness = edge.Readiness()     # both ports: what the loop has still to read
     app = ControlPlane(cumulo, auth=auth, busy=readiness.pending)
@@ -240,10 +229,16 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        edges = [(edge.HttpEdge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=_refusal, readiness=readiness),
-                  control)]
+        s = cumulo.settings
+        http_edge = functools.partial(   # what one client may hold, on either port (README: The server)
+            edge.HttpEdge, readiness=readiness, header_timeout_s=s.http_header_timeout_s,
+            body_timeout_s=s.http_body_timeout_s, body_min_rate=s.http_body_min_rate,
+            max_connections=s.http_max_connections or None, max_buffered_bytes=s.http_max_buffered_mb << 20)
+        gate = ControlGate(s, cumulo.store.access_key_secret, auth, MAX_BODY_BYTES)
+        edges = [(http_edge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=gate.refusal, gate=gate), control)]
         if gw is not None and gateway is not None:
-            edges.append((edge.HttpEdge(gw.handle, max_body_bytes=GATEWAY_MAX_BODY, readiness=readiness), gateway))
+            edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY),
+                          gateway))
         for server, sock in edges:
             await server.start(sock)
         await stopping.wait()

@@ -169,7 +169,9 @@ def test_oversized_async_payload_is_refused(lam: BaseClient, recorder: Callable[
     name, _ = recorder()
     with pytest.raises(ClientError) as info:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps("x" * 300_000))
-    assert info.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert info.value.response["Error"]["Code"] == "RequestEntityTooLargeException"   # AWS's name on the wire
+    assert info.value.response["Error"]["Message"] == ("300002 byte payload is too large for the Event invocation "
+                                                       "type (limit 262144 bytes)")
 
 
 def test_queue_mapping_batches_and_reports_item_failures(lam: BaseClient, sqs: BaseClient,

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import uvloop
@@ -18,7 +19,7 @@ from cumulo.api.edge import HttpEdge, Request, Response
 class Served:
     """An edge on its own uvloop thread; ``seen`` records every request the handler got."""
 
-    def __init__(self, delay_s: float = 0.0, **limits: int) -> None:
+    def __init__(self, delay_s: float = 0.0, **limits: Any) -> None:
         self.seen: list[Request] = []
         self.delay_s = delay_s
         self.limits = limits
@@ -33,6 +34,8 @@ class Served:
         if self.delay_s or request.raw_path == "/slow":
             await asyncio.sleep(self.delay_s or 0.2)
         body = f"{request.method} {request.raw_path} ?{request.query_string} {len(request.body)}".encode()
+        if request.raw_path == "/huge":
+            body = b"h" * (64 * 1024 * 1024)
         return Response(200, [("content-type", "text/plain"), ("x-seen", str(len(self.seen)))], body)
 
     def _run(self) -> None:
@@ -42,7 +45,7 @@ class Served:
             sock.bind(("127.0.0.1", 0))
             sock.listen()
             self.port = sock.getsockname()[1]
-            self.edge = HttpEdge(self.handler, idle_timeout_s=0.5, **self.limits)
+            self.edge = HttpEdge(self.handler, **{"idle_timeout_s": 0.5, **self.limits})
             await self.edge.start(sock)
             self.stop = asyncio.Event()
             self.ready.set()
@@ -246,5 +249,152 @@ def test_a_pipelined_100_continue_comes_after_the_answer_before_it() -> None:
             s.sendall(b"ok")
             while b"POST /second" not in got:
                 got += s.recv(65536)
+    finally:
+        served.close()
+
+
+# -- hostile clients: each is cut off by a limit, and the edge goes on serving everyone else ----
+
+def _read_all(s: socket.socket) -> bytes:
+    chunks = []
+    try:
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return b"".join(chunks)
+
+
+def _served_meanwhile(served: Served) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=2)
+    conn.request("GET", "/other")
+    assert conn.getresponse().read() == b"GET /other ? 0"
+    conn.close()
+
+
+def test_a_head_dribbled_in_slower_than_the_header_timeout_gets_408_and_is_closed() -> None:
+    served = Served(header_timeout_s=0.6)
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            started = time.monotonic()
+            s.sendall(b"GET /slow-head HTTP/1.1\r\nHost: x\r\n")
+            out = b""
+            for i in range(40):          # a header line every 0.05 s: always something, never the end
+                try:
+                    s.sendall(b"X-%d: y\r\n" % i)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                _served_meanwhile(served) if i == 3 else time.sleep(0.05)
+                s.settimeout(0.001)
+                try:
+                    out += s.recv(65536)
+                except (TimeoutError, BlockingIOError):
+                    pass
+                s.settimeout(5)
+                if out:
+                    break
+            out += _read_all(s)
+            elapsed = time.monotonic() - started
+        assert out.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and b"connection: close" in out
+        assert 0.5 < elapsed < 2.0 and served.seen[-1].raw_path == "/other"
+        _served_meanwhile(served)
+    finally:
+        served.close()
+
+
+def test_bytes_that_begin_no_request_do_not_keep_a_connection_open(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 3 and not closed:
+            try:
+                s.sendall(b"\r\n")          # allowed before a request line, and not one
+                time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+        assert closed or _read_all(s) == b""
+        assert time.monotonic() - started < 2.0      # the 0.5 s idle timeout, not extended
+
+
+def test_a_body_slower_than_the_minimum_rate_gets_408_and_a_fast_enough_one_is_answered() -> None:
+    served = Served(body_timeout_s=0.4, body_min_rate=2000)     # 800 bytes per 0.4 s window
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            s.sendall(b"POST /steady HTTP/1.1\r\nHost: x\r\nContent-Length: 6000\r\n\r\n")
+            for _ in range(6):              # 1000 bytes per 0.2 s: enough
+                s.sendall(b"b" * 1000)
+                time.sleep(0.2)
+            assert s.recv(65536).endswith(b"POST /steady ? 6000")
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            started = time.monotonic()
+            s.sendall(b"POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            try:
+                for i in range(60):         # 10 bytes per 0.05 s: 80 per window
+                    s.sendall(b"t" * 10)
+                    _served_meanwhile(served) if i == 3 else time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            out = _read_all(s)
+            elapsed = time.monotonic() - started
+        assert out.startswith(b"HTTP/1.1 408 ") and 0.35 < elapsed < 2.5
+        assert [r.raw_path for r in served.seen] == ["/steady", "/other"] and served.edge.buffered == 0
+    finally:
+        served.close()
+
+
+def test_connections_over_the_cap_get_503_at_once_and_the_edge_serves_again_when_they_go() -> None:
+    served = Served(max_connections=4)
+    try:
+        held = [socket.create_connection(("127.0.0.1", served.port), timeout=5) for _ in range(4)]
+        for s in held:
+            s.sendall(b"GET /never-finished HTTP/1.1\r\n")      # within a request: not idle
+        _until(lambda: len(served.edge.connections) == 4 and not any(c.idle for c in served.edge.connections))
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+            s.sendall(b"GET /refused HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = _read_all(s)
+        assert out.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") and b"connection: close" in out
+        assert served.seen == []
+        held.pop().close()
+        _until(lambda: len(served.edge.connections) == 3)
+        _served_meanwhile(served)
+        for s in held:
+            s.close()
+    finally:
+        served.close()
+
+
+def test_at_the_cap_a_new_connection_takes_the_place_of_an_idle_one() -> None:
+    served = Served(max_connections=4, idle_timeout_s=30)
+    try:
+        idle = [socket.create_connection(("127.0.0.1", served.port), timeout=5) for _ in range(4)]
+        _until(lambda: len(served.edge.connections) == 4)
+        _served_meanwhile(served)                   # one of the idle ones made room
+        closed: list[socket.socket] = []
+        for s in idle:
+            s.settimeout(0.2)
+            try:
+                if s.recv(100) == b"":
+                    closed.append(s)
+            except TimeoutError:
+                pass
+        assert len(closed) == 1
+        for s in idle:
+            s.close()
+    finally:
+        served.close()
+
+
+def test_a_client_that_reads_nothing_of_a_large_answer_is_dropped() -> None:
+    served = Served(body_timeout_s=0.5)
+    try:
+        s = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+        _until(lambda: len(served.seen) == 1)
+        started = time.monotonic()
+        _until(lambda: not served.edge.connections, timeout_s=10)      # 64 MB never read: dropped
+        assert time.monotonic() - started < 5
+        _served_meanwhile(served)
+        s.close()
     finally:
         served.close()

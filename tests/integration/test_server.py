@@ -401,7 +401,9 @@ def test_invoke_event_is_accepted_with_202(lam: BaseClient, fn: str) -> None:
 def test_invoke_payload_over_6_mb(lam: BaseClient, fn: str) -> None:
     with pytest.raises(ClientError) as info:
         lam.invoke(FunctionName=fn, Payload=json.dumps("x" * (6 * 1024 * 1024)))
-    assert error_of(info) == ("RequestTooLargeException", 413)
+    assert error_of(info) == ("RequestEntityTooLargeException", 413)   # AWS's name on the wire
+    assert info.value.response["Error"]["Message"] == ("Request must be smaller than 6291456 bytes for the "
+                                                       "InvokeFunction operation")
     assert invoke(lam, fn, {"ok": True})[1]["event"] == {"ok": True}
 
 
@@ -588,8 +590,8 @@ def test_a_body_over_the_control_planes_limit_is_refused_before_it_is_sent(serve
     head = (f"POST /2015-03-31/functions/{fn}/invocations HTTP/1.1\r\nHost: x\r\n"
             f"Content-Length: {80 * 1024 * 1024}\r\n\r\n").encode()
     status, headers, body = _raw_exchange(server.endpoint, head)
-    assert status == 413 and headers["x-amzn-errortype"] == "RequestTooLargeException"
-    assert "smaller than" in json.loads(body)["message"]
+    assert status == 413 and headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
+    assert "smaller than 6291456 bytes" in json.loads(body)["message"]
 
 
 def test_errors_have_aws_codes_and_statuses(lam: BaseClient, fn: str,

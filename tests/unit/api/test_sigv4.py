@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode, percent_encode_sequence
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cumulo.api.sigv4 import (
@@ -212,8 +212,8 @@ class _Sent(Exception):
     pass
 
 
-def from_boto3(call: Callable[[Any], object]) -> IncomingRequest:
-    client = boto3.client("lambda", region_name="eu-west-1", endpoint_url=ENDPOINT,
+def from_boto3(call: Callable[[Any], object], service: str = "lambda") -> IncomingRequest:
+    client = boto3.client(service, region_name="eu-west-1", endpoint_url=ENDPOINT,
                           aws_access_key_id=CREDS.access_key, aws_secret_access_key=CREDS.secret_key,
                           config=Config(retries={"max_attempts": 0}))
     sent: list[Any] = []
@@ -417,3 +417,94 @@ def test_our_signer_produces_requests_that_verify() -> None:
     moved = IncomingRequest(base.method, base.raw_path.replace("f%3A1", "g"), base.query_string, headers, base.body)
     with pytest.raises(InvalidSignatureException):
         verify(moved, {"AKIDEXAMPLE": "secret"}.get, now)
+
+
+# --- every x-amz-* header signed; admit (head) then check (body) ------------------------------
+
+def unsigned_message(*names: str) -> str:
+    return (f"There were headers present in the request which were not signed: {', '.join(names)}. "
+            "Every x-amz-* header a request carries must be one of its SignedHeaders.")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("X-Amz-Target", "AmazonSQS.DeleteQueue"), ("X-Amz-Invocation-Type", "Event"), ("x-amz-log-type", "Tail"),
+    ("X-Amz-Client-Context", "e30="), ("X-Amz-User-Agent", "aws-sdk-js/3"), ("X-Amz-Security-Token", "tok"),
+])
+def test_an_x_amz_header_added_after_signing_is_refused(name: str, value: str) -> None:
+    request = sign("POST", "/2015-03-31/functions/f/invocations", body=b"{}")
+    assert rejected(with_header(request, name, value)).message == unsigned_message(name.lower())
+
+
+def test_every_unsigned_x_amz_header_is_named_once_and_x_amzn_headers_are_not_ours_to_require() -> None:
+    request = sign()
+    request = dataclasses.replace(request, headers=[*request.headers, ("X-Amz-Log-Type", "Tail"),
+                                                    ("x-amz-log-type", "None"), ("X-Amz-Target", "x.Y")])
+    assert rejected(request).message == unsigned_message("x-amz-log-type", "x-amz-target")
+    assert verify(with_header(sign(), "X-Amzn-Trace-Id", "Root=1-abc"), secrets, SIGNED_AT) == LAMBDA
+
+
+def test_signed_x_amz_headers_verify() -> None:
+    request = sign("POST", "/2015-03-31/functions/f/invocations", body=b"{}",
+                   headers=[("X-Amz-Invocation-Type", "Event"), ("X-Amz-Log-Type", "Tail"),
+                            ("X-Amz-Client-Context", "e30=")])
+    assert verify(request, secrets, SIGNED_AT) == LAMBDA
+
+
+def test_a_presigned_url_with_an_unsigned_x_amz_header_is_refused() -> None:
+    request = sign(signer=SigV4QueryAuth(CREDS, "lambda", "us-east-1", expires=60))
+    assert verify(request, secrets, SIGNED_AT) == LAMBDA
+    assert rejected(with_header(request, "X-Amz-Invocation-Type", "Event")).message == \
+        unsigned_message("x-amz-invocation-type")
+
+
+def test_admit_needs_no_body_and_check_then_needs_the_signed_one() -> None:
+    from cumulo.api.sigv4 import admit, check
+
+    request = sign("POST", "/2015-03-31/functions/f/invocations", body=b'{"big": "payload"}')
+    admitted = admit(dataclasses.replace(request, body=b""), secrets, SIGNED_AT)
+    assert check(request, admitted) == LAMBDA
+    with pytest.raises(InvalidSignatureException):
+        check(dataclasses.replace(request, body=b'{"big": "other"}'), admitted)
+    looked_up: list[str] = []
+
+    def lookup(key_id: str) -> str | None:
+        looked_up.append(key_id)
+        return None
+
+    with pytest.raises(UnrecognizedClientException):
+        admit(dataclasses.replace(request, body=b""), lookup, SIGNED_AT)
+    assert looked_up == ["AKIDEXAMPLE"]
+    with pytest.raises(InvalidSignatureException, match="Signature expired"):   # the clock, before any key
+        admit(request, lookup, SIGNED_AT + timedelta(hours=1))
+    assert looked_up == ["AKIDEXAMPLE"]
+
+
+@pytest.mark.parametrize("service, call", [
+    ("lambda", lambda c: c.invoke(FunctionName="f", InvocationType="Event", LogType="Tail", ClientContext="e30=",
+                                  Payload=b"{}")),
+    ("sqs", lambda c: c.list_queues()),
+    ("events", lambda c: c.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])),
+    ("stepfunctions", lambda c: c.list_state_machines()),
+    ("kinesis", lambda c: c.list_streams()),
+], ids=["lambda-invoke-headers", "sqs", "events", "stepfunctions", "kinesis"])
+def test_boto3_signs_every_x_amz_header_it_sends(service: str, call: Callable[[Any], object]) -> None:
+    request = from_boto3(call, service)
+    assert any(k.lower().startswith("x-amz-") and k.lower() != "x-amz-date" for k, _ in request.headers)
+    assert verify(request, secrets, datetime.now(timezone.utc)).service == service.replace("stepfunctions", "states")
+
+
+_amz_name = st.from_regex(r"[Xx]-[Aa][Mm][Zz]-[A-Za-z][A-Za-z0-9-]{0,15}", fullmatch=True).filter(
+    lambda name: name.lower() not in ("x-amz-date", "x-amz-content-sha256"))   # these two mean something
+_value = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1, max_size=20)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extra=st.lists(st.tuples(_amz_name, _value), min_size=1, max_size=4), signed=st.booleans())
+def test_any_x_amz_header_verifies_when_signed_and_is_refused_when_not(extra: list[tuple[str, str]],
+                                                                      signed: bool) -> None:
+    if signed:
+        assert verify(sign("POST", body=b"{}", headers=extra), secrets, SIGNED_AT) == LAMBDA
+    else:
+        request = sign("POST", body=b"{}")
+        added = dataclasses.replace(request, headers=[*request.headers, *extra])
+        assert rejected(added).message == unsigned_message(*sorted({name.lower() for name, _ in extra}))
