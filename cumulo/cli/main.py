@@ -470,12 +470,22 @@ def keys() -> None:
 
 
 @keys.command("create")
+@click.option("--export", "as_export", is_flag=True,
+              help="Print `export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… AWS_DEFAULT_REGION=…` instead, for "
+                   "the AWS CLI and boto3 in a shell: eval \"$(cumulo keys create --export)\".")
 @click.pass_context
-def keys_create(ctx: click.Context) -> None:
-    """Create a key; prints its ID and secret."""
+def keys_create(ctx: click.Context, as_export: bool) -> None:
+    """Create a key; prints its ID and secret (as JSON, or as shell exports with --export)."""
+    import shlex
+
     from cumulo.api.keys import create_key
 
-    key = create_key(_open(ctx).store)
+    c = _open(ctx)
+    key = create_key(c.store)
+    if as_export:
+        click.echo(f"export AWS_ACCESS_KEY_ID={shlex.quote(key.id)} AWS_SECRET_ACCESS_KEY={shlex.quote(key.secret)} "
+                   f"AWS_DEFAULT_REGION={shlex.quote(c.arns.region)}")
+        return
     _print_json({"AccessKeyId": key.id, "SecretAccessKey": key.secret, "CreateDate": key.created})
 
 

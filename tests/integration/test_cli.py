@@ -169,3 +169,23 @@ def test_event_invoke_queue_and_schedule_commands_work_on_the_store(run, tmp_pat
     assert "ValidationException" in bad.stderr
     run("schedule", "create", "s", "rate(5 minutes)", "hello")
     assert "rate(5 minutes)" in run("schedule", "list").stdout
+
+
+def test_keys_create_export_is_for_eval_in_a_shell(run, tmp_path: Path) -> None:
+    """`eval "$(cumulo keys create --export)"` sets the AWS CLI's and boto3's variables to a new key of the store."""
+    line = run("keys", "create", "--export").stdout.strip()
+    assert line.startswith("export AWS_ACCESS_KEY_ID=") and "\n" not in line
+    shell = subprocess.run(["bash", "-euc", f'eval "$({sys.executable} -m cumulo keys create --export)"; env'],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                           env={**os.environ, "CUMULO_HOME": str(tmp_path / "state"), "CUMULO_REGION": "eu-west-1"})
+    assert shell.returncode == 0, shell.stderr
+    exported = dict(v.split("=", 1) for v in shell.stdout.splitlines() if v.startswith("AWS_"))
+    assert exported["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert exported["AWS_ACCESS_KEY_ID"].startswith("AKIA") and len(exported["AWS_ACCESS_KEY_ID"]) == 20
+    from cumulo import Cumulo
+    with Cumulo(home=tmp_path / "state") as c:
+        assert c.store.access_key_secret(exported["AWS_ACCESS_KEY_ID"]) == exported["AWS_SECRET_ACCESS_KEY"]
+    listed = run("keys", "list").stdout
+    assert exported["AWS_ACCESS_KEY_ID"] in listed and line.split()[1].split("=", 1)[1] in listed
+    assert set(json.loads(run("keys", "create").stdout)) == {"AccessKeyId", "SecretAccessKey", "CreateDate"}
+    assert "--export" in run("keys", "create", "--help").stdout
