@@ -207,6 +207,17 @@ def listen(host: str, port: int) -> tuple[socket.socket, str]:
     return sock, f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{bound}"
 
 
+def _door(cumulo: Cumulo, control: socket.socket) -> socket.socket | None:
+    """Where functions reach this server when they live in a network namespace of their own (the
+    namespace level, ``runtime.zygote.Zygote.network``): 127.0.0.1 on the control plane's own port,
+    inside that namespace — so the endpoint URL is the same from both sides. None when functions
+    share the host's network (they reach the control plane itself)."""
+    zygote = cumulo.pool.zygote()
+    if zygote.network == "host":
+        return None
+    return zygote.listen_inside(control.getsockname()[1])
+
+
 def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
@@ -224,6 +235,9 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
+    door = _door(cumulo, control)
+    signed = app if auth or door is None else ControlPlane(cumulo, auth=True, busy=readiness.pending)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
@@ -239,6 +253,10 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         if gw is not None and gateway is not None:
             edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY),
                           gateway))
+        if door is not None:   # functions reach the API here, signed requests only (even with --no-auth)
+            door_gate = gate if auth else ControlGate(s, cumulo.store.access_key_secret, True, MAX_BODY_BYTES)
+            edges.append((http_edge(signed.answer, max_body_bytes=MAX_BODY_BYTES, refusal=door_gate.refusal,
+                                    gate=door_gate), door))
         for server, sock in edges:
             await server.start(sock)
         await stopping.wait()
@@ -252,6 +270,10 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda signum, frame: None)
         app.close()
+        if signed is not app:
+            signed.close()
+        if door is not None:
+            door.close()
         if gw is not None:
             gw.close()
         readiness.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
-           "host_architecture", "interpreter_note"]
+           "host_architecture", "interpreter_note", "runtime_packages_dir"]
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -33,6 +33,18 @@ class Runtime:
     environment: dict[str, str] = field(default_factory=dict)
     version: str = ""                      # what actually runs it, for RuntimeVersionConfig
     runtime_dir: Path | None = None        # shown at /var/runtime at the namespace level
+
+
+def runtime_packages_dir() -> str | None:
+    """Where this interpreter has boto3 installed (the folder that holds what AWS's Python runtime
+    offers functions, ``zygote_main.RUNTIME_PACKAGES``), found without importing it; None where
+    it is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("boto3")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.dirname(os.path.abspath(list(spec.submodule_search_locations)[0]))
 
 
 def interpreter_note(runtime: str) -> str | None:

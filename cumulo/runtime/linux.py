@@ -11,7 +11,7 @@ import signal
 
 __all__ = [
     "unshare", "mount", "loopback_up", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
-    "drop_bounding_set", "set_dumpable",
+    "drop_bounding_set", "set_dumpable", "setns",
     "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
     "MS_NOSUID", "MS_NODEV", "MS_NOEXEC",
 ]
@@ -46,6 +46,11 @@ def _check(result: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    """Move the calling *thread* into the namespace ``fd`` refers to."""
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
 def enter_user_namespace(inside: int, outside: int, flags: int = 0) -> None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from cumulo.runtime import protocol
+from cumulo.runtime import catalog, linux, protocol
 
 __all__ = ["ExitTable", "Zygote", "ZygoteError"]
 
@@ -103,7 +103,7 @@ class Zygote:
                 with open(self._log_path, "ab") as log:
                     self._proc = subprocess.Popen(
                         [sys.executable, "-I", "-S", "-c", code, str(child.fileno()), package_root,
-                         self.network_request],
+                         self.network_request, catalog.runtime_packages_dir() or ""],
                         pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                         close_fds=True,
                     )
@@ -176,6 +176,39 @@ class Zygote:
     @property
     def pid(self) -> int:
         return self._proc.pid if self._proc is not None else 0
+
+    def listen_inside(self, port: int) -> socket.socket:
+        """A listening socket on 127.0.0.1:``port`` *in the environments' network namespace*: the
+        one door from functions to the platform (the server serves its API there, signed requests
+        only). Made by a short-lived thread that enters the namespace (setns moves only the
+        calling thread); the socket stays in the namespace it was made in."""
+        if self.network == "host" or self._proc is None:
+            raise ZygoteError("environments share the host's network: there is no namespace to listen in")
+        made: list[socket.socket] = []
+        failed: list[BaseException] = []
+        pid = self._proc.pid
+
+        def enter_and_listen() -> None:
+            try:
+                fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    linux.setns(fd, linux.CLONE_NEWNET)
+                finally:
+                    os.close(fd)
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(1024)
+                made.append(sock)
+            except BaseException as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=enter_and_listen, name="cumulo-door")
+        thread.start()
+        thread.join()
+        if failed:
+            raise ZygoteError(f"cannot listen in the environments' network namespace: {failed[0]}")
+        return made[0]
 
     def place(self, cpus: set[int]) -> None:
         """Run the zygote, and the templates and environments it forks from now on, on ``cpus``."""

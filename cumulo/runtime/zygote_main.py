@@ -37,6 +37,9 @@ _CHAN_FD = snapshot._CHAN_FD
 TEMPLATE_UID = snapshot.TEMPLATE_UID
 SANDBOX_UID_BASE = 2_000_000   # + the environment's pid: see sandbox_uid
 PIDS_MAX = 1024                # processes and threads per environment, as on Lambda
+# What AWS's Python runtimes offer every function beside the standard library (their /var/runtime):
+# the AWS SDK and what it needs (``_RuntimePackages``).
+RUNTIME_PACKAGES = frozenset(("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"))
 SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 
 
@@ -50,6 +53,7 @@ def main() -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     platform_paths = [SITE_DIR, *_standard_library(sys.path[1:])]   # sys.path[0]: where cumulo is
+    runtime_packages = sys.argv[3] if len(sys.argv) > 3 and os.path.isdir(sys.argv[3]) else None
     namespaces = _probe_namespaces()
     seccomp.enabled = seccomp.probe()
     isolated = namespaces and len(sys.argv) > 2 and sys.argv[2] in ("isolated", "none") and _isolate_network()
@@ -78,7 +82,7 @@ def main() -> None:
                     ctl.close()
                     os.close(wake_r)
                     os.close(wake_w)
-                    _become_environment(header, fds, platform_paths)  # never returns
+                    _become_environment(header, fds, platform_paths, runtime_packages)  # never returns
                 children.add(pid)
                 # before any exit of this pid: the supervisor forgets an older process's exit under it
                 protocol.send(ctl, {"op": "spawned", "pid": pid})
@@ -90,6 +94,25 @@ def main() -> None:
         except OSError:
             pass
     os._exit(0)
+
+
+class _RuntimePackages:
+    """The AWS SDK as AWS's Python runtime offers it: the RUNTIME_PACKAGES (boto3 and what it
+    needs) are importable from the folder of the interpreter's packages, and nothing else there
+    is. Last on ``sys.meta_path``: the function's code and layers are searched first."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        if path is not None or name not in RUNTIME_PACKAGES:
+            return None   # submodules are found through their package's own __path__
+        import importlib.machinery
+
+        return importlib.machinery.PathFinder.find_spec(name, [self.folder])
+
+    def invalidate_caches(self) -> None:
+        pass
 
 
 def _standard_library(paths: list[str]) -> list[str]:
@@ -154,7 +177,7 @@ def _probe_template_namespaces() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -> None:
+def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], runtime_packages: str | None) -> None:
     init_started = time.perf_counter()
     try:
         chan_fd, log_fd, *group_fds = fds
@@ -171,9 +194,11 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
         os.closerange(_CHAN_FD + 1, 1 << 16)
-        task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, platform_paths)
-        relocated = dict(zip(platform_paths, moved_paths))
-        platform_paths = moved_paths
+        shown = platform_paths + ([runtime_packages] if runtime_packages else [])
+        task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, shown)
+        relocated = dict(zip(shown, moved_paths))
+        platform_paths = moved_paths[:len(platform_paths)]
+        runtime_packages = moved_paths[-1] if runtime_packages else None
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
@@ -186,6 +211,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str]) -
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
         sys.path[:] = [task_root, *spec.get("python_paths", ["/opt/python"]), *platform_paths]
+        if runtime_packages:
+            sys.meta_path.append(_RuntimePackages(runtime_packages))
         for name in [m for m in sys.modules if m == "cumulo" or m.startswith("cumulo.")]:
             del sys.modules[name]   # the runtime keeps its references; a function cannot import it
         for stream in (sys.stdout, sys.stderr):

@@ -309,3 +309,36 @@ def test_the_hosts_loopback_is_out_of_reach(platform: Cumulo, functions: dict[st
         server.close()
         thread.join(10)
     _still_fine(platform)
+
+
+DOOR = r'''
+import json, os, urllib.request, urllib.error
+def handler(event, context):
+    url = os.environ["ENDPOINT"] + "/2015-03-31/functions/"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return {"status": resp.status}
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "body": exc.read().decode()}
+    except OSError as exc:
+        return {"error": str(exc)}
+'''
+
+
+def test_a_no_auth_server_is_not_open_to_its_functions(tmp_path: Path) -> None:
+    """`--no-auth` is for the loopback of the machine; functions reach the server only through the
+    door in their own network namespace, which always wants a signature."""
+    from tests.integration.test_server import CumuloServer, zip_of
+
+    server = CumuloServer(tmp_path / "home", "--no-auth")
+    try:
+        lam = server.client()
+        lam.create_function(FunctionName="door", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
+                            Handler="app.handler", Code={"ZipFile": zip_of(**{"app.py": DOOR})},
+                            Environment={"Variables": {"ENDPOINT": server.endpoint}})
+        payload = json.loads(lam.invoke(FunctionName="door")["Payload"].read())
+        assert payload["status"] == 403, payload
+        assert "Missing Authentication Token" in payload["body"], payload
+        assert lam.list_functions()["Functions"]          # and from the host it is still open, as asked
+    finally:
+        server.close()

@@ -199,11 +199,29 @@ def test_nothing_of_the_platforms_own_environment_is_importable(home: Path, make
     for level in LEVELS:
         with Cumulo(home=home / level, sandbox=level, snapstart=snapstart) as c:
             c.create_function("probe", make_code(app=IMPORTS), "app.handler")
-            seen = c.invoke("probe", json_bytes({"modules": [*own, "json", "sqlite3", "snapshot_restore_py"]})).json()
-        assert {m for m, ok in seen["found"].items() if ok} == {"json", "sqlite3", "snapshot_restore_py"}, level
+            # AWS's Python runtime offers the SDK (boto3 and its dependencies) beside the standard library
+            offered = ["json", "sqlite3", "snapshot_restore_py", "boto3", "botocore", "dateutil"]
+            seen = c.invoke("probe", json_bytes({"modules": [*own, *offered]})).json()
+        assert {m for m, ok in seen["found"].items() if ok} == {"json", "sqlite3", "snapshot_restore_py", "boto3",
+                                                                "botocore", "dateutil"}, level
         assert not [p for p in seen["path"] if "site-packages" in p and not p.startswith("/opt/")], seen["path"]
 
 
 def json_bytes(value: object) -> bytes:
     import json
     return json.dumps(value).encode()
+
+
+def test_a_function_s_own_boto3_comes_before_the_runtime_s(home: Path, make_code) -> None:
+    """As on AWS: the function's code (and layers) first, then what the runtime offers."""
+    with Cumulo(home=home) as c:
+        code = make_code(app="import boto3\ndef handler(e, c):\n    return boto3.MINE\n")
+        (code / "boto3").mkdir()
+        (code / "boto3" / "__init__.py").write_text("MINE = 'bundled'\n")
+        c.create_function("own", code, "app.handler")
+        assert c.invoke("own", b"{}").json() == "bundled"
+        c.create_function("sdk", make_code(app="import boto3, botocore\ndef handler(e, c):\n"
+                                               "    return [boto3.__version__, botocore.__version__]\n"), "app.handler")
+        import boto3
+        import botocore
+        assert c.invoke("sdk", b"{}").json() == [boto3.__version__, botocore.__version__]
