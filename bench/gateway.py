@@ -1,6 +1,6 @@
 """HTTP API gateway benchmark: GET through Cumulo's gateway vs a no-op floor, serverless-offline, chalice local.
 
-    python bench/gateway.py [--seconds S] [--markdown PATH]
+    python bench/gateway.py [--seconds S] [--markdown PATH] [--targets NAME ...]
 
 Four targets, each a real process, started and measured one at a time (on a 2-core machine
 an idle Node or Cumulo process next to the one under load would skew it):
@@ -42,6 +42,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx responses plus socket errors: a nonzero count means the numbers lie
+    error_kinds: str = ""             # which: "non-2xx N", "connect/read/write/timeout N" (wrk's split)
     server_us: float = float("nan")   # CPU per request of the target's whole process tree
     client_us: float = float("nan")   # CPU per request of the load generator (wrk only)
 
@@ -129,8 +131,10 @@ def _tree_cpu_s(root: int) -> float:
 class Target:
     """A server process in its own session, so its whole tree (npx -> node -> sh -> python) can be ended."""
 
-    def __init__(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str], pattern: str, timeout: float) -> None:
+    def __init__(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str], pattern: str, timeout: float,
+                 store: Path | None = None) -> None:
         self.name = name
+        self.store = store     # Cumulo's: its gateway's access log says what each request was answered
         self.lines: list[str] = []
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -200,12 +204,13 @@ def _wrk(url: str, concurrency: int, seconds: int, server: int | None = None) ->
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not rps:
         raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    kinds = {"non-2xx": sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))}
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        errors += sum(int(g) for g in m.groups())
+        kinds.update(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
     done = re.search(r"^\s*(\d+) requests in", out, re.MULTILINE)
     n = int(done.group(1)) if done else 0
-    result = Result(float(rps.group(1)), pct("50"), pct("99"), errors)
+    result = Result(float(rps.group(1)), pct("50"), pct("99"), sum(kinds.values()),
+                    ", ".join(f"{k} {v}" for k, v in kinds.items() if v))
     if n and server:
         result.server_us = (after - before) * 1e6 / n
         result.client_us = (client_after.ru_utime + client_after.ru_stime - client.ru_utime - client.ru_stime) * 1e6 / n
@@ -259,11 +264,28 @@ def _measure(target: Target, url: str, body: str, seconds: int, use_wrk: bool) -
             if abs(cur.rps - prev.rps) < 0.1 * prev.rps and cur.p99_ms <= max(1.5 * prev.p99_ms, prev.p99_ms + 2):
                 break
             prev = cur
+        said, since_ms = len(target.lines), int(time.time() * 1000)
         r = results[c] = load(url, c, seconds, target.proc.pid)
         print(f"  {target.name:<12} c={c:<3} {r.rps:9.0f} req/s   p50 {r.p50_ms:8.3f} ms   p99 {r.p99_ms:8.3f} ms"
-              f"   errors {r.errors}   CPU/request {r.server_us:6.1f} us + client {r.client_us:5.1f} us"
-              f"   (warmed {warm} s)", flush=True)
+              f"   errors {r.errors}{f' ({r.error_kinds})' if r.error_kinds else ''}"
+              f"   CPU/request {r.server_us:6.1f} us + client {r.client_us:5.1f} us   (warmed {warm} s)", flush=True)
+        if r.errors:
+            _explain_errors(target, since_ms, said)
     return results
+
+
+def _explain_errors(target: Target, since_ms: int, said: int) -> None:
+    """What the server says about a measurement with errors: the statuses its access log recorded
+    (wrk's "non-2xx" does not say which) and what it printed meanwhile."""
+    if target.store is not None and (target.store / "cumulo.db").exists():
+        time.sleep(0.5)    # the log writer commits every 50 ms
+        with contextlib.closing(sqlite3.connect(f"file:{target.store / 'cumulo.db'}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT json_extract(message, '$.status'), count(*) FROM logs WHERE function LIKE "
+                              "'/aws/apigateway/%' AND ts >= ? GROUP BY 1 ORDER BY 2 DESC", (since_ms,)).fetchall()
+        _say(f"  {target.name}: access log since the measurement began: "
+             + ", ".join(f"{status} x{n}" for status, n in rows))
+    for line in target.lines[said:][-20:]:
+        _say(f"  {target.name} printed: {line}")
 
 
 def _npm_install(scratch: Path) -> str:
@@ -291,11 +313,12 @@ def _npm_install(scratch: Path) -> str:
     return str(CACHE / "node_modules")
 
 
-def _start_cumulo(work: Path, env: dict[str, str], home: str = "home") -> tuple[Target, str]:
+def _start_cumulo(work: Path, env: dict[str, str], home: str = "home", name: str = "cumulo") -> tuple[Target, str]:
     cmd = [sys.executable, "-m", "cumulo", "--home", str(work / home), "up", str(work / "template.yaml"),
            "--port", "0", "--gateway-port", "0", "--no-auth"]
     # The deploy line carries the API id, so the URL need not be assembled from the "HTTP APIs" line.
-    target = Target("cumulo", cmd, work, env, r"deployed\s+api \S+ \(\S+\): GET /noop -> .* at (\S+)", 120)
+    target = Target(name, cmd, work, env, r"deployed\s+api \S+ \(\S+\): GET /noop -> .* at (\S+)", 120,
+                    work / home)
     return target, target.match
 
 
@@ -401,7 +424,8 @@ def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
             if name.startswith("cumulo"):
                 ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
                           for base in ("floor", "sls-offline", "chalice-local")]
-            rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors),
+            rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}",
+                         f"{r.errors} ({r.error_kinds})" if r.errors else "0",
                          _us(r.server_us), _us(r.client_us), _us(r.bound()), *ratios])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -430,6 +454,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="duration of each measurement (default 5)")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    parser.add_argument("--targets", nargs="+", metavar="NAME", help="measure only these targets (default: all of "
+                        "cumulo, cumulo-split, floor, sls-offline, chalice-local)")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     client = "wrk --latency" if use_wrk else "Python http.client threads (wrk not found: apt-get install -y wrk)"
@@ -444,13 +470,18 @@ def main() -> None:
         starts: dict[str, Callable[[], tuple[Target, str]]] = {
             "cumulo": lambda: _start_cumulo(work, env),
             # The same with the server on one CPU and environments on the others (Settings.cpu_split).
-            "cumulo-split": lambda: _start_cumulo(work, {**env, "CUMULO_CPU_SPLIT": "1"}, "home-split"),
+            "cumulo-split": lambda: _start_cumulo(work, {**env, "CUMULO_CPU_SPLIT": "1"}, "home-split",
+                                                  "cumulo-split"),
             "floor": lambda: _start_floor(work, env),
             "sls-offline": lambda: _start_sls(work),
             "chalice-local": lambda: _start_chalice(work),
         }
         bodies = {"cumulo": "ok", "cumulo-split": "ok", "floor": "{}", "sls-offline": "ok", "chalice-local": "ok"}
+        if unknown := set(args.targets or ()) - set(starts):
+            parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
         for name, start in starts.items():
+            if args.targets and name not in args.targets:
+                continue
             target: Target | None = None
             try:
                 target, url = start()
