@@ -5,6 +5,17 @@ then ``poll``s the channel and the log pipe until the result frame arrives or
 the deadline passes, at which point it kills the process group. No other
 thread touches an environment while it is busy, so the warm path has no
 thread hop and no lock beyond the pool's.
+
+Whoever drives an invocation, the channel's ``O_NONBLOCK`` flag is nobody's contract: an event
+loop that watches the channel sets it (uvloop, like libuv, makes every descriptor it polls
+non-blocking, and never clears it), a worker thread may drive the same environment next, and a
+template's reader thread reads its channel blocking. So no operation on the warm path relies on
+the flag either way: each ``send`` and ``recv`` says ``MSG_DONTWAIT`` and waits for readiness
+itself (``poll`` on a thread, the loop's reader and writer callbacks on a loop), and a request
+frame that does not fit the socket's buffer at once is finished piece by piece as the
+environment reads it. (A blocking ``sendall`` of a frame larger than the buffer, after the loop
+had driven the environment, failed with ``EAGAIN``, and the healthy environment was thrown away
+as "exit status unknown".)
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from cumulo.runtime.zygote import describe_exit
 
 __all__ = ["Environment", "LOOP_PAYLOAD_MAX"]
 
-# The event-loop path writes the request frame in one go: keep it within a socket buffer.
+# Larger payloads are invoked from a worker thread: building and copying a frame of megabytes would
+# hold up the loop's other requests. (Either driver writes any frame size: what does not fit the
+# socket's buffer at once is sent as the environment reads.)
 LOOP_PAYLOAD_MAX = 128 * 1024
 
 _READ_CHUNK = 1 << 16
@@ -160,10 +173,8 @@ class Environment:
         started = time.perf_counter()
         self.invocations += 1
         spin = self._spin_header(header)
-        try:
-            self.chan.sendall(_invoke_frame(header, payload))
-        except OSError:
-            return self._death_outcome(lines, 0.0, deadline)
+        if not self._send_frame(_invoke_frame(header, payload), deadline, lines):
+            return self._death_outcome(lines, (time.perf_counter() - started) / 1000, deadline)
         frame = self._await_frame(deadline, lines, spin)
         duration_ms = self._last_ms = (time.perf_counter() - started) * 1000
         self.last_used = time.monotonic()
@@ -171,13 +182,55 @@ class Environment:
             return self._death_outcome(lines, duration_ms / 1000, deadline)
         return self._result_outcome(frame, lines, duration_ms)
 
+    def _send_frame(self, frame: bytes, deadline: float, lines: list[LogLine]) -> bool:
+        """Write a request frame from this thread: one non-blocking ``send`` when it fits the socket's
+        buffer (the warm path's only system call here), else the rest as the environment reads it,
+        draining the log pipe meanwhile (a process blocked writing its output reads nothing). False
+        if the process is gone, or the deadline passed (then it is killed: ``timed_out``)."""
+        send = self.chan.send
+        try:
+            sent = send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False
+        if sent == len(frame):
+            return True
+        rest = memoryview(frame)[sent:]
+        poller = select.poll()
+        poller.register(self.chan, select.POLLOUT)
+        poller.register(self.log_fd, select.POLLIN)
+        chan_fd = self.chan.fileno()
+        while rest:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                self.kill()
+                self._drain_logs(lines)
+                return False
+            for fd, events in poller.poll(left * 1000):
+                if fd == chan_fd:      # writable, or hung up / failed: the send says which
+                    try:
+                        rest = rest[send(rest, socket.MSG_DONTWAIT):]
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        return False
+                else:
+                    if events & (select.POLLHUP | select.POLLERR) and not events & select.POLLIN:
+                        poller.unregister(self.log_fd)
+                    self._drain_logs(lines)
+        return True
+
     def invoke_on_loop(self, header: dict, payload: bytes, deadline: float, loop: asyncio.AbstractEventLoop,
                        busy: Callable[[], bool] | None = None) -> "asyncio.Future[Outcome]":
         """The same invocation, driven by an event loop instead of a blocked thread.
 
-        The loop watches the channel and the log pipe; nothing blocks it except writing
-        the request frame, which callers keep small (``LOOP_PAYLOAD_MAX``). A death is
-        examined in a worker thread (waiting for the exit status blocks).
+        The loop watches the channel and the log pipe; nothing blocks it: the request frame goes
+        in one non-blocking ``send`` when it fits the socket's buffer, else the rest from a writer
+        callback as the environment reads it (callers keep payloads small, ``LOOP_PAYLOAD_MAX``,
+        so the loop never copies megabytes). A death is examined in a worker thread (waiting for
+        the exit status blocks).
         """
         return _LoopInvocation(self, loop, header, payload, deadline, busy).future
 
@@ -220,7 +273,10 @@ class Environment:
             for fd, events in poller.poll(left * 1000):
                 if fd == chan_fd:
                     try:
-                        data = self.chan.recv(_READ_CHUNK if reader.pending < 1 << 20 else 1 << 22)
+                        data = self.chan.recv(_READ_CHUNK if reader.pending < 1 << 20 else 1 << 22,
+                                              socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        continue
                     except OSError:
                         data = b""
                     ended, frame = self._take(data, lines)
@@ -301,7 +357,9 @@ class Environment:
         self._loop = loop
 
     def _unregister(self) -> None:
-        """On the loop's thread: forget the readers."""
+        """On the loop's thread: forget the readers (and the writer of a request still going out)."""
+        if self._call is not None:
+            self._call._stop_writing()
         loop, self._loop = self._loop, None
         if loop is None or loop.is_closed() or self._released:
             return
@@ -345,7 +403,7 @@ class Environment:
             return
         # Between invocations: the process ended (EOF), or sent something unasked.
         try:
-            data = self.chan.recv(_READ_CHUNK)
+            data = self.chan.recv(_READ_CHUNK, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return
         except OSError:
@@ -522,6 +580,7 @@ class _LoopInvocation:
         self.future: asyncio.Future[Outcome] = loop.create_future()
         self.lines: list[LogLine] = env._take_idle_lines()
         self.watching = False
+        self.unsent: memoryview | None = None     # the request frame's rest, while a writer sends it
         if env._loop is not loop:     # (a loop watching the pipe already collects it into _idle_lines)
             env._drain_logs(self.lines)   # what background threads wrote since the last call
         if env._reader is None:
@@ -535,8 +594,11 @@ class _LoopInvocation:
             self._examine_death()
             return
         spin = env._spin_header(header)
+        frame = _invoke_frame(header, payload)
         try:
-            env.chan.sendall(_invoke_frame(header, payload))
+            sent = env.chan.send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
         except OSError:
             self._examine_death()
             return
@@ -544,6 +606,10 @@ class _LoopInvocation:
         env._call = self
         self.watching = True
         self.timer = loop.call_later(max(deadline - time.monotonic(), 0), self._on_deadline)
+        if sent < len(frame):         # the socket's buffer is full: the rest as the environment reads
+            self.unsent = memoryview(frame)[sent:]
+            loop.add_writer(env.chan.fileno(), self._on_writable)
+            return
         if spin and (busy is None or not busy()):
             # Blocks the loop for at most ``spin`` µs: nothing else is in flight, and it stops as
             # soon as ``busy`` says the loop has something to read.
@@ -551,7 +617,30 @@ class _LoopInvocation:
             if early is not None:
                 self._took(early)
 
+    def _on_writable(self) -> None:
+        if self.unsent is None:
+            return
+        try:
+            sent = self.env.chan.send(self.unsent, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:               # the process is gone
+            self.env.dead = True
+            self._examine_death()
+            return
+        self.unsent = self.unsent[sent:]
+        if not self.unsent:
+            self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        """On the loop's thread, before the channel may close."""
+        if self.unsent is not None:
+            self.unsent = None
+            if not self.loop.is_closed() and not self.env._released:
+                self.loop.remove_writer(self.env.chan.fileno())
+
     def _stop_watching(self) -> None:
+        self._stop_writing()
         if self.watching:
             self.watching = False
             self.env._call = None
@@ -571,7 +660,7 @@ class _LoopInvocation:
         env = self.env
         assert env._reader is not None
         try:
-            data = env.chan.recv(_READ_CHUNK if env._reader.pending < 1 << 20 else 1 << 22)
+            data = env.chan.recv(_READ_CHUNK if env._reader.pending < 1 << 20 else 1 << 22, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return
         except OSError:

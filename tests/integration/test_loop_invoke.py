@@ -2,14 +2,18 @@
 
 An environment driven from the loop stays registered with it between invocations; these
 tests check the hand-overs a server sees: a thread taking the same environment, the process
-dying while idle, output written between invocations, timeouts and reaping.
+dying while idle, output written between invocations, timeouts and reaping; and request frames
+that do not fit the channel's buffer at once, whichever driver (and so whichever ``O_NONBLOCK``
+setting the loop left behind) writes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -151,3 +155,79 @@ def test_nan_and_infinity_in_a_client_context_reach_the_handler_as_sent(cumulo: 
     name = deploy("import math\ndef handler(event, context):\n"
                   "    v = context.client_context.custom\n    return [math.isnan(v['a']), v['b'] == math.inf]\n")
     assert cumulo.invoke(name, client_context={"custom": {"a": float("nan"), "b": float("inf")}}).json() == [True, True]
+
+
+ECHO = """
+import os
+def handler(event, context):
+    size = event.get("size")
+    return {"pid": os.getpid(), "data": "y" * size if size else event.get("data", "")}
+"""
+
+
+class _CountingChannel(socket.socket):
+    """An environment's channel recording which threads' sends took only part of what they were given."""
+
+    def __init__(self, fileno: int) -> None:
+        super().__init__(fileno=fileno)
+        self.partial: list[int] = []
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        sent = super().send(data, flags)
+        if sent < len(data):
+            self.partial.append(threading.get_ident())
+        return sent
+
+
+def _text(n: int, seed: int) -> str:
+    unit = "".join(chr(33 + (seed * 7 + k) % 90) for k in range(997)).replace('"', "#").replace("\\", "/")
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def test_partial_writes_and_large_answers_on_the_loop_and_on_threads(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    """A channel whose buffer holds 8 KB: every request frame goes out in pieces, from the loop's
+    writer callback (100 KB, under LOOP_PAYLOAD_MAX) and from a worker thread (2 MB), in turn on
+    one environment, with 3 MB answers read by each driver too."""
+    name = deploy(ECHO, memory_size=512)
+    pid = cumulo.invoke(name).json()["pid"]                  # a thread starts it
+    [env] = cumulo.pool.environments(name)
+    chan = _CountingChannel(env.chan.detach())
+    chan.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    env.chan = chan                                          # type: ignore[attr-defined]
+    for i in range(8):
+        data = _text(100_000, i)
+        on_loop = loop.invoke(cumulo, name, json.dumps({"data": data}).encode())
+        assert on_loop.function_error is None and on_loop.json() == {"pid": pid, "data": data}
+        data = _text(2_000_000, i)
+        threaded = cumulo.invoke(name, json.dumps({"data": data}))
+        assert threaded.function_error is None and threaded.json() == {"pid": pid, "data": data}
+        big = 3_000_000 + i
+        on_loop = loop.invoke(cumulo, name, json.dumps({"size": big}).encode())
+        assert on_loop.function_error is None and on_loop.json() == {"pid": pid, "data": "y" * big}
+        threaded = cumulo.invoke(name, json.dumps({"size": big}))
+        assert threaded.function_error is None and threaded.json() == {"pid": pid, "data": "y" * big}
+        assert not on_loop.cold_start and not threaded.cold_start
+    assert chan.partial.count(loop.thread.ident) >= 8                 # each 100 KB frame went out in pieces
+    assert chan.partial.count(threading.get_ident()) >= 8             # and each 2 MB one
+
+
+def test_the_deadline_holds_while_a_request_is_going_out(cumulo: Cumulo, deploy, loop: Loop) -> None:
+    """An environment that stops reading (SIGSTOP) mid-request: the caller gets Sandbox.Timedout at
+    the deadline instead of blocking in a send forever (a worker thread, or the whole loop)."""
+    name = deploy(ECHO, timeout=1)
+    cumulo.invoke(name)
+    [env] = cumulo.pool.environments(name)
+    os.kill(env.pid, signal.SIGSTOP)
+    stopped = loop.executor.submit(cumulo.invoke, name, json.dumps({"data": _text(3_000_000, 1)})).result(30)
+    assert stopped.function_error == "Unhandled" and b"Sandbox.Timedout" in stopped.payload
+    assert not _alive(env.pid)
+
+    cumulo.invoke(name)                                      # a fresh environment, then the loop drives it
+    [env] = cumulo.pool.environments(name)
+    env.chan.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)    # 100 KB no longer fits at once
+    os.kill(env.pid, signal.SIGSTOP)
+    stopped = loop.invoke(cumulo, name, json.dumps({"data": _text(100_000, 2)}).encode())
+    assert stopped.function_error == "Unhandled" and b"Sandbox.Timedout" in stopped.payload
+    assert not _alive(env.pid)
+    fresh = loop.invoke(cumulo, name, b'{"data": "again"}')
+    assert fresh.function_error is None and fresh.json()["data"] == "again"
