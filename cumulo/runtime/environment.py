@@ -94,6 +94,9 @@ class Environment:
     _idle_lines: list[LogLine] = field(default_factory=list)   # written between invocations
     _log_eof: bool = False
     _last_ms: float = 0.0              # the last invocation's duration (whether spinning can pay off)
+    # Readable once the process has exited (a pidfd): a child it forked may hold the channel open
+    # long after, and the death must be seen when the process dies, not when that child exits.
+    _exit_fd: int | None = None
 
     # -- creation -------------------------------------------------------------
     @classmethod
@@ -131,6 +134,7 @@ class Environment:
                 env.kill()
                 return None, RestoreFailed(_doc("Runtime.RestoreError", "the restored environment is not the template's child"),
                                            lines, (time.perf_counter() - started) * 1000)
+            env._watch_exit()
             frame = env._await_frame(deadline, lines)
         op = frame[0].get("op") if frame is not None else None
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -262,6 +266,8 @@ class Environment:
         poller = select.poll()
         poller.register(self.chan, select.POLLIN)
         poller.register(self.log_fd, select.POLLIN)
+        if self._exit_fd is not None:
+            poller.register(self._exit_fd, select.POLLIN)
         chan_fd = self.chan.fileno()
         while True:
             left = deadline - time.monotonic()
@@ -271,6 +277,10 @@ class Environment:
                 self._drain_logs(lines)
                 return None
             for fd, events in poller.poll(left * 1000):
+                if fd == self._exit_fd:
+                    poller.unregister(fd)
+                    self._end_orphans()   # the channel then ends: what the process sent is read first
+                    continue
                 if fd == chan_fd:
                     try:
                         data = self.chan.recv(_READ_CHUNK if reader.pending < 1 << 20 else 1 << 22,
@@ -354,6 +364,8 @@ class Environment:
         loop.add_reader(self.chan.fileno(), self._on_channel_ready)
         if not self._log_eof:
             loop.add_reader(self.log_fd, self._on_logs_ready)
+        if self._exit_fd is not None:
+            loop.add_reader(self._exit_fd, self._on_exit)
         self._loop = loop
 
     def _unregister(self) -> None:
@@ -366,6 +378,8 @@ class Environment:
         loop.remove_reader(self.chan.fileno())
         if not self._log_eof:
             loop.remove_reader(self.log_fd)
+        if self._exit_fd is not None:
+            loop.remove_reader(self._exit_fd)
 
     def _on_loop_thread(self) -> bool:
         try:
@@ -396,6 +410,31 @@ class Environment:
             return
         if not done.wait(5):
             self._loop = None     # the loop is stuck or gone: its readers die with it
+
+    def _on_exit(self) -> None:
+        if self._loop is not None and self._exit_fd is not None:
+            self._loop.remove_reader(self._exit_fd)
+        self._end_orphans()
+
+    def _watch_exit(self) -> None:
+        """Open a pidfd for the process just reported ``started`` (Linux ≥ 5.3)."""
+        try:
+            self._exit_fd = os.pidfd_open(self.pid)
+        except (OSError, AttributeError):
+            self._exit_fd = None
+
+    def _end_orphans(self) -> None:
+        """The process has exited: SIGKILL what it left running (its process group, its cgroup), as
+        Lambda resets the whole sandbox when its runtime dies. Their copies of the channel close,
+        so the death is then read from the channel as any other (after what the process sent)."""
+        if self._released:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.cgroup is not None and self.cgroups is not None:
+            self.cgroups.kill_members(self.cgroup)
 
     def _on_channel_ready(self) -> None:
         if self._call is not None:
@@ -545,10 +584,12 @@ class Environment:
         try:
             self.chan.close()
         finally:
-            try:
-                os.close(self.log_fd)
-            except OSError:
-                pass
+            for fd in (self.log_fd, self._exit_fd):
+                try:
+                    if fd is not None:
+                        os.close(fd)
+                except OSError:
+                    pass
         if self.cgroup is not None and self.cgroups is not None:
             self.cgroups.destroy(self.cgroup)
         if self.tmp_dir is not None:

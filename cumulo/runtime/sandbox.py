@@ -178,6 +178,19 @@ class MemoryCgroups:
         except (OSError, ValueError):
             return None
 
+    def kill_members(self, path: Path) -> None:
+        """SIGKILL every process in the group (and its pids group), leaving the groups in place."""
+        for member in self.members(path):
+            try:
+                pids = [int(p) for p in (Path(member) / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
     def destroy(self, path: Path) -> None:
         """Kill whatever is left in the group (and its pids group), then remove it."""
         for member in reversed(self.members(path)):

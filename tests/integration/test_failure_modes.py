@@ -121,3 +121,57 @@ def test_invalid_json_payload_is_refused(cumulo: Cumulo, deploy) -> None:
     with pytest.raises(InvalidRequestContentException, match="Could not parse request body into json"):
         cumulo.invoke(name, b"{not json")
     assert cumulo.invoke(name, b"[1]").json() == [1]
+
+
+ORPHANING = """
+import os, time
+def handler(event, context):
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    with open("/tmp/child", "w") as f:
+        f.write(str(child))
+    os._exit(3)
+"""
+
+
+@pytest.mark.parametrize("snap_start", [None, "None"], ids=["forked", "on-demand"])
+def test_a_crash_is_reported_when_the_handler_dies_not_when_its_child_does(cumulo: Cumulo, deploy,
+                                                                            snap_start) -> None:
+    """The child holds the channel open for 30 s; the death is seen when the handler's process
+    dies (its pidfd), and what it left running is ended with it, as Lambda resets the sandbox."""
+    import time
+
+    name = deploy(ORPHANING, timeout=60, **({"snap_start": snap_start} if snap_start else {}))
+    started = time.monotonic()
+    result = cumulo.invoke(name, b"{}")
+    assert time.monotonic() - started < 10
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in result.json()["errorMessage"]
+    assert cumulo.invoke(name, b"{}").json()["errorType"] == "Runtime.ExitError"   # and again, cold
+
+
+def test_the_same_through_the_server_s_event_loop(tmp_path) -> None:
+    """Invoke over HTTP drives a warm environment from the event loop (its pidfd is one of the
+    loop's readers)."""
+    import time
+
+    from tests.integration.test_server import CumuloServer, create, invoke, unique, zip_of
+
+    server = CumuloServer(tmp_path / "home")
+    try:
+        lam = server.client()
+        name = unique()
+        create(lam, name, zip_of(**{"app.py": ORPHANING.replace("os._exit(3)", "if event.get('crash'):\n"
+                                                                               "        os._exit(3)\n"
+                                                                               "    return 'warm'")}),
+               Timeout=60)
+        assert invoke(lam, name)[1] == "warm"         # warm now: the next call is driven by the loop
+        started = time.monotonic()
+        resp, payload = invoke(lam, name, {"crash": True})
+        assert time.monotonic() - started < 10
+        assert resp["FunctionError"] == "Unhandled" and "exit status 3" in payload["errorMessage"]
+    finally:
+        server.close()
