@@ -19,6 +19,7 @@ invocations), or for a Runtime API environment ``exec_runtime.become_runtime``
 from __future__ import annotations
 
 import gc
+import importlib.machinery
 import os
 import resource
 import select
@@ -27,6 +28,8 @@ import socket
 import sys
 import tempfile
 import time
+import types
+from collections.abc import Sequence
 
 from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, seccomp, snapshot
 
@@ -104,11 +107,10 @@ class _RuntimePackages:
     def __init__(self, folder: str) -> None:
         self.folder = folder
 
-    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if path is not None or name not in RUNTIME_PACKAGES:
             return None   # submodules are found through their package's own __path__
-        import importlib.machinery
-
         return importlib.machinery.PathFinder.find_spec(name, [self.folder])
 
     def invalidate_caches(self) -> None:
