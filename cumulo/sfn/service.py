@@ -17,6 +17,24 @@ through the durable ``~sfn-inbox`` queue, so a CLI beside a running server (or
 another node) reaches the one engine holding the ``states-engine`` lease.
 Tasks run on worker threads (``sfn/tasks.py``); their results come back to the
 engine thread, which alone advances executions.
+
+Hostile input is refused at the API with AWS's errors: an execution input or
+a SendTaskSuccess output over 256 KiB, a definition over 1 MiB, an error over
+256 or a cause over 32,768 characters (``ValidationException``, the quota's
+constraint message), JSON nested deeper than ``MAX_DEPTH``.
+
+**Poisoned executions.** Before the engine evaluates a Standard execution it
+writes the execution's ARN (and its own pid) to ``<home>/sfn-evaluating`` and
+blanks it after the step is committed: two ``pwrite``s, no fsync (a killed
+process's writes survive in the page cache). An engine that starts and finds an
+ARN there left by a dead process knows that process died evaluating it (killed
+by the kernel for memory, a crash, or an operator's ``kill -9`` of a hung
+server) and counts a crash against it in its document. The first is forgiven
+(an operator's kill can land on any execution); at the second the execution is
+failed with ``States.Runtime`` ("could not be resumed") without being run
+again, so one bad definition cannot take the server down at every restart. A
+step that commits clears the count. An execution whose stored state cannot be
+loaded at all (an exception while restoring it) is failed the same way.
 """
 
 from __future__ import annotations
@@ -24,12 +42,15 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import os
 import queue
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, List
@@ -41,6 +62,7 @@ from cumulo.states import (
     StartTimer, Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded, TimerFired, event_from_json,
     event_to_json, parse_definition,
 )
+from cumulo.states.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
 from cumulo.store.messages import NewMessage, lease_owner
 
 if TYPE_CHECKING:
@@ -55,7 +77,13 @@ EXPRESS_LIMIT_S = 300
 # Express executions keep no history on AWS, so its 25,000-event quota does not bind them; this
 # bound only stops a runaway Pass/Choice loop from holding the engine.
 EXPRESS_MAX_EVENTS = 250_000
-MAX_INPUT = 256 * 1024
+MAX_INPUT = MAX_PAYLOAD
+MAX_LOADED = 256                # Standard executions kept in memory between steps (the rest reload from the store)
+MAX_EXPRESS_RUNNING = 1_000     # Express executions running at once (they live in memory only)
+MAX_HISTORY_PAGE = 16 * 1024 * 1024   # bytes of events in one GetExecutionHistory page (then a nextToken)
+MAX_ERROR = 256                 # AWS API: SendTaskFailure/StopExecution error, at most 256 characters
+MAX_CAUSE = 32_768              # and cause, at most 32,768
+CRASHES_TO_FAIL = 2             # dead engines found evaluating one execution before it is failed, not resumed
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
@@ -77,13 +105,81 @@ def _now() -> float:
     return time.time()
 
 
+def _too_long(member: str, limit: int) -> SfnError:
+    """AWS's constraint error for a member over its length (the value is not echoed: it may be huge)."""
+    return SfnError("ValidationException", f"1 validation error detected: Value at '{member}' failed to satisfy "
+                                           f"constraint: Member must have length less than or equal to {limit}")
+
+
+def _check_text(member: str, value: Any, limit: int, utf8: bool = False) -> None:
+    if isinstance(value, str) and (utf8_size(value) if utf8 else len(value)) > limit:
+        raise _too_long(member, limit)
+
+
+def _parse_json(text: str) -> Any:
+    """JSON text from a client: ValueError if invalid or nested deeper than MAX_DEPTH."""
+    try:
+        value = json.loads(text)
+        measure(value, 8 * len(text) + 64)       # for the depth: its text is already within the quota
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except TooLarge as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
 @dataclass
 class _Live:
     execution: Execution
     doc: dict[str, Any]
     durable: bool
-    history: list[HistoryEvent] = field(default_factory=list)        # Express only
     done: threading.Event = field(default_factory=threading.Event)
+
+
+class _Evaluating:
+    """Which Standard execution the engine is evaluating, in a file beside the store (see the module's
+    docstring): ``begin``/``end`` around each step, ``left_by_dead_process`` at start-up."""
+
+    SIZE = 2048
+
+    def __init__(self, path: Any) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._host = socket.gethostname()
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    def begin(self, arn: str) -> None:
+        record = json.dumps({"host": self._host, "pid": os.getpid(), "arn": arn}).encode()
+        os.pwrite(self._file(), record[:self.SIZE].ljust(self.SIZE), 0)
+
+    def end(self) -> None:
+        os.pwrite(self._file(), b" " * self.SIZE, 0)
+
+    def left_by_dead_process(self) -> str | None:
+        """The ARN a process that no longer exists was evaluating when it died, if any."""
+        try:
+            record = json.loads(os.pread(self._file(), self.SIZE, 0).strip() or b"null")
+        except ValueError:
+            return None
+        if not isinstance(record, dict) or record.get("host") != self._host or record.get("pid") == os.getpid():
+            return None
+        try:
+            os.kill(int(record["pid"]), 0)
+            return None                                  # that process lives: it merely lost the lease
+        except ProcessLookupError:
+            return str(record.get("arn"))
+        except (PermissionError, ValueError, TypeError, KeyError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class StateMachines:
@@ -180,10 +276,12 @@ class StateMachines:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise SfnError("InvalidName", f"Invalid Name: '{name}'")
         text = "{}" if input is None else input
-        if not isinstance(text, str) or len(text.encode()) > MAX_INPUT:
-            raise SfnError("InvalidExecutionInput", "Invalid execution input: must be JSON text of at most 256 KB.")
+        if not isinstance(text, str):
+            raise SfnError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'the input must be a "
+                                                    "string of JSON text'")
+        _check_text("input", text, MAX_INPUT, utf8=True)          # AWS's quota: 256 KiB, UTF-8 bytes
         try:
-            parsed = json.loads(text)
+            parsed = _parse_json(text)
         except ValueError as exc:
             raise SfnError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine["type"] == "EXPRESS"
@@ -267,10 +365,26 @@ class StateMachines:
             raise SfnError("InvalidArn", "Express executions have no execution history.")
         self.describe_execution(arn)
         after = int(next_token) if next_token else 0
-        events = [json.loads(e) for e in self._c.messages.history(arn, after, limit + 1, reverse)]
-        out: dict[str, Any] = {"events": events[:limit]}
-        if len(events) > limit:
-            out["nextToken"] = str(events[limit - 1]["id"])
+        events: list[dict[str, Any]] = []
+        size, more = 0, False
+        while True:                                # in chunks: a page stops at MAX_HISTORY_PAGE bytes of events
+            want = limit - len(events)
+            if want <= 0:
+                more = bool(self._c.messages.history(arn, after, 1, reverse))
+                break
+            chunk = self._c.messages.history(arn, after, min(50, want), reverse)
+            for text in chunk:
+                if events and size + len(text) > MAX_HISTORY_PAGE:
+                    more = True
+                    break
+                events.append(json.loads(text))
+                size += len(text)
+                after = events[-1]["id"]
+            if more or len(chunk) < min(50, want):
+                break
+        out: dict[str, Any] = {"events": events}
+        if more:
+            out["nextToken"] = str(after)
         if not include_data:
             for e in out["events"]:
                 for details in (v for k, v in e.items() if k.endswith("EventDetails") and isinstance(v, dict)):
@@ -279,6 +393,8 @@ class StateMachines:
         return out
 
     def stop_execution(self, arn: Any, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+        _check_text("error", error, MAX_ERROR)
+        _check_text("cause", cause, MAX_CAUSE)
         described = self.describe_execution(arn)
         if described["status"] != "RUNNING":
             return {"stopDate": described.get("stopDate", _now())}      # already ended: nothing to stop
@@ -312,9 +428,10 @@ class StateMachines:
         return found
 
     def send_task_success(self, token: Any, output: Any) -> None:
+        _check_text("output", output, MAX_PAYLOAD, utf8=True)
         arn, task = self._token(token)
         try:
-            value = json.loads(output) if isinstance(output, str) else None
+            value = _parse_json(output) if isinstance(output, str) else None
         except ValueError:
             value = None
         if not isinstance(output, str) or (value is None and output.strip() != "null"):
@@ -323,6 +440,8 @@ class StateMachines:
         self._inbox(arn, TaskSucceeded(task, value))
 
     def send_task_failure(self, token: Any, error: str | None = None, cause: str | None = None) -> None:
+        _check_text("error", error, MAX_ERROR)
+        _check_text("cause", cause, MAX_CAUSE)
         arn, task = self._token(token)
         self._c.messages.delete_task_token(token)
         self._inbox(arn, TaskFailed(task, error, cause))
@@ -341,9 +460,10 @@ class StateMachines:
 
 def _definition_text(definition: Any) -> str:
     if isinstance(definition, dict):
-        return json.dumps(definition)
+        definition = json.dumps(definition)
     if not isinstance(definition, str) or not definition.strip():
         raise SfnError("InvalidDefinition", "Invalid State Machine Definition: 'definition is required'")
+    _check_text("definition", definition, MAX_DEFINITION)        # AWS's quota: 1 MB (1,048,576 characters)
     return definition
 
 
@@ -367,12 +487,13 @@ class Engine:
         self._machines = machines
         self._owner = lease_owner()
         self._local: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._live: dict[str, _Live] = {}
+        self._live: OrderedDict[str, _Live] = OrderedDict()     # Standard executions loaded, least recent first
         self._timers: list[tuple[float, str, str]] = []          # Express timers: (fire_at, arn, timer id)
         self._tasks = ThreadPoolExecutor(max_workers=32, thread_name_prefix="cumulo-sfn-task")
         self._stop = threading.Event()
         self._leader = False
         self._lease_at = 0.0
+        self._evaluating = _Evaluating(cumulo.settings.home / "sfn-evaluating")
         self._thread = threading.Thread(target=self._run, name="cumulo-sfn-engine", daemon=True)
 
     def start(self) -> None:
@@ -382,6 +503,8 @@ class Engine:
         self._stop.set()
         self._thread.join(timeout=5)
         self._tasks.shutdown(wait=False, cancel_futures=True)
+        if not self._thread.is_alive():
+            self._evaluating.close()
 
     def post(self, arn: str, event: Any) -> None:
         self._local.put((arn, event))
@@ -405,7 +528,7 @@ class Engine:
                 self._recover()
             elif not leader:
                 self._leader = False
-                self._live = {k: v for k, v in self._live.items() if not v.durable}
+                self._live.clear()
         batch: list[tuple[str, Any]] = []
         try:
             batch.append(self._local.get(timeout=0.02))
@@ -433,18 +556,76 @@ class Engine:
             self._handle(arn, TimerFired(timer_id))
 
     def _recover(self) -> None:
-        """A new leader: restore every running Standard execution and re-issue its work."""
+        """A new leader: count a crash against the execution a dead engine was evaluating, then restore
+        every running Standard execution and re-issue its work; one that cannot be restored fails."""
+        suspect = self._evaluating.left_by_dead_process()
+        self._evaluating.end()
+        if suspect is not None:
+            self._crashed(suspect)
         for arn in self._c.messages.running_executions():
-            live = self._load(arn)
-            if live is None:
-                continue
-            if not live.doc.get("started"):
-                self._handle(arn, "start")
-                continue
-            self._obey(arn, live, Step(live.execution.outstanding(), []), resumed=True)
+            self._evaluating.begin(arn)
+            try:
+                live = self._load(arn)
+                if live is None:
+                    continue
+                if not live.doc.get("started"):
+                    self._handle(arn, "start")
+                    continue
+                self._obey(arn, live, Step(live.execution.outstanding(), []), resumed=True)
+            except Exception as exc:
+                log.exception("state machine execution %s could not be resumed", arn)
+                self._live.pop(arn, None)
+                self._fail_stored(arn, "States.Runtime", f"The execution could not be resumed: "
+                                                         f"{type(exc).__name__}: {exc}")
+            finally:
+                self._evaluating.end()
+
+    def _crashed(self, arn: str) -> None:
+        """The engine process died while evaluating ``arn``: count it; at CRASHES_TO_FAIL, fail it."""
+        row = self._c.messages.get_execution(arn)
+        if row is None or row[0] != "RUNNING":
+            return
+        doc = row[4]
+        doc["crashes"] = int(doc.get("crashes", 0)) + 1
+        log.warning("the engine process died while evaluating %s (%d time(s))", arn, doc["crashes"])
+        if doc["crashes"] >= CRASHES_TO_FAIL:
+            self._fail_stored(arn, "States.Runtime",
+                              f"The execution could not be resumed: the server stopped {doc['crashes']} times while "
+                              "running it (out of memory, a crash or a hang); it is failed rather than run again.")
+            return
+        self._c.messages.save_step(arn, "RUNNING", None, doc, [], [], [], [])
+
+    def _fail_stored(self, arn: str, error: str, cause: str) -> None:
+        """End a stored running execution as FAILED without running any of it (it cannot be resumed)."""
+        row = self._c.messages.get_execution(arn)
+        if row is None or row[0] != "RUNNING":
+            return
+        doc = row[4]
+        snapshot = doc.get("snapshot") or {}
+        now = _now()
+        events: list[HistoryEvent] = []
+        next_id = int(snapshot.get("next_event", 1)) if doc.get("started") and snapshot else 1
+        if next_id == 1:
+            role = ExecutionContext().role_arn
+            events.append(HistoryEvent(1, 0, now, "ExecutionStarted", {"input": doc["input"], "inputDetails": {
+                "truncated": False}, "roleArn": role}))
+            next_id = 2
+        events.append(HistoryEvent(next_id, next_id - 1, now, "ExecutionFailed", {"error": error, "cause": cause}))
+        doc.update(status="FAILED", error=error, cause=cause, output=None, stopDate=now, started=True)
+        if snapshot:
+            snapshot.update(status="FAILED", error=error, cause=cause, frames=[], waits={}, timeout_timer=None,
+                            next_event=next_id + 1)
+        self._c.messages.save_step(arn, "FAILED", int(now * 1000), doc,
+                                   [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])
+        self._live.pop(arn, None)
+        self._notify_parent(arn, doc, False, None)
 
     def _load(self, arn: str) -> _Live | None:
-        live = self._live.get(arn) or self._machines._express.get(arn)
+        live = self._live.get(arn)
+        if live is not None:
+            self._live.move_to_end(arn)
+            return live
+        live = self._machines._express.get(arn)
         if live is not None:
             return live
         row = self._c.messages.get_execution(arn)
@@ -454,19 +635,27 @@ class Engine:
         context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._c.arns.region)
         entropy = SeededEntropy(doc["seed"])
         if doc.get("snapshot"):
-            execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=_now, entropy=entropy)
+            execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=_now, entropy=entropy,
+                                          keep_history=False)
         else:
-            execution = Execution(doc["definition"], json.loads(doc["input"]), context, clock=_now, entropy=entropy)
+            execution = Execution(doc["definition"], json.loads(doc["input"]), context, clock=_now, entropy=entropy,
+                                  keep_history=False)
         live = _Live(execution, doc, durable=True)
         self._live[arn] = live
+        while len(self._live) > MAX_LOADED:       # every step is committed: the oldest reload when needed
+            self._live.popitem(last=False)
         return live
 
     def start_express(self, arn: str, name: str, doc: dict[str, Any], parsed_input: Any) -> None:
         if arn in self._machines._express and self._machines._express[arn].execution.status is ExecutionStatus.RUNNING:
             raise SfnError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        if sum(not live.done.is_set() for live in self._machines._express.values()) >= MAX_EXPRESS_RUNNING:
+            raise SfnError("ExecutionLimitExceeded", "The maximum number of running executions has been reached. "
+                                                     "Running executions must end or be stopped before a new "
+                                                     "execution can be started.")
         context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._c.arns.region)
         execution = Execution(doc["definition"], parsed_input, context, clock=_now, entropy=SeededEntropy(doc["seed"]),
-                              max_history=EXPRESS_MAX_EVENTS)
+                              max_history=EXPRESS_MAX_EVENTS, keep_history=False)
         live = _Live(execution, doc, durable=False)
         express = self._machines._express
         express[arn] = live
@@ -483,23 +672,44 @@ class Engine:
         for arn, event in batch:
             by_arn.setdefault(arn, []).append(event)
         for arn, events in by_arn.items():
+            durable = arn not in self._machines._express
+            if durable:
+                self._evaluating.begin(arn)
+            try:
+                self._apply(arn, events)
+            except Exception:
+                self._live.pop(arn, None)              # the store stays the truth: reload it next time
+                raise
+            finally:
+                if durable:
+                    self._evaluating.end()
+
+    def _apply(self, arn: str, events: list[Any]) -> None:
+        try:
             live = self._load(arn)
-            if live is None:
+        except Exception as exc:                       # its stored state cannot be restored: fail it
+            log.exception("state machine execution %s could not be loaded", arn)
+            self._fail_stored(arn, "States.Runtime", f"The execution could not be resumed: {type(exc).__name__}: "
+                                                     f"{exc}")
+            return
+        if live is None:
+            return
+        commands: list[Any] = []
+        history: list[HistoryEvent] = []
+        for event in events:
+            if event == "start":
+                step = live.execution.start()
+                live.doc["started"] = True
+            elif live.execution.status is ExecutionStatus.RUNNING:
+                step = live.execution.advance(event)
+            else:
                 continue
-            commands: list[Any] = []
-            history: list[HistoryEvent] = []
-            for event in events:
-                if event == "start":
-                    step = live.execution.start()
-                    live.doc["started"] = True
-                elif live.execution.status is ExecutionStatus.RUNNING:
-                    step = live.execution.advance(event)
-                else:
-                    continue
-                commands += step.commands
-                history += step.events
-            if commands or history:
-                self._obey(arn, live, Step(commands, history))
+            commands += step.commands
+            history += step.events
+        if commands or history:
+            if history:
+                live.doc.pop("crashes", None)          # it made progress: a past crash is forgiven
+            self._obey(arn, live, Step(commands, history))
 
     def _handle(self, arn: str, event: Any) -> None:
         self._handle_batch([(arn, event)])
@@ -527,8 +737,7 @@ class Engine:
             self._c.messages.save_step(arn, ex.status.value, int(_now() * 1000) if terminal else None, live.doc,
                                        [(e.id, json.dumps(e.to_aws())) for e in step.events], timers_add,
                                        timers_del, tokens_add)
-        else:
-            live.history.extend(step.events)
+        else:                                          # Express: no history is kept (as on AWS)
             for timer_id, fire_ms in timers_add:
                 heapq.heappush(self._timers, (fire_ms / 1000, arn, timer_id))
             live.doc.setdefault("tokens", {}).update(dict(tokens_add))
@@ -562,12 +771,16 @@ class Engine:
         live.done.set()
         if live.durable:
             self._live.pop(arn, None)
-        parent = live.doc.get("parent")
+        self._notify_parent(arn, live.doc, live.execution.status is ExecutionStatus.SUCCEEDED, live.execution.output)
+
+    def _notify_parent(self, arn: str, doc: dict[str, Any], succeeded: bool, output: Any) -> None:
+        """A child execution (``startExecution.sync``) ended: its parent's task gets the result."""
+        parent = doc.get("parent")
         if not parent:
             return
         described = self._machines.describe_execution(arn)
-        if live.execution.status is ExecutionStatus.SUCCEEDED:
-            described["Output"] = live.execution.output if parent.get("sync_version") == 2 else described.get("output")
+        if succeeded:
+            described["Output"] = output if parent.get("sync_version") == 2 else described.get("output")
             result = {k[0].upper() + k[1:]: v for k, v in described.items() if k not in ("output", "outputDetails")}
             event: Any = TaskSucceeded(parent["task_id"], result)
         else:

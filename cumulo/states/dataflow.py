@@ -16,9 +16,10 @@ from typing import Any, Mapping
 
 from cumulo.states import jsonata as _jsonata
 from cumulo.states.choice import matches, parse_timestamp
-from cumulo.states.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesFailure
+from cumulo.states.errors import DATA_LIMIT_EXCEEDED, NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesFailure
 from cumulo.states.intrinsics import Randomness
 from cumulo.states.jsonata import Expression
+from cumulo.states.limits import MAX_PAYLOAD, TooLarge, measure
 from cumulo.states.model import (Catcher, ChoiceBranch, ChoiceState, FailState, MapState, State, TaskState,
                                  WaitState)
 from cumulo.states.paths import NoMatch, Path, dumps, put
@@ -87,6 +88,12 @@ class Scope:
             values = evaluate_template(assign, dollar, self.context, self.variables, self.randomness)
         if not isinstance(values, dict):
             raise StatesFailure(QUERY_EVALUATION_ERROR, f"The field '{prefix}' must evaluate to an object")
+        try:                          # AWS: one Assign field's variables together at most 256 KiB
+            measure(values, MAX_PAYLOAD)
+        except TooLarge as exc:
+            raise StatesFailure(DATA_LIMIT_EXCEEDED, f"The variables assigned by the field '{prefix}' are "
+                                                     f"{exc.reason}, more than the maximum number of bytes "
+                                                     "service limit", in_state=False) from None
         return values
 
     def number(self, value: int | float | Expression | None, path: Path | None, field_name: str, *,
@@ -313,8 +320,10 @@ class Scope:
             raise StatesFailure(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
         return MapLimits(int(concurrency or 0), count, percentage)
 
-    def batches(self, inputs: list[Json]) -> list[Json]:
-        """ItemBatcher: items grouped as ``{"Items": [...], "BatchInput": ...}``."""
+    def batches(self, inputs: list[Json], limit: int) -> list[Json]:
+        """ItemBatcher: items grouped as ``{"Items": [...], "BatchInput": ...}``. Each item is written
+        once (a group's size is the sum of its items'), and all batches together are at most ``limit``
+        bytes (the BatchInput repeats in each), else States.DataLimitExceeded."""
         state = self.state
         assert isinstance(state, MapState) and state.item_batcher is not None
         batcher = state.item_batcher
@@ -325,15 +334,38 @@ class Scope:
         if batcher.batch_input is not None:
             extra["BatchInput"] = (self.jsonata(batcher.batch_input, "ItemBatcher/BatchInput") if state.jsonata
                                    else self.payload(batcher.batch_input, self.effective_input()))
+        left = limit
+
+        def size_of(value: Json) -> int:
+            nonlocal left
+            try:
+                measure(value, left)
+            except TooLarge:
+                raise StatesFailure(DATA_LIMIT_EXCEEDED, f"The batches of the Map state '{state.name}' would hold "
+                                                         f"more than {limit} bytes", in_state=False) from None
+            size = len(dumps(value).encode())
+            left -= size
+            return size
+
+        base = size_of({"Items": [], **extra})
         groups: list[list[Json]] = []
+        current_size = 0
         for item in inputs:
+            size = size_of(item)
             current = groups[-1] if groups else None
             fits = current is not None and (most is None or len(current) < most) and (
-                size_limit is None or len(dumps({"Items": current + [item], **extra}).encode()) <= size_limit)
+                size_limit is None or current_size + 1 + size <= size_limit)
             if fits and current is not None:
                 current.append(item)
+                current_size += 1 + size
             else:
+                if groups:
+                    left -= base                  # each batch writes the wrapper (and BatchInput) again
+                    if left < 0:
+                        raise StatesFailure(DATA_LIMIT_EXCEEDED, f"The batches of the Map state '{state.name}' would "
+                                                                 f"hold more than {limit} bytes", in_state=False)
                 groups.append([item])
+                current_size = base + size
         return [{"Items": group, **extra} for group in groups]
 
 

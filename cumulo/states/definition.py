@@ -77,6 +77,13 @@ def validate_definition(definition: str | Mapping[str, Json]) -> list[Diagnostic
 
 
 def _check(definition: str | Mapping[str, Json]) -> tuple[StateMachine | None, list[Diagnostic]]:
+    try:
+        return _check_nested(definition)
+    except RecursionError:                 # JSON, states or expressions nested deeper than we recurse
+        return None, [Diagnostic(SCHEMA, "The definition is nested too deeply", None)]
+
+
+def _check_nested(definition: str | Mapping[str, Json]) -> tuple[StateMachine | None, list[Diagnostic]]:
     if isinstance(definition, str):
         try:
             raw = json.loads(definition)

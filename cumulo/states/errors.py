@@ -9,7 +9,8 @@
                                       execution: it never leaves ``Execution.advance``.
 
 The error names are AWS's (States Language appendix A plus Step Functions' own). ``States.ALL``
-matches every name except the terminal ``States.Runtime`` and ``States.DataLimitExceeded``;
+matches every name except the terminal ``States.Runtime`` and ``States.DataLimitExceeded`` (but a
+task's oversized *result* is a task failure that ``States.ALL`` catches, as AWS records it);
 ``States.TaskFailed`` also skips the timeouts; ``States.Timeout`` matches the heartbeat timeout too.
 """
 
@@ -55,11 +56,16 @@ _TERMINAL = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 _TIMEOUTS = frozenset({TIMEOUT, HEARTBEAT_TIMEOUT})
 
 
-def error_matches(pattern: str, error: str | None) -> bool:
-    """Whether one ``ErrorEquals`` entry matches an error name (``None``: a Fail state without Error)."""
+def error_matches(pattern: str, error: str | None, terminal: bool | None = None) -> bool:
+    """Whether one ``ErrorEquals`` entry matches an error name (``None``: a Fail state without Error).
+
+    ``terminal`` says whether the wildcards skip this error; by default they skip States.Runtime and
+    States.DataLimitExceeded. A task whose *result* is over the payload quota fails like any task
+    (AWS reports it as the task's failure, and ``States.ALL`` catches it there), so the interpreter
+    passes ``terminal=False`` for that one case."""
     if error is not None and pattern == error:
         return True
-    if error in _TERMINAL:
+    if error in _TERMINAL if terminal is None else terminal:
         return False
     if pattern == ALL:
         return True

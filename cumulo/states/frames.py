@@ -61,6 +61,9 @@ class Frame:
     output: Json = None
     error: str | None = None
     cause: str | None = None
+    size: int = 0                    # bytes of the input's JSON text (what the frame holds, for the bounds)
+    output_size: int = 0             # bytes of the output's JSON text once done
+    assigned: dict[str, int] = field(default_factory=dict)   # bytes of each variable this frame assigned
 
 
 def command_to_json(command: InvokeTask) -> dict[str, Json]:

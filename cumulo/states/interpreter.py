@@ -15,13 +15,32 @@ state. The snapshot is the primary form: resuming costs its size rather than a r
 25,000 events, and it does not require this interpreter to decide every past step exactly as the
 version that recorded them did (replay breaks on an upgrade that changes any decision, temporal's
 "non-determinism" problem); only the snapshot format must stay readable (it carries a version).
+Version 2 stores a Parallel branch's or Map iteration's variables as what differs from its parent's
+(they start as the parent's), so forty iterations under 10 MiB of variables do not write 400 MiB.
+
+**Bounds** (``limits``; every definition and input is hostile): a state's output, a task's
+parameters, an iteration's or branch's input and a Catch's output are at most 256 KiB
+(``States.DataLimitExceeded``, terminal: ``States.ALL`` does not catch it); a task's result over
+256 KiB fails the *task* (``…Failed`` event, AWS's cause naming the resource; ``States.ALL`` catches
+that one, as AWS records it). A Map or Parallel state's gathered results count as they arrive and
+fail the state past 256 KiB instead of after. Inline Map runs at most 40 iterations at once (AWS).
+Variables: one Assign at most 256 KiB, all a frame sees at most 10 MiB (AWS). What the running
+frames hold together (inputs, own variables, a Map's items and results) is at most
+``MAX_LIVE_STATE`` (ours), checked before a Parallel state starts its branches and after every step;
+past it the execution fails with ``States.DataLimitExceeded`` rather than grow the snapshot a
+Standard execution writes on every transition. One step's events hold at most about
+``MAX_STEP_BYTES`` of inputs and outputs: past that the frames still ready *yield* (a timer due at
+once resumes them in a later step), so a loop of Pass states over a 256 KiB payload is written out
+as it goes instead of piling up 25,000 events (6 GB) before the first commit. The shell can keep
+no history in memory (``keep_history=False``): its events are in each ``Step``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Mapping
 
 from cumulo.states import errors as E
@@ -35,16 +54,26 @@ from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, E
                                       ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
                                       Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
                                       TimerFired)
+from cumulo.states.limits import (MAX_INLINE_CONCURRENCY, MAX_PAYLOAD, MAX_VARIABLES, TooLarge, measure,
+                                  utf8_size)
 from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
                                  StateMachine, SucceedState, TaskState, WaitState)
 from cumulo.states.paths import dumps
 from cumulo.states.resources import Integration, Pattern, lambda_invoke_result
 
-__all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD", "MAX_HISTORY"]
+__all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD", "MAX_HISTORY", "MAX_LIVE_STATE"]
 
 Json = Any
-MAX_PAYLOAD = 256 * 1024
 MAX_HISTORY = 25_000
+# Ours: what one execution's running frames may hold together (see the module's docstring). Forty
+# Map iterations of a full 256 KiB each take 10 MiB; a nested Map of 40 × 40 such inputs would not fit.
+MAX_LIVE_STATE = 32 * 1024 * 1024
+# Ours, with an ItemBatcher: all batches of one Map state together (each is at most 256 KiB).
+MAX_BATCHES = 16 * MAX_PAYLOAD
+# Ours: the event texts one step may pile up before its ready frames yield to a later step.
+MAX_STEP_BYTES = 8 * 1024 * 1024
+_TEXT_MEMBERS = ("input", "output", "parameters", "cause", "assignedVariables")
+SNAPSHOT_VERSION = 2
 
 
 class _Draws:
@@ -70,8 +99,9 @@ class Execution:
 
     def __init__(self, definition: StateMachine | str | Mapping[str, Json], input: Json = None,
                  context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None,
-                 max_history: int = MAX_HISTORY) -> None:
+                 max_history: int = MAX_HISTORY, keep_history: bool = True) -> None:
         self.max_history = max_history      # AWS's 25,000 for Standard; a shell may allow Express more
+        self._keep_history = keep_history   # a shell that stores each Step's events needs no copy here
         self.machine = definition if isinstance(definition, StateMachine) else parse_definition(definition)
         self.context = context or ExecutionContext()
         self._clock = clock
@@ -93,6 +123,7 @@ class Execution:
         self._ready: deque[str] = deque()
         self._commands: list[Command] = []
         self._events: list[HistoryEvent] = []
+        self._step_bytes = 0
 
     # ---- public API --------------------------------------------------------------------------
 
@@ -101,13 +132,26 @@ class Execution:
             return Step([], [])
         self._started = True
         self.start_time = self._clock()
-        self._emit(None, "ExecutionStarted", {**text_details("input", self.input), "roleArn": self.context.role_arn})
+        try:
+            measure(self.input, MAX_PAYLOAD)
+            text = dumps(self.input)
+            too_large = utf8_size(text) > MAX_PAYLOAD
+        except TooLarge:
+            too_large, text = True, ""
+        if too_large:                      # the API refuses such input; a caller of the core may not have
+            self._emit(None, "ExecutionStarted", {"input": "", "inputDetails": {"truncated": True},
+                                                  "roleArn": self.context.role_arn})
+            self._end(ExecutionStatus.FAILED, E.DATA_LIMIT_EXCEEDED, "The execution input has a size exceeding the "
+                                                                     "maximum number of bytes service limit.")
+            return self._run()
+        self._emit(None, "ExecutionStarted", {**text_details("input", self.input, text),
+                                              "roleArn": self.context.role_arn})
         top = Frame("f0", [], None, 0, {}, last_event=1)
         self._frames[top.id] = top
         if self.machine.timeout_seconds:
             self._timeout_timer = self._timer(top, self.start_time + self.machine.timeout_seconds, "execution-timeout")
         try:
-            self._enter(top, self.machine.start_at, self.input)
+            self._enter(top, self.machine.start_at, self.input, text)
             return self._run()
         except Exception as exc:
             return self._internal_error(exc)
@@ -145,23 +189,41 @@ class Execution:
 
     def snapshot(self) -> dict[str, Json]:
         """The execution as JSON; ``restore`` with the same definition continues it."""
-        return {"version": 1, "status": self.status.value, "input": self.input, "output": self.output,
+        return {"version": SNAPSHOT_VERSION, "status": self.status.value, "input": self.input, "output": self.output,
                 "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
                 "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
                 "timeout_timer": self._timeout_timer, "waits": dict(self._waits),
-                "frames": [asdict(frame) for frame in self._frames.values()]}
+                "frames": [self._frame_json(frame) for frame in self._frames.values()]}
+
+    def _frame_json(self, frame: Frame) -> dict[str, Json]:
+        """A frame as JSON, its variables as what differs from its parent's (a child starts with the
+        parent's, and the parent, waiting on its children, assigns nothing meanwhile)."""
+        inherited = self._frames[frame.parent].variables if frame.parent in self._frames else {}
+        own = {k: v for k, v in frame.variables.items() if k not in inherited or inherited[k] is not v}
+        data = asdict(replace(frame, variables={}))
+        data["variables"] = copy.deepcopy(own)
+        return data
 
     @classmethod
     def restore(cls, definition: StateMachine | str | Mapping[str, Json], snapshot: Mapping[str, Json],
-                context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None) -> "Execution":
-        execution = cls(definition, snapshot["input"], context, clock=clock, entropy=entropy)
+                context: ExecutionContext | None = None, *, clock: Clock, entropy: Entropy | None = None,
+                keep_history: bool = True) -> "Execution":
+        execution = cls(definition, snapshot["input"], context, clock=clock, entropy=entropy,
+                        keep_history=keep_history)
         execution.status = ExecutionStatus(snapshot["status"])
         execution.output, execution.error, execution.cause = snapshot["output"], snapshot["error"], snapshot["cause"]
         execution.start_time, execution._started = snapshot["start_time"], snapshot["started"]
         execution._next_event, execution._seq = snapshot["next_event"], snapshot["seq"]
         execution._draws, execution._timeout_timer = snapshot["draws"], snapshot["timeout_timer"]
         execution._waits = dict(snapshot["waits"])
-        execution._frames = {f["id"]: Frame(**f) for f in json.loads(json.dumps(snapshot["frames"]))}
+        frames: dict[str, Frame] = {}
+        for data in json.loads(json.dumps(snapshot["frames"])):
+            frame = Frame(**data)
+            parent = frames.get(frame.parent or "")
+            if snapshot.get("version", 1) >= 2 and parent is not None:   # parents come before their children
+                frame.variables = {**parent.variables, **frame.variables}
+            frames[frame.id] = frame
+        execution._frames = frames
         return execution
 
     # ---- events ------------------------------------------------------------------------------
@@ -214,10 +276,19 @@ class Execution:
         result = event.output
         if resource.integration is Integration.LAMBDA_INVOKE and resource.pattern is not Pattern.WAIT_FOR_TASK_TOKEN:
             result = lambda_invoke_result(result, event.metadata)
+        if not _fits(result):
+            # AWS: the task fails (its …Failed event), naming the resource, and States.ALL catches it.
+            label = resource.arn if resource.integration in (Integration.LAMBDA_FUNCTION, Integration.ACTIVITY) \
+                else resource.resource_type
+            cause = (f"The state/task '{label}' returned a result with a size exceeding the maximum number of "
+                     "bytes service limit.")
+            kind, details = task_event(resource, "Failed", region=self.context.region, error=E.DATA_LIMIT_EXCEEDED,
+                                       cause=cause)
+            self._emit(frame, kind, details)
+            self._state_failed(frame, state, E.DATA_LIMIT_EXCEEDED, cause, terminal=False)
+            return
         kind, details = task_event(resource, "Succeeded", region=self.context.region, output=result)
         self._emit(frame, kind, details)
-        if self._too_large(frame, state, result):
-            return
         self._complete(frame, state, result)
 
     def _task_timed_out(self, frame: Frame, purpose: str) -> None:
@@ -247,10 +318,19 @@ class Execution:
                 self._end(ExecutionStatus.FAILED, E.RUNTIME, f"The execution reached the maximum number of "
                                                              f"history events ({self.max_history}).")
                 break
+            if self._step_bytes > MAX_STEP_BYTES:
+                self._yield_ready()
+                break
             frame = self._frames.get(self._ready.popleft())
             if frame is not None and not frame.done and frame.work is None:
                 self._execute(frame)
         self._ready.clear()
+        self._step_bytes = 0
+        if self.status is ExecutionStatus.RUNNING and self.live_state() > MAX_LIVE_STATE:
+            self._abort(self._frames["f0"])
+            self._end(ExecutionStatus.FAILED, E.DATA_LIMIT_EXCEEDED,
+                      f"The execution's running branches and iterations hold {self.live_state()} bytes of input, "
+                      f"variables and results, more than {MAX_LIVE_STATE} bytes.")
         step = Step(self._commands, self._events)
         self._commands, self._events = [], []
         return step
@@ -286,6 +366,26 @@ class Execution:
             self._drop_work(frame)
             self._state_failed(frame, state, failure.error, self._cause(frame, failure))
 
+    def _yield_ready(self) -> None:
+        """Pause the frames still ready: each waits on a timer due now, which resumes it next step."""
+        now = self._clock()
+        for frame_id in dict.fromkeys(self._ready):
+            frame = self._frames.get(frame_id)
+            if frame is not None and not frame.done and frame.work is None:
+                frame.work = {"kind": "yield", "timers": {}}
+                self._timer(frame, now, "yield")
+        self._ready.clear()
+
+    def live_state(self) -> int:
+        """Bytes the running frames hold: inputs, the variables each assigned, Map items and results."""
+        total = 0
+        for frame in self._frames.values():
+            total += frame.size + sum(frame.assigned.values())
+            work = frame.work
+            if work and work.get("kind") in ("map", "parallel"):
+                total += work.get("items_size", 0) + work.get("result_size", 0)
+        return total
+
     def _finish_wait(self, frame: Frame) -> None:
         state = self._state(frame)
         try:
@@ -294,9 +394,11 @@ class Execution:
             self._state_failed(frame, state, failure.error, self._cause(frame, failure))
 
     def _enter(self, frame: Frame, name: str, data: Json, text: str | None = None) -> None:
-        """Enter state ``name`` with ``data`` (``text``: its ``dumps``, if known)."""
+        """Enter state ``name`` with ``data`` (``text``: its ``dumps``, if known; callers bound its size)."""
         state = self._machine(frame).states[name]
+        text = dumps(data) if text is None else text
         frame.state, frame.input, frame.retries, frame.retry_count = name, data, {}, 0
+        frame.size = utf8_size(text)
         frame.entered_time = self._clock()
         frame.entered_event = self._emit(frame, f"{state.type}StateEntered",
                                          {"name": name, **text_details("input", data, text)})
@@ -308,16 +410,42 @@ class Execution:
             return
         details = {"name": state.name, **text_details("output", outcome.output, text)}
         if outcome.assigned:
-            details["assignedVariables"] = {k: dumps(v) for k, v in outcome.assigned.items()}
+            assigned = {k: dumps(v) for k, v in outcome.assigned.items()}
+            if self._too_many_variables(frame, state, assigned):
+                return
+            details["assignedVariables"] = assigned
             details["assignedVariablesDetails"] = {"truncated": False}
         self._emit(frame, f"{state.type}StateExited", details)
         frame.variables.update(outcome.assigned)
         target = target or state.next
         if target is None:
-            frame.done, frame.output = "succeeded", outcome.output
+            frame.done, frame.output, frame.output_size = "succeeded", outcome.output, utf8_size(text)
             self._finish(frame)
         else:
             self._enter(frame, target, outcome.output, text)
+
+    def _too_many_variables(self, frame: Frame, state: State, assigned: dict[str, str]) -> bool:
+        """Record the sizes of what a state assigns; AWS allows 10 MiB of variables per execution
+        (counted here along the frame and its parents: what this frame sees)."""
+        sizes = {k: utf8_size(v) for k, v in assigned.items()}
+        visible = sum({**frame.assigned, **sizes}.values())
+        parent = self._frames.get(frame.parent or "")
+        while parent is not None:
+            visible += sum(parent.assigned.values())
+            parent = self._frames.get(parent.parent or "")
+        if visible > MAX_VARIABLES:
+            self._fail_frame(frame, E.DATA_LIMIT_EXCEEDED, f"The state '{state.name}' would store {visible} bytes of "
+                                                           f"variables, more than the {MAX_VARIABLES} bytes allowed "
+                                                           "per execution.")
+            return True
+        frame.assigned.update(sizes)
+        return False
+
+    def _fail_frame(self, frame: Frame, error: str, cause: str) -> None:
+        """Fail a frame past Retry and Catch (for failures that must not loop through a catcher)."""
+        self._drop_work(frame)
+        frame.done, frame.error, frame.cause = "failed", error, cause
+        self._finish(frame)
 
     def _complete(self, frame: Frame, state: State, result: Json) -> None:
         try:
@@ -328,8 +456,9 @@ class Execution:
         self._exit(frame, state, outcome)
 
     def _too_large(self, frame: Frame, state: State, value: Json, text: str | None = None) -> bool:
-        size = len((dumps(value) if text is None else text).encode())
-        if size <= MAX_PAYLOAD:
+        if text is None and _fits(value):
+            return False
+        if text is not None and utf8_size(text) <= MAX_PAYLOAD:
             return False
         self._state_failed(frame, state, E.DATA_LIMIT_EXCEEDED,
                            f"The state/task '{state.name}' returned a result with a size exceeding the maximum number "
@@ -338,9 +467,10 @@ class Execution:
 
     # ---- errors: Retry, Catch, failing the frame ----------------------------------------------
 
-    def _state_failed(self, frame: Frame, state: State, error: str | None, cause: str | None) -> None:
+    def _state_failed(self, frame: Frame, state: State, error: str | None, cause: str | None,
+                      terminal: bool | None = None) -> None:
         for index, retrier in enumerate(getattr(state, "retry", ())):
-            if any(error_matches(pattern, error) for pattern in retrier.error_equals):
+            if any(error_matches(pattern, error, terminal) for pattern in retrier.error_equals):
                 # MaxAttempts counts per error name; the backoff grows with every retry of the retrier
                 # (the AWS guide's ErrorA, ErrorB, ErrorC, ErrorB, ErrorB example).
                 per_error = f"{index}:{error}"
@@ -354,13 +484,21 @@ class Execution:
                     return
                 break
         for catcher in getattr(state, "catch", ()):
-            if any(error_matches(pattern, error) for pattern in catcher.error_equals):
+            if any(error_matches(pattern, error, terminal) for pattern in catcher.error_equals):
                 try:
                     outcome = self._scope(frame, state).caught(catcher, error, cause)
                 except StatesFailure as failure:
                     error, cause = failure.error, self._cause(frame, failure)
                     break
-                text = dumps(outcome.output)
+                text = dumps(outcome.output)       # input and an error output: both bounded, the sum checked
+                if utf8_size(text) > MAX_PAYLOAD:
+                    self._fail_frame(frame, E.DATA_LIMIT_EXCEEDED,
+                                     f"The state/task '{state.name}' returned a result with a size exceeding the "
+                                     "maximum number of bytes service limit.")
+                    return
+                if outcome.assigned and self._too_many_variables(
+                        frame, state, {k: dumps(v) for k, v in outcome.assigned.items()}):
+                    return
                 self._emit(frame, f"{state.type}StateExited", {"name": state.name,
                                                                **text_details("output", outcome.output, text)})
                 frame.variables.update(outcome.assigned)
@@ -438,11 +576,44 @@ class Execution:
 
     def _start_parallel(self, frame: Frame, state: ParallelState, scope: Scope) -> None:
         branch_input = scope.arguments()
+        text = self._input_text(state, branch_input, "a branch")
+        total = utf8_size(text) * len(state.branches)
+        if self.live_state() + total > MAX_LIVE_STATE:      # before any branch holds it (and writes it)
+            raise StatesFailure(E.DATA_LIMIT_EXCEEDED, f"The Parallel state '{state.name}' would give its "
+                                                       f"{len(state.branches)} branches {total} bytes of input, more "
+                                                       f"than the {MAX_LIVE_STATE} bytes an execution may hold.",
+                                in_state=False)
         self._emit(frame, "ParallelStateStarted", None)
         frame.work = {"kind": "parallel", "children": [], "results": [None] * len(state.branches),
-                      "pending": len(state.branches)}
+                      "pending": len(state.branches), "result_size": 0}
         for index, branch in enumerate(state.branches):
-            frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input))
+            frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input, text))
+
+    def _input_text(self, state: State, value: Json, what: str) -> str:
+        """The JSON text of what a Parallel/Map state hands ``what``; past the quota, DataLimitExceeded.
+        (The value is an item of the input or what a template or JSONata built, each already bounded.)"""
+        text = dumps(value)
+        if utf8_size(text) > MAX_PAYLOAD:
+            raise StatesFailure(E.DATA_LIMIT_EXCEEDED, f"The input the state '{state.name}' gives {what} has a size "
+                                                       "exceeding the maximum number of bytes service limit.",
+                                in_state=False)
+        return text
+
+    def _gathered(self, parent: Frame, state: State, child: Frame, size: int) -> bool:
+        """Count one more result of a Map/Parallel state; past the quota, fail the state now (its
+        running children aborted) rather than after gathering everything."""
+        work = parent.work
+        assert work is not None
+        work["result_size"] = work.get("result_size", 0) + size + 1
+        if work["result_size"] + 1 <= MAX_PAYLOAD:
+            return False
+        for sibling in list(work.get("children", [])) + list(work.get("running", {}).values()):
+            if sibling in self._frames and sibling != child.id:
+                self._abort(self._frames[sibling])
+        parent.work = None
+        self._fail_frame(parent, E.DATA_LIMIT_EXCEEDED, f"The state/task '{state.name}' returned a result with a "
+                                                        "size exceeding the maximum number of bytes service limit.")
+        return True
 
     def _branch_finished(self, parent: Frame, child: Frame) -> None:
         state = self._state(parent)
@@ -450,6 +621,8 @@ class Execution:
         assert work is not None and isinstance(state, ParallelState)
         self._frames.pop(child.id, None)
         if child.done == "succeeded":
+            if self._gathered(parent, state, child, child.output_size):
+                return
             work["results"][child.slot] = child.output
             work["pending"] -= 1
             if work["pending"] == 0:
@@ -469,12 +642,19 @@ class Execution:
         limits = scope.map_limits()
         selected = False
         if state.item_batcher is not None:
-            items = scope.batches([scope.item_input(item, i) for i, item in enumerate(items)])
+            items = scope.batches([scope.item_input(item, i) for i, item in enumerate(items)], MAX_BATCHES)
             selected = True
+        # Items from a path are part of the input; JSONata's were converted within the quota; batches
+        # were counted while made (at most MAX_BATCHES): the input's size stands for them.
+        items_size = frame.size if not selected else MAX_BATCHES
+        # AWS: an Inline Map runs at most 40 iterations at once (MaxConcurrency 0 included); Cumulo runs
+        # Distributed maps inline too, with the same bound.
+        concurrency = min(limits.max_concurrency or MAX_INLINE_CONCURRENCY, MAX_INLINE_CONCURRENCY)
         self._emit(frame, "MapStateStarted", {"length": len(items)})
         frame.work = {"kind": "map", "items": items, "selected": selected, "results": [None] * len(items),
-                      "running": {}, "next": 0, "done": 0, "failed": 0, "concurrency": limits.max_concurrency,
-                      "count": limits.tolerated_count, "percentage": limits.tolerated_percentage}
+                      "running": {}, "next": 0, "done": 0, "failed": 0, "concurrency": concurrency,
+                      "count": limits.tolerated_count, "percentage": limits.tolerated_percentage,
+                      "items_size": items_size, "result_size": 0}
         if not items:
             self._emit(frame, "MapStateSucceeded", None)
             frame.work = None
@@ -488,11 +668,12 @@ class Execution:
         while work["next"] < len(work["items"]) and (not work["concurrency"]
                                                     or len(work["running"]) < work["concurrency"]):
             index = work["next"]
-            work["next"] += 1
             item = work["items"][index]
             data = item if work["selected"] else scope.item_input(item, index)
+            text = self._input_text(state, data, f"iteration {index}")
+            work["next"] += 1
             self._emit(frame, "MapIterationStarted", {"name": state.name, "index": index})
-            work["running"][str(index)] = self._spawn(frame, [state.name, 0], index, state.processor, data)
+            work["running"][str(index)] = self._spawn(frame, [state.name, 0], index, state.processor, data, text)
 
     def _iteration_finished(self, parent: Frame, child: Frame) -> None:
         state = self._state(parent)
@@ -502,6 +683,8 @@ class Execution:
         work["running"].pop(str(child.slot), None)
         details = {"name": state.name, "index": child.slot}
         if child.done == "succeeded":
+            if self._gathered(parent, state, child, child.output_size):
+                return
             work["results"][child.slot] = child.output
             self._emit(parent, "MapIterationSucceeded", details, previous=child.last_event)
         else:
@@ -521,7 +704,10 @@ class Execution:
                 parent.work = None
                 self._state_failed(parent, state, error, cause)
                 return
-            work["results"][child.slot] = without_none({"Error": child.error, "Cause": child.cause})
+            failure = without_none({"Error": child.error, "Cause": child.cause})
+            if self._gathered(parent, state, child, utf8_size(dumps(failure))):
+                return
+            work["results"][child.slot] = failure
         work["done"] += 1
         if work["done"] == len(work["items"]):
             self._emit(parent, "MapStateSucceeded", None)
@@ -537,11 +723,12 @@ class Execution:
             parent.work = None
             self._state_failed(parent, state, failure.error, self._cause(parent, failure))
 
-    def _spawn(self, parent: Frame, step: list[Any], slot: int, machine: StateMachine, data: Json) -> str:
+    def _spawn(self, parent: Frame, step: list[Any], slot: int, machine: StateMachine, data: Json,
+               text: str | None = None) -> str:
         child = Frame(self._mint("f"), parent.graph + [step], parent.id, slot, dict(parent.variables),
                        last_event=parent.last_event)
         self._frames[child.id] = child
-        self._enter(child, machine.start_at, data)
+        self._enter(child, machine.start_at, data, text)
         return child.id
 
     def _abort(self, frame: Frame, iteration: tuple[str, int] | None = None) -> None:
@@ -598,7 +785,13 @@ class Execution:
         self._next_event += 1
         prev = previous if previous is not None else (frame.last_event if frame is not None else 0)
         event = HistoryEvent(event_id, prev if event_id > 1 else 0, self._clock(), kind, details)
-        self.history.append(event)
+        if details:                                      # the texts this step piles up (see MAX_STEP_BYTES)
+            for member in _TEXT_MEMBERS:
+                text = details.get(member)
+                if text is not None:
+                    self._step_bytes += len(text) if isinstance(text, str) else sum(map(len, text.values()))
+        if self._keep_history:
+            self.history.append(event)
         self._events.append(event)
         if frame is not None:
             frame.last_event = event_id
@@ -625,3 +818,12 @@ class Execution:
             frame.work.get("timers", {}).pop(timer_id, None)
         self._waits.pop(timer_id, None)
         self._commands.append(CancelTimer(timer_id))
+
+
+def _fits(value: Json) -> bool:
+    """Whether a value's JSON text is within the payload quota, measured before it is written."""
+    try:
+        measure(value, MAX_PAYLOAD)
+    except TooLarge:
+        return False
+    return utf8_size(dumps(value)) <= MAX_PAYLOAD

@@ -3,8 +3,15 @@
 ``parse_intrinsic`` turns the text into a ``Call`` tree at definition time (so a bad call is an
 InvalidDefinition, as in AWS); ``evaluate`` runs it against resolved paths. Arguments are string
 literals in single quotes (``\\'``, ``\\{``, ``\\}``, ``\\\\`` escape), numbers, ``true``/``false``/
-``null``, paths (``$.a``, ``$$.Execution.Id``, ``$var``) and nested calls. Any failure while
-evaluating is ``States.IntrinsicFailure`` naming the function and argument.
+``null``, paths (``$.a``, ``$$.Execution.Id``, ``$var``) and nested calls, at most 10 deep (AWS's
+limit). Any failure while evaluating is ``States.IntrinsicFailure`` naming the function and argument.
+
+Bounds (``limits``): nothing is built before its size is known. States.ArrayRange counts its items
+before making them (at most 1,000, AWS's limit); States.Format adds up its pieces before joining
+them; Base64Encode/Base64Decode/Hash take at most 10,000 characters (AWS's limits); and every
+function's result, which may hold one argument many times (``States.Array($, $, …)``), is measured
+without being written: past the payload quota (256 KiB) or ``MAX_DEPTH`` levels of nesting it is
+``States.DataLimitExceeded``, which ``States.ALL`` does not catch.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from cumulo.states.errors import INTRINSIC_FAILURE, StatesFailure
+from cumulo.states.errors import DATA_LIMIT_EXCEEDED, INTRINSIC_FAILURE, StatesFailure
+from cumulo.states.limits import MAX_ARRAY_RANGE, MAX_INTRINSIC_NESTING, MAX_PAYLOAD, TooLarge, measure
 from cumulo.states.paths import Path, PathSyntaxError, dumps, parse_path
 
 __all__ = ["Call", "Literal", "IntrinsicSyntaxError", "Randomness", "parse_intrinsic", "is_intrinsic",
@@ -26,8 +34,8 @@ __all__ = ["Call", "Literal", "IntrinsicSyntaxError", "Randomness", "parse_intri
 
 Json = Any
 UNBOUNDED = 1 << 30
-MAX_STRING = 10_000
-MAX_RANGE = 1000
+MAX_STRING = 10_000           # AWS: Base64Encode/Base64Decode/Hash take up to 10,000 characters
+MAX_RANGE = MAX_ARRAY_RANGE
 
 # name -> (minimum arguments, maximum arguments)
 FUNCTIONS: dict[str, tuple[int, int]] = {
@@ -77,13 +85,15 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def parse_intrinsic(text: str) -> Call:
-    call, end = _parse_call(text, 0)
+    call, end = _parse_call(text, 0, 1)
     if text[end:].strip():
         raise IntrinsicSyntaxError(f"unexpected text after the call: {text[end:]!r}")
     return call
 
 
-def _parse_call(text: str, i: int) -> tuple[Call, int]:
+def _parse_call(text: str, i: int, depth: int) -> tuple[Call, int]:
+    if depth > MAX_INTRINSIC_NESTING:
+        raise IntrinsicSyntaxError(f"intrinsic functions are nested more than {MAX_INTRINSIC_NESTING} deep")
     match = _NAME.match(text, i)
     if not match:
         raise IntrinsicSyntaxError(f"expected States.<Function> at {i}")
@@ -99,7 +109,7 @@ def _parse_call(text: str, i: int) -> tuple[Call, int]:
         i += 1
     else:
         while True:
-            arg, i = _parse_arg(text, i)
+            arg, i = _parse_arg(text, i, depth)
             args.append(arg)
             i = _skip(text, i)
             if i < len(text) and text[i] == ",":
@@ -122,7 +132,7 @@ def _skip(text: str, i: int) -> int:
     return i
 
 
-def _parse_arg(text: str, i: int) -> tuple[Literal | Path | Call, int]:
+def _parse_arg(text: str, i: int, depth: int) -> tuple[Literal | Path | Call, int]:
     if i >= len(text):
         raise IntrinsicSyntaxError("missing argument")
     ch = text[i]
@@ -135,7 +145,7 @@ def _parse_arg(text: str, i: int) -> tuple[Literal | Path | Call, int]:
         except PathSyntaxError as exc:
             raise IntrinsicSyntaxError(str(exc)) from exc
     if text.startswith("States.", i):
-        return _parse_call(text, i)
+        return _parse_call(text, i, depth + 1)
     for word, value in (("true", True), ("false", False), ("null", None)):
         if text.startswith(word, i) and not text[i + len(word):i + len(word) + 1].isalnum():
             return Literal(value), i + len(word)
@@ -208,7 +218,13 @@ def evaluate(call: Call, resolve: Callable[[Path], Json], randomness: Randomness
         else:
             values.append(evaluate(arg, resolve, randomness))
     function = _IMPLEMENTATIONS[call.name]
-    return function(_Args(call, values), randomness)
+    result = function(_Args(call, values), randomness)
+    try:
+        measure(result, MAX_PAYLOAD)
+    except TooLarge as exc:
+        raise StatesFailure(DATA_LIMIT_EXCEEDED, f"{call.name} returned a result {exc.reason}, more than the "
+                                                 f"maximum number of bytes service limit (in {call.source})") from None
+    return result
 
 
 class _Args:
@@ -297,7 +313,20 @@ def _format(args: _Args, _: Randomness) -> Json:
     for value, piece in zip(args.values[1:], pieces[1:], strict=True):
         out.append(value if isinstance(value, str) else dumps(value))
         out.append(piece)
+    size = sum(map(len, out))           # one argument may fill many placeholders: count before joining
+    if size > MAX_PAYLOAD:
+        raise StatesFailure(DATA_LIMIT_EXCEEDED, f"{call.name} would return {size} characters, more than the "
+                                                 f"maximum number of bytes service limit (in {call.source})")
     return "".join(out)
+
+
+def _json_to_string(args: _Args) -> Json:
+    try:
+        measure(args.values[0], MAX_PAYLOAD)
+    except TooLarge as exc:
+        raise StatesFailure(DATA_LIMIT_EXCEEDED, f"{args.call.name}: the argument is {exc.reason} "
+                                                 f"(in {args.call.source})") from None
+    return dumps(args.values[0])
 
 
 def _string_to_json(args: _Args, _: Randomness) -> Json:
@@ -308,6 +337,8 @@ def _string_to_json(args: _Args, _: Randomness) -> Json:
         return json.loads(text)
     except ValueError:
         raise args.fail(f"the argument is not valid JSON: {text}") from None
+    except RecursionError:
+        raise args.fail("the argument is JSON nested too deeply") from None
 
 
 def _array_partition(args: _Args, _: Randomness) -> Json:
@@ -321,10 +352,10 @@ def _array_range(args: _Args, _: Randomness) -> Json:
     start, end, step = args.integer(0), args.integer(1), args.integer(2)
     if step == 0:
         raise args.fail("the step must not be 0")
-    values = list(range(start, end + (1 if step > 0 else -1), step))
-    if len(values) > MAX_RANGE:
-        raise args.fail(f"the range has {len(values)} items, more than {MAX_RANGE}")
-    return values
+    numbers = range(start, end + (1 if step > 0 else -1), step)
+    if len(numbers) > MAX_RANGE:                  # counted before a single item is made
+        raise args.fail(f"the range has {len(numbers)} items, more than {MAX_RANGE}")
+    return list(numbers)
 
 
 def _array_get_item(args: _Args, _: Randomness) -> Json:
@@ -366,6 +397,11 @@ def _hash(args: _Args, _: Randomness) -> Json:
     data, algorithm = args.values[0], args.string(1)
     if algorithm not in HASHES:
         raise args.fail(f"the algorithm must be one of {', '.join(HASHES)}, got {algorithm}")
+    if not isinstance(data, str):
+        try:
+            measure(data, MAX_STRING)
+        except TooLarge:
+            raise args.fail(f"the input is longer than {MAX_STRING} characters") from None
     text = data if isinstance(data, str) else dumps(data)
     if len(text) > MAX_STRING:
         raise args.fail(f"the input is longer than {MAX_STRING} characters")
@@ -402,7 +438,7 @@ def _string_split(args: _Args, _: Randomness) -> Json:
 _IMPLEMENTATIONS: dict[str, Callable[[_Args, Randomness], Json]] = {
     "States.Format": _format,
     "States.StringToJson": _string_to_json,
-    "States.JsonToString": lambda a, _: dumps(a.values[0]),
+    "States.JsonToString": lambda a, _: _json_to_string(a),
     "States.Array": lambda a, _: list(a.values),
     "States.ArrayPartition": _array_partition,
     "States.ArrayContains": lambda a, _: any(_key(v) == _key(a.values[1]) for v in a.array(0)),

@@ -14,17 +14,25 @@ context object) or ``$name`` (a workflow variable, JSONPath states only).
 We parse paths ourselves rather than take a JSONPath library: the libraries differ from Jayway on
 definite/indefinite results, on filters and on missing members, which are exactly what AWS's
 answers depend on; the grammar AWS accepts is small.
+
+An indefinite path can multiply what it selects (``$..*..*``, ``$[0,0,0][0,0,0]``, a filter that
+reads ``$..x`` for every element): one evaluation, filters included, visits and selects at most
+``limits.MAX_PATH_NODES`` × 4 values, else ``States.DataLimitExceeded``. A filter's ``=~`` regular
+expression is checked like JSONata's (``regex.compile_bounded``).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from cumulo.states.errors import RESULT_PATH_MATCH_FAILURE, StatesFailure
+from cumulo.states.errors import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, StatesFailure
+from cumulo.states.limits import MAX_PATH_NODES
+from cumulo.states.regex import compile_bounded
 
 __all__ = ["Root", "Path", "PathSyntaxError", "NoMatch", "parse_path", "is_path", "put", "dumps"]
 
@@ -131,10 +139,20 @@ class Path:
             for step in self.steps:
                 node = _definite_step(step, node, self)
             return node
-        nodes = [start]
-        for step in self.steps:
-            nodes = [found for node in nodes for found in _indefinite_step(step, node, start)]
-        return nodes
+        outermost = getattr(_work, "left", None) is None
+        if outermost:
+            _work.left, _work.path = _MAX_WORK, self.source
+        try:
+            nodes = [start]
+            for step in self.steps:
+                found: list[Json] = []
+                for node in nodes:
+                    _indefinite_step(step, node, start, found)
+                nodes = found
+            return nodes
+        finally:
+            if outermost:
+                _work.left = None
 
     def normalized(self) -> str:
         """Jayway's normalized form used in AWS's messages: ``$['a']['b'][0]``."""
@@ -180,37 +198,61 @@ def _definite_step(step: _Step, node: Json, path: Path) -> Json:
     raise NoMatch(path.source)
 
 
-def _indefinite_step(step: _Step, node: Json, root: Json) -> list[Json]:
+# What one evaluation of an indefinite path (with the paths its filters read) may visit and select.
+_MAX_WORK = 4 * MAX_PATH_NODES
+_work = threading.local()
+
+
+def _spend(count: int) -> None:
+    left = getattr(_work, "left", None)
+    if left is None:
+        return
+    _work.left = left - count
+    if _work.left < 0:
+        raise StatesFailure(DATA_LIMIT_EXCEEDED, f"The JSONPath '{_work.path}' selects or visits more than "
+                                                 f"{_MAX_WORK} values")
+
+
+def _indefinite_step(step: _Step, node: Json, root: Json, out: list[Json]) -> None:
+    """Append what ``step`` selects from ``node`` to ``out`` (counted against the evaluation's work)."""
+    before = len(out)
     if isinstance(step, _Names):
-        return [node[n] for n in step.names if isinstance(node, dict) and n in node]
-    if isinstance(step, _Indices):
-        if not isinstance(node, list):
-            return []
-        return [node[i] for i in step.indices if -len(node) <= i < len(node)]
-    if isinstance(step, _Wildcard):
+        out.extend(node[n] for n in step.names if isinstance(node, dict) and n in node)
+    elif isinstance(step, _Indices):
+        if isinstance(node, list):
+            out.extend(node[i] for i in step.indices if -len(node) <= i < len(node))
+    elif isinstance(step, _Wildcard):
         if isinstance(node, dict):
-            return list(node.values())
-        return list(node) if isinstance(node, list) else []
-    if isinstance(step, _Slice):
-        return node[step.start:step.end:step.step] if isinstance(node, list) else []
-    if isinstance(step, _Filter):
+            out.extend(node.values())
+        elif isinstance(node, list):
+            out.extend(node)
+    elif isinstance(step, _Slice):
+        if isinstance(node, list):
+            out.extend(node[step.start:step.end:step.step])
+    elif isinstance(step, _Filter):
         children = node if isinstance(node, list) else list(node.values()) if isinstance(node, dict) else []
-        return [child for child in children if step.test(child, root)]
-    if isinstance(step, _Length):
-        return [len(node)] if isinstance(node, (list, dict, str)) else []
-    found: list[Json] = []
-    for descendant in _walk(node):
-        found.extend(_indefinite_step(step.step, descendant, root))
-    return found
+        _spend(len(children))
+        out.extend(child for child in children if step.test(child, root))
+    elif isinstance(step, _Length):
+        if isinstance(node, (list, dict, str)):
+            out.append(len(node))
+    else:
+        for descendant in _walk(node):
+            _indefinite_step(step.step, descendant, root, out)
+    _spend(len(out) - before)
 
 
-def _walk(node: Json) -> list[Json]:
-    """The node and everything below it, parents first."""
-    out = [node]
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    for child in children:
-        out.extend(_walk(child))
-    return out
+def _walk(node: Json) -> Any:
+    """The node and everything below it, parents first (without recursion; every visit counted)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        _spend(1)
+        yield current
+        if isinstance(current, dict):
+            stack.extend(reversed(list(current.values())))
+        elif isinstance(current, list):
+            stack.extend(reversed(current))
 
 
 # ---- parsing ---------------------------------------------------------------------------------
@@ -438,7 +480,10 @@ def _compile_filter(source: str) -> Callable[[Json, Json], bool]:
                 if kind != "regex":
                     raise PathSyntaxError("=~ needs a /regex/")
                 body, flags = text[1:text.rindex("/")], text[text.rindex("/") + 1:]
-                pattern = re.compile(body, re.IGNORECASE if "i" in flags else 0)
+                try:
+                    pattern = compile_bounded(body, ignore_case="i" in flags)
+                except ValueError as exc:
+                    raise PathSyntaxError(str(exc)) from None
                 return lambda c, r: isinstance(v := left(c, r), str) and pattern.search(v) is not None
             right = operand()
             return lambda c, r: _compare(op, left(c, r), right(c, r))

@@ -4,6 +4,10 @@ A key ending in ``.$`` takes its value from a path (``$.a``, ``$$.Map.Item.Value
 intrinsic function call, and loses the suffix; every other value is literal. Objects nested in
 objects and arrays are templates too. A path that selects nothing fails the state with
 ``States.Runtime`` and AWS's message naming the path and the field.
+
+Each ``.$`` field may place a whole input (256 KiB) in the result, so a template with many of them
+could build gigabytes of JSON from references: past ``_SAFE_FIELDS`` such fields the result is
+measured (``limits.measure``) and refused past the payload quota with ``States.DataLimitExceeded``.
 """
 
 from __future__ import annotations
@@ -11,14 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from cumulo.states.errors import RUNTIME, StatesFailure
+from cumulo.states.errors import DATA_LIMIT_EXCEEDED, RUNTIME, StatesFailure
 from cumulo.states.intrinsics import Call, IntrinsicSyntaxError, Randomness, evaluate, is_intrinsic, parse_intrinsic
+from cumulo.states.limits import MAX_PAYLOAD, TooLarge, measure
 from cumulo.states.paths import NoMatch, Path, PathSyntaxError, dumps, is_path, parse_path
 
 __all__ = ["Template", "compile_template", "compile_selector", "evaluate_template", "select"]
 
 Json = Any
 Report = Callable[[str, str], None]
+# Up to this many ``.$`` fields a result is at most that many inputs: written out only once it is
+# checked against the quota anyway (the state's output, a task's parameters).
+_SAFE_FIELDS = 16
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Template:
     """A compiled template: ``node`` mirrors the JSON with ``_Dynamic`` leaves."""
 
     node: Json
+    dynamic: int = 0              # how many ``.$`` fields
 
 
 def compile_selector(value: Json, key: str, location: str, report: Report) -> Path | Call | None:
@@ -49,7 +58,18 @@ def compile_selector(value: Json, key: str, location: str, report: Report) -> Pa
 
 
 def compile_template(raw: Json, location: str, report: Report) -> Template:
-    return Template(_compile(raw, location, report))
+    node = _compile(raw, location, report)
+    return Template(node, _count(node))
+
+
+def _count(node: Json) -> int:
+    if isinstance(node, _Dynamic):
+        return 1
+    if isinstance(node, dict):
+        return sum(_count(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count(v) for v in node)
+    return 0
 
 
 def _compile(raw: Json, location: str, report: Report) -> Json:
@@ -69,7 +89,15 @@ def _compile(raw: Json, location: str, report: Report) -> Json:
 
 def evaluate_template(template: Template, data: Json, context: Json, variables: Mapping[str, Json],
                       randomness: Randomness) -> Json:
-    return _evaluate(template.node, data, context, variables, randomness)
+    result = _evaluate(template.node, data, context, variables, randomness)
+    if template.dynamic > _SAFE_FIELDS:
+        try:
+            measure(result, MAX_PAYLOAD)
+        except TooLarge as exc:
+            raise StatesFailure(DATA_LIMIT_EXCEEDED, f"The payload template with {template.dynamic} dynamic fields "
+                                                     f"built a value {exc.reason}, more than the maximum number "
+                                                     "of bytes service limit") from None
+    return result
 
 
 def _evaluate(node: Json, data: Json, context: Json, variables: Mapping[str, Json], randomness: Randomness) -> Json:

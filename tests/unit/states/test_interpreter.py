@@ -213,11 +213,28 @@ def test_variables_assigned_by_a_state_are_seen_by_the_next_ones() -> None:
     assert exited["stateExitedEventDetails"]["assignedVariables"] == {"fromResult": "5", "literal": '"x"'}
 
 
-def test_payload_over_256_kib_is_a_data_limit_failure() -> None:
+def test_a_task_result_over_256_kib_fails_the_task_and_states_all_catches_it() -> None:
+    # As AWS records it (LocalStack's AWS-validated snapshot test_task_lambda_catch_state_all_data_limit_
+    # exceeded_on_large_utf8_response): LambdaFunctionFailed naming the function, then the catcher.
     big = "x" * MAX_PAYLOAD
     result = run_to_completion(machine(("T", task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "C"}])),
                                        ("C", {"Type": "Pass", "End": True})), {}, lambda r, p: big)
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert result.output == {"Error": "States.DataLimitExceeded", "Cause": f"The state/task '{LAMBDA}' returned a "
+                             "result with a size exceeding the maximum number of bytes service limit."}
+    assert types(result.history)[:5] == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                                         "LambdaFunctionStarted", "LambdaFunctionFailed"]
+
+
+def test_a_state_output_over_256_kib_is_terminal() -> None:
+    big = "x" * MAX_PAYLOAD
+    result = run_to_completion(machine(("T", task(ResultPath="$.r", Catch=[{"ErrorEquals": ["States.ALL"],
+                                                                            "Next": "C"}])),
+                                       ("C", {"Type": "Pass", "End": True})), {"pad": big[:200_000]},
+                               lambda r, p: big[:100_000])
     assert (result.status, result.error) == (ExecutionStatus.FAILED, "States.DataLimitExceeded")
+    assert result.cause == "The state/task 'T' returned a result with a size exceeding the maximum number of bytes " \
+                           "service limit."
 
 
 def test_stop_execution_aborts_and_cancels_the_task() -> None:
