@@ -93,7 +93,7 @@ class FunctionService:
         name, q = fn.parse_function_ref(ref, qualifier)
         if q is None or q == LATEST:
             return self._store.get_function(name).latest
-        if not q.isdigit():
+        if not fn.is_version_number(q):
             q = self._store.get_alias(name, q).function_version
             if q == LATEST:
                 return self._store.get_function(name).latest
@@ -106,7 +106,7 @@ class FunctionService:
         arn = self._arns.function(name, q)
         if q is None or q == LATEST:
             return self._store.get_function(name).latest, arn
-        if q.isdigit():
+        if fn.is_version_number(q):
             return self._store.get_version(name, q), arn
         version = self._store.get_alias(name, q).pick_version()
         config = self._store.get_function(name).latest if version == LATEST else self._store.get_version(name, version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Callable
 
+from cumulo.api import shapes
 from cumulo.api.http import Reply, Request, json_reply, match_route, route_table
 from cumulo.app import Cumulo
 from cumulo.gateway.model import BadRequestException, Throttle
@@ -62,6 +63,22 @@ def _stages(items: Any) -> list[tuple[str, str]]:
     return [(i["apiId"], i["stage"]) for i in items]
 
 
+def _patches(request: Request) -> list[dict[str, Any]]:
+    """The body's patchOperations (their types were checked against the model: a list of objects)."""
+    return [op for op in request.json().get("patchOperations") or [] if op is not None]
+
+
+def _number(path: str, value: Any, kind: type) -> Any:
+    """A patch operation's value (a string on the wire) as a number of ``kind``, in range."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRequestException(f"Invalid patch value for {path}: {str(value)[:64]!r} is not a number") from None
+    if not 0 <= number < 2**31 or number != number:
+        raise BadRequestException(f"Invalid patch value for {path}: {str(value)[:64]!r} is out of range")
+    return number
+
+
 def _flag(request: Request, name: str) -> bool:
     return request.query().get(name, ["false"])[-1].lower() == "true"
 
@@ -97,10 +114,12 @@ def get_api_key(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 def update_api_key(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     changes: dict[str, Any] = {}
-    for op in request.json().get("patchOperations", []):
+    for op in _patches(request):
         path, value = op.get("path"), op.get("value")
         if op.get("op") != "replace" or path not in ("/enabled", "/name", "/description"):
             raise BadRequestException(f"Invalid patch operation {op.get('op')} {path}")
+        if not isinstance(value, str):
+            raise BadRequestException(f"Invalid patch value for {path}: a string is required")
         changes[path[1:]] = value.lower() == "true" if path == "/enabled" else value
     return json_reply(_key_doc(c.usage_plans.update_key(p["key"], **changes), False))
 
@@ -133,7 +152,7 @@ def update_usage_plan(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     plan = c.usage_plans.get_plan(p["plan"])
     stages = list(plan.api_stages)
     changes: dict[str, Any] = {}
-    for op in request.json().get("patchOperations", []):
+    for op in _patches(request):
         kind, path, value = op.get("op"), op.get("path", ""), op.get("value")
         if path == "/apiStages" and kind in ("add", "remove") and isinstance(value, str) and ":" in value:
             api_id, _, stage_name = value.partition(":")
@@ -143,11 +162,11 @@ def update_usage_plan(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
             changes[path[1:]] = value
         elif kind == "replace" and path in ("/throttle/rateLimit", "/throttle/burstLimit"):
             current = changes.get("throttle", plan.throttle) or Throttle(10_000.0, 5_000)
-            changes["throttle"] = (Throttle(float(value), current.burst) if path.endswith("rateLimit")
-                                   else Throttle(current.rate, int(value)))
+            changes["throttle"] = (Throttle(_number(path, value, float), current.burst) if path.endswith("rateLimit")
+                                   else Throttle(current.rate, _number(path, value, int)))
         elif kind == "replace" and path in ("/quota/limit", "/quota/period"):
             current_q = changes.get("quota", plan.quota) or Quota(0)
-            changes["quota"] = (Quota(int(value), current_q.period) if path.endswith("limit")
+            changes["quota"] = (Quota(_number(path, value, int), current_q.period) if path.endswith("limit")
                                 else Quota(current_q.limit, str(value)))
         elif kind == "remove" and path in ("/throttle", "/quota"):
             changes[path[1:]] = None
@@ -189,21 +208,30 @@ def get_usage(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
                        "values": items})
 
 
+ERRORS = shapes.Errors(body=BadRequestException, type=BadRequestException,
+                       missing=lambda problems: BadRequestException(problems.missing_message()))
+
+
+def _op(operation: str, handler: Handler) -> Handler:
+    """``handler`` with its body parsed within limits and checked against the operation's model."""
+    return shapes.guarded('apigateway', operation, handler, ERRORS)
+
+
 _ROUTES = route_table([
-        ("POST", "/apikeys", create_api_key),
-        ("GET", "/apikeys", get_api_keys),
-        ("GET", "/apikeys/(?P<key>[^/]+)", get_api_key),
-        ("PATCH", "/apikeys/(?P<key>[^/]+)", update_api_key),
-        ("DELETE", "/apikeys/(?P<key>[^/]+)", delete_api_key),
-        ("POST", "/usageplans", create_usage_plan),
-        ("GET", "/usageplans", get_usage_plans),
-        ("GET", "/usageplans/(?P<plan>[^/]+)", get_usage_plan),
-        ("PATCH", "/usageplans/(?P<plan>[^/]+)", update_usage_plan),
-        ("DELETE", "/usageplans/(?P<plan>[^/]+)", delete_usage_plan),
-        ("POST", "/usageplans/(?P<plan>[^/]+)/keys", create_usage_plan_key),
-        ("GET", "/usageplans/(?P<plan>[^/]+)/keys", get_usage_plan_keys),
-        ("DELETE", "/usageplans/(?P<plan>[^/]+)/keys/(?P<key>[^/]+)", delete_usage_plan_key),
-        ("GET", "/usageplans/(?P<plan>[^/]+)/usage", get_usage),
+        ("POST", "/apikeys", _op('CreateApiKey', create_api_key)),
+        ("GET", "/apikeys", _op('GetApiKeys', get_api_keys)),
+        ("GET", "/apikeys/(?P<key>[^/]+)", _op('GetApiKey', get_api_key)),
+        ("PATCH", "/apikeys/(?P<key>[^/]+)", _op('UpdateApiKey', update_api_key)),
+        ("DELETE", "/apikeys/(?P<key>[^/]+)", _op('DeleteApiKey', delete_api_key)),
+        ("POST", "/usageplans", _op('CreateUsagePlan', create_usage_plan)),
+        ("GET", "/usageplans", _op('GetUsagePlans', get_usage_plans)),
+        ("GET", "/usageplans/(?P<plan>[^/]+)", _op('GetUsagePlan', get_usage_plan)),
+        ("PATCH", "/usageplans/(?P<plan>[^/]+)", _op('UpdateUsagePlan', update_usage_plan)),
+        ("DELETE", "/usageplans/(?P<plan>[^/]+)", _op('DeleteUsagePlan', delete_usage_plan)),
+        ("POST", "/usageplans/(?P<plan>[^/]+)/keys", _op('CreateUsagePlanKey', create_usage_plan_key)),
+        ("GET", "/usageplans/(?P<plan>[^/]+)/keys", _op('GetUsagePlanKeys', get_usage_plan_keys)),
+        ("DELETE", "/usageplans/(?P<plan>[^/]+)/keys/(?P<key>[^/]+)", _op('DeleteUsagePlanKey', delete_usage_plan_key)),
+        ("GET", "/usageplans/(?P<plan>[^/]+)/usage", _op('GetUsage', get_usage)),
 ])
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import re
 from typing import Any, Callable
 
+from cumulo.api import shapes
 from cumulo.api.http import Reply, Request, json_reply, match_route, route_table
 from cumulo.app import Cumulo
 from cumulo.gateway.model import Authorizer, HttpApi, Integration, Route, Stage, Throttle, new_api_id
@@ -315,29 +316,38 @@ def delete_authorizer(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 
 
 _API = "/v2/apis/(?P<api>[^/]+)"
+ERRORS = shapes.Errors(body=BadRequestException, type=BadRequestException,
+                       missing=lambda problems: BadRequestException(problems.missing_message()))
+
+
+def _op(operation: str, handler: Handler) -> Handler:
+    """``handler`` with its body parsed within limits and checked against the operation's model."""
+    return shapes.guarded('apigatewayv2', operation, handler, ERRORS)
+
+
 _ROUTES = route_table([
-        ("POST", "/v2/apis", create_api),
-        ("GET", "/v2/apis", get_apis),
-        ("GET", _API, get_api),
-        ("PATCH", _API, update_api),
-        ("DELETE", _API, delete_api),
-        ("POST", f"{_API}/integrations", create_integration),
-        ("GET", f"{_API}/integrations", get_integrations),
-        ("DELETE", f"{_API}/integrations/(?P<id>[^/]+)", delete_integration),
-        ("POST", f"{_API}/routes", create_route),
-        ("GET", f"{_API}/routes", get_routes),
-        ("GET", f"{_API}/routes/(?P<id>[^/]+)", get_route),
-        ("PATCH", f"{_API}/routes/(?P<id>[^/]+)", update_route),
-        ("DELETE", f"{_API}/routes/(?P<id>[^/]+)", delete_route),
-        ("POST", f"{_API}/stages", create_stage),
-        ("GET", f"{_API}/stages", get_stages),
-        ("GET", f"{_API}/stages/(?P<id>[^/]+)", get_stage),
-        ("PATCH", f"{_API}/stages/(?P<id>[^/]+)", update_stage),
-        ("DELETE", f"{_API}/stages/(?P<id>[^/]+)", delete_stage),
-        ("POST", f"{_API}/authorizers", create_authorizer),
-        ("GET", f"{_API}/authorizers", get_authorizers),
-        ("GET", f"{_API}/authorizers/(?P<id>[^/]+)", get_authorizer),
-        ("DELETE", f"{_API}/authorizers/(?P<id>[^/]+)", delete_authorizer),
+        ("POST", "/v2/apis", _op('CreateApi', create_api)),
+        ("GET", "/v2/apis", _op('GetApis', get_apis)),
+        ("GET", _API, _op('GetApi', get_api)),
+        ("PATCH", _API, _op('UpdateApi', update_api)),
+        ("DELETE", _API, _op('DeleteApi', delete_api)),
+        ("POST", f"{_API}/integrations", _op('CreateIntegration', create_integration)),
+        ("GET", f"{_API}/integrations", _op('GetIntegrations', get_integrations)),
+        ("DELETE", f"{_API}/integrations/(?P<id>[^/]+)", _op('DeleteIntegration', delete_integration)),
+        ("POST", f"{_API}/routes", _op('CreateRoute', create_route)),
+        ("GET", f"{_API}/routes", _op('GetRoutes', get_routes)),
+        ("GET", f"{_API}/routes/(?P<id>[^/]+)", _op('GetRoute', get_route)),
+        ("PATCH", f"{_API}/routes/(?P<id>[^/]+)", _op('UpdateRoute', update_route)),
+        ("DELETE", f"{_API}/routes/(?P<id>[^/]+)", _op('DeleteRoute', delete_route)),
+        ("POST", f"{_API}/stages", _op('CreateStage', create_stage)),
+        ("GET", f"{_API}/stages", _op('GetStages', get_stages)),
+        ("GET", f"{_API}/stages/(?P<id>[^/]+)", _op('GetStage', get_stage)),
+        ("PATCH", f"{_API}/stages/(?P<id>[^/]+)", _op('UpdateStage', update_stage)),
+        ("DELETE", f"{_API}/stages/(?P<id>[^/]+)", _op('DeleteStage', delete_stage)),
+        ("POST", f"{_API}/authorizers", _op('CreateAuthorizer', create_authorizer)),
+        ("GET", f"{_API}/authorizers", _op('GetAuthorizers', get_authorizers)),
+        ("GET", f"{_API}/authorizers/(?P<id>[^/]+)", _op('GetAuthorizer', get_authorizer)),
+        ("DELETE", f"{_API}/authorizers/(?P<id>[^/]+)", _op('DeleteAuthorizer', delete_authorizer)),
 ])
 
 

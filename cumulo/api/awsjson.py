@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from cumulo.api import shapes
 from cumulo.api.http import Reply, Request
-from cumulo.errors import CumuloError
+from cumulo.errors import CumuloError, ValidationException
 
-__all__ = ["Service", "json_error", "page", "services", "register"]
+__all__ = ["Service", "json_error", "page", "services", "register", "SerializationException", "InvalidToken"]
 
 Operation = Callable[[Any, Request, dict[str, Any]], Any]
 
@@ -29,6 +31,10 @@ class Service:
     content_type: str
     operations: dict[str, Operation]
     query_compatible: bool = False
+    model: str = ""                     # botocore's name of the service, whose shapes check bodies (api/shapes.py)
+    # required members left out: AWS's ValidationException unless the service says otherwise (SQS)
+    missing: Callable[[shapes.Problems], CumuloError] = field(
+        default=lambda problems: ValidationException(problems.missing_message()))
 
 
 services: dict[str, Service] = {}
@@ -56,7 +62,14 @@ class UnknownOperation(CumuloError):
 
 
 class SerializationException(CumuloError):
+    """A body that cannot be read as the operation's input: not JSON, beyond ``json_limits``,
+    or a member of the wrong type (AWS's framework error of every JSON protocol)."""
+
     status = 400
+
+
+BODY_ERRORS = shapes.Errors(body=SerializationException, type=SerializationException,
+                            missing=lambda problems: ValidationException(problems.missing_message()))
 
 
 def handle(cumulo: Any, request: Request, service: Service, operation: str) -> Reply:
@@ -64,23 +77,38 @@ def handle(cumulo: Any, request: Request, service: Service, operation: str) -> R
     op = service.operations.get(operation)
     if op is None:
         raise UnknownOperation(f"Operation {operation} is not supported by {service.prefix}.")
-    try:
-        doc = json.loads(request.body or b"{}")
-    except ValueError:
-        raise SerializationException("The request body is not valid JSON.") from None
-    if not isinstance(doc, dict):
-        raise SerializationException("The request body must be a JSON object.")
+    doc = shapes.parse_body(request.body, BODY_ERRORS)
+    shapes.check(service.model, operation, doc).raise_for(SerializationException, service.missing)
     result = op(cumulo, request, doc)
     return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
                  [("content-type", service.content_type)])
 
 
+class InvalidToken(CumuloError):
+    """Step Functions' name for a pagination token it did not give."""
+
+    status = 400
+
+
+_TOKEN = re.compile(r"[0-9]{1,18}")
+
+
 def page(items: list[Any], key: str, d: dict[str, Any], token: str = "NextToken",
-         limit: str = "Limit") -> dict[str, Any]:
+         limit: str = "Limit", max_limit: int = 100, default: int = 100,
+         bad_token: Callable[[str], CumuloError] = ValidationException) -> dict[str, Any]:
     """``items[start:start + limit]`` under ``key``, with the next page's token if there is one;
-    ``token`` and ``limit`` name the request's members (EventBridge's by default)."""
-    start = int(d.get(token) or 0)
-    size = d.get(limit) or 100
+    ``token`` and ``limit`` name the request's members (EventBridge's by default). A token this
+    function did not make is ``bad_token``; a limit outside ``0..max_limit`` a ValidationException
+    (0 or none: ``default``)."""
+    raw = d.get(token)
+    if raw and (not isinstance(raw, str) or _TOKEN.fullmatch(raw) is None):
+        raise bad_token(f"Invalid {token}: {str(raw)[:64]!r} is not a token this service gave.")
+    start = int(raw or 0)
+    size = d.get(limit)
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= max_limit):
+        raise ValidationException(f"1 validation error detected: Value '{str(size)[:64]}' at '{limit}' failed to "
+                                  f"satisfy constraint: Member must have value between 0 and {max_limit}")
+    size = size or default
     out: dict[str, Any] = {key: items[start:start + size]}
     if start + size < len(items):
         out[token] = str(start + size)

@@ -75,5 +75,5 @@ OPERATIONS.update({
     "DeleteApiDestination": lambda c, r, d: c.api_destinations.delete_api_destination(d.get("Name")),
 })
 
-SERVICE = Service("AWSEvents", "com.amazonaws.events", "application/x-amz-json-1.1", OPERATIONS)
+SERVICE = Service("AWSEvents", "com.amazonaws.events", "application/x-amz-json-1.1", OPERATIONS, model="events")
 register(SERVICE)

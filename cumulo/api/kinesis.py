@@ -65,5 +65,5 @@ SERVICE = Service("Kinesis_20131202", "com.amazonaws.kinesis.v20131202", "applic
     "DescribeStreamSummary": describe_stream_summary, "ListStreams": list_streams, "ListShards": list_shards,
     "PutRecord": put_record, "PutRecords": put_records, "GetShardIterator": get_shard_iterator,
     "GetRecords": get_records,
-})
+}, model="kinesis")
 register(SERVICE)

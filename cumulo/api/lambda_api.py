@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from cumulo.api import eventstream
+from cumulo.api import eventstream, shapes
 from cumulo.api.http import Reply, Request, json_reply
 from cumulo.app import Cumulo
 from cumulo.errors import (
@@ -24,7 +24,7 @@ from cumulo.errors import (
 )
 from cumulo.invoke.invoker import InvocationResult, InvocationType
 from cumulo.model import function as fn
-from cumulo.model import limits
+from cumulo.model import json_limits, limits
 from cumulo.runtime import catalog
 
 __all__ = ["route"]
@@ -205,12 +205,15 @@ def invoke_call(request: Request, name: str) -> InvokeCall:
     client_context = None
     raw = request.header("x-amz-client-context")
     if raw:
-        try:
-            client_context = json.loads(base64.b64decode(raw, validate=True))
-        except (ValueError, binascii.Error):
-            raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
         if len(raw) > 3583:
             raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
+        try:
+            client_context = json_limits.loads(base64.b64decode(raw, validate=True), "Client context")
+        except (ValueError, binascii.Error):
+            raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
+    if json_limits.deeper_than(request.body, json_limits.PAYLOAD_MAX_DEPTH):
+        raise InvalidRequestContentException(f"Could not parse request body into json: the payload is nested more "
+                                             f"than {json_limits.PAYLOAD_MAX_DEPTH} levels deep")
     return InvokeCall(name, _qualifier(request), kind, log_type, client_context)
 
 
@@ -481,54 +484,79 @@ def list_layers(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     return _page(c.list_layers(**_filters(request)), request, "Layers", lambda d: d)
 
 
+ERRORS = shapes.Errors(
+    body=lambda reason: InvalidRequestContentException(f"Could not parse request body into json: {reason}"),
+    type=lambda reason: InvalidRequestContentException(f"Could not parse request body into json: {reason}"),
+    missing=lambda problems: ValidationException(problems.missing_message()),
+)
+
+
+def _op(operation: str, handler: Handler) -> Handler:
+    """``handler`` with its body parsed within limits and checked against the operation's model
+    (Invoke's body is its payload, left alone)."""
+    return shapes.guarded("lambda", operation, handler, ERRORS,
+                          raw_body=operation in ("Invoke", "InvokeWithResponseStream"))
+
+
 _FN = r"(?P<name>[^/]+)"
 _LAYER = r"/2018-10-31/layers/(?P<layer>[^/]+)/versions"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in [
-        ("POST", "/2015-03-31/functions", create_function),
-        ("GET", "/2015-03-31/functions", list_functions),
-        ("GET", f"/2015-03-31/functions/{_FN}", get_function),
-        ("DELETE", f"/2015-03-31/functions/{_FN}", delete_function),
-        ("GET", f"/2015-03-31/functions/{_FN}/configuration", get_configuration),
-        ("PUT", f"/2015-03-31/functions/{_FN}/configuration", update_configuration),
-        ("PUT", f"/2015-03-31/functions/{_FN}/code", update_code),
-        ("POST", f"/2015-03-31/functions/{_FN}/invocations", invoke),
-        ("POST", f"/2021-11-15/functions/{_FN}/response-streaming-invocations", invoke_streaming),
-        ("POST", f"/2015-03-31/functions/{_FN}/versions", publish_version),
-        ("GET", f"/2015-03-31/functions/{_FN}/versions", list_versions),
-        ("POST", f"/2015-03-31/functions/{_FN}/aliases", create_alias),
-        ("GET", f"/2015-03-31/functions/{_FN}/aliases", list_aliases),
-        ("GET", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", get_alias),
-        ("PUT", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", update_alias),
-        ("DELETE", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", delete_alias),
-        ("PUT", f"/2017-10-31/functions/{_FN}/concurrency", put_concurrency),
-        ("DELETE", f"/2017-10-31/functions/{_FN}/concurrency", delete_concurrency),
-        ("GET", f"/2019-09-30/functions/{_FN}/concurrency", get_concurrency),
-        ("PUT", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", put_provisioned),
-        ("GET", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", get_provisioned),
-        ("DELETE", f"/2019-09-30/functions/{_FN}/provisioned-concurrency", delete_provisioned),
-        ("PUT", f"/2019-09-25/functions/{_FN}/event-invoke-config", put_event_invoke_config),
-        ("POST", f"/2019-09-25/functions/{_FN}/event-invoke-config", update_event_invoke_config),
-        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config", get_event_invoke_config),
-        ("DELETE", f"/2019-09-25/functions/{_FN}/event-invoke-config", delete_event_invoke_config),
-        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config/list", list_event_invoke_configs),
-        ("POST", "/2015-03-31/event-source-mappings", create_mapping),
-        ("GET", "/2015-03-31/event-source-mappings", list_mappings),
-        ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", get_mapping),
-        ("PUT", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", update_mapping),
-        ("DELETE", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", delete_mapping),
-        ("POST", _LAYER, publish_layer_version),
-        ("GET", _LAYER, list_layer_versions),
-        ("GET", f"{_LAYER}/(?P<version>[^/]+)", get_layer_version),
-        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)", delete_layer_version),
-        ("POST", f"{_LAYER}/(?P<version>[^/]+)/policy", add_layer_permission),
-        ("GET", f"{_LAYER}/(?P<version>[^/]+)/policy", get_layer_policy),
-        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)/policy/(?P<sid>[^/]+)", remove_layer_permission),
-        ("GET", "/2018-10-31/layers", list_layers),
-        ("GET", "/2016-08-19/account-settings", account_settings),
-        ("POST", "/2017-03-31/tags/(?P<arn>.+)", tag_resource),
-        ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", untag_resource),
-        ("GET", "/2017-03-31/tags/(?P<arn>.+)", list_tags),
+        ("POST", "/2015-03-31/functions", _op('CreateFunction', create_function)),
+        ("GET", "/2015-03-31/functions", _op('ListFunctions', list_functions)),
+        ("GET", f"/2015-03-31/functions/{_FN}", _op('GetFunction', get_function)),
+        ("DELETE", f"/2015-03-31/functions/{_FN}", _op('DeleteFunction', delete_function)),
+        ("GET", f"/2015-03-31/functions/{_FN}/configuration", _op('GetFunctionConfiguration', get_configuration)),
+        ("PUT", f"/2015-03-31/functions/{_FN}/configuration", _op('UpdateFunctionConfiguration', update_configuration)),
+        ("PUT", f"/2015-03-31/functions/{_FN}/code", _op('UpdateFunctionCode', update_code)),
+        ("POST", f"/2015-03-31/functions/{_FN}/invocations", _op('Invoke', invoke)),
+        ("POST", f"/2021-11-15/functions/{_FN}/response-streaming-invocations",
+         _op('InvokeWithResponseStream', invoke_streaming)),
+        ("POST", f"/2015-03-31/functions/{_FN}/versions", _op('PublishVersion', publish_version)),
+        ("GET", f"/2015-03-31/functions/{_FN}/versions", _op('ListVersionsByFunction', list_versions)),
+        ("POST", f"/2015-03-31/functions/{_FN}/aliases", _op('CreateAlias', create_alias)),
+        ("GET", f"/2015-03-31/functions/{_FN}/aliases", _op('ListAliases', list_aliases)),
+        ("GET", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", _op('GetAlias', get_alias)),
+        ("PUT", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", _op('UpdateAlias', update_alias)),
+        ("DELETE", f"/2015-03-31/functions/{_FN}/aliases/(?P<alias>[^/]+)", _op('DeleteAlias', delete_alias)),
+        ("PUT", f"/2017-10-31/functions/{_FN}/concurrency", _op('PutFunctionConcurrency', put_concurrency)),
+        ("DELETE", f"/2017-10-31/functions/{_FN}/concurrency", _op('DeleteFunctionConcurrency', delete_concurrency)),
+        ("GET", f"/2019-09-30/functions/{_FN}/concurrency", _op('GetFunctionConcurrency', get_concurrency)),
+        ("PUT", f"/2019-09-30/functions/{_FN}/provisioned-concurrency",
+         _op('PutProvisionedConcurrencyConfig', put_provisioned)),
+        ("GET", f"/2019-09-30/functions/{_FN}/provisioned-concurrency",
+         _op('GetProvisionedConcurrencyConfig', get_provisioned)),
+        ("DELETE", f"/2019-09-30/functions/{_FN}/provisioned-concurrency",
+         _op('DeleteProvisionedConcurrencyConfig', delete_provisioned)),
+        ("PUT", f"/2019-09-25/functions/{_FN}/event-invoke-config",
+         _op('PutFunctionEventInvokeConfig', put_event_invoke_config)),
+        ("POST", f"/2019-09-25/functions/{_FN}/event-invoke-config",
+         _op('UpdateFunctionEventInvokeConfig', update_event_invoke_config)),
+        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config",
+         _op('GetFunctionEventInvokeConfig', get_event_invoke_config)),
+        ("DELETE", f"/2019-09-25/functions/{_FN}/event-invoke-config",
+         _op('DeleteFunctionEventInvokeConfig', delete_event_invoke_config)),
+        ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config/list",
+         _op('ListFunctionEventInvokeConfigs', list_event_invoke_configs)),
+        ("POST", "/2015-03-31/event-source-mappings", _op('CreateEventSourceMapping', create_mapping)),
+        ("GET", "/2015-03-31/event-source-mappings", _op('ListEventSourceMappings', list_mappings)),
+        ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", _op('GetEventSourceMapping', get_mapping)),
+        ("PUT", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", _op('UpdateEventSourceMapping', update_mapping)),
+        ("DELETE", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)",
+         _op('DeleteEventSourceMapping', delete_mapping)),
+        ("POST", _LAYER, _op('PublishLayerVersion', publish_layer_version)),
+        ("GET", _LAYER, _op('ListLayerVersions', list_layer_versions)),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)", _op('GetLayerVersion', get_layer_version)),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)", _op('DeleteLayerVersion', delete_layer_version)),
+        ("POST", f"{_LAYER}/(?P<version>[^/]+)/policy", _op('AddLayerVersionPermission', add_layer_permission)),
+        ("GET", f"{_LAYER}/(?P<version>[^/]+)/policy", _op('GetLayerVersionPolicy', get_layer_policy)),
+        ("DELETE", f"{_LAYER}/(?P<version>[^/]+)/policy/(?P<sid>[^/]+)",
+         _op('RemoveLayerVersionPermission', remove_layer_permission)),
+        ("GET", "/2018-10-31/layers", _op('ListLayers', list_layers)),
+        ("GET", "/2016-08-19/account-settings", _op('GetAccountSettings', account_settings)),
+        ("POST", "/2017-03-31/tags/(?P<arn>.+)", _op('TagResource', tag_resource)),
+        ("DELETE", "/2017-03-31/tags/(?P<arn>.+)", _op('UntagResource', untag_resource)),
+        ("GET", "/2017-03-31/tags/(?P<arn>.+)", _op('ListTags', list_tags)),
     ]
 ]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from cumulo.api.awsjson import Service, register
 from cumulo.api.http import Request
+from cumulo.model.queue import MissingParameter
 
 __all__ = ["SERVICE"]
 
@@ -121,5 +122,6 @@ SERVICE = Service("AmazonSQS", "com.amazonaws.sqs", "application/x-amz-json-1.0"
     "TagQueue": tag_queue, "UntagQueue": untag_queue, "ListQueueTags": list_queue_tags,
     "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
     "StartMessageMoveTask": start_message_move_task, "ListMessageMoveTasks": list_message_move_tasks,
-}, query_compatible=True)
+}, query_compatible=True, model="sqs",
+    missing=lambda problems: MissingParameter(f"The request must contain the parameter {problems.missing[0]}."))
 register(SERVICE)

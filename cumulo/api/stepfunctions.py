@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from cumulo.api.awsjson import Service, page, register
+import re
+from typing import Any
+
+from cumulo.api.awsjson import InvalidToken, Service, page, register
 
 __all__ = ["SERVICE"]
+
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _history_token(d: dict[str, Any]) -> str | None:
+    """GetExecutionHistory's nextToken: the id of the last event of the page before, as given."""
+    token = d.get("nextToken")
+    if token and _EVENT_ID.fullmatch(token) is None:
+        raise InvalidToken(f"Invalid nextToken: {token[:64]!r} is not a token this service gave.")
+    return token or None
 
 
 OPERATIONS = {
@@ -15,7 +28,7 @@ OPERATIONS = {
     "UpdateStateMachine": lambda c, r, d: c.state_machines.update_state_machine(
         d.get("stateMachineArn"), d.get("definition"), d.get("roleArn")),
     "ListStateMachines": lambda c, r, d: page(c.state_machines.list_state_machines(), "stateMachines", d,
-                                              "nextToken", "maxResults"),
+                                              "nextToken", "maxResults", 1000, bad_token=InvalidToken),
     "DeleteStateMachine": lambda c, r, d: c.state_machines.delete_state_machine(d.get("stateMachineArn")),
     "StartExecution": lambda c, r, d: c.state_machines.start_execution(
         d.get("stateMachineArn"), d.get("name"), d.get("input")),
@@ -25,9 +38,10 @@ OPERATIONS = {
     "StopExecution": lambda c, r, d: c.state_machines.stop_execution(
         d.get("executionArn"), d.get("error"), d.get("cause")),
     "ListExecutions": lambda c, r, d: page(c.state_machines.list_executions(
-        d.get("stateMachineArn"), d.get("statusFilter")), "executions", d, "nextToken", "maxResults"),
+        d.get("stateMachineArn"), d.get("statusFilter")), "executions", d, "nextToken", "maxResults", 1000,
+        bad_token=InvalidToken),
     "GetExecutionHistory": lambda c, r, d: c.state_machines.get_execution_history(
-        d.get("executionArn"), d.get("maxResults"), bool(d.get("reverseOrder")), d.get("nextToken"),
+        d.get("executionArn"), d.get("maxResults"), bool(d.get("reverseOrder")), _history_token(d),
         d.get("includeExecutionData", True)),
     "SendTaskSuccess": lambda c, r, d: c.state_machines.send_task_success(d.get("taskToken"), d.get("output")),
     "SendTaskFailure": lambda c, r, d: c.state_machines.send_task_failure(
@@ -36,5 +50,6 @@ OPERATIONS = {
     "ValidateStateMachineDefinition": lambda c, r, d: c.state_machines.validate(d.get("definition")),
 }
 
-SERVICE = Service("AWSStepFunctions", "com.amazonaws.swf.service.v2.model", "application/x-amz-json-1.0", OPERATIONS)
+SERVICE = Service("AWSStepFunctions", "com.amazonaws.swf.service.v2.model", "application/x-amz-json-1.0", OPERATIONS,
+                  model="stepfunctions")
 register(SERVICE)

@@ -32,6 +32,7 @@ from cumulo.events.index import RuleIndex
 from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern, flatten
 from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import function as fn
+from cumulo.model import json_limits
 from cumulo.sources import cron
 from cumulo.store.messages import NewMessage, StoredMessage, now_ms
 from cumulo.store.workers import QueueWorkers
@@ -302,7 +303,7 @@ class EventBusService:
     def test_event_pattern(pattern: Any, event: Any) -> bool:
         compiled = compile_pattern(pattern if isinstance(pattern, str) else json.dumps(pattern))
         try:
-            doc = json.loads(event) if isinstance(event, str) else event
+            doc = json_limits.loads(event, "Event") if isinstance(event, str) else json_limits.check(event)
         except ValueError:
             raise ValidationException("Parameter Event is not valid.") from None
         if not isinstance(doc, dict) or not all(k in doc for k in ("id", "account", "source", "time", "region",
@@ -374,7 +375,7 @@ class EventBusService:
         except ValidationException as err:
             raise _EntryError("InvalidArgument", err.message) from None
         try:
-            detail = json.loads(entry["Detail"]) if isinstance(entry["Detail"], str) else None
+            detail = json_limits.loads(entry["Detail"], "Detail") if isinstance(entry["Detail"], str) else None
         except ValueError:
             detail = None
         if not isinstance(detail, dict):

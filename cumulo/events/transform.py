@@ -48,6 +48,7 @@ from typing import Any, Final
 
 from cumulo.errors import ValidationException
 from cumulo.events._jsonpath import MISSING, JsonPath, parse_json_path
+from cumulo.model import json_limits
 
 __all__ = [
     "MAX_INPUT_PATHS",
@@ -232,8 +233,8 @@ def _scan(template: str, is_json: bool) -> tuple[str | _Slot, ...]:
 def _check_json_template(parts: tuple[str | _Slot, ...], target_id: str) -> None:
     probe = "".join(p if isinstance(p, str) else (_MARK if p.in_string else "null") for p in parts)
     try:
-        document = json.loads(probe)
-    except json.JSONDecodeError:
+        document = json_limits.loads(probe, "InputTemplate")
+    except ValueError:
         raise ValidationException(f"InputTemplate{_target(target_id)} is not a valid JSON text.") from None
     todo = [document]
     while todo:
@@ -296,8 +297,8 @@ def compile_target_input(target: Mapping[str, Any]) -> TargetInput:
         if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH:
             raise _too_long("targets.member.input", MAX_INPUT_LENGTH)
         try:
-            json.loads(value)
-        except json.JSONDecodeError:
+            json_limits.loads(value, "Input")
+        except ValueError:
             raise ValidationException(f"Input{_target(target_id)} is not a valid JSON text.") from None
         return TargetInput(target_id, input=value)
     if kind == "InputPath":

@@ -81,8 +81,8 @@ def authorizer_event(version: str, req: HttpRequest, match: RouteMatch, stage_va
 def parse_verdict(payload: bytes, simple: bool) -> Verdict:
     try:
         doc = json.loads(payload)
-    except ValueError:
-        raise MalformedAuthorizerResponse("the authorizer's response is not JSON") from None
+    except (ValueError, RecursionError):
+        raise MalformedAuthorizerResponse("the authorizer's response is not JSON (or nested too deeply)") from None
     if not isinstance(doc, dict):
         raise MalformedAuthorizerResponse("the authorizer's response is not a JSON object")
     context = doc.get("context")

@@ -58,11 +58,15 @@ MALFORMED_V1 = GatewayResponse(502, [("content-type", "application/json")], b'{"
 
 
 def _loads(payload: bytes) -> Any:
-    """orjson first (several times faster); Python's json for what only it reads (NaN, Infinity)."""
+    """orjson first (several times faster); Python's json for what only it reads (NaN, Infinity),
+    within the interpreter's recursion (orjson refuses nesting past 1,024 levels, json recurses)."""
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return json.loads(payload)
+        try:
+            return json.loads(payload)
+        except RecursionError:
+            raise ValueError("the function's result is nested too deeply") from None
 
 
 class _Malformed(Exception):
@@ -76,12 +80,12 @@ def response_v2(payload: bytes) -> GatewayResponse:
     except ValueError:          # includes UnicodeDecodeError
         return INTERNAL_ERROR
     if not isinstance(result, dict) or "statusCode" not in result:
-        body = result.encode("utf-8") if isinstance(result, str) else payload
+        body = result.encode("utf-8", "replace") if isinstance(result, str) else payload
         return GatewayResponse(200, [("content-type", "application/json")], body)
     try:
         headers = _single_headers(result.get("headers"))
         headers += [("set-cookie", cookie) for cookie in _cookies(result.get("cookies"))]
-        return GatewayResponse(_status(result["statusCode"], strings=False), headers, _body(result))
+        return _framed(_status(result["statusCode"], strings=False), headers, _body(result))
     except _Malformed:
         return INTERNAL_ERROR
 
@@ -98,17 +102,26 @@ def response_v1(payload: bytes) -> GatewayResponse:
         multi = _multi_headers(result.get("multiValueHeaders"))
         overridden = {name.lower() for name, _ in multi}
         single = [(n, v) for n, v in _single_headers(result.get("headers")) if n.lower() not in overridden]
-        return GatewayResponse(_status(result["statusCode"], strings=True), single + multi, _body(result))
+        return _framed(_status(result["statusCode"], strings=True), single + multi, _body(result))
     except _Malformed:
         return MALFORMED_V1
 
 
 def _status(value: Any, strings: bool) -> int:
+    """A final status: 1xx are interim answers in HTTP/1.1 (a client would wait for the real one)."""
     if strings and isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+    if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
         raise _Malformed("statusCode")
     return value
+
+
+def _framed(status: int, headers: list[tuple[str, str]], body: bytes) -> GatewayResponse:
+    """The response as HTTP can carry it: the function's framing headers dropped (the edge frames
+    it; a Content-Length or Transfer-Encoding of the function's would desynchronise the client's
+    connection), and no body after a status that has none (204, 205, 304)."""
+    headers = [(name, value) for name, value in headers if name.lower() not in _FRAMING]
+    return GatewayResponse(status, headers, b"" if status in (204, 205, 304) else body)
 
 
 def _body(result: dict[str, Any]) -> bytes:
@@ -123,7 +136,7 @@ def _body(result: dict[str, Any]) -> bytes:
     if not isinstance(body, str):
         raise _Malformed("body")
     if not encoded:
-        return body.encode("utf-8")
+        return body.encode("utf-8", "replace")     # a lone surrogate ("\ud800" in the JSON) becomes '?'
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -159,6 +172,10 @@ def _cookies(cookies: Any) -> list[str]:
     if not all(isinstance(cookie, str) for cookie in cookies):
         raise _Malformed("cookies")
     return [_value(cookie) for cookie in cookies]
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+                      "trailer", "proxy-connection"})
 
 
 def _name(name: str) -> str:

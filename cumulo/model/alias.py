@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.errors import InvalidParameterValueException, ValidationException
-from cumulo.model.function import LATEST, Arns
+from cumulo.model.function import LATEST, Arns, is_version_number
 
 __all__ = ["Alias", "validate_alias_name", "validate_routing"]
 
@@ -38,7 +38,7 @@ def validate_routing(primary: str, weights: dict[str, float]) -> dict[str, float
         if version == primary:
             raise InvalidParameterValueException(
                 "Invalid function version '%s'. The routing version cannot be the same as the primary version." % version)
-        if primary == LATEST or version == LATEST or not str(version).isdigit():
+        if primary == LATEST or version == LATEST or not is_version_number(str(version)):
             raise InvalidParameterValueException("$LATEST is not supported for an alias pointing to more than 1 version")
     return {str(k): float(v) for k, v in weights.items()}
 

@@ -19,6 +19,7 @@ from cumulo.model.layer import LayerRef
 
 __all__ = [
     "LATEST",
+    "is_version_number",
     "FunctionConfiguration",
     "Arns",
     "parse_function_ref",
@@ -42,6 +43,15 @@ __all__ = [
     "SUPPORTED_RUNTIMES",
     "RESERVED_ENV_KEYS",
 ]
+
+
+_VERSION_NUMBER = re.compile(r"[0-9]{1,15}")
+
+
+def is_version_number(qualifier: str) -> bool:
+    """A published version's number ("1", "42"), not an alias. ``str.isdigit`` is not the test:
+    it takes '²' and '\u0661', and a 20-digit number overflows SQLite's integers."""
+    return _VERSION_NUMBER.fullmatch(qualifier) is not None
 
 LATEST = "$LATEST"
 

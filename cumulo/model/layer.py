@@ -64,11 +64,9 @@ def validate_layer_name(name: str) -> str:
 
 
 def validate_version_number(value: object) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise _constraint(value, "versionNumber", "Member must be a number") from None
-    return number
+    if not re.fullmatch(r"-?[0-9]{1,18}", str(value)):       # a Java long, in decimal ASCII digits
+        raise _constraint(str(value)[:64], "versionNumber", "Member must be a number") from None
+    return int(str(value))
 
 
 def validate_compatible_runtimes(runtimes: list[str] | None) -> list[str]:

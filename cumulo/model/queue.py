@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cumulo.errors import CumuloError
+from cumulo.model import json_limits
 
 __all__ = [
     "SqsError", "QueueDoesNotExist", "QueueNameExists", "InvalidAttributeName", "InvalidAttributeValue",
@@ -238,7 +239,7 @@ def _check_value(key: str, value: str) -> str:
         raise bad("Must be perQueue or perMessageGroupId.")
     if key == "RedrivePolicy" and value:
         try:
-            doc = json.loads(value)
+            doc = json_limits.loads(value, "The redrive policy")
         except ValueError:
             raise bad("Redrive policy is not a valid JSON map.") from None
         if not isinstance(doc, dict) or "deadLetterTargetArn" not in doc or "maxReceiveCount" not in doc:
@@ -256,9 +257,9 @@ def _check_value(key: str, value: str) -> str:
                           separators=(",", ":"))
     if key in ("Policy", "RedriveAllowPolicy") and value:
         try:
-            json.loads(value)
-        except ValueError:
-            raise bad("Must be a valid JSON document.") from None
+            json_limits.loads(value, key)
+        except ValueError as exc:
+            raise bad(f"Must be a valid JSON document ({exc}).") from None
     return value
 
 

@@ -27,10 +27,12 @@ __all__ = ["Schedule", "Rate", "Cron", "At", "parse", "zone"]
 _MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
                                        "DEC"], 1)}
 _DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
-_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_AT_RE = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_RATE_RE = re.compile(r"^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$")
+MAX_RATE_S = 100 * 365 * 86_400     # ours: a period a datetime can still be moved by (AWS states no bound)
+_AT_RE = re.compile(r"^at\(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\)$")
 _CRON_RE = re.compile(r"^cron\((.*)\)$")
 MAX_YEAR = 2199
+_NUMBER = re.compile(r"[0-9]{1,9}")     # str.isdigit() also takes '²', which int() refuses
 
 
 def _bad(expression: str, why: str) -> ValidationException:
@@ -163,12 +165,17 @@ def parse(expression: str) -> Schedule:
     expression = expression.strip()
     m = _RATE_RE.match(expression)
     if m:
+        if len(m.group(1)) > 12:
+            raise _bad(expression, "the rate must be at most 100 years (36500 days)")
         value, unit = int(m.group(1)), m.group(2)
         if value < 1:
             raise _bad(expression, "the rate must be a positive number")
         if (value == 1) != (not unit.endswith("s")):
             raise _bad(expression, "use a singular unit for a value of 1 and a plural unit otherwise")
-        return Rate(expression, value * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")])
+        seconds = value * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
+        if seconds > MAX_RATE_S:
+            raise _bad(expression, "the rate must be at most 100 years (36500 days)")
+        return Rate(expression, seconds)
     m = _AT_RE.match(expression)
     if m:
         try:
@@ -198,7 +205,7 @@ def _cron(expression: str, fields: list[str]) -> Cron:
         if "#" in dow:
             day, _, n = dow.partition("#")
             weekday = _one(expression, day, 1, 7, _DAYS)
-            if not n.isdigit() or not 1 <= int(n) <= 5:
+            if not _NUMBER.fullmatch(n) or not 1 <= int(n) <= 5:
                 raise _bad(expression, f"'{dow}': the n in day#n is 1 to 5")
             nth = (weekday, int(n))
         elif dow.endswith("L") and dow != "L":
@@ -217,7 +224,7 @@ def _dom(expression: str, text: str) -> _DayRule:
         return _DayRule("last")
     if text == "LW":
         return _DayRule("last-weekday")
-    if re.fullmatch(r"L-\d+", text):
+    if re.fullmatch(r"L-[0-9]{1,9}", text):
         n = int(text[2:])
         if not 0 <= n <= 30:
             raise _bad(expression, f"'{text}': the offset from the last day is 0 to 30")
@@ -228,7 +235,7 @@ def _dom(expression: str, text: str) -> _DayRule:
 
 
 def _one(expression: str, text: str, lo: int, hi: int, names: dict[str, int]) -> int:
-    value = names.get(text.upper()) if text.upper() in names else (int(text) if text.isdigit() else None)
+    value = names.get(text.upper()) if text.upper() in names else (int(text) if _NUMBER.fullmatch(text) else None)
     if value is None or not lo <= value <= hi:
         raise _bad(expression, f"'{text}' is not a value from {lo} to {hi}")
     return value
@@ -242,7 +249,7 @@ def _values(expression: str, text: str, lo: int, hi: int, names: dict[str, int])
         base, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) < 1:
+            if not _NUMBER.fullmatch(step_text) or int(step_text) < 1:
                 raise _bad(expression, f"'{part}': the increment must be a positive number")
             step = int(step_text)
         if base == "*":

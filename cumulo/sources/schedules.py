@@ -34,6 +34,7 @@ from cumulo.errors import (
 )
 from cumulo.invoke.asynchronous import enqueue_event
 from cumulo.model import function as fn
+from cumulo.model import json_limits
 from cumulo.sources import cron
 from cumulo.store.messages import lease_owner
 
@@ -86,7 +87,7 @@ class Schedules:
             if not isinstance(input, str) or len(input.encode()) > 256 * 1024:
                 raise ValidationException("Input must be a JSON text of at most 256 KB.")
             try:
-                json.loads(input)
+                json_limits.loads(input, "Input")
             except ValueError:
                 raise ValidationException("Input must be valid JSON.") from None
         if flexible_window_minutes is not None and not 1 <= flexible_window_minutes <= 1440:

@@ -154,7 +154,8 @@ class StreamService:
         if len(blob) + len(key.encode()) > MAX_RECORD_BYTES:
             raise InvalidArgumentException(f"Record size (data and partition key) exceeds {MAX_RECORD_BYTES} bytes.")
         if explicit is not None:
-            if not isinstance(explicit, str) or not explicit.isdigit() or int(explicit) >= HASH_SPACE:
+            if not isinstance(explicit, str) or not re.fullmatch(r"[0-9]{1,39}", explicit) or \
+                    int(explicit) >= HASH_SPACE:
                 raise InvalidArgumentException("ExplicitHashKey must be a decimal number below 2^128.")
             point = int(explicit)
         else:
@@ -271,8 +272,12 @@ def _iterator(name: str, shard: int, after: int) -> str:
 def _parse_iterator(token: Any) -> tuple[str, int, int]:
     try:
         name, shard, after, issued = json.loads(base64.urlsafe_b64decode(str(token).encode()))
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidArgumentException(f"Invalid ShardIterator: {token}") from None
+        # one this service gave: [name, shard number, sequence, issued ms]
+        if not (isinstance(name, str) and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63
+                                              for n in (shard, after, issued))):
+            raise ValueError(token)
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise InvalidArgumentException(f"Invalid ShardIterator: {str(token)[:256]}") from None
     if now_ms() - issued > ITERATOR_TTL_MS:
         raise ExpiredIteratorException(f"Iterator expired. The iterator was created at time "
                                        f"{datetime.fromtimestamp(issued / 1000, timezone.utc):%a %b %d %H:%M:%S UTC %Y}"

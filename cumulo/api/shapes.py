@@ -1,0 +1,359 @@
+"""Request bodies checked against the services' models before any operation sees them.
+
+AWS's front ends refuse a member of the wrong type (a list where a string goes, a string where
+an integer goes, a number out of range of a Java ``int``) and a missing required member before
+the service runs; so does Cumulo, here, from the same models: ``_shapes.py`` holds the input
+shapes of every operation Cumulo serves (types, required members and wire names only), taken
+from botocore's models by ``python -m cumulo.api.shapes`` (a dev dependency; rerun it when a
+protocol module serves a new operation).
+
+``check`` answers the problems it finds; each protocol module turns them into its own error
+(``Problems.raise_for``): REST-JSON Lambda's ``InvalidRequestContentException`` /
+``ValidationException``, the JSON protocols' ``SerializationException`` / ``ValidationException``
+(SQS: ``MissingParameter``), API Gateway's ``BadRequestException``. A member that is ``null``
+counts as absent, as in AWS's deserializers; unknown members are left to the operation.
+Integer members given as integral floats (``5.0``) are turned into integers in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cumulo.api._shapes import SHAPES
+from cumulo.api.http import Reply, Request
+from cumulo.errors import CumuloError
+from cumulo.model import json_limits
+
+__all__ = ["Problems", "Errors", "check", "parse_body", "guarded", "CheckedRequest", "INT_RANGE", "LONG_RANGE"]
+
+INT_RANGE = (-(2**31), 2**31 - 1)
+LONG_RANGE = (-(2**63), 2**63 - 1)
+_EXPECTED = {"string": "a string", "integer": "an integer", "long": "an integer", "boolean": "a boolean",
+             "double": "a number", "float": "a number", "timestamp": "a timestamp (number or string)",
+             "blob": "a base64 string", "structure": "an object", "map": "an object", "list": "a list"}
+
+
+@dataclass
+class Problems:
+    """What a body breaks: ``types`` (cannot be deserialized: wrong type, out of range) and
+    ``missing`` (required members absent), each as ``(member path, message)``."""
+
+    types: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.types or self.missing)
+
+    def type_message(self) -> str:
+        path, message = self.types[0]
+        return f"{message} at '{_lower_path(path)}'" if path else message
+
+    def missing_message(self) -> str:
+        """AWS's wording for constraint violations ("1 validation error detected: …")."""
+        n = len(self.missing)
+        parts = "; ".join(f"Value null at '{_lower_path(p)}' failed to satisfy constraint: Member must not be null"
+                          for p in self.missing)
+        return f"{n} validation error{'s' if n > 1 else ''} detected: {parts}"
+
+    def raise_for(self, type_error: Callable[[str], CumuloError],
+                  missing_error: Callable[[Problems], CumuloError]) -> None:
+        if self.types:
+            raise type_error(self.type_message())
+        if self.missing:
+            raise missing_error(self)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"[:60]
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _lower_path(path: str) -> str:
+    """A member path as AWS's messages spell it: ``Entries.1.member.Id`` -> ``entries.1.member.id``."""
+    return ".".join(part[:1].lower() + part[1:] for part in path.split("."))
+
+
+def check(service: str, operation: str, doc: dict[str, Any]) -> Problems:
+    """The problems of ``doc``, the JSON body of ``operation`` of ``service`` (botocore's names:
+    ``lambda``, ``sqs`` …; ``CreateFunction`` …). Operations without a model pass."""
+    problems = Problems()
+    model = SHAPES.get(service)
+    if model is None or operation not in model["ops"]:
+        return problems
+    shape = model["ops"][operation]
+    if shape is not None:
+        _check(model["shapes"], shape, doc, "", problems, 0)
+        if not problems.types:
+            _fix_integral_floats(model["shapes"], shape, doc)
+    return problems
+
+
+def _check(shapes: dict[str, tuple[Any, ...]], name: str, value: Any, path: str, problems: Problems,
+           depth: int) -> None:
+    spec = shapes[name]
+    kind = spec[0]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+            return
+        members, required = spec[1], spec[2]
+        for member in required:
+            if value.get(member) is None:
+                problems.missing.append(f"{path}.{member}" if path else member)
+        for member, shape in members.items():
+            item = value.get(member)
+            if item is not None:
+                _check(shapes, shape, item, f"{path}.{member}" if path else member, problems, depth + 1)
+    elif kind == "list":
+        if not isinstance(value, list):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+            return
+        for i, item in enumerate(value, 1):
+            if item is not None:
+                _check(shapes, spec[1], item, f"{path}.{i}.member", problems, depth + 1)
+            if len(problems.types) > 10:
+                return
+    elif kind == "map":
+        if not isinstance(value, dict):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+            return
+        for key, item in value.items():
+            if item is not None:
+                _check(shapes, spec[2], item, f"{path}.{key}", problems, depth + 1)
+            if len(problems.types) > 10:
+                return
+    elif kind in ("integer", "long"):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)          # 5.0: an integer (``check`` replaces it once the body passes)
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+            return
+        low, high = INT_RANGE if kind == "integer" else LONG_RANGE
+        if not low <= value <= high:
+            java = "int" if kind == "integer" else "long"
+            problems.types.append((path, f"Numeric value ({value}) out of range of {java} ({low} - {high})"))
+    elif kind in ("double", "float"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+    elif kind == "timestamp":
+        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+    elif kind in ("string", "blob"):
+        if not isinstance(value, str):
+            problems.types.append((path, f"Expected {_EXPECTED[kind]}, found {_kind(value)}"))
+
+
+def _fix_integral_floats(shapes: dict[str, tuple[Any, ...]], name: str, doc: dict[str, Any]) -> None:
+    """Replace integral floats (``5.0``) of integer members by integers, in place."""
+    _fix(shapes, name, doc)
+
+
+def _fix(shapes: dict[str, tuple[Any, ...]], name: str, value: Any) -> None:
+    spec = shapes[name]
+    kind = spec[0]
+    if kind == "structure" and isinstance(value, dict):
+        for member, shape in spec[1].items():
+            item = value.get(member)
+            if isinstance(item, float) and item.is_integer() and shapes[shape][0] in ("integer", "long"):
+                value[member] = int(item)
+            elif isinstance(item, (dict, list)):
+                _fix(shapes, shape, item)
+    elif kind == "list" and isinstance(value, list):
+        item_kind = shapes[spec[1]][0]
+        for i, item in enumerate(value):
+            if isinstance(item, float) and item.is_integer() and item_kind in ("integer", "long"):
+                value[i] = int(item)
+            elif isinstance(item, (dict, list)):
+                _fix(shapes, spec[1], item)
+    elif kind == "map" and isinstance(value, dict):
+        item_kind = shapes[spec[2]][0]
+        for key, item in value.items():
+            if isinstance(item, float) and item.is_integer() and item_kind in ("integer", "long"):
+                value[key] = int(item)
+            elif isinstance(item, (dict, list)):
+                _fix(shapes, spec[2], item)
+
+
+# -- REST-JSON operations: the body parsed and checked before the operation runs ------------------------------
+@dataclass(frozen=True)
+class Errors:
+    """How one protocol reports a body it cannot take: ``body`` (not JSON, or JSON beyond
+    ``json_limits``), ``type`` (a member of the wrong type) and ``missing`` (required members)."""
+
+    body: Callable[[str], CumuloError]
+    type: Callable[[str], CumuloError]
+    missing: Callable[[Problems], CumuloError]
+
+
+def parse_body(body: bytes, errors: Errors, what: str = "The request body") -> dict[str, Any]:
+    """A request's JSON object within ``json_limits`` (an empty body is ``{}``)."""
+    if not body.strip():
+        return {}
+    try:
+        doc = json_limits.loads(body, what)
+    except ValueError as exc:
+        raise errors.body(str(exc)) from None
+    if not isinstance(doc, dict):
+        raise errors.body(f"{what} must be a JSON object")
+    return doc
+
+
+@dataclass(frozen=True)
+class CheckedRequest(Request):
+    """A request whose JSON body was parsed and checked: ``json()`` answers that document."""
+
+    doc: Any = None
+
+    def json(self) -> dict[str, Any]:
+        return self.doc if self.doc is not None else {}
+
+
+Handler = Callable[[Any, Request, dict[str, str]], Reply]
+
+
+def guarded(service: str, operation: str, handler: Handler, errors: Errors, raw_body: bool = False) -> Handler:
+    """``handler`` behind the body's checks: parsed within ``json_limits``, then ``check``ed
+    against ``operation``'s model. ``raw_body``: the body is the operation's payload (Invoke),
+    not a document; it is left alone, as are bodies of operations that have none (GET, DELETE)."""
+    model = SHAPES.get(service, {}).get("ops", {})
+    if raw_body or (operation in model and model[operation] is None):    # no JSON body to read
+        return handler
+
+    def run(c: Any, request: Request, params: dict[str, str]) -> Reply:
+        doc = parse_body(request.body, errors)
+        check(service, operation, doc).raise_for(errors.type, errors.missing)
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.init}
+        fields["doc"] = doc
+        return handler(c, CheckedRequest(**fields), params)
+
+    run.__name__ = getattr(handler, "__name__", operation)
+    run.__wrapped__ = handler      # type: ignore[attr-defined]
+    return run
+
+
+# -- generating _shapes.py from botocore's models (dev only) --------------------------------------------------
+def generate(served: dict[str, list[str]]) -> str:
+    """``_shapes.py``'s text for the operations ``served`` (service -> operation names)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    out: dict[str, Any] = {}
+    for service, operations in sorted(served.items()):
+        model = session.get_service_model(service)
+        shapes: dict[str, tuple[Any, ...]] = {}
+        ops: dict[str, str | None] = {}
+
+        def walk(shape: Any) -> str:
+            if shape.name in shapes:
+                return str(shape.name)
+            t = shape.type_name
+            shapes[shape.name] = (t,)        # placeholder against cycles
+            if t == "structure":
+                members = {m.serialization.get("name", n): walk(m) for n, m in shape.members.items()}
+                required = tuple(shape.members[n].serialization.get("name", n) for n in shape.required_members)
+                shapes[shape.name] = (t, members, required)
+            elif t == "list":
+                shapes[shape.name] = (t, walk(shape.member))
+            elif t == "map":
+                shapes[shape.name] = (t, walk(shape.key), walk(shape.value))
+            return str(shape.name)
+
+        for name in sorted(operations):
+            op = model.operation_model(name)
+            shape = op.input_shape
+            if shape is None:
+                ops[name] = None
+                continue
+            if model.protocol == "rest-json":
+                payload = shape.serialization.get("payload")
+                if payload:      # the body is one member: a structure (checked) or a blob (not JSON)
+                    member = shape.members[payload]
+                    ops[name] = walk(member) if member.type_name == "structure" else None
+                    continue
+                body = {n: m for n, m in shape.members.items() if not m.serialization.get("location")}
+                if not body:
+                    ops[name] = None
+                    continue
+                members = {m.serialization.get("name", n): walk(m) for n, m in body.items()}
+                required = tuple(body[n].serialization.get("name", n) for n in shape.required_members if n in body)
+                body_name = f"{shape.name}$body"
+                shapes[body_name] = ("structure", members, required)
+                ops[name] = body_name
+            else:
+                ops[name] = walk(shape)
+        out[service] = {"ops": ops, "shapes": dict(sorted(shapes.items()))}
+    lines = ['"""Input shapes of the operations Cumulo serves, from botocore\'s models. Generated by',
+             '``python -m cumulo.api.shapes``: do not edit."""', "", "from typing import Any", "",
+             "SHAPES: dict[str, Any] = {"]
+    for service, model in out.items():
+        lines.append(f"    {service!r}: {{")
+        lines.append('        "ops": {')
+        for name, shape in model["ops"].items():
+            lines.append(f"            {name!r}: {shape!r},")
+        lines.append("        },")
+        lines.append('        "shapes": {')
+        for name, spec in model["shapes"].items():
+            lines.append(f"            {name!r}: {spec!r},")
+        lines.append("        },")
+        lines.append("    },")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _served() -> dict[str, list[str]]:
+    """The operations of botocore's models that Cumulo's protocol modules serve."""
+    import re
+
+    import botocore.session
+
+    from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
+        apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sqs, stepfunctions,
+    )
+    from cumulo.api.http import Request
+
+    session = botocore.session.get_session()
+    rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route}
+    out: dict[str, list[str]] = {}
+    for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway"):
+        model = session.get_service_model(service)
+        names = []
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            if model.protocol == "json":
+                if name in awsjson.services[model.metadata["targetPrefix"]].operations:
+                    names.append(name)
+                continue
+            path = re.sub(r"\{\w+\+?\}", "x", op.http["requestUri"].split("?")[0])
+            try:
+                found = rest[service](Request(op.http["method"], path, "", [], b""))
+            except CumuloError:
+                found = None
+            if found is not None:
+                names.append(name)
+        out[service] = names
+    return out
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    target = Path(__file__).with_name("_shapes.py")
+    target.write_text(generate(_served()))
+    print(f"wrote {target}", file=sys.stderr)
