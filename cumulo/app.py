@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from cumulo.config import Settings
 from cumulo.errors import (
-    InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException, ResourceNotFoundException,
+    CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
+    ResourceNotFoundException,
 )
 from cumulo.functions import CodeSource, FunctionService
 from cumulo.layers import LayerService, LayerSource
@@ -39,6 +40,7 @@ from cumulo.observe.logs import LogSink
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
+from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.messages import MessageStore
@@ -88,7 +90,8 @@ class Cumulo:
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
-        self._sync_limits()
+        with health.opening(s.db_path):    # the first read of the functions' table
+            self._sync_limits()
         self.logs = LogSink(self.store)
         self._runtime_lock = threading.Lock()
         self._pool: EnvironmentPool | None = None
@@ -109,6 +112,19 @@ class Cumulo:
                                if r.reserved_concurrency is not None})
 
     # -- lifecycle ------------------------------------------------------------
+    def check_store(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> list[str]:
+        """SQLite's quick check of both store files, before a server accepts writes: raises
+        ``health.StoreDamaged`` naming a damaged file; answers the files too large to check
+        within ``budget_s`` (both together; they are used as they are)."""
+        deadline = time.monotonic() + budget_s
+        return [str(store.path) for store in (self.store, self.messages)
+                if not store.quick_check(max(deadline - time.monotonic(), 0.1))]
+
+    def store_fault(self, exc: BaseException) -> CumuloError | None:
+        """The answer to a request that failed on the store's files or disk (damaged, full);
+        None for any other fault."""
+        return health.fault(exc, self.settings.home)
+
     def __enter__(self) -> "Cumulo":
         return self
 

@@ -91,9 +91,8 @@ class ControlPlane:
             return lambda_api.invoke_reply(result)
         except CumuloError as err:
             return error_reply(err)
-        except Exception:
-            log.error("unexpected failure serving %s %s\n%s", request.method, request.path, traceback.format_exc())
-            return error_reply(ServiceException("An internal error occurred; see the server's log."))
+        except Exception as exc:
+            return error_reply(self._fault(request, exc))
 
     def _authenticate(self, request: Request) -> None:
         if self.auth:
@@ -118,10 +117,19 @@ class ControlPlane:
             return handler(self.cumulo, request, params)
         except CumuloError as err:
             return awsjson.json_error(json_target[0], err) if json_target else error_reply(err)
-        except Exception:
-            log.error("unexpected failure serving %s %s\n%s", request.method, request.path, traceback.format_exc())
-            fault = ServiceException("An internal error occurred; see the server's log.")
+        except Exception as exc:
+            fault = self._fault(request, exc)
             return awsjson.json_error(json_target[0], fault) if json_target else error_reply(fault)
+
+    def _fault(self, request: Request, exc: Exception) -> CumuloError:
+        """What a request that failed unexpectedly is answered: the store's damaged file or full
+        disk said as such (``store/health.py``), anything else a 500 whose traceback is logged."""
+        known = self.cumulo.store_fault(exc)
+        if known is not None:
+            log.error("%s %s: %s", request.method, request.path, known.message)
+            return known
+        log.error("unexpected failure serving %s %s\n%s", request.method, request.path, traceback.format_exc())
+        return ServiceException("An internal error occurred; see the server's log.")
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)

@@ -22,10 +22,17 @@ EXIT_PLATFORM_ERROR = 3
 
 
 def open_cumulo(ctx: click.Context) -> Any:
+    """The Cumulo of ``--home``; a damaged store file or a full disk exits 3, saying which file
+    and what to do (``store/health.py``), instead of a traceback."""
     from cumulo.app import Cumulo
+    from cumulo.store.health import StoreDamaged, StoreFull
 
     if "cumulo" not in ctx.obj:
-        ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"]))
+        try:
+            ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"]))
+        except (StoreDamaged, StoreFull) as exc:
+            click.echo(f"cumulo: {exc}", err=True)
+            sys.exit(EXIT_PLATFORM_ERROR)
     return ctx.obj["cumulo"]
 
 
@@ -50,10 +57,22 @@ def aws_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        from cumulo.store import health
+
         try:
             return fn(*args, **kwargs)
         except CumuloError as err:
             click.echo(f"An error occurred ({err.type}): {err.message}", err=True)
+            sys.exit(EXIT_PLATFORM_ERROR)
+        except (sqlite3.DatabaseError, OSError, health.StoreDamaged, health.StoreFull) as exc:
+            ctx = click.get_current_context(silent=True)
+            home = Path(ctx.obj["home"]) if ctx is not None and ctx.obj and "home" in ctx.obj else Path(".cumulo")
+            fault = health.fault(exc, home)
+            if fault is None:
+                raise
+            click.echo(f"An error occurred ({fault.type}): {fault.message}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)
 
     return wrapper

@@ -349,8 +349,9 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         sock, endpoint = _listen(host, port, "the AWS Lambda API", "--port")
         gateway_sock, gateway_url = _listen(host, gateway_port, "the HTTP API gateway", "--gateway-port")
         c = _open(ctx)
+        _check_store(c)
         cpus = c.place_cpus()
-        key, created = first_key(c.store)
+        key, created = _store_step(c, lambda: first_key(c.store))
         stack, deployed = (_deploy_template(c, template, parameters, stack_name, gateway_url, not no_build)
                            if template else (None, []))
         lock.publish(endpoint, gateway_url)
@@ -361,6 +362,36 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
+
+
+def _store_step(c: Any, step: Callable[[], Any]) -> Any:
+    """A start-up step that writes the store: its disk full (or a file found damaged) exits 3 saying
+    so, instead of a traceback."""
+    import sqlite3
+
+    try:
+        return step()
+    except (sqlite3.DatabaseError, OSError) as exc:
+        fault = c.store_fault(exc)
+        if fault is None:
+            raise
+        click.echo(f"cumulo up: {fault.message}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+
+
+def _check_store(c: Any) -> None:
+    """SQLite's quick check of the store's files before the server accepts a write: a damaged
+    file exits 3, naming it and what to do; one too large to check in time is said and used."""
+    from cumulo.store.health import QUICK_CHECK_BUDGET_S, StoreDamaged
+
+    try:
+        unchecked = c.check_store()
+    except StoreDamaged as exc:
+        click.echo(f"cumulo up: {exc}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    for path in unchecked:
+        click.echo(f"cumulo up: {path} is too large to check in {QUICK_CHECK_BUDGET_S:g} s at start-up; using it "
+                   f"unchecked (check it yourself with: sqlite3 {path} 'PRAGMA quick_check')", err=True)
 
 
 def _listen(host: str, port: int, what: str, flag: str) -> tuple[Any, str]:

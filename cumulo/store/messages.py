@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import sqlite3
@@ -32,9 +33,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from contextlib import contextmanager
 
+from cumulo.store import health
+
 __all__ = ["MessageStore", "NewMessage", "StoredMessage", "RECHECK_S", "lease_owner", "now_ms", "stream_key"]
 
 RECHECK_S = 0.05    # how often a long poll looks for other processes' sends
+_SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -157,7 +161,12 @@ class StoredMessage:
 class MessageStore:
     def __init__(self, path: Path, durability: str = "normal") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._lock = threading.RLock()
+        with health.opening(path):      # a damaged file or a full disk: said so, naming the file
+            self._open(path, durability)
+
+    def _open(self, path: Path, durability: str) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
@@ -186,10 +195,15 @@ class MessageStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException:       # a full disk at commit too: nothing of the transaction is kept
+                health.rollback(self._db)
                 raise
-            self._db.execute("COMMIT")
+
+    def quick_check(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> bool:
+        """SQLite's ``PRAGMA quick_check`` within ``budget_s`` (``health.quick_check``)."""
+        with self._lock:
+            return health.quick_check(self._db, self.path, budget_s)
 
     def close(self) -> None:
         with self._lock:
@@ -342,7 +356,7 @@ class MessageStore:
     @staticmethod
     def parse_receipt(receipt: str) -> tuple[int, str] | None:
         seq, sep, token = receipt.partition("-")
-        if not sep or not seq.isdigit() or len(token) != 16:
+        if not sep or not _SEQ.fullmatch(seq) or len(token) != 16:
             return None
         return int(seq), token
 

@@ -20,7 +20,8 @@ import orjson
 
 from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.alias import Alias
-from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration, is_version_number
+from cumulo.store import health
 from cumulo.store.base import FunctionRecord, LogRecord
 
 __all__ = ["SQLiteStore", "RECHECK_S"]
@@ -105,8 +106,13 @@ _PUBLISH_IGNORED = ("version", "revision_id", "last_modified", "description")
 class SQLiteStore:
     def __init__(self, path: Path, arns: Arns) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._arns = arns
         self._lock = threading.RLock()
+        with health.opening(path):      # a damaged file or a full disk: said so, naming the file
+            self._open(path)
+
+    def _open(self, path: Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -122,6 +128,11 @@ class SQLiteStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+
+    def quick_check(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> bool:
+        """SQLite's ``PRAGMA quick_check`` within ``budget_s`` (``health.quick_check``)."""
+        with self._lock:
+            return health.quick_check(self._db, self.path, budget_s)
 
     # -- plumbing -------------------------------------------------------------
     def _tx(self, invalidates: bool = True) -> "_Transaction":
@@ -236,7 +247,7 @@ class SQLiteStore:
 
         def load() -> FunctionConfiguration:
             row = self._db.execute("SELECT config FROM versions WHERE name = ? AND version = ?",
-                                   (name, int(version) if version.isdigit() else -1)).fetchone()
+                                   (name, int(version) if is_version_number(version) else -1)).fetchone()
             if row is None:
                 raise self._not_found(name, version)
             return FunctionConfiguration.from_dict(json.loads(row[0]))
@@ -258,7 +269,7 @@ class SQLiteStore:
                     raise ResourceConflictException(
                         f"Unable to delete version because the following aliases reference it: [{alias['name']}]")
             cur = self._db.execute("DELETE FROM versions WHERE name = ? AND version = ?",
-                                   (name, int(version) if version.isdigit() else -1))
+                                   (name, int(version) if is_version_number(version) else -1))
             if cur.rowcount == 0:
                 raise self._not_found(name, version)
             self._db.execute("DELETE FROM provisioned WHERE name = ? AND qualifier = ?", (name, version))
@@ -519,8 +530,15 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-            if self._on_commit is not None and not exc_type:
+            if exc_type:
+                health.rollback(self._db)
+                return
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:       # a full disk at commit: nothing of it is kept
+                health.rollback(self._db)
+                raise
+            if self._on_commit is not None:
                 self._on_commit()
         finally:
             self._lock.release()
