@@ -286,7 +286,11 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     # a private tmpfs covers /tmp (and the layers cover /opt), without showing up there: hold them
     # open now (in this namespace) and bind them read-only under /var/runtime, where AWS keeps its
     # runtime.
-    held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in platform_paths
+    # (An exec'd runtime's own folder too, unless a platform path holds it: a checkout under /tmp.)
+    runtime_own = spec.get("runtime_dir")
+    candidates = platform_paths + ([runtime_own] if runtime_own and not any(
+        runtime_own == p or runtime_own.startswith(p + "/") for p in platform_paths) else [])
+    held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in candidates
             if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
     # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
     runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None

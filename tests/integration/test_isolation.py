@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,37 @@ def test_a_function_s_own_boto3_comes_before_the_runtime_s(home: Path, make_code
         import boto3
         import botocore
         assert c.invoke("sdk", b"{}").json() == [boto3.__version__, botocore.__version__]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_checkout_under_tmp_runs_runtime_api_functions(tmp_path: Path) -> None:
+    """CI clones into a folder under /tmp, which each environment's private /tmp covers: the
+    runtime's own files (our Node.js bootstrap) must still be where the runtime looks."""
+    import subprocess
+    import sys
+    import tempfile
+
+    checkout = Path(tempfile.mkdtemp(prefix="cumulo-checkout-"))
+    try:
+        shutil.copytree(Path(__file__).resolve().parents[2] / "cumulo", checkout / "cumulo",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        code = tmp_path / "node"
+        code.mkdir()
+        (code / "index.js").write_text("exports.handler = async (e) => ({ok: e.n + 1});\n")
+        program = ("import sys, json; from cumulo import Cumulo\n"
+                   "assert Cumulo.__module__ and sys.modules['cumulo'].__file__.startswith(sys.argv[3])\n"
+                   "with Cumulo(home=sys.argv[1]) as c:\n"
+                   "    c.create_function('n', sys.argv[2], 'index.handler', runtime='nodejs%s.x' % sys.argv[4])\n"
+                   "    print(c.invoke('n', b'{\"n\": 41}').payload.decode())\n")
+        from cumulo.runtime.catalog import node_version
+
+        found = node_version()
+        assert found is not None
+        done = subprocess.run([sys.executable, "-c", program, str(tmp_path / "home"), str(code), str(checkout),
+                               found[1].lstrip("v").split(".")[0]],
+                              env={**os.environ, "PYTHONPATH": str(checkout)}, capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == '{"ok":42}', done.stdout + done.stderr
+    finally:
+        shutil.rmtree(checkout, ignore_errors=True)
