@@ -342,3 +342,39 @@ def test_a_no_auth_server_is_not_open_to_its_functions(tmp_path: Path) -> None:
         assert lam.list_functions()["Functions"]          # and from the host it is still open, as asked
     finally:
         server.close()
+
+
+def test_cgroups_left_by_a_killed_server_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    """A server killed with kill -9 leaves its cumulo-<pid> groups (memory and pids) behind; the
+    next one to start removes them, killing anything still inside."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cumulo.runtime.sandbox import MemoryCgroups
+
+    probe = MemoryCgroups.create()
+    if probe is None:
+        pytest.skip("no writable memory cgroup here")
+    probe.close()
+    victim = subprocess.Popen([sys.executable, "-c", "import time; from cumulo.runtime.sandbox import MemoryCgroups\n"
+                               "g = MemoryCgroups.create(); p = g.new('env-x', 64 << 20)\n"
+                               "print(p, g.pids_base, flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert victim.stdout is not None
+    memory, pids_base = victim.stdout.readline().split()
+    left = [Path(memory).parent] + ([Path(pids_base)] if pids_base != "None" else [])
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    victim.stdout.close()
+    assert all(p.exists() for p in left)           # nothing removed them: the server was killed
+    fresh = MemoryCgroups.create()
+    assert fresh is not None
+    try:
+        deadline = time.monotonic() + 5
+        while any(p.exists() for p in left) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(p.exists() for p in left)
+    finally:
+        fresh.close()
