@@ -237,9 +237,8 @@ class Cumulo:
     @property
     def snapstart_available(self) -> bool:
         """Whether templates can keep environments isolated at this machine's sandbox level: always at
-        the process level; at the namespace level when environments run as uid 0 without capabilities
-        and nested user namespaces work (the zygote probes it), not when they run as an unprivileged
-        uid (starts the runtime)."""
+        the process level; at the namespace level when nested user namespaces work under a template's
+        own uid (the zygote probes it; starts the runtime)."""
         self._runtime()
         return self._snapstart_ok
 
@@ -248,7 +247,7 @@ class Cumulo:
             return False
         if sandbox.level is SandboxLevel.PROCESS:
             return True
-        return sandbox.uid is None and pool.zygote().template_namespaces
+        return pool.zygote().template_namespaces
 
     def _memory_cgroups(self) -> MemoryCgroups | None:
         mode = self.settings.memory_limit

@@ -100,8 +100,6 @@ class EnvironmentSpec:
             "cgroup": str(cgroup) if cgroup else None,
             "rlimit_as": rlimit_as,
             "namespaces": ns,
-            "uid": self.sandbox.uid if ns else None,
-            "gid": self.sandbox.uid if ns else None,
             "hide": list(self.sandbox.hide) if ns else [],
             "no_network": self.sandbox.no_network,
             "opt_dir": str(self.layers_dir) if ns and self.layers_dir is not None else None,

@@ -20,15 +20,13 @@ import enum
 import os
 import shutil
 import signal
-import stat
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SandboxLevel", "SandboxPolicy", "MemoryCgroups", "world_readable"]
+from cumulo.runtime.zygote_main import PIDS_MAX   # what the environment's RLIMIT_NPROC says too
 
-_NOBODY = 65534
+__all__ = ["SandboxLevel", "SandboxPolicy", "MemoryCgroups"]
 
 
 class SandboxLevel(enum.Enum):
@@ -39,7 +37,6 @@ class SandboxLevel(enum.Enum):
 @dataclass(frozen=True)
 class SandboxPolicy:
     level: SandboxLevel
-    uid: int | None          # drop to this user (namespace level), or stay uid 0 without capabilities
     hide: tuple[str, ...]    # folders hidden from environments (the platform's home)
     no_network: bool = False
 
@@ -51,28 +48,12 @@ class SandboxPolicy:
         if requested == "namespace" and not namespaces_work:
             raise RuntimeError("sandbox level 'namespace' needs root and mount namespaces")
         if not use_ns:
-            return cls(SandboxLevel.PROCESS, None, ())
+            return cls(SandboxLevel.PROCESS, ())
         os.makedirs("/var/task", exist_ok=True)   # the mount point AWS's code location needs
         os.makedirs("/var/runtime", exist_ok=True)   # and its runtime's (platform paths under /tmp)
         os.makedirs("/opt", exist_ok=True)           # and the layers'
-        paths = [sys.prefix, sys.base_prefix, *[p for p in sys.path if p and os.path.isabs(p)]]
-        uid = _NOBODY if all(world_readable(Path(p)) for p in paths if os.path.exists(p)) else None
-        return cls(SandboxLevel.NAMESPACE, uid, (str(home.resolve()),), no_network)
-
-
-def world_readable(path: Path) -> bool:
-    """Whether any user can reach ``path`` (every ancestor searchable by others)."""
-    for p in [path, *path.resolve().parents]:
-        try:
-            mode = p.stat().st_mode
-        except OSError:
-            return False
-        if not mode & stat.S_IXOTH:
-            return False
-    return True
-
-
-PIDS_MAX = 1024   # processes and threads of one environment, as Lambda allows
+        # Each environment picks its own unprivileged uid (zygote_main.sandbox_uid).
+        return cls(SandboxLevel.NAMESPACE, (str(home.resolve()),), no_network)
 
 
 class MemoryCgroups:

@@ -59,7 +59,7 @@ def test_layers_round_trip_through_the_stored_form() -> None:
 
 
 def _spec(level: SandboxLevel, runtime: str, layers_dir: Path | None, tmp_path: Path):
-    policy = SandboxPolicy(level, None, ())
+    policy = SandboxPolicy(level, ())
     invoker = Invoker(None, None, None, Arns("us-east-1", "123456789012"),  # type: ignore[arg-type]
                       lambda code_hex: tmp_path / "code", lambda: policy, tmp_path, 6 << 20,
                       layers_dir=lambda refs: layers_dir if refs else None)
