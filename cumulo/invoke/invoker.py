@@ -206,9 +206,10 @@ class Invoker:
     def _ran(config: FunctionConfiguration, env: ExecutionEnvironment, outcome: Outcome, cold: bool) -> _Run:
         if isinstance(outcome, InvalidPayload):
             raise InvalidRequestContentException(f"Could not parse request body into json: {outcome.reason}")
-        used = config.memory_size if isinstance(outcome, Crashed) and outcome.out_of_memory else env.max_memory_mb
         init_lines, env.init_lines = env.init_lines, []
-        run = _Run(outcome, cold, env.init_ms if cold else None, init_lines, used, env.spec.stream)
+        # Measured, whatever the outcome: after a crash (an out-of-memory kill too), the peak of the
+        # environment's memory cgroup where it has one.
+        run = _Run(outcome, cold, env.init_ms if cold else None, init_lines, env.max_memory_mb, env.spec.stream)
         if cold and isinstance(env, Environment) and env.restore_ms is not None:   # forked from a template
             run.init_ms, run.restore_ms, run.billed_restore_ms = None, env.restore_ms, env.billed_restore_ms
             run.template_init_ms, run.template_init_lines = env.template_init_ms, env.template_init_lines

@@ -500,6 +500,9 @@ class Environment:
         self.dead = True
         status = self.zygote.wait_exit(self.pid, _EXIT_WAIT_S) if self.pid else None
         oom = bool(self.cgroup and self.cgroups and self.cgroups.oom_killed(self.cgroup))
+        # A dead process reports nothing: REPORT's Max Memory Used is its memory cgroup's peak,
+        # read before kill removes the group (an out-of-memory kill's peak is what the limit let through).
+        self.maxrss_kb = max(self.maxrss_kb, self._peak_kb(0))
         self._drain_logs(lines)
         self.kill()
         if status is None:

@@ -257,6 +257,7 @@ class ProcessEnvironment:
         self.dead = True
         status = self.zygote.wait_exit(self.pid, _EXIT_WAIT_S) if self.pid else None
         oom = bool(self.cgroup and self.cgroups and self.cgroups.oom_killed(self.cgroup))
+        self.maxrss_kb = max(self.maxrss_kb, self._peak_kb())    # the cgroup's peak, before kill removes it
         self._drain_logs(lines)
         self._flush_partial_line(lines)
         self.kill()

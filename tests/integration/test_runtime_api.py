@@ -854,7 +854,8 @@ def test_node_over_its_memory_size_is_out_of_memory(cumulo: Cumulo, code_dir: Co
     result = cumulo.invoke(name, b'{"hog": true}')
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
     assert result.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")
-    assert "Max Memory Used: 128 MB" in _report(result.log_lines)
+    used = int(_report(result.log_lines).split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 120 <= used <= 128, _report(result.log_lines)     # measured: the cgroup's peak at the kill
     assert not _alive(pid)
     assert cumulo.invoke(name).json() != pid
 
