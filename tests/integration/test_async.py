@@ -78,7 +78,8 @@ def drain(sqs: BaseClient, url: str, count: int, timeout: float = 20.0) -> list[
     deadline = time.monotonic() + timeout
     while len(out) < count and time.monotonic() < deadline:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                  MessageAttributeNames=["All"]).get("Messages", [])
+                                  MessageAttributeNames=["All"], AttributeNames=["SentTimestamp"]
+                                  ).get("Messages", [])
         for m in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         out.extend(got)
@@ -121,6 +122,20 @@ def test_failed_event_retried_then_sent_to_failure_destination_and_dlq(
     assert dead["MessageAttributes"]["RequestID"]["StringValue"] == request_id
     assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "asked to fail"
     assert drain(sqs, seen, 1, timeout=1.5) == []      # no third attempt
+
+
+def test_retries_wait_the_retry_delay_then_twice_it(lam: BaseClient, sqs: BaseClient,
+                                                    recorder: Callable[..., tuple[str, str]]) -> None:
+    """AWS waits one minute before the second attempt and two before the third: here the delay is
+    0.3 s (CUMULO_ASYNC_RETRY_DELAY_S), so the attempts come at least 0.3 s, then 0.6 s apart."""
+    name, seen = recorder()
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
+    attempts = drain(sqs, seen, 3)
+    assert len(attempts) == 3
+    sent = sorted(int(m["Attributes"]["SentTimestamp"]) for m in attempts)
+    first_gap, second_gap = sent[1] - sent[0], sent[2] - sent[1]
+    assert 300 <= first_gap < 5_000, sent
+    assert 600 <= second_gap < 5_000, sent
 
 
 def lam_arn(lam: BaseClient, name: str) -> str:
