@@ -471,12 +471,13 @@ class Execution:
                       terminal: bool | None = None) -> None:
         for index, retrier in enumerate(getattr(state, "retry", ())):
             if any(error_matches(pattern, error, terminal) for pattern in retrier.error_equals):
-                # MaxAttempts counts per error name; the backoff grows with every retry of the retrier
-                # (the AWS guide's ErrorA, ErrorB, ErrorC, ErrorB, ErrorB example).
-                per_error = f"{index}:{error}"
-                if frame.retries.get(per_error, 0) < retrier.max_attempts:
-                    frame.retries[per_error] = frame.retries.get(per_error, 0) + 1
-                    attempt = frame.retries[str(index)] = frame.retries.get(str(index), 0) + 1
+                # MaxAttempts counts every retry this retrier made in the state, whichever of its errors,
+                # and the backoff grows with each: AWS's guide ("Handling errors in Step Functions
+                # workflows", Example 4 - Complex retry scenario: ErrorA, ErrorB, ErrorC, then ErrorB
+                # goes to the catcher, its retrier's two retries used).
+                attempts = frame.retries.get(str(index), 0)
+                if attempts < retrier.max_attempts:
+                    attempt = frame.retries[str(index)] = attempts + 1
                     frame.retry_count += 1
                     draw = _Draws(self).random() if retrier.jitter_strategy == "FULL" else 1.0
                     frame.work = {"kind": "retry", "timers": {}}

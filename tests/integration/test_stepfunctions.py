@@ -31,6 +31,11 @@ def handler(event, context):
         return {"attempts": ATTEMPTS[event["id"]]}
     if kind == "fail":
         raise ValueError("bad input " + str(event.get("id")))
+    if kind == "sleep":
+        import time
+        start = time.time()
+        time.sleep(event["s"])
+        return {"doubled": event.get("n", 0) * 2, "start": start, "end": time.time()}
     return {"doubled": event.get("n", 0) * 2}
 """
 
@@ -186,15 +191,33 @@ def test_stop_a_waiting_execution(sfn: BaseClient) -> None:
     assert (desc["status"], desc["error"], desc["cause"]) == ("ABORTED", "Manual", "operator")
 
 
+def _most_at_once(intervals: list[dict[str, float]]) -> int:
+    """The most intervals (start, end) open at one moment."""
+    edges = sorted([(i["start"], 1) for i in intervals] + [(i["end"], -1) for i in intervals])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
 def test_map_and_parallel_run_tasks_concurrently(sfn: BaseClient, function: str) -> None:
+    """Each task sleeps 0.5 s and says when it ran: a Map with MaxConcurrency 4 runs 3 or 4 of its 8
+    iterations at once (never more), and the Parallel state's other branch runs beside them."""
+    sleep = {"Type": "Task", "Resource": function, "End": True}
     arn = machine(sfn, {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
         {"StartAt": "Each", "States": {"Each": {
             "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4, "End": True,
-            "ItemProcessor": {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": function, "End": True}}}}}},
-        {"StartAt": "Const", "States": {"Const": {"Type": "Pass", "Result": "side", "End": True}}}]}}})
-    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [{"n": i} for i in range(10)]}))
-    desc = finished(sfn, run["executionArn"])
-    assert json.loads(desc["output"]) == [[{"doubled": 2 * i} for i in range(10)], "side"]
+            "ItemProcessor": {"StartAt": "D", "States": {"D": sleep}}}}},
+        {"StartAt": "Side", "States": {"Side": {**sleep, "Parameters": {"kind": "sleep", "s": 0.5, "n": -1}}}}]}}})
+    items = [{"kind": "sleep", "s": 0.5, "n": i} for i in range(8)]
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))
+    desc = finished(sfn, run["executionArn"], timeout=60)
+    assert desc["status"] == "SUCCEEDED", desc
+    iterations, side = json.loads(desc["output"])
+    assert [i["doubled"] for i in iterations] == [2 * i for i in range(8)] and side["doubled"] == -2
+    assert 3 <= _most_at_once(iterations) <= 4, iterations
+    assert any(side["start"] < i["end"] and i["start"] < side["end"] for i in iterations), (side, iterations)
 
 
 def test_nested_execution_sync_and_express(sfn: BaseClient, function: str, server: CumuloServer) -> None:

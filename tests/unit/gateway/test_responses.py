@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conformance.data import CONFORMANCE
 from cumulo.gateway.payload import INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, response_v1, response_v2
 
-DOCS = json.loads(Path("/work/shared/conformance/events/lambda_proxy_response_format_docs.json").read_text())
+DOCS = json.loads((CONFORMANCE / "events" / "lambda_proxy_response_format_docs.json").read_text())
 JSON_TYPE = ("content-type", "application/json")
 
 

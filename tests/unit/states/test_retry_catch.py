@@ -69,14 +69,20 @@ def test_max_attempts_zero_never_retries() -> None:
 
 
 def test_each_retrier_counts_its_own_attempts_as_in_the_aws_guide() -> None:
+    """AWS Step Functions developer guide, "Handling errors in Step Functions workflows", Example 4 -
+    Complex retry scenario (docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html,
+    as it reads now): the task fails with ErrorA, ErrorB, ErrorC and ErrorB; the first two wait one and
+    two seconds (first retrier), the third five (second retrier), and the fourth, whose retrier already
+    made its two retries (MaxAttempts), goes to Z through the catcher."""
     definition = machine(
         ("X", task(Retry=[{"ErrorEquals": ["ErrorA", "ErrorB"], "IntervalSeconds": 1, "BackoffRate": 2.0,
                            "MaxAttempts": 2}, {"ErrorEquals": ["ErrorC"], "IntervalSeconds": 5}],
                    Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Z"}])),
         ("Z", {"Type": "Pass", "End": True}))
-    assert retry_timers(definition, ["ErrorA", "ErrorB", "ErrorC", "ErrorB", "ErrorB"]) == [1.0, 2.0, 5.0, 4.0]
-    result = run_to_completion(definition, {}, failing("ErrorA", "ErrorB", "ErrorC", "ErrorB", "ErrorB"))
+    assert retry_timers(definition, ["ErrorA", "ErrorB", "ErrorC", "ErrorB"]) == [1.0, 2.0, 5.0]
+    result = run_to_completion(definition, {}, failing("ErrorA", "ErrorB", "ErrorC", "ErrorB"))
     assert result.output == {"Error": "ErrorB", "Cause": "cause"}
+    assert types(result.history).count("LambdaFunctionScheduled") == 4
 
 
 def test_a_retry_reschedules_the_task_and_counts_in_the_context_object() -> None:
