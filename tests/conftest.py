@@ -1,7 +1,16 @@
-"""Shared fixtures: a real Cumulo on a temporary home, and function code written on the fly."""
+"""Shared fixtures: a real Cumulo on a temporary home, and function code written on the fly.
+
+Skips that a machine must not have: a test that cannot run here for want of something skips with
+the capability it lacks in brackets at the start of its reason (``pytest.skip("[cgroup] no writable
+memory cgroup here")``). ``CUMULO_REQUIRE`` lists capabilities this machine must have
+(``CUMULO_REQUIRE=root,namespace,cgroup,node``; ``.ci/run`` sets what CI's machine provides): such
+a skip of a required capability is reported as a failure, so coverage cannot disappear unnoticed.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
@@ -9,6 +18,59 @@ from typing import Callable, Iterator
 import pytest
 
 from cumulo import Cumulo
+
+# What a bracketed skip reason may name; CUMULO_REQUIRE may name only these.
+CAPABILITIES = {
+    "root": "running as root (tmpfs mounts, other users' processes)",
+    "namespace": "the namespace sandbox level: root with user, mount, pid and network namespaces",
+    "cgroup": "a writable memory cgroup hierarchy (memory sizes enforced by cgroups)",
+    "snapstart": "SnapStart templates at the process and namespace levels",
+    "node": "Node.js and npm (the nodejs runtimes, npm builds)",
+    "runtime-clients": "AWS's runtime interface clients, installed and built (awslambdaric, aws-lambda-ric)",
+    "nonroot": "an ordinary user to run Cumulo as (created with useradd when root), and a Python it may run",
+    "strace": "strace, to watch a process's system calls (fsync per commit)",
+    "curl": "curl, for custom runtimes' bootstraps",
+    "gcc": "a C compiler, for a compiled custom runtime",
+}
+_TAG = re.compile(r"(?:Skipped: )?\[([a-z-]+)\]")
+
+
+def required_capabilities() -> set[str]:
+    names = {n.strip() for n in os.environ.get("CUMULO_REQUIRE", "").split(",") if n.strip()}
+    unknown = names - CAPABILITIES.keys()
+    if unknown:
+        raise pytest.UsageError(f"CUMULO_REQUIRE names unknown capabilities {sorted(unknown)}; "
+                                f"known: {', '.join(sorted(CAPABILITIES))}")
+    return names
+
+
+_REQUIRED = pytest.StashKey[set]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_REQUIRED] = required_capabilities()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()    # type: ignore[attr-defined]
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    tag = _TAG.match(reason)
+    if tag and tag.group(1) not in CAPABILITIES:
+        report.outcome = "failed"
+        report.longrepr = f"a skip names an unknown capability (tests/conftest.py's CAPABILITIES): {reason}"
+    elif tag and tag.group(1) in item.config.stash[_REQUIRED]:
+        report.outcome = "failed"
+        report.longrepr = (f"CUMULO_REQUIRE names {tag.group(1)} ({CAPABILITIES.get(tag.group(1), '?')}), "
+                           f"so this machine must run this test, but it skipped: {reason}")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    required = config.stash[_REQUIRED]
+    return f"CUMULO_REQUIRE: {', '.join(sorted(required)) if required else '(none: capability skips stay skips)'}"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from cumulo import Cumulo
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace level needs root; see test_first_hour")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="[namespace] the namespace level needs root; see test_first_hour")
 
 PROBE = r'''
 import ctypes, errno, json, os, signal
@@ -356,7 +356,7 @@ def test_cgroups_left_by_a_killed_server_are_removed_at_the_next_start(tmp_path:
 
     probe = MemoryCgroups.create()
     if probe is None:
-        pytest.skip("no writable memory cgroup here")
+        pytest.skip("[cgroup] no writable memory cgroup here")
     probe.close()
     victim = subprocess.Popen([sys.executable, "-c", "import time; from cumulo.runtime.sandbox import MemoryCgroups\n"
                                "g = MemoryCgroups.create(); p = g.new('env-x', 64 << 20)\n"

@@ -97,7 +97,7 @@ def _tarball(folder: Path, name: str) -> Path:
     return path
 
 
-@pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None, reason="Node.js/npm not installed")
+@pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None, reason="[node] Node.js/npm not installed")
 def test_package_json_dependencies_are_installed_with_npm(cumulo: Cumulo, tmp_path: Path, cache: Path) -> None:
     from cumulo.runtime.catalog import node_version
 

@@ -120,7 +120,7 @@ def _system_python() -> str:
     for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}", shutil.which(version) or ""):
         if candidate and os.access(candidate, os.X_OK) and os.stat(candidate).st_mode & 0o001:
             return candidate
-    pytest.skip(f"no {version} that other users may run is installed")
+    pytest.skip(f"[nonroot] no {version} that other users may run is installed")
 
 
 def _newcomer() -> str:
@@ -131,7 +131,7 @@ def _newcomer() -> str:
         pwd.getpwnam(NEWCOMER)
     except KeyError:
         if shutil.which("useradd") is None:
-            pytest.skip("useradd is not installed: cannot create an ordinary user")
+            pytest.skip("[nonroot] useradd is not installed: cannot create an ordinary user")
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NEWCOMER],
                        check=True, capture_output=True)
     return NEWCOMER

@@ -74,7 +74,7 @@ def _alive(pid: int) -> bool:
 
 
 # -- Node.js ------------------------------------------------------------------------------
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
 
 CONTEXT_JS = """
     let count = 0;
@@ -286,7 +286,7 @@ def test_node_uncaught_exception_fails_the_invocation_and_the_environment(cumulo
     assert result.json()["errorMessage"] == "async boom"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
 def test_nodejs22_is_refused_unless_node_22_is_here(cumulo: Cumulo, code_dir: CodeDir) -> None:
     version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     folder = code_dir(**{"index.js": "exports.handler = async () => 22;"})
@@ -327,7 +327,7 @@ BASH_BOOTSTRAP = """
 """
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_bash_and_curl_bootstrap(cumulo: Cumulo, code_dir: CodeDir) -> None:
     name = _fn(cumulo, code_dir(bootstrap=BASH_BOOTSTRAP), "provided.al2023", handler="function.handler")
     first = cumulo.invoke(name, b'{"a": 1}')
@@ -342,7 +342,7 @@ def test_bash_and_curl_bootstrap(cumulo: Cumulo, code_dir: CodeDir) -> None:
     assert not second.cold_start and second.json()["pid"] == body["pid"]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_bootstrap_exit_crash_and_timeout_are_handled_like_python(cumulo: Cumulo, code_dir: CodeDir) -> None:
     name = _fn(cumulo, code_dir(bootstrap=BASH_BOOTSTRAP), "provided.al2023", timeout=1)
     pid = cumulo.invoke(name).json()["pid"]
@@ -422,7 +422,7 @@ int main(void) {
 """
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="[gcc] gcc is not installed")
 def test_compiled_c_bootstrap(cumulo: Cumulo, code_dir: CodeDir, tmp_path: Path) -> None:
     source = tmp_path / "bootstrap.c"
     source.write_text(C_BOOTSTRAP)
@@ -664,7 +664,7 @@ def awslambdaric_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "awslambdaric"],
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        pytest.skip(f"awslambdaric cannot be installed here: {done.stderr[-300:]}")
+        pytest.skip(f"[runtime-clients] awslambdaric cannot be installed here: {done.stderr[-300:]}")
     return target
 
 
@@ -715,7 +715,7 @@ SANDBOX_BOOTSTRAP = """
 """
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_runtime_api_environments_get_the_sandbox(cumulo: Cumulo, code_dir: CodeDir) -> None:
     result = cumulo.invoke(_fn(cumulo, code_dir(bootstrap=SANDBOX_BOOTSTRAP), "provided.al2023"))
     body = result.json()
@@ -724,7 +724,7 @@ def test_runtime_api_environments_get_the_sandbox(cumulo: Cumulo, code_dir: Code
         assert body["root"] == "/var/task"
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_without_network_the_runtime_api_still_works_on_its_own_loopback(home: Path, code_dir: CodeDir) -> None:
     with Cumulo(home=home, no_network=True) as c:
         if c.sandbox.level.value != "namespace":
@@ -765,13 +765,13 @@ def aws_lambda_ric(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given)
     if shutil.which("npm") is None:
-        pytest.skip("npm is not installed")
+        pytest.skip("[node] npm is not installed")
     work = tmp_path_factory.mktemp("node-ric")
     done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "aws-lambda-ric"], cwd=work,
                           capture_output=True, text=True, timeout=1200)
     built = work / "node_modules" / "aws-lambda-ric"
     if done.returncode != 0 or not (built / "dist" / "rapid-client.node").exists():
-        pytest.skip(f"aws-lambda-ric cannot be built here: {done.stderr[-300:]}")
+        pytest.skip(f"[runtime-clients] aws-lambda-ric cannot be built here: {done.stderr[-300:]}")
     return built
 
 
@@ -841,7 +841,7 @@ def test_node_streamed_responses_are_buffered_for_invoke(cumulo: Cumulo, code_di
 @needs_node
 def test_node_over_its_memory_size_is_out_of_memory(cumulo: Cumulo, code_dir: CodeDir) -> None:
     if cumulo.memory_enforcement != "cgroup":
-        pytest.skip("no writable memory cgroup on this machine")
+        pytest.skip("[cgroup] no writable memory cgroup on this machine")
     folder = code_dir(**{"index.js": """
         const hold = [];
         exports.handler = async (event) => {
@@ -877,7 +877,7 @@ def test_json_the_python_runtime_accepts_is_accepted(cumulo: Cumulo, probe: Call
 
 
 @needs_node
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_the_hello_runtimes_example_deploys_and_answers(cumulo: Cumulo) -> None:
     from cumulo.deploy.engine import deploy
 
@@ -890,7 +890,7 @@ def test_the_hello_runtimes_example_deploys_and_answers(cumulo: Cumulo) -> None:
     assert any(line.startswith("hello from bash, request ") for line in bash.log_lines)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_curl_posting_a_large_response_does_not_wait_for_100_continue(cumulo: Cumulo, code_dir: CodeDir) -> None:
     folder = code_dir(bootstrap="""
         #!/bin/bash
@@ -914,7 +914,7 @@ def test_curl_posting_a_large_response_does_not_wait_for_100_continue(cumulo: Cu
 
 
 @needs_node
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_the_process_sandbox_level_runs_runtime_api_environments_too(home: Path, code_dir: CodeDir) -> None:
     with Cumulo(home=home, sandbox="process") as c:
         assert c.sandbox.level.value == "process"

@@ -15,7 +15,7 @@ from botocore.client import BaseClient
 from test_gateway import Gateway
 from test_server import ROLE, CumuloServer, invoke, unique
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
 
 NODE_APP = """
 exports.handler = async (event, context) => {

@@ -53,10 +53,10 @@ def handler(event, context):
 @pytest.fixture(params=["process", "namespace"])
 def snap(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cumulo]:
     if request.param == "namespace" and os.geteuid() != 0:
-        pytest.skip("the namespace level needs root")
+        pytest.skip("[namespace] the namespace level needs root")
     with Cumulo(home=tmp_path / "snap-home", sandbox=request.param) as c:
         if not c.snapstart_available:
-            pytest.skip(f"no SnapStart at the {request.param} level here")
+            pytest.skip(f"[snapstart] no SnapStart at the {request.param} level here")
         yield c
 
 
@@ -301,7 +301,7 @@ def test_a_restored_environment_that_exits_is_reported_with_its_status(snap: Cum
 
 def test_each_restored_environment_has_its_own_memory_limit(snap: Cumulo, sdeploy) -> None:
     if snap.memory_enforcement != "cgroup":
-        pytest.skip("no writable memory cgroup here")
+        pytest.skip("[cgroup] no writable memory cgroup here")
     name = sdeploy("""
         BALLAST = bytearray(40 * 1024 * 1024)   # in the template: shared, not charged to the children
         def handler(event, context):
@@ -410,7 +410,7 @@ def test_runtime_api_functions_never_use_templates(snap: Cumulo, tmp_path: Path)
 
 def test_host_mounts_are_read_only_in_restored_environments(snap: Cumulo, sdeploy) -> None:
     if snap.sandbox.level.value != "namespace":
-        pytest.skip("read-only host mounts are the namespace level's")
+        pytest.skip("[namespace] read-only host mounts are the namespace level's")
     target = Path("/var/tmp") / f"cumulo-snap-world-writable-{os.getpid()}"
     target.write_text("the host's")
     target.chmod(0o666)   # anyone may write it: only the read-only mount protects it

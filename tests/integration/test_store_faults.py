@@ -200,14 +200,14 @@ def test_a_full_disk_is_a_503_and_loses_nothing_accepted(sound: Path, tmp_path: 
         again.close()
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounts a tmpfs: root only")
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="[root] mounts a tmpfs: root only")
 def test_a_full_tmpfs_home_is_a_503_and_loses_nothing_accepted(sound: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip(f"tmpfs not mountable here: {mounted.stderr.decode().strip()}")
+        pytest.skip(f"[root] tmpfs not mountable here: {mounted.stderr.decode().strip()}")
     try:
         home = disk / "home"
         shutil.copytree(sound, home, ignore=shutil.ignore_patterns("code", "layers", "opt"))

@@ -19,7 +19,7 @@ def test_python_runtimes_fork_and_custom_runtimes_run_their_bootstrap() -> None:
         assert catalog.unavailable(name) is None
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
 def test_nodejs_runs_our_bootstrap_on_the_machines_node_of_that_major() -> None:
     path, version = catalog.node_version() or ("", "")
     major = version.lstrip("v").split(".")[0]
