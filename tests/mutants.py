@@ -89,10 +89,15 @@ MUTANTS = [
            ("tests/integration/test_stepfunctions.py::test_map_and_parallel_run_tasks_concurrently",)),
     # -- our own ---------------------------------------------------------------------------------
     Mutant("retrier-counts-per-error-name", "a retrier's MaxAttempts counted per error name, not per retrier "
-           "(the guide's ErrorA, ErrorB, ErrorC, ErrorB example retries the last ErrorB)",
+           "(the interpreter before issue 28: the guide's ErrorA, ErrorB, ErrorC, ErrorB retries the last ErrorB)",
            "cumulo/states/interpreter.py",
-           "attempts = frame.retries.get(str(index), 0)",
-           'attempts = frame.retries.get(f"{index}:{error}", 0)',
+           "attempts = frame.retries.get(str(index), 0)\n"
+           "                if attempts < retrier.max_attempts:\n"
+           "                    attempt = frame.retries[str(index)] = attempts + 1\n",
+           'attempts = frame.retries.get(f"{index}:{error}", 0)\n'
+           "                if attempts < retrier.max_attempts:\n"
+           '                    frame.retries[f"{index}:{error}"] = attempts + 1\n'
+           "                    attempt = frame.retries[str(index)] = frame.retries.get(str(index), 0) + 1\n",
            ("tests/unit/states/test_retry_catch.py",)),
     Mutant("async-throttle-backoff-flat", "a throttled event's backoff does not double",
            "cumulo/invoke/asynchronous.py",
