@@ -410,7 +410,7 @@ def test_runtime_api_functions_never_use_templates(snap: Cumulo, tmp_path: Path)
 
 def test_host_mounts_are_read_only_in_restored_environments(snap: Cumulo, sdeploy) -> None:
     if snap.sandbox.level.value != "namespace":
-        pytest.skip("[namespace] read-only host mounts are the namespace level's")
+        pytest.skip("read-only host mounts are the namespace level's")
     target = Path("/var/tmp") / f"cumulo-snap-world-writable-{os.getpid()}"
     target.write_text("the host's")
     target.chmod(0o666)   # anyone may write it: only the read-only mount protects it

@@ -202,15 +202,15 @@ def _most_at_once(intervals: list[dict[str, float]]) -> int:
 
 
 def test_map_and_parallel_run_tasks_concurrently(sfn: BaseClient, function: str) -> None:
-    """Each task sleeps 0.5 s and says when it ran: a Map with MaxConcurrency 4 runs 3 or 4 of its 8
+    """Each task sleeps 1 s and says when it ran: a Map with MaxConcurrency 4 runs 3 or 4 of its 8
     iterations at once (never more), and the Parallel state's other branch runs beside them."""
     sleep = {"Type": "Task", "Resource": function, "End": True}
     arn = machine(sfn, {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
         {"StartAt": "Each", "States": {"Each": {
             "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4, "End": True,
             "ItemProcessor": {"StartAt": "D", "States": {"D": sleep}}}}},
-        {"StartAt": "Side", "States": {"Side": {**sleep, "Parameters": {"kind": "sleep", "s": 0.5, "n": -1}}}}]}}})
-    items = [{"kind": "sleep", "s": 0.5, "n": i} for i in range(8)]
+        {"StartAt": "Side", "States": {"Side": {**sleep, "Parameters": {"kind": "sleep", "s": 1.0, "n": -1}}}}]}}})
+    items = [{"kind": "sleep", "s": 1.0, "n": i} for i in range(8)]
     run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))
     desc = finished(sfn, run["executionArn"], timeout=60)
     assert desc["status"] == "SUCCEEDED", desc
