@@ -115,7 +115,7 @@ MUTANTS = [
            "cumulo/events/bus.py",
            '"resources": resources, ', "",
            ("tests/conformance/test_emitted_events.py",)),
-    Mutant("oom-report-not-measured", "REPORT after an out-of-memory kill says 0 MB (nothing measured)",
+    Mutant("oom-report-not-measured", "REPORT after an out-of-memory kill shows the last peak the process reported, not the cgroup's",
            "cumulo/runtime/environment.py",
            "self.maxrss_kb = max(self.maxrss_kb, self._peak_kb(0))", "pass",
            ("tests/integration/test_limits.py::test_memory_limit_kills_with_out_of_memory",)),
