@@ -1,0 +1,206 @@
+"""Ports: the protocols by which Cumulo's capabilities meet, and the values that cross them.
+
+A service or worker below the composition root (``cumulo/app.py``) never reaches into the root
+or into another service: its constructor takes the store objects it works on, the settings it
+reads, and these ports for everything else. Only ``app.py`` builds the real implementations and
+wires them together; a unit test gives fakes instead (a clock that moves when told, a router that
+records what it was asked to send).
+
+- ``Clock``: the time a service reads and sleeps on (``SYSTEM_CLOCK`` is the machine's).
+- ``Worker``: what runs without a caller, started and stopped by the root.
+- ``Documents``: the store's documents by kind and id, and the generation that says when they
+  changed.
+- ``Functions``: what a function name resolves to; ``Invoke``: invoking one (synchronously, or
+  ``invocation_type="Event"`` to commit it to the asynchronous queue); ``RunInvocation``: running a
+  resolved configuration on the runtime (the asynchronous dispatcher's way in).
+- ``Targets``: delivery to a target ARN (``Target``, parsed once) and dead-lettering, through one
+  table from the ARN's kind to its delivery (``cumulo/targets.py``). A delivery that fails raises
+  ``TargetFailed``; whether trying again may help is its ``retryable``, and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cumulo.errors import CumuloError
+
+if TYPE_CHECKING:
+    from cumulo.invoke.invoker import InvocationRequest, InvocationResult
+    from cumulo.model.function import FunctionConfiguration
+
+__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "Functions", "Invoke",
+           "RunInvocation", "RuleSchedules", "Kind", "Target", "Send", "TargetFailed", "Targets"]
+
+
+# -- time ---------------------------------------------------------------------------------------
+class Clock(Protocol):
+    def now(self) -> float: ...                 # wall clock: seconds since the epoch
+    def monotonic(self) -> float: ...           # for intervals
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+def now_ms(clock: Clock) -> int:
+    """The clock's wall time in milliseconds (the message store's unit)."""
+    return int(clock.now() * 1000)
+
+
+# -- workers and the store -------------------------------------------------------------------------
+class Worker(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Documents(Protocol):
+    """The store's documents (``store.base.Store``'s part that services use)."""
+
+    # bumped whenever something others may have cached changed (this process's writes or another's)
+    generation: int
+
+    def put_document(self, kind: str, doc_id: str, doc: dict[str, Any]) -> None: ...
+    def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None: ...
+    def list_documents(self, kind: str) -> list[dict[str, Any]]: ...
+    def delete_document(self, kind: str, doc_id: str) -> bool: ...
+
+
+# -- functions -----------------------------------------------------------------------------------
+class Functions(Protocol):
+    """What a FunctionName (name, partial or full ARN, with a qualifier) names."""
+
+    def get(self, ref: str, qualifier: str | None = None) -> FunctionConfiguration: ...
+    def resolve_for_invoke(self, ref: str, qualifier: str | None = None) -> tuple[FunctionConfiguration, str]: ...
+
+
+class Invoke(Protocol):
+    """Invoke a function as Lambda's Invoke does (``Cumulo.invoke``): function errors are results;
+    ``invocation_type="Event"`` commits the event and answers 202."""
+
+    def __call__(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
+                 invocation_type: str = "RequestResponse") -> InvocationResult: ...
+
+
+class RunInvocation(Protocol):
+    """Run one invocation of a resolved configuration, synchronously, on the runtime."""
+
+    def __call__(self, config: FunctionConfiguration, request: InvocationRequest,
+                 invoked_arn: str) -> InvocationResult: ...
+
+
+class RuleSchedules(Protocol):
+    """The schedules an event bus keeps for its scheduled rules (``sources.schedules.Schedules``)."""
+
+    def create(self, name: str, expression: str, target_arn: str, *, state: str = "ENABLED",
+               update: bool = False) -> dict[str, Any]: ...
+    def delete(self, name: str) -> None: ...
+
+
+# -- targets ---------------------------------------------------------------------------------------
+class Kind(enum.Enum):
+    """What a target ARN names, so what delivering to it means."""
+
+    FUNCTION = "function"                 # arn:aws:lambda:…:function:name[:qualifier]
+    QUEUE = "queue"                       # arn:aws:sqs:…:name (or a queue's URL or name)
+    BUS = "bus"                           # arn:aws:events:…:event-bus/name
+    API_DESTINATION = "api-destination"   # arn:aws:events:…:api-destination/name/id
+    STATE_MACHINE = "state-machine"       # arn:aws:states:…:stateMachine:name
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target, parsed once: ``kind`` is None for an ARN of a service Cumulo does not deliver to."""
+
+    arn: str            # as given (for a function or a queue, possibly its name or URL: see ``of``)
+    kind: Kind | None
+    service: str = ""   # the ARN's service (lambda, sqs, events, states, sns …)
+
+    @classmethod
+    def parse(cls, arn: str) -> "Target":
+        parts = arn.split(":", 5) if isinstance(arn, str) else []
+        if len(parts) < 6 or parts[0] != "arn":
+            return cls(str(arn), None)
+        service, resource = parts[2], parts[5]
+        if service == "lambda":
+            kind: Kind | None = Kind.FUNCTION
+        elif service == "sqs":
+            kind = Kind.QUEUE
+        elif service == "states":
+            kind = Kind.STATE_MACHINE
+        elif service == "events":
+            kind = Kind.API_DESTINATION if resource.startswith("api-destination/") else Kind.BUS
+        else:
+            kind = None
+        return cls(arn, kind, service)
+
+    @classmethod
+    def of(cls, kind: Kind, ref: str) -> "Target":
+        """A target named otherwise than by its ARN: a function's name, a queue's URL."""
+        return cls(ref, kind)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One delivery: ``payload`` (text, usually JSON) and what its target's kind reads of the rest."""
+
+    payload: str = ""
+    # a function
+    qualifier: str | None = None
+    invocation_type: str = "Event"                    # or RequestResponse: answers the result
+    # a queue: SendMessage's own parameters, or …
+    attributes: dict[str, Any] | None = None          # message attributes
+    delay_seconds: int | None = None
+    group_id: str | None = None
+    dedup_id: str | None = None
+    sqs_parameters: dict[str, Any] | None = None      # … an event-bus target's SqsParameters (and dedup_id)
+    platform: bool = False                            # … a message the platform makes (destinations, DLQs)
+    # an API destination
+    http_parameters: dict[str, Any] | None = None
+    # an event bus: an event forwarded from ``hops`` (the buses it passed through), or new ``entries``
+    hops: tuple[str, ...] = ()
+    event_id: str = ""
+    entries: list[Any] | None = None                  # PutEvents' entries (the target's bus unless named)
+    # a state machine
+    name: str | None = None                           # the execution's name
+    parent: dict[str, Any] | None = None              # startExecution.sync: the task waiting for it
+
+
+class TargetFailed(CumuloError):
+    """A delivery failed. ``retryable``: whether trying again may help (an unavailable target
+    may come back; a target that refused the delivery will refuse it again); ``type`` is the
+    failure's own AWS error type (``TargetFailed`` when the target itself answered)."""
+
+    status = 502
+
+    def __init__(self, message: str, retryable: bool, code: str = "TargetFailed") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+    @property
+    def type(self) -> str:
+        return self.code
+
+
+class Targets(Protocol):
+    """The target router (``cumulo.targets.TargetRouter``)."""
+
+    def send(self, target: Target | str, message: Send) -> Any: ...
+    def dead_letter(self, queue_arn: str, payload: str, attributes: dict[str, str], subject: str,
+                    numbers: tuple[str, ...] = ()) -> None: ...
