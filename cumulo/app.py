@@ -290,10 +290,12 @@ class Cumulo:
             lines = ["process: environments run as this server's user, with its files and loopback services "
                      "in reach: for trusted code only (run as root for the namespace level); " + limits]
         lines.append({
-            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns",
+            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns "
+                        "(none for functions with a VpcConfig)",
             "isolated-offline": "network: isolated from the host's loopback; no outbound access "
                                 + ("(no_network)" if self.settings.no_network else "(install slirp4netns for it)"),
-            "host": "network: the host's (functions can reach services on 127.0.0.1)",
+            "host": "network: the host's (functions can reach services on 127.0.0.1); no_network and "
+                    "functions' VpcConfig are not enforced at this level",
         }[zygote.network])
         return lines
 

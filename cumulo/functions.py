@@ -47,7 +47,7 @@ class FunctionService:
                description: str = "", ephemeral_storage: int = 512, role: str = "",
                dead_letter_arn: str = "", publish: bool = False,
                snap_start: str | None = None, layers: list[str] | None = None,
-               architecture: str = "x86_64") -> FunctionConfiguration:
+               architecture: str = "x86_64", vpc_config: dict | None = None) -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -61,6 +61,7 @@ class FunctionService:
             dead_letter_arn=fn.validate_dead_letter_arn(dead_letter_arn),
             snap_start=None if snap_start is None else fn.validate_snap_start(snap_start),
             architecture=fn.validate_architecture(architecture),
+            vpc_config=fn.validate_vpc_config(vpc_config),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_now(),
             layers=self._layers(layers or []),
@@ -188,7 +189,7 @@ class FunctionService:
                              ephemeral_storage: int | None = None, role: str | None = None,
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
                              layers: list[str] | None = None, architecture: str | None = None,
-                             revision_id: str | None = None) -> FunctionConfiguration:
+                             vpc_config: dict | None = None, revision_id: str | None = None) -> FunctionConfiguration:
         """``architecture`` is the Python API's (templates change it in place); the Lambda API
         changes it with UpdateFunctionCode, as AWS's does."""
         current = self._latest(ref)
@@ -215,6 +216,8 @@ class FunctionService:
             changes["snap_start"] = fn.validate_snap_start(snap_start)
         if architecture is not None:
             changes["architecture"] = fn.validate_architecture(architecture)
+        if vpc_config is not None:   # {} or empty lists: out of the VPC, as on AWS
+            changes["vpc_config"] = fn.validate_vpc_config(vpc_config)
         if layers is not None:
             refs = changes["layers"] = self._layers(layers)
             _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)

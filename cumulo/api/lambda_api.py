@@ -34,7 +34,7 @@ log = logging.getLogger("cumulo.server")
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart", "Layers"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart", "Layers", "VpcConfig"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                 "MemorySize": "memory_size", "Role": "role"}
 
@@ -61,6 +61,8 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         out["snap_start"] = snap.get("ApplyOn", "None")
     if "Layers" in doc:
         out["layers"] = doc["Layers"] or []
+    if "VpcConfig" in doc:   # in a VPC: no outbound network (validate_vpc_config)
+        out["vpc_config"] = doc["VpcConfig"] or {}
     return out
 
 
@@ -86,6 +88,20 @@ def _warn_architecture(config: fn.FunctionConfiguration) -> None:
     if note is not None and (config.name, config.runtime) not in _warned_interpreters:
         _warned_interpreters.add((config.name, config.runtime))
         log.warning("function %s: %s", config.name, note)
+
+
+_warned_networks: set[str] = set()
+
+
+def _warn_network(c: Cumulo, config: fn.FunctionConfiguration) -> None:
+    """A function in a VPC gets no outbound network at the namespace level; at the process level
+    its environments share the host's network, and the server says so once per function."""
+    from cumulo.runtime.sandbox import SandboxLevel
+
+    if config.no_network and config.name not in _warned_networks and c.sandbox.level is SandboxLevel.PROCESS:
+        _warned_networks.add(config.name)
+        log.warning("function %s: VpcConfig is kept in its configuration, but at the process level its environments "
+                    "share this host's network (outbound access and services on 127.0.0.1 included)", config.name)
 
 
 def _zip(doc: dict[str, Any]) -> bytes:
@@ -138,6 +154,7 @@ def create_function(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     config = c.create_function(doc["FunctionName"], _zip(doc), doc["Handler"], publish=bool(doc.get("Publish")),
                                **params)
     _warn_architecture(config)
+    _warn_network(c, config)
     if doc.get("Tags"):
         c.tag_resource(c.arns.function(config.name), doc["Tags"])
     return json_reply(config.to_aws(c.arns), 201)
@@ -173,6 +190,7 @@ def update_code(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 def update_configuration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
     config = c.update_function_configuration(p["name"], revision_id=doc.get("RevisionId"), **_params(doc))
+    _warn_network(c, config)
     return json_reply(config.to_aws(c.arns))
 
 

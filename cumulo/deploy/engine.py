@@ -42,7 +42,7 @@ KNOWN_EVENT_TYPES = frozenset({
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
 })
 _FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage",
-           "dead_letter_arn", "architecture")
+           "dead_letter_arn", "architecture", "vpc_config")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from cumulo.model.alias import validate_alias_name
 from cumulo.runtime.catalog import host_architecture, interpreter_note
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
-    validate_runtime, validate_snap_start, validate_timeout,
+    validate_runtime, validate_snap_start, validate_timeout, validate_vpc_config,
 )
 
 __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function", "plain"]
@@ -31,7 +31,7 @@ SUPPORTED = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-    "SnapStart",
+    "SnapStart", "VpcConfig",
 })
 _NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
@@ -42,7 +42,6 @@ IGNORED: dict[str, str] = {
     "RolePath": _NO_IAM,
     "AssumeRolePolicyDocument": _NO_IAM,
     "Tracing": "Cumulo has no X-Ray tracing",
-    "VpcConfig": "functions are not placed in a VPC",
     "KmsKeyArn": "environment variables are not encrypted with a KMS key",
     "CodeSigningConfigArn": "code signatures are not checked",
     "LoggingConfig": "logs go to Cumulo's log store as text",
@@ -82,6 +81,7 @@ class FunctionSpec:
     dead_letter_arn: str = ""
     event_invoke_config: EventInvokeSpec | None = None
     snap_start: str | None = None       # SnapStart.ApplyOn, when the template sets it
+    vpc_config: dict[str, Any] = field(default_factory=dict)   # in a VPC: no outbound network
 
 
 # --- Globals ------------------------------------------------------------------------------
@@ -195,6 +195,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         dead_letter_arn=get("DeadLetterQueue", lambda v: read_dead_letter_queue(plain(v)), ""),
         event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
         snap_start=get("SnapStart", _snap_start),
+        vpc_config=get("VpcConfig", _vpc_config, {}),
     )
     if (note := interpreter_note(spec.runtime)) is not None:
         notes.append(note)
@@ -207,6 +208,14 @@ def _snap_start(value: Any) -> str:
     if not isinstance(config, dict) or set(config) != {"ApplyOn"}:
         raise IntrinsicError("must be a map with exactly one key, ApplyOn")
     return validate_snap_start(config["ApplyOn"])
+
+
+def _vpc_config(value: Any) -> dict[str, Any]:
+    """``VpcConfig: {SubnetIds, SecurityGroupIds}``: the function gets no outbound network (Cumulo's
+    VPC has no NAT gateway), checked as CreateFunction checks it."""
+    config = _map(plain(value), frozenset({"SubnetIds", "SecurityGroupIds", "Ipv6AllowedForDualStack"}))
+    return validate_vpc_config({key: _strings(item) if key != "Ipv6AllowedForDualStack" else item
+                                for key, item in config.items()})
 
 
 def _check_names(properties: Node) -> list[str]:

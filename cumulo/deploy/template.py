@@ -27,10 +27,11 @@ What is read:
   ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
   are read by ``cumulo.deploy.triggers``. ``AWS::Serverless::LayerVersion`` resources are read
   by ``cumulo.deploy.layers`` (``Template.layers``); a function's ``Layers`` may ``Ref`` them.
+  A function's ``VpcConfig`` takes its outbound network away (Cumulo's VPC has no NAT gateway).
 - Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
   ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
   function runs as the platform's default execution role), ``Tracing``,
-  ``VpcConfig``, ``KmsKeyArn``, ``CodeSigningConfigArn``, ``LoggingConfig``.
+  ``KmsKeyArn``, ``CodeSigningConfigArn``, ``LoggingConfig``.
   Any other property is refused as unknown.
 - ``Events`` are kept raw (intrinsics resolved) with their ``Type``; the deploy
   engine decides which types it wires up and calls ``check_event_types``.
@@ -151,6 +152,7 @@ class FunctionResource:
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
     snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
+    vpc_config: dict[str, Any] = field(default_factory=dict)   # VpcConfig, normalised ({}: none)
     metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
 
 
@@ -773,7 +775,7 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
         spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
         spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
         spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules,
-        snap_start=spec.snap_start, metadata=_plain(entry.metadata))
+        snap_start=spec.snap_start, metadata=_plain(entry.metadata), vpc_config=spec.vpc_config)
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ function's output, START/END/REPORT) go to the log sink off the hot path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -220,6 +221,10 @@ class Invoker:
     def spec(self, config: FunctionConfiguration, init_type: str) -> EnvironmentSpec:
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
         sandbox = self._sandbox()
+        if config.no_network and sandbox.level is SandboxLevel.NAMESPACE and not sandbox.no_network:
+            # A function in a VPC (Cumulo's has no NAT): each of its environments gets a network
+            # namespace of its own with only a loopback, whichever path builds it.
+            sandbox = dataclasses.replace(sandbox, no_network=True)
         code_dir = self._code_dir(config.code_hex)
         layers_dir = self._layers_dir(config.layers)
         # /opt exists only in a private mount namespace; at the process level the merged tree's

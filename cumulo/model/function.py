@@ -35,6 +35,8 @@ __all__ = [
     "validate_snap_start",
     "validate_architecture",
     "validate_architectures",
+    "validate_vpc_config",
+    "vpc_id",
     "ARCHITECTURES",
     "SNAP_START_DEFAULT",
     "PYTHON_RUNTIMES",
@@ -220,6 +222,56 @@ def validate_architectures(architectures: object) -> str:
     return validate_architecture(architectures[0])
 
 
+_SUBNET_RE = re.compile(r"subnet-[0-9a-z]*")
+_SECURITY_GROUP_RE = re.compile(r"sg-[0-9a-zA-Z]*")
+_VPC_KEYS = frozenset({"SubnetIds", "SecurityGroupIds", "Ipv6AllowedForDualStack"})
+
+
+def validate_vpc_config(config: object) -> dict[str, Any]:
+    """``VpcConfig`` as CreateFunction/UpdateFunctionConfiguration take it, checked as AWS checks it
+    (patterns, at most 16 subnets and 5 security groups, both or neither), normalised to
+    ``{SubnetIds, SecurityGroupIds, Ipv6AllowedForDualStack}``, or ``{}`` for no VPC (both lists
+    empty: AWS's way to take a function out of its VPC). A function in a VPC gets no outbound
+    network: Cumulo has no NAT gateway (README, "What a function gets")."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict) or not set(config) <= _VPC_KEYS:
+        raise InvalidParameterValueException(
+            "VpcConfig must be an object with SubnetIds, SecurityGroupIds and optionally Ipv6AllowedForDualStack.")
+    checked: dict[str, list[str]] = {}
+    for key, member, pattern, most in (("SubnetIds", "vpcConfig.subnetIds", _SUBNET_RE, 16),
+                                       ("SecurityGroupIds", "vpcConfig.securityGroupIds", _SECURITY_GROUP_RE, 5)):
+        items = config.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise _constraint(items, member, "Member must be a list of strings")
+        if len(items) > most:
+            raise _constraint(f"[{', '.join(items)}]", member,
+                              f"Member must have length less than or equal to {most}")
+        for item in items:
+            if len(item) > 1024 or not pattern.fullmatch(item):
+                raise _constraint(f"[{', '.join(items)}]", member,
+                                  "Member must satisfy constraint: [Member must have length less than or equal to "
+                                  "1024, Member must have length greater than or equal to 0, Member must satisfy "
+                                  f"regular expression pattern: ^{pattern.pattern}$]")
+        checked[key] = list(dict.fromkeys(items))
+    if bool(checked["SubnetIds"]) != bool(checked["SecurityGroupIds"]):
+        raise InvalidParameterValueException("SubnetIds and SecurityIds must coexist or be both empty list.")
+    if not checked["SubnetIds"]:
+        return {}
+    dual_stack = config.get("Ipv6AllowedForDualStack")
+    if dual_stack is not None and not isinstance(dual_stack, bool):
+        raise _constraint(dual_stack, "vpcConfig.ipv6AllowedForDualStack", "Member must be a boolean")
+    return {**checked, "Ipv6AllowedForDualStack": bool(dual_stack)}
+
+
+def vpc_id(account: str, region: str) -> str:
+    """The VpcId GetFunctionConfiguration reports: Cumulo has one network for the functions in a VPC
+    (none, outside the environment), so one stable id per account and region, in AWS's shape."""
+    import hashlib
+
+    return "vpc-" + hashlib.sha256(f"cumulo:{account}:{region}".encode()).hexdigest()[:17]
+
+
 def validate_description(text: str) -> str:
     if not isinstance(text, str) or len(text) > limits.DESCRIPTION_MAX:
         raise _constraint(text, "description", f"Member must have length less than or equal to {limits.DESCRIPTION_MAX}")
@@ -292,6 +344,14 @@ class FunctionConfiguration:
     layers: tuple[LayerRef, ...] = ()   # in order: later layers override earlier ones under /opt
     snap_start: str | None = None  # SnapStart.ApplyOn as set: "PublishedVersions", "None", or never set
     architecture: str = "x86_64"   # Architectures[0] as asked; it runs on the host's architecture
+    # VpcConfig as set (validate_vpc_config): {} outside a VPC. In a VPC: no outbound network.
+    vpc_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def no_network(self) -> bool:
+        """Whether this function's environments get no network of their own (it is in a VPC, and
+        Cumulo's VPC has no NAT gateway): only their own loopback."""
+        return bool(self.vpc_config.get("SubnetIds"))
 
     @property
     def snap_start_applies(self) -> bool:
@@ -363,6 +423,8 @@ class FunctionConfiguration:
             doc["Layers"] = [r.to_aws() for r in self.layers]
         if self.dead_letter_arn:
             doc["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
+        if self.vpc_config:
+            doc["VpcConfig"] = {**self.vpc_config, "VpcId": vpc_id(arns.account, arns.region)}
         if state:
             doc.update(state)
         return doc

@@ -123,11 +123,9 @@ def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
       Policies:
         - DynamoDBCrudPolicy: {TableName: !Ref Table}
       Tracing: Active
-      VpcConfig: {SubnetIds: [s-1], SecurityGroupIds: [sg-1]}
       LoggingConfig: {LogFormat: JSON}
 """)
-    assert [note.split(" ignored")[0] for note in fn.notes] == ["Role", "Policies", "Tracing", "VpcConfig",
-                                                                 "LoggingConfig"]
+    assert [note.split(" ignored")[0] for note in fn.notes] == ["Role", "Policies", "Tracing", "LoggingConfig"]
     assert "no IAM" in fn.notes[0]
     assert fn.implicit_role is False
 
@@ -308,3 +306,23 @@ def test_snap_start_apply_on(tmp_path: Path) -> None:
     assert load(tmp_path, "").snap_start is None
     refused(tmp_path, "      SnapStart: {ApplyOn: Always}\n", "Member must satisfy enum value set")
     refused(tmp_path, "      SnapStart: {Apply: None}\n", "exactly one key, ApplyOn")
+
+
+def test_vpc_config_takes_the_outbound_network_away(tmp_path: Path) -> None:
+    """VpcConfig is read (not ignored): the function's environments get no outbound network, as a
+    function in a VPC without a NAT gateway on AWS; checked as CreateFunction checks it."""
+    fn = load(tmp_path, "      VpcConfig:\n        SubnetIds: [subnet-0a1, subnet-0b2]\n"
+                        "        SecurityGroupIds: [sg-0c3]\n")
+    assert fn.vpc_config == {"SubnetIds": ["subnet-0a1", "subnet-0b2"], "SecurityGroupIds": ["sg-0c3"],
+                             "Ipv6AllowedForDualStack": False}
+    assert fn.notes == []
+    assert load(tmp_path, "").vpc_config == {}
+    assert load(tmp_path, "      VpcConfig: {SubnetIds: [], SecurityGroupIds: []}\n").vpc_config == {}
+    from_globals = load(tmp_path, "", globals_="Globals:\n  Function:\n    VpcConfig:\n"
+                                               "      SubnetIds: [subnet-1]\n      SecurityGroupIds: [sg-1]\n")
+    assert from_globals.vpc_config["SubnetIds"] == ["subnet-1"]
+    refused(tmp_path, "      VpcConfig: {SubnetIds: [subnet-1]}\n", "SubnetIds and SecurityIds must coexist")
+    refused(tmp_path, "      VpcConfig: {SubnetIds: [s-1], SecurityGroupIds: [sg-1]}\n",
+            r"property VpcConfig \(line \d+\).*subnet-\[0-9a-z\]")
+    refused(tmp_path, "      VpcConfig: {SubnetIds: [subnet-1], SecurityGroupIds: [sg-1], VpcId: vpc-1}\n",
+            "unknown key 'VpcId'")

@@ -467,3 +467,50 @@ def test_configurations_stored_before_snapstart_still_load() -> None:
     old = _snap_config().to_dict()
     del old["snap_start"]
     assert FunctionConfiguration.from_dict(old).snap_start is None
+
+
+# -- VpcConfig: in a VPC, no outbound network ----------------------------------------------------
+def test_vpc_config_is_normalised_and_both_empty_lists_mean_no_vpc() -> None:
+    from cumulo.model.function import validate_vpc_config
+
+    vpc = validate_vpc_config({"SubnetIds": ["subnet-0a", "subnet-0a", "subnet-1b"], "SecurityGroupIds": ["sg-0A"]})
+    assert vpc == {"SubnetIds": ["subnet-0a", "subnet-1b"], "SecurityGroupIds": ["sg-0A"],
+                   "Ipv6AllowedForDualStack": False}
+    assert validate_vpc_config({"SubnetIds": [], "SecurityGroupIds": []}) == {}
+    assert validate_vpc_config({}) == validate_vpc_config(None) == {}
+
+
+@pytest.mark.parametrize("vpc, error", [
+    ({"SubnetIds": ["subnet-1"]}, InvalidParameterValueException),
+    ({"SecurityGroupIds": ["sg-1"]}, InvalidParameterValueException),
+    ({"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"], "VpcId": "vpc-1"}, InvalidParameterValueException),
+    ("subnet-1", InvalidParameterValueException),
+    ({"SubnetIds": "subnet-1", "SecurityGroupIds": ["sg-1"]}, ValidationException),
+    ({"SubnetIds": ["SUBNET-1"], "SecurityGroupIds": ["sg-1"]}, ValidationException),
+    ({"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1!"]}, ValidationException),
+    ({"SubnetIds": ["subnet-" + "a" * 1020], "SecurityGroupIds": ["sg-1"]}, ValidationException),
+    ({"SubnetIds": ["subnet-1"], "SecurityGroupIds": [f"sg-{i}" for i in range(6)]}, ValidationException),
+    ({"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"], "Ipv6AllowedForDualStack": "yes"}, ValidationException),
+])
+def test_vpc_config_is_refused_as_aws_refuses_it(vpc: object, error: type) -> None:
+    from cumulo.model.function import validate_vpc_config
+
+    with pytest.raises(error):
+        validate_vpc_config(vpc)
+
+
+def test_a_function_in_a_vpc_has_no_network_and_reports_aws_shape() -> None:
+    from cumulo.model.function import validate_vpc_config
+
+    vpc = validate_vpc_config({"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]})
+    config = FunctionConfiguration(name="f", handler="app.h", code_sha256="", code_size=0, vpc_config=vpc)
+    doc = config.to_aws(ARNS)["VpcConfig"]
+    assert doc == {**vpc, "VpcId": doc["VpcId"]} and doc["VpcId"].startswith("vpc-") and len(doc["VpcId"]) == 21
+    assert config.to_aws(ARNS)["VpcConfig"]["VpcId"] == doc["VpcId"]            # stable
+    assert config.no_network
+    assert FunctionConfiguration.from_dict(config.to_dict()) == config
+    outside = config.replace(vpc_config={})
+    assert not outside.no_network and "VpcConfig" not in outside.to_aws(ARNS)
+    stored_before = outside.to_dict()
+    del stored_before["vpc_config"]
+    assert FunctionConfiguration.from_dict(stored_before).vpc_config == {}
