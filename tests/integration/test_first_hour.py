@@ -164,7 +164,10 @@ def _first_hour(tmp_path: Path, sandbox: str | None, user: str | None) -> None:
         # `cumulo up` says which level it runs at and what that guarantees (no namespaces here)
         assert any(line.startswith("  sandbox     process: environments run as this server's user")
                    for line in up.lines), up.lines
-        assert "              network: the host's (functions can reach services on 127.0.0.1)" in up.lines
+        assert any(line.startswith("              guaranteed: each environment has its own session")
+                   for line in up.lines), up.lines
+        assert any(line.startswith("              network: the host's (functions can reach services on 127.0.0.1)")
+                   for line in up.lines), up.lines
         invoked = subprocess.run([python, "-m", "cumulo", "invoke", "hello-sam-HelloWorldFunction", "--tail"],
                                  cwd=app, env=env, capture_output=True, text=True, timeout=60, **_user(user))
         assert invoked.returncode == 0, invoked.stderr + invoked.stdout

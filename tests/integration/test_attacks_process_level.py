@@ -1,0 +1,318 @@
+"""Attacks from inside a function against a server run by an ordinary user: the ``process`` level.
+
+Without root, Cumulo runs environments at the ``process`` level: as the server's own user, with no
+mount or user namespace of their own. `cumulo up` must say so, and these tests pin down what
+holds there anyway — the store's permissions against other local users, the server's signals,
+ptrace and /proc kept out of functions' reach (the zygote's Landlock domain, runtime/landlock.py),
+no inherited variables or descriptors — each with the server and a bystander function still
+working afterwards. What does not hold at this level is written as strict ``xfail`` tests: each
+passes the day a rootless level closes it (ARCHITECTURE.md, "Known gaps").
+
+Run as root, the server runs as the ``cumulo-newcomer`` user (created when missing) on this
+machine's system Python, from a copy of Cumulo it can read (test_first_hour's helpers); run as an
+ordinary user, as that user.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pwd
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.integration.test_first_hour import _newcomer, _portable_install, _system_python, _user
+from tests.integration.test_server import ANNOUNCED, CREDENTIALS, ROLE, lambda_client
+
+PROBE = r'''
+import ctypes, errno, json, os
+
+def attempt(action):
+    try:
+        return {"ok": True, "value": action()}
+    except OSError as exc:
+        return {"ok": False, "error": errno.errorcode.get(exc.errno, str(exc.errno))}
+
+def read(path):
+    def go():
+        with open(path, "rb") as f:
+            return len(f.read(65536))
+    return go
+
+def handler(event, context):
+    out = {"uid": os.getuid(), "pid": os.getpid(), "ppid": os.getppid()}
+    for name, (kind, arg) in event.items():
+        if kind == "read":
+            out[name] = attempt(read(arg))
+        elif kind == "open":
+            out[name] = attempt(lambda: os.close(os.open(arg, os.O_RDONLY)))
+        elif kind == "readlink":
+            out[name] = attempt(lambda: os.readlink(arg))
+        elif kind == "listdir":
+            out[name] = attempt(lambda: sorted(os.listdir(arg)))
+        elif kind == "kill":
+            out[name] = attempt(lambda: os.kill(arg, 0))     # signal 0: the permission check alone
+        elif kind == "sigkill":
+            out[name] = attempt(lambda: os.kill(arg, 9))
+        elif kind == "ptrace":
+            libc = ctypes.CDLL(None, use_errno=True)
+            rc = libc.ptrace(16, arg, None, None)     # PTRACE_ATTACH
+            out[name] = {"ok": rc == 0, "error": errno.errorcode.get(ctypes.get_errno(), "")}
+            if rc == 0:
+                libc.ptrace(17, arg, None, None)
+        elif kind == "connect":
+            import socket
+            def go():
+                socket.create_connection(tuple(arg), timeout=2).close()
+                return "connected"
+            out[name] = attempt(go)
+        elif kind == "environ":
+            out[name] = sorted(k for k in os.environ if k.startswith(arg))
+        elif kind == "fds":
+            out[name] = {fd: attempt(lambda: os.readlink(f"/proc/self/fd/{fd}")).get("value")
+                         for fd in os.listdir("/proc/self/fd")}
+    return out
+'''
+
+VICTIM = '''
+import os
+def handler(event, context):
+    return {"pid": os.getpid(), "secret": len(os.environ["SECRET"])}
+'''
+
+RUNTIME = "python%d.%d" % sys.version_info[:2]     # the system Python's version is this one's
+MARKER = "CUMULO_TEST_SERVER_ONLY"   # a variable in the server's environment, never in a function's
+
+
+def _zip(**files: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), textwrap.dedent(text))
+    return buffer.getvalue()
+
+
+class _Server:
+    """`cumulo up` run by ``user`` on ``home``; its stderr drained by a thread."""
+
+    def __init__(self, folder: Path, user: str) -> None:
+        self.home = folder / "home"
+        python = _system_python() if os.geteuid() == 0 else sys.executable
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CUMULO_", "PYTHON", "VIRTUAL_ENV"))}
+        if os.geteuid() == 0:
+            env["PYTHONPATH"] = str(_portable_install(folder / "install"))
+        else:
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        env.update({"HOME": str(folder), MARKER: "server-only-value"})
+        self.lines: list[str] = []
+        self._seen: queue.Queue[str | None] = queue.Queue()
+        self.proc = subprocess.Popen(
+            [python, "-m", "cumulo", "--home", str(self.home), "up", "--port", "0", "--gateway-port", "0"],
+            cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, **_user(user))
+        self.python = python
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        try:
+            self.endpoint = self.wait_for(ANNOUNCED).group(1)
+            self.key_id, self.secret = self.wait_for(CREDENTIALS).groups()
+        except BaseException:
+            self.close()
+            raise
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            self._seen.put(line)
+        self._seen.put(None)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float = 90.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines:
+                if m := pattern.search(line):
+                    return m
+            try:
+                if self._seen.get(timeout=max(deadline - time.monotonic(), 0.001)) is None:
+                    raise AssertionError(f"`cumulo up` exited with {self.proc.wait()}:\n" + "\n".join(self.lines))
+            except queue.Empty:
+                raise AssertionError(f"no {pattern.pattern!r} within {timeout} s:\n" + "\n".join(self.lines)) from None
+
+    def client(self) -> Any:
+        return lambda_client(self.endpoint, self.key_id, self.secret)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(30)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[_Server]:
+    user = _newcomer()
+    # Outside pytest's own temporary root (0700), so the server's user can reach it.
+    folder = Path(tempfile.mkdtemp(prefix="cumulo-process-level-"))
+    folder.chmod(0o755)
+    shutil.chown(folder, user)
+    running = None
+    try:
+        running = _Server(folder, user)
+        lam = running.client()
+        for name, files, env in (("attacker", {"app.py": PROBE}, {}),
+                                 ("victim", {"app.py": VICTIM}, {"SECRET": "s3cr3t-value"}),
+                                 ("bystander", {"app.py": VICTIM}, {"SECRET": "fine"})):
+            lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="app.handler",
+                                Code={"ZipFile": _zip(**files)}, Timeout=30, Environment={"Variables": env})
+        yield running
+    finally:
+        if running is not None:
+            running.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _attack(server: _Server, **attempts: Any) -> dict[str, Any]:
+    answer = server.client().invoke(FunctionName="attacker", Payload=json.dumps(attempts).encode())
+    body = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, body
+    return body
+
+
+def _still_fine(server: _Server) -> None:
+    """The server serves, and an unrelated function still works, after an attack."""
+    assert server.proc.poll() is None, "\n".join(server.lines)
+    lam = server.client()
+    answer = lam.invoke(FunctionName="bystander")
+    assert "FunctionError" not in answer and json.loads(answer["Payload"].read())["secret"] == 4
+    assert {"attacker", "victim", "bystander"} <= {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+
+
+def _denied(outcome: dict[str, Any]) -> bool:
+    return outcome["ok"] is False and outcome["error"] in {"EACCES", "EPERM", "ENOENT", "ESRCH"}
+
+
+def _zygote_pid(server: _Server) -> int:
+    """The attacker environment's parent: the zygote, which forks environments (and templates)."""
+    seen = _attack(server)
+    parent = seen["ppid"]
+    status = Path(f"/proc/{parent}/status").read_text()
+    grand = int(re.search(r"^PPid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+    return grand if grand != server.proc.pid else parent    # a template's child: its template's parent
+
+
+def test_cumulo_up_names_the_process_level_and_what_it_guarantees(server: _Server) -> None:
+    sandbox = [line for line in server.lines if line.startswith("  sandbox     ")]
+    assert sandbox and sandbox[0].startswith(
+        "  sandbox     process: environments run as this server's user, for trusted code only (this server is "
+        "not root; run it as root for the namespace level): a function can read this user's files"), server.lines
+    guaranteed = [line.strip() for line in server.lines if line.strip().startswith("guaranteed: ")]
+    assert guaranteed and "own session and process group" in guaranteed[0] and "seccomp filter" in guaranteed[0]
+    assert "signals and ptrace cannot leave the environments' Landlock domain" in guaranteed[0] or \
+        not _landlock_scopes_signals()
+    assert any(line.strip().startswith("network: the host's") and "VpcConfig are not enforced at this level" in line
+               for line in server.lines), server.lines
+
+
+def _landlock_scopes_signals() -> bool:
+    from cumulo.runtime import landlock
+
+    return landlock.abi() >= landlock.SCOPES_SIGNALS
+
+
+def test_the_home_is_0700_and_the_stores_files_0600(server: _Server) -> None:
+    home = server.home
+    owner = pwd.getpwuid(home.stat().st_uid).pw_name
+    assert owner == _newcomer()
+    assert home.stat().st_mode & 0o777 == 0o700
+    stores = sorted(home.glob("*.db*"))
+    assert {p.name for p in stores} >= {"cumulo.db", "queues.db"}
+    for path in stores:
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    if os.geteuid() == 0:   # another local user reads neither the store nor its keys
+        nobody = subprocess.run([server.python, "-c", f"open({str(home / 'cumulo.db')!r}, 'rb').read(1)"],
+                                capture_output=True, text=True, timeout=30, **_user("nobody"))
+        assert nobody.returncode != 0 and "PermissionError" in nobody.stderr, nobody
+    _still_fine(server)
+
+
+@pytest.mark.skipif(not _landlock_scopes_signals(), reason="needs Landlock's signal scoping (Linux 6.12)")
+def test_a_function_cannot_signal_trace_or_read_the_server(server: _Server) -> None:
+    """The environments run as the server's user, but inside the zygote's Landlock domain: signals,
+    ptrace and the /proc files that follow ptrace's rules do not leave it."""
+    pid = server.proc.pid
+    seen = _attack(server, signal=["kill", pid], ptrace=["ptrace", pid], environ=["read", f"/proc/{pid}/environ"],
+                   mem=["open", f"/proc/{pid}/mem"], fd=["readlink", f"/proc/{pid}/fd/0"],
+                   open_fd=["open", f"/proc/{pid}/fd/0"], root=["readlink", f"/proc/{pid}/cwd"],
+                   init=["kill", 1])
+    for name in ("signal", "ptrace", "environ", "mem", "fd", "open_fd", "root", "init"):
+        assert _denied(seen[name]), (name, seen[name])
+    assert seen["uid"] == server.home.stat().st_uid      # the same user: the domain is what stops it
+    _still_fine(server)
+
+
+def test_a_function_gets_none_of_the_servers_variables_or_descriptors(server: _Server) -> None:
+    seen = _attack(server, marker=["environ", "CUMULO"], aws=["environ", "AWS_SECRET"], fds=["fds", None])
+    assert seen["marker"] == [] and seen["aws"] == []
+    # stdin, stdout and stderr, the channel, and the folder listdir opened: nothing of the server's
+    assert len(seen["fds"]) <= 5, seen["fds"]
+    assert not any(str(server.home) in (target or "") for target in seen["fds"].values()), seen["fds"]
+    _still_fine(server)
+
+
+# -- what does not hold at the process level (same uid, no namespaces) ----------------------------
+GAP = "the process level runs functions as the server's user, without namespaces (ARCHITECTURE.md, Known gaps)"
+
+
+@pytest.mark.xfail(strict=True, reason=GAP)
+def test_a_function_cannot_read_the_store_or_its_keys(server: _Server) -> None:
+    seen = _attack(server, store=["read", str(server.home / "cumulo.db")], home=["listdir", str(server.home)])
+    _still_fine(server)
+    assert _denied(seen["store"]) and _denied(seen["home"]), seen
+
+
+@pytest.mark.xfail(strict=True, reason=GAP + "; one Landlock domain holds all environments and the zygote")
+def test_a_function_cannot_signal_or_read_other_environments_or_the_zygote(server: _Server) -> None:
+    victim = json.loads(server.client().invoke(FunctionName="victim")["Payload"].read())["pid"]
+    seen = _attack(server, environ=["read", f"/proc/{victim}/environ"], signal=["kill", victim],
+                   zygote=["kill", _zygote_pid(server)])
+    _still_fine(server)
+    assert all(_denied(seen[name]) for name in ("environ", "signal", "zygote")), seen
+
+
+@pytest.mark.xfail(strict=True, reason=GAP)
+def test_a_function_cannot_reach_the_hosts_loopback(server: _Server) -> None:
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    seen = _attack(server, api=["connect", ["127.0.0.1", port]])
+    _still_fine(server)
+    assert not seen["api"]["ok"], (server.endpoint, seen)
+
+
+def test_killing_the_zygote_is_survived(server: _Server) -> None:
+    """What a function can still do to its neighbours here (end every environment, its own too, by
+    killing the zygote inside its own domain) the server survives: a new zygote serves next."""
+    zygote = _zygote_pid(server)
+    server.client().invoke(FunctionName="attacker", Payload=json.dumps({"gone": ["sigkill", zygote]}).encode())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{zygote}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _still_fine(server)
