@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from cumulo import Cumulo
+from tests.integration import envid
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="[namespace] the namespace level needs root; see test_first_hour")
 
@@ -43,7 +44,7 @@ def read(path):
     return go
 
 def handler(event, context):
-    out = {"uid": os.getuid(), "pid": os.getpid()}
+    out = {"uid": os.getuid(), "env": ENVID}
     for name, spec in event.items():
         kind, arg = spec
         if kind == "write":
@@ -54,6 +55,17 @@ def handler(event, context):
             out[name] = attempt(lambda: sorted(os.listdir(arg)))
         elif kind == "kill":
             out[name] = attempt(lambda: os.kill(arg, 0))
+        elif kind == "sigkill":
+            out[name] = attempt(lambda: os.kill(arg, signal.SIGKILL))
+        elif kind == "procs":
+            import subprocess
+            child = subprocess.Popen(["sleep", "30"])
+            try:
+                out[name] = {"ok": True, "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+                             "self": os.getpid(), "child": child.pid}
+            finally:
+                child.kill()
+                child.wait()
         elif kind == "ptrace":
             libc = ctypes.CDLL(None, use_errno=True)
             rc = libc.ptrace(16, arg, None, None)     # PTRACE_ATTACH
@@ -92,7 +104,7 @@ def handler(event, context):
         elif kind == "environ":
             out[name] = os.environ.get(arg)
     return out
-'''
+'''.replace("ENVID", envid.PYTHON)
 
 VICTIM = '''
 import os
@@ -100,8 +112,8 @@ SECRET = os.environ["SECRET"]
 def handler(event, context):
     with open("/tmp/victim-file", "w") as f:
         f.write(SECRET)
-    return {"pid": os.getpid(), "uid": os.getuid()}
-'''
+    return {"env": ENVID, "uid": os.getuid()}
+'''.replace("ENVID", envid.PYTHON)
 
 KINDS = ["forked", "on-demand"]
 
@@ -141,7 +153,7 @@ def _attack(platform: Cumulo, name: str, **attempts: Any) -> dict[str, Any]:
 def _still_fine(platform: Cumulo) -> None:
     """The platform and an unrelated function keep working after an attack."""
     result = platform.invoke("bystander", b"{}")
-    assert result.function_error is None and result.json()["pid"] > 0
+    assert result.function_error is None and envid.alive(result.json()["env"])
     assert "victim" in [f.name for f in platform.list_functions()]
 
 
@@ -155,13 +167,15 @@ def test_environments_run_as_an_unprivileged_uid_of_their_own(platform: Cumulo, 
     seen = _attack(platform, functions[kind])
     victim = platform.invoke("victim", b"{}").json()
     # Inside a template's user namespace the uid reads 0; from the host it is the template's own uid.
-    host_uid = _host_uid(seen["pid"]) if kind == "on-demand" else None
+    host_uid = _host_uid(envid.host_pid(seen["env"])) if kind == "on-demand" else None
     if host_uid is not None:
         assert host_uid >= 1_000_000
-    assert _host_uid(victim["pid"]) not in (None, 0, host_uid)
+    assert _host_uid(envid.host_pid(victim["env"])) not in (None, 0, host_uid)
 
 
-def _host_uid(pid: int) -> int | None:
+def _host_uid(pid: int | None) -> int | None:
+    if pid is None:
+        return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("Uid:"):
@@ -193,26 +207,53 @@ def test_host_kernel_settings_are_not_writable(platform: Cumulo, functions: dict
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_functions_cannot_read_or_trace_each_other(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
-    victim = platform.invoke("victim", b"{}").json()["pid"]
+    # The victim's processes as the host numbers them: its function's, and the one the supervisor
+    # knows it by (at the namespace level its pid namespace's init). Neither is in the attacker's
+    # pid namespace, which is why most of these fail (ENOENT, ESRCH) there.
+    found = platform.invoke("victim", b"{}").json()["env"]
+    victim, victim_init = envid.host_pid(found), envid.environment_pid(found)
+    assert victim is not None and victim_init is not None
     seen = _attack(platform, functions[kind],
                    environ=["read", f"/proc/{victim}/environ"],
                    mem=["read", f"/proc/{victim}/mem"],
                    root=["listdir", f"/proc/{victim}/root/tmp"],
                    code=["listdir", f"/proc/{victim}/cwd"],
                    signal=["kill", victim],
-                   ptrace=["ptrace", victim])
-    for name in ("environ", "mem", "root", "code", "signal", "ptrace"):
+                   ptrace=["ptrace", victim],
+                   init_root=["listdir", f"/proc/{victim_init}/root/tmp"],
+                   init_signal=["kill", victim_init],
+                   init_ptrace=["ptrace", victim_init])
+    for name in ("environ", "mem", "root", "code", "signal", "ptrace", "init_root", "init_signal", "init_ptrace"):
         assert _denied(seen[name]), (name, seen[name])
+    assert envid.host_pid(found) == victim
     assert platform.invoke("victim", b"{}").function_error is None
     _still_fine(platform)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_functions_cannot_signal_the_server(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
-    seen = _attack(platform, functions[kind], server=["kill", os.getpid()], init=["kill", 1],
-                   zygote=["kill", platform.pool.zygote().pid])
-    for name in ("server", "init", "zygote"):
+    zygote = platform.pool.zygote().pid
+    seen = _attack(platform, functions[kind], server=["kill", os.getpid()], zygote=["kill", zygote],
+                   init=["sigkill", 1], procs=["procs", None])
+    for name in ("server", "zygote"):
         assert _denied(seen[name]), (name, seen[name])
+    own_pids = envid.pid_namespace(seen["env"]) != os.readlink("/proc/self/ns/pid")
+    if platform.pool.zygote().pid_namespaces if kind == "on-demand" else platform.pool.zygote().template_pid_namespaces:
+        assert own_pids, seen["env"]
+    # It sees only its own processes: itself, the child it started, and its init (pid 1 of its own
+    # pid namespace, hidden from it as well, not being its to inspect).
+    procs = seen["procs"]
+    assert {procs["self"], procs["child"]} <= set(procs["pids"]) <= {1, procs["self"], procs["child"]}, procs
+    if own_pids:
+        assert procs["self"] == 2
+        # pid 1 is its own pid namespace's init, which the kernel sends only signals it handles
+        # from inside (SIGKILL included): the call may succeed, but changes nothing
+        assert seen["init"]["ok"] or _denied(seen["init"]), seen["init"]
+    else:
+        assert _denied(seen["init"]), seen["init"]        # the host's init
+    after = platform.invoke(functions[kind], b"{}")
+    assert after.function_error is None and not after.cold_start and after.json()["env"] == seen["env"]
+    assert platform.pool.zygote().pid == zygote and _host_uid(zygote) == 0
     _still_fine(platform)
 
 
@@ -235,7 +276,7 @@ def test_the_store_root_and_other_secrets_are_out_of_reach(platform: Cumulo, fun
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_limits_cannot_be_lifted(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
-    own = platform.invoke(functions[kind], b"{}").json()["pid"]
+    own = envid.host_pid(platform.invoke(functions[kind], b"{}").json()["env"])
     groups = [line.split(":", 2)[2] for line in Path(f"/proc/{own}/cgroup").read_text().splitlines()
               if line.split(":")[1] in ("memory", "pids")]
     attempts = {f"raise{i}": ["write", f"/sys/fs/cgroup/{c}{g}/{f}"]

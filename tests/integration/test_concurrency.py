@@ -12,11 +12,13 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.errors import InvalidParameterValueException, TooManyRequestsException
+from tests.integration import envid
 
-SLOW = "import time, os\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n"
+SLOW = ("import time, os\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return "
+        + envid.PYTHON + "\n")
 
 
-def _parallel(c: Cumulo, name: str, n: int, sleep: float) -> tuple[list[int], list[TooManyRequestsException]]:
+def _parallel(c: Cumulo, name: str, n: int, sleep: float) -> tuple[list[str], list[TooManyRequestsException]]:
     barrier = threading.Barrier(n)
 
     def call(_: int) -> object:
@@ -28,7 +30,7 @@ def _parallel(c: Cumulo, name: str, n: int, sleep: float) -> tuple[list[int], li
 
     with ThreadPoolExecutor(n) as pool:
         results = list(pool.map(call, range(n)))
-    ran = [r for r in results if isinstance(r, int)]
+    ran = [r for r in results if isinstance(r, str)]
     throttled = [r for r in results if isinstance(r, TooManyRequestsException)]
     return ran, throttled
 
@@ -51,7 +53,7 @@ def test_reserved_zero_disables_the_function(cumulo: Cumulo, deploy) -> None:
         cumulo.invoke(name)
     assert info.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
     cumulo.delete_function_concurrency(name)
-    assert isinstance(cumulo.invoke(name).json(), int)
+    assert isinstance(cumulo.invoke(name).json(), str)
 
 
 def test_account_pool_limit(home, make_code) -> None:
@@ -85,7 +87,7 @@ def test_reserved_concurrency_persists(home, make_code) -> None:
 
 def test_provisioned_environments_are_ready_before_the_first_call(cumulo: Cumulo, deploy) -> None:
     name = deploy("import os\nprint('init', os.getpid())\ndef handler(e, c):\n"
-                  "    return [os.getpid(), os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']]\n", snap_start="None")
+                  "    return [" + envid.PYTHON + ", os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']]\n", snap_start="None")
     version = cumulo.publish_version(name).version
     with pytest.raises(InvalidParameterValueException):
         cumulo.put_provisioned_concurrency_config(name, "$LATEST", 2)
@@ -93,13 +95,15 @@ def test_provisioned_environments_are_ready_before_the_first_call(cumulo: Cumulo
     status = cumulo.wait_provisioned(name, version)
     assert status["Status"] == "READY" and status["AvailableProvisionedConcurrentExecutions"] == 2
     result = cumulo.invoke(name, qualifier=version)
-    pid, init_type = result.json()
+    env, init_type = result.json()
     assert not result.cold_start and init_type == "provisioned-concurrency"
     assert not any(l.startswith("REPORT") and "Init Duration" in l for l in result.log_lines)
     # an unqualified call runs $LATEST on demand
     assert cumulo.invoke(name).json()[1] == "on-demand"
-    # a provisioned environment that dies is replaced
-    os.kill(pid, signal.SIGKILL)
+    # a provisioned environment that dies is replaced (the supervisor knows it by ``pid``)
+    host, pid = envid.host_pid(env), envid.environment_pid(env)
+    assert host is not None and pid in _provisioned_pids(cumulo, name, version)
+    os.kill(host, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if cumulo.get_provisioned_concurrency_config(name, version)["AvailableProvisionedConcurrentExecutions"] == 2 \
@@ -122,7 +126,7 @@ def test_a_burst_on_the_event_loop_reuses_released_environments(cumulo: Cumulo, 
 
     import uvloop
 
-    name = deploy("import os\ndef handler(event, context):\n    return [event['i'], os.getpid()]\n")
+    name = deploy("import os\ndef handler(event, context):\n    return [event['i'], " + envid.PYTHON + "]\n")
     cumulo.invoke(name, b'{"i": -1}')     # the pool learns what a cold start and an invocation cost
     cumulo.invoke(name, b'{"i": -2}')
 
@@ -136,7 +140,7 @@ def test_a_burst_on_the_event_loop_reuses_released_environments(cumulo: Cumulo, 
     assert len({r[1] for r in results}) < 64                # type: ignore[index]
 
 
-SLOW_INIT = "import os, time\ntime.sleep(0.1)\ndef handler(event, context):\n    return os.getpid()\n"
+SLOW_INIT = "import os, time\ntime.sleep(0.1)\ndef handler(event, context):\n    return " + envid.PYTHON + "\n"
 
 
 def test_a_steady_load_on_an_event_loop_grows_the_environments_to_match_it(cumulo: Cumulo, deploy) -> None:
@@ -150,11 +154,11 @@ def test_a_steady_load_on_an_event_loop_grows_the_environments_to_match_it(cumul
     name = deploy(SLOW_INIT, snap_start="None")
     cumulo.invoke(name, b"{}")
 
-    async def main() -> list[int]:
+    async def main() -> list[str]:
         stop = time.monotonic() + 4.0
         executor = ThreadPoolExecutor(4)
 
-        async def caller() -> list[int]:
+        async def caller() -> list[str]:
             pids = []
             while time.monotonic() < stop:
                 pids.append((await cumulo.invoke_on_loop(name, b"{}", executor)).json())

@@ -7,12 +7,13 @@ import json
 import pytest
 
 from cumulo import Cumulo
+from tests.integration import envid
 
 OK_AFTER = """
 import os
 def ok(event, context):
-    return {"pid": os.getpid()}
-"""
+    return {"env": ENVID}
+""".replace("ENVID", envid.PYTHON)
 
 
 def _error(result) -> dict:
@@ -28,16 +29,16 @@ def test_handler_exception_gives_error_document_and_keeps_environment(cumulo: Cu
         def handler(event, context):
             if event.get("fail"):
                 raise PaymentDeclined("card 42 declined")
-            return os.getpid()
-    """)
-    pid = cumulo.invoke(name).json()
+            return ENVID
+    """.replace("ENVID", envid.PYTHON))
+    env = cumulo.invoke(name).json()
     result = cumulo.invoke(name, b'{"fail": true}')
     doc = _error(result)
     assert doc["errorType"] == "PaymentDeclined" and doc["errorMessage"] == "card 42 declined"
     assert doc["requestId"] == result.request_id
     assert any('app.py", line 7, in handler' in frame for frame in doc["stackTrace"])
     assert any(l.startswith("[ERROR] PaymentDeclined: card 42 declined") for l in result.log_lines)
-    assert cumulo.invoke(name).json() == pid, "a handled exception must not cost the environment"
+    assert cumulo.invoke(name).json() == env, "a handled exception must not cost the environment"
 
 
 @pytest.mark.parametrize("source, handler, error_type, message", [
@@ -71,14 +72,19 @@ def test_init_failures(cumulo: Cumulo, deploy, make_code, source, handler, error
     ("import os, signal\n    os.kill(os.getpid(), signal.SIGABRT)", "signal: aborted"),
 ])
 def test_process_exits_in_handler(cumulo: Cumulo, deploy, code, reason) -> None:
-    name = deploy(f"import os\ndef handler(event, context):\n    if event.get('die'):\n        {code}\n    return os.getpid()\n")
-    pid = cumulo.invoke(name).json()
+    body = code.replace("\n    ", "\n        ")      # every line of it under the if
+    name = deploy(f"import os\ndef handler(event, context):\n    if event.get('die'):\n        {body}\n    return {envid.PYTHON}\n")
+    first = cumulo.invoke(name)
+    assert first.function_error is None, first.payload
+    env = first.json()
+    assert envid.alive(env)
     result = cumulo.invoke(name, b'{"die": true}')
     doc = _error(result)
     assert doc["errorType"] == "Runtime.ExitError"
     assert doc["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: {reason}"
+    assert not envid.alive(env)
     after = cumulo.invoke(name)
-    assert after.cold_start and after.json() != pid
+    assert after.cold_start and after.json() != env
 
 
 def test_exit_during_init(cumulo: Cumulo, deploy) -> None:
@@ -88,12 +94,12 @@ def test_exit_during_init(cumulo: Cumulo, deploy) -> None:
 
 
 def test_unserialisable_result(cumulo: Cumulo, deploy) -> None:
-    name = deploy("import os\ndef handler(e, c):\n    return {1, 2} if e.get('set') else os.getpid()\n")
-    pid = cumulo.invoke(name).json()
+    name = deploy("import os\ndef handler(e, c):\n    return {1, 2} if e.get('set') else " + envid.PYTHON + "\n")
+    env = cumulo.invoke(name).json()
     doc = _error(cumulo.invoke(name, b'{"set": true}'))
     assert doc["errorType"] == "Runtime.MarshalError"
     assert doc["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
-    assert cumulo.invoke(name).json() == pid
+    assert cumulo.invoke(name).json() == env
 
 
 def test_decimal_results_serialise_like_aws(cumulo: Cumulo, deploy) -> None:

@@ -15,6 +15,8 @@ import pytest
 from test_gateway import Gateway
 from test_server import CumuloServer
 
+from tests.integration import envid
+
 APP = """
 import os, time
 def handler(event, context):
@@ -24,8 +26,8 @@ def handler(event, context):
     if path.endswith("/exit"):
         os._exit(3)
     print("hello from", context.aws_request_id)
-    return {"statusCode": 200, "body": str(os.getpid())}
-"""
+    return {"statusCode": 200, "body": ENVID}
+""".replace("ENVID", envid.PYTHON)
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -59,15 +61,16 @@ def _url(gw: Gateway, tail: str) -> str:
     return gw.routes[("ServerlessHttpApi", "GET /{proxy+}")].replace("{proxy+}", tail)
 
 
-def _pid(gw: Gateway) -> int:
+def _env(gw: Gateway) -> str:
+    """Which environment answered (tests/integration/envid.py)."""
     status, _, body = gw.request("GET", _url(gw, "hello"))
     assert status == 200, body
-    return int(body)
+    return body.decode()
 
 
 def test_warm_invocations_reuse_the_environment_and_keep_their_logs(gw: Gateway) -> None:
-    first = _pid(gw)
-    assert [_pid(gw) for _ in range(5)] == [first] * 5
+    first = _env(gw)
+    assert [_env(gw) for _ in range(5)] == [first] * 5
     deadline = time.monotonic() + 30
     while True:      # the server's log writer commits every 50 ms (later on a busy machine)
         out = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(gw.server.home), "logs", "app-Fn",
@@ -82,18 +85,18 @@ def test_warm_invocations_reuse_the_environment_and_keep_their_logs(gw: Gateway)
 
 
 def test_a_timeout_on_the_warm_path_kills_the_environment(gw: Gateway) -> None:
-    before = _pid(gw)
+    before = _env(gw)
     started = time.monotonic()
     status, _, body = gw.request("GET", _url(gw, "sleep"))
     elapsed = time.monotonic() - started
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
     assert 0.9 < elapsed < 3, "killed at the function's 1 s timeout, not after its 5 s sleep"
-    after = _pid(gw)
+    after = _env(gw)
     assert after != before, "a fresh environment replaced the killed one"
 
 
 def test_a_crash_on_the_warm_path_is_a_500_and_the_next_call_gets_a_fresh_environment(gw: Gateway) -> None:
-    before = _pid(gw)
+    before = _env(gw)
     status, _, _ = gw.request("GET", _url(gw, "exit"))
     assert status == 500
-    assert _pid(gw) != before
+    assert _env(gw) != before

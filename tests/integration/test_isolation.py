@@ -10,6 +10,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.runtime.sandbox import SandboxLevel
+from tests.integration import envid
 
 WRITER = """
 import os, tempfile
@@ -18,8 +19,8 @@ def handler(event, context):
     if "write" in event:
         with open(os.path.join(tmp, "secret.txt"), "w") as f:
             f.write(event["write"])
-    return {"tmp": tmp, "files": sorted(os.listdir(tmp)), "pid": os.getpid()}
-"""
+    return {"tmp": tmp, "files": sorted(os.listdir(tmp)), "env": ENVID}
+""".replace("ENVID", envid.PYTHON)
 
 LEVELS = ["process", "namespace"] if os.geteuid() == 0 else ["process"]
 # Without root the namespace level's cases are still generated, and skip (a failure under
@@ -59,7 +60,7 @@ def test_tmp_is_private_between_environments_of_one_function(sandboxed: Cumulo, 
     t.start()
     call("second", b'{"sleep": 0.2}')
     t.join()
-    assert results["first"]["pid"] != results["second"]["pid"]
+    assert results["first"]["env"] != results["second"]["env"]
     assert "secret.txt" not in results["second"]["files"]
 
 
@@ -116,37 +117,70 @@ def test_platform_state_is_hidden(home: Path, make_code) -> None:
         assert cap_eff.split()[1] == "0000000000000000"
 
 
-def test_environment_runs_in_its_own_process_group(cumulo: Cumulo, deploy) -> None:
-    name = deploy("import os\ndef handler(e, c):\n    return [os.getpid(), os.getpgid(0), os.getsid(0)]\n")
-    pid, pgid, sid = cumulo.invoke(name).json()
-    assert pid == pgid == sid
-    assert pgid != os.getpgid(0)
+def test_environment_runs_in_its_own_process_group(sandboxed: Cumulo, make_code) -> None:
+    """A session and process group of its own, led by the process the supervisor started (the one
+    it signals): the function's own at the process level; at the namespace level its pid
+    namespace's init (pid 1 there, the function pid 2 in its session). Nothing else is in that
+    session: not the server, the zygote or another environment."""
+    cumulo = sandboxed
+    name = "group"
+    cumulo.create_function(name, make_code(app="import os\ndef handler(e, c):\n    return [" + envid.PYTHON
+                                           + ", os.getpid(), os.getpgid(0), os.getsid(0)]\n"), "app.handler")
+    cumulo.create_function("other", make_code(app="def handler(e, c):\n    return 1\n"), "app.handler")
+    ident, pid, pgid, sid = cumulo.invoke(name).json()
+    assert cumulo.invoke("other").json() == 1
+    [env] = cumulo.pool.environments(name)
+    host = envid.host_pid(ident)
+    assert host is not None
+    assert os.getpgid(host) == os.getsid(host) == env.pid          # as the host numbers them
+    assert env.pid not in (os.getpgid(0), os.getsid(0), cumulo.pool.zygote().pid)
+    members = [p for p in _pids() if _session(p) == env.pid]
+    if envid.pid_namespace(ident) == os.readlink("/proc/self/ns/pid"):     # the process level
+        assert pid == pgid == sid == host == env.pid
+        assert members == [host]
+    else:
+        assert (pid, pgid, sid) == (2, 1, 1)
+        assert sorted(members) == sorted([env.pid, host])
+        assert envid.environment_pid(ident) == env.pid
+        assert all(os.readlink(f"/proc/{p}/ns/pid") == envid.pid_namespace(ident) for p in members)
 
 
-def test_children_of_a_timed_out_function_die_with_it(cumulo: Cumulo, deploy) -> None:
-    name = deploy("""
-        import subprocess, time
-        def handler(event, context):
-            p = subprocess.Popen(["sleep", "300"])
-            print(p.pid, flush=True)
-            time.sleep(100)
-    """, timeout=1)
-    result = cumulo.invoke(name)
-    child = int(next(l for l in result.log_lines if l.isdigit()))
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _session(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError):
+        return None
+
+
+CHILD = """
+import subprocess, time
+def handler(event, context):
+    p = subprocess.Popen(["sleep", "300"])
+    if event.get("hang"):
+        print("child", CHILD, flush=True)
+        time.sleep(100)
+    return CHILD
+""".replace("CHILD", envid.python_process("p.pid"))
+
+
+def test_children_of_a_timed_out_function_die_with_it(sandboxed: Cumulo, make_code) -> None:
+    sandboxed.create_function("parent", make_code(app=CHILD), "app.handler", timeout=1)
+    earlier = sandboxed.invoke("parent").json()          # left running by an invocation that returned
+    assert envid.alive(earlier)
+    result = sandboxed.invoke("parent", b'{"hang": true}')
+    assert result.json()["errorType"] == "Sandbox.Timedout"
+    child = next(l.split()[1] for l in result.log_lines if l.startswith("child "))
     import time
 
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _running(child):
+    while time.monotonic() < deadline and (envid.alive(child) or envid.alive(earlier)):
         time.sleep(0.05)
-    assert not _running(child)
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not envid.alive(child) and not envid.alive(earlier)
 
 
 HOST_WRITER = """

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from cumulo import Cumulo
+from tests.integration import envid
 
 COUNTER = """
 import os
@@ -16,8 +17,8 @@ count = 0
 def handler(event, context):
     global count
     count += 1
-    return {"count": count, "pid": os.getpid(), "echo": event}
-"""
+    return {"count": count, "env": ENVID, "echo": event}
+""".replace("ENVID", envid.PYTHON)
 
 
 def test_second_call_is_warm_and_reuses_the_environment(cumulo: Cumulo, deploy) -> None:
@@ -26,7 +27,7 @@ def test_second_call_is_warm_and_reuses_the_environment(cumulo: Cumulo, deploy) 
     second = cumulo.invoke(name, b'{"a": 2}')
     assert first.cold_start and not second.cold_start
     assert first.json()["count"] == 1 and second.json()["count"] == 2
-    assert first.json()["pid"] == second.json()["pid"]
+    assert first.json()["env"] == second.json()["env"]
     assert second.json()["echo"] == {"a": 2}
 
 
@@ -55,11 +56,11 @@ def test_log_lines_follow_aws_order(cumulo: Cumulo, deploy) -> None:
 
 def test_environments_of_different_functions_and_revisions_are_not_shared(cumulo: Cumulo, deploy) -> None:
     a, b = deploy(COUNTER), deploy(COUNTER)
-    pid_a = cumulo.invoke(a).json()["pid"]
-    assert cumulo.invoke(b).json()["pid"] != pid_a
+    env_a = cumulo.invoke(a).json()["env"]
+    assert cumulo.invoke(b).json()["env"] != env_a
     cumulo.update_function_configuration(a, timeout=5)
     after = cumulo.invoke(a)
-    assert after.cold_start and after.json()["count"] == 1 and after.json()["pid"] != pid_a
+    assert after.cold_start and after.json()["count"] == 1 and after.json()["env"] != env_a
 
 
 def test_published_version_runs_its_own_snapshot(cumulo: Cumulo, deploy, make_code) -> None:
@@ -128,8 +129,8 @@ def test_platform_environment_and_files_do_not_leak(cumulo: Cumulo, deploy, monk
 def test_idle_environments_are_reaped(home, make_code) -> None:
     with Cumulo(home=home, idle_timeout_s=0.5, shutdown_grace_s=0.5) as c:
         c.create_function("idle", make_code(app=COUNTER), "app.handler")
-        pid = c.invoke("idle").json()["pid"]
-        assert _alive(pid)
+        pid = envid.host_pid(c.invoke("idle").json()["env"])
+        assert pid is not None and _alive(pid)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)

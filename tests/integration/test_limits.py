@@ -11,6 +11,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.errors import RequestTooLargeException
+from tests.integration import envid
 
 
 @pytest.mark.parametrize("body", [
@@ -21,9 +22,11 @@ from cumulo.errors import RequestTooLargeException
 ], ids=["busy-loop", "sleep", "blocked-thread", "ignores-sigterm"])
 def test_timeout_kills_and_replaces_the_environment(cumulo: Cumulo, deploy, body) -> None:
     source = ("import os\ndef handler(event, context):\n    if event.get('hang'):\n"
-              + textwrap.indent(body, "        ") + "\n    return os.getpid()\n")
+              + textwrap.indent(body, "        ") + "\n    return " + envid.PYTHON + "\n")
     name = deploy(source, timeout=1)
-    pid = cumulo.invoke(name).json()
+    env = cumulo.invoke(name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None
     started = time.monotonic()
     result = cumulo.invoke(name, b'{"hang": true}')
     elapsed = time.monotonic() - started
@@ -38,7 +41,7 @@ def test_timeout_kills_and_replaces_the_environment(cumulo: Cumulo, deploy, body
         assert m and 1.0 <= float(m.group(1)) < 2.0, text
     _assert_dead(pid, wait_s=0)      # the answer comes once the process is reaped
     after = cumulo.invoke(name)
-    assert after.cold_start and after.json() != pid
+    assert after.cold_start and after.json() != env
 
 
 HOG = """
@@ -50,8 +53,8 @@ def handler(event, context):
             hog.append(bytearray(16 * 1024 * 1024))
             for i in range(0, len(hog[-1]), 4096):
                 hog[-1][i] = 1
-    return os.getpid()
-"""
+    return ENVID
+""".replace("ENVID", envid.PYTHON)
 
 
 ALLOCATE = """
@@ -60,8 +63,8 @@ def handler(event, context):
     block = bytearray(event.get("mb", 0) * 1024 * 1024)
     for i in range(0, len(block), 4096):      # touch every page: resident, charged to the cgroup
         block[i] = 1
-    return {"pid": os.getpid(), "mb": len(block) >> 20}
-"""
+    return {"env": ENVID, "mb": len(block) >> 20}
+""".replace("ENVID", envid.PYTHON)
 
 
 def _max_memory_used(result) -> int:
@@ -79,11 +82,13 @@ def test_memory_limit_kills_with_out_of_memory(home, make_code) -> None:
         c.create_function("other", make_code(app="def handler(e, c):\n    return 'still fine'\n"), "app.handler")
         idle = c.invoke("hog")
         (env,) = c.pool.environments("hog")
-        pid, runtime_mb = env.pid, _max_memory_used(idle)     # the host's pid (the handler may see its own)
+        # the host's pids: the function's, and the environment's as the supervisor knows it
+        pid, runtime_mb = envid.host_pid(idle.json()["env"]), _max_memory_used(idle)
+        assert pid is not None and envid.environment_pid(idle.json()["env"]) == env.pid
         assert 5 <= runtime_mb <= 64, idle.log_lines
         under = 128 - runtime_mb - 24          # room for the interpreter's own growth and page cache
         fits = c.invoke("hog", json.dumps({"mb": under}).encode())
-        assert fits.function_error is None and fits.json() == {"pid": idle.json()["pid"], "mb": under}, fits.payload
+        assert fits.function_error is None and fits.json() == {"env": idle.json()["env"], "mb": under}, fits.payload
         assert under <= _max_memory_used(fits) <= 128
         result = c.invoke("hog", b'{"mb": 144}')
         doc = json.loads(result.payload)
@@ -93,20 +98,21 @@ def test_memory_limit_kills_with_out_of_memory(home, make_code) -> None:
         # killed at the limit: the peak is the limit's 128 MB, give or take what the kernel reclaimed first
         assert 120 <= _max_memory_used(result) <= 128, result.log_lines
         _assert_dead(pid)
+        _assert_dead(env.pid)
         assert c.invoke("other").json() == "still fine"
         after = c.invoke("hog")
-        assert after.cold_start and after.function_error is None
+        assert after.cold_start and after.function_error is None and after.json()["env"] != idle.json()["env"]
 
 
 def test_memory_limit_without_cgroups_uses_rlimit(home, make_code) -> None:
     with Cumulo(home=home, memory_limit="rlimit") as c:
         assert c.memory_enforcement == "rlimit"
         c.create_function("hog", make_code(app=HOG), "app.handler", memory_size=128, timeout=30)
-        pid = c.invoke("hog").json()
+        env = c.invoke("hog").json()
         doc = json.loads(c.invoke("hog", b'{"hog": true}').payload)
         assert doc["errorType"] == "MemoryError"
         # the platform and the environment carry on
-        assert c.invoke("hog").json() == pid
+        assert c.invoke("hog").json() == env
 
 
 def test_max_memory_used_reflects_real_peak(cumulo: Cumulo, deploy) -> None:

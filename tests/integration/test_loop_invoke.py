@@ -24,6 +24,7 @@ import pytest
 import uvloop
 
 from cumulo import Cumulo
+from tests.integration import envid
 
 CODE = """
 import os, threading, time
@@ -33,8 +34,8 @@ def handler(event, context):
     if event.get("later"):
         threading.Timer(0.05, lambda: print("written between invocations", flush=True)).start()
     print("in", context.aws_request_id)
-    return os.getpid()
-"""
+    return ENVID
+""".replace("ENVID", envid.PYTHON)
 
 
 class Loop:
@@ -101,19 +102,22 @@ def test_the_same_environment_serves_the_loop_and_threads_in_turn(cumulo: Cumulo
 
 def test_an_environment_that_dies_while_idle_is_replaced_and_freed(cumulo: Cumulo, deploy, loop: Loop) -> None:
     name = deploy(CODE)
-    pid = loop.invoke(cumulo, name).json()
+    env = loop.invoke(cumulo, name).json()
     loop.invoke(cumulo, name)
+    pid = envid.host_pid(env)
+    assert pid is not None
     before = _fds()
     os.kill(pid, signal.SIGKILL)
     _until(lambda: _fds() < before)                      # the loop notices the channel closing and closes
                                                          # it and the log pipe
     again = loop.invoke(cumulo, name)
-    assert again.function_error is None and again.json() != pid and again.cold_start
+    assert again.function_error is None and again.json() != env and again.cold_start
 
 
 def test_output_between_invocations_is_kept(cumulo: Cumulo, deploy, loop: Loop) -> None:
     name = deploy(CODE)
-    pid = loop.invoke(cumulo, name, b'{"later": true}').json()
+    pid = envid.host_pid(loop.invoke(cumulo, name, b'{"later": true}').json())
+    assert pid is not None
     _until(lambda: _threads(pid) == 1)                   # the timer thread printed while idle, and ended
     nxt = loop.invoke(cumulo, name)
     assert "written between invocations" in nxt.log_lines   # read while idle, reported with the next one
@@ -121,12 +125,14 @@ def test_output_between_invocations_is_kept(cumulo: Cumulo, deploy, loop: Loop) 
 
 def test_a_timeout_on_the_loop_kills_and_the_next_call_starts_fresh(cumulo: Cumulo, deploy, loop: Loop) -> None:
     name = deploy(CODE, timeout=1)
-    pid = loop.invoke(cumulo, name).json()
+    env = loop.invoke(cumulo, name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None and _alive(pid)
     slow = loop.invoke(cumulo, name, b'{"sleep": 5}')
     assert slow.function_error == "Unhandled" and b"Sandbox.Timedout" in slow.payload
     assert not _alive(pid)                               # answered once the process was reaped
     fresh = loop.invoke(cumulo, name)
-    assert fresh.function_error is None and fresh.json() != pid
+    assert fresh.function_error is None and fresh.json() != env
 
 
 def test_reaping_an_environment_the_loop_watches(home, make_code, loop: Loop) -> None:
@@ -161,8 +167,8 @@ ECHO = """
 import os
 def handler(event, context):
     size = event.get("size")
-    return {"pid": os.getpid(), "data": "y" * size if size else event.get("data", "")}
-"""
+    return {"env": ENVID, "data": "y" * size if size else event.get("data", "")}
+""".replace("ENVID", envid.PYTHON)
 
 
 class _CountingChannel(socket.socket):
@@ -189,7 +195,7 @@ def test_partial_writes_and_large_answers_on_the_loop_and_on_threads(cumulo: Cum
     writer callback (100 KB, under LOOP_PAYLOAD_MAX) and from a worker thread (2 MB), in turn on
     one environment, with 3 MB answers read by each driver too."""
     name = deploy(ECHO, memory_size=512)
-    pid = cumulo.invoke(name).json()["pid"]                  # a thread starts it
+    ident = cumulo.invoke(name).json()["env"]                # a thread starts it
     [env] = cumulo.pool.environments(name)
     chan = _CountingChannel(env.chan.detach())
     chan.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -197,15 +203,15 @@ def test_partial_writes_and_large_answers_on_the_loop_and_on_threads(cumulo: Cum
     for i in range(8):
         data = _text(100_000, i)
         on_loop = loop.invoke(cumulo, name, json.dumps({"data": data}).encode())
-        assert on_loop.function_error is None and on_loop.json() == {"pid": pid, "data": data}
+        assert on_loop.function_error is None and on_loop.json() == {"env": ident, "data": data}
         data = _text(2_000_000, i)
         threaded = cumulo.invoke(name, json.dumps({"data": data}))
-        assert threaded.function_error is None and threaded.json() == {"pid": pid, "data": data}
+        assert threaded.function_error is None and threaded.json() == {"env": ident, "data": data}
         big = 3_000_000 + i
         on_loop = loop.invoke(cumulo, name, json.dumps({"size": big}).encode())
-        assert on_loop.function_error is None and on_loop.json() == {"pid": pid, "data": "y" * big}
+        assert on_loop.function_error is None and on_loop.json() == {"env": ident, "data": "y" * big}
         threaded = cumulo.invoke(name, json.dumps({"size": big}))
-        assert threaded.function_error is None and threaded.json() == {"pid": pid, "data": "y" * big}
+        assert threaded.function_error is None and threaded.json() == {"env": ident, "data": "y" * big}
         assert not on_loop.cold_start and not threaded.cold_start
     assert chan.partial.count(loop.thread.ident) >= 8                 # each 100 KB frame went out in pieces
     assert chan.partial.count(threading.get_ident()) >= 8             # and each 2 MB one
@@ -215,19 +221,21 @@ def test_the_deadline_holds_while_a_request_is_going_out(cumulo: Cumulo, deploy,
     """An environment that stops reading (SIGSTOP) mid-request: the caller gets Sandbox.Timedout at
     the deadline instead of blocking in a send forever (a worker thread, or the whole loop)."""
     name = deploy(ECHO, timeout=1)
-    cumulo.invoke(name)
+    pid = envid.host_pid(cumulo.invoke(name).json()["env"])    # the function's process, which reads requests
     [env] = cumulo.pool.environments(name)
-    os.kill(env.pid, signal.SIGSTOP)
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
     stopped = loop.executor.submit(cumulo.invoke, name, json.dumps({"data": _text(3_000_000, 1)})).result(30)
     assert stopped.function_error == "Unhandled" and b"Sandbox.Timedout" in stopped.payload
-    assert not _alive(env.pid)
+    assert not _alive(pid) and not _alive(env.pid)
 
-    cumulo.invoke(name)                                      # a fresh environment, then the loop drives it
+    pid = envid.host_pid(cumulo.invoke(name).json()["env"])    # a fresh environment, then the loop drives it
     [env] = cumulo.pool.environments(name)
+    assert pid is not None
     env.chan.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)    # 100 KB no longer fits at once
-    os.kill(env.pid, signal.SIGSTOP)
+    os.kill(pid, signal.SIGSTOP)
     stopped = loop.invoke(cumulo, name, json.dumps({"data": _text(100_000, 2)}).encode())
     assert stopped.function_error == "Unhandled" and b"Sandbox.Timedout" in stopped.payload
-    assert not _alive(env.pid)
+    assert not _alive(pid) and not _alive(env.pid)
     fresh = loop.invoke(cumulo, name, b'{"data": "again"}')
     assert fresh.function_error is None and fresh.json()["data"] == "again"

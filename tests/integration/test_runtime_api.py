@@ -21,6 +21,7 @@ from typing import Callable
 import pytest
 
 from cumulo import Cumulo
+from tests.integration import envid
 
 CodeDir = Callable[..., Path]
 
@@ -82,7 +83,7 @@ CONTEXT_JS = """
       count += 1;
       console.log("line one\\nline two", { count });
       return {
-        count, event, pid: process.pid,
+        count, event, envid: ENVID,
         context: {
           functionName: context.functionName, functionVersion: context.functionVersion,
           invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB,
@@ -100,7 +101,7 @@ CONTEXT_JS = """
         },
       };
     };
-"""
+""".replace("ENVID", envid.NODE)
 
 
 @needs_node
@@ -141,7 +142,7 @@ def test_node_environment_is_reused_warm(cumulo: Cumulo, code_dir: CodeDir) -> N
     name = _fn(cumulo, code_dir(**{"index.js": CONTEXT_JS}), "nodejs20.x")
     first, second = cumulo.invoke(name, b"{}"), cumulo.invoke(name, b'{"n": 2}')
     assert first.cold_start and not second.cold_start
-    assert second.json()["count"] == 2 and first.json()["pid"] == second.json()["pid"]
+    assert second.json()["count"] == 2 and first.json()["envid"] == second.json()["envid"]
     assert "Init Duration" not in _report(second.log_lines)
     lines = second.log_lines
     start = lines.index(f"START RequestId: {second.request_id} Version: $LATEST")
@@ -247,11 +248,13 @@ def test_node_timeout_kills_the_environment_and_the_next_call_is_cold(cumulo: Cu
     folder = code_dir(**{"index.js": """
         exports.handler = async (event) => {
           if (event.hang) await new Promise(() => setInterval(() => {}, 1000));
-          return process.pid;
+          return ENVID;
         };
-    """})
+    """.replace("ENVID", envid.NODE)})
     name = _fn(cumulo, folder, "nodejs20.x", timeout=1)
-    pid = cumulo.invoke(name).json()
+    env = cumulo.invoke(name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None
     result = cumulo.invoke(name, b'{"hang": true}')
     assert result.function_error == "Unhandled"
     assert result.json()["errorType"] == "Sandbox.Timedout"
@@ -259,21 +262,25 @@ def test_node_timeout_kills_the_environment_and_the_next_call_is_cold(cumulo: Cu
     _timed_out_after(next(l for l in result.log_lines if "Task timed out" in l), 1.0)
     assert not _alive(pid)     # the platform answers once the process is reaped
     after = cumulo.invoke(name)
-    assert after.cold_start and after.json() != pid
+    assert after.cold_start and after.json() != env
 
 
 @needs_node
 def test_node_process_exit_mid_invoke_is_runtime_exit_error(cumulo: Cumulo, code_dir: CodeDir) -> None:
-    folder = code_dir(**{"index.js": "exports.handler = async (e) => { if (e.exit) process.exit(3); return process.pid; };"})
+    folder = code_dir(**{"index.js": "exports.handler = async (e) => { if (e.exit) process.exit(3); return ENVID; };"
+                                     .replace("ENVID", envid.NODE)})
     name = _fn(cumulo, folder, "nodejs20.x")
-    pid = cumulo.invoke(name).json()
+    env = cumulo.invoke(name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None
     result = cumulo.invoke(name, b'{"exit": true}')
     doc = result.json()
     assert result.function_error == "Unhandled" and doc["errorType"] == "Runtime.ExitError"
     assert doc["errorMessage"] == f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 3"
     assert "Runtime.ExitError" in result.log_lines
+    assert not _alive(pid)
     after = cumulo.invoke(name)
-    assert after.cold_start and after.json() != pid
+    assert after.cold_start and after.json() != env
 
 
 @needs_node
@@ -311,6 +318,7 @@ BASH_BOOTSTRAP = """
     #!/bin/bash
     set -euo pipefail
     API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    ENVID="SHELL_ENVID"
     echo "bash runtime starting; exec env: ${AWS_EXECUTION_ENV:-none}; runtime dir: ${LAMBDA_RUNTIME_DIR}"
     while true; do
       HEADERS="$(mktemp)"
@@ -322,9 +330,9 @@ BASH_BOOTSTRAP = """
       if [ "$EVENT" = '{"segv": true}' ]; then kill -SEGV $$; fi
       if [ "$EVENT" = '{"sleep": true}' ]; then sleep 30; fi
       curl -sS -o /dev/null "$API/invocation/$ID/response" \
-        -d "{\\"event\\": $EVENT, \\"pid\\": $$, \\"deadline\\": $DEADLINE, \\"handler\\": \\"$_HANDLER\\", \\"exec\\": \\"${AWS_EXECUTION_ENV:-}\\"}"
+        -d "{\\"event\\": $EVENT, \\"env\\": \\"$ENVID\\", \\"deadline\\": $DEADLINE, \\"handler\\": \\"$_HANDLER\\", \\"exec\\": \\"${AWS_EXECUTION_ENV:-}\\"}"
     done
-"""
+""".replace("SHELL_ENVID", envid.SHELL)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
@@ -339,13 +347,15 @@ def test_bash_and_curl_bootstrap(cumulo: Cumulo, code_dir: CodeDir) -> None:
     assert "bash runtime starting; exec env: none; runtime dir: /var/runtime" in first.log_lines
     assert f"handling {first.request_id}" in first.log_lines
     second = cumulo.invoke(name, b'{"a": 2}')
-    assert not second.cold_start and second.json()["pid"] == body["pid"]
+    assert not second.cold_start and second.json()["env"] == body["env"]
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="[curl] curl is not installed")
 def test_bootstrap_exit_crash_and_timeout_are_handled_like_python(cumulo: Cumulo, code_dir: CodeDir) -> None:
     name = _fn(cumulo, code_dir(bootstrap=BASH_BOOTSTRAP), "provided.al2023", timeout=1)
-    pid = cumulo.invoke(name).json()["pid"]
+    env = cumulo.invoke(name).json()["env"]
+    pid = envid.host_pid(env)
+    assert pid is not None
     exited = cumulo.invoke(name, b'{"exit": 7}')
     assert exited.json()["errorType"] == "Runtime.ExitError"
     assert exited.json()["errorMessage"].endswith("Runtime exited with error: exit status 7")
@@ -353,12 +363,14 @@ def test_bootstrap_exit_crash_and_timeout_are_handled_like_python(cumulo: Cumulo
     crashed = cumulo.invoke(name, b'{"segv": true}')
     assert crashed.cold_start
     assert crashed.json()["errorMessage"].endswith("Runtime exited with error: signal: segmentation fault")
+    after_crash = cumulo.invoke(name).json()["env"]       # a fresh environment after each
+    assert after_crash != env
     slow = cumulo.invoke(name, b'{"sleep": true}')
     assert slow.json()["errorType"] == "Sandbox.Timedout"
     assert slow.json()["errorMessage"].startswith(f"RequestId: {slow.request_id} Error: Task timed out after ")
     _timed_out_after(slow.json()["errorMessage"], 1.0)
     ok = cumulo.invoke(name)
-    assert ok.cold_start and ok.function_error is None
+    assert ok.cold_start and ok.function_error is None and ok.json()["env"] not in (env, after_crash)
 
 
 C_BOOTSTRAP = r"""
@@ -397,6 +409,8 @@ static char *read_reply(int s, char *head, size_t cap, long *len) {
     return body;
 }
 
+ENVID_C
+
 int main(void) {
     printf("c runtime up\n"); fflush(stdout);
     int s = dial();
@@ -410,7 +424,7 @@ int main(void) {
         while (*h == ' ') h++;
         size_t n = strcspn(h, "\r\n"); memcpy(id, h, n); id[n] = 0;
         char *out = malloc(len + 64);
-        int out_len = sprintf(out, "{\"from\": \"c\", \"pid\": %d, \"event\": %s}", getpid(), event);
+        int out_len = sprintf(out, "{\"from\": \"c\", \"env\": \"%s\", \"event\": %s}", envid(), event);
         int req_len = snprintf(req, sizeof req, "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\n"
                                "Host: x\r\nContent-Length: %d\r\n\r\n", id, out_len);
         write(s, req, req_len); write(s, out, out_len);
@@ -419,7 +433,7 @@ int main(void) {
         free(event); free(out);
     }
 }
-"""
+""".replace("ENVID_C", envid.C)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="[gcc] gcc is not installed")
@@ -434,7 +448,7 @@ def test_compiled_c_bootstrap(cumulo: Cumulo, code_dir: CodeDir, tmp_path: Path)
     assert first.json()["from"] == "c" and first.json()["event"] == {"n": 1}
     assert "c runtime up" in first.log_lines
     second = cumulo.invoke(name, b'{"n": 2}')
-    assert second.json()["pid"] == first.json()["pid"] and not second.cold_start
+    assert second.json()["env"] == first.json()["env"] and not second.cold_start
 
 
 def test_missing_or_unrunnable_bootstrap_is_an_invalid_entrypoint(cumulo: Cumulo, code_dir: CodeDir) -> None:
@@ -536,14 +550,15 @@ PROBE = """
             import time
             time.sleep(60)
         else:
-            call("POST", f"/invocation/{{rid}}/response", json.dumps({{"notes": notes, "pid": os.getpid()}}).encode())
+            call("POST", f"/invocation/{{rid}}/response", json.dumps({{"notes": notes, "env": ENVID}}).encode())
 """
 
 
 @pytest.fixture
 def probe(cumulo: Cumulo, code_dir: CodeDir) -> Callable[..., str]:
     def make(mode: str = "", **options: object) -> str:
-        folder = code_dir(bootstrap=PROBE.replace("{python}", HOST_PYTHON).replace("{{", "{").replace("}}", "}"))
+        folder = code_dir(bootstrap=PROBE.replace("{python}", HOST_PYTHON).replace("{{", "{").replace("}}", "}")
+                          .replace("ENVID", envid.PYTHON))
         return _fn(cumulo, folder, "provided.al2023", environment={"MODE": mode} if mode else {}, **options)
 
     return make
@@ -680,9 +695,9 @@ def test_python_function_on_awslambdaric_runs_unchanged(cumulo: Cumulo, code_dir
                 print("ric handler", context.aws_request_id)
                 if event.get("fail"):
                     raise ValueError("ric failure")
-                return {"count": count, "event": event, "pid": os.getpid(), "fn": context.function_name,
+                return {"count": count, "event": event, "env": ENVID, "fn": context.function_name,
                         "remaining": context.get_remaining_time_in_millis() > 0}
-        """,
+        """.replace("ENVID", envid.PYTHON),
         "bootstrap": f"#!/bin/sh\nexec {HOST_PYTHON} -m awslambdaric app.handler\n",
     })
     shutil.copytree(awslambdaric_dir, folder, dirs_exist_ok=True)
@@ -691,7 +706,7 @@ def test_python_function_on_awslambdaric_runs_unchanged(cumulo: Cumulo, code_dir
     assert first.function_error is None, first.payload
     assert first.json()["event"] == {"x": 1} and first.json()["fn"] == name and first.json()["remaining"]
     second = cumulo.invoke(name, b"{}")
-    assert second.json()["count"] == 2 and second.json()["pid"] == first.json()["pid"]
+    assert second.json()["count"] == 2 and second.json()["env"] == first.json()["env"]
     failed = cumulo.invoke(name, b'{"fail": true}')
     assert failed.function_error == "Unhandled"
     assert failed.json()["errorType"] == "ValueError" and failed.json()["errorMessage"] == "ric failure"
@@ -740,11 +755,13 @@ def test_a_runtime_that_exits_after_answering_gives_the_next_call_a_fresh_enviro
     folder = code_dir(**{"index.js": """
         exports.handler = (e, c, cb) => {
           if (e.boom) setTimeout(() => { throw new Error('async boom'); }, 5);
-          else cb(null, process.pid);
+          else cb(null, ENVID);
         };
-    """})
+    """.replace("ENVID", envid.NODE)})
     name = _fn(cumulo, folder, "nodejs20.x")
-    pid = cumulo.invoke(name).json()
+    env = cumulo.invoke(name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None
     assert cumulo.invoke(name, b'{"boom": true}').json()["errorMessage"] == "async boom"
     # The pool replaces an idle environment whose exit the zygote has reported: wait for that
     # report (it comes just after the reaping), not for a guessed time.
@@ -754,7 +771,7 @@ def test_a_runtime_that_exits_after_answering_gives_the_next_call_a_fresh_enviro
         time.sleep(0.01)
     assert not _alive(pid)
     after = cumulo.invoke(name)
-    assert after.function_error is None and after.cold_start and after.json() != pid
+    assert after.function_error is None and after.cold_start and after.json() != env
 
 
 @pytest.fixture(scope="module")
@@ -781,14 +798,16 @@ def test_node_function_on_aws_lambda_ric_runs_unchanged(cumulo: Cumulo, code_dir
                                                         aws_lambda_ric: Path) -> None:
     folder = code_dir(**{
         "index.mjs": """
+            import { createRequire } from 'node:module';
+            const require = createRequire(import.meta.url);
             let count = 0;
             export const handler = async (event, context) => {
               count += 1;
               console.log("ric says hi");
               if (event.fail) throw new TypeError("ric failure");
-              return { count, event, fn: context.functionName, id: context.awsRequestId, pid: process.pid };
+              return { count, event, fn: context.functionName, id: context.awsRequestId, env: ENVID };
             };
-        """,
+        """.replace("ENVID", envid.NODE),
         "bootstrap": '#!/bin/sh\nexec node node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
     })
     target = folder / "node_modules" / "aws-lambda-ric"
@@ -801,7 +820,7 @@ def test_node_function_on_aws_lambda_ric_runs_unchanged(cumulo: Cumulo, code_dir
     assert first.function_error is None, first.payload
     assert first.json()["event"] == {"x": 1} and first.json()["fn"] == name and first.json()["id"] == first.request_id
     second = cumulo.invoke(name)
-    assert second.json()["count"] == 2 and second.json()["pid"] == first.json()["pid"]
+    assert second.json()["count"] == 2 and second.json()["env"] == first.json()["env"]
     failed = cumulo.invoke(name, b'{"fail": true}')
     assert failed.function_error == "Unhandled"
     assert failed.json()["errorType"] == "TypeError" and failed.json()["errorMessage"] == "ric failure"
@@ -846,18 +865,20 @@ def test_node_over_its_memory_size_is_out_of_memory(cumulo: Cumulo, code_dir: Co
         const hold = [];
         exports.handler = async (event) => {
           if (event.hog) for (;;) hold.push(Buffer.alloc(16 * 1024 * 1024, 1));
-          return process.pid;
+          return ENVID;
         };
-    """})
+    """.replace("ENVID", envid.NODE)})
     name = _fn(cumulo, folder, "nodejs20.x", memory_size=128, timeout=20)
-    pid = cumulo.invoke(name).json()
+    env = cumulo.invoke(name).json()
+    pid = envid.host_pid(env)
+    assert pid is not None
     result = cumulo.invoke(name, b'{"hog": true}')
     assert result.json()["errorType"] == "Runtime.OutOfMemory"
     assert result.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")
     used = int(_report(result.log_lines).split("Max Memory Used: ")[1].split(" MB")[0])
     assert 120 <= used <= 128, _report(result.log_lines)     # measured: the cgroup's peak at the kill
     assert not _alive(pid)
-    assert cumulo.invoke(name).json() != pid
+    assert cumulo.invoke(name).json() != env
 
 
 @needs_node

@@ -15,16 +15,18 @@ from botocore.client import BaseClient
 from test_gateway import Gateway
 from test_server import ROLE, CumuloServer, invoke, unique
 
+from tests.integration import envid
+
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
 
 NODE_APP = """
 exports.handler = async (event, context) => {
   if (event.rawPath && event.rawPath.endsWith('/sleep')) await new Promise((r) => setTimeout(r, 5000));
   console.log('node saw', context.awsRequestId);
-  const body = { pid: process.pid, fn: context.functionName, path: event.rawPath || null, event };
+  const body = { env: ENVID, fn: context.functionName, path: event.rawPath || null, event };
   return event.rawPath ? { statusCode: 200, body: JSON.stringify(body) } : body;
 };
-"""
+""".replace("ENVID", envid.NODE)
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -119,6 +121,6 @@ def test_gateway_serves_a_nodejs_function_warm_and_kills_it_at_its_timeout(up: C
 
     status, first = get("hello")
     assert status == 200 and first["path"].endswith("/hello")
-    assert [get("again")[1]["pid"] for _ in range(3)] == [first["pid"]] * 3
+    assert [get("again")[1]["env"] for _ in range(3)] == [first["env"]] * 3
     assert get("sleep") == (500, {"message": "Internal Server Error"})
-    assert get("after")[1]["pid"] != first["pid"]
+    assert get("after")[1]["env"] != first["env"]

@@ -26,6 +26,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from test_server import CumuloServer, clients, create, error_of, invoke, lam, server, unique, zip_of  # noqa: F401
 
+from tests.integration import envid
+
 
 def cli(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), *args], capture_output=True,
@@ -200,7 +202,8 @@ def test_cli_invoke_goes_through_the_running_server(own_server: Callable[..., Cu
     srv = own_server()
     code = tmp_path / "counter"
     code.mkdir()
-    (code / "app.py").write_text("import os\nn = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return [n, os.getpid()]\n")
+    (code / "app.py").write_text("import os\nn = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return [n, "
+                                 + envid.PYTHON + "]\n")
     assert cli(srv.home, "function", "create", "counter", "--code", str(code), "--handler", "app.handler").returncode == 0
     first = json.loads(cli(srv.home, "invoke", "counter").stdout)
     second = json.loads(cli(srv.home, "invoke", "counter").stdout)

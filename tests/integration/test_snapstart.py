@@ -19,12 +19,13 @@ import signal
 from cumulo.errors import SnapStartException, SnapStartTimeoutException
 from cumulo.invoke import pool
 from cumulo.invoke.pool import PoolKey
+from tests.integration import envid
 
 STATE = """
 import os, random
 from snapshot_restore_py import register_before_snapshot, register_after_restore
 print("init ran")
-INIT_PID = os.getpid()
+INIT_ENV = ENVID   # the template's process
 INIT_RANDOM = random.random()
 events = []
 
@@ -44,10 +45,10 @@ register_after_restore(after, "a")
 register_after_restore(after, "b", suffix="!")
 
 def handler(event, context):
-    return {"pid": os.getpid(), "init_pid": INIT_PID, "init_random": INIT_RANDOM, "random": random.random(),
+    return {"env": ENVID, "init_env": INIT_ENV, "init_random": INIT_RANDOM, "random": random.random(),
             "events": events, "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
             "tmp": os.environ["TMPDIR"], "stream": "AWS_LAMBDA_LOG_STREAM_NAME" in os.environ}
-"""
+""".replace("ENVID", envid.PYTHON)
 
 
 @pytest.fixture(params=["process", "namespace"])
@@ -83,11 +84,24 @@ def _report(result) -> str:   # type: ignore[no-untyped-def]
     return next(l for l in result.log_lines if l.startswith("REPORT"))
 
 
+def _parent(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return None
+
+
 def test_environments_are_forked_from_the_template(snap: Cumulo, sdeploy) -> None:
     name = sdeploy(STATE)
     first, second = _cold(snap, name), _cold(snap, name)
     a, b = first.json(), second.json()
-    assert a["pid"] != b["pid"] and a["init_pid"] == b["init_pid"] not in (a["pid"], b["pid"])
+    assert a["env"] != b["env"] and a["init_env"] == b["init_env"] not in (a["env"], b["env"])
+    # Init ran in the template, which forked the environment (at the namespace level, its init)
+    [template] = snap.pool.template_stats()
+    assert envid.host_pid(a["init_env"]) == template.pid
+    assert _parent(envid.environment_pid(b["env"])) == template.pid
     assert a["init_random"] == b["init_random"]          # module state comes from the template's one Init
     assert a["type"] == b["type"] == "snap-start"
     assert not a["stream"]                                # AWS: no LOG_STREAM_NAME variable under SnapStart
@@ -151,7 +165,7 @@ def test_code_update_invalidates_the_template(snap: Cumulo, sdeploy, make_code) 
     [before] = snap.pool.template_stats()
     snap.update_function_code(name, make_code(app=STATE.replace("init ran", "init v2")))
     after = _cold(snap, name)
-    assert "init v2" in after.log_lines and after.json()["init_pid"] != old["init_pid"]
+    assert "init v2" in after.log_lines and after.json()["init_env"] != old["init_env"]
     [now] = snap.pool.template_stats()
     assert now.key != before.key and now.pid != before.pid
 
@@ -190,8 +204,8 @@ def test_a_template_with_a_background_thread_falls_back_to_on_demand(snap: Cumul
         print("init ran")
         threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
         def handler(event, context):
-            return [os.getpid(), os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "AWS_LAMBDA_LOG_STREAM_NAME" in os.environ]
-    """)
+            return [ENVID, os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "AWS_LAMBDA_LOG_STREAM_NAME" in os.environ]
+    """.replace("ENVID", envid.PYTHON))
     first = _cold(snap, name)
     assert first.function_error is None and "Init Duration: " in _report(first)
     assert first.json()[1:] == ["on-demand", True]
@@ -245,13 +259,16 @@ def test_each_restored_environment_has_its_own_tmp_and_the_sandbox_holds(snap: C
         open(os.path.join(tempfile.gettempdir(), "from-init"), "w").write("t")
         def handler(event, context):
             tmp = tempfile.gettempdir()
-            open(os.path.join(tmp, f"mine-{{os.getpid()}}"), "w").write("x")
-            return {{"pid": os.getpid(), "tmp": sorted(os.listdir(tmp)),
+            env = {envid.PYTHON}
+            open(os.path.join(tmp, "mine-" + env.replace("/", "-")), "w").write("x")
+            return {{"env": env, "tmp": sorted(os.listdir(tmp)),
                     "code_writable": os.access(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "app.py"), os.W_OK),
                     "home": os.listdir({str(snap.home)!r}) if os.path.isdir({str(snap.home)!r}) else None}}
     """)
     a, b = _cold(snap, name).json(), _cold(snap, name).json()
-    assert a["tmp"] == [f"mine-{a['pid']}"] and b["tmp"] == [f"mine-{b['pid']}"]   # nothing shared, not even Init's
+    assert a["env"] != b["env"]
+    for doc in (a, b):           # nothing shared, not even Init's
+        assert doc["tmp"] == ["mine-" + doc["env"].replace("/", "-")]
     if snap.sandbox.level.value == "namespace":
         assert not a["code_writable"] and not b["code_writable"]
         assert not b["home"]                                                       # still hidden
@@ -284,7 +301,7 @@ def test_a_dead_template_is_replaced(snap: Cumulo, sdeploy) -> None:
         time.sleep(0.02)
     again = snap.invoke(name)
     assert again.cold_start and again.function_error is None
-    assert again.json()["init_pid"] != first["init_pid"] and "init ran" in again.log_lines
+    assert again.json()["init_env"] != first["init_env"] and "init ran" in again.log_lines
 
 
 def test_a_restored_environment_that_exits_is_reported_with_its_status(snap: Cumulo, sdeploy) -> None:
@@ -323,8 +340,8 @@ def test_a_burst_of_restores_at_the_smallest_memory_size_all_succeed(snap: Cumul
         import os, time
         def handler(event, context):
             time.sleep(event["hold"])
-            return os.getpid()
-    """, memory_size=128, timeout=30)
+            return ENVID
+    """.replace("ENVID", envid.PYTHON), memory_size=128, timeout=30)
     snap.invoke(name, b'{"hold": 0}')             # the template exists
     with ThreadPoolExecutor(120) as pool_:
         results = list(pool_.map(lambda _: snap.invoke(name, b'{"hold": 1.0}'), range(120)))

@@ -18,8 +18,9 @@ import pytest
 import uvloop
 
 from cumulo import Cumulo
+from tests.integration import envid
 
-NOOP = "import os\ndef handler(event, context):\n    return os.getpid()\n"
+NOOP = "import os\ndef handler(event, context):\n    return " + envid.PYTHON + "\n"
 
 
 def _cpu_ns(pid: int) -> int:
@@ -30,9 +31,11 @@ def _cpu_ns(pid: int) -> int:
 def test_an_environment_stops_polling_once_requests_stop(home: Path, make_code) -> None:
     with Cumulo(home=home, spin_us=2000) as c:
         c.create_function("f", make_code(app=NOOP), "app.handler")
-        pid = c.invoke("f").json()
+        env = c.invoke("f").json()
+        pid = envid.host_pid(env)            # the function's process, as the host numbers it
+        assert pid is not None
         for _ in range(200):                 # back to back, alone: each answer is followed by polling
-            assert c.invoke("f").json() == pid
+            assert c.invoke("f").json() == env
         time.sleep(0.05)                     # well past the 2 ms window
         before = _cpu_ns(pid)
         time.sleep(0.5)
@@ -45,20 +48,22 @@ def test_sparse_requests_are_not_followed_by_polling(home: Path, make_code, path
     runner = threading.Thread(target=loop.run_forever, daemon=True)
     runner.start()
     with Cumulo(home=home, spin_us=20_000) as c, ThreadPoolExecutor(2) as executor:
-        def invoke() -> int:
+        def invoke() -> str:
             if path == "thread":
                 return c.invoke("f").json()
             call = c.invoke_on_loop("f", b"{}", executor)
             return asyncio.run_coroutine_threadsafe(call, loop).result(30).json()
 
         c.create_function("f", make_code(app=NOOP), "app.handler")
-        pid = c.invoke("f").json()
-        assert invoke() == pid               # warm: the loop path drives this environment from now on
+        env = c.invoke("f").json()
+        pid = envid.host_pid(env)
+        assert pid is not None
+        assert invoke() == env               # warm: the loop path drives this environment from now on
         time.sleep(0.05)
         before = _cpu_ns(pid)
         for _ in range(10):
             time.sleep(0.05)                 # longer than the window: no polling after the answer
-            assert invoke() == pid
+            assert invoke() == env
         time.sleep(0.05)
         burnt = _cpu_ns(pid) - before
         assert burnt < 60_000_000, burnt     # 10 no-ops cost a few ms; polling after each would cost 200
