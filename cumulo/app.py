@@ -11,7 +11,6 @@ first call that needs it, so read-only commands stay cheap.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -29,7 +28,7 @@ from cumulo.layers import LayerService, LayerSource
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
-from cumulo.invoke.asynchronous import AsyncDispatcher, EventInvokeConfigs, enqueue_event
+from cumulo.invoke.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, InvocationType, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import function as fn
@@ -37,6 +36,7 @@ from cumulo.model import limits
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.observe.logs import LogSink
+from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
@@ -53,6 +53,9 @@ from cumulo.sources.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
+from cumulo.targets import (
+    TargetRouter, api_destination_delivery, bus_delivery, function_delivery, queue_delivery, state_machine_delivery,
+)
 
 __all__ = ["Cumulo"]
 
@@ -80,13 +83,18 @@ class Cumulo:
         _private_files(s.home)
         self.queues = QueueService(self.messages, s.region, s.account_id)
         self.streams = StreamService(self.messages, s.region, s.account_id)
-        self.event_invoke_configs = EventInvokeConfigs(self)
-        self.mappings = EventSourceMappings(self)
-        self.schedules_service = Schedules(self)
-        self.event_bus = EventBusService(self)
-        self.api_destinations = ApiDestinations(self)
-        self.state_machines = StateMachines(self)
-        self._workers: list[Any] = []
+        self.targets = TargetRouter()
+        self.async_events = AsyncEvents(self.functions, self.messages, s.async_payload_max)
+        self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns)
+        self.mappings = EventSourceMappings(self.store, self.messages, self.queues, self.streams, self.functions,
+                                            self.arns)
+        self.schedules_service = Schedules(self.store, self.functions, self.arns)
+        self.api_destinations = ApiDestinations(self.store, self.arns)
+        self.event_bus = EventBusService(self.store, self.messages, self.arns, self.schedules_service,
+                                         self.api_destinations.describe_api_destination)
+        self.state_machines = StateMachines(self.store, self.messages, self.arns, s.home, self.targets)
+        self._route_targets()
+        self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
@@ -101,6 +109,15 @@ class Cumulo:
         self._invoker: Invoker | None = None
         self._snapstart_ok = False   # decided once the sandbox is known (_runtime)
         self._closed = False
+
+    def _route_targets(self) -> None:
+        """The target router's table: one delivery for each kind of target (``cumulo/targets.py``)."""
+        route = self.targets.register
+        route(Kind.FUNCTION, function_delivery(self.invoke))
+        route(Kind.QUEUE, queue_delivery(self.queues))
+        route(Kind.BUS, bus_delivery(self.event_bus))
+        route(Kind.API_DESTINATION, api_destination_delivery(self.api_destinations))
+        route(Kind.STATE_MACHINE, state_machine_delivery(self.state_machines))
 
     def _sync_limits(self) -> None:
         """Reserved concurrency lives in the store (another process, e.g. the CLI beside a running
@@ -153,22 +170,28 @@ class Cumulo:
         with self._workers_lock:
             if self._workers:
                 return
-            dispatcher = AsyncDispatcher(self, self.settings.async_workers)
-            pollers = MappingPollers(self)
-            dispatcher.on_destination["events"] = self._destination_event
-            for worker in (dispatcher, pollers, Scheduler(self), EventRouter(self), DeliveryWorker(self),
-                           self.state_machines.engine, Housekeeper(self)):
+            workers: list[Worker] = [
+                self.async_dispatcher(self.settings.async_workers),
+                MappingPollers(self.mappings, self.messages, self.queues, self.streams, self.invoke, self.targets,
+                               self.arns),
+                Scheduler(self.schedules_service, self.store, self.messages, self.targets, self.event_bus.fire_rule,
+                          self.arns),
+                EventRouter(self.messages, self.event_bus),
+                DeliveryWorker(self.messages, self.targets, self.settings.events_retry_base_s),
+                self.state_machines.engine,
+                Housekeeper(self.store, self.messages, self.queues, self.streams)]
+            for worker in workers:
                 worker.start()
                 self._workers.append(worker)
 
-    def _destination_event(self, bus_arn: str, record: dict[str, Any], outcome: str) -> None:
-        """An invocation record sent to an event bus, as Lambda sends it."""
-        result = self.event_bus.put_events([{
-            "Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {outcome}",
-            "Detail": json.dumps(record), "Resources": [record["requestContext"]["functionArn"]],
-            "EventBusName": bus_arn}])
-        if result["FailedEntryCount"]:
-            raise InvalidParameterValueException(result["Entries"][0]["ErrorMessage"])
+    def async_dispatcher(self, workers: int = 16, clock: Clock = SYSTEM_CLOCK) -> AsyncDispatcher:
+        """A dispatcher of asynchronous events (not started): ``start_workers`` runs one."""
+        return AsyncDispatcher(self.messages, self.functions, self.event_invoke_configs, self._run_invocation,
+                               self.targets, self.arns, self.settings, clock, workers)
+
+    def _run_invocation(self, config: FunctionConfiguration, request: InvocationRequest,
+                        invoked_arn: str) -> InvocationResult:
+        return self._runtime().invoke(config, request, invoked_arn)
 
     def stop_workers(self) -> None:
         with self._workers_lock:
@@ -179,9 +202,6 @@ class Cumulo:
     @property
     def dispatcher(self) -> AsyncDispatcher | None:
         return next((w for w in self._workers if isinstance(w, AsyncDispatcher)), None)
-
-    def runtime_invoker(self) -> Invoker:
-        return self._runtime()
 
     def _runtime(self) -> Invoker:
         if self._invoker is not None:
@@ -287,29 +307,13 @@ class Cumulo:
                      "in private mounts (code read-only at /var/task, its own /tmp, /dev and /proc); " + limits,
                      "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
         else:
-            why = ("sandbox=process was asked" if self.settings.sandbox == "process" else
-                   "this server is not root; run it as root for the namespace level" if os.geteuid() != 0 else
-                   "mount namespaces are not available here")
-            scoped = zygote.signals_scoped    # runtime/landlock.py
-            lines = ["process: environments run as this server's user, for trusted code only (" + why + "): "
-                     "a function can read this user's files (the store and its keys), "
-                     + ("signal and read the other functions' environments" if scoped else
-                        "signal this server and the other functions' environments")
-                     + ", and reach services on 127.0.0.1",
-                     "guaranteed: each environment has its own session and process group, working folder, TMPDIR "
-                     "and cleared environment variables, no_new_privs, rlimits (1,024 files, each file at most its "
-                     "ephemeral storage, no core dumps); " + limits + "; seccomp filter "
-                     + ("on" if zygote.seccomp else "OFF (not available here)")
-                     + ("; signals and ptrace cannot leave the environments' Landlock domain (this server and "
-                        "this user's other processes are out of their reach)" if scoped else
-                        "; no Landlock signal scoping here (Linux 6.12 has it): functions can signal this server")]
+            lines = ["process: environments run as this server's user, with its files and loopback services "
+                     "in reach: for trusted code only (run as root for the namespace level); " + limits]
         lines.append({
-            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns "
-                        "(none for functions with a VpcConfig)",
+            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns",
             "isolated-offline": "network: isolated from the host's loopback; no outbound access "
                                 + ("(no_network)" if self.settings.no_network else "(install slirp4netns for it)"),
-            "host": "network: the host's (functions can reach services on 127.0.0.1); no_network and "
-                    "functions' VpcConfig are not enforced at this level",
+            "host": "network: the host's (functions can reach services on 127.0.0.1)",
         }[zygote.network])
         return lines
 
@@ -590,7 +594,7 @@ class Cumulo:
         process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         if invocation_type == InvocationType.EVENT:
-            request_id, config = enqueue_event(self, name, qualifier, data, client_context)
+            request_id, config = self.async_events.enqueue(name, qualifier, data, client_context)
             return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()

@@ -6,8 +6,10 @@ Flow, every step durable before the next (``store/messages.py`` internal queues)
                                                                │                input rendered)
                                                                └──► ~archive/<name> (matching archives)
     another bus's target, a replay ──► ~events ──EventRouter──► the same routing
-    ~deliveries ──DeliveryWorker──► function (async invoke) | queue | another bus | API destination (HTTP)
-                     └── failed: retried with backoff per the target's RetryPolicy, then its DLQ
+    ~deliveries ──DeliveryWorker──► the target router (``cumulo/targets.py``): function (async invoke) |
+                     │               queue | another bus (``forward``) | API destination (HTTP) | state machine
+                     └── failed: retried with backoff per the target's RetryPolicy while the failure is
+                         ``retryable``, then its DLQ
 
 PutEvents answers once the accepted entries are committed — already routed: the
 deliveries and archive copies are written in the same transaction — and never waits
@@ -25,20 +27,19 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, List
+from typing import Any, Callable, List
 
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
 from cumulo.events.index import RuleIndex
 from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile_pattern, flatten
 from cumulo.events.transform import TargetInput, compile_target_input
-from cumulo.model import function as fn
 from cumulo.model import json_limits
+from cumulo.model.function import Arns
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
+from cumulo.ports import now_ms as clock_ms
 from cumulo.sources import cron
-from cumulo.store.messages import NewMessage, StoredMessage, now_ms
+from cumulo.store.messages import MessageStore, NewMessage, StoredMessage, now_ms
 from cumulo.store.workers import QueueWorkers
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
 
 __all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
            "LimitExceededException", "EVENTS_QUEUE", "DELIVERIES_QUEUE"]
@@ -92,8 +93,13 @@ def _epoch(value: Any, what: str) -> float:
 
 
 class EventBusService:
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    """``schedules`` keeps scheduled rules' schedules; ``api_destination`` describes an API
+    destination (raising when there is none), for PutTargets."""
+
+    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, schedules: RuleSchedules,
+                 api_destination: Callable[[str], Any]) -> None:
+        self._store, self._messages, self._arns = store, messages, arns
+        self._schedules, self._api_destination = schedules, api_destination
         self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
@@ -101,11 +107,11 @@ class EventBusService:
 
     # -- names ----------------------------------------------------------------
     def bus_arn(self, name: str) -> str:
-        return f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:event-bus/{name}"
+        return f"arn:aws:events:{self._arns.region}:{self._arns.account}:event-bus/{name}"
 
     def rule_arn(self, bus: str, name: str) -> str:
         middle = "" if bus == "default" else f"{bus}/"
-        return f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:rule/{middle}{name}"
+        return f"arn:aws:events:{self._arns.region}:{self._arns.account}:rule/{middle}{name}"
 
     def _bus_name(self, ref: Any) -> str:
         if ref in (None, ""):
@@ -122,7 +128,7 @@ class EventBusService:
         name = self._bus_name(ref)
         if name == "default":
             return {"Name": "default", "Arn": self.bus_arn("default")}
-        doc = self._c.store.get_document("event-bus", name)
+        doc = self._store.get_document("event-bus", name)
         if doc is None:
             raise ResourceNotFoundException(f"Event bus {name} does not exist.")
         return doc
@@ -132,19 +138,19 @@ class EventBusService:
         if not isinstance(name, str) or not _BUS_NAME_RE.match(name) or name.startswith("aws."):
             raise ValidationException("Event bus names are 1-256 characters of letters, digits and . - _ /, and do "
                                       "not start with 'aws.'.")
-        if name == "default" or self._c.store.get_document("event-bus", name) is not None:
+        if name == "default" or self._store.get_document("event-bus", name) is not None:
             raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
         doc = {"Name": name, "Arn": self.bus_arn(name), "CreationTime": time.time(), "LastModifiedTime": time.time()}
         if description:
             doc["Description"] = description
-        self._c.store.put_document("event-bus", name, doc)
+        self._store.put_document("event-bus", name, doc)
         return {"EventBusArn": doc["Arn"], **({"Description": description} if description else {})}
 
     def describe_event_bus(self, name: Any = None) -> dict[str, Any]:
         return dict(self._bus(name))
 
     def list_event_buses(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        buses = [{"Name": "default", "Arn": self.bus_arn("default")}] + self._c.store.list_documents("event-bus")
+        buses = [{"Name": "default", "Arn": self.bus_arn("default")}] + self._store.list_documents("event-bus")
         return [b for b in buses if b["Name"].startswith(prefix or "")]
 
     def delete_event_bus(self, name: str) -> None:
@@ -153,15 +159,15 @@ class EventBusService:
             raise ValidationException("Cannot delete event bus default.")
         if any(r["EventBusName"] == bus for r in self._rules()):
             raise ValidationException(f"Cannot delete event bus {bus} because it has rules.")
-        self._c.store.delete_document("event-bus", bus)
+        self._store.delete_document("event-bus", bus)
 
     # -- rules ----------------------------------------------------------------
     def _rules(self) -> "List[dict[str, Any]]":
-        return self._c.store.list_documents("event-rule")
+        return self._store.list_documents("event-rule")
 
     def _rule(self, name: Any, bus: Any) -> dict[str, Any]:
         bus_name = self._bus(bus)["Name"]
-        doc = self._c.store.get_document("event-rule", f"{bus_name}|{name}") if isinstance(name, str) else None
+        doc = self._store.get_document("event-rule", f"{bus_name}|{name}") if isinstance(name, str) else None
         if doc is None:
             raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus_name}.")
         return doc
@@ -186,7 +192,7 @@ class EventBusService:
             cron.parse(schedule_expression)
         if state not in (None, "ENABLED", "DISABLED"):
             raise ValidationException("State must be ENABLED or DISABLED.")
-        current = self._c.store.get_document("event-rule", f"{bus}|{name}") or {}
+        current = self._store.get_document("event-rule", f"{bus}|{name}") or {}
         doc = {**current, "Name": name, "Arn": self.rule_arn(bus, name), "EventBusName": bus,
                "State": state or current.get("State", "ENABLED"), "Targets": current.get("Targets", [])}
         for key, value in (("EventPattern", pattern_text), ("ScheduleExpression", schedule_expression),
@@ -195,14 +201,14 @@ class EventBusService:
                 doc[key] = value
             else:
                 doc.pop(key, None)
-        self._c.store.put_document("event-rule", f"{bus}|{name}", doc)
+        self._store.put_document("event-rule", f"{bus}|{name}", doc)
         self._sync_rule_schedule(doc)
         return doc["Arn"]
 
     def _sync_rule_schedule(self, doc: dict[str, Any]) -> None:
-        schedules = self._c.schedules_service
+        schedules = self._schedules
         schedule_name = f"rule.{doc['Name']}"[:64]
-        exists = self._c.store.get_document("schedule", schedule_name) is not None
+        exists = self._store.get_document("schedule", schedule_name) is not None
         if doc.get("ScheduleExpression"):
             schedules.create(schedule_name, doc["ScheduleExpression"], doc["Arn"],
                              state="ENABLED" if doc["State"] == "ENABLED" else "DISABLED", update=exists)
@@ -221,7 +227,7 @@ class EventBusService:
     def set_rule_state(self, name: str, event_bus: Any, enabled: bool) -> None:
         doc = self._rule(name, event_bus)
         doc["State"] = "ENABLED" if enabled else "DISABLED"
-        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{name}", doc)
+        self._store.put_document("event-rule", f"{doc['EventBusName']}|{name}", doc)
         self._sync_rule_schedule(doc)
 
     def delete_rule(self, name: str, event_bus: Any = None, force: bool = False) -> None:
@@ -231,7 +237,7 @@ class EventBusService:
             return                                          # AWS: deleting a missing rule succeeds
         if doc["Targets"] and not force:
             raise ValidationException("Rule can't be deleted since it has targets.")
-        self._c.store.delete_document("event-rule", f"{doc['EventBusName']}|{name}")
+        self._store.delete_document("event-rule", f"{doc['EventBusName']}|{name}")
         doc.pop("ScheduleExpression", None)
         self._sync_rule_schedule(doc)
 
@@ -253,7 +259,7 @@ class EventBusService:
             raise LimitExceededException(f"The requested resource exceeds the maximum number allowed "
                                          f"({MAX_TARGETS} targets per rule).")
         doc["Targets"] = list(current.values())
-        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        self._store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
     def _check_target(self, target: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +283,7 @@ class EventBusService:
         if dlq and ":sqs:" not in dlq:
             raise ValidationException("DeadLetterConfig.Arn must be an SQS queue ARN.")
         if ":api-destination/" in arn:
-            self._c.api_destinations.describe_api_destination(arn)
+            self._api_destination(arn)
         keep = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
                 "SqsParameters", "HttpParameters", "RoleArn")
         return {k: target[k] for k in keep if target.get(k) is not None}
@@ -288,7 +294,7 @@ class EventBusService:
         failed = [{"TargetId": i, "ErrorCode": "ResourceNotFoundException",
                    "ErrorMessage": f"Target {i} does not exist on rule {rule}."} for i in ids if i not in known]
         doc["Targets"] = [t for t in doc["Targets"] if t["Id"] not in set(ids)]
-        self._c.store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        self._store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
     def list_targets_by_rule(self, rule: str, event_bus: Any = None) -> list[dict[str, Any]]:
@@ -340,7 +346,7 @@ class EventBusService:
             batches: dict[str, list[NewMessage]] = {}
             for bus, event in accepted:
                 self.route_event(event, bus, [bus], None, False, now, batches)
-            self._c.messages.send_many(batches, now)
+            self._messages.send_many(batches, now)
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
 
     def route_event(self, event: dict[str, Any], bus: str, hops: list[str], only_rules: list[str] | None,
@@ -391,8 +397,8 @@ class EventBusService:
         except ValidationException as err:
             raise _EntryError("InvalidArgument", err.message) from None
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": str(entry["DetailType"]),
-                 "source": str(entry["Source"]), "account": self._c.arns.account, "time": _iso(stamp * 1000),
-                 "region": self._c.arns.region, "resources": resources, "detail": detail}
+                 "source": str(entry["Source"]), "account": self._arns.account, "time": _iso(stamp * 1000),
+                 "region": self._arns.region, "resources": resources, "detail": detail}
         return bus, event
 
     # -- routing --------------------------------------------------------------
@@ -400,7 +406,7 @@ class EventBusService:
         """The enabled rules of ``bus`` with event patterns, indexed, and their targets' compiled
         inputs; rebuilt when they change."""
         with self._index_lock:
-            generation = self._c.store.generation
+            generation = self._store.generation
             checked = self._checked.get(bus)
             cached = self._indexes.get(bus)
             if cached is not None and checked is not None and (checked[0] == generation
@@ -446,14 +452,28 @@ class EventBusService:
             if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
                 deliveries = self.deliveries_for(event, rule, ["default"], now_ms())
                 if deliveries:
-                    self._c.messages.send(DELIVERIES_QUEUE, deliveries, now_ms())
+                    self._messages.send(DELIVERIES_QUEUE, deliveries, now_ms())
+
+    def forward(self, bus_ref: str, event: str, hops: tuple[str, ...], event_id: str) -> None:
+        """An event a rule of another bus sends to this one (a bus target): routed here next, unless it
+        already passed through this bus (a loop)."""
+        bus = self._bus(bus_ref)["Name"]
+        if bus in hops:
+            log.warning("event %s already passed through bus %s: not sent again (loop)", event_id, bus)
+            return
+        try:
+            json.loads(event)
+        except ValueError:
+            raise ValidationException("An event bus target needs the event as its input.") from None
+        self._messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), event.encode(), None,
+                                                        {"bus": bus, "hops": list(hops) + [bus]})], now_ms())
 
     # -- archives and replays --------------------------------------------------------
     def create_archive(self, name: str, source_arn: str, event_pattern: Any = None, retention_days: int | None = None,
                        description: str | None = None) -> dict[str, Any]:
         if not isinstance(name, str) or not _ARCHIVE_NAME_RE.match(name):
             raise ValidationException("Archive names are 1-48 letters, digits, '.', '-' or '_'.")
-        if self._c.store.get_document("event-archive", name) is not None:
+        if self._store.get_document("event-archive", name) is not None:
             raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
         bus = self._bus(source_arn)["Name"]
         if event_pattern:
@@ -463,18 +483,18 @@ class EventBusService:
         if not isinstance(days, int) or days < 0:
             raise ValidationException("RetentionDays must be 0 (forever) or more.")
         now = time.time()
-        doc = {"ArchiveName": name, "ArchiveArn": f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:"
+        doc = {"ArchiveName": name, "ArchiveArn": f"arn:aws:events:{self._arns.region}:{self._arns.account}:"
                                                   f"archive/{name}", "EventSourceArn": self.bus_arn(bus),
                "State": "ENABLED", "RetentionDays": days, "CreationTime": now, "bus": bus}
         if event_pattern:
             doc["EventPattern"] = event_pattern
         if description:
             doc["Description"] = description
-        self._c.store.put_document("event-archive", name, doc)
+        self._store.put_document("event-archive", name, doc)
         return {"ArchiveArn": doc["ArchiveArn"], "State": "ENABLED", "CreationTime": now}
 
     def _archive(self, name: Any) -> dict[str, Any]:
-        doc = self._c.store.get_document("event-archive", name) if isinstance(name, str) else None
+        doc = self._store.get_document("event-archive", name) if isinstance(name, str) else None
         if doc is None:
             raise ResourceNotFoundException(f"Archive {name} does not exist.")
         return doc
@@ -483,29 +503,29 @@ class EventBusService:
         return self._describe(self._archive(name))
 
     def _describe(self, doc: dict[str, Any]) -> dict[str, Any]:
-        count, size = self._c.messages.queue_stats(ARCHIVE_PREFIX + doc["ArchiveName"])
+        count, size = self._messages.queue_stats(ARCHIVE_PREFIX + doc["ArchiveName"])
         return {**{k: v for k, v in doc.items() if k != "bus"}, "EventCount": count, "SizeBytes": size}
 
     def list_archives(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [self._describe(d) for d in self._c.store.list_documents("event-archive")
+        return [self._describe(d) for d in self._store.list_documents("event-archive")
                 if d["ArchiveName"].startswith(prefix or "")]
 
     def delete_archive(self, name: str) -> None:
         self._archive(name)
-        self._c.store.delete_document("event-archive", name)
-        self._c.messages.purge(ARCHIVE_PREFIX + name)
+        self._store.delete_document("event-archive", name)
+        self._messages.purge(ARCHIVE_PREFIX + name)
 
     def archives_for(self, bus: str) -> list[tuple[str, Pattern | None]]:
         """The enabled archives of ``bus`` and their compiled patterns, re-read whenever the store's
         generation has changed (every archive write bumps it; unlike ``index()``, with no 0.2 s
         grace, so an archive takes the very next event, as when this read the store per event)."""
         with self._index_lock:
-            generation = self._c.store.generation
+            generation = self._store.generation
             cached = self._archives.get(bus)
             if cached is not None and cached[0] == generation:
                 return cached[1]
             out = []
-            for doc in self._c.store.list_documents("event-archive"):
+            for doc in self._store.list_documents("event-archive"):
                 if doc["bus"] == bus and doc["State"] == "ENABLED":
                     out.append((doc["ArchiveName"], compile_pattern(doc["EventPattern"]) if doc.get("EventPattern")
                                 else None))
@@ -516,7 +536,7 @@ class EventBusService:
                      description: str | None = None) -> dict[str, Any]:
         if not isinstance(name, str) or not _RULE_NAME_RE.match(name):
             raise ValidationException("Replay names are 1-64 letters, digits, '.', '-' or '_'.")
-        if self._c.store.get_document("event-replay", name) is not None:
+        if self._store.get_document("event-replay", name) is not None:
             raise ResourceAlreadyExistsException(f"Replay {name} already exists.")
         if not isinstance(source_arn, str) or ":archive/" not in source_arn:
             raise ValidationException("EventSourceArn must be an archive ARN.")
@@ -532,30 +552,30 @@ class EventBusService:
             raise ValidationException("A replay's destination must be the archive's event bus.")
         filters = dest.get("FilterArns") or []
         now = time.time()
-        doc = {"ReplayName": name, "ReplayArn": f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:"
+        doc = {"ReplayName": name, "ReplayArn": f"arn:aws:events:{self._arns.region}:{self._arns.account}:"
                                                 f"replay/{name}", "EventSourceArn": source_arn,
                "Destination": {"Arn": self.bus_arn(bus), **({"FilterArns": filters} if filters else {})},
                "EventStartTime": begin, "EventEndTime": finish, "State": "STARTING", "ReplayStartTime": now}
         if description:
             doc["Description"] = description
-        self._c.store.put_document("event-replay", name, doc)
+        self._store.put_document("event-replay", name, doc)
         return {"ReplayArn": doc["ReplayArn"], "State": "STARTING", "ReplayStartTime": now}
 
     def describe_replay(self, name: str) -> dict[str, Any]:
-        doc = self._c.store.get_document("event-replay", name) if isinstance(name, str) else None
+        doc = self._store.get_document("event-replay", name) if isinstance(name, str) else None
         if doc is None:
             raise ResourceNotFoundException(f"Replay {name} does not exist.")
         return doc
 
     def list_replays(self) -> list[dict[str, Any]]:
-        return self._c.store.list_documents("event-replay")
+        return self._store.list_documents("event-replay")
 
     def cancel_replay(self, name: str) -> dict[str, Any]:
         doc = self.describe_replay(name)
         if doc["State"] not in ("STARTING", "RUNNING"):
             raise InvalidStateException(f"Replay {name} is {doc['State']} and cannot be cancelled.")
         doc["State"] = "CANCELLING"
-        self._c.store.put_document("event-replay", name, doc)
+        self._store.put_document("event-replay", name, doc)
         return {"ReplayArn": doc["ReplayArn"], "State": "CANCELLING"}
 
     def run_replay(self, doc: dict[str, Any]) -> None:
@@ -563,21 +583,21 @@ class EventBusService:
         ``replay-name``, go only to ``FilterArns`` rules if given, and are not archived again)."""
         name = doc["ReplayName"]
         doc["State"] = "RUNNING"
-        self._c.store.put_document("event-replay", name, doc)
+        self._store.put_document("event-replay", name, doc)
         archive = doc["EventSourceArn"].rsplit("/", 1)[1]
         bus = doc["Destination"]["Arn"].rsplit("/", 1)[1]
         filters = doc["Destination"].get("FilterArns")
         last = None
         batch: list[NewMessage] = []
-        for body in self._c.messages.scan(ARCHIVE_PREFIX + archive):
+        for body in self._messages.scan(ARCHIVE_PREFIX + archive):
             event = json.loads(body)
             stamp = _epoch(event["time"], "time")
             if not doc["EventStartTime"] <= stamp < doc["EventEndTime"]:
                 continue
-            current = self._c.store.get_document("event-replay", name) or {}
+            current = self._store.get_document("event-replay", name) or {}
             if current.get("State") == "CANCELLING":
                 doc.update(State="CANCELLED", ReplayEndTime=time.time())
-                self._c.store.put_document("event-replay", name, doc)
+                self._store.put_document("event-replay", name, doc)
                 return
             event["replay-name"] = name
             meta: dict[str, Any] = {"bus": bus, "hops": [bus], "replay": name}
@@ -586,14 +606,14 @@ class EventBusService:
             batch.append(NewMessage(str(uuid.uuid4()), json.dumps(event).encode(), None, meta))
             last = stamp
             if len(batch) >= 100:
-                self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
+                self._messages.send(EVENTS_QUEUE, batch, now_ms())
                 batch = []
         if batch:
-            self._c.messages.send(EVENTS_QUEUE, batch, now_ms())
+            self._messages.send(EVENTS_QUEUE, batch, now_ms())
         doc.update(State="COMPLETED", ReplayEndTime=time.time())
         if last is not None:
             doc["EventLastReplayedTime"] = last
-        self._c.store.put_document("event-replay", name, doc)
+        self._store.put_document("event-replay", name, doc)
 
 
 def _compiled_input(target: dict[str, Any]) -> TargetInput | CumuloError:
@@ -636,8 +656,8 @@ def _entry_size(entry: dict[str, Any]) -> int:
 class EventRouter:
     """Moves committed events to archives and per-target deliveries; runs replays."""
 
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, messages: MessageStore, bus: EventBusService) -> None:
+        self._messages, self._bus = messages, bus
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-events-router", daemon=True)
 
@@ -649,7 +669,7 @@ class EventRouter:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        store = self._c.messages
+        store = self._messages
         while not self._stop.is_set():
             try:
                 self._replays()
@@ -669,24 +689,25 @@ class EventRouter:
         for m in events:
             meta = m.sys or {}
             bus = meta.get("bus", "default")
-            self._c.event_bus.route_event(json.loads(m.body), bus, meta.get("hops", [bus]), meta.get("rules"),
-                                          bool(meta.get("replay")), now, batches)
-        self._c.messages.send_many(batches, now)
-        self._c.messages.delete(EVENTS_QUEUE, [(m.seq, m.receipt.partition("-")[2]) for m in events])
+            self._bus.route_event(json.loads(m.body), bus, meta.get("hops", [bus]), meta.get("rules"),
+                                  bool(meta.get("replay")), now, batches)
+        self._messages.send_many(batches, now)
+        self._messages.delete(EVENTS_QUEUE, [(m.seq, m.receipt.partition("-")[2]) for m in events])
 
     def _replays(self) -> None:
-        for doc in self._c.event_bus.list_replays():
+        for doc in self._bus.list_replays():
             if doc["State"] == "STARTING":
-                self._c.event_bus.run_replay(doc)
+                self._bus.run_replay(doc)
 
 
 class DeliveryWorker:
-    """Delivers to targets, with the target's retry policy and dead-letter queue."""
+    """Delivers to targets through the target router, with the target's retry policy (from
+    ``retry_base_s``, doubling up to 60 s, while the failure is ``retryable``) and dead-letter queue."""
 
-    def __init__(self, cumulo: "Cumulo", workers: int = 8) -> None:
-        self._c = cumulo
-        self._workers = QueueWorkers(cumulo.messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver,
-                                     "cumulo-deliver")
+    def __init__(self, messages: MessageStore, targets: Targets, retry_base_s: float, clock: Clock = SYSTEM_CLOCK,
+                 workers: int = 8) -> None:
+        self._messages, self._targets, self._retry_base_s, self._clock = messages, targets, retry_base_s, clock
+        self._workers = QueueWorkers(messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver, "cumulo-deliver")
 
     def start(self) -> None:
         self._workers.start()
@@ -695,7 +716,7 @@ class DeliveryWorker:
         self._workers.stop()
 
     def deliver(self, m: StoredMessage) -> None:
-        store = self._c.messages
+        store = self._messages
         meta = dict(m.sys or {})
         target = meta["target"]
         receipt = (m.seq, m.receipt.partition("-")[2])
@@ -706,51 +727,20 @@ class DeliveryWorker:
             attempts = policy.get("MaximumRetryAttempts", RETRY_ATTEMPTS_DEFAULT)
             max_age = policy.get("MaximumEventAgeInSeconds", EVENT_AGE_DEFAULT_S)
             meta["n"] = meta.get("n", 0) + 1
-            delay = min(self._c.settings.events_retry_base_s * 2 ** (meta["n"] - 1), 60.0)
-            hopeless = getattr(err, "retry", True) is False
-            if hopeless or meta["n"] > attempts or now_ms() + delay * 1000 - meta["at"] > max_age * 1000:
+            delay = min(self._retry_base_s * 2 ** (meta["n"] - 1), 60.0)
+            now = clock_ms(self._clock)
+            if not err.retryable or meta["n"] > attempts or now + delay * 1000 - meta["at"] > max_age * 1000:
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
-            store.release(DELIVERIES_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
+            store.release(DELIVERIES_QUEUE, [receipt], now + int(delay * 1000), meta)
             return
         store.delete(DELIVERIES_QUEUE, [receipt])
 
     def _send(self, target: dict[str, Any], payload: str, meta: dict[str, Any]) -> None:
-        arn = target["Arn"]
-        service = arn.split(":")[2]
-        c = self._c
-        if service == "lambda":
-            from cumulo.invoke.asynchronous import enqueue_event
-            name, qualifier = fn.parse_function_ref(arn)
-            enqueue_event(c, name, qualifier, payload.encode())
-        elif service == "sqs":
-            _, attrs = c.queues.attributes(arn)
-            if attrs.fifo:
-                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-                if not group:
-                    raise ValidationException("A FIFO queue target needs SqsParameters.MessageGroupId.")
-                c.queues.send_message(arn, payload, group_id=group, dedup_id=meta["event_id"])
-            else:
-                c.queues.send_message(arn, payload)
-        elif service == "events" and ":api-destination/" in arn:
-            c.api_destinations.invoke(arn, payload, target.get("HttpParameters"))
-        elif service == "events":
-            bus = c.event_bus._bus(arn)["Name"]
-            hops = list(meta.get("hops", []))
-            if bus in hops:
-                log.warning("event %s already passed through bus %s: not sent again (loop)", meta["event_id"], bus)
-                return
-            try:
-                json.loads(payload)
-            except ValueError:
-                raise ValidationException("An event bus target needs the event as its input.") from None
-            c.messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), payload.encode(), None,
-                                                      {"bus": bus, "hops": hops + [bus]})], now_ms())
-        elif service == "states":
-            c.state_machines.start_execution(arn, None, payload)
-        else:
-            raise ValidationException(f"Target {arn} is not available in this build.")
+        self._targets.send(target["Arn"], Send(payload, sqs_parameters=target.get("SqsParameters") or {},
+                                               dedup_id=meta["event_id"], http_parameters=target.get("HttpParameters"),
+                                               hops=tuple(meta.get("hops", [])), event_id=meta["event_id"]))
 
     def _dead_letter(self, target: dict[str, Any], meta: dict[str, Any], payload: str, err: CumuloError) -> None:
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
@@ -758,11 +748,6 @@ class DeliveryWorker:
                     meta["n"], err)
         if not dlq:
             return
-        attributes = {"RULE_ARN": {"DataType": "String", "StringValue": meta["rule"]},
-                      "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
-                      "ERROR_CODE": {"DataType": "String", "StringValue": err.type},
-                      "ERROR_MESSAGE": {"DataType": "String", "StringValue": err.message[:1024] or "-"}}
-        try:
-            self._c.queues.send_raw(dlq, payload, attributes)
-        except CumuloError as dlq_err:
-            log.warning("could not send event %s to its dead-letter queue %s: %s", meta["event_id"], dlq, dlq_err)
+        attributes = {"RULE_ARN": meta["rule"], "TARGET_ARN": target["Arn"], "ERROR_CODE": err.type,
+                      "ERROR_MESSAGE": err.message[:1024] or "-"}
+        self._targets.dead_letter(dlq, payload, attributes, f"event {meta['event_id']}")

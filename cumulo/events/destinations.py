@@ -24,13 +24,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
+from cumulo.errors import ResourceNotFoundException, ValidationException
 from cumulo.events.bus import ResourceAlreadyExistsException
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
+from cumulo.model.function import Arns
+from cumulo.ports import Documents, TargetFailed
 
 __all__ = ["ApiDestinations", "TargetFailed"]
 
@@ -41,33 +40,23 @@ _RETRIED = {401, 407, 409, 429}
 USER_AGENT = "Amazon/EventBridge/ApiDestinations"
 
 
-class TargetFailed(CumuloError):
-    """A target refused a delivery; ``retry`` says whether trying again may help."""
-
-    status = 502
-
-    def __init__(self, message: str, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
 class ApiDestinations:
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, store: Documents, arns: Arns) -> None:
+        self._store, self._arns = store, arns
         self._tokens: dict[str, tuple[str, float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
         self._flights: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _arn(self, kind: str, name: str, suffix: str) -> str:
-        return f"arn:aws:events:{self._c.arns.region}:{self._c.arns.account}:{kind}/{name}/{suffix}"
+        return f"arn:aws:events:{self._arns.region}:{self._arns.account}:{kind}/{name}/{suffix}"
 
     # -- connections ----------------------------------------------------------
     def create_connection(self, name: str, authorization_type: str, auth_parameters: Any,
                           description: str | None = None, update: bool = False) -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValidationException("Connection names are 1-64 letters, digits, '.', '-' or '_'.")
-        current = self._c.store.get_document("event-connection", name)
+        current = self._store.get_document("event-connection", name)
         if current is not None and not update:
             raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
         if current is None and update:
@@ -82,12 +71,12 @@ class ApiDestinations:
             "LastAuthorizedTime": now}
         if description:
             doc["Description"] = description
-        self._c.store.put_document("event-connection", name, doc)
+        self._store.put_document("event-connection", name, doc)
         return {k: doc[k] for k in ("ConnectionArn", "ConnectionState", "CreationTime", "LastModifiedTime")}
 
     def _connection(self, ref: str) -> dict[str, Any]:
         name = ref.split(":connection/", 1)[1].split("/", 1)[0] if ":connection/" in ref else ref
-        doc = self._c.store.get_document("event-connection", name)
+        doc = self._store.get_document("event-connection", name)
         if doc is None:
             raise ResourceNotFoundException(f"Failed to describe the connection(s). Connection '{name}' does not exist.")
         return doc
@@ -99,14 +88,14 @@ class ApiDestinations:
         return out
 
     def list_connections(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [{k: v for k, v in d.items() if k != "auth"} for d in self._c.store.list_documents("event-connection")
+        return [{k: v for k, v in d.items() if k != "auth"} for d in self._store.list_documents("event-connection")
                 if d["Name"].startswith(prefix or "")]
 
     def delete_connection(self, name: str) -> dict[str, Any]:
         doc = self._connection(name)
-        if any(d["ConnectionArn"] == doc["ConnectionArn"] for d in self._c.store.list_documents("api-destination")):
+        if any(d["ConnectionArn"] == doc["ConnectionArn"] for d in self._store.list_documents("api-destination")):
             raise ValidationException(f"Connection {name} is used by an API destination.")
-        self._c.store.delete_document("event-connection", doc["Name"])
+        self._store.delete_document("event-connection", doc["Name"])
         return {"ConnectionArn": doc["ConnectionArn"], "ConnectionState": "DELETING"}
 
     # -- API destinations -----------------------------------------------------------
@@ -115,7 +104,7 @@ class ApiDestinations:
                                update: bool = False) -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValidationException("API destination names are 1-64 letters, digits, '.', '-' or '_'.")
-        current = self._c.store.get_document("api-destination", name)
+        current = self._store.get_document("api-destination", name)
         if current is not None and not update:
             raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
         if current is None and update:
@@ -138,12 +127,12 @@ class ApiDestinations:
             "LastModifiedTime": now}
         if description:
             doc["Description"] = description
-        self._c.store.put_document("api-destination", name, doc)
+        self._store.put_document("api-destination", name, doc)
         return {k: doc[k] for k in ("ApiDestinationArn", "ApiDestinationState", "CreationTime", "LastModifiedTime")}
 
     def _destination(self, ref: str) -> dict[str, Any]:
         name = ref.split(":api-destination/", 1)[1].split("/", 1)[0] if ":api-destination/" in ref else ref
-        doc = self._c.store.get_document("api-destination", name)
+        doc = self._store.get_document("api-destination", name)
         if doc is None:
             raise ResourceNotFoundException(f"An api-destination '{name}' does not exist.")
         return doc
@@ -152,11 +141,11 @@ class ApiDestinations:
         return dict(self._destination(name))
 
     def list_api_destinations(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [d for d in self._c.store.list_documents("api-destination") if d["Name"].startswith(prefix or "")]
+        return [d for d in self._store.list_documents("api-destination") if d["Name"].startswith(prefix or "")]
 
     def delete_api_destination(self, name: str) -> None:
         doc = self._destination(name)
-        self._c.store.delete_document("api-destination", doc["Name"])
+        self._store.delete_document("api-destination", doc["Name"])
 
     # -- delivery -------------------------------------------------------------
     def invoke(self, arn: str, payload: str, http_parameters: dict[str, Any] | None) -> None:
@@ -164,7 +153,7 @@ class ApiDestinations:
             destination = self._destination(arn)
             connection = self._connection(destination["ConnectionArn"])
         except ResourceNotFoundException as err:
-            raise TargetFailed(err.message, retry=False) from None
+            raise TargetFailed(err.message, retryable=False) from None
         self._throttle(destination)
         params = http_parameters or {}
         url = destination["InvocationEndpoint"]
@@ -256,7 +245,7 @@ class ApiDestinations:
             token = None
         if not isinstance(token, str):
             raise TargetFailed(f"the OAuth endpoint of connection {name} answered {status or 'no response'} "
-                               "without an access_token", retry=True)
+                               "without an access_token", retryable=True)
         expires = time.time() + float(doc.get("expires_in", 3600)) if isinstance(doc, dict) else time.time()
         with self._lock:
             self._tokens[name] = (token, expires)

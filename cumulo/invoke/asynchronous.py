@@ -20,6 +20,9 @@ What AWS documents, and this does:
 
 A lease lasts the function's timeout plus a margin; if the process dies mid-
 invocation, the event is leased again after that (at least once, never lost).
+
+Invocation records and dead letters go out through the target router (``ports.Targets``);
+whether a failed invocation is tried again is the error's ``retryable``.
 """
 
 from __future__ import annotations
@@ -30,24 +33,23 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 from cumulo import ids
+from cumulo.config import Settings
 from cumulo.errors import (
     CumuloError, InvalidParameterValueException, RequestTooLargeException, ResourceNotFoundException,
-    TooManyRequestsException,
 )
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model import function as fn
-from cumulo.model.function import LATEST, FunctionConfiguration
+from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
-from cumulo.store.messages import NewMessage, StoredMessage, now_ms
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, RunInvocation, Send, Target, Targets
+from cumulo.ports import now_ms as clock_ms
+from cumulo.store.messages import MessageStore, NewMessage, StoredMessage
 from cumulo.store.workers import QueueWorkers
 
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
-
-__all__ = ["EventInvokeConfigs", "AsyncDispatcher", "invocation_record", "enqueue_event"]
+__all__ = ["EventInvokeConfigs", "AsyncDispatcher", "AsyncEvents", "invocation_record"]
 
 log = logging.getLogger("cumulo.async")
 
@@ -70,13 +72,13 @@ class EventInvokeConfig:
 class EventInvokeConfigs:
     """``Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s)``: per function and qualifier."""
 
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, store: Documents, functions: Functions, arns: Arns) -> None:
+        self._store, self._functions, self._arns = store, functions, arns
 
     def _key(self, name: str, qualifier: str | None) -> tuple[str, str]:
         fname, q = fn.parse_function_ref(name, qualifier)
         q = q or LATEST
-        self._c.functions.get(fname, q)       # the function (and qualifier) must exist
+        self._functions.get(fname, q)         # the function (and qualifier) must exist
         return fname, q
 
     def put(self, name: str, qualifier: str | None = None, *, maximum_retry_attempts: int | None = None,
@@ -84,7 +86,7 @@ class EventInvokeConfigs:
             update: bool = False) -> dict[str, Any]:
         fname, q = self._key(name, qualifier)
         doc_id = f"{fname}:{q}"
-        current = self._c.store.get_document(_KIND, doc_id) if update else None
+        current = self._store.get_document(_KIND, doc_id) if update else None
         doc: dict[str, Any] = dict(current or {})
         if maximum_retry_attempts is not None:
             if isinstance(maximum_retry_attempts, bool) or not isinstance(maximum_retry_attempts, int) \
@@ -104,31 +106,31 @@ class EventInvokeConfigs:
             doc["DestinationConfig"] = _destinations(destination_config, (current or {}).get("DestinationConfig"))
         doc.setdefault("DestinationConfig", {"OnSuccess": {}, "OnFailure": {}})
         doc["LastModified"] = time.time()
-        doc["FunctionArn"] = self._c.arns.function(fname, q)
-        self._c.store.put_document(_KIND, doc_id, doc)
+        doc["FunctionArn"] = self._arns.function(fname, q)
+        self._store.put_document(_KIND, doc_id, doc)
         return doc
 
     def get(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
         fname, q = self._key(name, qualifier)
-        doc = self._c.store.get_document(_KIND, f"{fname}:{q}")
+        doc = self._store.get_document(_KIND, f"{fname}:{q}")
         if doc is None:
-            raise ResourceNotFoundException(f"The function {self._c.arns.function(fname, q)} doesn't have an "
+            raise ResourceNotFoundException(f"The function {self._arns.function(fname, q)} doesn't have an "
                                             "EventInvokeConfig")
         return doc
 
     def delete(self, name: str, qualifier: str | None = None) -> None:
         fname, q = self._key(name, qualifier)
-        if not self._c.store.delete_document(_KIND, f"{fname}:{q}"):
-            raise ResourceNotFoundException(f"The function {self._c.arns.function(fname, q)} doesn't have an "
+        if not self._store.delete_document(_KIND, f"{fname}:{q}"):
+            raise ResourceNotFoundException(f"The function {self._arns.function(fname, q)} doesn't have an "
                                             "EventInvokeConfig")
 
     def list(self, name: str) -> list[dict[str, Any]]:
         fname, _ = fn.parse_function_ref(name)
-        self._c.functions.get(fname)
-        return [d for d in self._c.store.list_documents(_KIND) if d["FunctionArn"].split(":")[6] == fname]
+        self._functions.get(fname)
+        return [d for d in self._store.list_documents(_KIND) if d["FunctionArn"].split(":")[6] == fname]
 
     def effective(self, name: str, qualifier: str) -> EventInvokeConfig:
-        doc = self._c.store.get_document(_KIND, f"{name}:{qualifier}")
+        doc = self._store.get_document(_KIND, f"{name}:{qualifier}")
         if doc is None:
             return EventInvokeConfig()
         dest = doc.get("DestinationConfig") or {}
@@ -154,29 +156,36 @@ def _destinations(doc: Any, current: dict | None) -> dict[str, Any]:
     return out
 
 
-def enqueue_event(c: "Cumulo", name: str, qualifier: str | None, payload: bytes,
-                  client_context: dict | None = None) -> tuple[str, FunctionConfiguration]:
-    """Commit one asynchronous event; returns the request id it will run under and the configuration
-    ``name`` and ``qualifier`` resolved to (the version Invoke reports)."""
-    config, _ = c.functions.resolve_for_invoke(name, qualifier)
-    if len(payload) > c.settings.async_payload_max:
-        raise RequestTooLargeException(
-            f"Request must be smaller than {c.settings.async_payload_max} bytes for the InvokeAsync operation")
-    if payload.strip():
-        try:
-            json.loads(payload)
-        except ValueError as exc:
-            from cumulo.errors import InvalidRequestContentException
-            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
-    _, q = fn.parse_function_ref(name, qualifier)
-    request_id = ids.request_id()
-    now = now_ms()
-    meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
-    if client_context is not None:
-        meta["cc"] = client_context
-    c.messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
-                                             (config.timeout + LEASE_MARGIN_S) * 1000)], now)
-    return request_id, config
+class AsyncEvents:
+    """The asynchronous queue's way in: ``Invoke`` with ``InvocationType=Event``."""
+
+    def __init__(self, functions: Functions, messages: MessageStore, payload_max: int,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self._functions, self._messages, self._payload_max, self._clock = functions, messages, payload_max, clock
+
+    def enqueue(self, name: str, qualifier: str | None, payload: bytes,
+                client_context: dict | None = None) -> tuple[str, FunctionConfiguration]:
+        """Commit one asynchronous event; returns the request id it will run under and the configuration
+        ``name`` and ``qualifier`` resolved to (the version Invoke reports)."""
+        config, _ = self._functions.resolve_for_invoke(name, qualifier)
+        if len(payload) > self._payload_max:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {self._payload_max} bytes for the InvokeAsync operation")
+        if payload.strip():
+            try:
+                json.loads(payload)
+            except ValueError as exc:
+                from cumulo.errors import InvalidRequestContentException
+                raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+        _, q = fn.parse_function_ref(name, qualifier)
+        request_id = ids.request_id()
+        now = clock_ms(self._clock)
+        meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
+        if client_context is not None:
+            meta["cc"] = client_context
+        self._messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
+                                                     (config.timeout + LEASE_MARGIN_S) * 1000)], now)
+        return request_id, config
 
 
 def invocation_record(condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
@@ -208,12 +217,15 @@ def _json_or_text(data: bytes) -> Any:
 
 
 class AsyncDispatcher:
-    """Leases asynchronous events and runs them on a pool of worker threads."""
+    """Leases asynchronous events and runs them on a pool of worker threads (``run``: the runtime's
+    invocation of a resolved configuration); ``settings`` gives the retry delays."""
 
-    def __init__(self, cumulo: "Cumulo", workers: int = 16) -> None:
-        self._c = cumulo
-        self._workers = QueueWorkers(cumulo.messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async")
-        self.on_destination: dict[str, Callable[[str, dict[str, Any], str], None]] = {}
+    def __init__(self, messages: MessageStore, functions: Functions, configs: EventInvokeConfigs,
+                 run: RunInvocation, targets: Targets, arns: Arns, settings: Settings, clock: Clock = SYSTEM_CLOCK,
+                 workers: int = 16) -> None:
+        self._messages, self._functions, self._configs, self._run = messages, functions, configs, run
+        self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
+        self._workers = QueueWorkers(messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async")
 
     def start(self) -> None:
         self._workers.start()
@@ -221,20 +233,23 @@ class AsyncDispatcher:
     def stop(self) -> None:
         self._workers.stop()
 
+    def _now_ms(self) -> int:
+        return clock_ms(self._clock)
+
     def process(self, message: StoredMessage) -> None:
-        c, store = self._c, self._c.messages
+        store = self._messages
         meta = dict(message.sys or {})
         receipt = (message.seq, message.receipt.partition("-")[2])
         try:
-            config, invoked_arn = c.functions.resolve_for_invoke(meta["fn"], meta["q"])
+            config, invoked_arn = self._functions.resolve_for_invoke(meta["fn"], meta["q"])
         except ResourceNotFoundException:
             log.warning("dropping async event %s: function %s:%s no longer exists", meta["rid"], meta["fn"], meta["q"])
             store.delete(ASYNC_QUEUE, [receipt])
             return
-        settings = c.settings
-        policy = c.event_invoke_configs.effective(config.name, meta["q"])
-        function_arn = c.arns.function(config.name, meta["q"])
-        now = now_ms()
+        settings = self._settings
+        policy = self._configs.effective(config.name, meta["q"])
+        function_arn = self._arns.function(config.name, meta["q"])
+        now = self._now_ms()
         if now - meta["at"] > policy.max_age_s * 1000:
             self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
                          policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds")
@@ -245,11 +260,11 @@ class AsyncDispatcher:
             store.release(ASYNC_QUEUE, [receipt], now + (config.timeout + LEASE_MARGIN_S) * 1000)
         request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
         try:
-            result = c.runtime_invoker().invoke(config, request, invoked_arn)
+            result = self._run(config, request, invoked_arn)
         except CumuloError as err:
-            throttled = isinstance(err, TooManyRequestsException)
-            if not throttled and err.status < 500:
-                # A request the function can never accept (e.g. not valid JSON): not retried.
+            if not err.retryable:
+                # A request the function can never accept (e.g. not valid JSON): not retried. A
+                # throttle or a fault of the platform is retried, and is not an attempt.
                 self._failed("RetriesExhausted", meta, function_arn, message.body, None, config.dead_letter_arn,
                              policy, err.type, err.message)
                 store.delete(ASYNC_QUEUE, [receipt])
@@ -261,7 +276,7 @@ class AsyncDispatcher:
                              policy, err.type, err.message)
                 store.delete(ASYNC_QUEUE, [receipt])
                 return
-            store.release(ASYNC_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
+            store.release(ASYNC_QUEUE, [receipt], self._now_ms() + int(delay * 1000), meta)
             return
         meta["n"] = meta.get("n", 0) + 1
         if result.function_error is None:
@@ -271,8 +286,8 @@ class AsyncDispatcher:
             return
         if meta["n"] <= policy.retries:
             delay = settings.async_retry_delay_s * meta["n"]        # 1 minute, then 2
-            if now_ms() + delay * 1000 - meta["at"] <= policy.max_age_s * 1000:
-                store.release(ASYNC_QUEUE, [receipt], now_ms() + int(delay * 1000), meta)
+            if self._now_ms() + delay * 1000 - meta["at"] <= policy.max_age_s * 1000:
+                store.release(ASYNC_QUEUE, [receipt], self._now_ms() + int(delay * 1000), meta)
                 return
             condition = "EventAgeExceeded"
         else:
@@ -291,30 +306,26 @@ class AsyncDispatcher:
             self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
 
     def _dead_letter(self, arn: str, meta: dict[str, Any], payload: bytes, code: str, text: str) -> None:
-        if ":sqs:" not in arn:
-            log.warning("dead-letter target %s is not a queue; event %s dropped", arn, meta["rid"])
-            return
-        attributes = {"RequestID": {"DataType": "String", "StringValue": meta["rid"]},
-                      "ErrorCode": {"DataType": "Number" if code.isdigit() else "String", "StringValue": code},
-                      "ErrorMessage": {"DataType": "String", "StringValue": (text or "unknown")[:1024]}}
-        try:
-            self._c.queues.send_raw(arn, payload.decode(errors="replace") or "{}", attributes)
-        except CumuloError as err:
-            log.warning("could not send event %s to its dead-letter queue %s: %s", meta["rid"], arn, err)
+        attributes = {"RequestID": meta["rid"], "ErrorCode": code, "ErrorMessage": (text or "unknown")[:1024]}
+        self._targets.dead_letter(arn, payload.decode(errors="replace") or "{}", attributes, f"event {meta['rid']}",
+                                  numbers=("ErrorCode",) if code.isdigit() else ())
 
     def _deliver(self, arn: str, record: dict[str, Any], outcome: str) -> None:
+        """An invocation record to its destination: a queue, a function or an event bus."""
         if not arn:
             return
-        service = arn.split(":")[2]
-        body = json.dumps(record)
+        target = Target.parse(arn)
+        if target.service == "events":      # Lambda sends records to event buses: any events ARN is taken as one
+            target = Target(arn, Kind.BUS, target.service)
         try:
-            if service == "sqs":
-                self._c.queues.send_raw(arn, body)
-            elif service == "lambda":
-                name, qualifier = fn.parse_function_ref(arn)
-                enqueue_event(self._c, name, qualifier, body.encode())
-            elif service in self.on_destination:
-                self.on_destination[service](arn, record, outcome)
+            if target.kind is Kind.BUS:
+                entry = {"Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {outcome}",
+                         "Detail": json.dumps(record), "Resources": [record["requestContext"]["functionArn"]]}
+                result = self._targets.send(target, Send(entries=[entry]))
+                if result["FailedEntryCount"]:
+                    raise InvalidParameterValueException(result["Entries"][0]["ErrorMessage"])
+            elif target.kind in (Kind.QUEUE, Kind.FUNCTION):
+                self._targets.send(target, Send(json.dumps(record), platform=True))
             else:
                 log.warning("destination %s is not available here; invocation record of %s dropped", arn,
                             record["requestContext"]["requestId"])

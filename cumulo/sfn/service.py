@@ -53,9 +53,12 @@ import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, List
+from pathlib import Path
+from typing import Any, List
 
 from cumulo.errors import CumuloError
+from cumulo.model.function import Arns
+from cumulo.ports import Documents, Targets
 from cumulo.sfn.tasks import run_task
 from cumulo.states import (
     CancelTimer, Execution, ExecutionContext, ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy,
@@ -63,10 +66,7 @@ from cumulo.states import (
     event_to_json, parse_definition,
 )
 from cumulo.states.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
-from cumulo.store.messages import NewMessage, lease_owner
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
+from cumulo.store.messages import MessageStore, NewMessage, lease_owner
 
 __all__ = ["StateMachines", "SfnError"]
 
@@ -183,19 +183,21 @@ class _Evaluating:
 
 
 class StateMachines:
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    """``home``: the folder of ``sfn-evaluating``; ``targets``: where tasks reach their services."""
+
+    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, home: Path, targets: Targets) -> None:
+        self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
         self._express: dict[str, _Live] = {}
         self._engine: Engine | None = None
 
     # -- naming ---------------------------------------------------------------
     def _arn(self, kind: str, *parts: str) -> str:
-        return f"arn:aws:states:{self._c.arns.region}:{self._c.arns.account}:{kind}:" + ":".join(parts)
+        return f"arn:aws:states:{self._arns.region}:{self._arns.account}:{kind}:" + ":".join(parts)
 
     def _machine(self, arn: Any) -> dict[str, Any]:
         if not isinstance(arn, str) or not arn.startswith("arn:aws:states:") or ":stateMachine:" not in arn:
             raise SfnError("InvalidArn", f"Invalid Arn: '{arn}'")
-        doc = self._c.store.get_document("state-machine", arn.rsplit(":", 1)[1])
+        doc = self._store.get_document("state-machine", arn.rsplit(":", 1)[1])
         if doc is None or doc["stateMachineArn"] != arn:
             raise SfnError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return doc
@@ -213,17 +215,17 @@ class StateMachines:
         text = _definition_text(definition)
         parse_definition(text)                      # InvalidDefinition, with every finding
         arn = self._arn("stateMachine", name)
-        existing = self._c.store.get_document("state-machine", name)
+        existing = self._store.get_document("state-machine", name)
         if existing is not None:
             if existing["definition"] == text and existing["type"] == kind:
                 return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
             raise SfnError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
         now = _now()
         doc = {"stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": text,
-               "roleArn": role_arn or f"arn:aws:iam::{self._c.arns.account}:role/cumulo-states-role",
+               "roleArn": role_arn or f"arn:aws:iam::{self._arns.account}:role/cumulo-states-role",
                "type": kind, "creationDate": now, "revisionId": str(uuid.uuid4()),
                "loggingConfiguration": logging_configuration or {"level": "OFF", "includeExecutionData": False}}
-        self._c.store.put_document("state-machine", name, doc)
+        self._store.put_document("state-machine", name, doc)
         return {"stateMachineArn": arn, "creationDate": now}
 
     @staticmethod
@@ -252,12 +254,12 @@ class StateMachines:
             doc["roleArn"] = role_arn
         doc["updateDate"] = _now()
         doc["revisionId"] = str(uuid.uuid4())
-        self._c.store.put_document("state-machine", doc["name"], doc)
+        self._store.put_document("state-machine", doc["name"], doc)
         return {"updateDate": doc["updateDate"], "revisionId": doc["revisionId"]}
 
     def list_state_machines(self) -> "List[dict[str, Any]]":
         return [{k: d[k] for k in ("stateMachineArn", "name", "type", "creationDate")}
-                for d in sorted(self._c.store.list_documents("state-machine"), key=lambda d: d["name"])]
+                for d in sorted(self._store.list_documents("state-machine"), key=lambda d: d["name"])]
 
     def delete_state_machine(self, arn: Any) -> None:
         try:
@@ -266,7 +268,7 @@ class StateMachines:
             if err.code == "StateMachineDoesNotExist":
                 return
             raise
-        self._c.store.delete_document("state-machine", doc["name"])
+        self._store.delete_document("state-machine", doc["name"])
 
     # -- executions -----------------------------------------------------------
     def start_execution(self, machine_arn: Any, name: Any = None, input: Any = None,
@@ -293,12 +295,12 @@ class StateMachines:
         if express:
             self.engine.start_express(arn, name, doc, parsed)
             return {"executionArn": arn, "startDate": now}
-        if not self._c.messages.insert_execution(arn, machine["stateMachineArn"], name, int(now * 1000), doc):
-            status, _, started_ms, _, existing = self._c.messages.get_execution(arn) or ("", "", 0, None, {})
+        if not self._messages.insert_execution(arn, machine["stateMachineArn"], name, int(now * 1000), doc):
+            status, _, started_ms, _, existing = self._messages.get_execution(arn) or ("", "", 0, None, {})
             if status == "RUNNING" and existing.get("input") == text:
                 return {"executionArn": arn, "startDate": started_ms / 1000}
             raise SfnError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        self._c.messages.send(INBOX, [NewMessage(str(uuid.uuid4()), json.dumps({"start": arn}).encode())],
+        self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), json.dumps({"start": arn}).encode())],
                               int(now * 1000))
         return {"executionArn": arn, "startDate": now}
 
@@ -321,7 +323,7 @@ class StateMachines:
             return self._describe_live(arn, self._express[arn])
         if not isinstance(arn, str) or ":execution:" not in arn:
             raise SfnError("InvalidArn", f"Invalid Arn: '{arn}'")
-        row = self._c.messages.get_execution(arn)
+        row = self._messages.get_execution(arn)
         if row is None:
             raise SfnError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         status, name, started_ms, stopped_ms, doc = row
@@ -347,7 +349,7 @@ class StateMachines:
     def list_executions(self, machine_arn: Any, status_filter: str | None = None) -> "List[dict[str, Any]]":
         machine = self._machine(machine_arn)
         out = []
-        for arn, name, status, started_ms, stopped_ms in self._c.messages.list_executions(machine["stateMachineArn"],
+        for arn, name, status, started_ms, stopped_ms in self._messages.list_executions(machine["stateMachineArn"],
                                                                                           status_filter):
             item: dict[str, Any] = {"executionArn": arn, "stateMachineArn": machine["stateMachineArn"], "name": name,
                                     "status": status, "startDate": started_ms / 1000}
@@ -370,9 +372,9 @@ class StateMachines:
         while True:                                # in chunks: a page stops at MAX_HISTORY_PAGE bytes of events
             want = limit - len(events)
             if want <= 0:
-                more = bool(self._c.messages.history(arn, after, 1, reverse))
+                more = bool(self._messages.history(arn, after, 1, reverse))
                 break
-            chunk = self._c.messages.history(arn, after, min(50, want), reverse)
+            chunk = self._messages.history(arn, after, min(50, want), reverse)
             for text in chunk:
                 if events and size + len(text) > MAX_HISTORY_PAGE:
                     more = True
@@ -412,13 +414,13 @@ class StateMachines:
             self.engine.post(arn, event)
             return
         body = json.dumps({"arn": arn, "event": event_to_json(event)}).encode()
-        self._c.messages.send(INBOX, [NewMessage(str(uuid.uuid4()), body)], int(_now() * 1000))
+        self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), body)], int(_now() * 1000))
 
     # -- callbacks ------------------------------------------------------------
     def _token(self, token: Any) -> tuple[str, str]:
         if not isinstance(token, str) or not 1 <= len(token) <= 2048:
             raise SfnError("InvalidToken", "Invalid Token: the task token is malformed.")
-        found = self._c.messages.task_token(token)
+        found = self._messages.task_token(token)
         if found is None:
             for arn, live in list(self._express.items()):
                 task = live.doc.get("tokens", {}).get(token)
@@ -436,14 +438,14 @@ class StateMachines:
             value = None
         if not isinstance(output, str) or (value is None and output.strip() != "null"):
             raise SfnError("InvalidOutput", "Invalid Output: the task output must be JSON text.")
-        self._c.messages.delete_task_token(token)
+        self._messages.delete_task_token(token)
         self._inbox(arn, TaskSucceeded(task, value))
 
     def send_task_failure(self, token: Any, error: str | None = None, cause: str | None = None) -> None:
         _check_text("error", error, MAX_ERROR)
         _check_text("cause", cause, MAX_CAUSE)
         arn, task = self._token(token)
-        self._c.messages.delete_task_token(token)
+        self._messages.delete_task_token(token)
         self._inbox(arn, TaskFailed(task, error, cause))
 
     def send_task_heartbeat(self, token: Any) -> None:
@@ -454,7 +456,7 @@ class StateMachines:
     @property
     def engine(self) -> "Engine":
         if self._engine is None:
-            self._engine = Engine(self._c, self)
+            self._engine = Engine(self, self._messages, self._arns, self._home / "sfn-evaluating", self._targets)
         return self._engine
 
 
@@ -482,9 +484,9 @@ class Engine:
 
     LEASE_MS = 10_000
 
-    def __init__(self, cumulo: "Cumulo", machines: StateMachines) -> None:
-        self._c = cumulo
-        self._machines = machines
+    def __init__(self, machines: StateMachines, messages: MessageStore, arns: Arns, evaluating: Path,
+                 targets: Targets) -> None:
+        self._machines, self._messages, self._arns, self._targets = machines, messages, arns, targets
         self._owner = lease_owner()
         self._local: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._live: OrderedDict[str, _Live] = OrderedDict()     # Standard executions loaded, least recent first
@@ -493,7 +495,7 @@ class Engine:
         self._stop = threading.Event()
         self._leader = False
         self._lease_at = 0.0
-        self._evaluating = _Evaluating(cumulo.settings.home / "sfn-evaluating")
+        self._evaluating = _Evaluating(evaluating)
         self._thread = threading.Thread(target=self._run, name="cumulo-sfn-engine", daemon=True)
 
     def start(self) -> None:
@@ -521,7 +523,7 @@ class Engine:
     def _tick(self) -> None:
         now = time.monotonic()
         if now - self._lease_at > 2.0:
-            leader = self._c.messages.take_lease("states-engine", self._owner, self.LEASE_MS, int(_now() * 1000))
+            leader = self._messages.take_lease("states-engine", self._owner, self.LEASE_MS, int(_now() * 1000))
             self._lease_at = now
             if leader and not self._leader:
                 self._leader = True
@@ -540,7 +542,7 @@ class Engine:
         self._express_timers()
         if not self._leader:
             return
-        store = self._c.messages
+        store = self._messages
         for m in store.receive(INBOX, 50, 30_000, int(_now() * 1000)):
             try:
                 item = json.loads(m.body)
@@ -562,7 +564,7 @@ class Engine:
         self._evaluating.end()
         if suspect is not None:
             self._crashed(suspect)
-        for arn in self._c.messages.running_executions():
+        for arn in self._messages.running_executions():
             self._evaluating.begin(arn)
             try:
                 live = self._load(arn)
@@ -582,7 +584,7 @@ class Engine:
 
     def _crashed(self, arn: str) -> None:
         """The engine process died while evaluating ``arn``: count it; at CRASHES_TO_FAIL, fail it."""
-        row = self._c.messages.get_execution(arn)
+        row = self._messages.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return
         doc = row[4]
@@ -593,11 +595,11 @@ class Engine:
                               f"The execution could not be resumed: the server stopped {doc['crashes']} times while "
                               "running it (out of memory, a crash or a hang); it is failed rather than run again.")
             return
-        self._c.messages.save_step(arn, "RUNNING", None, doc, [], [], [], [])
+        self._messages.save_step(arn, "RUNNING", None, doc, [], [], [], [])
 
     def _fail_stored(self, arn: str, error: str, cause: str) -> None:
         """End a stored running execution as FAILED without running any of it (it cannot be resumed)."""
-        row = self._c.messages.get_execution(arn)
+        row = self._messages.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return
         doc = row[4]
@@ -615,7 +617,7 @@ class Engine:
         if snapshot:
             snapshot.update(status="FAILED", error=error, cause=cause, frames=[], waits={}, timeout_timer=None,
                             next_event=next_id + 1)
-        self._c.messages.save_step(arn, "FAILED", int(now * 1000), doc,
+        self._messages.save_step(arn, "FAILED", int(now * 1000), doc,
                                    [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])
         self._live.pop(arn, None)
         self._notify_parent(arn, doc, False, None)
@@ -628,11 +630,11 @@ class Engine:
         live = self._machines._express.get(arn)
         if live is not None:
             return live
-        row = self._c.messages.get_execution(arn)
+        row = self._messages.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return None
         doc = row[4]
-        context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._c.arns.region)
+        context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._arns.region)
         entropy = SeededEntropy(doc["seed"])
         if doc.get("snapshot"):
             execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=_now, entropy=entropy,
@@ -653,7 +655,7 @@ class Engine:
             raise SfnError("ExecutionLimitExceeded", "The maximum number of running executions has been reached. "
                                                      "Running executions must end or be stopped before a new "
                                                      "execution can be started.")
-        context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._c.arns.region)
+        context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._arns.region)
         execution = Execution(doc["definition"], parsed_input, context, clock=_now, entropy=SeededEntropy(doc["seed"]),
                               max_history=EXPRESS_MAX_EVENTS, keep_history=False)
         live = _Live(execution, doc, durable=False)
@@ -734,7 +736,7 @@ class Engine:
                             error=ex.error, cause=ex.cause, status=ex.status.value)
         if live.durable:
             live.doc["snapshot"] = ex.snapshot()
-            self._c.messages.save_step(arn, ex.status.value, int(_now() * 1000) if terminal else None, live.doc,
+            self._messages.save_step(arn, ex.status.value, int(_now() * 1000) if terminal else None, live.doc,
                                        [(e.id, json.dumps(e.to_aws())) for e in step.events], timers_add,
                                        timers_del, tokens_add)
         else:                                          # Express: no history is kept (as on AWS)
@@ -748,7 +750,7 @@ class Engine:
 
     def _task(self, arn: str, command: InvokeTask) -> None:
         try:
-            event = run_task(self._c, arn, command)
+            event = run_task(self._targets, arn, command)
         except Exception as exc:
             log.exception("task %s of %s failed in Cumulo", command.task_id, arn)
             event = TaskFailed(command.task_id, "States.Runtime", f"{type(exc).__name__}: {exc}")

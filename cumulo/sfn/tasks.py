@@ -4,18 +4,17 @@
 expects back (``TaskSucceeded`` / ``TaskFailed``), or ``None`` when the result
 comes later (``.waitForTaskToken``, ``startExecution.sync``). It blocks (a
 function may run for 15 minutes), so the engine calls it on a worker thread.
+Every integration reaches its service through the target router (``ports.Targets``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cumulo.errors import CumuloError
+from cumulo.ports import Kind, Send, Target, Targets
 from cumulo.states import Integration, InvokeTask, Pattern, TaskFailed, TaskSucceeded, lambda_error
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
 
 __all__ = ["run_task"]
 
@@ -26,23 +25,23 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def run_task(c: "Cumulo", arn: str, command: InvokeTask) -> Event | None:
+def run_task(targets: Targets, arn: str, command: InvokeTask) -> Event | None:
     resource, params, task_id = command.resource, command.parameters, command.task_id
     waits = resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN
     try:
         if resource.integration is Integration.LAMBDA_FUNCTION:
-            event = _lambda(c, task_id, resource.function_name or "", None, params, "RequestResponse")
+            event = _lambda(targets, task_id, resource.function_name or "", None, params, "RequestResponse")
         elif resource.integration is Integration.LAMBDA_INVOKE:
             if not isinstance(params, dict) or not params.get("FunctionName"):
                 return TaskFailed(task_id, "States.Runtime", "lambda:invoke needs Parameters.FunctionName")
-            event = _lambda(c, task_id, params["FunctionName"], params.get("Qualifier"), params.get("Payload"),
+            event = _lambda(targets, task_id, params["FunctionName"], params.get("Qualifier"), params.get("Payload"),
                             params.get("InvocationType") or "RequestResponse")
         elif resource.integration is Integration.SQS_SEND_MESSAGE:
-            event = _sqs(c, task_id, params)
+            event = _sqs(targets, task_id, params)
         elif resource.integration is Integration.EVENTS_PUT_EVENTS:
-            event = _put_events(c, task_id, params)
+            event = _put_events(targets, task_id, params)
         elif resource.integration is Integration.START_EXECUTION:
-            started = _start_execution(c, arn, command)
+            started = _start_execution(targets, arn, command)
             if started is None:
                 return None              # .sync: the child's end completes the task
             event = started
@@ -58,10 +57,11 @@ def run_task(c: "Cumulo", arn: str, command: InvokeTask) -> Event | None:
     return event
 
 
-def _lambda(c: "Cumulo", task_id: str, function: str, qualifier: str | None, payload: Any,
+def _lambda(targets: Targets, task_id: str, function: str, qualifier: str | None, payload: Any,
             invocation_type: str) -> Event:
-    data = b"" if payload is None else _text(payload).encode()
-    result = c.invoke(function, data, qualifier=qualifier, invocation_type=invocation_type)
+    text = "" if payload is None else _text(payload)
+    result = targets.send(Target.of(Kind.FUNCTION, function), Send(text, qualifier=qualifier,
+                                                                    invocation_type=invocation_type))
     try:
         output = json.loads(result.payload) if result.payload else None
     except ValueError:
@@ -74,27 +74,28 @@ def _lambda(c: "Cumulo", task_id: str, function: str, qualifier: str | None, pay
                           "executed_version": result.executed_version})
 
 
-def _sqs(c: "Cumulo", task_id: str, params: Any) -> Event:
+def _sqs(targets: Targets, task_id: str, params: Any) -> Event:
     if not isinstance(params, dict) or "QueueUrl" not in params or "MessageBody" not in params:
         return TaskFailed(task_id, "States.Runtime", "sqs:sendMessage needs QueueUrl and MessageBody")
-    answer = c.queues.send_message(params["QueueUrl"], _text(params["MessageBody"]), params.get("DelaySeconds"),
-                                   params.get("MessageAttributes"), None, params.get("MessageGroupId"),
-                                   params.get("MessageDeduplicationId"))
+    answer = targets.send(Target.of(Kind.QUEUE, params["QueueUrl"]), Send(
+        _text(params["MessageBody"]), attributes=params.get("MessageAttributes"),
+        delay_seconds=params.get("DelaySeconds"), group_id=params.get("MessageGroupId"),
+        dedup_id=params.get("MessageDeduplicationId")))
     return TaskSucceeded(task_id, answer)
 
 
-def _put_events(c: "Cumulo", task_id: str, params: Any) -> Event:
+def _put_events(targets: Targets, task_id: str, params: Any) -> Event:
     entries = params.get("Entries") if isinstance(params, dict) else None
     if not isinstance(entries, list):
         return TaskFailed(task_id, "States.Runtime", "events:putEvents needs Entries")
-    result = c.event_bus.put_events([{**e, "Detail": _text(e["Detail"])} if isinstance(e, dict) and "Detail" in e
-                                     else e for e in entries])
+    result = targets.send(Target.of(Kind.BUS, ""), Send(entries=[
+        {**e, "Detail": _text(e["Detail"])} if isinstance(e, dict) and "Detail" in e else e for e in entries]))
     if result["FailedEntryCount"]:
         return TaskFailed(task_id, "EventBridge.FailedEntry", json.dumps(result))
     return TaskSucceeded(task_id, result)
 
 
-def _start_execution(c: "Cumulo", parent_arn: str, command: InvokeTask) -> Event | None:
+def _start_execution(targets: Targets, parent_arn: str, command: InvokeTask) -> Event | None:
     params, task_id = command.parameters, command.task_id
     if not isinstance(params, dict) or not params.get("StateMachineArn"):
         return TaskFailed(task_id, "States.Runtime", "states:startExecution needs StateMachineArn")
@@ -102,8 +103,8 @@ def _start_execution(c: "Cumulo", parent_arn: str, command: InvokeTask) -> Event
     if command.resource.pattern is Pattern.RUN_JOB:
         parent = {"arn": parent_arn, "task_id": task_id, "sync_version": command.resource.sync_version}
     raw_input = params.get("Input", {})
-    started = c.state_machines.start_execution(params["StateMachineArn"], params.get("Name"),
-                                               _text(raw_input), parent=parent)
+    started = targets.send(Target.of(Kind.STATE_MACHINE, params["StateMachineArn"]),
+                           Send(_text(raw_input), name=params.get("Name"), parent=parent))
     if parent is not None:
         return None
     return TaskSucceeded(task_id, {"ExecutionArn": started["executionArn"], "StartDate": started["startDate"]})

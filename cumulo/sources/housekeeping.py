@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from cumulo.events.bus import ARCHIVE_PREFIX
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
+from cumulo.ports import Documents
+from cumulo.sources.queues import QueueService
+from cumulo.sources.streams import StreamService
+from cumulo.store.messages import MessageStore
 
 __all__ = ["Housekeeper"]
 
@@ -21,8 +21,8 @@ log = logging.getLogger("cumulo.housekeeping")
 class Housekeeper:
     INTERVAL_S = 30.0
 
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, store: Documents, messages: MessageStore, queues: QueueService, streams: StreamService) -> None:
+        self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)
 
@@ -35,9 +35,9 @@ class Housekeeper:
 
     def sweep(self) -> int:
         archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
-                    for d in self._c.store.list_documents("event-archive") if d.get("RetentionDays")}
-        swept = self._c.messages.sweep(int(time.time() * 1000), archives) if archives else 0
-        return swept + self._c.queues.sweep() + self._c.streams.sweep()
+                    for d in self._store.list_documents("event-archive") if d.get("RetentionDays")}
+        swept = self._messages.sweep(int(time.time() * 1000), archives) if archives else 0
+        return swept + self._queues.sweep() + self._streams.sweep()
 
     def _run(self) -> None:
         while not self._stop.wait(self.INTERVAL_S):

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, List
+from typing import Any, List
 
 from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException,
@@ -38,12 +38,12 @@ from cumulo.errors import (
 from cumulo.invoke.invoker import InvocationResult
 from cumulo.model import function as fn
 from cumulo.model import limits
+from cumulo.model.function import Arns
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
-from cumulo.sources.streams import parse_sequence_number, sequence_number, shard_id
-from cumulo.store.messages import StoredMessage, now_ms, stream_key
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
+from cumulo.ports import Documents, Functions, Invoke, Send, Targets
+from cumulo.sources.queues import QueueService
+from cumulo.sources.streams import StreamService, parse_sequence_number, sequence_number, shard_id
+from cumulo.store.messages import MessageStore, StoredMessage, now_ms, stream_key
 
 __all__ = ["EventSourceMappings", "MappingPollers", "sqs_record"]
 
@@ -100,8 +100,10 @@ DEFAULT_POLLERS = 5
 
 
 class EventSourceMappings:
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, store: Documents, messages: MessageStore, queues: QueueService, streams: StreamService,
+                 functions: Functions, arns: Arns) -> None:
+        self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
+        self._functions, self._arns = functions, arns
 
     # -- CRUD -----------------------------------------------------------------
     def create(self, **params: Any) -> dict[str, Any]:
@@ -118,13 +120,13 @@ class EventSourceMappings:
             raise InvalidParameterValueException(f"Unsupported parameters for {'a Kinesis' if stream else 'an SQS'} "
                                                  f"event source: {', '.join(sorted(unknown))}")
         if stream:
-            self._c.streams.require(source)
-        elif not self._c.queues.exists(source):
+            self._streams.require(source)
+        elif not self._queues.exists(source):
             raise InvalidParameterValueException(f"Error occurred while ReceiveMessage. SQS Error Code: "
                                                  f"AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The "
                                                  f"specified queue does not exist: {source}")
         function_arn = self._function_arn(params.get("FunctionName"))
-        for other in self._c.store.list_documents(_KIND):
+        for other in self._store.list_documents(_KIND):
             if other["EventSourceArn"] == source and other["FunctionArn"] == function_arn:
                 raise ResourceConflictException(
                     f"An event source mapping with {'Kinesis' if stream else 'SQS'} arn (\" {source} \") and "
@@ -150,23 +152,23 @@ class EventSourceMappings:
                        DestinationConfig={"OnFailure": {}}, TumblingWindowInSeconds=0)
             if stamp is not None:
                 doc["StartingPositionTimestamp"] = stamp if not isinstance(stamp, datetime) else stamp.timestamp()
-            doc["_positions"] = {str(i): self._c.streams.position(name, i, position, timestamp=doc.get(
-                "StartingPositionTimestamp")) for i in range(self._c.streams.shard_count(name))}
+            doc["_positions"] = {str(i): self._streams.position(name, i, position, timestamp=doc.get(
+                "StartingPositionTimestamp")) for i in range(self._streams.shard_count(name))}
         self._apply(doc, params)
         doc["LastModified"] = time.time()
-        self._c.store.put_document(_KIND, doc["UUID"], doc)
+        self._store.put_document(_KIND, doc["UUID"], doc)
         return self._answer(doc, "Creating")
 
     def _function_arn(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
             raise InvalidParameterValueException("FunctionName is required.")
         fname, qualifier = fn.parse_function_ref(name)
-        config = self._c.functions.get(fname, qualifier)
-        return self._c.arns.function(config.name, qualifier)
+        config = self._functions.get(fname, qualifier)
+        return self._arns.function(config.name, qualifier)
 
     def _apply(self, doc: dict[str, Any], params: dict[str, Any]) -> None:
         stream = _is_stream(doc["EventSourceArn"])
-        fifo = not stream and QueueAttributes(self._c.queues.attributes(doc["EventSourceArn"])[1].raw).fifo
+        fifo = not stream and QueueAttributes(self._queues.attributes(doc["EventSourceArn"])[1].raw).fifo
         if stream:
             _apply_stream(doc, params)
         if "BatchSize" in params and params["BatchSize"] is not None:
@@ -212,7 +214,7 @@ class EventSourceMappings:
         return self._answer(self._doc(mapping_id))
 
     def _doc(self, mapping_id: str) -> dict[str, Any]:
-        doc = self._c.store.get_document(_KIND, mapping_id) if isinstance(mapping_id, str) else None
+        doc = self._store.get_document(_KIND, mapping_id) if isinstance(mapping_id, str) else None
         if doc is None:
             raise ResourceNotFoundException("The resource you requested does not exist.")
         return doc
@@ -228,17 +230,17 @@ class EventSourceMappings:
             doc["FunctionArn"] = self._function_arn(params["FunctionName"])
         self._apply(doc, params)
         doc["LastModified"] = time.time()
-        self._c.store.put_document(_KIND, mapping_id, doc)
+        self._store.put_document(_KIND, mapping_id, doc)
         return self._answer(doc, "Updating")
 
     def delete(self, mapping_id: str) -> dict[str, Any]:
         doc = self._doc(mapping_id)
-        self._c.store.delete_document(_KIND, mapping_id)
-        self._c.messages.delete_checkpoints(mapping_id)
+        self._store.delete_document(_KIND, mapping_id)
+        self._messages.delete_checkpoints(mapping_id)
         return self._answer(doc, "Deleting")
 
     def list(self, source_arn: str | None = None, function_name: str | None = None) -> "List[dict[str, Any]]":
-        docs = self._c.store.list_documents(_KIND)
+        docs = self._store.list_documents(_KIND)
         if source_arn:
             docs = [d for d in docs if d["EventSourceArn"] == source_arn]
         if function_name:
@@ -248,13 +250,13 @@ class EventSourceMappings:
         return [self._answer(d) for d in docs]
 
     def enabled(self) -> "List[dict[str, Any]]":
-        return [d for d in self._c.store.list_documents(_KIND) if d["State"] == "Enabled"]
+        return [d for d in self._store.list_documents(_KIND) if d["State"] == "Enabled"]
 
     def record_result(self, mapping_id: str, result: str) -> None:
-        doc = self._c.store.get_document(_KIND, mapping_id)
+        doc = self._store.get_document(_KIND, mapping_id)
         if doc is not None and doc.get("LastProcessingResult") != result:
             doc["LastProcessingResult"] = result
-            self._c.store.put_document(_KIND, mapping_id, doc)
+            self._store.put_document(_KIND, mapping_id, doc)
 
     @staticmethod
     def _answer(doc: dict[str, Any], state: str | None = None) -> dict[str, Any]:
@@ -292,8 +294,10 @@ class MappingPollers:
 
     RESYNC_S = 0.5
 
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, mappings: EventSourceMappings, messages: MessageStore, queues: QueueService,
+                 streams: StreamService, invoke: Invoke, targets: Targets, arns: Arns) -> None:
+        self._mappings, self._messages, self._queues, self._streams = mappings, messages, queues, streams
+        self._invoke_function, self._targets, self._arns = invoke, targets, arns
         self._stop = threading.Event()
         self._running: dict[str, tuple[str, threading.Event, list[threading.Thread]]] = {}
         self._thread = threading.Thread(target=self._supervise, name="cumulo-mappings", daemon=True)
@@ -320,7 +324,7 @@ class MappingPollers:
             self._stop.wait(self.RESYNC_S)
 
     def _sync(self) -> None:
-        wanted = {d["UUID"]: d for d in self._c.mappings.enabled()}
+        wanted = {d["UUID"]: d for d in self._mappings.enabled()}
         for mapping_id in list(self._running):
             version, flag, threads = self._running[mapping_id]
             doc = wanted.get(mapping_id)
@@ -334,7 +338,7 @@ class MappingPollers:
                 continue
             flag = threading.Event()
             if _is_stream(doc["EventSourceArn"]):
-                shards = self._c.streams.shard_count(doc["EventSourceArn"].rsplit("/", 1)[1])
+                shards = self._streams.shard_count(doc["EventSourceArn"].rsplit("/", 1)[1])
                 lanes = doc.get("ParallelizationFactor", 1)
                 threads = [threading.Thread(target=self._poll_stream, args=(doc, flag, shard, lane), daemon=True,
                                             name=f"cumulo-stream-{mapping_id[:8]}-{shard}-{lane}")
@@ -354,14 +358,14 @@ class MappingPollers:
                     continue
             except CumuloError as err:
                 log.warning("mapping %s: %s", doc["UUID"], err)
-                self._c.mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
+                self._mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
                 flag.wait(1.0)
             except Exception:
                 log.exception("mapping %s: poller failed", doc["UUID"])
                 flag.wait(1.0)
 
     def _poll_once(self, doc: dict[str, Any], flag: threading.Event) -> bool:
-        queues = self._c.queues
+        queues = self._queues
         name, attrs = queues.attributes(doc["EventSourceArn"])
         visibility = attrs.number("VisibilityTimeout")
         size, window = doc["BatchSize"], doc["MaximumBatchingWindowInSeconds"]
@@ -392,39 +396,38 @@ class MappingPollers:
         return True
 
     def _invoke(self, doc: dict[str, Any], queue: str, batch: list[StoredMessage]) -> None:
-        c, queues = self._c, self._c.queues
+        queues = self._queues
         source_arn = doc["EventSourceArn"]
-        records = [sqs_record(m, queues.system_attributes(m), source_arn, c.arns.region) for m in batch]
+        records = [sqs_record(m, queues.system_attributes(m), source_arn, self._arns.region) for m in batch]
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         receipts = [(m.seq, m.receipt.partition("-")[2]) for m in batch]
         try:
-            result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
+            result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
         except TooManyRequestsException:
-            c.messages.release(queue, receipts, now_ms() + 1000)
+            self._messages.release(queue, receipts, now_ms() + 1000)
             return
         if result.function_error:
-            c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
+            self._mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
             return         # the batch returns after its visibility timeout
         done = receipts
         if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
             failed = _failed_items(result.payload, {m.id for m in batch})
             if failed is None:
-                c.mappings.record_result(doc["UUID"], "PROBLEM: Invalid batchItemFailures response")
+                self._mappings.record_result(doc["UUID"], "PROBLEM: Invalid batchItemFailures response")
                 return
             done = [r for m, r in zip(batch, receipts) if m.id not in failed]
-        c.messages.delete(queue, done)
-        c.mappings.record_result(doc["UUID"], "OK")
+        self._messages.delete(queue, done)
+        self._mappings.record_result(doc["UUID"], "OK")
 
 
     # -- streams --------------------------------------------------------------
     def _poll_stream(self, doc: dict[str, Any], flag: threading.Event, shard: int, lane: int) -> None:
         """One shard (one lane of it, with ParallelizationFactor > 1): batches strictly in order;
         the checkpoint moves only past records that succeeded or were given up on."""
-        c = self._c
         name = doc["EventSourceArn"].rsplit("/", 1)[1]
         key = f"{shard}:{lane}"
         lanes = doc.get("ParallelizationFactor", 1)
-        after = c.messages.get_checkpoint(doc["UUID"], key)
+        after = self._messages.get_checkpoint(doc["UUID"], key)
         if after is None:
             after = int(doc["_positions"].get(str(shard), 0))
         attempts, limit = 0, doc["BatchSize"]
@@ -434,9 +437,9 @@ class MappingPollers:
                 if not batch:
                     if scanned > after:
                         after = scanned
-                        c.messages.set_checkpoint(doc["UUID"], key, after)
+                        self._messages.set_checkpoint(doc["UUID"], key, after)
                     else:
-                        c.messages.wait_for(1.0, stream_key(name))
+                        self._messages.wait_for(1.0, stream_key(name))
                     continue
                 outcome, failed_seq, last = self._invoke_stream(doc, name, shard, batch, attempts)
                 if outcome == "ok":
@@ -459,9 +462,9 @@ class MappingPollers:
                     else:
                         flag.wait(min(0.1 * 2 ** min(attempts, 6), 5.0))
                         continue
-                c.messages.set_checkpoint(doc["UUID"], key, after)
+                self._messages.set_checkpoint(doc["UUID"], key, after)
             except CumuloError as err:
-                c.mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
+                self._mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
                 flag.wait(1.0)
             except Exception:
                 log.exception("mapping %s: stream poller failed", doc["UUID"])
@@ -471,14 +474,13 @@ class MappingPollers:
                       limit: int, flag: threading.Event) -> tuple[list[tuple[int, str, bytes, int]], int]:
         """Up to ``limit`` records of this lane after ``after`` (waiting out the batching window), and
         the last seq scanned."""
-        c = self._c
         window = doc.get("MaximumBatchingWindowInSeconds", 0)
         started = time.monotonic()
         batch: list[tuple[int, str, bytes, int]] = []
         scanned = after
         size = 0
         while True:
-            rows = c.messages.read_records(name, shard, scanned, max(limit - len(batch), 1) * lanes)
+            rows = self._messages.read_records(name, shard, scanned, max(limit - len(batch), 1) * lanes)
             for row in rows:
                 if len(batch) >= limit or size + len(row[2]) > limits.SYNC_PAYLOAD_MAX // 2:
                     break
@@ -492,26 +494,25 @@ class MappingPollers:
             if left <= 0 or flag.is_set() or (not rows and not batch):
                 return batch, scanned
             if not rows:
-                c.messages.wait_for(min(left, 1.0), stream_key(name))
+                self._messages.wait_for(min(left, 1.0), stream_key(name))
 
     def _invoke_stream(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
                        attempts: int) -> tuple[str, int | None, InvocationResult | None]:
         """(outcome, the lowest failed sequence for "partial", the invocation's result)."""
-        c = self._c
         max_age = doc.get("MaximumRecordAgeInSeconds", -1)
         if max_age != -1 and batch[0][3] < time.time() * 1000 - max_age * 1000:
             expired = [r for r in batch if r[3] < time.time() * 1000 - max_age * 1000]
             self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
             return ("partial", expired[-1][0] + 1, None) if len(expired) < len(batch) else ("ok", None, None)
-        records = [kinesis_record(shard, r, doc["EventSourceArn"], c.arns.region, c.arns.default_role())
+        records = [kinesis_record(shard, r, doc["EventSourceArn"], self._arns.region, self._arns.default_role())
                    for r in batch]
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         try:
-            result = c.invoke(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
+            result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
         except TooManyRequestsException:
             return "throttled", None, None
         if result.function_error:
-            c.mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
+            self._mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
             return "error", None, result
         if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
             seqs = {sequence_number(shard, r[0]) for r in batch}
@@ -520,9 +521,9 @@ class MappingPollers:
                 return "error", None, result
             if failed:
                 lowest = min(parse_sequence_number(f)[1] for f in failed)
-                c.mappings.record_result(doc["UUID"], "PROBLEM: Function reported failed records")
+                self._mappings.record_result(doc["UUID"], "PROBLEM: Function reported failed records")
                 return "partial", lowest, result
-        c.mappings.record_result(doc["UUID"], "OK")
+        self._mappings.record_result(doc["UUID"], "OK")
         return "ok", None, result
 
     def _stream_failure(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
@@ -545,7 +546,7 @@ class MappingPollers:
             record["responseContext"] = {"statusCode": 200, "executedVersion": last.executed_version,
                                          "functionError": last.function_error}
         try:
-            self._c.queues.send_raw(target, json.dumps(record))
+            self._targets.send(target, Send(json.dumps(record), platform=True))
         except CumuloError as err:
             log.warning("mapping %s: could not send the failure record to %s: %s", doc["UUID"], target, err)
 

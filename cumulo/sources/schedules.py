@@ -27,19 +27,17 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, List
+from typing import Any, Callable, List
 
 from cumulo.errors import (
     CumuloError, ResourceConflictException, ResourceNotFoundException, ValidationException,
 )
-from cumulo.invoke.asynchronous import enqueue_event
 from cumulo.model import function as fn
 from cumulo.model import json_limits
+from cumulo.model.function import Arns
+from cumulo.ports import Documents, Functions, Kind, Send, Target, Targets
 from cumulo.sources import cron
-from cumulo.store.messages import lease_owner
-
-if TYPE_CHECKING:
-    from cumulo.app import Cumulo
+from cumulo.store.messages import MessageStore, lease_owner
 
 __all__ = ["Schedules", "Scheduler", "scheduled_event"]
 
@@ -53,17 +51,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def scheduled_event(c: "Cumulo", name: str, when: datetime) -> dict[str, Any]:
+def scheduled_event(arns: Arns, name: str, when: datetime) -> dict[str, Any]:
     """The document a scheduled invocation receives (EventBridge's ``Scheduled Event``)."""
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": c.arns.account, "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": c.arns.region, "resources": [f"arn:aws:scheduler:{c.arns.region}:{c.arns.account}:"
-                                                  f"schedule/default/{name}"], "detail": {}}
+            "account": arns.account, "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": arns.region, "resources": [f"arn:aws:scheduler:{arns.region}:{arns.account}:"
+                                                f"schedule/default/{name}"], "detail": {}}
 
 
 class Schedules:
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, store: Documents, functions: Functions, arns: Arns) -> None:
+        self._store, self._functions, self._arns = store, functions, arns
 
     def create(self, name: str, expression: str, target_arn: str, *, timezone_name: str | None = None,
                input: str | None = None, state: str = "ENABLED", flexible_window_minutes: int | None = None,
@@ -71,7 +69,7 @@ class Schedules:
                description: str = "", update: bool = False) -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValidationException("Schedule names are 1 to 64 letters, digits, '.', '-' or '_'.")
-        existing = self._c.store.get_document(_KIND, name)
+        existing = self._store.get_document(_KIND, name)
         if existing is not None and not update:
             raise ResourceConflictException(f"Schedule {name} already exists.")
         if existing is None and update:
@@ -82,7 +80,7 @@ class Schedules:
             raise ValidationException("State must be ENABLED or DISABLED.")
         if not (isinstance(target_arn, str) and target_arn.startswith("arn:aws:events:") and ":rule/" in target_arn):
             fname, qualifier = fn.parse_function_ref(target_arn)
-            self._c.functions.get(fname, qualifier)
+            self._functions.get(fname, qualifier)
         if input is not None:
             if not isinstance(input, str) or len(input.encode()) > 256 * 1024:
                 raise ValidationException("Input must be a JSON text of at most 256 KB.")
@@ -96,7 +94,7 @@ class Schedules:
         first_from = max(now, start_date) if start_date else now
         nxt = schedule.next_after(first_from, tz)
         doc = {
-            "Name": name, "Arn": f"arn:aws:scheduler:{self._c.arns.region}:{self._c.arns.account}:schedule/default/{name}",
+            "Name": name, "Arn": f"arn:aws:scheduler:{self._arns.region}:{self._arns.account}:schedule/default/{name}",
             "ScheduleExpression": expression, "ScheduleExpressionTimezone": timezone_name or "UTC",
             "Target": {"Arn": target_arn, **({"Input": input} if input is not None else {})},
             "State": state, "Description": description,
@@ -107,35 +105,35 @@ class Schedules:
             "EndDate": end_date.isoformat() if end_date else None,
             "next_ms": int(nxt.timestamp() * 1000) if nxt else None, "last_fire": (existing or {}).get("last_fire"),
         }
-        self._c.store.put_document(_KIND, name, doc)
+        self._store.put_document(_KIND, name, doc)
         return self._answer(doc)
 
     def get(self, name: str) -> dict[str, Any]:
-        doc = self._c.store.get_document(_KIND, name)
+        doc = self._store.get_document(_KIND, name)
         if doc is None:
             raise ResourceNotFoundException(f"Schedule {name} does not exist.")
         return self._answer(doc)
 
     def list(self) -> "List[dict[str, Any]]":
-        return [self._answer(d) for d in self._c.store.list_documents(_KIND)]
+        return [self._answer(d) for d in self._store.list_documents(_KIND)]
 
     def delete(self, name: str) -> None:
-        if not self._c.store.delete_document(_KIND, name):
+        if not self._store.delete_document(_KIND, name):
             raise ResourceNotFoundException(f"Schedule {name} does not exist.")
 
     def set_state(self, name: str, enabled: bool) -> dict[str, Any]:
-        doc = self._c.store.get_document(_KIND, name)
+        doc = self._store.get_document(_KIND, name)
         if doc is None:
             raise ResourceNotFoundException(f"Schedule {name} does not exist.")
         doc["State"] = "ENABLED" if enabled else "DISABLED"
         if enabled and doc.get("next_ms") is not None and doc["next_ms"] < time.time() * 1000:
             nxt = cron.parse(doc["ScheduleExpression"]).next_after(_now(), cron.zone(doc["ScheduleExpressionTimezone"]))
             doc["next_ms"] = int(nxt.timestamp() * 1000) if nxt else None
-        self._c.store.put_document(_KIND, name, doc)
+        self._store.put_document(_KIND, name, doc)
         return self._answer(doc)
 
     def due(self, now_ms: int) -> "List[dict[str, Any]]":
-        return [d for d in self._c.store.list_documents(_KIND)
+        return [d for d in self._store.list_documents(_KIND)
                 if d["State"] == "ENABLED" and d.get("next_ms") is not None and d["next_ms"] <= now_ms]
 
     def fired(self, doc: dict[str, Any], fired_at: datetime) -> None:
@@ -153,7 +151,7 @@ class Schedules:
         doc["last_fire"] = fired_at.isoformat()
         if nxt is None and isinstance(schedule, cron.At):
             doc["State"] = "DISABLED"
-        self._c.store.put_document(_KIND, doc["Name"], doc)
+        self._store.put_document(_KIND, doc["Name"], doc)
 
     @staticmethod
     def _answer(doc: dict[str, Any]) -> dict[str, Any]:
@@ -166,14 +164,17 @@ class Schedules:
 
 
 class Scheduler:
-    """Fires due schedules; one process per store at a time (a lease in the message store)."""
+    """Fires due schedules; one process per store at a time (a lease in the message store). A fire
+    goes to its function through the target router, or to a scheduled rule's ``fire_rule``."""
 
     TICK_S = 0.25
     LEASE_MS = 10_000
     RENEW_S = 2.0
 
-    def __init__(self, cumulo: "Cumulo") -> None:
-        self._c = cumulo
+    def __init__(self, schedules: Schedules, store: Documents, messages: MessageStore, targets: Targets,
+                 fire_rule: Callable[[str, dict[str, Any]], None], arns: Arns) -> None:
+        self._schedules, self._store, self._messages, self._targets = schedules, store, messages, targets
+        self._fire_rule, self._arns = fire_rule, arns
         self._owner = lease_owner()
         self._leader = False
         self._renewed_at = 0.0
@@ -192,7 +193,7 @@ class Scheduler:
             try:
                 now_ms = int(time.time() * 1000)
                 if self._leads(now_ms):
-                    for doc in self._c.schedules_service.due(now_ms):
+                    for doc in self._schedules.due(now_ms):
                         self.fire(doc)
             except Exception:
                 log.exception("scheduler tick failed")
@@ -203,7 +204,7 @@ class Scheduler:
         ``RENEW_S`` while held (it lasts ``LEASE_MS``), and asked for on every tick while not."""
         now = time.monotonic()
         if not self._leader or now - self._renewed_at >= self.RENEW_S:
-            self._leader = self._c.messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
+            self._leader = self._messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
             self._renewed_at = now
         return self._leader
 
@@ -214,20 +215,19 @@ class Scheduler:
             # spread the fire: postpone it once by a random part of the window
             doc["flex_delay_applied"] = True
             doc["next_ms"] += int(random.random() * window * 60_000)
-            self._c.store.put_document(_KIND, doc["Name"], doc)
+            self._store.put_document(_KIND, doc["Name"], doc)
             return
         doc.pop("flex_delay_applied", None)
         target = doc["Target"]
         payload = target.get("Input")
-        event = scheduled_event(self._c, doc["Name"], when)
+        event = scheduled_event(self._arns, doc["Name"], when)
         try:
             if target["Arn"].startswith("arn:aws:events:"):        # a scheduled EventBridge rule
                 event["resources"] = [target["Arn"]]
-                self._c.event_bus.fire_rule(target["Arn"], event)
+                self._fire_rule(target["Arn"], event)
             else:
-                body = (payload if payload is not None else json.dumps(event)).encode()
-                name, qualifier = fn.parse_function_ref(target["Arn"])
-                enqueue_event(self._c, name, qualifier, body)
+                body = payload if payload is not None else json.dumps(event)
+                self._targets.send(Target.of(Kind.FUNCTION, target["Arn"]), Send(body))
         except CumuloError as err:
             log.warning("schedule %s could not invoke %s: %s", doc["Name"], target["Arn"], err)
-        self._c.schedules_service.fired(doc, when)
+        self._schedules.fired(doc, when)

@@ -209,7 +209,7 @@ def test_scheduled_event_has_the_shape_of_aws_sample(platform: Cumulo) -> None:
     empty detail (the sample's detail fields are the EC2 event's own)."""
     c, aws = platform, sample("powertools_eventBridgeEvent")
     from cumulo.sources.schedules import scheduled_event
-    event = scheduled_event(c, "nightly", datetime(2017, 12, 22, 18, 43, 48, tzinfo=timezone.utc))
+    event = scheduled_event(c.arns, "nightly", datetime(2017, 12, 22, 18, 43, 48, tzinfo=timezone.utc))
     expected = {k: v for k, v in aws.items() if k != "replay-name"}
     assert shape_differences({**event, "detail": aws["detail"]}, expected) == []
     assert event["time"] == aws["time"] and event["detail"] == {} and event["detail-type"] == "Scheduled Event"

@@ -4,21 +4,22 @@ AWS's times (one minute before the second attempt, two before the third; Maximum
 least 60) are checked as they are, without waiting for them: the dispatcher runs one leased event at
 a time (``AsyncDispatcher.process``, what its worker threads run), and the store is asked what it
 would hand out at a given time. Functions run for real; only the clock the dispatcher reads is moved,
-where a test says so.
+where a test says so (a fake clock, given to the dispatcher the platform builds).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable
 
 import pytest
 
 from cumulo import Cumulo
-from cumulo.invoke import asynchronous
-from cumulo.invoke.asynchronous import AsyncDispatcher, enqueue_event
 from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.store.messages import StoredMessage, now_ms
+
+from ..fakes import FakeClock
 
 FAILS = """
 def handler(event, context):
@@ -52,8 +53,8 @@ def test_a_failed_event_is_retried_after_one_minute_then_two(cumulo: Cumulo, dep
                                                              failures: str) -> None:
     name = deploy(FAILS)
     cumulo.event_invoke_configs.put(name, destination_config={"OnFailure": {"Destination": failures}})
-    dispatcher = AsyncDispatcher(cumulo, workers=1)
-    request_id, _ = enqueue_event(cumulo, name, None, b'{"n": 1}')
+    dispatcher = cumulo.async_dispatcher(workers=1)
+    request_id, _ = cumulo.async_events.enqueue(name, None, b'{"n": 1}')
 
     (first,) = leased(cumulo, now_ms())
     dispatcher.process(first)
@@ -85,8 +86,8 @@ def test_a_retry_that_would_come_after_the_maximum_age_is_not_made(cumulo: Cumul
     name = deploy(FAILS)
     cumulo.event_invoke_configs.put(name, maximum_event_age_in_seconds=100,
                                     destination_config={"OnFailure": {"Destination": failures}})
-    dispatcher = AsyncDispatcher(cumulo, workers=1)
-    enqueue_event(cumulo, name, None, b"{}")
+    dispatcher = cumulo.async_dispatcher(workers=1)
+    cumulo.async_events.enqueue(name, None, b"{}")
     (first,) = leased(cumulo, now_ms())
     dispatcher.process(first)
     (second,) = leased(cumulo, now_ms() + MINUTE_MS + 1_000)
@@ -100,16 +101,15 @@ def test_a_retry_that_would_come_after_the_maximum_age_is_not_made(cumulo: Cumul
 
 
 def test_an_event_older_than_its_maximum_age_is_not_delivered(cumulo: Cumulo, deploy: Callable[..., str],
-                                                              failures: str, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              failures: str) -> None:
     """An event that waited past MaximumEventAgeInSeconds (a server that was down, say) goes to the
     on-failure destination without running."""
     name = deploy("def handler(event, context):\n    print('attempt', context.aws_request_id)\n    return 1\n")
     cumulo.event_invoke_configs.put(name, maximum_event_age_in_seconds=60,
                                     destination_config={"OnFailure": {"Destination": failures}})
-    dispatcher = AsyncDispatcher(cumulo, workers=1)
-    request_id, _ = enqueue_event(cumulo, name, None, b'{"late": true}')
+    request_id, _ = cumulo.async_events.enqueue(name, None, b'{"late": true}')
     (event,) = leased(cumulo, now_ms())
-    monkeypatch.setattr(asynchronous, "now_ms", lambda: now_ms() + 61_000)     # the dispatcher's clock
+    dispatcher = cumulo.async_dispatcher(workers=1, clock=FakeClock(time.time() + 61))   # the dispatcher's clock
     dispatcher.process(event)
     assert attempts(cumulo, name) == 0
     assert leased(cumulo, now_ms() + 60 * MINUTE_MS) == []
@@ -119,40 +119,40 @@ def test_an_event_older_than_its_maximum_age_is_not_delivered(cumulo: Cumulo, de
     assert record["requestPayload"] == {"late": True} and "responsePayload" not in record
 
 
-def test_an_event_within_its_maximum_age_is_delivered(cumulo: Cumulo, deploy: Callable[..., str], failures: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_event_within_its_maximum_age_is_delivered(cumulo: Cumulo, deploy: Callable[..., str],
+                                                      failures: str) -> None:
     """The control for the test above: 59 s old under a 60 s maximum, it runs."""
     name = deploy("def handler(event, context):\n    print('attempt', context.aws_request_id)\n    return 1\n")
     cumulo.event_invoke_configs.put(name, maximum_event_age_in_seconds=60,
                                     destination_config={"OnFailure": {"Destination": failures}})
-    dispatcher = AsyncDispatcher(cumulo, workers=1)
-    enqueue_event(cumulo, name, None, b"{}")
+    cumulo.async_events.enqueue(name, None, b"{}")
     (event,) = leased(cumulo, now_ms())
-    monkeypatch.setattr(asynchronous, "now_ms", lambda: now_ms() + 59_000)
+    dispatcher = cumulo.async_dispatcher(workers=1, clock=FakeClock(time.time() + 59))
     dispatcher.process(event)
     assert attempts(cumulo, name) == 1 and records(cumulo) == []
 
 
 def test_throttled_events_back_off_doubling_and_stop_at_the_maximum_age(
-        cumulo: Cumulo, deploy: Callable[..., str], failures: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        cumulo: Cumulo, deploy: Callable[..., str], failures: str) -> None:
     """A throttle is not an attempt: the event comes back after 1 s, then 2 s, ... and once the next
     try would be past MaximumEventAgeInSeconds it goes to the on-failure destination instead."""
     name = deploy("def handler(event, context):\n    return 1\n")
     cumulo.put_function_concurrency(name, 0)            # every invocation is throttled
     cumulo.event_invoke_configs.put(name, maximum_event_age_in_seconds=60,
                                     destination_config={"OnFailure": {"Destination": failures}})
-    dispatcher = AsyncDispatcher(cumulo, workers=1)
-    enqueue_event(cumulo, name, None, b"{}")
+    clock = FakeClock(time.time())
+    dispatcher = cumulo.async_dispatcher(workers=1, clock=clock)
+    cumulo.async_events.enqueue(name, None, b"{}")
     for backoff_ms in (1_000, 2_000, 4_000):
-        (event,) = leased(cumulo, now_ms() + 10 * MINUTE_MS)
+        (event,) = leased(cumulo, clock.ms() + 10 * MINUTE_MS)
         dispatcher.process(event)
-        thrown_at = now_ms()
+        thrown_at = clock.ms()
         assert leased(cumulo, thrown_at + backoff_ms - 300) == []
         assert leased(cumulo, thrown_at + backoff_ms + 300) != []
         assert records(cumulo) == []
     # 59.5 s old: the next backoff (8 s) would end past the 60 s maximum
-    (event,) = leased(cumulo, now_ms() + 10 * MINUTE_MS)
-    monkeypatch.setattr(asynchronous, "now_ms", lambda: now_ms() + 59_500)
+    (event,) = leased(cumulo, clock.ms() + 10 * MINUTE_MS)
+    clock.advance(59.5)
     dispatcher.process(event)
     assert leased(cumulo, now_ms() + 60 * MINUTE_MS) == []
     (record,) = records(cumulo)
