@@ -307,13 +307,29 @@ class Cumulo:
                      "in private mounts (code read-only at /var/task, its own /tmp, /dev and /proc); " + limits,
                      "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
         else:
-            lines = ["process: environments run as this server's user, with its files and loopback services "
-                     "in reach: for trusted code only (run as root for the namespace level); " + limits]
+            why = ("sandbox=process was asked" if self.settings.sandbox == "process" else
+                   "this server is not root; run it as root for the namespace level" if os.geteuid() != 0 else
+                   "mount namespaces are not available here")
+            scoped = zygote.signals_scoped    # runtime/landlock.py
+            lines = ["process: environments run as this server's user, for trusted code only (" + why + "): "
+                     "a function can read this user's files (the store and its keys), "
+                     + ("signal and read the other functions' environments" if scoped else
+                        "signal this server and the other functions' environments")
+                     + ", and reach services on 127.0.0.1",
+                     "guaranteed: each environment has its own session and process group, working folder, TMPDIR "
+                     "and cleared environment variables, no_new_privs, rlimits (1,024 files, each file at most its "
+                     "ephemeral storage, no core dumps); " + limits + "; seccomp filter "
+                     + ("on" if zygote.seccomp else "OFF (not available here)")
+                     + ("; signals and ptrace cannot leave the environments' Landlock domain (this server and "
+                        "this user's other processes are out of their reach)" if scoped else
+                        "; no Landlock signal scoping here (Linux 6.12 has it): functions can signal this server")]
         lines.append({
-            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns",
+            "isolated": "network: isolated from the host's loopback; outbound through slirp4netns "
+                        "(none for functions with a VpcConfig)",
             "isolated-offline": "network: isolated from the host's loopback; no outbound access "
                                 + ("(no_network)" if self.settings.no_network else "(install slirp4netns for it)"),
-            "host": "network: the host's (functions can reach services on 127.0.0.1)",
+            "host": "network: the host's (functions can reach services on 127.0.0.1); no_network and "
+                    "functions' VpcConfig are not enforced at this level",
         }[zygote.network])
         return lines
 
