@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cumulo.api import awsjson, lambda_api, shapes
+from cumulo.api import awsjson, lambda_api, shapes, shapes_gen
 from cumulo.api._shapes import SHAPES
 from cumulo.api.http import Request
 from cumulo.errors import CumuloError, InvalidRequestContentException, ValidationException
@@ -17,9 +17,9 @@ from cumulo.model import json_limits
 
 def test_every_operation_cumulo_serves_has_its_shapes() -> None:
     """A protocol module that serves a new operation regenerates ``_shapes.py``
-    (``python -m cumulo.api.shapes``); unchecked, its bodies would reach the store unchecked."""
+    (``python -m cumulo.api.shapes_gen``); unchecked, its bodies would reach the store unchecked."""
     pytest.importorskip("botocore")
-    served = shapes._served()
+    served = shapes_gen._served()
     for service, operations in served.items():
         assert set(operations) <= set(SHAPES[service]["ops"]), (service, set(operations) - set(SHAPES[service]["ops"]))
     assert len(served["lambda"]) >= 45 and len(served["sqs"]) == 20
