@@ -1,0 +1,130 @@
+"""The package's shape, checked on every run (ARCHITECTURE.md, "Layers").
+
+Every import of a module under ``cumulo/`` counts, wherever it is written: at the top, inside a
+function, under ``if TYPE_CHECKING:`` (read with ``ast``, nothing is imported). ``from a import b``
+is an import of the module ``a.b`` when there is one, else of ``a``. A package's ``__init__`` that
+Python runs on the way to a submodule is not counted as an import of it.
+
+1. Only the layers above the composition root import it (``cumulo.app``): the CLI, the HTTP
+   control plane (``api/``), template deploys (``deploy/``), the gateway's server and the package's
+   own entry points. Everything else gets what it uses through its constructor (``cumulo/ports.py``).
+2. The import graph has no cycle, except those in ``KNOWN_CYCLES``: a list that may only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "cumulo"
+ROOT = "cumulo.app"
+ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.gateway.server"}    # these modules, and
+ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
+KNOWN_CYCLES = [
+    # Templates: template.py reads layers (deploy/layers.py), which, like deploy/sources.py, applies
+    # resources of the Template and FunctionResource that template.py defines. Issue 18's "one
+    # module per resource kind behind one protocol" takes the kinds out of template.py.
+    {"cumulo.deploy.layers", "cumulo.deploy.sources", "cumulo.deploy.template"},
+]
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports."""
+
+    def module(dotted: str) -> str | None:
+        while dotted and dotted not in known:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {module(a.name) for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            for alias in node.names:
+                whole = f"{base}.{alias.name}"
+                found.add(whole if whole in known else module(base))
+    return {m for m in found if m is not None and m.startswith("cumulo") and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def above_the_root(name: str) -> bool:
+    return name in ABOVE_THE_ROOT or name == ROOT or name.startswith(tuple(p + "." for p in ABOVE_THE_ROOT_PACKAGES))
+
+
+def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_reader_sees_every_kind_of_import() -> None:
+    """A check of the check: the graph holds what the services' sources say."""
+    edges = graph()
+    assert ROOT in edges and "cumulo.ports" in edges["cumulo.invoke.asynchronous"]
+    assert "cumulo.app" in edges["cumulo"]                          # inside a function (__getattr__)
+    assert "cumulo.deploy.template" in edges["cumulo.deploy.layers"]  # under TYPE_CHECKING
+    assert "cumulo.api.shapes" in edges["cumulo.api.awsjson"]       # from a package import a module
+
+
+def test_nothing_below_the_composition_root_imports_it() -> None:
+    edges = graph()
+    offenders = sorted(name for name, targets in edges.items() if ROOT in targets and not above_the_root(name))
+    assert offenders == [], (f"{offenders} import {ROOT}: a service or worker gets what it uses through its "
+                             "constructor (store objects, settings, cumulo/ports.py); only app.py wires them")
+
+
+def test_the_import_graph_has_no_cycle_but_the_known_ones() -> None:
+    found = cycles(graph())
+    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
+    assert new == [], f"import cycles: {new}"
+    gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
+    assert gone == [], f"{gone} is no longer a cycle: take it out of KNOWN_CYCLES"
