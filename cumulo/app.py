@@ -303,9 +303,15 @@ class Cumulo:
         limits = "memory and process limits by cgroup" if self.memory_enforcement == "cgroup" else \
             "memory limits by rlimit"
         if level is SandboxLevel.NAMESPACE:
+            pids = ("each environment in a pid namespace of its own (it sees and signals only its own processes)"
+                    if zygote.pid_namespaces and (zygote.template_pid_namespaces or not self._snapstart_ok)
+                    else "pid namespaces: " + ("on-demand environments only; those forked from a template share "
+                                               "the host's, with only their own uid's processes in view"
+                                               if zygote.pid_namespaces else "not available here; each environment "
+                                               "sees only its own uid's processes"))
             lines = ["namespace: each environment runs as an unprivileged uid of its own, with no capability, "
                      "in private mounts (code read-only at /var/task, its own /tmp, /dev and /proc); " + limits,
-                     "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
+                     pids, "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
         else:
             why = ("sandbox=process was asked" if self.settings.sandbox == "process" else
                    "this server is not root; run it as root for the namespace level" if os.geteuid() != 0 else

@@ -23,6 +23,10 @@ from typing import Any, Callable
 
 from cumulo.runtime import protocol
 
+# The pid the supervisor knows this environment by, where ``os.getpid()`` is not it: in a pid
+# namespace of its own, its init's pid on the host (set by the zygote or the template).
+reported_pid: int | None = None
+
 __all__ = ["LambdaContext", "run", "initialise", "init_error", "serve", "error_document", "maxrss_kb"]
 
 
@@ -178,7 +182,7 @@ def run(chan: socket.socket, handler_name: str, max_response: int, init_started:
 def initialise(chan: socket.socket, handler_name: str) -> tuple[Callable[..., Any], _RequestIdFilter] | None:
     """Send ``started``, then Init: the handler and the log filter, or None once ``init_error`` is sent."""
     request_filter = _install_logging()
-    protocol.send(chan, {"op": "started", "pid": os.getpid()})
+    protocol.send(chan, {"op": "started", "pid": reported_pid or os.getpid()})
     try:
         handler = load_handler(handler_name)
     except _InitError as err:

@@ -16,7 +16,7 @@ import signal
 import socket
 from typing import NoReturn
 
-from cumulo.runtime import protocol
+from cumulo.runtime import bootstrap, protocol
 
 __all__ = ["become_runtime", "bootstrap_candidates"]
 
@@ -43,7 +43,7 @@ def become_runtime(chan: socket.socket, spec: dict, task_root: str, relocated: d
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     os.environ["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:%d" % listener.getsockname()[1]
-    protocol.send(chan, {"op": "started", "pid": os.getpid()}, b"", [listener.fileno()])
+    protocol.send(chan, {"op": "started", "pid": bootstrap.reported_pid or os.getpid()}, b"", [listener.fileno()])
     listener.close()
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):   # Python ignores these; a runtime must not inherit that
         signal.signal(sig, signal.SIG_DFL)

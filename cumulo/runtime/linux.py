@@ -11,14 +11,15 @@ import signal
 
 __all__ = [
     "unshare", "mount", "loopback_up", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
-    "drop_bounding_set", "set_dumpable", "setns",
-    "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
+    "drop_bounding_set", "set_dumpable", "setns", "fork", "write_id_maps", "host_pid",
+    "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
     "MS_NOSUID", "MS_NODEV", "MS_NOEXEC",
 ]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -36,6 +37,11 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _CAP_LAST_FALLBACK = 40
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# For the clone system call: called with the GIL held (a PyDLL), between Python's own before- and
+# after-fork steps, exactly where os.fork calls fork(2).
+_libc_gil = ctypes.PyDLL(None, use_errno=True)
+_libc_gil.syscall.restype = ctypes.c_long
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
 
 
 def _check(result: int, what: str) -> None:
@@ -53,11 +59,47 @@ def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
+def fork(flags: int = 0) -> int:
+    """``os.fork`` whose child starts in new namespaces (``CLONE_NEW*`` flags): with CLONE_NEWPID
+    it is pid 1 of a pid namespace of its own, while the parent gets its pid as the parent sees
+    it. Only for single-threaded processes (the zygote, a template), as the fork server's own
+    fork is. Python's before/after-fork steps run as they do for ``os.fork``."""
+    if not flags:
+        return os.fork()
+    if _SYS_CLONE is None:
+        raise OSError(38, "clone with namespace flags: unsupported architecture")
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    # x86_64 and aarch64 alike: flags, child stack (none: a copy of ours), then the tid pointers
+    # and TLS, all unused.
+    pid = _libc_gil.syscall(ctypes.c_long(_SYS_CLONE), ctypes.c_ulong(flags | signal.SIGCHLD), None, None, None, None)
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
+def host_pid() -> int:
+    """This process's pid as the host's /proc numbers it (the /proc mounted for the host's pid
+    namespace still being there): in a pid namespace of its own ``os.getpid()`` is 1."""
+    return int(os.readlink("/proc/self"))
+
+
 def enter_user_namespace(inside: int, outside: int, flags: int = 0) -> None:
     """Enter a new user namespace (with ``flags``: other new namespaces owned by it) where
     ``inside`` is this process's uid and gid, mapped to ``outside`` in the current one. Written
     by the process itself, so only its own ids can be mapped (setgroups is denied for good)."""
     unshare(CLONE_NEWUSER | flags)
+    write_id_maps(inside, outside)
+
+
+def write_id_maps(inside: int, outside: int) -> None:
+    """Map ``inside`` (uid and gid) to ``outside`` in the user namespace this process has just
+    entered (by ``unshare`` or a ``fork`` with CLONE_NEWUSER)."""
     for name, text in (("uid_map", f"{inside} {outside} 1"), ("setgroups", "deny"), ("gid_map", f"{inside} {outside} 1")):
         fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
         try:
@@ -75,9 +117,10 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
     _check(_libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0), "prctl(PDEATHSIG)")
 
 
-def set_dumpable() -> None:
-    """An ordinary process again after a change of uid: its /proc/self files its own."""
-    _check(_libc.prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(1), 0, 0, 0), "prctl(DUMPABLE)")
+def set_dumpable(dumpable: bool = True) -> None:
+    """An ordinary process again after a change of uid: its /proc/self files its own. With
+    False: no process of the same uid may trace it or read its memory (an init's)."""
+    _check(_libc.prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(int(dumpable)), 0, 0, 0), "prctl(DUMPABLE)")
 
 
 def set_no_new_privs() -> None:

@@ -4,8 +4,9 @@ Denied: tracing and reading other processes (``ptrace``, ``process_vm_readv/writ
 the new mount API, kernel modules, ``kexec``, ``reboot``, swap, kernel keyrings, ``bpf``,
 ``perf_event_open``, ``userfaultfd``, ``io_uring``, the system clock, the kernel log, quotas,
 file handles (``open_by_handle_at``, the classic container escape) and I/O ports; for
-environments that serve invocations also ``unshare`` and ``setns`` (a template keeps them: its
-children make their namespaces after the fork, then install the full filter themselves). 32-bit
+environments that serve invocations also ``unshare``, ``setns`` and ``clone`` with a new-namespace
+flag (a template keeps them: its children are forked into namespaces of their own, then install
+the full filter themselves); ``clone3`` answers ENOSYS (its flags are out of a filter's reach). 32-bit
 and x32 system calls are refused outright, so the list cannot be side-stepped through another ABI.
 
 The filter is installed after the sandbox is built and before user code runs; ``no_new_privs``
@@ -37,6 +38,9 @@ DENIED: dict[str, int] = {
     "mount_setattr": 442, "pivot_root": 155, "vhangup": 153,
 }
 NAMESPACE_CALLS: dict[str, int] = {"unshare": 272, "setns": 308}
+CLONE, CLONE3 = 56, 435
+# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 # Kept for templates only: their children build their own namespaces after the fork.
 TEMPLATE_ALLOWS = frozenset({"unshare", "setns", "mount"})
 
@@ -51,6 +55,7 @@ _SECCOMP_RET_KILL_PROCESS = 0x80000000
 _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
+_JSET_K = 0x45
 _RET_K = 0x06
 
 
@@ -78,6 +83,17 @@ def program(template: bool = False) -> list[tuple[int, int, int, int]]:
         (_LD_W_ABS, 0, 0, 0),                              # seccomp_data.nr
         (_JGE_K, 0, 1, _X32_SYSCALL_BIT),
         (_RET_K, 0, 0, eperm),                             # the x32 ABI
+        # clone with a CLONE_NEW* flag is how namespaces are made without unshare: refused, but a
+        # template's (its children are forked into theirs)
+        (_JEQ_K, 0, 4, CLONE),
+        (_LD_W_ABS, 0, 0, 16),                             # seccomp_data.args[0], its low word: flags
+        (_JSET_K, 0, 1, 0 if template else CLONE_NAMESPACE_FLAGS),
+        (_RET_K, 0, 0, eperm),
+        (_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+        # clone3 passes its flags in memory a filter cannot read: "not implemented", as container
+        # runtimes answer, and the C library falls back to clone for threads
+        (_JEQ_K, 0, 1, CLONE3),
+        (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
         # The hot calls (read, write, poll, sendto, recvfrom, mmap …) are numbered below every
         # denied one: allowed after one comparison instead of a walk through the list.
         (_JGE_K, 1, 0, numbers[0]),

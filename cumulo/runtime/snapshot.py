@@ -33,6 +33,7 @@ import random
 import select
 import signal
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -43,6 +44,8 @@ from cumulo.runtime import bootstrap, linux, protocol, seccomp
 __all__ = ["run_template", "refusal"]
 
 _CHAN_FD = 3
+_STATUS_FD = 4   # an init's: where it writes its environment's wait status (see serve_as_init)
+pid_namespaces = False   # set by the zygote once it found its templates' children can have their own
 
 
 def run_template(chan: socket.socket, handler_name: str, max_response: int, init_started: float,
@@ -122,6 +125,7 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     children: set[int] = set()
+    relays: dict[int, int] = {}
     retiring = False
     while not (retiring and not children):
         try:
@@ -130,7 +134,7 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-            reap(ctl, children, tolerate_closed=True)
+            reap(ctl, children, tolerate_closed=True, relays=relays)
         if retiring or ctl.fileno() not in ready:
             continue
         try:
@@ -139,12 +143,30 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
             retiring = True
             continue
         if header.get("op") == "spawn":
-            pid = os.fork()
+            own_pids = pid_namespaces and bool(header.get("namespaces"))
+            status_r, status_w = os.pipe() if own_pids else (-1, -1)
+            try:
+                pid = linux.fork(_child_namespaces(header) if own_pids else 0)
+            except OSError:
+                pid = -1
             if pid == 0:
                 os.close(wake_r)
                 os.close(wake_w)
+                if own_pids:
+                    os.close(status_r)
+                    header = {**header, "status_fd": status_w}
                 become(header, fds)
                 return
+            if own_pids:
+                os.close(status_w)
+                if pid > 0:
+                    relays[pid] = status_r
+                else:
+                    os.close(status_r)
+            if pid < 0:
+                for fd in fds:
+                    os.close(fd)
+                continue
             children.add(pid)
             try:   # before any exit of this pid: the supervisor forgets an older process's exit under it
                 protocol.send(ctl, {"op": "spawned", "pid": pid})
@@ -157,9 +179,12 @@ def _fork_server(ctl: socket.socket, become: Callable[[dict, list[int]], None]) 
     os._exit(0)
 
 
-def reap(ctl: socket.socket, children: set[int], tolerate_closed: bool = False) -> None:
+def reap(ctl: socket.socket, children: set[int], tolerate_closed: bool = False,
+         relays: dict[int, int] | None = None) -> None:
     """Collect exited children and report each exit status over ``ctl`` (the zygote's and a
-    template's loop). ``tolerate_closed``: a supervisor that has gone is not an error."""
+    template's loop). ``tolerate_closed``: a supervisor that has gone is not an error. A child
+    that was the init of an environment's pid namespace (``relays``: its status pipe) is reported
+    with the status of the environment's process, which the init wrote there."""
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -168,11 +193,77 @@ def reap(ctl: socket.socket, children: set[int], tolerate_closed: bool = False) 
         if pid == 0:
             return
         children.discard(pid)
+        relay = relays.pop(pid, None) if relays is not None else None
+        if relay is not None:
+            status = _relayed_status(relay, status)
         try:
             protocol.send(ctl, {"op": "exit", "pid": pid, "status": status})
         except OSError:
             if not tolerate_closed:
                 raise
+
+
+def _become_init(status_fd: int) -> None:
+    """Split in two: the child returns to run the function as pid 2; this process stays as its
+    pid namespace's init (``serve_as_init``), holding nothing of the environment's, not
+    dumpable, ignoring signals (pid 1 gets only those it handles)."""
+    child = os.fork()
+    if child == 0:
+        os.close(status_fd)
+        return
+    linux.set_dumpable(False)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    os.closerange(0, status_fd)
+    os.closerange(status_fd + 1, 1 << 16)
+    serve_as_init(child, status_fd)
+
+
+def _relayed_status(fd: int, own: int) -> int:
+    """The wait status an init wrote to its status pipe, else its own (killed before it could)."""
+    try:
+        os.set_blocking(fd, False)
+        data = os.read(fd, 8)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    return struct.unpack("i", data[:4])[0] if len(data) >= 4 else own
+
+
+def serve_as_init(child: int, status_fd: int) -> None:
+    """Be the init of an environment's pid namespace (the caller has closed everything else):
+    reap every process of the namespace until ``child`` (the environment) has ended, write its
+    wait status to ``status_fd``, exit. Never returns."""
+    status = None
+    while status is None:
+        try:
+            pid, code = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if pid == child:
+            status = code
+    if status is not None:
+        try:
+            os.write(status_fd, struct.pack("i", status))
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def private_proc() -> None:
+    """Mount a /proc for this process's pid namespace showing only its own uid's processes
+    (``hidepid=invisible``), its kernel settings (/proc/sys) read-only."""
+    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
+    linux.mount("/proc/sys", "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, "/proc/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
+                | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def _child_namespaces(spec: dict) -> int:
+    """The namespaces a template's child is forked into, all owned by a new user namespace."""
+    return (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID
+            | (linux.CLONE_NEWNET if spec.get("no_network") else 0))
 
 
 TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outside); its children are 0 again
@@ -182,10 +273,16 @@ def _private_namespaces(spec: dict) -> None:
     """The namespace level: a nested user namespace owning a new mount namespace (and network
     namespace, without network), where this environment mounts its own size-capped /tmp. The
     mounts copied from the template's namespace are locked there: the code stays read-only and
-    the platform's home hidden. Then every capability is dropped again."""
-    flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
-    linux.enter_user_namespace(0, TEMPLATE_UID, flags)
+    the platform's home hidden. Forked into them with a pid namespace too (``spec["status_fd"]``),
+    it mounts a /proc of its own. Then every capability is dropped again."""
+    if spec.get("status_fd") is not None:     # already in them: forked so
+        linux.write_id_maps(0, TEMPLATE_UID)
+    else:
+        flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
+        linux.enter_user_namespace(0, TEMPLATE_UID, flags)
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={spec['ephemeral_mb']}m,mode=1777")
+    if spec.get("status_fd") is not None:
+        private_proc()
     linux.drop_capabilities()
 
 
@@ -196,6 +293,8 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         chan_fd, log_fd, *group_fds = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        status_fd = spec.get("status_fd")
+        own_pid = linux.host_pid() if status_fd is not None else os.getpid()   # before a /proc of its own
         os.setsid()
         for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
             os.write(fd, b"0")
@@ -203,7 +302,10 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)   # replaces the template's control channel
-        os.closerange(_CHAN_FD + 1, 1 << 16)
+        if status_fd is not None:
+            os.dup2(status_fd, _STATUS_FD)
+            spec = {**spec, "status_fd": _STATUS_FD}
+        os.closerange(_STATUS_FD + 1 if status_fd is not None else _CHAN_FD + 1, 1 << 16)
         tmp = spec["tmp_dir"]
         if spec.get("namespaces"):
             _private_namespaces(spec)
@@ -211,19 +313,24 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         if seccomp.enabled:
             seccomp.install()   # on top of the template's: no more namespaces or mounts from here
         linux.set_parent_death_signal()   # after the namespaces: a change of credentials clears it
-        if os.getppid() != template_pid:  # the template died before that: so do we
+        # The template died before that: so do we. (In a pid namespace of its own the parent is
+        # out of sight, pid 0, whoever it is.)
+        if os.getppid() != (0 if status_fd is not None else template_pid):
             os._exit(0)
         task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
         os.environ.clear()
         os.environ.update(spec["env"])
         os.environ.update({"LAMBDA_TASK_ROOT": task_root, "TMPDIR": tmp, "HOME": tmp})
         tempfile.tempdir = None
+        if status_fd is not None:
+            _become_init(_STATUS_FD)   # returns in the child that goes on to be the environment
         random.seed()   # CPython reseeds after fork too; say it here, where it matters
         chan = socket.socket(fileno=_CHAN_FD)
     except BaseException as exc:
         os.write(2, f"Cumulo restore failed: {exc!r}\n".encode())
         os._exit(70)
-    protocol.send(chan, {"op": "started", "pid": os.getpid()})
+    bootstrap.reported_pid = own_pid
+    protocol.send(chan, {"op": "started", "pid": own_pid})
     if not _after_restore(chan):
         sys.stdout.flush()
         os._exit(0)

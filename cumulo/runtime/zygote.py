@@ -84,6 +84,8 @@ class Zygote:
         self.namespaces = False
         self.template_namespaces = False   # templates can isolate their children at the namespace level
         self.seccomp = False               # environments get the seccomp filter (runtime/seccomp.py)
+        self.pid_namespaces = False        # environments forked by the zygote are pid 1 of their own
+        self.template_pid_namespaces = False   # and those forked by a template
         self.cpus: set[int] | None = None  # where it and everything it forks may run (None: anywhere)
         # environments cannot signal (or ptrace) anything outside the zygote's tree (runtime/landlock.py)
         self.signals_scoped = landlock.abi() >= landlock.SCOPES_SIGNALS
@@ -139,6 +141,8 @@ class Zygote:
         self.namespaces = bool(hello.get("namespaces"))
         self.template_namespaces = bool(hello.get("template_namespaces"))
         self.seccomp = bool(hello.get("seccomp"))
+        self.pid_namespaces = bool(hello.get("pid_namespaces"))
+        self.template_pid_namespaces = bool(hello.get("template_pid_namespaces"))
         self.network = "host"
         if hello.get("network_isolated"):
             self.network = "isolated" if self.network_request == "isolated" and self._start_slirp() else "isolated-offline"

@@ -37,6 +37,7 @@ RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 OPT_DIR = "/opt"               # where layers are, as on AWS
 _CHAN_FD = snapshot._CHAN_FD
+_STATUS_FD = snapshot._STATUS_FD
 TEMPLATE_UID = snapshot.TEMPLATE_UID
 SANDBOX_UID_BASE = 2_000_000   # + the environment's pid: see sandbox_uid
 PIDS_MAX = 1024                # processes and threads per environment, as on Lambda
@@ -60,12 +61,16 @@ def main() -> None:
     namespaces = _probe_namespaces()
     seccomp.enabled = seccomp.probe()
     isolated = namespaces and len(sys.argv) > 2 and sys.argv[2] in ("isolated", "none") and _isolate_network()
+    pid_namespaces = namespaces and _probe_pid_namespace()
+    template_namespaces = namespaces and _probe_template_namespaces()
+    snapshot.pid_namespaces = template_namespaces and pid_namespaces and _probe_template_pid_namespace()
     protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "seccomp": seccomp.enabled,
-                        "network_isolated": isolated,
-                        "template_namespaces": namespaces and _probe_template_namespaces()})
+                        "network_isolated": isolated, "template_namespaces": template_namespaces,
+                        "pid_namespaces": pid_namespaces, "template_pid_namespaces": snapshot.pid_namespaces})
     gc.collect()
     gc.freeze()  # keep shared pages shared in children: the collector won't touch frozen objects
     children: set[int] = set()
+    relays: dict[int, int] = {}   # child pid -> where its init writes the environment's wait status
     while True:
         try:
             ready, _, _ = select.select([ctl.fileno(), wake_r], [], [])
@@ -73,19 +78,28 @@ def main() -> None:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
-            snapshot.reap(ctl, children)
+            snapshot.reap(ctl, children, relays=relays)
         if ctl.fileno() in ready:
             try:
                 header, _, fds = protocol.recv(ctl, 0)
             except (EOFError, ConnectionError, protocol.ProtocolError):
                 break
             if header.get("op") == "spawn":
-                pid = os.fork()
+                # At the namespace level every environment but a template (whose children's pids
+                # must be the host's) is pid 1 of a pid namespace of its own: its init (snapshot._become_init).
+                own_pids = pid_namespaces and bool(header.get("namespaces")) and not header.get("template")
+                status_r, status_w = os.pipe() if own_pids else (-1, -1)
+                pid = linux.fork(linux.CLONE_NEWPID if own_pids else 0)
                 if pid == 0:
                     ctl.close()
                     os.close(wake_r)
                     os.close(wake_w)
-                    _become_environment(header, fds, platform_paths, runtime_packages)  # never returns
+                    if own_pids:
+                        os.close(status_r)
+                    _become_environment(header, fds, platform_paths, runtime_packages, status_w)  # never returns
+                if own_pids:
+                    os.close(status_w)
+                    relays[pid] = status_r
                 children.add(pid)
                 # before any exit of this pid: the supervisor forgets an older process's exit under it
                 protocol.send(ctl, {"op": "spawned", "pid": pid})
@@ -153,6 +167,52 @@ def _probe_namespaces() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def _probe_pid_namespace() -> bool:
+    """Whether a child can be pid 1 of a pid namespace of its own, with its own /proc."""
+    try:
+        pid = linux.fork(linux.CLONE_NEWPID)
+    except OSError:
+        return False
+    if pid == 0:
+        try:
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+            os._exit(0 if os.getpid() == 1 and os.listdir("/proc/1") else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _probe_template_pid_namespace() -> bool:
+    """Whether a template's children can each be pid 1 of a pid namespace of their own: made by
+    an unprivileged process together with a user namespace, with a /proc of its own (which the
+    kernel allows only where the template's /proc is not partly covered)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            _private_proc(template=True)
+            _become_unprivileged(os.getpid(), template=True)
+            child = linux.fork(linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID)
+            if child == 0:
+                try:
+                    linux.write_id_maps(0, TEMPLATE_UID)
+                    snapshot.private_proc()
+                    linux.drop_capabilities()
+                    os._exit(0 if os.getpid() == 1 and os.listdir("/proc/1") else 1)
+                except BaseException:
+                    os._exit(1)
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status))
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def _probe_template_namespaces() -> bool:
     """Whether a template at the namespace level can give each environment forked from it a
     private /tmp: the template in a user namespace of its own, each child in a nested one."""
@@ -161,7 +221,7 @@ def _probe_template_namespaces() -> bool:
         try:
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-            _become_unprivileged(template=True)
+            _become_unprivileged(os.getpid(), template=True)
             child = os.fork()
             if child == 0:
                 try:
@@ -179,12 +239,16 @@ def _probe_template_namespaces() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], runtime_packages: str | None) -> None:
+def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], runtime_packages: str | None,
+                        status_fd: int = -1) -> None:
+    """The zygote's child. With ``status_fd`` it is pid 1 of a pid namespace of its own: it builds
+    the sandbox, then stays as the namespace's init (snapshot._become_init) while its child runs the function."""
     init_started = time.perf_counter()
     try:
         chan_fd, log_fd, *group_fds = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        host_pid = linux.host_pid() if status_fd >= 0 else os.getpid()   # before a /proc of its own
         os.setsid()
         linux.set_parent_death_signal()
         for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
@@ -195,7 +259,10 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)
-        os.closerange(_CHAN_FD + 1, 1 << 16)
+        if status_fd >= 0:
+            os.dup2(status_fd, _STATUS_FD)
+            status_fd = _STATUS_FD
+        os.closerange(max(_CHAN_FD, status_fd) + 1, 1 << 16)
         shown = platform_paths + ([runtime_packages] if runtime_packages else [])
         task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, shown)
         relocated = dict(zip(shown, moved_paths))
@@ -204,7 +271,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         _set_rlimits(spec)
         os.chdir(task_root)
         if spec.get("namespaces"):
-            _become_unprivileged(bool(spec.get("template")))
+            _become_unprivileged(host_pid, bool(spec.get("template")))
+            linux.set_parent_death_signal()   # the change of uid cleared it
         else:
             linux.set_no_new_privs()
         if seccomp.enabled:
@@ -220,6 +288,9 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         tempfile.tempdir = None   # recomputed from TMPDIR on first use
+        bootstrap.reported_pid = host_pid
+        if status_fd >= 0:
+            snapshot._become_init(status_fd)   # returns in the child that goes on to be the environment
         chan = socket.socket(fileno=_CHAN_FD)
     except BaseException as exc:  # the sandbox could not be built: say so on the log and die
         os.write(2, f"Cumulo sandbox setup failed: {exc!r}\n".encode())
@@ -254,12 +325,12 @@ def sandbox_uid(pid: int) -> int:
     return SANDBOX_UID_BASE + pid
 
 
-def _become_unprivileged(template: bool) -> None:
+def _become_unprivileged(host_pid: int, template: bool) -> None:
     """From root to the environment's own unprivileged uid, with no capability left (not even
     in the bounding set) and ``no_new_privs``. A template then enters a user namespace where it
     is TEMPLATE_UID, so its children can each make a nested one with mounts of their own
     (snapshot.py); outside, all of them are still this uid."""
-    uid = sandbox_uid(os.getpid())
+    uid = sandbox_uid(host_pid)
     linux.set_no_new_privs()
     linux.drop_bounding_set()
     resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))   # counted per uid: per environment
@@ -314,7 +385,7 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={spec['ephemeral_mb']}m,mode=1777")
     _private_dev(devices)
-    _private_proc()
+    _private_proc(bool(spec.get("template")))
     _make_reachable(unreachable)
     moved: dict[str, str] = {}
     if held:
@@ -371,14 +442,16 @@ def _private_dev(devices: list[tuple[str, int]]) -> None:
     linux.mount(None, "/dev", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
 
 
-def _private_proc() -> None:
-    """A /proc of its own that shows only the environment's own uid's processes
-    (``hidepid=invisible``): not the server, the zygote, other functions or the host's. Its
-    kernel settings (/proc/sys) read-only, though root's files are not its to write anyway."""
-    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
-    linux.mount("/proc/sys", "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
-    linux.mount(None, "/proc/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
-                | linux.MS_NODEV | linux.MS_NOEXEC)
+def _private_proc(template: bool = False) -> None:
+    """A /proc of its own: for its own pid namespace, and showing only the environment's own uid's
+    processes (``hidepid=invisible``): not the server, the zygote, other functions or the host's.
+    Its kernel settings (/proc/sys) read-only, though root's files are not its to write anyway. A
+    template's /proc stays whole (nothing mounted over /proc/sys): the kernel lets its children,
+    unprivileged, mount a /proc for their own pid namespace only where the one they see is."""
+    if template:
+        linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
+    else:
+        snapshot.private_proc()
 
 
 def _blocked_ancestor(path: str) -> str | None:
