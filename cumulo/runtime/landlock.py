@@ -36,10 +36,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
+_abi: int | None = None
+
+
 def abi() -> int:
-    """The kernel's Landlock ABI version; 0 where Landlock is missing or disabled."""
-    version = _libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
-    return max(int(version), 0)
+    """The kernel's Landlock ABI version; 0 where Landlock is missing or disabled (asked once:
+    forks inherit the answer)."""
+    global _abi
+    if _abi is None:
+        version = _libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+        _abi = max(int(version), 0)
+    return _abi
 
 
 def scope() -> bool:

@@ -39,7 +39,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from cumulo.runtime import bootstrap, linux, protocol, seccomp
+from cumulo.runtime import bootstrap, landlock, linux, protocol, seccomp
 
 __all__ = ["run_template", "refusal"]
 
@@ -299,6 +299,7 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
             os.write(fd, b"0")
             os.close(fd)
+        landlock.scope()   # nested in the template's: no signal or ptrace to it or its other children
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.dup2(chan_fd, _CHAN_FD)   # replaces the template's control channel

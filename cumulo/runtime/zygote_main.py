@@ -31,7 +31,7 @@ import time
 import types
 from collections.abc import Sequence
 
-from cumulo.runtime import bootstrap, exec_runtime, linux, protocol, seccomp, snapshot
+from cumulo.runtime import bootstrap, exec_runtime, landlock, linux, protocol, seccomp, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -254,6 +254,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         for fd in group_fds:   # its memory and pids cgroups (opened by the supervisor)
             os.write(fd, b"0")
             os.close(fd)
+        landlock.scope()   # a domain of its own: no signal or ptrace to the zygote or other environments
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)

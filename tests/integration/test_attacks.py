@@ -315,6 +315,27 @@ def test_the_seccomp_filter_denies_what_lambda_denies(platform: Cumulo, function
     _still_fine(platform)
 
 
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, SIGCHLD = 0x10000000, 0x00020000, 0x20000000, 17
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the seccomp filter is x86_64's")
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_namespaces_can_be_made_from_inside(platform: Cumulo, functions: dict[str, str], kind: str) -> None:
+    """unshare, and clone with a CLONE_NEW* flag (the way around unshare), are EPERM; clone3,
+    whose flags a filter cannot read, is ENOSYS; threads and subprocesses still work."""
+    seen = _attack(platform, functions[kind],
+                   unshare=["syscall", [272, CLONE_NEWUSER]],
+                   clone_user=["syscall", [56, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0]],
+                   clone_pid=["syscall", [56, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0]],
+                   clone3=["syscall", [435, 0, 0]],
+                   threads=["threads", 8])
+    for name in ("unshare", "clone_user", "clone_pid"):
+        assert seen[name] == {"ok": False, "error": "EPERM"}, (name, seen[name])
+    assert seen["clone3"] == {"ok": False, "error": "ENOSYS"}
+    assert seen["threads"]["ok"], seen["threads"]
+    _still_fine(platform)
+
+
 def test_the_hosts_loopback_is_out_of_reach(platform: Cumulo, functions: dict[str, str]) -> None:
     """A service on the host's 127.0.0.1 (the control plane, the gateway, another store's server)
     cannot be reached: environments live in a network namespace of their own."""
