@@ -76,6 +76,7 @@ class Zygote:
         self.network_request = network
         self.network = "host"              # what environments got: host, isolated, isolated-offline
         self._slirp: subprocess.Popen[bytes] | None = None
+        self._slirp_exit = -1   # the write end of slirp4netns's --exit-fd pipe
         self._lock = threading.Lock()
         self._exits = ExitTable(on_exit=self._exited)
         self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
@@ -157,17 +158,22 @@ class Zygote:
         if slirp is None or self._proc is None:
             return False
         ready_r, ready_w = os.pipe()
+        # It exits when the write end, which only this process holds, closes: also when this
+        # process is killed with kill -9 (no slirp4netns outlives its server).
+        exit_r, self._slirp_exit = os.pipe()
         try:
             with open(self._log_path, "ab") as log:
                 self._slirp = subprocess.Popen(
                     [slirp, "--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd", str(ready_w),
-                     str(self._proc.pid), "tap0"], pass_fds=[ready_w], stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=log, close_fds=True, start_new_session=True)
+                     "--exit-fd", str(exit_r), str(self._proc.pid), "tap0"], pass_fds=[ready_w, exit_r],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, start_new_session=True)
         except OSError:
-            os.close(ready_r)
-            os.close(ready_w)
+            for fd in (ready_r, ready_w, exit_r, self._slirp_exit):
+                os.close(fd)
+            self._slirp_exit = -1
             return False
         os.close(ready_w)
+        os.close(exit_r)
         try:
             ready, _, _ = select.select([ready_r], [], [], _STARTUP_TIMEOUT_S)
             ok = bool(ready) and os.read(ready_r, 1) == b"1"
@@ -178,6 +184,9 @@ class Zygote:
         return ok
 
     def _stop_slirp(self) -> None:
+        if self._slirp_exit >= 0:
+            os.close(self._slirp_exit)
+            self._slirp_exit = -1
         if self._slirp is not None:
             self._slirp.kill()
             self._slirp.wait()
