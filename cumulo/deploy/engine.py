@@ -25,6 +25,7 @@ from cumulo.deploy.queues import queue_attributes
 from cumulo.deploy.streams import stream_attributes
 from cumulo.deploy.sources import Change
 from cumulo.deploy.build import build_functions
+from cumulo.deploy.properties import CONFIGURATION
 from cumulo.deploy.template import FunctionResource, Template, load_template, resolve_outputs
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
 from cumulo.deploy.apis import ApiSpec
@@ -41,8 +42,6 @@ KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
 })
-_FIELDS = ("handler", "runtime", "memory_size", "timeout", "environment", "description", "ephemeral_storage",
-           "dead_letter_arn", "architecture", "vpc_config")
 
 
 @dataclass
@@ -101,7 +100,7 @@ def _diff(c: Cumulo, fn: FunctionResource, package: CodePackage) -> Change:
         details.append("code")
     if layers.layers_differ([r.arn for r in current.layers], fn.layers):
         details.append("layers")
-    details += [f for f in _FIELDS if getattr(current, f) != getattr(fn, f)]
+    details += [f for f in CONFIGURATION if getattr(current, f) != getattr(fn, f)]
     if fn.snap_start is not None and current.snap_start != fn.snap_start:
         details.append("snap start")
     if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
@@ -243,7 +242,7 @@ def _snapshot(c: Cumulo, fn: FunctionResource) -> _Snapshot:
 def _apply(c: Cumulo, fn: FunctionResource) -> None:
     extra = {} if fn.snap_start is None else {"snap_start": fn.snap_start}
     c.deploy_function(fn.function_name, fn.code_uri, fn.handler, layers=list(fn.layers), **extra,
-                      **{f: getattr(fn, f) for f in _FIELDS if f != "handler"})
+                      **{f: getattr(fn, f) for f in CONFIGURATION if f != "handler"})
     if fn.reserved_concurrency is None:
         c.delete_function_concurrency(fn.function_name)
     else:
@@ -275,7 +274,7 @@ def _rollback(c: Cumulo, snapshots: dict[str, _Snapshot]) -> None:
             assert snap.zip_bytes is not None
             extra = {} if old.snap_start is None else {"snap_start": old.snap_start}
             c.deploy_function(name, snap.zip_bytes, old.handler, layers=[r.arn for r in old.layers], **extra,
-                              **{f: getattr(old, f) for f in _FIELDS if f != "handler"})
+                              **{f: getattr(old, f) for f in CONFIGURATION if f != "handler"})
             if snap.reserved is None:
                 c.delete_function_concurrency(name)
             else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from cumulo.model.function import (
     validate_runtime, validate_snap_start, validate_timeout, validate_vpc_config,
 )
 
-__all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "check_globals", "merge_globals", "read_function", "plain"]
+__all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "CONFIGURATION", "check_globals", "merge_globals", "read_function",
+           "plain"]
 
 SUPPORTED = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
@@ -57,31 +58,41 @@ _TAGS_MAX = 50
 _EVENT_NAME_RE = re.compile(r"[A-Za-z0-9]+")
 
 
+def _configuration(**kwargs: Any) -> Any:
+    """A field that is part of the function's configuration, as ``CreateFunction`` takes it."""
+    return field(metadata={"configuration": True}, **kwargs)
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A function's properties, read and checked (everything but its name and logical id)."""
+    """A function's properties, read and checked (everything but its name and logical id): their one
+    declaration (the template's ``FunctionResource`` adds the resource's identity and what its events make)."""
 
     code_uri: Path
-    handler: str
-    runtime: str
-    memory_size: int = limits.MEMORY_DEFAULT_MB
-    timeout: int = limits.TIMEOUT_DEFAULT_S
-    environment: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    ephemeral_storage: int = limits.EPHEMERAL_DEFAULT_MB
+    handler: str = _configuration()
+    runtime: str = _configuration()
+    memory_size: int = _configuration(default=limits.MEMORY_DEFAULT_MB)
+    timeout: int = _configuration(default=limits.TIMEOUT_DEFAULT_S)
+    environment: dict[str, str] = _configuration(default_factory=dict)
+    description: str = _configuration(default="")
+    ephemeral_storage: int = _configuration(default=limits.EPHEMERAL_DEFAULT_MB)
     reserved_concurrency: int | None = None
     provisioned_concurrency: int | None = None
     auto_publish_alias: str | None = None
     layers: list[str] = field(default_factory=list)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> {"Type", "Properties"}
     tags: dict[str, str] = field(default_factory=dict)
-    architecture: str = "x86_64"
-    event_lines: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    dead_letter_arn: str = ""
+    dead_letter_arn: str = _configuration(default="")
+    architecture: str = _configuration(default="x86_64")
+    vpc_config: dict[str, Any] = _configuration(default_factory=dict)   # VpcConfig, normalised ({}: none)
+    event_lines: dict[str, int] = field(default_factory=dict, compare=False)
+    notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
     event_invoke_config: EventInvokeSpec | None = None
-    snap_start: str | None = None       # SnapStart.ApplyOn, when the template sets it
-    vpc_config: dict[str, Any] = field(default_factory=dict)   # in a VPC: no outbound network
+    snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
+
+
+# The properties that are the function's configuration (``FunctionConfiguration`` has each, by these names).
+CONFIGURATION = tuple(f.name for f in fields(FunctionSpec) if f.metadata.get("configuration"))
 
 
 # --- Globals ------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,38 +121,18 @@ class TemplateError(CumuloError):
         return "ValidationError"
 
 
-@dataclass(frozen=True)
-class FunctionResource:
-    """One ``AWS::Serverless::Function``, Globals merged, intrinsics resolved, values checked."""
+@dataclass(frozen=True, kw_only=True)
+class FunctionResource(FunctionSpec):
+    """One ``AWS::Serverless::Function``, Globals merged, intrinsics resolved, values checked: its properties
+    (``FunctionSpec``) and what the template makes of them."""
 
     logical_id: str
     line: int
     function_name: str
-    code_uri: Path                      # absolute; a folder or a .zip, it exists
-    handler: str
-    runtime: str
-    memory_size: int = limits.MEMORY_DEFAULT_MB
-    timeout: int = limits.TIMEOUT_DEFAULT_S
-    environment: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    ephemeral_storage: int = limits.EPHEMERAL_DEFAULT_MB
-    reserved_concurrency: int | None = None
-    provisioned_concurrency: int | None = None
-    auto_publish_alias: str | None = None
-    layers: list[str] = field(default_factory=list)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)   # name -> {"Type", "Properties"}
-    tags: dict[str, str] = field(default_factory=dict)
-    architecture: str = "x86_64"
     implicit_role: bool = True          # no Role given: SAM would create "<LogicalId>Role"
-    event_lines: dict[str, int] = field(default_factory=dict, compare=False)
-    notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
-    dead_letter_arn: str = ""
-    event_invoke_config: EventInvokeSpec | None = None
     mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
-    snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
-    vpc_config: dict[str, Any] = field(default_factory=dict)   # VpcConfig, normalised ({}: none)
     metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
 
 
@@ -769,13 +749,11 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
         line = spec.event_lines.get(event, entry.line)
         raise _error(where, exc.message.replace(f"event {event}:", f"event {event} (line {line}):", 1),
                      entry.logical_id, line) from None
-    return FunctionResource(
-        entry.logical_id, entry.line, name, spec.code_uri, spec.handler, spec.runtime, spec.memory_size,
-        spec.timeout, spec.environment, spec.description, spec.ephemeral_storage, spec.reserved_concurrency,
-        spec.provisioned_concurrency, spec.auto_publish_alias, spec.layers, spec.events, spec.tags,
-        spec.architecture, "Role" not in entry.properties, spec.event_lines, spec.notes + triggers.notes,
-        spec.dead_letter_arn, spec.event_invoke_config, triggers.mappings, triggers.schedules, rules,
-        snap_start=spec.snap_start, metadata=_plain(entry.metadata), vpc_config=spec.vpc_config)
+    properties = {f.name: getattr(spec, f.name) for f in fields(FunctionSpec)}
+    return FunctionResource(**{**properties, "notes": spec.notes + triggers.notes}, logical_id=entry.logical_id,
+                            line=entry.line, function_name=name, implicit_role="Role" not in entry.properties,
+                            mappings=triggers.mappings, schedules=triggers.schedules, rules=rules,
+                            metadata=_plain(entry.metadata))
 
 
 def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:
