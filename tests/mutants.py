@@ -49,7 +49,7 @@ class Mutant:
 MUTANTS = [
     # -- issue 28's escaped mutants --------------------------------------------------------------
     Mutant("durability-full-without-fsync", 'durability="full" no longer fsyncs each commit',
-           "cumulo/store/messages.py",
+           "cumulo/store/sqlite_messages/database.py",
            "f\"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}\"",
            "\"PRAGMA synchronous=NORMAL\"",
            ("tests/unit/store/test_durability.py",)),

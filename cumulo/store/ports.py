@@ -1,0 +1,241 @@
+"""The message store's ports: what services and workers ask of it, whatever the database.
+
+``store/base.py`` is the protocol of the documents store (functions, keys, logs, documents); this
+module is the protocol of the *message* store, one per concern, and the values that cross them:
+
+- ``QueueMessages``: SQS queues and the platform's internal queues (asynchronous events ``~async``,
+  the event bus's events and deliveries, the state machines' inbox). A receive is a lease.
+- ``StreamRecords``: stream records by shard, and pollers' checkpoints.
+- ``Executions``: Standard state-machine executions, every step durable: state, history, timers,
+  task tokens.
+- ``Leases``: a named job held by one process at a time (the scheduler, the state-machine engine).
+- ``Wakeups``: the wake-up port. Who waits for a topic (a queue's name, ``stream_topic(name)``)
+  sleeps until a write notifies it, instead of polling.
+- ``MessageStore``: one backend's set of them, on one database, closed together.
+
+Services and workers are typed against these protocols only; ``cumulo/app.py`` (the composition
+root) picks the implementation (today ``store/sqlite_messages/``), and
+``tests/unit/store/test_contract_*.py`` hold every implementation to the same behaviour.
+
+Time is the store's unit: wall-clock milliseconds (``now_ms``), always passed in by the caller.
+Every method is one transaction; nothing holds one open across calls. Implementations are safe to
+share between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Protocol
+
+__all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
+           "QueueMessages", "StreamRecords", "Executions", "Leases", "Wakeups", "MessageStore"]
+
+_SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
+
+
+# -- values -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewMessage:
+    id: str
+    body: bytes
+    attrs: dict[str, Any] | None = None         # message attributes (JSON-able; binary as base64)
+    sys: dict[str, Any] | None = None           # system attributes: MessageGroupId, AWSTraceHeader …
+    group_id: str | None = None
+    delay_ms: int = 0
+    lease_ms: int | None = None                 # a receive's lease for this message, if not the queue's
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    id: str
+    body: bytes
+    attrs: dict[str, Any] | None
+    sys: dict[str, Any] | None
+    group_id: str | None
+    sent_ms: int
+    receives: int
+    first_receive_ms: int | None
+    receipt: str        # "<seq>-<token>", token 16 hex digits: names this lease (``parse_receipt``)
+
+    @property
+    def sequence_number(self) -> str:
+        return f"{self.seq:020d}"
+
+
+def parse_receipt(receipt: str) -> tuple[int, str] | None:
+    """A receipt handle's (seq, token), what ``delete``, ``release`` and ``change_visibility`` take;
+    None for a handle no store could have written."""
+    seq, sep, token = receipt.partition("-")
+    if not sep or not _SEQ.fullmatch(seq) or len(token) != 16:
+        return None
+    return int(seq), token
+
+
+def stream_topic(stream: str) -> str:
+    """What a stream's pollers wait on (``Wakeups``): apart from queues' names, which are topics as
+    they are."""
+    return "stream:" + stream
+
+
+def lease_owner() -> str:
+    """A lease holder's name: this host, this process, and a nonce (``host|pid|nonce``)."""
+    return f"{socket.gethostname()}|{os.getpid()}|{secrets.token_hex(4)}"
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the store's time unit."""
+    return int(time.time() * 1000)
+
+
+# -- the concerns -------------------------------------------------------------------------------
+class QueueMessages(Protocol):
+    """Queues (one JSON document each) and their messages.
+
+    A receive is a lease: the message stays invisible until ``visible_ms`` and gets a fresh receipt,
+    in one transaction; a consumer that dies never deletes, and the message comes back when the
+    lease runs out. A receipt names the row *and* the lease, so one from an older receive can never
+    delete, extend or release a message since handed to someone else."""
+
+    # queues' documents
+    def create_queue(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert ``doc`` unless the queue exists; the existing document if it does."""
+    def get_queue(self, name: str) -> dict[str, Any] | None:
+        """A copy of the queue's document: read on every send and receive, so it may be cached, as
+        long as this store's own writes show at once."""
+    def put_queue(self, name: str, doc: dict[str, Any]) -> bool: ...      # False: no such queue
+    def list_queues(self) -> list[dict[str, Any]]: ...                    # by name
+    def delete_queue(self, name: str) -> bool:
+        """The queue with its messages and deduplication ids."""
+
+    # messages: each write that makes a message visible now notifies the queue's topic
+    def send(self, queue: str, messages: Iterable[NewMessage], now_ms: int,
+             dedup_window_ms: int = 300_000, dedup_scope_by_group: bool = False) -> list[tuple[str, int]]:
+        """Commit messages; (message id, seq) per message, seqs increasing. A deduplication id seen
+        within the window answers the original message's id and seq, and stores nothing."""
+    def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
+        """Messages for several queues (no deduplication ids) in one transaction: all or none."""
+    def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
+                redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
+                source_arn: str | None = None) -> list[StoredMessage]:
+        """Lease up to ``limit`` visible messages, oldest first, for the message's own ``lease_ms`` or
+        else ``visibility_ms``. FIFO: none from a group with a message in flight. ``redrive``
+        (dead-letter queue, maxReceiveCount): a message received that many times moves there
+        instead (visible at once, ``DeadLetterQueueSourceArn`` = ``source_arn`` in its system
+        attributes, its receive count back to 0). Messages past ``retention_ms`` are dropped."""
+    def delete(self, queue: str, receipts: list[tuple[int, str]]) -> list[bool]:
+        """By receipt; False for one that no longer holds its message (deleted, or received since)."""
+    def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
+        """'ok', 'gone' (no such lease), or 'not-inflight' (the lease already ran out)."""
+    def release(self, queue: str, receipts: list[tuple[int, str]], visible_ms: int,
+                sys_attrs: dict[str, Any] | None = None) -> None:
+        """Leased messages visible again at ``visible_ms`` (a retry's delay, or now), with new system
+        attributes when given, in one transaction."""
+    def queue_stats(self, queue: str) -> tuple[int, int]: ...             # (messages, bytes of bodies)
+    def scan(self, queue: str, batch: int = 500) -> Iterator[bytes]:
+        """Every body, oldest first, without leasing (archives)."""
+    def purge(self, queue: str) -> int: ...                               # messages dropped
+    def counts(self, queue: str, now_ms: int) -> tuple[int, int, int]: ...   # (visible, in flight, delayed)
+    def move(self, source: str, target: str, limit: int | None, now_ms: int) -> int:
+        """Up to ``limit`` (None: all) visible messages to another queue, oldest first, as never
+        received (a redrive back); how many moved."""
+    def sweep(self, now_ms: int, retention: dict[str, int]) -> int:
+        """Drop messages older than their queue's retention (ms, by queue) and expired deduplication
+        ids; how many messages."""
+
+
+class StreamRecords(Protocol):
+    """Streams (one JSON document each), their records by shard, and consumers' checkpoints."""
+
+    def create_stream(self, name: str, doc: dict[str, Any]) -> bool: ...  # False: it exists
+    def get_stream(self, name: str) -> dict[str, Any] | None: ...
+    def list_streams(self) -> list[dict[str, Any]]: ...                   # by name
+    def delete_stream(self, name: str) -> bool: ...                        # with its records
+    def put_records(self, stream: str, records: list[tuple[int, str, bytes]], now_ms: int) -> list[int]:
+        """Append (shard, partition key, data) records in one transaction; each one's seq, which
+        counts up per shard from 1, and never restarts. Notifies ``stream_topic(stream)``."""
+    def read_records(self, stream: str, shard: int, after_seq: int, limit: int) -> list[tuple[int, str, bytes, int]]:
+        """(seq, partition key, data, arrival ms) of the records after ``after_seq``, in order."""
+    def shard_bounds(self, stream: str, shard: int) -> tuple[int, int]:
+        """(first seq, last seq) held for a shard; (0, 0) when it never had a record."""
+    def seq_at(self, stream: str, shard: int, timestamp_ms: int) -> int:
+        """The seq just before the first record that arrived at or after ``timestamp_ms`` (the last
+        seq when there is none)."""
+    def trim_records(self, stream: str, before_ms: int) -> int:
+        """Drop records that arrived before ``before_ms``, but a shard's newest; how many."""
+    def get_checkpoint(self, consumer: str, shard: str) -> int | None: ...
+    def set_checkpoint(self, consumer: str, shard: str, seq: int) -> None: ...
+    def delete_checkpoints(self, consumer: str) -> None: ...
+
+
+class Executions(Protocol):
+    """Standard state-machine executions: each transition is one durable step."""
+
+    def insert_execution(self, arn: str, machine: str, name: str, started_ms: int, doc: dict[str, Any]) -> bool:
+        """A RUNNING execution; False (and nothing written) when the ARN exists."""
+    def get_execution(self, arn: str) -> tuple[str, str, int, int | None, dict[str, Any]] | None:
+        """(status, name, started ms, stopped ms, document)."""
+    def list_executions(self, machine: str, status: str | None = None) -> list[tuple[str, str, str, int, int | None]]:
+        """(arn, name, status, started ms, stopped ms), newest first (then by ARN)."""
+    def running_executions(self) -> list[str]: ...
+    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
+                  events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
+                  tokens_add: list[tuple[str, str]]) -> None:
+        """One transition, atomically: the new status and document, history events (id, JSON),
+        timers (id, fire ms) added and deleted, task tokens (token, task id) added. An execution
+        that is no longer RUNNING loses its timers and tokens."""
+    def history(self, arn: str, after_id: int = 0, limit: int = 1000, reverse: bool = False) -> list[str]:
+        """Events after ``after_id`` in order, or (``reverse``) before it (0: the end), newest first."""
+    def due_timers(self, now_ms: int) -> list[tuple[str, str]]:
+        """(arn, timer id) of timers due, soonest first, at most 500."""
+    def next_timer_ms(self) -> int | None: ...
+    def delete_timer(self, arn: str, timer_id: str) -> None: ...
+    def task_token(self, token: str) -> tuple[str, str] | None: ...       # (arn, task id)
+    def delete_task_token(self, token: str) -> None: ...
+
+
+class Leases(Protocol):
+    """A job that one process does at a time (the scheduler, the state-machine engine)."""
+
+    def take_lease(self, name: str, owner: str, ttl_ms: int, now_ms: int) -> bool:
+        """Hold (or renew) the lease ``name`` for ``owner`` (a ``lease_owner()``) until now + ttl;
+        False while another owner holds it. A holder on this host whose process is gone loses it
+        at once, not after its TTL."""
+
+
+class Wakeups(Protocol):
+    """The wake-up port: sleep until what a topic names may have changed.
+
+    A topic is a queue's name or ``stream_topic(name)``. The store notifies a topic after each
+    commit that makes something there available now (a send, a release or a change of visibility
+    due now, a move, a dead letter, a put of records), and no topic after inserting an execution.
+    A notify wakes the waiters of its topics and those waiting for anything (``topic=None``), no
+    others. A wait ends at a notify made while it waits, at its timeout, or sooner (an
+    implementation may re-check on its own): waiters always look again at what they wait for.
+    SQLite: conditions in this process, re-checking now and then for other processes' commits;
+    PostgreSQL: LISTEN/NOTIFY."""
+
+    def notify(self, *topics: str) -> None: ...
+    def wait(self, topic: str | None, timeout_s: float) -> None: ...
+
+
+class MessageStore(Protocol):
+    """One backend's message store: every concern, on one database."""
+
+    @property
+    def queues(self) -> QueueMessages: ...
+    @property
+    def streams(self) -> StreamRecords: ...
+    @property
+    def executions(self) -> Executions: ...
+    @property
+    def leases(self) -> Leases: ...
+    @property
+    def wakeups(self) -> Wakeups: ...
+    def close(self) -> None: ...
