@@ -63,8 +63,9 @@ __all__ = ["Cumulo"]
 class Cumulo:
     """One Cumulo installation, opened on its home folder (``./.cumulo`` by default)."""
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK, **overrides: Any) -> None:
         self.settings = settings or Settings.from_env(**overrides)
+        self.clock = clock      # the time every service and worker reads (a test may give its own)
         s = self.settings
         _private_folder(s.home)
         self.arns = Arns(s.region, s.account_id)
@@ -84,15 +85,15 @@ class Cumulo:
         self.queues = QueueService(self.messages, s.region, s.account_id)
         self.streams = StreamService(self.messages, s.region, s.account_id)
         self.targets = TargetRouter()
-        self.async_events = AsyncEvents(self.functions, self.messages, s.async_payload_max)
+        self.async_events = AsyncEvents(self.functions, self.messages, s.async_payload_max, clock)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns)
         self.mappings = EventSourceMappings(self.store, self.messages, self.queues, self.streams, self.functions,
-                                            self.arns)
-        self.schedules_service = Schedules(self.store, self.functions, self.arns)
-        self.api_destinations = ApiDestinations(self.store, self.arns)
+                                            self.arns, clock)
+        self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
+        self.api_destinations = ApiDestinations(self.store, self.arns, clock)
         self.event_bus = EventBusService(self.store, self.messages, self.arns, self.schedules_service,
-                                         self.api_destinations.describe_api_destination)
-        self.state_machines = StateMachines(self.store, self.messages, self.arns, s.home, self.targets)
+                                         self.api_destinations.describe_api_destination, clock)
+        self.state_machines = StateMachines(self.store, self.messages, self.arns, s.home, self.targets, clock)
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -173,21 +174,22 @@ class Cumulo:
             workers: list[Worker] = [
                 self.async_dispatcher(self.settings.async_workers),
                 MappingPollers(self.mappings, self.messages, self.queues, self.streams, self.invoke, self.targets,
-                               self.arns),
+                               self.arns, self.clock),
                 Scheduler(self.schedules_service, self.store, self.messages, self.targets, self.event_bus.fire_rule,
-                          self.arns),
-                EventRouter(self.messages, self.event_bus),
-                DeliveryWorker(self.messages, self.targets, self.settings.events_retry_base_s),
+                          self.arns, self.clock),
+                EventRouter(self.messages, self.event_bus, self.clock),
+                DeliveryWorker(self.messages, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
                 Housekeeper(self.store, self.messages, self.queues, self.streams)]
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)
 
-    def async_dispatcher(self, workers: int = 16, clock: Clock = SYSTEM_CLOCK) -> AsyncDispatcher:
-        """A dispatcher of asynchronous events (not started): ``start_workers`` runs one."""
+    def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
+        """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock
+        is Cumulo's unless given."""
         return AsyncDispatcher(self.messages, self.functions, self.event_invoke_configs, self._run_invocation,
-                               self.targets, self.arns, self.settings, clock, workers)
+                               self.targets, self.arns, self.settings, clock or self.clock, workers)
 
     def _run_invocation(self, config: FunctionConfiguration, request: InvocationRequest,
                         invoked_arn: str) -> InvocationResult:
@@ -212,7 +214,7 @@ class Cumulo:
                 self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
                                        on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb,
-                                       burst_wait=s.burst_wait, network=_network(s))
+                                       burst_wait=s.burst_wait, network=_network(s), init_timeout_s=s.init_timeout_s)
                 if self._env_cpus:
                     pool.place(self._env_cpus)
                 pool.start()

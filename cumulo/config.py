@@ -19,6 +19,7 @@ class Settings:
     account_concurrency: int = limits.ACCOUNT_CONCURRENCY_DEFAULT
     unreserved_min: int = limits.UNRESERVED_MIN_DEFAULT
     idle_timeout_s: float = 300.0       # AWS keeps idle environments for minutes, not seconds
+    init_timeout_s: float = 10.0        # an on-demand environment's Init phase, at most (AWS: 10 s)
     shutdown_grace_s: float = 2.0
     sandbox: str = "auto"               # auto | namespace | process
     memory_limit: str = "auto"          # auto | cgroup | rlimit: how a function's memory size is enforced

@@ -38,7 +38,7 @@ from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.sources import cron
-from cumulo.store.messages import MessageStore, NewMessage, StoredMessage, now_ms
+from cumulo.store.messages import MessageStore, NewMessage, StoredMessage
 from cumulo.store.workers import QueueWorkers
 
 __all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
@@ -97,8 +97,8 @@ class EventBusService:
     destination (raising when there is none), for PutTargets."""
 
     def __init__(self, store: Documents, messages: MessageStore, arns: Arns, schedules: RuleSchedules,
-                 api_destination: Callable[[str], Any]) -> None:
-        self._store, self._messages, self._arns = store, messages, arns
+                 api_destination: Callable[[str], Any], clock: Clock = SYSTEM_CLOCK) -> None:
+        self._store, self._messages, self._arns, self._clock = store, messages, arns, clock
         self._schedules, self._api_destination = schedules, api_destination
         self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
@@ -140,7 +140,8 @@ class EventBusService:
                                       "not start with 'aws.'.")
         if name == "default" or self._store.get_document("event-bus", name) is not None:
             raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
-        doc = {"Name": name, "Arn": self.bus_arn(name), "CreationTime": time.time(), "LastModifiedTime": time.time()}
+        now = self._clock.now()
+        doc = {"Name": name, "Arn": self.bus_arn(name), "CreationTime": now, "LastModifiedTime": now}
         if description:
             doc["Description"] = description
         self._store.put_document("event-bus", name, doc)
@@ -342,7 +343,7 @@ class EventBusService:
         if accepted:
             # Routed here, in the same transaction that accepts them: one commit per request holds
             # every target's delivery and every archive copy (an event no rule matches costs nothing).
-            now = now_ms()
+            now = clock_ms(self._clock)
             batches: dict[str, list[NewMessage]] = {}
             for bus, event in accepted:
                 self.route_event(event, bus, [bus], None, False, now, batches)
@@ -393,7 +394,7 @@ class EventBusService:
             raise _EntryError("InvalidArgument", "Resources must be a list of strings.")
         when = entry.get("Time")
         try:
-            stamp = _epoch(when, "Time") if when is not None else time.time()
+            stamp = _epoch(when, "Time") if when is not None else self._clock.now()
         except ValidationException as err:
             raise _EntryError("InvalidArgument", err.message) from None
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": str(entry["DetailType"]),
@@ -409,6 +410,8 @@ class EventBusService:
             generation = self._store.generation
             checked = self._checked.get(bus)
             cached = self._indexes.get(bus)
+            # (the 0.2 s grace is a cache's, on the machine's clock: a test's clock that stands still
+            # must not keep a rule unseen)
             if cached is not None and checked is not None and (checked[0] == generation
                                                                or time.monotonic() - checked[1] < 0.2):
                 return cached[1], cached[2], cached[3]
@@ -450,9 +453,9 @@ class EventBusService:
         """A scheduled rule's fire: its targets get the Scheduled Event."""
         for rule in self._rules():
             if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
-                deliveries = self.deliveries_for(event, rule, ["default"], now_ms())
+                deliveries = self.deliveries_for(event, rule, ["default"], clock_ms(self._clock))
                 if deliveries:
-                    self._messages.send(DELIVERIES_QUEUE, deliveries, now_ms())
+                    self._messages.send(DELIVERIES_QUEUE, deliveries, clock_ms(self._clock))
 
     def forward(self, bus_ref: str, event: str, hops: tuple[str, ...], event_id: str) -> None:
         """An event a rule of another bus sends to this one (a bus target): routed here next, unless it
@@ -465,8 +468,8 @@ class EventBusService:
             json.loads(event)
         except ValueError:
             raise ValidationException("An event bus target needs the event as its input.") from None
-        self._messages.send(EVENTS_QUEUE, [NewMessage(str(uuid.uuid4()), event.encode(), None,
-                                                        {"bus": bus, "hops": list(hops) + [bus]})], now_ms())
+        forwarded = NewMessage(str(uuid.uuid4()), event.encode(), None, {"bus": bus, "hops": list(hops) + [bus]})
+        self._messages.send(EVENTS_QUEUE, [forwarded], clock_ms(self._clock))
 
     # -- archives and replays --------------------------------------------------------
     def create_archive(self, name: str, source_arn: str, event_pattern: Any = None, retention_days: int | None = None,
@@ -482,7 +485,7 @@ class EventBusService:
         days = 0 if retention_days is None else retention_days
         if not isinstance(days, int) or days < 0:
             raise ValidationException("RetentionDays must be 0 (forever) or more.")
-        now = time.time()
+        now = self._clock.now()
         doc = {"ArchiveName": name, "ArchiveArn": f"arn:aws:events:{self._arns.region}:{self._arns.account}:"
                                                   f"archive/{name}", "EventSourceArn": self.bus_arn(bus),
                "State": "ENABLED", "RetentionDays": days, "CreationTime": now, "bus": bus}
@@ -544,14 +547,14 @@ class EventBusService:
         begin, finish = _epoch(start, "EventStartTime"), _epoch(end, "EventEndTime")
         if begin >= finish:
             raise ValidationException("EventStartTime must be before EventEndTime.")
-        if finish > time.time() + 1:
+        if finish > self._clock.now() + 1:
             raise ValidationException("EventEndTime cannot be in the future.")
         dest = destination if isinstance(destination, dict) else {}
         bus = self._bus(dest.get("Arn"))["Name"]
         if bus != archive["bus"]:
             raise ValidationException("A replay's destination must be the archive's event bus.")
         filters = dest.get("FilterArns") or []
-        now = time.time()
+        now = self._clock.now()
         doc = {"ReplayName": name, "ReplayArn": f"arn:aws:events:{self._arns.region}:{self._arns.account}:"
                                                 f"replay/{name}", "EventSourceArn": source_arn,
                "Destination": {"Arn": self.bus_arn(bus), **({"FilterArns": filters} if filters else {})},
@@ -596,7 +599,7 @@ class EventBusService:
                 continue
             current = self._store.get_document("event-replay", name) or {}
             if current.get("State") == "CANCELLING":
-                doc.update(State="CANCELLED", ReplayEndTime=time.time())
+                doc.update(State="CANCELLED", ReplayEndTime=self._clock.now())
                 self._store.put_document("event-replay", name, doc)
                 return
             event["replay-name"] = name
@@ -606,11 +609,11 @@ class EventBusService:
             batch.append(NewMessage(str(uuid.uuid4()), json.dumps(event).encode(), None, meta))
             last = stamp
             if len(batch) >= 100:
-                self._messages.send(EVENTS_QUEUE, batch, now_ms())
+                self._messages.send(EVENTS_QUEUE, batch, clock_ms(self._clock))
                 batch = []
         if batch:
-            self._messages.send(EVENTS_QUEUE, batch, now_ms())
-        doc.update(State="COMPLETED", ReplayEndTime=time.time())
+            self._messages.send(EVENTS_QUEUE, batch, clock_ms(self._clock))
+        doc.update(State="COMPLETED", ReplayEndTime=self._clock.now())
         if last is not None:
             doc["EventLastReplayedTime"] = last
         self._store.put_document("event-replay", name, doc)
@@ -656,8 +659,8 @@ def _entry_size(entry: dict[str, Any]) -> int:
 class EventRouter:
     """Moves committed events to archives and per-target deliveries; runs replays."""
 
-    def __init__(self, messages: MessageStore, bus: EventBusService) -> None:
-        self._messages, self._bus = messages, bus
+    def __init__(self, messages: MessageStore, bus: EventBusService, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._messages, self._bus, self._clock = messages, bus, clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-events-router", daemon=True)
 
@@ -673,7 +676,7 @@ class EventRouter:
         while not self._stop.is_set():
             try:
                 self._replays()
-                found = store.receive(EVENTS_QUEUE, 50, 30_000, now_ms())
+                found = store.receive(EVENTS_QUEUE, 50, 30_000, clock_ms(self._clock))
                 if not found:
                     store.wait_for(0.5, EVENTS_QUEUE)
                     continue
@@ -684,7 +687,7 @@ class EventRouter:
 
     def route(self, events: list[StoredMessage]) -> None:
         """Events that arrived through ``~events`` (forwarded from another bus, or replayed)."""
-        now = now_ms()
+        now = clock_ms(self._clock)
         batches: dict[str, list[NewMessage]] = {}
         for m in events:
             meta = m.sys or {}
@@ -707,7 +710,8 @@ class DeliveryWorker:
     def __init__(self, messages: MessageStore, targets: Targets, retry_base_s: float, clock: Clock = SYSTEM_CLOCK,
                  workers: int = 8) -> None:
         self._messages, self._targets, self._retry_base_s, self._clock = messages, targets, retry_base_s, clock
-        self._workers = QueueWorkers(messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver, "cumulo-deliver")
+        self._workers = QueueWorkers(messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver, "cumulo-deliver",
+                                     clock)
 
     def start(self) -> None:
         self._workers.start()

@@ -19,7 +19,6 @@ import base64
 import json
 import re
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +28,7 @@ from typing import Any
 from cumulo.errors import ResourceNotFoundException, ValidationException
 from cumulo.events.bus import ResourceAlreadyExistsException
 from cumulo.model.function import Arns
-from cumulo.ports import Documents, TargetFailed
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, TargetFailed
 
 __all__ = ["ApiDestinations", "TargetFailed"]
 
@@ -41,8 +40,8 @@ USER_AGENT = "Amazon/EventBridge/ApiDestinations"
 
 
 class ApiDestinations:
-    def __init__(self, store: Documents, arns: Arns) -> None:
-        self._store, self._arns = store, arns
+    def __init__(self, store: Documents, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._store, self._arns, self._clock = store, arns, clock
         self._tokens: dict[str, tuple[str, float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
         self._flights: dict[str, threading.Lock] = {}
@@ -64,7 +63,7 @@ class ApiDestinations:
         kind = authorization_type or (current or {}).get("AuthorizationType")
         params = auth_parameters if auth_parameters is not None else (current or {}).get("auth", {})
         _check_auth(kind, params)
-        now = time.time()
+        now = self._clock.now()
         doc = {"Name": name, "ConnectionArn": (current or {}).get("ConnectionArn") or self._arn(
             "connection", name, str(uuid.uuid4())), "ConnectionState": "AUTHORIZED", "AuthorizationType": kind,
             "auth": params, "CreationTime": (current or {}).get("CreationTime", now), "LastModifiedTime": now,
@@ -119,7 +118,7 @@ class ApiDestinations:
         rate = rate_limit if rate_limit is not None else (current or {}).get("InvocationRateLimitPerSecond", 300)
         if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 300:
             raise ValidationException("InvocationRateLimitPerSecond must be between 1 and 300.")
-        now = time.time()
+        now = self._clock.now()
         doc = {"Name": name, "ApiDestinationArn": (current or {}).get("ApiDestinationArn") or self._arn(
             "api-destination", name, str(uuid.uuid4())), "ApiDestinationState": "ACTIVE",
             "ConnectionArn": connection["ConnectionArn"], "InvocationEndpoint": endpoint, "HttpMethod": method,
@@ -192,15 +191,15 @@ class ApiDestinations:
         rate = float(destination["InvocationRateLimitPerSecond"])
         while True:
             with self._lock:
-                tokens, at = self._buckets.get(destination["Name"], (rate, time.monotonic()))
-                now = time.monotonic()
+                tokens, at = self._buckets.get(destination["Name"], (rate, self._clock.monotonic()))
+                now = self._clock.monotonic()
                 tokens = min(rate, tokens + (now - at) * rate)
                 if tokens >= 1:
                     self._buckets[destination["Name"]] = (tokens - 1, now)
                     return
                 self._buckets[destination["Name"]] = (tokens, now)
                 wait = (1 - tokens) / rate
-            time.sleep(wait)
+            self._clock.sleep(wait)
 
     def _auth_headers(self, connection: dict[str, Any], refresh: bool) -> dict[str, str]:
         kind, auth = connection["AuthorizationType"], connection["auth"]
@@ -222,7 +221,7 @@ class ApiDestinations:
         with flight:
             with self._lock:
                 cached = self._tokens.get(name)
-            if cached and cached != stale and cached[1] > time.time() + 5:
+            if cached and cached != stale and cached[1] > self._clock.now() + 5:
                 return cached[0]
             return self._fetch_token(connection)
 
@@ -246,7 +245,7 @@ class ApiDestinations:
         if not isinstance(token, str):
             raise TargetFailed(f"the OAuth endpoint of connection {name} answered {status or 'no response'} "
                                "without an access_token", retryable=True)
-        expires = time.time() + float(doc.get("expires_in", 3600)) if isinstance(doc, dict) else time.time()
+        expires = self._clock.now() + float(doc.get("expires_in", 3600)) if isinstance(doc, dict) else self._clock.now()
         with self._lock:
             self._tokens[name] = (token, expires)
         return token

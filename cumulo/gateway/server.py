@@ -32,7 +32,6 @@ from cumulo.gateway.payload import (
 from cumulo.gateway.responses import message
 from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
-from cumulo.invoke.pool import INIT_TIMEOUT_S
 from cumulo.store.base import LogRecord
 
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
@@ -210,7 +209,7 @@ class Gateway:
             config, _ = self.cumulo.functions.resolve_for_invoke(function, None)
         except CumuloError:
             return 0.0          # the invocation itself will report it
-        return INIT_TIMEOUT_S + config.timeout + 1.0
+        return self.cumulo.settings.init_timeout_s + config.timeout + 1.0
 
     def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
         return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy)

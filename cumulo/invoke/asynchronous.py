@@ -225,7 +225,7 @@ class AsyncDispatcher:
                  workers: int = 16) -> None:
         self._messages, self._functions, self._configs, self._run = messages, functions, configs, run
         self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
-        self._workers = QueueWorkers(messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async")
+        self._workers = QueueWorkers(messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async", clock)
 
     def start(self) -> None:
         self._workers.start()

@@ -38,7 +38,7 @@ from cumulo.runtime.zygote import Zygote, ZygoteError
 
 __all__ = ["PoolKey", "EnvironmentPool", "InitType", "SpecFactory", "TemplateStats"]
 
-INIT_TIMEOUT_S = 10.0       # AWS limits the Init phase of on-demand environments to 10 s
+INIT_TIMEOUT_S = 10.0       # AWS limits the Init phase of on-demand environments to 10 s (Settings.init_timeout_s)
 PROVISIONED_INIT_TIMEOUT_S = 60.0
 RESTORE_TIMEOUT_S = 10.0    # AWS: the runtime load and after-restore hooks must finish within 10 s
 _HOUSEKEEPING_INTERVAL_S = 0.25
@@ -83,12 +83,14 @@ class _Provisioned:
 class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
                  cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
-                 template_budget_mb: float = 1024.0, burst_wait: bool = True, network: str = "host") -> None:
+                 template_budget_mb: float = 1024.0, burst_wait: bool = True, network: str = "host",
+                 init_timeout_s: float = INIT_TIMEOUT_S) -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log", network)
         self._zygote_lock = threading.Lock()
         self._cgroups = cgroups
         self.idle_timeout_s = idle_timeout_s
+        self.init_timeout_s = init_timeout_s    # an on-demand environment's Init phase, at most
         self.shutdown_grace_s = shutdown_grace_s
         self._lock = threading.Lock()
         self._idle: dict[PoolKey, list[ExecutionEnvironment]] = defaultdict(list)
@@ -174,7 +176,7 @@ class EnvironmentPool:
         """A new environment for ``key``: forked from its template when ``snap_start()`` says so."""
         if key not in self._untemplatable and snap_start():
             return self._restore(key, make_spec)
-        return self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S)
+        return self._create(make_spec(InitType.ON_DEMAND), self.init_timeout_s)
 
     def _wait_ms(self, key: PoolKey) -> float | None:
         """How long a caller finding no idle environment should wait for a release (None: start one now).
@@ -237,9 +239,9 @@ class EnvironmentPool:
             spec = make_spec(InitType.SNAP_START)
             if spec.entrypoint is not None:   # a Runtime API runtime is never forked from a template
                 self._untemplatable[key] = "not a forked Python runtime"
-                return (None, *self._create(make_spec(InitType.ON_DEMAND), INIT_TIMEOUT_S))
+                return (None, *self._create(make_spec(InitType.ON_DEMAND), self.init_timeout_s))
             env, failure = Environment.start(spec, self.zygote(), self._cgroups,
-                                             time.monotonic() + INIT_TIMEOUT_S, template=True)
+                                             time.monotonic() + self.init_timeout_s, template=True)
             if env is None or not env.template:
                 if env is not None:   # refused: it serves as an ordinary environment
                     self._untemplatable[key] = env.refused or "refused"
@@ -652,7 +654,7 @@ class EnvironmentPool:
         # Environments being started in the background finish first: one still starting after
         # the zygote stops would start a new one (and a restore, a new template) nobody stops.
         for thread in list(self._growers):
-            thread.join(timeout=INIT_TIMEOUT_S)
+            thread.join(timeout=self.init_timeout_s)
         self._retire_templates(None, None)
         self._shutdown(victims)
         if self._housekeeper is not None:

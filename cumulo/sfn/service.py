@@ -48,7 +48,6 @@ import re
 import secrets
 import socket
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +57,8 @@ from typing import Any, List
 
 from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
-from cumulo.ports import Documents, Targets
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Targets
+from cumulo.ports import now_ms as clock_ms
 from cumulo.sfn.tasks import run_task
 from cumulo.states import (
     CancelTimer, Execution, ExecutionContext, ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy,
@@ -99,10 +99,6 @@ class SfnError(CumuloError):
     @property
     def type(self) -> str:
         return self.code
-
-
-def _now() -> float:
-    return time.time()
 
 
 def _too_long(member: str, limit: int) -> SfnError:
@@ -185,8 +181,10 @@ class _Evaluating:
 class StateMachines:
     """``home``: the folder of ``sfn-evaluating``; ``targets``: where tasks reach their services."""
 
-    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, home: Path, targets: Targets) -> None:
+    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, home: Path, targets: Targets,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
+        self._clock = clock     # executions' time: history, timers, Wait states
         self._express: dict[str, _Live] = {}
         self._engine: Engine | None = None
 
@@ -220,7 +218,7 @@ class StateMachines:
             if existing["definition"] == text and existing["type"] == kind:
                 return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
             raise SfnError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-        now = _now()
+        now = self._clock.now()
         doc = {"stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": text,
                "roleArn": role_arn or f"arn:aws:iam::{self._arns.account}:role/cumulo-states-role",
                "type": kind, "creationDate": now, "revisionId": str(uuid.uuid4()),
@@ -252,7 +250,7 @@ class StateMachines:
             doc["definition"] = text
         if role_arn:
             doc["roleArn"] = role_arn
-        doc["updateDate"] = _now()
+        doc["updateDate"] = self._clock.now()
         doc["revisionId"] = str(uuid.uuid4())
         self._store.put_document("state-machine", doc["name"], doc)
         return {"updateDate": doc["updateDate"], "revisionId": doc["revisionId"]}
@@ -288,7 +286,7 @@ class StateMachines:
             raise SfnError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine["type"] == "EXPRESS"
         arn = self._arn("express" if express else "execution", machine["name"], name)
-        now = _now()
+        now = self._clock.now()
         doc = {"machine": machine["stateMachineArn"], "definition": machine["definition"], "input": text,
                "seed": secrets.token_hex(16), "started": False, "parent": parent, "type": machine["type"],
                "startDate": now}
@@ -315,7 +313,7 @@ class StateMachines:
         out = self._describe_live(started["executionArn"], live)
         out.pop("redriveCount", None)
         out["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": int(
-            max(out.get("stopDate", _now()) - out["startDate"], 0.1) * 1000)}
+            max(out.get("stopDate", self._clock.now()) - out["startDate"], 0.1) * 1000)}
         return out
 
     def describe_execution(self, arn: Any) -> dict[str, Any]:
@@ -341,7 +339,7 @@ class StateMachines:
                                "status": ex.status.value, "startDate": doc["startDate"], "input": doc["input"],
                                "inputDetails": {"included": True}}
         if ex.status is not ExecutionStatus.RUNNING:
-            out["stopDate"] = doc.get("stopDate", _now())
+            out["stopDate"] = doc.get("stopDate", self._clock.now())
         _result_fields(out, {"output": doc.get("output"), "error": ex.error, "cause": ex.cause,
                              "status": ex.status.value})
         return out
@@ -399,22 +397,22 @@ class StateMachines:
         _check_text("cause", cause, MAX_CAUSE)
         described = self.describe_execution(arn)
         if described["status"] != "RUNNING":
-            return {"stopDate": described.get("stopDate", _now())}      # already ended: nothing to stop
+            return {"stopDate": described.get("stopDate", self._clock.now())}      # already ended: nothing to stop
         self._inbox(arn, StopExecution(error, cause))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        deadline = self._clock.monotonic() + 5
+        while self._clock.monotonic() < deadline:
             now = self.describe_execution(arn)
             if now["status"] != "RUNNING":
-                return {"stopDate": now.get("stopDate", _now())}
-            time.sleep(0.02)
-        return {"stopDate": _now()}
+                return {"stopDate": now.get("stopDate", self._clock.now())}
+            self._clock.sleep(0.02)
+        return {"stopDate": self._clock.now()}
 
     def _inbox(self, arn: str, event: Any) -> None:
         if arn in self._express:
             self.engine.post(arn, event)
             return
         body = json.dumps({"arn": arn, "event": event_to_json(event)}).encode()
-        self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), body)], int(_now() * 1000))
+        self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), body)], clock_ms(self._clock))
 
     # -- callbacks ------------------------------------------------------------
     def _token(self, token: Any) -> tuple[str, str]:
@@ -456,7 +454,8 @@ class StateMachines:
     @property
     def engine(self) -> "Engine":
         if self._engine is None:
-            self._engine = Engine(self, self._messages, self._arns, self._home / "sfn-evaluating", self._targets)
+            self._engine = Engine(self, self._messages, self._arns, self._home / "sfn-evaluating", self._targets,
+                                  self._clock)
         return self._engine
 
 
@@ -485,8 +484,9 @@ class Engine:
     LEASE_MS = 10_000
 
     def __init__(self, machines: StateMachines, messages: MessageStore, arns: Arns, evaluating: Path,
-                 targets: Targets) -> None:
+                 targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
         self._machines, self._messages, self._arns, self._targets = machines, messages, arns, targets
+        self._clock = clock
         self._owner = lease_owner()
         self._local: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._live: OrderedDict[str, _Live] = OrderedDict()     # Standard executions loaded, least recent first
@@ -521,9 +521,9 @@ class Engine:
                 self._stop.wait(0.5)
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now - self._lease_at > 2.0:
-            leader = self._messages.take_lease("states-engine", self._owner, self.LEASE_MS, int(_now() * 1000))
+            leader = self._messages.take_lease("states-engine", self._owner, self.LEASE_MS, clock_ms(self._clock))
             self._lease_at = now
             if leader and not self._leader:
                 self._leader = True
@@ -543,7 +543,7 @@ class Engine:
         if not self._leader:
             return
         store = self._messages
-        for m in store.receive(INBOX, 50, 30_000, int(_now() * 1000)):
+        for m in store.receive(INBOX, 50, 30_000, clock_ms(self._clock)):
             try:
                 item = json.loads(m.body)
                 if "start" in item:
@@ -553,7 +553,7 @@ class Engine:
             except Exception:
                 log.exception("state machine inbox message %s failed", m.id)
             store.delete(INBOX, [(m.seq, m.receipt.partition("-")[2])])
-        for arn, timer_id in store.due_timers(int(_now() * 1000)):
+        for arn, timer_id in store.due_timers(clock_ms(self._clock)):
             store.delete_timer(arn, timer_id)
             self._handle(arn, TimerFired(timer_id))
 
@@ -604,7 +604,7 @@ class Engine:
             return
         doc = row[4]
         snapshot = doc.get("snapshot") or {}
-        now = _now()
+        now = self._clock.now()
         events: list[HistoryEvent] = []
         next_id = int(snapshot.get("next_event", 1)) if doc.get("started") and snapshot else 1
         if next_id == 1:
@@ -637,11 +637,11 @@ class Engine:
         context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._arns.region)
         entropy = SeededEntropy(doc["seed"])
         if doc.get("snapshot"):
-            execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=_now, entropy=entropy,
-                                          keep_history=False)
+            execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=self._clock.now,
+                                          entropy=entropy, keep_history=False)
         else:
-            execution = Execution(doc["definition"], json.loads(doc["input"]), context, clock=_now, entropy=entropy,
-                                  keep_history=False)
+            execution = Execution(doc["definition"], json.loads(doc["input"]), context, clock=self._clock.now,
+                                  entropy=entropy, keep_history=False)
         live = _Live(execution, doc, durable=True)
         self._live[arn] = live
         while len(self._live) > MAX_LOADED:       # every step is committed: the oldest reload when needed
@@ -656,15 +656,15 @@ class Engine:
                                                      "Running executions must end or be stopped before a new "
                                                      "execution can be started.")
         context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._arns.region)
-        execution = Execution(doc["definition"], parsed_input, context, clock=_now, entropy=SeededEntropy(doc["seed"]),
-                              max_history=EXPRESS_MAX_EVENTS, keep_history=False)
+        execution = Execution(doc["definition"], parsed_input, context, clock=self._clock.now,
+                              entropy=SeededEntropy(doc["seed"]), max_history=EXPRESS_MAX_EVENTS, keep_history=False)
         live = _Live(execution, doc, durable=False)
         express = self._machines._express
         express[arn] = live
         if len(express) > 1000:                            # keep the newest finished ones for Describe
             for old in [k for k, v in express.items() if v.done.is_set()][:len(express) - 1000]:
                 express.pop(old, None)
-        heapq.heappush(self._timers, (_now() + EXPRESS_LIMIT_S, arn, "~express-limit"))
+        heapq.heappush(self._timers, (self._clock.now() + EXPRESS_LIMIT_S, arn, "~express-limit"))
         self.post(arn, "start")
 
     # -- transitions ----------------------------------------------------------
@@ -729,14 +729,14 @@ class Engine:
             elif isinstance(command, CancelTimer):
                 timers_del.append(command.timer_id)
             elif isinstance(command, (Succeed, Fail)):
-                live.doc["stopDate"] = _now()
+                live.doc["stopDate"] = self._clock.now()
         terminal = ex.status is not ExecutionStatus.RUNNING
         if terminal:
             live.doc.update(output=json.dumps(ex.output) if ex.status is ExecutionStatus.SUCCEEDED else None,
                             error=ex.error, cause=ex.cause, status=ex.status.value)
         if live.durable:
             live.doc["snapshot"] = ex.snapshot()
-            self._messages.save_step(arn, ex.status.value, int(_now() * 1000) if terminal else None, live.doc,
+            self._messages.save_step(arn, ex.status.value, clock_ms(self._clock) if terminal else None, live.doc,
                                        [(e.id, json.dumps(e.to_aws())) for e in step.events], timers_add,
                                        timers_del, tokens_add)
         else:                                          # Express: no history is kept (as on AWS)
@@ -758,7 +758,7 @@ class Engine:
             self.post(arn, event)
 
     def _express_timers(self) -> None:
-        now = _now()
+        now = self._clock.now()
         while self._timers and self._timers[0][0] <= now:
             _, arn, timer_id = heapq.heappop(self._timers)
             if timer_id == "~express-limit":

@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, List
@@ -40,10 +39,11 @@ from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.function import Arns
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
-from cumulo.ports import Documents, Functions, Invoke, Send, Targets
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Invoke, Send, Targets
+from cumulo.ports import now_ms as clock_ms
 from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import StreamService, parse_sequence_number, sequence_number, shard_id
-from cumulo.store.messages import MessageStore, StoredMessage, now_ms, stream_key
+from cumulo.store.messages import MessageStore, StoredMessage, stream_key
 
 __all__ = ["EventSourceMappings", "MappingPollers", "sqs_record"]
 
@@ -101,9 +101,9 @@ DEFAULT_POLLERS = 5
 
 class EventSourceMappings:
     def __init__(self, store: Documents, messages: MessageStore, queues: QueueService, streams: StreamService,
-                 functions: Functions, arns: Arns) -> None:
+                 functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
-        self._functions, self._arns = functions, arns
+        self._functions, self._arns, self._clock = functions, arns, clock
 
     # -- CRUD -----------------------------------------------------------------
     def create(self, **params: Any) -> dict[str, Any]:
@@ -155,7 +155,7 @@ class EventSourceMappings:
             doc["_positions"] = {str(i): self._streams.position(name, i, position, timestamp=doc.get(
                 "StartingPositionTimestamp")) for i in range(self._streams.shard_count(name))}
         self._apply(doc, params)
-        doc["LastModified"] = time.time()
+        doc["LastModified"] = self._clock.now()
         self._store.put_document(_KIND, doc["UUID"], doc)
         return self._answer(doc, "Creating")
 
@@ -229,7 +229,7 @@ class EventSourceMappings:
         if params.get("FunctionName"):
             doc["FunctionArn"] = self._function_arn(params["FunctionName"])
         self._apply(doc, params)
-        doc["LastModified"] = time.time()
+        doc["LastModified"] = self._clock.now()
         self._store.put_document(_KIND, mapping_id, doc)
         return self._answer(doc, "Updating")
 
@@ -295,9 +295,10 @@ class MappingPollers:
     RESYNC_S = 0.5
 
     def __init__(self, mappings: EventSourceMappings, messages: MessageStore, queues: QueueService,
-                 streams: StreamService, invoke: Invoke, targets: Targets, arns: Arns) -> None:
+                 streams: StreamService, invoke: Invoke, targets: Targets, arns: Arns,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._mappings, self._messages, self._queues, self._streams = mappings, messages, queues, streams
-        self._invoke_function, self._targets, self._arns = invoke, targets, arns
+        self._invoke_function, self._targets, self._arns, self._clock = invoke, targets, arns, clock
         self._stop = threading.Event()
         self._running: dict[str, tuple[str, threading.Event, list[threading.Thread]]] = {}
         self._thread = threading.Thread(target=self._supervise, name="cumulo-mappings", daemon=True)
@@ -376,14 +377,14 @@ class MappingPollers:
             if first_at is None:
                 wait = 1.0
             else:
-                wait = window - (time.monotonic() - first_at)
+                wait = window - (self._clock.monotonic() - first_at)
                 if wait <= 0:
                     break
             got = queues.lease(name, attrs, min(10, size - len(batch)), visibility, min(wait, 1.0), flag)
             batch.extend(got)
             payload_bytes += sum(len(m.body) + 512 for m in got)
             if got and first_at is None:
-                first_at = time.monotonic()
+                first_at = self._clock.monotonic()
             if flag.is_set() or payload_bytes > limits.SYNC_PAYLOAD_MAX - 256 * 1024:
                 break
             if first_at is not None and window == 0:
@@ -404,7 +405,7 @@ class MappingPollers:
         try:
             result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
         except TooManyRequestsException:
-            self._messages.release(queue, receipts, now_ms() + 1000)
+            self._messages.release(queue, receipts, clock_ms(self._clock) + 1000)
             return
         if result.function_error:
             self._mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
@@ -475,7 +476,7 @@ class MappingPollers:
         """Up to ``limit`` records of this lane after ``after`` (waiting out the batching window), and
         the last seq scanned."""
         window = doc.get("MaximumBatchingWindowInSeconds", 0)
-        started = time.monotonic()
+        started = self._clock.monotonic()
         batch: list[tuple[int, str, bytes, int]] = []
         scanned = after
         size = 0
@@ -490,7 +491,7 @@ class MappingPollers:
                     size += len(row[2]) * 4 // 3 + 600
             if len(batch) >= limit or size > limits.SYNC_PAYLOAD_MAX // 2:
                 return batch, scanned
-            left = window - (time.monotonic() - started)
+            left = window - (self._clock.monotonic() - started)
             if left <= 0 or flag.is_set() or (not rows and not batch):
                 return batch, scanned
             if not rows:
@@ -500,8 +501,8 @@ class MappingPollers:
                        attempts: int) -> tuple[str, int | None, InvocationResult | None]:
         """(outcome, the lowest failed sequence for "partial", the invocation's result)."""
         max_age = doc.get("MaximumRecordAgeInSeconds", -1)
-        if max_age != -1 and batch[0][3] < time.time() * 1000 - max_age * 1000:
-            expired = [r for r in batch if r[3] < time.time() * 1000 - max_age * 1000]
+        if max_age != -1 and batch[0][3] < self._clock.now() * 1000 - max_age * 1000:
+            expired = [r for r in batch if r[3] < self._clock.now() * 1000 - max_age * 1000]
             self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
             return ("partial", expired[-1][0] + 1, None) if len(expired) < len(batch) else ("ok", None, None)
         records = [kinesis_record(shard, r, doc["EventSourceArn"], self._arns.region, self._arns.default_role())
@@ -536,7 +537,7 @@ class MappingPollers:
         record: dict[str, Any] = {
             "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": doc["FunctionArn"],
                                "condition": condition, "approximateInvokeCount": attempts},
-            "version": "1.0", "timestamp": _iso(time.time() * 1000),
+            "version": "1.0", "timestamp": _iso(self._clock.now() * 1000),
             "KinesisBatchInfo": {"shardId": shard_id(shard), "startSequenceNumber": sequence_number(shard, batch[0][0]),
                                  "endSequenceNumber": sequence_number(shard, batch[-1][0]),
                                  "approximateArrivalOfFirstRecord": _iso(batch[0][3]),

@@ -24,7 +24,6 @@ import logging
 import random
 import re
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, List
@@ -35,7 +34,8 @@ from cumulo.errors import (
 from cumulo.model import function as fn
 from cumulo.model import json_limits
 from cumulo.model.function import Arns
-from cumulo.ports import Documents, Functions, Kind, Send, Target, Targets
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, Send, Target, Targets
+from cumulo.ports import now_ms as clock_ms
 from cumulo.sources import cron
 from cumulo.store.messages import MessageStore, lease_owner
 
@@ -47,10 +47,6 @@ _KIND = "schedule"
 _NAME_RE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def scheduled_event(arns: Arns, name: str, when: datetime) -> dict[str, Any]:
     """The document a scheduled invocation receives (EventBridge's ``Scheduled Event``)."""
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
@@ -60,8 +56,11 @@ def scheduled_event(arns: Arns, name: str, when: datetime) -> dict[str, Any]:
 
 
 class Schedules:
-    def __init__(self, store: Documents, functions: Functions, arns: Arns) -> None:
-        self._store, self._functions, self._arns = store, functions, arns
+    def __init__(self, store: Documents, functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._store, self._functions, self._arns, self._clock = store, functions, arns, clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), timezone.utc)
 
     def create(self, name: str, expression: str, target_arn: str, *, timezone_name: str | None = None,
                input: str | None = None, state: str = "ENABLED", flexible_window_minutes: int | None = None,
@@ -90,7 +89,7 @@ class Schedules:
                 raise ValidationException("Input must be valid JSON.") from None
         if flexible_window_minutes is not None and not 1 <= flexible_window_minutes <= 1440:
             raise ValidationException("MaximumWindowInMinutes must be between 1 and 1440.")
-        now = _now()
+        now = self._now()
         first_from = max(now, start_date) if start_date else now
         nxt = schedule.next_after(first_from, tz)
         doc = {
@@ -126,8 +125,9 @@ class Schedules:
         if doc is None:
             raise ResourceNotFoundException(f"Schedule {name} does not exist.")
         doc["State"] = "ENABLED" if enabled else "DISABLED"
-        if enabled and doc.get("next_ms") is not None and doc["next_ms"] < time.time() * 1000:
-            nxt = cron.parse(doc["ScheduleExpression"]).next_after(_now(), cron.zone(doc["ScheduleExpressionTimezone"]))
+        if enabled and doc.get("next_ms") is not None and doc["next_ms"] < self._clock.now() * 1000:
+            nxt = cron.parse(doc["ScheduleExpression"]).next_after(self._now(),
+                                                                   cron.zone(doc["ScheduleExpressionTimezone"]))
             doc["next_ms"] = int(nxt.timestamp() * 1000) if nxt else None
         self._store.put_document(_KIND, name, doc)
         return self._answer(doc)
@@ -140,9 +140,9 @@ class Schedules:
         """Record a fire; the next time comes from now (missed fires are not replayed)."""
         schedule = cron.parse(doc["ScheduleExpression"])
         tz = cron.zone(doc["ScheduleExpressionTimezone"])
-        base = max(fired_at, _now()) if not isinstance(schedule, cron.Rate) else fired_at
+        base = max(fired_at, self._now()) if not isinstance(schedule, cron.Rate) else fired_at
         nxt = schedule.next_after(base, tz)
-        while nxt is not None and isinstance(schedule, cron.Rate) and nxt <= _now():
+        while nxt is not None and isinstance(schedule, cron.Rate) and nxt <= self._now():
             nxt = schedule.next_after(nxt, tz)       # a rate catches up to the present, firing once
         end = doc.get("EndDate")
         if nxt is not None and end and nxt > datetime.fromisoformat(end):
@@ -172,9 +172,9 @@ class Scheduler:
     RENEW_S = 2.0
 
     def __init__(self, schedules: Schedules, store: Documents, messages: MessageStore, targets: Targets,
-                 fire_rule: Callable[[str, dict[str, Any]], None], arns: Arns) -> None:
+                 fire_rule: Callable[[str, dict[str, Any]], None], arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._schedules, self._store, self._messages, self._targets = schedules, store, messages, targets
-        self._fire_rule, self._arns = fire_rule, arns
+        self._fire_rule, self._arns, self._clock = fire_rule, arns, clock
         self._owner = lease_owner()
         self._leader = False
         self._renewed_at = 0.0
@@ -191,9 +191,9 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                now_ms = int(time.time() * 1000)
-                if self._leads(now_ms):
-                    for doc in self._schedules.due(now_ms):
+                now = clock_ms(self._clock)
+                if self._leads(now):
+                    for doc in self._schedules.due(now):
                         self.fire(doc)
             except Exception:
                 log.exception("scheduler tick failed")
@@ -202,7 +202,7 @@ class Scheduler:
     def _leads(self, now_ms: int) -> bool:
         """Whether this process is the scheduler: the lease is renewed at most every
         ``RENEW_S`` while held (it lasts ``LEASE_MS``), and asked for on every tick while not."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if not self._leader or now - self._renewed_at >= self.RENEW_S:
             self._leader = self._messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
             self._renewed_at = now

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from cumulo.ports import SYSTEM_CLOCK, Clock, now_ms
 from cumulo.store.messages import MessageStore, StoredMessage
 
 __all__ = ["QueueWorkers"]
@@ -23,8 +23,9 @@ log = logging.getLogger("cumulo.workers")
 
 class QueueWorkers:
     def __init__(self, messages: MessageStore, queue: str, workers: int, lease_ms: int,
-                 handle: Callable[[StoredMessage], None], name: str) -> None:
+                 handle: Callable[[StoredMessage], None], name: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self._messages, self._queue, self._lease_ms, self._handle = messages, queue, lease_ms, handle
+        self._clock = clock     # leases are counted from its time
         self._workers = workers
         self._free = threading.Semaphore(workers)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
@@ -48,7 +49,7 @@ class QueueWorkers:
             while permits < min(10, self._workers) and self._free.acquire(blocking=False):
                 permits += 1
             try:
-                found = self._messages.receive(self._queue, permits, self._lease_ms, int(time.time() * 1000))
+                found = self._messages.receive(self._queue, permits, self._lease_ms, now_ms(self._clock))
             except Exception:
                 log.exception("receive from %s failed", self._queue)
                 found = []
