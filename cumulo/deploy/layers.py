@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, resolve, to_str
+from cumulo.deploy.kinds.base import Change
 from cumulo.errors import CumuloError
 from cumulo.model import function as fn
 from cumulo.model import layer as ly
@@ -36,7 +37,6 @@ from cumulo.model.layer import LayerVersion
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
-    from cumulo.deploy.sources import Change
     from cumulo.deploy.template import FunctionResource, Template
 
 __all__ = ["LAYER_TYPE", "LayerSpec", "read_layer", "merge_layer_globals", "ref_token", "layer_attributes", "with_layer_arns",
@@ -217,10 +217,8 @@ def layers_differ(current_arns: list[str], wanted: list[str]) -> bool:
     return current_arns != wanted or any(_TOKEN in v for v in wanted)
 
 
-def plan_layers(c: "Cumulo", template: "Template", expected: dict[str, str | None]) -> list["Change"]:
+def plan_layers(c: "Cumulo", template: "Template", expected: dict[str, str | None]) -> list[Change]:
     """The layers' changes, given ``expected_arns`` of the same template."""
-    from cumulo.deploy.sources import Change
-
     changes = []
     for spec in template_layers(template):
         if expected[spec.logical_id]:

@@ -28,18 +28,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.buses import RuleSpec
+from cumulo.deploy.kinds.base import Change, TemplateError, Undo, quietly as _quietly, undo
 from cumulo.deploy.machines import MachineSpec
 from cumulo.deploy.queues import QueueSpec
 from cumulo.deploy.streams import StreamSpec
-from cumulo.deploy.template import TemplateError
 from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec
 from cumulo.errors import CumuloError, ResourceNotFoundException, ValidationException
-from cumulo.model.queue import QueueAttributes, SqsError
+from cumulo.model.queue import QueueAttributes
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -49,18 +48,6 @@ __all__ = ["Change", "Undo", "plan_sources", "apply_queues", "apply_streams", "a
            "delete_removed_buses", "all_rules", "apply_machines", "delete_removed_machines", "apply_triggers",
            "invoke_config_differs", "apply_invoke_config", "delete_removed", "delete_removed_queues",
            "delete_removed_streams", "record", "undo"]
-
-Undo = list[Callable[[], object]]
-
-
-@dataclass
-class Change:
-    logical_id: str
-    function: str                     # the physical name (a function's, a queue's, a schedule's...)
-    action: str                       # create | update | replace | unchanged | delete
-    details: list[str] = field(default_factory=list)
-    kind: str = "function"            # function | queue | stream | event source mapping | schedule
-
 
 def _key(fn: FunctionResource, event: str) -> str:
     return f"{fn.logical_id}.{event}"
@@ -685,23 +672,9 @@ def record(template: Template, triggers: dict[str, dict[str, str]]) -> dict[str,
                                if fn.event_invoke_config is not None]}
 
 
-def undo(steps: Undo) -> None:
-    """Run undo steps, last first; each is best effort."""
-    for step in reversed(steps):
-        _quietly(step)
-
-
 def _exists(get: Callable[[str], Any], key: str) -> bool:
     try:
         get(key)
         return True
     except ResourceNotFoundException:
         return False
-
-
-def _quietly(action: Callable[..., Any], *args: Any) -> None:
-    """Best effort, for undo and cleanup: what is already gone needs no removing."""
-    try:
-        action(*args)
-    except (CumuloError, SqsError):
-        pass

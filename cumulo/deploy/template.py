@@ -69,10 +69,11 @@ from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, merge_
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
+from cumulo.deploy.kinds.base import Entry, TemplateError, error as _error, property_error as _property_error
 from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, plain as _plain, read_function
 from cumulo.deploy.queues import QUEUE_TYPE, QueueSpec, ordered, queue_attributes, queue_name_for, read_queue
 from cumulo.deploy.streams import STREAM_TYPE, StreamSpec, read_stream, stream_arn, stream_attributes, stream_name_for
-from cumulo.deploy.triggers import EventInvokeSpec, MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
+from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
 from cumulo.errors import CumuloError
 from cumulo.model import limits
 from cumulo.model.function import Arns, validate_function_name
@@ -104,21 +105,6 @@ _OUTPUT_KEYS = frozenset({"Value", "Description", "Condition", "Export"})
 _IMPLICIT_APIS = ("ServerlessRestApi", "ServerlessHttpApi")
 _STACK_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _LOGICAL_ID_RE = re.compile(r"[A-Za-z0-9]+")
-
-
-class TemplateError(CumuloError):
-    """A template CloudFormation or SAM would refuse; AWS reports these as ``ValidationError``."""
-
-    status = 400
-
-    def __init__(self, message: str, *, logical_id: str | None = None, line: int | None = None) -> None:
-        super().__init__(message)
-        self.logical_id = logical_id
-        self.line = line
-
-    @property
-    def type(self) -> str:
-        return "ValidationError"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,10 +251,6 @@ def default_function_name(stack_name: str, logical_id: str) -> str:
 
 # --- sections -----------------------------------------------------------------------------
 
-def _error(where: str, detail: str, logical_id: str | None = None, line: int | None = None) -> TemplateError:
-    return TemplateError(f"{where}: {detail}", logical_id=logical_id, line=line)
-
-
 def _stack_name(given: str | None, path: Path) -> str:
     if given is None:
         return default_stack_name(path.parent)
@@ -412,16 +394,7 @@ def _conditions(doc: Node, scope: Scope) -> dict[str, bool]:
 
 # --- resources ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Entry:
-    logical_id: str
-    line: int
-    properties: Node
-    type: str = _FUNCTION_TYPE
-    metadata: Any = None          # the resource's Metadata (a layer's BuildMethod)
-
-
-def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]:
+def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[Entry]:
     resources = _section(doc, "Resources")
     entries = []
     for logical_id, resource in resources.items():
@@ -431,7 +404,7 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[_Entry]
             properties = resource.get("Properties", Node(line=line))
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
-            entries.append(_Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
+            entries.append(Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
     return entries
 
 
@@ -461,11 +434,11 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     return condition
 
 
-def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, base: Path,
-               arns: Arns, http_apis: list[_Entry],
+def _functions(entries: list[Entry], globals_: Node, scope: Scope, stack: str, base: Path,
+               arns: Arns, http_apis: list[Entry],
                resources: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
     """The functions, and the scope in which the template's resources resolve each other."""
-    merged = [_Entry(e.logical_id, e.line, merge_globals(globals_, e.properties), e.type, e.metadata) for e in entries]
+    merged = [Entry(e.logical_id, e.line, merge_globals(globals_, e.properties), e.type, e.metadata) for e in entries]
     names = _function_names(merged, scope, stack)
     roles = {e.logical_id: "Role" not in e.properties for e in merged}
     known = {**_attributes(names, roles, arns), **resources}   # queues' and streams' attributes
@@ -485,7 +458,7 @@ def _functions(entries: list[_Entry], globals_: Node, scope: Scope, stack: str, 
     return functions, scope
 
 
-def _queue_names(entries: list[_Entry], scope: Scope, stack: str, region: str, account: str,
+def _queue_names(entries: list[Entry], scope: Scope, stack: str, region: str, account: str,
                  endpoint: str) -> dict[str, tuple[str, str, str, str]]:
     """Each queue's (logical id, name, ARN, URL), known before any property refers to them."""
     out: dict[str, tuple[str, str, str, str]] = {}
@@ -508,7 +481,7 @@ def _queue_names(entries: list[_Entry], scope: Scope, stack: str, region: str, a
     return out
 
 
-def _queues(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[QueueSpec]:
+def _queues(entries: list[Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[QueueSpec]:
     specs = []
     for entry in entries:
         where = f"Resource {entry.logical_id} (line {entry.line})"
@@ -524,7 +497,7 @@ def _queues(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]
         raise TemplateError(exc.message, line=exc.line) from None
 
 
-def _stream_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
+def _stream_names(entries: list[Entry], scope: Scope, stack: str, region: str,
                   account: str) -> dict[str, tuple[str, str, str]]:
     """Each stream's (logical id, name, ARN), known before any property refers to them."""
     out: dict[str, tuple[str, str, str]] = {}
@@ -544,7 +517,7 @@ def _stream_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
     return out
 
 
-def _streams(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[StreamSpec]:
+def _streams(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[StreamSpec]:
     specs = []
     for entry in entries:
         where = f"Resource {entry.logical_id} (line {entry.line})"
@@ -557,7 +530,7 @@ def _streams(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], s
     return specs
 
 
-def _bus_names(entries: list[_Entry], scope: Scope, region: str,
+def _bus_names(entries: list[Entry], scope: Scope, region: str,
                account: str) -> dict[str, tuple[str, str, str]]:
     """Each bus's (logical id, name, ARN): its Name, required, from parameters, mappings and conditions."""
     out: dict[str, tuple[str, str, str]] = {}
@@ -582,7 +555,7 @@ def _bus_names(entries: list[_Entry], scope: Scope, region: str,
     return out
 
 
-def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, str], Any], stack: str, region: str,
+def _rule_names(entries: list[Entry], scope: Scope, known: Mapping[tuple[str, str], Any], stack: str, region: str,
                 account: str) -> dict[str, tuple[str, str, str, str]]:
     """Each rule's (logical id, bus, name, ARN); EventBusName may name the template's buses (``!Ref Bus``)."""
     names_scope = Scope(scope.parameters, scope.mappings, scope.conditions, _load_lookup(known))
@@ -612,7 +585,7 @@ def _rule_names(entries: list[_Entry], scope: Scope, known: Mapping[tuple[str, s
     return out
 
 
-def _machine_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
+def _machine_names(entries: list[Entry], scope: Scope, stack: str, region: str,
                    account: str) -> dict[str, tuple[str, str, str]]:
     """Each state machine's (logical id, name, ARN): its Name/StateMachineName from parameters, mappings and
     conditions, or SAM's generated ``<LogicalId>-<suffix>``."""
@@ -637,7 +610,7 @@ def _machine_names(entries: list[_Entry], scope: Scope, stack: str, region: str,
     return out
 
 
-def _machines(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope, base: Path,
+def _machines(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope, base: Path,
               stack: str, region: str, account: str) -> list[MachineSpec]:
     specs = []
     for entry in entries:
@@ -653,7 +626,7 @@ def _machines(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], 
     return specs
 
 
-def _layer(entry: _Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
+def _layer(entry: Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
     try:
         properties = merge_layer_globals(globals_, entry.properties)
     except IntrinsicError as exc:
@@ -664,18 +637,7 @@ def _layer(entry: _Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
         raise _property_error(entry, exc) from None
 
 
-def _property_error(entry: _Entry, exc: IntrinsicError) -> TemplateError:
-    """The error for a resource, with the line of the property its message names (``property X: ...``)."""
-    match = re.match(r"property ((\w+)[\w.\[\]]*)", exc.message)
-    key = match.group(2) if match else None
-    line = exc.line or (entry.properties.line_of(key) if key and key in entry.properties else entry.line)
-    message = exc.message
-    if match and line != entry.line:
-        message = message.replace(f"property {match.group(1)}", f"property {match.group(1)} (line {line})", 1)
-    return _error(f"Resource {entry.logical_id} (line {entry.line})", message, entry.logical_id, line)
-
-
-def _buses(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[BusSpec]:
+def _buses(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[BusSpec]:
     specs = []
     for entry in entries:
         _, name, arn = names[entry.logical_id]
@@ -686,7 +648,7 @@ def _buses(entries: list[_Entry], names: Mapping[str, tuple[str, str, str]], sco
     return specs
 
 
-def _rules(entries: list[_Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[RuleSpec]:
+def _rules(entries: list[Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[RuleSpec]:
     specs = []
     for entry in entries:
         _, bus, name, arn = names[entry.logical_id]
@@ -720,7 +682,7 @@ def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
     return value
 
 
-def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http_api: dict[str, Any], scope: Scope,
+def _apis(entries: list[Entry], functions: list[FunctionResource], globals_http_api: dict[str, Any], scope: Scope,
           stack: str) -> list[ApiSpec]:
     configs = {}
     for entry in entries:
@@ -736,7 +698,7 @@ def _apis(entries: list[_Entry], functions: list[FunctionResource], globals_http
         raise _error("Template", exc.message, line=exc.line) from None
 
 
-def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str, arns: Arns) -> FunctionResource:
+def _function_resource(entry: Entry, name: str, spec: FunctionSpec, stack: str, arns: Arns) -> FunctionResource:
     where = f"Resource {entry.logical_id} (line {entry.line})"
     try:
         triggers = read_triggers(name, spec.events)
@@ -756,7 +718,7 @@ def _function_resource(entry: _Entry, name: str, spec: FunctionSpec, stack: str,
                             metadata=_plain(entry.metadata))
 
 
-def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str, str]:
+def _function_names(entries: list[Entry], scope: Scope, stack: str) -> dict[str, str]:
     """Physical names first, so properties can refer to any function by Ref or Arn."""
     names: dict[str, str] = {}
     owners: dict[str, str] = {}
@@ -771,7 +733,7 @@ def _function_names(entries: list[_Entry], scope: Scope, stack: str) -> dict[str
     return names
 
 
-def _explicit_name(entry: _Entry, scope: Scope, where: str) -> str | None:
+def _explicit_name(entry: Entry, scope: Scope, where: str) -> str | None:
     if "FunctionName" not in entry.properties:
         return None
     line = entry.properties.line_of("FunctionName")

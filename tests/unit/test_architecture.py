@@ -21,10 +21,10 @@ ROOT = "cumulo.app"
 ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.gateway.server"}    # these modules, and
 ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
 KNOWN_CYCLES = [
-    # Templates: template.py reads layers (deploy/layers.py), which, like deploy/sources.py, applies
-    # resources of the Template and FunctionResource that template.py defines. Issue 18's "one
-    # module per resource kind behind one protocol" takes the kinds out of template.py.
-    {"cumulo.deploy.layers", "cumulo.deploy.sources", "cumulo.deploy.template"},
+    # Templates: template.py reads layers (deploy/layers.py), which applies resources of the Template
+    # and FunctionResource that template.py defines. Issue 18's "one module per resource kind behind
+    # one protocol" (deploy/kinds/) takes the kinds out of template.py.
+    {"cumulo.deploy.layers", "cumulo.deploy.template"},
 ]
 
 
