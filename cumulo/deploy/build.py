@@ -70,4 +70,4 @@ def build_functions(template: Template) -> Template:
             raise TemplateError(f"Resource {fn.logical_id} (line {fn.line}): build failed: {exc.message}",
                                 logical_id=fn.logical_id, line=fn.line) from None
         functions.append(fn)
-    return replace(template, functions=functions)
+    return template.with_resources("function", functions)

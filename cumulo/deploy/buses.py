@@ -31,7 +31,7 @@ What CloudFormation and SAM do, and so what this does:
 Patterns, inputs and retry policies are checked as EventBridge checks them, so
 a bad one is refused before anything is deployed. Pure: property maps in,
 specs out. Faults are ``IntrinsicError``s naming the property;
-``cumulo.deploy.template`` adds the resource and line.
+the ``event bus`` and ``rule`` kinds (``cumulo.deploy.kinds``) add the resource and line.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ of each key, so callers can say where a fault is.
 mappings, condition values, and a lookup for resource attributes), and
 ``evaluate_conditions`` evaluates a ``Conditions`` section. Both raise
 ``IntrinsicError``, which knows the line of the innermost node it came from;
-``cumulo.deploy.template`` adds which resource or output was being read and
-turns it into a ``TemplateError``.
+``cumulo.deploy.template`` and the resource kinds (``cumulo.deploy.kinds``) add
+which resource or output was being read and turn it into a ``TemplateError``.
 """
 
 from __future__ import annotations

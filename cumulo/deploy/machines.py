@@ -31,7 +31,7 @@ Definitions are checked as Step Functions checks them (``InvalidDefinition``,
 with every finding), so a bad one is refused before anything is deployed.
 Pure apart from reading a ``DefinitionUri`` file: resolved property maps in,
 ``MachineSpec``s out. Faults are ``IntrinsicError``s naming the property;
-``cumulo.deploy.template`` adds the resource and line.
+the ``state machine`` kind (``cumulo.deploy.kinds.state_machine``) adds the resource and line.
 """
 
 from __future__ import annotations

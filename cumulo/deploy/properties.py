@@ -3,7 +3,7 @@
 Values are checked with the same validators the Lambda API uses
 (``cumulo.model.function``), so a template is refused for what ``CreateFunction``
 would refuse. Faults are ``IntrinsicError``s whose message starts with the
-property and its line; ``cumulo.deploy.template`` adds the resource.
+property and its line; the ``function`` kind (``cumulo.deploy.kinds.function``) adds the resource.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ What CloudFormation does, and so what this does:
   noted (``QueueSpec.notes``); anything else is refused.
 
 Pure: property maps in, ``QueueSpec``s out. Faults are ``IntrinsicError``s
-naming the property; ``cumulo.deploy.template`` adds the resource and line.
+naming the property; the ``queue`` kind (``cumulo.deploy.kinds.queue``) adds the resource and line.
 """
 
 from __future__ import annotations

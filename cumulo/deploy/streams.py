@@ -9,7 +9,7 @@ What CloudFormation does, and so what this does:
 - ``ShardCount`` (1 when absent, at most Cumulo's 64) and ``RetentionPeriodHours``
   (24 to 8760, 24 when absent). Cumulo cannot reshard a stream or change its
   retention in place, so a deploy that changes either of an existing stream is
-  refused (``cumulo.deploy.sources``); CloudFormation would update in place.
+  refused (``cumulo.deploy.kinds.stream``); CloudFormation would update in place.
 - ``StreamModeDetails``: ``PROVISIONED``, or ``ON_DEMAND``, which is accepted
   with a note and served as one shard (Cumulo does not scale shards; ordering per
   partition key is the same). ``ShardCount`` with ``ON_DEMAND`` is refused, as
@@ -21,7 +21,7 @@ What CloudFormation does, and so what this does:
   refused.
 
 Pure: property maps in, ``StreamSpec``s out. Faults are ``IntrinsicError``s
-naming the property; ``cumulo.deploy.template`` adds the resource and line.
+naming the property; the ``stream`` kind (``cumulo.deploy.kinds.stream``) adds the resource and line.
 """
 
 from __future__ import annotations

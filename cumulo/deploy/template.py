@@ -1,82 +1,38 @@
 """An AWS SAM template (a subset), read into typed, validated resources.
 
-``load_template`` reads a template, checks it as CloudFormation and SAM would,
-and returns a ``Template`` of ``FunctionResource``s; ``resolve_outputs`` fills in
-the ``Outputs`` once the deploy engine knows the attributes of what it made.
-Both are pure apart from reading the template and checking that each
-``CodeUri`` exists. Faults are ``TemplateError``s naming the resource (or
-parameter, condition, output) and the line it is written on.
+``load_template`` reads a template, checks it as CloudFormation and SAM would, and returns a
+``Template`` of resources; ``resolve_outputs`` fills in the ``Outputs`` once the deploy engine knows
+the attributes of what it made. Both are pure apart from reading the template and the files it names
+(``CodeUri``, ``ContentUri``, ``DefinitionUri``). Faults are ``TemplateError``s naming the resource
+(or parameter, condition, output) and the line it is written on.
 
-What is read:
-
-- ``Transform: AWS::Serverless-2016-10-31`` (required), ``Parameters`` (String,
-  Number, CommaDelimitedList), ``Mappings``, ``Conditions``, ``Globals.Function``
-  (merged as SAM does: scalars replaced, maps merged, lists prepended; except
-  ``Architectures``, which the resource's value replaces, since a function has
-  one architecture), ``Resources`` and ``Outputs``.
-- ``AWS::Serverless::Function`` resources, with a local ``CodeUri``,
-  ``AWS::Serverless::HttpApi`` resources (read by ``cumulo.deploy.apis``, with the routes
-  functions' ``HttpApi``/``Api`` events add: ``Template.apis``), and ``AWS::SQS::Queue``
-  resources (``cumulo.deploy.queues``: ``Template.queues``), and ``AWS::Kinesis::Stream``
-  resources (``cumulo.deploy.streams``: ``Template.streams``), ``AWS::Events::EventBus`` and
-  ``AWS::Events::Rule`` resources (``cumulo.deploy.buses``: ``Template.buses``, ``Template.rules``;
-  functions' ``EventBridgeRule``/``CloudWatchEvent`` events: ``FunctionResource.rules``),
-  ``AWS::Serverless::StateMachine`` and ``AWS::StepFunctions::StateMachine`` resources
-  (``cumulo.deploy.machines``: ``Template.machines``, their events' rules in ``MachineSpec.rules``;
-  definitions checked here, so a bad one is refused before deploying). Functions' ``SQS``,
-  ``Kinesis``, ``Schedule`` and ``ScheduleV2`` events, ``DeadLetterQueue`` and ``EventInvokeConfig``
-  are read by ``cumulo.deploy.triggers``. ``AWS::Serverless::LayerVersion`` resources are read
-  by ``cumulo.deploy.layers`` (``Template.layers``); a function's ``Layers`` may ``Ref`` them.
-  A function's ``VpcConfig`` takes its outbound network away (Cumulo's VPC has no NAT gateway).
-- Ignored with a note (``FunctionResource.notes``): IAM (``Role``, ``Policies``,
-  ``PermissionsBoundary``, ``RolePath``, ``AssumeRolePolicyDocument``: every
-  function runs as the platform's default execution role), ``Tracing``,
-  ``KmsKeyArn``, ``CodeSigningConfigArn``, ``LoggingConfig``.
-  Any other property is refused as unknown.
-- ``Events`` are kept raw (intrinsics resolved) with their ``Type``; the deploy
-  engine decides which types it wires up and calls ``check_event_types``.
-
-Inside function properties ``Ref``/``Fn::GetAtt`` may name parameters, pseudo
-parameters and the template's functions (``Ref`` is the function name, ``Arn``
-its ARN), their implicit roles (``<LogicalId>Role``), its queues (``Ref`` is
-the URL; ``Arn``, ``QueueName``, ``QueueUrl``), its streams (``Ref`` is the
-name; ``Arn``) and its state machines (``Ref`` is the ARN; ``Arn``, ``Name``);
-state machines' definitions and ``DefinitionSubstitutions`` may name the
-functions. In ``Outputs`` the
-deploy engine's attributes come first, so implicit SAM resources such as
-``ServerlessRestApi`` resolve once it provides them.
+This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (required),
+``Parameters`` (String, Number, CommaDelimitedList), ``Mappings``, ``Conditions``, ``Globals`` (each
+kind reads its own part), ``Resources``, ``Outputs`` — resolves intrinsics and hands each resource to
+its kind (``cumulo.deploy.kinds``: one module per kind, ``KINDS`` the registry; a type no kind reads is
+refused): every kind names its resources first, so properties may ``Ref``/``Fn::GetAtt`` any resource
+of the template and parameters and pseudo parameters, then reads them; SAM's implicit resources (a
+function's events) are resources of other kinds (``Template.all_resources``). In ``Outputs`` the
+deploy engine's attributes come first, so implicit SAM resources such as ``ServerlessRestApi``
+resolve once it provides them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cumulo.deploy.buses import (
-    BUS_TYPE, RULE_TYPE, BusSpec, RuleSpec, bus_arn, bus_attributes, bus_name_of, check_bus_name, check_rule_name,
-    read_bus, read_function_rules, read_rule, rule_arn, rule_attributes, rule_name_for,
-)
-from cumulo.deploy.apis import HTTP_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api
-from cumulo.deploy.machines import (
-    MACHINE_TYPES, MachineSpec, check_machine_name, machine_arn, machine_attributes, machine_name_for, read_machine,
-)
-from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, merge_layer_globals, read_layer
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
-from cumulo.deploy.kinds.base import Entry, TemplateError, error as _error, property_error as _property_error
-from cumulo.deploy.properties import FunctionSpec, check_globals, merge_globals, plain as _plain, read_function
-from cumulo.deploy.queues import QUEUE_TYPE, QueueSpec, ordered, queue_attributes, queue_name_for, read_queue
-from cumulo.deploy.streams import STREAM_TYPE, StreamSpec, read_stream, stream_arn, stream_attributes, stream_name_for
-from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
-from cumulo.errors import CumuloError
-from cumulo.model import limits
-from cumulo.model.function import Arns, validate_function_name
+from cumulo.deploy.kinds import KINDS, ResourceKind
+from cumulo.deploy.kinds.base import Attributes, Entry, Load, TemplateError, error as _error
+from cumulo.deploy.kinds.function import FunctionResource, default_function_name
+from cumulo.model.function import Arns
 
 __all__ = [
     "SERVERLESS_TRANSFORM",
@@ -91,9 +47,6 @@ __all__ = [
 ]
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
-_FUNCTION_TYPE = "AWS::Serverless::Function"
-_RESOURCE_TYPES = (_FUNCTION_TYPE, HTTP_API_TYPE, QUEUE_TYPE, STREAM_TYPE, BUS_TYPE, RULE_TYPE, *MACHINE_TYPES,
-                   LAYER_TYPE)
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -101,31 +54,14 @@ _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Met
 _PARAMETER_KEYS = frozenset({"Type", "Default", "AllowedValues", "AllowedPattern", "Description", "NoEcho",
                              "MinLength", "MaxLength", "MinValue", "MaxValue", "ConstraintDescription"})
 _OUTPUT_KEYS = frozenset({"Value", "Description", "Condition", "Export"})
-# Resources SAM adds for Api/HttpApi events; Outputs of ``sam init`` templates name them.
-_IMPLICIT_APIS = ("ServerlessRestApi", "ServerlessHttpApi")
 _STACK_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _LOGICAL_ID_RE = re.compile(r"[A-Za-z0-9]+")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionResource(FunctionSpec):
-    """One ``AWS::Serverless::Function``, Globals merged, intrinsics resolved, values checked: its properties
-    (``FunctionSpec``) and what the template makes of them."""
-
-    logical_id: str
-    line: int
-    function_name: str
-    implicit_role: bool = True          # no Role given: SAM would create "<LogicalId>Role"
-    mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
-    schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
-    rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
-    metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
 
 
 @dataclass(frozen=True)
 class Template:
     stack_name: str
-    functions: list[FunctionResource]
+    resources: dict[str, list[Any]]     # kind -> its resources as read (cumulo.deploy.kinds), kinds' own order
     outputs: dict[str, Any]             # raw (long-form intrinsics); see resolve_outputs
     parameters: dict[str, str | list[str]]
     path: Path
@@ -134,13 +70,53 @@ class Template:
     description: str = ""
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
-    apis: list[ApiSpec] = field(default_factory=list)   # HttpApi resources and implicit APIs, with routes
-    queues: list[QueueSpec] = field(default_factory=list)   # dead-letter queues before their sources
-    streams: list[StreamSpec] = field(default_factory=list)
-    buses: list[BusSpec] = field(default_factory=list)
-    rules: list[RuleSpec] = field(default_factory=list)   # AWS::Events::Rule resources (functions' own: fn.rules)
-    machines: list[MachineSpec] = field(default_factory=list)   # state machines (their events' rules: .rules)
-    layers: list[LayerSpec] = field(default_factory=list)   # AWS::Serverless::LayerVersion (cumulo.deploy.layers)
+
+    def all_resources(self) -> list[tuple[ResourceKind, Any]]:
+        """Every resource with its kind: those read, then the implicit ones they make (``Registry.expand``)."""
+        return KINDS.expand(self.resources)
+
+    def of(self, kind: str) -> list[Any]:
+        """Every resource of ``kind``, read and implicit (``of("rule")``: rules and the rules of events)."""
+        return [spec for k, spec in self.all_resources() if k.name == kind]
+
+    def with_resources(self, kind: str, specs: list[Any]) -> Template:
+        return replace(self, resources={**self.resources, kind: list(specs)})
+
+    # The resources of this build's kinds, as read (implicit ones: ``of``).
+    @property
+    def functions(self) -> list[FunctionResource]:
+        return self.resources.get("function", [])
+
+    @property
+    def apis(self) -> list[Any]:
+        """HttpApi resources and the implicit APIs, with their routes."""
+        return self.resources.get("api", [])
+
+    @property
+    def queues(self) -> list[Any]:
+        """Dead-letter queues before their sources."""
+        return self.resources.get("queue", [])
+
+    @property
+    def streams(self) -> list[Any]:
+        return self.resources.get("stream", [])
+
+    @property
+    def buses(self) -> list[Any]:
+        return self.resources.get("event bus", [])
+
+    @property
+    def rules(self) -> list[Any]:
+        """AWS::Events::Rule resources (the rules of functions' and state machines' events: ``of("rule")``)."""
+        return self.resources.get("rule", [])
+
+    @property
+    def machines(self) -> list[Any]:
+        return self.resources.get("state machine", [])
+
+    @property
+    def layers(self) -> list[Any]:
+        return self.resources.get("layer", [])
 
     def function(self, logical_id: str) -> FunctionResource:
         for fn in self.functions:
@@ -165,38 +141,12 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
     scope = Scope(scope.parameters, scope.mappings, _conditions(doc, scope))
     entries = _resource_entries(doc, scope.conditions)
-    queue_entries = [e for e in entries if e.type == QUEUE_TYPE]
-    queue_names = _queue_names(queue_entries, scope, stack, region, account_id, queue_endpoint)
-    stream_entries = [e for e in entries if e.type == STREAM_TYPE]
-    stream_names = _stream_names(stream_entries, scope, stack, region, account_id)
-    known = {k: v for names in queue_names.values() for k, v in queue_attributes(*names).items()}
-    known.update({k: v for names in stream_names.values() for k, v in stream_attributes(*names).items()})
-    bus_entries = [e for e in entries if e.type == BUS_TYPE]
-    bus_names = _bus_names(bus_entries, scope, region, account_id)
-    known.update({k: v for names in bus_names.values() for k, v in bus_attributes(*names).items()})
-    machine_entries = [e for e in entries if e.type in MACHINE_TYPES]
-    machine_names = _machine_names(machine_entries, scope, stack, region, account_id)
-    known.update({k: v for names in machine_names.values() for k, v in machine_attributes(*names).items()})
-    rule_entries = [e for e in entries if e.type == RULE_TYPE]
-    rule_names = _rule_names(rule_entries, scope, known, stack, region, account_id)
-    known.update({k: v for names in rule_names.values() for k, v in rule_attributes(*names).items()})
-    layer_entries = [e for e in entries if e.type == LAYER_TYPE]
-    known.update({k: v for e in layer_entries for k, v in layer_attributes(e.logical_id).items()})
-    functions, scope = _functions([e for e in entries if e.type == _FUNCTION_TYPE], _globals(doc), scope, stack,
-                                  path.parent, Arns(region, account_id), [e for e in entries if e.type == HTTP_API_TYPE],
-                                  known)
-    queues = _queues(queue_entries, queue_names, scope)
-    streams = _streams(stream_entries, stream_names, scope)
-    buses = _buses(bus_entries, bus_names, scope)
-    rules = _rules(rule_entries, rule_names, scope)
-    machines = _machines(machine_entries, machine_names, scope, path.parent, stack, region, account_id)
-    layers = [_layer(e, scope, path.parent, _section(doc, "Globals").get("LayerVersion")) for e in layer_entries]
-    _check_rule_names(rules + [r for m in machines for r in m.rules], functions)
-    apis = _apis([e for e in entries if e.type == HTTP_API_TYPE], functions, _globals_http_api(doc, scope), scope, stack)
+    load = Load(stack, region, account_id, path.parent, _section(doc, "Globals"), queue_endpoint, scope, scope)
+    resources = _read_resources(entries, load)
     description = doc.get("Description")
-    template = Template(stack, functions, _outputs(doc, scope.conditions), values, path, region, account_id,
+    template = Template(stack, resources, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), apis, queues, streams, buses, rules, machines, layers)
+                        dict(scope.mappings))
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -234,19 +184,6 @@ def default_stack_name(folder: Path) -> str:
     if not name or not name[0].isalpha():
         name = f"stack-{name}".rstrip("-")
     return name[:128]
-
-
-def default_function_name(stack_name: str, logical_id: str) -> str:
-    """``{stack}-{LogicalId}``; if over 64 characters, both parts shortened and a hash of the whole
-    appended, so distinct long names stay distinct and the same inputs always give the same name."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{logical_id}")
-    if len(name) <= limits.FUNCTION_NAME_MAX:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    budget = limits.FUNCTION_NAME_MAX - len(digest) - 1
-    stack_part, _, id_part = name.rpartition("-")
-    id_part = id_part[: max(budget // 2, budget - 1 - len(stack_part))]
-    return f"{stack_part[: budget - 1 - len(id_part)]}-{id_part}-{digest}"
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -378,13 +315,6 @@ def _mappings(doc: Node) -> Node:
     return section
 
 
-def _globals(doc: Node) -> Node:
-    try:
-        return check_globals(_section(doc, "Globals"))
-    except IntrinsicError as exc:
-        raise _error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
-
-
 def _conditions(doc: Node, scope: Scope) -> dict[str, bool]:
     try:
         return evaluate_conditions(_section(doc, "Conditions"), scope)
@@ -421,9 +351,9 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     extra = sorted(set(resource) - _RESOURCE_KEYS)
     if extra:
         raise fail(f"unknown resource attribute '{extra[0]}'")
-    if resource["Type"] not in _RESOURCE_TYPES:
+    if KINDS.of_type(resource["Type"]) is None:
         raise fail(f"resource type '{resource['Type']}' is not supported; Cumulo deploys "
-                   f"{', '.join(_RESOURCE_TYPES)}")
+                   f"{', '.join(KINDS.types)}")
     depends = resource.get("DependsOn", [])
     for name in depends if isinstance(depends, list) else [depends]:
         if name not in resources:
@@ -434,352 +364,32 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     return condition
 
 
-def _functions(entries: list[Entry], globals_: Node, scope: Scope, stack: str, base: Path,
-               arns: Arns, http_apis: list[Entry],
-               resources: Mapping[tuple[str, str], Any]) -> tuple[list[FunctionResource], Scope]:
-    """The functions, and the scope in which the template's resources resolve each other."""
-    merged = [Entry(e.logical_id, e.line, merge_globals(globals_, e.properties), e.type, e.metadata) for e in entries]
-    names = _function_names(merged, scope, stack)
-    roles = {e.logical_id: "Role" not in e.properties for e in merged}
-    known = {**_attributes(names, roles, arns), **resources}   # queues' and streams' attributes
-    for api in http_apis:
-        known[(api.logical_id, "Ref")] = api_id_for(stack, api.logical_id)
-        known[(api.logical_id, "ApiEndpoint")] = f"https://{api_id_for(stack, api.logical_id)}.execute-api." \
-                                                 f"{arns.region}.amazonaws.com"
-    scope = Scope(scope.parameters, scope.mappings, scope.conditions, _load_lookup(known))
-    functions = []
-    for entry in merged:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        try:
-            spec = read_function(entry.properties, scope, base)
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-        functions.append(_function_resource(entry, names[entry.logical_id], spec, stack, arns))
-    return functions, scope
+def _read_resources(entries: list[Entry], load: Load) -> dict[str, list[Any]]:
+    """Each kind's resources, read: every kind names its own first (registration order, each seeing the
+    names before it), so properties may name any resource; then every kind reads its own (seeing what the
+    kinds before it read); then each kind checks all of its own, declared and implicit."""
+    by_kind = {kind.name: [e for e in entries if e.type in kind.types] for kind in KINDS}
+    declared = {e.logical_id: kind for kind, mine in by_kind.items() for e in mine}
+    known: Attributes = {}
+    load.scope = Scope(load.plain.parameters, load.plain.mappings, load.plain.conditions, _load_lookup(known))
+    named: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        named[kind.name], attributes = kind.names(by_kind[kind.name], load)
+        # A name SAM derives (a function's <LogicalId>Role) that a resource of the template has is that resource's.
+        known.update({key: value for key, value in attributes.items() if declared.get(key[0], kind.name) == kind.name})
+    for kind in KINDS:
+        load.read[kind.name] = kind.read(by_kind[kind.name], named[kind.name], load)
+    everything = KINDS.expand(load.read)
+    for kind in KINDS:
+        kind.check([spec for k, spec in everything if k is kind], load)
+    return load.read
 
 
-def _queue_names(entries: list[Entry], scope: Scope, stack: str, region: str, account: str,
-                 endpoint: str) -> dict[str, tuple[str, str, str, str]]:
-    """Each queue's (logical id, name, ARN, URL), known before any property refers to them."""
-    out: dict[str, tuple[str, str, str, str]] = {}
-    owners: dict[str, str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        try:
-            fifo = resolve(entry.properties.get("FifoQueue", False), scope)
-            given = resolve(entry.properties.get("QueueName", NO_VALUE), scope)
-        except IntrinsicError as exc:   # QueueName may use parameters, mappings and conditions only
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-        fifo = fifo is True or str(fifo).lower() == "true"
-        name = queue_name_for(stack, entry.logical_id, fifo) if given is NO_VALUE else to_str(given)
-        if name in owners:
-            raise _error(where, f"queue name '{name}' is already used by resource {owners[name]}", entry.logical_id,
-                         entry.line)
-        owners[name] = entry.logical_id
-        out[entry.logical_id] = (entry.logical_id, name, f"arn:aws:sqs:{region}:{account}:{name}",
-                                 f"{endpoint.rstrip('/')}/{account}/{name}")
-    return out
-
-
-def _queues(entries: list[Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[QueueSpec]:
-    specs = []
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        _, name, arn, url = names[entry.logical_id]
-        try:
-            props = _plain(resolve(entry.properties, scope))
-            specs.append(read_queue(entry.logical_id, entry.line, name, arn, url, props))
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-    try:
-        return ordered(specs)
-    except IntrinsicError as exc:
-        raise TemplateError(exc.message, line=exc.line) from None
-
-
-def _stream_names(entries: list[Entry], scope: Scope, stack: str, region: str,
-                  account: str) -> dict[str, tuple[str, str, str]]:
-    """Each stream's (logical id, name, ARN), known before any property refers to them."""
-    out: dict[str, tuple[str, str, str]] = {}
-    owners: dict[str, str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        try:
-            given = resolve(entry.properties.get("Name", NO_VALUE), scope)   # parameters, mappings, conditions
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-        name = stream_name_for(stack, entry.logical_id) if given is NO_VALUE else to_str(given)
-        if name in owners:
-            raise _error(where, f"stream name '{name}' is already used by resource {owners[name]}", entry.logical_id,
-                         entry.line)
-        owners[name] = entry.logical_id
-        out[entry.logical_id] = (entry.logical_id, name, stream_arn(region, account, name))
-    return out
-
-
-def _streams(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[StreamSpec]:
-    specs = []
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        _, name, arn = names[entry.logical_id]
-        try:
-            props = _plain(resolve(entry.properties, scope))
-            specs.append(read_stream(entry.logical_id, entry.line, name, arn, props))
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-    return specs
-
-
-def _bus_names(entries: list[Entry], scope: Scope, region: str,
-               account: str) -> dict[str, tuple[str, str, str]]:
-    """Each bus's (logical id, name, ARN): its Name, required, from parameters, mappings and conditions."""
-    out: dict[str, tuple[str, str, str]] = {}
-    owners: dict[str, str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        line = entry.properties.line_of("Name") if "Name" in entry.properties else entry.line
-        try:
-            given = resolve(entry.properties.get("Name", NO_VALUE), scope)
-            if given is NO_VALUE:
-                raise IntrinsicError("property Name is required")
-            name = check_bus_name(to_str(given))
-            if name == "default":
-                raise IntrinsicError("property Name: the default event bus always exists; it cannot be declared")
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or line) from None
-        if name in owners:
-            raise _error(where, f"event bus name '{name}' is already used by resource {owners[name]}",
-                         entry.logical_id, entry.line)
-        owners[name] = entry.logical_id
-        out[entry.logical_id] = (entry.logical_id, name, bus_arn(region, account, name))
-    return out
-
-
-def _rule_names(entries: list[Entry], scope: Scope, known: Mapping[tuple[str, str], Any], stack: str, region: str,
-                account: str) -> dict[str, tuple[str, str, str, str]]:
-    """Each rule's (logical id, bus, name, ARN); EventBusName may name the template's buses (``!Ref Bus``)."""
-    names_scope = Scope(scope.parameters, scope.mappings, scope.conditions, _load_lookup(known))
-    out: dict[str, tuple[str, str, str, str]] = {}
-    owners: dict[tuple[str, str], str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        props = entry.properties
-        try:
-            given = resolve(props.get("Name", NO_VALUE), scope)     # parameters, mappings, conditions
-            name = rule_name_for(stack, entry.logical_id) if given is NO_VALUE else check_rule_name(to_str(given))
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id,
-                         exc.line or (props.line_of("Name") if "Name" in props else entry.line)) from None
-        try:
-            bus_value = resolve(props.get("EventBusName", NO_VALUE), names_scope)
-            bus = bus_name_of(None if bus_value is NO_VALUE else _plain(bus_value))
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id,
-                         exc.line or (props.line_of("EventBusName") if "EventBusName" in props else entry.line)
-                         ) from None
-        if (bus, name) in owners:
-            raise _error(where, f"rule name '{name}' on event bus {bus} is already used by resource "
-                         f"{owners[(bus, name)]}", entry.logical_id, entry.line)
-        owners[(bus, name)] = entry.logical_id
-        out[entry.logical_id] = (entry.logical_id, bus, name, rule_arn(region, account, bus, name))
-    return out
-
-
-def _machine_names(entries: list[Entry], scope: Scope, stack: str, region: str,
-                   account: str) -> dict[str, tuple[str, str, str]]:
-    """Each state machine's (logical id, name, ARN): its Name/StateMachineName from parameters, mappings and
-    conditions, or SAM's generated ``<LogicalId>-<suffix>``."""
-    out: dict[str, tuple[str, str, str]] = {}
-    owners: dict[str, str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        key = "Name" if entry.type == MACHINE_TYPES[0] else "StateMachineName"
-        line = entry.properties.line_of(key) if key in entry.properties else entry.line
-        try:
-            given = resolve(entry.properties.get(key, NO_VALUE), scope)
-            name = machine_name_for(stack, entry.logical_id) if given is NO_VALUE else \
-                check_machine_name(to_str(given), key)
-        except IntrinsicError as exc:
-            message = exc.message.replace(f"property {key}:", f"property {key} (line {line}):", 1)
-            raise _error(where, message, entry.logical_id, exc.line or line) from None
-        if name in owners:
-            raise _error(where, f"state machine name '{name}' is already used by resource {owners[name]}",
-                         entry.logical_id, line)
-        owners[name] = entry.logical_id
-        out[entry.logical_id] = (entry.logical_id, name, machine_arn(region, account, name))
-    return out
-
-
-def _machines(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope, base: Path,
-              stack: str, region: str, account: str) -> list[MachineSpec]:
-    specs = []
-    for entry in entries:
-        _, name, arn = names[entry.logical_id]
-        events = entry.properties.get("Events")
-        event_lines = {k: events.line_of(k) for k in events} if isinstance(events, Node) else {}
-        try:
-            props = _plain(resolve(entry.properties, scope))
-            specs.append(read_machine(entry.type, entry.logical_id, entry.line, name, arn, props, base, stack,
-                                      region, account, event_lines))
-        except IntrinsicError as exc:
-            raise _property_error(entry, exc) from None
-    return specs
-
-
-def _layer(entry: Entry, scope: Scope, base: Path, globals_: Any) -> LayerSpec:
-    try:
-        properties = merge_layer_globals(globals_, entry.properties)
-    except IntrinsicError as exc:
-        raise _error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
-    try:
-        return read_layer(entry.logical_id, entry.line, properties, scope, base, entry.metadata)
-    except IntrinsicError as exc:
-        raise _property_error(entry, exc) from None
-
-
-def _buses(entries: list[Entry], names: Mapping[str, tuple[str, str, str]], scope: Scope) -> list[BusSpec]:
-    specs = []
-    for entry in entries:
-        _, name, arn = names[entry.logical_id]
-        try:
-            specs.append(read_bus(entry.logical_id, entry.line, name, arn, _plain(resolve(entry.properties, scope))))
-        except IntrinsicError as exc:
-            raise _property_error(entry, exc) from None
-    return specs
-
-
-def _rules(entries: list[Entry], names: Mapping[str, tuple[str, str, str, str]], scope: Scope) -> list[RuleSpec]:
-    specs = []
-    for entry in entries:
-        _, bus, name, arn = names[entry.logical_id]
-        try:
-            props = _plain(resolve(entry.properties, scope))
-            specs.append(read_rule(entry.logical_id, entry.line, name, bus, arn, props))
-        except IntrinsicError as exc:
-            raise _property_error(entry, exc) from None
-    return specs
-
-
-def _check_rule_names(rules: list[RuleSpec], functions: list[FunctionResource]) -> None:
-    owners: dict[tuple[str, str], str] = {}
-    for rule in rules + [r for fn in functions for r in fn.rules]:
-        owner = owners.setdefault((rule.bus, rule.name), rule.key)
-        if owner != rule.key:
-            raise TemplateError(f"Rule {rule.key} (line {rule.line}): rule name '{rule.name}' on event bus {rule.bus} "
-                                f"is already used by {owner}", logical_id=rule.key.split(".")[0], line=rule.line)
-
-
-def _globals_http_api(doc: Node, scope: Scope) -> dict[str, Any]:
-    section = _section(doc, "Globals").get("HttpApi")
-    if section is None:
-        return {}
-    try:
-        value = _plain(resolve(section, scope))
-    except IntrinsicError as exc:
-        raise _error(f"Globals.HttpApi (line {exc.line})", exc.message, line=exc.line) from None
-    if not isinstance(value, dict):
-        raise _error("Globals.HttpApi", "must be a map")
-    return value
-
-
-def _apis(entries: list[Entry], functions: list[FunctionResource], globals_http_api: dict[str, Any], scope: Scope,
-          stack: str) -> list[ApiSpec]:
-    configs = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        try:
-            props = _plain(resolve(entry.properties, scope))
-            configs[entry.logical_id] = read_http_api(entry.logical_id, props, globals_http_api)
-        except IntrinsicError as exc:
-            raise _error(where, exc.message, entry.logical_id, exc.line or entry.line) from None
-    try:
-        return api_specs(stack, functions, configs, globals_http_api)
-    except IntrinsicError as exc:
-        raise _error("Template", exc.message, line=exc.line) from None
-
-
-def _function_resource(entry: Entry, name: str, spec: FunctionSpec, stack: str, arns: Arns) -> FunctionResource:
-    where = f"Resource {entry.logical_id} (line {entry.line})"
-    try:
-        triggers = read_triggers(name, spec.events)
-        # SAM targets the alias when the function has AutoPublishAlias.
-        target = arns.function(name, spec.auto_publish_alias)
-        rules = read_function_rules(stack, entry.logical_id, target, spec.events, arns.region, arns.account)
-        rules = [replace(r, line=spec.event_lines.get(r.key.split(".", 1)[1], entry.line)) for r in rules]
-    except IntrinsicError as exc:
-        event = exc.message.split(":", 1)[0].removeprefix("event ")
-        line = spec.event_lines.get(event, entry.line)
-        raise _error(where, exc.message.replace(f"event {event}:", f"event {event} (line {line}):", 1),
-                     entry.logical_id, line) from None
-    properties = {f.name: getattr(spec, f.name) for f in fields(FunctionSpec)}
-    return FunctionResource(**{**properties, "notes": spec.notes + triggers.notes}, logical_id=entry.logical_id,
-                            line=entry.line, function_name=name, implicit_role="Role" not in entry.properties,
-                            mappings=triggers.mappings, schedules=triggers.schedules, rules=rules,
-                            metadata=_plain(entry.metadata))
-
-
-def _function_names(entries: list[Entry], scope: Scope, stack: str) -> dict[str, str]:
-    """Physical names first, so properties can refer to any function by Ref or Arn."""
-    names: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for entry in entries:
-        where = f"Resource {entry.logical_id} (line {entry.line})"
-        name = _explicit_name(entry, scope, where) or default_function_name(stack, entry.logical_id)
-        if name in owners:
-            raise _error(where, f"function name '{name}' is already used by resource {owners[name]}",
-                         entry.logical_id, entry.line)
-        names[entry.logical_id] = name
-        owners[name] = entry.logical_id
-    return names
-
-
-def _explicit_name(entry: Entry, scope: Scope, where: str) -> str | None:
-    if "FunctionName" not in entry.properties:
-        return None
-    line = entry.properties.line_of("FunctionName")
-    try:
-        value = resolve(entry.properties["FunctionName"], scope)   # parameters, mappings, conditions only
-        return None if value is NO_VALUE else validate_function_name(to_str(value))
-    except (IntrinsicError, CumuloError) as exc:
-        raise _error(where, f"property FunctionName (line {line}): {exc.message}", entry.logical_id,
-                     line) from None
-
-
-def _attributes(names: Mapping[str, str], implicit_roles: Mapping[str, bool],
-                arns: Arns) -> dict[tuple[str, str], Any]:
-    known: dict[tuple[str, str], Any] = {}
-    for logical_id, name in names.items():
-        known[(logical_id, "Ref")] = name
-        known[(logical_id, "Arn")] = arns.function(name)
-        if implicit_roles[logical_id]:
-            role_arn = arns.default_role()
-            known[(f"{logical_id}Role", "Ref")] = role_arn.rpartition("/")[2]
-            known[(f"{logical_id}Role", "Arn")] = role_arn
-    return known
-
-
-def _builtin_attributes(template: Template) -> dict[tuple[str, str], Any]:
+def _builtin_attributes(template: Template) -> Attributes:
     arns = Arns(template.region, template.account_id)
-    fns = template.functions
-    known = _attributes({f.logical_id: f.function_name for f in fns}, {f.logical_id: f.implicit_role for f in fns},
-                        arns)
-    for fn in fns:
-        if fn.auto_publish_alias:
-            alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
-            known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
-            known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
-    for queue in template.queues:
-        known.update(queue_attributes(queue.logical_id, queue.name, queue.arn, queue.url))
-    for stream in template.streams:
-        known.update(stream_attributes(stream.logical_id, stream.name, stream.arn))
-    for bus in template.buses:
-        known.update(bus_attributes(bus.logical_id, bus.name, bus.arn))
-    for rule in template.rules:
-        known.update(rule_attributes(rule.logical_id, rule.bus, rule.name, rule.arn))
-    for machine in template.machines:
-        known.update(machine_attributes(machine.logical_id, machine.name, machine.arn))
-    for layer in template.layers:
-        known.update(layer_attributes(layer.logical_id))
+    known: Attributes = {}
+    for kind, spec in template.all_resources():
+        known.update(kind.attributes(spec, arns))
     return known
 
 
@@ -788,7 +398,8 @@ def _describe(logical_id: str, attribute: str) -> str:
 
 
 def _is_implicit(logical_id: str) -> bool:
-    return logical_id.startswith(_IMPLICIT_APIS)
+    """Whether ``logical_id`` is a name SAM gives a resource it makes (``ServerlessRestApi``...)."""
+    return logical_id.startswith(tuple(name for kind in KINDS for name in kind.implicit_names))
 
 
 def _load_lookup(known: Mapping[tuple[str, str], Any]) -> Callable[[str, str], Any]:
@@ -819,8 +430,8 @@ def _output_lookup(template: Template, known: Mapping[tuple[str, str], Any]) -> 
 
 
 def _derived(template: Template, logical_id: str) -> bool:
-    """Whether a name looks like a resource SAM derives from a function (its Role, Alias, Version...)."""
-    return any(logical_id.startswith(fn.logical_id) and logical_id != fn.logical_id for fn in template.functions)
+    """Whether a name looks like a resource SAM derives from one of the template's (a function's Role, Alias...)."""
+    return any(kind.derives(spec, logical_id) for kind, spec in template.all_resources())
 
 
 def _unknown(logical_id: str, attribute: str, known: Mapping[tuple[str, str], Any]) -> IntrinsicError:

@@ -1,2 +1,28 @@
 """The kinds of resource a template can declare or SAM can make implicitly, one module each behind one
-protocol (``base.ResourceKind``)."""
+protocol (``base.ResourceKind``), and the registry the template engine reads them from.
+
+A new ``AWS::…`` type is a new module here (a ``Kind`` subclass: its types, names and attributes, reading,
+plan, apply, delete) and one line below. The order of the lines is the order in which templates' types
+are listed as supported, named and read; deploys order kinds by their ``after``.
+"""
+
+from cumulo.deploy.kinds import (
+    api, bus, function, invoke_config, layer, mapping, queue, rule, schedule, state_machine, stream,
+)
+from cumulo.deploy.kinds.base import Registry, ResourceKind
+
+__all__ = ["KINDS", "ResourceKind"]
+
+KINDS = Registry([
+    function.Function(),                    # AWS::Serverless::Function
+    api.HttpApi(),                          # AWS::Serverless::HttpApi, and the APIs of Api/HttpApi events
+    queue.Queue(),                          # AWS::SQS::Queue
+    stream.Stream(),                        # AWS::Kinesis::Stream
+    bus.EventBus(),                         # AWS::Events::EventBus
+    rule.Rule(),                            # AWS::Events::Rule, and the rules of events
+    state_machine.StateMachine(),           # AWS::Serverless::StateMachine, AWS::StepFunctions::StateMachine
+    layer.Layer(),                          # AWS::Serverless::LayerVersion
+    mapping.EventSourceMapping(),           # functions' SQS and Kinesis events
+    schedule.Schedule(),                    # functions' Schedule and ScheduleV2 events
+    invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
+])

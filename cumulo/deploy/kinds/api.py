@@ -1,0 +1,143 @@
+"""``AWS::Serverless::HttpApi``, and the APIs SAM makes for functions' ``HttpApi`` and ``Api`` events
+(``ServerlessHttpApi``, ``ServerlessRestApi``): read with their routes by ``cumulo.deploy.apis``.
+
+Each API is stored whole (the template is the API's one source of truth; an unchanged one is not
+written), after the functions its routes and authorizers name, and deleted when the template no
+longer makes it. A plan does not list APIs: a deploy prints their routes. ``Ref`` is the API id
+(``ApiEndpoint`` while the template is read); Outputs that are execute-api URLs of these APIs are
+given as the local gateway serves them (``local_api_urls``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from cumulo.deploy.apis import (
+    HTTP_API_TYPE, IMPLICIT_HTTP_API, IMPLICIT_REST_API, ApiSpec, api_id_for, api_specs, read_http_api,
+)
+from cumulo.deploy.intrinsics import IntrinsicError, resolve
+from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
+from cumulo.deploy.properties import plain
+from cumulo.errors import ResourceNotFoundException
+from cumulo.gateway.model import HttpApi as HttpApiDocument
+from cumulo.gateway.model import Stage
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["HttpApi", "local_api_urls"]
+
+_EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?![\w-]|\.\w)")
+
+
+class HttpApi(Kind):
+    name = "api"
+    types = (HTTP_API_TYPE,)
+    after = ("function",)             # routes and authorizers name functions
+    listed = 90
+    record_key = "apis"
+    implicit_names = (IMPLICIT_REST_API, IMPLICIT_HTTP_API)
+
+    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
+        attributes: Attributes = {}
+        for entry in entries:
+            api_id = api_id_for(load.stack, entry.logical_id)
+            attributes[(entry.logical_id, "Ref")] = api_id
+            attributes[(entry.logical_id, "ApiEndpoint")] = f"https://{api_id}.execute-api.{load.region}.amazonaws.com"
+        return {}, attributes
+
+    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        """The declared APIs and the implicit ones functions' events need, with the routes events add."""
+        globals_http_api = _globals_http_api(load)
+        configs = {}
+        for entry in entries:
+            try:
+                props = plain(resolve(entry.properties, load.scope))
+                configs[entry.logical_id] = read_http_api(entry.logical_id, props, globals_http_api)
+            except IntrinsicError as exc:
+                raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
+        try:
+            return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api)
+        except IntrinsicError as exc:
+            raise error("Template", exc.message, line=exc.line) from None
+
+    def deployed(self, spec: ApiSpec, deploy: Deploy) -> Attributes:
+        return {(spec.logical_id, "Ref"): spec.api_id}
+
+    def apply(self, spec: ApiSpec, change: Change | None, deploy: Deploy) -> None:
+        c = deploy.c
+        try:
+            current = c.store.get_api(spec.api_id)
+        except ResourceNotFoundException:
+            current = None
+        deploy.undo.append(lambda: _put_back(c, spec.api_id, current))
+        created = current["created"] if current else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for authorizer in spec.authorizers:
+            if authorizer.kind == "REQUEST":
+                c.functions.get(authorizer.function)       # the authorizer function must exist
+        stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
+        api = HttpApiDocument(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
+                              spec.description, spec.protocol)
+        if current is None or HttpApiDocument.from_dict(current) != api:
+            c.store.put_api(spec.api_id, api.to_dict())
+
+    def record(self, applied: list[tuple[ApiSpec, Any]]) -> list[str]:
+        return [spec.api_id for spec, _ in applied]
+
+    def remove(self, previous: Any, current: list[str], deploy: Deploy) -> None:
+        for api_id in previous or []:
+            if api_id not in current:
+                _delete(deploy, api_id)
+
+    def summary(self, spec: ApiSpec) -> list[str]:
+        """Its routes, and where the gateway serves them."""
+        prefix = f"/{spec.api_id}" + ("" if spec.stage == "$default" else f"/{spec.stage}")
+        return [f"api {spec.logical_id} ({spec.api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
+                + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in spec.routes]
+
+    def local_outputs(self, outputs: dict[str, Any], specs: list[ApiSpec], gateway_url: str) -> dict[str, Any]:
+        return local_api_urls(outputs, {spec.api_id for spec in specs}, gateway_url)
+
+
+def local_api_urls(outputs: dict[str, Any], api_ids: set[str], gateway_url: str) -> dict[str, Any]:
+    """``outputs`` with each execute-api URL of one of ``api_ids``
+    (``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}/{path}``) given as the local
+    gateway serves it (``{gateway_url}/{api-id}/{stage}/{path}``). Other values are left alone:
+    an API this deploy did not make is not served here."""
+    def local(m: re.Match[str]) -> str:
+        return f"{gateway_url}/{m['api']}" if m["api"] in api_ids else m[0]
+
+    return {k: _EXECUTE_API.sub(local, v) if isinstance(v, str) else v for k, v in outputs.items()}
+
+
+def _globals_http_api(load: Load) -> dict[str, Any]:
+    section = load.globals.get("HttpApi")
+    if section is None:
+        return {}
+    try:
+        value = plain(resolve(section, load.scope))
+    except IntrinsicError as exc:
+        raise error(f"Globals.HttpApi (line {exc.line})", exc.message, line=exc.line) from None
+    if not isinstance(value, dict):
+        raise error("Globals.HttpApi", "must be a map")
+    return value
+
+
+def _put_back(c: Cumulo, api_id: str, doc: dict[str, Any] | None) -> None:
+    """Undo: the API as it was (None: it did not exist)."""
+    if doc is None:
+        try:
+            c.apis.delete_api(api_id)
+        except ResourceNotFoundException:
+            pass
+    else:
+        c.store.put_api(api_id, doc)
+
+
+def _delete(deploy: Deploy, api_id: str) -> None:
+    try:
+        deploy.c.apis.delete_api(api_id)
+    except ResourceNotFoundException:
+        pass

@@ -1,0 +1,354 @@
+"""``AWS::Serverless::Function``: ``Globals.Function`` merged in, named (``FunctionName``, or
+``<stack>-<LogicalId>``), its properties read by ``cumulo.deploy.properties``; its events become
+resources of other kinds, as SAM makes them: ``SQS``/``Kinesis`` event-source mappings and
+``Schedule``/``ScheduleV2`` schedules (``cumulo.deploy.triggers``), ``EventBridgeRule``/``CloudWatchEvent``
+rules (``cumulo.deploy.buses``), ``EventInvokeConfig``; ``Api``/``HttpApi`` events are routes the API
+kind reads. With ``AutoPublishAlias`` they target the alias.
+
+Deploying diffs each function with what exists (code hash, layers, configuration, SnapStart, reserved
+concurrency, event invoke config, alias), snapshots what it will change, then deploys it (code and
+configuration, concurrency, tags, a version and its alias, provisioned concurrency); undo puts the
+snapshot back (a created function is deleted). Functions the template dropped are deleted after
+everything else worked. Known event types this build does not wire are warnings; an unknown type is
+an error.
+
+``Ref`` is the function's name, ``Fn::GetAtt`` gives ``Arn``; the implicit role ``<LogicalId>Role``
+answers ``Ref`` and ``Arn``, and with ``AutoPublishAlias`` ``<LogicalId>.Alias`` and
+``<LogicalId>Alias<alias>`` are the alias's ARN (Outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from cumulo.deploy.buses import RuleSpec, read_function_rules
+from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
+from cumulo.deploy.kinds import invoke_config
+from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
+from cumulo.deploy.kinds.invoke_config import FunctionInvokeConfig
+from cumulo.deploy.kinds.mapping import FunctionMapping
+from cumulo.deploy.kinds.schedule import FunctionSchedule
+from cumulo.deploy.layers import has_stand_in, layers_differ, with_layer_arns
+from cumulo.deploy.properties import (
+    CONFIGURATION, FunctionSpec, check_globals, merge_globals, plain, read_function,
+)
+from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
+from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
+from cumulo.model import limits
+from cumulo.model.code import load_code
+from cumulo.model.function import Arns, FunctionConfiguration, validate_function_name
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["FUNCTION_TYPE", "SUPPORTED_EVENT_TYPES", "KNOWN_EVENT_TYPES", "Function", "FunctionResource",
+           "default_function_name"]
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+# Event sources this build can wire; later issues add theirs here.
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2",
+                                                "EventBridgeRule", "CloudWatchEvent"})
+KNOWN_EVENT_TYPES = frozenset({
+    "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
+    "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",
+})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionResource(FunctionSpec):
+    """One ``AWS::Serverless::Function``, Globals merged, intrinsics resolved, values checked: its properties
+    (``FunctionSpec``) and what the template makes of them."""
+
+    logical_id: str
+    line: int
+    function_name: str
+    implicit_role: bool = True          # no Role given: SAM would create "<LogicalId>Role"
+    mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
+    schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
+    rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
+    metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
+
+
+def default_function_name(stack_name: str, logical_id: str) -> str:
+    """``{stack}-{LogicalId}``; if over 64 characters, both parts shortened and a hash of the whole
+    appended, so distinct long names stay distinct and the same inputs always give the same name."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{stack_name}-{logical_id}")
+    if len(name) <= limits.FUNCTION_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    budget = limits.FUNCTION_NAME_MAX - len(digest) - 1
+    stack_part, _, id_part = name.rpartition("-")
+    id_part = id_part[: max(budget // 2, budget - 1 - len(stack_part))]
+    return f"{stack_part[: budget - 1 - len(id_part)]}-{id_part}-{digest}"
+
+
+class Function(Kind):
+    name = "function"
+    types = (FUNCTION_TYPE,)
+    after = ("layer",)
+    listed = 10
+    record_key = "functions"
+
+    # -- reading
+
+    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
+        """Physical names first, so properties can refer to any function by Ref or Arn; each entry with
+        Globals.Function merged in (for ``read``)."""
+        try:
+            globals_ = check_globals(load.globals)
+        except IntrinsicError as exc:
+            raise error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
+        merged = [replace(e, properties=merge_globals(globals_, e.properties)) for e in entries]
+        named: dict[str, tuple[Entry, str]] = {}
+        owners: dict[str, str] = {}
+        attributes: Attributes = {}
+        for entry in merged:
+            name = _explicit_name(entry, load) or default_function_name(load.stack, entry.logical_id)
+            if name in owners:
+                raise error(entry.where, f"function name '{name}' is already used by resource {owners[name]}",
+                            entry.logical_id, entry.line)
+            named[entry.logical_id] = (entry, name)
+            owners[name] = entry.logical_id
+            attributes[(entry.logical_id, "Ref")] = name
+            attributes[(entry.logical_id, "Arn")] = load.arns.function(name)
+            if "Role" not in entry.properties:
+                attributes.update(_role(entry.logical_id, load.arns.default_role()))
+        return named, attributes
+
+    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        functions = []
+        for entry, name in named.values():
+            try:
+                spec = read_function(entry.properties, load.scope, load.base)
+            except IntrinsicError as exc:
+                raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
+            functions.append(_resource(entry, name, spec, load))
+        return functions
+
+    def expand(self, fn: FunctionResource) -> Iterable[tuple[str, Any]]:
+        """What SAM makes of its events and EventInvokeConfig (their targets: the alias, with AutoPublishAlias)."""
+        alias = fn.auto_publish_alias
+        out: list[tuple[str, Any]] = [
+            ("event source mapping", FunctionMapping(f"{fn.logical_id}.{m.event}", fn.function_name, alias, m))
+            for m in fn.mappings]
+        out += [("schedule", FunctionSchedule(f"{fn.logical_id}.{s.event}", fn.function_name, alias, s))
+                for s in fn.schedules]
+        out += [("rule", rule) for rule in fn.rules]
+        if fn.event_invoke_config is not None:
+            out.append(("event invoke config", FunctionInvokeConfig(fn.function_name, alias, fn.event_invoke_config)))
+        return out
+
+    def warnings(self, fn: FunctionResource) -> list[str]:
+        """Its notes, and its events of known types this build does not wire; an unknown type is an error."""
+        warnings = [f"{fn.logical_id}: {note}" for note in fn.notes]
+        for event_name, event in fn.events.items():
+            kind = event.get("Type")
+            if kind in SUPPORTED_EVENT_TYPES:
+                continue
+            if kind not in KNOWN_EVENT_TYPES:
+                raise InvalidParameterValueException(
+                    f"Resource {fn.logical_id} (line {fn.line}): event {event_name} has unknown type {kind!r}")
+            warnings.append(f"{fn.logical_id}: event {event_name} of type {kind} is not wired: this Cumulo build "
+                            f"does not serve {kind} events yet; the function is deployed and invocable directly")
+        return warnings
+
+    # -- what !Ref and !GetAtt answer
+
+    def attributes(self, fn: FunctionResource, arns: Arns) -> Attributes:
+        known: Attributes = {(fn.logical_id, "Ref"): fn.function_name,
+                             (fn.logical_id, "Arn"): arns.function(fn.function_name)}
+        if fn.implicit_role:
+            known.update(_role(fn.logical_id, arns.default_role()))
+        if fn.auto_publish_alias:
+            alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
+            known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
+            known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
+        return known
+
+    def deployed(self, fn: FunctionResource, deploy: Deploy) -> Attributes:
+        arns = deploy.c.arns
+        known: Attributes = {(fn.logical_id, "Arn"): arns.function(fn.function_name),
+                             (fn.logical_id, "Ref"): fn.function_name,
+                             (f"{fn.logical_id}Role", "Arn"): arns.default_role()}
+        if fn.auto_publish_alias:
+            known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = arns.function(
+                fn.function_name, fn.auto_publish_alias)
+        return known
+
+    def derives(self, fn: FunctionResource, logical_id: str) -> bool:
+        """Its Role, Alias, Version... (a name starting with its logical id)."""
+        return logical_id.startswith(fn.logical_id) and logical_id != fn.logical_id
+
+    # -- deploying
+
+    def plan(self, fn: FunctionResource, deploy: Deploy) -> Change:
+        fn = _with_layer_arns(fn, deploy)       # the versions the layers' plan expects to reuse
+        c = deploy.c
+        current = _current(c, fn.function_name)
+        if current is None:
+            return Change(fn.logical_id, fn.function_name, "create")
+        details = []
+        if current.code_sha256 != load_code(fn.code_uri).code_sha256:
+            details.append("code")
+        if layers_differ([r.arn for r in current.layers], fn.layers):
+            details.append("layers")
+        details += [f for f in CONFIGURATION if getattr(current, f) != getattr(fn, f)]
+        if fn.snap_start is not None and current.snap_start != fn.snap_start:
+            details.append("snap start")
+        if c.get_function_concurrency(fn.function_name) != fn.reserved_concurrency:
+            details.append("reserved concurrency")
+        if invoke_config.differs(c, fn.function_name, fn.auto_publish_alias, fn.event_invoke_config):
+            details.append("event invoke config")
+        if fn.auto_publish_alias:
+            try:
+                alias = c.get_alias(fn.function_name, fn.auto_publish_alias)
+                latest_version = c.list_versions_by_function(fn.function_name)[-1]
+                if details or alias.function_version != latest_version.version:
+                    details.append(f"alias {fn.auto_publish_alias}")
+            except ResourceNotFoundException:
+                details.append(f"alias {fn.auto_publish_alias}")
+        return Change(fn.logical_id, fn.function_name, "update" if details else "unchanged", details)
+
+    def removed(self, specs: list[FunctionResource], deploy: Deploy) -> list[Change]:
+        wanted = {fn.function_name for fn in specs}
+        return [Change(logical_id, name, "delete") for logical_id, name in sorted((deploy.before(self) or {}).items())
+                if name not in wanted and _current(deploy.c, name) is not None]
+
+    def apply(self, fn: FunctionResource, change: Change | None, deploy: Deploy) -> None:
+        if change is not None and change.action == "unchanged":
+            return
+        c = deploy.c
+        fn = _with_layer_arns(fn, deploy)       # the versions the layers' apply published or reused
+        snapshot = _snapshot(c, fn.function_name)
+        deploy.undo.append(lambda: _restore(c, fn.function_name, snapshot))
+        extra = {} if fn.snap_start is None else {"snap_start": fn.snap_start}
+        c.deploy_function(fn.function_name, fn.code_uri, fn.handler, layers=list(fn.layers), **extra,
+                          **{f: getattr(fn, f) for f in CONFIGURATION if f != "handler"})
+        if fn.reserved_concurrency is None:
+            c.delete_function_concurrency(fn.function_name)
+        else:
+            c.put_function_concurrency(fn.function_name, fn.reserved_concurrency)
+        if fn.tags:
+            c.tag_resource(c.arns.function(fn.function_name), fn.tags)
+        if fn.auto_publish_alias:
+            version = c.publish_version(fn.function_name).version
+            try:
+                if c.get_alias(fn.function_name, fn.auto_publish_alias).function_version != version:
+                    c.update_alias(fn.function_name, fn.auto_publish_alias, function_version=version)
+            except ResourceNotFoundException:
+                c.create_alias(fn.function_name, fn.auto_publish_alias, version)
+            if fn.provisioned_concurrency:
+                c.put_provisioned_concurrency_config(fn.function_name, fn.auto_publish_alias,
+                                                     fn.provisioned_concurrency)
+        elif fn.provisioned_concurrency:
+            raise InvalidParameterValueException(
+                f"Resource {fn.logical_id} (line {fn.line}): ProvisionedConcurrencyConfig needs AutoPublishAlias")
+
+    def record(self, applied: list[tuple[FunctionResource, Any]]) -> dict[str, str]:
+        return {fn.logical_id: fn.function_name for fn, _ in applied}
+
+    def remove(self, previous: Any, current: dict[str, str], deploy: Deploy) -> None:
+        wanted = set(current.values())
+        for _, name in sorted((previous or {}).items()):
+            if name not in wanted and _current(deploy.c, name) is not None:
+                deploy.c.delete_function(name)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _explicit_name(entry: Entry, load: Load) -> str | None:
+    if "FunctionName" not in entry.properties:
+        return None
+    line = entry.properties.line_of("FunctionName")
+    try:
+        value = resolve(entry.properties["FunctionName"], load.plain)   # parameters, mappings, conditions only
+        return None if value is NO_VALUE else validate_function_name(to_str(value))
+    except (IntrinsicError, CumuloError) as exc:
+        raise error(entry.where, f"property FunctionName (line {line}): {exc.message}", entry.logical_id,
+                    line) from None
+
+
+def _role(logical_id: str, role_arn: str) -> Attributes:
+    """The implicit role SAM makes for a function without a Role: ``<LogicalId>Role``."""
+    return {(f"{logical_id}Role", "Ref"): role_arn.rpartition("/")[2], (f"{logical_id}Role", "Arn"): role_arn}
+
+
+def _resource(entry: Entry, name: str, spec: FunctionSpec, load: Load) -> FunctionResource:
+    try:
+        triggers = read_triggers(name, spec.events)
+        # SAM targets the alias when the function has AutoPublishAlias.
+        target = load.arns.function(name, spec.auto_publish_alias)
+        rules = read_function_rules(load.stack, entry.logical_id, target, spec.events, load.region, load.account)
+        rules = [replace(r, line=spec.event_lines.get(r.key.split(".", 1)[1], entry.line)) for r in rules]
+    except IntrinsicError as exc:
+        event = exc.message.split(":", 1)[0].removeprefix("event ")
+        line = spec.event_lines.get(event, entry.line)
+        raise error(entry.where, exc.message.replace(f"event {event}:", f"event {event} (line {line}):", 1),
+                    entry.logical_id, line) from None
+    properties = {f.name: getattr(spec, f.name) for f in fields(FunctionSpec)}
+    return FunctionResource(**{**properties, "notes": spec.notes + triggers.notes}, logical_id=entry.logical_id,
+                            line=entry.line, function_name=name, implicit_role="Role" not in entry.properties,
+                            mappings=triggers.mappings, schedules=triggers.schedules, rules=rules,
+                            metadata=plain(entry.metadata))
+
+
+# --- deploying ----------------------------------------------------------------------------------
+
+def _with_layer_arns(fn: FunctionResource, deploy: Deploy) -> FunctionResource:
+    """The function with each layer stand-in (in ``Layers`` and in environment variables, where
+    ``!Ref``/``!Sub`` may have put one) replaced by its version ARN, where the deploy knows it."""
+    if not any(has_stand_in(v) for v in [*fn.layers, *fn.environment.values()]):
+        return fn
+    return replace(fn, layers=[with_layer_arns(v, deploy.attributes) for v in fn.layers],
+                   environment={k: with_layer_arns(v, deploy.attributes) for k, v in fn.environment.items()})
+
+
+def _current(c: Cumulo, name: str) -> FunctionConfiguration | None:
+    try:
+        return c.get_function_configuration(name)
+    except ResourceNotFoundException:
+        return None
+
+
+@dataclass
+class _Snapshot:
+    """What a function looked like before the deploy touched it (None: it did not exist)."""
+
+    config: FunctionConfiguration | None
+    zip_bytes: bytes | None = None
+    reserved: int | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def _snapshot(c: Cumulo, name: str) -> _Snapshot:
+    config = _current(c, name)
+    if config is None:
+        return _Snapshot(None)
+    return _Snapshot(config, c.blobs.read(config.code_hex), c.get_function_concurrency(name),
+                     {a.name: a.function_version for a in c.list_aliases(name)})
+
+
+def _restore(c: Cumulo, name: str, snap: _Snapshot) -> None:
+    """Undo: the function as the snapshot has it (one it created, deleted)."""
+    if snap.config is None:
+        if _current(c, name) is not None:
+            c.delete_function(name)
+        return
+    old = snap.config
+    assert snap.zip_bytes is not None
+    extra = {} if old.snap_start is None else {"snap_start": old.snap_start}
+    c.deploy_function(name, snap.zip_bytes, old.handler, layers=[r.arn for r in old.layers], **extra,
+                      **{f: getattr(old, f) for f in CONFIGURATION if f != "handler"})
+    if snap.reserved is None:
+        c.delete_function_concurrency(name)
+    else:
+        c.put_function_concurrency(name, snap.reserved)
+    for alias in c.list_aliases(name):
+        if alias.name not in snap.aliases:
+            c.delete_alias(name, alias.name)
+        elif alias.function_version != snap.aliases[alias.name]:
+            c.update_alias(name, alias.name, function_version=snap.aliases[alias.name])
