@@ -11,6 +11,7 @@ first call that needs it, so read-only commands stay cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -40,6 +41,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
+from cumulo.runtime.scratch import ScratchDisks
 from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
@@ -107,6 +109,8 @@ class Cumulo:
         self._env_cpus: set[int] | None = None     # see place_cpus
         self._cgroups: MemoryCgroups | None = None
         self._sandbox: SandboxPolicy | None = None
+        self._scratch: ScratchDisks | None = None   # environments' /tmp disks (namespace level)
+        self._scratch_missing = ""                  # … or why there are none
         self._invoker: Invoker | None = None
         self._snapstart_ok = False   # decided once the sandbox is known (_runtime)
         self._closed = False
@@ -156,6 +160,8 @@ class Cumulo:
         self.stop_workers()
         if self._pool is not None:
             self._pool.close()
+        if self._scratch is not None:
+            self._scratch.close()
         if self._cgroups is not None:
             self._cgroups.close()
         self.logs.close()
@@ -219,6 +225,9 @@ class Cumulo:
                     pool.place(self._env_cpus)
                 pool.start()
                 self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
+                if self._sandbox.level is SandboxLevel.NAMESPACE:
+                    self._scratch, self._scratch_missing = ScratchDisks.create(s.home)
+                    self._sandbox = dataclasses.replace(self._sandbox, scratch=self._scratch)
                 self._snapstart_ok = self._decide_snapstart(pool, self._sandbox)
                 self._pool = pool
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
@@ -331,6 +340,8 @@ class Cumulo:
                      + ("; signals and ptrace cannot leave the environments' Landlock domain (this server and "
                         "this user's other processes are out of their reach)" if scoped else
                         "; no Landlock signal scoping here (Linux 6.12 has it): functions can signal this server")]
+        if level is SandboxLevel.NAMESPACE:
+            lines.append(self._tmp_storage())
         lines.append({
             "isolated": "network: isolated from the host's loopback; outbound through slirp4netns "
                         "(none for functions with a VpcConfig)",
@@ -340,6 +351,14 @@ class Cumulo:
                     "functions' VpcConfig are not enforced at this level",
         }[zygote.network])
         return lines
+
+    def _tmp_storage(self) -> str:
+        """What an environment's /tmp is at the namespace level (runtime/scratch.py)."""
+        if self._scratch is not None:
+            return ("/tmp: a disk of each environment's own (ext4 on a loop device, its EphemeralStorage in size, "
+                    "ENOSPC past it), not counted as its memory")
+        return (f"/tmp: a tmpfs of EphemeralStorage's size, counted as the environment's memory "
+                f"(no disk for it: {self._scratch_missing})")
 
     @property
     def pool(self) -> EnvironmentPool:

@@ -37,12 +37,12 @@ from typing import Callable
 
 import orjson
 
-from cumulo.runtime import protocol
+from cumulo.runtime import protocol, scratch
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Spawner, Succeeded,
     FunctionFailed, TimedOut,
 )
-from cumulo.runtime.sandbox import MemoryCgroups
+from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel
 from cumulo.runtime.zygote import describe_exit
 
 __all__ = ["Environment", "LOOP_PAYLOAD_MAX"]
@@ -778,8 +778,11 @@ def _doc(error_type: str, message: str) -> bytes:
 def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroups | None, rlimit_as: int,
                   extra: dict | None = None) -> tuple[socket.socket, int, Path | None, Path | None]:
     """Have ``spawner`` fork an environment's process: its cgroup, channel, log pipe and private
-    TMPDIR. Returns (channel, non-blocking log pipe, cgroup, tmp dir); nothing is left behind if
-    the spawn fails. ``rlimit_as`` caps the address space where no cgroup caps memory."""
+    TMPDIR, or at the namespace level its /tmp disk (``scratch``: sent on the channel ahead of
+    everything else; the environment's mount namespace holds it from then on, and the kernel
+    frees it with the namespace). Returns (channel, non-blocking log pipe, cgroup, tmp dir);
+    nothing is left behind if the spawn fails. ``rlimit_as`` caps the address space where no
+    cgroup caps memory."""
     env_id = uuid.uuid4().hex
     cgroup = cgroups.new(f"env-{env_id}", spec.memory_mb * 1024 * 1024) if cgroups else None
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -798,7 +801,11 @@ def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroup
     # may no longer see /sys/fs/cgroup, and must never be able to open them itself.
     groups = [os.open(os.path.join(g, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
               for g in (cgroups.members(cgroup) if cgroup is not None and cgroups is not None else [])]
+    disk = _scratch_disk(spec)
     try:
+        if disk is not None:
+            wire["scratch"] = True
+            scratch.send_disk(parent, disk)
         spawner.spawn(wire, child.fileno(), log_w, tuple(groups))
     except BaseException:
         parent.close()
@@ -811,8 +818,22 @@ def spawn_process(spec: EnvironmentSpec, spawner: Spawner, cgroups: MemoryCgroup
         os.close(log_w)
         for fd in groups:
             os.close(fd)
+        if disk is not None:
+            os.close(disk)
     os.set_blocking(log_r, False)
     return parent, log_r, cgroup, tmp_dir
+
+
+def _scratch_disk(spec: EnvironmentSpec) -> int | None:
+    """A ready /tmp disk of the function's ephemeral storage (namespace level), or None: then its
+    /tmp is a tmpfs, as where loop devices are not available (``ScratchDisks.failures`` counts)."""
+    disks = spec.sandbox.scratch
+    if disks is None or spec.sandbox.level is not SandboxLevel.NAMESPACE:
+        return None
+    try:
+        return disks.take(spec.ephemeral_mb)
+    except (OSError, RuntimeError):
+        return None
 
 
 def _rlimit_as(memory_mb: int) -> int:

@@ -4,7 +4,8 @@ Levels, strongest available first (``SandboxLevel``):
 
 - ``namespace``: root on Linux with mount namespaces. Code bind-mounted
   read-only at /var/task, the platform's home hidden under an empty tmpfs, a
-  private size-capped tmpfs /tmp, ``no_new_privs``, and either an unprivileged
+  private /tmp of EphemeralStorage's size (a disk of its own, ``scratch``, where
+  loop devices work; else a tmpfs), ``no_new_privs``, and either an unprivileged
   user (when the interpreter is readable by one) or uid 0 with every
   capability dropped (so read-only mounts stay read-only).
 - ``process``: own session and process group, own working directory and TMPDIR,
@@ -21,10 +22,14 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cumulo.runtime.zygote_main import PIDS_MAX   # what the environment's RLIMIT_NPROC says too
+
+if TYPE_CHECKING:
+    from cumulo.runtime.scratch import ScratchDisks
 
 __all__ = ["SandboxLevel", "SandboxPolicy", "MemoryCgroups"]
 
@@ -39,6 +44,8 @@ class SandboxPolicy:
     level: SandboxLevel
     hide: tuple[str, ...]    # folders hidden from environments (the platform's home)
     no_network: bool = False
+    # Where each environment's /tmp comes from at the namespace level: disks of their own (None: a tmpfs).
+    scratch: "ScratchDisks | None" = field(default=None, compare=False)
 
     @classmethod
     def decide(cls, requested: str, namespaces_work: bool, home: Path, no_network: bool = False) -> "SandboxPolicy":

@@ -42,7 +42,7 @@ CLONE, CLONE3 = 56, 435
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
 CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 # Kept for templates only: their children build their own namespaces after the fork.
-TEMPLATE_ALLOWS = frozenset({"unshare", "setns", "mount"})
+TEMPLATE_ALLOWS = frozenset({"unshare", "setns", "mount", "move_mount"})   # move_mount: /tmp's disk (scratch.py)
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_SYSCALL_BIT = 0x40000000

@@ -39,7 +39,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from cumulo.runtime import bootstrap, landlock, linux, protocol, seccomp
+from cumulo.runtime import bootstrap, landlock, linux, protocol, scratch, seccomp
 
 __all__ = ["run_template", "refusal"]
 
@@ -271,7 +271,7 @@ TEMPLATE_UID = 1000   # a template's uid inside its user namespace (uid 0 outsid
 
 def _private_namespaces(spec: dict) -> None:
     """The namespace level: a nested user namespace owning a new mount namespace (and network
-    namespace, without network), where this environment mounts its own size-capped /tmp. The
+    namespace, without network), where this environment attaches its own /tmp (scratch.py). The
     mounts copied from the template's namespace are locked there: the code stays read-only and
     the platform's home hidden. Forked into them with a pid namespace too (``spec["status_fd"]``),
     it mounts a /proc of its own. Then every capability is dropped again."""
@@ -280,7 +280,7 @@ def _private_namespaces(spec: dict) -> None:
     else:
         flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
         linux.enter_user_namespace(0, TEMPLATE_UID, flags)
-    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={spec['ephemeral_mb']}m,mode=1777")
+    scratch.mount_tmp(spec)   # its own disk (or a tmpfs), EphemeralStorage in size
     if spec.get("status_fd") is not None:
         private_proc()
     linux.drop_capabilities()

@@ -9,8 +9,8 @@ the fork) and ``exit`` (with the wait status of each child it reaps). It dies wi
 Inside the child, ``_become_environment`` builds the sandbox in this order:
 session and process group → memory cgroup → stdio onto the log pipe, all other
 descriptors closed → private mounts (code read-only at /var/task, the
-merged layers read-only at /opt, the platform's home hidden, a size-capped
-tmpfs on /tmp) → rlimits → working directory → capabilities dropped /
+merged layers read-only at /opt, the platform's home hidden, its own /tmp disk
+or a size-capped tmpfs, scratch.py) → rlimits → working directory → capabilities dropped /
 unprivileged user → a clean environment → ``bootstrap.run`` (Init, then
 invocations), or for a Runtime API environment ``exec_runtime.become_runtime``
 (its listening socket, then ``execve`` of the runtime).
@@ -31,7 +31,7 @@ import time
 import types
 from collections.abc import Sequence
 
-from cumulo.runtime import bootstrap, exec_runtime, landlock, linux, protocol, seccomp, snapshot
+from cumulo.runtime import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -383,8 +383,7 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
         if hidden == OPT_DIR or hidden.startswith(OPT_DIR + "/"):
             continue   # a home under /opt is already out of sight: /opt is the layers now
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
-    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
-                f"size={spec['ephemeral_mb']}m,mode=1777")
+    scratch.mount_tmp(spec)   # its own disk (or a tmpfs), EphemeralStorage in size
     _private_dev(devices)
     _private_proc(bool(spec.get("template")))
     _make_reachable(unreachable)
