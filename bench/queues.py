@@ -86,10 +86,10 @@ def bench_accept(c: Cumulo, total: int, baseline: dict[int, float]) -> None:
 
 
 def bench_process(c: Cumulo) -> None:
-    pending = sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2])
+    pending = sum(c.messages.queues.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2])
     t = time.perf_counter()
     c.start_workers()
-    while sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2]):
+    while sum(c.messages.queues.counts(ASYNC_QUEUE, int(time.time() * 1000))[:2]):
         time.sleep(0.01)
     _rate(f"async events processed end to end ({pending} queued)", pending, time.perf_counter() - t)
 

@@ -45,7 +45,7 @@ from cumulo.runtime.scratch import ScratchDisks
 from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
-from cumulo.store.messages import MessageStore
+from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
@@ -82,20 +82,22 @@ class Cumulo:
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
         if s.durability not in ("normal", "full"):
             raise ValueError(f"durability must be normal or full, not {s.durability!r}")
-        self.messages = MessageStore(s.messages_path, s.durability)
+        self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
         _private_files(s.home)
-        self.queues = QueueService(self.messages, s.region, s.account_id)
-        self.streams = StreamService(self.messages, s.region, s.account_id)
+        m = self.messages
+        self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id)
+        self.streams = StreamService(m.streams, s.region, s.account_id)
         self.targets = TargetRouter()
-        self.async_events = AsyncEvents(self.functions, self.messages, s.async_payload_max, clock)
+        self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns)
-        self.mappings = EventSourceMappings(self.store, self.messages, self.queues, self.streams, self.functions,
+        self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.streams, self.functions,
                                             self.arns, clock)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock)
-        self.event_bus = EventBusService(self.store, self.messages, self.arns, self.schedules_service,
+        self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
                                          self.api_destinations.describe_api_destination, clock)
-        self.state_machines = StateMachines(self.store, self.messages, self.arns, s.home, self.targets, clock)
+        self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
+                                            self.targets, clock)
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -177,16 +179,17 @@ class Cumulo:
         with self._workers_lock:
             if self._workers:
                 return
+            m = self.messages
             workers: list[Worker] = [
                 self.async_dispatcher(self.settings.async_workers),
-                MappingPollers(self.mappings, self.messages, self.queues, self.streams, self.invoke, self.targets,
-                               self.arns, self.clock),
-                Scheduler(self.schedules_service, self.store, self.messages, self.targets, self.event_bus.fire_rule,
+                MappingPollers(self.mappings, m.queues, m.streams, m.wakeups, self.queues, self.streams, self.invoke,
+                               self.targets, self.arns, self.clock),
+                Scheduler(self.schedules_service, self.store, m.leases, self.targets, self.event_bus.fire_rule,
                           self.arns, self.clock),
-                EventRouter(self.messages, self.event_bus, self.clock),
-                DeliveryWorker(self.messages, self.targets, self.settings.events_retry_base_s, self.clock),
+                EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
+                DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
-                Housekeeper(self.store, self.messages, self.queues, self.streams)]
+                Housekeeper(self.store, m.queues, self.queues, self.streams)]
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)
@@ -194,8 +197,9 @@ class Cumulo:
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
         """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock
         is Cumulo's unless given."""
-        return AsyncDispatcher(self.messages, self.functions, self.event_invoke_configs, self._run_invocation,
-                               self.targets, self.arns, self.settings, clock or self.clock, workers)
+        return AsyncDispatcher(self.messages.queues, self.messages.wakeups, self.functions, self.event_invoke_configs,
+                               self._run_invocation, self.targets, self.arns, self.settings, clock or self.clock,
+                               workers)
 
     def _run_invocation(self, config: FunctionConfiguration, request: InvocationRequest,
                         invoked_arn: str) -> InvocationResult:

@@ -55,7 +55,7 @@ MUTANTS = [
            ("tests/unit/store/test_durability.py",)),
     Mutant("durability-setting-not-passed", "the durability setting never reaches the message store",
            "cumulo/app.py",
-           "MessageStore(s.messages_path, s.durability)", "MessageStore(s.messages_path)",
+           "SQLiteMessageStore(s.messages_path, s.durability)", "SQLiteMessageStore(s.messages_path)",
            ("tests/unit/store/test_durability.py",)),
     Mutant("async-retry-at-once", "asynchronous retries run at once instead of after 1 and 2 minutes",
            "cumulo/invoke/asynchronous.py",

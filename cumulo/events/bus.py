@@ -1,6 +1,6 @@
 """The event bus: buses, rules, targets, PutEvents, archives and replays (EventBridge's semantics).
 
-Flow, every step durable before the next (``store/messages.py`` internal queues):
+Flow, every step durable before the next (the message store's internal queues):
 
     PutEvents ── match rules (RuleIndex per bus), one commit ──┬──► ~deliveries (one per matching target,
                                                                │                input rendered)
@@ -38,7 +38,7 @@ from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.sources import cron
-from cumulo.store.messages import MessageStore, NewMessage, StoredMessage
+from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
 from cumulo.store.workers import QueueWorkers
 
 __all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
@@ -96,7 +96,7 @@ class EventBusService:
     """``schedules`` keeps scheduled rules' schedules; ``api_destination`` describes an API
     destination (raising when there is none), for PutTargets."""
 
-    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, schedules: RuleSchedules,
+    def __init__(self, store: Documents, messages: QueueMessages, arns: Arns, schedules: RuleSchedules,
                  api_destination: Callable[[str], Any], clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._messages, self._arns, self._clock = store, messages, arns, clock
         self._schedules, self._api_destination = schedules, api_destination
@@ -659,8 +659,9 @@ def _entry_size(entry: dict[str, Any]) -> int:
 class EventRouter:
     """Moves committed events to archives and per-target deliveries; runs replays."""
 
-    def __init__(self, messages: MessageStore, bus: EventBusService, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._messages, self._bus, self._clock = messages, bus, clock
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, bus: EventBusService,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self._messages, self._wakeups, self._bus, self._clock = messages, wakeups, bus, clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-events-router", daemon=True)
 
@@ -678,7 +679,7 @@ class EventRouter:
                 self._replays()
                 found = store.receive(EVENTS_QUEUE, 50, 30_000, clock_ms(self._clock))
                 if not found:
-                    store.wait_for(0.5, EVENTS_QUEUE)
+                    self._wakeups.wait(EVENTS_QUEUE, 0.5)
                     continue
                 self.route(found)
             except Exception:
@@ -707,11 +708,11 @@ class DeliveryWorker:
     """Delivers to targets through the target router, with the target's retry policy (from
     ``retry_base_s``, doubling up to 60 s, while the failure is ``retryable``) and dead-letter queue."""
 
-    def __init__(self, messages: MessageStore, targets: Targets, retry_base_s: float, clock: Clock = SYSTEM_CLOCK,
-                 workers: int = 8) -> None:
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, targets: Targets, retry_base_s: float,
+                 clock: Clock = SYSTEM_CLOCK, workers: int = 8) -> None:
         self._messages, self._targets, self._retry_base_s, self._clock = messages, targets, retry_base_s, clock
-        self._workers = QueueWorkers(messages, DELIVERIES_QUEUE, workers, 60_000, self.deliver, "cumulo-deliver",
-                                     clock)
+        self._workers = QueueWorkers(messages, wakeups, DELIVERIES_QUEUE, workers, 60_000, self.deliver,
+                                     "cumulo-deliver", clock)
 
     def start(self) -> None:
         self._workers.start()

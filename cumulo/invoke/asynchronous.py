@@ -46,7 +46,7 @@ from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, RunInvocation, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
-from cumulo.store.messages import MessageStore, NewMessage, StoredMessage
+from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
 from cumulo.store.workers import QueueWorkers
 
 __all__ = ["EventInvokeConfigs", "AsyncDispatcher", "AsyncEvents", "invocation_record"]
@@ -159,7 +159,7 @@ def _destinations(doc: Any, current: dict | None) -> dict[str, Any]:
 class AsyncEvents:
     """The asynchronous queue's way in: ``Invoke`` with ``InvocationType=Event``."""
 
-    def __init__(self, functions: Functions, messages: MessageStore, payload_max: int,
+    def __init__(self, functions: Functions, messages: QueueMessages, payload_max: int,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self._functions, self._messages, self._payload_max, self._clock = functions, messages, payload_max, clock
 
@@ -220,12 +220,13 @@ class AsyncDispatcher:
     """Leases asynchronous events and runs them on a pool of worker threads (``run``: the runtime's
     invocation of a resolved configuration); ``settings`` gives the retry delays."""
 
-    def __init__(self, messages: MessageStore, functions: Functions, configs: EventInvokeConfigs,
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, functions: Functions, configs: EventInvokeConfigs,
                  run: RunInvocation, targets: Targets, arns: Arns, settings: Settings, clock: Clock = SYSTEM_CLOCK,
                  workers: int = 16) -> None:
         self._messages, self._functions, self._configs, self._run = messages, functions, configs, run
         self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
-        self._workers = QueueWorkers(messages, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async", clock)
+        self._workers = QueueWorkers(messages, wakeups, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async",
+                                     clock)
 
     def start(self) -> None:
         self._workers.start()

@@ -66,7 +66,7 @@ from cumulo.states import (
     event_to_json, parse_definition,
 )
 from cumulo.states.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
-from cumulo.store.messages import MessageStore, NewMessage, lease_owner
+from cumulo.store.ports import Executions, Leases, NewMessage, QueueMessages, lease_owner
 
 __all__ = ["StateMachines", "SfnError"]
 
@@ -181,9 +181,10 @@ class _Evaluating:
 class StateMachines:
     """``home``: the folder of ``sfn-evaluating``; ``targets``: where tasks reach their services."""
 
-    def __init__(self, store: Documents, messages: MessageStore, arns: Arns, home: Path, targets: Targets,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: Documents, messages: QueueMessages, executions: Executions, leases: Leases, arns: Arns,
+                 home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
+        self._executions, self._leases = executions, leases
         self._clock = clock     # executions' time: history, timers, Wait states
         self._express: dict[str, _Live] = {}
         self._engine: Engine | None = None
@@ -293,8 +294,8 @@ class StateMachines:
         if express:
             self.engine.start_express(arn, name, doc, parsed)
             return {"executionArn": arn, "startDate": now}
-        if not self._messages.insert_execution(arn, machine["stateMachineArn"], name, int(now * 1000), doc):
-            status, _, started_ms, _, existing = self._messages.get_execution(arn) or ("", "", 0, None, {})
+        if not self._executions.insert_execution(arn, machine["stateMachineArn"], name, int(now * 1000), doc):
+            status, _, started_ms, _, existing = self._executions.get_execution(arn) or ("", "", 0, None, {})
             if status == "RUNNING" and existing.get("input") == text:
                 return {"executionArn": arn, "startDate": started_ms / 1000}
             raise SfnError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
@@ -321,7 +322,7 @@ class StateMachines:
             return self._describe_live(arn, self._express[arn])
         if not isinstance(arn, str) or ":execution:" not in arn:
             raise SfnError("InvalidArn", f"Invalid Arn: '{arn}'")
-        row = self._messages.get_execution(arn)
+        row = self._executions.get_execution(arn)
         if row is None:
             raise SfnError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         status, name, started_ms, stopped_ms, doc = row
@@ -347,7 +348,7 @@ class StateMachines:
     def list_executions(self, machine_arn: Any, status_filter: str | None = None) -> "List[dict[str, Any]]":
         machine = self._machine(machine_arn)
         out = []
-        for arn, name, status, started_ms, stopped_ms in self._messages.list_executions(machine["stateMachineArn"],
+        for arn, name, status, started_ms, stopped_ms in self._executions.list_executions(machine["stateMachineArn"],
                                                                                           status_filter):
             item: dict[str, Any] = {"executionArn": arn, "stateMachineArn": machine["stateMachineArn"], "name": name,
                                     "status": status, "startDate": started_ms / 1000}
@@ -370,9 +371,9 @@ class StateMachines:
         while True:                                # in chunks: a page stops at MAX_HISTORY_PAGE bytes of events
             want = limit - len(events)
             if want <= 0:
-                more = bool(self._messages.history(arn, after, 1, reverse))
+                more = bool(self._executions.history(arn, after, 1, reverse))
                 break
-            chunk = self._messages.history(arn, after, min(50, want), reverse)
+            chunk = self._executions.history(arn, after, min(50, want), reverse)
             for text in chunk:
                 if events and size + len(text) > MAX_HISTORY_PAGE:
                     more = True
@@ -418,7 +419,7 @@ class StateMachines:
     def _token(self, token: Any) -> tuple[str, str]:
         if not isinstance(token, str) or not 1 <= len(token) <= 2048:
             raise SfnError("InvalidToken", "Invalid Token: the task token is malformed.")
-        found = self._messages.task_token(token)
+        found = self._executions.task_token(token)
         if found is None:
             for arn, live in list(self._express.items()):
                 task = live.doc.get("tokens", {}).get(token)
@@ -436,14 +437,14 @@ class StateMachines:
             value = None
         if not isinstance(output, str) or (value is None and output.strip() != "null"):
             raise SfnError("InvalidOutput", "Invalid Output: the task output must be JSON text.")
-        self._messages.delete_task_token(token)
+        self._executions.delete_task_token(token)
         self._inbox(arn, TaskSucceeded(task, value))
 
     def send_task_failure(self, token: Any, error: str | None = None, cause: str | None = None) -> None:
         _check_text("error", error, MAX_ERROR)
         _check_text("cause", cause, MAX_CAUSE)
         arn, task = self._token(token)
-        self._messages.delete_task_token(token)
+        self._executions.delete_task_token(token)
         self._inbox(arn, TaskFailed(task, error, cause))
 
     def send_task_heartbeat(self, token: Any) -> None:
@@ -454,8 +455,8 @@ class StateMachines:
     @property
     def engine(self) -> "Engine":
         if self._engine is None:
-            self._engine = Engine(self, self._messages, self._arns, self._home / "sfn-evaluating", self._targets,
-                                  self._clock)
+            self._engine = Engine(self, self._messages, self._executions, self._leases, self._arns,
+                                  self._home / "sfn-evaluating", self._targets, self._clock)
         return self._engine
 
 
@@ -483,9 +484,10 @@ class Engine:
 
     LEASE_MS = 10_000
 
-    def __init__(self, machines: StateMachines, messages: MessageStore, arns: Arns, evaluating: Path,
-                 targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, machines: StateMachines, messages: QueueMessages, executions: Executions, leases: Leases,
+                 arns: Arns, evaluating: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
         self._machines, self._messages, self._arns, self._targets = machines, messages, arns, targets
+        self._executions, self._leases = executions, leases
         self._clock = clock
         self._owner = lease_owner()
         self._local: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -523,7 +525,7 @@ class Engine:
     def _tick(self) -> None:
         now = self._clock.monotonic()
         if now - self._lease_at > 2.0:
-            leader = self._messages.take_lease("states-engine", self._owner, self.LEASE_MS, clock_ms(self._clock))
+            leader = self._leases.take_lease("states-engine", self._owner, self.LEASE_MS, clock_ms(self._clock))
             self._lease_at = now
             if leader and not self._leader:
                 self._leader = True
@@ -553,8 +555,8 @@ class Engine:
             except Exception:
                 log.exception("state machine inbox message %s failed", m.id)
             store.delete(INBOX, [(m.seq, m.receipt.partition("-")[2])])
-        for arn, timer_id in store.due_timers(clock_ms(self._clock)):
-            store.delete_timer(arn, timer_id)
+        for arn, timer_id in self._executions.due_timers(clock_ms(self._clock)):
+            self._executions.delete_timer(arn, timer_id)
             self._handle(arn, TimerFired(timer_id))
 
     def _recover(self) -> None:
@@ -564,7 +566,7 @@ class Engine:
         self._evaluating.end()
         if suspect is not None:
             self._crashed(suspect)
-        for arn in self._messages.running_executions():
+        for arn in self._executions.running_executions():
             self._evaluating.begin(arn)
             try:
                 live = self._load(arn)
@@ -584,7 +586,7 @@ class Engine:
 
     def _crashed(self, arn: str) -> None:
         """The engine process died while evaluating ``arn``: count it; at CRASHES_TO_FAIL, fail it."""
-        row = self._messages.get_execution(arn)
+        row = self._executions.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return
         doc = row[4]
@@ -595,11 +597,11 @@ class Engine:
                               f"The execution could not be resumed: the server stopped {doc['crashes']} times while "
                               "running it (out of memory, a crash or a hang); it is failed rather than run again.")
             return
-        self._messages.save_step(arn, "RUNNING", None, doc, [], [], [], [])
+        self._executions.save_step(arn, "RUNNING", None, doc, [], [], [], [])
 
     def _fail_stored(self, arn: str, error: str, cause: str) -> None:
         """End a stored running execution as FAILED without running any of it (it cannot be resumed)."""
-        row = self._messages.get_execution(arn)
+        row = self._executions.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return
         doc = row[4]
@@ -617,7 +619,7 @@ class Engine:
         if snapshot:
             snapshot.update(status="FAILED", error=error, cause=cause, frames=[], waits={}, timeout_timer=None,
                             next_event=next_id + 1)
-        self._messages.save_step(arn, "FAILED", int(now * 1000), doc,
+        self._executions.save_step(arn, "FAILED", int(now * 1000), doc,
                                    [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])
         self._live.pop(arn, None)
         self._notify_parent(arn, doc, False, None)
@@ -630,7 +632,7 @@ class Engine:
         live = self._machines._express.get(arn)
         if live is not None:
             return live
-        row = self._messages.get_execution(arn)
+        row = self._executions.get_execution(arn)
         if row is None or row[0] != "RUNNING":
             return None
         doc = row[4]
@@ -736,7 +738,7 @@ class Engine:
                             error=ex.error, cause=ex.cause, status=ex.status.value)
         if live.durable:
             live.doc["snapshot"] = ex.snapshot()
-            self._messages.save_step(arn, ex.status.value, clock_ms(self._clock) if terminal else None, live.doc,
+            self._executions.save_step(arn, ex.status.value, clock_ms(self._clock) if terminal else None, live.doc,
                                        [(e.id, json.dumps(e.to_aws())) for e in step.events], timers_add,
                                        timers_del, tokens_add)
         else:                                          # Express: no history is kept (as on AWS)

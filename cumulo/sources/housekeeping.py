@@ -11,7 +11,7 @@ from cumulo.events.bus import ARCHIVE_PREFIX
 from cumulo.ports import Documents
 from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import StreamService
-from cumulo.store.messages import MessageStore
+from cumulo.store.ports import QueueMessages
 
 __all__ = ["Housekeeper"]
 
@@ -21,7 +21,7 @@ log = logging.getLogger("cumulo.housekeeping")
 class Housekeeper:
     INTERVAL_S = 30.0
 
-    def __init__(self, store: Documents, messages: MessageStore, queues: QueueService, streams: StreamService) -> None:
+    def __init__(self, store: Documents, messages: QueueMessages, queues: QueueService, streams: StreamService) -> None:
         self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)

@@ -43,7 +43,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Invoke, Send
 from cumulo.ports import now_ms as clock_ms
 from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import StreamService, parse_sequence_number, sequence_number, shard_id
-from cumulo.store.messages import MessageStore, StoredMessage, stream_key
+from cumulo.store.ports import QueueMessages, StoredMessage, StreamRecords, Wakeups, stream_topic
 
 __all__ = ["EventSourceMappings", "MappingPollers", "sqs_record"]
 
@@ -100,9 +100,9 @@ DEFAULT_POLLERS = 5
 
 
 class EventSourceMappings:
-    def __init__(self, store: Documents, messages: MessageStore, queues: QueueService, streams: StreamService,
+    def __init__(self, store: Documents, records: StreamRecords, queues: QueueService, streams: StreamService,
                  functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
+        self._store, self._records, self._queues, self._streams = store, records, queues, streams
         self._functions, self._arns, self._clock = functions, arns, clock
 
     # -- CRUD -----------------------------------------------------------------
@@ -236,7 +236,7 @@ class EventSourceMappings:
     def delete(self, mapping_id: str) -> dict[str, Any]:
         doc = self._doc(mapping_id)
         self._store.delete_document(_KIND, mapping_id)
-        self._messages.delete_checkpoints(mapping_id)
+        self._records.delete_checkpoints(mapping_id)
         return self._answer(doc, "Deleting")
 
     def list(self, source_arn: str | None = None, function_name: str | None = None) -> "List[dict[str, Any]]":
@@ -294,10 +294,11 @@ class MappingPollers:
 
     RESYNC_S = 0.5
 
-    def __init__(self, mappings: EventSourceMappings, messages: MessageStore, queues: QueueService,
-                 streams: StreamService, invoke: Invoke, targets: Targets, arns: Arns,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, mappings: EventSourceMappings, messages: QueueMessages, records: StreamRecords,
+                 wakeups: Wakeups, queues: QueueService, streams: StreamService, invoke: Invoke, targets: Targets,
+                 arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._mappings, self._messages, self._queues, self._streams = mappings, messages, queues, streams
+        self._records, self._wakeups = records, wakeups
         self._invoke_function, self._targets, self._arns, self._clock = invoke, targets, arns, clock
         self._stop = threading.Event()
         self._running: dict[str, tuple[str, threading.Event, list[threading.Thread]]] = {}
@@ -428,7 +429,7 @@ class MappingPollers:
         name = doc["EventSourceArn"].rsplit("/", 1)[1]
         key = f"{shard}:{lane}"
         lanes = doc.get("ParallelizationFactor", 1)
-        after = self._messages.get_checkpoint(doc["UUID"], key)
+        after = self._records.get_checkpoint(doc["UUID"], key)
         if after is None:
             after = int(doc["_positions"].get(str(shard), 0))
         attempts, limit = 0, doc["BatchSize"]
@@ -438,9 +439,9 @@ class MappingPollers:
                 if not batch:
                     if scanned > after:
                         after = scanned
-                        self._messages.set_checkpoint(doc["UUID"], key, after)
+                        self._records.set_checkpoint(doc["UUID"], key, after)
                     else:
-                        self._messages.wait_for(1.0, stream_key(name))
+                        self._wakeups.wait(stream_topic(name), 1.0)
                     continue
                 outcome, failed_seq, last = self._invoke_stream(doc, name, shard, batch, attempts)
                 if outcome == "ok":
@@ -463,7 +464,7 @@ class MappingPollers:
                     else:
                         flag.wait(min(0.1 * 2 ** min(attempts, 6), 5.0))
                         continue
-                self._messages.set_checkpoint(doc["UUID"], key, after)
+                self._records.set_checkpoint(doc["UUID"], key, after)
             except CumuloError as err:
                 self._mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
                 flag.wait(1.0)
@@ -481,7 +482,7 @@ class MappingPollers:
         scanned = after
         size = 0
         while True:
-            rows = self._messages.read_records(name, shard, scanned, max(limit - len(batch), 1) * lanes)
+            rows = self._records.read_records(name, shard, scanned, max(limit - len(batch), 1) * lanes)
             for row in rows:
                 if len(batch) >= limit or size + len(row[2]) > limits.SYNC_PAYLOAD_MAX // 2:
                     break
@@ -495,7 +496,7 @@ class MappingPollers:
             if left <= 0 or flag.is_set() or (not rows and not batch):
                 return batch, scanned
             if not rows:
-                self._messages.wait_for(min(left, 1.0), stream_key(name))
+                self._wakeups.wait(stream_topic(name), min(left, 1.0))
 
     def _invoke_stream(self, doc: dict[str, Any], name: str, shard: int, batch: list[tuple[int, str, bytes, int]],
                        attempts: int) -> tuple[str, int | None, InvocationResult | None]:

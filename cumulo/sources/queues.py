@@ -24,7 +24,7 @@ from cumulo.model.queue import (
     MessageNotInflight, MissingParameter, PurgeQueueInProgress, QueueAttributes, QueueDoesNotExist, QueueNameExists,
     ReceiptHandleIsInvalid, ResourceNotFound, SqsError, TooManyEntriesInBatchRequest,
 )
-from cumulo.store.messages import MessageStore, NewMessage, StoredMessage, now_ms
+from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups, now_ms, parse_receipt
 
 __all__ = ["QueueService", "queue_name_of"]
 
@@ -45,8 +45,8 @@ def queue_name_of(ref: str) -> str:
 
 
 class QueueService:
-    def __init__(self, messages: MessageStore, region: str, account: str) -> None:
-        self.messages = messages
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, region: str, account: str) -> None:
+        self.messages, self.wakeups = messages, wakeups
         self.region, self.account = region, account
         self.endpoint = "http://localhost:9000"     # the control plane's URL, once a server listens
 
@@ -315,7 +315,7 @@ class QueueService:
             left = deadline - time.monotonic()
             if found or left <= 0 or (stop is not None and stop.is_set()):
                 return found
-            self.messages.wait_for(left, name)
+            self.wakeups.wait(name, left)
 
     def to_aws(self, m: StoredMessage, wanted_sys: set[str], wanted_attrs: list[str]) -> dict[str, Any]:
         body = m.body.decode()
@@ -358,7 +358,7 @@ class QueueService:
         _check_batch(entries)
         ok, failed, parsed = [], [], []
         for entry in entries:
-            handle = self.messages.parse_receipt(str(entry.get("ReceiptHandle", "")))
+            handle = parse_receipt(str(entry.get("ReceiptHandle", "")))
             if handle is None:
                 failed.append({"Id": entry["Id"], "SenderFault": True, "Code": "ReceiptHandleIsInvalid",
                                "Message": f'The input receipt handle "{entry.get("ReceiptHandle")}" is not a valid '
@@ -487,7 +487,7 @@ def _int_param(name: str, value: Any, lo: int, hi: int, default: int | None) -> 
 def _receipt(receipt: Any) -> tuple[int, str]:
     if not isinstance(receipt, str) or not receipt:
         raise MissingParameter("The request must contain the parameter ReceiptHandle.")
-    handle = MessageStore.parse_receipt(receipt)
+    handle = parse_receipt(receipt)
     if handle is None:
         raise ReceiptHandleIsInvalid(f'The input receipt handle "{receipt}" is not a valid receipt handle.')
     return handle

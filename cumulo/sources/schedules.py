@@ -37,7 +37,7 @@ from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.sources import cron
-from cumulo.store.messages import MessageStore, lease_owner
+from cumulo.store.ports import Leases, lease_owner
 
 __all__ = ["Schedules", "Scheduler", "scheduled_event"]
 
@@ -171,9 +171,9 @@ class Scheduler:
     LEASE_MS = 10_000
     RENEW_S = 2.0
 
-    def __init__(self, schedules: Schedules, store: Documents, messages: MessageStore, targets: Targets,
+    def __init__(self, schedules: Schedules, store: Documents, leases: Leases, targets: Targets,
                  fire_rule: Callable[[str, dict[str, Any]], None], arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._schedules, self._store, self._messages, self._targets = schedules, store, messages, targets
+        self._schedules, self._store, self._leases, self._targets = schedules, store, leases, targets
         self._fire_rule, self._arns, self._clock = fire_rule, arns, clock
         self._owner = lease_owner()
         self._leader = False
@@ -204,7 +204,7 @@ class Scheduler:
         ``RENEW_S`` while held (it lasts ``LEASE_MS``), and asked for on every tick while not."""
         now = self._clock.monotonic()
         if not self._leader or now - self._renewed_at >= self.RENEW_S:
-            self._leader = self._messages.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
+            self._leader = self._leases.take_lease("scheduler", self._owner, self.LEASE_MS, now_ms)
             self._renewed_at = now
         return self._leader
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cumulo.errors import CumuloError, ResourceNotFoundException
-from cumulo.store.messages import MessageStore, now_ms
+from cumulo.store.ports import StreamRecords, now_ms
 
 __all__ = ["StreamService", "InvalidArgumentException", "ResourceInUseException", "ExpiredIteratorException",
            "sequence_number", "parse_sequence_number", "shard_id"]
@@ -69,8 +69,8 @@ def parse_sequence_number(text: Any) -> tuple[int, int]:
 
 
 class StreamService:
-    def __init__(self, messages: MessageStore, region: str, account: str) -> None:
-        self.messages = messages
+    def __init__(self, records: StreamRecords, region: str, account: str) -> None:
+        self.records = records
         self.region, self.account = region, account
 
     def arn(self, name: str) -> str:
@@ -87,7 +87,7 @@ class StreamService:
 
     def _stream(self, name: Any = None, arn: Any = None) -> dict[str, Any]:
         stream = self._name(name, arn)
-        doc = self.messages.get_stream(stream)
+        doc = self.records.get_stream(stream)
         if doc is None:
             raise ResourceNotFoundException(f"Stream {stream} under account {self.account} not found.")
         return doc
@@ -99,15 +99,15 @@ class StreamService:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SHARDS:
             raise InvalidArgumentException(f"ShardCount must be between 1 and {MAX_SHARDS}.")
         doc = {"name": name, "shards": count, "created": time.time(), "retention_hours": retention_hours}
-        if not self.messages.create_stream(name, doc):
+        if not self.records.create_stream(name, doc):
             raise ResourceInUseException(f"Stream {name} under account {self.account} already exists.")
 
     def delete_stream(self, name: Any = None, arn: Any = None) -> None:
         doc = self._stream(name, arn)
-        self.messages.delete_stream(doc["name"])
+        self.records.delete_stream(doc["name"])
 
     def list_streams(self) -> list[str]:
-        return [d["name"] for d in self.messages.list_streams()]
+        return [d["name"] for d in self.records.list_streams()]
 
     def shard_count(self, name: str) -> int:
         return int(self._stream(name)["shards"])
@@ -116,7 +116,7 @@ class StreamService:
         n = doc["shards"]
         out = []
         for i in range(n):
-            first, _ = self.messages.shard_bounds(doc["name"], i)
+            first, _ = self.records.shard_bounds(doc["name"], i)
             out.append({"ShardId": shard_id(i), "HashKeyRange": {
                 "StartingHashKey": str(i * HASH_SPACE // n), "EndingHashKey": str((i + 1) * HASH_SPACE // n - 1)},
                 "SequenceNumberRange": {"StartingSequenceNumber": sequence_number(i, max(first, 1))}})
@@ -166,7 +166,7 @@ class StreamService:
                    explicit_hash_key: Any = None, arn: Any = None) -> dict[str, Any]:
         doc = self._stream(name, arn)
         shard, key, blob = self._place(doc, data, partition_key, explicit_hash_key)
-        (seq,) = self.messages.put_records(doc["name"], [(shard, key, blob)], now_ms())
+        (seq,) = self.records.put_records(doc["name"], [(shard, key, blob)], now_ms())
         return {"ShardId": shard_id(shard), "SequenceNumber": sequence_number(shard, seq), "EncryptionType": "NONE"}
 
     def put_records(self, records: Any, name: Any = None, arn: Any = None) -> dict[str, Any]:
@@ -187,7 +187,7 @@ class StreamService:
         if total > MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(f"Records size exceeds {MAX_PUT_RECORDS_BYTES} bytes.")
         good = [p for p in placed if isinstance(p, tuple)]
-        seqs = iter(self.messages.put_records(doc["name"], good, now_ms()) if good else [])
+        seqs = iter(self.records.put_records(doc["name"], good, now_ms()) if good else [])
         out, failed = [], 0
         for item in placed:
             if isinstance(item, CumuloError):
@@ -201,10 +201,10 @@ class StreamService:
     def position(self, name: str, shard: int, kind: str, sequence: Any = None, timestamp: Any = None) -> int:
         """The seq a reader starts after, for a shard iterator type (or a mapping's StartingPosition)."""
         if kind == "TRIM_HORIZON":
-            first, _ = self.messages.shard_bounds(name, shard)
+            first, _ = self.records.shard_bounds(name, shard)
             return max(first - 1, 0)
         if kind == "LATEST":
-            return self.messages.shard_bounds(name, shard)[1]
+            return self.records.shard_bounds(name, shard)[1]
         if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             s_shard, seq = parse_sequence_number(sequence)
             if s_shard != shard:
@@ -217,7 +217,7 @@ class StreamService:
                 ms = int(timestamp * 1000)
             else:
                 raise InvalidArgumentException("AT_TIMESTAMP needs a Timestamp.")
-            return self.messages.seq_at(name, shard, ms)
+            return self.records.seq_at(name, shard, ms)
         raise InvalidArgumentException(f"Invalid ShardIteratorType: {kind}")
 
     def get_shard_iterator(self, shard: Any, kind: Any, name: Any = None, arn: Any = None, sequence: Any = None,
@@ -236,9 +236,9 @@ class StreamService:
             raise InvalidArgumentException("Limit must be between 1 and 10000.")
         doc = self._stream(name)
         cutoff = now_ms() - doc["retention_hours"] * 3_600_000
-        rows = [r for r in self.messages.read_records(name, index, after, count) if r[3] >= cutoff]
+        rows = [r for r in self.records.read_records(name, index, after, count) if r[3] >= cutoff]
         last = rows[-1][0] if rows else after
-        _, newest = self.messages.shard_bounds(name, index)
+        _, newest = self.records.shard_bounds(name, index)
         behind = 0
         if rows and newest > last:
             behind = max(now_ms() - rows[-1][3], 0)
@@ -249,8 +249,8 @@ class StreamService:
 
     def sweep(self) -> int:
         n = 0
-        for doc in self.messages.list_streams():
-            n += self.messages.trim_records(doc["name"], now_ms() - doc["retention_hours"] * 3_600_000)
+        for doc in self.records.list_streams():
+            n += self.records.trim_records(doc["name"], now_ms() - doc["retention_hours"] * 3_600_000)
         return n
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from cumulo.ports import SYSTEM_CLOCK, Clock, now_ms
-from cumulo.store.messages import MessageStore, StoredMessage
+from cumulo.store.ports import QueueMessages, StoredMessage, Wakeups
 
 __all__ = ["QueueWorkers"]
 
@@ -22,9 +22,10 @@ log = logging.getLogger("cumulo.workers")
 
 
 class QueueWorkers:
-    def __init__(self, messages: MessageStore, queue: str, workers: int, lease_ms: int,
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, queue: str, workers: int, lease_ms: int,
                  handle: Callable[[StoredMessage], None], name: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self._messages, self._queue, self._lease_ms, self._handle = messages, queue, lease_ms, handle
+        self._wakeups = wakeups
         self._clock = clock     # leases are counted from its time
         self._workers = workers
         self._free = threading.Semaphore(workers)
@@ -56,7 +57,7 @@ class QueueWorkers:
             for _ in range(permits - len(found)):
                 self._free.release()
             if not found:
-                self._messages.wait_for(1.0, self._queue)
+                self._wakeups.wait(self._queue, 1.0)
                 continue
             for message in found:
                 self._pool.submit(self._run, message)

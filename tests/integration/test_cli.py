@@ -155,7 +155,7 @@ def test_event_invoke_queue_and_schedule_commands_work_on_the_store(run, tmp_pat
     from cumulo import Cumulo
     from cumulo.model.queue import ASYNC_QUEUE
     with Cumulo(home=tmp_path / "state") as c:
-        assert sum(c.messages.counts(ASYNC_QUEUE, int(time.time() * 1000))) == 1
+        assert sum(c.messages.queues.counts(ASYNC_QUEUE, int(time.time() * 1000))) == 1
         c.start_workers()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any("greeting Later" in r.message for r in c.get_logs("hello")):

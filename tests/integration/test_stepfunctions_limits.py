@@ -25,7 +25,7 @@ from cumulo import Cumulo
 from cumulo.sfn import service
 from cumulo.sfn.service import SfnError
 from cumulo.states import TimerFired
-from cumulo.store.messages import MessageStore
+from cumulo.store.sqlite_messages import SQLiteMessageStore
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_stepfunctions import finished, machine
 
@@ -290,11 +290,11 @@ def test_an_execution_whose_stored_state_cannot_be_loaded_is_failed_at_start_up(
         time.sleep(0.5)
         assert srv.stop() == 0
         srv.close()
-        store = MessageStore(home / "queues.db")                 # what an older version wrote, unreadable now
-        status, _, _, _, doc = store.get_execution(broken) or ("", "", 0, None, {})
+        store = SQLiteMessageStore(home / "queues.db")           # what an older version wrote, unreadable now
+        status, _, _, _, doc = store.executions.get_execution(broken) or ("", "", 0, None, {})
         assert status == "RUNNING" and doc["snapshot"]["frames"]
         doc["snapshot"]["frames"] = [{"from": "a format this version cannot read"}]
-        store.save_step(broken, "RUNNING", None, doc, [], [], [], [])
+        store.executions.save_step(broken, "RUNNING", None, doc, [], [], [], [])
         store.close()
         srv = CumuloServer(home)
         sfn = srv.aws("stepfunctions")

@@ -9,6 +9,9 @@ Python runs on the way to a submodule is not counted as an import of it.
    control plane (``api/``), template deploys (``deploy/``), the gateway's server and the package's
    own entry points. Everything else gets what it uses through its constructor (``cumulo/ports.py``).
 2. The import graph has no cycle, except those in ``KNOWN_CYCLES``: a list that may only shrink.
+3. Only ``cumulo/store`` and the root import the SQLite store (``SQLITE_STORE``): every other module
+   is typed against the store's protocols (``store/base.py``, ``store/ports.py``), so another
+   backend plugs in at the root alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "cumulo"
 ROOT = "cumulo.app"
 ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.gateway.server"}    # these modules, and
 ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
+SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
 KNOWN_CYCLES: list[set[str]] = []
 
 
@@ -64,6 +68,10 @@ def graph() -> dict[str, set[str]]:
 
 def above_the_root(name: str) -> bool:
     return name in ABOVE_THE_ROOT or name == ROOT or name.startswith(tuple(p + "." for p in ABOVE_THE_ROOT_PACKAGES))
+
+
+def sqlite_store(name: str) -> bool:
+    return name in SQLITE_STORE or name.startswith(tuple(p + "." for p in SQLITE_STORE))
 
 
 def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
@@ -115,6 +123,15 @@ def test_nothing_below_the_composition_root_imports_it() -> None:
     offenders = sorted(name for name, targets in edges.items() if ROOT in targets and not above_the_root(name))
     assert offenders == [], (f"{offenders} import {ROOT}: a service or worker gets what it uses through its "
                              "constructor (store objects, settings, cumulo/ports.py); only app.py wires them")
+
+
+def test_only_the_store_and_the_root_import_the_sqlite_store() -> None:
+    edges = graph()
+    assert "cumulo.store.sqlite_messages" in edges[ROOT] and "cumulo.store.sqlite" in edges[ROOT]   # the check works
+    offenders = sorted(f"{name} imports {target}" for name, targets in edges.items() for target in targets
+                       if sqlite_store(target) and name != ROOT and not name.startswith("cumulo.store."))
+    assert offenders == [], (f"{offenders}: services and workers are typed against the store's protocols "
+                             "(store/base.py, store/ports.py); only app.py picks the implementation")
 
 
 def test_the_import_graph_has_no_cycle_but_the_known_ones() -> None:

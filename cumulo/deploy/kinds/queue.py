@@ -69,7 +69,7 @@ class Queue(Kind):
         return queue_attributes(spec.logical_id, spec.name, spec.arn, deploy.c.queues.url(spec.name))
 
     def plan(self, spec: QueueSpec, deploy: Deploy) -> Change:
-        doc = deploy.c.messages.get_queue(spec.name)
+        doc = deploy.c.messages.queues.get_queue(spec.name)
         if doc is None:
             return Change(spec.logical_id, spec.name, "create", kind=self.name)
         details = _details(doc, spec)
@@ -83,22 +83,22 @@ class Queue(Kind):
 
     def apply(self, spec: QueueSpec, change: Change | None, deploy: Deploy) -> None:
         c = deploy.c
-        doc = c.messages.get_queue(spec.name)
+        doc = c.messages.queues.get_queue(spec.name)
         if doc is None:
             c.queues.create_queue(spec.name, spec.attributes, spec.tags)
             deploy.undo.append(partial(c.queues.delete_queue, spec.name))
             return
         if not _details(doc, spec):
             return
-        deploy.undo.append(partial(c.messages.put_queue, spec.name, dict(doc)))
+        deploy.undo.append(partial(c.messages.queues.put_queue, spec.name, dict(doc)))
         current, wanted = _shown(doc["attributes"]), _shown(spec.attributes)
         changed = {k: wanted.get(k, "") for k in set(current) | set(wanted)
                    if current.get(k) != wanted.get(k) and k != "FifoQueue"}
         if changed:
             c.queues.set_queue_attributes(spec.name, changed)
-        fresh = c.messages.get_queue(spec.name) or doc
+        fresh = c.messages.queues.get_queue(spec.name) or doc
         if fresh.get("tags", {}) != spec.tags:
-            c.messages.put_queue(spec.name, {**fresh, "tags": dict(spec.tags)})
+            c.messages.queues.put_queue(spec.name, {**fresh, "tags": dict(spec.tags)})
 
     def record(self, applied: list[tuple[QueueSpec, Any]]) -> dict[str, str]:
         return {spec.logical_id: spec.name for spec, _ in applied}

@@ -70,7 +70,7 @@ class Stream(Kind):
         wanted = {spec.name for spec in specs}
         return [Change(logical_id, name, "delete", kind=self.name)
                 for logical_id, name in sorted((deploy.before(self) or {}).items())
-                if name not in wanted and deploy.c.messages.get_stream(name) is not None]
+                if name not in wanted and deploy.c.messages.streams.get_stream(name) is not None]
 
     def apply(self, spec: StreamSpec, change: Change | None, deploy: Deploy) -> None:
         if not _exists_unchanged(deploy, spec):
@@ -89,7 +89,7 @@ class Stream(Kind):
 
 def _exists_unchanged(deploy: Deploy, spec: StreamSpec) -> bool:
     """Whether the stream exists (as the template wants it: anything else can only be refused)."""
-    doc = deploy.c.messages.get_stream(spec.name)
+    doc = deploy.c.messages.streams.get_stream(spec.name)
     if doc is None:
         return False
     refused = []

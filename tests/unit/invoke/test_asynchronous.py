@@ -17,7 +17,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.model.queue import ASYNC_QUEUE
-from cumulo.store.messages import StoredMessage, now_ms
+from cumulo.store.ports import StoredMessage, now_ms
 
 from ..fakes import FakeClock
 
@@ -42,7 +42,7 @@ def records(cumulo: Cumulo) -> list[dict[str, Any]]:
 
 def leased(cumulo: Cumulo, at_ms: int) -> list[StoredMessage]:
     """What the store hands the dispatcher at ``at_ms`` (leasing it, as a worker would)."""
-    return cumulo.messages.receive(ASYNC_QUEUE, 10, 30_000, at_ms)
+    return cumulo.messages.queues.receive(ASYNC_QUEUE, 10, 30_000, at_ms)
 
 
 def attempts(cumulo: Cumulo, name: str) -> int:

@@ -19,7 +19,8 @@ from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model.function import Arns, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.ports import Kind
-from cumulo.store.messages import MessageStore, StoredMessage
+from cumulo.store.ports import StoredMessage
+from cumulo.store.sqlite_messages import SQLiteMessageStore
 
 from ..fakes import FakeClock, FakeDocuments, FakeTargets
 
@@ -62,28 +63,28 @@ SUCCEEDED = InvocationResult(200, b'{"ok": true}', "$LATEST", "r")
 
 
 @pytest.fixture
-def messages(tmp_path: Path) -> Iterator[MessageStore]:
-    store = MessageStore(tmp_path / "queues.db")
+def messages(tmp_path: Path) -> Iterator[SQLiteMessageStore]:
+    store = SQLiteMessageStore(tmp_path / "queues.db")
     yield store
     store.close()
 
 
 class Platform:
-    def __init__(self, messages: MessageStore, runtime: Runtime, **destinations: str) -> None:
+    def __init__(self, messages: SQLiteMessageStore, runtime: Runtime, **destinations: str) -> None:
         self.clock, self.targets, self.messages, self.runtime = FakeClock(), FakeTargets(), messages, runtime
         functions = Functions()
         self.configs = EventInvokeConfigs(FakeDocuments(), functions, ARNS)
         self.configs.put("work", destination_config={key: {"Destination": arn} for key, arn in destinations.items()})
-        self.dispatcher = AsyncDispatcher(messages, functions, self.configs, runtime, self.targets, ARNS,
-                                          Settings(), self.clock, workers=1)
-        self.events = AsyncEvents(functions, messages, 256 * 1024, self.clock)
+        self.dispatcher = AsyncDispatcher(messages.queues, messages.wakeups, functions, self.configs, runtime,
+                                          self.targets, ARNS, Settings(), self.clock, workers=1)
+        self.events = AsyncEvents(functions, messages.queues, 256 * 1024, self.clock)
 
     def leased(self, at_ms: int) -> list[StoredMessage]:
-        return self.messages.receive(ASYNC_QUEUE, 10, 30_000, at_ms)
+        return self.messages.queues.receive(ASYNC_QUEUE, 10, 30_000, at_ms)
 
     def next_attempt(self) -> int:
         """In how many ms (on the dispatcher's clock) the store hands the event out again."""
-        with self.messages._tx() as db:
+        with self.messages.database.tx() as db:
             (visible_ms,) = db.execute("SELECT visible_ms FROM messages WHERE queue = ?", (ASYNC_QUEUE,)).fetchone()
         return int(visible_ms) - self.clock.ms()
 
@@ -92,7 +93,7 @@ class Platform:
 
 
 def test_a_function_error_is_retried_after_one_minute_then_two_then_goes_to_its_destination_and_dlq(
-        messages: MessageStore) -> None:
+        messages: SQLiteMessageStore) -> None:
     p = Platform(messages, Runtime(FAILED), OnFailure=FAILURES)
     request_id, _ = p.events.enqueue("work", None, b'{"n": 1}')
     for wait_ms in (MINUTE_MS, 2 * MINUTE_MS):
@@ -116,7 +117,7 @@ def test_a_function_error_is_retried_after_one_minute_then_two_then_goes_to_its_
     assert dead.numbers == ("ErrorCode",)
 
 
-def test_a_retry_past_the_maximum_age_is_not_made(messages: MessageStore) -> None:
+def test_a_retry_past_the_maximum_age_is_not_made(messages: SQLiteMessageStore) -> None:
     p = Platform(messages, Runtime(FAILED), OnFailure=FAILURES)
     p.configs.put("work", maximum_event_age_in_seconds=100, update=True)
     p.events.enqueue("work", None, b"{}")
@@ -134,7 +135,7 @@ def test_a_retry_past_the_maximum_age_is_not_made(messages: MessageStore) -> Non
 @pytest.mark.parametrize("fault", [TooManyRequestsException("Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"),
                                    ServiceException("the platform failed")])
 def test_a_retryable_failure_backs_off_doubling_to_five_minutes_and_is_no_attempt(
-        messages: MessageStore, fault: Exception) -> None:
+        messages: SQLiteMessageStore, fault: Exception) -> None:
     p = Platform(messages, Runtime(fault), OnFailure=FAILURES)
     p.events.enqueue("work", None, b"{}")
     waits = []
@@ -148,7 +149,7 @@ def test_a_retryable_failure_backs_off_doubling_to_five_minutes_and_is_no_attemp
     assert p.records() == [] and p.targets.dead == []
 
 
-def test_a_retryable_failure_ends_at_the_maximum_age(messages: MessageStore) -> None:
+def test_a_retryable_failure_ends_at_the_maximum_age(messages: SQLiteMessageStore) -> None:
     p = Platform(messages, Runtime(TooManyRequestsException("Rate Exceeded.", "x")), OnFailure=FAILURES)
     p.configs.put("work", maximum_event_age_in_seconds=60, update=True)
     p.events.enqueue("work", None, b"{}")
@@ -165,7 +166,7 @@ def test_a_retryable_failure_ends_at_the_maximum_age(messages: MessageStore) -> 
     assert dead.attributes["ErrorCode"] == "TooManyRequestsException" and dead.numbers == ()
 
 
-def test_a_failure_that_is_not_retryable_ends_the_event_at_once(messages: MessageStore) -> None:
+def test_a_failure_that_is_not_retryable_ends_the_event_at_once(messages: SQLiteMessageStore) -> None:
     p = Platform(messages, Runtime(RequestTooLargeException("Request must be smaller than 262144 bytes")),
                  OnFailure=FAILURES)
     p.events.enqueue("work", None, b"{}")
@@ -178,7 +179,7 @@ def test_a_failure_that_is_not_retryable_ends_the_event_at_once(messages: Messag
     assert dead.attributes["ErrorCode"] == "RequestTooLargeException"
 
 
-def test_an_event_older_than_its_maximum_age_is_not_run(messages: MessageStore) -> None:
+def test_an_event_older_than_its_maximum_age_is_not_run(messages: SQLiteMessageStore) -> None:
     p = Platform(messages, Runtime(SUCCEEDED), OnFailure=FAILURES)
     p.configs.put("work", maximum_event_age_in_seconds=60, update=True)
     p.events.enqueue("work", None, b"{}")
@@ -197,7 +198,7 @@ def test_an_event_older_than_its_maximum_age_is_not_run(messages: MessageStore) 
      == "Lambda Function Invocation Result - Success" and m.entries[0]["Source"] == "lambda"),
 ])
 def test_a_success_record_goes_to_its_destination_through_the_router(
-        messages: MessageStore, destination: str, sent: Callable[[Any], Any]) -> None:
+        messages: SQLiteMessageStore, destination: str, sent: Callable[[Any], Any]) -> None:
     p = Platform(messages, Runtime(SUCCEEDED), OnSuccess=destination)
     p.targets.answer = lambda target, m: {"FailedEntryCount": 0, "Entries": []}
     p.events.enqueue("work", None, b"{}")

@@ -62,4 +62,5 @@ def test_checkpoints_are_kept_per_consumer_and_shard(messages: MessageStore) -> 
     s.set_checkpoint("m2", "0:0", 9)
     assert (s.get_checkpoint("m1", "0:0"), s.get_checkpoint("m1", "1:0"), s.get_checkpoint("m2", "0:0")) == (7, 2, 9)
     s.delete_checkpoints("m1")
-    assert (s.get_checkpoint("m1", "0:0"), s.get_checkpoint("m1", "1:0"), s.get_checkpoint("m2", "0:0")) == (None, None, 9)
+    assert (s.get_checkpoint("m1", "0:0"), s.get_checkpoint("m1", "1:0"),
+            s.get_checkpoint("m2", "0:0")) == (None, None, 9)
