@@ -113,14 +113,27 @@ def install(template: bool = False) -> bool:
     architecture has no filter here. Needs ``no_new_privs`` (or CAP_SYS_ADMIN)."""
     if not supported():
         return False
-    prog = program(template)
-    array = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
-    fprog = _SockFprog(len(prog), array)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0) != 0:
+    fprog = prepare()[template]
+    if _libc.prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"seccomp: {errno.errorcode.get(err, err)}")
     return True
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_prepared: dict[bool, _SockFprog] = {}
+
+
+def prepare() -> dict[bool, _SockFprog]:
+    """Both filters (an environment's, a template's) built once: the zygote calls this before it
+    forks, so installing one in a new environment is a single prctl."""
+    if not _prepared:
+        for template in (False, True):
+            prog = program(template)
+            array = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+            _prepared[template] = _SockFprog(len(prog), array)
+            _prepared[template]._keep = array   # type: ignore[attr-defined]  # the pointer's target lives on
+    return _prepared
 
 
 def encode(prog: list[tuple[int, int, int, int]]) -> bytes:

@@ -60,6 +60,8 @@ def main() -> None:
     runtime_packages = sys.argv[3] if len(sys.argv) > 3 and os.path.isdir(sys.argv[3]) else None
     namespaces = _probe_namespaces()
     seccomp.enabled = seccomp.probe()
+    if seccomp.enabled:
+        seccomp.prepare()   # built once here, inherited by every fork
     isolated = namespaces and len(sys.argv) > 2 and sys.argv[2] in ("isolated", "none") and _isolate_network()
     pid_namespaces = namespaces and _probe_pid_namespace()
     template_namespaces = namespaces and _probe_template_namespaces()
