@@ -31,6 +31,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "queues": ("queues.py", [], ["--events", "2000", "--rounds", "50"]),
     "events": ("events_match.py", [], []),
     "states": ("states.py", [], ["--items", "2000"]),
+    "iam": ("iam.py", [], []),
 }
 OPTIONAL = {"snapstart": ("snapstart.py", [], []), "runtimes": ("runtimes.py", [], []),
             "layers": ("layers.py", [], [])}
