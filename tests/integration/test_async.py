@@ -39,7 +39,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
     srv = CumuloServer(tmp_path_factory.mktemp("async") / "home", env={
-        "CUMULO_ASYNC_RETRY_DELAY_S": "0.3", "CUMULO_ASYNC_THROTTLE_BACKOFF_S": "0.2"})
+        "CUMULO_ASYNC_RETRY_DELAY_S": "0.3", "CUMULO_ASYNC_THROTTLE_BACKOFF_S": "0.05"})
     try:
         yield srv
     finally:

@@ -368,6 +368,10 @@ def test_the_hosts_loopback_is_out_of_reach(platform: Cumulo, functions: dict[st
                 assert seen["routes"] == ["tap0"]
         assert accepted == []
     finally:
+        try:
+            server.shutdown(socket.SHUT_RDWR)    # wakes the blocked accept() now, not at its 5 s timeout
+        except OSError:
+            pass
         server.close()
         thread.join(10)
     _still_fine(platform)
@@ -430,7 +434,10 @@ def test_cgroups_left_by_a_killed_server_are_removed_at_the_next_start(tmp_path:
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     victim.stdout.close()
-    assert all(p.exists() for p in left)           # nothing removed them: the server was killed
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        # nothing removed them: the server was killed (with ``pytest -n``, any Cumulo starting in another
+        # test process may remove them from here on, as the next server would)
+        assert all(p.exists() for p in left)
     fresh = MemoryCgroups.create()
     assert fresh is not None
     try:

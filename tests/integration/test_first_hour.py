@@ -132,8 +132,12 @@ def _newcomer() -> str:
     except KeyError:
         if shutil.which("useradd") is None:
             pytest.skip("[nonroot] useradd is not installed: cannot create an ordinary user")
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NEWCOMER],
-                       check=True, capture_output=True)
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NEWCOMER],
+                              capture_output=True, text=True)
+        if made.returncode == 9:     # already exists: another test process made it meanwhile (pytest -n)
+            pwd.getpwnam(NEWCOMER)
+        elif made.returncode != 0:
+            raise RuntimeError(f"useradd {NEWCOMER} failed ({made.returncode}): {made.stderr}")
     return NEWCOMER
 
 

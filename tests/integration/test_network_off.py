@@ -134,6 +134,10 @@ class Listener:
         return {"host": self.host, "port": self.port}
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)    # wakes the blocked accept() now (close alone does not)
+        except OSError:
+            pass
         self.sock.close()
         self._thread.join(5)
 
