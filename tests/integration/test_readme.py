@@ -86,6 +86,7 @@ def test_readme_blocks_are_commands_snippets_or_reference() -> None:
     assert first == second == "sh"
     assert _up_command(up)[:2] == [".venv/bin/cumulo", "up"], up
     assert "pytest" in tests, tests
+    assert tests.strip() in (ROOT / ".ci" / "run").read_text(), "CI (.ci/run) runs README's test command as written"
     snippets = [code for lang, code, _ in blocks[2:] if lang in RUN]
     shown = [e for code in snippets for e in _expected(code)]
     # what a newcomer is promised first: the API answers, the function answers 200 (and README's URL is right)
