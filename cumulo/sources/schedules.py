@@ -191,13 +191,17 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                now = clock_ms(self._clock)
-                if self._leads(now):
-                    for doc in self._schedules.due(now):
-                        self.fire(doc)
+                self.tick()
             except Exception:
                 log.exception("scheduler tick failed")
             self._stop.wait(self.TICK_S)
+
+    def tick(self) -> None:
+        """One look at the schedules (every TICK_S): fire those due by the clock, if this process leads."""
+        now = clock_ms(self._clock)
+        if self._leads(now):
+            for doc in self._schedules.due(now):
+                self.fire(doc)
 
     def _leads(self, now_ms: int) -> bool:
         """Whether this process is the scheduler: the lease is renewed at most every
