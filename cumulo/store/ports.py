@@ -214,12 +214,12 @@ class Wakeups(Protocol):
 
     A topic is a queue's name or ``stream_topic(name)``. The store notifies a topic after each
     commit that makes something there available now (a send, a release or a change of visibility
-    due now, a move, a dead letter, a put of records), and no topic after inserting an execution.
-    A notify wakes the waiters of its topics and those waiting for anything (``topic=None``), no
-    others. A wait ends at a notify made while it waits, at its timeout, or sooner (an
-    implementation may re-check on its own): waiters always look again at what they wait for.
-    SQLite: conditions in this process, re-checking now and then for other processes' commits;
-    PostgreSQL: LISTEN/NOTIFY."""
+    due now, a move, a dead letter, a put of records); inserting an execution notifies no topic,
+    which wakes only those waiting for anything. A notify wakes the waiters of its topics and those
+    waiting for anything (``topic=None``), no others. A wait ends at a notify made while it waits,
+    at its timeout, or sooner (an implementation may re-check on its own): waiters always look
+    again at what they wait for. SQLite: conditions in this process, re-checking now and then for
+    other processes' commits; PostgreSQL: LISTEN/NOTIFY."""
 
     def notify(self, *topics: str) -> None: ...
     def wait(self, topic: str | None, timeout_s: float) -> None: ...
