@@ -333,7 +333,7 @@ def test_express_executions_running_at_once_are_bounded_and_standard_ones_reload
 
 def timer_of(machines: Any, arn: str) -> TimerFired:
     """The event that ends the Wait ``arn`` is in (its timer, from the stored snapshot)."""
-    snapshot = machines._messages.get_execution(arn)[4]["snapshot"]
+    snapshot = machines._executions.get_execution(arn)[4]["snapshot"]
     (frame,) = [f for f in snapshot["frames"] if f["work"]]
     (timer_id,) = frame["work"]["timers"]
     return TimerFired(timer_id)
