@@ -410,6 +410,7 @@ def test_a_no_auth_server_is_not_open_to_its_functions(tmp_path: Path) -> None:
         server.close()
 
 
+@pytest.mark.slow      # kill -9
 def test_cgroups_left_by_a_killed_server_are_removed_at_the_next_start(tmp_path: Path) -> None:
     """A server killed with kill -9 leaves its cumulo-<pid> groups (memory and pids) behind; the
     next one to start removes them, killing anything still inside."""

@@ -177,6 +177,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow      # kill -9
 def test_a_killed_server_leaves_no_loop_device_and_its_folder_goes_at_the_next_start(home, make_code) -> None:
     code = make_code(app=STORAGE)
     proc = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), home=str(home), code=str(code))],
