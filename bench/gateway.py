@@ -9,7 +9,7 @@ an idle Node or Cumulo process next to the one under load would skew it):
               behind an HttpApi ``GET /noop`` event, returning {"statusCode": 200, "body": "ok"}.
   cumulo-split  the same with ``CUMULO_CPU_SPLIT=1``: the server's threads on one CPU,
               environments on the others (off by default: see ARCHITECTURE.md, "The server").
-  floor       a bare no-op handler on the same HTTP stack: Cumulo's HTTP edge (api/edge.py,
+  floor       a bare no-op handler on the same HTTP stack: Cumulo's HTTP edge (edge/server.py,
               httptools on uvloop) answering {} without any gateway or invocation work;
               nothing can be faster than this on that stack.
   sls-offline serverless-offline 13 (serverless 3) serving the same Python handler on an
@@ -324,7 +324,7 @@ def _start_cumulo(work: Path, env: dict[str, str], home: str = "home", name: str
 
 FLOOR = textwrap.dedent("""\
     import asyncio, socket, uvloop
-    from cumulo.api.edge import HttpEdge, Response
+    from cumulo.edge.server import HttpEdge, Response
 
     ANSWER = Response(200, [("content-type", "application/json")], b"{}")
 

@@ -3,7 +3,7 @@
     python bench/server.py [--seconds S]
 
 Starts ``cumulo up`` (no auth, loopback) and, as the baseline, a no-op handler on the same
-HTTP stack (Cumulo's edge, api/edge.py, on uvloop), both as real processes. Keep-alive
+HTTP stack (Cumulo's edge, edge/server.py, on uvloop), both as real processes. Keep-alive
 HTTP/1.1 clients send POST /2015-03-31/functions/noop/invocations (Cumulo) or the same
 request to the no-op endpoint, at concurrency 1 and 16, and report requests/s and p50/p99
 latency, plus the ratio to the baseline. The client is wrk (a Lua script makes it POST)
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = textwrap.dedent("""\
     import asyncio, socket, sys, uvloop
-    from cumulo.api.edge import HttpEdge, Response
+    from cumulo.edge.server import HttpEdge, Response
 
     ANSWER = Response(200, [("content-type", "application/json")], b"{}")
 

@@ -24,12 +24,12 @@ from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
-from cumulo.functions import CodeSource, FunctionService
-from cumulo.layers import LayerService, LayerSource
+from cumulo.functions.control import CodeSource, FunctionService
+from cumulo.functions.layers import LayerService, LayerSource
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
-from cumulo.invoke.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
+from cumulo.functions.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, InvocationType, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
 from cumulo.model import function as fn
@@ -49,9 +49,9 @@ from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
-from cumulo.sfn.service import StateMachines
+from cumulo.stepfunctions.service import StateMachines
 from cumulo.sources.housekeeping import Housekeeper
-from cumulo.sources.mappings import EventSourceMappings, MappingPollers
+from cumulo.functions.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
@@ -654,7 +654,7 @@ class Cumulo:
                              busy: Callable[[], bool] | None = None) -> InvocationResult:
         """``invoke`` for asyncio callers (the gateway): warm invocations never leave the event loop;
         cold starts and other blocking work run in ``executor``. ``busy()``: whether the loop has other
-        work (``api.edge.Readiness.pending``); while it has none and nothing else is in flight, a
+        work (``edge.server.Readiness.pending``); while it has none and nothing else is in flight, a
         short invocation is awaited by polling (``Settings.spin_us``)."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()

@@ -1,6 +1,6 @@
 """The control plane's gate: what a request's head decides, before any of its body is read.
 
-The HTTP edge (``api/edge.py``) calls ``ControlGate`` once a request's headers are complete.
+The HTTP edge (``edge/server.py``) calls ``ControlGate`` once a request's headers are complete.
 In order, each answered at once with AWS's error shape (the connection then closes, and what
 the client still sends is discarded, never buffered):
 
@@ -28,12 +28,13 @@ from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import unquote
 
-from cumulo.api import awsjson, edge, lambda_api, sigv4
+from cumulo.api import awsjson, lambda_api, sigv4
 from cumulo.api.http import (
     BadRequestException, Request, RequestEntityTooLargeException, RequestTimeoutException,
     ServiceUnavailableException, error_reply,
 )
 from cumulo.config import Settings
+from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
 
 __all__ = ["ControlGate"]

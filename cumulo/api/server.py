@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, edge, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
+    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
 )
 from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.app import Cumulo
+from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
 
@@ -230,10 +231,10 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
     One event loop (uvloop), two listening sockets, both served by Cumulo's own HTTP/1.1 edge
-    (``api/edge.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway."""
+    (``edge/server.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway."""
     import uvloop
 
-    from cumulo.gateway.server import MAX_BODY_BYTES as GATEWAY_MAX_BODY, MAX_HEADER_BYTES, Gateway
+    from cumulo.edge.gateway import MAX_BODY_BYTES as GATEWAY_MAX_BODY, MAX_HEADER_BYTES, Gateway
 
     readiness = edge.Readiness()     # both ports: what the loop has still to read
     app = ControlPlane(cumulo, auth=auth, busy=readiness.pending)

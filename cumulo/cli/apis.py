@@ -60,7 +60,7 @@ def api_route(ctx: click.Context, api_id: str, route_key: str, function: str, pa
 @_aws_errors
 def api_logs(ctx: click.Context, api_id: str, since: str) -> None:
     """Access logs of an API: one JSON line per request."""
-    from cumulo.gateway.server import access_log_group
+    from cumulo.edge.gateway import access_log_group
 
     c = _open(ctx)
     c.apis.get_api(api_id)

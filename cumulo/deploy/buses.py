@@ -48,7 +48,7 @@ from cumulo.deploy.triggers import _integer
 from cumulo.errors import CumuloError
 from cumulo.events.pattern import compile_pattern
 from cumulo.events.transform import compile_target_input
-from cumulo.sources import cron
+from cumulo.model import cron
 
 __all__ = ["BUS_TYPE", "RULE_TYPE", "BusSpec", "RuleSpec", "rule_name_for", "bus_arn", "rule_arn", "bus_name_of",
            "read_bus", "read_rule", "read_function_rules", "bus_attributes", "rule_attributes", "rule_ref",

@@ -228,7 +228,7 @@ def _definition(sam: bool, props: dict[str, Any], base: Path) -> tuple[Any, str]
 
 
 def _checked(definition: Any, where: str) -> str:
-    from cumulo.states import parse_definition
+    from cumulo.stepfunctions.asl import parse_definition
     text = definition if isinstance(definition, str) else json.dumps(definition)
     try:
         parse_definition(text)

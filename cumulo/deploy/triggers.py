@@ -34,7 +34,7 @@ from typing import Any
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.errors import CumuloError
 from cumulo.model.function import validate_dead_letter_arn
-from cumulo.sources import cron
+from cumulo.model import cron
 
 __all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
            "read_event_invoke_config", "schedule_name_for"]

@@ -37,7 +37,7 @@ from cumulo.model import json_limits
 from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
 from cumulo.ports import now_ms as clock_ms
-from cumulo.sources import cron
+from cumulo.model import cron
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
 from cumulo.store.workers import QueueWorkers
 

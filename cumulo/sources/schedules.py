@@ -36,7 +36,7 @@ from cumulo.model import json_limits
 from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
-from cumulo.sources import cron
+from cumulo.model import cron
 from cumulo.store.ports import Leases, lease_owner
 
 __all__ = ["Schedules", "Scheduler", "scheduled_event"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import ExecutionStatus, TaskError, run_to_completion
+from cumulo.stepfunctions.asl import ExecutionStatus, TaskError, run_to_completion
 
 from tests.conformance.data import CONFORMANCE  # noqa: E402
 FILES = ("asl_cases.json", "asl_choice_operator_cases.json")

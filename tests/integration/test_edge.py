@@ -1,4 +1,4 @@
-"""The HTTP/1.1 edge (api/edge.py) on a real loopback socket, driven by raw clients."""
+"""The HTTP/1.1 edge (edge/server.py) on a real loopback socket, driven by raw clients."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from cumulo.api.edge import HttpEdge, Request, Response
+from cumulo.edge.server import HttpEdge, Request, Response
 
 
 class Served:

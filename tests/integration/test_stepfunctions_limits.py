@@ -22,9 +22,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cumulo import Cumulo
-from cumulo.sfn import service
-from cumulo.sfn.service import SfnError
-from cumulo.states import TimerFired
+from cumulo.stepfunctions import service
+from cumulo.stepfunctions.service import SfnError
+from cumulo.stepfunctions.asl import TimerFired
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_stepfunctions import finished, machine

@@ -1,4 +1,4 @@
-"""The edge's request parsing (api/edge.py), driven byte by byte without sockets: however a
+"""The edge's request parsing (edge/server.py), driven byte by byte without sockets: however a
 client cuts its bytes into reads, the handler sees the same requests, and the head's limits
 hold exactly. A fake transport records what the edge writes."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cumulo.api.edge import HttpEdge, Request, Response, _Connection
+from cumulo.edge.server import HttpEdge, Request, Response, _Connection
 
 
 class FakeTransport(asyncio.Transport):

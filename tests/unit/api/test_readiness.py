@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from cumulo.api.edge import Readiness
+from cumulo.edge.server import Readiness
 
 
 def test_a_connection_with_bytes_waiting_is_pending_until_they_are_read() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from cumulo.config import Settings
 from cumulo.errors import RequestTooLargeException, ServiceException, TooManyRequestsException
-from cumulo.invoke.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
+from cumulo.functions.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model.function import Arns, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cumulo.errors import InvalidParameterValueException, ResourceNotFoundException, ValidationException
-from cumulo.layers import LayerService
+from cumulo.functions.layers import LayerService
 from cumulo.model.function import Arns
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.sqlite import SQLiteStore

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cumulo.errors import ValidationException
-from cumulo.sources.cron import Cron, parse, zone
+from cumulo.model.cron import Cron, parse, zone
 
 UTC = timezone.utc
 T0 = datetime(2026, 12, 1, 8, 47, 30, tzinfo=UTC)      # a Tuesday

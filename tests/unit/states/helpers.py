@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.states import Execution, FakeClock, InvokeTask, StartTimer
+from cumulo.stepfunctions.asl import Execution, FakeClock, InvokeTask, StartTimer
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:work"
 INVOKE = "arn:aws:states:::lambda:invoke"

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cumulo.states import Execution, ExecutionStatus, FakeClock, TaskError, TimerFired, run_to_completion
-from cumulo.states import jsonata as J
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, INTRINSIC_FAILURE, QUERY_EVALUATION_ERROR, StatesFailure
-from cumulo.states.interfaces import InvokeTask, StartTimer, TaskSucceeded
-from cumulo.states.interpreter import MAX_LIVE_STATE, MAX_STEP_BYTES
-from cumulo.states.intrinsics import IntrinsicSyntaxError, evaluate, parse_intrinsic
-from cumulo.states.limits import MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure
-from cumulo.states.paths import Path, dumps, parse_path
-from cumulo.states.regex import REGEX_BUDGET, RegexTooCostly, compile_bounded
+from cumulo.stepfunctions.asl import Execution, ExecutionStatus, FakeClock, TaskError, TimerFired, run_to_completion
+from cumulo.stepfunctions.asl import jsonata as J
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, INTRINSIC_FAILURE, QUERY_EVALUATION_ERROR, StatesFailure
+from cumulo.stepfunctions.asl.interfaces import InvokeTask, StartTimer, TaskSucceeded
+from cumulo.stepfunctions.asl.interpreter import MAX_LIVE_STATE, MAX_STEP_BYTES
+from cumulo.stepfunctions.asl.intrinsics import IntrinsicSyntaxError, evaluate, parse_intrinsic
+from cumulo.stepfunctions.asl.limits import MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure
+from cumulo.stepfunctions.asl.paths import Path, dumps, parse_path
+from cumulo.stepfunctions.asl.regex import REGEX_BUDGET, RegexTooCostly, compile_bounded
 
 from .helpers import LAMBDA, invokes, machine, task, types
 

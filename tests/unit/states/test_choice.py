@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cumulo.states.choice import compile_rule, matches, parse_timestamp, string_matches
-from cumulo.states.errors import RUNTIME, StatesFailure
+from cumulo.stepfunctions.asl.choice import compile_rule, matches, parse_timestamp, string_matches
+from cumulo.stepfunctions.asl.errors import RUNTIME, StatesFailure
 
 T1, T2 = "2016-03-14T01:59:00Z", "2016-03-14T02:59:00+00:30"        # T2 is 30 minutes after T1
 

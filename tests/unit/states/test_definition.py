@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import InvalidDefinition, parse_definition, validate_definition
-from cumulo.states.model import ChoiceState, MapState, ParallelState, PassState, QueryLanguage, TaskState
-from cumulo.states.resources import Integration
+from cumulo.stepfunctions.asl import InvalidDefinition, parse_definition, validate_definition
+from cumulo.stepfunctions.asl.model import ChoiceState, MapState, ParallelState, PassState, QueryLanguage, TaskState
+from cumulo.stepfunctions.asl.resources import Integration
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 

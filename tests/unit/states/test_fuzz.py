@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cumulo.states import ExecutionStatus, TaskError, parse_definition, run_to_completion, validate_definition
+from cumulo.stepfunctions.asl import ExecutionStatus, TaskError, parse_definition, run_to_completion, validate_definition
 
 NAMES = ["A", "B", "C"]
 leaf = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import (CancelTask, Delayed, Execution, ExecutionStatus, Fail, FakeClock, SeededEntropy,
+from cumulo.stepfunctions.asl import (CancelTask, Delayed, Execution, ExecutionStatus, Fail, FakeClock, SeededEntropy,
                            StopExecution, Succeed, TaskError, TaskFailed, TaskSucceeded, TimerFired, decode_task_token,
                            event_from_json, event_to_json, run_to_completion)
-from cumulo.states.interpreter import MAX_PAYLOAD
-from cumulo.states.resources import Integration, Pattern
+from cumulo.stepfunctions.asl.interpreter import MAX_PAYLOAD
+from cumulo.stepfunctions.asl.resources import Integration, Pattern
 
 from .helpers import INVOKE, LAMBDA, Draws, invokes, machine, started, task, timers, types
 
@@ -384,7 +384,7 @@ def test_a_defect_inside_the_core_ends_the_execution_instead_of_raising() -> Non
 
 
 def test_a_machine_that_loops_forever_hits_the_history_quota() -> None:
-    from cumulo.states.interpreter import MAX_HISTORY
+    from cumulo.stepfunctions.asl.interpreter import MAX_HISTORY
     definition = machine(("A", {"Type": "Pass", "Next": "B"}),
                          ("B", {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "E"}],
                                 "Default": "A"}), ("E", {"Type": "Succeed"}))

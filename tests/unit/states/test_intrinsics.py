@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cumulo.states.errors import INTRINSIC_FAILURE, StatesFailure
-from cumulo.states.intrinsics import IntrinsicSyntaxError, evaluate, parse_intrinsic
-from cumulo.states.paths import NoMatch, Path
+from cumulo.stepfunctions.asl.errors import INTRINSIC_FAILURE, StatesFailure
+from cumulo.stepfunctions.asl.intrinsics import IntrinsicSyntaxError, evaluate, parse_intrinsic
+from cumulo.stepfunctions.asl.paths import NoMatch, Path
 
 INPUT = {"s": "a,b,,c", "n": 5, "arr": [1, 2, 3, 2, 1], "obj": {"a": 1}, "o2": {"b": 2, "a": 9}, "t": "T {} t",
          "json": '{"x": [1, "y"]}', "b64": "SGVsbG8=", "nested": [[1], [1.0], [1]], "f": 1.5}

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import ExecutionStatus, FakeClock, TaskError, run_to_completion
-from cumulo.states.errors import QUERY_EVALUATION_ERROR, StatesFailure
-from cumulo.states.jsonata import compile_expression, evaluate, is_expression
+from cumulo.stepfunctions.asl import ExecutionStatus, FakeClock, TaskError, run_to_completion
+from cumulo.stepfunctions.asl.errors import QUERY_EVALUATION_ERROR, StatesFailure
+from cumulo.stepfunctions.asl.jsonata import compile_expression, evaluate, is_expression
 
 from .helpers import LAMBDA, Draws, machine, task
 
@@ -140,7 +140,7 @@ def test_wait_seconds_timestamp_and_fail_fields() -> None:
 
 def test_task_timeout_as_an_expression() -> None:
     definition = jsonata(("T", task(TimeoutSeconds="{% $states.input.t %}", Arguments={})))
-    from cumulo.states import Delayed
+    from cumulo.stepfunctions.asl import Delayed
     result = run_to_completion(definition, {"t": 2}, lambda r, a: Delayed(5, "late"), FakeClock(0.0))
     assert result.error == "States.Timeout"
 

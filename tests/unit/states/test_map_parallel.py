@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import (CancelTask, ExecutionStatus, FakeClock, TaskError, TaskFailed, TaskSucceeded,
+from cumulo.stepfunctions.asl import (CancelTask, ExecutionStatus, FakeClock, TaskError, TaskFailed, TaskSucceeded,
                            run_to_completion)
 
 from .helpers import LAMBDA, invokes, machine, started, task, types

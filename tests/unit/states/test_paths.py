@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cumulo.states.errors import RESULT_PATH_MATCH_FAILURE, StatesFailure
-from cumulo.states.paths import NoMatch, PathSyntaxError, Root, dumps, parse_path, put
+from cumulo.stepfunctions.asl.errors import RESULT_PATH_MATCH_FAILURE, StatesFailure
+from cumulo.stepfunctions.asl.paths import NoMatch, PathSyntaxError, Root, dumps, parse_path, put
 
 DOC = {"users": [{"name": "a", "year": 1997, "status": 0}, {"name": "b", "year": 1998, "status": 1}],
        "detail": {"delivery-partner": "UQS", "codes": [1, 2, 3], "nested": {"deep": True}},

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import TaskSucceeded, classify, lambda_invoke_result, run_to_completion
-from cumulo.states.interfaces import HistoryEvent
-from cumulo.states.resources import Integration, Pattern
+from cumulo.stepfunctions.asl import TaskSucceeded, classify, lambda_invoke_result, run_to_completion
+from cumulo.stepfunctions.asl.interfaces import HistoryEvent
+from cumulo.stepfunctions.asl.resources import Integration, Pattern
 
 from .helpers import machine, started, task, invokes, types
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from cumulo.states import (Delayed, Execution, ExecutionStatus, FakeClock, TaskError, TaskFailed, TaskHeartbeat,
+from cumulo.stepfunctions.asl import (Delayed, Execution, ExecutionStatus, FakeClock, TaskError, TaskFailed, TaskHeartbeat,
                            TimerFired, retry_delay, run_to_completion)
-from cumulo.states.errors import error_matches
-from cumulo.states.model import Retrier
+from cumulo.stepfunctions.asl.errors import error_matches
+from cumulo.stepfunctions.asl.model import Retrier
 
 from .helpers import Draws, invokes, machine, started, task, timers, types
 
@@ -200,7 +200,7 @@ def test_a_late_result_after_a_timeout_is_ignored() -> None:
     clock.advance_to(1)
     execution.advance(TimerFired(timer.timer_id))
     assert execution.status is ExecutionStatus.FAILED and execution.error == "States.Timeout"
-    from cumulo.states import TaskSucceeded
+    from cumulo.stepfunctions.asl import TaskSucceeded
     assert execution.advance(TaskSucceeded(command.task_id, "late")).commands == []
 
 
@@ -212,7 +212,7 @@ def test_catcher_assign_sees_the_error_output() -> None:
 
 
 def test_a_function_error_without_an_error_type_is_lambda_unknown() -> None:
-    from cumulo.states import lambda_error
+    from cumulo.stepfunctions.asl import lambda_error
     assert lambda_error({"errorMessage": "oops", "errorType": "KeyError"}) == (
         "KeyError", '{"errorMessage":"oops","errorType":"KeyError"}')
     assert lambda_error({"errorMessage": "Task timed out after 3.00 seconds"})[0] == "Lambda.Unknown"

@@ -1,4 +1,4 @@
-"""The gateway: HTTP requests (from ``api/edge.py``) turned into Lambda proxy invocations.
+"""The gateway: HTTP requests (from ``edge/server.py``) turned into Lambda proxy invocations.
 
 Which API a request is for: the Host header ``{api_id}.execute-api.<anything>``,
 else a first path segment naming an API (``/{api_id}/...``). Which stage: a
@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from cumulo.api.edge import Request
+from cumulo.edge.server import Request
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
@@ -55,7 +55,7 @@ class Gateway:
     def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None) -> None:
         self.cumulo = cumulo
         self.executor = executor
-        self._busy = busy        # whether the loop has other work (api.edge.Readiness.pending)
+        self._busy = busy        # whether the loop has other work (edge.server.Readiness.pending)
         self._generation = -1
         self._apis: dict[str, tuple[HttpApi, RouteTable, CorsConfig | None]] = {}
         self._longest: dict[str, float] = {}
@@ -103,7 +103,7 @@ class Gateway:
 
     # -- HTTP -----------------------------------------------------------------
     async def handle(self, request: Request) -> GatewayResponse:
-        """One request from the HTTP edge (``api/edge.py``), whole body included."""
+        """One request from the HTTP edge (``edge/server.py``), whole body included."""
         started = time.monotonic()
         access: dict[str, Any] = {}
         response = await self._respond(request, access)

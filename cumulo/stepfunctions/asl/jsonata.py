@@ -43,10 +43,10 @@ import jsonata as _jsonata
 from jsonata import jsonata as _engine
 from jsonata import utils as _utils
 
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, QUERY_EVALUATION_ERROR, StatesFailure
-from cumulo.states.intrinsics import HASHES, Randomness
-from cumulo.states.limits import MAX_ARRAY_RANGE, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure
-from cumulo.states.regex import RegexTooCostly, compile_bounded
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, QUERY_EVALUATION_ERROR, StatesFailure
+from cumulo.stepfunctions.asl.intrinsics import HASHES, Randomness
+from cumulo.stepfunctions.asl.limits import MAX_ARRAY_RANGE, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure
+from cumulo.stepfunctions.asl.regex import RegexTooCostly, compile_bounded
 
 __all__ = ["Expression", "JsonataSyntaxError", "is_expression", "compile_expression", "evaluate",
            "evaluate_template", "iso_timestamp"]

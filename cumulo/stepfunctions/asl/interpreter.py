@@ -43,23 +43,23 @@ from collections import deque
 from dataclasses import asdict, replace
 from typing import Any, Mapping
 
-from cumulo.states import errors as E
-from cumulo.states.dataflow import Outcome, Scope
-from cumulo.states.definition import parse_definition
-from cumulo.states.errors import StatesFailure, error_matches
-from cumulo.states.frames import (Frame, command_from_json, command_to_json, context_object, decode_task_token,
+from cumulo.stepfunctions.asl import errors as E
+from cumulo.stepfunctions.asl.dataflow import Outcome, Scope
+from cumulo.stepfunctions.asl.definition import parse_definition
+from cumulo.stepfunctions.asl.errors import StatesFailure, error_matches
+from cumulo.stepfunctions.asl.frames import (Frame, command_from_json, command_to_json, context_object, decode_task_token,
                                   encode_task_token, retry_delay)
-from cumulo.states.history import task_event, text_details, without_none
-from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
+from cumulo.stepfunctions.asl.history import task_event, text_details, without_none
+from cumulo.stepfunctions.asl.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
                                       ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
                                       Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
                                       TimerFired)
-from cumulo.states.limits import (MAX_INLINE_CONCURRENCY, MAX_PAYLOAD, MAX_VARIABLES, TooLarge, measure,
+from cumulo.stepfunctions.asl.limits import (MAX_INLINE_CONCURRENCY, MAX_PAYLOAD, MAX_VARIABLES, TooLarge, measure,
                                   utf8_size)
-from cumulo.states.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
+from cumulo.stepfunctions.asl.model import (ChoiceState, FailState, MapState, ParallelState, PassState, State,
                                  StateMachine, SucceedState, TaskState, WaitState)
-from cumulo.states.paths import dumps
-from cumulo.states.resources import Integration, Pattern, lambda_invoke_result
+from cumulo.stepfunctions.asl.paths import dumps
+from cumulo.stepfunctions.asl.resources import Integration, Pattern, lambda_invoke_result
 
 __all__ = ["Execution", "retry_delay", "decode_task_token", "MAX_PAYLOAD", "MAX_HISTORY", "MAX_LIVE_STATE"]
 

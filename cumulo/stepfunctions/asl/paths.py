@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, StatesFailure
-from cumulo.states.limits import MAX_PATH_NODES
-from cumulo.states.regex import compile_bounded
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, StatesFailure
+from cumulo.stepfunctions.asl.limits import MAX_PATH_NODES
+from cumulo.stepfunctions.asl.regex import compile_bounded
 
 __all__ = ["Root", "Path", "PathSyntaxError", "NoMatch", "parse_path", "is_path", "put", "dumps"]
 

@@ -1,6 +1,6 @@
 """The interpreter's seam: what the shell feeds in, what it is asked to do, and what it records.
 
-The core (``cumulo.states.interpreter.Execution``) is deterministic: given the definition, the
+The core (``cumulo.stepfunctions.asl.interpreter.Execution``) is deterministic: given the definition, the
 execution input, the ``ExecutionContext``, the injected ``Clock`` and ``Entropy``, and the sequence
 of ``Event``s, it produces the same ``Command``s and history every time. It never performs I/O and
 never raises for anything a state machine can do: a failing state becomes Retry/Catch or a
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, Union
 
-from cumulo.states.resources import Resource
+from cumulo.stepfunctions.asl.resources import Resource
 
 __all__ = [
     "Clock", "Entropy", "SeededEntropy", "ExecutionContext", "ExecutionStatus",

@@ -18,15 +18,15 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping
 
-from cumulo.states import choice as _choice
-from cumulo.states import jsonata as _jsonata
-from cumulo.states import templates as _templates
-from cumulo.states.errors import ALL, Diagnostic, InvalidDefinition
-from cumulo.states.model import (DOLLAR, Catcher, ChoiceBranch, ChoiceState, FailState, ItemBatcher, MapState,
+from cumulo.stepfunctions.asl import choice as _choice
+from cumulo.stepfunctions.asl import jsonata as _jsonata
+from cumulo.stepfunctions.asl import templates as _templates
+from cumulo.stepfunctions.asl.errors import ALL, Diagnostic, InvalidDefinition
+from cumulo.stepfunctions.asl.model import (DOLLAR, Catcher, ChoiceBranch, ChoiceState, FailState, ItemBatcher, MapState,
                                  ParallelState, PassState, QueryLanguage, Retrier, State, StateMachine, SucceedState,
                                  TaskState, WaitState)
-from cumulo.states.paths import Path, PathSyntaxError, parse_path
-from cumulo.states.resources import classify
+from cumulo.stepfunctions.asl.paths import Path, PathSyntaxError, parse_path
+from cumulo.stepfunctions.asl.resources import classify
 
 __all__ = ["parse_definition", "validate_definition"]
 
@@ -594,5 +594,5 @@ class _Checker:
 
 
 def _is_variable_name(name: str) -> bool:
-    from cumulo.states.paths import VARIABLE_NAME
+    from cumulo.stepfunctions.asl.paths import VARIABLE_NAME
     return bool(VARIABLE_NAME.fullmatch(name)) and len(name) <= MAX_NAME and name != "states"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Union
 
-from cumulo.states.errors import RUNTIME, StatesFailure
-from cumulo.states.paths import NoMatch, Path, PathSyntaxError, parse_path
+from cumulo.stepfunctions.asl.errors import RUNTIME, StatesFailure
+from cumulo.stepfunctions.asl.paths import NoMatch, Path, PathSyntaxError, parse_path
 
 __all__ = ["Comparison", "Not", "And", "Or", "Rule", "OPERATORS", "TYPE_TESTS", "compile_rule",
            "matches", "parse_timestamp", "string_matches"]

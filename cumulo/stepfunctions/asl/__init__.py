@@ -19,16 +19,16 @@ A shell drives an execution like this (a Standard execution persists after every
     obey(execution.outstanding())
 """
 
-from cumulo.states.definition import parse_definition, validate_definition
-from cumulo.states.driver import Delayed, FakeClock, RunResult, TaskError, run_to_completion
-from cumulo.states.errors import Diagnostic, InvalidDefinition, StatesFailure
-from cumulo.states.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
+from cumulo.stepfunctions.asl.definition import parse_definition, validate_definition
+from cumulo.stepfunctions.asl.driver import Delayed, FakeClock, RunResult, TaskError, run_to_completion
+from cumulo.stepfunctions.asl.errors import Diagnostic, InvalidDefinition, StatesFailure
+from cumulo.stepfunctions.asl.interfaces import (CancelTask, CancelTimer, Clock, Command, Entropy, Event, ExecutionContext,
                                       ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy, StartTimer,
                                       Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded,
                                       TimerFired, event_from_json, event_to_json)
-from cumulo.states.interpreter import Execution, decode_task_token, retry_delay
-from cumulo.states.model import StateMachine
-from cumulo.states.resources import Integration, Pattern, Resource, classify, lambda_error, lambda_invoke_result
+from cumulo.stepfunctions.asl.interpreter import Execution, decode_task_token, retry_delay
+from cumulo.stepfunctions.asl.model import StateMachine
+from cumulo.stepfunctions.asl.resources import Integration, Pattern, Resource, classify, lambda_error, lambda_invoke_result
 
 __all__ = [
     "parse_definition", "validate_definition", "StateMachine", "Diagnostic", "InvalidDefinition", "StatesFailure",

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from cumulo.states.choice import Rule
-from cumulo.states.intrinsics import Call
-from cumulo.states.jsonata import Expression
-from cumulo.states.paths import Path, parse_path
-from cumulo.states.resources import Resource
-from cumulo.states.templates import Template
+from cumulo.stepfunctions.asl.choice import Rule
+from cumulo.stepfunctions.asl.intrinsics import Call
+from cumulo.stepfunctions.asl.jsonata import Expression
+from cumulo.stepfunctions.asl.paths import Path, parse_path
+from cumulo.stepfunctions.asl.resources import Resource
+from cumulo.stepfunctions.asl.templates import Template
 
 __all__ = ["QueryLanguage", "Retrier", "Catcher", "State", "PassState", "TaskState", "ChoiceBranch",
            "ChoiceState", "WaitState", "SucceedState", "FailState", "ParallelState", "MapState",

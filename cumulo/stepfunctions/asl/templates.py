@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, RUNTIME, StatesFailure
-from cumulo.states.intrinsics import Call, IntrinsicSyntaxError, Randomness, evaluate, is_intrinsic, parse_intrinsic
-from cumulo.states.limits import MAX_PAYLOAD, TooLarge, measure
-from cumulo.states.paths import NoMatch, Path, PathSyntaxError, dumps, is_path, parse_path
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, RUNTIME, StatesFailure
+from cumulo.stepfunctions.asl.intrinsics import Call, IntrinsicSyntaxError, Randomness, evaluate, is_intrinsic, parse_intrinsic
+from cumulo.stepfunctions.asl.limits import MAX_PAYLOAD, TooLarge, measure
+from cumulo.stepfunctions.asl.paths import NoMatch, Path, PathSyntaxError, dumps, is_path, parse_path
 
 __all__ = ["Template", "compile_template", "compile_selector", "evaluate_template", "select"]
 

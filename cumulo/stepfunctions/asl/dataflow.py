@@ -14,16 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cumulo.states import jsonata as _jsonata
-from cumulo.states.choice import matches, parse_timestamp
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesFailure
-from cumulo.states.intrinsics import Randomness
-from cumulo.states.jsonata import Expression
-from cumulo.states.limits import MAX_PAYLOAD, TooLarge, measure
-from cumulo.states.model import (Catcher, ChoiceBranch, ChoiceState, FailState, MapState, State, TaskState,
+from cumulo.stepfunctions.asl import jsonata as _jsonata
+from cumulo.stepfunctions.asl.choice import matches, parse_timestamp
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesFailure
+from cumulo.stepfunctions.asl.intrinsics import Randomness
+from cumulo.stepfunctions.asl.jsonata import Expression
+from cumulo.stepfunctions.asl.limits import MAX_PAYLOAD, TooLarge, measure
+from cumulo.stepfunctions.asl.model import (Catcher, ChoiceBranch, ChoiceState, FailState, MapState, State, TaskState,
                                  WaitState)
-from cumulo.states.paths import NoMatch, Path, dumps, put
-from cumulo.states.templates import Template, evaluate_template, select
+from cumulo.stepfunctions.asl.paths import NoMatch, Path, dumps, put
+from cumulo.stepfunctions.asl.templates import Template, evaluate_template, select
 
 __all__ = ["Scope", "Outcome", "MapLimits"]
 

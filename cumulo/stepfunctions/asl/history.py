@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.states.paths import dumps
-from cumulo.states.resources import Integration, Resource
+from cumulo.stepfunctions.asl.paths import dumps
+from cumulo.stepfunctions.asl.resources import Integration, Resource
 
 __all__ = ["task_event", "text_details", "without_none"]
 

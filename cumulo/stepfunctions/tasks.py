@@ -14,7 +14,7 @@ from typing import Any
 
 from cumulo.errors import CumuloError
 from cumulo.ports import Kind, Send, Target, Targets
-from cumulo.states import Integration, InvokeTask, Pattern, TaskFailed, TaskSucceeded, lambda_error
+from cumulo.stepfunctions.asl import Integration, InvokeTask, Pattern, TaskFailed, TaskSucceeded, lambda_error
 
 __all__ = ["run_task"]
 

@@ -14,10 +14,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from cumulo.states.interfaces import (CancelTask, CancelTimer, Command, Entropy, Event, ExecutionContext,
+from cumulo.stepfunctions.asl.interfaces import (CancelTask, CancelTimer, Command, Entropy, Event, ExecutionContext,
                                       ExecutionStatus, HistoryEvent, InvokeTask, StartTimer, TaskFailed, TaskSucceeded, TimerFired)
-from cumulo.states.interpreter import Execution
-from cumulo.states.model import StateMachine
+from cumulo.stepfunctions.asl.interpreter import Execution
+from cumulo.stepfunctions.asl.model import StateMachine
 
 __all__ = ["FakeClock", "TaskError", "Delayed", "RunResult", "run_to_completion"]
 
@@ -116,7 +116,7 @@ def _key(event: Event) -> str:
 
 def _invoke(command: InvokeTask, handler: TaskHandler, clock: FakeClock, immediate: deque[Event],
             scheduled: list[tuple[float, int, Event]], order: "itertools.count[int]") -> None:
-    from cumulo.states.interfaces import TaskHeartbeat
+    from cumulo.stepfunctions.asl.interfaces import TaskHeartbeat
     try:
         answer = handler(command.resource.arn, command.parameters)
     except TaskError as exc:

@@ -15,7 +15,7 @@ returns); its ``Engine`` thread owns every running execution:
 External inputs (starts from other processes, SendTask*, StopExecution) travel
 through the durable ``~sfn-inbox`` queue, so a CLI beside a running server (or
 another node) reaches the one engine holding the ``states-engine`` lease.
-Tasks run on worker threads (``sfn/tasks.py``); their results come back to the
+Tasks run on worker threads (``stepfunctions/tasks.py``); their results come back to the
 engine thread, which alone advances executions.
 
 Hostile input is refused at the API with AWS's errors: an execution input or
@@ -59,13 +59,13 @@ from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Targets
 from cumulo.ports import now_ms as clock_ms
-from cumulo.sfn.tasks import run_task
-from cumulo.states import (
+from cumulo.stepfunctions.tasks import run_task
+from cumulo.stepfunctions.asl import (
     CancelTimer, Execution, ExecutionContext, ExecutionStatus, Fail, HistoryEvent, InvokeTask, SeededEntropy,
     StartTimer, Step, StopExecution, Succeed, TaskFailed, TaskHeartbeat, TaskSucceeded, TimerFired, event_from_json,
     event_to_json, parse_definition,
 )
-from cumulo.states.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
+from cumulo.stepfunctions.asl.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
 from cumulo.store.ports import Executions, Leases, NewMessage, QueueMessages, lease_owner
 
 __all__ = ["StateMachines", "SfnError"]
@@ -230,7 +230,7 @@ class StateMachines:
     @staticmethod
     def validate(definition: Any) -> dict[str, Any]:
         """ValidateStateMachineDefinition: OK, or FAIL with the diagnostics."""
-        from cumulo.states import validate_definition
+        from cumulo.stepfunctions.asl import validate_definition
         found = validate_definition(_definition_text(definition))
         if not found:
             return {"result": "OK", "diagnostics": []}

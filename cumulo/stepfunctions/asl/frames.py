@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cumulo.states.interfaces import ExecutionContext, InvokeTask
-from cumulo.states.jsonata import iso_timestamp
-from cumulo.states.model import Retrier
-from cumulo.states.resources import classify
+from cumulo.stepfunctions.asl.interfaces import ExecutionContext, InvokeTask
+from cumulo.stepfunctions.asl.jsonata import iso_timestamp
+from cumulo.stepfunctions.asl.model import Retrier
+from cumulo.stepfunctions.asl.resources import classify
 
 __all__ = ["Frame", "context_object", "retry_delay", "encode_task_token", "decode_task_token", "command_to_json", "command_from_json"]
 

@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from cumulo.states.errors import DATA_LIMIT_EXCEEDED, INTRINSIC_FAILURE, StatesFailure
-from cumulo.states.limits import MAX_ARRAY_RANGE, MAX_INTRINSIC_NESTING, MAX_PAYLOAD, TooLarge, measure
-from cumulo.states.paths import Path, PathSyntaxError, dumps, parse_path
+from cumulo.stepfunctions.asl.errors import DATA_LIMIT_EXCEEDED, INTRINSIC_FAILURE, StatesFailure
+from cumulo.stepfunctions.asl.limits import MAX_ARRAY_RANGE, MAX_INTRINSIC_NESTING, MAX_PAYLOAD, TooLarge, measure
+from cumulo.stepfunctions.asl.paths import Path, PathSyntaxError, dumps, parse_path
 
 __all__ = ["Call", "Literal", "IntrinsicSyntaxError", "Randomness", "parse_intrinsic", "is_intrinsic",
            "evaluate", "FUNCTIONS"]

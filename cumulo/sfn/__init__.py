@@ -1,1 +1,0 @@
-"""Step Functions: the state machine service and its engine, over the pure ASL core in ``cumulo.states``."""
