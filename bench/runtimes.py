@@ -4,7 +4,7 @@
 
 One run, one machine, the same no-op function in each runtime:
 - ``python3.11`` forked from the zygote (the baseline every ratio is against);
-- ``nodejs20.x`` on our bootstrap (cumulo/runtime/node/bootstrap.js);
+- ``nodejs20.x`` on our bootstrap (cumulo/runtime/inside/node/bootstrap.js);
 - ``provided.al2023`` with a compiled C bootstrap (a keep-alive client costing microseconds: its
   warm figure is the Runtime API's own cost per invoke, server and process switch included);
 - ``provided.al2023`` with a bash + curl bootstrap (two curl processes per invoke);

@@ -41,7 +41,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
-from cumulo.runtime.scratch import ScratchDisks
+from cumulo.runtime.inside.scratch import ScratchDisks
 from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
@@ -331,7 +331,7 @@ class Cumulo:
             why = ("sandbox=process was asked" if self.settings.sandbox == "process" else
                    "this server is not root; run it as root for the namespace level" if os.geteuid() != 0 else
                    "mount namespaces are not available here")
-            scoped = zygote.signals_scoped    # runtime/landlock.py
+            scoped = zygote.signals_scoped    # runtime/inside/landlock.py
             lines = ["process: environments run as this server's user, for trusted code only (" + why + "): "
                      "a function can read this user's files (the store and its keys), "
                      + ("signal and read the other functions' environments" if scoped else
@@ -357,7 +357,7 @@ class Cumulo:
         return lines
 
     def _tmp_storage(self) -> str:
-        """What an environment's /tmp is at the namespace level (runtime/scratch.py)."""
+        """What an environment's /tmp is at the namespace level (runtime/inside/scratch.py)."""
         if self._scratch is not None:
             return ("/tmp: a disk of each environment's own (ext4 on a loop device, its EphemeralStorage in size, "
                     "ENOSPC past it), not counted as its memory")

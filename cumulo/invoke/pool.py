@@ -9,7 +9,7 @@ provisioned-concurrency target filled with initialised environments,
 re-creating any that die.
 
 SnapStart (``acquire(..., snap_start=True)``): the first cold start of a key creates a
-*template* — an environment that ran Init and now forks environments (runtime/snapshot.py) —
+*template* — an environment that ran Init and now forks environments (runtime/inside/snapshot.py) —
 and every cold start of that key is a fork of it (a restore). One Init per key at a time: cold
 starts arriving while the template is being built wait for it instead of running Init each.
 A template Init refused (threads or open descriptors left behind) becomes an ordinary

@@ -20,7 +20,7 @@ from pathlib import Path
 __all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
            "host_architecture", "interpreter_note", "runtime_packages_dir"]
 
-NODE_BOOTSTRAP = Path(__file__).resolve().parent / "node" / "bootstrap.js"
+NODE_BOOTSTRAP = Path(__file__).resolve().parent / "inside" / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
 _AWS_RUNTIME_DIR = "/var/runtime"
 

@@ -37,7 +37,7 @@ from typing import Callable
 
 import orjson
 
-from cumulo.runtime import protocol, scratch
+from cumulo.runtime.inside import protocol, scratch
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Spawner, Succeeded,
     FunctionFailed, TimedOut,

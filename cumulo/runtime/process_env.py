@@ -26,7 +26,7 @@ from typing import Callable
 
 import orjson
 
-from cumulo.runtime import protocol
+from cumulo.runtime.inside import protocol
 from cumulo.runtime.environment import spawn_process
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, Succeeded, TimedOut,
@@ -34,7 +34,7 @@ from cumulo.runtime.interfaces import (
 from cumulo.runtime.runtime_api import ErrorPosted, InitErrorPosted, Responded, RuntimeApiServer, Signal
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel
 from cumulo.runtime.zygote import Zygote, describe_exit
-from cumulo.runtime.zygote_main import sandbox_uid
+from cumulo.runtime.inside.zygote_main import sandbox_uid
 
 __all__ = ["ProcessEnvironment"]
 

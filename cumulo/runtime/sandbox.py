@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cumulo.runtime.zygote_main import PIDS_MAX   # what the environment's RLIMIT_NPROC says too
+from cumulo.runtime.inside.zygote_main import PIDS_MAX   # what the environment's RLIMIT_NPROC says too
 
 if TYPE_CHECKING:
-    from cumulo.runtime.scratch import ScratchDisks
+    from cumulo.runtime.inside.scratch import ScratchDisks
 
 __all__ = ["SandboxLevel", "SandboxPolicy", "MemoryCgroups"]
 

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from cumulo.runtime import protocol
+from cumulo.runtime.inside import protocol
 from cumulo.runtime.environment import Environment
 from cumulo.runtime.interfaces import LogLine
 from cumulo.runtime.zygote import ExitTable, ZygoteError

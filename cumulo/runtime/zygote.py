@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from cumulo.runtime import catalog, landlock, linux, protocol
+from cumulo.runtime import catalog
+from cumulo.runtime.inside import landlock, linux, protocol
 
 __all__ = ["ExitTable", "Zygote", "ZygoteError"]
 
@@ -84,22 +85,22 @@ class Zygote:
         self._sock: socket.socket | None = None
         self.namespaces = False
         self.template_namespaces = False   # templates can isolate their children at the namespace level
-        self.seccomp = False               # environments get the seccomp filter (runtime/seccomp.py)
+        self.seccomp = False               # environments get the seccomp filter (runtime/inside/seccomp.py)
         self.pid_namespaces = False        # environments forked by the zygote are pid 1 of their own
         self.template_pid_namespaces = False   # and those forked by a template
         self.cpus: set[int] | None = None  # where it and everything it forks may run (None: anywhere)
-        # environments cannot signal (or ptrace) anything outside the zygote's tree (runtime/landlock.py)
+        # environments cannot signal (or ptrace) anything outside the zygote's tree (runtime/inside/landlock.py)
         self.signals_scoped = landlock.abi() >= landlock.SCOPES_SIGNALS
 
     def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         package_root = str(Path(__file__).resolve().parents[2])
         # Before anything is forked: a Landlock domain for everything the zygote forks, where signals,
-        # ptrace and abstract sockets reach only the domain (runtime/landlock.py); required where the
+        # ptrace and abstract sockets reach only the domain (runtime/inside/landlock.py); required where the
         # kernel has it, so ``signals_scoped`` (read here) is what environments got.
         code = ("import sys; sys.path.insert(0, sys.argv.pop(2)); "
-                "from cumulo.runtime import landlock; landlock.scope(); "
-                "from cumulo.runtime.zygote_main import main; main()")
+                "from cumulo.runtime.inside import landlock; landlock.scope(); "
+                "from cumulo.runtime.inside.zygote_main import main; main()")
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         started = threading.Event()
         failure: list[BaseException] = []

@@ -3,7 +3,7 @@
 Without root, Cumulo runs environments at the ``process`` level: as the server's own user, with no
 mount or user namespace of their own. `cumulo up` must say so, and these tests pin down what
 holds there anyway — the store's permissions against other local users, the server's signals,
-ptrace and /proc kept out of functions' reach (the zygote's Landlock domain, runtime/landlock.py),
+ptrace and /proc kept out of functions' reach (the zygote's Landlock domain, runtime/inside/landlock.py),
 no inherited variables or descriptors — each with the server and a bystander function still
 working afterwards. What does not hold at this level is written as strict ``xfail`` tests: each
 passes the day a rootless level closes it (ARCHITECTURE.md, "Known gaps").
@@ -234,7 +234,7 @@ def test_cumulo_up_names_the_process_level_and_what_it_guarantees(server: _Serve
 
 
 def _landlock_scopes_signals() -> bool:
-    from cumulo.runtime import landlock
+    from cumulo.runtime.inside import landlock
 
     return landlock.abi() >= landlock.SCOPES_SIGNALS
 

@@ -1,6 +1,6 @@
 """Runtimes of other languages through the Lambda Runtime API: real processes, real HTTP.
 
-Node.js handlers run on our bootstrap (cumulo/runtime/node/bootstrap.js); custom runtimes
+Node.js handlers run on our bootstrap (cumulo/runtime/inside/node/bootstrap.js); custom runtimes
 (``provided.al2023``) are the function's own ``bootstrap``: bash with curl, a C program, AWS's
 Python runtime client, and a raw-socket Python prober that exercises every error path of the API.
 """

@@ -1,5 +1,5 @@
 """/tmp is storage, not memory (issue 17): at the namespace level each environment's /tmp is a disk
-of its own (runtime/scratch.py), EphemeralStorage in size, for environments forked from a template
+of its own (runtime/inside/scratch.py), EphemeralStorage in size, for environments forked from a template
 (SnapStart, the default) and on-demand ones alike."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cumulo import Cumulo
-from cumulo.runtime import scratch
+from cumulo.runtime.inside import scratch
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or scratch.unavailable() is not None,
                                 reason=f"/tmp disks need root and loop devices ({scratch.unavailable()})")
@@ -232,7 +232,7 @@ def test_a_bad_frame_instead_of_the_disk_fails_the_sandbox_not_silently() -> Non
     code = textwrap.dedent(f"""
         import os, socket, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from cumulo.runtime import protocol, scratch
+        from cumulo.runtime.inside import protocol, scratch
         a, b = socket.socketpair()
         ours = a.dup()              # fd 3 may be a's: it is the channel's end now
         os.dup2(b.fileno(), 3)

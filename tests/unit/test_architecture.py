@@ -12,6 +12,9 @@ Python runs on the way to a submodule is not counted as an import of it.
 3. Only ``cumulo/store`` and the root import the SQLite store (``SQLITE_STORE``): every other module
    is typed against the store's protocols (``store/base.py``, ``store/ports.py``), so another
    backend plugs in at the root alone.
+4. What runs inside the sandbox (``cumulo.runtime.inside``: the zygote and what it forks into)
+   imports only the standard library and itself: the zygote is started by path and pays for every
+   import at each fork.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ ROOT = "cumulo.app"
 ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.edge.gateway"}    # these modules, and
 ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
 SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
+INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
 KNOWN_CYCLES: list[set[str]] = []
 
 
@@ -140,3 +144,12 @@ def test_the_import_graph_has_no_cycle_but_the_known_ones() -> None:
     assert new == [], f"import cycles: {new}"
     gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
     assert gone == [], f"{gone} is no longer a cycle: take it out of KNOWN_CYCLES"
+
+
+def test_what_runs_inside_the_sandbox_imports_only_itself() -> None:
+    edges = graph()
+    inside = [name for name in edges if name == INSIDE or name.startswith(INSIDE + ".")]
+    assert f"{INSIDE}.zygote_main" in inside and f"{INSIDE}.protocol" in edges[f"{INSIDE}.zygote_main"]   # the check works
+    offenders = sorted(f"{name} imports {target}" for name in inside for target in edges[name]
+                       if target != INSIDE and not target.startswith(INSIDE + ".") and target not in ("cumulo", "cumulo.runtime"))
+    assert offenders == [], f"{offenders}: the zygote imports only the standard library and cumulo/runtime/inside/"

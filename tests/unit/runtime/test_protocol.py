@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cumulo.runtime.protocol import MAX_HEADER, PREFIX, FrameReader, ProtocolError, encode, recv, send
+from cumulo.runtime.inside.protocol import MAX_HEADER, PREFIX, FrameReader, ProtocolError, encode, recv, send
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

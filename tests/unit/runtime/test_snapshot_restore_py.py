@@ -8,9 +8,9 @@ from types import ModuleType
 
 import pytest
 
-import cumulo.runtime
+import cumulo.runtime.inside
 
-SITE = Path(cumulo.runtime.__file__).parent / "site" / "snapshot_restore_py.py"
+SITE = Path(cumulo.runtime.inside.__file__).parent / "site" / "snapshot_restore_py.py"
 
 
 def _fresh() -> ModuleType:

@@ -31,7 +31,7 @@ import time
 import types
 from collections.abc import Sequence
 
-from cumulo.runtime import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot
+from cumulo.runtime.inside import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"

@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from cumulo.runtime import protocol
+from cumulo.runtime.inside import protocol
 
 # The pid the supervisor knows this environment by, where ``os.getpid()`` is not it: in a pid
 # namespace of its own, its init's pid on the host (set by the zygote or the template).

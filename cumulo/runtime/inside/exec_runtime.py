@@ -16,7 +16,7 @@ import signal
 import socket
 from typing import NoReturn
 
-from cumulo.runtime import bootstrap, protocol
+from cumulo.runtime.inside import bootstrap, protocol
 
 __all__ = ["become_runtime", "bootstrap_candidates"]
 

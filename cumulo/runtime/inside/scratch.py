@@ -44,7 +44,7 @@ import threading
 import time
 from pathlib import Path
 
-from cumulo.runtime import linux
+from cumulo.runtime.inside import linux
 
 __all__ = ["ScratchDisks", "mount_tmp", "remove_leftovers", "unavailable"]
 

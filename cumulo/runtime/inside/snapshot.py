@@ -39,7 +39,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from cumulo.runtime import bootstrap, landlock, linux, protocol, scratch, seccomp
+from cumulo.runtime.inside import bootstrap, landlock, linux, protocol, scratch, seccomp
 
 __all__ = ["run_template", "refusal"]
 
