@@ -129,12 +129,12 @@ class Environment:
         frame = env._await_frame(deadline, lines)
         if frame is not None and frame[0].get("op") == "started":
             env.pid = frame[0]["pid"]
-            parent = _parent_of(env.pid) if restoring else spawner.pid   # a template is user code: check what it says
-            if parent == 0:
+            parent_pid = _parent_of(env.pid) if restoring else spawner.pid   # a template is user code: check what it says
+            if parent_pid == 0:
                 # Gone already (a failing after-restore hook ends it at once): nothing left to check or
                 # watch, and its pid is not to be trusted; what it sent before it went tells the rest.
                 env.pid = 0
-            elif parent != spawner.pid:
+            elif parent_pid != spawner.pid:
                 env.pid = 0
                 env.kill()
                 return None, RestoreFailed(_doc("Runtime.RestoreError", "the restored environment is not the template's child"),
