@@ -196,7 +196,7 @@ def _probe_template_pid_namespace() -> bool:
         try:
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-            _private_proc(template=True)
+            snapshot.private_proc(read_only_sys=False)
             _become_unprivileged(os.getpid(), template=True)
             child = linux.fork(linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID)
             if child == 0:
@@ -387,7 +387,7 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
         linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     scratch.mount_tmp(spec)   # its own disk (or a tmpfs), EphemeralStorage in size
     _private_dev(devices)
-    _private_proc(bool(spec.get("template")))
+    snapshot.private_proc(read_only_sys=not spec.get("template"))
     _make_reachable(unreachable)
     moved: dict[str, str] = {}
     if held:
@@ -442,18 +442,6 @@ def _private_dev(devices: list[tuple[str, int]]) -> None:
     os.mkdir("/dev/shm")
     linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=64m,mode=1777")
     linux.mount(None, "/dev", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
-
-
-def _private_proc(template: bool = False) -> None:
-    """A /proc of its own: for its own pid namespace, and showing only the environment's own uid's
-    processes (``hidepid=invisible``): not the server, the zygote, other functions or the host's.
-    Its kernel settings (/proc/sys) read-only, though root's files are not its to write anyway. A
-    template's /proc stays whole (nothing mounted over /proc/sys): the kernel lets its children,
-    unprivileged, mount a /proc for their own pid namespace only where the one they see is."""
-    if template:
-        linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
-    else:
-        snapshot.private_proc()
 
 
 def _blocked_ancestor(path: str) -> str | None:
