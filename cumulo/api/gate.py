@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
 from urllib.parse import unquote
 
 from cumulo.api import awsjson, lambda_api, sigv4
@@ -45,10 +44,9 @@ _STREAM_PATH = re.compile(r"^/2021-11-15/functions/(?P<name>[^/]+)/response-stre
 class ControlGate:
     """``edge.Gate`` and ``edge.Refusal`` of the control plane (``auth`` False: limits only)."""
 
-    def __init__(self, settings: Settings, secret_for: Callable[[str], str | None], auth: bool,
-                 max_body_bytes: int) -> None:
+    def __init__(self, settings: Settings, keys: sigv4.Keys, auth: bool, max_body_bytes: int) -> None:
         self.settings = settings
-        self.secret_for = secret_for
+        self.keys = keys
         self.auth = auth
         self.max_body_bytes = max_body_bytes
 
@@ -61,7 +59,7 @@ class ControlGate:
             try:
                 head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
                                                               head.headers, b""),
-                                        self.secret_for, datetime.now(timezone.utc))
+                                        self.keys, datetime.now(timezone.utc))
             except CumuloError as err:
                 return _answer(err, head)
         return limit

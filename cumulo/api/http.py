@@ -13,6 +13,7 @@ import re
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, unquote
 
+from cumulo.api.sigv4 import Principal
 from cumulo.errors import CumuloError, InvalidRequestContentException
 
 __all__ = ["Request", "Reply", "error_reply", "json_reply", "route_table", "match_route", "BadRequestException",
@@ -30,6 +31,8 @@ class Request:
     body: bytes
     client: str = ""
     admitted: Any = None                # what the edge's gate checked of the head (``sigv4.Admitted``)
+    principal: Principal | None = None  # who signed it (set once the signature verified; the owner
+                                        # under --no-auth, see ``ControlPlane.handle``)
 
     @property
     def path(self) -> str:

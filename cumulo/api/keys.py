@@ -7,9 +7,10 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from cumulo.api.sigv4 import Key
 from cumulo.store.base import Store
 
-__all__ = ["AccessKey", "create_key", "first_key"]
+__all__ = ["AccessKey", "OwnerKeys", "create_key", "first_key"]
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 
@@ -37,3 +38,16 @@ def first_key(store: Store) -> tuple[AccessKey, bool]:
     if keys:
         return AccessKey(*keys[0]), False
     return create_key(store), True
+
+
+class OwnerKeys:
+    """The key lookup (``sigv4.Keys``) of a store's owner keys: each is the account's root,
+    ``arn:aws:iam::<account>:root``, as AWS names an account's own access keys."""
+
+    def __init__(self, store: Store, account: str, partition: str = "aws") -> None:
+        self._store = store
+        self.root_arn = f"arn:{partition}:iam::{account}:root"
+
+    def __call__(self, key_id: str, token: str | None) -> Key | None:
+        secret = self._store.access_key_secret(key_id)
+        return Key(secret, self.root_arn) if secret is not None else None

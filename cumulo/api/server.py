@@ -13,6 +13,7 @@ One server per store: ``ServerLock`` holds an exclusive ``flock`` on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import functools
 import json
@@ -33,6 +34,7 @@ from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
 )
 from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
+from cumulo.api.keys import OwnerKeys
 from cumulo.app import Cumulo
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
@@ -57,6 +59,7 @@ class ControlPlane:
         self.cumulo = cumulo
         self._busy = busy        # whether the loop has other work (edge.Readiness.pending)
         self.auth = auth
+        self.keys: sigv4.Keys = OwnerKeys(cumulo.store, cumulo.arns.account)
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
 
@@ -82,7 +85,7 @@ class ControlPlane:
         """Invoke without a thread hop: the signature is checked and a warm environment driven on
         the loop (``Cumulo.invoke_on_loop`` moves cold starts and blocking work to the executor)."""
         try:
-            self._authenticate(request)
+            request = self._authenticate(request)
             call = lambda_api.invoke_call(request, name)
             if call.kind != "RequestResponse":
                 return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
@@ -95,20 +98,25 @@ class ControlPlane:
         except Exception as exc:
             return error_reply(self._fault(request, exc))
 
-    def _authenticate(self, request: Request) -> None:
-        if self.auth:
-            incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
-                                             request.headers, request.body)
-            if isinstance(request.admitted, sigv4.Admitted):
-                sigv4.check(incoming, request.admitted)
-            else:
-                sigv4.verify(incoming, self.cumulo.store.access_key_secret, datetime.now(timezone.utc))
+    def _authenticate(self, request: Request) -> Request:
+        """The request with its ``principal``: who signed it, or the owner when this port does not
+        authenticate (--no-auth)."""
+        if not self.auth:
+            owner = sigv4.Principal("", self.cumulo.arns.region, "", f"arn:aws:iam::{self.cumulo.arns.account}:root")
+            return dataclasses.replace(request, principal=owner)
+        incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
+                                         request.headers, request.body)
+        if isinstance(request.admitted, sigv4.Admitted):
+            principal = sigv4.check(incoming, request.admitted)
+        else:
+            principal = sigv4.verify(incoming, self.keys, datetime.now(timezone.utc))
+        return dataclasses.replace(request, principal=principal)
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
         json_target = awsjson.find(request)
         try:
-            self._authenticate(request)
+            request = self._authenticate(request)
             if json_target is not None:
                 return awsjson.handle(self.cumulo, request, *json_target)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
@@ -257,13 +265,13 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             edge.HttpEdge, readiness=readiness, header_timeout_s=s.http_header_timeout_s,
             body_timeout_s=s.http_body_timeout_s, body_min_rate=s.http_body_min_rate,
             max_connections=s.http_max_connections or None, max_buffered_bytes=s.http_max_buffered_mb << 20)
-        gate = ControlGate(s, cumulo.store.access_key_secret, auth, MAX_BODY_BYTES)
+        gate = ControlGate(s, app.keys, auth, MAX_BODY_BYTES)
         edges = [(http_edge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=gate.refusal, gate=gate), control)]
         if gw is not None and gateway is not None:
             edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY),
                           gateway))
         if door is not None:   # functions reach the API here, signed requests only (even with --no-auth)
-            door_gate = gate if auth else ControlGate(s, cumulo.store.access_key_secret, True, MAX_BODY_BYTES)
+            door_gate = gate if auth else ControlGate(s, signed.keys, True, MAX_BODY_BYTES)
             edges.append((http_edge(signed.answer, max_body_bytes=MAX_BODY_BYTES, refusal=door_gate.refusal,
                                     gate=door_gate), door))
         for server, sock in edges:

@@ -41,6 +41,12 @@ Errors (all ``CumuloError``)::
 The content-hash check runs only after the signature verified, so an unauthenticated
 caller never learns more than "not authenticated". Which region and service the caller
 accepts is the caller's business: both are returned in the ``Principal``.
+
+Who the key belongs to is the key lookup's answer (``Keys``: the key id and the request's
+``X-Amz-Security-Token``, header or query, to a ``Key`` or a bare secret, or None): the
+``Principal`` carries the caller's ARN (``arn:aws:iam::<account>:root`` for the store's owner
+keys, ``arn:aws:sts::<account>:assumed-role/<role>/<session>`` for a role's session), the role's
+ARN and the session's name. A lookup may raise (an expired or forged session token).
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from cumulo.errors import CumuloError
 
-__all__ = ["IncomingRequest", "Principal", "Admitted", "admit", "check", "verify", "sign",
+__all__ = ["IncomingRequest", "Principal", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
            "MissingAuthenticationTokenException", "IncompleteSignatureException", "UnrecognizedClientException",
            "InvalidSignatureException", "XAmzContentSHA256Mismatch"]
 
@@ -103,10 +109,36 @@ class IncomingRequest:
 
 
 @dataclass(frozen=True)
+class Key:
+    """What the key lookup knows of an access key: its secret and whose it is."""
+
+    secret: str
+    arn: str = ""                     # the caller's ARN (see ``Principal.arn``)
+    role_arn: str | None = None       # a role session's role
+    session_name: str | None = None   # a role session's name
+
+
+# key id, session token (None when the request has none) -> the key, its bare secret, or None
+Keys = Callable[[str, str | None], Key | str | None]
+
+
+@dataclass(frozen=True)
 class Principal:
+    """Who signed a request, with which scope."""
+
     access_key_id: str
     region: str
     service: str
+    arn: str = ""                     # arn:aws:iam::<account>:root (owner keys) or
+                                      # arn:aws:sts::<account>:assumed-role/<role>/<session>
+    role_arn: str | None = None       # arn:aws:iam::<account>:role/<path><role>; None for owner keys
+    session_name: str | None = None   # a role session's name (a function's name); None for owner keys
+
+    @property
+    def account(self) -> str:
+        """The caller's account ('' when the lookup did not say whose the key is)."""
+        parts = self.arn.split(":")
+        return parts[4] if len(parts) > 5 else ""
 
 
 @dataclass(frozen=True)
@@ -131,21 +163,26 @@ class Admitted:
     claim: _Claim
     key: bytes  # the signing key of the claim's secret and scope
     query: list[tuple[str, str]]
+    who: Key | None = None
 
 
-def admit(request: IncomingRequest, secret_for: Callable[[str], str | None], now: datetime,
+def admit(request: IncomingRequest, keys: Keys, now: datetime,
           max_skew: timedelta = timedelta(minutes=15)) -> Admitted:
     """Check everything the head decides (``request.body`` is not read): the claim's form, that every
-    ``x-amz-*`` header is signed, the clock, the key. Naive ``now`` is UTC."""
+    ``x-amz-*`` header is signed, the clock, the key (and its session token). Naive ``now`` is UTC."""
     now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
     query = [pair.partition("=")[::2] for pair in request.query_string.split("&")] if request.query_string else []
     claim = _find_claim(request.headers, query)
     _check_signed_headers(claim, request.headers)
     _check_time(claim, now, max_skew)
-    secret = secret_for(claim.access_key_id)
-    if secret is None:
+    token = _header(request.headers, "x-amz-security-token")
+    if token is None and claim.expires is not None:
+        token = next((_decode(v) for k, v in query if _decode(k) == "X-Amz-Security-Token"), None)
+    found = keys(claim.access_key_id, token)
+    if found is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
-    return Admitted(claim, _signing_key(secret, claim.scope), query)
+    who = found if isinstance(found, Key) else Key(found)
+    return Admitted(claim, _signing_key(who.secret, claim.scope), query, who)
 
 
 def check(request: IncomingRequest, admitted: Admitted) -> Principal:
@@ -160,13 +197,14 @@ def check(request: IncomingRequest, admitted: Admitted) -> Principal:
         raise InvalidSignatureException(_MISMATCH)
     if declared not in (None, UNSIGNED_PAYLOAD, body_hash):
         raise XAmzContentSHA256Mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
-    return Principal(claim.access_key_id, claim.region, claim.service)
+    who = admitted.who or Key("")
+    return Principal(claim.access_key_id, claim.region, claim.service, who.arn, who.role_arn, who.session_name)
 
 
-def verify(request: IncomingRequest, secret_for: Callable[[str], str | None], now: datetime,
+def verify(request: IncomingRequest, keys: Keys, now: datetime,
            max_skew: timedelta = timedelta(minutes=15)) -> Principal:
     """Return who signed ``request``, or raise why it is not authenticated. Naive ``now`` is UTC."""
-    return check(request, admit(request, secret_for, now, max_skew))
+    return check(request, admit(request, keys, now, max_skew))
 
 
 def _check_signed_headers(claim: _Claim, headers: list[tuple[str, str]]) -> None:

@@ -29,6 +29,7 @@ from cumulo.api.sigv4 import (
     IncompleteSignatureException,
     IncomingRequest,
     InvalidSignatureException,
+    Key,
     MissingAuthenticationTokenException,
     Principal,
     UnrecognizedClientException,
@@ -44,7 +45,7 @@ MISMATCH = ("The request signature we calculated does not match the signature yo
 LAMBDA = Principal("AKIDEXAMPLE", "us-east-1", "lambda")
 
 
-def secrets(key_id: str) -> str | None:
+def secrets(key_id: str, token: str | None = None) -> str | None:
     return {CREDS.access_key: CREDS.secret_key}.get(key_id)
 
 
@@ -275,13 +276,13 @@ def test_declared_content_sha256_not_matching_body_is_rejected() -> None:
 
 def test_wrong_secret_is_rejected() -> None:
     with pytest.raises(InvalidSignatureException) as caught:
-        verify(sign(), lambda key: "not-the-secret", SIGNED_AT)
+        verify(sign(), lambda key, token: "not-the-secret", SIGNED_AT)
     assert (caught.value.message, caught.value.status) == (MISMATCH, 403)
 
 
 def test_unknown_access_key_is_unrecognized() -> None:
     with pytest.raises(UnrecognizedClientException) as caught:
-        verify(sign(), lambda key: None, SIGNED_AT)
+        verify(sign(), lambda key, token: None, SIGNED_AT)
     assert caught.value.message == "The security token included in the request is invalid."
     assert caught.value.status == 403
 
@@ -467,7 +468,7 @@ def test_admit_needs_no_body_and_check_then_needs_the_signed_one() -> None:
         check(dataclasses.replace(request, body=b'{"big": "other"}'), admitted)
     looked_up: list[str] = []
 
-    def lookup(key_id: str) -> str | None:
+    def lookup(key_id: str, token: str | None) -> str | None:
         looked_up.append(key_id)
         return None
 
@@ -508,3 +509,39 @@ def test_any_x_amz_header_verifies_when_signed_and_is_refused_when_not(extra: li
         request = sign("POST", body=b"{}")
         added = dataclasses.replace(request, headers=[*request.headers, *extra])
         assert rejected(added).message == unsigned_message(*sorted({name.lower() for name, _ in extra}))
+
+
+# --- whose key: the lookup's answer reaches the Principal -----------------------------------
+
+ROOT = "arn:aws:iam::123456789012:root"
+SESSION = "arn:aws:sts::123456789012:assumed-role/MyRole/my-fn"
+ROLE = "arn:aws:iam::123456789012:role/MyRole"
+
+
+def test_the_principal_names_the_keys_owner() -> None:
+    def keys(key_id: str, token: str | None) -> Key | None:
+        return Key(CREDS.secret_key, ROOT) if key_id == CREDS.access_key and token is None else None
+    principal = verify(sign(), keys, SIGNED_AT)
+    assert (principal.arn, principal.role_arn, principal.session_name, principal.account) == \
+        (ROOT, None, None, "123456789012")
+
+
+@pytest.mark.parametrize("query_auth", [False, True], ids=["header", "presigned"])
+def test_a_session_token_reaches_the_lookup_and_its_session_the_principal(query_auth: bool) -> None:
+    session = Credentials("ASIAEXAMPLEEXAMPLE22", CREDS.secret_key, "the/session+token==")
+    seen: list[tuple[str, str | None]] = []
+
+    def keys(key_id: str, token: str | None) -> Key:
+        seen.append((key_id, token))
+        return Key(CREDS.secret_key, SESSION, ROLE, "my-fn")
+    signer = SigV4QueryAuth(session, "lambda", "us-east-1", expires=60) if query_auth \
+        else SigV4Auth(session, "lambda", "us-east-1")
+    principal = verify(sign(signer=signer), keys, SIGNED_AT)
+    assert seen == [("ASIAEXAMPLEEXAMPLE22", "the/session+token==")]
+    assert principal == Principal("ASIAEXAMPLEEXAMPLE22", "us-east-1", "lambda", SESSION, ROLE, "my-fn")
+
+
+def test_an_unsigned_session_token_is_refused() -> None:
+    request = sign()   # the token added after signing: anyone could swap it for another
+    with pytest.raises(InvalidSignatureException, match="x-amz-security-token"):
+        verify(with_header(request, "X-Amz-Security-Token", "token"), secrets, SIGNED_AT)
