@@ -230,10 +230,18 @@ Handler = Callable[[Any, Request, dict[str, str]], Reply]
 def guarded(service: str, operation: str, handler: Handler, errors: Errors, raw_body: bool = False) -> Handler:
     """``handler`` behind the body's checks: parsed within ``json_limits``, then ``check``ed
     against ``operation``'s model. ``raw_body``: the body is the operation's payload (Invoke),
-    not a document; it is left alone, as are bodies of operations that have none (GET, DELETE)."""
+    not a document; it is left alone, as are bodies of operations that have none (GET, DELETE).
+    The handler returned names its operation: ``operation`` is (service, operation), what
+    authorization (``api/authz``) maps to IAM's actions."""
     model = SHAPES.get(service, {}).get("ops", {})
     if raw_body or (operation in model and model[operation] is None):    # no JSON body to read
-        return handler
+        def passed(c: Any, request: Request, params: dict[str, str]) -> Reply:
+            return handler(c, request, params)
+
+        passed.__name__ = getattr(handler, "__name__", operation)
+        passed.__wrapped__ = handler      # type: ignore[attr-defined]
+        passed.operation = (service, operation)      # type: ignore[attr-defined]
+        return passed
 
     def run(c: Any, request: Request, params: dict[str, str]) -> Reply:
         doc = parse_body(request.body, errors)
@@ -244,4 +252,5 @@ def guarded(service: str, operation: str, handler: Handler, errors: Errors, raw_
 
     run.__name__ = getattr(handler, "__name__", operation)
     run.__wrapped__ = handler      # type: ignore[attr-defined]
+    run.operation = (service, operation)      # type: ignore[attr-defined]
     return run

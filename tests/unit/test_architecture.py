@@ -15,6 +15,9 @@ Python runs on the way to a submodule is not counted as an import of it.
 4. What runs inside the sandbox (``cumulo.runtime.inside``: the zygote and what it forks into)
    imports only the standard library and itself: the zygote is started by path and pays for every
    import at each fork.
+5. The authorization mapping (``cumulo.api.authz``: requests to IAM's actions, resources and condition
+   keys) is pure: it imports only the standard library and itself, so it does no I/O and a test can
+   hold it against every operation without a server.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.edge.gateway"}    # these
 ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
 SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
 INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
+AUTHZ = "cumulo.api.authz"                                                # this package and its modules
 KNOWN_CYCLES: list[set[str]] = []
 
 
@@ -153,3 +157,12 @@ def test_what_runs_inside_the_sandbox_imports_only_itself() -> None:
     offenders = sorted(f"{name} imports {target}" for name in inside for target in edges[name]
                        if target != INSIDE and not target.startswith(INSIDE + ".") and target not in ("cumulo", "cumulo.runtime"))
     assert offenders == [], f"{offenders}: the zygote imports only the standard library and cumulo/runtime/inside/"
+
+
+def test_the_authorization_mapping_is_pure() -> None:
+    edges = graph()
+    mapping = [name for name in edges if name == AUTHZ or name.startswith(AUTHZ + ".")]
+    assert f"{AUTHZ}.sqs" in mapping and f"{AUTHZ}.base" in edges[f"{AUTHZ}.sqs"]    # the check works
+    offenders = sorted(f"{name} imports {target}" for name in mapping for target in edges[name]
+                       if target != AUTHZ and not target.startswith(AUTHZ + ".") and target not in ("cumulo", "cumulo.api"))
+    assert offenders == [], f"{offenders}: the authorization mapping imports only the standard library and itself"

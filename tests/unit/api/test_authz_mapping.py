@@ -1,0 +1,147 @@
+"""The authorization mapping (``cumulo/api/authz``): every operation the server serves is mapped, to
+the actions and resources AWS's Service Authorization Reference names for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
+    apigateway, apigatewayv2, authz, awsjson, events, kinesis, lambda_api, sqs, stepfunctions,
+)
+from cumulo.api.authz import Call, Check, Scope, checks, is_arn
+
+SCOPE = Scope("123456789012", "us-east-1")
+URL = "http://127.0.0.1:9000/123456789012/orders"
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:orders"
+
+
+def served() -> set[tuple[str, str]]:
+    """Every (service, operation) a router or JSON protocol of the control plane answers."""
+    ops = {(service.model, name) for service in awsjson.services.values() for name in service.operations}
+    for table in (lambda_api._ROUTES, apigateway._ROUTES, apigatewayv2._ROUTES):
+        for _, _, handler in table:
+            ops.add(handler.operation)
+    ops |= {("lambda", "ListProvisionedConcurrencyConfigs"), ("lambda", "GetLayerVersionByArn")}  # on shared paths
+    return ops
+
+
+def test_every_operation_served_is_mapped_and_nothing_else() -> None:
+    shared = {("lambda", "ListProvisionedConcurrencyConfigs"), ("lambda", "GetLayerVersionByArn")}
+    assert served() - shared - set(authz.MAPPINGS) == set(), "operations served without an authorization mapping"
+    assert set(authz.MAPPINGS) - served() == set(), "mappings for operations nobody serves"
+
+
+def test_an_unmapped_operation_is_refused_not_allowed() -> None:
+    with pytest.raises(authz.UnmappedOperation):
+        checks(Call("sqs", "NoSuchOperation"), SCOPE)
+
+
+@pytest.mark.parametrize("call, expected", [
+    # SQS: batches are their single action (SQS developer guide, "Amazon SQS batch actions")
+    (Call("sqs", "SendMessage", {"QueueUrl": URL}), [("sqs:SendMessage", QUEUE)]),
+    (Call("sqs", "SendMessageBatch", {"QueueUrl": URL}), [("sqs:SendMessage", QUEUE)]),
+    (Call("sqs", "DeleteMessageBatch", {"QueueUrl": URL}), [("sqs:DeleteMessage", QUEUE)]),
+    (Call("sqs", "ChangeMessageVisibilityBatch", {"QueueUrl": URL}), [("sqs:ChangeMessageVisibility", QUEUE)]),
+    (Call("sqs", "ReceiveMessage", {"QueueUrl": URL}), [("sqs:ReceiveMessage", QUEUE)]),
+    (Call("sqs", "CreateQueue", {"QueueName": "orders"}), [("sqs:CreateQueue", QUEUE)]),
+    (Call("sqs", "GetQueueUrl", {"QueueName": "orders", "QueueOwnerAWSAccountId": "210987654321"}),
+     [("sqs:GetQueueUrl", "arn:aws:sqs:us-east-1:210987654321:orders")]),
+    (Call("sqs", "ListQueues", {}), [("sqs:ListQueues", "*")]),
+    (Call("sqs", "StartMessageMoveTask", {"SourceArn": QUEUE + "-dlq"}), [("sqs:StartMessageMoveTask", QUEUE + "-dlq")]),
+    # Lambda: the qualifier, in the name or the query, is part of the resource
+    (Call("lambda", "Invoke", params={"name": "fn"}), [("lambda:InvokeFunction",
+                                                        "arn:aws:lambda:us-east-1:123456789012:function:fn")]),
+    (Call("lambda", "Invoke", params={"name": "fn"}, query={"Qualifier": ["prod"]}),
+     [("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:fn:prod")]),
+    (Call("lambda", "Invoke", params={"name": "fn:7"}), [("lambda:InvokeFunction",
+                                                          "arn:aws:lambda:us-east-1:123456789012:function:fn:7")]),
+    (Call("lambda", "Invoke", params={"name": "arn:aws:lambda:eu-west-1:210987654321:function:fn"}),
+     [("lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:210987654321:function:fn")]),
+    (Call("lambda", "Invoke", params={"name": "210987654321:function:fn:live"}),
+     [("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:210987654321:function:fn:live")]),
+    (Call("lambda", "InvokeWithResponseStream", params={"name": "fn"}),
+     [("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:fn")]),
+    (Call("lambda", "CreateFunction", {"FunctionName": "fn", "Role": "arn:aws:iam::123456789012:role/R"}),
+     [("lambda:CreateFunction", "arn:aws:lambda:us-east-1:123456789012:function:fn"),
+      ("iam:PassRole", "arn:aws:iam::123456789012:role/R")]),
+    (Call("lambda", "ListFunctions"), [("lambda:ListFunctions", "*")]),
+    (Call("lambda", "CreateEventSourceMapping", {"FunctionName": "fn"}), [("lambda:CreateEventSourceMapping", "*")]),
+    (Call("lambda", "DeleteEventSourceMapping", params={"uuid": "u-1"}),
+     [("lambda:DeleteEventSourceMapping", "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:u-1")]),
+    (Call("lambda", "GetLayerVersion", params={"layer": "deps", "version": "3"}),
+     [("lambda:GetLayerVersion", "arn:aws:lambda:us-east-1:123456789012:layer:deps:3")]),
+    (Call("lambda", "GetProvisionedConcurrencyConfig", params={"name": "fn"}, query={"List": ["ALL"]}),
+     [("lambda:ListProvisionedConcurrencyConfigs", "arn:aws:lambda:us-east-1:123456789012:function:fn")]),
+    # EventBridge: rules on another bus carry the bus in their ARN; PutEvents checks every bus it names
+    (Call("events", "PutRule", {"Name": "r", "EventBusName": "orders"}),
+     [("events:PutRule", "arn:aws:events:us-east-1:123456789012:rule/orders/r")]),
+    (Call("events", "PutTargets", {"Rule": "r"}), [("events:PutTargets", "arn:aws:events:us-east-1:123456789012:rule/r")]),
+    (Call("events", "PutEvents", {"Entries": [{"Source": "a"}, {"EventBusName": "orders", "Source": "b"}]}),
+     [("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default"),
+      ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/orders")]),
+    # Step Functions and Kinesis
+    (Call("stepfunctions", "StartExecution", {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m"}),
+     [("states:StartExecution", "arn:aws:states:us-east-1:123456789012:stateMachine:m")]),
+    (Call("stepfunctions", "DescribeExecution",
+          {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:e"}),
+     [("states:DescribeExecution", "arn:aws:states:us-east-1:123456789012:execution:m:e")]),
+    (Call("kinesis", "PutRecord", {"StreamName": "s"}), [("kinesis:PutRecord",
+                                                          "arn:aws:kinesis:us-east-1:123456789012:stream/s")]),
+    (Call("kinesis", "PutRecords", {"StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/t"}),
+     [("kinesis:PutRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/t")]),
+    # API Gateway: the method is the action, the path the resource
+    (Call("apigatewayv2", "DeleteRoute", params={"api": "a1", "id": "r1"}),
+     [("apigateway:DELETE", "arn:aws:apigateway:us-east-1::/apis/a1/routes/r1")]),
+    (Call("apigateway", "CreateApiKey"), [("apigateway:POST", "arn:aws:apigateway:us-east-1::/apikeys")]),
+])
+def test_operations_map_to_the_reference(call: Call, expected: list[tuple[str, str]]) -> None:
+    assert [(c.action, c.resource) for c in checks(call, SCOPE)] == expected
+
+
+def test_condition_keys_the_requests_carry() -> None:
+    [found] = checks(Call("lambda", "CreateEventSourceMapping", {"FunctionName": "fn:live"}), SCOPE)
+    assert found.context == {"lambda:FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:fn:live"}
+    [create, passing] = checks(Call("lambda", "CreateFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/R"}),
+                               SCOPE)
+    assert passing.context == {"iam:PassedToService": "lambda.amazonaws.com"}
+    [put] = checks(Call("events", "PutEvents", {"Entries": [{"Source": "a", "DetailType": "t"},
+                                                            {"Source": "b", "DetailType": "t"}]}), SCOPE)
+    assert put.context == {"events:source": ["a", "b"], "events:detail-type": ["t"]}
+
+
+def test_get_records_is_authorized_on_the_stream_its_iterator_names() -> None:
+    from cumulo.sources.streams import _iterator
+    [found] = checks(Call("kinesis", "GetRecords", {"ShardIterator": _iterator("clicks", 0, 0)}), SCOPE)
+    assert found == Check("kinesis:GetRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/clicks")
+
+
+# -- properties ---------------------------------------------------------------------------------------------
+
+members = st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=2),
+                    st.sampled_from([URL, QUEUE, "fn:prod", "arn:aws:lambda:us-east-1:123456789012:function:f:1",
+                                     "default", "arn:aws:events:us-east-1:123456789012:event-bus/b"]))
+names = st.sampled_from(["QueueUrl", "QueueName", "FunctionName", "Name", "EventBusName", "Rule", "StreamName",
+                         "StreamARN", "stateMachineArn", "executionArn", "name", "roleArn", "Role", "RoleArn",
+                         "SourceArn", "ArchiveName", "ReplayName", "ShardIterator", "Entries", "Layers"])
+path_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/"), min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(op=st.sampled_from(sorted(authz.MAPPINGS)), doc=st.dictionaries(names, members, max_size=5),
+       params=st.dictionaries(st.sampled_from(["name", "uuid", "layer", "version", "arn", "api", "id", "key", "plan"]),
+                              path_text, max_size=3),
+       qualifier=st.sampled_from([[], ["prod"], ["7"], [""]]))
+def test_any_request_maps_to_checks_on_valid_arns(op: tuple[str, str], doc: dict[str, Any], params: dict[str, str],
+                                                  qualifier: list[str]) -> None:
+    """Whatever a request carries, every operation maps (never raises) to at least one check, each an action of
+    the form ``service:Action`` on ``*`` or something with an ARN's shape."""
+    found = checks(Call(*op, doc=doc, params=params, query={"Qualifier": qualifier} if qualifier else {}), SCOPE)
+    assert found
+    for check in found:
+        vendor, _, action = check.action.partition(":")
+        assert vendor and action and action[0].isupper() or vendor == "apigateway", check
+        assert is_arn(check.resource) or check.action == "iam:PassRole", check
