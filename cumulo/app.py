@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable
 
+from cumulo import iam
 from cumulo.config import Settings
 from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
@@ -60,6 +61,8 @@ from cumulo.targets import (
 )
 
 __all__ = ["Cumulo"]
+
+_NO_POLICIES = iam.PolicySet()
 
 
 class Cumulo:
@@ -134,6 +137,15 @@ class Cumulo:
             self._limits_generation = generation
             self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
                                if r.reserved_concurrency is not None})
+
+    # -- access (api/authorize.py's ports) -------------------------------------
+    def policies_for(self, role_arn: str) -> iam.PolicySet:
+        """A role's identity-based policies. No roles are kept yet: a role session is allowed nothing."""
+        return _NO_POLICIES
+
+    def resource_policy(self, arn: str) -> iam.Policy | None:
+        """The policy attached to the resource ``arn`` names (none are kept yet)."""
+        return None
 
     # -- lifecycle ------------------------------------------------------------
     def check_store(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> list[str]:

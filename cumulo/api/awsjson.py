@@ -72,13 +72,17 @@ BODY_ERRORS = shapes.Errors(body=SerializationException, type=SerializationExcep
                             missing=lambda problems: ValidationException(problems.missing_message()))
 
 
-def handle(cumulo: Any, request: Request, service: Service, operation: str) -> Reply:
-    """Run one operation; a ``CumuloError`` it raises becomes ``json_error`` in the caller."""
+def handle(cumulo: Any, request: Request, service: Service, operation: str,
+           authorize: Callable[[dict[str, Any]], None] | None = None) -> Reply:
+    """Run one operation; a ``CumuloError`` it raises becomes ``json_error`` in the caller.
+    ``authorize`` is given the body once it is read and checked, before the operation runs."""
     op = service.operations.get(operation)
     if op is None:
         raise UnknownOperation(f"Operation {operation} is not supported by {service.prefix}.")
     doc = shapes.parse_body(request.body, BODY_ERRORS)
     shapes.check(service.model, operation, doc).raise_for(SerializationException, service.missing)
+    if authorize is not None:
+        authorize(doc)
     result = op(cumulo, request, doc)
     return Reply(200, json.dumps(result if result is not None else {}, default=_blob).encode(),
                  [("content-type", service.content_type)])

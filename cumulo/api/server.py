@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
+    apigateway, apigatewayv2, authz, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
 )
+from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.api.keys import OwnerKeys
@@ -60,6 +61,8 @@ class ControlPlane:
         self._busy = busy        # whether the loop has other work (edge.Readiness.pending)
         self.auth = auth
         self.keys: sigv4.Keys = OwnerKeys(cumulo.store, cumulo.arns.account)
+        self.authorizer = Authorizer(cumulo.settings.iam, authz.Scope(cumulo.arns.account, cumulo.arns.region),
+                                     roles=cumulo, resources=cumulo)
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
 
@@ -89,6 +92,8 @@ class ControlPlane:
             call = lambda_api.invoke_call(request, name)
             if call.kind != "RequestResponse":
                 return await asyncio.get_running_loop().run_in_executor(self.executor, self.handle, request)
+            if self.authorizer.needed(request.principal):
+                self._authorize(request, ("lambda", "Invoke"), {"name": name}, {})
             result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
                                                       call.kind, call.log_type, call.client_context,
                                                       busy=self._busy)
@@ -117,18 +122,33 @@ class ControlPlane:
         json_target = awsjson.find(request)
         try:
             request = self._authenticate(request)
+            guarded = self.authorizer.needed(request.principal)
             if json_target is not None:
-                return awsjson.handle(self.cumulo, request, *json_target)
+                service, operation = json_target
+                check = functools.partial(self._authorize, request, (service.model, operation), {}) if guarded else None
+                return awsjson.handle(self.cumulo, request, service, operation, check)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
             handler, params = found
+            if guarded:
+                self._authorize(request, getattr(handler, "operation", None), params, _lenient_json(request))
             return handler(self.cumulo, request, params)
         except CumuloError as err:
             return awsjson.json_error(json_target[0], err) if json_target else error_reply(err)
         except Exception as exc:
             fault = self._fault(request, exc)
             return awsjson.json_error(json_target[0], fault) if json_target else error_reply(fault)
+
+    def _authorize(self, request: Request, operation: tuple[str, str] | None, params: dict[str, str],
+                   doc: dict[str, Any]) -> None:
+        """The caller's policies against the operation (``api/authorize.py``); raises AccessDeniedException."""
+        assert request.principal is not None
+        if operation is None:    # a route without its operation's name: never allowed to a role
+            raise AccessDeniedException(f"User: {request.principal.arn} is not authorized to perform: "
+                                        f"{request.method} {request.path}")
+        call = authz.Call(operation[0], operation[1], doc, params, request.query() if request.query_string else {})
+        self.authorizer.authorize(request.principal, call, request.client)
 
     def _fault(self, request: Request, exc: Exception) -> CumuloError:
         """What a request that failed unexpectedly is answered: the store's damaged file or full
@@ -142,6 +162,18 @@ class ControlPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _lenient_json(request: Request) -> dict[str, Any]:
+    """A REST body as the mapping reads it (FunctionName, Role, Principal): {} when it is not a JSON
+    object (the operation itself answers that with its own error, after authorization)."""
+    if not request.body or request.body[:1] not in (b"{", b" ", b"\n", b"\r", b"\t"):
+        return {}
+    try:
+        doc = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _named(reply: Reply) -> Reply:

@@ -29,7 +29,7 @@ def open_cumulo(ctx: click.Context) -> Any:
 
     if "cumulo" not in ctx.obj:
         try:
-            ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"]))
+            ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"], **ctx.obj.get("settings", {})))
         except (StoreDamaged, StoreFull) as exc:
             click.echo(f"cumulo: {exc}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)

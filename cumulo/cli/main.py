@@ -304,12 +304,15 @@ _NO_BUILD = click.option(
 @click.option("--gateway-port", default=8080, show_default=True, type=int,
               help="Port of the HTTP API gateway (0: any free one).")
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
+@click.option("--iam", "iam_mode", type=click.Choice(["enforce", "audit", "off"]), default=None,
+              help="Requests signed with a role's credentials (a function's): enforce its policies (the default; "
+                   "CUMULO_IAM), audit (allow, and log what would be denied) or off. The owner's keys always pass.")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
-       parameters: tuple[str, ...], stack_name: str | None, no_build: bool) -> None:
+       iam_mode: str | None, parameters: tuple[str, ...], stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
     The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
@@ -338,6 +341,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
     if template is None and (parameters or stack_name):
         raise click.UsageError(f"{'--parameter' if parameters else '--stack-name'} is for deploying a TEMPLATE; "
                                "give one: cumulo up TEMPLATE")
+    if iam_mode is not None:
+        ctx.obj.setdefault("settings", {})["iam"] = iam_mode
     lock = server.ServerLock(ctx.obj["home"])
     try:
         lock.acquire()
@@ -439,6 +444,9 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     else:
         say(f"  credentials {'(new) ' if created else ''}AWS_ACCESS_KEY_ID={key.id} AWS_SECRET_ACCESS_KEY={key.secret}")
         say(f"              region {c.arns.region}; more keys: cumulo keys create")
+    say(f"  iam         {c.settings.iam}: requests with a role's credentials "
+        + {"enforce": "are decided by its policies", "audit": "are allowed; denials are logged",
+           "off": "are not checked"}[c.settings.iam] + "; the owner's keys have full access")
     if stack is not None:
         say(f"  stack       {stack}")
     for line in deployed:

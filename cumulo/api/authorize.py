@@ -1,0 +1,115 @@
+"""Authorization at the control plane's edge: a signed request's caller against IAM's policies.
+
+After the signature verified (``sigv4``: the request's ``principal``), before the operation runs:
+
+* the owner's keys (no role: ``principal.role_arn`` is None) pass, as an account's root user does;
+* a role session's request is mapped to what IAM is asked (``api/authz``: actions, resources,
+  condition keys) and each ``Check`` is decided by ``cumulo.iam.evaluate`` against the role's
+  policies (``RolePolicies``) and the resource's own policy if it has one (``ResourcePolicies``:
+  a function's permissions, a queue's ``Policy``, a bus's policy). Same account: an Allow in either
+  is enough, an explicit Deny anywhere wins. Every check must pass; the first denied one answers.
+
+The global condition keys every request carries: ``aws:PrincipalArn``, ``aws:PrincipalAccount``,
+``aws:PrincipalType``, ``aws:userid`` (from the session), ``aws:SourceIp`` (the client's address),
+``aws:SecureTransport`` (false: the control plane speaks plain HTTP), ``aws:CurrentTime`` and
+``aws:EpochTime`` (read only when a policy asks).
+
+``Settings.iam`` chooses: ``enforce`` (the default) answers a denial with ``AccessDeniedException``
+and AWS's message; ``audit`` lets the request through and logs the message it would have answered
+(logger ``cumulo.iam``); ``off`` skips all of this.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from cumulo import iam
+from cumulo.api import authz
+from cumulo.api.sigv4 import Principal as Signer
+from cumulo.errors import CumuloError
+
+__all__ = ["AccessDeniedException", "Authorizer", "RolePolicies", "ResourcePolicies", "MODES", "caller"]
+
+log = logging.getLogger("cumulo.iam")
+MODES = ("enforce", "audit", "off")
+
+
+class AccessDeniedException(CumuloError):
+    """A request its caller's policies do not allow (AWS's message says which and why)."""
+
+    status = 403
+    code = "AccessDenied"      # SQS's code (x-amzn-query-error), what boto3 reports as Error.Code there
+
+
+class RolePolicies(Protocol):
+    """A role's identity-based policies (inline and attached), kept parsed and indexed."""
+
+    def policies_for(self, role_arn: str) -> iam.PolicySet: ...
+
+
+class ResourcePolicies(Protocol):
+    """The policy attached to a resource (a function, a queue, a bus), or None."""
+
+    def resource_policy(self, arn: str) -> iam.Policy | None: ...
+
+
+class Authorizer:
+    """Decides requests of role sessions; ``mode`` is one of ``MODES``."""
+
+    __slots__ = ("mode", "scope", "roles", "resources", "_callers")
+
+    def __init__(self, mode: str, scope: authz.Scope, roles: RolePolicies, resources: ResourcePolicies) -> None:
+        if mode not in MODES:
+            raise ValueError(f"iam must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode, self.scope, self.roles, self.resources = mode, scope, roles, resources
+        self._callers: dict[tuple[str, str, str], iam.Principal] = {}
+
+    def needed(self, signer: Signer | None) -> bool:
+        """Whether a request signed by ``signer`` is decided at all (not for owner keys, nor when off)."""
+        return self.mode != "off" and signer is not None and signer.role_arn is not None
+
+    def authorize(self, signer: Signer, call: authz.Call, client: str = "") -> None:
+        """Raise ``AccessDeniedException`` (enforce) or log (audit) when ``call`` is not allowed."""
+        decision = self.decide(signer, call, client)
+        if decision is None:
+            return
+        if self.mode == "audit":
+            log.warning("IAM audit: would deny %s.%s: %s", call.service, call.operation, decision.message)
+            return
+        raise AccessDeniedException(decision.message)
+
+    def decide(self, signer: Signer, call: authz.Call, client: str = "") -> iam.Decision | None:
+        """The first denied check's decision, or None when everything ``call`` needs is allowed."""
+        principal = self.caller(signer)
+        policies = self.roles.policies_for(signer.role_arn or "")
+        for check in authz.checks(call, self.scope):
+            request = iam.Request(principal, check.action, check.resource, check.context,
+                                  source_ip=client or None, secure_transport=False)
+            resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
+            decision = iam.evaluate(request, policies, resource)
+            if not decision:
+                return decision
+        return None
+
+    def caller(self, signer: Signer) -> iam.Principal:
+        key = (signer.arn, signer.role_arn or "", signer.session_name or "")
+        found = self._callers.get(key)
+        if found is None:
+            found = caller(signer, self.scope.account)
+            if len(self._callers) >= 4096:
+                self._callers.clear()
+            self._callers[key] = found
+        return found
+
+
+def caller(signer: Signer, account: str) -> iam.Principal:
+    """IAM's view of who signed: a role session (``assumed-role/<role>/<session>``) or the account's root."""
+    if signer.role_arn is None:
+        return iam.Principal.root(signer.account or account)
+    head, _, path_and_name = signer.role_arn.partition(":role/")
+    role_account = head.rsplit(":", 1)[-1] or account
+    path, _, name = ("/" + path_and_name).rpartition("/")
+    return iam.Principal.assumed_role(role_account, name, signer.session_name or "", path=path + "/",
+                                      partition=head.split(":")[1] if head.count(":") >= 4 else "aws")
+
