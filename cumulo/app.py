@@ -201,7 +201,7 @@ class Cumulo:
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
                 DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
-                Housekeeper(self.store, m.queues, self.queues, self.streams)]
+                Housekeeper(self.store, m.queues, self.queues, self.streams, self.store)]
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cumulo.invoke.invoker import InvocationRequest, InvocationResult
     from cumulo.model.function import FunctionConfiguration
 
-__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "Functions", "Invoke",
+__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions", "Invoke",
            "RunInvocation", "RuleSchedules", "Kind", "Target", "Send", "TargetFailed", "Targets"]
 
 
@@ -79,6 +79,12 @@ class Documents(Protocol):
     def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_documents(self, kind: str) -> list[dict[str, Any]]: ...
     def delete_document(self, kind: str, doc_id: str) -> bool: ...
+
+
+class LogRetention(Protocol):
+    """Pruning the log store (a log group's retention)."""
+
+    def prune_logs(self, function: str, before_ms: int | None) -> int: ...
 
 
 # -- functions -----------------------------------------------------------------------------------

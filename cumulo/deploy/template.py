@@ -32,6 +32,7 @@ from cumulo.deploy.intrinsics import (
 from cumulo.deploy.kinds import KINDS, ResourceKind
 from cumulo.deploy.kinds.base import Attributes, Entry, Load, TemplateError, error as _error
 from cumulo.deploy.kinds.function import FunctionResource, default_function_name
+from cumulo.deploy.kinds.inert import INERT_TYPES, missing_reason
 from cumulo.model.function import Arns
 
 __all__ = [
@@ -352,8 +353,7 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     if extra:
         raise fail(f"unknown resource attribute '{extra[0]}'")
     if KINDS.of_type(resource["Type"]) is None:
-        raise fail(f"resource type '{resource['Type']}' is not supported; Cumulo deploys "
-                   f"{', '.join(KINDS.types)}")
+        raise fail(_unsupported(resource["Type"]))
     depends = resource.get("DependsOn", [])
     for name in depends if isinstance(depends, list) else [depends]:
         if name not in resources:
@@ -362,6 +362,16 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     if condition is not None and condition not in conditions:
         raise fail(f"Condition names an unknown condition '{condition}'")
     return condition
+
+
+def _unsupported(type_: Any) -> str:
+    reason = missing_reason(str(type_))
+    if reason is not None:
+        return f"resource type '{type_}' is not supported: {reason}"
+    deployed = [t for t in KINDS.types if t not in INERT_TYPES]
+    return (f"resource type '{type_}' is not supported; Cumulo deploys {', '.join(deployed)}, and accepts with a "
+            "warning types that mean nothing on one machine (CloudWatch alarms and dashboards, KMS keys, log "
+            "filters, X-Ray, VPC networking...)")
 
 
 def _read_resources(entries: list[Entry], load: Load) -> dict[str, list[Any]]:

@@ -15,8 +15,17 @@ from typing import Iterable
 
 from cumulo.store.base import LogRecord, Store
 
-__all__ = ["LogSink", "start_line", "end_line", "report_line", "init_start_line", "init_report_line",
+__all__ = ["LogSink", "log_group_key", "start_line", "end_line", "report_line", "init_start_line", "init_report_line",
            "restore_start_line", "restore_report_line"]
+
+_FUNCTION_GROUP = "/aws/lambda/"
+
+
+def log_group_key(log_group: str) -> str:
+    """Where the log store keeps a log group's events: a function's group ``/aws/lambda/<name>`` under the
+    function's name, any other (an API's access log ``/aws/apigateway/<id>``) under the group's name."""
+    return log_group.removeprefix(_FUNCTION_GROUP) if log_group.startswith(_FUNCTION_GROUP) else log_group
+
 
 _PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"   # what runs Python functions: our interpreter
 _BATCH_WINDOW_S = 0.05

@@ -1,5 +1,6 @@
 """Housekeeping: messages past their queue's retention, stream records past the stream's, archived
-events past the archive's."""
+events past the archive's, log events past their log group's (``AWS::Logs::LogGroup``'s
+``RetentionInDays``: the group's documents, ``log-group``; a group with none keeps its events)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import threading
 import time
 
 from cumulo.events.bus import ARCHIVE_PREFIX
-from cumulo.ports import Documents
+from cumulo.observe.logs import log_group_key
+from cumulo.ports import Documents, LogRetention
 from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import StreamService
 from cumulo.store.ports import QueueMessages
@@ -21,8 +23,10 @@ log = logging.getLogger("cumulo.housekeeping")
 class Housekeeper:
     INTERVAL_S = 30.0
 
-    def __init__(self, store: Documents, messages: QueueMessages, queues: QueueService, streams: StreamService) -> None:
+    def __init__(self, store: Documents, messages: QueueMessages, queues: QueueService, streams: StreamService,
+                 logs: LogRetention | None = None) -> None:
         self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
+        self._logs = logs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)
 
@@ -37,7 +41,18 @@ class Housekeeper:
         archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
                     for d in self._store.list_documents("event-archive") if d.get("RetentionDays")}
         swept = self._messages.sweep(int(time.time() * 1000), archives) if archives else 0
-        return swept + self._queues.sweep() + self._streams.sweep()
+        return swept + self._queues.sweep() + self._streams.sweep() + self.sweep_logs(int(time.time() * 1000))
+
+    def sweep_logs(self, now_ms: int) -> int:
+        """Each log group's events older than its retention; how many went."""
+        if self._logs is None:
+            return 0
+        pruned = 0
+        for group in self._store.list_documents("log-group"):
+            days = group.get("retentionInDays")
+            if days:
+                pruned += self._logs.prune_logs(log_group_key(group["logGroupName"]), now_ms - int(days) * 86_400_000)
+        return pruned
 
     def _run(self) -> None:
         while not self._stop.wait(self.INTERVAL_S):

@@ -480,6 +480,13 @@ class SQLiteStore:
                     "INSERT INTO logs (function, version, stream, request_id, ts, message) VALUES (?, ?, ?, ?, ?, ?)",
                     rows)
 
+    def prune_logs(self, function: str, before_ms: int | None) -> int:
+        """Drop ``function``'s log events older than ``before_ms`` (None: all of them); how many went."""
+        with self._tx(invalidates=False):
+            if before_ms is None:
+                return self._db.execute("DELETE FROM logs WHERE function = ?", (function,)).rowcount
+            return self._db.execute("DELETE FROM logs WHERE function = ? AND ts < ?", (function, before_ms)).rowcount
+
     def query_logs(self, function: str, since_ms: int = 0, after_id: int = 0, limit: int = 10_000,
                    request_id: str | None = None) -> list[LogRecord]:
         sql = "SELECT id, function, version, stream, request_id, ts, message FROM logs WHERE function = ? AND ts >= ? AND id > ?"

@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, bus, function, invoke_config, layer, mapping, queue, rule, schedule, state_machine, stream,
+    api, bus, function, inert, invoke_config, layer, log_group, mapping, queue, rule, schedule, state_machine, stream,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -25,4 +25,6 @@ KINDS = Registry([
     mapping.EventSourceMapping(),           # functions' SQS and Kinesis events
     schedule.Schedule(),                    # functions' Schedule and ScheduleV2 events
     invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
+    log_group.LogGroup(),                   # AWS::Logs::LogGroup (retention of a function's or API's log)
+    inert.Inert(),                          # types with no local meaning, accepted with a warning (alarms, keys...)
 ])

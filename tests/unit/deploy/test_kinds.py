@@ -77,10 +77,21 @@ Outputs:
 
 def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
-        load_template(_write(tmp_path, "  Bucket:\n    Type: AWS::S3::Bucket\n"))
+        load_template(_write(tmp_path, "  Gadget:\n    Type: AWS::Robots::Arm\n"))
     assert info.value.message == (
-        "Resource Bucket (line 3): resource type 'AWS::S3::Bucket' is not supported; Cumulo deploys "
+        "Resource Gadget (line 3): resource type 'AWS::Robots::Arm' is not supported; Cumulo deploys "
         "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::SQS::Queue, AWS::Kinesis::Stream, "
         "AWS::Events::EventBus, AWS::Events::Rule, AWS::Serverless::StateMachine, "
-        "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion")
+        "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Logs::LogGroup, and accepts with a "
+        "warning types that mean nothing on one machine (CloudWatch alarms and dashboards, KMS keys, log filters, "
+        "X-Ray, VPC networking...)")
+    assert (info.value.logical_id, info.value.line) == ("Gadget", 3)
+
+
+def test_a_type_of_a_service_cumulo_lacks_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError) as info:
+        load_template(_write(tmp_path, "  Bucket:\n    Type: AWS::S3::Bucket\n"))
+    assert info.value.message == (
+        "Resource Bucket (line 3): resource type 'AWS::S3::Bucket' is not supported: Cumulo has no S3 buckets yet "
+        "(object storage is its own issue): the application's bucket would not exist")
     assert (info.value.logical_id, info.value.line) == ("Bucket", 3)

@@ -1,0 +1,208 @@
+"""Resource types that mean nothing on one machine, accepted with one warning each.
+
+An alarm with no metrics to watch, a dashboard with no console, a customer managed key that nothing
+encrypts with, a log subscription with no log service to subscribe to, a VPC's subnets and routes: on
+AWS each configures a service around the application; deploying without it leaves the application
+answering as it does on AWS. So a template may declare them: their properties are resolved (a
+``!Ref`` to a resource that is not there is still an error), ``!Ref`` and ``!GetAtt`` answer what AWS
+would (a stable physical id, an ARN), and the deploy says once per type what AWS would do and what
+Cumulo does instead. Nothing is made or recorded.
+
+Types whose absence would make the application wrong (a table it reads, a topic it publishes to, a
+bucket it writes) are not here: ``MISSING`` gives the reason the template is refused with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
+from cumulo.deploy.kinds.base import Attributes, Entry, Kind, Load, property_error
+from cumulo.model.function import Arns
+
+__all__ = ["Inert", "INERT_TYPES", "MISSING", "missing_reason"]
+
+
+@dataclass(frozen=True)
+class _Type:
+    aws: str                    # what it does on AWS
+    instead: str                # what Cumulo does instead
+    name_property: str | None = None     # the property that names it, if any
+    ref: str = "name"           # what Ref answers: name | arn | id
+    arn: str | None = None      # an ARN format: {region} {account} {name}
+    attributes: tuple[str, ...] = ()     # Fn::GetAtt attributes besides Arn, each answered with the physical id
+
+
+_NO_METRICS = "Cumulo keeps no metrics yet: it is accepted and never changes state"
+_LOGS = "Cumulo keeps function and access logs in its own store"
+_VPC = ("Cumulo runs a function with VpcConfig without outbound network (no NAT gateway) and makes no "
+        "networks: it is accepted and nothing is made")
+
+INERT_TYPES: dict[str, _Type] = {
+    "AWS::CloudWatch::Alarm": _Type("watches a metric and notifies or acts when it crosses a threshold",
+                                    _NO_METRICS, "AlarmName",
+                                    arn="arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
+    "AWS::CloudWatch::CompositeAlarm": _Type("combines alarms into one", _NO_METRICS, "AlarmName",
+                                             arn="arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
+    "AWS::CloudWatch::Dashboard": _Type("draws metrics in the CloudWatch console",
+                                        "Cumulo has no console or metrics: nothing is made", "DashboardName"),
+    "AWS::Logs::SubscriptionFilter": _Type(
+        "sends a log group's matching events to a function, stream or Firehose",
+        f"{_LOGS} and sends them nowhere: the filter's destination receives nothing", "FilterName"),
+    "AWS::Logs::MetricFilter": _Type("turns matching log events into metrics",
+                                     f"{_LOGS}; it makes no metrics", "FilterName"),
+    "AWS::Logs::LogStream": _Type("creates a stream in a log group",
+                                  f"{_LOGS} and names their streams itself", "LogStreamName"),
+    "AWS::Logs::ResourcePolicy": _Type("lets AWS services write to log groups",
+                                       f"{_LOGS}; anything may write there", "PolicyName"),
+    "AWS::Logs::AccountPolicy": _Type("sets data protection or subscription policies for the account's logs",
+                                      f"{_LOGS} and applies no account policy", "PolicyName"),
+    "AWS::KMS::Key": _Type("is a customer managed key services encrypt the application's data with",
+                           "Cumulo does not encrypt with customer keys, and has no KMS API for functions to call",
+                           ref="id", arn="arn:aws:kms:{region}:{account}:key/{name}", attributes=("KeyId",)),
+    "AWS::KMS::Alias": _Type("names a KMS key", "Cumulo has no KMS: the alias names nothing", "AliasName"),
+    "AWS::XRay::Group": _Type("groups X-Ray traces by a filter", "Cumulo has no X-Ray tracing", "GroupName",
+                              ref="arn", arn="arn:aws:xray:{region}:{account}:group/{name}",
+                              attributes=("GroupARN",)),
+    "AWS::XRay::SamplingRule": _Type("sets how requests are sampled for X-Ray", "Cumulo has no X-Ray tracing",
+                                     ref="arn", arn="arn:aws:xray:{region}:{account}:sampling-rule/{name}",
+                                     attributes=("RuleARN", "RuleName")),
+    "AWS::S3::BucketPolicy": _Type("grants access to an S3 bucket",
+                                   "Cumulo has no S3 buckets yet and keeps no bucket policy"),
+    "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
+                                      "Cumulo's gateway writes access logs to its own store", ref="id"),
+    "AWS::EC2::VPC": _Type("creates a virtual network", _VPC, ref="id",
+                           attributes=("VpcId", "CidrBlock", "DefaultSecurityGroup", "DefaultNetworkAcl")),
+    "AWS::EC2::Subnet": _Type("creates a subnet of a VPC", _VPC, ref="id",
+                              attributes=("SubnetId", "AvailabilityZone", "VpcId", "CidrBlock")),
+    "AWS::EC2::SecurityGroup": _Type("creates a firewall for network interfaces", _VPC, ref="id",
+                                     attributes=("GroupId", "VpcId")),
+    "AWS::EC2::SecurityGroupIngress": _Type("adds an inbound rule to a security group", _VPC, ref="id"),
+    "AWS::EC2::SecurityGroupEgress": _Type("adds an outbound rule to a security group", _VPC, ref="id"),
+    "AWS::EC2::InternetGateway": _Type("connects a VPC to the internet", _VPC, ref="id",
+                                       attributes=("InternetGatewayId",)),
+    "AWS::EC2::VPCGatewayAttachment": _Type("attaches a gateway to a VPC", _VPC, ref="id"),
+    "AWS::EC2::RouteTable": _Type("creates a route table", _VPC, ref="id", attributes=("RouteTableId",)),
+    "AWS::EC2::Route": _Type("adds a route", _VPC, ref="id"),
+    "AWS::EC2::SubnetRouteTableAssociation": _Type("associates a subnet with a route table", _VPC, ref="id"),
+    "AWS::EC2::EIP": _Type("allocates a public address", _VPC, ref="id", attributes=("AllocationId", "PublicIp")),
+    "AWS::EC2::NatGateway": _Type("gives private subnets outbound internet access", _VPC, ref="id",
+                                  attributes=("NatGatewayId",)),
+    "AWS::EC2::VPCEndpoint": _Type("reaches an AWS service from a VPC privately", _VPC, ref="id",
+                                   attributes=("Id", "DnsEntries", "NetworkInterfaceIds")),
+}
+
+# Id prefixes of EC2 resources, as AWS writes them (a function's VpcConfig checks them).
+_EC2_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::SecurityGroup": "sg",
+               "AWS::EC2::InternetGateway": "igw", "AWS::EC2::RouteTable": "rtb", "AWS::EC2::EIP": "eipalloc",
+               "AWS::EC2::NatGateway": "nat", "AWS::EC2::VPCEndpoint": "vpce",
+               "AWS::EC2::SecurityGroupIngress": "sgr", "AWS::EC2::SecurityGroupEgress": "sgr"}
+
+# Types Cumulo refuses because the application would be wrong without them, by service: the reason.
+MISSING: dict[str, str] = {
+    "S3": "Cumulo has no S3 buckets yet (object storage is its own issue): the application's bucket would not exist",
+    "DynamoDB": "Cumulo has no DynamoDB tables yet: the application's table would not exist",
+    "SNS": "Cumulo has no SNS topics yet: what the application publishes would reach no subscriber",
+    "SSM": "Cumulo has no Parameter Store: a function reading the parameter would fail",
+    "SecretsManager": "Cumulo has no Secrets Manager: a function reading the secret would fail",
+    "Cognito": "Cumulo has no Cognito user pools: sign-in and the tokens the application checks would not exist",
+    "CloudFormation": "Cumulo deploys one template as one stack: nested stacks, custom resources and wait "
+                      "conditions are not run",
+}
+
+
+def missing_reason(type_: str) -> str | None:
+    """Why a type Cumulo does not deploy is refused, when a reason is known."""
+    if type_ == "AWS::Serverless::SimpleTable":
+        return MISSING["DynamoDB"]
+    if type_.startswith("Custom::"):
+        return MISSING["CloudFormation"]
+    parts = type_.split("::")
+    return MISSING.get(parts[1]) if len(parts) == 3 and parts[0] == "AWS" else None
+
+
+@dataclass(frozen=True)
+class InertResource:
+    logical_id: str
+    line: int
+    type: str
+    physical_id: str
+    notes: tuple[str, ...] = ()
+
+
+class Inert(Kind):
+    name = "accepted resource"
+    types = tuple(INERT_TYPES)
+    listed = 95
+
+    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
+        named: dict[str, str] = {}
+        attributes: Attributes = {}
+        for entry in entries:
+            kind = INERT_TYPES[entry.type]
+            physical = _physical_id(entry, kind, load)
+            named[entry.logical_id] = physical
+            attributes.update(_attributes(entry.logical_id, entry.type, kind, physical, load.arns))
+        return named, attributes
+
+    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        """Each resource's properties resolved (references checked); the first of each type carries its warning."""
+        specs = []
+        for entry in entries:
+            for key, value in entry.properties.items():
+                try:
+                    resolve(value, load.scope)
+                except IntrinsicError as exc:
+                    raise property_error(entry, IntrinsicError(f"property {key}: {exc.message}", exc.line)) from None
+            specs.append(InertResource(entry.logical_id, entry.line, entry.type, named[entry.logical_id]))
+        for type_ in dict.fromkeys(spec.type for spec in specs):
+            same = [spec for spec in specs if spec.type == type_]
+            kind = INERT_TYPES[type_]
+            note = (f"{type_} ({', '.join(s.logical_id for s in same)}) accepted and not deployed: on AWS it "
+                    f"{kind.aws}; {kind.instead}")
+            specs[specs.index(same[0])] = InertResource(same[0].logical_id, same[0].line, type_,
+                                                        same[0].physical_id, (note,))
+        return specs
+
+    def warnings(self, spec: InertResource) -> list[str]:
+        return list(spec.notes)
+
+    def attributes(self, spec: InertResource, arns: Arns) -> Attributes:
+        return _attributes(spec.logical_id, spec.type, INERT_TYPES[spec.type], spec.physical_id, arns)
+
+
+def _physical_id(entry: Entry, kind: _Type, load: Load) -> str:
+    if kind.name_property and kind.name_property in entry.properties:
+        try:
+            value = resolve(entry.properties[kind.name_property], load.scope)
+        except IntrinsicError as exc:
+            raise property_error(entry, IntrinsicError(f"property {kind.name_property}: {exc.message}",
+                                                       exc.line)) from None
+        if value is not NO_VALUE:
+            return to_str(value)
+    seed = f"{load.region}:{load.account}:{load.stack}:{entry.logical_id}"
+    if entry.type in _EC2_PREFIX:
+        return f"{_EC2_PREFIX[entry.type]}-{hashlib.sha256(seed.encode()).hexdigest()[:17]}"
+    if kind.ref == "id":
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cumulo:{seed}"))
+    suffix = hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
+    return f"{load.stack}-{entry.logical_id}-{suffix}"
+
+
+def _attributes(logical_id: str, type_: str, kind: _Type, physical: str, arns: Arns) -> Attributes:
+    arn = kind.arn.format(region=arns.region, account=arns.account, name=physical) if kind.arn else None
+    out: Attributes = {(logical_id, "Ref"): arn if kind.ref == "arn" and arn else physical}
+    if arn:
+        out[(logical_id, "Arn")] = arn
+    answers: dict[str, Callable[[], str]] = {
+        "CidrBlock": lambda: "10.0.0.0/16", "AvailabilityZone": lambda: f"{arns.region}a",
+        "PublicIp": lambda: "192.0.2.1", "GroupARN": lambda: arn or physical, "RuleARN": lambda: arn or physical}
+    for attribute in kind.attributes:
+        out[(logical_id, attribute)] = answers.get(attribute, lambda: physical)()
+    if type_ == "AWS::EC2::VPC":
+        out[(logical_id, "DefaultSecurityGroup")] = "sg-" + physical.removeprefix("vpc-")
+    return out
