@@ -12,6 +12,7 @@ first call that needs it, so read-only commands stay cheap.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from cumulo.errors import (
 )
 from cumulo.functions.control import CodeSource, FunctionService
 from cumulo.functions.layers import LayerService, LayerSource
+from cumulo.functions.permissions import FunctionPolicies
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
@@ -65,6 +67,15 @@ __all__ = ["Cumulo"]
 _NO_POLICIES = iam.PolicySet()
 
 
+@functools.lru_cache(maxsize=256)
+def _resource_policy(text: str) -> iam.Policy | None:
+    """A resource's policy as stored (checked when it was set), parsed once per text."""
+    try:
+        return iam.parse_policy(text, "resource")
+    except iam.MalformedPolicyDocument:
+        return None
+
+
 class Cumulo:
     """One Cumulo installation, opened on its home folder (``./.cumulo`` by default)."""
 
@@ -80,6 +91,7 @@ class Cumulo:
                                    in_use=self._layer_in_use)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
                                          resolve_layers=self.layers.resolve)
+        self.function_policies = FunctionPolicies(self.store, self.functions, self.arns)
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
@@ -144,7 +156,13 @@ class Cumulo:
         return _NO_POLICIES
 
     def resource_policy(self, arn: str) -> iam.Policy | None:
-        """The policy attached to the resource ``arn`` names (none are kept yet)."""
+        """The policy attached to the resource ``arn`` names: a function's (AddPermission), a queue's
+        ``Policy`` attribute; None for anything else."""
+        if arn.startswith("arn:aws:lambda:"):
+            return self.function_policies.policy_for(arn)
+        if arn.startswith("arn:aws:sqs:"):
+            text = self.queues.policy_text(arn.rsplit(":", 1)[-1])
+            return _resource_policy(text) if text else None
         return None
 
     # -- lifecycle ------------------------------------------------------------
@@ -425,8 +443,10 @@ class Cumulo:
             before = []
         self.functions.delete(name, qualifier)
         self._release_layers(before)
-        if qualifier is None:
-            self.limiter.set_reserved(fn.parse_function_ref(name)[0], None)
+        fname, q = fn.parse_function_ref(name, qualifier)
+        self.function_policies.forget(fname, q)
+        if q is None:
+            self.limiter.set_reserved(fname, None)
 
     def publish_version(self, name: str, description: str | None = None,
                         revision_id: str | None = None) -> FunctionConfiguration:
@@ -460,6 +480,7 @@ class Cumulo:
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.functions.delete_alias(name, alias)
+        self.function_policies.forget(fn.parse_function_ref(name)[0], alias)
 
     def list_aliases(self, name: str, function_version: str | None = None) -> list[Alias]:
         return self.functions.list_aliases(name, function_version)

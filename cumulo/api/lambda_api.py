@@ -279,6 +279,21 @@ def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
                                  log_type=call.log_type, client_context=call.client_context))
 
 
+# -- resource-based policy ----------------------------------------------------
+def add_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.function_policies.add_permission(p["name"], _qualifier(request), request.json()), 201)
+
+
+def get_policy(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.function_policies.get_policy(p["name"], _qualifier(request)))
+
+
+def remove_permission(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.function_policies.remove_permission(p["name"], _qualifier(request), p["sid"],
+                                          request.query().get("RevisionId", [None])[0])
+    return Reply(204)
+
+
 # -- versions and aliases -----------------------------------------------------
 def publish_version(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
@@ -530,6 +545,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", f"/2015-03-31/functions/{_FN}/invocations", _op('Invoke', invoke)),
         ("POST", f"/2021-11-15/functions/{_FN}/response-streaming-invocations",
          _op('InvokeWithResponseStream', invoke_streaming)),
+        ("POST", f"/2015-03-31/functions/{_FN}/policy", _op('AddPermission', add_permission)),
+        ("GET", f"/2015-03-31/functions/{_FN}/policy", _op('GetPolicy', get_policy)),
+        ("DELETE", f"/2015-03-31/functions/{_FN}/policy/(?P<sid>[^/]+)", _op('RemovePermission', remove_permission)),
         ("POST", f"/2015-03-31/functions/{_FN}/versions", _op('PublishVersion', publish_version)),
         ("GET", f"/2015-03-31/functions/{_FN}/versions", _op('ListVersionsByFunction', list_versions)),
         ("POST", f"/2015-03-31/functions/{_FN}/aliases", _op('CreateAlias', create_alias)),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cumulo.errors import CumuloError
+from cumulo.iam import MalformedPolicyDocument, parse_policy
 from cumulo.model import json_limits
 
 __all__ = [
@@ -260,6 +261,11 @@ def _check_value(key: str, value: str) -> str:
             json_limits.loads(value, key)
         except ValueError as exc:
             raise bad(f"Must be a valid JSON document ({exc}).") from None
+        if key == "Policy":      # a queue's resource-based policy, read as IAM reads it
+            try:
+                parse_policy(value, "resource")
+            except MalformedPolicyDocument as exc:
+                raise bad(exc.message) from None
     return value
 
 

@@ -68,6 +68,11 @@ class QueueService:
         name, doc = self._queue(ref)
         return name, QueueAttributes(doc["attributes"])
 
+    def policy_text(self, name: str) -> str | None:
+        """The queue's ``Policy`` attribute (its resource-based policy), None when it has none or is not there."""
+        doc = self.messages.get_queue(name)
+        return (doc["attributes"].get("Policy") or None) if doc is not None else None
+
     def exists(self, ref: str) -> bool:
         return self.messages.get_queue(queue_name_of(ref)) is not None
 

@@ -162,6 +162,9 @@ OPERATIONS: dict[str, Mapper] = {
     "TagResource": on_tagged("lambda:TagResource"),
     "UntagResource": on_tagged("lambda:UntagResource"),
     "ListTags": on_tagged("lambda:ListTags"),
+    "AddPermission": add_permission,
+    "RemovePermission": on_function("lambda:RemovePermission"),
+    "GetPolicy": on_function("lambda:GetPolicy"),
 }
 
 register("lambda", OPERATIONS)

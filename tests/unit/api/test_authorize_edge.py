@@ -5,7 +5,9 @@ key lookup standing in for STS (``sigv4.Keys``, the seam the identity work fills
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -116,3 +118,20 @@ def test_audit_and_off_let_it_through(tmp_path: Path, caplog: pytest.LogCaptureF
             assert reply.status == 200
             logged = [r.getMessage() for r in caplog.records if r.name == "cumulo.iam"]
             assert (len(logged) == 1 and "would deny sqs.SendMessage" in logged[0]) if mode == "audit" else not logged
+
+
+def test_a_function_policy_naming_the_role_allows_it_in_the_same_account(plane: ControlPlane) -> None:
+    c = plane.cumulo
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("app.py", "def handler(e, c):\n    return e\n")
+    c.create_function("fn", code.getvalue(), "app.handler", publish=True)
+    get = signed("GET", "/2015-03-31/functions/fn", b"", service="lambda")
+    assert plane.handle(get).status == 403
+    c.function_policies.add_permission("fn", None, {"StatementId": "producer", "Action": "lambda:GetFunction",
+                                                    "Principal": ROLE})
+    assert plane.handle(get).status == 200
+    qualified = signed("GET", "/2015-03-31/functions/fn:1", b"", service="lambda")   # another ARN: not granted
+    assert plane.handle(qualified).status == 403
+    c.function_policies.remove_permission("fn", None, "producer")
+    assert plane.handle(get).status == 403

@@ -1,0 +1,134 @@
+"""Resource-based policies through unchanged boto3: Lambda's AddPermission / GetPolicy / RemovePermission (AWS's
+request and answer shapes, its errors), and a queue's Policy attribute (SetQueueAttributes checks it as IAM does)."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from test_server import CumuloServer, create, error_of, lam, server, unique  # noqa: F401
+
+ACCOUNT = "000000000000"
+
+
+@pytest.fixture
+def fn(lam: BaseClient) -> str:
+    name = unique("perm")
+    create(lam, name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def sqs(server: CumuloServer) -> Iterator[BaseClient]:
+    client = server.aws("sqs")
+    yield client
+    client.close()
+
+
+def test_add_permission_answers_the_statement_aws_writes(lam: BaseClient, fn: str) -> None:
+    resp = lam.add_permission(FunctionName=fn, StatementId="rule", Action="lambda:InvokeFunction",
+                              Principal="events.amazonaws.com",
+                              SourceArn=f"arn:aws:events:us-east-1:{ACCOUNT}:rule/nightly", SourceAccount=ACCOUNT)
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert json.loads(resp["Statement"]) == {
+        "Sid": "rule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "lambda:InvokeFunction", "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}",
+        "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT},
+                      "ArnLike": {"AWS:SourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/nightly"}}}
+    lam.add_permission(FunctionName=fn, StatementId="other-account", Action="lambda:GetFunction",
+                       Principal="210987654321")
+    policy = lam.get_policy(FunctionName=fn)
+    doc = json.loads(policy["Policy"])
+    assert doc["Version"] == "2012-10-17" and doc["Id"] == "default"
+    assert [s["Sid"] for s in doc["Statement"]] == ["rule", "other-account"]
+    assert doc["Statement"][1]["Principal"] == {"AWS": "arn:aws:iam::210987654321:root"}
+    assert policy["RevisionId"]
+
+
+def test_a_statement_id_twice_is_a_conflict(lam: BaseClient, fn: str) -> None:
+    lam.add_permission(FunctionName=fn, StatementId="s1", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=fn, StatementId="s1", Action="lambda:InvokeFunction", Principal="*")
+    assert error_of(info) == ("ResourceConflictException", 409)
+    assert info.value.response["Error"]["Message"] == (
+        "The statement id (s1) provided already exists. Please provide a new statement id, or remove the existing "
+        "statement.")
+
+
+def test_revision_ids_guard_changes(lam: BaseClient, fn: str) -> None:
+    lam.add_permission(FunctionName=fn, StatementId="s1", Action="lambda:InvokeFunction", Principal="sns.amazonaws.com")
+    revision = lam.get_policy(FunctionName=fn)["RevisionId"]
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=fn, StatementId="s2", Action="lambda:InvokeFunction",
+                           Principal="sns.amazonaws.com", RevisionId="not-" + revision)
+    assert error_of(info) == ("PreconditionFailedException", 412)
+    lam.add_permission(FunctionName=fn, StatementId="s2", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", RevisionId=revision)
+    with pytest.raises(ClientError) as info:
+        lam.remove_permission(FunctionName=fn, StatementId="s1", RevisionId=revision)
+    assert error_of(info) == ("PreconditionFailedException", 412)
+
+
+def test_remove_permission_and_get_policy_when_there_is_none(lam: BaseClient, fn: str) -> None:
+    with pytest.raises(ClientError) as info:
+        lam.get_policy(FunctionName=fn)
+    assert error_of(info) == ("ResourceNotFoundException", 404)
+    lam.add_permission(FunctionName=fn, StatementId="s1", Action="lambda:InvokeFunction", Principal="*")
+    with pytest.raises(ClientError) as info:
+        lam.remove_permission(FunctionName=fn, StatementId="nope")
+    assert error_of(info) == ("ResourceNotFoundException", 404)
+    assert info.value.response["Error"]["Message"] == "Statement nope is not found in resource policy."
+    assert lam.remove_permission(FunctionName=fn, StatementId="s1")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=fn)
+
+
+def test_a_qualified_permission_is_the_alias_own_and_latest_is_refused(lam: BaseClient, fn: str) -> None:
+    version = lam.publish_version(FunctionName=fn)["Version"]
+    lam.create_alias(FunctionName=fn, Name="live", FunctionVersion=version)
+    resp = lam.add_permission(FunctionName=fn, Qualifier="live", StatementId="s", Action="lambda:InvokeFunction",
+                              Principal="events.amazonaws.com")
+    assert json.loads(resp["Statement"])["Resource"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}:live"
+    assert json.loads(lam.get_policy(FunctionName=f"{fn}:live")["Policy"])["Statement"][0]["Sid"] == "s"
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=fn)                  # the unqualified function has none
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=fn, Qualifier="$LATEST", StatementId="s", Action="lambda:InvokeFunction",
+                           Principal="*")
+    assert error_of(info) == ("InvalidParameterValueException", 400)
+    lam.delete_alias(FunctionName=fn, Name="live")       # its policy goes with it
+    lam.create_alias(FunctionName=fn, Name="live", FunctionVersion=version)
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=fn, Qualifier="live")
+
+
+def test_bad_members_are_validation_errors(lam: BaseClient, fn: str) -> None:
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=fn, StatementId="bad id", Action="lambda:InvokeFunction", Principal="*")
+    assert error_of(info) == ("ValidationException", 400)
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=fn, StatementId="s", Action="sqs:SendMessage", Principal="*")
+    assert error_of(info) == ("ValidationException", 400)
+    with pytest.raises(ClientError) as info:
+        lam.add_permission(FunctionName=unique("missing"), StatementId="s", Action="lambda:InvokeFunction",
+                           Principal="*")
+    assert error_of(info) == ("ResourceNotFoundException", 404)
+
+
+def test_a_queue_policy_is_read_as_iam_reads_it(sqs: BaseClient) -> None:
+    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "rules", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+         "Action": "sqs:SendMessage", "Resource": arn}]})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"] == policy
+    with pytest.raises(ClientError) as info:      # no Principal in a resource policy
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": arn}]})})
+    assert info.value.response["Error"]["Code"] == "InvalidAttributeValue"
+    assert "Invalid value for the parameter Policy" in info.value.response["Error"]["Message"]
