@@ -29,8 +29,10 @@ from cumulo.packaging import build_package
 __all__ = ["build_method", "build_functions"]
 
 
-def build_method(runtime: str, code_uri: Path, metadata: Any) -> str | None:
+def build_method(runtime: str, code_uri: Path | bytes, metadata: Any) -> str | None:
     """How the function is built: a runtime name (Python or Node.js), or None (deployed as it is)."""
+    if not isinstance(code_uri, Path):
+        return None          # InlineCode: one file, nothing to install
     if isinstance(metadata, dict) and "BuildMethod" in metadata:
         method = str(metadata["BuildMethod"])
         if method not in PYTHON_RUNTIMES | NODE_RUNTIMES:
@@ -64,7 +66,7 @@ def build_functions(template: Template) -> Template:
     for fn in template.functions:
         try:
             method = build_method(fn.runtime, fn.code_uri, fn.metadata)
-            if method is not None:
+            if method is not None and isinstance(fn.code_uri, Path):
                 fn = replace(fn, code_uri=build_package(fn.code_uri, method).zip_path)
         except (IntrinsicError, CumuloError) as exc:
             raise TemplateError(f"Resource {fn.logical_id} (line {fn.line}): build failed: {exc.message}",

@@ -69,7 +69,7 @@ def _plan(c: Cumulo, template: Template) -> _Plan:
     resources = template.all_resources()
     listing = sorted(range(len(resources)), key=lambda i: resources[i][0].listed)    # stable: template order
     warnings = [w for i in listing for w in resources[i][0].warnings(resources[i][1])]
-    deploy = Deploy(c, c.store.get_stack(template.stack_name) or {})
+    deploy = Deploy(c, _without_retained(c.store.get_stack(template.stack_name) or {}, template))
     of_resource: list[Change | None] = [None] * len(resources)
     listed: list[tuple[tuple[int, int, int], Change]] = []
     for rank, kind in enumerate(KINDS.deploy_order()):     # what a kind expects of another is known first
@@ -80,6 +80,21 @@ def _plan(c: Cumulo, template: Template) -> _Plan:
         removed = kind.removed([resources[i][1] for i in _indexes(resources, kind)], deploy)
         listed += [((kind.listed, 1, rank), change) for change in removed]
     return _Plan([change for _, change in sorted(listed, key=lambda item: item[0])], of_resource, warnings)
+
+
+RETAIN_KEY = "retain"      # the stack record's logical ids with DeletionPolicy Retain
+
+
+def _without_retained(previous: dict[str, Any], template: Template) -> dict[str, Any]:
+    """The previous deploy's record without what it marked DeletionPolicy: Retain and this template dropped: such a
+    resource is left as it is and forgotten by the stack, as CloudFormation leaves it (kinds keep their record by
+    logical id; an event's resources by ``<LogicalId>.<Event>``)."""
+    declared = {spec.logical_id for _, spec in template.all_resources() if hasattr(spec, "logical_id")}
+    gone = set(previous.get(RETAIN_KEY, ())) - declared
+    if not gone:
+        return previous
+    return {key: {k: v for k, v in value.items() if str(k).split(".")[0] not in gone}
+            if isinstance(value, dict) else value for key, value in previous.items()}
 
 
 def _indexes(resources: list[tuple[ResourceKind, Any]], kind: ResourceKind) -> list[int]:
@@ -104,7 +119,7 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     if dry_run:
         return DeployResult(template.stack_name, planned.changes, {}, planned.warnings, applied=False)
     resources = template.all_resources()
-    previous = c.store.get_stack(template.stack_name) or {}
+    previous = _without_retained(c.store.get_stack(template.stack_name) or {}, template)
     state = Deploy(c, previous)
     applied: dict[str, list[tuple[Any, Any]]] = {kind.name: [] for kind in KINDS}
     try:
@@ -118,7 +133,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
             exc.message = f"Deploy of stack {template.stack_name} failed and was rolled back: {exc.message}"
             exc.args = (exc.message,)
         raise
-    record = {kind.record_key: kind.record(applied[kind.name]) for kind in KINDS if kind.record_key}
+    record: dict[str, Any] = {kind.record_key: kind.record(applied[kind.name]) for kind in KINDS if kind.record_key}
+    record[RETAIN_KEY] = sorted(template.retain)
     for kind in reversed(KINDS.deploy_order()):      # what depends on others goes first
         if kind.record_key:
             kind.remove(previous.get(kind.record_key), record[kind.record_key], state)

@@ -8,7 +8,9 @@ property and its line; the ``function`` kind (``cumulo.deploy.kinds.function``) 
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,10 +28,10 @@ from cumulo.model.function import (
 )
 
 __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "CONFIGURATION", "check_globals", "merge_globals", "read_function",
-           "plain"]
+           "plain", "inline_code"]
 
 SUPPORTED = frozenset({
-    "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
+    "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
     "SnapStart", "VpcConfig",
@@ -68,7 +70,7 @@ class FunctionSpec:
     """A function's properties, read and checked (everything but its name and logical id): their one
     declaration (the template's ``FunctionResource`` adds the resource's identity and what its events make)."""
 
-    code_uri: Path
+    code_uri: Path | bytes              # a folder or .zip, or the zip of InlineCode
     handler: str = _configuration()
     runtime: str = _configuration()
     memory_size: int = _configuration(default=limits.MEMORY_DEFAULT_MB)
@@ -185,10 +187,16 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
     provisioned = get("ProvisionedConcurrencyConfig", _provisioned)
     _check_concurrency(properties, alias, reserved, provisioned)
     events, event_lines = _events(properties, scope)
+    runtime = get("Runtime", lambda v: validate_runtime(to_str(v)), required=True)
+    if "InlineCode" in properties and "CodeUri" in properties:
+        raise IntrinsicError(f"property InlineCode (line {properties.line_of('InlineCode')}): CodeUri and "
+                             "InlineCode cannot both be set", properties.line_of("InlineCode"))
+    code: Path | bytes = (get("InlineCode", lambda v: inline_code(to_str(v), runtime)) if "InlineCode" in properties
+                          else get("CodeUri", lambda v: _code_uri(base, v), _code_uri(base, ".")))   # SAM's default
     spec = FunctionSpec(
-        code_uri=get("CodeUri", lambda v: _code_uri(base, v), required=True),
+        code_uri=code,
         handler=get("Handler", lambda v: validate_handler(to_str(v)), required=True),
-        runtime=get("Runtime", lambda v: validate_runtime(to_str(v)), required=True),
+        runtime=runtime,
         memory_size=get("MemorySize", lambda v: validate_memory(_integer(v)), limits.MEMORY_DEFAULT_MB),
         timeout=get("Timeout", lambda v: validate_timeout(_integer(v)), limits.TIMEOUT_DEFAULT_S),
         environment=get("Environment", _environment, {}),
@@ -318,6 +326,23 @@ def _strings(value: Any) -> list[str]:
     if not isinstance(value, list):
         raise IntrinsicError(f"must be a list, got {type(value).__name__}")
     return [to_str(item) for item in value]
+
+
+def inline_code(source: str, runtime: str) -> bytes:
+    """``InlineCode`` as CloudFormation's ``ZipFile`` packs it: one file, ``index.py`` or ``index.js``, in a zip
+    that is the same bytes for the same source (so an unchanged function is not redeployed)."""
+    if runtime.startswith("python"):
+        name = "index.py"
+    elif runtime.startswith("nodejs"):
+        name = "index.js"
+    else:
+        raise IntrinsicError(f"InlineCode is for Python and Node.js functions, not {runtime}: use CodeUri")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, source)
+    return out.getvalue()
 
 
 def _code_uri(base: Path, value: Any) -> Path:

@@ -51,7 +51,20 @@ SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
-                            "UpdateReplacePolicy"})
+                            "UpdateReplacePolicy", "Description", "CreationPolicy", "UpdatePolicy"})
+_DELETION_POLICIES = ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot")
+_UPDATE_REPLACE_POLICIES = ("Delete", "Retain", "Snapshot")
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+# Parameter types whose value is an id of the account's resources: AWS checks that they exist, Cumulo their shape.
+_AWS_PARAMETER_TYPES: dict[str, str] = {
+    "AWS::EC2::AvailabilityZone::Name": r"[a-z]{2}(-[a-z]+)+-\d[a-z]", "AWS::EC2::Image::Id": r"ami-[0-9a-f]{8,17}",
+    "AWS::EC2::Instance::Id": r"i-[0-9a-f]{8,17}", "AWS::EC2::KeyPair::KeyName": r".{1,255}",
+    "AWS::EC2::SecurityGroup::GroupName": r".{1,255}", "AWS::EC2::SecurityGroup::Id": r"sg-[0-9a-f]{8,17}",
+    "AWS::EC2::Subnet::Id": r"subnet-[0-9a-f]{8,17}", "AWS::EC2::Volume::Id": r"vol-[0-9a-f]{8,17}",
+    "AWS::EC2::VPC::Id": r"vpc-[0-9a-f]{8,17}", "AWS::Route53::HostedZone::Id": r"[A-Z0-9]{1,32}",
+    "AWS::SSM::Parameter::Name": r"[a-zA-Z0-9_.\-/]{1,2048}",
+}
+_PLAIN_PARAMETER_TYPES = ("String", "Number", "List<Number>", "CommaDelimitedList")
 _PARAMETER_KEYS = frozenset({"Type", "Default", "AllowedValues", "AllowedPattern", "Description", "NoEcho",
                              "MinLength", "MaxLength", "MinValue", "MaxValue", "ConstraintDescription"})
 _OUTPUT_KEYS = frozenset({"Value", "Description", "Condition", "Export"})
@@ -71,6 +84,8 @@ class Template:
     description: str = ""
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
+    retain: frozenset[str] = frozenset()     # logical ids with DeletionPolicy Retain (or RetainExceptOnCreate)
+    no_echo: frozenset[str] = frozenset()    # parameters declared NoEcho: shown as **** (DescribeStacks)
 
     def all_resources(self) -> list[tuple[ResourceKind, Any]]:
         """Every resource with its kind: those read, then the implicit ones they make (``Registry.expand``)."""
@@ -145,9 +160,14 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     load = Load(stack, region, account_id, path.parent, _section(doc, "Globals"), queue_endpoint, scope, scope)
     resources = _read_resources(entries, load)
     description = doc.get("Description")
+    declared = _section(doc, "Resources")
+    retain = frozenset(lid for lid, r in declared.items()
+                       if isinstance(r, dict) and r.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"))
+    params = _section(doc, "Parameters")
+    no_echo = frozenset(name for name, spec in params.items() if str(spec.get("NoEcho", "")).lower() == "true")
     template = Template(stack, resources, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings))
+                        dict(scope.mappings), retain, no_echo)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -212,7 +232,9 @@ def _read(path: Path) -> Node:
 
 
 def _section(doc: Node, name: str) -> Node:
-    value = doc.get(name, Node(line=doc.line))
+    value = doc.get(name)
+    if value is None:       # absent, or written with nothing under it (``Parameters:``): SAM reads it as empty
+        return Node(line=doc.line_of(name))
     if not isinstance(value, Node):
         raise _error(f"Section {name} (line {doc.line_of(name)})", "must be a map", line=doc.line_of(name))
     return value
@@ -233,7 +255,7 @@ def _check_sections(doc: Node, path: Path) -> None:
         raise _error(f"Template {path.name} (line {doc.line_of('Transform')})",
                      f"Transform: {SERVERLESS_TRANSFORM} is required (this is not a SAM template)")
     for other in names:
-        if other != SERVERLESS_TRANSFORM:
+        if other not in (SERVERLESS_TRANSFORM, LANGUAGE_EXTENSIONS):
             raise _error(f"Transform (line {doc.line_of('Transform')})", f"transform '{other}' is not supported")
     if not _section(doc, "Resources"):
         raise _error(f"Template {path.name}", "the Resources section is required and must not be empty")
@@ -246,21 +268,32 @@ def _pseudo_parameters(stack: str, region: str, account: str) -> dict[str, Any]:
         "AWS::AccountId": account,
         "AWS::StackName": stack,
         "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/{stack_id}",
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::Partition": partition(region),
+        "AWS::URLSuffix": "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com",
         "AWS::NotificationARNs": [],
     }
+
+
+def partition(region: str) -> str:
+    """The partition a region is in, as ``AWS::Partition`` answers."""
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _parameters(section: Node, given: dict[str, str]) -> dict[str, str | list[str]]:
     unknown = sorted(set(given) - set(section))
     if unknown:
         raise TemplateError(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+    for name, spec in section.items():
+        _check_declaration(name, spec, section.line_of(name))
+    missing = [name for name, spec in section.items() if name not in given and "Default" not in spec]
+    if missing:     # CloudFormation names every one at once
+        raise TemplateError(f"Parameters: [{', '.join(missing)}] must have values: give each a Default or pass "
+                            "--parameter NAME=VALUE", line=section.line_of(missing[0]))
     return {name: _parameter(name, spec, section.line_of(name), given.get(name))
             for name, spec in section.items()}
 
 
-def _parameter(name: str, spec: Any, line: int, given: str | None) -> str | list[str]:
+def _check_declaration(name: str, spec: Any, line: int) -> None:
     where = f"Parameter {name} (line {line})"
     if not _LOGICAL_ID_RE.fullmatch(name):
         raise _error(where, "parameter names must be alphanumeric", line=line)
@@ -270,41 +303,136 @@ def _parameter(name: str, spec: Any, line: int, given: str | None) -> str | list
     if extra:
         raise _error(where, f"unknown attribute '{extra[0]}'", line=line)
     kind = spec.get("Type")
-    if kind not in ("String", "Number", "CommaDelimitedList"):
-        raise _error(where, f"Type '{kind}' is not supported; use String, Number or CommaDelimitedList", line=line)
-    if given is None and "Default" not in spec:
-        raise _error(where, "must have a value: give it a Default or pass a value for it", line=line)
+    if isinstance(kind, str) and kind.startswith("AWS::SSM::Parameter::Value<"):
+        raise _error(where, f"Type '{kind}' reads the value from Systems Manager Parameter Store, which Cumulo does "
+                     "not have; declare it as a String (or CommaDelimitedList) and pass the value itself", line=line)
+    if _element_type(kind) is None:
+        raise _error(where, f"Type '{kind}' is not a CloudFormation parameter type; use String, Number, "
+                     "List<Number>, CommaDelimitedList or an AWS-specific type (AWS::EC2::VPC::Id, "
+                     "List<AWS::EC2::Subnet::Id>...)", line=line)
+
+
+def _element_type(kind: Any) -> str | None:
+    """A parameter type's element type (``List<X>``: ``X``), or None for a type CloudFormation does not have."""
+    if not isinstance(kind, str):
+        return None
+    if kind in _PLAIN_PARAMETER_TYPES or kind in _AWS_PARAMETER_TYPES:
+        return kind
+    if kind.startswith("List<") and kind.endswith(">") and kind[5:-1] in _AWS_PARAMETER_TYPES:
+        return kind[5:-1]
+    return None
+
+
+def _parameter(name: str, spec: Node, line: int, given: str | None) -> str | list[str]:
+    where = f"Parameter {name} (line {line})"
     try:
         raw = to_str(spec["Default"] if given is None else given)
-        return _check_parameter(spec, kind, raw)
+        return _check_parameter(spec, str(spec["Type"]), raw)
     except IntrinsicError as exc:
         raise _error(where, exc.message, line=line) from None
 
 
 def _check_parameter(spec: Node, kind: str, raw: str) -> str | list[str]:
-    items = [item.strip() for item in raw.split(",")] if kind == "CommaDelimitedList" else [raw]
+    """The value as ``Ref`` gives it (a list for list types), checked as CloudFormation checks it: each item of a
+    list against AllowedValues and AllowedPattern, a Number's range, a String's length (ConstraintDescription,
+    when given, is the message)."""
+    listed = kind == "CommaDelimitedList" or kind.startswith("List<")
+    items = [item.strip() for item in raw.split(",")] if listed else [raw]
+    element = _element_type(kind) or kind
     allowed = spec.get("AllowedValues")
     if allowed is not None and not isinstance(allowed, list):
         raise IntrinsicError("AllowedValues must be a list")
+    pattern = _pattern(spec["AllowedPattern"]) if "AllowedPattern" in spec else None
+
+    def fail(default: str) -> IntrinsicError:
+        constraint = spec.get("ConstraintDescription")
+        return IntrinsicError(f"{default}" + (f" ({to_str(constraint)})" if isinstance(constraint, str) else ""))
+
     for item in items:
         if allowed is not None and item not in [to_str(a) for a in allowed]:
-            raise IntrinsicError(f"value '{item}' is not one of AllowedValues {[to_str(a) for a in allowed]}")
-        if "AllowedPattern" in spec and not re.fullmatch(to_str(spec["AllowedPattern"]), item):
-            raise IntrinsicError(f"value '{item}' does not match AllowedPattern {spec['AllowedPattern']}")
-    if kind == "CommaDelimitedList":
+            raise fail(f"value '{item}' is not one of AllowedValues {[to_str(a) for a in allowed]}")
+        if pattern is not None and not pattern.fullmatch(item):
+            raise fail(f"value '{item}' does not match AllowedPattern {spec['AllowedPattern']}")
+        if element in ("Number", "List<Number>"):
+            _check_number(spec, item, fail)
+        elif element in _AWS_PARAMETER_TYPES and not re.fullmatch(_AWS_PARAMETER_TYPES[element], item):
+            raise fail(f"value '{item}' is not a valid {element}")
+    if listed:
         return items
-    if kind == "Number":
-        try:
-            number = float(raw)
-        except ValueError:
-            raise IntrinsicError(f"value '{raw}' must be a number") from None
-        if ("MinValue" in spec and number < float(spec["MinValue"])) or (
-                "MaxValue" in spec and number > float(spec["MaxValue"])):
-            raise IntrinsicError(f"value {raw} is outside MinValue/MaxValue")
-    elif ("MinLength" in spec and len(raw) < int(spec["MinLength"])) or (
-            "MaxLength" in spec and len(raw) > int(spec["MaxLength"])):
-        raise IntrinsicError(f"value '{raw}' has a length outside MinLength/MaxLength")
+    if kind == "String" and (("MinLength" in spec and len(raw) < _integer_attribute(spec, "MinLength")) or (
+            "MaxLength" in spec and len(raw) > _integer_attribute(spec, "MaxLength"))):
+        raise fail(f"value '{raw}' has a length outside MinLength/MaxLength")
     return raw
+
+
+def _check_number(spec: Node, raw: str, fail: Callable[[str], IntrinsicError]) -> None:
+    try:
+        number = float(raw)
+    except ValueError:
+        raise fail(f"value '{raw}' must be a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise fail(f"value '{raw}' must be a number")
+    for key, outside in (("MinValue", lambda limit: number < limit), ("MaxValue", lambda limit: number > limit)):
+        if key in spec:
+            try:
+                limit = float(to_str(spec[key]))
+            except ValueError:
+                raise IntrinsicError(f"{key} must be a number") from None
+            if outside(limit):
+                raise fail(f"value {raw} is outside MinValue/MaxValue")
+
+
+def _integer_attribute(spec: Node, key: str) -> int:
+    text = to_str(spec[key])
+    if not text.isdigit():
+        raise IntrinsicError(f"{key} must be a non-negative integer, got '{text}'")
+    return int(text)
+
+
+# Java's POSIX classes (CloudFormation's AllowedPattern is a Java regular expression), as Python sets.
+_JAVA_CLASSES = {
+    "Lower": "a-z", "Upper": "A-Z", "ASCII": "\\x00-\\x7F", "Alpha": "a-zA-Z", "Digit": "0-9", "Alnum": "a-zA-Z0-9",
+    "Punct": "!-/:-@\\[-`{-~", "Graph": "!-~", "Print": " -~", "Blank": " \\t", "Cntrl": "\\x00-\\x1F\\x7F",
+    "XDigit": "0-9a-fA-F", "Space": " \\t\\n\\x0B\\f\\r", "L": "^\\W\\d_", "IsAlphabetic": "^\\W\\d_",
+    "N": "\\d", "IsDigit": "\\d",
+}
+
+
+def _pattern(value: Any) -> re.Pattern[str]:
+    """An AllowedPattern (a Java regular expression) as a Python one: Java's ``\\p{Alnum}``-style classes become
+    sets; what Python cannot read is an error naming the pattern."""
+    text = to_str(value)
+    out, inside, i = [], False, 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            match = re.match(r"\\([pP])\{(\w+)\}", text[i:])
+            if match and match.group(2) in _JAVA_CLASSES:
+                members = _JAVA_CLASSES[match.group(2)]
+                negated = match.group(1) == "P"
+                if members.startswith("^") and inside:      # letters inside a set: Latin and beyond
+                    out.append("a-zA-Z\\u00c0-\\uffff")
+                elif members.startswith("^"):
+                    out.append(("[" + members + "]") if not negated else "[\\W\\d_]")
+                elif inside and not negated:
+                    out.append(members)
+                else:
+                    out.append(("[^" if negated else "[") + members + "]")
+                i += len(match.group(0))
+                continue
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if char == "[" and not inside:
+            inside = True
+        elif char == "]" and inside and not (out and out[-1] == "["):
+            inside = False
+        out.append(char)
+        i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise IntrinsicError(f"AllowedPattern {text} is not a regular expression Cumulo can read: {exc}") from None
 
 
 def _mappings(doc: Node) -> Node:
@@ -332,7 +460,8 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[Entry]:
         line = resources.line_of(logical_id)
         condition = _check_resource(logical_id, resource, line, resources, conditions)
         if condition is None or conditions[condition]:
-            properties = resource.get("Properties", Node(line=line))
+            properties = resource.get("Properties")
+            properties = Node(line=line) if properties is None else properties     # ``Properties:`` with nothing
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
             entries.append(Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
@@ -361,6 +490,11 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     condition = resource.get("Condition")
     if condition is not None and condition not in conditions:
         raise fail(f"Condition names an unknown condition '{condition}'")
+    for key, allowed in (("DeletionPolicy", _DELETION_POLICIES), ("UpdateReplacePolicy", _UPDATE_REPLACE_POLICIES)):
+        if key in resource and resource[key] not in allowed:
+            raise fail(f"{key} '{resource[key]}' is not one of {', '.join(allowed)}")
+    if "Description" in resource and not isinstance(resource["Description"], str):
+        raise fail("Description must be a string")
     return condition
 
 

@@ -142,7 +142,7 @@ def test_code_uri_is_relative_to_the_template_and_may_be_a_zip(tmp_path: Path) -
 
 @pytest.mark.parametrize(("properties", "match"), [
     ("      Colour: blue\n", r"unknown or unsupported property 'Colour' \(line 9\)"),
-    ("      InlineCode: print(1)\n", r"unknown or unsupported property 'InlineCode' \(line 9\)"),
+    ("      ImageUri: repo:latest\n", r"unknown or unsupported property 'ImageUri' \(line 9\)"),
     ("      DeadLetterQueue: {Type: SQS, TargetArn: x}\n",
      r"property DeadLetterQueue \(line 9\): TargetArn must be the ARN of an SQS resource"),
     ("      MemorySize: 64\n", r"property MemorySize \(line 9\): 1 validation error detected: Value '64' at "
@@ -189,7 +189,6 @@ def test_property_faults_name_resource_property_and_line(tmp_path: Path, propert
 
 
 @pytest.mark.parametrize(("base", "match"), [
-    ("      Handler: app.h\n      Runtime: python3.12\n", r"property CodeUri is required"),
     ("      CodeUri: hello_world/\n      Runtime: python3.12\n", r"property Handler is required"),
     ("      CodeUri: hello_world/\n      Handler: app.h\n", r"property Runtime is required"),
     ("      CodeUri: nowhere/\n      Handler: app.h\n      Runtime: python3.12\n",

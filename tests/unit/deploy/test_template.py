@@ -228,7 +228,7 @@ def test_parameters_defaults_and_overrides(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
-    ({}, r"Parameter Code \(line 16\): must have a value"),
+    ({}, r"^ValidationError: Parameters: \[Code\] must have values: give each a Default or pass --parameter"),
     ({"Code": "abc", "Nope": "1"}, r"Parameters: \[Nope\] do not exist in the template"),
     ({"Code": "abc", "Stage": "qa"}, r"Parameter Stage \(line 4\): value 'qa' is not one of AllowedValues"),
     ({"Code": "abc", "Memory": "lots"}, r"Parameter Memory \(line 8\): value 'lots' must be a number"),
@@ -241,8 +241,11 @@ def test_parameter_faults(tmp_path: Path, overrides: dict[str, str], match: str)
 
 
 def test_unsupported_parameter_types_and_attributes(tmp_path: Path) -> None:
-    refused(tmp_path, function("Parameters:\n  Vpc:\n    Type: AWS::EC2::VPC::Id\n"),
-            r"Parameter Vpc \(line 3\): Type 'AWS::EC2::VPC::Id' is not supported")
+    refused(tmp_path, function("Parameters:\n  Vpc:\n    Type: AWS::EC2::VPC::Idd\n"),
+            r"Parameter Vpc \(line 3\): Type 'AWS::EC2::VPC::Idd' is not a CloudFormation parameter type")
+    refused(tmp_path, function("Parameters:\n  Ami:\n    Type: AWS::SSM::Parameter::Value<String>\n    Default: /a\n"),
+            r"Parameter Ami \(line 3\): Type 'AWS::SSM::Parameter::Value<String>' reads the value from Systems "
+            r"Manager Parameter Store, which Cumulo does not have")
     refused(tmp_path, function("Parameters:\n  P:\n    Type: String\n    Colour: red\n"),
             r"Parameter P \(line 3\): unknown attribute 'Colour'")
 
@@ -418,7 +421,7 @@ Outputs:
     (HEAD + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: [1]\n",
      r"Resource Fn \(line 3\): Properties must be a map"),
     (HEAD + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n",
-     r"Resource Fn \(line 3\): property CodeUri is required"),
+     r"Resource Fn \(line 3\): property Runtime is required"),
     (function(properties="      Timeout: !ImportValue shared\n"),
      r"Resource Fn \(line 4\): property Timeout \(line 10\): Fn::ImportValue is not supported"),
     (function(properties="      Timeout: !Ref Ghost\n"),
@@ -430,10 +433,11 @@ Outputs:
     (function(properties="      Timeout: !Equals [a, b]\n"),
      r"property Timeout \(line 10\): Fn::Equals can only be used in the Conditions section"),
     (HEAD + "Resources: {}\n", r"Template template.yaml: the Resources section is required"),
+    (HEAD + "Resources:\n", r"Template template.yaml: the Resources section is required"),
     ("Resources:\n  Fn: {Type: AWS::Serverless::Function}\n",
      r"Template template.yaml \(line 1\): Transform: AWS::Serverless-2016-10-31 is required"),
-    ("Transform: [AWS::Serverless-2016-10-31, AWS::LanguageExtensions]\nResources: {}\n",
-     r"Transform \(line 1\): transform 'AWS::LanguageExtensions' is not supported"),
+    ("Transform: [AWS::Serverless-2016-10-31, AWS::Include]\nResources: {}\n",
+     r"Transform \(line 1\): transform 'AWS::Include' is not supported"),
     ("AWSTemplateFormatVersion: '2011-01-01'\n" + HEAD + "Resources: {}\n",
      r"AWSTemplateFormatVersion \(line 1\): '2011-01-01' is not '2010-09-09'"),
     (function("Rules: {}\n"), r"Template template.yaml \(line 2\): unknown section 'Rules'"),

@@ -1,0 +1,37 @@
+"""``cumulo deploy --dry-run`` passes no template the real deploy then refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cumulo import Cumulo
+from cumulo.deploy.engine import deploy
+from cumulo.errors import CumuloError
+from cumulo.model.function import NODE_RUNTIMES
+from cumulo.runtime.catalog import unavailable
+
+MISSING_NODE = sorted(r for r in NODE_RUNTIMES if unavailable(r) is not None)
+
+
+def _template(tmp_path: Path, runtime: str) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "index.js").write_text("exports.handler = async () => 'ok';\n")
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+                    f"    Properties: {{CodeUri: src/, Handler: index.handler, Runtime: {runtime}}}\n")
+    return path
+
+
+@pytest.mark.skipif(not MISSING_NODE, reason="every Node.js major Cumulo knows is installed here")
+def test_a_node_runtime_this_machine_lacks_fails_the_plan_as_it_fails_the_deploy(cumulo: Cumulo,
+                                                                                 tmp_path: Path) -> None:
+    path = _template(tmp_path, MISSING_NODE[0])
+    with pytest.raises(CumuloError) as planned:
+        deploy(cumulo, path, dry_run=True, build=False)
+    assert planned.value.message.startswith(f"Resource Fn (line 3): property Runtime: {MISSING_NODE[0]} cannot be "
+                                            "used here: the runtime")
+    with pytest.raises(CumuloError) as deployed:
+        deploy(cumulo, path, build=False)
+    assert deployed.value.type == planned.value.type == "InvalidParameterValueException"
