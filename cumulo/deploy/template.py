@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -430,7 +431,9 @@ def _pattern(value: Any) -> re.Pattern[str]:
         out.append(char)
         i += 1
     try:
-        return re.compile("".join(out))
+        with warnings.catch_warnings():     # Python's "possible nested set" is about its future, not Java's present
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile("".join(out))
     except re.error as exc:
         raise IntrinsicError(f"AllowedPattern {text} is not a regular expression Cumulo can read: {exc}") from None
 
