@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -234,6 +236,8 @@ def _call(name: str, args: Any, scope: Scope) -> Any:
         if name == "Fn::ImportValue":
             raise IntrinsicError("Fn::ImportValue is not supported: Cumulo deploys each stack on its "
                                  "own and has no cross-stack exports")
+        if name == "Fn::Transform":
+            raise IntrinsicError("Fn::Transform is not supported: Cumulo runs no macros (AWS::Include included)")
         raise IntrinsicError(f"intrinsic function {name} is not supported")
     return handler(args, scope)
 
@@ -350,6 +354,18 @@ def _if(args: Any, scope: Scope) -> Any:
 
 
 def _find_in_map(args: Any, scope: Scope) -> Any:
+    """``[MapName, TopLevelKey, SecondLevelKey]``, and AWS::LanguageExtensions' fourth ``{DefaultValue: v}``,
+    the answer when a key is not there."""
+    if isinstance(args, list) and len(args) == 4:
+        options = args[3]
+        if not isinstance(options, dict) or set(options) != {"DefaultValue"}:
+            raise IntrinsicError("Fn::FindInMap's fourth argument must be {DefaultValue: value}")
+        try:
+            return _find_in_map(args[:3], scope)
+        except IntrinsicError as exc:
+            if not exc.message.startswith("Fn::FindInMap: no "):
+                raise
+            return resolve(options["DefaultValue"], scope)
     name, top, second = (_string(a, scope, "Fn::FindInMap's key") for a in
                          _args(args, 3, "Fn::FindInMap", "[MapName, TopLevelKey, SecondLevelKey]"))
     table: Any = scope.mappings
@@ -370,6 +386,49 @@ def _get_azs(args: Any, scope: Scope) -> list[str]:
     return [f"{region}{zone}" for zone in "abc"]
 
 
+def _cidr(args: Any, scope: Scope) -> list[str]:
+    """``[ipBlock, count, cidrBits]``: the first ``count`` blocks of ``cidrBits`` host bits each in ``ipBlock``, in
+    order (IPv4 or IPv6), as CloudFormation carves subnets."""
+    block, count, bits = _args(args, 3, "Fn::Cidr", "[ipBlock, count, cidrBits]")
+    text = _string(block, scope, "Fn::Cidr's ipBlock")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise IntrinsicError(f"Fn::Cidr's ipBlock '{text}' is not a CIDR block") from None
+    how_many, host_bits = (_number(v, scope, f"Fn::Cidr's {what}") for v, what in ((count, "count"), (bits, "cidrBits")))
+    if not 1 <= how_many <= 256:
+        raise IntrinsicError(f"Fn::Cidr's count must be 1 to 256, got {how_many}")
+    prefix = network.max_prefixlen - host_bits
+    if host_bits < 1 or prefix < network.prefixlen:
+        raise IntrinsicError(f"Fn::Cidr's cidrBits {host_bits} does not fit in {network} "
+                             f"(1 to {network.max_prefixlen - network.prefixlen})")
+    if how_many > 2 ** (prefix - network.prefixlen):
+        raise IntrinsicError(f"Fn::Cidr: {network} holds {2 ** (prefix - network.prefixlen)} blocks of /{prefix}, "
+                             f"not {how_many}")
+    subnets = network.subnets(new_prefix=prefix)
+    return [str(next(subnets)) for _ in range(how_many)]
+
+
+def _number(value: Any, scope: Scope, what: str) -> int:
+    raw = _string(value, scope, what)
+    if not re.fullmatch(r"\d+", raw):
+        raise IntrinsicError(f"{what} must be a non-negative integer, got '{raw}'")
+    return int(raw)
+
+
+def _to_json_string(args: Any, scope: Scope) -> str:
+    """A map or list, resolved, as compact JSON (AWS::LanguageExtensions)."""
+    value = resolve(args, scope)
+    if not isinstance(value, (dict, list)):
+        raise IntrinsicError(f"Fn::ToJsonString takes a map or a list, got {_kind(value)}")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _length(args: Any, scope: Scope) -> int:
+    """The number of items of a list (AWS::LanguageExtensions)."""
+    return len(_list(args, scope, "Fn::Length's argument"))
+
+
 _FUNCTIONS: dict[str, Callable[[Any, Scope], Any]] = {
     "Ref": _ref,
     "Fn::GetAtt": _get_att,
@@ -381,6 +440,9 @@ _FUNCTIONS: dict[str, Callable[[Any, Scope], Any]] = {
     "Fn::FindInMap": _find_in_map,
     "Fn::Base64": _base64,
     "Fn::GetAZs": _get_azs,
+    "Fn::Cidr": _cidr,
+    "Fn::ToJsonString": _to_json_string,
+    "Fn::Length": _length,
 }
 _CONDITION_ONLY = frozenset({"Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"})
 

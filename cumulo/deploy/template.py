@@ -6,8 +6,9 @@ the attributes of what it made. Both are pure apart from reading the template an
 (``CodeUri``, ``ContentUri``, ``DefinitionUri``). Faults are ``TemplateError``s naming the resource
 (or parameter, condition, output) and the line it is written on.
 
-This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (required),
-``Parameters`` (String, Number, CommaDelimitedList), ``Mappings``, ``Conditions``, ``Globals`` (each
+This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (required; with
+``AWS::LanguageExtensions`` or not), ``Parameters`` (every type CloudFormation has, checked as it checks them;
+``AWS::SSM::Parameter::Value<…>`` refused), ``Mappings``, ``Conditions``, ``Globals`` (each
 kind reads its own part), ``Resources``, ``Outputs`` — resolves intrinsics and hands each resource to
 its kind (``cumulo.deploy.kinds``: one module per kind, ``KINDS`` the registry; a type no kind reads is
 refused): every kind names its resources first, so properties may ``Ref``/``Fn::GetAtt`` any resource
@@ -477,6 +478,8 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
     def fail(detail: str) -> TemplateError:
         return _error(f"Resource {logical_id} (line {line})", detail, logical_id, line)
 
+    if logical_id.startswith("Fn::ForEach::"):
+        raise fail("Fn::ForEach (AWS::LanguageExtensions) is not supported: write the resources out")
     if not _LOGICAL_ID_RE.fullmatch(logical_id):
         raise fail("logical ids must be alphanumeric (A-Za-z0-9)")
     if not isinstance(resource, Node) or "Type" not in resource:

@@ -221,7 +221,7 @@ def test_base64_and_get_azs() -> None:
 def test_import_value_and_other_functions_are_refused() -> None:
     fails("v: !ImportValue shared-vpc", "Fn::ImportValue is not supported")
     fails('v: {"Fn::ImportValue": x}', "Fn::ImportValue is not supported")
-    fails("v: !Cidr [10.0.0.0/16, 2, 8]", "Fn::Cidr is not supported")
+    fails("v: !Transform {Name: AWS::Include}", "Fn::Transform is not supported")
     fails('v: {"Fn::Nope": x}', "Fn::Nope is not supported")
     fails("v: !Equals [a, a]", "only be used in the Conditions section")
 
@@ -274,3 +274,93 @@ def test_condition_faults_name_the_condition_and_line() -> None:
         conditions("A: prod\n")
     with pytest.raises(ConditionError, match="Fn::Join is not a condition function"):
         conditions("A: !Join [a, [b]]\n")
+
+
+# --- Fn::Cidr, Fn::ToJsonString, Fn::Length, FindInMap's DefaultValue ---------------------------------
+
+def test_cidr_carves_subnets_as_cloudformation_does() -> None:
+    # AWS's example: !Cidr [192.168.0.0/24, 6, 5] gives six /27 blocks.
+    assert ev("v: !Cidr [192.168.0.0/24, 6, 5]") == [f"192.168.0.{i * 32}/27" for i in range(6)]
+    assert ev("v: !Select [1, !Cidr [10.0.0.0/16, 2, 8]]") == "10.0.1.0/24"
+    assert ev('v: !Cidr ["2001:db8::/56", 2, 64]') == ["2001:db8::/64", "2001:db8:0:1::/64"]
+    fails("v: !Cidr [10.0.0.0/24, 300, 2]", "count must be 1 to 256")
+    fails("v: !Cidr [10.0.0.0/24, 2, 9]", "cidrBits 9 does not fit in 10.0.0.0/24")
+    fails("v: !Cidr [10.0.0.0/30, 4, 1]", "holds 2 blocks of /31, not 4")
+    fails("v: !Cidr [nonsense, 1, 1]", "ipBlock 'nonsense' is not a CIDR block")
+
+
+def test_to_json_string_and_length() -> None:
+    assert ev('v: {"Fn::ToJsonString": {a: !Ref Env, b: [1, !Ref Size]}}') == '{"a":"prod","b":[1,"256"]}'
+    assert ev('v: {"Fn::Length": !Ref Subnets}') == 3
+    assert ev('v: !Length [a, !Ref "AWS::NoValue", b]') == 2
+    fails('v: {"Fn::ToJsonString": x}', "Fn::ToJsonString takes a map or a list, got str")
+    fails('v: {"Fn::Length": x}', "Fn::Length's argument must be a list")
+
+
+def test_find_in_map_default_value() -> None:
+    assert ev("v: !FindInMap [RegionMap, ap-south-1, Ami, {DefaultValue: ami-any}]") == "ami-any"
+    assert ev("v: !FindInMap [RegionMap, us-east-1, Ami, {DefaultValue: ami-any}]") == "ami-us"
+    fails("v: !FindInMap [RegionMap, us-east-1, Ami, {Default: x}]", "must be {DefaultValue: value}")
+
+
+# --- properties (hypothesis) ---------------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+import ipaddress  # noqa: E402
+import json  # noqa: E402
+
+_PLAIN = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="${}"), max_size=20)
+
+
+@given(st.integers(0, 32), st.integers(0, 2 ** 32 - 1), st.integers(1, 256), st.integers(1, 32))
+def test_cidr_blocks_are_disjoint_in_order_inside_the_block(prefix: int, address: int, count: int, bits: int) -> None:
+    network = ipaddress.ip_network(f"{ipaddress.IPv4Address(address)}/{prefix}", strict=False)
+    scope = Scope(PARAMS)
+    try:
+        blocks = resolve(Node({"Fn::Cidr": [str(network), count, bits]}), scope)
+    except IntrinsicError:
+        assert bits > 32 - prefix or count > 2 ** (32 - bits - prefix)
+        return
+    subnets = [ipaddress.ip_network(b) for b in blocks]
+    assert len(subnets) == count
+    assert all(s.prefixlen == 32 - bits and s.subnet_of(network) for s in subnets)   # type: ignore[arg-type]
+    assert all(a.broadcast_address < b.network_address for a, b in zip(subnets, subnets[1:]))
+    assert subnets[0].network_address == network.network_address
+
+
+@given(st.lists(_PLAIN.filter(lambda s: "," not in s), min_size=1, max_size=8))
+def test_split_undoes_join_and_select_picks_each(items: list[str]) -> None:
+    scope = Scope({**PARAMS, "Items": items})
+    joined = resolve(Node({"Fn::Join": [",", Node({"Ref": "Items"})]}), scope)
+    assert resolve(Node({"Fn::Split": [",", joined]}), scope) == items
+    for index, item in enumerate(items):
+        assert resolve(Node({"Fn::Select": [str(index), Node({"Ref": "Items"})]}), scope) == item
+    assert resolve(Node({"Fn::Length": Node({"Ref": "Items"})}), scope) == len(items)
+    out_of_range = Node({"Fn::Select": [len(items), Node({"Ref": "Items"})]})
+    with pytest.raises(IntrinsicError, match="out of range"):
+        resolve(out_of_range, scope)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _PLAIN,
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_PLAIN, inner, max_size=4),
+                     max_leaves=12)
+
+
+@given(st.dictionaries(_PLAIN, _JSON.filter(lambda v: v is not None), max_size=5))
+def test_to_json_string_is_the_value_as_json(value: dict[str, Any]) -> None:
+    def nulls(v: Any) -> bool:
+        return v is None or (isinstance(v, list) and any(map(nulls, v))) or (
+            isinstance(v, dict) and any(map(nulls, v.values())))
+    try:
+        text = resolve(Node({"Fn::ToJsonString": value}), Scope(PARAMS))
+    except IntrinsicError as exc:
+        assert nulls(value) and "'null' values" in exc.message
+        return
+    assert json.loads(text) == value
+    assert text == json.dumps(value, separators=(",", ":"), ensure_ascii=False)    # compact, as AWS writes it
+
+
+@given(_PLAIN)
+def test_base64_decodes_to_its_input_and_sub_leaves_plain_text(text: str) -> None:
+    assert base64.b64decode(resolve(Node({"Fn::Base64": text}), Scope(PARAMS))).decode() == text
+    assert resolve(Node({"Fn::Sub": text}), Scope(PARAMS)) == text
