@@ -26,6 +26,7 @@ from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
+from cumulo.identity.service import Identity
 from cumulo.functions.control import CodeSource, FunctionService
 from cumulo.functions.layers import LayerService, LayerSource
 from cumulo.functions.permissions import FunctionPolicies
@@ -64,7 +65,6 @@ from cumulo.targets import (
 
 __all__ = ["Cumulo"]
 
-_NO_POLICIES = iam.PolicySet()
 
 
 @functools.lru_cache(maxsize=256)
@@ -92,6 +92,7 @@ class Cumulo:
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
                                          resolve_layers=self.layers.resolve)
         self.function_policies = FunctionPolicies(self.store, self.functions, self.arns)
+        self.identity = Identity(self.store, s.home, s.account_id, clock.now)   # IAM roles, policies, STS sessions
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
@@ -152,8 +153,8 @@ class Cumulo:
 
     # -- access (api/authorize.py's ports) -------------------------------------
     def policies_for(self, role_arn: str) -> iam.PolicySet:
-        """A role's identity-based policies. No roles are kept yet: a role session is allowed nothing."""
-        return _NO_POLICIES
+        """A role's identity-based policies (``identity/service.py``); none for a role not kept."""
+        return self.identity.policies_for(role_arn)
 
     def resource_policy(self, arn: str) -> iam.Policy | None:
         """The policy attached to the resource ``arn`` names: a function's (AddPermission), a queue's

@@ -73,7 +73,8 @@ class Documents(Protocol):
     """The store's documents (``store.base.Store``'s part that services use)."""
 
     # bumped whenever something others may have cached changed (this process's writes or another's)
-    generation: int
+    @property
+    def generation(self) -> int: ...
 
     def put_document(self, kind: str, doc_id: str, doc: dict[str, Any]) -> None: ...
     def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None: ...

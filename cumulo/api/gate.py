@@ -27,7 +27,7 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from cumulo.api import awsjson, lambda_api, sigv4
+from cumulo.api import awsjson, lambda_api, query, sigv4
 from cumulo.api.http import (
     BadRequestException, Request, RequestEntityTooLargeException, RequestTimeoutException,
     ServiceUnavailableException, error_reply,
@@ -106,6 +106,9 @@ class ControlGate:
 def _answer(err: CumuloError, head: edge.Request | None) -> edge.Response:
     """AWS's error answer: REST-JSON, or the JSON protocol's shape for an ``X-Amz-Target``."""
     target = None
+    xml = query.head_error(err, head.method, head.raw_path, head.query_string, head.headers) if head is not None else None
+    if xml is not None:
+        return edge.Response(xml.status, xml.headers, xml.body)
     if head is not None:
         target = awsjson.find(Request(head.method, head.raw_path, head.query_string,
                                       [(k.lower(), v) for k, v in head.headers], b""))

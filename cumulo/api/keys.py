@@ -1,4 +1,5 @@
-"""Access keys of the control plane: AWS-shaped IDs and secrets, held in the store."""
+"""Access keys of the control plane: the owner's (AWS-shaped IDs and secrets, held in the store)
+and STS sessions' (``ASIA…`` with a session token, checked by ``identity.sessions``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cumulo.api.sigv4 import Key
+from cumulo.api.sigv4 import ExpiredTokenException, Key
+from cumulo.identity.service import Identity
+from cumulo.identity.sessions import BadToken, SessionExpired
 from cumulo.store.base import Store
 
-__all__ = ["AccessKey", "OwnerKeys", "create_key", "first_key"]
+__all__ = ["AccessKey", "AccountKeys", "create_key", "first_key"]
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 
@@ -40,14 +43,27 @@ def first_key(store: Store) -> tuple[AccessKey, bool]:
     return create_key(store), True
 
 
-class OwnerKeys:
-    """The key lookup (``sigv4.Keys``) of a store's owner keys: each is the account's root,
-    ``arn:aws:iam::<account>:root``, as AWS names an account's own access keys."""
+class AccountKeys:
+    """The key lookup (``sigv4.Keys``) of one store. Without a session token: the owner's keys, each
+    the account's root (``arn:aws:iam::<account>:root``, as AWS names an account's own keys).
+    With one: an STS session (``ASIA…``), whose token must be this server's for that key id, not
+    expired (``ExpiredTokenException``) and not revoked; a long-term key with a token, or a session
+    key without one, is not recognised, as on AWS."""
 
-    def __init__(self, store: Store, account: str, partition: str = "aws") -> None:
+    def __init__(self, store: Store, identity: Identity) -> None:
         self._store = store
-        self.root_arn = f"arn:{partition}:iam::{account}:root"
+        self._identity = identity
 
     def __call__(self, key_id: str, token: str | None) -> Key | None:
-        secret = self._store.access_key_secret(key_id)
-        return Key(secret, self.root_arn) if secret is not None else None
+        if token is None:
+            secret = self._store.access_key_secret(key_id)
+            return Key(secret, self._identity.root_arn) if secret is not None else None
+        if not key_id.startswith("ASIA"):
+            return None
+        try:
+            session = self._identity.sessions.check(key_id, token)
+        except BadToken:
+            return None
+        except SessionExpired:
+            raise ExpiredTokenException("The security token included in the request is expired") from None
+        return Key(session.secret, session.arn, session.role_arn or None, session.session_name or None)

@@ -29,13 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, events, kinesis, lambda_api, sigv4, sqs, stepfunctions,
+from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
+    apigateway, apigatewayv2, authz, awsjson, events, iam, kinesis, lambda_api, query, sigv4, sqs, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
-from cumulo.api.keys import OwnerKeys
+from cumulo.api.keys import AccountKeys
 from cumulo.app import Cumulo
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
@@ -60,7 +60,7 @@ class ControlPlane:
         self.cumulo = cumulo
         self._busy = busy        # whether the loop has other work (edge.Readiness.pending)
         self.auth = auth
-        self.keys: sigv4.Keys = OwnerKeys(cumulo.store, cumulo.arns.account)
+        self.keys: sigv4.Keys = AccountKeys(cumulo.store, cumulo.identity)
         self.authorizer = Authorizer(cumulo.settings.iam, authz.Scope(cumulo.arns.account, cumulo.arns.region),
                                      roles=cumulo, resources=cumulo)
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
@@ -107,7 +107,7 @@ class ControlPlane:
         """The request with its ``principal``: who signed it, or the owner when this port does not
         authenticate (--no-auth)."""
         if not self.auth:
-            owner = sigv4.Principal("", self.cumulo.arns.region, "", f"arn:aws:iam::{self.cumulo.arns.account}:root")
+            owner = sigv4.Principal("", self.cumulo.arns.region, "", self.cumulo.identity.root_arn)
             return dataclasses.replace(request, principal=owner)
         incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                          request.headers, request.body)
@@ -120,6 +120,7 @@ class ControlPlane:
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
         json_target = awsjson.find(request)
+        in_query = json_target is None and query.find(request)
         try:
             request = self._authenticate(request)
             guarded = self.authorizer.needed(request.principal)
@@ -127,6 +128,9 @@ class ControlPlane:
                 service, operation = json_target
                 check = functools.partial(self._authorize, request, (service.model, operation), {}) if guarded else None
                 return awsjson.handle(self.cumulo, request, service, operation, check)
+            if in_query:
+                check_query = functools.partial(self._authorize, request) if guarded else None
+                return query.handle(self.cumulo, request, check_query)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
@@ -135,10 +139,17 @@ class ControlPlane:
                 self._authorize(request, getattr(handler, "operation", None), params, _lenient_json(request))
             return handler(self.cumulo, request, params)
         except CumuloError as err:
-            return awsjson.json_error(json_target[0], err) if json_target else error_reply(err)
+            return self._error(request, json_target, err)
         except Exception as exc:
-            fault = self._fault(request, exc)
-            return awsjson.json_error(json_target[0], fault) if json_target else error_reply(fault)
+            return self._error(request, json_target, self._fault(request, exc))
+
+    @staticmethod
+    def _error(request: Request, json_target: tuple[awsjson.Service, str] | None, err: CumuloError) -> Reply:
+        """AWS's error answer in the request's protocol."""
+        if json_target is not None:
+            return awsjson.json_error(json_target[0], err)
+        xml = query.head_error(err, request.method, request.raw_path, request.query_string, request.headers)
+        return xml if xml is not None else error_reply(err)
 
     def _authorize(self, request: Request, operation: tuple[str, str] | None, params: dict[str, str],
                    doc: dict[str, Any]) -> None:

@@ -33,7 +33,8 @@ Errors (all ``CumuloError``)::
 
     MissingAuthenticationTokenException  403  no Authorization header, no X-Amz-Signature
     IncompleteSignatureException         400  malformed claim, missing/unparseable date
-    UnrecognizedClientException          403  unknown access key
+    UnrecognizedClientException          403  unknown access key, a session token not ours or revoked
+    ExpiredTokenException                403  a session token past its expiry
     InvalidSignatureException            403  mismatch, skew/expiry, scope date != request date,
                                               an x-amz-* header not signed
     XAmzContentSHA256Mismatch            400  signed x-amz-content-sha256 != sha256(body)
@@ -65,7 +66,7 @@ from cumulo.errors import CumuloError
 
 __all__ = ["IncomingRequest", "Principal", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
            "MissingAuthenticationTokenException", "IncompleteSignatureException", "UnrecognizedClientException",
-           "InvalidSignatureException", "XAmzContentSHA256Mismatch"]
+           "InvalidSignatureException", "XAmzContentSHA256Mismatch", "ExpiredTokenException"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -93,6 +94,13 @@ class UnrecognizedClientException(CumuloError):
 
 class InvalidSignatureException(CumuloError):
     status = 403
+
+
+class ExpiredTokenException(CumuloError):
+    """A session token past its expiry (the key lookup raises it)."""
+
+    status = 403
+    code = "ExpiredToken"          # the query protocol's name (STS, IAM; SQS's legacy code)
 
 
 class XAmzContentSHA256Mismatch(CumuloError):

@@ -40,7 +40,8 @@ class LogRecord:
 class Store(Protocol):
     # Bumped whenever state others may have cached changed (our writes or another process's):
     # readers compare it to the value they built their cache at.
-    generation: int
+    @property
+    def generation(self) -> int: ...
 
     # functions ($LATEST)
     def create_function(self, config: FunctionConfiguration) -> None: ...

@@ -123,7 +123,7 @@ class SQLiteStore:
         self._cache: dict[tuple[str, str], FunctionRecord | FunctionConfiguration] = {}
         self._data_version = -1
         self._recheck_at = 0.0
-        self.generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
+        self._generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
         with self._tx():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -141,17 +141,19 @@ class SQLiteStore:
     def _invalidate(self) -> None:
         """After a commit, under the lock: no reader can re-cache what the commit replaced."""
         self._cache.clear()
-        self.generation += 1
+        self._generation += 1
 
-    def _cached(self, key: tuple[str, str], load: "Callable[[], Any]") -> Any:
-        """A configuration read on the invoke path, from the cache when nothing changed.
+    @property
+    def generation(self) -> int:
+        """Bumped by every commit of ours at once, and by another process's within ``RECHECK_S``."""
+        self._recheck()
+        return self._generation
 
-        Other processes' commits (a CLI beside the server) are noticed through ``PRAGMA
-        data_version``, checked at most every ``RECHECK_S``: so the hot path usually takes no
-        lock and runs no SQL, and a change made elsewhere is seen within 0.1 s. The check never
-        waits for the lock: while a writer holds it (the log writer's batch, milliseconds), the
-        next call checks instead; waiting for it took 3% of the gateway's event loop.
-        """
+    def _recheck(self) -> None:
+        """Other processes' commits (a CLI beside the server) are noticed through ``PRAGMA
+        data_version``, checked at most every ``RECHECK_S``, never waiting for the lock: while a
+        writer holds it (the log writer's batch, milliseconds), the next call checks instead;
+        waiting for it took 3% of the gateway's event loop."""
         now = time.monotonic()
         if now >= self._recheck_at and self._lock.acquire(blocking=False):
             try:
@@ -162,6 +164,12 @@ class SQLiteStore:
                 self._recheck_at = now + RECHECK_S
             finally:
                 self._lock.release()
+
+    def _cached(self, key: tuple[str, str], load: "Callable[[], Any]") -> Any:
+        """A configuration read on the invoke path, from the cache when nothing changed
+        (``_recheck``): so the hot path usually takes no lock and runs no SQL, and a change made
+        elsewhere is seen within 0.1 s."""
+        self._recheck()
         hit = self._cache.get(key)
         if hit is not None:
             return hit
