@@ -91,6 +91,7 @@ class ApiSpec:
     routes: tuple[Route, ...]
     description: str = ""
     protocol: str = "HTTP"           # REST for SAM's implicit ServerlessRestApi (Api events)
+    notes: tuple[str, ...] = ()      # properties accepted and ignored (shown as warnings)
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:
@@ -233,7 +234,7 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                              config.default_throttle,
                              {**config.route_throttles, **throttles[logical]},
                              tuple(routes[logical]), config.description,
-                             "REST" if logical == IMPLICIT_REST_API else "HTTP"))
+                             "REST" if logical == IMPLICIT_REST_API else "HTTP", tuple(config.notes)))
     return specs
 
 

@@ -61,8 +61,10 @@ class LayerSpec:
 
 
 def ref_token(logical_id: str) -> str:
-    """What ``!Ref <layer>`` is while the template is read; replaced by the version ARN at deploy."""
-    return f"{_TOKEN}{logical_id}"
+    """What ``!Ref <layer>`` is while the template is read; replaced by the version ARN at deploy. It ends with a
+    character no logical id has, so one layer's stand-in is never the start of another's (``Shared``,
+    ``SharedTools``)."""
+    return f"{_TOKEN}{logical_id};"
 
 
 def layer_attributes(logical_id: str) -> dict[tuple[str, str], Any]:

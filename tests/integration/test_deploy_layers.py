@@ -198,3 +198,18 @@ def test_unsupported_build_method_is_refused(tmp_path: Path) -> None:
                                              "      BuildMethod: makefile\n"))
     with pytest.raises(TemplateError, match="BuildMethod 'makefile' is not supported"):
         load_template(path)
+
+
+def test_layers_whose_logical_ids_prefix_each_other_get_their_own_arns(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    (path.parent / "tools" / "python").mkdir(parents=True)
+    (path.parent / "tools" / "python" / "tools.py").write_text("NAME = 'tools'\n")
+    path.write_text(path.read_text().replace("  Fn:\n", "  SharedLayerTools:\n    Type: AWS::Serverless::LayerVersion\n"
+                                             "    Properties: {LayerName: tools, ContentUri: tools/}\n  Fn:\n", 1)
+                    .replace("        - !Ref SharedLayer\n", "        - !Ref SharedLayer\n        - !Ref SharedLayerTools\n"
+                             "      Environment:\n        Variables:\n          BOTH: !Sub '${SharedLayer} ${SharedLayerTools}'\n"))
+    deploy(cumulo, path)
+    config = cumulo.get_function_configuration("stack-Fn")
+    shared, tools = cumulo.arns.layer("shared", 1), cumulo.arns.layer("tools", 1)
+    assert [r.arn for r in config.layers] == [shared, tools]
+    assert config.environment == {"BOTH": f"{shared} {tools}"}

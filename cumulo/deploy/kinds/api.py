@@ -23,6 +23,7 @@ from cumulo.deploy.properties import plain
 from cumulo.errors import ResourceNotFoundException
 from cumulo.gateway.model import HttpApi as HttpApiDocument
 from cumulo.gateway.model import Stage
+from cumulo.model.function import Arns
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -63,8 +64,13 @@ class HttpApi(Kind):
         except IntrinsicError as exc:
             raise error("Template", exc.message, line=exc.line) from None
 
+    def attributes(self, spec: ApiSpec, arns: Arns) -> Attributes:
+        """``Ref`` is the API id, ``ApiEndpoint`` its execute-api URL (Outputs give it as the gateway serves it)."""
+        return {(spec.logical_id, "Ref"): spec.api_id,
+                (spec.logical_id, "ApiEndpoint"): f"https://{spec.api_id}.execute-api.{arns.region}.amazonaws.com"}
+
     def deployed(self, spec: ApiSpec, deploy: Deploy) -> Attributes:
-        return {(spec.logical_id, "Ref"): spec.api_id}
+        return self.attributes(spec, deploy.c.arns)
 
     def apply(self, spec: ApiSpec, change: Change | None, deploy: Deploy) -> None:
         c = deploy.c

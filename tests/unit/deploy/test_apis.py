@@ -187,3 +187,39 @@ def test_api_key_required_on_rest_api_events(tmp_path: Path) -> None:
 def test_faults_name_what_is_wrong(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
         _load(tmp_path, body)
+
+
+def test_outputs_may_name_a_declared_http_api(tmp_path: Path) -> None:
+    from cumulo.deploy.template import resolve_outputs
+    template = _load(tmp_path, """
+    Resources:
+      Orders:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          FailOnWarnings: true
+      Fn:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Get: {Type: HttpApi, Properties: {ApiId: !Ref Orders, Path: /items, Method: GET}}
+    Outputs:
+      Id: {Value: !Ref Orders}
+      Endpoint: {Value: !GetAtt Orders.ApiEndpoint}
+      Url: {Value: !Sub "https://${Orders}.execute-api.${AWS::Region}.amazonaws.com/items"}
+    """)
+    api_id = api_id_for("shop", "Orders")
+    assert resolve_outputs(template) == {"Id": api_id, "Endpoint": f"https://{api_id}.execute-api.us-east-1.amazonaws.com",
+                                         "Url": f"https://{api_id}.execute-api.us-east-1.amazonaws.com/items"}
+
+
+def test_http_api_notes_are_shown_as_warnings(tmp_path: Path) -> None:
+    template = _load(tmp_path, """
+    Resources:
+      Orders:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          FailOnWarnings: true
+    """)
+    warnings = [w for kind, spec in template.all_resources() for w in kind.warnings(spec)]
+    assert [w for w in warnings if w.startswith("Orders:")] == [
+        "Orders: FailOnWarnings ignored: there are no OpenAPI warnings to fail on"]

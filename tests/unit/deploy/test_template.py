@@ -151,14 +151,21 @@ def test_attributes_from_the_deploy_engine_come_first(tmp_path: Path) -> None:
     assert outputs["HelloWorldFunction"] == "arn:custom"
 
 
-def test_an_implicit_api_without_a_value_is_a_clear_error_or_left_out(tmp_path: Path) -> None:
+def test_an_implicit_api_resolves_from_the_template_alone(tmp_path: Path) -> None:
+    from cumulo.deploy.apis import api_id_for
     template = load(tmp_path, HELLO_WORLD)
+    api_id = api_id_for("sam-app", "ServerlessRestApi")     # the same on every machine and every deploy
+    assert resolve_outputs(template)["HelloWorldApi"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/"
+
+
+def test_an_implicit_resource_without_a_value_is_a_clear_error_or_left_out(tmp_path: Path) -> None:
+    template = load(tmp_path, HELLO_WORLD.replace("!GetAtt HelloWorldFunctionRole.Arn", "!Ref HelloWorldFunctionAliaslive"))
     with pytest.raises(TemplateError, match=re.escape(
-            "Output HelloWorldApi (line 31): Ref ServerlessRestApi: ServerlessRestApi is a resource SAM creates "
-            "implicitly and the deploy engine gave no value for ('ServerlessRestApi', 'Ref')")):
+            "Output HelloWorldFunctionIamRole (line 37): Ref HelloWorldFunctionAliaslive: HelloWorldFunctionAliaslive is "
+            "a resource SAM creates implicitly and the deploy engine gave no value for ('HelloWorldFunctionAliaslive', "
+            "'Ref')")):
         resolve_outputs(template)
-    assert set(resolve_outputs(template, omit_unresolved=True)) == {"HelloWorldFunction",
-                                                                     "HelloWorldFunctionIamRole"}
+    assert set(resolve_outputs(template, omit_unresolved=True)) == {"HelloWorldFunction", "HelloWorldApi"}
 
 
 def test_the_json_template_is_equivalent(tmp_path: Path) -> None:
