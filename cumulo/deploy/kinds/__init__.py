@@ -7,7 +7,8 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, bus, function, inert, invoke_config, layer, log_group, mapping, queue, rule, schedule, state_machine, stream,
+    api, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
+    state_machine, stream,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -26,5 +27,6 @@ KINDS = Registry([
     schedule.Schedule(),                    # functions' Schedule and ScheduleV2 events
     invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
     log_group.LogGroup(),                   # AWS::Logs::LogGroup (retention of a function's or API's log)
+    permission.Permission(),                # AWS::Lambda::Permission (a statement of a function's policy)
     inert.Inert(),                          # types with no local meaning, accepted with a warning (alarms, keys...)
 ])
