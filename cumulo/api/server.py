@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, events, iam, kinesis, lambda_api, query, sigv4, sqs, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, events, iam, kinesis, lambda_api, query, sigv4, sqs, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate

@@ -22,13 +22,14 @@ from cumulo.deploy.kinds import KINDS
 from cumulo.deploy.kinds.api import local_api_urls
 from cumulo.deploy.kinds.base import Change, Deploy, ResourceKind, undo
 from cumulo.deploy.kinds.function import SUPPORTED_EVENT_TYPES
-from cumulo.deploy.template import Template, load_template, resolve_outputs
+from cumulo.deploy.stacks import STACK_KEY, deleted_record, stack_record
+from cumulo.deploy.template import Template, load_template, resolve_outputs, stack_id
 from cumulo.errors import CumuloError
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
 
-__all__ = ["Change", "DeployResult", "deploy", "plan", "local_api_urls", "SUPPORTED_EVENT_TYPES"]
+__all__ = ["Change", "DeployResult", "deploy", "delete_stack", "plan", "local_api_urls", "SUPPORTED_EVENT_TYPES"]
 
 
 @dataclass
@@ -80,6 +81,26 @@ def _plan(c: Cumulo, template: Template) -> _Plan:
         removed = kind.removed([resources[i][1] for i in _indexes(resources, kind)], deploy)
         listed += [((kind.listed, 1, rank), change) for change in removed]
     return _Plan([change for _, change in sorted(listed, key=lambda item: item[0])], of_resource, warnings)
+
+
+def delete_stack(c: Cumulo, name: str) -> bool:
+    """CloudFormation's DeleteStack: every resource the stack's last deploy made is removed (but those with
+    DeletionPolicy Retain), kinds in the reverse of their deploy order; the stack is kept as DELETE_COMPLETE.
+    False when there is no such stack (AWS answers DeleteStack of an unknown stack with success too)."""
+    previous = c.store.get_stack(name)
+    stack = (previous or {}).get(STACK_KEY)
+    if previous is None or (stack or {}).get("StackStatus") == "DELETE_COMPLETE":
+        return False
+    retained = set(previous.get(RETAIN_KEY, ()))
+    state = Deploy(c, previous)
+    for kind in reversed(KINDS.deploy_order()):
+        if kind.record_key:
+            before = previous.get(kind.record_key)
+            if isinstance(before, dict):
+                before = {k: v for k, v in before.items() if str(k).split(".")[0] not in retained}
+            kind.remove(before, kind.record([]), state)
+    c.store.put_stack(name, {STACK_KEY: deleted_record(stack)} if stack else {})
+    return True
 
 
 RETAIN_KEY = "retain"      # the stack record's logical ids with DeletionPolicy Retain
@@ -138,12 +159,15 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     for kind in reversed(KINDS.deploy_order()):      # what depends on others goes first
         if kind.record_key:
             kind.remove(previous.get(kind.record_key), record[kind.record_key], state)
-    c.store.put_stack(template.stack_name, record)
     attributes: dict[tuple[str, str], Any] = {}
     for kind, spec in resources:
         attributes.update(kind.deployed(spec, state))
     # Outputs naming resources this build does not create (e.g. ServerlessRestApi) are left out.
     outputs = resolve_outputs(template, attributes, omit_unresolved=True)
+    record[STACK_KEY] = stack_record(template, previous.get(STACK_KEY), planned.changes, attributes, outputs,
+                                     [spec.api_id for spec in template.of("api")],
+                                     stack_id(template.stack_name, template.region, template.account_id))
+    c.store.put_stack(template.stack_name, record)
     gateway_url = gateway_url or c.gateway_url
     if gateway_url:
         for kind in KINDS:

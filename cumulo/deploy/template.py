@@ -47,6 +47,7 @@ __all__ = [
     "check_event_types",
     "default_stack_name",
     "default_function_name",
+    "stack_id",
 ]
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -88,6 +89,8 @@ class Template:
     mappings: dict[str, Any] = field(default_factory=dict)
     retain: frozenset[str] = frozenset()     # logical ids with DeletionPolicy Retain (or RetainExceptOnCreate)
     no_echo: frozenset[str] = frozenset()    # parameters declared NoEcho: shown as **** (DescribeStacks)
+    types: dict[str, str] = field(default_factory=dict)    # logical id -> Type, of the resources deployed
+    text: str = ""                           # the template as written (GetTemplate)
 
     def all_resources(self) -> list[tuple[ResourceKind, Any]]:
         """Every resource with its kind: those read, then the implicit ones they make (``Registry.expand``)."""
@@ -153,7 +156,7 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     ``queue_endpoint`` is where queue URLs (a queue's ``Ref``) point."""
     path = Path(path).absolute()
     stack = _stack_name(stack_name, path)
-    doc = _read(path)
+    text, doc = _read(path)
     _check_sections(doc, path)
     values = _parameters(_section(doc, "Parameters"), dict(parameters or {}))
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
@@ -169,7 +172,7 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     no_echo = frozenset(name for name, spec in params.items() if str(spec.get("NoEcho", "")).lower() == "true")
     template = Template(stack, resources, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), retain, no_echo)
+                        dict(scope.mappings), retain, no_echo, {e.logical_id: e.type for e in entries}, text)
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -219,7 +222,7 @@ def _stack_name(given: str | None, path: Path) -> str:
     return given
 
 
-def _read(path: Path) -> Node:
+def _read(path: Path) -> tuple[str, Node]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -230,7 +233,7 @@ def _read(path: Path) -> Node:
         raise _error(f"Template {path.name} (line {exc.line})", exc.message, line=exc.line) from None
     if not isinstance(doc, Node):
         raise TemplateError(f"Template {path.name}: must be a map of sections, got {type(doc).__name__}")
-    return doc
+    return text, doc
 
 
 def _section(doc: Node, name: str) -> Node:
@@ -263,13 +266,18 @@ def _check_sections(doc: Node, path: Path) -> None:
         raise _error(f"Template {path.name}", "the Resources section is required and must not be empty")
 
 
+def stack_id(stack: str, region: str, account: str) -> str:
+    """``AWS::StackId``: the same for the same stack name on every deploy."""
+    return f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/" + str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"cumulo:{region}:{account}:{stack}"))
+
+
 def _pseudo_parameters(stack: str, region: str, account: str) -> dict[str, Any]:
-    stack_id = uuid.uuid5(uuid.NAMESPACE_URL, f"cumulo:{region}:{account}:{stack}")
     return {
         "AWS::Region": region,
         "AWS::AccountId": account,
         "AWS::StackName": stack,
-        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/{stack_id}",
+        "AWS::StackId": stack_id(stack, region, account),
         "AWS::Partition": partition(region),
         "AWS::URLSuffix": "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com",
         "AWS::NotificationARNs": [],

@@ -409,6 +409,10 @@ class SQLiteStore:
         with self._tx(invalidates=False):
             self._db.execute("INSERT OR REPLACE INTO stacks (name, doc) VALUES (?, ?)", (name, json.dumps(doc)))
 
+    def list_stacks(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(r[0], json.loads(r[1])) for r in self._db.execute("SELECT name, doc FROM stacks ORDER BY name")]
+
     # -- access keys ----------------------------------------------------------
     def add_access_key(self, key_id: str, secret: str, created: str) -> None:
         with self._tx(invalidates=False):

@@ -1,0 +1,78 @@
+"""CloudFormation's stack API on the control plane's endpoint (query protocol, ``api/query.py``), as boto3's
+``cloudformation`` client and ``aws cloudformation`` speak it: DescribeStacks, ListStacks,
+DescribeStackResources, DescribeStackResource, ListStackResources, GetTemplate, DescribeStackEvents and
+DeleteStack over the stacks ``cumulo deploy`` made (``deploy/stacks.py``). Any other CloudFormation
+operation is answered with the protocol's ``InvalidAction`` error. Outputs that are execute-api URLs are
+given as the gateway serving the store gives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cumulo.api import query
+from cumulo.api.http import Request
+from cumulo.deploy import stacks
+from cumulo.errors import ValidationException
+
+__all__ = ["SERVICE"]
+
+
+def _name(p: dict[str, str], required: bool = True) -> str | None:
+    name = p.get("StackName")
+    if required and not name:
+        raise ValidationException("1 validation error detected: Value null at 'stackName' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return name or None
+
+
+def describe_stacks(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"Stacks": stacks.describe_stacks(c, _name(p, required=False))}
+
+
+def list_stacks(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    statuses = [s for s in query.members(p, "StackStatusFilter") if isinstance(s, str)]
+    return {"StackSummaries": stacks.list_stacks(c, statuses)}
+
+
+def describe_stack_resources(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    if not p.get("StackName"):
+        raise ValidationException("Either StackName or PhysicalResourceId must be specified.")
+    return {"StackResources": stacks.describe_stack_resources(c, str(p["StackName"]), p.get("LogicalResourceId"))}
+
+
+def describe_stack_resource(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    logical_id = p.get("LogicalResourceId")
+    if not logical_id:
+        raise ValidationException("1 validation error detected: Value null at 'logicalResourceId' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return {"StackResourceDetail": stacks.describe_stack_resource(c, str(_name(p)), logical_id)}
+
+
+def list_stack_resources(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"StackResourceSummaries": stacks.list_stack_resources(c, str(_name(p)))}
+
+
+def get_template(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return stacks.get_template(c, str(_name(p)))
+
+
+def describe_stack_events(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"StackEvents": stacks.describe_stack_events(c, str(_name(p)))}
+
+
+def delete_stack(c: Any, r: Request, p: dict[str, str]) -> None:
+    from cumulo.deploy.engine import delete_stack as delete
+    delete(c, stacks.stack_name_of(str(_name(p))))
+
+
+SERVICE = query.Service("cloudformation", "2010-05-15", "http://cloudformation.amazonaws.com/doc/2010-05-15/", {
+    "DescribeStacks": describe_stacks,
+    "ListStacks": list_stacks,
+    "DescribeStackResources": describe_stack_resources,
+    "DescribeStackResource": describe_stack_resource,
+    "ListStackResources": list_stack_resources,
+    "GetTemplate": get_template,
+    "DescribeStackEvents": describe_stack_events,
+    "DeleteStack": delete_stack,
+})
+query.register(SERVICE)
