@@ -1,12 +1,15 @@
 """SnapStart benchmark: cold starts forked from a template vs. on-demand Init, and burst policies.
 
-    python bench/snapstart.py [--rounds N] [--burst N] [--sandbox process|namespace]
+    python bench/snapstart.py [--rounds N] [--burst N] [--sandbox process|namespace] [--no-credentials]
 
 Cold starts (at the sandbox level asked for, ``process`` by default), each against a baseline measured
 in the same run — a fresh ``python -I -S`` importing the handler module and calling it once:
 - stdlib-only handler, and one importing json, decimal, uuid, datetime, email, http.client;
 - with a template (SnapStart, Cumulo's default) and with ``SnapStart.ApplyOn: None``;
-- the template's memory (RSS and PSS).
+- the template's memory (RSS and PSS);
+- each environment given its role's session and the endpoint, as under ``cumulo up`` (unless
+  ``--no-credentials``), and what building them costs per cold start (a session cached per role and
+  function for an hour, and a fresh one).
 Bursts: N callers at once against a version with no idle environment, for a no-op handler and a
 20 ms one, with ``burst_wait`` on (wait up to one cold start for a released environment) and off
 (every caller without an idle environment starts one). Nothing here asserts; people read it.
@@ -75,10 +78,31 @@ def _baseline(code: Path, rounds: int) -> list[float]:
     return samples
 
 
-def bench_cold(tmp: Path, rounds: int, sandbox: str) -> None:
+def bench_credentials(c: Cumulo, rounds: int = 2000) -> None:
+    """What a cold start pays for its environment's credentials (Cumulo._function_credentials)."""
+    config = c.functions.get(c.store.list_functions()[0].latest.name)
+    c._function_credentials(config)
+    cached = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        c._function_credentials(config)
+        cached.append((time.perf_counter() - t) * 1e6)
+    fresh = []
+    for i in range(rounds // 4):
+        t = time.perf_counter()
+        c.identity.sessions.for_role(config.role, f"s{i}", 43200)
+        fresh.append((time.perf_counter() - t) * 1e6)
+    print(f"credentials per cold start: cached session p50 {statistics.median(cached):.1f} us, "
+          f"a fresh session p50 {statistics.median(fresh):.1f} us", flush=True)
+
+
+def bench_cold(tmp: Path, rounds: int, sandbox: str, credentials: bool = True) -> None:
     print(f"{'cold start (new environment + first invoke)':<52} {'p50':>8} {'p99':>8} {'phase p50':>10}  baseline p50 / ratio")
     with Cumulo(home=tmp / "cold", sandbox=sandbox, idle_timeout_s=3600) as c:
-        print(f"sandbox {c.sandbox.level.value}, SnapStart available: {c.snapstart_available}")
+        if credentials:     # as `cumulo up` does: every environment gets the endpoint and its role's session
+            c.endpoint_url = "http://127.0.0.1:9000"
+        print(f"sandbox {c.sandbox.level.value}, SnapStart available: {c.snapstart_available}, "
+              f"credentials: {'yes' if credentials else 'no'}")
         for label, source in (("stdlib-only", LIGHT), ("json/decimal/uuid/datetime/email/http", HEAVY)):
             code = tmp / f"code-{label[:5]}"
             code.mkdir()
@@ -91,6 +115,8 @@ def bench_cold(tmp: Path, rounds: int, sandbox: str) -> None:
                 p50 = statistics.median(total)
                 print(f"{label + ', ' + mode:<52} {p50:8.2f} {_pct(total, 0.99):8.2f} {statistics.median(phase):10.2f}"
                       f"  python -I -S {base:6.1f} ms / {base / p50:4.1f}x faster", flush=True)
+        if credentials:
+            bench_credentials(c)
         for s in c.pool.template_stats():
             print(f"template {s.key.function}: RSS {s.rss_kb / 1024:.1f} MB, PSS {s.pss_kb / 1024:.1f} MB, "
                   f"{s.restores} restores", flush=True)
@@ -141,10 +167,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--burst", type=int, default=32)
     parser.add_argument("--sandbox", default="process", choices=["process", "namespace"])
+    parser.add_argument("--no-credentials", action="store_true",
+                        help="environments get no endpoint or role session (as without `cumulo up`)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_cold(Path(tmp), args.rounds, args.sandbox)
+        bench_cold(Path(tmp), args.rounds, args.sandbox, not args.no_credentials)
         bench_burst(Path(tmp), args.burst, max(args.rounds // 20, 3), args.sandbox)
 
 

@@ -96,6 +96,7 @@ class Cumulo:
         self.apis = ApiService(self.store)
         self.usage_plans = UsagePlanService(self.store)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
+        self.endpoint_url = ""   # where functions reach the server's API (from inside the sandbox), once it listens
         if s.durability not in ("normal", "full"):
             raise ValueError(f"durability must be normal or full, not {s.durability!r}")
         self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
@@ -150,6 +151,16 @@ class Cumulo:
             self._limits_generation = generation
             self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
                                if r.reserved_concurrency is not None})
+
+    def _function_credentials(self, config: FunctionConfiguration) -> dict[str, str]:
+        """What a function's environments get to call the platform: the server's endpoint and a session
+        of the function's role (named for the function, as on AWS; ``identity/sessions.py``). Nothing
+        when no server is listening: an SDK would otherwise reach AWS itself."""
+        if not self.endpoint_url:
+            return {}
+        session = self.identity.sessions.for_function(config.role, config.name)
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": session.key_id,
+                "AWS_SECRET_ACCESS_KEY": session.secret, "AWS_SESSION_TOKEN": session.token}
 
     # -- access (api/authorize.py's ports) -------------------------------------
     def policies_for(self, role_arn: str) -> iam.PolicySet:
@@ -255,7 +266,8 @@ class Cumulo:
                 self._cgroups = self._memory_cgroups()
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
                                        on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb,
-                                       burst_wait=s.burst_wait, network=_network(s), init_timeout_s=s.init_timeout_s)
+                                       burst_wait=s.burst_wait, network=_network(s), init_timeout_s=s.init_timeout_s,
+                                       max_age_s=s.environment_max_age_s)
                 if self._env_cpus:
                     pool.place(self._env_cpus)
                 pool.start()
@@ -268,7 +280,8 @@ class Cumulo:
                 self._invoker = Invoker(pool, self.limiter, self.logs, self.arns, self.blobs.extracted,
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
                                         layers_dir=self.layers.merged, snap_start=self._snap_start,
-                                        spin_us=s.spin_us if self._env_cpus or len(os.sched_getaffinity(0)) >= 2 else 0)
+                                        spin_us=s.spin_us if self._env_cpus or len(os.sched_getaffinity(0)) >= 2 else 0,
+                                        credentials=self._function_credentials)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker

@@ -19,6 +19,8 @@ class Settings:
     account_concurrency: int = limits.ACCOUNT_CONCURRENCY_DEFAULT
     unreserved_min: int = limits.UNRESERVED_MIN_DEFAULT
     idle_timeout_s: float = 300.0       # AWS keeps idle environments for minutes, not seconds
+    environment_max_age_s: float = 6 * 3600.0   # environments and templates retire by this age (their role's
+                                                # credentials, valid >= 11 h when given, never expire in them)
     init_timeout_s: float = 10.0        # an on-demand environment's Init phase, at most (AWS: 10 s)
     shutdown_grace_s: float = 2.0
     sandbox: str = "auto"               # auto | namespace | process

@@ -106,9 +106,11 @@ class ControlPlane:
     def _authenticate(self, request: Request) -> Request:
         """The request with its ``principal``: who signed it, or the owner when this port does not
         authenticate (--no-auth)."""
-        if not self.auth:
+        if not self.auth and request.header("x-amz-security-token") is None:
             owner = sigv4.Principal("", self.cumulo.arns.region, "", self.cumulo.identity.root_arn)
             return dataclasses.replace(request, principal=owner)
+        # (a request with a session token is that session's, checked, even where others are not:
+        # a function's calls are its role's under --no-auth too)
         incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                          request.headers, request.body)
         if isinstance(request.admitted, sigv4.Admitted):
@@ -278,6 +280,16 @@ def _door(cumulo: Cumulo, control: socket.socket) -> socket.socket | None:
     return zygote.listen_inside(control.getsockname()[1])
 
 
+def inside_url(cumulo: Cumulo, control: socket.socket) -> str:
+    """The control plane's URL as functions reach it (their ``AWS_ENDPOINT_URL``): the door at
+    127.0.0.1 on the same port when they live in a network namespace of their own (``_door``),
+    else the address it listens on (loopback for a wildcard)."""
+    host, port = control.getsockname()[:2]
+    if cumulo.pool.zygote().network != "host" or host in ("0.0.0.0", "", "127.0.0.1"):
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{'::1' if host == '::' else host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
@@ -296,6 +308,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         cumulo.gateway_url = f"http://{host}:{port}"
 
     door = _door(cumulo, control)
+    cumulo.endpoint_url = cumulo.endpoint_url or inside_url(cumulo, control)
     signed = app if auth or door is None else ControlPlane(cumulo, auth=True, busy=readiness.pending)
 
     async def main() -> None:

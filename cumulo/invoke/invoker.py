@@ -100,13 +100,15 @@ class Invoker:
                  code_dir: Callable[[str], Path], sandbox: Callable[[], SandboxPolicy], tmp_root: Path,
                  sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False,
                  layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None,
-                 spin_us: int = 0) -> None:
+                 spin_us: int = 0,
+                 credentials: Callable[[FunctionConfiguration], dict[str, str]] = lambda config: {}) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
         self._snap_start = snap_start   # whether this configuration's cold starts fork a template
         self._layers_dir = layers_dir   # the merged /opt tree of an ordered list of layers
         self._spin_us = spin_us         # a lone invocation's poll-before-sleep window (environment.py)
+        self._credentials = credentials   # AWS_ENDPOINT_URL and the role's session for a configuration
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -257,6 +259,7 @@ class Invoker:
             env["NODE_PATH"] = (f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:"
                                 f"/var/runtime/node_modules:/var/runtime:{task}")
         env.update(config.environment)
+        env.update(self._credentials(config))   # reserved names: never among the function's own variables
         if init_type == InitType.SNAP_START:   # AWS: not available in SnapStart functions
             env.pop("AWS_LAMBDA_LOG_GROUP_NAME", None)
             env.pop("AWS_LAMBDA_LOG_STREAM_NAME", None)

@@ -14,7 +14,8 @@ and every cold start of that key is a fork of it (a restore). One Init per key a
 starts arriving while the template is being built wait for it instead of running Init each.
 A template Init refused (threads or open descriptors left behind) becomes an ordinary
 environment and marks the key, whose cold starts are on-demand from then on. Templates are
-retired when idle for ``idle_timeout_s``, when their key is retired (code or configuration
+retired when idle for ``idle_timeout_s``, at ``max_age_s`` of age (environments too: a template's
+children count from their template's birth), when their key is retired (code or configuration
 changed), and, least recently used first, while their total proportional memory (PSS) is over
 ``template_budget_mb``.
 """
@@ -84,12 +85,13 @@ class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
                  cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
                  template_budget_mb: float = 1024.0, burst_wait: bool = True, network: str = "host",
-                 init_timeout_s: float = INIT_TIMEOUT_S) -> None:
+                 init_timeout_s: float = INIT_TIMEOUT_S, max_age_s: float = float("inf")) -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log", network)
         self._zygote_lock = threading.Lock()
         self._cgroups = cgroups
         self.idle_timeout_s = idle_timeout_s
+        self.max_age_s = max_age_s      # retired by this age, busy or not (at their next release)
         self.init_timeout_s = init_timeout_s    # an on-demand environment's Init phase, at most
         self.shutdown_grace_s = shutdown_grace_s
         self._lock = threading.Lock()
@@ -285,12 +287,19 @@ class EnvironmentPool:
             stats.append(TemplateStats(key, t.pid, m.rss_kb, m.pss_kb, t.restores, now - t.last_used))
         return stats
 
+    def _born(self, env: ExecutionEnvironment) -> float:
+        """When what ``env`` runs with was made: a template's child keeps what the template's Init
+        captured (a client made at import holds the template's credentials), so its template's birth."""
+        spawner = env.zygote
+        return spawner.created if isinstance(spawner, Template) else env.created
+
     def _reap_templates(self) -> None:
-        cutoff = time.monotonic() - self.idle_timeout_s
+        now = time.monotonic()
+        cutoff = now - self.idle_timeout_s
         victims = []
         with self._lock:
             for key, t in list(self._templates.items()):
-                if not t.alive or t.last_used < cutoff:
+                if not t.alive or t.last_used < cutoff or now - t.created > self.max_age_s:
                     victims.append(self._templates.pop(key))
             live = sorted(self._templates.items(), key=lambda kv: kv[1].last_used)
         if live and self.template_budget_mb >= 0:   # /proc reads outside the lock: acquire must not wait
@@ -615,14 +624,16 @@ class EnvironmentPool:
                     if k.function == function and (version is None or k.version == version)]
 
     def _reap_idle(self) -> None:
-        cutoff = time.monotonic() - self.idle_timeout_s
+        now = time.monotonic()
+        cutoff = now - self.idle_timeout_s
         victims: list[ExecutionEnvironment] = []
         with self._lock:
             for key, envs in self._idle.items():
                 for e in envs:
                     if e.zygote.has_exited(e.pid):   # died while idle (killed, crashed in a background thread)
                         e.dead = True
-                keep = [e for e in envs if not e.dead and (e.provisioned or e.last_used > cutoff)]
+                keep = [e for e in envs if not e.dead and (e.provisioned or e.last_used > cutoff)
+                        and now - self._born(e) <= self.max_age_s]
                 victims.extend(e for e in envs if e not in keep)
                 envs[:] = keep
         self._shutdown(victims)

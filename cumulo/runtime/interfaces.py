@@ -184,6 +184,7 @@ class ExecutionEnvironment(Protocol):
     provisioned: bool
     init_ms: float
     init_lines: list[LogLine]
+    created: float          # time.monotonic() when it was started
     last_used: float
     invocations: int
 
