@@ -19,6 +19,7 @@ import click
 from cumulo.errors import CumuloError
 from cumulo.cli.apis import api
 from cumulo.cli.events import events
+from cumulo.cli.iam import iam
 from cumulo.cli.states import states
 from cumulo.cli.layers import layer, package
 from cumulo.cli.queues import mapping, queue, schedule, stream
@@ -553,6 +554,7 @@ def main() -> None:
 
 
 cli.add_command(api)
+cli.add_command(iam)
 cli.add_command(queue)
 cli.add_command(mapping)
 cli.add_command(schedule)

@@ -362,3 +362,27 @@ def test_a_sessions_permissions_are_its_roles_policies(server: CumuloServer) -> 
     assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/sender/s1 is not authorized to perform: "
                               f"iam:PutRolePolicy on resource: arn:aws:iam::{ACCOUNT}:role/sender")
     assert client(server, "sts", creds).get_caller_identity()["Arn"].endswith("assumed-role/sender/s1")
+
+
+def test_cumulo_iam_beside_a_running_server_changes_what_sessions_may_do(server: CumuloServer) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "iam", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    made = cli("create-role", "from-cli", "--trust", trust(OWNER))
+    assert made.returncode == 0, made.stderr
+    assert "from-cli" in cli("list-roles").stdout
+    url = client(server, "sqs").create_queue(QueueName="id-cli")["QueueUrl"]
+    as_role = client(server, "sqs", assume(server, json.loads(made.stdout)["Arn"]))
+    assert error(lambda: as_role.send_message(QueueUrl=url, MessageBody="x"))[0] == "AccessDenied"
+    assert cli("attach-role-policy", "from-cli", "AmazonSQSFullAccess").returncode == 0
+    deadline = time.monotonic() + 5
+    while True:      # the server notices another process's change within 0.1 s
+        try:
+            as_role.send_message(QueueUrl=url, MessageBody="x")
+            break
+        except ClientError:
+            assert time.monotonic() < deadline, "the server did not see the policy attached by the CLI"
+            time.sleep(0.05)
+    refused = cli("delete-role", "from-cli")
+    assert refused.returncode == 3 and "DeleteConflict" in refused.stderr
