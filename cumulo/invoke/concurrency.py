@@ -54,8 +54,14 @@ class ConcurrencyLimiter:
         """Refuse a reservation that would shrink the unreserved pool below its minimum."""
         if value < 0:
             raise InvalidParameterValueException("ReservedConcurrentExecutions must be 0 or more.")
+        self.check_reservations({function: value})
+
+    def check_reservations(self, wanted: dict[str, int | None]) -> None:
+        """Refuse reservations that together (``None``: the function's removed) would shrink the unreserved pool
+        below its minimum: a template's functions are checked as one (a plan refuses what its deploy would)."""
         with self._lock:
-            others = sum(v for k, v in self._reserved.items() if k != function)
+            others = sum(v for k, v in self._reserved.items() if k not in wanted)
+        value = sum(v for v in wanted.values() if v is not None)
         if self.account_limit - others - value < self.unreserved_min:
             raise InvalidParameterValueException(
                 f"Specified ReservedConcurrentExecutions for function decreases account's "

@@ -133,6 +133,7 @@ class Deploy:
     previous: dict[str, Any]
     undo: Undo = field(default_factory=list)
     attributes: Attributes = field(default_factory=dict)
+    planned: dict[str, Any] = field(default_factory=dict)   # what kinds planned so far, for checks across resources
 
     def before(self, kind: ResourceKind) -> Any:
         """What the previous deploy of the stack recorded for ``kind`` (None: nothing)."""

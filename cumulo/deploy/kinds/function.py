@@ -194,6 +194,15 @@ class Function(Kind):
                 f"Resource {fn.logical_id} (line {fn.line}): property Runtime: {fn.runtime} cannot be used here: {why}")
         fn = _with_layer_arns(fn, deploy)       # the versions the layers' plan expects to reuse
         c = deploy.c
+        reserved = deploy.planned.setdefault("reserved concurrency", {})   # the template's reservations, together
+        reserved[fn.function_name] = fn.reserved_concurrency
+        if fn.reserved_concurrency is not None:
+            try:
+                c.limiter.check_reservations(reserved)
+            except InvalidParameterValueException as exc:
+                raise InvalidParameterValueException(
+                    f"Resource {fn.logical_id} (line {fn.line}): property ReservedConcurrentExecutions: "
+                    f"{exc.message}") from None
         current = _current(c, fn.function_name)
         if current is None:
             return Change(fn.logical_id, fn.function_name, "create")

@@ -35,3 +35,20 @@ def test_a_node_runtime_this_machine_lacks_fails_the_plan_as_it_fails_the_deploy
     with pytest.raises(CumuloError) as deployed:
         deploy(cumulo, path, build=False)
     assert deployed.value.type == planned.value.type == "InvalidParameterValueException"
+
+
+def test_reservations_are_planned_together_as_the_deploy_makes_them(cumulo: Cumulo, tmp_path: Path) -> None:
+    each = cumulo.limiter.account_limit // 2          # each alone fits; both leave less than the unreserved minimum
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n" + "".join(
+        f"  F{i}:\n    Type: AWS::Serverless::Function\n    Properties: {{CodeUri: src/, Handler: app.handler, "
+        f"Runtime: python3.12, ReservedConcurrentExecutions: {each}}}\n" for i in (1, 2)))
+    with pytest.raises(CumuloError, match=r"Resource F2 \(line 6\): property ReservedConcurrentExecutions: Specified "
+                                          r"ReservedConcurrentExecutions for function decreases account's "
+                                          r"UnreservedConcurrentExecution below its minimum"):
+        deploy(cumulo, path, dry_run=True, build=False)
+    with pytest.raises(CumuloError, match="UnreservedConcurrentExecution below its minimum"):
+        deploy(cumulo, path, build=False)
+    assert cumulo.list_functions() == []                # rolled back
