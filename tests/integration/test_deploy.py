@@ -10,7 +10,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
-from cumulo.errors import CumuloError, ResourceNotFoundException
+from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-sam"
 
@@ -96,15 +96,29 @@ def test_redeploy_update_and_remove(cumulo: Cumulo, tmp_path: Path) -> None:
         cumulo.get_function_configuration("stack-Second")
 
 
-def test_failure_rolls_back_everything(cumulo: Cumulo, tmp_path: Path) -> None:
+def test_failure_rolls_back_everything(cumulo: Cumulo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _template(tmp_path / "stack", TWO.replace("RESERVED", "5"),
                      first=HANDLER.format(tag="first-v1"), second=HANDLER.format(tag="second-v1"))
     deploy(cumulo, path)
     before = cumulo.get_function_configuration("stack-First")
-    # the first function changes fine, then the second asks for more concurrency than the account has
     (tmp_path / "stack" / "first" / "app.py").write_text(HANDLER.format(tag="first-v2"))
     path.write_text(path.read_text().replace("ReservedConcurrentExecutions: 5", "ReservedConcurrentExecutions: 5000")
                     .replace("MemorySize: 256", "MemorySize: 512"))
+    with pytest.raises(CumuloError, match="ReservedConcurrentExecutions"):   # more than the account has: the plan
+        deploy(cumulo, path)                                                  # refuses it, nothing is touched
+    assert cumulo.get_function_configuration("stack-First").code_sha256 == before.code_sha256
+    # The first function changes fine, then the second's concurrency is refused at apply time (another
+    # process took the account's concurrency in between, say): everything is put back.
+    path.write_text(path.read_text().replace("ReservedConcurrentExecutions: 5000", "ReservedConcurrentExecutions: 6"))
+    taken = cumulo.put_function_concurrency
+
+    def refuse_the_second(name: str, reserved: int) -> int:
+        if name == "stack-Second" and reserved == 6:
+            raise InvalidParameterValueException("Specified ReservedConcurrentExecutions for function decreases "
+                                                 "account's UnreservedConcurrentExecution below its minimum value")
+        return taken(name, reserved)
+
+    monkeypatch.setattr(cumulo, "put_function_concurrency", refuse_the_second)
     with pytest.raises(CumuloError, match="rolled back"):
         deploy(cumulo, path)
     after = cumulo.get_function_configuration("stack-First")
