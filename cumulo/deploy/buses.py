@@ -70,8 +70,8 @@ _BUS_IGNORED = {
 _RULE_KEYS = {"Name", "EventBusName", "EventPattern", "ScheduleExpression", "State", "Description", "Targets",
               "RoleArn"}
 _TARGET_KEYS = {"Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
-                "SqsParameters"}
-_TARGET_IGNORED = {"RoleArn", "EcsParameters", "HttpParameters", "KinesisParameters", "RunCommandParameters",
+                "SqsParameters", "HttpParameters"}
+_TARGET_IGNORED = {"RoleArn", "EcsParameters", "KinesisParameters", "RunCommandParameters",
                    "BatchParameters", "RedshiftDataParameters", "SageMakerPipelineParameters", "AppSyncParameters"}
 _EVENTBRIDGE_RULE = {"Pattern", "EventBusName", "Input", "InputPath", "InputTransformer", "RetryPolicy",
                      "DeadLetterConfig", "Target", "RuleName", "State"}
@@ -317,7 +317,7 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
     for key in value:
         if key in _TARGET_IGNORED:
             notes.append(f"{where}.{key} ignored: " + ("Cumulo has no IAM" if key == "RoleArn" else
-                                                        "Cumulo delivers to functions, queues, buses and state machines only"))
+                                                        "Cumulo delivers to functions, queues, buses, state machines and API destinations only"))
         elif key not in _TARGET_KEYS:
             raise IntrinsicError(f"property {where}: unknown or unsupported property '{key}'")
     target_id, arn = value.get("Id"), value.get("Arn")

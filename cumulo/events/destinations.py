@@ -30,7 +30,7 @@ from cumulo.events.bus import ResourceAlreadyExistsException
 from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, TargetFailed
 
-__all__ = ["ApiDestinations", "TargetFailed"]
+__all__ = ["ApiDestinations", "TargetFailed", "check_connection", "check_api_destination"]
 
 TIMEOUT_S = 5.0
 _NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
@@ -52,9 +52,11 @@ class ApiDestinations:
 
     # -- connections ----------------------------------------------------------
     def create_connection(self, name: str, authorization_type: str, auth_parameters: Any,
-                          description: str | None = None, update: bool = False) -> dict[str, Any]:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ValidationException("Connection names are 1-64 letters, digits, '.', '-' or '_'.")
+                          description: str | None = None, update: bool = False,
+                          arn_suffix: str | None = None) -> dict[str, Any]:
+        """``arn_suffix``: the last part of a new connection's ARN (a template's, known before it is made);
+        a random one otherwise, as EventBridge gives."""
+        check_connection(name)
         current = self._store.get_document("event-connection", name)
         if current is not None and not update:
             raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
@@ -65,7 +67,7 @@ class ApiDestinations:
         _check_auth(kind, params)
         now = self._clock.now()
         doc = {"Name": name, "ConnectionArn": (current or {}).get("ConnectionArn") or self._arn(
-            "connection", name, str(uuid.uuid4())), "ConnectionState": "AUTHORIZED", "AuthorizationType": kind,
+            "connection", name, arn_suffix or str(uuid.uuid4())), "ConnectionState": "AUTHORIZED", "AuthorizationType": kind,
             "auth": params, "CreationTime": (current or {}).get("CreationTime", now), "LastModifiedTime": now,
             "LastAuthorizedTime": now}
         if description:
@@ -100,7 +102,7 @@ class ApiDestinations:
     # -- API destinations -----------------------------------------------------------
     def create_api_destination(self, name: str, connection_arn: str, endpoint: Any, method: Any,
                                rate_limit: int | None = None, description: str | None = None,
-                               update: bool = False) -> dict[str, Any]:
+                               update: bool = False, arn_suffix: str | None = None) -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValidationException("API destination names are 1-64 letters, digits, '.', '-' or '_'.")
         current = self._store.get_document("api-destination", name)
@@ -110,17 +112,12 @@ class ApiDestinations:
             raise ResourceNotFoundException(f"An api-destination '{name}' does not exist.")
         connection = self._connection(connection_arn or (current or {}).get("ConnectionArn", ""))
         endpoint = endpoint or (current or {}).get("InvocationEndpoint")
-        if not isinstance(endpoint, str) or not re.match(r"^https?://[^\s]+$", endpoint):
-            raise ValidationException("InvocationEndpoint must be an http:// or https:// URL.")
         method = method or (current or {}).get("HttpMethod")
-        if method not in _METHODS:
-            raise ValidationException(f"HttpMethod must be one of {', '.join(_METHODS)}.")
         rate = rate_limit if rate_limit is not None else (current or {}).get("InvocationRateLimitPerSecond", 300)
-        if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 300:
-            raise ValidationException("InvocationRateLimitPerSecond must be between 1 and 300.")
+        check_api_destination(name, endpoint, method, rate)
         now = self._clock.now()
         doc = {"Name": name, "ApiDestinationArn": (current or {}).get("ApiDestinationArn") or self._arn(
-            "api-destination", name, str(uuid.uuid4())), "ApiDestinationState": "ACTIVE",
+            "api-destination", name, arn_suffix or str(uuid.uuid4())), "ApiDestinationState": "ACTIVE",
             "ConnectionArn": connection["ConnectionArn"], "InvocationEndpoint": endpoint, "HttpMethod": method,
             "InvocationRateLimitPerSecond": rate, "CreationTime": (current or {}).get("CreationTime", now),
             "LastModifiedTime": now}
@@ -270,6 +267,26 @@ def _request(method: str, url: str, headers: dict[str, str], body: bytes | None)
         return err.code, err.read(64 * 1024).decode(errors="replace")
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         return 0, str(err)
+
+
+def check_connection(name: Any, kind: Any = None, params: Any = None) -> None:
+    """A connection's name, and its authorization when given, as CreateConnection checks them."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValidationException("Connection names are 1-64 letters, digits, '.', '-' or '_'.")
+    if kind is not None or params is not None:
+        _check_auth(kind, params)
+
+
+def check_api_destination(name: Any, endpoint: Any, method: Any, rate: Any) -> None:
+    """An API destination's settings, as CreateApiDestination checks them."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValidationException("API destination names are 1-64 letters, digits, '.', '-' or '_'.")
+    if not isinstance(endpoint, str) or not re.match(r"^https?://[^\s]+$", endpoint):
+        raise ValidationException("InvocationEndpoint must be an http:// or https:// URL.")
+    if method not in _METHODS:
+        raise ValidationException(f"HttpMethod must be one of {', '.join(_METHODS)}.")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 300:
+        raise ValidationException("InvocationRateLimitPerSecond must be between 1 and 300.")
 
 
 def _check_auth(kind: Any, params: Any) -> None:

@@ -167,3 +167,79 @@ def test_invalid_connections_and_destinations_are_refused(bus: Cumulo) -> None:
         with pytest.raises(ValidationException):
             bus.api_destinations.create_api_destination("d", conn["ConnectionArn"], endpoint, method, rate)
     assert bus.api_destinations.list_api_destinations() == []
+
+
+# A webhook forwarder as people write it in a template: a connection with an API key, an API destination
+# with a path wildcard, a rule sending order events there with the path filled in and a header added.
+WEBHOOK = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Endpoint: {Type: String}
+Resources:
+  PartnerConnection:
+    Type: AWS::Events::Connection
+    Properties:
+      AuthorizationType: API_KEY
+      AuthParameters:
+        ApiKeyAuthParameters: {ApiKeyName: x-api-key, ApiKeyValue: s3cret}
+  PartnerWebhook:
+    Type: AWS::Events::ApiDestination
+    Properties:
+      ConnectionArn: !GetAtt PartnerConnection.Arn
+      InvocationEndpoint: !Sub ${Endpoint}/orders/*
+      HttpMethod: POST
+      InvocationRateLimitPerSecond: 10
+  ForwardOrders:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [shop]}
+      Targets:
+        - Id: partner
+          Arn: !GetAtt PartnerWebhook.Arn
+          HttpParameters:
+            PathParameterValues: [eu]
+            HeaderParameters: {x-shop: main}
+Outputs:
+  Destination: {Value: !GetAtt PartnerWebhook.Arn}
+"""
+
+
+def test_a_template_deploys_a_connection_and_api_destination_that_rules_deliver_to(
+        bus: Cumulo, endpoint: Endpoint, tmp_path: Any) -> None:
+    from cumulo.deploy.engine import deploy
+    (tmp_path / "app").mkdir()
+    path = tmp_path / "app" / "template.yaml"
+    path.write_text(WEBHOOK)
+    result = deploy(bus, path, {"Endpoint": endpoint.url}, stack_name="hooks")
+    assert [(c.kind, c.action) for c in result.changes if c.kind in ("connection", "api destination")] == [
+        ("connection", "create"), ("api destination", "create")]
+    destination = bus.api_destinations.describe_api_destination(result.outputs["Destination"])
+    assert destination["ApiDestinationArn"] == result.outputs["Destination"]       # the ARN known before it existed
+    bus.event_bus.put_events([{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"id": 7})}])
+    (call,) = endpoint.calls(1)
+    assert call["path"] == "/orders/eu"
+    assert call["headers"]["x-api-key"] == "s3cret" and call["headers"]["x-shop"] == "main"
+    assert json.loads(call["body"])["detail"] == {"id": 7}
+    assert not deploy(bus, path, {"Endpoint": endpoint.url}, stack_name="hooks").changed
+
+    path.write_text(WEBHOOK.replace("InvocationRateLimitPerSecond: 10", "InvocationRateLimitPerSecond: 20"))
+    updated = deploy(bus, path, {"Endpoint": endpoint.url}, stack_name="hooks")
+    assert [(c.logical_id, c.action, c.details) for c in updated.changes if c.kind == "api destination"] == [
+        ("PartnerWebhook", "update", ["InvocationRateLimitPerSecond"])]
+    from cumulo.deploy.engine import delete_stack
+    assert delete_stack(bus, "hooks")
+    assert bus.api_destinations.list_api_destinations() == [] and bus.api_destinations.list_connections() == []
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ("AuthorizationType: API_KEY", "AuthorizationType: DIGEST", "AuthorizationType must be API_KEY, BASIC or"),
+    ("HttpMethod: POST", "HttpMethod: FETCH", "HttpMethod must be one of"),
+    ("InvocationRateLimitPerSecond: 10", "InvocationRateLimitPerSecond: 301", "between 1 and 300"),
+    ("!Sub ${Endpoint}/orders/*", "ftp://x", "InvocationEndpoint must be an http:// or https:// URL"),
+])
+def test_template_connections_and_destinations_are_checked_when_read(tmp_path: Any, old: str, new: str,
+                                                                    match: str) -> None:
+    from cumulo.deploy.template import TemplateError, load_template
+    (tmp_path / "template.yaml").write_text(WEBHOOK.replace(old, new))
+    with pytest.raises(TemplateError, match=match):
+        load_template(tmp_path / "template.yaml", {"Endpoint": "http://127.0.0.1:1"})

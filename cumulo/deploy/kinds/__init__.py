@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
+    api, api_destination, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
     state_machine, stream,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
@@ -20,6 +20,8 @@ KINDS = Registry([
     queue.Queue(),                          # AWS::SQS::Queue
     stream.Stream(),                        # AWS::Kinesis::Stream
     bus.EventBus(),                         # AWS::Events::EventBus
+    api_destination.Connection(),           # AWS::Events::Connection
+    api_destination.ApiDestination(),       # AWS::Events::ApiDestination
     rule.Rule(),                            # AWS::Events::Rule, and the rules of events
     state_machine.StateMachine(),           # AWS::Serverless::StateMachine, AWS::StepFunctions::StateMachine
     layer.Layer(),                          # AWS::Serverless::LayerVersion

@@ -38,7 +38,7 @@ __all__ = ["Rule"]
 class Rule(Kind):
     name = "rule"
     types = (RULE_TYPE,)
-    after = ("event bus", "function", "queue", "state machine")     # its bus and its targets
+    after = ("event bus", "function", "queue", "state machine", "api destination")     # its bus and its targets
     listed = 60
     record_key = "rules"
 
