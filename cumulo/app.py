@@ -88,13 +88,13 @@ class Cumulo:
         self.store = SQLiteStore(s.db_path, self.arns)
         self.blobs = CodeBlobs(s.code_dir)
         self.layers = LayerService(self.store, CodeBlobs(s.home / "layers"), s.home / "opt", self.arns,
-                                   in_use=self._layer_in_use)
+                                   in_use=self._layer_in_use, clock=clock)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
-                                         resolve_layers=self.layers.resolve)
+                                         resolve_layers=self.layers.resolve, clock=clock)
         self.function_policies = FunctionPolicies(self.store, self.functions, self.arns)
         self.identity = Identity(self.store, s.home, s.account_id, clock.now)   # IAM roles, policies, STS sessions
-        self.apis = ApiService(self.store)
-        self.usage_plans = UsagePlanService(self.store)
+        self.apis = ApiService(self.store, clock)
+        self.usage_plans = UsagePlanService(self.store, clock)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
         self.endpoint_url = ""   # where functions reach the server's API (from inside the sandbox), once it listens
         if s.durability not in ("normal", "full"):
@@ -102,11 +102,11 @@ class Cumulo:
         self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
         _private_files(s.home)
         m = self.messages
-        self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id)
-        self.streams = StreamService(m.streams, s.region, s.account_id)
+        self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock)
+        self.streams = StreamService(m.streams, s.region, s.account_id, clock)
         self.targets = TargetRouter()
         self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock)
-        self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns)
+        self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.streams, self.functions,
                                             self.arns, clock)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
@@ -231,7 +231,7 @@ class Cumulo:
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
                 DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
-                Housekeeper(self.store, m.queues, self.queues, self.streams, self.store)]
+                Housekeeper(self.store, m.queues, self.queues, self.streams, self.store, self.clock)]
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)

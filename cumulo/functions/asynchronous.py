@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -72,8 +71,9 @@ class EventInvokeConfig:
 class EventInvokeConfigs:
     """``Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s)``: per function and qualifier."""
 
-    def __init__(self, store: Documents, functions: Functions, arns: Arns) -> None:
+    def __init__(self, store: Documents, functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._functions, self._arns = store, functions, arns
+        self._clock = clock     # LastModified
 
     def _key(self, name: str, qualifier: str | None) -> tuple[str, str]:
         fname, q = fn.parse_function_ref(name, qualifier)
@@ -105,7 +105,7 @@ class EventInvokeConfigs:
         if destination_config is not None:
             doc["DestinationConfig"] = _destinations(destination_config, (current or {}).get("DestinationConfig"))
         doc.setdefault("DestinationConfig", {"OnSuccess": {}, "OnFailure": {}})
-        doc["LastModified"] = time.time()
+        doc["LastModified"] = self._clock.now()
         doc["FunctionArn"] = self._arns.function(fname, q)
         self._store.put_document(_KIND, doc_id, doc)
         return doc
@@ -189,11 +189,11 @@ class AsyncEvents:
 
 
 def invocation_record(condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
-                      result: InvocationResult | None) -> dict[str, Any]:
-    """AWS's invocation record: what destinations receive."""
+                      result: InvocationResult | None, now: float) -> dict[str, Any]:
+    """AWS's invocation record: what destinations receive (``now``: the clock's wall time)."""
     record: dict[str, Any] = {
         "version": "1.0",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "timestamp": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "requestContext": {"requestId": meta["rid"], "functionArn": function_arn, "condition": condition,
                            "approximateInvokeCount": meta["n"]},
         "requestPayload": _json_or_text(payload),
@@ -281,8 +281,8 @@ class AsyncDispatcher:
             return
         meta["n"] = meta.get("n", 0) + 1
         if result.function_error is None:
-            self._deliver(policy.on_success, invocation_record("Success", meta, function_arn, message.body, result),
-                          "Success")
+            record = invocation_record("Success", meta, function_arn, message.body, result, self._clock.now())
+            self._deliver(policy.on_success, record, "Success")
             store.delete(ASYNC_QUEUE, [receipt])
             return
         if meta["n"] <= policy.retries:
@@ -302,7 +302,8 @@ class AsyncDispatcher:
     def _failed(self, condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
                 result: InvocationResult | None, dead_letter_arn: str, policy: EventInvokeConfig,
                 error_code: str, error_message: str) -> None:
-        self._deliver(policy.on_failure, invocation_record(condition, meta, function_arn, payload, result), "Failure")
+        record = invocation_record(condition, meta, function_arn, payload, result, self._clock.now())
+        self._deliver(policy.on_failure, record, "Failure")
         if dead_letter_arn:
             self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
 

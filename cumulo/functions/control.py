@@ -19,6 +19,7 @@ from cumulo.model.alias import Alias, validate_alias_name, validate_routing
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.model.layer import LayerRef
+from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.runtime import catalog
 from cumulo.store.base import FunctionRecord, Store
 from cumulo.store.blobs import CodeBlobs
@@ -28,16 +29,18 @@ __all__ = ["FunctionService", "CodeSource"]
 CodeSource = str | PathLike[str] | bytes | CodePackage
 
 
-def _now() -> str:
+def _stamp(now: float) -> str:
     """AWS's LastModified format: 2024-01-31T12:00:00.000+0000."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    return datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
 class FunctionService:
     def __init__(self, store: Store, blobs: CodeBlobs, arns: Arns,
                  on_change: Callable[[str], None] = lambda name: None,
-                 resolve_layers: Callable[[list[str]], tuple[LayerRef, ...]] | None = None) -> None:
+                 resolve_layers: Callable[[list[str]], tuple[LayerRef, ...]] | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._blobs, self._arns = store, blobs, arns
+        self._clock = clock           # LastModified
         self._on_change = on_change   # told after a function's code/config changed or it was deleted
         self._resolve_layers = resolve_layers   # layer version ARNs -> refs (InvalidParameterValue if unknown)
 
@@ -63,7 +66,7 @@ class FunctionService:
             architecture=fn.validate_architecture(architecture),
             vpc_config=fn.validate_vpc_config(vpc_config),
             code_sha256="", code_size=0,
-            revision_id=str(uuid.uuid4()), last_modified=_now(),
+            revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()),
             layers=self._layers(layers or []),
         )
         package = code if isinstance(code, CodePackage) else load_code(code)
@@ -178,7 +181,7 @@ class FunctionService:
         _check_total_size(package.unzipped_size, current.layers)
         package = self._store_code(package)
         config = current.replace(code_sha256=package.code_sha256, code_size=package.size, architecture=arch,
-                                 revision_id=str(uuid.uuid4()), last_modified=_now())
+                                 revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()))
         self._store.update_latest(config, revision_id)
         self._changed(current)
         return self.publish_version(ref) if publish else config
@@ -221,7 +224,7 @@ class FunctionService:
         if layers is not None:
             refs = changes["layers"] = self._layers(layers)
             _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)
-        config = current.replace(**changes, revision_id=str(uuid.uuid4()), last_modified=_now())
+        config = current.replace(**changes, revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()))
         self._store.update_latest(config, revision_id)
         self._changed(current)
         return config
@@ -231,7 +234,7 @@ class FunctionService:
         name, _ = fn.parse_function_ref(ref)
         if description is not None:
             fn.validate_description(description)
-        return self._store.publish_version(name, description, str(uuid.uuid4()), _now(), revision_id)
+        return self._store.publish_version(name, description, str(uuid.uuid4()), _stamp(self._clock.now()), revision_id)
 
     # -- delete ---------------------------------------------------------------
     def delete(self, ref: str, qualifier: str | None = None) -> None:

@@ -36,6 +36,7 @@ from cumulo.model import layer as ly
 from cumulo.model.code import CodePackage, load_code
 from cumulo.model.function import Arns
 from cumulo.model.layer import LayerRef, LayerVersion
+from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.base import Store
 from cumulo.store.blobs import CodeBlobs, make_read_only, remove_tree
 
@@ -48,8 +49,8 @@ _COUNTER_KIND = "layer"
 _POLICY_KIND = "layer-policy"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+def _stamp(now: float) -> str:
+    return datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
 def _doc_id(name: str, version: int) -> str:
@@ -58,8 +59,9 @@ def _doc_id(name: str, version: int) -> str:
 
 class LayerService:
     def __init__(self, store: Store, blobs: CodeBlobs, merged_root: Path, arns: Arns,
-                 in_use: Callable[[str], bool] = lambda code_hex: False) -> None:
+                 in_use: Callable[[str], bool] = lambda code_hex: False, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._blobs, self._arns = store, blobs, arns
+        self._clock = clock              # CreatedDate
         self._merged_root = merged_root
         merged_root.mkdir(parents=True, exist_ok=True)
         self._in_use = in_use            # whether any function configuration still names this blob
@@ -79,7 +81,7 @@ class LayerService:
         with self._lock:
             counter = self._store.get_document(_COUNTER_KIND, name) or {"name": name, "last_version": 0}
             version = int(counter["last_version"]) + 1
-            item = LayerVersion(name, version, package.sha256_hex, package.size, package.unzipped_size, _now(),
+            item = LayerVersion(name, version, package.sha256_hex, package.size, package.unzipped_size, _stamp(self._clock.now()),
                                 description, tuple(runtimes), tuple(architectures), license_info)
             self._store.put_document(_VERSION_KIND, _doc_id(name, version), item.to_dict())
             self._store.put_document(_COUNTER_KIND, name, {**counter, "last_version": version})

@@ -14,6 +14,7 @@ from cumulo.gateway.model import (
 from cumulo.gateway.cors import CorsConfig
 from cumulo.gateway.routing import parse_route_key
 from cumulo.model.function import parse_function_ref
+from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.base import Store
 
 __all__ = ["ApiService", "BadRequestException", "NotFoundException", "ConflictException", "cors_config"]
@@ -33,15 +34,16 @@ def cors_config(doc: dict[str, Any]) -> CorsConfig:
 
 
 class ApiService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
+        self._clock = clock     # createdDate
 
     def create_api(self, name: str, stages: list[str] | None = None, api_id: str | None = None,
                    cors: dict[str, Any] | None = None, description: str = "") -> HttpApi:
         if cors is not None:
             cors_config(cors)   # refuse an invalid configuration now, not at request time
         api = HttpApi(api_id or new_api_id(), name, (), tuple(Stage(s) for s in (stages or [DEFAULT_STAGE])),
-                      datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), cors=cors, description=description)
+                      datetime.fromtimestamp(self._clock.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), cors=cors, description=description)
         self._store.put_api(api.api_id, api.to_dict())
         return api
 

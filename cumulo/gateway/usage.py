@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from cumulo.errors import ResourceNotFoundException
 from cumulo.gateway.model import BadRequestException, ConflictException, HttpApi, NotFoundException, Throttle
+from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.base import Store
 
 __all__ = ["ApiKey", "Quota", "UsagePlan", "UsageMeter", "UsagePlanService", "period_days"]
@@ -40,8 +41,8 @@ def _id(n: int = 10) -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(n))
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _stamp(now: float) -> str:
+    return datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -176,15 +177,16 @@ class UsageMeter:
 class UsagePlanService:
     """API keys and usage plans in the store (the control side; the gateway reads them)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
+        self._clock = clock     # createdDate
 
     # -- API keys ---------------------------------------------------------------
     def create_key(self, name: str, value: str | None = None, enabled: bool = True, description: str = "") -> ApiKey:
         value = value or "".join(secrets.choice(_ALPHABET) for _ in range(40))
         if any(k.value == value for k in self.list_keys()):
             raise ConflictException("API Key value already exists")
-        key = ApiKey(_id(), name, value, enabled, description, _now())
+        key = ApiKey(_id(), name, value, enabled, description, _stamp(self._clock.now()))
         self._store.put_document(API_KEY, key.key_id, dataclasses.asdict(key))
         return key
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from cumulo.events.bus import ARCHIVE_PREFIX
 from cumulo.observe.logs import log_group_key
-from cumulo.ports import Documents, LogRetention
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, LogRetention
+from cumulo.ports import now_ms as clock_ms
 from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import StreamService
 from cumulo.store.ports import QueueMessages
@@ -24,9 +24,11 @@ class Housekeeper:
     INTERVAL_S = 30.0
 
     def __init__(self, store: Documents, messages: QueueMessages, queues: QueueService, streams: StreamService,
-                 logs: LogRetention | None = None) -> None:
+                 logs: LogRetention | None = None, clock: Clock = SYSTEM_CLOCK, interval_s: float = INTERVAL_S) -> None:
         self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
         self._logs = logs
+        self._clock = clock             # archived events' and logs' age (queues and streams read their own)
+        self._interval_s = interval_s   # between sweeps
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)
 
@@ -40,8 +42,8 @@ class Housekeeper:
     def sweep(self) -> int:
         archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
                     for d in self._store.list_documents("event-archive") if d.get("RetentionDays")}
-        swept = self._messages.sweep(int(time.time() * 1000), archives) if archives else 0
-        return swept + self._queues.sweep() + self._streams.sweep() + self.sweep_logs(int(time.time() * 1000))
+        swept = self._messages.sweep(clock_ms(self._clock), archives) if archives else 0
+        return swept + self._queues.sweep() + self._streams.sweep() + self.sweep_logs(clock_ms(self._clock))
 
     def sweep_logs(self, now_ms: int) -> int:
         """Each log group's events older than its retention; how many went."""
@@ -55,7 +57,7 @@ class Housekeeper:
         return pruned
 
     def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL_S):
+        while not self._stop.wait(self._interval_s):
             try:
                 self.sweep()
             except Exception:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 import uuid
 from typing import Any
 
@@ -24,7 +23,9 @@ from cumulo.model.queue import (
     MessageNotInflight, MissingParameter, PurgeQueueInProgress, QueueAttributes, QueueDoesNotExist, QueueNameExists,
     ReceiptHandleIsInvalid, ResourceNotFound, SqsError, TooManyEntriesInBatchRequest,
 )
-from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups, now_ms, parse_receipt
+from cumulo.ports import SYSTEM_CLOCK, Clock
+from cumulo.ports import now_ms as clock_ms
+from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups, parse_receipt
 
 __all__ = ["QueueService", "queue_name_of"]
 
@@ -45,8 +46,10 @@ def queue_name_of(ref: str) -> str:
 
 
 class QueueService:
-    def __init__(self, messages: QueueMessages, wakeups: Wakeups, region: str, account: str) -> None:
+    def __init__(self, messages: QueueMessages, wakeups: Wakeups, region: str, account: str,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.messages, self.wakeups = messages, wakeups
+        self.clock = clock      # messages' times, long polls' deadlines
         self.region, self.account = region, account
         self.endpoint = "http://localhost:9000"     # the control plane's URL, once a server listens
 
@@ -82,7 +85,7 @@ class QueueService:
         q.validate_queue_name(name)
         attrs = q.parse_attributes(attributes, name)
         self._check_redrive(attrs, name)
-        now = int(time.time())
+        now = int(self.clock.now())
         doc = {"name": name, "attributes": attrs.raw, "created": now, "modified": now, "tags": dict(tags or {})}
         existing = self.messages.create_queue(name, doc)
         if existing is not None:
@@ -140,7 +143,7 @@ class QueueService:
             if n != "All" and n not in q.ATTRIBUTE_NAMES:
                 raise InvalidAttributeName(f"Unknown Attribute {n}.")
         attrs = QueueAttributes(doc["attributes"])
-        visible, inflight, delayed = self.messages.counts(name, now_ms())
+        visible, inflight, delayed = self.messages.counts(name, clock_ms(self.clock))
         every = attrs.defaults()
         every.update({
             "QueueArn": self.arn(name),
@@ -158,12 +161,12 @@ class QueueService:
         name, doc = self._queue(ref)
         attrs = q.parse_attributes(attributes, name, QueueAttributes(doc["attributes"]), creating=False)
         self._check_redrive(attrs, name)
-        doc.update(attributes=attrs.raw, modified=int(time.time()))
+        doc.update(attributes=attrs.raw, modified=int(self.clock.now()))
         self.messages.put_queue(name, doc)
 
     def purge_queue(self, ref: str) -> None:
         name, doc = self._queue(ref)
-        now = now_ms()
+        now = clock_ms(self.clock)
         if now - doc.get("purged_ms", 0) < PURGE_INTERVAL_MS:
             raise PurgeQueueInProgress(f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.")
         doc["purged_ms"] = now
@@ -274,7 +277,8 @@ class QueueService:
 
     def _commit(self, name: str, attrs: QueueAttributes,
                 prepared: list[tuple[NewMessage, dict[str, Any]]]) -> list[dict[str, Any]]:
-        stored = self.messages.send(name, [m for m, _ in prepared], now_ms(), DEDUP_WINDOW_MS, attrs.dedup_per_group)
+        stored = self.messages.send(name, [m for m, _ in prepared], clock_ms(self.clock), DEDUP_WINDOW_MS,
+                                    attrs.dedup_per_group)
         out = []
         for (message_id, seq), (_, answer) in zip(stored, prepared):
             result = {"MessageId": message_id, **answer}
@@ -308,16 +312,16 @@ class QueueService:
     def lease(self, name: str, attrs: QueueAttributes, limit: int, visibility_s: int, wait_s: float,
               stop: Any = None) -> list[StoredMessage]:
         """Lease up to ``limit`` messages, waiting up to ``wait_s`` for the first (long polling)."""
-        deadline = time.monotonic() + wait_s
+        deadline = self.clock.monotonic() + wait_s
         redrive = attrs.redrive
         dlq = None
         if redrive is not None and self.messages.get_queue(queue_name_of(redrive[0])) is not None:
             dlq = (queue_name_of(redrive[0]), redrive[1])
         retention = attrs.number("MessageRetentionPeriod") * 1000
         while True:
-            found = self.messages.receive(name, limit, visibility_s * 1000, now_ms(), attrs.fifo, dlq, retention,
-                                          self.arn(name))
-            left = deadline - time.monotonic()
+            found = self.messages.receive(name, limit, visibility_s * 1000, clock_ms(self.clock), attrs.fifo, dlq,
+                                          retention, self.arn(name))
+            left = deadline - self.clock.monotonic()
             if found or left <= 0 or (stop is not None and stop.is_set()):
                 return found
             self.wakeups.wait(name, left)
@@ -378,7 +382,7 @@ class QueueService:
         name, _ = self._queue(ref)
         seconds = _int_param("VisibilityTimeout", timeout, 0, 43_200, None)
         handle = _receipt(receipt)
-        now = now_ms()
+        now = clock_ms(self.clock)
         status = self.messages.change_visibility(name, handle, now + seconds * 1000, now)
         if status == "not-inflight":
             raise MessageNotInflight("Message does not exist or is not available for visibility timeout change.")
@@ -415,12 +419,12 @@ class QueueService:
                                             "give a DestinationArn.")
         if max_per_second is not None and not 1 <= int(max_per_second) <= 500:
             raise InvalidParameterValue("MaxNumberOfMessagesPerSecond must be between 1 and 500.")
-        moved = self.messages.move(source, targets[0], None, now_ms())
+        moved = self.messages.move(source, targets[0], None, clock_ms(self.clock))
         handle = base64.urlsafe_b64encode(f"{source}:{uuid.uuid4()}".encode()).decode()
         _, doc = self._queue(source)
         task = {"TaskHandle": handle, "Status": "COMPLETED", "SourceArn": self.arn(source),
                 "DestinationArn": self.arn(targets[0]), "ApproximateNumberOfMessagesMoved": moved,
-                "ApproximateNumberOfMessagesToMove": moved, "StartedTimestamp": now_ms()}
+                "ApproximateNumberOfMessagesToMove": moved, "StartedTimestamp": clock_ms(self.clock)}
         if max_per_second:
             task["MaxNumberOfMessagesPerSecond"] = int(max_per_second)
         doc.setdefault("move_tasks", []).insert(0, task)
@@ -439,7 +443,7 @@ class QueueService:
         """Drop messages past retention (run now and then by the workers)."""
         retention = {d["name"]: QueueAttributes(d["attributes"]).number("MessageRetentionPeriod") * 1000
                      for d in self.messages.list_queues()}
-        return self.messages.sweep(now_ms(), retention)
+        return self.messages.sweep(clock_ms(self.clock), retention)
 
 
 def _check_batch(entries: Any) -> None:

@@ -14,12 +14,13 @@ import binascii
 import hashlib
 import json
 import re
-import time
 from datetime import datetime, timezone
 from typing import Any
 
 from cumulo.errors import CumuloError, ResourceNotFoundException
-from cumulo.store.ports import StreamRecords, now_ms
+from cumulo.ports import SYSTEM_CLOCK, Clock
+from cumulo.ports import now_ms as clock_ms
+from cumulo.store.ports import StreamRecords
 
 __all__ = ["StreamService", "InvalidArgumentException", "ResourceInUseException", "ExpiredIteratorException",
            "sequence_number", "parse_sequence_number", "shard_id"]
@@ -69,8 +70,9 @@ def parse_sequence_number(text: Any) -> tuple[int, int]:
 
 
 class StreamService:
-    def __init__(self, records: StreamRecords, region: str, account: str) -> None:
+    def __init__(self, records: StreamRecords, region: str, account: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.records = records
+        self.clock = clock      # records' arrival, iterators' age, retention
         self.region, self.account = region, account
 
     def arn(self, name: str) -> str:
@@ -98,7 +100,7 @@ class StreamService:
         count = 1 if shard_count is None else shard_count
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SHARDS:
             raise InvalidArgumentException(f"ShardCount must be between 1 and {MAX_SHARDS}.")
-        doc = {"name": name, "shards": count, "created": time.time(), "retention_hours": retention_hours}
+        doc = {"name": name, "shards": count, "created": self.clock.now(), "retention_hours": retention_hours}
         if not self.records.create_stream(name, doc):
             raise ResourceInUseException(f"Stream {name} under account {self.account} already exists.")
 
@@ -166,7 +168,7 @@ class StreamService:
                    explicit_hash_key: Any = None, arn: Any = None) -> dict[str, Any]:
         doc = self._stream(name, arn)
         shard, key, blob = self._place(doc, data, partition_key, explicit_hash_key)
-        (seq,) = self.records.put_records(doc["name"], [(shard, key, blob)], now_ms())
+        (seq,) = self.records.put_records(doc["name"], [(shard, key, blob)], clock_ms(self.clock))
         return {"ShardId": shard_id(shard), "SequenceNumber": sequence_number(shard, seq), "EncryptionType": "NONE"}
 
     def put_records(self, records: Any, name: Any = None, arn: Any = None) -> dict[str, Any]:
@@ -187,7 +189,7 @@ class StreamService:
         if total > MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(f"Records size exceeds {MAX_PUT_RECORDS_BYTES} bytes.")
         good = [p for p in placed if isinstance(p, tuple)]
-        seqs = iter(self.records.put_records(doc["name"], good, now_ms()) if good else [])
+        seqs = iter(self.records.put_records(doc["name"], good, clock_ms(self.clock)) if good else [])
         out, failed = [], 0
         for item in placed:
             if isinstance(item, CumuloError):
@@ -227,30 +229,31 @@ class StreamService:
         if index >= doc["shards"]:
             raise ResourceNotFoundException(f"Shard {shard} in stream {doc['name']} under account {self.account} "
                                             "does not exist")
-        return _iterator(doc["name"], index, self.position(doc["name"], index, str(kind), sequence, timestamp))
+        after = self.position(doc["name"], index, str(kind), sequence, timestamp)
+        return _iterator(doc["name"], index, clock_ms(self.clock), after)
 
     def get_records(self, iterator: Any, limit: Any = None) -> dict[str, Any]:
-        name, index, after = _parse_iterator(iterator)
+        name, index, after = _parse_iterator(iterator, clock_ms(self.clock))
         count = 10_000 if limit is None else limit
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
             raise InvalidArgumentException("Limit must be between 1 and 10000.")
         doc = self._stream(name)
-        cutoff = now_ms() - doc["retention_hours"] * 3_600_000
+        cutoff = clock_ms(self.clock) - doc["retention_hours"] * 3_600_000
         rows = [r for r in self.records.read_records(name, index, after, count) if r[3] >= cutoff]
         last = rows[-1][0] if rows else after
         _, newest = self.records.shard_bounds(name, index)
         behind = 0
         if rows and newest > last:
-            behind = max(now_ms() - rows[-1][3], 0)
+            behind = max(clock_ms(self.clock) - rows[-1][3], 0)
         return {"Records": [{"SequenceNumber": sequence_number(index, seq), "ApproximateArrivalTimestamp": ms / 1000,
                              "Data": data, "PartitionKey": key, "EncryptionType": "NONE"}
                             for seq, key, data, ms in rows],
-                "NextShardIterator": _iterator(name, index, last), "MillisBehindLatest": behind}
+                "NextShardIterator": _iterator(name, index, clock_ms(self.clock), last), "MillisBehindLatest": behind}
 
     def sweep(self) -> int:
         n = 0
         for doc in self.records.list_streams():
-            n += self.records.trim_records(doc["name"], now_ms() - doc["retention_hours"] * 3_600_000)
+            n += self.records.trim_records(doc["name"], clock_ms(self.clock) - doc["retention_hours"] * 3_600_000)
         return n
 
 
@@ -265,11 +268,11 @@ def _blob(data: Any) -> bytes:
     raise InvalidArgumentException("Data is required.")
 
 
-def _iterator(name: str, shard: int, after: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([name, shard, after, now_ms()]).encode()).decode()
+def _iterator(name: str, shard: int, now_ms: int, after: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([name, shard, after, now_ms]).encode()).decode()
 
 
-def _parse_iterator(token: Any) -> tuple[str, int, int]:
+def _parse_iterator(token: Any, now_ms: int) -> tuple[str, int, int]:
     try:
         name, shard, after, issued = json.loads(base64.urlsafe_b64decode(str(token).encode()))
         # one this service gave: [name, shard number, sequence, issued ms]
@@ -278,7 +281,7 @@ def _parse_iterator(token: Any) -> tuple[str, int, int]:
             raise ValueError(token)
     except (ValueError, TypeError, binascii.Error, RecursionError):
         raise InvalidArgumentException(f"Invalid ShardIterator: {str(token)[:256]}") from None
-    if now_ms() - issued > ITERATOR_TTL_MS:
+    if now_ms - issued > ITERATOR_TTL_MS:
         raise ExpiredIteratorException(f"Iterator expired. The iterator was created at time "
                                        f"{datetime.fromtimestamp(issued / 1000, timezone.utc):%a %b %d %H:%M:%S UTC %Y}"
                                        " and is no longer valid (iterators last 5 minutes).")

@@ -1,7 +1,8 @@
 """Asynchronous invocation and queue event-source mappings through ``cumulo up`` with boto3.
 
 The server runs with short retry delays (``CUMULO_ASYNC_RETRY_DELAY_S``) so AWS's
-one- and two-minute waits take a fraction of a second here.
+one- and two-minute waits take a fraction of a second here. How long each retry and backoff waits,
+and the maximum event age, are tested on a fake clock in tests/unit/invoke/test_dispatcher.py.
 """
 
 from __future__ import annotations
@@ -122,20 +123,6 @@ def test_failed_event_retried_then_sent_to_failure_destination_and_dlq(
     assert dead["MessageAttributes"]["RequestID"]["StringValue"] == request_id
     assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "asked to fail"
     assert drain(sqs, seen, 1, timeout=1.5) == []      # no third attempt
-
-
-def test_retries_wait_the_retry_delay_then_twice_it(lam: BaseClient, sqs: BaseClient,
-                                                    recorder: Callable[..., tuple[str, str]]) -> None:
-    """AWS waits one minute before the second attempt and two before the third: here the delay is
-    0.3 s (CUMULO_ASYNC_RETRY_DELAY_S), so the attempts come at least 0.3 s, then 0.6 s apart."""
-    name, seen = recorder()
-    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
-    attempts = drain(sqs, seen, 3)
-    assert len(attempts) == 3
-    sent = sorted(int(m["Attributes"]["SentTimestamp"]) for m in attempts)
-    first_gap, second_gap = sent[1] - sent[0], sent[2] - sent[1]
-    assert 300 <= first_gap < 5_000, sent
-    assert 600 <= second_gap < 5_000, sent
 
 
 def lam_arn(lam: BaseClient, name: str) -> str:

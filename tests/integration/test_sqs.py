@@ -1,4 +1,9 @@
-"""boto3's ``sqs`` client against ``cumulo up``: the SQS JSON protocol, end to end."""
+"""boto3's ``sqs`` client against ``cumulo up``: the SQS JSON protocol, end to end.
+
+The timing of queues (delays, visibility timeouts, long polls, retention, deduplication windows, the
+purge interval) is tested to the millisecond on a fake clock in tests/unit/sources/test_queue_service.py;
+here real time passes only in one test of each path: a message visible again after its timeout, a long
+poll woken by a send."""
 
 from __future__ import annotations
 
@@ -113,23 +118,6 @@ def test_long_polling_wakes_on_send(sqs: BaseClient, server: CumuloServer) -> No
     waited = time.monotonic() - started
     assert got["Messages"][0]["Body"] == "late"
     assert 0.4 < waited < 5
-
-
-def test_long_poll_on_empty_queue_waits_its_time(sqs: BaseClient) -> None:
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    started = time.monotonic()
-    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
-    assert time.monotonic() - started >= 0.95
-
-
-def test_delay_seconds(sqs: BaseClient) -> None:
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
-    assert "Messages" not in sqs.receive_message(QueueUrl=url)
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
-    assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
-    time.sleep(1.1)
-    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "later"
 
 
 def test_batches_report_per_entry(sqs: BaseClient) -> None:

@@ -7,6 +7,7 @@ the store would hand it out again, and what the router was asked to send."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -73,7 +74,7 @@ class Platform:
     def __init__(self, messages: SQLiteMessageStore, runtime: Runtime, **destinations: str) -> None:
         self.clock, self.targets, self.messages, self.runtime = FakeClock(), FakeTargets(), messages, runtime
         functions = Functions()
-        self.configs = EventInvokeConfigs(FakeDocuments(), functions, ARNS)
+        self.configs = EventInvokeConfigs(FakeDocuments(), functions, ARNS, self.clock)
         self.configs.put("work", destination_config={key: {"Destination": arn} for key, arn in destinations.items()})
         self.dispatcher = AsyncDispatcher(messages.queues, messages.wakeups, functions, self.configs, runtime,
                                           self.targets, ARNS, Settings(), self.clock, workers=1)
@@ -207,3 +208,16 @@ def test_a_success_record_goes_to_its_destination_through_the_router(
     ((target, message),) = p.targets.sent
     assert target.arn == destination and sent(message)
     assert p.leased(p.clock.ms() + 600 * MINUTE_MS) == [] and p.targets.dead == []
+
+
+def test_records_and_configurations_carry_the_clock_s_time(messages: SQLiteMessageStore) -> None:
+    p = Platform(messages, Runtime(FAILED), OnFailure=FAILURES)
+    p.clock.advance(0.25)
+    assert p.configs.put("work", maximum_retry_attempts=0, update=True)["LastModified"] == p.clock.now()
+    p.events.enqueue("work", None, b"{}")
+    p.clock.advance(61.5)
+    (event,) = p.leased(p.clock.ms())
+    p.dispatcher.process(event)
+    (record,) = p.records()
+    assert record["timestamp"] == datetime.fromtimestamp(p.clock.now(), timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
