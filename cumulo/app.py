@@ -54,7 +54,7 @@ from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
 from cumulo.stepfunctions.service import StateMachines
-from cumulo.sources.housekeeping import Housekeeper
+from cumulo.sources.housekeeping import Housekeeper, LogGroupRetention
 from cumulo.functions.mappings import EventSourceMappings, MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
@@ -231,10 +231,16 @@ class Cumulo:
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
                 DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
-                Housekeeper(self.store, m.queues, self.queues, self.streams, self.store, self.clock)]
+                self.housekeeper()]
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)
+
+    def housekeeper(self) -> Housekeeper:
+        """The housekeeper (not started; ``start_workers`` runs one): every sweep of what is past its
+        retention, on Cumulo's clock."""
+        return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep,
+                            LogGroupRetention(self.store, self.store, self.clock).sweep])
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
         """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock

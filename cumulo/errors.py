@@ -14,7 +14,7 @@ Raise them where the fault is known; edges (CLI, HTTP API) translate them once.
     ├── deploy.template.TemplateError       400  ValidationError: a template that cannot be deployed
     ├── events.pattern.InvalidEventPatternException 400  an event pattern EventBridge would refuse
     ├── model.queue.SqsError                400  SQS's own errors (QueueDoesNotExist, InvalidAttributeValue …)
-    ├── sources.streams.*                   400  Kinesis' errors (InvalidArgumentException, ResourceInUseException …)
+    ├── model.stream.*                      400  Kinesis' errors (InvalidArgumentException, ResourceInUseException …)
     ├── InvalidRequestContentException      400  the request body is not valid JSON
     ├── InvalidZipFileException             400  the code package is not a usable zip
     ├── CodeStorageExceededException        400  code package over its size limit

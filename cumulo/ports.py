@@ -13,6 +13,8 @@ records what it was asked to send).
 - ``Functions``: what a function name resolves to; ``Invoke``: invoking one (synchronously, or
   ``invocation_type="Event"`` to commit it to the asynchronous queue); ``RunInvocation``: running a
   resolved configuration on the runtime (the asynchronous dispatcher's way in).
+- ``Queues``, ``Streams``: what a queue's or stream's consumers (event-source mappings and their
+  pollers) use of the queue and stream services.
 - ``Targets``: delivery to a target ARN (``Target``, parsed once) and dead-lettering, through one
   table from the ARN's kind to its delivery (``cumulo/targets.py``). A delivery that fails raises
   ``TargetFailed``; whether trying again may help is its ``retryable``, and nothing else.
@@ -30,9 +32,12 @@ from cumulo.errors import CumuloError
 if TYPE_CHECKING:
     from cumulo.invoke.invoker import InvocationRequest, InvocationResult
     from cumulo.model.function import FunctionConfiguration
+    from cumulo.model.queue import QueueAttributes
+    from cumulo.store.ports import StoredMessage
 
-__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions", "Invoke",
-           "RunInvocation", "RuleSchedules", "Kind", "Target", "Send", "TargetFailed", "Targets"]
+__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions",
+           "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "Kind", "Target", "Send", "TargetFailed",
+           "Targets"]
 
 
 # -- time ---------------------------------------------------------------------------------------
@@ -117,6 +122,25 @@ class RuleSchedules(Protocol):
     def create(self, name: str, expression: str, target_arn: str, *, state: str = "ENABLED",
                update: bool = False) -> dict[str, Any]: ...
     def delete(self, name: str) -> None: ...
+
+
+# -- queues and streams, as their consumers see them ------------------------------------------------
+class Queues(Protocol):
+    """What event-source mappings and their pollers use of the queue service (``sources.queues.QueueService``)."""
+
+    def exists(self, ref: str) -> bool: ...
+    def attributes(self, ref: str) -> tuple[str, QueueAttributes]: ...       # (name, attributes); raises if none
+    def lease(self, name: str, attrs: QueueAttributes, limit: int, visibility_s: int, wait_s: float,
+              stop: Any = None) -> list[StoredMessage]: ...
+    def system_attributes(self, m: StoredMessage) -> dict[str, str]: ...
+
+
+class Streams(Protocol):
+    """What event-source mappings and their pollers use of the stream service (``sources.streams.StreamService``)."""
+
+    def require(self, arn: str) -> None: ...                                 # raises unless the stream exists
+    def shard_count(self, name: str) -> int: ...
+    def position(self, name: str, shard: int, kind: str, sequence: Any = None, timestamp: Any = None) -> int: ...
 
 
 # -- targets ---------------------------------------------------------------------------------------

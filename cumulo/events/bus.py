@@ -518,6 +518,12 @@ class EventBusService:
         self._store.delete_document("event-archive", name)
         self._messages.purge(ARCHIVE_PREFIX + name)
 
+    def sweep_archives(self) -> int:
+        """Remove archived events past their archive's retention (the housekeeper's sweep)."""
+        archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
+                    for d in self._store.list_documents("event-archive") if d.get("RetentionDays")}
+        return self._messages.sweep(clock_ms(self._clock), archives) if archives else 0
+
     def archives_for(self, bus: str) -> list[tuple[str, Pattern | None]]:
         """The enabled archives of ``bus`` and their compiled patterns, re-read whenever the store's
         generation has changed (every archive write bumps it; unlike ``index()``, with no 0.2 s

@@ -39,10 +39,9 @@ from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.function import Arns
 from cumulo.model.queue import QueueAttributes, md5_of_attributes
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Invoke, Send, Targets
+from cumulo.model.stream import parse_sequence_number, sequence_number, shard_id
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Invoke, Queues, Send, Streams, Targets
 from cumulo.ports import now_ms as clock_ms
-from cumulo.sources.queues import QueueService
-from cumulo.sources.streams import StreamService, parse_sequence_number, sequence_number, shard_id
 from cumulo.store.ports import QueueMessages, StoredMessage, StreamRecords, Wakeups, stream_topic
 
 __all__ = ["EventSourceMappings", "MappingPollers", "sqs_record"]
@@ -100,7 +99,7 @@ DEFAULT_POLLERS = 5
 
 
 class EventSourceMappings:
-    def __init__(self, store: Documents, records: StreamRecords, queues: QueueService, streams: StreamService,
+    def __init__(self, store: Documents, records: StreamRecords, queues: Queues, streams: Streams,
                  functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._records, self._queues, self._streams = store, records, queues, streams
         self._functions, self._arns, self._clock = functions, arns, clock
@@ -295,7 +294,7 @@ class MappingPollers:
     RESYNC_S = 0.5
 
     def __init__(self, mappings: EventSourceMappings, messages: QueueMessages, records: StreamRecords,
-                 wakeups: Wakeups, queues: QueueService, streams: StreamService, invoke: Invoke, targets: Targets,
+                 wakeups: Wakeups, queues: Queues, streams: Streams, invoke: Invoke, targets: Targets,
                  arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._mappings, self._messages, self._queues, self._streams = mappings, messages, queues, streams
         self._records, self._wakeups = records, wakeups

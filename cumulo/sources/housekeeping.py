@@ -1,33 +1,33 @@
-"""Housekeeping: messages past their queue's retention, stream records past the stream's, archived
-events past the archive's, log events past their log group's (``AWS::Logs::LogGroup``'s
-``RetentionInDays``: the group's documents, ``log-group``; a group with none keeps its events)."""
+"""Housekeeping: what is past its retention goes, every ``interval_s``.
+
+The housekeeper knows no service: each sweep is given to it by the composition root and answers how
+many it removed: messages past their queue's retention, stream records past the stream's, archived
+events past the archive's (the event bus's sweep), log events past their log group's
+(``LogGroupRetention``: ``AWS::Logs::LogGroup``'s ``RetentionInDays``, the group's documents,
+``log-group``; a group with none keeps its events)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable, Sequence
 
-from cumulo.events.bus import ARCHIVE_PREFIX
 from cumulo.observe.logs import log_group_key
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, LogRetention
 from cumulo.ports import now_ms as clock_ms
-from cumulo.sources.queues import QueueService
-from cumulo.sources.streams import StreamService
-from cumulo.store.ports import QueueMessages
 
-__all__ = ["Housekeeper"]
+__all__ = ["Housekeeper", "LogGroupRetention", "Sweep"]
 
 log = logging.getLogger("cumulo.housekeeping")
+
+Sweep = Callable[[], int]      # remove what is past its retention now; how many went
 
 
 class Housekeeper:
     INTERVAL_S = 30.0
 
-    def __init__(self, store: Documents, messages: QueueMessages, queues: QueueService, streams: StreamService,
-                 logs: LogRetention | None = None, clock: Clock = SYSTEM_CLOCK, interval_s: float = INTERVAL_S) -> None:
-        self._store, self._messages, self._queues, self._streams = store, messages, queues, streams
-        self._logs = logs
-        self._clock = clock             # archived events' and logs' age (queues and streams read their own)
+    def __init__(self, sweeps: Sequence[Sweep], interval_s: float = INTERVAL_S) -> None:
+        self._sweeps = tuple(sweeps)
         self._interval_s = interval_s   # between sweeps
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-housekeeping", daemon=True)
@@ -40,21 +40,7 @@ class Housekeeper:
         self._thread.join(timeout=5)
 
     def sweep(self) -> int:
-        archives = {ARCHIVE_PREFIX + d["ArchiveName"]: d["RetentionDays"] * 86_400_000
-                    for d in self._store.list_documents("event-archive") if d.get("RetentionDays")}
-        swept = self._messages.sweep(clock_ms(self._clock), archives) if archives else 0
-        return swept + self._queues.sweep() + self._streams.sweep() + self.sweep_logs(clock_ms(self._clock))
-
-    def sweep_logs(self, now_ms: int) -> int:
-        """Each log group's events older than its retention; how many went."""
-        if self._logs is None:
-            return 0
-        pruned = 0
-        for group in self._store.list_documents("log-group"):
-            days = group.get("retentionInDays")
-            if days:
-                pruned += self._logs.prune_logs(log_group_key(group["logGroupName"]), now_ms - int(days) * 86_400_000)
-        return pruned
+        return sum(sweep() for sweep in self._sweeps)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
@@ -62,3 +48,19 @@ class Housekeeper:
                 self.sweep()
             except Exception:
                 log.exception("housekeeping sweep failed")
+
+
+class LogGroupRetention:
+    """Each log group's events older than its retention go (a sweep of the housekeeper's)."""
+
+    def __init__(self, store: Documents, logs: LogRetention, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._store, self._logs, self._clock = store, logs, clock
+
+    def sweep(self) -> int:
+        now_ms = clock_ms(self._clock)
+        pruned = 0
+        for group in self._store.list_documents("log-group"):
+            days = group.get("retentionInDays")
+            if days:
+                pruned += self._logs.prune_logs(log_group_key(group["logGroupName"]), now_ms - int(days) * 86_400_000)
+        return pruned

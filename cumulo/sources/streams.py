@@ -18,6 +18,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cumulo.errors import CumuloError, ResourceNotFoundException
+from cumulo.model.stream import (
+    ExpiredIteratorException, InvalidArgumentException, ResourceInUseException, parse_sequence_number, sequence_number,
+    shard_id, shard_index,
+)
 from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import StreamRecords
@@ -33,40 +37,6 @@ MAX_PUT_RECORDS = 500
 MAX_PUT_RECORDS_BYTES = 5 * 1024 * 1024
 ITERATOR_TTL_MS = 5 * 60 * 1000
 RETENTION_DEFAULT_H = 24
-
-
-class InvalidArgumentException(CumuloError):
-    status = 400
-
-
-class ResourceInUseException(CumuloError):
-    status = 400
-
-
-class ExpiredIteratorException(CumuloError):
-    status = 400
-
-
-def shard_id(index: int) -> str:
-    return f"shardId-{index:012d}"
-
-
-def _shard_index(text: Any) -> int:
-    if isinstance(text, str) and re.fullmatch(r"shardId-\d{12}", text):
-        return int(text[8:])
-    raise InvalidArgumentException(f"Invalid ShardId: {text}")
-
-
-def sequence_number(shard: int, seq: int) -> str:
-    """56 decimal digits, like AWS's; comparable as numbers within a shard."""
-    return f"49{shard:06d}{seq:048d}"
-
-
-def parse_sequence_number(text: Any) -> tuple[int, int]:
-    if not isinstance(text, str) or not re.fullmatch(r"49\d{54}", text):
-        raise InvalidArgumentException(f"Invalid StartingSequenceNumber: {text}")
-    return int(text[2:8]), int(text[8:])
-
 
 
 class StreamService:
@@ -225,7 +195,7 @@ class StreamService:
     def get_shard_iterator(self, shard: Any, kind: Any, name: Any = None, arn: Any = None, sequence: Any = None,
                            timestamp: Any = None) -> str:
         doc = self._stream(name, arn)
-        index = _shard_index(shard)
+        index = shard_index(shard)
         if index >= doc["shards"]:
             raise ResourceNotFoundException(f"Shard {shard} in stream {doc['name']} under account {self.account} "
                                             "does not exist")

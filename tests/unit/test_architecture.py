@@ -18,11 +18,19 @@ Python runs on the way to a submodule is not counted as an import of it.
 5. The authorization mapping (``cumulo.api.authz``: requests to IAM's actions, resources and condition
    keys) is pure: it imports only the standard library and itself, so it does no I/O and a test can
    hold it against every operation without a server.
+6. The capabilities (``CAPABILITIES``: Lambda's control plane, the event bus, queues and streams,
+   state machines, the gateway's service) are siblings: no module of one imports a module of
+   another. What one needs of another comes through ``cumulo/ports.py`` (wired by the root) or
+   lives in a module below both (``model/``, ``store/``, ``targets.py`` …).
+7. Nothing below the capabilities (every module that is neither one of them, nor the root, nor
+   above it: ``ports.py``, ``targets.py``, ``workers.py``, ``model/``, ``iam/`` (the policy language),
+   ``store/``, ``invoke/``, ``runtime/``, ``observe/`` …) imports a capability.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "cumulo"
@@ -32,6 +40,8 @@ ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # eve
 SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
 INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
+CAPABILITIES = ("cumulo.functions", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
+                "cumulo.gateway")
 KNOWN_CYCLES: list[set[str]] = []
 
 
@@ -69,6 +79,7 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return {m for m in found if m is not None and m.startswith("cumulo") and m != name}
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     known = modules()
     return {name: imports(name, path, known) for name, path in known.items()}
@@ -76,6 +87,21 @@ def graph() -> dict[str, set[str]]:
 
 def above_the_root(name: str) -> bool:
     return name in ABOVE_THE_ROOT or name == ROOT or name.startswith(tuple(p + "." for p in ABOVE_THE_ROOT_PACKAGES))
+
+
+def capability(name: str) -> str | None:
+    """The capability package ``name`` belongs to, if any."""
+    return next((c for c in CAPABILITIES if name == c or name.startswith(c + ".")), None)
+
+
+def sibling_imports(edges: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{name} imports {target}" for name, targets in edges.items() for target in targets
+                  if capability(name) and capability(target) and capability(name) != capability(target))
+
+
+def upward_imports(edges: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{name} imports {target}" for name, targets in edges.items() for target in targets
+                  if capability(target) and not capability(name) and not above_the_root(name))
 
 
 def sqlite_store(name: str) -> bool:
@@ -166,3 +192,22 @@ def test_the_authorization_mapping_is_pure() -> None:
     offenders = sorted(f"{name} imports {target}" for name in mapping for target in edges[name]
                        if target != AUTHZ and not target.startswith(AUTHZ + ".") and target not in ("cumulo", "cumulo.api"))
     assert offenders == [], f"{offenders}: the authorization mapping imports only the standard library and itself"
+
+
+def test_capabilities_do_not_import_each_other() -> None:
+    edges = graph()
+    assert all(any(capability(name) == c for name in edges) for c in CAPABILITIES)       # each one exists
+    bad = {**edges, "cumulo.sources.housekeeping": {"cumulo.events.bus"}}
+    assert sibling_imports(bad) == ["cumulo.sources.housekeeping imports cumulo.events.bus"]   # the check works
+    offenders = sibling_imports(edges)
+    assert offenders == [], (f"{offenders}: capabilities are siblings; what one needs of another comes through "
+                             "cumulo/ports.py (wired by app.py) or lives in a lower module (model/, store/ …)")
+
+
+def test_nothing_below_the_capabilities_imports_one() -> None:
+    edges = graph()
+    assert "cumulo.sources.queues" in edges[ROOT] and not upward_imports({ROOT: {"cumulo.sources.queues"}})
+    assert upward_imports({"cumulo.ports": {"cumulo.sources.queues"}}) == ["cumulo.ports imports cumulo.sources.queues"]
+    offenders = upward_imports(edges)
+    assert offenders == [], (f"{offenders}: ports, the target router, models, the store and the runtime are "
+                             "below the capabilities")

@@ -11,7 +11,6 @@ import pytest
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
 from cumulo.deploy.template import TemplateError, load_template, resolve_outputs
-from cumulo.sources.housekeeping import Housekeeper
 from cumulo.store.base import LogRecord
 
 HEAD = "Transform: AWS::Serverless-2016-10-31\nResources:\n"
@@ -136,7 +135,7 @@ def test_a_log_groups_retention_prunes_its_function_log(cumulo: Cumulo, tmp_path
     deploy(cumulo, path, stack_name="shop")
     cumulo.store.append_logs([_log("shop-Orders", 8, "last week"), _log("shop-Orders", 6, "this week"),
                               _log("other", 30, "not in a group")])
-    housekeeper = Housekeeper(cumulo.store, cumulo.messages.queues, cumulo.queues, cumulo.streams, cumulo.store)
+    housekeeper = cumulo.housekeeper()
     assert housekeeper.sweep() == 1
     assert [r.message for r in cumulo.store.query_logs("shop-Orders")] == ["this week"]
     assert [r.message for r in cumulo.store.query_logs("other")] == ["not in a group"]

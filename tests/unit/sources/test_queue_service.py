@@ -17,10 +17,9 @@ import pytest
 from cumulo.model.queue import PurgeQueueInProgress, ReceiptHandleIsInvalid
 from cumulo.sources.housekeeping import Housekeeper
 from cumulo.sources.queues import QueueService
-from cumulo.sources.streams import StreamService
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 
-from ..fakes import FakeClock, FakeDocuments
+from ..fakes import FakeClock
 
 
 class ClockWakeups:
@@ -171,8 +170,7 @@ def test_the_housekeeper_sweeps_messages_past_their_queue_s_retention(
     queues.send_message("kept", "old")
     clock.advance(30)
     queues.send_message("q", "new")
-    streams = StreamService(store.streams, "us-east-1", "000000000000", clock)
-    housekeeper = Housekeeper(FakeDocuments(), store.queues, queues, streams, clock=clock)
+    housekeeper = Housekeeper([queues.sweep])
     clock.advance(29.999)
     assert housekeeper.sweep() == 0
     clock.advance(0.001)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from cumulo import Cumulo
-from cumulo.sources.housekeeping import Housekeeper
 
 
 def test_sweep_drops_what_retention_expired(cumulo: Cumulo) -> None:
@@ -18,7 +17,7 @@ def test_sweep_drops_what_retention_expired(cumulo: Cumulo) -> None:
     with cumulo.messages.database.tx() as db:      # the clock moves on: these were stored long ago
         db.execute("UPDATE messages SET sent_ms = sent_ms - 61000 WHERE body = ?", (b"old",))
         db.execute("UPDATE records SET arrival_ms = arrival_ms - 25 * 3600 * 1000")
-    housekeeper = Housekeeper(cumulo.store, cumulo.messages.queues, cumulo.queues, cumulo.streams)
+    housekeeper = cumulo.housekeeper()
     assert housekeeper.sweep() == 3                   # one message, and all records but the newest
     assert [m["Body"] for m in cumulo.queues.receive_message("q", 10)] == ["new"]
     it = cumulo.streams.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON", "s")

@@ -9,14 +9,11 @@ from typing import Iterator
 
 import pytest
 
-from cumulo.events.bus import ARCHIVE_PREFIX
 from cumulo.sources.housekeeping import Housekeeper
-from cumulo.sources.queues import QueueService
 from cumulo.sources.streams import ExpiredIteratorException, StreamService
-from cumulo.store.ports import NewMessage
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 
-from ..fakes import FakeClock, FakeDocuments
+from ..fakes import FakeClock
 
 SHARD = "shardId-000000000000"
 
@@ -84,30 +81,10 @@ def test_records_past_the_stream_s_retention_are_not_read_and_are_swept(
     assert data(streams, streams.get_shard_iterator(SHARD, "TRIM_HORIZON", "s")) == [b"old", b"new"]
     clock.advance(0.001)
     assert data(streams, streams.get_shard_iterator(SHARD, "TRIM_HORIZON", "s")) == [b"new"]
-    queues = QueueService(store.queues, store.wakeups, "us-east-1", "000000000000", clock)
-    assert Housekeeper(FakeDocuments(), store.queues, queues, streams, clock=clock).sweep() == 1
+    assert Housekeeper([streams.sweep]).sweep() == 1
     assert streams.put_record("s", b"newer", "k")["SequenceNumber"].endswith("3")   # numbering goes on
 
 
 def test_the_creation_time_is_the_clock_s(streams: StreamService, clock: FakeClock) -> None:
     streams.create_stream("s")
     assert streams.describe_stream_summary("s")["StreamCreationTimestamp"] == clock.now()
-
-
-def test_the_housekeeper_sweeps_archived_events_past_their_archive_s_retention(
-        store: SQLiteMessageStore, streams: StreamService, clock: FakeClock) -> None:
-    documents = FakeDocuments()
-    documents.put_document("event-archive", "a", {"ArchiveName": "a", "RetentionDays": 1})
-    documents.put_document("event-archive", "forever", {"ArchiveName": "forever", "RetentionDays": 0})
-    for archive in ("a", "forever"):
-        store.queues.send(ARCHIVE_PREFIX + archive, [NewMessage("e1", b"{}", None, None, None, 0)], clock.ms())
-    clock.advance(12 * 3_600)
-    store.queues.send(ARCHIVE_PREFIX + "a", [NewMessage("e2", b"{}", None, None, None, 0)], clock.ms())
-    queues = QueueService(store.queues, store.wakeups, "us-east-1", "000000000000", clock)
-    housekeeper = Housekeeper(documents, store.queues, queues, streams, clock=clock)
-    clock.advance(12 * 3_600 - 0.001)
-    assert housekeeper.sweep() == 0
-    clock.advance(0.001)
-    assert housekeeper.sweep() == 1                                 # e1 in a; e2 is 12 hours old
-    assert store.queues.queue_stats(ARCHIVE_PREFIX + "a")[0] == 1
-    assert store.queues.queue_stats(ARCHIVE_PREFIX + "forever")[0] == 1
