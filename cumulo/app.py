@@ -55,7 +55,8 @@ from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
 from cumulo.stepfunctions.service import StateMachines
 from cumulo.sources.housekeeping import Housekeeper, LogGroupRetention
-from cumulo.functions.mappings import EventSourceMappings, MappingPollers
+from cumulo.functions.mappings import EventSourceMappings
+from cumulo.functions.pollers import MappingPollers
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService

@@ -108,7 +108,7 @@ MUTANTS = [
            '"ApproximateReceiveCount": str(m.receives)', '"ApproximateReceiveCount": m.receives',
            ("tests/conformance/test_emitted_events.py",)),
     Mutant("kinesis-arrival-as-string", "the Kinesis record's approximateArrivalTimestamp is a string",
-           "cumulo/functions/mappings.py",
+           "cumulo/functions/pollers.py",
            '"approximateArrivalTimestamp": arrival_ms / 1000', '"approximateArrivalTimestamp": str(arrival_ms / 1000)',
            ("tests/conformance/test_emitted_events.py",)),
     Mutant("eventbridge-without-resources", "EventBridge events lose their resources list",

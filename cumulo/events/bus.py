@@ -39,7 +39,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Ta
 from cumulo.ports import now_ms as clock_ms
 from cumulo.model import cron
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
-from cumulo.store.workers import QueueWorkers
+from cumulo.workers import QueueWorkers
 
 __all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
            "LimitExceededException", "EVENTS_QUEUE", "DELIVERIES_QUEUE"]

@@ -46,7 +46,7 @@ from cumulo.model.queue import ASYNC_QUEUE
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, RunInvocation, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
-from cumulo.store.workers import QueueWorkers
+from cumulo.workers import QueueWorkers
 
 __all__ = ["EventInvokeConfigs", "AsyncDispatcher", "AsyncEvents", "invocation_record"]
 
