@@ -200,7 +200,7 @@ class StreamService:
             raise ResourceNotFoundException(f"Shard {shard} in stream {doc['name']} under account {self.account} "
                                             "does not exist")
         after = self.position(doc["name"], index, str(kind), sequence, timestamp)
-        return _iterator(doc["name"], index, clock_ms(self.clock), after)
+        return _iterator(doc["name"], index, after, clock_ms(self.clock))
 
     def get_records(self, iterator: Any, limit: Any = None) -> dict[str, Any]:
         name, index, after = _parse_iterator(iterator, clock_ms(self.clock))
@@ -218,7 +218,7 @@ class StreamService:
         return {"Records": [{"SequenceNumber": sequence_number(index, seq), "ApproximateArrivalTimestamp": ms / 1000,
                              "Data": data, "PartitionKey": key, "EncryptionType": "NONE"}
                             for seq, key, data, ms in rows],
-                "NextShardIterator": _iterator(name, index, clock_ms(self.clock), last), "MillisBehindLatest": behind}
+                "NextShardIterator": _iterator(name, index, last, clock_ms(self.clock)), "MillisBehindLatest": behind}
 
     def sweep(self) -> int:
         n = 0
@@ -238,7 +238,7 @@ def _blob(data: Any) -> bytes:
     raise InvalidArgumentException("Data is required.")
 
 
-def _iterator(name: str, shard: int, now_ms: int, after: int) -> str:
+def _iterator(name: str, shard: int, after: int, now_ms: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([name, shard, after, now_ms]).encode()).decode()
 
 

@@ -116,7 +116,7 @@ def test_condition_keys_the_requests_carry() -> None:
 
 def test_get_records_is_authorized_on_the_stream_its_iterator_names() -> None:
     from cumulo.sources.streams import _iterator
-    [found] = checks(Call("kinesis", "GetRecords", {"ShardIterator": _iterator("clicks", 0, 0)}), SCOPE)
+    [found] = checks(Call("kinesis", "GetRecords", {"ShardIterator": _iterator("clicks", 0, 0, 0)}), SCOPE)
     assert found == Check("kinesis:GetRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/clicks")
 
 
