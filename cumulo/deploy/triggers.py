@@ -37,7 +37,8 @@ from cumulo.model.function import validate_dead_letter_arn
 from cumulo.model import cron
 
 __all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
-           "read_event_invoke_config", "schedule_name_for"]
+           "read_event_invoke_config", "schedule_name_for",
+           "read_scheduler_schedule"]
 
 _SCHEDULE_NAME_RE = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
 _SQS = {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
@@ -286,6 +287,35 @@ def _on_failure(value: Any) -> str:
         raise IntrinsicError(f"property DestinationConfig.OnFailure.Destination: must be a queue ARN "
                              f"(e.g. !GetAtt Failures.Arn), got {arn!r}")
     return arn
+
+
+def read_scheduler_schedule(logical_id: str, name: str, props: dict[str, Any]) -> tuple[ScheduleSpec, str, list[str]]:
+    """An ``AWS::Scheduler::Schedule``'s properties: its schedule, its target's ARN, and notes (what was ignored)."""
+    allowed = {"Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target",
+               "State", "Description", "StartDate", "EndDate", "KmsKeyArn", "ActionAfterCompletion"}
+    unknown = sorted(set(props) - allowed)
+    if unknown:
+        raise IntrinsicError(f"unknown or unsupported property '{unknown[0]}'")
+    if "FlexibleTimeWindow" not in props:
+        raise IntrinsicError("property FlexibleTimeWindow is required ({Mode: OFF} or {Mode: FLEXIBLE, "
+                             "MaximumWindowInMinutes: N})")
+    target = props.get("Target")
+    if not isinstance(target, dict) or not isinstance(target.get("Arn"), str):
+        raise IntrinsicError("property Target: must be a map with Arn")
+    arn = str(target["Arn"])
+    if not re.fullmatch(r"arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+(:[\w$-]+)?", arn):
+        raise IntrinsicError(f"property Target.Arn: Cumulo's schedules invoke functions, and {arn!r} is not a "
+                             "function's ARN (templated targets of other services are not supported yet)")
+    notes = [f"{key} ignored: {_NOTED[key]}" for key in ("Description", "StartDate", "EndDate", "KmsKeyArn")
+             if key in props and key in _NOTED]
+    if props.get("GroupName", "default") != "default":
+        notes.append("GroupName ignored: every schedule is in the default group")
+    notes += [f"Target.{key} ignored: " + ("Cumulo has no IAM" if key == "RoleArn" else _NOTED.get(key, "not used"))
+              for key in target if key not in ("Arn", "Input")]
+    spec = _schedule("ScheduleV2", "", logical_id, {**{k: v for k, v in props.items() if k in (
+        "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "State")}, "Name": name,
+        **({"Input": target["Input"]} if "Input" in target else {})})
+    return spec, arn, notes
 
 
 def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any]) -> ScheduleSpec:

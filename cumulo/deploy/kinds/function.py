@@ -118,6 +118,10 @@ class Function(Kind):
             attributes[(entry.logical_id, "Arn")] = load.arns.function(name)
             if "Role" not in entry.properties:
                 attributes.update(_role(entry.logical_id, load.arns.default_role()))
+            alias = _plain_value(entry, "AutoPublishAlias", load)
+            if isinstance(alias, str):       # SAM's !Ref <Function>.Alias, anywhere in the template
+                attributes[(f"{entry.logical_id}.Alias", "Ref")] = load.arns.function(name, alias)
+                attributes[(f"{entry.logical_id}Alias{alias}", "Ref")] = load.arns.function(name, alias)
         return named, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
@@ -194,6 +198,7 @@ class Function(Kind):
                 f"Resource {fn.logical_id} (line {fn.line}): property Runtime: {fn.runtime} cannot be used here: {why}")
         fn = _with_layer_arns(fn, deploy)       # the versions the layers' plan expects to reuse
         c = deploy.c
+        deploy.planned.setdefault("functions", set()).add(fn.function_name)    # what later kinds may target
         reserved = deploy.planned.setdefault("reserved concurrency", {})   # the template's reservations, together
         reserved[fn.function_name] = fn.reserved_concurrency
         if fn.reserved_concurrency is not None:
@@ -285,6 +290,14 @@ def _explicit_name(entry: Entry, load: Load) -> str | None:
     except (IntrinsicError, CumuloError) as exc:
         raise error(entry.where, f"property FunctionName (line {line}): {exc.message}", entry.logical_id,
                     line) from None
+
+
+def _plain_value(entry: Entry, key: str, load: Load) -> Any:
+    """A property's value from parameters, mappings and conditions alone (None when it needs more, or is absent)."""
+    try:
+        return resolve(entry.properties[key], load.plain) if key in entry.properties else None
+    except IntrinsicError:
+        return None
 
 
 def _role(logical_id: str, role_arn: str) -> Attributes:

@@ -83,7 +83,8 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::SQS::Queue, AWS::Kinesis::Stream, "
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "
         "AWS::Serverless::StateMachine, "
-        "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Logs::LogGroup, AWS::Lambda::Permission, "
+        "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Scheduler::Schedule, AWS::Logs::LogGroup, "
+        "AWS::Lambda::Permission, "
         "and accepts with a "
         "warning types that mean nothing on one machine (CloudWatch alarms and dashboards, KMS keys, log filters, "
         "X-Ray, VPC networking...)")

@@ -224,3 +224,59 @@ def test_a_pattern_without_java_classes_means_what_python_reads(pattern: str) ->
             _pattern(pattern)
         return
     assert _pattern(pattern).pattern == expected.pattern
+
+
+# --- AWS::Scheduler::Schedule --------------------------------------------------------------------
+
+NIGHTLY = """\
+Resources:
+  Report:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, Runtime: python3.12, AutoPublishAlias: live}
+  Reports:
+    Type: AWS::Scheduler::ScheduleGroup
+    Properties: {Name: reports}
+  Nightly:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      GroupName: !Ref Reports
+      ScheduleExpression: cron(0 2 * * ? *)
+      ScheduleExpressionTimezone: Europe/Paris
+      FlexibleTimeWindow: {Mode: FLEXIBLE, MaximumWindowInMinutes: 15}
+      Target:
+        Arn: !Ref Report.Alias
+        RoleArn: arn:aws:iam::000000000000:role/scheduler
+        Input: '{"kind": "nightly"}'
+Outputs:
+  Schedule: {Value: !GetAtt Nightly.Arn}
+"""
+
+
+def test_a_declared_schedule_invokes_its_function(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = write(tmp_path, NIGHTLY)
+    result = deploy(cumulo, path, stack_name="reports")
+    name = result.outputs["Schedule"].rsplit("/", 1)[1]
+    assert name.startswith("reports-Nightly-")
+    doc = cumulo.schedules_service.get(name)
+    assert doc["Target"] == {"Arn": cumulo.arns.function("reports-Report", "live"), "Input": '{"kind": "nightly"}'}
+    assert (doc["ScheduleExpression"], doc["ScheduleExpressionTimezone"]) == ("cron(0 2 * * ? *)", "Europe/Paris")
+    assert doc["FlexibleTimeWindow"] == {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15}
+    assert any(w.startswith("Nightly: GroupName ignored") for w in result.warnings)
+    assert any("AWS::Scheduler::ScheduleGroup (Reports)" in w for w in result.warnings)
+    assert not deploy(cumulo, path, stack_name="reports").changed
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ("Arn: !Ref Report.Alias", "Arn: arn:aws:sqs:us-east-1:000000000000:q", r"Cumulo's schedules invoke functions"),
+    ("      FlexibleTimeWindow: {Mode: FLEXIBLE, MaximumWindowInMinutes: 15}\n", "", r"FlexibleTimeWindow is required"),
+    ("cron(0 2 * * ? *)", "cron(0 2 * * *)", r"Resource Nightly \(line 9\): property ScheduleExpression: Invalid "
+                                             r"Schedule Expression cron\(0 2 \* \* \*\): a cron expression has 6"),
+])
+def test_declared_schedule_faults(tmp_path: Path, old: str, new: str, match: str) -> None:
+    refused(tmp_path, NIGHTLY.replace(old, new), match)
+
+
+def test_a_plan_refuses_a_schedule_of_a_function_that_is_nowhere(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = write(tmp_path, NIGHTLY.replace("!Ref Report.Alias", "arn:aws:lambda:us-east-1:000000000000:function:gone"))
+    with pytest.raises(TemplateError, match=r"Resource Nightly: property Target.Arn: Function not found"):
+        deploy(cumulo, path, dry_run=True)
