@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -200,21 +201,53 @@ def handler(event, context):
 @pytest.mark.skipif(os.geteuid() != 0, reason="[namespace] the namespace level needs root")
 def test_host_files_are_read_only(home: Path, make_code) -> None:
     """At the namespace level an environment runs as an unprivileged uid of its own (root's files
-    are not its to write) and the host's file systems are mounted read-only (even a file anyone may
-    write is not written)."""
-    target = Path("/var/tmp") / f"cumulo-world-writable-{os.getpid()}"
-    target.write_text("the host's")
-    target.chmod(0o666)
+    are not its to write), the host's system folders are mounted read-only (even a file anyone may
+    write is not written), its root is read-only, and the rest of the host is not there at all."""
+    shown = Path("/usr/local") / f"cumulo-world-writable-{os.getpid()}"
+    absent = Path("/var/tmp") / f"cumulo-world-writable-{os.getpid()}"
+    for target in (shown, absent):
+        target.write_text("the host's")
+        target.chmod(0o666)
     try:
         with Cumulo(home=home, sandbox="namespace") as c:
             c.create_function("w", make_code(app=HOST_WRITER), "app.handler")
-            result = c.invoke("w", f'{{"paths": ["/etc/passwd", "{target}", "/tmp/mine"]}}'.encode()).json()
+            paths = ["/etc/passwd", str(shown), str(absent), "/new-file", "/tmp/mine"]
+            result = c.invoke("w", json.dumps({"paths": paths}).encode()).json()
         assert result["/etc/passwd"] == "PermissionError"       # not its file
-        assert result[str(target)] == "OSError"                 # EROFS: a read-only mount
+        assert result[str(shown)] == "OSError"                  # EROFS: a read-only mount
+        assert result[str(absent)] == "FileNotFoundError"       # /var/tmp is not in its tree
+        assert result["/new-file"] == "OSError"                 # EROFS: its root is read-only too
         assert result["/tmp/mine"] == "written"                 # its own /tmp stays writable
-        assert target.read_text() == "the host's"
+        assert shown.read_text() == absent.read_text() == "the host's"
     finally:
-        target.unlink()
+        shown.unlink()
+        absent.unlink()
+
+
+ROOT_VIEW = """
+import os, sys
+def handler(event, context):
+    return {"top": sorted(os.listdir("/")), "exists": {p: os.path.exists(p) for p in event["paths"]},
+            "var": sorted(os.listdir("/var")), "executable": os.path.exists(sys.executable),
+            "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="[namespace] the namespace level needs root")
+@pytest.mark.parametrize("snap_start", [False, True], ids=["on-demand", "from-template"])
+def test_the_root_is_a_minimal_tree(home: Path, make_code, snap_start: bool) -> None:
+    """An environment's / holds the system folders, its code, layers, /tmp, /dev and /proc, and
+    the folders leading to the interpreter — not the host's homes, the store, /sys or /var/tmp."""
+    with Cumulo(home=home, sandbox="namespace") as c:
+        c.create_function("v", make_code(app=ROOT_VIEW), "app.handler", snap_start=None if snap_start else "None")
+        probes = [str(home), str(home.parent), "/sys/kernel", "/var/tmp", "/home", "/run/user", "/var/task/app.py"]
+        result = c.invoke("v", json.dumps({"paths": probes}).encode()).json()
+    assert result["type"] == ("snap-start" if snap_start else "on-demand")
+    assert set(result["top"]) >= {"usr", "etc", "var", "opt", "tmp", "dev", "proc"}
+    assert not set(result["top"]) & {"sys", "home", "run", "srv", "mnt", "media", "boot"}
+    assert result["var"] == ["runtime", "task"]
+    assert result["exists"] == {**{p: False for p in probes}, "/var/task/app.py": True}
+    assert result["executable"] is True
 
 
 IMPORTS = """

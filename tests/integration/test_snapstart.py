@@ -361,7 +361,7 @@ def test_no_network_holds_for_restored_environments(tmp_path: Path, make_code) -
                     reached = True
                 except OSError:
                     reached = False
-                return [os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], reached, sorted(os.listdir("/sys/class/net"))]
+                return [os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], reached, sorted(name for _, name in socket.if_nameindex())]
         """), "app.handler")
         c.invoke("f")
         c.pool.drop_idle("f")
@@ -428,7 +428,7 @@ def test_runtime_api_functions_never_use_templates(snap: Cumulo, tmp_path: Path)
 def test_host_mounts_are_read_only_in_restored_environments(snap: Cumulo, sdeploy) -> None:
     if snap.sandbox.level.value != "namespace":
         pytest.skip("read-only host mounts are the namespace level's")
-    target = Path("/var/tmp") / f"cumulo-snap-world-writable-{os.getpid()}"
+    target = Path("/usr/local") / f"cumulo-snap-world-writable-{os.getpid()}"   # a folder it sees
     target.write_text("the host's")
     target.chmod(0o666)   # anyone may write it: only the read-only mount protects it
     try:

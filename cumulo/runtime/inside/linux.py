@@ -12,7 +12,7 @@ import signal
 __all__ = [
     "unshare", "mount", "loopback_up", "set_parent_death_signal", "set_no_new_privs", "drop_capabilities",
     "drop_bounding_set", "set_dumpable", "setns", "fork", "write_id_maps", "host_pid",
-    "enter_user_namespace", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
+    "enter_user_namespace", "pivot_root", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWUSER", "MS_BIND", "MS_REC", "MS_PRIVATE", "MS_RDONLY", "MS_REMOUNT",
     "MS_NOSUID", "MS_NODEV", "MS_NOEXEC",
 ]
 
@@ -111,6 +111,22 @@ def write_id_maps(inside: int, outside: int) -> None:
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: None if s is None else s.encode()  # noqa: E731
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+_MNT_DETACH = 2
+
+
+def pivot_root(new_root: str) -> None:
+    """Make ``new_root`` (a mount point) this mount namespace's root and detach the old one, so
+    nothing of the host's tree outside what was mounted into ``new_root`` is reachable by path."""
+    if _SYS_PIVOT_ROOT is None:
+        raise OSError(38, "pivot_root: unsupported architecture")
+    os.chdir(new_root)
+    # pivot_root(".", "."): the old root ends up stacked on the new one, at "/", and is detached
+    _check(int(_libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), b".", b".")), "pivot_root")
+    _check(_libc.umount2(b".", ctypes.c_int(_MNT_DETACH)), "umount2")
+    os.chdir("/")
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:

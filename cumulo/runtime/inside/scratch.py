@@ -108,7 +108,7 @@ def _move_mount(fd: int, target: str) -> None:
 
 # -- inside the environment -----------------------------------------------------------------------
 
-def mount_tmp(spec: dict) -> None:
+def mount_tmp(spec: dict, at: str = "/tmp") -> None:
     """The environment's /tmp, in its own mount namespace (namespace level): the disk the
     supervisor sent on the channel (fd 3) when ``spec["scratch"]`` says it did, else a tmpfs
     capped at the ephemeral storage. A disk the kernel refuses to attach falls back to the tmpfs,
@@ -116,13 +116,13 @@ def mount_tmp(spec: dict) -> None:
     if spec.get("scratch"):
         disk = _receive_disk()
         try:
-            _move_mount(disk, "/tmp")
+            _move_mount(disk, at)
             return
         except OSError as exc:
             os.write(2, f"Cumulo: this environment's /tmp is memory (tmpfs), not its disk: {exc.strerror}\n".encode())
         finally:
             os.close(disk)
-    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={spec['ephemeral_mb']}m,mode=1777")
+    linux.mount("tmpfs", at, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={spec['ephemeral_mb']}m,mode=1777")
 
 
 def _receive_disk() -> int:

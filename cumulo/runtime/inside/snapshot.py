@@ -251,17 +251,17 @@ def serve_as_init(child: int, status_fd: int) -> None:
     os._exit(0)
 
 
-def private_proc(read_only_sys: bool = True) -> None:
+def private_proc(read_only_sys: bool = True, at: str = "/proc") -> None:
     """Mount a /proc for this process's pid namespace showing only its own uid's processes
     (``hidepid=invisible``): not the server, the zygote, other functions or the host's. Its kernel
     settings (/proc/sys) read-only, though root's files are not its to write anyway — but not in a
     template's (``read_only_sys=False``): the kernel lets its children, unprivileged, mount a /proc
     for their own pid namespace only where the one they see has nothing mounted over it."""
-    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
+    linux.mount("proc", at, "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "hidepid=invisible")
     if not read_only_sys:
         return
-    linux.mount("/proc/sys", "/proc/sys", None, linux.MS_BIND | linux.MS_REC)
-    linux.mount(None, "/proc/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
+    linux.mount(f"{at}/sys", f"{at}/sys", None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, f"{at}/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
                 | linux.MS_NODEV | linux.MS_NOEXEC)
 
 

@@ -348,7 +348,12 @@ def _become_unprivileged(host_pid: int, template: bool) -> None:
 
 def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
     """Mounts for the namespace level; the task root, /tmp, where the platform's paths are now, and
-    where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be)."""
+    where the runtime's own folder is (``spec["runtime_dir"]``, at /var/runtime when it can be).
+
+    The environment's root is a tree of its own (``_minimal_root``), as a container's: the host's
+    system folders, the interpreter and the runtime read-only at their paths, its code at
+    /var/task, its layers at /opt, its own /tmp, /dev and /proc — and nothing else of the host
+    (no home folders, no stores, no /sys, no /run)."""
     if not spec.get("namespaces"):
         return spec["code_dir"], spec["tmp_dir"], platform_paths, spec.get("runtime_dir")
     flags = linux.CLONE_NEWNS | (linux.CLONE_NEWNET if spec.get("no_network") else 0)
@@ -356,136 +361,152 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
     if spec.get("no_network") and spec.get("entrypoint") is not None:
         linux.loopback_up()   # the Runtime API socket lives in this namespace: its loopback must work
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    # The platform's own packages (a virtualenv under /tmp or /opt, say) must stay importable once
-    # a private tmpfs covers /tmp (and the layers cover /opt), without showing up there: hold them
-    # open now (in this namespace) and bind them read-only under /var/runtime, where AWS keeps its
-    # runtime.
-    # (An exec'd runtime's own folder too, unless a platform path holds it: a checkout under /tmp.)
+    return _minimal_root(spec, platform_paths)
+
+
+# What every environment sees of the host's own tree, read-only at the same path: the system's
+# programs, libraries and configuration (links such as /bin -> usr/bin are made again as links).
+_SYSTEM = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_STAGING = TASK_ROOT   # where the new root is put together (a tmpfs) before it becomes "/"
+
+
+def _under(path: str, tops: Sequence[str]) -> bool:
+    return any(path == top or path.startswith(top.rstrip("/") + "/") for top in tops)
+
+
+def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list[str], str | None]:
+    """Put the environment's root together on a tmpfs, then ``pivot_root`` into it.
+
+    The platform's own packages (a virtualenv under /tmp or /opt, say) must stay importable once
+    its own /tmp (and the layers at /opt) are there, without showing up there: they are bound
+    read-only under /var/runtime, where AWS keeps its runtime. So is an exec'd runtime's own
+    folder, unless a platform path holds it (a checkout under /tmp). Every other folder the
+    environment needs (the interpreter, the SDK's packages, the runtime's folder, a Node.js
+    binary's) is bound read-only at its own path, with nothing else of its parents: a pyenv
+    interpreter under /root shows /root holding only that."""
+    root = _STAGING
+    linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+    bound: list[str] = []
+    for name in _SYSTEM:
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), root + host)
+        elif os.path.isdir(host):
+            os.mkdir(root + host)
+            _bind_read_only(host, root + host)
+            bound.append(host)
+    for folder in ("var/task", "var/runtime", "opt", "tmp", "dev", "proc"):
+        os.makedirs(f"{root}/{folder}", exist_ok=True)
     runtime_own = spec.get("runtime_dir")
-    candidates = platform_paths + ([runtime_own] if runtime_own and not any(
-        runtime_own == p or runtime_own.startswith(p + "/") for p in platform_paths) else [])
-    held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in candidates
-            if any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR)) and os.path.isdir(p)]
-    # An exec'd runtime's folder goes to /var/runtime, as AWS's does, unless platform paths live there.
-    runtime_fd = os.open(spec["runtime_dir"], os.O_PATH | os.O_DIRECTORY) if spec.get("runtime_dir") and not held else None
-    # Folders of the interpreter the environment's own uid could not reach (one under /root, say).
-    unreachable = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in sorted({sys.base_prefix, *platform_paths})
-                   if os.path.isdir(p) and not any(p == top or p.startswith(top + "/") for top in ("/tmp", OPT_DIR))
-                   and _blocked_ancestor(p) is not None]
-    devices = [(name, os.open(f"/dev/{name}", os.O_PATH)) for name in _DEVICES if os.path.exists(f"/dev/{name}")]
-    # bind the code before anything is mounted over the folders that hold it
-    _bind_read_only(spec["code_dir"], TASK_ROOT)
+    candidates = platform_paths + ([runtime_own] if runtime_own and not _under(runtime_own, platform_paths) else [])
+    held = [p for p in candidates if _under(p, ("/tmp", OPT_DIR)) and os.path.isdir(p)]
+    entry = (spec.get("entrypoint") or [None])[0]
+    wanted = [sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), *platform_paths,
+              *([runtime_own] if runtime_own and not held else []),
+              *([os.path.dirname(os.path.realpath(entry))] if entry and os.path.isabs(entry) else [])]
+    for path in sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)}):
+        if _under(path, ("/tmp", OPT_DIR, *bound)):
+            continue
+        os.makedirs(root + path, exist_ok=True)
+        _bind_read_only(path, root + path)
+        bound.append(path)
+    _resolver(root)
+    _bind_read_only(spec["code_dir"], root + TASK_ROOT)
     # layers: the merged tree read-only at /opt; without layers an empty /opt, as on AWS
     if spec.get("opt_dir"):
-        linux.mount(spec["opt_dir"], OPT_DIR, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(spec["opt_dir"], root + OPT_DIR, None, linux.MS_BIND | linux.MS_REC)
     else:
-        linux.mount("tmpfs", OPT_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
-    linux.mount(None, OPT_DIR, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
-    for hidden in spec.get("hide", []):
-        if hidden == OPT_DIR or hidden.startswith(OPT_DIR + "/"):
-            continue   # a home under /opt is already out of sight: /opt is the layers now
-        linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
-    scratch.mount_tmp(spec)   # its own disk (or a tmpfs), EphemeralStorage in size
-    _private_dev(devices)
-    snapshot.private_proc(read_only_sys=not spec.get("template"))
-    _make_reachable(unreachable)
+        linux.mount("tmpfs", root + OPT_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
+    linux.mount(None, root + OPT_DIR, None,
+                linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
     moved: dict[str, str] = {}
-    if held:
-        linux.mount("tmpfs", RUNTIME_DIR, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
-        for i, (path, fd) in enumerate(held):
-            target = moved[path] = f"{RUNTIME_DIR}/platform{i}"
-            os.mkdir(target)
-            _bind_read_only(f"/proc/self/fd/{fd}", target)
-            os.close(fd)
-        _repoint_packages(moved)
-    runtime_dir = spec.get("runtime_dir")
+    for i, path in enumerate(held):
+        target = moved[path] = f"{RUNTIME_DIR}/platform{i}"
+        os.mkdir(root + target)
+        _bind_read_only(path, root + target)
+    runtime_dir = runtime_own
     if runtime_dir and held:
         # The runtime's folder sits in a platform path that moved (a checkout under /tmp): follow it,
         # then show its entries at /var/runtime itself, beside the platformN folders, as AWS has it.
         runtime_dir = exec_runtime.relocate(runtime_dir, moved)
-        if os.path.isdir(runtime_dir):
-            for name in os.listdir(runtime_dir):
-                source, target = os.path.join(runtime_dir, name), os.path.join(RUNTIME_DIR, name)
+        inside = root + runtime_dir
+        if os.path.isdir(inside):
+            for name in os.listdir(inside):
+                source, target = os.path.join(inside, name), root + os.path.join(RUNTIME_DIR, name)
                 if os.path.isdir(source):
                     os.mkdir(target)
                 else:
                     open(target, "w").close()
                 _bind_read_only(source, target)
             runtime_dir = RUNTIME_DIR
-    if runtime_fd is not None:
-        _bind_read_only(f"/proc/self/fd/{runtime_fd}", RUNTIME_DIR)
-        os.close(runtime_fd)
+    elif runtime_dir and os.path.isdir(runtime_dir):
+        _bind_read_only(runtime_dir, root + RUNTIME_DIR)
         runtime_dir = RUNTIME_DIR
+    scratch.mount_tmp(spec, root + "/tmp")   # its own disk (or a tmpfs), EphemeralStorage in size
+    snapshot.private_proc(read_only_sys=not spec.get("template"), at=root + "/proc")
+    _private_dev(root + "/dev")
+    interpreter = os.path.realpath(sys.executable)
+    linux.pivot_root(root)
+    # The interpreter at its own path (a virtualenv's bin/python is a link to it, and the
+    # virtualenv is the platform's, not in this tree): what a subprocess of sys.executable runs.
+    sys.executable = interpreter
+    for hidden in spec.get("hide", []):   # the platform's home, where it lies inside a folder shown
+        if _under(hidden, bound) and not _under(hidden, ("/tmp", OPT_DIR)) and os.path.isdir(hidden):
+            linux.mount("tmpfs", hidden, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     _read_only_host()
+    if moved:
+        _repoint_packages(moved)
     return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
 
 
+def _resolver(root: str) -> None:
+    """Where /etc/resolv.conf is a link out of the folders shown (systemd-resolved's under /run),
+    the file it names, read-only at its path."""
+    try:
+        target = os.path.realpath("/etc/resolv.conf")
+    except OSError:
+        return
+    if not os.path.isfile(target) or _under(target, ["/" + name for name in _SYSTEM]):
+        return
+    os.makedirs(root + os.path.dirname(target), exist_ok=True)
+    open(root + target, "w").close()
+    _bind_read_only(target, root + target)
+
+
 # Mounts an environment may still write to: its own /tmp, its own /dev (null, shm for semaphores)
-# and /proc (/proc/self). /sys is read-only, like everything else.
+# and /proc (/proc/self). Everything else is read-only, its root too.
 _WRITABLE = ("/tmp", "/dev", "/proc")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
-def _private_dev(devices: list[tuple[str, int]]) -> None:
-    """A /dev of its own, as a container's: the usual character devices (bound from the host's,
-    held open before /dev was covered), the usual links, and a private /dev/shm. Not the host's
-    disks, /dev/kmsg, /dev/mem or shared memory."""
-    linux.mount("tmpfs", "/dev", "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
-    for name, fd in devices:
-        target = f"/dev/{name}"
-        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
-        linux.mount(f"/proc/self/fd/{fd}", target, None, linux.MS_BIND)
-        os.close(fd)
+def _private_dev(at: str) -> None:
+    """A /dev of its own, as a container's: the usual character devices (bound from the host's),
+    the usual links, and a private /dev/shm. Not the host's disks, /dev/kmsg, /dev/mem or shared
+    memory."""
+    linux.mount("tmpfs", at, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
+    for name in _DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            target = f"{at}/{name}"
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+            linux.mount(f"/dev/{name}", target, None, linux.MS_BIND)
     for link, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                      ("stderr", "/proc/self/fd/2")):
-        os.symlink(to, f"/dev/{link}")
-    os.mkdir("/dev/shm")
-    linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=64m,mode=1777")
-    linux.mount(None, "/dev", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
-
-
-def _blocked_ancestor(path: str) -> str | None:
-    """The highest folder on the way to ``path`` that other users cannot search, or None."""
-    current = "/"
-    for part in path.strip("/").split("/"):
-        current = os.path.join(current, part)
-        try:
-            if not os.stat(current).st_mode & 0o001:
-                return current
-        except OSError:
-            return None
-    return None
-
-
-def _make_reachable(held: list[tuple[str, int]]) -> None:
-    """Show each held folder at its own path to the unprivileged environment: an empty tmpfs
-    over the ancestor it cannot search (hiding the rest of it, e.g. all of /root), the path made
-    again inside, the folder bound read-only there."""
-    covered: set[str] = set()
-    bound: list[str] = []
-    for path, fd in held:
-        if any(path.startswith(b + "/") for b in bound):
-            os.close(fd)       # inside a folder already shown
-            continue
-        bound.append(path)
-        top = _blocked_ancestor(path)
-        if top is not None and top not in covered:
-            linux.mount("tmpfs", top, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=64k,mode=0755")
-            covered.add(top)
-        os.makedirs(path, exist_ok=True)
-        _bind_read_only(f"/proc/self/fd/{fd}", path)
-        os.close(fd)
+        os.symlink(to, f"{at}/{link}")
+    os.mkdir(f"{at}/shm")
+    linux.mount("tmpfs", f"{at}/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=64m,mode=1777")
+    linux.mount(None, at, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC)
 
 
 def _read_only_host() -> None:
-    """Every other mount of this (private) namespace read-only: an environment running as uid 0
-    without capabilities could otherwise still write root-owned files such as /etc/passwd, since
-    writing what you own needs no capability."""
+    """Every mount of the new root read-only but /tmp, /dev/shm and /proc: the system folders'
+    own submounts (a container's /etc/hosts, say) come along writable with a recursive bind,
+    and an environment running as uid 0 without capabilities could otherwise still write
+    root-owned files there, since writing what you own needs no capability."""
     with open("/proc/self/mountinfo") as table:
         points = [line.split()[4] for line in table]
     for point in points:
         point = point.encode().decode("unicode_escape")      # mountinfo escapes spaces as \040
-        if any(point == top or point.startswith(top + "/") for top in _WRITABLE):
+        if _under(point, _WRITABLE):
             continue
         try:
             linux.mount(None, point, None,
