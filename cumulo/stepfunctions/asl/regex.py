@@ -207,9 +207,7 @@ class BoundedPattern:
         """``repl`` as a function that counts what it produces (a template is checked first, as
         ``re`` does even when nothing matches)."""
         if isinstance(repl, str):
-            template = repl
-            self.compiled.sub(template, "")[:0]
-            produce: Callable[[Any], str] = lambda match: match.expand(template)  # noqa: E731
+            produce: Callable[[Any], str] = _expander(self.compiled, repl)
         else:
             produce = repl
         produced = 0
@@ -230,6 +228,22 @@ class BoundedPattern:
 
     def __repr__(self) -> str:
         return f"BoundedPattern({self.pattern!r})"
+
+
+def _expander(compiled: re.Pattern[str], template: str) -> Callable[[Any], str]:
+    """``match.expand(template)`` with the template parsed once (checked now, as ``re`` does even
+    when nothing matches): Python 3.11 parses it again at every match, and a long template
+    (JSONata's $replace with a 5,000-character replacement, say) made that the whole cost."""
+    compiled.sub(template, "")
+    if "\\" not in template:
+        return lambda match: template
+    try:
+        import sre_parse   # 3.11 (deprecated alias of re._parser, which 3.12 caches itself)
+
+        parsed = sre_parse.parse_template(template, compiled)   # type: ignore[attr-defined]
+        return lambda match: sre_parse.expand_template(parsed, match)   # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        return lambda match: match.expand(template)
 
 
 def _longest(cost: _Cost, anchored: bool) -> int:
