@@ -278,7 +278,8 @@ class Cumulo:
                 if self._env_cpus:
                     pool.place(self._env_cpus)
                 pool.start()
-                self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network)
+                self._sandbox = SandboxPolicy.decide(s.sandbox, pool.zygote().namespaces, s.home, s.no_network,
+                                                     rootless=pool.zygote().rootless)
                 if self._sandbox.level is SandboxLevel.NAMESPACE:
                     self._scratch, self._scratch_missing = ScratchDisks.create(s.home)
                     self._sandbox = dataclasses.replace(self._sandbox, scratch=self._scratch)
@@ -375,12 +376,18 @@ class Cumulo:
                                                "the host's, with only their own uid's processes in view"
                                                if zygote.pid_namespaces else "not available here; each environment "
                                                "sees only its own uid's processes"))
-            lines = ["namespace: each environment runs as an unprivileged uid of its own, with no capability, "
-                     "in private mounts (code read-only at /var/task, its own /tmp, /dev and /proc); " + limits,
+            root = ("in a root of its own (the system's folders and the runtime read-only, its code read-only at "
+                    "/var/task, its layers at /opt, its own /tmp, /dev and /proc; no home folders, stores or /sys)")
+            who = ("namespace (rootless: this server is not root): each environment runs in user, mount, pid and "
+                   "network namespaces of its own, as this server's uid outside them (the kernel maps only that one) "
+                   "with no capability, " if self.sandbox.rootless else
+                   "namespace: each environment runs as an unprivileged uid of its own, with no capability, ")
+            lines = [who + root + "; " + limits,
                      pids, "seccomp filter " + ("on" if zygote.seccomp else "OFF (not available here)")]
         else:
             why = ("sandbox=process was asked" if self.settings.sandbox == "process" else
-                   "this server is not root; run it as root for the namespace level" if os.geteuid() != 0 else
+                   "this server is not root and this kernel lets no ordinary user make user namespaces; run it as "
+                   "root for the namespace level" if os.geteuid() != 0 else
                    "mount namespaces are not available here")
             scoped = zygote.signals_scoped    # runtime/inside/landlock.py
             lines = ["process: environments run as this server's user, for trusted code only (" + why + "): "
@@ -747,7 +754,8 @@ def _private_files(home: Path) -> None:
 
 def _network(s: Settings) -> str:
     """Where environments' network lives (``runtime.zygote.Zygote``): a namespace of their own
-    wherever the namespace level may be used, without outbound access under ``no_network``."""
-    if s.sandbox == "process" or os.geteuid() != 0:
+    wherever the namespace level may be used (the zygote finds out whether it may: as root, or in a
+    user namespace of its own), without outbound access under ``no_network``."""
+    if s.sandbox == "process":
         return "host"
     return "none" if s.no_network else "isolated"

@@ -101,6 +101,7 @@ class EnvironmentSpec:
             "rlimit_as": rlimit_as,
             "namespaces": ns,
             "hide": list(self.sandbox.hide) if ns else [],
+            "staging": self.sandbox.staging,
             "no_network": self.sandbox.no_network,
             "opt_dir": str(self.layers_dir) if ns and self.layers_dir is not None else None,
             "python_paths": self.layer_python_paths(),

@@ -107,7 +107,10 @@ class ProcessEnvironment:
             return Crashed(f"unexpected frame {head.get('op')!r}", False, lines, elapsed_ms())
         self.pid = head["pid"]
         self.exit_fd = self.zygote.exit_fd(self.pid)
-        peer = (self.pid, sandbox_uid(self.pid)) if self.spec.sandbox.level is SandboxLevel.NAMESPACE else None
+        sandbox = self.spec.sandbox
+        # rootless, every environment is this server's uid: the socket's owner is looked up instead
+        peer = (self.pid, None if sandbox.rootless else sandbox_uid(self.pid)) \
+            if sandbox.level is SandboxLevel.NAMESPACE else None
         self.server = RuntimeApiServer(socket.socket(fileno=fds[0]), self.spec.max_response, peer)
         chan.setblocking(False)
         result = self._serve(deadline, lines, until_ready=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import sys
 import time
@@ -381,9 +382,10 @@ class RuntimeApiServer:
     One invocation event waits in ``submit`` until the runtime's ``next`` is there to take it.
     """
 
-    def __init__(self, listener: socket.socket, max_payload: int, peer: tuple[int, int] | None = None) -> None:
+    def __init__(self, listener: socket.socket, max_payload: int, peer: tuple[int, int | None] | None = None) -> None:
         """``peer``: (pid, uid) of the environment — its network namespace is shared with other
-        environments, so a connection is served only if its socket belongs to that uid."""
+        environments, so a connection is served only if its socket belongs to that uid (uid None:
+        all environments share one uid, so only if a process of the environment holds it)."""
         listener.setblocking(False)
         self.listener = listener
         self._peer = peer
@@ -504,10 +506,11 @@ class RuntimeApiServer:
         self.listener.close()
 
 
-def _owned_by(sock: socket.socket, pid: int, uid: int) -> bool:
+def _owned_by(sock: socket.socket, pid: int, uid: int | None) -> bool:
     """Whether the client end of the accepted ``sock`` is a socket of ``uid``, read from the TCP
     table of ``pid``'s network namespace (``/proc/<pid>/net/tcp``: local address, remote
-    address, ..., uid)."""
+    address, ..., uid, ..., inode). With ``uid`` None: whether a process of the environment
+    whose init is ``pid`` holds that socket (``_held_by_tree``)."""
     try:
         host, port = sock.getpeername()[:2]
         ours_host, ours_port = sock.getsockname()[:2]
@@ -518,10 +521,37 @@ def _owned_by(sock: socket.socket, pid: int, uid: int) -> bool:
         with open(f"/proc/{pid}/net/tcp") as table:
             for line in table:
                 fields = line.split()
-                if len(fields) > 7 and (fields[1], fields[2]) == wanted:
-                    return fields[7] == str(uid)
+                if len(fields) > 9 and (fields[1], fields[2]) == wanted:
+                    return fields[7] == str(uid) if uid is not None else _held_by_tree(pid, f"socket:[{fields[9]}]")
     except (OSError, ValueError):
         return False
+    return False
+
+
+def _held_by_tree(root: int, link: str) -> bool:
+    """Whether ``root`` or one of its descendants has a descriptor that reads ``link``. Its
+    processes are found through their parents' ``children`` lists, not by scanning /proc."""
+    todo, seen = [root], set()
+    while todo and len(seen) < 4096:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == link:
+                        return True
+                except OSError:
+                    continue
+        except OSError:
+            pass
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo.extend(int(child) for child in f.read().split())
+        except (OSError, ValueError):
+            continue
     return False
 
 

@@ -44,23 +44,27 @@ class SandboxPolicy:
     level: SandboxLevel
     hide: tuple[str, ...]    # folders hidden from environments (the platform's home)
     no_network: bool = False
+    # An empty folder (in the home) where each environment puts its root together before pivot_root.
+    staging: str = ""
+    rootless: bool = False   # the server is not root: namespaces come from a user namespace of its own
     # Where each environment's /tmp comes from at the namespace level: disks of their own (None: a tmpfs).
     scratch: "ScratchDisks | None" = field(default=None, compare=False)
 
     @classmethod
-    def decide(cls, requested: str, namespaces_work: bool, home: Path, no_network: bool = False) -> "SandboxPolicy":
+    def decide(cls, requested: str, namespaces_work: bool, home: Path, no_network: bool = False,
+               rootless: bool = False) -> "SandboxPolicy":
         if requested not in ("auto", "namespace", "process"):
             raise ValueError(f"unknown sandbox level {requested!r}")
         use_ns = namespaces_work and requested in ("auto", "namespace")
         if requested == "namespace" and not namespaces_work:
-            raise RuntimeError("sandbox level 'namespace' needs root and mount namespaces")
+            raise RuntimeError("sandbox level 'namespace' needs mount, pid and user namespaces (root, or "
+                               "unprivileged user namespaces)")
         if not use_ns:
             return cls(SandboxLevel.PROCESS, ())
-        os.makedirs("/var/task", exist_ok=True)   # the mount point AWS's code location needs
-        os.makedirs("/var/runtime", exist_ok=True)   # and its runtime's (platform paths under /tmp)
-        os.makedirs("/opt", exist_ok=True)           # and the layers'
-        # Each environment picks its own unprivileged uid (zygote_main.sandbox_uid).
-        return cls(SandboxLevel.NAMESPACE, (str(home.resolve()),), no_network)
+        staging = home.resolve() / "sandbox-root"
+        staging.mkdir(mode=0o700, exist_ok=True)
+        # As root each environment picks its own unprivileged uid (zygote_main.sandbox_uid).
+        return cls(SandboxLevel.NAMESPACE, (str(home.resolve()),), no_network, staging=str(staging), rootless=rootless)
 
 
 class MemoryCgroups:

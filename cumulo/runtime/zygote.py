@@ -8,6 +8,7 @@ can learn how the process ended (exit code, signal).
 from __future__ import annotations
 
 import os
+import queue
 import select
 import shutil
 import socket
@@ -81,9 +82,11 @@ class Zygote:
         self._lock = threading.Lock()
         self._exits = ExitTable(on_exit=self._exited)
         self._watchers: dict[int, int] = {}   # pid -> write end of a pipe closed when it exits
+        self._listening: "queue.Queue[tuple[dict, list[int]]]" = queue.Queue()   # the zygote's answers to "listen"
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self.namespaces = False
+        self.rootless = False              # it runs in a user namespace of its own (an ordinary user's server)
         self.template_namespaces = False   # templates can isolate their children at the namespace level
         self.seccomp = False               # environments get the seccomp filter (runtime/inside/seccomp.py)
         self.pid_namespaces = False        # environments forked by the zygote are pid 1 of their own
@@ -141,6 +144,7 @@ class Zygote:
             raise ZygoteError(f"the zygote did not start; see {self._log_path}") from exc
         parent.settimeout(None)
         self.namespaces = bool(hello.get("namespaces"))
+        self.rootless = bool(hello.get("rootless"))
         self.template_namespaces = bool(hello.get("template_namespaces"))
         self.seccomp = bool(hello.get("seccomp"))
         self.pid_namespaces = bool(hello.get("pid_namespaces"))
@@ -200,35 +204,23 @@ class Zygote:
     def listen_inside(self, port: int) -> socket.socket:
         """A listening socket on 127.0.0.1:``port`` *in the environments' network namespace*: the
         one door from functions to the platform (the server serves its API there, signed requests
-        only). Made by a short-lived thread that enters the namespace (setns moves only the
-        calling thread); the socket stays in the namespace it was made in."""
+        only). The zygote makes it in its namespace and sends it back: a server that is not root
+        could not enter that namespace itself (setns needs a capability in its own user namespace)."""
         if self.network == "host" or self._proc is None:
             raise ZygoteError("environments share the host's network: there is no namespace to listen in")
-        made: list[socket.socket] = []
-        failed: list[BaseException] = []
-        pid = self._proc.pid
-
-        def enter_and_listen() -> None:
-            try:
-                fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    linux.setns(fd, linux.CLONE_NEWNET)
-                finally:
-                    os.close(fd)
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(1024)
-                made.append(sock)
-            except BaseException as exc:
-                failed.append(exc)
-
-        thread = threading.Thread(target=enter_and_listen, name="cumulo-door")
-        thread.start()
-        thread.join()
-        if failed:
-            raise ZygoteError(f"cannot listen in the environments' network namespace: {failed[0]}")
-        return made[0]
+        with self._lock:
+            if self._sock is None:
+                raise ZygoteError("zygote not started")
+            protocol.send(self._sock, {"op": "listen", "port": port})
+        try:
+            answer, fds = self._listening.get(timeout=_STARTUP_TIMEOUT_S)
+        except queue.Empty:
+            raise ZygoteError("the zygote did not answer 'listen'") from None
+        if answer.get("error") or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise ZygoteError(f"cannot listen in the environments' network namespace: {answer.get('error')}")
+        return socket.socket(fileno=fds[0])
 
     def place(self, cpus: set[int]) -> None:
         """Run the zygote, and the templates and environments it forks from now on, on ``cpus``."""
@@ -278,9 +270,14 @@ class Zygote:
         assert sock is not None
         while True:
             try:
-                header, _, _ = protocol.recv(sock, 0)
+                header, _, fds = protocol.recv(sock, 0)
             except (EOFError, OSError, protocol.ProtocolError):
                 break
+            if header.get("op") == "listening":
+                self._listening.put((header, fds))
+                continue
+            for fd in fds:
+                os.close(fd)
             self._exits.handle(header)
         with self._exits.cond:
             for watcher in self._watchers.values():

@@ -32,7 +32,7 @@ from tests.integration.test_server import ROLE, CumuloServer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="[namespace] environments get network namespaces at the "
                                                           "namespace level, which needs root (at the process level "
-                                                          "neither setting is enforced: test_attacks_process_level)")
+                                                          "neither setting is enforced: test_attacks_ordinary_user)")
 
 VPC = {"SubnetIds": ["subnet-0a1b2c3d", "subnet-0e5f6a7b"], "SecurityGroupIds": ["sg-0c8d9e0f"]}
 

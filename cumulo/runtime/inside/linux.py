@@ -89,18 +89,20 @@ def host_pid() -> int:
     return int(os.readlink("/proc/self"))
 
 
-def enter_user_namespace(inside: int, outside: int, flags: int = 0) -> None:
+def enter_user_namespace(inside: int, outside: int, flags: int = 0, outside_gid: int | None = None) -> None:
     """Enter a new user namespace (with ``flags``: other new namespaces owned by it) where
-    ``inside`` is this process's uid and gid, mapped to ``outside`` in the current one. Written
-    by the process itself, so only its own ids can be mapped (setgroups is denied for good)."""
+    ``inside`` is this process's uid and gid, mapped to ``outside`` (and ``outside_gid``, else
+    ``outside`` too) in the current one. Written by the process itself, so only its own ids can
+    be mapped (setgroups is denied for good)."""
     unshare(CLONE_NEWUSER | flags)
-    write_id_maps(inside, outside)
+    write_id_maps(inside, outside, outside_gid)
 
 
-def write_id_maps(inside: int, outside: int) -> None:
-    """Map ``inside`` (uid and gid) to ``outside`` in the user namespace this process has just
-    entered (by ``unshare`` or a ``fork`` with CLONE_NEWUSER)."""
-    for name, text in (("uid_map", f"{inside} {outside} 1"), ("setgroups", "deny"), ("gid_map", f"{inside} {outside} 1")):
+def write_id_maps(inside: int, outside: int, outside_gid: int | None = None) -> None:
+    """Map ``inside`` (uid and gid) to ``outside`` (and ``outside_gid``, else ``outside`` too) in
+    the user namespace this process has just entered (by ``unshare`` or a ``fork`` with CLONE_NEWUSER)."""
+    gid = outside if outside_gid is None else outside_gid
+    for name, text in (("uid_map", f"{inside} {outside} 1"), ("setgroups", "deny"), ("gid_map", f"{inside} {gid} 1")):
         fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
         try:
             os.write(fd, text.encode())

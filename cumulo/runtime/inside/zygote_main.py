@@ -58,6 +58,10 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     platform_paths = [SITE_DIR, *_standard_library(sys.path[1:])]   # sys.path[0]: where cumulo is
     runtime_packages = sys.argv[3] if len(sys.argv) > 3 and os.path.isdir(sys.argv[3]) else None
+    global _rootless
+    # sys.argv[2], where environments' network lives: "host" only when the process level was asked for
+    wanted = len(sys.argv) > 2 and sys.argv[2] != "host"
+    _rootless = os.geteuid() != 0 and wanted and _enter_own_user_namespace()
     namespaces = _probe_namespaces()
     seccomp.enabled = seccomp.probe()
     if seccomp.enabled:
@@ -66,7 +70,8 @@ def main() -> None:
     pid_namespaces = namespaces and _probe_pid_namespace()
     template_namespaces = namespaces and _probe_template_namespaces()
     snapshot.pid_namespaces = template_namespaces and pid_namespaces and _probe_template_pid_namespace()
-    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "seccomp": seccomp.enabled,
+    protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "rootless": _rootless,
+                        "seccomp": seccomp.enabled,
                         "network_isolated": isolated, "template_namespaces": template_namespaces,
                         "pid_namespaces": pid_namespaces, "template_pid_namespaces": snapshot.pid_namespaces})
     gc.collect()
@@ -86,18 +91,25 @@ def main() -> None:
                 header, _, fds = protocol.recv(ctl, 0)
             except (EOFError, ConnectionError, protocol.ProtocolError):
                 break
-            if header.get("op") == "spawn":
+            if header.get("op") == "listen":   # the door (Zygote.listen_inside)
+                _listen(ctl, int(header["port"]))
+            elif header.get("op") == "spawn":
                 # At the namespace level every environment but a template (whose children's pids
                 # must be the host's) is pid 1 of a pid namespace of its own: its init (snapshot._become_init).
                 own_pids = pid_namespaces and bool(header.get("namespaces")) and not header.get("template")
                 status_r, status_w = os.pipe() if own_pids else (-1, -1)
-                pid = linux.fork(linux.CLONE_NEWPID if own_pids else 0)
+                # Rootless, each environment also gets a user namespace of its own (its process
+                # limit counts its own processes only; see _become_unprivileged).
+                own_user = _rootless and bool(header.get("namespaces"))
+                pid = linux.fork((linux.CLONE_NEWPID if own_pids else 0) | (linux.CLONE_NEWUSER if own_user else 0))
                 if pid == 0:
                     ctl.close()
                     os.close(wake_r)
                     os.close(wake_w)
                     if own_pids:
                         os.close(status_r)
+                    if own_user:
+                        linux.write_id_maps(0, 0)   # root of its own namespace, this zygote's root outside
                     _become_environment(header, fds, platform_paths, runtime_packages, status_w)  # never returns
                 if own_pids:
                     os.close(status_w)
@@ -138,6 +150,37 @@ def _standard_library(paths: list[str]) -> list[str]:
     library. The zygote runs without ``site`` (``-S``), so no site-packages folder or ``.pth``
     hook of the platform's environment is there to leak; any that is there anyway is left out."""
     return [p for p in paths if p and os.path.isabs(p) and not p.endswith(("site-packages", "dist-packages"))]
+
+
+_rootless = False   # this zygote runs in a user namespace of its own, made by an ordinary user
+
+
+def _enter_own_user_namespace() -> bool:
+    """Rootless: become root of a user namespace of this zygote's own (mapped to the server's
+    uid), so that environments can get mount, pid and network namespaces as they do under root —
+    everything but an unprivileged uid of their own (the kernel maps only this one)."""
+    try:
+        linux.enter_user_namespace(0, os.geteuid(), outside_gid=os.getegid())
+    except OSError:
+        return False
+    return True
+
+
+def _listen(ctl: socket.socket, port: int) -> None:
+    """A listening socket on 127.0.0.1:``port`` in this zygote's network namespace, sent back (or
+    why not): the door from functions to the platform."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1024)
+    except OSError as exc:
+        protocol.send(ctl, {"op": "listening", "error": str(exc)})
+        return
+    try:
+        protocol.send(ctl, {"op": "listening"}, b"", [sock.fileno()])
+    finally:
+        sock.close()
 
 
 def _isolate_network() -> bool:
@@ -196,7 +239,7 @@ def _probe_template_pid_namespace() -> bool:
         try:
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-            snapshot.private_proc(read_only_sys=False)
+            _template_proc("/proc")
             _become_unprivileged(os.getpid(), template=True)
             child = linux.fork(linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID)
             if child == 0:
@@ -333,10 +376,16 @@ def _become_unprivileged(host_pid: int, template: bool) -> None:
     in the bounding set) and ``no_new_privs``. A template then enters a user namespace where it
     is TEMPLATE_UID, so its children can each make a nested one with mounts of their own
     (snapshot.py); outside, all of them are still this uid."""
-    uid = sandbox_uid(host_pid)
     linux.set_no_new_privs()
     linux.drop_bounding_set()
-    resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))   # counted per uid: per environment
+    # counted per uid and user namespace: per environment (rootless, each has a user namespace of its own)
+    resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))
+    if _rootless:   # no other uid to become: root of its own user namespace, without a capability
+        if template:
+            linux.enter_user_namespace(TEMPLATE_UID, 0)
+        linux.drop_capabilities()
+        return
+    uid = sandbox_uid(host_pid)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)       # clears the permitted and effective capabilities
@@ -367,7 +416,6 @@ def _isolate_filesystem(spec: dict, platform_paths: list[str]) -> tuple[str, str
 # What every environment sees of the host's own tree, read-only at the same path: the system's
 # programs, libraries and configuration (links such as /bin -> usr/bin are made again as links).
 _SYSTEM = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
-_STAGING = TASK_ROOT   # where the new root is put together (a tmpfs) before it becomes "/"
 
 
 def _under(path: str, tops: Sequence[str]) -> bool:
@@ -384,7 +432,7 @@ def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list
     environment needs (the interpreter, the SDK's packages, the runtime's folder, a Node.js
     binary's) is bound read-only at its own path, with nothing else of its parents: a pyenv
     interpreter under /root shows /root holding only that."""
-    root = _STAGING
+    root = spec["staging"]   # an empty folder in the platform's home (SandboxPolicy.staging)
     linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=0755")
     bound: list[str] = []
     for name in _SYSTEM:
@@ -443,7 +491,10 @@ def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list
         _bind_read_only(runtime_dir, root + RUNTIME_DIR)
         runtime_dir = RUNTIME_DIR
     scratch.mount_tmp(spec, root + "/tmp")   # its own disk (or a tmpfs), EphemeralStorage in size
-    snapshot.private_proc(read_only_sys=not spec.get("template"), at=root + "/proc")
+    if spec.get("template"):
+        _template_proc(root + "/proc")
+    else:
+        snapshot.private_proc(at=root + "/proc")
     _private_dev(root + "/dev")
     interpreter = os.path.realpath(sys.executable)
     linux.pivot_root(root)
@@ -457,6 +508,20 @@ def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list
     if moved:
         _repoint_packages(moved)
     return TASK_ROOT, "/tmp", [moved.get(p, p) for p in platform_paths], runtime_dir
+
+
+def _template_proc(at: str) -> None:
+    """A template's /proc, for the host's pid namespace, where its children (each in a pid
+    namespace of its own) find their host pid and which lets them, unprivileged, mount a /proc of
+    their own (the kernel wants one in full view). As root, a fresh mount showing only the
+    template's own uid's processes; rootless, the kernel gives no /proc of the host's pid
+    namespace but a bind of the host's: the template sees the host's process list as any local
+    user does (``ps``), and its Landlock domain keeps what ptrace's rules guard (environ, mem,
+    fds) out of its reach."""
+    if _rootless:
+        linux.mount("/proc", at, None, linux.MS_BIND | linux.MS_REC)
+    else:
+        snapshot.private_proc(read_only_sys=False, at=at)
 
 
 def _resolver(root: str) -> None:
