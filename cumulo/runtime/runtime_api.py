@@ -531,7 +531,7 @@ def _owned_by(sock: socket.socket, pid: int, uid: int | None) -> bool:
 def _held_by_tree(root: int, link: str) -> bool:
     """Whether ``root`` or one of its descendants has a descriptor that reads ``link``. Its
     processes are found through their parents' ``children`` lists, not by scanning /proc."""
-    todo, seen = [root], set()
+    todo, seen = [root], set[int]()
     while todo and len(seen) < 4096:
         pid = todo.pop()
         if pid in seen:
