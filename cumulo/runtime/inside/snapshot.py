@@ -45,6 +45,7 @@ __all__ = ["run_template", "refusal"]
 
 _CHAN_FD = 3
 _STATUS_FD = 4   # an init's: where it writes its environment's wait status (see serve_as_init)
+_INIT_FD = 5     # the init program (tinyinit.py), held by whoever will be or make an init
 pid_namespaces = False   # set by the zygote once it found its templates' children can have their own
 
 
@@ -87,14 +88,15 @@ def run_template(chan: socket.socket, handler_name: str, max_response: int, init
 
 
 def refusal() -> str | None:
-    """Why this process must not be a template, or None: threads or shared descriptors."""
+    """Why this process must not be a template, or None: threads or shared descriptors (the init
+    program at ``_INIT_FD`` is the platform's, for its children)."""
     threads = len(os.listdir("/proc/self/task"))
     if threads > 1:
         return f"Init left {threads - 1} thread(s) running"
     extra = []
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > _CHAN_FD:
+        if fd > _CHAN_FD and not (fd == _INIT_FD and _holds_init_program()):
             try:
                 extra.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
             except OSError:   # the descriptor listdir used, closed since
@@ -205,18 +207,40 @@ def reap(ctl: socket.socket, children: set[int], tolerate_closed: bool = False,
 
 def _become_init(status_fd: int) -> None:
     """Split in two: the child returns to run the function as pid 2; this process stays as its
-    pid namespace's init (``serve_as_init``), holding nothing of the environment's, not
-    dumpable, ignoring signals (pid 1 gets only those it handles)."""
+    pid namespace's init, holding nothing of the environment's, not dumpable, ignoring signals
+    (pid 1 gets only those it handles): it execs the init program (tinyinit.py) where it holds
+    one at ``_INIT_FD``, else serves as the init itself (``serve_as_init``)."""
     child = os.fork()
     if child == 0:
         os.close(status_fd)
+        try:
+            os.close(_INIT_FD)
+        except OSError:
+            pass
         return
     linux.set_dumpable(False)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
     os.closerange(0, status_fd)
-    os.closerange(status_fd + 1, 1 << 16)
+    os.closerange(status_fd + 1, _INIT_FD)
+    os.closerange(_INIT_FD + 1, 1 << 16)
+    if child == 2 and status_fd == _STATUS_FD and _holds_init_program():
+        try:
+            os.execve(_INIT_FD, ["cumulo-init"], {})
+        except OSError:
+            pass
+    try:
+        os.close(_INIT_FD)
+    except OSError:
+        pass
     serve_as_init(child, status_fd)
+
+
+def _holds_init_program() -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{_INIT_FD}").startswith("/memfd:cumulo-init")
+    except OSError:
+        return False
 
 
 def _relayed_status(fd: int, own: int) -> int:
@@ -311,7 +335,11 @@ def _restored(spec: dict, fds: list[int], template_pid: int) -> socket.socket:
         if status_fd is not None:
             os.dup2(status_fd, _STATUS_FD)
             spec = {**spec, "status_fd": _STATUS_FD}
-        os.closerange(_STATUS_FD + 1 if status_fd is not None else _CHAN_FD + 1, 1 << 16)
+        if status_fd is not None:   # it will be an init: the init program at _INIT_FD stays
+            os.closerange(_STATUS_FD + 1, _INIT_FD)
+            os.closerange(_INIT_FD + 1, 1 << 16)
+        else:
+            os.closerange(_CHAN_FD + 1, 1 << 16)
         tmp = spec["tmp_dir"]
         if spec.get("namespaces"):
             _private_namespaces(spec)

@@ -31,7 +31,7 @@ import time
 import types
 from collections.abc import Sequence
 
-from cumulo.runtime.inside import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot
+from cumulo.runtime.inside import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot, tinyinit
 
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
@@ -68,6 +68,8 @@ def main() -> None:
         seccomp.prepare()   # built once here, inherited by every fork
     isolated = namespaces and len(sys.argv) > 2 and sys.argv[2] in ("isolated", "none") and _isolate_network()
     pid_namespaces = namespaces and _probe_pid_namespace()
+    global _init_program
+    _init_program = tinyinit.load() if pid_namespaces else None
     template_namespaces = namespaces and _probe_template_namespaces()
     snapshot.pid_namespaces = template_namespaces and pid_namespaces and _probe_template_pid_namespace()
     protocol.send(ctl, {"op": "hello", "pid": os.getpid(), "namespaces": namespaces, "rootless": _rootless,
@@ -153,6 +155,7 @@ def _standard_library(paths: list[str]) -> list[str]:
 
 
 _rootless = False   # this zygote runs in a user namespace of its own, made by an ordinary user
+_init_program: int | None = None   # the init program's sealed memfd (tinyinit.load), where there is one
 
 
 def _enter_own_user_namespace() -> bool:
@@ -308,7 +311,13 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         if status_fd >= 0:
             os.dup2(status_fd, _STATUS_FD)
             status_fd = _STATUS_FD
-        os.closerange(max(_CHAN_FD, status_fd) + 1, 1 << 16)
+        first = max(_CHAN_FD, status_fd) + 1
+        if _init_program is not None and (status_fd >= 0 or spec.get("template")):
+            os.dup2(_init_program, snapshot._INIT_FD)   # for its own init, or a template's children's
+            os.closerange(first, snapshot._INIT_FD)
+            os.closerange(snapshot._INIT_FD + 1, 1 << 16)
+        else:
+            os.closerange(first, 1 << 16)
         shown = platform_paths + ([runtime_packages] if runtime_packages else [])
         task_root, tmp, moved_paths, runtime_dir = _isolate_filesystem(spec, shown)
         relocated = dict(zip(shown, moved_paths))
