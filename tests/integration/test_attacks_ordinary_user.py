@@ -114,6 +114,11 @@ def handler(event, context):
             import subprocess, sys
             child = subprocess.Popen([sys.executable, "-c", HOLD, str(arg)], stdout=subprocess.PIPE, text=True)
             out[name] = int(child.stdout.readline())
+        elif kind == "whoami":   # through the SDK, with the endpoint and credentials it was given
+            import boto3
+            out[name] = attempt(lambda: boto3.client("sts").get_caller_identity()["Arn"])
+        elif kind == "getenv":
+            out[name] = os.environ.get(arg)
         elif kind == "environ":
             out[name] = sorted(k for k in os.environ if k.startswith(arg))
         elif kind == "fds":
@@ -339,8 +344,12 @@ def test_a_function_cannot_signal_trace_or_read_the_server(server: _Server) -> N
 
 
 def test_a_function_gets_none_of_the_servers_variables_or_descriptors(server: _Server) -> None:
-    seen = _attack(server, marker=["environ", "CUMULO"], aws=["environ", "AWS_SECRET"], fds=["fds", None])
-    assert seen["marker"] == [] and seen["aws"] == []
+    seen = _attack(server, marker=["environ", "CUMULO"], aws=["environ", "AWS_"], fds=["fds", None],
+                   key=["getenv", "AWS_ACCESS_KEY_ID"], secret=["getenv", "AWS_SECRET_ACCESS_KEY"])
+    assert seen["marker"] == []
+    # AWS's variables, its role's session among them: not the server's own access key
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"} <= set(seen["aws"])
+    assert seen["key"].startswith("ASIA") and seen["key"] != server.key_id and seen["secret"] != server.secret
     # stdin, stdout and stderr, the channel, and the folder listdir opened: nothing of the server's
     assert len(seen["fds"]) <= 5, seen["fds"]
     assert not any(str(server.home) in (target or "") for target in seen["fds"].values()), seen["fds"]
@@ -440,9 +449,11 @@ def test_the_door_to_the_api_wants_a_signature(server: _Server) -> None:
         pytest.skip("at the process level functions share the host's loopback (see above)")
     port = int(server.endpoint.rsplit(":", 1)[1])
     seen = _attack(server, api=["http", ["127.0.0.1", port, "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\n"
-                                                          "Connection: close\r\n\r\n", 5]])
+                                                          "Connection: close\r\n\r\n", 5]], me=["whoami", None])
     _still_fine(server)
     assert seen["api"]["ok"] and seen["api"]["value"].startswith("HTTP/1.1 403"), seen
+    # the SDK reaches it with the function's own role session (AWS_ENDPOINT_URL and credentials)
+    assert seen["me"] == {"ok": True, "value": f"arn:aws:sts::000000000000:assumed-role/{ROLE.rsplit('/', 1)[1]}/attacker"}, seen
 
 
 def test_each_environment_has_its_own_process_limit(server: _Server) -> None:
