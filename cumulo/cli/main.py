@@ -358,6 +358,7 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         _check_store(c)
         cpus = c.place_cpus()
         c.endpoint_url = server.inside_url(c, sock)   # before anything deployed starts an environment
+        _store_step(c, lambda: c.identity.sessions.key)   # the STS key (<home>/sts.key) made now, not at a cold start
         key, created = _store_step(c, lambda: first_key(c.store))
         stack, deployed = (_deploy_template(c, template, parameters, stack_name, gateway_url, not no_build)
                            if template else (None, []))
