@@ -33,7 +33,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "states": ("states.py", [], ["--items", "2000"]),
     "iam": ("iam.py", [], []),
 }
-OPTIONAL = {"snapstart": ("snapstart.py", [], []), "runtimes": ("runtimes.py", [], []),
+OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
             "layers": ("layers.py", [], [])}
 
 

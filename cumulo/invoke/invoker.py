@@ -270,6 +270,7 @@ class Invoker:
             max_response=limits.SYNC_PAYLOAD_MAX, nofile=limits.NOFILE_LIMIT, log_stream=stream,
             layers_dir=layers_dir, runtime=config.runtime, entrypoint=runtime.entrypoint,
             runtime_dir=runtime.runtime_dir,
+            sdk=runtime.entrypoint is None and catalog.uses_runtime_sdk(code_dir, layers_dir),
         )
 
     # -- results and logs -----------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
-           "host_architecture", "interpreter_note", "runtime_packages_dir"]
+           "host_architecture", "interpreter_note", "runtime_packages_dir", "uses_runtime_sdk"]
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "inside" / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -119,3 +120,33 @@ def runtime_version_arn(region: str, name: str) -> str:
     """A stable ARN naming the runtime build, in AWS's shape (``arn:aws:lambda:<region>::runtime:<hash>``)."""
     digest = hashlib.sha256(f"{name}|{runtime_of(name).version}".encode()).hexdigest()
     return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+_SDK_IMPORT = re.compile(rb"^[ \t]*(?:import|from)[ \t]+(?:boto3|botocore)\b", re.M)
+_SDK_PACKAGES = ("boto3", "botocore")
+
+
+@functools.lru_cache(maxsize=1024)
+def uses_runtime_sdk(code_dir: Path, layers_dir: Path | None = None) -> bool:
+    """Whether a Python function imports the AWS SDK that the runtime provides: some module of its
+    code says ``import boto3`` (or botocore) and neither its code nor its layers bring their own.
+    Such functions are forked from a zygote that has it imported and warm (zygote_main's SDK
+    zygote); the others from the lean one, whose forks stay cheaper. Code folders are
+    content-addressed, so the answer for one never changes."""
+    bundled = [code_dir]
+    if layers_dir is not None:
+        bundled += [layers_dir / "python", *sorted((layers_dir / "python" / "lib").glob("python3*/site-packages"))]
+    if any((folder / name).is_dir() for folder in bundled for name in _SDK_PACKAGES):
+        return False
+    seen = 0
+    for path in code_dir.rglob("*.py"):
+        seen += 1
+        if seen > 2000:    # a vendored tree: not worth reading further
+            return False
+        try:
+            with path.open("rb") as f:
+                if _SDK_IMPORT.search(f.read(256 * 1024)):
+                    return True
+        except OSError:
+            continue
+    return False

@@ -67,6 +67,7 @@ class EnvironmentSpec:
     # (empty: the function's own ``bootstrap``, looked for where AWS looks).
     entrypoint: tuple[str, ...] | None = None
     runtime_dir: Path | None = None    # the runtime's own files (our Node.js bootstrap): /var/runtime in a namespace
+    sdk: bool = False                  # forked from the zygote with the runtime's AWS SDK imported and warm
 
     @property
     def stream(self) -> str:
@@ -107,6 +108,7 @@ class EnvironmentSpec:
             "python_paths": self.layer_python_paths(),
             "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
             "runtime_dir": str(self.runtime_dir) if self.runtime_dir else None,
+            "sdk": self.sdk,
         }
 
 
