@@ -8,7 +8,7 @@ an idle Node or Cumulo process next to the one under load would skew it):
   cumulo      ``cumulo up TEMPLATE`` with a SAM template: one python3.11 no-op function
               behind an HttpApi ``GET /noop`` event, returning {"statusCode": 200, "body": "ok"}.
   cumulo-split  the same with ``CUMULO_CPU_SPLIT=1``: the server's threads on one CPU,
-              environments on the others (off by default: see ARCHITECTURE.md, "The server").
+              environments on the others (off by default: see docs/server.md).
   floor       a bare no-op handler on the same HTTP stack: Cumulo's HTTP edge (edge/server.py,
               httptools on uvloop) answering {} without any gateway or invocation work;
               nothing can be faster than this on that stack.

@@ -6,7 +6,7 @@ Measured in one run, alternating so both see the same machine state:
 - cold start (new environment + first invoke) of a no-op handler with 0, 1 and 5 layers
   (each layer 50 small modules under python/); the ratio is against 0 layers;
 - the first cold start after a new ordered list of layers, which also extracts and merges them.
-Not a test: nothing here asserts; figures are read by people (see ARCHITECTURE.md).
+Not a test: nothing here asserts; figures are read by people (see bench/RESULTS.md).
 """
 
 from __future__ import annotations

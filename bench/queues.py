@@ -12,7 +12,7 @@ Measured in the same run:
 - time from SendMessage to the function's handler running (a mapping with BatchSize 1), from an
   Event invoke to its handler, and from PutEvents through a rule to its handler, idle, p50/p99;
 - PutEvents accepted per second (durable).
-Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
+Not a test: nothing here asserts; targets are read by people (see bench/RESULTS.md).
 """
 
 from __future__ import annotations

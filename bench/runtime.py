@@ -8,7 +8,7 @@ Prints medians and p99, and the ratio to a baseline measured in the same run:
   (on-demand Init: ``SnapStart.ApplyOn None``; cold starts from templates: bench/snapstart.py);
 - warm overhead: ``Cumulo.invoke`` of a no-op handler vs. calling the handler directly;
 - throughput: no-op invocations per second with 1 and 2 concurrent callers.
-Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
+Not a test: nothing here asserts; targets are read by people (see bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Measured in the same run:
 - a Map over 1,000 items whose iterations each invoke a no-op function, beside the same
   number of plain ``Cumulo.invoke`` calls (the cost floor of the tasks themselves).
 Transitions are counted as AWS bills them: one per state entered.
-Not a test: nothing here asserts; targets are read by people (see ARCHITECTURE.md).
+Not a test: nothing here asserts; targets are read by people (see bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ class Cumulo:
 
     def _snap_start(self, config: FunctionConfiguration) -> bool:
         """Cold starts fork a template when the configuration asks (``snap_start_applies``) and the
-        sandbox can give each forked environment its own /tmp (ARCHITECTURE.md, "Fork templates")."""
+        sandbox can give each forked environment its own /tmp (docs/snapstart.md)."""
         return config.snap_start_applies and self._snapstart_ok
 
     @property

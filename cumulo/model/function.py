@@ -78,7 +78,7 @@ RESERVED_ENV_KEYS = frozenset(
 )
 
 # SnapStart.ApplyOn: AWS's two values. A configuration that never set it (None) gets Cumulo's
-# default, which templates every version, $LATEST included (measured faster, see ARCHITECTURE.md);
+# default, which templates every version, $LATEST included (measured faster, see docs/snapstart.md);
 # an explicit "None" turns it off, "PublishedVersions" is AWS's: published versions only.
 SNAP_START_VALUES = ("PublishedVersions", "None")
 SNAP_START_DEFAULT = "AllVersions"

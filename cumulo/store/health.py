@@ -31,7 +31,7 @@ __all__ = ["StoreDamaged", "StoreFull", "StoreFullException", "StoreDamagedExcep
            "write_failed", "opening", "quick_check", "rollback", "fault"]
 
 # PRAGMA quick_check reads every page: ~0.3 s for a 100 MB store on the reference machine. Past
-# this budget it is interrupted and the store is taken as it is (see ARCHITECTURE.md, Store).
+# this budget it is interrupted and the store is taken as it is (see docs/store.md).
 QUICK_CHECK_BUDGET_S = 5.0
 
 

@@ -94,7 +94,7 @@ def test_other_commands_on_a_damaged_store_say_so_too(sound: Path, tmp_path: Pat
 
 
 def test_the_check_at_start_up_costs_little_on_a_realistic_store(sound: Path) -> None:
-    """PRAGMA quick_check of both files, as `cumulo up` runs it (see ARCHITECTURE.md, Store, for
+    """PRAGMA quick_check of both files, as `cumulo up` runs it (see docs/store.md for
     its cost on a 240 MB store: 0.33 s warm, 3.7 s cold; past 5 s it is skipped with a notice)."""
     import time
 

@@ -14,7 +14,7 @@ So nothing is serialised before it is measured, and measuring never costs more t
   bounded.
 
 Limits that are AWS's carry their source; the others are ours, chosen so that legitimate
-machines never meet them (see ARCHITECTURE.md, "State machines").
+machines never meet them (see docs/stepfunctions.md).
 """
 
 from __future__ import annotations
