@@ -34,7 +34,7 @@ SUPPORTED = frozenset({
     "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-    "SnapStart", "VpcConfig",
+    "SnapStart", "VpcConfig", "VersionDescription",
 })
 _NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
@@ -91,6 +91,7 @@ class FunctionSpec:
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
     event_invoke_config: EventInvokeSpec | None = None
     snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
+    version_description: str = ""       # the description of the versions AutoPublishAlias publishes
 
 
 # The properties that are the function's configuration (``FunctionConfiguration`` has each, by these names).
@@ -215,6 +216,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
         snap_start=get("SnapStart", _snap_start),
         vpc_config=get("VpcConfig", _vpc_config, {}),
+        version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
     )
     if (note := interpreter_note(spec.runtime)) is not None:
         notes.append(note)

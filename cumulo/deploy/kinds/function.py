@@ -199,6 +199,13 @@ class Function(Kind):
         fn = _with_layer_arns(fn, deploy)       # the versions the layers' plan expects to reuse
         c = deploy.c
         deploy.planned.setdefault("functions", set()).add(fn.function_name)    # what later kinds may target
+        published = [arn for arn in fn.layers if not has_stand_in(arn)]       # not the template's own layers
+        if published:
+            try:
+                deploy.c.layers.resolve(published)      # a layer of another account, or one never published here
+            except CumuloError as exc:
+                raise InvalidParameterValueException(
+                    f"Resource {fn.logical_id} (line {fn.line}): property Layers: {exc.message}") from None
         reserved = deploy.planned.setdefault("reserved concurrency", {})   # the template's reservations, together
         reserved[fn.function_name] = fn.reserved_concurrency
         if fn.reserved_concurrency is not None:
@@ -255,7 +262,7 @@ class Function(Kind):
         if fn.tags:
             c.tag_resource(c.arns.function(fn.function_name), fn.tags)
         if fn.auto_publish_alias:
-            version = c.publish_version(fn.function_name).version
+            version = c.publish_version(fn.function_name, fn.version_description or None).version
             try:
                 if c.get_alias(fn.function_name, fn.auto_publish_alias).function_version != version:
                     c.update_alias(fn.function_name, fn.auto_publish_alias, function_version=version)

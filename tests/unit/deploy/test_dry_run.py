@@ -52,3 +52,27 @@ def test_reservations_are_planned_together_as_the_deploy_makes_them(cumulo: Cumu
     with pytest.raises(CumuloError, match="UnreservedConcurrentExecution below its minimum"):
         deploy(cumulo, path, build=False)
     assert cumulo.list_functions() == []                # rolled back
+
+
+def test_a_layer_that_is_not_published_here_fails_the_plan(cumulo: Cumulo, tmp_path: Path) -> None:
+    insights = "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38"     # AWS's, not ours
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+                    "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, "
+                    f"Layers: ['{insights}']}}\n")
+    with pytest.raises(CumuloError, match=rf"Resource Fn \(line 3\): property Layers: Layer version {insights} does "
+                                          "not exist"):
+        deploy(cumulo, path, dry_run=True, build=False)
+
+
+def test_version_description_describes_the_published_version(cumulo: Cumulo, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+                    "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, AutoPublishAlias: live, "
+                    "VersionDescription: first release}\n")
+    deploy(cumulo, path, stack_name="s", build=False)
+    assert cumulo.get_function_configuration("s-Fn", "1").description == "first release"
