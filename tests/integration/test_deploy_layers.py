@@ -10,7 +10,7 @@ import pytest
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
 from cumulo.deploy.template import TemplateError, load_template
-from cumulo.errors import CumuloError
+from cumulo.errors import CumuloError, InvalidParameterValueException
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
@@ -96,11 +96,18 @@ def test_layer_content_may_be_a_zip(cumulo: Cumulo, tmp_path: Path) -> None:
     assert cumulo.invoke("stack-Fn").json() == "zipped"
 
 
-def test_failed_deploy_removes_the_layer_versions_it_published(cumulo: Cumulo, tmp_path: Path) -> None:
+def test_failed_deploy_removes_the_layer_versions_it_published(cumulo: Cumulo, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     path = stack(tmp_path)
     path.write_text(path.read_text().replace("      Runtime: python3.11\n      Layers:",
-                                             "      Runtime: python3.11\n      ReservedConcurrentExecutions: 5000\n"
+                                             "      Runtime: python3.11\n      ReservedConcurrentExecutions: 5\n"
                                              "      Layers:"))
+
+    def refused(name: str, reserved: int) -> int:      # at apply time (another process took the concurrency)
+        raise InvalidParameterValueException("Specified ReservedConcurrentExecutions for function decreases "
+                                             "account's UnreservedConcurrentExecution below its minimum value")
+
+    monkeypatch.setattr(cumulo, "put_function_concurrency", refused)
     with pytest.raises(CumuloError, match="rolled back"):
         deploy(cumulo, path)
     assert cumulo.list_layers() == []
