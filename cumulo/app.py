@@ -57,6 +57,9 @@ from cumulo.stepfunctions.service import StateMachines
 from cumulo.sources.housekeeping import Housekeeper, LogGroupRetention
 from cumulo.functions.mappings import EventSourceMappings
 from cumulo.functions.pollers import MappingPollers
+from cumulo.objects.files import BodyFiles
+from cumulo.objects.service import ObjectService
+from cumulo.outbox import OutboxWorker
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
@@ -116,6 +119,8 @@ class Cumulo:
                                          self.api_destinations.describe_api_destination, clock)
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
                                             self.targets, clock)
+        self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
+                                     s.region, s.account_id, clock)      # S3: buckets and objects
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -223,6 +228,7 @@ class Cumulo:
             if self._workers:
                 return
             m = self.messages
+            self.objects.sweep()     # body files a crash left without their row
             workers: list[Worker] = [
                 self.async_dispatcher(self.settings.async_workers),
                 MappingPollers(self.mappings, m.queues, m.streams, m.wakeups, self.queues, self.streams, self.invoke,
@@ -231,6 +237,7 @@ class Cumulo:
                           self.arns, self.clock),
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
                 DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
+                OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 self.state_machines.engine,
                 self.housekeeper()]
             for worker in workers:

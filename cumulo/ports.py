@@ -207,6 +207,8 @@ class Send:
     hops: tuple[str, ...] = ()
     event_id: str = ""
     entries: list[Any] | None = None                  # PutEvents' entries (the target's bus unless named)
+    # a topic: Publish's Subject (the message's attributes are ``attributes``)
+    subject: str | None = None
     # a state machine
     name: str | None = None                           # the execution's name
     parent: dict[str, Any] | None = None              # startExecution.sync: the task waiting for it

@@ -27,7 +27,7 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from cumulo.api import awsjson, lambda_api, query, sigv4
+from cumulo.api import awsjson, lambda_api, query, s3, sigv2, sigv4
 from cumulo.api.http import (
     BadRequestException, Request, RequestEntityTooLargeException, RequestTimeoutException,
     ServiceUnavailableException, error_reply,
@@ -55,7 +55,8 @@ class ControlGate:
         declared = _content_length(head.headers)
         if declared is not None and declared > limit:
             return self.refusal(413, "", head)
-        if self.auth:
+        if self.auth and not (sigv2.is_presigned(head.query_string) and "authorization" not in
+                              {k.lower() for k, _ in head.headers}):     # S3's SigV2 URLs: checked with the request
             try:
                 head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
                                                               head.headers, b""),
@@ -106,7 +107,8 @@ class ControlGate:
 def _answer(err: CumuloError, head: edge.Request | None) -> edge.Response:
     """AWS's error answer: REST-JSON, or the JSON protocol's shape for an ``X-Amz-Target``."""
     target = None
-    xml = query.head_error(err, head.method, head.raw_path, head.query_string, head.headers) if head is not None else None
+    xml = None if head is None else (query.head_error(err, head.method, head.raw_path, head.query_string, head.headers)
+                                     or s3.head_error(err, head.method, head.raw_path, head.query_string, head.headers))
     if xml is not None:
         return edge.Response(xml.status, xml.headers, xml.body)
     if head is not None:

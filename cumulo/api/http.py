@@ -94,6 +94,7 @@ class Reply:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    length: int | None = None           # a HEAD answer's Content-Length (the body it stands for)
 
 
 def json_reply(doc: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Reply:

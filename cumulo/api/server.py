@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, events, iam, kinesis, lambda_api, query, sigv4, sqs, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, events, iam, kinesis, lambda_api, query, s3, sigv2, sigv4,
+    sqs, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
@@ -113,7 +114,10 @@ class ControlPlane:
         # a function's calls are its role's under --no-auth too)
         incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
                                          request.headers, request.body)
-        if isinstance(request.admitted, sigv4.Admitted):
+        if request.admitted is None and sigv2.is_presigned(request.query_string) and s3.find(request):
+            principal = sigv2.verify_presigned(request.method, request.raw_path, request.query_string, request.headers,
+                                               self.keys, datetime.now(timezone.utc), s3.virtual_bucket(request.headers))
+        elif isinstance(request.admitted, sigv4.Admitted):
             principal = sigv4.check(incoming, request.admitted)
         else:
             principal = sigv4.verify(incoming, self.keys, datetime.now(timezone.utc))
@@ -123,6 +127,7 @@ class ControlPlane:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
         json_target = awsjson.find(request)
         in_query = json_target is None and query.find(request)
+        in_s3 = json_target is None and not in_query and s3.find(request)
         try:
             request = self._authenticate(request)
             guarded = self.authorizer.needed(request.principal)
@@ -133,6 +138,8 @@ class ControlPlane:
             if in_query:
                 check_query = functools.partial(self._authorize, request) if guarded else None
                 return query.handle(self.cumulo, request, check_query)
+            if in_s3:
+                return s3.handle(self.cumulo, request, functools.partial(self._authorize, request) if guarded else None)
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
@@ -141,9 +148,10 @@ class ControlPlane:
                 self._authorize(request, getattr(handler, "operation", None), params, _lenient_json(request))
             return handler(self.cumulo, request, params)
         except CumuloError as err:
-            return self._error(request, json_target, err)
+            return s3.error_reply(err, request.method) if in_s3 else self._error(request, json_target, err)
         except Exception as exc:
-            return self._error(request, json_target, self._fault(request, exc))
+            fault = self._fault(request, exc)
+            return s3.error_reply(fault, request.method) if in_s3 else self._error(request, json_target, fault)
 
     @staticmethod
     def _error(request: Request, json_target: tuple[awsjson.Service, str] | None, err: CumuloError) -> Reply:
@@ -191,7 +199,7 @@ def _lenient_json(request: Request) -> dict[str, Any]:
 
 def _named(reply: Reply) -> Reply:
     """AWS names every answer, errors included; boto3 shows it as ResponseMetadata.RequestId."""
-    if not any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers):
+    if not any(k.lower() in ("x-amzn-requestid", "x-amz-request-id") for k, _ in reply.headers):
         reply.headers.append(("x-amzn-requestid", str(uuid.uuid4())))
     return reply
 

@@ -64,12 +64,16 @@ from urllib.parse import quote, unquote_to_bytes
 
 from cumulo.errors import CumuloError
 
-__all__ = ["IncomingRequest", "Principal", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
+__all__ = ["decode_chunked", "IncomingRequest", "Principal", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
            "MissingAuthenticationTokenException", "IncompleteSignatureException", "UnrecognizedClientException",
            "InvalidSignatureException", "XAmzContentSHA256Mismatch", "ExpiredTokenException"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"              # S3: aws-chunked, each chunk signed
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"    # aws-chunked, a checksum trailer
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 _TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
 _MAX_EXPIRES = 7 * 24 * 3600
@@ -203,7 +207,9 @@ def check(request: IncomingRequest, admitted: Admitted) -> Principal:
         hashes.append(UNSIGNED_PAYLOAD)  # presigned: botocore hashes the (empty) body, S3-style signers do not
     if not any(_signature_matches(admitted.key, request, query, claim, payload_hash) for payload_hash in hashes):
         raise InvalidSignatureException(_MISMATCH)
-    if declared not in (None, UNSIGNED_PAYLOAD, body_hash):
+    if declared == STREAMING_SIGNED or declared == STREAMING_SIGNED_TRAILER:
+        decode_chunked(request.body, (admitted.key, claim.stamp, claim.scope, claim.signature))
+    elif declared not in (None, UNSIGNED_PAYLOAD, body_hash, STREAMING_UNSIGNED_TRAILER):
         raise XAmzContentSHA256Mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
     who = admitted.who or Key("")
     return Principal(claim.access_key_id, claim.region, claim.service, who.arn, who.role_arn, who.session_name)
@@ -419,3 +425,58 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 
 def _header_value(headers: list[tuple[str, str]], name: str) -> str:
     return ",".join(" ".join(value.split()) for key, value in headers if key.lower() == name)
+
+
+def decode_chunked(body: bytes, signing: tuple[bytes, str, str, str] | None = None) -> tuple[bytes, dict[str, str]]:
+    """An ``aws-chunked`` body (S3's streaming uploads) to its data and its trailing headers
+    (``x-amz-checksum-crc32: …``, names lower-cased). Each chunk is ``<hex size>[;chunk-signature=
+    <sig>]\r\n<data>\r\n``; the last has size 0 and is followed by the trailer lines and a blank
+    line. With ``signing`` (the signing key, the request's timestamp and scope, and the seed
+    signature of its head) every chunk's signature is checked in turn, each over the previous
+    one's ("AWS4-HMAC-SHA256-PAYLOAD"); a mismatch is ``InvalidSignatureException``, a malformed
+    body ``IncompleteSignatureException``."""
+    out = bytearray()
+    trailers: dict[str, str] = {}
+    pos = 0
+    previous = signing[3] if signing is not None else ""
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0 or eol - pos > 4096:
+            raise IncompleteSignatureException("The aws-chunked body is malformed: a chunk header is missing.")
+        head = body[pos:eol].decode("latin-1")
+        size_text, _, ext = head.partition(";")
+        try:
+            size = int(size_text.strip(), 16)
+        except ValueError:
+            raise IncompleteSignatureException("The aws-chunked body is malformed: a chunk size is not hexadecimal.") \
+                from None
+        start, end = eol + 2, eol + 2 + size
+        if size < 0 or end > len(body):
+            raise IncompleteSignatureException("The aws-chunked body is malformed: a chunk is shorter than its size.")
+        data = body[start:end]
+        if signing is not None:
+            given = ext.partition("chunk-signature=")[2]
+            key, stamp, scope = signing[0], signing[1], signing[2]
+            to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", stamp, scope, previous, _EMPTY_SHA256,
+                                  hashlib.sha256(data).hexdigest()])
+            expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected.encode(), given.encode()):
+                raise InvalidSignatureException(_MISMATCH)
+            previous = expected
+        out += data
+        if size == 0:
+            pos = start
+            break
+        if body[end:end + 2] != b"\r\n":
+            raise IncompleteSignatureException("The aws-chunked body is malformed: a chunk does not end with CRLF.")
+        pos = end + 2
+    if not body[pos:].endswith(b"\r\n"):
+        raise IncompleteSignatureException("The aws-chunked body is malformed: it does not end with CRLF.")
+    for line in body[pos:].split(b"\r\n"):
+        if not line:
+            continue
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon:
+            raise IncompleteSignatureException("The aws-chunked body is malformed: a trailer is not 'name:value'.")
+        trailers[name.strip().lower()] = value.strip()
+    return bytes(out), trailers

@@ -597,8 +597,9 @@ class _Connection(asyncio.Protocol):
                 self.finished.set_result(None)
             return
         keep_alive = keep_alive and not self.edge.stopping
+        length = getattr(response, "length", None)    # a HEAD answer may stand for a body it does not carry
         self._write(response.status, response.headers, b"" if method == "HEAD" else response.body,
-                    keep_alive, len(response.body))
+                    keep_alive, len(response.body) if length is None else length)
         if self.refusal is not None and not self.queue and keep_alive:
             answer, self.refusal = self.refusal, None
             self._write(answer.status, answer.headers, answer.body, keep_alive=False)

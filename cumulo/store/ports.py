@@ -11,6 +11,8 @@ module is the protocol of the *message* store, one per concern, and the values t
 - ``Leases``: a named job held by one process at a time (the scheduler, the state-machine engine).
 - ``Wakeups``: the wake-up port. Who waits for a topic (a queue's name, ``stream_topic(name)``)
   sleeps until a write notifies it, instead of polling.
+- ``ObjectIndex``: S3 buckets, objects' metadata (their bodies are files), multipart uploads; a
+  write commits the notifications it causes (outbox messages) in its own transaction.
 - ``MessageStore``: one backend's set of them, on one database, closed together.
 
 Services and workers are typed against these protocols only; ``cumulo/app.py`` (the composition
@@ -33,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Protocol
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
-           "QueueMessages", "StreamRecords", "Executions", "Leases", "Wakeups", "MessageStore"]
+           "QueueMessages", "StreamRecords", "Executions", "Leases", "Wakeups", "MessageStore", "ObjectRow",
+           "PartRow", "ObjectIndex"]
 
 _SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
 
@@ -225,6 +228,72 @@ class Wakeups(Protocol):
     def wait(self, topic: str | None, timeout_s: float) -> None: ...
 
 
+@dataclass(frozen=True)
+class ObjectRow:
+    """An object's metadata; ``blob`` names the file holding its bytes (``objects/files.py``)."""
+
+    key: str
+    blob: str
+    size: int
+    etag: str                                   # quoted, as S3 answers it
+    modified_ms: int
+    meta: dict[str, Any]                        # content headers, user metadata, checksums
+
+
+@dataclass(frozen=True)
+class PartRow:
+    number: int
+    blob: str
+    size: int
+    etag: str
+    modified_ms: int
+
+
+class ObjectIndex(Protocol):
+    """Buckets (one JSON document each), objects' metadata, multipart uploads and their parts.
+
+    A write that replaces or removes an object answers the old row, so that its file can go once
+    the transaction committed; ``outbox`` messages (queue name, message) are committed in the same
+    transaction as the write they describe, so that an acknowledged write never loses its
+    notifications. Keys compare as their UTF-8 bytes (S3's order)."""
+
+    def create_bucket(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert unless it exists; the existing document if it does."""
+    def get_bucket(self, name: str) -> dict[str, Any] | None: ...
+    def put_bucket(self, name: str, doc: dict[str, Any], outbox: list[tuple[str, NewMessage]] | None = None,
+                   now_ms: int = 0) -> bool: ...
+    def list_buckets(self) -> list[dict[str, Any]]: ...                   # by name
+    def delete_bucket(self, name: str) -> str:
+        """'ok', 'gone' (no such bucket) or 'not-empty' (objects or uploads in it)."""
+
+    def put_object(self, bucket: str, row: ObjectRow, now_ms: int, outbox: list[tuple[str, NewMessage]] | None = None,
+                   if_match: str | None = None, if_none_match: bool = False) -> tuple[str, ObjectRow | None]:
+        """('ok', the row replaced) or, writing nothing: ('no-bucket', None), ('exists', row) with
+        ``if_none_match`` and an object there, ('missing', None) / ('mismatch', row) when
+        ``if_match`` (an ETag) does not hold."""
+    def get_object(self, bucket: str, key: str) -> ObjectRow | None: ...
+    def delete_object(self, bucket: str, key: str, now_ms: int,
+                      outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
+        """The row removed (None: nothing there, and the outbox is not written)."""
+    def list_objects(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
+        """Rows whose key starts with ``prefix`` and sorts after ``after``, in order."""
+
+    def create_upload(self, upload_id: str, bucket: str, key: str, meta: dict[str, Any], now_ms: int) -> bool: ...
+    def get_upload(self, upload_id: str) -> tuple[str, str, dict[str, Any], int] | None:
+        """(bucket, key, meta, initiated ms)."""
+    def list_uploads(self, bucket: str) -> list[tuple[str, str, int]]: ...   # (key, upload id, initiated ms)
+    def put_part(self, upload_id: str, part: PartRow) -> tuple[bool, PartRow | None]:
+        """(False, None) when the upload is gone; else the part replaced."""
+    def list_parts(self, upload_id: str) -> list[PartRow]: ...
+    def complete_upload(self, upload_id: str, bucket: str, row: ObjectRow, now_ms: int,
+                        outbox: list[tuple[str, NewMessage]] | None = None) -> tuple[bool, ObjectRow | None, list[PartRow]]:
+        """The object in place of the upload, atomically: (False, …) when the upload is gone;
+        else the row replaced and every part (their files are no longer needed)."""
+    def abort_upload(self, upload_id: str) -> list[PartRow] | None: ...   # None: no such upload
+    def blobs(self) -> set[str]:
+        """Every file name a row names (objects and parts): the rest are leftovers of a crash."""
+
+
 class MessageStore(Protocol):
     """One backend's message store: every concern, on one database."""
 
@@ -238,4 +307,6 @@ class MessageStore(Protocol):
     def leases(self) -> Leases: ...
     @property
     def wakeups(self) -> Wakeups: ...
+    @property
+    def objects(self) -> ObjectIndex: ...
     def close(self) -> None: ...

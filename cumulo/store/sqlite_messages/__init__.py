@@ -2,7 +2,7 @@
 
 One module per concern, each behind its protocol, all on one connection (``database.py``):
 ``queues.py`` (``QueueMessages``), ``streams.py`` (``StreamRecords``), ``executions.py``
-(``Executions``), ``leases.py`` (``Leases``); wake-ups are in-process conditions (``wakeups.py``).
+(``Executions``), ``leases.py`` (``Leases``), ``objects.py`` (``ObjectIndex``); wake-ups are in-process conditions (``wakeups.py``).
 Only the composition root (``cumulo/app.py``) builds it; services see the protocols.
 """
 
@@ -11,17 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from cumulo.store import health
-from cumulo.store.sqlite_messages import executions, leases, queues, streams
+from cumulo.store.sqlite_messages import executions, leases, objects, queues, streams
 from cumulo.store.sqlite_messages.database import MessageDatabase
 from cumulo.store.sqlite_messages.executions import SQLiteExecutions
 from cumulo.store.sqlite_messages.leases import SQLiteLeases
+from cumulo.store.sqlite_messages.objects import SQLiteObjectIndex
 from cumulo.store.sqlite_messages.queues import SQLiteQueueMessages
 from cumulo.store.sqlite_messages.streams import SQLiteStreamRecords
 from cumulo.store.sqlite_messages.wakeups import LocalWakeups
 
 __all__ = ["SQLiteMessageStore"]
 
-SCHEMA = queues.SCHEMA + streams.SCHEMA + executions.SCHEMA + leases.SCHEMA
+SCHEMA = queues.SCHEMA + streams.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
 
 
 class SQLiteMessageStore:
@@ -35,6 +36,7 @@ class SQLiteMessageStore:
         self.streams = SQLiteStreamRecords(self.database, self.wakeups)
         self.executions = SQLiteExecutions(self.database, self.wakeups)
         self.leases = SQLiteLeases(self.database)
+        self.objects = SQLiteObjectIndex(self.database, self.wakeups)
 
     def quick_check(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> bool:
         return self.database.quick_check(budget_s)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, events, iam, kinesis, lambda_api, query, sqs, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, events, iam, kinesis, lambda_api, query, s3, sqs, stepfunctions, sts,
 )
 from cumulo.api.authz import Call, Check, Scope, checks, is_arn
 
@@ -23,6 +23,7 @@ def served() -> set[tuple[str, str]]:
     """Every (service, operation) a router or JSON protocol of the control plane answers."""
     ops = {(service.model, name) for service in awsjson.services.values() for name in service.operations}
     ops |= {(service.name, name) for service in query.services.values() for name in service.operations}
+    ops |= {("s3", name) for name in s3.OPERATIONS}
     for table in (lambda_api._ROUTES, apigateway._ROUTES, apigatewayv2._ROUTES):
         for _, _, handler in table:
             ops.add(handler.operation)

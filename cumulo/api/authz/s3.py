@@ -1,0 +1,76 @@
+"""S3's operations as IAM sees them (Service Authorization Reference, "Amazon S3").
+
+Bucket operations act on ``arn:aws:s3:::<bucket>``, object operations on
+``arn:aws:s3:::<bucket>/<key>`` (S3's ARNs carry no region or account). HeadBucket is
+``s3:ListBucket``, HeadObject ``s3:GetObject``; the multipart operations that write are
+``s3:PutObject``; a copy also needs ``s3:GetObject`` on its source (``x-amz-copy-source``).
+DeleteObjects is decided per object by AWS; here on ``<bucket>/*`` (the keys are in the body).
+ListObjects carries ``s3:prefix``, ``s3:delimiter`` and ``s3:max-keys``. The request's
+path parameters are ``bucket`` and ``key``; its headers are the ``doc``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from cumulo.api.authz.base import Call, Check, Mapper, Scope, anywhere, register, text
+
+__all__ = ["OPERATIONS"]
+
+
+def _bucket(call: Call) -> str:
+    return f"arn:aws:s3:::{call.params.get('bucket') or '*'}"
+
+
+def _object(call: Call) -> str:
+    return f"arn:aws:s3:::{call.params.get('bucket') or '*'}/{call.params.get('key') or '*'}"
+
+
+def on_bucket(action: str) -> Mapper:
+    return lambda call, scope: (Check(action, _bucket(call)),)
+
+
+def on_object(action: str) -> Mapper:
+    return lambda call, scope: (Check(action, _object(call)),)
+
+
+def listing(call: Call, scope: Scope) -> tuple[Check, ...]:
+    context = {f"s3:{name}": call.arg(name) for name in ("prefix", "delimiter", "max-keys") if call.query.get(name)}
+    return (Check("s3:ListBucket", _bucket(call), context),)
+
+
+def copying(call: Call, scope: Scope) -> tuple[Check, ...]:
+    source = unquote(text(call.doc.get("x-amz-copy-source")).split("?", 1)[0]).lstrip("/") or "*"
+    return (Check("s3:PutObject", _object(call)), Check("s3:GetObject", f"arn:aws:s3:::{source}"))
+
+
+def deleting(call: Call, scope: Scope) -> tuple[Check, ...]:
+    return (Check("s3:DeleteObject", f"arn:aws:s3:::{call.params.get('bucket') or '*'}/*"),)
+
+
+OPERATIONS: dict[str, Mapper] = {
+    "ListBuckets": anywhere("s3:ListAllMyBuckets"),
+    "CreateBucket": on_bucket("s3:CreateBucket"),
+    "HeadBucket": on_bucket("s3:ListBucket"),
+    "DeleteBucket": on_bucket("s3:DeleteBucket"),
+    "GetBucketLocation": on_bucket("s3:GetBucketLocation"),
+    "GetBucketNotificationConfiguration": on_bucket("s3:GetBucketNotification"),
+    "PutBucketNotificationConfiguration": on_bucket("s3:PutBucketNotification"),
+    "ListObjectsV2": listing,
+    "ListObjects": listing,
+    "ListMultipartUploads": on_bucket("s3:ListBucketMultipartUploads"),
+    "DeleteObjects": deleting,
+    "PutObject": on_object("s3:PutObject"),
+    "GetObject": on_object("s3:GetObject"),
+    "HeadObject": on_object("s3:GetObject"),
+    "DeleteObject": on_object("s3:DeleteObject"),
+    "CopyObject": copying,
+    "CreateMultipartUpload": on_object("s3:PutObject"),
+    "UploadPart": on_object("s3:PutObject"),
+    "UploadPartCopy": copying,
+    "CompleteMultipartUpload": on_object("s3:PutObject"),
+    "AbortMultipartUpload": on_object("s3:AbortMultipartUpload"),
+    "ListParts": on_object("s3:ListMultipartUploadParts"),
+}
+
+register("s3", OPERATIONS)

@@ -1,0 +1,725 @@
+"""S3's REST/XML protocol on the control plane's endpoint, as boto3's ``s3`` client and ``aws s3``
+speak it.
+
+Which requests are S3's (``find``): those signed for the service ``s3`` (header or presigned
+query), and those addressed to a virtual host ``<bucket>.s3.<anything>`` (``bucket.s3.localhost``:
+boto3 with ``endpoint_url=http://s3.localhost:<port>`` and virtual addressing). Path style
+(``/<bucket>/<key>``) is the default for local use. The operation is the method, whether a bucket
+and a key are named, and the sub-resource in the query (``?uploads``, ``?notification``,
+``?list-type=2`` …); anything else S3 has is answered ``NotImplemented`` (501).
+
+Bodies: ``aws-chunked`` uploads (``STREAMING-…`` payloads, signed chunks checked by
+``sigv4.check``) are decoded here, their trailing checksum kept as a header would be. Errors are
+S3's XML document (``<Error><Code>…``) with its status; HEAD answers carry no body, so the
+status (and ``x-amz-error-code``) says it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import quote, unquote
+
+from cumulo.api import sigv2, sigv4
+from cumulo.api.http import Reply, Request
+from cumulo.errors import CumuloError
+from cumulo.model import objects as m
+from cumulo.model.objects import S3Error
+from cumulo.objects.service import Caller, Content, ObjectService, iso_time
+from cumulo.store.ports import ObjectRow
+
+__all__ = ["find", "handle", "error_reply", "head_error", "operation_of", "OPERATIONS", "NS"]
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_VHOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*[a-z0-9])\.s3[.-][^:]*(:\d+)?$")
+_SCOPE = re.compile(r"Credential=[^/,\s]*/\d{8}/[^/]*/s3/aws4_request")
+_QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^&]*?(?:%2F|/)s3(?:%2F|/)aws4_request")
+_CONTENT_HEADERS = ("content-encoding", "content-disposition", "cache-control", "content-language", "expires")
+_OVERRIDES = {"response-content-type": "content-type", "response-content-language": "content-language",
+              "response-expires": "expires", "response-cache-control": "cache-control",
+              "response-content-disposition": "content-disposition",
+              "response-content-encoding": "content-encoding"}
+# the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
+_UNSERVED = {"acl", "versioning", "cors", "tagging", "policy", "lifecycle", "website", "logging", "replication",
+             "encryption", "versions", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
+             "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
+             "accelerate", "requestPayment", "policyStatus", "attributes"}
+
+# the sigv4 errors in S3's names
+_CODES = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "UnrecognizedClientException": "InvalidAccessKeyId",
+    "MissingAuthenticationTokenException": "AccessDenied",
+    "IncompleteSignatureException": "AuthorizationHeaderMalformed",
+    "ExpiredTokenException": "ExpiredToken",
+    "XAmzContentSHA256Mismatch": "XAmzContentSHA256Mismatch",
+    "AccessDeniedException": "AccessDenied",
+    "RequestEntityTooLargeException": "EntityTooLarge",
+    "ServiceException": "InternalError",
+    "RequestTimeoutException": "RequestTimeout",
+    "BadRequestException": "BadRequest",
+    "ServiceUnavailableException": "SlowDown",
+}
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((v for k, v in headers if k.lower() == name), None)
+
+
+def virtual_bucket(headers: list[tuple[str, str]]) -> str | None:
+    host = (_header(headers, "host") or "").lower()
+    found = _VHOST.match(host)
+    return found.group("bucket") if found else None
+
+
+def looks_like_s3(method: str, raw_path: str, query_string: str, headers: list[tuple[str, str]]) -> bool:
+    authorization = _header(headers, "authorization")
+    if authorization is not None:
+        if _SCOPE.search(authorization):
+            return True
+    elif "X-Amz-Credential" in query_string and _QUERY_SCOPE.search(query_string):
+        return True
+    elif "AWSAccessKeyId=" in query_string and sigv2.is_presigned(query_string):
+        return True
+    return virtual_bucket(headers) is not None
+
+
+def find(request: Request) -> bool:
+    return looks_like_s3(request.method, request.raw_path, request.query_string, request.headers)
+
+
+# -- addressing and operations -------------------------------------------------------------------
+def address(request: Request) -> tuple[str, str]:
+    """(bucket, key) the request names ('' for none)."""
+    path = request.raw_path.split("?", 1)[0]
+    host_bucket = virtual_bucket(request.headers)
+    if host_bucket is not None:
+        return host_bucket, unquote(path[1:]) if path.startswith("/") else unquote(path)
+    rest = path[1:] if path.startswith("/") else path
+    bucket, _, key = rest.partition("/")
+    return unquote(bucket), unquote(key)
+
+
+def _query(request: Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in request.query_string.split("&") if request.query_string else []:
+        name, _, value = pair.partition("=")
+        out.setdefault(unquote(name), unquote(value.replace("+", " ")) if value else "")
+    return out
+
+
+def operation_of(method: str, bucket: str, key: str, query: dict[str, str], headers: list[tuple[str, str]]) -> str:
+    """The S3 API operation a request is (its name in botocore's model); '' for one not served."""
+    if set(query) & _UNSERVED:
+        return ""
+    if not bucket:
+        return "ListBuckets" if method == "GET" else ""
+    if not key:
+        if method == "GET":
+            if "location" in query:
+                return "GetBucketLocation"
+            if "notification" in query:
+                return "GetBucketNotificationConfiguration"
+            if "uploads" in query:
+                return "ListMultipartUploads"
+            return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+        if method == "PUT":
+            return "PutBucketNotificationConfiguration" if "notification" in query else "CreateBucket"
+        if method == "HEAD":
+            return "HeadBucket"
+        if method == "DELETE":
+            return "DeleteBucket"
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        return ""
+    copy = _header(headers, "x-amz-copy-source") is not None
+    if method == "GET":
+        return "ListParts" if "uploadId" in query else "GetObject"
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "PUT":
+        if "partNumber" in query and "uploadId" in query:
+            return "UploadPartCopy" if copy else "UploadPart"
+        return "CopyObject" if copy else "PutObject"
+    if method == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return "CompleteMultipartUpload"
+    return ""
+
+
+# -- XML -------------------------------------------------------------------------------------------
+def _xml_text(value: Any) -> str:
+    text = str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _el(name: str, value: Any) -> str:
+    """An element: a dict is nested elements, a list repeats the element, None leaves it out."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "".join(_el(name, v) for v in value)
+    if isinstance(value, dict):
+        return f"<{name}>{''.join(_el(k, v) for k, v in value.items())}</{name}>"
+    if isinstance(value, bool):
+        return f"<{name}>{'true' if value else 'false'}</{name}>"
+    return f"<{name}>{_xml_text(value)}</{name}>"
+
+
+def xml_document(root: str, members: dict[str, Any]) -> bytes:
+    inner = "".join(_el(k, v) for k, v in members.items())
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{inner}</{root}>'.encode()
+
+
+def parse_xml(body: bytes) -> ET.Element:
+    """A request's XML document, namespaces dropped; no DTDs (entities); ``MalformedXML`` otherwise."""
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise _malformed()
+    try:
+        root = ET.fromstring(body)
+    except (ET.ParseError, ValueError):
+        raise _malformed() from None
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+def _malformed() -> S3Error:
+    return S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                   "published schema", 400)
+
+
+def _child_text(el: ET.Element, name: str) -> str | None:
+    found = el.find(name)
+    return found.text or "" if found is not None else None
+
+
+def parse_notification(body: bytes) -> dict[str, Any]:
+    """A NotificationConfiguration document in boto3's shape."""
+    if not body.strip():
+        return {}
+    root = parse_xml(body)
+    if root.tag != "NotificationConfiguration":
+        raise _malformed()
+    out: dict[str, Any] = {}
+    kinds = {"TopicConfiguration": ("TopicConfigurations", "Topic", "TopicArn"),
+             "QueueConfiguration": ("QueueConfigurations", "Queue", "QueueArn"),
+             "CloudFunctionConfiguration": ("LambdaFunctionConfigurations", "CloudFunction", "LambdaFunctionArn")}
+    for child in root:
+        if child.tag == "EventBridgeConfiguration":
+            out["EventBridgeConfiguration"] = {}
+            continue
+        if child.tag not in kinds:
+            raise _malformed()
+        list_name, arn_tag, member = kinds[child.tag]
+        entry: dict[str, Any] = {member: _child_text(child, arn_tag) or "",
+                                 "Events": [e.text or "" for e in child.findall("Event")]}
+        if _child_text(child, "Id"):
+            entry["Id"] = _child_text(child, "Id")
+        rules = [{"Name": _child_text(r, "Name") or "", "Value": _child_text(r, "Value") or ""}
+                 for r in child.findall("Filter/S3Key/FilterRule")]
+        if rules:
+            entry["Filter"] = {"Key": {"FilterRules": rules}}
+        out.setdefault(list_name, []).append(entry)
+    return out
+
+
+def render_notification(config: dict[str, Any]) -> bytes:
+    parts: list[str] = []
+    for list_name, tag, arn_tag, member in (("TopicConfigurations", "TopicConfiguration", "Topic", "TopicArn"),
+                                            ("QueueConfigurations", "QueueConfiguration", "Queue", "QueueArn"),
+                                            ("LambdaFunctionConfigurations", "CloudFunctionConfiguration",
+                                             "CloudFunction", "LambdaFunctionArn")):
+        for entry in config.get(list_name, []):
+            rules = (entry.get("Filter") or {}).get("Key", {}).get("FilterRules") or []
+            inner = _el("Id", entry.get("Id")) + _el(arn_tag, entry[member]) + _el("Event", entry.get("Events", []))
+            if rules:
+                inner += "<Filter><S3Key>" + "".join(_el("FilterRule", {"Name": r["Name"], "Value": r["Value"]})
+                                                     for r in rules) + "</S3Key></Filter>"
+            parts.append(f"<{tag}>{inner}</{tag}>")
+    if "EventBridgeConfiguration" in config:
+        parts.append("<EventBridgeConfiguration></EventBridgeConfiguration>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<NotificationConfiguration xmlns="{NS}">{"".join(parts)}'
+            f"</NotificationConfiguration>").encode()
+
+
+# -- errors ----------------------------------------------------------------------------------------
+def _ids() -> tuple[str, str]:
+    rid = uuid.uuid4().hex[:16].upper()
+    return rid, base64.b64encode(uuid.uuid4().bytes * 2).decode()
+
+
+def error_reply(err: CumuloError, method: str = "GET", request_id: str | None = None,
+                resource: str | None = None) -> Reply:
+    rid, host_id = _ids()
+    rid = request_id or rid
+    code = err.type if isinstance(err, S3Error) else _CODES.get(err.type, err.type)
+    status = err.status
+    if code == "AuthorizationHeaderMalformed" or code == "BadRequest":
+        status = 400
+    extra = "".join(_el(k.replace("_", "-"), v) for k, v in getattr(err, "extra", {}).items())
+    if resource is not None and isinstance(err, S3Error) and code in ("NoSuchKey", "NoSuchBucket", "NoSuchUpload"):
+        extra += _el("Resource", resource)
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{_xml_text(code)}</Code>'
+            f"<Message>{_xml_text(err.message)}</Message>{extra}<RequestId>{rid}</RequestId>"
+            f"<HostId>{host_id}</HostId></Error>").encode()
+    headers = [("content-type", "application/xml"), ("x-amz-request-id", rid), ("x-amz-id-2", host_id)]
+    if method == "HEAD":
+        headers.append(("x-amz-error-code", code))
+        return Reply(status, b"", headers)
+    return Reply(status, body, headers)
+
+
+def head_error(err: CumuloError, method: str, raw_path: str, query_string: str,
+               headers: list[tuple[str, str]]) -> Reply | None:
+    """The S3 error for an S3 request refused from its head alone (the gate), else None."""
+    if not looks_like_s3(method, raw_path, query_string, headers):
+        return None
+    return error_reply(err, method)
+
+
+# -- the operations --------------------------------------------------------------------------------
+Handler = Callable[["Call"], Reply]
+
+
+class Call:
+    """One S3 request, read once."""
+
+    def __init__(self, service: ObjectService, request: Request, bucket: str, key: str, query: dict[str, str],
+                 request_id: str, host_id: str) -> None:
+        self.service, self.request, self.bucket, self.key, self.query = service, request, bucket, key, query
+        self.request_id, self.host_id = request_id, host_id
+        self._body: bytes | None = None
+        self.trailers: dict[str, str] = {}
+
+    def header(self, name: str) -> str | None:
+        return self.request.header(name)
+
+    @property
+    def body(self) -> bytes:
+        """The payload, ``aws-chunked`` decoded (its trailing headers in ``trailers``)."""
+        if self._body is None:
+            declared = self.header("x-amz-content-sha256") or ""
+            encoding = (self.header("content-encoding") or "").lower()
+            if declared.startswith("STREAMING-") or "aws-chunked" in encoding:
+                self._body, self.trailers = sigv4.decode_chunked(self.request.body)
+            else:
+                self._body = self.request.body
+        return self._body
+
+    def caller(self) -> Caller:
+        p = self.request.principal
+        return Caller(principal_id=f"AWS:{p.access_key_id}" if p is not None and p.access_key_id else "",
+                      source_ip=self.request.client, request_id=self.request_id,
+                      account=p.account if p is not None else "")
+
+    def content(self) -> Content:
+        headers = {}
+        for name in _CONTENT_HEADERS:
+            value = self.header(name)
+            if value is not None:
+                if name == "content-encoding":
+                    value = ",".join(v.strip() for v in value.split(",") if v.strip().lower() != "aws-chunked")
+                    if not value:
+                        continue
+                headers[name] = value
+        metadata = {k[len("x-amz-meta-"):]: v for k, v in self.request.headers if k.startswith("x-amz-meta-")}
+        checksums = {}
+        for source in (self.request.headers, list(self.trailers.items())):
+            for k, v in source:
+                if k.startswith("x-amz-checksum-") and k not in ("x-amz-checksum-type", "x-amz-checksum-algorithm"):
+                    checksums[k[len("x-amz-checksum-"):].upper()] = v
+        return Content(self.header("content-type"), metadata, headers, checksums)
+
+    def reply(self, status: int = 200, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> Reply:
+        """An answer; an XML document (``body`` starting ``<?xml``) says so."""
+        out = [("x-amz-request-id", self.request_id), ("x-amz-id-2", self.host_id), *(headers or [])]
+        if body.startswith(b"<?xml") and not headers:
+            out.append(("content-type", "application/xml"))
+        return Reply(status, body, out)
+
+
+def _http_date(ms: int) -> str:
+    return format_datetime(datetime.fromtimestamp(ms // 1000, timezone.utc), usegmt=True)
+
+
+def _object_headers(row: ObjectRow, call: Call, whole: bool = True) -> list[tuple[str, str]]:
+    meta = row.meta
+    headers = [("etag", row.etag), ("last-modified", _http_date(row.modified_ms)), ("accept-ranges", "bytes"),
+               ("content-type", meta.get("ContentType", "binary/octet-stream"))]
+    headers += list((meta.get("Headers") or {}).items())
+    headers += [(f"x-amz-meta-{k}", v) for k, v in (meta.get("Metadata") or {}).items()]
+    if whole and (call.header("x-amz-checksum-mode") or "").upper() == "ENABLED":   # a range has none
+        headers += [(f"x-amz-checksum-{k.lower()}", v) for k, v in (meta.get("Checksums") or {}).items()]
+    if meta.get("Parts") and call.query.get("partNumber"):
+        headers.append(("x-amz-mp-parts-count", str(meta["Parts"])))
+    for param, name in _OVERRIDES.items():
+        if param in call.query:
+            headers = [(k, v) for k, v in headers if k != name] + [(name, call.query[param])]
+    return headers
+
+
+def _when(value: str | None) -> int | None:
+    """An HTTP date in ms (None when absent or unreadable: S3 ignores it then)."""
+    if value is None:
+        return None
+    try:
+        return int(parsedate_to_datetime(value).timestamp()) * 1000
+    except (TypeError, ValueError):
+        return None
+
+
+def _preconditions(row: ObjectRow, call: Call) -> Reply | None:
+    """RFC 7232 as S3 applies it: If-Match / If-Unmodified-Since (412), If-None-Match /
+    If-Modified-Since (304)."""
+    etag = row.etag.strip('"')
+    modified = row.modified_ms // 1000 * 1000
+    if_match = call.header("if-match")
+    if if_match is not None:
+        if etag not in {t.strip().strip('"') for t in if_match.split(",")} and if_match.strip() != "*":
+            raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
+                          Condition="If-Match")
+    else:
+        since = _when(call.header("if-unmodified-since"))
+        if since is not None and modified > since:
+            raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
+                          Condition="If-Unmodified-Since")
+    if_none = call.header("if-none-match")
+    if if_none is not None:
+        if etag in {t.strip().strip('"') for t in if_none.split(",")} or if_none.strip() == "*":
+            return call.reply(304, b"", [("etag", row.etag), ("last-modified", _http_date(row.modified_ms))])
+    else:
+        since = _when(call.header("if-modified-since"))
+        if since is not None and modified <= since:
+            return call.reply(304, b"", [("etag", row.etag), ("last-modified", _http_date(row.modified_ms))])
+    return None
+
+
+def list_buckets(call: Call) -> Reply:
+    buckets = [{"Name": b["Name"], "CreationDate": iso_time(b["Created"])} for b in call.service.list_buckets()]
+    account = call.service.account
+    return call.reply(200, xml_document("ListAllMyBucketsResult", {
+        "Owner": {"ID": account, "DisplayName": account}, "Buckets": {"Bucket": buckets}}))
+
+
+def create_bucket(call: Call) -> Reply:
+    location = None
+    if call.body.strip():
+        root = parse_xml(call.body)
+        if root.tag != "CreateBucketConfiguration":
+            raise _malformed()
+        location = _child_text(root, "LocationConstraint") or None
+    call.service.create_bucket(call.bucket, location)
+    return call.reply(200, b"", [("location", f"/{call.bucket}")])
+
+
+def head_bucket(call: Call) -> Reply:
+    doc = call.service.bucket(call.bucket)
+    return call.reply(200, b"", [("x-amz-bucket-region", doc.get("Region", call.service.region))])
+
+
+def delete_bucket(call: Call) -> Reply:
+    call.service.delete_bucket(call.bucket)
+    return call.reply(204)
+
+
+def get_bucket_location(call: Call) -> Reply:
+    region = call.service.location(call.bucket)
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{NS}">{region}</LocationConstraint>'
+    return call.reply(200, body.encode())
+
+
+def get_notification(call: Call) -> Reply:
+    return call.reply(200, render_notification(call.service.notification(call.bucket)))
+
+
+def put_notification(call: Call) -> Reply:
+    call.service.put_notification(call.bucket, parse_notification(call.body), call.caller())
+    return call.reply(200)
+
+
+def _max_keys(call: Call, name: str = "max-keys") -> int:
+    value = call.query.get(name, "1000")
+    if not value.isdigit() or len(value) > 10:
+        raise S3Error("InvalidArgument", "Provided max-keys not an integer or within integer range", 400,
+                      ArgumentName=name, ArgumentValue=value)
+    return min(int(value), 1000)
+
+
+def _token(cursor: str) -> str:
+    return base64.urlsafe_b64encode(cursor.encode("utf-8", "surrogatepass")).decode()
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8", "surrogatepass")
+    except (ValueError, UnicodeDecodeError):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect", 400,
+                      ArgumentName="continuation-token") from None
+
+
+def _listing(call: Call, version: int) -> Reply:
+    q = call.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    url = q.get("encoding-type") == "url"
+    if "encoding-type" in q and not url:
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
+                      ArgumentName="encoding-type")
+    enc: Callable[[str], str] = (lambda s: quote(s, safe="/")) if url else (lambda s: s)
+    max_keys = _max_keys(call)
+    if version == 2:
+        token = q.get("continuation-token")
+        after = max(q.get("start-after", ""), _untoken(token) if token is not None else "")
+    else:
+        after = q.get("marker", "")
+    listing = call.service.list_objects(call.bucket, prefix, delimiter, max_keys, after)
+    owner = {"ID": call.service.account, "DisplayName": call.service.account}
+    contents = [{"Key": enc(r.key), "LastModified": iso_time(r.modified_ms), "ETag": r.etag, "Size": r.size,
+                 **({"Owner": owner} if version == 1 or q.get("fetch-owner") == "true" else {}),
+                 "StorageClass": "STANDARD"} for r in listing.contents]
+    doc: dict[str, Any] = {"Name": call.bucket, "Prefix": enc(prefix)}
+    if version == 2:
+        if "start-after" in q:
+            doc["StartAfter"] = enc(q["start-after"])
+        if "continuation-token" in q:
+            doc["ContinuationToken"] = q["continuation-token"]
+        if listing.truncated:
+            doc["NextContinuationToken"] = _token(listing.next_after)
+        doc["KeyCount"] = len(listing.contents) + len(listing.prefixes)
+    else:
+        doc["Marker"] = enc(after)
+        if listing.truncated:
+            last = listing.contents[-1].key if listing.contents and (not listing.prefixes or
+                                                                     listing.contents[-1].key > listing.prefixes[-1]) \
+                else (listing.prefixes[-1] if listing.prefixes else "")
+            doc["NextMarker"] = enc(last)
+    doc["MaxKeys"] = max_keys
+    if delimiter:
+        doc["Delimiter"] = enc(delimiter)
+    doc["IsTruncated"] = listing.truncated
+    if url:
+        doc["EncodingType"] = "url"
+    doc["Contents"] = contents
+    doc["CommonPrefixes"] = [{"Prefix": enc(p)} for p in listing.prefixes]
+    return call.reply(200, xml_document("ListBucketResult", doc))
+
+
+def list_objects_v2(call: Call) -> Reply:
+    return _listing(call, 2)
+
+
+def list_objects(call: Call) -> Reply:
+    return _listing(call, 1)
+
+
+def list_uploads(call: Call) -> Reply:
+    uploads = call.service.list_uploads(call.bucket)
+    owner = {"ID": call.service.account, "DisplayName": call.service.account}
+    return call.reply(200, xml_document("ListMultipartUploadsResult", {
+        "Bucket": call.bucket, "KeyMarker": "", "UploadIdMarker": "", "MaxUploads": 1000, "IsTruncated": False,
+        "Upload": [{"Key": key, "UploadId": uid, "Initiator": owner, "Owner": owner, "StorageClass": "STANDARD",
+                    "Initiated": iso_time(at)} for key, uid, at in uploads]}))
+
+
+def delete_objects(call: Call) -> Reply:
+    root = parse_xml(call.body)
+    if root.tag != "Delete":
+        raise _malformed()
+    quiet = (_child_text(root, "Quiet") or "").lower() == "true"
+    objects = root.findall("Object")
+    if not objects or len(objects) > 1000:
+        raise _malformed()
+    deleted, errors = [], []
+    for obj in objects:
+        key = _child_text(obj, "Key")
+        if key is None:
+            raise _malformed()
+        try:
+            call.service.delete_object(call.bucket, key, call.caller())
+            if not quiet:
+                deleted.append({"Key": key})
+        except S3Error as err:
+            if err.code == "NoSuchBucket":
+                raise
+            errors.append({"Key": key, "Code": err.code, "Message": err.message})
+    return call.reply(200, xml_document("DeleteResult", {"Deleted": deleted, "Error": errors}))
+
+
+def put_object(call: Call) -> Reply:
+    content = call.content()
+    row = call.service.put_object(call.bucket, call.key, call.body, content, call.caller(),
+                                  call.header("if-match"), call.header("if-none-match"), call.header("content-md5"))
+    headers = [("etag", row.etag)]
+    headers += [(f"x-amz-checksum-{k.lower()}", v) for k, v in content.checksums.items()]
+    return call.reply(200, b"", headers)
+
+
+def get_object(call: Call) -> Reply:
+    row, f = call.service.open(call.bucket, call.key)
+    with f:
+        early = _preconditions(row, call)
+        if early is not None:
+            return early
+        byte_range = m.parse_range(call.header("range"), row.size)
+        headers = _object_headers(row, call, byte_range is None)
+        if byte_range is None:
+            return call.reply(200, f.read(), headers)
+        f.seek(byte_range.start)
+        data = f.read(byte_range.length)
+    return call.reply(206, data, headers + [("content-range",
+                                             f"bytes {byte_range.start}-{byte_range.end}/{row.size}")])
+
+
+def head_object(call: Call) -> Reply:
+    row = call.service.head(call.bucket, call.key)
+    early = _preconditions(row, call)
+    if early is not None:
+        return early
+    byte_range = m.parse_range(call.header("range"), row.size)
+    headers = _object_headers(row, call, byte_range is None)
+    if byte_range is not None:
+        reply = call.reply(206, b"", headers + [("content-range", f"bytes {byte_range.start}-{byte_range.end}/"
+                                                                  f"{row.size}")])
+        reply.length = byte_range.length
+        return reply
+    reply = call.reply(200, b"", headers)
+    reply.length = row.size
+    return reply
+
+
+def delete_object(call: Call) -> Reply:
+    call.service.delete_object(call.bucket, call.key, call.caller())
+    return call.reply(204)
+
+
+def _copy_source(call: Call) -> tuple[str, str]:
+    raw = call.header("x-amz-copy-source") or ""
+    source = unquote(raw.split("?", 1)[0]).lstrip("/")
+    bucket, _, key = source.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                      400, ArgumentName="x-amz-copy-source", ArgumentValue=raw)
+    return bucket, key
+
+
+def copy_object(call: Call) -> Reply:
+    source_bucket, source_key = _copy_source(call)
+    directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.", 400, ArgumentName="x-amz-metadata-directive",
+                      ArgumentValue=directive)
+    conditions = {name[len("x-amz-copy-source-"):]: v for name, v in call.request.headers
+                  if name in ("x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match")}
+    row = call.service.copy_object(call.bucket, call.key, source_bucket, source_key, directive == "REPLACE",
+                                   call.content(), call.caller(), conditions)
+    return call.reply(200, xml_document("CopyObjectResult", {"LastModified": iso_time(row.modified_ms),
+                                                             "ETag": row.etag}))
+
+
+def create_upload(call: Call) -> Reply:
+    upload_id = call.service.create_upload(call.bucket, call.key, call.content())
+    return call.reply(200, xml_document("InitiateMultipartUploadResult", {
+        "Bucket": call.bucket, "Key": call.key, "UploadId": upload_id}))
+
+
+def _part_number(call: Call) -> int:
+    value = call.query.get("partNumber", "")
+    if not value.isdigit() or len(value) > 6:
+        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400,
+                      ArgumentName="partNumber", ArgumentValue=value)
+    return int(value)
+
+
+def upload_part(call: Call) -> Reply:
+    content = call.content()
+    part = call.service.upload_part(call.bucket, call.key, call.query["uploadId"], _part_number(call), call.body,
+                                    call.header("content-md5"), content.checksums)
+    return call.reply(200, b"", [("etag", part.etag)])
+
+
+def upload_part_copy(call: Call) -> Reply:
+    source_bucket, source_key = _copy_source(call)
+    part = call.service.upload_part_copy(call.bucket, call.key, call.query["uploadId"], _part_number(call),
+                                         source_bucket, source_key, call.header("x-amz-copy-source-range"))
+    return call.reply(200, xml_document("CopyPartResult", {"LastModified": iso_time(part.modified_ms),
+                                                           "ETag": part.etag}))
+
+
+def complete_upload(call: Call) -> Reply:
+    root = parse_xml(call.body)
+    if root.tag != "CompleteMultipartUpload":
+        raise _malformed()
+    chosen = []
+    for part in root.findall("Part"):
+        number, etag = _child_text(part, "PartNumber"), _child_text(part, "ETag")
+        if number is None or not number.strip().isdigit() or etag is None:
+            raise _malformed()
+        chosen.append((int(number), etag))
+    row = call.service.complete_upload(call.bucket, call.key, call.query["uploadId"], chosen, call.caller(),
+                                       call.header("if-none-match"))
+    host = call.header("host") or ""
+    return call.reply(200, xml_document("CompleteMultipartUploadResult", {
+        "Location": f"http://{host}/{call.bucket}/{quote(call.key)}", "Bucket": call.bucket, "Key": call.key,
+        "ETag": row.etag}))
+
+
+def abort_upload(call: Call) -> Reply:
+    call.service.abort_upload(call.bucket, call.key, call.query["uploadId"])
+    return call.reply(204)
+
+
+def list_parts(call: Call) -> Reply:
+    upload_id = call.query["uploadId"]
+    _, parts = call.service.list_parts(call.bucket, call.key, upload_id)
+    marker = call.query.get("part-number-marker", "0")
+    after = int(marker) if marker.isdigit() and len(marker) < 7 else 0
+    limit = _max_keys(call, "max-parts")
+    chosen = [p for p in parts if p.number > after]
+    page, truncated = chosen[:limit], len(chosen) > limit
+    owner = {"ID": call.service.account, "DisplayName": call.service.account}
+    return call.reply(200, xml_document("ListPartsResult", {
+        "Bucket": call.bucket, "Key": call.key, "UploadId": upload_id, "PartNumberMarker": after,
+        "NextPartNumberMarker": page[-1].number if page else 0, "MaxParts": limit, "IsTruncated": truncated,
+        "Part": [{"PartNumber": p.number, "LastModified": iso_time(p.modified_ms), "ETag": p.etag, "Size": p.size}
+                 for p in page],
+        "Initiator": owner, "Owner": owner, "StorageClass": "STANDARD"}))
+
+
+OPERATIONS: dict[str, Handler] = {
+    "ListBuckets": list_buckets, "CreateBucket": create_bucket, "HeadBucket": head_bucket,
+    "DeleteBucket": delete_bucket, "GetBucketLocation": get_bucket_location,
+    "GetBucketNotificationConfiguration": get_notification, "PutBucketNotificationConfiguration": put_notification,
+    "ListObjectsV2": list_objects_v2, "ListObjects": list_objects, "ListMultipartUploads": list_uploads,
+    "DeleteObjects": delete_objects, "PutObject": put_object, "GetObject": get_object, "HeadObject": head_object,
+    "DeleteObject": delete_object, "CopyObject": copy_object, "CreateMultipartUpload": create_upload,
+    "UploadPart": upload_part, "UploadPartCopy": upload_part_copy, "CompleteMultipartUpload": complete_upload,
+    "AbortMultipartUpload": abort_upload, "ListParts": list_parts,
+}
+
+
+def handle(cumulo: Any, request: Request,
+           check: Callable[[tuple[str, str], dict[str, str], dict[str, Any]], None] | None = None) -> Reply:
+    """Run one S3 operation; every failure is answered with S3's XML error."""
+    request_id, host_id = _ids()
+    bucket, key = address(request)
+    resource = "/" + bucket + ("/" + key if key else "")
+    try:
+        query = _query(request)
+        name = operation_of(request.method, bucket, key, query, request.headers)
+        if not name:
+            raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented", 501)
+        if check is not None:
+            check(("s3", name), {"bucket": bucket, "key": key}, dict(request.headers))
+        return OPERATIONS[name](Call(cumulo.objects, request, bucket, key, query, request_id, host_id))
+    except CumuloError as err:
+        return error_reply(err, request.method, request_id, resource)
