@@ -20,7 +20,7 @@ from typing import Any
 from cumulo.errors import CumuloError
 from cumulo.ports import SYSTEM_CLOCK, Clock, Send, Targets, now_ms
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
-from cumulo.store.workers import QueueWorkers
+from cumulo.workers import QueueWorkers
 
 __all__ = ["OUTBOX_QUEUE", "entry", "OutboxWorker"]
 
