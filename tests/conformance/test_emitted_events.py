@@ -216,10 +216,25 @@ def test_scheduled_event_has_the_shape_of_aws_sample(platform: Cumulo) -> None:
     assert event["source"] == "aws.events" and event["resources"][0].endswith(":schedule/default/nightly")
 
 
+def test_s3_event_has_the_shape_of_aws_sample() -> None:
+    """S3's "Event message structure": the record an object write sends (``model/s3events.py``, as the
+    service fills it), key for key and type for type, and the same values where they are the sample's."""
+    from cumulo.model.s3events import record
+    aws = sample("powertools_s3Event")
+    theirs = aws["Records"][0]
+    ours = record("ObjectCreated:Put", bucket=theirs["s3"]["bucket"]["name"], key=theirs["s3"]["object"]["key"],
+                  region="us-east-2", time=theirs["eventTime"], sequencer="0C0F6F405D6ED209E1", size=1305107,
+                  etag='"b21b84d653bb07b05b1e6b33684dc11b"', configuration_id=theirs["s3"]["configurationId"],
+                  principal_id="AWS:AIDAINPONIXQXHT3IKHL2", source_ip="205.255.255.255",
+                  request_id="D82B88E5F771F645", host_id=theirs["responseElements"]["x-amz-id-2"])
+    assert shape_differences({"Records": [ours]}, aws) == []
+    assert ours == {**theirs, "s3": {**theirs["s3"], "bucket": {**theirs["s3"]["bucket"],
+                                                                "ownerIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"}}}}
+
+
 # -- kinds Cumulo does not emit -------------------------------------------------------------------
 NOT_EMITTED = {
     "powertools_snsEvent": "Cumulo has no SNS topics",
-    "powertools_s3Event": "Cumulo has no S3 buckets or their notifications",
     "powertools_dynamoStreamEvent": "Cumulo has no DynamoDB tables or streams",
     "powertools_albEvent": "Cumulo has no Application Load Balancer targets",
     "powertools_lambdaFunctionUrlEvent": "Cumulo has no function URLs",
@@ -234,7 +249,8 @@ def test_sample_of_an_event_not_emitted_yet(name: str) -> None:
 
 def test_every_sample_event_is_compared_or_listed_as_not_emitted() -> None:
     """A new sample in the shared data needs a comparison here (or in test_apigw_events.py)."""
-    compared = {"powertools_sqsEvent", "powertools_kinesisStreamEvent", "powertools_eventBridgeEvent"}
+    compared = {"powertools_sqsEvent", "powertools_kinesisStreamEvent", "powertools_eventBridgeEvent",
+                "powertools_s3Event"}
     api_gateway = {"apigw_http_api_payload_v1_docs", "apigw_http_api_payload_v2_docs",
                    "lambda_proxy_response_format_docs", "powertools_apiGatewayProxyEvent",
                    "powertools_apiGatewayProxyV2Event", "powertools_apiGatewayProxyV2Event_GET"}

@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, api_destination, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
+    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
     state_machine, stream,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
@@ -18,6 +18,7 @@ KINDS = Registry([
     function.Function(),                    # AWS::Serverless::Function
     api.HttpApi(),                          # AWS::Serverless::HttpApi, and the APIs of Api/HttpApi events
     queue.Queue(),                          # AWS::SQS::Queue
+    bucket.Bucket(),                        # AWS::S3::Bucket, and functions' S3 events
     stream.Stream(),                        # AWS::Kinesis::Stream
     bus.EventBus(),                         # AWS::Events::EventBus
     api_destination.Connection(),           # AWS::Events::Connection

@@ -107,7 +107,7 @@ _EC2_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::
 
 # Types Cumulo refuses because the application would be wrong without them, by service: the reason.
 MISSING: dict[str, str] = {
-    "S3": "Cumulo has no S3 buckets yet (object storage is its own issue): the application's bucket would not exist",
+    "S3": "Cumulo serves buckets (AWS::S3::Bucket) and no other S3 resource: what it configures would not exist",
     "DynamoDB": "Cumulo has no DynamoDB tables yet: the application's table would not exist",
     "SNS": "Cumulo has no SNS topics yet: what the application publishes would reach no subscriber",
     "SSM": "Cumulo has no Parameter Store: a function reading the parameter would fail",

@@ -80,7 +80,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         load_template(_write(tmp_path, "  Gadget:\n    Type: AWS::Robots::Arm\n"))
     assert info.value.message == (
         "Resource Gadget (line 3): resource type 'AWS::Robots::Arm' is not supported; Cumulo deploys "
-        "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::SQS::Queue, AWS::Kinesis::Stream, "
+        "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::SQS::Queue, AWS::S3::Bucket, AWS::Kinesis::Stream, "
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "
         "AWS::Serverless::StateMachine, "
         "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Scheduler::Schedule, AWS::Logs::LogGroup, "
@@ -93,8 +93,8 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
 
 def test_a_type_of_a_service_cumulo_lacks_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
-        load_template(_write(tmp_path, "  Bucket:\n    Type: AWS::S3::Bucket\n"))
+        load_template(_write(tmp_path, "  Bucket:\n    Type: AWS::S3::AccessPoint\n"))
     assert info.value.message == (
-        "Resource Bucket (line 3): resource type 'AWS::S3::Bucket' is not supported: Cumulo has no S3 buckets yet "
-        "(object storage is its own issue): the application's bucket would not exist")
+        "Resource Bucket (line 3): resource type 'AWS::S3::AccessPoint' is not supported: Cumulo serves buckets "
+        "(AWS::S3::Bucket) and no other S3 resource: what it configures would not exist")
     assert (info.value.logical_id, info.value.line) == ("Bucket", 3)
