@@ -60,11 +60,14 @@ from cumulo.functions.pollers import MappingPollers
 from cumulo.objects.files import BodyFiles
 from cumulo.objects.service import ObjectService
 from cumulo.outbox import OutboxWorker
+from cumulo.topics.service import TopicService
+from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
 from cumulo.targets import (
     TargetRouter, api_destination_delivery, bus_delivery, function_delivery, queue_delivery, state_machine_delivery,
+    topic_delivery,
 )
 
 __all__ = ["Cumulo"]
@@ -121,6 +124,7 @@ class Cumulo:
                                             self.targets, clock)
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
+        self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock)   # SNS
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -148,6 +152,7 @@ class Cumulo:
         route(Kind.BUS, bus_delivery(self.event_bus))
         route(Kind.API_DESTINATION, api_destination_delivery(self.api_destinations))
         route(Kind.STATE_MACHINE, state_machine_delivery(self.state_machines))
+        route(Kind.TOPIC, topic_delivery(self.topics))
 
     def _sync_limits(self) -> None:
         """Reserved concurrency lives in the store (another process, e.g. the CLI beside a running

@@ -152,6 +152,7 @@ class Kind(enum.Enum):
     BUS = "bus"                           # arn:aws:events:…:event-bus/name
     API_DESTINATION = "api-destination"   # arn:aws:events:…:api-destination/name/id
     STATE_MACHINE = "state-machine"       # arn:aws:states:…:stateMachine:name
+    TOPIC = "topic"                       # arn:aws:sns:…:name
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class Target:
             kind = Kind.QUEUE
         elif service == "states":
             kind = Kind.STATE_MACHINE
+        elif service == "sns":
+            kind = Kind.TOPIC
         elif service == "events":
             kind = Kind.API_DESTINATION if resource.startswith("api-destination/") else Kind.BUS
         else:

@@ -11,6 +11,7 @@ kind, built by the functions below from the service that does the work):
     BUS              forward an event (loop protection by the buses it passed) or PutEvents
     API_DESTINATION  one HTTP request (``events/destinations.py``)
     STATE_MACHINE    StartExecution
+    TOPIC            Publish (``Send.subject``; ``attributes`` as message attributes)
 
 A new kind of target is one ``Kind``, one handler and one ``register`` call.
 
@@ -32,7 +33,7 @@ from cumulo.model.queue import QueueAttributes
 from cumulo.ports import Invoke, Kind, Send, Target, TargetFailed
 
 __all__ = ["TargetRouter", "Handler", "function_delivery", "queue_delivery", "bus_delivery",
-           "api_destination_delivery", "state_machine_delivery"]
+           "api_destination_delivery", "state_machine_delivery", "topic_delivery"]
 
 log = logging.getLogger("cumulo.targets")
 
@@ -67,8 +68,8 @@ class TargetRouter:
         with ``attributes`` as message attributes (strings; those named in ``numbers``, numbers).
         Failures are logged, never raised: there is nowhere further to send it."""
         target = Target.parse(queue_arn)
-        if target.kind is not Kind.QUEUE:
-            log.warning("dead-letter target %s is not a queue; %s dropped", queue_arn, subject)
+        if target.kind not in (Kind.QUEUE, Kind.TOPIC):
+            log.warning("dead-letter target %s is not a queue or a topic; %s dropped", queue_arn, subject)
             return
         message_attributes = {name: {"DataType": "Number" if name in numbers else "String", "StringValue": value}
                               for name, value in attributes.items()}
@@ -99,6 +100,17 @@ class ApiDestinations(Protocol):
 class StateMachines(Protocol):
     def start_execution(self, machine_arn: Any, name: Any = None, input: Any = None,
                         parent: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+
+class Topics(Protocol):
+    def publish(self, topic_arn: Any, message: Any, subject: Any = None, attributes: dict[str, Any] | None = None,
+                structure: Any = None, group_id: Any = None, dedup_id: Any = None) -> dict[str, str]: ...
+
+
+def topic_delivery(topics: Topics) -> Handler:
+    """Answers Publish's answer (MessageId)."""
+    return lambda target, m: topics.publish(target.arn, m.payload, m.subject, m.attributes,
+                                            group_id=m.group_id, dedup_id=m.dedup_id)
 
 
 def function_delivery(invoke: Invoke) -> Handler:

@@ -33,7 +33,7 @@ from cumulo.api.http import Reply, Request
 from cumulo.errors import CumuloError
 
 __all__ = ["Service", "register", "find", "looks_like_query", "parse_params", "members", "handle", "error_reply",
-           "head_error", "xml_result", "InvalidAction", "MalformedQueryString", "MissingAction"]
+           "head_error", "xml_result", "InvalidAction", "MalformedQueryString", "MissingAction", "Entries", "nested", "listed"]
 
 FORM = "application/x-www-form-urlencoded"
 Operation = Callable[[Any, Request, dict[str, str]], "dict[str, Any] | None"]
@@ -193,9 +193,17 @@ def handle(cumulo: Any, request: Request,
         return error_reply(service, err, request_id)
 
 
+class Entries(dict):  # type: ignore[type-arg]
+    """A map answered as ``<entry><key>…</key><value>…</value></entry>`` elements (SNS's attributes)."""
+
+
 def _element(name: str, value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Entries):
+        inner = "".join(f"<entry><key>{escape(str(k))}</key><value>{escape(str(v))}</value></entry>"
+                        for k, v in value.items())
+        return f"<{name}>{inner}</{name}>"
     if isinstance(value, dict):
         return f"<{name}>{''.join(_element(k, v) for k, v in value.items())}</{name}>"
     if isinstance(value, (list, tuple)):
@@ -231,3 +239,28 @@ def head_error(err: CumuloError, method: str, raw_path: str, query_string: str,
         return None
     service = services.get(_scope_service(headers, query_string) or "") or next(iter(services.values()))
     return error_reply(service, err)
+
+
+def nested(params: dict[str, str]) -> dict[str, Any]:
+    """Flattened parameters as a tree: ``A.entry.1.Name=x`` -> ``{"A": {"entry": {"1": {"Name": "x"}}}}``
+    (``listed`` turns such numbered maps into lists)."""
+    tree: dict[str, Any] = {}
+    for key, value in params.items():
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        if not isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]] = value
+    return tree
+
+
+def listed(node: Any, item: str = "member") -> list[Any]:
+    """``{"member": {"1": a, "2": b}}`` -> ``[a, b]`` (by number; anything else: [])."""
+    if not isinstance(node, dict) or not isinstance(node.get(item), dict):
+        return []
+    numbered = node[item]
+    return [numbered[k] for k in sorted((k for k in numbered if k.isdigit() and len(k) <= 4), key=int)]

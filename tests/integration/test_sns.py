@@ -1,0 +1,147 @@
+"""SNS as its users meet it: unchanged boto3 and ``aws sns`` against a real ``cumulo up``: topics,
+subscriptions, Publish/PublishBatch fanning out to queues (the envelope, or raw) and a function
+(SNS's event), filter policies on attributes and on the body, and SNS's errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.test_s3_notifications import receive
+from tests.integration.test_server import CumuloServer
+
+AWS = Path(sys.executable).parent / "aws"
+FORWARD = """
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    sqs.send_message(QueueUrl=os.environ["SEEN"], MessageBody=json.dumps(event))
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("sns") / "home", "--iam", "off")
+    yield s
+    s.close()
+
+
+def queue(server: CumuloServer, name: str) -> tuple[str, str]:
+    sqs = server.aws("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_topics_are_created_listed_described_and_deleted(server: CumuloServer) -> None:
+    sns = server.aws("sns")
+    arn = sns.create_topic(Name="orders")["TopicArn"]
+    assert arn == "arn:aws:sns:us-east-1:000000000000:orders"
+    assert sns.create_topic(Name="orders")["TopicArn"] == arn                  # idempotent
+    assert {"TopicArn": arn} in sns.list_topics()["Topics"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Orders")
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert (attrs["TopicArn"], attrs["DisplayName"], attrs["Owner"], attrs["SubscriptionsConfirmed"]) == (
+        arn, "Orders", "000000000000", "0")
+    assert json.loads(attrs["Policy"])["Statement"][0]["Resource"] == arn
+    sns.delete_topic(TopicArn=arn)
+    with pytest.raises(ClientError) as caught:
+        sns.get_topic_attributes(TopicArn=arn)
+    e = caught.value.response
+    assert (e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NotFound", "Topic does not exist", 404)
+    with pytest.raises(ClientError) as caught:
+        sns.create_topic(Name="bad name!")
+    assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+
+
+def test_a_publish_fans_out_to_queues_and_a_function_through_filter_policies(server: CumuloServer,
+                                                                              tmp_path: Path) -> None:
+    sns, sqs, lam = server.aws("sns"), server.aws("sqs"), server.aws("lambda")
+    topic = sns.create_topic(Name="fanout")["TopicArn"]
+    all_url, all_arn = queue(server, "all-orders")
+    raw_url, raw_arn = queue(server, "big-orders-raw")
+    seen_url, _ = queue(server, "function-saw")
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", FORWARD)
+    fn = lam.create_function(FunctionName="on-order", Runtime="python3.11", Handler="app.handler",
+                             Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": buf.getvalue()},
+                             Environment={"Variables": {"SEEN": seen_url}})["FunctionArn"]
+    sub_all = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=all_arn)["SubscriptionArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=raw_arn, Attributes={
+        "RawMessageDelivery": "true", "FilterPolicy": json.dumps({"amount": [{"numeric": [">=", 100]}]})})
+    sub_fn = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn, Attributes={
+        "FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"kind": ["refund"]})})["SubscriptionArn"]
+    assert sns.get_subscription_attributes(SubscriptionArn=sub_fn)["Attributes"]["FilterPolicyScope"] == "MessageBody"
+    assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 3
+    small = sns.publish(TopicArn=topic, Message=json.dumps({"kind": "order"}), Subject="new order",
+                        MessageAttributes={"amount": {"DataType": "Number", "StringValue": "5"}})
+    big = sns.publish(TopicArn=topic, Message=json.dumps({"kind": "refund"}),
+                      MessageAttributes={"amount": {"DataType": "Number", "StringValue": "250"},
+                                         "region": {"DataType": "String", "StringValue": "eu"}})
+    everything = sorted(receive(sqs, all_url, 2), key=lambda m: m["MessageId"] == big["MessageId"])
+    first = everything[0]
+    assert set(first) == {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
+                          "Signature", "SigningCertURL", "UnsubscribeURL", "MessageAttributes"}
+    assert (first["Type"], first["MessageId"], first["TopicArn"], first["Subject"], first["Message"]) == (
+        "Notification", small["MessageId"], topic, "new order", json.dumps({"kind": "order"}))
+    assert first["MessageAttributes"] == {"amount": {"Type": "Number", "Value": "5"}}
+    assert "Subject" not in everything[1] and sub_all in everything[1]["UnsubscribeURL"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["Timestamp"])
+    raw = sqs.receive_message(QueueUrl=raw_url, WaitTimeSeconds=5, MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in raw] == [json.dumps({"kind": "refund"})]          # only the big one, raw
+    assert raw[0]["MessageAttributes"]["amount"] == {"StringValue": "250", "DataType": "Number"}
+    [event] = receive(sqs, seen_url, 1, timeout=60)                              # only the refund
+    record = event["Records"][0]
+    assert (record["EventSource"], record["EventVersion"], record["EventSubscriptionArn"]) == (
+        "aws:sns", "1.0", sub_fn)
+    assert set(record["Sns"]) == {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
+                                  "SignatureVersion", "Signature", "SigningCertUrl", "UnsubscribeUrl",
+                                  "MessageAttributes"}
+    assert (record["Sns"]["MessageId"], record["Sns"]["Subject"], record["Sns"]["MessageAttributes"]["region"]) == (
+        big["MessageId"], None, {"Type": "String", "Value": "eu"})
+    assert receive(sqs, seen_url, 1, timeout=1.5) == []
+
+
+def test_publish_batch_and_its_errors(server: CumuloServer) -> None:
+    sns, sqs = server.aws("sns"), server.aws("sqs")
+    topic = sns.create_topic(Name="batch")["TopicArn"]
+    url, arn = queue(server, "batch-q")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    out = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "one"}, {"Id": "b", "Message": "two", "Subject": "x" * 101}])
+    assert [s["Id"] for s in out["Successful"]] == ["a"]
+    assert [(f["Id"], f["Code"], f["SenderFault"]) for f in out["Failed"]] == [("b", "InvalidParameter", True)]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]] == ["one"]
+    with pytest.raises(ClientError) as caught:
+        sns.publish(TopicArn=topic + "-missing", Message="m")
+    assert caught.value.response["Error"]["Code"] == "NotFound"
+    with pytest.raises(ClientError) as caught:
+        sns.publish(TopicArn=topic, Message="x" * 262_145)
+    assert caught.value.response["Error"]["Message"] == "Invalid parameter: Message too long"
+
+
+def test_the_aws_cli_publishes(server: CumuloServer) -> None:
+    sns = server.aws("sns")
+    topic = sns.create_topic(Name="cli")["TopicArn"]
+    url, arn = queue(server, "cli-q")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "sns", "publish", "--topic-arn", topic,
+                          "--message", "from the cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    message_id = json.loads(out.stdout)["MessageId"]
+    [got] = receive(server.aws("sqs"), url, 1)
+    assert (got["MessageId"], got["Message"]) == (message_id, "from the cli")
