@@ -232,9 +232,26 @@ def test_s3_event_has_the_shape_of_aws_sample() -> None:
                                                                 "ownerIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"}}}}
 
 
+def test_sns_event_has_the_shape_of_aws_sample() -> None:
+    """What a function subscribed to a topic receives (``model/sns.py``), key for key and type for type."""
+    from cumulo.model.sns import lambda_event
+    aws = sample("powertools_snsEvent")
+    theirs = aws["Records"][0]["Sns"]
+    ours = lambda_event(subscription_arn=aws["Records"][0]["EventSubscriptionArn"], topic_arn=theirs["TopicArn"],
+                        message_id=theirs["MessageId"], message=theirs["Message"], subject=theirs["Subject"],
+                        timestamp=theirs["Timestamp"], region="us-east-2", endpoint="https://sns.us-east-2.amazonaws.com",
+                        attributes={"Test": {"DataType": "String", "StringValue": "TestString"},
+                                    "TestBinary": {"DataType": "Binary", "BinaryValue": "TestBinary"}})
+    assert shape_differences(ours, aws) == []
+    mine = ours["Records"][0]["Sns"]
+    assert {k: mine[k] for k in ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
+                                 "SignatureVersion", "MessageAttributes")} == \
+        {k: theirs[k] for k in ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
+                                "SignatureVersion", "MessageAttributes")}
+
+
 # -- kinds Cumulo does not emit -------------------------------------------------------------------
 NOT_EMITTED = {
-    "powertools_snsEvent": "Cumulo has no SNS topics",
     "powertools_dynamoStreamEvent": "Cumulo has no DynamoDB tables or streams",
     "powertools_albEvent": "Cumulo has no Application Load Balancer targets",
     "powertools_lambdaFunctionUrlEvent": "Cumulo has no function URLs",
@@ -250,7 +267,7 @@ def test_sample_of_an_event_not_emitted_yet(name: str) -> None:
 def test_every_sample_event_is_compared_or_listed_as_not_emitted() -> None:
     """A new sample in the shared data needs a comparison here (or in test_apigw_events.py)."""
     compared = {"powertools_sqsEvent", "powertools_kinesisStreamEvent", "powertools_eventBridgeEvent",
-                "powertools_s3Event"}
+                "powertools_s3Event", "powertools_snsEvent"}
     api_gateway = {"apigw_http_api_payload_v1_docs", "apigw_http_api_payload_v2_docs",
                    "lambda_proxy_response_format_docs", "powertools_apiGatewayProxyEvent",
                    "powertools_apiGatewayProxyV2Event", "powertools_apiGatewayProxyV2Event_GET"}

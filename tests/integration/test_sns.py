@@ -145,3 +145,80 @@ def test_the_aws_cli_publishes(server: CumuloServer) -> None:
     message_id = json.loads(out.stdout)["MessageId"]
     [got] = receive(server.aws("sqs"), url, 1)
     assert (got["MessageId"], got["Message"]) == (message_id, "from the cli")
+
+
+PIPELINE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: orders-sam
+      Subscription:
+        - {Protocol: sqs, Endpoint: !GetAtt Audit.Arn}
+  OrdersPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Orders]
+      PolicyDocument: {Statement: [{Effect: Allow, Principal: "*", Action: sns:Publish, Resource: !Ref Orders}]}
+  Audit:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: audit-sam}
+  Shipping:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: shipping-sam}
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: seen-sam}
+  ShippingSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Orders
+      Protocol: sqs
+      Endpoint: !GetAtt Shipping.Arn
+      RawMessageDelivery: true
+  OnRefund:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      Environment: {Variables: {SEEN: !Ref Seen}}
+      Events:
+        Refunds:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            FilterPolicy: {kind: [refund]}
+Outputs:
+  TopicArn: {Value: !Ref Orders}
+"""
+
+
+def test_a_sam_template_fans_a_topic_out_to_two_queues_and_a_filtered_function(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(FORWARD)
+    (tmp_path / "template.yaml").write_text(PIPELINE)
+    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"))
+    try:
+        server.wait_for_output("Stop with Ctrl-C", 60)
+        assert "TopicArn = arn:aws:sns:us-east-1:000000000000:orders-sam" in server.output, server.output
+        sns, sqs = server.aws("sns"), server.aws("sqs")
+        topic = "arn:aws:sns:us-east-1:000000000000:orders-sam"
+        sns.publish(TopicArn=topic, Message="a new order", MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"}})
+        refund = sns.publish(TopicArn=topic, Message="a refund", MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "refund"}})["MessageId"]
+        audit = receive(sqs, sqs.get_queue_url(QueueName="audit-sam")["QueueUrl"], 2)
+        assert sorted(m["Message"] for m in audit) == ["a new order", "a refund"]
+        shipping = sqs.get_queue_url(QueueName="shipping-sam")["QueueUrl"]
+        raw = []
+        deadline = time.monotonic() + 20
+        while len(raw) < 2 and time.monotonic() < deadline:
+            raw += [m["Body"] for m in sqs.receive_message(QueueUrl=shipping, MaxNumberOfMessages=10,
+                                                            WaitTimeSeconds=1).get("Messages", [])]
+        assert sorted(raw) == ["a new order", "a refund"]
+        [event] = receive(sqs, sqs.get_queue_url(QueueName="seen-sam")["QueueUrl"], 1, timeout=60)
+        assert (event["Records"][0]["Sns"]["MessageId"], event["Records"][0]["Sns"]["Message"]) == (refund, "a refund")
+    finally:
+        server.close()

@@ -25,7 +25,8 @@ MACHINE = "arn:aws:states:us-east-1:000000000000:stateMachine:flow"
     (FUNCTION, Kind.FUNCTION, "lambda"), (QUEUE, Kind.QUEUE, "sqs"), (BUS, Kind.BUS, "events"),
     (API, Kind.API_DESTINATION, "events"), (MACHINE, Kind.STATE_MACHINE, "states"),
     ("arn:aws:events:us-east-1:000000000000:rule/nightly", Kind.BUS, "events"),   # delivered as a bus would be
-    ("arn:aws:sns:us-east-1:000000000000:topic", None, "sns"),
+    ("arn:aws:sns:us-east-1:000000000000:topic", Kind.TOPIC, "sns"),
+    ("arn:aws:s3:::bucket", None, "s3"),
     ("work", None, ""), ("arn:aws:sqs", None, ""),
 ])
 def test_an_arn_is_parsed_once_into_its_kind(arn: str, kind: Kind | None, service: str) -> None:
@@ -101,12 +102,12 @@ def test_a_dead_letter_target_that_is_no_queue_drops_the_payload_with_a_warning(
     for kind in Kind:
         router.register(kind, anything)
     with caplog.at_level(logging.WARNING, logger="cumulo.targets"):
-        router.dead_letter("arn:aws:sns:us-east-1:000000000000:topic", "{}", {}, "event e-1")
+        router.dead_letter("arn:aws:s3:::bucket", "{}", {}, "event e-1")
         router.dead_letter(FUNCTION, "{}", {}, "event e-2")
     assert anything.calls == []
     assert [r.getMessage() for r in caplog.records] == [
-        "dead-letter target arn:aws:sns:us-east-1:000000000000:topic is not a queue; event e-1 dropped",
-        f"dead-letter target {FUNCTION} is not a queue; event e-2 dropped"]
+        "dead-letter target arn:aws:s3:::bucket is not a queue or a topic; event e-1 dropped",
+        f"dead-letter target {FUNCTION} is not a queue or a topic; event e-2 dropped"]
 
 
 def test_a_dead_letter_that_cannot_be_sent_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,7 +8,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 
 from cumulo.deploy.kinds import (
     api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
-    state_machine, stream,
+    state_machine, stream, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -18,6 +18,8 @@ KINDS = Registry([
     function.Function(),                    # AWS::Serverless::Function
     api.HttpApi(),                          # AWS::Serverless::HttpApi, and the APIs of Api/HttpApi events
     queue.Queue(),                          # AWS::SQS::Queue
+    topic.Topic(),                          # AWS::SNS::Topic
+    topic.Subscription(),                   # AWS::SNS::Subscription, topics' Subscription lists, SNS events
     bucket.Bucket(),                        # AWS::S3::Bucket, and functions' S3 events
     stream.Stream(),                        # AWS::Kinesis::Stream
     bus.EventBus(),                         # AWS::Events::EventBus

@@ -73,7 +73,7 @@ def default_bucket_name(stack: str, logical_id: str) -> str:
 class Bucket(Kind):
     name = "bucket"
     types = (BUCKET_TYPE,)
-    after = ("function", "queue")
+    after = ("function", "queue", "topic")
     listed = 25
     record_key = "buckets"
 

@@ -74,8 +74,10 @@ INERT_TYPES: dict[str, _Type] = {
     "AWS::Scheduler::ScheduleGroup": _Type("groups schedules (and their tags)",
                                            "Cumulo keeps every schedule in one group, named across groups", "Name",
                                            arn="arn:aws:scheduler:{region}:{account}:schedule-group/{name}"),
+    "AWS::SNS::TopicPolicy": _Type("lets principals publish to or manage a topic",
+                                   "Cumulo's topics answer the account's keys; the policy is not evaluated yet"),
     "AWS::S3::BucketPolicy": _Type("grants access to an S3 bucket",
-                                   "Cumulo has no S3 buckets yet and keeps no bucket policy"),
+                                   "Cumulo keeps no bucket policy: its buckets answer the account's keys"),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
                                       "Cumulo's gateway writes access logs to its own store", ref="id"),
     "AWS::EC2::VPC": _Type("creates a virtual network", _VPC, ref="id",
@@ -109,7 +111,8 @@ _EC2_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::
 MISSING: dict[str, str] = {
     "S3": "Cumulo serves buckets (AWS::S3::Bucket) and no other S3 resource: what it configures would not exist",
     "DynamoDB": "Cumulo has no DynamoDB tables yet: the application's table would not exist",
-    "SNS": "Cumulo has no SNS topics yet: what the application publishes would reach no subscriber",
+    "SNS": "Cumulo serves topics and subscriptions (AWS::SNS::Topic, AWS::SNS::Subscription) and no other SNS "
+           "resource",
     "SSM": "Cumulo has no Parameter Store: a function reading the parameter would fail",
     "SecretsManager": "Cumulo has no Secrets Manager: a function reading the secret would fail",
     "Cognito": "Cumulo has no Cognito user pools: sign-in and the tokens the application checks would not exist",

@@ -476,7 +476,7 @@ def test_output_faults_are_found_at_load(tmp_path: Path) -> None:
 
 
 def test_template_errors_are_validation_errors(tmp_path: Path) -> None:
-    err = refused(tmp_path, HEAD + "Resources:\n  Q:\n    Type: AWS::SNS::Topic\n", "AWS::SNS::Topic")
+    err = refused(tmp_path, HEAD + "Resources:\n  Q:\n    Type: AWS::SNS::PlatformApplication\n", "AWS::SNS::PlatformApplication")
     assert (err.type, err.status, err.retryable) == ("ValidationError", 400, False)
     assert (err.logical_id, err.line) == ("Q", 3)
     assert err.to_aws()["Type"] == "User"
