@@ -5,7 +5,8 @@ An S3 object write and its event notifications, an SNS publish and its deliverie
 subscriber: the service builds one ``entry`` per delivery and hands them to the store with the
 write, so that nothing acknowledged is lost to ``kill -9``, and a write that did not commit
 sends nothing. ``OutboxWorker`` leases them from the internal queue ``~outbox`` and sends each
-with ``Send``'s fields as given: a delivery that fails with a ``retryable`` error is tried again
+with ``Send``'s fields as given (at least once: one a dead process held is sent again after
+``LEASE_MS``): a delivery that fails with a ``retryable`` error is tried again
 after ``retry_base_s``, doubling up to 60 s, for up to ``max_age_s``; one that fails otherwise,
 or for too long, goes to its dead-letter queue if it names one (a subscription's
 ``RedrivePolicy``), and is logged and dropped if not.
@@ -28,6 +29,9 @@ log = logging.getLogger("cumulo.outbox")
 
 OUTBOX_QUEUE = "~outbox"
 MAX_AGE_S = 24 * 3600
+# A delivery in hand when its process died is sent again once its lease runs out: deliveries are an
+# enqueue (an asynchronous invoke, a queue message), so a short lease only risks a rare duplicate.
+LEASE_MS = 15_000
 _SEND_FIELDS = ("qualifier", "invocation_type", "attributes", "group_id", "dedup_id", "platform", "subject", "entries")
 
 
@@ -49,7 +53,7 @@ class OutboxWorker:
                  clock: Clock = SYSTEM_CLOCK, workers: int = 8, max_age_s: float = MAX_AGE_S) -> None:
         self._messages, self._targets, self._clock = messages, targets, clock
         self._retry_base_s, self._max_age_s = retry_base_s, max_age_s
-        self._workers = QueueWorkers(messages, wakeups, OUTBOX_QUEUE, workers, 60_000, self.deliver,
+        self._workers = QueueWorkers(messages, wakeups, OUTBOX_QUEUE, workers, LEASE_MS, self.deliver,
                                      "cumulo-outbox", clock)
 
     def start(self) -> None:

@@ -198,7 +198,7 @@ def test_notifications_survive_kill_9(tmp_path: Path) -> None:
     try:
         sqs = server.aws("sqs")
         url = sqs.get_queue_url(QueueName="kept")["QueueUrl"]
-        bodies = receive(sqs, url, 41)
+        bodies = receive(sqs, url, 41, timeout=90)      # one the killed server had in hand: after its lease
         keys = {b["Records"][0]["s3"]["object"]["key"] for b in bodies if "Records" in b}
         assert keys == {f"k{i}" for i in range(40)}
         assert [o["Key"] for o in server.aws("s3").list_objects_v2(Bucket="durable")["Contents"]] == sorted(
