@@ -4,6 +4,7 @@ over real loopback sockets."""
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
 from typing import Callable, Iterator
@@ -219,6 +220,21 @@ def connect(server: RuntimeApiServer) -> Iterator[Callable[[], socket.socket]]:
     yield make
     for sock in opened:
         sock.close()
+
+
+def test_accepted_connections_send_without_waiting_for_acks(server: RuntimeApiServer, connect) -> None:
+    """TCP_NODELAY on every connection the server accepts: without it a keep-alive exchange with a
+    runtime waits for the peer's delayed ACK (~40-90 ms) at each warm invocation."""
+    connect()
+    _pump(server)
+    accepted = [fd for fd in server.fds() if fd != server.listener.fileno()]
+    assert accepted
+    for fd in accepted:
+        sock = socket.socket(fileno=os.dup(fd))
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            sock.close()
 
 
 def _read_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
