@@ -452,6 +452,13 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
            "off": "are not checked"}[c.settings.iam] + "; the owner's keys have full access")
     if stack is not None:
         say(f"  stack       {stack}")
+    from cumulo.runtime import catalog, node_sdk
+
+    if catalog.node_version() is not None:   # Node.js functions get the AWS SDK for JavaScript, as on AWS
+        if node_sdk.folder() is not None:
+            say(f"  node sdk    AWS SDK for JavaScript v{node_sdk.VERSION} for Node.js functions")
+        else:
+            node_sdk.install_in_background(lambda text: say(f"  node sdk    {text}"))
     for line in deployed:
         say(f"  deployed    {line.replace('<gateway>', gateway_url)}")
     say("")

@@ -38,6 +38,7 @@ from cumulo.runtime.interfaces import (
     TimedOut,
 )
 from cumulo.runtime import catalog
+from cumulo.runtime.node_sdk import folder as node_sdk_folder
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX, Environment
 from cumulo.runtime.interfaces import ExecutionEnvironment
 from cumulo.runtime.sandbox import SandboxLevel, SandboxPolicy
@@ -254,10 +255,15 @@ class Invoker:
         }
         if runtime.execution_env is None:   # custom runtimes: AWS sets no AWS_EXECUTION_ENV
             del env["AWS_EXECUTION_ENV"]
+        node_sdk = None
         if config.runtime.startswith("nodejs"):
             major = config.runtime[len("nodejs"):].split(".")[0]
+            node_sdk = node_sdk_folder()
+            # the SDK for JavaScript: at /var/runtime/node_modules in a namespace, as on AWS; in place otherwise
+            sdk = "/var/runtime/node_modules" if sandbox.level is SandboxLevel.NAMESPACE or node_sdk is None \
+                else str(node_sdk)
             env["NODE_PATH"] = (f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:"
-                                f"/var/runtime/node_modules:/var/runtime:{task}")
+                                f"{sdk}:/var/runtime:{task}")
         env.update(config.environment)
         env.update(self._credentials(config))   # reserved names: never among the function's own variables
         if init_type == InitType.SNAP_START:   # AWS: not available in SnapStart functions
@@ -271,6 +277,7 @@ class Invoker:
             layers_dir=layers_dir, runtime=config.runtime, entrypoint=runtime.entrypoint,
             runtime_dir=runtime.runtime_dir,
             sdk=runtime.entrypoint is None and catalog.uses_runtime_sdk(code_dir, layers_dir),
+            node_sdk=node_sdk,
         )
 
     # -- results and logs -----------------------------------------------------

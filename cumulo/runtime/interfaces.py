@@ -68,6 +68,7 @@ class EnvironmentSpec:
     entrypoint: tuple[str, ...] | None = None
     runtime_dir: Path | None = None    # the runtime's own files (our Node.js bootstrap): /var/runtime in a namespace
     sdk: bool = False                  # forked from the zygote with the runtime's AWS SDK imported and warm
+    node_sdk: Path | None = None       # the AWS SDK for JavaScript's node_modules (runtime/node_sdk.py)
 
     @property
     def stream(self) -> str:
@@ -109,6 +110,7 @@ class EnvironmentSpec:
             "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
             "runtime_dir": str(self.runtime_dir) if self.runtime_dir else None,
             "sdk": self.sdk,
+            "node_sdk": str(self.node_sdk) if self.node_sdk is not None and ns else None,
         }
 
 

@@ -624,23 +624,25 @@ def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list
         os.mkdir(root + target)
         _bind_read_only(path, root + target)
     runtime_dir = runtime_own
+    sdk = spec.get("node_sdk")
+    sdk = sdk if sdk and os.path.isdir(sdk) else None
     if runtime_dir and held:
         # The runtime's folder sits in a platform path that moved (a checkout under /tmp): follow it,
         # then show its entries at /var/runtime itself, beside the platformN folders, as AWS has it.
         runtime_dir = exec_runtime.relocate(runtime_dir, moved)
-        inside = root + runtime_dir
-        if os.path.isdir(inside):
-            for name in os.listdir(inside):
-                source, target = os.path.join(inside, name), root + os.path.join(RUNTIME_DIR, name)
-                if os.path.isdir(source):
-                    os.mkdir(target)
-                else:
-                    open(target, "w").close()
-                _bind_read_only(source, target)
+        if os.path.isdir(root + runtime_dir):
+            _show_entries(root + runtime_dir, root + RUNTIME_DIR)
             runtime_dir = RUNTIME_DIR
     elif runtime_dir and os.path.isdir(runtime_dir):
-        _bind_read_only(runtime_dir, root + RUNTIME_DIR)
+        if sdk:   # its entries one by one: /var/runtime/node_modules is the SDK's, as on AWS
+            _show_entries(runtime_dir, root + RUNTIME_DIR)
+        else:
+            _bind_read_only(runtime_dir, root + RUNTIME_DIR)
         runtime_dir = RUNTIME_DIR
+    if sdk:   # the AWS SDK for JavaScript (node_sdk.py): on NODE_PATH, and where ES modules' imports end
+        for target in (RUNTIME_DIR + "/node_modules", "/node_modules"):
+            os.makedirs(root + target, exist_ok=True)
+            _bind_read_only(sdk, root + target)
     scratch.mount_tmp(spec, root + "/tmp")   # its own disk (or a tmpfs), EphemeralStorage in size
     if spec.get("template"):
         _template_proc(root + "/proc")
@@ -673,6 +675,17 @@ def _template_proc(at: str) -> None:
         linux.mount("/proc", at, None, linux.MS_BIND | linux.MS_REC)
     else:
         snapshot.private_proc(read_only_sys=False, at=at)
+
+
+def _show_entries(source_dir: str, target_dir: str) -> None:
+    """Each entry of ``source_dir`` bound read-only at the same name in ``target_dir``."""
+    for name in os.listdir(source_dir):
+        source, target = os.path.join(source_dir, name), os.path.join(target_dir, name)
+        if os.path.isdir(source):
+            os.mkdir(target)
+        else:
+            open(target, "w").close()
+        _bind_read_only(source, target)
 
 
 def _resolver(root: str) -> None:
