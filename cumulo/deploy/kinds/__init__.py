@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, rule, schedule,
+    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, queue_policy, rule, schedule,
     state_machine, stream, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
@@ -33,5 +33,6 @@ KINDS = Registry([
     invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
     log_group.LogGroup(),                   # AWS::Logs::LogGroup (retention of a function's or API's log)
     permission.Permission(),                # AWS::Lambda::Permission (a statement of a function's policy)
+    queue_policy.QueuePolicy(),             # AWS::SQS::QueuePolicy (queues' resource policies)
     inert.Inert(),                          # types with no local meaning, accepted with a warning (alarms, keys...)
 ])
