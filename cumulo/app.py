@@ -51,6 +51,7 @@ from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
+from cumulo.events.permissions import BusPolicies
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
 from cumulo.stepfunctions.service import StateMachines
@@ -120,6 +121,8 @@ class Cumulo:
         self.api_destinations = ApiDestinations(self.store, self.arns, clock)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
                                          self.api_destinations.describe_api_destination, clock)
+        self.bus_policies = BusPolicies(self.store, lambda ref: self.event_bus.describe_event_bus(ref)["Name"],
+                                        self.event_bus.bus_arn)   # PutPermission / RemovePermission
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
                                             self.targets, clock)
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
@@ -180,11 +183,17 @@ class Cumulo:
 
     def resource_policy(self, arn: str) -> iam.Policy | None:
         """The policy attached to the resource ``arn`` names: a function's (AddPermission), a queue's
-        ``Policy`` attribute; None for anything else."""
+        ``Policy`` attribute, an event bus's (PutPermission); None for anything else."""
         if arn.startswith("arn:aws:lambda:"):
             return self.function_policies.policy_for(arn)
         if arn.startswith("arn:aws:sqs:"):
             text = self.queues.policy_text(arn.rsplit(":", 1)[-1])
+            return _resource_policy(text) if text else None
+        if arn.startswith("arn:aws:events:") and ":event-bus/" in arn:
+            try:
+                text = self.bus_policies.policy_text(arn)
+            except CumuloError:
+                return None
             return _resource_policy(text) if text else None
         return None
 

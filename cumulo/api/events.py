@@ -13,11 +13,29 @@ def _bus(d: dict[str, Any]) -> Any:
     return d.get("EventBusName")
 
 
+def _described(c: Any, name: Any) -> dict[str, Any]:
+    bus = c.event_bus.describe_event_bus(name)
+    policy = c.bus_policies.policy_text(bus["Name"])
+    return {**bus, **({"Policy": policy} if policy else {})}
+
+
+def _deleted(c: Any, name: Any) -> None:
+    bus = c.event_bus.describe_event_bus(name)["Name"] if name not in (None, "", "default") else name
+    c.event_bus.delete_event_bus(name)
+    if bus:
+        c.bus_policies.forget(bus)
+
+
 OPERATIONS = {
     "CreateEventBus": lambda c, r, d: c.event_bus.create_event_bus(d.get("Name"), d.get("Description"), d.get("Tags")),
-    "DescribeEventBus": lambda c, r, d: c.event_bus.describe_event_bus(d.get("Name")),
+    "DescribeEventBus": lambda c, r, d: _described(c, d.get("Name")),
     "ListEventBuses": lambda c, r, d: page(c.event_bus.list_event_buses(d.get("NamePrefix")), "EventBuses", d),
-    "DeleteEventBus": lambda c, r, d: c.event_bus.delete_event_bus(d.get("Name")),
+    "DeleteEventBus": lambda c, r, d: _deleted(c, d.get("Name")),
+    "PutPermission": lambda c, r, d: c.bus_policies.put_permission(
+        d.get("EventBusName"), d.get("Action"), d.get("Principal"), d.get("StatementId"), d.get("Condition"),
+        d.get("Policy")),
+    "RemovePermission": lambda c, r, d: c.bus_policies.remove_permission(
+        d.get("EventBusName"), d.get("StatementId"), d.get("RemoveAllPermissions")),
     "PutRule": lambda c, r, d: {"RuleArn": c.event_bus.put_rule(
         d.get("Name"), _bus(d), d.get("EventPattern"), d.get("ScheduleExpression"), d.get("State"),
         d.get("Description"), d.get("RoleArn"))},

@@ -4,7 +4,10 @@ request and answer shapes, its errors), and a queue's Policy attribute (SetQueue
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from typing import Callable, Iterator
+
+import boto3
+from botocore.config import Config
 
 import pytest
 from botocore.client import BaseClient
@@ -132,3 +135,74 @@ def test_a_queue_policy_is_read_as_iam_reads_it(sqs: BaseClient) -> None:
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": arn}]})})
     assert info.value.response["Error"]["Code"] == "InvalidAttributeValue"
     assert "Invalid value for the parameter Policy" in info.value.response["Error"]["Message"]
+
+
+# -- an event bus's policy (EventBridge's PutPermission / RemovePermission) --------------------------
+
+@pytest.fixture(scope="module")
+def events(server: CumuloServer) -> Iterator[BaseClient]:
+    client = server.aws("events")
+    yield client
+    client.close()
+
+
+def _error(call: Callable[[], object]) -> tuple[str, str]:
+    with pytest.raises(ClientError) as info:
+        call()
+    return info.value.response["Error"]["Code"], info.value.response["Error"].get("Message", "")
+
+
+def test_bus_permissions_are_the_statements_aws_writes(events: BaseClient) -> None:
+    bus = unique("bus")
+    events.create_event_bus(Name=bus)
+    arn = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}"
+    assert "Policy" not in events.describe_event_bus(Name=bus)
+    events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal="111122223333", StatementId="partner")
+    events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal="*", StatementId="org",
+                          Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": "o-abc123"})
+    policy = json.loads(events.describe_event_bus(Name=bus)["Policy"])
+    assert policy["Statement"] == [
+        {"Sid": "partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "events:PutEvents", "Resource": arn},
+        {"Sid": "org", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": arn,
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}]
+    events.remove_permission(EventBusName=bus, StatementId="partner")
+    assert [s["Sid"] for s in json.loads(events.describe_event_bus(Name=bus)["Policy"])["Statement"]] == ["org"]
+    assert _error(lambda: events.remove_permission(EventBusName=bus, StatementId="partner")) == \
+        ("ResourceNotFoundException", "Statement with the provided id does not exist.")
+    events.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
+    assert "Policy" not in events.describe_event_bus(Name=bus)
+    events.delete_event_bus(Name=bus)
+
+
+def test_bad_bus_permissions_are_refused(events: BaseClient) -> None:
+    for bad in ({"Action": "events:DeleteRule", "Principal": "*", "StatementId": "x"},
+                {"Action": "events:PutEvents", "Principal": "12", "StatementId": "x"},
+                {"Action": "events:PutEvents", "Principal": "*", "StatementId": "no spaces"},
+                {"Policy": '{"Version": "2012-10-17", "Statement": [{"Effect": "Perhaps"}]}'}):
+        assert _error(lambda: events.put_permission(**bad))[0] == "ValidationException", bad
+    assert _error(lambda: events.put_permission(EventBusName="nowhere", Action="events:PutEvents", Principal="*",
+                                                  StatementId="x"))[0] == "ResourceNotFoundException"
+
+
+def test_a_bus_policy_naming_a_role_lets_it_put_events(server: CumuloServer, events: BaseClient) -> None:
+    """Same account: the role has no identity policy for events:PutEvents; the bus's policy naming the
+    role allows it, as IAM evaluates a resource policy."""
+    iam = server.aws("iam")
+    role = unique("publisher")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    creds = server.aws("sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")["Credentials"]
+    as_role = boto3.session.Session().client(
+        "events", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+        config=Config(retries={"max_attempts": 0}))
+    bus = unique("guarded")
+    events.create_event_bus(Name=bus)
+    entry = [{"Source": "app", "DetailType": "t", "Detail": "{}", "EventBusName": bus}]
+    assert _error(lambda: as_role.put_events(Entries=entry))[0] == "AccessDeniedException"
+    events.put_permission(EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "role", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}"}]}))
+    assert as_role.put_events(Entries=entry)["FailedEntryCount"] == 0

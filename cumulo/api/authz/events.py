@@ -86,6 +86,8 @@ OPERATIONS: dict[str, Mapper] = {
     "DescribeEventBus": on_bus("events:DescribeEventBus", "Name"),
     "ListEventBuses": anywhere("events:ListEventBuses"),
     "DeleteEventBus": on_bus("events:DeleteEventBus", "Name"),
+    "PutPermission": on_bus("events:PutPermission"),
+    "RemovePermission": on_bus("events:RemovePermission"),
     "PutRule": put_rule,
     "DescribeRule": on_rule("events:DescribeRule"),
     "ListRules": anywhere("events:ListRules"),
