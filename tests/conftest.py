@@ -28,6 +28,7 @@ CAPABILITIES = {
     "node": "Node.js and npm (the nodejs runtimes, npm builds)",
     "runtime-clients": "AWS's runtime interface clients, installed and built (awslambdaric, aws-lambda-ric)",
     "nonroot": "an ordinary user to run Cumulo as (created with useradd when root), and a Python it may run",
+    "rootless": "user namespaces for an ordinary user (the namespace level without root)",
     "strace": "strace, to watch a process's system calls (fsync per commit)",
     "curl": "curl, for custom runtimes' bootstraps",
     "gcc": "a C compiler, for a compiled custom runtime",
