@@ -198,8 +198,20 @@ def _identity_sources(identity: dict[str, Any]) -> list[str]:
     return sources
 
 
+def read_rest_globals(globals_api: dict[str, Any]) -> HttpApiConfig:
+    """The implicit REST API (``ServerlessRestApi``, stage ``Prod``) with ``Globals.Api``: its ``Variables`` are
+    the stage's variables and ``Name`` its name; the rest is noted as ignored (this build's REST flavour has no
+    OpenAPI definitions, caching, binary media types, custom domains...)."""
+    variables = _map(globals_api.get("Variables", {}), "Globals.Api.Variables")
+    name = globals_api.get("Name")
+    notes = tuple(f"Globals.Api.{key} ignored: the implicit REST API does not apply it in this build"
+                  for key in globals_api if key not in ("Variables", "Name"))
+    return HttpApiConfig(IMPLICIT_REST_API, "Prod", {str(k): str(v) for k, v in variables.items()},
+                         name=str(name) if name is not None else None, notes=notes)
+
+
 def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConfig],
-              globals_http_api: dict[str, Any]) -> list[ApiSpec]:
+              globals_http_api: dict[str, Any], globals_api: dict[str, Any] | None = None) -> list[ApiSpec]:
     """Every API the template makes: declared HttpApis, and the implicit APIs its events need."""
     configs = dict(http_apis)
     routes: dict[str, list[Route]] = {logical: [] for logical in configs}
@@ -214,7 +226,7 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
             logical = _target_api(kind, props, configs, stack, where)
             if logical not in configs:
                 configs[logical] = (read_http_api(logical, {}, globals_http_api) if kind == "HttpApi"
-                                    else HttpApiConfig(logical, "Prod"))
+                                    else read_rest_globals(globals_api or {}))
                 routes[logical], throttles[logical] = [], {}
             try:
                 route, throttle = _route(kind, props, fn.function_name, configs[logical])

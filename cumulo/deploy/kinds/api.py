@@ -60,7 +60,8 @@ class HttpApi(Kind):
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
         try:
-            return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api)
+            return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api,
+                             _globals_section(load, "Api"))
         except IntrinsicError as exc:
             raise error("Template", exc.message, line=exc.line) from None
 
@@ -119,15 +120,19 @@ def local_api_urls(outputs: dict[str, Any], api_ids: set[str], gateway_url: str)
 
 
 def _globals_http_api(load: Load) -> dict[str, Any]:
-    section = load.globals.get("HttpApi")
+    return _globals_section(load, "HttpApi")
+
+
+def _globals_section(load: Load, name: str) -> dict[str, Any]:
+    section = load.globals.get(name)
     if section is None:
         return {}
     try:
         value = plain(resolve(section, load.scope))
     except IntrinsicError as exc:
-        raise error(f"Globals.HttpApi (line {exc.line})", exc.message, line=exc.line) from None
+        raise error(f"Globals.{name} (line {exc.line})", exc.message, line=exc.line) from None
     if not isinstance(value, dict):
-        raise error("Globals.HttpApi", "must be a map")
+        raise error(f"Globals.{name}", "must be a map")
     return value
 
 

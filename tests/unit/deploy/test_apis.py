@@ -223,3 +223,21 @@ def test_http_api_notes_are_shown_as_warnings(tmp_path: Path) -> None:
     warnings = [w for kind, spec in template.all_resources() for w in kind.warnings(spec)]
     assert [w for w in warnings if w.startswith("Orders:")] == [
         "Orders: FailOnWarnings ignored: there are no OpenAPI warnings to fail on"]
+
+
+def test_the_implicit_rest_api_takes_globals_api(tmp_path: Path) -> None:
+    header = HEADER + "  Api:\n    Variables: {table: orders}\n    Name: shop-api\n    BinaryMediaTypes: ['image~1png']\n"
+    template = _load(tmp_path, """
+    Resources:
+      Fn:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Get: {Type: Api, Properties: {Path: /items, Method: GET}}
+    """, header=header)
+    (spec,) = template.apis
+    assert (spec.logical_id, spec.stage, spec.stage_variables, spec.name) == (
+        "ServerlessRestApi", "Prod", {"table": "orders"}, "shop-api")
+    warnings = [w for kind, s in template.all_resources() for w in kind.warnings(s)]
+    assert "ServerlessRestApi: Globals.Api.BinaryMediaTypes ignored: the implicit REST API does not apply it in this " \
+           "build" in warnings
