@@ -62,6 +62,8 @@ from cumulo.objects.files import BodyFiles
 from cumulo.objects.service import ObjectService
 from cumulo.outbox import OutboxWorker
 from cumulo.topics.service import TopicService
+from cumulo.secrets.service import SecretService
+from cumulo.keyring import Keyring
 from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
@@ -128,6 +130,10 @@ class Cumulo:
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
         self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock)   # SNS
+        # the master key, checked against the store before anything is served (docs/secrets.md)
+        self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
+                                    os.environ.get("CUMULO_MASTER_KEY", ""))
+        self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()

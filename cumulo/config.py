@@ -38,6 +38,7 @@ class Settings:
     cpu_split: bool = False             # `cumulo up`: its threads on one CPU, environments on the others
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
+    master_key_file: str = ""          # the store's master key (docs/secrets.md); "": <home>/master.key
     iam: str = "enforce"                # role sessions' requests: enforce | audit (allow, log denials) | off
     # `cumulo up`'s HTTP ports (control plane and gateway, each): what one client may hold (edge/server.py)
     http_max_connections: int = 0       # more are answered 503 and closed; 0: 1,024 or 1/4 of the fd limit

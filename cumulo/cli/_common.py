@@ -22,15 +22,16 @@ EXIT_PLATFORM_ERROR = 3
 
 
 def open_cumulo(ctx: click.Context) -> Any:
-    """The Cumulo of ``--home``; a damaged store file or a full disk exits 3, saying which file
-    and what to do (``store/health.py``), instead of a traceback."""
+    """The Cumulo of ``--home``; a damaged store file, a full disk or a wrong or missing master key
+    exits 3, saying which file and what to do (``store/health.py``, ``keyring.py``), instead of a traceback."""
     from cumulo.app import Cumulo
+    from cumulo.keyring import KeyringError
     from cumulo.store.health import StoreDamaged, StoreFull
 
     if "cumulo" not in ctx.obj:
         try:
             ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"], **ctx.obj.get("settings", {})))
-        except (StoreDamaged, StoreFull) as exc:
+        except (StoreDamaged, StoreFull, KeyringError) as exc:
             click.echo(f"cumulo: {exc}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)
     return ctx.obj["cumulo"]

@@ -1,0 +1,54 @@
+"""The master key and sealing (``cumulo/keyring.py``)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cumulo.keyring import Keyring, KeyringError, SealedValueError
+
+
+class Docs:
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        return self.docs.get((kind, doc_id))
+
+    def put_document(self, kind: str, doc_id: str, doc: dict[str, Any]) -> None:
+        self.docs[(kind, doc_id)] = doc
+
+
+RING = Keyring(bytes(range(32)))
+
+
+@given(st.binary(max_size=2000), st.text(max_size=50))
+def test_sealed_values_open_in_their_context_only(plain: bytes, context: str) -> None:
+    sealed = RING.seal(plain, context)
+    assert RING.open_sealed(sealed, context) == plain
+    assert plain not in base64.b64decode(sealed) or len(plain) < 4
+    with pytest.raises(SealedValueError):
+        RING.open_sealed(sealed, context + "x")
+    with pytest.raises(SealedValueError):
+        Keyring(bytes(32)).open_sealed(sealed, context)
+
+
+def test_the_key_is_made_once_0600_and_checked_at_each_start(tmp_path: Path) -> None:
+    docs, path = Docs(), tmp_path / "master.key"
+    ring = Keyring.open(docs, path)             # type: ignore[arg-type]
+    assert path.stat().st_mode & 0o777 == 0o600
+    sealed = ring.seal(b"v", "c")
+    assert Keyring.open(docs, path).open_sealed(sealed, "c") == b"v"   # type: ignore[arg-type]
+    with pytest.raises(KeyringError, match="not the one"):
+        Keyring.open(docs, path, base64.b64encode(bytes(32)).decode())   # type: ignore[arg-type]
+    path.unlink()
+    with pytest.raises(KeyringError, match="missing"):
+        Keyring.open(docs, path)                # type: ignore[arg-type]
+    assert not path.exists()
+    with pytest.raises(KeyringError, match="not a master key"):
+        Keyring.open(Docs(), path, "short")     # type: ignore[arg-type]
