@@ -52,7 +52,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, sqs, stepfunctions,
+    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, secretsmanager, sqs, stepfunctions,
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
@@ -64,7 +64,7 @@ REQUEST_TIMEOUT_S = 60.0
 GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
-SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway"]
+SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -192,6 +192,12 @@ def _seed(server: CumuloServer) -> Seeds:
     plan = v1.create_usage_plan(name="fz-plan", apiStages=[{"apiId": api_id, "stage": "fz"}],
                                 throttle={"rateLimit": 100.0, "burstLimit": 10})
     v1.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    sm = _aws(server, "secretsmanager")
+    secret = sm.create_secret(Name="fz-secret", SecretString='{"k": "v"}')
+    sm.put_secret_value(SecretId="fz-secret", SecretString="pending", VersionStages=["AWSPENDING"],
+                        ClientRequestToken="fz" + "0" * 30)
+    sm.create_secret(Name="fz-gone", SecretBinary=b"x")
+    sm.delete_secret(SecretId="fz-gone", RecoveryWindowInDays=7)
     tokens = ["0", "", "1", "-1", "abc", "99999999999999999999", "1e5", "NaN", "1.5", " 1", "0x10", "null",
               "\u0661", base64.b64encode(b"garbage").decode(), base64.b64encode(b'["a", 1]').decode(),
               "A" * 5000, "eyJ9", "%00", "\ud800"]
@@ -271,7 +277,16 @@ def _seed(server: CumuloServer) -> Seeds:
         "Target": [f"integrations/{integration}", "integrations/nope", fn_arn],
         "ApiKey": [key["id"], "nope"], "UsagePlanId": [plan["id"], "nope"], "KeyId": [key["id"], "nope"],
         "KeyType": ["API_KEY", "X"],
+        # secrets manager
+        "SecretId": ["fz-secret", secret["ARN"], secret["ARN"][:-7], "fz-gone", "fz-missing",
+                     "arn:aws:secretsmanager:us-east-1:000000000000:secret:", "arn:aws:secretsmanager:::::::"],
+        "SecretIdList": [["fz-secret", "fz-gone", "fz-missing"], []],
+        "VersionId": [secret["VersionId"], "fz" + "0" * 30, "nope"],
+        "ClientRequestToken": [secret["VersionId"], "fz" + "0" * 30, str(uuid.uuid4())],
+        "VersionStage": ["AWSCURRENT", "AWSPREVIOUS", "AWSPENDING", "custom"],
+        "MoveToVersionId": [secret["VersionId"], "fz" + "0" * 30], "RemoveFromVersionId": [secret["VersionId"]],
     }
+    s.names["Name"] = s.names["Name"] + ["fz-secret", "fz-gone"]
     s.names["ApiId"] = s.names["ApiId"]
     # canaries: names no fuzzed request can produce; checked after the run and after a restart
     tag = uuid.uuid4().hex[:8]
@@ -284,7 +299,8 @@ def _seed(server: CumuloServer) -> Seeds:
     kin.create_stream(StreamName=f"canary-{tag}", ShardCount=1)
     kin.put_record(StreamName=f"canary-{tag}", Data=b"canary", PartitionKey="k")
     s.canary = {"tag": tag, "queue": canary_q, "bodies": bodies}
-    for client in (lam, sqs, kin, ev, sfn, v2, v1):
+    sm.create_secret(Name=f"canary-{tag}", SecretString=f"canary {tag}")
+    for client in (lam, sqs, kin, ev, sfn, v2, v1, sm):
         client.close()
     return s
 
@@ -292,6 +308,7 @@ def _seed(server: CumuloServer) -> Seeds:
 def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
     tag = seeds.canary["tag"]
     sqs, lam, kin = _aws(server, "sqs"), _aws(server, "lambda"), _aws(server, "kinesis")
+    sm = _aws(server, "secretsmanager")
     try:
         url = sqs.get_queue_url(QueueName=f"canary-{tag}")["QueueUrl"]
         got: list[dict[str, Any]] = []
@@ -307,8 +324,9 @@ def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
         shard_it = kin.get_shard_iterator(StreamName=f"canary-{tag}", ShardId="shardId-000000000000",
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         assert [r["Data"] for r in kin.get_records(ShardIterator=shard_it)["Records"]] == [b"canary"]
+        assert sm.get_secret_value(SecretId=f"canary-{tag}")["SecretString"] == f"canary {tag}"
     finally:
-        for client in (sqs, lam, kin):
+        for client in (sqs, lam, kin, sm):
             client.close()
 
 
