@@ -63,6 +63,7 @@ from cumulo.objects.service import ObjectService
 from cumulo.outbox import OutboxWorker
 from cumulo.topics.service import TopicService
 from cumulo.secrets.service import SecretService
+from cumulo.parameters.service import ParameterService
 from cumulo.keyring import Keyring
 from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
@@ -134,6 +135,7 @@ class Cumulo:
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
         self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
+        self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()

@@ -52,7 +52,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, secretsmanager, sqs, stepfunctions,
+    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, secretsmanager, sqs, ssm, stepfunctions,
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
@@ -64,7 +64,8 @@ REQUEST_TIMEOUT_S = 60.0
 GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
-SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager"]
+SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager",
+            "ssm"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -198,6 +199,12 @@ def _seed(server: CumuloServer) -> Seeds:
                         ClientRequestToken="fz" + "0" * 30)
     sm.create_secret(Name="fz-gone", SecretBinary=b"x")
     sm.delete_secret(SecretId="fz-gone", RecoveryWindowInDays=7)
+    ps = _aws(server, "ssm")
+    ps.put_parameter(Name="/fz/param", Value="one", Type="String")
+    ps.put_parameter(Name="/fz/param", Value="two", Overwrite=True)
+    ps.label_parameter_version(Name="/fz/param", ParameterVersion=1, Labels=["blue"])
+    ps.put_parameter(Name="/fz/deep/secure", Value="s3cret", Type="SecureString")
+    ps.put_parameter(Name="fz-list", Value="a,b", Type="StringList")
     tokens = ["0", "", "1", "-1", "abc", "99999999999999999999", "1e5", "NaN", "1.5", " 1", "0x10", "null",
               "\u0661", base64.b64encode(b"garbage").decode(), base64.b64encode(b'["a", 1]').decode(),
               "A" * 5000, "eyJ9", "%00", "\ud800"]
@@ -286,7 +293,19 @@ def _seed(server: CumuloServer) -> Seeds:
         "VersionStage": ["AWSCURRENT", "AWSPREVIOUS", "AWSPENDING", "custom"],
         "MoveToVersionId": [secret["VersionId"], "fz" + "0" * 30], "RemoveFromVersionId": [secret["VersionId"]],
     }
-    s.names["Name"] = s.names["Name"] + ["fz-secret", "fz-gone"]
+    s.names.update({
+        # parameter store
+        "Names": [["/fz/param", "fz-list", "/fz/missing"], ["/fz/param:1", "/fz/param:blue", "/fz/param:9"], []],
+        "Path": ["/fz", "/fz/", "/", "fz", "/fz//x", "/aws"],
+        "ParameterVersion": [1, 2, 99, 0, -1],
+        "Labels": [["blue"], ["green", "1bad", "aws-x"], []],
+        "ResourceId": ["/fz/param", "fz-list", "/fz/missing"], "ResourceType": ["Parameter", "Document"],
+        "Value": ["v", "", "x" * 5000], "Type": ["String", "StringList", "SecureString", "Nope"],
+        "Tier": ["Standard", "Advanced", "Intelligent-Tiering", "Gold"],
+        "AllowedPattern": ["^[a-z]+$", "(", ".*"],
+    })
+    s.names["Name"] = s.names["Name"] + ["fz-secret", "fz-gone", "/fz/param", "/fz/param:1", "/fz/param:blue",
+                                         "/fz/deep/secure", "fz-list", "/fz/missing", "aws-x", "/a b"]
     s.names["ApiId"] = s.names["ApiId"]
     # canaries: names no fuzzed request can produce; checked after the run and after a restart
     tag = uuid.uuid4().hex[:8]
@@ -300,7 +319,8 @@ def _seed(server: CumuloServer) -> Seeds:
     kin.put_record(StreamName=f"canary-{tag}", Data=b"canary", PartitionKey="k")
     s.canary = {"tag": tag, "queue": canary_q, "bodies": bodies}
     sm.create_secret(Name=f"canary-{tag}", SecretString=f"canary {tag}")
-    for client in (lam, sqs, kin, ev, sfn, v2, v1, sm):
+    ps.put_parameter(Name=f"/canary/{tag}", Value=f"canary {tag}", Type="SecureString")
+    for client in (lam, sqs, kin, ev, sfn, v2, v1, sm, ps):
         client.close()
     return s
 
@@ -308,7 +328,7 @@ def _seed(server: CumuloServer) -> Seeds:
 def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
     tag = seeds.canary["tag"]
     sqs, lam, kin = _aws(server, "sqs"), _aws(server, "lambda"), _aws(server, "kinesis")
-    sm = _aws(server, "secretsmanager")
+    sm, ps = _aws(server, "secretsmanager"), _aws(server, "ssm")
     try:
         url = sqs.get_queue_url(QueueName=f"canary-{tag}")["QueueUrl"]
         got: list[dict[str, Any]] = []
@@ -325,8 +345,9 @@ def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         assert [r["Data"] for r in kin.get_records(ShardIterator=shard_it)["Records"]] == [b"canary"]
         assert sm.get_secret_value(SecretId=f"canary-{tag}")["SecretString"] == f"canary {tag}"
+        assert ps.get_parameter(Name=f"/canary/{tag}", WithDecryption=True)["Parameter"]["Value"] == f"canary {tag}"
     finally:
-        for client in (sqs, lam, kin, sm):
+        for client in (sqs, lam, kin, sm, ps):
             client.close()
 
 
