@@ -15,6 +15,7 @@ from typing import Callable
 
 from cumulo.ports import SYSTEM_CLOCK, Clock, now_ms
 from cumulo.store.ports import QueueMessages, StoredMessage, Wakeups
+from cumulo.store.health import log_failure
 
 __all__ = ["QueueWorkers"]
 
@@ -52,7 +53,7 @@ class QueueWorkers:
             try:
                 found = self._messages.receive(self._queue, permits, self._lease_ms, now_ms(self._clock))
             except Exception:
-                log.exception("receive from %s failed", self._queue)
+                log_failure(log, "receive from %s failed", self._queue)
                 found = []
             for _ in range(permits - len(found)):
                 self._free.release()
@@ -66,6 +67,6 @@ class QueueWorkers:
         try:
             self._handle(message)
         except Exception:
-            log.exception("message %s of %s failed; it comes back after its lease", message.id, self._queue)
+            log_failure(log, "message %s of %s failed; it comes back after its lease", message.id, self._queue)
         finally:
             self._free.release()

@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from cumulo import Cumulo
+
+# Hypothesis's per-example deadline (200 ms) is a timing assertion: a first example that warms a
+# parser, or any example on a machine busy with other work, exceeds it without a fault in the code.
+# Bounds that matter (intrinsics, JSONata, request sizes) are checked by what they refuse.
+settings.register_profile("cumulo", deadline=None)
+settings.load_profile("cumulo")
 
 # What a bracketed skip reason may name; CUMULO_REQUIRE may name only these.
 CAPABILITIES = {

@@ -40,6 +40,7 @@ from cumulo.ports import now_ms as clock_ms
 from cumulo.model import cron
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
 from cumulo.workers import QueueWorkers
+from cumulo.store.health import log_failure
 
 __all__ = ["EventBusService", "EventRouter", "DeliveryWorker", "ResourceAlreadyExistsException",
            "LimitExceededException", "EVENTS_QUEUE", "DELIVERIES_QUEUE"]
@@ -689,7 +690,7 @@ class EventRouter:
                     continue
                 self.route(found)
             except Exception:
-                log.exception("event router failed; events will be retried")
+                log_failure(log, "event router failed; events will be retried")
                 self._stop.wait(0.5)
 
     def route(self, events: list[StoredMessage]) -> None:

@@ -39,6 +39,7 @@ from cumulo.model.stream import parse_sequence_number, sequence_number, shard_id
 from cumulo.ports import SYSTEM_CLOCK, Clock, Invoke, Queues, Send, Streams, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import QueueMessages, StoredMessage, StreamRecords, Wakeups, stream_topic
+from cumulo.store.health import log_failure
 
 __all__ = ["MappingPollers", "sqs_record", "kinesis_record"]
 
@@ -103,7 +104,7 @@ class MappingPollers:
             try:
                 self._sync()
             except Exception:
-                log.exception("event-source mapping supervisor failed; retrying")
+                log_failure(log, "event-source mapping supervisor failed; retrying")
             self._stop.wait(self.RESYNC_S)
 
     def _sync(self) -> None:
@@ -144,7 +145,7 @@ class MappingPollers:
                 self._mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
                 flag.wait(1.0)
             except Exception:
-                log.exception("mapping %s: poller failed", doc["UUID"])
+                log_failure(log, "mapping %s: poller failed", doc["UUID"])
                 flag.wait(1.0)
 
     def _poll_once(self, doc: dict[str, Any], flag: threading.Event) -> bool:
@@ -250,7 +251,7 @@ class MappingPollers:
                 self._mappings.record_result(doc["UUID"], f"PROBLEM: {err.message}")
                 flag.wait(1.0)
             except Exception:
-                log.exception("mapping %s: stream poller failed", doc["UUID"])
+                log_failure(log, "mapping %s: stream poller failed", doc["UUID"])
                 flag.wait(1.0)
 
     def _stream_batch(self, doc: dict[str, Any], name: str, shard: int, lane: int, lanes: int, after: int,

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from cumulo.observe.logs import log_group_key
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, LogRetention
 from cumulo.ports import now_ms as clock_ms
+from cumulo.store.health import log_failure
 
 __all__ = ["Housekeeper", "LogGroupRetention", "Sweep"]
 
@@ -47,7 +48,7 @@ class Housekeeper:
             try:
                 self.sweep()
             except Exception:
-                log.exception("housekeeping sweep failed")
+                log_failure(log, "housekeeping sweep failed")
 
 
 class LogGroupRetention:

@@ -38,6 +38,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, Send, 
 from cumulo.ports import now_ms as clock_ms
 from cumulo.model import cron
 from cumulo.store.ports import Leases, lease_owner
+from cumulo.store.health import log_failure
 
 __all__ = ["Schedules", "Scheduler", "scheduled_event"]
 
@@ -193,7 +194,7 @@ class Scheduler:
             try:
                 self.tick()
             except Exception:
-                log.exception("scheduler tick failed")
+                log_failure(log, "scheduler tick failed")
             self._stop.wait(self.TICK_S)
 
     def tick(self) -> None:

@@ -67,6 +67,7 @@ from cumulo.stepfunctions.asl import (
 )
 from cumulo.stepfunctions.asl.limits import MAX_DEFINITION, MAX_DEPTH, MAX_PAYLOAD, TooLarge, measure, utf8_size
 from cumulo.store.ports import Executions, Leases, NewMessage, QueueMessages, lease_owner
+from cumulo.store.health import log_failure
 
 __all__ = ["StateMachines", "SfnError"]
 
@@ -519,7 +520,7 @@ class Engine:
             try:
                 self._tick()
             except Exception:
-                log.exception("state machine engine tick failed")
+                log_failure(log, "state machine engine tick failed")
                 self._stop.wait(0.5)
 
     def _tick(self) -> None:
@@ -553,7 +554,7 @@ class Engine:
                 else:
                     self._handle(item["arn"], event_from_json(item["event"]))
             except Exception:
-                log.exception("state machine inbox message %s failed", m.id)
+                log_failure(log, "state machine inbox message %s failed", m.id)
             store.delete(INBOX, [(m.seq, m.receipt.partition("-")[2])])
         for arn, timer_id in self._executions.due_timers(clock_ms(self._clock)):
             self._executions.delete_timer(arn, timer_id)
@@ -577,7 +578,7 @@ class Engine:
                     continue
                 self._obey(arn, live, Step(live.execution.outstanding(), []), resumed=True)
             except Exception as exc:
-                log.exception("state machine execution %s could not be resumed", arn)
+                log_failure(log, "state machine execution %s could not be resumed", arn)
                 self._live.pop(arn, None)
                 self._fail_stored(arn, "States.Runtime", f"The execution could not be resumed: "
                                                          f"{type(exc).__name__}: {exc}")

@@ -18,8 +18,10 @@ Two SQLite files hold everything (``cumulo.db``: functions, keys, logs, document
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,3 +183,16 @@ def fault(exc: BaseException, home: Path) -> CumuloError | None:
         return StoreDamagedException(f"The store under {home} is damaged ({exc}): stop `cumulo up`; at its next start "
                                      "it names the damaged file and what to do.")
     return None
+
+
+def log_failure(log: logging.Logger, message: str, *args: object) -> None:
+    """Log the exception being handled by a background loop (a scheduler tick, a poller, a worker):
+    a store that cannot write (full, its file size limit, an I/O error) or is damaged in one line
+    without a traceback — the requests that meet it answer 503 saying so, and the loop tries again
+    — anything else with its traceback."""
+    exc = sys.exc_info()[1]
+    if exc is not None and (isinstance(exc, (StoreFull, StoreDamaged)) or full(exc) or write_failed(exc)
+                            or damaged(exc)):
+        log.warning(message + ": the store failed (%s); retrying", *args, exc)
+    else:
+        log.exception(message, *args)

@@ -425,6 +425,9 @@ def test_a_function_cannot_take_another_environments_invocations(server: _Server
     reach: a connection to it is served only when a process of that environment made it (its uid
     as root; rootless, where all share one uid, the socket's owner). The runtime keeps getting its
     own invocations."""
+    if server.level == "process":
+        pytest.skip("at the process level environments share the host's loopback and one uid: a function may "
+                    "reach another's Runtime API (that level is for trusted code; ARCHITECTURE.md)")
     lam = server.client()
     first = json.loads(lam.invoke(FunctionName="holder")["Payload"].read())
     host, port = first["api"].rsplit(":", 1)
@@ -432,13 +435,13 @@ def test_a_function_cannot_take_another_environments_invocations(server: _Server
     request = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
     with ThreadPoolExecutor(1) as pool:
         attack = pool.submit(_attack, server, next=["http", [host, int(port), request, 8]])
-        time.sleep(2)
-        again = json.loads(lam.invoke(FunctionName="holder")["Payload"].read())
+        answers = []
+        while not attack.done():   # invoked over and over: whenever the attacker's request is in, one meets it
+            answers.append(json.loads(lam.invoke(FunctionName="holder")["Payload"].read()))
+            time.sleep(0.2)
         seen = attack.result()
     _still_fine(server)
-    assert again == first                     # the same warm environment got it and answered
-    if server.level == "process":             # the host's loopback: a port it may reach, not a namespace's
-        return
+    assert answers and all(a == first for a in answers)   # the same warm environment got each and answered
     assert seen["next"] in ({"ok": True, "value": "closed"}, {"ok": False, "error": "ECONNRESET"}), seen
 
 
