@@ -69,6 +69,7 @@ from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
+from cumulo.tables.service import TableService
 from cumulo.targets import (
     TargetRouter, api_destination_delivery, bus_delivery, function_delivery, queue_delivery, state_machine_delivery,
     topic_delivery,
@@ -115,6 +116,7 @@ class Cumulo:
         m = self.messages
         self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock)
         self.streams = StreamService(m.streams, s.region, s.account_id, clock)
+        self.tables = TableService(m.tables, m.streams, s.region, s.account_id, clock)     # DynamoDB's API
         self.targets = TargetRouter()
         self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
@@ -269,7 +271,7 @@ class Cumulo:
     def housekeeper(self) -> Housekeeper:
         """The housekeeper (not started; ``start_workers`` runs one): every sweep of what is past its
         retention, on Cumulo's clock."""
-        return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep,
+        return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep, self.tables.sweep,
                             LogGroupRetention(self.store, self.store, self.clock).sweep])
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:

@@ -127,7 +127,8 @@ def _blob(value: Any) -> Any:
 
 
 def json_error(service: Service, err: CumuloError) -> Reply:
-    body = {"__type": f"{service.namespace}#{err.type}", "message": err.message}
+    body = {"__type": f"{service.namespace}#{err.type}", "message": err.message,
+            **(getattr(err, "extra", None) or {})}     # DynamoDB's Item, CancellationReasons …
     headers = [("content-type", service.content_type)]
     if service.query_compatible:
         code = getattr(err, "code", err.type)

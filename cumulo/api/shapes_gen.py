@@ -91,7 +91,8 @@ def _served() -> dict[str, list[str]]:
     import botocore.session
 
     from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-        apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, secretsmanager, sqs, ssm, stepfunctions,
+        apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, lambda_api, secretsmanager, sqs, ssm,
+        stepfunctions,
     )
     from cumulo.api.http import Request
 
@@ -99,7 +100,7 @@ def _served() -> dict[str, list[str]]:
     rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route}
     out: dict[str, list[str]] = {}
     for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway",
-                    "secretsmanager", "ssm"):
+                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams"):
         model = session.get_service_model(service)
         names = []
         for name in model.operation_names:

@@ -8,6 +8,9 @@ module is the protocol of the *message* store, one per concern, and the values t
 - ``StreamRecords``: stream records by shard, and pollers' checkpoints.
 - ``Executions``: Standard state-machine executions, every step durable: state, history, timers,
   task tokens.
+- ``TableItems``: DynamoDB-style tables (one JSON document each) and their items by encoded key,
+  with secondary-index entries and TTL expiry times; a ``transaction`` also appends stream records,
+  so an item's change and its stream record commit together.
 - ``Leases``: a named job held by one process at a time (the scheduler, the state-machine engine).
 - ``Wakeups``: the wake-up port. Who waits for a topic (a queue's name, ``stream_topic(name)``)
   sleeps until a write notifies it, instead of polling.
@@ -32,11 +35,11 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, ContextManager, Iterable, Iterator, Protocol
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
-           "QueueMessages", "StreamRecords", "Executions", "Leases", "Wakeups", "MessageStore", "ObjectRow",
-           "PartRow", "ObjectIndex"]
+           "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
+           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex"]
 
 _SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
 
@@ -177,6 +180,51 @@ class StreamRecords(Protocol):
     def delete_checkpoints(self, consumer: str) -> None: ...
 
 
+ItemRow = tuple[bytes, bytes, str]      # (partition key, sort key, the item's JSON); keys sortable bytes
+
+
+class ItemTransaction(Protocol):
+    """One write transaction on tables' items (``TableItems.transaction``): reads see its own
+    writes; nothing is kept unless the block ends without an exception."""
+
+    def get(self, table: str, pk: bytes, sk: bytes) -> str | None: ...
+    def put(self, table: str, pk: bytes, sk: bytes, item: str, expires: int | None = None,
+            index_keys: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
+        """Insert or replace the item, its secondary-index entries (index, index pk, index sk) being
+        exactly ``index_keys`` afterwards, and its TTL expiry (epoch seconds) ``expires``."""
+    def delete(self, table: str, pk: bytes, sk: bytes) -> bool: ...      # with its index entries
+    def append_record(self, stream: str, partition_key: str, data: bytes, now_ms: int) -> int:
+        """A record on shard 0 of ``stream`` (``StreamRecords``' records), its seq; its topic is
+        notified once the transaction commits."""
+
+
+class TableItems(Protocol):
+    """Tables (one JSON document each) and their items, keyed by (table, pk, sk) as sortable bytes.
+    Secondary indexes are entries (index, index pk, index sk) → the item's key, read in key order."""
+
+    def create_table(self, name: str, doc: dict[str, Any]) -> bool: ...  # False: it exists
+    def get_table(self, name: str) -> dict[str, Any] | None: ...
+    def put_table(self, name: str, doc: dict[str, Any]) -> bool: ...     # False: no such table
+    def list_tables(self) -> list[str]: ...                               # by name
+    def delete_table(self, name: str) -> bool: ...                        # with its items and entries
+    def delete_index(self, table: str, index: str) -> None: ...
+    def transaction(self) -> ContextManager[ItemTransaction]: ...
+    def get(self, table: str, pk: bytes, sk: bytes) -> str | None: ...
+    def query(self, table: str, index: str, pk: bytes, low: tuple[bytes, bool] | None,
+              high: tuple[bytes, bool] | None, forward: bool, after: tuple[bytes, ...] | None,
+              limit: int) -> list[tuple[tuple[bytes, ...], str]]:
+        """Items of one partition of the table (``index`` "") or of an index, sort key within
+        ``low``/``high`` (bound, inclusive), in sort-key order (descending unless ``forward``),
+        after the position ``after``; each with its position (table: (sk,); index: (isk, pk, sk))."""
+    def scan(self, table: str, index: str, after: tuple[bytes, ...] | None, limit: int,
+             segment: int = 0, segments: int = 1) -> list[tuple[tuple[bytes, ...], str]]:
+        """Items in key order after ``after`` (table: (pk, sk); index: (ipk, isk, pk, sk)), those of
+        one segment of ``segments`` (by partition key)."""
+    def stats(self, table: str) -> tuple[int, int]: ...                   # (items, bytes of JSON)
+    def expired(self, table: str, now_s: int, limit: int) -> list[tuple[bytes, bytes, str]]:
+        """Items whose expiry is at or before ``now_s``: (pk, sk, item JSON)."""
+
+
 class Executions(Protocol):
     """Standard state-machine executions: each transition is one durable step."""
 
@@ -301,6 +349,8 @@ class MessageStore(Protocol):
     def queues(self) -> QueueMessages: ...
     @property
     def streams(self) -> StreamRecords: ...
+    @property
+    def tables(self) -> TableItems: ...
     @property
     def executions(self) -> Executions: ...
     @property

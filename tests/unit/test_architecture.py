@@ -42,7 +42,7 @@ INSIDE = "cumulo.runtime.inside"                                          # this
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
 CAPABILITIES = ("cumulo.functions", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
                 "cumulo.gateway", "cumulo.identity", "cumulo.objects", "cumulo.topics",
-                "cumulo.secrets", "cumulo.parameters")
+                "cumulo.secrets", "cumulo.parameters", "cumulo.tables")
 KNOWN_CYCLES: list[set[str]] = []
 
 

@@ -13,7 +13,9 @@ Global keys (``aws:SourceIp``, ``aws:SecureTransport``, ``aws:CurrentTime``, the
 the same for every operation and are added by enforcement, not here.
 """
 
-from cumulo.api.authz import apigateway, cloudformation, events, iam, kinesis, lambda_, s3, secretsmanager, sns, sqs, ssm, states  # noqa: F401  (they register)
+from cumulo.api.authz import (  # noqa: F401  (they register)
+    apigateway, cloudformation, dynamodb, events, iam, kinesis, lambda_, s3, secretsmanager, sns, sqs, ssm, states,
+)
 from cumulo.api.authz.base import MAPPINGS, Call, Check, Mapper, Scope, UnmappedOperation, checks, is_arn
 
 __all__ = ["Scope", "Call", "Check", "Mapper", "MAPPINGS", "checks", "is_arn", "UnmappedOperation"]

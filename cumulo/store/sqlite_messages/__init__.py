@@ -1,7 +1,7 @@
 """The message store on SQLite (``store/ports.py``'s protocols): one file, ``queues.db``.
 
 One module per concern, each behind its protocol, all on one connection (``database.py``):
-``queues.py`` (``QueueMessages``), ``streams.py`` (``StreamRecords``), ``executions.py``
+``queues.py`` (``QueueMessages``), ``streams.py`` (``StreamRecords``), ``tables.py`` (``TableItems``), ``executions.py``
 (``Executions``), ``leases.py`` (``Leases``), ``objects.py`` (``ObjectIndex``); wake-ups are in-process conditions (``wakeups.py``).
 Only the composition root (``cumulo/app.py``) builds it; services see the protocols.
 """
@@ -11,18 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from cumulo.store import health
-from cumulo.store.sqlite_messages import executions, leases, objects, queues, streams
+from cumulo.store.sqlite_messages import executions, leases, objects, queues, streams, tables
 from cumulo.store.sqlite_messages.database import MessageDatabase
 from cumulo.store.sqlite_messages.executions import SQLiteExecutions
 from cumulo.store.sqlite_messages.leases import SQLiteLeases
 from cumulo.store.sqlite_messages.objects import SQLiteObjectIndex
 from cumulo.store.sqlite_messages.queues import SQLiteQueueMessages
 from cumulo.store.sqlite_messages.streams import SQLiteStreamRecords
+from cumulo.store.sqlite_messages.tables import SQLiteTableItems
 from cumulo.store.sqlite_messages.wakeups import LocalWakeups
 
 __all__ = ["SQLiteMessageStore"]
 
-SCHEMA = queues.SCHEMA + streams.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
+SCHEMA = queues.SCHEMA + streams.SCHEMA + tables.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
 
 
 class SQLiteMessageStore:
@@ -34,6 +35,7 @@ class SQLiteMessageStore:
         self.wakeups = wakeups if wakeups is not None else LocalWakeups()
         self.queues = SQLiteQueueMessages(self.database, self.wakeups)
         self.streams = SQLiteStreamRecords(self.database, self.wakeups)
+        self.tables = SQLiteTableItems(self.database, self.wakeups)
         self.executions = SQLiteExecutions(self.database, self.wakeups)
         self.leases = SQLiteLeases(self.database)
         self.objects = SQLiteObjectIndex(self.database, self.wakeups)

@@ -1,0 +1,1 @@
+"""DynamoDB-compatible tables: items, expressions, streams (docs: ARCHITECTURE.md, "Tables")."""

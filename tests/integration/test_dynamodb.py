@@ -1,0 +1,309 @@
+"""Tables through ``cumulo up``: boto3's ``dynamodb`` client and ``Table`` resource (with
+``boto3.dynamodb.conditions``), ``dynamodbstreams``, and the AWS CLI, unchanged, against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from tests.integration.test_server import CumuloServer, unique
+
+AWS = Path(sys.executable).parent / "aws"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("dynamodb") / "home")
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture(scope="module")
+def ddb(server: CumuloServer) -> Iterator[BaseClient]:
+    client = server.aws("dynamodb")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def resource(server: CumuloServer) -> Any:
+    return boto3.session.Session().resource("dynamodb", endpoint_url=server.endpoint, region_name="us-east-1",
+                                            aws_access_key_id=server.key_id, aws_secret_access_key=server.secret)
+
+
+def code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+
+def orders_table(ddb: BaseClient, **extra: Any) -> str:
+    name = unique("orders")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "customer", "KeyType": "HASH"},
+                                {"AttributeName": "order", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "customer", "AttributeType": "S"},
+                                           {"AttributeName": "order", "AttributeType": "N"},
+                                           *extra.pop("defs", [])], **extra)
+    return name
+
+
+def test_tables_are_created_described_listed_and_deleted_as_aws_reports_them(ddb: BaseClient) -> None:
+    name = unique("tbl")
+    made = ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                            ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+                            Tags=[{"Key": "team", "Value": "a"}])["TableDescription"]
+    assert made["TableStatus"] == "CREATING"
+    assert made["TableArn"] == f"arn:aws:dynamodb:us-east-1:{made['TableArn'].split(':')[4]}:table/{name}"
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["TableStatus"] == "ACTIVE" and table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    assert name in ddb.list_tables()["TableNames"]
+    assert ddb.list_tags_of_resource(ResourceArn=made["TableArn"])["Tags"] == [{"Key": "team", "Value": "a"}]
+    with pytest.raises(ClientError) as err:
+        ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+    assert code(err) == ("ResourceInUseException", f"Table already exists: {name}")
+    assert ddb.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
+    with pytest.raises(ClientError) as err:
+        ddb.describe_table(TableName=name)
+    assert code(err) == ("ResourceNotFoundException", f"Requested resource not found: Table: {name} not found")
+    with pytest.raises(ClientError) as err:
+        ddb.create_table(TableName=unique("t"), KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                                               {"AttributeName": "other", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+    assert code(err) == ("ValidationException", "One or more parameter values were invalid: Number of attributes in "
+                         "KeySchema does not exactly match number of attributes defined in AttributeDefinitions")
+
+
+def test_items_with_the_resource_conditions_updates_and_return_values(ddb: BaseClient, resource: Any) -> None:
+    table = resource.Table(orders_table(ddb))
+    table.put_item(Item={"customer": "ann", "order": 1, "amt": Decimal("19.99"), "tags": {"new"},
+                         "parts": [{"sku": "a", "n": 2}], "paid": False, "note": None, "blob": b"\x00\x01"})
+    got = table.get_item(Key={"customer": "ann", "order": 1})["Item"]
+    assert got == {"customer": "ann", "order": 1, "amt": Decimal("19.99"), "tags": {"new"},
+                   "parts": [{"sku": "a", "n": 2}], "paid": False, "note": None, "blob": got["blob"]}
+    assert bytes(got["blob"].value) == b"\x00\x01"
+    assert table.get_item(Key={"customer": "ann", "order": 1}, ProjectionExpression="parts[0].sku, #t",
+                          ExpressionAttributeNames={"#t": "amt"})["Item"] == {
+        "parts": [{"sku": "a"}], "amt": Decimal("19.99")}
+    new = table.update_item(
+        Key={"customer": "ann", "order": 1},
+        UpdateExpression="SET amt = amt + :d, visits = if_not_exists(visits, :zero) + :one, "
+                         "parts = list_append(parts, :more) REMOVE note ADD tags :t",
+        ConditionExpression=Attr("paid").eq(False) & Attr("amt").between(Decimal(10), Decimal(20)),
+        ExpressionAttributeValues={":d": Decimal("0.01"), ":zero": 0, ":one": 1, ":more": [{"sku": "b"}],
+                                   ":t": {"vip"}}, ReturnValues="UPDATED_NEW")["Attributes"]
+    assert new == {"amt": Decimal("20"), "visits": 1, "parts": [{"sku": "a", "n": 2}, {"sku": "b"}],
+                   "tags": {"new", "vip"}}
+    with pytest.raises(ClientError) as err:
+        table.put_item(Item={"customer": "ann", "order": 1}, ConditionExpression=Attr("customer").not_exists(),
+                       ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert code(err) == ("ConditionalCheckFailedException", "The conditional request failed")
+    assert err.value.response["Item"]["visits"] == {"N": "1"}
+    old = table.delete_item(Key={"customer": "ann", "order": 1}, ReturnValues="ALL_OLD")["Attributes"]
+    assert old["amt"] == Decimal("20")
+    assert "Item" not in table.get_item(Key={"customer": "ann", "order": 1})
+
+
+def test_numbers_keep_38_digits_and_bad_items_get_dynamodbs_errors(ddb: BaseClient, resource: Any) -> None:
+    name = orders_table(ddb)
+    big = "12345678901234567890.123456789012345678"
+    ddb.put_item(TableName=name, Item={"customer": {"S": "n"}, "order": {"N": "1"}, "x": {"N": big}})
+    ddb.update_item(TableName=name, Key={"customer": {"S": "n"}, "order": {"N": "1"}},
+                    UpdateExpression="SET x = x + :tiny", ExpressionAttributeValues={":tiny": {"N": "0.000000000000000002"}})
+    got = ddb.get_item(TableName=name, Key={"customer": {"S": "n"}, "order": {"N": "1"}})["Item"]
+    assert got["x"] == {"N": "12345678901234567890.12345678901234568"}
+    cases = [
+        ({"customer": {"S": "n"}, "order": {"S": "1"}},
+         "One or more parameter values were invalid: Type mismatch for key order expected: N actual: S"),
+        ({"customer": {"S": "n"}}, "One or more parameter values were invalid: Missing the key order in the item"),
+        ({"customer": {"S": "n"}, "order": {"N": "1" * 39}},
+         "Attempting to store more than 38 significant digits in a Number"),
+        ({"customer": {"S": "n"}, "order": {"N": "1"}, "big": {"S": "x" * 410_000}},
+         "Item size has exceeded the maximum allowed size"),
+        ({"customer": {"S": ""}, "order": {"N": "1"}}, "One or more parameter values are not valid. The "
+         "AttributeValue for a key attribute cannot contain an empty string value. Key: customer"),
+    ]
+    for item, message in cases:
+        with pytest.raises(ClientError) as err:
+            ddb.put_item(TableName=name, Item=item)
+        assert code(err) == ("ValidationException", message)
+    with pytest.raises(ClientError) as err:
+        ddb.get_item(TableName=name, Key={"customer": {"S": "n"}})
+    assert code(err) == ("ValidationException", "The provided key element does not match the schema")
+    with pytest.raises(ClientError) as err:
+        ddb.update_item(TableName=name, Key={"customer": {"S": "n"}, "order": {"N": "1"}},
+                        UpdateExpression="SET size = :v", ExpressionAttributeValues={":v": {"N": "1"}})
+    assert code(err) == ("ValidationException", "Invalid UpdateExpression: Attribute name is a reserved keyword; "
+                         "reserved keyword: size")
+    with pytest.raises(ClientError) as err:
+        ddb.get_item(TableName="missing-table", Key={"customer": {"S": "n"}, "order": {"N": "1"}})
+    assert code(err)[0] == "ResourceNotFoundException"
+
+
+def test_query_pages_and_filters_on_the_table_and_its_indexes(ddb: BaseClient, resource: Any) -> None:
+    name = orders_table(
+        ddb, defs=[{"AttributeName": "status", "AttributeType": "S"}, {"AttributeName": "placed", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-status", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
+                                               {"AttributeName": "placed", "KeyType": "RANGE"}]}],
+        LocalSecondaryIndexes=[{"IndexName": "by-placed", "Projection": {"ProjectionType": "ALL"},
+                                "KeySchema": [{"AttributeName": "customer", "KeyType": "HASH"},
+                                              {"AttributeName": "placed", "KeyType": "RANGE"}]}])
+    table = resource.Table(name)
+    with table.batch_writer() as batch:
+        for i in range(30):
+            item = {"customer": "bob" if i % 3 else "cy", "order": i, "placed": f"2024-01-{i:02d}", "amount": i * 10}
+            if i % 2 == 0:
+                item["status"] = "open"
+            batch.put_item(Item=item)
+    got = table.query(KeyConditionExpression=Key("customer").eq("bob") & Key("order").between(4, 11),
+                      ScanIndexForward=False)["Items"]
+    assert [i["order"] for i in got] == [11, 10, 8, 7, 5, 4]
+    pages, start = [], None
+    while True:
+        kwargs = {"ExclusiveStartKey": start} if start else {}
+        page = table.query(KeyConditionExpression=Key("customer").eq("bob"), Limit=7,
+                           FilterExpression=Attr("amount").gte(100), **kwargs)
+        pages.append([i["order"] for i in page["Items"]])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert [o for p in pages for o in p] == [o for o in range(10, 30) if o % 3]
+    assert table.query(KeyConditionExpression=Key("customer").eq("bob"), Select="COUNT")["Count"] == 20
+    by_status = table.query(IndexName="by-status", KeyConditionExpression=Key("status").eq("open") &
+                            Key("placed").begins_with("2024-01-1"))["Items"]
+    assert [i["order"] for i in by_status] == [10, 12, 14, 16, 18]
+    assert set(by_status[0]) == {"customer", "order", "status", "placed"}          # KEYS_ONLY
+    by_placed = table.query(IndexName="by-placed", KeyConditionExpression=Key("customer").eq("cy") &
+                            Key("placed").gt("2024-01-20"))["Items"]
+    assert [i["order"] for i in by_placed] == [21, 24, 27] and by_placed[0]["amount"] == 210
+    with pytest.raises(ClientError) as err:
+        table.query(KeyConditionExpression=Key("order").eq(1))
+    assert code(err) == ("ValidationException", "Query condition missed key schema element: customer")
+    with pytest.raises(ClientError) as err:
+        table.query(IndexName="nope", KeyConditionExpression=Key("customer").eq("x"))
+    assert code(err) == ("ValidationException", "The table does not have the specified index: nope")
+    seen = []
+    for segment in range(3):
+        seen += [i["order"] for i in table.scan(Segment=segment, TotalSegments=3)["Items"]]
+    assert sorted(seen) == list(range(30))
+    assert table.scan(FilterExpression=Attr("status").exists() & Attr("amount").lt(50))["Count"] == 3
+
+
+def test_a_gsi_added_later_holds_the_items_already_there(ddb: BaseClient, resource: Any) -> None:
+    name = orders_table(ddb)
+    table = resource.Table(name)
+    table.put_item(Item={"customer": "d", "order": 1, "email": "d@x"})
+    table.put_item(Item={"customer": "e", "order": 1})
+    ddb.update_table(TableName=name, AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}],
+                     GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "by-email", "Projection": {
+                         "ProjectionType": "ALL"}, "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}]}}])
+    assert table.query(IndexName="by-email", KeyConditionExpression=Key("email").eq("d@x"))["Items"][0]["customer"] == "d"
+    assert table.scan(IndexName="by-email")["Count"] == 1                # sparse
+
+
+def test_batches_and_their_limits(ddb: BaseClient) -> None:
+    name = orders_table(ddb)
+    puts = [{"PutRequest": {"Item": {"customer": {"S": "f"}, "order": {"N": str(i)}}}} for i in range(25)]
+    assert ddb.batch_write_item(RequestItems={name: puts})["UnprocessedItems"] == {}
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [{"customer": {"S": "f"}, "order": {"N": str(i)}}
+                                                           for i in range(0, 30, 3)]}})
+    assert sorted(int(i["order"]["N"]) for i in got["Responses"][name]) == list(range(0, 25, 3))
+    assert got["UnprocessedKeys"] == {}
+    with pytest.raises(ClientError) as err:
+        ddb.batch_write_item(RequestItems={name: puts + puts[:1]})
+    assert code(err) == ("ValidationException", "Too many items requested for the BatchWriteItem call")
+    with pytest.raises(ClientError) as err:
+        ddb.batch_get_item(RequestItems={name: {"Keys": [{"customer": {"S": "f"}, "order": {"N": str(i)}}
+                                                         for i in range(101)]}})
+    assert code(err)[0] == "ValidationException"
+    with pytest.raises(ClientError) as err:
+        ddb.batch_write_item(RequestItems={name: puts[:2] + puts[:1]})
+    assert code(err) == ("ValidationException", "Provided list of item keys contains duplicates")
+
+
+def test_transactions_are_all_or_nothing(ddb: BaseClient) -> None:
+    name = orders_table(ddb)
+    key = {"customer": {"S": "g"}, "order": {"N": "1"}}
+    ddb.put_item(TableName=name, Item={**key, "stock": {"N": "1"}})
+    take = {"Update": {"TableName": name, "Key": key, "UpdateExpression": "SET stock = stock - :one",
+                       "ConditionExpression": "stock >= :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+    record = {"Put": {"TableName": name, "Item": {"customer": {"S": "g"}, "order": {"N": "2"}}}}
+    ddb.transact_write_items(TransactItems=[take, record], ClientRequestToken="tok-1")
+    ddb.transact_write_items(TransactItems=[take, record], ClientRequestToken="tok-1")     # idempotent: once
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["stock"] == {"N": "0"}
+    other = {"Put": {"TableName": name, "Item": {"customer": {"S": "g"}, "order": {"N": "3"}}}}
+    with pytest.raises(ClientError) as err:
+        ddb.transact_write_items(TransactItems=[other, take])
+    assert code(err)[0] == "TransactionCanceledException"
+    assert err.value.response["CancellationReasons"] == [
+        {"Code": "None"}, {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}]
+    assert "Item" not in ddb.get_item(TableName=name, Key={"customer": {"S": "g"}, "order": {"N": "3"}})
+    with pytest.raises(ClientError) as err:
+        ddb.transact_write_items(TransactItems=[record] * 101)
+    assert code(err)[0] == "ValidationException"
+    with pytest.raises(ClientError) as err:
+        ddb.transact_write_items(TransactItems=[record, record])
+    assert code(err) == ("ValidationException", "Transaction request cannot include multiple operations on one item")
+    got = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": name, "Key": key}},
+                                                {"Get": {"TableName": name, "Key": {**key, "order": {"N": "9"}}}}])
+    assert got["Responses"] == [{"Item": {**key, "stock": {"N": "0"}}}, {}]
+
+
+def test_ttl_is_described_and_streams_read_through_dynamodbstreams(server: CumuloServer, ddb: BaseClient) -> None:
+    name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    assert ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})[
+        "TimeToLiveSpecification"] == {"Enabled": True, "AttributeName": "exp"}
+    assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
+    key = {"customer": {"S": "h"}, "order": {"N": "1"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"S": "one"}})
+    ddb.put_item(TableName=name, Item={**key, "v": {"S": "one"}})        # no change: no record
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": {"S": "two"}})
+    ddb.delete_item(TableName=name, Key=key)
+    streams = server.aws("dynamodbstreams")
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    assert streams.list_streams(TableName=name)["Streams"][0]["StreamArn"] == arn
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=it)["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[1]["dynamodb"]["OldImage"]["v"] == {"S": "one"} and records[1]["dynamodb"]["NewImage"]["v"] == {"S": "two"}
+    assert records[0]["dynamodb"]["Keys"] == key and records[0]["eventSource"] == "aws:dynamodb"
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert seqs == sorted(seqs)
+    streams.close()
+
+
+def test_the_aws_cli_speaks_to_it(server: CumuloServer, ddb: BaseClient, tmp_path: Path) -> None:
+    name = orders_table(ddb)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+
+    def aws(*args: str) -> Any:
+        out = subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "dynamodb", *args], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else None
+
+    aws("put-item", "--table-name", name, "--item", '{"customer": {"S": "cli"}, "order": {"N": "1"}}')
+    got = aws("query", "--table-name", name, "--key-condition-expression", "customer = :c",
+              "--expression-attribute-values", '{":c": {"S": "cli"}}')
+    assert got["Count"] == 1 and got["Items"][0]["order"] == {"N": "1"}
