@@ -69,6 +69,7 @@ from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
 from cumulo.sources.streams import StreamService
+from cumulo.model.table_stream import is_table_stream
 from cumulo.tables.service import TableService
 from cumulo.targets import (
     TargetRouter, api_destination_delivery, bus_delivery, function_delivery, queue_delivery, state_machine_delivery,
@@ -120,7 +121,8 @@ class Cumulo:
         self.targets = TargetRouter()
         self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
-        self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.streams, self.functions,
+        self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
+        self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
                                             self.arns, clock)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock)
@@ -255,7 +257,7 @@ class Cumulo:
             self.objects.sweep()     # body files a crash left without their row
             workers: list[Worker] = [
                 self.async_dispatcher(self.settings.async_workers),
-                MappingPollers(self.mappings, m.queues, m.streams, m.wakeups, self.queues, self.streams, self.invoke,
+                MappingPollers(self.mappings, m.queues, m.streams, m.wakeups, self.queues, self.all_streams, self.invoke,
                                self.targets, self.arns, self.clock),
                 Scheduler(self.schedules_service, self.store, m.leases, self.targets, self.event_bus.fire_rule,
                           self.arns, self.clock),
@@ -763,6 +765,28 @@ class Cumulo:
     @property
     def home(self) -> Path:
         return self.settings.home
+
+
+class _Streams:
+    """``ports.Streams`` for event-source mappings: a Kinesis stream, or a table's stream (one shard;
+    its name in the message store is ``table/<name>/stream/<label>``)."""
+
+    def __init__(self, kinesis: StreamService, tables: TableService) -> None:
+        self._kinesis, self._tables = kinesis, tables
+
+    def require(self, arn: str) -> None:
+        if is_table_stream(arn):
+            self._tables.require_stream(arn)
+        else:
+            self._kinesis.require(arn)
+
+    def shard_count(self, name: str) -> int:
+        return 1 if name.startswith("table/") else self._kinesis.shard_count(name)
+
+    def position(self, name: str, shard: int, kind: str, sequence: Any = None, timestamp: Any = None) -> int:
+        if name.startswith("table/"):
+            return self._tables.stream_position(name, kind)
+        return self._kinesis.position(name, shard, kind, sequence, timestamp)
 
 
 def _private_folder(home: Path) -> None:

@@ -11,6 +11,8 @@ As SAM transforms them:
   ``Enabled``, ``ParallelizationFactor``, ``MaximumRetryAttempts``,
   ``MaximumRecordAgeInSeconds``, ``BisectBatchOnFunctionError``,
   ``DestinationConfig.OnFailure`` (an SQS queue), ``FunctionResponseTypes``).
+- ``DynamoDB`` -> the same, from a table's stream (``Stream``: its ``StreamArn``; ``StartingPosition``
+  ``TRIM_HORIZON`` or ``LATEST``).
 - ``Schedule`` (an EventBridge rule: ``Schedule``, ``Input``, ``Enabled`` or
   ``State``, ``Name``) and ``ScheduleV2`` (EventBridge Scheduler:
   ``ScheduleExpression``, ``ScheduleExpressionTimezone``, ``Input``, ``State``,
@@ -35,6 +37,7 @@ from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.errors import CumuloError
 from cumulo.model.function import validate_dead_letter_arn
 from cumulo.model import cron
+from cumulo.model.table_stream import is_table_stream
 
 __all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
            "read_event_invoke_config", "schedule_name_for",
@@ -150,8 +153,9 @@ def read_triggers(function_name: str, events: dict[str, dict[str, Any]]) -> Trig
         try:
             if kind == "SQS":
                 out.mappings.append(_mapping(event, _known(props, _SQS, out.notes, event)))
-            elif kind == "Kinesis":
-                out.mappings.append(_stream_mapping(event, _known(props, _KINESIS, out.notes, event)))
+            elif kind in ("Kinesis", "DynamoDB"):
+                out.mappings.append(_stream_mapping(event, _known(props, _KINESIS, out.notes, event),
+                                                    table=kind == "DynamoDB"))
             elif kind in ("Schedule", "ScheduleV2"):
                 allowed = _SCHEDULE if kind == "Schedule" else _SCHEDULE_V2
                 out.schedules.append(_schedule(kind, function_name, event, _known(props, allowed, out.notes, event)))
@@ -212,9 +216,15 @@ def _mapping(event: str, props: dict[str, Any]) -> MappingSpec:
                        _boolean(props.get("Enabled", True), "Enabled"))
 
 
-def _stream_mapping(event: str, props: dict[str, Any]) -> StreamMappingSpec:
+def _stream_mapping(event: str, props: dict[str, Any], table: bool = False) -> StreamMappingSpec:
     stream = props.get("Stream")
-    if not isinstance(stream, str) or not stream.startswith("arn:") or ":kinesis:" not in stream \
+    if table:
+        if not isinstance(stream, str) or not is_table_stream(stream):
+            raise IntrinsicError(f"property Stream: must be a table's stream ARN (e.g. !GetAtt MyTable.StreamArn), "
+                                 f"got {stream!r}")
+        if props.get("StartingPosition") == "AT_TIMESTAMP":
+            raise IntrinsicError("property StartingPosition: must be TRIM_HORIZON or LATEST for a DynamoDB stream")
+    elif not isinstance(stream, str) or not stream.startswith("arn:") or ":kinesis:" not in stream \
             or ":stream/" not in stream:
         raise IntrinsicError(f"property Stream: must be a Kinesis stream ARN (e.g. !GetAtt MyStream.Arn), "
                              f"got {stream!r}")

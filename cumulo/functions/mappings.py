@@ -15,10 +15,11 @@ from cumulo.errors import InvalidParameterValueException, ResourceConflictExcept
 from cumulo.model import function as fn
 from cumulo.model.function import Arns
 from cumulo.model.queue import QueueAttributes
+from cumulo.model.table_stream import is_table_stream
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Queues, Streams
 from cumulo.store.ports import StreamRecords
 
-__all__ = ["EventSourceMappings", "is_stream"]
+__all__ = ["EventSourceMappings", "is_stream", "stream_name", "source_label"]
 
 _KIND = "event-source-mapping"
 _SQS_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
@@ -30,7 +31,18 @@ _STREAM_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "Max
 
 
 def is_stream(arn: str) -> bool:
-    return ":kinesis:" in arn and ":stream/" in arn
+    """A Kinesis stream or a table's stream: read in order by shard, with the stream pollers."""
+    return (":kinesis:" in arn and ":stream/" in arn) or is_table_stream(arn)
+
+
+def stream_name(arn: str) -> str:
+    """The stream's name in the message store: a Kinesis stream's name, a table stream's
+    ``table/<name>/stream/<label>`` (``model/table_stream.py``)."""
+    return arn.split(":", 5)[5] if is_table_stream(arn) else arn.rsplit("/", 1)[1]
+
+
+def source_label(arn: str) -> str:
+    return "DynamoDB" if is_table_stream(arn) else "Kinesis" if is_stream(arn) else "SQS"
 
 
 def _apply_stream(doc: dict[str, Any], params: dict[str, Any]) -> None:
@@ -82,13 +94,13 @@ class EventSourceMappings:
             raise InvalidParameterValueException("EventSourceArn is required.")
         stream = is_stream(source)
         if not stream and ":sqs:" not in source:
-            raise InvalidParameterValueException(f"Unsupported event source: {source}. Cumulo polls SQS queues "
-                                                 "and Kinesis streams.")
+            raise InvalidParameterValueException(f"Unsupported event source: {source}. Cumulo polls SQS queues, "
+                                                 "Kinesis streams and DynamoDB streams.")
         allowed = _STREAM_FIELDS if stream else _SQS_FIELDS
         unknown = set(params) - allowed
         if unknown:
-            raise InvalidParameterValueException(f"Unsupported parameters for {'a Kinesis' if stream else 'an SQS'} "
-                                                 f"event source: {', '.join(sorted(unknown))}")
+            raise InvalidParameterValueException(f"Unsupported parameters for {'an' if not stream else 'a'} "
+                                                 f"{source_label(source)} event source: {', '.join(sorted(unknown))}")
         if stream:
             self._streams.require(source)
         elif not self._queues.exists(source):
@@ -99,7 +111,7 @@ class EventSourceMappings:
         for other in self._store.list_documents(_KIND):
             if other["EventSourceArn"] == source and other["FunctionArn"] == function_arn:
                 raise ResourceConflictException(
-                    f"An event source mapping with {'Kinesis' if stream else 'SQS'} arn (\" {source} \") and "
+                    f"An event source mapping with {source_label(source)} arn (\" {source} \") and "
                     f"function (\" {function_arn.split(':')[6]} \") already exists. Please update or delete the "
                     f"existing mapping with UUID {other['UUID']}")
         doc: dict[str, Any] = {
@@ -109,14 +121,14 @@ class EventSourceMappings:
             "State": "Enabled"}
         if stream:
             position = params.get("StartingPosition")
-            if position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+            if position not in ("TRIM_HORIZON", "LATEST") + (() if is_table_stream(source) else ("AT_TIMESTAMP",)):
                 raise InvalidParameterValueException(
                     "1 validation error detected: Value at 'startingPosition' failed to satisfy constraint: Member "
                     "must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
             stamp = params.get("StartingPositionTimestamp")
             if position == "AT_TIMESTAMP" and stamp is None:
                 raise InvalidParameterValueException("StartingPositionTimestamp is required for AT_TIMESTAMP.")
-            name = source.rsplit("/", 1)[1]
+            name = stream_name(source)
             doc.update(StartingPosition=position, ParallelizationFactor=1, MaximumRetryAttempts=-1,
                        MaximumRecordAgeInSeconds=-1, BisectBatchOnFunctionError=False,
                        DestinationConfig={"OnFailure": {}}, TumblingWindowInSeconds=0)

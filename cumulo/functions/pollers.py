@@ -29,13 +29,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cumulo.errors import CumuloError, TooManyRequestsException
-from cumulo.functions.mappings import EventSourceMappings, is_stream
+from cumulo.functions.mappings import EventSourceMappings, is_stream, stream_name
 from cumulo.invoke.invoker import InvocationResult
 from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.function import Arns
 from cumulo.model.queue import md5_of_attributes
-from cumulo.model.stream import parse_sequence_number, sequence_number, shard_id
+from cumulo.model import table_stream
+from cumulo.model.stream import sequence_number, shard_id
 from cumulo.ports import SYSTEM_CLOCK, Clock, Invoke, Queues, Send, Streams, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import QueueMessages, StoredMessage, StreamRecords, Wakeups, stream_topic
@@ -122,7 +123,7 @@ class MappingPollers:
                 continue
             flag = threading.Event()
             if is_stream(doc["EventSourceArn"]):
-                shards = self._streams.shard_count(doc["EventSourceArn"].rsplit("/", 1)[1])
+                shards = self._streams.shard_count(stream_name(doc["EventSourceArn"]))
                 lanes = doc.get("ParallelizationFactor", 1)
                 threads = [threading.Thread(target=self._poll_stream, args=(doc, flag, shard, lane), daemon=True,
                                             name=f"cumulo-stream-{mapping_id[:8]}-{shard}-{lane}")
@@ -208,7 +209,7 @@ class MappingPollers:
     def _poll_stream(self, doc: dict[str, Any], flag: threading.Event, shard: int, lane: int) -> None:
         """One shard (one lane of it, with ParallelizationFactor > 1): batches strictly in order;
         the checkpoint moves only past records that succeeded or were given up on."""
-        name = doc["EventSourceArn"].rsplit("/", 1)[1]
+        name = stream_name(doc["EventSourceArn"])
         key = f"{shard}:{lane}"
         lanes = doc.get("ParallelizationFactor", 1)
         after = self._records.get_checkpoint(doc["UUID"], key)
@@ -288,8 +289,12 @@ class MappingPollers:
             expired = [r for r in batch if r[3] < self._clock.now() * 1000 - max_age * 1000]
             self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
             return ("partial", expired[-1][0] + 1, None) if len(expired) < len(batch) else ("ok", None, None)
-        records = [kinesis_record(shard, r, doc["EventSourceArn"], self._arns.region, self._arns.default_role())
-                   for r in batch]
+        table = table_stream.is_table_stream(doc["EventSourceArn"])
+        if table:
+            records = [table_stream.event_record(r[2], r[0], doc["EventSourceArn"]) for r in batch]
+        else:
+            records = [kinesis_record(shard, r, doc["EventSourceArn"], self._arns.region, self._arns.default_role())
+                       for r in batch]
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         try:
             result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
@@ -299,12 +304,14 @@ class MappingPollers:
             self._mappings.record_result(doc["UUID"], "PROBLEM: Function call failed")
             return "error", None, result
         if "ReportBatchItemFailures" in doc.get("FunctionResponseTypes", []):
-            seqs = {sequence_number(shard, r[0]) for r in batch}
-            failed = _failed_items(result.payload, seqs)
+            number = (lambda seq: table_stream.sequence_number(seq)) if table else \
+                (lambda seq: sequence_number(shard, seq))
+            seqs = {number(r[0]): r[0] for r in batch}
+            failed = _failed_items(result.payload, set(seqs))
             if failed is None:
                 return "error", None, result
             if failed:
-                lowest = min(parse_sequence_number(f)[1] for f in failed)
+                lowest = min(seqs[f] for f in failed)
                 self._mappings.record_result(doc["UUID"], "PROBLEM: Function reported failed records")
                 return "partial", lowest, result
         self._mappings.record_result(doc["UUID"], "OK")
@@ -321,11 +328,21 @@ class MappingPollers:
             "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": doc["FunctionArn"],
                                "condition": condition, "approximateInvokeCount": attempts},
             "version": "1.0", "timestamp": _iso(self._clock.now() * 1000),
-            "KinesisBatchInfo": {"shardId": shard_id(shard), "startSequenceNumber": sequence_number(shard, batch[0][0]),
-                                 "endSequenceNumber": sequence_number(shard, batch[-1][0]),
-                                 "approximateArrivalOfFirstRecord": _iso(batch[0][3]),
-                                 "approximateArrivalOfLastRecord": _iso(batch[-1][3]), "batchSize": len(batch),
-                                 "streamArn": doc["EventSourceArn"]}}
+        }
+        if table_stream.is_table_stream(doc["EventSourceArn"]):
+            record["DDBStreamBatchInfo"] = {
+                "shardId": table_stream.SHARD_ID, "startSequenceNumber": table_stream.sequence_number(batch[0][0]),
+                "endSequenceNumber": table_stream.sequence_number(batch[-1][0]),
+                "approximateArrivalOfFirstRecord": _iso(batch[0][3]),
+                "approximateArrivalOfLastRecord": _iso(batch[-1][3]), "batchSize": len(batch),
+                "streamArn": doc["EventSourceArn"]}
+        else:
+            record["KinesisBatchInfo"] = {
+                "shardId": shard_id(shard), "startSequenceNumber": sequence_number(shard, batch[0][0]),
+                "endSequenceNumber": sequence_number(shard, batch[-1][0]),
+                "approximateArrivalOfFirstRecord": _iso(batch[0][3]),
+                "approximateArrivalOfLastRecord": _iso(batch[-1][3]), "batchSize": len(batch),
+                "streamArn": doc["EventSourceArn"]}
         if condition == "RetryAttemptsExhausted" and last is not None:
             record["responseContext"] = {"statusCode": 200, "executedVersion": last.executed_version,
                                          "functionError": last.function_error}

@@ -93,7 +93,16 @@ class TableService:
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
         return doc
 
-    def create_table(self, d: Doc) -> Doc:
+    def create_table(self, d: Doc, stream_label: str | None = None) -> Doc:
+        """CreateTable; ``stream_label`` names the stream when one is asked for (templates decide it
+        before the table exists, so that ``!GetAtt Table.StreamArn`` is known while they are read)."""
+        doc = self.table_doc(d, self.clock.now(), stream_label)
+        if not self.items.create_table(doc["TableName"], doc):
+            raise ResourceInUseException(f"Table already exists: {doc['TableName']}")
+        return {"TableDescription": self._describe(doc, "CREATING")}
+
+    def table_doc(self, d: Doc, now: float, stream_label: str | None = None) -> Doc:
+        """A CreateTable request checked as DynamoDB checks it: the table's document (nothing stored)."""
         name = d.get("TableName")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise _constraint(name, "tableName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ "
@@ -135,17 +144,14 @@ class TableService:
         if used != set(types):
             raise _invalid("Number of attributes in KeySchema does not exactly match number of attributes defined "
                            "in AttributeDefinitions")
-        now = self.clock.now()
         doc: Doc = {"TableName": name, "KeySchema": schema, "AttributeDefinitions": defs, "BillingMode": billing,
                     "ProvisionedThroughput": throughput, "LocalSecondaryIndexes": lsis,
                     "GlobalSecondaryIndexes": gsis, "TableId": str(uuid.uuid4()), "CreationDateTime": now,
                     "Tags": {t["Key"]: t["Value"] for t in d.get("Tags") or []}, "Streams": [],
                     "DeletionProtectionEnabled": bool(d.get("DeletionProtectionEnabled")),
                     "TableClass": d.get("TableClass") or "STANDARD"}
-        self._stream_spec(doc, d.get("StreamSpecification"), now)
-        if not self.items.create_table(name, doc):
-            raise ResourceInUseException(f"Table already exists: {name}")
-        return {"TableDescription": self._describe(doc, "CREATING")}
+        self._stream_spec(doc, d.get("StreamSpecification"), now, stream_label)
+        return doc
 
     def _schema(self, schema: Any, types: dict[str, str], what: str) -> list[Doc]:
         if not isinstance(schema, list) or not 1 <= len(schema) <= 2:
@@ -204,7 +210,7 @@ class TableService:
             out["ProvisionedThroughput"] = self._throughput(billing, spec.get("ProvisionedThroughput"))
         return out
 
-    def _stream_spec(self, doc: Doc, spec: Any, now: float) -> None:
+    def _stream_spec(self, doc: Doc, spec: Any, now: float, label: str | None = None) -> None:
         if spec is None:
             return
         enabled = bool(spec.get("StreamEnabled"))
@@ -216,7 +222,9 @@ class TableService:
                                f"Invalid StreamViewType: {view}")
             if current is not None:
                 raise _invalid(f"Table already has an enabled stream: {self._stream_arn(doc, current)}")
-            label = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+            label = label or datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+            if any(s["Label"] == label for s in doc["Streams"]):
+                label = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
             doc["Streams"].append({"Label": label, "ViewType": view, "Enabled": True, "Created": now})
         else:
             if current is None:
@@ -291,7 +299,7 @@ class TableService:
         self.items.delete_table(doc["TableName"])
         return {"TableDescription": answer}
 
-    def update_table(self, d: Doc) -> Doc:
+    def update_table(self, d: Doc, stream_label: str | None = None) -> Doc:
         doc = self._table(d.get("TableName"))
         types = {a["AttributeName"]: a["AttributeType"] for a in doc["AttributeDefinitions"]}
         for a in d.get("AttributeDefinitions") or []:
@@ -307,7 +315,7 @@ class TableService:
         if "DeletionProtectionEnabled" in d:
             doc["DeletionProtectionEnabled"] = bool(d["DeletionProtectionEnabled"])
         if d.get("StreamSpecification") is not None:
-            self._stream_spec(doc, d["StreamSpecification"], self.clock.now())
+            self._stream_spec(doc, d["StreamSpecification"], self.clock.now(), stream_label)
         backfill = []
         for change in d.get("GlobalSecondaryIndexUpdates") or []:
             if "Create" in change:

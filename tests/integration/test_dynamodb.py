@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,6 +18,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from tests.integration.test_async import drain
 from tests.integration.test_server import CumuloServer, unique
 
 AWS = Path(sys.executable).parent / "aws"
@@ -307,3 +309,70 @@ def test_the_aws_cli_speaks_to_it(server: CumuloServer, ddb: BaseClient, tmp_pat
     got = aws("query", "--table-name", name, "--key-condition-expression", "customer = :c",
               "--expression-attribute-values", '{":c": {"S": "cli"}}')
     assert got["Count"] == 1 and got["Items"][0]["order"] == {"N": "1"}
+
+
+# A stream's function: writes every record it is given into an audit table (boto3 inside the
+# function, against the same server), and fails on an item whose "poison" attribute is true.
+AUDITOR = """
+import json, os, boto3
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"])
+def handler(event, context):
+    for r in event["Records"]:
+        new = r["dynamodb"].get("NewImage", {})
+        if new.get("poison") == {"BOOL": True}:
+            raise RuntimeError("poison item")
+        ddb.put_item(TableName=os.environ["AUDIT"], Item={
+            "seq": {"S": r["dynamodb"]["SequenceNumber"]}, "record": {"S": json.dumps(r)}})
+"""
+
+
+def test_a_table_change_runs_a_function_through_its_stream(server: CumuloServer, ddb: BaseClient) -> None:
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
+
+    from tests.integration.test_server import create, zip_of
+    from tests.integration.test_sqs import sqs_client
+
+    name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    audit = unique("audit")
+    ddb.create_table(TableName=audit, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "seq", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "seq", "AttributeType": "S"}])
+    stream_arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    lam, sqs = server.client(), sqs_client(server)
+    failures = sqs.create_queue(QueueName=unique("ddbfail"))["QueueUrl"]
+    failures_arn = sqs.get_queue_attributes(QueueUrl=failures, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = unique("auditor")
+    create(lam, fn, zip_of(**{"app.py": AUDITOR}), Environment={"Variables": {
+        "ENDPOINT": server.endpoint, "KEY": server.key_id, "SECRET": server.secret, "AUDIT": audit}})
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName=fn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        MaximumRetryAttempts=1, BisectBatchOnFunctionError=True,
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    assert mapping["EventSourceArn"] == stream_arn and mapping["StartingPosition"] == "TRIM_HORIZON"
+    with pytest.raises(ClientError) as err:
+        lam.create_event_source_mapping(EventSourceArn=stream_arn + "x", FunctionName=fn,
+                                        StartingPosition="LATEST")
+    assert code(err)[0] == "ResourceNotFoundException"
+    key = {"customer": {"S": "s"}, "order": {"N": "1"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "1"}})
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET v = v + :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}})
+    ddb.put_item(TableName=name, Item={"customer": {"S": "s"}, "order": {"N": "2"}, "poison": {"BOOL": True}})
+    ddb.delete_item(TableName=name, Key=key)
+    deadline = time.monotonic() + 30
+    items: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(items) < 3:
+        items = ddb.scan(TableName=audit)["Items"]
+        time.sleep(0.1)
+    records = [json.loads(i["record"]["S"]) for i in sorted(items, key=lambda i: i["seq"]["S"])]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[1]["dynamodb"]["OldImage"]["v"] == {"N": "1"} and records[1]["dynamodb"]["NewImage"]["v"] == {"N": "2"}
+    assert all(r["eventSourceARN"] == stream_arn and r["eventSource"] == "aws:dynamodb" for r in records)
+    DynamoDBStreamModel.model_validate({"Records": records})
+    failed = json.loads(drain(sqs, failures, 1, 30)[0]["Body"])
+    info = failed["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1 and info["streamArn"] == stream_arn
+    assert failed["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    lam.close()
+    sqs.close()

@@ -52,7 +52,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, events, kinesis, lambda_api, secretsmanager, sqs, ssm, stepfunctions,
+    apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, lambda_api, secretsmanager, sqs, ssm, stepfunctions,
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
@@ -65,7 +65,7 @@ GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
 SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager",
-            "ssm"]
+            "ssm", "dynamodb", "dynamodbstreams"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -143,6 +143,23 @@ def _seed(server: CumuloServer) -> Seeds:
     ev, sfn = _aws(server, "events"), _aws(server, "stepfunctions")
     v2, v1 = _aws(server, "apigatewayv2"), _aws(server, "apigateway")
     role = f"arn:aws:iam::{acct}:role/fz"
+    ddb, ddbs = _aws(server, "dynamodb"), _aws(server, "dynamodbstreams")
+    table = ddb.create_table(
+        TableName="fz-table", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "n", "AttributeType": "N"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
+    for i in range(3):
+        ddb.put_item(TableName="fz-table", Item={"id": {"S": "a"}, "n": {"N": str(i)}, "g": {"S": "x"}})
+    table_stream = table["LatestStreamArn"]
+    table_iterator = ddbs.get_shard_iterator(
+        StreamArn=table_stream, ShardIteratorType="TRIM_HORIZON",
+        ShardId=ddbs.describe_stream(StreamArn=table_stream)["StreamDescription"]["Shards"][0]["ShardId"])["ShardIterator"]
+    ddb.close()
+    ddbs.close()
     lam.create_function(FunctionName="fz-fn", Runtime="python3.11", Role=role, Handler="app.handler",
                         Code={"ZipFile": ECHO_ZIP}, Timeout=5)
     lam.publish_version(FunctionName="fz-fn")
@@ -292,6 +309,21 @@ def _seed(server: CumuloServer) -> Seeds:
         "ClientRequestToken": [secret["VersionId"], "fz" + "0" * 30, str(uuid.uuid4())],
         "VersionStage": ["AWSCURRENT", "AWSPREVIOUS", "AWSPENDING", "custom"],
         "MoveToVersionId": [secret["VersionId"], "fz" + "0" * 30], "RemoveFromVersionId": [secret["VersionId"]],
+        # dynamodb
+        "TableName": ["fz-table", "fz-new-table", "fz-missing", "x"],
+        "IndexName": ["by-g", "nope"],
+        "ResourceArn": [table["TableArn"], "arn:aws:dynamodb:us-east-1:000000000000:table/fz-missing"],
+        "StreamArn": [table_stream, table_stream + "x"],
+        "Key": [{"id": {"S": "a"}, "n": {"N": "1"}}, {"id": {"S": "a"}}, {"id": {"N": "1"}, "n": {"N": "1"}}],
+        "ExclusiveStartKey": [{"id": {"S": "a"}, "n": {"N": "1"}}, {"id": {"S": "a"}, "n": {"N": "1"}, "g": {"S": "x"}}],
+        "KeyConditionExpression": ["id = :v", "id = :v AND n BETWEEN :a AND :b", "begins_with(id, :v)", "#n = :v"],
+        "ConditionExpression": ["attribute_exists(id)", "n > :v", "size(g) < :a OR NOT contains(g, :b)", "a = = b"],
+        "FilterExpression": ["attribute_exists(g)", "g IN (:a, :b)", "#n.x[1] = :v"],
+        "UpdateExpression": ["SET g = :v", "SET x = x + :a REMOVE y", "ADD s :v DELETE t :b", "SET #n = :v"],
+        "ProjectionExpression": ["id, n", "g.x[0]", "#n"],
+        "ExpressionAttributeNames": [{"#n": "n"}, {"#n": "g"}],
+        "ExpressionAttributeValues": [{":v": {"S": "a"}, ":a": {"N": "1"}, ":b": {"N": "2"}}, {":v": {"N": "1"}}],
+        "SequenceNumber": ["000000000000000000001", "abc"],
     }
     s.names.update({
         # parameter store
@@ -306,6 +338,7 @@ def _seed(server: CumuloServer) -> Seeds:
     })
     s.names["Name"] = s.names["Name"] + ["fz-secret", "fz-gone", "/fz/param", "/fz/param:1", "/fz/param:blue",
                                          "/fz/deep/secure", "fz-list", "/fz/missing", "aws-x", "/a b"]
+    s.names["ShardIterator"] = s.names["ShardIterator"] + [table_iterator]
     s.names["ApiId"] = s.names["ApiId"]
     # canaries: names no fuzzed request can produce; checked after the run and after a restart
     tag = uuid.uuid4().hex[:8]
@@ -493,6 +526,8 @@ def plausible(data: st.DataObject, shape: Shape, name: str, depth: int, mood: Mo
     """A value of the member's type, often one a real client would send (a seeded resource's name)."""
     pools = mood.pools
     t = shape.type_name
+    if depth > 6 and t in ("structure", "list", "map"):
+        return {} if t != "list" else []     # recursive shapes (DynamoDB's AttributeValue) end somewhere
     if name in pools and t in ("string", "integer", "long") and (mood.level == 0 or data.draw(st.integers(0, 4)) < 4):
         options = pools[name][:2] if mood.level == 0 else pools[name]
         return data.draw(st.sampled_from(options))

@@ -7,8 +7,8 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue, queue_policy, rule, schedule,
-    state_machine, stream, topic,
+    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue,
+    queue_policy, rule, schedule, state_machine, stream, table, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -22,13 +22,14 @@ KINDS = Registry([
     topic.Subscription(),                   # AWS::SNS::Subscription, topics' Subscription lists, SNS events
     bucket.Bucket(),                        # AWS::S3::Bucket, and functions' S3 events
     stream.Stream(),                        # AWS::Kinesis::Stream
+    table.Table(),                          # AWS::DynamoDB::Table, AWS::Serverless::SimpleTable
     bus.EventBus(),                         # AWS::Events::EventBus
     api_destination.Connection(),           # AWS::Events::Connection
     api_destination.ApiDestination(),       # AWS::Events::ApiDestination
     rule.Rule(),                            # AWS::Events::Rule, and the rules of events
     state_machine.StateMachine(),           # AWS::Serverless::StateMachine, AWS::StepFunctions::StateMachine
     layer.Layer(),                          # AWS::Serverless::LayerVersion
-    mapping.EventSourceMapping(),           # functions' SQS and Kinesis events
+    mapping.EventSourceMapping(),           # functions' SQS, Kinesis and DynamoDB events
     schedule.Schedule(),                    # functions' Schedule and ScheduleV2 events
     invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
     log_group.LogGroup(),                   # AWS::Logs::LogGroup (retention of a function's or API's log)

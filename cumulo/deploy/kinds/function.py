@@ -51,8 +51,8 @@ __all__ = ["FUNCTION_TYPE", "SUPPORTED_EVENT_TYPES", "KNOWN_EVENT_TYPES", "Funct
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 # Event sources this build can wire; later issues add theirs here.
-SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "Schedule", "ScheduleV2",
-                                                "EventBridgeRule", "CloudWatchEvent", "S3", "SNS"})
+SUPPORTED_EVENT_TYPES: frozenset[str] = frozenset({"HttpApi", "Api", "SQS", "Kinesis", "DynamoDB", "Schedule",
+                                                "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "S3", "SNS"})
 KNOWN_EVENT_TYPES = frozenset({
     "Api", "HttpApi", "SQS", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Kinesis", "DynamoDB",
     "S3", "SNS", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka", "DocumentDB",

@@ -110,7 +110,7 @@ _EC2_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::
 # Types Cumulo refuses because the application would be wrong without them, by service: the reason.
 MISSING: dict[str, str] = {
     "S3": "Cumulo serves buckets (AWS::S3::Bucket) and no other S3 resource: what it configures would not exist",
-    "DynamoDB": "Cumulo has no DynamoDB tables yet: the application's table would not exist",
+    "DynamoDB": "Cumulo serves DynamoDB tables (AWS::DynamoDB::Table) but not this type of resource",
     "SNS": "Cumulo serves topics and subscriptions (AWS::SNS::Topic, AWS::SNS::Subscription) and no other SNS "
            "resource",
     "SSM": "Cumulo has no Parameter Store: a function reading the parameter would fail",
@@ -123,8 +123,6 @@ MISSING: dict[str, str] = {
 
 def missing_reason(type_: str) -> str | None:
     """Why a type Cumulo does not deploy is refused, when a reason is known."""
-    if type_ == "AWS::Serverless::SimpleTable":
-        return MISSING["DynamoDB"]
     if type_.startswith("Custom::"):
         return MISSING["CloudFormation"]
     parts = type_.split("::")

@@ -43,7 +43,7 @@ class FunctionMapping:
 
 class EventSourceMapping(Kind):
     name = "event source mapping"
-    after = ("function", "queue", "stream")
+    after = ("function", "queue", "stream", "table")
     listed = 70
     record_key = "mappings"
 

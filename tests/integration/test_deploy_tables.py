@@ -1,0 +1,138 @@
+"""An application from an unchanged SAM template: an HTTP API in front of a function that writes to a
+table, the table's stream running a second function that writes an audit row into a SimpleTable. Served
+by ``cumulo up``; read with boto3. The functions call DynamoDB with their role's credentials (the SDK's
+defaults, no configuration); templates' ``Policies`` do not make roles yet, so the test gives the
+execution role those permissions through IAM's API, as an operator would."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.integration.test_gateway import Gateway
+from tests.integration.test_server import CumuloServer
+
+API = """
+import json, os, boto3
+table = boto3.resource("dynamodb").Table(os.environ["ORDERS"])
+def handler(event, context):
+    order = json.loads(event["body"])
+    table.put_item(Item={"id": order["id"], "customer": order["customer"], "status": "new", "total": order["total"]})
+    found = table.query(IndexName="by-customer",
+                        KeyConditionExpression=boto3.dynamodb.conditions.Key("customer").eq(order["customer"]))
+    return {"statusCode": 201, "body": json.dumps({"orders": found["Count"]})}
+"""
+AUDIT = """
+import json, os, boto3
+audit = boto3.client("dynamodb")
+def handler(event, context):
+    for r in event["Records"]:
+        audit.put_item(TableName=os.environ["AUDIT"], Item={
+            "id": {"S": r["dynamodb"]["Keys"]["id"]["S"] + "/" + r["eventName"]},
+            "source": {"S": r["eventSourceARN"]}, "image": {"M": r["dynamodb"].get("NewImage", {})}})
+"""
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: id, AttributeType: S}
+        - {AttributeName: customer, AttributeType: S}
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      GlobalSecondaryIndexes:
+        - IndexName: by-customer
+          KeySchema: [{AttributeName: customer, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+      TimeToLiveSpecification: {AttributeName: expires, Enabled: true}
+  Audit:
+    Type: AWS::Serverless::SimpleTable
+  PlaceOrder:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: api/
+      Handler: app.handler
+      Runtime: python3.11
+      Timeout: 10
+      Environment: {Variables: {ORDERS: !Ref Orders}}
+      Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Orders}}]
+      Events:
+        Post: {Type: HttpApi, Properties: {Path: /orders, Method: POST}}
+  Auditor:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: audit/
+      Handler: app.handler
+      Runtime: python3.11
+      Timeout: 10
+      Environment: {Variables: {AUDIT: !Ref Audit}}
+      Policies: [{DynamoDBCrudPolicy: {TableName: !Ref Audit}}]
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: TRIM_HORIZON, BatchSize: 10}
+Outputs:
+  OrdersArn: {Value: !GetAtt Orders.Arn}
+  OrdersStream: {Value: !GetAtt Orders.StreamArn}
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    folder = tmp_path_factory.mktemp("shop")
+    for name, source in (("api", API), ("audit", AUDIT)):
+        (folder / name).mkdir()
+        (folder / name / "app.py").write_text(textwrap.dedent(source))
+    (folder / "template.yaml").write_text(TEMPLATE)
+    server = CumuloServer(tmp_path_factory.mktemp("home") / "home", str(folder / "template.yaml"),
+                          "--stack-name", "shop")
+    try:
+        server.wait_for_output("Stop with Ctrl-C", timeout=60)
+        yield Gateway(server)
+    finally:
+        server.close()
+
+
+def test_api_to_function_to_table_to_stream_to_function(app: Gateway) -> None:
+    iam = app.server.aws("iam")
+    iam.create_role(RoleName="cumulo-default-execution-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="cumulo-default-execution-role", PolicyName="tables", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+                                                "Resource": ["arn:aws:dynamodb:*:*:table/shop-*"]}]}))
+    ddb = app.server.aws("dynamodb")
+    tables = ddb.list_tables()["TableNames"]
+    orders = next(t for t in tables if "-Orders-" in t)
+    audit = next(t for t in tables if "-Audit-" in t)
+    described = ddb.describe_table(TableName=orders)["Table"]
+    assert described["GlobalSecondaryIndexes"][0]["IndexName"] == "by-customer"
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert ddb.describe_time_to_live(TableName=orders)["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    cfn = app.server.aws("cloudformation")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="shop")["Stacks"][0]["Outputs"]}
+    assert outputs["OrdersStream"] == described["LatestStreamArn"] and outputs["OrdersArn"] == described["TableArn"]
+    path = app.routes[("ServerlessHttpApi", "POST /orders")]
+    for i, customer in enumerate(["ann", "ann", "bob"]):
+        status, _, body = app.request("POST", path, json.dumps({"id": f"o{i}", "customer": customer,
+                                                                "total": 10 + i}).encode())
+        assert status == 201, body
+    assert json.loads(body) == {"orders": 1}
+    deadline = time.monotonic() + 30
+    seen: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(seen) < 3:
+        seen = ddb.scan(TableName=audit)["Items"]
+        time.sleep(0.1)
+    assert sorted(i["id"]["S"] for i in seen) == ["o0/INSERT", "o1/INSERT", "o2/INSERT"]
+    assert all(i["source"]["S"] == described["LatestStreamArn"] for i in seen)
+    assert next(i for i in seen if i["id"]["S"] == "o2/INSERT")["image"]["M"]["total"] == {"N": "12"}
+    ddb.close()
+    cfn.close()
