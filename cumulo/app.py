@@ -17,10 +17,12 @@ import os
 import threading
 import time
 from concurrent.futures import Executor
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
 from cumulo import iam
+from cumulo.api import authz            # pure: what an API call asks IAM (state machines' service calls)
 from cumulo.config import Settings
 from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
@@ -130,8 +132,9 @@ class Cumulo:
                                          self.api_destinations.describe_api_destination, clock)
         self.bus_policies = BusPolicies(self.store, lambda ref: self.event_bus.describe_event_bus(ref)["Name"],
                                         self.event_bus.bus_arn)   # PutPermission / RemovePermission
+        self.service_calls = _ServiceCalls(self)     # services' APIs called by state machines' tasks
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
-                                            self.targets, clock)
+                                            self.targets, clock, self.service_calls)
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
         self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock)   # SNS
@@ -765,6 +768,63 @@ class Cumulo:
     @property
     def home(self) -> Path:
         return self.settings.home
+
+
+log = logging.getLogger("cumulo.iam")
+
+
+class _UnknownOperation(CumuloError):
+    status = 400
+
+    @property
+    def type(self) -> str:
+        return "UnknownOperationException"
+
+
+class _AccessDenied(CumuloError):
+    status = 403
+
+    @property
+    def type(self) -> str:
+        return "AccessDeniedException"
+
+
+class _ServiceCalls:
+    """``ports.ServiceCalls``: an API action of a service Cumulo serves, as a role. The role's
+    policies decide each call through the same authorization mapping and IAM evaluation as requests
+    at the control plane (``api/authz``, ``cumulo.iam``), unless ``Settings.iam`` is off; None as
+    the role is the platform's own call. Served today: DynamoDB's operations."""
+
+    def __init__(self, cumulo: "Cumulo") -> None:
+        self._c = cumulo
+
+    def call(self, service: str, action: str, params: dict[str, Any], role: str | None = None) -> Any:
+        if service != "dynamodb" or action not in self._c.tables.operations or action in (
+                "ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"):
+            raise _UnknownOperation(f"Cumulo does not serve {service}:{action} to state machines")
+        if role is not None and self._c.settings.iam != "off":
+            self._authorize(role, service, action, params)
+        return self._c.tables.call(action, params)
+
+    def _authorize(self, role: str, service: str, action: str, params: dict[str, Any]) -> None:
+        scope = authz.Scope(self.c_account, self._c.arns.region)
+        head, _, name = role.partition(":role/")
+        principal = iam.Principal.assumed_role(head.rsplit(":", 1)[-1] or self.c_account, name.rsplit("/", 1)[-1],
+                                               "states", path="/" + name.rpartition("/")[0] + "/"
+                                               if "/" in name else "/")
+        policies = self._c.policies_for(role)
+        for check in authz.checks(authz.Call(service, action, params), scope):
+            request = iam.Request(principal, check.action, check.resource, check.context)
+            decision = iam.evaluate(request, policies, None)
+            if not decision:
+                if self._c.settings.iam == "audit":
+                    log.warning("IAM audit: would deny %s:%s to %s: %s", service, action, role, decision.message)
+                    return
+                raise _AccessDenied(decision.message)
+
+    @property
+    def c_account(self) -> str:
+        return self._c.arns.account
 
 
 class _Streams:

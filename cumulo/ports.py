@@ -15,6 +15,8 @@ records what it was asked to send).
   resolved configuration on the runtime (the asynchronous dispatcher's way in).
 - ``Queues``, ``Streams``: what a queue's or stream's consumers (event-source mappings and their
   pollers) use of the queue and stream services.
+- ``ServiceCalls``: an API action of a service Cumulo serves, called as the AWS SDK calls it, as a
+  role (a state machine's DynamoDB and SDK tasks).
 - ``Targets``: delivery to a target ARN (``Target``, parsed once) and dead-lettering, through one
   table from the ARN's kind to its delivery (``cumulo/targets.py``). A delivery that fails raises
   ``TargetFailed``; whether trying again may help is its ``retryable``, and nothing else.
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from cumulo.store.ports import StoredMessage
 
 __all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions",
-           "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "Kind", "Target", "Send", "TargetFailed",
+           "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "ServiceCalls", "Kind", "Target", "Send", "TargetFailed",
            "Targets"]
 
 
@@ -141,6 +143,16 @@ class Streams(Protocol):
     def require(self, arn: str) -> None: ...                                 # raises unless the stream exists
     def shard_count(self, name: str) -> int: ...
     def position(self, name: str, shard: int, kind: str, sequence: Any = None, timestamp: Any = None) -> int: ...
+
+
+# -- services' APIs, called directly ----------------------------------------------------------------
+class ServiceCalls(Protocol):
+    """An API action (``PutItem``) of a service Cumulo serves (botocore's name: ``dynamodb``), with the
+    API's request document; its answer's document back. ``role``: the caller's role ARN, whose
+    policies decide the call (None: the platform's own call). A refusal raises the service's error
+    (a ``CumuloError``: its ``type`` is the API's error name), an unserved action ``UnknownOperation``."""
+
+    def call(self, service: str, action: str, params: dict[str, Any], role: str | None = None) -> Any: ...
 
 
 # -- targets ---------------------------------------------------------------------------------------

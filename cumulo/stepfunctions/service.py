@@ -57,7 +57,7 @@ from typing import Any, List
 
 from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Targets
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, ServiceCalls, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.stepfunctions.tasks import run_task
 from cumulo.stepfunctions.asl import (
@@ -183,8 +183,9 @@ class StateMachines:
     """``home``: the folder of ``sfn-evaluating``; ``targets``: where tasks reach their services."""
 
     def __init__(self, store: Documents, messages: QueueMessages, executions: Executions, leases: Leases, arns: Arns,
-                 home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
+                 home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK, services: ServiceCalls | None = None) -> None:
         self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
+        self._services = services   # services' APIs called directly (DynamoDB tasks, AWS SDK tasks)
         self._executions, self._leases = executions, leases
         self._clock = clock     # executions' time: history, timers, Wait states
         self._express: dict[str, _Live] = {}
@@ -201,6 +202,15 @@ class StateMachines:
         if doc is None or doc["stateMachineArn"] != arn:
             raise SfnError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return doc
+
+    def role_of(self, machine_arn: Any) -> str | None:
+        """The role a machine's tasks call services as: its roleArn, None for the platform's default
+        (``cumulo-states-role``, what a machine made without a role gets) or a machine gone."""
+        try:
+            role = self._machine(machine_arn).get("roleArn")
+        except SfnError:
+            return None
+        return None if not isinstance(role, str) or role.endswith(":role/cumulo-states-role") else role
 
     # -- state machines -------------------------------------------------------
     def create_state_machine(self, name: Any, definition: Any, role_arn: Any = None, type_: Any = None,
@@ -457,7 +467,7 @@ class StateMachines:
     def engine(self) -> "Engine":
         if self._engine is None:
             self._engine = Engine(self, self._messages, self._executions, self._leases, self._arns,
-                                  self._home / "sfn-evaluating", self._targets, self._clock)
+                                  self._home / "sfn-evaluating", self._targets, self._clock, self._services)
         return self._engine
 
 
@@ -486,8 +496,10 @@ class Engine:
     LEASE_MS = 10_000
 
     def __init__(self, machines: StateMachines, messages: QueueMessages, executions: Executions, leases: Leases,
-                 arns: Arns, evaluating: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK) -> None:
+                 arns: Arns, evaluating: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK,
+                 services: ServiceCalls | None = None) -> None:
         self._machines, self._messages, self._arns, self._targets = machines, messages, arns, targets
+        self._services = services
         self._executions, self._leases = executions, leases
         self._clock = clock
         self._owner = lease_owner()
@@ -746,14 +758,15 @@ class Engine:
             for timer_id, fire_ms in timers_add:
                 heapq.heappush(self._timers, (fire_ms / 1000, arn, timer_id))
             live.doc.setdefault("tokens", {}).update(dict(tokens_add))
+        role = self._machines.role_of(live.doc.get("machine")) if tasks else None
         for command in tasks:
-            self._tasks.submit(self._task, arn, command)
+            self._tasks.submit(self._task, arn, command, role)
         if terminal:
             self._finished(arn, live)
 
-    def _task(self, arn: str, command: InvokeTask) -> None:
+    def _task(self, arn: str, command: InvokeTask, role: str | None = None) -> None:
         try:
-            event = run_task(self._targets, arn, command)
+            event = run_task(self._targets, arn, command, self._services, role)
         except Exception as exc:
             log.exception("task %s of %s failed in Cumulo", command.task_id, arn)
             event = TaskFailed(command.task_id, "States.Runtime", f"{type(exc).__name__}: {exc}")

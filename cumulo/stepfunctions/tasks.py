@@ -4,16 +4,22 @@
 expects back (``TaskSucceeded`` / ``TaskFailed``), or ``None`` when the result
 comes later (``.waitForTaskToken``, ``startExecution.sync``). It blocks (a
 function may run for 15 minutes), so the engine calls it on a worker thread.
-Every integration reaches its service through the target router (``ports.Targets``).
+Lambda, SQS, EventBridge and Step Functions tasks reach their service through the target router
+(``ports.Targets``); DynamoDB's optimized integration (``arn:aws:states:::dynamodb:putItem`` …) and
+the AWS SDK integrations (``arn:aws:states:::aws-sdk:dynamodb:query`` …) call the service's API
+directly (``ports.ServiceCalls``) as the state machine's role. Their errors are named as Step
+Functions names them, for Retry and Catch: ``DynamoDB.ConditionalCheckFailedException`` (optimized),
+``DynamoDb.ConditionalCheckFailedException`` (SDK: the SDK's service name in PascalCase).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from cumulo.errors import CumuloError
-from cumulo.ports import Kind, Send, Target, Targets
+from cumulo.ports import Kind, Send, ServiceCalls, Target, Targets
 from cumulo.stepfunctions.asl import Integration, InvokeTask, Pattern, TaskFailed, TaskSucceeded, lambda_error
 
 __all__ = ["run_task"]
@@ -25,7 +31,15 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def run_task(targets: Targets, arn: str, command: InvokeTask) -> Event | None:
+# The optimized DynamoDB integration's actions (Step Functions developer guide, "DynamoDB").
+_DYNAMODB = {"getItem": "GetItem", "putItem": "PutItem", "updateItem": "UpdateItem", "deleteItem": "DeleteItem"}
+# AWS SDK integrations: the SDK's service name (as the Resource writes it) -> botocore's, and the
+# prefix of its error names.
+_SDK = {"dynamodb": ("dynamodb", "DynamoDb")}
+
+
+def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceCalls | None = None,
+             role: str | None = None) -> Event | None:
     resource, params, task_id = command.resource, command.parameters, command.task_id
     waits = resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN
     try:
@@ -40,6 +54,14 @@ def run_task(targets: Targets, arn: str, command: InvokeTask) -> Event | None:
             event = _sqs(targets, task_id, params)
         elif resource.integration is Integration.EVENTS_PUT_EVENTS:
             event = _put_events(targets, task_id, params)
+        elif resource.integration is Integration.SERVICE and resource.service == "dynamodb" \
+                and resource.action in _DYNAMODB and services is not None:
+            return _service(services, task_id, "dynamodb", _DYNAMODB[resource.action], params, role, "DynamoDB",
+                            metadata=True)
+        elif resource.integration is Integration.AWS_SDK and resource.service in _SDK and services is not None:
+            service, prefix = _SDK[resource.service]
+            action = resource.action[:1].upper() + resource.action[1:]
+            return _service(services, task_id, service, action, params, role, prefix)
         elif resource.integration is Integration.START_EXECUTION:
             started = _start_execution(targets, arn, command)
             if started is None:
@@ -48,13 +70,33 @@ def run_task(targets: Targets, arn: str, command: InvokeTask) -> Event | None:
         else:
             return TaskFailed(task_id, "States.Runtime",
                               f"Cumulo cannot run the Task resource {resource.arn}: it runs Lambda functions, "
-                              "lambda:invoke, sqs:sendMessage, events:putEvents and states:startExecution.")
+                              "lambda:invoke, sqs:sendMessage, events:putEvents, states:startExecution, "
+                              "dynamodb:getItem/putItem/updateItem/deleteItem and aws-sdk:dynamodb:<action>.")
     except CumuloError as err:
         prefix = {"lambda": "Lambda", "sqs": "SQS", "events": "EventBridge"}.get(resource.service, resource.service)
         return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
     if waits and isinstance(event, TaskSucceeded):
         return None               # the result arrives with SendTaskSuccess / SendTaskFailure
     return event
+
+
+def _service(services: ServiceCalls, task_id: str, service: str, action: str, params: Any, role: str | None,
+             prefix: str, metadata: bool = False) -> Event:
+    """One API call; a refusal is ``<prefix>.<error type>`` (an action not served: States.Runtime)."""
+    if not isinstance(params, dict):
+        return TaskFailed(task_id, "States.Runtime", f"{service}:{action} needs Parameters")
+    try:
+        answer = services.call(service, action, params, role)
+    except CumuloError as err:
+        if err.type == "UnknownOperationException":
+            return TaskFailed(task_id, "States.Runtime", err.message)
+        return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
+    out = dict(answer or {})
+    if metadata:       # what the optimized integrations add to the API's answer
+        out.update({"SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/x-amz-json-1.0"},
+                                        "HttpStatusCode": 200},
+                    "SdkResponseMetadata": {"RequestId": str(uuid.uuid4())}})
+    return TaskSucceeded(task_id, out)
 
 
 def _lambda(targets: Targets, task_id: str, function: str, qualifier: str | None, payload: Any,

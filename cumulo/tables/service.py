@@ -59,6 +59,9 @@ class TableService:
         self.region, self.account = region, account
         self._tokens: dict[str, tuple[float, str, Doc]] = {}      # transaction idempotency tokens
         self._tokens_lock = threading.Lock()
+        # tables' documents, read on every item operation: kept for a second, dropped at once when this
+        # service changes one (one server owns a store; the CLI does not change tables)
+        self._docs: dict[str, tuple[float, Doc]] = {}
         self._operations: dict[str, Callable[[Doc], Doc]] = {
             "CreateTable": self.create_table, "DescribeTable": self.describe_table, "ListTables": self.list_tables,
             "DeleteTable": self.delete_table, "UpdateTable": self.update_table,
@@ -88,10 +91,30 @@ class TableService:
     def _table(self, name: Any) -> Doc:
         if isinstance(name, str) and name.startswith("arn:") and ":table/" in name:
             name = name.split(":table/", 1)[1].split("/", 1)[0]
-        doc = self.items.get_table(name) if isinstance(name, str) else None
-        if doc is None:
+        if not isinstance(name, str):
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        now = self.clock.monotonic()
+        cached = self._docs.get(name)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]          # read only: what changes a table reads it afresh (_fresh)
+        doc = self.items.get_table(name)
+        if doc is None:
+            self._docs.pop(name, None)
+            raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        if len(self._docs) > 1000:
+            self._docs.clear()
+        self._docs[name] = (now, doc)
         return doc
+
+    def _fresh(self, name: Any) -> Doc:
+        """A table's document to change (read from the store, never the cached one)."""
+        if isinstance(name, str):
+            self._docs.pop(name.split(":table/", 1)[1].split("/", 1)[0] if name.startswith("arn:") else name, None)
+        return self._table(name)
+
+    def _put_table(self, doc: Doc) -> None:
+        self.items.put_table(doc["TableName"], doc)
+        self._docs.pop(doc["TableName"], None)
 
     def create_table(self, d: Doc, stream_label: str | None = None) -> Doc:
         """CreateTable; ``stream_label`` names the stream when one is asked for (templates decide it
@@ -291,16 +314,17 @@ class TableService:
         return out
 
     def delete_table(self, d: Doc) -> Doc:
-        doc = self._table(d.get("TableName"))
+        doc = self._fresh(d.get("TableName"))
         if doc.get("DeletionProtectionEnabled"):
             raise _invalid(f"Resource cannot be deleted as it is currently protected against deletion. Disable "
                            f"deletion protection first.")
         answer = self._describe(doc, "DELETING")
         self.items.delete_table(doc["TableName"])
+        self._docs.pop(doc["TableName"], None)
         return {"TableDescription": answer}
 
     def update_table(self, d: Doc, stream_label: str | None = None) -> Doc:
-        doc = self._table(d.get("TableName"))
+        doc = self._fresh(d.get("TableName"))
         types = {a["AttributeName"]: a["AttributeType"] for a in doc["AttributeDefinitions"]}
         for a in d.get("AttributeDefinitions") or []:
             if a.get("AttributeName") in types and types[a["AttributeName"]] != a.get("AttributeType"):
@@ -341,7 +365,7 @@ class TableService:
         for i in doc["GlobalSecondaryIndexes"] + doc["LocalSecondaryIndexes"]:
             used |= {k["AttributeName"] for k in i["KeySchema"]}
         doc["AttributeDefinitions"] = [{"AttributeName": n, "AttributeType": t} for n, t in types.items() if n in used]
-        self.items.put_table(doc["TableName"], doc)
+        self._put_table(doc)
         if backfill or doc.get("TimeToLive", {}).get("_backfill"):
             self._reindex(doc)
         answer = self._describe(doc, "UPDATING")
@@ -367,7 +391,7 @@ class TableService:
 
     # -- TTL, tags, limits -----------------------------------------------------------------------------
     def update_ttl(self, d: Doc) -> Doc:
-        doc = self._table(d.get("TableName"))
+        doc = self._fresh(d.get("TableName"))
         spec = d.get("TimeToLiveSpecification") or {}
         name, enabled = spec.get("AttributeName"), spec.get("Enabled")
         if not isinstance(name, str) or not name or not isinstance(enabled, bool):
@@ -380,7 +404,7 @@ class TableService:
         if not enabled and current.get("AttributeName") != name:
             raise ValidationException("TimeToLive attribute name mismatch")
         doc["TimeToLive"] = {"AttributeName": name, "Enabled": enabled}
-        self.items.put_table(doc["TableName"], doc)
+        self._put_table(doc)
         self._reindex(doc)
         return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": name}}
 
@@ -391,16 +415,16 @@ class TableService:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl["AttributeName"]}}
 
     def tag_resource(self, d: Doc) -> Doc:
-        doc = self._table(d.get("ResourceArn"))
+        doc = self._fresh(d.get("ResourceArn"))
         doc["Tags"].update({t["Key"]: t["Value"] for t in d.get("Tags") or []})
-        self.items.put_table(doc["TableName"], doc)
+        self._put_table(doc)
         return {}
 
     def untag_resource(self, d: Doc) -> Doc:
-        doc = self._table(d.get("ResourceArn"))
+        doc = self._fresh(d.get("ResourceArn"))
         for k in d.get("TagKeys") or []:
             doc["Tags"].pop(k, None)
-        self.items.put_table(doc["TableName"], doc)
+        self._put_table(doc)
         return {}
 
     def list_tags(self, d: Doc) -> Doc:

@@ -38,6 +38,7 @@ SET_TYPES = {"SS": "S", "NS": "N", "BS": "B"}
 ALL_TYPES = ("S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS")
 
 _CONTEXT = decimal.Context(prec=200, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
+_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")      # already as DynamoDB keeps it
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
 
 
@@ -100,6 +101,8 @@ def number(text: str) -> Decimal:
 
 def normalize_number(value: Any) -> str:
     """A number as DynamoDB keeps it, or its ValidationException."""
+    if isinstance(value, str) and _PLAIN_INTEGER.fullmatch(value):
+        return value
     if not isinstance(value, str) or not _NUMBER.fullmatch(value):
         raise ValidationException("A value provided cannot be converted into a number")
     return format_number(Decimal(value))

@@ -136,3 +136,114 @@ def test_api_to_function_to_table_to_stream_to_function(app: Gateway) -> None:
     assert next(i for i in seen if i["id"]["S"] == "o2/INSERT")["image"]["M"]["total"] == {"N": "12"}
     ddb.close()
     cfn.close()
+
+
+# The shape of AWS's "stock trader" sample application (SAM's quick-start template): three functions and
+# a state machine whose last step writes the trade into a SimpleTable with the DynamoDB integration.
+CHECKER = "import random\ndef handler(event, context):\n    return {'stock_price': event.get('force', random.randint(1, 100))}\n"
+TRADER = """
+import datetime, uuid
+def handler(event, context):
+    return {"id": str(uuid.uuid4()), "price": str(event["stock_price"]), "type": "TYPE",
+            "qty": "7", "timestamp": datetime.datetime.now().isoformat()}
+"""
+STOCK_TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  StockTradingStateMachine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Check Stock Value
+        States:
+          Check Stock Value:
+            Type: Task
+            Resource: ${StockCheckerFunctionArn}
+            Retry: [{ErrorEquals: [States.TaskFailed], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 1.5}]
+            Next: Buy or Sell?
+          Buy or Sell?:
+            Type: Choice
+            Choices: [{Variable: $.stock_price, NumericLessThanEquals: 50, Next: Buy Stock}]
+            Default: Sell Stock
+          Sell Stock:
+            Type: Task
+            Resource: ${StockSellerFunctionArn}
+            Next: Record Transaction
+          Buy Stock:
+            Type: Task
+            Resource: ${StockBuyerFunctionArn}
+            Next: Record Transaction
+          Record Transaction:
+            Type: Task
+            Resource: ${DDBPutItem}
+            Parameters:
+              TableName: ${DDBTable}
+              Item:
+                Id: {S.$: $.id}
+                Type: {S.$: $.type}
+                Price: {N.$: $.price}
+                Quantity: {N.$: $.qty}
+                Timestamp: {S.$: $.timestamp}
+            Retry: [{ErrorEquals: [States.TaskFailed], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 1.5}]
+            End: true
+      DefinitionSubstitutions:
+        StockCheckerFunctionArn: !GetAtt StockCheckerFunction.Arn
+        StockSellerFunctionArn: !GetAtt StockSellerFunction.Arn
+        StockBuyerFunctionArn: !GetAtt StockBuyerFunction.Arn
+        DDBPutItem: !Sub arn:${AWS::Partition}:states:::dynamodb:putItem
+        DDBTable: !Ref TransactionTable
+      Policies:
+        - LambdaInvokePolicy: {FunctionName: !Ref StockCheckerFunction}
+        - DynamoDBWritePolicy: {TableName: !Ref TransactionTable}
+  StockCheckerFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: checker/, Handler: app.handler, Runtime: python3.11}
+  StockSellerFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: seller/, Handler: app.handler, Runtime: python3.11}
+  StockBuyerFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: buyer/, Handler: app.handler, Runtime: python3.11}
+  TransactionTable:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: Id, Type: String}
+      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+Outputs:
+  StockTradingStateMachineArn: {Value: !Ref StockTradingStateMachine}
+  TransactionTableName: {Value: !Ref TransactionTable}
+"""
+
+
+def test_the_stock_trader_sample_runs_unchanged(tmp_path: Path) -> None:
+    app = tmp_path / "stock"
+    for name, code in (("checker", CHECKER), ("seller", TRADER.replace("TYPE", "sell")),
+                       ("buyer", TRADER.replace("TYPE", "buy"))):
+        (app / name).mkdir(parents=True)
+        (app / name / "app.py").write_text(code)
+    (app / "template.yaml").write_text(STOCK_TEMPLATE)
+    server = CumuloServer(tmp_path / "home", str(app / "template.yaml"), "--stack-name", "stock")
+    try:
+        server.wait_for_output("Stop with Ctrl-C", timeout=60)
+        cfn, sfn, ddb = server.aws("cloudformation"), server.aws("stepfunctions"), server.aws("dynamodb")
+        outputs = {o["OutputKey"]: o["OutputValue"]
+                   for o in cfn.describe_stacks(StackName="stock")["Stacks"][0]["Outputs"]}
+        machine, table = outputs["StockTradingStateMachineArn"], outputs["TransactionTableName"]
+        types = []
+        for force in (10, 90):
+            arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"force": force}))["executionArn"]
+            deadline = time.monotonic() + 30
+            while (done := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING" and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert done["status"] == "SUCCEEDED", done
+            assert "SdkHttpMetadata" in json.loads(done["output"])
+            types.append("buy" if force <= 50 else "sell")
+        items = ddb.scan(TableName=table)["Items"]
+        assert sorted(i["Type"]["S"] for i in items) == sorted(types)
+        assert {i["Price"]["N"] for i in items} == {"10", "90"} and all(i["Quantity"] == {"N": "7"} for i in items)
+        for client in (cfn, sfn, ddb):
+            client.close()
+    finally:
+        server.close()

@@ -376,3 +376,54 @@ def test_a_table_change_runs_a_function_through_its_stream(server: CumuloServer,
     assert failed["requestContext"]["condition"] == "RetryAttemptsExhausted"
     lam.close()
     sqs.close()
+
+
+def _run(sfn: BaseClient, definition: dict[str, Any], payload: dict[str, Any], role: str | None = None) -> dict[str, Any]:
+    machine = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition),
+                                       roleArn=role or "arn:aws:iam::000000000000:role/cumulo-states-role")
+    started = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(payload))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done = sfn.describe_execution(executionArn=started["executionArn"])
+        if done["status"] != "RUNNING":
+            return done
+        time.sleep(0.05)
+    raise AssertionError("the execution did not end")
+
+
+def test_state_machines_call_dynamodb_directly_with_its_error_names(server: CumuloServer, ddb: BaseClient) -> None:
+    name = orders_table(ddb)
+    sfn = server.aws("stepfunctions")
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "Parameters": {
+            "TableName": name, "Item": {"customer": {"S.$": "$.who"}, "order": {"N": "1"}, "qty": {"N.$": "$.qty"}},
+            "ConditionExpression": "attribute_not_exists(customer)"},
+            "ResultPath": "$.put", "Next": "Get",
+            "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": "$.error",
+                       "Next": "Duplicate"}]},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem", "Parameters": {
+            "TableName": name, "Key": {"customer": {"S.$": "$.who"}, "order": {"N": "1"}}},
+            "ResultSelector": {"qty.$": "$.Item.qty.N"}, "End": True},
+        "Duplicate": {"Type": "Pass", "Result": "duplicate", "End": True}}}
+    first = _run(sfn, definition, {"who": "sfn", "qty": "3"})
+    assert first["status"] == "SUCCEEDED", first
+    assert json.loads(first["output"]) == {"qty": "3"}
+    again = _run(sfn, definition, {"who": "sfn", "qty": "4"})
+    assert again["status"] == "SUCCEEDED" and json.loads(again["output"]) == "duplicate"
+    missing = _run(sfn, {"StartAt": "Get", "States": {"Get": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+        "Parameters": {"TableName": "no-such-table", "Key": {"customer": {"S": "x"}, "order": {"N": "1"}}},
+        "End": True}}}, {})
+    assert (missing["status"], missing["error"]) == ("FAILED", "DynamoDb.ResourceNotFoundException")
+    # a machine with a role of its own calls as that role: one allowed to read only cannot write
+    iam = server.aws("iam")
+    role = iam.create_role(RoleName=unique("reader"), AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}))
+    denied = _run(sfn, definition, {"who": "role", "qty": "1"}, role=role)
+    assert (denied["status"], denied["error"]) == ("FAILED", "DynamoDB.AccessDeniedException")
+    assert "dynamodb:PutItem" in denied["cause"]
+    sfn.close()
+    iam.close()

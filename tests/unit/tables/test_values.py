@@ -45,6 +45,7 @@ def test_numbers_beyond_dynamodb_are_refused_in_its_words(text: str, message: st
 
 
 @given(decimals)
+@settings(deadline=None)
 def test_a_normalized_number_is_the_same_number_and_normalizing_again_changes_nothing(d: Decimal) -> None:
     kept = V.normalize_number(str(d))
     assert Decimal(kept) == d
@@ -53,7 +54,7 @@ def test_a_normalized_number_is_the_same_number_and_normalizing_again_changes_no
 
 
 @given(st.one_of(st.tuples(keys_n, keys_n), st.tuples(keys_s, keys_s), st.tuples(keys_b, keys_b)))
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_key_bytes_sort_as_dynamodb_sorts(pair: tuple[dict[str, str], dict[str, str]]) -> None:
     a, b = pair
     order = V.compare(a, b)

@@ -1,0 +1,223 @@
+"""Tables: PutItem, GetItem and Query per second, and a stream's PutItem → function latency, against
+baselines measured in the same run on the same SQLite file.
+
+    python bench/tables.py [--items N] [--ops N] [--http]
+
+Measured:
+- baseline: the same rows read and written with plain SQLite on the same database (a primary-key
+  SELECT of the item's JSON and json.loads; INSERT OR REPLACE in its own transaction; an indexed
+  range SELECT of 100 rows of one partition);
+- the table service in process (``Cumulo.tables.call``: validation, expressions, key encoding, the
+  store), one caller;
+- with ``--http``: boto3's ``dynamodb`` client against ``cumulo up --no-auth`` (what most of the
+  time there is boto3's own signing and parsing), beside boto3 calling a no-op operation
+  (``DescribeLimits``) of the same server;
+- PutItem → stream → function handler running (a mapping with BatchSize 1), idle, p50/p99.
+Not a test: nothing asserts; targets are read by people (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cumulo import Cumulo  # noqa: E402
+from cumulo.tables.values import key_bytes  # noqa: E402
+
+PARTITIONS = 10_000     # set from --items: 100 items per partition
+
+
+def _rate(label: str, count: int, seconds: float, baseline: float | None = None) -> float:
+    rate = count / seconds
+    line = f"{label:<56} {rate:10.0f} /s"
+    if baseline:
+        line += f"   {rate / baseline:5.2f}x the baseline"
+    print(line, flush=True)
+    return rate
+
+
+def _fill(c: Cumulo, items: int) -> None:
+    c.tables.call("CreateTable", {
+        "TableName": "bench", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "N"}]})
+    db = c.messages.tables
+    t = time.perf_counter()
+    batch = []
+    for i in range(items):
+        pk = {"S": f"p{i % PARTITIONS}"}
+        sk = {"N": str(i // PARTITIONS)}
+        item = {"pk": pk, "sk": sk, "payload": {"S": "x" * 100}, "n": {"N": str(i)}}
+        batch.append((key_bytes(pk), key_bytes(sk), json.dumps(item, separators=(",", ":"))))
+        if len(batch) == 5000:
+            with db.transaction() as tx:
+                for p, s, raw in batch:
+                    tx.put("bench", p, s, raw)
+            batch.clear()
+    if batch:
+        with db.transaction() as tx:
+            for p, s, raw in batch:
+                tx.put("bench", p, s, raw)
+    print(f"filled {items} items in {time.perf_counter() - t:.1f} s ({PARTITIONS} partitions)", flush=True)
+
+
+def bench_in_process(c: Cumulo, items: int, ops: int) -> None:
+    per_partition = items // PARTITIONS
+    db = sqlite3.connect(c.settings.messages_path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    keys = [(f"p{(i * 7919) % PARTITIONS}", (i * 31) % max(per_partition, 1)) for i in range(ops)]
+    encoded = [(key_bytes({"S": p}), key_bytes({"N": str(s)})) for p, s in keys]
+
+    t = time.perf_counter()
+    for pk, sk in encoded:
+        row = db.execute("SELECT item FROM ddb_items WHERE tbl = ? AND pk = ? AND sk = ?", ("bench", pk, sk)).fetchone()
+        json.loads(row[0])
+    base_get = _rate("baseline: primary-key SELECT + json.loads", ops, time.perf_counter() - t)
+    t = time.perf_counter()
+    for p, s in keys:
+        c.tables.call("GetItem", {"TableName": "bench", "Key": {"pk": {"S": p}, "sk": {"N": str(s)}}})
+    _rate("GetItem (in process)", ops, time.perf_counter() - t, base_get)
+
+    writes = [(key_bytes({"S": f"w{i}"}), key_bytes({"N": "1"}), json.dumps(
+        {"pk": {"S": f"w{i}"}, "sk": {"N": "1"}, "payload": {"S": "x" * 100}})) for i in range(ops)]
+    t = time.perf_counter()
+    for pk, sk, raw in writes:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT OR REPLACE INTO ddb_items (tbl, pk, sk, seg, expires, item) VALUES (?, ?, ?, 0, NULL, ?)",
+                   ("bench-base", pk, sk, raw))
+        db.execute("COMMIT")
+    base_put = _rate("baseline: INSERT OR REPLACE, a transaction each", ops, time.perf_counter() - t)
+    t = time.perf_counter()
+    for i in range(ops):
+        c.tables.call("PutItem", {"TableName": "bench", "Item": {"pk": {"S": f"w{i}"}, "sk": {"N": "1"},
+                                                                  "payload": {"S": "x" * 100}}})
+    _rate("PutItem (in process)", ops, time.perf_counter() - t, base_put)
+
+    queries = max(ops // 20, 50)
+    limit = min(100, per_partition)
+    t = time.perf_counter()
+    for i in range(queries):
+        pk = key_bytes({"S": f"p{(i * 7919) % PARTITIONS}"})
+        rows = db.execute("SELECT item FROM ddb_items WHERE tbl = ? AND pk = ? AND sk >= ? ORDER BY sk LIMIT ?",
+                          ("bench", pk, key_bytes({"N": "0"}), limit)).fetchall()
+        [json.loads(r[0]) for r in rows]
+    base_query = _rate(f"baseline: indexed range SELECT of {limit} rows", queries, time.perf_counter() - t)
+    t = time.perf_counter()
+    for i in range(queries):
+        got = c.tables.call("Query", {"TableName": "bench", "KeyConditionExpression": "pk = :p AND sk >= :z",
+                                      "ExpressionAttributeValues": {":p": {"S": f"p{(i * 7919) % PARTITIONS}"},
+                                                                    ":z": {"N": "0"}}, "Limit": limit})
+        assert got["Count"] == limit, got["Count"]
+    _rate(f"Query of {limit} items (in process)", queries, time.perf_counter() - t, base_query)
+    db.close()
+
+
+def bench_http(c: Cumulo, home: Path, ops: int) -> None:
+    import subprocess
+
+    import boto3
+    from botocore.config import Config
+
+    c.close()
+    proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0",
+                             "--gateway-port", "0", "--no-auth"], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    endpoint = None
+    for line in proc.stderr:
+        if "AWS Lambda API at" in line:
+            endpoint = line.rsplit(" ", 1)[1].strip()
+            break
+    try:
+        ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                           aws_secret_access_key="y", config=Config(retries={"max_attempts": 0}))
+        n = max(ops // 5, 200)
+        t = time.perf_counter()
+        for _ in range(n):
+            ddb.describe_limits()
+        base = _rate("baseline: boto3 DescribeLimits (no-op) over HTTP", n, time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(n):
+            ddb.get_item(TableName="bench", Key={"pk": {"S": f"p{i % PARTITIONS}"}, "sk": {"N": "0"}})
+        _rate("boto3 GetItem over HTTP", n, time.perf_counter() - t, base)
+        t = time.perf_counter()
+        for i in range(n):
+            ddb.put_item(TableName="bench", Item={"pk": {"S": f"h{i}"}, "sk": {"N": "0"}, "v": {"S": "x" * 100}})
+        _rate("boto3 PutItem over HTTP", n, time.perf_counter() - t, base)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+STAMP = "import time\ndef handler(event, context):\n    print('T', time.time())\n"
+
+
+def bench_stream_latency(folder: Path, rounds: int) -> None:
+    with Cumulo(home=folder / "latency") as c:
+        (folder / "fn").mkdir()
+        (folder / "fn" / "app.py").write_text(STAMP)
+        c.create_function("stamp", folder / "fn", "app.handler")
+        c.tables.call("CreateTable", {
+            "TableName": "lat", "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}})
+        arn = c.tables.call("DescribeTable", {"TableName": "lat"})["Table"]["LatestStreamArn"]
+        c.mappings.create(EventSourceArn=arn, FunctionName="stamp", StartingPosition="LATEST", BatchSize=1)
+        c.start_workers()
+        c.invoke("stamp", b"{}")               # warm
+        time.sleep(1.0)
+        latencies = []
+        for i in range(rounds):
+            since = int(time.time() * 1000)
+            sent = time.time()
+            c.tables.call("PutItem", {"TableName": "lat", "Item": {"id": {"S": f"i{i}"}}})
+            deadline = time.monotonic() + 5
+            stamp = None
+            while stamp is None and time.monotonic() < deadline:
+                for record in c.get_logs("stamp", since_ms=since):
+                    if record.message.startswith("T ") and float(record.message.split()[1]) >= sent:
+                        stamp = float(record.message.split()[1])
+                time.sleep(0.002)
+            if stamp is not None:
+                latencies.append((stamp - sent) * 1000)
+            time.sleep(0.05)
+        c.stop_workers()
+    if latencies:
+        latencies.sort()
+        print(f"{'PutItem -> stream -> handler running, idle':<56} p50 {statistics.median(latencies):.2f} ms, "
+              f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms ({len(latencies)} of {rounds})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=200_000, help="items in the table (100 per partition)")
+    parser.add_argument("--ops", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--http", action="store_true")
+    args = parser.parse_args()
+    global PARTITIONS
+    PARTITIONS = max(args.items // 100, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        c = Cumulo(home=folder / "home")
+        _fill(c, args.items)
+        bench_in_process(c, args.items, args.ops)
+        if args.http:
+            bench_http(c, folder / "home", args.ops)
+        else:
+            c.close()
+        bench_stream_latency(folder, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
