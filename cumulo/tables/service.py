@@ -579,7 +579,7 @@ class TableService:
         assert source is not None
         keys = {n: source[n] for n in (h, r) if n}
         view = stream["ViewType"]
-        body: Doc = {"ApproximateCreationDateTime": int(self.clock.now()), "Keys": keys}
+        body: Doc = {"ApproximateCreationDateTime": float(int(self.clock.now())), "Keys": keys}
         if new is not None and view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
             body["NewImage"] = new
         if old is not None and view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"):

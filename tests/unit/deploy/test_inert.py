@@ -104,9 +104,8 @@ def test_a_reference_inside_an_inert_resource_is_still_checked(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("resource", "match"), [
-    ("  T:\n    Type: AWS::DynamoDB::Table\n", r"'AWS::DynamoDB::Table' is not supported: Cumulo has no DynamoDB"),
-    ("  T:\n    Type: AWS::Serverless::SimpleTable\n", r"'AWS::Serverless::SimpleTable' is not supported: Cumulo "
-                                                       r"has no DynamoDB"),
+    ("  T:\n    Type: AWS::DynamoDB::GlobalTable\n", r"'AWS::DynamoDB::GlobalTable' is not supported: Cumulo serves "
+                                                     r"DynamoDB tables \(AWS::DynamoDB::Table\) but not this type"),
     ("  T:\n    Type: AWS::SNS::PlatformApplication\n", r"Cumulo serves topics and subscriptions"),
     ("  T:\n    Type: Custom::Seed\n    Properties: {ServiceToken: x}\n", r"custom resources .* are not run"),
     ("  T:\n    Type: AWS::CloudFormation::Stack\n", r"nested stacks"),

@@ -414,8 +414,8 @@ Outputs:
 # --- faults name the resource and line ----------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "match"), [
-    (HEAD + "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {}\n",
-     r"Resource Table \(line 3\): resource type 'AWS::DynamoDB::Table' is not supported"),
+    (HEAD + "Resources:\n  Table:\n    Type: AWS::DynamoDB::GlobalTable\n    Properties: {}\n",
+     r"Resource Table \(line 3\): resource type 'AWS::DynamoDB::GlobalTable' is not supported"),
     (HEAD + "Resources:\n  My_Fn:\n    Type: AWS::Serverless::Function\n",
      r"Resource My_Fn \(line 3\): logical ids must be alphanumeric"),
     (HEAD + "Resources:\n  Fn:\n    Properties: {}\n", r"Resource Fn \(line 3\): must be a map with a Type"),
