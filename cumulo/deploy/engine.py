@@ -23,6 +23,7 @@ from cumulo.deploy.kinds.api import local_api_urls
 from cumulo.deploy.kinds.base import Change, Deploy, ResourceKind, undo
 from cumulo.deploy.kinds.function import SUPPORTED_EVENT_TYPES
 from cumulo.deploy.stacks import STACK_KEY, deleted_record, stack_record
+from cumulo.deploy.references import StoreLookup
 from cumulo.deploy.template import Template, load_template, resolve_outputs, stack_id
 from cumulo.errors import CumuloError
 
@@ -130,7 +131,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
     while a server runs): Outputs that are execute-api URLs of those APIs are given as that
     gateway's URLs (see ``local_api_urls``); with none known they are left as AWS gives them."""
     options: dict[str, Any] = {"region": c.arns.region, "account_id": c.arns.account,
-                               "queue_endpoint": c.queues.endpoint}
+                               "queue_endpoint": c.queues.endpoint,
+                               "references": StoreLookup(c.parameters, c.secrets)}
     if stack_name:
         options["stack_name"] = stack_name
     template = load_template(path, parameters or {}, **options)

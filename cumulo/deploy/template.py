@@ -8,7 +8,8 @@ the attributes of what it made. Both are pure apart from reading the template an
 
 This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (required; with
 ``AWS::LanguageExtensions`` or not), ``Parameters`` (every type CloudFormation has, checked as it checks them;
-``AWS::SSM::Parameter::Value<…>`` refused), ``Mappings``, ``Conditions``, ``Globals`` (each
+``AWS::SSM::Parameter::Value<…>`` read from Parameter Store, and dynamic references ``{{resolve:…}}`` in
+``Resources`` replaced, through ``references``: ``cumulo.deploy.references``), ``Mappings``, ``Conditions``, ``Globals`` (each
 kind reads its own part), ``Resources``, ``Outputs`` — resolves intrinsics and hands each resource to
 its kind (``cumulo.deploy.kinds``: one module per kind, ``KINDS`` the registry; a type no kind reads is
 refused): every kind names its resources first, so properties may ``Ref``/``Fn::GetAtt`` any resource
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cumulo.deploy.references import Lookup, ReferenceError_, resolve_references
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
 )
@@ -150,15 +152,20 @@ class Template:
 
 def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack_name: str | None = None,
                   region: str = "us-east-1", account_id: str = "000000000000",
-                  queue_endpoint: str = "http://localhost:9000") -> Template:
+                  queue_endpoint: str = "http://localhost:9000", references: Lookup | None = None) -> Template:
     """Read and check the SAM template at ``path``; ``stack_name`` defaults to its folder's name.
 
-    ``queue_endpoint`` is where queue URLs (a queue's ``Ref``) point."""
+    ``queue_endpoint`` is where queue URLs (a queue's ``Ref``) point; ``references`` reads Parameter Store
+    and Secrets Manager for SSM parameter types and dynamic references (without it they are refused)."""
     path = Path(path).absolute()
     stack = _stack_name(stack_name, path)
     text, doc = _read(path)
     _check_sections(doc, path)
-    values = _parameters(_section(doc, "Parameters"), dict(parameters or {}))
+    values = _parameters(_section(doc, "Parameters"), dict(parameters or {}), references)
+    try:
+        resolve_references(_section(doc, "Resources"), references)
+    except ReferenceError_ as exc:
+        raise TemplateError(f"Resources: {exc}") from None
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
     scope = Scope(scope.parameters, scope.mappings, _conditions(doc, scope))
     entries = _resource_entries(doc, scope.conditions)
@@ -289,7 +296,7 @@ def partition(region: str) -> str:
     return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def _parameters(section: Node, given: dict[str, str]) -> dict[str, str | list[str]]:
+def _parameters(section: Node, given: dict[str, str], references: Lookup | None = None) -> dict[str, str | list[str]]:
     unknown = sorted(set(given) - set(section))
     if unknown:
         raise TemplateError(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
@@ -299,7 +306,7 @@ def _parameters(section: Node, given: dict[str, str]) -> dict[str, str | list[st
     if missing:     # CloudFormation names every one at once
         raise TemplateError(f"Parameters: [{', '.join(missing)}] must have values: give each a Default or pass "
                             "--parameter NAME=VALUE", line=section.line_of(missing[0]))
-    return {name: _parameter(name, spec, section.line_of(name), given.get(name))
+    return {name: _parameter(name, spec, section.line_of(name), given.get(name), references)
             for name, spec in section.items()}
 
 
@@ -312,10 +319,11 @@ def _check_declaration(name: str, spec: Any, line: int) -> None:
     extra = sorted(set(spec) - _PARAMETER_KEYS)
     if extra:
         raise _error(where, f"unknown attribute '{extra[0]}'", line=line)
-    kind = spec.get("Type")
-    if isinstance(kind, str) and kind.startswith("AWS::SSM::Parameter::Value<"):
-        raise _error(where, f"Type '{kind}' reads the value from Systems Manager Parameter Store, which Cumulo does "
-                     "not have; declare it as a String (or CommaDelimitedList) and pass the value itself", line=line)
+    kind = _ssm_value_type(spec.get("Type"))
+    if kind is None:
+        raise _error(where, f"Type '{spec.get('Type')}' is not a Systems Manager parameter type: "
+                     "AWS::SSM::Parameter::Value<String>, <List<String>>, <CommaDelimitedList> or <an AWS-specific "
+                     "type>", line=line)
     if _element_type(kind) is None:
         raise _error(where, f"Type '{kind}' is not a CloudFormation parameter type; use String, Number, "
                      "List<Number>, CommaDelimitedList or an AWS-specific type (AWS::EC2::VPC::Id, "
@@ -333,11 +341,42 @@ def _element_type(kind: Any) -> str | None:
     return None
 
 
-def _parameter(name: str, spec: Node, line: int, given: str | None) -> str | list[str]:
+_SSM_VALUE = re.compile(r"AWS::SSM::Parameter::Value<(.+)>")
+
+
+def _ssm_value_type(kind: Any) -> Any:
+    """The type of the value an ``AWS::SSM::Parameter::Value<T>`` parameter holds (``T``; ``List<String>`` reads
+    as ``CommaDelimitedList``), None when ``T`` is not one; any other type as it is."""
+    if not isinstance(kind, str):
+        return kind
+    found = _SSM_VALUE.fullmatch(kind)
+    if found is None:
+        return kind
+    inner = found.group(1)
+    if inner in ("String", "CommaDelimitedList"):
+        return inner
+    if inner == "List<String>":
+        return "CommaDelimitedList"
+    return inner if inner in _AWS_PARAMETER_TYPES or (inner.startswith("List<") and inner[5:-1] in
+                                                        _AWS_PARAMETER_TYPES) else None
+
+
+def _parameter(name: str, spec: Node, line: int, given: str | None,
+               references: Lookup | None = None) -> str | list[str]:
     where = f"Parameter {name} (line {line})"
     try:
         raw = to_str(spec["Default"] if given is None else given)
-        return _check_parameter(spec, str(spec["Type"]), raw)
+        kind = str(spec["Type"])
+        if _SSM_VALUE.fullmatch(kind):      # the value is a Parameter Store parameter's, read at deploy
+            if references is None:
+                raise IntrinsicError(f"Type '{kind}' reads parameter '{raw}' from Parameter Store, which only a "
+                                     "deploy to a store can do")
+            try:
+                raw = references.parameter(raw, False)
+            except ReferenceError_ as exc:
+                raise IntrinsicError(str(exc)) from None
+            return _check_parameter(Node({"Type": kind}, line=spec.line), str(_ssm_value_type(kind)), raw)
+        return _check_parameter(spec, kind, raw)
     except IntrinsicError as exc:
         raise _error(where, exc.message, line=line) from None
 

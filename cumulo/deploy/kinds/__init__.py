@@ -7,8 +7,8 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, permission, queue,
-    queue_policy, rule, schedule, state_machine, stream, table, topic,
+    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, mapping, parameter,
+    permission, queue, queue_policy, rule, schedule, secret, state_machine, stream, table, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -21,6 +21,8 @@ KINDS = Registry([
     topic.Topic(),                          # AWS::SNS::Topic
     topic.Subscription(),                   # AWS::SNS::Subscription, topics' Subscription lists, SNS events
     bucket.Bucket(),                        # AWS::S3::Bucket, and functions' S3 events
+    parameter.Parameter(),                  # AWS::SSM::Parameter
+    secret.Secret(),                        # AWS::SecretsManager::Secret (GenerateSecretString)
     stream.Stream(),                        # AWS::Kinesis::Stream
     table.Table(),                          # AWS::DynamoDB::Table, AWS::Serverless::SimpleTable
     bus.EventBus(),                         # AWS::Events::EventBus

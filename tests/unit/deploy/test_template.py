@@ -251,8 +251,10 @@ def test_unsupported_parameter_types_and_attributes(tmp_path: Path) -> None:
     refused(tmp_path, function("Parameters:\n  Vpc:\n    Type: AWS::EC2::VPC::Idd\n"),
             r"Parameter Vpc \(line 3\): Type 'AWS::EC2::VPC::Idd' is not a CloudFormation parameter type")
     refused(tmp_path, function("Parameters:\n  Ami:\n    Type: AWS::SSM::Parameter::Value<String>\n    Default: /a\n"),
-            r"Parameter Ami \(line 3\): Type 'AWS::SSM::Parameter::Value<String>' reads the value from Systems "
-            r"Manager Parameter Store, which Cumulo does not have")
+            r"Parameter Ami \(line 3\): Type 'AWS::SSM::Parameter::Value<String>' reads parameter '/a' from "
+            r"Parameter Store, which only a deploy to a store can do")
+    refused(tmp_path, function("Parameters:\n  Ami:\n    Type: AWS::SSM::Parameter::Value<Colour>\n    Default: /a\n"),
+            r"Parameter Ami \(line 3\): Type 'AWS::SSM::Parameter::Value<Colour>' is not a Systems Manager parameter type")
     refused(tmp_path, function("Parameters:\n  P:\n    Type: String\n    Colour: red\n"),
             r"Parameter P \(line 3\): unknown attribute 'Colour'")
 

@@ -1,0 +1,154 @@
+"""Templates with secrets and parameters, deployed by ``cumulo deploy`` beside a running ``cumulo up``:
+``AWS::SecretsManager::Secret`` (GenerateSecretString), ``AWS::SSM::Parameter``, an
+``AWS::SSM::Parameter::Value<String>`` parameter and dynamic references (``ssm``, ``ssm-secure``,
+``secretsmanager`` with a JSON key) resolved at deploy; the function reads them, and the generated
+secret through boto3, unchanged. A second deploy keeps the generated value; a dropped resource is
+deleted; a reference that cannot resolve refuses the deploy before anything is made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.test_server import CumuloServer
+
+APP = '''
+import json, os, boto3
+def handler(event, context):
+    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SECRET_ARN"])["SecretString"])
+    endpoint = boto3.client("ssm").get_parameter(Name=os.environ["PARAM"])["Parameter"]["Value"]
+    return {"env": {k: os.environ[k] for k in ("FLAG", "API_KEY", "DB_USER", "DB_PASSWORD", "PARAM")},
+            "generated": secret, "endpoint": endpoint}
+'''
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Flag:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /cfg/flag
+Resources:
+  DbSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: tpl/db
+      Description: made by the template
+      GenerateSecretString:
+        SecretStringTemplate: '{"user": "app"}'
+        GenerateStringKey: password
+        PasswordLength: 24
+        ExcludePunctuation: true
+  Endpoint:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /tpl/endpoint
+      Type: String
+      Value: !Sub "db.${AWS::Region}.internal"
+%(extra)s
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: tpl-reader
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      Timeout: 30
+      Environment:
+        Variables:
+          FLAG: !Ref Flag
+          API_KEY: '{{resolve:ssm-secure:/cfg/api-key}}'
+          DB_USER: '{{resolve:secretsmanager:pre/db:SecretString:user}}'
+          DB_PASSWORD: 'pw={{resolve:secretsmanager:pre/db:SecretString:password:AWSCURRENT}}'
+          SECRET_ARN: !Ref DbSecret
+          PARAM: !Ref Endpoint
+Outputs:
+  SecretArn: {Value: !Ref DbSecret}
+"""
+
+EXTRA = """  Extra:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: /tpl/extra, Type: StringList, Value: "a,b"}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("deploy-secrets") / "home", "--iam", "off")
+    ssm, sm = s.aws("ssm"), s.aws("secretsmanager")
+    ssm.put_parameter(Name="/cfg/flag", Value="green", Type="String")
+    ssm.put_parameter(Name="/cfg/api-key", Value="k-123", Type="SecureString")
+    sm.create_secret(Name="pre/db", SecretString=json.dumps({"user": "admin", "password": "pw-1"}))
+    yield s
+    s.close()
+
+
+def deploy(server: CumuloServer, folder: Path, template: str) -> subprocess.CompletedProcess[str]:
+    (folder / "src").mkdir(exist_ok=True)
+    (folder / "src" / "app.py").write_text(APP)
+    (folder / "template.yaml").write_text(template)
+    return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "deploy",
+                           str(folder / "template.yaml"), "--stack-name", "tpl", "--no-build"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def invoke(server: CumuloServer) -> Any:
+    out = server.client().invoke(FunctionName="tpl-reader", Payload=b"{}")
+    return json.loads(out["Payload"].read())
+
+
+def test_a_template_makes_and_reads_secrets_and_parameters(server: CumuloServer, tmp_path: Path) -> None:
+    run = deploy(server, tmp_path, TEMPLATE % {"extra": EXTRA})
+    assert run.returncode == 0, run.stdout + run.stderr
+    for text in ("k-123", "pw-1"):              # resolved secrets are never printed
+        assert text not in run.stdout + run.stderr
+    got = invoke(server)
+    assert got["env"] == {"FLAG": "green", "API_KEY": "k-123", "DB_USER": "admin", "DB_PASSWORD": "pw=pw-1",
+                          "PARAM": "/tpl/endpoint"}
+    assert got["endpoint"] == "db.us-east-1.internal"
+    generated = got["generated"]
+    assert generated["user"] == "app" and len(generated["password"]) == 24 and generated["password"].isalnum()
+    sm, ssm = server.aws("secretsmanager"), server.aws("ssm")
+    assert sm.describe_secret(SecretId="tpl/db")["Description"] == "made by the template"
+    assert ssm.get_parameter(Name="/tpl/extra")["Parameter"]["Type"] == "StringList"
+
+    # again, /tpl/extra dropped: the generated value is kept, the dropped parameter deleted
+    run = deploy(server, tmp_path, TEMPLATE % {"extra": ""})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert invoke(server)["generated"] == generated
+    with pytest.raises(ClientError) as caught:
+        ssm.get_parameter(Name="/tpl/extra")
+    assert caught.value.response["Error"]["Code"] == "ParameterNotFound"
+
+    # a parameter changed at its source is read anew by the next deploy
+    ssm.put_parameter(Name="/cfg/flag", Value="blue", Overwrite=True)
+    assert deploy(server, tmp_path, TEMPLATE % {"extra": ""}).returncode == 0
+    assert invoke(server)["env"]["FLAG"] == "blue"
+
+
+@pytest.mark.parametrize("reference, why", [
+    ("{{resolve:ssm:/cfg/api-key}}", "a SecureString is read with"),
+    ("{{resolve:ssm-secure:/cfg/flag}}", "ssm-secure reads SecureString parameters"),
+    ("{{resolve:secretsmanager:pre/db:SecretString:nope}}", "has no key 'nope'"),
+    ("{{resolve:secretsmanager:missing/secret}}", "ResourceNotFoundException"),
+    ("{{resolve:ssm:/cfg/missing}}", "ParameterNotFound"),
+])
+def test_a_reference_that_cannot_resolve_refuses_the_deploy(server: CumuloServer, tmp_path: Path,
+                                                           reference: str, why: str) -> None:
+    template = f"""
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Bad:
+    Type: AWS::SSM::Parameter
+    Properties: {{Name: /bad/one, Type: String, Value: '{reference}'}}
+"""
+    run = deploy(server, tmp_path, template)
+    assert run.returncode != 0 and why in run.stderr, run.stdout + run.stderr
+    assert "k-123" not in run.stderr
+    with pytest.raises(ClientError):
+        server.aws("ssm").get_parameter(Name="/bad/one")
