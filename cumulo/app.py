@@ -66,6 +66,7 @@ from cumulo.outbox import OutboxWorker
 from cumulo.topics.service import TopicService
 from cumulo.secrets.service import SecretService
 from cumulo.parameters.service import ParameterService
+from cumulo.kms.service import KeyService
 from cumulo.keyring import Keyring
 from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
@@ -143,6 +144,7 @@ class Cumulo:
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
         self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
+        self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, lambda_api, query, s3,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, kms, lambda_api, query, s3,
     secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer

@@ -52,7 +52,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, lambda_api, secretsmanager, sqs, ssm, stepfunctions,
+    apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, kms, lambda_api, secretsmanager, sqs, ssm,
+    stepfunctions,
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
@@ -65,7 +66,7 @@ GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
 SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager",
-            "ssm", "dynamodb", "dynamodbstreams"]
+            "ssm", "dynamodb", "dynamodbstreams", "kms"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -222,6 +223,11 @@ def _seed(server: CumuloServer) -> Seeds:
     ps.label_parameter_version(Name="/fz/param", ParameterVersion=1, Labels=["blue"])
     ps.put_parameter(Name="/fz/deep/secure", Value="s3cret", Type="SecureString")
     ps.put_parameter(Name="fz-list", Value="a,b", Type="StringList")
+    km = _aws(server, "kms")
+    kms_key = km.create_key()["KeyMetadata"]
+    km.create_alias(AliasName="alias/fz", TargetKeyId=kms_key["KeyId"])
+    kms_blob = km.encrypt(KeyId=kms_key["KeyId"], Plaintext=b"fz", EncryptionContext={"a": "b"})["CiphertextBlob"]
+    km.schedule_key_deletion(KeyId=km.create_key()["KeyMetadata"]["KeyId"], PendingWindowInDays=7)
     tokens = ["0", "", "1", "-1", "abc", "99999999999999999999", "1e5", "NaN", "1.5", " 1", "0x10", "null",
               "\u0661", base64.b64encode(b"garbage").decode(), base64.b64encode(b'["a", 1]').decode(),
               "A" * 5000, "eyJ9", "%00", "\ud800"]
@@ -336,6 +342,15 @@ def _seed(server: CumuloServer) -> Seeds:
         "Tier": ["Standard", "Advanced", "Intelligent-Tiering", "Gold"],
         "AllowedPattern": ["^[a-z]+$", "(", ".*"],
     })
+    s.names["KeyId"] = s.names["KeyId"] + [kms_key["KeyId"], kms_key["Arn"], "alias/fz", "alias/missing",
+                                           "arn:aws:kms:us-east-1:000000000000:alias/fz", str(uuid.uuid4())]
+    s.names.update({"TargetKeyId": [kms_key["KeyId"], "alias/fz", "nope"], "DestinationKeyId": [kms_key["Arn"]],
+                    "AliasName": ["alias/fz", "alias/new", "alias/aws/x", "fz"],
+                    "CiphertextBlob": [base64.b64encode(kms_blob).decode(), base64.b64encode(kms_blob[:-2]).decode(),
+                                       base64.b64encode(b"CK1" + b"x" * 60).decode(), "!!"],
+                    "Plaintext": [base64.b64encode(b"p").decode(), "", base64.b64encode(b"x" * 5000).decode()],
+                    "EncryptionContext": [{"a": "b"}, {}], "KeySpec": ["AES_256", "AES_128", "SYMMETRIC_DEFAULT", "X"],
+                    "NumberOfBytes": [1, 32, 1024, 0, 1025]})
     s.names["Name"] = s.names["Name"] + ["fz-secret", "fz-gone", "/fz/param", "/fz/param:1", "/fz/param:blue",
                                          "/fz/deep/secure", "fz-list", "/fz/missing", "aws-x", "/a b"]
     s.names["ShardIterator"] = s.names["ShardIterator"] + [table_iterator]
@@ -353,7 +368,9 @@ def _seed(server: CumuloServer) -> Seeds:
     s.canary = {"tag": tag, "queue": canary_q, "bodies": bodies}
     sm.create_secret(Name=f"canary-{tag}", SecretString=f"canary {tag}")
     ps.put_parameter(Name=f"/canary/{tag}", Value=f"canary {tag}", Type="SecureString")
-    for client in (lam, sqs, kin, ev, sfn, v2, v1, sm, ps):
+    canary_key = km.create_key(Description=f"canary-{tag}")["KeyMetadata"]["KeyId"]
+    s.canary["kms"] = (canary_key, km.encrypt(KeyId=canary_key, Plaintext=tag.encode())["CiphertextBlob"])
+    for client in (lam, sqs, kin, ev, sfn, v2, v1, sm, ps, km):
         client.close()
     return s
 
@@ -361,7 +378,7 @@ def _seed(server: CumuloServer) -> Seeds:
 def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
     tag = seeds.canary["tag"]
     sqs, lam, kin = _aws(server, "sqs"), _aws(server, "lambda"), _aws(server, "kinesis")
-    sm, ps = _aws(server, "secretsmanager"), _aws(server, "ssm")
+    sm, ps, km = _aws(server, "secretsmanager"), _aws(server, "ssm"), _aws(server, "kms")
     try:
         url = sqs.get_queue_url(QueueName=f"canary-{tag}")["QueueUrl"]
         got: list[dict[str, Any]] = []
@@ -379,8 +396,11 @@ def _check_canaries(server: CumuloServer, seeds: Seeds) -> None:
         assert [r["Data"] for r in kin.get_records(ShardIterator=shard_it)["Records"]] == [b"canary"]
         assert sm.get_secret_value(SecretId=f"canary-{tag}")["SecretString"] == f"canary {tag}"
         assert ps.get_parameter(Name=f"/canary/{tag}", WithDecryption=True)["Parameter"]["Value"] == f"canary {tag}"
+        key, blob = seeds.canary["kms"]
+        assert km.decrypt(CiphertextBlob=blob)["Plaintext"] == tag.encode()
+        assert km.describe_key(KeyId=key)["KeyMetadata"]["Description"] == f"canary-{tag}"
     finally:
-        for client in (sqs, lam, kin, sm, ps):
+        for client in (sqs, lam, kin, sm, ps, km):
             client.close()
 
 

@@ -1,0 +1,93 @@
+"""The KMS JSON protocol (``TrentService.<Operation>``, JSON 1.1) for boto3's ``kms``: symmetric keys,
+aliases, Encrypt/Decrypt/ReEncrypt and data keys (``kms/service.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cumulo.api.awsjson import Service, page, register
+from cumulo.api.http import Request
+from cumulo.kms.service import KmsError
+
+__all__ = ["SERVICE"]
+
+
+def _bad_marker(message: str) -> KmsError:
+    return KmsError("InvalidMarkerException", "The marker is not one this service gave.")
+
+
+def create_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return {"KeyMetadata": c.kms.create_key(d.get("Description"), d.get("KeyUsage"),
+                                            d.get("KeySpec") or d.get("CustomerMasterKeySpec"), d.get("Tags"))}
+
+
+def describe_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return {"KeyMetadata": c.kms.describe_key(d.get("KeyId"))}
+
+
+def list_keys(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    out = page(c.kms.list_keys(), "Keys", d, "Marker", "Limit", 1000, 100, _bad_marker)
+    return {"Keys": out["Keys"], "Truncated": "Marker" in out, **({"NextMarker": out["Marker"]} if "Marker" in out else {})}
+
+
+def enable_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    c.kms.enable(d.get("KeyId"))
+
+
+def disable_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    c.kms.disable(d.get("KeyId"))
+
+
+def schedule_key_deletion(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.schedule_deletion(d.get("KeyId"), d.get("PendingWindowInDays"))
+
+
+def cancel_key_deletion(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return {"KeyId": c.kms.cancel_deletion(d.get("KeyId"))}
+
+
+def create_alias(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    c.kms.create_alias(d.get("AliasName"), d.get("TargetKeyId"))
+
+
+def delete_alias(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    c.kms.delete_alias(d.get("AliasName"))
+
+
+def list_aliases(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    out = page(c.kms.list_aliases(d.get("KeyId")), "Aliases", d, "Marker", "Limit", 100, 50, _bad_marker)
+    return {"Aliases": out["Aliases"], "Truncated": "Marker" in out,
+            **({"NextMarker": out["Marker"]} if "Marker" in out else {})}
+
+
+def encrypt(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.encrypt(d.get("KeyId"), d.get("Plaintext"), d.get("EncryptionContext"))
+
+
+def decrypt(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.decrypt(d.get("CiphertextBlob"), d.get("EncryptionContext"), d.get("KeyId"))
+
+
+def re_encrypt(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.re_encrypt(d.get("CiphertextBlob"), d.get("DestinationKeyId"), d.get("SourceEncryptionContext"),
+                            d.get("DestinationEncryptionContext"), d.get("SourceKeyId"))
+
+
+def generate_data_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.generate_data_key(d.get("KeyId"), d.get("KeySpec"), d.get("NumberOfBytes"),
+                                   d.get("EncryptionContext"))
+
+
+def generate_data_key_without_plaintext(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.generate_data_key(d.get("KeyId"), d.get("KeySpec"), d.get("NumberOfBytes"),
+                                   d.get("EncryptionContext"), plaintext=False)
+
+
+SERVICE = Service("TrentService", "com.amazonaws.kms", "application/x-amz-json-1.1", {
+    "CreateKey": create_key, "DescribeKey": describe_key, "ListKeys": list_keys, "EnableKey": enable_key,
+    "DisableKey": disable_key, "ScheduleKeyDeletion": schedule_key_deletion, "CancelKeyDeletion": cancel_key_deletion,
+    "CreateAlias": create_alias, "DeleteAlias": delete_alias, "ListAliases": list_aliases, "Encrypt": encrypt,
+    "Decrypt": decrypt, "ReEncrypt": re_encrypt, "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+}, model="kms")
+register(SERVICE)

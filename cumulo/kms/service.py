@@ -1,0 +1,264 @@
+"""KMS, a minimal subset: symmetric customer keys whose material is 32 random bytes kept sealed with
+the store's master key (``keyring.py``; document ``kms-key``), aliases (``kms-alias``), and envelope
+operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext) with AES-256-GCM.
+
+A ciphertext blob is ``b"CK1"``, the key's id (36 ASCII characters), a 96-bit nonce, then the
+ciphertext and its tag; the encryption context (its pairs sorted, as JSON) is the authenticated
+data, so Decrypt needs the same context and no KeyId, as on AWS. Keys are enabled, disabled or
+pending deletion (7 to 30 days; the material is dropped once the date has passed, read lazily).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import threading
+import uuid
+from typing import Any, Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cumulo.errors import CumuloError
+from cumulo.keyring import Keyring
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
+
+__all__ = ["KeyService", "KmsError", "KEY_DOCUMENT", "ALIAS_DOCUMENT", "key_id_of_blob"]
+
+KEY_DOCUMENT, ALIAS_DOCUMENT = "kms-key", "kms-alias"
+_MAGIC = b"CK1"
+_ID_LEN = 36
+_NONCE = 12
+_DAY = 86_400
+_ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
+MAX_PLAINTEXT = 4096
+
+
+class KmsError(CumuloError):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+    @property
+    def type(self) -> str:
+        return self.code
+
+
+def key_id_of_blob(blob: bytes) -> str | None:
+    """The id of the key a ciphertext blob of ours was made with (None for anything else)."""
+    if len(blob) < len(_MAGIC) + _ID_LEN + _NONCE + 16 or not blob.startswith(_MAGIC):
+        return None
+    try:
+        return blob[len(_MAGIC):len(_MAGIC) + _ID_LEN].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def _context(context: Any) -> bytes:
+    if context is None:
+        return b""
+    if not isinstance(context, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in context.items()):
+        raise KmsError("ValidationException", "EncryptionContext must be a map of strings to strings.")
+    return json.dumps(sorted(context.items()), separators=(",", ":")).encode()
+
+
+def _blob(value: Any, member: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    raise KmsError("ValidationException", f"{member} must be a base64-encoded blob.")
+
+
+class KeyService:
+    def __init__(self, documents: Documents, keyring: Callable[[], Keyring], region: str, account: str,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self.documents, self._keyring, self.region, self.account, self.clock = documents, keyring, region, account, clock
+        self._lock = threading.Lock()
+        self._material: dict[str, AESGCM] = {}
+
+    def arn(self, key_id: str) -> str:
+        return f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}"
+
+    # -- finding a key -----------------------------------------------------------------------------
+    def _doc(self, ref: Any) -> dict[str, Any]:
+        if not isinstance(ref, str) or not ref:
+            raise KmsError("ValidationException", "KeyId is required.")
+        key_id = ref
+        if ref.startswith("arn:"):
+            parts = ref.split(":", 5)
+            if len(parts) != 6 or parts[2] != "kms":
+                raise KmsError("NotFoundException", f"Invalid arn {ref}")
+            key_id = parts[5]
+        if key_id.startswith("alias/"):
+            alias = self.documents.get_document(ALIAS_DOCUMENT, key_id)
+            if alias is None:
+                raise KmsError("NotFoundException", f"Alias {self.alias_arn(key_id)} is not found.")
+            key_id = alias["TargetKeyId"]
+        elif key_id.startswith("key/"):
+            key_id = key_id[4:]
+        doc = self.documents.get_document(KEY_DOCUMENT, key_id)
+        if doc is not None and doc.get("DeletionDate") is not None and doc["DeletionDate"] <= self.clock.now():
+            self.documents.delete_document(KEY_DOCUMENT, key_id)
+            self._material.pop(key_id, None)
+            doc = None
+        if doc is None:
+            raise KmsError("NotFoundException", f"Key '{self.arn(key_id)}' does not exist")
+        return doc
+
+    def _usable(self, ref: Any) -> tuple[dict[str, Any], AESGCM]:
+        doc = self._doc(ref)
+        if doc["KeyState"] == "Disabled":
+            raise KmsError("DisabledException", f"{doc['Arn']} is disabled.")
+        if doc["KeyState"] != "Enabled":
+            raise KmsError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
+        aead = self._material.get(doc["KeyId"])
+        if aead is None:
+            aead = AESGCM(self._keyring().open_sealed(doc["Material"], f"kms:{doc['Arn']}"))
+            self._material[doc["KeyId"]] = aead
+        return doc, aead
+
+    def alias_arn(self, name: str) -> str:
+        return f"arn:aws:kms:{self.region}:{self.account}:{name}"
+
+    # -- keys --------------------------------------------------------------------------------------
+    def create_key(self, description: Any = None, usage: Any = None, spec: Any = None, tags: Any = None) -> dict[str, Any]:
+        if usage not in (None, "ENCRYPT_DECRYPT") or spec not in (None, "SYMMETRIC_DEFAULT"):
+            raise KmsError("UnsupportedOperationException", "Cumulo's KMS makes symmetric ENCRYPT_DECRYPT keys "
+                                                            "(SYMMETRIC_DEFAULT) only.")
+        key_id = str(uuid.uuid4())
+        arn = self.arn(key_id)
+        doc = {"KeyId": key_id, "Arn": arn, "AWSAccountId": self.account, "Description": description or "",
+               "CreationDate": self.clock.now(), "Enabled": True, "KeyState": "Enabled", "KeyUsage": "ENCRYPT_DECRYPT",
+               "KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS",
+               "KeyManager": "CUSTOMER", "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"], "MultiRegion": False,
+               "Tags": tags if isinstance(tags, list) else [],
+               "Material": self._keyring().seal(secrets.token_bytes(32), f"kms:{arn}")}
+        self.documents.put_document(KEY_DOCUMENT, key_id, doc)
+        return self._metadata(doc)
+
+    @staticmethod
+    def _metadata(doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in doc.items() if k not in ("Material", "Tags") and v is not None}
+
+    def describe_key(self, ref: Any) -> dict[str, Any]:
+        return self._metadata(self._doc(ref))
+
+    def list_keys(self) -> list[dict[str, str]]:
+        return [{"KeyId": d["KeyId"], "KeyArn": d["Arn"]} for d in
+                sorted(self.documents.list_documents(KEY_DOCUMENT), key=lambda d: d["CreationDate"])]
+
+    def _set_state(self, ref: Any, state: str, **extra: Any) -> dict[str, Any]:
+        with self._lock:
+            doc = self._doc(ref)
+            if doc["KeyState"] == "PendingDeletion" and state != "Disabled":
+                raise KmsError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
+            doc.update(KeyState=state, Enabled=state == "Enabled", **extra)
+            self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
+        return doc
+
+    def enable(self, ref: Any) -> None:
+        self._set_state(ref, "Enabled")
+
+    def disable(self, ref: Any) -> None:
+        self._set_state(ref, "Disabled")
+
+    def schedule_deletion(self, ref: Any, days: Any = None) -> dict[str, Any]:
+        days = 30 if days is None else days
+        if not isinstance(days, int) or isinstance(days, bool) or not 7 <= days <= 30:
+            raise KmsError("ValidationException", "PendingWindowInDays must be between 7 and 30.")
+        doc = self._set_state(ref, "PendingDeletion", DeletionDate=self.clock.now() + days * _DAY)
+        return {"KeyId": doc["Arn"], "DeletionDate": doc["DeletionDate"], "KeyState": "PendingDeletion",
+                "PendingWindowInDays": days}
+
+    def cancel_deletion(self, ref: Any) -> str:
+        with self._lock:
+            doc = self._doc(ref)
+            if doc["KeyState"] != "PendingDeletion":
+                raise KmsError("KMSInvalidStateException", f"{doc['Arn']} is not pending deletion.")
+            doc.update(KeyState="Disabled", Enabled=False, DeletionDate=None)
+            self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
+        return str(doc["Arn"])
+
+    # -- aliases -----------------------------------------------------------------------------------
+    def create_alias(self, name: Any, target: Any) -> None:
+        if not isinstance(name, str) or _ALIAS.fullmatch(name) is None or name.startswith("alias/aws/"):
+            raise KmsError("InvalidAliasNameException", f"Alias name {name} is not valid: it must begin with "
+                                                        "alias/, not alias/aws/, and hold letters, digits, /, _ and -.")
+        with self._lock:
+            doc = self._doc(target)
+            if self.documents.get_document(ALIAS_DOCUMENT, name) is not None:
+                raise KmsError("AlreadyExistsException", f"An alias with the name {self.alias_arn(name)} already "
+                                                         "exists")
+            self.documents.put_document(ALIAS_DOCUMENT, name, {"AliasName": name, "AliasArn": self.alias_arn(name),
+                                                               "TargetKeyId": doc["KeyId"],
+                                                               "CreationDate": self.clock.now()})
+
+    def delete_alias(self, name: Any) -> None:
+        if not isinstance(name, str) or not self.documents.delete_document(ALIAS_DOCUMENT, name):
+            raise KmsError("NotFoundException", f"Alias {self.alias_arn(str(name))} is not found.")
+
+    def list_aliases(self, key: Any = None) -> list[dict[str, Any]]:
+        target = self._doc(key)["KeyId"] if key is not None else None
+        return [a for a in sorted(self.documents.list_documents(ALIAS_DOCUMENT), key=lambda a: a["AliasName"])
+                if target is None or a["TargetKeyId"] == target]
+
+    # -- cryptography ------------------------------------------------------------------------------
+    def encrypt(self, ref: Any, plaintext: Any, context: Any = None) -> dict[str, Any]:
+        raw = _blob(plaintext, "Plaintext")
+        if not 1 <= len(raw) <= MAX_PLAINTEXT:
+            raise KmsError("ValidationException", f"Plaintext must be 1 to {MAX_PLAINTEXT} bytes.")
+        doc, aead = self._usable(ref)
+        nonce = secrets.token_bytes(_NONCE)
+        blob = _MAGIC + doc["KeyId"].encode() + nonce + aead.encrypt(nonce, raw, _context(context))
+        return {"CiphertextBlob": blob, "KeyId": doc["Arn"], "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+    def decrypt(self, blob: Any, context: Any = None, ref: Any = None) -> dict[str, Any]:
+        raw = _blob(blob, "CiphertextBlob")
+        key_id = key_id_of_blob(raw)
+        if key_id is None:
+            raise KmsError("InvalidCiphertextException", "The ciphertext is not one this KMS made.")
+        doc, aead = self._usable(key_id)
+        if ref is not None and self._doc(ref)["KeyId"] != doc["KeyId"]:
+            raise KmsError("IncorrectKeyException", "The key ID in the request does not identify the KMS key that "
+                                                    "encrypted the ciphertext.")
+        start = len(_MAGIC) + _ID_LEN
+        try:
+            plain = aead.decrypt(raw[start:start + _NONCE], raw[start + _NONCE:], _context(context))
+        except InvalidTag:
+            raise KmsError("InvalidCiphertextException", "The ciphertext or its encryption context is not the one "
+                                                         "encrypted.") from None
+        return {"KeyId": doc["Arn"], "Plaintext": plain, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+    def re_encrypt(self, blob: Any, destination: Any, source_context: Any = None, destination_context: Any = None,
+                   source_key: Any = None) -> dict[str, Any]:
+        opened = self.decrypt(blob, source_context, source_key)
+        made = self.encrypt(destination, opened["Plaintext"], destination_context)
+        return {"CiphertextBlob": made["CiphertextBlob"], "SourceKeyId": opened["KeyId"], "KeyId": made["KeyId"],
+                "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+    def generate_data_key(self, ref: Any, key_spec: Any = None, number: Any = None, context: Any = None,
+                          plaintext: bool = True) -> dict[str, Any]:
+        if key_spec is not None and number is not None:
+            raise KmsError("ValidationException", "Give KeySpec or NumberOfBytes, not both.")
+        if key_spec is None and number is None:
+            raise KmsError("ValidationException", "KeySpec or NumberOfBytes is required.")
+        if key_spec is not None:
+            sizes = {"AES_256": 32, "AES_128": 16}
+            if key_spec not in sizes:
+                raise KmsError("ValidationException", f"KeySpec must be AES_256 or AES_128, not {key_spec}.")
+            number = sizes[key_spec]
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 1024:
+            raise KmsError("ValidationException", "NumberOfBytes must be between 1 and 1024.")
+        data = secrets.token_bytes(number)
+        made = self.encrypt(ref, data, context)
+        out = {"CiphertextBlob": made["CiphertextBlob"], "KeyId": made["KeyId"]}
+        if plaintext:
+            out["Plaintext"] = data
+        return out
