@@ -142,6 +142,7 @@ class Cumulo:
         # the master key, checked against the store before anything is served (docs/secrets.md)
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
+        self.store.seal_environments(self.keyring)    # functions' environment variables, sealed at rest
         self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)

@@ -103,12 +103,15 @@ CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
 _PUBLISH_IGNORED = ("version", "revision_id", "last_modified", "description")
 
 
+_SEALED = "$sealed"    # a function's sealed environment: {"$sealed": "<keyring.seal's text>"} (no variable is named so)
+
 class SQLiteStore:
     def __init__(self, path: Path, arns: Arns) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._arns = arns
         self._lock = threading.RLock()
+        self._sealer: Any = None        # seals functions' environment variables (seal_environments)
         with health.opening(path):      # a damaged file or a full disk: said so, naming the file
             self._open(path)
 
@@ -191,32 +194,56 @@ class SQLiteStore:
         return row
 
     # -- functions ------------------------------------------------------------
+    def seal_environments(self, sealer: Any) -> None:
+        """Keep functions' environment variables sealed from now on, with ``sealer`` (``keyring.Keyring``:
+        ``seal``/``open_sealed``), bound to the function's name: the database alone does not reveal
+        them. Configurations written before are read as they are and sealed when next written."""
+        self._sealer = sealer
+
+    def _dump(self, config: FunctionConfiguration) -> str:
+        doc = config.to_dict()
+        if self._sealer is not None and doc["environment"]:
+            doc["environment"] = {_SEALED: self._sealer.seal(json.dumps(doc["environment"]).encode(),
+                                                             f"lambda-environment:{config.name}")}
+        return json.dumps(doc)
+
+    def _load(self, text: str) -> FunctionConfiguration:
+        doc = json.loads(text)
+        env = doc.get("environment")
+        if isinstance(env, dict) and _SEALED in env:
+            if self._sealer is None:
+                raise RuntimeError(f"{self.path}: function {doc.get('name')}'s environment is sealed and no key "
+                                   "was given to open it")
+            doc["environment"] = json.loads(self._sealer.open_sealed(env[_SEALED],
+                                                                     f"lambda-environment:{doc['name']}"))
+        return FunctionConfiguration.from_dict(doc)
+
     def create_function(self, config: FunctionConfiguration) -> None:
         with self._tx():
             try:
                 self._db.execute("INSERT INTO functions (name, latest, code) VALUES (?, ?, ?)",
-                                 (config.name, json.dumps(config.to_dict()), config.code_hex))
+                                 (config.name, self._dump(config), config.code_hex))
             except sqlite3.IntegrityError:
                 raise ResourceConflictException(f"Function already exist: {config.name}") from None
 
     def get_function(self, name: str) -> FunctionRecord:
         def load() -> FunctionRecord:
             latest, reserved, _ = self._latest_row(name)
-            return FunctionRecord(FunctionConfiguration.from_dict(json.loads(latest)), reserved)
+            return FunctionRecord(self._load(latest), reserved)
 
         return self._cached(("f", name), load)
 
     def list_functions(self) -> list[FunctionRecord]:
         with self._lock:
             rows = self._db.execute("SELECT latest, reserved_concurrency FROM functions ORDER BY name").fetchall()
-        return [FunctionRecord(FunctionConfiguration.from_dict(json.loads(r[0])), r[1]) for r in rows]
+        return [FunctionRecord(self._load(r[0]), r[1]) for r in rows]
 
     def update_latest(self, config: FunctionConfiguration, expected_revision: str | None = None) -> None:
         with self._tx():
-            current = FunctionConfiguration.from_dict(json.loads(self._latest_row(config.name)[0]))
+            current = self._load(self._latest_row(config.name)[0])
             _check_revision(current, expected_revision)
             self._db.execute("UPDATE functions SET latest = ?, code = ? WHERE name = ?",
-                             (json.dumps(config.to_dict()), config.code_hex, config.name))
+                             (self._dump(config), config.code_hex, config.name))
 
     def delete_function(self, name: str) -> None:
         with self._tx():
@@ -231,13 +258,13 @@ class SQLiteStore:
                         expected_revision: str | None = None) -> FunctionConfiguration:
         with self._tx():
             latest_json, _, next_version = self._latest_row(name)
-            latest = FunctionConfiguration.from_dict(json.loads(latest_json))
+            latest = self._load(latest_json)
             _check_revision(latest, expected_revision)
             last = self._db.execute(
                 "SELECT config FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
             ).fetchone()
             if last is not None:
-                previous = FunctionConfiguration.from_dict(json.loads(last[0]))
+                previous = self._load(last[0])
                 if _same_for_publish(previous, latest):
                     return previous
             version = latest.replace(
@@ -245,7 +272,7 @@ class SQLiteStore:
                 description=latest.description if description is None else description,
             )
             self._db.execute("INSERT INTO versions (name, version, config, code) VALUES (?, ?, ?, ?)",
-                             (name, next_version, json.dumps(version.to_dict()), version.code_hex))
+                             (name, next_version, self._dump(version), version.code_hex))
             self._db.execute("UPDATE functions SET next_version = ? WHERE name = ?", (next_version + 1, name))
             return version
 
@@ -258,15 +285,15 @@ class SQLiteStore:
                                    (name, int(version) if is_version_number(version) else -1)).fetchone()
             if row is None:
                 raise self._not_found(name, version)
-            return FunctionConfiguration.from_dict(json.loads(row[0]))
+            return self._load(row[0])
 
         return self._cached((name, version), load)
 
     def list_versions(self, name: str) -> list[FunctionConfiguration]:
         with self._lock:
-            latest = FunctionConfiguration.from_dict(json.loads(self._latest_row(name)[0]))
+            latest = self._load(self._latest_row(name)[0])
             rows = self._db.execute("SELECT config FROM versions WHERE name = ? ORDER BY version", (name,)).fetchall()
-        return [latest] + [FunctionConfiguration.from_dict(json.loads(r[0])) for r in rows]
+        return [latest] + [self._load(r[0]) for r in rows]
 
     def delete_version(self, name: str, version: str) -> None:
         with self._tx():

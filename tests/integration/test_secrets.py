@@ -248,3 +248,27 @@ def test_a_wrong_or_missing_master_key_is_a_refusal_to_start(tmp_path: Path) -> 
         assert again.aws("secretsmanager").get_secret_value(SecretId="kept")["SecretString"] == "value"
     finally:
         again.close()
+
+
+ENV_READER = '''
+import os
+def handler(event, context):
+    return {"token": os.environ["API_TOKEN"]}
+'''
+
+
+def test_functions_environment_variables_are_sealed_at_rest(server: CumuloServer) -> None:
+    planted = "env-5e1f0a2b-planted-variable"
+    lam = server.client()
+    lam.create_function(FunctionName="env-sealed", Runtime="python3.11", Handler="app.handler", Timeout=30,
+                        Role=f"arn:aws:iam::{ACCOUNT}:role/any", Code={"ZipFile": _zip(ENV_READER)},
+                        Environment={"Variables": {"API_TOKEN": planted}})
+    lam.publish_version(FunctionName="env-sealed")
+    lam.update_function_configuration(FunctionName="env-sealed", Environment={"Variables": {"API_TOKEN": planted[::-1]}})
+    assert lam.get_function_configuration(FunctionName="env-sealed")["Environment"]["Variables"] == {
+        "API_TOKEN": planted[::-1]}
+    out = lam.invoke(FunctionName="env-sealed", Qualifier="1", Payload=b"{}")
+    assert json.loads(out["Payload"].read()) == {"token": planted}
+    files = [p for p in server.home.rglob("*") if p.is_file() and p.name != "master.key"]
+    for needle in (planted.encode(), planted[::-1].encode()):
+        assert [p for p in files if needle in p.read_bytes()] == []
