@@ -34,9 +34,9 @@ log = logging.getLogger("cumulo.server")
 
 _CREATE_KEYS = {"FunctionName", "Runtime", "Role", "Handler", "Code", "Description", "Timeout", "MemorySize",
                 "Publish", "Environment", "EphemeralStorage", "Tags", "Architectures", "PackageType",
-                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart", "Layers", "VpcConfig"}
+                "TracingConfig", "LoggingConfig", "DeadLetterConfig", "SnapStart", "Layers", "VpcConfig", "KMSKeyArn"}
 _CONFIG_KEYS = {"Runtime": "runtime", "Handler": "handler", "Description": "description", "Timeout": "timeout",
-                "MemorySize": "memory_size", "Role": "role"}
+                "MemorySize": "memory_size", "Role": "role", "KMSKeyArn": "kms_key_arn"}
 
 
 def _params(doc: dict[str, Any]) -> dict[str, Any]:

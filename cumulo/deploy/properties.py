@@ -45,7 +45,7 @@ IGNORED: dict[str, str] = {
     "RolePath": _NO_IAM,
     "AssumeRolePolicyDocument": _NO_IAM,
     "Tracing": "Cumulo has no X-Ray tracing",
-    "KmsKeyArn": "environment variables are not encrypted with a KMS key",
+    "KmsKeyArn": "environment variables are sealed with the store's master key, not this KMS key",
     "CodeSigningConfigArn": "code signatures are not checked",
     "LoggingConfig": "logs go to Cumulo's log store as text",
 }

@@ -50,7 +50,8 @@ class FunctionService:
                description: str = "", ephemeral_storage: int = 512, role: str = "",
                dead_letter_arn: str = "", publish: bool = False,
                snap_start: str | None = None, layers: list[str] | None = None,
-               architecture: str = "x86_64", vpc_config: dict | None = None) -> FunctionConfiguration:
+               architecture: str = "x86_64", vpc_config: dict | None = None,
+               kms_key_arn: str = "") -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -65,6 +66,7 @@ class FunctionService:
             snap_start=None if snap_start is None else fn.validate_snap_start(snap_start),
             architecture=fn.validate_architecture(architecture),
             vpc_config=fn.validate_vpc_config(vpc_config),
+            kms_key_arn=fn.validate_kms_key_arn(kms_key_arn),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()),
             layers=self._layers(layers or []),
@@ -192,7 +194,8 @@ class FunctionService:
                              ephemeral_storage: int | None = None, role: str | None = None,
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
                              layers: list[str] | None = None, architecture: str | None = None,
-                             vpc_config: dict | None = None, revision_id: str | None = None) -> FunctionConfiguration:
+                             vpc_config: dict | None = None, kms_key_arn: str | None = None,
+                             revision_id: str | None = None) -> FunctionConfiguration:
         """``architecture`` is the Python API's (templates change it in place); the Lambda API
         changes it with UpdateFunctionCode, as AWS's does."""
         current = self._latest(ref)
@@ -219,6 +222,8 @@ class FunctionService:
             changes["snap_start"] = fn.validate_snap_start(snap_start)
         if architecture is not None:
             changes["architecture"] = fn.validate_architecture(architecture)
+        if kms_key_arn is not None:
+            changes["kms_key_arn"] = fn.validate_kms_key_arn(kms_key_arn)
         if vpc_config is not None:   # {} or empty lists: out of the VPC, as on AWS
             changes["vpc_config"] = fn.validate_vpc_config(vpc_config)
         if layers is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "validate_timeout",
     "validate_ephemeral_storage",
     "validate_environment",
+    "validate_kms_key_arn",
     "validate_description",
     "validate_dead_letter_arn",
     "validate_snap_start",
@@ -195,6 +196,19 @@ def validate_dead_letter_arn(arn: str) -> str:
     return arn
 
 
+def validate_kms_key_arn(arn: object) -> str:
+    """KMSKeyArn: the key a function's environment variables are encrypted with (a KMS key's ARN);
+    empty goes back to the default. Cumulo keeps it and seals the variables with the store's key
+    (docs/secrets.md)."""
+    if arn in ("", None):
+        return ""
+    if not isinstance(arn, str) or not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}", arn):
+        raise InvalidParameterValueException(f"1 validation error detected: Value '{str(arn)[:200]}' at 'kMSKeyArn' "
+                                             "failed to satisfy constraint: Member must satisfy regular expression "
+                                             "pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+    return arn
+
+
 def validate_snap_start(apply_on: object) -> str:
     """SnapStart.ApplyOn, as CreateFunction/UpdateFunctionConfiguration take it."""
     if apply_on not in SNAP_START_VALUES:
@@ -346,6 +360,7 @@ class FunctionConfiguration:
     architecture: str = "x86_64"   # Architectures[0] as asked; it runs on the host's architecture
     # VpcConfig as set (validate_vpc_config): {} outside a VPC. In a VPC: no outbound network.
     vpc_config: dict[str, Any] = field(default_factory=dict)
+    kms_key_arn: str = ""          # KMSKeyArn as set (the variables are sealed with the store's key either way)
 
     @property
     def no_network(self) -> bool:
@@ -423,6 +438,8 @@ class FunctionConfiguration:
             doc["Layers"] = [r.to_aws() for r in self.layers]
         if self.dead_letter_arn:
             doc["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
+        if self.kms_key_arn:
+            doc["KMSKeyArn"] = self.kms_key_arn
         if self.vpc_config:
             doc["VpcConfig"] = {**self.vpc_config, "VpcId": vpc_id(arns.account, arns.region)}
         if state:

@@ -158,3 +158,22 @@ def test_no_key_material_or_plaintext_in_the_store_files(server: CumuloServer) -
     files = [p for p in server.home.rglob("*") if p.is_file() and p.name != "master.key"]
     for needle in (data, base64.b64encode(data)):
         assert [p for p in files if needle in p.read_bytes()] == []
+
+
+def test_a_functions_kms_key_arn_is_kept(server: CumuloServer) -> None:
+    kms, lam = server.aws("kms"), server.client()
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("app.py", "import os\ndef handler(e, c):\n    return os.environ['VALUE']\n")
+    made = lam.create_function(FunctionName="with-key", Runtime="python3.11", Handler="app.handler",
+                               Role=f"arn:aws:iam::{ACCOUNT}:role/any", Code={"ZipFile": buffer.getvalue()},
+                               Environment={"Variables": {"VALUE": "value"}}, KMSKeyArn=key)
+    assert made["KMSKeyArn"] == key
+    assert lam.get_function_configuration(FunctionName="with-key")["KMSKeyArn"] == key
+    assert json.loads(lam.invoke(FunctionName="with-key")["Payload"].read()) == "value"
+    lam.update_function_configuration(FunctionName="with-key", KMSKeyArn="")
+    assert "KMSKeyArn" not in lam.get_function_configuration(FunctionName="with-key")
+    with pytest.raises(ClientError) as caught:
+        lam.update_function_configuration(FunctionName="with-key", KMSKeyArn="arn:aws:sqs:us-east-1:1:q")
+    assert code(caught) == "InvalidParameterValueException"

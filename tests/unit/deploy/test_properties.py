@@ -293,7 +293,7 @@ def test_globals_faults(tmp_path: Path, globals_: str, match: str) -> None:
 def test_notes_are_per_function(tmp_path: Path) -> None:
     fn = load(tmp_path, "      KmsKeyArn: arn:key\n      CodeSigningConfigArn: arn:csc\n")
     assert fn.notes == [
-        "KmsKeyArn ignored: environment variables are not encrypted with a KMS key",
+        "KmsKeyArn ignored: environment variables are sealed with the store's master key, not this KMS key",
         "CodeSigningConfigArn ignored: code signatures are not checked",
     ]
     assert all(re.match(r"^\w+ ignored: ", note) for note in fn.notes)
