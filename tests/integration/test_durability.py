@@ -206,3 +206,68 @@ def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
         assert [e["type"] for e in history][0] == "ExecutionStarted" and history[-1]["type"] == "ExecutionSucceeded"
     finally:
         srv.close()
+
+
+def test_kill_9_keeps_every_table_write_with_exactly_its_stream_record(tmp_path: Path) -> None:
+    """Items and their stream records commit together: killed while writers are busy, the restarted
+    server holds each acknowledged item, and for every item (acknowledged or caught in flight) exactly
+    one INSERT record, and no record without its item."""
+    import threading
+
+    home, port, gateway = tmp_path / "home", free_port(), free_port()
+    srv = start(home, port, gateway)
+    ddb = srv.aws("dynamodb", connect_timeout=2)
+    ddb.create_table(TableName="ledger", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+
+    def writer(w: int) -> None:
+        client = srv.aws("dynamodb", connect_timeout=2)
+        i = 0
+        while not stop.is_set():
+            try:
+                client.put_item(TableName="ledger", Item={"id": {"S": f"{w}-{i}"}})
+                acknowledged.add(f"{w}-{i}")
+            except (BotoCoreError, ClientError):
+                return
+            i += 1
+
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in writers:
+        t.start()
+    while len(acknowledged) < 300:
+        time.sleep(0.01)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    stop.set()
+    for t in writers:
+        t.join(30)
+    srv.close()
+    srv = start(home, port, gateway)
+    try:
+        ddb = srv.aws("dynamodb", connect_timeout=2)
+        items, start_key = set(), None
+        while True:
+            page = ddb.scan(TableName="ledger", **({"ExclusiveStartKey": start_key} if start_key else {}))
+            items |= {i["id"]["S"] for i in page["Items"]}
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        assert acknowledged <= items
+        streams = srv.aws("dynamodbstreams", connect_timeout=2)
+        arn = ddb.describe_table(TableName="ledger")["Table"]["LatestStreamArn"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardIteratorType="TRIM_HORIZON", ShardId=streams.describe_stream(
+            StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"])["ShardIterator"]
+        keys: list[str] = []
+        while True:
+            got = streams.get_records(ShardIterator=iterator, Limit=1000)
+            keys += [r["dynamodb"]["Keys"]["id"]["S"] for r in got["Records"]]
+            if not got["Records"]:
+                break
+            iterator = got["NextShardIterator"]
+        assert sorted(keys) == sorted(items)          # one record per item, none without its item
+    finally:
+        srv.close()
