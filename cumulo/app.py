@@ -126,7 +126,7 @@ class Cumulo:
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
-                                            self.arns, clock)
+                                            self.arns, clock, compile_pattern)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,

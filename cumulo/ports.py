@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from cumulo.store.ports import StoredMessage
 
 __all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions",
-           "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "ServiceCalls", "Kind", "Target", "Send", "TargetFailed",
+           "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "ServiceCalls", "EventPattern",
+           "CompilePattern", "Kind", "Target", "Send", "TargetFailed",
            "Targets"]
 
 
@@ -143,6 +144,18 @@ class Streams(Protocol):
     def require(self, arn: str) -> None: ...                                 # raises unless the stream exists
     def shard_count(self, name: str) -> int: ...
     def position(self, name: str, shard: int, kind: str, sequence: Any = None, timestamp: Any = None) -> int: ...
+
+
+# -- event patterns (EventBridge's language), for those who filter with them ------------------------
+class EventPattern(Protocol):
+    def matches(self, event: Any) -> bool: ...
+
+
+class CompilePattern(Protocol):
+    """An event pattern's JSON text compiled (``events.pattern.compile_pattern``); a bad pattern raises
+    its ``InvalidEventPatternException``."""
+
+    def __call__(self, pattern: str) -> EventPattern: ...
 
 
 # -- services' APIs, called directly ----------------------------------------------------------------

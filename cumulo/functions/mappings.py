@@ -11,15 +11,17 @@ import uuid
 from datetime import datetime
 from typing import Any, List
 
-from cumulo.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model import function as fn
 from cumulo.model.function import Arns
 from cumulo.model.queue import QueueAttributes
 from cumulo.model.table_stream import is_table_stream
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Queues, Streams
+from cumulo.ports import SYSTEM_CLOCK, Clock, CompilePattern, Documents, EventPattern, Functions, Queues, Streams
 from cumulo.store.ports import StreamRecords
 
-__all__ = ["EventSourceMappings", "is_stream", "stream_name", "source_label"]
+__all__ = ["EventSourceMappings", "is_stream", "stream_name", "source_label", "MAX_FILTERS"]
+
+MAX_FILTERS = 5       # Lambda's quota of filters per event-source mapping
 
 _KIND = "event-source-mapping"
 _SQS_FIELDS = {"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
@@ -83,9 +85,17 @@ def _apply_stream(doc: dict[str, Any], params: dict[str, Any]) -> None:
 
 class EventSourceMappings:
     def __init__(self, store: Documents, records: StreamRecords, queues: Queues, streams: Streams,
-                 functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+                 functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK,
+                 compile_pattern: CompilePattern | None = None) -> None:
         self._store, self._records, self._queues, self._streams = store, records, queues, streams
         self._functions, self._arns, self._clock = functions, arns, clock
+        self._compile = compile_pattern     # FilterCriteria's patterns (EventBridge's language)
+
+    def filters(self, doc: dict[str, Any]) -> list[EventPattern]:
+        """A mapping's FilterCriteria, compiled ([]: everything passes)."""
+        if self._compile is None:
+            return []
+        return [self._compile(f["Pattern"]) for f in (doc.get("FilterCriteria") or {}).get("Filters") or []]
 
     # -- CRUD -----------------------------------------------------------------
     def create(self, **params: Any) -> dict[str, Any]:
@@ -187,10 +197,31 @@ class EventSourceMappings:
                     f"1 validation error detected: Value {top_c} at 'scalingConfig.maximumConcurrency' failed to "
                     "satisfy constraint: Member must have value between 2 and 1000")
             doc["ScalingConfig"] = {"MaximumConcurrency": top_c} if top_c else {}
-        if params.get("FilterCriteria"):
-            raise InvalidParameterValueException("FilterCriteria are not supported by Cumulo yet.")
+        if "FilterCriteria" in params and params["FilterCriteria"] is not None:
+            doc["FilterCriteria"] = self._filter_criteria(params["FilterCriteria"])
         if "Enabled" in params and params["Enabled"] is not None:
             doc["State"] = "Enabled" if params["Enabled"] else "Disabled"
+
+    def _filter_criteria(self, criteria: Any) -> dict[str, Any]:
+        filters = criteria.get("Filters") if isinstance(criteria, dict) else None
+        if not isinstance(filters, list) or not filters:
+            return {}
+        if len(filters) > MAX_FILTERS:
+            raise InvalidParameterValueException(f"The number of filters ({len(filters)}) exceeds the quota of "
+                                                 f"{MAX_FILTERS} filters per event source mapping.")
+        if self._compile is None:
+            raise InvalidParameterValueException("FilterCriteria are not supported here.")
+        out = []
+        for f in filters:
+            pattern = f.get("Pattern") if isinstance(f, dict) else None
+            if not isinstance(pattern, str):
+                raise InvalidParameterValueException("Invalid filter pattern definition.")
+            try:
+                self._compile(pattern)
+            except CumuloError as err:
+                raise InvalidParameterValueException(f"Invalid filter pattern definition. {err.message}") from None
+            out.append({"Pattern": pattern})
+        return {"Filters": out}
 
     def get(self, mapping_id: str) -> dict[str, Any]:
         return self._answer(self._doc(mapping_id))

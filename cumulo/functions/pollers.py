@@ -84,6 +84,7 @@ class MappingPollers:
         self._records, self._wakeups = records, wakeups
         self._invoke_function, self._targets, self._arns, self._clock = invoke, targets, arns, clock
         self._stop = threading.Event()
+        self._filters: dict[str, list[Any]] = {}      # FilterCriteria's JSON -> its compiled patterns
         self._running: dict[str, tuple[str, threading.Event, list[threading.Thread]]] = {}
         self._thread = threading.Thread(target=self._supervise, name="cumulo-mappings", daemon=True)
 
@@ -180,10 +181,33 @@ class MappingPollers:
         self._invoke(doc, name, batch)
         return True
 
+    def _matching(self, doc: dict[str, Any], records: list[dict[str, Any]], view: Any) -> list[bool]:
+        """Which records pass the mapping's FilterCriteria (all, without filters): a record passes when
+        any filter's pattern matches ``view(record)``, what Lambda filters on."""
+        criteria = doc.get("FilterCriteria") or {}
+        if not criteria.get("Filters"):
+            return [True] * len(records)
+        key = json.dumps(criteria, sort_keys=True)
+        patterns = self._filters.get(key)
+        if patterns is None:
+            patterns = self._mappings.filters(doc)
+            if len(self._filters) > 256:
+                self._filters.clear()
+            self._filters[key] = patterns
+        return [any(p.matches(view(r)) for p in patterns) for r in records]
+
     def _invoke(self, doc: dict[str, Any], queue: str, batch: list[StoredMessage]) -> None:
         queues = self._queues
         source_arn = doc["EventSourceArn"]
         records = [sqs_record(m, queues.system_attributes(m), source_arn, self._arns.region) for m in batch]
+        passing = self._matching(doc, records, _sqs_filterable)
+        if not all(passing):     # filtered out: deleted, as Lambda does
+            self._messages.delete(queue, [(m.seq, m.receipt.partition("-")[2])
+                                          for m, ok in zip(batch, passing) if not ok])
+            batch = [m for m, ok in zip(batch, passing) if ok]
+            records = [r for r, ok in zip(records, passing) if ok]
+            if not batch:
+                return
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         receipts = [(m.seq, m.receipt.partition("-")[2]) for m in batch]
         try:
@@ -295,6 +319,12 @@ class MappingPollers:
         else:
             records = [kinesis_record(shard, r, doc["EventSourceArn"], self._arns.region, self._arns.default_role())
                        for r in batch]
+        passing = self._matching(doc, records, (lambda r: r) if table else _kinesis_filterable)
+        if not all(passing):     # filtered out: passed over, as if processed
+            batch = [r for r, ok in zip(batch, passing) if ok]
+            records = [r for r, ok in zip(records, passing) if ok]
+            if not batch:
+                return "ok", None, None
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         try:
             result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
@@ -362,6 +392,27 @@ def kinesis_record(shard: int, row: tuple[int, str, bytes, int], stream_arn: str
             "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"{shard_id(shard)}:{number}",
             "eventName": "aws:kinesis:record", "invokeIdentityArn": role, "awsRegion": region,
             "eventSourceARN": stream_arn}
+
+
+def _decoded(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _sqs_filterable(record: dict[str, Any]) -> dict[str, Any]:
+    """An SQS record as Lambda filters it: ``body`` parsed when it is JSON."""
+    return {**record, "body": _decoded(record["body"])}
+
+
+def _kinesis_filterable(record: dict[str, Any]) -> dict[str, Any]:
+    """A Kinesis record as Lambda filters it: ``data`` decoded (and parsed when it is JSON)."""
+    try:
+        data = _decoded(base64.b64decode(record["kinesis"]["data"]).decode())
+    except (ValueError, UnicodeDecodeError):
+        data = record["kinesis"]["data"]
+    return {**record, "data": data, "kinesis": {**record["kinesis"], "data": data}}
 
 
 def _lane(partition_key: str, lanes: int) -> int:

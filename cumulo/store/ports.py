@@ -189,9 +189,10 @@ class ItemTransaction(Protocol):
 
     def get(self, table: str, pk: bytes, sk: bytes) -> str | None: ...
     def put(self, table: str, pk: bytes, sk: bytes, item: str, expires: int | None = None,
-            index_keys: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
+            index_keys: Iterable[tuple[str, bytes, bytes]] | None = ()) -> None:
         """Insert or replace the item, its secondary-index entries (index, index pk, index sk) being
-        exactly ``index_keys`` afterwards, and its TTL expiry (epoch seconds) ``expires``."""
+        exactly ``index_keys`` afterwards (None: the table has no index, nothing to keep), and its
+        TTL expiry (epoch seconds) ``expires``."""
     def delete(self, table: str, pk: bytes, sk: bytes) -> bool: ...      # with its index entries
     def append_record(self, stream: str, partition_key: str, data: bytes, now_ms: int) -> int:
         """A record on shard 0 of ``stream`` (``StreamRecords``' records), its seq; its topic is

@@ -75,6 +75,8 @@ class Names:
         self.used_values: set[str] = set()
 
     def check_all_used(self) -> None:
+        if len(self.used_names) == len(self.names) and len(self.used_values) == len(self.values):
+            return                      # every one used (used ones are always defined ones)
         unused = sorted(set(self.names) - self.used_names)
         if unused:
             raise ValidationException(f"Value provided in ExpressionAttributeNames unused in expressions: keys: "
@@ -404,17 +406,47 @@ class _Parser:
         return self.operand(update=True)
 
 
-def parse_condition(text: Any, names: Names, what: str = "ConditionExpression") -> Any:
-    p = _Parser(text, what, names)
-    tree = p.condition()
-    p.done()
+_CACHE: dict[tuple[Any, ...], tuple[Any, frozenset[str], frozenset[str]]] = {}
+_CACHE_MAX = 2048
+
+
+def _cached(kind: str, text: Any, names: Names, parse: Any) -> Any:
+    """A parse remembered by its text and what it can depend on: the names' meanings and the values'
+    names and types (an attribute_type's type name is read from its value: those are not kept)."""
+    if not isinstance(text, str) or "attribute_type" in text:
+        return parse()
+    key = (kind, text, tuple(sorted(names.names.items())),
+           tuple(sorted((k, next(iter(v))) for k, v in names.values.items())))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        names.used_names |= hit[1]
+        names.used_values |= hit[2]
+        return hit[0]
+    before_names, before_values = set(names.used_names), set(names.used_values)
+    tree = parse()
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[key] = (tree, frozenset(names.used_names - before_names), frozenset(names.used_values - before_values))
     return tree
+
+
+def parse_condition(text: Any, names: Names, what: str = "ConditionExpression") -> Any:
+    def parse() -> Any:
+        p = _Parser(text, what, names)
+        tree = p.condition()
+        p.done()
+        return tree
+    return _cached(what, text, names, parse)
 
 
 _CLAUSES = ("SET", "REMOVE", "ADD", "DELETE")
 
 
 def parse_update(text: Any, names: Names) -> Update:
+    return _cached("UpdateExpression", text, names, lambda: _parse_update(text, names))  # type: ignore[no-any-return]
+
+
+def _parse_update(text: Any, names: Names) -> Update:
     p = _Parser(text, "UpdateExpression", names)
     out = Update()
     seen: set[str] = set()
@@ -450,6 +482,10 @@ def parse_update(text: Any, names: Names) -> Update:
 
 
 def parse_projection(text: Any, names: Names) -> list[Path]:
+    return _cached("ProjectionExpression", text, names, lambda: _parse_projection(text, names))  # type: ignore[no-any-return]
+
+
+def _parse_projection(text: Any, names: Names) -> list[Path]:
     p = _Parser(text, "ProjectionExpression", names)
     paths = [p.path()]
     while p.accept_op(","):

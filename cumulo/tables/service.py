@@ -62,6 +62,7 @@ class TableService:
         # tables' documents, read on every item operation: kept for a second, dropped at once when this
         # service changes one (one server owns a store; the CLI does not change tables)
         self._docs: dict[str, tuple[float, Doc]] = {}
+        self._types: dict[str, tuple[Doc, dict[str, str]]] = {}     # a cached document's attribute types
         self._operations: dict[str, Callable[[Doc], Doc]] = {
             "CreateTable": self.create_table, "DescribeTable": self.describe_table, "ListTables": self.list_tables,
             "DeleteTable": self.delete_table, "UpdateTable": self.update_table,
@@ -104,17 +105,23 @@ class TableService:
         if len(self._docs) > 1000:
             self._docs.clear()
         self._docs[name] = (now, doc)
+        self._types[name] = (doc, {a["AttributeName"]: a["AttributeType"] for a in doc["AttributeDefinitions"]})
         return doc
 
     def _fresh(self, name: Any) -> Doc:
-        """A table's document to change (read from the store, never the cached one)."""
-        if isinstance(name, str):
-            self._docs.pop(name.split(":table/", 1)[1].split("/", 1)[0] if name.startswith("arn:") else name, None)
-        return self._table(name)
+        """A table's document to change: read from the store, never the cached one (which readers share;
+        a change that fails half way must leave it alone)."""
+        if isinstance(name, str) and name.startswith("arn:") and ":table/" in name:
+            name = name.split(":table/", 1)[1].split("/", 1)[0]
+        doc = self.items.get_table(name) if isinstance(name, str) else None
+        if doc is None:
+            raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        return doc
 
     def _put_table(self, doc: Doc) -> None:
         self.items.put_table(doc["TableName"], doc)
         self._docs.pop(doc["TableName"], None)
+        self._types.pop(doc["TableName"], None)
 
     def create_table(self, d: Doc, stream_label: str | None = None) -> Doc:
         """CreateTable; ``stream_label`` names the stream when one is asked for (templates decide it
@@ -471,8 +478,10 @@ class TableService:
                           if i["IndexName"] == index)["KeySchema"]
         return schema[0]["AttributeName"], schema[1]["AttributeName"] if len(schema) > 1 else None
 
-    @staticmethod
-    def _type(doc: Doc, name: str) -> str:
+    def _type(self, doc: Doc, name: str) -> str:
+        known = self._types.get(doc["TableName"])
+        if known is not None and known[0] is doc and name in known[1]:
+            return known[1][name]
         return next(a["AttributeType"] for a in doc["AttributeDefinitions"] if a["AttributeName"] == name)
 
     def _item_key(self, doc: Doc, item: V.Item) -> tuple[bytes, bytes]:
@@ -565,8 +574,9 @@ class TableService:
                 raise ValidationException("Item size has exceeded the maximum allowed size")
             if old is not None and old == new:
                 return          # nothing changed: no write, no stream record (as DynamoDB Streams)
+            indexed = doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"]
             tx.put(name, pk, sk, json.dumps(new, separators=(",", ":")), self._expiry(doc, new),
-                   self._index_keys(doc, new))
+                   self._index_keys(doc, new) if indexed else None)
         self._record(tx, doc, old, new)
 
     def _record(self, tx: ItemTransaction, doc: Doc, old: V.Item | None, new: V.Item | None,
@@ -653,12 +663,22 @@ class TableService:
         names = self._names(d, "ConditionExpression")
         condition = E.parse_condition(d["ConditionExpression"], names) if d.get("ConditionExpression") else None
         names.check_all_used()
+        if condition is None and rv == "NONE" and not self._needs_old(doc):
+            if V.item_size(item) > V.MAX_ITEM_BYTES:     # a blind write: nothing reads the old item
+                raise ValidationException("Item size has exceeded the maximum allowed size")
+            with self.items.transaction() as tx:
+                tx.put(doc["TableName"], pk, sk, json.dumps(item, separators=(",", ":")), self._expiry(doc, item), None)
+            return {}
         with self.items.transaction() as tx:
             raw = tx.get(doc["TableName"], pk, sk)
             old = json.loads(raw) if raw is not None else None
             self._check(condition, old, names, d)
             self._write(tx, doc, pk, sk, old, item)
         return {"Attributes": old} if rv == "ALL_OLD" and old else {}
+
+    def _needs_old(self, doc: Doc) -> bool:
+        """Whether a write must read the item it replaces: for its stream record or its index entries."""
+        return bool(self._live_stream(doc) or doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"])
 
     def get_item(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))

@@ -264,14 +264,20 @@ def key_bytes(value: Item) -> bytes:
         return v.encode()
     if kind == "B":
         return blob(v)
-    d = Decimal(v)
-    if d.is_zero():
+    # a stored number is normalized (no exponent, no extra zeros): its digits are read off the text
+    negative = v.startswith("-")
+    whole, _, fraction = v.lstrip("-").partition(".")
+    if whole == "0" and not fraction:
         return b"\x01"
-    sign, digits, exponent = _CONTEXT.normalize(d).as_tuple()
-    assert isinstance(exponent, int)
-    adjusted = exponent + len(digits) - 1
-    body = (adjusted + 200).to_bytes(2, "big") + bytes(48 + x for x in digits)
-    if not sign:
+    if whole != "0":
+        adjusted = len(whole) - 1
+        digits = (whole + fraction).rstrip("0")
+    else:
+        significant = fraction.lstrip("0")
+        adjusted = -(len(fraction) - len(significant)) - 1
+        digits = significant.rstrip("0")
+    body = (adjusted + 200).to_bytes(2, "big") + digits.encode()
+    if not negative:
         return b"\x02" + body
     return b"\x00" + bytes(255 - b for b in body + b"\x00")
 

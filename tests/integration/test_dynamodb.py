@@ -427,3 +427,67 @@ def test_state_machines_call_dynamodb_directly_with_its_error_names(server: Cumu
     assert "dynamodb:PutItem" in denied["cause"]
     sfn.close()
     iam.close()
+
+
+BODY_AUDITOR = """
+import os, boto3
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"])
+def handler(event, context):
+    for r in event["Records"]:
+        ddb.put_item(TableName=os.environ["AUDIT"], Item={"seq": {"S": r["body"]}})
+"""
+
+
+def test_mapping_filter_criteria_pass_only_matching_records(server: CumuloServer, ddb: BaseClient) -> None:
+    from tests.integration.test_server import create, zip_of
+    from tests.integration.test_sqs import sqs_client
+
+    lam, sqs = server.client(), sqs_client(server)
+    audit = unique("faudit")
+    ddb.create_table(TableName=audit, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "seq", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "seq", "AttributeType": "S"}])
+    env = {"Variables": {"ENDPOINT": server.endpoint, "KEY": server.key_id, "SECRET": server.secret, "AUDIT": audit}}
+    # a table's stream: only INSERTs of big orders
+    name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    stream_fn = unique("fstream")
+    create(lam, stream_fn, zip_of(**{"app.py": AUDITOR}), Environment=env)
+    lam.create_event_source_mapping(
+        EventSourceArn=ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"], FunctionName=stream_fn,
+        StartingPosition="TRIM_HORIZON", FilterCriteria={"Filters": [{"Pattern": json.dumps(
+            {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"size": {"S": ["big"]}}}})}]})
+    for i, total in enumerate([50, 150, 250]):
+        ddb.put_item(TableName=name, Item={"customer": {"S": "f"}, "order": {"N": str(i)}, "total": {"N": str(total)},
+                                           "size": {"S": "big" if total > 100 else "small"}})
+    ddb.update_item(TableName=name, Key={"customer": {"S": "f"}, "order": {"N": "2"}}, UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "total"},
+                    ExpressionAttributeValues={":t": {"N": "999"}})
+    # a queue: only JSON bodies of type "order"
+    queue = sqs.create_queue(QueueName=unique("fq"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_fn = unique("fqueue")
+    create(lam, queue_fn, zip_of(**{"app.py": BODY_AUDITOR}), Environment=env)
+    lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=queue_fn, FilterCriteria={
+        "Filters": [{"Pattern": json.dumps({"body": {"type": ["order"]}})}]})
+    for body in ['{"type": "order", "n": 1}', '{"type": "refund"}', "not json", '{"type": "order", "n": 2}']:
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    with pytest.raises(ClientError) as err:
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=stream_fn, FilterCriteria={
+            "Filters": [{"Pattern": '{"body": ["unclosed"'}]})
+    assert code(err)[0] == "InvalidParameterValueException"
+    deadline = time.monotonic() + 30
+    seen: list[str] = []
+    while time.monotonic() < deadline and len(seen) < 4:
+        seen = sorted(i["seq"]["S"] for i in ddb.scan(TableName=audit)["Items"])
+        time.sleep(0.1)
+    time.sleep(1.0)            # anything filtered in by mistake would arrive by now
+    items = ddb.scan(TableName=audit)["Items"]
+    bodies = sorted(i["seq"]["S"] for i in items if i["seq"]["S"].startswith("{"))
+    records = [json.loads(i["record"]["S"]) for i in items if "record" in i]
+    assert bodies == ['{"type": "order", "n": 1}', '{"type": "order", "n": 2}']
+    assert sorted(r["dynamodb"]["NewImage"]["total"]["N"] for r in records) == ["150", "250"]
+    assert {r["eventName"] for r in records} == {"INSERT"}
+    assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"] == "0"            # filtered out: deleted
+    lam.close()
+    sqs.close()

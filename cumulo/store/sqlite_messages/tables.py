@@ -65,9 +65,11 @@ class _Transaction:
         return row[0] if row else None
 
     def put(self, table: str, pk: bytes, sk: bytes, item: str, expires: int | None = None,
-            index_keys: Iterable[tuple[str, bytes, bytes]] = ()) -> None:
+            index_keys: Iterable[tuple[str, bytes, bytes]] | None = ()) -> None:
         self.db.execute("INSERT OR REPLACE INTO ddb_items (tbl, pk, sk, seg, expires, item) VALUES (?, ?, ?, ?, ?, ?)",
                         (table, pk, sk, _segment(pk), expires, item))
+        if index_keys is None:
+            return
         self.db.execute("DELETE FROM ddb_index WHERE tbl = ? AND pk = ? AND sk = ?", (table, pk, sk))
         self.db.executemany("INSERT OR IGNORE INTO ddb_index VALUES (?, ?, ?, ?, ?, ?)",
                             [(table, idx, ipk, isk, pk, sk) for idx, ipk, isk in index_keys])
@@ -170,8 +172,8 @@ class SQLiteTableItems:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         if not index:
-            return [((bytes(r[0]),), r[1]) for r in rows]
-        return [((bytes(r[0]), bytes(r[1]), bytes(r[2])), r[3]) for r in rows]
+            return [((r[0],), r[1]) for r in rows]          # BLOB columns come back as bytes
+        return [((r[0], r[1], r[2]), r[3]) for r in rows]
 
     def scan(self, table: str, index: str, after: Position | None, limit: int, segment: int = 0,
              segments: int = 1) -> list[tuple[Position, str]]:
