@@ -10,9 +10,11 @@ What SAM and CloudFormation do, and so what this does:
   ``Name`` (absent: ``<LogicalId>-<suffix>``, at most 80 characters, as SAM's
   generated names; SAM's suffix is random, ours a hash of stack and logical id,
   so a re-deploy finds the same machine); ``Type`` (``STANDARD``, the default,
-  or ``EXPRESS``). ``Role``, ``RolePath``, ``Policies``, ``PermissionsBoundary``,
-  ``Logging``, ``Tracing`` and ``Tags`` are accepted and noted (Cumulo has no
-  IAM, no X-Ray, and keeps executions in its store).
+  or ``EXPRESS``); ``Role`` (an ARN), else the role SAM makes with ``Policies``
+  (``RolePath``, ``PermissionsBoundary``: ``cumulo.deploy.kinds.role``); both
+  ``Role`` and ``Policies`` are refused, as SAM refuses them. ``Logging``,
+  ``Tracing`` and ``Tags`` are accepted and noted (Cumulo has no X-Ray, and
+  keeps executions in its store).
   ``Events``: ``Schedule`` and ``ScheduleV2`` become an EventBridge rule with a
   ``ScheduleExpression`` on the default bus, ``EventBridgeRule`` and
   ``CloudWatchEvent`` a rule with the event's pattern, each with one target, the
@@ -22,7 +24,7 @@ What SAM and CloudFormation do, and so what this does:
 - ``AWS::StepFunctions::StateMachine``: ``Definition`` (a map),
   ``DefinitionString`` (JSON text, often ``!Sub``), exactly one;
   ``DefinitionS3Location`` refused; ``DefinitionSubstitutions``,
-  ``StateMachineName`` (absent: as above), ``StateMachineType``; ``RoleArn``,
+  ``StateMachineName`` (absent: as above), ``StateMachineType``, ``RoleArn``;
   ``LoggingConfiguration``, ``TracingConfiguration``, ``Tags`` accepted and
   noted.
 - ``Ref`` is the ARN; ``Fn::GetAtt`` gives ``Arn`` and ``Name``.
@@ -77,19 +79,16 @@ _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _TYPES = ("STANDARD", "EXPRESS")
 _TARGET_SUFFIX = "StepFunctionsTarget"
 
-_SAM_KEYS = {"Definition", "DefinitionUri", "DefinitionSubstitutions", "Name", "Type", "Events"}
+_SAM_KEYS = {"Definition", "DefinitionUri", "DefinitionSubstitutions", "Name", "Type", "Events", "Role", "RolePath",
+             "Policies", "PermissionsBoundary"}
 _SAM_NOTED = {
-    "Role": "Cumulo has no IAM; executions call services as the platform itself",
-    "RolePath": "Cumulo has no IAM",
-    "Policies": "Cumulo has no IAM; executions call services as the platform itself",
-    "PermissionsBoundary": "Cumulo has no IAM",
     "Logging": "executions and their history are kept in Cumulo's store, not sent to CloudWatch Logs",
     "Tracing": "Cumulo does not trace with X-Ray",
     "Tags": "Cumulo's state machines keep no tags",
 }
-_CFN_KEYS = {"Definition", "DefinitionString", "DefinitionSubstitutions", "StateMachineName", "StateMachineType"}
+_CFN_KEYS = {"Definition", "DefinitionString", "DefinitionSubstitutions", "StateMachineName", "StateMachineType",
+             "RoleArn"}
 _CFN_NOTED = {
-    "RoleArn": "Cumulo has no IAM; executions call services as the platform itself",
     "LoggingConfiguration": "executions and their history are kept in Cumulo's store, not sent to CloudWatch Logs",
     "TracingConfiguration": "Cumulo does not trace with X-Ray",
     "Tags": "Cumulo's state machines keep no tags",
@@ -137,6 +136,8 @@ class MachineSpec:
     type: str = "STANDARD"
     rules: list[RuleSpec] = field(default_factory=list)    # its Schedule/EventBridgeRule/... events
     notes: list[str] = field(default_factory=list, compare=False)
+    role_arn: str = ""                  # Role / RoleArn, or the role SAM makes ("": the platform's default)
+    role: Any = None                    # the role SAM makes (a RoleSpec the role kind deploys), if any
 
 
 def substitute(definition: Any, substitutions: dict[str, Any]) -> Any:
@@ -188,7 +189,12 @@ def read_machine(kind: str, logical_id: str, line: int, name: str, arn: str, pro
         raise IntrinsicError(f"property {type_key}: must be STANDARD or EXPRESS, got {kind_value!r}")
     rules = _events(props.get("Events"), stack, logical_id, arn, region, account, event_lines or {}, line) \
         if sam else []
-    return MachineSpec(logical_id, line, name, arn, text, str(kind_value), rules, notes)
+    if sam and "Role" in props and "Policies" in props:
+        raise IntrinsicError("property Role: Specify either 'Role' or 'Policies' property and not both.")
+    role = props.get("Role" if sam else "RoleArn", "")
+    if not isinstance(role, str):
+        raise IntrinsicError(f"property {'Role' if sam else 'RoleArn'}: must be a role's ARN, got {role!r}")
+    return MachineSpec(logical_id, line, name, arn, text, str(kind_value), rules, notes, role)
 
 
 def _definition(sam: bool, props: dict[str, Any], base: Path) -> tuple[Any, str]:

@@ -35,15 +35,11 @@ SUPPORTED = frozenset({
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
     "SnapStart", "VpcConfig", "VersionDescription",
+    # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
+    "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
-_NO_IAM = "Cumulo has no IAM; every function runs as the platform's default execution role"
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
 IGNORED: dict[str, str] = {
-    "Role": _NO_IAM,
-    "Policies": _NO_IAM,
-    "PermissionsBoundary": _NO_IAM,
-    "RolePath": _NO_IAM,
-    "AssumeRolePolicyDocument": _NO_IAM,
     "Tracing": "Cumulo has no X-Ray tracing",
     "KmsKeyArn": "environment variables are sealed with the store's master key, not this KMS key",
     "CodeSigningConfigArn": "code signatures are not checked",
@@ -87,6 +83,7 @@ class FunctionSpec:
     dead_letter_arn: str = _configuration(default="")
     architecture: str = _configuration(default="x86_64")
     vpc_config: dict[str, Any] = _configuration(default_factory=dict)   # VpcConfig, normalised ({}: none)
+    role: str = _configuration(default="")     # Role (an ARN); the function kind gives SAM's role without it
     event_lines: dict[str, int] = field(default_factory=dict, compare=False)
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
     event_invoke_config: EventInvokeSpec | None = None
@@ -217,6 +214,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         snap_start=get("SnapStart", _snap_start),
         vpc_config=get("VpcConfig", _vpc_config, {}),
         version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
+        role=get("Role", _role, ""),
     )
     if (note := interpreter_note(spec.runtime)) is not None:
         notes.append(note)
@@ -237,6 +235,19 @@ def _vpc_config(value: Any) -> dict[str, Any]:
     config = _map(plain(value), frozenset({"SubnetIds", "SecurityGroupIds", "Ipv6AllowedForDualStack"}))
     return validate_vpc_config({key: _strings(item) if key != "Ipv6AllowedForDualStack" else item
                                 for key, item in config.items()})
+
+
+_ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+
+
+def _role(value: Any) -> str:
+    """``Role``: a role's ARN (``!GetAtt MyRole.Arn``), as CreateFunction checks it."""
+    arn = to_str(value)
+    if not re.fullmatch(_ROLE_PATTERN, arn):
+        raise IntrinsicError(f"1 validation error detected: Value '{arn}' at 'role' failed to satisfy constraint: "
+                             f"Member must satisfy regular expression pattern: {_ROLE_PATTERN} (give the role's "
+                             "ARN, e.g. !GetAtt MyRole.Arn)")
+    return arn
 
 
 def _check_names(properties: Node) -> list[str]:

@@ -56,7 +56,7 @@ def test_sam_init_hello_world_deploys_and_runs(cumulo: Cumulo, tmp_path: Path) -
     app = tmp_path / "hello-sam"
     shutil.copytree(EXAMPLE, app)
     result = deploy(cumulo, app / "template.yaml")
-    assert [c.action for c in result.changes] == ["create"]
+    assert [(c.kind, c.action) for c in result.changes] == [("function", "create"), ("role", "create")]
     assert result.outputs["HelloWorldFunction"] == cumulo.arns.function("hello-sam-HelloWorldFunction")
     assert not result.warnings
     api = cumulo.apis.list_apis()[0]
@@ -72,26 +72,29 @@ def test_redeploy_update_and_remove(cumulo: Cumulo, tmp_path: Path) -> None:
     path = _template(tmp_path / "stack", TWO.replace("RESERVED", "5"),
                      first=HANDLER.format(tag="first-v1"), second=HANDLER.format(tag="second-v1"))
     first = deploy(cumulo, path)
-    assert {c.function: c.action for c in first.changes} == {"stack-First": "create", "stack-Second": "create"}
+    assert {c.function: c.action for c in first.changes if c.kind == "function"} == {
+        "stack-First": "create", "stack-Second": "create"}
     assert cumulo.invoke("stack-First", qualifier="live").json() == ["first-v1", "dev"]
     assert cumulo.get_function_concurrency("stack-Second") == 5
     assert cumulo.get_function_configuration("stack-Second").memory_size == 256
     revision = cumulo.get_function_configuration("stack-First").revision_id
 
     again = deploy(cumulo, path)
-    assert not again.changed and [c.action for c in again.changes] == ["unchanged", "unchanged"]
+    assert not again.changed and [c.action for c in again.changes] == ["unchanged"] * 4     # functions, roles
     assert cumulo.get_function_configuration("stack-First").revision_id == revision
     assert [v.version for v in cumulo.list_versions_by_function("stack-First")] == ["$LATEST", "1"]
 
     (tmp_path / "stack" / "first" / "app.py").write_text(HANDLER.format(tag="first-v2"))
     updated = deploy(cumulo, path)
-    assert {c.function: c.action for c in updated.changes} == {"stack-First": "update", "stack-Second": "unchanged"}
+    assert {c.function: c.action for c in updated.changes if c.kind == "function"} == {
+        "stack-First": "update", "stack-Second": "unchanged"}
     assert cumulo.invoke("stack-First", qualifier="live").json() == ["first-v2", "dev"]
     assert cumulo.get_alias("stack-First", "live").function_version == "2"
 
     path.write_text(path.read_text().split("  Second:")[0])
     removed = deploy(cumulo, path)
-    assert [c.action for c in removed.changes] == ["unchanged", "delete"]
+    assert [(c.kind, c.action) for c in removed.changes] == [("function", "unchanged"), ("function", "delete"),
+                                                             ("role", "unchanged"), ("role", "delete")]
     with pytest.raises(ResourceNotFoundException):
         cumulo.get_function_configuration("stack-Second")
 
@@ -158,8 +161,8 @@ def test_dry_run_changes_nothing(cumulo: Cumulo, tmp_path: Path) -> None:
     path = _template(tmp_path / "dry", TWO.replace("RESERVED", "5"),
                      first=HANDLER.format(tag="a"), second=HANDLER.format(tag="b"))
     result = deploy(cumulo, path, dry_run=True)
-    assert not result.applied and [c.action for c in result.changes] == ["create", "create"]
-    assert cumulo.list_functions() == []
+    assert not result.applied and [c.action for c in result.changes] == ["create"] * 4     # functions, roles
+    assert cumulo.list_functions() == [] and cumulo.identity.roles.list_roles() == []
 
 
 API_TEMPLATE = """

@@ -14,6 +14,7 @@ import pytest
 from cumulo import Cumulo
 from cumulo.deploy.buses import rule_name_for
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.queues import queue_name_for
 from cumulo.deploy.template import TemplateError
 from cumulo.errors import CumuloError, ResourceNotFoundException
@@ -90,7 +91,7 @@ def test_bus_rule_and_function_event_deploy_deliver_redeploy_and_remove(cumulo: 
     result = deploy(cumulo, path)
     assert {(c.kind, c.function): c.action for c in result.changes} == {
         ("function", "shop-Handler"): "create", ("queue", inbox): "create", ("event bus", "orders"): "create",
-        ("rule", rule): "create", ("rule", fn_rule): "create"}
+        ("rule", rule): "create", ("rule", fn_rule): "create", ("role", role_name_for("shop", "HandlerRole")): "create"}
     assert not result.warnings
     assert result.outputs == {"BusArn": cumulo.event_bus.bus_arn("orders")}
     rules = _rules(cumulo)

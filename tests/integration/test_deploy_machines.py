@@ -14,6 +14,7 @@ import pytest
 from cumulo import Cumulo
 from cumulo.deploy.buses import rule_name_for
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.machines import machine_name_for
 from cumulo.deploy.template import TemplateError
 from cumulo.errors import CumuloError
@@ -87,8 +88,10 @@ def test_state_machine_deploys_runs_updates_and_is_removed(cumulo: Cumulo, tmp_p
     result = deploy(cumulo, path)
     assert _changes(result) == {name: ("create", [])}
     assert result.outputs == {"MachineArn": arn, "MachineName": name}
-    assert any("Policies ignored" in w for w in result.warnings)
     machine = cumulo.state_machines.describe_state_machine(arn)
+    role = cumulo.identity.roles.get_role(role_name_for("flows", "FlowRole"))     # SAM's, with its Policies
+    assert machine["roleArn"] == role["Arn"] and "states.amazonaws.com" in role["AssumeRolePolicyDocument"]
+    assert [name for name, _ in cumulo.identity.roles.list_attached_role_policies(role["RoleName"])] == ["AWSLambdaRole"]
     assert machine["type"] == "STANDARD"
     assert json.loads(machine["definition"])["States"]["Double"]["Resource"] == cumulo.arns.function("flows-Worker")
 
@@ -162,7 +165,7 @@ def test_step_functions_resource_with_a_rule_targeting_it(cumulo: Cumulo, tmp_pa
     arn = cumulo.state_machines._arn("stateMachine", "orders-flow")
     assert _changes(result) == {"orders-flow": ("create", [])}
     assert result.outputs == {"MachineArn": arn, "MachineName": "orders-flow"}
-    assert any("RoleArn ignored" in w for w in result.warnings)
+    assert cumulo.state_machines.describe_state_machine(arn)["roleArn"] == "arn:aws:iam::000000000000:role/sfn"
     rule = rule_name_for("shop", "Nightly")
     assert cumulo.event_bus.list_targets_by_rule(rule, "default") == [{"Id": "flow", "Arn": arn}]
     assert not deploy(cumulo, path).changed

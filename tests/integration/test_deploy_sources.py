@@ -12,6 +12,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.queues import queue_name_for
 from cumulo.errors import CumuloError, ResourceNotFoundException
 
@@ -80,8 +81,16 @@ def test_queue_mapping_schedule_and_dead_letter_queue(cumulo: Cumulo, tmp_path: 
     work, dlq = queue_name_for("jobs", "Work"), queue_name_for("jobs", "DLQ")
     assert {(c.kind, c.function): c.action for c in result.changes} == {
         ("function", "jobs-Worker"): "create", ("queue", dlq): "create", ("queue", work): "create",
-        ("event source mapping", f"{work} -> jobs-Worker"): "create", ("schedule", "jobs-Worker-Tick"): "create"}
+        ("event source mapping", f"{work} -> jobs-Worker"): "create", ("schedule", "jobs-Worker-Tick"): "create",
+        ("role", role_name_for("jobs", "WorkerRole")): "create"}
     assert not result.warnings
+    # The role SAM makes: basic execution, its SQS event's poller policy, sending to its dead-letter queue.
+    role = role_name_for("jobs", "WorkerRole")
+    assert cumulo.get_function_configuration("jobs-Worker").role == cumulo.identity.roles.get_role(role)["Arn"]
+    assert [name for name, _ in cumulo.identity.roles.list_attached_role_policies(role)] == [
+        "AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"]
+    assert json.loads(cumulo.identity.roles.get_role_policy(role, "DeadLetterQueuePolicy")[2])["Statement"] == [
+        {"Action": "sqs:SendMessage", "Resource": cumulo.queues.arn(dlq), "Effect": "Allow"}]
     assert result.outputs == {"WorkUrl": cumulo.queues.url(work), "WorkArn": cumulo.queues.arn(work),
                               "DlqName": dlq}
 

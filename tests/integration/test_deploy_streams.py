@@ -11,6 +11,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.streams import stream_name_for
 from cumulo.deploy.template import TemplateError
 from cumulo.errors import CumuloError, ResourceNotFoundException
@@ -72,7 +73,8 @@ def test_stream_and_kinesis_event_deploy_run_redeploy_and_remove(cumulo: Cumulo,
     result = deploy(cumulo, path)
     assert {(c.kind, c.function): c.action for c in result.changes} == {
         ("function", "clicks-Reader"): "create", ("stream", stream): "create",
-        ("event source mapping", f"{stream} -> clicks-Reader"): "create"}
+        ("event source mapping", f"{stream} -> clicks-Reader"): "create",
+        ("role", role_name_for("clicks", "ReaderRole")): "create"}
     assert not result.warnings
     assert result.outputs == {"StreamName": stream, "StreamArn": cumulo.streams.arn(stream)}
     described = cumulo.streams.describe_stream(stream)
@@ -110,8 +112,9 @@ def test_stream_and_kinesis_event_deploy_run_redeploy_and_remove(cumulo: Cumulo,
 
     # The event removed: the mapping goes, the stream stays; the stream removed too: it goes.
     no_event = deploy(cumulo, _write(tmp_path / "clicks", events=""))
-    assert [(c.kind, c.action) for c in no_event.changes if c.action != "unchanged"] == [
-        ("event source mapping", "delete")]
+    assert [(c.kind, c.action, c.details) for c in no_event.changes if c.action != "unchanged"] == [
+        ("role", "update", ["ManagedPolicyArns"]),      # SAM's role no longer reads a stream
+        ("event source mapping", "delete", [])]
     assert cumulo.mappings.list() == []
     assert cumulo.streams.shard_count(stream) == 2
     path.write_text(path.read_text().replace("  Clicks:\n    Type: AWS::Kinesis::Stream\n    Properties:\n"

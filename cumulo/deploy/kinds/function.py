@@ -31,6 +31,7 @@ from cumulo.deploy.kinds import invoke_config
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
 from cumulo.deploy.kinds.invoke_config import FunctionInvokeConfig
 from cumulo.deploy.kinds.mapping import FunctionMapping
+from cumulo.deploy.kinds.role import RoleSpec, function_role, implicit_role
 from cumulo.deploy.kinds.schedule import FunctionSchedule
 from cumulo.deploy.layers import has_stand_in, layers_differ, with_layer_arns
 from cumulo.deploy.properties import (
@@ -67,7 +68,8 @@ class FunctionResource(FunctionSpec):
     logical_id: str
     line: int
     function_name: str
-    implicit_role: bool = True          # no Role given: SAM would create "<LogicalId>Role"
+    implicit_role: bool = True          # no Role given: SAM creates "<LogicalId>Role"
+    role_spec: RoleSpec | None = None   # that role (the role kind deploys it)
     mappings: list[MappingSpec | StreamMappingSpec] = field(default_factory=list)   # its SQS and Kinesis events
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
@@ -90,7 +92,7 @@ def default_function_name(stack_name: str, logical_id: str) -> str:
 class Function(Kind):
     name = "function"
     types = (FUNCTION_TYPE,)
-    after = ("layer",)
+    after = ("layer", "role")
     listed = 10
     record_key = "functions"
 
@@ -117,7 +119,11 @@ class Function(Kind):
             attributes[(entry.logical_id, "Ref")] = name
             attributes[(entry.logical_id, "Arn")] = load.arns.function(name)
             if "Role" not in entry.properties:
-                attributes.update(_role(entry.logical_id, load.arns.default_role()))
+                try:
+                    attributes.update(_role(entry.logical_id, implicit_role(load, entry)[1]))
+                except IntrinsicError as exc:
+                    raise error(entry.where, exc.message, entry.logical_id, entry.properties.line_of("RolePath")
+                                ) from None
             alias = _plain_value(entry, "AutoPublishAlias", load)
             if isinstance(alias, str):       # SAM's !Ref <Function>.Alias, anywhere in the template
                 attributes[(f"{entry.logical_id}.Alias", "Ref")] = load.arns.function(name, alias)
@@ -143,6 +149,8 @@ class Function(Kind):
         out += [("schedule", FunctionSchedule(f"{fn.logical_id}.{s.event}", fn.function_name, alias, s))
                 for s in fn.schedules]
         out += [("rule", rule) for rule in fn.rules]
+        if fn.role_spec is not None:
+            out.append(("role", fn.role_spec))
         if fn.event_invoke_config is not None:
             out.append(("event invoke config", FunctionInvokeConfig(fn.function_name, alias, fn.event_invoke_config)))
         return out
@@ -167,7 +175,7 @@ class Function(Kind):
         known: Attributes = {(fn.logical_id, "Ref"): fn.function_name,
                              (fn.logical_id, "Arn"): arns.function(fn.function_name)}
         if fn.implicit_role:
-            known.update(_role(fn.logical_id, arns.default_role()))
+            known.update(_role(fn.logical_id, fn.role))
         if fn.auto_publish_alias:
             alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
             known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
@@ -177,8 +185,9 @@ class Function(Kind):
     def deployed(self, fn: FunctionResource, deploy: Deploy) -> Attributes:
         arns = deploy.c.arns
         known: Attributes = {(fn.logical_id, "Arn"): arns.function(fn.function_name),
-                             (fn.logical_id, "Ref"): fn.function_name,
-                             (f"{fn.logical_id}Role", "Arn"): arns.default_role()}
+                             (fn.logical_id, "Ref"): fn.function_name}
+        if fn.implicit_role:
+            known.update(_role(fn.logical_id, fn.role))
         if fn.auto_publish_alias:
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = arns.function(
                 fn.function_name, fn.auto_publish_alias)
@@ -324,11 +333,35 @@ def _resource(entry: Entry, name: str, spec: FunctionSpec, load: Load) -> Functi
         line = spec.event_lines.get(event, entry.line)
         raise error(entry.where, exc.message.replace(f"event {event}:", f"event {event} (line {line}):", 1),
                     entry.logical_id, line) from None
+    role, role_notes = _execution_role(entry, spec, load)
     properties = {f.name: getattr(spec, f.name) for f in fields(FunctionSpec)}
-    return FunctionResource(**{**properties, "notes": spec.notes + triggers.notes}, logical_id=entry.logical_id,
-                            line=entry.line, function_name=name, implicit_role="Role" not in entry.properties,
+    return FunctionResource(**{**properties, "notes": spec.notes + role_notes + triggers.notes,
+                               "role": role.arn if isinstance(role, RoleSpec) else role},
+                            logical_id=entry.logical_id, line=entry.line, function_name=name,
+                            implicit_role=isinstance(role, RoleSpec), role_spec=role if isinstance(role, RoleSpec) else None,
                             mappings=triggers.mappings, schedules=triggers.schedules, rules=rules,
                             metadata=plain(entry.metadata))
+
+
+_FOR_SAM_ROLE = ("Policies", "RolePath", "AssumeRolePolicyDocument", "PermissionsBoundary")
+
+
+def _execution_role(entry: Entry, spec: FunctionSpec, load: Load) -> tuple[RoleSpec | str, list[str]]:
+    """Its Role, or (none given) the role SAM makes for it (``cumulo.deploy.kinds.role``)."""
+    if "Role" in entry.properties:
+        return spec.role, [f"{key} ignored: the function has a Role (SAM makes no role then and changes nothing "
+                           "on the one given)" for key in _FOR_SAM_ROLE if key in entry.properties]
+    config = spec.event_invoke_config
+    try:
+        return function_role(load, entry, events=[str(e.get("Type")) for e in spec.events.values()],
+                             vpc=bool(spec.vpc_config), dead_letter_arn=spec.dead_letter_arn,
+                             destinations=[("OnSuccess", config.on_success), ("OnFailure", config.on_failure)]
+                             if config is not None else []), []
+    except IntrinsicError as exc:
+        key = exc.message.removeprefix("property ").split(":")[0].split(" ")[0]
+        line = exc.line or (entry.properties.line_of(key) if key in entry.properties else entry.line)
+        raise error(entry.where, exc.message.replace(f"property {key}:", f"property {key} (line {line}):", 1),
+                    entry.logical_id, line) from None
 
 
 # --- deploying ----------------------------------------------------------------------------------

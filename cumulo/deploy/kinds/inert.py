@@ -80,6 +80,9 @@ INERT_TYPES: dict[str, _Type] = {
                                    "Cumulo keeps no bucket policy: its buckets answer the account's keys"),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
                                       "Cumulo's gateway writes access logs to its own store", ref="id"),
+    "AWS::IAM::InstanceProfile": _Type("passes a role to EC2 instances", "Cumulo runs no EC2 instances: nothing is "
+                                       "made", "InstanceProfileName",
+                                       arn="arn:aws:iam::{account}:instance-profile/{name}"),
     "AWS::EC2::VPC": _Type("creates a virtual network", _VPC, ref="id",
                            attributes=("VpcId", "CidrBlock", "DefaultSecurityGroup", "DefaultNetworkAcl")),
     "AWS::EC2::Subnet": _Type("creates a subnet of a VPC", _VPC, ref="id",

@@ -4,18 +4,22 @@
 
 Deployed after functions (definitions name them): created, the definition updated in place, or — a
 ``Type`` change, which Step Functions cannot make — deleted and made anew; deleted when the template
-drops it. ``Ref`` is the ARN; ``Fn::GetAtt`` gives ``Arn`` and ``Name``.
+drops it. ``Ref`` is the ARN; ``Fn::GetAtt`` gives ``Arn`` and ``Name``. Its role is its ``Role``/``RoleArn``;
+a SAM state machine without one gets the role SAM makes, ``<LogicalId>Role`` (``cumulo.deploy.kinds.role``),
+deployed before it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, resolve, to_str
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error, property_error, quietly
+from cumulo.deploy.kinds.role import implicit_role, machine_role
 from cumulo.deploy.machines import (
     MACHINE_TYPES, SAM_MACHINE_TYPE, MachineSpec, check_machine_name, machine_arn, machine_attributes,
     machine_name_for, read_machine,
@@ -33,7 +37,7 @@ __all__ = ["StateMachine"]
 class StateMachine(Kind):
     name = "state machine"
     types = MACHINE_TYPES
-    after = ("function",)
+    after = ("function", "role")
     listed = 50
     record_key = "machines"
 
@@ -57,7 +61,16 @@ class StateMachine(Kind):
                             entry.logical_id, line)
             owners[name] = entry.logical_id
             named[entry.logical_id] = (name, machine_arn(load.region, load.account, name))
-        return named, {k: v for lid, names in named.items() for k, v in machine_attributes(lid, *names).items()}
+        attributes = {k: v for lid, names in named.items() for k, v in machine_attributes(lid, *names).items()}
+        for entry in entries:         # the role SAM makes for a state machine without Role: <LogicalId>Role
+            if entry.type == SAM_MACHINE_TYPE and "Role" not in entry.properties:
+                try:
+                    role_name, role_arn = implicit_role(load, entry)
+                except IntrinsicError as exc:
+                    raise property_error(entry, exc) from None
+                attributes[(f"{entry.logical_id}Role", "Ref")] = role_name
+                attributes[(f"{entry.logical_id}Role", "Arn")] = role_arn
+        return named, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
         specs = []
@@ -67,17 +80,24 @@ class StateMachine(Kind):
             event_lines = {k: events.line_of(k) for k in events} if isinstance(events, Node) else {}
             try:
                 props = plain(resolve(entry.properties, load.scope))
-                specs.append(read_machine(entry.type, entry.logical_id, entry.line, name, arn, props, load.base,
-                                          load.stack, load.region, load.account, event_lines))
+                spec = read_machine(entry.type, entry.logical_id, entry.line, name, arn, props, load.base,
+                                    load.stack, load.region, load.account, event_lines)
+                if entry.type == SAM_MACHINE_TYPE and "Role" not in props:
+                    role = machine_role(load, entry)
+                    spec = replace(spec, role_arn=role.arn, role=role)
+                specs.append(spec)
             except IntrinsicError as exc:
                 raise property_error(entry, exc) from None
         return specs
 
     def expand(self, spec: MachineSpec) -> Iterable[tuple[str, Any]]:
-        return [("rule", rule) for rule in spec.rules]
+        return [("rule", rule) for rule in spec.rules] + ([("role", spec.role)] if spec.role is not None else [])
 
     def attributes(self, spec: MachineSpec, arns: Arns) -> Attributes:
-        return machine_attributes(spec.logical_id, spec.name, spec.arn)
+        known = machine_attributes(spec.logical_id, spec.name, spec.arn)
+        if spec.role is not None:
+            known.update({(spec.role.logical_id, "Ref"): spec.role.name, (spec.role.logical_id, "Arn"): spec.role.arn})
+        return known
 
     def plan(self, spec: MachineSpec, deploy: Deploy) -> Change:
         action, details = _action(spec, _existing(deploy.c, spec.arn))
@@ -97,15 +117,16 @@ class StateMachine(Kind):
         where = f"Resource {spec.logical_id} (line {spec.line}): state machine {spec.name}"
         try:
             if action == "create":
-                machines.create_state_machine(spec.name, spec.definition, None, spec.type)
+                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type)
                 deploy.undo.append(partial(machines.delete_state_machine, spec.arn))
             elif action == "update" and doc is not None:
-                machines.update_state_machine(spec.arn, spec.definition)
-                deploy.undo.append(partial(machines.update_state_machine, spec.arn, doc["definition"]))
+                machines.update_state_machine(spec.arn, spec.definition, spec.role_arn or None)
+                deploy.undo.append(partial(machines.update_state_machine, spec.arn, doc["definition"],
+                                           doc.get("roleArn")))
             elif action == "replace" and doc is not None:
                 machines.delete_state_machine(spec.arn)
                 deploy.undo.append(partial(_recreate, deploy.c, doc))
-                machines.create_state_machine(spec.name, spec.definition, None, spec.type)
+                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type)
         except CumuloError as exc:
             exc.message = f"{where}: {exc.message}"
             exc.args = (exc.message,)
@@ -142,9 +163,10 @@ def _action(spec: MachineSpec, doc: dict[str, Any] | None) -> tuple[str, list[st
         return "create", []
     if doc.get("type") != spec.type:
         return "replace", [f"Type from {doc.get('type')} to {spec.type}"]
-    if not _same_definition(doc["definition"], spec.definition):
-        return "update", ["Definition"]
-    return "unchanged", []
+    details = [] if _same_definition(doc["definition"], spec.definition) else ["Definition"]
+    if spec.role_arn and doc.get("roleArn") != spec.role_arn:
+        details.append("RoleArn")
+    return ("update", details) if details else ("unchanged", [])
 
 
 def _recreate(c: Cumulo, doc: dict[str, Any]) -> None:

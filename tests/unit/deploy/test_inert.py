@@ -10,6 +10,7 @@ import pytest
 
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.template import TemplateError, load_template, resolve_outputs
 from cumulo.store.base import LogRecord
 
@@ -93,7 +94,8 @@ def test_one_warning_per_type_says_what_aws_does_and_what_cumulo_does(cumulo: Cu
                       "yet: it is accepted and never changes state"]
     assert sum("AWS::KMS::Key (DataKey)" in w for w in result.warnings) == 1
     assert [(c.kind, c.function, c.action) for c in result.changes] == [
-        ("function", "shop-Orders", "create"), ("log group", "/aws/lambda/shop-Orders", "create")]
+        ("function", "shop-Orders", "create"), ("role", role_name_for("shop", "OrdersRole"), "create"),
+        ("log group", "/aws/lambda/shop-Orders", "create")]
 
 
 def test_a_reference_inside_an_inert_resource_is_still_checked(tmp_path: Path) -> None:

@@ -119,15 +119,21 @@ def test_the_other_architecture_is_kept_with_a_note(tmp_path: Path) -> None:
 
 def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
     fn = load(tmp_path, """\
-      Role: !GetAtt SomeRole.Arn
+      Role: arn:aws:iam::000000000000:role/given
       Policies:
         - DynamoDBCrudPolicy: {TableName: !Ref Table}
       Tracing: Active
       LoggingConfig: {LogFormat: JSON}
 """)
-    assert [note.split(" ignored")[0] for note in fn.notes] == ["Role", "Policies", "Tracing", "LoggingConfig"]
-    assert "no IAM" in fn.notes[0]
-    assert fn.implicit_role is False
+    assert [note.split(" ignored")[0] for note in fn.notes] == ["Tracing", "LoggingConfig", "Policies"]
+    assert "the function has a Role" in fn.notes[2]       # SAM makes no role then: Policies are not evaluated
+    assert (fn.implicit_role, fn.role, fn.role_spec) == (False, "arn:aws:iam::000000000000:role/given", None)
+
+
+def test_role_must_be_an_arn_as_create_function_checks_it(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"property Role \(line \d+\): 1 validation error detected: Value "
+                                            r"'my-role' at 'role' failed to satisfy constraint"):
+        load(tmp_path, "      Role: my-role\n")
 
 
 def test_code_uri_is_relative_to_the_template_and_may_be_a_zip(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.template import TemplateError, _pattern, load_template
 
 HEAD = "Transform: AWS::Serverless-2016-10-31\n"
@@ -139,7 +140,9 @@ Resources:
     deploy(cumulo, path, stack_name="s")
     path.write_text(HEAD + "Resources:\n" + two.split("  Other:\n")[1].join(["  Other:\n", ""]))
     result = deploy(cumulo, path, stack_name="s")
-    assert [c.function for c in result.changes if c.action == "delete"] == ["s-Dropped"]
+    assert [(c.kind, c.function) for c in result.changes if c.action == "delete"] == [
+        ("function", "s-Dropped"), ("role", role_name_for("s", "DroppedRole"))]     # SAM's role goes with it
+    assert cumulo.identity.roles.get_role(role_name_for("s", "KeptRole"))     # and is kept with it
     assert {f.name for f in cumulo.list_functions()} == {"s-Kept", "s-Other"}      # left, and no longer the stack's
     assert "s-Kept" not in (cumulo.store.get_stack("s") or {})["functions"].values()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cumulo.deploy.kinds.role import role_name_for
 from cumulo.deploy.template import (
     Template, TemplateError, check_event_types, default_function_name, default_stack_name, load_template,
     resolve_outputs,
@@ -140,7 +141,8 @@ def test_sam_init_hello_world_outputs_resolve(tmp_path: Path) -> None:
     assert outputs == {
         "HelloWorldApi": "https://a1b2c3.execute-api.eu-central-1.amazonaws.com/Prod/hello/",
         "HelloWorldFunction": "arn:aws:lambda:eu-central-1:123456789012:function:sam-app-HelloWorldFunction",
-        "HelloWorldFunctionIamRole": "arn:aws:iam::123456789012:role/cumulo-default-execution-role",
+        "HelloWorldFunctionIamRole":        # the role SAM makes for it, named as CloudFormation names roles
+            f"arn:aws:iam::123456789012:role/{role_name_for('sam-app', 'HelloWorldFunctionRole')}",
     }
 
 
@@ -392,7 +394,7 @@ def test_functions_refer_to_each_other_and_to_implicit_roles(tmp_path: Path) -> 
 """)
     env = load(tmp_path, text).functions[0].environment
     assert env == {"OTHER_NAME": "other-fn", "OTHER_ARN": "arn:aws:lambda:us-east-1:000000000000:function:other-fn",
-                   "ROLE": "arn:aws:iam::000000000000:role/cumulo-default-execution-role"}
+                   "ROLE": f"arn:aws:iam::000000000000:role/{role_name_for('sam-app', 'FnRole')}"}
 
 
 def test_outputs_of_alias_and_role(tmp_path: Path) -> None:
