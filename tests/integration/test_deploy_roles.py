@@ -4,7 +4,7 @@ An application shaped as people write them — a queue, a bus, a state machine, 
 with boto3 and no credentials or endpoint in their code — is served by ``cumulo up template.yaml`` under
 the default ``--iam enforce``. The SAM policy template that grants a call makes it pass; without it the
 call fails with AWS's AccessDenied naming the role SAM made (``<stack>-<LogicalId>Role-<suffix>``); an
-explicit ``AWS::IAM::Role`` with an inline policy works; IAM's API shows the roles as SAM makes them; a
+explicit ``AWS::IAM::Role`` with an inline policy works, and so does a connector; IAM's API shows the roles as SAM makes them; a
 re-deploy of the same template changes nothing; deleting the stack removes its roles.
 """
 
@@ -88,6 +88,14 @@ Resources:
     Properties:
       Policies:
         - StepFunctionsExecutionPolicy: {StateMachineName: !GetAtt Fulfil.Name}
+  Connected:
+    Type: AWS::Serverless::Function
+  ConnectedToOrders:
+    Type: AWS::Serverless::Connector
+    Properties:
+      Source: {Id: Connected}
+      Destination: {Id: Orders}
+      Permissions: [Write]
   Explicit:
     Type: AWS::Serverless::Function
     Properties:
@@ -168,6 +176,20 @@ def test_event_bridge_and_step_functions_as_their_templates_grant(server: Cumulo
             f"identity-based policy allows the {action} action")}
 
 
+def test_a_connector_grants_what_sam_generates_for_it(server: CumuloServer) -> None:
+    assert call(server, "Connected", do="send", body="order 4")["ok"]
+    assert call(server, "Connected", do="put")["code"] == "AccessDeniedException"
+    iam_api = server.aws("iam")
+    (attached,) = [p for p in iam_api.list_attached_role_policies(
+        RoleName=role_name_for(STACK, "ConnectedRole"))["AttachedPolicies"] if p["PolicyName"].startswith(STACK)]
+    assert attached["PolicyName"].startswith(f"{STACK}-ConnectedToOrdersPolicy-")
+    version = iam_api.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId="v1")["PolicyVersion"]
+    assert version["Document"]["Statement"] == [{
+        "Effect": "Allow", "Action": ["sqs:DeleteMessage", "sqs:SendMessage", "sqs:ChangeMessageVisibility",
+                                      "sqs:PurgeQueue"],
+        "Resource": [f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name_for(STACK, 'Orders')}"]}]
+
+
 def test_an_explicit_role_with_an_inline_policy(server: CumuloServer) -> None:
     assert call(server, "Explicit", do="send", body="order 3")["ok"]
     role = role_name_for(STACK, "SenderRole")
@@ -207,7 +229,8 @@ def test_a_redeploy_changes_nothing_and_deleting_the_stack_removes_the_roles(ser
     assert again.stdout.startswith(f"Stack {STACK}: no changes"), again.stdout
     assert f"role {role_name_for(STACK, 'ProducerRole')} (ProducerRole): unchanged" in again.stdout
     iam_api = server.aws("iam")
-    ours = {role_name_for(STACK, f"{lid}Role") for lid in ("Producer", "Bystander", "Publisher", "Starter", "Fulfil")}
+    ours = {role_name_for(STACK, f"{lid}Role")
+            for lid in ("Producer", "Bystander", "Publisher", "Starter", "Connected", "Fulfil")}
     ours.add(role_name_for(STACK, "SenderRole"))
     assert ours <= {r["RoleName"] for r in iam_api.list_roles()["Roles"]}
 
@@ -216,3 +239,4 @@ def test_a_redeploy_changes_nothing_and_deleting_the_stack_removes_the_roles(ser
     while ours & {r["RoleName"] for r in iam_api.list_roles()["Roles"]} and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ours & {r["RoleName"] for r in iam_api.list_roles()["Roles"]}
+    assert iam_api.list_policies(Scope="Local")["Policies"] == []           # the connector's policy too

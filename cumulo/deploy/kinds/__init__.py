@@ -7,9 +7,9 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    api, api_destination, bucket, bus, function, inert, invoke_config, layer, log_group, managed_policy, mapping,
-    parameter, permission, queue, queue_policy, role, role_policy, rule, schedule, secret, state_machine, stream, table,
-    topic,
+    api, api_destination, bucket, bus, connector, function, inert, invoke_config, layer, log_group, managed_policy,
+    mapping, parameter, permission, queue, queue_policy, role, role_policy, rule, schedule, secret, state_machine,
+    stream, table, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -41,5 +41,6 @@ KINDS = Registry([
     role.Role(),                            # AWS::IAM::Role, and the roles SAM makes for functions and state machines
     managed_policy.ManagedPolicy(),         # AWS::IAM::ManagedPolicy
     role_policy.RolePolicy(),               # AWS::IAM::Policy, AWS::IAM::RolePolicy, a managed policy's Roles
+    connector.Connector(),                  # AWS::Serverless::Connector (the policies SAM generates)
     inert.Inert(),                          # types with no local meaning, accepted with a warning (alarms, keys...)
 ])

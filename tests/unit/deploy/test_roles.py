@@ -239,6 +239,36 @@ def test_a_declared_resource_with_the_name_sam_gives_a_role_is_refused(tmp_path:
         load_template(_write(tmp_path / "app", FUNCTION + "FnRole:\n  Type: AWS::IAM::Role\n  Properties:\n" + TRUST))
 
 
+@pytest.mark.parametrize(("connector", "message"), [
+    ("Source: {Id: Q}\n    Destination: {Id: Fn}\n    Permissions: [Read]",
+     "valid values are: Read, Write (together)"),
+    ("Source: {Id: Fn}\n    Destination: {Id: Q}\n    Permissions: [Delete]", "valid values are: Read, Write."),
+    ("Source: {Id: Q}\n    Destination: {Id: Q}\n    Permissions: [Write]", "Unable to create connector from Q to Q"),
+    ("Source: {Id: Fn}\n    Destination: {Id: Nowhere}\n    Permissions: [Write]", "Id Nowhere is not a resource"),
+    ("Source: {Arn: arn:aws:lambda:us-east-1:0:function:f}\n    Destination: {Id: Q}\n    Permissions: [Write]",
+     "give the Id of a resource"),
+])
+def test_connectors_sam_refuses_are_refused(tmp_path: Path, connector: str, message: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        load_template(_write(tmp_path / "app", FUNCTION + "Q:\n  Type: AWS::SQS::Queue\nC:\n  Type: "
+                             "AWS::Serverless::Connector\n  Properties:\n    " + connector + "\n"))
+    assert message in info.value.message and info.value.message.startswith("Resource C ")
+
+
+def test_a_connector_is_a_policy_on_the_calling_role_and_leaves_with_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    connector = ("Q:\n  Type: AWS::SQS::Queue\nC:\n  Type: AWS::Serverless::Connector\n  Properties:\n"
+                 "    Source: {Id: Q}\n    Destination: {Id: Fn}\n    Permissions: [Read, Write]\n")
+    path = _write(tmp_path / "app", FUNCTION + connector)
+    deploy(cumulo, path)
+    (policy,) = cumulo.identity.policies.list_policies("Local")
+    assert policy["PolicyName"].startswith("app-CPolicy-") and policy["AttachmentCount"] == 1
+    assert _attached(cumulo, role_name_for("app", "FnRole")) == ["AWSLambdaBasicExecutionRole", policy["PolicyName"]]
+    assert not deploy(cumulo, path).changed
+    deploy(cumulo, _write(tmp_path / "app", FUNCTION))
+    assert cumulo.identity.policies.list_policies("Local") == []
+    assert _attached(cumulo, role_name_for("app", "FnRole")) == ["AWSLambdaBasicExecutionRole"]
+
+
 def test_instance_profiles_are_accepted_with_a_warning(cumulo: Cumulo, tmp_path: Path) -> None:
     path = _write(tmp_path / "app", "P:\n  Type: AWS::IAM::InstanceProfile\n  Properties: {Roles: [r]}\n")
     result = deploy(cumulo, path, dry_run=True)
