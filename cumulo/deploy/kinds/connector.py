@@ -2,10 +2,10 @@
 
 ``Source`` and ``Destination`` (one, or a list) name resources of the template by ``Id``; ``Permissions``
 is ``Read``, ``Write`` or both. For the pairs where SAM writes an identity policy — a function or state
-machine calling a queue, topic, bus, bucket, state machine or function; a queue read by a function — the
-connector is a customer managed policy ``<LogicalId>Policy`` (named as CloudFormation names one it
-generates) holding the statements SAM's connector profiles give each permission, attached to the role
-that calls (the source's; the function's for a queue it reads): an implicit ``managed policy`` whose
+machine calling a queue, topic, bus, bucket, table, state machine or function; a queue or a table's stream
+read by a function — the connector is a customer managed policy ``<LogicalId>Policy`` (named as
+CloudFormation names one it generates) holding the statements SAM's connector profiles give each
+permission, attached to the role that calls (the source's; the function's for what it reads): an implicit ``managed policy`` whose
 ``Roles`` the ``role policy`` kind attaches. SAM's statements are facts of its documentation
 (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/reference-sam-connector.html).
 
@@ -32,12 +32,12 @@ from cumulo.model.function import Arns
 __all__ = ["CONNECTOR_TYPE", "Connector", "ConnectorSpec"]
 
 CONNECTOR_TYPE = "AWS::Serverless::Connector"
-FUNCTION, QUEUE, TOPIC, MACHINE, BUS, BUCKET, RULE, HTTP_API = (
+FUNCTION, QUEUE, TOPIC, MACHINE, BUS, BUCKET, RULE, HTTP_API, TABLE = (
     "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::StepFunctions::StateMachine",
-    "AWS::Events::EventBus", "AWS::S3::Bucket", "AWS::Events::Rule", "AWS::ApiGatewayV2::Api")
+    "AWS::Events::EventBus", "AWS::S3::Bucket", "AWS::Events::Rule", "AWS::ApiGatewayV2::Api", "AWS::DynamoDB::Table")
 # The kinds whose resources a connector may name, and the CloudFormation type SAM sees them as.
 _KINDS = {"function": FUNCTION, "queue": QUEUE, "topic": TOPIC, "state machine": MACHINE, "event bus": BUS,
-          "bucket": BUCKET, "rule": RULE, "api": HTTP_API}
+          "bucket": BUCKET, "rule": RULE, "api": HTTP_API, "table": TABLE}
 
 _EXECUTIONS = "arn:aws:states:{region}:{account}:execution:{name}:*"
 _S3_READ = ["s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectLegalHold", "s3:GetObjectRetention", "s3:GetObjectTorrent",
@@ -50,6 +50,12 @@ _INVOKE = {"Write": [(["lambda:InvokeAsync", "lambda:InvokeFunction"], "{arn}")]
 _S3 = {"Read": [(_S3_READ, "{arn}"), (_S3_READ, "{arn}/*")], "Write": [(_S3_WRITE, "{arn}"), (_S3_WRITE, "{arn}/*")]}
 _PUT_EVENTS = {"Write": [(["events:PutEvents"], "{arn}")]}
 _PUBLISH = {"Write": [(["sns:Publish"], "{arn}")]}
+_TABLE_READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem",
+               "dynamodb:ConditionCheckItem", "dynamodb:PartiQLSelect"]
+_TABLE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                "dynamodb:PartiQLDelete", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate"]
+_TABLE = {"Read": [(_TABLE_READ, "{arn}"), (_TABLE_READ, "{arn}/index/*")],
+          "Write": [(_TABLE_WRITE, "{arn}"), (_TABLE_WRITE, "{arn}/index/*")]}
 
 # (source type, destination type) -> access category -> [(actions, resource)]: the role calling is the
 # source's, but for a queue a function reads (SAM: SourcePolicy false): the destination's.
@@ -66,17 +72,22 @@ _ROLE_POLICIES: dict[tuple[str, str], dict[str, list[tuple[list[str], str]]]] = 
                                     (["states:StopExecution"], _EXECUTIONS)]},
     (FUNCTION, BUS): _PUT_EVENTS,
     (FUNCTION, BUCKET): _S3,
+    (FUNCTION, TABLE): _TABLE,
+    (TABLE, FUNCTION): {"Read": [(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                                   "dynamodb:ListStreams"], "{source}/stream/*")]},
     (QUEUE, FUNCTION): {"Read": [(["sqs:ReceiveMessage", "sqs:GetQueueAttributes"], "{source}")],
                         "Write": [(["sqs:DeleteMessage"], "{source}")]},
     (MACHINE, FUNCTION): _INVOKE,
     (MACHINE, TOPIC): _PUBLISH,
     (MACHINE, QUEUE): {"Write": [(["sqs:SendMessage"], "{arn}")]},
     (MACHINE, BUCKET): _S3,
+    (MACHINE, TABLE): _TABLE,
     (MACHINE, BUS): _PUT_EVENTS,
     (MACHINE, MACHINE): {"Read": [(["states:DescribeExecution"], _EXECUTIONS)],
                          "Write": [(["states:StartExecution"], "{arn}"), (["states:StopExecution"], _EXECUTIONS)]},
 }
 _BOTH = {(QUEUE, FUNCTION)}                 # SAM takes Read and Write together only
+_DESTINATION_ROLE = {(QUEUE, FUNCTION), (TABLE, FUNCTION)}      # the function reading is the one allowed
 # Pairs SAM serves with the destination's resource policy: deliveries Cumulo makes itself.
 _RESOURCE_POLICIES = {(RULE, FUNCTION), (RULE, QUEUE), (RULE, TOPIC), (TOPIC, QUEUE), (TOPIC, FUNCTION),
                       (BUCKET, FUNCTION), (HTTP_API, FUNCTION)}
@@ -153,7 +164,7 @@ def _read(entry: Entry, props: dict[str, Any], load: Load) -> ConnectorSpec:
             valid = "Read, Write (together)" if pair in _BOTH else ", ".join(sorted(profile))
             raise IntrinsicError(f"property Permissions: Unsupported 'Permissions' provided for {where}; valid "
                                  f"values are: {valid}.")
-        caller = destination if pair in _BOTH else source
+        caller = destination if pair in _DESTINATION_ROLE else source
         if caller.role is None:
             raise IntrinsicError(f"{where}: {caller.logical_id} has no role to give the permissions to")
         if holder is not None and holder != caller.role:

@@ -269,6 +269,22 @@ def test_a_connector_is_a_policy_on_the_calling_role_and_leaves_with_it(cumulo: 
     assert _attached(cumulo, role_name_for("app", "FnRole")) == ["AWSLambdaBasicExecutionRole"]
 
 
+def test_a_connector_to_a_table_reads_and_writes_its_items_and_indexes(tmp_path: Path) -> None:
+    template = load_template(_write(tmp_path / "app", FUNCTION + """\
+T:
+  Type: AWS::Serverless::SimpleTable
+C:
+  Type: AWS::Serverless::Connector
+  Properties: {Source: {Id: Fn}, Destination: {Id: T}, Permissions: [Read]}
+"""))
+    (policy,) = template.of("managed policy")
+    (table,) = template.of("table")
+    statements = json.loads(policy.document)["Statement"]
+    assert [s["Resource"] for s in statements] == [[table.arn], [f"{table.arn}/index/*"]]
+    assert statements[0]["Action"][:3] == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+    assert policy.roles == (role_name_for("app", "FnRole"),)
+
+
 def test_instance_profiles_are_accepted_with_a_warning(cumulo: Cumulo, tmp_path: Path) -> None:
     path = _write(tmp_path / "app", "P:\n  Type: AWS::IAM::InstanceProfile\n  Properties: {Roles: [r]}\n")
     result = deploy(cumulo, path, dry_run=True)
