@@ -54,6 +54,8 @@ __all__ = ["BUS_TYPE", "RULE_TYPE", "BusSpec", "RuleSpec", "rule_name_for", "bus
            "read_bus", "read_rule", "read_function_rules", "bus_attributes", "rule_attributes", "rule_ref",
            "check_bus_name", "check_rule_name"]
 
+_NO_ROLE = "Cumulo delivers to the target itself, with no role"     # a role a template gives a rule, schedule or target
+
 BUS_TYPE = "AWS::Events::EventBus"
 RULE_TYPE = "AWS::Events::Rule"
 _BUS_NAME_RE = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
@@ -187,7 +189,7 @@ def read_rule(logical_id: str, line: int, name: str, bus: str, arn: str, props: 
         if key not in _RULE_KEYS:
             raise IntrinsicError(f"unknown or unsupported property '{key}'")
     if "RoleArn" in props:
-        notes.append("RoleArn ignored: Cumulo has no IAM")
+        notes.append("RoleArn ignored: Cumulo delivers to the target itself, with no role")
     pattern = _pattern(props.get("EventPattern"), "EventPattern")
     schedule = props.get("ScheduleExpression")
     if schedule is not None:
@@ -316,7 +318,7 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
         raise IntrinsicError(f"property {where}: must be a map with Id and Arn")
     for key in value:
         if key in _TARGET_IGNORED:
-            notes.append(f"{where}.{key} ignored: " + ("Cumulo has no IAM" if key == "RoleArn" else
+            notes.append(f"{where}.{key} ignored: " + (_NO_ROLE if key == "RoleArn" else
                                                         "Cumulo delivers to functions, queues, buses, state machines and API destinations only"))
         elif key not in _TARGET_KEYS:
             raise IntrinsicError(f"property {where}: unknown or unsupported property '{key}'")

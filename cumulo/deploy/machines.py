@@ -70,6 +70,8 @@ __all__ = [
     "substitute",
 ]
 
+_NO_ROLE = "Cumulo delivers to the target itself, with no role"     # a role a template gives a rule, schedule or target
+
 SAM_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 MACHINE_TYPES = (SAM_MACHINE_TYPE, MACHINE_TYPE)
@@ -98,7 +100,7 @@ _SCHEDULE = {"Schedule", "Input", "Enabled", "State", "Name", "Description", "Re
 _SCHEDULE_V2 = {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Name", "Description",
                 "RetryPolicy", "DeadLetterConfig", "FlexibleTimeWindow", "StartDate", "EndDate", "GroupName",
                 "KmsKeyArn", "RoleArn", "PermissionsBoundary", "OmitName"}
-_SCHEDULE_NOTED = {"RoleArn": "Cumulo has no IAM", "PermissionsBoundary": "Cumulo has no IAM",
+_SCHEDULE_NOTED = {"RoleArn": _NO_ROLE, "PermissionsBoundary": _NO_ROLE,
                    "KmsKeyArn": "schedules are not encrypted with a KMS key",
                    "GroupName": "the schedule is an EventBridge rule on the default bus, in no group",
                    "OmitName": "the rule is always named",

@@ -43,6 +43,8 @@ __all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec"
            "read_event_invoke_config", "schedule_name_for",
            "read_scheduler_schedule"]
 
+_NO_ROLE = "Cumulo delivers to the target itself, with no role"     # a role a template gives a rule, schedule or target
+
 _SCHEDULE_NAME_RE = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
 _SQS = {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
         "Enabled", "FilterCriteria", "KmsKeyArn", "MetricsConfig"}
@@ -62,8 +64,8 @@ _NOTED = {"Description": "schedule descriptions are kept by EventBridge only",
           "RetryPolicy": "a schedule's retries follow the function's EventInvokeConfig",
           "RuleName": "the rule is named by Name", "StartDate": "schedules start at once",
           "EndDate": "schedules do not end", "GroupName": "every schedule is in the default group",
-          "KmsKeyArn": "nothing is encrypted with a KMS key", "RoleArn": "Cumulo has no IAM",
-          "PermissionsBoundary": "Cumulo has no IAM", "OmitName": "schedules are always named",
+          "KmsKeyArn": "nothing is encrypted with a KMS key", "RoleArn": _NO_ROLE,
+          "PermissionsBoundary": _NO_ROLE, "OmitName": "schedules are always named",
           "MetricsConfig": "mapping metrics are not kept"}
 _DESTINATION_TYPES = ("SQS", "SNS", "Lambda", "EventBridge", "S3")
 
@@ -320,7 +322,7 @@ def read_scheduler_schedule(logical_id: str, name: str, props: dict[str, Any]) -
              if key in props and key in _NOTED]
     if props.get("GroupName", "default") != "default":
         notes.append("GroupName ignored: every schedule is in the default group")
-    notes += [f"Target.{key} ignored: " + ("Cumulo has no IAM" if key == "RoleArn" else _NOTED.get(key, "not used"))
+    notes += [f"Target.{key} ignored: " + (_NO_ROLE if key == "RoleArn" else _NOTED.get(key, "not used"))
               for key in target if key not in ("Arn", "Input")]
     spec = _schedule("ScheduleV2", "", logical_id, {**{k: v for k, v in props.items() if k in (
         "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "State")}, "Name": name,

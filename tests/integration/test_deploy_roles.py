@@ -33,10 +33,21 @@ import boto3
 
 
 def handler(event, context):
+    if "Records" in event:          # the worker: each job of its queue, an event on the bus
+        events = boto3.client("events")
+        for record in event["Records"]:
+            events.put_events(Entries=[{"EventBusName": os.environ["BUS"], "Source": "shop.worker",
+                                        "DetailType": "job done", "Detail": record["body"]}])
+        return {}
     try:
         if event["do"] == "send":
-            out = boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=event["body"])
+            out = boto3.client("sqs").send_message(QueueUrl=event.get("url", os.environ["QUEUE_URL"]),
+                                                   MessageBody=event["body"])
             return {"ok": out["MessageId"]}
+        if event["do"] == "record":
+            out = boto3.client("kinesis").put_record(StreamName=os.environ["STREAM"], Data=b"click",
+                                                     PartitionKey="k")
+            return {"ok": out["SequenceNumber"]}
         if event["do"] == "put":
             out = boto3.client("events").put_events(Entries=[
                 {"EventBusName": os.environ["BUS"], "Source": "shop", "DetailType": "order", "Detail": "{}"}])
@@ -61,9 +72,15 @@ Globals:
         QUEUE_URL: !Ref Orders
         BUS: !Ref Bus
         MACHINE: !Ref Fulfil
+        STREAM: !Ref Clicks
 Resources:
   Orders:
     Type: AWS::SQS::Queue
+  Jobs:
+    Type: AWS::SQS::Queue
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 1}
   Bus:
     Type: AWS::Events::EventBus
     Properties: {Name: shop-bus}
@@ -96,6 +113,38 @@ Resources:
       Source: {Id: Connected}
       Destination: {Id: Orders}
       Permissions: [Write]
+  Clicker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - KinesisCrudPolicy: {StreamName: !Ref Clicks}
+  Intake:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Jobs.QueueName}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - EventBridgePutEventsPolicy: {EventBusName: !Ref Bus}
+      Events:
+        Work: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 1}}
+  JobDone:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [shop.worker]}
+      Targets:
+        - {Id: fulfil, Arn: !Ref Fulfil, RoleArn: !GetAtt StartRole.Arn}
+  StartRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: start
+          PolicyDocument: {Statement: [{Effect: Allow, Action: states:StartExecution, Resource: !Ref Fulfil}]}
   Explicit:
     Type: AWS::Serverless::Function
     Properties:
@@ -176,6 +225,31 @@ def test_event_bridge_and_step_functions_as_their_templates_grant(server: Cumulo
             f"identity-based policy allows the {action} action")}
 
 
+def test_a_stream_as_its_template_grants(server: CumuloServer) -> None:
+    assert call(server, "Clicker", do="record")["ok"]
+    denied = call(server, "Bystander", do="record")
+    assert denied["code"] == "AccessDeniedException" and denied["message"].startswith(
+        f"User: {session('Bystander')} is not authorized to perform: kinesis:PutRecord on resource: ")
+
+
+def test_the_whole_chain_queue_function_bus_rule_state_machine(server: CumuloServer) -> None:
+    """Intake sends a job; Worker (its SQS event) puts an event on the bus with its role; the rule starts the
+    state machine with it."""
+    url = server.aws("sqs").get_queue_url(QueueName=queue_name_for(STACK, "Jobs"))["QueueUrl"]
+    assert call(server, "Intake", do="send", url=url, body='{"job": 7}')["ok"]
+    assert call(server, "Bystander", do="send", url=url, body='{"job": 8}')["code"] == "AccessDenied"
+    sfn = server.aws("stepfunctions")
+    machine = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{machine_name_for(STACK, 'Fulfil')}"
+    deadline, inputs = time.monotonic() + 30, []
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
+        if any(i.get("source") == "shop.worker" for i in inputs):
+            break
+        time.sleep(0.2)
+    assert [i["detail"] for i in inputs if i.get("source") == "shop.worker"] == [{"job": 7}]
+
+
 def test_a_connector_grants_what_sam_generates_for_it(server: CumuloServer) -> None:
     assert call(server, "Connected", do="send", body="order 4")["ok"]
     assert call(server, "Connected", do="put")["code"] == "AccessDeniedException"
@@ -230,8 +304,9 @@ def test_a_redeploy_changes_nothing_and_deleting_the_stack_removes_the_roles(ser
     assert f"role {role_name_for(STACK, 'ProducerRole')} (ProducerRole): unchanged" in again.stdout
     iam_api = server.aws("iam")
     ours = {role_name_for(STACK, f"{lid}Role")
-            for lid in ("Producer", "Bystander", "Publisher", "Starter", "Connected", "Fulfil")}
-    ours.add(role_name_for(STACK, "SenderRole"))
+            for lid in ("Producer", "Bystander", "Publisher", "Starter", "Connected", "Clicker", "Intake", "Worker",
+                        "Fulfil")}
+    ours |= {role_name_for(STACK, "SenderRole"), role_name_for(STACK, "StartRole")}
     assert ours <= {r["RoleName"] for r in iam_api.list_roles()["Roles"]}
 
     server.aws("cloudformation").delete_stack(StackName=STACK)
