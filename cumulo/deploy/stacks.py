@@ -6,7 +6,8 @@ Each deploy keeps, beside what its kinds record for the next deploy (``engine``)
 (``STACK_KEY``): its id (``AWS::StackId``), status (``CREATE_COMPLETE``, then ``UPDATE_COMPLETE``), times,
 parameters (``NoEcho`` ones as ``****``), outputs as AWS gives them with the ids of the APIs the stack
 serves (so that reading them gives the URLs of the gateway serving the store at that moment), the
-resources the template declared with their physical ids, the template's text, and the last events. A
+resources the template declared with their physical ids (and the APIs, roles and connector policies SAM
+makes, as a SAM stack lists them), the template's text, and the last events. A
 deleted stack keeps only this record, as ``DELETE_COMPLETE`` (ListStacks shows it; DescribeStacks by name
 does not, as on AWS). Answers are dicts in CloudFormation's shapes (``api/cloudformation.py`` writes them
 as XML); errors are AWS's (``ValidationError: Stack with id … does not exist``).
@@ -34,6 +35,8 @@ STACK_KEY = "stack"
 _EVENTS_KEPT = 100
 # Types of the implicit resources SAM makes that a stack lists (its APIs).
 _IMPLICIT_TYPES = {"ServerlessHttpApi": "AWS::ApiGatewayV2::Api", "ServerlessRestApi": "AWS::ApiGateway::RestApi"}
+# and the roles SAM makes for functions and state machines (<LogicalId>Role), the policies of its connectors.
+_IMPLICIT_KINDS = {"role": "AWS::IAM::Role", "managed policy": "AWS::IAM::ManagedPolicy"}
 # What SAM's transform makes of its types, as a stack's resources list them on AWS.
 _TRANSFORMED = {"AWS::Serverless::Function": "AWS::Lambda::Function", "AWS::Serverless::HttpApi": "AWS::ApiGatewayV2::Api",
                 "AWS::Serverless::Api": "AWS::ApiGateway::RestApi",
@@ -66,14 +69,16 @@ def stack_record(template: Template, previous: dict[str, Any] | None, changes: l
     old_resources = {r["LogicalResourceId"]: r for r in (before or {}).get("Resources", [])}
     resources = []
     declared = dict(template.types)
-    for logical_id in [*declared, *(k for k in _IMPLICIT_TYPES if (k, "Ref") in attributes)]:
+    implicit = {c.logical_id: _IMPLICIT_KINDS[c.kind] for c in changes
+                if c.kind in _IMPLICIT_KINDS and c.action != "delete" and c.logical_id not in declared}
+    for logical_id in [*declared, *(k for k in _IMPLICIT_TYPES if (k, "Ref") in attributes), *implicit]:
         old = old_resources.get(logical_id)
         action = changed.get(logical_id, "unchanged" if old else "create")
         resources.append({
             "LogicalResourceId": logical_id,
             "PhysicalResourceId": str(attributes.get((logical_id, "Ref"), logical_id)),
             "ResourceType": _TRANSFORMED.get(declared.get(logical_id, ""), declared.get(logical_id))
-            or _IMPLICIT_TYPES[logical_id],
+            or _IMPLICIT_TYPES.get(logical_id) or implicit[logical_id],
             "Timestamp": old["Timestamp"] if old and action == "unchanged" else now,
             "ResourceStatus": old["ResourceStatus"] if old and action == "unchanged" else (
                 "UPDATE_COMPLETE" if old else "CREATE_COMPLETE"),

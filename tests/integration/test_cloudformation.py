@@ -16,6 +16,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from cumulo.deploy.kinds.role import role_name_for
 from tests.integration.test_server import CumuloServer
 
 AWS = Path(sys.executable).parent / "aws"
@@ -127,8 +128,10 @@ def test_resources_template_and_events(cfn: BaseClient) -> None:
     resources = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName="orders")["StackResources"]}
     assert {k: r["ResourceType"] for k, r in resources.items()} == {
         "OrdersApi": "AWS::ApiGatewayV2::Api", "OrdersFunction": "AWS::Lambda::Function",     # as SAM transforms them
-        "OrdersLogs": "AWS::Logs::LogGroup", "ErrorsAlarm": "AWS::CloudWatch::Alarm", "OrdersQueue": "AWS::SQS::Queue"}
+        "OrdersLogs": "AWS::Logs::LogGroup", "ErrorsAlarm": "AWS::CloudWatch::Alarm", "OrdersQueue": "AWS::SQS::Queue",
+        "OrdersFunctionRole": "AWS::IAM::Role"}                                              # the role SAM makes
     assert resources["OrdersFunction"]["PhysicalResourceId"] == "orders-OrdersFunction"
+    assert resources["OrdersFunctionRole"]["PhysicalResourceId"] == role_name_for("orders", "OrdersFunctionRole")
     assert resources["OrdersLogs"]["PhysicalResourceId"] == "/aws/lambda/orders-OrdersFunction"
     assert {r["ResourceStatus"] for r in resources.values()} == {"CREATE_COMPLETE"}
     summaries = cfn.list_stack_resources(StackName="orders")["StackResourceSummaries"]
