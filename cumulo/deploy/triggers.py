@@ -27,6 +27,7 @@ Scheduler APIs check them. Faults are ``IntrinsicError``s naming the property.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -79,6 +80,7 @@ class MappingSpec:
     response_types: tuple[str, ...] = ()
     maximum_concurrency: int | None = None
     enabled: bool = True
+    filter_criteria: str = ""          # FilterCriteria's JSON ("": none)
 
     @property
     def source_arn(self) -> str:
@@ -102,6 +104,7 @@ class StreamMappingSpec:
     bisect_on_error: bool = False
     on_failure: str = ""
     response_types: tuple[str, ...] = ()
+    filter_criteria: str = ""          # FilterCriteria's JSON ("": none)
 
     @property
     def source_arn(self) -> str:
@@ -154,10 +157,11 @@ def read_triggers(function_name: str, events: dict[str, dict[str, Any]]) -> Trig
         kind, props = doc["Type"], doc.get("Properties") or {}
         try:
             if kind == "SQS":
-                out.mappings.append(_mapping(event, _known(props, _SQS, out.notes, event)))
+                spec: MappingSpec | StreamMappingSpec = _mapping(event, _known(props, _SQS, out.notes, event))
+                out.mappings.append(dataclasses.replace(spec, filter_criteria=_filter_criteria(props)))
             elif kind in ("Kinesis", "DynamoDB"):
-                out.mappings.append(_stream_mapping(event, _known(props, _KINESIS, out.notes, event),
-                                                    table=kind == "DynamoDB"))
+                spec = _stream_mapping(event, _known(props, _KINESIS, out.notes, event), table=kind == "DynamoDB")
+                out.mappings.append(dataclasses.replace(spec, filter_criteria=_filter_criteria(props)))
             elif kind in ("Schedule", "ScheduleV2"):
                 allowed = _SCHEDULE if kind == "Schedule" else _SCHEDULE_V2
                 out.schedules.append(_schedule(kind, function_name, event, _known(props, allowed, out.notes, event)))
@@ -176,9 +180,26 @@ def _known(props: dict[str, Any], allowed: set[str], notes: list[str], event: st
             raise IntrinsicError(f"unknown or unsupported property '{key}'")
         if key in _NOTED:
             notes.append(f"event {event}: {key} ignored: {_NOTED[key]}")
-    if props.get("FilterCriteria"):
-        raise IntrinsicError("property FilterCriteria: event filtering is not supported by Cumulo yet")
     return props
+
+
+def _filter_criteria(props: dict[str, Any]) -> str:
+    """An event's FilterCriteria checked as CreateEventSourceMapping checks it, as JSON text ("": none)."""
+    criteria = props.get("FilterCriteria")
+    if not criteria:
+        return ""
+    filters = criteria.get("Filters") if isinstance(criteria, dict) else None
+    if not isinstance(filters, list) or len(filters) > 5 or \
+            not all(isinstance(f, dict) and isinstance(f.get("Pattern"), str) for f in filters):
+        raise IntrinsicError("property FilterCriteria: must be a map with Filters, a list of at most 5 maps with "
+                             "Pattern (an event pattern's JSON text)")
+    from cumulo.events.pattern import compile_pattern
+    for f in filters:
+        try:
+            compile_pattern(f["Pattern"])
+        except CumuloError as err:
+            raise IntrinsicError(f"property FilterCriteria: invalid filter pattern: {err.message}") from None
+    return json.dumps({"Filters": [{"Pattern": f["Pattern"]} for f in filters]}, sort_keys=True)
 
 
 def _integer(value: Any, what: str, lo: int, hi: int) -> int:

@@ -198,7 +198,11 @@ class EventSourceMappings:
                     "satisfy constraint: Member must have value between 2 and 1000")
             doc["ScalingConfig"] = {"MaximumConcurrency": top_c} if top_c else {}
         if "FilterCriteria" in params and params["FilterCriteria"] is not None:
-            doc["FilterCriteria"] = self._filter_criteria(params["FilterCriteria"])
+            criteria = self._filter_criteria(params["FilterCriteria"])
+            if criteria:
+                doc["FilterCriteria"] = criteria
+            else:                       # no filters: as AWS answers, no FilterCriteria
+                doc.pop("FilterCriteria", None)
         if "Enabled" in params and params["Enabled"] is not None:
             doc["State"] = "Enabled" if params["Enabled"] else "Disabled"
 

@@ -78,7 +78,12 @@ Resources:
       Events:
         Changes:
           Type: DynamoDB
-          Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: TRIM_HORIZON, BatchSize: 10}
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            FilterCriteria:
+              Filters: [{Pattern: '{"dynamodb": {"NewImage": {"customer": {"S": ["ann", "bob"]}}}}'}]
 Outputs:
   OrdersArn: {Value: !GetAtt Orders.Arn}
   OrdersStream: {Value: !GetAtt Orders.StreamArn}
@@ -121,16 +126,18 @@ def test_api_to_function_to_table_to_stream_to_function(app: Gateway) -> None:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="shop")["Stacks"][0]["Outputs"]}
     assert outputs["OrdersStream"] == described["LatestStreamArn"] and outputs["OrdersArn"] == described["TableArn"]
     path = app.routes[("ServerlessHttpApi", "POST /orders")]
-    for i, customer in enumerate(["ann", "ann", "bob"]):
+    for i, customer in enumerate(["ann", "ann", "bob", "cy"]):
         status, _, body = app.request("POST", path, json.dumps({"id": f"o{i}", "customer": customer,
                                                                 "total": 10 + i}).encode())
         assert status == 201, body
-    assert json.loads(body) == {"orders": 1}
+    assert json.loads(body) == {"orders": 1}                 # cy's first order
     deadline = time.monotonic() + 30
     seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline and len(seen) < 3:
         seen = ddb.scan(TableName=audit)["Items"]
         time.sleep(0.1)
+    time.sleep(0.5)                                          # cy's order, filtered out, would be there by now
+    seen = ddb.scan(TableName=audit)["Items"]
     assert sorted(i["id"]["S"] for i in seen) == ["o0/INSERT", "o1/INSERT", "o2/INSERT"]
     assert all(i["source"]["S"] == described["LatestStreamArn"] for i in seen)
     assert next(i for i in seen if i["id"]["S"] == "o2/INSERT")["image"]["M"]["total"] == {"N": "12"}

@@ -10,6 +10,8 @@ mapping replaced: deleted and made anew, as the Lambda API cannot update a start
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +98,8 @@ def _params(spec: FunctionMapping) -> dict[str, Any]:
     m = spec.mapping
     params: dict[str, Any] = {"FunctionName": spec.target, "BatchSize": m.batch_size,
                               "MaximumBatchingWindowInSeconds": m.batching_window,
-                              "FunctionResponseTypes": list(m.response_types), "Enabled": m.enabled}
+                              "FunctionResponseTypes": list(m.response_types), "Enabled": m.enabled,
+                              "FilterCriteria": json.loads(m.filter_criteria) if m.filter_criteria else {}}
     if isinstance(m, MappingSpec):
         params["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency} if m.maximum_concurrency else {}
     else:
@@ -114,7 +117,7 @@ def _as_params(doc: dict[str, Any]) -> dict[str, Any]:
     params = {"FunctionName": doc["FunctionArn"], "BatchSize": doc["BatchSize"],
               "MaximumBatchingWindowInSeconds": doc["MaximumBatchingWindowInSeconds"],
               "FunctionResponseTypes": list(doc.get("FunctionResponseTypes", [])),
-              "Enabled": doc["State"] != "Disabled"}
+              "Enabled": doc["State"] != "Disabled", "FilterCriteria": doc.get("FilterCriteria") or {}}
     if "StartingPosition" in doc:        # a stream's mapping
         params.update({k: doc.get(k) for k in ("ParallelizationFactor", "MaximumRetryAttempts",
                                                "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError")})
