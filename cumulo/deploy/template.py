@@ -56,7 +56,7 @@ SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
                        "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
-                            "UpdateReplacePolicy", "Description", "CreationPolicy", "UpdatePolicy"})
+                            "UpdateReplacePolicy", "Description", "CreationPolicy", "UpdatePolicy", "Connectors"})
 _DELETION_POLICIES = ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot")
 _UPDATE_REPLACE_POLICIES = ("Delete", "Retain", "Snapshot")
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
@@ -516,7 +516,35 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[Entry]:
             if not isinstance(properties, Node):
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
             entries.append(Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
+            entries += _embedded_connectors(logical_id, resource, line)
     return entries
+
+
+def _embedded_connectors(logical_id: str, resource: Node, line: int) -> list[Entry]:
+    """SAM's embedded connectors (the resource attribute ``Connectors``): each an ``AWS::Serverless::Connector``
+    named ``<LogicalId><ConnectorName>`` whose Source is the resource."""
+    connectors = resource.get("Connectors")
+    if connectors is None:
+        return []
+    where = f"Resource {logical_id} (line {line})"
+    if not isinstance(connectors, Node):
+        raise _error(where, "Connectors must be a map of connector names to {Properties}", logical_id, line)
+    out = []
+    for name, connector in connectors.items():
+        at = connectors.line_of(name)
+        if not isinstance(connector, Node) or set(connector) - {"Properties"} or \
+                not isinstance(connector.get("Properties"), Node):
+            raise _error(where, f"connector {name} (line {at}): must be a map with Properties", logical_id, at)
+        properties = connector["Properties"]
+        if "Source" in properties:
+            raise _error(where, f"connector {name} (line {at}): 'Source' shouldn't be defined in embedded connectors",
+                         logical_id, at)
+        embedded = Node(line=properties.line)
+        embedded.update(properties)
+        embedded.key_lines.update(properties.key_lines)
+        embedded["Source"] = {"Id": logical_id}
+        out.append(Entry(f"{logical_id}{name}", at, embedded, "AWS::Serverless::Connector"))
+    return out
 
 
 def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,

@@ -1,6 +1,8 @@
 """``AWS::Serverless::Connector``: SAM's connectors, expanded to the policies SAM generates for them.
 
-``Source`` and ``Destination`` (one, or a list) name resources of the template by ``Id``; ``Permissions``
+``Source`` and ``Destination`` (one, or a list) name resources of the template by ``Id`` (an embedded
+connector, a resource's ``Connectors`` attribute, is read by ``cumulo.deploy.template`` as one whose Source
+is that resource, ``<LogicalId><Name>``); ``Permissions``
 is ``Read``, ``Write`` or both. For the pairs where SAM writes an identity policy — a function or state
 machine calling a queue, topic, bus, bucket, table, state machine or function; a queue or a table's stream
 read by a function — the connector is a customer managed policy ``<LogicalId>Policy`` (named as

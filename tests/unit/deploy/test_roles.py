@@ -269,6 +269,20 @@ def test_a_connector_is_a_policy_on_the_calling_role_and_leaves_with_it(cumulo: 
     assert _attached(cumulo, role_name_for("app", "FnRole")) == ["AWSLambdaBasicExecutionRole"]
 
 
+def test_an_embedded_connector_is_a_connector_from_its_resource(cumulo: Cumulo, tmp_path: Path) -> None:
+    embedded = FUNCTION.replace("  Type: AWS::Serverless::Function\n", "  Type: AWS::Serverless::Function\n"
+                                "  Connectors:\n    ToQ:\n      Properties:\n        Destination: {Id: Q}\n"
+                                "        Permissions: [Write]\n")
+    path = _write(tmp_path / "app", embedded + "Q:\n  Type: AWS::SQS::Queue\n")
+    (policy,) = load_template(path).of("managed policy")
+    assert policy.logical_id == "FnToQPolicy" and policy.roles == (role_name_for("app", "FnRole"),)
+    deploy(cumulo, path)
+    assert _attached(cumulo, role_name_for("app", "FnRole"))[1] == policy.name
+    with pytest.raises(TemplateError, match="'Source' shouldn't be defined in embedded connectors"):
+        load_template(_write(tmp_path / "other", embedded.replace("        Permissions", "        Source: {Id: Q}\n"
+                                                                  "        Permissions") + "Q:\n  Type: AWS::SQS::Queue\n"))
+
+
 def test_a_connector_to_a_table_reads_and_writes_its_items_and_indexes(tmp_path: Path) -> None:
     template = load_template(_write(tmp_path / "app", FUNCTION + """\
 T:
