@@ -1,8 +1,7 @@
 """An application from an unchanged SAM template: an HTTP API in front of a function that writes to a
 table, the table's stream running a second function that writes an audit row into a SimpleTable. Served
 by ``cumulo up``; read with boto3. The functions call DynamoDB with their role's credentials (the SDK's
-defaults, no configuration); templates' ``Policies`` do not make roles yet, so the test gives the
-execution role those permissions through IAM's API, as an operator would."""
+defaults, no configuration), the roles SAM makes of their ``Policies`` (DynamoDBCrudPolicy)."""
 
 from __future__ import annotations
 
@@ -107,13 +106,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 
 def test_api_to_function_to_table_to_stream_to_function(app: Gateway) -> None:
-    iam = app.server.aws("iam")
-    iam.create_role(RoleName="cumulo-default-execution-role", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))
-    iam.put_role_policy(RoleName="cumulo-default-execution-role", PolicyName="tables", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
-                                                "Resource": ["arn:aws:dynamodb:*:*:table/shop-*"]}]}))
     ddb = app.server.aws("dynamodb")
     tables = ddb.list_tables()["TableNames"]
     orders = next(t for t in tables if "-Orders-" in t)
