@@ -68,7 +68,7 @@ def test_botocore_reads_every_answer(cumulo: Cumulo) -> None:
                                  "Description": "<the> function"}]
     resources = call(cumulo, {"Action": "ListStackResources", "StackName": "shop"})["StackResourceSummaries"]
     assert [(r["LogicalResourceId"], r["ResourceType"]) for r in resources] == [
-        ("Fn", "AWS::Lambda::Function"), ("Keys", "AWS::KMS::Key")]
+        ("Fn", "AWS::Lambda::Function"), ("Keys", "AWS::KMS::Key"), ("FnRole", "AWS::IAM::Role")]     # SAM's role
     assert call(cumulo, {"Action": "GetTemplate", "StackName": "shop"})["TemplateBody"] == TEMPLATE
     assert call(cumulo, {"Action": "ListStacks"})["StackSummaries"][0]["StackStatus"] == "CREATE_COMPLETE"
 
