@@ -218,13 +218,16 @@ POISON = {"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
         "Type": "Pass", "Output": "{% $count($map([1..15000], function($v){$v * 2})) %}", "End": True}}}}}}
 
 
-def evaluating(home: Path) -> str | None:
-    """The execution the engine is evaluating, as its record beside the store says."""
+def evaluating(server: CumuloServer) -> str | None:
+    """The execution this server's engine is evaluating, as its record beside the store says. A record
+    left by a server killed before is not this one's: the new server reads it at start-up to count the
+    crash, and killing it before then would leave that crash uncounted."""
     try:
-        text = (home / "sfn-evaluating").read_bytes().strip()
+        text = (server.home / "sfn-evaluating").read_bytes().strip()
     except FileNotFoundError:
         return None
-    return json.loads(text)["arn"] if text else None
+    record = json.loads(text) if text else {}
+    return record["arn"] if record.get("pid") == server.proc.pid else None
 
 
 def stopped(pid: int) -> bool:
@@ -235,11 +238,11 @@ def kill_while_evaluating(server: CumuloServer, arn: str, timeout: float = 90) -
     """SIGKILL the server at a moment it is evaluating ``arn``: stop it, check, kill (or let it go on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if evaluating(server.home) == arn:
+        if evaluating(server) == arn:
             server.proc.send_signal(signal.SIGSTOP)
             while not stopped(server.proc.pid):
                 time.sleep(0.001)
-            if evaluating(server.home) == arn:
+            if evaluating(server) == arn:
                 server.proc.send_signal(signal.SIGKILL)
                 server.proc.wait(10)
                 server.close()
