@@ -5,14 +5,16 @@
 - baseline: write a 1 KB file (no fsync), rename it into place, and insert one SQLite row (WAL,
   synchronous=NORMAL), N times; then PutObject of 1 KB objects (``ObjectService.put_object``:
   checks, body file, the row) and GetObject (row read, file open and read);
-- Publish to a topic with 10 queue subscriptions (each publish commits 10 outbox deliveries), and
-  publish -> delivered to all 10 queues (the outbox worker sending through the router).
+- Publish to a topic with 10 standard-queue subscriptions until all 10 queues hold every message
+  (each publish enqueues its 10 copies in its own transaction), against SendMessage of one message
+  and against the store's floor for the same writes (one commit of 10 rows); medians of 5 rounds.
 Not a test: nothing here asserts; the ratios are read by people.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import os
 import sqlite3
 import sys
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cumulo import Cumulo  # noqa: E402
 from cumulo.objects.service import Content  # noqa: E402
 from cumulo.outbox import OUTBOX_QUEUE  # noqa: E402
+from cumulo.store.ports import NewMessage  # noqa: E402
 
 
 def baseline(folder: Path, n: int) -> float:
@@ -69,24 +72,47 @@ def main() -> None:
             print(f"baseline file+rename+SQLite insert: {base:8.0f}/s")
             print(f"PutObject 1 KB:                     {put:8.0f}/s  ({put / base:.2f}x baseline; issue target >= 0.5x)")
             print(f"GetObject 1 KB:                     {get:8.0f}/s  ({get / base:.2f}x baseline)")
-            topic = c.topics.create_topic("bench")
-            urls = []
-            for q in range(10):
-                url = c.queues.create_queue(f"sub{q}", None, None, "http://x")
-                urls.append(url)
-                c.topics.subscribe(topic, "sqs", f"arn:aws:sqs:{c.arns.region}:{c.arns.account}:sub{q}")
-            m = max(n // 4, 100)
-            start = time.perf_counter()
-            for i in range(m):
-                c.topics.publish(topic, f"message {i}")
-            pub = m / (time.perf_counter() - start)
-            print(f"Publish, 10 queue subscribers:      {pub:8.0f}/s  (accepted: 10 deliveries committed each)")
-            c.start_workers()
-            start = time.perf_counter()
-            while c.messages.queues.counts(OUTBOX_QUEUE, int(time.time() * 1000))[:2] != (0, 0):
-                time.sleep(0.01)
-            delivered = m / (time.perf_counter() - start)
-            print(f"  ... delivered to all 10 queues:   {delivered:8.0f} publishes/s (issue target >= 3,000)")
+            fan_out(c, max(n // 4, 200))
+
+
+def fan_out(c: Cumulo, m: int, rounds: int = 5) -> None:
+    """Publish to 10 standard queues, against SendMessage of one message and the store's own floor
+    (one transaction inserting 10 rows of the envelope's size), alternating in the same minutes."""
+    c.start_workers()       # the outbox's, for anything not enqueued directly
+    topic = c.topics.create_topic("bench")
+    for q in range(10):
+        c.queues.create_queue(f"sub{q}", None, None, "http://x")
+        c.topics.subscribe(topic, "sqs", f"arn:aws:sqs:{c.arns.region}:{c.arns.account}:sub{q}")
+    c.queues.create_queue("single", None, None, "http://x")
+    body = b"x" * 900
+    rates: dict[str, list[float]] = {"send": [], "floor": [], "publish": []}
+    for r in range(rounds):
+        start = time.perf_counter()
+        for i in range(m):
+            c.queues.send_message("single", f"message {i}")
+        rates["send"].append(m / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for i in range(m):
+            c.messages.queues.send_many({f"sub{q}": [NewMessage(str(uuid.uuid4()), body)] for q in range(10)},
+                                        int(time.time() * 1000))
+        rates["floor"].append(m / (time.perf_counter() - start))
+        for q in range(10):
+            c.messages.queues.purge(f"sub{q}")
+        start = time.perf_counter()
+        for i in range(m):
+            c.topics.publish(topic, f"message {i}")
+        # delivered: every queue holds its copy (standard queues are enqueued with the publish itself)
+        while any(c.messages.queues.counts(f"sub{q}", int(time.time() * 1000))[0] < m for q in range(10)) or \
+                c.messages.queues.counts(OUTBOX_QUEUE, int(time.time() * 1000))[:2] != (0, 0):
+            time.sleep(0.001)
+        rates["publish"].append(m / (time.perf_counter() - start))
+        for q in range(10):
+            c.messages.queues.purge(f"sub{q}")
+    send, floor, pub = (statistics.median(rates[k]) for k in ("send", "floor", "publish"))
+    print(f"SendMessage (baseline):             {send:8.0f}/s")
+    print(f"store floor, 10 rows per commit:    {floor:8.0f}/s")
+    print(f"Publish -> 10 queues delivered:     {pub:8.0f}/s  ({pub / send:.2f}x SendMessage, {pub / floor:.2f}x the "
+          f"floor; issue target >= 3,000/s)   medians of {rounds}")
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ class Cumulo:
                                             self.targets, clock, self.service_calls)
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
-        self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock)   # SNS
+        self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock,
+                                   self.queues)   # SNS
         # the master key, checked against the store before anything is served (docs/secrets.md)
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))

@@ -229,7 +229,8 @@ class QueueService:
         return {"Successful": successful, "Failed": failed}
 
     def _prepare(self, attrs: QueueAttributes, body: Any, delay_seconds: int | None, message_attributes: Any,
-                 system_attributes: Any, group_id: Any, dedup_id: Any) -> tuple[NewMessage, dict[str, Any]]:
+                 system_attributes: Any, group_id: Any, dedup_id: Any,
+                 answer_wanted: bool = True) -> tuple[NewMessage, dict[str, Any]]:
         text, mattrs = q.validate_message(body, message_attributes, attrs.number("MaximumMessageSize"))
         sys_attrs = _system_attributes(system_attributes)
         if delay_seconds is not None and (isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int)
@@ -266,6 +267,8 @@ class QueueService:
         message = NewMessage(str(uuid.uuid4()), text.encode(), stored_attrs or None, sys_attrs or None,
                              group_id if attrs.fifo else None, delay * 1000, None,
                              dedup_id if attrs.fifo else None)
+        if not answer_wanted:
+            return message, {}
         answer = {"MD5OfMessageBody": hashlib.md5(text.encode()).hexdigest()}
         digest = q.md5_of_attributes(mattrs)
         if digest:
@@ -295,6 +298,25 @@ class QueueService:
             return self.send_message(name, body, message_attributes=message_attributes, group_id="cumulo",
                                      dedup_id=hashlib.sha256(f"{uuid.uuid4()}".encode()).hexdigest())
         return self.send_message(name, body, message_attributes=message_attributes)
+
+    def prepare_direct(self, ref: str, body: str,
+                       message_attributes: dict[str, Any] | None = None) -> tuple[str, NewMessage] | None:
+        """A platform-made message for a standard queue, checked as SendMessage checks it and ready
+        for the caller to commit in its own transaction (``QueueMessages.send_many``): (queue name,
+        message). None where it cannot go that way (no such queue, a FIFO queue, which needs its
+        deduplication, or a message the queue refuses): send it through ``send_raw`` instead, which
+        answers the error."""
+        doc = self.messages.get_queue(queue_name_of(ref))
+        if doc is None:
+            return None
+        attrs = QueueAttributes(doc["attributes"])
+        if attrs.fifo:
+            return None
+        try:
+            message, _ = self._prepare(attrs, body, None, message_attributes, None, None, None, False)
+        except SqsError:
+            return None
+        return doc["name"], message
 
     # -- receiving ------------------------------------------------------------
     def receive_message(self, ref: str, max_messages: int | None = None, visibility_timeout: int | None = None,

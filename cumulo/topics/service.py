@@ -1,8 +1,9 @@
 """Topics and subscriptions (store documents ``sns-topic`` and ``sns-subscription``), and publishing:
 each message is matched against every subscription's filter policy (attributes, or the message body
 with ``FilterPolicyScope: MessageBody``; the event bus's pattern language, given by the root as
-``compile_filter``) and one outbox delivery per match is committed before Publish answers, so a
-message acknowledged is never lost. Functions receive SNS's event, queues the envelope or, with
+``compile_filter``) and one delivery per match is committed before Publish answers, so a message
+acknowledged is never lost: a standard queue's copy straight into the queue (``DirectQueues``), in
+the publish's own transaction, anything else as an outbox message. Functions receive SNS's event, queues the envelope or, with
 ``RawMessageDelivery``, the message and its attributes; a subscription's ``RedrivePolicy`` names
 the queue undeliverable messages go to.
 """
@@ -38,14 +39,23 @@ class Matcher(Protocol):
     def matches(self, event: Any) -> bool: ...
 
 
+class DirectQueues(Protocol):
+    """The queue service's side of a fan-out: a message for a standard queue made ready to commit
+    with the publish (``QueueService.prepare_direct``); None sends it through the outbox."""
+    def prepare_direct(self, ref: str, body: str, message_attributes: dict[str, Any] | None = None
+                       ) -> tuple[str, NewMessage] | None: ...
+
+
 def _timestamp(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 class TopicService:
     def __init__(self, documents: Documents, messages: QueueMessages, region: str, account: str,
-                 compile_filter: Callable[[str], Matcher], clock: Clock = SYSTEM_CLOCK) -> None:
+                 compile_filter: Callable[[str], Matcher], clock: Clock = SYSTEM_CLOCK,
+                 queues: DirectQueues | None = None) -> None:
         self.documents, self.messages, self.region, self.account = documents, messages, region, account
+        self.queues = queues
         self.compile_filter, self.clock = compile_filter, clock
         self.endpoint = ""            # where UnsubscribeURL points (the server's, once one listens)
         self._filters: dict[str, Matcher] = {}
@@ -250,7 +260,7 @@ class TopicService:
                 structure: Any = None, group_id: Any = None, dedup_id: Any = None) -> dict[str, str]:
         """Commit the deliveries of one message; answers ``{MessageId[, SequenceNumber]}``."""
         result, entries = self._prepare(topic_arn, message, subject, attributes, structure, group_id, dedup_id)
-        self.messages.send_many({outbox.OUTBOX_QUEUE: [e for _, e in entries]}, now_ms(self.clock))
+        self.messages.send_many(_by_queue(entries), now_ms(self.clock))
         return result
 
     def publish_batch(self, topic_arn: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -268,12 +278,12 @@ class TopicService:
                 result, deliveries = self._prepare(topic_arn, e.get("Message"), e.get("Subject"),
                                                    e.get("MessageAttributes"), e.get("MessageStructure"),
                                                    e.get("MessageGroupId"), e.get("MessageDeduplicationId"))
-                staged += [d for _, d in deliveries]
+                staged += deliveries
                 done.append({"Id": e.get("Id"), **result})
             except SnsError as err:
                 failed.append({"Id": e.get("Id"), "Code": err.code, "Message": err.message, "SenderFault": True})
         if staged:
-            self.messages.send_many({outbox.OUTBOX_QUEUE: staged}, now_ms(self.clock))
+            self.messages.send_many(_by_queue(staged), now_ms(self.clock))
         return {"Successful": done, "Failed": failed}
 
     def _prepare(self, topic_arn: Any, message: Any, subject: Any, attributes: dict[str, Any] | None,
@@ -319,7 +329,21 @@ class TopicService:
         when = _timestamp(now_ms(self.clock))
         flat = sns.filter_attributes(attributes)
         body_doc: Any = None
-        entries = []
+        entries: list[tuple[str, NewMessage]] = []
+        rendered: dict[tuple[str, str], str] = {}
+
+        def render(kind: str, text: str, subscription_arn: str) -> str:
+            """The envelope (or the function's event) as JSON, made once per message and kind; each
+            subscription's ARN spliced into its copy."""
+            template = rendered.get((kind, text))
+            if template is None:
+                common = dict(subscription_arn=_ARN_SLOT, topic_arn=doc["TopicArn"], message_id=message_id,
+                              message=text, subject=subject, timestamp=when, attributes=attributes,
+                              endpoint=self.endpoint, region=self.region)
+                made = sns.lambda_event(**common) if kind == "lambda" else sns.envelope(**common, sequence=sequence)
+                template = rendered[(kind, text)] = json.dumps(made)
+            return template.replace(_ARN_SLOT_JSON, json.dumps(subscription_arn)[1:-1])
+
         for sub in self._subscriptions_of(doc["TopicArn"]):
             attrs = sub["Attributes"]
             text = per_protocol.get(sub["Protocol"], per_protocol.get("default", message)) if per_protocol \
@@ -336,27 +360,41 @@ class TopicService:
                         continue
                 elif not self._filter(policy).matches(flat):
                     continue
-            common = dict(subscription_arn=sub["SubscriptionArn"], topic_arn=doc["TopicArn"], message_id=message_id,
-                          message=text, subject=subject, timestamp=when, attributes=attributes,
-                          endpoint=self.endpoint, region=self.region)
             dlq = None
             if attrs.get("RedrivePolicy"):
                 dlq = json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn")
             what = f"SNS message {message_id} to {sub['SubscriptionArn']}"
-            if sub["Protocol"] == "lambda":
-                entries.append(outbox.entry(sub["Endpoint"], json.dumps(sns.lambda_event(**common)), what=what,
+            protocol, arn = sub["Protocol"], sub["SubscriptionArn"]
+            if protocol == "lambda":
+                entries.append(outbox.entry(sub["Endpoint"], render("lambda", text, arn), what=what,
                                             dead_letter=dlq, invocation_type="Event"))
-            elif attrs.get("RawMessageDelivery", "false").lower() == "true":
-                entries.append(outbox.entry(sub["Endpoint"], text, what=what, dead_letter=dlq,
-                                            attributes=_sqs_attributes(attributes) or None,
-                                            group_id=group_id, dedup_id=dedup_id))
-            else:
-                entries.append(outbox.entry(sub["Endpoint"], json.dumps(sns.envelope(**common, sequence=sequence)),
-                                            what=what, dead_letter=dlq, group_id=group_id, dedup_id=dedup_id))
+                continue
+            raw = attrs.get("RawMessageDelivery", "false").lower() == "true"
+            body = text if raw else render("sqs", text, arn)
+            queue_attributes = (_sqs_attributes(attributes) or None) if raw else None
+            direct = None
+            if self.queues is not None and group_id is None:
+                direct = self.queues.prepare_direct(sub["Endpoint"], body, queue_attributes)
+            if direct is not None:      # a standard queue: enqueued in this publish's own transaction
+                entries.append(direct)
+            else:                       # FIFO, missing or refusing: through the outbox (retries, DLQ)
+                entries.append(outbox.entry(sub["Endpoint"], body, what=what, dead_letter=dlq,
+                                            attributes=queue_attributes, group_id=group_id, dedup_id=dedup_id))
         result = {"MessageId": message_id}
         if sequence is not None:
             result["SequenceNumber"] = sequence
         return result, entries
+
+
+def _by_queue(entries: list[tuple[str, NewMessage]]) -> dict[str, list[NewMessage]]:
+    out: dict[str, list[NewMessage]] = {}
+    for name, message in entries:
+        out.setdefault(name, []).append(message)
+    return out
+
+
+_ARN_SLOT = "\x00subscription\x00"
+_ARN_SLOT_JSON = json.dumps(_ARN_SLOT)[1:-1]
 
 
 def _sqs_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

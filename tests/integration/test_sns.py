@@ -222,3 +222,62 @@ def test_a_sam_template_fans_a_topic_out_to_two_queues_and_a_filtered_function(t
         assert (event["Records"][0]["Sns"]["MessageId"], event["Records"][0]["Sns"]["Message"]) == (refund, "a refund")
     finally:
         server.close()
+
+
+def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path) -> None:
+    """Every publish answered before the server dies is in each subscribed queue after it restarts
+    (standard queues get their copies in the publish's own transaction)."""
+    import signal
+    import threading
+
+    home = tmp_path / "home"
+    server = CumuloServer(home, "--iam", "off")
+    acknowledged: list[str] = []
+    names = ["fan-a", "fan-b", "fan-c"]
+    try:
+        sns = server.aws("sns")
+        topic = sns.create_topic(Name="kept")["TopicArn"]
+        for name in names:
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue(server, name)[1],
+                          Attributes={"RawMessageDelivery": "true"})
+        stop = threading.Event()
+
+        def publish() -> None:
+            client = server.aws("sns")
+            i = 0
+            while not stop.is_set():
+                try:
+                    client.publish(TopicArn=topic, Message=f"m{i}")
+                except Exception:   # the server died under this request: not acknowledged
+                    return
+                acknowledged.append(f"m{i}")
+                i += 1
+
+        writer = threading.Thread(target=publish)
+        writer.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.proc.send_signal(signal.SIGKILL)        # while publishes are in flight
+        server.proc.wait()
+        stop.set()
+        writer.join(60)
+    finally:
+        server.close()
+    assert len(acknowledged) >= 30
+    server = CumuloServer(home, "--iam", "off")
+    try:
+        sqs = server.aws("sqs")
+        for name in names:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            got: set[str] = set()
+            deadline = time.monotonic() + 30
+            while not set(acknowledged) <= got and time.monotonic() < deadline:
+                for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                             WaitTimeSeconds=1).get("Messages", []):
+                    got.add(m["Body"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            assert set(acknowledged) <= got, (name, sorted(set(acknowledged) - got)[:5])
+            assert got <= set(acknowledged) | {f"m{len(acknowledged)}"}    # at most the one in flight
+    finally:
+        server.close()
