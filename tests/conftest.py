@@ -39,6 +39,7 @@ CAPABILITIES = {
     "strace": "strace, to watch a process's system calls (fsync per commit)",
     "curl": "curl, for custom runtimes' bootstraps",
     "gcc": "a C compiler, for a compiled custom runtime",
+    "browser": "headless Chromium (Debian's chromium) and the playwright package, for the console's browser tests",
 }
 _TAG = re.compile(r"(?:Skipped: )?\[([a-z-]+)\]")
 

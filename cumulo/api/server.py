@@ -125,11 +125,20 @@ class ControlPlane:
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
+        return self.dispatch(request, authenticated=False)
+
+    def dispatch(self, request: Request, authenticated: bool = True) -> Reply:
+        """Route and run a request whose ``principal`` is known (the console's, who logged in with
+        the store's keys), through the same authorization and operations as a signed request;
+        ``authenticated`` False: check its signature first (``handle``)."""
         json_target = awsjson.find(request)
         in_query = json_target is None and query.find(request)
         in_s3 = json_target is None and not in_query and s3.find(request)
         try:
-            request = self._authenticate(request)
+            if not authenticated:
+                request = self._authenticate(request)
+            elif request.principal is None:
+                raise AccessDeniedException("A request without a principal is not authorized")
             guarded = self.authorizer.needed(request.principal)
             if json_target is not None:
                 service, operation = json_target
@@ -298,12 +307,17 @@ def inside_url(cumulo: Cumulo, control: socket.socket) -> str:
     return f"http://[{'::1' if host == '::' else host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None) -> None:
+def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.socket | None = None,
+          console: socket.socket | None = None) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, let in-flight requests finish, return.
 
     One event loop (uvloop), two listening sockets, both served by Cumulo's own HTTP/1.1 edge
-    (``edge/server.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway."""
+    (``edge/server.py``): the control plane (``ControlPlane.answer``) and the HTTP API gateway.
+    The web console (``console/``), on a third socket, has threads of its own; its actions go
+    through this control plane's ``dispatch``."""
     import uvloop
+
+    from cumulo.console.server import Console, ConsoleServer
 
     from cumulo.edge.gateway import MAX_BODY_BYTES as GATEWAY_MAX_BODY, MAX_HEADER_BYTES, Gateway
 
@@ -318,6 +332,9 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     door = _door(cumulo, control)
     cumulo.endpoint_url = cumulo.endpoint_url or inside_url(cumulo, control)
     signed = app if auth or door is None else ControlPlane(cumulo, auth=True, busy=readiness.pending)
+    web = ConsoleServer(console, Console(cumulo, app, login=auth)) if console is not None else None
+    if web is not None:
+        web.start()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -350,6 +367,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         # A second signal while the caller shuts environments down is absorbed, so it exits 0.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda signum, frame: None)
+        if web is not None:
+            web.stop()
         app.close()
         if signed is not app:
             signed.close()

@@ -304,6 +304,9 @@ _NO_BUILD = click.option(
               help="Port of the AWS Lambda API (and SQS, EventBridge … ; 0: any free one).")
 @click.option("--gateway-port", default=8080, show_default=True, type=int,
               help="Port of the HTTP API gateway (0: any free one).")
+@click.option("--console-port", default=8081, show_default=True, type=int,
+              help="Port of the web console (0: any free one; -1: no console). It asks for one of the store's "
+                   "access keys, or, with --no-auth, answers loopback clients only.")
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
 @click.option("--iam", "iam_mode", type=click.Choice(["enforce", "audit", "off"]), default=None,
               help="Requests signed with a role's credentials (a function's): enforce its policies (the default; "
@@ -312,7 +315,8 @@ _NO_BUILD = click.option(
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
-def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, no_auth: bool,
+def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, console_port: int,
+       no_auth: bool,
        iam_mode: str | None, parameters: tuple[str, ...], stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
@@ -339,6 +343,9 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
     if port == gateway_port and port != 0:
         raise click.UsageError(f"--port and --gateway-port are both {port}: the Lambda API and the HTTP API gateway "
                                "need a port each")
+    for flag, other in (("--port", port), ("--gateway-port", gateway_port)):
+        if console_port == other and other > 0:
+            raise click.UsageError(f"{flag} and --console-port are both {other}: the console needs a port of its own")
     if template is None and (parameters or stack_name):
         raise click.UsageError(f"{'--parameter' if parameters else '--stack-name'} is for deploying a TEMPLATE; "
                                "give one: cumulo up TEMPLATE")
@@ -354,6 +361,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         # Listen first: a busy port is reported before anything is deployed.
         sock, endpoint = _listen(host, port, "the AWS Lambda API", "--port")
         gateway_sock, gateway_url = _listen(host, gateway_port, "the HTTP API gateway", "--gateway-port")
+        console_sock, console_url = (_listen(host, console_port, "the web console", "--console-port")
+                                     if console_port >= 0 else (None, ""))
         c = _open(ctx)
         _check_store(c)
         cpus = c.place_cpus()
@@ -365,8 +374,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         lock.publish(endpoint, gateway_url)
         c.queues.endpoint = endpoint
         c.start_workers()
-        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus, stack)
-        server.serve(c, sock, auth=not no_auth, gateway=gateway_sock)
+        _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus, stack, console_url)
+        server.serve(c, sock, auth=not no_auth, gateway=gateway_sock, console=console_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
@@ -431,11 +440,14 @@ def _cpu_list(cpus: set[int]) -> str:
 
 
 def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, no_auth: bool,
-              deployed: list[str], cpus: tuple[set[int], set[int]] | None = None, stack: str | None = None) -> None:
+              deployed: list[str], cpus: tuple[set[int], set[int]] | None = None, stack: str | None = None,
+              console_url: str = "") -> None:
     say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
     say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
     say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
+    if console_url:
+        say(f"  console     {console_url}/  ({'no login: loopback only' if no_auth else 'log in with an access key'})")
     say(f"  store       {c.home.resolve()} (SQLite)")
     for i, line in enumerate(c.isolation()):
         say(f"  {'sandbox' if i == 0 else '':<11} {line}")

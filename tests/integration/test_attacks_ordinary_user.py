@@ -176,7 +176,7 @@ class _Server:
         self.lines: list[str] = []
         self._seen: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen(
-            [python, "-m", "cumulo", "--home", str(self.home), "up", "--port", "0", "--gateway-port", "0"],
+            [python, "-m", "cumulo", "--home", str(self.home), "up", "--port", "0", "--gateway-port", "0", "--console-port", "0"],
             cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, **_user(user))
         self.python = python

@@ -37,7 +37,7 @@ class _Up:
         self.lines: list[str] = []
         self._seen: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen(
-            [python, "-m", "cumulo", "up", "template.yaml", "--no-auth", "--port", "0", "--gateway-port", "0"],
+            [python, "-m", "cumulo", "up", "template.yaml", "--no-auth", "--port", "0", "--gateway-port", "0", "--console-port", "0"],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             **_user(user))
         self._reader = threading.Thread(target=self._drain, daemon=True)

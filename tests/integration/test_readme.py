@@ -31,7 +31,7 @@ from cumulo.deploy.apis import api_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-PORTS = (9000, 8080)
+PORTS = (9000, 8080, 8081)
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 EXPECTED = re.compile(r"#[^\n]*?→ ([^\n]*)")   # `# → what it prints`, in a comment
 RUN = {"sh", "python"}

@@ -236,7 +236,7 @@ def test_a_wrong_or_missing_master_key_is_a_refusal_to_start(tmp_path: Path) -> 
     for env, remove in (({"CUMULO_MASTER_KEY": wrong}, False), ({}, True)):
         if remove:
             (home / "master.key").unlink()
-        run = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0",
+        run = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0", "--console-port", "0",
                               "--gateway-port", "0"], capture_output=True, text=True, timeout=60,
                              env={**os.environ, **env})
         assert run.returncode == 3, run.stderr

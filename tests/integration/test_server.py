@@ -62,7 +62,7 @@ class CumuloServer:
         self.home = home
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0",
+        self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0", "--console-port", "0",
                                       "--gateway-port", "0", *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True, env={**os.environ, **(env or {})})
@@ -98,6 +98,13 @@ class CumuloServer:
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
+
+    @property
+    def console_url(self) -> str:
+        """Where ``cumulo up`` said its web console is (``console     http://…/``), without the slash."""
+        found = re.search(r"^  console +(http://\S+?)/? ", self.output, re.M)
+        assert found, f"`cumulo up` announced no console:\n{self.output}"
+        return found.group(1)
 
     def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
         """The output once ``text`` is in it (``cumulo up`` prints what it deployed after announcing)."""

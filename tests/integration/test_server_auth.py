@@ -121,27 +121,27 @@ def test_no_auth_on_loopback_accepts_unsigned_requests(own_server: Callable[...,
 
 
 def test_no_auth_refuses_a_non_loopback_host(tmp_path: Path) -> None:
-    proc = cli(tmp_path / "home", "up", "--port", "0", "--no-auth", "--host", "0.0.0.0")
+    proc = cli(tmp_path / "home", "up", "--port", "0", "--console-port", "0", "--no-auth", "--host", "0.0.0.0")
     assert proc.returncode == 2, proc.stderr
     assert "loopback" in proc.stderr
 
 
 # -- the server process ---------------------------------------------------------------
 def test_second_server_on_the_same_home_is_refused(server: CumuloServer, lam: BaseClient) -> None:
-    proc = cli(server.home, "up", "--port", "0", "--gateway-port", "0")
+    proc = cli(server.home, "up", "--port", "0", "--gateway-port", "0", "--console-port", "0")
     assert proc.returncode != 0
     assert "another `cumulo up` is already serving" in proc.stderr and server.endpoint in proc.stderr
     assert "Functions" in lam.list_functions()
 
 
-@pytest.mark.parametrize("flag", ["--port", "--gateway-port"])
+@pytest.mark.parametrize("flag", ["--port", "--gateway-port", "--console-port"])
 def test_a_port_in_use_is_named_with_the_option_that_changes_it(tmp_path: Path, flag: str) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "hello-sam" / "template.yaml"
     with socket.socket() as taken:                   # another program listens there
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        ports = {"--port": "0", "--gateway-port": "0", flag: str(busy)}
+        ports = {"--port": "0", "--gateway-port": "0", "--console-port": "0", flag: str(busy)}
         proc = cli(tmp_path / "home", "up", str(example), *(a for kv in ports.items() for a in kv))
     assert proc.returncode == 3, proc.stderr
     assert f"127.0.0.1:{busy}" in proc.stderr and "already in use" in proc.stderr, proc.stderr

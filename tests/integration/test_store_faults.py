@@ -68,7 +68,7 @@ def test_up_refuses_a_damaged_store_naming_the_file_and_what_to_do(sound: Path, 
     shutil.copytree(sound, home)
     _damage(home / name, how)
     damaged = (home / name).read_bytes()
-    up = cli(home, "up", "--port", "0", "--gateway-port", "0")
+    up = cli(home, "up", "--port", "0", "--gateway-port", "0", "--console-port", "0")
     assert up.returncode == 3, up.stderr
     assert "Traceback" not in up.stderr
     assert f"the store's database {home / name} is damaged" in up.stderr

@@ -36,7 +36,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "cumulo"
 ROOT = "cumulo.app"
 ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.edge.gateway"}    # these modules, and
-ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy")    # every module in these
+ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy", "cumulo.console")    # every module in these
 SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
 INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules

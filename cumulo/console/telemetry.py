@@ -1,0 +1,113 @@
+"""What the console reads about invocations: one small interface, read today from the log store.
+
+``Telemetry`` is all the pages ask: a function's recent invocations and a summary of them. Today
+``LogTelemetry`` derives both from the function's log (START … REPORT lines, grouped by request id:
+the REPORT line gives duration, billed duration, memory and init/restore; an ``[ERROR]`` line, a
+timeout or a REPORT ``Status: error`` marks the invocation failed). When CloudWatch-style metrics
+exist (issue 24) another implementation of the same protocol plugs in (``Console(telemetry=...)``).
+
+Reads are bounded: the newest invocations are looked for in widening windows (1 minute, 1 hour,
+1 day, 1 week), each read at most ``LINES_PER_READ`` lines, so a function with a million lines
+costs the same as one with a hundred.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from cumulo.store.base import LogRecord
+
+__all__ = ["Invocation", "Summary", "Telemetry", "LogTelemetry", "parse_report", "WINDOWS_MS"]
+
+WINDOWS_MS = (60_000, 3_600_000, 86_400_000, 7 * 86_400_000)
+LINES_PER_READ = 2_000
+
+_REPORT = re.compile(
+    r"^REPORT RequestId: (?P<rid>\S+)\tDuration: (?P<duration>[0-9.]+) ms\tBilled Duration: (?P<billed>[0-9]+) ms"
+    r"\tMemory Size: (?P<memory>[0-9]+) MB\tMax Memory Used: (?P<used>[0-9]+) MB"
+    r"(?:\tInit Duration: (?P<init>[0-9.]+) ms)?(?:\tRestore Duration: (?P<restore>[0-9.]+) ms)?")
+_FAILED = re.compile(r"^\[ERROR\]|\tERROR\t|Task timed out after|Status: (?:error|timeout)|Runtime exited")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    timestamp_ms: int
+    version: str
+    duration_ms: float
+    billed_ms: int
+    memory_mb: int
+    max_used_mb: int
+    init_ms: float | None
+    restore_ms: float | None
+    failed: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    invocations: int            # in the window read
+    errors: int
+    last_ms: int | None         # when the newest one ended
+    window_ms: int              # how far back was read
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.invocations if self.invocations else None
+
+
+class Telemetry(Protocol):
+    def invocations(self, function: str, limit: int = 20) -> list[Invocation]:
+        """The newest invocations first (at most ``limit``)."""
+        ...
+
+    def summary(self, function: str) -> Summary: ...
+
+
+def parse_report(record: LogRecord, failed: bool = False) -> Invocation | None:
+    m = _REPORT.match(record.message)
+    if m is None:
+        return None
+    init, restore = m.group("init"), m.group("restore")
+    return Invocation(m.group("rid"), record.timestamp_ms, record.version, float(m.group("duration")),
+                      int(m.group("billed")), int(m.group("memory")), int(m.group("used")),
+                      float(init) if init else None, float(restore) if restore else None,
+                      failed or "Status: error" in record.message or "Status: timeout" in record.message)
+
+
+class LogTelemetry:
+    """``Telemetry`` from the function log store (``read(function, since_ms, limit)``: its lines
+    since then, oldest first)."""
+
+    def __init__(self, read: Callable[[str, int, int], list[LogRecord]],
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self._read = read
+        self._now_ms = now_ms
+
+    def _window(self, function: str, want: int) -> tuple[list[Invocation], int]:
+        now = self._now_ms()
+        found: list[Invocation] = []
+        window = WINDOWS_MS[0]
+        for window in WINDOWS_MS:
+            records = self._read(function, now - window, LINES_PER_READ)
+            failed: set[str] = set()
+            found = []
+            for r in records:
+                if r.request_id and _FAILED.search(r.message):
+                    failed.add(r.request_id)
+                inv = parse_report(r, r.request_id in failed) if r.message.startswith("REPORT ") else None
+                if inv is not None:
+                    found.append(inv)
+            if len(found) >= want or len(records) >= LINES_PER_READ:
+                break
+        found.reverse()
+        return found, window
+
+    def invocations(self, function: str, limit: int = 20) -> list[Invocation]:
+        return self._window(function, limit)[0][:limit]
+
+    def summary(self, function: str) -> Summary:
+        found, window = self._window(function, 1)
+        return Summary(len(found), sum(1 for i in found if i.failed), found[0].timestamp_ms if found else None, window)

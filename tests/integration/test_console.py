@@ -1,0 +1,279 @@
+"""The console without a browser: its login, sessions, CSRF and loopback rules, escaping of whatever
+users put in (function descriptions, log lines, payloads, state names), and that its actions are the
+API's own operations. A real ``Cumulo`` and ``ControlPlane``; requests go to ``Console.handle``."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given, strategies as st
+
+from cumulo import Cumulo
+from cumulo.api.keys import first_key
+from cumulo.api.server import ControlPlane
+from cumulo.console import graph
+from cumulo.console.html import Safe, esc, render
+from cumulo.console.pages import execution_path, matches
+from cumulo.console.server import COOKIE, Console, Incoming
+from cumulo.console.telemetry import LogTelemetry
+from cumulo.store.base import LogRecord
+
+HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'; alert(1); '", "</textarea><b>x",
+           "{csrf}", "&lt;already&gt;", "javascript:alert(1)", "\u2028\u0000<svg onload=alert(1)>"]
+HOST = {"host": "127.0.0.1:8081"}
+
+
+class Browser:
+    """Cookies and the last page's CSRF token, as a browser keeps them."""
+
+    def __init__(self, console: Console, client: str = "127.0.0.1", headers: dict[str, str] | None = None) -> None:
+        self.console, self.client, self.headers = console, client, {**HOST, **(headers or {})}
+        self.cookie = ""
+        self.csrf = ""
+
+    def send(self, method: str, path: str, form: dict[str, str] | None = None, **extra: str) -> Any:
+        query = {}
+        if "?" in path:
+            path, _, qs = path.partition("?")
+            query = dict(p.split("=", 1) for p in qs.split("&"))
+        headers = {**self.headers, **extra, **({"cookie": self.cookie} if self.cookie else {})}
+        reply = self.console.handle(Incoming(method, path, query, headers, urlencode(form or {}).encode(), self.client))
+        for k, v in reply.headers:
+            if k == "set-cookie":
+                self.cookie = v.split(";")[0] if not v.startswith(f"{COOKIE}=;") else ""
+        if m := re.search(rb'name="csrf" value="([^"]+)"', reply.body):
+            self.csrf = m.group(1).decode()
+        return reply
+
+    def get(self, path: str, **extra: str) -> Any:
+        return self.send("GET", path, **extra)
+
+    def post(self, path: str, form: dict[str, str] | None = None, **extra: str) -> Any:
+        return self.send("POST", path, {"csrf": self.csrf, **(form or {})}, **extra)
+
+
+@pytest.fixture
+def console(cumulo: Cumulo) -> Iterator[Callable[..., Console]]:
+    planes: list[ControlPlane] = []
+
+    def make(login: bool = True) -> Console:
+        planes.append(ControlPlane(cumulo, auth=login, workers=4))
+        return Console(cumulo, planes[-1], login=login)
+
+    yield make
+    for p in planes:
+        p.close()
+
+
+def logged_in(cumulo: Cumulo, console: Console) -> Browser:
+    key, _ = first_key(cumulo.store)
+    b = Browser(console)
+    reply = b.send("POST", "/login", {"key_id": key.id, "secret": key.secret})
+    assert reply.status == 303 and dict(reply.headers)["location"] == "/functions"
+    b.get("/functions")
+    return b
+
+
+# -- escaping -------------------------------------------------------------------------
+@given(st.text())
+def test_text_is_never_markup(text: str) -> None:
+    out = render("<p title=\"{t}\">{t}</p>", t=text)
+    shown = esc(text)
+    assert out == f'<p title="{shown}">{shown}</p>'
+    assert not set('<>"\'') & set(shown)            # cannot open a tag nor close the attribute
+    assert html.unescape(shown) == text
+
+
+def test_safe_markup_passes_and_missing_slots_fail() -> None:
+    assert render("<b>{x}</b>", x=Safe("<i>ok</i>")) == "<b><i>ok</i></b>"
+    with pytest.raises(KeyError):
+        render("{nope}")
+
+
+@given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=6, unique=True))
+def test_state_graph_is_well_formed_svg_whatever_the_state_names(names: list[str]) -> None:
+    states = {n: {"Type": "Pass", "Next": names[i + 1]} for i, n in enumerate(names[:-1])}
+    states[names[-1]] = {"Type": "Fail", "Error": "E"}
+    try:
+        svg = graph.svg({"StartAt": names[0], "States": states}, visited=set(names[:-1]), failed=names[-1])
+    except ValueError:
+        pytest.skip("names XML cannot carry at all")
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF or ord(ch) in (0xFFFE, 0xFFFF)
+           for n in names for ch in n):
+        return           # XML forbids them or normalises them in attributes; still escaped, checked above
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = root.findall(f"{ns}g")
+    assert sorted(g.get("data-state") for g in groups) == sorted(names)
+    assert [g.get("data-state") for g in groups if "failed" in (g.get("class") or "")] == [names[-1]]
+    assert not root.findall(f".//{ns}script")
+
+
+def test_parallel_and_map_branches_are_drawn_joined_to_the_next_state() -> None:
+    definition = {"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Parallel", "Next": "Done", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Map", "End": True,
+                                              "ItemProcessor": {"StartAt": "C", "States": {"C": {"Type": "Pass",
+                                                                                                 "End": True}}}}}}]},
+        "Done": {"Type": "Succeed"}}}
+    g, where = graph.layout(definition)
+    assert set(g.nodes) == {"Fan", "A", "B", "C", "Done"}
+    assert ("Fan", "A", "branch") in g.edges and ("B", "C", "branch") in g.edges and ("A", "Done", "join") in g.edges
+    assert where["Fan"][0] == 0 and where["A"][0] == where["B"][0] == 1
+
+
+def test_execution_path_names_the_failing_and_the_current_state() -> None:
+    def entered(n: str) -> dict[str, Any]:
+        return {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": n}}
+
+    def exited(n: str) -> dict[str, Any]:
+        return {"type": "TaskStateExited", "stateExitedEventDetails": {"name": n}}
+
+    assert execution_path([entered("a"), exited("a"), entered("b"), {"type": "ExecutionFailed"}]) == (["a", "b"], "b", None)
+    assert execution_path([entered("a"), exited("a"), entered("b")]) == (["a", "b"], None, "b")
+    assert execution_path([entered("a"), exited("a"), {"type": "ExecutionSucceeded"}]) == (["a"], None, None)
+
+
+def test_filter_terms() -> None:
+    assert matches("got 1 ERROR", ["got", "ERROR"]) and not matches("got 1", ["got", "ERROR"])
+    assert not matches("START RequestId", ["-START"]) and matches("got", ["-START"]) and matches("x", [])
+
+
+# -- telemetry from REPORT lines -----------------------------------------------------------
+def _rec(i: int, rid: str, message: str, ts: int) -> LogRecord:
+    return LogRecord("f", "$LATEST", "s", rid, ts, message, i)
+
+
+@given(st.lists(st.tuples(st.floats(0, 900_000, allow_nan=False), st.booleans()), max_size=30))
+def test_invocations_come_newest_first_with_their_status(runs: list[tuple[float, bool]]) -> None:
+    now = 10_000_000_000
+    records = []
+    for i, (duration, failed) in enumerate(runs):
+        rid = f"r{i}"
+        records.append(_rec(3 * i, rid, f"START RequestId: {rid} Version: $LATEST", now - 1000 + i))
+        if failed:
+            records.append(_rec(3 * i + 1, rid, "[ERROR] ValueError: no", now - 1000 + i))
+        records.append(_rec(3 * i + 2, rid, f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: "
+                                            f"{max(1, int(duration) + 1)} ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t",
+                            now - 1000 + i))
+    t = LogTelemetry(lambda fn, since, limit: [r for r in records if r.timestamp_ms >= since][:limit], lambda: now)
+    found = t.invocations("f", limit=100)
+    assert [i.request_id for i in found] == [f"r{i}" for i in reversed(range(len(runs)))]
+    assert [i.failed for i in found] == [f for _, f in reversed(runs)]
+    s = t.summary("f")
+    assert (s.invocations, s.errors) == (len(runs), sum(f for _, f in runs))
+
+
+# -- login, sessions, CSRF -------------------------------------------------------------------
+def test_pages_need_a_login_and_a_wrong_secret_is_refused(cumulo: Cumulo, console: Callable[..., Console]) -> None:
+    c = console()
+    key, _ = first_key(cumulo.store)
+    b = Browser(c)
+    assert dict(b.get("/functions").headers)["location"] == "/login"
+    assert b.get("/logs/stream").status == 303 and b.get("/queues").status == 303
+    assert b.send("POST", "/login", {"key_id": key.id, "secret": key.secret + "x"}).status == 401
+    assert b.send("POST", "/login", {"key_id": "AKIANOTAKEY000000000", "secret": "x"}).status == 401
+    assert not b.cookie
+    reply = b.send("POST", "/login", {"key_id": key.id, "secret": key.secret})
+    cookie = dict(reply.headers)["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and key.secret not in cookie
+    page = b.get("/functions")
+    assert page.status == 200 and key.secret.encode() not in page.body and key.id.encode() not in page.body
+    assert b.post("/logout").status == 303 and b.get("/functions").status == 303
+
+
+def test_every_post_needs_the_sessions_token_and_its_own_origin(cumulo: Cumulo, console: Callable[..., Console],
+                                                              deploy: Callable[..., str]) -> None:
+    name = deploy("def handler(e, c):\n    return 1\n")
+    b = logged_in(cumulo, console())
+    good = b.csrf
+    b.csrf = "forged"
+    assert b.post(f"/functions/{name}/invoke", {"payload": "{}"}).status == 403
+    b.csrf = ""
+    assert b.post(f"/functions/{name}/invoke", {"payload": "{}"}).status == 403
+    b.csrf = good
+    assert b.post(f"/functions/{name}/invoke", {"payload": "{}"}, origin="http://evil.example").status == 403
+    assert b.post(f"/functions/{name}/invoke", {"payload": "{}"}, origin="null").status == 403
+    other = logged_in(cumulo, b.console)
+    b.csrf = other.csrf                        # another session's token
+    assert b.post(f"/functions/{name}/invoke", {"payload": "{}"}).status == 403
+    b.csrf = good
+    ok = b.post(f"/functions/{name}/invoke", {"payload": "{}"}, origin="http://127.0.0.1:8081")
+    assert ok.status == 200 and b"succeeded" in ok.body
+
+
+def test_without_login_only_loopback_clients_and_hosts(cumulo: Cumulo, console: Callable[..., Console]) -> None:
+    c = console(login=False)
+    assert Browser(c).get("/functions").status == 200
+    assert Browser(c, client="10.0.0.5").get("/functions").status == 403
+    assert Browser(c, headers={"host": "attacker.example:8081"}).get("/functions").status == 403   # DNS rebinding
+    b = Browser(c)
+    b.get("/queues")
+    assert b.cookie and b.post("/queues/q/redrive").status == 403      # a session, still a CSRF token to give
+
+
+def test_hostile_strings_are_shown_as_text_everywhere(cumulo: Cumulo, console: Callable[..., Console],
+                                                      deploy: Callable[..., str]) -> None:
+    name = deploy("import json\ndef handler(e, c):\n    print(e['x'])\n    raise ValueError(e['x'])\n",
+                  description=" ".join(HOSTILE))
+    b = logged_in(cumulo, console())
+    for text in HOSTILE:
+        page = b.post(f"/functions/{name}/invoke", {"payload": json.dumps({"x": text})})
+        assert page.status == 200
+        body = page.body.decode()
+        scripts = re.findall(r"<script\b[^>]*>", body)
+        assert scripts == ['<script src="/static/console.js" defer>'], scripts
+        assert "<img" not in body and "<svg onload" not in body and "</textarea><b>" not in body
+    rid = re.search(r"/requests/([0-9a-f-]{36})", body).group(1)
+    log = b.get(f"/functions/{name}/requests/{rid}").body.decode()
+    assert html.escape(HOSTILE[-1].replace("\x00", "\ufffd")) in log or "&lt;svg onload" in log
+    headers = dict(b.get("/functions").headers)
+    assert "script-src 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
+
+
+def test_a_missing_function_is_a_not_found_page(cumulo: Cumulo, console: Callable[..., Console]) -> None:
+    b = logged_in(cumulo, console())
+    reply = b.get("/functions/nope")
+    assert reply.status == 404 and b"ResourceNotFoundException" in reply.body and b"nope" in reply.body
+    reply = b.get("/functions/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert reply.status == 400 and b"&lt;script&gt;alert(1)" in reply.body and b"<script>alert" not in reply.body
+
+
+def test_the_tail_streams_new_lines_that_pass_the_filter(cumulo: Cumulo, console: Callable[..., Console],
+                                                         deploy: Callable[..., str]) -> None:
+    name = deploy("def handler(e, c):\n    print('keep', e['n'])\n    print('drop', e['n'])\n")
+    c = console()
+    stream = c.tail(name, "keep", max_s=5, poll_s=0.05)
+    assert next(stream) == b"retry: 2000\n\n"
+    cumulo.invoke(name, json.dumps({"n": 1}))
+    got = []
+    for chunk in stream:
+        got += [json.loads(line[6:]) for line in chunk.decode().splitlines() if line.startswith("data: ")]
+        if got:
+            break
+    assert [g["message"] for g in got] == ["keep 1"] and got[0]["function"] == name
+
+
+def test_actions_are_authorized_as_the_api_authorizes_a_role_session(cumulo: Cumulo,
+                                                                      console: Callable[..., Console],
+                                                                      deploy: Callable[..., str]) -> None:
+    """A role session's keys log in; what its role may not do, the console refuses with AWS's message."""
+    name = deploy("def handler(e, c):\n    return 1\n")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                     "Action": "sts:AssumeRole"}]}
+    role = cumulo.identity.roles.create_role("viewer", json.dumps(trust))["Arn"]
+    session = cumulo.identity.sessions.for_role(role, "console-test", 3600)
+    b = Browser(console())
+    reply = b.send("POST", "/login", {"key_id": session.key_id, "secret": session.secret, "token": session.token})
+    assert reply.status == 303
+    b.get(f"/functions/{name}")
+    refused = b.post(f"/functions/{name}/invoke", {"payload": "{}"})
+    assert b"AccessDenied" in refused.body and b"lambda:InvokeFunction" in refused.body
