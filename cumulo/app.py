@@ -724,7 +724,7 @@ class Cumulo:
         self.layers.remove_permission(name, version, statement_id, revision_id)
 
     def _release_layers(self, refs: Any) -> None:
-        for code_hex in {ref.code_hex for ref in refs}:
+        for code_hex in {ref.code_hex for ref in refs if ref.code_hex}:
             self.layers.release(code_hex)
 
     def _layer_in_use(self, code_hex: str) -> bool:

@@ -37,6 +37,7 @@ from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.api.keys import AccountKeys
+from cumulo.api.secrets_extension import PORT as EXTENSION_PORT, SecretsExtension
 from cumulo.app import Cumulo
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
@@ -297,6 +298,16 @@ def _door(cumulo: Cumulo, control: socket.socket) -> socket.socket | None:
     return zygote.listen_inside(control.getsockname()[1])
 
 
+def _extension_door(cumulo: Cumulo) -> socket.socket | None:
+    """127.0.0.1:2773 in the environments' network namespace, where functions with AWS's Parameters
+    and Secrets extension layer find it; None (and a warning) where it cannot be had."""
+    try:
+        return cumulo.pool.zygote().listen_inside(EXTENSION_PORT)
+    except Exception as exc:
+        log.warning("the Parameters and Secrets extension's port %d is not served: %s", EXTENSION_PORT, exc)
+        return None
+
+
 def inside_url(cumulo: Cumulo, control: socket.socket) -> str:
     """The control plane's URL as functions reach it (their ``AWS_ENDPOINT_URL``): the door at
     127.0.0.1 on the same port when they live in a network namespace of their own (``_door``),
@@ -330,6 +341,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         cumulo.gateway_url = f"http://{host}:{port}"
 
     door = _door(cumulo, control)
+    extension_door = _extension_door(cumulo) if door is not None else None
     cumulo.endpoint_url = cumulo.endpoint_url or inside_url(cumulo, control)
     signed = app if auth or door is None else ControlPlane(cumulo, auth=True, busy=readiness.pending)
     web = ConsoleServer(console, Console(cumulo, app, login=auth)) if console is not None else None
@@ -355,6 +367,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             door_gate = gate if auth else ControlGate(s, signed.keys, True, MAX_BODY_BYTES)
             edges.append((http_edge(signed.answer, max_body_bytes=MAX_BODY_BYTES, refusal=door_gate.refusal,
                                     gate=door_gate), door))
+        if extension_door is not None:   # AWS's Parameters and Secrets extension (api/secrets_extension.py)
+            edges.append((http_edge(SecretsExtension(signed).answer, max_body_bytes=0), extension_door))
         for server, sock in edges:
             await server.start(sock)
         await stopping.wait()
@@ -374,6 +388,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             signed.close()
         if door is not None:
             door.close()
+        if extension_door is not None:
+            extension_door.close()
         if gw is not None:
             gw.close()
         readiness.close()

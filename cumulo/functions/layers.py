@@ -205,6 +205,9 @@ class LayerService:
         """The layers a function asks for, in order; each must be a published version of ours."""
         refs = []
         for arn in ly.check_function_layers(arns):
+            if ly.provided_layer(arn):   # AWS's, provided by Cumulo itself: nothing to mount
+                refs.append(LayerRef(arn, 0, "", 0))
+                continue
             name, version = ly.parse_layer_version_arn(arn, self._arns.region, self._arns.account)
             doc = self._store.get_document(_VERSION_KIND, _doc_id(name, version))
             if doc is None:
@@ -214,6 +217,7 @@ class LayerService:
 
     def merged(self, refs: tuple[LayerRef, ...]) -> Path | None:
         """The read-only tree an environment sees as /opt for these layers (None without layers)."""
+        refs = tuple(r for r in refs if r.code_hex)   # not those Cumulo provides (resolve)
         if not refs:
             return None
         key = hashlib.sha256("\n".join(r.code_hex for r in refs).encode()).hexdigest()

@@ -33,7 +33,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Session", "BadToken", "issue", "read", "new_key_id", "KEY_BYTES"]
+__all__ = ["Session", "BadToken", "issue", "read", "key_id_of", "new_key_id", "KEY_BYTES"]
 
 KEY_BYTES = 32              # the server key's length
 _MAC_CONTEXT = b"cumulo-sts-1\0"
@@ -114,6 +114,18 @@ def issue(server_key: bytes, *, account: str, role_arn: str, role_id: str, sessi
     mac = _mac(server_key, payload)
     return Session(key_id, _secret(server_key, mac), f"{_b64(payload)}.{_b64(mac)}", account, role_arn, role_id,
                    session_name, int(issued), int(expires), owner_key)
+
+
+def key_id_of(token: str) -> str:
+    """The access key id a token says it was issued for, unchecked (``read`` checks it); '' when it
+    says none. For callers that are given only the token (the secrets extension's header)."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN or token.count(".") != 1:
+        return ""
+    try:
+        body = json.loads(_unb64(token.split(".")[0]))
+    except (ValueError, BadToken):
+        return ""
+    return body.get("k", "") if isinstance(body, dict) and isinstance(body.get("k"), str) else ""
 
 
 def read(server_key: bytes, key_id: str, token: str) -> Session:

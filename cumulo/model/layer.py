@@ -162,6 +162,18 @@ class LayerRef:
         return cls(data["arn"], int(data["code_size"]), data["code_hex"], int(data.get("unzipped_size", 0)))
 
 
+# Layers AWS publishes that Cumulo provides itself, whatever their account, region or version: the
+# name -> what a function with it gets (runtime/inside/secrets_extension.py).
+_PROVIDED = {"AWS-Parameters-and-Secrets-Lambda-Extension": "parameters-secrets",
+             "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64": "parameters-secrets"}
+
+
+def provided_layer(arn: str) -> str | None:
+    """What an AWS-published layer Cumulo provides itself gives ("parameters-secrets"), or None."""
+    m = _VERSION_ARN_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
+    return _PROVIDED.get(m.group("name")) if m else None
+
+
 def check_function_layers(arns: list[str]) -> list[str]:
     """The shape of a function's Layers: at most 5 version ARNs, one version per layer."""
     if not isinstance(arns, (list, tuple)) or not all(isinstance(a, str) for a in arns):
