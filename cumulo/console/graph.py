@@ -7,7 +7,6 @@ boxes' text says (a mark before the name), so colour is never the only sign."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,29 +66,49 @@ def _walk(g: Graph, states: dict[str, Any], start: str, after: str | None, branc
 
 
 def layout(definition: dict[str, Any]) -> tuple[Graph, dict[str, tuple[int, int]]]:
-    """The graph and each state's (rank, slot): rank is its distance from StartAt."""
+    """The graph and each state's (rank, slot): rank is its longest distance from StartAt."""
     g = Graph(start=str(definition.get("StartAt", "")))
     found = definition.get("States")
     states: dict[str, Any] = found if isinstance(found, dict) else {}
     _walk(g, states, g.start, None, "")
     out: dict[str, list[str]] = {}
     for a, b, _ in g.edges:
-        out.setdefault(a, []).append(b)
-    rank: dict[str, int] = {}
-    todo = deque([g.start] if g.start in g.nodes else [])
-    if todo:
-        rank[g.start] = 0
-    while todo:
-        n = todo.popleft()
+        if a in g.nodes and b in g.nodes:
+            out.setdefault(a, []).append(b)
+    # Back edges (a retry loop: an edge to a state on the path from StartAt) are left out; every
+    # other state is drawn one rank below the lowest state that leads to it (the longest path).
+    order: list[str] = []
+    back: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    on_path: set[str] = set()
+    roots = ([g.start] if g.start in g.nodes else []) + [n for n in g.nodes if n != g.start]
+    for root in roots:
+        if root in seen:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        seen.add(root)
+        on_path.add(root)
+        while stack:
+            node, i = stack[-1]
+            nexts = out.get(node, [])
+            if i < len(nexts):
+                stack[-1] = (node, i + 1)
+                m = nexts[i]
+                if m in on_path:
+                    back.add((node, m))
+                elif m not in seen:
+                    seen.add(m)
+                    on_path.add(m)
+                    stack.append((m, 0))
+            else:
+                stack.pop()
+                on_path.discard(node)
+                order.append(node)
+    rank = {n: 0 for n in g.nodes}
+    for n in reversed(order):                    # a topological order of the forward edges
         for m in out.get(n, []):
-            if m in g.nodes and m not in rank:
+            if (n, m) not in back and rank[m] < rank[n] + 1:
                 rank[m] = rank[n] + 1
-                todo.append(m)
-    last = max(rank.values(), default=-1)
-    for n in g.nodes:                  # unreachable states: below everything
-        if n not in rank:
-            last += 1
-            rank[n] = last
     slots: dict[int, int] = {}
     where = {}
     for n in g.nodes:

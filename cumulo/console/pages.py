@@ -46,7 +46,7 @@ def _ago(ms: int | None) -> str:
 
 
 def _window(ms: int) -> str:
-    return {60_000: "1 min", 3_600_000: "1 h", 86_400_000: "24 h"}.get(ms, "7 d")
+    return {1_000: "1 s", 10_000: "10 s", 60_000: "1 min", 3_600_000: "1 h", 86_400_000: "24 h"}.get(ms, "7 d")
 
 
 def login_page(error: str = "", token_field: bool = True) -> Safe:
@@ -78,7 +78,8 @@ def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int 
             '<tr><td><a href="{href}">{name}</a></td><td>{runtime}</td><td class="num">{memory} MB</td>'
             '<td>{last}</td><td class="num">{count}</td><td class="num{bad}">{rate}</td></tr>',
             href=url("functions", f.name), name=f.name, runtime=f.runtime, memory=f.memory_size,
-            last=_ago(s.last_ms), count=f"{s.invocations} / {_window(s.window_ms)}" if s.invocations else "0",
+            last=_ago(s.last_ms), count=f"{s.invocations}{'+' if s.capped else ''} / {_window(s.window_ms)}"
+            if s.invocations else "0",
             bad=" bad" if rate else "", rate="—" if rate is None else f"{rate:.0%}"))
     pager = []
     if page_no > 0:

@@ -172,6 +172,24 @@ def test_invocations_come_newest_first_with_their_status(runs: list[tuple[float,
     assert (s.invocations, s.errors) == (len(runs), sum(f for _, f in runs))
 
 
+def test_a_busy_function_shows_its_newest_invocations_and_says_its_count_is_a_lower_bound() -> None:
+    from cumulo.console import telemetry
+
+    now = 10_000_000_000
+    records = []
+    for i in range(3 * telemetry.LINES_PER_READ):      # one invocation every 20 ms, the last minute
+        ts = now - 60_000 + i * 60_000 // (3 * telemetry.LINES_PER_READ)
+        records.append(_rec(i, f"r{i}", f"REPORT RequestId: r{i}\tDuration: 1.00 ms\tBilled Duration: 1 ms\t"
+                                        f"Memory Size: 128 MB\tMax Memory Used: 20 MB\t", ts))
+    t = LogTelemetry(lambda fn, since, limit: [r for r in records if r.timestamp_ms >= since][:limit], lambda: now)
+    newest = t.invocations("f", limit=5)
+    assert [i.request_id for i in newest] == [f"r{i}" for i in range(len(records) - 1, len(records) - 6, -1)]
+    s = t.summary("f")
+    assert s.capped is False and s.window_ms == 10_000 and s.invocations == len(records) // 6
+    quiet = LogTelemetry(lambda fn, since, limit: [], lambda: now).summary("f")
+    assert (quiet.invocations, quiet.last_ms, quiet.error_rate, quiet.window_ms) == (0, None, None, 7 * 86_400_000)
+
+
 # -- login, sessions, CSRF -------------------------------------------------------------------
 def test_pages_need_a_login_and_a_wrong_secret_is_refused(cumulo: Cumulo, console: Callable[..., Console]) -> None:
     c = console()
