@@ -34,7 +34,8 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "iam": ("iam.py", [], []),
 }
 OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
-            "layers": ("layers.py", [], [])}
+            "layers": ("layers.py", [], []),
+            "console": ("console.py", [], ["--lines", "200000", "--rounds", "10"])}
 
 
 def machine() -> str:

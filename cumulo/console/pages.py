@@ -320,12 +320,23 @@ def _details(ev: dict[str, Any]) -> str:
 # -- queues ---------------------------------------------------------------------------
 def queues_page(c: "Cumulo", csrf: str) -> Safe:
     rows = []
-    for queue_url in c.queues.list_queues().get("QueueUrls", []):
-        name = queue_url.rsplit("/", 1)[-1]
-        a = c.queues.get_queue_attributes(name, ["All"])
-        sources = [u.rsplit("/", 1)[-1] for u in c.queues.list_dead_letter_source_queues(name)]
-        redrive_policy = json.loads(a.get("RedrivePolicy") or "{}")
-        dlq = str(redrive_policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]
+    names = [u.rsplit("/", 1)[-1] for u in c.queues.list_queues().get("QueueUrls", [])]
+    every = {n: c.queues.get_queue_attributes(n, ["All"]) for n in names}
+    dead_letter_of: dict[str, list[str]] = {}      # one pass, not ListDeadLetterSourceQueues per queue
+    dlq_of: dict[str, str] = {}
+    for n, a in every.items():
+        try:
+            policy = json.loads(a.get("RedrivePolicy") or "{}")
+        except ValueError:
+            policy = {}
+        target = str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] if isinstance(policy, dict) else ""
+        if target:
+            dlq_of[n] = target
+            dead_letter_of.setdefault(target, []).append(n)
+    for name in names:
+        a = every[name]
+        sources = dead_letter_of.get(name, [])
+        dlq = dlq_of.get(name, "")
         action = render('<form method="post" action="{a}" class="inline">' + _FORM_CSRF +
                         '<button class="danger" aria-label="Redrive {n}">Redrive to {to}</button></form>',
                         a=url("queues", name, "redrive"), csrf=csrf, n=name, to=", ".join(sources)) \

@@ -11,7 +11,8 @@ Reads are bounded: the newest invocations are looked for in widening windows (1 
 costs the same as one with a hundred. A window with more lines than that is read from its start:
 its counts are then a lower bound (``Summary.capped``); when the last minute is that busy, the
 last 10 s and then the last second are read instead, so "recent" stays recent. Exact numbers for
-busy functions are what metrics (issue 24) are for.
+busy functions are what metrics (issue 24) are for. A summary, one row of a list of 50, reads at
+most ``SUMMARY_LINES``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = ["Invocation", "Summary", "Telemetry", "LogTelemetry", "parse_report",
 
 WINDOWS_MS = (60_000, 3_600_000, 86_400_000, 7 * 86_400_000)
 NARROWER_MS = (10_000, 1_000)     # when the last minute holds more than LINES_PER_READ lines
+SUMMARY_LINES = 200               # a summary (one row of the functions list) reads fewer
 LINES_PER_READ = 2_000
 
 _REPORT = re.compile(
@@ -86,11 +88,13 @@ def _invocations(records: list[LogRecord]) -> list[Invocation]:
     failed: set[str] = set()
     found = []
     for r in records:
-        if r.request_id and _FAILED.search(r.message):
+        m = r.message
+        if m.startswith("REPORT "):
+            inv = parse_report(r, r.request_id in failed)
+            if inv is not None:
+                found.append(inv)
+        elif r.request_id and ("ERROR" in m or "Task timed out" in m or "Runtime exited" in m) and _FAILED.search(m):
             failed.add(r.request_id)
-        inv = parse_report(r, r.request_id in failed) if r.message.startswith("REPORT ") else None
-        if inv is not None:
-            found.append(inv)
     return found
 
 
@@ -103,92 +107,36 @@ class LogTelemetry:
         self._read = read
         self._now_ms = now_ms
 
-    def _window(self, function: str, want: int) -> tuple[list[Invocation], int, bool]:
+    def _window(self, function: str, want: int, cap: int = 0) -> tuple[list[Invocation], int, bool]:
+        cap = cap or LINES_PER_READ
         now = self._now_ms()
         window = WINDOWS_MS[0]
-        records = self._read(function, now - window, LINES_PER_READ)
+        records = self._read(function, now - window, cap)
         found = _invocations(records)
-        if len(records) >= LINES_PER_READ:            # busy: the newest lines are nearer than a minute
+        if len(records) >= cap:            # busy: the newest lines are nearer than a minute
             for narrower in NARROWER_MS:
-                fewer = self._read(function, now - narrower, LINES_PER_READ)
+                fewer = self._read(function, now - narrower, cap)
                 some = _invocations(fewer)
                 if not some:
                     break
                 records, found, window = fewer, some, narrower
-                if len(fewer) < LINES_PER_READ:
+                if len(fewer) < cap:
                     break
         else:
             for window in WINDOWS_MS[1:]:
                 if len(found) >= want:
                     break
-                records = self._read(function, now - window, LINES_PER_READ)
+                records = self._read(function, now - window, cap)
                 found = _invocations(records)
-                if len(records) >= LINES_PER_READ:
+                if len(records) >= cap:
                     break
         found.reverse()
-        return found, window, len(records) >= LINES_PER_READ
-
-    def invocations(self, function: str, limit: int = 20) -> list[Invocation]:
-        """The newest invocations first (at most ``limit``)."""
-        ...
-
-    def summary(self, function: str) -> Summary: ...
-
-
-def parse_report(record: LogRecord, failed: bool = False) -> Invocation | None:
-    m = _REPORT.match(record.message)
-    if m is None:
-        return None
-    init, restore = m.group("init"), m.group("restore")
-    return Invocation(m.group("rid"), record.timestamp_ms, record.version, float(m.group("duration")),
-                      int(m.group("billed")), int(m.group("memory")), int(m.group("used")),
-                      float(init) if init else None, float(restore) if restore else None,
-                      failed or "Status: error" in record.message or "Status: timeout" in record.message)
-
-
-def _invocations(records: list[LogRecord]) -> list[Invocation]:
-    failed: set[str] = set()
-    found = []
-    for r in records:
-        if r.request_id and _FAILED.search(r.message):
-            failed.add(r.request_id)
-        inv = parse_report(r, r.request_id in failed) if r.message.startswith("REPORT ") else None
-        if inv is not None:
-            found.append(inv)
-    return found
-
-
-class LogTelemetry:
-    """``Telemetry`` from the function log store (``read(function, since_ms, limit)``: its lines
-    since then, oldest first)."""
-
-    def __init__(self, read: Callable[[str, int, int], list[LogRecord]],
-                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
-        self._read = read
-        self._now_ms = now_ms
-
-    def _window(self, function: str, want: int) -> tuple[list[Invocation], int, bool]:
-        now = self._now_ms()
-        found: list[Invocation] = []
-        window = WINDOWS_MS[0]
-        records: list[LogRecord] = []
-        windows = list(WINDOWS_MS)
-        while windows:
-            window = windows.pop(0)
-            records = self._read(function, now - window, LINES_PER_READ)
-            found = _invocations(records)
-            if len(records) >= LINES_PER_READ and window == WINDOWS_MS[0]:
-                windows = [w for w in NARROWER_MS if w < window]      # busy: the newest lines are nearer
-                continue
-            if len(found) >= want or len(records) >= LINES_PER_READ or window < WINDOWS_MS[0]:
-                break
-        found.reverse()
-        return found, window, len(records) >= LINES_PER_READ
+        return found, window, len(records) >= cap
 
     def invocations(self, function: str, limit: int = 20) -> list[Invocation]:
         return self._window(function, limit)[0][:limit]
 
     def summary(self, function: str) -> Summary:
-        found, window, capped = self._window(function, 1)
+        found, window, capped = self._window(function, 1, SUMMARY_LINES)
         return Summary(len(found), sum(1 for i in found if i.failed), found[0].timestamp_ms if found else None, window,
                        capped)
