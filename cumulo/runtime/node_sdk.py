@@ -9,6 +9,7 @@ function's own copy in its code or a layer comes first, as on AWS.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -43,10 +44,11 @@ def folder() -> Path | None:
     return modules if (_root() / _DONE).is_file() and modules.is_dir() else None
 
 
-def install(timeout_s: float = 600.0) -> tuple[Path | None, str | None]:
+def install(timeout_s: float = 600.0, wait: bool = True) -> tuple[Path | None, str | None]:
     """Install the SDK unless it is there: ``(node_modules, None)``, or ``(None, why not)``. Built in
     a folder beside the cache and renamed into place when npm succeeded, so a half-done install is
-    never used."""
+    never used. One install at a time per cache, across processes (every ``cumulo up`` of a user
+    shares it): a lock file beside it; ``wait=False`` gives up at once when another holds it."""
     with _lock:
         done = folder()
         if done is not None:
@@ -56,25 +58,38 @@ def install(timeout_s: float = 600.0) -> tuple[Path | None, str | None]:
             return None, "npm is not installed (it installs the AWS SDK for JavaScript once)"
         root = _root()
         root.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{VERSION}-", dir=root.parent))
+        lock = os.open(root.parent / ".install.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save",
-                                     "--prefix", str(work), *PACKAGES], capture_output=True, text=True,
-                                    timeout=timeout_s)
-            if result.returncode != 0:
-                tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-                return None, "npm install failed: " + " / ".join(tail)
-            (work / _DONE).write_text(" ".join(PACKAGES) + "\n")
-            for path in [work, *work.rglob("*")]:   # readable by the environments' own uids
-                if not path.is_symlink():
-                    path.chmod(0o755 if path.is_dir() else 0o644)
-            shutil.rmtree(root, ignore_errors=True)
-            os.rename(work, root)
-            return folder(), None
-        except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"installing the AWS SDK for JavaScript failed: {exc}"
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return None, "another Cumulo process is installing it; functions get it once that is done"
+            done = folder()    # what the process that held the lock installed
+            return (done, None) if done is not None else _npm_install(npm, root, timeout_s)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            os.close(lock)
+
+
+def _npm_install(npm: str, root: Path, timeout_s: float) -> tuple[Path | None, str | None]:
+    work = Path(tempfile.mkdtemp(prefix=f".{VERSION}-", dir=root.parent))
+    try:
+        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save",
+                                 "--prefix", str(work), *PACKAGES], capture_output=True, text=True,
+                                timeout=timeout_s)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            return None, "npm install failed: " + " / ".join(tail)
+        (work / _DONE).write_text(" ".join(PACKAGES) + "\n")
+        for path in [work, *work.rglob("*")]:   # readable by the environments' own uids
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(root, ignore_errors=True)
+        os.rename(work, root)
+        return folder(), None
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"installing the AWS SDK for JavaScript failed: {exc}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def install_in_background(say: Callable[[str], None]) -> None:
@@ -84,7 +99,7 @@ def install_in_background(say: Callable[[str], None]) -> None:
 
     def run() -> None:
         say(f"installing the AWS SDK for JavaScript v{VERSION} for Node.js functions into {_root()} (once)")
-        done, why = install()
+        done, why = install(wait=False)
         say(f"AWS SDK for JavaScript ready: {done}" if done is not None else
             f"Node.js functions get no AWS SDK for JavaScript: {why}")
 
