@@ -65,7 +65,11 @@ def install(timeout_s: float = 600.0, wait: bool = True) -> tuple[Path | None, s
             except BlockingIOError:
                 return None, "another Cumulo process is installing it; functions get it once that is done"
             done = folder()    # what the process that held the lock installed
-            return (done, None) if done is not None else _npm_install(npm, root, timeout_s)
+            if done is not None:
+                return done, None
+            for stale in root.parent.glob(f".{VERSION}-*"):   # left by an install that was killed
+                shutil.rmtree(stale, ignore_errors=True)
+            return _npm_install(npm, root, timeout_s)
         finally:
             os.close(lock)
 
