@@ -136,7 +136,7 @@ def main() -> None:
         headers = {**host, "cookie": cookie}
         first = console.handle(Incoming("GET", f"/functions/{hot}", {}, headers))
         rid = re.search(rb"/requests/([0-9a-f-]{36})", first.body).group(1).decode()
-        ts = re.search(rb"/requests/[0-9a-f-]{36}\?t=([0-9]+)", first.body).group(1).decode()
+        since = re.search(rb"/requests/[0-9a-f-]{36}\?since=([0-9]+)", first.body).group(1).decode()
         principal = console.owner()
 
         def list_functions() -> int:
@@ -159,7 +159,7 @@ def main() -> None:
             ("/functions?q=fn-09 (filtered)", page("/functions", {"q": "fn-09"})),
             ("/functions/HOT (10% of all lines)", page(f"/functions/{hot}")),
             ("/functions/NAME (an ordinary function)", page(f"/functions/{names[len(names) // 2 + 1]}")),
-            ("/functions/HOT/requests/ID (one request's log)", page(f"/functions/{hot}/requests/{rid}", {"t": ts})),
+            ("/functions/HOT/requests/ID (one request's log)", page(f"/functions/{hot}/requests/{rid}", {"since": since})),
             ("/logs (tail page)", page("/logs")),
             ("/states", page("/states")),
             ("/states/ARN (graph, executions)", page("/states/" + quote(machine, safe=""))),

@@ -98,12 +98,17 @@ def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int 
         q=q, rows=join(rows) or Safe('<tr><td colspan="6">No functions.</td></tr>'), pager=join(pager))
 
 
+def _started(i: Invocation) -> int:
+    """When an invocation's first line was written, at the earliest (its REPORT time less what it took)."""
+    return i.timestamp_ms - int(i.duration_ms + (i.init_ms or 0) + (i.restore_ms or 0)) - 2_000
+
+
 def _invocations_table(name: str, found: list[Invocation]) -> Safe:
     rows = [render(
         '<tr><td><a href="{href}"><code>{rid}</code></a></td><td>{when}</td><td>{version}</td>'
         '<td class="num">{duration} ms</td><td class="num">{init}</td><td class="num">{billed} ms</td>'
         '<td class="num">{used} / {memory} MB</td><td class="{cls}">{status}</td></tr>',
-        href=url("functions", name, "requests", i.request_id, t=i.timestamp_ms), rid=i.request_id,
+        href=url("functions", name, "requests", i.request_id, since=_started(i)), rid=i.request_id,
         when=_when(i.timestamp_ms), version=i.version, duration=f"{i.duration_ms:.2f}",
         init=f"{i.init_ms:.2f} ms" if i.init_ms is not None else f"restore {i.restore_ms:.2f} ms"
         if i.restore_ms is not None else "—", billed=i.billed_ms, used=i.max_used_mb, memory=i.memory_mb,
@@ -189,12 +194,13 @@ def _invoke_result(name: str, r: dict[str, Any]) -> Safe:
         '<p>Request <a href="{href}"><code>{rid}</code></a>, status {code}, version {version}</p>'
         '<pre id="result-payload">{body}</pre><h3>Log tail</h3><pre id="result-log" class="log">{log}</pre></div>',
         cls="bad" if failed else "good", status=f"failed ({failed})" if failed else "succeeded",
-        href=url("functions", name, "requests", r.get("request_id", "")), rid=r.get("request_id", ""),
+        href=url("functions", name, "requests", r.get("request_id", ""), since=r.get("since")),
+        rid=r.get("request_id", ""),
         code=r.get("status"), version=r.get("version", ""), body=body, log=r.get("log", ""))
 
 
-def request_log(c: "Cumulo", name: str, request_id: str, around_ms: int | None) -> Safe:
-    since = max(0, around_ms - 16 * 60_000) if around_ms else 0     # an invocation lasts 15 minutes at most
+def request_log(c: "Cumulo", name: str, request_id: str, since_ms: int | None) -> Safe:
+    since = max(0, since_ms or 0)
     records = c.get_logs(name, since_ms=since, request_id=request_id, limit=5000)
     return render('<p><a href="{back}">← {name}</a></p><pre class="log" id="request-log">{lines}</pre>',
                   back=url("functions", name), name=name,

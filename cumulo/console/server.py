@@ -120,8 +120,9 @@ class Console:
         self.c = cumulo
         self.control = control
         self.login = login
+        newest = getattr(cumulo.store, "newest_logs", None)     # not in the Store protocol: where a store has it
         self.telemetry = telemetry or LogTelemetry(
-            lambda fn, since, limit: cumulo.store.query_logs(fn, since, 0, limit))
+            lambda fn, since, limit: cumulo.store.query_logs(fn, since, 0, limit), newest=newest)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -245,9 +246,9 @@ class Console:
         if head == "functions" and len(parts) == 2:
             return self._ok(parts[1], pages.function_page(self.c, self.telemetry, parts[1], s.csrf), "f", s)
         if head == "functions" and len(parts) == 4 and parts[2] == "requests":
-            t = q.get("t", "")
+            since = q.get("since", "")       # the earliest its lines can be (the index's range)
             return self._ok(f"Request {parts[3]}", pages.request_log(self.c, parts[1], parts[3],
-                                                                     int(t) if t.isdigit() else None), "f", s)
+                                                                     int(since) if since.isdigit() else None), "f", s)
         if head == "logs" and len(parts) == 1:
             return self._ok("Logs", pages.logs_page(self.c, q.get("function", ""), q.get("filter", "")), "l", s)
         if head == "logs" and parts[1:] == ["stream"]:
@@ -330,6 +331,7 @@ class Console:
         return out if isinstance(out, dict) else {}
 
     def _invoke(self, name: str, payload: str, s: Session) -> Response:
+        started = int(time.time() * 1000) - 2_000
         request = self._request(s, "POST", f"/2015-03-31/functions/{quote(name, safe='')}/invocations",
                                 payload.encode(), [("x-amz-log-type", "Tail"), ("content-type", "application/json")])
         reply = self.control.dispatch(request)
@@ -346,7 +348,7 @@ class Console:
             tail = headers.get("x-amz-log-result")
             result = {"status": reply.status, "payload": reply.body.decode("utf-8", "replace"),
                       "function_error": headers.get("x-amz-function-error"),
-                      "request_id": headers.get("x-amzn-requestid", ""),
+                      "request_id": headers.get("x-amzn-requestid", ""), "since": started,
                       "version": headers.get("x-amz-executed-version", ""),
                       "log": base64.b64decode(tail).decode("utf-8", "replace") if tail else ""}
         self.c.logs.flush()
@@ -377,6 +379,9 @@ class Console:
             out = []
             for r in records:
                 last_id = max(last_id, r.id)
+                # lines come out of order by at most an invocation's length (15 minutes): the index's
+                # range need not reach further back than that before the newest line seen
+                since = max(since, r.timestamp_ms - 16 * 60_000)
                 if matches(r.message, terms):
                     out.append(b"data: " + json.dumps({"id": r.id, "function": r.function, "timestamp": r.timestamp_ms,
                                                        "requestId": r.request_id, "message": r.message}).encode()

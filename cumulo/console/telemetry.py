@@ -6,13 +6,14 @@ the REPORT line gives duration, billed duration, memory and init/restore; an ``[
 timeout or a REPORT ``Status: error`` marks the invocation failed). When CloudWatch-style metrics
 exist (issue 24) another implementation of the same protocol plugs in (``Console(telemetry=...)``).
 
-Reads are bounded: the newest invocations are looked for in widening windows (1 minute, 1 hour,
-1 day, 1 week), each read at most ``LINES_PER_READ`` lines, so a function with a million lines
-costs the same as one with a hundred. A window with more lines than that is read from its start:
-its counts are then a lower bound (``Summary.capped``); when the last minute is that busy, the
-last 10 s and then the last second are read instead, so "recent" stays recent. Exact numbers for
-busy functions are what metrics (issue 24) are for. A summary, one row of a list of 50, reads at
-most ``SUMMARY_LINES``.
+Reads are bounded: the newest invocations are looked for in widening windows (the last second,
+10 s, 1 min, 10 min, 1 h, 1 day, 7 days) until one holds enough of them or ``LINES_PER_READ`` lines
+(an empty window costs one index seek), so a function with a million lines costs about what one
+with a hundred does, and a busy function's "recent" is its last second. A window read up to its
+cap is read from its start: counts are then a lower bound (``Summary.capped``). A summary (one row
+of the functions list) stops at ``SUMMARY_INVOCATIONS`` or ``SUMMARY_LINES``. A store that can walk a function's lines
+backwards (SQLite's ``newest_logs``) is asked for the newest lines directly instead. Exact counts and
+rates are what metrics (issue 24) are for.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from cumulo.store.base import LogRecord
 
 __all__ = ["Invocation", "Summary", "Telemetry", "LogTelemetry", "parse_report", "WINDOWS_MS"]
 
-WINDOWS_MS = (60_000, 3_600_000, 86_400_000, 7 * 86_400_000)
-NARROWER_MS = (10_000, 1_000)     # when the last minute holds more than LINES_PER_READ lines
-SUMMARY_LINES = 200               # a summary (one row of the functions list) reads fewer
+WINDOWS_MS = (1_000, 10_000, 60_000, 600_000, 3_600_000, 86_400_000, 7 * 86_400_000)
+SUMMARY_LINES = 100               # a summary (one row of the functions list) reads fewer lines …
+SUMMARY_INVOCATIONS = 20          # … and stops at this many invocations
 LINES_PER_READ = 2_000
 
 _REPORT = re.compile(
@@ -103,40 +104,35 @@ class LogTelemetry:
     since then, oldest first)."""
 
     def __init__(self, read: Callable[[str, int, int], list[LogRecord]],
-                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                 newest: Callable[[str, int], list[LogRecord]] | None = None) -> None:
         self._read = read
         self._now_ms = now_ms
+        self._newest = newest     # a store's walk back along its index (SQLite's ``newest_logs``)
 
-    def _window(self, function: str, want: int, cap: int = 0) -> tuple[list[Invocation], int, bool]:
-        cap = cap or LINES_PER_READ
+    def _window(self, function: str, want: int, cap: int) -> tuple[list[Invocation], int, bool]:
         now = self._now_ms()
+        if self._newest is not None:         # the newest lines at once, however busy the function was
+            newest = self._newest(function, cap)
+            invocations = _invocations(newest)
+            invocations.reverse()
+            span = now - newest[0].timestamp_ms if newest else WINDOWS_MS[-1]
+            return invocations, next((w for w in WINDOWS_MS if w >= span), WINDOWS_MS[-1]), len(newest) >= cap
+        records: list[LogRecord] = []
+        found: list[Invocation] = []
         window = WINDOWS_MS[0]
-        records = self._read(function, now - window, cap)
-        found = _invocations(records)
-        if len(records) >= cap:            # busy: the newest lines are nearer than a minute
-            for narrower in NARROWER_MS:
-                fewer = self._read(function, now - narrower, cap)
-                some = _invocations(fewer)
-                if not some:
-                    break
-                records, found, window = fewer, some, narrower
-                if len(fewer) < cap:
-                    break
-        else:
-            for window in WINDOWS_MS[1:]:
-                if len(found) >= want:
-                    break
-                records = self._read(function, now - window, cap)
-                found = _invocations(records)
-                if len(records) >= cap:
-                    break
+        for window in WINDOWS_MS:       # an empty window costs one index seek
+            records = self._read(function, now - window, cap)
+            found = _invocations(records)
+            if len(found) >= want or len(records) >= cap:
+                break
         found.reverse()
         return found, window, len(records) >= cap
 
     def invocations(self, function: str, limit: int = 20) -> list[Invocation]:
-        return self._window(function, limit)[0][:limit]
+        return self._window(function, limit, LINES_PER_READ)[0][:limit]
 
     def summary(self, function: str) -> Summary:
-        found, window, capped = self._window(function, 1, SUMMARY_LINES)
+        found, window, capped = self._window(function, SUMMARY_INVOCATIONS, SUMMARY_LINES)
         return Summary(len(found), sum(1 for i in found if i.failed), found[0].timestamp_ms if found else None, window,
                        capped)

@@ -540,6 +540,17 @@ class SQLiteStore:
         return [LogRecord(id=r[0], function=r[1], version=r[2], stream=r[3], request_id=r[4],
                           timestamp_ms=r[5], message=r[6]) for r in rows]
 
+    def newest_logs(self, function: str, limit: int) -> list[LogRecord]:
+        """A function's newest ``limit`` lines, oldest of them first: one walk back along
+        ``logs_by_function`` (not a protocol method: the console uses it where a store has it)."""
+        sql = ("SELECT id, function, version, stream, request_id, ts, message FROM logs WHERE function = ? "
+               "ORDER BY ts DESC LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(sql, (function, limit)).fetchall()
+        rows.sort(key=lambda r: (r[5], r[0]))
+        return [LogRecord(id=r[0], function=r[1], version=r[2], stream=r[3], request_id=r[4],
+                          timestamp_ms=r[5], message=r[6]) for r in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

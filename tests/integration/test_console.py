@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -185,9 +186,26 @@ def test_a_busy_function_shows_its_newest_invocations_and_says_its_count_is_a_lo
     newest = t.invocations("f", limit=5)
     assert [i.request_id for i in newest] == [f"r{i}" for i in range(len(records) - 1, len(records) - 6, -1)]
     s = t.summary("f")
-    assert s.capped is False and s.window_ms == 1_000 and s.invocations == len(records) // 60   # 200 lines read at most
+    assert s.capped and s.window_ms == 1_000 and s.invocations == 100     # the last second: all a summary reads
     quiet = LogTelemetry(lambda fn, since, limit: [], lambda: now).summary("f")
     assert (quiet.invocations, quiet.last_ms, quiet.error_rate, quiet.window_ms) == (0, None, None, 7 * 86_400_000)
+
+
+def test_a_store_that_walks_back_gives_the_newest_lines_however_old_the_burst(cumulo: Cumulo) -> None:
+    """A burst of lines that ended minutes ago: the newest are read at once (SQLite's newest_logs)."""
+    now = int(time.time() * 1000)
+    burst = [LogRecord("f", "$LATEST", "s", f"r{i}", now - 300_000 + i, m) for i in range(3000) for m in (
+        f"START RequestId: r{i} Version: $LATEST",
+        f"REPORT RequestId: r{i}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t")]
+    cumulo.store.append_logs(burst)
+    newest = cumulo.store.newest_logs("f", 4)            # type: ignore[attr-defined]
+    assert [r.message.split()[0] for r in newest] == ["START", "REPORT", "START", "REPORT"]
+    assert [r.request_id for r in newest] == ["r2998", "r2998", "r2999", "r2999"]
+    t = LogTelemetry(lambda fn, since, limit: cumulo.store.query_logs(fn, since, 0, limit),
+                     newest=cumulo.store.newest_logs)    # type: ignore[attr-defined]
+    assert [i.request_id for i in t.invocations("f", 3)] == ["r2999", "r2998", "r2997"]
+    s = t.summary("f")
+    assert s.capped and s.invocations == 50 and s.window_ms == 600_000 and s.last_ms == now - 300_000 + 2999
 
 
 # -- login, sessions, CSRF -------------------------------------------------------------------
