@@ -313,3 +313,22 @@ def test_actions_are_authorized_as_the_api_authorizes_a_role_session(cumulo: Cum
     b.get(f"/functions/{name}")
     refused = b.post(f"/functions/{name}/invoke", {"payload": "{}"})
     assert b"AccessDenied" in refused.body and b"lambda:InvokeFunction" in refused.body
+
+
+def test_cumulo_up_says_where_the_console_is_and_minus_one_turns_it_off(tmp_path: Path) -> None:
+    import urllib.request
+
+    from tests.integration.test_server import CumuloServer
+
+    srv = CumuloServer(tmp_path / "home")
+    try:
+        with urllib.request.urlopen(srv.console_url + "/login", timeout=30) as page:
+            assert page.status == 200 and b"Access key ID" in page.read()
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+    finally:
+        srv.close()
+    off = CumuloServer(tmp_path / "home", "--console-port", "-1")
+    try:
+        assert "  console " not in off.output
+    finally:
+        off.close()
