@@ -1,6 +1,7 @@
 """The console's stylesheet and script, bundled: nothing is fetched from elsewhere at run time.
-The script only enhances (sample events into the test form, the live log tail); every page works
-without it, and it never puts received text into markup (``textContent`` only)."""
+The script only enhances (sample events into the test form, the live log tail, where a line that is a
+JSON object is shown as its fields); every page works without it, and it never puts received text
+into markup (``textContent`` only)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ stroke-width:3}.graph .edge{fill:none;stroke:#879196;stroke-width:1.3}.graph .ed
 .graph .edge.branch,.graph .edge.join{stroke-dasharray:2 3}.graph .edge.walked{stroke:var(--good);stroke-width:2.2}
 .graph marker path{fill:#687078}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:var(--bad);font-weight:600}
 .status-SUCCEEDED{color:var(--good)}.status-RUNNING{color:var(--run)}.login{max-width:28em}.pager{margin:.5em 0}
+.log .field{display:inline-block;margin-right:10px;padding:0 4px;background:#1d3047;border-radius:3px}
 .pill{display:inline-block;padding:0 6px;border-radius:8px;background:var(--soft);font-size:.85em}
 """
 
@@ -60,7 +62,12 @@ JS = """
         (/^\\[ERROR\\]|\\tERROR\\t|Task timed out/.test(m)?'error':'');
       var who=document.createElement('span');who.className='mark';
       who.textContent=(rec.function?rec.function+' ':'')+new Date(rec.timestamp).toISOString().slice(11,23)+' ';
-      line.appendChild(who);line.appendChild(document.createTextNode(m));
+      line.appendChild(who);
+      var doc=null;if(/^\s*\{/.test(m)){try{doc=JSON.parse(m);}catch(e){doc=null;}}
+      if(doc&&typeof doc==='object'&&!Array.isArray(doc)){
+        Object.keys(doc).forEach(function(k){var f=document.createElement('span');f.className='field';
+          var v=doc[k];f.textContent=k+'='+(typeof v==='string'?v:JSON.stringify(v));line.appendChild(f);});
+      }else{line.appendChild(document.createTextNode(m));}
       var empty=document.getElementById('tail-empty');if(empty)empty.remove();
       tail.appendChild(line);while(tail.childNodes.length>2000)tail.removeChild(tail.firstChild);
       tail.scrollTop=tail.scrollHeight;};

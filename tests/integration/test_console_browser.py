@@ -26,6 +26,8 @@ APP = """
 import json
 def handler(event, context):
     print("got", json.dumps(event))
+    if "marker" in event:
+        print(json.dumps({"level": "INFO", "marker": event["marker"], "html": "<b>not bold</b>"}))
     if event.get("fail"):
         raise ValueError("refused: " + str(event.get("fail")))
     return {"echo": event}
@@ -142,7 +144,7 @@ def test_invoke_with_a_sample_event_shows_result_and_log_tail(page: Any, server:
 
 def test_live_tail_shows_lines_as_they_are_written(page: Any, server: CumuloServer, function: str) -> None:
     login(page, server)
-    page.goto(f"{server.console_url}/logs?function={function}&filter=got")
+    page.goto(f"{server.console_url}/logs?function={function}&filter=marker")
     page.wait_for_function("document.getElementById('tail-state').textContent === 'live'")
     marker = unique("marker")
 
@@ -153,9 +155,11 @@ def test_live_tail_shows_lines_as_they_are_written(page: Any, server: CumuloServ
         lam.close()
 
     threading.Thread(target=later, daemon=True).start()
-    page.locator("#tail").get_by_text(marker).wait_for()
+    page.locator("#tail .field", has_text=f"marker={marker}").wait_for()       # a JSON line, shown as fields
+    fields = page.locator("#tail > div", has=page.locator(".field")).last.locator(".field").all_inner_texts()
+    assert fields == ["level=INFO", f"marker={marker}", "html=<b>not bold</b>"]
     lines = page.locator("#tail > div").all_inner_texts()
-    assert any(marker in line and function in line for line in lines)
+    assert any(marker in line and function in line and line.split(" ", 2)[-1].startswith("got") for line in lines)
     assert not any(line.split(" ", 2)[-1].startswith("START") for line in lines), "the filter let START through"
     shot(page, "logs-tail")
 
