@@ -63,7 +63,9 @@ from cumulo.functions.pollers import MappingPollers
 from cumulo.objects.files import BodyFiles
 from cumulo.objects.service import ObjectService
 from cumulo.outbox import OutboxWorker
+from cumulo.topics.http import HttpDeliveries
 from cumulo.topics.service import TopicService
+from cumulo.topics.signing import Signer
 from cumulo.secrets.service import SecretService
 from cumulo.parameters.service import ParameterService
 from cumulo.kms.service import KeyService
@@ -139,7 +141,7 @@ class Cumulo:
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
         self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock,
-                                   self.queues)   # SNS
+                                   self.queues, Signer(s.home / "sns-signing.pem"))   # SNS
         # the master key, checked against the store before anything is served (docs/secrets.md)
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
@@ -271,6 +273,7 @@ class Cumulo:
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
                 DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
+                HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
                 self.housekeeper()]
             for worker in workers:

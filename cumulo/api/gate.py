@@ -27,7 +27,7 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from cumulo.api import awsjson, lambda_api, query, s3, sigv2, sigv4
+from cumulo.api import awsjson, lambda_api, query, s3, sigv2, sigv4, sns
 from cumulo.api.http import (
     BadRequestException, Request, RequestEntityTooLargeException, RequestTimeoutException,
     ServiceUnavailableException, error_reply,
@@ -56,7 +56,12 @@ class ControlGate:
         if declared is not None and declared > limit:
             return self.refusal(413, "", head)
         if self.auth and not (sigv2.is_presigned(head.query_string) and "authorization" not in
-                              {k.lower() for k, _ in head.headers}):     # S3's SigV2 URLs: checked with the request
+                              {k.lower() for k, _ in head.headers}) \
+                and sns.public(head.method, head.raw_path, head.query_string, head.headers) is None \
+                and not s3.is_preflight(head.method, head.headers):
+            # (S3's SigV2 URLs: checked with the request; SNS's SubscribeURL and signing certificate,
+            # S3's CORS preflights: unsigned, as on AWS, and served only as that — ``api/sns.py``
+            # ``public``, ``api/s3.py`` ``preflight``)
             try:
                 head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
                                                               head.headers, b""),

@@ -17,6 +17,7 @@ status (and ``x-amz-error-code``) says it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -29,6 +30,7 @@ from cumulo.api import sigv2, sigv4
 from cumulo.api.http import Reply, Request
 from cumulo.errors import CumuloError
 from cumulo.model import objects as m
+from cumulo.model import s3cors
 from cumulo.model.objects import S3Error
 from cumulo.objects.service import Caller, Content, ObjectService, iso_time
 from cumulo.store.ports import ObjectRow
@@ -45,7 +47,7 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-disposition": "content-disposition",
               "response-content-encoding": "content-encoding"}
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
-_UNSERVED = {"acl", "versioning", "cors", "tagging", "policy", "lifecycle", "website", "logging", "replication",
+_UNSERVED = {"acl", "versioning", "tagging", "policy", "lifecycle", "website", "logging", "replication",
              "encryption", "versions", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
              "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
              "accelerate", "requestPayment", "policyStatus", "attributes"}
@@ -120,6 +122,8 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
     if not bucket:
         return "ListBuckets" if method == "GET" else ""
     if not key:
+        if "cors" in query:
+            return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "")
         if method == "GET":
             if "location" in query:
                 return "GetBucketLocation"
@@ -439,6 +443,102 @@ def get_bucket_location(call: Call) -> Reply:
     return call.reply(200, body.encode())
 
 
+def parse_cors(body: bytes) -> list[dict[str, Any]]:
+    """A CORSConfiguration document: its rules in boto3's shape (``CORSRules``)."""
+    root = parse_xml(body)
+    if root.tag != "CORSConfiguration":
+        raise _malformed()
+    rules = []
+    for child in root:
+        if child.tag != "CORSRule":
+            raise _malformed()
+        rule: dict[str, Any] = {}
+        for el in child:
+            text = (el.text or "").strip()
+            if el.tag in ("AllowedHeader", "AllowedMethod", "AllowedOrigin", "ExposeHeader"):
+                rule.setdefault(el.tag + "s", []).append(text)
+            elif el.tag == "MaxAgeSeconds":
+                if not text.isascii() or not text.isdigit() or len(text) > 10:
+                    raise _malformed()
+                rule["MaxAgeSeconds"] = int(text)
+            elif el.tag == "ID":
+                rule["ID"] = text
+            else:
+                raise _malformed()
+        rules.append(rule)
+    return rules
+
+
+def render_cors(rules: list[dict[str, Any]]) -> bytes:
+    out = []
+    for rule in rules:
+        members: dict[str, Any] = {}
+        if "ID" in rule:
+            members["ID"] = rule["ID"]
+        for name in ("AllowedHeader", "AllowedMethod", "AllowedOrigin", "ExposeHeader"):
+            if rule.get(name + "s"):
+                members[name] = rule[name + "s"]
+        if "MaxAgeSeconds" in rule:
+            members["MaxAgeSeconds"] = rule["MaxAgeSeconds"]
+        out.append(members)
+    return xml_document("CORSConfiguration", {"CORSRule": out})
+
+
+def get_cors(call: Call) -> Reply:
+    rules = call.service.cors(call.bucket)
+    if not rules:
+        raise S3Error("NoSuchCORSConfiguration", "The CORS configuration does not exist", 404,
+                      BucketName=call.bucket)
+    return call.reply(200, render_cors(rules))
+
+
+def put_cors(call: Call) -> Reply:
+    call.service.put_cors(call.bucket, parse_cors(call.body))
+    return call.reply(200)
+
+
+def delete_cors(call: Call) -> Reply:
+    call.service.put_cors(call.bucket, None)
+    return call.reply(204)
+
+
+def is_preflight(method: str, headers: list[tuple[str, str]]) -> bool:
+    """A browser's CORS preflight: an unsigned ``OPTIONS`` with ``Origin`` (S3 answers it from the
+    bucket's CORS rules; ``preflight``)."""
+    return method == "OPTIONS" and _header(headers, "origin") is not None and \
+        _header(headers, "authorization") is None
+
+
+def preflight(cumulo: Any, request: Request) -> Reply:
+    request_id, host_id = _ids()
+    bucket, key = address(request)
+    resource = "/" + bucket + ("/" + key if key else "")
+    try:
+        if not bucket:
+            raise S3Error("BadRequest", "Insufficient information. Bucket needed.", 400)
+        headers = s3cors.preflight(cumulo.objects.cors(bucket), request.header("origin"),
+                                   request.header("access-control-request-method"),
+                                   request.header("access-control-request-headers"))
+        return Reply(200, b"", [*headers, ("x-amz-request-id", request_id), ("x-amz-id-2", host_id)])
+    except CumuloError as err:
+        return error_reply(err, request.method, request_id, resource)
+
+
+def _with_cors(cumulo: Any, request: Request, bucket: str, reply: Reply) -> Reply:
+    """An actual request with an ``Origin``: the matching rule's headers on the answer."""
+    origin = request.header("origin")
+    if not origin or not bucket:
+        return reply
+    try:
+        rules = cumulo.objects.cors(bucket)
+    except CumuloError:
+        return reply
+    rule = s3cors.match(rules or [], origin, request.method)
+    if rule is None:
+        return reply
+    return dataclasses.replace(reply, headers=[*reply.headers, *s3cors.answer_headers(rule, origin)])
+
+
 def get_notification(call: Call) -> Reply:
     return call.reply(200, render_notification(call.service.notification(call.bucket)))
 
@@ -704,6 +804,7 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteObject": delete_object, "CopyObject": copy_object, "CreateMultipartUpload": create_upload,
     "UploadPart": upload_part, "UploadPartCopy": upload_part_copy, "CompleteMultipartUpload": complete_upload,
     "AbortMultipartUpload": abort_upload, "ListParts": list_parts,
+    "GetBucketCors": get_cors, "PutBucketCors": put_cors, "DeleteBucketCors": delete_cors,
 }
 
 
@@ -720,6 +821,7 @@ def handle(cumulo: Any, request: Request,
             raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented", 501)
         if check is not None:
             check(("s3", name), {"bucket": bucket, "key": key}, dict(request.headers))
-        return OPERATIONS[name](Call(cumulo.objects, request, bucket, key, query, request_id, host_id))
+        reply = OPERATIONS[name](Call(cumulo.objects, request, bucket, key, query, request_id, host_id))
+        return _with_cors(cumulo, request, bucket, reply) if request.header("origin") else reply
     except CumuloError as err:
         return error_reply(err, request.method, request_id, resource)

@@ -108,6 +108,10 @@ class ControlPlane:
     def _authenticate(self, request: Request) -> Request:
         """The request with its ``principal``: who signed it, or the owner when this port does not
         authenticate (--no-auth)."""
+        if sns.public(request.method, request.raw_path, request.query_string, request.headers) is not None or \
+                s3.is_preflight(request.method, request.headers):
+            # no caller at all: only ``handle``'s SNS branch serves these (a token or a certificate)
+            return dataclasses.replace(request, principal=sigv4.Principal("", self.cumulo.arns.region, "sns"))
         if not self.auth and request.header("x-amz-security-token") is None:
             owner = sigv4.Principal("", self.cumulo.arns.region, "", self.cumulo.identity.root_arn)
             return dataclasses.replace(request, principal=owner)
@@ -138,6 +142,13 @@ class ControlPlane:
         try:
             if not authenticated:
                 request = self._authenticate(request)
+                unsigned = sns.public(request.method, request.raw_path, request.query_string, request.headers)
+                if s3.is_preflight(request.method, request.headers):   # a browser's, answered from the CORS rules
+                    return s3.preflight(self.cumulo, request)
+                if unsigned == "certificate":
+                    return sns.certificate(self.cumulo)
+                if unsigned == "confirm":       # the SubscribeURL: ConfirmSubscription, and nothing else
+                    return query.handle(self.cumulo, request, None)
             elif request.principal is None:
                 raise AccessDeniedException("A request without a principal is not authorized")
             guarded = self.authorizer.needed(request.principal)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from cumulo.api import query
-from cumulo.api.http import Request
+from cumulo.api.http import Reply, Request
+from cumulo.model.sns import CERT_PREFIX
 
-__all__ = ["SERVICE"]
+__all__ = ["SERVICE", "public", "certificate"]
 
 PAGE = 100
 
@@ -66,7 +67,36 @@ def set_topic_attributes(c: Any, r: Request, p: dict[str, str]) -> None:
 def subscribe(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
     c.topics.endpoint = c.topics.endpoint or _base(r)
     arn = c.topics.subscribe(p.get("TopicArn"), p.get("Protocol"), p.get("Endpoint"), _attributes(query.nested(p)))
+    if p.get("Protocol") in ("http", "https") and p.get("ReturnSubscriptionArn", "false").lower() != "true" \
+            and c.topics.subscription_attributes(arn)["PendingConfirmation"] == "true":
+        return {"SubscriptionArn": "pending confirmation"}
     return {"SubscriptionArn": arn}
+
+
+def confirm_subscription(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    """ConfirmSubscription: signed (the API), or the SubscribeURL visited unsigned (``public``)."""
+    signed = r.principal is not None and bool(r.principal.access_key_id)
+    return {"SubscriptionArn": c.topics.confirm_subscription(p.get("TopicArn"), p.get("Token"), signed)}
+
+
+def public(method: str, path: str, query_string: str, headers: list[tuple[str, str]]) -> str | None:
+    """What an unsigned request may do on SNS's behalf, as on AWS: visit a SubscribeURL ("confirm",
+    the token being its credential) or fetch the signing certificate ("certificate"); None for
+    anything else. Only unsigned GETs with exactly those parameters qualify."""
+    if method != "GET" or any(k.lower() == "authorization" for k, _ in headers):
+        return None
+    if path.startswith(CERT_PREFIX) and path.endswith(".pem") and not query_string and "/" not in path[1:]:
+        return "certificate"
+    if path != "/" or not query_string:
+        return None
+    names = [part.partition("=")[0] for part in query_string.split("&")]
+    if sorted(names) == ["Action", "Token", "TopicArn"] and "Action=ConfirmSubscription" in query_string.split("&"):
+        return "confirm"
+    return None
+
+
+def certificate(c: Any) -> Reply:
+    return Reply(200, c.topics.signer.certificate, [("content-type", "application/x-pem-file")])
 
 
 def unsubscribe(c: Any, r: Request, p: dict[str, str]) -> None:
@@ -111,7 +141,7 @@ def publish_batch(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
 SERVICE = query.Service("sns", "2010-03-31", "http://sns.amazonaws.com/doc/2010-03-31/", {
     "CreateTopic": create_topic, "DeleteTopic": delete_topic, "ListTopics": list_topics,
     "GetTopicAttributes": get_topic_attributes, "SetTopicAttributes": set_topic_attributes,
-    "Subscribe": subscribe, "Unsubscribe": unsubscribe, "GetSubscriptionAttributes": get_subscription_attributes,
+    "Subscribe": subscribe, "ConfirmSubscription": confirm_subscription, "Unsubscribe": unsubscribe, "GetSubscriptionAttributes": get_subscription_attributes,
     "SetSubscriptionAttributes": set_subscription_attributes, "ListSubscriptions": list_subscriptions,
     "ListSubscriptionsByTopic": list_subscriptions_by_topic, "Publish": publish, "PublishBatch": publish_batch,
 })

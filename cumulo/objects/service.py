@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
 from cumulo import outbox
+from cumulo.model import s3cors
 from cumulo.model import objects as m
 from cumulo.model import s3events
 from cumulo.model.objects import S3Error
@@ -134,6 +135,20 @@ class ObjectService:
     def location(self, name: str) -> str:
         region = self.bucket(name).get("Region", self.region)
         return "" if region == "us-east-1" else region
+
+    def cors(self, name: str) -> list[dict[str, Any]] | None:
+        """The bucket's CORS rules; None when it has no configuration."""
+        return self.bucket(name).get("Cors")
+
+    def put_cors(self, name: str, rules: list[dict[str, Any]] | None) -> None:
+        """Set (None: delete) the bucket's CORS rules, checked as S3 checks them."""
+        doc = self.bucket(name)
+        if rules is None:
+            doc.pop("Cors", None)
+        else:
+            doc["Cors"] = s3cors.check_rules(rules)
+        if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
+            raise m.no_such_bucket(name)
 
     def notification(self, name: str) -> dict[str, Any]:
         return self.bucket(name).get("Notification") or {}

@@ -11,12 +11,14 @@ the queue undeliverable messages go to.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from cumulo import outbox
+from cumulo.topics import http
 from cumulo.errors import CumuloError
 from cumulo.model import sns
 from cumulo.model.sns import SnsError, invalid, not_found
@@ -32,11 +34,20 @@ _TOPIC_ATTRIBUTES = {"DisplayName", "Policy", "DeliveryPolicy", "KmsMasterKeyId"
                      "FifoThroughputScope", "DataProtectionPolicy"}
 _SUBSCRIPTION_ATTRIBUTES = {"RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy",
                             "DeliveryPolicy", "SubscriptionRoleArn", "ReplayPolicy"}
-PROTOCOLS = ("lambda", "sqs")
+PROTOCOLS = ("lambda", "sqs", "http", "https")
+PENDING = "PendingConfirmation"
+CONTENT_TYPE = "text/plain; charset=UTF-8"
 
 
 class Matcher(Protocol):
     def matches(self, event: Any) -> bool: ...
+
+
+class SigningKey(Protocol):
+    """``topics/signing.py`` ``Signer``: signs HTTP/HTTPS deliveries."""
+    @property
+    def cert_path(self) -> str: ...
+    def sign(self, data: bytes, version: str) -> str: ...
 
 
 class DirectQueues(Protocol):
@@ -53,9 +64,9 @@ def _timestamp(ms: int) -> str:
 class TopicService:
     def __init__(self, documents: Documents, messages: QueueMessages, region: str, account: str,
                  compile_filter: Callable[[str], Matcher], clock: Clock = SYSTEM_CLOCK,
-                 queues: DirectQueues | None = None) -> None:
+                 queues: DirectQueues | None = None, signer: SigningKey | None = None) -> None:
         self.documents, self.messages, self.region, self.account = documents, messages, region, account
-        self.queues = queues
+        self.queues, self.signer = queues, signer
         self.compile_filter, self.clock = compile_filter, clock
         self.endpoint = ""            # where UnsubscribeURL points (the server's, once one listens)
         self._filters: dict[str, Matcher] = {}
@@ -88,6 +99,8 @@ class TopicService:
             raise invalid(f"Attributes Reason: Unknown attribute {sorted(unknown)[0]}")
         fifo = attributes.get("FifoTopic", "false").lower() == "true"
         sns.check_topic_name(name, fifo)
+        for key, value in attributes.items():
+            _check_topic_attribute(key, value)
         if name.endswith(".fifo") and not fifo:
             raise invalid("Topic Name")
         existing = self.documents.get_document(TOPIC_DOCUMENT, name)
@@ -124,7 +137,8 @@ class TopicService:
                        "SNS:Publish"],
             "Resource": doc["TopicArn"], "Condition": {"StringEquals": {"AWS:SourceOwner": self.account}}}]}
         out = {"TopicArn": doc["TopicArn"], "Owner": self.account, "Policy": json.dumps(policy),
-               "DisplayName": "", "SubscriptionsConfirmed": str(len(subs)), "SubscriptionsPending": "0",
+               "DisplayName": "", "SubscriptionsConfirmed": str(sum(1 for s in subs if not s.get(PENDING))),
+               "SubscriptionsPending": str(sum(1 for s in subs if s.get(PENDING))),
                "SubscriptionsDeleted": "0",
                "EffectiveDeliveryPolicy": json.dumps({"http": {"defaultHealthyRetryPolicy": {
                    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
@@ -138,6 +152,7 @@ class TopicService:
         doc = self.topic(arn)
         if name not in _TOPIC_ATTRIBUTES - {"FifoTopic"}:
             raise invalid("AttributeName")
+        _check_topic_attribute(name, "" if value is None else str(value))
         doc["Attributes"][name] = "" if value is None else str(value)
         self.documents.put_document(TOPIC_DOCUMENT, doc["Name"], doc)
 
@@ -153,30 +168,97 @@ class TopicService:
             return list(self._subs[1].get(topic_arn, []))
 
     def subscribe(self, topic_arn: Any, protocol: Any, endpoint: Any, attributes: dict[str, str] | None = None) -> str:
+        """The subscription's ARN (an HTTP/HTTPS one is pending until confirmed: its endpoint is sent
+        a ``SubscriptionConfirmation`` first, and again when subscribed again while pending)."""
         doc = self.topic(topic_arn)
         if protocol not in PROTOCOLS:
-            if protocol in ("http", "https", "email", "email-json", "sms", "application", "firehose"):
-                raise invalid(f"Protocol: Cumulo delivers to lambda and sqs subscriptions only, not {protocol}")
+            if protocol in ("email", "email-json", "sms", "application", "firehose"):
+                raise invalid(f"Protocol: Cumulo delivers to lambda, sqs, http and https subscriptions only, "
+                              f"not {protocol}")
             raise invalid(f"Invalid protocol type: {protocol}")
-        service = "lambda" if protocol == "lambda" else "sqs"
-        if not isinstance(endpoint, str) or not endpoint.startswith(f"arn:aws:{service}:"):
-            raise invalid(f"{'Lambda' if protocol == 'lambda' else 'SQS'} endpoint ARN")
         fifo = doc["Attributes"].get("FifoTopic", "false").lower() == "true"
-        if fifo and protocol == "sqs" and not endpoint.endswith(".fifo"):
-            raise invalid("Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS "
-                          "Queues as endpoints")
+        if protocol in ("http", "https"):
+            if not isinstance(endpoint, str) or not endpoint.lower().startswith(f"{protocol}://") or \
+                    len(endpoint) <= len(protocol) + 3 or any(c.isspace() for c in endpoint):
+                raise invalid(f"Endpoint Reason: An {protocol} URL must begin with {protocol}://")
+            if fifo:
+                raise invalid("Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS "
+                              "Queues as endpoints")
+        else:
+            service = "lambda" if protocol == "lambda" else "sqs"
+            if not isinstance(endpoint, str) or not endpoint.startswith(f"arn:aws:{service}:"):
+                raise invalid(f"{'Lambda' if protocol == 'lambda' else 'SQS'} endpoint ARN")
+            if fifo and protocol == "sqs" and not endpoint.endswith(".fifo"):
+                raise invalid("Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS "
+                              "Queues as endpoints")
         attrs = self._check_subscription_attributes(dict(attributes or {}), protocol)
         for sub in self._subscriptions_of(doc["TopicArn"]):
             if sub["Protocol"] == protocol and sub["Endpoint"] == endpoint:
                 if attrs and any(sub["Attributes"].get(k) != v for k, v in attrs.items()):
                     raise invalid("Attributes Reason: Subscription already exists with different attributes")
+                if sub.get(PENDING):
+                    self._send_confirmation(doc, sub, "SubscriptionConfirmation")
                 return str(sub["SubscriptionArn"])
         sub_id = str(uuid.uuid4())
         arn = f"{doc['TopicArn']}:{sub_id}"
-        self.documents.put_document(SUBSCRIPTION_DOCUMENT, sub_id, {
-            "id": sub_id, "SubscriptionArn": arn, "TopicArn": doc["TopicArn"], "Protocol": protocol,
-            "Endpoint": endpoint, "Owner": self.account, "Attributes": attrs})
+        sub = {"id": sub_id, "SubscriptionArn": arn, "TopicArn": doc["TopicArn"], "Protocol": protocol,
+               "Endpoint": endpoint, "Owner": self.account, "Attributes": attrs}
+        if protocol in ("http", "https"):
+            sub.update({PENDING: True, "Token": secrets.token_hex(64)})
+        self.documents.put_document(SUBSCRIPTION_DOCUMENT, sub_id, sub)
+        if sub.get(PENDING):
+            self._send_confirmation(doc, sub, "SubscriptionConfirmation")
         return arn
+
+    def _cert_url(self) -> str:
+        return f"{self._base()}{self.signer.cert_path}" if self.signer is not None else \
+            f"https://sns.{self.region}.amazonaws.com/SimpleNotificationService-cumulo.pem"
+
+    def _base(self) -> str:
+        return (self.endpoint or "http://localhost:9000").rstrip("/")
+
+    def _sign(self, message: dict[str, Any], version: str) -> None:
+        if self.signer is not None:
+            message["Signature"] = self.signer.sign(sns.string_to_sign(message), version)
+
+    def _retry_and_type(self, topic: dict[str, Any], sub: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The subscription's retry policy and content type: its own DeliveryPolicy's, else the topic's."""
+        retry, content_type = None, None
+        for text, is_topic in ((sub["Attributes"].get("DeliveryPolicy"), False),
+                               (topic["Attributes"].get("DeliveryPolicy"), True)):
+            if text:
+                policy = sns.parse_delivery_policy(text, is_topic)
+                retry = retry or policy["retry"]
+                content_type = content_type or policy["contentType"]
+        return retry or dict(sns.DEFAULT_RETRY), content_type or CONTENT_TYPE
+
+    def _send_confirmation(self, topic: dict[str, Any], sub: dict[str, Any], kind: str) -> None:
+        version = topic["Attributes"].get("SignatureVersion", "1")
+        message = sns.confirmation(kind, message_id=str(uuid.uuid4()), token=sub["Token"],
+                                   topic_arn=topic["TopicArn"], timestamp=_timestamp(now_ms(self.clock)),
+                                   endpoint=self._base(), cert_url=self._cert_url(), signature_version=version)
+        self._sign(message, version)
+        retry, content_type = self._retry_and_type(topic, sub)
+        headers = sns.http_headers(kind, message["MessageId"], topic["TopicArn"],
+                                   None if kind == "SubscriptionConfirmation" else sub["SubscriptionArn"],
+                                   content_type)
+        name, entry = http.delivery(sub["Endpoint"], json.dumps(message), headers, retry,
+                                    what=f"SNS {kind} of {sub['SubscriptionArn']}")
+        self.messages.send_many({name: [entry]}, now_ms(self.clock))
+
+    def confirm_subscription(self, topic_arn: Any, token: Any, authenticated: bool = True) -> str:
+        """ConfirmSubscription (an API call, or the SubscribeURL visited): the subscription's ARN."""
+        doc = self.topic(topic_arn)
+        if not isinstance(token, str) or not token:
+            raise invalid("Token")
+        for sub in self._subscriptions_of(doc["TopicArn"]):
+            if secrets.compare_digest(str(sub.get("Token", "")), token):
+                if sub.get(PENDING):
+                    sub[PENDING] = False
+                    sub["Authenticated"] = authenticated
+                    self.documents.put_document(SUBSCRIPTION_DOCUMENT, sub["id"], sub)
+                return str(sub["SubscriptionArn"])
+        raise invalid("Token")
 
     def _check_subscription_attributes(self, attrs: dict[str, str], protocol: str) -> dict[str, str]:
         for name, value in attrs.items():
@@ -185,6 +267,11 @@ class TopicService:
             if name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
                 raise invalid("Attributes Reason: RawMessageDelivery: Invalid value [" + value + "]. Must be true "
                               "or false.")
+            if name == "DeliveryPolicy" and value:
+                if protocol not in ("http", "https"):
+                    raise invalid("Attributes Reason: DeliveryPolicy: only HTTP/HTTPS subscriptions take a "
+                                  "delivery policy")
+                sns.parse_delivery_policy(value, topic=False)
             if name == "RawMessageDelivery" and protocol == "lambda" and value.lower() == "true":
                 raise invalid("Attributes Reason: Delivery protocol [lambda] does not support raw message delivery.")
             if name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
@@ -227,12 +314,19 @@ class TopicService:
                 return
             raise
         self.documents.delete_document(SUBSCRIPTION_DOCUMENT, doc["id"])
+        if doc["Protocol"] in ("http", "https") and not doc.get(PENDING):
+            try:
+                self._send_confirmation(self.topic(doc["TopicArn"]), doc, "UnsubscribeConfirmation")
+            except SnsError:
+                pass                # the topic is gone too: nothing to confirm against
 
     def subscription_attributes(self, arn: Any) -> dict[str, str]:
         doc = self._subscription(arn)
         out = {"SubscriptionArn": doc["SubscriptionArn"], "TopicArn": doc["TopicArn"], "Protocol": doc["Protocol"],
-               "Endpoint": doc["Endpoint"], "Owner": doc["Owner"], "PendingConfirmation": "false",
-               "ConfirmationWasAuthenticated": "true", "RawMessageDelivery": "false"}
+               "Endpoint": doc["Endpoint"], "Owner": doc["Owner"],
+               "PendingConfirmation": "true" if doc.get(PENDING) else "false",
+               "ConfirmationWasAuthenticated": "true" if doc.get("Authenticated", True) and not doc.get(PENDING)
+               else "false", "RawMessageDelivery": "false"}
         out.update(doc["Attributes"])
         if "FilterPolicy" in out and "FilterPolicyScope" not in out:
             out["FilterPolicyScope"] = "MessageAttributes"
@@ -251,7 +345,8 @@ class TopicService:
             subs = self._subscriptions_of(topic_arn)
         else:
             subs = self.documents.list_documents(SUBSCRIPTION_DOCUMENT)
-        return [{"SubscriptionArn": s["SubscriptionArn"], "Owner": s["Owner"], "Protocol": s["Protocol"],
+        return [{"SubscriptionArn": PENDING if s.get(PENDING) else s["SubscriptionArn"], "Owner": s["Owner"],
+                 "Protocol": s["Protocol"],
                  "Endpoint": s["Endpoint"], "TopicArn": s["TopicArn"]}
                 for s in sorted(subs, key=lambda s: s["SubscriptionArn"])]
 
@@ -340,11 +435,20 @@ class TopicService:
                 common = dict(subscription_arn=_ARN_SLOT, topic_arn=doc["TopicArn"], message_id=message_id,
                               message=text, subject=subject, timestamp=when, attributes=attributes,
                               endpoint=self.endpoint, region=self.region)
-                made = sns.lambda_event(**common) if kind == "lambda" else sns.envelope(**common, sequence=sequence)
+                if kind == "lambda":
+                    made = sns.lambda_event(**common)
+                else:
+                    made = sns.envelope(**common, sequence=sequence)
+                if kind == "http":
+                    version = doc["Attributes"].get("SignatureVersion", "1")
+                    made.update(SignatureVersion=version, SigningCertURL=self._cert_url())
+                    self._sign(made, version)
                 template = rendered[(kind, text)] = json.dumps(made)
             return template.replace(_ARN_SLOT_JSON, json.dumps(subscription_arn)[1:-1])
 
         for sub in self._subscriptions_of(doc["TopicArn"]):
+            if sub.get(PENDING):
+                continue
             attrs = sub["Attributes"]
             text = per_protocol.get(sub["Protocol"], per_protocol.get("default", message)) if per_protocol \
                 else message
@@ -365,6 +469,13 @@ class TopicService:
                 dlq = json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn")
             what = f"SNS message {message_id} to {sub['SubscriptionArn']}"
             protocol, arn = sub["Protocol"], sub["SubscriptionArn"]
+            if protocol in ("http", "https"):
+                raw = attrs.get("RawMessageDelivery", "false").lower() == "true"
+                retry, content_type = self._retry_and_type(doc, sub)
+                headers = sns.http_headers("Notification", message_id, doc["TopicArn"], arn, content_type, raw)
+                entries.append(http.delivery(sub["Endpoint"], text if raw else render("http", text, arn), headers,
+                                             retry, dead_letter=dlq, what=what))
+                continue
             if protocol == "lambda":
                 entries.append(outbox.entry(sub["Endpoint"], render("lambda", text, arn), what=what,
                                             dead_letter=dlq, invocation_type="Event"))
@@ -391,6 +502,13 @@ def _by_queue(entries: list[tuple[str, NewMessage]]) -> dict[str, list[NewMessag
     for name, message in entries:
         out.setdefault(name, []).append(message)
     return out
+
+
+def _check_topic_attribute(name: str, value: str) -> None:
+    if name == "SignatureVersion" and value not in ("1", "2"):
+        raise invalid("Attributes Reason: SignatureVersion: Invalid value [" + value + "]. Please use either 1 or 2")
+    if name == "DeliveryPolicy" and value:
+        sns.parse_delivery_policy(value, topic=True)
 
 
 _ARN_SLOT = "\x00subscription\x00"

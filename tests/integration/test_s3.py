@@ -346,3 +346,55 @@ def test_the_aws_cli_copies_syncs_lists_and_removes(server: CumuloServer, tmp_pa
     out = subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "s3api", "head-bucket", "--bucket",
                           "cli-bucket"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "404" in out.stderr
+
+
+def headers_of(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def test_cors_configuration_preflights_and_actual_requests(server: CumuloServer, s3: Any, bucket: str) -> None:
+    url = f"{server.endpoint}/{bucket}/photo.jpg"
+
+    def preflight(origin: str, method: str, headers: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        extra = {"Access-Control-Request-Headers": headers} if headers else {}
+        return headers_of(urllib.request.Request(url, method="OPTIONS", headers={
+            "Origin": origin, "Access-Control-Request-Method": method, **extra}))
+
+    status, _, body = preflight("https://app.example.com", "GET")
+    assert status == 403 and b"<Code>AccessForbidden</Code>" in body and b"CORS is not enabled" in body
+    assert error(lambda: s3.get_bucket_cors(Bucket=bucket))[:2] == ("NoSuchCORSConfiguration", 404)
+    rules = [{"ID": "app", "AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET", "PUT"],
+              "AllowedHeaders": ["content-*", "x-amz-meta-owner"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600},
+             {"AllowedOrigins": ["*"], "AllowedMethods": ["HEAD"]}]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == rules
+    status, headers, _ = preflight("https://app.example.com", "PUT", "Content-Type, X-Amz-Meta-Owner")
+    assert status == 200
+    assert (headers["access-control-allow-origin"], headers["access-control-allow-methods"],
+            headers["access-control-allow-headers"], headers["access-control-expose-headers"],
+            headers["access-control-max-age"], headers["access-control-allow-credentials"]) == (
+        "https://app.example.com", "GET, PUT", "content-type, x-amz-meta-owner", "ETag", "600", "true")
+    assert preflight("https://evil.example.org", "GET")[0] == 403           # origin not allowed
+    assert preflight("https://app.example.com", "DELETE")[0] == 403         # method not allowed
+    assert preflight("https://app.example.com", "PUT", "x-other")[0] == 403  # header not allowed
+    status, headers, _ = preflight("http://anywhere", "HEAD")
+    assert (status, headers["access-control-allow-origin"]) == (200, "*")
+    # an actual request from the allowed origin (a presigned GET) gets the rule's headers
+    s3.put_object(Bucket=bucket, Key="photo.jpg", Body=b"jpeg")
+    get = server.aws("s3", signature_version="s3v4").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "photo.jpg"})
+    status, headers, body = headers_of(urllib.request.Request(get, headers={"Origin": "https://app.example.com"}))
+    assert (status, body, headers["access-control-allow-origin"]) == (200, b"jpeg", "https://app.example.com")
+    status, headers, _ = headers_of(urllib.request.Request(get, headers={"Origin": "https://evil.example.org"}))
+    assert status == 200 and "access-control-allow-origin" not in headers
+    code, status, _ = error(lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}))
+    assert (code, status) == ("InvalidRequest", 400)
+    s3.delete_bucket_cors(Bucket=bucket)
+    assert error(lambda: s3.get_bucket_cors(Bucket=bucket))[:2] == ("NoSuchCORSConfiguration", 404)
+    assert preflight("https://app.example.com", "GET")[0] == 403

@@ -281,3 +281,192 @@ def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path) -> None:
             assert got <= set(acknowledged) | {f"m{len(acknowledged)}"}    # at most the one in flight
     finally:
         server.close()
+
+
+class Endpoint:
+    """An HTTP subscriber on the loopback: records each POST (headers, body); answers the status
+    codes queued in ``answers`` first, then 200."""
+
+    def __init__(self) -> None:
+        import http.server
+        import queue as queues
+        import threading
+
+        self.posts: queues.Queue[tuple[dict[str, str], bytes]] = queues.Queue()
+        self.answers: list[int] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.posts.put(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = outer.answers.pop(0) if outer.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sns/in"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next(self, timeout: float = 30) -> tuple[dict[str, str], dict[str, Any] | bytes]:
+        headers, body = self.posts.get(timeout=timeout)
+        try:
+            return headers, json.loads(body)
+        except ValueError:
+            return headers, body
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify(doc: dict[str, Any]) -> None:
+    """Check a message's signature as the SNS Developer Guide describes, with the certificate
+    fetched from its SigningCertURL (unsigned GET); raises if it does not verify."""
+    import base64
+    import urllib.request
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    with urllib.request.urlopen(doc["SigningCertURL"], timeout=10) as answer:
+        cert = x509.load_pem_x509_certificate(answer.read())
+    fields = {"Notification": ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]}.get(
+        doc["Type"], ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"])
+    text = "".join(f"{k}\n{doc[k]}\n" for k in fields if k in doc)
+    digest = hashes.SHA256() if doc["SignatureVersion"] == "2" else hashes.SHA1()
+    cert.public_key().verify(base64.b64decode(doc["Signature"]), text.encode(),  # type: ignore[union-attr,call-arg]
+                             padding.PKCS1v15(), digest)  # type: ignore[arg-type]
+
+
+def test_an_http_subscription_is_confirmed_then_gets_signed_notifications(server: CumuloServer) -> None:
+    import urllib.request
+
+    sns = server.aws("sns")
+    topic = sns.create_topic(Name="web")["TopicArn"]
+    endpoint = Endpoint()
+    try:
+        assert sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url)["SubscriptionArn"] == \
+            "pending confirmation"
+        headers, confirmation = endpoint.next()
+        assert isinstance(confirmation, dict)
+        assert (headers["x-amz-sns-message-type"], headers["x-amz-sns-topic-arn"], headers["content-type"],
+                headers["user-agent"]) == ("SubscriptionConfirmation", topic, "text/plain; charset=UTF-8",
+                                           "Amazon Simple Notification Service Agent")
+        assert headers["x-amz-sns-message-id"] == confirmation["MessageId"]
+        assert set(confirmation) == {"Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL",
+                                     "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"}
+        assert confirmation["Message"] == (f"You have chosen to subscribe to the topic {topic}.\nTo confirm the "
+                                           "subscription, visit the SubscribeURL included in this message.")
+        verify(confirmation)
+        tampered = dict(confirmation, Token=confirmation["Token"][:-1] + "0")
+        with pytest.raises(Exception):
+            verify(tampered)                       # the check can fail
+        [pending] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert pending["SubscriptionArn"] == "PendingConfirmation"
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsPending"] == "1"
+        sns.publish(TopicArn=topic, Message="before confirming")            # not delivered: pending
+        # visiting the SubscribeURL, unsigned, confirms it
+        with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as answer:
+            page = answer.read().decode()
+        arn = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", page).group(1)  # type: ignore[union-attr]
+        assert arn.startswith(topic + ":")
+        attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert (attrs["PendingConfirmation"], attrs["ConfirmationWasAuthenticated"]) == ("false", "false")
+        out = sns.publish(TopicArn=topic, Message="hello", Subject="greeting",
+                          MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+        headers, note = endpoint.next()
+        assert isinstance(note, dict)
+        assert (headers["x-amz-sns-message-type"], headers["x-amz-sns-message-id"],
+                headers["x-amz-sns-subscription-arn"]) == ("Notification", out["MessageId"], arn)
+        assert (note["Type"], note["MessageId"], note["Message"], note["Subject"], note["TopicArn"]) == (
+            "Notification", out["MessageId"], "hello", "greeting", topic)
+        assert note["MessageAttributes"] == {"k": {"Type": "String", "Value": "v"}}
+        assert note["UnsubscribeURL"].endswith("SubscriptionArn=" + arn)
+        verify(note)
+        # SignatureVersion 2 (SHA256withRSA) and raw delivery
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="SignatureVersion", AttributeValue="2")
+        sns.publish(TopicArn=topic, Message="v2")
+        _, v2 = endpoint.next()
+        assert isinstance(v2, dict) and v2["SignatureVersion"] == "2"
+        verify(v2)
+        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RawMessageDelivery",
+                                        AttributeValue="true")
+        sns.publish(TopicArn=topic, Message="just this")
+        headers, raw = endpoint.next()
+        assert (raw, headers["x-amz-sns-rawdelivery"]) == (b"just this", "true")
+        assert endpoint.posts.empty()               # "before confirming" never came
+        sns.unsubscribe(SubscriptionArn=arn)
+        headers, bye = endpoint.next()
+        assert isinstance(bye, dict)
+        assert (headers["x-amz-sns-message-type"], bye["Type"]) == ("UnsubscribeConfirmation",
+                                                                    "UnsubscribeConfirmation")
+        verify(bye)
+    finally:
+        endpoint.close()
+
+
+def test_confirm_subscription_by_token_and_its_errors(server: CumuloServer) -> None:
+    sns = server.aws("sns")
+    topic = sns.create_topic(Name="web-token")["TopicArn"]
+    endpoint = Endpoint()
+    try:
+        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url,
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+        _, confirmation = endpoint.next()
+        assert isinstance(confirmation, dict)
+        with pytest.raises(ClientError) as caught:
+            sns.confirm_subscription(TopicArn=topic, Token="0" * 128)
+        assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+        assert sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])["SubscriptionArn"] == arn
+        attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert (attrs["PendingConfirmation"], attrs["ConfirmationWasAuthenticated"]) == ("false", "true")
+        for bad in ("ftp://x", "http://"):
+            with pytest.raises(ClientError) as caught:
+                sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=bad)
+            assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+        with pytest.raises(ClientError) as caught:
+            sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="DeliveryPolicy",
+                                            AttributeValue=json.dumps({"healthyRetryPolicy": {"numRetries": 101}}))
+        assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+    finally:
+        endpoint.close()
+
+
+def test_http_deliveries_are_retried_by_the_delivery_policy_then_dead_lettered(server: CumuloServer) -> None:
+    sns, sqs = server.aws("sns"), server.aws("sqs")
+    topic = sns.create_topic(Name="web-retry")["TopicArn"]
+    dlq_url, dlq_arn = queue(server, "web-dlq")
+    endpoint = Endpoint()
+    try:
+        policy = {"healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2}}
+        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url, ReturnSubscriptionArn=True,
+                            Attributes={"DeliveryPolicy": json.dumps(policy),
+                                        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})}
+                            )["SubscriptionArn"]
+        _, confirmation = endpoint.next()
+        assert isinstance(confirmation, dict)
+        sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])
+        endpoint.answers[:] = [500, 503]               # two server errors, then it takes it
+        out = sns.publish(TopicArn=topic, Message="third time")
+        seen = [endpoint.next() for _ in range(3)]
+        assert [h["x-amz-sns-message-id"] for h, _ in seen] == [out["MessageId"]] * 3
+        endpoint.answers[:] = [500, 500, 500]          # more than the policy's two retries
+        sns.publish(TopicArn=topic, Message="never taken")
+        assert len([endpoint.next() for _ in range(3)]) == 3
+        [dead] = receive(sqs, dlq_url, 1, timeout=30)
+        assert (dead["Type"], dead["Message"]) == ("Notification", "never taken")
+        endpoint.answers[:] = [404]                    # a client error is final: no retry
+        sns.publish(TopicArn=topic, Message="not found")
+        endpoint.next()
+        [dead] = receive(sqs, dlq_url, 1, timeout=30)
+        assert dead["Message"] == "not found"
+        assert endpoint.posts.empty()
+        assert arn
+    finally:
+        endpoint.close()

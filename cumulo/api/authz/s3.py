@@ -71,6 +71,9 @@ OPERATIONS: dict[str, Mapper] = {
     "CompleteMultipartUpload": on_object("s3:PutObject"),
     "AbortMultipartUpload": on_object("s3:AbortMultipartUpload"),
     "ListParts": on_object("s3:ListMultipartUploadParts"),
+    "GetBucketCors": on_bucket("s3:GetBucketCORS"),
+    "PutBucketCors": on_bucket("s3:PutBucketCORS"),
+    "DeleteBucketCors": on_bucket("s3:PutBucketCORS"),      # S3 has no action of its own for it
 }
 
 register("s3", OPERATIONS)

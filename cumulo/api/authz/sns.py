@@ -37,6 +37,7 @@ OPERATIONS: dict[str, Mapper] = {
     "GetTopicAttributes": on_topic("sns:GetTopicAttributes"),
     "SetTopicAttributes": on_topic("sns:SetTopicAttributes"),
     "Subscribe": on_topic("sns:Subscribe"),
+    "ConfirmSubscription": on_topic("sns:ConfirmSubscription"),
     "Unsubscribe": on_subscription("sns:Unsubscribe"),
     "GetSubscriptionAttributes": on_subscription("sns:GetSubscriptionAttributes"),
     "SetSubscriptionAttributes": on_subscription("sns:SetSubscriptionAttributes"),
