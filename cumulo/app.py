@@ -284,7 +284,8 @@ class Cumulo:
         """The housekeeper (not started; ``start_workers`` runs one): every sweep of what is past its
         retention, on Cumulo's clock."""
         return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep, self.tables.sweep,
-                            LogGroupRetention(self.store, self.store, self.clock).sweep])
+                            LogGroupRetention(self.store, self.store, self.clock).sweep,
+                            self.objects.expire])       # S3 lifecycle expiration
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
         """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock

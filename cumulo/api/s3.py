@@ -47,7 +47,7 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-disposition": "content-disposition",
               "response-content-encoding": "content-encoding"}
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
-_UNSERVED = {"acl", "versioning", "tagging", "policy", "lifecycle", "website", "logging", "replication",
+_UNSERVED = {"acl", "versioning", "tagging", "policy", "website", "logging", "replication",
              "encryption", "versions", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
              "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
              "accelerate", "requestPayment", "policyStatus", "attributes"}
@@ -124,6 +124,9 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
     if not key:
         if "cors" in query:
             return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "")
+        if "lifecycle" in query:
+            return {"GET": "GetBucketLifecycleConfiguration", "PUT": "PutBucketLifecycleConfiguration",
+                    "DELETE": "DeleteBucketLifecycle"}.get(method, "")
         if method == "GET":
             if "location" in query:
                 return "GetBucketLocation"
@@ -539,6 +542,101 @@ def _with_cors(cumulo: Any, request: Request, bucket: str, reply: Reply) -> Repl
     return dataclasses.replace(reply, headers=[*reply.headers, *s3cors.answer_headers(rule, origin)])
 
 
+# LifecycleConfiguration: element -> (boto3's member name, kind); kinds: "int", "bool", "text", "list"
+# (repeated, each a structure), "struct"
+_LIFECYCLE = {
+    "Rule": ("Rules", "list"), "ID": ("ID", "text"), "Prefix": ("Prefix", "text"), "Status": ("Status", "text"),
+    "Filter": ("Filter", "struct"), "And": ("And", "struct"), "Tag": ("Tag", "struct"),
+    "Key": ("Key", "text"), "Value": ("Value", "text"), "ObjectSizeGreaterThan": ("ObjectSizeGreaterThan", "int"),
+    "ObjectSizeLessThan": ("ObjectSizeLessThan", "int"), "Expiration": ("Expiration", "struct"),
+    "Days": ("Days", "int"), "Date": ("Date", "text"), "ExpiredObjectDeleteMarker": ("ExpiredObjectDeleteMarker", "bool"),
+    "Transition": ("Transitions", "list"), "StorageClass": ("StorageClass", "text"),
+    "NoncurrentVersionTransition": ("NoncurrentVersionTransitions", "list"),
+    "NoncurrentVersionExpiration": ("NoncurrentVersionExpiration", "struct"), "NoncurrentDays": ("NoncurrentDays", "int"),
+    "NewerNoncurrentVersions": ("NewerNoncurrentVersions", "int"),
+    "AbortIncompleteMultipartUpload": ("AbortIncompleteMultipartUpload", "struct"),
+    "DaysAfterInitiation": ("DaysAfterInitiation", "int"),
+}
+
+
+def _lifecycle_struct(el: ET.Element, depth: int = 0) -> dict[str, Any]:
+    if depth > 6:
+        raise _malformed()
+    out: dict[str, Any] = {}
+    for child in el:
+        known = _LIFECYCLE.get(child.tag) if isinstance(child.tag, str) else None
+        if known is None:
+            raise _malformed()
+        name, kind = known
+        text = (child.text or "").strip()
+        if kind == "int":
+            if not text.isascii() or not text.isdigit() or len(text) > 19:
+                raise _malformed()
+            value: Any = int(text)
+        elif kind == "bool":
+            if text not in ("true", "false"):
+                raise _malformed()
+            value = text == "true"
+        elif kind == "text":
+            value = child.text or ""
+        else:
+            value = _lifecycle_struct(child, depth + 1)
+        if el.tag == "And" and child.tag == "Tag":      # And's tags: repeated Tag elements
+            out.setdefault("Tags", []).append(value)
+        elif kind == "list":
+            out.setdefault(name, []).append(value)
+        elif name in out:
+            raise _malformed()
+        else:
+            out[name] = value
+    return out
+
+
+def parse_lifecycle(body: bytes) -> list[dict[str, Any]]:
+    """A LifecycleConfiguration document: its rules in boto3's shape (``Rules``)."""
+    root = parse_xml(body)
+    if root.tag != "LifecycleConfiguration" or any(child.tag != "Rule" for child in root):
+        raise _malformed()
+    return list(_lifecycle_struct(root).get("Rules", []))
+
+
+def _lifecycle_members(doc: dict[str, Any]) -> dict[str, Any]:
+    elements = {member: element for element, (member, _) in _LIFECYCLE.items()}
+    out: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name == "Tags":
+            out["Tag"] = [_lifecycle_members(v) for v in value]
+        elif isinstance(value, list):
+            out[elements[name]] = [_lifecycle_members(v) for v in value]
+        elif isinstance(value, dict):
+            out[elements[name]] = _lifecycle_members(value)
+        else:
+            out[elements[name]] = value
+    return out
+
+
+def render_lifecycle(rules: list[dict[str, Any]]) -> bytes:
+    return xml_document("LifecycleConfiguration", {"Rule": [_lifecycle_members(r) for r in rules]})
+
+
+def get_lifecycle(call: Call) -> Reply:
+    rules = call.service.lifecycle(call.bucket)
+    if not rules:
+        raise S3Error("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404,
+                      BucketName=call.bucket)
+    return call.reply(200, render_lifecycle(rules))
+
+
+def put_lifecycle(call: Call) -> Reply:
+    call.service.put_lifecycle(call.bucket, parse_lifecycle(call.body))
+    return call.reply(200)
+
+
+def delete_lifecycle(call: Call) -> Reply:
+    call.service.put_lifecycle(call.bucket, None)
+    return call.reply(204)
+
+
 def get_notification(call: Call) -> Reply:
     return call.reply(200, render_notification(call.service.notification(call.bucket)))
 
@@ -805,6 +903,8 @@ OPERATIONS: dict[str, Handler] = {
     "UploadPart": upload_part, "UploadPartCopy": upload_part_copy, "CompleteMultipartUpload": complete_upload,
     "AbortMultipartUpload": abort_upload, "ListParts": list_parts,
     "GetBucketCors": get_cors, "PutBucketCors": put_cors, "DeleteBucketCors": delete_cors,
+    "GetBucketLifecycleConfiguration": get_lifecycle, "PutBucketLifecycleConfiguration": put_lifecycle,
+    "DeleteBucketLifecycle": delete_lifecycle,
 }
 
 

@@ -322,8 +322,11 @@ class ObjectIndex(Protocol):
         ``if_match`` (an ETag) does not hold."""
     def get_object(self, bucket: str, key: str) -> ObjectRow | None: ...
     def delete_object(self, bucket: str, key: str, now_ms: int,
-                      outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
-        """The row removed (None: nothing there, and the outbox is not written)."""
+                      outbox: list[tuple[str, NewMessage]] | None = None,
+                      if_blob: str | None = None) -> ObjectRow | None:
+        """The row removed (None: nothing there, and the outbox is not written). ``if_blob``: only
+        while the object is still the one whose bytes are that file (lifecycle expiration must not
+        take a newer write of the key)."""
     def list_objects(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
         """Rows whose key starts with ``prefix`` and sorts after ``after``, in order."""
 

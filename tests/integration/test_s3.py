@@ -398,3 +398,26 @@ def test_cors_configuration_preflights_and_actual_requests(server: CumuloServer,
     s3.delete_bucket_cors(Bucket=bucket)
     assert error(lambda: s3.get_bucket_cors(Bucket=bucket))[:2] == ("NoSuchCORSConfiguration", 404)
     assert preflight("https://app.example.com", "GET")[0] == 403
+
+
+def test_lifecycle_configuration_round_trips_and_is_checked(s3: Any, bucket: str) -> None:
+    import datetime
+
+    assert error(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))[:2] == (
+        "NoSuchLifecycleConfiguration", 404)
+    rules = [{"ID": "logs", "Status": "Enabled", "Filter": {"And": {"Prefix": "logs/", "ObjectSizeLessThan": 1024}},
+              "Expiration": {"Days": 7}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}},
+             {"ID": "archive", "Status": "Disabled", "Filter": {"Prefix": "old/"},
+              "Expiration": {"Date": datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)},
+              "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rules
+    code, status, _ = error(lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={
+        "Rules": [{"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 0}}]}))
+    assert (code, status) == ("InvalidArgument", 400)
+    code, status, _ = error(lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={
+        "Rules": [{"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
+                   "Expiration": {"Date": datetime.datetime(2030, 1, 1, 12, tzinfo=datetime.timezone.utc)}}]}))
+    assert (code, status) == ("InvalidArgument", 400)
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    assert error(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))[0] == "NoSuchLifecycleConfiguration"

@@ -74,6 +74,9 @@ OPERATIONS: dict[str, Mapper] = {
     "GetBucketCors": on_bucket("s3:GetBucketCORS"),
     "PutBucketCors": on_bucket("s3:PutBucketCORS"),
     "DeleteBucketCors": on_bucket("s3:PutBucketCORS"),      # S3 has no action of its own for it
+    "GetBucketLifecycleConfiguration": on_bucket("s3:GetLifecycleConfiguration"),
+    "PutBucketLifecycleConfiguration": on_bucket("s3:PutLifecycleConfiguration"),
+    "DeleteBucketLifecycle": on_bucket("s3:PutLifecycleConfiguration"),
 }
 
 register("s3", OPERATIONS)

@@ -44,7 +44,9 @@ def test_a_write_commits_its_notifications_and_a_refused_one_none(messages: Mess
     status, old = index.put_object("b", row("k", "blob3"), T, outbox(), if_match='"1"')
     assert (status, old and old.blob) == ("ok", "blob1")
     assert index.delete_object("b", "absent", T, outbox()) is None
-    gone = index.delete_object("b", "k", T, outbox())
+    assert index.delete_object("b", "k", T, outbox(), if_blob="blob1") is None    # replaced since: kept
+    assert index.get_object("b", "k") is not None
+    gone = index.delete_object("b", "k", T, outbox(), if_blob="blob3")
     assert gone is not None and gone.blob == "blob3"
     assert queues.counts("~outbox", T) == (4, 0, 0)
 
