@@ -47,7 +47,7 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-disposition": "content-disposition",
               "response-content-encoding": "content-encoding"}
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
-_UNSERVED = {"acl", "versioning", "tagging", "policy", "website", "logging", "replication",
+_UNSERVED = {"acl", "versioning", "policy", "website", "logging", "replication",
              "encryption", "versions", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
              "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
              "accelerate", "requestPayment", "policyStatus", "attributes"}
@@ -124,6 +124,8 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
     if not key:
         if "cors" in query:
             return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "")
+        if "tagging" in query:
+            return {"GET": "GetBucketTagging", "PUT": "PutBucketTagging", "DELETE": "DeleteBucketTagging"}.get(method, "")
         if "lifecycle" in query:
             return {"GET": "GetBucketLifecycleConfiguration", "PUT": "PutBucketLifecycleConfiguration",
                     "DELETE": "DeleteBucketLifecycle"}.get(method, "")
@@ -144,6 +146,8 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
         if method == "POST" and "delete" in query:
             return "DeleteObjects"
         return ""
+    if "tagging" in query:
+        return ""                               # object tags: not kept
     copy = _header(headers, "x-amz-copy-source") is not None
     if method == "GET":
         return "ListParts" if "uploadId" in query else "GetObject"
@@ -637,6 +641,45 @@ def delete_lifecycle(call: Call) -> Reply:
     return call.reply(204)
 
 
+def parse_tagging(body: bytes) -> dict[str, str]:
+    """A Tagging document's TagSet, as a map (S3's errors for duplicate keys and bad sizes)."""
+    root = parse_xml(body)
+    if root.tag != "Tagging" or [c.tag for c in root] != ["TagSet"]:
+        raise _malformed()
+    tags: dict[str, str] = {}
+    for tag in root[0]:
+        if tag.tag != "Tag" or sorted(c.tag for c in tag) != ["Key", "Value"]:
+            raise _malformed()
+        key, value = _child_text(tag, "Key") or "", _child_text(tag, "Value") or ""
+        if key in tags:
+            raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key", 400, TagKey=key)
+        if not key or len(key) > 128 or len(value) > 256 or key.startswith("aws:"):
+            raise S3Error("InvalidTag", "The TagKey you have provided is invalid" if not key or len(key) > 128
+                          or key.startswith("aws:") else "The TagValue you have provided is invalid", 400, TagKey=key)
+        tags[key] = value
+    if len(tags) > 50:
+        raise S3Error("InvalidTag", "Bucket tag count cannot be greater than 50", 400)
+    return tags
+
+
+def get_tagging(call: Call) -> Reply:
+    tags = call.service.bucket(call.bucket).get("Tags")
+    if not tags:
+        raise S3Error("NoSuchTagSet", "The TagSet does not exist", 404, BucketName=call.bucket)
+    return call.reply(200, xml_document("Tagging", {"TagSet": {"Tag": [{"Key": k, "Value": v}
+                                                                      for k, v in tags.items()]}}))
+
+
+def put_tagging(call: Call) -> Reply:
+    call.service.put_bucket_tags(call.bucket, parse_tagging(call.body))
+    return call.reply(204)
+
+
+def delete_tagging(call: Call) -> Reply:
+    call.service.put_bucket_tags(call.bucket, None)
+    return call.reply(204)
+
+
 def get_notification(call: Call) -> Reply:
     return call.reply(200, render_notification(call.service.notification(call.bucket)))
 
@@ -905,6 +948,7 @@ OPERATIONS: dict[str, Handler] = {
     "GetBucketCors": get_cors, "PutBucketCors": put_cors, "DeleteBucketCors": delete_cors,
     "GetBucketLifecycleConfiguration": get_lifecycle, "PutBucketLifecycleConfiguration": put_lifecycle,
     "DeleteBucketLifecycle": delete_lifecycle,
+    "GetBucketTagging": get_tagging, "PutBucketTagging": put_tagging, "DeleteBucketTagging": delete_tagging,
 }
 
 

@@ -150,6 +150,16 @@ class ObjectService:
         if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
             raise m.no_such_bucket(name)
 
+    def put_bucket_tags(self, name: str, tags: dict[str, str] | None) -> None:
+        """Set (None: delete) the bucket's tags."""
+        doc = self.bucket(name)
+        if tags is None:
+            doc.pop("Tags", None)
+        else:
+            doc["Tags"] = dict(tags)
+        if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
+            raise m.no_such_bucket(name)
+
     def lifecycle(self, name: str) -> list[dict[str, Any]] | None:
         """The bucket's lifecycle rules; None when it has no configuration."""
         return self.bucket(name).get("Lifecycle")

@@ -339,13 +339,16 @@ class TopicService:
         doc["Attributes"].update(self._check_subscription_attributes({name: str(value or "")}, doc["Protocol"]))
         self.documents.put_document(SUBSCRIPTION_DOCUMENT, doc["id"], doc)
 
-    def list_subscriptions(self, topic_arn: str | None = None) -> list[dict[str, str]]:
+    def list_subscriptions(self, topic_arn: str | None = None, pending_arns: bool = False) -> list[dict[str, str]]:
+        """As ListSubscriptions answers: a pending subscription's ARN is ``PendingConfirmation``
+        (``pending_arns``: its own ARN, for the deployer to find it)."""
         if topic_arn is not None:
             self.topic(topic_arn)
             subs = self._subscriptions_of(topic_arn)
         else:
             subs = self.documents.list_documents(SUBSCRIPTION_DOCUMENT)
-        return [{"SubscriptionArn": PENDING if s.get(PENDING) else s["SubscriptionArn"], "Owner": s["Owner"],
+        return [{"SubscriptionArn": PENDING if s.get(PENDING) and not pending_arns else s["SubscriptionArn"],
+                 "Owner": s["Owner"],
                  "Protocol": s["Protocol"],
                  "Endpoint": s["Endpoint"], "TopicArn": s["TopicArn"]}
                 for s in sorted(subs, key=lambda s: s["SubscriptionArn"])]

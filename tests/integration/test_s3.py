@@ -421,3 +421,16 @@ def test_lifecycle_configuration_round_trips_and_is_checked(s3: Any, bucket: str
     assert (code, status) == ("InvalidArgument", 400)
     s3.delete_bucket_lifecycle(Bucket=bucket)
     assert error(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))[0] == "NoSuchLifecycleConfiguration"
+
+
+def test_bucket_tags_are_set_read_and_deleted(s3: Any, bucket: str) -> None:
+    assert error(lambda: s3.get_bucket_tagging(Bucket=bucket))[:2] == ("NoSuchTagSet", 404)
+    tags = [{"Key": "team", "Value": "data"}, {"Key": "cost-center", "Value": ""}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    code, status, _ = error(lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
+        {"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}))
+    assert (code, status) == ("InvalidTag", 400)
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags        # the refused set changed nothing
+    s3.delete_bucket_tagging(Bucket=bucket)
+    assert error(lambda: s3.get_bucket_tagging(Bucket=bucket))[0] == "NoSuchTagSet"

@@ -77,6 +77,9 @@ OPERATIONS: dict[str, Mapper] = {
     "GetBucketLifecycleConfiguration": on_bucket("s3:GetLifecycleConfiguration"),
     "PutBucketLifecycleConfiguration": on_bucket("s3:PutLifecycleConfiguration"),
     "DeleteBucketLifecycle": on_bucket("s3:PutLifecycleConfiguration"),
+    "GetBucketTagging": on_bucket("s3:GetBucketTagging"),
+    "PutBucketTagging": on_bucket("s3:PutBucketTagging"),
+    "DeleteBucketTagging": on_bucket("s3:PutBucketTagging"),
 }
 
 register("s3", OPERATIONS)

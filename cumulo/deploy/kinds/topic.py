@@ -253,7 +253,7 @@ class Subscription(Kind):
 
 def _find(deploy: Deploy, spec: SubscriptionSpec) -> str | None:
     try:
-        subs: Iterable[dict[str, str]] = deploy.c.topics.list_subscriptions(spec.topic_arn)
+        subs: Iterable[dict[str, str]] = deploy.c.topics.list_subscriptions(spec.topic_arn, pending_arns=True)
     except CumuloError:
         return None
     return next((s["SubscriptionArn"] for s in subs if s["Protocol"] == spec.protocol
