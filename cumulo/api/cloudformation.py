@@ -1,8 +1,10 @@
 """CloudFormation's stack API on the control plane's endpoint (query protocol, ``api/query.py``), as boto3's
 ``cloudformation`` client and ``aws cloudformation`` speak it: DescribeStacks, ListStacks,
 DescribeStackResources, DescribeStackResource, ListStackResources, GetTemplate, DescribeStackEvents and
-DeleteStack over the stacks ``cumulo deploy`` made (``deploy/stacks.py``). Any other CloudFormation
-operation is answered with the protocol's ``InvalidAction`` error. Outputs that are execute-api URLs are
+DeleteStack over the stacks ``cumulo deploy`` made (``deploy/stacks.py``); CreateStack, UpdateStack and
+change sets (Create/Describe/Execute/Delete/ListChangeSets) from a TemplateBody (``deploy/change_sets.py``:
+what ``aws cloudformation deploy`` uses). Any other CloudFormation operation is answered with the
+protocol's ``InvalidAction`` error. Outputs that are execute-api URLs are
 given as the gateway serving the store gives them."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from cumulo.api import query
 from cumulo.api.http import Request
-from cumulo.deploy import stacks
+from cumulo.deploy import change_sets, stacks
 from cumulo.errors import ValidationException
 
 __all__ = ["SERVICE"]
@@ -60,6 +62,67 @@ def describe_stack_events(c: Any, r: Request, p: dict[str, str]) -> dict[str, An
     return {"StackEvents": stacks.describe_stack_events(c, str(_name(p)))}
 
 
+def _parameters(p: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for member in query.members(p, "Parameters"):
+        if not isinstance(member, dict) or not member.get("ParameterKey"):
+            raise ValidationException("Parameters: each needs a ParameterKey")
+        if member.get("UsePreviousValue", "").lower() == "true":
+            raise ValidationException(f"UsePreviousValue is not supported here; give {member['ParameterKey']}'s "
+                                      "value again")
+        out[member["ParameterKey"]] = member.get("ParameterValue", "")
+    return out
+
+
+def _capabilities(p: dict[str, str]) -> list[str]:
+    return [m for m in query.members(p, "Capabilities") if isinstance(m, str)]
+
+
+def _body(c: Any, p: dict[str, str]) -> Any:
+    if p.get("TemplateURL"):
+        raise ValidationException("TemplateURL is not supported yet: give the template as TemplateBody")
+    if p.get("UsePreviousTemplate", "").lower() == "true":
+        return stacks.get_template(c, str(_name(p)))["TemplateBody"]
+    return p.get("TemplateBody")
+
+
+def get_template_summary(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    if p.get("StackName") and not p.get("TemplateBody"):
+        return change_sets.template_summary(c, stacks.get_template(c, str(p["StackName"]))["TemplateBody"])
+    return change_sets.template_summary(c, _body(c, p))
+
+
+def create_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"StackId": change_sets.create_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p))}
+
+
+def update_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"StackId": change_sets.update_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p))}
+
+
+def create_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return change_sets.create_change_set(c, p.get("StackName"), p.get("ChangeSetName"), p.get("ChangeSetType"),
+                                         _body(c, p), _parameters(p), _capabilities(p), p.get("Description", ""))
+
+
+def describe_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return change_sets.describe_change_set(c, p.get("ChangeSetName"), p.get("StackName"))
+
+
+def execute_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    change_sets.execute_change_set(c, p.get("ChangeSetName"), p.get("StackName"))
+    return {}
+
+
+def delete_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    change_sets.delete_change_set(c, p.get("ChangeSetName"), p.get("StackName"))
+    return {}
+
+
+def list_change_sets(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    return {"Summaries": change_sets.list_change_sets(c, p.get("StackName"))}
+
+
 def delete_stack(c: Any, r: Request, p: dict[str, str]) -> None:
     from cumulo.deploy.engine import delete_stack as delete
     delete(c, stacks.stack_name_of(str(_name(p))))
@@ -74,5 +137,13 @@ SERVICE = query.Service("cloudformation", "2010-05-15", "http://cloudformation.a
     "GetTemplate": get_template,
     "DescribeStackEvents": describe_stack_events,
     "DeleteStack": delete_stack,
+    "GetTemplateSummary": get_template_summary,
+    "CreateStack": create_stack,
+    "UpdateStack": update_stack,
+    "CreateChangeSet": create_change_set,
+    "DescribeChangeSet": describe_change_set,
+    "ExecuteChangeSet": execute_change_set,
+    "DeleteChangeSet": delete_change_set,
+    "ListChangeSets": list_change_sets,
 })
 query.register(SERVICE)

@@ -41,6 +41,7 @@ class DeployResult:
     warnings: list[str]
     applied: bool
     routes: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)   # logical id -> Type, as the template says
 
     @property
     def changed(self) -> bool:
@@ -140,7 +141,8 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         template = build_functions(template)
     planned = _plan(c, template)
     if dry_run:
-        return DeployResult(template.stack_name, planned.changes, {}, planned.warnings, applied=False)
+        return DeployResult(template.stack_name, planned.changes, {}, planned.warnings, applied=False,
+                            types=dict(template.types))
     resources = template.all_resources()
     previous = _without_retained(c.store.get_stack(template.stack_name) or {}, template)
     state = Deploy(c, previous)
@@ -176,4 +178,4 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
             outputs = kind.local_outputs(outputs, template.of(kind.name), gateway_url)
     lines = [line for kind, spec in resources for line in kind.summary(spec)]
     return DeployResult(template.stack_name, planned.changes, outputs, warnings=planned.warnings, applied=True,
-                        routes=lines)
+                        routes=lines, types=dict(template.types))

@@ -156,7 +156,9 @@ def test_errors_are_cloudformations(cfn: BaseClient) -> None:
     assert _error(lambda: cfn.describe_stacks(StackName="nope")) == (
         "ValidationError", "Stack with id nope does not exist", 400)
     code, message, status = _error(lambda: cfn.create_stack(StackName="x", TemplateBody="{}"))
-    assert (code, status) == ("InvalidAction", 400) and "CreateStack" in message
+    assert (code, status) == ("ValidationError", 400), message          # a template with no Resources
+    code, message, status = _error(lambda: cfn.detect_stack_drift(StackName="orders"))
+    assert (code, status) == ("InvalidAction", 400) and "DetectStackDrift" in message
     assert _error(lambda: cfn.list_stacks(StackStatusFilter=["NOPE"]))[0] == "ValidationError"
 
 

@@ -1,6 +1,11 @@
 """CloudFormation's stack operations as IAM sees them (Service Authorization Reference, "AWS
 CloudFormation"): an operation naming a stack acts on ``stack/<name>/*`` (its name, or the stack id a
-request may give instead); DescribeStacks without a name and ListStacks have no resource (``*``)."""
+request may give instead); DescribeStacks without a name and ListStacks have no resource (``*``).
+
+CreateStack, UpdateStack and ExecuteChangeSet make what the template says with the platform's own
+rights, where AWS makes each resource with the caller's (or a service role's): a template may make
+roles with any policy, so a role calling them must also be allowed ``iam:CreateRole`` on ``*`` —
+no principal gets through a stack what it could not give itself."""
 
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ def on_stack(action: str, optional: bool = False) -> Mapper:
     return mapper
 
 
+def with_iam(mapper: Mapper) -> Mapper:
+    def both(call: Call, scope: Scope) -> tuple[Check, ...]:
+        return (*mapper(call, scope), Check("iam:CreateRole", "*"))
+    return both
+
+
 OPERATIONS: dict[str, Mapper] = {
     "DescribeStacks": on_stack("cloudformation:DescribeStacks", optional=True),
     "ListStacks": anywhere("cloudformation:ListStacks"),
@@ -33,6 +44,14 @@ OPERATIONS: dict[str, Mapper] = {
     "GetTemplate": on_stack("cloudformation:GetTemplate"),
     "DescribeStackEvents": on_stack("cloudformation:DescribeStackEvents"),
     "DeleteStack": on_stack("cloudformation:DeleteStack"),
+    "GetTemplateSummary": on_stack("cloudformation:GetTemplateSummary", optional=True),
+    "CreateStack": with_iam(on_stack("cloudformation:CreateStack")),
+    "UpdateStack": with_iam(on_stack("cloudformation:UpdateStack")),
+    "CreateChangeSet": on_stack("cloudformation:CreateChangeSet"),
+    "DescribeChangeSet": on_stack("cloudformation:DescribeChangeSet", optional=True),
+    "ExecuteChangeSet": with_iam(on_stack("cloudformation:ExecuteChangeSet", optional=True)),
+    "DeleteChangeSet": on_stack("cloudformation:DeleteChangeSet", optional=True),
+    "ListChangeSets": on_stack("cloudformation:ListChangeSets"),
 }
 
 register("cloudformation", OPERATIONS)

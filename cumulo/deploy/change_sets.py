@@ -1,0 +1,312 @@
+"""CloudFormation's write API over ``deploy``: stacks created and updated from a template given in
+the request, and change sets (what ``aws cloudformation deploy`` and ``sam deploy`` use).
+
+A template comes as ``TemplateBody`` (at most 51,200 bytes, as AWS) and is written to
+``<home>/cloudformation/<stack>/<id>/template`` before it is read, so it must carry its own code
+(``InlineCode``/``ZipFile``) or name code Cumulo can read; a local ``CodeUri`` resolves against
+that folder, which holds nothing else. The capabilities a template needs are asked for as AWS asks:
+``CAPABILITY_IAM`` (or ``CAPABILITY_NAMED_IAM``) where it makes IAM roles or policies, its own or
+those SAM makes for functions and state machines, and ``CAPABILITY_AUTO_EXPAND`` for a template with
+a ``Transform`` given to CreateStack or UpdateStack directly (a change set expands it itself).
+
+Differences from AWS, chosen: a stack's create or update runs within the request, so the answer
+comes when it is done (``CREATE_COMPLETE`` at the first DescribeStacks; the CLI's waiters see it at
+once); one that fails is rolled back and the request answers ``ValidationError`` with the reason,
+instead of leaving a stack in ``ROLLBACK_COMPLETE``. A change set of type ``CREATE`` makes no
+``REVIEW_IN_PROGRESS`` stack; it is planned (``deploy(dry_run=True)``) when created and applied
+when executed, and refused at execution if the stack changed in between.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cumulo.deploy.engine import DeployResult, deploy
+from cumulo.deploy.intrinsics import IntrinsicError, parse
+from cumulo.deploy.stacks import STACK_KEY, stack_name_of
+from cumulo.deploy.template import stack_id
+from cumulo.errors import CumuloError, ValidationException
+
+if TYPE_CHECKING:
+    from cumulo.app import Cumulo
+
+__all__ = ["template_summary", "create_stack", "update_stack", "create_change_set", "describe_change_set", "execute_change_set",
+           "delete_change_set", "list_change_sets", "InsufficientCapabilitiesException", "TEMPLATE_BODY_MAX"]
+
+TEMPLATE_BODY_MAX = 51_200
+_KIND = "cloudformation-change-set"
+_ACTIONS = {"create": "Add", "update": "Modify", "replace": "Modify", "delete": "Remove"}
+_IAM_KINDS = {"role", "policy", "managed policy", "iam role", "iam policy"}
+
+
+class InsufficientCapabilitiesException(CumuloError):
+    status = 400
+
+
+class AlreadyExistsException(CumuloError):
+    status = 400
+
+
+class ChangeSetNotFound(CumuloError):
+    status = 404
+
+
+class InvalidChangeSetStatus(CumuloError):
+    status = 400
+
+
+def _exists(c: Cumulo, stack: str) -> bool:
+    record = (c.store.get_stack(stack) or {}).get(STACK_KEY)
+    return isinstance(record, dict) and record.get("StackStatus") != "DELETE_COMPLETE"
+
+
+def _check_name(stack: Any) -> str:
+    if not isinstance(stack, str) or not stack:
+        raise ValidationException("1 validation error detected: Value null at 'stackName' failed to satisfy "
+                                  "constraint: Member must not be null")
+    if len(stack) > 128 or not stack[0].isalpha() or not all(ch.isalnum() or ch == "-" for ch in stack):
+        raise ValidationException(f"1 validation error detected: Value '{stack}' at 'stackName' failed to satisfy "
+                                  "constraint: Member must satisfy regular expression pattern: "
+                                  "[a-zA-Z][-a-zA-Z0-9]*")
+    return stack
+
+
+def _template_file(c: Cumulo, stack: str, body: Any) -> Path:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationException("Either Template URL or Template Body must be specified.")
+    if len(body.encode()) > TEMPLATE_BODY_MAX:
+        raise ValidationException(f"1 validation error detected: Value at 'templateBody' failed to satisfy constraint: "
+                                  f"Member must have length less than or equal to {TEMPLATE_BODY_MAX}")
+    folder = Path(c.settings.home) / "cloudformation" / stack / uuid.uuid4().hex
+    folder.mkdir(parents=True, mode=0o700)
+    path = folder / "template"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _plan(c: Cumulo, stack: str, path: Path, parameters: dict[str, str]) -> DeployResult:
+    try:
+        return deploy(c, path, parameters, stack_name=stack, dry_run=True, build=False)
+    except CumuloError as err:
+        raise ValidationException(f"Template format error: {err.message}") from None
+
+
+def _check_capabilities(result: DeployResult, body: str, capabilities: list[str], direct: bool) -> None:
+    needed = []
+    iam = any(t.startswith("AWS::IAM::") for t in result.types.values()) or any(
+        ch.kind in _IAM_KINDS and ch.action != "unchanged" for ch in result.changes)
+    if iam and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
+        needed.append("CAPABILITY_IAM")
+    if direct and "Transform" in body and "CAPABILITY_AUTO_EXPAND" not in capabilities:
+        needed.append("CAPABILITY_AUTO_EXPAND")
+    if needed:
+        raise InsufficientCapabilitiesException(f"Requires capabilities : [{', '.join(needed)}]")
+
+
+def _apply(c: Cumulo, stack: str, path: Path, parameters: dict[str, str]) -> DeployResult:
+    try:
+        return deploy(c, path, parameters, stack_name=stack, build=False)
+    except CumuloError as err:
+        raise ValidationException(err.message) from None
+
+
+def _stack_id(c: Cumulo, stack: str) -> str:
+    record = (c.store.get_stack(stack) or {}).get(STACK_KEY) or {}
+    return str(record.get("StackId") or stack_id(stack, c.arns.region, c.arns.account))
+
+
+def template_summary(c: Cumulo, body: Any) -> dict[str, Any]:
+    """GetTemplateSummary of a TemplateBody: its parameters, resource types, transforms (what ``aws
+    cloudformation deploy`` reads before it makes a change set)."""
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationException("Either Template URL or Template Body must be specified.")
+    try:
+        doc = parse(body)
+    except IntrinsicError as exc:
+        raise ValidationException(f"Template format error: {exc.message}") from None
+    if not isinstance(doc, dict):
+        raise ValidationException("Template format error: a template is a map of sections")
+    parameters: dict[str, Any] = doc["Parameters"] if isinstance(doc.get("Parameters"), dict) else {}
+    resources: dict[str, Any] = doc["Resources"] if isinstance(doc.get("Resources"), dict) else {}
+    transform = doc.get("Transform")
+    out: dict[str, Any] = {
+        "Parameters": [{"ParameterKey": name, "ParameterType": str(spec.get("Type", "String")),
+                        "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
+                        **({"DefaultValue": str(spec["Default"])} if "Default" in spec else {}),
+                        **({"Description": str(spec["Description"])} if "Description" in spec else {})}
+                       for name, spec in parameters.items() if isinstance(spec, dict)],
+        "ResourceTypes": sorted({str(r.get("Type")) for r in resources.values() if isinstance(r, dict)}),
+        "Version": str(doc.get("AWSTemplateFormatVersion", "2010-09-09")),
+        "DeclaredTransforms": [transform] if isinstance(transform, str) else
+        [t for t in transform if isinstance(t, str)] if isinstance(transform, list) else []}
+    if doc.get("Description"):
+        out["Description"] = str(doc["Description"])
+    return out
+
+
+# -- stacks ----------------------------------------------------------------------------------------
+def create_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str]) -> str:
+    """CreateStack: the stack made from ``body``; its id."""
+    stack = _check_name(stack)
+    if _exists(c, stack):
+        raise _already_exists(stack)
+    path = _template_file(c, stack, body)
+    try:
+        _check_capabilities(_plan(c, stack, path, parameters), body, capabilities, direct=True)
+        _apply(c, stack, path, parameters)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return _stack_id(c, stack)
+
+
+def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str]) -> str:
+    """UpdateStack: the stack changed to ``body``; ``ValidationError`` when nothing would change."""
+    stack = _check_name(stack)
+    if not _exists(c, stack):
+        raise ValidationException(f"Stack [{stack}] does not exist")
+    path = _template_file(c, stack, body)
+    try:
+        planned = _plan(c, stack, path, parameters)
+        _check_capabilities(planned, body, capabilities, direct=True)
+        if not planned.changed:
+            raise ValidationException("No updates are to be performed.")
+        _apply(c, stack, path, parameters)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return _stack_id(c, stack)
+
+
+def _already_exists(what: str) -> CumuloError:
+    return AlreadyExistsException(f"Stack [{what}] already exists")
+
+
+# -- change sets -----------------------------------------------------------------------------------
+def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, parameters: dict[str, str],
+                      capabilities: list[str], description: str = "") -> dict[str, str]:
+    """CreateChangeSet: the template planned against the stack; (Id, StackId)."""
+    stack = _check_name(stack)
+    if not isinstance(name, str) or not name or len(name) > 128 or not name[0].isalpha() or \
+            not all(ch.isalnum() or ch == "-" for ch in name):
+        raise ValidationException(f"1 validation error detected: Value '{name}' at 'changeSetName' failed to satisfy "
+                                  "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*")
+    kind = kind or "UPDATE"
+    if kind not in ("CREATE", "UPDATE"):
+        raise ValidationException(f"ChangeSetType {kind} is not supported; CREATE and UPDATE are")
+    exists = _exists(c, stack)
+    if kind == "CREATE" and exists:
+        raise ValidationException(f"Stack [{stack}] already exists and cannot be created again with the changeSet "
+                                  f"[{name}].")
+    if kind == "UPDATE" and not exists:
+        raise ValidationException(f"Stack [{stack}] does not exist")
+    if any(d["ChangeSetName"] == name and d["StackName"] == stack for d in c.store.list_documents(_KIND)):
+        raise AlreadyExistsException(f"ChangeSet [{name}] already exists")
+    path = _template_file(c, stack, body)
+    planned = _plan(c, stack, path, parameters)
+    _check_capabilities(planned, body, capabilities, direct=False)
+    change_set_id = (f"arn:aws:cloudformation:{c.arns.region}:{c.arns.account}:changeSet/{name}/"
+                     f"{uuid.uuid4()}")
+    changes = [{"Type": "Resource", "ResourceChange": {
+        "Action": _ACTIONS[ch.action], "LogicalResourceId": ch.logical_id,
+        "ResourceType": planned.types.get(ch.logical_id, ""),
+        **({"PhysicalResourceId": ch.function} if ch.action != "create" and ch.function else {}),
+        **({"Replacement": "True" if ch.action == "replace" else "False"} if ch.action in ("update", "replace")
+           else {})}} for ch in planned.changes if ch.action in _ACTIONS]
+    empty = not changes
+    doc = {"ChangeSetId": change_set_id, "ChangeSetName": name, "StackName": stack,
+           "StackId": _stack_id(c, stack), "ChangeSetType": kind, "Description": description,
+           "CreationTime": datetime.now(timezone.utc).isoformat(), "Parameters": parameters,
+           "Capabilities": capabilities, "Changes": changes, "TemplatePath": str(path),
+           "Status": "FAILED" if empty else "CREATE_COMPLETE",
+           "ExecutionStatus": "UNAVAILABLE" if empty else "AVAILABLE",
+           "StatusReason": ("The submitted information didn't contain changes. Submit different information to "
+                            "create a change set.") if empty else "",
+           "StackRecord": _fingerprint(c, stack)}
+    c.store.put_document(_KIND, _doc_id(change_set_id), doc)
+    return {"Id": change_set_id, "StackId": doc["StackId"]}
+
+
+def _doc_id(change_set_id: str) -> str:
+    return change_set_id.rsplit("/", 1)[-1]
+
+
+def _fingerprint(c: Cumulo, stack: str) -> str:
+    record = (c.store.get_stack(stack) or {}).get(STACK_KEY) or {}
+    return str(record.get("LastUpdatedTime") or record.get("CreationTime") or "")
+
+
+def _find(c: Cumulo, name: Any, stack: Any) -> dict[str, Any]:
+    if not isinstance(name, str) or not name:
+        raise ValidationException("1 validation error detected: Value null at 'changeSetName' failed to satisfy "
+                                  "constraint: Member must not be null")
+    if isinstance(name, str) and name.startswith("arn:") and ":changeSet/" in name:
+        doc = c.store.get_document(_KIND, _doc_id(name))
+        if doc is not None and doc["ChangeSetId"] == name:
+            return doc
+    elif isinstance(name, str) and name:
+        if not stack:
+            raise ValidationException("StackName must be specified if ChangeSetName is not specified as an ARN.")
+        for doc in c.store.list_documents(_KIND):
+            if doc["ChangeSetName"] == name and doc["StackName"] == stack_name_of(str(stack)):
+                return doc
+    raise ChangeSetNotFound(f"ChangeSet [{name}] does not exist")
+
+
+def describe_change_set(c: Cumulo, name: Any, stack: Any = None) -> dict[str, Any]:
+    doc = _find(c, name, stack)
+    out = {k: doc[k] for k in ("ChangeSetId", "ChangeSetName", "StackId", "StackName", "CreationTime",
+                               "ExecutionStatus", "Status", "Changes", "Capabilities")}
+    out["Parameters"] = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(doc["Parameters"].items())]
+    for key in ("StatusReason", "Description"):
+        if doc.get(key):
+            out[key] = doc[key]
+    return out
+
+
+def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
+    doc = _find(c, name, stack)
+    if doc["ExecutionStatus"] != "AVAILABLE":
+        raise _invalid_state(f"ChangeSet [{doc['ChangeSetId']}] cannot be executed in its current execution status "
+                             f"of [{doc['ExecutionStatus']}]")
+    if _fingerprint(c, doc["StackName"]) != doc["StackRecord"]:
+        raise _invalid_state(f"ChangeSet [{doc['ChangeSetName']}] cannot be executed: the stack "
+                             f"[{doc['StackName']}] changed since it was created")
+    path = Path(doc["TemplatePath"])
+    doc.update(ExecutionStatus="EXECUTE_IN_PROGRESS")
+    c.store.put_document(_KIND, _doc_id(doc["ChangeSetId"]), doc)
+    try:
+        _apply(c, doc["StackName"], path, doc["Parameters"])
+    except CumuloError:
+        doc.update(ExecutionStatus="EXECUTE_FAILED")
+        c.store.put_document(_KIND, _doc_id(doc["ChangeSetId"]), doc)
+        raise
+    # AWS deletes a stack's change sets once one of them is executed
+    for other in c.store.list_documents(_KIND):
+        if other["StackName"] == doc["StackName"]:
+            _forget(c, other)
+
+
+def delete_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
+    doc = _find(c, name, stack)
+    if doc["ExecutionStatus"] == "EXECUTE_IN_PROGRESS":
+        raise _invalid_state(f"ChangeSet [{doc['ChangeSetId']}] cannot be deleted while it executes")
+    _forget(c, doc)
+
+
+def list_change_sets(c: Cumulo, stack: Any) -> list[dict[str, Any]]:
+    name = stack_name_of(_check_name(stack) if not str(stack).startswith("arn:") else str(stack))
+    return [{k: doc[k] for k in ("ChangeSetId", "ChangeSetName", "StackId", "StackName", "CreationTime",
+                                 "ExecutionStatus", "Status")}
+            for doc in c.store.list_documents(_KIND) if doc["StackName"] == name]
+
+
+def _forget(c: Cumulo, doc: dict[str, Any]) -> None:
+    c.store.delete_document(_KIND, _doc_id(doc["ChangeSetId"]))
+    shutil.rmtree(Path(doc["TemplatePath"]).parent, ignore_errors=True)
+
+
+def _invalid_state(message: str) -> CumuloError:
+    return InvalidChangeSetStatus(message)

@@ -1,0 +1,187 @@
+"""CloudFormation's write API (deploy/change_sets.py) as teams deploy with it: boto3's create_stack /
+update_stack with their waiters, change sets reviewed then executed, and the AWS CLI's
+``aws cloudformation deploy`` (change sets underneath) against a real ``cumulo up``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from tests.integration.test_server import CumuloServer
+
+AWS = Path(sys.executable).parent / "aws"
+
+# Self-contained, as a template sent in a request must be: the function's code inline.
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting: {Type: String, Default: hello}
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return {"greeting": os.environ["GREETING"], "queue": os.environ["QUEUE"]}
+      Environment:
+        Variables: {GREETING: !Ref Greeting, QUEUE: !Ref Jobs}
+Outputs:
+  FunctionName: {Value: !Ref Greeter}
+  QueueUrl: {Value: !Ref Jobs}
+"""
+QUEUE_ONLY = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Plain:
+    Type: AWS::SQS::Queue
+Outputs:
+  Url: {Value: !Ref Plain}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("cfn-write") / "home")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def cfn(server: CumuloServer) -> BaseClient:
+    return server.aws("cloudformation")
+
+
+def _outputs(cfn: BaseClient, stack: str) -> dict[str, str]:
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def _invoke(server: CumuloServer, name: str) -> Any:
+    return json.loads(server.client().invoke(FunctionName=name)["Payload"].read())
+
+
+def _error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+
+def test_create_and_update_a_stack_with_the_waiters(server: CumuloServer, cfn: BaseClient) -> None:
+    with pytest.raises(ClientError) as caught:      # SAM makes the function a role: CAPABILITY_IAM
+        cfn.create_stack(StackName="greeter", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert _error(caught) == ("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
+    with pytest.raises(ClientError) as caught:
+        cfn.describe_stacks(StackName="greeter")
+    assert _error(caught) == ("ValidationError", "Stack with id greeter does not exist")   # nothing was made
+
+    stack_id = cfn.create_stack(StackName="greeter", TemplateBody=TEMPLATE,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])["StackId"]
+    cfn.get_waiter("stack_create_complete").wait(StackName="greeter", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE" and described["StackName"] == "greeter"
+    outputs = _outputs(cfn, "greeter")
+    assert _invoke(server, outputs["FunctionName"]) == {"greeting": "hello", "queue": outputs["QueueUrl"]}
+
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="greeter", TemplateBody=TEMPLATE,
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert _error(caught) == ("AlreadyExistsException", "Stack [greeter] already exists")
+
+    cfn.update_stack(StackName="greeter", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM",
+                                                                               "CAPABILITY_AUTO_EXPAND"],
+                     Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "bonjour"}])
+    cfn.get_waiter("stack_update_complete").wait(StackName="greeter", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert cfn.describe_stacks(StackName="greeter")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert _invoke(server, outputs["FunctionName"])["greeting"] == "bonjour"
+    with pytest.raises(ClientError) as caught:
+        cfn.update_stack(StackName="greeter", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM",
+                                                                                   "CAPABILITY_AUTO_EXPAND"],
+                         Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "bonjour"}])
+    assert _error(caught) == ("ValidationError", "No updates are to be performed.")
+
+
+def test_a_change_set_is_reviewed_then_executed(server: CumuloServer, cfn: BaseClient) -> None:
+    made = cfn.create_change_set(StackName="plain", ChangeSetName="first", ChangeSetType="CREATE",
+                                 TemplateBody=QUEUE_ONLY)
+    cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=made["Id"],
+                                                      WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    review = cfn.describe_change_set(ChangeSetName="first", StackName="plain")
+    assert (review["Status"], review["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert [c["ResourceChange"]["Action"] + " " + c["ResourceChange"]["LogicalResourceId"] + " " +
+            c["ResourceChange"]["ResourceType"] for c in review["Changes"]] == ["Add Plain AWS::SQS::Queue"]
+    with pytest.raises(ClientError):
+        cfn.describe_stacks(StackName="plain")                    # nothing made while under review
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="plain")["Summaries"]] == ["first"]
+
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_create_complete").wait(StackName="plain", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    url = _outputs(cfn, "plain")["Url"]
+    assert server.aws("sqs").get_queue_url(QueueName=url.rsplit("/", 1)[1])["QueueUrl"] == url
+    assert cfn.list_change_sets(StackName="plain")["Summaries"] == []   # executed: gone, as on AWS
+
+    same = cfn.create_change_set(StackName="plain", ChangeSetName="again", ChangeSetType="UPDATE",
+                                 TemplateBody=QUEUE_ONLY)
+    empty = cfn.describe_change_set(ChangeSetName=same["Id"])
+    assert (empty["Status"], empty["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert empty["StatusReason"].startswith("The submitted information didn't contain changes.")
+    with pytest.raises(ClientError) as caught:
+        cfn.execute_change_set(ChangeSetName=same["Id"])
+    assert _error(caught)[0] == "InvalidChangeSetStatus"
+    cfn.delete_change_set(ChangeSetName=same["Id"])
+    with pytest.raises(ClientError) as caught:
+        cfn.describe_change_set(ChangeSetName=same["Id"])
+    assert _error(caught)[0] == "ChangeSetNotFound"
+
+
+def test_aws_cloudformation_deploy(server: CumuloServer, cfn: BaseClient, tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(TEMPLATE)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
+
+    def deploy(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "cloudformation", "deploy",
+                               "--template-file", str(template), "--stack-name", "cli-app",
+                               "--capabilities", "CAPABILITY_IAM", *extra],
+                              capture_output=True, text=True, env=env, timeout=300)
+    first = deploy("--parameter-overrides", "Greeting=hi")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Successfully created/updated stack - cli-app" in first.stdout
+    assert _invoke(server, _outputs(cfn, "cli-app")["FunctionName"])["greeting"] == "hi"
+    again = deploy("--parameter-overrides", "Greeting=hi")           # nothing changed: an empty change set
+    assert again.returncode == 255 and "No changes to deploy. Stack cli-app is up to date" in again.stderr
+    again = deploy("--parameter-overrides", "Greeting=hi", "--no-fail-on-empty-changeset")
+    assert again.returncode == 0, again.stdout + again.stderr
+    second = deploy("--parameter-overrides", "Greeting=hej")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _invoke(server, _outputs(cfn, "cli-app")["FunctionName"])["greeting"] == "hej"
+
+
+def test_bad_requests_get_cloudformations_errors(cfn: BaseClient) -> None:
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="9-starts-with-a-digit", TemplateBody=QUEUE_ONLY,
+                         Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert _error(caught)[0] == "ValidationError"
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="broken", TemplateBody="Resources: [not, a, map]")
+    assert _error(caught)[0] == "ValidationError"
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="huge", TemplateBody=QUEUE_ONLY + "#" * 60_000)
+    assert _error(caught)[0] == "ValidationError"
+    with pytest.raises(ClientError) as caught:
+        cfn.update_stack(StackName="never-made", TemplateBody=QUEUE_ONLY)
+    assert _error(caught) == ("ValidationError", "Stack [never-made] does not exist")
+    with pytest.raises(ClientError):
+        cfn.describe_stacks(StackName="broken")                   # a refused create leaves nothing
