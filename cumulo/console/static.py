@@ -63,7 +63,7 @@ JS = """
       var who=document.createElement('span');who.className='mark';
       who.textContent=(rec.function?rec.function+' ':'')+new Date(rec.timestamp).toISOString().slice(11,23)+' ';
       line.appendChild(who);
-      var doc=null;if(/^\s*\{/.test(m)){try{doc=JSON.parse(m);}catch(e){doc=null;}}
+      var doc=null;if(/^\\s*\\{/.test(m)){try{doc=JSON.parse(m);}catch(e){doc=null;}}
       if(doc&&typeof doc==='object'&&!Array.isArray(doc)){
         Object.keys(doc).forEach(function(k){var f=document.createElement('span');f.className='field';
           var v=doc[k];f.textContent=k+'='+(typeof v==='string'?v:JSON.stringify(v));line.appendChild(f);});
