@@ -2,7 +2,7 @@
 ``cloudformation`` client and ``aws cloudformation`` speak it: DescribeStacks, ListStacks,
 DescribeStackResources, DescribeStackResource, ListStackResources, GetTemplate, DescribeStackEvents and
 DeleteStack over the stacks ``cumulo deploy`` made (``deploy/stacks.py``); CreateStack, UpdateStack and
-change sets (Create/Describe/Execute/Delete/ListChangeSets) from a TemplateBody (``deploy/change_sets.py``:
+change sets (Create/Describe/Execute/Delete/ListChangeSets) from a TemplateBody or TemplateURL (``deploy/change_sets.py``:
 what ``aws cloudformation deploy`` uses). Any other CloudFormation operation is answered with the
 protocol's ``InvalidAction`` error. Outputs that are execute-api URLs are
 given as the gateway serving the store gives them."""
@@ -78,12 +78,10 @@ def _capabilities(p: dict[str, str]) -> list[str]:
     return [m for m in query.members(p, "Capabilities") if isinstance(m, str)]
 
 
-def _body(c: Any, p: dict[str, str]) -> Any:
-    if p.get("TemplateURL"):
-        raise ValidationException("TemplateURL is not supported yet: give the template as TemplateBody")
+def _body(c: Any, p: dict[str, str]) -> str:
     if p.get("UsePreviousTemplate", "").lower() == "true":
-        return stacks.get_template(c, str(_name(p)))["TemplateBody"]
-    return p.get("TemplateBody")
+        return str(stacks.get_template(c, str(_name(p)))["TemplateBody"])
+    return change_sets.template_text(c, p.get("TemplateBody"), p.get("TemplateURL"))
 
 
 def get_template_summary(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:

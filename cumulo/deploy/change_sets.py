@@ -1,10 +1,12 @@
 """CloudFormation's write API over ``deploy``: stacks created and updated from a template given in
 the request, and change sets (what ``aws cloudformation deploy`` and ``sam deploy`` use).
 
-A template comes as ``TemplateBody`` (at most 51,200 bytes, as AWS) and is written to
-``<home>/cloudformation/<stack>/<id>/template`` before it is read, so it must carry its own code
-(``InlineCode``/``ZipFile``) or name code Cumulo can read; a local ``CodeUri`` resolves against
-that folder, which holds nothing else. The capabilities a template needs are asked for as AWS asks:
+A template comes as ``TemplateBody`` (at most 51,200 bytes, as AWS) or ``TemplateURL`` (an object of
+Cumulo's own S3, at most 1 MB) and is written to ``<home>/cloudformation/<stack>/<id>/template``
+before it is read. It carries its own code (``InlineCode``) or names it in Cumulo's S3, as a
+packaged template does (``aws cloudformation package``, ``sam package``: ``CodeUri:
+s3://bucket/key`` or ``{Bucket, Key}``, a layer's ``ContentUri``, a state machine's
+``DefinitionUri``): those objects are copied into that folder and the template pointed at them. The capabilities a template needs are asked for as AWS asks:
 ``CAPABILITY_IAM`` (or ``CAPABILITY_NAMED_IAM``) where it makes IAM roles or policies, its own or
 those SAM makes for functions and state machines, and ``CAPABILITY_AUTO_EXPAND`` for a template with
 a ``Transform`` given to CreateStack or UpdateStack directly (a change set expands it itself).
@@ -19,7 +21,10 @@ when executed, and refused at execution if the stack changed in between.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,10 +39,11 @@ from cumulo.errors import CumuloError, ValidationException
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
 
-__all__ = ["template_summary", "create_stack", "update_stack", "create_change_set", "describe_change_set", "execute_change_set",
+__all__ = ["template_text", "template_summary", "create_stack", "update_stack", "create_change_set", "describe_change_set", "execute_change_set",
            "delete_change_set", "list_change_sets", "InsufficientCapabilitiesException", "TEMPLATE_BODY_MAX"]
 
 TEMPLATE_BODY_MAX = 51_200
+TEMPLATE_URL_MAX = 1 << 20
 _KIND = "cloudformation-change-set"
 _ACTIONS = {"create": "Add", "update": "Modify", "replace": "Modify", "delete": "Remove"}
 _IAM_KINDS = {"role", "policy", "managed policy", "iam role", "iam policy"}
@@ -75,16 +81,102 @@ def _check_name(stack: Any) -> str:
     return stack
 
 
-def _template_file(c: Cumulo, stack: str, body: Any) -> Path:
+def template_text(c: Cumulo, body: Any, url: Any) -> str:
+    """The template a request gives: its ``TemplateBody``, or the object its ``TemplateURL`` names in
+    Cumulo's own object storage (``https://s3.amazonaws.com/<bucket>/<key>``, the virtual-hosted form,
+    or this server's ``http://127.0.0.1:<port>/<bucket>/<key>``), at most 1 MB as on AWS."""
+    if isinstance(url, str) and url:
+        if body:
+            raise ValidationException("Specify exactly one of TemplateBody and TemplateURL.")
+        bucket, key = _object_of_url(url)
+        data = _read_object(c, bucket, key, TEMPLATE_URL_MAX)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationException("Template format error: the template at TemplateURL is not UTF-8") from None
     if not isinstance(body, str) or not body.strip():
         raise ValidationException("Either Template URL or Template Body must be specified.")
     if len(body.encode()) > TEMPLATE_BODY_MAX:
         raise ValidationException(f"1 validation error detected: Value at 'templateBody' failed to satisfy constraint: "
                                   f"Member must have length less than or equal to {TEMPLATE_BODY_MAX}")
+    return body
+
+
+def _object_of_url(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    host, path = parts.hostname or "", urllib.parse.unquote(parts.path).lstrip("/")
+    m = re.fullmatch(r"(?P<bucket>[a-z0-9][a-z0-9.-]*)\.s3[.-]([a-z0-9-]+\.)?amazonaws\.com", host)
+    if m:
+        bucket, key = m.group("bucket"), path
+    elif re.fullmatch(r"s3([.-][a-z0-9-]+)?\.amazonaws\.com", host) or host in ("127.0.0.1", "localhost", "::1"):
+        bucket, _, key = path.partition("/")
+    else:
+        raise ValidationException(f"TemplateURL must name an object of this server's S3: {url}")
+    if not bucket or not key:
+        raise ValidationException(f"TemplateURL must name a bucket and a key: {url}")
+    return bucket, key
+
+
+def _read_object(c: Cumulo, bucket: str, key: str, limit: int) -> bytes:
+    try:
+        row, body = c.objects.open(bucket, key)
+    except CumuloError as err:
+        raise ValidationException(f"S3 error: s3://{bucket}/{key}: {err.message}") from None
+    with body:
+        data = body.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationException(f"s3://{bucket}/{key} is larger than {limit} bytes")
+    return data
+
+
+# Where a packaged template (``aws cloudformation package``, ``sam package``) names code in S3.
+_S3_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri",
+                  "AWS::Serverless::StateMachine": "DefinitionUri"}
+
+
+def _s3_location(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, str) and value.startswith("s3://"):
+        bucket, _, key = value[5:].partition("/")
+        return (bucket, key) if bucket and key else None
+    if isinstance(value, dict) and isinstance(value.get("Bucket"), str) and isinstance(value.get("Key"), str):
+        return value["Bucket"], value["Key"]
+    return None
+
+
+def _localize(c: Cumulo, folder: Path, text: str) -> str:
+    """The template with the code it names in S3 copied beside it and named by those copies' paths
+    (written as JSON then); the text unchanged when it names none."""
+    try:
+        doc = parse(text)
+    except IntrinsicError:
+        return text   # refused with its line when it is read
+    if not isinstance(doc, dict):
+        return text
+    places: list[tuple[dict[str, Any], str]] = []
+    function_globals = (doc.get("Globals") or {}).get("Function") if isinstance(doc.get("Globals"), dict) else None
+    if isinstance(function_globals, dict) and "CodeUri" in function_globals:
+        places.append((function_globals, "CodeUri"))
+    for resource in (doc.get("Resources") or {}).values() if isinstance(doc.get("Resources"), dict) else ():
+        prop = _S3_PROPERTIES.get(str(resource.get("Type"))) if isinstance(resource, dict) else None
+        if prop and isinstance(resource.get("Properties"), dict) and prop in resource["Properties"]:
+            places.append((resource["Properties"], prop))
+    copied = 0
+    for holder, prop in places:
+        where = _s3_location(holder[prop])
+        if where is None:
+            continue
+        name = f"s3-{copied}-{Path(where[1]).name or 'object'}"
+        (folder / name).write_bytes(_read_object(c, where[0], where[1], 50 << 20))
+        holder[prop] = name
+        copied += 1
+    return json.dumps(doc) if copied else text
+
+
+def _template_file(c: Cumulo, stack: str, text: str) -> Path:
     folder = Path(c.settings.home) / "cloudformation" / stack / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     path = folder / "template"
-    path.write_text(body, encoding="utf-8")
+    path.write_text(_localize(c, folder, text), encoding="utf-8")
     return path
 
 

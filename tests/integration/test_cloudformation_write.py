@@ -185,3 +185,47 @@ def test_bad_requests_get_cloudformations_errors(cfn: BaseClient) -> None:
     assert _error(caught) == ("ValidationError", "Stack [never-made] does not exist")
     with pytest.raises(ClientError):
         cfn.describe_stacks(StackName="broken")                   # a refused create leaves nothing
+
+
+PACKAGED_APP = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Counter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+Outputs:
+  FunctionName: {Value: !Ref Counter}
+"""
+
+
+def test_a_packaged_template_with_its_code_in_s3(server: CumuloServer, cfn: BaseClient, tmp_path: Path) -> None:
+    """`aws cloudformation package` uploads the code to a bucket and names it s3://…; `deploy --s3-bucket`
+    uploads the template too and gives its TemplateURL: both are read from Cumulo's own S3."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {'packaged': True}\n")
+    (tmp_path / "template.yaml").write_text(PACKAGED_APP)
+    server.aws("s3").create_bucket(Bucket="artifacts")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": "", "AWS_ENDPOINT_URL": server.endpoint}
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(AWS), "cloudformation", *args], capture_output=True, text=True, env=env,
+                              timeout=300, cwd=tmp_path)
+    packaged = aws("package", "--template-file", "template.yaml", "--s3-bucket", "artifacts",
+                   "--output-template-file", "packaged.yaml")
+    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
+    assert "CodeUri: s3://artifacts/" in (tmp_path / "packaged.yaml").read_text()
+    deployed = aws("deploy", "--template-file", "packaged.yaml", "--stack-name", "packaged-app",
+                   "--capabilities", "CAPABILITY_IAM", "--s3-bucket", "artifacts", "--force-upload")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert _invoke(server, _outputs(cfn, "packaged-app")["FunctionName"]) == {"packaged": True}
+    keys = [o["Key"] for o in server.aws("s3").list_objects_v2(Bucket="artifacts")["Contents"]]
+    assert any(k.endswith(".template") for k in keys), keys        # the template went by TemplateURL
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="missing-code", TemplateBody=PACKAGED_APP.replace("src/", "s3://artifacts/nope.zip"),
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert _error(caught)[0] == "ValidationError" and "s3://artifacts/nope.zip" in _error(caught)[1]
