@@ -49,7 +49,7 @@ def _window(ms: int) -> str:
     return {1_000: "1 s", 10_000: "10 s", 60_000: "1 min", 3_600_000: "1 h", 86_400_000: "24 h"}.get(ms, "7 d")
 
 
-def login_page(error: str = "", token_field: bool = True) -> Safe:
+def login_page(error: str = "") -> Safe:
     flash = render('<p class="flash error" role="alert">{e}</p>', e=error) if error else Safe("")
     return render(
         '{flash}<form method="post" action="/login" class="login">'
@@ -59,8 +59,6 @@ def login_page(error: str = "", token_field: bool = True) -> Safe:
         'autocomplete="username" required>'
         '<label for="secret">Secret access key</label><input type="password" id="secret" name="secret" '
         'autocomplete="current-password" required>'
-        '<label for="token">Session token <span class="muted">(only for a role session\'s keys)</span></label>'
-        '<input type="password" id="token" name="token" autocomplete="off">'
         '<p><button type="submit">Log in</button></p></form>', flash=flash)
 
 

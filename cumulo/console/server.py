@@ -4,8 +4,9 @@ It listens on a port of its own (``cumulo up --console-port``, 8081 by default) 
 standard library's threading HTTP server: a page is rendered in one thread, and a live tail
 (server-sent events) holds a thread for as long as its browser listens.
 
-* **Login**: with one of the store's access keys (the owner's, or a role session's with its token):
-  checked by the control plane's own key lookup (``ControlPlane.keys``); the session lives in memory,
+* **Login**: with one of the store's access keys (the owner's; a role session's temporary keys are
+  refused, since the pages' reads are not checked against a role's policies): checked by the control
+  plane's own key lookup (``ControlPlane.keys``); the session lives in memory,
   its id only in a cookie (``HttpOnly; SameSite=Strict``), never in a URL. Under ``--no-auth`` there
   is no login: the console is the owner's and answers loopback clients only, and only for a loopback
   ``Host`` (a page of another site cannot reach it by DNS rebinding).
@@ -151,12 +152,15 @@ class Console:
     def owner(self) -> sigv4.Principal:
         return sigv4.Principal("", self.c.arns.region, "", self.c.identity.root_arn)
 
-    def _check_key(self, key_id: str, secret: str, token: str) -> sigv4.Principal | None:
+    def _check_key(self, key_id: str, secret: str) -> sigv4.Principal | None:
+        """The owner's principal for one of the store's keys and its secret; None for anything else
+        (a role session's keys included: the pages read without asking a role's policies)."""
         try:
-            key = self.control.keys(key_id, token or None)
+            key = self.control.keys(key_id, None)
         except CumuloError:
             return None
-        if not isinstance(key, sigv4.Key) or not hmac.compare_digest(key.secret.encode(), secret.encode()):
+        if not isinstance(key, sigv4.Key) or key.role_arn is not None or \
+                not hmac.compare_digest(key.secret.encode(), secret.encode()):
             return None
         return sigv4.Principal(key_id, self.c.arns.region, "", key.arn, key.role_arn, key.session_name)
 
@@ -217,7 +221,7 @@ class Console:
         if req.method != "POST":
             return _html(200, page("Log in", pages.login_page(), logout=False))
         form = req.form()
-        principal = self._check_key(form.get("key_id", "").strip(), form.get("secret", ""), form.get("token", "").strip())
+        principal = self._check_key(form.get("key_id", "").strip(), form.get("secret", ""))
         if principal is None:
             time.sleep(0.25)       # a guess costs time
             return _html(401, page("Log in", pages.login_page("That access key and secret are not this store's."),

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from cumulo import Cumulo
+from cumulo.api import sigv4
 from cumulo.api.keys import first_key
 from cumulo.api.server import ControlPlane
 from cumulo.console import graph
@@ -301,18 +302,25 @@ def test_the_tail_streams_new_lines_that_pass_the_filter(cumulo: Cumulo, console
 def test_actions_are_authorized_as_the_api_authorizes_a_role_session(cumulo: Cumulo,
                                                                       console: Callable[..., Console],
                                                                       deploy: Callable[..., str]) -> None:
-    """A role session's keys log in; what its role may not do, the console refuses with AWS's message."""
+    """A role session's keys cannot log in (the pages' reads are not checked against its policies);
+    an action made for a role session's principal is refused by the API's own authorization."""
     name = deploy("def handler(e, c):\n    return 1\n")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
                                                      "Action": "sts:AssumeRole"}]}
     role = cumulo.identity.roles.create_role("viewer", json.dumps(trust))["Arn"]
     session = cumulo.identity.sessions.for_role(role, "console-test", 3600)
-    b = Browser(console())
-    reply = b.send("POST", "/login", {"key_id": session.key_id, "secret": session.secret, "token": session.token})
-    assert reply.status == 303
+    c = console()
+    b = Browser(c)
+    refused = b.send("POST", "/login", {"key_id": session.key_id, "secret": session.secret, "token": session.token})
+    assert refused.status == 401 and not b.cookie
+    principal = sigv4.Principal(session.key_id, cumulo.arns.region, "", session.arn, session.role_arn,
+                                session.session_name)
+    _, cookie = c._new_session(principal)
+    b.cookie = cookie.split(";")[0]
     b.get(f"/functions/{name}")
-    refused = b.post(f"/functions/{name}/invoke", {"payload": "{}"})
-    assert b"AccessDenied" in refused.body and b"lambda:InvokeFunction" in refused.body
+    denied = b.post(f"/functions/{name}/invoke", {"payload": "{}"})
+    assert b"AccessDenied" in denied.body and b"lambda:InvokeFunction" in denied.body
+    assert b"succeeded" not in denied.body
 
 
 def test_cumulo_up_says_where_the_console_is_and_minus_one_turns_it_off(tmp_path: Path) -> None:
