@@ -42,6 +42,7 @@ from cumulo.model import function as fn
 from cumulo.model import limits
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
+from cumulo.logs.service import LogsService
 from cumulo.observe.logs import LogSink
 from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
@@ -57,7 +58,7 @@ from cumulo.events.permissions import BusPolicies
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
 from cumulo.events.destinations import ApiDestinations
 from cumulo.stepfunctions.service import StateMachines
-from cumulo.sources.housekeeping import Housekeeper, LogGroupRetention
+from cumulo.sources.housekeeping import Housekeeper
 from cumulo.functions.mappings import EventSourceMappings
 from cumulo.functions.pollers import MappingPollers
 from cumulo.objects.files import BodyFiles
@@ -157,6 +158,9 @@ class Cumulo:
         with health.opening(s.db_path):    # the first read of the functions' table
             self._sync_limits()
         self.logs = LogSink(self.store)
+        # CloudWatch Logs over the log store (docs/logs.md): reads flush what the sink holds first
+        self.log_groups = LogsService(self.store, self.store, s.region, s.account_id, clock, self.logs.flush,
+                                      s.log_retention_days or None)
         self._runtime_lock = threading.Lock()
         self._pool: EnvironmentPool | None = None
         self._env_cpus: set[int] | None = None     # see place_cpus
@@ -284,7 +288,7 @@ class Cumulo:
         """The housekeeper (not started; ``start_workers`` runs one): every sweep of what is past its
         retention, on Cumulo's clock."""
         return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep, self.tables.sweep,
-                            LogGroupRetention(self.store, self.store, self.clock).sweep,
+                            self.log_groups.sweep,
                             self.objects.expire])       # S3 lifecycle expiration
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:

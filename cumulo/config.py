@@ -38,6 +38,7 @@ class Settings:
     cpu_split: bool = False             # `cumulo up`: its threads on one CPU, environments on the others
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
+    log_retention_days: int = 30        # log groups nobody configured (a function's): events older go; 0 keeps them
     master_key_file: str = ""          # the store's master key (docs/secrets.md); "": <home>/master.key
     iam: str = "enforce"                # role sessions' requests: enforce | audit (allow, log denials) | off
     # `cumulo up`'s HTTP ports (control plane and gateway, each): what one client may hold (edge/server.py)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cumulo.model.queue import QueueAttributes
     from cumulo.store.ports import StoredMessage
 
-__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "LogRetention", "Functions",
+__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "now_ms", "Worker", "Documents", "Functions",
            "Invoke", "RunInvocation", "RuleSchedules", "Queues", "Streams", "ServiceCalls", "EventPattern",
            "CompilePattern", "Kind", "Target", "Send", "TargetFailed",
            "Targets"]
@@ -88,12 +88,6 @@ class Documents(Protocol):
     def get_document(self, kind: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_documents(self, kind: str) -> list[dict[str, Any]]: ...
     def delete_document(self, kind: str, doc_id: str) -> bool: ...
-
-
-class LogRetention(Protocol):
-    """Pruning the log store (a log group's retention)."""
-
-    def prune_logs(self, function: str, before_ms: int | None) -> int: ...
 
 
 # -- functions -----------------------------------------------------------------------------------

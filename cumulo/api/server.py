@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, kms, lambda_api, query, s3,
-    secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, kms, lambda_api, logs, query,
+    s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate

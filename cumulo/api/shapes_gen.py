@@ -91,7 +91,7 @@ def _served() -> dict[str, list[str]]:
     import botocore.session
 
     from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-        apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, kms, lambda_api, secretsmanager, sqs, ssm,
+        apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, kms, lambda_api, logs, secretsmanager, sqs, ssm,
         stepfunctions,
     )
     from cumulo.api.http import Request
@@ -100,7 +100,7 @@ def _served() -> dict[str, list[str]]:
     rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route}
     out: dict[str, list[str]] = {}
     for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway",
-                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms"):
+                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs"):
         model = session.get_service_model(service)
         names = []
         for name in model.operation_names:

@@ -2,9 +2,8 @@
 
 The housekeeper knows no service: each sweep is given to it by the composition root and answers how
 many it removed: messages past their queue's retention, stream records past the stream's, archived
-events past the archive's (the event bus's sweep), log events past their log group's
-(``LogGroupRetention``: ``AWS::Logs::LogGroup``'s ``RetentionInDays``, the group's documents,
-``log-group``; a group with none keeps its events)."""
+events past the archive's (the event bus's sweep), log events past their log group's retention
+(``cumulo.logs``' sweep)."""
 
 from __future__ import annotations
 
@@ -12,12 +11,9 @@ import logging
 import threading
 from typing import Callable, Sequence
 
-from cumulo.observe.logs import log_group_key
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, LogRetention
-from cumulo.ports import now_ms as clock_ms
 from cumulo.store.health import log_failure
 
-__all__ = ["Housekeeper", "LogGroupRetention", "Sweep"]
+__all__ = ["Housekeeper", "Sweep"]
 
 log = logging.getLogger("cumulo.housekeeping")
 
@@ -49,19 +45,3 @@ class Housekeeper:
                 self.sweep()
             except Exception:
                 log_failure(log, "housekeeping sweep failed")
-
-
-class LogGroupRetention:
-    """Each log group's events older than its retention go (a sweep of the housekeeper's)."""
-
-    def __init__(self, store: Documents, logs: LogRetention, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._store, self._logs, self._clock = store, logs, clock
-
-    def sweep(self) -> int:
-        now_ms = clock_ms(self._clock)
-        pruned = 0
-        for group in self._store.list_documents("log-group"):
-            days = group.get("retentionInDays")
-            if days:
-                pruned += self._logs.prune_logs(log_group_key(group["logGroupName"]), now_ms - int(days) * 86_400_000)
-        return pruned

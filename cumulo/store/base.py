@@ -8,12 +8,12 @@ transaction open across calls. Implementations are safe to share between threads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 from cumulo.model.alias import Alias
 from cumulo.model.function import FunctionConfiguration
 
-__all__ = ["FunctionRecord", "LogRecord", "Store"]
+__all__ = ["FunctionRecord", "LogEvents", "LogRecord", "Store"]
 
 
 @dataclass(frozen=True)
@@ -99,4 +99,28 @@ class Store(Protocol):
     def query_logs(self, function: str, since_ms: int = 0, after_id: int = 0, limit: int = 10_000,
                    request_id: str | None = None) -> list[LogRecord]: ...
     def prune_logs(self, function: str, before_ms: int | None) -> int: ...
+    # the log store as CloudWatch Logs reads it (``LogEvents``)
+    def log_group_keys(self) -> list[str]: ...
+    def log_streams(self, group: str) -> list[tuple[str, int, int]]: ...
+    def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
+                  before: tuple[int, int] | None = None, streams: Sequence[str] | None = None,
+                  contains: Sequence[str] = (), lacks: Sequence[str] = (), limit: int = 10_000) -> list[LogRecord]: ...
+    def delete_log_stream(self, group: str, stream: str) -> int: ...
+    def count_logs(self, group: str | None = None) -> int: ...
     def close(self) -> None: ...
+
+
+class LogEvents(Protocol):
+    """The log store as CloudWatch Logs reads and writes it (``cumulo.logs``). ``group`` is the key
+    events are kept under (``observe.logs.log_group_key``); positions are ``(timestamp, id)``, the
+    order events are read in."""
+
+    def append_logs(self, records: Iterable[LogRecord]) -> None: ...
+    def prune_logs(self, function: str, before_ms: int | None) -> int: ...
+    def log_group_keys(self) -> list[str]: ...                                   # groups holding events
+    def log_streams(self, group: str) -> list[tuple[str, int, int]]: ...         # (stream, first ts, last ts)
+    def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
+                  before: tuple[int, int] | None = None, streams: Sequence[str] | None = None,
+                  contains: Sequence[str] = (), lacks: Sequence[str] = (), limit: int = 10_000) -> list[LogRecord]: ...
+    def delete_log_stream(self, group: str, stream: str) -> int: ...
+    def count_logs(self, group: str | None = None) -> int: ...

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
@@ -525,6 +525,65 @@ class SQLiteStore:
             if before_ms is None:
                 return self._db.execute("DELETE FROM logs WHERE function = ?", (function,)).rowcount
             return self._db.execute("DELETE FROM logs WHERE function = ? AND ts < ?", (function, before_ms)).rowcount
+
+    def log_group_keys(self) -> list[str]:
+        """The distinct groups holding events, one index probe each (not a scan of every event)."""
+        with self._lock:
+            rows = self._db.execute(
+                "WITH RECURSIVE g(k) AS (SELECT min(function) FROM logs UNION ALL "
+                "SELECT (SELECT min(function) FROM logs WHERE function > g.k) FROM g WHERE g.k IS NOT NULL) "
+                "SELECT k FROM g WHERE k IS NOT NULL").fetchall()
+        return [r[0] for r in rows]
+
+    def log_streams(self, group: str) -> list[tuple[str, int, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT stream, min(ts), max(ts) FROM logs WHERE function = ? GROUP BY stream",
+                                    (group,)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
+                  before: tuple[int, int] | None = None, streams: Sequence[str] | None = None,
+                  contains: Sequence[str] = (), lacks: Sequence[str] = (), limit: int = 10_000) -> list[LogRecord]:
+        """A group's events with ``start_ms <= ts < end_ms`` in (ts, id) order: the first ``limit``
+        after the position ``after``, or (``before``) the last ``limit`` before it, in ascending order.
+        ``contains`` / ``lacks``: substrings the message must / must not hold (SQLite's ``instr``, so
+        the rows a filter pattern cannot match never reach Python)."""
+        sql = ["SELECT id, function, version, stream, request_id, ts, message FROM logs "
+               "WHERE function = ? AND ts >= ? AND ts < ?"]
+        args: list[Any] = [group, start_ms, end_ms]
+        if after is not None:
+            sql.append("AND (ts, id) > (?, ?)")
+            args += list(after)
+        if before is not None:
+            sql.append("AND (ts, id) < (?, ?)")
+            args += list(before)
+        if streams is not None:
+            sql.append(f"AND stream IN ({', '.join('?' * len(streams))})")
+            args += list(streams)
+        for text in contains:
+            sql.append("AND instr(message, ?) > 0")
+            args.append(text)
+        for text in lacks:
+            sql.append("AND instr(message, ?) = 0")
+            args.append(text)
+        sql.append("ORDER BY ts DESC, id DESC LIMIT ?" if before is not None else "ORDER BY ts, id LIMIT ?")
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(" ".join(sql), args).fetchall()
+        if before is not None:
+            rows.reverse()
+        return [LogRecord(id=r[0], function=r[1], version=r[2], stream=r[3], request_id=r[4],
+                          timestamp_ms=r[5], message=r[6]) for r in rows]
+
+    def delete_log_stream(self, group: str, stream: str) -> int:
+        with self._tx(invalidates=False):
+            return self._db.execute("DELETE FROM logs WHERE function = ? AND stream = ?", (group, stream)).rowcount
+
+    def count_logs(self, group: str | None = None) -> int:
+        with self._lock:
+            if group is None:
+                return int(self._db.execute("SELECT count(*) FROM logs").fetchone()[0])
+            return int(self._db.execute("SELECT count(*) FROM logs WHERE function = ?", (group,)).fetchone()[0])
 
     def query_logs(self, function: str, since_ms: int = 0, after_id: int = 0, limit: int = 10_000,
                    request_id: str | None = None) -> list[LogRecord]:

@@ -19,7 +19,8 @@ Python runs on the way to a submodule is not counted as an import of it.
    keys) is pure: it imports only the standard library and itself, so it does no I/O and a test can
    hold it against every operation without a server.
 6. The capabilities (``CAPABILITIES``: Lambda's control plane, the event bus, queues and streams,
-   state machines, the gateway's service, IAM's roles and sessions, object storage, topics, secrets, parameters, tables, KMS) are siblings: no module of one
+   state machines, the gateway's service, IAM's roles and sessions, object storage, topics, secrets, parameters, tables, KMS,
+   CloudWatch Logs) are siblings: no module of one
    imports a module of another. What one needs of another comes through ``cumulo/ports.py`` (wired by the root) or
    lives in a module below both (``model/``, ``store/``, ``targets.py`` …).
 7. Nothing below the capabilities (every module that is neither one of them, nor the root, nor
@@ -42,7 +43,7 @@ INSIDE = "cumulo.runtime.inside"                                          # this
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
 CAPABILITIES = ("cumulo.functions", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
                 "cumulo.gateway", "cumulo.identity", "cumulo.objects", "cumulo.topics",
-                "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms")
+                "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms", "cumulo.logs")
 KNOWN_CYCLES: list[set[str]] = []
 
 

@@ -135,11 +135,11 @@ def test_a_log_groups_retention_prunes_its_function_log(cumulo: Cumulo, tmp_path
     path = _template(tmp_path, MONITORED)
     deploy(cumulo, path, stack_name="shop")
     cumulo.store.append_logs([_log("shop-Orders", 8, "last week"), _log("shop-Orders", 6, "this week"),
-                              _log("other", 30, "not in a group")])
+                              _log("other", 29, "no declared group: kept 30 days"), _log("other", 31, "older")])
     housekeeper = cumulo.housekeeper()
-    assert housekeeper.sweep() == 1
+    assert housekeeper.sweep() == 2
     assert [r.message for r in cumulo.store.query_logs("shop-Orders")] == ["this week"]
-    assert [r.message for r in cumulo.store.query_logs("other")] == ["not in a group"]
+    assert [r.message for r in cumulo.store.query_logs("other")] == ["no declared group: kept 30 days"]
 
     path.write_text(path.read_text().replace("RetentionInDays: 7", "RetentionInDays: 5"))
     result = deploy(cumulo, path, stack_name="shop")
