@@ -40,6 +40,7 @@ CAPABILITIES = {
     "curl": "curl, for custom runtimes' bootstraps",
     "gcc": "a C compiler, for a compiled custom runtime",
     "browser": "headless Chromium (Debian's chromium) and the playwright package, for the console's browser tests",
+    "awscli-v2": "AWS CLI version 2 (aws logs tail), unpacked from a PyPI package (tests/integration/awscli_v2.py)",
 }
 _TAG = re.compile(r"(?:Skipped: )?\[([a-z-]+)\]")
 

@@ -31,11 +31,11 @@ __all__ = ["Pattern", "PatternError", "compile_pattern", "MAX_PATTERN_LENGTH"]
 
 MAX_PATTERN_LENGTH = 1024         # FilterLogEvents' filterPattern, at most (AWS)
 _MAX_DEPTH = 32                   # nesting of parentheses in a JSON pattern
-_MAX_REGEXES = 5                  # %regex% terms in one pattern (AWS allows a few)
+_MAX_REGEXES = 2                  # %regex% terms in one pattern (AWS's limit)
+# what AWS lets a %regex% hold: letters, digits, these symbols and operators (no parentheses)
+_REGEX_TEXT = re.compile(r"[A-Za-z0-9_#=@/;,:\- ^$?\[\]{}|\\*+.]+")
 
 Match = Callable[[str], bool]
-# (a+)+ and the like: what makes a backtracking matcher take exponential time, refused
-_NESTED_REPEAT = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
 
 
 class PatternError(ValueError):
@@ -130,8 +130,9 @@ class _Lexer:
         self.regexes += 1
         if not body or self.regexes > _MAX_REGEXES:
             raise self.error("empty %regex%" if not body else f"more than {_MAX_REGEXES} regular expressions")
-        if _NESTED_REPEAT.search(body) or re.search(r"\\[1-9]|\(\?[=!<]", body):
-            raise self.error("a %regex% may not repeat a repeated group, refer back or look around")
+        if not _REGEX_TEXT.fullmatch(body):
+            raise self.error("a %regex% holds only letters, digits, _#=@/;,:- and the operators ^$?[]{}|\\*+. "
+                             "(no parentheses)")
         try:
             compiled = re.compile(body)
         except (re.error, OverflowError, RecursionError) as exc:
@@ -498,33 +499,19 @@ def _delimited_field(lexer: _Lexer, required: list[str]) -> _Field:
     return _Field(name, lambda v: any(all(t(v) for t in group) for group in groups))
 
 
+_FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|([^ \t]+)')
+
+
 def _split(message: str) -> list[str]:
     """The event's fields: runs between spaces; a "quoted" or [bracketed] run is one field."""
-    out: list[str] = []
-    i, n = 0, len(message)
-    while i < n:
-        c = message[i]
-        if c == " " or c == "\t":
-            i += 1
-            continue
-        closing = '"' if c == '"' else "]" if c == "[" else None
-        if closing is not None:
-            end = message.find(closing, i + 1)
-            if end >= 0:
-                out.append(message[i + 1:end])
-                i = end + 1
-                continue
-        j = i
-        while j < n and message[j] not in " \t":
-            j += 1
-        out.append(message[i:j])
-        i = j
-    return out
+    return [a or b or c for a, b, c in _FIELD.findall(message)]
 
 
 def _fields_match(fields: list[_Field], values: list[str]) -> bool:
     """Fields against values, ``...`` taking any number of them: the set of positions each field may
-    start at, field by field."""
+    start at, field by field (without ``...``: one to one)."""
+    if all(f.name is not None for f in fields):
+        return len(fields) == len(values) and all(f.test is None or f.test(v) for f, v in zip(fields, values))
     at = {0}
     for f in fields:
         if not at:

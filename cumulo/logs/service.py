@@ -383,8 +383,9 @@ class LogsService:
         found: list[LogRecord] = []
         scanned, size_bytes, full, exhausted = 0, 0, False, False
         while not full and scanned < SCAN_BUDGET:
+            want = _CHUNK if pattern.kind != "all" and not pattern.required else min(_CHUNK, size - len(found))
             chunk = self.events.scan_logs(group.key, lo, hi, after=position, streams=only, contains=pattern.required,
-                                          lacks=pattern.excluded, limit=_CHUNK)
+                                          lacks=pattern.excluded, limit=want)
             for record in chunk:
                 position = (record.timestamp_ms, record.id)
                 scanned += 1
@@ -394,7 +395,7 @@ class LogsService:
                     full = len(found) >= size or size_bytes >= ANSWER_MAX_BYTES
                     if full:
                         break
-            if len(chunk) < _CHUNK and (not chunk or position == (chunk[-1].timestamp_ms, chunk[-1].id)):
+            if len(chunk) < want and (not chunk or position == (chunk[-1].timestamp_ms, chunk[-1].id)):
                 exhausted = True
                 break
         out: dict[str, Any] = {

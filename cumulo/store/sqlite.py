@@ -551,12 +551,14 @@ class SQLiteStore:
         sql = ["SELECT id, function, version, stream, request_id, ts, message FROM logs "
                "WHERE function = ? AND ts >= ? AND ts < ?"]
         args: list[Any] = [group, start_ms, end_ms]
+        # (ts, id) > (a, b) written so that SQLite ranges over the index on ts (a row value
+        # comparison made it scan the group from its first event at every page)
         if after is not None:
-            sql.append("AND (ts, id) > (?, ?)")
-            args += list(after)
+            sql.append("AND ts >= ? AND (ts > ? OR id > ?)")
+            args += [after[0], after[0], after[1]]
         if before is not None:
-            sql.append("AND (ts, id) < (?, ?)")
-            args += list(before)
+            sql.append("AND ts <= ? AND (ts < ? OR id < ?)")
+            args += [before[0], before[0], before[1]]
         if streams is not None:
             sql.append(f"AND stream IN ({', '.join('?' * len(streams))})")
             args += list(streams)

@@ -1,22 +1,31 @@
 """CloudWatch Logs as its users meet it: unchanged boto3 ``logs`` and the AWS CLI against a real
 ``cumulo up``: a function's log group and streams as Lambda names them, reading with GetLogEvents'
 tokens, FilterLogEvents with filter patterns, events shipped with PutLogEvents and AWS's limits on
-them, retention policies, tags, and AWS's errors."""
+them, retention policies, tags, and AWS's errors; ``aws logs tail`` (AWS CLI v2) with and without
+``--follow``."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import queue
 import re
+import subprocess
+import sys
+import threading
 import time
 import zipfile
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.integration.awscli_v2 import aws_v2
 from tests.integration.test_server import CumuloServer
 
+AWS = Path(sys.executable).parent / "aws"          # the AWS CLI v1 of the dev extra
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/logs-test"
 CHATTY = '''
@@ -210,3 +219,83 @@ def test_events_shipped_by_others_with_aws_limits(server: CumuloServer) -> None:
     with pytest.raises(ClientError) as caught:
         logs.get_log_events(logGroupName="/shipped/app", logStreamName="web-1")
     assert error(caught) == ("ResourceNotFoundException", "The specified log group does not exist.")
+
+
+# -- the AWS CLI ----------------------------------------------------------------------------------------
+def cli_env(server: CumuloServer) -> dict[str, str]:
+    return {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": server.key_id,
+            "AWS_SECRET_ACCESS_KEY": server.secret, "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": "",
+            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+
+
+@pytest.fixture(scope="module")
+def aws2() -> Path:
+    binary, why = aws_v2()
+    if binary is None:
+        pytest.skip(f"[awscli-v2] AWS CLI v2 is not available: {why}")
+    return binary
+
+
+def test_aws_cli_v1_filters_and_reads_a_function_log(server: CumuloServer, chatty: str) -> None:
+    out = subprocess.run([str(AWS), "logs", "filter-log-events", "--log-group-name", chatty, "--filter-pattern",
+                          '{ $.level = "ERROR" }', "--output", "json"], env=cli_env(server), capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(e["message"])["level"] for e in json.loads(out.stdout)["events"]] == ["ERROR"] * 3
+
+
+def test_aws_logs_tail_prints_the_matching_lines(server: CumuloServer, chatty: str, aws2: Path) -> None:
+    out = subprocess.run([str(aws2), "logs", "tail", chatty, "--since", "1h", "--filter-pattern", "ERROR -level",
+                          "--format", "short"], env=cli_env(server), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 3 and all(line.endswith("ERROR something failed") for line in lines), out.stdout
+    detailed = subprocess.run([str(aws2), "logs", "tail", chatty, "--since", "1h", "--filter-pattern", '"START RequestId"'],
+                              env=cli_env(server), capture_output=True, text=True, timeout=60)
+    assert detailed.returncode == 0, detailed.stderr
+    assert len(detailed.stdout.splitlines()) == 6
+    assert all(re.search(r" \d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32} START RequestId: ", line)
+               for line in detailed.stdout.splitlines())
+
+
+def test_aws_logs_tail_follow_shows_new_matching_lines_as_they_come(server: CumuloServer, aws2: Path) -> None:
+    client = server.client()
+    client.create_function(FunctionName="followed", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": _zip(CHATTY)})
+    group = "/aws/lambda/followed"
+
+    def invoke(level: str, latency: int) -> None:
+        payload = json.dumps({"level": level, "latency": latency, "status": 200})
+        assert client.invoke(FunctionName="followed", Payload=payload)["StatusCode"] == 200
+
+    invoke("INFO", 1)                  # the group exists once the function has written a line
+    tail = subprocess.Popen([str(aws2), "logs", "tail", group, "--follow", "--format", "short",
+                             "--filter-pattern", '{ $.level = "ERROR" }'], env=cli_env(server),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout or []], daemon=True).start()
+    try:
+        def next_line(timeout: float = 30.0) -> dict[str, Any]:
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"aws logs tail --follow printed nothing in {timeout} s; "
+                                     f"it said: {tail.stderr.read() if tail.poll() is not None and tail.stderr else ''}")
+            return json.loads(line.split(" ", 1)[1])
+
+        invoke("ERROR", 7)
+        invoke("INFO", 8)
+        invoke("ERROR", 9)
+        assert next_line()["latency"] == 7
+        assert next_line()["latency"] == 9
+        invoke("ERROR", 10)          # after tail has polled: the next poll brings it
+        assert next_line()["latency"] == 10
+        with pytest.raises(queue.Empty):
+            lines.get(timeout=6)     # nothing else matches (one more poll)
+        assert tail.poll() is None
+    finally:
+        tail.terminate()
+        tail.wait(timeout=10)
+        for pipe in (tail.stdout, tail.stderr):
+            if pipe is not None:
+                pipe.close()

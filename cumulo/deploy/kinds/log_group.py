@@ -4,7 +4,8 @@ a declared group sets how long its events are kept (``RetentionInDays``, one of 
 values; none: forever, as on AWS), and the housekeeper prunes older events
 (``cumulo.sources.housekeeping``). The group is a store document (``log-group``), created, its retention
 updated in place, and deleted with its events when the template drops it (as CloudFormation deletes a
-log group). ``KmsKeyId``, ``DataProtectionPolicy`` and ``LogGroupClass`` are accepted with a warning.
+log group). The CloudWatch Logs API (``cumulo.logs``) serves the same documents: DescribeLogGroups
+lists the group with its retention. ``KmsKeyId``, ``DataProtectionPolicy`` and ``LogGroupClass`` are accepted with a warning.
 
 ``Ref`` is the group's name (``LogGroupName``, or ``<stack>-<LogicalId>-<suffix>``); ``Fn::GetAtt``
 gives ``Arn`` (``arn:aws:logs:<region>:<account>:log-group:<name>:*``).
@@ -21,16 +22,14 @@ from typing import Any
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error, property_error
 from cumulo.deploy.properties import plain
+from cumulo.logs.service import GROUP_DOCUMENT, RETENTION_DAYS
 from cumulo.model.function import Arns
 from cumulo.observe.logs import log_group_key
 
 __all__ = ["LogGroup", "LOG_GROUP_TYPE", "LOG_GROUP_DOCUMENT", "RETENTION_DAYS"]
 
 LOG_GROUP_TYPE = "AWS::Logs::LogGroup"
-LOG_GROUP_DOCUMENT = "log-group"
-# CloudWatch Logs' PutRetentionPolicy accepts these.
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
-                  3653)
+LOG_GROUP_DOCUMENT = GROUP_DOCUMENT     # the same document CloudWatch Logs' API reads and writes (cumulo.logs)
 _NAME_RE = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
 _IGNORED = {"KmsKeyId": "log events are not encrypted with a KMS key",
             "DataProtectionPolicy": "no data protection policy masks log events",

@@ -136,6 +136,9 @@ def test_a_log_groups_retention_prunes_its_function_log(cumulo: Cumulo, tmp_path
     deploy(cumulo, path, stack_name="shop")
     cumulo.store.append_logs([_log("shop-Orders", 8, "last week"), _log("shop-Orders", 6, "this week"),
                               _log("other", 29, "no declared group: kept 30 days"), _log("other", 31, "older")])
+    # the CloudWatch Logs API sees the template's group, with its retention
+    [described] = cumulo.log_groups.describe_groups(prefix="/aws/lambda/shop-")
+    assert (described["logGroupName"], described["retentionInDays"]) == ("/aws/lambda/shop-Orders", 7)
     housekeeper = cumulo.housekeeper()
     assert housekeeper.sweep() == 2
     assert [r.message for r in cumulo.store.query_logs("shop-Orders")] == ["this week"]

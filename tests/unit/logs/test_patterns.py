@@ -69,7 +69,7 @@ def test_patterns_match_as_cloudwatch_logs_documents(pattern: str, event: str, e
 
 @pytest.mark.parametrize("pattern", [
     '"unterminated', "ERR\"OR", "{ $.a = 1", "{ $.a }", "{ a = 1 }", "{ $.a > x }", "{ $.a = 1 } trailing",
-    "{ ($.a = 1 }", "[a, b", "[a, a]", "[a = ]", "[a, b = 1 && c = 2]", "%(a+)+%", "%[%", "{ $. = 1 }",
+    "{ ($.a = 1 }", "[a, b", "[a, a]", "[a = ]", "[a, b = 1 && c = 2]", "%(a+)+%", "%[%", "%a!%", "%a% %b% %c%", "{ $. = 1 }",
     "{" + "(" * 40 + "$.a = 1" + ")" * 40 + "}", "x" * (MAX_PATTERN_LENGTH + 1),
 ])
 def test_bad_patterns_are_refused_with_a_reason(pattern: str) -> None:
