@@ -102,6 +102,30 @@ def list_tags_log_group(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return {"tags": c.log_groups.tags(_group(c, d))}
 
 
+def start_query(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    names = []
+    if d.get("logGroupName") is not None:
+        names.append(c.log_groups.group_name(d.get("logGroupName")))
+    names += [c.log_groups.group_name(n) for n in d.get("logGroupNames") or []]
+    names += [c.log_groups.group_name(identifier=i) for i in d.get("logGroupIdentifiers") or []]
+    return {"queryId": c.log_groups.start_query(names, d.get("startTime"), d.get("endTime"), d.get("queryString"),
+                                                d.get("limit"))}
+
+
+def get_query_results(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.log_groups.query_results(d.get("queryId"))
+
+
+def stop_query(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return {"success": c.log_groups.stop_query(d.get("queryId"))}
+
+
+def describe_queries(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    group = c.log_groups.group_name(d.get("logGroupName")) if d.get("logGroupName") is not None else None
+    found = c.log_groups.describe_queries(group, d.get("status"))
+    return page(found, "queries", d, "nextToken", "maxResults", 1000, 1000, invalid_parameter)
+
+
 SERVICE = Service("Logs_20140328", "com.amazonaws.logs", "application/x-amz-json-1.1", {
     "CreateLogGroup": create_log_group, "DeleteLogGroup": delete_log_group, "DescribeLogGroups": describe_log_groups,
     "CreateLogStream": create_log_stream, "DeleteLogStream": delete_log_stream,
@@ -110,5 +134,7 @@ SERVICE = Service("Logs_20140328", "com.amazonaws.logs", "application/x-amz-json
     "PutRetentionPolicy": put_retention_policy, "DeleteRetentionPolicy": delete_retention_policy,
     "TagResource": tag_resource, "UntagResource": untag_resource, "ListTagsForResource": list_tags_for_resource,
     "TagLogGroup": tag_log_group, "UntagLogGroup": untag_log_group, "ListTagsLogGroup": list_tags_log_group,
+    "StartQuery": start_query, "GetQueryResults": get_query_results, "StopQuery": stop_query,
+    "DescribeQueries": describe_queries,
 }, model="logs")
 register(SERVICE)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from cumulo.errors import CumuloError
+from cumulo.logs.insights import QueryError, compile_query, format_time
 from cumulo.logs.patterns import Pattern, PatternError, compile_pattern
 from cumulo.observe.logs import log_group_key
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, now_ms
@@ -51,6 +54,8 @@ EVENTS_MAX = 10_000               # events in one answer (GetLogEvents, FilterLo
 ANSWER_MAX_BYTES = 1_048_576      # ... and their messages' bytes
 SCAN_BUDGET = 200_000             # candidate events one FilterLogEvents looks at before answering with a token
 _CHUNK = 2_000
+QUERY_SCAN_MAX = 1_000_000        # events one Insights query reads, at most (its statistics say how many)
+QUERIES_KEPT = 100                # finished queries whose results GetQueryResults can still give
 
 
 class LogsError(CumuloError):
@@ -89,6 +94,7 @@ class LogsService:
         self.documents, self.events, self.region, self.account = documents, events, region, account
         self.clock, self._flush, self.default_retention_days = clock, flush, default_retention_days
         self._lock = threading.RLock()
+        self._queries: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- names ----------------------------------------------------------------------------------------
     def group_arn(self, name: str, star: bool = True) -> str:
@@ -414,6 +420,69 @@ class LogsService:
             return compile_pattern(text)
         except PatternError as exc:
             raise invalid_parameter(exc.message) from None
+
+    # -- Logs Insights --------------------------------------------------------------------------------
+    def start_query(self, group_names: list[str], start_s: Any, end_s: Any, text: Any, limit: Any = None) -> str:
+        """Run an Insights query (``cumulo.logs.insights``) over the groups' events from ``start_s`` to
+        ``end_s`` (seconds) at once; its results wait for GetQueryResults under the id answered."""
+        if not group_names:
+            raise invalid_parameter("Name at least one log group (logGroupName, logGroupNames or logGroupIdentifiers).")
+        if len(group_names) > 50:
+            raise invalid_parameter("A query reads at most 50 log groups.")
+        for value in (start_s, end_s):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise invalid_parameter("startTime and endTime are seconds since the epoch.")
+        if end_s < start_s:
+            raise invalid_parameter("endTime must not be before startTime.")
+        try:
+            query = compile_query(text)
+        except QueryError as exc:
+            raise LogsError("MalformedQueryException", exc.message) from None
+        size = _limit(limit, EVENTS_MAX)
+        groups = [self._group(name) for name in group_names]
+        self._flush()
+        events: list[dict[str, Any]] = []
+        for group in groups:
+            position = None
+            while len(events) < QUERY_SCAN_MAX:
+                chunk = self.events.scan_logs(group.key, start_s * 1000, end_s * 1000 + 1000, after=position,
+                                              limit=min(10_000, QUERY_SCAN_MAX - len(events)))
+                events += [{"@timestamp": r.timestamp_ms, "@message": r.message, "@logStream": r.stream,
+                            "@log": f"{self.account}:{group.name}", "@ingestionTime": r.timestamp_ms}
+                           for r in chunk]
+                if len(chunk) < 10_000:
+                    break
+                position = (chunk[-1].timestamp_ms, chunk[-1].id)
+        rows, matched = query.run(events, size)
+        query_id = str(uuid.uuid4())
+        with self._lock:
+            self._queries[query_id] = {
+                "status": "Complete", "results": rows, "queryString": text, "logGroupName": group_names[0],
+                "createTime": now_ms(self.clock),
+                "statistics": {"recordsMatched": float(matched), "recordsScanned": float(len(events)),
+                               "bytesScanned": float(sum(len(e["@message"]) for e in events))}}
+            while len(self._queries) > QUERIES_KEPT:
+                self._queries.popitem(last=False)
+        return query_id
+
+    def query_results(self, query_id: Any) -> dict[str, Any]:
+        with self._lock:
+            found = self._queries.get(query_id) if isinstance(query_id, str) else None
+        if found is None:
+            raise not_found("The specified query does not exist (or is too old to be kept).")
+        return {"results": found["results"], "statistics": found["statistics"], "status": found["status"]}
+
+    def stop_query(self, query_id: Any) -> bool:
+        self.query_results(query_id)
+        return False          # a query is complete by the time StartQuery answers: nothing to stop
+
+    def describe_queries(self, group_name: str | None = None, status: Any = None) -> list[dict[str, Any]]:
+        with self._lock:
+            found = list(self._queries.items())
+        return [{"queryId": qid, "queryString": q["queryString"], "status": q["status"], "createTime": q["createTime"],
+                 "logGroupName": q["logGroupName"]}
+                for qid, q in reversed(found)
+                if (group_name is None or q["logGroupName"] == group_name) and (status is None or q["status"] == status)]
 
     # -- retention ------------------------------------------------------------------------------------
     def sweep(self) -> int:

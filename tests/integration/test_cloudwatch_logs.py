@@ -221,6 +221,28 @@ def test_events_shipped_by_others_with_aws_limits(server: CumuloServer) -> None:
     assert error(caught) == ("ResourceNotFoundException", "The specified log group does not exist.")
 
 
+def test_logs_insights_queries_a_function_log(server: CumuloServer, chatty: str) -> None:
+    logs = server.aws("logs")
+    now = int(time.time())
+    query_id = logs.start_query(logGroupName=chatty, startTime=now - 3600, endTime=now + 60, queryString=(
+        'filter @type = "REPORT" | stats count(*) as invocations, max(@maxMemoryUsed) as mem by bin(1h)'))["queryId"]
+    answer = logs.get_query_results(queryId=query_id)
+    assert answer["status"] == "Complete"
+    [row] = answer["results"]
+    fields = {f["field"]: f["value"] for f in row}
+    assert fields["invocations"] == "6" and int(fields["mem"]) > 0
+    assert answer["statistics"]["recordsMatched"] == 6.0
+    query_id = logs.start_query(logGroupNames=[chatty], startTime=now - 3600, endTime=now + 60, queryString=(
+        'fields latency | filter level = "ERROR" and latency > 200 | sort latency desc | limit 1'))["queryId"]
+    assert logs.get_query_results(queryId=query_id)["results"] == [[{"field": "latency", "value": "600"}]]
+    with pytest.raises(ClientError) as caught:
+        logs.start_query(logGroupName=chatty, startTime=now - 60, endTime=now, queryString="stats bogus(x)")
+    assert error(caught)[0] == "MalformedQueryException"
+    with pytest.raises(ClientError) as caught:
+        logs.get_query_results(queryId="00000000-0000-0000-0000-000000000000")
+    assert error(caught)[0] == "ResourceNotFoundException"
+
+
 # -- the AWS CLI ----------------------------------------------------------------------------------------
 def cli_env(server: CumuloServer) -> dict[str, str]:
     return {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": server.key_id,

@@ -3,7 +3,8 @@ Logs"): each operation is the action of its own name, on the log group's ARN
 (``arn:aws:logs:<region>:<account>:log-group:<name>``; ``logGroupIdentifier`` may be that ARN) or,
 for the operations on one stream (CreateLogStream, DeleteLogStream, PutLogEvents, GetLogEvents), the
 stream's (``...:log-group:<name>:log-stream:<stream>``). DescribeLogGroups and TestMetricFilter act
-on ``*``; TagResource, UntagResource and ListTagsForResource on the ``resourceArn`` they are given.
+on ``*``; TagResource, UntagResource and ListTagsForResource on the ``resourceArn`` they are given;
+StartQuery on every group it reads, GetQueryResults, StopQuery and DescribeQueries on ``*``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def on_resource(action: str) -> Mapper:
     return mapper
 
 
+def start_query(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """logs:StartQuery on each group the query reads."""
+    names = [text(call.doc.get("logGroupName"))] + [text(n) for n in call.doc.get("logGroupNames") or []
+                                                    if isinstance(call.doc.get("logGroupNames"), list)]
+    names += [text(n) for n in call.doc.get("logGroupIdentifiers") or [] if isinstance(call.doc.get("logGroupIdentifiers"), list)]
+    arns = [n.removesuffix(":*") if n.startswith("arn:") else scope.arn("logs", f"log-group:{n}") for n in names if n]
+    return tuple(Check("logs:StartQuery", arn) for arn in arns) or (Check("logs:StartQuery", "*"),)
+
+
 OPERATIONS: dict[str, Mapper] = {
     "CreateLogGroup": on_group("logs:CreateLogGroup"),
     "DeleteLogGroup": on_group("logs:DeleteLogGroup"),
@@ -62,6 +72,10 @@ OPERATIONS: dict[str, Mapper] = {
     "TagLogGroup": on_group("logs:TagLogGroup"),
     "UntagLogGroup": on_group("logs:UntagLogGroup"),
     "ListTagsLogGroup": on_group("logs:ListTagsLogGroup"),
+    "StartQuery": start_query,
+    "GetQueryResults": anywhere("logs:GetQueryResults"),
+    "StopQuery": anywhere("logs:StopQuery"),
+    "DescribeQueries": anywhere("logs:DescribeQueries"),
 }
 
 register("logs", OPERATIONS)
