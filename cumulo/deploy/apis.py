@@ -5,8 +5,9 @@ What SAM makes, and so what this makes:
 - ``HttpApi`` events without ``ApiId`` add routes to the implicit
   ``ServerlessHttpApi`` (stage ``$default``, payload 2.0), configured by
   ``Globals.HttpApi``; with ``ApiId: !Ref MyApi`` they add routes to that
-  ``AWS::Serverless::HttpApi``. ``Api`` events add routes to the implicit
-  ``ServerlessRestApi`` (stage ``Prod``, payload 1.0).
+  ``AWS::Serverless::HttpApi``. ``Api`` events add methods to the implicit
+  ``ServerlessRestApi`` (stage ``Prod``) or, with ``RestApiId``, to an
+  ``AWS::Serverless::Api``: REST APIs, read by ``deploy/rest_apis.py``.
 - An HttpApi's ``Auth`` declares ``Authorizers`` (``JwtConfiguration`` +
   ``IdentitySource``, or a Lambda ``FunctionArn`` with
   ``AuthorizerPayloadFormatVersion``, ``EnableSimpleResponses`` and
@@ -17,7 +18,6 @@ What SAM makes, and so what this makes:
 - ``CorsConfiguration`` (``true`` meaning every origin, method and header),
   ``StageName``, ``StageVariables``, ``DefaultRouteSettings`` and
   ``RouteSettings`` (throttles), and an event's own ``RouteSettings``.
-- ``Api`` events' ``Auth.ApiKeyRequired`` marks routes that need an API key.
 
 Pure: plain (resolved) property maps in, ``ApiSpec``s out. Faults are
 ``IntrinsicError``s naming the property.
@@ -30,13 +30,15 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from cumulo.deploy.api_common import HttpApiConfig, identity_sources, map_of, throttle_of
 from cumulo.deploy.intrinsics import IntrinsicError
+from cumulo.deploy.rest_apis import REST_API_TYPE, read_rest_api, rest_route
 from cumulo.errors import CumuloError
 from cumulo.gateway.model import INTEGRATION_TIMEOUT_MS, Authorizer, Route, Throttle
 from cumulo.gateway.routing import parse_route_key
 from cumulo.gateway.service import cors_config
 
-__all__ = ["HTTP_API_TYPE", "ApiSpec", "api_id_for", "read_http_api", "api_specs", "IMPLICIT_HTTP_API",
+__all__ = ["HTTP_API_TYPE", "REST_API_TYPE", "read_rest_api", "HttpApiConfig", "ApiSpec", "api_id_for", "read_http_api", "api_specs", "IMPLICIT_HTTP_API",
            "IMPLICIT_REST_API"]
 
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
@@ -61,23 +63,6 @@ def api_id_for(stack: str, logical_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class HttpApiConfig:
-    """An ``AWS::Serverless::HttpApi`` (or the implicit one), before routes are known."""
-
-    logical_id: str
-    stage: str = "$default"
-    stage_variables: dict[str, str] = field(default_factory=dict)
-    cors: dict[str, Any] | None = None
-    authorizers: dict[str, Authorizer] = field(default_factory=dict)
-    default_authorizer: str | None = None
-    default_throttle: Throttle | None = None
-    route_throttles: dict[str, Throttle] = field(default_factory=dict)
-    description: str = ""
-    name: str | None = None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     api_id: str
@@ -90,8 +75,10 @@ class ApiSpec:
     route_throttles: dict[str, Throttle]
     routes: tuple[Route, ...]
     description: str = ""
-    protocol: str = "HTTP"           # REST for SAM's implicit ServerlessRestApi (Api events)
+    protocol: str = "HTTP"           # REST: AWS::Serverless::Api and SAM's implicit ServerlessRestApi (Api events)
     notes: tuple[str, ...] = ()      # properties accepted and ignored (shown as warnings)
+    rest_cors: dict[str, str] | None = None
+    binary_media_types: tuple[str, ...] = ()
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:
@@ -105,9 +92,9 @@ def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, An
             raise IntrinsicError(f"unknown or unsupported property '{key}'")
         if key in _IGNORED:
             notes.append(f"{key} ignored: {_IGNORED[key]}")
-    auth = _map(merged.get("Auth", {}), "Auth")
-    authorizers = {name: _authorizer(name, _map(spec, f"Auth.Authorizers.{name}"))
-                   for name, spec in _map(auth.get("Authorizers", {}), "Auth.Authorizers").items()}
+    auth = map_of(merged.get("Auth", {}), "Auth")
+    authorizers = {name: _authorizer(name, map_of(spec, f"Auth.Authorizers.{name}"))
+                   for name, spec in map_of(auth.get("Authorizers", {}), "Auth.Authorizers").items()}
     default = auth.get("DefaultAuthorizer")
     if default is not None and default not in authorizers:
         raise IntrinsicError(f"property Auth.DefaultAuthorizer: '{default}' is not one of Auth.Authorizers")
@@ -115,18 +102,12 @@ def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, An
         raise IntrinsicError("property Auth.EnableIamAuthorizer: IAM authorization is not supported")
     stage = str(merged.get("StageName", "$default"))
     return HttpApiConfig(
-        logical_id, stage, {str(k): str(v) for k, v in _map(merged.get("StageVariables", {}), "StageVariables").items()},
+        logical_id, stage, {str(k): str(v) for k, v in map_of(merged.get("StageVariables", {}), "StageVariables").items()},
         _cors(merged.get("CorsConfiguration")), authorizers, default,
-        _throttle(merged.get("DefaultRouteSettings"), "DefaultRouteSettings"),
-        {_route_key(k): t for k, v in _map(merged.get("RouteSettings", {}), "RouteSettings").items()
-         if (t := _throttle(v, f"RouteSettings.{k}")) is not None},
+        throttle_of(merged.get("DefaultRouteSettings"), "DefaultRouteSettings"),
+        {_route_key(k): t for k, v in map_of(merged.get("RouteSettings", {}), "RouteSettings").items()
+         if (t := throttle_of(v, f"RouteSettings.{k}")) is not None},
         str(merged.get("Description", "")), merged.get("Name"), tuple(notes))
-
-
-def _map(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise IntrinsicError(f"property {what}: must be a map")
-    return value
 
 
 def _route_key(key: str) -> str:
@@ -142,7 +123,7 @@ def _cors(value: Any) -> dict[str, Any] | None:
         return None
     if value is True:
         value = {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"]}
-    doc = _map(value, "CorsConfiguration")
+    doc = map_of(value, "CorsConfiguration")
     try:
         cors_config(doc)
     except CumuloError as exc:
@@ -150,32 +131,20 @@ def _cors(value: Any) -> dict[str, Any] | None:
     return doc
 
 
-def _throttle(value: Any, what: str) -> Throttle | None:
-    if value is None:
-        return None
-    doc = _map(value, what)
-    if "ThrottlingRateLimit" not in doc and "ThrottlingBurstLimit" not in doc:
-        return None
-    try:
-        return Throttle(doc.get("ThrottlingRateLimit", 10_000.0), doc.get("ThrottlingBurstLimit", 5_000))
-    except CumuloError as exc:
-        raise IntrinsicError(f"property {what}: {exc.message}") from None
-
-
 def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
     where = f"property Auth.Authorizers.{name}"
     authorizer_id = hashlib.sha256(name.encode()).hexdigest()[:6]
     try:
         if "JwtConfiguration" in spec:
-            jwt = {k[:1].upper() + k[1:]: v for k, v in _map(spec["JwtConfiguration"], where).items()}
+            jwt = {k[:1].upper() + k[1:]: v for k, v in map_of(spec["JwtConfiguration"], where).items()}
             audience = jwt.get("Audience", [])
             source = spec.get("IdentitySource", "$request.header.Authorization")
             return Authorizer(authorizer_id, name, "JWT", (str(source),), issuer=str(jwt.get("Issuer", "")),
                               audiences=tuple(audience if isinstance(audience, list) else [audience]),
                               jwks_uri=str(jwt.get("JwksUri", "")))
         if "FunctionArn" in spec:
-            identity = _map(spec.get("Identity", {}), f"{where}.Identity")
-            sources = _identity_sources(identity)
+            identity = map_of(spec.get("Identity", {}), f"{where}.Identity")
+            sources = identity_sources(identity)
             ttl = identity.get("ReauthorizeEvery", 300 if sources else 0)
             return Authorizer(authorizer_id, name, "REQUEST", tuple(sources), function=str(spec["FunctionArn"]),
                               payload_version=str(spec.get("AuthorizerPayloadFormatVersion", "")),
@@ -186,28 +155,9 @@ def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
     raise IntrinsicError(f"{where}: needs JwtConfiguration (JWT) or FunctionArn (Lambda)")
 
 
-def _identity_sources(identity: dict[str, Any]) -> list[str]:
-    kinds = (("Headers", "$request.header."), ("QueryStrings", "$request.querystring."),
-             ("StageVariables", "$stageVariables."), ("Context", "$context."))
-    sources = []
-    for key, prefix in kinds:
-        names = identity.get(key, [])
-        if not isinstance(names, list):
-            raise IntrinsicError(f"property Identity.{key}: must be a list")
-        sources += [prefix + str(n) for n in names]
-    return sources
-
-
 def read_rest_globals(globals_api: dict[str, Any]) -> HttpApiConfig:
-    """The implicit REST API (``ServerlessRestApi``, stage ``Prod``) with ``Globals.Api``: its ``Variables`` are
-    the stage's variables and ``Name`` its name; the rest is noted as ignored (this build's REST flavour has no
-    OpenAPI definitions, caching, binary media types, custom domains...)."""
-    variables = _map(globals_api.get("Variables", {}), "Globals.Api.Variables")
-    name = globals_api.get("Name")
-    notes = tuple(f"Globals.Api.{key} ignored: the implicit REST API does not apply it in this build"
-                  for key in globals_api if key not in ("Variables", "Name"))
-    return HttpApiConfig(IMPLICIT_REST_API, "Prod", {str(k): str(v) for k, v in variables.items()},
-                         name=str(name) if name is not None else None, notes=notes)
+    """The implicit REST API (``ServerlessRestApi``, stage ``Prod``) with ``Globals.Api``."""
+    return read_rest_api(IMPLICIT_REST_API, {}, globals_api, implicit=True)
 
 
 def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConfig],
@@ -229,7 +179,10 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                                     else read_rest_globals(globals_api or {}))
                 routes[logical], throttles[logical] = [], {}
             try:
-                route, throttle = _route(kind, props, fn.function_name, configs[logical])
+                if configs[logical].protocol == "REST":
+                    route, throttle = rest_route(props, fn.function_name, configs[logical]), None
+                else:
+                    route, throttle = _route(kind, props, fn.function_name, configs[logical])
             except (IntrinsicError, CumuloError) as exc:
                 raise IntrinsicError(f"{where}: {exc.message}") from None
             routes[logical].append(route)
@@ -237,6 +190,8 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                 throttles[logical][route.route_key] = throttle
     specs = []
     for logical, config in configs.items():
+        events = {r.route_key for r in routes[logical]}
+        routes[logical] = [r for r in config.routes if r.route_key not in events] + routes[logical]
         keys = [r.route_key for r in routes[logical]]
         duplicate = next((k for k in keys if keys.count(k) > 1), None)
         if duplicate:
@@ -245,23 +200,21 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                              config.stage_variables, config.cors, tuple(config.authorizers.values()),
                              config.default_throttle,
                              {**config.route_throttles, **throttles[logical]},
-                             tuple(routes[logical]), config.description,
-                             "REST" if logical == IMPLICIT_REST_API else "HTTP", tuple(config.notes)))
+                             tuple(routes[logical]), config.description, config.protocol, tuple(config.notes),
+                             config.rest_cors, config.binary_media_types))
     return specs
 
 
 def _target_api(kind: str, props: dict[str, Any], configs: dict[str, HttpApiConfig], stack: str, where: str) -> str:
-    if kind == "Api":
-        if props.get("RestApiId") is not None:
-            raise IntrinsicError(f"{where}: RestApiId is not supported (AWS::Serverless::Api resources are not "
-                                 "deployed); leave it out to use the implicit ServerlessRestApi")
-        return IMPLICIT_REST_API
-    api_ref = props.get("ApiId")
+    api_ref = props.get("RestApiId" if kind == "Api" else "ApiId")
     if api_ref is None:
-        return IMPLICIT_HTTP_API
-    for logical in configs:
-        if api_ref in (logical, api_id_for(stack, logical)):
+        return IMPLICIT_REST_API if kind == "Api" else IMPLICIT_HTTP_API
+    wanted = "REST" if kind == "Api" else "HTTP"
+    for logical, config in configs.items():
+        if api_ref in (logical, api_id_for(stack, logical)) and config.protocol == wanted:
             return logical
+    if kind == "Api":
+        raise IntrinsicError(f"{where}: RestApiId must be a !Ref to an AWS::Serverless::Api of this template")
     raise IntrinsicError(f"{where}: ApiId must be a !Ref to an AWS::Serverless::HttpApi of this template")
 
 
@@ -290,9 +243,7 @@ def _route(kind: str, props: dict[str, Any], function: str, config: HttpApiConfi
                            authorizer_id=authorizer.authorizer_id)
             if authorizer.kind == "JWT":
                 options["authorization_scopes"] = tuple(auth.get("AuthorizationScopes", ()))
-    elif auth.get("Authorizer") not in (None, "NONE"):
-        raise IntrinsicError("Auth.Authorizer on Api events is not supported (declare authorizers on an HttpApi)")
     route_id = hashlib.sha256(f"{config.logical_id} {route_key}".encode()).hexdigest()[:7]   # stable across deploys
     route = Route(route_key, function, version, int(timeout) if timeout else INTEGRATION_TIMEOUT_MS,
                   route_id=route_id, **options)
-    return route, _throttle(props.get("RouteSettings"), "RouteSettings")
+    return route, throttle_of(props.get("RouteSettings"), "RouteSettings")

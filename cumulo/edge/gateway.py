@@ -27,8 +27,9 @@ from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
-    INTERNAL_ERROR, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
+    INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
 )
+from cumulo.gateway.payload_rest import event_rest
 from cumulo.gateway.responses import message
 from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
@@ -140,6 +141,10 @@ class Gateway:
                       httpMethod=request.method, path=path, routeKey="-", integrationLatency=None)
         if cors is not None and is_preflight(request.method, headers):
             return preflight(cors, headers)
+        if api.rest_cors is not None and request.method == "OPTIONS":
+            answer = _rest_options(api, table, path)
+            if answer is not None:
+                return answer
         response = await self._route(api, table, stage, path, request, host, ip, access)
         return response if cors is None else apply_cors(cors, headers, response)
 
@@ -164,12 +169,16 @@ class Gateway:
         admission = await self.access.admit(api, stage, route, request, match, context)
         if admission.refused is not None:
             return admission.refused
-        return await self._integrate(route, request, match, stage, access, admission.authorizer)
+        return await self._integrate(api, route, request, match, stage, access, admission.authorizer)
 
-    async def _integrate(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
+    async def _integrate(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
                          access: dict[str, Any], authorizer: dict[str, Any] | None = None) -> GatewayResponse:
         v2 = route.payload_version == "2.0"
-        event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None, authorizer)
+        rest = api.protocol == "REST"
+        if rest:
+            event = event_rest(request, match, stage.variables or None, authorizer, api.binary_media_types)
+        else:
+            event = (event_v2 if v2 else event_v1)(request, match, stage.variables or None, authorizer)
         payload = orjson.dumps(event)
         integration_started = time.monotonic()
         try:
@@ -185,11 +194,11 @@ class Gateway:
         except TooManyRequestsException:
             return THROTTLED
         except CumuloError:
-            return INTERNAL_ERROR
+            return MALFORMED_V1 if rest else INTERNAL_ERROR
         finally:
             access["integrationLatency"] = round((time.monotonic() - integration_started) * 1000, 3)
         if result.function_error:
-            return INTERNAL_ERROR
+            return MALFORMED_V1 if rest else INTERNAL_ERROR     # REST: 502 "Internal server error"
         return (response_v2 if v2 else response_v1)(result.payload)
 
     def _longest_run_s(self, function: str) -> float:
@@ -219,6 +228,27 @@ def _no_route(api: HttpApi) -> GatewayResponse:
     """What a request that matches no route of ``api`` gets: HTTP APIs 404 ``Not Found``, REST
     APIs 403 ``Missing Authentication Token``, as API Gateway answers each."""
     return MISSING_TOKEN if api.protocol == "REST" else NOT_FOUND
+
+
+def _rest_options(api: HttpApi, table: RouteTable, path: str) -> GatewayResponse | None:
+    """SAM's ``Cors`` on a REST API: every path with methods gets an ``OPTIONS`` method (a mock
+    integration) answering 200 with the configured headers, unless the template declares its own
+    ``OPTIONS``; ``Access-Control-Allow-Methods`` defaults to the path's methods. None: not such a path."""
+    try:
+        if (declared := table.match("OPTIONS", path)) is not None and declared.route_key.startswith("OPTIONS "):
+            return None
+        keys = {m: found.route_key for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+                if (found := table.match(m, path)) is not None and found.route_key != "$default"}
+    except CumuloError:
+        return None
+    if not keys:
+        return None
+    headers = dict(api.rest_cors or {})
+    if "Access-Control-Allow-Methods" not in headers:
+        methods = sorted({*keys, "OPTIONS"}) if any(k.startswith("ANY ") for k in keys.values()) else \
+            sorted({k.split(" ", 1)[0] for k in keys.values()} | {"OPTIONS"})
+        headers["Access-Control-Allow-Methods"] = ",".join(methods)
+    return GatewayResponse(200, [("content-type", "application/json"), *headers.items()], b"")
 
 
 def access_log_group(api_id: str) -> str:

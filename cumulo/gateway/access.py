@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ from cumulo.gateway._request import HttpRequest, header_value
 from cumulo.gateway.identity import identity_values
 from cumulo.gateway.jwt_auth import AuthFailure, JwksCache, bearer_token, jwt_context, token_kid, verify_jwt
 from cumulo.gateway.lambda_auth import (
-    MalformedAuthorizerResponse, Verdict, VerdictCache, authorizer_event, integration_context, parse_verdict,
-    route_arn,
+    MalformedAuthorizerResponse, Verdict, VerdictCache, authorizer_event, explicitly_denied, integration_context,
+    parse_verdict, rest_authorizer_event, route_arn,
 )
 from cumulo.gateway.model import Authorizer, HttpApi, Route, Stage
 from cumulo.gateway.responses import INTERNAL_ERROR, GatewayResponse, message
@@ -156,22 +157,30 @@ class AccessControl:
         values = identity_values(authorizer.identity_sources, req, stage.variables, context)
         if values is None:
             raise AuthFailure(401, "Unauthorized")
+        if authorizer.validation and not re.fullmatch(authorizer.validation, values[0]):
+            raise AuthFailure(401, "Unauthorized")
         arn = route_arn(self._region, self._account, api.api_id, stage.name, req.method, req.raw_path)
         cache_key = (api.api_id, authorizer.authorizer_id, tuple(values))
         started = time.monotonic()
         verdict = self._verdicts.get(cache_key) if values and authorizer.ttl_seconds > 0 else None
         if verdict is None:
-            verdict = await self._call_authorizer(authorizer, req, match, stage, values, arn)
+            verdict = await self._call_authorizer(authorizer, api, req, match, stage, values, arn)
             if values:
                 self._verdicts.put(cache_key, verdict, authorizer.ttl_seconds)
         if not verdict.allows(arn):
-            raise AuthFailure(403, "Forbidden")
+            if api.protocol != "REST":
+                raise AuthFailure(403, "Forbidden")
+            raise _RestDenied(403, "User is not authorized to access this resource"
+                              + (" with an explicit deny" if explicitly_denied(verdict.policy, arn) else ""))
         latency = int((time.monotonic() - started) * 1000)
         return integration_context(verdict, route.payload_version, latency)
 
-    async def _call_authorizer(self, authorizer: Authorizer, req: HttpRequest, match: RouteMatch, stage: Stage,
-                               values: list[str], arn: str) -> Verdict:
-        event = authorizer_event(authorizer.payload_version, req, match, stage.variables or None, values, arn)
+    async def _call_authorizer(self, authorizer: Authorizer, api: HttpApi, req: HttpRequest, match: RouteMatch,
+                               stage: Stage, values: list[str], arn: str) -> Verdict:
+        if api.protocol == "REST":
+            event = rest_authorizer_event(authorizer.kind, req, match, stage.variables or None, values, arn)
+        else:
+            event = authorizer_event(authorizer.payload_version, req, match, stage.variables or None, values, arn)
         call = asyncio.ensure_future(self._invoke(authorizer.function, json.dumps(event).encode()))
         call.add_done_callback(discard_result)     # after a timeout nobody awaits it
         try:
@@ -179,11 +188,31 @@ class AccessControl:
         except (asyncio.TimeoutError, CumuloError):
             raise AuthFailure(500, "Internal Server Error") from None
         if result.function_error:
+            if api.protocol == "REST" and _error_message(result.payload) == "Unauthorized":
+                raise AuthFailure(401, "Unauthorized")       # REST authorizers refuse a token this way
             raise AuthFailure(500, "Internal Server Error")
         try:
             return parse_verdict(result.payload, authorizer.simple_responses and authorizer.payload_version == "2.0")
         except MalformedAuthorizerResponse:
             raise AuthFailure(500, "Internal Server Error") from None
+
+
+class _RestDenied(AuthFailure):
+    """A REST API's refusal by its Lambda authorizer: ``{"Message": ...}``, capitalised as API Gateway sends it."""
+
+    @property
+    def response(self) -> GatewayResponse:
+        return GatewayResponse(403, [("content-type", "application/json"),
+                                     ("x-amzn-ErrorType", "AccessDeniedException")],
+                               json.dumps({"Message": self.message}).encode())
+
+
+def _error_message(payload: bytes) -> str | None:
+    try:
+        doc = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    return doc.get("errorMessage") if isinstance(doc, dict) else None
 
 
 def discard_result(task: "asyncio.Future[Any]") -> None:

@@ -12,7 +12,16 @@ From "Control access to HTTP APIs with AWS Lambda authorizers":
   {"Statement": [{"Action": "execute-api:Invoke", "Effect", "Resource"}]},
   "context"}``, which allows the call when an ``Allow`` statement matches the
   route's ARN (``*`` and ``?`` wildcards) and no ``Deny`` does.
-- Denied: 403 ``Forbidden``. An authorizer that fails, times out or answers in
+- REST APIs (``kind`` TOKEN or REQUEST, "Use API Gateway Lambda authorizers"
+  in the REST guide): a TOKEN authorizer gets ``{"type": "TOKEN",
+  "authorizationToken", "methodArn"}``, the token first checked against the
+  authorizer's validation expression (no match: 401 without calling it); a
+  REQUEST authorizer gets the REST proxy event without the body, plus ``type``
+  and ``methodArn``. Both answer with an IAM policy. A denial is 403
+  ``User is not authorized to access this resource`` (``... with an explicit
+  deny`` when a Deny statement matched); an authorizer that fails with the
+  error message ``Unauthorized`` is 401 ``Unauthorized``.
+- Denied (HTTP APIs): 403 ``Forbidden``. An authorizer that fails, times out or answers in
   another shape: 500. Missing identity: 401, without invoking it.
 - Caching: with a TTL > 0 the verdict is kept per identity-source values; a
   cached IAM policy is evaluated again for each route, so a policy scoped to one
@@ -32,11 +41,12 @@ from typing import Any, Callable, Hashable
 
 from cumulo.gateway._request import HttpRequest
 from cumulo.gateway.payload_v1 import event_v1
+from cumulo.gateway.payload_rest import event_rest
 from cumulo.gateway.payload_v2 import event_v2
 from cumulo.gateway.routing import RouteMatch
 
 __all__ = ["Verdict", "MalformedAuthorizerResponse", "authorizer_event", "parse_verdict", "policy_allows",
-           "route_arn", "VerdictCache", "integration_context"]
+           "route_arn", "VerdictCache", "integration_context", "rest_authorizer_event", "explicitly_denied"]
 
 MAX_TTL_S = 3600
 
@@ -76,6 +86,23 @@ def authorizer_event(version: str, req: HttpRequest, match: RouteMatch, stage_va
     joined = ",".join(identity)
     return {"version": "1.0", "type": "REQUEST", "methodArn": arn, "identitySource": joined,
             "authorizationToken": joined, **event}
+
+
+def rest_authorizer_event(kind: str, req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str] | None,
+                          identity: list[str], arn: str) -> dict[str, Any]:
+    """The event of a REST API's Lambda authorizer (TOKEN or REQUEST)."""
+    if kind == "TOKEN":
+        return {"type": "TOKEN", "authorizationToken": identity[0] if identity else "", "methodArn": arn}
+    event = event_rest(req, match, stage_variables)
+    for key in ("body", "isBase64Encoded"):
+        event.pop(key, None)
+    return {"type": "REQUEST", "methodArn": arn, **event}
+
+
+def explicitly_denied(statements: tuple[dict[str, Any], ...], arn: str) -> bool:
+    """Whether a Deny statement for ``execute-api:Invoke`` matches ``arn``."""
+    return any(s.get("Effect") == "Deny" and _matches_any(s.get("Action"), "execute-api:Invoke")
+               and _matches_any(s.get("Resource"), arn) for s in statements)
 
 
 def parse_verdict(payload: bytes, simple: bool) -> Verdict:

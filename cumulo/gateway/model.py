@@ -121,10 +121,11 @@ class Authorizer:
     payload_version: str = "2.0"
     simple_responses: bool = False
     ttl_seconds: int = 0
+    validation: str = ""                       # TOKEN (REST APIs): a regular expression the token must match
 
     def __post_init__(self) -> None:
-        if self.kind not in ("JWT", "REQUEST"):
-            raise BadRequestException("AuthorizerType must be JWT or REQUEST")
+        if self.kind not in ("JWT", "REQUEST", "TOKEN"):
+            raise BadRequestException("AuthorizerType must be JWT, REQUEST or TOKEN")
         if not 1 <= len(self.name) <= 128:
             raise BadRequestException("Authorizer name must be 1-128 characters")
         for source in self.identity_sources:
@@ -138,7 +139,16 @@ class Authorizer:
                 raise BadRequestException("JwksUri must be an https://, http:// or file:// URL")
         else:
             if not self.function:
-                raise BadRequestException("A REQUEST authorizer needs an AuthorizerUri naming a function")
+                raise BadRequestException(f"A {self.kind} authorizer needs an AuthorizerUri naming a function")
+            if self.kind == "TOKEN" and (len(self.identity_sources) != 1
+                                         or not self.identity_sources[0].startswith("$request.header.")):
+                raise BadRequestException("A TOKEN authorizer takes exactly one header as its identity source")
+            if self.validation:
+                try:
+                    re.compile(self.validation)
+                except re.error:
+                    raise BadRequestException(f"IdentityValidationExpression {self.validation!r} is not a valid "
+                                              "regular expression") from None
             if self.payload_version not in ("1.0", "2.0"):
                 raise BadRequestException("AuthorizerPayloadFormatVersion must be 1.0 or 2.0")
             if self.simple_responses and self.payload_version != "2.0":
@@ -174,12 +184,16 @@ class HttpApi:
     cors: dict[str, Any] | None = None         # apigatewayv2 CorsConfiguration, as given
     description: str = ""
     protocol: str = "HTTP"                     # HTTP (v2) | REST (v1: SAM's Api events), which answer misses differently
+    rest_cors: dict[str, str] | None = None    # REST: the headers SAM's Cors gives every path's OPTIONS answer
+    binary_media_types: tuple[str, ...] = ()   # REST: bodies of these types reach functions base64-encoded
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
             raise ValidationException("API name must be 1-128 characters")
         if self.protocol not in ("HTTP", "REST"):
             raise ValidationException(f"API protocol must be HTTP or REST, not {self.protocol!r}")
+        if self.protocol == "HTTP" and (self.rest_cors is not None or self.binary_media_types):
+            raise ValidationException("rest_cors and binary_media_types apply to REST APIs only")
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -221,4 +235,5 @@ class HttpApi:
                    tuple(stage(s) for s in doc["stages"]), doc.get("created", ""),
                    tuple(Integration(**i) for i in doc.get("integrations", [])),
                    tuple(authorizer(a) for a in doc.get("authorizers", [])), doc.get("cors"),
-                   doc.get("description", ""), doc.get("protocol", "HTTP"))
+                   doc.get("description", ""), doc.get("protocol", "HTTP"), doc.get("rest_cors"),
+                   tuple(doc.get("binary_media_types", ())))

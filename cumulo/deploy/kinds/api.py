@@ -1,4 +1,4 @@
-"""``AWS::Serverless::HttpApi``, and the APIs SAM makes for functions' ``HttpApi`` and ``Api`` events
+"""``AWS::Serverless::HttpApi``, ``AWS::Serverless::Api`` (REST, ``deploy/rest_apis.py``), and the APIs SAM makes for functions' ``HttpApi`` and ``Api`` events
 (``ServerlessHttpApi``, ``ServerlessRestApi``): read with their routes by ``cumulo.deploy.apis``.
 
 Each API is stored whole (the template is the API's one source of truth; an unchanged one is not
@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.apis import (
-    HTTP_API_TYPE, IMPLICIT_HTTP_API, IMPLICIT_REST_API, ApiSpec, api_id_for, api_specs, read_http_api,
+    HTTP_API_TYPE, IMPLICIT_HTTP_API, IMPLICIT_REST_API, REST_API_TYPE, ApiSpec, api_id_for, api_specs, read_http_api,
+    read_rest_api,
 )
 from cumulo.deploy.intrinsics import IntrinsicError, resolve
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
@@ -35,7 +36,7 @@ _EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+
 
 class HttpApi(Kind):
     name = "api"
-    types = (HTTP_API_TYPE,)
+    types = (HTTP_API_TYPE, REST_API_TYPE)
     after = ("function",)             # routes and authorizers name functions
     listed = 90
     record_key = "apis"
@@ -47,6 +48,7 @@ class HttpApi(Kind):
             api_id = api_id_for(load.stack, entry.logical_id)
             attributes[(entry.logical_id, "Ref")] = api_id
             attributes[(entry.logical_id, "ApiEndpoint")] = f"https://{api_id}.execute-api.{load.region}.amazonaws.com"
+            attributes[(entry.logical_id, "RootResourceId")] = api_id[:6]
         return {}, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
@@ -56,7 +58,9 @@ class HttpApi(Kind):
         for entry in entries:
             try:
                 props = plain(resolve(entry.properties, load.scope))
-                configs[entry.logical_id] = read_http_api(entry.logical_id, props, globals_http_api)
+                configs[entry.logical_id] = (
+                    read_rest_api(entry.logical_id, props, _globals_section(load, "Api"))
+                    if entry.type == REST_API_TYPE else read_http_api(entry.logical_id, props, globals_http_api))
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
         try:
@@ -82,11 +86,11 @@ class HttpApi(Kind):
         deploy.undo.append(lambda: _put_back(c, spec.api_id, current))
         created = current["created"] if current else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         for authorizer in spec.authorizers:
-            if authorizer.kind == "REQUEST":
+            if authorizer.kind in ("REQUEST", "TOKEN"):
                 c.functions.get(authorizer.function)       # the authorizer function must exist
         stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
         api = HttpApiDocument(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
-                              spec.description, spec.protocol)
+                              spec.description, spec.protocol, spec.rest_cors, spec.binary_media_types)
         if current is None or HttpApiDocument.from_dict(current) != api:
             c.store.put_api(spec.api_id, api.to_dict())
 
