@@ -32,6 +32,7 @@ from cumulo.identity.service import Identity
 from cumulo.functions.control import CodeSource, FunctionService
 from cumulo.functions.layers import LayerService, LayerSource
 from cumulo.functions.permissions import FunctionPolicies
+from cumulo.functions.urls import FunctionUrls
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
 from cumulo.invoke.concurrency import ConcurrencyLimiter
@@ -111,6 +112,7 @@ class Cumulo:
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
                                          resolve_layers=self.layers.resolve, clock=clock)
         self.function_policies = FunctionPolicies(self.store, self.functions, self.arns)
+        self.function_urls = FunctionUrls(self.store, self.functions, self.arns, clock)   # function URLs
         self.identity = Identity(self.store, s.home, s.account_id, clock.now)   # IAM roles, policies, STS sessions
         self.apis = ApiService(self.store, clock)
         self.usage_plans = UsagePlanService(self.store, clock)
@@ -521,6 +523,8 @@ class Cumulo:
         self._release_layers(before)
         fname, q = fn.parse_function_ref(name, qualifier)
         self.function_policies.forget(fname, q)
+        if q is None or not q.isdigit():
+            self.function_urls.forget(fname, q)
         if q is None:
             self.limiter.set_reserved(fname, None)
 
@@ -557,6 +561,7 @@ class Cumulo:
     def delete_alias(self, name: str, alias: str) -> None:
         self.functions.delete_alias(name, alias)
         self.function_policies.forget(fn.parse_function_ref(name)[0], alias)
+        self.function_urls.forget(fn.parse_function_ref(name)[0], alias)
 
     def list_aliases(self, name: str, function_version: str | None = None) -> list[Alias]:
         return self.functions.list_aliases(name, function_version)

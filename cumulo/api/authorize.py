@@ -92,6 +92,23 @@ class Authorizer:
                 return decision
         return None
 
+    def refusal(self, signer: Signer, action: str, resource: str, context: dict[str, str],
+                client: str = "") -> str | None:
+        """AWS's denial message when a role session may not do ``action`` on ``resource`` (enforce), else None:
+        for requests outside the API's operations (a function URL's ``lambda:InvokeFunctionUrl``)."""
+        if not self.needed(signer):
+            return None
+        request = iam.Request(self.caller(signer), action, resource, context, source_ip=client or None,
+                              secure_transport=False)
+        decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""),
+                                self.resources.resource_policy(resource))
+        if decision:
+            return None
+        if self.mode == "audit":
+            log.warning("IAM audit: would deny %s: %s", action, decision.message)
+            return None
+        return decision.message
+
     def caller(self, signer: Signer) -> iam.Principal:
         key = (signer.arn, signer.role_arn or "", signer.session_name or "")
         found = self._callers.get(key)

@@ -333,6 +333,37 @@ def delete_alias(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     return Reply(204)
 
 
+# -- function URLs (functions/urls.py; served by the gateway) ---------------------------------------------------
+def create_url_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    url = c.function_urls.create(p["name"], _qualifier(request), doc.get("AuthType"), doc.get("Cors"),
+                                 doc.get("InvokeMode", "BUFFERED"))
+    described = url.describe(c.arns)
+    described.pop("LastModifiedTime")
+    return json_reply(described, 201)
+
+
+def get_url_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return json_reply(c.function_urls.get(p["name"], _qualifier(request)).describe(c.arns))
+
+
+def update_url_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    doc = request.json()
+    changes: dict[str, Any] = {"auth_type": doc.get("AuthType"), "invoke_mode": doc.get("InvokeMode")}
+    if "Cors" in doc:
+        changes["cors"] = doc["Cors"]
+    return json_reply(c.function_urls.update(p["name"], _qualifier(request), **changes).describe(c.arns))
+
+
+def delete_url_config(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    c.function_urls.delete(p["name"], _qualifier(request))
+    return Reply(204)
+
+
+def list_url_configs(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    return _page(c.function_urls.list(p["name"]), request, "FunctionUrlConfigs", lambda u: u.describe(c.arns))
+
+
 def list_aliases(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     version = request.query().get("FunctionVersion", [None])[0]
     return _page(c.list_aliases(p["name"], version), request, "Aliases", lambda a: a.to_aws(c.arns))
@@ -574,6 +605,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
          _op('DeleteFunctionEventInvokeConfig', delete_event_invoke_config)),
         ("GET", f"/2019-09-25/functions/{_FN}/event-invoke-config/list",
          _op('ListFunctionEventInvokeConfigs', list_event_invoke_configs)),
+        ("POST", f"/2021-10-31/functions/{_FN}/url", _op('CreateFunctionUrlConfig', create_url_config)),
+        ("GET", f"/2021-10-31/functions/{_FN}/url", _op('GetFunctionUrlConfig', get_url_config)),
+        ("PUT", f"/2021-10-31/functions/{_FN}/url", _op('UpdateFunctionUrlConfig', update_url_config)),
+        ("DELETE", f"/2021-10-31/functions/{_FN}/url", _op('DeleteFunctionUrlConfig', delete_url_config)),
+        ("GET", f"/2021-10-31/functions/{_FN}/urls", _op('ListFunctionUrlConfigs', list_url_configs)),
         ("POST", "/2015-03-31/event-source-mappings", _op('CreateEventSourceMapping', create_mapping)),
         ("GET", "/2015-03-31/event-source-mappings", _op('ListEventSourceMappings', list_mappings)),
         ("GET", "/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)", _op('GetEventSourceMapping', get_mapping)),

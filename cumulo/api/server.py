@@ -68,6 +68,26 @@ class ControlPlane:
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
 
+    def function_url_iam(self, wire: edge.Request, function_arn: str) -> dict[str, Any] | None:
+        """An ``AWS_IAM`` function URL's check (the gateway asks, in a worker thread): the request's SigV4
+        signature with the account's keys, then ``lambda:InvokeFunctionUrl`` on the function for a role
+        session (``lambda:FunctionUrlAuthType`` = ``AWS_IAM``). The caller as ``requestContext.authorizer.iam``
+        shows it, or None: refused (403)."""
+        incoming = sigv4.IncomingRequest(wire.method, wire.raw_path, wire.query_string, wire.headers, wire.body)
+        try:
+            principal = sigv4.verify(incoming, self.keys, datetime.now(timezone.utc))
+        except CumuloError:
+            return None
+        if self.authorizer.refusal(principal, "lambda:InvokeFunctionUrl", function_arn,
+                                   {"lambda:FunctionUrlAuthType": "AWS_IAM"}, wire.client[0]) is not None:
+            return None
+        account = principal.account or self.cumulo.arns.account
+        caller = account if principal.role_arn is None else \
+            f"{principal.role_arn.rsplit('/', 1)[-1]}:{principal.session_name or ''}"
+        return {"accessKey": principal.access_key_id, "accountId": account, "callerId": caller,
+                "cognitoIdentity": None, "principalOrgId": None, "userArn": principal.arn or f"arn:aws:iam::{account}:root",
+                "userId": caller}
+
     async def answer(self, wire: edge.Request) -> Reply:
         """One request from the HTTP edge (complete, within ``MAX_BODY_BYTES``) to its reply."""
         request = Request(
@@ -347,7 +367,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     app = ControlPlane(cumulo, auth=auth, busy=readiness.pending)
     gw: Gateway | None = None
     if gateway is not None:
-        gw = Gateway(cumulo, app.executor, readiness.pending)
+        gw = Gateway(cumulo, app.executor, readiness.pending, url_iam=app.function_url_iam)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 

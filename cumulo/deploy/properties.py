@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, is_intrinsic, resolve, to_str
+from cumulo.deploy.url_config import read_url_config
 from cumulo.deploy.triggers import EventInvokeSpec, read_dead_letter_queue, read_event_invoke_config
 from cumulo.errors import CumuloError
 from cumulo.model import limits
@@ -34,7 +35,7 @@ SUPPORTED = frozenset({
     "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-    "SnapStart", "VpcConfig", "VersionDescription",
+    "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig",
     # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
     "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
@@ -89,6 +90,7 @@ class FunctionSpec:
     event_invoke_config: EventInvokeSpec | None = None
     snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
     version_description: str = ""       # the description of the versions AutoPublishAlias publishes
+    url_config: dict[str, Any] | None = None   # FunctionUrlConfig, checked (the function URL kind makes it)
 
 
 # The properties that are the function's configuration (``FunctionConfiguration`` has each, by these names).
@@ -215,6 +217,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         vpc_config=get("VpcConfig", _vpc_config, {}),
         version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
         role=get("Role", _role, ""),
+        url_config=get("FunctionUrlConfig", read_url_config),
     )
     if (note := interpreter_note(spec.runtime)) is not None:
         notes.append(note)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from concurrent.futures import Executor
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
@@ -52,9 +53,21 @@ THROTTLED = message(429, "Too Many Requests")
 BAD_REQUEST = message(400, "Bad Request")
 
 
+# Function URLs: "<url-id>.lambda-url.<region>.localhost" in Host, or this path prefix (docs/gateway.md).
+URL_PREFIX = "/lambda-url/"
+URL_NOT_FOUND = message(404, "Not Found")
+URL_FORBIDDEN = GatewayResponse(403, [("content-type", "application/json"),
+                                      ("x-amzn-ErrorType", "AccessDeniedException")], b'{"Message":"Forbidden"}')
+URL_ERROR = message(502, "Internal Server Error")
+# (request, the function's ARN) -> requestContext.authorizer.iam of a caller allowed lambda:InvokeFunctionUrl, or None
+UrlIam = Callable[[Request, str], "dict[str, Any] | None"]
+
+
 class Gateway:
-    def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None) -> None:
+    def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None,
+                 url_iam: UrlIam | None = None) -> None:
         self.cumulo = cumulo
+        self._url_iam = url_iam     # checks AWS_IAM function URLs' signatures and policies (None: all refused)
         self.executor = executor
         self._busy = busy        # whether the loop has other work (edge.server.Readiness.pending)
         self._generation = -1
@@ -130,6 +143,9 @@ class Gateway:
         if len(request.body) > MAX_BODY_BYTES:
             return TOO_LARGE
         host = next((v for k, v in headers if k.lower() == "host"), "")
+        target = url_target(host, request.raw_path)
+        if target is not None:
+            return await self._function_url(target[0], target[1], host, request)
         located = self._locate(host, request.raw_path)
         if located is None:
             return NOT_FOUND
@@ -201,6 +217,43 @@ class Gateway:
             return MALFORMED_V1 if rest else INTERNAL_ERROR     # REST: 502 "Internal server error"
         return (response_v2 if v2 else response_v1)(result.payload)
 
+    async def _function_url(self, url_id: str, path: str, host: str, received: Request) -> GatewayResponse:
+        """A request to a function URL: its CORS, its AuthType, the payload 2.0 event, the function's answer."""
+        url = self.cumulo.function_urls.by_id(url_id)
+        if url is None:
+            return URL_NOT_FOUND
+        cors = cors_config(url.cors) if url.cors else None
+        if cors is not None and is_preflight(received.method, received.headers):
+            return preflight(cors, received.headers)
+        authorizer, account = None, "anonymous"
+        if url.auth_type == "AWS_IAM":
+            iam = None if self._url_iam is None else await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._url_iam, received, self.cumulo.arns.function(url.function, url.qualifier))
+            if iam is None:
+                return URL_FORBIDDEN
+            authorizer, account = {"iam": iam}, iam["accountId"]
+        ip, port = received.client[0], received.server_port
+        headers = [*received.headers, ("x-forwarded-for", ip), ("x-forwarded-proto", "http"),
+                   ("x-forwarded-port", str(port))]
+        domain = host.rsplit(":", 1)[0] if ".lambda-url." in host else \
+            f"{url_id}.lambda-url.{self.cumulo.arns.region}.localhost"
+        request = HttpRequest(method=received.method, raw_path=path, raw_query=received.query_string, headers=headers,
+                              body=received.body, source_ip=ip, request_id=str(uuid.uuid4()),
+                              time_epoch_ms=int(time.time() * 1000), api_id=url_id, domain_name=domain,
+                              stage=DEFAULT_STAGE, account_id=account)
+        event = event_v2(request, RouteMatch("$default", {}), None, authorizer)
+        function = url.function + (f":{url.qualifier}" if url.qualifier else "")
+        try:
+            result = await self._invoke(function, orjson.dumps(event))
+        except TooManyRequestsException:
+            return THROTTLED
+        except CumuloError:
+            return URL_ERROR
+        if result.function_error:
+            return URL_ERROR
+        response = response_v2(result.payload)
+        return response if cors is None else apply_cors(cors, received.headers, response)
+
     def _longest_run_s(self, function: str) -> float:
         """How long an invocation of ``function`` can take at most: Init, then its timeout
         (cached until the store changes)."""
@@ -228,6 +281,17 @@ def _no_route(api: HttpApi) -> GatewayResponse:
     """What a request that matches no route of ``api`` gets: HTTP APIs 404 ``Not Found``, REST
     APIs 403 ``Missing Authentication Token``, as API Gateway answers each."""
     return MISSING_TOKEN if api.protocol == "REST" else NOT_FOUND
+
+
+def url_target(host: str, raw_path: str) -> tuple[str, str] | None:
+    """``(url id, path)`` when a request is for a function URL: ``Host: <url-id>.lambda-url.<...>`` (the path is
+    the function's), or the path ``/lambda-url/<url-id>/<path>``; else None."""
+    if ".lambda-url." in host:
+        return host.split(".", 1)[0].lower(), raw_path
+    if raw_path.startswith(URL_PREFIX):
+        url_id, _, rest = raw_path[len(URL_PREFIX):].partition("/")
+        return url_id.lower(), "/" + rest
+    return None
 
 
 def _rest_options(api: HttpApi, table: RouteTable, path: str) -> GatewayResponse | None:

@@ -8,7 +8,7 @@ a sample differs from what AWS documents or sends, the difference is named next 
 source; the samples themselves stay untouched. API Gateway's events are compared in
 test_apigw_events.py.
 
-AWS's samples of events Cumulo has no source for (ALB, function URLs)
+AWS's samples of events Cumulo has no source for (ALB)
 are listed at the end, skipped as not emitted yet.
 """
 
@@ -288,10 +288,42 @@ def test_dynamodb_stream_event_has_the_shape_of_aws_sample(tmp_path: Any) -> Non
         assert mine["dynamodb"].get("OldImage") == theirs["dynamodb"].get("OldImage")
 
 
+# -- function URLs -----------------------------------------------------------------------------------
+def test_function_url_event_has_the_shape_and_values_of_aws_sample(platform: Cumulo) -> None:
+    """A GET through the gateway to the printer's function URL (``NONE``), with the sample's headers."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cumulo.edge.gateway import Gateway
+    from cumulo.edge.server import Request
+
+    aws = sample("powertools_lambdaFunctionUrlEvent")
+    url = platform.function_urls.create("printer", None, "NONE")
+    host = f"{url.url_id}.lambda-url.{platform.arns.region}.localhost"
+    sent = [(k, v) for k, v in aws["headers"].items()
+            if not k.startswith("x-forwarded-") and k != "host"] + [("Host", host)]
+    since = int(time.time() * 1000)
+    with ThreadPoolExecutor(4) as pool:
+        gateway = Gateway(platform, pool)
+        try:
+            answer = asyncio.run(gateway.handle(Request("GET", "/", "", sent, b"", ("123.123.123.123", 50000), 443)))
+        finally:
+            gateway.close()
+    assert answer.status == 200, answer.body
+    (ours,) = received(platform, 1, since)
+    assert shape_differences(ours, aws, frozenset({"$.headers"})) == []
+    assert {k: v for k, v in ours["headers"].items() if k in aws["headers"] and k != "host"} == \
+        {k: v for k, v in aws["headers"].items() if k != "host"} | {"x-forwarded-proto": "http"}   # plain HTTP
+    context = ours["requestContext"]
+    assert (context["accountId"], context["apiId"], context["domainPrefix"]) == ("anonymous", url.url_id, url.url_id)
+    assert (context["routeKey"], context["stage"], ours["routeKey"], ours["rawPath"]) == ("$default", "$default",
+                                                                                          "$default", "/")
+    assert context["http"] == {**aws["requestContext"]["http"], "userAgent": aws["headers"]["user-agent"]}
+
+
 # -- kinds Cumulo does not emit -------------------------------------------------------------------
 NOT_EMITTED = {
     "powertools_albEvent": "Cumulo has no Application Load Balancer targets",
-    "powertools_lambdaFunctionUrlEvent": "Cumulo has no function URLs",
 }
 
 
@@ -304,7 +336,8 @@ def test_sample_of_an_event_not_emitted_yet(name: str) -> None:
 def test_every_sample_event_is_compared_or_listed_as_not_emitted() -> None:
     """A new sample in the shared data needs a comparison here (or in test_apigw_events.py)."""
     compared = {"powertools_sqsEvent", "powertools_kinesisStreamEvent", "powertools_eventBridgeEvent",
-                "powertools_s3Event", "powertools_snsEvent", "powertools_dynamoStreamEvent"}
+                "powertools_s3Event", "powertools_snsEvent", "powertools_dynamoStreamEvent",
+                "powertools_lambdaFunctionUrlEvent"}
     api_gateway = {"apigw_http_api_payload_v1_docs", "apigw_http_api_payload_v2_docs",
                    "lambda_proxy_response_format_docs", "powertools_apiGatewayProxyEvent",
                    "powertools_apiGatewayProxyV2Event", "powertools_apiGatewayProxyV2Event_GET"}

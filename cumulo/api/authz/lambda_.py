@@ -165,6 +165,11 @@ OPERATIONS: dict[str, Mapper] = {
     "AddPermission": add_permission,
     "RemovePermission": on_function("lambda:RemovePermission"),
     "GetPolicy": on_function("lambda:GetPolicy"),
+    "CreateFunctionUrlConfig": on_function("lambda:CreateFunctionUrlConfig"),
+    "GetFunctionUrlConfig": on_function("lambda:GetFunctionUrlConfig"),
+    "UpdateFunctionUrlConfig": on_function("lambda:UpdateFunctionUrlConfig"),
+    "DeleteFunctionUrlConfig": on_function("lambda:DeleteFunctionUrlConfig"),
+    "ListFunctionUrlConfigs": on_function("lambda:ListFunctionUrlConfigs", qualified=False),
 }
 
 register("lambda", OPERATIONS)

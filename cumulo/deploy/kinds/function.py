@@ -29,6 +29,7 @@ from cumulo.deploy.buses import RuleSpec, read_function_rules
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
 from cumulo.deploy.kinds import invoke_config
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
+from cumulo.deploy.kinds.function_url import url_attributes
 from cumulo.deploy.kinds.invoke_config import FunctionInvokeConfig
 from cumulo.deploy.kinds.mapping import FunctionMapping
 from cumulo.deploy.kinds.role import RoleSpec, function_role, implicit_role
@@ -128,6 +129,9 @@ class Function(Kind):
             if isinstance(alias, str):       # SAM's !Ref <Function>.Alias, anywhere in the template
                 attributes[(f"{entry.logical_id}.Alias", "Ref")] = load.arns.function(name, alias)
                 attributes[(f"{entry.logical_id}Alias{alias}", "Ref")] = load.arns.function(name, alias)
+            if "FunctionUrlConfig" in entry.properties:    # the URL SAM makes: <LogicalId>Url
+                attributes.update(url_attributes(f"{entry.logical_id}Url", load.arns, name,
+                                                 alias if isinstance(alias, str) else None))
         return named, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
