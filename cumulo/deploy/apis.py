@@ -79,6 +79,7 @@ class ApiSpec:
     notes: tuple[str, ...] = ()      # properties accepted and ignored (shown as warnings)
     rest_cors: dict[str, str] | None = None
     binary_media_types: tuple[str, ...] = ()
+    attributes: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False)   # of raw AWS::ApiGateway::*
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:

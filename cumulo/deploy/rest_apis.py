@@ -45,7 +45,8 @@ from cumulo.gateway.model import Authorizer, Route, Throttle
 from cumulo.gateway.routing import parse_route_key
 
 
-__all__ = ["REST_API_TYPE", "read_rest_api", "rest_route", "REST_TIMEOUT_MS", "function_of_uri"]
+__all__ = ["REST_API_TYPE", "read_rest_api", "rest_route", "REST_TIMEOUT_MS", "function_of_uri", "method_settings",
+           "definition_routes", "binary_types"]
 
 REST_API_TYPE = "AWS::Serverless::Api"
 REST_TIMEOUT_MS = 29_000          # a REST API's integration timeout (its default and, by default, its maximum)
@@ -108,15 +109,15 @@ def read_rest_api(logical_id: str, props: dict[str, Any], globals_api: dict[str,
         raise IntrinsicError("property Auth.DefaultAuthorizer: IAM authorization (AWS_IAM) is not supported")
     if default is not None and default not in authorizers:
         raise IntrinsicError(f"property Auth.DefaultAuthorizer: '{default}' is not one of Auth.Authorizers")
-    default_throttle, route_throttles = _method_settings(merged.get("MethodSettings", []))
+    default_throttle, route_throttles = method_settings(merged.get("MethodSettings", []))
     config = HttpApiConfig(
         logical_id, str(stage), {str(k): str(v) for k, v in map_of(merged.get("Variables", {}), "Variables").items()},
         None, authorizers, default, default_throttle, route_throttles, str(merged.get("Description", "")),
         None if merged.get("Name") is None else str(merged["Name"]), tuple(notes), protocol="REST",
-        rest_cors=_cors(merged.get("Cors")), binary_media_types=_binary_types(merged.get("BinaryMediaTypes", [])),
+        rest_cors=_cors(merged.get("Cors")), binary_media_types=binary_types(merged.get("BinaryMediaTypes", [])),
         api_key_required=bool(auth.get("ApiKeyRequired", False)))
     if "DefinitionBody" in merged:
-        return _definition(config, map_of(merged["DefinitionBody"], "DefinitionBody"))
+        return definition_routes(config, map_of(merged["DefinitionBody"], "DefinitionBody"))
     return config
 
 
@@ -154,13 +155,13 @@ def _unquote(value: Any, what: str) -> str:
     raise IntrinsicError(f"property {what}: must be a quoted string such as \"'{text}'\", as SAM wants it")
 
 
-def _binary_types(value: Any) -> tuple[str, ...]:
+def binary_types(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise IntrinsicError("property BinaryMediaTypes: must be a list of media types")
     return tuple(v.replace("~1", "/") for v in value)
 
 
-def _method_settings(value: Any) -> tuple[Throttle | None, dict[str, Throttle]]:
+def method_settings(value: Any) -> tuple[Throttle | None, dict[str, Throttle]]:
     if not isinstance(value, list):
         raise IntrinsicError("property MethodSettings: must be a list")
     default, routes = None, {}
@@ -233,7 +234,7 @@ def function_of_uri(uri: str) -> str | None:
     return m["name"] + (f":{m['qualifier']}" if m["qualifier"] else "")
 
 
-def _definition(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiConfig:
+def definition_routes(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiConfig:
     """The routes of an OpenAPI definition's Lambda proxy integrations."""
     import dataclasses
 

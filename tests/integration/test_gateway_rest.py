@@ -249,3 +249,109 @@ def test_fastapi_behind_mangum_on_a_rest_api(mangum_rest: Gateway) -> None:
     status, headers, body = mangum_rest.request("GET", base + "/pixel.png")
     assert status == 200 and headers["content-type"] == ["image/png"] and body.startswith(b"\x89PNG")
     assert mangum_rest.request("GET", base + "/items/not-a-number")[0] == 422
+
+
+RAW_TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: A REST API written with plain AWS::ApiGateway resources, as serverless-patterns' samples do
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: |
+          import json
+          def handler(event, context):
+              return {"statusCode": 200, "body": json.dumps(event)}
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: raw-orders}
+  Orders:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: orders}
+  Order:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !Ref Orders, PathPart: "{id}"}
+  GetOrder:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Order
+      HttpMethod: GET
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref Tokens
+      Integration:
+        Type: AWS_PROXY
+        IntegrationHttpMethod: POST
+        Uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
+  OrderOptions:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Order
+      HttpMethod: OPTIONS
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        IntegrationResponses:
+          - StatusCode: '200'
+            ResponseParameters:
+              method.response.header.Access-Control-Allow-Origin: "'*'"
+              method.response.header.Access-Control-Allow-Methods: "'GET,OPTIONS'"
+  Tokens:
+    Type: AWS::ApiGateway::Authorizer
+    Properties:
+      RestApiId: !Ref Api
+      Name: tokens
+      Type: TOKEN
+      IdentitySource: method.request.header.Authorization
+      AuthorizerResultTtlInSeconds: 0
+      AuthorizerUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Auth.Arn}/invocations"
+  Auth:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: |
+          def handler(event, context):
+              effect = "Allow" if event["authorizationToken"] == "let-me-in" else "Deny"
+              return {"principalId": "me", "policyDocument": {"Version": "2012-10-17", "Statement": [
+                  {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: GetOrder
+    Properties: {RestApiId: !Ref Api}
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties: {RestApiId: !Ref Api, DeploymentId: !Ref Deployment, StageName: v1, Variables: {env: raw}}
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: apigateway.amazonaws.com}
+Outputs:
+  OrderUrl:
+    Value: !Sub "https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${Stage}/orders/7"
+"""
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("raw-rest")
+    (tmp / "app").mkdir()
+    (tmp / "app" / "template.yaml").write_text(RAW_TEMPLATE)
+    yield from _serve(tmp, tmp / "app" / "template.yaml")
+
+
+def test_a_rest_api_of_plain_cloudformation_resources(raw: Gateway) -> None:
+    path = raw.routes[("Api", "GET /orders/{id}")].replace("{id}", "7")
+    assert path.endswith("/v1/orders/7") and path in raw.server.output       # the Output, made local
+    status, _, body = raw.request("GET", path, headers={"Authorization": "let-me-in"})
+    assert status == 200, body
+    event = _json(body)
+    assert (event["resource"], event["path"], event["pathParameters"]) == ("/orders/{id}", "/orders/7", {"id": "7"})
+    assert event["stageVariables"] == {"env": "raw"} and event["requestContext"]["authorizer"]["principalId"] == "me"
+    assert raw.request("GET", path, headers={"Authorization": "nope"})[0] == 403
+    assert raw.request("GET", path)[0] == 401
+    status, headers, _ = raw.request("OPTIONS", path)
+    assert status == 200 and headers["access-control-allow-methods"] == ["GET,OPTIONS"]

@@ -11,6 +11,7 @@ given as the local gateway serves them (``local_api_urls``).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from cumulo.deploy.apis import (
 from cumulo.deploy.intrinsics import IntrinsicError, resolve
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
 from cumulo.deploy.properties import plain
+from cumulo.deploy.rest_resources import RAW_TYPES, raw_ids, raw_rest_apis
 from cumulo.errors import ResourceNotFoundException
 from cumulo.gateway.model import HttpApi as HttpApiDocument
 from cumulo.gateway.model import Stage
@@ -36,26 +38,37 @@ _EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+
 
 class HttpApi(Kind):
     name = "api"
-    types = (HTTP_API_TYPE, REST_API_TYPE)
+    types = (HTTP_API_TYPE, REST_API_TYPE, *RAW_TYPES)
     after = ("function",)             # routes and authorizers name functions
     listed = 90
     record_key = "apis"
     implicit_names = (IMPLICIT_REST_API, IMPLICIT_HTTP_API)
 
     def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
-        attributes: Attributes = {}
-        for entry in entries:
-            api_id = api_id_for(load.stack, entry.logical_id)
-            attributes[(entry.logical_id, "Ref")] = api_id
-            attributes[(entry.logical_id, "ApiEndpoint")] = f"https://{api_id}.execute-api.{load.region}.amazonaws.com"
-            attributes[(entry.logical_id, "RootResourceId")] = api_id[:6]
+        attributes = _names(entries, load)
         return {}, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        specs = self._read(entries, load)
+        raw = {e.logical_id for e in entries if e.type in RAW_TYPES}
+        for index, spec in enumerate(specs):        # what raw resources' Ref and GetAtt answer, once
+            if spec.logical_id in raw:
+                specs[index] = replace(spec, attributes=_names([e for e in entries if e.type in RAW_TYPES], load))
+                break
+        return specs
+
+    def _read(self, entries: list[Entry], load: Load) -> list[Any]:
         """The declared APIs and the implicit ones functions' events need, with the routes events add."""
         globals_http_api = _globals_http_api(load)
         configs = {}
+        raw = []
         for entry in entries:
+            if entry.type in RAW_TYPES:
+                try:
+                    raw.append((entry.logical_id, entry.type, plain(resolve(entry.properties, load.scope))))
+                except IntrinsicError as exc:
+                    raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
+                continue
             try:
                 props = plain(resolve(entry.properties, load.scope))
                 configs[entry.logical_id] = (
@@ -64,6 +77,7 @@ class HttpApi(Kind):
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
         try:
+            configs.update(raw_rest_apis(load.stack, raw, api_id_for))
             return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api,
                              _globals_section(load, "Api"))
         except IntrinsicError as exc:
@@ -71,7 +85,7 @@ class HttpApi(Kind):
 
     def attributes(self, spec: ApiSpec, arns: Arns) -> Attributes:
         """``Ref`` is the API id, ``ApiEndpoint`` its execute-api URL (Outputs give it as the gateway serves it)."""
-        return {(spec.logical_id, "Ref"): spec.api_id,
+        return {**spec.attributes, (spec.logical_id, "Ref"): spec.api_id,
                 (spec.logical_id, "ApiEndpoint"): f"https://{spec.api_id}.execute-api.{arns.region}.amazonaws.com"}
 
     def deployed(self, spec: ApiSpec, deploy: Deploy) -> Attributes:
@@ -110,6 +124,27 @@ class HttpApi(Kind):
 
     def local_outputs(self, outputs: dict[str, Any], specs: list[ApiSpec], gateway_url: str) -> dict[str, Any]:
         return local_api_urls(outputs, {spec.api_id for spec in specs}, gateway_url)
+
+
+def _names(entries: list[Entry], load: Load) -> Attributes:
+    """What ``Ref`` and ``!GetAtt`` answer for the APIs (and raw AWS::ApiGateway::* resources) of a template."""
+    attributes: Attributes = {}
+    for entry in entries:
+        api_id = api_id_for(load.stack, entry.logical_id)
+        if entry.type in RAW_TYPES:          # AWS::ApiGateway::* (deploy/rest_resources.py)
+            for attribute, value in raw_ids(load.stack, entry.logical_id, entry.type, api_id).items():
+                attributes[(entry.logical_id, attribute)] = value
+            if entry.type == "AWS::ApiGateway::Stage":
+                try:
+                    attributes[(entry.logical_id, "Ref")] = plain(resolve(entry.properties["StageName"],
+                                                                          load.plain))
+                except (IntrinsicError, KeyError):
+                    pass
+            continue
+        attributes[(entry.logical_id, "Ref")] = api_id
+        attributes[(entry.logical_id, "ApiEndpoint")] = f"https://{api_id}.execute-api.{load.region}.amazonaws.com"
+        attributes[(entry.logical_id, "RootResourceId")] = api_id[:6]
+    return attributes
 
 
 def local_api_urls(outputs: dict[str, Any], api_ids: set[str], gateway_url: str) -> dict[str, Any]:

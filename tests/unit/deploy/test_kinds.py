@@ -80,7 +80,10 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         load_template(_write(tmp_path, "  Gadget:\n    Type: AWS::Robots::Arm\n"))
     assert info.value.message == (
         "Resource Gadget (line 3): resource type 'AWS::Robots::Arm' is not supported; Cumulo deploys "
-        "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::Serverless::Api, AWS::SQS::Queue, AWS::SNS::Topic, AWS::SNS::Subscription, AWS::S3::Bucket, "
+        "AWS::Serverless::Function, AWS::Serverless::HttpApi, AWS::Serverless::Api, AWS::ApiGateway::RestApi, "
+        "AWS::ApiGateway::Resource, AWS::ApiGateway::Method, AWS::ApiGateway::Deployment, AWS::ApiGateway::Stage, "
+        "AWS::ApiGateway::Authorizer, AWS::ApiGateway::Model, AWS::ApiGateway::RequestValidator, "
+        "AWS::ApiGateway::GatewayResponse, AWS::SQS::Queue, AWS::SNS::Topic, AWS::SNS::Subscription, AWS::S3::Bucket, "
         "AWS::SSM::Parameter, AWS::SecretsManager::Secret, "
         "AWS::Kinesis::Stream, AWS::DynamoDB::Table, AWS::Serverless::SimpleTable, "
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "

@@ -204,3 +204,79 @@ def test_any_properties_are_read_or_refused_with_a_template_error(props: dict[st
         assert exc.message
     else:
         assert config.protocol == "REST" and config.stage == str(props["StageName"])
+
+
+# -- plain AWS::ApiGateway::* resources ------------------------------------------------------------------
+RAW = """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: raw, BinaryMediaTypes: ['image~1png']}
+  Things:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: things}
+  Proxy:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !Ref Things, PathPart: '{proxy+}'}
+  Any:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Proxy
+      HttpMethod: ANY
+      ApiKeyRequired: true
+      AuthorizationType: %(auth)s
+      Integration: {Type: %(type)s, Uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"}
+  Validator:
+    Type: AWS::ApiGateway::RequestValidator
+    Properties: {RestApiId: !Ref Api, ValidateRequestBody: true}
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties: {RestApiId: !Ref Api, %(stage)s}
+"""
+
+
+def test_plain_apigateway_resources_make_a_rest_api(tmp_path: Path) -> None:
+    template = _load(tmp_path, RAW % {"auth": "NONE", "type": "AWS_PROXY", "stage": "StageName: beta"})
+    (spec,) = template.apis
+    assert (spec.logical_id, spec.protocol, spec.stage, spec.binary_media_types) == ("Api", "REST", "beta",
+                                                                                      ("image/png",))
+    (route,) = spec.routes
+    assert (route.route_key, route.function, route.api_key_required) == ("ANY /things/{proxy+}", "shop-Fn", True)
+    assert spec.notes == ("RequestValidator Validator ignored: requests are not validated",)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"auth": "NONE", "type": "AWS", "stage": "StageName: beta"}, r"ANY /things/\{proxy\+\}: integration type AWS is not supported"),
+    ({"auth": "AWS_IAM", "type": "AWS_PROXY", "stage": "StageName: beta"}, "AuthorizationType AWS_IAM is not supported"),
+    ({"auth": "NONE", "type": "AWS_PROXY", "stage": "Description: none"}, "no AWS::ApiGateway::Stage or Deployment"),
+])
+def test_what_plain_apigateway_resources_cannot_be(tmp_path: Path, values: dict[str, str], message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        _load(tmp_path, RAW % values)
+
+
+_RAW_TYPES = st.sampled_from(["AWS::ApiGateway::RestApi", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+                              "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Authorizer"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), _RAW_TYPES,
+                                  st.dictionaries(st.sampled_from(["RestApiId", "ParentId", "PathPart", "ResourceId",
+                                                                   "HttpMethod", "Integration", "StageName", "Type",
+                                                                   "AuthorizerUri", "Variables", "Body",
+                                                                   "BinaryMediaTypes", "StageDescription",
+                                                                   "IdentitySource", "AuthorizationType"]),
+                                                  _VALUES, max_size=4)), max_size=5))
+def test_any_plain_resources_are_assembled_or_refused_with_a_template_error(
+        entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    from cumulo.deploy.rest_resources import raw_rest_apis
+
+    try:
+        configs = raw_rest_apis("shop", entries, api_id_for)
+    except IntrinsicError as exc:
+        assert exc.message
+    else:
+        assert all(c.protocol == "REST" and c.stage for c in configs.values())
