@@ -45,6 +45,10 @@ from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.logs.service import LogsService
 from cumulo.observe.logs import LogSink
+from cumulo.observe.metrics import MetricRecorder
+from cumulo.metrics.alarms import Alarms
+from cumulo.metrics.service import MetricsFlusher, MetricsService
+from cumulo.store.sqlite_messages.metrics import SQLiteMetricData
 from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
@@ -152,6 +156,11 @@ class Cumulo:
         self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
+        # CloudWatch: metrics recorded in memory, flushed to their own file; alarms (docs/metrics.md)
+        self.metric_recorder = MetricRecorder(clock.now, enabled=s.metrics)
+        self.metric_data = SQLiteMetricData(s.home / "metrics.db", s.durability)
+        self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
+        self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -173,6 +182,20 @@ class Cumulo:
         self._invoker: Invoker | None = None
         self._snapstart_ok = False   # decided once the sandbox is known (_runtime)
         self._closed = False
+
+    def _sample_queues(self, recorder: MetricRecorder) -> None:
+        """SQS's gauges, read once a minute: each queue's visible and in-flight messages and the age
+        of its oldest."""
+        now = int(self.clock.now() * 1000)
+        for doc in self.messages.queues.list_queues():
+            name = doc.get("name") or doc.get("QueueName")
+            if not isinstance(name, str) or name.startswith("~"):
+                continue
+            visible, in_flight, delayed = self.messages.queues.counts(name, now)
+            dims = (("QueueName", name),)
+            recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims, visible)
+            recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", dims, in_flight)
+            recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesDelayed", dims, delayed)
 
     def _route_targets(self) -> None:
         """The target router's table: one delivery for each kind of target (``cumulo/targets.py``)."""
@@ -256,6 +279,7 @@ class Cumulo:
         if self._cgroups is not None:
             self._cgroups.close()
         self.logs.close()
+        self.metric_data.close()
         self.messages.close()
         self.store.close()
 
@@ -281,6 +305,7 @@ class Cumulo:
                 OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
+                MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 self.housekeeper()]
             for worker in workers:
                 worker.start()
@@ -291,7 +316,8 @@ class Cumulo:
         retention, on Cumulo's clock."""
         return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep, self.tables.sweep,
                             self.log_groups.sweep,
-                            self.objects.expire])       # S3 lifecycle expiration
+                            self.objects.expire,        # S3 lifecycle expiration
+                            self.metrics.prune])        # CloudWatch's metric retention (docs/metrics.md)
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
         """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock
@@ -339,7 +365,7 @@ class Cumulo:
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
                                         layers_dir=self.layers.merged, snap_start=self._snap_start,
                                         spin_us=s.spin_us if self._env_cpus or len(os.sched_getaffinity(0)) >= 2 else 0,
-                                        credentials=self._function_credentials)
+                                        credentials=self._function_credentials, metrics=self.metric_recorder)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker

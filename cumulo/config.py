@@ -40,6 +40,8 @@ class Settings:
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
     log_retention_days: int = 30        # log groups nobody configured (a function's): events older go; 0 keeps them
     master_key_file: str = ""          # the store's master key (docs/secrets.md); "": <home>/master.key
+    metrics: bool = True                # record Lambda's and the services' metrics (docs/metrics.md)
+    metrics_interval_s: float = 60.0    # flush recorded metrics to the store and evaluate alarms this often
     iam: str = "enforce"                # role sessions' requests: enforce | audit (allow, log denials) | off
     # `cumulo up`'s HTTP ports (control plane and gateway, each): what one client may hold (edge/server.py)
     http_max_connections: int = 0       # more are answered 503 and closed; 0: 1,024 or 1/4 of the fd limit

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, kms, lambda_api, logs, query,
-    s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
+    logs, query, rpcv2, s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
@@ -157,6 +157,9 @@ class ControlPlane:
         the store's keys), through the same authorization and operations as a signed request;
         ``authenticated`` False: check its signature first (``handle``)."""
         json_target = awsjson.find(request)
+        cbor_target = rpcv2.find(request) if json_target is None else None
+        if cbor_target is not None:
+            return self._handle_cbor(request, *cbor_target)
         in_query = json_target is None and query.find(request)
         in_s3 = json_target is None and not in_query and s3.find(request)
         try:
@@ -193,6 +196,18 @@ class ControlPlane:
         except Exception as exc:
             fault = self._fault(request, exc)
             return s3.error_reply(fault, request.method) if in_s3 else self._error(request, json_target, fault)
+
+    def _handle_cbor(self, request: Request, service: awsjson.Service, operation: str) -> Reply:
+        """Smithy RPC v2 CBOR (CloudWatch): errors answered in CBOR."""
+        try:
+            request = self._authenticate(request)
+            check = functools.partial(self._authorize, request, (service.model, operation), {}) \
+                if self.authorizer.needed(request.principal) else None
+            return rpcv2.handle(self.cumulo, request, service, operation, check)
+        except CumuloError as err:
+            return rpcv2.error_reply(service, err)
+        except Exception as exc:
+            return rpcv2.error_reply(service, self._fault(request, exc))
 
     @staticmethod
     def _error(request: Request, json_target: tuple[awsjson.Service, str] | None, err: CumuloError) -> Reply:

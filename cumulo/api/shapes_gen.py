@@ -91,7 +91,8 @@ def _served() -> dict[str, list[str]]:
     import botocore.session
 
     from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-        apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, kms, lambda_api, logs, secretsmanager, sqs, ssm,
+        apigateway, apigatewayv2, awsjson, cloudwatch, dynamodb, events, kinesis, kms, lambda_api, logs, rpcv2,
+        secretsmanager, sqs, ssm,
         stepfunctions,
     )
     from cumulo.api.http import Request
@@ -100,11 +101,15 @@ def _served() -> dict[str, list[str]]:
     rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route}
     out: dict[str, list[str]] = {}
     for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway",
-                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs"):
+                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch"):
         model = session.get_service_model(service)
         names = []
         for name in model.operation_names:
             op = model.operation_model(name)
+            if model.protocol == "smithy-rpc-v2-cbor":
+                if name in rpcv2.services[model.metadata["targetPrefix"]].operations:
+                    names.append(name)
+                continue
             if model.protocol == "json":
                 if name in awsjson.services[model.metadata["targetPrefix"]].operations:
                     names.append(name)

@@ -22,13 +22,14 @@ from typing import Any, Callable
 from cumulo import ids
 from cumulo.errors import (
     InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException, SnapStartException,
-    SnapStartTimeoutException,
+    SnapStartTimeoutException, TooManyRequestsException,
 )
 from cumulo.invoke.concurrency import ConcurrencyLimiter
 from cumulo.invoke.pool import EnvironmentPool, InitType, PoolKey
 from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
 from cumulo.model.layer import LayerRef
+from cumulo.observe.metrics import LAMBDA, NO_METRICS, MetricRecorder
 from cumulo.observe.logs import (
     LogSink, end_line, init_report_line, init_start_line, report_line, restore_report_line, restore_start_line,
     start_line,
@@ -102,7 +103,8 @@ class Invoker:
                  sync_payload_max: int, snap_start: Callable[[FunctionConfiguration], bool] = lambda c: False,
                  layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None,
                  spin_us: int = 0,
-                 credentials: Callable[[FunctionConfiguration], dict[str, str]] = lambda config: {}) -> None:
+                 credentials: Callable[[FunctionConfiguration], dict[str, str]] = lambda config: {},
+                 metrics: MetricRecorder = NO_METRICS) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
@@ -110,6 +112,7 @@ class Invoker:
         self._layers_dir = layers_dir   # the merged /opt tree of an ordered list of layers
         self._spin_us = spin_us         # a lone invocation's poll-before-sleep window (environment.py)
         self._credentials = credentials   # AWS_ENDPOINT_URL and the role's session for a configuration
+        self._metrics = metrics         # Lambda's metrics, aggregated in memory (observe/metrics.py)
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -126,14 +129,16 @@ class Invoker:
                 f"Request must be smaller than {self._sync_payload_max} bytes for the InvokeFunction operation")
         if request.invocation_type == InvocationType.DRY_RUN:
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
-        slot = self._limiter.acquire(config.name)
+        slot = self._acquire(config.name)
         try:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
             run = self._run(config, request, request_id, arn, may_wait)
         finally:
             self._limiter.release(slot)
-        return self._finish(config, request, request_id, run)
+        result = self._finish(config, request, request_id, run)
+        self._record(config.name, arn, run.outcome, result.function_error is not None)
+        return result
 
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
                              invoked_arn: str | None, executor: Executor,
@@ -161,7 +166,7 @@ class Invoker:
         if env is None:
             return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn, not waited)
         try:
-            slot = self._limiter.acquire(config.name)
+            slot = self._acquire(config.name)
         except BaseException:
             self._pool.release(key, env)
             raise
@@ -174,7 +179,30 @@ class Invoker:
         finally:
             self._limiter.release(slot)
             self._pool.release(key, env)
-        return self._finish(config, request, request_id, run)
+        result = self._finish(config, request, request_id, run)
+        self._record(config.name, arn, outcome, result.function_error is not None)
+        return result
+
+    def _acquire(self, function: str) -> Any:
+        """A concurrency slot; a refusal is counted as Lambda's Throttles."""
+        try:
+            return self._limiter.acquire(function)
+        except TooManyRequestsException:
+            self._metrics.add(LAMBDA, "Throttles", (("FunctionName", function),), 1.0, "Count")
+            raise
+
+    def _record(self, function: str, arn: str, outcome: Outcome, error: bool) -> None:
+        """Lambda's Invocations, Errors, Duration and ConcurrentExecutions for one invocation; its
+        ``Resource`` dimension is ``name:qualifier`` when it was invoked qualified."""
+        metrics = self._metrics
+        if metrics.enabled:
+            qualifier = arn.split(":", 7)[7] if arn.count(":") == 7 else None
+            metrics.invocation(function, f"{function}:{qualifier}" if qualifier else None,
+                               getattr(outcome, "duration_ms", 0.0), error,
+                               self._limiter.in_flight(function) + 1, self._limiter.total + 1)
+            lines = getattr(outcome, "lines", None)
+            if lines:
+                metrics.emf(function, lines)
 
     def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str,
              may_wait: bool = True) -> _Run:

@@ -39,7 +39,7 @@ from typing import Any, ContextManager, Iterable, Iterator, Protocol
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
            "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
-           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex"]
+           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "MetricPoint", "MetricData"]
 
 _SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
 
@@ -344,6 +344,42 @@ class ObjectIndex(Protocol):
     def abort_upload(self, upload_id: str) -> list[PartRow] | None: ...   # None: no such upload
     def blobs(self) -> set[str]:
         """Every file name a row names (objects and parts): the rest are leftovers of a crash."""
+
+
+@dataclass
+class MetricPoint:
+    """One metric's statistics over one period (``ts``: the period's start, epoch seconds):
+    SampleCount, Sum, Minimum, Maximum and a histogram (bucket index -> count) for percentiles.
+    ``dims``: the dimensions as canonical JSON (a sorted list of [name, value] pairs)."""
+
+    namespace: str
+    metric: str
+    dims: str
+    ts: int
+    count: float
+    sum: float
+    min: float
+    max: float
+    hist: dict[int, float]
+    unit: str = "None"
+
+
+class MetricData(Protocol):
+    """CloudWatch's metric data, kept at several periods (1, 60, 300, 3600 s) with a retention
+    each (docs/metrics.md), and the catalog of metrics seen (ListMetrics). Its own database file, so
+    the flush never waits on message traffic."""
+
+    def merge(self, points: Iterable[MetricPoint], periods: Iterable[int]) -> None:
+        """Add each point into its period's row at each of ``periods`` (a point's ``ts`` rounded
+        down to the period): counts and sums add, minima and maxima widen, histograms add."""
+    def read(self, namespace: str, metric: str, dims: str, period: int, start_s: int,
+             end_s: int) -> list[MetricPoint]:
+        """The rows of one metric at one stored period with ``start_s <= ts < end_s``, by time."""
+    def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
+        """(namespace, metric, dims, last seen s) of metrics with data since ``since_s``."""
+    def prune(self, period: int, before_s: int) -> int:
+        """Drop rows of ``period`` older than ``before_s`` (and catalog entries not seen since); how many."""
+    def close(self) -> None: ...
 
 
 class MessageStore(Protocol):

@@ -41,7 +41,7 @@ ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy", "cumulo.
 SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
 INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
-CAPABILITIES = ("cumulo.functions", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
+CAPABILITIES = ("cumulo.functions", "cumulo.metrics", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
                 "cumulo.gateway", "cumulo.identity", "cumulo.objects", "cumulo.topics",
                 "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms", "cumulo.logs")
 KNOWN_CYCLES: list[set[str]] = []

@@ -1,0 +1,270 @@
+"""Metrics as AWS publishes them, aggregated in memory (docs/metrics.md).
+
+``MetricRecorder`` is what the warm path touches: one lock, a few dictionary updates per
+invocation, nothing else. Each minute (and before a query) ``drain`` hands the aggregates over —
+one ``Aggregate`` per (namespace, metric, dimensions, minute): SampleCount, Sum, Minimum, Maximum
+and a histogram of the values in fixed logarithmic buckets (``bucket``: 2^(1/16) apart, so a
+percentile read from it is within ~2.2 % of the true value) — and the flusher writes them to the
+store. Embedded Metric Format lines of functions' logs (``emf_points``) are only noted on the warm
+path and parsed at drain time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+__all__ = ["Aggregate", "MetricRecorder", "NO_METRICS", "bucket", "bucket_value", "percentile", "emf_points",
+           "Dims", "LAMBDA", "ZERO_BUCKET"]
+
+Dims = tuple[tuple[str, str], ...]          # sorted (name, value) pairs
+LAMBDA = "AWS/Lambda"
+ZERO_BUCKET = -(10 ** 6)                    # values <= 0
+_PER_DOUBLING = 16
+
+
+def bucket(value: float) -> int:
+    """The histogram bucket of a value: 16 per doubling; all values <= 0 share ``ZERO_BUCKET``."""
+    if value <= 0 or value != value:
+        return ZERO_BUCKET
+    return math.floor(math.log2(value) * _PER_DOUBLING)
+
+
+def bucket_value(index: int) -> float:
+    """A bucket's representative value (its geometric middle)."""
+    if index == ZERO_BUCKET:
+        return 0.0
+    return float(2 ** ((index + 0.5) / _PER_DOUBLING))
+
+
+@dataclass
+class Aggregate:
+    count: float = 0.0
+    sum: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+    hist: dict[int, float] = field(default_factory=dict)
+    unit: str = "None"
+
+    def add(self, value: float, count: float = 1.0) -> None:
+        self.count += count
+        self.sum += value * count
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        b = bucket(value)
+        self.hist[b] = self.hist.get(b, 0.0) + count
+
+    def merge(self, other: "Aggregate") -> None:
+        self.count += other.count
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        for k, n in other.hist.items():
+            self.hist[k] = self.hist.get(k, 0.0) + n
+        if other.unit != "None":
+            self.unit = other.unit
+
+
+def percentile(agg: Aggregate, p: float) -> float | None:
+    """The p-th percentile (0..100) read from the histogram, clamped to [min, max]."""
+    if agg.count <= 0 or not agg.hist:
+        return None
+    want = agg.count * p / 100.0
+    seen = 0.0
+    for index in sorted(agg.hist):
+        seen += agg.hist[index]
+        if seen >= want - 1e-9:
+            return min(max(bucket_value(index), agg.min), agg.max)
+    return agg.max
+
+
+Key = tuple[str, str, Dims, int]            # (namespace, metric, dimensions, minute's start in seconds)
+
+
+class MetricRecorder:
+    """In-memory aggregation of what the platform publishes; ``drain`` empties it."""
+
+    def __init__(self, now: Callable[[], float] = time.time, enabled: bool = True) -> None:
+        self._now = now
+        self.enabled = enabled
+        self._lock = threading.Lock()
+        # per (function, resource or None, minute): [invocations, errors, duration Aggregate]
+        self._invocations: dict[tuple[str, str | None, int], list[Any]] = {}
+        self._points: dict[Key, Aggregate] = {}
+        self._peaks: dict[int, int] = {}            # the account's invocations in flight, peak per minute
+        self._emf: list[tuple[str, str, int]] = []  # (function, line, ms)
+
+    # -- the warm path --------------------------------------------------------
+    def invocation(self, function: str, resource: str | None, duration_ms: float, error: bool,
+                   concurrent: int = 1, total: int = 1) -> None:
+        """One invocation of ``function`` (``resource``: ``name:qualifier`` when invoked qualified);
+        ``concurrent``/``total``: the function's and the account's invocations in flight with it."""
+        if not self.enabled:
+            return
+        minute = int(self._now()) // 60 * 60
+        key = (function, resource, minute)
+        with self._lock:
+            entry = self._invocations.get(key)
+            if entry is None:
+                entry = self._invocations[key] = [0, 0, Aggregate(unit="Milliseconds"), 0]
+            entry[0] += 1
+            if error:
+                entry[1] += 1
+            entry[2].add(duration_ms)
+            if concurrent > entry[3]:
+                entry[3] = concurrent
+            if total > self._peaks.get(minute, 0):
+                self._peaks[minute] = total
+
+    def emf(self, function: str, lines: Iterable[tuple[int, str]]) -> None:
+        """A function's log lines that may hold Embedded Metric Format documents (parsed at drain)."""
+        if not self.enabled:
+            return
+        found = [(function, text, ts) for ts, text in lines if '"_aws"' in text]
+        if found:
+            with self._lock:
+                self._emf.extend(found)
+
+    # -- everything else ------------------------------------------------------
+    def add(self, namespace: str, metric: str, dims: Dims, value: float, unit: str = "None",
+            at: float | None = None) -> None:
+        """One value of a metric (dims sorted), in the minute of ``at`` (now if None)."""
+        if not self.enabled:
+            return
+        key = (namespace, metric, dims, int(self._now() if at is None else at) // 60 * 60)
+        with self._lock:
+            agg = self._points.get(key)
+            if agg is None:
+                agg = self._points[key] = Aggregate(unit=unit)
+            agg.add(value)
+
+    def gauge(self, namespace: str, metric: str, dims: Dims, value: float, unit: str = "Count") -> None:
+        """A level seen now (ConcurrentExecutions): the minute keeps each value seen, so its
+        Maximum is the peak."""
+        self.add(namespace, metric, dims, value, unit)
+
+    def drain(self) -> list[tuple[Key, Aggregate]]:
+        """Everything aggregated so far, Lambda's invocations expanded into AWS's three dimension
+        sets (account, FunctionName, FunctionName+Resource); EMF lines parsed."""
+        with self._lock:
+            invocations, self._invocations = self._invocations, {}
+            points, self._points = self._points, {}
+            peaks, self._peaks = self._peaks, {}
+            emf, self._emf = self._emf, []
+        out: dict[Key, Aggregate] = {}
+
+        def put(key: Key, agg: Aggregate) -> None:
+            have = out.get(key)
+            if have is None:
+                out[key] = copy(agg)
+            else:
+                have.merge(agg)
+
+        concurrency: dict[tuple[str, int], int] = {}
+        for (function, resource, minute), (count, errors, duration, peak) in invocations.items():
+            concurrency[function, minute] = max(concurrency.get((function, minute), 0), peak)
+            sets: list[Dims] = [(), (("FunctionName", function),)]
+            if resource is not None:
+                sets.append((("FunctionName", function), ("Resource", resource)))
+            inv = Aggregate(count, float(count), 1.0, 1.0, {bucket(1.0): float(count)}, "Count")
+            err = Aggregate(count, float(errors), 0.0 if errors < count else 1.0, 1.0 if errors else 0.0,
+                            {k: float(v) for k, v in ((bucket(1.0), errors), (ZERO_BUCKET, count - errors)) if v},
+                            "Count")
+            for dims in sets:
+                put((LAMBDA, "Invocations", dims, minute), inv)
+                put((LAMBDA, "Errors", dims, minute), err)
+                put((LAMBDA, "Duration", dims, minute), duration)
+        for (function, minute), peak in concurrency.items():
+            put((LAMBDA, "ConcurrentExecutions", (("FunctionName", function),), minute), _level(peak))
+        for minute, peak in peaks.items():
+            put((LAMBDA, "ConcurrentExecutions", (), minute), _level(peak))
+        for key, agg in points.items():
+            put(key, agg)
+            if key[0] == LAMBDA and key[2] and key[2][0][0] == "FunctionName":    # also account-wide
+                if len(key[2]) > 1:
+                    put((key[0], key[1], key[2][:1], key[3]), agg)
+                put((key[0], key[1], (), key[3]), agg)
+        for function, text, ts in emf:
+            for key, agg in emf_points(text, ts):
+                put(key, agg)
+        return list(out.items())
+
+
+def _level(value: float) -> Aggregate:
+    return Aggregate(1.0, float(value), float(value), float(value), {bucket(value): 1.0}, "Count")
+
+
+def copy(agg: Aggregate) -> Aggregate:
+    return Aggregate(agg.count, agg.sum, agg.min, agg.max, dict(agg.hist), agg.unit)
+
+
+class _NoMetrics(MetricRecorder):
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+
+
+NO_METRICS: MetricRecorder = _NoMetrics()
+
+_EMF_MAX_DIMS = 30
+_EMF_MAX_METRICS = 100
+
+
+def emf_points(text: str, default_ms: int = 0) -> list[tuple[Key, Aggregate]]:
+    """The metrics an Embedded Metric Format document (one log line) declares: for each
+    ``CloudWatchMetrics`` directive, each dimension set × each metric, its value(s) read from the
+    document's root. A line that is not a valid EMF document gives nothing (AWS leaves it a log)."""
+    start = text.find("{")
+    if start < 0:
+        return []
+    try:
+        doc = json.loads(text[start:])
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    meta = doc.get("_aws")
+    if not isinstance(meta, dict):
+        return []
+    ts = meta.get("Timestamp", default_ms)
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+        return []
+    directives = meta.get("CloudWatchMetrics")
+    if not isinstance(directives, list):
+        return []
+    out: list[tuple[Key, Aggregate]] = []
+    minute = int(ts // 1000) // 60 * 60
+    for directive in directives:
+        if not isinstance(directive, dict):
+            continue
+        namespace = directive.get("Namespace")
+        dim_sets = directive.get("Dimensions", [[]])
+        metrics = directive.get("Metrics")
+        if not isinstance(namespace, str) or not namespace or not isinstance(metrics, list) \
+                or not isinstance(dim_sets, list):
+            continue
+        for dim_names in dim_sets[:_EMF_MAX_DIMS]:
+            if not isinstance(dim_names, list) or len(dim_names) > _EMF_MAX_DIMS:
+                continue
+            values = [doc.get(n) for n in dim_names]
+            if not all(isinstance(n, str) for n in dim_names) or not all(isinstance(v, str) for v in values):
+                continue
+            dims: Dims = tuple(sorted(zip(dim_names, values)))    # type: ignore[arg-type]
+            for metric in metrics[:_EMF_MAX_METRICS]:
+                if not isinstance(metric, dict) or not isinstance(metric.get("Name"), str):
+                    continue
+                name = metric["Name"]
+                raw = doc.get(name)
+                samples = raw if isinstance(raw, list) else [raw]
+                agg = Aggregate(unit=str(metric.get("Unit", "None")))
+                for v in samples:
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                        agg.add(float(v))
+                if agg.count:
+                    out.append(((namespace, name, dims, minute), agg))
+    return out

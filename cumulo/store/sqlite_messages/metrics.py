@@ -1,0 +1,109 @@
+"""Metric data on SQLite (``ports.MetricData``), in a file of its own (``metrics.db``).
+
+One row per (namespace, metric, dimensions, period, period's start); a merge reads the row, adds
+the new statistics and writes it back, in one transaction per flush.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from cumulo.store.ports import MetricPoint
+from cumulo.store.sqlite_messages.database import MessageDatabase
+
+__all__ = ["SQLiteMetricData", "SCHEMA"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS metric_data (
+    namespace TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    dims TEXT NOT NULL,
+    period INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    count REAL NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    hist TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    PRIMARY KEY (namespace, metric, dims, period, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metric_data_age ON metric_data (period, ts);
+CREATE TABLE IF NOT EXISTS metric_catalog (
+    namespace TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    dims TEXT NOT NULL,
+    last_s INTEGER NOT NULL,
+    PRIMARY KEY (namespace, metric, dims)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteMetricData:
+    def __init__(self, path: Path, durability: str = "normal") -> None:
+        self.database = MessageDatabase(path, SCHEMA, durability)
+        self.path = path
+
+    def merge(self, points: Iterable[MetricPoint], periods: Iterable[int]) -> None:
+        periods = tuple(periods)
+        with self.database.tx() as db:
+            for p in points:
+                for period in periods:
+                    ts = p.ts // period * period
+                    row = db.execute("SELECT count, sum, min, max, hist, unit FROM metric_data WHERE namespace = ? "
+                                     "AND metric = ? AND dims = ? AND period = ? AND ts = ?",
+                                     (p.namespace, p.metric, p.dims, period, ts)).fetchone()
+                    count, total, low, high, hist, unit = p.count, p.sum, p.min, p.max, dict(p.hist), p.unit
+                    if row is not None:
+                        count, total = count + row[0], total + row[1]
+                        low, high = min(low, row[2]), max(high, row[3])
+                        for k, n in json.loads(row[4]).items():
+                            hist[int(k)] = hist.get(int(k), 0.0) + n
+                        unit = unit if unit != "None" else row[5]
+                    db.execute("INSERT OR REPLACE INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (p.namespace, p.metric, p.dims, period, ts, count, total, low, high,
+                                json.dumps(hist), unit))
+                db.execute("INSERT INTO metric_catalog VALUES (?, ?, ?, ?) ON CONFLICT (namespace, metric, dims) "
+                           "DO UPDATE SET last_s = max(last_s, excluded.last_s)",
+                           (p.namespace, p.metric, p.dims, p.ts))
+
+    def read(self, namespace: str, metric: str, dims: str, period: int, start_s: int,
+             end_s: int) -> list[MetricPoint]:
+        with self.database.lock:
+            rows = self.database.connection.execute(
+                "SELECT ts, count, sum, min, max, hist, unit FROM metric_data WHERE namespace = ? AND metric = ? "
+                "AND dims = ? AND period = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                (namespace, metric, dims, period, start_s, end_s)).fetchall()
+        return [MetricPoint(namespace, metric, dims, ts, count, total, low, high,
+                            {int(k): n for k, n in json.loads(hist).items()}, unit)
+                for ts, count, total, low, high, hist, unit in rows]
+
+    def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
+        sql = "SELECT namespace, metric, dims, last_s FROM metric_catalog WHERE last_s >= ?"
+        args: list[object] = [since_s]
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            args.append(namespace)
+        if metric is not None:
+            sql += " AND metric = ?"
+            args.append(metric)
+        with self.database.lock:
+            return [tuple(r) for r in self.database.connection.execute(sql + " ORDER BY 1, 2, 3", args)]  # type: ignore[misc]
+
+    def prune(self, period: int, before_s: int) -> int:
+        with self.database.tx() as db:
+            n = db.execute("DELETE FROM metric_data WHERE period = ? AND ts < ?", (period, before_s)).rowcount
+            if period == max(_PERIODS):
+                db.execute("DELETE FROM metric_catalog WHERE last_s < ?", (before_s,))
+            return n
+
+    def quick_check(self, budget_s: float) -> bool:
+        return self.database.quick_check(budget_s)
+
+    def close(self) -> None:
+        self.database.close()
+
+
+_PERIODS = (1, 60, 300, 3600)
