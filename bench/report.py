@@ -32,6 +32,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "events": ("events_match.py", [], []),
     "states": ("states.py", [], ["--items", "2000"]),
     "iam": ("iam.py", [], []),
+    "metrics": ("metrics.py", [], ["--rounds", "200", "--blocks", "5"]),
 }
 OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
             "layers": ("layers.py", [], []),

@@ -144,7 +144,10 @@ class _Parser:
     def primary(self, depth: int) -> Node:
         kind, text = self.take()
         if kind == "num":
-            return Num(float(text))
+            value = float(text)
+            if not math.isfinite(value):
+                raise MathError(f"The number {text[:32]} is out of range.")
+            return Num(value)
         if kind == "str":
             return Str(text[1:-1])
         if kind == "id":
@@ -280,9 +283,11 @@ def _map(value: Value, fn: Callable[[Series], Series]) -> Value:
     raise MathError("The function wants a time series or an array of time series.")
 
 
-def evaluate(node: Node, metrics: dict[str, Series], grid: list[int]) -> Value:
-    """The value of ``node`` given the request's metric queries by id (``metrics``); ``grid`` is
-    the timestamps of the requested range at the expression's period (what FILL fills)."""
+def evaluate(node: Node, metrics: dict[str, Series], grid: list[int], computed: frozenset[str] = frozenset()) -> Value:
+    """The value of ``node`` given the request's queries by id (``metrics``); ``grid`` is the
+    timestamps of the requested range at the expression's period (what FILL fills); ``computed``:
+    the ids of expressions among them, which METRICS() leaves out (CloudWatch: math expressions are
+    not included)."""
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Str):
@@ -292,35 +297,35 @@ def evaluate(node: Node, metrics: dict[str, Series], grid: list[int]) -> Value:
             raise MathError(f"Unrecognized metric id: {node.name}.")
         return metrics[node.name]
     if isinstance(node, Neg):
-        return _binary("*", -1.0, evaluate(node.operand, metrics, grid))
+        return _binary("*", -1.0, evaluate(node.operand, metrics, grid, computed))
     if isinstance(node, Bin):
-        return _binary(node.op, evaluate(node.left, metrics, grid), evaluate(node.right, metrics, grid))
+        return _binary(node.op, evaluate(node.left, metrics, grid, computed), evaluate(node.right, metrics, grid, computed))
     if isinstance(node, Array):
         out: list[Series] = []
         for item in node.items:
-            out.extend(_series_list(evaluate(item, metrics, grid), "An array"))
+            out.extend(_series_list(evaluate(item, metrics, grid, computed), "An array"))
         return out
     name, args = node.name, node.args
     if name == "METRICS":
         if len(args) > 1 or (args and not isinstance(args[0], Str)):
             raise MathError("METRICS takes no argument or one string.")
         text = args[0].text if args else ""    # type: ignore[union-attr]
-        return [s for k, s in metrics.items() if text in k and not k.startswith("\0")]
+        return [s for k, s in metrics.items() if text in k and k not in computed]
     if name == "FILL":
         if len(args) != 2:
             raise MathError("FILL takes two arguments: a time series and a value, REPEAT or LINEAR.")
-        target = evaluate(args[0], metrics, grid)
+        target = evaluate(args[0], metrics, grid, computed)
         how = args[1]
         if isinstance(how, Str) and how.text in ("REPEAT", "LINEAR"):
             return _map(target, lambda s: _fill_mode(s, grid, how.text))   # type: ignore[union-attr]
-        given = evaluate(how, metrics, grid)
+        given = evaluate(how, metrics, grid, computed)
         if not isinstance(given, float):
             raise MathError("FILL's second argument must be a number, REPEAT or LINEAR.")
         fill: float = given
         return _map(target, lambda s: Series(s.label, {t: s.points.get(t, fill) for t in grid}, s.period))
     if len(args) != 1:
         raise MathError(f"{name} takes one argument.")
-    value = evaluate(args[0], metrics, grid)
+    value = evaluate(args[0], metrics, grid, computed)
     if name in ("SUM", "AVG", "MIN", "MAX", "STDDEV"):
         if isinstance(value, list):
             times = sorted(set().union(*(s.points.keys() for s in value))) if value else []

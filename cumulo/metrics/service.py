@@ -306,6 +306,8 @@ class MetricsService:
 
     def list_metrics(self, d: dict[str, Any]) -> dict[str, Any]:
         namespace, metric = d.get("Namespace"), d.get("MetricName")
+        namespace = None if namespace is None else _name(namespace, "Namespace")
+        metric = None if metric is None else _name(metric, "MetricName")
         wanted = _dims_of_filter(d.get("Dimensions"))
         self.flush()
         recent = d.get("RecentlyActive")
@@ -378,6 +380,7 @@ class MetricsService:
             series[qid] = expressions.Series(q.get("Label") or f"{m.get('MetricName')}", points, period)
         results: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
+        computed: set[str] = set()
         for qid, q in ids.items():
             if q.get("Expression") is not None:
                 try:
@@ -387,7 +390,7 @@ class MetricsService:
                     grid = list(range(int(start) // period * period, int(math.ceil(end)), period))
                     if len(grid) > MAX_DATAPOINTS_GMD:
                         raise invalid("The request asks for too many datapoints.")
-                    value = expressions.evaluate(node, series, grid)
+                    value = expressions.evaluate(node, series, grid, frozenset(computed))
                 except expressions.MathError as err:
                     raise CloudWatchError(f"Error in expression {qid}: {err}", "ValidationError",
                                           "ValidationError") from None
@@ -398,6 +401,7 @@ class MetricsService:
                 if not isinstance(value, list):
                     value.label = q.get("Label") or qid
                 series[qid] = found[0] if len(found) == 1 else expressions.Series(qid, {}, 60)
+                computed.add(qid)
                 outputs = found
             else:
                 outputs = [series[qid]]

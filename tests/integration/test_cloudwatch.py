@@ -1,0 +1,204 @@
+"""CloudWatch as a team uses it, with unchanged boto3 and the AWS CLI against a real ``cumulo up``:
+custom metrics in and out, Lambda's own metrics in a dashboard query with metric math, an alarm on
+``Errors`` whose action invokes a function, and Powertools' ``Metrics`` (Embedded Metric Format)
+inside a function becoming metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.test_server import CumuloServer
+
+AWS = Path(sys.executable).parent / "aws"
+ROLE = "arn:aws:iam::000000000000:role/r"
+FLAKY = """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("boom")
+    return "ok"
+"""
+PAGER = """
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    sqs.send_message(QueueUrl=os.environ["SEEN"], MessageBody=json.dumps(event))
+"""
+POWERTOOLS = """
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+metrics = Metrics(namespace="Shop", service="orders")
+@metrics.log_metrics
+def handler(event, context):
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=event["n"])
+    return "ok"
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("cw") / "home", "--iam", "off",
+                     env={"CUMULO_METRICS_INTERVAL_S": "1"})
+    yield s
+    s.close()
+
+
+def zipped(files: dict[str, str], trees: dict[str, Path] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        for prefix, root in (trees or {}).items():
+            for path in root.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    z.write(path, f"{prefix}/{path.relative_to(root)}")
+    return buf.getvalue()
+
+
+def function(server: CumuloServer, name: str, source: str, env: dict[str, str] | None = None,
+             trees: dict[str, Path] | None = None) -> str:
+    return server.client().create_function(
+        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler", Timeout=30,
+        Code={"ZipFile": zipped({"app.py": source}, trees)},
+        Environment={"Variables": env or {}})["FunctionArn"]
+
+
+def cli(server: CumuloServer, *args: str) -> Any:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": server.key_id, "AWS_SECRET_ACCESS_KEY": server.secret,
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "cloudwatch", *args, "--output", "json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def test_custom_metrics_in_and_out_with_boto3_and_the_cli(server: CumuloServer) -> None:
+    cw = server.aws("cloudwatch")
+    now = time.time()
+    dims = [{"Name": "Service", "Value": "api"}]
+    cw.put_metric_data(Namespace="App", MetricData=[
+        {"MetricName": "Latency", "Dimensions": dims, "Values": [10, 20, 30, 400], "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": dims, "Value": 40, "Unit": "Milliseconds", "StorageResolution": 1}])
+    cli(server, "put-metric-data", "--namespace", "App", "--metric-name", "Latency", "--value", "50",
+        "--unit", "Milliseconds", "--dimensions", "Service=api")
+    got = cw.get_metric_statistics(Namespace="App", MetricName="Latency", Dimensions=dims, StartTime=now - 120,
+                                   EndTime=now + 120, Period=300, Statistics=["SampleCount", "Sum", "Maximum"],
+                                   ExtendedStatistics=["p99"])
+    (point,) = got["Datapoints"]
+    assert (point["SampleCount"], point["Sum"], point["Maximum"], point["Unit"]) == (6, 550, 400, "Milliseconds")
+    assert point["ExtendedStatistics"]["p99"] == 400
+    listed = cli(server, "list-metrics", "--namespace", "App")["Metrics"]
+    assert listed == [{"Namespace": "App", "MetricName": "Latency", "Dimensions": dims}]
+    stats = cli(server, "get-metric-statistics", "--namespace", "App", "--metric-name", "Latency",
+                "--dimensions", "Name=Service,Value=api", "--start-time", str(int(now - 600)),
+                "--end-time", str(int(now + 600)), "--period", "3600", "--statistics", "Average")
+    assert [p["Average"] for p in stats["Datapoints"]] == [pytest.approx(550 / 6)]
+    with pytest.raises(ClientError) as caught:
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "Invocations", "Value": 1}])
+    e = caught.value.response
+    assert (e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidParameterValue", 400)
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_statistics(Namespace="App", MetricName="Latency", StartTime=now, EndTime=now + 60,
+                                 Period=61, Statistics=["Sum"])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_a_dashboard_query_of_lambdas_metrics_with_metric_math(server: CumuloServer) -> None:
+    function(server, "flaky", FLAKY)
+    lam = server.client()
+    started = time.time()
+    for i in range(10):
+        lam.invoke(FunctionName="flaky", Payload=json.dumps({"fail": i < 3}))
+    lam.publish_version(FunctionName="flaky")
+    lam.create_alias(FunctionName="flaky", Name="live", FunctionVersion="1")
+    lam.invoke(FunctionName="flaky", Qualifier="live", Payload=b"{}")
+
+    def stat(metric: str, stat: str, **dims: str) -> dict[str, Any]:
+        return {"Metric": {"Namespace": "AWS/Lambda", "MetricName": metric,
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
+                "Period": 60, "Stat": stat}
+
+    result = server.aws("cloudwatch").get_metric_data(
+        StartTime=started - 120, EndTime=time.time() + 60, ScanBy="TimestampAscending",
+        MetricDataQueries=[
+            {"Id": "inv", "MetricStat": stat("Invocations", "Sum", FunctionName="flaky"), "ReturnData": False},
+            {"Id": "err", "MetricStat": stat("Errors", "Sum", FunctionName="flaky"), "ReturnData": False},
+            {"Id": "rate", "Expression": "100 * err / inv", "Label": "error rate"},
+            {"Id": "p99", "MetricStat": stat("Duration", "p99", FunctionName="flaky")},
+            {"Id": "live", "MetricStat": stat("Invocations", "Sum", FunctionName="flaky", Resource="flaky:live")},
+            {"Id": "account", "MetricStat": stat("Invocations", "Sum")},
+            {"Id": "peak", "MetricStat": stat("ConcurrentExecutions", "Maximum", FunctionName="flaky")}])
+    by_id = {r["Id"]: r for r in result["MetricDataResults"]}
+    assert set(by_id) == {"rate", "p99", "live", "account", "peak"}
+    assert sum(by_id["live"]["Values"]) == 1
+    assert sum(by_id["account"]["Values"]) >= 11
+    assert by_id["rate"]["Label"] == "error rate"
+    # within the minutes the invocations fell in: 3 errors of 11
+    errors = by_id["rate"]["Values"]
+    assert errors and all(0 <= v <= 100 for v in errors) and max(errors) > 0
+    assert all(v > 0 for v in by_id["p99"]["Values"]) and by_id["peak"]["Values"][0] >= 1
+    assert {"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": "flaky"}]} \
+        in server.aws("cloudwatch").list_metrics(Namespace="AWS/Lambda", MetricName="Errors")["Metrics"]
+
+
+def test_an_alarm_on_errors_invokes_a_function(server: CumuloServer) -> None:
+    sqs = server.aws("sqs")
+    seen = sqs.create_queue(QueueName="pages")["QueueUrl"]
+    pager = function(server, "pager", PAGER, {"SEEN": seen})
+    function(server, "fragile", FLAKY)
+    cw = server.aws("cloudwatch")
+    cw.put_metric_alarm(AlarmName="fragile-errors", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum",
+                        Dimensions=[{"Name": "FunctionName", "Value": "fragile"}], Period=60, EvaluationPeriods=1,
+                        Threshold=0, ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                        AlarmActions=[pager], AlarmDescription="fragile fails")
+    server.client().invoke(FunctionName="fragile", Payload=json.dumps({"fail": True}))
+    deadline = time.monotonic() + 30
+    messages: list[Any] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=seen, WaitTimeSeconds=1).get("Messages", [])
+    assert messages, "the alarm's action never invoked the function"
+    event = json.loads(messages[0]["Body"])
+    assert (event["source"], event["alarmData"]["alarmName"], event["alarmData"]["state"]["value"]) == (
+        "aws.cloudwatch", "fragile-errors", "ALARM")
+    (alarm,) = cw.describe_alarms(AlarmNames=["fragile-errors"])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM" and alarm["StateReason"].startswith("Threshold Crossed")
+    history = cw.describe_alarm_history(AlarmName="fragile-errors")["AlarmHistoryItems"]
+    assert {"StateUpdate", "Action", "ConfigurationUpdate"} <= {h["HistoryItemType"] for h in history}
+    cw.set_alarm_state(AlarmName="fragile-errors", StateValue="OK", StateReason="acknowledged")
+    assert cw.describe_alarms(StateValue="OK", AlarmNamePrefix="fragile")["MetricAlarms"][0]["StateReason"] == \
+        "acknowledged"
+    cw.delete_alarms(AlarmNames=["fragile-errors"])
+    with pytest.raises(ClientError) as caught:
+        cw.set_alarm_state(AlarmName="fragile-errors", StateValue="OK", StateReason="x")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_powertools_metrics_in_a_function_become_metrics(server: CumuloServer) -> None:
+    import aws_lambda_powertools
+    import jmespath
+    import typing_extensions
+
+    site = Path(aws_lambda_powertools.__file__).parent.parent
+    code = {"app.py": POWERTOOLS, "typing_extensions.py": Path(typing_extensions.__file__).read_text()}
+    server.client().create_function(
+        FunctionName="shop", Runtime="python3.11", Role=ROLE, Handler="app.handler", Timeout=30, MemorySize=256,
+        Code={"ZipFile": zipped(code, {"aws_lambda_powertools": site / "aws_lambda_powertools",
+                                       "jmespath": Path(jmespath.__file__).parent})})
+    started = time.time()
+    for n in (2, 3):
+        result = server.client().invoke(FunctionName="shop", Payload=json.dumps({"n": n}))
+        assert "FunctionError" not in result, result["Payload"].read()
+    got = server.aws("cloudwatch").get_metric_statistics(
+        Namespace="Shop", MetricName="OrdersPlaced", Dimensions=[{"Name": "service", "Value": "orders"}],
+        StartTime=started - 120, EndTime=time.time() + 60, Period=300, Statistics=["Sum", "SampleCount"])
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in got["Datapoints"]] == [(5.0, 2.0, "Count")]

@@ -1,0 +1,120 @@
+"""Metric alarms (metrics/alarms.py): evaluation over EvaluationPeriods with DatapointsToAlarm and
+TreatMissingData, state changes with their history, and actions sent through the target router."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import given, strategies as st
+
+from cumulo.metrics.alarms import Alarms, evaluate_state
+from cumulo.metrics.service import CloudWatchError, MetricsService
+from cumulo.observe.metrics import MetricRecorder
+from cumulo.store.sqlite_messages.metrics import SQLiteMetricData
+from tests.unit.fakes import FakeClock, FakeDocuments, FakeTargets
+
+T0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600
+TOPIC = "arn:aws:sns:us-east-1:000000000000:ops"
+FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:pager"
+
+
+@pytest.mark.parametrize("values, to_alarm, treat, current, expected", [
+    ([5.0, 5.0, 5.0], 3, "missing", "OK", "ALARM"),
+    ([5.0, 0.0, 5.0], 3, "missing", "OK", "OK"),
+    ([5.0, 0.0, 5.0], 2, "missing", "OK", "ALARM"),           # 2 of 3
+    ([None, None, None], 1, "missing", "OK", "INSUFFICIENT_DATA"),
+    ([None, None, None], 1, "ignore", "ALARM", "ALARM"),
+    ([None, None, None], 1, "notBreaching", "ALARM", "OK"),
+    ([None, None, 5.0], 3, "breaching", "OK", "ALARM"),
+    ([None, None, 0.0], 1, "missing", "ALARM", "OK"),
+])
+def test_evaluation(values: list[float | None], to_alarm: int, treat: str, current: str, expected: str) -> None:
+    assert evaluate_state(values, 1.0, "GreaterThanThreshold", to_alarm, treat, current)[0] == expected
+
+
+@given(st.lists(st.none() | st.floats(-10, 10), min_size=1, max_size=10), st.data())
+def test_alarm_exactly_when_enough_periods_breach(values: list[float | None], data: st.DataObject) -> None:
+    m = data.draw(st.integers(1, len(values)))
+    treat = data.draw(st.sampled_from(["missing", "ignore", "breaching", "notBreaching"]))
+    state, _ = evaluate_state(values, 0.0, "GreaterThanOrEqualToThreshold", m, treat, "OK")
+    breaching = sum(1 for v in values if (v is None and treat == "breaching") or (v is not None and v >= 0))
+    assert (state == "ALARM") == (breaching >= m)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Alarms, MetricsService, FakeClock, FakeTargets]]:
+    clock = FakeClock(T0)
+    data = SQLiteMetricData(tmp_path / "m.db")
+    metrics = MetricsService(data, MetricRecorder(clock.now), clock)
+    targets = FakeTargets()
+    yield Alarms(FakeDocuments(), metrics, targets, "us-east-1", "000000000000", clock), metrics, clock, targets
+    data.close()
+
+
+def alarm(**extra: Any) -> dict[str, Any]:
+    return {"AlarmName": "errors", "Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum",
+            "Dimensions": [{"Name": "FunctionName", "Value": "f"}], "Period": 60, "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 1, "Threshold": 0.0, "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": [TOPIC, FUNCTION], "OKActions": [TOPIC], **extra}
+
+
+def test_an_alarm_on_errors_fires_its_actions_and_comes_back(world: Any) -> None:
+    alarms, metrics, clock, targets = world
+    alarms.put_metric_alarm(alarm(TreatMissingData="notBreaching"))
+    (a,) = alarms.describe_alarms({})["MetricAlarms"]
+    assert (a["StateValue"], a["AlarmArn"]) == ("INSUFFICIENT_DATA",
+                                               "arn:aws:cloudwatch:us-east-1:000000000000:alarm:errors")
+    metrics.recorder.invocation("f", None, 3.0, error=False)
+    assert alarms.evaluate() == 1 and targets.sent[0][0].arn == TOPIC      # INSUFFICIENT_DATA -> OK
+    targets.sent.clear()
+    metrics.recorder.invocation("f", None, 3.0, error=True)
+    assert alarms.evaluate() == 1
+    assert alarms.describe_alarms({"StateValue": "ALARM"})["MetricAlarms"][0]["AlarmName"] == "errors"
+    (topic, note), (fn, event) = targets.sent
+    assert (topic.arn, fn.arn, event.invocation_type) == (TOPIC, FUNCTION, "Event")
+    message = json.loads(note.payload)
+    assert (message["NewStateValue"], message["OldStateValue"], message["Trigger"]["MetricName"]) == (
+        "ALARM", "OK", "Errors")
+    assert note.subject == 'ALARM: "errors" in us-east-1'
+    lam = json.loads(event.payload)
+    assert (lam["source"], lam["alarmData"]["state"]["value"], lam["alarmData"]["previousState"]["value"]) == (
+        "aws.cloudwatch", "ALARM", "OK")
+    assert alarms.evaluate() == 0                         # no change, no action
+    clock.advance(180)                                    # two quiet minutes: not breaching
+    assert alarms.evaluate() == 1 and alarms.describe_alarms({})["MetricAlarms"][0]["StateValue"] == "OK"
+    kinds = [h["HistoryItemType"] for h in alarms.describe_alarm_history({"AlarmName": "errors"})["AlarmHistoryItems"]]
+    assert kinds.count("StateUpdate") == 3 and kinds.count("Action") == 4 and kinds[-1] == "ConfigurationUpdate"
+
+
+def test_set_alarm_state_runs_actions_and_delete_removes(world: Any) -> None:
+    alarms, _, _, targets = world
+    alarms.put_metric_alarm(alarm())
+    alarms.set_alarm_state({"AlarmName": "errors", "StateValue": "ALARM", "StateReason": "testing"})
+    assert [t.arn for t, _ in targets.sent] == [TOPIC, FUNCTION]
+    assert alarms.describe_alarms({"AlarmNames": ["errors"]})["MetricAlarms"][0]["StateReason"] == "testing"
+    alarms.delete_alarms({"AlarmNames": ["errors"]})
+    assert alarms.describe_alarms({})["MetricAlarms"] == []
+    with pytest.raises(CloudWatchError) as caught:
+        alarms.set_alarm_state({"AlarmName": "errors", "StateValue": "OK", "StateReason": "x"})
+    assert caught.value.code == "ResourceNotFound"
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"EvaluationPeriods": 0}, "InvalidParameterValue"),
+    ({"DatapointsToAlarm": 3}, "InvalidParameterValue"),
+    ({"ComparisonOperator": "Bigger"}, "InvalidParameterValue"),
+    ({"TreatMissingData": "maybe"}, "InvalidParameterValue"),
+    ({"Statistic": None}, "InvalidParameterCombination"),
+    ({"Period": 7}, "InvalidParameterValue"),
+    ({"AlarmActions": ["not-an-arn"]}, "InvalidParameterValue"),
+    ({"Threshold": None}, "MissingParameter"),
+])
+def test_put_metric_alarm_refuses_what_cloudwatch_refuses(world: Any, change: dict[str, Any], code: str) -> None:
+    alarms = world[0]
+    doc = {k: v for k, v in {**alarm(), **change}.items() if v is not None}
+    with pytest.raises(CloudWatchError) as caught:
+        alarms.put_metric_alarm(doc)
+    assert caught.value.code == code
