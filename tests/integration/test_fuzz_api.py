@@ -52,8 +52,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, dynamodb, events, kinesis, kms, lambda_api, logs, secretsmanager, sqs, ssm,
-    stepfunctions,
+    apigateway, apigatewayv2, awsjson, cloudwatch, dynamodb, events, kinesis, kms, lambda_api, logs, secretsmanager,
+    sqs, ssm, stepfunctions,
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
@@ -66,7 +66,7 @@ GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
 SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager",
-            "ssm", "dynamodb", "dynamodbstreams", "kms", "logs"]
+            "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -101,7 +101,7 @@ def served(service: str) -> list[OperationModel]:
     out = []
     for name in model.operation_names:
         op = model.operation_model(name)
-        if model.protocol == "json":
+        if model.protocol in ("json", "smithy-rpc-v2-cbor"):      # CloudWatch: boto3 sends it JSON
             if name in awsjson.services[model.metadata["targetPrefix"]].operations:
                 out.append(op)
         elif _route_of(service, op.http["method"], re.sub(r"\{\w+\+?\}", "x", op.http["requestUri"].split("?")[0])):
