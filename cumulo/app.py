@@ -127,11 +127,12 @@ class Cumulo:
         self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
         _private_files(s.home)
         m = self.messages
-        self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock)
+        self.metric_recorder = MetricRecorder(clock.now, enabled=s.metrics)   # CloudWatch's metrics (docs/metrics.md)
+        self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock, self.metric_recorder)
         self.streams = StreamService(m.streams, s.region, s.account_id, clock)
         self.tables = TableService(m.tables, m.streams, s.region, s.account_id, clock)     # DynamoDB's API
         self.targets = TargetRouter()
-        self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock)
+        self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock, self.metric_recorder)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
@@ -139,12 +140,13 @@ class Cumulo:
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
-                                         self.api_destinations.describe_api_destination, clock)
+                                         self.api_destinations.describe_api_destination, clock,
+                                         self.metric_recorder)
         self.bus_policies = BusPolicies(self.store, lambda ref: self.event_bus.describe_event_bus(ref)["Name"],
                                         self.event_bus.bus_arn)   # PutPermission / RemovePermission
         self.service_calls = _ServiceCalls(self)     # services' APIs called by state machines' tasks
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
-                                            self.targets, clock, self.service_calls)
+                                            self.targets, clock, self.service_calls, self.metric_recorder)
         self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
                                      s.region, s.account_id, clock)      # S3: buckets and objects
         self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock,
@@ -157,7 +159,6 @@ class Cumulo:
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
         # CloudWatch: metrics recorded in memory, flushed to their own file; alarms (docs/metrics.md)
-        self.metric_recorder = MetricRecorder(clock.now, enabled=s.metrics)
         self.metric_data = SQLiteMetricData(s.home / "metrics.db", s.durability)
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
@@ -297,11 +298,12 @@ class Cumulo:
             workers: list[Worker] = [
                 self.async_dispatcher(self.settings.async_workers),
                 MappingPollers(self.mappings, m.queues, m.streams, m.wakeups, self.queues, self.all_streams, self.invoke,
-                               self.targets, self.arns, self.clock),
+                               self.targets, self.arns, self.clock, self.metric_recorder),
                 Scheduler(self.schedules_service, self.store, m.leases, self.targets, self.event_bus.fire_rule,
                           self.arns, self.clock),
                 EventRouter(m.queues, m.wakeups, self.event_bus, self.clock),
-                DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
+                DeliveryWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock,
+                               metrics=self.metric_recorder),
                 OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
@@ -324,7 +326,7 @@ class Cumulo:
         is Cumulo's unless given."""
         return AsyncDispatcher(self.messages.queues, self.messages.wakeups, self.functions, self.event_invoke_configs,
                                self._run_invocation, self.targets, self.arns, self.settings, clock or self.clock,
-                               workers)
+                               workers, self.metric_recorder)
 
     def _run_invocation(self, config: FunctionConfiguration, request: InvocationRequest,
                         invoked_arn: str) -> InvocationResult:

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from cumulo.observe.metrics import GATEWAY
 from cumulo.edge.server import Request
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
@@ -126,6 +127,11 @@ class Gateway:
                                        response.body)
         if "apiId" in access:
             self._access_log(access, response.status, started)
+            status, dims = response.status, (("ApiId", access["apiId"]), ("Stage", access.get("stage", "")))
+            self.cumulo.metric_recorder.add_many(GATEWAY, dims, (     # AWS/ApiGateway (docs/metrics.md)
+                ("Count", 1.0, "Count"), ("4xx", 1.0 if 400 <= status < 500 else 0.0, "Count"),
+                ("5xx", 1.0 if status >= 500 else 0.0, "Count"),
+                ("Latency", (time.monotonic() - started) * 1000, "Milliseconds")))
         return response
 
     def _access_log(self, access: dict[str, Any], status: int, started: float) -> None:

@@ -35,6 +35,7 @@ from cumulo.events.pattern import InvalidEventPatternException, Pattern, compile
 from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import json_limits
 from cumulo.model.function import Arns
+from cumulo.observe.metrics import NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.model import cron
@@ -98,8 +99,10 @@ class EventBusService:
     destination (raising when there is none), for PutTargets."""
 
     def __init__(self, store: Documents, messages: QueueMessages, arns: Arns, schedules: RuleSchedules,
-                 api_destination: Callable[[str], Any], clock: Clock = SYSTEM_CLOCK) -> None:
+                 api_destination: Callable[[str], Any], clock: Clock = SYSTEM_CLOCK,
+                 metrics: MetricRecorder = NO_METRICS) -> None:
         self._store, self._messages, self._arns, self._clock = store, messages, arns, clock
+        self._metrics = metrics     # AWS/Events: MatchedEvents per rule
         self._schedules, self._api_destination = schedules, api_destination
         self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
@@ -360,6 +363,8 @@ class EventBusService:
         if only_rules:
             matched &= set(only_rules)
         for arn in sorted(matched):
+            if self._metrics.enabled:
+                self._metrics.add("AWS/Events", "MatchedEvents", rule_dimensions(arn), 1.0, "Count")
             batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms,
                                                                                 inputs))
         if not replayed:
@@ -711,13 +716,21 @@ class EventRouter:
                 self._bus.run_replay(doc)
 
 
+def rule_dimensions(rule_arn: str) -> tuple[tuple[str, str], ...]:
+    """AWS/Events' dimensions of a rule: ``RuleName``, and ``EventBusName`` for a bus not the default."""
+    path = rule_arn.partition(":rule/")[2]
+    bus, _, name = path.rpartition("/")
+    return (("EventBusName", bus), ("RuleName", name)) if bus and bus != "default" else (("RuleName", name),)
+
+
 class DeliveryWorker:
     """Delivers to targets through the target router, with the target's retry policy (from
     ``retry_base_s``, doubling up to 60 s, while the failure is ``retryable``) and dead-letter queue."""
 
     def __init__(self, messages: QueueMessages, wakeups: Wakeups, targets: Targets, retry_base_s: float,
-                 clock: Clock = SYSTEM_CLOCK, workers: int = 8) -> None:
+                 clock: Clock = SYSTEM_CLOCK, workers: int = 8, metrics: MetricRecorder = NO_METRICS) -> None:
         self._messages, self._targets, self._retry_base_s, self._clock = messages, targets, retry_base_s, clock
+        self._metrics = metrics     # AWS/Events: Invocations and FailedInvocations per rule
         self._workers = QueueWorkers(messages, wakeups, DELIVERIES_QUEUE, workers, 60_000, self.deliver,
                                      "cumulo-deliver", clock)
 
@@ -742,12 +755,18 @@ class DeliveryWorker:
             delay = min(self._retry_base_s * 2 ** (meta["n"] - 1), 60.0)
             now = clock_ms(self._clock)
             if not err.retryable or meta["n"] > attempts or now + delay * 1000 - meta["at"] > max_age * 1000:
+                self._count("FailedInvocations", meta)
                 self._dead_letter(target, meta, m.body.decode(), err)
                 store.delete(DELIVERIES_QUEUE, [receipt])
                 return
             store.release(DELIVERIES_QUEUE, [receipt], now + int(delay * 1000), meta)
             return
+        self._count("Invocations", meta)
         store.delete(DELIVERIES_QUEUE, [receipt])
+
+    def _count(self, metric: str, meta: dict[str, Any]) -> None:
+        if self._metrics.enabled and isinstance(meta.get("rule"), str):
+            self._metrics.add("AWS/Events", metric, rule_dimensions(meta["rule"]), 1.0, "Count")
 
     def _send(self, target: dict[str, Any], payload: str, meta: dict[str, Any]) -> None:
         self._targets.send(target["Arn"], Send(payload, sqs_parameters=target.get("SqsParameters") or {},

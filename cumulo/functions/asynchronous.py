@@ -43,6 +43,7 @@ from cumulo.invoke.invoker import InvocationRequest, InvocationResult
 from cumulo.model import function as fn
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.model.queue import ASYNC_QUEUE
+from cumulo.observe.metrics import LAMBDA, NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Functions, Kind, RunInvocation, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
@@ -160,8 +161,9 @@ class AsyncEvents:
     """The asynchronous queue's way in: ``Invoke`` with ``InvocationType=Event``."""
 
     def __init__(self, functions: Functions, messages: QueueMessages, payload_max: int,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, metrics: MetricRecorder = NO_METRICS) -> None:
         self._functions, self._messages, self._payload_max, self._clock = functions, messages, payload_max, clock
+        self._metrics = metrics     # AsyncEventsReceived
 
     def enqueue(self, name: str, qualifier: str | None, payload: bytes,
                 client_context: dict | None = None) -> tuple[str, FunctionConfiguration]:
@@ -185,6 +187,8 @@ class AsyncEvents:
             meta["cc"] = client_context
         self._messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
                                                      (config.timeout + LEASE_MARGIN_S) * 1000)], now)
+        if self._metrics.enabled:
+            self._metrics.add(LAMBDA, "AsyncEventsReceived", (("FunctionName", config.name),), 1.0, "Count")
         return request_id, config
 
 
@@ -222,8 +226,9 @@ class AsyncDispatcher:
 
     def __init__(self, messages: QueueMessages, wakeups: Wakeups, functions: Functions, configs: EventInvokeConfigs,
                  run: RunInvocation, targets: Targets, arns: Arns, settings: Settings, clock: Clock = SYSTEM_CLOCK,
-                 workers: int = 16) -> None:
+                 workers: int = 16, metrics: MetricRecorder = NO_METRICS) -> None:
         self._messages, self._functions, self._configs, self._run = messages, functions, configs, run
+        self._metrics = metrics     # AsyncEventAge, AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures
         self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
         self._workers = QueueWorkers(messages, wakeups, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async",
                                      clock)
@@ -245,6 +250,7 @@ class AsyncDispatcher:
             config, invoked_arn = self._functions.resolve_for_invoke(meta["fn"], meta["q"])
         except ResourceNotFoundException:
             log.warning("dropping async event %s: function %s:%s no longer exists", meta["rid"], meta["fn"], meta["q"])
+            self._count("AsyncEventsDropped", meta["fn"])
             store.delete(ASYNC_QUEUE, [receipt])
             return
         settings = self._settings
@@ -260,6 +266,7 @@ class AsyncDispatcher:
             # a function that may run longer than the lease holds its event that much longer
             store.release(ASYNC_QUEUE, [receipt], now + (config.timeout + LEASE_MARGIN_S) * 1000)
         request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
+        self._count("AsyncEventAge", config.name, float(max(now - meta["at"], 0)), "Milliseconds")
         try:
             result = self._run(config, request, invoked_arn)
         except CumuloError as err:
@@ -303,9 +310,18 @@ class AsyncDispatcher:
                 result: InvocationResult | None, dead_letter_arn: str, policy: EventInvokeConfig,
                 error_code: str, error_message: str) -> None:
         record = invocation_record(condition, meta, function_arn, payload, result, self._clock.now())
+        self._count("AsyncEventsDropped", meta["fn"])
         self._deliver(policy.on_failure, record, "Failure")
         if dead_letter_arn:
-            self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
+            try:
+                self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
+            except Exception:
+                self._count("DeadLetterErrors", meta["fn"])
+                raise
+
+    def _count(self, metric: str, function: str, value: float = 1.0, unit: str = "Count") -> None:
+        if self._metrics.enabled:
+            self._metrics.add(LAMBDA, metric, (("FunctionName", function),), value, unit)
 
     def _dead_letter(self, arn: str, meta: dict[str, Any], payload: bytes, code: str, text: str) -> None:
         attributes = {"RequestID": meta["rid"], "ErrorCode": code, "ErrorMessage": (text or "unknown")[:1024]}
@@ -332,6 +348,9 @@ class AsyncDispatcher:
                 log.warning("destination %s is not available here; invocation record of %s dropped", arn,
                             record["requestContext"]["requestId"])
         except (CumuloError, ValueError) as err:
+            function_arn = record["requestContext"]["functionArn"]
+            self._count("DestinationDeliveryFailures", function_arn.split(":")[6] if function_arn.count(":") >= 6
+                        else function_arn)
             log.warning("could not deliver the invocation record of %s to %s: %s",
                         record["requestContext"]["requestId"], arn, err)
 

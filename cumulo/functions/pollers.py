@@ -37,6 +37,7 @@ from cumulo.model.function import Arns
 from cumulo.model.queue import md5_of_attributes
 from cumulo.model import table_stream
 from cumulo.model.stream import sequence_number, shard_id
+from cumulo.observe.metrics import LAMBDA, NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock, Invoke, Queues, Send, Streams, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import QueueMessages, StoredMessage, StreamRecords, Wakeups, stream_topic
@@ -72,6 +73,12 @@ def sqs_record(m: StoredMessage, system: dict[str, str], source_arn: str, region
     return record
 
 
+def function_name(doc: dict[str, Any]) -> str:
+    """A mapping's function's name (its ``FunctionArn``, qualified or not)."""
+    arn = str(doc.get("FunctionArn", ""))
+    return arn.split(":")[6] if arn.count(":") >= 6 else arn
+
+
 class MappingPollers:
     """Keeps poller threads in step with the enabled mappings in the store."""
 
@@ -79,8 +86,9 @@ class MappingPollers:
 
     def __init__(self, mappings: EventSourceMappings, messages: QueueMessages, records: StreamRecords,
                  wakeups: Wakeups, queues: Queues, streams: Streams, invoke: Invoke, targets: Targets,
-                 arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+                 arns: Arns, clock: Clock = SYSTEM_CLOCK, metrics: MetricRecorder = NO_METRICS) -> None:
         self._mappings, self._messages, self._queues, self._streams = mappings, messages, queues, streams
+        self._metrics = metrics     # IteratorAge of stream mappings
         self._records, self._wakeups = records, wakeups
         self._invoke_function, self._targets, self._arns, self._clock = invoke, targets, arns, clock
         self._stop = threading.Event()
@@ -313,6 +321,9 @@ class MappingPollers:
             expired = [r for r in batch if r[3] < self._clock.now() * 1000 - max_age * 1000]
             self._stream_failure(doc, name, shard, expired, attempts, "RecordAgeExceeded")
             return ("partial", expired[-1][0] + 1, None) if len(expired) < len(batch) else ("ok", None, None)
+        if self._metrics.enabled:     # IteratorAge: the age of the batch's last record when it is handed over
+            self._metrics.add(LAMBDA, "IteratorAge", (("FunctionName", function_name(doc)),),
+                              float(max(self._clock.now() * 1000 - batch[-1][3], 0)), "Milliseconds")
         table = table_stream.is_table_stream(doc["EventSourceArn"])
         if table:
             records = [table_stream.event_record(r[2], r[0], doc["EventSourceArn"]) for r in batch]

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 __all__ = ["Aggregate", "MetricRecorder", "NO_METRICS", "bucket", "bucket_value", "percentile", "emf_points",
-           "Dims", "LAMBDA", "ZERO_BUCKET"]
+           "Dims", "LAMBDA", "GATEWAY", "ZERO_BUCKET"]
 
 Dims = tuple[tuple[str, str], ...]          # sorted (name, value) pairs
 LAMBDA = "AWS/Lambda"
+GATEWAY = "AWS/ApiGateway"
 ZERO_BUCKET = -(10 ** 6)                    # values <= 0
 _PER_DOUBLING = 16
 
@@ -144,6 +145,19 @@ class MetricRecorder:
                 agg = self._points[key] = Aggregate(unit=unit)
             agg.add(value)
 
+    def add_many(self, namespace: str, dims: Dims, values: Iterable[tuple[str, float, str]]) -> None:
+        """Several metrics of one namespace and dimension set, now, under one lock: (metric, value, unit)."""
+        if not self.enabled:
+            return
+        minute = int(self._now()) // 60 * 60
+        with self._lock:
+            for metric, value, unit in values:
+                key = (namespace, metric, dims, minute)
+                agg = self._points.get(key)
+                if agg is None:
+                    agg = self._points[key] = Aggregate(unit=unit)
+                agg.add(value)
+
     def gauge(self, namespace: str, metric: str, dims: Dims, value: float, unit: str = "Count") -> None:
         """A level seen now (ConcurrentExecutions): the minute keeps each value seen, so its
         Maximum is the peak."""
@@ -186,10 +200,13 @@ class MetricRecorder:
             put((LAMBDA, "ConcurrentExecutions", (), minute), _level(peak))
         for key, agg in points.items():
             put(key, agg)
-            if key[0] == LAMBDA and key[2] and key[2][0][0] == "FunctionName":    # also account-wide
-                if len(key[2]) > 1:
-                    put((key[0], key[1], key[2][:1], key[3]), agg)
-                put((key[0], key[1], (), key[3]), agg)
+            ns, dims = key[0], key[2]
+            if ns == LAMBDA and dims and dims[0][0] == "FunctionName":    # also per function, and account-wide
+                if len(dims) > 1:
+                    put((ns, key[1], dims[:1], key[3]), agg)
+                put((ns, key[1], (), key[3]), agg)
+            elif ns == GATEWAY and len(dims) == 2 and dims[0][0] == "ApiId":   # also per API, all stages
+                put((ns, key[1], dims[:1], key[3]), agg)
         for function, text, ts in emf:
             for key, agg in emf_points(text, ts):
                 put(key, agg)

@@ -23,6 +23,7 @@ from cumulo.model.queue import (
     MessageNotInflight, MissingParameter, PurgeQueueInProgress, QueueAttributes, QueueDoesNotExist, QueueNameExists,
     ReceiptHandleIsInvalid, ResourceNotFound, SqsError, TooManyEntriesInBatchRequest,
 )
+from cumulo.observe.metrics import NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.ports import now_ms as clock_ms
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups, parse_receipt
@@ -47,8 +48,9 @@ def queue_name_of(ref: str) -> str:
 
 class QueueService:
     def __init__(self, messages: QueueMessages, wakeups: Wakeups, region: str, account: str,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, metrics: MetricRecorder = NO_METRICS) -> None:
         self.messages, self.wakeups = messages, wakeups
+        self.metrics = metrics  # SQS's NumberOfMessagesSent/Received/Deleted (observe/metrics.py)
         self.clock = clock      # messages' times, long polls' deadlines
         self.region, self.account = region, account
         self.endpoint = "http://localhost:9000"     # the control plane's URL, once a server listens
@@ -282,6 +284,7 @@ class QueueService:
                 prepared: list[tuple[NewMessage, dict[str, Any]]]) -> list[dict[str, Any]]:
         stored = self.messages.send(name, [m for m, _ in prepared], clock_ms(self.clock), DEDUP_WINDOW_MS,
                                     attrs.dedup_per_group)
+        self._count("NumberOfMessagesSent", name, len(stored))
         out = []
         for (message_id, seq), (_, answer) in zip(stored, prepared):
             result = {"MessageId": message_id, **answer}
@@ -345,6 +348,10 @@ class QueueService:
                                           retention, self.arn(name))
             left = deadline - self.clock.monotonic()
             if found or left <= 0 or (stop is not None and stop.is_set()):
+                if found:
+                    self._count("NumberOfMessagesReceived", name, len(found))
+                else:
+                    self._count("NumberOfEmptyReceives", name, 1)
                 return found
             self.wakeups.wait(name, left)
 
@@ -382,7 +389,11 @@ class QueueService:
     # -- acknowledging --------------------------------------------------------
     def delete_message(self, ref: str, receipt: str) -> None:
         name, _ = self._queue(ref)
-        self.messages.delete(name, [_receipt(receipt)])
+        self._count("NumberOfMessagesDeleted", name, sum(self.messages.delete(name, [_receipt(receipt)])))
+
+    def _count(self, metric: str, queue: str, n: int) -> None:
+        if n and self.metrics.enabled:
+            self.metrics.add("AWS/SQS", metric, (("QueueName", queue),), float(n), "Count")
 
     def delete_message_batch(self, ref: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         name, _ = self._queue(ref)
@@ -396,7 +407,7 @@ class QueueService:
                                           "receipt handle."})
             else:
                 parsed.append((entry["Id"], handle))
-        self.messages.delete(name, [h for _, h in parsed])
+        self._count("NumberOfMessagesDeleted", name, sum(self.messages.delete(name, [h for _, h in parsed])))
         ok = [{"Id": entry_id} for entry_id, _ in parsed]
         return {"Successful": ok, "Failed": failed}
 

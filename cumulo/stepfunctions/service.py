@@ -57,6 +57,7 @@ from typing import Any, List
 
 from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
+from cumulo.observe.metrics import NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, ServiceCalls, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.stepfunctions.tasks import run_task
@@ -183,8 +184,10 @@ class StateMachines:
     """``home``: the folder of ``sfn-evaluating``; ``targets``: where tasks reach their services."""
 
     def __init__(self, store: Documents, messages: QueueMessages, executions: Executions, leases: Leases, arns: Arns,
-                 home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK, services: ServiceCalls | None = None) -> None:
+                 home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK, services: ServiceCalls | None = None,
+                 metrics: MetricRecorder = NO_METRICS) -> None:
         self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
+        self.metrics = metrics      # AWS/States: ExecutionsStarted/Succeeded/Failed/TimedOut/Aborted, ExecutionTime
         self._services = services   # services' APIs called directly (DynamoDB tasks, AWS SDK tasks)
         self._executions, self._leases = executions, leases
         self._clock = clock     # executions' time: history, timers, Wait states
@@ -304,6 +307,7 @@ class StateMachines:
                "startDate": now}
         if express:
             self.engine.start_express(arn, name, doc, parsed)
+            self._count("ExecutionsStarted", machine["stateMachineArn"])
             return {"executionArn": arn, "startDate": now}
         if not self._executions.insert_execution(arn, machine["stateMachineArn"], name, int(now * 1000), doc):
             status, _, started_ms, _, existing = self._executions.get_execution(arn) or ("", "", 0, None, {})
@@ -312,7 +316,24 @@ class StateMachines:
             raise SfnError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), json.dumps({"start": arn}).encode())],
                               int(now * 1000))
+        self._count("ExecutionsStarted", machine["stateMachineArn"])
         return {"executionArn": arn, "startDate": now}
+
+    def _count(self, metric: str, machine: str, value: float = 1.0, unit: str = "Count") -> None:
+        if self.metrics.enabled:
+            self.metrics.add("AWS/States", metric, (("StateMachineArn", machine),), value, unit)
+
+    def ended(self, doc: dict[str, Any], status: str) -> None:
+        """An execution ended: AWS/States' count for its status and its ExecutionTime."""
+        metric = {"SUCCEEDED": "ExecutionsSucceeded", "FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut",
+                  "ABORTED": "ExecutionsAborted"}.get(status)
+        machine = doc.get("machine")
+        if metric is None or not isinstance(machine, str):
+            return
+        self._count(metric, machine)
+        started, stopped = doc.get("startDate"), doc.get("stopDate") or self._clock.now()
+        if isinstance(started, (int, float)):
+            self._count("ExecutionTime", machine, max(float(stopped) - started, 0.0) * 1000, "Milliseconds")
 
     def start_sync_execution(self, machine_arn: Any, name: Any = None, input: Any = None) -> dict[str, Any]:
         machine = self._machine(machine_arn)
@@ -635,6 +656,7 @@ class Engine:
         self._executions.save_step(arn, "FAILED", int(now * 1000), doc,
                                    [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])
         self._live.pop(arn, None)
+        self._machines.ended(doc, "FAILED")
         self._notify_parent(arn, doc, False, None)
 
     def _load(self, arn: str) -> _Live | None:
@@ -786,6 +808,7 @@ class Engine:
             self._handle(arn, TimerFired(timer_id))
 
     def _finished(self, arn: str, live: _Live) -> None:
+        self._machines.ended(live.doc, live.execution.status.value)
         live.done.set()
         if live.durable:
             self._live.pop(arn, None)

@@ -202,3 +202,74 @@ def test_powertools_metrics_in_a_function_become_metrics(server: CumuloServer) -
         Namespace="Shop", MetricName="OrdersPlaced", Dimensions=[{"Name": "service", "Value": "orders"}],
         StartTime=started - 120, EndTime=time.time() + 60, Period=300, Statistics=["Sum", "SampleCount"])
     assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in got["Datapoints"]] == [(5.0, 2.0, "Count")]
+
+
+def test_queues_state_machines_the_bus_and_apis_publish_their_metrics(server: CumuloServer) -> None:
+    import urllib.request
+
+    started = time.time()
+    sqs = server.aws("sqs")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+
+    sfn = server.aws("stepfunctions")
+    machine = sfn.create_state_machine(name="done", roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    deadline = time.monotonic() + 20
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    events = server.aws("events")
+    inbox = sqs.create_queue(QueueName="bus-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="orders", Targets=[{"Id": "q", "Arn": inbox_arn}])
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "placed", "Detail": "{}"}] * 2)
+    deadline = time.monotonic() + 20
+    while not sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1).get("Messages") and time.monotonic() < deadline:
+        pass
+
+    function(server, "web", FLAKY)
+    apigw = server.aws("apigatewayv2")
+    api = apigw.create_api(Name="web", ProtocolType="HTTP")
+    integration = apigw.create_integration(
+        ApiId=api["ApiId"], IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+        IntegrationUri="arn:aws:lambda:us-east-1:000000000000:function:web")
+    apigw.create_route(ApiId=api["ApiId"], RouteKey="GET /hello", Target=f"integrations/{integration['IntegrationId']}")
+    with urllib.request.urlopen(api["ApiEndpoint"] + "/hello", timeout=30) as answer:
+        assert answer.status == 200
+    try:
+        urllib.request.urlopen(api["ApiEndpoint"] + "/nowhere", timeout=30)
+    except urllib.error.HTTPError as err:
+        assert err.code == 404
+    server.client().invoke(FunctionName="web", InvocationType="Event", Payload=b"{}")
+
+    cw = server.aws("cloudwatch")
+
+    def total(namespace: str, metric: str, stat: str = "Sum", **dims: str) -> float:
+        points = cw.get_metric_statistics(Namespace=namespace, MetricName=metric, StartTime=started - 120,
+                                          EndTime=time.time() + 60, Period=3600, Statistics=[stat],
+                                          Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()])["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    assert total("AWS/SQS", "NumberOfMessagesSent", QueueName="work") == 3
+    assert total("AWS/SQS", "NumberOfMessagesReceived", QueueName="work") == 2
+    assert total("AWS/SQS", "NumberOfMessagesDeleted", QueueName="work") == 1
+    assert total("AWS/States", "ExecutionsStarted", StateMachineArn=machine) == 1
+    assert total("AWS/States", "ExecutionsSucceeded", StateMachineArn=machine) == 1
+    assert total("AWS/States", "ExecutionTime", "SampleCount", StateMachineArn=machine) == 1
+    assert total("AWS/Events", "MatchedEvents", RuleName="orders") == 2
+    assert total("AWS/Events", "Invocations", RuleName="orders") == 2
+    assert total("AWS/ApiGateway", "Count", ApiId=api["ApiId"]) == 2
+    assert total("AWS/ApiGateway", "4xx", ApiId=api["ApiId"]) == 1
+    assert total("AWS/ApiGateway", "Latency", "SampleCount", ApiId=api["ApiId"], Stage="$default") == 2
+    assert total("AWS/Lambda", "AsyncEventsReceived", FunctionName="web") == 1
+    deadline = time.monotonic() + 20          # the queue's depth is sampled at each flush (1 s here)
+    while total("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", QueueName="work") < 1 and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert total("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", QueueName="work") == 1
