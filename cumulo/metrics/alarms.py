@@ -26,7 +26,7 @@ from cumulo.metrics.service import (
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Send, Target, TargetFailed, Targets
 from cumulo.store.health import log_failure
 
-__all__ = ["Alarms", "KIND", "HISTORY_MAX", "evaluate_state"]
+__all__ = ["Alarms", "KIND", "HISTORY_MAX", "evaluate_state", "check_alarm"]
 
 log = logging.getLogger("cumulo.alarms")
 
@@ -68,6 +68,61 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
 
+def check_alarm(d: dict[str, Any]) -> str:
+    """PutMetricAlarm's checks (also a template's ``AWS::CloudWatch::Alarm``); the alarm's name."""
+    name = _name(d.get("AlarmName"), "AlarmName")
+    evaluation = d.get("EvaluationPeriods")
+    if evaluation is None:
+        raise missing("EvaluationPeriods")
+    if isinstance(evaluation, bool) or not isinstance(evaluation, int) or evaluation < 1:
+        raise invalid("The parameter EvaluationPeriods must be 1 or more.")
+    to_alarm = d.get("DatapointsToAlarm", evaluation)
+    if isinstance(to_alarm, bool) or not isinstance(to_alarm, int) or not 1 <= to_alarm <= evaluation:
+        raise invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+    operator = d.get("ComparisonOperator")
+    if operator is None:
+        raise missing("ComparisonOperator")
+    if operator not in OPERATORS:
+        raise invalid(f"The value {str(operator)[:64]} for parameter ComparisonOperator is not supported "
+                      "(static thresholds only).")
+    threshold = d.get("Threshold")
+    if threshold is None:
+        raise missing("Threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise invalid("The parameter Threshold must be a number.")
+    treat = d.get("TreatMissingData", "missing")
+    if treat not in TREAT:
+        raise invalid(f"The value {str(treat)[:64]} for parameter TreatMissingData is not one of "
+                      "breaching, notBreaching, ignore, missing.")
+    metrics = d.get("Metrics")
+    if metrics is not None:
+        if d.get("MetricName") is not None or d.get("Namespace") is not None:
+            raise CloudWatchError("Metrics and MetricName/Namespace are mutually exclusive.",
+                                  "InvalidParameterCombinationException", "InvalidParameterCombination")
+        if not isinstance(metrics, list) or not 1 <= len(metrics) <= 10 or \
+                sum(1 for m in metrics if isinstance(m, dict) and m.get("ReturnData", True)) != 1:
+            raise invalid("Metrics must hold 1 to 10 queries, exactly one of them with ReturnData true.")
+    else:
+        _name(d.get("MetricName"), "MetricName")
+        _name(d.get("Namespace"), "Namespace")
+        _period(d.get("Period"))
+        _dims_of(d.get("Dimensions"), "Dimensions")
+        stat, ext = d.get("Statistic"), d.get("ExtendedStatistic")
+        if (stat is None) == (ext is None):
+            raise CloudWatchError("Exactly one of Statistic and ExtendedStatistic must be given.",
+                                  "InvalidParameterCombinationException", "InvalidParameterCombination")
+        if not valid_statistic(stat if stat is not None else ext):
+            raise invalid(f"The value {str(stat or ext)[:64]} for the statistic is invalid.")
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        actions = d.get(key) or []
+        if not isinstance(actions, list) or len(actions) > 5:
+            raise invalid(f"The collection {key} must not have more than 5 members.")
+        for a in actions:
+            if not isinstance(a, str) or Target.parse(a).kind is None and not a.startswith("arn:aws:automate:"):
+                raise invalid(f"Invalid arn for {key}: {str(a)[:128]}")
+    return name
+
+
 class Alarms:
     def __init__(self, store: Documents, metrics: MetricsService, targets: Targets, region: str, account: str,
                  clock: Clock = SYSTEM_CLOCK) -> None:
@@ -80,56 +135,8 @@ class Alarms:
 
     # -- configuration --------------------------------------------------------------------------
     def put_metric_alarm(self, d: dict[str, Any]) -> None:
-        name = _name(d.get("AlarmName"), "AlarmName")
-        evaluation = d.get("EvaluationPeriods")
-        if evaluation is None:
-            raise missing("EvaluationPeriods")
-        if isinstance(evaluation, bool) or not isinstance(evaluation, int) or evaluation < 1:
-            raise invalid("The parameter EvaluationPeriods must be 1 or more.")
-        to_alarm = d.get("DatapointsToAlarm", evaluation)
-        if isinstance(to_alarm, bool) or not isinstance(to_alarm, int) or not 1 <= to_alarm <= evaluation:
-            raise invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
-        operator = d.get("ComparisonOperator")
-        if operator is None:
-            raise missing("ComparisonOperator")
-        if operator not in OPERATORS:
-            raise invalid(f"The value {str(operator)[:64]} for parameter ComparisonOperator is not supported "
-                          "(static thresholds only).")
-        threshold = d.get("Threshold")
-        if threshold is None:
-            raise missing("Threshold")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-            raise invalid("The parameter Threshold must be a number.")
+        name = check_alarm(d)
         treat = d.get("TreatMissingData", "missing")
-        if treat not in TREAT:
-            raise invalid(f"The value {str(treat)[:64]} for parameter TreatMissingData is not one of "
-                          "breaching, notBreaching, ignore, missing.")
-        metrics = d.get("Metrics")
-        if metrics is not None:
-            if d.get("MetricName") is not None or d.get("Namespace") is not None:
-                raise CloudWatchError("Metrics and MetricName/Namespace are mutually exclusive.",
-                                      "InvalidParameterCombinationException", "InvalidParameterCombination")
-            if not isinstance(metrics, list) or not 1 <= len(metrics) <= 10 or \
-                    sum(1 for m in metrics if isinstance(m, dict) and m.get("ReturnData", True)) != 1:
-                raise invalid("Metrics must hold 1 to 10 queries, exactly one of them with ReturnData true.")
-        else:
-            _name(d.get("MetricName"), "MetricName")
-            _name(d.get("Namespace"), "Namespace")
-            _period(d.get("Period"))
-            _dims_of(d.get("Dimensions"), "Dimensions")
-            stat, ext = d.get("Statistic"), d.get("ExtendedStatistic")
-            if (stat is None) == (ext is None):
-                raise CloudWatchError("Exactly one of Statistic and ExtendedStatistic must be given.",
-                                      "InvalidParameterCombinationException", "InvalidParameterCombination")
-            if not valid_statistic(stat if stat is not None else ext):
-                raise invalid(f"The value {str(stat or ext)[:64]} for the statistic is invalid.")
-        for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
-            actions = d.get(key) or []
-            if not isinstance(actions, list) or len(actions) > 5:
-                raise invalid(f"The collection {key} must not have more than 5 members.")
-            for a in actions:
-                if not isinstance(a, str) or Target.parse(a).kind is None and not a.startswith("arn:aws:automate:"):
-                    raise invalid(f"Invalid arn for {key}: {str(a)[:128]}")
         now = self._clock.now()
         config = {k: v for k, v in d.items() if k in (
             "AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions", "InsufficientDataActions",

@@ -1,6 +1,6 @@
 """Resource types that mean nothing on one machine, accepted with one warning each.
 
-An alarm with no metrics to watch, a dashboard with no console, a customer managed key that nothing
+A composite alarm, a dashboard with no console, a customer managed key that nothing
 encrypts with, a log subscription with no log service to subscribe to, a VPC's subnets and routes: on
 AWS each configures a service around the application; deploying without it leaves the application
 answering as it does on AWS. So a template may declare them: their properties are resolved (a
@@ -37,19 +37,16 @@ class _Type:
     attributes: tuple[str, ...] = ()     # Fn::GetAtt attributes besides Arn, each answered with the physical id
 
 
-_NO_METRICS = "Cumulo keeps no metrics yet: it is accepted and never changes state"
+_NO_METRICS = "Cumulo has no composite alarms: it is accepted and never changes state"
 _LOGS = "Cumulo keeps function and access logs in its own store"
 _VPC = ("Cumulo runs a function with VpcConfig without outbound network (no NAT gateway) and makes no "
         "networks: it is accepted and nothing is made")
 
 INERT_TYPES: dict[str, _Type] = {
-    "AWS::CloudWatch::Alarm": _Type("watches a metric and notifies or acts when it crosses a threshold",
-                                    _NO_METRICS, "AlarmName",
-                                    arn="arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
     "AWS::CloudWatch::CompositeAlarm": _Type("combines alarms into one", _NO_METRICS, "AlarmName",
                                              arn="arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
     "AWS::CloudWatch::Dashboard": _Type("draws metrics in the CloudWatch console",
-                                        "Cumulo has no console or metrics: nothing is made", "DashboardName"),
+                                        "Cumulo has no console (its metrics: GetMetricData): nothing is made", "DashboardName"),
     "AWS::Logs::SubscriptionFilter": _Type(
         "sends a log group's matching events to a function, stream or Firehose",
         f"{_LOGS} and sends them nowhere: the filter's destination receives nothing", "FilterName"),
