@@ -286,6 +286,53 @@ def logs(ctx: click.Context, name: str, since: str, follow: bool, request_id: st
         return
 
 
+@cli.command()
+@click.option("--since", default="1d", show_default=True, help="How far back: 30m, 2h, 7d, or an ISO time.")
+@click.pass_context
+@_aws_errors
+def stats(ctx: click.Context, since: str) -> None:
+    """Per function: invocations, errors, duration percentiles, and what the same invocations would
+    cost on AWS Lambda (requests + GB-seconds at AWS's on-demand prices; docs/metrics.md).
+
+    Read from the metric store, which a running `cumulo up` writes each minute."""
+    from cumulo.metrics.cost import PRICES_DATE, estimate
+    from cumulo.metrics.service import MetricsService
+
+    c = _open(ctx)
+    start, end = parse_since(since) / 1000, time.time() + 60
+    rows, total_usd, priced_as = [], 0.0, c.arns.region
+    service: MetricsService = c.metrics
+    for config in sorted(c.list_functions(), key=lambda f: f.name):
+        dims = [("FunctionName", config.name)]
+        invocations = service.total("AWS/Lambda", "Invocations", dims, start, end)
+        if not invocations.count:
+            continue
+        errors = service.total("AWS/Lambda", "Errors", dims, start, end)
+        duration = service.total("AWS/Lambda", "Duration", dims, start, end)
+        cost = estimate(c.arns.region, invocations.sum, duration.sum, config.memory_size, config.architecture)
+        total_usd, priced_as = total_usd + cost.usd, cost.priced_as
+        p50 = percentile_or_dash(duration, 50)
+        p99 = percentile_or_dash(duration, 99)
+        rows.append((config.name, f"{invocations.sum:.0f}", f"{errors.sum:.0f}", p50, p99, f"{cost.gb_seconds:.3f}",
+                     f"{cost.usd:.6f}"))
+    if not rows:
+        click.echo(f"no invocations recorded since {since} ago")
+        return
+    head = ("FUNCTION", "INVOCATIONS", "ERRORS", "P50 MS", "P99 MS", "GB-S", "AWS USD")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        click.echo("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))))
+    click.echo(f"\ntotal on AWS Lambda: {total_usd:.6f} USD (on-demand, {priced_as} prices of {PRICES_DATE}, "
+               "free tier not deducted)")
+
+
+def percentile_or_dash(agg: Any, p: float) -> str:
+    from cumulo.observe.metrics import percentile
+
+    value = percentile(agg, p)
+    return "-" if value is None else f"{value:.2f}"
+
+
 _STACK_NAME = click.option(
     "--stack-name", default=None,
     help="The stack to deploy as (default: the template's folder name, e.g. hello-sam); a re-deploy of a stack "
@@ -312,12 +359,14 @@ _NO_BUILD = click.option(
               help="Requests signed with a role's credentials (a function's): enforce its policies (the default; "
                    "CUMULO_IAM), audit (allow, and log what would be denied) or off. The owner's keys always pass.")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
+@click.option("--metrics-port", default=None, type=int,
+              help="Serve Prometheus' /metrics on this port (0: any free one; off by default; docs/metrics.md).")
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, console_port: int,
-       no_auth: bool,
-       iam_mode: str | None, parameters: tuple[str, ...], stack_name: str | None, no_build: bool) -> None:
+       no_auth: bool, iam_mode: str | None, parameters: tuple[str, ...], metrics_port: int | None,
+       stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
     The same endpoint speaks SQS, Kinesis, EventBridge and Step Functions; HTTP APIs are served
@@ -374,11 +423,33 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         lock.publish(endpoint, gateway_url)
         c.queues.endpoint = endpoint
         c.start_workers()
+        scrape = _serve_prometheus(c, host, metrics_port) if metrics_port is not None else None
         _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus, stack, console_url)
+        if scrape is not None:
+            click.echo(f"Prometheus metrics: {scrape}/metrics", err=True)
         server.serve(c, sock, auth=not no_auth, gateway=gateway_sock, console=console_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:
         lock.release()
+
+
+def _serve_prometheus(c: Any, host: str, port: int) -> str:
+    """Prometheus' /metrics on a port of its own (a thread of prometheus_client's); its URL."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from cumulo.metrics.prometheus import PrometheusCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PrometheusCollector(
+        c.metrics, lambda: {f.name: (f.memory_size, f.architecture) for f in c.list_functions()}, c.arns.region))
+    try:
+        http, _ = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        click.echo(f"cumulo up: cannot serve metrics on {host}:{port}: {exc.strerror}; choose another port with "
+                   "--metrics-port PORT (0 picks a free one)", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    bound = http.server_address[1]
+    return f"http://{f'[{host}]' if ':' in host else host}:{bound}"
 
 
 def _store_step(c: Any, step: Callable[[], Any]) -> Any:

@@ -155,6 +155,7 @@ class MetricsService:
                  samplers: Iterable[Callable[[MetricRecorder], None]] = ()) -> None:
         self._data, self.recorder, self._clock = data, recorder, clock
         self._samplers = list(samplers)     # gauges read each minute (queues' depths)
+        self.listeners: list[Callable[[list[tuple[Any, Aggregate]]], None]] = []   # each flush's drained points
         self._flush_lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------------
@@ -162,6 +163,8 @@ class MetricsService:
         """What the recorder holds, into the store (60/300/3600-s rows); how many points."""
         with self._flush_lock:
             drained = self.recorder.drain()
+            for listener in self.listeners:
+                listener(drained)
             points = [MetricPoint(ns, name, dims_key(dims), ts, agg.count, agg.sum, agg.min, agg.max, agg.hist,
                                   agg.unit) for (ns, name, dims, ts), agg in drained if agg.count > 0]
             if points:
@@ -267,6 +270,16 @@ class MetricsService:
                 out[t] = Aggregate(p.count, p.sum, p.min, p.max, dict(p.hist), p.unit)
             else:
                 agg.merge(point)
+        return out
+
+    def total(self, namespace: str, metric: str, dims: list[tuple[str, str]], start: float, end: float) -> Aggregate:
+        """One metric over [start, end) as one aggregate (percentiles over the whole span)."""
+        period = 60 if self._clock.now() - start <= RETENTION_S[60] else 300 if \
+            self._clock.now() - start <= RETENTION_S[300] else 3600
+        out = Aggregate()
+        for t, agg in self.series(namespace, metric, dims, period, start, end).items():
+            if start // period * period <= t < end:
+                out.merge(agg)
         return out
 
     def get_metric_statistics(self, d: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("cw") / "home", "--iam", "off",
+    s = CumuloServer(tmp_path_factory.mktemp("cw") / "home", "--iam", "off", "--metrics-port", "0",
                      env={"CUMULO_METRICS_INTERVAL_S": "1"})
     yield s
     s.close()
@@ -273,3 +273,34 @@ def test_queues_state_machines_the_bus_and_apis_publish_their_metrics(server: Cu
             time.monotonic() < deadline:
         time.sleep(0.5)
     assert total("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", QueueName="work") == 1
+
+
+def test_a_prometheus_scrape_and_cumulo_stats(server: CumuloServer) -> None:
+    import re
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    function(server, "counted", FLAKY)
+    for i in range(4):
+        server.client().invoke(FunctionName="counted", Payload=json.dumps({"fail": i == 0}))
+    url = re.search(r"Prometheus metrics: (\S+)", server.wait_for_output("Prometheus metrics:"))
+    assert url is not None, server.output
+    with urllib.request.urlopen(url.group(1), timeout=30) as answer:
+        text = answer.read().decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    fn = (("function_name", "counted"), ("resource", ""))
+    assert samples["cumulo_aws_lambda_invocations_count", fn] == 4
+    assert samples["cumulo_aws_lambda_errors_sum", fn] == 1
+    assert samples["cumulo_aws_lambda_duration_count", fn] == 4
+    assert samples["cumulo_aws_lambda_concurrent_executions", (("function_name", "counted"),)] >= 1
+    assert samples["cumulo_lambda_estimated_cost_usd", (("function_name", "counted"),)] > 4 * 0.20 / 1e6
+
+    time.sleep(1.5)                                     # the server flushes each second here
+    done = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "stats", "--since", "1h"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (row,) = [line.split() for line in done.stdout.splitlines() if line.startswith("counted ")]
+    assert row[1:3] == ["4", "1"] and float(row[-1]) > 0
+    assert "USD (on-demand, us-east-1 prices of" in done.stdout
