@@ -280,6 +280,10 @@ class Cumulo:
         if self._cgroups is not None:
             self._cgroups.close()
         self.logs.close()
+        try:
+            self.metrics.flush()        # what this process recorded (a CLI invoke's) is kept
+        except Exception:
+            logging.getLogger("cumulo.metrics").exception("the last metrics flush failed")
         self.metric_data.close()
         self.messages.close()
         self.store.close()

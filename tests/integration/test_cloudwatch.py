@@ -304,3 +304,28 @@ def test_a_prometheus_scrape_and_cumulo_stats(server: CumuloServer) -> None:
     (row,) = [line.split() for line in done.stdout.splitlines() if line.startswith("counted ")]
     assert row[1:3] == ["4", "1"] and float(row[-1]) > 0
     assert "USD (on-demand, us-east-1 prices of" in done.stdout
+
+
+def test_throttles_and_asynchronous_events_are_counted(server: CumuloServer) -> None:
+    started = time.time()
+    lam = server.client()
+    function(server, "choked", FLAKY)
+    lam.put_function_concurrency(FunctionName="choked", ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName="choked", Payload=b"{}")
+    assert caught.value.response["Error"]["Code"] == "TooManyRequestsException"
+    function(server, "later", FLAKY)
+    lam.invoke(FunctionName="later", InvocationType="Event", Payload=b"{}")
+    cw = server.aws("cloudwatch")
+
+    def total(metric: str, stat: str, name: str) -> float:
+        return sum(p[stat] for p in cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=started - 120, EndTime=time.time() + 60, Period=3600, Statistics=[stat])["Datapoints"])
+
+    assert total("Throttles", "Sum", "choked") == 1
+    deadline = time.monotonic() + 20
+    while total("Invocations", "Sum", "later") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total("AsyncEventsReceived", "Sum", "later") == 1
+    assert total("AsyncEventAge", "SampleCount", "later") == 1 and total("Invocations", "Sum", "later") == 1
