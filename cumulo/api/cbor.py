@@ -109,9 +109,9 @@ class _Reader:
         if major == 5:
             result: dict[Any, Any] = {}
             count = 0
+            if arg is not None and 2 * arg > len(self.data) - self.pos:    # each key and value: a byte at least
+                raise CBORError("truncated CBOR map")
             while arg is None or count < arg:
-                if arg is not None and arg > len(self.data) - self.pos:
-                    raise CBORError("truncated CBOR map")
                 key = self.item(depth + 1, allow_break=arg is None)
                 if key is _BREAK:
                     break
