@@ -160,6 +160,7 @@ class Cumulo:
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
         # CloudWatch: metrics recorded in memory, flushed to their own file; alarms (docs/metrics.md)
         self.metric_data = SQLiteMetricData(s.home / "metrics.db", s.durability)
+        _private_files(s.home)      # metrics.db and its journals 0600 too
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
         self._route_targets()
