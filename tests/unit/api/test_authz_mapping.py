@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, dynamodb, events, iam, kinesis, kms, lambda_api, logs, query,
-    s3, secretsmanager, sns, sqs, ssm, stepfunctions, sts,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
+    logs, query, s3, secretsmanager, sns, sqs, ssm, stepfunctions, sts,
 )
 from cumulo.api.authz import Call, Check, Scope, checks, is_arn
 
