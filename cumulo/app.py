@@ -109,9 +109,14 @@ class Cumulo:
         s = self.settings
         _private_folder(s.home)
         self.arns = Arns(s.region, s.account_id)
-        self.store = SQLiteStore(s.db_path, self.arns)
-        self.blobs = CodeBlobs(s.code_dir)
-        self.layers = LayerService(self.store, CodeBlobs(s.home / "layers"), s.home / "opt", self.arns,
+        self._database: Any = None      # the PostgreSQL pool both stores share (None: SQLite)
+        if s.store:
+            self.store, self.messages = self._open_postgres(s.store)
+        else:
+            self.store = SQLiteStore(s.db_path, self.arns)
+        remote = self.store if self._database is not None else None   # code packages shared through the store
+        self.blobs = CodeBlobs(s.code_dir, remote=remote)
+        self.layers = LayerService(self.store, CodeBlobs(s.home / "layers", remote=remote), s.home / "opt", self.arns,
                                    in_use=self._layer_in_use, clock=clock)
         self.functions = FunctionService(self.store, self.blobs, self.arns, on_change=self._function_changed,
                                          resolve_layers=self.layers.resolve, clock=clock)
@@ -124,7 +129,8 @@ class Cumulo:
         self.endpoint_url = ""   # where functions reach the server's API (from inside the sandbox), once it listens
         if s.durability not in ("normal", "full"):
             raise ValueError(f"durability must be normal or full, not {s.durability!r}")
-        self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
+        if self._database is None:
+            self.messages = SQLiteMessageStore(s.messages_path, s.durability)    # store/ports.py's MessageStore
         _private_files(s.home)
         m = self.messages
         self.metric_recorder = MetricRecorder(clock.now, enabled=s.metrics)   # CloudWatch's metrics (docs/metrics.md)
@@ -198,6 +204,20 @@ class Cumulo:
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims, visible)
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", dims, in_flight)
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesDelayed", dims, delayed)
+
+    def _open_postgres(self, url: str) -> tuple[Any, Any]:
+        """Both stores on one PostgreSQL database (``store/postgres/``), sharing a pool."""
+        from cumulo.store.postgres import Database, PostgresMessageStore, PostgresStore, is_postgres_url
+
+        if not is_postgres_url(url):
+            raise ValueError(f"store must be empty (SQLite under the home folder) or a postgresql:// URL, not {url!r}")
+        self._database = Database(url)
+        try:
+            return (PostgresStore(url, self.arns, database=self._database),
+                    PostgresMessageStore(url, database=self._database))
+        except BaseException:
+            self._database.close()
+            raise
 
     def _route_targets(self) -> None:
         """The target router's table: one delivery for each kind of target (``cumulo/targets.py``)."""
@@ -288,6 +308,8 @@ class Cumulo:
         self.metric_data.close()
         self.messages.close()
         self.store.close()
+        if self._database is not None:
+            self._database.close()
 
     # -- background workers ---------------------------------------------------------
     def start_workers(self) -> None:

@@ -37,6 +37,7 @@ class Settings:
     burst_wait: bool = True             # no idle environment: wait up to one cold start's time for a release first
     cpu_split: bool = False             # `cumulo up`: its threads on one CPU, environments on the others
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
+    store: str = ""                     # "": SQLite files under home; postgresql://…: a database shared by nodes
     durability: str = "normal"          # normal: survives kill -9 of the server; full: also power loss (fsync)
     log_retention_days: int = 30        # log groups nobody configured (a function's): events older go; 0 keeps them
     master_key_file: str = ""          # the store's master key (docs/secrets.md); "": <home>/master.key

@@ -13,12 +13,15 @@ import os
 import re
 import textwrap
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 from hypothesis import settings
 
 from cumulo import Cumulo
+
+if TYPE_CHECKING:
+    from tests.postgres import Cluster
 
 # Hypothesis's per-example deadline (200 ms) is a timing assertion: a first example that warms a
 # parser, or any example on a machine busy with other work, exceeds it without a fault in the code.
@@ -41,6 +44,7 @@ CAPABILITIES = {
     "gcc": "a C compiler, for a compiled custom runtime",
     "browser": "headless Chromium (Debian's chromium) and the playwright package, for the console's browser tests",
     "awscli-v2": "AWS CLI version 2 (aws logs tail), unpacked from a PyPI package (tests/integration/awscli_v2.py)",
+    "postgresql": "PostgreSQL's server programs and psycopg, for the PostgreSQL store (a throw-away cluster per session)",
 }
 _TAG = re.compile(r"(?:Skipped: )?\[([a-z-]+)\]")
 
@@ -81,6 +85,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def pytest_report_header(config: pytest.Config) -> str:
     required = config.stash[_REQUIRED]
     return f"CUMULO_REQUIRE: {', '.join(sorted(required)) if required else '(none: capability skips stay skips)'}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["Cluster"]:
+    """A throw-away PostgreSQL server for this session (``tests/postgres.py``); skips naming the
+    capability where none can be started."""
+    from tests.postgres import Cluster, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(f"[postgresql] {why}")
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

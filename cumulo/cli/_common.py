@@ -27,11 +27,12 @@ def open_cumulo(ctx: click.Context) -> Any:
     from cumulo.app import Cumulo
     from cumulo.keyring import KeyringError
     from cumulo.store.health import StoreDamaged, StoreFull
+    from cumulo.store.schema import SchemaTooNew
 
     if "cumulo" not in ctx.obj:
         try:
             ctx.obj["cumulo"] = ctx.with_resource(Cumulo(home=ctx.obj["home"], **ctx.obj.get("settings", {})))
-        except (StoreDamaged, StoreFull, KeyringError) as exc:
+        except (StoreDamaged, StoreFull, KeyringError, SchemaTooNew) as exc:
             click.echo(f"cumulo: {exc}", err=True)
             sys.exit(EXIT_PLATFORM_ERROR)
     return ctx.obj["cumulo"]

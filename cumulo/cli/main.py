@@ -361,11 +361,16 @@ _NO_BUILD = click.option(
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @click.option("--metrics-port", default=None, type=int,
               help="Serve Prometheus' /metrics on this port (0: any free one; off by default; docs/metrics.md).")
+@click.option("--store", "store_url", default=None, metavar="postgresql://…",
+              help="Keep the state in this PostgreSQL database instead of SQLite files under --home: every node "
+                   "started on the same database shares its functions, queues and work (docs/scale-out.md). "
+                   "Env: CUMULO_STORE.")
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, console_port: int,
        no_auth: bool, iam_mode: str | None, parameters: tuple[str, ...], metrics_port: int | None,
+       store_url: str | None,
        stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
@@ -400,6 +405,10 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
                                "give one: cumulo up TEMPLATE")
     if iam_mode is not None:
         ctx.obj.setdefault("settings", {})["iam"] = iam_mode
+    if store_url is not None:
+        if store_url and not store_url.startswith(("postgresql://", "postgres://")):
+            raise click.UsageError(f"--store takes a postgresql:// URL, not {store_url!r}")
+        ctx.obj.setdefault("settings", {})["store"] = store_url
     lock = server.ServerLock(ctx.obj["home"])
     try:
         lock.acquire()

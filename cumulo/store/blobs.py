@@ -5,6 +5,10 @@ crash never leaves a half-written package under its final name; the same
 holds for extraction. Extracted trees are made read-only (files 0444, or 0555
 when executable; folders 0555) so an environment running as an unprivileged
 user cannot change the code another environment runs.
+
+With a ``remote`` (a store shared by several nodes: PostgreSQL), every package is also put there,
+and a node that lacks one fetches it from there the first time it is needed and keeps it by hash,
+like any other: the files under ``root`` are then a per-node cache.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Protocol
 
 from cumulo.errors import InvalidParameterValueException, InvalidZipFileException
 from cumulo.model import limits
@@ -26,25 +31,47 @@ __all__ = ["CodeBlobs", "make_read_only", "remove_tree"]
 _CHUNK = 1 << 16
 
 
+class RemoteCode(Protocol):
+    """Where packages are shared between nodes (``store/postgres/documents.py``)."""
+
+    def put_code(self, key: str, zip_bytes: bytes) -> None: ...
+    def get_code(self, key: str) -> bytes | None: ...
+    def delete_code(self, key: str) -> None: ...
+
+
 class CodeBlobs:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: RemoteCode | None = None) -> None:
         self.root = root
+        self._remote = remote
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
 
-    def zip_path(self, code_hex: str) -> Path:
-        return self.root / f"{code_hex}.zip"
+    def _key(self, code_hex: str) -> str:
+        return f"{self.root.name}/{code_hex}"     # functions' code and layers' apart
 
-    def put(self, package: CodePackage) -> None:
-        target = self.zip_path(package.sha256_hex)
-        if target.exists():
-            return
+    def zip_path(self, code_hex: str) -> Path:
+        path = self.root / f"{code_hex}.zip"
+        if self._remote is not None and not path.exists():
+            data = self._remote.get_code(self._key(code_hex))
+            if data is not None:
+                self._write(path, data)
+        return path
+
+    def _write(self, target: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         with os.fdopen(fd, "wb") as f:
-            f.write(package.zip_bytes)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+
+    def put(self, package: CodePackage) -> None:
+        if self._remote is not None:
+            self._remote.put_code(self._key(package.sha256_hex), package.zip_bytes)
+        target = self.root / f"{package.sha256_hex}.zip"
+        if target.exists():
+            return
+        self._write(target, package.zip_bytes)
 
     def read(self, code_hex: str) -> bytes:
         return self.zip_path(code_hex).read_bytes()
@@ -78,7 +105,9 @@ class CodeBlobs:
             return sum(info.file_size for info in zf.infolist())
 
     def remove(self, code_hex: str) -> None:
-        self.zip_path(code_hex).unlink(missing_ok=True)
+        if self._remote is not None:
+            self._remote.delete_code(self._key(code_hex))
+        (self.root / f"{code_hex}.zip").unlink(missing_ok=True)
         folder = self.root / code_hex
         if folder.exists():
             remove_tree(folder)

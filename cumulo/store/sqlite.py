@@ -21,7 +21,8 @@ import orjson
 from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration, is_version_number
-from cumulo.store import health
+from cumulo.store import health, schema
+from cumulo.store.schema import DOCUMENTS_VERSION
 from cumulo.store.base import FunctionRecord, LogRecord
 
 __all__ = ["SQLiteStore", "RECHECK_S"]
@@ -128,9 +129,11 @@ class SQLiteStore:
         self._recheck_at = 0.0
         self._generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
         with self._tx():
+            schema.check_sqlite(self._db, str(self.path), "documents", DOCUMENTS_VERSION)
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {DOCUMENTS_VERSION}")
 
     def quick_check(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> bool:
         """SQLite's ``PRAGMA quick_check`` within ``budget_s`` (``health.quick_check``)."""

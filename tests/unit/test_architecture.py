@@ -9,7 +9,7 @@ Python runs on the way to a submodule is not counted as an import of it.
    control plane (``api/``), template deploys (``deploy/``), the gateway's server and the package's
    own entry points. Everything else gets what it uses through its constructor (``cumulo/ports.py``).
 2. The import graph has no cycle, except those in ``KNOWN_CYCLES``: a list that may only shrink.
-3. Only ``cumulo/store`` and the root import the SQLite store (``SQLITE_STORE``): every other module
+3. Only ``cumulo/store`` and the root import a store backend (``SQLITE_STORE``: SQLite and PostgreSQL): every other module
    is typed against the store's protocols (``store/base.py``, ``store/ports.py``), so another
    backend plugs in at the root alone.
 4. What runs inside the sandbox (``cumulo.runtime.inside``: the zygote and what it forks into)
@@ -38,7 +38,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "cumulo"
 ROOT = "cumulo.app"
 ABOVE_THE_ROOT = {"cumulo", "cumulo.__main__", "cumulo.edge.gateway"}    # these modules, and
 ABOVE_THE_ROOT_PACKAGES = ("cumulo.cli", "cumulo.api", "cumulo.deploy", "cumulo.console")    # every module in these
-SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages")   # these modules, and any under them
+SQLITE_STORE = ("cumulo.store.sqlite", "cumulo.store.sqlite_messages",   # these modules, and any under them
+                "cumulo.store.postgres")
 INSIDE = "cumulo.runtime.inside"                                          # this package and its modules
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
 CAPABILITIES = ("cumulo.functions", "cumulo.metrics", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
@@ -164,6 +165,7 @@ def test_nothing_below_the_composition_root_imports_it() -> None:
 def test_only_the_store_and_the_root_import_the_sqlite_store() -> None:
     edges = graph()
     assert "cumulo.store.sqlite_messages" in edges[ROOT] and "cumulo.store.sqlite" in edges[ROOT]   # the check works
+    assert "cumulo.store.postgres" in edges[ROOT]
     offenders = sorted(f"{name} imports {target}" for name, targets in edges.items() for target in targets
                        if sqlite_store(target) and name != ROOT and not name.startswith("cumulo.store."))
     assert offenders == [], (f"{offenders}: services and workers are typed against the store's protocols "

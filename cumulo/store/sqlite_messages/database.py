@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Iterator
 
 from cumulo.store import health
+from cumulo.store import schema as versions
+from cumulo.store.schema import MESSAGES_VERSION
 
 __all__ = ["MessageDatabase", "RECHECK_S"]
 
@@ -35,9 +37,11 @@ class MessageDatabase:
         self.connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self.connection.execute("PRAGMA busy_timeout=10000")
         with self.tx() as db:
+            versions.check_sqlite(db, str(path), "messages", MESSAGES_VERSION)
             for statement in schema.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            db.execute(f"PRAGMA user_version = {MESSAGES_VERSION}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -1,7 +1,9 @@
 """The message store's backends, for the contract tests (``test_contract_*.py``).
 
 Each contract test runs once per entry of ``BACKENDS``, against ``store/ports.py``'s protocols
-only. A new backend (PostgreSQL) runs the same tests by adding its factory here.
+only: SQLite (a file per test) and PostgreSQL (a fresh database per test on the session's
+throw-away server, ``tests/postgres.py``; the tests skip naming ``[postgresql]`` where none can be
+started, which ``CUMULO_REQUIRE`` turns into failures on CI).
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ class Backend:
     # A fresh, empty store, its files (if any) under the folder given. One process uses it, so a
     # wake-up that re-checks for other processes' commits is built to re-check less often than
     # any test waits: a wait then ends only when notified (or at its timeout).
-    open: Callable[[Path], MessageStore]
+    open: Callable[[Path, pytest.FixtureRequest], MessageStore]
     # How many threads are asleep on a topic (None: anything) right now, so a test notifies only
     # once its waiters wait, instead of guessing a sleep.
     asleep: Callable[[MessageStore, str | None], int]
 
 
-def _sqlite(folder: Path) -> MessageStore:
+def _sqlite(folder: Path, request: pytest.FixtureRequest) -> MessageStore:
     return SQLiteMessageStore(folder / "queues.db", wakeups=LocalWakeups(recheck_s=120.0))
 
 
@@ -38,8 +40,22 @@ def _sqlite_asleep(store: MessageStore, topic: str | None) -> int:
     return cast(LocalWakeups, store.wakeups).waiters(topic)
 
 
+def _postgres(folder: Path, request: pytest.FixtureRequest) -> MessageStore:
+    from cumulo.store.postgres import PostgresMessageStore
+
+    cluster = request.getfixturevalue("postgres")
+    return PostgresMessageStore(cluster.fresh_database(), recheck_s=120.0)
+
+
+def _postgres_asleep(store: MessageStore, topic: str | None) -> int:
+    from cumulo.store.postgres.wakeups import PostgresWakeups
+
+    return cast(PostgresWakeups, store.wakeups).waiters(topic)
+
+
 BACKENDS = {
     "sqlite": Backend(_sqlite, _sqlite_asleep),
+    "postgresql": Backend(_postgres, _postgres_asleep),
 }
 
 
@@ -49,8 +65,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def messages(backend: Backend, tmp_path: Path) -> Iterator[MessageStore]:
-    store = backend.open(tmp_path)
+def messages(backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MessageStore]:
+    store = backend.open(tmp_path, request)
     yield store
     store.close()
 

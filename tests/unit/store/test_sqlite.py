@@ -1,11 +1,14 @@
-"""The SQLite store: functions, versions, concurrency settings, code references and logs."""
+"""The documents store (``store/base.py``'s ``Store``): functions, versions, concurrency settings,
+code references and logs. Every test taking ``store`` or ``open_store`` runs on both backends,
+SQLite (a file) and PostgreSQL (a fresh database on the session's server, ``tests/postgres.py``);
+those taking ``db_path`` are about the SQLite file itself."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -34,11 +37,31 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "cumulo.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens another store object on the same state (a file, or a database): what another process
+    or another node sees."""
+    opened: list[Any] = []
+    if request.param == "sqlite":
+        def open_one() -> Any:
+            opened.append(SQLiteStore(db_path, ARNS))
+            return opened[-1]
+    else:
+        from cumulo.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("postgres").fresh_database()
+
+        def open_one() -> Any:
+            opened.append(PostgresStore(url, ARNS))
+            return opened[-1]
+    yield open_one
+    for s in opened:
+        s.close()
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(db_path, ARNS)
-    yield s
-    s.close()
+def store(open_store: Callable[[], Any]) -> Any:
+    return open_store()
 
 
 # -- functions ---------------------------------------------------------------------
@@ -385,8 +408,8 @@ def test_a_message_orjson_refuses_is_stored_all_the_same(store: SQLiteStore) -> 
 
 
 # -- durability --------------------------------------------------------------------------
-def test_everything_survives_reopening_the_store(db_path: Path) -> None:
-    first = SQLiteStore(db_path, ARNS)
+def test_everything_survives_reopening_the_store(open_store: Callable[[], Any]) -> None:
+    first = open_store()
     first.create_function(config())
     first.publish_version("orders", "v one", "rv1", NOW)
     first.update_latest(config(code=b"v2", revision="r2"))
@@ -395,7 +418,7 @@ def test_everything_survives_reopening_the_store(db_path: Path) -> None:
     first.append_logs([log("kept", 7)])
     first.close()
 
-    second = SQLiteStore(db_path, ARNS)
+    second = open_store()
     try:
         record = second.get_function("orders")
         assert (record.latest.revision_id, record.reserved_concurrency) == ("r2", 4)
@@ -408,16 +431,21 @@ def test_everything_survives_reopening_the_store(db_path: Path) -> None:
         second.close()
 
 
-def test_two_store_objects_on_one_file_see_each_other(db_path: Path) -> None:
-    a, b = SQLiteStore(db_path, ARNS), SQLiteStore(db_path, ARNS)
-    try:
-        a.create_function(config())
-        assert b.get_function("orders").latest == config()
-        with pytest.raises(ResourceConflictException):
-            b.create_function(config())
-    finally:
-        a.close()
-        b.close()
+def test_two_store_objects_on_one_file_see_each_other(open_store: Callable[[], Any]) -> None:
+    import time
+
+    a, b = open_store(), open_store()
+    a.create_function(config())
+    assert b.get_function("orders").latest == config()
+    with pytest.raises(ResourceConflictException):
+        b.create_function(config())
+    generation = a.generation
+    b.update_latest(config(code=b"v2", revision="r2"))    # another process's (another node's) commit
+    deadline = time.monotonic() + 10
+    while a.generation == generation:                     # noticed within the re-check interval
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert a.get_function("orders").latest.revision_id == "r2"
 
 
 def test_a_failed_transaction_leaves_the_store_usable(store: SQLiteStore) -> None:
