@@ -1,0 +1,112 @@
+"""Two nodes on one PostgreSQL database (issue 26, docs/scale-out.md): real ``cumulo up`` processes
+started with ``--store postgresql://…`` on the session's throw-away server, driven with boto3.
+
+What a user of a cluster checks: what one node was given is seen and served by the other (the
+function, its code, the queue, the keys); and when a node dies with ``kill -9`` in the middle of
+its work, nothing acknowledged is lost — the other node takes the dead node's leases over once
+they run out, and finishes every asynchronous event and hands back every leased message.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from botocore.client import BaseClient
+
+from tests.integration.test_server import CumuloServer, create, invoke, unique, zip_of
+
+SLOW_HANDLER = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"n": event["n"]}
+"""
+
+
+@pytest.fixture
+def nodes(postgres: Any, tmp_path: Path) -> Iterator[tuple[CumuloServer, CumuloServer]]:
+    """Node A, then node B on the same database with A's master key (what a cluster's nodes share)."""
+    url = postgres.fresh_database()
+    a = CumuloServer(tmp_path / "a", "--store", url)
+    try:
+        b = CumuloServer(tmp_path / "b", "--store", url,
+                         env={"CUMULO_MASTER_KEY_FILE": str(tmp_path / "a" / "master.key")})
+    except BaseException:
+        a.close()
+        raise
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def _received(sqs: BaseClient, url: str, want: int, timeout: float) -> list[dict[str, Any]]:
+    """Receive (and delete) until ``want`` distinct bodies came, or the timeout passed."""
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len({m["Body"] for m in out}) < want and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                  AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        out.extend(got)
+    return out
+
+
+def test_what_one_node_was_given_the_other_serves(nodes: tuple[CumuloServer, CumuloServer]) -> None:
+    a, b = nodes
+    assert (a.key_id, a.secret) == (b.key_id, b.secret)           # one set of keys for the cluster
+    name = unique("shared")
+    create(a.client(), name, zip_of(**{"app.py": SLOW_HANDLER}))
+    resp, payload = invoke(b.client(), name, {"n": 7})              # B fetched the code from the store
+    assert resp["StatusCode"] == 200 and payload == {"n": 7}
+    assert [f["FunctionName"] for f in b.client().list_functions()["Functions"]] == [name]
+    url = a.aws("sqs").create_queue(QueueName=unique("q"))["QueueUrl"]
+    a.aws("sqs").send_message(QueueUrl=url, MessageBody="from a")
+    got = b.aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in got] == ["from a"]
+
+
+@pytest.mark.slow       # kill -9, and waits for the dead node's leases to run out
+def test_a_node_killed_mid_work_loses_nothing(nodes: tuple[CumuloServer, CumuloServer]) -> None:
+    a, b = nodes
+    lam, sqs_a, sqs_b = a.client(), a.aws("sqs"), b.aws("sqs")
+    name = unique("work")
+    create(lam, name, zip_of(**{"app.py": SLOW_HANDLER}), Timeout=20)
+    done = sqs_a.create_queue(QueueName=unique("done"))["QueueUrl"]
+    done_arn = sqs_a.get_queue_attributes(QueueUrl=done, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": done_arn}})
+    work = sqs_a.create_queue(QueueName=unique("work"), Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+
+    events = 24
+    for n in range(events):                     # every event acknowledged by node A (202)
+        assert lam.invoke(FunctionName=name, InvocationType="Event",
+                          Payload=json.dumps({"n": n, "sleep": 2}))["StatusCode"] == 202
+    bodies = {f"m{i}" for i in range(10)}
+    for body in sorted(bodies):
+        sqs_a.send_message(QueueUrl=work, MessageBody=body)
+    leased = sqs_a.receive_message(QueueUrl=work, MaxNumberOfMessages=10)["Messages"]   # a consumer on A
+    assert {m["Body"] for m in leased} == bodies
+
+    deadline = time.monotonic() + 60            # A is at work: events are running on the nodes
+    while int(sqs_b.get_queue_attributes(QueueUrl=done, AttributeNames=["ApproximateNumberOfMessages"])
+              ["Attributes"]["ApproximateNumberOfMessages"]) == 0:
+        assert time.monotonic() < deadline, a.output + b.output
+        time.sleep(0.1)
+    assert a.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    # B finishes every event, those A held included once their leases ran out (30 s) …
+    records = _received(sqs_b, done, events, timeout=150)
+    finished = [json.loads(m["Body"])["requestPayload"]["n"] for m in records]
+    assert set(finished) == set(range(events)), f"lost: {sorted(set(range(events)) - set(finished))}\n{b.output}"
+    # … and hands back every message A's consumer had leased, received a second time
+    again = _received(sqs_b, work, len(bodies), timeout=30)
+    assert {m["Body"] for m in again} == bodies
+    assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= 2 for m in again)
