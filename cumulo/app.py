@@ -219,6 +219,22 @@ class Cumulo:
             self._database.close()
             raise
 
+    def schema_versions(self) -> dict[str, int]:
+        """The store's schema versions by component (both opened, so brought up to date)."""
+        if self._database is not None:
+            return dict(self._database.schema_versions())
+        from cumulo.store.schema import DOCUMENTS_VERSION, MESSAGES_VERSION
+
+        return {"documents": DOCUMENTS_VERSION, "messages": MESSAGES_VERSION}
+
+    def live_nodes(self) -> list[dict[str, Any]] | None:
+        """The nodes sharing this PostgreSQL store (``store/postgres/nodes.py``); None on SQLite."""
+        if self._database is None:
+            return None
+        from cumulo.store.postgres.nodes import live_nodes
+
+        return live_nodes(self._database, int(time.time() * 1000))     # heartbeats are on the wall clock
+
     def _route_targets(self) -> None:
         """The target router's table: one delivery for each kind of target (``cumulo/targets.py``)."""
         route = self.targets.register
@@ -336,6 +352,11 @@ class Cumulo:
                 self.state_machines.engine,
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 self.housekeeper()]
+            if self._database is not None:      # a node of a cluster: its row in `cumulo nodes`
+                from cumulo.store.postgres.nodes import Heartbeat
+
+                workers.append(Heartbeat(self._database, lambda: self.queues.endpoint or self.endpoint_url,
+                                         lambda: {"in_flight": self.limiter.total}))
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)

@@ -8,6 +8,7 @@ message are printed to stderr).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -603,6 +604,72 @@ def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ..
         click.echo(f"  {line}")
     if any("<gateway>" in line for line in lines):
         click.echo("  (<gateway>: where `cumulo up` serves HTTP APIs, http://127.0.0.1:8080 unless --gateway-port)")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The store: SQLite files under --home, or a PostgreSQL database shared by nodes (docs/scale-out.md)."""
+
+
+@store_group.command("migrate")
+@click.option("--to", "url", required=True, metavar="postgresql://…", help="An empty PostgreSQL database.")
+@click.pass_context
+def store_migrate(ctx: click.Context, url: str) -> None:
+    """Copy the SQLite store of --home (functions, code, queues and messages, logs, everything) into an
+    empty PostgreSQL database, in one transaction; then start nodes with --store URL and this
+    home's master key (CUMULO_MASTER_KEY_FILE). Stop the server on --home first."""
+    from cumulo.api.server import ServerLock
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise click.UsageError(f"--to takes a postgresql:// URL, not {url!r}")
+    home = ctx.obj["home"]
+    if ServerLock(home).running_server() is not None:
+        click.echo(f"cumulo store migrate: a server runs on {home}; stop it first", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    from cumulo.store.migrate import NotEmpty, migrate
+
+    try:
+        copied = migrate(Path(home), url)
+    except (NotEmpty, FileNotFoundError) as exc:
+        click.echo(f"cumulo store migrate: {exc}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    for table, n in sorted(copied.items()):
+        click.echo(f"{table}\t{n}")
+    click.echo(f"copied into the database; master key: {Path(home).absolute() / 'master.key'}", err=True)
+
+
+@store_group.command("upgrade")
+@click.pass_context
+def store_upgrade(ctx: click.Context) -> None:
+    """Bring the store's tables (--home's SQLite files, or CUMULO_STORE's database) to this version of
+    Cumulo's schema, and print the versions; a store newer than this Cumulo is refused (exit 3)."""
+    c = _open(ctx)
+    for component, version in sorted(c.schema_versions().items()):
+        click.echo(f"{component}\t{version}")
+
+
+@cli.command()
+@click.pass_context
+def nodes(ctx: click.Context) -> None:
+    """The live nodes sharing this store, with their load: every `cumulo up` on the PostgreSQL
+    database of CUMULO_STORE (a node is live while its heartbeat, every 2 s, is under 10 s old);
+    on SQLite, the one server of --home."""
+    from datetime import datetime, timezone
+
+    from cumulo.api.server import ServerLock
+
+    c = _open(ctx)
+    rows = c.live_nodes()
+    if rows is None:            # SQLite: one server per home
+        info = ServerLock(ctx.obj["home"]).running_server()
+        rows = [] if info is None else [{"node": f"{os.uname().nodename}|{info.get('pid', '?')}",
+                                         "endpoint": info.get("endpoint", ""), "started_ms": None,
+                                         "in_flight": "?", "age_s": 0.0}]
+    click.echo("NODE\tENDPOINT\tSTARTED\tIN-FLIGHT\tHEARTBEAT-AGE-S")
+    for row in rows:
+        started = ("-" if row["started_ms"] is None else
+                   datetime.fromtimestamp(row["started_ms"] / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        click.echo(f"{row['node']}\t{row['endpoint']}\t{started}\t{row['in_flight']}\t{row['age_s']:.1f}")
 
 
 @cli.group()

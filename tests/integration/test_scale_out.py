@@ -10,7 +10,10 @@ they run out, and finishes every asynchronous event and hands back every leased 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -72,6 +75,25 @@ def test_what_one_node_was_given_the_other_serves(nodes: tuple[CumuloServer, Cum
     a.aws("sqs").send_message(QueueUrl=url, MessageBody="from a")
     got = b.aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
     assert [m["Body"] for m in got] == ["from a"]
+
+
+def test_cumulo_nodes_lists_the_live_nodes(nodes: tuple[CumuloServer, CumuloServer], tmp_path: Path) -> None:
+    a, b = nodes
+    store = next(arg for arg in a.proc.args[a.proc.args.index("--store") + 1:])   # type: ignore[union-attr]
+
+    def listed() -> list[list[str]]:
+        done = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(tmp_path / "cli"), "nodes"],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "CUMULO_STORE": store,
+                                   "CUMULO_MASTER_KEY_FILE": str(tmp_path / "a" / "master.key")})
+        assert done.returncode == 0, done.stderr
+        header, *rows = done.stdout.splitlines()
+        assert header.split("\t")[:2] == ["NODE", "ENDPOINT"]
+        return [row.split("\t") for row in rows]
+
+    assert sorted(row[1] for row in listed()) == sorted([a.endpoint, b.endpoint])
+    a.stop()                                    # a node leaving (SIGTERM) takes its row away
+    assert [row[1] for row in listed()] == [b.endpoint]
 
 
 @pytest.mark.slow       # kill -9, and waits for the dead node's leases to run out

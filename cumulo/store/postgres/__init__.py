@@ -9,7 +9,7 @@ pool of connections (``database.py``). Only the composition root (``cumulo/app.p
 
 from __future__ import annotations
 
-from cumulo.store.postgres import executions, leases, objects, queues, streams, tables
+from cumulo.store.postgres import executions, leases, nodes, objects, queues, streams, tables
 from cumulo.store.postgres.database import Database, is_postgres_url, redacted
 from cumulo.store.postgres.documents import PostgresStore
 from cumulo.store.postgres.executions import PostgresExecutions
@@ -23,7 +23,8 @@ from cumulo.store.schema import MESSAGES_VERSION
 
 __all__ = ["PostgresMessageStore", "PostgresStore", "Database", "is_postgres_url", "redacted"]
 
-SCHEMA = queues.SCHEMA + streams.SCHEMA + tables.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
+SCHEMA = (queues.SCHEMA + streams.SCHEMA + tables.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
+          + nodes.SCHEMA)
 
 
 class PostgresMessageStore:
