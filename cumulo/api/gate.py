@@ -36,9 +36,15 @@ from cumulo.config import Settings
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
 
-__all__ = ["ControlGate"]
+__all__ = ["ControlGate", "HEALTH_PATH"]
 
 _STREAM_PATH = re.compile(r"^/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations/?$")
+
+
+# Answered without a signature, from the event loop itself: it serves requests (load balancers'
+# and Kubernetes' probes; a node draining after SIGTERM no longer accepts connections at all).
+# No bucket can be named "_cumulo", so no S3 path is this one.
+HEALTH_PATH = "/_cumulo/health"
 
 
 class ControlGate:
@@ -51,6 +57,8 @@ class ControlGate:
         self.max_body_bytes = max_body_bytes
 
     def __call__(self, head: edge.Request) -> edge.Response | int:
+        if head.raw_path == HEALTH_PATH and head.method in ("GET", "HEAD"):
+            return edge.Response(200, [("content-type", "application/json")], b'{"status":"ok"}')
         limit, _ = self._limit(head)
         declared = _content_length(head.headers)
         if declared is not None and declared > limit:

@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -75,6 +77,16 @@ def test_what_one_node_was_given_the_other_serves(nodes: tuple[CumuloServer, Cum
     a.aws("sqs").send_message(QueueUrl=url, MessageBody="from a")
     got = b.aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
     assert [m["Body"] for m in got] == ["from a"]
+
+
+def test_every_node_answers_the_health_probe_unsigned(nodes: tuple[CumuloServer, CumuloServer]) -> None:
+    for node in nodes:                  # what load balancers and Kubernetes' probes ask (deploy/)
+        with urllib.request.urlopen(node.endpoint + "/_cumulo/health", timeout=30) as resp:
+            assert (resp.status, json.loads(resp.read())) == (200, {"status": "ok"})
+    with pytest.raises(urllib.error.HTTPError) as info:       # the rest still wants a signature
+        urllib.request.urlopen(nodes[0].endpoint + "/2015-03-31/functions/", timeout=30)
+    info.value.close()
+    assert info.value.code == 403
 
 
 def test_cumulo_nodes_lists_the_live_nodes(nodes: tuple[CumuloServer, CumuloServer], tmp_path: Path) -> None:

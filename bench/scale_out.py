@@ -1,0 +1,147 @@
+"""Scale-out (issue 26): asynchronous events processed end to end per second, and CPU per event,
+on SQLite (one node) and on PostgreSQL with 1 and 2 nodes, in the same run.
+
+    python bench/scale_out.py [--events N]
+
+Each configuration is real ``cumulo up`` processes (``--no-auth``, loopback) started on a fresh
+store: SQLite under a home, or a fresh database on a throw-away PostgreSQL server (``tests/postgres.py``).
+A no-op function is created and warmed on every node; then N Event invokes are sent through the
+nodes in turn by 4 client threads, and the clock stops when the async queue is empty (every event
+dispatched, run and deleted). CPU is counted per process tree from /proc: the nodes (supervisor,
+zygote, environments) and the PostgreSQL server's processes, before and after; per event it is the
+machine-independent figure (the wall-clock rate depends on what else the machine runs).
+Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.test_server import CumuloServer, zip_of  # noqa: E402
+from tests.postgres import Cluster  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return None\n"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(roots: set[int]) -> float:
+    """CPU seconds (user + system) of the live processes under ``roots`` (them included)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
+    total = 0.0
+    for pid, (ppid, cpu) in stats.items():
+        p = pid
+        while p > 1 and p not in roots:
+            p = stats.get(p, (1, 0.0))[0]
+        if p in roots:
+            total += cpu
+    return total
+
+
+def _postgres_pids(cluster: Cluster | None) -> set[int]:
+    if cluster is None:
+        return set()
+    return {int((cluster.data / "postmaster.pid").read_text().split()[0])}
+
+
+def run(label: str, nodes: list[CumuloServer], events: int, pending: Callable[[], int],
+        cluster: Cluster | None) -> tuple[float, float, float]:
+    name = f"noop{int(time.time() * 1000) % 100000}"
+    nodes[0].client().create_function(FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/r",
+                                      Handler="app.handler", Code={"ZipFile": zip_of(**{"app.py": NOOP})})
+    for node in nodes:                                     # a warm environment on every node
+        node.client().invoke(FunctionName=name, Payload=b"{}")
+    clients = [node.client() for node in nodes]
+    roots = {n.proc.pid for n in nodes}
+    pg_roots = _postgres_pids(cluster)
+    cpu_nodes, cpu_db = _tree_cpu(roots), _tree_cpu(pg_roots) if pg_roots else 0.0
+    started = time.perf_counter()
+
+    def send(share: int, offset: int) -> None:
+        for i in range(share):
+            clients[(offset + i) % len(clients)].invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+
+    threads = [threading.Thread(target=send, args=(events // 4, k)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    while pending() > 0:
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    nodes_cpu = _tree_cpu(roots) - cpu_nodes
+    db_cpu = (_tree_cpu(pg_roots) - cpu_db) if pg_roots else 0.0
+    n = events // 4 * 4
+    rate = n / seconds
+    print(f"{label:<28} {rate:8.0f} events/s   CPU/event: nodes {nodes_cpu / n * 1e3:6.2f} ms, "
+          f"database {db_cpu / n * 1e3:6.2f} ms", flush=True)
+    return rate, nodes_cpu / n, db_cpu / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="cumulo-bench-scale-"))
+    results: dict[str, Any] = {}
+
+    home = folder / "sqlite"
+    node = CumuloServer(home, "--no-auth", timeout=180)
+    try:
+        def sqlite_pending() -> int:
+            with sqlite3.connect(f"file:{home / 'queues.db'}?mode=ro", uri=True) as db:
+                return int(db.execute("SELECT COUNT(*) FROM messages WHERE queue = '~async'").fetchone()[0])
+        results["sqlite, 1 node"] = run("SQLite, 1 node", [node], args.events, sqlite_pending, None)
+    finally:
+        node.close()
+
+    cluster = Cluster()
+    try:
+        import psycopg
+
+        for count in (1, 2):
+            url = cluster.fresh_database()
+            nodes: list[CumuloServer] = []
+            try:
+                for i in range(count):
+                    env = {"CUMULO_MASTER_KEY_FILE": str(folder / f"pg{count}-0" / "master.key")} if i else {}
+                    nodes.append(CumuloServer(folder / f"pg{count}-{i}", "--no-auth", "--store", url, timeout=180,
+                                              env=env))
+
+                def pg_pending() -> int:
+                    with psycopg.connect(url) as db:
+                        row = db.execute("SELECT COUNT(*) FROM messages WHERE queue = '~async'").fetchone()
+                        return int(row[0]) if row else 0
+                label = f"PostgreSQL, {count} node{'s' if count > 1 else ''}"
+                results[label] = run(label, nodes, args.events, pg_pending, cluster)
+            finally:
+                for n in nodes:
+                    n.close()
+    finally:
+        cluster.stop()
+    base = results["sqlite, 1 node"][0]
+    for label, (rate, _, _) in results.items():
+        print(f"{label:<28} {rate / base:5.2f}x SQLite's rate")
+
+
+if __name__ == "__main__":
+    main()
