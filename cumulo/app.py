@@ -356,7 +356,8 @@ class Cumulo:
                 from cumulo.store.postgres.nodes import Heartbeat
 
                 workers.append(Heartbeat(self._database, lambda: self.queues.endpoint or self.endpoint_url,
-                                         lambda: {"in_flight": self.limiter.total}))
+                                         lambda: {"in_flight": self.limiter.total},
+                                         self.limiter.set_share))    # limits shared by the live nodes
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)

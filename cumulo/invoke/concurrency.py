@@ -6,8 +6,10 @@ maximum and takes that many from the pool; every other function shares what is
 left (the unreserved pool), which may never drop below a minimum (AWS: 100).
 A limit reached means an immediate ``TooManyRequestsException``, never a wait.
 
-Limits hold within one supervisor process. (Scale-out on PostgreSQL makes them
-cluster-wide.)
+Limits hold within one supervisor process, or across a cluster's nodes (several processes on
+one PostgreSQL store): each node then holds a *share* of every limit (``set_share``), node
+``rank`` of ``nodes`` getting ``limit // nodes`` plus one of the remainder, so the shares add up
+to the limit exactly and the warm path never asks the database (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class ConcurrencyLimiter:
         self._in_flight: dict[str, int] = {}
         self._unreserved_in_flight = 0
         self.total = 0          # invocations in flight, all functions
+        self._rank, self._nodes = 0, 1      # this node's place in the cluster (set_share)
+
+    def set_share(self, rank: int, nodes: int) -> None:
+        """This node is ``rank`` (from 0) of ``nodes`` sharing the limits (a cluster's live nodes)."""
+        with self._lock:
+            self._rank, self._nodes = rank, max(nodes, 1)
+
+    def share(self, limit: int) -> int:
+        """This node's part of a cluster-wide ``limit``: the parts of all nodes add up to it."""
+        base, extra = divmod(limit, self._nodes)
+        return base + (1 if self._rank < extra else 0)
 
     # -- configuration --------------------------------------------------------
     def load(self, reserved: dict[str, int]) -> None:
@@ -92,17 +105,17 @@ class ConcurrencyLimiter:
         """The most invocations of ``function`` that can run at once: its reservation, else the
         unreserved pool."""
         reserved = self._reserved.get(function)
-        return reserved if reserved is not None else self.account_limit - sum(self._reserved.values())
+        return self.share(reserved if reserved is not None else self.account_limit - sum(self._reserved.values()))
 
     def acquire(self, function: str) -> Slot:
         with self._lock:
             in_flight = self._in_flight.get(function, 0)
             reserved = self._reserved.get(function)
             if reserved is not None:
-                if in_flight >= reserved:
+                if in_flight >= self.share(reserved):
                     raise TooManyRequestsException("Rate Exceeded.", Reason.RESERVED)
             else:
-                if self._unreserved_in_flight >= self.account_limit - sum(self._reserved.values()):
+                if self._unreserved_in_flight >= self.share(self.account_limit - sum(self._reserved.values())):
                     raise TooManyRequestsException("Rate Exceeded.", Reason.ACCOUNT)
                 self._unreserved_in_flight += 1
             self._in_flight[function] = in_flight + 1

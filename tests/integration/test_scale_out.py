@@ -108,6 +108,43 @@ def test_cumulo_nodes_lists_the_live_nodes(nodes: tuple[CumuloServer, CumuloServ
     assert [row[1] for row in listed()] == [b.endpoint]
 
 
+def test_a_reservation_holds_across_the_nodes(nodes: tuple[CumuloServer, CumuloServer], postgres: Any) -> None:
+    """ReservedConcurrentExecutions 2 on a cluster of two: at most 2 run at once in all, whichever
+    nodes the requests reach (each node holds a share of the limit; the rest are throttled)."""
+    import psycopg
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    a, b = nodes
+    url = a.proc.args[a.proc.args.index("--store") + 1]                  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while True:     # until A has beaten since B joined: both count two nodes
+        with psycopg.connect(url) as db:
+            rows = db.execute("SELECT endpoint, started_ms, seen_ms FROM nodes").fetchall()
+        seen = {r[0]: (r[1], r[2]) for r in rows}
+        if len(seen) == 2 and seen[a.endpoint][1] > seen[b.endpoint][0] + 100:
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
+    name = unique("reserved")
+    create(a.client(), name, zip_of(**{"app.py": SLOW_HANDLER}), Timeout=30)
+    a.client().put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    clients = [a.client(), b.client()] * 3
+
+    def call(i: int) -> str:
+        try:
+            clients[i].invoke(FunctionName=name, Payload=json.dumps({"n": i, "sleep": 8}))
+            return "ran"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(call, range(6)))
+    assert outcomes.count("ran") <= 2 and "ran" in outcomes, outcomes
+    assert outcomes.count("TooManyRequestsException") == 6 - outcomes.count("ran"), outcomes
+
+
 @pytest.mark.slow       # kill -9, and waits for the dead node's leases to run out
 def test_a_node_killed_mid_work_loses_nothing(nodes: tuple[CumuloServer, CumuloServer]) -> None:
     a, b = nodes

@@ -44,8 +44,11 @@ def live_nodes(database: Database, now: int) -> list[dict[str, Any]]:
 class Heartbeat:
     """A worker (``ports.Worker``): this node's row, refreshed until it stops."""
 
-    def __init__(self, database: Database, endpoint: Callable[[], str], load: Callable[[], dict[str, Any]]) -> None:
-        self._database, self._endpoint, self._load = database, endpoint, load
+    def __init__(self, database: Database, endpoint: Callable[[], str], load: Callable[[], dict[str, Any]],
+                 peers: Callable[[int, int], None] | None = None) -> None:
+        """``peers(rank, nodes)`` is told after each beat where this node stands among the live
+        ones (ordered by id): what the concurrency limits are shared by."""
+        self._database, self._endpoint, self._load, self._peers = database, endpoint, load, peers
         self.id = f"{socket.gethostname()}|{os.getpid()}"
         self._started = now_ms()
         self._stop = threading.Event()
@@ -58,6 +61,10 @@ class Heartbeat:
                        "endpoint = excluded.endpoint, seen_ms = excluded.seen_ms, load = excluded.load",
                        (self.id, self._endpoint(), self._started, now, json.dumps(self._load())))
             db.execute("DELETE FROM nodes WHERE seen_ms < %s", (now - 3600_000,))    # long dead
+            live = [r[0] for r in db.execute("SELECT id FROM nodes WHERE seen_ms > %s ORDER BY id",
+                                             (now - int(LIVE_S * 1000),)).fetchall()]
+        if self._peers is not None and self.id in live:
+            self._peers(live.index(self.id), len(live))
 
     def _run(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
@@ -73,6 +80,8 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
+        if self._peers is not None:
+            self._peers(0, 1)
         try:
             with self._database.tx() as db:
                 db.execute("DELETE FROM nodes WHERE id = %s", (self.id,))

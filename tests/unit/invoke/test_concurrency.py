@@ -298,3 +298,39 @@ def test_concurrent_acquires_never_exceed_the_limit() -> None:
     assert sum(1 for s in got if s.function == "r") == 5
     assert sum(1 for s in got if s.function == "u") == 15
     assert limiter.in_flight("r") == 5 and limiter.in_flight("u") == 15
+
+
+# -- a cluster's nodes share the limits (set_share) ------------------------------------------------
+@given(limit=st.integers(0, 3000), nodes=st.integers(1, 12))
+def test_the_nodes_shares_of_a_limit_add_up_to_it_and_differ_by_one_at_most(limit: int, nodes: int) -> None:
+    parts = []
+    for rank in range(nodes):
+        limiter = ConcurrencyLimiter(1000, 100)
+        limiter.set_share(rank, nodes)
+        parts.append(limiter.share(limit))
+    assert sum(parts) == limit
+    assert max(parts) - min(parts) <= 1
+
+
+def test_across_nodes_a_reservation_and_the_account_hold_in_total() -> None:
+    nodes = [ConcurrencyLimiter(10, 2) for _ in range(3)]
+    for rank, limiter in enumerate(nodes):
+        limiter.set_share(rank, 3)
+        limiter.load({"reserved": 2})
+    taken = [limiter.acquire("reserved") for limiter in nodes[:2]]    # 2 = the reservation, on nodes 0 and 1
+    with pytest.raises(TooManyRequestsException) as info:
+        nodes[2].acquire("reserved")                                     # node 2 holds none of it
+    assert info.value.reason == Reason.RESERVED
+    unreserved = 0
+    for limiter in nodes:                                                # 8 unreserved: 3 + 3 + 2
+        while True:
+            try:
+                limiter.acquire("other")
+            except TooManyRequestsException as exc:
+                assert exc.reason == Reason.ACCOUNT
+                break
+            unreserved += 1
+    assert unreserved == 8
+    nodes[0].release(taken[0])
+    nodes[0].set_share(0, 1)                                             # alone again: the whole limit
+    assert nodes[0].acquire("reserved") and nodes[0].acquire("reserved")
