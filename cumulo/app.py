@@ -296,7 +296,13 @@ class Cumulo:
 
     def store_fault(self, exc: BaseException) -> CumuloError | None:
         """The answer to a request that failed on the store's files or disk (damaged, full);
-        None for any other fault."""
+        None for any other fault. On PostgreSQL, a database that cannot be reached (down, or every
+        connection of the pool busy past its timeout) answers 503, retryable."""
+        if self._database is not None:
+            from cumulo.store.postgres.database import unreachable
+
+            if unreachable(exc):
+                return health.StoreUnreachableException(f"The store's database is unreachable: {exc}")
         return health.fault(exc, self.settings.home)
 
     def __enter__(self) -> "Cumulo":

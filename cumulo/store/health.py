@@ -29,7 +29,8 @@ from typing import Iterator
 
 from cumulo.errors import CumuloError, ServiceException
 
-__all__ = ["StoreDamaged", "StoreFull", "StoreFullException", "StoreDamagedException", "damaged", "full",
+__all__ = ["StoreDamaged", "StoreFull", "StoreFullException", "StoreDamagedException", "StoreUnreachableException",
+           "damaged", "full",
            "write_failed", "opening", "quick_check", "rollback", "fault"]
 
 # PRAGMA quick_check reads every page: ~0.3 s for a 100 MB store on the reference machine. Past
@@ -77,6 +78,11 @@ class StoreFullException(CumuloError):
     @property
     def type(self) -> str:
         return "ServiceUnavailableException"
+
+
+class StoreUnreachableException(StoreFullException):
+    """A request that could not reach the store's database (PostgreSQL down, or no connection
+    free in time): 503, retryable."""
 
 
 def damaged(exc: BaseException) -> bool:

@@ -18,14 +18,19 @@ from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cumulo.store.schema import SchemaTooNew
 
-__all__ = ["Database", "POOL_MAX", "redacted", "is_postgres_url"]
+__all__ = ["Database", "POOL_MAX", "redacted", "is_postgres_url", "unreachable"]
 
 POOL_MAX = 24       # connections per node; callers beyond it wait for one (they are held per statement)
 _SCHEMA_LOCK = 0x63756D756C6F   # "cumulo": the advisory lock key schema changes take
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a request failed for want of the database (down, or the pool exhausted)."""
+    return isinstance(exc, (psycopg.OperationalError, PoolTimeout))
 
 
 def is_postgres_url(url: str) -> bool:

@@ -52,3 +52,17 @@ def test_concurrent_receivers_on_two_nodes_never_take_the_same_message(
         t.join(60)
     everything = [body for part in taken for body in part]
     assert sorted(everything) == sorted(b"%d" % i for i in range(sent))     # each once: none twice, none lost
+
+
+def test_a_database_out_of_reach_is_a_retryable_503(postgres: Any, tmp_path: Any) -> None:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from cumulo import Cumulo
+
+    with Cumulo(home=tmp_path / "home", store=postgres.fresh_database()) as c:
+        for exc in (psycopg.OperationalError("connection refused"), PoolTimeout("no connection in time")):
+            fault = c.store_fault(exc)
+            assert fault is not None and (fault.status, fault.type, fault.retryable) == \
+                (503, "ServiceUnavailableException", True)
+        assert c.store_fault(ValueError("a bug")) is None
