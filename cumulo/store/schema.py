@@ -23,9 +23,11 @@ class SchemaTooNew(RuntimeError):
         self.found, self.known = found, known
 
 
-def check_sqlite(db: Any, where: str, component: str, known: int) -> None:
+def check_sqlite(db: Any, where: str, component: str, known: int) -> int:
     """Refuse a SQLite file whose ``user_version`` is newer than ``known`` (inside the opening
-    transaction; the caller then creates what is missing and records ``known``)."""
+    transaction; the caller then creates what is missing and records ``known`` if it differs);
+    the version found."""
     found = int(db.execute("PRAGMA user_version").fetchone()[0])
     if found > known:
         raise SchemaTooNew(where, component, found, known)
+    return found

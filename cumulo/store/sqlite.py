@@ -129,11 +129,12 @@ class SQLiteStore:
         self._recheck_at = 0.0
         self._generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
         with self._tx():
-            schema.check_sqlite(self._db, str(self.path), "documents", DOCUMENTS_VERSION)
+            found = schema.check_sqlite(self._db, str(self.path), "documents", DOCUMENTS_VERSION)
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {DOCUMENTS_VERSION}")
+            if found != DOCUMENTS_VERSION:      # written only when it changes: opening writes nothing
+                self._db.execute(f"PRAGMA user_version = {DOCUMENTS_VERSION}")
 
     def quick_check(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> bool:
         """SQLite's ``PRAGMA quick_check`` within ``budget_s`` (``health.quick_check``)."""

@@ -37,11 +37,12 @@ class MessageDatabase:
         self.connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self.connection.execute("PRAGMA busy_timeout=10000")
         with self.tx() as db:
-            versions.check_sqlite(db, str(path), "messages", MESSAGES_VERSION)
+            found = versions.check_sqlite(db, str(path), "messages", MESSAGES_VERSION)
             for statement in schema.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute(f"PRAGMA user_version = {MESSAGES_VERSION}")
+            if found != MESSAGES_VERSION:       # written only when it changes: opening writes nothing
+                db.execute(f"PRAGMA user_version = {MESSAGES_VERSION}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
