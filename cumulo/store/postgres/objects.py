@@ -171,10 +171,12 @@ class PostgresObjectIndex:
         return _row(found) if found else None
 
     def delete_object(self, bucket: str, key: str, now_ms: int,
-                      outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
+                      outbox: list[tuple[str, NewMessage]] | None = None,
+                      if_blob: str | None = None) -> ObjectRow | None:
         with self._tx() as db:
-            found = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket = %s AND key = %s", (bucket, key)).fetchone()
-            if found is None:
+            found = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket = %s AND key = %s FOR UPDATE",
+                               (bucket, key)).fetchone()
+            if found is None or (if_blob is not None and _row(found).blob != if_blob):
                 return None
             db.execute("DELETE FROM objects WHERE bucket = %s AND key = %s", (bucket, key))
             self._outbox(db, outbox, now_ms)
