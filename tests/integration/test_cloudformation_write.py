@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -152,6 +153,10 @@ def test_aws_cloudformation_deploy(server: CumuloServer, cfn: BaseClient, tmp_pa
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
 
     def deploy(*extra: str) -> subprocess.CompletedProcess[str]:
+        # The CLI names its change set awscli-cloudformation-package-deploy-<epoch second>, and an
+        # empty one stays (FAILED) as on AWS: two deploys within one second would collide on the name,
+        # which a deploy on AWS, taking longer than that, never does.
+        time.sleep(1.1)
         return subprocess.run([str(AWS), "--endpoint-url", server.endpoint, "cloudformation", "deploy",
                                "--template-file", str(template), "--stack-name", "cli-app",
                                "--capabilities", "CAPABILITY_IAM", *extra],
