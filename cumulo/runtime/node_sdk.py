@@ -13,10 +13,13 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
+
+from cumulo.runtime.inside import linux
 
 __all__ = ["VERSION", "PACKAGES", "folder", "install", "install_in_background"]
 
@@ -74,12 +77,18 @@ def install(timeout_s: float = 600.0, wait: bool = True) -> tuple[Path | None, s
             os.close(lock)
 
 
+def _die_with_parent() -> None:
+    linux.set_parent_death_signal()   # (imported before any fork: nothing is imported in the child)
+
+
 def _npm_install(npm: str, root: Path, timeout_s: float) -> tuple[Path | None, str | None]:
     work = Path(tempfile.mkdtemp(prefix=f".{VERSION}-", dir=root.parent))
     try:
+        # npm dies with this process (a server killed mid-install must not leave it running: the next
+        # install would remove its folder under it, and every killed server would add one more)
         result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save",
                                  "--prefix", str(work), *PACKAGES], capture_output=True, text=True,
-                                timeout=timeout_s)
+                                timeout=timeout_s, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             return None, "npm install failed: " + " / ".join(tail)

@@ -37,3 +37,35 @@ def test_a_waiting_process_uses_what_the_holder_installed(tmp_path: Path, monkey
     (root / "node_modules").mkdir(parents=True)      # what the other process left, complete
     (root / ".cumulo-complete").write_text("done\n")
     assert node_sdk.install(wait=True) == (root / "node_modules", None)
+
+
+def test_npm_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """A server killed mid-install leaves no npm behind (each killed server used to leave one running)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "npm.pid"
+    fake = bin_dir / "npm"
+    fake.write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    installer = subprocess.Popen([sys.executable, "-c", "from cumulo.runtime import node_sdk; node_sdk.install()"],
+                                 env=env, cwd=Path(__file__).resolve().parents[3])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        npm = int(marker.read_text())
+        os.kill(installer.pid, signal.SIGKILL)      # as a server is killed
+        installer.wait(10)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{npm}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{npm}").exists() or Path(f"/proc/{npm}/stat").read_text().split()[2] == "Z"
+    finally:
+        installer.kill()
+        installer.wait()
