@@ -36,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "CumuloError",
+    "ServiceError",
     "ValidationException",
     "InvalidParameterValueException",
     "InvalidRequestContentException",
@@ -74,6 +75,19 @@ class CumuloError(Exception):
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
+
+
+class ServiceError(CumuloError):
+    """An error a service names at run time (``code``: the name boto3 reports, e.g.
+    ``ResourceNotFoundException``), with its HTTP status. Services subclass it for their own name."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+    @property
+    def type(self) -> str:
+        return self.code
 
 
 class ValidationException(CumuloError):

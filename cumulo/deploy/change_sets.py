@@ -70,15 +70,15 @@ def _exists(c: Cumulo, stack: str) -> bool:
     return isinstance(record, dict) and record.get("StackStatus") != "DELETE_COMPLETE"
 
 
-def _check_name(stack: Any) -> str:
-    if not isinstance(stack, str) or not stack:
-        raise ValidationException("1 validation error detected: Value null at 'stackName' failed to satisfy "
+def _check_name(value: Any, field: str = "stackName") -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy "
                                   "constraint: Member must not be null")
-    if len(stack) > 128 or not stack[0].isalpha() or not all(ch.isalnum() or ch == "-" for ch in stack):
-        raise ValidationException(f"1 validation error detected: Value '{stack}' at 'stackName' failed to satisfy "
+    if len(value) > 128 or not value[0].isalpha() or not all(ch.isalnum() or ch == "-" for ch in value):
+        raise ValidationException(f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
                                   "constraint: Member must satisfy regular expression pattern: "
                                   "[a-zA-Z][-a-zA-Z0-9]*")
-    return stack
+    return value
 
 
 def template_text(c: Cumulo, body: Any, url: Any) -> str:
@@ -245,7 +245,7 @@ def create_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], c
     """CreateStack: the stack made from ``body``; its id."""
     stack = _check_name(stack)
     if _exists(c, stack):
-        raise _already_exists(stack)
+        raise AlreadyExistsException(f"Stack [{stack}] already exists")
     path = _template_file(c, stack, body)
     try:
         _check_capabilities(_plan(c, stack, path, parameters), body, capabilities, direct=True)
@@ -272,19 +272,12 @@ def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], c
     return _stack_id(c, stack)
 
 
-def _already_exists(what: str) -> CumuloError:
-    return AlreadyExistsException(f"Stack [{what}] already exists")
-
-
 # -- change sets -----------------------------------------------------------------------------------
 def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, parameters: dict[str, str],
                       capabilities: list[str], description: str = "") -> dict[str, str]:
     """CreateChangeSet: the template planned against the stack; (Id, StackId)."""
     stack = _check_name(stack)
-    if not isinstance(name, str) or not name or len(name) > 128 or not name[0].isalpha() or \
-            not all(ch.isalnum() or ch == "-" for ch in name):
-        raise ValidationException(f"1 validation error detected: Value '{name}' at 'changeSetName' failed to satisfy "
-                                  "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*")
+    name = _check_name(name, "changeSetName")
     kind = kind or "UPDATE"
     if kind not in ("CREATE", "UPDATE"):
         raise ValidationException(f"ChangeSetType {kind} is not supported; CREATE and UPDATE are")
@@ -361,10 +354,10 @@ def describe_change_set(c: Cumulo, name: Any, stack: Any = None) -> dict[str, An
 def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
     doc = _find(c, name, stack)
     if doc["ExecutionStatus"] != "AVAILABLE":
-        raise _invalid_state(f"ChangeSet [{doc['ChangeSetId']}] cannot be executed in its current execution status "
+        raise InvalidChangeSetStatus(f"ChangeSet [{doc['ChangeSetId']}] cannot be executed in its current execution status "
                              f"of [{doc['ExecutionStatus']}]")
     if _fingerprint(c, doc["StackName"]) != doc["StackRecord"]:
-        raise _invalid_state(f"ChangeSet [{doc['ChangeSetName']}] cannot be executed: the stack "
+        raise InvalidChangeSetStatus(f"ChangeSet [{doc['ChangeSetName']}] cannot be executed: the stack "
                              f"[{doc['StackName']}] changed since it was created")
     path = Path(doc["TemplatePath"])
     doc.update(ExecutionStatus="EXECUTE_IN_PROGRESS")
@@ -384,7 +377,7 @@ def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
 def delete_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
     doc = _find(c, name, stack)
     if doc["ExecutionStatus"] == "EXECUTE_IN_PROGRESS":
-        raise _invalid_state(f"ChangeSet [{doc['ChangeSetId']}] cannot be deleted while it executes")
+        raise InvalidChangeSetStatus(f"ChangeSet [{doc['ChangeSetId']}] cannot be deleted while it executes")
     _forget(c, doc)
 
 
@@ -398,7 +391,3 @@ def list_change_sets(c: Cumulo, stack: Any) -> list[dict[str, Any]]:
 def _forget(c: Cumulo, doc: dict[str, Any]) -> None:
     c.store.delete_document(_KIND, _doc_id(doc["ChangeSetId"]))
     shutil.rmtree(Path(doc["TemplatePath"]).parent, ignore_errors=True)
-
-
-def _invalid_state(message: str) -> CumuloError:
-    return InvalidChangeSetStatus(message)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 from cumulo.keyring import Keyring
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
 
@@ -37,14 +37,8 @@ _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 MAX_PLAINTEXT = 4096
 
 
-class KmsError(CumuloError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    @property
-    def type(self) -> str:
-        return self.code
+class KmsError(ServiceError):
+    """KMS's errors, by the name boto3 reports."""
 
 
 def key_id_of_blob(blob: bytes) -> str | None:

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 from cumulo.logs.insights import QueryError, compile_query, format_time
 from cumulo.logs.patterns import Pattern, PatternError, compile_pattern
 from cumulo.observe.logs import log_group_key
@@ -58,14 +58,8 @@ QUERY_SCAN_MAX = 1_000_000        # events one Insights query reads, at most (it
 QUERIES_KEPT = 100                # finished queries whose results GetQueryResults can still give
 
 
-class LogsError(CumuloError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    @property
-    def type(self) -> str:
-        return self.code
+class LogsError(ServiceError):
+    """CloudWatch Logs' errors, by the name boto3 reports."""
 
 
 def not_found(message: str = "The specified log group does not exist.") -> LogsError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 
 __all__ = ["ParamError", "check_name", "check_path", "split_selector", "check_label", "under_path",
            "parameter_arn", "name_of_arn", "TYPES", "TIERS", "MAX_VALUE", "MAX_VERSIONS", "MAX_LABELS",
@@ -31,14 +31,8 @@ _LABEL = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _RESERVED = re.compile(r"/?(aws|ssm)", re.IGNORECASE)
 
 
-class ParamError(CumuloError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    @property
-    def type(self) -> str:
-        return self.code
+class ParamError(ServiceError):
+    """Parameter Store's errors, by the name boto3 reports."""
 
 
 def validation(message: str) -> ParamError:

@@ -19,7 +19,7 @@ import secrets as random
 import string
 from typing import Any, Iterable
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 
 __all__ = ["SecretsError", "not_found", "invalid_parameter", "invalid_request", "exists", "check_name",
            "arn_suffix", "secret_arn", "name_of", "CURRENT", "PREVIOUS", "PENDING", "MAX_VERSIONS",
@@ -35,14 +35,8 @@ PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
 
-class SecretsError(CumuloError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    @property
-    def type(self) -> str:
-        return self.code
+class SecretsError(ServiceError):
+    """Secrets Manager's errors, by the name boto3 reports."""
 
 
 def not_found(message: str = "Secrets Manager can't find the specified secret.") -> SecretsError:

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 
 __all__ = ["SnsError", "invalid", "not_found", "check_topic_name", "check_attributes", "MAX_MESSAGE_BYTES",
            "lambda_event", "envelope", "filter_attributes", "string_to_sign", "confirmation", "http_headers",
@@ -29,14 +29,8 @@ _NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ATTRIBUTE_TYPES = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?|String\.Array")
 
 
-class SnsError(CumuloError):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    @property
-    def type(self) -> str:
-        return self.code
+class SnsError(ServiceError):
+    """SNS's errors, by the name boto3 reports."""
 
 
 def invalid(message: str) -> SnsError:

@@ -55,7 +55,14 @@ def test_too_many_requests_is_retryable_429_with_reason_in_body() -> None:
 def test_every_exported_error_is_a_cumulo_error() -> None:
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), CumuloError), name
-    assert {n for n, _, _ in EXPECTED} | {"CumuloError", "TooManyRequestsException"} == set(errors.__all__)
+    assert {n for n, _, _ in EXPECTED} | {"CumuloError", "ServiceError", "TooManyRequestsException"} == \
+        set(errors.__all__)
+
+
+def test_a_service_error_is_named_and_answered_as_the_service_says() -> None:
+    err = errors.ServiceError("ParameterNotFound", "Parameter /a not found.")
+    assert (err.type, err.status, err.message) == ("ParameterNotFound", 400, "Parameter /a not found.")
+    assert errors.ServiceError("InternalFailure", "x", 500).to_aws()["Type"] == "Service"
 
 
 def test_errors_can_be_raised_and_caught_as_their_base() -> None:
