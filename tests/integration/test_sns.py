@@ -364,7 +364,8 @@ def test_an_http_subscription_is_confirmed_then_gets_signed_notifications(server
         assert confirmation["Message"] == (f"You have chosen to subscribe to the topic {topic}.\nTo confirm the "
                                            "subscription, visit the SubscribeURL included in this message.")
         verify(confirmation)
-        tampered = dict(confirmation, Token=confirmation["Token"][:-1] + "0")
+        tampered = dict(confirmation, Token=confirmation["Token"][:-1] + ("1" if confirmation["Token"][-1] == "0"
+                                                                              else "0"))   # always a change
         with pytest.raises(Exception):
             verify(tampered)                       # the check can fail
         [pending] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
