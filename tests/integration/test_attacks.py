@@ -173,6 +173,46 @@ def test_environments_run_as_an_unprivileged_uid_of_their_own(platform: Cumulo, 
     assert _host_uid(envid.host_pid(victim["env"])) not in (None, 0, host_uid)
 
 
+SHELL_RUNTIME = """#!/bin/sh
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+ENVID="SHELL_ENVID"
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -D "$HEADERS" -o /dev/null "$API/invocation/next"
+  ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  curl -sS -o /dev/null "$API/invocation/$ID/response" -d "{\\"env\\": \\"$ENVID\\"}"
+done
+""".replace("SHELL_ENVID", envid.SHELL)
+
+
+def test_every_environment_has_a_user_namespace_of_its_own(platform: Cumulo, functions: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """Forked from a template, on-demand, and a custom runtime's process alike: a user namespace
+    that is neither the host's nor another environment's, mapping exactly one uid, an unprivileged
+    one of the host's (so the host's root, and every other uid, are nobody inside)."""
+    names = [functions["forked"], functions["on-demand"], "victim"]
+    if shutil.which("curl") is not None:
+        (tmp_path / "bootstrap").write_text(SHELL_RUNTIME)
+        (tmp_path / "bootstrap").chmod(0o755)
+        platform.create_function("custom-runtime", tmp_path, "function.handler", runtime="provided.al2023")
+        names.append("custom-runtime")
+    seen: dict[str, str] = {}
+    for name in names:
+        result = platform.invoke(name, b"{}")
+        assert result.function_error is None, result.payload
+        pid = envid.host_pid(result.json()["env"])
+        assert pid is not None, name
+        namespace = os.readlink(f"/proc/{pid}/ns/user")
+        [mapping] = Path(f"/proc/{pid}/uid_map").read_text().splitlines()
+        inside, outside, count = (int(field) for field in mapping.split())
+        assert count == 1 and outside == _host_uid(pid) and outside >= 1_000_000, (name, mapping)
+        assert Path(f"/proc/{pid}/gid_map").read_text().split() == [str(inside), str(outside), "1"], name
+        seen[name] = namespace
+    assert os.readlink("/proc/self/ns/user") not in seen.values()
+    assert len(set(seen.values())) == len(names), seen
+    _still_fine(platform)
+
+
 def _host_uid(pid: int | None) -> int | None:
     if pid is None:
         return None

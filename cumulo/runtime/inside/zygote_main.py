@@ -524,9 +524,9 @@ def sandbox_uid(pid: int) -> int:
 
 def _become_unprivileged(host_pid: int, template: bool) -> None:
     """From root to the environment's own unprivileged uid, with no capability left (not even
-    in the bounding set) and ``no_new_privs``. A template then enters a user namespace where it
-    is TEMPLATE_UID, so its children can each make a nested one with mounts of their own
-    (snapshot.py); outside, all of them are still this uid."""
+    in the bounding set) and ``no_new_privs``, in a user namespace of its own that maps only that
+    uid. A template is TEMPLATE_UID there, so its children can each make a nested one with
+    mounts of their own (snapshot.py); outside, all of them are still this uid."""
     linux.set_no_new_privs()
     linux.drop_bounding_set()
     # counted per uid and user namespace: per environment (rootless, each has a user namespace of its own)
@@ -541,8 +541,9 @@ def _become_unprivileged(host_pid: int, template: bool) -> None:
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)       # clears the permitted and effective capabilities
     linux.set_dumpable()              # a change of uid cleared it: /proc/self would be root's
-    if template:
-        linux.enter_user_namespace(TEMPLATE_UID, uid)
+    # A user namespace of its own, mapping only that uid (root there, as a template's children
+    # are, with no capability left): every other uid, the host's root included, is nobody to it.
+    linux.enter_user_namespace(TEMPLATE_UID if template else 0, uid)
     linux.drop_capabilities()
 
 
