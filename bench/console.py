@@ -4,7 +4,7 @@
 
 The store: ``--functions`` functions (one small Python zip each), ``--lines`` log lines written
 straight to the log store as invocations would write them (START, two lines of output, END, REPORT,
-every fifth invocation failed), spread over the functions and the last two hours, with one hot
+every fifth invocation failed, each invocation also recorded in the metrics at its minute), spread over the functions and the last two hours, with one hot
 function holding a tenth of them in its last minutes; 100 queues (one a dead-letter queue), a state
 machine with a failed execution. Pages are asked of ``Console.handle`` in this process (no socket,
 a logged-in session) so the number is the page's own work; the baseline is the API's ListFunctions
@@ -50,6 +50,8 @@ def _fill_logs(c: Cumulo, names: list[str], lines: int, hot: str) -> None:
     batch: list[LogRecord] = []
     written = 0
     invocations = lines // per_invocation
+    clock = [time.time()]
+    c.metric_recorder._now = lambda: clock[0]      # noqa: SLF001 (a benchmark writing history)
     for i in range(invocations):
         name = hot if i % 10 == 0 else names[i % len(names)]
         ts = now - (i % 300_000 if name == hot else (i * 7) % 7_200_000)
@@ -62,6 +64,8 @@ def _fill_logs(c: Cumulo, names: list[str], lines: int, hot: str) -> None:
                f"REPORT RequestId: {rid}\tDuration: {1 + i % 97 / 7:.2f} ms\tBilled Duration: {2 + i % 14} ms\t"
                f"Memory Size: 128 MB\tMax Memory Used: 31 MB\t"]
         batch.extend(LogRecord(name, "$LATEST", stream, rid, ts, m) for m in out)
+        clock[0] = ts / 1000        # the same invocation in CloudWatch's metrics, at its own minute
+        c.metric_recorder.invocation(name, None, 1 + i % 97 / 7, failed)
         if len(batch) >= 50_000:
             c.store.append_logs(batch)
             written += len(batch)
@@ -69,6 +73,8 @@ def _fill_logs(c: Cumulo, names: list[str], lines: int, hot: str) -> None:
             print(f"\r  log lines written: {written:,}", end="", file=sys.stderr, flush=True)
     if batch:
         c.store.append_logs(batch)
+    c.metrics.flush()
+    c.metric_recorder._now = time.time             # noqa: SLF001
     print(file=sys.stderr)
 
 
@@ -165,6 +171,9 @@ def main() -> None:
             ("/states/ARN (graph, executions)", page("/states/" + quote(machine, safe=""))),
             ("/executions/ARN (path, history)", page("/executions/" + quote(execution, safe=""))),
             ("/queues (100 queues)", page("/queues")),
+            ("/metrics (the account, 1 hour)", page("/metrics")),
+            ("/metrics?function=HOT&range=24h", page("/metrics", {"function": hot, "range": "24h"})),
+            ("/metrics?range=7d", page("/metrics", {"range": "7d"})),
         ]
         results = []
         for label, fn in cases:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from cumulo.console import graph
 from cumulo.console.html import Safe, join, render, url
@@ -63,7 +63,10 @@ def login_page(error: str = "") -> Safe:
 
 
 # -- functions ------------------------------------------------------------------
-def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int = 0) -> Safe:
+def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int = 0,
+                   sparks: Callable[[str], tuple[Safe, Safe]] | None = None) -> Safe:
+    """A page of functions, each with its last invocations from the log and, given ``sparks``, the
+    last hour's error rate and p99 duration as small lines."""
     every = sorted(c.list_functions(), key=lambda f: f.name)
     shown = [f for f in every if q.lower() in f.name.lower()] if q else every
     pages = max(1, (len(shown) + PAGE_SIZE - 1) // PAGE_SIZE)
@@ -72,9 +75,11 @@ def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int 
     for f in shown[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]:
         s = telemetry.summary(f.name)
         rate = s.error_rate
+        errors, p99 = sparks(f.name) if sparks is not None else (Safe(""), Safe(""))
         rows.append(render(
             '<tr><td><a href="{href}">{name}</a></td><td>{runtime}</td><td class="num">{memory} MB</td>'
-            '<td>{last}</td><td class="num">{count}</td><td class="num{bad}">{rate}</td></tr>',
+            '<td>{last}</td><td class="num">{count}</td><td class="num{bad}">{rate}</td><td>{errors}</td>'
+            '<td>{p99}</td></tr>', errors=errors, p99=p99,
             href=url("functions", f.name), name=f.name, runtime=f.runtime, memory=f.memory_size,
             last=_ago(s.last_ms), count=f"{s.invocations}{'+' if s.capped else ''} / {_window(s.window_ms)}"
             if s.invocations else "0",
@@ -91,9 +96,10 @@ def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int 
         '<table><caption class="muted">Invocations and errors from each function\'s REPORT lines, newest '
         'window with any</caption><thead><tr><th scope="col">Function</th><th scope="col">Runtime</th>'
         '<th scope="col" class="num">Memory</th><th scope="col">Last invocation</th>'
-        '<th scope="col" class="num">Invocations</th><th scope="col" class="num">Error rate</th></tr></thead>'
+        '<th scope="col" class="num">Invocations</th><th scope="col" class="num">Error rate</th>'
+        '<th scope="col">Errors, last hour</th><th scope="col">p99 duration, last hour</th></tr></thead>'
         '<tbody>{rows}</tbody></table><p class="pager">{pager}</p>',
-        q=q, rows=join(rows) or Safe('<tr><td colspan="6">No functions.</td></tr>'), pager=join(pager))
+        q=q, rows=join(rows) or Safe('<tr><td colspan="8">No functions.</td></tr>'), pager=join(pager))
 
 
 def _started(i: Invocation) -> int:

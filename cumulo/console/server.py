@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from cumulo.api import sigv4
 from cumulo.api.http import Reply, Request
-from cumulo.console import pages
+from cumulo.console import metrics_view, pages
 from cumulo.console.html import Safe, page, render, url
 from cumulo.console.static import CSS, JS
 from cumulo.console.telemetry import LogTelemetry, Telemetry
@@ -245,10 +245,24 @@ class Console:
                 number = int(q.get("page", "0"))
             except ValueError:
                 number = 0
-            body = pages.functions_list(self.c, self.telemetry, q.get("q", ""), number)
+            w = metrics_view.window(metrics_view.SPARK_RANGE, period=metrics_view.SPARK_PERIOD)
+            body = pages.functions_list(self.c, self.telemetry, q.get("q", ""), number,
+                                        lambda name: metrics_view.function_sparklines(self.c.metrics, name, w))
             return self._ok("Functions", body, "f", s)
         if head == "functions" and len(parts) == 2:
-            return self._ok(parts[1], pages.function_page(self.c, self.telemetry, parts[1], s.csrf), "f", s)
+            w = metrics_view.window(q.get("range", "1h"))
+            charts = render('<h2 id="metrics">Metrics, last {r}</h2><p><a href="{h}">More metrics and alarms</a></p>'
+                            '{charts}', r=w.name, h=url("metrics", function=parts[1], range=w.name),
+                            charts=metrics_view.function_charts(self.c.metrics, parts[1], w))
+            body = pages.function_page(self.c, self.telemetry, parts[1], s.csrf)
+            return self._ok(parts[1], Safe(body + charts), "f", s)
+        if head == "metrics" and len(parts) == 1:
+            names = sorted(f.name for f in self.c.list_functions())
+            function = q.get("function", "")
+            if function and function not in names:
+                function = ""
+            return self._ok("Metrics", metrics_view.metrics_page(self.c.metrics, self.c.alarms, names, function,
+                                                                 q.get("range", "1h")), "m", s)
         if head == "functions" and len(parts) == 4 and parts[2] == "requests":
             since = q.get("since", "")       # the earliest its lines can be (the index's range)
             return self._ok(f"Request {parts[3]}", pages.request_log(self.c, parts[1], parts[3],

@@ -41,6 +41,12 @@ stroke-width:3}.graph .edge{fill:none;stroke:#879196;stroke-width:1.3}.graph .ed
 .status-SUCCEEDED{color:var(--good)}.status-RUNNING{color:var(--run)}.login{max-width:28em}.pager{margin:.5em 0}
 .log .field{display:inline-block;margin-right:10px;padding:0 4px;background:#1d3047;border-radius:3px}
 .pill{display:inline-block;padding:0 6px;border-radius:8px;background:var(--soft);font-size:.85em}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}.chart{margin:0;
+border:1px solid var(--line);padding:6px}.chart figcaption{font-weight:600}.chart-svg{width:100%;height:auto}
+.chart .grid{stroke:var(--line)}.chart .axis{font:11px system-ui,sans-serif;fill:var(--muted)}.line{fill:none;
+stroke-width:1.8;stroke:var(--accent)}.line.s1{stroke:var(--bad)}.line.s2{stroke:var(--run)}.line.s3{stroke:#5a2d82}
+.legend{list-style:none;padding:0;margin:2px 0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em}
+.spark{vertical-align:middle}.spark .line{stroke-width:1.5}
 """
 
 JS = """

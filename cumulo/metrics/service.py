@@ -245,16 +245,17 @@ class MetricsService:
     # -- reading ------------------------------------------------------------------------------
     def series(self, namespace: str, metric: str, dims: list[tuple[str, str]], period: int, start: float,
                end: float) -> dict[int, Aggregate]:
-        """One metric's aggregates per ``period`` over [start, end), from the finest stored period that
-        is still kept for ``start`` and divides ``period``."""
+        """One metric's aggregates per ``period`` over [start, end), from the coarsest stored period
+        that is still kept for ``start`` and divides ``period`` (every stored period holds every point,
+        merged: the coarsest gives the same aggregates from the fewest rows)."""
         self.flush()      # what the recorder holds is readable at once
         now = self._clock.now()
         key = dims_key(dims)
         start_i, end_i = int(start) // period * period, int(math.ceil(end))
         rows: list[MetricPoint] = []
-        # the finest period kept for ``start`` that divides ``period``; 1-s rows only for periods under a
-        # minute (every point is in the 60-s rows, high-resolution or not), else the minute's rows
-        choices = (1, 60) if period < 60 else (60, 300, 3600)
+        # the coarsest period kept for ``start`` that divides ``period``; 1-s rows only for periods under
+        # a minute (every point is in the 60-s rows, high-resolution or not)
+        choices = (1, 60) if period < 60 else (3600, 300, 60)
         for stored in choices:
             if period % stored and stored > 1 or now - start > RETENTION_S[stored] + period:
                 continue

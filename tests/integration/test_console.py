@@ -340,3 +340,40 @@ def test_cumulo_up_says_where_the_console_is_and_minus_one_turns_it_off(tmp_path
         assert "  console " not in off.output
     finally:
         off.close()
+
+
+def _label(body: str, title: str) -> str:
+    """The screen-reader label of the chart called ``title``: what it says a sighted reader sees."""
+    m = re.search(r'<figcaption>' + re.escape(title) + r'[^<]*</figcaption><svg [^>]*aria-label="([^"]*)"', body)
+    assert m is not None, title
+    return html.unescape(m.group(1))
+
+
+def test_metrics_are_charted_per_function_and_for_the_account_with_alarms(
+        cumulo: Cumulo, console: Callable[..., Console], deploy: Callable[..., str]) -> None:
+    name = deploy("def handler(e, c):\n    if e.get('fail'):\n        raise ValueError('no')\n    return 1\n")
+    other = deploy("def handler(e, c):\n    return 2\n")
+    for payload in ({}, {}, {"fail": True}):
+        cumulo.invoke(name, json.dumps(payload))
+    cumulo.invoke(other, b"{}")
+    cumulo.alarms.put_metric_alarm({"AlarmName": HOSTILE[1], "Namespace": "AWS/Lambda", "MetricName": "Errors",
+                                    "Dimensions": [{"Name": "FunctionName", "Value": name}], "Statistic": "Sum",
+                                    "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
+                                    "ComparisonOperator": "GreaterThanThreshold"})
+    b = logged_in(cumulo, console())
+    one = b.get(f"/metrics?function={name}&range=1h").body.decode()
+    assert "Invocations: total 3, latest" in _label(one, "Invocations")
+    assert "Errors: total 1" in _label(one, "Errors and throttles") and "Throttles: total 0" in one
+    assert re.search(r"p99: peak [0-9.]+ ms", _label(one, "Duration"))
+    everyone = b.get("/metrics?range=24h").body.decode()          # the account: both functions
+    assert "Invocations: total 4, latest" in _label(everyone, "Invocations (per 15 min)")
+    assert b.get("/metrics?range=7d").status == 200 and "per hour" in b.get("/metrics?range=7d").body.decode()
+    assert html.escape(HOSTILE[1]) in one and HOSTILE[1] not in one       # alarms listed, names as text
+    assert re.search(r'class="(muted|bad|good)">(INSUFFICIENT_DATA|ALARM|OK)<', one)
+    page = b.get(f"/functions/{name}").body.decode()
+    assert "Invocations: total 3" in _label(page, "Invocations")
+    listing = b.get("/functions").body.decode()
+    row = re.search(r'<tr><td><a href="/functions/' + name + r'">.*?</tr>', listing)
+    assert row is not None and re.search(r'aria-label="Error rate, last 1h: peak 33\.3 %', row.group(0)), row
+    unknown = b.get("/metrics?function=nope&range=bogus").body.decode()   # falls back: the account, 1 hour
+    assert "Invocations: total 4" in _label(unknown, "Invocations (per 1 min)")

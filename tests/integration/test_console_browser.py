@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -220,3 +221,21 @@ def test_redrive_a_dead_letter_queue_after_confirmation(page: Any, server: Cumul
     assert page.locator(f"tr[data-queue='{source_name}'] td.visible").inner_text() == "3"
     got = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in got) == ["lost 0", "lost 1", "lost 2"]
+
+
+def test_metrics_page_charts_a_functions_invocations(page: Any, server: CumuloServer) -> None:
+    lam = server.client()
+    name = unique("charted")
+    create(lam, name, zip_of(**{"app.py": APP}))
+    for _ in range(3):
+        assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200
+    lam.close()
+    login(page, server)
+    page.get_by_role("link", name="Metrics", exact=True).click()
+    page.get_by_label("Function").select_option(name)
+    page.get_by_role("button", name="Show").click()
+    chart = page.get_by_role("img", name=re.compile(r"^Invocations \(per 1 min\)"))
+    assert chart.is_visible() and "Invocations: total 3," in chart.get_attribute("aria-label")
+    page.get_by_role("link", name="24h").click()
+    assert "range=24h" in page.url and page.get_by_role("img", name=re.compile("Invocations: total 3,")).is_visible()
+    shot(page, "metrics")
