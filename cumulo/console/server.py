@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from cumulo.api import sigv4
 from cumulo.api.http import Reply, Request
-from cumulo.console import metrics_view, pages
+from cumulo.console import metrics_view, pages, service_pages
 from cumulo.console.html import Safe, page, render, url
 from cumulo.console.static import CSS, JS
 from cumulo.console.telemetry import LogTelemetry, Telemetry
@@ -286,6 +286,11 @@ class Console:
                 flash = render('<p class="flash" role="status" id="flash">Moved {n} message(s) from {f}.</p>',
                                n=q["moved"], f=q.get("from", ""))
             return self._ok("Queues", pages.queues_page(self.c, s.csrf), "q", s, flash)
+        if len(parts) == 1 and head in _SERVICE_PAGES:
+            title, section, render_page = _SERVICE_PAGES[head]
+            return self._ok(title, render_page(self.c), section, s)
+        if head == "tables" and len(parts) == 2:
+            return self._ok(f"Table {parts[1]}", service_pages.table_page(self.c, parts[1], q.get("start", "")), "t", s)
         return _html(404, page("Not found", Safe("<p>No such page.</p>"), csrf=s.csrf if self.login else ""))
 
     def _ok(self, title: str, body: Safe, section: str, s: Session, flash: Safe | None = None) -> Response:
@@ -414,6 +419,13 @@ class Console:
 
 
 matches = pages.matches
+
+
+# path: (title, the layout's section letter, the page)
+_SERVICE_PAGES = {"buses": ("Event buses", "b", service_pages.buses_page),
+                  "streams": ("Streams", "k", service_pages.streams_page),
+                  "tables": ("Tables", "t", service_pages.tables_page),
+                  "apis": ("APIs", "a", service_pages.apis_page)}
 
 
 class _ActionFailed(CumuloError):

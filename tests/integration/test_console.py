@@ -11,7 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
 from hypothesis import given, strategies as st
@@ -377,3 +377,51 @@ def test_metrics_are_charted_per_function_and_for_the_account_with_alarms(
     assert row is not None and re.search(r'aria-label="Error rate, last 1h: peak 33\.3 %', row.group(0)), row
     unknown = b.get("/metrics?function=nope&range=bogus").body.decode()   # falls back: the account, 1 hour
     assert "Invocations: total 4" in _label(unknown, "Invocations (per 1 min)")
+
+
+def test_buses_streams_tables_and_apis_have_pages(cumulo: Cumulo, console: Callable[..., Console],
+                                                  deploy: Callable[..., str]) -> None:
+    name = deploy("def handler(e, c):\n    return 1\n")
+    bus = cumulo.event_bus
+    bus.put_rule("orders-placed", event_pattern=json.dumps({"source": [HOSTILE[0]]}))
+    bus.put_targets("orders-placed", None, [{"Id": "t1", "Arn": cumulo.arns.function(name)}])
+    bus.put_rule("nightly", schedule_expression="rate(1 day)", state="DISABLED")
+    bus.create_archive("everything", bus.bus_arn("default"))
+    cumulo.streams.create_stream("clicks", 2)
+    for i in range(5):
+        cumulo.streams.put_record("clicks", b"x", "same-key")   # one shard gets all five
+    cumulo.mappings.create(EventSourceArn=f"arn:aws:kinesis:us-east-1:000000000000:stream/clicks",
+                           FunctionName=name, StartingPosition="TRIM_HORIZON", Enabled=False)
+    cumulo.tables.create_table({"TableName": "orders", "BillingMode": "PAY_PER_REQUEST",
+                                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]})
+    for i in range(30):
+        cumulo.tables.put_item({"TableName": "orders", "Item": {"id": {"S": f"order-{i:02d}"}, "n": {"N": str(i)},
+                                                                "note": {"S": HOSTILE[1]}}})
+    api = cumulo.apis.create_api("shop", stages=["prod"])
+    cumulo.apis.create_route(api.api_id, "GET /orders/{id}", name)
+    b = logged_in(cumulo, console())
+
+    buses = b.get("/buses").body.decode()
+    assert "orders-placed" in buses and f"<code>{cumulo.arns.function(name)}</code>" in buses
+    assert "rate(1 day)" in buses and 'class="muted">DISABLED<' in buses and "everything" in buses
+    assert HOSTILE[0] not in buses and "&lt;script&gt;" in buses      # a pattern is text
+
+    streams = b.get("/streams").body.decode()
+    assert streams.count("shardId-0000000000") == 2
+    assert re.search(rf"{name} \(Disabled\): not started", streams), streams
+
+    tables = b.get("/tables").body.decode()
+    assert re.search(r'href="/tables/orders">orders</a></td><td>id \(hash\)</td><td class="num">30<', tables)
+    first = b.get("/tables/orders").body.decode()
+    shown = re.findall(r"<tr><td>(order-\d\d)</td>", first)
+    assert len(shown) == 25 and HOSTILE[1] not in first
+    start = unquote_plus(html.unescape(re.search(r'href="/tables/orders\?start=([^"]+)" rel="next"', first).group(1)))
+    rest = re.findall(r"<tr><td>(order-\d\d)</td>", b.get(f"/tables/orders?start={start}").body.decode())
+    assert len(rest) == 5 and sorted(shown + rest) == [f"order-{i:02d}" for i in range(30)]
+    assert b.get("/tables/orders?start=" + "not%20json").status == 400
+    assert b.get("/tables/nope").status in (400, 404)
+
+    apis = b.get("/apis").body.decode()
+    assert "shop" in apis and "<code>GET /orders/{id}</code>" in apis and f"<td>{name}</td>" in apis
+    assert "<code>prod</code>" in apis and "No requests yet." in apis

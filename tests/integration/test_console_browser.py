@@ -239,3 +239,22 @@ def test_metrics_page_charts_a_functions_invocations(page: Any, server: CumuloSe
     page.get_by_role("link", name="24h").click()
     assert "range=24h" in page.url and page.get_by_role("img", name=re.compile("Invocations: total 3,")).is_visible()
     shot(page, "metrics")
+
+
+def test_apis_page_shows_routes_and_the_access_log(page: Any, server: CumuloServer, function: str) -> None:
+    import urllib.request
+
+    gateway = server.aws("apigatewayv2")
+    arn = server.client().get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    api = gateway.create_api(Name=unique("shop"), ProtocolType="HTTP", Target=arn)
+    login(page, server)
+    page.get_by_role("link", name="APIs", exact=True).click()
+    section = page.locator("h2", has_text=api["Name"])
+    assert section.is_visible() and api["ApiId"] in section.inner_text()
+    stage_url = page.locator("li", has_text="$default").locator("code").nth(1).inner_text()
+    with urllib.request.urlopen(stage_url + "/visible-in-log", data=b"{}", timeout=30) as reply:
+        assert reply.status == 200
+    page.reload()
+    log = page.get_by_label(f"Access log of {api['Name']}")
+    assert "/visible-in-log" in log.inner_text()
+    shot(page, "apis")
