@@ -21,8 +21,7 @@ import dataclasses
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from email.utils import format_datetime, parsedate_to_datetime
-from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import quote, unquote
 
@@ -32,7 +31,7 @@ from cumulo.errors import CumuloError
 from cumulo.model import objects as m
 from cumulo.model import s3cors
 from cumulo.model.objects import S3Error
-from cumulo.objects.service import Caller, Content, ObjectService, iso_time
+from cumulo.objects.service import Caller, Content, Deleted, ObjectService, http_date, iso_time
 from cumulo.store.ports import ObjectRow
 
 __all__ = ["find", "handle", "error_reply", "head_error", "operation_of", "OPERATIONS", "NS"]
@@ -47,8 +46,8 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-disposition": "content-disposition",
               "response-content-encoding": "content-encoding"}
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
-_UNSERVED = {"acl", "versioning", "policy", "website", "logging", "replication",
-             "encryption", "versions", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
+_UNSERVED = {"acl", "policy", "website", "logging", "replication",
+             "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
              "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
              "accelerate", "requestPayment", "policyStatus", "attributes"}
 
@@ -126,6 +125,10 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
             return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "")
         if "tagging" in query:
             return {"GET": "GetBucketTagging", "PUT": "PutBucketTagging", "DELETE": "DeleteBucketTagging"}.get(method, "")
+        if "versioning" in query:
+            return {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"}.get(method, "")
+        if "versions" in query:
+            return "ListObjectVersions" if method == "GET" else ""
         if "lifecycle" in query:
             return {"GET": "GetBucketLifecycleConfiguration", "PUT": "PutBucketLifecycleConfiguration",
                     "DELETE": "DeleteBucketLifecycle"}.get(method, "")
@@ -147,7 +150,7 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
             return "DeleteObjects"
         return ""
     if "tagging" in query:
-        return ""                               # object tags: not kept
+        return {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}.get(method, "")
     copy = _header(headers, "x-amz-copy-source") is not None
     if method == "GET":
         return "ListParts" if "uploadId" in query else "GetObject"
@@ -284,7 +287,8 @@ def error_reply(err: CumuloError, method: str = "GET", request_id: str | None = 
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{_xml_text(code)}</Code>'
             f"<Message>{_xml_text(err.message)}</Message>{extra}<RequestId>{rid}</RequestId>"
             f"<HostId>{host_id}</HostId></Error>").encode()
-    headers = [("content-type", "application/xml"), ("x-amz-request-id", rid), ("x-amz-id-2", host_id)]
+    headers = [("content-type", "application/xml"), ("x-amz-request-id", rid), ("x-amz-id-2", host_id),
+               *getattr(err, "headers", [])]
     if method == "HEAD":
         headers.append(("x-amz-error-code", code))
         return Reply(status, b"", headers)
@@ -350,7 +354,17 @@ class Call:
             for k, v in source:
                 if k.startswith("x-amz-checksum-") and k not in ("x-amz-checksum-type", "x-amz-checksum-algorithm"):
                     checksums[k[len("x-amz-checksum-"):].upper()] = v
-        return Content(self.header("content-type"), metadata, headers, checksums)
+        tagging = self.header("x-amz-tagging")
+        return Content(self.header("content-type"), metadata, headers, checksums,
+                       parse_tag_header(tagging) if tagging is not None else {})
+
+    def version_id(self) -> str | None:
+        """The ``versionId`` the request names (None: the latest)."""
+        return self.query.get("versionId") if "versionId" in self.query else None
+
+    def versioned(self) -> bool:
+        """Whether the bucket's versioning was ever set (then answers name versions)."""
+        return bool(self.service.versioning(self.bucket))
 
     def reply(self, status: int = 200, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> Reply:
         """An answer; an XML document (``body`` starting ``<?xml``) says so."""
@@ -360,13 +374,9 @@ class Call:
         return Reply(status, body, out)
 
 
-def _http_date(ms: int) -> str:
-    return format_datetime(datetime.fromtimestamp(ms // 1000, timezone.utc), usegmt=True)
-
-
 def _object_headers(row: ObjectRow, call: Call, whole: bool = True) -> list[tuple[str, str]]:
     meta = row.meta
-    headers = [("etag", row.etag), ("last-modified", _http_date(row.modified_ms)), ("accept-ranges", "bytes"),
+    headers = [("etag", row.etag), ("last-modified", http_date(row.modified_ms)), ("accept-ranges", "bytes"),
                ("content-type", meta.get("ContentType", "binary/octet-stream"))]
     headers += list((meta.get("Headers") or {}).items())
     headers += [(f"x-amz-meta-{k}", v) for k, v in (meta.get("Metadata") or {}).items()]
@@ -374,6 +384,9 @@ def _object_headers(row: ObjectRow, call: Call, whole: bool = True) -> list[tupl
         headers += [(f"x-amz-checksum-{k.lower()}", v) for k, v in (meta.get("Checksums") or {}).items()]
     if meta.get("Parts") and call.query.get("partNumber"):
         headers.append(("x-amz-mp-parts-count", str(meta["Parts"])))
+    if meta.get("Tags"):
+        headers.append(("x-amz-tagging-count", str(len(meta["Tags"]))))
+    headers += _version_header(call, row)
     for param, name in _OVERRIDES.items():
         if param in call.query:
             headers = [(k, v) for k, v in headers if k != name] + [(name, call.query[param])]
@@ -408,11 +421,11 @@ def _preconditions(row: ObjectRow, call: Call) -> Reply | None:
     if_none = call.header("if-none-match")
     if if_none is not None:
         if etag in {t.strip().strip('"') for t in if_none.split(",")} or if_none.strip() == "*":
-            return call.reply(304, b"", [("etag", row.etag), ("last-modified", _http_date(row.modified_ms))])
+            return call.reply(304, b"", [("etag", row.etag), ("last-modified", http_date(row.modified_ms))])
     else:
         since = _when(call.header("if-modified-since"))
         if since is not None and modified <= since:
-            return call.reply(304, b"", [("etag", row.etag), ("last-modified", _http_date(row.modified_ms))])
+            return call.reply(304, b"", [("etag", row.etag), ("last-modified", http_date(row.modified_ms))])
     return None
 
 
@@ -641,8 +654,9 @@ def delete_lifecycle(call: Call) -> Reply:
     return call.reply(204)
 
 
-def parse_tagging(body: bytes) -> dict[str, str]:
-    """A Tagging document's TagSet, as a map (S3's errors for duplicate keys and bad sizes)."""
+def parse_tagging(body: bytes, object_tags: bool = False) -> dict[str, str]:
+    """A Tagging document's TagSet, as a map (S3's errors for duplicate keys and bad sizes; an
+    object's limits with ``object_tags``)."""
     root = parse_xml(body)
     if root.tag != "Tagging" or [c.tag for c in root] != ["TagSet"]:
         raise _malformed()
@@ -657,6 +671,8 @@ def parse_tagging(body: bytes) -> dict[str, str]:
             raise S3Error("InvalidTag", "The TagKey you have provided is invalid" if not key or len(key) > 128
                           or key.startswith("aws:") else "The TagValue you have provided is invalid", 400, TagKey=key)
         tags[key] = value
+    if object_tags:
+        return m.check_object_tags(tags)
     if len(tags) > 50:
         raise S3Error("InvalidTag", "Bucket tag count cannot be greater than 50", 400)
     return tags
@@ -780,33 +796,47 @@ def delete_objects(call: Call) -> Reply:
     objects = root.findall("Object")
     if not objects or len(objects) > 1000:
         raise _malformed()
-    deleted, errors = [], []
+    deleted: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     for obj in objects:
-        key = _child_text(obj, "Key")
+        key, version_id = _child_text(obj, "Key"), _child_text(obj, "VersionId")
         if key is None:
             raise _malformed()
         try:
-            call.service.delete_object(call.bucket, key, call.caller())
+            done = call.service.delete_object(call.bucket, key, call.caller(), version_id)
             if not quiet:
-                deleted.append({"Key": key})
+                entry: dict[str, Any] = {"Key": key}
+                if version_id is not None:
+                    entry["VersionId"] = version_id
+                if done.marker:
+                    entry["DeleteMarker"] = True
+                    if version_id is None:
+                        entry["DeleteMarkerVersionId"] = done.version_id
+                deleted.append(entry)
         except S3Error as err:
             if err.code == "NoSuchBucket":
                 raise
-            errors.append({"Key": key, "Code": err.code, "Message": err.message})
+            errors.append({"Key": key, **({"VersionId": version_id} if version_id is not None else {}),
+                           "Code": err.code, "Message": err.message})
     return call.reply(200, xml_document("DeleteResult", {"Deleted": deleted, "Error": errors}))
+
+
+def _version_header(call: Call, row: ObjectRow) -> list[tuple[str, str]]:
+    """``x-amz-version-id`` in a bucket whose versioning was ever set (or when a version was named)."""
+    return [("x-amz-version-id", row.version_id)] if call.version_id() is not None or call.versioned() else []
 
 
 def put_object(call: Call) -> Reply:
     content = call.content()
     row = call.service.put_object(call.bucket, call.key, call.body, content, call.caller(),
                                   call.header("if-match"), call.header("if-none-match"), call.header("content-md5"))
-    headers = [("etag", row.etag)]
+    headers = [("etag", row.etag), *_version_header(call, row)]
     headers += [(f"x-amz-checksum-{k.lower()}", v) for k, v in content.checksums.items()]
     return call.reply(200, b"", headers)
 
 
 def get_object(call: Call) -> Reply:
-    row, f = call.service.open(call.bucket, call.key)
+    row, f = call.service.open(call.bucket, call.key, call.version_id())
     with f:
         early = _preconditions(row, call)
         if early is not None:
@@ -822,7 +852,7 @@ def get_object(call: Call) -> Reply:
 
 
 def head_object(call: Call) -> Reply:
-    row = call.service.head(call.bucket, call.key)
+    row = call.service.head(call.bucket, call.key, call.version_id())
     early = _preconditions(row, call)
     if early is not None:
         return early
@@ -838,33 +868,55 @@ def head_object(call: Call) -> Reply:
     return reply
 
 
+def _deleted_headers(deleted: Deleted) -> list[tuple[str, str]]:
+    headers = [("x-amz-delete-marker", "true")] if deleted.marker else []
+    return headers + ([("x-amz-version-id", deleted.version_id)] if deleted.version_id is not None else [])
+
+
 def delete_object(call: Call) -> Reply:
-    call.service.delete_object(call.bucket, call.key, call.caller())
-    return call.reply(204)
+    deleted = call.service.delete_object(call.bucket, call.key, call.caller(), call.version_id())
+    return call.reply(204, b"", _deleted_headers(deleted))
 
 
-def _copy_source(call: Call) -> tuple[str, str]:
+def _copy_source(call: Call) -> tuple[str, str, str | None]:
+    """The copy source's bucket, key and version (None: the latest)."""
     raw = call.header("x-amz-copy-source") or ""
-    source = unquote(raw.split("?", 1)[0]).lstrip("/")
+    path, _, query = raw.partition("?")
+    source = unquote(path).lstrip("/")
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                       400, ArgumentName="x-amz-copy-source", ArgumentValue=raw)
-    return bucket, key
+    version = None
+    for pair in query.split("&") if query else []:
+        name, _, value = pair.partition("=")
+        if name == "versionId":
+            version = unquote(value)
+    return bucket, key, version
 
 
 def copy_object(call: Call) -> Reply:
-    source_bucket, source_key = _copy_source(call)
+    source_bucket, source_key, source_version = _copy_source(call)
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", 400, ArgumentName="x-amz-metadata-directive",
                       ArgumentValue=directive)
     conditions = {name[len("x-amz-copy-source-"):]: v for name, v in call.request.headers
                   if name in ("x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match")}
-    row = call.service.copy_object(call.bucket, call.key, source_bucket, source_key, directive == "REPLACE",
-                                   call.content(), call.caller(), conditions)
+    tagging = (call.header("x-amz-tagging-directive") or "COPY").upper()
+    if tagging not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging directive.", 400, ArgumentName="x-amz-tagging-directive",
+                      ArgumentValue=tagging)
+    content = call.content()
+    row, src = call.service.copy_object(call.bucket, call.key, source_bucket, source_key, directive == "REPLACE",
+                                        content, call.caller(), conditions, source_version,
+                                        content.tags if tagging == "REPLACE" else None)
+    headers = _version_header(call, row)
+    if source_version is not None or call.service.versioning(source_bucket):
+        headers.append(("x-amz-copy-source-version-id", src.version_id))
     return call.reply(200, xml_document("CopyObjectResult", {"LastModified": iso_time(row.modified_ms),
-                                                             "ETag": row.etag}))
+                                                             "ETag": row.etag}),
+                      [("content-type", "application/xml"), *headers])
 
 
 def create_upload(call: Call) -> Reply:
@@ -889,9 +941,10 @@ def upload_part(call: Call) -> Reply:
 
 
 def upload_part_copy(call: Call) -> Reply:
-    source_bucket, source_key = _copy_source(call)
+    source_bucket, source_key, source_version = _copy_source(call)
     part = call.service.upload_part_copy(call.bucket, call.key, call.query["uploadId"], _part_number(call),
-                                         source_bucket, source_key, call.header("x-amz-copy-source-range"))
+                                         source_bucket, source_key, call.header("x-amz-copy-source-range"),
+                                         source_version)
     return call.reply(200, xml_document("CopyPartResult", {"LastModified": iso_time(part.modified_ms),
                                                            "ETag": part.etag}))
 
@@ -911,7 +964,7 @@ def complete_upload(call: Call) -> Reply:
     host = call.header("host") or ""
     return call.reply(200, xml_document("CompleteMultipartUploadResult", {
         "Location": f"http://{host}/{call.bucket}/{quote(call.key)}", "Bucket": call.bucket, "Key": call.key,
-        "ETag": row.etag}))
+        "ETag": row.etag}), [("content-type", "application/xml"), *_version_header(call, row)])
 
 
 def abort_upload(call: Call) -> Reply:
@@ -936,6 +989,99 @@ def list_parts(call: Call) -> Reply:
         "Initiator": owner, "Owner": owner, "StorageClass": "STANDARD"}))
 
 
+def parse_tag_header(value: str) -> dict[str, str]:
+    """``x-amz-tagging``: tags as URL query parameters (``k1=v1&k2=v2``)."""
+    tags: dict[str, str] = {}
+    for pair in value.split("&") if value else []:
+        name, _, text = pair.partition("=")
+        key = unquote(name.replace("+", " "))
+        if key in tags:
+            raise S3Error("InvalidArgument", "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL "
+                          "query parameters without tag name duplicates.", 400, ArgumentName="x-amz-tagging",
+                          ArgumentValue=value)
+        tags[key] = unquote(text.replace("+", " "))
+    return m.check_object_tags(tags)
+
+
+def get_object_tagging(call: Call) -> Reply:
+    row = call.service.head(call.bucket, call.key, call.version_id())
+    tags = row.meta.get("Tags") or {}
+    return call.reply(200, xml_document("Tagging", {"TagSet": {"Tag": [{"Key": k, "Value": v}
+                                                                      for k, v in tags.items()]}}),
+                      [("content-type", "application/xml"), *_version_header(call, row)])
+
+
+def put_object_tagging(call: Call) -> Reply:
+    tags = parse_tagging(call.body, object_tags=True)
+    row = call.service.put_object_tags(call.bucket, call.key, tags, call.version_id())
+    return call.reply(200, b"", _version_header(call, row))
+
+
+def delete_object_tagging(call: Call) -> Reply:
+    row = call.service.put_object_tags(call.bucket, call.key, None, call.version_id())
+    return call.reply(204, b"", _version_header(call, row))
+
+
+def get_versioning(call: Call) -> Reply:
+    status = call.service.versioning(call.bucket)
+    return call.reply(200, xml_document("VersioningConfiguration", {"Status": status or None}))
+
+
+def put_versioning(call: Call) -> Reply:
+    root = parse_xml(call.body)
+    if root.tag != "VersioningConfiguration" or any(c.tag not in ("Status", "MfaDelete") for c in root):
+        raise _malformed()
+    if (_child_text(root, "MfaDelete") or "Disabled") != "Disabled":
+        raise S3Error("InvalidRequest", "DevPay and Mfa are mutually exclusive authorization methods.", 400)
+    status = _child_text(root, "Status")
+    if status is None:          # S3 accepts a document without Status, and changes nothing
+        call.service.bucket(call.bucket)
+        return call.reply(200)
+    call.service.put_versioning(call.bucket, status)
+    return call.reply(200)
+
+
+def list_object_versions(call: Call) -> Reply:
+    q = call.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    url = q.get("encoding-type") == "url"
+    if "encoding-type" in q and not url:
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
+                      ArgumentName="encoding-type")
+    enc: Callable[[str], str] = (lambda s: quote(s, safe="/")) if url else (lambda s: s)
+    max_keys = _max_keys(call)
+    key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+    listing = call.service.list_versions(call.bucket, prefix, delimiter, max_keys, key_marker, version_marker)
+    owner = {"ID": call.service.account, "DisplayName": call.service.account}
+    parts = [_el("Name", call.bucket), _el("Prefix", enc(prefix)), _el("KeyMarker", enc(key_marker)),
+             _el("VersionIdMarker", version_marker)]
+    if listing.truncated:
+        next_key, next_version = listing.next_markers()
+        parts.append(_el("NextKeyMarker", enc(next_key)))
+        parts.append(_el("NextVersionIdMarker", next_version))
+    parts.append(_el("MaxKeys", max_keys))
+    if delimiter:
+        parts.append(_el("Delimiter", enc(delimiter)))
+    parts.append(_el("IsTruncated", listing.truncated))
+    if url:
+        parts.append(_el("EncodingType", "url"))
+    prefixes = []
+    for entry in listing.entries:       # versions and delete markers in their order, as S3 writes them
+        if isinstance(entry, str):
+            prefixes.append(_el("CommonPrefixes", {"Prefix": enc(entry)}))
+        elif entry.marker:
+            parts.append(_el("DeleteMarker", {"Key": enc(entry.key), "VersionId": entry.version_id,
+                                              "IsLatest": entry.latest, "LastModified": iso_time(entry.modified_ms),
+                                              "Owner": owner}))
+        else:
+            parts.append(_el("Version", {"Key": enc(entry.key), "VersionId": entry.version_id, "IsLatest": entry.latest,
+                                         "LastModified": iso_time(entry.modified_ms), "ETag": entry.etag,
+                                         "Size": entry.size, "StorageClass": "STANDARD", "Owner": owner}))
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="{NS}">{"".join(parts)}'
+            f'{"".join(prefixes)}</ListVersionsResult>').encode()
+    return call.reply(200, body)
+
+
 OPERATIONS: dict[str, Handler] = {
     "ListBuckets": list_buckets, "CreateBucket": create_bucket, "HeadBucket": head_bucket,
     "DeleteBucket": delete_bucket, "GetBucketLocation": get_bucket_location,
@@ -949,6 +1095,9 @@ OPERATIONS: dict[str, Handler] = {
     "GetBucketLifecycleConfiguration": get_lifecycle, "PutBucketLifecycleConfiguration": put_lifecycle,
     "DeleteBucketLifecycle": delete_lifecycle,
     "GetBucketTagging": get_tagging, "PutBucketTagging": put_tagging, "DeleteBucketTagging": delete_tagging,
+    "GetBucketVersioning": get_versioning, "PutBucketVersioning": put_versioning,
+    "ListObjectVersions": list_object_versions, "GetObjectTagging": get_object_tagging,
+    "PutObjectTagging": put_object_tagging, "DeleteObjectTagging": delete_object_tagging,
 }
 
 

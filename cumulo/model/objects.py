@@ -19,7 +19,7 @@ from cumulo.errors import CumuloError
 
 __all__ = ["S3Error", "MAX_KEY_BYTES", "MAX_METADATA_BYTES", "MAX_SINGLE_PUT", "MAX_OBJECT", "MIN_PART", "MAX_PARTS",
            "check_bucket_name", "check_key", "check_metadata", "parse_range", "multipart_etag", "md5_etag",
-           "no_such_bucket", "no_such_key", "no_such_upload"]
+           "no_such_bucket", "no_such_key", "no_such_upload", "check_object_tags", "MAX_OBJECT_TAGS"]
 
 MAX_KEY_BYTES = 1024                 # a key's UTF-8 bytes
 MAX_METADATA_BYTES = 2048            # user metadata: the sum of each x-amz-meta-* name and value (UTF-8)
@@ -28,6 +28,7 @@ MAX_OBJECT = 5 * 1024 ** 4           # 5 TiB, a multipart object
 MIN_PART = 5 * 1024 * 1024           # every part but the last
 MAX_PARTS = 10_000
 MAX_BUCKETS = 10_000                 # an account's general purpose buckets (AWS's default quota)
+MAX_OBJECT_TAGS = 10                 # an object version's tags (a bucket may have 50)
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -43,6 +44,7 @@ class S3Error(CumuloError):
         self.code = code
         self.status = status
         self.extra = extra
+        self.headers: list[tuple[str, str]] = []      # answered with the error (x-amz-delete-marker …)
 
     @property
     def type(self) -> str:
@@ -139,3 +141,16 @@ def md5_etag(digest: bytes) -> str:
 def multipart_etag(part_md5s: list[bytes]) -> str:
     """A multipart object's ETag as S3 makes it: the MD5 of the parts' binary MD5s, '-', their number."""
     return f'"{hashlib.md5(b"".join(part_md5s)).hexdigest()}-{len(part_md5s)}"'
+
+
+def check_object_tags(tags: dict[str, str]) -> dict[str, str]:
+    """An object's tags as S3 takes them: at most 10, keys of 1-128 characters not starting
+    ``aws:``, values of at most 256."""
+    for key, value in tags.items():
+        if not key or len(key) > 128 or key.startswith("aws:"):
+            raise S3Error("InvalidTag", "The TagKey you have provided is invalid", 400, TagKey=key)
+        if len(value) > 256:
+            raise S3Error("InvalidTag", "The TagValue you have provided is invalid", 400, TagKey=key, TagValue=value)
+    if len(tags) > MAX_OBJECT_TAGS:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10", 400)
+    return dict(tags)

@@ -1,12 +1,14 @@
 """S3 lifecycle configuration, pure: rules in boto3's shape (``Rules``), checked as S3 checks
 them, and when a rule expires an object or aborts an upload.
 
-Cumulo applies the actions that mean something for one storage class and unversioned buckets:
-``Expiration`` (``Days`` or ``Date``) and ``AbortIncompleteMultipartUpload``. ``Transitions`` and
-the noncurrent-version actions are kept as given and have nothing to act on. A rule's filter is a
-key prefix and object-size bounds (``Filter.Prefix``, ``ObjectSizeGreaterThan/LessThan``, or
-``And`` of them; the rule-level ``Prefix`` of the older schema too). Filters on object tags are
-refused: Cumulo keeps no object tags.
+Cumulo applies the actions that mean something for one storage class: ``Expiration`` (``Days``
+or ``Date``; in a versioned bucket it puts a delete marker on the current version, and
+``ExpiredObjectDeleteMarker`` removes a delete marker left alone), ``NoncurrentVersionExpiration``
+(``NoncurrentDays`` after a version stopped being current, keeping ``NewerNoncurrentVersions``)
+and ``AbortIncompleteMultipartUpload``. Transitions are kept as given and have nothing to act on. A rule's filter is a
+key prefix, object tags and object-size bounds (``Filter.Prefix``, ``Filter.Tag``,
+``ObjectSizeGreaterThan/LessThan``, or ``And`` of them with ``Tags``; the rule-level ``Prefix`` of
+the older schema too).
 
 Timing is S3's: ``Days`` counts from the object's creation (its last write) and rounds up to the
 next midnight UTC; ``Date`` (midnight UTC) expires everything the rule selects from that day on.
@@ -19,7 +21,7 @@ from typing import Any
 
 from cumulo.model.objects import S3Error
 
-__all__ = ["check_rules", "selects", "expires_at", "abort_at", "MAX_RULES"]
+__all__ = ["check_rules", "selects", "expires_at", "abort_at", "noncurrent_expires_at", "MAX_RULES"]
 
 MAX_RULES = 1000
 DAY_MS = 86_400_000
@@ -38,8 +40,9 @@ def _invalid(message: str) -> S3Error:
 
 def _days(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0 or value > 2_147_483_647:
-        raise _invalid(f"'{what}' for {'Expiration' if what == 'Days' else 'AbortIncompleteMultipartUpload'} action "
-                       "must be a positive integer")
+        action = {"Days": "Expiration", "NoncurrentDays": "NoncurrentVersionExpiration"}.get(
+            what, "AbortIncompleteMultipartUpload")
+        raise _invalid(f"'{what}' for {action} action must be a positive integer")
     return value
 
 
@@ -93,6 +96,15 @@ def check_rules(rules: Any) -> list[dict[str, Any]]:
                 parse_date(expiration["Date"])
             elif not isinstance(expiration["ExpiredObjectDeleteMarker"], bool):
                 raise _malformed()
+        noncurrent = rule.get("NoncurrentVersionExpiration")
+        if noncurrent is not None:
+            if not isinstance(noncurrent, dict) or "NoncurrentDays" not in noncurrent or \
+                    set(noncurrent) - {"NoncurrentDays", "NewerNoncurrentVersions"}:
+                raise _malformed()
+            _days(noncurrent["NoncurrentDays"], "NoncurrentDays")
+            newer = noncurrent.get("NewerNoncurrentVersions")
+            if newer is not None and (isinstance(newer, bool) or not isinstance(newer, int) or not 1 <= newer <= 100):
+                raise _invalid("NewerNoncurrentVersions must be an integer between 1 and 100")
         abort = rule.get("AbortIncompleteMultipartUpload")
         if abort is not None:
             if not isinstance(abort, dict) or set(abort) != {"DaysAfterInitiation"}:
@@ -115,11 +127,14 @@ def _check_filter(filt: Any, prefix: Any) -> None:
         return
     if not isinstance(filt, dict) or len(filt) > 1:
         raise _malformed()
-    if _tagged(filt):
-        raise S3Error("NotImplemented", "Cumulo keeps no object tags, so lifecycle rules cannot filter on them", 501)
     inner = filt.get("And", filt)
-    if not isinstance(inner, dict) or set(inner) - {"Prefix", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "Tags"}:
+    if not isinstance(inner, dict) or set(inner) - {"Prefix", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "Tags",
+                                                    "Tag"}:
         raise _malformed()
+    for tag in _tags_of(filt):
+        if not isinstance(tag, dict) or set(tag) != {"Key", "Value"} or not isinstance(tag["Key"], str) or \
+                not isinstance(tag["Value"], str):
+            raise _malformed()
     if "Prefix" in inner and not isinstance(inner["Prefix"], str):
         raise _malformed()
     for bound in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
@@ -138,11 +153,22 @@ def prefix_of(rule: dict[str, Any]) -> str:
     return str(rule.get("Prefix", ""))
 
 
-def selects(rule: dict[str, Any], key: str, size: int) -> bool:
-    """Whether an enabled ``rule``'s filter takes the object ``key`` of ``size`` bytes."""
+def _tags_of(filt: Any) -> list[Any]:
+    if not isinstance(filt, dict):
+        return []
+    if "Tag" in filt:
+        return [filt["Tag"]]
+    tags = (filt.get("And") or {}).get("Tags") if isinstance(filt.get("And"), dict) else None
+    return list(tags) if isinstance(tags, list) else []
+
+
+def selects(rule: dict[str, Any], key: str, size: int, tags: dict[str, str] | None = None) -> bool:
+    """Whether an enabled ``rule``'s filter takes the object ``key`` of ``size`` bytes and ``tags``."""
     if rule.get("Status") != "Enabled" or not key.startswith(prefix_of(rule)):
         return False
     filt = rule.get("Filter")
+    if any((tags or {}).get(t["Key"]) != t["Value"] for t in _tags_of(filt)):
+        return False
     inner = filt.get("And", filt) if isinstance(filt, dict) else {}
     low, high = inner.get("ObjectSizeGreaterThan"), inner.get("ObjectSizeLessThan")
     return (low is None or size > low) and (high is None or size < high)
@@ -168,3 +194,12 @@ def abort_at(rule: dict[str, Any], initiated_ms: int) -> int | None:
     if not abort:
         return None
     return _next_midnight(initiated_ms + abort["DaysAfterInitiation"] * DAY_MS)
+
+
+def noncurrent_expires_at(rule: dict[str, Any], since_ms: int) -> int | None:
+    """When the rule's ``NoncurrentVersionExpiration`` removes a version that stopped being current
+    at ``since_ms``; None: never."""
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if not noncurrent:
+        return None
+    return _next_midnight(since_ms + noncurrent["NoncurrentDays"] * DAY_MS)

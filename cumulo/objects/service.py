@@ -13,11 +13,14 @@ import base64
 import hashlib
 import itertools
 import json
+import os
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import format_datetime
 from typing import Any, BinaryIO
 
 from cumulo import outbox
@@ -29,7 +32,8 @@ from cumulo.objects.files import BodyFiles
 from cumulo.ports import SYSTEM_CLOCK, Clock, now_ms
 from cumulo.store.ports import NewMessage, ObjectIndex, ObjectRow, PartRow
 
-__all__ = ["ObjectService", "Caller", "Content", "Listing", "iso_time"]
+__all__ = ["ObjectService", "Caller", "Content", "Listing", "VersionListing", "Deleted", "iso_time", "http_date",
+           "new_version_id", "check_version_id"]
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,14 @@ class Content:
     metadata: dict[str, str] = field(default_factory=dict)       # x-amz-meta-*, names lower-cased
     headers: dict[str, str] = field(default_factory=dict)        # Content-Encoding, Cache-Control …
     checksums: dict[str, str] = field(default_factory=dict)      # CRC32 … as sent (base64)
+    tags: dict[str, str] = field(default_factory=dict)           # x-amz-tagging
 
     def meta(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ContentType": self.content_type or "binary/octet-stream"}
         if self.metadata:
             out["Metadata"] = self.metadata
+        if self.tags:
+            out["Tags"] = self.tags
         if self.headers:
             out["Headers"] = self.headers
         if self.checksums:
@@ -68,6 +75,45 @@ class Listing:
     prefixes: list[str]
     truncated: bool
     next_after: str         # where the next page starts (a key, or past a common prefix)
+
+
+@dataclass
+class VersionListing:
+    entries: list[ObjectRow | str]      # versions and delete markers (rows), common prefixes (str), in order
+    truncated: bool
+
+    def next_markers(self) -> tuple[str, str | None]:
+        """NextKeyMarker and NextVersionIdMarker of a truncated page."""
+        last = self.entries[-1]
+        return (last, None) if isinstance(last, str) else (last.key, last.version_id)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a DeleteObject did: the version it removed or the delete marker it made (None:
+    unversioned), and whether that is a delete marker."""
+
+    version_id: str | None = None
+    marker: bool = False
+
+
+_VERSION_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+_PAST = "\U0010ffff"       # after every key that starts with what it follows
+
+
+def new_version_id() -> str:
+    return base64.urlsafe_b64encode(os.urandom(24)).decode()
+
+
+def check_version_id(version_id: str) -> None:
+    if version_id != "null" and _VERSION_ID.fullmatch(version_id) is None:
+        raise S3Error("InvalidArgument", "Invalid version id specified", 400, ArgumentName="versionId",
+                      ArgumentValue=version_id)
+
+
+def http_date(ms: int) -> str:
+    """An HTTP date (Last-Modified …), to the second."""
+    return format_datetime(datetime.fromtimestamp(ms // 1000, timezone.utc), usegmt=True)
 
 
 def iso_time(ms: int) -> str:
@@ -186,8 +232,11 @@ class ObjectService:
                 continue
             bucket = doc["Name"]
             for rule in rules:
-                if rule.get("Expiration"):
+                if (rule.get("Expiration") or {}).keys() & {"Days", "Date"}:
                     gone += self._expire_objects(doc, rule, now)
+                if rule.get("NoncurrentVersionExpiration") or (rule.get("Expiration") or {}).get(
+                        "ExpiredObjectDeleteMarker"):
+                    gone += self._expire_versions(doc, rule, now)
                 if rule.get("AbortIncompleteMultipartUpload"):
                     for key, upload_id, initiated in self.index.list_uploads(bucket):
                         due = s3lifecycle.abort_at(rule, initiated)
@@ -205,7 +254,19 @@ class ObjectService:
             rows = self.index.list_objects(bucket, prefix, after, 1000)
             for row in rows:
                 due = s3lifecycle.expires_at(rule, row.modified_ms)
-                if due is None or due > now or not s3lifecycle.selects(rule, row.key, row.size):
+                if due is None or due > now or not s3lifecycle.selects(rule, row.key, row.size, row.meta.get("Tags")):
+                    continue
+                mode = doc.get("Versioning", "")
+                if mode:            # versioned: a delete marker on top, the object kept as noncurrent
+                    marker = ObjectRow(row.key, "", 0, "", now, {}, new_version_id() if mode == "Enabled" else "null",
+                                       True)
+                    events = self._events(doc, "LifecycleExpiration:DeleteMarkerCreated", row.key, caller,
+                                          reason="Lifecycle Expiration", version_id=marker.version_id)
+                    outcome, freed = self.index.put_object(bucket, marker, now, events, if_match=row.etag,
+                                                           versioning=mode)
+                    if freed is not None and not freed.marker:
+                        self.files.delete(freed.blob)
+                    gone += outcome == "ok"
                     continue
                 events = self._events(doc, "LifecycleExpiration:Delete", row.key, caller, reason="Lifecycle Expiration")
                 # only the version listed: one written since is not this sweep's to take
@@ -216,6 +277,43 @@ class ObjectService:
             if len(rows) < 1000:
                 return gone
             after = rows[-1].key
+
+    def _expire_versions(self, doc: dict[str, Any], rule: dict[str, Any], now: int) -> int:
+        """A rule's ``NoncurrentVersionExpiration`` and ``ExpiredObjectDeleteMarker`` on one bucket."""
+        bucket, prefix, after, gone = doc["Name"], s3lifecycle.prefix_of(rule), "", 0
+        caller = Caller(principal_id="s3.amazonaws.com", request_id="lifecycle")
+        keep = (rule.get("NoncurrentVersionExpiration") or {}).get("NewerNoncurrentVersions") or 0
+        lone_markers = bool((rule.get("Expiration") or {}).get("ExpiredObjectDeleteMarker"))
+        more = True
+        while more:
+            rows, more = self._complete_keys(bucket, prefix, after, 1001)
+            if not rows:
+                break
+            by_key: dict[str, list[ObjectRow]] = {}
+            for row in rows:
+                by_key.setdefault(row.key, []).append(row)
+            for key, versions in by_key.items():
+                left = len(versions)
+                for row in [r for r in versions if not r.latest][keep:]:
+                    since = self.index.noncurrent_since(bucket, key, row.version_id)
+                    due = None if since is None else s3lifecycle.noncurrent_expires_at(rule, since)
+                    if due is None or due > now or not s3lifecycle.selects(rule, key, row.size, row.meta.get("Tags")):
+                        continue
+                    if self._remove_version(doc, row, caller):
+                        gone, left = gone + 1, left - 1
+                latest = versions[0]
+                if lone_markers and left == 1 and latest.marker and s3lifecycle.selects(rule, key, 0):
+                    gone += self._remove_version(doc, latest, caller)
+            after = rows[-1].key
+        return gone
+
+    def _remove_version(self, doc: dict[str, Any], row: ObjectRow, caller: Caller) -> bool:
+        events = self._events(doc, "LifecycleExpiration:Delete", row.key, caller, reason="Lifecycle Expiration",
+                              version_id=row.version_id)
+        removed = self.index.delete_version(doc["Name"], row.key, row.version_id, now_ms(self.clock), events)
+        if removed is not None and not removed.marker:
+            self.files.delete(removed.blob)
+        return removed is not None
 
     def notification(self, name: str) -> dict[str, Any]:
         return self.bucket(name).get("Notification") or {}
@@ -234,7 +332,8 @@ class ObjectService:
             raise m.no_such_bucket(name)
     # -- notifications --------------------------------------------------------------------------
     def _events(self, bucket_doc: dict[str, Any], event_name: str, key: str, caller: Caller,
-                size: int | None = None, etag: str | None = None, reason: str = "") -> list[tuple[str, NewMessage]]:
+                size: int | None = None, etag: str | None = None, reason: str = "",
+                version_id: str | None = None) -> list[tuple[str, NewMessage]]:
         config = bucket_doc.get("Notification") or {}
         if not config:
             return []
@@ -245,7 +344,8 @@ class ObjectService:
         for dest in s3events.destinations(config, event_name, key):
             doc = {"Records": [s3events.record(
                 event_name, bucket=bucket, key=key, region=bucket_doc.get("Region", self.region), time=at,
-                sequencer=sequencer, size=size, etag=etag, configuration_id=dest.configuration_id,
+                sequencer=sequencer, size=size, etag=etag, version_id=version_id,
+                configuration_id=dest.configuration_id,
                 principal_id=caller.principal_id, source_ip=caller.source_ip, request_id=caller.request_id)]}
             payload = json.dumps(doc)
             what = f"s3 event {event_name} of {bucket}/{key[:64]}"
@@ -259,6 +359,7 @@ class ObjectService:
             detail: dict[str, Any] = {"version": "0", "bucket": {"name": bucket},
                                       "object": {"key": key, **({"size": size} if size is not None else {}),
                                                  **({"etag": etag.strip('"')} if etag else {}),
+                                                 **({"version-id": version_id} if version_id else {}),
                                                  "sequencer": sequencer},
                                       "request-id": caller.request_id, "requester": caller.account or self.account,
                                       "source-ip-address": caller.source_ip, "reason": reason}
@@ -278,6 +379,8 @@ class ObjectService:
         doc = self.bucket(bucket)
         m.check_key(key)
         m.check_metadata(content.metadata)
+        if content.tags:
+            m.check_object_tags(content.tags)
         if len(body) > m.MAX_SINGLE_PUT:
             raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", 400,
                           ProposedSize=str(len(body)), MaxSizeAllowed=str(m.MAX_SINGLE_PUT))
@@ -288,10 +391,13 @@ class ObjectService:
         try:
             _check_md5(content_md5, digest)
             _check_checksums(content.checksums, body)
-            row = ObjectRow(key, name, len(body), m.md5_etag(digest), now_ms(self.clock), content.meta())
-            events = self._events(doc, "ObjectCreated:Put", key, caller, row.size, row.etag, "PutObject")
+            mode = doc.get("Versioning", "")
+            row = ObjectRow(key, name, len(body), m.md5_etag(digest), now_ms(self.clock), content.meta(),
+                            new_version_id() if mode == "Enabled" else "null")
+            events = self._events(doc, "ObjectCreated:Put", key, caller, row.size, row.etag, "PutObject",
+                                  row.version_id if mode else None)
             outcome, old = self.index.put_object(bucket, row, now_ms(self.clock), events, if_match,
-                                                 if_none_match == "*")
+                                                 if_none_match == "*", mode)
         except BaseException:
             self.files.delete(name)
             raise
@@ -308,41 +414,171 @@ class ObjectService:
                 raise m.no_such_key(key)
             raise S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
                           Condition="If-Match" if outcome == "mismatch" else "If-None-Match")
-        if old is not None and old.blob != name:
+        if old is not None and old.blob != name and not old.marker:
             self.files.delete(old.blob)
 
-    def head(self, bucket: str, key: str) -> ObjectRow:
-        self.bucket(bucket)
-        row = self.index.get_object(bucket, key)
+    def versioning(self, bucket: str) -> str:
+        """The bucket's versioning: "" (never enabled), "Enabled" or "Suspended"."""
+        return str(self.bucket(bucket).get("Versioning", ""))
+
+    def put_versioning(self, bucket: str, status: str) -> None:
+        if status not in ("Enabled", "Suspended"):
+            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                          "published schema", 400)
+        doc = self.bucket(bucket)
+        doc["Versioning"] = status
+        if not self.index.put_bucket(bucket, doc, None, now_ms(self.clock)):
+            raise m.no_such_bucket(bucket)
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectRow:
+        """The object (``version_id``: that version of it); S3's errors for a missing one, a delete
+        marker (its headers on the error) and a bad version id."""
+        doc = self.bucket(bucket)
+        if version_id is None:
+            row = self.index.get_object(bucket, key)
+            if row is not None:
+                return row
+            latest = self.index.get_version(bucket, key, None) if doc.get("Versioning") else None
+            err = m.no_such_key(key)
+            if latest is not None:          # the latest version is a delete marker
+                err.headers = [("x-amz-delete-marker", "true"), ("x-amz-version-id", latest.version_id)]
+            raise err
+        check_version_id(version_id)
+        row = self.index.get_version(bucket, key, version_id)
         if row is None:
-            raise m.no_such_key(key)
+            raise S3Error("NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version_id)
+        if row.marker:
+            err = S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
+                          Method="GET", ResourceType="DeleteMarker")
+            err.headers = [("x-amz-delete-marker", "true"), ("x-amz-version-id", row.version_id),
+                           ("last-modified", http_date(row.modified_ms)), ("allow", "DELETE")]
+            raise err
         return row
 
-    def open(self, bucket: str, key: str) -> tuple[ObjectRow, BinaryIO]:
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> tuple[ObjectRow, BinaryIO]:
         """The object's row and its bytes, opened (a write replacing it meanwhile leaves this one whole)."""
         for _ in range(5):
-            row = self.head(bucket, key)
+            row = self.head(bucket, key, version_id)
             try:
                 return row, self.files.open(row.blob)
             except FileNotFoundError:   # replaced between the read and the open: read the new one
                 continue
         raise S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
-    def delete_object(self, bucket: str, key: str, caller: Caller = Caller()) -> bool:
+    def delete_object(self, bucket: str, key: str, caller: Caller = Caller(),
+                      version_id: str | None = None) -> Deleted:
+        """Delete the object: unversioned, for good; versioned, by putting a delete marker on top
+        (S3's ``DeleteMarkerCreated``); with ``version_id``, that version for good (none there:
+        nothing happens, as on S3)."""
         doc = self.bucket(bucket)
-        events = self._events(doc, "ObjectRemoved:Delete", key, caller, reason="DeleteObject")
-        old = self.index.delete_object(bucket, key, now_ms(self.clock), events)
-        if old is not None:
-            self.files.delete(old.blob)
-        return old is not None
+        now = now_ms(self.clock)
+        if version_id is not None:
+            check_version_id(version_id)
+            events = self._events(doc, "ObjectRemoved:Delete", key, caller, reason="DeleteObject",
+                                  version_id=version_id)
+            gone = self.index.delete_version(bucket, key, version_id, now, events)
+            if gone is not None and not gone.marker:
+                self.files.delete(gone.blob)
+            return Deleted(version_id, gone is not None and gone.marker)
+        mode = doc.get("Versioning", "")
+        if not mode:
+            events = self._events(doc, "ObjectRemoved:Delete", key, caller, reason="DeleteObject")
+            old = self.index.delete_object(bucket, key, now, events)
+            if old is not None:
+                self.files.delete(old.blob)
+            return Deleted()
+        marker = ObjectRow(key, "", 0, "", now, {}, new_version_id() if mode == "Enabled" else "null", True)
+        events = self._events(doc, "ObjectRemoved:DeleteMarkerCreated", key, caller, reason="DeleteObject",
+                              version_id=marker.version_id)
+        outcome, freed = self.index.put_object(bucket, marker, now, events, versioning=mode)
+        if outcome == "no-bucket":
+            raise m.no_such_bucket(bucket)
+        if freed is not None and not freed.marker:
+            self.files.delete(freed.blob)
+        return Deleted(marker.version_id, True)
+
+    def put_object_tags(self, bucket: str, key: str, tags: dict[str, str] | None,
+                        version_id: str | None = None) -> ObjectRow:
+        """Set (None: remove) an object version's tags; the version."""
+        row = self.head(bucket, key, version_id)
+        meta = {k: v for k, v in row.meta.items() if k != "Tags"}
+        if tags:
+            meta["Tags"] = m.check_object_tags(tags)
+        if not self.index.update_meta(bucket, key, row.version_id if version_id is not None else None, meta):
+            raise m.no_such_key(key)
+        return row
+
+    def list_versions(self, bucket: str, prefix: str = "", delimiter: str = "", max_keys: int = 1000,
+                      key_marker: str = "", version_marker: str = "") -> VersionListing:
+        """ListObjectVersions: versions and delete markers by key, newest first, common prefixes
+        folded; a page starts after ``key_marker`` (with ``version_marker``: after that version of
+        it)."""
+        self.bucket(bucket)
+        if version_marker and not key_marker:
+            raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.", 400,
+                          ArgumentName="version-id-marker", ArgumentValue=version_marker)
+
+        def group_of(key: str) -> str | None:
+            if delimiter and key.startswith(prefix):
+                i = key.find(delimiter, len(prefix))
+                if i >= 0:
+                    return key[:i + len(delimiter)]
+            return None
+
+        entries: list[ObjectRow | str] = []
+        cursor = key_marker
+        rows: list[ObjectRow] = []
+        more = True
+        marker_group = group_of(key_marker) if key_marker else None
+        if marker_group is not None:            # a page that ended on a common prefix: past all of it
+            cursor = marker_group + _PAST
+        elif version_marker and key_marker.startswith(prefix):
+            if version_marker != "null":
+                check_version_id(version_marker)
+            of_key = self.index.list_versions(bucket, prefix, "", 1 << 30, key=key_marker)
+            ids = [r.version_id for r in of_key]
+            rows = of_key[ids.index(version_marker) + 1:] if version_marker in ids else []
+        batch = min(max(max_keys, 1), 1000) + 1
+        while True:
+            if not rows:
+                rows, more = self._complete_keys(bucket, prefix, cursor, batch)
+                if not rows:
+                    return VersionListing(entries, False)
+            jumped = False
+            for row in rows:
+                if len(entries) >= max_keys:
+                    return VersionListing(entries, True)
+                group = group_of(row.key)
+                if group is not None:
+                    entries.append(group)
+                    cursor, jumped = group + _PAST, True
+                    break
+                entries.append(row)
+                cursor = row.key
+            rows = []
+            if not jumped and not more:
+                return VersionListing(entries, False)
+
+    def _complete_keys(self, bucket: str, prefix: str, after: str, batch: int) -> tuple[list[ObjectRow], bool]:
+        """Every version of the next keys after ``after`` (a key's versions never split): the rows,
+        and whether more keys may follow."""
+        rows = self.index.list_versions(bucket, prefix, after, batch)
+        if len(rows) < batch:
+            return rows, False
+        last = rows[-1].key
+        return [r for r in rows if r.key != last] + self.index.list_versions(bucket, prefix, "", 1 << 30,
+                                                                              key=last), True
 
     def copy_object(self, bucket: str, key: str, source_bucket: str, source_key: str, replace: bool,
-                    content: Content, caller: Caller = Caller(), conditions: dict[str, str] | None = None) -> ObjectRow:
+                    content: Content, caller: Caller = Caller(), conditions: dict[str, str] | None = None,
+                    source_version: str | None = None,
+                    tags: dict[str, str] | None = None) -> tuple[ObjectRow, ObjectRow]:
+        """The copy and its source."""
         doc = self.bucket(bucket)
         m.check_key(key)
-        src = self.head(source_bucket, source_key)
+        src = self.head(source_bucket, source_key, source_version)
         _copy_conditions(src, conditions or {})
-        if (source_bucket, source_key) == (bucket, key) and not replace:
+        if (source_bucket, source_key) == (bucket, key) and not replace and source_version is None:
             raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                           "itself without changing the object's metadata, storage class, website redirect location "
                           "or encryption attributes.", 400)
@@ -352,16 +588,23 @@ class ObjectService:
         meta = content.meta() if replace else dict(src.meta)
         if replace:
             m.check_metadata(content.metadata)
+        meta.pop("Tags", None)
+        tags = src.meta.get("Tags") if tags is None else m.check_object_tags(tags)     # None: the source's
+        if tags:
+            meta["Tags"] = tags
         name, _ = self.files.join([src.blob])
         try:
-            row = ObjectRow(key, name, src.size, src.etag, now_ms(self.clock), meta)
-            events = self._events(doc, "ObjectCreated:Copy", key, caller, row.size, row.etag, "CopyObject")
-            outcome, old = self.index.put_object(bucket, row, now_ms(self.clock), events)
+            mode = doc.get("Versioning", "")
+            row = ObjectRow(key, name, src.size, src.etag, now_ms(self.clock), meta,
+                            new_version_id() if mode == "Enabled" else "null")
+            events = self._events(doc, "ObjectCreated:Copy", key, caller, row.size, row.etag, "CopyObject",
+                                  row.version_id if mode else None)
+            outcome, old = self.index.put_object(bucket, row, now_ms(self.clock), events, versioning=mode)
         except BaseException:
             self.files.delete(name)
             raise
         self._after_write(outcome, old, name, bucket, key, None)
-        return row
+        return row, src
 
     def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", max_keys: int = 1000,
                      after: str = "") -> Listing:
@@ -436,10 +679,10 @@ class ObjectService:
             raise
 
     def upload_part_copy(self, bucket: str, key: str, upload_id: str, number: int, source_bucket: str,
-                         source_key: str, byte_range: str | None) -> PartRow:
+                         source_key: str, byte_range: str | None, source_version: str | None = None) -> PartRow:
         _check_part_number(number)
         self._upload(bucket, key, upload_id)
-        src = self.head(source_bucket, source_key)
+        src = self.head(source_bucket, source_key, source_version)
         span = (0, src.size)
         if byte_range is not None:
             r = m.parse_range(byte_range, src.size)
@@ -518,10 +761,13 @@ class ObjectService:
         etag = m.multipart_etag([bytes.fromhex(p.etag.strip('"')) for p in parts])
         try:
             kept = {k: v for k, v in meta.items() if k != "Checksums"}   # a whole-object checksum is not known
-            row = ObjectRow(key, name, size, etag, now_ms(self.clock), {**kept, "Parts": len(parts)})
+            mode = doc.get("Versioning", "")
+            row = ObjectRow(key, name, size, etag, now_ms(self.clock), {**kept, "Parts": len(parts)},
+                            new_version_id() if mode == "Enabled" else "null")
             events = self._events(doc, "ObjectCreated:CompleteMultipartUpload", key, caller, size, etag,
-                                  "CompleteMultipartUpload")
-            ok, old, all_parts = self.index.complete_upload(upload_id, bucket, row, now_ms(self.clock), events)
+                                  "CompleteMultipartUpload", row.version_id if mode else None)
+            ok, old, all_parts = self.index.complete_upload(upload_id, bucket, row, now_ms(self.clock), events,
+                                                            mode)
         except BaseException:
             self.files.delete(name)
             raise
@@ -529,7 +775,7 @@ class ObjectService:
             self.files.delete(name)
             raise m.no_such_upload(upload_id)
         self.files.delete(*(p.blob for p in all_parts))
-        if old is not None:
+        if old is not None and not old.marker:
             self.files.delete(old.blob)
         return row
 

@@ -286,7 +286,10 @@ class ObjectRow:
     size: int
     etag: str                                   # quoted, as S3 answers it
     modified_ms: int
-    meta: dict[str, Any]                        # content headers, user metadata, checksums
+    meta: dict[str, Any]                        # content headers, user metadata, checksums, tags
+    version_id: str = "null"                    # S3's version id ("null": written while unversioned)
+    marker: bool = False                        # a delete marker (no bytes: blob "")
+    latest: bool = True                         # the key's latest version
 
 
 @dataclass(frozen=True)
@@ -313,14 +316,26 @@ class ObjectIndex(Protocol):
                    now_ms: int = 0) -> bool: ...
     def list_buckets(self) -> list[dict[str, Any]]: ...                   # by name
     def delete_bucket(self, name: str) -> str:
-        """'ok', 'gone' (no such bucket) or 'not-empty' (objects or uploads in it)."""
+        """'ok', 'gone' (no such bucket) or 'not-empty' (objects, versions or uploads in it)."""
 
     def put_object(self, bucket: str, row: ObjectRow, now_ms: int, outbox: list[tuple[str, NewMessage]] | None = None,
-                   if_match: str | None = None, if_none_match: bool = False) -> tuple[str, ObjectRow | None]:
-        """('ok', the row replaced) or, writing nothing: ('no-bucket', None), ('exists', row) with
-        ``if_none_match`` and an object there, ('missing', None) / ('mismatch', row) when
-        ``if_match`` (an ETag) does not hold."""
-    def get_object(self, bucket: str, key: str) -> ObjectRow | None: ...
+                   if_match: str | None = None, if_none_match: bool = False,
+                   versioning: str = "") -> tuple[str, ObjectRow | None]:
+        """('ok', the row replaced for good) or, writing nothing: ('no-bucket', None), ('exists', row)
+        with ``if_none_match`` and an object there, ('missing', None) / ('mismatch', row) when
+        ``if_match`` (an ETag) does not hold. ``versioning`` is the bucket's ("" never enabled,
+        "Enabled", "Suspended"): in a versioned bucket ``row`` (an object, or a delete marker) becomes
+        the key's latest version and the one before is kept, except a suspended bucket's ``null``
+        version, which is replaced (the row answered)."""
+    def get_object(self, bucket: str, key: str) -> ObjectRow | None: ...     # the current object
+    def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectRow | None:
+        """One version (a delete marker too), ``latest`` set; None: the latest."""
+    def delete_version(self, bucket: str, key: str, version_id: str, now_ms: int,
+                       outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
+        """Remove one version for good (the newest remaining becomes current when it was the
+        latest); the row removed, None when there was none (and the outbox is not written)."""
+    def update_meta(self, bucket: str, key: str, version_id: str | None, meta: dict[str, Any]) -> bool:
+        """Replace one object version's ``meta`` (None: the current one); False when there is none."""
     def delete_object(self, bucket: str, key: str, now_ms: int,
                       outbox: list[tuple[str, NewMessage]] | None = None,
                       if_blob: str | None = None) -> ObjectRow | None:
@@ -328,7 +343,13 @@ class ObjectIndex(Protocol):
         while the object is still the one whose bytes are that file (lifecycle expiration must not
         take a newer write of the key)."""
     def list_objects(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
-        """Rows whose key starts with ``prefix`` and sorts after ``after``, in order."""
+        """Current objects whose key starts with ``prefix`` and sorts after ``after``, in order."""
+    def list_versions(self, bucket: str, prefix: str, after: str, limit: int,
+                      key: str | None = None) -> list[ObjectRow]:
+        """Every version and delete marker of the keys that start with ``prefix`` and sort after
+        ``after`` (or of ``key`` alone): by key, newest first; ``latest`` set."""
+    def noncurrent_since(self, bucket: str, key: str, version_id: str) -> int | None:
+        """When a noncurrent version stopped being current (None: it is not one)."""
 
     def create_upload(self, upload_id: str, bucket: str, key: str, meta: dict[str, Any], now_ms: int) -> bool: ...
     def get_upload(self, upload_id: str) -> tuple[str, str, dict[str, Any], int] | None:
@@ -338,9 +359,11 @@ class ObjectIndex(Protocol):
         """(False, None) when the upload is gone; else the part replaced."""
     def list_parts(self, upload_id: str) -> list[PartRow]: ...
     def complete_upload(self, upload_id: str, bucket: str, row: ObjectRow, now_ms: int,
-                        outbox: list[tuple[str, NewMessage]] | None = None) -> tuple[bool, ObjectRow | None, list[PartRow]]:
+                        outbox: list[tuple[str, NewMessage]] | None = None,
+                        versioning: str = "") -> tuple[bool, ObjectRow | None, list[PartRow]]:
         """The object in place of the upload, atomically: (False, …) when the upload is gone;
-        else the row replaced and every part (their files are no longer needed)."""
+        else the row replaced for good (as ``put_object``) and every part (their files are no
+        longer needed)."""
     def abort_upload(self, upload_id: str) -> list[PartRow] | None: ...   # None: no such upload
     def blobs(self) -> set[str]:
         """Every file name a row names (objects and parts): the rest are leftovers of a crash."""

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "check_sqlite"]
 
 DOCUMENTS_VERSION = 1       # functions, versions, aliases, keys, documents, logs …
-MESSAGES_VERSION = 1        # queues, streams, tables, executions, leases, objects …
+MESSAGES_VERSION = 2        # queues, streams, tables, executions, leases, objects … (2: S3 versioning)
 
 
 class SchemaTooNew(RuntimeError):

@@ -314,7 +314,7 @@ def test_aws_chunked_signed_upload(server: CumuloServer, bucket: str) -> None:
 
 
 def test_operations_cumulo_does_not_serve_say_so(s3: Any, bucket: str) -> None:
-    code, status, _ = error(lambda: s3.get_bucket_versioning(Bucket=bucket))
+    code, status, _ = error(lambda: s3.get_bucket_website(Bucket=bucket))
     assert (code, status) == ("NotImplemented", 501)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cumulo import Cumulo
+from cumulo.store.schema import DOCUMENTS_VERSION, MESSAGES_VERSION
 
 
 def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -56,4 +57,5 @@ def test_a_sqlite_store_migrated_into_postgresql_runs_there(postgres: Any, tmp_p
 
     versions = cli(new, "store", "upgrade", CUMULO_STORE=url, CUMULO_MASTER_KEY_FILE=str(old / "master.key"))
     assert versions.returncode == 0, versions.stderr
-    assert dict(line.split("\t") for line in versions.stdout.splitlines()) == {"documents": "1", "messages": "1"}
+    assert dict(line.split("\t") for line in versions.stdout.splitlines()) == {
+        "documents": str(DOCUMENTS_VERSION), "messages": str(MESSAGES_VERSION)}

@@ -14,6 +14,9 @@ import threading
 import time
 from typing import Any
 
+from cumulo.store.object_versions import COLUMNS as _COLUMNS
+from cumulo.store.object_versions import Versions, prefix_bound
+from cumulo.store.object_versions import row_of as _row
 from cumulo.store.ports import NewMessage, ObjectRow, PartRow, Wakeups
 from cumulo.store.postgres.database import Database
 from cumulo.store.postgres.queues import RECHECK_S
@@ -33,8 +36,25 @@ CREATE TABLE IF NOT EXISTS objects (
     etag TEXT NOT NULL,
     modified_ms BIGINT NOT NULL,
     meta TEXT NOT NULL,
+    version_id TEXT NOT NULL DEFAULT 'null',
     PRIMARY KEY (bucket, key)
 );
+ALTER TABLE objects ADD COLUMN IF NOT EXISTS version_id TEXT NOT NULL DEFAULT 'null';
+CREATE TABLE IF NOT EXISTS object_versions (
+    bucket TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    version_id TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    etag TEXT NOT NULL,
+    modified_ms BIGINT NOT NULL,
+    meta TEXT NOT NULL,
+    marker INTEGER NOT NULL,
+    since_ms BIGINT NOT NULL,
+    PRIMARY KEY (bucket, key, seq)
+);
+CREATE INDEX IF NOT EXISTS object_versions_by_id ON object_versions (bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -54,20 +74,6 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 """
 
-_COLUMNS = "key, blob, size, etag, modified_ms, meta"
-
-
-def _row(r: tuple[Any, ...]) -> ObjectRow:
-    return ObjectRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
-
-
-def _past(prefix: str) -> str | None:
-    """The least string after every string that starts with ``prefix`` (None: there is none)."""
-    last = ord(prefix[-1])
-    if last == 0x10FFFF:
-        return None
-    nxt = last + 1 if last + 1 != 0xD800 else 0xE000
-    return prefix[:-1] + chr(nxt)
 
 
 class PostgresObjectIndex:
@@ -76,6 +82,7 @@ class PostgresObjectIndex:
         self._lock = threading.Lock()
         self._wakeups = wakeups
         self._bucket_cache: dict[str, tuple[str, float]] = {}
+        self._versions = Versions("%s", self._write)
 
     # -- buckets ----------------------------------------------------------------------------------
     def create_bucket(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -118,6 +125,7 @@ class PostgresObjectIndex:
                 if db.execute("SELECT 1 FROM buckets WHERE name = %s FOR UPDATE", (name,)).fetchone() is None:
                     return "gone"
                 if db.execute("SELECT 1 FROM objects WHERE bucket = %s LIMIT 1", (name,)).fetchone() or \
+                        db.execute("SELECT 1 FROM object_versions WHERE bucket = %s LIMIT 1", (name,)).fetchone() or \
                         db.execute("SELECT 1 FROM uploads WHERE bucket = %s LIMIT 1", (name,)).fetchone():
                     return "not-empty"
                 db.execute("DELETE FROM buckets WHERE name = %s", (name,))
@@ -140,17 +148,24 @@ class PostgresObjectIndex:
 
     @staticmethod
     def _write(db: Any, bucket: str, row: ObjectRow) -> None:
-        db.execute(f"INSERT INTO objects (bucket, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        db.execute(f"INSERT INTO objects (bucket, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                    "ON CONFLICT (bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size, "
-                   "etag = excluded.etag, modified_ms = excluded.modified_ms, meta = excluded.meta",
-                   (bucket, row.key, row.blob, row.size, row.etag, row.modified_ms, json.dumps(row.meta)))
+                   "etag = excluded.etag, modified_ms = excluded.modified_ms, meta = excluded.meta, "
+                   "version_id = excluded.version_id",
+                   (bucket, row.key, row.blob, row.size, row.etag, row.modified_ms, json.dumps(row.meta),
+                    row.version_id))
+
+    @staticmethod
+    def _key_lock(db: Any, bucket: str, key: str) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (bucket + "/" + key,))
 
     def put_object(self, bucket: str, row: ObjectRow, now_ms: int, outbox: list[tuple[str, NewMessage]] | None = None,
-                   if_match: str | None = None, if_none_match: bool = False) -> tuple[str, ObjectRow | None]:
+                   if_match: str | None = None, if_none_match: bool = False,
+                   versioning: str = "") -> tuple[str, ObjectRow | None]:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM buckets WHERE name = %s FOR SHARE", (bucket,)).fetchone() is None:
                 return "no-bucket", None
-            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (bucket + "/" + row.key,))
+            self._key_lock(db, bucket, row.key)
             found = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket = %s AND key = %s",
                                (bucket, row.key)).fetchone()
             old = _row(found) if found else None
@@ -161,7 +176,10 @@ class PostgresObjectIndex:
                     return "missing", None
                 if if_match not in ("*", old.etag, old.etag.strip('"')):
                     return "mismatch", old
-            self._write(db, bucket, row)
+            if versioning:
+                old = self._versions.make_latest(db, bucket, row, old, versioning, now_ms)
+            else:
+                self._write(db, bucket, row)
             self._outbox(db, outbox, now_ms)
         self._notify(outbox)
         return "ok", old
@@ -183,6 +201,35 @@ class PostgresObjectIndex:
         self._notify(outbox)
         return _row(found)
 
+    def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectRow | None:
+        with self._database.connection() as db:
+            return self._versions.get(db, bucket, key, version_id)
+
+    def delete_version(self, bucket: str, key: str, version_id: str, now_ms: int,
+                       outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
+        with self._tx() as db:
+            self._key_lock(db, bucket, key)
+            gone = self._versions.remove(db, bucket, key, version_id)
+            if gone is not None:
+                self._outbox(db, outbox, now_ms)
+        if gone is not None:
+            self._notify(outbox)
+        return gone
+
+    def update_meta(self, bucket: str, key: str, version_id: str | None, meta: dict[str, Any]) -> bool:
+        with self._tx() as db:
+            self._key_lock(db, bucket, key)
+            return self._versions.update_meta(db, bucket, key, version_id, meta)
+
+    def list_versions(self, bucket: str, prefix: str, after: str, limit: int,
+                      key: str | None = None) -> list[ObjectRow]:
+        with self._database.connection() as db:
+            return self._versions.listing(db, bucket, prefix, after, limit, key)
+
+    def noncurrent_since(self, bucket: str, key: str, version_id: str) -> int | None:
+        with self._database.connection() as db:
+            return self._versions.since(db, bucket, key, version_id)
+
     def list_objects(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
         args: list[Any]
         if prefix > after:
@@ -192,7 +239,7 @@ class PostgresObjectIndex:
         if prefix:
             sql += " AND left(key, %s) = %s"     # characters, as Python's startswith
             args += [len(prefix), prefix]
-            bound = _past(prefix)
+            bound = prefix_bound(prefix)
             if bound is not None:                   # the index stops at the prefix's last key
                 sql += " AND key < %s"
                 args.append(bound)
@@ -236,21 +283,26 @@ class PostgresObjectIndex:
                 (upload_id,))]
 
     def complete_upload(self, upload_id: str, bucket: str, row: ObjectRow, now_ms: int,
-                        outbox: list[tuple[str, NewMessage]] | None = None
-                        ) -> tuple[bool, ObjectRow | None, list[PartRow]]:
+                        outbox: list[tuple[str, NewMessage]] | None = None,
+                        versioning: str = "") -> tuple[bool, ObjectRow | None, list[PartRow]]:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM uploads WHERE id = %s FOR UPDATE", (upload_id,)).fetchone() is None:
                 return False, None, []
             parts = [PartRow(*r) for r in db.execute(
                 "SELECT number, blob, size, etag, modified_ms FROM parts WHERE upload = %s", (upload_id,))]
+            self._key_lock(db, bucket, row.key)
             found = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE bucket = %s AND key = %s",
                                (bucket, row.key)).fetchone()
             db.execute("DELETE FROM parts WHERE upload = %s", (upload_id,))
             db.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
-            self._write(db, bucket, row)
+            old = _row(found) if found else None
+            if versioning:
+                old = self._versions.make_latest(db, bucket, row, old, versioning, now_ms)
+            else:
+                self._write(db, bucket, row)
             self._outbox(db, outbox, now_ms)
         self._notify(outbox)
-        return True, _row(found) if found else None, parts
+        return True, old, parts
 
     def abort_upload(self, upload_id: str) -> list[PartRow] | None:
         with self._tx() as db:
@@ -263,4 +315,5 @@ class PostgresObjectIndex:
         return parts
 
     def blobs(self) -> set[str]:
-        return {r[0] for r in self._database.all("SELECT blob FROM objects UNION SELECT blob FROM parts")}
+        return {r[0] for r in self._database.all("SELECT blob FROM objects UNION SELECT blob FROM parts "
+                                                                "UNION SELECT blob FROM object_versions WHERE marker = 0")}

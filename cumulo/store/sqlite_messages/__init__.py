@@ -30,7 +30,7 @@ class SQLiteMessageStore:
     """``ports.MessageStore`` on the SQLite file ``path`` (``durability``: "normal" or "full")."""
 
     def __init__(self, path: Path, durability: str = "normal", wakeups: LocalWakeups | None = None) -> None:
-        self.database = MessageDatabase(path, SCHEMA, durability)
+        self.database = MessageDatabase(path, SCHEMA, durability, objects.upgrade)
         self.path = path
         self.wakeups = wakeups if wakeups is not None else LocalWakeups()
         self.queues = SQLiteQueueMessages(self.database, self.wakeups)

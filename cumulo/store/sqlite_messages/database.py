@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cumulo.store import health
 from cumulo.store import schema as versions
@@ -24,20 +24,24 @@ RECHECK_S = 0.05    # how often this process looks for other processes' commits 
 
 
 class MessageDatabase:
-    def __init__(self, path: Path, schema: str, durability: str = "normal") -> None:
+    def __init__(self, path: Path, schema: str, durability: str = "normal",
+                 upgrade: Callable[[sqlite3.Connection, int], None] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.RLock()
         with health.opening(path):      # a damaged file or a full disk: said so, naming the file
-            self._open(path, schema, durability)
+            self._open(path, schema, durability, upgrade)
 
-    def _open(self, path: Path, schema: str, durability: str) -> None:
+    def _open(self, path: Path, schema: str, durability: str,
+              upgrade: Callable[[sqlite3.Connection, int], None] | None) -> None:
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self.connection.execute("PRAGMA busy_timeout=10000")
         with self.tx() as db:
             found = versions.check_sqlite(db, str(path), "messages", MESSAGES_VERSION)
+            if upgrade is not None and found < MESSAGES_VERSION:      # an older file's columns first
+                upgrade(db, found)
             for statement in schema.split(";"):
                 if statement.strip():
                     db.execute(statement)

@@ -11,10 +11,13 @@ import json
 import time
 from typing import Any
 
+from cumulo.store.object_versions import COLUMNS as _COLUMNS
+from cumulo.store.object_versions import Versions, prefix_bound
+from cumulo.store.object_versions import row_of as _row
 from cumulo.store.ports import NewMessage, ObjectRow, PartRow, Wakeups
 from cumulo.store.sqlite_messages.database import RECHECK_S, MessageDatabase
 
-__all__ = ["SQLiteObjectIndex", "SCHEMA"]
+__all__ = ["SQLiteObjectIndex", "SCHEMA", "upgrade"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -29,8 +32,24 @@ CREATE TABLE IF NOT EXISTS objects (
     etag TEXT NOT NULL,
     modified_ms INTEGER NOT NULL,
     meta TEXT NOT NULL,
+    version_id TEXT NOT NULL DEFAULT 'null',
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS object_versions (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    meta TEXT NOT NULL,
+    marker INTEGER NOT NULL,
+    since_ms INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS object_versions_by_id ON object_versions (bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -50,20 +69,14 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = "key, blob, size, etag, modified_ms, meta"
 
 
-def _row(r: tuple[Any, ...]) -> ObjectRow:
-    return ObjectRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
-
-
-def _past(prefix: str) -> str | None:
-    """The least string after every string that starts with ``prefix`` (None: there is none)."""
-    last = ord(prefix[-1])
-    if last == 0x10FFFF:
-        return None
-    nxt = last + 1 if last + 1 != 0xD800 else 0xE000
-    return prefix[:-1] + chr(nxt)
+def upgrade(db: Any, found: int) -> None:
+    """Bring a file of messages schema ``found`` (older) to this one's: version 2 added S3
+    versioning (``objects.version_id``, ``object_versions``, which ``SCHEMA`` creates)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(objects)")}
+    if 0 < found < 2 and columns and "version_id" not in columns:
+        db.execute("ALTER TABLE objects ADD COLUMN version_id TEXT NOT NULL DEFAULT 'null'")
 
 
 class SQLiteObjectIndex:
@@ -71,6 +84,7 @@ class SQLiteObjectIndex:
         self._lock, self._db, self._tx = database.lock, database.connection, database.tx
         self._wakeups = wakeups
         self._bucket_cache: dict[str, tuple[str, float]] = {}
+        self._versions = Versions("?", self._write)
 
     # -- buckets ----------------------------------------------------------------------------------
     def create_bucket(self, name: str, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -114,6 +128,7 @@ class SQLiteObjectIndex:
                 if db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is None:
                     return "gone"
                 if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone() or \
+                        db.execute("SELECT 1 FROM object_versions WHERE bucket = ? LIMIT 1", (name,)).fetchone() or \
                         db.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                     return "not-empty"
                 db.execute("DELETE FROM buckets WHERE name = ?", (name,))
@@ -136,11 +151,13 @@ class SQLiteObjectIndex:
 
     @staticmethod
     def _write(db: Any, bucket: str, row: ObjectRow) -> None:
-        db.execute(f"INSERT OR REPLACE INTO objects (bucket, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (bucket, row.key, row.blob, row.size, row.etag, row.modified_ms, json.dumps(row.meta)))
+        db.execute(f"INSERT OR REPLACE INTO objects (bucket, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (bucket, row.key, row.blob, row.size, row.etag, row.modified_ms, json.dumps(row.meta),
+                    row.version_id))
 
     def put_object(self, bucket: str, row: ObjectRow, now_ms: int, outbox: list[tuple[str, NewMessage]] | None = None,
-                   if_match: str | None = None, if_none_match: bool = False) -> tuple[str, ObjectRow | None]:
+                   if_match: str | None = None, if_none_match: bool = False,
+                   versioning: str = "") -> tuple[str, ObjectRow | None]:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
                 return "no-bucket", None
@@ -154,7 +171,10 @@ class SQLiteObjectIndex:
                     return "missing", None
                 if if_match not in ("*", old.etag, old.etag.strip('"')):
                     return "mismatch", old
-            self._write(db, bucket, row)
+            if versioning:
+                old = self._versions.make_latest(db, bucket, row, old, versioning, now_ms)
+            else:
+                self._write(db, bucket, row)
             self._outbox(db, outbox, now_ms)
         self._notify(outbox)
         return "ok", old
@@ -177,6 +197,33 @@ class SQLiteObjectIndex:
         self._notify(outbox)
         return _row(found)
 
+    def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectRow | None:
+        with self._lock:
+            return self._versions.get(self._db, bucket, key, version_id)
+
+    def delete_version(self, bucket: str, key: str, version_id: str, now_ms: int,
+                       outbox: list[tuple[str, NewMessage]] | None = None) -> ObjectRow | None:
+        with self._tx() as db:
+            gone = self._versions.remove(db, bucket, key, version_id)
+            if gone is not None:
+                self._outbox(db, outbox, now_ms)
+        if gone is not None:
+            self._notify(outbox)
+        return gone
+
+    def update_meta(self, bucket: str, key: str, version_id: str | None, meta: dict[str, Any]) -> bool:
+        with self._tx() as db:
+            return self._versions.update_meta(db, bucket, key, version_id, meta)
+
+    def list_versions(self, bucket: str, prefix: str, after: str, limit: int,
+                      key: str | None = None) -> list[ObjectRow]:
+        with self._lock:
+            return self._versions.listing(self._db, bucket, prefix, after, limit, key)
+
+    def noncurrent_since(self, bucket: str, key: str, version_id: str) -> int | None:
+        with self._lock:
+            return self._versions.since(self._db, bucket, key, version_id)
+
     def list_objects(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
         args: list[Any]
         if prefix > after:
@@ -186,7 +233,7 @@ class SQLiteObjectIndex:
         if prefix:
             sql += " AND substr(key, 1, ?) = ?"     # characters, as Python's startswith
             args += [len(prefix), prefix]
-            bound = _past(prefix)
+            bound = prefix_bound(prefix)
             if bound is not None:                   # the index stops at the prefix's last key
                 sql += " AND key < ?"
                 args.append(bound)
@@ -232,8 +279,8 @@ class SQLiteObjectIndex:
                 (upload_id,))]
 
     def complete_upload(self, upload_id: str, bucket: str, row: ObjectRow, now_ms: int,
-                        outbox: list[tuple[str, NewMessage]] | None = None
-                        ) -> tuple[bool, ObjectRow | None, list[PartRow]]:
+                        outbox: list[tuple[str, NewMessage]] | None = None,
+                        versioning: str = "") -> tuple[bool, ObjectRow | None, list[PartRow]]:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM uploads WHERE id = ?", (upload_id,)).fetchone() is None:
                 return False, None, []
@@ -243,10 +290,14 @@ class SQLiteObjectIndex:
                                (bucket, row.key)).fetchone()
             db.execute("DELETE FROM parts WHERE upload = ?", (upload_id,))
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-            self._write(db, bucket, row)
+            old = _row(found) if found else None
+            if versioning:
+                old = self._versions.make_latest(db, bucket, row, old, versioning, now_ms)
+            else:
+                self._write(db, bucket, row)
             self._outbox(db, outbox, now_ms)
         self._notify(outbox)
-        return True, _row(found) if found else None, parts
+        return True, old, parts
 
     def abort_upload(self, upload_id: str) -> list[PartRow] | None:
         with self._tx() as db:
@@ -260,4 +311,5 @@ class SQLiteObjectIndex:
 
     def blobs(self) -> set[str]:
         with self._lock:
-            return {r[0] for r in self._db.execute("SELECT blob FROM objects UNION SELECT blob FROM parts")}
+            return {r[0] for r in self._db.execute("SELECT blob FROM objects UNION SELECT blob FROM parts "
+                                                             "UNION SELECT blob FROM object_versions WHERE marker = 0")}

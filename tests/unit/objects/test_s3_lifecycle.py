@@ -65,10 +65,10 @@ def test_s3s_timing() -> None:
     assert s3lifecycle.expires_at(rule, created) == int(datetime(2026, 3, 3, tzinfo=timezone.utc).timestamp() * 1000)
     with pytest.raises(S3Error, match="midnight GMT"):
         s3lifecycle.check_rules([{"Status": "Enabled", "Expiration": {"Date": "2027-01-01T10:00:00Z"}}])
-    with pytest.raises(S3Error) as caught:
-        s3lifecycle.check_rules([{"Status": "Enabled", "Filter": {"Tag": {"Key": "k", "Value": "v"}},
-                                  "Expiration": {"Days": 1}}])
-    assert caught.value.code == "NotImplemented"
+    tagged = s3lifecycle.check_rules([{"Status": "Enabled", "Filter": {"And": {"Prefix": "a", "Tags": [
+        {"Key": "k", "Value": "v"}, {"Key": "x", "Value": ""}]}}, "Expiration": {"Days": 1}}])[0]
+    assert s3lifecycle.selects(tagged, "ab", 1, {"k": "v", "x": "", "other": "1"})
+    assert not s3lifecycle.selects(tagged, "ab", 1, {"k": "v"}) and not s3lifecycle.selects(tagged, "ab", 1)
     assert s3lifecycle.selects({"Status": "Enabled", "Filter": {"And": {"Prefix": "logs/", "ObjectSizeLessThan": 10}}},
                                "logs/a", 9)
     assert not s3lifecycle.selects({"Status": "Enabled", "Filter": {"Prefix": "logs/"}}, "img/a", 9)

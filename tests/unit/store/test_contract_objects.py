@@ -80,3 +80,37 @@ def test_an_upload_becomes_its_object_at_once(messages: MessageStore) -> None:
     assert index.complete_upload("u", "b", row("k"), T)[0] is False
     assert index.blobs() == {"joined"}
     assert messages.queues.counts("~outbox", T) == (1, 0, 0)
+
+
+def test_versions_keep_their_order_markers_and_the_null_version(messages: MessageStore) -> None:
+    index, queues = messages.objects, messages.queues
+    index.create_bucket("b", {"Name": "b"})
+    index.put_object("b", row("k", "old"), T)                                  # written unversioned: "null"
+    v1 = ObjectRow("k", "v1", 1, '"1"', T, {}, "v1")
+    assert index.put_object("b", v1, T, versioning="Enabled") == ("ok", None)    # "null" kept as noncurrent
+    marker = ObjectRow("k", "", 0, "", T, {}, "m1", marker=True)
+    assert index.put_object("b", marker, T, outbox(), versioning="Enabled") == ("ok", None)
+    assert index.get_object("b", "k") is None
+    assert index.get_version("b", "k", None) == ObjectRow("k", "", 0, "", T, {}, "m1", True, True)
+    assert [(r.version_id, r.marker, r.latest) for r in index.list_versions("b", "", "", 10)] == \
+        [("m1", True, True), ("v1", False, False), ("null", False, False)]
+    assert index.delete_bucket("b") == "not-empty"
+    # suspended: a write replaces the "null" version, wherever it is
+    s = ObjectRow("k", "s", 1, '"s"', T, {}, "null")
+    status, freed = index.put_object("b", s, T, versioning="Suspended")
+    assert (status, freed and freed.blob) == ("ok", "old")
+    assert index.noncurrent_since("b", "k", "m1") == T
+    # removing the latest version makes the newest remaining object current again, never a marker
+    removed = index.delete_version("b", "k", "null", T, outbox())
+    assert removed is not None and removed.blob == "s"
+    assert index.get_object("b", "k") is None and index.get_version("b", "k", None).marker    # type: ignore[union-attr]
+    assert index.delete_version("b", "k", "m1", T, outbox()) is not None
+    current = index.get_object("b", "k")
+    assert current is not None and (current.version_id, current.blob) == ("v1", "v1")
+    assert index.delete_version("b", "k", "nope", T, outbox()) is None
+    assert queues.counts("~outbox", T) == (3, 0, 0)
+    assert index.update_meta("b", "k", "v1", {"Tags": {"a": "1"}})
+    assert index.get_version("b", "k", "v1").meta == {"Tags": {"a": "1"}}     # type: ignore[union-attr]
+    assert index.blobs() >= {"v1"}
+    assert index.delete_version("b", "k", "v1", T) is not None
+    assert index.list_versions("b", "", "", 10) == [] and index.delete_bucket("b") == "ok"

@@ -45,3 +45,30 @@ def test_a_postgresql_database_records_its_versions_and_refuses_a_newer_one(post
         PostgresStore(url, ARNS)
     with pytest.raises(SchemaTooNew, match="messages schema"):
         PostgresMessageStore(url)
+
+
+def test_a_postgresql_database_of_the_schema_before_versioning_upgrades(postgres: object) -> None:
+    import psycopg
+
+    from cumulo.store.postgres import PostgresMessageStore
+
+    url = postgres.fresh_database()        # type: ignore[attr-defined]
+    with psycopg.connect(url, autocommit=True) as db:    # messages schema 1: objects without version ids
+        db.execute("CREATE TABLE cumulo_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        db.execute("INSERT INTO cumulo_schema VALUES ('messages', 1)")
+        db.execute("CREATE TABLE buckets (name TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        db.execute('CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL, blob TEXT NOT NULL, '
+                   "size BIGINT NOT NULL, etag TEXT NOT NULL, modified_ms BIGINT NOT NULL, meta TEXT NOT NULL, "
+                   "PRIMARY KEY (bucket, key))")
+        db.execute("INSERT INTO buckets VALUES ('b', '{\"Name\": \"b\"}')")
+        db.execute("INSERT INTO objects VALUES ('b', 'k', 'blob', 1, '\"e\"', 0, '{}')")
+    store = PostgresMessageStore(url)
+    try:
+        old = store.objects.get_object("b", "k")
+        assert old is not None and (old.blob, old.version_id) == ("blob", "null")
+        assert [r.version_id for r in store.objects.list_versions("b", "", "", 10)] == ["null"]
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT version FROM cumulo_schema WHERE component = 'messages'").fetchone()[0] == \
+            MESSAGES_VERSION
