@@ -725,15 +725,20 @@ def _untoken(token: str) -> str:
                       ArgumentName="continuation-token") from None
 
 
-def _listing(call: Call, version: int) -> Reply:
+def _list_query(call: Call) -> tuple[str, str, bool, Callable[[str], str], int]:
+    """A listing's prefix, delimiter, whether keys are URL-encoded, the encoder, and max-keys."""
     q = call.query
-    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     url = q.get("encoding-type") == "url"
     if "encoding-type" in q and not url:
         raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
                       ArgumentName="encoding-type")
     enc: Callable[[str], str] = (lambda s: quote(s, safe="/")) if url else (lambda s: s)
-    max_keys = _max_keys(call)
+    return q.get("prefix", ""), q.get("delimiter", ""), url, enc, _max_keys(call)
+
+
+def _listing(call: Call, version: int) -> Reply:
+    q = call.query
+    prefix, delimiter, url, enc, max_keys = _list_query(call)
     if version == 2:
         token = q.get("continuation-token")
         after = max(q.get("start-after", ""), _untoken(token) if token is not None else "")
@@ -1043,13 +1048,7 @@ def put_versioning(call: Call) -> Reply:
 
 def list_object_versions(call: Call) -> Reply:
     q = call.query
-    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
-    url = q.get("encoding-type") == "url"
-    if "encoding-type" in q and not url:
-        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
-                      ArgumentName="encoding-type")
-    enc: Callable[[str], str] = (lambda s: quote(s, safe="/")) if url else (lambda s: s)
-    max_keys = _max_keys(call)
+    prefix, delimiter, url, enc, max_keys = _list_query(call)
     key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
     listing = call.service.list_versions(call.bucket, prefix, delimiter, max_keys, key_marker, version_marker)
     owner = {"ID": call.service.account, "DisplayName": call.service.account}

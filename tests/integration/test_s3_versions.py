@@ -9,32 +9,13 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.test_s3 import AWS
+from tests.integration.test_s3 import AWS, bucket, s3, server  # noqa: F401  (the fixtures)
 from tests.integration.test_server import CumuloServer
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("s3v") / "home")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def s3(server: CumuloServer) -> Any:
-    return server.aws("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
-    name = "v-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def error(call: Any) -> tuple[str, int, dict[str, Any], dict[str, str]]:
