@@ -32,7 +32,7 @@ class Series:
 
 def nice_max(value: float) -> float:
     """The smallest 1, 2 or 5 × 10ⁿ at or above ``value`` (1 for nothing to show)."""
-    if not value > 0 or not math.isfinite(value):
+    if not value > 1e-300 or not math.isfinite(value):     # nothing, or too small to scale by
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):

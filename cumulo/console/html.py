@@ -61,13 +61,14 @@ _LAYOUT = """<!doctype html>
 <header><nav aria-label="Sections"><strong class="brand">Cumulo</strong>
 <a href="/functions"{f}>Functions</a><a href="/logs"{l}>Logs</a><a href="/states"{s}>State machines</a>
 <a href="/queues"{q}>Queues</a><a href="/buses"{b}>Buses</a><a href="/streams"{k}>Streams</a>
-<a href="/tables"{t}>Tables</a><a href="/apis"{a}>APIs</a><a href="/metrics"{m}>Metrics</a>{logout}</nav></header>
+<a href="/tables"{t}>Tables</a><a href="/apis"{a}>APIs</a><a href="/metrics"{m}>Metrics</a>
+<a href="/stacks"{d}>Stacks</a>{logout}</nav></header>
 <main id="main"><h1>{title}</h1>{flash}{body}</main></body></html>"""
 
 
 def page(title: str, body: Safe, section: str = "", csrf: str = "", flash: Safe | None = None,
          logout: bool = True) -> bytes:
-    current = {k: Safe(' aria-current="page"') if k == section else Safe("") for k in "flsqbktam"}
+    current = {k: Safe(' aria-current="page"') if k == section else Safe("") for k in "flsqbktamd"}
     out = render("<form method=\"post\" action=\"/logout\" class=\"logout\">"
                  "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Log out</button></form>",
                  csrf=csrf) if logout and csrf else Safe("")

@@ -24,23 +24,26 @@ from __future__ import annotations
 
 import base64
 import hmac
+import html
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from cumulo.api import sigv4
 from cumulo.api.http import Reply, Request
-from cumulo.console import metrics_view, pages, service_pages
+from cumulo.console import metrics_view, pages, service_pages, stacks_view
 from cumulo.console.html import Safe, page, render, url
 from cumulo.console.static import CSS, JS
 from cumulo.console.telemetry import LogTelemetry, Telemetry
+from cumulo.deploy import stacks
 from cumulo.errors import CumuloError
 
 if TYPE_CHECKING:
@@ -238,8 +241,8 @@ class Console:
         if not parts:
             return _redirect("/functions")
         head = parts[0]
-        if head == "functions":
-            self.c.logs.flush()      # what was just invoked is in the store before it is read
+        if head in ("functions", "apis"):
+            self.c.logs.flush()      # what was just invoked (or requested) is in the store before it is read
         if head == "functions" and len(parts) == 1:
             try:
                 number = int(q.get("page", "0"))
@@ -289,6 +292,10 @@ class Console:
         if len(parts) == 1 and head in _SERVICE_PAGES:
             title, section, render_page = _SERVICE_PAGES[head]
             return self._ok(title, render_page(self.c), section, s)
+        if head == "stacks" and len(parts) == 1:
+            return self._ok("Stacks", stacks_view.stacks_page(self.c, s.csrf), "d", s)
+        if head == "stacks" and len(parts) == 2:
+            return self._ok(f"Stack {parts[1]}", stacks_view.stack_page(self.c, parts[1], s.csrf), "d", s)
         if head == "tables" and len(parts) == 2:
             return self._ok(f"Table {parts[1]}", service_pages.table_page(self.c, parts[1], q.get("start", "")), "t", s)
         return _html(404, page("Not found", Safe("<p>No such page.</p>"), csrf=s.csrf if self.login else ""))
@@ -320,6 +327,8 @@ class Console:
             self._call(s, "AWSStepFunctions", "StopExecution", {"executionArn": parts[1],
                                                                 "cause": "Stopped from the console"})
             return _redirect(url("executions", parts[1]))
+        if parts == ["stacks", "deploy"]:
+            return self._deploy(form, req.path, s)
         if len(parts) == 3 and parts[0] == "queues" and parts[2] == "redrive":
             name = parts[1]
             if form.get("confirmed") != "yes":
@@ -333,9 +342,45 @@ class Console:
             return _redirect(url("queues", moved=moved, **{"from": name}))
         return _html(404, page("Not found", Safe("<p>No such action.</p>"), logout=False))
 
-    def _confirm(self, s: Session, question: str, action: str, back: str) -> Response:
-        return _html(200, page("Confirm", pages.confirm_page(question, action, s.csrf, {}, back),
+    def _confirm(self, s: Session, question: str, action: str, back: str,
+                 fields: dict[str, str] | None = None) -> Response:
+        return _html(200, page("Confirm", pages.confirm_page(question, action, s.csrf, fields or {}, back),
                                csrf=s.csrf if self.login else ""))
+
+    def _deploy(self, form: dict[str, str], path: str, s: Session) -> Response:
+        """CreateStack, or UpdateStack (after a confirmation: it may replace or delete resources) of
+        the stack named in the form, through CloudFormation's API as ``aws cloudformation`` calls it."""
+        name, template = form.get("stack", "").strip(), form.get("template", "")
+        params = {"StackName": name, "TemplateBody": template}
+        if form.get("ack") == "yes":
+            params.update({f"Capabilities.member.{i}": cap for i, cap in
+                           enumerate(("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"), 1)})
+        exists = name in {st["StackName"] for st in stacks.describe_stacks(self.c)}
+        if exists and form.get("confirmed") != "yes":
+            return self._confirm(s, f"Update stack {name}? Resources the new template no longer has are deleted, "
+                                    "and changed ones may be replaced.", path, url("stacks", name),
+                                 {k: v for k, v in form.items() if k in ("stack", "template", "ack")})
+        try:
+            self._query(s, "UpdateStack" if exists else "CreateStack", params)
+        except _ActionFailed as err:
+            if exists and "No updates are to be performed" in err.message:
+                return _redirect(url("stacks", name))
+            return self._ok("Deploy failed", render('<p class="flash error" role="alert">{t}: {m}</p>{f}', t=err.type,
+                                                    m=err.message, f=stacks_view.deploy_form(s.csrf, name, template)),
+                            "d", s)
+        return _redirect(url("stacks", name))
+
+    def _query(self, s: Session, action: str, params: dict[str, str]) -> bytes:
+        """One CloudFormation operation (query protocol), as the API runs it for this session's principal."""
+        body = urlencode({"Action": action, "Version": "2010-05-15", **params}).encode()
+        reply = self.control.dispatch(self._request(s, "POST", "/", body, [
+            ("content-type", "application/x-www-form-urlencoded; charset=utf-8")]))
+        if reply.status >= 400:
+            code = re.search(rb"<Code>([^<]*)</Code>", reply.body)
+            message = re.search(rb"<Message>([^<]*)</Message>", reply.body)
+            raise _ActionFailed(reply.status, html.unescape(code.group(1).decode()) if code else "Error",
+                                html.unescape(message.group(1).decode()) if message else "")
+        return reply.body
 
     def _request(self, s: Session, method: str, path: str, body: bytes, headers: list[tuple[str, str]]) -> Request:
         host = self.c.endpoint_url.split("//", 1)[-1] if self.c.endpoint_url else "localhost"

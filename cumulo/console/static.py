@@ -46,7 +46,7 @@ border:1px solid var(--line);padding:6px}.chart figcaption{font-weight:600}.char
 .chart .grid{stroke:var(--line)}.chart .axis{font:11px system-ui,sans-serif;fill:var(--muted)}.line{fill:none;
 stroke-width:1.8;stroke:var(--accent)}.line.s1{stroke:var(--bad)}.line.s2{stroke:var(--run)}.line.s3{stroke:#5a2d82}
 .legend{list-style:none;padding:0;margin:2px 0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em}
-.spark{vertical-align:middle}.spark .line{stroke-width:1.5}
+.spark{vertical-align:middle}.spark .line{stroke-width:1.5}label.inline-label{display:inline;font-weight:400}
 """
 
 JS = """

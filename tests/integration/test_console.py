@@ -425,3 +425,30 @@ def test_buses_streams_tables_and_apis_have_pages(cumulo: Cumulo, console: Calla
     apis = b.get("/apis").body.decode()
     assert "shop" in apis and "<code>GET /orders/{id}</code>" in apis and f"<td>{name}</td>" in apis
     assert "<code>prod</code>" in apis and "No requests yet." in apis
+
+
+def test_a_template_is_deployed_and_updated_from_the_console(cumulo: Cumulo, console: Callable[..., Console]) -> None:
+    from cumulo.console.stacks_view import SAMPLE_TEMPLATE
+
+    b = logged_in(cumulo, console())
+    assert SAMPLE_TEMPLATE in html.unescape(b.get("/stacks").body.decode())     # the form starts with a sample
+    refused = b.post("/stacks/deploy", {"stack": "hello", "template": SAMPLE_TEMPLATE}).body.decode()
+    assert "InsufficientCapabilitiesException" in refused and "CAPABILITY_AUTO_EXPAND" in refused
+    broken = b.post("/stacks/deploy", {"stack": "hello", "template": "Resources: [nope"}).body.decode()
+    assert "Deploy failed" in broken and 'role="alert"' in broken and "[nope" in broken   # the form keeps it
+    reply = b.post("/stacks/deploy", {"stack": "hello", "template": SAMPLE_TEMPLATE, "ack": "yes"})
+    assert reply.status == 303 and dict(reply.headers)["location"] == "/stacks/hello"
+    page = b.get("/stacks/hello").body.decode()
+    assert 'id="stack-status">CREATE_COMPLETE<' in page
+    arn = re.search(r"<td>HelloArn</td><td><code>([^<]+)</code>", page).group(1)
+    assert cumulo.invoke(arn.rsplit(":", 1)[-1], b'{"name": "console"}').json() == {"hello": "console"}
+
+    changed = SAMPLE_TEMPLATE.replace('"hello"', '"hi"')
+    question = b.post("/stacks/deploy", {"stack": "hello", "template": changed, "ack": "yes"}).body.decode()
+    assert "Update stack hello?" in question
+    assert cumulo.invoke(arn.rsplit(":", 1)[-1], b"{}").json() == {"hello": "world"}      # not before confirming
+    b.post("/stacks/deploy", {"stack": "hello", "template": changed, "ack": "yes", "confirmed": "yes"})
+    assert 'id="stack-status">UPDATE_COMPLETE<' in b.get("/stacks/hello").body.decode()
+    assert cumulo.invoke(arn.rsplit(":", 1)[-1], b"{}").json() == {"hi": "world"}
+    listing = b.get("/stacks").body.decode()
+    assert re.search(r'href="/stacks/hello">hello</a></td><td class="good">UPDATE_COMPLETE<', listing)

@@ -258,3 +258,20 @@ def test_apis_page_shows_routes_and_the_access_log(page: Any, server: CumuloServ
     log = page.get_by_label(f"Access log of {api['Name']}")
     assert "/visible-in-log" in log.inner_text()
     shot(page, "apis")
+
+
+def test_deploy_a_template_then_invoke_its_function(page: Any, server: CumuloServer) -> None:
+    login(page, server)
+    page.get_by_role("link", name="Stacks", exact=True).click()
+    stack = unique("site")
+    page.get_by_label("Stack name").fill(stack)
+    page.get_by_label("I acknowledge").check()
+    page.get_by_role("button", name="Deploy").click()
+    page.wait_for_url(f"**/stacks/{stack}")
+    assert page.locator("#stack-status").inner_text() == "CREATE_COMPLETE"
+    page.locator("table").filter(has_text="Logical id").get_by_role("link").first.click()
+    page.get_by_label("Event (JSON)").fill('{"name": "browser"}')
+    page.get_by_role("button", name="Invoke").click()
+    assert "succeeded" in page.locator("#result-status").inner_text()
+    assert json.loads(page.locator("#result-payload").inner_text()) == {"hello": "browser"}
+    shot(page, "deployed")
