@@ -46,7 +46,7 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-disposition": "content-disposition",
               "response-content-encoding": "content-encoding"}
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
-_UNSERVED = {"acl", "policy", "website", "logging", "replication",
+_UNSERVED = {"acl", "website", "logging", "replication",
              "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
              "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
              "accelerate", "requestPayment", "policyStatus", "attributes"}
@@ -125,6 +125,8 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
             return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "")
         if "tagging" in query:
             return {"GET": "GetBucketTagging", "PUT": "PutBucketTagging", "DELETE": "DeleteBucketTagging"}.get(method, "")
+        if "policy" in query:
+            return {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"}.get(method, "")
         if "versioning" in query:
             return {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"}.get(method, "")
         if "versions" in query:
@@ -1027,6 +1029,24 @@ def delete_object_tagging(call: Call) -> Reply:
     return call.reply(204, b"", _version_header(call, row))
 
 
+def get_policy(call: Call) -> Reply:
+    return call.reply(200, call.service.policy(call.bucket).encode(), [("content-type", "application/json")])
+
+
+def put_policy(call: Call) -> Reply:
+    try:
+        text = call.body.decode()
+    except UnicodeDecodeError:
+        raise S3Error("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400) from None
+    call.service.put_policy(call.bucket, text)
+    return call.reply(204)
+
+
+def delete_policy(call: Call) -> Reply:
+    call.service.put_policy(call.bucket, None)
+    return call.reply(204)
+
+
 def get_versioning(call: Call) -> Reply:
     status = call.service.versioning(call.bucket)
     return call.reply(200, xml_document("VersioningConfiguration", {"Status": status or None}))
@@ -1097,6 +1117,7 @@ OPERATIONS: dict[str, Handler] = {
     "GetBucketVersioning": get_versioning, "PutBucketVersioning": put_versioning,
     "ListObjectVersions": list_object_versions, "GetObjectTagging": get_object_tagging,
     "PutObjectTagging": put_object_tagging, "DeleteObjectTagging": delete_object_tagging,
+    "GetBucketPolicy": get_policy, "PutBucketPolicy": put_policy, "DeleteBucketPolicy": delete_policy,
 }
 
 

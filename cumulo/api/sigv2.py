@@ -6,7 +6,9 @@ since the epoch) and ``Signature``, the base64 HMAC-SHA1, under the key's secret
 
     METHOD \\n Content-MD5 \\n Content-Type \\n Expires \\n x-amz-* headers (name:value\\n, sorted) resource
 
-where the resource is the path as sent (``/bucket`` first when the bucket is in the host) and
+where the x-amz-* headers include those the client moved into the query (a session's
+``x-amz-security-token``: botocore signs it as a header, then sends it as a parameter), and the
+resource is the path as sent (``/bucket`` first when the bucket is in the host) and
 then the sub-resources and ``response-*`` overrides of the query, sorted, their values decoded
 (S3 Developer Guide, "Signing and authenticating REST requests", query string authentication).
 """
@@ -53,7 +55,7 @@ def string_to_sign(method: str, raw_path: str, query_string: str, headers: list[
     md5 = next((v for k, v in lower if k == "content-md5"), "")
     ctype = next((v for k, v in lower if k == "content-type"), "")
     amz: dict[str, list[str]] = {}
-    for k, v in lower:
+    for k, v in lower + [(k.lower(), v) for k, v in _pairs(query_string)]:
         if k.startswith("x-amz-"):
             amz.setdefault(k, []).append(" ".join(v.split()))
     amz_lines = "".join(f"{k}:{','.join(amz[k])}\n" for k in sorted(amz))

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any, BinaryIO
 
-from cumulo import outbox
+from cumulo import iam, outbox
 from cumulo.model import s3cors, s3lifecycle
 from cumulo.model import objects as m
 from cumulo.model import s3events
@@ -203,6 +203,24 @@ class ObjectService:
             doc.pop("Tags", None)
         else:
             doc["Tags"] = dict(tags)
+        if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
+            raise m.no_such_bucket(name)
+
+    def policy(self, name: str) -> str:
+        """The bucket's policy, as it was given; S3's ``NoSuchBucketPolicy`` when it has none."""
+        text = self.bucket(name).get("Policy")
+        if not text:
+            raise S3Error("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=name)
+        return str(text)
+
+    def put_policy(self, name: str, text: str | None) -> None:
+        """Set (None: delete) the bucket's policy, checked as a resource policy whose resources are
+        this bucket and its objects."""
+        doc = self.bucket(name)
+        if text is None:
+            doc.pop("Policy", None)
+        else:
+            doc["Policy"] = check_bucket_policy(name, text)
         if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
             raise m.no_such_bucket(name)
 
@@ -778,6 +796,27 @@ class ObjectService:
         if old is not None and not old.marker:
             self.files.delete(old.blob)
         return row
+
+
+def check_bucket_policy(bucket: str, text: str) -> str:
+    """A bucket policy as S3 takes it: IAM's resource-policy grammar (``MalformedPolicy`` with its
+    message), every statement naming a principal, every resource this bucket or under it."""
+    try:
+        policy = iam.parse_policy(text, "resource")
+    except iam.MalformedPolicyDocument as err:
+        raise S3Error("MalformedPolicy", err.message, 400) from None
+    given = policy.document.get("Statement")
+    statements: list[Any] = given if isinstance(given, list) else [given]
+    for statement in statements:
+        if not isinstance(statement, dict):
+            continue
+        if "Principal" not in statement and "NotPrincipal" not in statement:
+            raise S3Error("MalformedPolicy", "Missing required field Principal", 400)
+        resources = statement.get("Resource", statement.get("NotResource", []))
+        for resource in [resources] if isinstance(resources, str) else list(resources or []):
+            if not (resource == f"arn:aws:s3:::{bucket}" or str(resource).startswith(f"arn:aws:s3:::{bucket}/")):
+                raise S3Error("MalformedPolicy", "Policy has invalid resource", 400)
+    return text
 
 
 def _check_part_number(number: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,43 @@ def test_the_aws_cli_lists_versions(server: CumuloServer, s3: Any, bucket: str) 
     paged = aws("s3api", "list-object-versions", "--bucket", bucket, "--page-size", "1")
     assert [v["VersionId"] for v in paged["Versions"]] == [second, first] and len(paged["DeleteMarkers"]) == 1
     aws("s3api", "get-object", "--bucket", bucket, "--key", "a.txt", "--version-id", first, str(Path(os.devnull)))
+
+
+def test_a_bucket_policy_grants_and_denies_role_sessions(server: CumuloServer, s3: Any, bucket: str) -> None:
+    from tests.integration.test_identity import ACCOUNT, OWNER, assume, client, role, trust
+
+    reader = role(server, "bucket-reader", trust(OWNER))
+    theirs = client(server, "s3", assume(server, reader, "reader"))
+    s3.put_object(Bucket=bucket, Key="public/a", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="secret/b", Body=b"b")
+    code, status, err, _ = error(lambda: theirs.get_object(Bucket=bucket, Key="public/a"))
+    assert (code, status) == ("AccessDenied", 403)          # the role has no policy of its own
+
+    code, status, err, _ = error(lambda: s3.get_bucket_policy(Bucket=bucket))
+    assert (code, status, err["Message"]) == ("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": reader}, "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/secret/*"}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
+    assert theirs.get_object(Bucket=bucket, Key="public/a")["Body"].read() == b"a"
+    assert [o["Key"] for o in theirs.list_objects_v2(Bucket=bucket)["Contents"]] == ["public/a", "secret/b"]
+    code, status, err, _ = error(lambda: theirs.get_object(Bucket=bucket, Key="secret/b"))
+    assert (code, status) == ("AccessDenied", 403)
+    assert "with an explicit deny in a resource-based policy" in err["Message"]
+    code, status, _, _ = error(lambda: theirs.put_object(Bucket=bucket, Key="public/c", Body=b"c"))
+    assert (code, status) == ("AccessDenied", 403)
+    # a presigned URL of the role's carries the same rights
+    url = theirs.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "public/a"})
+    with urllib.request.urlopen(url) as answer:     # boto3's SigV2 URL, the session token in its query
+        assert answer.read() == b"a"
+
+    for bad, message in (("not json", None), (json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}]}),
+            "Policy has invalid resource")):
+        code, status, err, _ = error(lambda: s3.put_bucket_policy(Bucket=bucket, Policy=bad))
+        assert (code, status) == ("MalformedPolicy", 400) and (message is None or err["Message"] == message)
+    s3.delete_bucket_policy(Bucket=bucket)
+    code, status, _, _ = error(lambda: theirs.get_object(Bucket=bucket, Key="public/a"))
+    assert (code, status, ACCOUNT) == ("AccessDenied", 403, ACCOUNT)

@@ -5,6 +5,8 @@ Bucket operations act on ``arn:aws:s3:::<bucket>``, object operations on
 ``s3:ListBucket``, HeadObject ``s3:GetObject``; the multipart operations that write are
 ``s3:PutObject``; a copy also needs ``s3:GetObject`` on its source (``x-amz-copy-source``).
 DeleteObjects is decided per object by AWS; here on ``<bucket>/*`` (the keys are in the body).
+Naming a version (``versionId``) asks for the action's ``…Version`` form (``s3:GetObjectVersion``,
+``s3:DeleteObjectVersion``, ``s3:GetObjectVersionTagging`` …), with ``s3:versionid``.
 ListObjects carries ``s3:prefix``, ``s3:delimiter`` and ``s3:max-keys``. The request's
 path parameters are ``bucket`` and ``key``; its headers are the ``doc``.
 """
@@ -34,6 +36,15 @@ def on_object(action: str) -> Mapper:
     return lambda call, scope: (Check(action, _object(call)),)
 
 
+def on_version(action: str, versioned: str) -> Mapper:
+    """``action`` on the object, or ``versioned`` when the request names a version."""
+    def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
+        if "versionId" not in call.query:
+            return (Check(action, _object(call)),)
+        return (Check(versioned, _object(call), {"s3:versionid": call.arg("versionId")}),)
+    return mapper
+
+
 def listing(call: Call, scope: Scope) -> tuple[Check, ...]:
     context = {f"s3:{name}": call.arg(name) for name in ("prefix", "delimiter", "max-keys") if call.query.get(name)}
     return (Check("s3:ListBucket", _bucket(call), context),)
@@ -61,9 +72,9 @@ OPERATIONS: dict[str, Mapper] = {
     "ListMultipartUploads": on_bucket("s3:ListBucketMultipartUploads"),
     "DeleteObjects": deleting,
     "PutObject": on_object("s3:PutObject"),
-    "GetObject": on_object("s3:GetObject"),
-    "HeadObject": on_object("s3:GetObject"),
-    "DeleteObject": on_object("s3:DeleteObject"),
+    "GetObject": on_version("s3:GetObject", "s3:GetObjectVersion"),
+    "HeadObject": on_version("s3:GetObject", "s3:GetObjectVersion"),
+    "DeleteObject": on_version("s3:DeleteObject", "s3:DeleteObjectVersion"),
     "CopyObject": copying,
     "CreateMultipartUpload": on_object("s3:PutObject"),
     "UploadPart": on_object("s3:PutObject"),
@@ -80,6 +91,16 @@ OPERATIONS: dict[str, Mapper] = {
     "GetBucketTagging": on_bucket("s3:GetBucketTagging"),
     "PutBucketTagging": on_bucket("s3:PutBucketTagging"),
     "DeleteBucketTagging": on_bucket("s3:PutBucketTagging"),
+    "GetBucketVersioning": on_bucket("s3:GetBucketVersioning"),
+    "PutBucketVersioning": on_bucket("s3:PutBucketVersioning"),
+    "ListObjectVersions": lambda call, scope: tuple(Check("s3:ListBucketVersions", c.resource, c.context)
+                                                    for c in listing(call, scope)),
+    "GetObjectTagging": on_version("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+    "PutObjectTagging": on_version("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    "DeleteObjectTagging": on_version("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+    "GetBucketPolicy": on_bucket("s3:GetBucketPolicy"),
+    "PutBucketPolicy": on_bucket("s3:PutBucketPolicy"),
+    "DeleteBucketPolicy": on_bucket("s3:DeleteBucketPolicy"),
 }
 
 register("s3", OPERATIONS)
