@@ -59,6 +59,10 @@ def put_metric_alarm(c: Any, r: Request, d: dict[str, Any]) -> None:
     c.alarms.put_metric_alarm(d)
 
 
+def put_composite_alarm(c: Any, r: Request, d: dict[str, Any]) -> None:
+    c.alarms.put_composite_alarm(d)
+
+
 def describe_alarms(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return c.alarms.describe_alarms(d)
 
@@ -87,6 +91,7 @@ SERVICE = Service(
         "GetMetricData": get_metric_data,
         "ListMetrics": list_metrics,
         "PutMetricAlarm": put_metric_alarm,
+        "PutCompositeAlarm": put_composite_alarm,
         "DescribeAlarms": describe_alarms,
         "DescribeAlarmHistory": describe_alarm_history,
         "SetAlarmState": set_alarm_state,

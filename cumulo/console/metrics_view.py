@@ -121,19 +121,21 @@ def alarms_table(alarms: AlarmReads) -> Safe:
     found: list[dict[str, Any]] = []
     token = None
     while True:
-        page = alarms.describe_alarms({"NextToken": token} if token else {})
-        found.extend(page.get("MetricAlarms", []))
+        ask: dict[str, Any] = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100}
+        page = alarms.describe_alarms({**ask, "NextToken": token} if token else ask)
+        found.extend(page.get("MetricAlarms", []) + page.get("CompositeAlarms", []))
         token = page.get("NextToken")
         if not token or len(found) >= 1_000:
             break
     rows = [render('<tr><td>{name}</td><td>{metric}</td><td class="{cls}">{state}</td><td>{reason}</td>'
                    '<td>{when}</td></tr>',
-                   name=a.get("AlarmName", ""), metric=f"{a.get('Namespace', '')} {a.get('MetricName', '')}".strip(),
+                   name=a.get("AlarmName", ""), metric=f"rule: {a['AlarmRule']}" if "AlarmRule" in a else
+                   f"{a.get('Namespace', '')} {a.get('MetricName', '')}".strip(),
                    cls={"ALARM": "bad", "OK": "good"}.get(a.get("StateValue", ""), "muted"),
                    state=a.get("StateValue", ""), reason=a.get("StateReason", ""),
                    when=_when(a.get("StateUpdatedTimestamp"))) for a in found]
-    return render('<table><caption class="muted">Alarms (PutMetricAlarm) and their state</caption><thead><tr>'
-                  '<th scope="col">Alarm</th><th scope="col">Metric</th><th scope="col">State</th>'
+    return render('<table><caption class="muted">Alarms (metric and composite) and their state</caption><thead><tr>'
+                  '<th scope="col">Alarm</th><th scope="col">Metric or rule</th><th scope="col">State</th>'
                   '<th scope="col">Reason</th><th scope="col">Since</th></tr></thead><tbody>{rows}</tbody></table>',
                   rows=join(rows) or Safe('<tr><td colspan="5">No alarms.</td></tr>'))
 

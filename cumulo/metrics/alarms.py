@@ -20,6 +20,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from cumulo.metrics import alarm_rule
 from cumulo.metrics.service import (
     CloudWatchError, MetricsService, _dims_of, _name, _period, invalid, missing, statistic_value, valid_statistic,
 )
@@ -62,6 +63,17 @@ def evaluate_state(values: list[float | None], threshold: float, operator: str, 
     if not present and treat in ("missing", "ignore"):
         return ("INSUFFICIENT_DATA" if treat == "missing" else current), breaching
     return "OK", breaching
+
+
+def _type_of(doc: dict[str, Any]) -> str:
+    return "CompositeAlarm" if "AlarmRule" in doc else "MetricAlarm"
+
+
+def _check_actions(d: dict[str, Any]) -> None:
+    for key in ("OKActions", "AlarmActions", "InsufficientDataActions"):
+        value = d.get(key, [])
+        if not isinstance(value, list) or len(value) > 5 or not all(isinstance(a, str) and a for a in value):
+            raise invalid(f"The collection {key} must hold up to 5 ARNs.")
 
 
 def _iso(ts: float) -> str:
@@ -160,8 +172,94 @@ class Alarms:
                           now)
             self._store.put_document(KIND, name, doc)
 
+    def put_composite_alarm(self, d: dict[str, Any]) -> None:
+        """A composite alarm: ALARM while its rule (``alarm_rule.py``) is true of the other alarms'
+        states, else OK; evaluated at once and whenever an alarm it names changes state."""
+        name = _name(d.get("AlarmName"), "AlarmName")
+        text = d.get("AlarmRule")
+        if text is None:
+            raise missing("AlarmRule")
+        try:
+            rule = alarm_rule.parse(text)
+        except alarm_rule.RuleError as exc:
+            raise CloudWatchError(str(exc), "ValidationError", "ValidationError") from None
+        _check_actions(d)
+        now = self._clock.now()
+        with self._lock:
+            named = {self._name_of(ref) for ref in alarm_rule.alarms_of(rule)}
+            absent = sorted(n for n in named if n != name and self._store.get_document(KIND, n) is None)
+            if absent:
+                raise CloudWatchError(f"Could not save the composite alarm as alarms {absent} in the alarm rule do "
+                                      "not exist", "ValidationError", "ValidationError")
+            if name in named or self._reaches(named, name):
+                raise CloudWatchError("The composite alarm's rule refers back to the alarm itself (a cycle).",
+                                      "ValidationError", "ValidationError")
+            old = self._store.get_document(KIND, name)
+            if old is not None and "AlarmRule" not in old:
+                raise CloudWatchError(f"The alarm {name} is a metric alarm: a composite alarm needs a name of its own.",
+                                      "ValidationError", "ValidationError")
+            config = {k: v for k, v in d.items() if k in ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions",
+                                                          "AlarmActions", "InsufficientDataActions", "AlarmRule")}
+            config.setdefault("ActionsEnabled", True)
+            for key in ("OKActions", "AlarmActions", "InsufficientDataActions"):
+                config.setdefault(key, [])
+            doc = {**config, "AlarmArn": self.arn(name), "AlarmConfigurationUpdatedTimestamp": now,
+                   "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
+                   "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
+                   "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
+                   "StateTransitionedTimestamp": old.get("StateTransitionedTimestamp", now) if old else now,
+                   "history": (old or {}).get("history", [])}
+            self._history(doc, "ConfigurationUpdate", f"Alarm \"{name}\" {'updated' if old else 'created'}",
+                          {"type": "Update" if old else "Create"}, now)
+            self._store.put_document(KIND, name, doc)
+            self._evaluate_composites(None)
+
+    def _name_of(self, ref: str) -> str:
+        """An alarm's name from a rule's reference to it (its name, or an ARN of this account's)."""
+        prefix = f"arn:aws:cloudwatch:{self._region}:{self._account}:alarm:"
+        return ref[len(prefix):] if ref.startswith(prefix) else ref
+
+    def _reaches(self, names: set[str], target: str) -> bool:
+        """Whether a composite alarm among ``names`` names ``target``, directly or through others."""
+        seen, stack = set(), list(names)
+        while stack:
+            doc = self._store.get_document(KIND, stack.pop())
+            if doc is None or "AlarmRule" not in doc or doc["AlarmName"] in seen:
+                continue
+            seen.add(doc["AlarmName"])
+            for ref in alarm_rule.alarms_of(alarm_rule.parse(doc["AlarmRule"])):
+                if self._name_of(ref) == target:
+                    return True
+                stack.append(self._name_of(ref))
+        return False
+
+    def _evaluate_composites(self, changed: str | None) -> int:
+        """Composite alarms against the other alarms' states now, until none changes (a composite
+        may name another); ``changed``: the alarm whose transition started it, for the reason."""
+        moved = 0
+        for _ in range(10):
+            docs = {d["AlarmName"]: d for d in self._store.list_documents(KIND)}
+            step = 0
+            for doc in docs.values():
+                if "AlarmRule" not in doc:
+                    continue
+                value = alarm_rule.evaluate(alarm_rule.parse(doc["AlarmRule"]), lambda ref: docs.get(
+                    self._name_of(ref), {}).get("StateValue", "INSUFFICIENT_DATA"))
+                state = "ALARM" if value else "OK"
+                if state != doc["StateValue"]:
+                    trigger = docs.get(changed or "")
+                    reason = (f"{trigger['AlarmArn']} transitioned to {trigger['StateValue']} at "
+                              f"{_iso(trigger['StateUpdatedTimestamp'])}" if trigger is not None else
+                              f"The alarm rule evaluated to {'TRUE' if value else 'FALSE'}")
+                    self._transition(doc, state, reason, None, cascade=False)
+                    changed, step = doc["AlarmName"], step + 1
+            moved += step
+            if not step:
+                break
+        return moved
+
     def _history(self, doc: dict[str, Any], kind: str, summary: str, data: dict[str, Any], now: float) -> None:
-        doc["history"] = [{"AlarmName": doc["AlarmName"], "AlarmType": "MetricAlarm", "Timestamp": now,
+        doc["history"] = [{"AlarmName": doc["AlarmName"], "AlarmType": _type_of(doc), "Timestamp": now,
                            "HistoryItemType": kind, "HistorySummary": summary,
                            "HistoryData": json.dumps(data)}, *doc.get("history", [])][:HISTORY_MAX]
 
@@ -193,6 +291,8 @@ class Alarms:
                                                                  "InsufficientDataActions") for x in a.get(k, [])):
                 continue
             out.append({k: v for k, v in a.items() if k != "history"})
+        metric = [a for a in out if "AlarmRule" not in a]
+        composite = [a for a in out if "AlarmRule" in a]
         limit = d.get("MaxRecords") or 50
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise invalid("The parameter MaxRecords must be between 1 and 100.")
@@ -200,9 +300,13 @@ class Alarms:
         if not isinstance(token, str) or not re.fullmatch(r"\d{1,9}", token):
             raise CloudWatchError("The NextToken is not valid.", "InvalidNextToken", "InvalidNextToken")
         start = int(token)
-        result: dict[str, Any] = {"MetricAlarms": out[start:start + limit] if types in (None, []) or
-                                  "MetricAlarm" in types else [], "CompositeAlarms": []}
-        if start + limit < len(out):
+        # as CloudWatch: without AlarmTypes only metric alarms are answered, even where composites exist
+        wanted = (metric if types in (None, []) or "MetricAlarm" in types else []) + \
+            (composite if isinstance(types, list) and "CompositeAlarm" in types else [])
+        page = wanted[start:start + limit]
+        result: dict[str, Any] = {"MetricAlarms": [a for a in page if "AlarmRule" not in a],
+                                  "CompositeAlarms": [a for a in page if "AlarmRule" in a]}
+        if start + limit < len(wanted):
             result["NextToken"] = str(start + limit)
         return result
 
@@ -262,9 +366,11 @@ class Alarms:
 
     # -- evaluation -------------------------------------------------------------------------------
     def evaluate(self) -> int:
-        """Every alarm against its metric now; how many changed state."""
+        """Every alarm against its metric now, then composite alarms against them; how many changed state."""
         changed = 0
         for doc in self._store.list_documents(KIND):
+            if "AlarmRule" in doc:
+                continue
             try:
                 with self._lock:
                     fresh = self._store.get_document(KIND, doc["AlarmName"])
@@ -274,6 +380,11 @@ class Alarms:
                         changed += 1
             except Exception:
                 log_failure(log, "evaluating alarm %s failed", doc.get("AlarmName"))
+        try:
+            with self._lock:
+                changed += self._evaluate_composites(None)
+        except Exception:
+            log_failure(log, "evaluating composite alarms failed")
         return changed
 
     def _values(self, a: dict[str, Any]) -> tuple[list[float | None], int]:
@@ -320,7 +431,8 @@ class Alarms:
             {"value": v} for v in shown], "period": period, "threshold": a["Threshold"]})
         return True
 
-    def _transition(self, a: dict[str, Any], state: str, reason: str, data: dict[str, Any] | None) -> None:
+    def _transition(self, a: dict[str, Any], state: str, reason: str, data: dict[str, Any] | None,
+                    cascade: bool = True) -> None:
         now = self._clock.now()
         old_state = a["StateValue"]
         old_reason = a.get("StateReason", "")
@@ -340,6 +452,8 @@ class Alarms:
             for action in a.get(key, []):
                 self._act(a, action, old_state, old_reason, now)
             self._store.put_document(KIND, a["AlarmName"], a)
+        if state != old_state and cascade:
+            self._evaluate_composites(a["AlarmName"])     # the composites naming it follow at once
 
     def _act(self, a: dict[str, Any], action: str, old_state: str, old_reason: str, now: float) -> None:
         target = Target.parse(action)
@@ -378,14 +492,12 @@ class Alarms:
                 "StateChangeTime": _iso(now), "Region": self._region, "AlarmArn": a["AlarmArn"],
                 "OldStateValue": old_state, "OKActions": a.get("OKActions", []),
                 "AlarmActions": a.get("AlarmActions", []),
-                "InsufficientDataActions": a.get("InsufficientDataActions", []), "Trigger": self._trigger(a)}
+                "InsufficientDataActions": a.get("InsufficientDataActions", []),
+                **({"AlarmRule": a["AlarmRule"]} if "AlarmRule" in a else {"Trigger": self._trigger(a)})}
 
     def _lambda_event(self, a: dict[str, Any], old_state: str, old_reason: str, now: float) -> dict[str, Any]:
-        metrics = a.get("Metrics") or [{"id": "m1", "metricStat": {
-            "metric": {"namespace": a.get("Namespace"), "name": a.get("MetricName"),
-                       "dimensions": {x["Name"]: x["Value"] for x in a.get("Dimensions", [])}},
-            "period": a.get("Period"), "stat": a.get("Statistic") or a.get("ExtendedStatistic")},
-            "returnData": True}]
+        configuration = {"description": a.get("AlarmDescription"), "alarmRule": a["AlarmRule"]} \
+            if "AlarmRule" in a else {"description": a.get("AlarmDescription"), "metrics": self._metrics_of(a)}
         stamp = _iso(now).replace("+0000", "Z")
         return {"source": "aws.cloudwatch", "alarmArn": a["AlarmArn"], "accountId": self._account,
                 "time": stamp, "region": self._region,
@@ -393,4 +505,11 @@ class Alarms:
                               "state": {"value": a["StateValue"], "reason": a["StateReason"],
                                         "timestamp": stamp},
                               "previousState": {"value": old_state, "reason": old_reason},
-                              "configuration": {"description": a.get("AlarmDescription"), "metrics": metrics}}}
+                              "configuration": configuration}}
+
+    def _metrics_of(self, a: dict[str, Any]) -> list[dict[str, Any]]:
+        return a.get("Metrics") or [{"id": "m1", "metricStat": {
+            "metric": {"namespace": a.get("Namespace"), "name": a.get("MetricName"),
+                       "dimensions": {x["Name"]: x["Value"] for x in a.get("Dimensions", [])}},
+            "period": a.get("Period"), "stat": a.get("Statistic") or a.get("ExtendedStatistic")},
+            "returnData": True}]

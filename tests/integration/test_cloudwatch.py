@@ -331,3 +331,23 @@ def test_throttles_and_asynchronous_events_are_counted(server: CumuloServer) -> 
         time.sleep(0.2)
     assert total("AsyncEventsReceived", "Sum", "later") == 1
     assert total("AsyncEventAge", "SampleCount", "later") == 1 and total("Invocations", "Sum", "later") == 1
+
+
+def test_composite_alarms_through_boto3(server: CumuloServer) -> None:
+    cw = server.aws("cloudwatch")
+    for name in ("api-errors", "api-deploying"):
+        cw.put_metric_alarm(AlarmName=name, Namespace="Shop", MetricName="Errors", Statistic="Sum", Period=60,
+                            EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold")
+        cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    cw.put_composite_alarm(AlarmName="api-down", AlarmRule='ALARM("api-errors") AND NOT ALARM(api-deploying)',
+                           AlarmDescription="page someone")
+    assert cw.describe_alarms(AlarmNames=["api-down"])["CompositeAlarms"] == []
+    (down,) = cw.describe_alarms(AlarmNames=["api-down"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert (down["StateValue"], down["AlarmArn"]) == ("OK", "arn:aws:cloudwatch:us-east-1:000000000000:alarm:api-down")
+    cw.set_alarm_state(AlarmName="api-errors", StateValue="ALARM", StateReason="5xx")
+    (down,) = cw.describe_alarms(AlarmNames=["api-down"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert down["StateValue"] == "ALARM" and "api-errors transitioned to ALARM" in down["StateReason"]
+    with pytest.raises(ClientError) as caught:
+        cw.put_composite_alarm(AlarmName="broken", AlarmRule="ALARM(api-errors) AND OR OK(x)")
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

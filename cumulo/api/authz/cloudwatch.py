@@ -28,6 +28,7 @@ OPERATIONS: dict[str, Mapper] = {
     "GetMetricStatistics": anywhere("cloudwatch:GetMetricStatistics"),
     "ListMetrics": anywhere("cloudwatch:ListMetrics"),
     "PutMetricAlarm": on_alarms("cloudwatch:PutMetricAlarm"),
+    "PutCompositeAlarm": on_alarms("cloudwatch:PutCompositeAlarm"),
     "DescribeAlarms": anywhere("cloudwatch:DescribeAlarms"),
     "DescribeAlarmHistory": anywhere("cloudwatch:DescribeAlarmHistory"),
     "SetAlarmState": on_alarms("cloudwatch:SetAlarmState"),

@@ -1,6 +1,8 @@
 """``AWS::CloudWatch::Alarm``: a metric alarm (``metrics/alarms.py``, docs/metrics.md), made with
 PutMetricAlarm's checks from the resource's properties (the same names), updated in place (its
-state kept), and deleted when the template drops it.
+state kept), and deleted when the template drops it. ``AWS::CloudWatch::CompositeAlarm`` the same
+way through PutCompositeAlarm, after the alarms its rule names (metric alarms first, then
+composites in the order their rules need).
 
 ``Ref`` is the alarm's name (``AlarmName``, or ``<stack>-<LogicalId>-<suffix>``); ``Fn::GetAtt``
 gives ``Arn``.
@@ -16,12 +18,19 @@ from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error, property_error
 from cumulo.deploy.properties import plain
 from cumulo.errors import CumuloError
+from cumulo.metrics import alarm_rule
 from cumulo.metrics.alarms import KIND as ALARM_DOCUMENT, check_alarm
 from cumulo.model.function import Arns
 
-__all__ = ["Alarm", "ALARM_TYPE"]
+__all__ = ["Alarm", "ALARM_TYPE", "COMPOSITE_TYPE"]
 
 ALARM_TYPE = "AWS::CloudWatch::Alarm"
+COMPOSITE_TYPE = "AWS::CloudWatch::CompositeAlarm"
+_COMPOSITE_KNOWN = frozenset({"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+                              "InsufficientDataActions", "AlarmRule", "ActionsSuppressor",
+                              "ActionsSuppressorExtensionPeriod", "ActionsSuppressorWaitPeriod", "Tags"})
+_COMPOSITE_CONFIG = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions",
+                     "AlarmRule")
 _INTS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
 _KNOWN = frozenset({"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
                     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
@@ -50,12 +59,12 @@ def _number(value: Any, integer: bool) -> Any:
         raise IntrinsicError(f"'{text}' is not a number") from None
 
 
-def _request(name: str, props: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(props) - _KNOWN)
+def _request(name: str, props: dict[str, Any], composite: bool = False) -> dict[str, Any]:
+    unknown = sorted(set(props) - (_COMPOSITE_KNOWN if composite else _KNOWN))
     if unknown:
         raise IntrinsicError(f"unknown property '{unknown[0]}'")
     request: dict[str, Any] = {"AlarmName": name}
-    for key in _CONFIG:
+    for key in _COMPOSITE_CONFIG if composite else _CONFIG:
         if key not in props:
             continue
         value = props[key]
@@ -77,7 +86,7 @@ def _request(name: str, props: dict[str, Any]) -> dict[str, Any]:
 
 class Alarm(Kind):
     name = "alarm"
-    types = (ALARM_TYPE,)
+    types = (ALARM_TYPE, COMPOSITE_TYPE)
     after = ("function", "topic")      # its actions name them
     listed = 85
     record_key = "alarms"
@@ -112,15 +121,21 @@ class Alarm(Kind):
                     props[key] = plain(resolve(value, load.scope))
                 except IntrinsicError as exc:
                     raise property_error(entry, IntrinsicError(f"property {key}: {exc.message}", exc.line)) from None
+            composite = entry.type == COMPOSITE_TYPE
             try:
-                request = _request(name, {k: v for k, v in props.items() if v is not NO_VALUE})
-                check_alarm(request)            # what PutMetricAlarm refuses, refused before anything is made
+                request = _request(name, {k: v for k, v in props.items() if v is not NO_VALUE}, composite)
+                if composite:                   # what PutCompositeAlarm refuses of the rule itself
+                    alarm_rule.parse(request.get("AlarmRule", ""))
+                else:
+                    check_alarm(request)        # what PutMetricAlarm refuses, refused before anything is made
             except IntrinsicError as exc:
                 raise property_error(entry, exc) from None
+            except alarm_rule.RuleError as exc:
+                raise error(entry.where, f"property AlarmRule: {exc}", entry.logical_id, entry.line) from None
             except CumuloError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, entry.line) from None
             specs.append(AlarmSpec(entry.logical_id, entry.line, name, _arn(load.arns, name), request))
-        return specs
+        return _in_order(specs)
 
     def attributes(self, spec: AlarmSpec, arns: Arns) -> Attributes:
         return _attributes(spec.logical_id, spec.name, spec.arn)
@@ -143,10 +158,15 @@ class Alarm(Kind):
         doc = store.get_document(ALARM_DOCUMENT, spec.name)
         if doc is not None and not _details(doc, spec):
             return
+        composite = "AlarmRule" in spec.request
         try:
-            deploy.c.alarms.put_metric_alarm(dict(spec.request))
+            if composite:
+                deploy.c.alarms.put_composite_alarm(dict(spec.request))
+            else:
+                deploy.c.alarms.put_metric_alarm(dict(spec.request))
         except CumuloError as exc:
-            raise error(f"resource {spec.logical_id} ({ALARM_TYPE})", exc.message, spec.logical_id, spec.line) from None
+            raise error(f"resource {spec.logical_id} ({COMPOSITE_TYPE if composite else ALARM_TYPE})", exc.message,
+                        spec.logical_id, spec.line) from None
         if doc is None:
             deploy.undo.append(lambda: store.delete_document(ALARM_DOCUMENT, spec.name))
         else:
@@ -163,8 +183,26 @@ class Alarm(Kind):
 
     def summary(self, spec: AlarmSpec) -> list[str]:
         r = spec.request
+        if "AlarmRule" in r:
+            return [f"composite alarm {spec.name} ({spec.logical_id}): {r['AlarmRule']}"]
         what = r.get("MetricName") or "metric math"
         return [f"alarm {spec.name} ({spec.logical_id}): {what} {r.get('ComparisonOperator')} {r.get('Threshold')}"]
+
+
+def _in_order(specs: list[AlarmSpec]) -> list[AlarmSpec]:
+    """Metric alarms, then composite alarms each after the template's composites its rule names."""
+    ordered = [s for s in specs if "AlarmRule" not in s.request]
+    waiting = [s for s in specs if "AlarmRule" in s.request]
+    composite_names = {s.name for s in waiting}
+    while waiting:
+        done = {s.name for s in ordered}
+        ready = [s for s in waiting if not ({ref.rsplit(":", 1)[-1] for ref in alarm_rule.alarms_of(
+            alarm_rule.parse(s.request["AlarmRule"]))} & composite_names) - done]
+        if not ready:          # a cycle among them: PutCompositeAlarm says so when the first is put
+            ready = waiting[:1]
+        ordered.extend(ready)
+        waiting = [s for s in waiting if s not in ready]
+    return ordered
 
 
 def _arn(arns: Arns, name: str) -> str:
@@ -176,4 +214,5 @@ def _attributes(logical_id: str, name: str, arn: str) -> Attributes:
 
 
 def _details(doc: dict[str, Any], spec: AlarmSpec) -> list[str]:
-    return [key for key in _CONFIG if key in spec.request and doc.get(key) != spec.request[key]]
+    keys = _COMPOSITE_CONFIG if "AlarmRule" in spec.request else _CONFIG
+    return [key for key in keys if key in spec.request and doc.get(key) != spec.request[key]]

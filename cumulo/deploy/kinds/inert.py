@@ -37,16 +37,13 @@ class _Type:
     attributes: tuple[str, ...] = ()     # Fn::GetAtt attributes besides Arn, each answered with the physical id
 
 
-_NO_METRICS = "Cumulo has no composite alarms: it is accepted and never changes state"
 _LOGS = "Cumulo keeps function and access logs in its own store"
 _VPC = ("Cumulo runs a function with VpcConfig without outbound network (no NAT gateway) and makes no "
         "networks: it is accepted and nothing is made")
 
 INERT_TYPES: dict[str, _Type] = {
-    "AWS::CloudWatch::CompositeAlarm": _Type("combines alarms into one", _NO_METRICS, "AlarmName",
-                                             arn="arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
     "AWS::CloudWatch::Dashboard": _Type("draws metrics in the CloudWatch console",
-                                        "Cumulo has no console (its metrics: GetMetricData): nothing is made", "DashboardName"),
+                                        "Cumulo's console draws its own charts of the Lambda metrics (GetMetricData serves the rest): nothing is made", "DashboardName"),
     "AWS::Logs::SubscriptionFilter": _Type(
         "sends a log group's matching events to a function, stream or Firehose",
         f"{_LOGS} and sends them nowhere: the filter's destination receives nothing", "FilterName"),

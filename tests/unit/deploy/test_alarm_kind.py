@@ -76,3 +76,40 @@ def test_a_bad_alarm_is_refused_when_the_template_is_read(tmp_path: Path, change
     text = TEMPLATE.replace("THRESHOLD", "0").replace(*change)
     with pytest.raises(TemplateError, match=match):
         load_template(_write(tmp_path, text))
+
+
+COMPOSITE = TEMPLATE.replace("THRESHOLD", "0") .replace("Outputs:", """  ServiceDown:
+    Type: AWS::CloudWatch::CompositeAlarm
+    Properties:
+      AlarmRule: !Sub 'ALARM("${ErrorsAlarm}") AND NOT ALARM(${Deploying})'
+      AlarmActions: [!Ref Ops]
+  Deploying:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: Shop
+      MetricName: Deploys
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+Outputs:
+  Down: {Value: !GetAtt ServiceDown.Arn}""")
+
+
+def test_a_composite_alarm_is_made_after_the_alarms_its_rule_names(cumulo: Cumulo, tmp_path: Path) -> None:
+    result = deploy(cumulo, _write(tmp_path, COMPOSITE), stack_name="shop")
+    (down,) = cumulo.alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]
+    assert down["AlarmName"].startswith("shop-ServiceDown-") and down["AlarmRule"].startswith('ALARM("orders-errors")')
+    assert result.outputs["Down"] == down["AlarmArn"]
+    cumulo.alarms.set_alarm_state({"AlarmName": "orders-errors", "StateValue": "ALARM", "StateReason": "x"})
+    assert cumulo.alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"][0]["StateValue"] == "ALARM"
+    delete_stack(cumulo, "shop")
+    assert cumulo.alarms.describe_alarms({"AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}) == {
+        "MetricAlarms": [], "CompositeAlarms": []}
+
+
+def test_a_composite_alarms_bad_rule_is_refused_when_the_template_is_read(cumulo: Cumulo, tmp_path: Path) -> None:
+    path = _write(tmp_path, COMPOSITE.replace("AND NOT", "AND AND"))
+    with pytest.raises(TemplateError, match="property AlarmRule: The alarm rule has 'AND'"):
+        load_template(path)

@@ -89,11 +89,11 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "
         "AWS::Serverless::StateMachine, "
         "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Scheduler::Schedule, AWS::Logs::LogGroup, "
-        "AWS::CloudWatch::Alarm, AWS::Lambda::Permission, AWS::Lambda::Url, AWS::SQS::QueuePolicy, AWS::IAM::Role, "
+        "AWS::CloudWatch::Alarm, AWS::CloudWatch::CompositeAlarm, AWS::Lambda::Permission, AWS::Lambda::Url, AWS::SQS::QueuePolicy, AWS::IAM::Role, "
         "AWS::IAM::ManagedPolicy, AWS::IAM::Policy, "
         "AWS::IAM::RolePolicy, AWS::Serverless::Connector, "
         "and accepts with a "
-        "warning types that mean nothing on one machine (CloudWatch composite alarms and dashboards, KMS keys, "
+        "warning types that mean nothing on one machine (CloudWatch dashboards, KMS keys, "
         "log filters, "
         "X-Ray, VPC networking...)")
     assert (info.value.logical_id, info.value.line) == ("Gadget", 3)

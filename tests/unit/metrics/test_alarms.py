@@ -118,3 +118,53 @@ def test_put_metric_alarm_refuses_what_cloudwatch_refuses(world: Any, change: di
     with pytest.raises(CloudWatchError) as caught:
         alarms.put_metric_alarm(doc)
     assert caught.value.code == code
+
+
+def composite(**extra: Any) -> dict[str, Any]:
+    return {"AlarmName": "service-down", "AlarmRule": 'ALARM(errors) AND NOT ALARM("deploying")',
+            "AlarmActions": [TOPIC], **extra}
+
+
+def test_a_composite_alarm_follows_the_alarms_it_names(world: Any) -> None:
+    alarms, metrics, clock, targets = world
+    alarms.put_metric_alarm(alarm(AlarmActions=[], OKActions=[]))
+    alarms.put_metric_alarm(alarm(AlarmName="deploying", AlarmActions=[], OKActions=[]))
+    alarms.set_alarm_state({"AlarmName": "deploying", "StateValue": "OK", "StateReason": "quiet"})
+    alarms.put_composite_alarm(composite())
+    assert alarms.describe_alarms({})["CompositeAlarms"] == []          # as CloudWatch: only if asked for
+    (c,) = alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]
+    assert (c["StateValue"], c["AlarmRule"]) == ("OK", composite()["AlarmRule"])
+    alarms.set_alarm_state({"AlarmName": "errors", "StateValue": "ALARM", "StateReason": "down"})
+    (c,) = alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]
+    assert c["StateValue"] == "ALARM"
+    assert c["StateReason"].startswith("arn:aws:cloudwatch:us-east-1:000000000000:alarm:errors transitioned to ALARM")
+    (topic, note), = targets.sent
+    message = json.loads(note.payload)
+    assert (topic.arn, message["NewStateValue"], message["AlarmRule"]) == (TOPIC, "ALARM", composite()["AlarmRule"])
+    alarms.set_alarm_state({"AlarmName": "deploying", "StateValue": "ALARM", "StateReason": "rolling out"})
+    assert alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"][0]["StateValue"] == "OK"
+    history = alarms.describe_alarm_history({"AlarmName": "service-down"})["AlarmHistoryItems"]
+    assert {h["AlarmType"] for h in history} == {"CompositeAlarm"}
+    both = alarms.describe_alarms({"AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})
+    assert (len(both["MetricAlarms"]), len(both["CompositeAlarms"])) == (2, 1)
+
+
+def test_composite_alarms_refuse_missing_alarms_cycles_and_bad_rules(world: Any) -> None:
+    alarms, *_ = world
+    alarms.put_metric_alarm(alarm())
+    for rule, words in (("ALARM(nope)", "do not exist"), ("ALARM(errors) AND", "ends too early"),
+                        ("ALARM(service-down)", "cycle")):
+        with pytest.raises(CloudWatchError, match=words) as caught:
+            alarms.put_composite_alarm(composite(AlarmRule=rule))
+        assert caught.value.type == "ValidationError"
+    alarms.put_composite_alarm(composite(AlarmName="a", AlarmRule="ALARM(errors)"))
+    alarms.put_composite_alarm(composite(AlarmName="b", AlarmRule="ALARM(a)"))
+    with pytest.raises(CloudWatchError, match="cycle"):
+        alarms.put_composite_alarm(composite(AlarmName="a", AlarmRule="ALARM(b)"))     # a -> b -> a
+    with pytest.raises(CloudWatchError, match="metric alarm"):
+        alarms.put_composite_alarm(composite(AlarmName="errors", AlarmRule="TRUE"))
+    alarms.put_composite_alarm(composite(AlarmName="c", AlarmRule="ALARM(arn:aws:cloudwatch:us-east-1:000000000000:alarm:b)"))
+    alarms.set_alarm_state({"AlarmName": "errors", "StateValue": "ALARM", "StateReason": "x"})
+    states = {a["AlarmName"]: a["StateValue"] for a in
+              alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]}
+    assert states == {"a": "ALARM", "b": "ALARM", "c": "ALARM"}        # through two composites, by ARN
