@@ -351,3 +351,39 @@ def test_composite_alarms_through_boto3(server: CumuloServer) -> None:
         cw.put_composite_alarm(AlarmName="broken", AlarmRule="ALARM(api-errors) AND OR OK(x)")
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_the_grafana_dashboard_asks_only_for_what_a_scrape_has(server: CumuloServer) -> None:
+    import re
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "examples" / "grafana" /
+                            "cumulo-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs.append(next(v for v in dashboard["templating"]["list"] if v["name"] == "function")["query"]["query"])
+    lam = server.client()
+    function(server, "graphed", FLAKY)
+    lam.invoke(FunctionName="graphed", Payload=json.dumps({"fail": True}))
+    lam.put_function_concurrency(FunctionName="graphed", ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError):
+        lam.invoke(FunctionName="graphed", Payload=b"{}")          # a throttle
+    lam.delete_function_concurrency(FunctionName="graphed")
+    sqs = server.aws("sqs")
+    sqs.send_message(QueueUrl=sqs.create_queue(QueueName="graphed-work")["QueueUrl"], MessageBody="x")
+    url = re.search(r"Prometheus metrics: (\S+)", server.wait_for_output("Prometheus metrics:")).group(1)
+    deadline = time.monotonic() + 30
+    while True:                                       # queue depths are sampled on the server's flush
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            families = list(text_string_to_metric_families(answer.read().decode()))
+        labels = {s.name: set(s.labels) for f in families for s in f.samples}
+        if "cumulo_aws_sqs_approximate_number_of_messages_visible" in labels or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for expr in exprs:
+        assert expr.count("(") == expr.count(")"), expr
+        for name in re.findall(r"\bcumulo_[a-z0-9_]+", expr):
+            assert name in labels, (name, sorted(labels))
+        for label in re.findall(r"by \(([a-z_]+)\)", expr) + re.findall(r"([a-z_]+)=~", expr):
+            assert any(label in found for name, found in labels.items() if name in expr), (label, expr)
