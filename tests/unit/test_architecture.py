@@ -26,6 +26,12 @@ Python runs on the way to a submodule is not counted as an import of it.
 7. Nothing below the capabilities (every module that is neither one of them, nor the root, nor
    above it: ``ports.py``, ``targets.py``, ``workers.py``, ``model/``, ``iam/`` (the policy language),
    ``store/``, ``invoke/``, ``runtime/``, ``observe/`` …) imports a capability.
+8. The pure cores (``PURE``: the event pattern language, ASL, the models, IAM's policy language,
+   the gateway's routing and payloads, alarm rules and metric math) do no I/O: they import none of
+   the standard library's files, processes, sockets, databases or logging (``NO_IO``), no cumulo
+   module but pure ones and ``cumulo.errors``, and call no ``open``, ``print`` or ``input``. A clock
+   read (``time``) and the time zone database are allowed; ``EXCEPTIONS`` names the two modules that
+   do more, and why.
 """
 
 from __future__ import annotations
@@ -46,6 +52,18 @@ CAPABILITIES = ("cumulo.functions", "cumulo.metrics", "cumulo.events", "cumulo.s
                 "cumulo.gateway", "cumulo.identity", "cumulo.objects", "cumulo.topics",
                 "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms", "cumulo.logs")
 KNOWN_CYCLES: list[set[str]] = []
+PURE = ("cumulo.events.pattern", "cumulo.events.index", "cumulo.events.transform", "cumulo.events._operators",
+        "cumulo.events._jsonpath", "cumulo.stepfunctions.asl", "cumulo.model", "cumulo.iam", "cumulo.gateway.routing",
+        "cumulo.gateway.responses", "cumulo.gateway._request", "cumulo.gateway.payload_v1",
+        "cumulo.gateway.payload_v2", "cumulo.gateway.payload_rest", "cumulo.metrics.alarm_rule",
+        "cumulo.metrics.expressions")                       # these modules and packages, and any under them
+NO_IO = {"os", "io", "pathlib", "shutil", "tempfile", "glob", "socket", "ssl", "select", "selectors", "subprocess",
+         "multiprocessing", "signal", "mmap", "fcntl", "sqlite3", "asyncio", "logging", "zipfile", "tarfile",
+         "urllib.request", "http.client", "http.server", "psycopg", "psycopg_pool", "boto3", "botocore"}
+EXCEPTIONS = {
+    "cumulo.model.code": "reads a function's code package (a zip, or a folder it packs) and checks it",
+    "cumulo.stepfunctions.asl.jsonata": "bounds an evaluation's time: a watchdog thread interrupts it (ctypes)",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -215,3 +233,36 @@ def test_nothing_below_the_capabilities_imports_one() -> None:
     offenders = upward_imports(edges)
     assert offenders == [], (f"{offenders}: ports, the target router, models, the store and the runtime are "
                              "below the capabilities")
+
+
+def pure(name: str) -> bool:
+    return name in PURE or name.startswith(tuple(p + "." for p in PURE))
+
+
+def io_in(name: str, path: Path, edges: dict[str, set[str]]) -> list[str]:
+    """What makes module ``name`` (at ``path``) not pure: I/O imports, impure cumulo imports, I/O calls."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        for imported in names:
+            if imported in NO_IO or imported.split(".")[0] in NO_IO - {"urllib", "http"}:
+                found.append(f"imports {imported}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("open", "print", "input"):
+            found.append(f"calls {node.func.id}() at line {node.lineno}")
+    found += [f"imports {t}" for t in sorted(edges[name]) if not pure(t) and t not in ("cumulo", "cumulo.errors")
+              and not any(p.startswith(t + ".") for p in PURE)]     # a package on the way to a pure module
+    return found
+
+
+def test_the_pure_cores_do_no_io() -> None:
+    known, edges = modules(), graph()
+    cores = [name for name in known if pure(name)]
+    assert "cumulo.iam.evaluate" in cores and "cumulo.stepfunctions.asl.interpreter" in cores   # each one exists
+    planted = PACKAGE / "model" / "function.py"
+    assert io_in("cumulo.model.function", planted, {**edges, "cumulo.model.function": {"cumulo.store.base"}}) == [
+        "imports cumulo.store.base"]                                                              # the check works
+    assert io_in("cumulo.model.code", known["cumulo.model.code"], edges)       # and finds what the exceptions do
+    offenders = {name: io_in(name, known[name], edges) for name in cores if name not in EXCEPTIONS}
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert offenders == {}, f"{offenders}: the pure cores do no I/O (ARCHITECTURE.md, Layers, rule 8)"
