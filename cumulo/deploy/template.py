@@ -37,6 +37,7 @@ from cumulo.deploy.kinds import KINDS, ResourceKind
 from cumulo.deploy.kinds.base import Attributes, Entry, Load, TemplateError, error as _error
 from cumulo.deploy.kinds.function import FunctionResource, default_function_name
 from cumulo.deploy.kinds.inert import INERT_TYPES, missing_reason
+from cumulo.deploy.kinds.topic import sqs_subscriptions
 from cumulo.model.function import Arns
 
 __all__ = [
@@ -517,6 +518,7 @@ def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[Entry]:
                 raise _error(f"Resource {logical_id} (line {line})", "Properties must be a map", logical_id, line)
             entries.append(Entry(logical_id, line, properties, resource["Type"], resource.get("Metadata")))
             entries += _embedded_connectors(logical_id, resource, line)
+            entries += sqs_subscriptions(logical_id, resource, line)      # SNS events' SqsSubscription
     return entries
 
 

@@ -224,6 +224,68 @@ def test_a_sam_template_fans_a_topic_out_to_two_queues_and_a_filtered_function(t
         server.close()
 
 
+SQS_SUBSCRIPTION = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: orders-buffered}
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: seen-buffered}
+  OnRefund:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      Environment: {Variables: {SEEN: !Ref Seen}}
+      Events:
+        Refunds:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            FilterPolicy: {kind: [refund]}
+            SqsSubscription: true
+Outputs:
+  Buffer: {Value: !GetAtt OnRefundRefundsQueue.Arn}
+"""
+
+
+def test_a_sam_sns_event_with_sqs_subscription_goes_through_a_queue_of_its_own(tmp_path: Path) -> None:
+    """SAM's ``SqsSubscription: true``: a queue, its policy for the topic, an ``sqs`` subscription with
+    the event's filter policy, and the function fed from that queue (an SQS event whose body is the
+    SNS envelope)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(FORWARD)
+    (tmp_path / "template.yaml").write_text(SQS_SUBSCRIPTION)
+    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"))
+    try:
+        server.wait_for_output("Stop with Ctrl-C", 60)
+        sns, sqs = server.aws("sns"), server.aws("sqs")
+        topic = "arn:aws:sns:us-east-1:000000000000:orders-buffered"
+        [sub] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        buffer_arn = sub["Endpoint"]
+        assert sub["Protocol"] == "sqs" and f"Buffer = {buffer_arn}" in server.output
+        buffer_url = sqs.get_queue_url(QueueName=buffer_arn.rsplit(":", 1)[-1])["QueueUrl"]
+        policy = json.loads(sqs.get_queue_attributes(QueueUrl=buffer_url, AttributeNames=["Policy"])
+                            ["Attributes"]["Policy"])
+        assert policy["Statement"] == [{"Action": "sqs:SendMessage", "Effect": "Allow", "Principal": "*",
+                                        "Resource": buffer_arn,
+                                        "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]
+        sns.publish(TopicArn=topic, Message="an order", MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"}})
+        refund = sns.publish(TopicArn=topic, Message="a refund", MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "refund"}})["MessageId"]
+        [event] = receive(sqs, sqs.get_queue_url(QueueName="seen-buffered")["QueueUrl"], 1, timeout=60)
+        [record] = event["Records"]
+        assert (record["eventSource"], record["eventSourceARN"]) == ("aws:sqs", buffer_arn)
+        envelope = json.loads(record["body"])
+        assert (envelope["Type"], envelope["MessageId"], envelope["Message"]) == ("Notification", refund, "a refund")
+    finally:
+        server.close()
+
+
 def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path) -> None:
     """Every publish answered before the server dies is in each subscribed queue after it restarts
     (standard queues get their copies in the publish's own transaction)."""

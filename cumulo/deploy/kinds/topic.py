@@ -9,6 +9,13 @@ deleted with its subscriptions when the template drops it; its ``Subscription`` 
 ``FilterPolicyScope``, ``RedrivePolicy``) are subscriptions, made once and removed when dropped.
 Other properties (``KmsMasterKeyId``, ``Tags``, ``TracingConfig`` …) are accepted with a warning.
 
+An ``SNS`` event with ``SqsSubscription`` is what SAM makes of it (``sqs_subscription``): a queue
+``<Function><Event>Queue`` (or the ``QueueArn``/``QueueUrl`` given), its queue policy
+``<Function><Event>QueuePolicy`` (or ``QueuePolicyLogicalId``) letting the topic send to it
+(``sqs:SendMessage`` for ``Principal: "*"`` on ``aws:SourceArn`` equal to the topic), the ``sqs``
+subscription ``<Function><Event>`` (with the event's filter policy), and the event itself becomes
+the function's ``SQS`` event on that queue (``BatchSize``, default 10, and ``Enabled``).
+
 ``Ref`` of a topic is its ARN; ``Fn::GetAtt`` gives ``TopicArn`` and ``TopicName``. ``Ref`` of a
 subscription is its ARN once deployed.
 """
@@ -20,13 +27,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
+from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, resolve, to_str
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error, property_error, quietly
 from cumulo.deploy.properties import plain
 from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
 
-__all__ = ["Topic", "Subscription", "TOPIC_TYPE", "SUBSCRIPTION_TYPE"]
+__all__ = ["Topic", "Subscription", "TOPIC_TYPE", "SUBSCRIPTION_TYPE", "sqs_subscriptions"]
 
 TOPIC_TYPE = "AWS::SNS::Topic"
 SUBSCRIPTION_TYPE = "AWS::SNS::Subscription"
@@ -202,10 +209,6 @@ class Subscription(Kind):
                 if not isinstance(props.get("Topic"), str):
                     raise error(f"Resource {fn.logical_id} (line {fn.line})", f"event {event_name}: property Topic: "
                                 "must be a topic's ARN", fn.logical_id, fn.line)
-                if props.get("SqsSubscription"):
-                    raise error(f"Resource {fn.logical_id} (line {fn.line})", f"event {event_name}: SqsSubscription "
-                                "is not supported by Cumulo yet (subscribe a queue and map it instead)",
-                                fn.logical_id, fn.line)
                 specs.append(SubscriptionSpec(f"{fn.logical_id}{event_name}", props["Topic"], "lambda",
                                               load.arns.function(fn.function_name, fn.auto_publish_alias),
                                               _sub_attributes(props)))
@@ -258,3 +261,54 @@ def _find(deploy: Deploy, spec: SubscriptionSpec) -> str | None:
         return None
     return next((s["SubscriptionArn"] for s in subs if s["Protocol"] == spec.protocol
                  and s["Endpoint"] == spec.endpoint), None)
+
+
+_SQS_SUBSCRIPTION = {"QueueArn", "QueueUrl", "QueuePolicyLogicalId", "BatchSize", "Enabled"}
+
+
+def sqs_subscriptions(logical_id: str, resource: Any, line: int) -> list[Entry]:
+    """A function's ``SNS`` events with ``SqsSubscription``, as SAM expands them: the resources it
+    makes (queue, queue policy, subscription); each such event is turned, in place, into the
+    function's ``SQS`` event on that queue."""
+    properties = resource.get("Properties") if resource.get("Type") == "AWS::Serverless::Function" else None
+    events = properties.get("Events") if isinstance(properties, dict) else None
+    if not isinstance(events, dict):
+        return []
+    out: list[Entry] = []
+    for name, event in events.items():
+        if not isinstance(event, dict) or event.get("Type") != "SNS" or not isinstance(event.get("Properties"), dict):
+            continue
+        props = event["Properties"]
+        given = props.get("SqsSubscription")
+        if not given:
+            continue
+        at = events.line_of(name) if isinstance(events, Node) else line
+        where = f"Resource {logical_id} (line {at})"
+        options = given if isinstance(given, dict) else {}
+        if given is not True and not isinstance(given, dict) or set(options) - _SQS_SUBSCRIPTION:
+            raise error(where, f"event {name}: SqsSubscription must be true or a map of "
+                        f"{', '.join(sorted(_SQS_SUBSCRIPTION))}", logical_id, at)
+        if ("QueueArn" in options) != ("QueueUrl" in options):
+            raise error(where, f"event {name}: SqsSubscription needs both QueueArn and QueueUrl, or neither",
+                        logical_id, at)
+        base = f"{logical_id}{name}"
+        if "QueueArn" in options:
+            queue_arn, queue_url = options["QueueArn"], options["QueueUrl"]
+        else:
+            out.append(Entry(f"{base}Queue", at, Node(line=at), "AWS::SQS::Queue"))
+            queue_arn, queue_url = {"Fn::GetAtt": [f"{base}Queue", "Arn"]}, {"Ref": f"{base}Queue"}
+        topic = props.get("Topic")
+        out.append(Entry(options.get("QueuePolicyLogicalId") or f"{base}QueuePolicy", at, Node({
+            "Queues": [queue_url],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Action": "sqs:SendMessage", "Effect": "Allow", "Principal": "*", "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}}, line=at), "AWS::SQS::QueuePolicy"))
+        subscription = Node({"TopicArn": topic, "Protocol": "sqs", "Endpoint": queue_arn}, line=at)
+        subscription.update({k: props[k] for k in ("FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "Region")
+                             if k in props})
+        out.append(Entry(base, at, subscription, SUBSCRIPTION_TYPE))
+        mapping = Node({"Queue": queue_arn, "BatchSize": options.get("BatchSize", 10)}, line=at)
+        if "Enabled" in options:
+            mapping["Enabled"] = options["Enabled"]
+        event["Type"], event["Properties"] = "SQS", mapping
+    return out
