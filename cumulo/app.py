@@ -204,6 +204,9 @@ class Cumulo:
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims, visible)
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", dims, in_flight)
             recorder.gauge("AWS/SQS", "ApproximateNumberOfMessagesDelayed", dims, delayed)
+            oldest = self.messages.queues.oldest_sent_ms(name)
+            if oldest is not None:      # CloudWatch reports no age for an empty queue
+                recorder.gauge("AWS/SQS", "ApproximateAgeOfOldestMessage", dims, max(now - oldest, 0) // 1000, "Seconds")
 
     def _open_postgres(self, url: str) -> tuple[Any, Any]:
         """Both stores on one PostgreSQL database (``store/postgres/``), sharing a pool."""

@@ -343,8 +343,10 @@ def queues_page(c: "Cumulo", csrf: str) -> Safe:
         if target:
             dlq_of[n] = target
             dead_letter_of.setdefault(target, []).append(n)
+    now_ms = int(time.time() * 1000)
     for name in names:
         a = every[name]
+        oldest = c.messages.queues.oldest_sent_ms(name)
         sources = dead_letter_of.get(name, [])
         dlq = dlq_of.get(name, "")
         action = render('<form method="post" action="{a}" class="inline">' + _FORM_CSRF +
@@ -353,16 +355,26 @@ def queues_page(c: "Cumulo", csrf: str) -> Safe:
             if len(sources) == 1 else Safe("")
         rows.append(render(
             '<tr data-queue="{n}"><td>{n}</td><td class="num visible">{v}</td><td class="num">{f}</td>'
-            '<td class="num">{d}</td><td>{dlq}</td><td>{src}</td><td>{act}</td></tr>',
+            '<td class="num">{d}</td><td class="num">{age}</td><td>{dlq}</td><td>{src}</td><td>{act}</td></tr>',
+            age="—" if oldest is None else _age(now_ms - oldest),
             n=name, v=a.get("ApproximateNumberOfMessages", "0"), f=a.get("ApproximateNumberOfMessagesNotVisible", "0"),
             d=a.get("ApproximateNumberOfMessagesDelayed", "0"),
             dlq=dlq or "—", src=", ".join(sources) or "—", act=action))
     return render(
         '<table><thead><tr><th scope="col">Queue</th><th scope="col" class="num">Visible</th>'
         '<th scope="col" class="num">In flight</th><th scope="col" class="num">Delayed</th>'
-        '<th scope="col">Dead-letter queue</th>'
+        '<th scope="col" class="num">Oldest message</th><th scope="col">Dead-letter queue</th>'
         '<th scope="col">Dead-letter queue of</th><th scope="col">Action</th></tr></thead><tbody>{rows}</tbody></table>',
-        rows=join(rows) or Safe('<tr><td colspan="7">No queues.</td></tr>'))
+        rows=join(rows) or Safe('<tr><td colspan="8">No queues.</td></tr>'))
+
+
+def _age(ms: int) -> str:
+    """How long ago, as a person reads it: 42 s, 7 min, 3 h, 2 d."""
+    seconds = max(ms, 0) // 1000
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def confirm_page(question: str, action: str, csrf: str, fields: dict[str, str], back: str) -> Safe:

@@ -148,6 +148,8 @@ class QueueMessages(Protocol):
         """Every body, oldest first, without leasing (archives)."""
     def purge(self, queue: str) -> int: ...                               # messages dropped
     def counts(self, queue: str, now_ms: int) -> tuple[int, int, int]: ...   # (visible, in flight, delayed)
+    def oldest_sent_ms(self, queue: str) -> int | None:
+        """When the oldest message still in the queue was sent (None: the queue is empty)."""
     def move(self, source: str, target: str, limit: int | None, now_ms: int) -> int:
         """Up to ``limit`` (None: all) visible messages to another queue, oldest first, as never
         received (a redrive back); how many moved."""

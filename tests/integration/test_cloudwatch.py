@@ -275,6 +275,13 @@ def test_queues_state_machines_the_bus_and_apis_publish_their_metrics(server: Cu
             time.monotonic() < deadline:
         time.sleep(0.5)
     assert total("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", QueueName="work") == 1
+    # the one message left was sent at the start of this test: its age is seconds, not more
+    age = total("AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", QueueName="work")
+    assert 0 <= age <= time.time() - started + 1
+    assert cw.get_metric_statistics(Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
+                                    StartTime=started - 120, EndTime=time.time() + 60, Period=3600,
+                                    Statistics=["Maximum"], Dimensions=[{"Name": "QueueName", "Value": "work"}]
+                                    )["Datapoints"][0]["Unit"] == "Seconds"
 
 
 def test_a_prometheus_scrape_and_cumulo_stats(server: CumuloServer) -> None:

@@ -452,3 +452,13 @@ def test_a_template_is_deployed_and_updated_from_the_console(cumulo: Cumulo, con
     assert cumulo.invoke(arn.rsplit(":", 1)[-1], b"{}").json() == {"hi": "world"}
     listing = b.get("/stacks").body.decode()
     assert re.search(r'href="/stacks/hello">hello</a></td><td class="good">UPDATE_COMPLETE<', listing)
+
+
+def test_queues_show_the_age_of_their_oldest_message(cumulo: Cumulo, console: Callable[..., Console]) -> None:
+    cumulo.queues.create_queue("busy")
+    cumulo.queues.create_queue("idle")
+    cumulo.queues.send_message("busy", "x")
+    page = logged_in(cumulo, console()).get("/queues").body.decode()
+    busy = re.search(r'<tr data-queue="busy">(.*?)</tr>', page).group(1)
+    idle = re.search(r'<tr data-queue="idle">(.*?)</tr>', page).group(1)
+    assert re.search(r'<td class="num">\d s</td>', busy) and '<td class="num">—</td>' in idle

@@ -257,6 +257,10 @@ class PostgresQueueMessages:
             (now_ms, now_ms, now_ms, queue))
         return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
+    def oldest_sent_ms(self, queue: str) -> int | None:
+        row = self._database.one("SELECT MIN(sent_ms) FROM messages WHERE queue = %s", (queue,))
+        return None if row is None or row[0] is None else int(row[0])
+
     def move(self, source: str, target: str, limit: int | None, now_ms: int) -> int:
         with self._tx() as db:
             seqs = [r[0] for r in db.execute(

@@ -246,6 +246,11 @@ class SQLiteQueueMessages:
                 "FROM messages WHERE queue = ?", (now_ms, now_ms, now_ms, queue)).fetchone()
         return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
+    def oldest_sent_ms(self, queue: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(sent_ms) FROM messages WHERE queue = ?", (queue,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
     def move(self, source: str, target: str, limit: int | None, now_ms: int) -> int:
         with self._tx() as db:
             seqs = [r[0] for r in db.execute("SELECT seq FROM messages WHERE queue = ? AND visible_ms <= ? ORDER BY seq "

@@ -123,6 +123,18 @@ def test_a_delayed_message_is_not_received_before_its_time_and_counts_as_delayed
     assert q.counts("q", T + 5_000) == (0, 2, 0)
 
 
+def test_the_oldest_messages_age_counts_every_message_in_the_queue(messages: MessageStore) -> None:
+    q = messages.queues
+    assert q.oldest_sent_ms("q") is None                          # empty: no age
+    q.send("q", [new("first")], T)
+    q.send("q", [new("second"), new("late", delay_ms=60_000)], T + 7_000)
+    assert q.oldest_sent_ms("q") == T                             # received or not
+    (first,) = [m for m in receive(q, at=T + 8_000) if m.id == "first"]
+    assert q.oldest_sent_ms("q") == T                             # in flight still counts
+    q.delete("q", [handle(first)])
+    assert q.oldest_sent_ms("q") == T + 7_000 and q.oldest_sent_ms("other") is None
+
+
 def test_send_many_commits_to_several_queues(messages: MessageStore) -> None:
     q = messages.queues
     q.send_many({"a": [new("a1"), new("a2", delay_ms=10)], "b": [new("b1", sys={"n": 1}, lease_ms=5)]}, T)
