@@ -97,6 +97,11 @@ class ConcurrencyLimiter:
         return self._reserved.get(function)
 
     @property
+    def unreserved_in_flight(self) -> int:
+        """Invocations in flight of functions without a reservation (Lambda's UnreservedConcurrentExecutions)."""
+        return self._unreserved_in_flight
+
+    @property
     def unreserved_limit(self) -> int:
         return self.account_limit - sum(self._reserved.values())
 

@@ -197,9 +197,11 @@ class Invoker:
         metrics = self._metrics
         if metrics.enabled:
             qualifier = arn.split(":", 7)[7] if arn.count(":") == 7 else None
+            limiter = self._limiter
+            own = 0 if limiter.reserved(function) is not None else 1      # it ran in the unreserved pool
             metrics.invocation(function, f"{function}:{qualifier}" if qualifier else None,
                                getattr(outcome, "duration_ms", 0.0), error,
-                               self._limiter.in_flight(function) + 1, self._limiter.total + 1)
+                               limiter.in_flight(function) + 1, limiter.total + 1, limiter.unreserved_in_flight + own)
             lines = getattr(outcome, "lines", None)
             if lines:
                 metrics.emf(function, lines)

@@ -23,7 +23,7 @@ from cumulo.observe.metrics import LAMBDA, Aggregate, Dims
 
 __all__ = ["PrometheusCollector", "GAUGES", "metric_name", "label_name"]
 
-GAUGES = {"ConcurrentExecutions", "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+GAUGES = {"ConcurrentExecutions", "UnreservedConcurrentExecutions", "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
           "ApproximateAgeOfOldestMessage",
           "ApproximateNumberOfMessagesDelayed"}
 

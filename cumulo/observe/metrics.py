@@ -99,13 +99,15 @@ class MetricRecorder:
         self._invocations: dict[tuple[str, str | None, int], list[Any]] = {}
         self._points: dict[Key, Aggregate] = {}
         self._peaks: dict[int, int] = {}            # the account's invocations in flight, peak per minute
+        self._unreserved: dict[int, int] = {}       # … of functions without a reservation, peak per minute
         self._emf: list[tuple[str, str, int]] = []  # (function, line, ms)
 
     # -- the warm path --------------------------------------------------------
     def invocation(self, function: str, resource: str | None, duration_ms: float, error: bool,
-                   concurrent: int = 1, total: int = 1) -> None:
+                   concurrent: int = 1, total: int = 1, unreserved: int | None = None) -> None:
         """One invocation of ``function`` (``resource``: ``name:qualifier`` when invoked qualified);
-        ``concurrent``/``total``: the function's and the account's invocations in flight with it."""
+        ``concurrent``/``total``/``unreserved``: the function's, the account's and the unreserved
+        pool's invocations in flight with it."""
         if not self.enabled:
             return
         minute = int(self._now()) // 60 * 60
@@ -122,6 +124,8 @@ class MetricRecorder:
                 entry[3] = concurrent
             if total > self._peaks.get(minute, 0):
                 self._peaks[minute] = total
+            if unreserved is not None and unreserved > self._unreserved.get(minute, -1):
+                self._unreserved[minute] = unreserved
 
     def emf(self, function: str, lines: Iterable[tuple[int, str]]) -> None:
         """A function's log lines that may hold Embedded Metric Format documents (parsed at drain)."""
@@ -170,6 +174,7 @@ class MetricRecorder:
             invocations, self._invocations = self._invocations, {}
             points, self._points = self._points, {}
             peaks, self._peaks = self._peaks, {}
+            unreserved, self._unreserved = self._unreserved, {}
             emf, self._emf = self._emf, []
         out: dict[Key, Aggregate] = {}
 
@@ -198,6 +203,8 @@ class MetricRecorder:
             put((LAMBDA, "ConcurrentExecutions", (("FunctionName", function),), minute), _level(peak))
         for minute, peak in peaks.items():
             put((LAMBDA, "ConcurrentExecutions", (), minute), _level(peak))
+        for minute, peak in unreserved.items():
+            put((LAMBDA, "UnreservedConcurrentExecutions", (), minute), _level(peak))
         for key, agg in points.items():
             put(key, agg)
             ns, dims = key[0], key[2]

@@ -394,3 +394,24 @@ def test_the_grafana_dashboard_asks_only_for_what_a_scrape_has(server: CumuloSer
             assert name in labels, (name, sorted(labels))
         for label in re.findall(r"by \(([a-z_]+)\)", expr) + re.findall(r"([a-z_]+)=~", expr):
             assert any(label in found for name, found in labels.items() if name in expr), (label, expr)
+
+
+def test_unreserved_concurrency_leaves_out_functions_with_a_reservation(tmp_path: Path, make_code: Any) -> None:
+    from cumulo import Cumulo
+
+    with Cumulo(home=tmp_path / "home") as c:
+        c.create_function("reserved", make_code(app="def handler(e, c):\n    return 1\n"), "app.handler")
+        c.put_function_concurrency("reserved", 5)
+        c.invoke("reserved", b"{}")
+        now = time.time()
+
+        def peak() -> float | None:
+            points = c.metrics.get_metric_statistics({
+                "Namespace": "AWS/Lambda", "MetricName": "UnreservedConcurrentExecutions", "StartTime": now - 120,
+                "EndTime": now + 120, "Period": 60, "Statistics": ["Maximum"]})["Datapoints"]
+            return max((p["Maximum"] for p in points), default=None)
+
+        assert peak() == 0                     # it ran in its own pool
+        c.create_function("shared", make_code(app="def handler(e, c):\n    return 1\n"), "app.handler")
+        c.invoke("shared", b"{}")
+        assert peak() == 1

@@ -38,7 +38,13 @@ def test_invocations_are_published_per_account_function_and_resource() -> None:
     assert (got["Duration", fn].count, got["Duration", fn].max, got["Duration", res].max) == (2, 30.0, 10.0)
     assert got["Throttles", (("FunctionName", "g"),)].sum == 1 and got["Throttles", ()].sum == 1
     assert got["ConcurrentExecutions", fn].max == 2 and got["ConcurrentExecutions", ()].max == 3
+    assert ("UnreservedConcurrentExecutions", ()) not in got         # nobody said
     assert r.drain() == []                      # drained
+    r.invocation("f", None, 1.0, False, unreserved=0)
+    r.invocation("g", None, 1.0, False, unreserved=4)
+    r.invocation("g", None, 1.0, False, unreserved=2)
+    (unreserved,) = [agg for (ns, name, dims, ts), agg in r.drain() if name == "UnreservedConcurrentExecutions"]
+    assert (unreserved.max, unreserved.min) == (4, 4)               # the minute's peak, account-wide
     off = MetricRecorder(enabled=False)
     off.invocation("f", None, 1.0, False)
     assert off.drain() == []
