@@ -49,6 +49,9 @@ from cumulo.observe.metrics import MetricRecorder
 from cumulo.metrics.alarms import Alarms
 from cumulo.metrics.service import MetricsFlusher, MetricsService
 from cumulo.store.sqlite_messages.metrics import SQLiteMetricData
+from cumulo.store.sqlite_messages.traces import SQLiteTraceSegments
+from cumulo.observe.traces import TraceRecorder
+from cumulo.traces.service import TraceFlusher, TraceService
 from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
@@ -169,6 +172,12 @@ class Cumulo:
         _private_files(s.home)      # metrics.db and its journals 0600 too
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
+        # X-Ray: segments of traced invocations, and what functions send (docs/traces.md)
+        self.trace_recorder = TraceRecorder()
+        self.trace_data = SQLiteTraceSegments(s.home / "traces.db", s.durability)
+        _private_files(s.home)
+        self.traces = TraceService(self.trace_data, self.trace_recorder, clock)
+        self.xray_daemon_address = ""   # where functions send segments (AWS_XRAY_DAEMON_ADDRESS), once served
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -261,11 +270,16 @@ class Cumulo:
         """What a function's environments get to call the platform: the server's endpoint and a session
         of the function's role (named for the function, as on AWS; ``identity/sessions.py``). Nothing
         when no server is listening: an SDK would otherwise reach AWS itself."""
+        xray = {}
+        if config.tracing == "Active" and self.xray_daemon_address:   # the X-Ray SDK's daemon, as Lambda sets it
+            host, _, port = self.xray_daemon_address.rpartition(":")
+            xray = {"AWS_XRAY_DAEMON_ADDRESS": self.xray_daemon_address, "_AWS_XRAY_DAEMON_ADDRESS": host,
+                    "_AWS_XRAY_DAEMON_PORT": port, "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
         if not self.endpoint_url:
-            return {}
+            return xray
         session = self.identity.sessions.for_function(config.role, config.name)
         return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": session.key_id,
-                "AWS_SECRET_ACCESS_KEY": session.secret, "AWS_SESSION_TOKEN": session.token}
+                "AWS_SECRET_ACCESS_KEY": session.secret, "AWS_SESSION_TOKEN": session.token, **xray}
 
     # -- access (api/authorize.py's ports) -------------------------------------
     def policies_for(self, role_arn: str) -> iam.PolicySet:
@@ -336,6 +350,11 @@ class Cumulo:
         except Exception:
             logging.getLogger("cumulo.metrics").exception("the last metrics flush failed")
         self.metric_data.close()
+        try:
+            self.traces.flush()
+        except Exception:
+            logging.getLogger("cumulo.traces").exception("the last traces flush failed")
+        self.trace_data.close()
         self.messages.close()
         self.store.close()
         if self._database is not None:
@@ -365,6 +384,7 @@ class Cumulo:
                 HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
+                TraceFlusher(self.traces),
                 self.housekeeper()]
             if self._database is not None:      # a node of a cluster: its row in `cumulo nodes`
                 from cumulo.store.postgres.nodes import Heartbeat
@@ -382,7 +402,8 @@ class Cumulo:
         return Housekeeper([self.event_bus.sweep_archives, self.queues.sweep, self.streams.sweep, self.tables.sweep,
                             self.log_groups.sweep,
                             self.objects.expire,        # S3 lifecycle expiration
-                            self.metrics.prune])        # CloudWatch's metric retention (docs/metrics.md)
+                            self.metrics.prune,         # CloudWatch's metric retention (docs/metrics.md)
+                            self.traces.prune])         # X-Ray's 30 days (docs/traces.md)
 
     def async_dispatcher(self, workers: int = 16, clock: Clock | None = None) -> AsyncDispatcher:
         """A dispatcher of asynchronous events (not started): ``start_workers`` runs one. Its clock
@@ -430,7 +451,8 @@ class Cumulo:
                                         lambda: self._sandbox, s.tmp_dir, s.sync_payload_max,  # type: ignore[arg-type,return-value]
                                         layers_dir=self.layers.merged, snap_start=self._snap_start,
                                         spin_us=s.spin_us if self._env_cpus or len(os.sched_getaffinity(0)) >= 2 else 0,
-                                        credentials=self._function_credentials, metrics=self.metric_recorder)
+                                        credentials=self._function_credentials, metrics=self.metric_recorder,
+                                        traces=self.trace_recorder)
                 for name, qualifier, target in self.store.list_provisioned_concurrency():
                     self._apply_provisioned(name, qualifier, target)
         return self._invoker
@@ -839,31 +861,35 @@ class Cumulo:
     # -- invocation -----------------------------------------------------------
     def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
                invocation_type: str = "RequestResponse", log_type: str = "None",
-               client_context: dict | None = None, identity: dict | None = None) -> InvocationResult:
+               client_context: dict | None = None, identity: dict | None = None,
+               trace_header: str | None = None) -> InvocationResult:
         """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions.
+        ``trace_header``: the caller's ``X-Amzn-Trace-Id`` (docs/traces.md).
 
         ``invocation_type="Event"`` commits the event and returns 202 at once; it runs when a
         process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         if invocation_type == InvocationType.EVENT:
-            request_id, config = self.async_events.enqueue(name, qualifier, data, client_context)
+            request_id, config = self.async_events.enqueue(name, qualifier, data, client_context, trace_header)
             return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
-        request = InvocationRequest(data, invocation_type, log_type, client_context, identity)
+        request = InvocationRequest(data, invocation_type, log_type, client_context, identity, trace_header=trace_header)
         return self._runtime().invoke(config, request, invoked_arn)
 
     async def invoke_on_loop(self, name: str, payload: bytes, executor: Executor, qualifier: str | None = None,
                              invocation_type: str = "RequestResponse", log_type: str = "None",
                              client_context: dict | None = None, identity: dict | None = None,
-                             busy: Callable[[], bool] | None = None) -> InvocationResult:
+                             busy: Callable[[], bool] | None = None,
+                             trace_header: str | None = None) -> InvocationResult:
         """``invoke`` for asyncio callers (the gateway): warm invocations never leave the event loop;
         cold starts and other blocking work run in ``executor``. ``busy()``: whether the loop has other
         work (``edge.server.Readiness.pending``); while it has none and nothing else is in flight, a
         short invocation is awaited by polling (``Settings.spin_us``)."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()
-        request = InvocationRequest(payload, invocation_type, log_type, client_context, identity)
+        request = InvocationRequest(payload, invocation_type, log_type, client_context, identity,
+                                    trace_header=trace_header)
         return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, busy)
 
     # -- logs -----------------------------------------------------------------

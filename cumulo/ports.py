@@ -103,7 +103,8 @@ class Invoke(Protocol):
     ``invocation_type="Event"`` commits the event and answers 202."""
 
     def __call__(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
-                 invocation_type: str = "RequestResponse") -> InvocationResult: ...
+                 invocation_type: str = "RequestResponse", *,
+                 trace_header: str | None = None) -> InvocationResult: ...
 
 
 class RunInvocation(Protocol):
@@ -234,6 +235,8 @@ class Send:
     # a state machine
     name: str | None = None                           # the execution's name
     parent: dict[str, Any] | None = None              # startExecution.sync: the task waiting for it
+    # any kind that carries a trace on: a function's invocation, a queue's AWSTraceHeader (docs/traces.md)
+    trace_header: str | None = None
 
 
 class TargetFailed(CumuloError):

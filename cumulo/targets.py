@@ -84,13 +84,14 @@ class Queues(Protocol):
     def attributes(self, ref: str) -> tuple[str, QueueAttributes]: ...
     def send_message(self, ref: str, body: Any, delay_seconds: int | None = None,
                      message_attributes: dict[str, Any] | None = None, system_attributes: dict[str, Any] | None = None,
-                     group_id: str | None = None, dedup_id: str | None = None) -> dict[str, Any]: ...
+                     group_id: str | None = None, dedup_id: str | None = None,
+                     trace_header: str | None = None) -> dict[str, Any]: ...
     def send_raw(self, ref: str, body: str, message_attributes: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
 
 class Buses(Protocol):
     def forward(self, bus_ref: str, event: str, hops: tuple[str, ...], event_id: str) -> None: ...
-    def put_events(self, entries: Any) -> dict[str, Any]: ...
+    def put_events(self, entries: Any, trace_header: str | None = None) -> dict[str, Any]: ...
 
 
 class ApiDestinations(Protocol):
@@ -99,7 +100,7 @@ class ApiDestinations(Protocol):
 
 class StateMachines(Protocol):
     def start_execution(self, machine_arn: Any, name: Any = None, input: Any = None,
-                        parent: dict[str, Any] | None = None) -> dict[str, Any]: ...
+                        parent: dict[str, Any] | None = None, trace_header: str | None = None) -> dict[str, Any]: ...
 
 
 class Topics(Protocol):
@@ -116,7 +117,7 @@ def topic_delivery(topics: Topics) -> Handler:
 def function_delivery(invoke: Invoke) -> Handler:
     """Answers the invocation's result (202 and its request id for an Event)."""
     return lambda target, m: invoke(target.arn, m.payload.encode(), qualifier=m.qualifier,
-                                    invocation_type=m.invocation_type)
+                                    invocation_type=m.invocation_type, trace_header=m.trace_header)
 
 
 def queue_delivery(queues: Queues) -> Handler:
@@ -128,13 +129,13 @@ def queue_delivery(queues: Queues) -> Handler:
         if m.sqs_parameters is not None:        # an event-bus target: its group, for a FIFO queue only
             _, attrs = queues.attributes(target.arn)
             if not attrs.fifo:
-                return queues.send_message(target.arn, m.payload)
+                return queues.send_message(target.arn, m.payload, trace_header=m.trace_header)
             group = m.sqs_parameters.get("MessageGroupId")
             if not group:
                 raise ValidationException("A FIFO queue target needs SqsParameters.MessageGroupId.")
             return queues.send_message(target.arn, m.payload, group_id=group, dedup_id=m.dedup_id)
         return queues.send_message(target.arn, m.payload, m.delay_seconds, m.attributes, None, m.group_id,
-                                   m.dedup_id)
+                                   m.dedup_id, trace_header=m.trace_header)
 
     return send
 
@@ -159,4 +160,5 @@ def api_destination_delivery(destinations: ApiDestinations) -> Handler:
 
 def state_machine_delivery(machines: StateMachines) -> Handler:
     """Answers StartExecution's answer (executionArn, startDate)."""
-    return lambda target, m: machines.start_execution(target.arn, m.name, m.payload, parent=m.parent)
+    return lambda target, m: machines.start_execution(target.arn, m.name, m.payload, parent=m.parent,
+                                                      trace_header=m.trace_header)

@@ -50,7 +50,7 @@ OPERATIONS = {
                                               "Targets", d),
     "ListRuleNamesByTarget": lambda c, r, d: page(c.event_bus.list_rule_names_by_target(
         d.get("TargetArn"), _bus(d)), "RuleNames", d),
-    "PutEvents": lambda c, r, d: c.event_bus.put_events(d.get("Entries")),
+    "PutEvents": lambda c, r, d: c.event_bus.put_events(d.get("Entries"), r.header("x-amzn-trace-id")),
     "TestEventPattern": lambda c, r, d: {"Result": c.event_bus.test_event_pattern(d.get("EventPattern"),
                                                                                   d.get("Event"))},
     "CreateArchive": lambda c, r, d: c.event_bus.create_archive(

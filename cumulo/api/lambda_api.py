@@ -63,6 +63,8 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         out["layers"] = doc["Layers"] or []
     if "VpcConfig" in doc:   # in a VPC: no outbound network (validate_vpc_config)
         out["vpc_config"] = doc["VpcConfig"] or {}
+    if "TracingConfig" in doc:   # Active: X-Ray segments (observe/traces.py)
+        out["tracing"] = doc["TracingConfig"] or {}
     return out
 
 
@@ -209,6 +211,7 @@ class InvokeCall:
     kind: str
     log_type: str
     client_context: dict | None
+    trace_header: str | None = None     # the caller's X-Amzn-Trace-Id (docs/traces.md)
 
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
@@ -232,7 +235,7 @@ def invoke_call(request: Request, name: str) -> InvokeCall:
     if json_limits.deeper_than(request.body, json_limits.PAYLOAD_MAX_DEPTH):
         raise InvalidRequestContentException(f"Could not parse request body into json: the payload is nested more "
                                              f"than {json_limits.PAYLOAD_MAX_DEPTH} levels deep")
-    return InvokeCall(name, _qualifier(request), kind, log_type, client_context)
+    return InvokeCall(name, _qualifier(request), kind, log_type, client_context, request.header("x-amzn-trace-id"))
 
 
 def invoke_reply(result: InvocationResult) -> Reply:
@@ -254,7 +257,7 @@ def invoke_streaming(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
         raise InvalidParameterValueException("InvokeWithResponseStream takes InvocationType RequestResponse or "
                                              "DryRun.")
     result = c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
-                      log_type=call.log_type, client_context=call.client_context)
+                      log_type=call.log_type, client_context=call.client_context, trace_header=call.trace_header)
     headers = [("x-amz-executed-version", result.executed_version), ("x-amzn-requestid", result.request_id),
                ("content-type", "application/vnd.amazon.eventstream")]
     if result.status_code == 204:
@@ -276,7 +279,8 @@ def invoke_streaming(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 def invoke(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     call = invoke_call(request, p["name"])
     return invoke_reply(c.invoke(call.name, request.body, qualifier=call.qualifier, invocation_type=call.kind,
-                                 log_type=call.log_type, client_context=call.client_context))
+                                 log_type=call.log_type, client_context=call.client_context,
+                                 trace_header=call.trace_header))
 
 
 # -- resource-based policy ----------------------------------------------------

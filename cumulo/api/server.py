@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
     apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
-    logs, query, rpcv2, s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts,
+    logs, query, rpcv2, s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts, xray,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.gate import ControlGate
@@ -41,6 +41,7 @@ from cumulo.api.secrets_extension import PORT as EXTENSION_PORT, SecretsExtensio
 from cumulo.app import Cumulo
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
+from cumulo.traces.daemon import PORT as XRAY_DAEMON_PORT, XRayDaemon
 from cumulo.runtime.environment import LOOP_PAYLOAD_MAX
 
 __all__ = ["ControlPlane", "ServerLock", "ServerBusy", "listen", "serve"]
@@ -118,7 +119,7 @@ class ControlPlane:
                 self._authorize(request, ("lambda", "Invoke"), {"name": name}, {})
             result = await self.cumulo.invoke_on_loop(call.name, request.body, self.executor, call.qualifier,
                                                       call.kind, call.log_type, call.client_context,
-                                                      busy=self._busy)
+                                                      busy=self._busy, trace_header=call.trace_header)
             return lambda_api.invoke_reply(result)
         except CumuloError as err:
             return error_reply(err)
@@ -184,7 +185,8 @@ class ControlPlane:
                 return query.handle(self.cumulo, request, check_query)
             if in_s3:
                 return s3.handle(self.cumulo, request, functools.partial(self._authorize, request) if guarded else None)
-            found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request)
+            found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request) or \
+                xray.route(request)
             if found is None:
                 raise UnknownOperationException(f"Unknown operation {request.method} {request.path}")
             handler, params = found
@@ -354,6 +356,26 @@ def _extension_door(cumulo: Cumulo) -> socket.socket | None:
         return None
 
 
+def _xray_daemon(cumulo: Cumulo) -> XRayDaemon | None:
+    """The X-Ray daemon's UDP port, where traced functions' SDKs send segments
+    (``AWS_XRAY_DAEMON_ADDRESS``): 127.0.0.1:2000 in the environments' network namespace, or a free
+    port on the host's loopback where they share the host's network; None (and a warning) where it
+    cannot be had."""
+    try:
+        zygote = cumulo.pool.zygote()
+        if zygote.network == "host":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+        else:
+            sock = zygote.listen_inside(XRAY_DAEMON_PORT, udp=True)
+    except Exception as exc:
+        log.warning("the X-Ray daemon's port is not served: %s", exc)
+        return None
+    daemon = XRayDaemon(sock, cumulo.traces.receive)
+    cumulo.xray_daemon_address = daemon.address
+    return daemon
+
+
 def inside_url(cumulo: Cumulo, control: socket.socket) -> str:
     """The control plane's URL as functions reach it (their ``AWS_ENDPOINT_URL``): the door at
     127.0.0.1 on the same port when they live in a network namespace of their own (``_door``),
@@ -388,6 +410,9 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
 
     door = _door(cumulo, control)
     extension_door = _extension_door(cumulo) if door is not None else None
+    xray_daemon = _xray_daemon(cumulo)
+    if xray_daemon is not None:
+        xray_daemon.start()
     cumulo.endpoint_url = cumulo.endpoint_url or inside_url(cumulo, control)
     signed = app if auth or door is None else ControlPlane(cumulo, auth=True, busy=readiness.pending)
     web = ConsoleServer(console, Console(cumulo, app, login=auth)) if console is not None else None
@@ -436,6 +461,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             door.close()
         if extension_door is not None:
             extension_door.close()
+        if xray_daemon is not None:
+            xray_daemon.stop()
         if gw is not None:
             gw.close()
         readiness.close()

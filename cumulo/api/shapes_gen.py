@@ -93,15 +93,16 @@ def _served() -> dict[str, list[str]]:
     from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
         apigateway, apigatewayv2, awsjson, cloudwatch, dynamodb, events, kinesis, kms, lambda_api, logs, rpcv2,
         secretsmanager, sqs, ssm,
-        stepfunctions,
+        stepfunctions, xray,
     )
     from cumulo.api.http import Request
 
     session = botocore.session.get_session()
-    rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route}
+    rest = {"lambda": lambda_api.route, "apigatewayv2": apigatewayv2.route, "apigateway": apigateway.route,
+            "xray": xray.route}
     out: dict[str, list[str]] = {}
     for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway",
-                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch"):
+                    "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch", "xray"):
         model = session.get_service_model(service)
         names = []
         for name in model.operation_names:

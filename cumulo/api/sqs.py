@@ -52,11 +52,11 @@ def set_queue_attributes(c: Any, r: Request, d: dict[str, Any]) -> Any:
 def send_message(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return c.queues.send_message(_url(d), d.get("MessageBody"), d.get("DelaySeconds"), d.get("MessageAttributes"),
                                  d.get("MessageSystemAttributes"), d.get("MessageGroupId"),
-                                 d.get("MessageDeduplicationId"))
+                                 d.get("MessageDeduplicationId"), r.header("x-amzn-trace-id"))
 
 
 def send_message_batch(c: Any, r: Request, d: dict[str, Any]) -> Any:
-    return c.queues.send_message_batch(_url(d), d.get("Entries"))
+    return c.queues.send_message_batch(_url(d), d.get("Entries"), r.header("x-amzn-trace-id"))
 
 
 def receive_message(c: Any, r: Request, d: dict[str, Any]) -> Any:

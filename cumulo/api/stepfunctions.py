@@ -31,7 +31,7 @@ OPERATIONS = {
                                               "nextToken", "maxResults", 1000, bad_token=InvalidToken),
     "DeleteStateMachine": lambda c, r, d: c.state_machines.delete_state_machine(d.get("stateMachineArn")),
     "StartExecution": lambda c, r, d: c.state_machines.start_execution(
-        d.get("stateMachineArn"), d.get("name"), d.get("input")),
+        d.get("stateMachineArn"), d.get("name"), d.get("input"), trace_header=r.header("x-amzn-trace-id")),
     "StartSyncExecution": lambda c, r, d: c.state_machines.start_sync_execution(
         d.get("stateMachineArn"), d.get("name"), d.get("input")),
     "DescribeExecution": lambda c, r, d: c.state_machines.describe_execution(d.get("executionArn")),

@@ -376,10 +376,11 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
     The same endpoint and keys speak SQS, SNS, S3, DynamoDB, Kinesis, EventBridge, Step
-    Functions, Secrets Manager, Parameter Store, KMS, IAM, STS, CloudFormation, CloudWatch and
-    CloudWatch Logs; HTTP, REST APIs and function URLs are served on the gateway port, the web
-    console on its own. The server also runs the workers: asynchronous invocations, queue and
-    stream pollers, schedules, event delivery, state machine executions, metrics and alarms.
+    Functions, Secrets Manager, Parameter Store, KMS, IAM, STS, CloudFormation, CloudWatch,
+    CloudWatch Logs and X-Ray; HTTP, REST APIs and function URLs are served on the gateway port,
+    the web console on its own, and traced functions' segments on an X-Ray daemon port. The server
+    also runs the workers: asynchronous invocations, queue and stream pollers, schedules, event
+    delivery, state machine executions, metrics and alarms.
 
     With TEMPLATE (an AWS SAM template), deploy it first, as `cumulo deploy` does; its outputs
     that are API URLs are printed as the local gateway serves them. Stops on SIGINT/SIGTERM

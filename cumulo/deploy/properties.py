@@ -25,7 +25,7 @@ from cumulo.model.alias import validate_alias_name
 from cumulo.runtime.catalog import host_architecture, interpreter_note
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
-    validate_runtime, validate_snap_start, validate_timeout, validate_vpc_config,
+    validate_runtime, validate_snap_start, validate_timeout, validate_tracing, validate_vpc_config,
 )
 
 __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "CONFIGURATION", "check_globals", "merge_globals", "read_function",
@@ -35,13 +35,12 @@ SUPPORTED = frozenset({
     "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-    "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig",
+    "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig", "Tracing",
     # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
     "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
 # Accepted so that ordinary SAM templates load, and ignored: Cumulo has nothing they could configure.
 IGNORED: dict[str, str] = {
-    "Tracing": "Cumulo has no X-Ray tracing",
     "KmsKeyArn": "environment variables are sealed with the store's master key, not this KMS key",
     "CodeSigningConfigArn": "code signatures are not checked",
     "LoggingConfig": "logs go to Cumulo's log store as text",
@@ -84,6 +83,7 @@ class FunctionSpec:
     dead_letter_arn: str = _configuration(default="")
     architecture: str = _configuration(default="x86_64")
     vpc_config: dict[str, Any] = _configuration(default_factory=dict)   # VpcConfig, normalised ({}: none)
+    tracing: str = _configuration(default="PassThrough")   # Tracing: Active | PassThrough (Disabled: PassThrough)
     role: str = _configuration(default="")     # Role (an ARN); the function kind gives SAM's role without it
     event_lines: dict[str, int] = field(default_factory=dict, compare=False)
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
@@ -215,6 +215,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         event_invoke_config=get("EventInvokeConfig", lambda v: read_event_invoke_config(plain(v))),
         snap_start=get("SnapStart", _snap_start),
         vpc_config=get("VpcConfig", _vpc_config, {}),
+        tracing=get("Tracing", _tracing, "PassThrough"),
         version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
         role=get("Role", _role, ""),
         url_config=get("FunctionUrlConfig", read_url_config),
@@ -230,6 +231,13 @@ def _snap_start(value: Any) -> str:
     if not isinstance(config, dict) or set(config) != {"ApplyOn"}:
         raise IntrinsicError("must be a map with exactly one key, ApplyOn")
     return validate_snap_start(config["ApplyOn"])
+
+
+def _tracing(value: Any) -> str:
+    """SAM's ``Tracing``: ``Active`` or ``PassThrough``; ``Disabled`` leaves the function's
+    TracingConfig out, which Lambda reports as PassThrough."""
+    mode = to_str(value)
+    return "PassThrough" if mode == "Disabled" else validate_tracing(mode)
 
 
 def _vpc_config(value: Any) -> dict[str, Any]:

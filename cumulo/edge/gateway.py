@@ -204,7 +204,7 @@ class Gateway:
         payload = orjson.dumps(event)
         integration_started = time.monotonic()
         try:
-            call = self._invoke(route.function, payload)
+            call = self._invoke(route.function, payload, _trace_header(request.headers))
             if route.timeout_ms / 1000 >= self._longest_run_s(route.function):
                 result = await call       # the function's own deadline ends it first: no timer needed
             else:
@@ -250,7 +250,7 @@ class Gateway:
         event = event_v2(request, RouteMatch("$default", {}), None, authorizer)
         function = url.function + (f":{url.qualifier}" if url.qualifier else "")
         try:
-            result = await self._invoke(function, orjson.dumps(event))
+            result = await self._invoke(function, orjson.dumps(event), _trace_header(received.headers))
         except TooManyRequestsException:
             return THROTTLED
         except CumuloError:
@@ -279,8 +279,16 @@ class Gateway:
             return 0.0          # the invocation itself will report it
         return self.cumulo.settings.init_timeout_s + config.timeout + 1.0
 
-    def _invoke(self, function: str, payload: bytes) -> Awaitable[Any]:
-        return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy)
+    def _invoke(self, function: str, payload: bytes, trace_header: str | None = None) -> Awaitable[Any]:
+        return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy, trace_header=trace_header)
+
+
+def _trace_header(headers: list[tuple[str, str]]) -> str | None:
+    """The client's ``X-Amzn-Trace-Id``: the function's invocation continues its trace (docs/traces.md)."""
+    for key, value in headers:
+        if len(key) == 15 and key.lower() == "x-amzn-trace-id":
+            return value
+    return None
 
 
 def _no_route(api: HttpApi) -> GatewayResponse:

@@ -323,7 +323,8 @@ class EventBusService:
         return compiled.matches(doc)
 
     # -- events ---------------------------------------------------------------
-    def put_events(self, entries: Any) -> dict[str, Any]:
+    def put_events(self, entries: Any, trace_header: str | None = None) -> dict[str, Any]:
+        """``trace_header``: the caller's ``X-Amzn-Trace-Id``, which goes on to the targets (docs/traces.md)."""
         if not isinstance(entries, list) or not entries:
             raise ValidationException("1 validation error detected: Value at 'entries' failed to satisfy "
                                       "constraint: Member must have length greater than or equal to 1")
@@ -350,12 +351,13 @@ class EventBusService:
             now = clock_ms(self._clock)
             batches: dict[str, list[NewMessage]] = {}
             for bus, event in accepted:
-                self.route_event(event, bus, [bus], None, False, now, batches)
+                self.route_event(event, bus, [bus], None, False, now, batches, trace_header)
             self._messages.send_many(batches, now)
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
 
     def route_event(self, event: dict[str, Any], bus: str, hops: list[str], only_rules: list[str] | None,
-                    replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]]) -> None:
+                    replayed: bool, now_ms: int, batches: dict[str, list[NewMessage]],
+                    trace_header: str | None = None) -> None:
         """Add to ``batches`` the deliveries (per matching rule target) and archive copies of one event."""
         index, rules, inputs = self.index(bus)
         flat = flatten(event)
@@ -366,7 +368,7 @@ class EventBusService:
             if self._metrics.enabled:
                 self._metrics.add("AWS/Events", "MatchedEvents", rule_dimensions(arn), 1.0, "Count")
             batches.setdefault(DELIVERIES_QUEUE, []).extend(self.deliveries_for(event, rules[arn], hops, now_ms,
-                                                                                inputs))
+                                                                                inputs, trace_header))
         if not replayed:
             body = None
             for name, pattern in self.archives_for(bus):
@@ -440,7 +442,7 @@ class EventBusService:
             return index, rules, inputs
 
     def deliveries_for(self, event: dict[str, Any], rule: dict[str, Any], hops: list[str],
-                       now_ms: int, inputs: _Inputs | None = None) -> list[NewMessage]:
+                       now_ms: int, inputs: _Inputs | None = None, trace_header: str | None = None) -> list[NewMessage]:
         """One delivery per target of ``rule``; ``inputs`` are ``index()``'s (without, compiled here)."""
         out = []
         for target in rule["Targets"]:
@@ -452,6 +454,8 @@ class EventBusService:
                 continue
             meta = {"rule": rule["Arn"], "target": target, "at": now_ms, "n": 0, "event_id": event["id"],
                     "hops": hops}
+            if trace_header:
+                meta["xt"] = trace_header
             out.append(NewMessage(str(uuid.uuid4()), payload.encode(), None, meta, None, 0, 60_000))
         return out
 
@@ -771,7 +775,8 @@ class DeliveryWorker:
     def _send(self, target: dict[str, Any], payload: str, meta: dict[str, Any]) -> None:
         self._targets.send(target["Arn"], Send(payload, sqs_parameters=target.get("SqsParameters") or {},
                                                dedup_id=meta["event_id"], http_parameters=target.get("HttpParameters"),
-                                               hops=tuple(meta.get("hops", [])), event_id=meta["event_id"]))
+                                               hops=tuple(meta.get("hops", [])), event_id=meta["event_id"],
+                                               trace_header=meta.get("xt")))
 
     def _dead_letter(self, target: dict[str, Any], meta: dict[str, Any], payload: str, err: CumuloError) -> None:
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")

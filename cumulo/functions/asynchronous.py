@@ -166,7 +166,7 @@ class AsyncEvents:
         self._metrics = metrics     # AsyncEventsReceived
 
     def enqueue(self, name: str, qualifier: str | None, payload: bytes,
-                client_context: dict | None = None) -> tuple[str, FunctionConfiguration]:
+                client_context: dict | None = None, trace_header: str | None = None) -> tuple[str, FunctionConfiguration]:
         """Commit one asynchronous event; returns the request id it will run under and the configuration
         ``name`` and ``qualifier`` resolved to (the version Invoke reports)."""
         config, _ = self._functions.resolve_for_invoke(name, qualifier)
@@ -185,6 +185,8 @@ class AsyncEvents:
         meta = {"fn": config.name, "q": q or LATEST, "rid": request_id, "at": now, "n": 0, "t": 0}
         if client_context is not None:
             meta["cc"] = client_context
+        if trace_header:        # the caller's trace goes on when the event runs (docs/traces.md)
+            meta["xt"] = trace_header
         self._messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
                                                      (config.timeout + LEASE_MARGIN_S) * 1000)], now)
         if self._metrics.enabled:
@@ -265,7 +267,8 @@ class AsyncDispatcher:
         if (config.timeout + LEASE_MARGIN_S) * 1000 > 30_000:
             # a function that may run longer than the lease holds its event that much longer
             store.release(ASYNC_QUEUE, [receipt], now + (config.timeout + LEASE_MARGIN_S) * 1000)
-        request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"])
+        request = InvocationRequest(message.body, "RequestResponse", "None", meta.get("cc"), None, meta["rid"],
+                                    meta.get("xt"))
         self._count("AsyncEventAge", config.name, float(max(now - meta["at"], 0)), "Milliseconds")
         try:
             result = self._run(config, request, invoked_arn)

@@ -51,7 +51,7 @@ class FunctionService:
                dead_letter_arn: str = "", publish: bool = False,
                snap_start: str | None = None, layers: list[str] | None = None,
                architecture: str = "x86_64", vpc_config: dict | None = None,
-               kms_key_arn: str = "") -> FunctionConfiguration:
+               kms_key_arn: str = "", tracing: str | dict = "PassThrough") -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -67,6 +67,7 @@ class FunctionService:
             architecture=fn.validate_architecture(architecture),
             vpc_config=fn.validate_vpc_config(vpc_config),
             kms_key_arn=fn.validate_kms_key_arn(kms_key_arn),
+            tracing=fn.validate_tracing(tracing),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()),
             layers=self._layers(layers or []),
@@ -195,6 +196,7 @@ class FunctionService:
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
                              layers: list[str] | None = None, architecture: str | None = None,
                              vpc_config: dict | None = None, kms_key_arn: str | None = None,
+                             tracing: str | dict | None = None,
                              revision_id: str | None = None) -> FunctionConfiguration:
         """``architecture`` is the Python API's (templates change it in place); the Lambda API
         changes it with UpdateFunctionCode, as AWS's does."""
@@ -226,6 +228,8 @@ class FunctionService:
             changes["kms_key_arn"] = fn.validate_kms_key_arn(kms_key_arn)
         if vpc_config is not None:   # {} or empty lists: out of the VPC, as on AWS
             changes["vpc_config"] = fn.validate_vpc_config(vpc_config)
+        if tracing is not None:
+            changes["tracing"] = fn.validate_tracing(tracing)
         if layers is not None:
             refs = changes["layers"] = self._layers(layers)
             _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)

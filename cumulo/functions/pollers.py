@@ -219,7 +219,10 @@ class MappingPollers:
         fname, qualifier = fn.parse_function_ref(doc["FunctionArn"])
         receipts = [(m.seq, m.receipt.partition("-")[2]) for m in batch]
         try:
-            result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier)
+            # the first message's trace goes on into the function (docs/traces.md)
+            trace = next((m.sys["AWSTraceHeader"] for m in batch if m.sys and m.sys.get("AWSTraceHeader")), None)
+            result = self._invoke_function(fname, json.dumps({"Records": records}).encode(), qualifier=qualifier,
+                                           **({"trace_header": trace} if trace else {}))
         except TooManyRequestsException:
             self._messages.release(queue, receipts, clock_ms(self._clock) + 1000)
             return

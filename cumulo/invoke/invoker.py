@@ -30,6 +30,7 @@ from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
 from cumulo.model.layer import LayerRef
 from cumulo.observe.metrics import LAMBDA, NO_METRICS, MetricRecorder
+from cumulo.observe.traces import NO_TRACES, Trace, TraceRecorder
 from cumulo.observe.logs import (
     LogSink, end_line, init_report_line, init_start_line, report_line, restore_report_line, restore_start_line,
     start_line,
@@ -63,6 +64,7 @@ class InvocationRequest:
     client_context: dict | None = None      # decoded ClientContext
     identity: dict | None = None
     request_id: str | None = None           # given for an asynchronous event (the id its 202 named)
+    trace_header: str | None = None         # the caller's X-Amzn-Trace-Id (observe/traces.py)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Invoker:
                  layers_dir: Callable[[tuple[LayerRef, ...]], Path | None] = lambda refs: None,
                  spin_us: int = 0,
                  credentials: Callable[[FunctionConfiguration], dict[str, str]] = lambda config: {},
-                 metrics: MetricRecorder = NO_METRICS) -> None:
+                 metrics: MetricRecorder = NO_METRICS, traces: TraceRecorder = NO_TRACES) -> None:
         self._pool, self._limiter, self._logs, self._arns = pool, limiter, logs, arns
         self._code_dir, self._sandbox, self._tmp_root = code_dir, sandbox, tmp_root
         self._sync_payload_max = sync_payload_max
@@ -113,6 +115,7 @@ class Invoker:
         self._spin_us = spin_us         # a lone invocation's poll-before-sleep window (environment.py)
         self._credentials = credentials   # AWS_ENDPOINT_URL and the role's session for a configuration
         self._metrics = metrics         # Lambda's metrics, aggregated in memory (observe/metrics.py)
+        self._traces = traces           # X-Ray segments of traced functions (observe/traces.py)
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -130,14 +133,17 @@ class Invoker:
         if request.invocation_type == InvocationType.DRY_RUN:
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
         slot = self._acquire(config.name)
+        trace = self._begin_trace(config, request)
         try:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
-            run = self._run(config, request, request_id, arn, may_wait)
+            run = self._run(config, request, request_id, arn, may_wait, trace)
         finally:
             self._limiter.release(slot)
         result = self._finish(config, request, request_id, run)
         self._record(config.name, arn, run.outcome, result.function_error is not None)
+        if trace is not None and trace.sampled:
+            self._trace(trace, config, arn, request_id, run, result)
         return result
 
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -170,18 +176,43 @@ class Invoker:
         except BaseException:
             self._pool.release(key, env)
             raise
+        trace = self._begin_trace(config, request)
         try:
             request_id = request.request_id or ids.request_id()
             arn = invoked_arn or self._arns.function(config.name, None if config.version == "$LATEST" else config.version)
-            outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, busy), request.payload,
-                                               time.monotonic() + config.timeout, loop, busy)
+            outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, busy, trace),
+                                               request.payload, time.monotonic() + config.timeout, loop, busy)
             run = self._ran(config, env, outcome, cold=False)
         finally:
             self._limiter.release(slot)
             self._pool.release(key, env)
         result = self._finish(config, request, request_id, run)
         self._record(config.name, arn, outcome, result.function_error is not None)
+        if trace is not None and trace.sampled:
+            self._trace(trace, config, arn, request_id, run, result)
         return result
+
+    def _begin_trace(self, config: FunctionConfiguration, request: InvocationRequest) -> Trace | None:
+        """The invocation's trace, or None (the common case: not traced and no caller's header),
+        when ``ids.trace_id()`` is its whole header."""
+        if config.tracing == "Active" or request.trace_header is not None:
+            return self._traces.begin(config.tracing == "Active", request.trace_header)
+        return None
+
+    def _trace(self, trace: Trace, config: FunctionConfiguration, arn: str, request_id: str, run: _Run,
+               result: InvocationResult) -> None:
+        """The segments Lambda reports for one traced invocation (``TraceRecorder.invocation``)."""
+        error_type = None
+        if result.function_error:
+            try:
+                error_type = json.loads(result.payload).get("errorType")
+            except (ValueError, AttributeError):
+                pass
+        self._traces.invocation(trace, name=config.name, arn=arn, account=self._arns.account, request_id=request_id,
+                                ended=time.time(), duration_ms=getattr(run.outcome, "duration_ms", 0.0),
+                                init_ms=(run.restore_ms or run.init_ms) if run.cold else None,
+                                error=result.function_error, error_type=error_type,
+                                restored=run.cold and run.restore_ms is not None)
 
     def _acquire(self, function: str) -> Any:
         """A concurrency slot; a refusal is counted as Lambda's Throttles."""
@@ -207,7 +238,7 @@ class Invoker:
                 metrics.emf(function, lines)
 
     def _run(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str,
-             may_wait: bool = True) -> _Run:
+             may_wait: bool = True, trace: Trace | None = None) -> _Run:
         key = PoolKey(config.name, config.version, config.revision_id)
         env, failure, cold = self._pool.acquire(key, lambda init_type: self.spec(config, init_type),
                                                 snap_start=lambda: self._snap_start(config), may_wait=may_wait,
@@ -217,16 +248,16 @@ class Invoker:
             return _Run(failure, True, failure.duration_ms, [], _failed_start_memory_mb(config, failure), "",
                         failed_start=True)
         try:
-            outcome = env.invoke(self._header(config, request, request_id, arn), request.payload,
+            outcome = env.invoke(self._header(config, request, request_id, arn, None, trace), request.payload,
                                  time.monotonic() + config.timeout)
             return self._ran(config, env, outcome, cold)
         finally:
             self._pool.release(key, env)
 
     def _header(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str, arn: str,
-                busy: Callable[[], bool] | None = None) -> dict:
+                busy: Callable[[], bool] | None = None, trace: Trace | None = None) -> dict:
         header = {"id": request_id, "arn": arn, "deadline_ms": int(time.time() * 1000) + config.timeout * 1000,
-                  "trace_id": ids.trace_id()}
+                  "trace_id": ids.trace_id() if trace is None else trace.header}
         # Alone — nothing else in flight, and the caller has no other work — a CPU is free to poll on.
         if self._spin_us and self._limiter.total == 1 and (busy is None or not busy()):
             header["spin"] = self._spin_us

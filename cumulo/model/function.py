@@ -37,6 +37,8 @@ __all__ = [
     "validate_architecture",
     "validate_architectures",
     "validate_vpc_config",
+    "validate_tracing",
+    "TRACING_MODES",
     "vpc_id",
     "ARCHITECTURES",
     "SNAP_START_DEFAULT",
@@ -317,6 +319,18 @@ def validate_environment(variables: dict[str, str]) -> dict[str, str]:
     return dict(variables)
 
 
+TRACING_MODES = ("Active", "PassThrough")
+
+
+def validate_tracing(config: object) -> str:
+    """``TracingConfig`` as CreateFunction/UpdateFunctionConfiguration take it (``{"Mode": …}``,
+    a missing Mode is PassThrough), or the mode itself (the Python API's), checked as AWS checks it."""
+    mode = config.get("Mode", "PassThrough") if isinstance(config, dict) else config
+    if mode not in TRACING_MODES:
+        raise _constraint(mode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+    return str(mode)
+
+
 @dataclass(frozen=True)
 class Arns:
     """Builds ARNs for one account and region."""
@@ -361,6 +375,7 @@ class FunctionConfiguration:
     # VpcConfig as set (validate_vpc_config): {} outside a VPC. In a VPC: no outbound network.
     vpc_config: dict[str, Any] = field(default_factory=dict)
     kms_key_arn: str = ""          # KMSKeyArn as set (the variables are sealed with the store's key either way)
+    tracing: str = "PassThrough"   # TracingConfig.Mode: "Active" records X-Ray segments (observe/traces.py)
 
     @property
     def no_network(self) -> bool:
@@ -424,7 +439,7 @@ class FunctionConfiguration:
             "CodeSha256": self.code_sha256,
             "Version": self.version,
             "Environment": {"Variables": dict(self.environment)},
-            "TracingConfig": {"Mode": "PassThrough"},
+            "TracingConfig": {"Mode": self.tracing},
             "RevisionId": self.revision_id,
             "State": "Active",
             "LastUpdateStatus": "Successful",

@@ -201,17 +201,18 @@ class Zygote:
     def pid(self) -> int:
         return self._proc.pid if self._proc is not None else 0
 
-    def listen_inside(self, port: int) -> socket.socket:
+    def listen_inside(self, port: int, udp: bool = False) -> socket.socket:
         """A listening socket on 127.0.0.1:``port`` *in the environments' network namespace*: the
         one door from functions to the platform (the server serves its API there, signed requests
         only). The zygote makes it in its namespace and sends it back: a server that is not root
-        could not enter that namespace itself (setns needs a capability in its own user namespace)."""
+        could not enter that namespace itself (setns needs a capability in its own user namespace).
+        ``udp``: a datagram socket bound there instead (the X-Ray daemon's port)."""
         if self.network == "host" or self._proc is None:
             raise ZygoteError("environments share the host's network: there is no namespace to listen in")
         with self._lock:
             if self._sock is None:
                 raise ZygoteError("zygote not started")
-            protocol.send(self._sock, {"op": "listen", "port": port})
+            protocol.send(self._sock, {"op": "listen", "port": port, "udp": udp})
         try:
             answer, fds = self._listening.get(timeout=_STARTUP_TIMEOUT_S)
         except queue.Empty:

@@ -204,12 +204,17 @@ class QueueService:
     def send_message(self, ref: str, body: Any, delay_seconds: int | None = None,
                      message_attributes: dict[str, Any] | None = None,
                      system_attributes: dict[str, Any] | None = None,
-                     group_id: str | None = None, dedup_id: str | None = None) -> dict[str, Any]:
+                     group_id: str | None = None, dedup_id: str | None = None,
+                     trace_header: str | None = None) -> dict[str, Any]:
+        """``trace_header``: the sender's ``X-Amzn-Trace-Id``, kept as the message's
+        ``AWSTraceHeader`` unless it gives one (docs/traces.md)."""
         name, attrs = self.attributes(ref)
-        prepared = self._prepare(attrs, body, delay_seconds, message_attributes, system_attributes, group_id, dedup_id)
+        prepared = self._prepare(attrs, body, delay_seconds, message_attributes, system_attributes, group_id, dedup_id,
+                                 trace_header=trace_header)
         return self._commit(name, attrs, [prepared])[0]
 
-    def send_message_batch(self, ref: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def send_message_batch(self, ref: str, entries: list[dict[str, Any]],
+                           trace_header: str | None = None) -> dict[str, Any]:
         name, attrs = self.attributes(ref)
         _check_batch(entries)
         total = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)
@@ -223,7 +228,7 @@ class QueueService:
                 ok.append((entry["Id"], self._prepare(
                     attrs, entry.get("MessageBody"), entry.get("DelaySeconds"), entry.get("MessageAttributes"),
                     entry.get("MessageSystemAttributes"), entry.get("MessageGroupId"),
-                    entry.get("MessageDeduplicationId"))))
+                    entry.get("MessageDeduplicationId"), trace_header=trace_header)))
             except SqsError as err:
                 failed.append({"Id": entry["Id"], "SenderFault": True, "Code": err.code, "Message": err.message})
         results = self._commit(name, attrs, [p for _, p in ok]) if ok else []
@@ -232,9 +237,12 @@ class QueueService:
 
     def _prepare(self, attrs: QueueAttributes, body: Any, delay_seconds: int | None, message_attributes: Any,
                  system_attributes: Any, group_id: Any, dedup_id: Any,
-                 answer_wanted: bool = True) -> tuple[NewMessage, dict[str, Any]]:
+                 answer_wanted: bool = True, trace_header: str | None = None) -> tuple[NewMessage, dict[str, Any]]:
         text, mattrs = q.validate_message(body, message_attributes, attrs.number("MaximumMessageSize"))
         sys_attrs = _system_attributes(system_attributes)
+        given_trace = sys_attrs.get("AWSTraceHeader")     # the answer's digest covers only what was sent
+        if trace_header and not given_trace and len(trace_header) <= 1024:
+            sys_attrs["AWSTraceHeader"] = trace_header
         if delay_seconds is not None and (isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int)
                                           or not 0 <= delay_seconds <= 900):
             raise InvalidParameterValue(f"Value {delay_seconds} for parameter DelaySeconds is invalid. Reason: "
@@ -275,9 +283,9 @@ class QueueService:
         digest = q.md5_of_attributes(mattrs)
         if digest:
             answer["MD5OfMessageAttributes"] = digest
-        if sys_attrs.get("AWSTraceHeader"):
+        if given_trace:
             answer["MD5OfMessageSystemAttributes"] = q.md5_of_attributes(
-                {"AWSTraceHeader": {"DataType": "String", "StringValue": sys_attrs["AWSTraceHeader"]}}) or ""
+                {"AWSTraceHeader": {"DataType": "String", "StringValue": given_trace}}) or ""
         return message, answer
 
     def _commit(self, name: str, attrs: QueueAttributes,

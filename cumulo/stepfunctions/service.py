@@ -285,7 +285,9 @@ class StateMachines:
 
     # -- executions -----------------------------------------------------------
     def start_execution(self, machine_arn: Any, name: Any = None, input: Any = None,
-                        parent: dict[str, Any] | None = None) -> dict[str, Any]:
+                        parent: dict[str, Any] | None = None, trace_header: str | None = None) -> dict[str, Any]:
+        """``trace_header``: the caller's ``X-Amzn-Trace-Id``, carried on by the execution's tasks
+        (docs/traces.md)."""
         machine = self._machine(machine_arn)
         name = name if name is not None else str(uuid.uuid4())
         if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -305,6 +307,8 @@ class StateMachines:
         doc = {"machine": machine["stateMachineArn"], "definition": machine["definition"], "input": text,
                "seed": secrets.token_hex(16), "started": False, "parent": parent, "type": machine["type"],
                "startDate": now}
+        if trace_header and len(trace_header) <= 1024:
+            doc["trace"] = trace_header
         if express:
             self.engine.start_express(arn, name, doc, parsed)
             self._count("ExecutionsStarted", machine["stateMachineArn"])
@@ -782,13 +786,13 @@ class Engine:
             live.doc.setdefault("tokens", {}).update(dict(tokens_add))
         role = self._machines.role_of(live.doc.get("machine")) if tasks else None
         for command in tasks:
-            self._tasks.submit(self._task, arn, command, role)
+            self._tasks.submit(self._task, arn, command, role, live.doc.get("trace"))
         if terminal:
             self._finished(arn, live)
 
-    def _task(self, arn: str, command: InvokeTask, role: str | None = None) -> None:
+    def _task(self, arn: str, command: InvokeTask, role: str | None = None, trace: str | None = None) -> None:
         try:
-            event = run_task(self._targets, arn, command, self._services, role)
+            event = run_task(self._targets, arn, command, self._services, role, trace)
         except Exception as exc:
             log.exception("task %s of %s failed in Cumulo", command.task_id, arn)
             event = TaskFailed(command.task_id, "States.Runtime", f"{type(exc).__name__}: {exc}")

@@ -39,19 +39,21 @@ _SDK = {"dynamodb": ("dynamodb", "DynamoDb")}
 
 
 def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceCalls | None = None,
-             role: str | None = None) -> Event | None:
+             role: str | None = None, trace: str | None = None) -> Event | None:
+    """``trace``: the execution's trace header, carried on by function, queue, bus and child
+    execution tasks (docs/traces.md)."""
     resource, params, task_id = command.resource, command.parameters, command.task_id
     waits = resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN
     try:
         if resource.integration is Integration.LAMBDA_FUNCTION:
-            event = _lambda(targets, task_id, resource.function_name or "", None, params, "RequestResponse")
+            event = _lambda(targets, task_id, resource.function_name or "", None, params, "RequestResponse", trace)
         elif resource.integration is Integration.LAMBDA_INVOKE:
             if not isinstance(params, dict) or not params.get("FunctionName"):
                 return TaskFailed(task_id, "States.Runtime", "lambda:invoke needs Parameters.FunctionName")
             event = _lambda(targets, task_id, params["FunctionName"], params.get("Qualifier"), params.get("Payload"),
-                            params.get("InvocationType") or "RequestResponse")
+                            params.get("InvocationType") or "RequestResponse", trace)
         elif resource.integration is Integration.SQS_SEND_MESSAGE:
-            event = _sqs(targets, task_id, params)
+            event = _sqs(targets, task_id, params, trace)
         elif resource.integration is Integration.EVENTS_PUT_EVENTS:
             event = _put_events(targets, task_id, params)
         elif resource.integration is Integration.SERVICE and resource.service == "dynamodb" \
@@ -63,7 +65,7 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
             action = resource.action[:1].upper() + resource.action[1:]
             return _service(services, task_id, service, action, params, role, prefix)
         elif resource.integration is Integration.START_EXECUTION:
-            started = _start_execution(targets, arn, command)
+            started = _start_execution(targets, arn, command, trace)
             if started is None:
                 return None              # .sync: the child's end completes the task
             event = started
@@ -100,10 +102,11 @@ def _service(services: ServiceCalls, task_id: str, service: str, action: str, pa
 
 
 def _lambda(targets: Targets, task_id: str, function: str, qualifier: str | None, payload: Any,
-            invocation_type: str) -> Event:
+            invocation_type: str, trace: str | None = None) -> Event:
     text = "" if payload is None else _text(payload)
     result = targets.send(Target.of(Kind.FUNCTION, function), Send(text, qualifier=qualifier,
-                                                                    invocation_type=invocation_type))
+                                                                    invocation_type=invocation_type,
+                                                                    trace_header=trace))
     try:
         output = json.loads(result.payload) if result.payload else None
     except ValueError:
@@ -116,13 +119,13 @@ def _lambda(targets: Targets, task_id: str, function: str, qualifier: str | None
                           "executed_version": result.executed_version})
 
 
-def _sqs(targets: Targets, task_id: str, params: Any) -> Event:
+def _sqs(targets: Targets, task_id: str, params: Any, trace: str | None = None) -> Event:
     if not isinstance(params, dict) or "QueueUrl" not in params or "MessageBody" not in params:
         return TaskFailed(task_id, "States.Runtime", "sqs:sendMessage needs QueueUrl and MessageBody")
     answer = targets.send(Target.of(Kind.QUEUE, params["QueueUrl"]), Send(
         _text(params["MessageBody"]), attributes=params.get("MessageAttributes"),
         delay_seconds=params.get("DelaySeconds"), group_id=params.get("MessageGroupId"),
-        dedup_id=params.get("MessageDeduplicationId")))
+        dedup_id=params.get("MessageDeduplicationId"), trace_header=trace))
     return TaskSucceeded(task_id, answer)
 
 
@@ -137,7 +140,7 @@ def _put_events(targets: Targets, task_id: str, params: Any) -> Event:
     return TaskSucceeded(task_id, result)
 
 
-def _start_execution(targets: Targets, parent_arn: str, command: InvokeTask) -> Event | None:
+def _start_execution(targets: Targets, parent_arn: str, command: InvokeTask, trace: str | None = None) -> Event | None:
     params, task_id = command.parameters, command.task_id
     if not isinstance(params, dict) or not params.get("StateMachineArn"):
         return TaskFailed(task_id, "States.Runtime", "states:startExecution needs StateMachineArn")
@@ -146,7 +149,7 @@ def _start_execution(targets: Targets, parent_arn: str, command: InvokeTask) -> 
         parent = {"arn": parent_arn, "task_id": task_id, "sync_version": command.resource.sync_version}
     raw_input = params.get("Input", {})
     started = targets.send(Target.of(Kind.STATE_MACHINE, params["StateMachineArn"]),
-                           Send(_text(raw_input), name=params.get("Name"), parent=parent))
+                           Send(_text(raw_input), name=params.get("Name"), parent=parent, trace_header=trace))
     if parent is not None:
         return None
     return TaskSucceeded(task_id, {"ExecutionArn": started["executionArn"], "StartDate": started["startDate"]})

@@ -39,7 +39,8 @@ from typing import Any, ContextManager, Iterable, Iterator, Protocol
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
            "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
-           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "MetricPoint", "MetricData"]
+           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "MetricPoint", "MetricData",
+           "TraceSegments"]
 
 _SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
 
@@ -404,6 +405,23 @@ class MetricData(Protocol):
         """(namespace, metric, dims, last seen s) of metrics with data since ``since_s``."""
     def prune(self, period: int, before_s: int) -> int:
         """Drop rows of ``period`` older than ``before_s`` (and catalog entries not seen since); how many."""
+    def close(self) -> None: ...
+
+
+class TraceSegments(Protocol):
+    """X-Ray's segment documents (docs/traces.md), kept per trace: a segment, or a subsegment sent on
+    its own, is a row named (trace id, its id); the trace's first start and last end are kept with
+    it for the time-range reads and the retention. Its own database file, as metrics'."""
+
+    def put(self, segments: Iterable[tuple[str, str, float, float, str]]) -> None:
+        """(trace id, segment id, start, end, document JSON) rows; a segment sent again replaces itself."""
+    def traces(self, start: float, end: float, after: str, limit: int) -> list[tuple[str, float, float]]:
+        """(trace id, first start, last end) of traces with ``start <= first start < end``, ordered by
+        (first start, trace id), after the trace ``after`` names ("" from the first)."""
+    def segments(self, trace_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The documents of each trace asked for that is kept."""
+    def prune(self, before: float) -> int:
+        """Drop the traces that ended before ``before`` (epoch seconds); how many."""
     def close(self) -> None: ...
 
 

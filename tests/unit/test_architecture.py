@@ -50,7 +50,8 @@ INSIDE = "cumulo.runtime.inside"                                          # this
 AUTHZ = "cumulo.api.authz"                                                # this package and its modules
 CAPABILITIES = ("cumulo.functions", "cumulo.metrics", "cumulo.events", "cumulo.sources", "cumulo.stepfunctions",   # these packages
                 "cumulo.gateway", "cumulo.identity", "cumulo.objects", "cumulo.topics",
-                "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms", "cumulo.logs")
+                "cumulo.secrets", "cumulo.parameters", "cumulo.tables", "cumulo.kms", "cumulo.logs",
+                "cumulo.traces")
 KNOWN_CYCLES: list[set[str]] = []
 PURE = ("cumulo.events.pattern", "cumulo.events.index", "cumulo.events.transform", "cumulo.events._operators",
         "cumulo.events._jsonpath", "cumulo.stepfunctions.asl", "cumulo.model", "cumulo.iam", "cumulo.gateway.routing",

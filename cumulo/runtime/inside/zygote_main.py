@@ -123,7 +123,7 @@ class _Forker:
                 except (EOFError, ConnectionError, protocol.ProtocolError):
                     break
                 if header.get("op") == "listen" and self.main:   # the door (Zygote.listen_inside)
-                    _listen(self.ctl, int(header["port"]))
+                    _listen(self.ctl, int(header["port"]), bool(header.get("udp")))
                 elif header.get("op") == "spawn":
                     if not (header.get("sdk") and self.main and self._to_sdk(header, fds)):
                         self.spawn(header, fds)
@@ -309,14 +309,16 @@ def _enter_own_user_namespace() -> bool:
     return True
 
 
-def _listen(ctl: socket.socket, port: int) -> None:
+def _listen(ctl: socket.socket, port: int, udp: bool = False) -> None:
     """A listening socket on 127.0.0.1:``port`` in this zygote's network namespace, sent back (or
-    why not): the door from functions to the platform."""
+    why not): the door from functions to the platform; ``udp``: a datagram socket bound there
+    (the X-Ray daemon's port)."""
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
-        sock.listen(1024)
+        if not udp:
+            sock.listen(1024)
     except OSError as exc:
         protocol.send(ctl, {"op": "listening", "error": str(exc)})
         return

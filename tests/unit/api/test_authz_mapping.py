@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
     apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
-    logs, query, s3, secretsmanager, sns, sqs, ssm, stepfunctions, sts,
+    logs, query, s3, secretsmanager, sns, sqs, ssm, stepfunctions, sts, xray,
 )
 from cumulo.api.authz import Call, Check, Scope, checks, is_arn
 
@@ -25,7 +25,7 @@ def served() -> set[tuple[str, str]]:
     ops = {(service.model, name) for service in awsjson.services.values() for name in service.operations}
     ops |= {(service.name, name) for service in query.services.values() for name in service.operations}
     ops |= {("s3", name) for name in s3.OPERATIONS}
-    for table in (lambda_api._ROUTES, apigateway._ROUTES, apigatewayv2._ROUTES):
+    for table in (lambda_api._ROUTES, apigateway._ROUTES, apigatewayv2._ROUTES, xray._ROUTES):
         for _, _, handler in table:
             ops.add(handler.operation)
     ops |= {("lambda", "ListProvisionedConcurrencyConfigs"), ("lambda", "GetLayerVersionByArn")}  # on shared paths

@@ -125,8 +125,9 @@ def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
       Tracing: Active
       LoggingConfig: {LogFormat: JSON}
 """)
-    assert [note.split(" ignored")[0] for note in fn.notes] == ["Tracing", "LoggingConfig", "Policies"]
-    assert "the function has a Role" in fn.notes[2]       # SAM makes no role then: Policies are not evaluated
+    assert [note.split(" ignored")[0] for note in fn.notes] == ["LoggingConfig", "Policies"]
+    assert fn.tracing == "Active"
+    assert "the function has a Role" in fn.notes[1]       # SAM makes no role then: Policies are not evaluated
     assert (fn.implicit_role, fn.role, fn.role_spec) == (False, "arn:aws:iam::000000000000:role/given", None)
 
 
@@ -252,7 +253,7 @@ def test_globals_merge_as_sam_documents(tmp_path: Path) -> None:
     assert fn.layers == ["arn:global", "arn:local"]                      # global entries first
     assert fn.architecture == "arm64"                                    # one architecture: replaced
     assert fn.tags == {"team": "orders", "app": "shop"}
-    assert fn.notes[0].startswith("Tracing ignored")
+    assert fn.tracing == "Active"                                        # Globals' Tracing: X-Ray segments
     assert fn.line == 18
 
 

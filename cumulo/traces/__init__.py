@@ -1,0 +1,1 @@
+"""AWS X-Ray: traces kept, the X-Ray API subset and the daemon's UDP endpoint (docs/traces.md)."""
