@@ -78,7 +78,7 @@ def main() -> None:
             trace = c.trace_recorder.begin(True, SAMPLED)
             for _ in range(5000):
                 c.trace_recorder.invocation(trace, name="f", arn="arn:aws:lambda:us-east-1:1:function:f", account="1",
-                                            request_id="r", ended=time.time(), duration_ms=1.0, init_ms=None)
+                                            request_id="r", duration_ms=1.0, init_ms=None)
             t = time.perf_counter_ns()
             n = c.traces.flush()
             print(f"{'flush of ' + str(n) + ' segments':<48}     {(time.perf_counter_ns() - t) / 1e6:9.1f} ms")

@@ -173,7 +173,7 @@ class Cumulo:
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
         # X-Ray: segments of traced invocations, and what functions send (docs/traces.md)
-        self.trace_recorder = TraceRecorder()
+        self.trace_recorder = TraceRecorder(clock.now)
         self.trace_data = SQLiteTraceSegments(s.home / "traces.db", s.durability)
         _private_files(s.home)
         self.traces = TraceService(self.trace_data, self.trace_recorder, clock)

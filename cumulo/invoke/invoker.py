@@ -140,10 +140,11 @@ class Invoker:
             run = self._run(config, request, request_id, arn, may_wait, trace)
         finally:
             self._limiter.release(slot)
+        answered = time.monotonic() if trace is not None else 0.0
         result = self._finish(config, request, request_id, run)
         self._record(config.name, arn, run.outcome, result.function_error is not None)
         if trace is not None and trace.sampled:
-            self._trace(trace, config, arn, request_id, run, result)
+            self._trace(trace, config, arn, request_id, run, result, answered)
         return result
 
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
@@ -186,10 +187,11 @@ class Invoker:
         finally:
             self._limiter.release(slot)
             self._pool.release(key, env)
+        answered = time.monotonic() if trace is not None else 0.0
         result = self._finish(config, request, request_id, run)
         self._record(config.name, arn, outcome, result.function_error is not None)
         if trace is not None and trace.sampled:
-            self._trace(trace, config, arn, request_id, run, result)
+            self._trace(trace, config, arn, request_id, run, result, answered)
         return result
 
     def _begin_trace(self, config: FunctionConfiguration, request: InvocationRequest) -> Trace | None:
@@ -200,8 +202,9 @@ class Invoker:
         return None
 
     def _trace(self, trace: Trace, config: FunctionConfiguration, arn: str, request_id: str, run: _Run,
-               result: InvocationResult) -> None:
-        """The segments Lambda reports for one traced invocation (``TraceRecorder.invocation``)."""
+               result: InvocationResult, answered: float) -> None:
+        """The segments Lambda reports for one traced invocation (``TraceRecorder.invocation``);
+        ``answered``: when the environment's answer was in (monotonic), Overhead's start."""
         error_type = None
         if result.function_error:
             try:
@@ -209,7 +212,8 @@ class Invoker:
             except (ValueError, AttributeError):
                 pass
         self._traces.invocation(trace, name=config.name, arn=arn, account=self._arns.account, request_id=request_id,
-                                ended=time.time(), duration_ms=getattr(run.outcome, "duration_ms", 0.0),
+                                duration_ms=getattr(run.outcome, "duration_ms", 0.0),
+                                overhead_ms=(time.monotonic() - answered) * 1000.0,
                                 init_ms=(run.restore_ms or run.init_ms) if run.cold else None,
                                 error=result.function_error, error_type=error_type,
                                 restored=run.cold and run.restore_ms is not None)

@@ -151,17 +151,19 @@ class TraceRecorder:
             out, self._pending = self._pending, []
         return out
 
-    def invocation(self, trace: Trace, *, name: str, arn: str, account: str, request_id: str, ended: float,
-                   duration_ms: float, init_ms: float | None, error: str | None = None,
+    def invocation(self, trace: Trace, *, name: str, arn: str, account: str, request_id: str,
+                   duration_ms: float, init_ms: float | None, overhead_ms: float = 0.0, error: str | None = None,
                    error_type: str | None = None, status: int = 200, restored: bool = False) -> None:
-        """The service's and the function's segments of one invocation that ended at ``ended``
-        (epoch seconds) after running ``duration_ms``, with Init's ``init_ms`` on a cold start
-        (``restored``: a restore from a snapshot, Lambda's ``Restore`` subsegment, SnapStart's)."""
+        """The service's and the function's segments of one invocation that ends now (the
+        recorder's clock): the handler ran ``duration_ms``, after Init's ``init_ms`` on a cold start
+        (``restored``: a restore from a snapshot, Lambda's ``Restore`` subsegment, SnapStart's), and
+        the platform spent ``overhead_ms`` after it answered."""
         if not (trace.active and trace.sampled):
             return
+        done = self._now()
+        ended = done - overhead_ms / 1000.0
         invoked = ended - duration_ms / 1000.0
         started = invoked - (init_ms or 0.0) / 1000.0
-        done = max(self._now_wall(), ended)
         subsegments = []
         if init_ms is not None:
             subsegments.append({"id": segment_id(), "name": "Restore" if restored else "Initialization",
@@ -192,9 +194,6 @@ class TraceRecorder:
             function["fault"] = True
             service["error"] = True
         self.add([service, function])
-
-    def _now_wall(self) -> float:
-        return time.time()
 
 
 NO_TRACES = TraceRecorder()

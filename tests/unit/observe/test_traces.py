@@ -63,23 +63,23 @@ def test_pass_through_passes_the_callers_header_and_records_nothing() -> None:
     caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     trace = recorder.begin(False, caller)
     assert trace.header == caller and not trace.active
-    recorder.invocation(trace, name="f", arn="arn", account="1", request_id="r", ended=10.0, duration_ms=5,
-                        init_ms=None)
+    recorder.invocation(trace, name="f", arn="arn", account="1", request_id="r", duration_ms=5, init_ms=None)
     assert recorder.drain() == []
     assert HEADER.fullmatch(recorder.begin(False, None).header).group(0).endswith("Sampled=0")   # type: ignore[union-attr]
 
 
 def test_an_invocation_is_two_valid_segments_with_lambdas_subsegments() -> None:
-    recorder = TraceRecorder(sampler=Sampler(lambda: 0.0))
+    recorder = TraceRecorder(lambda: 1_700_000_000.5, Sampler(lambda: 0.0))
     trace = recorder.begin(True, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
     recorder.invocation(trace, name="f", arn="arn:aws:lambda:us-east-1:1:function:f", account="1", request_id="r",
-                        ended=1_700_000_000.5, duration_ms=200, init_ms=300, error="Unhandled", error_type="KeyError")
+                        duration_ms=200, init_ms=300, overhead_ms=2, error="Unhandled", error_type="KeyError")
     service, function = [check_segment(d) for d in recorder.drain()]
     assert service.doc["parent_id"] == "53995c3f42cd8ad8" and function.doc["parent_id"] == service.id
     init, invocation, overhead = function.doc["subsegments"]
     assert init["name"] == "Initialization" and init["end_time"] == invocation["start_time"]
     assert round(invocation["end_time"] - invocation["start_time"], 3) == 0.2
     assert round(init["end_time"] - init["start_time"], 3) == 0.3
-    assert overhead["start_time"] == invocation["end_time"]
+    assert overhead["start_time"] == invocation["end_time"] and overhead["end_time"] == 1_700_000_000.5
+    assert round(overhead["end_time"] - overhead["start_time"], 3) == 0.002
     assert invocation["fault"] is True and invocation["cause"]["exceptions"][0]["type"] == "KeyError"
     assert service.doc["error"] is True
