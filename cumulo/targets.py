@@ -117,7 +117,12 @@ def topic_delivery(topics: Topics) -> Handler:
 def function_delivery(invoke: Invoke) -> Handler:
     """Answers the invocation's result (202 and its request id for an Event)."""
     return lambda target, m: invoke(target.arn, m.payload.encode(), qualifier=m.qualifier,
-                                    invocation_type=m.invocation_type, trace_header=m.trace_header)
+                                    invocation_type=m.invocation_type, **_traced(m))
+
+
+def _traced(m: Send) -> dict[str, Any]:
+    """The delivery's trace header as a keyword, when it carries one (docs/traces.md)."""
+    return {"trace_header": m.trace_header} if m.trace_header else {}
 
 
 def queue_delivery(queues: Queues) -> Handler:
@@ -129,13 +134,13 @@ def queue_delivery(queues: Queues) -> Handler:
         if m.sqs_parameters is not None:        # an event-bus target: its group, for a FIFO queue only
             _, attrs = queues.attributes(target.arn)
             if not attrs.fifo:
-                return queues.send_message(target.arn, m.payload, trace_header=m.trace_header)
+                return queues.send_message(target.arn, m.payload, **_traced(m))
             group = m.sqs_parameters.get("MessageGroupId")
             if not group:
                 raise ValidationException("A FIFO queue target needs SqsParameters.MessageGroupId.")
             return queues.send_message(target.arn, m.payload, group_id=group, dedup_id=m.dedup_id)
         return queues.send_message(target.arn, m.payload, m.delay_seconds, m.attributes, None, m.group_id,
-                                   m.dedup_id, trace_header=m.trace_header)
+                                   m.dedup_id, **_traced(m))
 
     return send
 
@@ -160,5 +165,4 @@ def api_destination_delivery(destinations: ApiDestinations) -> Handler:
 
 def state_machine_delivery(machines: StateMachines) -> Handler:
     """Answers StartExecution's answer (executionArn, startDate)."""
-    return lambda target, m: machines.start_execution(target.arn, m.name, m.payload, parent=m.parent,
-                                                      trace_header=m.trace_header)
+    return lambda target, m: machines.start_execution(target.arn, m.name, m.payload, parent=m.parent, **_traced(m))

@@ -130,8 +130,8 @@ class TraceRecorder:
             if caller is None:
                 root = new_root(self._now())
                 return Trace(f"Root={root};Parent={segment_id()};Sampled=0", root, False)
-            header = TraceHeader(caller.root, caller.parent or segment_id(), bool(caller.sampled))
-            return Trace(header.format(), caller.root, bool(caller.sampled))
+            passed = TraceHeader(caller.root, caller.parent or segment_id(), bool(caller.sampled))
+            return Trace(passed.format(), caller.root, bool(caller.sampled))
         root = caller.root if caller is not None else new_root(self._now())
         sampled = caller.sampled if caller is not None and caller.sampled is not None else self._sampler.sample()
         function_id = segment_id()

@@ -159,9 +159,8 @@ def summary(trace_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
     for s in segments:
         svc = _service(s)
         services.setdefault((svc["Name"], svc["Type"]), svc)
-    http = root.get("http") if isinstance(root.get("http"), dict) else {}
-    request = http.get("request") if isinstance(http.get("request"), dict) else {}
-    response = http.get("response") if isinstance(http.get("response"), dict) else {}
+    http = _member(root, "http")
+    request, response = _member(http, "request"), _member(http, "response")
     out: dict[str, Any] = {
         "Id": trace_id, "StartTime": start, "Duration": round(end - start, 3),
         "ResponseTime": round(root.get("end_time", start) - root.get("start_time", start), 3),
@@ -187,6 +186,11 @@ def summary(trace_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
                 annotations[key].append(entry)
     out["Annotations"] = annotations
     return out
+
+
+def _member(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _annotations(doc: dict[str, Any]) -> list[tuple[str, Any]]:

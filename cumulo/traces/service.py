@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from cumulo.errors import ServiceError
 from cumulo.observe.traces import TraceRecorder
@@ -61,22 +61,27 @@ def _filter(expression: Any) -> Any:
         return lambda s: True
     if not isinstance(expression, str) or len(expression) > 2000:
         raise invalid("FilterExpression must be a string of at most 2000 characters")
-    tests = []
+    tests: list[Callable[[dict[str, Any]], bool]] = []
     for part in re.split(r"\bAND\b|&&", expression):
         if (m := _SERVICE.fullmatch(part)) is not None:
-            name = m.group(1)
-            tests.append(lambda s, name=name: any(x["Name"] == name for x in s["ServiceIds"]))
+            tests.append(_has_service(m.group(1)))
         elif (m := _ANNOTATION.fullmatch(part)) is not None:
-            key, raw = m.group(1), m.group(2)
+            raw = m.group(2)
             want: Any = m.group(3) if m.group(3) is not None else {"true": True, "false": False}.get(raw)
-            if want is None:
-                want = float(raw)
-            tests.append(lambda s, key=key, want=want: any(
-                next(iter(a["AnnotationValue"].values())) == want for a in s["Annotations"].get(key, [])))
+            tests.append(_has_annotation(m.group(1), float(raw) if want is None else want))
         else:
             raise invalid(f"Unsupported filter expression: {expression!r} (Cumulo evaluates service(\"name\") "
                           "and annotation.key = value, joined by AND)")
     return lambda s: all(t(s) for t in tests)
+
+
+def _has_service(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda summary: any(x["Name"] == name for x in summary["ServiceIds"])
+
+
+def _has_annotation(key: str, want: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda summary: any(next(iter(a["AnnotationValue"].values())) == want
+                               for a in summary["Annotations"].get(key, []))
 
 
 class TraceService:
