@@ -65,6 +65,8 @@ def _params(doc: dict[str, Any]) -> dict[str, Any]:
         out["vpc_config"] = doc["VpcConfig"] or {}
     if "TracingConfig" in doc:   # Active: X-Ray segments (observe/traces.py)
         out["tracing"] = doc["TracingConfig"] or {}
+    if "LoggingConfig" in doc:   # JSON: structured logs, levels (docs/logs.md)
+        out["logging_config"] = doc["LoggingConfig"] or {}
     return out
 
 

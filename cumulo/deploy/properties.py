@@ -25,7 +25,8 @@ from cumulo.model.alias import validate_alias_name
 from cumulo.runtime.catalog import host_architecture, interpreter_note
 from cumulo.model.function import (
     validate_description, validate_environment, validate_ephemeral_storage, validate_handler, validate_memory,
-    validate_runtime, validate_snap_start, validate_timeout, validate_tracing, validate_vpc_config,
+    validate_runtime, validate_snap_start, validate_logging_config, validate_timeout, validate_tracing,
+    validate_vpc_config,
 )
 
 __all__ = ["SUPPORTED", "IGNORED", "FunctionSpec", "CONFIGURATION", "check_globals", "merge_globals", "read_function",
@@ -35,7 +36,7 @@ SUPPORTED = frozenset({
     "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-    "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig", "Tracing",
+    "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig", "Tracing", "LoggingConfig",
     # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
     "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
@@ -43,7 +44,6 @@ SUPPORTED = frozenset({
 IGNORED: dict[str, str] = {
     "KmsKeyArn": "environment variables are sealed with the store's master key, not this KMS key",
     "CodeSigningConfigArn": "code signatures are not checked",
-    "LoggingConfig": "logs go to Cumulo's log store as text",
 }
 # SAM refuses these in Globals.Function.
 _NOT_IN_GLOBALS = frozenset({"Role", "Policies", "FunctionName", "Events"})
@@ -84,6 +84,7 @@ class FunctionSpec:
     architecture: str = _configuration(default="x86_64")
     vpc_config: dict[str, Any] = _configuration(default_factory=dict)   # VpcConfig, normalised ({}: none)
     tracing: str = _configuration(default="PassThrough")   # Tracing: Active | PassThrough (Disabled: PassThrough)
+    logging_config: dict[str, str] = _configuration(default_factory=dict)   # LoggingConfig, checked
     role: str = _configuration(default="")     # Role (an ARN); the function kind gives SAM's role without it
     event_lines: dict[str, int] = field(default_factory=dict, compare=False)
     notes: list[str] = field(default_factory=list, compare=False)   # what was accepted but ignored
@@ -216,6 +217,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         snap_start=get("SnapStart", _snap_start),
         vpc_config=get("VpcConfig", _vpc_config, {}),
         tracing=get("Tracing", _tracing, "PassThrough"),
+        logging_config=get("LoggingConfig", _logging_config, {}),
         version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
         role=get("Role", _role, ""),
         url_config=get("FunctionUrlConfig", read_url_config),
@@ -238,6 +240,13 @@ def _tracing(value: Any) -> str:
     TracingConfig out, which Lambda reports as PassThrough."""
     mode = to_str(value)
     return "PassThrough" if mode == "Disabled" else validate_tracing(mode)
+
+
+def _logging_config(value: Any) -> dict[str, str]:
+    """``LoggingConfig: {LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup}``, checked as
+    CreateFunction checks it."""
+    config = _map(plain(value), frozenset({"LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"}))
+    return validate_logging_config({key: to_str(item) for key, item in config.items()})
 
 
 def _vpc_config(value: Any) -> dict[str, Any]:

@@ -51,7 +51,8 @@ class FunctionService:
                dead_letter_arn: str = "", publish: bool = False,
                snap_start: str | None = None, layers: list[str] | None = None,
                architecture: str = "x86_64", vpc_config: dict | None = None,
-               kms_key_arn: str = "", tracing: str | dict = "PassThrough") -> FunctionConfiguration:
+               kms_key_arn: str = "", tracing: str | dict = "PassThrough",
+               logging_config: dict | None = None) -> FunctionConfiguration:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
@@ -68,6 +69,7 @@ class FunctionService:
             vpc_config=fn.validate_vpc_config(vpc_config),
             kms_key_arn=fn.validate_kms_key_arn(kms_key_arn),
             tracing=fn.validate_tracing(tracing),
+            logging_config=fn.validate_logging_config(logging_config or {}),
             code_sha256="", code_size=0,
             revision_id=str(uuid.uuid4()), last_modified=_stamp(self._clock.now()),
             layers=self._layers(layers or []),
@@ -196,7 +198,7 @@ class FunctionService:
                              dead_letter_arn: str | None = None, snap_start: str | None = None,
                              layers: list[str] | None = None, architecture: str | None = None,
                              vpc_config: dict | None = None, kms_key_arn: str | None = None,
-                             tracing: str | dict | None = None,
+                             tracing: str | dict | None = None, logging_config: dict | None = None,
                              revision_id: str | None = None) -> FunctionConfiguration:
         """``architecture`` is the Python API's (templates change it in place); the Lambda API
         changes it with UpdateFunctionCode, as AWS's does."""
@@ -230,6 +232,8 @@ class FunctionService:
             changes["vpc_config"] = fn.validate_vpc_config(vpc_config)
         if tracing is not None:
             changes["tracing"] = fn.validate_tracing(tracing)
+        if logging_config is not None:   # the whole LoggingConfig, as given
+            changes["logging_config"] = fn.validate_logging_config(logging_config)
         if layers is not None:
             refs = changes["layers"] = self._layers(layers)
             _check_total_size(self._blobs.unzipped_size(current.code_hex), refs)

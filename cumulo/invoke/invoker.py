@@ -32,8 +32,8 @@ from cumulo.model.layer import LayerRef
 from cumulo.observe.metrics import LAMBDA, NO_METRICS, MetricRecorder
 from cumulo.observe.traces import NO_TRACES, Trace, TraceRecorder
 from cumulo.observe.logs import (
-    LogSink, end_line, init_report_line, init_start_line, report_line, restore_report_line, restore_start_line,
-    start_line,
+    LogSink, end_line, init_report_line, init_start_line, log_group_key, platform_json, report_line,
+    restore_report_line, restore_start_line, start_line,
 )
 from cumulo.runtime.interfaces import (
     Crashed, EnvironmentSpec, FunctionFailed, InitFailed, InvalidPayload, LogLine, Outcome, RestoreFailed, Succeeded,
@@ -314,10 +314,13 @@ class Invoker:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": config.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             **runtime.environment,
         }
+        if config.log_json:     # LoggingConfig, as the runtimes' clients read it (awslambdaric too)
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level
         if runtime.execution_env is None:   # custom runtimes: AWS sets no AWS_EXECUTION_ENV
             del env["AWS_EXECUTION_ENV"]
         node_sdk = None
@@ -349,7 +352,7 @@ class Invoker:
     def _finish(self, config: FunctionConfiguration, request: InvocationRequest, request_id: str,
                 run: _Run) -> InvocationResult:
         outcome = run.outcome
-        if not run.cold and isinstance(outcome, (Succeeded, FunctionFailed)):
+        if not run.cold and not config.logging_config and isinstance(outcome, (Succeeded, FunctionFailed)):
             return self._finish_warm(config, request, request_id, run, outcome)
         # The platform's lines are written now, after the fact: each is stamped when its phase began
         # or ended (worked back from the measured durations), then kept in order with the
@@ -403,7 +406,10 @@ class Invoker:
         if isinstance(outcome, TimedOut):
             platform_line(now, f"{_iso_now()} {request_id} Task timed out after {outcome.duration_ms / 1000:.2f} seconds")
         lines = _in_order(lines, platform)
-        self._logs.emit([LogRecord(config.name, config.version, run.stream, request_id, ts, text) for ts, text in lines])
+        key = config.name
+        if config.logging_config:     # LoggingConfig: JSON platform records, the SystemLogLevel, the LogGroup
+            lines, key = _configured(config, lines, platform, outcome), log_group_key(config.log_group)
+        self._logs.emit([LogRecord(key, config.version, run.stream, request_id, ts, text) for ts, text in lines])
         texts = [text for _, text in lines]
         tail = None
         if request.log_type == "Tail":
@@ -455,6 +461,26 @@ def _failed_start_memory_mb(config: FunctionConfiguration, failure: Outcome) -> 
     if isinstance(failure, InitFailed) and failure.max_memory_kb > 0:
         return min(-(-failure.max_memory_kb // 1024), config.memory_size)
     return config.memory_size
+
+
+def _configured(config: FunctionConfiguration, lines: list[LogLine], platform: set[int],
+                outcome: Outcome) -> list[LogLine]:
+    """``lines`` as a function's LoggingConfig wants them: with ``LogFormat: JSON`` the platform's
+    lines become Lambda's ``platform.*`` JSON records (END and, at SystemLogLevel WARN, all of them
+    left out); the function's own lines are as its runtime wrote them."""
+    if not config.log_json:
+        return lines
+    status = "success" if isinstance(outcome, Succeeded) else "timeout" if isinstance(outcome, TimedOut) \
+        else "failure" if isinstance(outcome, Crashed) else "error"
+    out = []
+    for i, (ts, text) in enumerate(lines):
+        if i in platform:
+            converted = platform_json(text, ts, status, config.system_log_level)
+            if converted is None:
+                continue
+            text = converted
+        out.append(LogLine(ts, text))
+    return out
 
 
 def _in_order(lines: list[LogLine], platform: set[int]) -> list[LogLine]:

@@ -38,6 +38,7 @@ __all__ = [
     "validate_architectures",
     "validate_vpc_config",
     "validate_tracing",
+    "validate_logging_config",
     "TRACING_MODES",
     "vpc_id",
     "ARCHITECTURES",
@@ -331,6 +332,46 @@ def validate_tracing(config: object) -> str:
     return str(mode)
 
 
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+_LOG_GROUP_RE = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}")
+
+
+def validate_logging_config(config: object) -> dict[str, str]:
+    """``LoggingConfig`` as CreateFunction/UpdateFunctionConfiguration take it, checked as Lambda
+    checks it: LogFormat ``JSON`` or ``Text``; ApplicationLogLevel and SystemLogLevel only with
+    JSON; LogGroup a CloudWatch Logs group name. Kept normalised: only what was set."""
+    if not isinstance(config, dict):
+        raise InvalidParameterValueException("LoggingConfig must be an object.")
+    unknown = set(config) - {"LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"}
+    if unknown:
+        raise InvalidParameterValueException(f"LoggingConfig has unknown members: {', '.join(sorted(unknown))}")
+    out: dict[str, str] = {}
+    fmt = config.get("LogFormat")
+    if fmt is not None:
+        if fmt not in ("JSON", "Text"):
+            raise _constraint(fmt, "loggingConfig.logFormat", "Member must satisfy enum value set: [Text, JSON]")
+        out["LogFormat"] = fmt
+    for key, allowed in (("ApplicationLogLevel", APPLICATION_LOG_LEVELS), ("SystemLogLevel", SYSTEM_LOG_LEVELS)):
+        level = config.get(key)
+        if level is None:
+            continue
+        if level not in allowed:
+            raise _constraint(level, f"loggingConfig.{key[0].lower()}{key[1:]}",
+                              f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+        if out.get("LogFormat") != "JSON":
+            raise InvalidParameterValueException(
+                f"{key} can be set only when LogFormat is JSON (LoggingConfig.LogFormat).")
+        out[key] = level
+    group = config.get("LogGroup")
+    if group is not None:
+        if not isinstance(group, str) or not _LOG_GROUP_RE.fullmatch(group):
+            raise _constraint(group, "loggingConfig.logGroup",
+                              "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+")
+        out["LogGroup"] = group
+    return out
+
+
 @dataclass(frozen=True)
 class Arns:
     """Builds ARNs for one account and region."""
@@ -376,6 +417,25 @@ class FunctionConfiguration:
     vpc_config: dict[str, Any] = field(default_factory=dict)
     kms_key_arn: str = ""          # KMSKeyArn as set (the variables are sealed with the store's key either way)
     tracing: str = "PassThrough"   # TracingConfig.Mode: "Active" records X-Ray segments (observe/traces.py)
+    # LoggingConfig as set (validate_logging_config): {} is Text to /aws/lambda/<name>
+    logging_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_json(self) -> bool:
+        """``LogFormat: JSON``: platform lines as JSON records, the runtime's logging as JSON objects."""
+        return self.logging_config.get("LogFormat") == "JSON"
+
+    @property
+    def log_group(self) -> str:
+        return self.logging_config.get("LogGroup") or f"/aws/lambda/{self.name}"
+
+    @property
+    def system_log_level(self) -> str:
+        return self.logging_config.get("SystemLogLevel", "INFO")
+
+    @property
+    def application_log_level(self) -> str:
+        return self.logging_config.get("ApplicationLogLevel", "INFO")
 
     @property
     def no_network(self) -> bool:
@@ -391,6 +451,13 @@ class FunctionConfiguration:
             return False
         apply_on = self.snap_start or SNAP_START_DEFAULT
         return apply_on == SNAP_START_DEFAULT or (apply_on == "PublishedVersions" and self.version != LATEST)
+
+    def logging_to_aws(self) -> dict[str, str]:
+        """``LoggingConfig`` as Lambda reports it: the levels only with the JSON format (INFO unless set)."""
+        doc = {"LogFormat": "JSON" if self.log_json else "Text", "LogGroup": self.log_group}
+        if self.log_json:
+            doc.update(ApplicationLogLevel=self.application_log_level, SystemLogLevel=self.system_log_level)
+        return doc
 
     def snap_start_to_aws(self) -> dict[str, str]:
         """``SnapStart`` as AWS reports this setting: ``ApplyOn`` as set (``None`` when never set,
@@ -447,7 +514,7 @@ class FunctionConfiguration:
             "Architectures": [self.architecture],
             "EphemeralStorage": {"Size": self.ephemeral_storage},
             "SnapStart": self.snap_start_to_aws(),
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+            "LoggingConfig": self.logging_to_aws(),
         }
         if self.layers:
             doc["Layers"] = [r.to_aws() for r in self.layers]

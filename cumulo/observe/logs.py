@@ -8,15 +8,18 @@ most the records of the last ``_BATCH_WINDOW_S`` (documented bound).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import sys
 import threading
+from datetime import datetime, timezone
 from typing import Iterable
 
 from cumulo.store.base import LogRecord, Store
 
 __all__ = ["LogSink", "log_group_key", "start_line", "end_line", "report_line", "init_start_line", "init_report_line",
-           "restore_start_line", "restore_report_line"]
+           "restore_start_line", "restore_report_line", "platform_json"]
 
 _FUNCTION_GROUP = "/aws/lambda/"
 
@@ -52,6 +55,71 @@ def restore_report_line(restore_ms: float, error_type: str | None = None) -> str
     if error_type is not None:
         line += f"\tStatus: error\tError Type: {error_type}"
     return line
+
+
+_METRIC = re.compile(r"([0-9.]+) (?:ms|MB)")
+_METRIC_NAMES = {"Duration": "durationMs", "Billed Duration": "billedDurationMs", "Memory Size": "memorySizeMB",
+                 "Max Memory Used": "maxMemoryUsedMB", "Init Duration": "initDurationMs",
+                 "Restore Duration": "restoreDurationMs", "Billed Restore Duration": "billedRestoreDurationMs"}
+_SYSTEM_INFO = ("DEBUG", "INFO")      # SystemLogLevels at which Lambda writes these (INFO) records
+
+
+def _fields(text: str) -> dict[str, str]:
+    """``Key: value`` pairs of a tab-separated platform line (after its first word)."""
+    out = {}
+    for part in text.split(" ", 1)[-1].split("\t"):
+        key, sep, value = part.partition(": ")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _metrics(text: str) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    for key, field in _fields(text).items():
+        name, m = _METRIC_NAMES.get(key), _METRIC.fullmatch(field)
+        if name is not None and m is not None:
+            value = m.group(1)
+            out[name] = int(value) if name in ("billedDurationMs", "memorySizeMB", "maxMemoryUsedMB",
+                                               "billedRestoreDurationMs") else float(value)
+    return out
+
+
+def platform_json(text: str, ts_ms: int, status: str, system_level: str = "INFO") -> str | None:
+    """A platform line as Lambda writes it with ``LogFormat: JSON`` (``{"time", "type", "record"}``:
+    ``platform.initStart``, ``platform.start``, ``platform.report`` with its metrics and the
+    invocation's ``status`` …), None when Lambda writes nothing for it (END; every one of them when
+    the SystemLogLevel is WARN). Other lines (a timeout's message) are left as they are."""
+    word = text.split(" ", 1)[0]
+    kinds = {"START": "platform.start", "REPORT": "platform.report", "INIT_START": "platform.initStart",
+             "INIT_REPORT": "platform.initReport", "RESTORE_START": "platform.restoreStart",
+             "RESTORE_REPORT": "platform.restoreReport", "END": ""}
+    kind = kinds.get(word)
+    if kind is None:
+        return text
+    if not kind or system_level not in _SYSTEM_INFO:
+        return None
+    fields = _fields(text)
+    record: dict[str, object]
+    if kind == "platform.start":
+        record = {"requestId": fields.get("RequestId", "").split(" ")[0], "version": text.rsplit("Version: ", 1)[-1]}
+    elif kind == "platform.report":
+        record = {"requestId": fields.get("RequestId", ""), "metrics": _metrics(text), "status": status}
+    elif kind in ("platform.initStart", "platform.restoreStart"):
+        record = {"runtimeVersion": fields.get("Runtime Version", ""),
+                  "runtimeVersionArn": fields.get("Runtime Version ARN", "")}
+        if kind == "platform.initStart":
+            record = {"initializationType": "on-demand", "phase": "init", **record}
+    else:
+        failed = fields.get("Status") == "error"
+        record = {"status": "error" if failed else "success",
+                  "metrics": {"durationMs": next(iter(_metrics(text).values()), 0.0)}}
+        if kind == "platform.initReport":
+            record = {"initializationType": "on-demand", "phase": "init", **record}
+        if failed:
+            record["errorType"] = fields.get("Error Type", "")
+    stamp = datetime.fromtimestamp(ts_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return json.dumps({"time": stamp, "type": kind, "record": record})
 
 
 def start_line(request_id: str, version: str) -> str:

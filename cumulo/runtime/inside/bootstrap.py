@@ -93,19 +93,63 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# LoggingConfig's ApplicationLogLevel names -> Python's levels (TRACE below DEBUG, FATAL is CRITICAL)
+_LEVELS = {"TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+           "WARNING": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL,
+           "CRITICAL": logging.CRITICAL}
+# what a LogRecord always has: everything else on it was added (``extra=``) and goes into the JSON
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
+                                                                                  "aws_request_id"}
+
+
+def _json_logs() -> bool:
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
+class _JsonFormatter(logging.Formatter):
+    """``LogFormat: JSON``: one JSON object per record, with the fields Lambda's Python runtime
+    writes (timestamp, level, message, logger, requestId; an exception's errorType, errorMessage,
+    stackTrace and location) and whatever ``extra=`` added."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": {"WARNING": "WARN", "CRITICAL": "FATAL", "Level 5": "TRACE"}.get(record.levelname,
+                                                                                      record.levelname),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            doc.update(errorType=type(exc).__name__, errorMessage=str(exc),
+                       stackTrace=traceback.format_tb(exc.__traceback__),
+                       location=f"{record.pathname}:{record.funcName}:{record.lineno}")
+        request_id = getattr(record, "aws_request_id", "")
+        if request_id:
+            doc["requestId"] = request_id
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in doc:
+                doc[key] = value
+        return json.dumps(doc, default=str, ensure_ascii=False) + "\n"
+
+
 def _install_logging() -> _RequestIdFilter:
-    """The root logger as AWS's Python runtime sets it up."""
+    """The root logger as AWS's Python runtime sets it up: tab-separated text, or JSON objects with
+    ``LogFormat: JSON``; the level is ``AWS_LAMBDA_LOG_LEVEL`` (ApplicationLogLevel) when set."""
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-                                  "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    if _json_logs():
+        handler.setFormatter(_JsonFormatter())
+    else:
+        formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                                      "%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
     request_filter = _RequestIdFilter()
     handler.addFilter(request_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    root.setLevel(getattr(logging, level.upper(), logging.WARNING) if level else logging.WARNING)
+    root.setLevel(_LEVELS.get(level.upper(), logging.WARNING) if level else logging.WARNING)
     return request_filter
 
 
@@ -121,6 +165,15 @@ def error_document(exc: BaseException, request_id: str, error_type: str | None =
 
 
 def _log_error(doc: dict[str, Any]) -> None:
+    if _json_logs():     # as an ERROR record of the JSON format
+        record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "ERROR",
+                  "message": doc["errorMessage"], "logger": "root", "errorType": doc["errorType"],
+                  "errorMessage": doc["errorMessage"], "stackTrace": doc["stackTrace"]}
+        if doc.get("requestId"):
+            record["requestId"] = doc["requestId"]
+        sys.stdout.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
     trace = "".join(doc["stackTrace"])
     sys.stdout.write(f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
                      + (f"Traceback (most recent call last):\n{trace}" if trace else ""))

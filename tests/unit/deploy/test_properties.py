@@ -125,9 +125,9 @@ def test_ignored_properties_are_noted_and_not_evaluated(tmp_path: Path) -> None:
       Tracing: Active
       LoggingConfig: {LogFormat: JSON}
 """)
-    assert [note.split(" ignored")[0] for note in fn.notes] == ["LoggingConfig", "Policies"]
-    assert fn.tracing == "Active"
-    assert "the function has a Role" in fn.notes[1]       # SAM makes no role then: Policies are not evaluated
+    assert [note.split(" ignored")[0] for note in fn.notes] == ["Policies"]
+    assert fn.tracing == "Active" and fn.logging_config == {"LogFormat": "JSON"}
+    assert "the function has a Role" in fn.notes[0]       # SAM makes no role then: Policies are not evaluated
     assert (fn.implicit_role, fn.role, fn.role_spec) == (False, "arn:aws:iam::000000000000:role/given", None)
 
 
