@@ -51,6 +51,7 @@ from cumulo.metrics.service import MetricsFlusher, MetricsService
 from cumulo.store.sqlite_messages.metrics import SQLiteMetricData
 from cumulo.store.sqlite_messages.traces import SQLiteTraceSegments
 from cumulo.observe.traces import TraceRecorder
+from cumulo.traces.otlp import OtlpExporter
 from cumulo.traces.service import TraceFlusher, TraceService
 from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
@@ -176,7 +177,10 @@ class Cumulo:
         self.trace_recorder = TraceRecorder(clock.now)
         self.trace_data = SQLiteTraceSegments(s.home / "traces.db", s.durability)
         _private_files(s.home)
-        self.traces = TraceService(self.trace_data, self.trace_recorder, clock)
+        # … also exported to an OpenTelemetry collector when one is configured (--otlp-endpoint)
+        self.otlp = OtlpExporter(s.otlp_endpoint) if s.otlp_endpoint else None
+        self.traces = TraceService(self.trace_data, self.trace_recorder, clock,
+                                   export=self.otlp.submit if self.otlp is not None else None)
         self.xray_daemon_address = ""   # where functions send segments (AWS_XRAY_DAEMON_ADDRESS), once served
         self._route_targets()
         self._workers: list[Worker] = []
@@ -355,6 +359,8 @@ class Cumulo:
         except Exception:
             logging.getLogger("cumulo.traces").exception("the last traces flush failed")
         self.trace_data.close()
+        if self.otlp is not None:       # what the last flush handed it
+            self.otlp.export()
         self.messages.close()
         self.store.close()
         if self._database is not None:
@@ -385,6 +391,7 @@ class Cumulo:
                 self.state_machines.engine,
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 TraceFlusher(self.traces),
+                *([self.otlp] if self.otlp is not None else []),
                 self.housekeeper()]
             if self._database is not None:      # a node of a cluster: its row in `cumulo nodes`
                 from cumulo.store.postgres.nodes import Heartbeat

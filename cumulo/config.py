@@ -43,6 +43,7 @@ class Settings:
     master_key_file: str = ""          # the store's master key (docs/secrets.md); "": <home>/master.key
     metrics: bool = True                # record Lambda's and the services' metrics (docs/metrics.md)
     metrics_interval_s: float = 60.0    # flush recorded metrics to the store and evaluate alarms this often
+    otlp_endpoint: str = ""             # an OpenTelemetry collector's OTLP/HTTP URL: traces are exported there
     iam: str = "enforce"                # role sessions' requests: enforce | audit (allow, log denials) | off
     # `cumulo up`'s HTTP ports (control plane and gateway, each): what one client may hold (edge/server.py)
     http_max_connections: int = 0       # more are answered 503 and closed; 0: 1,024 or 1/4 of the fd limit

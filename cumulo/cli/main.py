@@ -362,6 +362,9 @@ _NO_BUILD = click.option(
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @click.option("--metrics-port", default=None, type=int,
               help="Serve Prometheus' /metrics on this port (0: any free one; off by default; docs/metrics.md).")
+@click.option("--otlp-endpoint", default=None, metavar="URL",
+              help="Export traces to this OpenTelemetry collector over OTLP/HTTP (JSON), e.g. "
+                   "http://127.0.0.1:4318 (docs/traces.md). Env: CUMULO_OTLP_ENDPOINT.")
 @click.option("--store", "store_url", default=None, metavar="postgresql://…",
               help="Keep the state in this PostgreSQL database instead of SQLite files under --home: every node "
                    "started on the same database shares its functions, queues and work (docs/scale-out.md). "
@@ -371,7 +374,7 @@ _NO_BUILD = click.option(
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, console_port: int,
        no_auth: bool, iam_mode: str | None, parameters: tuple[str, ...], metrics_port: int | None,
-       store_url: str | None,
+       otlp_endpoint: str | None, store_url: str | None,
        stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
@@ -409,6 +412,10 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
                                "give one: cumulo up TEMPLATE")
     if iam_mode is not None:
         ctx.obj.setdefault("settings", {})["iam"] = iam_mode
+    if otlp_endpoint is not None:
+        if otlp_endpoint and not otlp_endpoint.startswith(("http://", "https://")):
+            raise click.UsageError(f"--otlp-endpoint takes an http:// or https:// URL, not {otlp_endpoint!r}")
+        ctx.obj.setdefault("settings", {})["otlp_endpoint"] = otlp_endpoint
     if store_url is not None:
         if store_url and not store_url.startswith(("postgresql://", "postgres://")):
             raise click.UsageError(f"--store takes a postgresql:// URL, not {store_url!r}")
@@ -440,6 +447,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         _announce(c, endpoint, gateway_url, key, created, no_auth, deployed, cpus, stack, console_url)
         if scrape is not None:
             click.echo(f"Prometheus metrics: {scrape}/metrics", err=True)
+        if c.otlp is not None:
+            click.echo(f"traces exported over OTLP to {c.otlp.url}", err=True)
         server.serve(c, sock, auth=not no_auth, gateway=gateway_sock, console=console_sock)
         click.echo("cumulo: stopped accepting; in-flight requests finished; shutting environments down", err=True)
     finally:

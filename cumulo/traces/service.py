@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from cumulo.errors import ServiceError
 from cumulo.observe.traces import TraceRecorder
@@ -86,8 +86,11 @@ def _has_annotation(key: str, want: Any) -> Callable[[dict[str, Any]], bool]:
 
 class TraceService:
     def __init__(self, data: TraceSegments, recorder: TraceRecorder, clock: Clock = SYSTEM_CLOCK,
-                 retention_days: int = RETENTION_DAYS) -> None:
+                 retention_days: int = RETENTION_DAYS,
+                 export: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        """``export``: also hands every segment kept to it (the OTLP exporter's ``submit``)."""
         self._data, self._recorder, self._clock = data, recorder, clock
+        self._export = export
         self._retention_s = retention_days * 86400
         self._lock = threading.Lock()
 
@@ -100,9 +103,11 @@ class TraceService:
                 self._write([check_segment(d) for d in docs])
         return len(docs)
 
-    def _write(self, checked: Iterable[Checked]) -> None:
+    def _write(self, checked: list[Checked]) -> None:
         self._data.put((c.trace_id, c.id, c.start, c.end, json.dumps(c.doc, separators=(",", ":")))
                        for c in checked)
+        if self._export is not None:
+            self._export([c.doc for c in checked])
 
     def put_trace_segments(self, doc: dict[str, Any]) -> dict[str, Any]:
         texts = doc.get("TraceSegmentDocuments")
