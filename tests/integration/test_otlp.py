@@ -72,7 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> It
 
 def test_a_traced_invocation_reaches_the_collector_as_spans_of_its_trace(server: CumuloServer,
                                                                           collector: Collector) -> None:
-    assert f"traces exported over OTLP to {collector.url}/v1/traces" in server.output
+    said = f"traces exported over OTLP to {collector.url}/v1/traces"
+    assert said in server.wait_for_output(said)
     create(server, "echo", ECHO)
     epoch, rest, caller = f"{int(time.time()):08x}", "9a" * 12, "1234567890abcdef"
     traced_client(server, f"Root=1-{epoch}-{rest};Parent={caller};Sampled=1").invoke(FunctionName="echo")
