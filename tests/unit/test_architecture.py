@@ -27,7 +27,7 @@ Python runs on the way to a submodule is not counted as an import of it.
    above it: ``ports.py``, ``targets.py``, ``workers.py``, ``model/``, ``iam/`` (the policy language),
    ``store/``, ``invoke/``, ``runtime/``, ``observe/`` …) imports a capability.
 8. The pure cores (``PURE``: the event pattern language, ASL, the models, IAM's policy language,
-   the gateway's routing and payloads, alarm rules and metric math) do no I/O: they import none of
+   the gateway's routing and payloads, alarm rules and metric math, X-Ray's segment documents) do no I/O: they import none of
    the standard library's files, processes, sockets, databases or logging (``NO_IO``), no cumulo
    module but pure ones and ``cumulo.errors``, and call no ``open``, ``print`` or ``input``. A clock
    read (``time``) and the time zone database are allowed; ``EXCEPTIONS`` names the two modules that
@@ -57,7 +57,7 @@ PURE = ("cumulo.events.pattern", "cumulo.events.index", "cumulo.events.transform
         "cumulo.events._jsonpath", "cumulo.stepfunctions.asl", "cumulo.model", "cumulo.iam", "cumulo.gateway.routing",
         "cumulo.gateway.responses", "cumulo.gateway._request", "cumulo.gateway.payload_v1",
         "cumulo.gateway.payload_v2", "cumulo.gateway.payload_rest", "cumulo.metrics.alarm_rule",
-        "cumulo.metrics.expressions")                       # these modules and packages, and any under them
+        "cumulo.metrics.expressions", "cumulo.traces.segments")   # these modules and packages, and any under them
 NO_IO = {"os", "io", "pathlib", "shutil", "tempfile", "glob", "socket", "ssl", "select", "selectors", "subprocess",
          "multiprocessing", "signal", "mmap", "fcntl", "sqlite3", "asyncio", "logging", "zipfile", "tarfile",
          "urllib.request", "http.client", "http.server", "psycopg", "psycopg_pool", "boto3", "botocore"}
