@@ -254,3 +254,19 @@ def test_put_trace_segments_answers_bad_documents_and_keeps_good_ones(server: Cu
     assert summary["Http"] == {"HttpURL": "http://shop/", "HttpMethod": "GET", "HttpStatus": 200}
     with pytest.raises(xray.exceptions.InvalidRequestException):
         xray.get_trace_summaries(StartTime=now, EndTime=now + 60, FilterExpression="responsetime > 5")
+
+
+def test_an_asynchronous_invocation_runs_under_its_callers_trace(server: CumuloServer) -> None:
+    sqs = server.aws("sqs")
+    seen = sqs.create_queue(QueueName="async-witnessed")["QueueUrl"]
+    create(server, "later", SEEN, tracing="PassThrough", env={"SEEN": seen})
+    root = f"1-{int(time.time()):08x}-{'9b' * 12}"
+    answer = traced_client(server, f"Root={root};Parent=00000000000000dd;Sampled=1").invoke(
+        FunctionName="later", InvocationType="Event", Payload=b"{}")
+    assert answer["StatusCode"] == 202
+    deadline, got = time.monotonic() + 30, []
+    while not got and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=seen, WaitTimeSeconds=1).get("Messages", [])
+    assert got, "the event did not run"
+    m = HEADER.fullmatch(got[0]["Body"])
+    assert m is not None and m.group(1) == root and m.group(2) == "00000000000000dd"   # PassThrough: as sent
