@@ -270,3 +270,22 @@ def test_an_asynchronous_invocation_runs_under_its_callers_trace(server: CumuloS
     assert got, "the event did not run"
     m = HEADER.fullmatch(got[0]["Body"])
     assert m is not None and m.group(1) == root and m.group(2) == "00000000000000dd"   # PassThrough: as sent
+
+
+def test_an_http_apis_client_header_is_the_invocations_trace(server: CumuloServer) -> None:
+    from tests.integration.test_gateway import Gateway
+
+    create(server, "front", ECHO)
+    apigw = server.aws("apigatewayv2")
+    api = apigw.create_api(Name="traced", ProtocolType="HTTP")
+    integration = apigw.create_integration(
+        ApiId=api["ApiId"], IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+        IntegrationUri="arn:aws:lambda:us-east-1:000000000000:function:front")
+    apigw.create_route(ApiId=api["ApiId"], RouteKey="GET /t", Target=f"integrations/{integration['IntegrationId']}")
+    root = f"1-{int(time.time()):08x}-{'4c' * 12}"
+    status, _, body = Gateway(server).request("GET", f"/{api['ApiId']}/t",
+                                              headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=1"})
+    assert status == 200, body
+    m = HEADER.fullmatch(body.decode())
+    assert m is not None and m.group(1) == root
+    assert {d["origin"] for d in segments(server, root, want=2)} == {"AWS::Lambda", "AWS::Lambda::Function"}
