@@ -16,6 +16,7 @@ in ``Invoker._header``, then ``ids.trace_id()``.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import threading
@@ -31,7 +32,8 @@ FIXED_RATE = 0.05          # … then 5 % of the others
 _ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
 _ID = re.compile(r"[0-9a-f]{16}")
 _PENDING_MAX = 100_000     # segments held for the store at most (beyond: dropped, as a full daemon drops)
-_rng = random.Random()
+_rng = random.Random(os.urandom(32))      # ids, not secrets (as ids.py's); reseeded in a forked child
+os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
 
 @dataclass(frozen=True)
