@@ -76,6 +76,7 @@ from cumulo.outbox import OutboxWorker
 from cumulo.topics.http import HttpDeliveries
 from cumulo.topics.service import TopicService
 from cumulo.topics.signing import Signer
+from cumulo.secrets.rotation import RotationWorker
 from cumulo.secrets.service import SecretService
 from cumulo.parameters.service import ParameterService
 from cumulo.kms.service import KeyService
@@ -165,7 +166,8 @@ class Cumulo:
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
         self.store.seal_environments(self.keyring)    # functions' environment variables, sealed at rest
-        self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # Secrets Manager
+        self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock,  # Secrets Manager
+                                     self.invoke, self._service_may_invoke)     # rotation functions
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
         # CloudWatch: metrics recorded in memory, flushed to their own file; alarms (docs/metrics.md)
@@ -285,6 +287,25 @@ class Cumulo:
         return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": session.key_id,
                 "AWS_SECRET_ACCESS_KEY": session.secret, "AWS_SESSION_TOKEN": session.token, **xray}
 
+    def _service_may_invoke(self, function_arn: str, service: str, source_arn: str) -> bool:
+        """Whether an AWS service principal (``secretsmanager.amazonaws.com``) may invoke the function,
+        acting for ``source_arn``: the function's resource policy (AddPermission) decides, as on AWS
+        (unless ``Settings.iam`` is off; ``audit`` logs a refusal and allows). False for no function."""
+        try:
+            fname, qualifier = fn.parse_function_ref(function_arn)
+            self.functions.get(fname, qualifier)
+        except CumuloError:
+            return False
+        if self.settings.iam == "off":
+            return True
+        request = iam.Request(iam.Principal.service_principal(service), "lambda:InvokeFunction", function_arn,
+                              source_arn=source_arn, source_account=self.arns.account)
+        decision = iam.evaluate(request, (), self.function_policies.policy_for(function_arn))
+        if not decision and self.settings.iam == "audit":
+            log.warning("audit: %s", decision.message)
+            return True
+        return bool(decision)
+
     # -- access (api/authorize.py's ports) -------------------------------------
     def policies_for(self, role_arn: str) -> iam.PolicySet:
         """A role's identity-based policies (``identity/service.py``); none for a role not kept."""
@@ -389,6 +410,7 @@ class Cumulo:
                 OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
+                RotationWorker(self.secrets, m.leases, self.clock),      # secrets' scheduled rotations
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 TraceFlusher(self.traces),
                 *([self.otlp] if self.otlp is not None else []),

@@ -99,6 +99,15 @@ def get_random_password(c: Any, r: Request, d: dict[str, Any]) -> Any:
         bool(d.get("IncludeSpace")), d.get("RequireEachIncludedType", True) is not False)}
 
 
+def rotate_secret(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.rotate_secret(d.get("SecretId"), d.get("RotationLambdaARN"), d.get("RotationRules"),
+                                   d.get("RotateImmediately"), d.get("ClientRequestToken"))
+
+
+def cancel_rotate_secret(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.cancel_rotate_secret(d.get("SecretId"))
+
+
 def tag_resource(c: Any, r: Request, d: dict[str, Any]) -> Any:
     c.secrets.tag(d.get("SecretId"), d.get("Tags"))
 
@@ -114,5 +123,6 @@ SERVICE = Service("secretsmanager", "secretsmanager", "application/x-amz-json-1.
     "UpdateSecretVersionStage": update_secret_version_stage, "DeleteSecret": delete_secret,
     "RestoreSecret": restore_secret, "GetRandomPassword": get_random_password, "TagResource": tag_resource,
     "UntagResource": untag_resource,
+    "RotateSecret": rotate_secret, "CancelRotateSecret": cancel_rotate_secret,
 }, model="secretsmanager")
 register(SERVICE)

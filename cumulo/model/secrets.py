@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timedelta, timezone
 import secrets as random
 import string
 from typing import Any, Iterable
 
-from cumulo.errors import ServiceError
+from cumulo.errors import ServiceError, ValidationException
+from cumulo.model import cron
 
 __all__ = ["SecretsError", "not_found", "invalid_parameter", "invalid_request", "exists", "check_name",
            "arn_suffix", "secret_arn", "name_of", "CURRENT", "PREVIOUS", "PENDING", "MAX_VERSIONS",
-           "MAX_VALUE_BYTES", "stage_new_version", "move_stage", "prune", "random_password", "PUNCTUATION"]
+           "MAX_VALUE_BYTES", "stage_new_version", "move_stage", "prune", "random_password", "PUNCTUATION",
+           "check_rotation_rules", "rotation_window", "STEPS"]
 
 CURRENT, PREVIOUS, PENDING = "AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"
 MAX_VERSIONS = 100                # versions kept; beyond, the oldest without a label go
@@ -159,3 +162,87 @@ def random_password(length: Any = 32, exclude: Any = "", numbers: bool = True, u
     chars += [random.choice(alphabet) for _ in range(length - len(chars))]
     random.SystemRandom().shuffle(chars)
     return "".join(chars)
+
+
+# -- rotation ----------------------------------------------------------------------------------------
+# Secrets Manager API Reference, RotationRulesType: a schedule is ``AutomaticallyAfterDays`` (1–1000)
+# or a ``ScheduleExpression`` (``rate(N hours)``, at least 4, or ``rate(N days)``, at most 1000, or a
+# six-field ``cron(...)``), not both; ``Duration`` (``1h``–``24h``) is the window's length. Without a
+# Duration a window of a schedule in hours closes after one hour, one in days at the end of the UTC
+# day; a window never reaches into the next UTC day.
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+_DURATION = re.compile(r"([0-9]{1,2})h")
+_HOUR, _DAY_S = 3600, 86_400
+
+
+def check_rotation_rules(rules: Any) -> dict[str, Any]:
+    """RotationRules as given, checked (InvalidParameterException otherwise), without empty members."""
+    if not isinstance(rules, dict):
+        raise invalid_parameter("RotationRules must be a structure.")
+    days, expression, duration = rules.get("AutomaticallyAfterDays"), rules.get("ScheduleExpression"), \
+        rules.get("Duration")
+    out: dict[str, Any] = {}
+    if days is not None and expression is not None:
+        raise invalid_parameter("You can't specify both AutomaticallyAfterDays and ScheduleExpression.")
+    if days is None and expression is None:
+        raise invalid_parameter("RotationRules must have AutomaticallyAfterDays or ScheduleExpression.")
+    if days is not None:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 1000:
+            raise invalid_parameter("AutomaticallyAfterDays must be between 1 and 1000.")
+        out["AutomaticallyAfterDays"] = days
+    else:
+        if not isinstance(expression, str):
+            raise invalid_parameter("ScheduleExpression must be a string.")
+        schedule = _schedule(expression)
+        if isinstance(schedule, cron.Rate):
+            if schedule.seconds % _DAY_S == 0:
+                if schedule.seconds // _DAY_S > 1000:
+                    raise invalid_parameter("A rate in days must be at most 1000 days.")
+            elif schedule.seconds % _HOUR != 0 or schedule.seconds < 4 * _HOUR:
+                raise invalid_parameter("A rotation schedule's rate must be at least 4 hours, in hours or days.")
+        out["ScheduleExpression"] = expression
+    if duration is not None:
+        found = _DURATION.fullmatch(duration) if isinstance(duration, str) else None
+        if found is None or not 1 <= int(found.group(1)) <= 24:
+            raise invalid_parameter("Duration must be 1h to 24h.")
+        out["Duration"] = duration
+    return out
+
+
+def _schedule(expression: str) -> cron.Schedule:
+    try:
+        schedule = cron.parse(expression)
+    except ValidationException as exc:
+        raise invalid_parameter(str(exc)) from None
+    if isinstance(schedule, cron.At):
+        raise invalid_parameter("A rotation schedule is a rate() or cron() expression.")
+    return schedule
+
+
+def rotation_window(rules: dict[str, Any], last: float, now: float) -> tuple[float, float]:
+    """The next rotation window (start, end; epoch seconds) of ``rules`` (checked): a rate counts from
+    ``last`` (the last rotation, or when rotation was set up), a cron from ``now``; a window already
+    open at ``now`` is the next one. Cumulo rotates at a window's start."""
+    utc = timezone.utc
+    if "AutomaticallyAfterDays" in rules:
+        day = datetime.fromtimestamp(last, utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = (day + timedelta(days=rules["AutomaticallyAfterDays"])).timestamp()
+        hours = False
+    else:
+        schedule = _schedule(rules["ScheduleExpression"])
+        if isinstance(schedule, cron.Rate):
+            hours = schedule.seconds % _DAY_S != 0
+            base = datetime.fromtimestamp(last, utc)
+            if not hours:
+                base = base.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = (base + timedelta(seconds=schedule.seconds)).timestamp()
+        else:
+            hours = False
+            nxt = schedule.next_after(datetime.fromtimestamp(now, utc), utc)
+            start = nxt.timestamp() if nxt is not None else now + 1000 * _DAY_S
+    end_of_day = (start // _DAY_S + 1) * _DAY_S
+    if "Duration" in rules:
+        end = min(start + int(rules["Duration"][:-1]) * _HOUR, end_of_day)
+    else:
+        end = start + _HOUR if hours else end_of_day
+    return start, end

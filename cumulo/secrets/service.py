@@ -4,11 +4,21 @@ and the version's id, so a value copied elsewhere does not open). The rules of s
 names are ``model/secrets.py``'s. A secret scheduled for deletion refuses everything but
 Describe, Restore and a forced Delete, and is gone once its date has passed (read lazily: the next
 call that looks for it removes it).
+
+Rotation (docs/secrets.md): RotateSecret keeps a rotation function and rules on the secret, stages
+an empty ``AWSPENDING`` version (the rotation's ``ClientRequestToken``) and invokes the function
+(``ports.Invoke``) with the four steps in order, outside the service's lock: the function calls the
+API back with its role's session. Only a ``finishSecret`` that left ``AWSCURRENT`` on the new
+version is a rotation; anything else leaves ``AWSCURRENT`` where it was and ``AWSPENDING`` on the
+new version, which a later RotateSecret refuses as AWS does. ``RotationWorker``
+(``secrets/rotation.py``) starts the rotations whose window has opened, on the service's clock.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 import threading
 import uuid
@@ -17,9 +27,15 @@ from typing import Any, Callable
 from cumulo.keyring import Keyring
 from cumulo.model import secrets as sm
 from cumulo.model.secrets import SecretsError, invalid_parameter, invalid_request, not_found
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Invoke
 
-__all__ = ["SecretService", "SECRET_DOCUMENT"]
+__all__ = ["SecretService", "SECRET_DOCUMENT", "MayInvoke"]
+
+log = logging.getLogger("cumulo.secrets")
+# whether a service principal (``secretsmanager.amazonaws.com``) may invoke a function ARN for a
+# source ARN (the secret's): the function's resource policy decides; False for no such function
+MayInvoke = Callable[[str, str, str], bool]
+SERVICE_PRINCIPAL = "secretsmanager.amazonaws.com"
 
 SECRET_DOCUMENT = "secretsmanager-secret"
 _DAY = 86_400
@@ -34,8 +50,9 @@ def _words(text: str) -> list[str]:
 
 class SecretService:
     def __init__(self, documents: Documents, keyring: Callable[[], Keyring], region: str, account: str,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, invoke: Invoke | None = None, may_invoke: MayInvoke | None = None) -> None:
         self.documents, self._keyring, self.region, self.account, self.clock = documents, keyring, region, account, clock
+        self._invoke, self._may_invoke = invoke, may_invoke
         self._lock = threading.RLock()
 
     # -- finding -----------------------------------------------------------------------------------
@@ -93,6 +110,12 @@ class SecretService:
         """A new version (False: the same token and value again, which changes nothing)."""
         raw, kind = value
         versions: dict[str, Any] = doc["Versions"]
+        if token in versions and "sealed" not in versions[token]:      # a rotation's empty AWSPENDING version
+            versions[token].update(sealed=self._keyring().seal(raw, self._context(doc, token)), kind=kind)
+            for stage in sorted(stages if stages is not None else [sm.CURRENT], key=lambda s: s != sm.CURRENT):
+                sm.move_stage(doc["Stages"], stage, token)
+            doc["LastChangedDate"] = self.clock.now()
+            return True
         if token in versions:
             old = versions[token]
             if old["kind"] == kind and self._keyring().open_sealed(old["sealed"], self._context(doc, token)) == raw:
@@ -194,7 +217,7 @@ class SecretService:
 
     def _pick(self, doc: dict[str, Any], version_id: Any, stage: Any) -> str:
         if version_id is not None:
-            if version_id not in doc["Versions"]:
+            if "sealed" not in doc["Versions"].get(version_id, {}):
                 raise not_found(f"Secrets Manager can't find the specified secret value for VersionId: {version_id}")
             if stage is not None and stage not in doc["Stages"].get(version_id, []):
                 raise not_found(f"Secrets Manager can't find the specified secret value for VersionId: {version_id} "
@@ -202,7 +225,7 @@ class SecretService:
             return str(version_id)
         label = stage if stage is not None else sm.CURRENT
         for vid, labels in doc["Stages"].items():
-            if label in labels:
+            if label in labels and "sealed" in doc["Versions"][vid]:
                 return str(vid)
         raise not_found(f"Secrets Manager can't find the specified secret value for staging label: {label}")
 
@@ -210,12 +233,26 @@ class SecretService:
         return self._describe(self._get(secret_id, deleted_ok=True), "VersionIdsToStages")
 
     def _describe(self, doc: dict[str, Any], stages_key: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"ARN": doc["ARN"], "Name": doc["Name"], "RotationEnabled": False,
+        rotation = doc.get("Rotation") or {}
+        out: dict[str, Any] = {"ARN": doc["ARN"], "Name": doc["Name"], "RotationEnabled": bool(rotation.get("Enabled")),
                                "CreatedDate": doc["CreatedDate"], "LastChangedDate": doc["LastChangedDate"],
                                "Tags": doc["Tags"]}
         for key in ("Description", "KmsKeyId", "LastAccessedDate", "DeletedDate"):
             if doc.get(key) is not None:
                 out[key] = doc[key]
+        if rotation.get("LambdaARN"):
+            out["RotationLambdaARN"] = rotation["LambdaARN"]
+        if rotation.get("Rules"):
+            rules = dict(rotation["Rules"])
+            expression = rules.get("ScheduleExpression", "")
+            found = re.fullmatch(r"rate\((\d+) days?\)", expression)
+            if found:                    # as AWS answers it: the days a rate in days means
+                rules["AutomaticallyAfterDays"] = int(found.group(1))
+            out["RotationRules"] = rules
+        if rotation.get("LastRotatedDate") is not None:
+            out["LastRotatedDate"] = rotation["LastRotatedDate"]
+        if rotation.get("Enabled") and rotation.get("Next") is not None:
+            out["NextRotationDate"] = rotation["Next"]
         staged = {vid: labels for vid, labels in doc["Stages"].items() if labels}
         if staged:
             out[stages_key] = staged
@@ -303,6 +340,161 @@ class SecretService:
             doc = self._get(secret_id)
             doc["Tags"] = [t for t in doc["Tags"] if t["Key"] not in keys]
             self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+
+    # -- rotation ----------------------------------------------------------------------------------
+    def rotate_secret(self, secret_id: Any, lambda_arn: Any = None, rules: Any = None, immediately: Any = None,
+                      token: Any = None) -> dict[str, Any]:
+        """RotateSecret: keep the function and rules given (else those kept), then start a rotation in the
+        background unless ``immediately`` is false (the next window is then the first)."""
+        token = self._token(token)
+        checked = sm.check_rotation_rules(rules) if rules is not None else None
+        if lambda_arn is not None and (not isinstance(lambda_arn, str) or not lambda_arn.startswith("arn:")
+                                       or ":lambda:" not in lambda_arn or ":function:" not in lambda_arn):
+            raise invalid_parameter("RotationLambdaARN must be a Lambda function's ARN.")
+        now_rotate = immediately is not False
+        with self._lock:
+            doc = self._get(secret_id)
+            rotation = dict(doc.get("Rotation") or {})
+            function = lambda_arn or rotation.get("LambdaARN")
+            if not function:
+                raise invalid_request("No Lambda rotation function ARN is associated with this secret.")
+            if checked is None and not rotation.get("Rules"):
+                raise invalid_request("The secret has no rotation schedule: give RotationRules.")
+            self._check_invoke(function, doc["ARN"])
+            if now_rotate:
+                self._start(doc, token)
+            now = self.clock.now()
+            rotation.update(Enabled=True, LambdaARN=function)
+            if checked is not None:
+                rotation["Rules"] = checked
+            base = rotation.get("LastRotatedDate") or now
+            rotation["Next"] = sm.rotation_window(rotation["Rules"], base, now)[0] if not now_rotate else None
+            doc["Rotation"] = rotation
+            doc["LastChangedDate"] = now
+            self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+        if now_rotate:
+            threading.Thread(target=self.run_rotation, args=(doc["Name"], token), daemon=True,
+                             name="cumulo-secret-rotation").start()
+        out = {"ARN": doc["ARN"], "Name": doc["Name"]}
+        if now_rotate:
+            out["VersionId"] = token
+        return out
+
+    def cancel_rotate_secret(self, secret_id: Any) -> dict[str, Any]:
+        """CancelRotateSecret: no more scheduled rotations; an unfinished rotation's ``AWSPENDING``
+        version stays (AWS leaves it for the caller to remove)."""
+        with self._lock:
+            doc = self._get(secret_id)
+            rotation = dict(doc.get("Rotation") or {})
+            rotation.update(Enabled=False, Next=None)
+            doc["Rotation"] = rotation
+            pending = self._pending(doc)
+            self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+        out = {"ARN": doc["ARN"], "Name": doc["Name"]}
+        if pending is not None:
+            out["VersionId"] = pending
+        return out
+
+    def _check_invoke(self, function: str, secret_arn: str) -> None:
+        if self._may_invoke is not None and not self._may_invoke(function, SERVICE_PRINCIPAL, secret_arn):
+            raise SecretsError("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. "
+                               "Ensure that the function policy grants access to the principal "
+                               f"{SERVICE_PRINCIPAL}.")
+
+    @staticmethod
+    def _pending(doc: dict[str, Any]) -> str | None:
+        """The version an unfinished rotation left ``AWSPENDING`` on (None when it is also AWSCURRENT's)."""
+        for vid, labels in doc["Stages"].items():
+            if sm.PENDING in labels and sm.CURRENT not in labels:
+                return str(vid)
+        return None
+
+    def _start(self, doc: dict[str, Any], token: str) -> None:
+        """Stage the new rotation's empty ``AWSPENDING`` version ``token`` (in place, under the lock)."""
+        pending = self._pending(doc)
+        if pending is not None:
+            raise invalid_request("A previous rotation isn't complete. That rotation will be reattempted.")
+        if token in doc["Versions"]:
+            raise sm.exists(f"A version with the ClientRequestToken {token} already exists.")
+        doc["Versions"][token] = {"CreatedDate": self.clock.now()}
+        doc["Order"].append(token)
+        doc["Stages"][token] = []
+        sm.move_stage(doc["Stages"], sm.PENDING, token)
+
+    def due_rotations(self) -> list[str]:
+        """The secrets whose next rotation window has opened."""
+        now = self.clock.now()
+        return [d["Name"] for d in self.documents.list_documents(SECRET_DOCUMENT)
+                if (d.get("Rotation") or {}).get("Enabled") and d["Rotation"].get("Next") is not None
+                and d["Rotation"]["Next"] <= now and d.get("DeletedDate") is None]
+
+    def rotate_due(self, name: str) -> bool:
+        """Start the scheduled rotation of ``name`` if its window has opened (a rotation left
+        unfinished is reattempted with its own version); whether one ran and succeeded."""
+        with self._lock:
+            try:
+                doc = self._get(name)
+            except SecretsError:
+                return False
+            rotation = doc.get("Rotation") or {}
+            now = self.clock.now()
+            if not rotation.get("Enabled") or rotation.get("Next") is None or rotation["Next"] > now:
+                return False
+            token = self._pending(doc) or str(uuid.uuid4())
+            if token not in doc["Versions"]:
+                self._start(doc, token)
+            # the window after this one, whatever this rotation's outcome: a failing function is not
+            # invoked again at every look
+            rotation["Next"] = sm.rotation_window(rotation["Rules"], now, now)[0]
+            self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+        return self.run_rotation(name, token)
+
+    def run_rotation(self, name: str, token: str) -> bool:
+        """Invoke the rotation function with the four steps for version ``token``; True when
+        ``AWSCURRENT`` ended on it. A failure is logged and changes nothing more."""
+        with self._lock:
+            doc = self._get(name)
+            function = (doc.get("Rotation") or {}).get("LambdaARN")
+        if self._invoke is None or not function:
+            log.warning("secret %s: no rotation function to invoke", name)
+            return False
+        for step in sm.STEPS:
+            event = json.dumps({"SecretId": doc["ARN"], "ClientRequestToken": token, "Step": step})
+            try:
+                result = self._invoke(function, event)
+            except Exception as exc:          # the function is gone, throttled, …: the rotation failed
+                return self._failed(name, token, f"{step}: {exc}")
+            if result.function_error:
+                payload = result.payload.decode(errors="replace")[:1000]
+                return self._failed(name, token, f"{step}: the rotation function failed: {payload}")
+        with self._lock:
+            doc = self._get(name)
+            labels = doc["Stages"].get(token, [])
+            if sm.CURRENT not in labels:
+                return self._failed(name, token, "finishSecret did not move AWSCURRENT to the new version")
+            if sm.PENDING in labels:
+                labels.remove(sm.PENDING)
+            rotation = doc.setdefault("Rotation", {})
+            now = self.clock.now()
+            rotation["LastRotatedDate"] = now
+            rotation.pop("LastFailure", None)
+            if rotation.get("Enabled") and rotation.get("Rules"):
+                rotation["Next"] = sm.rotation_window(rotation["Rules"], now, now)[0]
+            self.documents.put_document(SECRET_DOCUMENT, name, doc)
+        log.info("secret %s rotated to version %s", name, token)
+        return True
+
+    def _failed(self, name: str, token: str, why: str) -> bool:
+        log.warning("secret %s: rotation to version %s failed: %s", name, token, why)
+        with self._lock:
+            try:
+                doc = self._get(name)
+            except SecretsError:
+                return False
+            doc.setdefault("Rotation", {})["LastFailure"] = {"VersionId": token, "Reason": why,
+                                                             "Date": self.clock.now()}
+            self.documents.put_document(SECRET_DOCUMENT, name, doc)
+        return False
 
     def value_of(self, secret_id: str, stage: str | None = None, version_id: str | None = None) -> str | bytes:
         """A secret's value (templates' dynamic references): its string, or its bytes."""

@@ -54,6 +54,14 @@ def batch_get(call: Call, scope: Scope) -> tuple[Check, ...]:
             Check("secretsmanager:GetSecretValue", scope.arn("secretsmanager", "secret:*")))
 
 
+def rotate(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """RotateSecret, and ``lambda:InvokeFunction`` on the rotation function it names (the API
+    Reference's "You also need lambda:InvokeFunction permissions on the rotation function")."""
+    first = Check("secretsmanager:RotateSecret", secret_arn(text(call.doc.get("SecretId")), scope))
+    function = text(call.doc.get("RotationLambdaARN"))
+    return (first, Check("lambda:InvokeFunction", function)) if function else (first,)
+
+
 OPERATIONS: dict[str, Mapper] = {
     "CreateSecret": on_secret("secretsmanager:CreateSecret", "Name"),
     "PutSecretValue": on_secret("secretsmanager:PutSecretValue"),
@@ -69,6 +77,8 @@ OPERATIONS: dict[str, Mapper] = {
     "GetRandomPassword": anywhere("secretsmanager:GetRandomPassword"),
     "TagResource": on_secret("secretsmanager:TagResource"),
     "UntagResource": on_secret("secretsmanager:UntagResource"),
+    "RotateSecret": rotate,
+    "CancelRotateSecret": on_secret("secretsmanager:CancelRotateSecret"),
 }
 
 register("secretsmanager", OPERATIONS)
