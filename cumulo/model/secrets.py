@@ -195,10 +195,10 @@ def check_rotation_rules(rules: Any) -> dict[str, Any]:
             raise invalid_parameter("ScheduleExpression must be a string.")
         schedule = _schedule(expression)
         if isinstance(schedule, cron.Rate):
-            if schedule.seconds % _DAY_S == 0:
+            if "day" in expression:
                 if schedule.seconds // _DAY_S > 1000:
                     raise invalid_parameter("A rate in days must be at most 1000 days.")
-            elif schedule.seconds % _HOUR != 0 or schedule.seconds < 4 * _HOUR:
+            elif "minute" in expression or schedule.seconds < 4 * _HOUR:
                 raise invalid_parameter("A rotation schedule's rate must be at least 4 hours, in hours or days.")
         out["ScheduleExpression"] = expression
     if duration is not None:
@@ -231,7 +231,7 @@ def rotation_window(rules: dict[str, Any], last: float, now: float) -> tuple[flo
     else:
         schedule = _schedule(rules["ScheduleExpression"])
         if isinstance(schedule, cron.Rate):
-            hours = schedule.seconds % _DAY_S != 0
+            hours = "hour" in rules["ScheduleExpression"]
             base = datetime.fromtimestamp(last, utc)
             if not hours:
                 base = base.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -244,5 +244,5 @@ def rotation_window(rules: dict[str, Any], last: float, now: float) -> tuple[flo
     if "Duration" in rules:
         end = min(start + int(rules["Duration"][:-1]) * _HOUR, end_of_day)
     else:
-        end = start + _HOUR if hours else end_of_day
+        end = min(start + _HOUR, end_of_day) if hours else end_of_day
     return start, end
