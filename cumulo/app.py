@@ -410,7 +410,8 @@ class Cumulo:
                 OutboxWorker(m.queues, m.wakeups, self.targets, self.settings.events_retry_base_s, self.clock),
                 HttpDeliveries(m.queues, m.wakeups, self.targets.dead_letter, self.clock),   # SNS's http(s)
                 self.state_machines.engine,
-                RotationWorker(self.secrets, m.leases, self.clock),      # secrets' scheduled rotations
+                Housekeeper([RotationWorker(self.secrets, m.leases, self.clock).tick],   # secrets' rotations
+                            interval_s=RotationWorker.TICK_S),
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 TraceFlusher(self.traces),
                 *([self.otlp] if self.otlp is not None else []),
