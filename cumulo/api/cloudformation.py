@@ -74,6 +74,26 @@ def _parameters(p: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _tags(p: dict[str, str]) -> list[dict[str, str]] | None:
+    """The stack's tags as given (None: not given), checked as CloudFormation checks them."""
+    if not any(k == "Tags" or k.startswith("Tags.") for k in p):
+        return None
+    tags = []
+    for member in query.members(p, "Tags"):
+        key = member.get("Key", "") if isinstance(member, dict) else ""
+        value = member.get("Value", "") if isinstance(member, dict) else ""
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValidationException("1 validation error detected: a tag's Key must be 1 to 128 characters and its "
+                                      "Value at most 256")
+        if key.lower().startswith("aws:"):
+            raise ValidationException("Tag keys starting with 'aws:' are reserved for AWS use")
+        tags.append({"Key": key, "Value": value})
+    if len(tags) > 50:
+        raise ValidationException("1 validation error detected: Value at 'tags' failed to satisfy constraint: "
+                                  "Member must have length less than or equal to 50")
+    return tags
+
+
 def _capabilities(p: dict[str, str]) -> list[str]:
     return [m for m in query.members(p, "Capabilities") if isinstance(m, str)]
 
@@ -91,16 +111,19 @@ def get_template_summary(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any
 
 
 def create_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
-    return {"StackId": change_sets.create_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p))}
+    return {"StackId": change_sets.create_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p),
+                                                _tags(p))}
 
 
 def update_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
-    return {"StackId": change_sets.update_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p))}
+    return {"StackId": change_sets.update_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p),
+                                                _tags(p))}
 
 
 def create_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
     return change_sets.create_change_set(c, p.get("StackName"), p.get("ChangeSetName"), p.get("ChangeSetType"),
-                                         _body(c, p), _parameters(p), _capabilities(p), p.get("Description", ""))
+                                         _body(c, p), _parameters(p), _capabilities(p), p.get("Description", ""),
+                                         _tags(p))
 
 
 def describe_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:

@@ -14,9 +14,10 @@ a ``Transform`` given to CreateStack or UpdateStack directly (a change set expan
 Differences from AWS, chosen: a stack's create or update runs within the request, so the answer
 comes when it is done (``CREATE_COMPLETE`` at the first DescribeStacks; the CLI's waiters see it at
 once); one that fails is rolled back and the request answers ``ValidationError`` with the reason,
-instead of leaving a stack in ``ROLLBACK_COMPLETE``. A change set of type ``CREATE`` makes no
-``REVIEW_IN_PROGRESS`` stack; it is planned (``deploy(dry_run=True)``) when created and applied
-when executed, and refused at execution if the stack changed in between.
+instead of leaving a stack in ``ROLLBACK_COMPLETE``. A change set of type ``CREATE`` makes the stack
+in ``REVIEW_IN_PROGRESS``, as AWS does (``sam deploy`` reads its events before executing); it is
+planned (``deploy(dry_run=True)``) when created and applied when executed, and refused at execution
+if the stack changed in between.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.engine import DeployResult, deploy
 from cumulo.deploy.intrinsics import IntrinsicError, parse
-from cumulo.deploy.stacks import STACK_KEY, stack_name_of
+from cumulo.deploy.stacks import REVIEW, STACK_KEY, review_record, stack_name_of
 from cumulo.deploy.template import stack_id
 from cumulo.errors import CumuloError, ValidationException
 
@@ -65,9 +66,15 @@ class InvalidChangeSetStatus(CumuloError):
     status = 400
 
 
-def _exists(c: Cumulo, stack: str) -> bool:
+def _status(c: Cumulo, stack: str) -> str | None:
+    """The stack's status; None where there is none (never made, or deleted)."""
     record = (c.store.get_stack(stack) or {}).get(STACK_KEY)
-    return isinstance(record, dict) and record.get("StackStatus") != "DELETE_COMPLETE"
+    status = record.get("StackStatus") if isinstance(record, dict) else None
+    return None if status in (None, "DELETE_COMPLETE") else str(status)
+
+
+def _exists(c: Cumulo, stack: str) -> bool:
+    return _status(c, stack) is not None
 
 
 def _check_name(value: Any, field: str = "stackName") -> str:
@@ -176,7 +183,10 @@ def _template_file(c: Cumulo, stack: str, text: str) -> Path:
     folder = Path(c.settings.home) / "cloudformation" / stack / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     path = folder / "template"
-    path.write_text(_localize(c, folder, text), encoding="utf-8")
+    local = _localize(c, folder, text)
+    path.write_text(local, encoding="utf-8")
+    if local != text:
+        (folder / "original").write_text(text, encoding="utf-8")
     return path
 
 
@@ -199,11 +209,24 @@ def _check_capabilities(result: DeployResult, body: str, capabilities: list[str]
         raise InsufficientCapabilitiesException(f"Requires capabilities : [{', '.join(needed)}]")
 
 
-def _apply(c: Cumulo, stack: str, path: Path, parameters: dict[str, str]) -> DeployResult:
+def _apply(c: Cumulo, stack: str, path: Path, parameters: dict[str, str],
+           tags: list[dict[str, str]] | None = None) -> DeployResult:
+    """Deploy the template at ``path``; the stack keeps the template as it was given and its tags
+    (``None``: the ones it had, as AWS keeps them when an update names none)."""
+    before = ((c.store.get_stack(stack) or {}).get(STACK_KEY) or {}).get("Tags", [])
     try:
-        return deploy(c, path, parameters, stack_name=stack, build=False)
+        result = deploy(c, path, parameters, stack_name=stack, build=False)
     except CumuloError as err:
         raise ValidationException(err.message) from None
+    original = path.parent / "original"
+    record = c.store.get_stack(stack)
+    if record is not None and isinstance(record.get(STACK_KEY), dict):
+        extra: dict[str, Any] = {"Tags": before if tags is None else tags}
+        if original.exists():     # GetTemplate answers what was given (``sam delete`` reads its S3 code URIs there)
+            extra["TemplateBody"] = original.read_text(encoding="utf-8")
+        record[STACK_KEY] = {**record[STACK_KEY], **extra}
+        c.store.put_stack(stack, record)
+    return result
 
 
 def _stack_id(c: Cumulo, stack: str) -> str:
@@ -241,7 +264,8 @@ def template_summary(c: Cumulo, body: Any) -> dict[str, Any]:
 
 
 # -- stacks ----------------------------------------------------------------------------------------
-def create_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str]) -> str:
+def create_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str],
+                 tags: list[dict[str, str]] | None = None) -> str:
     """CreateStack: the stack made from ``body``; its id."""
     stack = _check_name(stack)
     if _exists(c, stack):
@@ -249,24 +273,27 @@ def create_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], c
     path = _template_file(c, stack, body)
     try:
         _check_capabilities(_plan(c, stack, path, parameters), body, capabilities, direct=True)
-        _apply(c, stack, path, parameters)
+        _apply(c, stack, path, parameters, tags or [])
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
     return _stack_id(c, stack)
 
 
-def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str]) -> str:
+def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], capabilities: list[str],
+                 tags: list[dict[str, str]] | None = None) -> str:
     """UpdateStack: the stack changed to ``body``; ``ValidationError`` when nothing would change."""
     stack = _check_name(stack)
     if not _exists(c, stack):
         raise ValidationException(f"Stack [{stack}] does not exist")
+    if _status(c, stack) == REVIEW:
+        raise ValidationException(f"Stack:{_stack_id(c, stack)} is in {REVIEW} state and can not be updated.")
     path = _template_file(c, stack, body)
     try:
         planned = _plan(c, stack, path, parameters)
         _check_capabilities(planned, body, capabilities, direct=True)
-        if not planned.changed:
+        if not planned.changed and (tags is None or tags == _tags_of(c, stack)):
             raise ValidationException("No updates are to be performed.")
-        _apply(c, stack, path, parameters)
+        _apply(c, stack, path, parameters, tags)
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
     return _stack_id(c, stack)
@@ -274,19 +301,22 @@ def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], c
 
 # -- change sets -----------------------------------------------------------------------------------
 def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, parameters: dict[str, str],
-                      capabilities: list[str], description: str = "") -> dict[str, str]:
+                      capabilities: list[str], description: str = "",
+                      tags: list[dict[str, str]] | None = None) -> dict[str, str]:
     """CreateChangeSet: the template planned against the stack; (Id, StackId)."""
     stack = _check_name(stack)
     name = _check_name(name, "changeSetName")
     kind = kind or "UPDATE"
     if kind not in ("CREATE", "UPDATE"):
         raise ValidationException(f"ChangeSetType {kind} is not supported; CREATE and UPDATE are")
-    exists = _exists(c, stack)
-    if kind == "CREATE" and exists:
+    status = _status(c, stack)
+    if kind == "CREATE" and status not in (None, REVIEW):
         raise ValidationException(f"Stack [{stack}] already exists and cannot be created again with the changeSet "
                                   f"[{name}].")
-    if kind == "UPDATE" and not exists:
+    if kind == "UPDATE" and status is None:
         raise ValidationException(f"Stack [{stack}] does not exist")
+    if kind == "UPDATE" and status == REVIEW:
+        raise ValidationException(f"Stack:{_stack_id(c, stack)} is in {REVIEW} state and can not be updated.")
     if any(d["ChangeSetName"] == name and d["StackName"] == stack for d in c.store.list_documents(_KIND)):
         raise AlreadyExistsException(f"ChangeSet [{name}] already exists")
     path = _template_file(c, stack, body)
@@ -304,14 +334,22 @@ def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, pa
     doc = {"ChangeSetId": change_set_id, "ChangeSetName": name, "StackName": stack,
            "StackId": _stack_id(c, stack), "ChangeSetType": kind, "Description": description,
            "CreationTime": datetime.now(timezone.utc).isoformat(), "Parameters": parameters,
-           "Capabilities": capabilities, "Changes": changes, "TemplatePath": str(path),
+           "Capabilities": capabilities, "Changes": changes, "TemplatePath": str(path), "Tags": tags,
            "Status": "FAILED" if empty else "CREATE_COMPLETE",
            "ExecutionStatus": "UNAVAILABLE" if empty else "AVAILABLE",
            "StatusReason": ("The submitted information didn't contain changes. Submit different information to "
                             "create a change set.") if empty else "",
            "StackRecord": _fingerprint(c, stack)}
+    if kind == "CREATE" and status is None:      # the stack shows, to be reviewed, until the change set runs
+        previous = (c.store.get_stack(stack) or {}).get(STACK_KEY)
+        c.store.put_stack(stack, {STACK_KEY: {**review_record(stack, doc["StackId"], previous), "Tags": tags or []}})
+        doc["StackRecord"] = _fingerprint(c, stack)
     c.store.put_document(_KIND, _doc_id(change_set_id), doc)
     return {"Id": change_set_id, "StackId": doc["StackId"]}
+
+
+def _tags_of(c: Cumulo, stack: str) -> list[dict[str, str]]:
+    return list(((c.store.get_stack(stack) or {}).get(STACK_KEY) or {}).get("Tags", []))
 
 
 def _doc_id(change_set_id: str) -> str:
@@ -363,7 +401,7 @@ def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
     doc.update(ExecutionStatus="EXECUTE_IN_PROGRESS")
     c.store.put_document(_KIND, _doc_id(doc["ChangeSetId"]), doc)
     try:
-        _apply(c, doc["StackName"], path, doc["Parameters"])
+        _apply(c, doc["StackName"], path, doc["Parameters"], doc.get("Tags"))
     except CumuloError:
         doc.update(ExecutionStatus="EXECUTE_FAILED")
         c.store.put_document(_KIND, _doc_id(doc["ChangeSetId"]), doc)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cumulo.app import Cumulo
     from cumulo.deploy.template import Template
 
-__all__ = ["STACK_KEY", "stack_record", "deleted_record", "describe_stacks", "list_stacks",
+__all__ = ["STACK_KEY", "REVIEW", "stack_record", "review_record", "deleted_record", "describe_stacks", "list_stacks",
            "describe_stack_resources", "list_stack_resources", "describe_stack_resource", "get_template",
            "describe_stack_events", "stack_name_of", "STATUS_FILTERS"]
 
@@ -62,7 +62,8 @@ def stack_record(template: Template, previous: dict[str, Any] | None, changes: l
                  stack_id: str) -> dict[str, Any]:
     """The stack's record after a deploy that worked: ``previous`` is the record before (None: a new stack)."""
     now = _now()
-    before = previous if previous and previous.get("StackStatus") != "DELETE_COMPLETE" else None
+    before = previous if previous and previous.get("StackStatus") not in ("DELETE_COMPLETE", REVIEW) else None
+    reviewed = previous if previous and previous.get("StackStatus") == REVIEW else None   # a CREATE change set's
     status = "UPDATE_COMPLETE" if before else "CREATE_COMPLETE"
     stack_id = before["StackId"] if before else stack_id
     changed = {c.logical_id.split(".")[0]: c.action for c in changes}
@@ -83,7 +84,7 @@ def stack_record(template: Template, previous: dict[str, Any] | None, changes: l
             "ResourceStatus": old["ResourceStatus"] if old and action == "unchanged" else (
                 "UPDATE_COMPLETE" if old else "CREATE_COMPLETE"),
         })
-    events = _events(template.stack_name, stack_id, status, resources, changes, now, before)
+    events = _events(template.stack_name, stack_id, status, resources, changes, now, before, reviewed)
     descriptions = {k: v.get("Description") for k, v in template.outputs.items() if isinstance(v, dict)}
     return {
         "StackId": stack_id,
@@ -105,7 +106,7 @@ def stack_record(template: Template, previous: dict[str, Any] | None, changes: l
 
 
 def _events(stack: str, stack_id: str, status: str, resources: list[dict[str, Any]], changes: list[Change],
-            now: str, before: dict[str, Any] | None) -> list[dict[str, Any]]:
+            now: str, before: dict[str, Any] | None, reviewed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The deploy's events, newest first, before the previous ones (the last ``_EVENTS_KEPT``)."""
     in_progress = status.replace("_COMPLETE", "_IN_PROGRESS")
 
@@ -123,7 +124,23 @@ def _events(stack: str, stack_id: str, status: str, resources: list[dict[str, An
         if c.action == "delete" and "." not in c.logical_id:
             fresh.append(event(c.logical_id, c.function, "", "DELETE_COMPLETE"))
     fresh.append(event(stack, stack_id, "AWS::CloudFormation::Stack", status))
-    return (list(reversed(fresh)) + list((before or {}).get("Events", [])))[:_EVENTS_KEPT]
+    return (list(reversed(fresh)) + list((before or reviewed or {}).get("Events", [])))[:_EVENTS_KEPT]
+
+
+REVIEW = "REVIEW_IN_PROGRESS"
+
+
+def review_record(name: str, stack_id: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A stack that a CREATE change set has made and nothing has deployed yet: REVIEW_IN_PROGRESS,
+    as CloudFormation shows it (DescribeStacks and DescribeStackEvents answer for it; executing the
+    change set creates it, deleting the change set leaves it so)."""
+    now = _now()
+    event = {"StackId": stack_id, "EventId": str(uuid.uuid4()), "StackName": name, "LogicalResourceId": name,
+             "PhysicalResourceId": stack_id, "ResourceType": "AWS::CloudFormation::Stack", "Timestamp": now,
+             "ResourceStatus": REVIEW, "ResourceStatusReason": "User Initiated"}
+    return {"StackId": stack_id, "StackName": name, "CreationTime": now, "StackStatus": REVIEW,
+            "StackStatusReason": "User Initiated", "Parameters": [], "Outputs": [], "ApiIds": [], "Resources": [],
+            "TemplateBody": "", "Events": ([event] + list((previous or {}).get("Events", [])))[:_EVENTS_KEPT]}
 
 
 def deleted_record(stack: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +202,8 @@ def describe_stacks(c: Cumulo, name: str | None = None) -> list[dict[str, Any]]:
         out.append({**shown, "Parameters": stack.get("Parameters", []), "DisableRollback": False,
                     "NotificationARNs": [], "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
                     "Outputs": [{**o, "OutputValue": outputs[o["OutputKey"]]} for o in stack.get("Outputs", [])],
-                    "Tags": [], "EnableTerminationProtection": False, "DriftInformation": _drift()})
+                    "Tags": list(stack.get("Tags", [])), "EnableTerminationProtection": False,
+                    "DriftInformation": _drift()})
     return out
 
 

@@ -122,8 +122,14 @@ def test_a_change_set_is_reviewed_then_executed(server: CumuloServer, cfn: BaseC
     assert (review["Status"], review["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
     assert [c["ResourceChange"]["Action"] + " " + c["ResourceChange"]["LogicalResourceId"] + " " +
             c["ResourceChange"]["ResourceType"] for c in review["Changes"]] == ["Add Plain AWS::SQS::Queue"]
-    with pytest.raises(ClientError):
-        cfn.describe_stacks(StackName="plain")                    # nothing made while under review
+    (reviewed,) = cfn.describe_stacks(StackName="plain")["Stacks"]   # shown under review, as AWS does,
+    assert reviewed["StackStatus"] == "REVIEW_IN_PROGRESS"            # with nothing made yet
+    assert [e["ResourceStatus"] for e in cfn.describe_stack_events(StackName="plain")["StackEvents"]] == [
+        "REVIEW_IN_PROGRESS"]
+    with pytest.raises(ClientError) as caught:
+        cfn.create_change_set(StackName="plain", ChangeSetName="second", ChangeSetType="UPDATE", TemplateBody=QUEUE_ONLY)
+    assert "REVIEW_IN_PROGRESS state and can not be updated" in _error(caught)[1]
+    assert not [q for q in server.aws("sqs").list_queues().get("QueueUrls", []) if "Plain" in q]
     assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="plain")["Summaries"]] == ["first"]
 
     cfn.execute_change_set(ChangeSetName=made["Id"])
