@@ -955,9 +955,11 @@ class _AccessDenied(CumuloError):
 
 class _ServiceCalls:
     """``ports.ServiceCalls``: an API action of a service Cumulo serves, as a role. The role's
-    policies decide each call through the same authorization mapping and IAM evaluation as requests
-    at the control plane (``api/authz``, ``cumulo.iam``), unless ``Settings.iam`` is off; None as
-    the role is the platform's own call. Served today: DynamoDB's operations."""
+    policies (and the resource's own policy) decide each call through the same authorization mapping
+    and IAM evaluation as requests at the control plane (``api/authz``, ``cumulo.iam``), unless
+    ``Settings.iam`` is off; None as the role is the platform's own call. Served today: DynamoDB's
+    operations; ``refusal`` also answers for the calls state machines' tasks make through the
+    target router (Lambda's Invoke, SQS's SendMessage, EventBridge's PutEvents, StartExecution)."""
 
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
@@ -966,29 +968,37 @@ class _ServiceCalls:
         if service != "dynamodb" or action not in self._c.tables.operations or action in (
                 "ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"):
             raise _UnknownOperation(f"Cumulo does not serve {service}:{action} to state machines")
-        if role is not None and self._c.settings.iam != "off":
-            self._authorize(role, service, action, params)
+        refused = self.refusal(role, service, action, params)
+        if refused is not None:
+            raise _AccessDenied(refused)
         return self._c.tables.call(action, params)
 
-    def _authorize(self, role: str, service: str, action: str, params: dict[str, Any]) -> None:
-        scope = authz.Scope(self.c_account, self._c.arns.region)
-        head, _, name = role.partition(":role/")
-        principal = iam.Principal.assumed_role(head.rsplit(":", 1)[-1] or self.c_account, name.rsplit("/", 1)[-1],
-                                               "states", path="/" + name.rpartition("/")[0] + "/"
-                                               if "/" in name else "/")
+    def refusal(self, role: str | None, service: str, action: str, params: dict[str, Any]) -> str | None:
+        mode = self._c.settings.iam
+        if role is None or mode == "off":
+            return None
+        scope = authz.Scope(self._c.arns.account, self._c.arns.region)
+        principal = self._c.identity.principal("", role, "states")
         policies = self._c.policies_for(role)
         for check in authz.checks(authz.Call(service, action, params), scope):
             request = iam.Request(principal, check.action, check.resource, check.context)
-            decision = iam.evaluate(request, policies, None)
+            resource = self._c.resource_policy(check.resource) if check.resource != "*" else None
+            decision = iam.evaluate(request, policies, resource)
             if not decision:
-                if self._c.settings.iam == "audit":
+                if mode == "audit":
                     log.warning("IAM audit: would deny %s:%s to %s: %s", service, action, role, decision.message)
-                    return
-                raise _AccessDenied(decision.message)
+                    return None
+                return decision.message
+        return None
 
-    @property
-    def c_account(self) -> str:
-        return self._c.arns.account
+    def assumable(self, role_arn: str, service: str) -> bool:
+        trust = self._c.identity.trust_policy(role_arn)
+        if trust is None:
+            return False
+        name = service.split(".", 1)[0]
+        regional = f"{name}.{self._c.arns.region}.amazonaws.com"
+        return any(iam.evaluate(iam.Request(iam.Principal.service_principal(who), "sts:AssumeRole", role_arn),
+                                (), trust) for who in (service, regional))
 
 
 class _Streams:

@@ -162,6 +162,18 @@ class ServiceCalls(Protocol):
 
     def call(self, service: str, action: str, params: dict[str, Any], role: str | None = None) -> Any: ...
 
+    def refusal(self, role: str | None, service: str, action: str, params: dict[str, Any]) -> str | None:
+        """AWS's access denied message when ``role`` may not make the API call ``action`` with the
+        request document ``params`` (decided as the control plane decides a role session's request:
+        the role's policies and the resource's own); None when allowed, for the platform's own call
+        (``role`` None), under ``Settings.iam`` off, and under audit (which logs instead)."""
+        ...
+
+    def assumable(self, role_arn: str, service: str) -> bool:
+        """Whether ``role_arn`` is a stored role whose trust policy lets the service principal
+        ``service`` (``states.amazonaws.com``; its regional name counts too) assume it."""
+        ...
+
 
 # -- targets ---------------------------------------------------------------------------------------
 class Kind(enum.Enum):

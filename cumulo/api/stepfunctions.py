@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from cumulo.api.awsjson import InvalidToken, Service, page, register
+from cumulo.stepfunctions.service import SfnError
 
 __all__ = ["SERVICE"]
 
@@ -20,9 +21,17 @@ def _history_token(d: dict[str, Any]) -> str | None:
     return token or None
 
 
+def _role(d: dict[str, Any]) -> Any:
+    """CreateStateMachine's roleArn, required (only Cumulo's own tools make machines without one)."""
+    if d.get("roleArn") is None:
+        raise SfnError("ValidationException", "1 validation error detected: Value null at 'roleArn' failed to "
+                                              "satisfy constraint: Member must not be null")
+    return d["roleArn"]
+
+
 OPERATIONS = {
     "CreateStateMachine": lambda c, r, d: c.state_machines.create_state_machine(
-        d.get("name"), d.get("definition"), d.get("roleArn"), d.get("type"), d.get("loggingConfiguration"),
+        d.get("name"), d.get("definition"), _role(d), d.get("type"), d.get("loggingConfiguration"),
         d.get("tags")),
     "DescribeStateMachine": lambda c, r, d: c.state_machines.describe_state_machine(d.get("stateMachineArn")),
     "UpdateStateMachine": lambda c, r, d: c.state_machines.update_state_machine(

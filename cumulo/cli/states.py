@@ -35,17 +35,20 @@ def states() -> None:
 @click.argument("name")
 @click.argument("definition", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--express", is_flag=True, help="An Express state machine (in memory, at most 5 minutes).")
+@click.option("--role", default=None, metavar="ROLE_ARN",
+              help="Its execution role: its tasks' calls are allowed by the role's policies, and the role must "
+                   "trust states.amazonaws.com. Without it, the platform's own role, whose calls are not asked.")
 @click.pass_context
 @_aws_errors
-def states_create(ctx: click.Context, name: str, definition: Path, express: bool) -> None:
+def states_create(ctx: click.Context, name: str, definition: Path, express: bool, role: str | None) -> None:
     """Create (or, if it exists, update) NAME from the ASL file DEFINITION; prints its ARN."""
     c = _open(ctx)
     text = definition.read_text()
     arn = _machine_arn(c, name)
     if c.store.get_document("state-machine", name) is not None:
-        c.state_machines.update_state_machine(arn, text)
+        c.state_machines.update_state_machine(arn, text, role)
     else:
-        c.state_machines.create_state_machine(name, text, None, "EXPRESS" if express else "STANDARD")
+        c.state_machines.create_state_machine(name, text, role, "EXPRESS" if express else "STANDARD")
     click.echo(arn)
 
 

@@ -86,6 +86,7 @@ MAX_HISTORY_PAGE = 16 * 1024 * 1024   # bytes of events in one GetExecutionHisto
 MAX_ERROR = 256                 # AWS API: SendTaskFailure/StopExecution error, at most 256 characters
 MAX_CAUSE = 32_768              # and cause, at most 32,768
 CRASHES_TO_FAIL = 2             # dead engines found evaluating one execution before it is failed, not resumed
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
@@ -207,13 +208,34 @@ class StateMachines:
         return doc
 
     def role_of(self, machine_arn: Any) -> str | None:
-        """The role a machine's tasks call services as: its roleArn, None for the platform's default
-        (``cumulo-states-role``, what a machine made without a role gets) or a machine gone."""
+        """The role a machine's tasks call services as: its roleArn; None for the platform's own
+        (what ``cumulo states create`` makes, without a role) or a machine gone."""
         try:
-            role = self._machine(machine_arn).get("roleArn")
+            doc = self._machine(machine_arn)
         except SfnError:
             return None
-        return None if not isinstance(role, str) or role.endswith(":role/cumulo-states-role") else role
+        role = doc.get("roleArn")
+        if doc.get("platformRole") or not isinstance(role, str):
+            return None
+        if role == self._platform_role and self._services is not None \
+                and not self._services.assumable(role, "states.amazonaws.com"):
+            return None     # a store from before roles were checked: its machines made without one
+        return role
+
+    @property
+    def _platform_role(self) -> str:
+        return f"arn:aws:iam::{self._arns.account}:role/cumulo-states-role"
+
+    def _check_role(self, role_arn: Any) -> str:
+        """``roleArn`` as Step Functions checks it: an IAM role's ARN (``InvalidArn``) that Step
+        Functions may assume, i.e. a stored role whose trust policy allows ``states.amazonaws.com``
+        or its regional name (``AccessDeniedException``, AWS's message)."""
+        if not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn):
+            raise SfnError("InvalidArn", f"Invalid Arn: '{role_arn}'")
+        if self._services is not None and not self._services.assumable(role_arn, "states.amazonaws.com"):
+            raise SfnError("AccessDeniedException", "Neither the global service principal states.amazonaws.com, "
+                                                    "nor the regional one is authorized to assume the provided role.")
+        return role_arn
 
     # -- state machines -------------------------------------------------------
     def create_state_machine(self, name: Any, definition: Any, role_arn: Any = None, type_: Any = None,
@@ -227,17 +249,19 @@ class StateMachines:
                                                   "[STANDARD, EXPRESS]")
         text = _definition_text(definition)
         parse_definition(text)                      # InvalidDefinition, with every finding
+        role = self._platform_role if role_arn is None else self._check_role(role_arn)
         arn = self._arn("stateMachine", name)
         existing = self._store.get_document("state-machine", name)
         if existing is not None:
-            if existing["definition"] == text and existing["type"] == kind:
+            if existing["definition"] == text and existing["type"] == kind and existing["roleArn"] == role:
                 return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
             raise SfnError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
         now = self._clock.now()
         doc = {"stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": text,
-               "roleArn": role_arn or f"arn:aws:iam::{self._arns.account}:role/cumulo-states-role",
-               "type": kind, "creationDate": now, "revisionId": str(uuid.uuid4()),
+               "roleArn": role, "type": kind, "creationDate": now, "revisionId": str(uuid.uuid4()),
                "loggingConfiguration": logging_configuration or {"level": "OFF", "includeExecutionData": False}}
+        if role_arn is None:
+            doc["platformRole"] = True      # the platform's own: its tasks' calls are not asked (role_of)
         self._store.put_document("state-machine", name, doc)
         return {"stateMachineArn": arn, "creationDate": now}
 
@@ -253,7 +277,7 @@ class StateMachines:
                                                   for d in found]}
 
     def describe_state_machine(self, arn: Any) -> dict[str, Any]:
-        return dict(self._machine(arn))
+        return {k: v for k, v in self._machine(arn).items() if k != "platformRole"}
 
     def update_state_machine(self, arn: Any, definition: Any = None, role_arn: Any = None) -> dict[str, Any]:
         doc = self._machine(arn)
@@ -263,8 +287,9 @@ class StateMachines:
             text = _definition_text(definition)
             parse_definition(text)
             doc["definition"] = text
-        if role_arn:
-            doc["roleArn"] = role_arn
+        if role_arn is not None:
+            doc["roleArn"] = self._check_role(role_arn)
+            doc.pop("platformRole", None)
         doc["updateDate"] = self._clock.now()
         doc["revisionId"] = str(uuid.uuid4())
         self._store.put_document("state-machine", doc["name"], doc)

@@ -10,6 +10,15 @@ the AWS SDK integrations (``arn:aws:states:::aws-sdk:dynamodb:query`` …) call 
 directly (``ports.ServiceCalls``) as the state machine's role. Their errors are named as Step
 Functions names them, for Retry and Catch: ``DynamoDB.ConditionalCheckFailedException`` (optimized),
 ``DynamoDb.ConditionalCheckFailedException`` (SDK: the SDK's service name in PascalCase).
+
+Every call is the state machine's role's (``role``; None: the platform's own machine, not asked): the
+target router's calls are asked first (``ServiceCalls.refusal``, as the API operation they are:
+Lambda's ``Invoke``, SQS's ``SendMessage``, EventBridge's ``PutEvents``, ``StartExecution``). A
+refusal fails the task as Step Functions reports a service's access denied: the service client's
+generic exception (``Lambda.AWSLambdaException``, ``SQS.AmazonSQSException``,
+``EventBridge.AmazonEventBridgeException``, ``StepFunctions.AWSStepFunctionsException``,
+``DynamoDB.AmazonDynamoDBException``; SDK integrations ``DynamoDb.DynamoDbException``), its cause
+IAM's message followed by the SDK's ``(Service: …; Status Code: …; Error Code: …; Request ID: …)``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,32 @@ _DYNAMODB = {"getItem": "GetItem", "putItem": "PutItem", "updateItem": "UpdateIt
 _SDK = {"dynamodb": ("dynamodb", "DynamoDb")}
 
 
+# A service's access denied, as its SDK client reports it to Step Functions: (the task's error, the
+# SDK's service name, HTTP status, error code). Optimized integrations use the AWS SDK for Java 1.x's
+# names; AWS SDK integrations the 2.x client's (``<Service>.<Service>Exception``).
+_DENIED = {"lambda": ("Lambda.AWSLambdaException", "AWSLambda", 403, "AccessDeniedException"),
+           "sqs": ("SQS.AmazonSQSException", "AmazonSQS", 403, "AccessDenied"),
+           "events": ("EventBridge.AmazonEventBridgeException", "AmazonEventBridge", 400, "AccessDeniedException"),
+           "states": ("StepFunctions.AWSStepFunctionsException", "AWSStepFunctions", 400, "AccessDeniedException"),
+           "DynamoDB": ("DynamoDB.AmazonDynamoDBException", "AmazonDynamoDBv2", 400, "AccessDeniedException"),
+           "DynamoDb": ("DynamoDb.DynamoDbException", "DynamoDb", 400, "AccessDeniedException")}
+
+
+def _denied(task_id: str, service: str, message: str) -> TaskFailed:
+    error, name, status, code = _DENIED[service]
+    return TaskFailed(task_id, error, f"{message} (Service: {name}; Status Code: {status}; Error Code: {code}; "
+                                      f"Request ID: {uuid.uuid4()}; Proxy: null)")
+
+
+def _refused(services: ServiceCalls | None, role: str | None, task_id: str, service: str, operation: str,
+             params: dict[str, Any]) -> TaskFailed | None:
+    """The task's failure when the role may not make this call, else None."""
+    if services is None or role is None:
+        return None
+    message = services.refusal(role, "stepfunctions" if service == "states" else service, operation, params)
+    return None if message is None else _denied(task_id, service, message)
+
+
 def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceCalls | None = None,
              role: str | None = None, trace: str | None = None) -> Event | None:
     """``trace``: the execution's trace header, carried on by function, queue, bus and child
@@ -46,16 +81,23 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
     waits = resource.pattern is Pattern.WAIT_FOR_TASK_TOKEN
     try:
         if resource.integration is Integration.LAMBDA_FUNCTION:
-            event = _lambda(targets, task_id, resource.function_name or "", None, params, "RequestResponse", trace)
+            function = resource.function_name or ""
+            event = _refused(services, role, task_id, "lambda", "Invoke", {"FunctionName": function}) or \
+                _lambda(targets, task_id, function, None, params, "RequestResponse", trace)
         elif resource.integration is Integration.LAMBDA_INVOKE:
             if not isinstance(params, dict) or not params.get("FunctionName"):
                 return TaskFailed(task_id, "States.Runtime", "lambda:invoke needs Parameters.FunctionName")
-            event = _lambda(targets, task_id, params["FunctionName"], params.get("Qualifier"), params.get("Payload"),
-                            params.get("InvocationType") or "RequestResponse", trace)
+            function, qualifier = _text(params["FunctionName"]), params.get("Qualifier")
+            event = _refused(services, role, task_id, "lambda", "Invoke", {
+                "FunctionName": f"{function}:{qualifier}" if isinstance(qualifier, str) and qualifier else function}) \
+                or _lambda(targets, task_id, function, qualifier, params.get("Payload"),
+                           params.get("InvocationType") or "RequestResponse", trace)
         elif resource.integration is Integration.SQS_SEND_MESSAGE:
-            event = _sqs(targets, task_id, params, trace)
+            event = _refused(services, role, task_id, "sqs", "SendMessage", params if isinstance(params, dict)
+                             else {}) or _sqs(targets, task_id, params, trace)
         elif resource.integration is Integration.EVENTS_PUT_EVENTS:
-            event = _put_events(targets, task_id, params)
+            event = _refused(services, role, task_id, "events", "PutEvents", params if isinstance(params, dict)
+                             else {}) or _put_events(targets, task_id, params)
         elif resource.integration is Integration.SERVICE and resource.service == "dynamodb" \
                 and resource.action in _DYNAMODB and services is not None:
             return _service(services, task_id, "dynamodb", _DYNAMODB[resource.action], params, role, "DynamoDB",
@@ -65,6 +107,10 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
             action = resource.action[:1].upper() + resource.action[1:]
             return _service(services, task_id, service, action, params, role, prefix)
         elif resource.integration is Integration.START_EXECUTION:
+            refused = _refused(services, role, task_id, "states", "StartExecution", {
+                "stateMachineArn": params.get("StateMachineArn")} if isinstance(params, dict) else {})
+            if refused is not None:
+                return refused
             started = _start_execution(targets, arn, command, trace)
             if started is None:
                 return None              # .sync: the child's end completes the task
@@ -92,6 +138,8 @@ def _service(services: ServiceCalls, task_id: str, service: str, action: str, pa
     except CumuloError as err:
         if err.type == "UnknownOperationException":
             return TaskFailed(task_id, "States.Runtime", err.message)
+        if err.type == "AccessDeniedException" and prefix in _DENIED:
+            return _denied(task_id, prefix, err.message)
         return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
     out = dict(answer or {})
     if metadata:       # what the optimized integrations add to the API's answer

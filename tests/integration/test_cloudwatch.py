@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer
+from tests.integration.test_stepfunctions import states_role
 
 AWS = Path(sys.executable).parent / "aws"
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -218,7 +219,7 @@ def test_queues_state_machines_the_bus_and_apis_publish_their_metrics(server: Cu
     sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
 
     sfn = server.aws("stepfunctions")
-    machine = sfn.create_state_machine(name="done", roleArn=ROLE, definition=json.dumps(
+    machine = sfn.create_state_machine(name="done", roleArn=states_role(sfn), definition=json.dumps(
         {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     deadline = time.monotonic() + 20

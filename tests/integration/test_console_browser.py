@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
+from tests.integration.test_stepfunctions import states_role
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CUMULO_ARTIFACTS") or ROOT / "artifacts") / "console"
@@ -173,7 +174,7 @@ def test_failed_execution_marks_the_failing_state(page: Any, server: CumuloServe
         "Check stock": {"Type": "Task", "Resource": arn, "Next": "Ship"},
         "Ship": {"Type": "Pass", "End": True}}}
     machine = sfn.create_state_machine(name=unique("orders"), definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::000000000000:role/r")["stateMachineArn"]
+                                       roleArn=states_role(sfn))["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"note": HOSTILE}))["executionArn"]
     deadline = time.monotonic() + 30
     while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":

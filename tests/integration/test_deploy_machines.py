@@ -146,9 +146,16 @@ CFN_MACHINE = """
     Type: AWS::StepFunctions::StateMachine
     Properties:
       StateMachineName: orders-flow
-      RoleArn: arn:aws:iam::000000000000:role/sfn
+      RoleArn: !GetAtt FlowRole.Arn
       DefinitionString: !Sub |
         {"StartAt": "Double", "States": {"Double": {"Type": "Task", "Resource": "${Worker.Arn}", "End": true}}}
+  FlowRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: sfn
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: !Sub "states.${AWS::Region}.amazonaws.com"},
+                     Action: sts:AssumeRole}]
   Nightly:
     Type: AWS::Events::Rule
     Properties:

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_sqs import sqs_client
+from tests.integration.test_stepfunctions import states_role
 
 pytestmark = pytest.mark.slow
 
@@ -172,14 +173,15 @@ def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
         lam = srv.client()
         fn_arn = create(lam, unique("sleeper"), zip_of(**{"app.py": SLEEPER}), Timeout=10)["FunctionArn"]
         sfn = srv.aws("stepfunctions")
-        machine = sfn.create_state_machine(name="durable", roleArn="arn:aws:iam::000000000000:role/r",
+        role = states_role(sfn)
+        machine = sfn.create_state_machine(name="durable", roleArn=role,
                                            definition=json.dumps({"StartAt": "Wait", "States": {
                                                "Wait": {"Type": "Wait", "Seconds": 10, "Next": "Work"},
                                                "Work": {"Type": "Task", "Resource": fn_arn, "End": True}}}))
         waiting = [sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
                                        input=json.dumps({"n": i}))["executionArn"] for i in range(5)]
         started = time.monotonic()
-        working = sfn.create_state_machine(name="working", roleArn="arn:aws:iam::000000000000:role/r",
+        working = sfn.create_state_machine(name="working", roleArn=role,
                                            definition=json.dumps({"StartAt": "Work", "States": {
                                                "Work": {"Type": "Task", "Resource": fn_arn, "End": True}}}))
         in_flight = sfn.start_execution(stateMachineArn=working["stateMachineArn"],

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.test_async import drain
 from tests.integration.test_server import CumuloServer, unique
+from tests.integration.test_stepfunctions import states_role
 
 AWS = Path(sys.executable).parent / "aws"
 
@@ -378,9 +379,12 @@ def test_a_table_change_runs_a_function_through_its_stream(server: CumuloServer,
     sqs.close()
 
 
+TABLES = ({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},)
+
+
 def _run(sfn: BaseClient, definition: dict[str, Any], payload: dict[str, Any], role: str | None = None) -> dict[str, Any]:
     machine = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition),
-                                       roleArn=role or "arn:aws:iam::000000000000:role/cumulo-states-role")
+                                       roleArn=role or states_role(sfn, TABLES))
     started = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(payload))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -423,8 +427,9 @@ def test_state_machines_call_dynamodb_directly_with_its_error_names(server: Cumu
     iam.put_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyName="read", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}))
     denied = _run(sfn, definition, {"who": "role", "qty": "1"}, role=role)
-    assert (denied["status"], denied["error"]) == ("FAILED", "DynamoDB.AccessDeniedException")
-    assert "dynamodb:PutItem" in denied["cause"]
+    assert (denied["status"], denied["error"]) == ("FAILED", "DynamoDB.AmazonDynamoDBException")
+    assert "is not authorized to perform: dynamodb:PutItem" in denied["cause"]
+    assert "(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: AccessDeniedException;" in denied["cause"]
     sfn.close()
     iam.close()
 

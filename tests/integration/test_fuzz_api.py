@@ -57,6 +57,7 @@ from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
 )
 from cumulo.api.http import Request
 from tests.integration.test_server import CumuloServer
+from tests.integration.test_stepfunctions import states_role
 
 EXAMPLES = int(os.environ.get("CUMULO_FUZZ_EXAMPLES", "30"))      # per operation: 162 of them
 SURVEY = os.environ.get("CUMULO_FUZZ_SURVEY") == "1"
@@ -193,6 +194,7 @@ def _seed(server: CumuloServer) -> Seeds:
                                          HttpMethod="POST")["ApiDestinationArn"]
     archive_arn = ev.create_archive(ArchiveName="fz-arch", EventSourceArn=bus_arn)["ArchiveArn"]
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    assert states_role(sfn, name="fz") == role       # one Step Functions may assume
     sm_arn = sfn.create_state_machine(name="fz-sm", definition=definition, roleArn=role)["stateMachineArn"]
     express_arn = sfn.create_state_machine(name="fz-express", definition=definition, roleArn=role,
                                            type="EXPRESS")["stateMachineArn"]

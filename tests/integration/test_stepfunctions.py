@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -69,9 +71,35 @@ def function(server: CumuloServer) -> str:
     return arn
 
 
-def machine(sfn: BaseClient, definition: dict[str, Any], kind: str = "STANDARD") -> str:
+STATES_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+# what the state machines of these tests call from their tasks
+TASKS = ({"Effect": "Allow", "Resource": "*", "Action": [
+    "lambda:InvokeFunction", "sqs:SendMessage", "events:PutEvents", "states:StartExecution"]},)
+
+
+def states_role(client: BaseClient, statements: tuple[dict[str, Any], ...] = TASKS, name: str = "") -> str:
+    """The ARN of a role Step Functions may assume, allowed ``statements`` (inline), made (or made again,
+    the same) through IAM's API with the endpoint and keys of ``client`` (any client of the server)."""
+    creds = client._request_signer._credentials       # type: ignore[attr-defined]
+    iam = boto3.session.Session().client("iam", endpoint_url=client.meta.endpoint_url, region_name="us-east-1",
+                                         aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key)
+    document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    name = name or "states-" + hashlib.sha256(document.encode()).hexdigest()[:12]
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=STATES_TRUST)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="tasks", PolicyDocument=document)
+    iam.close()
+    return str(arn)
+
+
+def machine(sfn: BaseClient, definition: dict[str, Any], kind: str = "STANDARD", role: str = "") -> str:
+    """A new state machine; its role (by default) allows what these tests' tasks call (``TASKS``)."""
     return sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition),
-                                    roleArn="arn:aws:iam::000000000000:role/r", type=kind)["stateMachineArn"]
+                                    roleArn=role or states_role(sfn), type=kind)["stateMachineArn"]
 
 
 def finished(sfn: BaseClient, arn: str, timeout: float = 20) -> dict[str, Any]:
@@ -86,8 +114,8 @@ def finished(sfn: BaseClient, arn: str, timeout: float = 20) -> dict[str, Any]:
 def test_state_machine_crud_and_validation(sfn: BaseClient) -> None:
     definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     name = unique("sm")
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::0:role/r")[
-        "stateMachineArn"]
+    role = states_role(sfn)
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     assert arn == f"arn:aws:states:us-east-1:000000000000:stateMachine:{name}"
     desc = sfn.describe_state_machine(stateMachineArn=arn)
     assert desc["type"] == "STANDARD" and json.loads(desc["definition"]) == definition
@@ -96,17 +124,49 @@ def test_state_machine_crud_and_validation(sfn: BaseClient) -> None:
         {"StartAt": "Q", "States": {"Q": {"Type": "Succeed"}}}))
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Q"
     with pytest.raises(ClientError) as info:
-        sfn.create_state_machine(name=unique("sm"), roleArn="arn:aws:iam::0:role/r", definition=json.dumps(
+        sfn.create_state_machine(name=unique("sm"), roleArn=role, definition=json.dumps(
             {"StartAt": "Missing", "States": {"P": {"Type": "Pass", "Next": "Nowhere"}}}))
     assert info.value.response["Error"]["Code"] == "InvalidDefinition"
     assert "MISSING_TRANSITION_TARGET" in info.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as info:
-        sfn.create_state_machine(name="bad name", definition=json.dumps(definition), roleArn="arn:aws:iam::0:role/r")
+        sfn.create_state_machine(name="bad name", definition=json.dumps(definition), roleArn=role)
     assert info.value.response["Error"]["Code"] == "InvalidName"
     sfn.delete_state_machine(stateMachineArn=arn)
     with pytest.raises(ClientError) as info:
         sfn.describe_state_machine(stateMachineArn=arn)
     assert info.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+def test_the_role_must_be_one_step_functions_may_assume(sfn: BaseClient) -> None:
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    iam = boto3.session.Session().client("iam", endpoint_url=sfn.meta.endpoint_url, region_name="us-east-1",
+                                         aws_access_key_id=sfn._request_signer._credentials.access_key,
+                                         aws_secret_access_key=sfn._request_signer._credentials.secret_key)
+    for_lambda = iam.create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    regional = iam.create_role(RoleName=unique("regional"), AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "states.us-east-1.amazonaws.com"}}]}))[
+        "Role"]["Arn"]
+    iam.close()
+    denied = "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to " \
+             "assume the provided role."
+    for role in (for_lambda, "arn:aws:iam::000000000000:role/nobody"):
+        with pytest.raises(ClientError) as info:
+            sfn.create_state_machine(name=unique("sm"), definition=definition, roleArn=role)
+        assert (info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]) == (
+            "AccessDeniedException", denied)
+    with pytest.raises(ClientError) as info:
+        sfn.create_state_machine(name=unique("sm"), definition=definition, roleArn="not-an-arn")
+    assert info.value.response["Error"]["Code"] == "InvalidArn"
+    arn = sfn.create_state_machine(name=unique("sm"), definition=definition, roleArn=regional)["stateMachineArn"]
+    with pytest.raises(ClientError) as info:
+        sfn.update_state_machine(stateMachineArn=arn, roleArn=for_lambda)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == regional
+    sfn.update_state_machine(stateMachineArn=arn, roleArn=states_role(sfn))
+    assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == states_role(sfn)
 
 
 def test_standard_execution_with_tasks_choice_and_history(sfn: BaseClient, function: str) -> None:
@@ -136,6 +196,66 @@ def test_standard_execution_with_tasks_choice_and_history(sfn: BaseClient, funct
     assert [e["id"] for e in page["events"] + rest["events"]] == list(range(1, len(types) + 1))
     listed = sfn.list_executions(stateMachineArn=arn)["executions"]
     assert [e["name"] for e in listed] == ["run-1"] and listed[0]["status"] == "SUCCEEDED"
+
+
+def test_every_task_is_the_roles_call_and_a_missing_allow_fails_it_with_aws_error(
+        sfn: BaseClient, server: CumuloServer, function: str) -> None:
+    sqs = sqs_client(server)
+    queue = sqs.create_queue(QueueName=unique("sent"))["QueueUrl"]
+    child = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    role_name = unique("bare")
+    role = states_role(sfn, (), name=role_name)                     # trusted by Step Functions, allowed nothing
+    tasks = {
+        "Plain": ({"Resource": function, "Parameters": {"n": 1}}, "Lambda.AWSLambdaException",
+                  "lambda:InvokeFunction", function),
+        "Invoke": ({"Resource": "arn:aws:states:::lambda:invoke", "Parameters": {
+            "FunctionName": function, "Qualifier": "$LATEST", "Payload": {"n": 2}}},
+            "Lambda.AWSLambdaException", "lambda:InvokeFunction", function + ":$LATEST"),
+        "Send": ({"Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {
+            "QueueUrl": queue, "MessageBody": "hi"}}, "SQS.AmazonSQSException", "sqs:SendMessage",
+            f"arn:aws:sqs:us-east-1:000000000000:{queue.rsplit('/', 1)[1]}"),
+        "Put": ({"Resource": "arn:aws:states:::events:putEvents", "Parameters": {"Entries": [
+            {"Source": "shop", "DetailType": "t", "Detail": {}}]}}, "EventBridge.AmazonEventBridgeException",
+            "events:PutEvents", "arn:aws:events:us-east-1:000000000000:event-bus/default"),
+        "Start": ({"Resource": "arn:aws:states:::states:startExecution.sync:2", "Parameters": {
+            "StateMachineArn": child}}, "StepFunctions.AWSStepFunctionsException", "states:StartExecution", child),
+    }
+    names = list(tasks)
+    states: dict[str, Any] = {}
+    for i, (name, (task, error, _, _)) in enumerate(tasks.items()):
+        after = names[i + 1] if i + 1 < len(names) else "Done"
+        states[name] = {"Type": "Task", **task, "ResultPath": f"$.{name}", "Next": after,
+                        "Retry": [{"ErrorEquals": [error], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                        "Catch": [{"ErrorEquals": [error], "ResultPath": f"$.{name}", "Next": after}]}
+    states["Done"] = {"Type": "Succeed"}
+    arn = machine(sfn, {"StartAt": names[0], "States": states}, role=role)
+    run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    desc = finished(sfn, run, timeout=30)
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    for name, (_, error, action, resource) in tasks.items():
+        assert output[name]["Error"] == error, (name, output[name])
+        assert output[name]["Cause"].startswith(
+            f"User: arn:aws:sts::000000000000:assumed-role/{role_name}/states is not authorized to perform: "
+            f"{action} on resource: {resource} because no identity-based policy allows the {action} action "
+            "(Service: "), (name, output[name])
+    history = sfn.get_execution_history(executionArn=run, maxResults=1000)["events"]
+    assert sum(e["type"] == "TaskFailed" for e in history) == 2 * 4      # retried once, then caught
+    assert sum(e["type"] == "LambdaFunctionFailed" for e in history) == 2
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+    assert sfn.list_executions(stateMachineArn=child)["executions"] == []
+
+    # the same machine, once its role allows what it calls: every task succeeds
+    states_role(sfn, TASKS, name=role_name)
+    run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    desc = finished(sfn, run, timeout=30)
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["Plain"] == {"doubled": 2} and output["Invoke"]["Payload"] == {"doubled": 4}
+    assert "MessageId" in output["Send"] and output["Put"]["FailedEntryCount"] == 0
+    assert output["Start"]["Status"] == "SUCCEEDED"
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"] == "hi"
+    sqs.close()
 
 
 def test_retry_then_catch_with_the_functions_error_type(sfn: BaseClient, function: str) -> None:
