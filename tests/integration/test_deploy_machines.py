@@ -260,3 +260,51 @@ def test_failed_deploy_puts_back_an_updated_definition(cumulo: Cumulo, tmp_path:
         deploy(cumulo, _write(tmp_path / "shop", broken))
     assert json.loads(cumulo.state_machines.describe_state_machine(arn)["definition"]) == before
     assert not deploy(cumulo, _write(tmp_path / "shop")).changed
+
+
+POLICED = """
+  Inbox:
+    Type: AWS::SQS::Queue
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Policies:
+        - LambdaInvokePolicy: {FunctionName: !Ref Worker}
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Inbox.QueueName}
+      Definition:
+        StartAt: Double
+        States:
+          Double:
+            Type: Task
+            Resource: arn:aws:states:::lambda:invoke
+            Parameters: {FunctionName: !GetAtt Worker.Arn, Payload.$: $}
+            ResultSelector: {doubled.$: $.Payload.doubled}
+            Next: Tell
+          Tell:
+            Type: Task
+            Resource: arn:aws:states:::sqs:sendMessage
+            Parameters: {QueueUrl: !Ref Inbox, MessageBody.$: $}
+            End: true
+"""
+
+
+def test_a_template_machine_calls_what_its_policy_templates_allow_and_nothing_else(cumulo: Cumulo,
+                                                                                   tmp_path: Path) -> None:
+    path = _write(tmp_path / "shop", POLICED, outputs=False)
+    deploy(cumulo, path)
+    arn = cumulo.state_machines._arn("stateMachine", machine_name_for("shop", "Flow"))
+    cumulo.start_workers()
+    try:
+        done = _finished(cumulo, cumulo.state_machines.start_execution(arn, None, '{"n": 4}')["executionArn"])
+        assert done["status"] == "SUCCEEDED", done
+        assert "MessageId" in json.loads(done["output"])
+        # without SQSSendMessagePolicy its role may invoke the function but not send
+        deploy(cumulo, _write(tmp_path / "shop", POLICED.replace(
+            "        - SQSSendMessagePolicy: {QueueName: !GetAtt Inbox.QueueName}\n", ""), outputs=False))
+        done = _finished(cumulo, cumulo.state_machines.start_execution(arn, None, '{"n": 5}')["executionArn"])
+        assert (done["status"], done["error"]) == ("FAILED", "SQS.AmazonSQSException"), done
+        role = role_name_for("shop", "FlowRole")
+        assert done["cause"].startswith(f"User: arn:aws:sts::000000000000:assumed-role/{role}/states is not authorized "
+                                        "to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:")
+    finally:
+        cumulo.stop_workers()

@@ -194,6 +194,8 @@ Resources:
         DDBTable: !Ref TransactionTable
       Policies:
         - LambdaInvokePolicy: {FunctionName: !Ref StockCheckerFunction}
+        - LambdaInvokePolicy: {FunctionName: !Ref StockSellerFunction}
+        - LambdaInvokePolicy: {FunctionName: !Ref StockBuyerFunction}
         - DynamoDBWritePolicy: {TableName: !Ref TransactionTable}
   StockCheckerFunction:
     Type: AWS::Serverless::Function
