@@ -45,6 +45,7 @@ CAPABILITIES = {
     "browser": "headless Chromium (Debian's chromium) and the playwright package, for the console's browser tests",
     "awscli-v2": "AWS CLI version 2 (aws logs tail), unpacked from a PyPI package (tests/integration/awscli_v2.py)",
     "postgresql": "PostgreSQL's server programs and psycopg, for the PostgreSQL store (a throw-away cluster per session)",
+    "sam-cli": "the AWS SAM CLI, installed from PyPI into a virtualenv of its own (tests/integration/sam_cli.py)",
 }
 _TAG = re.compile(r"(?:Skipped: )?\[([a-z-]+)\]")
 
