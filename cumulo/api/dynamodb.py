@@ -19,7 +19,7 @@ TABLE_OPERATIONS = (
     "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "UpdateTable", "UpdateTimeToLive",
     "DescribeTimeToLive", "TagResource", "UntagResource", "ListTagsOfResource", "DescribeLimits", "PutItem",
     "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem", "TransactWriteItems",
-    "TransactGetItems")
+    "TransactGetItems", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
 STREAM_OPERATIONS = ("ListStreams", "DescribeStream", "GetShardIterator", "GetRecords")
 
 

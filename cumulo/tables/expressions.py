@@ -33,7 +33,7 @@ from cumulo.tables import values as V
 from cumulo.tables.reserved import RESERVED
 
 __all__ = ["Names", "Path", "parse_condition", "parse_update", "parse_projection", "key_condition", "evaluate",
-           "apply_update", "project", "resolve", "KeyCondition", "Update"]
+           "apply_update", "project", "resolve", "KeyCondition", "Update", "overlap"]
 
 PathElement = Union[str, int]
 
@@ -471,14 +471,25 @@ def _parse_update(text: Any, names: Names) -> Update:
                 (out.add if clause == "ADD" else out.delete).append((path, p.value()))
             if not p.accept_op(","):
                 break
-    paths = out.paths()
+    _no_overlap(p, out.paths())
+    return out
+
+
+def overlap(paths: list[Path]) -> tuple[Path, Path] | None:
+    """The first two paths of which one is the other or inside it, or None."""
     for i, a in enumerate(paths):
         for b in paths[i + 1:]:
             n = min(len(a.elements), len(b.elements))
             if a.elements[:n] == b.elements[:n]:
-                raise p.fail(f"Two document paths overlap with each other; must remove or rewrite one of these "
-                             f"paths; path one: {a}, path two: {b}")
-    return out
+                return a, b
+    return None
+
+
+def _no_overlap(p: _Parser, paths: list[Path]) -> None:
+    clash = overlap(paths)
+    if clash is not None:
+        raise p.fail(f"Two document paths overlap with each other; must remove or rewrite one of these "
+                     f"paths; path one: {clash[0]}, path two: {clash[1]}")
 
 
 def parse_projection(text: Any, names: Names) -> list[Path]:
@@ -491,12 +502,7 @@ def _parse_projection(text: Any, names: Names) -> list[Path]:
     while p.accept_op(","):
         paths.append(p.path())
     p.done()
-    for i, a in enumerate(paths):
-        for b in paths[i + 1:]:
-            n = min(len(a.elements), len(b.elements))
-            if a.elements[:n] == b.elements[:n]:
-                raise p.fail(f"Two document paths overlap with each other; must remove or rewrite one of these "
-                             f"paths; path one: {a}, path two: {b}")
+    _no_overlap(p, paths)
     return paths
 
 

@@ -28,6 +28,7 @@ from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.ports import ItemTransaction, StreamRecords, TableItems
 from cumulo.tables import expressions as E
 from cumulo.tables import values as V
+from cumulo.tables.statements import Statements
 from cumulo.tables.values import ConditionalCheckFailed, ResourceInUseException, TableNotFound, TransactionCanceled
 
 __all__ = ["TableService"]
@@ -63,6 +64,7 @@ class TableService:
         # service changes one (one server owns a store; the CLI does not change tables)
         self._docs: dict[str, tuple[float, Doc]] = {}
         self._types: dict[str, tuple[Doc, dict[str, str]]] = {}     # a cached document's attribute types
+        self.statements = Statements(self)                           # PartiQL
         self._operations: dict[str, Callable[[Doc], Doc]] = {
             "CreateTable": self.create_table, "DescribeTable": self.describe_table, "ListTables": self.list_tables,
             "DeleteTable": self.delete_table, "UpdateTable": self.update_table,
@@ -73,6 +75,8 @@ class TableService:
             "DeleteItem": self.delete_item, "Query": self.query, "Scan": self.scan,
             "BatchGetItem": self.batch_get, "BatchWriteItem": self.batch_write,
             "TransactWriteItems": self.transact_write, "TransactGetItems": self.transact_get,
+            "ExecuteStatement": self.statements.execute, "BatchExecuteStatement": self.statements.batch,
+            "ExecuteTransaction": self.statements.transaction,
             # DynamoDB Streams
             "ListStreams": self.list_streams, "DescribeStream": self.describe_stream,
             "GetShardIterator": self.get_shard_iterator, "GetRecords": self.get_records,
@@ -830,30 +834,9 @@ class TableService:
             out["LastEvaluatedKey"] = last
         return out
 
-    def query(self, d: Doc) -> Doc:
-        doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "KeyConditions", "QueryFilter", "ConditionalOperator")
-        if d.get("KeyConditionExpression") is None:
-            raise ValidationException("Either the KeyConditions or KeyConditionExpression parameter must be "
-                                      "specified in the request.")
-        index, spec, is_gsi = self._index_spec(doc, d.get("IndexName"))
-        if is_gsi and d.get("ConsistentRead"):
-            raise ValidationException("Consistent reads are not supported on global secondary indexes")
-        names = self._names(d, "KeyConditionExpression", "FilterExpression", "ProjectionExpression")
-        h, r = self._key_names(doc, index)
-        kc = E.key_condition(d["KeyConditionExpression"], names, h, r)
-        filter_tree = E.parse_condition(d["FilterExpression"], names, "FilterExpression") \
-            if d.get("FilterExpression") else None
-        if filter_tree is not None:
-            for key in (h, r):
-                if key and _mentions(filter_tree, key):
-                    raise ValidationException(f"Filter Expression can only contain non-primary key attributes: "
-                                              f"Primary key attribute: {key}")
-        projection = self._projection_of(d, names)
-        names.check_all_used()
-        if V.type_of(kc.hash_value) != self._type(doc, h):
-            raise _invalid("Condition parameter type does not match schema type")
-        pk = V.key_bytes(kc.hash_value)
+    def _bounds(self, doc: Doc, r: str | None, kc: E.KeyCondition) -> tuple[tuple[bytes, bool] | None,
+                                                                          tuple[bytes, bool] | None]:
+        """A key condition's range on the sort key: (low, high), each (bytes, inclusive) or None."""
         low: tuple[bytes, bool] | None = None
         high: tuple[bytes, bool] | None = None
         if kc.range_op is not None:
@@ -881,6 +864,33 @@ class TableService:
                 low = (first, True)
                 upper = _after_prefix(first)
                 high = (upper, False) if upper is not None else None
+        return low, high
+
+    def query(self, d: Doc) -> Doc:
+        doc = self._table(d.get("TableName"))
+        self._no_legacy(d, "KeyConditions", "QueryFilter", "ConditionalOperator")
+        if d.get("KeyConditionExpression") is None:
+            raise ValidationException("Either the KeyConditions or KeyConditionExpression parameter must be "
+                                      "specified in the request.")
+        index, spec, is_gsi = self._index_spec(doc, d.get("IndexName"))
+        if is_gsi and d.get("ConsistentRead"):
+            raise ValidationException("Consistent reads are not supported on global secondary indexes")
+        names = self._names(d, "KeyConditionExpression", "FilterExpression", "ProjectionExpression")
+        h, r = self._key_names(doc, index)
+        kc = E.key_condition(d["KeyConditionExpression"], names, h, r)
+        filter_tree = E.parse_condition(d["FilterExpression"], names, "FilterExpression") \
+            if d.get("FilterExpression") else None
+        if filter_tree is not None:
+            for key in (h, r):
+                if key and _mentions(filter_tree, key):
+                    raise ValidationException(f"Filter Expression can only contain non-primary key attributes: "
+                                              f"Primary key attribute: {key}")
+        projection = self._projection_of(d, names)
+        names.check_all_used()
+        if V.type_of(kc.hash_value) != self._type(doc, h):
+            raise _invalid("Condition parameter type does not match schema type")
+        pk = V.key_bytes(kc.hash_value)
+        low, high = self._bounds(doc, r, kc)
         forward = d.get("ScanIndexForward", True) is not False
         table = doc["TableName"]
         return self._read(d, doc, index, spec, lambda after, n: self.items.query(table, index, pk, low, high, forward,
@@ -997,16 +1007,10 @@ class TableService:
             raise _constraint(f"[{len(actions) if isinstance(actions, list) else actions}]", "transactItems",
                               "Member must have length less than or equal to 100")
         token = d.get("ClientRequestToken")
-        fingerprint = json.dumps(actions, sort_keys=True)
         if token is not None:
-            with self._tokens_lock:
-                now = self.clock.now()
-                self._tokens = {k: v for k, v in self._tokens.items() if now - v[0] < _TOKEN_TTL_S}
-                seen = self._tokens.get(token)
+            seen = self.idempotent(token, actions)
             if seen is not None:
-                if seen[1] != fingerprint:
-                    raise _IdempotentMismatch("Request with the same ClientRequestToken has different parameters")
-                return copy.deepcopy(seen[2])
+                return seen
         plan: list[Any] = []
         keys = set()
         for action in actions:
@@ -1067,9 +1071,25 @@ class TableService:
                     assert update is not None
                     self._write(tx, doc, pk, sk, old, E.apply_update(update, old or key or {}, names))
         if token is not None:
-            with self._tokens_lock:
-                self._tokens[token] = (self.clock.now(), fingerprint, {})
+            self.remember(token, actions, {})
         return {}
+
+    def idempotent(self, token: Any, request: Any) -> Doc | None:
+        """The answer a transaction with this ClientRequestToken had in the last ten minutes, or None;
+        the same token with another request is refused."""
+        with self._tokens_lock:
+            now = self.clock.now()
+            self._tokens = {k: v for k, v in self._tokens.items() if now - v[0] < _TOKEN_TTL_S}
+            seen = self._tokens.get(str(token))
+        if seen is None:
+            return None
+        if seen[1] != json.dumps(request, sort_keys=True):
+            raise _IdempotentMismatch("Request with the same ClientRequestToken has different parameters")
+        return copy.deepcopy(seen[2])
+
+    def remember(self, token: Any, request: Any, answer: Doc) -> None:
+        with self._tokens_lock:
+            self._tokens[str(token)] = (self.clock.now(), json.dumps(request, sort_keys=True), answer)
 
     def transact_get(self, d: Doc) -> Doc:
         actions = d.get("TransactItems")

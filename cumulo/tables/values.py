@@ -22,7 +22,7 @@ from typing import Any
 
 from cumulo.errors import CumuloError, ValidationException
 
-__all__ = ["Item", "DynamoError", "TableNotFound", "ResourceInUseException", "ConditionalCheckFailed",
+__all__ = ["Item", "DynamoError", "TableNotFound", "ResourceInUseException", "ConditionalCheckFailed", "DuplicateItem",
            "TransactionCanceled", "LimitExceeded", "validate_item", "validate_value", "normalize_number",
            "number", "item_size", "value_size", "key_bytes", "compare", "equal", "type_of", "blob",
            "MAX_ITEM_BYTES", "MAX_HASH_KEY_BYTES", "MAX_RANGE_KEY_BYTES", "SCALAR_TYPES", "SET_TYPES"]
@@ -76,6 +76,17 @@ class ConditionalCheckFailed(DynamoError):
     @property
     def type(self) -> str:
         return "ConditionalCheckFailedException"
+
+
+class DuplicateItem(DynamoError):
+    """PartiQL's INSERT of an item whose key is taken."""
+
+    def __init__(self, message: str = "Duplicate primary key exists in table") -> None:
+        super().__init__(message)
+
+    @property
+    def type(self) -> str:
+        return "DuplicateItemException"
 
 
 class TransactionCanceled(DynamoError):

@@ -269,6 +269,109 @@ def test_transactions_are_all_or_nothing(ddb: BaseClient) -> None:
     assert got["Responses"] == [{"Item": {**key, "stock": {"N": "0"}}}, {}]
 
 
+def test_partiql_statements_with_the_client_and_the_resource(ddb: BaseClient, resource: Any) -> None:
+    name = orders_table(ddb)
+    client = resource.meta.client                  # the resource's own client: its values are Python values
+    for n in range(1, 8):
+        client.execute_statement(Statement=f'INSERT INTO "{name}" VALUE {{\'customer\': ?, \'order\': ?, '
+                                           f"'amt': ?, 'tags': <<'a', 'b'>>, 'ship': {{'city': 'Oslo', 'legs': [1, 2]}}}}",
+                                 Parameters=["ann" if n < 5 else "bob", n, Decimal(n) * Decimal("1.5")])
+    with pytest.raises(ClientError) as err:
+        ddb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'customer': 'ann', 'order': 1}}")
+    assert code(err) == ("DuplicateItemException", "Duplicate primary key exists in table")
+    got = client.execute_statement(Statement=f'SELECT "order", amt FROM "{name}" WHERE customer = ? AND "order" '
+                                             f"BETWEEN 2 AND 3 AND ship.city = 'Oslo' AND contains(tags, 'b')",
+                                   Parameters=["ann"])["Items"]
+    assert got == [{"order": 2, "amt": Decimal("3")}, {"order": 3, "amt": Decimal("4.5")}]
+    pages, token = [], None
+    while True:
+        page = ddb.execute_statement(Statement=f'SELECT * FROM "{name}" WHERE customer IN [\'bob\', \'ann\'] '
+                                               f'ORDER BY "order" DESC', Limit=2, **({"NextToken": token} if token
+                                                                                   else {}))
+        pages.append([(i["customer"]["S"], int(i["order"]["N"])) for i in page["Items"]])
+        token = page.get("NextToken")
+        if token is None:
+            break
+    assert [x for p in pages for x in p] == [("bob", 7), ("bob", 6), ("bob", 5), ("ann", 4), ("ann", 3), ("ann", 2),
+                                             ("ann", 1)]
+    assert all(len(p) <= 2 for p in pages)
+    scanned, token = [], None                      # no partition key: a scan, paged all the same
+    for _ in range(10):
+        page = ddb.execute_statement(Statement=f'SELECT * FROM "{name}" WHERE size(ship.legs) = 2 AND amt > 3',
+                                     Limit=3, **({"NextToken": token} if token else {}))
+        scanned += [int(i["order"]["N"]) for i in page["Items"]]
+        token = page.get("NextToken")
+        if token is None:
+            break
+    assert sorted(scanned) == [3, 4, 5, 6, 7]
+    new = client.execute_statement(Statement=f'UPDATE "{name}" SET amt = amt + 1 SET ship.city = \'Bergen\' '
+                                              f"REMOVE tags WHERE customer = 'ann' AND \"order\" = 1 "
+                                              f"RETURNING ALL NEW *")["Items"]
+    assert new == [{"customer": "ann", "order": 1, "amt": Decimal("2.5"), "ship": {"city": "Bergen", "legs": [1, 2]}}]
+    assert resource.Table(name).get_item(Key={"customer": "ann", "order": 1})["Item"]["ship"]["city"] == "Bergen"
+    with pytest.raises(ClientError) as err:
+        ddb.execute_statement(Statement=f"UPDATE \"{name}\" SET amt = 0 WHERE customer = 'ann' AND \"order\" = 1 "
+                                        f"AND amt > 100", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert code(err) == ("ConditionalCheckFailedException", "The conditional request failed")
+    assert err.value.response["Item"]["amt"] == {"N": "2.5"}
+    for statement, message in [
+        (f"UPDATE \"{name}\" SET amt = 0 WHERE customer = 'ann'",
+         "Where clause does not contain a mandatory equality on all key attributes"),
+        (f"SELECT * FROM \"{name}\" WHERE", "Statement wasn't well formed, can't be processed: Unexpected end of "
+                                               "statement"),
+        (f"DELETE \"{name}\" WHERE customer = 'ann'", "Statement wasn't well formed, can't be processed: Unexpected "
+                                                       "token"),
+        ("UPSERT INTO t VALUE {'a': 1}", "Statement wasn't well formed, can't be processed: Expected data manipulation"),
+    ]:
+        with pytest.raises(ClientError) as err:
+            ddb.execute_statement(Statement=statement)
+        assert code(err) == ("ValidationException", message)
+    with pytest.raises(ClientError) as err:
+        ddb.execute_statement(Statement='SELECT * FROM "no-such-table"')
+    assert code(err)[0] == "ResourceNotFoundException"
+    assert ddb.execute_statement(Statement=f"DELETE FROM \"{name}\" WHERE customer = 'ann' AND \"order\" = 1 "
+                                           f"RETURNING ALL OLD *")["Items"][0]["amt"] == {"N": "2.5"}
+
+
+def test_partiql_batches_and_transactions(ddb: BaseClient) -> None:
+    name = orders_table(ddb)
+    out = ddb.batch_execute_statement(Statements=[
+        {"Statement": f"INSERT INTO \"{name}\" VALUE {{'customer': 'c', 'order': {n}}}"} for n in (1, 2, 1)]
+        + [{"Statement": f"INSERT INTO \"{name}\" VALUE {{'customer': ?, 'order': 3}}", "Parameters": [{"N": "1"}]}]
+    )["Responses"]
+    assert out[:2] == [{"TableName": name}, {"TableName": name}]
+    assert out[2]["Error"]["Code"] == "DuplicateItem"
+    assert out[3]["Error"]["Code"] == "ValidationError"
+    reads = ddb.batch_execute_statement(Statements=[
+        {"Statement": f"SELECT * FROM \"{name}\" WHERE customer = 'c' AND \"order\" = {n}"} for n in (2, 9)])
+    assert reads["Responses"] == [{"TableName": name, "Item": {"customer": {"S": "c"}, "order": {"N": "2"}}},
+                                  {"TableName": name}]
+    with pytest.raises(ClientError) as err:
+        ddb.batch_execute_statement(Statements=[{"Statement": f'SELECT * FROM "{name}"'}] * 26)
+    assert code(err)[0] == "ValidationException"
+    ddb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'customer': 'c', 'order': 4}}")
+    with pytest.raises(ClientError) as err:
+        ddb.execute_transaction(TransactStatements=[
+            {"Statement": f"UPDATE \"{name}\" SET paid = TRUE WHERE customer = 'c' AND \"order\" = 1"},
+            {"Statement": f"EXISTS(SELECT * FROM \"{name}\" WHERE customer = 'c' AND \"order\" = 2 AND paid = TRUE)"},
+            {"Statement": f"INSERT INTO \"{name}\" VALUE {{'customer': 'c', 'order': 4}}"}])
+    assert code(err)[0] == "TransactionCanceledException"
+    assert [r["Code"] for r in err.value.response["CancellationReasons"]] == ["None", "ConditionalCheckFailed",
+                                                                              "DuplicateItem"]
+    one = {"customer": {"S": "c"}, "order": {"N": "1"}}
+    assert "paid" not in ddb.get_item(TableName=name, Key=one)["Item"]        # all or nothing
+    ddb.execute_transaction(ClientRequestToken="tok-1", TransactStatements=[
+        {"Statement": f"UPDATE \"{name}\" SET paid = TRUE WHERE customer = 'c' AND \"order\" = 1"},
+        {"Statement": f"DELETE FROM \"{name}\" WHERE customer = 'c' AND \"order\" = 2"}])
+    assert ddb.get_item(TableName=name, Key=one)["Item"]["paid"] == {"BOOL": True}
+    got = ddb.execute_transaction(TransactStatements=[
+        {"Statement": f"SELECT paid FROM \"{name}\" WHERE customer = 'c' AND \"order\" = {n}"} for n in (1, 2)])
+    assert got["Responses"] == [{"Item": {"paid": {"BOOL": True}}}, {}]
+    with pytest.raises(ClientError) as err:
+        ddb.execute_transaction(TransactStatements=[{"Statement": f'SELECT * FROM "{name}"'}] * 101)
+    assert code(err)[0] == "ValidationException"
+
+
 def test_ttl_is_described_and_streams_read_through_dynamodbstreams(server: CumuloServer, ddb: BaseClient) -> None:
     name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     assert ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})[

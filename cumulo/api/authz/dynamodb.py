@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 
 from cumulo.api.authz.base import Call, Check, Mapper, Scope, anywhere, register, text
 
@@ -59,6 +60,47 @@ def transact(call: Call, scope: Scope) -> tuple[Check, ...]:
     return tuple(out) or (Check("dynamodb:PutItem", table_arn("", scope)),)
 
 
+_WORDS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*|\S""")
+_PARTIQL = {"SELECT": "dynamodb:PartiQLSelect", "EXISTS": "dynamodb:PartiQLSelect", "INSERT": "dynamodb:PartiQLInsert",
+            "UPDATE": "dynamodb:PartiQLUpdate", "DELETE": "dynamodb:PartiQLDelete"}
+
+
+def statement_check(statement: object, scope: Scope) -> Check:
+    """What a PartiQL statement asks of IAM: PartiQLSelect/Insert/Update/Delete on the table (an index's
+    ARN for a SELECT from "table"."index"), read off its first words (the service parses it in full)."""
+    words = _WORDS.findall(statement) if isinstance(statement, str) else []
+    action = _PARTIQL.get(words[0].upper(), "dynamodb:PartiQLSelect") if words else "dynamodb:PartiQLSelect"
+    after = {"dynamodb:PartiQLUpdate": "UPDATE", "dynamodb:PartiQLInsert": "INTO"}.get(action, "FROM")
+    names: list[str] = []
+    for i, w in enumerate(words):
+        if w.upper() == after and i + 1 < len(words):
+            names = [words[i + 1]]
+            if i + 3 < len(words) and words[i + 2] == "." and action == "dynamodb:PartiQLSelect":
+                names.append(words[i + 3])
+            break
+    names = [n[1:-1].replace('""', '"') if n.startswith('"') else n for n in names]
+    resource = table_arn(names[0] if names else "", scope)
+    if len(names) > 1:
+        resource += f"/index/{names[1]}"
+    return Check(action, resource)
+
+
+def execute_statement(call: Call, scope: Scope) -> tuple[Check, ...]:
+    return (statement_check(call.doc.get("Statement"), scope),)
+
+
+def statements(member: str) -> Mapper:
+    def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
+        found = call.doc.get(member)
+        out: list[Check] = []
+        for spec in found if isinstance(found, list) else []:
+            check = statement_check(spec.get("Statement") if isinstance(spec, dict) else None, scope)
+            if check not in out:
+                out.append(check)
+        return tuple(out) or (Check("dynamodb:PartiQLSelect", table_arn("", scope)),)
+    return mapper
+
+
 def on_stream(action: str) -> Mapper:
     def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
         arn = text(call.doc.get("StreamArn"))
@@ -98,6 +140,9 @@ OPERATIONS: dict[str, Mapper] = {
     "BatchWriteItem": per_table("dynamodb:BatchWriteItem"),
     "TransactWriteItems": transact,
     "TransactGetItems": transact,
+    "ExecuteStatement": execute_statement,
+    "BatchExecuteStatement": statements("Statements"),
+    "ExecuteTransaction": statements("TransactStatements"),
 }
 
 STREAM_OPERATIONS: dict[str, Mapper] = {

@@ -100,6 +100,21 @@ def test_an_unmapped_operation_is_refused_not_allowed() -> None:
     (Call("apigatewayv2", "DeleteRoute", params={"api": "a1", "id": "r1"}),
      [("apigateway:DELETE", "arn:aws:apigateway:us-east-1::/apis/a1/routes/r1")]),
     (Call("apigateway", "CreateApiKey"), [("apigateway:POST", "arn:aws:apigateway:us-east-1::/apikeys")]),
+    # DynamoDB's PartiQL: the statement's kind is the action, its table (or index) the resource
+    (Call("dynamodb", "ExecuteStatement", {"Statement": 'SELECT * FROM "Music"."ByGenre" WHERE g = 1'}),
+     [("dynamodb:PartiQLSelect", "arn:aws:dynamodb:us-east-1:123456789012:table/Music/index/ByGenre")]),
+    (Call("dynamodb", "ExecuteStatement", {"Statement": "select 'from' from Music"}),
+     [("dynamodb:PartiQLSelect", "arn:aws:dynamodb:us-east-1:123456789012:table/Music")]),
+    (Call("dynamodb", "ExecuteStatement", {"Statement": "UPDATE \"Mu\"\"sic\" SET a = 1 WHERE k = 2"}),
+     [("dynamodb:PartiQLUpdate", 'arn:aws:dynamodb:us-east-1:123456789012:table/Mu"sic')]),
+    (Call("dynamodb", "BatchExecuteStatement", {"Statements": [
+        {"Statement": "INSERT INTO Music VALUE {'k': 1}"}, {"Statement": "DELETE FROM Songs WHERE k = 1"},
+        {"Statement": "INSERT INTO Music VALUE {'k': 2}"}]}),
+     [("dynamodb:PartiQLInsert", "arn:aws:dynamodb:us-east-1:123456789012:table/Music"),
+      ("dynamodb:PartiQLDelete", "arn:aws:dynamodb:us-east-1:123456789012:table/Songs")]),
+    (Call("dynamodb", "ExecuteTransaction", {"TransactStatements": [
+        {"Statement": "EXISTS(SELECT * FROM Music WHERE k = 1)"}]}),
+     [("dynamodb:PartiQLSelect", "arn:aws:dynamodb:us-east-1:123456789012:table/Music")]),
 ])
 def test_operations_map_to_the_reference(call: Call, expected: list[tuple[str, str]]) -> None:
     assert [(c.action, c.resource) for c in checks(call, SCOPE)] == expected
