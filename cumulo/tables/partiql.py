@@ -1,6 +1,10 @@
 """PartiQL for DynamoDB: statements parsed into small frozen trees, printed back as text, and
 compiled onto the expression engine (``tables/expressions.py``), whose evaluator decides every
-WHERE clause and applies every UPDATE's SET and REMOVE: there is one evaluator, not two.
+WHERE clause and applies every UPDATE's SET and REMOVE: there is one evaluator, not two. The trees
+are the engine's own nodes (``Path``, ``Compare``, ``Between``, ``In``, ``Logic``, ``Call``,
+``Arith``) with PartiQL's values (``Lit``, ``Param``, ``ListOf``, ``MapOf``, ``SetOf``) where the
+engine has ``Value``s, and ``Is`` for ``IS [NOT] MISSING|NULL``; compiling puts the values in a
+``Names`` and ``IS`` into the engine's functions.
 
 Pure (no I/O). ``parse(text)`` gives a ``Select``, ``Insert``, ``Update``, ``Delete`` or ``Exists``;
 every fault is a ``ValidationException`` (``Statement wasn't well formed, can't be processed: …``
@@ -37,7 +41,7 @@ from cumulo.errors import ValidationException
 from cumulo.tables import expressions as E
 from cumulo.tables import values as V
 
-__all__ = ["parse", "format", "Select", "Insert", "Update", "Delete", "Exists", "Ref", "Lit", "Param", "condition",
+__all__ = ["parse", "format", "Select", "Insert", "Update", "Delete", "Exists", "Lit", "Param", "condition",
            "update_of", "value_of", "conjuncts", "equality", "MAX_STATEMENT"]
 
 MAX_STATEMENT = 8192
@@ -62,12 +66,6 @@ def _malformed(detail: str) -> ValidationException:
 
 
 # -- trees -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ref:
-    """A document path: an attribute and what is inside it."""
-    path: tuple[PathElement, ...]
-
-
 @dataclass(frozen=True)
 class Lit:
     """A scalar written in the statement: S, N (its text as written), BOOL or NULL."""
@@ -96,58 +94,19 @@ class SetOf:
 
 
 @dataclass(frozen=True)
-class Arith:
-    op: str
-    left: Any
-    right: Any
-
-
-@dataclass(frozen=True)
-class Func:
-    name: str              # lower case
-    args: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Cmp:
-    op: str
-    left: Any
-    right: Any
-
-
-@dataclass(frozen=True)
-class Between:
-    subject: Any
-    low: Any
-    high: Any
-
-
-@dataclass(frozen=True)
-class In:
-    subject: Any
-    options: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
 class Is:
-    subject: Ref
+    subject: E.Path
     what: str              # MISSING or NULL
     negated: bool
 
 
 @dataclass(frozen=True)
-class Bool:
-    op: str                # AND, OR, NOT
-    parts: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
 class Select:
-    columns: tuple[Ref, ...] | None        # None: *
+    columns: tuple[E.Path, ...] | None        # None: *
     table: str
     index: str | None
     where: Any
-    order: tuple[tuple[Ref, bool], ...]    # (key, descending)
+    order: tuple[tuple[E.Path, bool], ...]    # (key, descending)
     params: int = 0
 
 
@@ -161,7 +120,7 @@ class Insert:
 @dataclass(frozen=True)
 class Update:
     table: str
-    actions: tuple[tuple[str, Ref, Any], ...]     # ("SET", path, expr) or ("REMOVE", path, None)
+    actions: tuple[tuple[str, E.Path, Any], ...]     # ("SET", path, expr) or ("REMOVE", path, None)
     where: Any
     returning: str | None                         # ALL_OLD, UPDATED_OLD, ALL_NEW, UPDATED_NEW
     params: int = 0
@@ -301,7 +260,7 @@ class _Parser:
         return type(st)(**{**st.__dict__, "params": self.params})
 
     def select(self) -> Select:
-        columns: tuple[Ref, ...] | None = None
+        columns: tuple[E.Path, ...] | None = None
         if not self.op("*"):
             found = [self.path()]
             while self.op(","):
@@ -311,7 +270,7 @@ class _Parser:
         table = self.name()
         index = self.name() if self.op(".") else None
         where = self.condition() if self.word("WHERE") else None
-        order: list[tuple[Ref, bool]] = []
+        order: list[tuple[E.Path, bool]] = []
         if self.word("ORDER"):
             self.expect_word("BY")
             while True:
@@ -326,7 +285,7 @@ class _Parser:
 
     def update(self) -> Update:
         table = self.name()
-        actions: list[tuple[str, Ref, Any]] = []
+        actions: list[tuple[str, E.Path, Any]] = []
         while self.is_word("SET") or self.is_word("REMOVE"):
             clause = self.tok.text.upper()
             self.i += 1
@@ -367,7 +326,7 @@ class _Parser:
             return t.text
         raise self.unexpected()
 
-    def path(self) -> Ref:
+    def path(self) -> E.Path:
         elements: list[PathElement] = [self.name()]
         while True:
             if self.op("."):
@@ -383,7 +342,7 @@ class _Parser:
                 self.i += 1
                 self.expect_op("]")
             else:
-                return Ref(tuple(elements))
+                return E.Path(tuple(elements))
 
     # values
     def param(self) -> Param:
@@ -455,20 +414,20 @@ class _Parser:
         while self.word("OR"):
             parts.append(self.conjunction())
         self.depth -= 1
-        return parts[0] if len(parts) == 1 else Bool("OR", tuple(parts))
+        return parts[0] if len(parts) == 1 else E.Logic("OR", tuple(parts))
 
     def conjunction(self) -> Any:
         parts = [self.negation()]
         while self.word("AND"):
             parts.append(self.negation())
-        return parts[0] if len(parts) == 1 else Bool("AND", tuple(parts))
+        return parts[0] if len(parts) == 1 else E.Logic("AND", tuple(parts))
 
     def negation(self) -> Any:
         if self.word("NOT"):
             self.nest()
             inner = self.negation()
             self.depth -= 1
-            return Bool("NOT", (inner,))
+            return E.Logic("NOT", (inner,))
         return self.predicate()
 
     def function(self) -> str | None:
@@ -491,16 +450,16 @@ class _Parser:
             self.expect_op(")")
             if len(args) != _CONDITIONS[fn]:
                 raise ValidationException(f"Incorrect number of arguments for function: {fn}")
-            return Func(fn, tuple(args))
+            return E.Call(fn, tuple(args))
         left = self.operand()
         t = self.tok
         if t.kind == "op" and t.text in _COMPARE:
             self.i += 1
-            return Cmp(t.text, left, self.operand())
+            return E.Compare(t.text, left, self.operand())
         if self.word("BETWEEN"):
             low = self.operand()
             self.expect_word("AND")
-            return Between(left, low, self.operand())
+            return E.Between(left, low, self.operand())
         if self.word("IN"):
             close = "]" if self.op("[") else ")" if self.op("(") else None
             if close is None:
@@ -508,11 +467,11 @@ class _Parser:
             options = self.values(close)
             if not options:
                 raise self.unexpected()
-            return In(left, options)
+            return E.In(left, options)
         if self.word("IS"):
             negated = self.word("NOT")
             what = "MISSING" if self.word("MISSING") else "NULL" if self.word("NULL") else None
-            if what is None or not isinstance(left, Ref):
+            if what is None or not isinstance(left, E.Path):
                 raise self.unexpected()
             return Is(left, what, negated)
         raise self.unexpected()
@@ -523,7 +482,7 @@ class _Parser:
             self.i += 2
             arg = self.path()
             self.expect_op(")")
-            return Func("size", (arg,))
+            return E.Call("size", (arg,))
         if fn is not None:
             raise ValidationException(f"Unsupported function: {self.tok.text}")
         if self.tok.kind in ("ident", "qid") and not (self.tok.kind == "ident" and self.tok.text.upper() in
@@ -536,7 +495,7 @@ class _Parser:
         while self.tok.kind == "op" and self.tok.text in "+-" and self.tok.text:
             op = self.tok.text
             self.i += 1
-            left = Arith(op, left, self.term())
+            left = E.Arith(op, left, self.term())
         return left
 
     def term(self) -> Any:
@@ -549,7 +508,7 @@ class _Parser:
             second = self.expr()
             self.expect_op(")")
             self.depth -= 1
-            return Func(fn, (first, second))
+            return E.Call(fn, (first, second))
         return self.operand()
 
 
@@ -585,15 +544,15 @@ def _s(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _path(ref: Ref) -> str:
-    out = _q(str(ref.path[0]))
-    for e in ref.path[1:]:
+def _path(ref: E.Path) -> str:
+    out = _q(str(ref.elements[0]))
+    for e in ref.elements[1:]:
         out += f"[{e}]" if isinstance(e, int) else "." + _q(e)
     return out
 
 
 def _show(node: Any) -> str:
-    if isinstance(node, Ref):
+    if isinstance(node, E.Path):
         return _path(node)
     if isinstance(node, Lit):
         if node.kind == "S":
@@ -611,19 +570,19 @@ def _show(node: Any) -> str:
         return "<< " + ", ".join(_show(v) for v in node.items) + " >>"
     if isinstance(node, MapOf):
         return "{" + ", ".join(f"{_s(k)}: {_show(v)}" for k, v in node.entries) + "}"
-    if isinstance(node, Arith):
+    if isinstance(node, E.Arith):
         return f"{_show(node.left)} {node.op} {_show(node.right)}"
-    if isinstance(node, Func):
+    if isinstance(node, E.Call):
         return f"{node.name}(" + ", ".join(_show(a) for a in node.args) + ")"
-    if isinstance(node, Cmp):
+    if isinstance(node, E.Compare):
         return f"{_show(node.left)} {node.op} {_show(node.right)}"
-    if isinstance(node, Between):
+    if isinstance(node, E.Between):
         return f"{_show(node.subject)} BETWEEN {_show(node.low)} AND {_show(node.high)}"
-    if isinstance(node, In):
+    if isinstance(node, E.In):
         return f"{_show(node.subject)} IN [" + ", ".join(_show(o) for o in node.options) + "]"
     if isinstance(node, Is):
         return f"{_show(node.subject)} IS {'NOT ' if node.negated else ''}{node.what}"
-    if isinstance(node, Bool):
+    if isinstance(node, E.Logic):
         if node.op == "NOT":
             return f"NOT ({_show(node.parts[0])})"
         return f" {node.op} ".join(f"({_show(p)})" for p in node.parts)
@@ -694,29 +653,27 @@ class _Compiler:
         return E.Value(key)
 
     def operand(self, node: Any) -> Any:
-        if isinstance(node, Ref):
-            return E.Path(node.path)
-        if isinstance(node, Func) and node.name == "size":
-            return E.Call("size", (E.Path(node.args[0].path),))
+        if isinstance(node, E.Path) or (isinstance(node, E.Call) and node.name == "size"):
+            return node                     # the expression engine's own
         return self.value(value_of(node, self.params))
 
     def condition(self, node: Any) -> Any:
-        if isinstance(node, Bool):
+        if isinstance(node, E.Logic):
             return E.Logic(node.op, tuple(self.condition(p) for p in node.parts))
-        if isinstance(node, Cmp):
+        if isinstance(node, E.Compare):
             return E.Compare("<>" if node.op == "!=" else node.op, self.operand(node.left), self.operand(node.right))
-        if isinstance(node, Between):
+        if isinstance(node, E.Between):
             return E.Between(self.operand(node.subject), self.operand(node.low), self.operand(node.high))
-        if isinstance(node, In):
+        if isinstance(node, E.In):
             return E.In(self.operand(node.subject), tuple(self.operand(o) for o in node.options))
         if isinstance(node, Is):
-            path = E.Path(node.subject.path)
+            path = node.subject
             if node.what == "MISSING":
                 return E.Call("attribute_exists" if node.negated else "attribute_not_exists", (path,))
             is_null = E.Call("attribute_type", (path, self.value({"S": "NULL"})))
             return E.Logic("NOT", (is_null,)) if node.negated else is_null
-        if isinstance(node, Func):
-            if node.name in ("begins_with", "contains", "attribute_type") and not isinstance(node.args[0], Ref):
+        if isinstance(node, E.Call):
+            if node.name in ("begins_with", "contains", "attribute_type") and not isinstance(node.args[0], E.Path):
                 raise ValidationException(f"Incorrect operand type for operator or function; operator or function: "
                                           f"{node.name}")
             if node.name == "attribute_type":
@@ -728,14 +685,14 @@ class _Compiler:
         raise _malformed("Unexpected token")
 
     def expr(self, node: Any) -> Any:
-        if isinstance(node, Arith):
+        if isinstance(node, E.Arith):
             return E.Arith(node.op, self.expr(node.left), self.expr(node.right))
-        if isinstance(node, Func) and node.name == "list_append":
+        if isinstance(node, E.Call) and node.name == "list_append":
             return E.Call("list_append", (self.expr(node.args[0]), self.expr(node.args[1])))
-        if isinstance(node, Func) and node.name in ("set_add", "set_delete"):
+        if isinstance(node, E.Call) and node.name in ("set_add", "set_delete"):
             raise ValidationException(f"{node.name.upper()} can only be the whole value of a SET action on the same "
                                       f"path: SET path = {node.name.upper()}(path, <<…>>)")
-        if isinstance(node, Func):
+        if isinstance(node, E.Call):
             raise ValidationException(f"Unsupported function in an update: {node.name}")
         return self.operand(node)
 
@@ -751,11 +708,11 @@ def update_of(st: Update, params: list[dict[str, Any]], names: E.Names) -> E.Upd
     c = _Compiler(params, names)
     out = E.Update()
     for kind, ref, node in st.actions:
-        path = E.Path(ref.path)
+        path = ref
         if kind == "REMOVE":
             out.remove.append(path)
-        elif isinstance(node, Func) and node.name in ("set_add", "set_delete") and node.args[0] == ref:
-            value = value_of(node.args[1], params) if not isinstance(node.args[1], Ref) else None
+        elif isinstance(node, E.Call) and node.name in ("set_add", "set_delete") and node.args[0] == ref:
+            value = value_of(node.args[1], params) if not isinstance(node.args[1], E.Path) else None
             if value is None or V.type_of(value) not in V.SET_TYPES:
                 raise ValidationException(f"Incorrect operand type for operator or function; operator or function: "
                                           f"{node.name.upper()}, the second operand must be a set")
@@ -773,7 +730,7 @@ def conjuncts(where: Any) -> list[Any]:
     """The parts every result must meet: a top-level AND's parts, or the condition itself."""
     if where is None:
         return []
-    if isinstance(where, Bool) and where.op == "AND":
+    if isinstance(where, E.Logic) and where.op == "AND":
         out: list[Any] = []
         for p in where.parts:
             out.extend(conjuncts(p))
@@ -783,8 +740,8 @@ def conjuncts(where: Any) -> list[Any]:
 
 def equality(node: Any, name: str) -> Any:
     """The value node a predicate sets attribute ``name`` equal to (``name = v`` or ``v = name``), or None."""
-    if isinstance(node, Cmp) and node.op == "=":
+    if isinstance(node, E.Compare) and node.op == "=":
         for a, b in ((node.left, node.right), (node.right, node.left)):
-            if a == Ref((name,)) and isinstance(b, (Lit, Param, ListOf, MapOf, SetOf)):
+            if a == E.Path((name,)) and isinstance(b, (Lit, Param, ListOf, MapOf, SetOf)):
                 return b
     return None

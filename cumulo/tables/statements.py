@@ -176,13 +176,13 @@ class Statements:
         """The partition key values a WHERE clause allows, or None (any: a scan)."""
         if where is None:
             return None
-        if isinstance(where, P.Bool) and where.op == "AND":
+        if isinstance(where, E.Logic) and where.op == "AND":
             for part in where.parts:
                 found = self._partitions(part, h, params)
                 if found is not None:
                     return found
             return None
-        if isinstance(where, P.Bool) and where.op == "OR":
+        if isinstance(where, E.Logic) and where.op == "OR":
             out: list[Doc] = []
             for part in where.parts:
                 found = self._partitions(part, h, params)
@@ -193,7 +193,7 @@ class Statements:
         value = P.equality(where, h)
         if value is not None:
             return [P.value_of(value, params)]
-        if isinstance(where, P.In) and where.subject == P.Ref((h,)):
+        if isinstance(where, E.In) and where.subject == E.Path((h,)):
             out = []
             for node in where.options:
                 v = P.value_of(node, params)
@@ -208,20 +208,20 @@ class Statements:
         kc = E.KeyCondition(hash_value)
         if r is None:
             return kc
-        ref = P.Ref((r,))
+        ref = E.Path((r,))
         key_type = self.s._type(doc, r)
         for c in P.conjuncts(where):
             found: E.KeyCondition | None = None
-            if isinstance(c, P.Cmp) and c.op in _RANGE_OPS:
-                if c.left == ref and not isinstance(c.right, (P.Ref, P.Func)):
+            if isinstance(c, E.Compare) and c.op in _RANGE_OPS:
+                if c.left == ref and not isinstance(c.right, (E.Path, E.Call)):
                     found = E.KeyCondition(hash_value, c.op, (P.value_of(c.right, params),))
-                elif c.right == ref and not isinstance(c.left, (P.Ref, P.Func)):
+                elif c.right == ref and not isinstance(c.left, (E.Path, E.Call)):
                     found = E.KeyCondition(hash_value, _FLIP[c.op], (P.value_of(c.left, params),))
-            elif isinstance(c, P.Between) and c.subject == ref and not any(
-                    isinstance(n, (P.Ref, P.Func)) for n in (c.low, c.high)):
+            elif isinstance(c, E.Between) and c.subject == ref and not any(
+                    isinstance(n, (E.Path, E.Call)) for n in (c.low, c.high)):
                 found = E.KeyCondition(hash_value, "BETWEEN", (P.value_of(c.low, params), P.value_of(c.high, params)))
-            elif isinstance(c, P.Func) and c.name == "begins_with" and c.args[0] == ref and key_type == "S" and \
-                    not isinstance(c.args[1], (P.Ref, P.Func)):
+            elif isinstance(c, E.Call) and c.name == "begins_with" and c.args[0] == ref and key_type == "S" and \
+                    not isinstance(c.args[1], (E.Path, E.Call)):
                 found = E.KeyCondition(hash_value, "begins_with", (P.value_of(c.args[1], params),))
             if found is not None and all(V.type_of(v) == key_type for v in found.range_values) and not (
                     found.range_op == "BETWEEN" and V.compare(*found.range_values) > 0):   # type: ignore[operator]
@@ -239,7 +239,7 @@ class Statements:
             raise _constraint(limit, "limit", "Member must have value greater than or equal to 1")
         names = E.Names(None, None)
         filter_tree = P.condition(st.where, params, names) if st.where is not None else None
-        projection = [E.Path(c.path) for c in st.columns] if st.columns is not None else None
+        projection = list(st.columns) if st.columns is not None else None
         if projection is not None:
             clash = E.overlap(projection)
             if clash is not None:
@@ -251,10 +251,10 @@ class Statements:
         for ref, desc in st.order:
             if partitions is None:
                 raise ValidationException("Must have WHERE clause in the statement when using ORDER BY clause.")
-            if ref.path not in ((h,), (r,)):
-                raise ValidationException(f"Variable reference {ref.path[0]} must refer to a key attribute of the "
+            if ref.elements not in ((h,), (r,)):
+                raise ValidationException(f"Variable reference {ref.elements[0]} must refer to a key attribute of the "
                                           f"table or index in the ORDER BY clause")
-            if ref.path == (r,):
+            if ref.elements == (r,):
                 forward = not desc
         fingerprint = hashlib.sha256(json.dumps([d.get("Statement"), params], sort_keys=True).encode()).hexdigest()[:16]
         start, esk = 0, None
@@ -311,7 +311,7 @@ class Statements:
         if item is None or not E.evaluate(condition, item, names):
             return doc, None
         if st.columns is not None:
-            item = E.project(item, [E.Path(c.path) for c in st.columns])
+            item = E.project(item, list(st.columns))
         return doc, item
 
     # -- batches --------------------------------------------------------------------------------------

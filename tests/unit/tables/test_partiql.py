@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from cumulo.errors import ValidationException
 from cumulo.store.sqlite_messages import SQLiteMessageStore
+from cumulo.tables import expressions as E
 from cumulo.tables import partiql as P
 from cumulo.tables.service import TableService
 from cumulo.tables.values import ConditionalCheckFailed, DuplicateItem, TransactionCanceled
@@ -22,7 +23,7 @@ from cumulo.tables.values import ConditionalCheckFailed, DuplicateItem, Transact
 # -- generated trees -------------------------------------------------------------------------------
 names = st.one_of(st.sampled_from(["a", "b", "pk", "Order", "select", "x y", 'q"t', "ünï"]),
                   st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=6))
-refs = st.builds(lambda first, rest: P.Ref((first, *rest)), names,
+refs = st.builds(lambda first, rest: E.Path((first, *rest)), names,
                  st.lists(st.one_of(names, st.integers(0, 99)), max_size=3))
 strings = st.text(max_size=8).map(lambda s: P.Lit("S", s))
 numbers = st.one_of(st.integers(-10**6, 10**6).map(str), st.sampled_from(["1.5", "1e3", "0.001", "-2.50", ".5"])).map(
@@ -33,21 +34,21 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3).map(lambda v: P.ListOf(tuple(v))),
     st.lists(st.tuples(st.text(max_size=5), inner), max_size=3).map(lambda e: P.MapOf(tuple(e))),
     st.lists(st.one_of(strings, numbers), min_size=1, max_size=3).map(lambda v: P.SetOf(tuple(v)))), max_leaves=6)
-operands = st.one_of(refs, values, refs.map(lambda r: P.Func("size", (r,))))
+operands = st.one_of(refs, values, refs.map(lambda r: E.Call("size", (r,))))
 predicates = st.one_of(
-    st.builds(P.Cmp, st.sampled_from(["=", "<>", "!=", "<", "<=", ">", ">="]), operands, operands),
-    st.builds(P.Between, operands, operands, operands),
-    st.builds(lambda s, o: P.In(s, tuple(o)), operands, st.lists(values, min_size=1, max_size=3)),
+    st.builds(E.Compare, st.sampled_from(["=", "<>", "!=", "<", "<=", ">", ">="]), operands, operands),
+    st.builds(E.Between, operands, operands, operands),
+    st.builds(lambda s, o: E.In(s, tuple(o)), operands, st.lists(values, min_size=1, max_size=3)),
     st.builds(P.Is, refs, st.sampled_from(["MISSING", "NULL"]), st.booleans()),
-    st.builds(lambda f, r, v: P.Func(f, (r, v)), st.sampled_from(["begins_with", "contains", "attribute_type"]), refs,
+    st.builds(lambda f, r, v: E.Call(f, (r, v)), st.sampled_from(["begins_with", "contains", "attribute_type"]), refs,
               values))
 conditions = st.recursive(predicates, lambda inner: st.one_of(
-    st.builds(lambda parts, op: P.Bool(op, tuple(parts)), st.lists(inner, min_size=2, max_size=3),
+    st.builds(lambda parts, op: E.Logic(op, tuple(parts)), st.lists(inner, min_size=2, max_size=3),
               st.sampled_from(["AND", "OR"])),
-    inner.map(lambda c: P.Bool("NOT", (c,)))), max_leaves=8)
+    inner.map(lambda c: E.Logic("NOT", (c,)))), max_leaves=8)
 exprs = st.recursive(operands, lambda inner: st.one_of(
-    st.builds(P.Arith, st.sampled_from(["+", "-"]), inner, operands),
-    st.builds(lambda f, a, b: P.Func(f, (a, b)), st.sampled_from(["list_append", "set_add", "set_delete"]), inner,
+    st.builds(E.Arith, st.sampled_from(["+", "-"]), inner, operands),
+    st.builds(lambda f, a, b: E.Call(f, (a, b)), st.sampled_from(["list_append", "set_add", "set_delete"]), inner,
               inner)), max_leaves=4)
 selects = st.builds(P.Select, st.one_of(st.none(), st.lists(refs, min_size=1, max_size=3).map(tuple)), names,
                     st.one_of(st.none(), names), st.one_of(st.none(), conditions),
