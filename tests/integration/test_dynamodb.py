@@ -360,9 +360,12 @@ def test_partiql_batches_and_transactions(ddb: BaseClient) -> None:
                                                                               "DuplicateItem"]
     one = {"customer": {"S": "c"}, "order": {"N": "1"}}
     assert "paid" not in ddb.get_item(TableName=name, Key=one)["Item"]        # all or nothing
-    ddb.execute_transaction(ClientRequestToken="tok-1", TransactStatements=[
-        {"Statement": f"UPDATE \"{name}\" SET paid = TRUE WHERE customer = 'c' AND \"order\" = 1"},
-        {"Statement": f"DELETE FROM \"{name}\" WHERE customer = 'c' AND \"order\" = 2"}])
+    token = unique("partiql-token")
+    for _ in range(2):               # the same token again: done once (its INSERT would fail now), answered again
+        ddb.execute_transaction(ClientRequestToken=token, TransactStatements=[
+            {"Statement": f"UPDATE \"{name}\" SET paid = TRUE WHERE customer = 'c' AND \"order\" = 1"},
+            {"Statement": f"INSERT INTO \"{name}\" VALUE {{'customer': 'c', 'order': 5}}"},
+            {"Statement": f"DELETE FROM \"{name}\" WHERE customer = 'c' AND \"order\" = 2"}])
     assert ddb.get_item(TableName=name, Key=one)["Item"]["paid"] == {"BOOL": True}
     got = ddb.execute_transaction(TransactStatements=[
         {"Statement": f"SELECT paid FROM \"{name}\" WHERE customer = 'c' AND \"order\" = {n}"} for n in (1, 2)])
