@@ -27,6 +27,7 @@ from cumulo.model import table_stream as ts
 from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.ports import ItemTransaction, StreamRecords, TableItems
 from cumulo.tables import expressions as E
+from cumulo.tables import legacy as L
 from cumulo.tables import values as V
 from cumulo.tables.statements import Statements
 from cumulo.tables.values import ConditionalCheckFailed, ResourceInUseException, TableNotFound, TransactionCanceled
@@ -622,13 +623,6 @@ class TableService:
                                           f"{' and '.join(e for e in expressions)} are null")
         return E.Names(d.get("ExpressionAttributeNames"), d.get("ExpressionAttributeValues"))
 
-    @staticmethod
-    def _no_legacy(d: Doc, *legacy: str) -> None:
-        used = [k for k in legacy if d.get(k) is not None]
-        if used:
-            raise ValidationException(f"Cumulo serves DynamoDB's expression parameters; {', '.join(used)} (the "
-                                      "legacy conditional parameters) are not supported")
-
     def _projection_of(self, d: Doc, names: E.Names) -> list[E.Path] | None:
         if d.get("ProjectionExpression") is not None:
             if d.get("AttributesToGet") is not None:
@@ -657,15 +651,39 @@ class TableService:
             wanted = d.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
             raise ConditionalCheckFailed(item=item if wanted and item is not None else None)
 
+    @staticmethod
+    def _condition(d: Doc, names: E.Names) -> Any:
+        """A write's condition: its ConditionExpression, or the legacy Expected (with ConditionalOperator)."""
+        L.mixed(d)
+        if d.get("ConditionExpression"):
+            return E.parse_condition(d["ConditionExpression"], names)
+        if d.get("Expected") is not None:
+            return L.expected(d["Expected"], d.get("ConditionalOperator"), names)
+        return None
+
+    def _filter(self, d: Doc, names: E.Names, legacy: str, keys: tuple[str | None, ...] = ()) -> Any:
+        """A read's filter: its FilterExpression, or the legacy QueryFilter/ScanFilter (with
+        ConditionalOperator); neither may name a key attribute of a Query."""
+        if d.get("FilterExpression"):
+            tree, what = E.parse_condition(d["FilterExpression"], names, "FilterExpression"), "Filter Expression"
+        elif d.get(legacy) is not None:
+            tree, what = L.conditions(d[legacy], d.get("ConditionalOperator"), names), legacy
+        else:
+            return None
+        for key in keys:
+            if key and tree is not None and _mentions(tree, key):
+                raise ValidationException(f"{what} can only contain non-primary key attributes: Primary key "
+                                          f"attribute: {key}")
+        return tree
+
     # -- items -----------------------------------------------------------------------------------------
     def put_item(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "Expected", "ConditionalOperator")
         rv = self._return_values(d, "PutItem")
         item = V.validate_item(d.get("Item"))
         pk, sk = self._item_key(doc, item)
         names = self._names(d, "ConditionExpression")
-        condition = E.parse_condition(d["ConditionExpression"], names) if d.get("ConditionExpression") else None
+        condition = self._condition(d, names)
         names.check_all_used()
         if condition is None and rv == "NONE" and not self._needs_old(doc):
             if V.item_size(item) > V.MAX_ITEM_BYTES:     # a blind write: nothing reads the old item
@@ -698,11 +716,10 @@ class TableService:
 
     def delete_item(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "Expected", "ConditionalOperator")
         rv = self._return_values(d, "DeleteItem")
         pk, sk, _ = self._key(doc, d.get("Key"))
         names = self._names(d, "ConditionExpression")
-        condition = E.parse_condition(d["ConditionExpression"], names) if d.get("ConditionExpression") else None
+        condition = self._condition(d, names)
         names.check_all_used()
         with self.items.transaction() as tx:
             raw = tx.get(doc["TableName"], pk, sk)
@@ -713,12 +730,14 @@ class TableService:
 
     def update_item(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "Expected", "ConditionalOperator", "AttributeUpdates")
         rv = self._return_values(d, "UpdateItem")
         pk, sk, key = self._key(doc, d.get("Key"))
+        L.mixed(d)
         names = self._names(d, "UpdateExpression", "ConditionExpression")
-        update = E.parse_update(d["UpdateExpression"], names) if d.get("UpdateExpression") else E.Update()
-        condition = E.parse_condition(d["ConditionExpression"], names) if d.get("ConditionExpression") else None
+        update = E.parse_update(d["UpdateExpression"], names) if d.get("UpdateExpression") else \
+            L.attribute_updates(d["AttributeUpdates"], names, key) if d.get("AttributeUpdates") is not None else \
+            E.Update()
+        condition = self._condition(d, names)
         names.check_all_used()
         keys = set(key)
         for path in update.paths():
@@ -868,8 +887,8 @@ class TableService:
 
     def query(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "KeyConditions", "QueryFilter", "ConditionalOperator")
-        if d.get("KeyConditionExpression") is None:
+        L.mixed(d)
+        if d.get("KeyConditionExpression") is None and d.get("KeyConditions") is None:
             raise ValidationException("Either the KeyConditions or KeyConditionExpression parameter must be "
                                       "specified in the request.")
         index, spec, is_gsi = self._index_spec(doc, d.get("IndexName"))
@@ -877,14 +896,9 @@ class TableService:
             raise ValidationException("Consistent reads are not supported on global secondary indexes")
         names = self._names(d, "KeyConditionExpression", "FilterExpression", "ProjectionExpression")
         h, r = self._key_names(doc, index)
-        kc = E.key_condition(d["KeyConditionExpression"], names, h, r)
-        filter_tree = E.parse_condition(d["FilterExpression"], names, "FilterExpression") \
-            if d.get("FilterExpression") else None
-        if filter_tree is not None:
-            for key in (h, r):
-                if key and _mentions(filter_tree, key):
-                    raise ValidationException(f"Filter Expression can only contain non-primary key attributes: "
-                                              f"Primary key attribute: {key}")
+        kc = E.key_condition(d["KeyConditionExpression"], names, h, r) if d.get("KeyConditionExpression") is not None \
+            else L.key_conditions(d["KeyConditions"], names, h, r)
+        filter_tree = self._filter(d, names, "QueryFilter", (h, r))
         projection = self._projection_of(d, names)
         names.check_all_used()
         if V.type_of(kc.hash_value) != self._type(doc, h):
@@ -899,7 +913,6 @@ class TableService:
 
     def scan(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))
-        self._no_legacy(d, "ScanFilter", "ConditionalOperator")
         index, spec, is_gsi = self._index_spec(doc, d.get("IndexName"))
         if is_gsi and d.get("ConsistentRead"):
             raise ValidationException("Consistent reads are not supported on global secondary indexes")
@@ -915,9 +928,9 @@ class TableService:
             if not isinstance(segment, int) or not 0 <= segment < total:
                 raise ValidationException(f"The Segment parameter is zero-based and must be less than parameter "
                                           f"TotalSegments: Segment: {segment} is not less than TotalSegments: {total}")
+        L.mixed(d)
         names = self._names(d, "FilterExpression", "ProjectionExpression")
-        filter_tree = E.parse_condition(d["FilterExpression"], names, "FilterExpression") \
-            if d.get("FilterExpression") else None
+        filter_tree = self._filter(d, names, "ScanFilter")
         projection = self._projection_of(d, names)
         names.check_all_used()
         table = doc["TableName"]

@@ -375,6 +375,41 @@ def test_partiql_batches_and_transactions(ddb: BaseClient) -> None:
     assert code(err)[0] == "ValidationException"
 
 
+def test_legacy_parameters_with_the_client_and_the_resource(ddb: BaseClient, resource: Any) -> None:
+    table = resource.Table(orders_table(ddb))
+    for n in range(1, 6):
+        table.put_item(Item={"customer": "ann", "order": n, "amt": n * 10}, Expected={"order": {"Exists": False}})
+    with pytest.raises(ClientError) as err:
+        table.put_item(Item={"customer": "ann", "order": 1}, Expected={"order": {"Exists": False}})
+    assert code(err) == ("ConditionalCheckFailedException", "The conditional request failed")
+    got = table.query(KeyConditions={"customer": {"AttributeValueList": ["ann"], "ComparisonOperator": "EQ"},
+                                     "order": {"AttributeValueList": [2], "ComparisonOperator": "GT"}},
+                      QueryFilter={"amt": {"AttributeValueList": [40], "ComparisonOperator": "LE"}},
+                      AttributesToGet=["order"])
+    assert got["Items"] == [{"order": 3}, {"order": 4}] and got["ScannedCount"] == 3
+    scanned = table.scan(ScanFilter={"amt": {"AttributeValueList": [20, 50], "ComparisonOperator": "IN"},
+                                     "order": {"AttributeValueList": [5], "ComparisonOperator": "EQ"}},
+                         ConditionalOperator="OR")["Items"]
+    assert sorted(i["order"] for i in scanned) == [2, 5]
+    new = ddb.update_item(TableName=table.name, Key={"customer": {"S": "ann"}, "order": {"N": "1"}},
+                          AttributeUpdates={"amt": {"Action": "ADD", "Value": {"N": "5"}},
+                                            "tags": {"Action": "PUT", "Value": {"SS": ["a"]}}},
+                          Expected={"amt": {"ComparisonOperator": "BETWEEN",
+                                            "AttributeValueList": [{"N": "0"}, {"N": "10"}]}},
+                          ReturnValues="UPDATED_NEW")["Attributes"]
+    assert new == {"amt": {"N": "15"}, "tags": {"SS": ["a"]}}
+    with pytest.raises(ClientError) as err:
+        ddb.query(TableName=table.name, KeyConditionExpression="customer = :c", ExpressionAttributeValues={
+            ":c": {"S": "ann"}}, QueryFilter={"amt": {"ComparisonOperator": "NULL"}})
+    assert code(err) == ("ValidationException", "Can not use both expression and non-expression parameters in the same "
+                         "request: Non-expression parameters: {QueryFilter} Expression parameters: "
+                         "{KeyConditionExpression}")
+    with pytest.raises(ClientError) as err:
+        ddb.scan(TableName=table.name, ScanFilter={"amt": {"ComparisonOperator": "EQ", "AttributeValueList": []}})
+    assert code(err) == ("ValidationException", "One or more parameter values were invalid: Invalid number of "
+                         "argument(s) for the EQ ComparisonOperator")
+
+
 def test_ttl_is_described_and_streams_read_through_dynamodbstreams(server: CumuloServer, ddb: BaseClient) -> None:
     name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     assert ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})[
