@@ -19,7 +19,9 @@ TABLE_OPERATIONS = (
     "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "UpdateTable", "UpdateTimeToLive",
     "DescribeTimeToLive", "TagResource", "UntagResource", "ListTagsOfResource", "DescribeLimits", "PutItem",
     "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem", "TransactWriteItems",
-    "TransactGetItems", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
+    "TransactGetItems", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
+    "CreateBackup", "DescribeBackup", "ListBackups", "DeleteBackup", "RestoreTableFromBackup", "UpdateContinuousBackups",
+    "DescribeContinuousBackups")
 STREAM_OPERATIONS = ("ListStreams", "DescribeStream", "GetShardIterator", "GetRecords")
 
 

@@ -28,6 +28,8 @@ from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.ports import ItemTransaction, StreamRecords, TableItems
 from cumulo.tables import expressions as E
 from cumulo.tables import legacy as L
+from cumulo.tables.backups import PREFIX as BACKUP_PREFIX
+from cumulo.tables.backups import Backups
 from cumulo.tables import values as V
 from cumulo.tables.statements import Statements
 from cumulo.tables.values import ConditionalCheckFailed, ResourceInUseException, TableNotFound, TransactionCanceled
@@ -66,6 +68,7 @@ class TableService:
         self._docs: dict[str, tuple[float, Doc]] = {}
         self._types: dict[str, tuple[Doc, dict[str, str]]] = {}     # a cached document's attribute types
         self.statements = Statements(self)                           # PartiQL
+        self.backups = Backups(self)
         self._operations: dict[str, Callable[[Doc], Doc]] = {
             "CreateTable": self.create_table, "DescribeTable": self.describe_table, "ListTables": self.list_tables,
             "DeleteTable": self.delete_table, "UpdateTable": self.update_table,
@@ -78,6 +81,11 @@ class TableService:
             "TransactWriteItems": self.transact_write, "TransactGetItems": self.transact_get,
             "ExecuteStatement": self.statements.execute, "BatchExecuteStatement": self.statements.batch,
             "ExecuteTransaction": self.statements.transaction,
+            "CreateBackup": self.backups.create, "DescribeBackup": self.backups.describe,
+            "ListBackups": self.backups.list, "DeleteBackup": self.backups.delete,
+            "RestoreTableFromBackup": self.backups.restore,
+            "UpdateContinuousBackups": self.backups.update_continuous,
+            "DescribeContinuousBackups": self.backups.describe_continuous,
             # DynamoDB Streams
             "ListStreams": self.list_streams, "DescribeStream": self.describe_stream,
             "GetShardIterator": self.get_shard_iterator, "GetRecords": self.get_records,
@@ -97,7 +105,7 @@ class TableService:
     def _table(self, name: Any) -> Doc:
         if isinstance(name, str) and name.startswith("arn:") and ":table/" in name:
             name = name.split(":table/", 1)[1].split("/", 1)[0]
-        if not isinstance(name, str):
+        if not isinstance(name, str) or "/" in name:        # backups are kept as tables named backup/<id>
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
         now = self.clock.monotonic()
         cached = self._docs.get(name)
@@ -118,10 +126,14 @@ class TableService:
         a change that fails half way must leave it alone)."""
         if isinstance(name, str) and name.startswith("arn:") and ":table/" in name:
             name = name.split(":table/", 1)[1].split("/", 1)[0]
-        doc = self.items.get_table(name) if isinstance(name, str) else None
+        doc = self.items.get_table(name) if isinstance(name, str) and "/" not in name else None
         if doc is None:
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
         return doc
+
+    def _table_names(self) -> list[str]:
+        """The tables' names (not the backups', which the store keeps as tables named backup/<id>)."""
+        return [n for n in self.items.list_tables() if not n.startswith(BACKUP_PREFIX)]
 
     def _put_table(self, doc: Doc) -> None:
         self.items.put_table(doc["TableName"], doc)
@@ -313,7 +325,7 @@ class TableService:
         return {"Table": self._describe(self._table(d.get("TableName")))}
 
     def list_tables(self, d: Doc) -> Doc:
-        names = self.items.list_tables()
+        names = self._table_names()
         start = d.get("ExclusiveStartTableName")
         if start:
             names = [n for n in names if n > start]
@@ -452,7 +464,7 @@ class TableService:
         ``dynamodb.amazonaws.com``), and trim streams past 24 hours; how many items."""
         now = int(self.clock.now())
         deleted = 0
-        for name in self.items.list_tables():
+        for name in self._table_names():
             doc = self.items.get_table(name)
             if doc is None:
                 continue
@@ -1130,7 +1142,7 @@ class TableService:
     # -- DynamoDB Streams -----------------------------------------------------------------------------------
     def _streams(self, table: str | None = None) -> list[tuple[Doc, Doc]]:
         out: list[tuple[Doc, Doc]] = []
-        for name in self.items.list_tables():
+        for name in self._table_names():
             if table is not None and name != table:
                 continue
             doc = self.items.get_table(name)

@@ -410,6 +410,37 @@ def test_legacy_parameters_with_the_client_and_the_resource(ddb: BaseClient, res
                          "argument(s) for the EQ ComparisonOperator")
 
 
+def test_backups_restore_and_point_in_time_recovery_settings(ddb: BaseClient, resource: Any) -> None:
+    table = resource.Table(orders_table(ddb))
+    with table.batch_writer() as batch:
+        for n in range(40):
+            batch.put_item(Item={"customer": f"c{n % 4}", "order": n, "amt": Decimal(n)})
+    arn = ddb.create_backup(TableName=table.name, BackupName="before-migration")["BackupDetails"]["BackupArn"]
+    table.delete_item(Key={"customer": "c0", "order": 0})
+    assert ddb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"]["BackupStatus"] == "AVAILABLE"
+    assert arn in [b["BackupArn"] for b in ddb.list_backups(TableName=table.name)["BackupSummaries"]]
+    target = unique("restored")
+    ddb.restore_table_from_backup(TargetTableName=target, BackupArn=arn)
+    ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 0.1})
+    assert resource.Table(target).get_item(Key={"customer": "c0", "order": 0})["Item"]["amt"] == 0
+    assert resource.Table(target).query(KeyConditionExpression=Key("customer").eq("c1"))["Count"] == 10
+    with pytest.raises(ClientError) as err:
+        ddb.restore_table_from_backup(TargetTableName=target, BackupArn=arn)
+    assert code(err) == ("TableAlreadyExistsException", f"Table already exists: {target}")
+    ddb.delete_backup(BackupArn=arn)
+    with pytest.raises(ClientError) as err:
+        ddb.describe_backup(BackupArn=arn)
+    assert code(err)[0] == "BackupNotFoundException"
+    pitr = ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert ddb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    with pytest.raises(ClientError) as err:
+        ddb.describe_continuous_backups(TableName=unique("missing"))
+    assert code(err)[0] == "TableNotFoundException"
+
+
 def test_ttl_is_described_and_streams_read_through_dynamodbstreams(server: CumuloServer, ddb: BaseClient) -> None:
     name = orders_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     assert ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})[

@@ -329,6 +329,8 @@ def _seed(server: CumuloServer) -> Seeds:
         "FilterExpression": ["attribute_exists(g)", "g IN (:a, :b)", "#n.x[1] = :v"],
         "UpdateExpression": ["SET g = :v", "SET x = x + :a REMOVE y", "ADD s :v DELETE t :b", "SET #n = :v"],
         "ProjectionExpression": ["id, n", "g.x[0]", "#n"],
+        "Statement": ['SELECT * FROM "fz-table" WHERE id = ?', 'SELECT id, g FROM "fz-table"."by-g" WHERE g IN [?, 1]',
+                      "SELECT * FROM fz-table", 'EXISTS(SELECT * FROM "fz-table" WHERE id = \'a\' AND n = 1)'],
         "ExpressionAttributeNames": [{"#n": "n"}, {"#n": "g"}],
         "ExpressionAttributeValues": [{":v": {"S": "a"}, ":a": {"N": "1"}, ":b": {"N": "2"}}, {":v": {"N": "1"}}],
         "SequenceNumber": ["000000000000000000001", "abc"],

@@ -101,6 +101,19 @@ def statements(member: str) -> Mapper:
     return mapper
 
 
+def on_backup(action: str) -> Mapper:
+    def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
+        arn = text(call.doc.get("BackupArn"))
+        return (Check(action, arn if arn.startswith("arn:") else scope.arn("dynamodb", "table/*/backup/*")),)
+    return mapper
+
+
+def restore(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """RestoreTableFromBackup acts on the table it makes and reads the backup."""
+    return (Check("dynamodb:RestoreTableFromBackup", table_arn(text(call.doc.get("TargetTableName")), scope)),
+            *on_backup("dynamodb:RestoreTableFromBackup")(call, scope))
+
+
 def on_stream(action: str) -> Mapper:
     def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
         arn = text(call.doc.get("StreamArn"))
@@ -143,6 +156,13 @@ OPERATIONS: dict[str, Mapper] = {
     "ExecuteStatement": execute_statement,
     "BatchExecuteStatement": statements("Statements"),
     "ExecuteTransaction": statements("TransactStatements"),
+    "CreateBackup": on_table("dynamodb:CreateBackup"),
+    "DescribeBackup": on_backup("dynamodb:DescribeBackup"),
+    "DeleteBackup": on_backup("dynamodb:DeleteBackup"),
+    "ListBackups": anywhere("dynamodb:ListBackups"),
+    "RestoreTableFromBackup": restore,
+    "UpdateContinuousBackups": on_table("dynamodb:UpdateContinuousBackups"),
+    "DescribeContinuousBackups": on_table("dynamodb:DescribeContinuousBackups"),
 }
 
 STREAM_OPERATIONS: dict[str, Mapper] = {

@@ -112,6 +112,15 @@ def test_an_unmapped_operation_is_refused_not_allowed() -> None:
         {"Statement": "INSERT INTO Music VALUE {'k': 2}"}]}),
      [("dynamodb:PartiQLInsert", "arn:aws:dynamodb:us-east-1:123456789012:table/Music"),
       ("dynamodb:PartiQLDelete", "arn:aws:dynamodb:us-east-1:123456789012:table/Songs")]),
+    (Call("dynamodb", "CreateBackup", {"TableName": "Music", "BackupName": "b1"}),
+     [("dynamodb:CreateBackup", "arn:aws:dynamodb:us-east-1:123456789012:table/Music")]),
+    (Call("dynamodb", "DeleteBackup", {"BackupArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Music/backup/01"}),
+     [("dynamodb:DeleteBackup", "arn:aws:dynamodb:us-east-1:123456789012:table/Music/backup/01")]),
+    (Call("dynamodb", "RestoreTableFromBackup", {
+        "TargetTableName": "Copy", "BackupArn": "arn:aws:dynamodb:us-east-1:123456789012:table/Music/backup/01"}),
+     [("dynamodb:RestoreTableFromBackup", "arn:aws:dynamodb:us-east-1:123456789012:table/Copy"),
+      ("dynamodb:RestoreTableFromBackup", "arn:aws:dynamodb:us-east-1:123456789012:table/Music/backup/01")]),
+    (Call("dynamodb", "ListBackups", {}), [("dynamodb:ListBackups", "*")]),
     (Call("dynamodb", "ExecuteTransaction", {"TransactStatements": [
         {"Statement": "EXISTS(SELECT * FROM Music WHERE k = 1)"}]}),
      [("dynamodb:PartiQLSelect", "arn:aws:dynamodb:us-east-1:123456789012:table/Music")]),
