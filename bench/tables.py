@@ -1,4 +1,4 @@
-"""Tables: PutItem, GetItem and Query per second, and a stream's PutItem → function latency, against
+"""Tables: PutItem, GetItem, Query and their PartiQL SELECTs per second, and a stream's PutItem → function latency, against
 baselines measured in the same run on the same SQLite file.
 
     python bench/tables.py [--items N] [--ops N] [--http]
@@ -106,6 +106,13 @@ def bench_in_process(c: Cumulo, items: int, ops: int) -> None:
 
     _pair("baseline: primary-key SELECT + json.loads", base_get, "GetItem (in process)", get, ops)
 
+    def select(_: int) -> None:
+        for p, s in keys:
+            c.tables.call("ExecuteStatement", {"Statement": 'SELECT * FROM "bench" WHERE pk = ? AND sk = ?',
+                                               "Parameters": [{"S": p}, {"N": str(s)}]})
+
+    _pair("baseline: primary-key SELECT + json.loads", base_get, "PartiQL SELECT by key (in process)", select, ops)
+
     def base_put(r: int) -> None:
         for i in range(ops):
             raw = json.dumps({"pk": {"S": f"w{r}-{i}"}, "sk": {"N": "1"}, "payload": {"S": "x" * 100}})
@@ -140,6 +147,16 @@ def bench_in_process(c: Cumulo, items: int, ops: int) -> None:
 
     _pair(f"baseline: indexed range SELECT of {limit} rows", base_query, f"Query of {limit} items (in process)",
           query, queries)
+
+    def partiql_query(_: int) -> None:
+        for i in range(queries):
+            got = c.tables.call("ExecuteStatement", {"Statement": 'SELECT * FROM "bench" WHERE pk = ? AND sk >= ?',
+                                                     "Parameters": [{"S": f"p{(i * 7919) % PARTITIONS}"}, {"N": "0"}],
+                                                     "Limit": limit})
+            assert len(got["Items"]) == limit, len(got["Items"])
+
+    _pair(f"baseline: indexed range SELECT of {limit} rows", base_query,
+          f"PartiQL SELECT of {limit} items (in process)", partiql_query, queries)
     db.close()
 
 
