@@ -742,6 +742,6 @@ def equality(node: Any, name: str) -> Any:
     """The value node a predicate sets attribute ``name`` equal to (``name = v`` or ``v = name``), or None."""
     if isinstance(node, E.Compare) and node.op == "=":
         for a, b in ((node.left, node.right), (node.right, node.left)):
-            if a == E.Path((name,)) and isinstance(b, (Lit, Param, ListOf, MapOf, SetOf)):
+            if isinstance(a, E.Path) and a.elements == (name,) and isinstance(b, (Lit, Param, ListOf, MapOf, SetOf)):
                 return b
     return None

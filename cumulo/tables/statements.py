@@ -245,6 +245,17 @@ class Statements:
             if clash is not None:
                 raise ValidationException(f"Two document paths overlap with each other; must remove or rewrite one "
                                           f"of these paths; path one: {clash[0]}, path two: {clash[1]}")
+        if st.index is None and not st.order and d.get("NextToken") is None:
+            try:
+                pk, sk, _ = self._full_key(doc, st.where, params)
+            except ValidationException:
+                pass                                  # not one item by its key: a Query or a Scan
+            else:                                     # one item by its key: read as GetItem reads
+                raw = s.items.get(doc["TableName"], pk, sk)
+                item = json.loads(raw) if raw is not None else None
+                if item is None or (filter_tree is not None and not E.evaluate(filter_tree, item, names)):
+                    return {"Items": []}
+                return {"Items": [E.project(item, projection) if projection else item]}
         h, r = s._key_names(doc, index)
         partitions = self._partitions(st.where, h, params)
         forward = True
@@ -256,11 +267,11 @@ class Statements:
                                           f"table or index in the ORDER BY clause")
             if ref.elements == (r,):
                 forward = not desc
+        table = doc["TableName"]
         fingerprint = hashlib.sha256(json.dumps([d.get("Statement"), params], sort_keys=True).encode()).hexdigest()[:16]
         start, esk = 0, None
         if d.get("NextToken") is not None:
             start, esk = _token(d["NextToken"], fingerprint)
-        table = doc["TableName"]
         items: list[V.Item] = []
         out: Doc = {}
         if partitions is None:
