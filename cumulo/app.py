@@ -53,7 +53,7 @@ from cumulo.store.sqlite_messages.traces import SQLiteTraceSegments
 from cumulo.observe.traces import TraceRecorder
 from cumulo.traces.otlp import OtlpExporter
 from cumulo.traces.service import TraceFlusher, TraceService
-from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Worker
+from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Send, Target, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
 from cumulo.runtime.sandbox import MemoryCgroups, SandboxLevel, SandboxPolicy
@@ -142,7 +142,7 @@ class Cumulo:
         self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock, self.metric_recorder)
         self.streams = StreamService(m.streams, s.region, s.account_id, clock)
         self.tables = TableService(m.tables, m.streams, s.region, s.account_id, clock)     # DynamoDB's API
-        self.targets = TargetRouter()
+        self.targets = TargetRouter(self._delivery_refusal)     # push deliveries asked of resource policies
         self.async_events = AsyncEvents(self.functions, m.queues, s.async_payload_max, clock, self.metric_recorder)
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
@@ -331,6 +331,37 @@ class Cumulo:
                 return None
             return _resource_policy(text) if text else None
         return None
+
+    def _delivery_refusal(self, target: Target, message: Send) -> str | None:
+        """A push delivery (``Send.source_service``: a rule, a topic, a bucket) as AWS decides it:
+        the target's resource policy, when it has one, must allow the service principal with
+        ``aws:SourceArn`` the source and ``aws:SourceAccount`` this account; a target without one
+        takes it (SAM's implicit permissions are not written by the template engine). AWS's
+        message when refused (enforce); None when allowed, under audit (logged) or off."""
+        mode = self.settings.iam
+        if mode == "off" or message.source_service is None:
+            return None
+        scope = authz.Scope(self.arns.account, self.arns.region)
+        if target.kind is Kind.FUNCTION:
+            action, arn = "lambda:InvokeFunction", authz.lambda_.function_arn(target.arn, scope, message.qualifier or "")
+        elif target.kind is Kind.QUEUE:
+            action, arn = "sqs:SendMessage", authz.sqs.queue_arn(target.arn, scope)
+        elif target.kind is Kind.BUS and target.arn.startswith("arn:"):
+            action, arn = "events:PutEvents", target.arn
+        else:
+            return None
+        policy = self.resource_policy(arn)
+        if policy is None:
+            return None
+        decision = iam.evaluate(iam.Request(iam.Principal.service_principal(message.source_service), action, arn,
+                                            source_arn=message.source_arn, source_account=self.arns.account), (),
+                                policy)
+        if decision:
+            return None
+        if mode == "audit":
+            log.warning("IAM audit: would deny %s's delivery to %s: %s", message.source_arn, arn, decision.message)
+            return None
+        return decision.message
 
     # -- lifecycle ------------------------------------------------------------
     def check_store(self, budget_s: float = health.QUICK_CHECK_BUDGET_S) -> list[str]:

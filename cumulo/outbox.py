@@ -32,7 +32,8 @@ MAX_AGE_S = 24 * 3600
 # A delivery in hand when its process died is sent again once its lease runs out: deliveries are an
 # enqueue (an asynchronous invoke, a queue message), so a short lease only risks a rare duplicate.
 LEASE_MS = 15_000
-_SEND_FIELDS = ("qualifier", "invocation_type", "attributes", "group_id", "dedup_id", "platform", "subject", "entries")
+_SEND_FIELDS = ("qualifier", "invocation_type", "attributes", "group_id", "dedup_id", "platform", "subject", "entries",
+                "source_service", "source_arn")
 
 
 def entry(target: str, payload: str, *, dead_letter: str | None = None, what: str = "",

@@ -249,6 +249,10 @@ class Send:
     parent: dict[str, Any] | None = None              # startExecution.sync: the task waiting for it
     # any kind that carries a trace on: a function's invocation, a queue's AWSTraceHeader (docs/traces.md)
     trace_header: str | None = None
+    # a push delivery by an AWS service (events.amazonaws.com for a rule, sns.amazonaws.com, s3.amazonaws.com)
+    # on behalf of ``source_arn`` (the rule, topic, bucket): a target with a resource policy must allow it
+    source_service: str | None = None
+    source_arn: str | None = None
 
 
 class TargetFailed(CumuloError):

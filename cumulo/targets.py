@@ -15,6 +15,11 @@ kind, built by the functions below from the service that does the work):
 
 A new kind of target is one ``Kind``, one handler and one ``register`` call.
 
+Push deliveries (``Send.source_service``: a rule, a topic, a bucket delivering as its AWS service)
+are first asked of ``guard`` (``app.py``: the target's resource policy, when it has one, must allow
+that service principal for ``source_arn``, as on AWS); a refusal is ``TargetFailed`` with
+``AccessDeniedException``, not retried.
+
 Failures: every error a handler raises reaches the caller as ``TargetFailed``, whose
 ``retryable`` alone says whether to try again: a target that answered for itself (an API
 destination's 4xx, a missing API destination) says so; any other failure (a queue, function, bus
@@ -43,8 +48,9 @@ Handler = Callable[[Target, Send], Any]
 class TargetRouter:
     """``ports.Targets``: the table, and the one place failures and dead letters are decided."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: Callable[[Target, Send], str | None] | None = None) -> None:
         self._handlers: dict[Kind, Handler] = {}
+        self.guard = guard      # a push delivery's refusal (AWS's message), or None when allowed
 
     def register(self, kind: Kind, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -56,6 +62,10 @@ class TargetRouter:
             handler = self._handlers.get(parsed.kind) if parsed.kind is not None else None
             if handler is None:
                 raise ValidationException(f"Target {parsed.arn} is not available in this build.")
+            if message.source_service is not None and self.guard is not None:
+                refused = self.guard(parsed, message)
+                if refused is not None:
+                    raise TargetFailed(refused, retryable=False, code="AccessDeniedException")
             return handler(parsed, message)
         except TargetFailed:
             raise

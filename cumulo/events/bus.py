@@ -776,7 +776,8 @@ class DeliveryWorker:
         self._targets.send(target["Arn"], Send(payload, sqs_parameters=target.get("SqsParameters") or {},
                                                dedup_id=meta["event_id"], http_parameters=target.get("HttpParameters"),
                                                hops=tuple(meta.get("hops", [])), event_id=meta["event_id"],
-                                               trace_header=meta.get("xt")))
+                                               trace_header=meta.get("xt"), source_service="events.amazonaws.com",
+                                               source_arn=meta.get("rule")))
 
     def _dead_letter(self, target: dict[str, Any], meta: dict[str, Any], payload: str, err: CumuloError) -> None:
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")

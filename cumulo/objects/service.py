@@ -367,10 +367,11 @@ class ObjectService:
                 principal_id=caller.principal_id, source_ip=caller.source_ip, request_id=caller.request_id)]}
             payload = json.dumps(doc)
             what = f"s3 event {event_name} of {bucket}/{key[:64]}"
+            source = {"source_service": "s3.amazonaws.com", "source_arn": f"arn:aws:s3:::{bucket}"}
             if dest.service == "lambda":
-                out.append(outbox.entry(dest.arn, payload, what=what, invocation_type="Event"))
+                out.append(outbox.entry(dest.arn, payload, what=what, invocation_type="Event", **source))
             elif dest.service == "sqs":
-                out.append(outbox.entry(dest.arn, payload, what=what))
+                out.append(outbox.entry(dest.arn, payload, what=what, **source))
             else:
                 out.append(outbox.entry(dest.arn, payload, what=what, subject="Amazon S3 Notification"))
         if "EventBridgeConfiguration" in config:

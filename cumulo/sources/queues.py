@@ -316,9 +316,10 @@ class QueueService:
         for the caller to commit in its own transaction (``QueueMessages.send_many``): (queue name,
         message). None where it cannot go that way (no such queue, a FIFO queue, which needs its
         deduplication, or a message the queue refuses): send it through ``send_raw`` instead, which
-        answers the error."""
+        answers the error, and through the target router's guard for a queue with a ``Policy``, which
+        must allow the sender)."""
         doc = self.messages.get_queue(queue_name_of(ref))
-        if doc is None:
+        if doc is None or doc["attributes"].get("Policy"):
             return None
         attrs = QueueAttributes(doc["attributes"])
         if attrs.fifo:

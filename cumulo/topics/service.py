@@ -481,7 +481,8 @@ class TopicService:
                 continue
             if protocol == "lambda":
                 entries.append(outbox.entry(sub["Endpoint"], render("lambda", text, arn), what=what,
-                                            dead_letter=dlq, invocation_type="Event"))
+                                            dead_letter=dlq, invocation_type="Event",
+                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"]))
                 continue
             raw = attrs.get("RawMessageDelivery", "false").lower() == "true"
             body = text if raw else render("sqs", text, arn)
@@ -493,7 +494,8 @@ class TopicService:
                 entries.append(direct)
             else:                       # FIFO, missing or refusing: through the outbox (retries, DLQ)
                 entries.append(outbox.entry(sub["Endpoint"], body, what=what, dead_letter=dlq,
-                                            attributes=queue_attributes, group_id=group_id, dedup_id=dedup_id))
+                                            attributes=queue_attributes, group_id=group_id, dedup_id=dedup_id,
+                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"]))
         result = {"MessageId": message_id}
         if sequence is not None:
             result["SequenceNumber"] = sequence

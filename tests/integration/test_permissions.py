@@ -206,3 +206,101 @@ def test_a_bus_policy_naming_a_role_lets_it_put_events(server: CumuloServer, eve
         "Sid": "role", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "events:PutEvents",
         "Resource": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}"}]}))
     assert as_role.put_events(Entries=entry)["FailedEntryCount"] == 0
+
+
+def _service_may_send(queue: str, service: str, source: str) -> str:
+    """A queue policy as AWS's guides write it: ``service`` may send, for ``source`` only."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sqs:SendMessage", "Resource": queue,
+        "Condition": {"ArnEquals": {"aws:SourceArn": source}}}]})
+
+
+def test_a_rule_delivers_to_a_queue_whose_policy_allows_that_rule_only(server: CumuloServer, sqs: BaseClient,
+                                                                        events: BaseClient) -> None:
+    from test_async import drain, queue_arn
+
+    url, dlq = sqs.create_queue(QueueName=unique("ruled"))["QueueUrl"], sqs.create_queue(QueueName=unique("dlq"))[
+        "QueueUrl"]
+    arn = queue_arn(sqs, url)
+    rule, source = unique("r"), unique("src")
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn, "DeadLetterConfig": {"Arn": queue_arn(sqs, dlq)}}])
+    other = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/someone-else"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(arn, "events.amazonaws.com", other)})
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 1})}])
+    dead = drain(sqs, dlq, 1)
+    assert len(dead) == 1 and json.loads(dead[0]["Body"])["detail"] == {"n": 1}
+    attributes = {k: v["StringValue"] for k, v in dead[0]["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "AccessDeniedException" and attributes["RULE_ARN"] == rule_arn
+    assert attributes["ERROR_MESSAGE"].startswith(
+        f"User: events.amazonaws.com is not authorized to perform: sqs:SendMessage on resource: {arn}")
+    assert drain(sqs, url, 1, timeout=1) == []
+    # the policy names this rule: delivered
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(arn, "events.amazonaws.com",
+                                                                                   rule_arn)})
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 2})}])
+    assert [json.loads(m["Body"])["detail"] for m in drain(sqs, url, 1)] == [{"n": 2}]
+
+
+def test_a_topic_delivers_to_a_queue_whose_policy_allows_that_topic_only(server: CumuloServer,
+                                                                          sqs: BaseClient) -> None:
+    from test_async import drain, queue_arn
+
+    sns = server.aws("sns")
+    topic = sns.create_topic(Name=unique("t"))["TopicArn"]
+    url, dlq = sqs.create_queue(QueueName=unique("sub"))["QueueUrl"], sqs.create_queue(QueueName=unique("dlq"))[
+        "QueueUrl"]
+    arn = queue_arn(sqs, url)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={
+        "RawMessageDelivery": "true", "RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn(sqs, dlq)})})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(
+        arn, "sns.amazonaws.com", f"arn:aws:sns:us-east-1:{ACCOUNT}:another-topic")})
+    sns.publish(TopicArn=topic, Message="first")
+    assert [m["Body"] for m in drain(sqs, dlq, 1)] == ["first"]
+    assert drain(sqs, url, 1, timeout=1) == []
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(arn, "sns.amazonaws.com", topic)})
+    sns.publish(TopicArn=topic, Message="second")
+    assert [m["Body"] for m in drain(sqs, url, 1)] == ["second"]
+    sns.close()
+
+
+def test_a_bucket_notifies_a_queue_whose_policy_allows_that_bucket_only(server: CumuloServer,
+                                                                         sqs: BaseClient) -> None:
+    from test_async import drain, queue_arn
+
+    s3, bucket = server.aws("s3"), unique("uploads")
+    url = sqs.create_queue(QueueName=unique("s3q"))["QueueUrl"]
+    arn = queue_arn(sqs, url)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    assert json.loads(drain(sqs, url, 1)[0]["Body"])["Event"] == "s3:TestEvent"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(
+        arn, "s3.amazonaws.com", "arn:aws:s3:::another-bucket")})
+    s3.put_object(Bucket=bucket, Key="refused.txt", Body=b"1")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(
+        arn, "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")})
+    s3.put_object(Bucket=bucket, Key="taken.txt", Body=b"2")
+    got = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in drain(sqs, url, 2, timeout=5)]
+    assert got == ["taken.txt"]          # the first notification was refused by the queue's policy, not retried
+    s3.close()
+
+
+def test_a_rule_is_refused_by_a_function_whose_permissions_name_another_rule(
+        server: CumuloServer, lam: BaseClient, sqs: BaseClient, events: BaseClient, fn: str) -> None:
+    from test_async import drain, queue_arn
+
+    dlq = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    rule, source = unique("r"), unique("src")
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+    function_arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "f", "Arn": function_arn,
+                                            "DeadLetterConfig": {"Arn": queue_arn(sqs, dlq)}}])
+    lam.add_permission(FunctionName=fn, StatementId="other-rule", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=f"arn:aws:events:us-east-1:{ACCOUNT}:rule/other")
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
+    dead = drain(sqs, dlq, 1)
+    attributes = {k: v["StringValue"] for k, v in dead[0]["MessageAttributes"].items()}
+    assert (attributes["ERROR_CODE"], attributes["RULE_ARN"]) == ("AccessDeniedException", rule_arn)
+    assert attributes["ERROR_MESSAGE"].startswith("User: events.amazonaws.com is not authorized to perform: "
+                                                  f"lambda:InvokeFunction on resource: {function_arn}")
