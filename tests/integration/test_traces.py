@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.test_cloudwatch import ROLE, zipped
 from tests.integration.test_server import CumuloServer
+from tests.integration.test_stepfunctions import states_role
 
 HEADER = re.compile(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])")
 ECHO = """
@@ -188,7 +189,7 @@ def test_the_bus_and_state_machine_tasks_carry_the_callers_trace_to_functions(se
     events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="orders", Targets=[{"Id": "w", "Arn": arn}])
     sfn = server.aws("stepfunctions")
-    machine = sfn.create_state_machine(name="witnessing", roleArn=ROLE, definition=json.dumps(
+    machine = sfn.create_state_machine(name="witnessing", roleArn=states_role(sfn), definition=json.dumps(
         {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                                           "Parameters": {"FunctionName": "witness", "Payload": {}}, "End": True}}}
     ))["stateMachineArn"]
