@@ -56,7 +56,7 @@ class FunctionService:
         config = FunctionConfiguration(
             name=fn.validate_function_name(name),
             handler=fn.validate_handler(handler),
-            runtime=fn.validate_runtime(runtime, catalog.unavailable(runtime)),
+            runtime=fn.validate_runtime(runtime, _runnable(runtime)),
             memory_size=fn.validate_memory(memory_size),
             timeout=fn.validate_timeout(timeout),
             environment=fn.validate_environment(environment or {}),
@@ -207,7 +207,7 @@ class FunctionService:
         if handler is not None:
             changes["handler"] = fn.validate_handler(handler)
         if runtime is not None:
-            changes["runtime"] = fn.validate_runtime(runtime, catalog.unavailable(runtime))
+            changes["runtime"] = fn.validate_runtime(runtime, _runnable(runtime))
         if memory_size is not None:
             changes["memory_size"] = fn.validate_memory(memory_size)
         if timeout is not None:
@@ -298,3 +298,8 @@ def _check_total_size(code_unzipped: int, layers: tuple[LayerRef, ...]) -> None:
         raise InvalidParameterValueException(
             f"Function code combined with layers exceeds the maximum allowed size of {limits.UNZIPPED_MAX_BYTES} "
             f"bytes. The actual size is {total} bytes.")
+
+
+def _runnable(runtime: str) -> str | None:
+    """Why a supported runtime cannot run here (a missing Node.js major is installed first)."""
+    return catalog.provide(runtime) if runtime in fn.SUPPORTED_RUNTIMES else None

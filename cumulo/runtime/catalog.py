@@ -2,7 +2,8 @@
 
 Python runtimes are forked from the zygote (``Environment``); every other runtime is a
 process speaking the Runtime API (``ProcessEnvironment``): ``nodejsNN.x`` runs our Node.js
-bootstrap (``node/bootstrap.js``) on the machine's ``node`` when its major version is NN,
+bootstrap (``node/bootstrap.js``) on the machine's ``node`` when its major version is NN, else on
+Node.js NN from Cumulo's cache (``provide`` installs it there once: node_versions.py),
 ``provided``/``provided.al2``/``provided.al2023`` run the function's own ``bootstrap``.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -18,12 +20,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Runtime", "runtime_of", "unavailable", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
+from cumulo.runtime import node_versions
+
+__all__ = ["Runtime", "runtime_of", "unavailable", "provide", "node_for", "runtime_version_arn", "NODE_BOOTSTRAP", "node_version",
            "host_architecture", "interpreter_note", "runtime_packages_dir", "uses_runtime_sdk"]
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "inside" / "node" / "bootstrap.js"
 PROVIDED = frozenset({"provided", "provided.al2", "provided.al2023"})
 _AWS_RUNTIME_DIR = "/var/runtime"
+log = logging.getLogger("cumulo.runtime")
 
 
 @dataclass(frozen=True)
@@ -90,16 +95,39 @@ def _node_major(name: str) -> int | None:
     return None
 
 
+def node_for(major: int) -> tuple[str, str] | None:
+    """(path of a ``node`` of this major, its version): the machine's own, else the cache's."""
+    found = node_version()
+    if found is not None and found[1].startswith(f"v{major}."):
+        return found
+    return node_versions.binary(major)
+
+
 def unavailable(name: str) -> str | None:
-    """Why runtime ``name`` cannot run on this machine, or None when it can."""
+    """Why runtime ``name`` cannot run on this machine now, or None when it can (``provide`` installs
+    a missing Node.js major)."""
     major = _node_major(name)
-    if major is None:
+    if major is None or node_for(major) is not None:
         return None
     found = node_version()
+    has = f"this machine has Node.js {found[1]}" if found is not None else "no 'node' is installed here"
+    return f"the runtime {name} needs Node.js {major}; {has}, and Cumulo's cache has no Node.js {major}"
+
+
+def provide(name: str) -> str | None:
+    """As ``unavailable``, once a missing Node.js major was installed into Cumulo's cache from the npm
+    registry (once per user; this waits for it, and says so on the server's log)."""
+    why = unavailable(name)
+    major = _node_major(name)
+    if why is None or major is None:
+        return why
+    log.warning("runtime %s: installing Node.js %d into %s from the npm registry (once)",
+                name, major, node_versions.cache.root() / "node")
+    found, failed = node_versions.install(major, host_architecture())
     if found is None:
-        return f"the runtime {name} needs Node.js {major}, and no 'node' is installed here"
-    if not found[1].startswith(f"v{major}."):
-        return f"the runtime {name} needs Node.js {major}; this machine has Node.js {found[1]}"
+        log.warning("runtime %s: Node.js %d could not be installed: %s", name, major, failed)
+        return f"{why} (installing it from the npm registry failed: {failed})"
+    log.warning("runtime %s: Node.js %s installed at %s", name, found[1], found[0])
     return None
 
 
@@ -108,7 +136,7 @@ def runtime_of(name: str) -> Runtime:
         return Runtime(name, (), None, {"LAMBDA_RUNTIME_DIR": _AWS_RUNTIME_DIR}, "provided")
     major = _node_major(name)
     if major is not None:
-        found = node_version()
+        found = node_for(major)
         node, version = found if found is not None else ("node", "unknown")
         # NODE_PATH depends on where /opt and the code are: the invoker sets it (cumulo.invoke.invoker).
         return Runtime(name, (node, str(NODE_BOOTSTRAP)), f"AWS_Lambda_{name}",

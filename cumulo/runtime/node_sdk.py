@@ -9,17 +9,13 @@ function's own copy in its code or a layer comes first, as on AWS.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
 
-from cumulo.runtime.inside import linux
+from cumulo.runtime import cache
 
 __all__ = ["VERSION", "PACKAGES", "folder", "install", "install_in_background"]
 
@@ -32,77 +28,37 @@ PACKAGES = tuple(f"@aws-sdk/{name}@{version}" for name, version in (
     ("client-lambda", VERSION), ("client-sts", VERSION), ("client-kinesis", "3.1143.0"),
     ("client-secrets-manager", VERSION), ("client-ssm", VERSION), ("client-iam", VERSION),
     ("client-cloudformation", VERSION)))
-_DONE = ".cumulo-complete"
-_lock = threading.Lock()
+_WHAT = f"the AWS SDK for JavaScript v{VERSION}"
 
 
 def _root() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "cumulo" / "node-sdk" / VERSION
+    return cache.root() / "node-sdk" / VERSION
 
 
 def folder() -> Path | None:
     """The installed SDK's ``node_modules``, or None while it is not (completely) installed."""
     modules = _root() / "node_modules"
-    return modules if (_root() / _DONE).is_file() and modules.is_dir() else None
+    return modules if cache.complete(_root()) and modules.is_dir() else None
 
 
 def install(timeout_s: float = 600.0, wait: bool = True) -> tuple[Path | None, str | None]:
-    """Install the SDK unless it is there: ``(node_modules, None)``, or ``(None, why not)``. Built in
-    a folder beside the cache and renamed into place when npm succeeded, so a half-done install is
-    never used. One install at a time per cache, across processes (every ``cumulo up`` of a user
-    shares it): a lock file beside it; ``wait=False`` gives up at once when another holds it."""
-    with _lock:
-        done = folder()
-        if done is not None:
-            return done, None
-        npm = shutil.which("npm", path=os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
-        if npm is None:
-            return None, "npm is not installed (it installs the AWS SDK for JavaScript once)"
-        root = _root()
-        root.parent.mkdir(parents=True, exist_ok=True)
-        lock = os.open(root.parent / ".install.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                return None, "another Cumulo process is installing it; functions get it once that is done"
-            done = folder()    # what the process that held the lock installed
-            if done is not None:
-                return done, None
-            for stale in root.parent.glob(f".{VERSION}-*"):   # left by an install that was killed
-                shutil.rmtree(stale, ignore_errors=True)
-            return _npm_install(npm, root, timeout_s)
-        finally:
-            os.close(lock)
+    """Install the SDK unless it is there: ``(node_modules, None)``, or ``(None, why not)``. Once per
+    cache, renamed into place when npm succeeded (cache.install_once); ``wait=False`` gives up at
+    once when another thread or process is installing it."""
+    done = folder()
+    if done is not None:
+        return done, None
+    npm = shutil.which("npm", path=os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+    if npm is None:
+        return None, "npm is not installed (it installs the AWS SDK for JavaScript once)"
 
+    def fill(work: Path) -> str | None:
+        result = cache.run_tool([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save",
+                                 "--prefix", str(work), *PACKAGES], timeout_s)
+        return None if result.returncode == 0 else cache.failure(result, "npm install")
 
-def _die_with_parent() -> None:
-    linux.set_parent_death_signal()   # (imported before any fork: nothing is imported in the child)
-
-
-def _npm_install(npm: str, root: Path, timeout_s: float) -> tuple[Path | None, str | None]:
-    work = Path(tempfile.mkdtemp(prefix=f".{VERSION}-", dir=root.parent))
-    try:
-        # npm dies with this process (a server killed mid-install must not leave it running: the next
-        # install would remove its folder under it, and every killed server would add one more)
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save",
-                                 "--prefix", str(work), *PACKAGES], capture_output=True, text=True,
-                                timeout=timeout_s, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            return None, "npm install failed: " + " / ".join(tail)
-        (work / _DONE).write_text(" ".join(PACKAGES) + "\n")
-        for path in [work, *work.rglob("*")]:   # readable by the environments' own uids
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() else 0o644)
-        shutil.rmtree(root, ignore_errors=True)
-        os.rename(work, root)
-        return folder(), None
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"installing the AWS SDK for JavaScript failed: {exc}"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    why = cache.install_once(_root(), fill, _WHAT, wait)
+    return (folder(), None) if why is None else (None, why)
 
 
 def install_in_background(say: Callable[[str], None]) -> None:

@@ -295,19 +295,6 @@ def test_node_uncaught_exception_fails_the_invocation_and_the_environment(cumulo
     assert result.json()["errorMessage"] == "async boom"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
-def test_nodejs22_is_refused_unless_node_22_is_here(cumulo: Cumulo, code_dir: CodeDir) -> None:
-    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    folder = code_dir(**{"index.js": "exports.handler = async () => 22;"})
-    if version.startswith("v22."):
-        assert cumulo.invoke(_fn(cumulo, folder, "nodejs22.x")).json() == 22
-        return
-    from cumulo.errors import InvalidParameterValueException
-
-    with pytest.raises(InvalidParameterValueException, match="needs Node.js 22"):
-        _fn(cumulo, folder, "nodejs22.x")
-
-
 def test_get_function_reports_the_runtime_version(cumulo: Cumulo, code_dir: CodeDir) -> None:
     folder = code_dir(bootstrap="#!/bin/sh\nexit 0\n")
     doc = cumulo.get_function(_fn(cumulo, folder, "provided.al2023"))["Configuration"]

@@ -43,7 +43,7 @@ from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceN
 from cumulo.model import limits
 from cumulo.model.code import load_code
 from cumulo.model.function import Arns, FunctionConfiguration, validate_function_name
-from cumulo.runtime.catalog import unavailable
+from cumulo.runtime.catalog import provide
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -205,8 +205,8 @@ class Function(Kind):
 
     def plan(self, fn: FunctionResource, deploy: Deploy) -> Change:
         # What CreateFunction would refuse on this machine, a plan refuses too (a dry run passes no template the
-        # deploy refuses): a Node.js runtime whose major is not installed.
-        if (why := unavailable(fn.runtime)) is not None:
+        # deploy refuses): a Node.js runtime whose major is neither installed nor installable (a plan installs it).
+        if (why := provide(fn.runtime)) is not None:
             raise InvalidParameterValueException(
                 f"Resource {fn.logical_id} (line {fn.line}): property Runtime: {fn.runtime} cannot be used here: {why}")
         fn = _with_layer_arns(fn, deploy)       # the versions the layers' plan expects to reuse

@@ -36,6 +36,7 @@ from cumulo.runtime.inside import bootstrap, exec_runtime, landlock, linux, prot
 RUNTIME_DIR = "/var/runtime"   # AWS's LAMBDA_RUNTIME_DIR
 TASK_ROOT = "/var/task"
 OPT_DIR = "/opt"               # where layers are, as on AWS
+LANG_BIN = "/var/lang/bin"     # where AWS keeps a runtime's interpreter (node)
 _CHAN_FD = snapshot._CHAN_FD
 _STATUS_FD = snapshot._STATUS_FD
 TEMPLATE_UID = snapshot.TEMPLATE_UID
@@ -603,9 +604,18 @@ def _minimal_root(spec: dict, platform_paths: list[str]) -> tuple[str, str, list
     candidates = platform_paths + ([runtime_own] if runtime_own and not _under(runtime_own, platform_paths) else [])
     held = [p for p in candidates if _under(p, ("/tmp", OPT_DIR)) and os.path.isdir(p)]
     entry = (spec.get("entrypoint") or [None])[0]
+    entry = entry if entry and os.path.isabs(entry) else None
+    if entry and _under(os.path.realpath(entry), ("/tmp", OPT_DIR)):
+        # A Node.js binary under the host's /tmp (or /opt) would be hidden by the environment's own:
+        # its folder is shown at /var/lang/bin, where AWS keeps it, and run from there.
+        real = os.path.realpath(entry)
+        os.makedirs(root + LANG_BIN)
+        _bind_read_only(os.path.dirname(real), root + LANG_BIN)
+        spec["entrypoint"][0] = f"{LANG_BIN}/{os.path.basename(real)}"
+        entry = None
     wanted = [sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), *platform_paths,
               *([runtime_own] if runtime_own and not held else []),
-              *([os.path.dirname(os.path.realpath(entry))] if entry and os.path.isabs(entry) else [])]
+              *([os.path.dirname(os.path.realpath(entry))] if entry else [])]
     for path in sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)}):
         if _under(path, ("/tmp", OPT_DIR, *bound)):
             continue

@@ -19,12 +19,12 @@ def test_a_second_process_does_not_start_another_install(tmp_path: Path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache = tmp_path / "cumulo" / "node-sdk"
     cache.mkdir(parents=True)
-    holder = os.open(cache / ".install.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    holder = os.open(cache / f".{node_sdk.VERSION}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)     # as another process installing now would hold it
         done, why = node_sdk.install(wait=False)
-        assert done is None and why is not None and "another Cumulo process is installing it" in why
-        assert sorted(p.name for p in cache.iterdir()) == [".install.lock"]   # no npm work folder made
+        assert done is None and why is not None and "another Cumulo process is installing the AWS SDK" in why
+        assert sorted(p.name for p in cache.iterdir()) == [f".{node_sdk.VERSION}.lock"]   # no npm work folder made
     finally:
         os.close(holder)
 
