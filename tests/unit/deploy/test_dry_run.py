@@ -9,10 +9,7 @@ import pytest
 from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
 from cumulo.errors import CumuloError
-from cumulo.model.function import NODE_RUNTIMES
-from cumulo.runtime.catalog import unavailable
-
-MISSING_NODE = sorted(r for r in NODE_RUNTIMES if unavailable(r) is not None)
+from cumulo.runtime.catalog import node_version
 
 
 def _template(tmp_path: Path, runtime: str) -> Path:
@@ -24,13 +21,18 @@ def _template(tmp_path: Path, runtime: str) -> Path:
     return path
 
 
-@pytest.mark.skipif(not MISSING_NODE, reason="every Node.js major Cumulo knows is installed here")
-def test_a_node_runtime_this_machine_lacks_fails_the_plan_as_it_fails_the_deploy(cumulo: Cumulo,
-                                                                                 tmp_path: Path) -> None:
-    path = _template(tmp_path, MISSING_NODE[0])
+def test_a_node_runtime_this_machine_cannot_have_fails_the_plan_as_it_fails_the_deploy(
+        cumulo: Cumulo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A major neither installed nor installable (no npm, an empty cache): a plan would install it as
+    the deploy does (runtime/node_versions.py), and here refuses as the deploy does."""
+    host = node_version()
+    runtime = "nodejs22.x" if host is not None and host[1].startswith("v18.") else "nodejs18.x"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    path = _template(tmp_path, runtime)
     with pytest.raises(CumuloError) as planned:
         deploy(cumulo, path, dry_run=True, build=False)
-    assert planned.value.message.startswith(f"Resource Fn (line 3): property Runtime: {MISSING_NODE[0]} cannot be "
+    assert planned.value.message.startswith(f"Resource Fn (line 3): property Runtime: {runtime} cannot be "
                                             "used here: the runtime")
     with pytest.raises(CumuloError) as deployed:
         deploy(cumulo, path, build=False)
