@@ -46,6 +46,7 @@ from cumulo.model.function import LATEST, Arns, FunctionConfiguration
 from cumulo.logs.service import LogsService
 from cumulo.observe.logs import LogSink
 from cumulo.observe.metrics import MetricRecorder
+from cumulo.functions.deployments import Deployments, DeploymentTicker
 from cumulo.metrics.alarms import Alarms
 from cumulo.metrics.service import MetricsFlusher, MetricsService
 from cumulo.store.sqlite_messages.metrics import SQLiteMetricData
@@ -184,6 +185,12 @@ class Cumulo:
         self.traces = TraceService(self.trace_data, self.trace_recorder, clock,
                                    export=self.otlp.submit if self.otlp is not None else None)
         self.xray_daemon_address = ""   # where functions send segments (AWS_XRAY_DAEMON_ADDRESS), once served
+        # CodeDeploy's gradual deployments of aliases (SAM's DeploymentPreference; docs/deployments.md)
+        self.deployments = Deployments(
+            self.store, lambda f, a, version, weights: self.functions.update_alias(
+                f, a, function_version=version, weights=weights),
+            lambda hook, payload: self.invoke(hook, payload, invocation_type="Event"),
+            self.alarms.state, clock)
         self._route_targets()
         self._workers: list[Worker] = []
         self._workers_lock = threading.Lock()
@@ -446,6 +453,7 @@ class Cumulo:
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
                 TraceFlusher(self.traces),
                 *([self.otlp] if self.otlp is not None else []),
+                DeploymentTicker(self.deployments),
                 self.housekeeper()]
             if self._database is not None:      # a node of a cluster: its row in `cumulo nodes`
                 from cumulo.store.postgres.nodes import Heartbeat

@@ -253,6 +253,29 @@ SHAPES: dict[str, Any] = {
             'WarmUpPeriodDurationInMinutes': ('integer',),
         },
     },
+    'codedeploy': {
+        "ops": {
+            'GetDeployment': 'GetDeploymentInput',
+            'ListDeployments': 'ListDeploymentsInput',
+            'PutLifecycleEventHookExecutionStatus': 'PutLifecycleEventHookExecutionStatusInput',
+        },
+        "shapes": {
+            'ApplicationName': ('string',),
+            'DeploymentGroupName': ('string',),
+            'DeploymentId': ('string',),
+            'DeploymentStatus': ('string',),
+            'DeploymentStatusList': ('list', 'DeploymentStatus'),
+            'ExternalId': ('string',),
+            'GetDeploymentInput': ('structure', {'deploymentId': 'DeploymentId'}, ('deploymentId',)),
+            'LifecycleEventHookExecutionId': ('string',),
+            'LifecycleEventStatus': ('string',),
+            'ListDeploymentsInput': ('structure', {'applicationName': 'ApplicationName', 'deploymentGroupName': 'DeploymentGroupName', 'externalId': 'ExternalId', 'includeOnlyStatuses': 'DeploymentStatusList', 'createTimeRange': 'TimeRange', 'nextToken': 'NextToken'}, ()),
+            'NextToken': ('string',),
+            'PutLifecycleEventHookExecutionStatusInput': ('structure', {'deploymentId': 'DeploymentId', 'lifecycleEventHookExecutionId': 'LifecycleEventHookExecutionId', 'status': 'LifecycleEventStatus'}, ()),
+            'TimeRange': ('structure', {'start': 'Timestamp', 'end': 'Timestamp'}, ()),
+            'Timestamp': ('timestamp',),
+        },
+    },
     'dynamodb': {
         "ops": {
             'BatchExecuteStatement': 'BatchExecuteStatementInput',

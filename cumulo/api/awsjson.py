@@ -35,6 +35,9 @@ class Service:
     # required members left out: AWS's ValidationException unless the service says otherwise (SQS)
     missing: Callable[[shapes.Problems], CumuloError] = field(
         default=lambda problems: ValidationException(problems.missing_message()))
+    # what the authorization mapping needs that only the service knows of the resource a request names
+    # (``authz.Call.params``; CodeDeploy: a deployment's group)
+    resources: Callable[[Any, dict[str, Any]], dict[str, str]] | None = None
 
 
 services: dict[str, Service] = {}

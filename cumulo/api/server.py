@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, codedeploy, dynamodb, events, iam, kinesis, kms, lambda_api,
     logs, query, rpcv2, s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts, xray,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer
@@ -178,7 +178,7 @@ class ControlPlane:
             guarded = self.authorizer.needed(request.principal)
             if json_target is not None:
                 service, operation = json_target
-                check = functools.partial(self._authorize, request, (service.model, operation), {}) if guarded else None
+                check = functools.partial(self._authorize_json, request, service, operation) if guarded else None
                 return awsjson.handle(self.cumulo, request, service, operation, check)
             if in_query:
                 check_query = functools.partial(self._authorize, request) if guarded else None
@@ -200,10 +200,10 @@ class ControlPlane:
             return s3.error_reply(fault, request.method) if in_s3 else self._error(request, json_target, fault)
 
     def _handle_cbor(self, request: Request, service: awsjson.Service, operation: str) -> Reply:
-        """Smithy RPC v2 CBOR (CloudWatch): errors answered in CBOR."""
+        """Smithy RPC v2 CBOR (CloudWatch, CodeDeploy): errors answered in CBOR."""
         try:
             request = self._authenticate(request)
-            check = functools.partial(self._authorize, request, (service.model, operation), {}) \
+            check = functools.partial(self._authorize_json, request, service, operation) \
                 if self.authorizer.needed(request.principal) else None
             return rpcv2.handle(self.cumulo, request, service, operation, check)
         except CumuloError as err:
@@ -228,6 +228,11 @@ class ControlPlane:
                                         f"{request.method} {request.path}")
         call = authz.Call(operation[0], operation[1], doc, params, request.query() if request.query_string else {})
         self.authorizer.authorize(request.principal, call, request.client)
+
+    def _authorize_json(self, request: Request, service: awsjson.Service, operation: str, doc: dict[str, Any]) -> None:
+        """As ``_authorize``, with what the service knows of the resource the request names (``Service.resources``)."""
+        params = service.resources(self.cumulo, doc) if service.resources is not None else {}
+        self._authorize(request, (service.model, operation), params, doc)
 
     def _fault(self, request: Request, exc: Exception) -> CumuloError:
         """What a request that failed unexpectedly is answered: the store's damaged file or full

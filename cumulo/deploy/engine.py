@@ -177,5 +177,6 @@ def deploy(c: Cumulo, path: Path, parameters: dict[str, str] | None = None, stac
         for kind in KINDS:
             outputs = kind.local_outputs(outputs, template.of(kind.name), gateway_url)
     lines = [line for kind, spec in resources for line in kind.summary(spec)]
+    lines += [line for step in state.committed if (line := step()) is not None]
     return DeployResult(template.stack_name, planned.changes, outputs, warnings=planned.warnings, applied=True,
                         routes=lines, types=dict(template.types))

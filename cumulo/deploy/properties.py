@@ -37,6 +37,7 @@ SUPPORTED = frozenset({
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
     "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig", "Tracing", "LoggingConfig",
+    "DeploymentPreference",
     # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
     "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
@@ -59,6 +60,17 @@ _EVENT_NAME_RE = re.compile(r"[A-Za-z0-9]+")
 def _configuration(**kwargs: Any) -> Any:
     """A field that is part of the function's configuration, as ``CreateFunction`` takes it."""
     return field(metadata={"configuration": True}, **kwargs)
+
+
+@dataclass(frozen=True)
+class DeploymentPreference:
+    """SAM's ``DeploymentPreference``: how a new version reaches the ``AutoPublishAlias`` (CodeDeploy's
+    gradual deployment; ``Type`` a predefined configuration's name or a custom one's)."""
+
+    type: str
+    enabled: bool = True
+    hooks: dict[str, str] = field(default_factory=dict)   # BeforeAllowTraffic/AfterAllowTraffic -> function
+    alarms: list[str] = field(default_factory=list)       # alarm names: one in ALARM rolls it back
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ class FunctionSpec:
     snap_start: str | None = None       # SnapStart.ApplyOn when set (unset: the function keeps what it has)
     version_description: str = ""       # the description of the versions AutoPublishAlias publishes
     url_config: dict[str, Any] | None = None   # FunctionUrlConfig, checked (the function URL kind makes it)
+    deployment: DeploymentPreference | None = None   # DeploymentPreference (functions/deployments.py shifts)
 
 
 # The properties that are the function's configuration (``FunctionConfiguration`` has each, by these names).
@@ -221,10 +234,41 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         version_description=get("VersionDescription", lambda v: validate_description(to_str(v)), ""),
         role=get("Role", _role, ""),
         url_config=get("FunctionUrlConfig", read_url_config),
+        deployment=get("DeploymentPreference", lambda v: _deployment_preference(v, notes)),
     )
+    if spec.deployment is not None and alias is None:
+        line = properties.line_of("DeploymentPreference")
+        raise IntrinsicError(f"property DeploymentPreference (line {line}): requires AutoPublishAlias property to "
+                             "be specified", line)
     if (note := interpreter_note(spec.runtime)) is not None:
         notes.append(note)
     return spec
+
+
+_HOOKS = {"PreTraffic": "BeforeAllowTraffic", "PostTraffic": "AfterAllowTraffic"}
+
+
+def _deployment_preference(value: Any, notes: list[str]) -> DeploymentPreference:
+    """``DeploymentPreference: {Type, Enabled, Hooks: {PreTraffic, PostTraffic}, Alarms, Role, ...}``."""
+    config = _map(plain(value), frozenset({"Type", "Enabled", "Hooks", "Alarms", "Role", "TriggerConfigurations",
+                                           "PassthroughCondition"}))
+    if "Type" not in config:
+        raise IntrinsicError("Type is required (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, "
+                             "..., or a custom deployment configuration's name)")
+    enabled = config.get("Enabled", True)
+    if isinstance(enabled, str) and enabled.lower() in ("true", "false"):
+        enabled = enabled.lower() == "true"
+    if not isinstance(enabled, bool):
+        raise IntrinsicError("Enabled must be a boolean")
+    hooks = _map(config.get("Hooks", {}), frozenset(_HOOKS))
+    alarms = config.get("Alarms", [])
+    for key in ("Role", "TriggerConfigurations"):
+        if key in config:
+            notes.append(f"DeploymentPreference.{key} ignored: Cumulo's deployments run with the platform's rights "
+                         "and send no CodeDeploy triggers")
+    return DeploymentPreference(to_str(config["Type"]), enabled,
+                                {_HOOKS[k]: to_str(v) for k, v in hooks.items()},
+                                _strings(alarms) if alarms else [])
 
 
 def _snap_start(value: Any) -> str:

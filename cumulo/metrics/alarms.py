@@ -269,6 +269,11 @@ class Alarms:
             raise not_found(name)
         return doc
 
+    def state(self, name: str) -> str | None:
+        """An alarm's StateValue (OK, ALARM, INSUFFICIENT_DATA), or None where there is no such alarm."""
+        doc = self._store.get_document(KIND, name)
+        return None if doc is None else str(doc["StateValue"])
+
     def describe_alarms(self, d: dict[str, Any]) -> dict[str, Any]:
         names, prefix, state = d.get("AlarmNames"), d.get("AlarmNamePrefix"), d.get("StateValue")
         if names is not None and prefix is not None:

@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    alarm, api, api_destination, bucket, bus, connector, function, function_url, inert, invoke_config, layer, log_group,
+    alarm, api, api_destination, bucket, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
     mapping, parameter, permission, queue, queue_policy, role, role_policy, rule, schedule, secret, state_machine,
     stream, table, topic,
@@ -38,6 +38,7 @@ KINDS = Registry([
     invoke_config.EventInvokeConfig(),      # functions' EventInvokeConfig
     log_group.LogGroup(),                   # AWS::Logs::LogGroup (retention of a function's or API's log)
     alarm.Alarm(),                          # AWS::CloudWatch::Alarm (metrics/alarms.py)
+    deployment_config.DeploymentConfigKind(),   # AWS::CodeDeploy::DeploymentConfig (DeploymentPreference's Type)
     permission.Permission(),                # AWS::Lambda::Permission (a statement of a function's policy)
     function_url.FunctionUrl(),             # AWS::Lambda::Url, and functions' FunctionUrlConfig
     queue_policy.QueuePolicy(),             # AWS::SQS::QueuePolicy (queues' resource policies)

@@ -134,6 +134,8 @@ class Deploy:
     undo: Undo = field(default_factory=list)
     attributes: Attributes = field(default_factory=dict)
     planned: dict[str, Any] = field(default_factory=dict)   # what kinds planned so far, for checks across resources
+    # run once the whole deploy worked and is recorded (a gradual deployment starts); each may say what it did
+    committed: list[Callable[[], str | None]] = field(default_factory=list)
 
     def before(self, kind: ResourceKind) -> Any:
         """What the previous deploy of the stack recorded for ``kind`` (None: nothing)."""

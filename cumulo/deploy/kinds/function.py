@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.buses import RuleSpec, read_function_rules
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
-from cumulo.deploy.kinds import invoke_config
+from cumulo.deploy.kinds import deployment_config, invoke_config
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
 from cumulo.deploy.kinds.function_url import url_attributes
 from cumulo.deploy.kinds.invoke_config import FunctionInvokeConfig
@@ -40,6 +40,7 @@ from cumulo.deploy.properties import (
 )
 from cumulo.deploy.triggers import MappingSpec, ScheduleSpec, StreamMappingSpec, read_triggers
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
+from cumulo.functions.deployments import PREDEFINED, DeploymentConfig, config_named
 from cumulo.model import limits
 from cumulo.model.code import load_code
 from cumulo.model.function import Arns, FunctionConfiguration, validate_function_name
@@ -75,6 +76,20 @@ class FunctionResource(FunctionSpec):
     schedules: list[ScheduleSpec] = field(default_factory=list)   # its Schedule/ScheduleV2 events
     rules: list[RuleSpec] = field(default_factory=list)   # its EventBridgeRule/CloudWatchEvent events
     metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
+    deployment_application: str = ""   # with DeploymentPreference: SAM's ServerlessDeploymentApplication
+    deployment_group: str = ""          # and the function's <LogicalId>DeploymentGroup
+
+
+DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
+
+
+def deployment_application(stack_name: str) -> str:
+    """The CodeDeploy application SAM makes for a stack's gradual deployments."""
+    return f"{stack_name}-{DEPLOYMENT_APPLICATION}"
+
+
+def deployment_group(stack_name: str, logical_id: str) -> str:
+    return f"{stack_name}-{logical_id}DeploymentGroup"
 
 
 def default_function_name(stack_name: str, logical_id: str) -> str:
@@ -93,7 +108,7 @@ def default_function_name(stack_name: str, logical_id: str) -> str:
 class Function(Kind):
     name = "function"
     types = (FUNCTION_TYPE,)
-    after = ("layer", "role")
+    after = ("layer", "role", "deployment config")
     listed = 10
     record_key = "functions"
 
@@ -129,6 +144,10 @@ class Function(Kind):
             if isinstance(alias, str):       # SAM's !Ref <Function>.Alias, anywhere in the template
                 attributes[(f"{entry.logical_id}.Alias", "Ref")] = load.arns.function(name, alias)
                 attributes[(f"{entry.logical_id}Alias{alias}", "Ref")] = load.arns.function(name, alias)
+            if "DeploymentPreference" in entry.properties:    # what SAM makes for it (CodeDeploy's names)
+                attributes[(DEPLOYMENT_APPLICATION, "Ref")] = deployment_application(load.stack)
+                attributes[(f"{entry.logical_id}DeploymentGroup", "Ref")] = deployment_group(load.stack,
+                                                                                           entry.logical_id)
             if "FunctionUrlConfig" in entry.properties:    # the URL SAM makes: <LogicalId>Url
                 attributes.update(url_attributes(f"{entry.logical_id}Url", load.arns, name,
                                                  alias if isinstance(alias, str) else None))
@@ -228,6 +247,8 @@ class Function(Kind):
                 raise InvalidParameterValueException(
                     f"Resource {fn.logical_id} (line {fn.line}): property ReservedConcurrentExecutions: "
                     f"{exc.message}") from None
+        if fn.deployment is not None:
+            _deployment_config(fn, deploy)
         current = _current(c, fn.function_name)
         if current is None:
             return Change(fn.logical_id, fn.function_name, "create")
@@ -246,8 +267,9 @@ class Function(Kind):
         if fn.auto_publish_alias:
             try:
                 alias = c.get_alias(fn.function_name, fn.auto_publish_alias)
-                latest_version = c.list_versions_by_function(fn.function_name)[-1]
-                if details or alias.function_version != latest_version.version:
+                latest = c.list_versions_by_function(fn.function_name)[-1].version
+                # (a gradual deployment still shifting the alias to the latest version is no change)
+                if details or alias.function_version != latest and latest not in alias.weights:
                     details.append(f"alias {fn.auto_publish_alias}")
             except ResourceNotFoundException:
                 details.append(f"alias {fn.auto_publish_alias}")
@@ -277,8 +299,16 @@ class Function(Kind):
         if fn.auto_publish_alias:
             version = c.publish_version(fn.function_name, fn.version_description or None).version
             try:
-                if c.get_alias(fn.function_name, fn.auto_publish_alias).function_version != version:
-                    c.update_alias(fn.function_name, fn.auto_publish_alias, function_version=version)
+                alias = c.get_alias(fn.function_name, fn.auto_publish_alias)
+                if alias.function_version == version:
+                    pass
+                elif fn.deployment is not None and fn.deployment.enabled:
+                    # CodeDeploy moves the alias once the whole deploy worked (functions/deployments.py)
+                    if version not in alias.weights:
+                        deploy.committed.append(lambda: _start_deployment(c, fn, alias.function_version, version,
+                                                                          deploy))
+                else:
+                    c.update_alias(fn.function_name, fn.auto_publish_alias, function_version=version, weights={})
             except ResourceNotFoundException:
                 c.create_alias(fn.function_name, fn.auto_publish_alias, version)
             if fn.provisioned_concurrency:
@@ -344,7 +374,9 @@ def _resource(entry: Entry, name: str, spec: FunctionSpec, load: Load) -> Functi
                             logical_id=entry.logical_id, line=entry.line, function_name=name,
                             implicit_role=isinstance(role, RoleSpec), role_spec=role if isinstance(role, RoleSpec) else None,
                             mappings=triggers.mappings, schedules=triggers.schedules, rules=rules,
-                            metadata=plain(entry.metadata))
+                            metadata=plain(entry.metadata),
+                            deployment_application=deployment_application(load.stack) if spec.deployment else "",
+                            deployment_group=deployment_group(load.stack, entry.logical_id) if spec.deployment else "")
 
 
 _FOR_SAM_ROLE = ("Policies", "RolePath", "AssumeRolePolicyDocument", "PermissionsBoundary")
@@ -369,6 +401,30 @@ def _execution_role(entry: Entry, spec: FunctionSpec, load: Load) -> tuple[RoleS
 
 
 # --- deploying ----------------------------------------------------------------------------------
+
+def _deployment_config(fn: FunctionResource, deploy: Deploy) -> DeploymentConfig:
+    """The deployment configuration DeploymentPreference's Type names (a predefined one, or the template's
+    ``AWS::CodeDeploy::DeploymentConfig``); an unknown name is refused as SAM's deploy would fail."""
+    assert fn.deployment is not None
+    found = config_named(fn.deployment.type, deploy.planned.get(deployment_config.PLANNED))
+    if found is None:
+        raise InvalidParameterValueException(
+            f"Resource {fn.logical_id} (line {fn.line}): property DeploymentPreference: Type {fn.deployment.type!r} "
+            f"is neither a predefined deployment configuration ({', '.join(PREDEFINED)}) nor a "
+            "deployment configuration of this template")
+    return found
+
+
+def _start_deployment(c: Cumulo, fn: FunctionResource, current: str, target: str, deploy: Deploy) -> str:
+    """Start the gradual deployment of the alias; the line the deploy's summary shows for it."""
+    assert fn.deployment is not None and fn.auto_publish_alias is not None
+    config = _deployment_config(fn, deploy)
+    deployment_id = c.deployments.start(fn.function_name, fn.auto_publish_alias, current, target, config,
+                                        fn.deployment_application, fn.deployment_group, fn.deployment.hooks,
+                                        fn.deployment.alarms)
+    return (f"deployment {deployment_id}: alias {fn.auto_publish_alias} of {fn.function_name}, version {current} "
+            f"-> {target} ({config.name}); aws deploy get-deployment --deployment-id {deployment_id}")
+
 
 def _with_layer_arns(fn: FunctionResource, deploy: Deploy) -> FunctionResource:
     """The function with each layer stand-in (in ``Layers`` and in environment variables, where

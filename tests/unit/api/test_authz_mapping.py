@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, dynamodb, events, iam, kinesis, kms, lambda_api,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, codedeploy, dynamodb, events, iam, kinesis, kms, lambda_api,
     logs, query, s3, secretsmanager, sns, sqs, ssm, stepfunctions, sts, xray,
 )
 from cumulo.api.authz import Call, Check, Scope, checks, is_arn
@@ -172,3 +172,14 @@ def test_any_request_maps_to_checks_on_valid_arns(op: tuple[str, str], doc: dict
         vendor, _, action = check.action.partition(":")
         assert vendor and action and action[0].isupper() or vendor == "apigateway", check
         assert is_arn(check.resource) or check.action == "iam:PassRole", check
+
+
+def test_a_hook_status_is_authorized_on_the_deployments_group() -> None:
+    """SAM's hook functions are allowed ``codedeploy:PutLifecycleEventHookExecutionStatus`` on
+    ``deploymentgroup:${ServerlessDeploymentApplication}/*``: the group the deployment belongs to."""
+    call = Call("codedeploy", "PutLifecycleEventHookExecutionStatus", {"deploymentId": "d-ABCDEFGHI"},
+                {"deploymentGroup": "app/group"})
+    assert checks(call, SCOPE) == (Check("codedeploy:PutLifecycleEventHookExecutionStatus",
+                                         "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/group"),)
+    unknown = Call("codedeploy", "GetDeployment", {"deploymentId": "d-ABCDEFGHI"})
+    assert checks(unknown, SCOPE) == (Check("codedeploy:GetDeployment", "*"),)
