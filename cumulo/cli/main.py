@@ -380,10 +380,11 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
 
     The same endpoint and keys speak SQS, SNS, S3, DynamoDB, Kinesis, EventBridge, Step
     Functions, Secrets Manager, Parameter Store, KMS, IAM, STS, CloudFormation, CloudWatch,
-    CloudWatch Logs and X-Ray; HTTP, REST APIs and function URLs are served on the gateway port,
-    the web console on its own, and traced functions' segments on an X-Ray daemon port. The server
-    also runs the workers: asynchronous invocations, queue and stream pollers, schedules, event
-    delivery, state machine executions, metrics and alarms.
+    CloudWatch Logs, X-Ray and CodeDeploy's hook status; HTTP, REST APIs and function URLs are
+    served on the gateway port, the web console on its own, and traced functions' segments on an
+    X-Ray daemon port. The server also runs the workers: asynchronous invocations, queue and stream
+    pollers, schedules, event delivery, state machine executions, metrics and alarms, and gradual
+    deployments of aliases.
 
     With TEMPLATE (an AWS SAM template), deploy it first, as `cumulo deploy` does; its outputs
     that are API URLs are printed as the local gateway serves them. Stops on SIGINT/SIGTERM
