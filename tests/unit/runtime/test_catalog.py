@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,9 @@ def test_python_runtimes_fork_and_custom_runtimes_run_their_bootstrap() -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="[node] Node.js is not installed")
-def test_nodejs_runs_our_bootstrap_on_the_machines_node_of_that_major() -> None:
+def test_nodejs_runs_our_bootstrap_on_the_machines_node_of_that_major(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))     # no other major in Cumulo's cache
     path, version = catalog.node_version() or ("", "")
     major = version.lstrip("v").split(".")[0]
     node = catalog.runtime_of(f"nodejs{major}.x")

@@ -57,7 +57,7 @@ def test_npm_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
                                  env=env, cwd=Path(__file__).resolve().parents[3])
     try:
         deadline = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < deadline:
+        while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
         npm = int(marker.read_text())
         os.kill(installer.pid, signal.SIGKILL)      # as a server is killed
