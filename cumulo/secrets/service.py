@@ -343,15 +343,17 @@ class SecretService:
 
     # -- rotation ----------------------------------------------------------------------------------
     def rotate_secret(self, secret_id: Any, lambda_arn: Any = None, rules: Any = None, immediately: Any = None,
-                      token: Any = None) -> dict[str, Any]:
+                      token: Any = None, run_here: bool = True) -> dict[str, Any]:
         """RotateSecret: keep the function and rules given (else those kept), then start a rotation in the
-        background unless ``immediately`` is false (the next window is then the first)."""
+        background unless ``immediately`` is false (the next window is then the first). ``run_here``
+        False (a process that serves no API, whose functions could not call it back): the rotation is
+        left due now, for the server's ``RotationWorker``."""
         token = self._token(token)
         checked = sm.check_rotation_rules(rules) if rules is not None else None
         if lambda_arn is not None and (not isinstance(lambda_arn, str) or not lambda_arn.startswith("arn:")
                                        or ":lambda:" not in lambda_arn or ":function:" not in lambda_arn):
             raise invalid_parameter("RotationLambdaARN must be a Lambda function's ARN.")
-        now_rotate = immediately is not False
+        now_rotate = immediately is not False and run_here
         with self._lock:
             doc = self._get(secret_id)
             rotation = dict(doc.get("Rotation") or {})
@@ -368,7 +370,8 @@ class SecretService:
             if checked is not None:
                 rotation["Rules"] = checked
             base = rotation.get("LastRotatedDate") or now
-            rotation["Next"] = sm.rotation_window(rotation["Rules"], base, now)[0] if not now_rotate else None
+            rotation["Next"] = None if now_rotate else now if immediately is not False else \
+                sm.rotation_window(rotation["Rules"], base, now)[0]
             doc["Rotation"] = rotation
             doc["LastChangedDate"] = now
             self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)

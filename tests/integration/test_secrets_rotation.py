@@ -3,14 +3,17 @@ enforced). The rotation function is written here with boto3, shaped like AWS's s
 rotation template: its "database" is a DynamoDB table holding the user's password, which
 ``setSecret`` changes and ``testSecret`` logs in with. Cumulo invokes it with the four steps; it
 calls the API back with its role's session; a failure leaves ``AWSCURRENT`` where it was; the
-function's policy must let ``secretsmanager.amazonaws.com`` invoke it; and a rotation starts
-when its window opens."""
+function's policy must let ``secretsmanager.amazonaws.com`` invoke it; a rotation starts when its
+window opens; and ``AWS::SecretsManager::RotationSchedule`` sets it up from a template."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -264,3 +267,87 @@ def test_a_rotation_starts_when_its_window_opens(server: CumuloServer) -> None:
     described = sm.describe_secret(SecretId="rotated/scheduled")
     wait = described["NextRotationDate"] - described["LastRotatedDate"]
     assert wait.total_seconds() == pytest.approx(4 * 3600, abs=1)
+
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  AppSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: rotated/template
+      SecretString: '{"username": "tpl", "password": "tpl-initial"}'
+  Rotator:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: tpl-rotator
+      CodeUri: src/
+      Handler: app.lambda_handler
+      Runtime: python3.11
+      Timeout: 30
+      Role: %(role)s
+      Environment:
+        Variables:
+          TABLE: %(table)s
+  RotatorPermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Rotator.Arn
+      Action: lambda:InvokeFunction
+      Principal: secretsmanager.amazonaws.com
+%(rotation)s
+"""
+ROTATION = """  Rotation:
+    Type: AWS::SecretsManager::RotationSchedule
+    Properties:
+      SecretId: !Ref AppSecret
+      RotationLambdaARN: !GetAtt Rotator.Arn
+      RotationRules:
+        ScheduleExpression: rate(7 days)
+        Duration: 3h
+"""
+
+
+def _deploy(server: CumuloServer, folder: Path, rotation: str) -> subprocess.CompletedProcess[str]:
+    (folder / "src").mkdir(exist_ok=True)
+    (folder / "src" / "app.py").write_text(ROTATOR)
+    (folder / "template.yaml").write_text(TEMPLATE % {"role": ROLE, "table": TABLE, "rotation": rotation})
+    return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "deploy",
+                           str(folder / "template.yaml"), "--stack-name", "rot", "--no-build"],
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_a_template_rotation_schedule_rotates_and_a_redeploy_keeps_the_rotated_value(
+        server: CumuloServer, tmp_path: Path) -> None:
+    sm = server.aws("secretsmanager")
+    server.aws("dynamodb").put_item(TableName=TABLE, Item={"user": {"S": "tpl"}, "password": {"S": "tpl-initial"}})
+    run = _deploy(server, tmp_path, ROTATION)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # `cumulo deploy` serves no API: the server's worker starts the first rotation
+    assert _until(lambda: sm.describe_secret(SecretId="rotated/template").get("LastRotatedDate")), server.output
+    described = sm.describe_secret(SecretId="rotated/template")
+    assert described["RotationLambdaARN"].endswith(":function:tpl-rotator")
+    assert described["RotationRules"] == {"ScheduleExpression": "rate(7 days)", "Duration": "3h",
+                                          "AutomaticallyAfterDays": 7}
+    rotated = _current(server, "rotated/template")
+    assert rotated["password"] != "tpl-initial" and _password_in_database(server, "tpl") == rotated["password"]
+    # the same template again: nothing changes (the rotated value is not put back, no second rotation)
+    run = _deploy(server, tmp_path, ROTATION)
+    assert run.returncode == 0, run.stdout + run.stderr
+    time.sleep(2)
+    assert _current(server, "rotated/template") == rotated
+    assert sm.describe_secret(SecretId="rotated/template")["LastRotatedDate"] == described["LastRotatedDate"]
+    # dropped from the template: the rotation is cancelled, the secret kept
+    run = _deploy(server, tmp_path, "")
+    assert run.returncode == 0, run.stdout + run.stderr
+    after = sm.describe_secret(SecretId="rotated/template")
+    assert after["RotationEnabled"] is False and "NextRotationDate" not in after
+    assert _current(server, "rotated/template") == rotated
+
+
+def test_a_template_with_aws_hosted_rotation_is_refused(server: CumuloServer, tmp_path: Path) -> None:
+    hosted = ROTATION.replace("      RotationLambdaARN: !GetAtt Rotator.Arn\n",
+                              "      HostedRotationLambda: {RotationType: PostgreSQLSingleUser}\n")
+    run = _deploy(server, tmp_path, hosted)
+    assert run.returncode != 0
+    assert "HostedRotationLambda" in run.stdout + run.stderr and "write the rotation function" in run.stdout + run.stderr

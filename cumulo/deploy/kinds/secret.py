@@ -5,7 +5,8 @@
 ``<LogicalId>-<suffix>``), ``Description``, ``KmsKeyId``, ``Tags``; ``ReplicaRegions`` is accepted
 with a warning. A generated value is made once: a deploy makes a new one only when
 ``GenerateSecretString`` changes (the record keeps a digest of its settings, never the value); a
-changed ``SecretString`` is a new ``AWSCURRENT`` version. A secret the template drops is deleted
+changed ``SecretString`` (against the version the last deploy put, as CloudFormation compares
+templates: a rotated value is not put back) is a new ``AWSCURRENT`` version. A secret the template drops is deleted
 without a recovery window, so a later deploy may use the name again.
 
 ``Ref`` and ``Fn::GetAtt Id`` are the secret's ARN.
@@ -167,15 +168,20 @@ class Secret(Kind):
             return None
         if (described.get("Description") or None) != spec.description:
             details.append("Description")
+        before = (deploy.before(self) or {}).get(spec.logical_id) or {}
         if spec.secret_string is not None:
+            # the version the last deploy put, as CloudFormation compares templates (a rotation moves
+            # AWSCURRENT on, and its value is not put back); the current one when that is not known
             try:
-                current = deploy.c.secrets.get_secret_value(spec.name)
+                current = deploy.c.secrets.get_secret_value(spec.name, before.get("version"))
             except CumuloError:
-                current = {}
+                try:
+                    current = deploy.c.secrets.get_secret_value(spec.name)
+                except CumuloError:
+                    current = {}
             if current.get("SecretString") != spec.secret_string:
                 details.append("SecretString")
         else:
-            before = (deploy.before(self) or {}).get(spec.logical_id) or {}
             if before.get("generated") != spec.digest:
                 details.append("GenerateSecretString")
         return details
@@ -186,8 +192,10 @@ class Secret(Kind):
             return Change(spec.logical_id, spec.name, "create", kind=self.name)
         return Change(spec.logical_id, spec.name, "update" if details else "unchanged", details, self.name)
 
-    def apply(self, spec: SecretSpec, change: Change | None, deploy: Deploy) -> None:
+    def apply(self, spec: SecretSpec, change: Change | None, deploy: Deploy) -> str | None:
+        """The id of the version holding the template's value (the record's ``version``)."""
         details = self._details(spec, deploy)
+        kept = ((deploy.before(self) or {}).get(spec.logical_id) or {}).get("version")
         secrets = deploy.c.secrets
         value = spec.secret_string if spec.secret_string is not None else None
         if details is None:
@@ -196,13 +204,13 @@ class Secret(Kind):
                     secrets.delete_secret(spec.name, force=True)
             except CumuloError:
                 pass
-            secrets.create_secret(spec.name, value if value is not None else generate(spec.generate or {}),
-                                  None, spec.description, spec.kms_key_id,
-                                  [{"Key": k, "Value": v} for k, v in spec.tags] or None)
+            made = secrets.create_secret(spec.name, value if value is not None else generate(spec.generate or {}),
+                                         None, spec.description, spec.kms_key_id,
+                                         [{"Key": k, "Value": v} for k, v in spec.tags] or None)
             deploy.undo.append(lambda: quietly(secrets.delete_secret, spec.name, None, True))
-            return
+            return made.get("VersionId")
         if not details:
-            return
+            return kept
         if "Description" in details:
             secrets.update_secret(spec.name, description=spec.description or "")
         if "SecretString" in details or "GenerateSecretString" in details:
@@ -212,10 +220,13 @@ class Secret(Kind):
             if undo_to is not None:
                 deploy.undo.append(lambda: quietly(secrets.update_version_stage, spec.name, sm.CURRENT,
                                                    made["VersionId"], undo_to))
+            return made["VersionId"]  # type: ignore[no-any-return]
+        return kept
 
     def record(self, applied: list[tuple[SecretSpec, Any]]) -> dict[str, Any]:
-        return {spec.logical_id: {"name": spec.name, "generated": spec.digest if spec.secret_string is None else None}
-                for spec, _ in applied}
+        return {spec.logical_id: {"name": spec.name, "generated": spec.digest if spec.secret_string is None else None,
+                                  "version": version}
+                for spec, version in applied}
 
     def removed(self, specs: list[SecretSpec], deploy: Deploy) -> list[Change]:
         wanted = {spec.name for spec in specs}
