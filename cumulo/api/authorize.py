@@ -6,8 +6,10 @@ After the signature verified (``sigv4``: the request's ``principal``), before th
 * a role session's request is mapped to what IAM is asked (``api/authz``: actions, resources,
   condition keys) and each ``Check`` is decided by ``cumulo.iam.evaluate`` against the role's
   policies (``RolePolicies``) and the resource's own policy if it has one (``ResourcePolicies``:
-  a function's permissions, a queue's ``Policy``, a bus's policy). Same account: an Allow in either
-  is enough, an explicit Deny anywhere wins. Every check must pass; the first denied one answers.
+  a function's permissions, a queue's ``Policy``, a bus's policy, a KMS key's policy). Same account:
+  an Allow in either is enough, an explicit Deny anywhere wins; a KMS key's policy must allow, its
+  statement naming the account handing the decision to the role's policies, as KMS decides. Every
+  check must pass; the first denied one answers.
 
 The global condition keys every request carries: ``aws:PrincipalArn``, ``aws:PrincipalAccount``,
 ``aws:PrincipalType``, ``aws:userid`` (from the session), ``aws:SourceIp`` (the client's address),
@@ -22,14 +24,15 @@ and AWS's message; ``audit`` lets the request through and logs the message it wo
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from cumulo import iam
 from cumulo.api import authz
 from cumulo.api.sigv4 import Principal as Signer
 from cumulo.errors import CumuloError
 
-__all__ = ["AccessDeniedException", "Authorizer", "RolePolicies", "ResourcePolicies", "MODES", "caller"]
+__all__ = ["AccessDeniedException", "Authorizer", "RolePolicies", "ResourcePolicies", "MODES", "caller",
+           "require_decrypt"]
 
 log = logging.getLogger("cumulo.iam")
 MODES = ("enforce", "audit", "off")
@@ -87,7 +90,7 @@ class Authorizer:
             request = iam.Request(principal, check.action, check.resource, check.context,
                                   source_ip=client or None, secure_transport=False)
             resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
-            decision = iam.evaluate(request, policies, resource)
+            decision = iam.evaluate(request, policies, resource, _is_key(check.resource, resource))
             if not decision:
                 return decision
         return None
@@ -100,8 +103,9 @@ class Authorizer:
             return None
         request = iam.Request(self.caller(signer), action, resource, context, source_ip=client or None,
                               secure_transport=False)
-        decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""),
-                                self.resources.resource_policy(resource))
+        policy = self.resources.resource_policy(resource)
+        decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""), policy,
+                                _is_key(resource, policy))
         if decision:
             return None
         if self.mode == "audit":
@@ -120,6 +124,11 @@ class Authorizer:
         return found
 
 
+def _is_key(resource: str, policy: iam.Policy | None) -> bool:
+    """Whether ``policy`` is a KMS key's (a key's or an alias's ARN): it must allow, as KMS decides."""
+    return policy is not None and resource.startswith("arn:") and resource.split(":", 3)[2:3] == ["kms"]
+
+
 def caller(signer: Signer, account: str) -> iam.Principal:
     """IAM's view of who signed: a role session (``assumed-role/<role>/<session>``) or the account's root."""
     if signer.role_arn is None:
@@ -130,3 +139,25 @@ def caller(signer: Signer, account: str) -> iam.Principal:
     return iam.Principal.assumed_role(role_account, name, signer.session_name or "", path=path + "/",
                                       partition=head.split(":")[1] if head.count(":") >= 4 else "aws")
 
+
+
+def require_decrypt(c: Any, signer: Signer | None, key_ref: Any, service: str) -> None:
+    """``kms:Decrypt`` on a customer key that keeps a value a service answers decrypted (a
+    ``SecureString`` read ``WithDecryption``, a secret's value): as on AWS the caller needs it, with
+    ``kms:ViaService`` ``<service>.<region>.amazonaws.com``, the key's policy deciding with the
+    role's. AWS-managed keys (``alias/aws/…``, or none named) need nothing: their policies let the
+    account use them through their service. A KeyId naming no key Cumulo keeps is not checked
+    (values are sealed with the store's key whatever they name)."""
+    if not isinstance(key_ref, str) or not key_ref or key_ref.startswith("alias/aws/") or ":alias/aws/" in key_ref:
+        return
+    authorizer = Authorizer(c.settings.iam, authz.Scope(c.arns.account, c.arns.region), c, c)
+    if signer is None or not authorizer.needed(signer):
+        return
+    try:
+        arn = c.kms.describe_key(key_ref)["Arn"]
+    except CumuloError:
+        return
+    refused = authorizer.refusal(signer, "kms:Decrypt", arn,
+                                 {"kms:ViaService": f"{service}.{c.arns.region}.amazonaws.com"})
+    if refused:
+        raise AccessDeniedException(refused)

@@ -18,7 +18,20 @@ def _bad_marker(message: str) -> KmsError:
 
 def create_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return {"KeyMetadata": c.kms.create_key(d.get("Description"), d.get("KeyUsage"),
-                                            d.get("KeySpec") or d.get("CustomerMasterKeySpec"), d.get("Tags"))}
+                                            d.get("KeySpec") or d.get("CustomerMasterKeySpec"), d.get("Tags"),
+                                            d.get("Policy"))}
+
+
+def put_key_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    c.kms.put_key_policy(d.get("KeyId"), d.get("Policy"), d.get("PolicyName"))
+
+
+def get_key_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.kms.get_key_policy(d.get("KeyId"), d.get("PolicyName"))
+
+
+def list_key_policies(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return {"PolicyNames": c.kms.list_key_policies(d.get("KeyId")), "Truncated": False}
 
 
 def describe_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
@@ -89,5 +102,6 @@ SERVICE = Service("TrentService", "com.amazonaws.kms", "application/x-amz-json-1
     "CreateAlias": create_alias, "DeleteAlias": delete_alias, "ListAliases": list_aliases, "Encrypt": encrypt,
     "Decrypt": decrypt, "ReEncrypt": re_encrypt, "GenerateDataKey": generate_data_key,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "PutKeyPolicy": put_key_policy, "GetKeyPolicy": get_key_policy, "ListKeyPolicies": list_key_policies,
 }, model="kms")
 register(SERVICE)

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+from cumulo.api.authorize import require_decrypt
 from cumulo.api.awsjson import Service, page, register
 from cumulo.api.http import Request
 from cumulo.model.secrets import invalid_parameter
@@ -38,8 +39,15 @@ def update_secret(c: Any, r: Request, d: dict[str, Any]) -> Any:
                                    d.get("KmsKeyId"), d.get("ClientRequestToken"))
 
 
+def _read(c: Any, r: Request, secret_id: Any, version_id: Any = None, stage: Any = None) -> Any:
+    """GetSecretValue's answer; a secret kept under a customer key needs ``kms:Decrypt`` on it, as on AWS."""
+    found = c.secrets.get_secret_value(secret_id, version_id, stage)
+    require_decrypt(c, r.principal, c.secrets.kms_key_of(found["Name"]), "secretsmanager")
+    return found
+
+
 def get_secret_value(c: Any, r: Request, d: dict[str, Any]) -> Any:
-    return c.secrets.get_secret_value(d.get("SecretId"), d.get("VersionId"), d.get("VersionStage"))
+    return _read(c, r, d.get("SecretId"), d.get("VersionId"), d.get("VersionStage"))
 
 
 def batch_get_secret_value(c: Any, r: Request, d: dict[str, Any]) -> Any:
@@ -57,7 +65,7 @@ def batch_get_secret_value(c: Any, r: Request, d: dict[str, Any]) -> Any:
     values, errors = [], []
     for secret_id in ids:
         try:
-            values.append(c.secrets.get_secret_value(secret_id))
+            values.append(_read(c, r, secret_id))
         except Exception as err:             # each secret's error is its own entry
             code = getattr(err, "type", "InternalServiceError")
             errors.append({"SecretId": secret_id, "ErrorCode": code, "Message": getattr(err, "message", str(err))})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cumulo.api.authorize import require_decrypt
 from cumulo.api.awsjson import Service, page, register
 from cumulo.api.http import Request
 from cumulo.model.parameters import ParamError, validation
@@ -26,6 +27,15 @@ def _resource(d: dict[str, Any]) -> str:
     return str(d.get("ResourceId"))
 
 
+def _decrypted(c: Any, r: Request, found: list[dict[str, Any]], decrypt: Any) -> None:
+    """Each SecureString answered decrypted needs ``kms:Decrypt`` on its customer key, as on AWS."""
+    if not decrypt:
+        return
+    keys = {c.parameters.key_of(p["Name"], p["Version"]) for p in found if p.get("Type") == "SecureString"}
+    for key in sorted(k for k in keys if k):
+        require_decrypt(c, r.principal, key, "ssm")
+
+
 def put_parameter(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return c.parameters.put_parameter(d.get("Name"), d.get("Value"), d.get("Type"), d.get("Description"),
                                       d.get("KeyId"), bool(d.get("Overwrite")), d.get("AllowedPattern"),
@@ -33,18 +43,23 @@ def put_parameter(c: Any, r: Request, d: dict[str, Any]) -> Any:
 
 
 def get_parameter(c: Any, r: Request, d: dict[str, Any]) -> Any:
-    return {"Parameter": c.parameters.get(d.get("Name"), bool(d.get("WithDecryption")))}
+    found = c.parameters.get(d.get("Name"), bool(d.get("WithDecryption")))
+    _decrypted(c, r, [found], d.get("WithDecryption"))
+    return {"Parameter": found}
 
 
 def get_parameters(c: Any, r: Request, d: dict[str, Any]) -> Any:
     found, invalid = c.parameters.get_many(d.get("Names"), bool(d.get("WithDecryption")))
+    _decrypted(c, r, found, d.get("WithDecryption"))
     return {"Parameters": found, "InvalidParameters": invalid}
 
 
 def get_parameters_by_path(c: Any, r: Request, d: dict[str, Any]) -> Any:
     found = c.parameters.by_path(d.get("Path"), bool(d.get("Recursive")), bool(d.get("WithDecryption")),
                                  d.get("ParameterFilters"))
-    return page(found, "Parameters", d, "NextToken", "MaxResults", 10, 10, _bad_token)
+    out = page(found, "Parameters", d, "NextToken", "MaxResults", 10, 10, _bad_token)
+    _decrypted(c, r, out["Parameters"], d.get("WithDecryption"))
+    return out
 
 
 def delete_parameter(c: Any, r: Request, d: dict[str, Any]) -> Any:
@@ -63,7 +78,9 @@ def describe_parameters(c: Any, r: Request, d: dict[str, Any]) -> Any:
 
 def get_parameter_history(c: Any, r: Request, d: dict[str, Any]) -> Any:
     found = c.parameters.history(d.get("Name"), bool(d.get("WithDecryption")))
-    return page(found, "Parameters", d, "NextToken", "MaxResults", 50, 50, _bad_token)
+    out = page(found, "Parameters", d, "NextToken", "MaxResults", 50, 50, _bad_token)
+    _decrypted(c, r, out["Parameters"], d.get("WithDecryption"))
+    return out
 
 
 def label_parameter_version(c: Any, r: Request, d: dict[str, Any]) -> Any:

@@ -282,11 +282,15 @@ def _decision(request: Request, allowed: bool, reason: Literal["allowed", "expli
                     statement.index if statement is not None else None)
 
 
-def evaluate(request: Request, identity: PolicySet | Iterable[Policy] = (), resource: Policy | None = None) -> Decision:
+def evaluate(request: Request, identity: PolicySet | Iterable[Policy] = (), resource: Policy | None = None,
+             key_policy: bool = False) -> Decision:
     """Decide ``request`` against the caller's identity-based policies and the resource's policy.
 
     ``resource`` is the resource's policy (kind ``resource``) or, for ``sts:AssumeRole``, the
     role's trust policy (kind ``trust``), or None. Pass a ``PolicySet`` to reuse its index.
+    ``key_policy``: ``resource`` is a KMS key's policy, which must allow (KMS Developer Guide,
+    "Determining access"): a statement naming the caller allows alone; one naming the account (its
+    root) lets the identity-based policies decide; without either, nothing else allows.
     """
     policies = identity if isinstance(identity, PolicySet) else PolicySet(identity)
     action = request.action.lower()
@@ -309,6 +313,14 @@ def evaluate(request: Request, identity: PolicySet | Iterable[Policy] = (), reso
             if resource_allow is None or (how == "direct" and resource_allow[1] == "account"):
                 resource_allow = (statement, how)
     identity_allow = next((s for s in allows if _applies(s, request, context)), None)
+    if key_policy:
+        if resource_allow is None:
+            return _decision(request, False, "implicit deny", resource_type)
+        if resource_allow[1] == "direct":
+            return _decision(request, True, "allowed", resource_type, resource_allow[0], resource)
+        if identity_allow is not None:
+            return _decision(request, True, "allowed", "identity-based", identity_allow, policies.owner(identity_allow))
+        return _decision(request, False, "implicit deny", "identity-based")
     if request.principal.type == "Account" and resource_type != "role trust":
         # the account's root user: everything its account's resources do not explicitly deny
         return _decision(request, True, "allowed", "identity-based", identity_allow,

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cumulo import iam
 from cumulo.errors import ServiceError
 from cumulo.keyring import Keyring
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
@@ -35,6 +36,16 @@ _NONCE = 12
 _DAY = 86_400
 _ALIAS = re.compile(r"alias/[a-zA-Z0-9/_-]{1,250}")
 MAX_PLAINTEXT = 4096
+MAX_POLICY = 32_768
+_POLICY_NAME = "default"
+
+
+def default_policy(account: str) -> str:
+    """The key policy KMS gives a key made without one (KMS Developer Guide, "Default key policy"):
+    the account's root may do everything, which hands the key's use to IAM policies."""
+    return json.dumps({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}]}, indent=2)
 
 
 class KmsError(ServiceError):
@@ -122,7 +133,9 @@ class KeyService:
         return f"arn:aws:kms:{self.region}:{self.account}:{name}"
 
     # -- keys --------------------------------------------------------------------------------------
-    def create_key(self, description: Any = None, usage: Any = None, spec: Any = None, tags: Any = None) -> dict[str, Any]:
+    def create_key(self, description: Any = None, usage: Any = None, spec: Any = None, tags: Any = None,
+                   policy: Any = None) -> dict[str, Any]:
+        policy = self._check_policy(policy) if policy is not None else default_policy(self.account)
         if usage not in (None, "ENCRYPT_DECRYPT") or spec not in (None, "SYMMETRIC_DEFAULT"):
             raise KmsError("UnsupportedOperationException", "Cumulo's KMS makes symmetric ENCRYPT_DECRYPT keys "
                                                             "(SYMMETRIC_DEFAULT) only.")
@@ -132,14 +145,14 @@ class KeyService:
                "CreationDate": self.clock.now(), "Enabled": True, "KeyState": "Enabled", "KeyUsage": "ENCRYPT_DECRYPT",
                "KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS",
                "KeyManager": "CUSTOMER", "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"], "MultiRegion": False,
-               "Tags": tags if isinstance(tags, list) else [],
+               "Tags": tags if isinstance(tags, list) else [], "Policy": policy,
                "Material": self._keyring().seal(secrets.token_bytes(32), f"kms:{arn}")}
         self.documents.put_document(KEY_DOCUMENT, key_id, doc)
         return self._metadata(doc)
 
     @staticmethod
     def _metadata(doc: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in doc.items() if k not in ("Material", "Tags") and v is not None}
+        return {k: v for k, v in doc.items() if k not in ("Material", "Tags", "Policy") and v is not None}
 
     def describe_key(self, ref: Any) -> dict[str, Any]:
         return self._metadata(self._doc(ref))
@@ -179,6 +192,47 @@ class KeyService:
             doc.update(KeyState="Disabled", Enabled=False, DeletionDate=None)
             self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
         return str(doc["Arn"])
+
+    # -- key policies ------------------------------------------------------------------------------
+    def _check_policy(self, policy: Any) -> str:
+        if not isinstance(policy, str) or not 1 <= len(policy) <= MAX_POLICY:
+            raise KmsError("MalformedPolicyDocumentException", f"The key policy must be 1 to {MAX_POLICY} characters.")
+        try:
+            iam.parse_policy(policy, "resource")
+        except iam.MalformedPolicyDocument as exc:
+            raise KmsError("MalformedPolicyDocumentException", getattr(exc, "message", str(exc))) from None
+        return policy
+
+    @staticmethod
+    def _check_name(name: Any) -> None:
+        if name is not None and name != _POLICY_NAME:
+            raise KmsError("NotFoundException", "A key has one policy, named default.")
+
+    def put_key_policy(self, ref: Any, policy: Any, name: Any = None) -> None:
+        """PutKeyPolicy (the lockout safety check is not made: the owner's keys always pass)."""
+        self._check_name(name)
+        text = self._check_policy(policy)
+        with self._lock:
+            doc = self._doc(ref)
+            doc["Policy"] = text
+            self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
+
+    def get_key_policy(self, ref: Any, name: Any = None) -> dict[str, str]:
+        self._check_name(name)
+        doc = self._doc(ref)
+        return {"Policy": doc.get("Policy") or default_policy(self.account), "PolicyName": _POLICY_NAME}
+
+    def list_key_policies(self, ref: Any) -> list[str]:
+        self._doc(ref)
+        return [_POLICY_NAME]
+
+    def policy_text(self, arn: str) -> str | None:
+        """The policy of the key a key or alias ARN names (IAM evaluation's); None for no such key."""
+        try:
+            doc = self._doc(arn)
+        except KmsError:
+            return None
+        return str(doc.get("Policy") or default_policy(self.account))
 
     # -- aliases -----------------------------------------------------------------------------------
     def create_alias(self, name: Any, target: Any) -> None:

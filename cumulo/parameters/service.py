@@ -35,6 +35,12 @@ class ParameterService:
     def _find(self, name: str) -> dict[str, Any] | None:
         return self.documents.get_document(PARAMETER_DOCUMENT, name)
 
+    def key_of(self, name: str, version: int) -> str | None:
+        """The KeyId of a SecureString's version (None for another type or version)."""
+        doc = self._find(name)
+        entry = next((e for e in (doc or {}).get("History", []) if e["Version"] == version), None)
+        return entry.get("KeyId") if entry is not None and entry.get("Type") == "SecureString" else None
+
     def _get(self, ref: str) -> dict[str, Any]:
         doc = self._find(ref)
         if doc is None:

@@ -229,6 +229,11 @@ class SecretService:
                 return str(vid)
         raise not_found(f"Secrets Manager can't find the specified secret value for staging label: {label}")
 
+    def kms_key_of(self, name: str) -> str | None:
+        """The secret's ``KmsKeyId`` (None: the AWS-managed ``aws/secretsmanager``)."""
+        doc = self.documents.get_document(SECRET_DOCUMENT, name)
+        return (doc or {}).get("KmsKeyId") or None
+
     def describe_secret(self, secret_id: Any) -> dict[str, Any]:
         return self._describe(self._get(secret_id, deleted_ok=True), "VersionIdsToStages")
 

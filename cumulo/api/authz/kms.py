@@ -81,6 +81,9 @@ OPERATIONS: dict[str, Mapper] = {
     "ReEncrypt": re_encrypt,
     "GenerateDataKey": on_key("kms:GenerateDataKey"),
     "GenerateDataKeyWithoutPlaintext": on_key("kms:GenerateDataKeyWithoutPlaintext"),
+    "PutKeyPolicy": on_key("kms:PutKeyPolicy"),
+    "GetKeyPolicy": on_key("kms:GetKeyPolicy"),
+    "ListKeyPolicies": on_key("kms:ListKeyPolicies"),
 }
 
 register("kms", OPERATIONS)
