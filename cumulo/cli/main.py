@@ -24,6 +24,7 @@ from cumulo.cli.iam import iam
 from cumulo.cli.states import states
 from cumulo.cli.layers import layer, package
 from cumulo.cli.queues import mapping, queue, schedule, stream
+from cumulo.cli.secrets import params, secrets
 from cumulo.cli._common import (
     EXIT_FUNCTION_ERROR, EXIT_PLATFORM_ERROR, aws_errors as _aws_errors, open_cumulo as _open,
     parse_pairs as _parse_env, parse_since, print_json as _print_json, read_payload as _read_payload,
@@ -743,6 +744,8 @@ cli.add_command(events)
 cli.add_command(states)
 cli.add_command(layer)
 cli.add_command(package)
+cli.add_command(secrets)
+cli.add_command(params)
 
 
 def _set_home(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

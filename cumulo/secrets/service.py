@@ -492,6 +492,13 @@ class SecretService:
         log.info("secret %s rotated to version %s", name, token)
         return True
 
+    def last_rotation_failure(self, secret_id: Any) -> dict[str, Any] | None:
+        """Why the last rotation failed (its version, reason and date), while no rotation has succeeded
+        since: what AWS reports as a CloudTrail ``RotationFailed`` event."""
+        doc = self._get(secret_id, deleted_ok=True)
+        failure = (doc.get("Rotation") or {}).get("LastFailure")
+        return dict(failure) if failure else None
+
     def _failed(self, name: str, token: str, why: str) -> bool:
         log.warning("secret %s: rotation to version %s failed: %s", name, token, why)
         with self._lock:
