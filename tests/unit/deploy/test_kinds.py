@@ -84,7 +84,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::ApiGateway::Resource, AWS::ApiGateway::Method, AWS::ApiGateway::Deployment, AWS::ApiGateway::Stage, "
         "AWS::ApiGateway::Authorizer, AWS::ApiGateway::Model, AWS::ApiGateway::RequestValidator, "
         "AWS::ApiGateway::GatewayResponse, AWS::SQS::Queue, AWS::SNS::Topic, AWS::SNS::Subscription, AWS::S3::Bucket, "
-        "AWS::SSM::Parameter, AWS::SecretsManager::Secret, "
+        "AWS::SSM::Parameter, AWS::SecretsManager::Secret, AWS::SecretsManager::RotationSchedule, "
         "AWS::Kinesis::Stream, AWS::DynamoDB::Table, AWS::Serverless::SimpleTable, "
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "
         "AWS::Serverless::StateMachine, "
