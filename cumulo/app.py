@@ -19,6 +19,7 @@ import time
 from concurrent.futures import Executor
 import logging
 from pathlib import Path
+from secrets import token_bytes
 from typing import Any, Callable
 
 from cumulo import iam
@@ -62,6 +63,7 @@ from cumulo.runtime.inside.scratch import ScratchDisks
 from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
+from cumulo.store.ports import MetricData, ObjectBodies
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.permissions import BusPolicies
@@ -128,7 +130,9 @@ class Cumulo:
                                          resolve_layers=self.layers.resolve, clock=clock)
         self.function_policies = FunctionPolicies(self.store, self.functions, self.arns)
         self.function_urls = FunctionUrls(self.store, self.functions, self.arns, clock)   # function URLs
-        self.identity = Identity(self.store, s.home, s.account_id, clock.now)   # IAM roles, policies, STS sessions
+        # IAM roles, policies, STS sessions (their key: the home's file, or the one a cluster's nodes share)
+        sts_key = None if self._database is None else lambda: self._shared_key("sts")(lambda: token_bytes(32))
+        self.identity = Identity(self.store, s.home, s.account_id, clock.now, sts_key=sts_key)
         self.apis = ApiService(self.store, clock)
         self.usage_plans = UsagePlanService(self.store, clock)
         self.gateway_url = ""    # where HTTP APIs are served, once a server listens
@@ -159,10 +163,13 @@ class Cumulo:
         self.service_calls = _ServiceCalls(self)     # services' APIs called by state machines' tasks
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
                                             self.targets, clock, self.service_calls, self.metric_recorder)
-        self.objects = ObjectService(m.objects, BodyFiles(s.home / "objects", fsync=s.durability == "full"),
-                                     s.region, s.account_id, clock)      # S3: buckets and objects
-        self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock,
-                                   self.queues, Signer(s.home / "sns-signing.pem"))   # SNS
+        # S3: buckets and objects (their bodies: files of the home, or rows of the cluster's database)
+        bodies: ObjectBodies = BodyFiles(s.home / "objects", fsync=s.durability == "full") \
+            if self._database is None else self.messages.bodies
+        self.objects = ObjectService(m.objects, bodies, s.region, s.account_id, clock)
+        self.topics = TopicService(self.store, m.queues, s.region, s.account_id, compile_pattern, clock, self.queues,
+                                   Signer(s.home / "sns-signing.pem",
+                                          None if self._database is None else self._shared_key("sns-signing")))  # SNS
         # the master key, checked against the store before anything is served (docs/secrets.md)
         self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
                                     os.environ.get("CUMULO_MASTER_KEY", ""))
@@ -172,7 +179,8 @@ class Cumulo:
         self.parameters = ParameterService(self.store, lambda: self.keyring, s.region, s.account_id, clock)  # SSM
         self.kms = KeyService(self.store, lambda: self.keyring, s.region, s.account_id, clock)   # KMS (a subset)
         # CloudWatch: metrics recorded in memory, flushed to their own file; alarms (docs/metrics.md)
-        self.metric_data = SQLiteMetricData(s.home / "metrics.db", s.durability)
+        self.metric_data: MetricData = SQLiteMetricData(s.home / "metrics.db", s.durability) \
+            if self._database is None else self.messages.metric_data
         _private_files(s.home)      # metrics.db and its journals 0600 too
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
@@ -243,6 +251,17 @@ class Cumulo:
         except BaseException:
             self._database.close()
             raise
+
+    def _shared_key(self, name: str) -> Callable[[Callable[[], bytes]], bytes]:
+        """A key every node of a cluster holds alike (``store/postgres/keys.py``): given a way to
+        make it, the one kept, sealed with the master key in the database (read after the keyring
+        is open: at first use)."""
+        context = f"shared-key:{name}"
+
+        def load(make: Callable[[], bytes]) -> bytes:
+            sealed = self.messages.shared_keys.get_or_make(name, lambda: self.keyring.seal(make(), context).encode())
+            return self.keyring.open_sealed(sealed.decode(), context)
+        return load
 
     def schema_versions(self) -> dict[str, int]:
         """The store's schema versions by component (both opened, so brought up to date)."""

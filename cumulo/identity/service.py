@@ -34,13 +34,13 @@ _EMPTY = PolicySet(())
 
 class Identity:
     def __init__(self, store: Store, home: Path, account: str, clock: Callable[[], float] = time.time,
-                 partition: str = "aws") -> None:
+                 partition: str = "aws", sts_key: Callable[[], bytes] | None = None) -> None:
         self._store = store
         self.account = account
         self.partition = partition
         self.roles: Roles = Roles(store, account, lambda arn: self.policies.exists(arn), clock, partition)
         self.policies: Policies = Policies(store, account, self.roles.attached_to, clock, partition)
-        self.sessions = Sessions(home / "sts.key", account, self.role_id,
+        self.sessions = Sessions(sts_key or home / "sts.key", account, self.role_id,
                                  lambda key_id: store.access_key_secret(key_id) is not None, clock)
         self._lock = threading.Lock()
         self._generation = -1

@@ -1,8 +1,9 @@
 """STS sessions: temporary credentials issued and checked with the server's key, nothing stored.
 
 The key is 32 random bytes in ``<home>/sts.key`` (0600, made once by whichever process needs it
-first; ``cumulo.iam.tokens`` says what a token holds). A session is refused when its token was
-not issued with this key for its access key id (``BadToken``), when it has expired
+first), or on a PostgreSQL store the one every node shares (``store/postgres/keys.py``);
+``cumulo.iam.tokens`` says what a token holds. A session is refused when its token was not
+issued with this key for its access key id (``BadToken``), when it has expired
 (``SessionExpired``), or when it was revoked: its role was deleted since (or deleted and made
 again: the role's id differs), or the owner key a GetSessionToken session came from is gone.
 
@@ -60,7 +61,7 @@ def load_key(path: Path) -> bytes:
 
 
 class Sessions:
-    def __init__(self, key_path: Path, account: str, role_id_of: Callable[[str], str | None],
+    def __init__(self, key_path: Path | Callable[[], bytes], account: str, role_id_of: Callable[[str], str | None],
                  owner_key_exists: Callable[[str], bool], clock: Callable[[], float] = time.time) -> None:
         self._key_path = key_path
         self._key: bytes | None = None
@@ -77,7 +78,8 @@ class Sessions:
         if self._key is None:
             with self._lock:
                 if self._key is None:
-                    self._key = load_key(self._key_path)
+                    path = self._key_path     # a file, or what answers a cluster's shared key
+                    self._key = load_key(path) if isinstance(path, Path) else path()
         return self._key
 
     # -- issuing -------------------------------------------------------------------------------

@@ -28,9 +28,8 @@ from cumulo.model import s3cors, s3lifecycle
 from cumulo.model import objects as m
 from cumulo.model import s3events
 from cumulo.model.objects import S3Error
-from cumulo.objects.files import BodyFiles
 from cumulo.ports import SYSTEM_CLOCK, Clock, now_ms
-from cumulo.store.ports import NewMessage, ObjectIndex, ObjectRow, PartRow
+from cumulo.store.ports import NewMessage, ObjectBodies, ObjectIndex, ObjectRow, PartRow
 
 __all__ = ["ObjectService", "Caller", "Content", "Listing", "VersionListing", "Deleted", "iso_time", "http_date",
            "new_version_id", "check_version_id"]
@@ -131,7 +130,7 @@ def _sequencer() -> str:
 
 
 class ObjectService:
-    def __init__(self, index: ObjectIndex, files: BodyFiles, region: str, account: str,
+    def __init__(self, index: ObjectIndex, files: ObjectBodies, region: str, account: str,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self.index, self.files, self.region, self.account, self.clock = index, files, region, account, clock
         self._swept = False

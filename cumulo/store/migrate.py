@@ -6,7 +6,10 @@ Both backends have the same tables with the same columns (``store/sqlite.py`` an
 row is copied as it is, in one transaction: the database has all of it or nothing. Text that
 PostgreSQL keeps as bytes (log lines) is encoded; the serial counters continue after the copied
 rows; code packages (``<home>/code``, ``<home>/layers``) go into the ``code`` table, where every
-node finds them. Sealed values stay sealed with the same master key: give the nodes that key.
+node finds them, objects' body files (``<home>/objects``) into ``blobs`` under the same names, and
+metric data (``metrics.db``, when there is one) into its tables. Sealed values stay sealed with
+the same master key: give the nodes that key. The STS key is not copied: sessions issued before
+the move are refused afterwards (clients ask for new ones).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from cumulo.model.function import Arns
 from cumulo.store.postgres import Database, PostgresMessageStore, PostgresStore
+from cumulo.store.postgres.bodies import CHUNK, insert
 
 __all__ = ["migrate", "NotEmpty"]
 
@@ -49,7 +53,7 @@ def migrate(home: Path, url: str) -> dict[str, int]:
                 "WHERE table_schema = current_schema() AND data_type = 'bytea'")}
             tables = {r[0] for r in db.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
-            for path in files:
+            for path in files + [p for p in [home / "metrics.db"] if p.exists()]:
                 source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
                 try:
                     for (table,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -69,10 +73,24 @@ def migrate(home: Path, url: str) -> dict[str, int]:
                                (f"{folder}/{package.stem}", package.read_bytes()))
                     packages += 1
             copied["code packages"] = packages
+            copied["object bodies"] = _copy_bodies(db, home / "objects")
             db.execute("UPDATE generation SET value = value + 1 WHERE one = 1")
         return copied
     finally:
         database.close()
+
+
+def _copy_bodies(db: Any, root: Path) -> int:
+    """Every body file under ``root`` (``objects/files.py``'s layout), a chunk at a time."""
+    n = 0
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name == ".tmp" or not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            with open(path, "rb") as f:
+                insert(db, path.name, iter(lambda: f.read(CHUNK), b""))
+            n += 1
+    return n
 
 
 def _copy(source: sqlite3.Connection, db: Any, table: str, bytea: set[tuple[str, str]]) -> int:

@@ -35,11 +35,11 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, ContextManager, Iterable, Iterator, Protocol
+from typing import Any, BinaryIO, ContextManager, Iterable, Iterator, Protocol
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
            "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
-           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "MetricPoint", "MetricData",
+           "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "ObjectBodies", "MetricPoint", "MetricData",
            "TraceSegments"]
 
 _SEQ = re.compile(r"[0-9]{1,18}")   # a receipt's sequence (str.isdigit() takes '²', which int() refuses)
@@ -423,6 +423,24 @@ class TraceSegments(Protocol):
     def prune(self, before: float) -> int:
         """Drop the traces that ended before ``before`` (epoch seconds); how many."""
     def close(self) -> None: ...
+
+
+class ObjectBodies(Protocol):
+    """Objects' bytes, each named by a random id (what ``ObjectIndex`` rows' ``blob`` names), written
+    whole before the row that names them commits: files under one home (``objects/files.py``) or
+    rows every node of a cluster reads (``store/postgres/bodies.py``)."""
+
+    def write(self, data: bytes) -> tuple[str, bytes]:
+        """A new body holding ``data``: its name and the data's MD5."""
+    def join(self, names: Iterable[str], ranges: Iterable[tuple[int, int]] | None = None) -> tuple[str, int]:
+        """A new body of the named bodies' bytes one after another (with ``ranges``, (start, length)
+        of each), never held whole in memory: its name and size."""
+    def open(self, name: str) -> BinaryIO:
+        """The body, readable and seekable (FileNotFoundError: there is none); a body replaced or
+        deleted meanwhile stays whole for this reader."""
+    def delete(self, *names: str) -> None: ...
+    def sweep(self, keep: set[str]) -> int:
+        """Remove bodies no row names (``keep``: those rows name) left by a crash; how many."""
 
 
 class MessageStore(Protocol):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "check_sqlite"]
+__all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "SHARED_VERSION", "check_sqlite"]
 
 DOCUMENTS_VERSION = 1       # functions, versions, aliases, keys, documents, logs …
 MESSAGES_VERSION = 2        # queues, streams, tables, executions, leases, objects … (2: S3 versioning)
+SHARED_VERSION = 1          # PostgreSQL only: objects' bodies, metric data, shared keys (files on SQLite)
 
 
 class SchemaTooNew(RuntimeError):

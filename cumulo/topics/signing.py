@@ -17,6 +17,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,8 +31,12 @@ __all__ = ["Signer"]
 
 
 class Signer:
-    def __init__(self, path: Path) -> None:
+    """``shared``: where a cluster keeps the key and certificate every node signs with (given a
+    way to make them, it answers the ones kept); None: ``path``, this home's file."""
+
+    def __init__(self, path: Path, shared: Callable[[Callable[[], bytes]], bytes] | None = None) -> None:
         self._path = path
+        self._shared = shared
         self._lock = threading.Lock()
         self._key: rsa.RSAPrivateKey | None = None
         self._cert = b""
@@ -40,27 +45,20 @@ class Signer:
         with self._lock:
             if self._key is not None:
                 return self._key
-            if self._path.exists():
+            if self._shared is not None:
+                data = self._shared(_new_key)
+            elif self._path.exists():
                 data = self._path.read_bytes()
-                key = serialization.load_pem_private_key(data, password=None)
-                assert isinstance(key, rsa.RSAPrivateKey)
-                cert = data[data.index(b"-----BEGIN CERTIFICATE-----"):]
             else:
-                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.cumulo.local")])
-                now = datetime.datetime.now(datetime.timezone.utc)
-                cert = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(
-                    key.public_key()).serial_number(x509.random_serial_number()).not_valid_before(
-                    now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650)).sign(
-                    key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-                pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
+                data = _new_key()
                 tmp = self._path.with_suffix(".tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as f:
-                    f.write(pem + cert)
+                    f.write(data)
                 os.replace(tmp, self._path)
-            self._key, self._cert = key, cert
+            key = serialization.load_pem_private_key(data, password=None)
+            assert isinstance(key, rsa.RSAPrivateKey)
+            self._key, self._cert = key, data[data.index(b"-----BEGIN CERTIFICATE-----"):]
             return key
 
     @property
@@ -78,3 +76,16 @@ class Signer:
         """``Signature``: SHA1withRSA (version "1") or SHA256withRSA ("2"), base64."""
         digest = hashes.SHA256() if version == "2" else hashes.SHA1()   # noqa: S303 (SNS's SignatureVersion 1)
         return base64.b64encode(self._load().sign(data, padding.PKCS1v15(), digest)).decode()
+
+
+def _new_key() -> bytes:
+    """A new key and its self-signed certificate, PEM, one after the other."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.cumulo.local")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(
+        key.public_key()).serial_number(x509.random_serial_number()).not_valid_before(
+        now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650)).sign(
+        key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()) + cert

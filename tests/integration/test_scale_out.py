@@ -79,6 +79,58 @@ def test_what_one_node_was_given_the_other_serves(nodes: tuple[CumuloServer, Cum
     assert [m["Body"] for m in got] == ["from a"]
 
 
+def test_objects_sessions_and_metrics_made_on_one_node_are_served_by_the_other(
+        nodes: tuple[CumuloServer, CumuloServer]) -> None:
+    """What a single server keeps in files of its home (objects' bodies, the STS key, metrics.db)
+    is kept in the database on a cluster: nothing one node was given is missing on another."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    a, b = nodes
+    s3_a, s3_b = a.aws("s3"), b.aws("s3")
+    bucket = unique("bucket")
+    s3_a.create_bucket(Bucket=bucket)
+    big = os.urandom(3 * (1 << 20) + 12345)     # several of the database's chunks
+    s3_a.put_object(Bucket=bucket, Key="big.bin", Body=big)
+    got = s3_b.get_object(Bucket=bucket, Key="big.bin")
+    assert got["Body"].read() == big and got["ContentLength"] == len(big)
+    ranged = s3_b.get_object(Bucket=bucket, Key="big.bin", Range="bytes=1048570-1048585")["Body"].read()
+    assert ranged == big[1048570:1048586]
+    s3_b.copy_object(Bucket=bucket, Key="copy.bin", CopySource={"Bucket": bucket, "Key": "big.bin"})
+    assert s3_a.get_object(Bucket=bucket, Key="copy.bin")["Body"].read() == big
+    s3_b.delete_object(Bucket=bucket, Key="big.bin")
+    with pytest.raises(ClientError) as info:
+        s3_a.get_object(Bucket=bucket, Key="big.bin")
+    assert info.value.response["Error"]["Code"] == "NoSuchKey"
+
+    creds = a.aws("sts").get_session_token(DurationSeconds=900)["Credentials"]   # minted by A …
+    sqs_b = boto3.session.Session().client(
+        "sqs", endpoint_url=b.endpoint, region_name="us-east-1", aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+        config=Config(retries={"max_attempts": 0}))
+    url = sqs_b.create_queue(QueueName=unique("by-session"))["QueueUrl"]        # … accepted by B
+    assert a.aws("sqs").get_queue_url(QueueName=url.rsplit("/", 1)[1])["QueueUrl"].endswith(url.rsplit("/", 1)[1])
+    forged = {**creds, "SessionToken": creds["SessionToken"][:-4] + ("AAAA" if not creds["SessionToken"].endswith(
+        "AAAA") else "BBBB")}
+    with pytest.raises(ClientError):
+        boto3.session.Session().client(
+            "sqs", endpoint_url=b.endpoint, region_name="us-east-1", aws_access_key_id=forged["AccessKeyId"],
+            aws_secret_access_key=forged["SecretAccessKey"], aws_session_token=forged["SessionToken"],
+            config=Config(retries={"max_attempts": 0})).list_queues()
+
+    cw_a, cw_b = a.aws("cloudwatch"), b.aws("cloudwatch")
+    namespace = unique("Shop")
+    now = time.time()
+    cw_a.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Orders", "Value": 3.0},
+                                                          {"MetricName": "Orders", "Value": 4.0}])
+    cw_b.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Orders", "Value": 5.0}])
+    assert [m["MetricName"] for m in cw_b.list_metrics(Namespace=namespace)["Metrics"]] == ["Orders"]
+    points = cw_a.get_metric_statistics(Namespace=namespace, MetricName="Orders", StartTime=now - 120,
+                                        EndTime=now + 120, Period=60, Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert (sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)) == (12.0, 3.0)
+
+
 def test_every_node_answers_the_health_probe_unsigned(nodes: tuple[CumuloServer, CumuloServer]) -> None:
     for node in nodes:                  # what load balancers and Kubernetes' probes ask (deploy/)
         with urllib.request.urlopen(node.endpoint + "/_cumulo/health", timeout=30) as resp:

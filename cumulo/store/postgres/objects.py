@@ -1,6 +1,6 @@
 """S3 buckets, objects' metadata and multipart uploads on PostgreSQL (``ports.ObjectIndex``), as on
 SQLite (``store/sqlite_messages/objects.py``); keys are compared with the "C" collation (bytes).
-Objects' bodies stay files of the node that wrote them (not yet shared: docs/scale-out.md).
+Objects' bodies are rows of their own (``bodies.py``), which every node reads.
 
 Keys are TEXT compared with SQLite's BINARY collation: the order of their UTF-8 bytes, which is
 S3's listing order. A write's outbox messages go into the ``messages`` table (``queues.py``) in

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cumulo.model.function import Arns
-from cumulo.store.schema import DOCUMENTS_VERSION, MESSAGES_VERSION, SchemaTooNew
+from cumulo.store.schema import DOCUMENTS_VERSION, MESSAGES_VERSION, SHARED_VERSION, SchemaTooNew
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 
@@ -39,11 +39,15 @@ def test_a_postgresql_database_records_its_versions_and_refuses_a_newer_one(post
     PostgresMessageStore(url).close()
     with psycopg.connect(url, autocommit=True) as db:
         assert dict(db.execute("SELECT component, version FROM cumulo_schema").fetchall()) == \
-            {"documents": DOCUMENTS_VERSION, "messages": MESSAGES_VERSION}
+            {"documents": DOCUMENTS_VERSION, "messages": MESSAGES_VERSION, "shared": SHARED_VERSION}
         db.execute("UPDATE cumulo_schema SET version = version + 1")
     with pytest.raises(SchemaTooNew, match=rf"documents schema is at version {DOCUMENTS_VERSION + 1}, newer"):
         PostgresStore(url, ARNS)
     with pytest.raises(SchemaTooNew, match="messages schema"):
+        PostgresMessageStore(url)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("UPDATE cumulo_schema SET version = version - 1 WHERE component = 'messages'")
+    with pytest.raises(SchemaTooNew, match="shared schema"):      # objects' bodies, metrics, shared keys
         PostgresMessageStore(url)
 
 
