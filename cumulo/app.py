@@ -953,15 +953,18 @@ class Cumulo:
     def invoke(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
                invocation_type: str = "RequestResponse", log_type: str = "None",
                client_context: dict | None = None, identity: dict | None = None,
-               trace_header: str | None = None) -> InvocationResult:
+               trace_header: str | None = None, dedup_id: str | None = None) -> InvocationResult:
         """Invoke a function, as Lambda's Invoke does. Function errors are results, not exceptions.
         ``trace_header``: the caller's ``X-Amzn-Trace-Id`` (docs/traces.md).
 
         ``invocation_type="Event"`` commits the event and returns 202 at once; it runs when a
-        process on this store runs its workers (``cumulo up``, or ``start_workers()``)."""
+        process on this store runs its workers (``cumulo up``, or ``start_workers()``). With
+        ``dedup_id``, an event of the same id committed in the last 5 minutes makes this one a
+        no-op (a schedule's fire, sent again by another node)."""
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
         if invocation_type == InvocationType.EVENT:
-            request_id, config = self.async_events.enqueue(name, qualifier, data, client_context, trace_header)
+            request_id, config = self.async_events.enqueue(name, qualifier, data, client_context, trace_header,
+                                                                 dedup_id)
             return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
         self._sync_limits()

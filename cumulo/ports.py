@@ -104,7 +104,7 @@ class Invoke(Protocol):
 
     def __call__(self, name: str, payload: bytes | str | None = None, qualifier: str | None = None,
                  invocation_type: str = "RequestResponse", *,
-                 trace_header: str | None = None) -> InvocationResult: ...
+                 trace_header: str | None = None, dedup_id: str | None = None) -> InvocationResult: ...
 
 
 class RunInvocation(Protocol):
@@ -229,6 +229,7 @@ class Send:
     # a function
     qualifier: str | None = None
     invocation_type: str = "Event"                    # or RequestResponse: answers the result
+    once_id: str | None = None                        # an Event committed once per id in 5 min (a schedule's fire)
     # a queue: SendMessage's own parameters, or …
     attributes: dict[str, Any] | None = None          # message attributes
     delay_seconds: int | None = None

@@ -125,9 +125,10 @@ def topic_delivery(topics: Topics) -> Handler:
 
 
 def function_delivery(invoke: Invoke) -> Handler:
-    """Answers the invocation's result (202 and its request id for an Event)."""
+    """Answers the invocation's result (202 and its request id for an Event). An Event with a
+    ``once_id`` is committed once per id within the deduplication window (a schedule's fire)."""
     return lambda target, m: invoke(target.arn, m.payload.encode(), qualifier=m.qualifier,
-                                    invocation_type=m.invocation_type, **_traced(m))
+                                    invocation_type=m.invocation_type, dedup_id=m.once_id, **_traced(m))
 
 
 def _traced(m: Send) -> dict[str, Any]:

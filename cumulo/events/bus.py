@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, List
 
@@ -459,11 +460,15 @@ class EventBusService:
             out.append(NewMessage(str(uuid.uuid4()), payload.encode(), None, meta, None, 0, 60_000))
         return out
 
-    def fire_rule(self, rule_arn: str, event: dict[str, Any]) -> None:
-        """A scheduled rule's fire: its targets get the Scheduled Event."""
+    def fire_rule(self, rule_arn: str, event: dict[str, Any], fire_id: str | None = None) -> None:
+        """A scheduled rule's fire: its targets get the Scheduled Event. ``fire_id`` names the fire:
+        a second fire of the same id within the queue's deduplication window delivers nothing."""
         for rule in self._rules():
             if rule["Arn"] == rule_arn and rule["State"] == "ENABLED":
                 deliveries = self.deliveries_for(event, rule, ["default"], clock_ms(self._clock))
+                if fire_id is not None:
+                    deliveries = [replace(d, dedup_id=f"{fire_id}:{(d.sys or {})['target']['Id']}")
+                                  for d in deliveries]
                 if deliveries:
                     self._messages.send(DELIVERIES_QUEUE, deliveries, clock_ms(self._clock))
 

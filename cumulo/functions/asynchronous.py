@@ -165,10 +165,11 @@ class AsyncEvents:
         self._functions, self._messages, self._payload_max, self._clock = functions, messages, payload_max, clock
         self._metrics = metrics     # AsyncEventsReceived
 
-    def enqueue(self, name: str, qualifier: str | None, payload: bytes,
-                client_context: dict | None = None, trace_header: str | None = None) -> tuple[str, FunctionConfiguration]:
+    def enqueue(self, name: str, qualifier: str | None, payload: bytes, client_context: dict | None = None,
+                trace_header: str | None = None, dedup_id: str | None = None) -> tuple[str, FunctionConfiguration]:
         """Commit one asynchronous event; returns the request id it will run under and the configuration
-        ``name`` and ``qualifier`` resolved to (the version Invoke reports)."""
+        ``name`` and ``qualifier`` resolved to (the version Invoke reports). ``dedup_id``: nothing is
+        committed when an event of that id was in the last 5 minutes (the queue's deduplication)."""
         config, _ = self._functions.resolve_for_invoke(name, qualifier)
         if len(payload) > self._payload_max:
             raise RequestTooLargeException(
@@ -188,7 +189,7 @@ class AsyncEvents:
         if trace_header:        # the caller's trace goes on when the event runs (docs/traces.md)
             meta["xt"] = trace_header
         self._messages.send(ASYNC_QUEUE, [NewMessage(request_id, payload, None, meta, None, 0,
-                                                     (config.timeout + LEASE_MARGIN_S) * 1000)], now)
+                                                     (config.timeout + LEASE_MARGIN_S) * 1000, dedup_id)], now)
         if self._metrics.enabled:
             self._metrics.add(LAMBDA, "AsyncEventsReceived", (("FunctionName", config.name),), 1.0, "Count")
         return request_id, config

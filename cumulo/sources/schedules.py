@@ -7,7 +7,11 @@
 the message store (so several servers on one store fire each schedule once), and
 a fire is an asynchronous invocation committed to the durable queue before the
 schedule's next time is recorded — a crash between the two fires again, never
-loses a fire.
+loses a fire. Each fire carries an id (the schedule's name and the fire's time),
+committed with the queue's deduplication: the same fire sent again within 5
+minutes — by the next leader after a crash between the two, or by a leader that
+stalled past its lease while its successor fired — commits nothing, so a fire
+happens once, never zero times or twice.
 
 Missed fires: while no server runs, nothing fires. At start-up a schedule whose
 time passed fires once (the latest missed time), and then continues on its
@@ -173,7 +177,8 @@ class Scheduler:
     RENEW_S = 2.0
 
     def __init__(self, schedules: Schedules, store: Documents, leases: Leases, targets: Targets,
-                 fire_rule: Callable[[str, dict[str, Any]], None], arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+                 fire_rule: Callable[[str, dict[str, Any], str], None], arns: Arns,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._schedules, self._store, self._leases, self._targets = schedules, store, leases, targets
         self._fire_rule, self._arns, self._clock = fire_rule, arns, clock
         self._owner = lease_owner()
@@ -226,13 +231,14 @@ class Scheduler:
         target = doc["Target"]
         payload = target.get("Input")
         event = scheduled_event(self._arns, doc["Name"], when)
+        fire_id = f"schedule:{doc['Name']}:{doc['next_ms']}"     # the same on every node that fires it
         try:
             if target["Arn"].startswith("arn:aws:events:"):        # a scheduled EventBridge rule
                 event["resources"] = [target["Arn"]]
-                self._fire_rule(target["Arn"], event)
+                self._fire_rule(target["Arn"], event, fire_id)
             else:
                 body = payload if payload is not None else json.dumps(event)
-                self._targets.send(Target.of(Kind.FUNCTION, target["Arn"]), Send(body))
+                self._targets.send(Target.of(Kind.FUNCTION, target["Arn"]), Send(body, once_id=fire_id))
         except CumuloError as err:
             log.warning("schedule %s could not invoke %s: %s", doc["Name"], target["Arn"], err)
         self._schedules.fired(doc, when)

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 import urllib.error
@@ -233,3 +234,94 @@ def test_a_node_killed_mid_work_loses_nothing(nodes: tuple[CumuloServer, CumuloS
     again = _received(sqs_b, work, len(bodies), timeout=30)
     assert {m["Body"] for m in again} == bodies
     assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= 2 for m in again)
+
+
+class _Stalling:
+    """A node's target router whose next send first waits until ``go`` is set: a scheduler that
+    stalls in the middle of a fire (a long GC pause, a frozen VM) past its lease."""
+
+    def __init__(self, targets: Any) -> None:
+        self._targets, self.stalled, self.go = targets, threading.Event(), threading.Event()
+
+    def send(self, target: Any, message: Any) -> Any:
+        if not self.go.is_set():
+            self.stalled.set()
+            self.go.wait(60)
+        return self._targets.send(target, message)
+
+
+def test_a_schedule_fires_once_per_period_on_three_nodes(postgres: Any, tmp_path: Path) -> None:
+    """rate(1 minute) on three nodes sharing one database, on an injected clock: each period's fire
+    is committed exactly once — also when the leader stalls mid-fire past its lease and the next
+    leader fires the same period, and for a scheduled rule's targets."""
+    from cumulo import Cumulo
+    from cumulo.events.bus import DELIVERIES_QUEUE
+    from cumulo.model.queue import ASYNC_QUEUE
+    from cumulo.sources.schedules import Scheduler
+
+    from tests.unit.fakes import FakeClock
+
+    url = postgres.fresh_database()
+    clock = FakeClock(1_800_000_000.0)
+    key = str(tmp_path / "n0" / "master.key")
+    nodes = [Cumulo(home=tmp_path / "n0", store=url, clock=clock)]
+    try:
+        nodes += [Cumulo(home=tmp_path / f"n{i}", store=url, master_key_file=key, clock=clock) for i in (1, 2)]
+        code = tmp_path / "code"
+        code.mkdir()
+        (code / "app.py").write_text("def handler(event, context):\n    return event\n")
+        nodes[0].create_function("tick", code, "app.handler")
+        fn = nodes[0].arns.function("tick")
+        nodes[0].schedules_service.create("every-minute", "rate(1 minute)", fn)
+        nodes[0].event_bus.put_rule("minutely", schedule_expression="rate(1 minute)")
+        nodes[0].event_bus.put_targets("minutely", None, [{"Id": "t", "Arn": fn}])
+        stalling = _Stalling(nodes[0].targets)
+        schedulers = [Scheduler(c.schedules_service, c.store, c.messages.leases, stalling if i == 0 else c.targets,
+                                c.event_bus.fire_rule, c.arns, clock) for i, c in enumerate(nodes)]
+        stalling.go.set()
+
+        def committed() -> tuple[int, int]:
+            """(async events, rule deliveries) committed so far (no worker runs: they stay)."""
+            queues = nodes[1].messages.queues
+            return queues.counts(ASYNC_QUEUE, clock.ms())[0], queues.counts(DELIVERIES_QUEUE, clock.ms())[0]
+
+        def all_tick() -> None:
+            """Every node's scheduler looks at once, twice (as their threads do each TICK_S)."""
+            start = threading.Barrier(len(schedulers))
+
+            def run(s: Scheduler) -> None:
+                start.wait(30)
+                s.tick()
+                s.tick()
+            threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+
+        for period in range(1, 6):
+            clock.advance(60)
+            all_tick()
+            assert committed() == (period, period)
+
+        # the leader stalls inside period 6's fire; the lease runs out, another node takes it and fires
+        clock.advance(60)
+        stalling.go.clear()
+        leader = threading.Thread(target=schedulers[0].tick)
+        schedulers[0]._leader = False               # it asks for the lease again, and gets it (expired)
+        clock.advance(Scheduler.LEASE_MS / 1000 + 1)
+        leader.start()
+        assert stalling.stalled.wait(30)
+        clock.advance(Scheduler.LEASE_MS / 1000 + 1)
+        for s in schedulers[1:]:
+            s.tick()
+        assert committed() == (6, 6)
+        stalling.go.set()                            # the stalled leader wakes and sends the same fire
+        leader.join(60)
+        assert committed() == (6, 6)
+        clock.advance(60)
+        all_tick()
+        assert committed() == (7, 7)
+    finally:
+        for c in nodes:
+            c.close()

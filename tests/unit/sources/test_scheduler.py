@@ -46,7 +46,7 @@ class Setup:
         self.rules: list[tuple[str, dict[str, Any]]] = []
         self.schedules = Schedules(self.docs, FakeFunctions(), ARNS, self.clock)
         self.scheduler = Scheduler(self.schedules, self.docs, self.leases, self.targets,
-                                   lambda arn, event: self.rules.append((arn, event)), ARNS, self.clock)
+                                   lambda arn, event, fire_id: self.rules.append((arn, event)), ARNS, self.clock)
 
     def fired(self) -> list[str]:
         """The Scheduled Events' times, in the order they were sent."""
