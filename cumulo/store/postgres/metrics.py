@@ -13,6 +13,7 @@ from typing import Iterable
 
 from cumulo.store.ports import MetricPoint
 from cumulo.store.postgres.database import Database
+from cumulo.store.sqlite_messages.metrics import catalog_query
 
 __all__ = ["PostgresMetricData", "SCHEMA"]
 
@@ -85,15 +86,8 @@ class PostgresMetricData:
                 for ts, count, total, low, high, hist, unit in rows]
 
     def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
-        sql = "SELECT namespace, metric, dims, last_s FROM metric_catalog WHERE last_s >= %s"
-        args: list[object] = [since_s]
-        if namespace is not None:
-            sql += " AND namespace = %s"
-            args.append(namespace)
-        if metric is not None:
-            sql += " AND metric = %s"
-            args.append(metric)
-        return [(r[0], r[1], r[2], int(r[3])) for r in self._database.all(sql + " ORDER BY 1, 2, 3", args)]
+        sql, args = catalog_query(namespace, metric, since_s, "%s")
+        return [(r[0], r[1], r[2], int(r[3])) for r in self._database.all(sql, args)]
 
     def prune(self, period: int, before_s: int) -> int:
         with self._database.tx() as db:

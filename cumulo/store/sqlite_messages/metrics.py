@@ -13,7 +13,7 @@ from typing import Iterable
 from cumulo.store.ports import MetricPoint
 from cumulo.store.sqlite_messages.database import MessageDatabase
 
-__all__ = ["SQLiteMetricData", "SCHEMA"]
+__all__ = ["SQLiteMetricData", "SCHEMA", "catalog_query"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric_data (
@@ -81,16 +81,9 @@ class SQLiteMetricData:
                 for ts, count, total, low, high, hist, unit in rows]
 
     def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
-        sql = "SELECT namespace, metric, dims, last_s FROM metric_catalog WHERE last_s >= ?"
-        args: list[object] = [since_s]
-        if namespace is not None:
-            sql += " AND namespace = ?"
-            args.append(namespace)
-        if metric is not None:
-            sql += " AND metric = ?"
-            args.append(metric)
+        sql, args = catalog_query(namespace, metric, since_s, "?")
         with self.database.lock:
-            return [tuple(r) for r in self.database.connection.execute(sql + " ORDER BY 1, 2, 3", args)]  # type: ignore[misc]
+            return [tuple(r) for r in self.database.connection.execute(sql, args)]  # type: ignore[misc]
 
     def prune(self, period: int, before_s: int) -> int:
         with self.database.tx() as db:
@@ -107,3 +100,16 @@ class SQLiteMetricData:
 
 
 _PERIODS = (1, 60, 300, 3600)
+
+
+def catalog_query(namespace: str | None, metric: str | None, since_s: int, mark: str) -> tuple[str, list[object]]:
+    """``catalog``'s query and its arguments (``mark``: the driver's placeholder), for both backends."""
+    sql = f"SELECT namespace, metric, dims, last_s FROM metric_catalog WHERE last_s >= {mark}"
+    args: list[object] = [since_s]
+    if namespace is not None:
+        sql += f" AND namespace = {mark}"
+        args.append(namespace)
+    if metric is not None:
+        sql += f" AND metric = {mark}"
+        args.append(metric)
+    return sql + " ORDER BY 1, 2, 3", args
