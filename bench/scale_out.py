@@ -2,6 +2,7 @@
 on SQLite (one node) and on PostgreSQL with 1 and 2 nodes, in the same run.
 
     python bench/scale_out.py [--events N]
+    python bench/scale_out.py --soak ROUNDS [--load S]
 
 Each configuration is real ``cumulo up`` processes (``--no-auth``, loopback) started on a fresh
 store: SQLite under a home, or a fresh database on a throw-away PostgreSQL server (``tests/postgres.py``).
@@ -10,6 +11,12 @@ nodes in turn by 4 client threads, and the clock stops when the async queue is e
 dispatched, run and deleted). CPU is counted per process tree from /proc: the nodes (supervisor,
 zygote, environments) and the PostgreSQL server's processes, before and after; per event it is the
 machine-independent figure (the wall-clock rate depends on what else the machine runs).
+
+``--soak``: the kill soak instead (``tests/scale_soak.py``): per round, three nodes on a fresh
+database under steady async invokes and queue messages for ``--load`` seconds, one killed with
+``kill -9`` at a random moment; printed per round: acknowledged work lost (must be 0) and done
+twice, finished work per second before and after the kill, and the takeover time (until every
+lease the dead node held was taken over).
 Not a test: nothing here asserts.
 """
 
@@ -97,10 +104,46 @@ def run(label: str, nodes: list[CumuloServer], events: int, pending: Callable[[]
     return rate, nodes_cpu / n, db_cpu / n
 
 
+def soak_rounds(rounds: int, load_s: float) -> None:
+    import random
+
+    from tests.scale_soak import soak, start_nodes
+
+    folder = Path(tempfile.mkdtemp(prefix="cumulo-bench-soak-"))
+    cluster = Cluster()
+    totals = {"lost": 0, "twice": 0}
+    takeovers: list[float] = []
+    try:
+        for r in range(rounds):
+            url = cluster.fresh_database()
+            nodes = start_nodes(url, folder / f"round{r}", 3)
+            try:
+                kill_after = random.uniform(4.0, load_s - 6.0)
+                report = soak(url, nodes, load_s=load_s, kill_after_s=kill_after)
+            finally:
+                for n in nodes:
+                    n.close()
+            print(f"round {r + 1}: " + "\n    ".join(report.lines()), flush=True)
+            totals["lost"] += len(report.events_lost) + len(report.messages_lost)
+            totals["twice"] += report.events_duplicated + report.messages_duplicated
+            if report.takeover_s is not None:
+                takeovers.append(report.takeover_s)
+    finally:
+        cluster.stop()
+    takeovers.sort()
+    print(f"{rounds} rounds: {totals['lost']} acknowledged lost, {totals['twice']} done more than once; takeover "
+          + (f"median {takeovers[len(takeovers) // 2]:.1f} s, max {takeovers[-1]:.1f} s" if takeovers else "not seen"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--soak", type=int, default=0, metavar="ROUNDS", help="the kill soak, this many rounds")
+    parser.add_argument("--load", type=float, default=30.0, help="seconds of load per soak round")
     args = parser.parse_args()
+    if args.soak:
+        soak_rounds(args.soak, args.load)
+        return
     folder = Path(tempfile.mkdtemp(prefix="cumulo-bench-scale-"))
     results: dict[str, Any] = {}
 

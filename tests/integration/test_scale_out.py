@@ -325,3 +325,22 @@ def test_a_schedule_fires_once_per_period_on_three_nodes(postgres: Any, tmp_path
     finally:
         for c in nodes:
             c.close()
+
+
+@pytest.mark.slow       # three nodes, 20 s of load, then waits for the dead node's leases to run out
+def test_three_nodes_under_load_lose_nothing_when_one_is_killed(postgres: Any, tmp_path: Path) -> None:
+    """The kill soak (tests/scale_soak.py): async invokes and queue messages through three nodes,
+    one killed with kill -9 mid-load; every acknowledged event finishes and every acknowledged
+    message is done by the survivors. Rates and the takeover time are bench/scale_out.py's."""
+    from tests.scale_soak import soak, start_nodes
+
+    url = postgres.fresh_database()
+    nodes = start_nodes(url, tmp_path, 3)
+    try:
+        report = soak(url, nodes, load_s=20.0, kill_after_s=8.0)
+    finally:
+        for node in nodes:
+            node.close()
+    summary = "\n".join(report.lines())
+    assert report.events_acked > 0 and report.messages_acked > 0, summary
+    assert report.events_lost == [] and report.messages_lost == [], summary
