@@ -63,7 +63,7 @@ from cumulo.runtime.inside.scratch import ScratchDisks
 from cumulo.store import health
 from cumulo.store.base import LogRecord
 from cumulo.store.blobs import CodeBlobs
-from cumulo.store.ports import MetricData, ObjectBodies
+from cumulo.store.ports import MetricData, ObjectBodies, TraceSegments
 from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.permissions import BusPolicies
@@ -186,7 +186,8 @@ class Cumulo:
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
         # X-Ray: segments of traced invocations, and what functions send (docs/traces.md)
         self.trace_recorder = TraceRecorder(clock.now)
-        self.trace_data = SQLiteTraceSegments(s.home / "traces.db", s.durability)
+        self.trace_data: TraceSegments = SQLiteTraceSegments(s.home / "traces.db", s.durability) \
+            if self._database is None else self.messages.trace_data
         _private_files(s.home)
         # … also exported to an OpenTelemetry collector when one is configured (--otlp-endpoint)
         self.otlp = OtlpExporter(s.otlp_endpoint) if s.otlp_endpoint else None

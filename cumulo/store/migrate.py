@@ -7,9 +7,9 @@ row is copied as it is, in one transaction: the database has all of it or nothin
 PostgreSQL keeps as bytes (log lines) is encoded; the serial counters continue after the copied
 rows; code packages (``<home>/code``, ``<home>/layers``) go into the ``code`` table, where every
 node finds them, objects' body files (``<home>/objects``) into ``blobs`` under the same names, and
-metric data (``metrics.db``, when there is one) into its tables. Sealed values stay sealed with
-the same master key: give the nodes that key. The STS key is not copied: sessions issued before
-the move are refused afterwards (clients ask for new ones).
+metric data and traces (``metrics.db``, ``traces.db``, when there are) into their tables.
+Sealed values stay sealed with the same master key: give the nodes that key. The STS key is not
+copied: sessions issued before the move are refused afterwards (clients ask for new ones).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def migrate(home: Path, url: str) -> dict[str, int]:
                 "WHERE table_schema = current_schema() AND data_type = 'bytea'")}
             tables = {r[0] for r in db.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
-            for path in files + [p for p in [home / "metrics.db"] if p.exists()]:
+            for path in files + [p for p in (home / "metrics.db", home / "traces.db") if p.exists()]:
                 source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
                 try:
                     for (table,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table' "

@@ -8,13 +8,14 @@ pool of connections (``database.py``). Only the composition root (``cumulo/app.p
 
 What a single server keeps in files of its home beside the store is kept here too, so no node
 holds anything another needs (the schema component ``shared``): objects' bodies (``bodies.py``),
-metric data (``metrics.py``, SQLite's ``metrics.db``) and the keys every node must sign with
+metric data (``metrics.py``, SQLite's ``metrics.db``), traces (``traces.py``, ``traces.db``) and the keys every node must sign with
 alike (``keys.py``: the STS key, the SNS signing key).
 """
 
 from __future__ import annotations
 
-from cumulo.store.postgres import bodies, executions, keys, leases, metrics, nodes, objects, queues, streams, tables
+from cumulo.store.postgres import (bodies, executions, keys, leases, metrics, nodes, objects, queues, streams, tables,
+                                   traces)
 from cumulo.store.postgres.bodies import PostgresBodies
 from cumulo.store.postgres.database import Database, is_postgres_url, redacted
 from cumulo.store.postgres.documents import PostgresStore
@@ -26,6 +27,7 @@ from cumulo.store.postgres.objects import PostgresObjectIndex
 from cumulo.store.postgres.queues import PostgresQueueMessages
 from cumulo.store.postgres.streams import PostgresStreamRecords
 from cumulo.store.postgres.tables import PostgresTableItems
+from cumulo.store.postgres.traces import PostgresTraceSegments
 from cumulo.store.postgres.wakeups import PostgresWakeups
 from cumulo.store.schema import MESSAGES_VERSION, SHARED_VERSION
 
@@ -33,7 +35,7 @@ __all__ = ["PostgresMessageStore", "PostgresStore", "Database", "is_postgres_url
 
 SCHEMA = (queues.SCHEMA + streams.SCHEMA + tables.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
           + nodes.SCHEMA)
-SHARED_SCHEMA = bodies.SCHEMA + metrics.SCHEMA + keys.SCHEMA
+SHARED_SCHEMA = bodies.SCHEMA + metrics.SCHEMA + keys.SCHEMA + traces.SCHEMA
 
 
 class PostgresMessageStore:
@@ -61,6 +63,7 @@ class PostgresMessageStore:
         self.bodies = PostgresBodies(self.database)                 # what SQLite keeps in files of the home
         self.metric_data = PostgresMetricData(self.database)
         self.shared_keys = PostgresSharedKeys(self.database)
+        self.trace_data = PostgresTraceSegments(self.database)
 
     def quick_check(self, budget_s: float = 0.0) -> bool:
         return True

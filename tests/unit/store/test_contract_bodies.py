@@ -113,3 +113,35 @@ def test_metric_rows_add_up_whichever_node_merged_them(parts: tuple[ObjectBodies
     assert node_a.catalog("Other", None, 0) == [] and node_a.catalog(None, "Orders", 131) == []
     assert node_b.prune(1, 126) == 2
     assert [p.ts for p in node_a.read("Shop", "Orders", '[["Store","1"]]', 1, 0, 3600)] == [130]
+
+
+def test_trace_segments_put_on_one_node_are_read_on_another(tmp_path: Path, request: pytest.FixtureRequest,
+                                                          backend_name: str) -> None:
+    from cumulo.store.ports import TraceSegments
+    from cumulo.store.sqlite_messages.traces import SQLiteTraceSegments
+
+    store: Any = None
+    if backend_name == "sqlite":
+        node_a: TraceSegments = SQLiteTraceSegments(tmp_path / "traces.db")
+        node_b: TraceSegments = SQLiteTraceSegments(tmp_path / "traces.db")
+    else:
+        from cumulo.store.postgres import PostgresMessageStore
+
+        store = PostgresMessageStore(request.getfixturevalue("postgres").fresh_database(), recheck_s=120.0)
+        node_a = node_b = store.trace_data
+    try:
+        node_a.put([("1-a", "s1", 10.0, 12.0, '{"id": "s1"}'), ("1-b", "s3", 20.0, 21.0, '{"id": "s3"}')])
+        node_b.put([("1-a", "s2", 9.0, 15.0, '{"id": "s2"}'), ("1-a", "s1", 10.0, 12.0, '{"id": "s1", "v": 2}')])
+        assert node_b.traces(0, 100, "", 10) == [("1-a", 9.0, 15.0), ("1-b", 20.0, 21.0)]
+        assert node_a.traces(0, 100, "1-a", 10) == [("1-b", 20.0, 21.0)]
+        assert node_a.segments(["1-a", "none"]) == {"1-a": ['{"id": "s1", "v": 2}', '{"id": "s2"}']}
+        assert node_b.prune(16.0) == 1
+        assert node_a.traces(0, 100, "", 10) == [("1-b", 20.0, 21.0)] and node_a.segments(["1-a"]) == {}
+    finally:
+        if store is not None:
+            store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
