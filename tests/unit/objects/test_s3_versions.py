@@ -157,6 +157,7 @@ class Versioning(RuleBasedStateMachine):
         named = {r.blob for r in self.service.list_versions("bkt").entries if not isinstance(r, str) and not r.marker}
         on_disk = {p.name for p in self.files.root.glob("??/*")}
         assert on_disk == named
+        assert self.service.sweep() == 0        # a restart's sweep keeps every version's file
 
 
 TestVersioning = Versioning.TestCase
