@@ -172,9 +172,13 @@ def test_the_sam_template_wires_a_function_and_a_queue_to_the_bucket(server: Cum
                  hashlib.md5(b"12345").hexdigest(), "OnUploadTextIn")
     s3.delete_object(Bucket="uploads-e2e", Key="in/a b.txt")
     test_event, gone = receive(sqs, removed, 2)      # S3 tests the queue when the configuration is set
-    assert (test_event["Event"], gone["Records"][0]["eventName"]) == ("s3:TestEvent", "ObjectRemoved:Delete")
+    # the template's VersioningConfiguration: deleting puts a delete marker on top
+    assert (test_event["Event"], gone["Records"][0]["eventName"]) == ("s3:TestEvent",
+                                                                     "ObjectRemoved:DeleteMarkerCreated")
+    assert gone["Records"][0]["s3"]["object"]["versionId"]
     assert receive(sqs, results, 1, timeout=1.5) == []
-    assert "Uploads: VersioningConfiguration: objects are not versioned on Cumulo" in server.output
+    assert s3.get_bucket_versioning(Bucket="uploads-e2e")["Status"] == "Enabled"
+    assert "VersioningConfiguration" not in server.output
 
 
 def test_notifications_survive_kill_9(tmp_path: Path) -> None:

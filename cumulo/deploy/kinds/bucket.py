@@ -6,8 +6,10 @@ CloudFormation does, only when it is empty: a bucket with objects is left, and s
 ``QueueConfigurations`` (``Queue``), ``TopicConfigurations`` (``Topic``) and
 ``EventBridgeConfiguration.EventBridgeEnabled``. A function's SAM ``S3`` event (``Bucket: !Ref
 <bucket of this template>``, ``Events``, ``Filter``) adds its configuration to the bucket, as SAM's
-transform does (the function's alias with ``AutoPublishAlias``). Other properties (versioning,
-encryption, lifecycle, CORS, public access blocks, tags …) are accepted with a warning.
+transform does (the function's alias with ``AutoPublishAlias``). ``VersioningConfiguration``
+(``Status``: ``Enabled`` or ``Suspended``) sets the bucket's versioning; a template that drops it
+leaves the bucket's versioning as it is (S3 has no way back to unversioned). Other properties
+(encryption, lifecycle, CORS, public access blocks, tags …) are accepted with a warning.
 
 ``Ref`` is the bucket's name; ``Fn::GetAtt`` gives ``Arn`` (``arn:aws:s3:::<name>``), ``DomainName``,
 ``RegionalDomainName``, ``DualStackDomainName`` and ``WebsiteURL`` as AWS forms them.
@@ -31,7 +33,7 @@ __all__ = ["Bucket", "BUCKET_TYPE"]
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 _IGNORED = {
-    "VersioningConfiguration": "objects are not versioned", "BucketEncryption": "objects are stored unencrypted",
+    "BucketEncryption": "objects are stored unencrypted",
     "LifecycleConfiguration": "lifecycle rules are not applied", "CorsConfiguration": "CORS rules are not applied",
     "PublicAccessBlockConfiguration": "nothing is public on Cumulo", "OwnershipControls": "the account owns every "
     "object", "AccessControl": "ACLs are not kept", "Tags": "bucket tags are not kept", "LoggingConfiguration":
@@ -53,6 +55,7 @@ class BucketSpec:
     name: str
     notification: dict[str, Any]            # PutBucketNotificationConfiguration's shape, checked
     notes: tuple[str, ...] = field(default_factory=tuple)
+    versioning: str = ""                    # VersioningConfiguration.Status ("": not given)
 
 
 def _attributes(logical_id: str, name: str, region: str) -> Attributes:
@@ -115,7 +118,8 @@ class Bucket(Kind):
             except CumuloError as exc:
                 raise error(entry.where, f"property NotificationConfiguration: {exc.message}", entry.logical_id,
                             entry.line) from None
-            specs.append(BucketSpec(entry.logical_id, entry.line, name, checked, tuple(notes)))
+            specs.append(BucketSpec(entry.logical_id, entry.line, name, checked, tuple(notes),
+                                    _versioning(entry, props)))
         return specs
 
     def attributes(self, spec: BucketSpec, arns: Arns) -> Attributes:
@@ -125,9 +129,11 @@ class Bucket(Kind):
         doc = deploy.c.objects.index.get_bucket(spec.name)
         if doc is None:
             return Change(spec.logical_id, spec.name, "create", kind=self.name)
-        changed = (doc.get("Notification") or {}) != spec.notification
-        return Change(spec.logical_id, spec.name, "update" if changed else "unchanged",
-                      ["NotificationConfiguration"] if changed else [], self.name)
+        changed = [name for name, differs in (
+            ("NotificationConfiguration", (doc.get("Notification") or {}) != spec.notification),
+            ("VersioningConfiguration", bool(spec.versioning) and doc.get("Versioning", "") != spec.versioning))
+            if differs]
+        return Change(spec.logical_id, spec.name, "update" if changed else "unchanged", changed, self.name)
 
     def removed(self, specs: list[BucketSpec], deploy: Deploy) -> list[Change]:
         wanted = {spec.name for spec in specs}
@@ -141,7 +147,12 @@ class Bucket(Kind):
         if doc is None:
             objects.create_bucket(spec.name)
             deploy.undo.append(lambda: objects.delete_bucket(spec.name))
-        elif (doc.get("Notification") or {}) == spec.notification:
+        if spec.versioning and (doc or {}).get("Versioning", "") != spec.versioning:
+            objects.put_versioning(spec.name, spec.versioning)
+            was = (doc or {}).get("Versioning")
+            if was:
+                deploy.undo.append(lambda: objects.put_versioning(spec.name, was))
+        if doc is not None and (doc.get("Notification") or {}) == spec.notification:
             return
         before = (doc or {}).get("Notification") or {}
         objects.put_notification(spec.name, spec.notification)
@@ -163,6 +174,16 @@ class Bucket(Kind):
         return [f"bucket {spec.name} ({spec.logical_id})" + (f": {n} notification(s)" if n else "")]
 
 
+def _versioning(entry: Entry, props: dict[str, Any]) -> str:
+    given = props.get("VersioningConfiguration")
+    if given is None:
+        return ""
+    if not isinstance(given, dict) or set(given) != {"Status"} or given["Status"] not in ("Enabled", "Suspended"):
+        raise error(entry.where, "property VersioningConfiguration: must be {Status: Enabled} or {Status: Suspended}",
+                    entry.logical_id, entry.properties.line_of("VersioningConfiguration") or entry.line)
+    return str(given["Status"])
+
+
 def _rules(value: Any, where: str) -> list[dict[str, str]]:
     if value is None:
         return []
@@ -176,7 +197,7 @@ def _rules(value: Any, where: str) -> list[dict[str, str]]:
 
 def _read_notification(props: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     notes = [f"{key}: {why} on Cumulo" for key, why in _IGNORED.items() if key in props]
-    unknown = set(props) - set(_IGNORED) - {"BucketName", "NotificationConfiguration"}
+    unknown = set(props) - set(_IGNORED) - {"BucketName", "NotificationConfiguration", "VersioningConfiguration"}
     if unknown:
         raise IntrinsicError(f"property {sorted(unknown)[0]}: not a property of AWS::S3::Bucket")
     given = props.get("NotificationConfiguration") or {}
