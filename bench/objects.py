@@ -4,7 +4,8 @@
 
 - baseline: write a 1 KB file (no fsync), rename it into place, and insert one SQLite row (WAL,
   synchronous=NORMAL), N times; then PutObject of 1 KB objects (``ObjectService.put_object``:
-  checks, body file, the row) and GetObject (row read, file open and read);
+  checks, body file, the row), GetObject (row read, file open and read), and PutObject into a
+  versioned bucket (each write also moves the version it replaces);
 - Publish to a topic with 10 standard-queue subscriptions until all 10 queues hold every message
   (each publish enqueues its 10 copies in its own transaction), against SendMessage of one message
   and against the store's floor for the same writes (one commit of 10 rows); medians of 5 rounds.
@@ -69,9 +70,16 @@ def main() -> None:
                 with f:
                     f.read()
             get = n / (time.perf_counter() - start)
+            c.objects.create_bucket("bench-versions")
+            c.objects.put_versioning("bench-versions", "Enabled")
+            start = time.perf_counter()
+            for i in range(n):          # ten versions of each key: every write keeps the one before
+                c.objects.put_object("bench-versions", f"k{i % (n // 10 or 1)}", data, Content())
+            versioned = n / (time.perf_counter() - start)
             print(f"baseline file+rename+SQLite insert: {base:8.0f}/s")
             print(f"PutObject 1 KB:                     {put:8.0f}/s  ({put / base:.2f}x baseline; issue target >= 0.5x)")
             print(f"GetObject 1 KB:                     {get:8.0f}/s  ({get / base:.2f}x baseline)")
+            print(f"PutObject 1 KB, versioned bucket:   {versioned:8.0f}/s  ({versioned / base:.2f}x baseline)")
             fan_out(c, max(n // 4, 200))
 
 
