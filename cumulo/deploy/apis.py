@@ -38,7 +38,7 @@ from cumulo.gateway.model import INTEGRATION_TIMEOUT_MS, Authorizer, Route, Thro
 from cumulo.gateway.routing import parse_route_key
 from cumulo.gateway.service import cors_config
 
-__all__ = ["HTTP_API_TYPE", "REST_API_TYPE", "read_rest_api", "HttpApiConfig", "ApiSpec", "api_id_for", "read_http_api", "api_specs", "IMPLICIT_HTTP_API",
+__all__ = ["HTTP_API_TYPE", "REST_API_TYPE", "read_rest_api", "HttpApiConfig", "ApiSpec", "api_id_for", "read_http_api", "api_specs", "read_cors", "IMPLICIT_HTTP_API",
            "IMPLICIT_REST_API"]
 
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
@@ -104,7 +104,7 @@ def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, An
     stage = str(merged.get("StageName", "$default"))
     return HttpApiConfig(
         logical_id, stage, {str(k): str(v) for k, v in map_of(merged.get("StageVariables", {}), "StageVariables").items()},
-        _cors(merged.get("CorsConfiguration")), authorizers, default,
+        read_cors(merged.get("CorsConfiguration")), authorizers, default,
         throttle_of(merged.get("DefaultRouteSettings"), "DefaultRouteSettings"),
         {_route_key(k): t for k, v in map_of(merged.get("RouteSettings", {}), "RouteSettings").items()
          if (t := throttle_of(v, f"RouteSettings.{k}")) is not None},
@@ -119,7 +119,7 @@ def _route_key(key: str) -> str:
     return key
 
 
-def _cors(value: Any) -> dict[str, Any] | None:
+def read_cors(value: Any) -> dict[str, Any] | None:
     if value is None or value is False:
         return None
     if value is True:

@@ -6,7 +6,8 @@ Cumulo's own S3, at most 1 MB) and is written to ``<home>/cloudformation/<stack>
 before it is read. It carries its own code (``InlineCode``) or names it in Cumulo's S3, as a
 packaged template does (``aws cloudformation package``, ``sam package``: ``CodeUri:
 s3://bucket/key`` or ``{Bucket, Key}``, a layer's ``ContentUri``, a state machine's
-``DefinitionUri``): those objects are copied into that folder and the template pointed at them. The capabilities a template needs are asked for as AWS asks:
+``DefinitionUri``; plain CloudFormation's ``Code``/``Content`` ``{S3Bucket, S3Key}`` and
+``DefinitionS3Location``; ``AWS::Include`` snippets' ``Location``): those objects are copied into that folder and the template pointed at them. The capabilities a template needs are asked for as AWS asks:
 ``CAPABILITY_IAM`` (or ``CAPABILITY_NAMED_IAM``) where it makes IAM roles or policies, its own or
 those SAM makes for functions and state machines, and ``CAPABILITY_AUTO_EXPAND`` for a template with
 a ``Transform`` given to CreateStack or UpdateStack directly (a change set expands it itself).
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.engine import DeployResult, deploy
+from cumulo.deploy.include import include_location
 from cumulo.deploy.intrinsics import IntrinsicError, parse
 from cumulo.deploy.stacks import REVIEW, STACK_KEY, review_record, stack_name_of
 from cumulo.deploy.template import stack_id
@@ -138,21 +140,40 @@ def _read_object(c: Cumulo, bucket: str, key: str, limit: int) -> bytes:
 
 # Where a packaged template (``aws cloudformation package``, ``sam package``) names code in S3.
 _S3_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri",
-                  "AWS::Serverless::StateMachine": "DefinitionUri"}
+                  "AWS::Serverless::StateMachine": "DefinitionUri", "AWS::Lambda::Function": "Code",
+                  "AWS::Lambda::LayerVersion": "Content", "AWS::StepFunctions::StateMachine": "DefinitionS3Location"}
 
 
 def _s3_location(value: Any) -> tuple[str, str] | None:
+    """``s3://bucket/key``, SAM's ``{Bucket, Key}`` or CloudFormation's ``{S3Bucket, S3Key}``."""
     if isinstance(value, str) and value.startswith("s3://"):
         bucket, _, key = value[5:].partition("/")
         return (bucket, key) if bucket and key else None
-    if isinstance(value, dict) and isinstance(value.get("Bucket"), str) and isinstance(value.get("Key"), str):
-        return value["Bucket"], value["Key"]
+    if isinstance(value, dict):
+        for bucket, key in (("Bucket", "Key"), ("S3Bucket", "S3Key")):
+            if isinstance(value.get(bucket), str) and isinstance(value.get(key), str):
+                return value[bucket], value[key]
     return None
 
 
+def _includes(value: Any) -> list[tuple[dict[str, Any], str]]:
+    """Every ``AWS::Include`` transform's arguments whose ``Location`` is in S3 (``Parameters``, ``Location``)."""
+    found: list[tuple[dict[str, Any], str]] = []
+    if isinstance(value, list):
+        for item in value:
+            found += _includes(item)
+    elif isinstance(value, dict):
+        location = include_location(value.get("Fn::Transform"))
+        if isinstance(location, str) and location.startswith("s3://"):
+            found.append((value["Fn::Transform"]["Parameters"], "Location"))
+        for item in value.values():
+            found += _includes(item)
+    return found
+
+
 def _localize(c: Cumulo, folder: Path, text: str) -> str:
-    """The template with the code it names in S3 copied beside it and named by those copies' paths
-    (written as JSON then); the text unchanged when it names none."""
+    """The template with the code (and ``AWS::Include`` snippets) it names in S3 copied beside it and named
+    by those copies' paths (written as JSON then); the text unchanged when it names none."""
     try:
         doc = parse(text)
     except IntrinsicError:
@@ -167,6 +188,7 @@ def _localize(c: Cumulo, folder: Path, text: str) -> str:
         prop = _S3_PROPERTIES.get(str(resource.get("Type"))) if isinstance(resource, dict) else None
         if prop and isinstance(resource.get("Properties"), dict) and prop in resource["Properties"]:
             places.append((resource["Properties"], prop))
+    places += _includes(doc)
     copied = 0
     for holder, prop in places:
         where = _s3_location(holder[prop])

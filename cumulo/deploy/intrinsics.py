@@ -237,7 +237,7 @@ def _call(name: str, args: Any, scope: Scope) -> Any:
             raise IntrinsicError("Fn::ImportValue is not supported: Cumulo deploys each stack on its "
                                  "own and has no cross-stack exports")
         if name == "Fn::Transform":
-            raise IntrinsicError("Fn::Transform is not supported: Cumulo runs no macros (AWS::Include included)")
+            raise IntrinsicError("Fn::Transform is not supported but for AWS::Include: Cumulo runs no macros")
         raise IntrinsicError(f"intrinsic function {name} is not supported")
     return handler(args, scope)
 

@@ -68,7 +68,8 @@ def ref_token(logical_id: str) -> str:
 
 
 def layer_attributes(logical_id: str) -> dict[tuple[str, str], Any]:
-    return {(logical_id, "Ref"): ref_token(logical_id)}
+    """``Ref`` (and CloudFormation's ``LayerVersionArn``, the same) while the template is read."""
+    return {(logical_id, "Ref"): ref_token(logical_id), (logical_id, "LayerVersionArn"): ref_token(logical_id)}
 
 
 def merge_layer_globals(section: Any, properties: Node) -> Node:

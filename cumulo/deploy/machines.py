@@ -22,8 +22,9 @@ What SAM and CloudFormation do, and so what this does:
   ``Target.Id`` is given), which the bus starts an execution of with the event
   as input. ``Api`` and ``HttpApi`` events are refused.
 - ``AWS::StepFunctions::StateMachine``: ``Definition`` (a map),
-  ``DefinitionString`` (JSON text, often ``!Sub``), exactly one;
-  ``DefinitionS3Location`` refused; ``DefinitionSubstitutions``,
+  ``DefinitionString`` (JSON text, often ``!Sub``) or ``DefinitionS3Location`` (a local file, as written
+  before ``aws cloudformation package``; ``{Bucket, Key}`` in Cumulo's S3 through ``CreateStack``), exactly
+  one; ``DefinitionSubstitutions``,
   ``StateMachineName`` (absent: as above), ``StateMachineType``, ``RoleArn``;
   ``LoggingConfiguration``, ``TracingConfiguration``, ``Tags`` accepted and
   noted.
@@ -88,8 +89,8 @@ _SAM_NOTED = {
     "Tracing": "Cumulo does not trace with X-Ray",
     "Tags": "Cumulo's state machines keep no tags",
 }
-_CFN_KEYS = {"Definition", "DefinitionString", "DefinitionSubstitutions", "StateMachineName", "StateMachineType",
-             "RoleArn"}
+_CFN_KEYS = {"Definition", "DefinitionString", "DefinitionS3Location", "DefinitionSubstitutions", "StateMachineName",
+             "StateMachineType", "RoleArn"}
 _CFN_NOTED = {
     "LoggingConfiguration": "executions and their history are kept in Cumulo's store, not sent to CloudWatch Logs",
     "TracingConfiguration": "Cumulo does not trace with X-Ray",
@@ -172,7 +173,8 @@ def read_machine(kind: str, logical_id: str, line: int, name: str, arn: str, pro
     for key, value in props.items():
         if key in noted:
             notes.append(f"{key} ignored: {noted[key]}")
-        elif key == "DefinitionS3Location" or (sam and key == "DefinitionUri" and not isinstance(value, str)):
+        elif (key == "DefinitionS3Location" and (sam or not isinstance(value, str))) or (
+                sam and key == "DefinitionUri" and not isinstance(value, str)):
             inline = "Definition, or DefinitionUri with a local file" if sam else "Definition or DefinitionString"
             raise IntrinsicError(f"property {key}: Cumulo reads no S3 locations; give the definition inline "
                                  f"({inline})")
@@ -200,7 +202,7 @@ def read_machine(kind: str, logical_id: str, line: int, name: str, arn: str, pro
 
 
 def _definition(sam: bool, props: dict[str, Any], base: Path) -> tuple[Any, str]:
-    keys = ("Definition", "DefinitionUri") if sam else ("Definition", "DefinitionString")
+    keys = ("Definition", "DefinitionUri") if sam else ("Definition", "DefinitionString", "DefinitionS3Location")
     given = [k for k in keys if props.get(k) is not None]
     if len(given) != 1:
         raise IntrinsicError(f"exactly one of {' or '.join(keys)} is required"
@@ -217,21 +219,21 @@ def _definition(sam: bool, props: dict[str, Any], base: Path) -> tuple[Any, str]
             raise IntrinsicError(f"property DefinitionString: must be JSON text, got {type(value).__name__}")
         return value, key
     if value.startswith("s3://"):
-        raise IntrinsicError("property DefinitionUri: Cumulo reads no S3 locations; give a local file path "
+        raise IntrinsicError(f"property {key}: Cumulo reads no S3 locations; give a local file path "
                              "(relative to the template) or an inline Definition")
     path = (base / value).resolve()
     try:
         doc = parse(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise IntrinsicError(f"property DefinitionUri: cannot read {value} ({path}): {exc.strerror or exc}") from None
+        raise IntrinsicError(f"property {key}: cannot read {value} ({path}): {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise IntrinsicError(f"property DefinitionUri: {value} is not UTF-8 text") from None
+        raise IntrinsicError(f"property {key}: {value} is not UTF-8 text") from None
     except IntrinsicError as exc:
         where = f" (line {exc.line})" if exc.line else ""
-        raise IntrinsicError(f"property DefinitionUri: {value}{where}: {exc.message}") from None
+        raise IntrinsicError(f"property {key}: {value}{where}: {exc.message}") from None
     doc = plain(doc)
     if not isinstance(doc, dict):
-        raise IntrinsicError(f"property DefinitionUri: {value} must hold a map (the state machine's definition)")
+        raise IntrinsicError(f"property {key}: {value} must hold a map (the state machine's definition)")
     return doc, key
 
 

@@ -1,4 +1,4 @@
-"""An AWS SAM template (a subset), read into typed, validated resources.
+"""A CloudFormation template, SAM or plain (a subset), read into typed, validated resources.
 
 ``load_template`` reads a template, checks it as CloudFormation and SAM would, and returns a
 ``Template`` of resources; ``resolve_outputs`` fills in the ``Outputs`` once the deploy engine knows
@@ -6,8 +6,10 @@ the attributes of what it made. Both are pure apart from reading the template an
 (``CodeUri``, ``ContentUri``, ``DefinitionUri``). Faults are ``TemplateError``s naming the resource
 (or parameter, condition, output) and the line it is written on.
 
-This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (required; with
-``AWS::LanguageExtensions`` or not), ``Parameters`` (every type CloudFormation has, checked as it checks them;
+This module reads the sections — ``Transform: AWS::Serverless-2016-10-31`` (with
+``AWS::LanguageExtensions`` or not; without it the template is plain CloudFormation, whose own
+``AWS::Lambda::*`` types are read by the same kinds: ``cumulo.deploy.lambda_resources``; ``AWS::Include``
+snippets are put in first: ``cumulo.deploy.include``), ``Parameters`` (every type CloudFormation has, checked as it checks them;
 ``AWS::SSM::Parameter::Value<…>`` read from Parameter Store, and dynamic references ``{{resolve:…}}`` in
 ``Resources`` replaced, through ``references``: ``cumulo.deploy.references``), ``Mappings``, ``Conditions``, ``Globals`` (each
 kind reads its own part), ``Resources``, ``Outputs`` — resolves intrinsics and hands each resource to
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cumulo.deploy.include import expand_includes
 from cumulo.deploy.references import Lookup, ReferenceError_, resolve_references
 from cumulo.deploy.intrinsics import (
     NO_VALUE, ConditionError, IntrinsicError, Node, Scope, evaluate_conditions, parse, resolve, to_str,
@@ -161,7 +164,7 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     path = Path(path).absolute()
     stack = _stack_name(stack_name, path)
     text, doc = _read(path)
-    _check_sections(doc, path)
+    sam = _check_sections(doc, path)
     values = _parameters(_section(doc, "Parameters"), dict(parameters or {}), references)
     try:
         resolve_references(_section(doc, "Resources"), references)
@@ -169,7 +172,7 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
         raise TemplateError(f"Resources: {exc}") from None
     scope = Scope({**_pseudo_parameters(stack, region, account_id), **values}, _mappings(doc))
     scope = Scope(scope.parameters, scope.mappings, _conditions(doc, scope))
-    entries = _resource_entries(doc, scope.conditions)
+    entries = _resource_entries(doc, scope.conditions, sam)
     load = Load(stack, region, account_id, path.parent, _section(doc, "Globals"), queue_endpoint, scope, scope)
     resources = _read_resources(entries, load)
     description = doc.get("Description")
@@ -241,6 +244,10 @@ def _read(path: Path) -> tuple[str, Node]:
         raise _error(f"Template {path.name} (line {exc.line})", exc.message, line=exc.line) from None
     if not isinstance(doc, Node):
         raise TemplateError(f"Template {path.name}: must be a map of sections, got {type(doc).__name__}")
+    try:
+        doc = expand_includes(doc, path.parent)      # AWS::Include runs before every other transform
+    except IntrinsicError as exc:
+        raise _error(f"Template {path.name} (line {exc.line})", exc.message, line=exc.line) from None
     return text, doc
 
 
@@ -253,7 +260,9 @@ def _section(doc: Node, name: str) -> Node:
     return value
 
 
-def _check_sections(doc: Node, path: Path) -> None:
+def _check_sections(doc: Node, path: Path) -> bool:
+    """Checks the sections; whether the template is a SAM one (``Transform: AWS::Serverless-2016-10-31``).
+    Without that transform it is plain CloudFormation: no ``Globals``, no ``AWS::Serverless::*`` types."""
     for key in doc:
         if key not in _SECTIONS:
             raise _error(f"Template {path.name} (line {doc.line_of(key)})", f"unknown section '{key}'",
@@ -263,15 +272,18 @@ def _check_sections(doc: Node, path: Path) -> None:
         line = doc.line_of("AWSTemplateFormatVersion")
         raise _error(f"AWSTemplateFormatVersion (line {line})", f"'{version}' is not '2010-09-09'", line=line)
     transform = doc.get("Transform")
-    names = transform if isinstance(transform, list) else [transform]
-    if transform is None or SERVERLESS_TRANSFORM not in names:
-        raise _error(f"Template {path.name} (line {doc.line_of('Transform')})",
-                     f"Transform: {SERVERLESS_TRANSFORM} is required (this is not a SAM template)")
+    names = [] if transform is None else transform if isinstance(transform, list) else [transform]
     for other in names:
         if other not in (SERVERLESS_TRANSFORM, LANGUAGE_EXTENSIONS):
             raise _error(f"Transform (line {doc.line_of('Transform')})", f"transform '{other}' is not supported")
+    sam = SERVERLESS_TRANSFORM in names
+    if not sam and "Globals" in doc:
+        line = doc.line_of("Globals")
+        raise _error(f"Template {path.name} (line {line})", f"the Globals section needs Transform: "
+                     f"{SERVERLESS_TRANSFORM} (it is SAM's)", line=line)
     if not _section(doc, "Resources"):
         raise _error(f"Template {path.name}", "the Resources section is required and must not be empty")
+    return sam
 
 
 def stack_id(stack: str, region: str, account: str) -> str:
@@ -505,12 +517,12 @@ def _conditions(doc: Node, scope: Scope) -> dict[str, bool]:
 
 # --- resources ----------------------------------------------------------------------------
 
-def _resource_entries(doc: Node, conditions: Mapping[str, bool]) -> list[Entry]:
+def _resource_entries(doc: Node, conditions: Mapping[str, bool], sam: bool = True) -> list[Entry]:
     resources = _section(doc, "Resources")
     entries = []
     for logical_id, resource in resources.items():
         line = resources.line_of(logical_id)
-        condition = _check_resource(logical_id, resource, line, resources, conditions)
+        condition = _check_resource(logical_id, resource, line, resources, conditions, sam)
         if condition is None or conditions[condition]:
             properties = resource.get("Properties")
             properties = Node(line=line) if properties is None else properties     # ``Properties:`` with nothing
@@ -550,7 +562,7 @@ def _embedded_connectors(logical_id: str, resource: Node, line: int) -> list[Ent
 
 
 def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
-                    conditions: Mapping[str, bool]) -> str | None:
+                    conditions: Mapping[str, bool], sam: bool = True) -> str | None:
     """Checks one resource entry; returns the name of its Condition, if any."""
     def fail(detail: str) -> TemplateError:
         return _error(f"Resource {logical_id} (line {line})", detail, logical_id, line)
@@ -566,6 +578,11 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
         raise fail(f"unknown resource attribute '{extra[0]}'")
     if KINDS.of_type(resource["Type"]) is None:
         raise fail(_unsupported(resource["Type"]))
+    if not sam and str(resource["Type"]).startswith("AWS::Serverless::"):
+        raise fail(f"type {resource['Type']} needs Transform: {SERVERLESS_TRANSFORM} (SAM makes it into "
+                   "CloudFormation resources)")
+    if not sam and "Connectors" in resource:
+        raise fail(f"the Connectors attribute needs Transform: {SERVERLESS_TRANSFORM}")
     depends = resource.get("DependsOn", [])
     for name in depends if isinstance(depends, list) else [depends]:
         if name not in resources:

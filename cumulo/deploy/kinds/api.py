@@ -1,5 +1,7 @@
 """``AWS::Serverless::HttpApi``, ``AWS::Serverless::Api`` (REST, ``deploy/rest_apis.py``), and the APIs SAM makes for functions' ``HttpApi`` and ``Api`` events
-(``ServerlessHttpApi``, ``ServerlessRestApi``): read with their routes by ``cumulo.deploy.apis``.
+(``ServerlessHttpApi``, ``ServerlessRestApi``): read with their routes by ``cumulo.deploy.apis``; plain
+CloudFormation's ``AWS::ApiGateway::*`` (``deploy/rest_resources.py``) and ``AWS::ApiGatewayV2::*``
+(``deploy/http_resources.py``) assembled into the same configurations.
 
 Each API is stored whole (the template is the API's one source of truth; an unchanged one is not
 written), after the functions its routes and authorizers name, and deleted when the template no
@@ -22,7 +24,9 @@ from cumulo.deploy.apis import (
 from cumulo.deploy.intrinsics import IntrinsicError, resolve
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
 from cumulo.deploy.properties import plain
-from cumulo.deploy.rest_resources import RAW_TYPES, raw_ids, raw_rest_apis
+from cumulo.deploy.http_resources import HTTP_RAW_TYPES, raw_http_apis, raw_http_ids
+from cumulo.deploy.rest_resources import RAW_TYPES as REST_RAW_TYPES
+from cumulo.deploy.rest_resources import raw_ids, raw_rest_apis
 from cumulo.errors import ResourceNotFoundException
 from cumulo.gateway.model import HttpApi as HttpApiDocument
 from cumulo.gateway.model import Stage
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpApi", "local_api_urls"]
 
+RAW_TYPES = (*REST_RAW_TYPES, *HTTP_RAW_TYPES)
 _EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?![\w-]|\.\w)")
 
 
@@ -77,7 +82,9 @@ class HttpApi(Kind):
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
         try:
-            configs.update(raw_rest_apis(load.stack, raw, api_id_for))
+            configs.update(raw_rest_apis(load.stack, [r for r in raw if r[1] in REST_RAW_TYPES], api_id_for))
+            configs.update(raw_http_apis(load.stack, [r for r in raw if r[1] in HTTP_RAW_TYPES], api_id_for,
+                                         load.region))
             return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api,
                              _globals_section(load, "Api"))
         except IntrinsicError as exc:
@@ -131,10 +138,12 @@ def _names(entries: list[Entry], load: Load) -> Attributes:
     attributes: Attributes = {}
     for entry in entries:
         api_id = api_id_for(load.stack, entry.logical_id)
-        if entry.type in RAW_TYPES:          # AWS::ApiGateway::* (deploy/rest_resources.py)
-            for attribute, value in raw_ids(load.stack, entry.logical_id, entry.type, api_id).items():
+        if entry.type in RAW_TYPES:          # AWS::ApiGateway::* and AWS::ApiGatewayV2::*
+            ids = raw_ids(load.stack, entry.logical_id, entry.type, api_id) if entry.type in REST_RAW_TYPES else \
+                raw_http_ids(load.stack, entry.logical_id, entry.type, api_id, load.region)
+            for attribute, value in ids.items():
                 attributes[(entry.logical_id, attribute)] = value
-            if entry.type == "AWS::ApiGateway::Stage":
+            if entry.type in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"):
                 try:
                     attributes[(entry.logical_id, "Ref")] = plain(resolve(entry.properties["StageName"],
                                                                           load.plain))

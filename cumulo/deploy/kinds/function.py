@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from cumulo.deploy.buses import RuleSpec, read_function_rules
-from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
+from cumulo.deploy import lambda_resources as lr
+from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, Scope, resolve, to_str
 from cumulo.deploy.kinds import deployment_config, invoke_config
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error
 from cumulo.deploy.kinds.function_url import url_attributes
@@ -78,6 +79,8 @@ class FunctionResource(FunctionSpec):
     metadata: Any = field(default=None, compare=False)   # the resource's Metadata (BuildMethod: cumulo.deploy.build)
     deployment_application: str = ""   # with DeploymentPreference: SAM's ServerlessDeploymentApplication
     deployment_group: str = ""          # and the function's <LogicalId>DeploymentGroup
+    versions: tuple[str, ...] = ()      # logical ids of the AWS::Lambda::Version resources its alias points at
+    aliases: tuple[str, ...] = ()       # logical ids of AWS::Lambda::Alias resources: its AutoPublishAlias
 
 
 DEPLOYMENT_APPLICATION = "ServerlessDeploymentApplication"
@@ -107,7 +110,7 @@ def default_function_name(stack_name: str, logical_id: str) -> str:
 
 class Function(Kind):
     name = "function"
-    types = (FUNCTION_TYPE,)
+    types = (FUNCTION_TYPE, lr.FUNCTION, lr.VERSION, lr.ALIAS)
     after = ("layer", "role", "deployment config")
     listed = 10
     record_key = "functions"
@@ -121,16 +124,32 @@ class Function(Kind):
             globals_ = check_globals(load.globals)
         except IntrinsicError as exc:
             raise error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
-        merged = [replace(e, properties=merge_globals(globals_, e.properties)) for e in entries]
-        named: dict[str, tuple[Entry, str]] = {}
+        merged: list[Entry] = []
+        notes: dict[str, list[str]] = {}
+        for e in entries:
+            if e.type == FUNCTION_TYPE:
+                merged.append(replace(e, properties=merge_globals(globals_, e.properties)))
+            elif e.type == lr.FUNCTION:         # plain CloudFormation: no Globals, its properties as SAM's
+                try:
+                    properties, notes[e.logical_id] = lr.function_properties(e.properties)
+                except IntrinsicError as exc:
+                    raise error(e.where, exc.message, e.logical_id, exc.line or e.line) from None
+                merged.append(replace(e, properties=properties))
+        names = {entry.logical_id: _explicit_name(entry, load) or default_function_name(load.stack, entry.logical_id)
+                 for entry in merged}
+        merged, versions = _versions_and_aliases(merged, names, [e for e in entries if e.type in (lr.VERSION, lr.ALIAS)],
+                                                 load)
+        named: dict[str, tuple[Entry, str, dict[str, Any]]] = {}
         owners: dict[str, str] = {}
         attributes: Attributes = {}
         for entry in merged:
-            name = _explicit_name(entry, load) or default_function_name(load.stack, entry.logical_id)
+            name = names[entry.logical_id]
             if name in owners:
                 raise error(entry.where, f"function name '{name}' is already used by resource {owners[name]}",
                             entry.logical_id, entry.line)
-            named[entry.logical_id] = (entry, name)
+            extra = {**versions.get(entry.logical_id, {})}
+            extra["notes"] = notes.get(entry.logical_id, []) + extra.get("notes", [])
+            named[entry.logical_id] = (entry, name, extra)
             owners[name] = entry.logical_id
             attributes[(entry.logical_id, "Ref")] = name
             attributes[(entry.logical_id, "Arn")] = load.arns.function(name)
@@ -151,16 +170,19 @@ class Function(Kind):
             if "FunctionUrlConfig" in entry.properties:    # the URL SAM makes: <LogicalId>Url
                 attributes.update(url_attributes(f"{entry.logical_id}Url", load.arns, name,
                                                  alias if isinstance(alias, str) else None))
+            attributes.update(_version_attributes(extra, load.arns, name, alias if isinstance(alias, str) else None))
         return named, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
         functions = []
-        for entry, name in named.values():
+        for entry, name, extra in named.values():
             try:
                 spec = read_function(entry.properties, load.scope, load.base)
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
-            functions.append(_resource(entry, name, spec, load))
+            fn = _resource(entry, name, spec, load)
+            functions.append(replace(fn, notes=fn.notes + extra["notes"], versions=tuple(extra.get("versions", ())),
+                                     aliases=tuple(extra.get("aliases", ()))))
         return functions
 
     def expand(self, fn: FunctionResource) -> Iterable[tuple[str, Any]]:
@@ -203,6 +225,8 @@ class Function(Kind):
             alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
             known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
+        known.update(_version_attributes({"versions": fn.versions, "aliases": fn.aliases}, arns, fn.function_name,
+                                         fn.auto_publish_alias))
         return known
 
     def deployed(self, fn: FunctionResource, deploy: Deploy) -> Attributes:
@@ -214,6 +238,12 @@ class Function(Kind):
         if fn.auto_publish_alias:
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = arns.function(
                 fn.function_name, fn.auto_publish_alias)
+            try:        # the version the alias points at, now that it is published
+                version = deploy.c.get_alias(fn.function_name, fn.auto_publish_alias).function_version
+            except ResourceNotFoundException:
+                version = None
+            known.update(_version_attributes({"versions": fn.versions, "aliases": fn.aliases}, arns, fn.function_name,
+                                             fn.auto_publish_alias, version))
         return known
 
     def derives(self, fn: FunctionResource, logical_id: str) -> bool:
@@ -340,6 +370,111 @@ def _explicit_name(entry: Entry, load: Load) -> str | None:
     except (IntrinsicError, CumuloError) as exc:
         raise error(entry.where, f"property FunctionName (line {line}): {exc.message}", entry.logical_id,
                     line) from None
+
+
+def _versions_and_aliases(functions: list[Entry], names: dict[str, str], entries: list[Entry], load: Load,
+                          ) -> tuple[list[Entry], dict[str, dict[str, list[str]]]]:
+    """``AWS::Lambda::Version`` and ``AWS::Lambda::Alias`` resources as their function's ``AutoPublishAlias``
+    (SAM makes exactly these two of it): each alias must point at a version of the template of the same
+    function. The functions with the alias set, and each function's version and alias logical ids."""
+    by_name = {name: logical_id for logical_id, name in names.items()}
+    local: Attributes = {}
+    for logical_id, name in names.items():
+        local[(logical_id, "Ref")] = name
+        local[(logical_id, "Arn")] = load.arns.function(name)
+    scope = Scope(load.plain.parameters, load.plain.mappings, load.plain.conditions,
+                  lambda lid, attribute: _local_lookup(local, lid, attribute))
+    owner: dict[str, str] = {}       # version logical id -> function logical id
+    extra: dict[str, dict[str, Any]] = {}
+    added: dict[str, dict[str, Any]] = {}      # function logical id -> properties the version and alias give it
+    for entry in sorted(entries, key=lambda e: e.type != lr.VERSION):     # versions first
+        def value(key: str, required: bool = True) -> Any:
+            if key not in entry.properties:
+                if required:
+                    raise error(entry.where, f"property {key} is required", entry.logical_id, entry.line)
+                return None
+            try:
+                return resolve(entry.properties[key], scope)
+            except IntrinsicError as exc:
+                line = entry.properties.line_of(key)
+                raise error(entry.where, f"property {key} (line {line}): {exc.message}", entry.logical_id,
+                            line) from None
+        name, _ = lr.qualified_name(value("FunctionName"))
+        function = by_name.get(name)
+        if function is None:
+            raise error(entry.where, f"property FunctionName: '{name}' is not a function of this template (Cumulo "
+                        "publishes versions and aliases of the template's own functions)", entry.logical_id,
+                        entry.properties.line_of("FunctionName"))
+        mine = extra.setdefault(function, {"versions": [], "aliases": []})
+        gives = added.setdefault(function, {})
+        settings = {k: entry.properties[k] for k in ("ProvisionedConcurrencyConfig",) if k in entry.properties}
+        if entry.type == lr.VERSION:
+            owner[entry.logical_id] = function
+            mine["versions"].append(entry.logical_id)
+            token = _version_token(entry.logical_id)
+            local[(entry.logical_id, "Ref")] = local[(entry.logical_id, "FunctionArn")] = token
+            local[(entry.logical_id, "Version")] = token
+            if "Description" in entry.properties:
+                gives["VersionDescription"] = entry.properties["Description"]
+            gives.update(settings)
+            continue
+        version = value("FunctionVersion")
+        pointed = next((lid for lid in owner if _version_token(lid) == version), None)
+        if pointed is None or owner[pointed] != function:
+            raise error(entry.where, "property FunctionVersion: Cumulo points an alias at a version the template "
+                        "publishes of the same function (!GetAtt <Version>.Version); a version number or $LATEST "
+                        "is not supported", entry.logical_id, entry.properties.line_of("FunctionVersion"))
+        if "AutoPublishAlias" in gives:
+            raise error(entry.where, f"function {function} already has alias {gives['AutoPublishAlias']}: Cumulo "
+                        "publishes one alias per function of a template", entry.logical_id, entry.line)
+        gives["AutoPublishAlias"] = entry.properties.get("Name")
+        gives.update(settings)
+        mine["aliases"].append(entry.logical_id)
+        if "RoutingConfig" in entry.properties:
+            mine.setdefault("notes", []).append(f"{entry.logical_id}: RoutingConfig ignored: the alias points at "
+                                                "the latest version only")
+    for function, mine in extra.items():
+        if mine["versions"] and not mine["aliases"]:
+            mine.setdefault("notes", []).append(f"{', '.join(mine['versions'])}: a version no alias points at is not "
+                                                "published: Cumulo publishes versions for an AWS::Lambda::Alias")
+    out = []
+    for entry in functions:
+        if added.get(entry.logical_id):
+            properties = Node(entry.properties, line=entry.properties.line)
+            properties.key_lines.update(entry.properties.key_lines)
+            for key, given in added[entry.logical_id].items():
+                properties[key] = given
+                properties.key_lines[key] = entry.line
+            entry = replace(entry, properties=properties)
+        out.append(entry)
+    return out, extra
+
+
+def _local_lookup(known: Attributes, logical_id: str, attribute: str) -> Any:
+    if (logical_id, attribute) not in known:
+        raise IntrinsicError(f"'{logical_id}.{attribute}' is not a function, version or parameter of this template")
+    return known[(logical_id, attribute)]
+
+
+def _version_token(logical_id: str) -> str:
+    """What a version's Ref and attributes are while the template is read (its number is known once published)."""
+    return f"cumulo-version-of:{logical_id};"
+
+
+def _version_attributes(extra: dict[str, Any], arns: Arns, name: str, alias: str | None,
+                        version: str | None = None) -> Attributes:
+    """``Ref``/``!GetAtt`` of a function's ``AWS::Lambda::Version`` (``Ref`` and ``FunctionArn``: the version's
+    ARN, ``Version``: its number; a stand-in until published) and ``AWS::Lambda::Alias`` (``Ref`` and
+    ``AliasArn``: the alias's ARN) resources."""
+    known: Attributes = {}
+    for logical_id in extra.get("versions", ()):
+        arn = arns.function(name, version) if version else _version_token(logical_id)
+        known[(logical_id, "Ref")] = known[(logical_id, "FunctionArn")] = arn
+        known[(logical_id, "Version")] = version or _version_token(logical_id)
+    for logical_id in extra.get("aliases", ()):
+        if alias:
+            known[(logical_id, "Ref")] = known[(logical_id, "AliasArn")] = arns.function(name, alias)
+    return known
 
 
 def _plain_value(entry: Entry, key: str, load: Load) -> Any:

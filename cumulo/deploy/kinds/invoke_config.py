@@ -1,5 +1,6 @@
 """The asynchronous-invocation config SAM makes of a function's ``EventInvokeConfig`` (on its alias with
-``AutoPublishAlias``). A plan shows a change to it as a detail of the function's change
+``AutoPublishAlias``), and CloudFormation's ``AWS::Lambda::EventInvokeConfig`` (``FunctionName``, ``Qualifier``:
+``$LATEST``, a version or an alias; destinations' types are read from their ARNs). A plan shows a change to it as a detail of the function's change
 (``differs``); a config the template drops is deleted after the deploy.
 """
 
@@ -8,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cumulo.deploy.kinds.base import Change, Deploy, Kind, quietly
-from cumulo.deploy.triggers import EventInvokeSpec
+from cumulo.deploy import lambda_resources as lr
+from cumulo.deploy.intrinsics import IntrinsicError, resolve
+from cumulo.deploy.kinds.base import Change, Deploy, Entry, Kind, Load, property_error, quietly
+from cumulo.deploy.properties import plain
+from cumulo.deploy.triggers import EventInvokeSpec, read_event_invoke_config
 from cumulo.errors import ResourceNotFoundException
 
 if TYPE_CHECKING:
@@ -27,8 +31,29 @@ class FunctionInvokeConfig:
 
 class EventInvokeConfig(Kind):
     name = "event invoke config"
+    types = (lr.INVOKE_CONFIG,)
     after = ("function",)
     record_key = "invoke_configs"
+
+    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        specs = []
+        for entry in entries:
+            try:
+                props = plain(resolve(entry.properties, load.scope))
+                for key in ("FunctionName", "Qualifier"):
+                    if key not in props:
+                        raise IntrinsicError(f"property {key} is required")
+                name, _ = lr.qualified_name(props.pop("FunctionName"))
+                _, qualifier = lr.qualified_name(f"{name}:{props.pop('Qualifier')}")
+                destinations = props.get("DestinationConfig")
+                if isinstance(destinations, dict):      # CloudFormation names no Type: SAM's, from the ARN
+                    props["DestinationConfig"] = {
+                        k: {**v, "Type": lr.destination_type(v.get("Destination"))} if isinstance(v, dict) else v
+                        for k, v in destinations.items()}
+                specs.append(FunctionInvokeConfig(name, qualifier, read_event_invoke_config(props)))
+            except IntrinsicError as exc:
+                raise property_error(entry, exc) from None
+        return specs
 
     def apply(self, spec: FunctionInvokeConfig, change: Change | None, deploy: Deploy) -> None:
         c, name, qualifier, config = deploy.c, spec.function_name, spec.qualifier, spec.config

@@ -1,5 +1,6 @@
 """``AWS::Serverless::LayerVersion``: read by ``cumulo.deploy.layers`` (``Globals.LayerVersion`` merged in),
-published before the functions that use it.
+published before the functions that use it; CloudFormation's ``AWS::Lambda::LayerVersion`` the same way, its
+properties written as SAM's (``cumulo.deploy.lambda_resources``; ``!GetAtt LayerVersionArn`` is its ``Ref``).
 
 While the template is read, ``!Ref MyLayer`` is a stand-in; planning finds the version ARN a deploy
 would reuse and applying the one it publishes (``Deploy.attributes``), which the function kind puts in
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cumulo.deploy import lambda_resources as lr
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, error, property_error
 from cumulo.deploy.layers import LAYER_TYPE, LayerSpec, layer_attributes, merge_layer_globals, read_layer
@@ -30,7 +32,7 @@ __all__ = ["Layer"]
 
 class Layer(Kind):
     name = "layer"
-    types = (LAYER_TYPE,)
+    types = (LAYER_TYPE, lr.LAYER)
     listed = 80
     record_key = "layers"
 
@@ -40,10 +42,16 @@ class Layer(Kind):
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
         specs = []
         for entry in entries:
-            try:
-                properties = merge_layer_globals(load.globals.get("LayerVersion"), entry.properties)
-            except IntrinsicError as exc:
-                raise error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
+            if entry.type == lr.LAYER:          # plain CloudFormation: no Globals
+                try:
+                    properties = lr.layer_properties(entry.properties)
+                except IntrinsicError as exc:
+                    raise property_error(entry, exc) from None
+            else:
+                try:
+                    properties = merge_layer_globals(load.globals.get("LayerVersion"), entry.properties)
+                except IntrinsicError as exc:
+                    raise error(f"Globals (line {exc.line})", exc.message, line=exc.line) from None
             try:
                 specs.append(read_layer(entry.logical_id, entry.line, properties, load.scope, load.base,
                                         entry.metadata))
@@ -59,7 +67,7 @@ class Layer(Kind):
 
     def deployed(self, spec: LayerSpec, deploy: Deploy) -> Attributes:
         arn = deploy.attributes.get((spec.logical_id, "Ref"))
-        return {(spec.logical_id, "Ref"): arn} if arn else {}
+        return {(spec.logical_id, "Ref"): arn, (spec.logical_id, "LayerVersionArn"): arn} if arn else {}
 
     def plan(self, spec: LayerSpec, deploy: Deploy) -> Change:
         """Whether a deploy would publish a version; the one it would reuse goes in ``deploy.attributes``."""

@@ -1,5 +1,6 @@
-"""Event-source mappings SAM makes of a function's ``SQS`` and ``Kinesis`` events (``MappingSpec``,
-``StreamMappingSpec`` from ``cumulo.deploy.triggers``); no template declares one itself yet.
+"""Event-source mappings SAM makes of a function's ``SQS``, ``Kinesis`` and ``DynamoDB`` events (``MappingSpec``,
+``StreamMappingSpec`` from ``cumulo.deploy.triggers``), and ``AWS::Lambda::EventSourceMapping`` resources, read
+as the event their source's service makes (``cumulo.deploy.lambda_resources``): ``Ref`` is the mapping's UUID.
 
 Deployed after the function and its source. The stack record keeps each mapping's UUID under
 ``<Function>.<Event>``, so a re-deploy finds it (the UUID stays the same across deploys); a mapping
@@ -15,8 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cumulo.deploy.kinds.base import Change, Deploy, Kind, quietly
-from cumulo.deploy.triggers import MappingSpec, StreamMappingSpec
+from cumulo.deploy import lambda_resources as lr
+from cumulo.deploy.intrinsics import IntrinsicError, resolve
+from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, property_error, quietly
+from cumulo.deploy.properties import plain
+from cumulo.deploy.triggers import MappingSpec, StreamMappingSpec, read_triggers
+from cumulo.model.function import Arns
 from cumulo.errors import ResourceNotFoundException
 
 if TYPE_CHECKING:
@@ -45,9 +50,41 @@ class FunctionMapping:
 
 class EventSourceMapping(Kind):
     name = "event source mapping"
+    types = (lr.MAPPING,)
     after = ("function", "queue", "stream", "table")
     listed = 70
     record_key = "mappings"
+
+    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
+        return {}, {k: v for entry in entries for k, v in _stand_ins(entry.logical_id).items()}
+
+    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
+        """``AWS::Lambda::EventSourceMapping``s: each the SQS, Kinesis or DynamoDB event of its function."""
+        specs = []
+        for entry in entries:
+            try:
+                props = plain(resolve(entry.properties, load.scope))
+                if "FunctionName" not in props:
+                    raise IntrinsicError("property FunctionName is required")
+                function, qualifier = lr.qualified_name(props["FunctionName"])
+                triggers = read_triggers(function, {entry.logical_id: lr.mapping_event(props)})
+            except IntrinsicError as exc:
+                raise property_error(entry, IntrinsicError(exc.message.removeprefix(f"event {entry.logical_id}: "),
+                                                           exc.line)) from None
+            specs.append(FunctionMapping(entry.logical_id, function, qualifier, triggers.mappings[0]))
+        return specs
+
+    def attributes(self, spec: FunctionMapping, arns: Arns) -> Attributes:
+        return _stand_ins(spec.key) if "." not in spec.key else {}
+
+    def deployed(self, spec: FunctionMapping, deploy: Deploy) -> Attributes:
+        """A declared mapping's ``Ref`` and ``Id``: its UUID; ``EventSourceMappingArn``."""
+        doc = _existing(deploy.c, spec, None) if "." not in spec.key else None
+        if doc is None:
+            return {}
+        arn = f"arn:aws:lambda:{deploy.c.arns.region}:{deploy.c.arns.account}:event-source-mapping:{doc['UUID']}"
+        return {(spec.key, "Ref"): doc["UUID"], (spec.key, "Id"): doc["UUID"],
+                (spec.key, "EventSourceMappingArn"): arn}
 
     def plan(self, spec: FunctionMapping, deploy: Deploy) -> Change:
         doc = _existing(deploy.c, spec, (deploy.before(self) or {}).get(spec.key))
@@ -92,6 +129,12 @@ class EventSourceMapping(Kind):
     def remove(self, previous: Any, current: dict[str, str], deploy: Deploy) -> None:
         for uuid in set((previous or {}).values()) - set(current.values()):
             quietly(deploy.c.mappings.delete, uuid)
+
+
+def _stand_ins(logical_id: str) -> Attributes:
+    """A declared mapping's attributes while the template is read (its UUID is known once it is made)."""
+    token = f"cumulo-mapping-of:{logical_id};"
+    return {(logical_id, "Ref"): token, (logical_id, "Id"): token, (logical_id, "EventSourceMappingArn"): token}
 
 
 def _params(spec: FunctionMapping) -> dict[str, Any]:

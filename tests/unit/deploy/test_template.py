@@ -446,7 +446,7 @@ Outputs:
     (HEAD + "Resources: {}\n", r"Template template.yaml: the Resources section is required"),
     (HEAD + "Resources:\n", r"Template template.yaml: the Resources section is required"),
     ("Resources:\n  Fn: {Type: AWS::Serverless::Function}\n",
-     r"Template template.yaml \(line 1\): Transform: AWS::Serverless-2016-10-31 is required"),
+     r"Resource Fn \(line 2\): type AWS::Serverless::Function needs Transform: AWS::Serverless-2016-10-31"),
     ("Transform: [AWS::Serverless-2016-10-31, AWS::Include]\nResources: {}\n",
      r"Transform \(line 1\): transform 'AWS::Include' is not supported"),
     ("AWSTemplateFormatVersion: '2011-01-01'\n" + HEAD + "Resources: {}\n",
