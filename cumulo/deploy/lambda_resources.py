@@ -65,11 +65,6 @@ def function_properties(properties: Node) -> tuple[Node, list[str]]:
     """An ``AWS::Lambda::Function``'s properties as an ``AWS::Serverless::Function``'s, and notes on what was
     left out. Unknown properties are kept, for the function's reading to refuse with their line."""
     out, notes = _node(properties.line), []
-    if "Role" not in properties:
-        raise IntrinsicError("property Role is required: CloudFormation makes no role for an AWS::Lambda::Function "
-                             "(SAM's AWS::Serverless::Function does)", properties.line)
-    if "Code" not in properties:
-        raise IntrinsicError("property Code is required", properties.line)
     for key, value in properties.items():
         line = properties.line_of(key)
         if key == "Code":
@@ -88,6 +83,11 @@ def function_properties(properties: Node) -> tuple[Node, list[str]]:
             notes.append(f"{key} ignored: {_NOTED[key]}")
         else:       # the same name (or unknown: refused with its line by the function's reading)
             _put(out, key, value, line)
+    if "Role" not in properties:
+        raise IntrinsicError("property Role is required: CloudFormation makes no role for an AWS::Lambda::Function "
+                             "(SAM's AWS::Serverless::Function does)", properties.line)
+    if "Code" not in properties:
+        raise IntrinsicError("property Code is required", properties.line)
     return out, notes
 
 

@@ -58,7 +58,7 @@ __all__ = [
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _SECTIONS = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Transform", "Globals",
-                       "Parameters", "Mappings", "Conditions", "Resources", "Outputs"})
+                       "Parameters", "Rules", "Mappings", "Conditions", "Resources", "Outputs"})
 _RESOURCE_KEYS = frozenset({"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
                             "UpdateReplacePolicy", "Description", "CreationPolicy", "UpdatePolicy", "Connectors"})
 _DELETION_POLICIES = ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot")

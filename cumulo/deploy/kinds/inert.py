@@ -72,6 +72,8 @@ INERT_TYPES: dict[str, _Type] = {
                                    "Cumulo's topics answer the account's keys; the policy is not evaluated yet"),
     "AWS::S3::BucketPolicy": _Type("grants access to an S3 bucket",
                                    "Cumulo keeps no bucket policy: its buckets answer the account's keys"),
+    "AWS::CDK::Metadata": _Type("records which CDK constructs made the stack, for AWS's usage statistics",
+                                "Cumulo records nothing of it: nothing is made", ref="id"),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
                                       "Cumulo's gateway writes access logs to its own store", ref="id"),
     "AWS::IAM::InstanceProfile": _Type("passes a role to EC2 instances", "Cumulo runs no EC2 instances: nothing is "

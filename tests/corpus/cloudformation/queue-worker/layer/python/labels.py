@@ -1,0 +1,2 @@
+def label(text):
+    return f"[orders] {text}"
