@@ -5,7 +5,8 @@
 CORPUS is a folder holding templates, e.g. a checkout of AWS's ``aws-samples/serverless-patterns``.
 Every ``*.yaml``/``*.yml``/``*.json``/``*.template`` file that parses as a CloudFormation template (a
 ``Resources`` map of typed resources) is counted; the SAM ones (``Transform:
-AWS::Serverless-2016-10-31``) are the collection measured. For each SAM template:
+AWS::Serverless-2016-10-31``) are the collection measured, and the plain CloudFormation ones are
+measured the same way beside them. For each template:
 
 - *types accepted*: every resource type is one Cumulo deploys or accepts (``KINDS``);
 - *runtimes run*: every function's ``Runtime`` (its own or ``Globals.Function``) is one Cumulo runs
@@ -294,6 +295,19 @@ def report(results: list[Result], corpus: Path, top: int, deployed: bool) -> str
     if deployed:
         failures = collections.Counter(reason(r.deploy_error or "") for r in sam if r.planned and r.deployed is False)
         lines += ["", "planned but refused by the real deploy:"] + _top(failures, top)
+    plain_had = [r for r in plain if r.runtimes_run and r.services_had]
+    lines += ["", "plain CloudFormation templates (no SAM transform):",
+              f"  use only resource types Cumulo accepts  {sum(r.accepted for r in plain):4d} / {len(plain)}",
+              f"  plan (deploy --dry-run)                 {sum(r.planned for r in plain):4d} / {len(plain)}",
+              f"  runtimes run and only services Cumulo has {len(plain_had):4d}",
+              f"    of those, plan                        {sum(r.planned for r in plain_had):4d} / {len(plain_had)}"]
+    if deployed:
+        lines += [f"  deploy (real, --no-build)               {sum(bool(r.deployed) for r in plain):4d} / {len(plain)}",
+                  f"    runtimes run and services had, deploy {sum(bool(r.deployed) for r in plain_had):4d} / "
+                  f"{len(plain_had)}"]
+    plain_errors = collections.Counter(reason(r.plan_error) if r.plan_error else f"not accepted: {r.not_accepted[0]}"
+                                       for r in plain_had if not r.planned)
+    lines += ["", "why plain templates needing only what Cumulo has do not plan:"] + _top(plain_errors, top)
     runtimes = collections.Counter(rt for r in sam for rt in r.runtimes if rt not in SUPPORTED_RUNTIMES)
     lines += ["", "runtimes Cumulo does not run, by templates:"] + _top(runtimes, 10)
     missing = collections.Counter(s for r in runs for s in r.missing_services)
@@ -315,10 +329,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="corpus-plan-") as tmp:
         for path, doc in templates:
             result = inspect(path.relative_to(args.corpus), doc)
-            if result.sam:
-                plan_one(Path(tmp) / "home", path, doc, result)
-                if args.deploy and result.planned:
-                    deploy_one(path, doc, result)
+            plan_one(Path(tmp) / "home", path, doc, result)      # SAM and plain CloudFormation alike
+            if args.deploy and result.planned:
+                deploy_one(path, doc, result)
             results.append(result)
     print(report(results, args.corpus, args.top, args.deploy))
     print(f"\n({time.monotonic() - started:.0f} s)")

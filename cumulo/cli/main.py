@@ -598,7 +598,7 @@ def _deploy_template(c: Any, template: Path, parameters: tuple[str, ...], stack_
 @_aws_errors
 def deploy_command(ctx: click.Context, template: Path, parameters: tuple[str, ...], stack_name: str | None,
                    no_build: bool, dry_run: bool) -> None:
-    """Deploy an AWS SAM template: plan, apply, roll back if any resource fails.
+    """Deploy a SAM or plain CloudFormation template: plan, apply, roll back if any resource fails.
 
     Re-deploying an unchanged template changes nothing. Functions removed from
     the template since the last deploy of the same stack are deleted. API URLs

@@ -16,34 +16,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from tests.integration.test_cloudformation_write import _outputs, cfn, server  # noqa: F401 - fixtures
 from tests.integration.test_server import CumuloServer
 
 AWS = Path(sys.executable).parent / "aws"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "cloudformation"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("cfn-plain") / "home")
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def cfn(server: CumuloServer) -> BaseClient:
-    return server.aws("cloudformation")
-
-
-def _outputs(cfn: BaseClient, stack: str) -> dict[str, str]:
-    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-    assert described["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
 def _invoke(server: CumuloServer, name: str, event: Any = None) -> Any:
