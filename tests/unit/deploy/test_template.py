@@ -451,7 +451,7 @@ Outputs:
      r"Transform \(line 1\): transform 'AWS::Include' is not supported"),
     ("AWSTemplateFormatVersion: '2011-01-01'\n" + HEAD + "Resources: {}\n",
      r"AWSTemplateFormatVersion \(line 1\): '2011-01-01' is not '2010-09-09'"),
-    (function("Rules: {}\n"), r"Template template.yaml \(line 2\): unknown section 'Rules'"),
+    (function("Outputz: {}\n"), r"Template template.yaml \(line 2\): unknown section 'Outputz'"),
     (function("Parameters: [1]\n"), r"Section Parameters \(line 2\): must be a map"),
     (HEAD + "Resources:\n  Fn: {Type: AWS::Serverless::Function}\n  Fn: {Type: AWS::Serverless::Function}\n",
      r"Template template.yaml \(line 4\): duplicate key 'Fn'"),
