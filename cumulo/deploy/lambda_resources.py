@@ -74,8 +74,9 @@ def function_properties(properties: Node) -> tuple[Node, list[str]]:
             _put(out, "Tags", _tags(value, line), line)
         elif key == "DeadLetterConfig":
             _put(out, "DeadLetterQueue", _dead_letter(value, line), line)
-        elif key == "TracingConfig":
-            _put(out, "Tracing", value, line)       # ignored, with SAM's note
+        elif key == "TracingConfig":        # {Mode: Active | PassThrough}: SAM's Tracing
+            _put(out, "Tracing", value.get("Mode", "PassThrough") if isinstance(value, dict) and not
+                 is_intrinsic(value) else value, line)
         elif key in _SAM_ONLY:
             raise IntrinsicError(f"property {key} (line {line}): is a property of AWS::Serverless::Function, not of "
                                  "AWS::Lambda::Function", line)

@@ -61,7 +61,7 @@ def test_a_plain_function_reads_as_sams(tmp_path: Path) -> None:
     assert fn.function_name == "shop-Fn" and fn.handler == "index.handler" and not fn.implicit_role
     assert fn.tags == {"team": "web"} and fn.dead_letter_arn.startswith("arn:aws:sqs:")
     assert fn.role.startswith("arn:aws:iam::000000000000:role/shop-Role-")
-    assert any("FileSystemConfigs ignored" in n for n in fn.notes) and any("Tracing ignored" in n for n in fn.notes)
+    assert any("FileSystemConfigs ignored" in n for n in fn.notes)
     assert isinstance(fn.code_uri, bytes)          # ZipFile, packed as InlineCode is
 
 
