@@ -98,3 +98,29 @@ def test_which_functions_use_the_runtimes_sdk(tmp_path: Path) -> None:
     assert not catalog.uses_runtime_sdk(code(**{"app.py": "import boto3\n", "boto3/__init__.py": ""}))
     layers = code(**{"python/boto3/__init__.py": ""})
     assert not catalog.uses_runtime_sdk(code(**{"app.py": "import boto3\n"}), layers)
+
+
+EVERY_SERVICE = """
+import boto3
+import botocore.httpsession
+import os, sys
+def handler(event, context):
+    assert boto3.DEFAULT_SESSION is not None, "not forked from the SDK zygote"
+    made = [type(boto3.client(name)).__name__ for name in event["services"]]
+    return {"made": made, "sdk_here": os.path.isdir(os.path.dirname(sys.modules["botocore"].__file__)),
+            "ca_bundle": os.path.isfile(botocore.httpsession.DEFAULT_CA_BUNDLE)}
+"""
+
+
+@pytest.mark.parametrize("snap_start", ["None", "PublishedVersions"])
+def test_services_not_preloaded_load_from_where_the_sdk_is_inside(platform: Cumulo, snap_start: str) -> None:
+    """Models the SDK zygote did not load are read from disk inside the sandbox. Where the platform
+    is installed under /tmp or /opt (a CI checkout), its packages are bound elsewhere there
+    (/var/runtime): the preloaded SDK's paths follow them (zygote_main._relocate_preloaded)."""
+    name = f"every-{snap_start.lower()}"
+    platform.create_function(name, _zip(**{"app.py": EVERY_SERVICE}), "app.handler", snap_start=snap_start,
+                             environment={"AWS_EC2_METADATA_DISABLED": "true"})
+    result = platform.invoke(name, json.dumps({"services": ["codedeploy", "xray", "cloudwatch", "sqs"]}).encode())
+    assert result.function_error is None, result.payload
+    assert result.json() == {"made": ["CodeDeploy", "XRay", "CloudWatch", "SQS"], "sdk_here": True,
+                             "ca_bundle": True}

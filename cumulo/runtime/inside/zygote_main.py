@@ -288,6 +288,43 @@ def _forget_bundled(folders: list[str]) -> None:
                 del sys.modules[module]
 
 
+def _relocate_preloaded(old: str, new: str) -> None:
+    """The preloaded SDK's paths after its folder was bound at ``new`` (a platform installed under
+    /tmp or /opt, whose own folders an environment's /tmp and /opt cover): the modules' files and
+    package paths, the path constants botocore computed at import (its data folder, its CA bundle)
+    and the default session's data search paths. Without this, every service model not preloaded
+    (``boto3.client("codedeploy")``) was not found."""
+    def moved(value: object) -> object:
+        if isinstance(value, str) and (value == old or value.startswith(old + os.sep)):
+            return new + value[len(old):]
+        return value
+
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in RUNTIME_PACKAGES:
+            continue
+        names = vars(module)
+        for key, value in list(names.items()):
+            if isinstance(value, str):
+                names[key] = moved(value)
+            elif isinstance(value, list) and key == "__path__":
+                value[:] = [moved(p) for p in value]
+            elif isinstance(value, type) and value.__module__ == name:
+                for attr, held in list(vars(value).items()):
+                    if isinstance(held, str) and moved(held) != held:
+                        setattr(value, attr, moved(held))
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and isinstance(spec.origin, str):
+            spec.origin = str(moved(spec.origin))
+        if spec is not None and isinstance(spec.submodule_search_locations, list):
+            spec.submodule_search_locations[:] = [str(moved(p)) for p in spec.submodule_search_locations]
+    boto3 = sys.modules.get("boto3")
+    session = getattr(boto3, "DEFAULT_SESSION", None) if boto3 is not None else None
+    if session is not None:
+        loader = session._session.get_component("data_loader")
+        loader.search_paths[:] = [str(moved(p)) for p in loader.search_paths]
+    importlib.invalidate_caches()
+
+
 def _standard_library(paths: list[str]) -> list[str]:
     """What a function may import besides its code, its layers and SITE_DIR: the interpreter's own
     library. The zygote runs without ``site`` (``-S``), so no site-packages folder or ``.pth``
@@ -483,6 +520,8 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
             sys.meta_path.append(_RuntimePackages(runtime_packages))
         if spec.get("sdk"):   # forked from the SDK zygote: what the function brings itself wins
             _forget_bundled(sys.path[:-len(platform_paths) or None])
+            if runtime_packages and shown[-1] != runtime_packages:
+                _relocate_preloaded(shown[-1], runtime_packages)
         for name in [m for m in sys.modules if m == "cumulo" or m.startswith("cumulo.")]:
             del sys.modules[name]   # the runtime keeps its references; a function cannot import it
         for stream in (sys.stdout, sys.stderr):
