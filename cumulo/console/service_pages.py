@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from cumulo.console.html import Safe, join, render, url
 from cumulo.edge.gateway import access_log_group
-from cumulo.errors import CumuloError
+from cumulo.errors import ValidationException
 from cumulo.model.stream import shard_id
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def table_page(c: "Cumulo", name: str, start: str = "") -> Safe:
         try:
             ask["ExclusiveStartKey"] = json.loads(start)
         except ValueError:
-            raise _BadStart() from None
+            raise ValidationException("The start key is not JSON.") from None
     out = c.tables.scan(ask)
     rows = []
     for item in out.get("Items", []):
@@ -168,17 +168,6 @@ def table_page(c: "Cumulo", name: str, start: str = "") -> Safe:
         if more else Safe("")
     return render('<p>{n} items in all (as DescribeTable counts them).</p>{t}{p}', n=t.get("ItemCount", 0),
                   t=_table(f"Items of {name}, in scan order", [*keys, "Other attributes"], rows, "No items."), p=pager)
-
-
-class _BadStart(CumuloError):
-    status = 400
-
-    def __init__(self) -> None:
-        super().__init__("The start key is not JSON.")
-
-    @property
-    def type(self) -> str:
-        return "ValidationException"
 
 
 # -- APIs ------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from cumulo.errors import CumuloError, ResourceNotFoundException
+from cumulo.errors import CumuloError, ResourceNotFoundException, ServiceError
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
 from cumulo.store.health import log_failure
 
@@ -92,18 +92,8 @@ def config_named(name: str, custom: dict[str, DeploymentConfig] | None = None) -
     return by_full.get(name) or (custom or {}).get(name)
 
 
-class DeploymentError(CumuloError):
-    """CodeDeploy's errors, named by their ``__type``."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    @property
-    def type(self) -> str:
-        return self.code
+class DeploymentError(ServiceError):
+    """CodeDeploy's errors, named by their ``__type`` (400)."""
 
 
 AliasSetter = Callable[[str, str, str, dict[str, float]], object]    # (function, alias, version, weights)

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List
 
-from cumulo.errors import CumuloError
+from cumulo.errors import ServiceError
 from cumulo.model.function import Arns
 from cumulo.observe.metrics import NO_METRICS, MetricRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, ServiceCalls, Targets
@@ -90,18 +90,8 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
-class SfnError(CumuloError):
-    """Step Functions' own errors; ``code`` is the name boto3 reports."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    @property
-    def type(self) -> str:
-        return self.code
+class SfnError(ServiceError):
+    """Step Functions' own errors; ``code`` is the name boto3 reports (400)."""
 
 
 def _too_long(member: str, limit: int) -> SfnError:
