@@ -22,6 +22,7 @@ from cumulo.observe.metrics import Aggregate, MetricRecorder, bucket as _bucket,
 from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.health import log_failure
 from cumulo.store.ports import MetricData, MetricPoint
+from cumulo.workers import Periodic
 
 __all__ = ["MetricsService", "MetricsFlusher", "CloudWatchError", "RETENTION_S", "dims_key", "STATISTICS"]
 
@@ -448,36 +449,17 @@ def _dims_of_filter(raw: Any) -> list[tuple[str, str | None]]:
     return out
 
 
-class MetricsFlusher:
-    """Each ``interval_s``: the samplers read (gauges), then the recorder flushed to the store."""
+class MetricsFlusher(Periodic):
+    """Each ``interval_s``: the samplers read (gauges), then the recorder flushed to the store,
+    then what runs after each flush (the alarms' evaluation); when stopped, one last flush."""
 
     def __init__(self, service: MetricsService, interval_s: float = 60.0,
                  after: Iterable[Callable[[], Any]] = ()) -> None:
-        self._service, self._interval_s = service, interval_s
-        self._after = list(after)        # what runs after each flush (the alarms' evaluation)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cumulo-metrics", daemon=True)
+        self._service, self._after = service, list(after)
+        super().__init__("cumulo-metrics", interval_s, self._run_once, last=service.flush, logger=log)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        try:
-            self._service.flush()
-        except Exception:
-            log_failure(log, "the last metrics flush failed")
-
-    def tick(self) -> None:
+    def _run_once(self) -> None:
         self._service.sample()
         self._service.flush()
         for job in self._after:
             job()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.tick()
-            except Exception:
-                log_failure(log, "metrics flush failed")

@@ -17,6 +17,7 @@ from cumulo.errors import ServiceError
 from cumulo.observe.traces import TraceRecorder
 from cumulo.ports import SYSTEM_CLOCK, Clock
 from cumulo.store.ports import TraceSegments
+from cumulo.workers import Periodic
 from cumulo.traces.segments import Checked, SegmentError, assemble, check_segment, service_graph, summary
 
 __all__ = ["TraceService", "TraceFlusher", "RETENTION_DAYS", "invalid"]
@@ -199,28 +200,8 @@ def _token(value: Any) -> str:
     return trace_id
 
 
-class TraceFlusher:
-    """Each ``interval_s``, the recorder's segments into the store."""
+class TraceFlusher(Periodic):
+    """Each ``interval_s``, the recorder's segments into the store (and once more when stopped)."""
 
     def __init__(self, service: TraceService, interval_s: float = 1.0) -> None:
-        self._service, self._interval_s = service, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cumulo-traces", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        try:
-            self._service.flush()
-        except Exception:
-            log.exception("the last traces flush failed")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._service.flush()
-            except Exception:
-                log.exception("traces flush failed")
+        super().__init__("cumulo-traces", interval_s, service.flush, logger=log)
