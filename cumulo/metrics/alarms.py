@@ -8,10 +8,19 @@ now (the current one included): ``DatapointsToAlarm`` of them breaching is ALARM
 unless there is no data at all — then ``TreatMissingData`` decides: ``missing`` →
 INSUFFICIENT_DATA, ``ignore`` → the state stays, ``breaching`` / ``notBreaching`` → missing
 periods count as such.
+
+A composite alarm may name an ``ActionsSuppressor`` (CloudWatch's action suppression): while that
+alarm is in ALARM the composite's actions are suppressed (``ActionsSuppressedBy: Alarm``); when
+the composite goes into ALARM with the suppressor not in ALARM, its actions wait up to
+``ActionsSuppressorWaitPeriod`` seconds for the suppressor to get there (``WaitPeriod``); after the
+suppressor leaves ALARM, they wait ``ActionsSuppressorExtensionPeriod`` more (``ExtensionPeriod``).
+A suppressed action runs when its wait ends with the composite still in the state it was for
+(checked at each evaluation and at each state change), and never if the composite left it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -43,6 +52,16 @@ OPERATORS = {
 _SYMBOL = {"GreaterThanOrEqualToThreshold": ">=", "GreaterThanThreshold": ">", "LessThanThreshold": "<",
            "LessThanOrEqualToThreshold": "<="}
 TREAT = ("breaching", "notBreaching", "ignore", "missing")
+INTERNAL = frozenset({"history", "pending", "left_alarm_at"})   # kept in the document, never answered
+SUPPRESSOR_PERIOD_DEFAULT = 60
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule(text: str) -> tuple[alarm_rule.Rule, frozenset[str]]:
+    """A composite alarm's rule parsed once per text (rules are immutable trees), with the alarms
+    it names: evaluations run each minute and on every state change of a named alarm."""
+    rule = alarm_rule.parse(text)
+    return rule, frozenset(alarm_rule.alarms_of(rule))
 
 
 def not_found(name: str) -> CloudWatchError:
@@ -74,6 +93,23 @@ def _check_actions(d: dict[str, Any]) -> None:
         value = d.get(key, [])
         if not isinstance(value, list) or len(value) > 5 or not all(isinstance(a, str) and a for a in value):
             raise invalid(f"The collection {key} must hold up to 5 ARNs.")
+
+
+def _suppressor(d: dict[str, Any]) -> dict[str, Any] | None:
+    """PutCompositeAlarm's action suppression members, checked; None without ``ActionsSuppressor``
+    (its periods are then not kept, as they mean nothing without it)."""
+    name = d.get("ActionsSuppressor")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not 1 <= len(name) <= 1600:
+        raise invalid("The parameter ActionsSuppressor must be a string of 1 to 1600 characters.")
+    out: dict[str, Any] = {"ActionsSuppressor": name}
+    for key in ("ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod"):
+        value = d.get(key, SUPPRESSOR_PERIOD_DEFAULT)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2 ** 31 - 1:
+            raise invalid(f"The parameter {key} must be a whole number of seconds, 0 or more.")
+        out[key] = value
+    return out
 
 
 def _iso(ts: float) -> str:
@@ -180,13 +216,19 @@ class Alarms:
         if text is None:
             raise missing("AlarmRule")
         try:
-            rule = alarm_rule.parse(text)
+            rule, refs = _rule(text) if isinstance(text, str) else (alarm_rule.parse(text), frozenset())
         except alarm_rule.RuleError as exc:
             raise CloudWatchError(str(exc), "ValidationError", "ValidationError") from None
         _check_actions(d)
+        suppressor = _suppressor(d)
         now = self._clock.now()
         with self._lock:
-            named = {self._name_of(ref) for ref in alarm_rule.alarms_of(rule)}
+            named = {self._name_of(ref) for ref in refs}
+            if suppressor is not None:
+                sname = self._name_of(suppressor["ActionsSuppressor"])
+                if sname == name or self._store.get_document(KIND, sname) is None:
+                    raise CloudWatchError(f"Could not save the composite alarm as the actions suppressor {sname!r} "
+                                          "does not exist or is the alarm itself", "ValidationError", "ValidationError")
             absent = sorted(n for n in named if n != name and self._store.get_document(KIND, n) is None)
             if absent:
                 raise CloudWatchError(f"Could not save the composite alarm as alarms {absent} in the alarm rule do "
@@ -203,7 +245,10 @@ class Alarms:
             config.setdefault("ActionsEnabled", True)
             for key in ("OKActions", "AlarmActions", "InsufficientDataActions"):
                 config.setdefault(key, [])
-            doc = {**config, "AlarmArn": self.arn(name), "AlarmConfigurationUpdatedTimestamp": now,
+            config.update(suppressor or {})
+            keep = {k: old[k] for k in ("pending", "left_alarm_at", "ActionsSuppressedBy", "ActionsSuppressedReason")
+                    if old is not None and suppressor is not None and k in old}
+            doc = {**config, **keep, "AlarmArn": self.arn(name), "AlarmConfigurationUpdatedTimestamp": now,
                    "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
                    "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
                    "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
@@ -227,7 +272,7 @@ class Alarms:
             if doc is None or "AlarmRule" not in doc or doc["AlarmName"] in seen:
                 continue
             seen.add(doc["AlarmName"])
-            for ref in alarm_rule.alarms_of(alarm_rule.parse(doc["AlarmRule"])):
+            for ref in _rule(doc["AlarmRule"])[1]:
                 if self._name_of(ref) == target:
                     return True
                 stack.append(self._name_of(ref))
@@ -243,7 +288,7 @@ class Alarms:
             for doc in docs.values():
                 if "AlarmRule" not in doc:
                     continue
-                value = alarm_rule.evaluate(alarm_rule.parse(doc["AlarmRule"]), lambda ref: docs.get(
+                value = alarm_rule.evaluate(_rule(doc["AlarmRule"])[0], lambda ref: docs.get(
                     self._name_of(ref), {}).get("StateValue", "INSUFFICIENT_DATA"))
                 state = "ALARM" if value else "OK"
                 if state != doc["StateValue"]:
@@ -256,7 +301,66 @@ class Alarms:
             moved += step
             if not step:
                 break
+        self._release_suppressed()
         return moved
+
+    def _suppressor_state(self, a: dict[str, Any]) -> tuple[str, float | None]:
+        """The suppressor's state and, when it is not in ALARM, when it last left ALARM."""
+        doc = self._store.get_document(KIND, self._name_of(a["ActionsSuppressor"]))
+        if doc is None:
+            return "INSUFFICIENT_DATA", None
+        return str(doc["StateValue"]), doc.get("left_alarm_at")
+
+    def _suppression(self, a: dict[str, Any], state: str, now: float) -> tuple[str, float | None] | None:
+        """Why the actions of ``a``'s move into ``state`` wait, and until when (None: until the
+        suppressor leaves ALARM); None when they run now."""
+        sup_state, left = self._suppressor_state(a)
+        if sup_state == "ALARM":
+            return "Alarm", None
+        extension = int(a.get("ActionsSuppressorExtensionPeriod", SUPPRESSOR_PERIOD_DEFAULT))
+        if left is not None and now < left + extension:
+            return "ExtensionPeriod", left + extension
+        wait = int(a.get("ActionsSuppressorWaitPeriod", SUPPRESSOR_PERIOD_DEFAULT))
+        if state == "ALARM" and wait > 0:
+            return "WaitPeriod", now + wait
+        return None
+
+    def _suppress(self, a: dict[str, Any], by: str, until: float | None) -> None:
+        a["pending"] = {**a.get("pending", {}), "by": by, "until": until}
+        a["ActionsSuppressedBy"] = by
+        a["ActionsSuppressedReason"] = f"Actions suppressed by {by}"
+
+    def _release_suppressed(self) -> None:
+        """Composites whose actions wait: run them when the wait is over and the composite is
+        still in the state they were for; follow the suppressor's moves in between."""
+        now = self._clock.now()
+        for a in self._store.list_documents(KIND):
+            pending = a.get("pending")
+            if not pending:
+                continue
+            if a["StateValue"] != pending["state"] or not a.get("ActionsSuppressor"):
+                self._unsuppress(a)
+                self._store.put_document(KIND, a["AlarmName"], a)
+                continue
+            sup_state, left = self._suppressor_state(a)
+            if sup_state == "ALARM":
+                if pending["by"] != "Alarm":
+                    self._suppress(a, "Alarm", None)
+                    self._store.put_document(KIND, a["AlarmName"], a)
+                continue
+            if pending["by"] == "Alarm":
+                extension = int(a.get("ActionsSuppressorExtensionPeriod", SUPPRESSOR_PERIOD_DEFAULT))
+                self._suppress(a, "ExtensionPeriod", (left if left is not None else now) + extension)
+                pending = a["pending"]
+            if pending["until"] is not None and now >= pending["until"]:
+                self._unsuppress(a)
+                self._run_actions(a, pending["state"], pending["old_state"], pending["old_reason"], now)
+            self._store.put_document(KIND, a["AlarmName"], a)
+
+    @staticmethod
+    def _unsuppress(a: dict[str, Any]) -> None:
+        for key in ("pending", "ActionsSuppressedBy", "ActionsSuppressedReason"):
+            a.pop(key, None)
 
     def _history(self, doc: dict[str, Any], kind: str, summary: str, data: dict[str, Any], now: float) -> None:
         doc["history"] = [{"AlarmName": doc["AlarmName"], "AlarmType": _type_of(doc), "Timestamp": now,
@@ -295,7 +399,7 @@ class Alarms:
             if action and not any(x.startswith(action) for k in ("OKActions", "AlarmActions",
                                                                  "InsufficientDataActions") for x in a.get(k, [])):
                 continue
-            out.append({k: v for k, v in a.items() if k != "history"})
+            out.append({k: v for k, v in a.items() if k not in INTERNAL})
         metric = [a for a in out if "AlarmRule" not in a]
         composite = [a for a in out if "AlarmRule" in a]
         limit = d.get("MaxRecords") or 50
@@ -448,17 +552,28 @@ class Alarms:
             a.pop("StateReasonData", None)
         if state != old_state:
             a["StateTransitionedTimestamp"] = now
+            if old_state == "ALARM":
+                a["left_alarm_at"] = now         # an actions suppressor's extension period starts
         self._history(a, "StateUpdate", f"Alarm updated from {old_state} to {state}",
                       {"version": "1.0", "oldState": {"stateValue": old_state, "stateReason": old_reason},
                        "newState": {"stateValue": state, "stateReason": reason}}, now)
         self._store.put_document(KIND, a["AlarmName"], a)
         if state != old_state and a.get("ActionsEnabled", True):
-            key = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
-            for action in a.get(key, []):
-                self._act(a, action, old_state, old_reason, now)
+            self._unsuppress(a)                  # a wait for another state's actions is over
+            why = self._suppression(a, state, now) if a.get("ActionsSuppressor") else None
+            if why is not None:
+                a["pending"] = {"state": state, "old_state": old_state, "old_reason": old_reason}
+                self._suppress(a, *why)
+            else:
+                self._run_actions(a, state, old_state, old_reason, now)
             self._store.put_document(KIND, a["AlarmName"], a)
         if state != old_state and cascade:
             self._evaluate_composites(a["AlarmName"])     # the composites naming it follow at once
+
+    def _run_actions(self, a: dict[str, Any], state: str, old_state: str, old_reason: str, now: float) -> None:
+        key = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
+        for action in a.get(key, []):
+            self._act(a, action, old_state, old_reason, now)
 
     def _act(self, a: dict[str, Any], action: str, old_state: str, old_reason: str, now: float) -> None:
         target = Target.parse(action)
@@ -501,7 +616,11 @@ class Alarms:
                 **({"AlarmRule": a["AlarmRule"]} if "AlarmRule" in a else {"Trigger": self._trigger(a)})}
 
     def _lambda_event(self, a: dict[str, Any], old_state: str, old_reason: str, now: float) -> dict[str, Any]:
-        configuration = {"description": a.get("AlarmDescription"), "alarmRule": a["AlarmRule"]} \
+        configuration = {"description": a.get("AlarmDescription"), "alarmRule": a["AlarmRule"],
+                         **({"actionsSuppressor": a["ActionsSuppressor"],
+                             "actionsSuppressorWaitPeriod": a.get("ActionsSuppressorWaitPeriod"),
+                             "actionsSuppressorExtensionPeriod": a.get("ActionsSuppressorExtensionPeriod")}
+                            if a.get("ActionsSuppressor") else {})} \
             if "AlarmRule" in a else {"description": a.get("AlarmDescription"), "metrics": self._metrics_of(a)}
         stamp = _iso(now).replace("+0000", "Z")
         return {"source": "aws.cloudwatch", "alarmArn": a["AlarmArn"], "accountId": self._account,

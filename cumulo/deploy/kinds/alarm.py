@@ -30,8 +30,9 @@ _COMPOSITE_KNOWN = frozenset({"AlarmName", "AlarmDescription", "ActionsEnabled",
                               "InsufficientDataActions", "AlarmRule", "ActionsSuppressor",
                               "ActionsSuppressorExtensionPeriod", "ActionsSuppressorWaitPeriod", "Tags"})
 _COMPOSITE_CONFIG = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions",
-                     "AlarmRule")
-_INTS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
+                     "AlarmRule", "ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
+_INTS = ("Period", "EvaluationPeriods", "DatapointsToAlarm", "ActionsSuppressorWaitPeriod",
+         "ActionsSuppressorExtensionPeriod")
 _KNOWN = frozenset({"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
                     "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
                     "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
@@ -190,14 +191,16 @@ class Alarm(Kind):
 
 
 def _in_order(specs: list[AlarmSpec]) -> list[AlarmSpec]:
-    """Metric alarms, then composite alarms each after the template's composites its rule names."""
+    """Metric alarms, then composite alarms each after the template's composites its rule (and its
+    actions suppressor) names."""
     ordered = [s for s in specs if "AlarmRule" not in s.request]
     waiting = [s for s in specs if "AlarmRule" in s.request]
     composite_names = {s.name for s in waiting}
     while waiting:
         done = {s.name for s in ordered}
-        ready = [s for s in waiting if not ({ref.rsplit(":", 1)[-1] for ref in alarm_rule.alarms_of(
-            alarm_rule.parse(s.request["AlarmRule"]))} & composite_names) - done]
+        ready = [s for s in waiting if not ({ref.rsplit(":", 1)[-1] for ref in [*alarm_rule.alarms_of(
+            alarm_rule.parse(s.request["AlarmRule"])), *([s.request["ActionsSuppressor"]] if isinstance(
+                s.request.get("ActionsSuppressor"), str) else [])]} & composite_names) - done]
         if not ready:          # a cycle among them: PutCompositeAlarm says so when the first is put
             ready = waiting[:1]
         ordered.extend(ready)

@@ -168,3 +168,111 @@ def test_composite_alarms_refuse_missing_alarms_cycles_and_bad_rules(world: Any)
     states = {a["AlarmName"]: a["StateValue"] for a in
               alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]}
     assert states == {"a": "ALARM", "b": "ALARM", "c": "ALARM"}        # through two composites, by ARN
+
+
+def test_composite_rules_are_parsed_once_per_text(world: Any) -> None:
+    from cumulo.metrics import alarms as module
+    alarms, *_ = world
+    alarms.put_metric_alarm(alarm(AlarmActions=[], OKActions=[]))
+    rule = "ALARM(errors) OR ALARM(errors-parse-once)"
+    alarms.put_metric_alarm(alarm(AlarmName="errors-parse-once", AlarmActions=[], OKActions=[]))
+    alarms.put_composite_alarm(composite(AlarmRule=rule))
+    module._rule.cache_clear()
+    for state in ("ALARM", "OK", "ALARM", "OK"):
+        alarms.set_alarm_state({"AlarmName": "errors", "StateValue": state, "StateReason": "x"})
+        alarms.evaluate()
+    info = module._rule.cache_info()
+    assert (info.misses, info.hits > 4) == (1, True)
+
+
+def suppressed(**extra: Any) -> dict[str, Any]:
+    return composite(AlarmRule="ALARM(errors)", ActionsSuppressor="maintenance", OKActions=[TOPIC], **extra)
+
+
+@pytest.fixture
+def suppression(world: Any) -> Any:
+    alarms, metrics, clock, targets = world
+    alarms.put_metric_alarm(alarm(AlarmActions=[], OKActions=[], TreatMissingData="ignore"))
+    alarms.put_metric_alarm(alarm(AlarmName="maintenance", AlarmActions=[], OKActions=[], TreatMissingData="ignore"))
+    for name in ("errors", "maintenance"):
+        alarms.set_alarm_state({"AlarmName": name, "StateValue": "OK", "StateReason": "quiet"})
+    return world
+
+
+def _set(alarms: Alarms, name: str, state: str) -> None:
+    alarms.set_alarm_state({"AlarmName": name, "StateValue": state, "StateReason": "test"})
+
+
+def _composite(alarms: Alarms) -> dict[str, Any]:
+    (c,) = alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]
+    return c
+
+
+def test_a_suppressor_in_alarm_suppresses_and_its_extension_period_follows(suppression: Any) -> None:
+    alarms, _, clock, targets = suppression
+    alarms.put_composite_alarm(suppressed(ActionsSuppressorWaitPeriod=120, ActionsSuppressorExtensionPeriod=180))
+    c = _composite(alarms)
+    assert (c["ActionsSuppressor"], c["ActionsSuppressorWaitPeriod"], c["ActionsSuppressorExtensionPeriod"]) == (
+        "maintenance", 120, 180)
+    targets.sent.clear()                                      # INSUFFICIENT_DATA -> OK at creation
+    _set(alarms, "maintenance", "ALARM")
+    _set(alarms, "errors", "ALARM")
+    c = _composite(alarms)
+    assert (c["StateValue"], c["ActionsSuppressedBy"], targets.sent) == ("ALARM", "Alarm", [])
+    assert "pending" not in c and "left_alarm_at" not in c
+    clock.advance(600)
+    alarms.evaluate()
+    assert targets.sent == []                                 # as long as the suppressor is in ALARM
+    _set(alarms, "maintenance", "OK")
+    assert _composite(alarms)["ActionsSuppressedBy"] == "ExtensionPeriod" and targets.sent == []
+    clock.advance(179)
+    alarms.evaluate()
+    assert targets.sent == []
+    clock.advance(1)
+    alarms.evaluate()
+    (topic, note), = targets.sent                             # still in ALARM when the extension ends
+    assert (topic.arn, json.loads(note.payload)["NewStateValue"]) == (TOPIC, "ALARM")
+    assert "ActionsSuppressedBy" not in _composite(alarms)
+    alarms.evaluate()
+    assert len(targets.sent) == 1                             # once
+
+
+def test_the_wait_period_runs_actions_unless_the_suppressor_comes(suppression: Any) -> None:
+    alarms, _, clock, targets = suppression
+    alarms.put_composite_alarm(suppressed(ActionsSuppressorWaitPeriod=60, ActionsSuppressorExtensionPeriod=60))
+    targets.sent.clear()
+    _set(alarms, "errors", "ALARM")
+    assert (_composite(alarms)["ActionsSuppressedBy"], targets.sent) == ("WaitPeriod", [])
+    clock.advance(60)
+    alarms.evaluate()
+    assert [t.arn for t, _ in targets.sent] == [TOPIC]        # the suppressor never came: actions run
+    targets.sent.clear()
+    _set(alarms, "errors", "OK")                              # OK actions: no wait period
+    assert [t.arn for t, _ in targets.sent] == [TOPIC]
+    targets.sent.clear()
+    _set(alarms, "errors", "ALARM")                           # waits again ...
+    clock.advance(30)
+    _set(alarms, "maintenance", "ALARM")                      # ... and the suppressor came within it
+    assert _composite(alarms)["ActionsSuppressedBy"] == "Alarm"
+    clock.advance(3600)
+    alarms.evaluate()
+    assert targets.sent == []
+    _set(alarms, "errors", "OK")                              # the composite left ALARM: OK's actions suppressed
+    _set(alarms, "maintenance", "OK")
+    clock.advance(120)
+    alarms.evaluate()
+    (_, note), = targets.sent                                 # OK's, after the extension; ALARM's never ran
+    assert json.loads(note.payload)["NewStateValue"] == "OK"
+    assert "ActionsSuppressedBy" not in _composite(alarms)
+
+
+def test_action_suppression_is_checked(suppression: Any) -> None:
+    alarms, *_ = suppression
+    for change, words in (({"ActionsSuppressor": "nope"}, "does not exist"),
+                          ({"ActionsSuppressor": "service-down"}, "does not exist or is the alarm itself"),
+                          ({"ActionsSuppressorWaitPeriod": -1}, "whole number"),
+                          ({"ActionsSuppressorExtensionPeriod": "60"}, "whole number")):
+        with pytest.raises(CloudWatchError, match=words):
+            alarms.put_composite_alarm({**suppressed(), **change})
+    alarms.put_composite_alarm(composite(AlarmRule="ALARM(errors)", ActionsSuppressorWaitPeriod=5))
+    assert "ActionsSuppressorWaitPeriod" not in _composite(alarms)     # means nothing without a suppressor
