@@ -113,3 +113,13 @@ def test_a_composite_alarms_bad_rule_is_refused_when_the_template_is_read(cumulo
     path = _write(tmp_path, COMPOSITE.replace("AND NOT", "AND AND"))
     with pytest.raises(TemplateError, match="property AlarmRule: The alarm rule has 'AND'"):
         load_template(path)
+
+
+def test_a_composite_alarms_actions_suppressor_is_deployed(cumulo: Cumulo, tmp_path: Path) -> None:
+    text = COMPOSITE.replace("      AlarmActions: [!Ref Ops]\n", "      AlarmActions: [!Ref Ops]\n"
+                             "      ActionsSuppressor: !Ref Deploying\n      ActionsSuppressorWaitPeriod: '30'\n"
+                             "      ActionsSuppressorExtensionPeriod: 90\n", 1)
+    deploy(cumulo, _write(tmp_path, text), stack_name="shop")
+    (down,) = cumulo.alarms.describe_alarms({"AlarmTypes": ["CompositeAlarm"]})["CompositeAlarms"]
+    assert (down["ActionsSuppressor"].startswith("shop-Deploying-"), down["ActionsSuppressorWaitPeriod"],
+            down["ActionsSuppressorExtensionPeriod"]) == (True, 30, 90)
