@@ -1488,6 +1488,7 @@ SHAPES: dict[str, Any] = {
             'GetExecutionHistory': 'GetExecutionHistoryInput',
             'ListExecutions': 'ListExecutionsInput',
             'ListStateMachines': 'ListStateMachinesInput',
+            'RedriveExecution': 'RedriveExecutionInput',
             'SendTaskFailure': 'SendTaskFailureInput',
             'SendTaskHeartbeat': 'SendTaskHeartbeatInput',
             'SendTaskSuccess': 'SendTaskSuccessInput',
@@ -1499,6 +1500,7 @@ SHAPES: dict[str, Any] = {
         },
         "shapes": {
             'Arn': ('string',),
+            'ClientToken': ('string',),
             'CloudWatchLogsLogGroup': ('structure', {'logGroupArn': 'Arn'}, ()),
             'CreateStateMachineInput': ('structure', {'name': 'Name', 'definition': 'Definition', 'roleArn': 'Arn', 'type': 'StateMachineType', 'loggingConfiguration': 'LoggingConfiguration', 'tags': 'TagList', 'tracingConfiguration': 'TracingConfiguration', 'publish': 'Publish', 'versionDescription': 'VersionDescription', 'encryptionConfiguration': 'EncryptionConfiguration'}, ('name', 'definition', 'roleArn')),
             'Definition': ('string',),
@@ -1528,6 +1530,7 @@ SHAPES: dict[str, Any] = {
             'PageSize': ('integer',),
             'PageToken': ('string',),
             'Publish': ('boolean',),
+            'RedriveExecutionInput': ('structure', {'executionArn': 'Arn', 'clientToken': 'ClientToken'}, ('executionArn',)),
             'ReverseOrder': ('boolean',),
             'SendTaskFailureInput': ('structure', {'taskToken': 'TaskToken', 'error': 'SensitiveError', 'cause': 'SensitiveCause'}, ('taskToken',)),
             'SendTaskHeartbeatInput': ('structure', {'taskToken': 'TaskToken'}, ('taskToken',)),

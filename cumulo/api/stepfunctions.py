@@ -46,8 +46,10 @@ OPERATIONS = {
     "DescribeExecution": lambda c, r, d: c.state_machines.describe_execution(d.get("executionArn")),
     "StopExecution": lambda c, r, d: c.state_machines.stop_execution(
         d.get("executionArn"), d.get("error"), d.get("cause")),
+    "RedriveExecution": lambda c, r, d: c.state_machines.redrive_execution(
+        d.get("executionArn"), d.get("clientToken")),
     "ListExecutions": lambda c, r, d: page(c.state_machines.list_executions(
-        d.get("stateMachineArn"), d.get("statusFilter")), "executions", d, "nextToken", "maxResults", 1000,
+        d.get("stateMachineArn"), d.get("statusFilter"), d.get("redriveFilter")), "executions", d, "nextToken", "maxResults", 1000,
         bad_token=InvalidToken),
     "GetExecutionHistory": lambda c, r, d: c.state_machines.get_execution_history(
         d.get("executionArn"), d.get("maxResults"), bool(d.get("reverseOrder")), _history_token(d),

@@ -85,6 +85,8 @@ MAX_EXPRESS_RUNNING = 1_000     # Express executions running at once (they live 
 MAX_HISTORY_PAGE = 16 * 1024 * 1024   # bytes of events in one GetExecutionHistory page (then a nextToken)
 MAX_ERROR = 256                 # AWS API: SendTaskFailure/StopExecution error, at most 256 characters
 MAX_CAUSE = 32_768              # and cause, at most 32,768
+REDRIVE_PERIOD_S = 14 * 86_400   # AWS: an execution may be redriven within 14 days of its stop
+MAX_REDRIVE_EVENTS = 24_999     # AWS: not once its history holds this many events (no room to go on)
 CRASHES_TO_FAIL = 2             # dead engines found evaluating one execution before it is failed, not resumed
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
@@ -383,7 +385,66 @@ class StateMachines:
         if stopped_ms is not None:
             out["stopDate"] = stopped_ms / 1000
         _result_fields(out, doc)
+        if doc.get("redriveCount"):
+            out["redriveCount"], out["redriveDate"] = int(doc["redriveCount"]), doc.get("redriveDate")
+        reason = self._not_redrivable(status, stopped_ms, doc)
+        out["redriveStatus"] = "NOT_REDRIVABLE" if reason else "REDRIVABLE"
+        if reason:
+            out["redriveStatusReason"] = reason
         return out
+
+    def _not_redrivable(self, status: str, stopped_ms: int | None, doc: dict[str, Any]) -> str | None:
+        """Why RedriveExecution would refuse a Standard execution (AWS's redriveStatusReason), or None."""
+        if status in ("RUNNING", "SUCCEEDED"):
+            return f"Execution is {status} and cannot be redriven"
+        machine = doc.get("machine")
+        if not isinstance(machine, str) or self._store.get_document("state-machine", machine.rsplit(":", 1)[1]) \
+                is None:
+            return "State machine is in DELETING status"
+        if stopped_ms is None or self._clock.now() - stopped_ms / 1000 > REDRIVE_PERIOD_S:
+            return "Execution redrivable period exceeded"
+        snapshot = doc.get("snapshot") or {}
+        if int(snapshot.get("next_event", 1)) > MAX_REDRIVE_EVENTS:
+            return "Execution history event limit exceeded"
+        if not snapshot.get("resume"):
+            # Ours: it failed before entering a state (its input refused) or was failed by the server
+            # for crashing it (the module's docstring): there is no state to continue from.
+            return "Execution did not stop in a state and cannot be redriven"
+        return None
+
+    def redrive_execution(self, arn: Any, client_token: Any = None) -> dict[str, Any]:
+        """RedriveExecution: an unsuccessful Standard execution (FAILED, TIMED_OUT, ABORTED, within
+        14 days) continues from the top-level state it stopped in, with that state's input; the
+        engine does it (``Engine._redrive``) and this waits up to 5 s for it, as StopExecution does.
+        The same ``clientToken`` again answers the first redrive's date without redriving again."""
+        if client_token is not None and (not isinstance(client_token, str) or not 1 <= len(client_token) <= 64):
+            raise SfnError("ValidationException", "1 validation error detected: Value at 'clientToken' failed to "
+                                                  "satisfy constraint: Member must have length between 1 and 64")
+        if isinstance(arn, str) and ":express:" in arn:
+            raise SfnError("ExecutionNotRedrivable", f"Execution {arn} cannot be redriven: Express executions "
+                                                     "cannot be redriven")
+        if not isinstance(arn, str) or not arn.startswith("arn:aws:states:") or ":execution:" not in arn:
+            raise SfnError("InvalidArn", f"Invalid Arn: '{arn}'")
+        row = self._executions.get_execution(arn)
+        if row is None:
+            raise SfnError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        status, _, _, stopped_ms, doc = row
+        if client_token is not None and doc.get("redriveToken") == client_token and doc.get("redriveDate"):
+            return {"redriveDate": doc["redriveDate"]}
+        reason = self._not_redrivable(status, stopped_ms, doc)
+        if reason:
+            raise SfnError("ExecutionNotRedrivable", f"Execution {arn} cannot be redriven: {reason}")
+        count = int(doc.get("redriveCount", 0)) + 1
+        now = self._clock.now()
+        body = json.dumps({"redrive": arn, "count": count, "date": now, "token": client_token}).encode()
+        self._messages.send(INBOX, [NewMessage(str(uuid.uuid4()), body)], int(now * 1000))
+        deadline = self._clock.monotonic() + 5
+        while self._clock.monotonic() < deadline:
+            row = self._executions.get_execution(arn)
+            if row is not None and int(row[4].get("redriveCount", 0)) >= count:
+                return {"redriveDate": row[4].get("redriveDate", now)}
+            self._clock.sleep(0.02)
+        return {"redriveDate": now}
 
     def _describe_live(self, arn: str, live: _Live) -> dict[str, Any]:
         ex, doc = live.execution, live.doc
@@ -396,15 +457,26 @@ class StateMachines:
                              "status": ex.status.value})
         return out
 
-    def list_executions(self, machine_arn: Any, status_filter: str | None = None) -> "List[dict[str, Any]]":
+    def list_executions(self, machine_arn: Any, status_filter: str | None = None,
+                        redrive_filter: str | None = None) -> "List[dict[str, Any]]":
+        """``redrive_filter``: REDRIVEN (redriven at least once) or NOT_REDRIVEN."""
+        if redrive_filter is not None and redrive_filter not in ("REDRIVEN", "NOT_REDRIVEN"):
+            raise SfnError("ValidationException", f"1 validation error detected: Value '{str(redrive_filter)[:64]}' "
+                                                  "at 'redriveFilter' failed to satisfy constraint: Member must "
+                                                  "satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]")
         machine = self._machine(machine_arn)
+        redriven = self._executions.redrives(machine["stateMachineArn"])
         out = []
         for arn, name, status, started_ms, stopped_ms in self._executions.list_executions(machine["stateMachineArn"],
                                                                                           status_filter):
+            if redrive_filter is not None and (arn in redriven) != (redrive_filter == "REDRIVEN"):
+                continue
             item: dict[str, Any] = {"executionArn": arn, "stateMachineArn": machine["stateMachineArn"], "name": name,
                                     "status": status, "startDate": started_ms / 1000}
             if stopped_ms is not None:
                 item["stopDate"] = stopped_ms / 1000
+            if arn in redriven:
+                item["redriveCount"], item["redriveDate"] = redriven[arn]
             out.append(item)
         return out
 
@@ -603,6 +675,8 @@ class Engine:
                 item = json.loads(m.body)
                 if "start" in item:
                     self._handle(item["start"], "start")
+                elif "redrive" in item:
+                    self._redrive(item)
                 else:
                     self._handle(item["arn"], event_from_json(item["event"]))
             except Exception:
@@ -637,6 +711,36 @@ class Engine:
             finally:
                 self._evaluating.end()
 
+    def _redrive(self, item: dict[str, Any]) -> None:
+        """RedriveExecution's request (``StateMachines.redrive_execution``): the stored unsuccessful
+        execution restored from its snapshot, continued, and committed as RUNNING in one step. A
+        request whose count is not the next one (a second caller's, or one already done) is dropped."""
+        arn, count = str(item["redrive"]), int(item["count"])
+        row = self._executions.get_execution(arn)
+        if row is None or row[0] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+            return
+        doc = row[4]
+        if int(doc.get("redriveCount", 0)) != count - 1 or not doc.get("snapshot"):
+            return
+        context = ExecutionContext(execution_arn=arn, state_machine_arn=doc["machine"], region=self._arns.region)
+        self._evaluating.begin(arn)
+        try:
+            execution = Execution.restore(doc["definition"], doc["snapshot"], context, clock=self._clock.now,
+                                          entropy=SeededEntropy(doc["seed"]), keep_history=False)
+            if not execution.redrivable:
+                return
+            step = execution.redrive(count)
+            for key in ("error", "cause", "output", "stopDate", "crashes", "parent"):
+                doc.pop(key, None)
+            doc.update(status="RUNNING", redriveCount=count, redriveDate=item.get("date") or self._clock.now(),
+                       redriveToken=item.get("token"))
+            live = _Live(execution, doc, durable=True)
+            self._live[arn] = live
+            self._machines._count("ExecutionsRedriven", doc["machine"])
+            self._obey(arn, live, step)
+        finally:
+            self._evaluating.end()
+
     def _crashed(self, arn: str) -> None:
         """The engine process died while evaluating ``arn``: count it; at CRASHES_TO_FAIL, fail it."""
         row = self._executions.get_execution(arn)
@@ -670,7 +774,7 @@ class Engine:
         events.append(HistoryEvent(next_id, next_id - 1, now, "ExecutionFailed", {"error": error, "cause": cause}))
         doc.update(status="FAILED", error=error, cause=cause, output=None, stopDate=now, started=True)
         if snapshot:
-            snapshot.update(status="FAILED", error=error, cause=cause, frames=[], waits={}, timeout_timer=None,
+            snapshot.update(status="FAILED", error=error, cause=cause, frames=[], waits={}, timeout_timer=None, resume=None,
                             next_event=next_id + 1)
         self._executions.save_step(arn, "FAILED", int(now * 1000), doc,
                                    [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])

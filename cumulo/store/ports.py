@@ -239,6 +239,9 @@ class Executions(Protocol):
     def list_executions(self, machine: str, status: str | None = None) -> list[tuple[str, str, str, int, int | None]]:
         """(arn, name, status, started ms, stopped ms), newest first (then by ARN)."""
     def running_executions(self) -> list[str]: ...
+    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
+        """ARN -> (redriveCount, redriveDate in seconds) of the machine's executions that were redriven
+        (the document's ``redriveCount`` above 0)."""
     def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:

@@ -46,6 +46,7 @@ OPERATIONS: dict[str, Mapper] = {
     "StartSyncExecution": on("states:StartSyncExecution", "stateMachineArn"),
     "DescribeExecution": on("states:DescribeExecution", "executionArn"),
     "StopExecution": on("states:StopExecution", "executionArn"),
+    "RedriveExecution": on("states:RedriveExecution", "executionArn"),
     "ListExecutions": on("states:ListExecutions", "stateMachineArn"),
     "GetExecutionHistory": on("states:GetExecutionHistory", "executionArn"),
     "SendTaskSuccess": anywhere("states:SendTaskSuccess"),

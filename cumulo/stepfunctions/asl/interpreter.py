@@ -74,6 +74,7 @@ MAX_BATCHES = 16 * MAX_PAYLOAD
 MAX_STEP_BYTES = 8 * 1024 * 1024
 _TEXT_MEMBERS = ("input", "output", "parameters", "cause", "assignedVariables")
 SNAPSHOT_VERSION = 2
+_UNSUCCESSFUL = (ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT)
 
 
 class _Draws:
@@ -120,6 +121,8 @@ class Execution:
         self._frames: dict[str, Frame] = {}
         self._waits: dict[str, str] = {}
         self._timeout_timer: str | None = None
+        self._timeout_at: float | None = None     # when TimeoutSeconds ends the execution (restarted by a redrive)
+        self._resume: dict[str, Json] | None = None   # where an unsuccessful execution stopped: what redrive re-enters
         self._ready: deque[str] = deque()
         self._commands: list[Command] = []
         self._events: list[HistoryEvent] = []
@@ -148,10 +151,42 @@ class Execution:
                                               "roleArn": self.context.role_arn})
         top = Frame("f0", [], None, 0, {}, last_event=1)
         self._frames[top.id] = top
-        if self.machine.timeout_seconds:
-            self._timeout_timer = self._timer(top, self.start_time + self.machine.timeout_seconds, "execution-timeout")
+        self._arm_timeout(top, self.start_time)
         try:
             self._enter(top, self.machine.start_at, self.input, text)
+            return self._run()
+        except Exception as exc:
+            return self._internal_error(exc)
+
+    def _arm_timeout(self, top: Frame, since: float) -> None:
+        if self.machine.timeout_seconds:
+            self._timeout_at = since + self.machine.timeout_seconds
+            self._timeout_timer = self._timer(top, self._timeout_at, "execution-timeout")
+
+    @property
+    def redrivable(self) -> bool:
+        """Whether ``redrive`` can continue this execution: it ended unsuccessfully inside a state."""
+        return self.status in _UNSUCCESSFUL and self._resume is not None
+
+    def redrive(self, redrive_count: int) -> Step:
+        """RedriveExecution: continue an unsuccessful execution from the top-level state it stopped in,
+        entered again with the input it had then (retries counted afresh; the states before it are not
+        run again). An ``ExecutionRedriven`` event first; TimeoutSeconds counts again from now."""
+        if not self.redrivable:
+            return Step([], [])
+        resume = self._resume
+        assert resume is not None
+        self._resume = None
+        self.status, self.error, self.cause, self.output = ExecutionStatus.RUNNING, None, None, None
+        self.context = replace(self.context, redrive_count=redrive_count)
+        redriven = self._emit(None, "ExecutionRedriven", {"redriveCount": redrive_count},
+                              previous=self._next_event - 1)
+        top = Frame("f0", [], None, 0, dict(resume["variables"]), last_event=redriven,
+                    assigned=dict(resume.get("assigned", {})))
+        self._frames[top.id] = top
+        self._arm_timeout(top, self._clock())
+        try:
+            self._enter(top, resume["state"], resume["input"])
             return self._run()
         except Exception as exc:
             return self._internal_error(exc)
@@ -183,8 +218,9 @@ class Execution:
             for timer_id, (fire_at, purpose) in sorted(work.get("timers", {}).items()):
                 out.append(StartTimer(timer_id, fire_at, purpose))
         if self._timeout_timer:
-            out.append(StartTimer(self._timeout_timer, self.start_time + (self.machine.timeout_seconds or 0),
-                                  "execution-timeout"))
+            fire_at = self._timeout_at if self._timeout_at is not None else \
+                self.start_time + (self.machine.timeout_seconds or 0)
+            out.append(StartTimer(self._timeout_timer, fire_at, "execution-timeout"))
         return out
 
     def snapshot(self) -> dict[str, Json]:
@@ -192,7 +228,8 @@ class Execution:
         return {"version": SNAPSHOT_VERSION, "status": self.status.value, "input": self.input, "output": self.output,
                 "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
                 "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
-                "timeout_timer": self._timeout_timer, "waits": dict(self._waits),
+                "timeout_timer": self._timeout_timer, "timeout_at": self._timeout_at, "resume": self._resume,
+                "context_redrive_count": self.context.redrive_count, "waits": dict(self._waits),
                 "frames": [self._frame_json(frame) for frame in self._frames.values()]}
 
     def _frame_json(self, frame: Frame) -> dict[str, Json]:
@@ -216,6 +253,10 @@ class Execution:
         execution._next_event, execution._seq = snapshot["next_event"], snapshot["seq"]
         execution._draws, execution._timeout_timer = snapshot["draws"], snapshot["timeout_timer"]
         execution._waits = dict(snapshot["waits"])
+        execution._timeout_at = snapshot.get("timeout_at")
+        execution._resume = copy.deepcopy(snapshot.get("resume"))
+        if snapshot.get("context_redrive_count"):
+            execution.context = replace(execution.context, redrive_count=int(snapshot["context_redrive_count"]))
         frames: dict[str, Frame] = {}
         for data in json.loads(json.dumps(snapshot["frames"])):
             frame = Frame(**data)
@@ -537,6 +578,9 @@ class Execution:
             self._emit(top, "ExecutionSucceeded", text_details("output", output))
             self._commands.append(Succeed(output))
         else:
+            if top is not None and top.state:         # where a redrive continues (RedriveExecution)
+                self._resume = {"state": top.state, "input": copy.deepcopy(top.input),
+                                "variables": copy.deepcopy(top.variables), "assigned": dict(top.assigned)}
             kind = {ExecutionStatus.FAILED: "ExecutionFailed", ExecutionStatus.ABORTED: "ExecutionAborted",
                     ExecutionStatus.TIMED_OUT: "ExecutionTimedOut"}[status]
             self._emit(top, kind, without_none({"error": error, "cause": cause}))

@@ -73,6 +73,12 @@ class PostgresExecutions:
         return [(r[0], r[1], r[2], int(r[3]), None if r[4] is None else int(r[4]))
                 for r in self._database.all(sql + " ORDER BY started_ms DESC, arn COLLATE \"C\"", args)]
 
+    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
+        rows = self._database.all("SELECT arn, doc::jsonb -> 'redriveCount', doc::jsonb -> 'redriveDate' "
+                                  "FROM executions WHERE machine = %s AND strpos(doc, '\"redriveCount\"') > 0",
+                                  (machine,))
+        return {r[0]: (int(r[1]), float(r[2] or 0)) for r in rows if isinstance(r[1], int) and r[1] > 0}
+
     def running_executions(self) -> list[str]:
         return [r[0] for r in self._database.all("SELECT arn FROM executions WHERE status = 'RUNNING'")]
 

@@ -72,6 +72,13 @@ class SQLiteExecutions:
         with self._lock:
             return [tuple(r) for r in self._db.execute(sql + " ORDER BY started_ms DESC, arn", args)]  # type: ignore[misc]
 
+    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
+        sql = ("SELECT arn, json_extract(doc, '$.redriveCount'), json_extract(doc, '$.redriveDate') FROM executions "
+               "WHERE machine = ? AND instr(doc, '\"redriveCount\"') > 0")
+        with self._lock:
+            rows = self._db.execute(sql, (machine,)).fetchall()
+        return {r[0]: (int(r[1]), float(r[2] or 0)) for r in rows if isinstance(r[1], int) and r[1] > 0}
+
     def running_executions(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT arn FROM executions WHERE status = 'RUNNING'")]

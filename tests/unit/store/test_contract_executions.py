@@ -79,3 +79,15 @@ def test_due_timers_come_soonest_first_at_most_500(messages: MessageStore) -> No
     x.save_step(arn("a"), "RUNNING", None, {}, [], [(f"t{i}", T + 600 - i) for i in range(600)], [], [])
     due = x.due_timers(T + 1_000)
     assert len(due) == 500 and due[0] == (arn("a"), "t599") and due[-1] == (arn("a"), "t100")
+
+
+def test_redriven_executions_are_found_by_their_count(messages: MessageStore) -> None:
+    x = messages.executions
+    for name in ("a", "b", "c"):
+        x.insert_execution(arn(name), MACHINE, name, T, {"input": "{}"})
+    x.insert_execution(arn("z"), MACHINE + "-other", "z", T, {})
+    x.save_step(arn("a"), "RUNNING", None, {"redriveCount": 2, "redriveDate": 1700000000.5}, [], [], [], [])
+    x.save_step(arn("b"), "FAILED", T + 1, {"redriveCount": 0, "input": "{\"redriveCount\": 9}"}, [], [], [], [])
+    x.save_step(arn("z"), "RUNNING", None, {"redriveCount": 1, "redriveDate": 1.0}, [], [], [], [])
+    assert x.redrives(MACHINE) == {arn("a"): (2, 1700000000.5)}
+    assert x.redrives(MACHINE + "-other") == {arn("z"): (1, 1.0)}
