@@ -278,6 +278,8 @@ def execution_path(events: list[dict[str, Any]]) -> tuple[list[str], str | None,
             name = e.get("stateExitedEventDetails", {}).get("name", "")
             if name in open_:
                 open_.remove(name)
+        elif t == "ExecutionRedriven":            # a new attempt: the state it stopped in is entered again
+            open_, failed = [], None
         elif t in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted") and open_:
             failed = open_[-1]
         elif t in ("ExecutionFailed",) and entered and failed is None:
@@ -300,6 +302,13 @@ def execution_page(c: "Cumulo", arn: str, csrf: str) -> tuple[str, Safe]:
                       d=_details(ev)) for ev in events]
     stop = render('<form method="post" action="{a}">' + _FORM_CSRF + '<button class="danger">Stop execution</button>'
                   '</form>', a=url("executions", arn, "stop"), csrf=csrf) if e["status"] == "RUNNING" else Safe("")
+    if e.get("redriveStatus") == "REDRIVABLE":
+        stop = render('<form method="post" action="{a}">' + _FORM_CSRF + '<button>Redrive execution</button> '
+                      '<span class="muted">continues from the state it stopped in, with that state\'s input</span>'
+                      '</form>', a=url("executions", arn, "redrive"), csrf=csrf)
+    if e.get("redriveCount"):
+        stop = join([render('<p id="redriven">Redriven {n} time(s), last {d}.</p>', n=e["redriveCount"],
+                            d=_time(e.get("redriveDate"))), stop])
     summary = render('<p class="failed-text" id="failed-state">Failed in state: {f}</p>', f=failed) if failed else \
         render('<p id="current-state">Now in state: {s}</p>', s=current) if current else Safe("")
     return e["name"], render(

@@ -327,6 +327,12 @@ class Console:
             self._call(s, "AWSStepFunctions", "StopExecution", {"executionArn": parts[1],
                                                                 "cause": "Stopped from the console"})
             return _redirect(url("executions", parts[1]))
+        if len(parts) == 3 and parts[0] == "executions" and parts[2] == "redrive":
+            if form.get("confirmed") != "yes":
+                return self._confirm(s, f"Redrive execution {parts[1]}? It continues from the state it stopped in.",
+                                     req.path, url("executions", parts[1]))
+            self._call(s, "AWSStepFunctions", "RedriveExecution", {"executionArn": parts[1]})
+            return _redirect(url("executions", parts[1]))
         if parts == ["stacks", "deploy"]:
             return self._deploy(form, req.path, s)
         if len(parts) == 3 and parts[0] == "queues" and parts[2] == "redrive":

@@ -1,6 +1,6 @@
 """The web console in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright
 through what a person does — log in, invoke with a test event, watch the live tail, open a failed
-execution and see the failing state marked, redrive a dead-letter queue. Assertions are on what the
+execution and see the failing state marked, fix its cause and redrive it, redrive a dead-letter queue. Assertions are on what the
 page shows; a screenshot of each page is saved under ``artifacts/console/`` (``CUMULO_ARTIFACTS``).
 """
 
@@ -166,8 +166,19 @@ def test_live_tail_shows_lines_as_they_are_written(page: Any, server: CumuloServ
     shot(page, "logs-tail")
 
 
-def test_failed_execution_marks_the_failing_state(page: Any, server: CumuloServer, function: str) -> None:
-    arn = server.client().get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+STOCK = """
+import os
+def handler(event, context):
+    if os.environ.get("STOCK") != "restocked":
+        raise ValueError("refused: " + str(event.get("fail")))
+    return {"shipped": True}
+"""
+
+
+def test_failed_execution_marks_the_failing_state_then_is_redriven(page: Any, server: CumuloServer) -> None:
+    lam = server.client()
+    stock = unique("stock")
+    arn = create(lam, stock, zip_of(**{"app.py": STOCK}))["FunctionArn"]
     sfn = server.aws("stepfunctions")
     definition = {"StartAt": "Prepare", "States": {
         "Prepare": {"Type": "Pass", "Result": {"fail": "no stock"}, "Next": "Check stock"},
@@ -196,6 +207,27 @@ def test_failed_execution_marks_the_failing_state(page: Any, server: CumuloServe
     assert "ValueError" in page.get_by_role("heading", name="Error").locator("xpath=following-sibling::pre[1]").inner_text()
     assert json.loads(page.locator("pre").first.inner_text()) == {"note": HOSTILE}     # the input, as text
     shot(page, "execution-failed")
+
+    # Fix the cause (the function's configuration), then redrive from the page, after a confirmation.
+    lam.update_function_configuration(FunctionName=stock, Environment={"Variables": {"STOCK": "restocked"}})
+    lam.close()
+    page.get_by_role("button", name="Redrive execution").click()
+    assert "Redrive execution" in page.locator("#question").inner_text()
+    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED", "redriven before it was confirmed"
+    page.get_by_role("button", name="Confirm").click()
+    deadline = time.monotonic() + 30
+    while page.locator("#status").inner_text() != "SUCCEEDED":
+        assert time.monotonic() < deadline, page.locator("#status").inner_text()
+        time.sleep(0.3)
+        page.reload()
+    assert page.locator("svg .state.failed").count() == 0
+    assert sorted(page.locator("svg .state.visited").evaluate_all("els => els.map(e => e.dataset.state)")) == \
+        ["Check stock", "Prepare", "Ship"]
+    assert page.locator("#redriven").inner_text().startswith("Redriven 1 time(s)")
+    assert page.get_by_role("button", name="Redrive execution").count() == 0
+    assert "ExecutionRedriven" in page.locator("table").last.inner_text()
+    assert sfn.describe_execution(executionArn=execution)["redriveCount"] == 1
+    shot(page, "execution-redriven")
 
 
 def test_redrive_a_dead_letter_queue_after_confirmation(page: Any, server: CumuloServer) -> None:
