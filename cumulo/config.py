@@ -51,6 +51,9 @@ class Settings:
     http_body_timeout_s: float = 20.0       # each such window must bring http_body_min_rate bytes/s of body (408)
     http_body_min_rate: int = 4096
     http_max_buffered_mb: int = 256     # bodies still arriving, all connections of a port (503 over it)
+    # WebSocket APIs' connections on the gateway (API Gateway's limits: docs/gateway.md)
+    websocket_idle_timeout_s: float = 600.0     # closed (1001) after this long without a frame from the client
+    websocket_max_duration_s: float = 7200.0    # ... and this long after it opened
 
     def __post_init__(self) -> None:
         # The one place a relative home is resolved: environments change into their code

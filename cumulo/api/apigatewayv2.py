@@ -1,8 +1,11 @@
-"""The subset of AWS's ``apigatewayv2`` API (REST-JSON, ``/v2/apis/...``) that HTTP APIs need.
+"""The subset of AWS's ``apigatewayv2`` API (REST-JSON, ``/v2/apis/...``) that HTTP and WebSocket APIs need.
 
 boto3's ``apigatewayv2`` client can create an API, its Lambda proxy integrations,
 routes, stages (with throttling) and authorizers (JWT and Lambda), and read and
-delete them. Names on the wire are camelCase, as AWS's are.
+delete them. Names on the wire are camelCase, as AWS's are. WebSocket APIs (``protocolType``
+``WEBSOCKET`` with a ``routeSelectionExpression``) take the same integrations, routes (``$connect``,
+``$disconnect``, ``$default``, custom keys), stages and REQUEST authorizers, plus route responses
+(the integration's answer goes back to the client) and deployments (every change is live at once).
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ def _function_of(uri: str) -> str:
 
 def _api_doc(c: Cumulo, api: HttpApi) -> dict[str, Any]:
     endpoint = c.gateway_url
-    doc: dict[str, Any] = {"apiId": api.api_id, "name": api.name, "protocolType": "HTTP",
+    ws = api.protocol == "WEBSOCKET"
+    if ws:
+        endpoint = "ws" + endpoint[4:] if endpoint.startswith("http") else endpoint
+    doc: dict[str, Any] = {"apiId": api.api_id, "name": api.name, "protocolType": "WEBSOCKET" if ws else "HTTP",
                            "apiEndpoint": f"{endpoint}/{api.api_id}", "createdDate": api.created,
-                           "routeSelectionExpression": "$request.method $request.path",
+                           "routeSelectionExpression": api.route_selection if ws else "$request.method $request.path",
                            "description": api.description, "disableExecuteApiEndpoint": False}
     if api.cors:
         doc["corsConfiguration"] = _camel(api.cors)
@@ -49,6 +55,8 @@ def _route_doc(r: Route) -> dict[str, Any]:
         doc["authorizerId"] = r.authorizer_id
     if r.authorization_scopes:
         doc["authorizationScopes"] = list(r.authorization_scopes)
+    if r.route_response:
+        doc["routeResponseSelectionExpression"] = "$default"
     return doc
 
 
@@ -125,11 +133,16 @@ def _api(c: Cumulo, p: dict[str, str]) -> HttpApi:
 # -- operations ----------------------------------------------------------------
 def create_api(c: Cumulo, request: Request, _: dict[str, str]) -> Reply:
     doc = request.json()
-    if doc.get("protocolType", "HTTP") != "HTTP":
-        raise BadRequestException("Only protocolType HTTP is supported")
+    protocol = doc.get("protocolType", "HTTP")
+    if protocol not in ("HTTP", "WEBSOCKET"):
+        raise BadRequestException("protocolType must be HTTP or WEBSOCKET")
     if not doc.get("name"):
         raise BadRequestException("name is required")
-    api = c.apis.create_api(doc["name"], cors=_pascal(doc.get("corsConfiguration")), description=doc.get("description", ""))
+    if protocol == "WEBSOCKET" and doc.get("target"):
+        raise BadRequestException("Quick create (target) applies to HTTP APIs only")
+    api = c.apis.create_api(doc["name"], cors=_pascal(doc.get("corsConfiguration")), description=doc.get("description", ""),
+                            protocol=protocol, route_selection=doc.get("routeSelectionExpression", "")
+                            if protocol == "WEBSOCKET" else "")
     if doc.get("target"):   # quick create: one integration, a $default route, the $default stage
         integration = c.apis.create_integration(api.api_id, _function_of(doc["target"]))
         c.apis.add_route(api.api_id, doc.get("routeKey", "$default"), integration.integration_id)
@@ -163,8 +176,12 @@ def create_integration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     _api(c, p)
     if doc.get("integrationType") != "AWS_PROXY":
         raise BadRequestException("Only integrationType AWS_PROXY (Lambda proxy) is supported")
+    ws = _api(c, p).protocol == "WEBSOCKET"
+    if ws and doc.get("payloadFormatVersion", "1.0") != "1.0":
+        raise BadRequestException("WebSocket APIs' integrations use payloadFormatVersion 1.0")
     integration = c.apis.create_integration(p["api"], _function_of(doc.get("integrationUri", "")),
-                                            doc.get("payloadFormatVersion", "2.0"), doc.get("timeoutInMillis"))
+                                            doc.get("payloadFormatVersion", "1.0" if ws else "2.0"),
+                                            doc.get("timeoutInMillis"))
     return json_reply(_integration_doc(c, integration), 201)
 
 
@@ -188,8 +205,34 @@ def create_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
         p["api"], doc.get("routeKey", ""), target.removeprefix("integrations/"),
         authorization_type=doc.get("authorizationType", "NONE"), authorizer_id=doc.get("authorizerId", ""),
         authorization_scopes=tuple(doc.get("authorizationScopes", ())),
-        api_key_required=bool(doc.get("apiKeyRequired", False)))
+        api_key_required=bool(doc.get("apiKeyRequired", False)),
+        route_response=bool(doc.get("routeResponseSelectionExpression")))
     return json_reply(_route_doc(route), 201)
+
+
+def create_route_response(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    """A WebSocket route's response (key ``$default``): the integration's answer is sent to the client."""
+    doc = request.json()
+    if _api(c, p).protocol != "WEBSOCKET":
+        raise BadRequestException("Route responses apply to WebSocket APIs")
+    if doc.get("routeResponseKey") != "$default":
+        raise BadRequestException("routeResponseKey must be $default (Lambda proxy integrations answer as they are)")
+    c.apis.update_route(p["api"], p["id"], route_response=True)
+    return json_reply({"routeResponseId": p["id"][:6], "routeResponseKey": "$default"}, 201)
+
+
+def get_route_responses(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    route = next((r for r in _api(c, p).routes if r.route_id == p["id"]), None)
+    if route is None:
+        raise NotFoundException(f"Unable to find Route with id '{p['id']}'")
+    return _items([{"routeResponseId": p["id"][:6], "routeResponseKey": "$default"}] if route.route_response else [])
+
+
+def create_deployment(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
+    """Every change is served at once (as AutoDeploy): a deployment is only a receipt."""
+    api = _api(c, p)
+    return json_reply({"deploymentId": new_api_id()[:6], "deploymentStatus": "DEPLOYED", "autoDeployed": False,
+                       "createdDate": api.created, "description": request.json().get("description", "")}, 201)
 
 
 def update_route(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
@@ -212,6 +255,7 @@ _ROUTE_FIELDS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("authorizerId", "authorizer_id", lambda v: v or ""),
     ("authorizationScopes", "authorization_scopes", lambda v: tuple(v or ())),
     ("apiKeyRequired", "api_key_required", bool),
+    ("routeResponseSelectionExpression", "route_response", bool),
 ]
 
 
@@ -339,6 +383,9 @@ _ROUTES = route_table([
         ("GET", f"{_API}/routes/(?P<id>[^/]+)", _op('GetRoute', get_route)),
         ("PATCH", f"{_API}/routes/(?P<id>[^/]+)", _op('UpdateRoute', update_route)),
         ("DELETE", f"{_API}/routes/(?P<id>[^/]+)", _op('DeleteRoute', delete_route)),
+        ("POST", f"{_API}/routes/(?P<id>[^/]+)/routeresponses", _op('CreateRouteResponse', create_route_response)),
+        ("GET", f"{_API}/routes/(?P<id>[^/]+)/routeresponses", _op('GetRouteResponses', get_route_responses)),
+        ("POST", f"{_API}/deployments", _op('CreateDeployment', create_deployment)),
         ("POST", f"{_API}/stages", _op('CreateStage', create_stage)),
         ("GET", f"{_API}/stages", _op('GetStages', get_stages)),
         ("GET", f"{_API}/stages/(?P<id>[^/]+)", _op('GetStage', get_stage)),

@@ -89,6 +89,17 @@ class ControlPlane:
                 "cognitoIdentity": None, "principalOrgId": None, "userArn": principal.arn or f"arn:aws:iam::{account}:root",
                 "userId": caller}
 
+    def manage_connections_iam(self, wire: edge.Request, arn: str) -> bool:
+        """A WebSocket API's ``@connections`` request (the gateway asks, in a worker thread): its SigV4 signature
+        (service ``execute-api``) with the account's keys, then ``execute-api:ManageConnections`` on the
+        connection's ARN for a role session, as IAM decides it."""
+        incoming = sigv4.IncomingRequest(wire.method, wire.raw_path, wire.query_string, wire.headers, wire.body)
+        try:
+            principal = sigv4.verify(incoming, self.keys, datetime.now(timezone.utc))
+        except CumuloError:
+            return False
+        return self.authorizer.refusal(principal, "execute-api:ManageConnections", arn, {}, wire.client[0]) is None
+
     async def answer(self, wire: edge.Request) -> Reply:
         """One request from the HTTP edge (complete, within ``MAX_BODY_BYTES``) to its reply."""
         request = Request(
@@ -409,11 +420,13 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     app = ControlPlane(cumulo, auth=auth, busy=readiness.pending)
     gw: Gateway | None = None
     if gateway is not None:
-        gw = Gateway(cumulo, app.executor, readiness.pending, url_iam=app.function_url_iam)
+        gw = Gateway(cumulo, app.executor, readiness.pending, url_iam=app.function_url_iam,
+                     manage_iam=app.manage_connections_iam)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 
     door = _door(cumulo, control)
+    gateway_door = _door(cumulo, gateway) if gw is not None and gateway is not None and door is not None else None
     extension_door = _extension_door(cumulo) if door is not None else None
     xray_daemon = _xray_daemon(cumulo)
     if xray_daemon is not None:
@@ -437,8 +450,11 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
         gate = ControlGate(s, app.keys, auth, MAX_BODY_BYTES)
         edges = [(http_edge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=gate.refusal, gate=gate), control)]
         if gw is not None and gateway is not None:
-            edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY),
-                          gateway))
+            edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY,
+                                    upgrade=gw.upgrade), gateway))
+        if gw is not None and gateway_door is not None:   # functions reach the gateway (@connections) here
+            edges.append((http_edge(gw.handle_inside, max_head_bytes=MAX_HEADER_BYTES,
+                                    max_body_bytes=GATEWAY_MAX_BODY), gateway_door))
         if door is not None:   # functions reach the API here, signed requests only (even with --no-auth)
             door_gate = gate if auth else ControlGate(s, signed.keys, True, MAX_BODY_BYTES)
             edges.append((http_edge(signed.answer, max_body_bytes=MAX_BODY_BYTES, refusal=door_gate.refusal,
@@ -464,6 +480,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             signed.close()
         if door is not None:
             door.close()
+        if gateway_door is not None:
+            gateway_door.close()
         if extension_door is not None:
             extension_door.close()
         if xray_daemon is not None:

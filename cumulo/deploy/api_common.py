@@ -34,6 +34,7 @@ class HttpApiConfig:
     binary_media_types: tuple[str, ...] = ()     # REST
     api_key_required: bool = False               # REST: Auth.ApiKeyRequired, every method's default
     routes: tuple[Route, ...] = ()               # REST: the routes of its DefinitionBody
+    route_selection: str = ""                    # WEBSOCKET: RouteSelectionExpression
 
 
 def map_of(value: Any, what: str) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class ApiSpec:
     rest_cors: dict[str, str] | None = None
     binary_media_types: tuple[str, ...] = ()
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False)   # of raw AWS::ApiGateway::*
+    route_selection: str = ""        # WEBSOCKET: RouteSelectionExpression
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:
@@ -202,7 +203,7 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                              config.default_throttle,
                              {**config.route_throttles, **throttles[logical]},
                              tuple(routes[logical]), config.description, config.protocol, tuple(config.notes),
-                             config.rest_cors, config.binary_media_types))
+                             config.rest_cors, config.binary_media_types, route_selection=config.route_selection))
     return specs
 
 

@@ -5,7 +5,12 @@ They are assembled into the same configuration an ``AWS::Serverless::HttpApi`` g
 
 - an ``Api`` with ``ProtocolType: HTTP`` is an API (``Name``, ``Description``, ``CorsConfiguration``);
   its quick-create form (``Target``, a function, with ``RouteKey``, default ``$default``) is one route to
-  it on the ``$default`` stage, as API Gateway makes it. ``WEBSOCKET`` APIs and OpenAPI ``Body`` are refused;
+  it on the ``$default`` stage, as API Gateway makes it. OpenAPI ``Body`` is refused;
+- an ``Api`` with ``ProtocolType: WEBSOCKET`` (``RouteSelectionExpression``, e.g. ``$request.body.action``) is
+  a WebSocket API: its routes are ``$connect``, ``$disconnect``, ``$default`` and custom keys, a route with a
+  ``RouteResponseSelectionExpression`` or an ``AWS::ApiGatewayV2::RouteResponse`` sends the integration's answer
+  back, ``CUSTOM`` authorization (a ``REQUEST`` authorizer, identity ``route.request.header.<name>`` or
+  ``route.request.querystring.<name>``) is allowed on ``$connect`` only, as on AWS;
 - an ``Integration`` of type ``AWS_PROXY`` to a function (``IntegrationUri``: its ARN, or the
   ``.../functions/<arn>/invocations`` form) with ``PayloadFormatVersion`` (default 2.0) and
   ``TimeoutInMillis``; other integrations (service integrations such as ``SQS-SendMessage``, ``HTTP_PROXY``)
@@ -36,7 +41,9 @@ from cumulo.deploy.apis import read_cors
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.rest_apis import function_of_uri
 from cumulo.errors import CumuloError
-from cumulo.gateway.model import INTEGRATION_TIMEOUT_MS, Authorizer, Route, Throttle
+from cumulo.gateway.model import (
+    INTEGRATION_TIMEOUT_MS, Authorizer, Route, Throttle, check_route_selection, check_ws_route_key,
+)
 from cumulo.gateway.routing import parse_route_key
 
 __all__ = ["HTTP_RAW_TYPES", "raw_http_ids", "raw_http_apis"]
@@ -47,13 +54,13 @@ ROUTE = "AWS::ApiGatewayV2::Route"
 STAGE = "AWS::ApiGatewayV2::Stage"
 AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
 # Accepted with a note: nothing a Lambda proxy route answers depends on them here.
+ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
 NOTED = {"AWS::ApiGatewayV2::Deployment": "every change is served at once (as AutoDeploy)",
-         "AWS::ApiGatewayV2::RouteResponse": "Lambda proxy routes answer with the function's response",
          "AWS::ApiGatewayV2::IntegrationResponse": "Lambda proxy routes answer with the function's response",
          "AWS::ApiGatewayV2::Model": "request models are not validated",
          "AWS::ApiGatewayV2::ApiMapping": "custom domains are not served: the API is at the gateway's URL",
          "AWS::ApiGatewayV2::DomainName": "custom domains are not served: the API is at the gateway's URL"}
-HTTP_RAW_TYPES = (API, INTEGRATION, ROUTE, STAGE, AUTHORIZER, *NOTED)
+HTTP_RAW_TYPES = (API, INTEGRATION, ROUTE, STAGE, AUTHORIZER, ROUTE_RESPONSE, *NOTED)
 _API_KEYS = {"Name", "ProtocolType", "Description", "CorsConfiguration", "Target", "RouteKey", "Tags",
              "DisableExecuteApiEndpoint", "DisableSchemaValidation", "FailOnWarnings", "Version",
              "CredentialsArn", "IpAddressType", "RouteSelectionExpression", "ApiKeySelectionExpression"}
@@ -69,6 +76,9 @@ def raw_http_ids(stack: str, logical_id: str, kind: str, api_id: str, region: st
         return {"Ref": api_id, "ApiId": api_id, "ApiEndpoint": f"https://{api_id}.execute-api.{region}.amazonaws.com"}
     if kind == STAGE:
         return {}                               # Ref is its StageName, known once read
+    if kind == ROUTE_RESPONSE:
+        own = _short(stack, logical_id)
+        return {"Ref": own, "RouteResponseId": own}
     own = _short(stack, logical_id)
     return {"Ref": own, {INTEGRATION: "IntegrationId", ROUTE: "RouteId", AUTHORIZER: "AuthorizerId"}.get(
         kind, "Id"): own}
@@ -96,6 +106,7 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
     authorizers = {_short(stack, lid): (api_of(lid, props), _authorizer(lid, props, stack))
                    for lid, props in by_type.get(AUTHORIZER, [])}
     routes: dict[str, list[Route]] = {api_id: [] for api_id in apis}
+    answered = _route_responses(stack, by_type)      # routes' own ids that have a route response
     for api_id, (logical_id, props) in apis.items():
         if "Target" in props:           # quick create: one route to the function
             function = _function(str(props["Target"]))
@@ -114,13 +125,24 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
                                  "AWS::ApiGatewayV2::Integration of the same API> (!Sub integrations/${Integration})")
         function, version, timeout = _integration(integration[1], integration[2], key)
         options = _authorization(logical_id, props, api_id, authorizers)
-        routes[api_id].append(_route(logical_id, key, function, version, timeout, options, api_id))
+        websocket = str(apis[api_id][1].get("ProtocolType", "")) == "WEBSOCKET"
+        if websocket:
+            version = "1.0"         # WebSocket APIs' proxy integrations have one format
+            if options.get("authorization_type") == "CUSTOM" and key != "$connect":
+                raise IntrinsicError(f"Resource {logical_id}: {key}: a WebSocket API authorizes on $connect only")
+            options["route_response"] = bool(props.get("RouteResponseSelectionExpression")) or \
+                _short(stack, logical_id) in answered
+        routes[api_id].append(_route(logical_id, key, function, version, timeout, options, api_id, websocket))
     stages = _stages(by_type, apis, api_of)
     configs = {}
     for api_id, (logical_id, props) in apis.items():
         notes = [f"{t.rsplit('::', 1)[1]} {lid} ignored: {NOTED[t]}" for t in NOTED for lid, _ in by_type.get(t, [])]
         notes += [f"{key} ignored" for key in ("Tags", "DisableExecuteApiEndpoint", "FailOnWarnings") if key in props]
         names = stages.get(api_id, [])
+        websocket = str(props.get("ProtocolType")) == "WEBSOCKET"
+        if not names and websocket:
+            raise IntrinsicError(f"Resource {logical_id}: a WebSocket API needs an AWS::ApiGatewayV2::Stage (it has "
+                                 "no $default stage)")
         if not names and "Target" not in props:
             notes.append("no AWS::ApiGatewayV2::Stage deploys it: served on its $default stage")
         if len(names) > 1:
@@ -135,16 +157,36 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
             read_cors(props.get("CorsConfiguration")),
             {a.name: a for a_id, (owner, a) in authorizers.items() if owner == api_id and a_id in used}, None,
             default_throttle, route_throttles, str(props.get("Description", "")),
-            None if props.get("Name") is None else str(props["Name"]), tuple(notes), routes=tuple(routes[api_id]))
+            None if props.get("Name") is None else str(props["Name"]), tuple(notes), routes=tuple(routes[api_id]),
+            protocol="WEBSOCKET" if websocket else "HTTP",
+            route_selection=str(props.get("RouteSelectionExpression", "")) if websocket else "")
     return configs
+
+
+def _route_responses(stack: str, by_type: dict[str, list[tuple[str, dict[str, Any]]]]) -> set[str]:
+    """The routes (their ``Ref``) that an ``AWS::ApiGatewayV2::RouteResponse`` with key ``$default`` answers for."""
+    answered = set()
+    for logical_id, props in by_type.get(ROUTE_RESPONSE, []):
+        if str(props.get("RouteResponseKey", "")) != "$default":
+            raise IntrinsicError(f"Resource {logical_id}: RouteResponseKey must be $default (a Lambda proxy "
+                                 "integration's answer is sent as it is)")
+        answered.add(str(props.get("RouteId", "")))
+    return answered
 
 
 def _check_api(logical_id: str, props: dict[str, Any]) -> None:
     where = f"Resource {logical_id}"
     protocol = str(props.get("ProtocolType", ""))
-    if protocol != "HTTP":
-        raise IntrinsicError(f"{where}: ProtocolType {protocol or '?'} is not supported (HTTP; WebSocket APIs are "
-                             "not served yet)")
+    if protocol not in ("HTTP", "WEBSOCKET"):
+        raise IntrinsicError(f"{where}: ProtocolType {protocol or '?'} is not supported (HTTP or WEBSOCKET)")
+    if protocol == "WEBSOCKET":
+        try:
+            check_route_selection(str(props.get("RouteSelectionExpression", "")))
+        except CumuloError as exc:
+            raise IntrinsicError(f"{where}: {exc.message}") from None
+        for key in ("Target", "CorsConfiguration"):
+            if key in props:
+                raise IntrinsicError(f"{where}: {key} applies to HTTP APIs only")
     for key in ("Body", "BodyS3Location"):
         if key in props:
             raise IntrinsicError(f"{where}: {key} (an OpenAPI definition) is not read; declare the routes as "
@@ -202,9 +244,12 @@ def _authorization(logical_id: str, props: dict[str, Any], api_id: str,
 
 
 def _route(logical_id: str, key: str, function: str, version: str, timeout: int, options: dict[str, Any],
-           api_id: str) -> Route:
+           api_id: str, websocket: bool = False) -> Route:
     try:
-        parse_route_key(key)
+        if websocket:
+            check_ws_route_key(key)
+        else:
+            parse_route_key(key)
         return Route(key, function, version, timeout, route_id=_short(api_id, key), **options)
     except CumuloError as exc:
         raise IntrinsicError(f"Resource {logical_id}: {exc.message}") from None

@@ -7,6 +7,13 @@ table (rebuilt whenever the store changes), the event in the route's payload
 format, the invocation in a worker thread bounded by the integration timeout,
 and the response mapping. The gateway never parses or alters what the
 function returns beyond AWS's documented mapping.
+
+WebSocket APIs: an upgrade request for one (``upgrade``) runs ``$connect`` (and its Lambda
+authorizer) before the handshake is answered; each message is routed by the API's selection
+expression and invoked; ``$disconnect`` runs when the connection ends, however it ends. The
+``@connections`` management API (``PostToConnection``, ``GetConnection``, ``DeleteConnection``) is
+served on the same port, signed (SigV4, ``execute-api:ManageConnections``). Connections live in this
+process: a server's restart closes them, as a deployment's does on AWS.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from urllib.parse import unquote
 import orjson
 
 from cumulo.observe.metrics import GATEWAY
-from cumulo.edge.server import Request
+from cumulo.edge.server import Request, Upgrade
+from cumulo.edge.websocket import MAX_MESSAGE, WebSocket, accept_key, handshake_problem
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
@@ -35,6 +43,9 @@ from cumulo.gateway.payload_rest import event_rest
 from cumulo.gateway.responses import message
 from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
+from cumulo.gateway import websocket as ws
+from cumulo.gateway.identity import identity_values
+from cumulo.gateway.lambda_auth import MalformedAuthorizerResponse, parse_verdict
 from cumulo.store.base import LogRecord
 
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
@@ -62,12 +73,45 @@ URL_FORBIDDEN = GatewayResponse(403, [("content-type", "application/json"),
 URL_ERROR = message(502, "Internal Server Error")
 # (request, the function's ARN) -> requestContext.authorizer.iam of a caller allowed lambda:InvokeFunctionUrl, or None
 UrlIam = Callable[[Request, str], "dict[str, Any] | None"]
+# (request, the connection's execute-api ARN) -> whether its signer may execute-api:ManageConnections there
+ManageIam = Callable[[Request, str], bool]
+
+CONNECTIONS = "@connections"
+AUTHORIZER_TIMEOUT_S = 10.0
+
+
+def _ws_error(status: int, kind: str, text: str | None) -> GatewayResponse:
+    """The ``@connections`` API's errors, as boto3's ``apigatewaymanagementapi`` reads them."""
+    return GatewayResponse(status, [("content-type", "application/json"), ("x-amzn-ErrorType", kind)],
+                           orjson.dumps({"message": text}))
+
+
+GONE = _ws_error(410, "GoneException", None)
+FORBIDDEN = _ws_error(403, "ForbiddenException", "Forbidden")
+PAYLOAD_TOO_LARGE = _ws_error(413, "PayloadTooLargeException", "Message too long")
+
+
+class _Live:
+    """An open WebSocket connection: what is known of it and its socket."""
+
+    __slots__ = ("info", "socket", "api", "route_keys", "stage_variables")
+
+    def __init__(self, info: ws.Connection, api: HttpApi, stage: Stage) -> None:
+        self.info = info
+        self.socket: WebSocket | None = None
+        self.api = api
+        self.route_keys = {r.route_key for r in api.routes}
+        self.stage_variables = dict(stage.variables)
 
 
 class Gateway:
     def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None,
-                 url_iam: UrlIam | None = None) -> None:
+                 url_iam: UrlIam | None = None, manage_iam: ManageIam | None = None) -> None:
         self.cumulo = cumulo
+        self._manage_iam = manage_iam   # checks @connections requests' signatures and policies (None: all refused)
+        self.connections: dict[str, _Live] = {}    # open WebSocket connections by id
+        self.ws_idle_timeout_s = cumulo.settings.websocket_idle_timeout_s
+        self.ws_max_duration_s = cumulo.settings.websocket_max_duration_s
         self._url_iam = url_iam     # checks AWS_IAM function URLs' signatures and policies (None: all refused)
         self.executor = executor
         self._busy = busy        # whether the loop has other work (edge.server.Readiness.pending)
@@ -80,6 +124,10 @@ class Gateway:
     def close(self) -> None:
         self.access.close()
 
+    async def handle_inside(self, request: Request) -> GatewayResponse:
+        """The gateway's door inside the functions' network namespace: ``@connections`` only."""
+        return await _connections_only(self, request)
+
     # -- APIs, cached until the store changes --------------------------------
     def _api(self, api_id: str) -> tuple[HttpApi, RouteTable, CorsConfig | None] | None:
         store = self.cumulo.store
@@ -91,8 +139,8 @@ class Gateway:
                 api = self.cumulo.apis.get_api(api_id)
             except ResourceNotFoundException:
                 return None
-            self._apis[api_id] = (api, RouteTable(r.route_key for r in api.routes),
-                                  cors_config(api.cors) if api.cors else None)
+            table = RouteTable(() if api.protocol == "WEBSOCKET" else (r.route_key for r in api.routes))
+            self._apis[api_id] = (api, table, cors_config(api.cors) if api.cors else None)
         return self._apis[api_id]
 
     def _locate(self, host: str, raw_path: str) -> tuple[HttpApi, RouteTable, CorsConfig | None, Stage | None, str] | None:
@@ -149,6 +197,9 @@ class Gateway:
         if len(request.body) > MAX_BODY_BYTES:
             return TOO_LARGE
         host = next((v for k, v in headers if k.lower() == "host"), "")
+        if "/@connections/" in request.raw_path and ".lambda-url." not in host and \
+                not request.raw_path.startswith(URL_PREFIX):
+            return await self._manage(request, host)
         target = url_target(host, request.raw_path)
         if target is not None:
             return await self._function_url(target[0], target[1], host, request)
@@ -156,7 +207,7 @@ class Gateway:
         if located is None:
             return NOT_FOUND
         api, table, cors, stage, path = located
-        if stage is None:
+        if stage is None or api.protocol == "WEBSOCKET":
             return _no_route(api)
         ip = request.client[0]
         access.update(apiId=api.api_id, stage=stage.name, requestId=_request_id(), ip=ip,
@@ -281,6 +332,226 @@ class Gateway:
 
     def _invoke(self, function: str, payload: bytes, trace_header: str | None = None) -> Awaitable[Any]:
         return self.cumulo.invoke_on_loop(function, payload, self.executor, busy=self._busy, trace_header=trace_header)
+
+
+    # -- WebSocket APIs ---------------------------------------------------------------
+    async def upgrade(self, request: Request) -> GatewayResponse | Upgrade:
+        """An upgrade request (``edge/server.py``): a WebSocket API's handshake, ``$connect`` deciding it;
+        anything else is answered as a plain request (and the connection closed)."""
+        host = next((v for k, v in request.headers if k.lower() == "host"), "")
+        located = None if url_target(host, request.raw_path) else self._locate(host, request.raw_path)
+        if located is None or located[0].protocol != "WEBSOCKET":
+            return await self.handle(request)
+        api, _, _, stage, path = located
+        if stage is None or stage.name == DEFAULT_STAGE or path not in ("/", ""):
+            return FORBIDDEN
+        problem = handshake_problem(request.method, request.headers)
+        if problem is not None:
+            extra = [("Sec-WebSocket-Version", "13")] if problem[0] == 426 else []
+            return GatewayResponse(problem[0], [("content-type", "application/json"), *extra],
+                                   orjson.dumps({"message": problem[1]}))
+        now = int(time.time() * 1000)
+        info = ws.Connection(
+            connection_id=_connection_id(), api_id=api.api_id, stage=stage.name, domain_name=host,
+            source_ip=request.client[0], user_agent=next((v for k, v in request.headers if k.lower() == "user-agent"), ""),
+            connected_at_ms=now, headers=list(request.headers), raw_query=request.query_string, last_active_ms=now)
+        live = _Live(info, api, stage)
+        connect = next((r for r in api.routes if r.route_key == "$connect"), None)
+        protocol_header: list[tuple[str, str]] = []
+        if connect is not None:
+            if connect.authorization_type == "CUSTOM":
+                refused = await self._ws_authorize(api, stage, connect, live)
+                if refused is not None:
+                    return refused
+            request_id = _request_id()
+            event = ws.ws_event(info, "CONNECT", "$connect", request_id, int(time.time() * 1000))
+            try:
+                result = await self._ws_invoke(connect, event)
+            except TooManyRequestsException:
+                return THROTTLED
+            except (CumuloError, asyncio.TimeoutError):
+                return INTERNAL_ERROR
+            if result.function_error:
+                return INTERNAL_ERROR
+            status = ws.connect_status(result.payload)
+            if not 200 <= status < 300:
+                return GatewayResponse(status, [("content-type", "application/json")], b"")
+            protocol_header = _subprotocol(result.payload)
+        key = next(v for k, v in request.headers if k.lower() == "sec-websocket-key").strip()
+        self.connections[info.connection_id] = live
+
+        def start(transport: Any) -> WebSocket:
+            live.socket = WebSocket(transport, lambda op, data: self._ws_message(live, op, data),
+                                    lambda code, reason: self._ws_closed(live, code, reason),
+                                    idle_timeout_s=self.ws_idle_timeout_s, max_duration_s=self.ws_max_duration_s)
+            return live.socket
+
+        return Upgrade([("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                        ("Sec-WebSocket-Accept", accept_key(key)), *protocol_header], start)
+
+    async def _ws_authorize(self, api: HttpApi, stage: Stage, route: Route, live: _Live) -> GatewayResponse | None:
+        """``$connect``'s Lambda REQUEST authorizer: None (allowed; its context kept on the connection) or the
+        refusal (401 missing identity or ``Unauthorized``, 403 denied, 500 failed)."""
+        authorizer = api.authorizer(route.authorizer_id)
+        if authorizer is None or authorizer.kind not in ("REQUEST", "TOKEN"):
+            return message(500, "Internal Server Error")
+        info = live.info
+        sources = tuple(ws.identity_source_as_http(s) for s in authorizer.identity_sources)
+        request = HttpRequest("GET", "/", info.raw_query, info.headers, b"", info.source_ip, "", 0, api.api_id,
+                               info.domain_name, stage.name)
+        if sources and identity_values(sources, request, stage.variables, {}) is None:
+            return message(401, "Unauthorized")
+        arn = f"arn:aws:execute-api:{self.cumulo.arns.region}:{self.cumulo.arns.account}:{api.api_id}/{stage.name}/$connect"
+        event = ws.connect_authorizer_event(info, arn, stage.variables, _request_id(), int(time.time() * 1000))
+        started = time.monotonic()
+        call = asyncio.ensure_future(self._invoke(authorizer.function, orjson.dumps(event)))
+        call.add_done_callback(discard_result)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(call), AUTHORIZER_TIMEOUT_S)
+        except (asyncio.TimeoutError, CumuloError):
+            return message(500, "Internal Server Error")
+        if result.function_error:
+            try:
+                unauthorized = orjson.loads(result.payload).get("errorMessage") == "Unauthorized"
+            except (orjson.JSONDecodeError, AttributeError):
+                unauthorized = False
+            return message(401, "Unauthorized") if unauthorized else message(500, "Internal Server Error")
+        try:
+            verdict = parse_verdict(result.payload, False)
+        except MalformedAuthorizerResponse:
+            return message(500, "Internal Server Error")
+        if not verdict.allows(arn):
+            return message(403, "Forbidden")
+        info.authorizer = {**verdict.context, "principalId": verdict.principal_id or "",
+                           "integrationLatency": int((time.monotonic() - started) * 1000)}
+        return None
+
+    def _ws_invoke(self, route: Route, event: dict[str, Any]) -> Awaitable[Any]:
+        call = asyncio.ensure_future(self._invoke(route.function, orjson.dumps(event)))
+        call.add_done_callback(discard_result)      # after a timeout nobody awaits it
+        return asyncio.wait_for(asyncio.shield(call), route.timeout_ms / 1000)
+
+    def _ws_message(self, live: _Live, opcode: int, data: bytes) -> None:
+        """A whole message from the client: routed, invoked in a task of its own (messages are not serialised)."""
+        live.info.last_active_ms = int(time.time() * 1000)
+        asyncio.ensure_future(self._ws_route(live, opcode, data)).add_done_callback(discard_result)
+
+    async def _ws_route(self, live: _Live, opcode: int, data: bytes) -> None:
+        info, request_id = live.info, _request_id()
+        key = ws.select_route(live.api.route_selection, data, live.route_keys)
+        sock = live.socket
+        if key is None:
+            if sock is not None:
+                sock.send(ws.error_message("Forbidden", info.connection_id, request_id))
+            return
+        route = next(r for r in live.api.routes if r.route_key == key)
+        event = ws.ws_event(info, "MESSAGE", key, request_id, int(time.time() * 1000), data, opcode == 2,
+                            message_id=_request_id())
+        try:
+            result = await self._ws_invoke(route, event)
+        except (CumuloError, asyncio.TimeoutError) as exc:
+            if sock is not None:
+                text = "Endpoint request timed out" if isinstance(exc, asyncio.TimeoutError) else "Internal server error"
+                sock.send(ws.error_message(text, info.connection_id, request_id))
+            return
+        if sock is None:
+            return
+        if result.function_error:
+            sock.send(ws.error_message("Internal server error", info.connection_id, request_id))
+        elif route.route_response:
+            answer = ws.route_response_body(result.payload)
+            if answer is not None and len(answer[0]) <= MAX_MESSAGE:
+                sock.send(answer[0], answer[1])
+
+    def _ws_closed(self, live: _Live, code: int, reason: str) -> None:
+        """The connection ended: it is gone for ``@connections`` at once, then ``$disconnect`` runs (best effort)."""
+        self.connections.pop(live.info.connection_id, None)
+        route = next((r for r in live.api.routes if r.route_key == "$disconnect"), None)
+        if route is None:
+            return
+        if code == 1005 and not reason:
+            reason = "Client-side close frame status not set"
+        event = ws.ws_event(live.info, "DISCONNECT", "$disconnect", _request_id(), int(time.time() * 1000),
+                            disconnect=(code, reason))
+        asyncio.ensure_future(self._ws_invoke(route, event)).add_done_callback(discard_result)
+
+    async def _manage(self, request: Request, host: str) -> GatewayResponse:
+        """``@connections/{id}``: POST sends data, GET describes, DELETE closes (``apigatewaymanagementapi``).
+        Addressed as ``/{api-id}/{stage}/@connections/{id}``, or ``/{stage}/@connections/{id}`` (an endpoint
+        made of the event's ``domainName`` and ``stage``: the connection names its API)."""
+        before, _, after = request.raw_path.partition("/@connections/")
+        connection_id = unquote(after)
+        prefix = [unquote(p) for p in before.split("/") if p]
+        live = self.connections.get(connection_id)
+        if ".execute-api." in host:
+            prefix = [host.split(".", 1)[0], *prefix]
+        if len(prefix) == 1 and live is not None:
+            prefix = [live.info.api_id, *prefix]
+        if len(prefix) != 2 or not connection_id or "/" in after:
+            return FORBIDDEN
+        api_id, stage = prefix
+        arn = (f"arn:aws:execute-api:{self.cumulo.arns.region}:{self.cumulo.arns.account}:{api_id}/{stage}/"
+               f"{request.method}/@connections/{connection_id}")
+        allowed = False if self._manage_iam is None else await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._manage_iam, request, arn)
+        if not allowed:
+            return FORBIDDEN
+        if live is None or live.info.api_id != api_id or live.info.stage != stage or live.socket is None \
+                or live.socket.closed:
+            return GONE
+        if request.method == "POST":
+            if len(request.body) > MAX_MESSAGE:
+                return PAYLOAD_TOO_LARGE
+            text = True
+            try:
+                request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = False
+            return GatewayResponse(200, [], b"") if live.socket.send(request.body, text) else GONE
+        if request.method == "GET":
+            info = live.info
+            return GatewayResponse(200, [("content-type", "application/json")], orjson.dumps({
+                "connectedAt": _iso(info.connected_at_ms), "identity": info.identity(),
+                "lastActiveAt": _iso(info.last_active_ms)}))
+        if request.method == "DELETE":
+            live.socket.close(1000, "")
+            return GatewayResponse(204, [], b"")
+        return FORBIDDEN
+
+
+async def _connections_only(gateway: "Gateway", request: Request) -> GatewayResponse:
+    """What functions reach at the gateway's port inside their network namespace: ``@connections`` only."""
+    if "/@connections/" not in request.raw_path:
+        return NOT_FOUND
+    return await gateway.handle(request)
+
+
+def _connection_id() -> str:
+    """``L0SM9cOFvHcCIhw=``: 10 random bytes in base64, as AWS's connection ids look; without ``/`` and ``+``,
+    so that an id is one path segment as it is."""
+    while True:
+        candidate = short_id(10)
+        if "/" not in candidate and "+" not in candidate:
+            return candidate
+
+
+def _subprotocol(payload: bytes) -> list[tuple[str, str]]:
+    """``Sec-WebSocket-Protocol`` from a $connect function's result headers, if it chose one."""
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return []
+    headers = doc.get("headers") if isinstance(doc, dict) else None
+    if isinstance(headers, dict):
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == "sec-websocket-protocol" and isinstance(value, str) \
+                    and "\r" not in value and "\n" not in value:
+                return [("Sec-WebSocket-Protocol", value)]
+    return []
+
+
+def _iso(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"
 
 
 def _trace_header(headers: list[tuple[str, str]]) -> str | None:

@@ -61,7 +61,7 @@ from typing import Any, Callable, Coroutine, Protocol
 
 import httptools
 
-__all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal", "Gate"]
+__all__ = ["Request", "Response", "Answer", "HttpEdge", "Readiness", "Refusal", "Gate", "Upgrade", "UpgradeHandler"]
 
 _MAX_QUEUED = 16          # pipelined requests waiting behind the one being handled
 _MAX_QUEUED_BYTES = 1024 * 1024   # ... or this much of their bodies
@@ -70,6 +70,7 @@ _LINGER_BYTES = 64 * 1024 * 1024
 _SHORT_LINGER_S = 1.0     # the same after a timeout, and for a connection over max_connections
 _MAX_OVERFLOWING = 128    # ... and at most this many of those at a time: more are reset without an answer
 _HEAD_END = b"\r\n\r\n"
+_MAX_EARLY_BYTES = 256 * 1024   # what a client may send after its upgrade request before it is answered
 _REASONS = {
     100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
     302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
@@ -114,6 +115,20 @@ class Response:
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Answer]]
+
+
+@dataclass(slots=True)
+class Upgrade:
+    """An upgrade handler's acceptance: the ``101 Switching Protocols`` answer's headers, and what takes the
+    connection over (``start(transport)`` returns an object with ``data_received(bytes)``,
+    ``connection_lost(exc)`` and ``close(code, reason)``; ``edge/websocket.py``'s ``WebSocket``)."""
+
+    headers: list[tuple[str, str]]
+    start: Callable[[Any], Any]
+
+
+# A request asking for ``Upgrade`` (its head, no body) -> an answer refusing it (sent, then closed), or an Upgrade
+UpgradeHandler = Callable[[Request], Coroutine[Any, Any, "Answer | Upgrade"]]
 # (status, what went wrong, the request's head or None if it never got that far) -> the answer
 Refusal = Callable[[int, str, "Request | None"], Response]
 # a request's head (body still b"") -> refuse it with this answer, or the most its body may hold, or None
@@ -186,8 +201,10 @@ class HttpEdge:
                  idle_timeout_s: float = 5.0, refusal: Refusal | None = None,
                  readiness: Readiness | None = None, *, gate: Gate | None = None, max_headers: int = 100,
                  header_timeout_s: float = 20.0, body_timeout_s: float = 20.0, body_min_rate: int = 4096,
-                 max_connections: int | None = None, max_buffered_bytes: int = 256 * 1024 * 1024) -> None:
+                 max_connections: int | None = None, max_buffered_bytes: int = 256 * 1024 * 1024,
+                 upgrade: UpgradeHandler | None = None) -> None:
         self.handler = handler
+        self.upgrade = upgrade     # None: upgrades are refused (answered as plain HTTP, then closed)
         self.readiness = readiness
         self.refusal = refusal or _json_refusal   # the answer to a request refused before the handler
         self.gate = gate
@@ -258,6 +275,8 @@ class _Connection(asyncio.Protocol):
         self.continue_pending = False   # its "100 Continue" waits for the answers before it
         self.refusal: Response | None = None   # refused behind requests still to answer
         self.held = 0              # bytes of the arriving body counted in edge.buffered
+        self.upgrading: bytearray | None = None   # an upgrade request being decided: what arrived after it
+        self.taken: Any = None     # the protocol that took the connection over (a WebSocket)
         self._reset()
 
     def _reset(self) -> None:
@@ -277,7 +296,7 @@ class _Connection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """Between requests: nothing being answered, queued, or still arriving."""
-        return self.waiting and not self.in_message
+        return self.waiting and not self.in_message and self.taken is None and self.upgrading is None
 
     @property
     def waiting(self) -> bool:
@@ -309,6 +328,8 @@ class _Connection(asyncio.Protocol):
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.taken is not None:
+            self.taken.connection_lost(exc)
         if self.overflow:
             if self.lingering >= 0:
                 self.edge.overflowing -= 1
@@ -331,6 +352,14 @@ class _Connection(asyncio.Protocol):
             self.finished.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        if self.taken is not None:
+            self.taken.data_received(data)
+            return
+        if self.upgrading is not None:      # kept for the protocol that may take over
+            self.upgrading += data
+            if len(self.upgrading) > _MAX_EARLY_BYTES:
+                self.close()
+            return
         if self.lingering >= 0:
             self.lingering += len(data)
             if self.lingering > _LINGER_BYTES:
@@ -352,9 +381,17 @@ class _Connection(asyncio.Protocol):
         message, in_body, body_before = self.messages, self.in_message and self.head_done, self.body_bytes
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrades (WebSocket, h2c) are not offered: the request is answered as plain
-            # HTTP/1.1 and the connection closed, since the rest of the stream is not HTTP/1.1.
+        except httptools.HttpParserUpgrade as exc:
+            # Without an upgrade handler (or behind other requests) upgrades are not offered: the
+            # request is answered as plain HTTP/1.1 and the connection closed, since the rest of
+            # the stream is not HTTP/1.1.
+            if self.edge.upgrade is not None and len(self.queue) == 1 and not self.busy and not self.refused:
+                request, _ = self.queue.pop(0)
+                self.queued_bytes -= len(request.body)
+                self.edge.buffered -= len(request.body)
+                offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+                self._upgrade(request, data[offset:])
+                return
             if self.queue:
                 self.queue[-1] = (self.queue[-1][0], False)
             else:
@@ -520,6 +557,49 @@ class _Connection(asyncio.Protocol):
         self._write(answer.status, answer.headers, answer.body, keep_alive=False)
         self._linger(_LINGER_S)
 
+    def _upgrade(self, request: Request, early: bytes) -> None:
+        """Hand an upgrade request to the edge's upgrade handler; what the client sends meanwhile is kept."""
+        self.upgrading = bytearray(early)
+        self._disarm()
+        self.busy = True
+        task = self.loop.create_task(self.edge.upgrade(request))   # type: ignore[misc]
+        task.add_done_callback(self._upgraded)
+
+    def _upgraded(self, task: "asyncio.Task[Answer | Upgrade]") -> None:
+        self.busy = False
+        early, self.upgrading = self.upgrading or b"", None
+        answer: Answer | Upgrade
+        if task.cancelled():
+            answer = Response(503, [("content-type", "application/json")], b'{"message":"Service Unavailable"}')
+        elif task.exception() is not None:
+            answer = Response(500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+            self.loop.call_exception_handler({"message": "upgrade handler failed", "exception": task.exception()})
+        else:
+            answer = task.result()
+        transport = self.transport
+        if self.closing or transport is None or transport.is_closing():
+            if isinstance(answer, Upgrade):     # accepted for a client already gone: it ends at once
+                taken = answer.start(transport)
+                taken.connection_lost(None)
+            self.edge.connections.discard(self)
+            if not self.finished.done():
+                self.finished.set_result(None)
+            return
+        if not isinstance(answer, Upgrade):
+            self._write(answer.status, answer.headers, answer.body, keep_alive=False)
+            self._linger(_SHORT_LINGER_S)
+            return
+        parts = [b"HTTP/1.1 101 Switching Protocols\r\n"]
+        for name, value in answer.headers:
+            parts.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
+        parts.append(b"\r\n")
+        transport.write(b"".join(parts))
+        self.taken = answer.start(transport)
+        if not self.finished.done():     # stop() does not wait for upgraded connections: it closes them
+            self.finished.set_result(None)
+        if early:
+            self.taken.data_received(bytes(early))
+
     def _linger(self, seconds: float) -> None:
         transport = self.transport
         if transport is None or not transport.can_write_eof():
@@ -633,6 +713,8 @@ class _Connection(asyncio.Protocol):
 
     # -- ending -----------------------------------------------------------------
     def close(self) -> None:
+        if self.taken is not None and not self.closing:
+            self.taken.close(1001, "Going away")     # the server stops, or the connection is evicted
         if not self.closing or self.lingering >= 0:
             self.closing = True
             self._disarm()
@@ -653,7 +735,7 @@ class _Connection(asyncio.Protocol):
         """Start the timer the connection's state calls for, if none runs: between requests, the
         keep-alive ``idle_timeout_s``; a head arriving, its deadline; a body arriving, its next
         progress check."""
-        if self.timer is not None or self.closing:
+        if self.timer is not None or self.closing or self.taken is not None or self.upgrading is not None:
             return
         if not self.in_message:
             self.timer = self.loop.call_later(self.edge.idle_timeout_s, self._timed_out)
@@ -670,7 +752,7 @@ class _Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self.timer = None
-        if self.closing or not self.waiting:   # answering: the timer starts again after
+        if self.closing or not self.waiting or self.taken is not None:   # answering: the timer starts again after
             return
         if not self.in_message:
             self.close()

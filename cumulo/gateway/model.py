@@ -18,7 +18,7 @@ from typing import Any
 
 from cumulo.errors import CumuloError, InvalidParameterValueException, ValidationException
 
-__all__ = ["BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
+__all__ = ["check_ws_route_key", "check_route_selection", "BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
            "INTEGRATION_TIMEOUT_MS"]
 
 DEFAULT_STAGE = "$default"
@@ -29,6 +29,13 @@ _NAME_RE = re.compile(r"^.{1,128}$", re.S)
 _AUTHORIZATION_TYPES = ("NONE", "JWT", "CUSTOM")
 # Where authorizers find identities (selection expressions of HTTP APIs).
 IDENTITY_SOURCE_RE = re.compile(r"^\$(request\.header|request\.querystring|context|stageVariables)\.([A-Za-z0-9_.:-]+)$")
+# ... and of WebSocket APIs' authorizers (on $connect): route.request.header.Auth, route.request.querystring.token
+WS_IDENTITY_SOURCE_RE = re.compile(r"^(route\.request\.header|route\.request\.querystring|context|stageVariables)"
+                                   r"\.([A-Za-z0-9_.:-]+)$")
+# WebSocket route keys: $connect, $disconnect, $default, or a value the route selection expression yields
+WS_ROUTE_KEY_RE = re.compile(r"^(\$connect|\$disconnect|\$default|[^$\s][^\s]{0,127})$")
+# RouteSelectionExpression of WebSocket APIs: a JSON property of the message's body
+ROUTE_SELECTION_RE = re.compile(r"^(\$request\.body\.([A-Za-z0-9_.-]+)|\$\{request\.body\.([A-Za-z0-9_.-]+)\})$")
 
 
 class BadRequestException(CumuloError):
@@ -46,10 +53,26 @@ class ConflictException(CumuloError):
 
 
 def check_identity_source(source: str) -> None:
+    if isinstance(source, str) and WS_IDENTITY_SOURCE_RE.match(source):
+        return
     if not isinstance(source, str) or not IDENTITY_SOURCE_RE.match(source):
         raise BadRequestException(
             f"Invalid identity source {source!r}: use $request.header.<name>, $request.querystring.<name>, "
-            "$context.<name> or $stageVariables.<name>")
+            "$context.<name> or $stageVariables.<name> (WebSocket APIs: route.request.header.<name>, "
+            "route.request.querystring.<name>)")
+
+
+def check_ws_route_key(route_key: str) -> None:
+    """A WebSocket API's route key: ``$connect``, ``$disconnect``, ``$default`` or a selection value."""
+    if not isinstance(route_key, str) or not WS_ROUTE_KEY_RE.match(route_key):
+        raise BadRequestException(f"Invalid WebSocket route key {route_key!r}: $connect, $disconnect, $default, or "
+                                  "a value of the route selection expression (1-128 characters, no spaces)")
+
+
+def check_route_selection(expression: str) -> None:
+    if not ROUTE_SELECTION_RE.match(expression or ""):
+        raise BadRequestException(f"Invalid RouteSelectionExpression {expression!r}: $request.body.<property> "
+                                  "(for example $request.body.action) is supported")
 
 
 def new_api_id() -> str:
@@ -68,6 +91,7 @@ class Route:
     authorizer_id: str = ""
     authorization_scopes: tuple[str, ...] = ()
     api_key_required: bool = False
+    route_response: bool = False       # WebSocket: the integration's answer is sent back to the client
 
     def __post_init__(self) -> None:
         if self.payload_version not in ("1.0", "2.0"):
@@ -186,12 +210,15 @@ class HttpApi:
     protocol: str = "HTTP"                     # HTTP (v2) | REST (v1: SAM's Api events), which answer misses differently
     rest_cors: dict[str, str] | None = None    # REST: the headers SAM's Cors gives every path's OPTIONS answer
     binary_media_types: tuple[str, ...] = ()   # REST: bodies of these types reach functions base64-encoded
+    route_selection: str = ""                  # WEBSOCKET: RouteSelectionExpression ($request.body.action)
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
             raise ValidationException("API name must be 1-128 characters")
-        if self.protocol not in ("HTTP", "REST"):
-            raise ValidationException(f"API protocol must be HTTP or REST, not {self.protocol!r}")
+        if self.protocol not in ("HTTP", "REST", "WEBSOCKET"):
+            raise ValidationException(f"API protocol must be HTTP, REST or WEBSOCKET, not {self.protocol!r}")
+        if self.protocol == "WEBSOCKET":
+            check_route_selection(self.route_selection)
         if self.protocol == "HTTP" and (self.rest_cors is not None or self.binary_media_types):
             raise ValidationException("rest_cors and binary_media_types apply to REST APIs only")
 
@@ -236,4 +263,4 @@ class HttpApi:
                    tuple(Integration(**i) for i in doc.get("integrations", [])),
                    tuple(authorizer(a) for a in doc.get("authorizers", [])), doc.get("cors"),
                    doc.get("description", ""), doc.get("protocol", "HTTP"), doc.get("rest_cors"),
-                   tuple(doc.get("binary_media_types", ())))
+                   tuple(doc.get("binary_media_types", ())), doc.get("route_selection", ""))

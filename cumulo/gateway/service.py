@@ -9,7 +9,7 @@ from typing import Any
 from cumulo.errors import InvalidParameterValueException
 from cumulo.gateway.model import (
     DEFAULT_STAGE, INTEGRATION_TIMEOUT_MS, Authorizer, BadRequestException, ConflictException, HttpApi, Integration,
-    NotFoundException, Route, Stage, Throttle, new_api_id,
+    NotFoundException, Route, Stage, Throttle, check_ws_route_key, new_api_id,
 )
 from cumulo.gateway.cors import CorsConfig
 from cumulo.gateway.routing import parse_route_key
@@ -39,11 +39,19 @@ class ApiService:
         self._clock = clock     # createdDate
 
     def create_api(self, name: str, stages: list[str] | None = None, api_id: str | None = None,
-                   cors: dict[str, Any] | None = None, description: str = "") -> HttpApi:
+                   cors: dict[str, Any] | None = None, description: str = "", protocol: str = "HTTP",
+                   route_selection: str = "") -> HttpApi:
+        """An HTTP API, or a WebSocket API (``protocol`` WEBSOCKET, with its ``route_selection``
+        expression; it has no stage until one is created, as on AWS)."""
         if cors is not None:
             cors_config(cors)   # refuse an invalid configuration now, not at request time
-        api = HttpApi(api_id or new_api_id(), name, (), tuple(Stage(s) for s in (stages or [DEFAULT_STAGE])),
-                      datetime.fromtimestamp(self._clock.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), cors=cors, description=description)
+        if protocol == "WEBSOCKET" and cors is not None:
+            raise BadRequestException("CorsConfiguration applies to HTTP APIs only")
+        if stages is None:
+            stages = [] if protocol == "WEBSOCKET" else [DEFAULT_STAGE]
+        api = HttpApi(api_id or new_api_id(), name, (), tuple(Stage(s) for s in stages),
+                      datetime.fromtimestamp(self._clock.now(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), cors=cors,
+                      description=description, protocol=protocol, route_selection=route_selection)
         self._store.put_api(api.api_id, api.to_dict())
         return api
 
@@ -102,7 +110,7 @@ class ApiService:
         if route is None:
             raise NotFoundException(f"Unable to find Route with id '{route_id}'")
         if "route_key" in changes:
-            parse_route_key(changes["route_key"])
+            _check_key(api, changes["route_key"])
             if any(r.route_key == changes["route_key"] and r.route_id != route_id for r in api.routes):
                 raise ConflictException(f"Route with key {changes['route_key']} already exists for this API")
         integration_id = changes.pop("integration_id", None)
@@ -122,8 +130,8 @@ class ApiService:
 
     def add_route(self, api_id: str, route_key: str, integration_id: str = "", **options: Any) -> Route:
         """A route whose target is one of the API's integrations (apigatewayv2's CreateRoute)."""
-        parse_route_key(route_key)
         api = self.get_api(api_id)
+        _check_key(api, route_key)
         integration = next((i for i in api.integrations if i.integration_id == integration_id), None)
         if integration_id and integration is None:
             raise NotFoundException(f"Unable to find Integration with id '{integration_id}'")
@@ -148,7 +156,7 @@ class ApiService:
 
     def create_route(self, api_id: str, route_key: str, function: str, payload_version: str = "2.0",
                      timeout_ms: int | None = None) -> Route:
-        parse_route_key(route_key)
+        _check_key(self.get_api(api_id), route_key)
         parse_function_ref(function)
         route = Route(route_key, function, payload_version,
                       INTEGRATION_TIMEOUT_MS if timeout_ms is None else timeout_ms)
@@ -169,11 +177,19 @@ class ApiService:
         return stage
 
     def replace_routes(self, api_id: str, routes: list[Route]) -> HttpApi:
+        api = self.get_api(api_id)
         for route in routes:
-            parse_route_key(route.route_key)
-        api = dataclasses.replace(self.get_api(api_id), routes=tuple(routes))
+            _check_key(api, route.route_key)
+        api = dataclasses.replace(api, routes=tuple(routes))
         self._save(api)
         return api
 
     def _save(self, api: HttpApi) -> None:
         self._store.put_api(api.api_id, api.to_dict())
+
+
+def _check_key(api: HttpApi, route_key: str) -> None:
+    if api.protocol == "WEBSOCKET":
+        check_ws_route_key(route_key)
+    else:
+        parse_route_key(route_key)

@@ -34,6 +34,9 @@ _V2 = {
     **{f"Get{kind}s": ("GET", f"{_API}/{path}")
        for kind, path in (("Integration", "integrations"), ("Route", "routes"), ("Stage", "stages"),
                           ("Authorizer", "authorizers"))},
+    "CreateRouteResponse": ("POST", f"{_API}/routes/{{id}}/routeresponses"),
+    "GetRouteResponses": ("GET", f"{_API}/routes/{{id}}/routeresponses"),
+    "CreateDeployment": ("POST", f"{_API}/deployments"),
 }
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpApi", "local_api_urls"]
 
 RAW_TYPES = (*REST_RAW_TYPES, *HTTP_RAW_TYPES)
-_EXECUTE_API = re.compile(r"https?://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?![\w-]|\.\w)")
+_EXECUTE_API = re.compile(r"(?P<scheme>https?|wss?)://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?![\w-]|\.\w)")
 
 
 class HttpApi(Kind):
@@ -111,7 +111,8 @@ class HttpApi(Kind):
                 c.functions.get(authorizer.function)       # the authorizer function must exist
         stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
         api = HttpApiDocument(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
-                              spec.description, spec.protocol, spec.rest_cors, spec.binary_media_types)
+                              spec.description, spec.protocol, spec.rest_cors, spec.binary_media_types,
+                              spec.route_selection)
         if current is None or HttpApiDocument.from_dict(current) != api:
             c.store.put_api(spec.api_id, api.to_dict())
 
@@ -126,6 +127,9 @@ class HttpApi(Kind):
     def summary(self, spec: ApiSpec) -> list[str]:
         """Its routes, and where the gateway serves them."""
         prefix = f"/{spec.api_id}" + ("" if spec.stage == "$default" else f"/{spec.stage}")
+        if spec.protocol == "WEBSOCKET":
+            return [f"api {spec.logical_id} ({spec.api_id}): WebSocket route {r.route_key} -> {r.function} at "
+                    f"<gateway, ws://>{prefix}" for r in spec.routes]
         return [f"api {spec.logical_id} ({spec.api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
                 + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in spec.routes]
 
@@ -159,10 +163,14 @@ def _names(entries: list[Entry], load: Load) -> Attributes:
 def local_api_urls(outputs: dict[str, Any], api_ids: set[str], gateway_url: str) -> dict[str, Any]:
     """``outputs`` with each execute-api URL of one of ``api_ids``
     (``https://{api-id}.execute-api.{region}.amazonaws.com/{stage}/{path}``) given as the local
-    gateway serves it (``{gateway_url}/{api-id}/{stage}/{path}``). Other values are left alone:
+    gateway serves it (``{gateway_url}/{api-id}/{stage}/{path}``; a WebSocket API's ``wss://`` URL as
+    ``ws://`` at the gateway). Other values are left alone:
     an API this deploy did not make is not served here."""
     def local(m: re.Match[str]) -> str:
-        return f"{gateway_url}/{m['api']}" if m["api"] in api_ids else m[0]
+        if m["api"] not in api_ids:
+            return m[0]
+        base = "ws" + gateway_url[4:] if m["scheme"].startswith("ws") and gateway_url.startswith("http") else gateway_url
+        return f"{base}/{m['api']}"
 
     return {k: _EXECUTE_API.sub(local, v) if isinstance(v, str) else v for k, v in outputs.items()}
 
