@@ -119,17 +119,31 @@ def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes | No
 
 
 class FrameParser:
-    """Bytes in, whole frames out (unmasked). ``feed`` raises ``ProtocolError`` on the first fault."""
+    """Bytes in, whole frames out (unmasked). ``feed`` raises ``ProtocolError`` on the first fault; frames
+    whole before it in the same bytes are returned first, and the fault raised by the next ``feed``."""
 
     def __init__(self, max_frame: int = MAX_FRAME, require_mask: bool = True) -> None:
         self.max_frame = max_frame
         self.require_mask = require_mask
         self._buf = bytearray()
+        self._fault: ProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
+        if self._fault is not None:
+            raise self._fault
+        frames: list[Frame] = []
+        try:
+            self._parse(data, frames)
+        except ProtocolError as exc:
+            self._buf.clear()
+            if not frames:
+                raise
+            self._fault = exc
+        return frames
+
+    def _parse(self, data: bytes, frames: list[Frame]) -> None:
         buf = self._buf
         buf += data
-        frames = []
         while True:
             if len(buf) < 2:
                 break
@@ -170,7 +184,6 @@ class FrameParser:
             payload = bytes(buf[at:at + n])
             del buf[:at + n]
             frames.append(Frame(opcode, fin, _unmask(payload, mask) if masked else payload))
-        return frames
 
 
 class Assembler:
@@ -281,6 +294,8 @@ class WebSocket:
                     return
                 elif not self.closed:
                     self._on_message(message.opcode, message.payload)
+            if frames:
+                self._parser.feed(b"")      # a fault after those frames, in the same bytes
         except ProtocolError as exc:
             self.close(exc.code, exc.reason)
 

@@ -147,7 +147,8 @@ def test_a_raw_http_api_is_an_api_with_its_routes_and_stage(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("change", "match"), [
-    (("ProtocolType: HTTP", "ProtocolType: WEBSOCKET"), r"ProtocolType WEBSOCKET is not supported"),
+    (("ProtocolType: HTTP", "ProtocolType: GRPC"), r"ProtocolType GRPC is not supported"),
+    (("ProtocolType: HTTP", "ProtocolType: WEBSOCKET"), r"Invalid RouteSelectionExpression ''"),
     (("IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Fn.Arn",
       "IntegrationType: AWS_PROXY, IntegrationSubtype: SQS-SendMessage"),
      r"Resource Integration: route POST /orders: integration type AWS_PROXY \(SQS-SendMessage\) is not supported"),
