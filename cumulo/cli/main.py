@@ -352,7 +352,7 @@ _NO_BUILD = click.option(
 @click.option("--port", default=9000, show_default=True, type=int,
               help="Port of the AWS Lambda API (and SQS, EventBridge … ; 0: any free one).")
 @click.option("--gateway-port", default=8080, show_default=True, type=int,
-              help="Port of the HTTP API gateway (0: any free one).")
+              help="Port of the API gateway: HTTP, REST and WebSocket APIs, function URLs (0: any free one).")
 @click.option("--console-port", default=8081, show_default=True, type=int,
               help="Port of the web console (0: any free one; -1: no console). It asks for one of the store's "
                    "access keys, or, with --no-auth, answers loopback clients only.")
@@ -541,6 +541,8 @@ def _announce(c: Any, endpoint: str, gateway_url: str, key: Any, created: bool, 
     say(f"Cumulo is up: AWS Lambda API at {endpoint}")
     say(f"  SQS         {endpoint}  (boto3 sqs client, same endpoint and credentials)")
     say(f"  HTTP APIs   {gateway_url}/<api-id>/<path>  (or Host: <api-id>.execute-api.localhost)")
+    if gateway_url.startswith("http"):
+        say(f"  WebSockets  ws{gateway_url[4:]}/<api-id>/<stage>")
     if console_url:
         say(f"  console     {console_url}/  ({'no login: loopback only' if no_auth else 'log in with an access key'})")
     say(f"  store       {c.home.resolve()} (SQLite)")
