@@ -78,6 +78,7 @@ ManageIam = Callable[[Request, str], bool]
 
 CONNECTIONS = "@connections"
 AUTHORIZER_TIMEOUT_S = 10.0
+MAX_IN_FLIGHT = 100       # one connection's messages being integrated at once; more are answered Too Many Requests
 
 
 def _ws_error(status: int, kind: str, text: str | None) -> GatewayResponse:
@@ -94,7 +95,7 @@ PAYLOAD_TOO_LARGE = _ws_error(413, "PayloadTooLargeException", "Message too long
 class _Live:
     """An open WebSocket connection: what is known of it and its socket."""
 
-    __slots__ = ("info", "socket", "api", "route_keys", "stage_variables")
+    __slots__ = ("info", "socket", "api", "route_keys", "stage_variables", "in_flight")
 
     def __init__(self, info: ws.Connection, api: HttpApi, stage: Stage) -> None:
         self.info = info
@@ -102,6 +103,7 @@ class _Live:
         self.api = api
         self.route_keys = {r.route_key for r in api.routes}
         self.stage_variables = dict(stage.variables)
+        self.in_flight = 0       # messages whose integration has not answered yet
 
 
 class Gateway:
@@ -434,7 +436,14 @@ class Gateway:
     def _ws_message(self, live: _Live, opcode: int, data: bytes) -> None:
         """A whole message from the client: routed, invoked in a task of its own (messages are not serialised)."""
         live.info.last_active_ms = int(time.time() * 1000)
-        asyncio.ensure_future(self._ws_route(live, opcode, data)).add_done_callback(discard_result)
+        if live.in_flight >= MAX_IN_FLIGHT:
+            if live.socket is not None:
+                live.socket.send(ws.error_message("Too Many Requests", live.info.connection_id, _request_id()))
+            return
+        live.in_flight += 1
+        task = asyncio.ensure_future(self._ws_route(live, opcode, data))
+        task.add_done_callback(discard_result)
+        task.add_done_callback(lambda _: setattr(live, "in_flight", live.in_flight - 1))
 
     async def _ws_route(self, live: _Live, opcode: int, data: bytes) -> None:
         info, request_id = live.info, _request_id()
