@@ -19,6 +19,17 @@ The global condition keys every request carries: ``aws:PrincipalArn``, ``aws:Pri
 ``Settings.iam`` chooses: ``enforce`` (the default) answers a denial with ``AccessDeniedException``
 and AWS's message; ``audit`` lets the request through and logs the message it would have answered
 (logger ``cumulo.iam``); ``off`` skips all of this.
+
+Two more kinds of caller, both S3's:
+
+* an **anonymous** request (unsigned, admitted by the gate only because the bucket's policy allows
+  everyone something: ``api/gate.py``) is decided by the bucket's policy alone, with no identity
+  policies, whatever ``Settings.iam`` says (audit and off never open a door to unsigned callers);
+  a denial is S3's plain "Access Denied";
+* the **owner's keys** (the account's root) are held to an explicit ``Deny`` in a bucket's policy,
+  as on AWS, except for GetBucketPolicy, PutBucketPolicy and DeleteBucketPolicy, which S3 lets the
+  root user do whatever the policy says so that an owner can never lock itself out
+  (``owner_refusal``; not under ``off``).
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from typing import Any, Protocol
 
 from cumulo import iam
 from cumulo.api import authz
-from cumulo.api.sigv4 import Principal as Signer
+from cumulo.api.sigv4 import ANONYMOUS_ARN, Principal as Signer
 from cumulo.errors import CumuloError
 
 __all__ = ["AccessDeniedException", "Authorizer", "RolePolicies", "ResourcePolicies", "MODES", "caller",
@@ -36,6 +47,9 @@ __all__ = ["AccessDeniedException", "Authorizer", "RolePolicies", "ResourcePolic
 
 log = logging.getLogger("cumulo.iam")
 MODES = ("enforce", "audit", "off")
+_NONE = iam.PolicySet()
+# what S3 lets an account's root user do whatever its bucket's policy says
+_ROOT_ALWAYS = frozenset({"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"})
 
 
 class AccessDeniedException(CumuloError):
@@ -69,7 +83,10 @@ class Authorizer:
         self._callers: dict[tuple[str, str, str], iam.Principal] = {}
 
     def needed(self, signer: Signer | None) -> bool:
-        """Whether a request signed by ``signer`` is decided at all (not for owner keys, nor when off)."""
+        """Whether a request signed by ``signer`` is decided at all (not for owner keys, nor when off;
+        always for an anonymous one)."""
+        if signer is not None and signer.arn == ANONYMOUS_ARN:
+            return True
         return self.mode != "off" and signer is not None and signer.role_arn is not None
 
     def authorize(self, signer: Signer, call: authz.Call, client: str = "") -> None:
@@ -77,15 +94,39 @@ class Authorizer:
         decision = self.decide(signer, call, client)
         if decision is None:
             return
+        if signer.arn == ANONYMOUS_ARN:
+            raise AccessDeniedException("Access Denied")
         if self.mode == "audit":
             log.warning("IAM audit: would deny %s.%s: %s", call.service, call.operation, decision.message)
             return
         raise AccessDeniedException(decision.message)
 
+    def owner_refusal(self, signer: Signer, call: authz.Call, client: str = "") -> None:
+        """The owner's keys on S3: an explicit Deny of the bucket's policy applies to the account's
+        root as on AWS (its own identity allows everything else), except the bucket-policy operations
+        themselves. Raise ``AccessDeniedException`` (enforce) or log (audit)."""
+        if self.mode == "off":
+            return
+        principal = self.caller(signer)
+        for check in authz.checks(call, self.scope):
+            if check.resource == "*" or check.action.lower() in _ROOT_ALWAYS:
+                continue
+            resource = self.resources.resource_policy(check.resource)
+            if resource is None:
+                continue
+            request = iam.Request(principal, check.action, check.resource, check.context,
+                                  source_ip=client or None, secure_transport=False)
+            decision = iam.evaluate(request, _NONE, resource)
+            if not decision:
+                if self.mode == "audit":
+                    log.warning("IAM audit: would deny %s.%s: %s", call.service, call.operation, decision.message)
+                    return
+                raise AccessDeniedException(decision.message)
+
     def decide(self, signer: Signer, call: authz.Call, client: str = "") -> iam.Decision | None:
         """The first denied check's decision, or None when everything ``call`` needs is allowed."""
         principal = self.caller(signer)
-        policies = self.roles.policies_for(signer.role_arn or "")
+        policies = _NONE if signer.arn == ANONYMOUS_ARN else self.roles.policies_for(signer.role_arn or "")
         for check in authz.checks(call, self.scope):
             request = iam.Request(principal, check.action, check.resource, check.context,
                                   source_ip=client or None, secure_transport=False)
@@ -130,7 +171,10 @@ def _is_key(resource: str, policy: iam.Policy | None) -> bool:
 
 
 def caller(signer: Signer, account: str) -> iam.Principal:
-    """IAM's view of who signed: a role session (``assumed-role/<role>/<session>``) or the account's root."""
+    """IAM's view of who signed: a role session (``assumed-role/<role>/<session>``), the account's
+    root, or nobody (an anonymous request)."""
+    if signer.arn == ANONYMOUS_ARN:
+        return iam.Principal.anonymous()
     if signer.role_arn is None:
         return iam.Principal.root(signer.account or account)
     head, _, path_and_name = signer.role_arn.partition(":role/")

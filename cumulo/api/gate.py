@@ -14,7 +14,15 @@ the client still sends is discarded, never buffered):
    ``InvalidSignatureException``, ``MissingAuthenticationTokenException``; 400
    ``IncompleteSignatureException``).
 
-So a client without a valid key never gets the server to buffer a body. What passed is left
+One unsigned kind of request passes (``anonymous``): an S3 request (path or virtual-host style,
+no signature of any form, no other service's route) naming a bucket whose policy allows everyone
+something and whose ``RestrictPublicBuckets`` does not close it (``ObjectService.anonymous_may``).
+It goes on marked ``s3.ANONYMOUS`` and is decided by that policy alone (``api/authorize.py``); to
+any other existing bucket it is S3's ``AccessDenied`` at once, its body unread; naming no bucket,
+it is refused as any unsigned request is.
+
+So a client without a valid key never gets the server to buffer a body, except for a bucket whose
+owner granted everyone access. What passed is left
 on the request (``note``) and the signature over the body is checked with it later
 (``sigv4.check``), so the head is not parsed twice. Requests with ``X-Amz-Target`` (SQS,
 EventBridge, Kinesis, Step Functions) get their JSON protocol's error shape.
@@ -27,7 +35,9 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
-from cumulo.api import awsjson, lambda_api, query, s3, sigv2, sigv4, sns
+from typing import Callable
+
+from cumulo.api import apigateway, apigatewayv2, awsjson, lambda_api, query, s3, sigv2, sigv4, sns, xray
 from cumulo.api.http import (
     BadRequestException, Request, RequestEntityTooLargeException, RequestTimeoutException,
     ServiceUnavailableException, error_reply,
@@ -50,11 +60,13 @@ HEALTH_PATH = "/_cumulo/health"
 class ControlGate:
     """``edge.Gate`` and ``edge.Refusal`` of the control plane (``auth`` False: limits only)."""
 
-    def __init__(self, settings: Settings, keys: sigv4.Keys, auth: bool, max_body_bytes: int) -> None:
+    def __init__(self, settings: Settings, keys: sigv4.Keys, auth: bool, max_body_bytes: int,
+                 anonymous: Callable[[str], bool | None] | None = None) -> None:
         self.settings = settings
         self.keys = keys
         self.auth = auth
         self.max_body_bytes = max_body_bytes
+        self.anonymous = anonymous      # a bucket's name -> may its policy serve unsigned requests (None: no bucket)
 
     def __call__(self, head: edge.Request) -> edge.Response | int:
         if head.raw_path == HEALTH_PATH and head.method in ("GET", "HEAD"):
@@ -70,6 +82,16 @@ class ControlGate:
             # (S3's SigV2 URLs: checked with the request; SNS's SubscribeURL and signing certificate,
             # S3's CORS preflights: unsigned, as on AWS, and served only as that — ``api/sns.py``
             # ``public``, ``api/s3.py`` ``preflight``)
+            bucket = s3.anonymous_bucket(head.method, head.raw_path, head.query_string, head.headers) \
+                if self.anonymous is not None else None
+            if bucket is not None and not _another_route(head):
+                may = self.anonymous(bucket)   # type: ignore[misc]
+                if may is not None:
+                    if not may:
+                        reply = s3.error_reply(s3.S3Error("AccessDenied", "Access Denied", 403), head.method)
+                        return edge.Response(reply.status, reply.headers, reply.body)
+                    head.note = s3.ANONYMOUS
+                    return limit
             try:
                 head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
                                                               head.headers, b""),
@@ -129,6 +151,19 @@ def _answer(err: CumuloError, head: edge.Request | None) -> edge.Response:
                                       [(k.lower(), v) for k, v in head.headers], b""))
     reply = awsjson.json_error(target[0], err) if target else error_reply(err)
     return edge.Response(reply.status, [*reply.headers, ("x-amzn-requestid", str(uuid.uuid4()))], reply.body)
+
+
+def _another_route(head: edge.Request) -> bool:
+    """Whether an unsigned request's path is another REST service's (Lambda, API Gateway, X-Ray):
+    never taken for S3's, even where a bucket has that name."""
+    request = Request(head.method, head.raw_path, head.query_string, [(k.lower(), v) for k, v in head.headers], b"")
+    for route in (lambda_api.route, apigatewayv2.route, apigateway.route, xray.route):
+        try:
+            if route(request) is not None:
+                return True
+        except CumuloError:
+            return True
+    return False
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

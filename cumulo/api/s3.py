@@ -34,7 +34,7 @@ from cumulo.model.objects import S3Error
 from cumulo.objects.service import Caller, Content, Deleted, ObjectService, http_date, iso_time
 from cumulo.store.ports import ObjectRow
 
-__all__ = ["find", "handle", "error_reply", "head_error", "operation_of", "OPERATIONS", "NS"]
+__all__ = ["ANONYMOUS", "anonymous_bucket", "S3Error", "find", "handle", "error_reply", "head_error", "operation_of", "OPERATIONS", "NS"]
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _VHOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*[a-z0-9])\.s3[.-][^:]*(:\d+)?$")
@@ -48,8 +48,8 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
 # the sub-resources S3 has and Cumulo does not serve: answered NotImplemented, never as another operation
 _UNSERVED = {"acl", "website", "logging", "replication",
              "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select",
-             "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
-             "accelerate", "requestPayment", "policyStatus", "attributes"}
+             "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
+             "accelerate", "requestPayment", "attributes"}
 
 # the sigv4 errors in S3's names
 _CODES = {
@@ -91,7 +91,35 @@ def looks_like_s3(method: str, raw_path: str, query_string: str, headers: list[t
 
 
 def find(request: Request) -> bool:
-    return looks_like_s3(request.method, request.raw_path, request.query_string, request.headers)
+    return request.admitted == ANONYMOUS or \
+        looks_like_s3(request.method, request.raw_path, request.query_string, request.headers)
+
+
+# The gate's note on an unsigned request it let through for a bucket whose policy allows everyone.
+ANONYMOUS = "anonymous"
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SIGNING_PARAMETERS = frozenset({"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "AWSAccessKeyId",
+                                 "Signature"})
+
+
+def anonymous_bucket(method: str, raw_path: str, query_string: str, headers: list[tuple[str, str]]) -> str | None:
+    """The bucket an unsigned request names when S3 might serve it anonymously, else None: a method
+    of S3's, no signature in any form (header, query, session token), no ``X-Amz-Target``, and a
+    bucket named by the virtual host or the path's first segment."""
+    if method not in ("GET", "HEAD", "PUT", "POST", "DELETE"):
+        return None
+    if any(k.lower() in ("authorization", "x-amz-target", "x-amz-security-token") for k, _ in headers):
+        return None
+    if query_string and any(unquote(p.partition("=")[0]) in _SIGNING_PARAMETERS for p in query_string.split("&")):
+        return None
+    host = virtual_bucket(headers)
+    if host is not None:
+        return host
+    path = raw_path.split("?", 1)[0]
+    if not path.startswith("/"):
+        return None
+    first = unquote(path[1:].partition("/")[0])
+    return first if _BUCKET_NAME.fullmatch(first) else None
 
 
 # -- addressing and operations -------------------------------------------------------------------
@@ -127,6 +155,11 @@ def operation_of(method: str, bucket: str, key: str, query: dict[str, str], head
             return {"GET": "GetBucketTagging", "PUT": "PutBucketTagging", "DELETE": "DeleteBucketTagging"}.get(method, "")
         if "policy" in query:
             return {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"}.get(method, "")
+        if "publicAccessBlock" in query:
+            return {"GET": "GetPublicAccessBlock", "PUT": "PutPublicAccessBlock",
+                    "DELETE": "DeletePublicAccessBlock"}.get(method, "")
+        if "policyStatus" in query:
+            return "GetBucketPolicyStatus" if method == "GET" else ""
         if "versioning" in query:
             return {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"}.get(method, "")
         if "versions" in query:
@@ -833,8 +866,14 @@ def _version_header(call: Call, row: ObjectRow) -> list[tuple[str, str]]:
     return [("x-amz-version-id", row.version_id)] if call.version_id() is not None or call.versioned() else []
 
 
+def _acl_headers(call: Call) -> dict[str, str]:
+    return {k: v for k, v in call.request.headers if k == "x-amz-acl" or k.startswith("x-amz-grant-")}
+
+
 def put_object(call: Call) -> Reply:
     content = call.content()
+    if (acl := _acl_headers(call)):
+        call.service.check_acl(call.bucket, acl)
     row = call.service.put_object(call.bucket, call.key, call.body, content, call.caller(),
                                   call.header("if-match"), call.header("if-none-match"), call.header("content-md5"))
     headers = [("etag", row.etag), *_version_header(call, row)]
@@ -915,6 +954,8 @@ def copy_object(call: Call) -> Reply:
         raise S3Error("InvalidArgument", "Unknown tagging directive.", 400, ArgumentName="x-amz-tagging-directive",
                       ArgumentValue=tagging)
     content = call.content()
+    if (acl := _acl_headers(call)):
+        call.service.check_acl(call.bucket, acl)
     row, src = call.service.copy_object(call.bucket, call.key, source_bucket, source_key, directive == "REPLACE",
                                         content, call.caller(), conditions, source_version,
                                         content.tags if tagging == "REPLACE" else None)
@@ -927,6 +968,8 @@ def copy_object(call: Call) -> Reply:
 
 
 def create_upload(call: Call) -> Reply:
+    if (acl := _acl_headers(call)):
+        call.service.check_acl(call.bucket, acl)
     upload_id = call.service.create_upload(call.bucket, call.key, call.content())
     return call.reply(200, xml_document("InitiateMultipartUploadResult", {
         "Bucket": call.bucket, "Key": call.key, "UploadId": upload_id}))
@@ -1038,8 +1081,47 @@ def put_policy(call: Call) -> Reply:
         text = call.body.decode()
     except UnicodeDecodeError:
         raise S3Error("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400) from None
-    call.service.put_policy(call.bucket, text)
+    principal = call.request.principal
+    call.service.put_policy(call.bucket, text, principal.arn if principal is not None else "")
     return call.reply(204)
+
+
+_BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def parse_public_access_block(body: bytes) -> dict[str, bool]:
+    """A PublicAccessBlockConfiguration document: its flags (absent ones false); ``MalformedXML``
+    for anything else."""
+    root = parse_xml(body)
+    if root.tag != "PublicAccessBlockConfiguration":
+        raise _malformed()
+    out: dict[str, bool] = {}
+    for child in root:
+        text = (child.text or "").strip().lower()
+        if child.tag not in _BLOCK_FLAGS or child.tag in out or text not in ("true", "false") or len(child):
+            raise _malformed()
+        out[child.tag] = text == "true"
+    return {flag: out.get(flag, False) for flag in _BLOCK_FLAGS}
+
+
+def get_public_access_block(call: Call) -> Reply:
+    block = call.service.public_access_block(call.bucket)
+    return call.reply(200, xml_document("PublicAccessBlockConfiguration", {f: block.get(f, False)
+                                                                          for f in _BLOCK_FLAGS}))
+
+
+def put_public_access_block(call: Call) -> Reply:
+    call.service.put_public_access_block(call.bucket, parse_public_access_block(call.body))
+    return call.reply(200)
+
+
+def delete_public_access_block(call: Call) -> Reply:
+    call.service.put_public_access_block(call.bucket, None)
+    return call.reply(204)
+
+
+def get_policy_status(call: Call) -> Reply:
+    return call.reply(200, xml_document("PolicyStatus", {"IsPublic": call.service.policy_status(call.bucket)}))
 
 
 def delete_policy(call: Call) -> Reply:
@@ -1118,6 +1200,8 @@ OPERATIONS: dict[str, Handler] = {
     "ListObjectVersions": list_object_versions, "GetObjectTagging": get_object_tagging,
     "PutObjectTagging": put_object_tagging, "DeleteObjectTagging": delete_object_tagging,
     "GetBucketPolicy": get_policy, "PutBucketPolicy": put_policy, "DeleteBucketPolicy": delete_policy,
+    "GetPublicAccessBlock": get_public_access_block, "PutPublicAccessBlock": put_public_access_block,
+    "DeletePublicAccessBlock": delete_public_access_block, "GetBucketPolicyStatus": get_policy_status,
 }
 
 
@@ -1134,7 +1218,13 @@ def handle(cumulo: Any, request: Request,
             raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented", 501)
         if check is not None:
             check(("s3", name), {"bucket": bucket, "key": key}, dict(request.headers))
-        reply = OPERATIONS[name](Call(cumulo.objects, request, bucket, key, query, request_id, host_id))
+        try:
+            reply = OPERATIONS[name](Call(cumulo.objects, request, bucket, key, query, request_id, host_id))
+        except S3Error as err:
+            if err.code == "NoSuchKey" and name in ("GetObject", "HeadObject") and check is not None:
+                # S3 says whether a key exists only to callers that may list the bucket (else 403)
+                check(("s3", "ListObjectsV2"), {"bucket": bucket, "key": ""}, {})
+            raise
         return _with_cors(cumulo, request, bucket, reply) if request.header("origin") else reply
     except CumuloError as err:
         return error_reply(err, request.method, request_id, resource)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
     apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, codedeploy, dynamodb, events, iam, kinesis, kms, lambda_api,
@@ -144,6 +145,9 @@ class ControlPlane:
                 s3.is_preflight(request.method, request.headers):
             # no caller at all: only ``handle``'s SNS branch serves these (a token or a certificate)
             return dataclasses.replace(request, principal=sigv4.Principal("", self.cumulo.arns.region, "sns"))
+        if request.admitted == s3.ANONYMOUS:
+            # unsigned, let through by the gate for a bucket whose policy allows everyone: decided by that policy
+            return dataclasses.replace(request, principal=sigv4.anonymous(self.cumulo.arns.region))
         if not self.auth and request.header("x-amz-security-token") is None:
             owner = sigv4.Principal("", self.cumulo.arns.region, "", self.cumulo.identity.root_arn)
             return dataclasses.replace(request, principal=owner)
@@ -195,7 +199,7 @@ class ControlPlane:
                 check_query = functools.partial(self._authorize, request) if guarded else None
                 return query.handle(self.cumulo, request, check_query)
             if in_s3:
-                return s3.handle(self.cumulo, request, functools.partial(self._authorize, request) if guarded else None)
+                return s3.handle(self.cumulo, request, self._s3_check(request, guarded))
             found = lambda_api.route(request) or apigatewayv2.route(request) or apigateway.route(request) or \
                 xray.route(request)
             if found is None:
@@ -239,6 +243,35 @@ class ControlPlane:
                                         f"{request.method} {request.path}")
         call = authz.Call(operation[0], operation[1], doc, params, request.query() if request.query_string else {})
         self.authorizer.authorize(request.principal, call, request.client)
+
+    def _s3_check(self, request: Request, guarded: bool) -> Callable[..., None] | None:
+        """How an S3 request is decided: a role session's or an anonymous caller's by IAM (an
+        anonymous one only while the bucket's policy still admits it: ``RestrictPublicBuckets``, a
+        copy's source bucket too); the owner's keys by the bucket policy's explicit Denies."""
+        assert request.principal is not None
+        if request.principal.arn == sigv4.ANONYMOUS_ARN:
+            return functools.partial(self._authorize_anonymous, request)
+        if guarded:
+            return functools.partial(self._authorize, request)
+        if request.principal.role_arn is None and self.authorizer.mode != "off":
+            return functools.partial(self._authorize_owner, request)
+        return None
+
+    def _authorize_anonymous(self, request: Request, operation: tuple[str, str] | None, params: dict[str, str],
+                             doc: dict[str, Any]) -> None:
+        buckets = {params.get("bucket") or ""}
+        source = request.header("x-amz-copy-source")
+        if source:
+            buckets.add(unquote(source.split("?", 1)[0]).lstrip("/").partition("/")[0])
+        if not all(self.cumulo.objects.anonymous_may(b) for b in buckets):
+            raise AccessDeniedException("Access Denied")
+        self._authorize(request, operation, params, doc)
+
+    def _authorize_owner(self, request: Request, operation: tuple[str, str] | None, params: dict[str, str],
+                         doc: dict[str, Any]) -> None:
+        assert request.principal is not None and operation is not None
+        call = authz.Call(operation[0], operation[1], doc, params, request.query() if request.query_string else {})
+        self.authorizer.owner_refusal(request.principal, call, request.client)
 
     def _authorize_json(self, request: Request, service: awsjson.Service, operation: str, doc: dict[str, Any]) -> None:
         """As ``_authorize``, with what the service knows of the resource the request names (``Service.resources``)."""
@@ -447,7 +480,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             edge.HttpEdge, readiness=readiness, header_timeout_s=s.http_header_timeout_s,
             body_timeout_s=s.http_body_timeout_s, body_min_rate=s.http_body_min_rate,
             max_connections=s.http_max_connections or None, max_buffered_bytes=s.http_max_buffered_mb << 20)
-        gate = ControlGate(s, app.keys, auth, MAX_BODY_BYTES)
+        gate = ControlGate(s, app.keys, auth, MAX_BODY_BYTES, anonymous=cumulo.objects.anonymous_may)
         edges = [(http_edge(app.answer, max_body_bytes=MAX_BODY_BYTES, refusal=gate.refusal, gate=gate), control)]
         if gw is not None and gateway is not None:
             edges.append((http_edge(gw.handle, max_head_bytes=MAX_HEADER_BYTES, max_body_bytes=GATEWAY_MAX_BODY,
@@ -456,7 +489,8 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
             edges.append((http_edge(gw.handle_inside, max_head_bytes=MAX_HEADER_BYTES,
                                     max_body_bytes=GATEWAY_MAX_BODY), gateway_door))
         if door is not None:   # functions reach the API here, signed requests only (even with --no-auth)
-            door_gate = gate if auth else ControlGate(s, signed.keys, True, MAX_BODY_BYTES)
+            door_gate = gate if auth else ControlGate(s, signed.keys, True, MAX_BODY_BYTES,
+                                                      anonymous=cumulo.objects.anonymous_may)
             edges.append((http_edge(signed.answer, max_body_bytes=MAX_BODY_BYTES, refusal=door_gate.refusal,
                                     gate=door_gate), door))
         if extension_door is not None:   # AWS's Parameters and Secrets extension (api/secrets_extension.py)

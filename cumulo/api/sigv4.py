@@ -64,7 +64,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from cumulo.errors import CumuloError
 
-__all__ = ["decode_chunked", "IncomingRequest", "Principal", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
+__all__ = ["decode_chunked", "IncomingRequest", "Principal", "ANONYMOUS_ARN", "anonymous", "Key", "Keys", "Admitted", "admit", "check", "verify", "sign",
            "MissingAuthenticationTokenException", "IncompleteSignatureException", "UnrecognizedClientException",
            "InvalidSignatureException", "XAmzContentSHA256Mismatch", "ExpiredTokenException"]
 
@@ -151,6 +151,15 @@ class Principal:
         """The caller's account ('' when the lookup did not say whose the key is)."""
         parts = self.arn.split(":")
         return parts[4] if len(parts) > 5 else ""
+
+
+ANONYMOUS_ARN = "anonymous"
+
+
+def anonymous(region: str) -> Principal:
+    """The caller of an unsigned request S3 serves because a bucket policy allows everyone
+    (``api/gate.py`` admits it; ``api/authorize.py`` decides it by that policy alone)."""
+    return Principal("", region, "s3", ANONYMOUS_ARN)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from cumulo.iam.policy import Policy, Statement
 
 __all__ = ["Principal", "Request", "Decision", "PolicySet", "evaluate"]
 
-PrincipalType = Literal["AssumedRole", "User", "Account", "FederatedUser", "Service"]
+PrincipalType = Literal["AssumedRole", "User", "Account", "FederatedUser", "Service", "Anonymous"]
 PolicyType = Literal["identity-based", "resource-based", "role trust"]
 
 
@@ -75,6 +75,11 @@ class Principal:
     def root(cls, account: str, *, partition: str = "aws") -> Principal:
         arn = f"arn:{partition}:iam::{account}:root"
         return cls(arn=arn, account=account, type="Account", principal_arn=arn, userid=account)
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        """An unsigned request: only a resource policy's statements naming everyone (``"*"``) apply."""
+        return cls(arn="anonymous", account=None, type="Anonymous", userid="anonymous")
 
     @classmethod
     def service_principal(cls, service: str) -> Principal:

@@ -10,6 +10,7 @@ a row without its bytes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import itertools
 import json
@@ -24,7 +25,7 @@ from email.utils import format_datetime
 from typing import Any, BinaryIO
 
 from cumulo import iam, outbox
-from cumulo.model import s3cors, s3lifecycle
+from cumulo.model import s3cors, s3lifecycle, s3public
 from cumulo.model import objects as m
 from cumulo.model import s3events
 from cumulo.model.objects import S3Error
@@ -162,7 +163,8 @@ class ObjectService:
         if len(self.index.list_buckets()) >= m.MAX_BUCKETS:
             raise S3Error("TooManyBuckets", "You have attempted to create more buckets than allowed", 400)
         existing = self.index.create_bucket(name, {"Name": name, "Created": now_ms(self.clock),
-                                                   "Region": region if location else self.region})
+                                                   "Region": region if location else self.region,
+                                                   "PublicAccessBlock": dict(s3public.DEFAULT)})
         if existing is not None and self.region != "us-east-1":
             raise S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded "
                           "and you already own it.", 409, BucketName=name)
@@ -212,16 +214,61 @@ class ObjectService:
             raise S3Error("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=name)
         return str(text)
 
-    def put_policy(self, name: str, text: str | None) -> None:
+    def put_policy(self, name: str, text: str | None, caller_arn: str = "") -> None:
         """Set (None: delete) the bucket's policy, checked as a resource policy whose resources are
-        this bucket and its objects."""
+        this bucket and its objects; a public one is refused while the bucket's ``BlockPublicPolicy``
+        is set (AccessDenied, as S3 answers; ``caller_arn`` names who asked)."""
         doc = self.bucket(name)
         if text is None:
             doc.pop("Policy", None)
         else:
             doc["Policy"] = check_bucket_policy(name, text)
+            if (doc.get("PublicAccessBlock") or {}).get("BlockPublicPolicy") and \
+                    s3public.is_public(json.loads(doc["Policy"])):
+                raise S3Error("AccessDenied", s3public.blocked_policy_message(
+                    caller_arn or f"arn:aws:iam::{self.account}:root", name), 403)
         if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
             raise m.no_such_bucket(name)
+
+    def public_access_block(self, name: str) -> dict[str, bool]:
+        """The bucket's PublicAccessBlockConfiguration (S3's error when it has none)."""
+        block = self.bucket(name).get("PublicAccessBlock")
+        if block is None:
+            raise s3public.no_such_configuration(name)
+        return dict(block)
+
+    def put_public_access_block(self, name: str, config: dict[str, Any] | None) -> None:
+        """Set (None: delete) the bucket's PublicAccessBlockConfiguration; it does not change the
+        policy the bucket has (S3: "enabling this setting doesn't affect existing bucket policies")."""
+        doc = self.bucket(name)
+        if config is None:
+            doc.pop("PublicAccessBlock", None)
+        else:
+            doc["PublicAccessBlock"] = s3public.check_block(config)
+        if not self.index.put_bucket(name, doc, None, now_ms(self.clock)):
+            raise m.no_such_bucket(name)
+
+    def policy_status(self, name: str) -> bool:
+        """GetBucketPolicyStatus's IsPublic (S3's NoSuchBucketPolicy without a policy)."""
+        return s3public.is_public(json.loads(self.policy(name)))
+
+    def anonymous_may(self, name: str) -> bool | None:
+        """Whether an unsigned request to the bucket is decided by its policy at all (some statement
+        allows everyone, and ``RestrictPublicBuckets`` does not close a public policy); None when
+        there is no such bucket. What such a request may do is then ``iam.evaluate``'s to say."""
+        doc = self.index.get_bucket(name)
+        if doc is None:
+            return None
+        text = doc.get("Policy")
+        if not text:
+            return False
+        return s3public.anonymous_may(_policy_document(text), doc.get("PublicAccessBlock"))
+
+    def check_acl(self, name: str, headers: dict[str, str]) -> None:
+        """A write carrying a public ACL is refused while the bucket's ``BlockPublicAcls`` is set
+        (ACLs are otherwise not kept: objects are the owner's)."""
+        if s3public.public_acl(headers) and (self.bucket(name).get("PublicAccessBlock") or {}).get("BlockPublicAcls"):
+            raise S3Error("AccessDenied", "Access Denied", 403)
 
     def lifecycle(self, name: str) -> list[dict[str, Any]] | None:
         """The bucket's lifecycle rules; None when it has no configuration."""
@@ -796,6 +843,14 @@ class ObjectService:
         if old is not None and not old.marker:
             self.files.delete(old.blob)
         return row
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_document(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}
 
 
 def check_bucket_policy(bucket: str, text: str) -> str:

@@ -7,7 +7,9 @@ Bucket operations act on ``arn:aws:s3:::<bucket>``, object operations on
 DeleteObjects is decided per object by AWS; here on ``<bucket>/*`` (the keys are in the body).
 Naming a version (``versionId``) asks for the action's ``…Version`` form (``s3:GetObjectVersion``,
 ``s3:DeleteObjectVersion``, ``s3:GetObjectVersionTagging`` …), with ``s3:versionid``.
-ListObjects carries ``s3:prefix``, ``s3:delimiter`` and ``s3:max-keys``. The request's
+ListObjects carries ``s3:prefix``, ``s3:delimiter`` and ``s3:max-keys``. Block Public Access's
+operations are ``s3:GetBucketPublicAccessBlock``/``s3:PutBucketPublicAccessBlock`` (Delete too) and
+``s3:GetBucketPolicyStatus``. The request's
 path parameters are ``bucket`` and ``key``; its headers are the ``doc``.
 """
 
@@ -101,6 +103,10 @@ OPERATIONS: dict[str, Mapper] = {
     "GetBucketPolicy": on_bucket("s3:GetBucketPolicy"),
     "PutBucketPolicy": on_bucket("s3:PutBucketPolicy"),
     "DeleteBucketPolicy": on_bucket("s3:DeleteBucketPolicy"),
+    "GetPublicAccessBlock": on_bucket("s3:GetBucketPublicAccessBlock"),
+    "PutPublicAccessBlock": on_bucket("s3:PutBucketPublicAccessBlock"),
+    "DeletePublicAccessBlock": on_bucket("s3:PutBucketPublicAccessBlock"),
+    "GetBucketPolicyStatus": on_bucket("s3:GetBucketPolicyStatus"),
 }
 
 register("s3", OPERATIONS)
