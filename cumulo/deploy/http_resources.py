@@ -136,7 +136,8 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
     stages = _stages(by_type, apis, api_of)
     configs = {}
     for api_id, (logical_id, props) in apis.items():
-        notes = [f"{t.rsplit('::', 1)[1]} {lid} ignored: {NOTED[t]}" for t in NOTED for lid, _ in by_type.get(t, [])]
+        notes = [f"{t.rsplit('::', 1)[1]} {lid} ignored: {NOTED[t]}" for t in NOTED for lid, noted in by_type.get(t, [])
+                 if str(noted.get("ApiId", api_id)) == api_id]      # each API's own (DomainName has none)
         notes += [f"{key} ignored" for key in ("Tags", "DisableExecuteApiEndpoint", "FailOnWarnings") if key in props]
         names = stages.get(api_id, [])
         websocket = str(props.get("ProtocolType")) == "WEBSOCKET"

@@ -161,6 +161,73 @@ def test_raw_http_apis_refused_naming_the_resource(tmp_path: Path, change: tuple
     _refused(tmp_path, ROLE + FUNCTION + HTTP_API.replace(*change), match)
 
 
+WS_API = """\
+  Socket:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: chat, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+  WsInteg:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Socket, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Fn.Arn}
+  Auth:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties: {ApiId: !Ref Socket, Name: a, AuthorizerType: REQUEST, IdentitySource: [route.request.querystring.token],
+                 AuthorizerUri: !GetAtt Fn.Arn}
+  Connect:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Socket, RouteKey: $connect, Target: !Sub 'integrations/${WsInteg}',
+                 AuthorizationType: CUSTOM, AuthorizerId: !Ref Auth}
+  Send:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Socket, RouteKey: sendmessage, Target: !Sub 'integrations/${WsInteg}'}
+  Echo:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Socket, RouteKey: echo, Target: !Sub 'integrations/${WsInteg}'}
+  EchoResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties: {ApiId: !Ref Socket, RouteId: !Ref Echo, RouteResponseKey: $default}
+  Deployment:
+    Type: AWS::ApiGatewayV2::Deployment
+    Properties: {ApiId: !Ref Socket}
+  WsStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Socket, StageName: prod, DeploymentId: !Ref Deployment}
+Outputs:
+  Uri: {Value: !Sub 'wss://${Socket}.execute-api.${AWS::Region}.amazonaws.com/${WsStage}'}
+"""
+
+
+def test_a_raw_websocket_api_is_an_api_with_its_routes_and_stage(tmp_path: Path) -> None:
+    template = _load(tmp_path, ROLE + FUNCTION + HTTP_API.split("Outputs:")[0] + WS_API)
+    socket, http = sorted(template.of("api"), key=lambda a: a.protocol, reverse=True)  # type: ignore[attr-defined]
+    assert (socket.protocol, socket.route_selection, socket.stage) == ("WEBSOCKET", "$request.body.action", "prod")
+    routes = {r.route_key: r for r in socket.routes}
+    assert set(routes) == {"$connect", "sendmessage", "echo"}
+    assert [k for k, r in routes.items() if r.route_response] == ["echo"]
+    assert routes["$connect"].authorization_type == "CUSTOM" and routes["sendmessage"].payload_version == "1.0"
+    assert socket.authorizers[0].identity_sources == ("route.request.querystring.token",)
+    assert any("Deployment" in note for note in socket.notes)
+    assert not any("Deployment" in note for note in http.notes)       # a note names its own API's resources
+    outputs = resolve_outputs(template)  # type: ignore[arg-type]
+    assert outputs["Uri"] == f"wss://{socket.api_id}.execute-api.us-east-1.amazonaws.com/prod"
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (("RouteSelectionExpression: $request.body.action", "RouteSelectionExpression: $request.method"),
+     r"Invalid RouteSelectionExpression"),
+    (("RouteKey: sendmessage, Target", "RouteKey: sendmessage, AuthorizationType: CUSTOM, AuthorizerId: !Ref Auth, "
+                                       "Target"), r"Resource Send: sendmessage: a WebSocket API authorizes on \$connect only"),
+    (("RouteResponseKey: $default", "RouteResponseKey: ok"), r"Resource EchoResponse: RouteResponseKey must be \$default"),
+    (("RouteKey: echo", "RouteKey: 'two words'"), r"Invalid WebSocket route key"),
+])
+def test_raw_websocket_apis_refused_naming_the_resource(tmp_path: Path, change: tuple[str, str], match: str) -> None:
+    _refused(tmp_path, ROLE + FUNCTION + WS_API.replace(*change), match)
+
+
+def test_a_websocket_api_without_a_stage_is_refused(tmp_path: Path) -> None:
+    without_stage = WS_API.split("  WsStage:")[0] + "Outputs:\n  Id: {Value: !Ref Socket}\n"
+    _refused(tmp_path, ROLE + FUNCTION + without_stage, r"Resource Socket: a WebSocket API needs an AWS::ApiGatewayV2::Stage")
+
+
 def test_an_include_puts_its_snippet_in_place(tmp_path: Path) -> None:
     template = _load(tmp_path, ROLE + FUNCTION + """\
   Fn::Transform:
