@@ -364,23 +364,32 @@ class Gateway:
             if connect.authorization_type == "CUSTOM":
                 refused = await self._ws_authorize(api, stage, connect, live)
                 if refused is not None:
+                    self._ws_metrics(info, ("ClientError" if refused.status < 500 else "ExecutionError", 1.0, "Count"))
                     return refused
             request_id = _request_id()
             event = ws.ws_event(info, "CONNECT", "$connect", request_id, int(time.time() * 1000))
+            started = time.monotonic()
             try:
                 result = await self._ws_invoke(connect, event)
             except TooManyRequestsException:
+                self._ws_metrics(info, ("ClientError", 1.0, "Count"))
                 return THROTTLED
             except (CumuloError, asyncio.TimeoutError):
+                self._ws_metrics(info, ("ExecutionError", 1.0, "Count"))
                 return INTERNAL_ERROR
+            latency = ("IntegrationLatency", (time.monotonic() - started) * 1000, "Milliseconds")
             if result.function_error:
+                self._ws_metrics(info, ("IntegrationError", 1.0, "Count"), latency)
                 return INTERNAL_ERROR
             status = ws.connect_status(result.payload)
             if not 200 <= status < 300:
+                self._ws_metrics(info, ("ClientError" if status < 500 else "IntegrationError", 1.0, "Count"), latency)
                 return GatewayResponse(status, [("content-type", "application/json")], b"")
+            self._ws_metrics(info, latency)
             protocol_header = _subprotocol(result.payload)
         key = next(v for k, v in request.headers if k.lower() == "sec-websocket-key").strip()
         self.connections[info.connection_id] = live
+        self._ws_metrics(info, ("ConnectCount", 1.0, "Count"))
 
         def start(transport: Any) -> WebSocket:
             live.socket = WebSocket(transport, lambda op, data: self._ws_message(live, op, data),
@@ -428,6 +437,11 @@ class Gateway:
                            "integrationLatency": int((time.monotonic() - started) * 1000)}
         return None
 
+    def _ws_metrics(self, info: ws.Connection, *metrics: tuple[str, float, str]) -> None:
+        """AWS/ApiGateway's WebSocket metrics (ConnectCount, MessageCount, IntegrationError, ClientError,
+        ExecutionError, IntegrationLatency) by ApiId and Stage (docs/metrics.md)."""
+        self.cumulo.metric_recorder.add_many(GATEWAY, (("ApiId", info.api_id), ("Stage", info.stage)), metrics)
+
     def _ws_invoke(self, route: Route, event: dict[str, Any]) -> Awaitable[Any]:
         call = asyncio.ensure_future(self._invoke(route.function, orjson.dumps(event)))
         call.add_done_callback(discard_result)      # after a timeout nobody awaits it
@@ -449,28 +463,35 @@ class Gateway:
         info, request_id = live.info, _request_id()
         key = ws.select_route(live.api.route_selection, data, live.route_keys)
         sock = live.socket
+        self._ws_metrics(info, ("MessageCount", 1.0, "Count"))
         if key is None:
+            self._ws_metrics(info, ("ClientError", 1.0, "Count"))
             if sock is not None:
                 sock.send(ws.error_message("Forbidden", info.connection_id, request_id))
             return
         route = next(r for r in live.api.routes if r.route_key == key)
         event = ws.ws_event(info, "MESSAGE", key, request_id, int(time.time() * 1000), data, opcode == 2,
                             message_id=_request_id())
+        started = time.monotonic()
         try:
             result = await self._ws_invoke(route, event)
         except (CumuloError, asyncio.TimeoutError) as exc:
+            self._ws_metrics(info, ("ExecutionError", 1.0, "Count"))
             if sock is not None:
                 text = "Endpoint request timed out" if isinstance(exc, asyncio.TimeoutError) else "Internal server error"
                 sock.send(ws.error_message(text, info.connection_id, request_id))
             return
-        if sock is None:
-            return
+        latency = ("IntegrationLatency", (time.monotonic() - started) * 1000, "Milliseconds")
         if result.function_error:
-            sock.send(ws.error_message("Internal server error", info.connection_id, request_id))
-        elif route.route_response:
+            self._ws_metrics(info, ("IntegrationError", 1.0, "Count"), latency)
+            if sock is not None:
+                sock.send(ws.error_message("Internal server error", info.connection_id, request_id))
+            return
+        self._ws_metrics(info, latency)
+        if sock is not None and route.route_response:
             answer = ws.route_response_body(result.payload)
-            if answer is not None and len(answer[0]) <= MAX_MESSAGE:
-                sock.send(answer[0], answer[1])
+            if answer is not None and len(answer[0]) <= MAX_MESSAGE and sock.send(answer[0], answer[1]):
+                self._ws_metrics(info, ("MessageCount", 1.0, "Count"))
 
     def _ws_closed(self, live: _Live, code: int, reason: str) -> None:
         """The connection ended: it is gone for ``@connections`` at once, then ``$disconnect`` runs (best effort)."""
@@ -516,7 +537,10 @@ class Gateway:
                 request.body.decode("utf-8")
             except UnicodeDecodeError:
                 text = False
-            return GatewayResponse(200, [], b"") if live.socket.send(request.body, text) else GONE
+            if not live.socket.send(request.body, text):
+                return GONE
+            self._ws_metrics(live.info, ("MessageCount", 1.0, "Count"))
+            return GatewayResponse(200, [], b"")
         if request.method == "GET":
             info = live.info
             return GatewayResponse(200, [("content-type", "application/json")], orjson.dumps({

@@ -55,11 +55,19 @@ def handler(event, context):
             table.delete_item(Key={"connectionId": item["connectionId"]})
     return {"statusCode": 200, "body": "Data sent."}
 """
-# $default with a route response: echoes the event's shape back to the sender
+# $default with a route response: echoes the event's shape back to the sender; its role may not
+# execute-api:ManageConnections, so its own PostToConnection is refused
 DEFAULT = """
-import json
+import json, boto3
 def handler(event, context):
     ctx = event["requestContext"]
+    if event.get("body") == "try-post":
+        api = boto3.client("apigatewaymanagementapi", endpoint_url="http://" + ctx["domainName"] + "/" + ctx["stage"])
+        try:
+            api.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"should not arrive")
+            return {"statusCode": 200, "body": "posted"}
+        except Exception as exc:
+            return {"statusCode": 200, "body": "refused: " + exc.response["Error"]["Code"]}
     return {"statusCode": 200, "body": json.dumps({"routeKey": ctx["routeKey"], "eventType": ctx["eventType"],
             "body": event.get("body"), "isBase64Encoded": event["isBase64Encoded"], "context": ctx})}
 """
@@ -263,7 +271,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chat]:
         (folder / name / "app.py").write_text(textwrap.dedent(source))
     (folder / "template.yaml").write_text(TEMPLATE)
     server = CumuloServer(tmp_path_factory.mktemp("home") / "home", str(folder / "template.yaml"),
-                          "--stack-name", "chat", env={"CUMULO_WEBSOCKET_IDLE_TIMEOUT_S": "3"})
+                          "--stack-name", "chat", env={"CUMULO_WEBSOCKET_IDLE_TIMEOUT_S": "3", "CUMULO_METRICS_INTERVAL_S": "1"})
     try:
         server.wait_for_output("Stop with Ctrl-C", timeout=90)
         yield Chat(server)
@@ -371,6 +379,17 @@ def test_connections_api_wants_a_signature(chat: Chat) -> None:
         client.close()
 
 
+def test_a_function_without_manage_connections_is_refused(chat: Chat) -> None:
+    client = connect(chat.url)
+    try:
+        client.send_text("try-post")
+        assert client.recv() == "refused: ForbiddenException"
+        client.send_text("{}")
+        assert _recv_json(client)["body"] == "{}"                   # nothing else was sent in between
+    finally:
+        client.close()
+
+
 def test_connect_refusal_refuses_the_upgrade(chat: Chat) -> None:
     with pytest.raises(Refused) as refused:
         connect(chat.url + "?refuse=1")
@@ -472,3 +491,37 @@ def test_boto3_apigatewayv2_makes_a_websocket_api(chat: Chat) -> None:
         v2.delete_api(ApiId=api["ApiId"])
         v2.close()
         lam.close()
+
+
+def test_metrics_count_connections_and_messages(chat: Chat) -> None:
+    started = time.time()
+    v2, lam = chat.server.aws("apigatewayv2"), chat.server.aws("lambda")
+    arn = next(f["FunctionArn"] for f in lam.list_functions()["Functions"] if "DefaultFunction" in f["FunctionName"])
+    api = v2.create_api(Name="metered", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.op")
+    integration = v2.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn)
+    v2.create_route(ApiId=api["ApiId"], RouteKey="echo", Target=f"integrations/{integration['IntegrationId']}",
+                    RouteResponseSelectionExpression="$default")
+    v2.create_stage(ApiId=api["ApiId"], StageName="m")
+    client = connect(f"{api['ApiEndpoint']}/m")
+    client.send_text('{"op": "echo"}')
+    assert _recv_json(client)["routeKey"] == "echo"              # one in, one back by the route response
+    client.send_text('{"op": "nothing"}')                        # one in, refused: a ClientError
+    assert _recv_json(client)["message"] == "Forbidden"
+    client.close()
+    cw = chat.server.aws("cloudwatch")
+
+    def total(metric: str, stat: str = "Sum") -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApiGateway", MetricName=metric, StartTime=started - 120, EndTime=time.time() + 60,
+            Period=3600, Statistics=[stat],
+            Dimensions=[{"Name": "ApiId", "Value": api["ApiId"]}, {"Name": "Stage", "Value": "m"}])
+        return sum(p[stat] for p in points["Datapoints"])
+
+    deadline = time.monotonic() + 20
+    while total("MessageCount") < 3 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert (total("ConnectCount"), total("MessageCount"), total("ClientError")) == (1, 3, 1)
+    assert total("IntegrationLatency", "SampleCount") == 1
+    v2.delete_api(ApiId=api["ApiId"])
+    for client_ in (cw, v2, lam):
+        client_.close()
