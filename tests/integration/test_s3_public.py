@@ -218,3 +218,85 @@ def test_the_owner_is_held_to_an_explicit_deny_but_may_always_replace_the_policy
         {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::123456789012:role/other"}, "Action": "s3:*",
          "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"k"
+
+
+SITE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Site:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: %(bucket)s
+%(block)s
+  SitePolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Site
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Sid: PublicRead
+            Effect: Allow
+            Principal: '*'
+            Action: s3:GetObject
+            Resource: !Sub '${Site.Arn}/*'
+%(extra)s
+"""
+OPEN = """\
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        IgnorePublicAcls: true
+        BlockPublicPolicy: false
+        RestrictPublicBuckets: false"""
+TLS_ONLY = """\
+          - Sid: DenyInsecureTransport
+            Effect: Deny
+            Principal: '*'
+            Action: s3:*
+            Resource: [!GetAtt Site.Arn, !Sub '${Site.Arn}/*']
+            Condition: {Bool: {aws:SecureTransport: 'false'}}"""
+
+
+def deploy(server: CumuloServer, folder: Path, template: str, stack: str) -> subprocess.CompletedProcess[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "template.yaml").write_text(template)
+    return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "deploy",
+                           str(folder / "template.yaml"), "--stack-name", stack, "--no-build"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_template_s_bucket_policy_takes_effect(server: CumuloServer, s3: Any, anonymous: Any,
+                                                 tmp_path: Path) -> None:
+    # as on AWS: a public policy on a bucket that keeps S3's default block is refused, and nothing is left
+    run = deploy(server, tmp_path / "blocked", SITE % {"bucket": "tpl-blocked", "block": "", "extra": ""}, "blocked")
+    assert run.returncode != 0
+    assert "because public policies are prevented by the BlockPublicPolicy setting" in run.stdout + run.stderr
+    assert "tpl-blocked" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    run = deploy(server, tmp_path / "site", SITE % {"bucket": "tpl-site", "block": OPEN, "extra": ""}, "site")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert s3.get_public_access_block(Bucket="tpl-site")["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+    assert json.loads(s3.get_bucket_policy(Bucket="tpl-site")["Policy"])["Statement"][0]["Resource"] == \
+        "arn:aws:s3:::tpl-site/*"
+    s3.put_object(Bucket="tpl-site", Key="index.html", Body=b"hi")
+    assert anonymous.get_object(Bucket="tpl-site", Key="index.html")["Body"].read() == b"hi"
+    assert fetch(f"{server.endpoint}/tpl-site/index.html") == (200, b"hi")
+
+    # the deny-without-TLS statement: warned, and it does deny here (plain HTTP), the owner too
+    run = deploy(server, tmp_path / "site", SITE % {"bucket": "tpl-site", "block": OPEN, "extra": TLS_ONLY}, "site")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "aws:SecureTransport false" in run.stdout + run.stderr
+    code, status, _ = error(lambda: s3.get_object(Bucket="tpl-site", Key="index.html"))
+    assert (code, status) == ("AccessDenied", 403)
+    assert fetch(f"{server.endpoint}/tpl-site/index.html")[0] == 403
+
+    # the policy dropped from the template is deleted from the bucket
+    dropped = (SITE % {"bucket": "tpl-site", "block": OPEN, "extra": ""}).split("  SitePolicy:")[0]
+    run = deploy(server, tmp_path / "site", dropped, "site")
+    assert run.returncode == 0, run.stdout + run.stderr
+    code, status, _ = error(lambda: s3.get_bucket_policy(Bucket="tpl-site"))
+    assert (code, status) == ("NoSuchBucketPolicy", 404)
+    assert s3.get_object(Bucket="tpl-site", Key="index.html")["Body"].read() == b"hi"
+    assert fetch(f"{server.endpoint}/tpl-site/index.html")[0] == 403

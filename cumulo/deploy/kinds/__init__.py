@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    alarm, api, api_destination, bucket, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
+    alarm, api, api_destination, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
     mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, rule, schedule, secret, state_machine,
     stream, table, topic,
@@ -43,6 +43,7 @@ KINDS = Registry([
     permission.Permission(),                # AWS::Lambda::Permission (a statement of a function's policy)
     function_url.FunctionUrl(),             # AWS::Lambda::Url, and functions' FunctionUrlConfig
     queue_policy.QueuePolicy(),             # AWS::SQS::QueuePolicy (queues' resource policies)
+    bucket_policy.BucketPolicy(),           # AWS::S3::BucketPolicy (buckets' policies)
     role.Role(),                            # AWS::IAM::Role, and the roles SAM makes for functions and state machines
     managed_policy.ManagedPolicy(),         # AWS::IAM::ManagedPolicy
     role_policy.RolePolicy(),               # AWS::IAM::Policy, AWS::IAM::RolePolicy, a managed policy's Roles

@@ -8,8 +8,10 @@ CloudFormation does, only when it is empty: a bucket with objects is left, and s
 <bucket of this template>``, ``Events``, ``Filter``) adds its configuration to the bucket, as SAM's
 transform does (the function's alias with ``AutoPublishAlias``). ``VersioningConfiguration``
 (``Status``: ``Enabled`` or ``Suspended``) sets the bucket's versioning; a template that drops it
-leaves the bucket's versioning as it is (S3 has no way back to unversioned). Other properties
-(encryption, lifecycle, CORS, public access blocks, tags …) are accepted with a warning.
+leaves the bucket's versioning as it is (S3 has no way back to unversioned).
+``PublicAccessBlockConfiguration`` sets the bucket's Block Public Access (absent flags false); without
+it a new bucket blocks everything, S3's default, and a template that drops it leaves the bucket's as
+it is. Other properties (encryption, lifecycle, CORS, tags …) are accepted with a warning.
 
 ``Ref`` is the bucket's name; ``Fn::GetAtt`` gives ``Arn`` (``arn:aws:s3:::<name>``), ``DomainName``,
 ``RegionalDomainName``, ``DualStackDomainName`` and ``WebsiteURL`` as AWS forms them.
@@ -35,7 +37,7 @@ BUCKET_TYPE = "AWS::S3::Bucket"
 _IGNORED = {
     "BucketEncryption": "objects are stored unencrypted",
     "LifecycleConfiguration": "lifecycle rules are not applied", "CorsConfiguration": "CORS rules are not applied",
-    "PublicAccessBlockConfiguration": "nothing is public on Cumulo", "OwnershipControls": "the account owns every "
+    "OwnershipControls": "the account owns every "
     "object", "AccessControl": "ACLs are not kept", "Tags": "bucket tags are not kept", "LoggingConfiguration":
     "access logs are not written", "WebsiteConfiguration": "buckets are not served as websites",
     "MetricsConfigurations": "no metrics are kept", "IntelligentTieringConfigurations": "there is one storage class",
@@ -56,6 +58,7 @@ class BucketSpec:
     notification: dict[str, Any]            # PutBucketNotificationConfiguration's shape, checked
     notes: tuple[str, ...] = field(default_factory=tuple)
     versioning: str = ""                    # VersioningConfiguration.Status ("": not given)
+    public_block: dict[str, bool] | None = None     # PublicAccessBlockConfiguration (None: not given)
 
 
 def _attributes(logical_id: str, name: str, region: str) -> Attributes:
@@ -119,7 +122,7 @@ class Bucket(Kind):
                 raise error(entry.where, f"property NotificationConfiguration: {exc.message}", entry.logical_id,
                             entry.line) from None
             specs.append(BucketSpec(entry.logical_id, entry.line, name, checked, tuple(notes),
-                                    _versioning(entry, props)))
+                                    _versioning(entry, props), _public_block(entry, props)))
         return specs
 
     def attributes(self, spec: BucketSpec, arns: Arns) -> Attributes:
@@ -131,7 +134,9 @@ class Bucket(Kind):
             return Change(spec.logical_id, spec.name, "create", kind=self.name)
         changed = [name for name, differs in (
             ("NotificationConfiguration", (doc.get("Notification") or {}) != spec.notification),
-            ("VersioningConfiguration", bool(spec.versioning) and doc.get("Versioning", "") != spec.versioning))
+            ("VersioningConfiguration", bool(spec.versioning) and doc.get("Versioning", "") != spec.versioning),
+            ("PublicAccessBlockConfiguration", spec.public_block is not None and
+             doc.get("PublicAccessBlock") != spec.public_block))
             if differs]
         return Change(spec.logical_id, spec.name, "update" if changed else "unchanged", changed, self.name)
 
@@ -152,6 +157,11 @@ class Bucket(Kind):
             was = (doc or {}).get("Versioning")
             if was:
                 deploy.undo.append(lambda: objects.put_versioning(spec.name, was))
+        if spec.public_block is not None and (doc or {}).get("PublicAccessBlock") != spec.public_block:
+            objects.put_public_access_block(spec.name, spec.public_block)
+            if doc is not None:
+                block = doc.get("PublicAccessBlock")
+                deploy.undo.append(lambda: objects.put_public_access_block(spec.name, block))
         if doc is not None and (doc.get("Notification") or {}) == spec.notification:
             return
         before = (doc or {}).get("Notification") or {}
@@ -184,6 +194,19 @@ def _versioning(entry: Entry, props: dict[str, Any]) -> str:
     return str(given["Status"])
 
 
+def _public_block(entry: Entry, props: dict[str, Any]) -> dict[str, bool] | None:
+    given = props.get("PublicAccessBlockConfiguration")
+    if given is None:
+        return None
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    values = {k: str(v).lower() for k, v in given.items()} if isinstance(given, dict) else None
+    if values is None or set(values) - set(flags) or set(values.values()) - {"true", "false"}:
+        raise error(entry.where, "property PublicAccessBlockConfiguration: a map of BlockPublicAcls, "
+                    "IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets, each true or false",
+                    entry.logical_id, entry.properties.line_of("PublicAccessBlockConfiguration") or entry.line)
+    return {flag: values.get(flag) == "true" for flag in flags}
+
+
 def _rules(value: Any, where: str) -> list[dict[str, str]]:
     if value is None:
         return []
@@ -197,7 +220,8 @@ def _rules(value: Any, where: str) -> list[dict[str, str]]:
 
 def _read_notification(props: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     notes = [f"{key}: {why} on Cumulo" for key, why in _IGNORED.items() if key in props]
-    unknown = set(props) - set(_IGNORED) - {"BucketName", "NotificationConfiguration", "VersioningConfiguration"}
+    unknown = set(props) - set(_IGNORED) - {"BucketName", "NotificationConfiguration", "VersioningConfiguration",
+                                            "PublicAccessBlockConfiguration"}
     if unknown:
         raise IntrinsicError(f"property {sorted(unknown)[0]}: not a property of AWS::S3::Bucket")
     given = props.get("NotificationConfiguration") or {}

@@ -70,8 +70,6 @@ INERT_TYPES: dict[str, _Type] = {
                                            arn="arn:aws:scheduler:{region}:{account}:schedule-group/{name}"),
     "AWS::SNS::TopicPolicy": _Type("lets principals publish to or manage a topic",
                                    "Cumulo's topics answer the account's keys; the policy is not evaluated yet"),
-    "AWS::S3::BucketPolicy": _Type("grants access to an S3 bucket",
-                                   "Cumulo keeps no bucket policy: its buckets answer the account's keys"),
     "AWS::CDK::Metadata": _Type("records which CDK constructs made the stack, for AWS's usage statistics",
                                 "Cumulo records nothing of it: nothing is made", ref="id"),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
