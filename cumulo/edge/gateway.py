@@ -95,14 +95,14 @@ PAYLOAD_TOO_LARGE = _ws_error(413, "PayloadTooLargeException", "Message too long
 class _Live:
     """An open WebSocket connection: what is known of it and its socket."""
 
-    __slots__ = ("info", "socket", "api", "route_keys", "stage_variables", "in_flight")
+    __slots__ = ("info", "socket", "api", "route_keys", "stage", "in_flight")
 
     def __init__(self, info: ws.Connection, api: HttpApi, stage: Stage) -> None:
         self.info = info
         self.socket: WebSocket | None = None
         self.api = api
         self.route_keys = {r.route_key for r in api.routes}
-        self.stage_variables = dict(stage.variables)
+        self.stage = stage
         self.in_flight = 0       # messages whose integration has not answered yet
 
 
@@ -361,6 +361,9 @@ class Gateway:
         connect = next((r for r in api.routes if r.route_key == "$connect"), None)
         protocol_header: list[tuple[str, str]] = []
         if connect is not None:
+            if self.access.throttle(api, stage, connect) is not None:
+                self._ws_metrics(info, ("ClientError", 1.0, "Count"))
+                return THROTTLED
             if connect.authorization_type == "CUSTOM":
                 refused = await self._ws_authorize(api, stage, connect, live)
                 if refused is not None:
@@ -470,6 +473,11 @@ class Gateway:
                 sock.send(ws.error_message("Forbidden", info.connection_id, request_id))
             return
         route = next(r for r in live.api.routes if r.route_key == key)
+        if self.access.throttle(live.api, live.stage, route) is not None:
+            self._ws_metrics(info, ("ClientError", 1.0, "Count"))
+            if sock is not None:
+                sock.send(ws.error_message("Too Many Requests", info.connection_id, request_id))
+            return
         event = ws.ws_event(info, "MESSAGE", key, request_id, int(time.time() * 1000), data, opcode == 2,
                             message_id=_request_id())
         started = time.monotonic()

@@ -94,6 +94,10 @@ class AccessControl:
             return Admission(failure.response)
 
     # -- throttles ------------------------------------------------------------------
+    def throttle(self, api: HttpApi, stage: Stage, route: Route) -> GatewayResponse | None:
+        """The account's and the stage route's token buckets (a WebSocket message's only admission)."""
+        return self._throttle(api, stage, route)
+
     def _throttle(self, api: HttpApi, stage: Stage, route: Route) -> GatewayResponse | None:
         wait = self.throttles.take("account", ACCOUNT_LIMIT)
         if wait is not None:

@@ -525,3 +525,25 @@ def test_metrics_count_connections_and_messages(chat: Chat) -> None:
     v2.delete_api(ApiId=api["ApiId"])
     for client_ in (cw, v2, lam):
         client_.close()
+
+
+def test_stage_route_throttles_hold_for_messages(chat: Chat) -> None:
+    v2, lam = chat.server.aws("apigatewayv2"), chat.server.aws("lambda")
+    arn = next(f["FunctionArn"] for f in lam.list_functions()["Functions"] if "DefaultFunction" in f["FunctionName"])
+    api = v2.create_api(Name="throttled", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.op")
+    integration = v2.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn)
+    v2.create_route(ApiId=api["ApiId"], RouteKey="echo", Target=f"integrations/{integration['IntegrationId']}",
+                    RouteResponseSelectionExpression="$default")
+    v2.create_stage(ApiId=api["ApiId"], StageName="t",
+                    RouteSettings={"echo": {"ThrottlingBurstLimit": 1, "ThrottlingRateLimit": 0.001}})
+    client = connect(f"{api['ApiEndpoint']}/t")
+    try:
+        client.send_text('{"op": "echo"}')
+        assert _recv_json(client)["routeKey"] == "echo"
+        client.send_text('{"op": "echo"}')
+        assert _recv_json(client)["message"] == "Too Many Requests"
+    finally:
+        client.close()
+        v2.delete_api(ApiId=api["ApiId"])
+        v2.close()
+        lam.close()
