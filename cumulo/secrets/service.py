@@ -134,6 +134,22 @@ class SecretService:
         doc["LastChangedDate"] = now
         return True
 
+    def _manual_rotation(self, doc: dict[str, Any], token: str) -> None:
+        """A value put by hand (PutSecretValue, UpdateSecret) that became ``AWSCURRENT`` counts as a
+        rotation for an ``AutomaticallyAfterDays`` schedule, as AWS documents (RotationRulesType: "Manually
+        updating the secret value by calling PutSecretValue or UpdateSecret is considered a valid
+        rotation"): ``LastRotatedDate`` is now and the next window counts from it. A schedule by
+        ``ScheduleExpression`` keeps its windows; a version staged only ``AWSPENDING`` (a rotation
+        function's createSecret) is no rotation."""
+        rotation = doc.get("Rotation") or {}
+        rules = rotation.get("Rules") or {}
+        if not rotation.get("Enabled") or "AutomaticallyAfterDays" not in rules \
+                or sm.CURRENT not in doc["Stages"].get(token, []):
+            return
+        now = self.clock.now()
+        rotation["LastRotatedDate"] = now
+        rotation["Next"] = sm.rotation_window(rules, now, now)[0]
+
     # -- operations --------------------------------------------------------------------------------
     def create_secret(self, name: Any, secret_string: Any = None, secret_binary: Any = None,
                       description: Any = None, kms_key_id: Any = None, tags: Any = None,
@@ -173,6 +189,7 @@ class SecretService:
         with self._lock:
             doc = self._get(secret_id)
             if self._add_version(doc, token, value, wanted):
+                self._manual_rotation(doc, token)
                 self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
         return {"ARN": doc["ARN"], "Name": doc["Name"], "VersionId": token,
                 "VersionStages": list(doc["Stages"].get(token, []))}
@@ -188,8 +205,8 @@ class SecretService:
             if kms_key_id is not None:
                 doc["KmsKeyId"] = kms_key_id
             doc["LastChangedDate"] = self.clock.now()
-            if value is not None:
-                self._add_version(doc, token, value, None)
+            if value is not None and self._add_version(doc, token, value, None):
+                self._manual_rotation(doc, token)
             self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
         out = {"ARN": doc["ARN"], "Name": doc["Name"]}
         if value is not None:

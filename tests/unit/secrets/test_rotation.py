@@ -127,3 +127,38 @@ def test_cancel_stops_the_schedule(setup: Any) -> None:
     assert worker.tick() == 0 and rotator.calls == []
     described = service.describe_secret("db")
     assert described["RotationEnabled"] is False and "NextRotationDate" not in described
+
+
+@pytest.mark.parametrize("how", ["put", "update"])
+def test_a_value_put_by_hand_resets_an_automatically_after_days_clock(setup: Any, how: str) -> None:
+    """AWS: "Manually updating the secret value by calling PutSecretValue or UpdateSecret is considered a
+    valid rotation" for AutomaticallyAfterDays: the next window counts from the manual change."""
+    service, rotator, clock, worker = setup
+    service.rotate_secret("db", FUNCTION, {"AutomaticallyAfterDays": 3}, immediately=False)
+    first = service.describe_secret("db")["NextRotationDate"]
+    clock.advance(2 * DAY)
+    if how == "put":
+        service.put_secret_value("db", "by-hand")
+    else:
+        service.update_secret("db", "by-hand")
+    described = service.describe_secret("db")
+    assert described["LastRotatedDate"] == clock.now()
+    assert described["NextRotationDate"] == clock.now() // DAY * DAY + 3 * DAY > first
+    clock.advance(first - clock.now() + 1)
+    assert worker.tick() == 0 and rotator.calls == []              # the old window no longer opens
+    clock.advance(described["NextRotationDate"] - clock.now())
+    assert worker.tick() == 1
+    assert service.get_secret_value("db")["SecretString"] == "by-hand+"
+
+
+def test_a_value_put_by_hand_keeps_a_schedule_expression_and_pending_puts_are_no_rotation(setup: Any) -> None:
+    service, rotator, clock, worker = setup
+    service.rotate_secret("db", FUNCTION, {"ScheduleExpression": "rate(2 days)"}, immediately=False)
+    first = service.describe_secret("db")["NextRotationDate"]
+    clock.advance(DAY)
+    service.put_secret_value("db", "by-hand")
+    described = service.describe_secret("db")
+    assert described["NextRotationDate"] == first and "LastRotatedDate" not in described
+    service.rotate_secret("db", FUNCTION, {"AutomaticallyAfterDays": 3}, immediately=False)
+    service.put_secret_value("db", "staged", stages=["AWSPENDING"])  # not AWSCURRENT: not a rotation
+    assert "LastRotatedDate" not in service.describe_secret("db")
