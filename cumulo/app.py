@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 import logging
 from pathlib import Path
 from secrets import token_bytes
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from cumulo import iam
 from cumulo.api import authz            # pure: what an API call asks IAM (state machines' service calls)
@@ -68,7 +68,7 @@ from cumulo.store.sqlite_messages import SQLiteMessageStore
 from cumulo.store.sqlite import SQLiteStore
 from cumulo.events.permissions import BusPolicies
 from cumulo.events.bus import DeliveryWorker, EventBusService, EventRouter
-from cumulo.events.destinations import ApiDestinations
+from cumulo.events.destinations import CONNECTION_DOCUMENT, ApiDestinations
 from cumulo.stepfunctions.service import StateMachines
 from cumulo.sources.housekeeping import Housekeeper
 from cumulo.functions.mappings import EventSourceMappings
@@ -80,10 +80,10 @@ from cumulo.topics.http import HttpDeliveries
 from cumulo.topics.service import TopicService
 from cumulo.topics.signing import Signer
 from cumulo.secrets.rotation import RotationWorker
-from cumulo.secrets.service import SecretService
-from cumulo.parameters.service import ParameterService
-from cumulo.kms.service import KeyService
-from cumulo.keyring import Keyring
+from cumulo.secrets.service import SECRET_DOCUMENT, SecretService
+from cumulo.parameters.service import PARAMETER_DOCUMENT, ParameterService
+from cumulo.kms.service import KEY_DOCUMENT, KeyService
+from cumulo.keyring import CHECK_KIND, Keyring, Resealer, reseal_check
 from cumulo.events.pattern import compile_pattern
 from cumulo.sources.queues import QueueService
 from cumulo.sources.schedules import Scheduler, Schedules
@@ -154,7 +154,7 @@ class Cumulo:
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
                                             self.arns, clock, compile_pattern)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
-        self.api_destinations = ApiDestinations(self.store, self.arns, clock)
+        self.api_destinations = ApiDestinations(self.store, self.arns, clock, lambda: self.keyring)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
                                          self.api_destinations.describe_api_destination, clock,
                                          self.metric_recorder)
@@ -264,6 +264,30 @@ class Cumulo:
             return self.keyring.open_sealed(sealed.decode(), context)
         return load
 
+    def rotate_master_key(self, new: Keyring) -> dict[str, int]:
+        """Seal every value the master key sealed again with ``new``, in one transaction of the store
+        (``cumulo store rotate-key``; docs/secrets.md): the store's check value, secrets' versions,
+        SecureString parameters, KMS keys' material, API destination connections' auth, functions'
+        environments, access keys' secrets and (PostgreSQL) the cluster's STS and SNS keys. A value
+        the current key does not open rolls it all back (``SealedValueError``). Answers the count
+        of each kind of place rewritten; from then on this process seals with ``new``."""
+        from datetime import datetime, timezone
+
+        reseal = Resealer(self.keyring, new)
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        documents = {CHECK_KIND: lambda d: reseal_check(d, reseal, when),
+                     SECRET_DOCUMENT: lambda d: self.secrets.reseal_document(d, reseal),
+                     PARAMETER_DOCUMENT: lambda d: self.parameters.reseal_document(d, reseal),
+                     KEY_DOCUMENT: lambda d: KeyService.reseal_document(d, reseal),
+                     CONNECTION_DOCUMENT: lambda d: ApiDestinations.reseal_document(d, reseal)}
+
+        def shared(name: str, kept: bytes) -> bytes:
+            return reseal(kept.decode(), f"shared-key:{name}").encode()
+        counts = self.store.reseal(documents, reseal, shared if self._database is not None else None)
+        self.keyring = new
+        self.store.seal_environments(new)
+        return counts
+
     def schema_versions(self) -> dict[str, int]:
         """The store's schema versions by component (both opened, so brought up to date)."""
         if self._database is not None:
@@ -361,6 +385,16 @@ class Cumulo:
                 return None
             return _resource_policy(text) if text else None
         return None
+
+    def resource_context(self, arn: str) -> Mapping[str, str]:
+        """The condition keys a resource itself carries: a secret's
+        ``secretsmanager:resource/AllowRotationLambdaArn`` (its rotation function; SAM's
+        ``AWSSecretsManagerRotationPolicy`` allows on it); nothing for anything else."""
+        if arn.startswith("arn:aws:secretsmanager:") and ":secret:" in arn:
+            function = self.secrets.rotation_function_of(arn)
+            if function:
+                return {"secretsmanager:resource/AllowRotationLambdaArn": function}
+        return {}
 
     def _delivery_refusal(self, target: Target, message: Send) -> str | None:
         """A push delivery (``Send.source_service``: a rule, a topic, a bucket) as AWS decides it:

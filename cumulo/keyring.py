@@ -9,6 +9,12 @@ ARN and version) is authenticated data, so a sealed value copied into another pl
 The store keeps a sealed check value (document ``keyring/check``): a start with another key, or
 without the key file where one was used before, is refused (``KeyringError``) — never a new key
 over data the old one sealed. docs/secrets.md says what losing the key means and how to rotate it.
+
+Rotating the key (``cumulo store rotate-key``; ``Resealer`` here, ``Store.reseal`` in one transaction)
+stages the new key beside the key file as ``<file>.next`` first: a start that finds the store
+sealed with the ``.next`` key (the process died between the commit and putting the new key in
+place) finishes the switch; one that finds it sealed with the old key (it died before the commit,
+which then left nothing) goes on with the old key.
 """
 
 from __future__ import annotations
@@ -18,18 +24,21 @@ import binascii
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cumulo.ports import Documents
 
-__all__ = ["Keyring", "KeyringError", "SealedValueError", "KEY_BYTES", "load_key"]
+__all__ = ["Keyring", "KeyringError", "SealedValueError", "Resealer", "KEY_BYTES", "load_key", "next_key_path",
+           "stage_key_file", "finish_switch", "reseal_check", "CHECK_KIND"]
 
 KEY_BYTES = 32
 _VERSION = b"\x01"                 # the format of what seal() answers: version, nonce, ciphertext and tag
 _NONCE = 12
 _CHECK_KIND, _CHECK_ID = "keyring", "check"
+CHECK_KIND = _CHECK_KIND
 _CHECK_PLAIN = b"cumulo master key check"
 
 
@@ -41,14 +50,46 @@ class SealedValueError(Exception):
     """A sealed value that does not open with this key in this context (damaged or moved)."""
 
 
-def _make_key_file(path: Path) -> None:
+def _write_private(path: Path, key: bytes) -> Path:
+    """``key`` in base64 in a fresh file (0600, synced) beside ``path``; its name."""
     fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+        os.write(fd, base64.b64encode(key) + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
+    return fresh
+
+
+def _sync_folder(path: Path) -> None:
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def next_key_path(path: Path) -> Path:
+    """Where a rotation stages the key that replaces the one in ``path`` (``<file>.next``)."""
+    return path.with_name(path.name + ".next")
+
+
+def stage_key_file(path: Path, key: bytes) -> None:
+    """``key`` written whole to ``path`` (0600, synced, renamed into place over what was there)."""
+    fresh = _write_private(path, key)
+    os.replace(fresh, path)
+    _sync_folder(path)
+
+
+def finish_switch(path: Path) -> None:
+    """A committed rotation's staged key (``<path>.next``) put in place of ``path``."""
+    os.replace(next_key_path(path), path)
+    _sync_folder(path)
+
+
+def _make_key_file(path: Path) -> None:
+    fresh = _write_private(path, secrets.token_bytes(KEY_BYTES))
     try:
         os.link(fresh, path)       # another process made it first: theirs is the key
     except FileExistsError:
@@ -96,21 +137,34 @@ class Keyring:
 
     @classmethod
     def open(cls, documents: Documents, path: Path, inline: str = "") -> "Keyring":
-        """The store's keyring, its key checked against the store's check value (made at the first start)."""
+        """The store's keyring, its key checked against the store's check value (made at the first start).
+        A rotation's staged ``<path>.next`` that opens the store (the rotation committed, its process
+        died before putting the key in place) is put in place now."""
         check = documents.get_document(_CHECK_KIND, _CHECK_ID)
+        pending = next_key_path(path)
         key, _ = load_key(path, create=check is None, inline=inline)
         ring = cls(key)
         if check is None:
             documents.put_document(_CHECK_KIND, _CHECK_ID, {"sealed": ring.seal(_CHECK_PLAIN, "keyring-check")})
             return ring
+        if ring.opens(check):       # a staged .next the store does not open: a rotation that never committed
+            return ring
+        if not inline and pending.exists():
+            staged = cls(_decode(pending.read_bytes(), str(pending)))
+            if staged.opens(check):         # a rotation committed: finish its switch
+                finish_switch(path)
+                return staged
+        source = "CUMULO_MASTER_KEY" if inline else str(path)
+        rotated = f" (its key was rotated on {check['rotated']})" if check.get("rotated") else ""
+        raise KeyringError(f"the master key ({source}) is not the one this store's values were sealed with{rotated}; "
+                           "refusing to start (give the right key: a new one cannot read them)")
+
+    def opens(self, check: dict[str, Any]) -> bool:
+        """Whether this key opens the store's check value (the document ``keyring/check``)."""
         try:
-            if ring.open_sealed(str(check.get("sealed", "")), "keyring-check") != _CHECK_PLAIN:
-                raise SealedValueError()
+            return self.open_sealed(str(check.get("sealed", "")), "keyring-check") == _CHECK_PLAIN
         except SealedValueError:
-            source = "CUMULO_MASTER_KEY" if inline else str(path)
-            raise KeyringError(f"the master key ({source}) is not the one this store's values were sealed with; "
-                               "refusing to start (give the right key: a new one cannot read them)") from None
-        return ring
+            return False
 
     def seal(self, plain: bytes, context: str) -> str:
         """``plain`` encrypted and authenticated, bound to ``context``: base64 text for a document."""
@@ -130,3 +184,31 @@ class Keyring:
             return self._aead.decrypt(raw[1:1 + _NONCE], raw[1 + _NONCE:], context.encode())
         except InvalidTag:
             raise SealedValueError("the sealed value does not open with this key in this context") from None
+
+
+class Resealer:
+    """What a key rotation does to each sealed value: opened with the old key, sealed again with the
+    new one in the same context. A value the old key does not open raises ``SealedValueError``
+    naming its context, which rolls the whole rotation back (nothing is half rotated)."""
+
+    def __init__(self, old: Keyring, new: Keyring) -> None:
+        self.old, self.new = old, new
+        self.count = 0
+
+    def __call__(self, sealed: str, context: str) -> str:
+        try:
+            plain = self.old.open_sealed(sealed, context)
+        except SealedValueError:
+            raise SealedValueError(f"a value sealed as {context!r} does not open with the current key") from None
+        self.count += 1
+        return self.new.seal(plain, context)
+
+    def seal(self, plain: bytes, context: str) -> str:
+        """A value kept in the clear until now (written before sealing began), sealed with the new key."""
+        self.count += 1
+        return self.new.seal(plain, context)
+
+
+def reseal_check(doc: dict[str, Any], reseal: Resealer, when: str) -> dict[str, Any]:
+    """The store's check value, sealed with the new key (and the day of the rotation, for the refusal's text)."""
+    return {**doc, "sealed": reseal(str(doc.get("sealed", "")), "keyring-check"), "rotated": when}

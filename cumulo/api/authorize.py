@@ -35,7 +35,7 @@ Two more kinds of caller, both S3's:
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from cumulo import iam
 from cumulo.api import authz
@@ -66,9 +66,12 @@ class RolePolicies(Protocol):
 
 
 class ResourcePolicies(Protocol):
-    """The policy attached to a resource (a function, a queue, a bus), or None."""
+    """The policy attached to a resource (a function, a queue, a bus), or None; and the condition
+    keys a resource itself carries (``secretsmanager:resource/AllowRotationLambdaArn``)."""
 
     def resource_policy(self, arn: str) -> iam.Policy | None: ...
+
+    def resource_context(self, arn: str) -> Mapping[str, str]: ...
 
 
 class Authorizer:
@@ -128,7 +131,12 @@ class Authorizer:
         principal = self.caller(signer)
         policies = _NONE if signer.arn == ANONYMOUS_ARN else self.roles.policies_for(signer.role_arn or "")
         for check in authz.checks(call, self.scope):
-            request = iam.Request(principal, check.action, check.resource, check.context,
+            context = check.context
+            if check.resource != "*":
+                held = self.resources.resource_context(check.resource)
+                if held:
+                    context = {**held, **context}
+            request = iam.Request(principal, check.action, check.resource, context,
                                   source_ip=client or None, secure_transport=False)
             resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
             decision = iam.evaluate(request, policies, resource, _is_key(check.resource, resource))
@@ -142,7 +150,8 @@ class Authorizer:
         for requests outside the API's operations (a function URL's ``lambda:InvokeFunctionUrl``)."""
         if not self.needed(signer):
             return None
-        request = iam.Request(self.caller(signer), action, resource, context, source_ip=client or None,
+        request = iam.Request(self.caller(signer), action, resource,
+                              {**self.resources.resource_context(resource), **context}, source_ip=client or None,
                               secure_transport=False)
         policy = self.resources.resource_policy(resource)
         decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""), policy,
@@ -205,3 +214,24 @@ def require_decrypt(c: Any, signer: Signer | None, key_ref: Any, service: str) -
                                  {"kms:ViaService": f"{service}.{c.arns.region}.amazonaws.com"})
     if refused:
         raise AccessDeniedException(refused)
+
+
+LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
+
+
+def require_no_lockout(c: Any, signer: Signer | None, key_arn: str, policy_text: str) -> None:
+    """KMS's key policy lockout safety check (CreateKey's and PutKeyPolicy's
+    ``BypassPolicyLockoutSafetyCheck`` false): the new policy, with the caller's own policies, must
+    still let the caller ``kms:PutKeyPolicy`` on the key, decided as KMS decides a request (the key
+    policy must allow; a statement naming the account hands over to IAM); otherwise
+    ``MalformedPolicyDocumentException`` with AWS's message. The owner's keys are the account's root,
+    which the policy must name (or ``*``) as on AWS. Not made when ``Settings.iam`` is ``off``."""
+    from cumulo.kms.service import KmsError
+
+    if signer is None or c.settings.iam == "off":
+        return
+    principal = caller(signer, c.arns.account)
+    policies: Any = c.policies_for(signer.role_arn) if signer.role_arn else ()
+    request = iam.Request(principal, "kms:PutKeyPolicy", key_arn, {}, secure_transport=False)
+    if not iam.evaluate(request, policies, iam.parse_policy(policy_text, "resource"), True):
+        raise KmsError("MalformedPolicyDocumentException", LOCKOUT_MESSAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cumulo.api.authorize import require_no_lockout
 from cumulo.api.awsjson import Service, page, register
 from cumulo.api.http import Request
 from cumulo.kms.service import KmsError
@@ -16,14 +17,32 @@ def _bad_marker(message: str) -> KmsError:
     return KmsError("InvalidMarkerException", "The marker is not one this service gave.")
 
 
+def _bypass(d: dict[str, Any]) -> bool:
+    value = d.get("BypassPolicyLockoutSafetyCheck", False)
+    if not isinstance(value, bool):
+        raise KmsError("ValidationException", "BypassPolicyLockoutSafetyCheck must be a boolean.")
+    return value
+
+
 def create_key(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    """CreateKey; a ``Policy`` that would lock the caller out is refused unless
+    ``BypassPolicyLockoutSafetyCheck`` (``api/authorize.py``: ``require_no_lockout``)."""
+    check = None
+    if d.get("Policy") is not None and not _bypass(d):
+        def check(arn: str, text: str) -> None:
+            require_no_lockout(c, r.principal, arn, text)
     return {"KeyMetadata": c.kms.create_key(d.get("Description"), d.get("KeyUsage"),
                                             d.get("KeySpec") or d.get("CustomerMasterKeySpec"), d.get("Tags"),
-                                            d.get("Policy"))}
+                                            d.get("Policy"), check)}
 
 
 def put_key_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
-    c.kms.put_key_policy(d.get("KeyId"), d.get("Policy"), d.get("PolicyName"))
+    """PutKeyPolicy, with the lockout safety check unless ``BypassPolicyLockoutSafetyCheck``."""
+    check = None
+    if not _bypass(d):
+        def check(arn: str, text: str) -> None:
+            require_no_lockout(c, r.principal, arn, text)
+    c.kms.put_key_policy(d.get("KeyId"), d.get("Policy"), d.get("PolicyName"), check)
 
 
 def get_key_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:

@@ -664,6 +664,76 @@ def store_upgrade(ctx: click.Context) -> None:
         click.echo(f"{component}\t{version}")
 
 
+@store_group.command("rotate-key")
+@click.option("--new-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Seal with the key in this file (32 bytes in base64; made, 0600, when it does not exist) and "
+                   "leave the current key's file alone: start afterwards with CUMULO_MASTER_KEY_FILE naming it. "
+                   "Without it a new key is made and replaces the current key file (<home>/master.key or "
+                   "CUMULO_MASTER_KEY_FILE). Required when the key comes from CUMULO_MASTER_KEY.")
+@click.pass_context
+def store_rotate_key(ctx: click.Context, new_key_file: Path | None) -> None:
+    """Rotate the store's master key: every value it sealed (secrets, SecureString parameters, KMS keys'
+    material, functions' environment variables, API destination connections' credentials, access keys'
+    secrets, and on PostgreSQL the STS and SNS signing keys) is opened with the current key and sealed
+    with the new one, in one transaction: a process killed before the commit leaves the store as it
+    was, with the old key. Without --new-key-file the new key is staged as <key file>.next first, and
+    put in place after the commit; a start that finds the store sealed with the .next key finishes
+    that switch. The old key opens nothing afterwards; older backups of the store still need it.
+    Stop every server on the store first (docs/secrets.md, "Rotating the key")."""
+    import secrets as random
+
+    from cumulo.api.server import ServerLock
+    from cumulo.keyring import (KEY_BYTES, Keyring, KeyringError, SealedValueError, finish_switch, load_key,
+                                next_key_path, stage_key_file)
+
+    home = ctx.obj["home"]
+    if ServerLock(home).running_server() is not None:
+        click.echo(f"cumulo store rotate-key: a server runs on {home}; stop it first", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    inline = os.environ.get("CUMULO_MASTER_KEY", "")
+    if inline and new_key_file is None:
+        raise click.UsageError("the master key comes from CUMULO_MASTER_KEY: give --new-key-file, then set "
+                               "CUMULO_MASTER_KEY (or CUMULO_MASTER_KEY_FILE) to the new key")
+    c = _open(ctx)
+    nodes = c.live_nodes()
+    if nodes:
+        click.echo(f"cumulo store rotate-key: {len(nodes)} node(s) serve this store "
+                   f"({', '.join(n['node'] for n in nodes)}); stop them first", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    current = Path(c.settings.master_key_file) if c.settings.master_key_file else Path(home) / "master.key"
+    staged: Path | None = None
+    try:
+        if new_key_file is not None:
+            key, _ = load_key(new_key_file, create=True)
+        else:
+            key = random.token_bytes(KEY_BYTES)
+            staged = next_key_path(current)
+            stage_key_file(staged, key)
+    except (KeyringError, OSError) as exc:
+        click.echo(f"cumulo store rotate-key: {exc}", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    new = Keyring(key)
+    check = c.store.get_document("keyring", "check")
+    if check is not None and new.opens(check):
+        click.echo("cumulo store rotate-key: the store is already sealed with that key", err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    click.echo("resealing every sealed value in one transaction …", err=True)
+    try:
+        counts = c.rotate_master_key(new)
+    except SealedValueError as exc:
+        click.echo(f"cumulo store rotate-key: {exc}; nothing was changed (the store keeps the current key)",
+                   err=True)
+        sys.exit(EXIT_PLATFORM_ERROR)
+    if staged is not None:
+        finish_switch(current)
+    for place, n in sorted(counts.items()):
+        click.echo(f"{place}\t{n}")
+    where = str(current) if staged is not None else str(new_key_file)
+    click.echo(f"the store is sealed with the key in {where}; the old key opens nothing of it now"
+               + ("" if staged is not None else f": start with CUMULO_MASTER_KEY_FILE={where}")
+               + " (back the new key up apart from the store)", err=True)
+
+
 @cli.command()
 @click.pass_context
 def nodes(ctx: click.Context) -> None:

@@ -2,7 +2,8 @@
 
 A *connection* holds how to authorise (``API_KEY``, ``BASIC`` or
 ``OAUTH_CLIENT_CREDENTIALS``) plus extra header/query/body parameters; its secrets
-stay in the store and are never answered back. An *API destination* names a
+stay in the store, sealed with the store's master key (``keyring.py``; bound to the
+connection's ARN), and are never answered back. An *API destination* names a
 connection, an endpoint (``*`` wildcards filled from the target's
 ``HttpParameters.PathParameterValues``), a method and a rate limit.
 
@@ -23,14 +24,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from cumulo.errors import ResourceNotFoundException, ValidationException
 from cumulo.events.bus import ResourceAlreadyExistsException
+from cumulo.keyring import Keyring, Resealer
 from cumulo.model.function import Arns
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, TargetFailed
 
-__all__ = ["ApiDestinations", "TargetFailed", "check_connection", "check_api_destination"]
+__all__ = ["ApiDestinations", "TargetFailed", "check_connection", "check_api_destination", "CONNECTION_DOCUMENT"]
+
+CONNECTION_DOCUMENT = "event-connection"
+_SEALED = "$sealed"      # a connection's sealed auth: {"$sealed": "<keyring.seal's text>"}
 
 TIMEOUT_S = 5.0
 _NAME_RE = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
@@ -40,12 +45,40 @@ USER_AGENT = "Amazon/EventBridge/ApiDestinations"
 
 
 class ApiDestinations:
-    def __init__(self, store: Documents, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: Documents, arns: Arns, clock: Clock = SYSTEM_CLOCK,
+                 keyring: Callable[[], Keyring] | None = None) -> None:
         self._store, self._arns, self._clock = store, arns, clock
+        self._keyring = keyring
         self._tokens: dict[str, tuple[str, float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
         self._flights: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+
+    def _seal(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` as kept: its auth sealed, bound to the connection's ARN."""
+        if self._keyring is None:
+            return doc
+        sealed = self._keyring().seal(json.dumps(doc["auth"]).encode(), f"events-connection:{doc['ConnectionArn']}")
+        return {**doc, "auth": {_SEALED: sealed}}
+
+    def opened(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A kept connection with its auth opened (one kept in the clear, from before sealing, as it is)."""
+        auth = doc.get("auth")
+        if not (isinstance(auth, dict) and _SEALED in auth):
+            return doc
+        if self._keyring is None:
+            raise RuntimeError(f"connection {doc.get('Name')}'s auth is sealed and no key was given to open it")
+        plain = self._keyring().open_sealed(auth[_SEALED], f"events-connection:{doc['ConnectionArn']}")
+        return {**doc, "auth": json.loads(plain)}
+
+    @staticmethod
+    def reseal_document(doc: dict[str, Any], reseal: Resealer) -> dict[str, Any]:
+        """A master key rotation's rewrite of a kept connection (one in the clear: sealed now)."""
+        context = f"events-connection:{doc['ConnectionArn']}"
+        auth = doc.get("auth")
+        if isinstance(auth, dict) and _SEALED in auth:
+            return {**doc, "auth": {_SEALED: reseal(auth[_SEALED], context)}}
+        return {**doc, "auth": {_SEALED: reseal.seal(json.dumps(auth or {}).encode(), context)}}
 
     def _arn(self, kind: str, name: str, suffix: str) -> str:
         return f"arn:aws:events:{self._arns.region}:{self._arns.account}:{kind}/{name}/{suffix}"
@@ -57,7 +90,9 @@ class ApiDestinations:
         """``arn_suffix``: the last part of a new connection's ARN (a template's, known before it is made);
         a random one otherwise, as EventBridge gives."""
         check_connection(name)
-        current = self._store.get_document("event-connection", name)
+        current = self._store.get_document(CONNECTION_DOCUMENT, name)
+        if current is not None:
+            current = self.opened(current)
         if current is not None and not update:
             raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
         if current is None and update:
@@ -72,15 +107,15 @@ class ApiDestinations:
             "LastAuthorizedTime": now}
         if description:
             doc["Description"] = description
-        self._store.put_document("event-connection", name, doc)
+        self._store.put_document(CONNECTION_DOCUMENT, name, self._seal(doc))
         return {k: doc[k] for k in ("ConnectionArn", "ConnectionState", "CreationTime", "LastModifiedTime")}
 
     def _connection(self, ref: str) -> dict[str, Any]:
         name = ref.split(":connection/", 1)[1].split("/", 1)[0] if ":connection/" in ref else ref
-        doc = self._store.get_document("event-connection", name)
+        doc = self._store.get_document(CONNECTION_DOCUMENT, name)
         if doc is None:
             raise ResourceNotFoundException(f"Failed to describe the connection(s). Connection '{name}' does not exist.")
-        return doc
+        return self.opened(doc)
 
     def describe_connection(self, name: str) -> dict[str, Any]:
         doc = self._connection(name)
@@ -89,14 +124,14 @@ class ApiDestinations:
         return out
 
     def list_connections(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        return [{k: v for k, v in d.items() if k != "auth"} for d in self._store.list_documents("event-connection")
+        return [{k: v for k, v in d.items() if k != "auth"} for d in self._store.list_documents(CONNECTION_DOCUMENT)
                 if d["Name"].startswith(prefix or "")]
 
     def delete_connection(self, name: str) -> dict[str, Any]:
         doc = self._connection(name)
         if any(d["ConnectionArn"] == doc["ConnectionArn"] for d in self._store.list_documents("api-destination")):
             raise ValidationException(f"Connection {name} is used by an API destination.")
-        self._store.delete_document("event-connection", doc["Name"])
+        self._store.delete_document(CONNECTION_DOCUMENT, doc["Name"])
         return {"ConnectionArn": doc["ConnectionArn"], "ConnectionState": "DELETING"}
 
     # -- API destinations -----------------------------------------------------------

@@ -129,18 +129,29 @@ class KeyService:
             self._material[doc["KeyId"]] = aead
         return doc, aead
 
+    @staticmethod
+    def reseal_document(doc: dict[str, Any], reseal: Callable[[str, str], str]) -> dict[str, Any]:
+        """A master key rotation's rewrite of a kept key: its material sealed again (the same material:
+        ciphertexts made with the key still decrypt)."""
+        doc["Material"] = reseal(doc["Material"], f"kms:{doc['Arn']}")
+        return doc
+
     def alias_arn(self, name: str) -> str:
         return f"arn:aws:kms:{self.region}:{self.account}:{name}"
 
     # -- keys --------------------------------------------------------------------------------------
     def create_key(self, description: Any = None, usage: Any = None, spec: Any = None, tags: Any = None,
-                   policy: Any = None) -> dict[str, Any]:
+                   policy: Any = None, check: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+        """CreateKey; ``check(arn, policy)`` (the lockout safety check, by the API) may refuse the
+        ``policy`` given before anything is made."""
         policy = self._check_policy(policy) if policy is not None else default_policy(self.account)
         if usage not in (None, "ENCRYPT_DECRYPT") or spec not in (None, "SYMMETRIC_DEFAULT"):
             raise KmsError("UnsupportedOperationException", "Cumulo's KMS makes symmetric ENCRYPT_DECRYPT keys "
                                                             "(SYMMETRIC_DEFAULT) only.")
         key_id = str(uuid.uuid4())
         arn = self.arn(key_id)
+        if check is not None:
+            check(arn, policy)
         doc = {"KeyId": key_id, "Arn": arn, "AWSAccountId": self.account, "Description": description or "",
                "CreationDate": self.clock.now(), "Enabled": True, "KeyState": "Enabled", "KeyUsage": "ENCRYPT_DECRYPT",
                "KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS",
@@ -208,12 +219,15 @@ class KeyService:
         if name is not None and name != _POLICY_NAME:
             raise KmsError("NotFoundException", "A key has one policy, named default.")
 
-    def put_key_policy(self, ref: Any, policy: Any, name: Any = None) -> None:
-        """PutKeyPolicy (the lockout safety check is not made: the owner's keys always pass)."""
+    def put_key_policy(self, ref: Any, policy: Any, name: Any = None,
+                       check: Callable[[str, str], None] | None = None) -> None:
+        """PutKeyPolicy; ``check(arn, policy)``: the lockout safety check (made by the API)."""
         self._check_name(name)
         text = self._check_policy(policy)
         with self._lock:
             doc = self._doc(ref)
+            if check is not None:
+                check(doc["Arn"], text)
             doc["Policy"] = text
             self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
 

@@ -50,6 +50,13 @@ class ParameterService:
     def _context(self, name: str, version: int) -> str:
         return f"ssm:{self.arn(name)}:{version}"
 
+    def reseal_document(self, doc: dict[str, Any], reseal: Callable[[str, str], str]) -> dict[str, Any]:
+        """A master key rotation's rewrite of a kept parameter: each SecureString version sealed again."""
+        for entry in doc.get("History", []):
+            if "Sealed" in entry:
+                entry["Sealed"] = reseal(entry["Sealed"], self._context(doc["Name"], entry["Version"]))
+        return doc
+
     # -- writing -----------------------------------------------------------------------------------
     def put_parameter(self, name: Any, value: Any, type_: Any = None, description: Any = None, key_id: Any = None,
                       overwrite: Any = False, allowed_pattern: Any = None, tags: Any = None, tier: Any = None,

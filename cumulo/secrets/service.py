@@ -78,6 +78,13 @@ class SecretService:
     def _context(self, doc: dict[str, Any], version_id: str) -> str:
         return f"secretsmanager:{doc['ARN']}:{version_id}"
 
+    def reseal_document(self, doc: dict[str, Any], reseal: Callable[[str, str], str]) -> dict[str, Any]:
+        """A master key rotation's rewrite of a kept secret: each version's value sealed again."""
+        for vid, version in doc.get("Versions", {}).items():
+            if "sealed" in version:
+                version["sealed"] = reseal(version["sealed"], self._context(doc, vid))
+        return doc
+
     def _value(self, secret_string: Any, secret_binary: Any, required: bool) -> tuple[bytes, str] | None:
         if secret_string is not None and secret_binary is not None:
             raise invalid_parameter("You can't specify both a binary secret value and a string secret value in "
@@ -250,6 +257,18 @@ class SecretService:
         """The secret's ``KmsKeyId`` (None: the AWS-managed ``aws/secretsmanager``)."""
         doc = self.documents.get_document(SECRET_DOCUMENT, name)
         return (doc or {}).get("KmsKeyId") or None
+
+    def rotation_function_of(self, arn: str) -> str | None:
+        """The rotation function of the secret ``arn`` names (its ``RotationLambdaARN``), or None: IAM's
+        ``secretsmanager:resource/AllowRotationLambdaArn``. Nothing is removed or changed on the way."""
+        try:
+            name = sm.name_of(arn, self.account)
+        except SecretsError:
+            return None
+        doc = self.documents.get_document(SECRET_DOCUMENT, name)
+        if doc is None or (arn != doc["ARN"] and arn != doc["ARN"][:-7]):
+            return None
+        return (doc.get("Rotation") or {}).get("LambdaARN") or None
 
     def describe_secret(self, secret_id: Any) -> dict[str, Any]:
         return self._describe(self._get(secret_id, deleted_ok=True), "VersionIdsToStages")

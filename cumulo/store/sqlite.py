@@ -14,13 +14,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
 from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration, is_version_number
+from cumulo.store.sealing import SEALED, open_access_key, reseal_access_key, reseal_environment, seal_access_key
 from cumulo.store import health, schema
 from cumulo.store.schema import DOCUMENTS_VERSION
 from cumulo.store.base import FunctionRecord, LogRecord
@@ -104,7 +105,6 @@ CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
 _PUBLISH_IGNORED = ("version", "revision_id", "last_modified", "description")
 
 
-_SEALED = "$sealed"    # a function's sealed environment: {"$sealed": "<keyring.seal's text>"} (no variable is named so)
 
 class SQLiteStore:
     def __init__(self, path: Path, arns: Arns) -> None:
@@ -204,21 +204,49 @@ class SQLiteStore:
         them. Configurations written before are read as they are and sealed when next written."""
         self._sealer = sealer
 
+    def reseal(self, documents: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]],
+               reseal: Any, shared_keys: Callable[[str, bytes], bytes] | None = None) -> dict[str, int]:
+        """A master key rotation's writes, in one transaction (all or nothing): each document of the
+        kinds in ``documents`` rewritten by its function; every function configuration's environment
+        (``$LATEST`` and versions) and every access key's secret given to ``reseal(sealed, context)``
+        (``keyring.Resealer``)
+        (those still in the clear are sealed now). ``shared_keys``: none on SQLite (its STS and SNS
+        keys are files). Answers how many of each place were rewritten."""
+        counts: dict[str, int] = {}
+        with self._tx():
+            for kind, rewrite in documents.items():
+                for doc_id, text in self._db.execute("SELECT id, doc FROM documents WHERE kind = ?", (kind,)).fetchall():
+                    self._db.execute("UPDATE documents SET doc = ? WHERE kind = ? AND id = ?",
+                                     (json.dumps(rewrite(json.loads(text))), kind, doc_id))
+                    counts[kind] = counts.get(kind, 0) + 1
+            for table, key in (("functions", "latest"), ("versions", "config")):
+                rows = self._db.execute(f"SELECT rowid, {key} FROM {table}").fetchall()
+                for rowid, text in rows:
+                    changed = reseal_environment(text, reseal)
+                    if changed is not None:
+                        self._db.execute(f"UPDATE {table} SET {key} = ? WHERE rowid = ?", (changed, rowid))
+                        counts["lambda-environment"] = counts.get("lambda-environment", 0) + 1
+            for key_id, secret in self._db.execute("SELECT id, secret FROM access_keys").fetchall():
+                self._db.execute("UPDATE access_keys SET secret = ? WHERE id = ?",
+                                 (reseal_access_key(key_id, secret, reseal), key_id))
+                counts["access-key"] = counts.get("access-key", 0) + 1
+        return counts
+
     def _dump(self, config: FunctionConfiguration) -> str:
         doc = config.to_dict()
         if self._sealer is not None and doc["environment"]:
-            doc["environment"] = {_SEALED: self._sealer.seal(json.dumps(doc["environment"]).encode(),
+            doc["environment"] = {SEALED: self._sealer.seal(json.dumps(doc["environment"]).encode(),
                                                              f"lambda-environment:{config.name}")}
         return json.dumps(doc)
 
     def _load(self, text: str) -> FunctionConfiguration:
         doc = json.loads(text)
         env = doc.get("environment")
-        if isinstance(env, dict) and _SEALED in env:
+        if isinstance(env, dict) and SEALED in env:
             if self._sealer is None:
                 raise RuntimeError(f"{self.path}: function {doc.get('name')}'s environment is sealed and no key "
                                    "was given to open it")
-            doc["environment"] = json.loads(self._sealer.open_sealed(env[_SEALED],
+            doc["environment"] = json.loads(self._sealer.open_sealed(env[SEALED],
                                                                      f"lambda-environment:{doc['name']}"))
         return FunctionConfiguration.from_dict(doc)
 
@@ -447,18 +475,19 @@ class SQLiteStore:
     # -- access keys ----------------------------------------------------------
     def add_access_key(self, key_id: str, secret: str, created: str) -> None:
         with self._tx(invalidates=False):
-            self._db.execute("INSERT INTO access_keys (id, secret, created) VALUES (?, ?, ?)", (key_id, secret, created))
+            self._db.execute("INSERT INTO access_keys (id, secret, created) VALUES (?, ?, ?)",
+                             (key_id, seal_access_key(key_id, secret, self._sealer), created))
 
     def access_key_secret(self, key_id: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT secret FROM access_keys WHERE id = ?", (key_id,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else open_access_key(key_id, str(row[0]), self._sealer)
 
     def list_access_keys(self) -> list[tuple[str, str, str]]:
         """(id, secret, created) of every key, oldest first."""
         with self._lock:
-            return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
-                "SELECT id, secret, created FROM access_keys ORDER BY created, id")]
+            rows = self._db.execute("SELECT id, secret, created FROM access_keys ORDER BY created, id").fetchall()
+        return [(r[0], open_access_key(r[0], r[1], self._sealer), r[2]) for r in rows]
 
     def delete_access_key(self, key_id: str) -> bool:
         with self._tx(invalidates=False):

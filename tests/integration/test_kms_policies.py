@@ -79,7 +79,9 @@ def test_a_key_policy_without_the_account_decides_alone(server: CumuloServer) ->
         {"Sid": "owner", "Effect": "Allow", "Principal": {"AWS": owner_arn}, "Action": "kms:*", "Resource": "*"},
         {"Sid": "reader", "Effect": "Allow", "Principal": {"AWS": reader_arn}, "Action": "kms:Decrypt",
          "Resource": "*"}]}
-    key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
+    # the policy leaves the account's root out: the lockout safety check refuses it unless bypassed
+    assert _code(lambda: kms.create_key(Policy=json.dumps(policy))) == "MalformedPolicyDocumentException"
+    key = kms.create_key(Policy=json.dumps(policy), BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
     assert json.loads(kms.get_key_policy(KeyId=key)["Policy"]) == policy
     blob = as_owner("kms").encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
     # the key policy names the reader: allowed with no identity policy
@@ -147,3 +149,39 @@ def test_securestrings_and_secrets_under_a_customer_key_need_kms_decrypt(server:
     # the same kms:Decrypt asked directly of KMS is not through a service: its ViaService condition fails
     blob = kms.encrypt(KeyId=key_arn, Plaintext=b"direct")["CiphertextBlob"]
     assert _code(lambda: with_key("kms").decrypt(CiphertextBlob=blob)) == "AccessDeniedException"
+
+
+def test_the_lockout_safety_check_refuses_a_policy_that_shuts_its_caller_out(server: CumuloServer) -> None:
+    """CreateKey and PutKeyPolicy refuse a policy that would not let the caller PutKeyPolicy again
+    (decided with the caller's own policies, as KMS decides), unless BypassPolicyLockoutSafetyCheck."""
+    kms = server.aws("kms")
+    admin_arn, as_admin = _role(server, "lockout-admin", [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])
+    other_arn, _ = _role(server, "lockout-other", [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])
+    key = as_admin("kms").create_key()["KeyMetadata"]["KeyId"]      # AWS's default policy: IAM decides
+    only_other = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": other_arn}, "Action": "kms:*", "Resource": "*"}]}
+    with pytest.raises(ClientError) as caught:
+        as_admin("kms").put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(only_other))
+    assert caught.value.response["Error"] == {
+        "Code": "MalformedPolicyDocumentException",
+        "Message": "The new key policy will not allow you to update the key policy in the future."}
+    # the policy is unchanged, and the admin keeps it
+    assert "Enable IAM User Permissions" in as_admin("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    # naming the caller, or keeping the account's statement (its kms:* decides), passes
+    mine = {"Version": "2012-10-17", "Statement": only_other["Statement"] + [
+        {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:PutKeyPolicy", "Resource": "*"}]}
+    as_admin("kms").put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(mine))
+    # a Deny of PutKeyPolicy to the caller is a lockout too
+    denied = {"Version": "2012-10-17", "Statement": mine["Statement"] + [
+        {"Effect": "Deny", "Principal": {"AWS": admin_arn}, "Action": "kms:PutKeyPolicy", "Resource": "*"}]}
+    assert _code(lambda: as_admin("kms").put_key_policy(KeyId=key, PolicyName="default",
+                                                        Policy=json.dumps(denied))) == \
+        "MalformedPolicyDocumentException"
+    # bypassed: the caller locks itself out, as asked
+    as_admin("kms").put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(only_other),
+                                   BypassPolicyLockoutSafetyCheck=True)
+    assert _code(lambda: as_admin("kms").get_key_policy(KeyId=key, PolicyName="default")) == "AccessDeniedException"
+    # the owner (the account's root) is held to it as well: a policy that leaves the root out
+    assert _code(lambda: kms.create_key(Policy=json.dumps(only_other))) == "MalformedPolicyDocumentException"
+    assert _code(lambda: kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(only_other))) == \
+        "MalformedPolicyDocumentException"

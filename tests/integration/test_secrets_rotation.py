@@ -351,3 +351,63 @@ def test_a_template_with_aws_hosted_rotation_is_refused(server: CumuloServer, tm
     run = _deploy(server, tmp_path, hosted)
     assert run.returncode != 0
     assert "HostedRotationLambda" in run.stdout + run.stderr and "write the rotation function" in run.stdout + run.stderr
+
+
+SAM_POLICY_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  SamRotator:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: sam-rotator
+      CodeUri: src/
+      Handler: app.lambda_handler
+      Runtime: python3.11
+      Timeout: 30
+      Environment:
+        Variables:
+          TABLE: %(table)s
+      Policies:
+        - AWSSecretsManagerRotationPolicy:
+            FunctionName: sam-rotator
+        - DynamoDBCrudPolicy:
+            TableName: %(table)s
+  SamRotatorPermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt SamRotator.Arn
+      Action: lambda:InvokeFunction
+      Principal: secretsmanager.amazonaws.com
+"""
+
+
+def test_sams_rotation_policy_template_lets_the_function_rotate_its_own_secrets_only(
+        server: CumuloServer, tmp_path: Path) -> None:
+    """The role SAM makes from AWSSecretsManagerRotationPolicy allows on the secret's
+    ``secretsmanager:resource/AllowRotationLambdaArn``: the function rotates a secret whose rotation
+    function it is, and cannot read another."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(ROTATOR + '''
+
+def peek(event, context):
+    return secrets.get_secret_value(SecretId=event["SecretId"])["SecretString"]
+''')
+    (tmp_path / "template.yaml").write_text(SAM_POLICY_TEMPLATE % {"table": TABLE})
+    run = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "deploy",
+                          str(tmp_path / "template.yaml"), "--stack-name", "sam-rot", "--no-build"],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    sm = server.aws("secretsmanager")
+    _database_user(server, "sam/rotated", "samuser", "sam-first")
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sam-rotator"
+    sm.rotate_secret(SecretId="sam/rotated", RotationLambdaARN=function, RotationRules={"AutomaticallyAfterDays": 30})
+    assert _until(lambda: sm.describe_secret(SecretId="sam/rotated").get("LastRotatedDate")), server.output
+    rotated = _current(server, "sam/rotated")
+    assert rotated["password"] != "sam-first" and _password_in_database(server, "samuser") == rotated["password"]
+    # a secret it does not rotate: its role's policy does not allow reading it
+    sm.create_secret(Name="sam/not-mine", SecretString="hidden")
+    lam = server.client()
+    lam.update_function_configuration(FunctionName="sam-rotator", Handler="app.peek")
+    _until(lambda: lam.get_function_configuration(FunctionName="sam-rotator")["LastUpdateStatus"] == "Successful")
+    answer = lam.invoke(FunctionName="sam-rotator", Payload=json.dumps({"SecretId": "sam/not-mine"}))
+    assert answer.get("FunctionError") and b"AccessDenied" in answer["Payload"].read()

@@ -113,7 +113,12 @@ class _EventsKind(Kind):
         return self._attributes(spec.logical_id, spec.name, spec.arn, arns)
 
     def _current(self, c: Cumulo, name: str) -> dict[str, Any] | None:
+        """The kept document, as kept (a connection's auth sealed: an undo puts it back as it was)."""
         return c.store.get_document("event-connection" if self.resource == "connection" else "api-destination", name)
+
+    def _opened(self, c: Cumulo, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` as compared with the template (a connection's auth opened)."""
+        return c.api_destinations.opened(doc) if self.resource == "connection" else doc
 
     def _differs(self, doc: dict[str, Any], spec: DestinationSpec) -> list[str]:
         raise NotImplementedError
@@ -122,7 +127,7 @@ class _EventsKind(Kind):
         doc = self._current(deploy.c, spec.name)
         if doc is None:
             return Change(spec.logical_id, spec.name, "create", kind=self.name)
-        details = self._differs(doc, spec)
+        details = self._differs(self._opened(deploy.c, doc), spec)
         return Change(spec.logical_id, spec.name, "update" if details else "unchanged", details, self.name)
 
     def removed(self, specs: list[DestinationSpec], deploy: Deploy) -> list[Change]:
@@ -134,7 +139,7 @@ class _EventsKind(Kind):
     def apply(self, spec: DestinationSpec, change: Change | None, deploy: Deploy) -> None:
         c = deploy.c
         doc = self._current(c, spec.name)
-        if doc is not None and not self._differs(doc, spec):
+        if doc is not None and not self._differs(self._opened(c, doc), spec):
             return
         kind = "event-connection" if self.resource == "connection" else "api-destination"
         self._put(c, spec, update=doc is not None)

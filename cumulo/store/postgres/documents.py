@@ -18,13 +18,14 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import psycopg
 
 from cumulo.errors import PreconditionFailedException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model.alias import Alias
 from cumulo.model.function import LATEST, Arns, FunctionConfiguration, is_version_number
+from cumulo.store.sealing import SEALED, open_access_key, reseal_access_key, reseal_environment, seal_access_key
 from cumulo.store.base import FunctionRecord, LogRecord
 from cumulo.store.postgres.database import Database
 from cumulo.store.schema import DOCUMENTS_VERSION
@@ -115,7 +116,6 @@ CREATE TABLE IF NOT EXISTS generation (
 INSERT INTO generation VALUES (1, 0) ON CONFLICT DO NOTHING
 """
 
-_SEALED = "$sealed"
 _C = 'COLLATE "C"'      # SQLite's order of text (by bytes), whatever the database's collation
 
 
@@ -196,21 +196,59 @@ class PostgresStore:
     def seal_environments(self, sealer: Any) -> None:
         self._sealer = sealer
 
+    def reseal(self, documents: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]],
+               reseal: Any, shared_keys: Callable[[str, bytes], bytes] | None = None) -> dict[str, int]:
+        """A master key rotation's writes in one transaction, as ``SQLiteStore.reseal``; and the
+        cluster's shared keys (``keys.py``) given to ``shared_keys(name, kept)``. The tables are
+        locked against other writers (EXCLUSIVE: reads go on) so that no node seals with the old key
+        meanwhile."""
+        counts: dict[str, int] = {}
+        shared = shared_keys is not None and self._database.one("SELECT to_regclass('shared_keys')")[0] is not None
+        with self._tx() as db:
+            db.execute("LOCK TABLE documents, functions, versions, access_keys" + (", shared_keys" if shared else "")
+                       + " IN EXCLUSIVE MODE")
+            for kind, rewrite in documents.items():
+                for doc_id, text in db.execute("SELECT id, doc FROM documents WHERE kind = %s", (kind,)).fetchall():
+                    db.execute("UPDATE documents SET doc = %s WHERE kind = %s AND id = %s",
+                               (json.dumps(rewrite(json.loads(text))), kind, doc_id))
+                    counts[kind] = counts.get(kind, 0) + 1
+            for name, text in db.execute("SELECT name, latest FROM functions").fetchall():
+                changed = reseal_environment(text, reseal)
+                if changed is not None:
+                    db.execute("UPDATE functions SET latest = %s WHERE name = %s", (changed, name))
+                    counts["lambda-environment"] = counts.get("lambda-environment", 0) + 1
+            for name, version, text in db.execute("SELECT name, version, config FROM versions").fetchall():
+                changed = reseal_environment(text, reseal)
+                if changed is not None:
+                    db.execute("UPDATE versions SET config = %s WHERE name = %s AND version = %s",
+                               (changed, name, version))
+                    counts["lambda-environment"] = counts.get("lambda-environment", 0) + 1
+            for key_id, secret in db.execute("SELECT id, secret FROM access_keys").fetchall():
+                db.execute("UPDATE access_keys SET secret = %s WHERE id = %s",
+                           (reseal_access_key(key_id, secret, reseal), key_id))
+                counts["access-key"] = counts.get("access-key", 0) + 1
+            if shared and shared_keys is not None:
+                for name, value in db.execute("SELECT name, value FROM shared_keys").fetchall():
+                    db.execute("UPDATE shared_keys SET value = %s WHERE name = %s",
+                               (shared_keys(name, bytes(value)), name))
+                    counts["shared-key"] = counts.get("shared-key", 0) + 1
+        return counts
+
     def _dump(self, config: FunctionConfiguration) -> str:
         doc = config.to_dict()
         if self._sealer is not None and doc["environment"]:
-            doc["environment"] = {_SEALED: self._sealer.seal(json.dumps(doc["environment"]).encode(),
+            doc["environment"] = {SEALED: self._sealer.seal(json.dumps(doc["environment"]).encode(),
                                                              f"lambda-environment:{config.name}")}
         return json.dumps(doc)
 
     def _load(self, text: str) -> FunctionConfiguration:
         doc = json.loads(text)
         env = doc.get("environment")
-        if isinstance(env, dict) and _SEALED in env:
+        if isinstance(env, dict) and SEALED in env:
             if self._sealer is None:
                 raise RuntimeError(f"{self.path}: function {doc.get('name')}'s environment is sealed and no key "
                                    "was given to open it")
-            doc["environment"] = json.loads(self._sealer.open_sealed(env[_SEALED],
+            doc["environment"] = json.loads(self._sealer.open_sealed(env[SEALED],
                                                                      f"lambda-environment:{doc['name']}"))
         return FunctionConfiguration.from_dict(doc)
 
@@ -434,14 +472,15 @@ class PostgresStore:
     # -- access keys ----------------------------------------------------------
     def add_access_key(self, key_id: str, secret: str, created: str) -> None:
         with self._tx(invalidates=False) as db:
-            db.execute("INSERT INTO access_keys (id, secret, created) VALUES (%s, %s, %s)", (key_id, secret, created))
+            db.execute("INSERT INTO access_keys (id, secret, created) VALUES (%s, %s, %s)",
+                       (key_id, seal_access_key(key_id, secret, self._sealer), created))
 
     def access_key_secret(self, key_id: str) -> str | None:
         row = self._database.one("SELECT secret FROM access_keys WHERE id = %s", (key_id,))
-        return None if row is None else str(row[0])
+        return None if row is None else open_access_key(key_id, str(row[0]), self._sealer)
 
     def list_access_keys(self) -> list[tuple[str, str, str]]:
-        return [(r[0], r[1], r[2]) for r in self._database.all(
+        return [(r[0], open_access_key(r[0], r[1], self._sealer), r[2]) for r in self._database.all(
             f"SELECT id, secret, created FROM access_keys ORDER BY created {_C}, id {_C}")]
 
     def delete_access_key(self, key_id: str) -> bool:

@@ -35,11 +35,15 @@ class Roles:
 
 
 class Resources:
-    def __init__(self, **policies: dict[str, Any]) -> None:
+    def __init__(self, context: dict[str, dict[str, str]] | None = None, **policies: dict[str, Any]) -> None:
         self.policies = {arn: iam.parse_policy(doc, "resource") for arn, doc in policies.items()}
+        self.context = context or {}
 
     def resource_policy(self, arn: str) -> iam.Policy | None:
         return self.policies.get(arn)
+
+    def resource_context(self, arn: str) -> dict[str, str]:
+        return self.context.get(arn, {})
 
 
 def authorizer(roles: Roles, mode: str = "enforce", resources: Resources | None = None) -> Authorizer:
@@ -173,3 +177,22 @@ def test_enforcement_never_allows_what_evaluate_denies(policy: list[dict[str, An
         assert denied.message == first.message
     else:
         assert all(verdicts)
+
+
+def test_sams_secrets_rotation_policy_allows_the_secrets_whose_rotation_function_is_the_callers() -> None:
+    """AWSSecretsManagerRotationPolicy allows on ``secretsmanager:resource/AllowRotationLambdaArn``: the
+    secret's own RotationLambdaARN, which the resource carries (``resource_context``)."""
+    granted = iam.expand_policy_template("AWSSecretsManagerRotationPolicy", {"FunctionName": "rotator"},
+                                         region="us-east-1", account_id=ACCOUNT)
+    rotator = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rotator"
+    mine, other, none = (authz.secretsmanager.secret_arn(n, SCOPE) for n in ("db/mine", "db/other", "db/none"))
+    auth = authorizer(Roles({"Version": "2012-10-17", **granted}), resources=Resources(context={
+        mine: {"secretsmanager:resource/AllowRotationLambdaArn": rotator},
+        other: {"secretsmanager:resource/AllowRotationLambdaArn": rotator + "-2"}}))
+    for operation in ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"):
+        auth.authorize(SESSION, authz.Call("secretsmanager", operation, {"SecretId": "db/mine"}))
+        for secret in ("db/other", "db/none"):
+            with pytest.raises(AccessDeniedException):
+                auth.authorize(SESSION, authz.Call("secretsmanager", operation, {"SecretId": secret}))
+    auth.authorize(SESSION, authz.Call("secretsmanager", "GetRandomPassword", {}))
+    assert none not in (mine, other)
