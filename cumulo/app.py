@@ -171,8 +171,13 @@ class Cumulo:
                                    Signer(s.home / "sns-signing.pem",
                                           None if self._database is None else self._shared_key("sns-signing")))  # SNS
         # the master key, checked against the store before anything is served (docs/secrets.md)
-        self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else s.home / "master.key",
-                                    os.environ.get("CUMULO_MASTER_KEY", ""))
+        try:
+            self.keyring = Keyring.open(self.store, Path(s.master_key_file) if s.master_key_file else
+                                        s.home / "master.key", os.environ.get("CUMULO_MASTER_KEY", ""))
+        except BaseException:       # refused: nothing of the database's pool (its wake-up listener) stays
+            if self._database is not None:
+                self._database.close()
+            raise
         self.store.seal_environments(self.keyring)    # functions' environment variables, sealed at rest
         self.secrets = SecretService(self.store, lambda: self.keyring, s.region, s.account_id, clock,  # Secrets Manager
                                      self.invoke, self._service_may_invoke)     # rotation functions
