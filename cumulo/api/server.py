@@ -56,6 +56,9 @@ class UnknownOperationException(CumuloError):
     status = 404
 
 
+INTEGRATION_SESSION = "BackplaneAssumeRoleSession"     # the session name API Gateway's role sessions carry
+
+
 class ControlPlane:
     """AWS's wire protocols for one ``Cumulo``: requests from the HTTP edge to replies."""
 
@@ -69,6 +72,28 @@ class ControlPlane:
                                      roles=cumulo, resources=cumulo)
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
+
+    def integration_call(self, role_arn: str, target: str, doc: dict[str, Any]) -> tuple[int, bytes]:
+        """An API's service integration (``X-Amz-Target`` ``target``, the JSON request ``doc``) made as API Gateway
+        makes it: as a session of the integration's role (``CredentialsArn``), which must trust
+        ``apigateway.amazonaws.com`` and be allowed the action, decided as any role session's request is. The
+        service's (status, JSON body). Under ``--iam off`` a missing or unassumable role is not asked about."""
+        c = self.cumulo
+        service = target.split(".", 1)[0]
+        if c.settings.iam != "off" and (not role_arn or not c.service_calls.assumable(role_arn, "apigateway.amazonaws.com")):
+            return 403, json.dumps({"__type": "AccessDeniedException", "message": f"API Gateway cannot assume "
+                                    f"the integration's role {role_arn or '(none: CredentialsArn is missing)'}"}).encode()
+        if role_arn:
+            name = role_arn.rsplit("/", 1)[-1]
+            principal = sigv4.Principal("", c.arns.region, service, f"arn:aws:sts::{c.arns.account}:assumed-role/"
+                                        f"{name}/{INTEGRATION_SESSION}", role_arn, INTEGRATION_SESSION)
+        else:
+            principal = sigv4.Principal("", c.arns.region, service, f"arn:aws:iam::{c.arns.account}:root")
+        request = Request("POST", "/", "", [("host", "localhost"), ("x-amz-target", target),
+                                            ("content-type", "application/x-amz-json-1.0")],
+                          json.dumps(doc).encode(), "127.0.0.1", principal=principal)
+        reply = self.dispatch(request)
+        return reply.status, reply.body
 
     def function_url_iam(self, wire: edge.Request, function_arn: str) -> dict[str, Any] | None:
         """An ``AWS_IAM`` function URL's check (the gateway asks, in a worker thread): the request's SigV4
@@ -454,7 +479,7 @@ def serve(cumulo: Cumulo, control: socket.socket, auth: bool, gateway: socket.so
     gw: Gateway | None = None
     if gateway is not None:
         gw = Gateway(cumulo, app.executor, readiness.pending, url_iam=app.function_url_iam,
-                     manage_iam=app.manage_connections_iam)
+                     manage_iam=app.manage_connections_iam, services=app.integration_call)
         host, port = gateway.getsockname()[:2]
         cumulo.gateway_url = f"http://{host}:{port}"
 

@@ -25,7 +25,8 @@ def api_list(ctx: click.Context) -> None:
         stages = ", ".join(s.name for s in item.stages)
         click.echo(f"{item.api_id}  {item.name}  (stages: {stages})")
         for r in item.routes:
-            click.echo(f"    {r.route_key:<32} -> {r.function or '-'} (payload {r.payload_version})")
+            click.echo(f"    {r.route_key:<32} -> {(r.integration_uri if r.integration_type == 'HTTP_PROXY' else r.integration_subtype or r.function) or '-'}"
+                       + ("" if r.integration_type == "HTTP_PROXY" or r.integration_subtype else f" (payload {r.payload_version})"))
 
 
 @api.command("create")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.deploy.api_common import HttpApiConfig, identity_sources, map_of, throttle_of
+from cumulo.deploy.integrations import openapi_routes
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.rest_apis import REST_API_TYPE, read_rest_api, rest_route
 from cumulo.errors import CumuloError
@@ -44,15 +45,15 @@ __all__ = ["HTTP_API_TYPE", "REST_API_TYPE", "read_rest_api", "HttpApiConfig", "
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
 IMPLICIT_REST_API = "ServerlessRestApi"
-_PROPERTIES = frozenset({"Auth", "CorsConfiguration", "DefaultRouteSettings", "RouteSettings", "StageName",
+_PROPERTIES = frozenset({"DefinitionBody", "Auth", "CorsConfiguration", "DefaultRouteSettings", "RouteSettings", "StageName",
                          "StageVariables", "Description", "Name", "FailOnWarnings", "DisableExecuteApiEndpoint",
                          "Tags", "AccessLogSettings", "PropagateTags"})
 _IGNORED = {"FailOnWarnings": "there are no OpenAPI warnings to fail on",
             "DisableExecuteApiEndpoint": "the gateway's endpoint is Cumulo's own",
             "Tags": "APIs are not tagged", "PropagateTags": "APIs are not tagged",
             "AccessLogSettings": "every API's access log is kept in /aws/apigateway/<api-id>"}
-_UNSUPPORTED = {"DefinitionBody": "OpenAPI definitions are not read; declare routes as HttpApi events",
-                "DefinitionUri": "OpenAPI definitions are not read; declare routes as HttpApi events",
+_UNSUPPORTED = {"DefinitionUri": "OpenAPI definitions in files are not read; inline it as DefinitionBody (or "
+                                  "Fn::Transform AWS::Include) or declare routes as HttpApi events",
                 "Domain": "custom domains are not served"}
 
 
@@ -103,13 +104,16 @@ def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, An
     if auth.get("EnableIamAuthorizer"):
         raise IntrinsicError("property Auth.EnableIamAuthorizer: IAM authorization is not supported")
     stage = str(merged.get("StageName", "$default"))
-    return HttpApiConfig(
+    config = HttpApiConfig(
         logical_id, stage, {str(k): str(v) for k, v in map_of(merged.get("StageVariables", {}), "StageVariables").items()},
         read_cors(merged.get("CorsConfiguration")), authorizers, default,
         throttle_of(merged.get("DefaultRouteSettings"), "DefaultRouteSettings"),
         {_route_key(k): t for k, v in map_of(merged.get("RouteSettings", {}), "RouteSettings").items()
          if (t := throttle_of(v, f"RouteSettings.{k}")) is not None},
         str(merged.get("Description", "")), merged.get("Name"), tuple(notes))
+    if "DefinitionBody" in props:
+        return openapi_routes(config, map_of(props["DefinitionBody"], "DefinitionBody"))
+    return config
 
 
 def _route_key(key: str) -> str:

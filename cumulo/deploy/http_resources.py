@@ -13,8 +13,10 @@ They are assembled into the same configuration an ``AWS::Serverless::HttpApi`` g
   ``route.request.querystring.<name>``) is allowed on ``$connect`` only, as on AWS;
 - an ``Integration`` of type ``AWS_PROXY`` to a function (``IntegrationUri``: its ARN, or the
   ``.../functions/<arn>/invocations`` form) with ``PayloadFormatVersion`` (default 2.0) and
-  ``TimeoutInMillis``; other integrations (service integrations such as ``SQS-SendMessage``, ``HTTP_PROXY``)
-  are refused naming the route, as its requests could not be answered as on AWS;
+  ``TimeoutInMillis``; an ``AWS_PROXY`` service integration (``IntegrationSubtype`` such as
+  ``SQS-SendMessage``, ``RequestParameters``, ``CredentialsArn``: ``gateway/integrations.py``); an
+  ``HTTP_PROXY`` integration (``IntegrationUri`` an http(s) URL, ``IntegrationMethod``); other types
+  (``MOCK``, ``HTTP``) are refused naming the route;
 - a ``Route`` (``RouteKey``, ``Target: integrations/<id>``) with ``AuthorizationType`` ``NONE``, ``JWT`` or
   ``CUSTOM`` (``AuthorizerId``, ``AuthorizationScopes``); ``AWS_IAM`` is refused;
 - ``Authorizer``s of type ``JWT`` (``JwtConfiguration``, ``IdentitySource``) and ``REQUEST`` (a function:
@@ -38,6 +40,7 @@ from typing import Any
 
 from cumulo.deploy.api_common import HttpApiConfig, map_of, throttle_of
 from cumulo.deploy.apis import read_cors
+from cumulo.deploy.integrations import integration_target
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.rest_apis import function_of_uri
 from cumulo.errors import CumuloError
@@ -123,9 +126,12 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
         if integration is None or integration[0] != api_id:
             raise IntrinsicError(f"Resource {logical_id}: {key}: Target must be integrations/<an "
                                  "AWS::ApiGatewayV2::Integration of the same API> (!Sub integrations/${Integration})")
-        function, version, timeout = _integration(integration[1], integration[2], key)
-        options = _authorization(logical_id, props, api_id, authorizers)
+        function, version, timeout, fields = _integration(integration[1], integration[2], key)
+        options = {**_authorization(logical_id, props, api_id, authorizers), **fields}
         websocket = str(apis[api_id][1].get("ProtocolType", "")) == "WEBSOCKET"
+        if websocket and fields:
+            raise IntrinsicError(f"Resource {logical_id}: {key}: a WebSocket API's routes integrate with functions "
+                                 "(AWS_PROXY to a function) only here")
         if websocket:
             version = "1.0"         # WebSocket APIs' proxy integrations have one format
             if options.get("authorization_type") == "CUSTOM" and key != "$connect":
@@ -208,21 +214,20 @@ def _function(uri: str) -> str | None:
     return None
 
 
-def _integration(logical_id: str, props: dict[str, Any], key: str) -> tuple[str, str, int]:
+def _integration(logical_id: str, props: dict[str, Any], key: str) -> tuple[str, str, int, dict[str, Any]]:
+    """(function, payload version, timeout, the route's other integration fields) of one Integration."""
     where = f"Resource {logical_id}"
-    kind = str(props.get("IntegrationType", "")).upper()
-    function = _function(str(props.get("IntegrationUri", ""))) if kind == "AWS_PROXY" else None
-    if function is None:
-        subtype = props.get("IntegrationSubtype")
-        detail = f"{kind or '?'}" + (f" ({subtype})" if subtype else "")
-        raise IntrinsicError(f"{where}: route {key}: integration type {detail} is not supported (only Lambda proxy "
-                             "integrations, IntegrationType AWS_PROXY to a function, are served)")
-    version = str(props.get("PayloadFormatVersion", "2.0"))
     timeout = props.get("TimeoutInMillis", INTEGRATION_TIMEOUT_MS)
     try:
-        return function, version, int(timeout)
+        timeout = int(timeout)
     except (TypeError, ValueError):
         raise IntrinsicError(f"{where}: TimeoutInMillis must be a number, got {timeout!r}") from None
+    version = str(props.get("PayloadFormatVersion", "2.0"))
+    function, fields = integration_target(where, key, str(props.get("IntegrationType", "")),
+                                          props.get("IntegrationSubtype"), props.get("IntegrationUri"),
+                                          props.get("IntegrationMethod"), props.get("RequestParameters"),
+                                          props.get("CredentialsArn"))
+    return function, version, timeout, fields
 
 
 def _authorization(logical_id: str, props: dict[str, Any], api_id: str,

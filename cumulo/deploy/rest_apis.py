@@ -22,8 +22,9 @@ What SAM makes, and so what this makes (an ``HttpApiConfig`` with protocol ``RES
   integrations (``x-amazon-apigateway-integration`` of type ``aws_proxy`` to a function's
   ``.../functions/<arn>/invocations``) becomes those routes; a mock ``OPTIONS`` integration gives
   the CORS headers of its response parameters; an ``api_key`` security requirement marks a
-  method as needing a key. Other integration types (``aws`` with mapping templates, ``http``,
-  service integrations) are refused, naming the method: their requests would not be answered.
+  method as needing a key; ``http_proxy`` integrations forward to their ``uri`` (``{proxy}`` filled from the
+  path). Other integration types (``aws`` with mapping templates, ``http``) are refused, naming the
+  method: their requests would not be answered.
 - Everything with no local effect (caching, endpoint type, tracing, access logs, canaries,
   custom domains, gateway responses, models, resource policies, usage plans) is accepted with
   a note saying so.
@@ -41,12 +42,12 @@ from typing import Any
 from cumulo.deploy.api_common import HttpApiConfig, identity_sources, map_of, throttle_of
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.errors import CumuloError
-from cumulo.gateway.model import Authorizer, Route, Throttle
+from cumulo.gateway.model import Authorizer, Route, Throttle, check_integration
 from cumulo.gateway.routing import parse_route_key
 
 
 __all__ = ["REST_API_TYPE", "read_rest_api", "rest_route", "REST_TIMEOUT_MS", "function_of_uri", "method_settings",
-           "definition_routes", "binary_types"]
+           "definition_routes", "binary_types", "rest_integration"]
 
 REST_API_TYPE = "AWS::Serverless::Api"
 REST_TIMEOUT_MS = 29_000          # a REST API's integration timeout (its default and, by default, its maximum)
@@ -259,20 +260,45 @@ def definition_routes(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiCon
             if kind == "mock" and verb == "OPTIONS":
                 cors = cors or _mock_cors(integration)
                 continue
-            function = function_of_uri(str(integration.get("uri", ""))) if kind == "aws_proxy" else None
-            if function is None:
-                raise IntrinsicError(f"{where}: integration type {kind or '?'} is not supported (only Lambda proxy "
-                                     "integrations, type aws_proxy to a function, are served)")
+            function, fields = rest_integration(where, kind, integration.get("uri"), integration.get("httpMethod"),
+                                                integration.get("requestParameters"))
             needs_key = config.api_key_required or any(
                 isinstance(req, dict) and set(req) & key_schemes for req in operation.get("security", []) or [])
             key = f"{verb} {path}"
             try:
                 parse_route_key(key)
                 routes.append(Route(key, function, "1.0", _timeout(integration), route_id=_route_id(config, key),
-                                    api_key_required=needs_key))
+                                    api_key_required=needs_key, **fields))
             except CumuloError as exc:
                 raise IntrinsicError(f"{where}: {exc.message}") from None
     return dataclasses.replace(config, routes=tuple(routes), rest_cors=cors)
+
+
+def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: Any) -> tuple[str, dict[str, Any]]:
+    """(function or '', the route's other integration fields) of a REST method's integration: ``aws_proxy`` to a
+    function, or ``http_proxy`` to a URL whose ``{name}`` path parameters are filled from the method's
+    (``integration.request.path.<name>: method.request.path.<other>`` renames them)."""
+    given, kind = kind, kind.lower()
+    if kind == "aws_proxy":
+        function = function_of_uri(str(uri or ""))
+        if function is not None:
+            return function, {}
+    if kind == "http_proxy":
+        url = str(uri or "")
+        for target, source in (parameters or {}).items() if isinstance(parameters, dict) else ():
+            name, value = str(target), str(source)
+            if name.startswith("integration.request.path.") and value.startswith("method.request.path."):
+                url = url.replace("{" + name[len("integration.request.path."):] + "}",
+                                  "{" + value[len("method.request.path."):] + "}")
+        fields = {"integration_type": "HTTP_PROXY", "integration_uri": url,
+                  "integration_method": str(method or "ANY").upper()}
+        try:
+            check_integration("HTTP_PROXY", "", {}, url, fields["integration_method"])
+        except CumuloError as exc:
+            raise IntrinsicError(f"{where}: {exc.message}") from None
+        return "", fields
+    raise IntrinsicError(f"{where}: integration type {given or '?'} is not supported (Lambda proxy integrations, "
+                         "type aws_proxy to a function, and http_proxy integrations are served)")
 
 
 def _timeout(integration: dict[str, Any]) -> int:

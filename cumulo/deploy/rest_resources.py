@@ -9,9 +9,10 @@ They are assembled into the same configuration an ``AWS::Serverless::Api`` gives
 - a ``Method`` (``HttpMethod``, ``ANY`` included) is a route when its ``Integration`` is ``AWS_PROXY`` to
   a function's ``.../functions/<arn>/invocations``; a ``MOCK`` ``OPTIONS`` method's integration
   response headers are the API's CORS answer; ``AuthorizationType`` ``NONE`` or ``CUSTOM`` (with
-  ``AuthorizerId``), ``ApiKeyRequired``. Other integrations (``AWS`` service integrations with mapping
-  templates, ``HTTP``, ``HTTP_PROXY``), ``AWS_IAM`` and Cognito authorization are refused, naming the
-  method: its requests could not be answered as on AWS;
+  ``AuthorizerId``), ``ApiKeyRequired``; an ``HTTP_PROXY`` integration forwards to its ``Uri``
+  (``IntegrationHttpMethod``). Other integrations (``AWS`` service integrations with mapping templates,
+  ``HTTP``), ``AWS_IAM`` and Cognito authorization are refused, naming the method: its requests could not
+  be answered as on AWS;
 - ``Authorizer``s of type ``TOKEN`` and ``REQUEST`` (``AuthorizerUri``, ``IdentitySource``,
   ``IdentityValidationExpression``, ``AuthorizerResultTtlInSeconds``);
 - the stage: a ``Stage``'s ``StageName`` (with ``Variables`` and ``MethodSettings``' throttles), else a
@@ -30,7 +31,7 @@ from typing import Any
 from cumulo.deploy.api_common import HttpApiConfig, map_of
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.rest_apis import (
-    REST_TIMEOUT_MS, binary_types, definition_routes, function_of_uri, method_settings,
+    REST_TIMEOUT_MS, binary_types, definition_routes, function_of_uri, method_settings, rest_integration,
 )
 from cumulo.errors import CumuloError
 from cumulo.gateway.model import Authorizer, Route
@@ -111,10 +112,9 @@ def raw_rest_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]],
             if headers:
                 cors.setdefault(api_id, headers)
             continue
-        function = function_of_uri(str(integration.get("Uri", ""))) if kind == "AWS_PROXY" else None
-        if function is None:
-            raise IntrinsicError(f"{where}: {verb} {path}: integration type {kind or '?'} is not supported (only Lambda "
-                                 "proxy integrations, Type AWS_PROXY to a function, are served)")
+        function, fields = rest_integration(f"{where}: {verb} {path}", kind, integration.get("Uri"),
+                                            integration.get("IntegrationHttpMethod"),
+                                            integration.get("RequestParameters"))
         auth = str(props.get("AuthorizationType", "NONE")).upper()
         options: dict[str, Any] = {"api_key_required": bool(props.get("ApiKeyRequired", False))}
         if auth == "CUSTOM":
@@ -129,7 +129,7 @@ def raw_rest_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]],
         try:
             parse_route_key(key)
             routes[api_id].append(Route(key, function, "1.0", _timeout(integration), route_id=_short(api_id, key)[:7],
-                                        **options))
+                                        **options, **fields))
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
     stages = _stages(stack, by_type, apis)

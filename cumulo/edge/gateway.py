@@ -19,11 +19,13 @@ process: a server's restart closes them, as a deployment's does on AWS.
 from __future__ import annotations
 
 import asyncio
+import http.client
+import ssl
 import time
 import uuid
 from concurrent.futures import Executor
 from typing import Any, Awaitable, Callable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -35,6 +37,8 @@ from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
 from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
+from cumulo.gateway.integrations import PROXY_HOP_HEADERS, Sources, map_parameters, proxy_url, service_call, \
+    service_response
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
@@ -104,13 +108,19 @@ class _Live:
         self.route_keys = {r.route_key for r in api.routes}
         self.stage = stage
         self.in_flight = 0       # messages whose integration has not answered yet
+# (the integration's role ARN, X-Amz-Target, the request document) -> the service's (status, JSON body), the call
+# made as a session of that role (``api.server.ControlPlane.integration_call``)
+ServiceCall = Callable[[str, str, "dict[str, Any]"], "tuple[int, bytes]"]
+REST_INTERNAL_ERROR = message(500, "Internal server error")
 
 
 class Gateway:
     def __init__(self, cumulo: Cumulo, executor: Executor, busy: Callable[[], bool] | None = None,
-                 url_iam: UrlIam | None = None, manage_iam: ManageIam | None = None) -> None:
+                 url_iam: UrlIam | None = None, manage_iam: ManageIam | None = None,
+                 services: ServiceCall | None = None) -> None:
         self.cumulo = cumulo
         self._manage_iam = manage_iam   # checks @connections requests' signatures and policies (None: all refused)
+        self._services = services   # service integrations' calls (None: every one answered 500)
         self.connections: dict[str, _Live] = {}    # open WebSocket connections by id
         self.ws_idle_timeout_s = cumulo.settings.websocket_idle_timeout_s
         self.ws_max_duration_s = cumulo.settings.websocket_max_duration_s
@@ -244,7 +254,63 @@ class Gateway:
         admission = await self.access.admit(api, stage, route, request, match, context)
         if admission.refused is not None:
             return admission.refused
+        if route.integration_type == "HTTP_PROXY":
+            return await self._proxy(api, route, request, match, access)
+        if route.integration_subtype:
+            return await self._service(route, request, match, stage, access, context, admission.authorizer)
         return await self._integrate(api, route, request, match, stage, access, admission.authorizer)
+
+    async def _service(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
+                       access: dict[str, Any], context: dict[str, Any],
+                       authorizer: dict[str, Any] | None) -> GatewayResponse:
+        """A first-class AWS service integration: the request parameters mapped, the service's operation
+        called as the integration's role, its answer relayed (``gateway/integrations.py``)."""
+        user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), "")
+        context = {**context, "accountId": request.account_id, "domainPrefix": request.domain_name.split(".", 1)[0],
+                   "protocol": "HTTP/1.1", "requestTimeEpoch": request.time_epoch_ms,
+                   "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.time_epoch_ms / 1000)),
+                   "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
+                   "authorizer": _flat_authorizer(authorizer)}
+        sources = Sources(request.body, request.headers, request.raw_query, match.path_parameters, context,
+                          stage.variables)
+        target, doc = service_call(route.integration_subtype, map_parameters(route.request_parameters, sources))
+        if self._services is None:
+            return INTERNAL_ERROR
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self.executor, self._services, route.credentials, target, doc)
+        try:
+            status, body = await asyncio.wait_for(call, route.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return TIMEOUT
+        except Exception:           # noqa: BLE001 — the service failed; the client gets API Gateway's 500
+            return INTERNAL_ERROR
+        finally:
+            access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
+        access["integrationStatus"] = status
+        return service_response(route.integration_subtype, status, body, request.request_id)
+
+    async def _proxy(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch,
+                     access: dict[str, Any]) -> GatewayResponse:
+        """An ``HTTP_PROXY`` integration: the request forwarded to the backend (method, headers, query, body),
+        the backend's answer returned as it is."""
+        url = proxy_url(route.integration_uri, match.path_parameters, request.raw_query)
+        method = request.method if route.integration_method in ("", "ANY") else route.integration_method
+        headers = [(k, v) for k, v in request.headers if k.lower() not in PROXY_HOP_HEADERS]
+        headers.append(("X-Forwarded-For", request.source_ip))
+        started = time.monotonic()
+        call = asyncio.get_running_loop().run_in_executor(
+            self.executor, _forward, url, method, headers, request.body, route.timeout_ms / 1000)
+        try:
+            response = await asyncio.wait_for(call, route.timeout_ms / 1000 + 1)
+        except (asyncio.TimeoutError, TimeoutError):
+            return TIMEOUT
+        except (OSError, http.client.HTTPException, ValueError):
+            return REST_INTERNAL_ERROR if api.protocol == "REST" else INTERNAL_ERROR
+        finally:
+            access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
+        access["integrationStatus"] = response.status
+        return response
 
     async def _integrate(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
                          access: dict[str, Any], authorizer: dict[str, Any] | None = None) -> GatewayResponse:
@@ -593,6 +659,40 @@ def _subprotocol(payload: bytes) -> list[tuple[str, str]]:
 
 def _iso(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"
+def _forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes, timeout_s: float) -> GatewayResponse:
+    """One request to an HTTP backend (in a worker thread); its answer, framing headers dropped (the edge frames
+    the response), redirects not followed, as API Gateway relays them."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    connection: http.client.HTTPConnection = (
+        http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout_s, context=ssl.create_default_context())
+        if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s))
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.putrequest(method, target, skip_accept_encoding=True)
+        for key, value in headers:
+            connection.putheader(key, value)
+        if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        answer = connection.getresponse()
+        data = answer.read()
+        kept = [("x-amzn-Remapped-Date", v) if k.lower() == "date" else (k, v) for k, v in answer.getheaders()
+                if k.lower() not in PROXY_HOP_HEADERS]      # the edge gives the answer its own Date
+        return GatewayResponse(answer.status, kept, data)
+    finally:
+        connection.close()
+
+
+def _flat_authorizer(authorizer: dict[str, Any] | None) -> dict[str, Any]:
+    """``$context.authorizer.<key>``: a Lambda authorizer's context keys, a JWT's ``claims`` as given."""
+    if not authorizer:
+        return {}
+    flat = dict(authorizer.get("lambda") or {})
+    if "jwt" in authorizer:
+        flat["claims"] = authorizer["jwt"].get("claims", {})
+    return {**{k: v for k, v in authorizer.items() if k not in ("lambda", "jwt")}, **flat}
 
 
 def _trace_header(headers: list[tuple[str, str]]) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cumulo.errors import CumuloError, InvalidParameterValueException, ValidationException
 
-__all__ = ["check_ws_route_key", "check_route_selection", "BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE",
+__all__ = ["check_ws_route_key", "check_route_selection", "BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE", "SUBTYPE_PARAMETERS", "check_integration",
            "INTEGRATION_TIMEOUT_MS"]
 
 DEFAULT_STAGE = "$default"
@@ -75,6 +75,62 @@ def check_route_selection(expression: str) -> None:
                                   "(for example $request.body.action) is supported")
 
 
+# HTTP APIs' first-class service integrations (AWS_PROXY with an IntegrationSubtype): each subtype's
+# request parameters, required ones first (AWS's "Integration subtype reference"). "Region" is accepted
+# everywhere (there is one region here).
+SUBTYPE_PARAMETERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "EventBridge-PutEvents": (("Detail", "DetailType", "Source"), ("Time", "EventBusName", "Resources", "TraceHeader")),
+    "SQS-SendMessage": (("QueueUrl", "MessageBody"), ("DelaySeconds", "MessageAttributes", "MessageDeduplicationId",
+                                                      "MessageGroupId", "MessageSystemAttributes")),
+    "SQS-ReceiveMessage": (("QueueUrl",), ("AttributeNames", "MaxNumberOfMessages", "MessageAttributeNames",
+                                           "ReceiveRequestAttemptId", "VisibilityTimeout", "WaitTimeSeconds")),
+    "SQS-DeleteMessage": (("QueueUrl", "ReceiptHandle"), ()),
+    "SQS-PurgeQueue": (("QueueUrl",), ()),
+    "StepFunctions-StartExecution": (("StateMachineArn",), ("Name", "Input")),
+    "StepFunctions-StartSyncExecution": (("StateMachineArn",), ("Name", "Input", "TraceHeader")),
+    "StepFunctions-StopExecution": (("ExecutionArn",), ("Cause", "Error")),
+}
+_UNSERVED_SUBTYPES = ("AppConfig-GetConfiguration", "Kinesis-PutRecord")
+_HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: str, method: str) -> None:
+    """Refuse an integration API Gateway would refuse (CreateIntegration's checks), or one Cumulo cannot serve."""
+    if kind not in ("AWS_PROXY", "HTTP_PROXY"):
+        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY or HTTP_PROXY)")
+    if not isinstance(parameters, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in parameters.items()):
+        raise BadRequestException("RequestParameters must map names to strings")
+    if kind == "HTTP_PROXY":
+        if subtype:
+            raise BadRequestException("IntegrationSubtype applies to AWS_PROXY integrations only")
+        if not uri.startswith(("http://", "https://")) or len(uri) > 2048:
+            raise BadRequestException(f"IntegrationUri of an HTTP_PROXY integration must be an http(s) URL, not {uri!r}")
+        if method.upper() not in _HTTP_METHODS:
+            raise BadRequestException(f"IntegrationMethod {method!r} is not an HTTP method")
+        if parameters:
+            raise BadRequestException("RequestParameters of HTTP_PROXY integrations (append/overwrite/remove) are not "
+                                      "supported")
+        return
+    if not subtype:
+        if parameters:
+            raise BadRequestException("RequestParameters of a Lambda proxy integration are not supported")
+        return
+    if subtype in _UNSERVED_SUBTYPES:
+        raise BadRequestException(f"IntegrationSubtype {subtype} is not served by Cumulo")
+    if subtype not in SUBTYPE_PARAMETERS:
+        raise BadRequestException(f"IntegrationSubtype {subtype!r} is not valid (one of "
+                                  f"{', '.join(sorted(SUBTYPE_PARAMETERS))})")
+    required, optional = SUBTYPE_PARAMETERS[subtype]
+    for name in required:
+        if name not in parameters:
+            raise BadRequestException(f"RequestParameters of {subtype} must include {name}")
+    for name in parameters:
+        if name not in required and name not in optional and name != "Region":
+            raise BadRequestException(f"RequestParameters of {subtype} has no parameter {name!r} (it takes "
+                                      f"{', '.join((*required, *optional, 'Region'))})")
+
+
 def new_api_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
 
@@ -92,8 +148,18 @@ class Route:
     authorization_scopes: tuple[str, ...] = ()
     api_key_required: bool = False
     route_response: bool = False       # WebSocket: the integration's answer is sent back to the client
+    # What the route integrates with besides a function (docs/gateway.md, Integrations):
+    # AWS_PROXY with a subtype is a service action (SQS-SendMessage, ...); HTTP_PROXY forwards to a URL.
+    integration_type: str = "AWS_PROXY"
+    integration_subtype: str = ""
+    request_parameters: dict[str, str] = field(default_factory=dict)
+    credentials: str = ""              # the role API Gateway assumes to call the service (CredentialsArn)
+    integration_uri: str = ""          # HTTP_PROXY: the backend's URL, {name} filled from path parameters
+    integration_method: str = ""       # HTTP_PROXY: the backend request's method (ANY: the client's)
 
     def __post_init__(self) -> None:
+        check_integration(self.integration_type, self.integration_subtype, self.request_parameters,
+                          self.integration_uri, self.integration_method)
         if self.payload_version not in ("1.0", "2.0"):
             raise ValidationException(f"PayloadFormatVersion must be 1.0 or 2.0, not {self.payload_version!r}")
         if not 50 <= self.timeout_ms <= INTEGRATION_TIMEOUT_MS:
@@ -252,7 +318,8 @@ class HttpApi:
                          {k: Throttle(**v) for k, v in d.get("route_throttles", {}).items()})
 
         def route(d: dict[str, Any]) -> Route:
-            return Route(**{**d, "authorization_scopes": tuple(d.get("authorization_scopes", ()))})
+            return Route(**{**d, "authorization_scopes": tuple(d.get("authorization_scopes", ())),
+                            "request_parameters": dict(d.get("request_parameters") or {})})
 
         def authorizer(d: dict[str, Any]) -> Authorizer:
             return Authorizer(**{**d, "identity_sources": tuple(d["identity_sources"]),

@@ -130,11 +130,18 @@ class HttpApi(Kind):
         if spec.protocol == "WEBSOCKET":
             return [f"api {spec.logical_id} ({spec.api_id}): WebSocket route {r.route_key} -> {r.function} at "
                     f"<gateway, ws://>{prefix}" for r in spec.routes]
-        return [f"api {spec.logical_id} ({spec.api_id}): {r.route_key} -> {r.function} at <gateway>{prefix}"
+        return [f"api {spec.logical_id} ({spec.api_id}): {r.route_key} -> {route_target(r)} at <gateway>{prefix}"
                 + ("/..." if r.route_key == "$default" else r.route_key.split(" ", 1)[1]) for r in spec.routes]
 
     def local_outputs(self, outputs: dict[str, Any], specs: list[ApiSpec], gateway_url: str) -> dict[str, Any]:
         return local_api_urls(outputs, {spec.api_id for spec in specs}, gateway_url)
+
+
+def route_target(route: Any) -> str:
+    """What a route integrates with, as deploys and ``cumulo apis list`` print it."""
+    if route.integration_type == "HTTP_PROXY":
+        return route.integration_uri
+    return route.integration_subtype or route.function
 
 
 def _names(entries: list[Entry], load: Load) -> Attributes:

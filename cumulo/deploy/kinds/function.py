@@ -225,6 +225,7 @@ class Function(Kind):
             alias_arn = arns.function(fn.function_name, fn.auto_publish_alias)
             known[(f"{fn.logical_id}.Alias", "Ref")] = alias_arn        # SAM's !Ref Function.Alias
             known[(f"{fn.logical_id}Alias{fn.auto_publish_alias}", "Ref")] = alias_arn
+            known.update(_sam_version(fn.logical_id, arns, fn.function_name, None))
         known.update(_version_attributes({"versions": fn.versions, "aliases": fn.aliases}, arns, fn.function_name,
                                          fn.auto_publish_alias))
         return known
@@ -244,6 +245,8 @@ class Function(Kind):
                 version = None
             known.update(_version_attributes({"versions": fn.versions, "aliases": fn.aliases}, arns, fn.function_name,
                                              fn.auto_publish_alias, version))
+            known[(f"{fn.logical_id}.Alias", "Ref")] = arns.function(fn.function_name, fn.auto_publish_alias)
+            known.update(_sam_version(fn.logical_id, arns, fn.function_name, version))
         return known
 
     def derives(self, fn: FunctionResource, logical_id: str) -> bool:
@@ -475,6 +478,16 @@ def _version_attributes(extra: dict[str, Any], arns: Arns, name: str, alias: str
         if alias:
             known[(logical_id, "Ref")] = known[(logical_id, "AliasArn")] = arns.function(name, alias)
     return known
+
+
+def _sam_version(logical_id: str, arns: Arns, name: str, version: str | None) -> Attributes:
+    """SAM's ``!Ref Function.Version`` (the published version's ARN) and ``!GetAtt Function.Version.Version``
+    (its number) of a function with ``AutoPublishAlias``; stand-ins until the deploy publishes it."""
+    token = _version_token(f"{logical_id}.Version")
+    arn = arns.function(name, version) if version else token
+    number = version or token
+    return {(f"{logical_id}.Version", "Ref"): arn, (f"{logical_id}.Version", "Version"): number,
+            (logical_id, "Version.Version"): number, (f"{logical_id}.Version", "FunctionArn"): arn}
 
 
 def _plain_value(entry: Entry, key: str, load: Load) -> Any:

@@ -133,8 +133,54 @@ def test_api_key_required_on_rest_api_events(tmp_path: Path) -> None:
       Api:
         Type: AWS::Serverless::HttpApi
         Properties:
-          DefinitionBody: {openapi: "3.0"}
-    """, "DefinitionBody"),
+          DefinitionBody:
+            paths: {/a: {get: {x-amazon-apigateway-integration: {type: mock}}}}
+    """, "DefinitionBody: GET /a: route GET /a: integration type MOCK is not supported"),
+    ("""
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionBody:
+            paths:
+              /a:
+                post:
+                  x-amazon-apigateway-integration:
+                    {type: aws_proxy, integrationSubtype: SQS-SendMessage, requestParameters: {MessageBody: x}}
+    """, "RequestParameters of SQS-SendMessage must include QueueUrl"),
+    ("""
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionBody:
+            paths:
+              /a:
+                post:
+                  x-amazon-apigateway-integration:
+                    {type: aws_proxy, integrationSubtype: SQS-SendMessage,
+                     requestParameters: {MessageBody: x, QueueUrl: q, Color: blue}}
+    """, "has no parameter 'Color'"),
+    ("""
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionBody:
+            paths:
+              /a:
+                post:
+                  x-amazon-apigateway-integration: {type: aws_proxy, integrationSubtype: Kinesis-PutRecord,
+                                                    requestParameters: {StreamName: s, Data: d, PartitionKey: k}}
+    """, "Kinesis-PutRecord is not served"),
+    ("""
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionBody:
+            paths: {/a: {get: {x-amazon-apigateway-integration: {type: http_proxy, uri: "ftp://x/{proxy}"}}}}
+    """, "must be an http\\(s\\) URL"),
     ("""
     Resources:
       Api:

@@ -1,0 +1,249 @@
+"""Integrations other than a function: HTTP APIs' first-class AWS service integrations and HTTP proxies.
+
+Pure: a request's parts in, the service call (or the backend's URL) out; the service's answer in, the
+gateway's response out. The calls themselves are made by the gateway's server (``edge/gateway.py``).
+
+- **Request parameters** (``RequestParameters`` of an ``AWS_PROXY`` integration with a subtype) are
+  static text in which API Gateway's selection expressions are replaced: ``$request.body`` (the whole
+  body), ``$request.body.<JSONPath>`` (``a.b``, ``a[0]``, ``['a b']``), ``$request.header.<name>``,
+  ``$request.querystring.<name>``, ``$request.path.<name>``, ``$context.<name>`` and
+  ``$stageVariables.<name>``, also written ``${request.header.x}`` inside longer text. What a request
+  lacks is the empty string; a JSON value that is not a string is given as JSON text.
+- **Service calls**: each subtype is one operation of SQS, EventBridge or Step Functions, asked as the
+  AWS JSON protocol asks it (``X-Amz-Target``), with the parameters converted to the operation's types
+  (``DelaySeconds`` a number, ``MessageAttributes`` a JSON object, lists from JSON or commas).
+- **Answers**: as API Gateway relays them. EventBridge and Step Functions answer in their JSON; SQS, a
+  query-protocol service to API Gateway, in the JSON form of its query answer
+  (``{"SendMessageResponse": {"SendMessageResult": {...}, "ResponseMetadata": {"RequestId": ...}}}``,
+  absent members ``null``). A role that may not make the call (or that API Gateway may not assume) is
+  ``500 {"message":"Internal Server Error"}``, as on AWS; the service's own refusals keep their status.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, quote
+
+from cumulo.gateway.model import SUBTYPE_PARAMETERS
+from cumulo.gateway.payload import INTERNAL_ERROR, GatewayResponse
+
+__all__ = ["Sources", "map_parameters", "service_call", "service_response", "proxy_url", "ACCESS_DENIED_TYPES",
+           "selection_expressions", "PROXY_HOP_HEADERS"]
+
+# "$request.body.a.b", "${request.header.x}", "$context.identity.sourceIp", "$stageVariables.v"
+_EXPRESSION = re.compile(
+    r"\$\{(?P<braced>(?:request\.(?:body(?:[.\[][^}]*)?|(?:header|querystring|path)\.[^}]+)|context\.[^}]+"
+    r"|stageVariables\.[^}]+))\}"
+    r"|\$(?P<bare>request\.body(?:(?:\.[A-Za-z0-9_$@-]+|\[[^\]]*\])+)?"
+    r"|request\.(?:header|querystring|path)\.[A-Za-z0-9_.~!#%&'*+^`|-]+"
+    r"|context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)")
+# JSONPath steps after $request.body: .name, [0], ['name'] / ["name"]
+_STEP = re.compile(r"\.([A-Za-z0-9_$@-]+)|\[(\d+)\]|\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]")
+ACCESS_DENIED_TYPES = ("AccessDeniedException", "AccessDenied", "AuthorizationError")
+# Framing and connection-specific headers a proxy never forwards (RFC 9110 §7.6.1).
+PROXY_HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+                               "upgrade", "content-length", "host", "proxy-authorization", "proxy-authenticate"})
+
+
+class Sources:
+    """What selection expressions read from one request."""
+
+    def __init__(self, body: bytes, headers: list[tuple[str, str]], raw_query: str, path: Mapping[str, str],
+                 context: Mapping[str, Any], stage_variables: Mapping[str, str] | None) -> None:
+        self.body = body
+        self.headers: dict[str, str] = {}
+        for key, value in headers:
+            key = key.lower()
+            self.headers[key] = f"{self.headers[key]},{value}" if key in self.headers else value
+        self.query: dict[str, str] = {}
+        for key, value in parse_qsl(raw_query, keep_blank_values=True):
+            self.query[key] = f"{self.query[key]},{value}" if key in self.query else value
+        self.path = dict(path)
+        self.context = context
+        self.stage_variables = dict(stage_variables or {})
+        self._json: Any = _UNREAD
+
+    def json_body(self) -> Any:
+        if self._json is _UNREAD:
+            try:
+                self._json = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                self._json = None
+        return self._json
+
+    def value(self, expression: str) -> str:
+        """One selection expression (without its ``$``) as text; '' when the request lacks it."""
+        if expression == "request.body":
+            return self.body.decode("utf-8", "replace")
+        if expression.startswith("request.body"):
+            return _text(_walk(self.json_body(), expression[len("request.body"):]))
+        kind, _, name = expression.partition(".")
+        if kind == "request":
+            where, _, name = name.partition(".")
+            if where == "header":
+                return self.headers.get(name.lower(), "")
+            if where == "querystring":
+                return self.query.get(name, "")
+            return self.path.get(name, "")
+        if kind == "stageVariables":
+            return self.stage_variables.get(name, "")
+        found: Any = self.context
+        for part in name.split("."):
+            found = found.get(part) if isinstance(found, Mapping) else None
+        return _text(found)
+
+
+_UNREAD = object()
+
+
+def _walk(doc: Any, path: str) -> Any:
+    position = 0
+    while position < len(path):
+        m = _STEP.match(path, position)
+        if m is None:
+            return None
+        position = m.end()
+        if m[2] is not None:
+            doc = doc[int(m[2])] if isinstance(doc, list) and int(m[2]) < len(doc) else None
+        else:
+            key = next(g for g in (m[1], m[3], m[4]) if g is not None)
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if doc is None:
+            return None
+    return doc
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def selection_expressions(template: str) -> list[str]:
+    """The selection expressions in one parameter's value (for checks and tests)."""
+    return [m["braced"] or m["bare"] for m in _EXPRESSION.finditer(template)]
+
+
+def map_parameters(parameters: Mapping[str, str], sources: Sources) -> dict[str, str]:
+    """Each parameter's value with its selection expressions replaced by what the request holds."""
+    return {name: _EXPRESSION.sub(lambda m: sources.value(m["braced"] or m["bare"]), template)
+            for name, template in parameters.items()}
+
+
+# -- the service calls ---------------------------------------------------------------------------
+def _int(value: str) -> Any:
+    text = value.strip()
+    return int(text) if re.fullmatch(r"-?\d{1,12}", text) else value
+
+
+def _json_object(value: str) -> Any:
+    try:
+        found = json.loads(value)
+    except (ValueError, RecursionError):
+        return value
+    return found
+
+
+def _list(value: str) -> list[str]:
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            found = json.loads(text)
+        except (ValueError, RecursionError):
+            found = None
+        if isinstance(found, list):
+            return [str(v) for v in found]
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def service_call(subtype: str, values: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """(``X-Amz-Target``, the JSON request document) of one subtype's operation, given its mapped parameters."""
+    v = {k: val for k, val in values.items() if k != "Region"}
+    if subtype == "EventBridge-PutEvents":
+        entry: dict[str, Any] = {"Source": v["Source"], "DetailType": v["DetailType"], "Detail": v["Detail"]}
+        if v.get("EventBusName"):
+            entry["EventBusName"] = v["EventBusName"]
+        if "Resources" in v:
+            entry["Resources"] = _list(v["Resources"])
+        if v.get("Time"):
+            entry["Time"] = _int(v["Time"])
+        if v.get("TraceHeader"):
+            entry["TraceHeader"] = v["TraceHeader"]
+        return "AWSEvents.PutEvents", {"Entries": [entry]}
+    if subtype.startswith("SQS-"):
+        operation = subtype[4:]
+        doc: dict[str, Any] = {}
+        for key, value in v.items():
+            if key in ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds"):
+                doc[key] = _int(value)
+            elif key in ("MessageAttributes", "MessageSystemAttributes"):
+                doc[key] = _json_object(value)
+            elif key in ("AttributeNames", "MessageAttributeNames"):
+                doc[key] = _list(value)
+            else:
+                doc[key] = value
+        return f"AmazonSQS.{operation}", doc
+    operation = subtype.split("-", 1)[1]
+    lower = {k[:1].lower() + k[1:]: val for k, val in v.items()}
+    if operation in ("StartExecution", "StartSyncExecution") and "input" not in lower:
+        lower["input"] = "{}"
+    return f"AWSStepFunctions.{operation}", lower
+
+
+# SQS's query answers, as API Gateway gives them in JSON: every member of the result, null when absent.
+_SQS_RESULT_MEMBERS = {
+    "SendMessage": ("MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes", "MessageId",
+                    "SequenceNumber"),
+    "ReceiveMessage": (),
+    "DeleteMessage": None,
+    "PurgeQueue": None,
+}
+_SQS_MESSAGE_MEMBERS = ("Attributes", "Body", "MD5OfBody", "MD5OfMessageAttributes", "MessageAttributes",
+                        "MessageId", "ReceiptHandle")
+
+
+def service_response(subtype: str, status: int, body: bytes, request_id: str) -> GatewayResponse:
+    """The service's answer (``status``, its JSON ``body``) as API Gateway relays it to the client."""
+    try:
+        doc = json.loads(body) if body.strip() else {}
+    except ValueError:
+        doc = None
+    if status >= 400:
+        kind = str((doc or {}).get("__type", "")).rsplit("#", 1)[-1] if isinstance(doc, dict) else ""
+        if status == 403 or kind in ACCESS_DENIED_TYPES or doc is None or status >= 500:
+            return INTERNAL_ERROR
+        if subtype.startswith("SQS-"):
+            message = (doc or {}).get("message") or (doc or {}).get("Message") or ""
+            code = kind.removeprefix("AWS.SimpleQueueService.") if kind else "InvalidParameterValue"
+            doc = {"Error": {"Code": code, "Message": message, "Type": "Sender"}, "RequestId": request_id}
+        return GatewayResponse(status, [("content-type", "application/json")], json.dumps(doc).encode())
+    if subtype.startswith("SQS-") and isinstance(doc, dict):
+        operation = subtype[4:]
+        members = _SQS_RESULT_MEMBERS[operation]
+        answer: dict[str, Any] = {"ResponseMetadata": {"RequestId": request_id}}
+        if operation == "ReceiveMessage":
+            messages = doc.get("Messages") or None
+            answer["ReceiveMessageResult"] = {"messages": None if messages is None else [
+                {m: message.get(m) for m in _SQS_MESSAGE_MEMBERS} for message in messages]}
+        elif members is not None:
+            answer[f"{operation}Result"] = {m: doc.get(m) for m in members}
+        doc = {f"{operation}Response": answer}
+    return GatewayResponse(200, [("content-type", "application/json")], json.dumps(doc).encode())
+
+
+# -- HTTP proxies --------------------------------------------------------------------------------
+def proxy_url(uri: str, path: Mapping[str, str], raw_query: str) -> str:
+    """The backend URL a ``HTTP_PROXY`` integration requests: ``{name}`` (and ``{name+}``) in ``uri`` filled with
+    the route's path parameters (the greedy ``proxy`` keeps its slashes), the client's query string appended."""
+    def fill(m: re.Match[str]) -> str:
+        name = m[1].rstrip("+")
+        return quote(path.get(name, ""), safe="/" if m[1].endswith("+") or name == "proxy" else "")
+
+    url = re.sub(r"\{([A-Za-z0-9_.-]+\+?)\}", fill, uri)
+    if raw_query:
+        url += ("&" if "?" in url else "?") + raw_query
+    return url
