@@ -162,7 +162,9 @@ def _list(value: str) -> list[str]:
 
 def service_call(subtype: str, values: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """(``X-Amz-Target``, the JSON request document) of one subtype's operation, given its mapped parameters."""
-    v = {k: val for k, val in values.items() if k != "Region"}
+    required = SUBTYPE_PARAMETERS[subtype][0]
+    # An optional parameter the request left empty ($request.querystring.max without ?max=) is not sent.
+    v = {k: val for k, val in values.items() if k != "Region" and (val != "" or k in required)}
     if subtype == "EventBridge-PutEvents":
         entry: dict[str, Any] = {"Source": v["Source"], "DetailType": v["DetailType"], "Detail": v["Detail"]}
         if v.get("EventBusName"):

@@ -1,0 +1,193 @@
+"""Direct integrations end to end: ``cumulo up`` deploys tests/corpus/integrations (an HTTP API whose OpenAPI
+body, included from api.yaml, sends to SQS, EventBridge and Step Functions as a role; the strangler fig as
+raw ``AWS::ApiGatewayV2::*`` and as REST APIs, proxying to a real HTTP server on loopback), real HTTP requests
+drive it, and unchanged boto3 checks what happened: the message is in the queue, the event reached the rule's
+target, the execution started and stopped."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from test_server import CumuloServer
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "integrations"
+OUTPUT = re.compile(r"output (\w+) = (\S+)")
+
+
+class _Legacy(BaseHTTPRequestHandler):
+    """The legacy server the strangler fig proxies to: it answers with what it received."""
+
+    def _any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+        out = json.dumps({"method": self.command, "path": self.path, "body": body,
+                          "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(201 if self.command == "POST" else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-legacy", "yes")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class App:
+    def __init__(self, server: CumuloServer) -> None:
+        self.server = server
+        self.outputs = dict(OUTPUT.findall(server.output))
+        self.sqs, self.sfn = server.aws("sqs"), server.aws("stepfunctions")
+
+    def request(self, method: str, url: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        m = re.match(r"http://([^/:]+):(\d+)(/.*)?$", url)
+        assert m, url
+        conn = http.client.HTTPConnection(m[1], int(m[2]), timeout=60)
+        try:
+            data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+            conn.request(method, m[3] or "/", data, headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def api(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        status, _, data = self.request(method, self.outputs["ApiEndpoint"] + path, body,
+                                       {k.replace("_", "-"): v for k, v in headers.items()})
+        return status, json.loads(data)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    legacy = ThreadingHTTPServer(("127.0.0.1", 0), _Legacy)
+    threading.Thread(target=legacy.serve_forever, daemon=True).start()
+    tmp = tmp_path_factory.mktemp("integrations")
+    shutil.copytree(CORPUS, tmp / "app")
+    server = CumuloServer(tmp / "home", str(tmp / "app" / "template.yaml"),
+                          "--parameter", f"LegacyUrl=http://127.0.0.1:{legacy.server_address[1]}")
+    try:
+        server.wait_for_output("Stop with Ctrl-C", timeout=60)
+        yield App(server)
+    finally:
+        server.close()
+        legacy.shutdown()
+        legacy.server_close()
+
+
+def _receive(app: App, url: str, wait: float = 10) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        found = app.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+        if found:
+            return found
+    return []
+
+
+def test_sqs_send_message_puts_the_body_in_the_queue(app: App) -> None:
+    status, answer = app.api("POST", "/orders", {"order": 1}, x_tenant="acme")
+    assert status == 200, answer
+    result = answer["SendMessageResponse"]["SendMessageResult"]
+    assert set(result) == {"MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes",
+                           "MessageId", "SequenceNumber"} and result["SequenceNumber"] is None
+    assert answer["SendMessageResponse"]["ResponseMetadata"]["RequestId"]
+    [message] = _receive(app, app.outputs["OrdersQueueUrl"])
+    assert message["MessageId"] == result["MessageId"] and json.loads(message["Body"]) == {"order": 1}
+    assert message["MessageAttributes"]["Tenant"] == {"DataType": "String", "StringValue": "acme"}
+    app.sqs.delete_message(QueueUrl=app.outputs["OrdersQueueUrl"], ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_sqs_receive_delete_and_purge_through_the_api(app: App) -> None:
+    url = app.outputs["OrdersQueueUrl"]
+    app.sqs.send_message(QueueUrl=url, MessageBody="from boto3")
+    status, answer = app.api("GET", "/orders?max=5")
+    assert status == 200, answer
+    [message] = answer["ReceiveMessageResponse"]["ReceiveMessageResult"]["messages"]
+    assert message["Body"] == "from boto3" and message["Attributes"] is None
+    status, answer = app.api("DELETE", "/orders", {"handle": message["ReceiptHandle"]})
+    assert status == 200 and answer["DeleteMessageResponse"]["ResponseMetadata"]["RequestId"]
+    attributes = app.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    status, answer = app.api("GET", "/orders")
+    assert answer["ReceiveMessageResponse"]["ReceiveMessageResult"] == {"messages": None}
+    app.sqs.send_message(QueueUrl=url, MessageBody="to purge")
+    status, answer = app.api("POST", "/orders/purge")
+    assert status == 200 and "PurgeQueueResponse" in answer
+    assert app.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_a_role_without_the_permission_is_api_gateways_500(app: App) -> None:
+    url = app.outputs["OrdersQueueUrl"]
+    status, answer = app.api("POST", "/denied", "should not arrive")
+    assert (status, answer) == (500, {"message": "Internal Server Error"})
+    assert app.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
+
+
+def test_eventbridge_put_events_reaches_the_rules_target(app: App) -> None:
+    status, answer = app.api("POST", "/events", {"Detail": {"message": "This is my test"}})
+    assert status == 200 and answer["FailedEntryCount"] == 0 and answer["Entries"][0]["EventId"], answer
+    status, _, data = app.request("POST", app.outputs["StranglerEndpoint"] + "/events/OrderPlaced", b'{"n": 2}')
+    assert status == 200 and json.loads(data)["FailedEntryCount"] == 0
+    events = {}
+    for message in _receive(app, app.outputs["SeenQueueUrl"]) + _receive(app, app.outputs["SeenQueueUrl"], 2):
+        event = json.loads(message["Body"])
+        events[event["detail-type"]] = event
+    assert events["MyDetailType"]["source"] == "WebApp" and events["MyDetailType"]["detail"] == {
+        "message": "This is my test"} and events["MyDetailType"]["id"] == answer["Entries"][0]["EventId"]
+    assert events["OrderPlaced"]["detail"] == {"n": 2}
+
+
+def test_step_functions_start_sync_and_stop(app: App) -> None:
+    status, started = app.api("POST", "/flows", {"order": 42}, x_order_id="42")
+    assert status == 200, started
+    assert started["executionArn"].endswith(":order-42") and isinstance(started["startDate"], float)
+    execution = app.sfn.describe_execution(executionArn=started["executionArn"])
+    assert execution["status"] == "RUNNING" and json.loads(execution["input"]) == {"order": 42}
+    status, stopped = app.api("POST", "/flows/stop", {"executionArn": started["executionArn"]})
+    assert status == 200 and "stopDate" in stopped, stopped
+    execution = app.sfn.describe_execution(executionArn=started["executionArn"])
+    assert execution["status"] == "ABORTED" and execution.get("cause", "").startswith("stopped by 127.0.0.1")
+    status, done = app.api("POST", "/flows/sync", {"order": 7})
+    assert status == 200 and done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"got": 7}, done
+    assert ":express:" in done["executionArn"]
+    status, again = app.api("POST", "/flows", {"order": 42}, x_order_id="42")    # the name is taken
+    assert status == 400 and again["__type"].endswith("ExecutionAlreadyExists"), again
+
+
+def test_the_strangler_fig_on_an_http_api(app: App) -> None:
+    base = app.outputs["StranglerEndpoint"]
+    status, _, data = app.request("GET", base + "/orders/9")
+    assert status == 200 and json.loads(data) == {"from": "function", "id": "9"}
+    status, headers, data = app.request("POST", base + "/legacy/a%20b/c?x=1&x=2", b"hello",
+                                        {"X-Client": "tests", "Content-Type": "text/plain"})
+    seen = json.loads(data)
+    assert status == 201 and headers["x-legacy"] == "yes"
+    assert seen["method"] == "POST" and seen["path"] == "/legacy/a%20b/c?x=1&x=2" and seen["body"] == "hello"
+    assert seen["headers"]["x-client"] == "tests" and seen["headers"]["content-type"] == "text/plain"
+    assert seen["headers"]["host"].startswith("127.0.0.1:") and seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_the_strangler_fig_on_rest_apis(app: App) -> None:
+    base = app.outputs["RestEndpoint"]
+    status, _, data = app.request("GET", base + "/orders/5")
+    assert status == 200 and json.loads(data) == {"from": "function", "id": "5"}
+    status, headers, data = app.request("PUT", base + "/a/b?z=1", b"x")
+    assert status == 200 and headers["x-legacy"] == "yes"
+    assert json.loads(data)["path"] == "/old/a/b?z=1" and json.loads(data)["method"] == "PUT"
+    status, headers, data = app.request("GET", app.outputs["AppApiEndpoint"])     # apigw-rest-api-http-integration
+    assert status == 200 and json.loads(data)["path"] == "/" and headers["x-legacy"] == "yes"
+    status, headers, _ = app.request("GET", app.outputs["AppApiEndpoint"] + "/nope")
+    assert status == 403 and headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
