@@ -77,12 +77,12 @@ class ControlPlane:
         """An API's service integration (``X-Amz-Target`` ``target``, the JSON request ``doc``) made as API Gateway
         makes it: as a session of the integration's role (``CredentialsArn``), which must trust
         ``apigateway.amazonaws.com`` and be allowed the action, decided as any role session's request is. The
-        service's (status, JSON body). Under ``--iam off`` a missing or unassumable role is not asked about."""
+        service's (status, JSON body); status -1 when the role is missing or does not trust API Gateway (under
+        ``--iam off`` that is not asked)."""
         c = self.cumulo
         service = target.split(".", 1)[0]
         if c.settings.iam != "off" and (not role_arn or not c.service_calls.assumable(role_arn, "apigateway.amazonaws.com")):
-            return 403, json.dumps({"__type": "AccessDeniedException", "message": f"API Gateway cannot assume "
-                                    f"the integration's role {role_arn or '(none: CredentialsArn is missing)'}"}).encode()
+            return -1, b""       # API Gateway cannot assume the role: its configuration error, the client's 500
         if role_arn:
             name = role_arn.rsplit("/", 1)[-1]
             principal = sigv4.Principal("", c.arns.region, service, f"arn:aws:sts::{c.arns.account}:assumed-role/"

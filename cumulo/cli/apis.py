@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import click
 
+from cumulo.deploy.kinds.api import route_target
+
 from cumulo.cli._common import aws_errors as _aws_errors, open_cumulo as _open, parse_since, print_json
 
 __all__ = ["api"]
@@ -25,8 +27,9 @@ def api_list(ctx: click.Context) -> None:
         stages = ", ".join(s.name for s in item.stages)
         click.echo(f"{item.api_id}  {item.name}  (stages: {stages})")
         for r in item.routes:
-            click.echo(f"    {r.route_key:<32} -> {(r.integration_uri if r.integration_type == 'HTTP_PROXY' else r.integration_subtype or r.function) or '-'}"
-                       + ("" if r.integration_type == "HTTP_PROXY" or r.integration_subtype else f" (payload {r.payload_version})"))
+            proxied = r.function and r.integration_type == "AWS_PROXY" and not r.integration_subtype
+            click.echo(f"    {r.route_key:<32} -> {route_target(r) or '-'}"
+                       + (f" (payload {r.payload_version})" if proxied else ""))
 
 
 @api.command("create")

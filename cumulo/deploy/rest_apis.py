@@ -47,7 +47,7 @@ from cumulo.gateway.routing import parse_route_key
 
 
 __all__ = ["REST_API_TYPE", "read_rest_api", "rest_route", "REST_TIMEOUT_MS", "function_of_uri", "method_settings",
-           "definition_routes", "binary_types", "rest_integration"]
+           "definition_routes", "binary_types", "rest_integration", "cfn_aws"]
 
 REST_API_TYPE = "AWS::Serverless::Api"
 REST_TIMEOUT_MS = 29_000          # a REST API's integration timeout (its default and, by default, its maximum)
@@ -261,7 +261,7 @@ def definition_routes(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiCon
                 cors = cors or _mock_cors(integration)
                 continue
             function, fields = rest_integration(where, kind, integration.get("uri"), integration.get("httpMethod"),
-                                                integration.get("requestParameters"))
+                                                integration.get("requestParameters"), _openapi_aws(integration))
             needs_key = config.api_key_required or any(
                 isinstance(req, dict) and set(req) & key_schemes for req in operation.get("security", []) or [])
             key = f"{verb} {path}"
@@ -274,7 +274,30 @@ def definition_routes(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiCon
     return dataclasses.replace(config, routes=tuple(routes), rest_cors=cors)
 
 
-def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: Any) -> tuple[str, dict[str, Any]]:
+def _openapi_aws(integration: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI ``x-amazon-apigateway-integration``'s credentials, templates and responses."""
+    responses = integration.get("responses") or {}
+    return {"credentials": integration.get("credentials"), "request_templates": integration.get("requestTemplates"),
+            "passthrough": integration.get("passthroughBehavior"),
+            "responses": [{"pattern": "" if key == "default" else str(key), "status": r.get("statusCode", 200),
+                           "templates": r.get("responseTemplates") or {},
+                           "headers": r.get("responseParameters") or {}}
+                          for key, r in (responses.items() if isinstance(responses, dict) else ())
+                          if isinstance(r, dict)]}
+
+
+def cfn_aws(integration: dict[str, Any]) -> dict[str, Any]:
+    """An ``AWS::ApiGateway::Method``'s ``Integration``: credentials, templates and responses."""
+    responses = integration.get("IntegrationResponses") or []
+    return {"credentials": integration.get("Credentials"), "request_templates": integration.get("RequestTemplates"),
+            "passthrough": integration.get("PassthroughBehavior"),
+            "responses": [{"pattern": str(r.get("SelectionPattern", "")), "status": r.get("StatusCode", 200),
+                           "templates": r.get("ResponseTemplates") or {}, "headers": r.get("ResponseParameters") or {}}
+                          for r in (responses if isinstance(responses, list) else []) if isinstance(r, dict)]}
+
+
+def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: Any,
+                     aws: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(function or '', the route's other integration fields) of a REST method's integration: ``aws_proxy`` to a
     function, or ``http_proxy`` to a URL whose ``{name}`` path parameters are filled from the method's
     (``integration.request.path.<name>: method.request.path.<other>`` renames them)."""
@@ -297,8 +320,22 @@ def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: A
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
         return "", fields
+    if kind == "aws" and aws is not None:
+        templates = aws.get("request_templates") or {}
+        mapping = {"request_templates": {str(k): str(v) for k, v in map_of(templates, "requestTemplates").items()},
+                   "passthrough": str(aws.get("passthrough") or "WHEN_NO_MATCH").upper(),
+                   "responses": aws.get("responses") or []}
+        fields = {"integration_type": "AWS", "integration_uri": str(uri or ""),
+                  "credentials": str(aws.get("credentials") or ""), "mapping": mapping,
+                  "request_parameters": {str(k): str(v) for k, v in map_of(parameters or {}, "requestParameters").items()}}
+        try:
+            check_integration("AWS", "", fields["request_parameters"], fields["integration_uri"], "", mapping)
+        except CumuloError as exc:
+            raise IntrinsicError(f"{where}: {exc.message}") from None
+        return "", fields
     raise IntrinsicError(f"{where}: integration type {given or '?'} is not supported (Lambda proxy integrations, "
-                         "type aws_proxy to a function, and http_proxy integrations are served)")
+                         "type aws_proxy to a function, http_proxy integrations and aws service integrations to "
+                         "sqs, events and states are served)")
 
 
 def _timeout(integration: dict[str, Any]) -> int:

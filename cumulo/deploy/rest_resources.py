@@ -31,7 +31,7 @@ from typing import Any
 from cumulo.deploy.api_common import HttpApiConfig, map_of
 from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.rest_apis import (
-    REST_TIMEOUT_MS, binary_types, definition_routes, function_of_uri, method_settings, rest_integration,
+    REST_TIMEOUT_MS, binary_types, definition_routes, function_of_uri, method_settings, rest_integration, cfn_aws,
 )
 from cumulo.errors import CumuloError
 from cumulo.gateway.model import Authorizer, Route
@@ -114,7 +114,7 @@ def raw_rest_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]],
             continue
         function, fields = rest_integration(f"{where}: {verb} {path}", kind, integration.get("Uri"),
                                             integration.get("IntegrationHttpMethod"),
-                                            integration.get("RequestParameters"))
+                                            integration.get("RequestParameters"), cfn_aws(integration))
         auth = str(props.get("AuthorizationType", "NONE")).upper()
         options: dict[str, Any] = {"api_key_required": bool(props.get("ApiKeyRequired", False))}
         if auth == "CUSTOM":

@@ -37,8 +37,8 @@ from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
 from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
-from cumulo.gateway.integrations import PROXY_HOP_HEADERS, Sources, map_parameters, proxy_url, service_call, \
-    service_response
+from cumulo.gateway.integrations import INTERNAL_ERROR_REST, PROXY_HOP_HEADERS, RestCall, Sources, map_parameters, \
+    proxy_url, rest_aws_call, rest_aws_response, service_call, service_response
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
@@ -111,7 +111,6 @@ class _Live:
 # (the integration's role ARN, X-Amz-Target, the request document) -> the service's (status, JSON body), the call
 # made as a session of that role (``api.server.ControlPlane.integration_call``)
 ServiceCall = Callable[[str, str, "dict[str, Any]"], "tuple[int, bytes]"]
-REST_INTERNAL_ERROR = message(500, "Internal server error")
 
 
 class Gateway:
@@ -256,7 +255,7 @@ class Gateway:
             return admission.refused
         if route.integration_type == "HTTP_PROXY":
             return await self._proxy(api, route, request, match, access)
-        if route.integration_subtype:
+        if route.integration_subtype or route.integration_type == "AWS":
             return await self._service(route, request, match, stage, access, context, admission.authorizer)
         return await self._integrate(api, route, request, match, stage, access, admission.authorizer)
 
@@ -273,9 +272,19 @@ class Gateway:
                    "authorizer": _flat_authorizer(authorizer)}
         sources = Sources(request.body, request.headers, request.raw_query, match.path_parameters, context,
                           stage.variables)
-        target, doc = service_call(route.integration_subtype, map_parameters(route.request_parameters, sources))
+        rest: RestCall | None = None
+        if route.integration_type == "AWS":          # a REST API's service integration, with mapping templates
+            content_type = next((v for k, v in request.headers if k.lower() == "content-type"), "")
+            found = rest_aws_call(route.integration_uri, route.request_parameters, route.mapping, content_type,
+                                  sources)
+            if isinstance(found, GatewayResponse):
+                return found
+            rest, target, doc = found, found.target, found.doc
+        else:
+            target, doc = service_call(route.integration_subtype, map_parameters(route.request_parameters, sources))
+        failed = INTERNAL_ERROR_REST if rest is not None else INTERNAL_ERROR
         if self._services is None:
-            return INTERNAL_ERROR
+            return failed
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         call = loop.run_in_executor(self.executor, self._services, route.credentials, target, doc)
@@ -284,10 +293,14 @@ class Gateway:
         except asyncio.TimeoutError:
             return TIMEOUT
         except Exception:           # noqa: BLE001 — the service failed; the client gets API Gateway's 500
-            return INTERNAL_ERROR
+            return failed
         finally:
             access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
         access["integrationStatus"] = status
+        if status < 0:
+            return failed
+        if rest is not None:
+            return rest_aws_response(rest, route.mapping, status, body, request.request_id, sources)
         return service_response(route.integration_subtype, status, body, request.request_id)
 
     async def _proxy(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch,
@@ -306,7 +319,7 @@ class Gateway:
         except (asyncio.TimeoutError, TimeoutError):
             return TIMEOUT
         except (OSError, http.client.HTTPException, ValueError):
-            return REST_INTERNAL_ERROR if api.protocol == "REST" else INTERNAL_ERROR
+            return INTERNAL_ERROR_REST if api.protocol == "REST" else INTERNAL_ERROR
         finally:
             access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
         access["integrationStatus"] = response.status

@@ -249,3 +249,171 @@ def proxy_url(uri: str, path: Mapping[str, str], raw_query: str) -> str:
     if raw_query:
         url += ("&" if "?" in url else "?") + raw_query
     return url
+
+
+# -- REST APIs' AWS service integrations (type: aws, mapping templates) -----------------------------
+_JSON_PREFIX = {"events": "AWSEvents", "states": "AWSStepFunctions", "sqs": "AmazonSQS"}
+_SQS_INTS = ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds")
+_SQS_XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
+UNSUPPORTED_MEDIA = GatewayResponse(415, [("content-type", "application/json")],
+                                    b'{"message": "Unsupported Media Type"}')
+
+
+class RestCall:
+    """What a REST API's AWS integration asks of a service: (``X-Amz-Target``, JSON document), and how the
+    answer is to be written (SQS's query answers as XML unless the integration asked for JSON)."""
+
+    def __init__(self, service: str, target: str, doc: dict[str, Any], sqs_json: bool) -> None:
+        self.service, self.target, self.doc, self.sqs_json = service, target, doc, sqs_json
+
+
+def _param_source(source: str, sources: Sources) -> str:
+    if source.startswith("'") and source.endswith("'") and len(source) >= 2:
+        return source[1:-1]
+    if source.startswith("method.request."):
+        where, _, name = source[len("method.request."):].partition(".")
+        where = {"multivalueheader": "header", "multivaluequerystring": "querystring"}.get(where, where)
+        return sources.value(f"request.{where}.{name}")
+    return sources.value(source)
+
+
+def rest_aws_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str, Any], content_type: str,
+                  sources: Sources) -> RestCall | GatewayResponse:
+    """The service call of a REST ``type: aws`` integration for one request: its request parameters
+    (``integration.request.<header|querystring|path>.<name>``), its mapping template chosen by the request's
+    content type (``passthroughBehavior`` when none is), rendered; or the 415 API Gateway answers."""
+    from cumulo.gateway.model import AWS_INTEGRATION_URI
+    from cumulo.gateway.vtl import VtlError, render
+
+    m = AWS_INTEGRATION_URI.match(uri)
+    assert m is not None          # checked when the route was made
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
+    for target, source in parameters.items():
+        where, _, name = target[len("integration.request."):].partition(".")
+        value = _param_source(source, sources)
+        (headers if where == "header" else query)[name.lower() if where == "header" else name] = value
+    templates: Mapping[str, str] = mapping.get("request_templates") or {}
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    template = next((t for k, t in templates.items() if k.lower() == media), None)
+    passthrough = str(mapping.get("passthrough", "WHEN_NO_MATCH")).upper()
+    if template is None and (passthrough == "NEVER" or (passthrough == "WHEN_NO_TEMPLATES" and templates)):
+        return UNSUPPORTED_MEDIA
+    if template is None:
+        body = sources.body.decode("utf-8", "replace")
+    else:
+        try:
+            body = render(template, sources.body, path=sources.path, query=sources.query, headers=sources.headers,
+                          context=sources.context, stage_variables=sources.stage_variables)
+        except VtlError:
+            return INTERNAL_ERROR_REST
+    service, kind, rest = m["service"], m["kind"], m["rest"]
+    if service == "sqs":
+        form = dict(parse_qsl(body, keep_blank_values=True)) if "=" in body else {}
+        params = {**form, **query}
+        action = rest if kind == "action" else params.get("Action", "")
+        doc: dict[str, Any] = {}
+        if kind == "path":
+            doc["QueueUrl"] = "https://sqs.localhost/" + rest.strip("/")
+        attributes: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            if key in ("Action", "Version"):
+                continue
+            if key in _SQS_INTS:
+                doc[key] = _int(value)
+            elif re.fullmatch(r"(Attribute|MessageAttribute)Name(\.\d+)?", key):
+                doc.setdefault(key.split(".")[0] + "s", []).append(value)
+            elif (am := re.fullmatch(r"MessageAttribute\.(\d+)\.(Name|Value\.DataType|Value\.StringValue)", key)):
+                entry = attributes.setdefault(am[1], {})
+                entry[am[2]] = value
+            else:
+                doc[key] = value
+        if attributes:
+            doc["MessageAttributes"] = {a.get("Name", ""): {"DataType": a.get("Value.DataType", "String"),
+                                                            "StringValue": a.get("Value.StringValue", "")}
+                                        for _, a in sorted(attributes.items())}
+        wants_json = "json" in headers.get("accept", "")
+        return RestCall("sqs", f"AmazonSQS.{action}", doc, wants_json)
+    target = headers.get("x-amz-target") or f"{_JSON_PREFIX[service]}.{rest.split('/', 1)[0]}"
+    try:
+        doc = json.loads(body) if body.strip() else {}
+    except (ValueError, RecursionError):
+        doc = {"__unreadable__": body}
+    return RestCall(service, target, doc if isinstance(doc, dict) else {"__unreadable__": body}, True)
+
+
+INTERNAL_ERROR_REST = GatewayResponse(500, [("content-type", "application/json")],
+                                      b'{"message": "Internal server error"}')
+
+
+def _sqs_xml(operation: str, doc: Mapping[str, Any], request_id: str, status: int) -> bytes:
+    from xml.sax.saxutils import escape
+
+    if status >= 400:
+        kind = str(doc.get("__type", "")).rsplit("#", 1)[-1].removeprefix("AWS.SimpleQueueService.")
+        kind = "AccessDenied" if kind == "AccessDeniedException" else kind      # SQS's query code
+        return (f'<?xml version="1.0"?><ErrorResponse xmlns="{_SQS_XMLNS}"><Error><Type>Sender</Type>'
+                f"<Code>{escape(kind or 'InvalidParameterValue')}</Code><Message>{escape(str(doc.get('message') or doc.get('Message') or ''))}"
+                f"</Message><Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+
+    def element(name: str, value: Any) -> str:
+        if isinstance(value, dict):
+            return f"<{name}>" + "".join(element(k, v) for k, v in value.items()) + f"</{name}>"
+        if isinstance(value, list):
+            return "".join(element(name, v) for v in value)
+        return f"<{name}>{escape(str(value))}</{name}>"
+
+    result = ""
+    if operation == "ReceiveMessage":
+        result = "<ReceiveMessageResult>" + "".join(
+            element("Message", {k: v for k, v in m.items() if k in _SQS_MESSAGE_MEMBERS and v is not None})
+            for m in doc.get("Messages") or []) + "</ReceiveMessageResult>"
+    elif _SQS_RESULT_MEMBERS.get(operation):
+        result = element(f"{operation}Result", {k: doc[k] for k in _SQS_RESULT_MEMBERS[operation] or () if k in doc})
+    return (f'<?xml version="1.0"?><{operation}Response xmlns="{_SQS_XMLNS}">{result}'
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation}Response>").encode()
+
+
+def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, body: bytes, request_id: str,
+                      sources: Sources) -> GatewayResponse:
+    """The method's response: the integration response whose ``selectionPattern`` matches the service's status
+    (else the default one, whatever the status: API Gateway's well-known 200 on a service's error), its
+    ``statusCode``, response parameters and mapping template (the body passed through without one)."""
+    from cumulo.gateway.vtl import VtlError, render
+
+    if call.service == "sqs" and status < 500:
+        operation = call.target.split(".", 1)[1]
+        try:
+            doc = json.loads(body) if body.strip() else {}
+        except ValueError:
+            doc = {}
+        if call.sqs_json or status >= 400:
+            relayed = service_response("SQS-" + operation, status, body, request_id) if operation in \
+                _SQS_RESULT_MEMBERS else None
+            body = relayed.body if relayed is not None and relayed.status == status else body
+        if not call.sqs_json:
+            body = _sqs_xml(operation, doc if isinstance(doc, dict) else {}, request_id, status)
+    responses: list[Mapping[str, Any]] = list(mapping.get("responses") or [])
+    chosen = next((r for r in responses if r.get("pattern") and re.fullmatch(str(r["pattern"]), str(status))), None)
+    chosen = chosen or next((r for r in responses if not r.get("pattern")), None)
+    if chosen is None:
+        chosen = {"status": 200}
+    headers = [("content-type", "application/xml" if call.service == "sqs" and not call.sqs_json
+                else "application/json")]
+    for name, source in (chosen.get("headers") or {}).items():
+        if str(name).startswith("method.response.header.") and isinstance(source, str) and source[:1] == "'":
+            headers.append((str(name)[len("method.response.header."):], source.strip("'")))
+    templates: Mapping[str, str] = chosen.get("templates") or {}
+    template = templates.get("application/json", next(iter(templates.values()), None))
+    if template:
+        try:
+            body = render(template, body, path=sources.path, query=sources.query, headers=sources.headers,
+                          context=sources.context, stage_variables=sources.stage_variables).encode()
+        except VtlError:
+            return INTERNAL_ERROR_REST
+        headers[0] = ("content-type", "application/json")
+    try:
+        code = int(chosen.get("status", 200))
+    except (TypeError, ValueError):
+        code = 200
+    return GatewayResponse(code, headers, body)

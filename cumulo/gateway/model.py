@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.errors import CumuloError, InvalidParameterValueException, ValidationException
+from cumulo.gateway.vtl import VtlError, check as check_template
 
-__all__ = ["check_ws_route_key", "check_route_selection", "BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE", "SUBTYPE_PARAMETERS", "check_integration",
+__all__ = ["check_ws_route_key", "check_route_selection", "BadRequestException", "NotFoundException", "ConflictException", "HttpApi", "Route", "Stage", "Integration", "Authorizer", "Throttle", "new_api_id", "DEFAULT_STAGE", "SUBTYPE_PARAMETERS", "check_integration", "AWS_INTEGRATION_URI",
            "INTEGRATION_TIMEOUT_MS"]
 
 DEFAULT_STAGE = "$default"
@@ -94,13 +95,24 @@ _UNSERVED_SUBTYPES = ("AppConfig-GetConfiguration", "Kinesis-PutRecord")
 _HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
-def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: str, method: str) -> None:
+# REST APIs' AWS service integrations: arn:aws:apigateway:<region>:<service>:(path|action)/<rest>
+AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]*:(?P<service>[a-z0-9-]+):"
+                                 r"(?P<kind>path|action)/(?P<rest>.+)$")
+AWS_INTEGRATION_SERVICES = ("sqs", "events", "states")
+_PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
+
+
+def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: str, method: str,
+                      mapping: dict[str, Any] | None = None) -> None:
     """Refuse an integration API Gateway would refuse (CreateIntegration's checks), or one Cumulo cannot serve."""
-    if kind not in ("AWS_PROXY", "HTTP_PROXY"):
-        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY or HTTP_PROXY)")
+    if kind not in ("AWS_PROXY", "HTTP_PROXY", "AWS"):
+        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY, HTTP_PROXY or AWS)")
     if not isinstance(parameters, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                    for k, v in parameters.items()):
         raise BadRequestException("RequestParameters must map names to strings")
+    if kind == "AWS":
+        _check_aws(uri, parameters, mapping or {})
+        return
     if kind == "HTTP_PROXY":
         if subtype:
             raise BadRequestException("IntegrationSubtype applies to AWS_PROXY integrations only")
@@ -131,6 +143,43 @@ def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: 
                                       f"{', '.join((*required, *optional, 'Region'))})")
 
 
+def _check_aws(uri: str, parameters: dict[str, str], mapping: dict[str, Any]) -> None:
+    m = AWS_INTEGRATION_URI.match(uri)
+    if m is None:
+        raise BadRequestException(f"Uri of an AWS integration must be arn:aws:apigateway:<region>:<service>:path/... or "
+                                  f":action/..., not {uri!r}")
+    if m["service"] not in AWS_INTEGRATION_SERVICES:
+        raise BadRequestException(f"AWS integrations with {m['service']} are not served by Cumulo (sqs, events, "
+                                  "states are)")
+    for target, source in parameters.items():
+        if not re.match(r"^integration\.request\.(header|querystring|path)\.[^.\s]+$", target):
+            raise BadRequestException(f"RequestParameters key {target!r} must be integration.request.(header|"
+                                      "querystring|path).<name>")
+        if not (re.match(r"^'.*'$", source, re.S) or re.match(
+                r"^(method\.request\.(header|querystring|path|multivalueheader|multivaluequerystring)\.[^\s]+|"
+                r"context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)$", source)):
+            raise BadRequestException(f"RequestParameters value {source!r} must be a 'quoted' static value, "
+                                      "method.request.<where>.<name>, context.<name> or stageVariables.<name>")
+    passthrough = str(mapping.get("passthrough", "WHEN_NO_MATCH")).upper()
+    if passthrough not in _PASSTHROUGH:
+        raise BadRequestException(f"PassthroughBehavior must be one of {', '.join(_PASSTHROUGH)}")
+    templates = [*mapping.get("request_templates", {}).values()] + [
+        t for r in mapping.get("responses", []) for t in r.get("templates", {}).values()]
+    for template in templates:
+        if not isinstance(template, str):
+            raise BadRequestException("Mapping templates must be strings")
+        try:
+            check_template(template)
+        except VtlError as exc:
+            raise BadRequestException(str(exc)) from None
+    for response in mapping.get("responses", []):
+        try:
+            re.compile(str(response.get("pattern", "")))
+        except re.error:
+            raise BadRequestException(f"SelectionPattern {response.get('pattern')!r} is not a regular expression") \
+                from None
+
+
 def new_api_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
 
@@ -156,10 +205,12 @@ class Route:
     credentials: str = ""              # the role API Gateway assumes to call the service (CredentialsArn)
     integration_uri: str = ""          # HTTP_PROXY: the backend's URL, {name} filled from path parameters
     integration_method: str = ""       # HTTP_PROXY: the backend request's method (ANY: the client's)
+    # AWS (REST APIs' service integrations): requestTemplates, passthroughBehavior and the integration responses
+    mapping: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_integration(self.integration_type, self.integration_subtype, self.request_parameters,
-                          self.integration_uri, self.integration_method)
+                          self.integration_uri, self.integration_method, self.mapping)
         if self.payload_version not in ("1.0", "2.0"):
             raise ValidationException(f"PayloadFormatVersion must be 1.0 or 2.0, not {self.payload_version!r}")
         if not 50 <= self.timeout_ms <= INTEGRATION_TIMEOUT_MS:
@@ -319,6 +370,7 @@ class HttpApi:
 
         def route(d: dict[str, Any]) -> Route:
             return Route(**{**d, "authorization_scopes": tuple(d.get("authorization_scopes", ())),
+                            "mapping": dict(d.get("mapping") or {}),
                             "request_parameters": dict(d.get("request_parameters") or {})})
 
         def authorizer(d: dict[str, Any]) -> Authorizer:

@@ -191,3 +191,40 @@ def test_the_strangler_fig_on_rest_apis(app: App) -> None:
     assert status == 200 and json.loads(data)["path"] == "/" and headers["x-legacy"] == "yes"
     status, headers, _ = app.request("GET", app.outputs["AppApiEndpoint"] + "/nope")
     assert status == 403 and headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+
+
+def test_rest_service_integrations_with_mapping_templates(app: App) -> None:
+    base, url = app.outputs["ServiceRestEndpoint"], app.outputs["RestQueueUrl"]
+    json_type = {"Content-Type": "application/json"}
+    status, headers, data = app.request("POST", base + "/queue", b'{"a": "b & c"}', json_type)
+    answer = json.loads(data)
+    assert status == 200 and answer["requestId"] == headers["apigw-requestid"], data     # the response template's
+    [message] = _receive(app, url)
+    assert message["MessageId"] == answer["messageId"] and message["Body"] == '{"a": "b & c"}'   # urlEncode'd
+    assert message["MessageAttributes"]["RequestId"]["StringValue"] == answer["requestId"]
+    app.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    status, headers, data = app.request("POST", base + "/queue/xml?text=hello%20xml")      # action/SendMessage
+    assert status == 200 and headers["content-type"] == "application/xml"
+    assert data.startswith(b'<?xml version="1.0"?><SendMessageResponse') and b"<MessageId>" in data
+    status, headers, data = app.request("GET", app.outputs["AppApiEndpoint"] + "/messages?MaxNumberOfMessages=5")
+    assert status == 200 and b"<Body>hello xml</Body>" in data, data                       # ReceiveMessage, raw
+    status, _, data = app.request("POST", base + "/queue", b"plain", {"Content-Type": "text/plain"})
+    assert (status, json.loads(data)) == (415, {"message": "Unsupported Media Type"})       # passthrough: never
+    status, _, data = app.request("POST", base + "/denied", b"x", json_type)
+    # API Gateway maps a service's error through the default integration response: 200 with SQS's error.
+    assert status == 200 and b"<Code>AccessDenied</Code>" in data and b"ReadOnlyRole" in data
+
+
+def test_rest_events_and_executions(app: App) -> None:
+    base = app.outputs["ServiceRestEndpoint"]
+    json_type = {"Content-Type": "application/json"}
+    status, _, data = app.request("POST", base + "/events", b'{"detail": {"k": "v"}}', json_type)
+    assert status == 200 and json.loads(data)["FailedEntryCount"] == 0, data
+    events = [json.loads(m["Body"]) for m in _receive(app, app.outputs["SeenQueueUrl"])]
+    assert any(e["detail-type"] == "RestDetail" and e["detail"] == {"k": "v"} for e in events), events
+    status, _, data = app.request("POST", base + "/flows?id=7", b'{"order": 7}', json_type)
+    assert status == 202 and json.loads(data)["executionArn"].endswith(":rest-7"), data
+    execution = app.sfn.describe_execution(executionArn=json.loads(data)["executionArn"])
+    assert json.loads(execution["input"]) == {"order": 7}
+    status, _, data = app.request("POST", base + "/flows?id=7", b'{"order": 8}', json_type)   # the name is taken
+    assert (status, json.loads(data)) == (400, {"failed": True})          # selectionPattern 4\d{2}

@@ -57,7 +57,7 @@ PURE = ("cumulo.events.pattern", "cumulo.events.index", "cumulo.events.transform
         "cumulo.events._jsonpath", "cumulo.stepfunctions.asl", "cumulo.model", "cumulo.iam", "cumulo.gateway.routing",
         "cumulo.gateway.responses", "cumulo.gateway._request", "cumulo.gateway.payload_v1",
         "cumulo.gateway.payload_v2", "cumulo.gateway.payload_rest", "cumulo.metrics.alarm_rule",
-        "cumulo.metrics.expressions", "cumulo.traces.segments")   # these modules and packages, and any under them
+        "cumulo.metrics.expressions", "cumulo.traces.segments", "cumulo.gateway.vtl")   # these modules and packages, and any under them
 NO_IO = {"os", "io", "pathlib", "shutil", "tempfile", "glob", "socket", "ssl", "select", "selectors", "subprocess",
          "multiprocessing", "signal", "mmap", "fcntl", "sqlite3", "asyncio", "logging", "zipfile", "tarfile",
          "urllib.request", "http.client", "http.server", "psycopg", "psycopg_pool", "boto3", "botocore"}

@@ -152,8 +152,16 @@ def test_an_openapi_definition_of_lambda_proxy_integrations(tmp_path: Path) -> N
     ("{StageName: p, DefinitionUri: s3://bucket/api.yaml}", r"DefinitionUri: OpenAPI definitions in files"),
     ("{StageName: p, Flavour: vanilla}", r"property Flavour: unknown"),
     ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
-        {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q'}}}}}}""",
-     r"POST /q: integration type aws is not supported"),
+        {type: aws, uri: 'arn:aws:apigateway:us-east-1:dynamodb:action/PutItem'}}}}}}""",
+     r"POST /q: AWS integrations with dynamodb are not served"),
+    ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
+        {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q',
+         requestTemplates: {application/json: "#foreach($x in $input.path('$'))$x#end"}}}}}}}""",
+     r"POST /q: the mapping template directive #foreach is not supported"),
+    ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
+        {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q',
+         requestParameters: {integration.request.header.Accept: "application/json"}}}}}}}""",
+     r"must be a 'quoted' static value"),
 ])
 def test_what_a_rest_api_cannot_be(tmp_path: Path, properties: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
@@ -249,7 +257,7 @@ def test_plain_apigateway_resources_make_a_rest_api(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("values,message", [
-    ({"auth": "NONE", "type": "AWS", "stage": "StageName: beta"}, r"ANY /things/\{proxy\+\}: integration type AWS is not supported"),
+    ({"auth": "NONE", "type": "AWS", "stage": "StageName: beta"}, r"ANY /things/\{proxy\+\}: AWS integrations with lambda are not served"),
     ({"auth": "AWS_IAM", "type": "AWS_PROXY", "stage": "StageName: beta"}, "AuthorizationType AWS_IAM is not supported"),
     ({"auth": "NONE", "type": "AWS_PROXY", "stage": "Description: none"}, "no AWS::ApiGateway::Stage or Deployment"),
 ])
