@@ -1063,12 +1063,21 @@ class _ServiceCalls:
     and IAM evaluation as requests at the control plane (``api/authz``, ``cumulo.iam``), unless
     ``Settings.iam`` is off; None as the role is the platform's own call. Served today: DynamoDB's
     operations; ``refusal`` also answers for the calls state machines' tasks make through the
-    target router (Lambda's Invoke, SQS's SendMessage, EventBridge's PutEvents, StartExecution)."""
+    target router (Lambda's Invoke, SQS's SendMessage, EventBridge's PutEvents, StartExecution).
+    Once ``cumulo up``'s control plane exists it serves every call (``serve_through``: the API's
+    operations of every service, as SDK requests; ``api/service_calls.py``)."""
 
     def __init__(self, cumulo: "Cumulo") -> None:
         self._c = cumulo
+        self._route: Callable[[str, str, dict[str, Any], str | None], Any] | None = None
+
+    def serve_through(self, route: Callable[[str, str, dict[str, Any], str | None], Any]) -> None:
+        """Calls go to ``route`` from now on (the control plane's, which authorizes them itself)."""
+        self._route = route
 
     def call(self, service: str, action: str, params: dict[str, Any], role: str | None = None) -> Any:
+        if self._route is not None:
+            return self._route(service, action, params, role)
         if service != "dynamodb" or action not in self._c.tables.operations or action in (
                 "ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"):
             raise _UnknownOperation(f"Cumulo does not serve {service}:{action} to state machines")

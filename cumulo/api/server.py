@@ -39,6 +39,7 @@ from cumulo.api.gate import ControlGate
 from cumulo.api.http import Reply, Request, error_reply
 from cumulo.api.keys import AccountKeys
 from cumulo.api.secrets_extension import PORT as EXTENSION_PORT, SecretsExtension
+from cumulo.api import service_calls
 from cumulo.app import Cumulo
 from cumulo.edge import server as edge
 from cumulo.errors import CumuloError, ServiceException
@@ -70,6 +71,7 @@ class ControlPlane:
         self.keys: sigv4.Keys = AccountKeys(cumulo.store, cumulo.identity)
         self.authorizer = Authorizer(cumulo.settings.iam, authz.Scope(cumulo.arns.account, cumulo.arns.region),
                                      roles=cumulo, resources=cumulo)
+        cumulo.service_calls.serve_through(service_calls.through(self))   # state machines' SDK tasks
         self.executor = ThreadPoolExecutor(max_workers=workers or min(cumulo.settings.account_concurrency + 16, 1024),
                                            thread_name_prefix="cumulo-api")
 

@@ -43,8 +43,17 @@ def _text(value: Any) -> str:
 # The optimized DynamoDB integration's actions (Step Functions developer guide, "DynamoDB").
 _DYNAMODB = {"getItem": "GetItem", "putItem": "PutItem", "updateItem": "UpdateItem", "deleteItem": "DeleteItem"}
 # AWS SDK integrations: the SDK's service name (as the Resource writes it) -> botocore's, and the
-# prefix of its error names.
-_SDK = {"dynamodb": ("dynamodb", "DynamoDb")}
+# prefix of its error names (the AWS SDK for Java 2.x client's name, as Step Functions spells them:
+# ``<Service>.<Error>Exception``). Served: every service Cumulo's endpoint has.
+_SDK = {"dynamodb": ("dynamodb", "DynamoDb"), "sqs": ("sqs", "Sqs"), "sns": ("sns", "Sns"), "s3": ("s3", "S3"),
+        "eventbridge": ("events", "EventBridge"), "sfn": ("stepfunctions", "Sfn"), "lambda": ("lambda", "Lambda"),
+        "secretsmanager": ("secretsmanager", "SecretsManager"), "ssm": ("ssm", "Ssm"), "kms": ("kms", "Kms"),
+        "cloudwatch": ("cloudwatch", "CloudWatch"), "cloudwatchlogs": ("logs", "CloudWatchLogs"),
+        "kinesis": ("kinesis", "Kinesis"), "sts": ("sts", "Sts"), "iam": ("iam", "Iam"), "xray": ("xray", "XRay"),
+        "dynamodbstreams": ("dynamodbstreams", "DynamoDbStreams")}
+# Optimized integrations served as an API call: (service, action) -> (botocore's name, the API's
+# action, the prefix of their error names).
+_OPTIMIZED = {("sns", "publish"): ("sns", "Publish", "SNS")}
 
 
 # A service's access denied, as its SDK client reports it to Step Functions: (the task's error, the
@@ -55,7 +64,15 @@ _DENIED = {"lambda": ("Lambda.AWSLambdaException", "AWSLambda", 403, "AccessDeni
            "events": ("EventBridge.AmazonEventBridgeException", "AmazonEventBridge", 400, "AccessDeniedException"),
            "states": ("StepFunctions.AWSStepFunctionsException", "AWSStepFunctions", 400, "AccessDeniedException"),
            "DynamoDB": ("DynamoDB.AmazonDynamoDBException", "AmazonDynamoDBv2", 400, "AccessDeniedException"),
-           "DynamoDb": ("DynamoDb.DynamoDbException", "DynamoDb", 400, "AccessDeniedException")}
+           "SNS": ("SNS.AmazonSNSException", "AmazonSNS", 403, "AuthorizationError"),
+           **{prefix: (f"{prefix}.{prefix}Exception", prefix, 403 if prefix in ("Sqs", "S3", "Sns", "Iam", "Sts")
+                       else 400, "AccessDenied" if prefix in ("Sqs", "S3") else "AccessDeniedException")
+              for _, prefix in _SDK.values()}}
+
+
+# How the services name an access denied on the wire (IAM's refusal of the role's call).
+_ACCESS_DENIED = ("AccessDeniedException", "AccessDenied", "AuthorizationError",
+                  "AWS.SimpleQueueService.AccessDenied", "AuthorizationErrorException")
 
 
 def _denied(task_id: str, service: str, message: str) -> TaskFailed:
@@ -102,10 +119,16 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
                 and resource.action in _DYNAMODB and services is not None:
             return _service(services, task_id, "dynamodb", _DYNAMODB[resource.action], params, role, "DynamoDB",
                             metadata=True)
+        elif resource.integration is Integration.SERVICE and (resource.service, resource.action) in _OPTIMIZED \
+                and services is not None:
+            service, action, prefix = _OPTIMIZED[resource.service, resource.action]
+            if isinstance(params, dict) and "Message" in params:   # a JSON message may be given as JSON
+                params = {**params, "Message": _text(params["Message"])}
+            event = _service(services, task_id, service, action, params, role, prefix, metadata=True)
         elif resource.integration is Integration.AWS_SDK and resource.service in _SDK and services is not None:
             service, prefix = _SDK[resource.service]
             action = resource.action[:1].upper() + resource.action[1:]
-            return _service(services, task_id, service, action, params, role, prefix)
+            event = _service(services, task_id, service, action, params, role, prefix, sdk=True)
         elif resource.integration is Integration.START_EXECUTION:
             refused = _refused(services, role, task_id, "states", "StartExecution", {
                 "stateMachineArn": params.get("StateMachineArn")} if isinstance(params, dict) else {})
@@ -119,7 +142,8 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
             return TaskFailed(task_id, "States.Runtime",
                               f"Cumulo cannot run the Task resource {resource.arn}: it runs Lambda functions, "
                               "lambda:invoke, sqs:sendMessage, events:putEvents, states:startExecution, "
-                              "dynamodb:getItem/putItem/updateItem/deleteItem and aws-sdk:dynamodb:<action>.")
+                              "dynamodb:getItem/putItem/updateItem/deleteItem, sns:publish and "
+                              f"aws-sdk:<service>:<action> for {', '.join(sorted(_SDK))} (under cumulo up).")
     except CumuloError as err:
         prefix = {"lambda": "Lambda", "sqs": "SQS", "events": "EventBridge"}.get(resource.service, resource.service)
         return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
@@ -129,8 +153,10 @@ def run_task(targets: Targets, arn: str, command: InvokeTask, services: ServiceC
 
 
 def _service(services: ServiceCalls, task_id: str, service: str, action: str, params: Any, role: str | None,
-             prefix: str, metadata: bool = False) -> Event:
-    """One API call; a refusal is ``<prefix>.<error type>`` (an action not served: States.Runtime)."""
+             prefix: str, metadata: bool = False, sdk: bool = False) -> Event:
+    """One API call; a refusal is ``<prefix>.<error type>`` (an action not served: States.Runtime).
+    ``sdk``: an AWS SDK integration, whose error names always end in ``Exception`` (S3's
+    ``NoSuchKey`` is ``S3.NoSuchKeyException``), as Step Functions names them."""
     if not isinstance(params, dict):
         return TaskFailed(task_id, "States.Runtime", f"{service}:{action} needs Parameters")
     try:
@@ -138,9 +164,12 @@ def _service(services: ServiceCalls, task_id: str, service: str, action: str, pa
     except CumuloError as err:
         if err.type == "UnknownOperationException":
             return TaskFailed(task_id, "States.Runtime", err.message)
-        if err.type == "AccessDeniedException" and prefix in _DENIED:
+        if err.type in _ACCESS_DENIED and prefix in _DENIED:
             return _denied(task_id, prefix, err.message)
-        return TaskFailed(task_id, f"{prefix}.{err.type}", err.message)
+        name = err.type.rsplit(".", 1)[-1]
+        if sdk and not name.endswith("Exception"):
+            name += "Exception"
+        return TaskFailed(task_id, f"{prefix}.{name}", err.message)
     out = dict(answer or {})
     if metadata:       # what the optimized integrations add to the API's answer
         out.update({"SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/x-amz-json-1.0"},
