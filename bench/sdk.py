@@ -3,12 +3,13 @@ at module level, forked from the SDK zygote (zygote_main._warm_sdk), beside a fr
 same (the baseline, measured in the same run) and beside a handler that imports no SDK (what the SDK
 adds to a cold start).
 
-    python bench/sdk.py [--functions N]
+    python bench/sdk.py [--functions N] [--default]
 
 The functions run under a real ``cumulo up`` (the sandbox it chooses: namespaces under root) and get
 what ``cumulo up`` gives every function: ``AWS_ENDPOINT_URL`` and their role's temporary credentials,
 so the client is made as it is in production. Each function is new and its first invocation is timed
-(``SnapStart: None``: on-demand, no template). The figure is the wall time of ``Invoke`` from outside
+(``SnapStart: None``: on-demand, no template; ``--default``: SnapStart left unset, Cumulo's default,
+where the first invocation builds the version's template and forks from it). The figure is the wall time of ``Invoke`` from outside
 and Lambda's ``Init Duration`` from the REPORT line. Prints medians; asserts nothing (the target:
 ≤ 15 ms p50 for the cold start).
 """
@@ -36,6 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cumulo.runtime import catalog  # noqa: E402
 from sdk_calls import TRUST, _up  # noqa: E402
 
+SNAP = {} if "--default" in sys.argv else {"SnapStart": {"ApplyOn": "None"}}
+if "--default" in sys.argv:
+    sys.argv.remove("--default")
 HANDLERS = {
     "sdk": 'import boto3\nsqs = boto3.client("sqs")\ndef handler(event, context):\n    return {"ok": True}\n',
     "no sdk": 'import json\ndef handler(event, context):\n    return {"ok": True}\n',
@@ -80,7 +84,7 @@ def main() -> None:
                 for kind, text in HANDLERS.items():   # alternate, so load on a shared machine hits both alike
                     name = f"{kind.replace(' ', '')}{i}"
                     lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="app.handler",
-                                        Code={"ZipFile": _zip(text + f"# {i}\n")}, SnapStart={"ApplyOn": "None"})
+                                        Code={"ZipFile": _zip(text + f"# {i}\n")}, **SNAP)
                     time.sleep(0.05)
                     started = time.perf_counter()
                     answer = lam.invoke(FunctionName=name, LogType="Tail")
@@ -89,7 +93,8 @@ def main() -> None:
                         sys.exit(f"the function failed: {answer['Payload'].read()!r}")
                     log = base64.b64decode(answer["LogResult"]).decode()
                     report = next(line for line in log.splitlines() if line.startswith("REPORT"))
-                    inits[kind].append(float(report.split("Init Duration: ")[1].split(" ms")[0]))
+                    phase = "Init Duration: " if "Init Duration: " in report else "Restore Duration: "
+                    inits[kind].append(float(report.split(phase)[1].split(" ms")[0]))
         finally:
             proc.terminate()
             proc.wait(30)

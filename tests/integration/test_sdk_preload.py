@@ -124,3 +124,27 @@ def test_services_not_preloaded_load_from_where_the_sdk_is_inside(platform: Cumu
     assert result.function_error is None, result.payload
     assert result.json() == {"made": ["CodeDeploy", "XRay", "CloudWatch", "SQS"], "sdk_here": True,
                              "ca_bundle": True}
+
+
+OWN_SETTINGS = """
+import boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    return {"attempts": sqs.meta.config.retries.get("total_max_attempts"),
+            "credentials": sqs._request_signer._credentials.access_key}
+"""
+
+
+def test_a_functions_own_sdk_settings_are_read(platform: Cumulo) -> None:
+    """The preloaded session was made with no configuration file and its credential chain built
+    once, before any function: a function whose variables name a configuration file or a profile
+    (AWS_CONFIG_FILE, AWS_PROFILE …) still gets them, read as boto3 reads them (a session of its own)."""
+    files = {"app.py": OWN_SETTINGS, "aws/config": "[profile tuned]\nmax_attempts = 7\n",
+             "aws/credentials": "[tuned]\naws_access_key_id = AKIDFROMFILE\naws_secret_access_key = s\n"}
+    platform.create_function("own-settings", _zip(**files), "app.handler", snap_start="None", environment={
+        "AWS_CONFIG_FILE": "/var/task/aws/config", "AWS_SHARED_CREDENTIALS_FILE": "/var/task/aws/credentials",
+        "AWS_PROFILE": "tuned"})
+    result = platform.invoke("own-settings")
+    assert result.function_error is None, result.payload
+    assert result.json() == {"attempts": 7, "credentials": "AKIDFROMFILE"}
+    assert _sdk_zygote_children(platform)

@@ -253,6 +253,10 @@ def _warm_sdk(folder: str) -> None:
                                aws_access_key_id="warm", aws_secret_access_key="warm")
             except Exception:   # a service this SDK version lacks: skip it
                 continue
+        # The credential provider chain, built once here (~3 ms and two SSL contexts in each
+        # function's first client otherwise): its environment provider reads the function's
+        # variables when the client asks; no instance metadata provider (Lambda has none).
+        session._session.get_component("credential_provider")
     except Exception as exc:    # an SDK that does not import: environments import it themselves
         os.write(2, f"Cumulo: the runtime's AWS SDK could not be preloaded: {exc!r}\n".encode())
     finally:
@@ -277,6 +281,21 @@ class _RuntimePackages:
 
     def invalidate_caches(self) -> None:
         pass
+
+
+# What a function's environment may set that changes where boto3's default session reads its
+# configuration and credentials from. The preloaded session was built with none of them (and with no
+# configuration file), so a function that sets one gets a new session, which reads them as on AWS.
+_SDK_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CREDENTIAL_EXPIRATION",
+                 "AWS_METADATA_SERVICE_TIMEOUT", "AWS_METADATA_SERVICE_NUM_ATTEMPTS")
+
+
+def _own_sdk_settings() -> None:
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None and any(name in os.environ for name in _SDK_SETTINGS):
+        boto3.DEFAULT_SESSION = None   # the next boto3.client() makes a session of the function's own
 
 
 def _forget_bundled(folders: list[str]) -> None:
@@ -522,6 +541,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
             _forget_bundled(sys.path[:-len(platform_paths) or None])
             if runtime_packages and shown[-1] != runtime_packages:
                 _relocate_preloaded(shown[-1], runtime_packages)
+            _own_sdk_settings()
         for name in [m for m in sys.modules if m == "cumulo" or m.startswith("cumulo.")]:
             del sys.modules[name]   # the runtime keeps its references; a function cannot import it
         for stream in (sys.stdout, sys.stderr):
