@@ -27,6 +27,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -37,9 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cumulo.runtime import catalog  # noqa: E402
 from sdk_calls import TRUST, _up  # noqa: E402
 
-SNAP = {} if "--default" in sys.argv else {"SnapStart": {"ApplyOn": "None"}}
-if "--default" in sys.argv:
-    sys.argv.remove("--default")
 HANDLERS = {
     "sdk": 'import boto3\nsqs = boto3.client("sqs")\ndef handler(event, context):\n    return {"ok": True}\n',
     "no sdk": 'import json\ndef handler(event, context):\n    return {"ok": True}\n',
@@ -59,7 +57,9 @@ def _zip(text: str) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--functions", type=int, default=20, help="new functions of each kind")
+    parser.add_argument("--default", action="store_true", help="SnapStart left unset (templates)")
     args = parser.parse_args()
+    snap: dict[str, Any] = {} if args.default else {"SnapStart": {"ApplyOn": "None"}}
     folder = catalog.runtime_packages_dir()
     if folder is None:
         sys.exit("boto3 is not installed beside this interpreter")
@@ -84,7 +84,7 @@ def main() -> None:
                 for kind, text in HANDLERS.items():   # alternate, so load on a shared machine hits both alike
                     name = f"{kind.replace(' ', '')}{i}"
                     lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="app.handler",
-                                        Code={"ZipFile": _zip(text + f"# {i}\n")}, **SNAP)
+                                        Code={"ZipFile": _zip(text + f"# {i}\n")}, **snap)
                     time.sleep(0.05)
                     started = time.perf_counter()
                     answer = lam.invoke(FunctionName=name, LogType="Tail")
