@@ -13,7 +13,7 @@ from typing import Any, Protocol, Sequence
 
 from cumulo.console.charts import Series, chart, sparkline
 from cumulo.console.html import Safe, join, render, url
-from cumulo.metrics.service import statistic_value
+from cumulo.metrics.service import dims_key, statistic_value
 from cumulo.observe.metrics import LAMBDA, Aggregate
 
 __all__ = ["RANGES", "MetricReads", "AlarmReads", "Window", "window", "function_charts", "metrics_page",
@@ -28,6 +28,8 @@ SPARK_PERIOD = 300
 class MetricReads(Protocol):
     def series(self, namespace: str, metric: str, dims: list[tuple[str, str]], period: int, start: float,
                end: float) -> dict[int, Aggregate]: ...
+    def series_many(self, namespace: str, metrics: list[str], dims: list[list[tuple[str, str]]], period: int,
+                    start: float, end: float) -> dict[tuple[str, str], dict[int, Aggregate]]: ...
 
 
 class AlarmReads(Protocol):
@@ -58,7 +60,10 @@ def _values(reads: MetricReads, metric: str, stats: Sequence[str], dims: list[tu
             zero: bool) -> list[list[float | None]]:
     """For each statistic, one value per period of ``w`` (one read of the metric for them all); a
     period without data is 0 for a count (``zero``), else a gap."""
-    found = reads.series(LAMBDA, metric, dims, w.period, w.start, w.end)
+    return _points(reads.series(LAMBDA, metric, dims, w.period, w.start, w.end), stats, w, zero)
+
+
+def _points(found: dict[int, Aggregate], stats: Sequence[str], w: Window, zero: bool) -> list[list[float | None]]:
     out: list[list[float | None]] = []
     for stat in stats:
         values: list[float | None] = []
@@ -95,14 +100,21 @@ def function_charts(reads: MetricReads, function: str, w: Window) -> Safe:
                   d=chart("Concurrent executions", [concurrency], w.start, w.period))
 
 
-def function_sparklines(reads: MetricReads, function: str, w: Window) -> tuple[Safe, Safe]:
-    """A functions-list row's two small lines: error rate (%) and p99 duration, over ``w``."""
-    dims = _dims(function)
-    [invocations] = _values(reads, "Invocations", ["Sum"], dims, w, zero=False)
-    [errors] = _values(reads, "Errors", ["Sum"], dims, w, zero=True)
-    rate = [None if n is None or n <= 0 else 100.0 * (e or 0.0) / n for n, e in zip(invocations, errors)]
-    [p99] = _values(reads, "Duration", ["p99"], dims, w, zero=False)
-    return sparkline(rate, f"Error rate, last {w.name}", "%"), sparkline(p99, f"p99 duration, last {w.name}", "ms")
+def function_sparklines(reads: MetricReads, functions: Sequence[str], w: Window) -> dict[str, tuple[Safe, Safe]]:
+    """Each functions-list row's two small lines, error rate (%) and p99 duration over ``w``, for all
+    the page's functions from one read of the metric store (``series_many``)."""
+    found = reads.series_many(LAMBDA, ["Invocations", "Errors", "Duration"], [_dims(f) for f in functions],
+                              w.period, w.start, w.end)
+    out: dict[str, tuple[Safe, Safe]] = {}
+    for function in functions:
+        key = dims_key(_dims(function))
+        [invocations] = _points(found.get(("Invocations", key), {}), ["Sum"], w, zero=False)
+        [errors] = _points(found.get(("Errors", key), {}), ["Sum"], w, zero=True)
+        rate = [None if n is None or n <= 0 else 100.0 * (e or 0.0) / n for n, e in zip(invocations, errors)]
+        [p99] = _points(found.get(("Duration", key), {}), ["p99"], w, zero=False)
+        out[function] = (sparkline(rate, f"Error rate, last {w.name}", "%"),
+                         sparkline(p99, f"p99 duration, last {w.name}", "ms"))
+    return out
 
 
 def _range_links(function: str, current: str) -> Safe:

@@ -64,18 +64,20 @@ def login_page(error: str = "") -> Safe:
 
 # -- functions ------------------------------------------------------------------
 def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int = 0,
-                   sparks: Callable[[str], tuple[Safe, Safe]] | None = None) -> Safe:
-    """A page of functions, each with its last invocations from the log and, given ``sparks``, the
-    last hour's error rate and p99 duration as small lines."""
+                   sparks: Callable[[list[str]], dict[str, tuple[Safe, Safe]]] | None = None) -> Safe:
+    """A page of functions, each with its last invocations from the log and, given ``sparks`` (the
+    page's function names -> each one's), the last hour's error rate and p99 duration as small lines."""
     every = sorted(c.list_functions(), key=lambda f: f.name)
     shown = [f for f in every if q.lower() in f.name.lower()] if q else every
     pages = max(1, (len(shown) + PAGE_SIZE - 1) // PAGE_SIZE)
     page_no = min(max(page_no, 0), pages - 1)
     rows = []
-    for f in shown[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]:
+    on_page = shown[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]
+    lines = sparks([f.name for f in on_page]) if sparks is not None and on_page else {}
+    for f in on_page:
         s = telemetry.summary(f.name)
         rate = s.error_rate
-        errors, p99 = sparks(f.name) if sparks is not None else (Safe(""), Safe(""))
+        errors, p99 = lines.get(f.name, (Safe(""), Safe("")))
         rows.append(render(
             '<tr><td><a href="{href}">{name}</a></td><td>{runtime}</td><td class="num">{memory} MB</td>'
             '<td>{last}</td><td class="num">{count}</td><td class="num{bad}">{rate}</td><td>{errors}</td>'

@@ -250,7 +250,7 @@ class Console:
                 number = 0
             w = metrics_view.window(metrics_view.SPARK_RANGE, period=metrics_view.SPARK_PERIOD)
             body = pages.functions_list(self.c, self.telemetry, q.get("q", ""), number,
-                                        lambda name: metrics_view.function_sparklines(self.c.metrics, name, w))
+                                        lambda names: metrics_view.function_sparklines(self.c.metrics, names, w))
             return self._ok("Functions", body, "f", s)
         if head == "functions" and len(parts) == 2:
             w = metrics_view.window(q.get("range", "1h"))

@@ -249,9 +249,24 @@ class MetricsService:
         """One metric's aggregates per ``period`` over [start, end), from the coarsest stored period
         that is still kept for ``start`` and divides ``period`` (every stored period holds every point,
         merged: the coarsest gives the same aggregates from the fewest rows)."""
+        key = dims_key(dims)
+        return self._series(namespace, [metric], [key], period, start, end,
+                            lambda stored, lo, hi: self._data.read(namespace, metric, key, stored, lo, hi)
+                            ).get((metric, key), {})
+
+    def series_many(self, namespace: str, metrics: list[str], dims: list[list[tuple[str, str]]], period: int,
+                    start: float, end: float) -> dict[tuple[str, str], dict[int, Aggregate]]:
+        """``series`` of every metric for every dimension set, read in one query of the metric store
+        (``MetricData.read_many``; a page's sparklines for all its functions): (metric, dims_key(dims))
+        -> aggregates per period; a series without data is absent."""
+        keys = [dims_key(d) for d in dims]
+        return self._series(namespace, metrics, keys, period, start, end,
+                            lambda stored, lo, hi: self._data.read_many(namespace, metrics, keys, stored, lo, hi))
+
+    def _series(self, namespace: str, metrics: list[str], keys: list[str], period: int, start: float, end: float,
+                read: Callable[[int, int, int], list[MetricPoint]]) -> dict[tuple[str, str], dict[int, Aggregate]]:
         self.flush()      # what the recorder holds is readable at once
         now = self._clock.now()
-        key = dims_key(dims)
         start_i, end_i = int(start) // period * period, int(math.ceil(end))
         rows: list[MetricPoint] = []
         # the coarsest period kept for ``start`` that divides ``period``; 1-s rows only for periods under
@@ -260,16 +275,17 @@ class MetricsService:
         for stored in choices:
             if period % stored and stored > 1 or now - start > RETENTION_S[stored] + period:
                 continue
-            rows = self._data.read(namespace, metric, key, stored, start_i // stored * stored, end_i)
+            rows = read(stored, start_i // stored * stored, end_i)
             if rows or stored >= 60:
                 break
-        out: dict[int, Aggregate] = {}
+        out: dict[tuple[str, str], dict[int, Aggregate]] = {}
         for p in rows:
+            series = out.setdefault((p.metric, p.dims), {})
             t = p.ts // period * period
-            agg = out.get(t)
+            agg = series.get(t)
             point = Aggregate(p.count, p.sum, p.min, p.max, p.hist, p.unit)
             if agg is None:
-                out[t] = Aggregate(p.count, p.sum, p.min, p.max, dict(p.hist), p.unit)
+                series[t] = Aggregate(p.count, p.sum, p.min, p.max, dict(p.hist), p.unit)
             else:
                 agg.merge(point)
         return out

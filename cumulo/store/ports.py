@@ -35,7 +35,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO, ContextManager, Iterable, Iterator, Protocol
+from typing import Any, BinaryIO, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 __all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
            "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
@@ -404,6 +404,10 @@ class MetricData(Protocol):
     def read(self, namespace: str, metric: str, dims: str, period: int, start_s: int,
              end_s: int) -> list[MetricPoint]:
         """The rows of one metric at one stored period with ``start_s <= ts < end_s``, by time."""
+    def read_many(self, namespace: str, metrics: Sequence[str], dims: Sequence[str], period: int, start_s: int,
+                  end_s: int) -> list[MetricPoint]:
+        """``read`` of every (metric, dims) pair of ``metrics`` × ``dims`` at once, in one query (a
+        page's sparklines for all its functions): their rows, by (metric, dims, ts)."""
     def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
         """(namespace, metric, dims, last seen s) of metrics with data since ``since_s``."""
     def prune(self, period: int, before_s: int) -> int:

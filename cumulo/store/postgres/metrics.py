@@ -9,11 +9,11 @@ into (``FOR UPDATE``, taken in key order so two flushes never wait on each other
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from cumulo.store.ports import MetricPoint
 from cumulo.store.postgres.database import Database
-from cumulo.store.sqlite_messages.metrics import catalog_query
+from cumulo.store.sqlite_messages.metrics import catalog_query, read_many_query
 
 __all__ = ["PostgresMetricData", "SCHEMA"]
 
@@ -84,6 +84,15 @@ class PostgresMetricData:
         return [MetricPoint(namespace, metric, dims, int(ts), count, total, low, high,
                             {int(k): n for k, n in json.loads(hist).items()}, unit)
                 for ts, count, total, low, high, hist, unit in rows]
+
+    def read_many(self, namespace: str, metrics: Sequence[str], dims: Sequence[str], period: int, start_s: int,
+                  end_s: int) -> list[MetricPoint]:
+        sql, args = read_many_query(namespace, metrics, dims, period, start_s, end_s, "%s")
+        if not args:
+            return []
+        return [MetricPoint(namespace, metric, key, int(ts), count, total, low, high,
+                            {int(k): n for k, n in json.loads(hist).items()}, unit)
+                for metric, key, ts, count, total, low, high, hist, unit in self._database.all(sql, args)]
 
     def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
         sql, args = catalog_query(namespace, metric, since_s, "%s")

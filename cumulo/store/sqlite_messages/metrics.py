@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from cumulo.store.ports import MetricPoint
 from cumulo.store.sqlite_messages.database import MessageDatabase
 
-__all__ = ["SQLiteMetricData", "SCHEMA", "catalog_query"]
+__all__ = ["SQLiteMetricData", "SCHEMA", "catalog_query", "read_many_query", "MAX_READ_MANY"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric_data (
@@ -80,6 +80,17 @@ class SQLiteMetricData:
                             {int(k): n for k, n in json.loads(hist).items()}, unit)
                 for ts, count, total, low, high, hist, unit in rows]
 
+    def read_many(self, namespace: str, metrics: Sequence[str], dims: Sequence[str], period: int, start_s: int,
+                  end_s: int) -> list[MetricPoint]:
+        sql, args = read_many_query(namespace, metrics, dims, period, start_s, end_s, "?")
+        if not args:
+            return []
+        with self.database.lock:
+            rows = self.database.connection.execute(sql, args).fetchall()
+        return [MetricPoint(namespace, metric, key, ts, count, total, low, high,
+                            {int(k): n for k, n in json.loads(hist).items()}, unit)
+                for metric, key, ts, count, total, low, high, hist, unit in rows]
+
     def catalog(self, namespace: str | None, metric: str | None, since_s: int) -> list[tuple[str, str, str, int]]:
         sql, args = catalog_query(namespace, metric, since_s, "?")
         with self.database.lock:
@@ -100,6 +111,24 @@ class SQLiteMetricData:
 
 
 _PERIODS = (1, 60, 300, 3600)
+
+
+MAX_READ_MANY = 500     # (metric, dims) pairs in one read_many: well under both drivers' parameter limits
+
+
+def read_many_query(namespace: str, metrics: Sequence[str], dims: Sequence[str], period: int, start_s: int,
+                    end_s: int, mark: str) -> tuple[str, list[object]]:
+    """``read_many``'s query and its arguments (none: nothing to read), for both backends: IN lists
+    on the primary key's leading columns, so each pair is an index seek."""
+    metrics, dims = list(dict.fromkeys(metrics)), list(dict.fromkeys(dims))
+    if not metrics or not dims:
+        return "", []
+    if len(metrics) * len(dims) > MAX_READ_MANY:
+        raise ValueError(f"read_many reads at most {MAX_READ_MANY} series at once")
+    sql = (f"SELECT metric, dims, ts, count, sum, min, max, hist, unit FROM metric_data WHERE namespace = {mark} "
+           f"AND metric IN ({', '.join([mark] * len(metrics))}) AND dims IN ({', '.join([mark] * len(dims))}) "
+           f"AND period = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY metric, dims, ts")
+    return sql, [namespace, *metrics, *dims, period, start_s, end_s]
 
 
 def catalog_query(namespace: str | None, metric: str | None, since_s: int, mark: str) -> tuple[str, list[object]]:

@@ -155,3 +155,25 @@ def test_get_metric_data_with_math(service: MetricsService) -> None:
     with pytest.raises(CloudWatchError, match="Unrecognized metric id"):
         service.get_metric_data({"StartTime": T0, "EndTime": T0 + 60, "MetricDataQueries": [
             {"Id": "e", "Expression": "zz * 2"}]})
+
+
+def test_series_many_gives_each_series_what_series_gives(service: MetricsService, clock: FakeClock) -> None:
+    for i, fn in enumerate(("a", "b", "c")):
+        for minute in range(0, 40, 7):
+            service.put_metric_data("App", [
+                {"MetricName": "Invocations", "Value": 1 + i + minute, "Timestamp": T0 + 60 * minute,
+                 "Dimensions": [{"Name": "FunctionName", "Value": fn}]},
+                {"MetricName": "Duration", "Values": [i + 1.0, 50.0 + minute], "Counts": [3.0, 1.0],
+                 "Timestamp": T0 + 60 * minute + 5, "Dimensions": [{"Name": "FunctionName", "Value": fn}]}])
+    clock.advance(3600)
+    dims = [[("FunctionName", fn)] for fn in ("a", "c", "missing")]
+    for period in (60, 300, 900):
+        many = service.series_many("App", ["Invocations", "Duration", "Errors"], dims, period, T0, T0 + 3600)
+        for metric in ("Invocations", "Duration", "Errors"):
+            for d in dims:
+                one = service.series("App", metric, d, period, T0, T0 + 3600)
+                key = (metric, f'[["FunctionName","{d[0][1]}"]]')
+                assert {t: vars(a) for t, a in many.get(key, {}).items()} == {t: vars(a) for t, a in one.items()}
+                assert one or metric == "Errors" or d[0][1] == "missing"
+        assert ("Invocations", '[["FunctionName","b"]]') not in many and ("Errors", '[["FunctionName","a"]]') \
+            not in many

@@ -115,6 +115,37 @@ def test_metric_rows_add_up_whichever_node_merged_them(parts: tuple[ObjectBodies
     assert [p.ts for p in node_a.read("Shop", "Orders", '[["Store","1"]]', 1, 0, 3600)] == [130]
 
 
+_METRICS = ["Invocations", "Errors", "Duration"]
+_DIMS = ['[["FunctionName","a"]]', '[["FunctionName","b"]]', '[["FunctionName","c\'; --"]]', "[]"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_METRICS), st.sampled_from(_DIMS), st.integers(0, 7_200),
+                          st.floats(0, 1e6)), max_size=40),
+       st.lists(st.sampled_from(_METRICS), unique=True), st.lists(st.sampled_from(_DIMS + ["[]x"]), unique=True),
+       st.sampled_from([60, 300]), st.integers(0, 3_600), st.integers(0, 7_200))
+def test_read_many_is_every_pairs_read_in_one_query(parts: tuple[ObjectBodies, Callable[[], MetricData]],
+                                                    points: list[tuple[str, str, int, float]], metrics: list[str],
+                                                    dims: list[str], period: int, start: int, end: int) -> None:
+    _, opened = parts
+    data = opened()
+    data.prune(60, 10 ** 9), data.prune(300, 10 ** 9)            # a clean slate for each example
+    data.merge([MetricPoint("AWS/Lambda", m, d, ts, 1.0, v, v, v, {1: 1.0}, "Count") for m, d, ts, v in points]
+               + [MetricPoint("Other", m, d, ts, 1.0, v, v, v, {}, "Count") for m, d, ts, v in points[:3]],
+               (60, 300))
+    expected = [p for m in sorted(metrics) for d in sorted(dims)
+                for p in data.read("AWS/Lambda", m, d, period, start, end)]
+    got = data.read_many("AWS/Lambda", metrics, dims, period, start, end)
+    assert got == expected
+
+
+def test_read_many_refuses_more_series_than_its_bound(parts: tuple[ObjectBodies, Callable[[], MetricData]]) -> None:
+    from cumulo.store.sqlite_messages.metrics import MAX_READ_MANY
+    _, opened = parts
+    with pytest.raises(ValueError):
+        opened().read_many("AWS/Lambda", ["Invocations", "Errors"], [str(i) for i in range(MAX_READ_MANY)], 60, 0, 60)
+
+
 def test_trace_segments_put_on_one_node_are_read_on_another(tmp_path: Path, request: pytest.FixtureRequest,
                                                           backend_name: str) -> None:
     from cumulo.store.ports import TraceSegments
