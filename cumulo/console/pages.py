@@ -10,7 +10,9 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from cumulo.console import graph
+from cumulo.errors import ResourceNotFoundException
+from cumulo.logs.patterns import Pattern, PatternError, compile_pattern
+from cumulo.console import graph, triggers
 from cumulo.console.html import Safe, join, render, url
 from cumulo.console.samples import SAMPLES
 from cumulo.console.telemetry import Invocation, Telemetry
@@ -67,12 +69,17 @@ def functions_list(c: "Cumulo", telemetry: Telemetry, q: str = "", page_no: int 
                    sparks: Callable[[list[str]], dict[str, tuple[Safe, Safe]]] | None = None) -> Safe:
     """A page of functions, each with its last invocations from the log and, given ``sparks`` (the
     page's function names -> each one's), the last hour's error rate and p99 duration as small lines."""
-    every = sorted(c.list_functions(), key=lambda f: f.name)
-    shown = [f for f in every if q.lower() in f.name.lower()] if q else every
+    every = c.store.function_names()          # names only: just the page's configurations are read
+    shown = [n for n in every if q.lower() in n.lower()] if q else every
     pages = max(1, (len(shown) + PAGE_SIZE - 1) // PAGE_SIZE)
     page_no = min(max(page_no, 0), pages - 1)
     rows = []
-    on_page = shown[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]
+    on_page = []
+    for n in shown[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]:
+        try:
+            on_page.append(c.get_function_configuration(n))
+        except ResourceNotFoundException:       # deleted since the names were read
+            continue
     lines = sparks([f.name for f in on_page]) if sparks is not None and on_page else {}
     for f in on_page:
         s = telemetry.summary(f.name)
@@ -140,6 +147,7 @@ def function_page(c: "Cumulo", telemetry: Telemetry, name: str, csrf: str, paylo
     reserved = c.get_function_concurrency(name)
     provisioned = [(q, n) for fn, q, n in c.store.list_provisioned_concurrency() if fn == name]
     mappings = c.mappings.list(function_name=name)
+    linked = triggers.links_of(c, name)
     config = _dl([("ARN", c.arns.function(name)),
                   ("Runtime", f.runtime), ("Handler", f.handler), ("Memory", f"{f.memory_size} MB"),
                   ("Timeout", f"{f.timeout} s"), ("Ephemeral storage", f"{f.ephemeral_storage} MB"),
@@ -175,9 +183,11 @@ def function_page(c: "Cumulo", telemetry: Telemetry, name: str, csrf: str, paylo
         '<th scope="col">Last modified</th></tr></thead><tbody>{versions}</tbody></table>'
         '<h2>Aliases</h2><table><thead><tr><th scope="col">Alias</th><th scope="col">Version</th>'
         '<th scope="col">Weights</th></tr></thead><tbody>{aliases}</tbody></table>'
-        '<h2>Event sources</h2><table><thead><tr><th scope="col">Source</th><th scope="col">State</th>'
+        '<h2 id="triggers">Triggers and destinations</h2>{graph}{links}'
+        '<h3>Event-source mappings</h3><table><thead><tr><th scope="col">Source</th><th scope="col">State</th>'
         '<th scope="col" class="num">Batch</th><th scope="col">Mapping</th></tr></thead><tbody>{sources}</tbody>'
         '</table>',
+        graph=triggers.triggers_svg(name, *linked), links=triggers.triggers_table(*linked),
         logs=url("logs", function=name), name=name, action=url("functions", name, "invoke"), csrf=csrf,
         options=options, payload=payload or SAMPLES["Hello world"], result=shown or Safe(""),
         invocations=_invocations_table(name, telemetry.invocations(name)), config=config, conc=conc,
@@ -214,26 +224,43 @@ def request_log(c: "Cumulo", name: str, request_id: str, since_ms: int | None) -
 
 
 # -- logs -------------------------------------------------------------------------
-def matches(message: str, terms: list[str]) -> bool:
-    """The console's filter: every term must be in the line, a term with a leading '-' must not."""
-    return all((t[1:] not in message) if t.startswith("-") and len(t) > 1 else (t in message) for t in terms)
+def log_filter(text: str) -> Pattern:
+    """The tail's filter: a CloudWatch Logs filter pattern (``cumulo/logs/patterns.py``, what
+    FilterLogEvents takes: terms, ``-term``, ``?term``, ``"phrases"``, ``%regex%``, JSON selectors
+    ``{ $.level = "ERROR" }``, space-delimited ``[ip, user, status = 5*]``); PatternError if unreadable."""
+    return compile_pattern(text)
+
+
+def matches(message: str, pattern: str) -> bool:
+    """Whether a log line passes the filter pattern ``pattern``."""
+    return log_filter(pattern).match(message)
 
 
 def logs_page(c: "Cumulo", function: str, filter_text: str) -> Safe:
-    names = sorted(f.name for f in c.list_functions())
+    names = c.store.function_names()
     options = join(render('<option value="{n}"{sel}>{n}</option>', n=n,
                           sel=Safe(" selected") if n == function else Safe("")) for n in names)
-    return render(
-        '<form method="get" action="/logs"><label for="function">Function</label><select id="function" '
-        'name="function"><option value="">All functions</option>{options}</select>'
-        '<label for="filter">Filter (words that must appear; -word must not)</label>'
-        '<input type="search" id="filter" name="filter" value="{filter}"> <button class="plain">Tail</button></form>'
+    try:
+        log_filter(filter_text)
+        problem = Safe("")
+    except PatternError as err:
+        problem = render('<p class="flash error" role="alert" id="filter-error">Invalid filter pattern: {m}</p>',
+                         m=err.message)
+    tail = Safe("") if problem else render(
         '<p>Tail: <span id="tail-state" role="status">connecting…</span></p>'
         '<div id="tail" class="log" aria-live="polite" data-stream="{stream}">'
         '<div id="tail-empty" class="mark">Waiting for new lines…</div></div>'
         '<noscript><p>The live tail needs JavaScript; <a href="{stream}">the stream</a> can be read as text.</p>'
-        '</noscript>',
-        options=options, filter=filter_text, stream=url("logs", "stream", function=function, filter=filter_text))
+        '</noscript>', stream=url("logs", "stream", function=function, filter=filter_text))
+    return render(
+        '<form method="get" action="/logs"><label for="function">Function</label><select id="function" '
+        'name="function"><option value="">All functions</option>{options}</select>'
+        '<label for="filter">Filter pattern <span class="muted">(CloudWatch Logs syntax: <code>ERROR -timeout</code>, '
+        '<code>?WARN ?ERROR</code>, <code>"exact phrase"</code>, <code>{{ $.level = "ERROR" }}</code>, '
+        '<code>[ip, user, status = 5*]</code>)</span></label>'
+        '<input type="search" id="filter" name="filter" value="{filter}"> <button class="plain">Tail</button></form>'
+        '{problem}{tail}',
+        options=options, filter=filter_text, problem=problem, tail=tail)
 
 
 # -- state machines -----------------------------------------------------------------

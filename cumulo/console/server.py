@@ -45,6 +45,7 @@ from cumulo.console.static import CSS, JS
 from cumulo.console.telemetry import LogTelemetry, Telemetry
 from cumulo.deploy import stacks
 from cumulo.errors import CumuloError
+from cumulo.logs.patterns import PatternError
 
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
@@ -273,6 +274,11 @@ class Console:
         if head == "logs" and len(parts) == 1:
             return self._ok("Logs", pages.logs_page(self.c, q.get("function", ""), q.get("filter", "")), "l", s)
         if head == "logs" and parts[1:] == ["stream"]:
+            try:
+                pages.log_filter(q.get("filter", ""))
+            except PatternError as err:
+                return Response(400, f"InvalidParameterException: Invalid filter pattern: {err.message}\n".encode(),
+                                [("content-type", "text/plain; charset=utf-8"), *_SECURITY])
             return Response(200, b"", [("content-type", "text/event-stream; charset=utf-8"), *_SECURITY],
                             stream=self.tail(q.get("function", ""), q.get("filter", "")))
         if head == "states" and len(parts) == 1:
@@ -432,8 +438,8 @@ class Console:
     def tail(self, function: str, filter_text: str, max_s: float = TAIL_MAX_S,
              poll_s: float = TAIL_POLL_S) -> Iterator[bytes]:
         """Server-sent events: each new log line (of ``function``, or of every function) that passes the
-        filter, as JSON; a comment every 15 s keeps proxies from closing the stream."""
-        terms = filter_text.split()
+        filter pattern (CloudWatch Logs' syntax, ``pages.log_filter``), as JSON; a comment every 15 s keeps proxies from closing the stream."""
+        pattern = pages.log_filter(filter_text)
         started = time.time()
         since = int(started * 1000) - 60_000       # the last minute first
         last_id = 0
@@ -445,7 +451,7 @@ class Console:
             self.c.get_function_configuration(function)     # an unknown function: 404 before the stream
         while time.time() - started < max_s:
             if not function and time.monotonic() - names_at > 10:
-                names, names_at = [f.name for f in self.c.list_functions()], time.monotonic()
+                names, names_at = self.c.store.function_names(), time.monotonic()
             records = []
             for name in ([function] if function else names):
                 records.extend(self.c.get_logs(name, since_ms=since, after_id=last_id, limit=500))
@@ -456,7 +462,7 @@ class Console:
                 # lines come out of order by at most an invocation's length (15 minutes): the index's
                 # range need not reach further back than that before the newest line seen
                 since = max(since, r.timestamp_ms - 16 * 60_000)
-                if matches(r.message, terms):
+                if pattern.match(r.message):
                     out.append(b"data: " + json.dumps({"id": r.id, "function": r.function, "timestamp": r.timestamp_ms,
                                                        "requestId": r.request_id, "message": r.message}).encode()
                                + b"\n\n")

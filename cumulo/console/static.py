@@ -37,7 +37,10 @@ stroke:#687078;stroke-width:1.5}.graph .state text{font:12px system-ui,sans-seri
 stroke-width:3}.graph .failed text{fill:var(--bad);font-weight:700}.graph .current rect{fill:#fff4d6;stroke:var(--run);
 stroke-width:3}.graph .edge{fill:none;stroke:#879196;stroke-width:1.3}.graph .edge.catch{stroke-dasharray:4 3}
 .graph .edge.branch,.graph .edge.join{stroke-dasharray:2 3}.graph .edge.walked{stroke:var(--good);stroke-width:2.2}
-.graph marker path{fill:#687078}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:var(--bad);font-weight:600}
+.graph marker path{fill:#687078}.triggers{max-width:100%;height:auto;background:#fbfbfb;border:1px solid var(--line)}
+.triggers rect{fill:#fff;stroke:#687078;stroke-width:1.5}.triggers text{font:12px system-ui,sans-serif;fill:#16191f}
+.triggers .function rect{fill:#eef4fb;stroke:#0b5cad;stroke-width:2}.triggers .edge{fill:none;stroke:#687078;
+stroke-width:1.3}.triggers marker path{fill:#687078}.triggers .destination rect{stroke-dasharray:5 3}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:var(--bad);font-weight:600}
 .status-SUCCEEDED{color:var(--good)}.status-RUNNING{color:var(--run)}.login{max-width:28em}.pager{margin:.5em 0}
 .log .field{display:inline-block;margin-right:10px;padding:0 4px;background:#1d3047;border-radius:3px}
 .pill{display:inline-block;padding:0 6px;border-radius:8px;background:var(--soft);font-size:.85em}

@@ -270,6 +270,10 @@ class SQLiteStore:
             rows = self._db.execute("SELECT latest, reserved_concurrency FROM functions ORDER BY name").fetchall()
         return [FunctionRecord(self._load(r[0]), r[1]) for r in rows]
 
+    def function_names(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT name FROM functions ORDER BY name")]
+
     def update_latest(self, config: FunctionConfiguration, expected_revision: str | None = None) -> None:
         with self._tx():
             current = self._load(self._latest_row(config.name)[0])

@@ -144,9 +144,23 @@ def test_execution_path_names_the_failing_and_the_current_state() -> None:
     assert execution_path([entered("a"), exited("a"), {"type": "ExecutionSucceeded"}]) == (["a"], None, None)
 
 
-def test_filter_terms() -> None:
-    assert matches("got 1 ERROR", ["got", "ERROR"]) and not matches("got 1", ["got", "ERROR"])
-    assert not matches("START RequestId", ["-START"]) and matches("got", ["-START"]) and matches("x", [])
+def test_the_tails_filter_is_cloudwatchs_filter_pattern_syntax() -> None:
+    assert matches("got 1 ERROR", "got ERROR") and not matches("got 1", "got ERROR")
+    assert not matches("START RequestId", "-START") and matches("got", "-START") and matches("x", "")
+    assert matches("a WARN here", "?WARN ?ERROR") and not matches("all fine", "?WARN ?ERROR")
+    assert matches('{"level": "ERROR", "ms": 250}', '{ $.level = "ERROR" && $.ms > 200 }')
+    assert not matches('{"level": "INFO", "ms": 250}', '{ $.level = "ERROR" }') and not matches("ERROR", "{ $.a = 1 }")
+    assert matches("10.0.0.1 bob 503 12", "[ip, user, status = 5*, bytes]")
+    assert matches("said exactly this phrase", '"exactly this"') and not matches("exactly, this", '"exactly this"')
+
+
+def test_an_execution_path_starts_again_at_a_redrive() -> None:
+    def entered(n: str) -> dict[str, Any]:
+        return {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": n}}
+
+    first = [entered("a"), {"type": "ExecutionFailed"}]
+    assert execution_path(first) == (["a"], "a", None)
+    assert execution_path(first + [{"type": "ExecutionRedriven"}, entered("a")]) == (["a", "a"], None, "a")
 
 
 # -- telemetry from REPORT lines -----------------------------------------------------------
@@ -282,6 +296,30 @@ def test_a_missing_function_is_a_not_found_page(cumulo: Cumulo, console: Callabl
     assert reply.status == 404 and b"ResourceNotFoundException" in reply.body and b"nope" in reply.body
     reply = b.get("/functions/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert reply.status == 400 and b"&lt;script&gt;alert(1)" in reply.body and b"<script>alert" not in reply.body
+
+
+def test_the_tail_takes_json_filter_patterns_and_refuses_unreadable_ones(
+        cumulo: Cumulo, console: Callable[..., Console], deploy: Callable[..., str]) -> None:
+    name = deploy("import json\ndef handler(e, c):\n    print(json.dumps({'level': e['level'], 'n': e['n']}))\n")
+    c = console()
+    stream = c.tail(name, '{ $.level = "ERROR" }', max_s=5, poll_s=0.05)
+    assert next(stream) == b"retry: 2000\n\n"
+    cumulo.invoke(name, json.dumps({"level": "INFO", "n": 1}))
+    cumulo.invoke(name, json.dumps({"level": "ERROR", "n": 2}))
+    got = []
+    for chunk in stream:
+        got += [json.loads(line[6:]) for line in chunk.decode().splitlines() if line.startswith("data: ")]
+        if got:
+            break
+    assert [json.loads(g["message"].split("\t")[-1]) for g in got] == [{"level": "ERROR", "n": 2}]
+    b = logged_in(cumulo, c)
+    def get(path: str) -> Any:
+        return c.handle(Incoming("GET", path, {"function": name, "filter": "{ $.level ="},
+                                 {**HOST, "cookie": b.cookie}, b"", "127.0.0.1"))
+    reply = get("/logs/stream")
+    assert reply.status == 400 and b"Invalid filter pattern" in reply.body
+    page = get("/logs").body.decode()
+    assert 'id="filter-error"' in page and "data-stream" not in page
 
 
 def test_the_tail_streams_new_lines_that_pass_the_filter(cumulo: Cumulo, console: Callable[..., Console],
@@ -462,3 +500,50 @@ def test_queues_show_the_age_of_their_oldest_message(cumulo: Cumulo, console: Ca
     busy = re.search(r'<tr data-queue="busy">(.*?)</tr>', page).group(1)
     idle = re.search(r'<tr data-queue="idle">(.*?)</tr>', page).group(1)
     assert re.search(r'<td class="num">\d s</td>', busy) and '<td class="num">—</td>' in idle
+
+
+def test_a_functions_triggers_are_drawn_from_sources_to_destinations(
+        cumulo: Cumulo, console: Callable[..., Console], deploy: Callable[..., str]) -> None:
+    name = deploy("def handler(e, c):\n    return e\n")
+    arn = cumulo.arns.function(name)
+    for q in ("jobs", "done", "dead"):
+        cumulo.queues.create_queue(q)
+    cumulo.mappings.create(EventSourceArn=cumulo.queues.arn("jobs"), FunctionName=name, BatchSize=5)
+    cumulo.event_bus.put_rule("nightly", schedule_expression="rate(1 day)")
+    cumulo.event_bus.put_targets("nightly", None, [{"Id": "1", "Arn": arn}])
+    cumulo.event_bus.put_rule("other", event_pattern=json.dumps({"source": ["x"]}))
+    cumulo.event_bus.put_targets("other", None, [{"Id": "1", "Arn": cumulo.queues.arn("done")}])
+    topic = cumulo.topics.create_topic("news")
+    cumulo.topics.subscribe(topic, "lambda", arn + ":$LATEST")
+    cumulo.function_urls.create(name, None, "NONE")
+    cumulo.event_invoke_configs.put(name, destination_config={"OnSuccess": {"Destination": cumulo.queues.arn("done")}})
+    cumulo.update_function_configuration(name, dead_letter_arn=cumulo.queues.arn("dead"))
+    body = logged_in(cumulo, console()).get(f"/functions/{name}").body.decode()
+    svg = re.search(r'<svg class="triggers".*?</svg>', body, re.S).group(0)
+    root = ET.fromstring(svg)
+    label = root.get("aria-label")
+    assert f"SQS queue {cumulo.queues.arn('jobs')} invokes {name}" in label
+    assert f"Schedule default/nightly invokes {name}" in label and "other" not in label
+    assert f"SNS topic {topic} invokes {name}" in label and "Function URL https://" in label
+    assert f"{name} sends on success results to {cumulo.queues.arn('done')}" in label
+    assert f"{name} sends failed asynchronous events to {cumulo.queues.arn('dead')}" in label
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in root.iter(f"{ns}title")] or [t.text for t in root.iter("title")]
+    assert f"Function {name}" in titles and len([t for t in titles if t.startswith("SQS queue")]) == 1
+    edges = [p for p in root.iter() if p.get("class") == "edge"]
+    assert len(edges) == 6                                   # 4 sources in, 2 destinations out
+    assert "On success" in body and "receives from it" in body       # the same facts as a table
+
+
+@given(st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=4), st.sampled_from(HOSTILE))
+def test_the_triggers_graph_shows_hostile_names_as_text(names: list[str], function: str) -> None:
+    from cumulo.console.triggers import Link, triggers_svg
+    links = [Link("Rule", n, n) for n in names]
+    svg = str(triggers_svg(function, links, links[:1]))
+    root = ET.fromstring(svg)                                   # well-formed: nothing broke out of its attribute
+    assert all(el.tag.split("}")[-1] in {"svg", "defs", "marker", "path", "g", "title", "rect", "text"}
+               for el in root.iter())
+    assert not any(k.startswith("on") for el in root.iter() for k in el.attrib)
+    titles = [el.text for el in root.iter() if el.tag.endswith("title")]
+    clean = {n: n.replace("\x00", "\ufffd") for n in [*names, function]}
+    assert f"Rule: {clean[names[0]]} ({clean[names[0]]})" in titles and f"Function {clean[function]}" in titles

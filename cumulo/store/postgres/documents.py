@@ -272,6 +272,9 @@ class PostgresStore:
         rows = self._database.all(f"SELECT latest, reserved_concurrency FROM functions ORDER BY name {_C}")
         return [FunctionRecord(self._load(r[0]), r[1]) for r in rows]
 
+    def function_names(self) -> list[str]:
+        return [r[0] for r in self._database.all(f"SELECT name FROM functions ORDER BY name {_C}")]
+
     def update_latest(self, config: FunctionConfiguration, expected_revision: str | None = None) -> None:
         with self._tx() as db:
             current = self._load(self._latest_row(db, config.name, lock=True)[0])

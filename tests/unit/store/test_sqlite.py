@@ -88,10 +88,11 @@ def test_missing_function_is_not_found_with_its_arn(store: SQLiteStore) -> None:
 
 
 def test_functions_are_listed_by_name(store: SQLiteStore) -> None:
-    assert store.list_functions() == []
+    assert store.list_functions() == [] and store.function_names() == []
     for name in ("zeta", "alpha", "mid"):
         store.create_function(config(name))
     assert [r.latest.name for r in store.list_functions()] == ["alpha", "mid", "zeta"]
+    assert store.function_names() == ["alpha", "mid", "zeta"]
 
 
 def test_update_replaces_latest(store: SQLiteStore) -> None:
