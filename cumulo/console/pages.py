@@ -332,9 +332,9 @@ def execution_page(c: "Cumulo", arn: str, csrf: str) -> tuple[str, Safe]:
     stop = render('<form method="post" action="{a}">' + _FORM_CSRF + '<button class="danger">Stop execution</button>'
                   '</form>', a=url("executions", arn, "stop"), csrf=csrf) if e["status"] == "RUNNING" else Safe("")
     if e.get("redriveStatus") == "REDRIVABLE":
-        stop = render('<form method="post" action="{a}">' + _FORM_CSRF + '<button>Redrive execution</button> '
+        stop = render('<form method="post" action="{a}">' + _FORM_CSRF + '<p><button>Redrive execution</button> '
                       '<span class="muted">continues from the state it stopped in, with that state\'s input</span>'
-                      '</form>', a=url("executions", arn, "redrive"), csrf=csrf)
+                      '</p></form>', a=url("executions", arn, "redrive"), csrf=csrf)
     if e.get("redriveCount"):
         stop = join([render('<p id="redriven">Redriven {n} time(s), last {d}.</p>', n=e["redriveCount"],
                             d=_time(e.get("redriveDate"))), stop])

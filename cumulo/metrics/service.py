@@ -283,11 +283,12 @@ class MetricsService:
             series = out.setdefault((p.metric, p.dims), {})
             t = p.ts // period * period
             agg = series.get(t)
-            point = Aggregate(p.count, p.sum, p.min, p.max, p.hist, p.unit)
+            # a row's histogram was made for this read alone (parsed from the store): the aggregate
+            # may own it, and merge into it, without a copy
             if agg is None:
-                series[t] = Aggregate(p.count, p.sum, p.min, p.max, dict(p.hist), p.unit)
+                series[t] = Aggregate(p.count, p.sum, p.min, p.max, p.hist, p.unit)
             else:
-                agg.merge(point)
+                agg.merge(Aggregate(p.count, p.sum, p.min, p.max, p.hist, p.unit))
         return out
 
     def total(self, namespace: str, metric: str, dims: list[tuple[str, str]], start: float, end: float) -> Aggregate:

@@ -308,3 +308,56 @@ def test_deploy_a_template_then_invoke_its_function(page: Any, server: CumuloSer
     assert "succeeded" in page.locator("#result-status").inner_text()
     assert json.loads(page.locator("#result-payload").inner_text()) == {"hello": "browser"}
     shot(page, "deployed")
+
+
+def test_readme_screenshots(browser: Any, server: CumuloServer) -> None:
+    """The two pictures README shows (docs/console-function.png, docs/console-execution.png) are these
+    screenshots, a window of 1000 × 760 (copied by hand from ``artifacts/console/readme-*.png``)."""
+    lam, sqs, sfn = server.client(), server.aws("sqs"), server.aws("stepfunctions")
+    checkout = unique("checkout")
+    arn = create(lam, checkout, zip_of(**{"app.py": APP}))["FunctionArn"]
+    queue = sqs.create_queue(QueueName=unique("orders"))["QueueUrl"]
+    failed = sqs.create_queue(QueueName=unique("checkout-failed"))["QueueUrl"]
+    arns = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for u in (queue, failed)]
+    lam.create_event_source_mapping(EventSourceArn=arns[0], FunctionName=checkout, BatchSize=10)
+    lam.put_function_event_invoke_config(FunctionName=checkout, DestinationConfig={
+        "OnFailure": {"Destination": arns[1]}})
+    stock = unique("reserve")
+    stock_arn = create(lam, stock, zip_of(**{"app.py": STOCK}))["FunctionArn"]
+    definition = {"StartAt": "Validate", "States": {
+        "Validate": {"Type": "Pass", "Next": "In stock?"},
+        "In stock?": {"Type": "Choice", "Choices": [{"Variable": "$.qty", "NumericGreaterThan": 0,
+                                                     "Next": "Reserve"}], "Default": "Notify"},
+        "Reserve": {"Type": "Task", "Resource": stock_arn, "Next": "Ship"},
+        "Ship": {"Type": "Parallel", "Next": "Done", "Branches": [
+            {"StartAt": "Pack", "States": {"Pack": {"Type": "Pass", "End": True}}},
+            {"StartAt": "Bill", "States": {"Bill": {"Type": "Pass", "End": True}}}]},
+        "Notify": {"Type": "Pass", "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    machine = sfn.create_state_machine(name=unique("orders"), definition=json.dumps(definition),
+                                       roleArn=states_role(sfn))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"qty": 2}))["executionArn"]
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    login(page, server)
+    page.get_by_role("link", name=checkout).click()
+    page.get_by_label("Sample event").select_option("SQS message")
+    page.get_by_role("button", name="Invoke").click()
+    assert "succeeded" in page.locator("#result-status").inner_text()
+    assert page.locator("svg.triggers .trigger.source").count() == 1
+    assert page.locator("svg.triggers .trigger.destination").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "readme-console-function.png"))
+    page.locator("#triggers").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "readme-console-triggers.png"))
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    page.goto(server.console_url + "/executions/" + execution.replace(":", "%3A"))
+    assert page.locator("#failed-state").inner_text() == "Failed in state: Reserve"
+    assert page.get_by_role("button", name="Redrive execution").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "readme-console-execution.png"))
+    context.close()
+    lam.close()
