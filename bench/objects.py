@@ -7,8 +7,10 @@
   checks, body file, the row), GetObject (row read, file open and read), and PutObject into a
   versioned bucket (each write also moves the version it replaces);
 - Publish to a topic with 10 standard-queue subscriptions until all 10 queues hold every message
-  (each publish enqueues its 10 copies in its own transaction), against SendMessage of one message
-  and against the store's floor for the same writes (one commit of 10 rows); medians of 5 rounds.
+  (each publish enqueues its 10 copies in its own transaction), from one thread and from 8 at once
+  (as the server's worker pool publishes; concurrent publishes share commits), against SendMessage
+  of one message and against the store's floor for the same writes (one commit of 10 rows); medians
+  of 5 rounds. ``--fan-out-only`` runs just these.
 Not a test: nothing here asserts; the ratios are read by people.
 """
 
@@ -20,6 +22,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -54,7 +57,13 @@ def baseline(folder: Path, n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
-    n = parser.parse_args().n
+    parser.add_argument("--fan-out-only", action="store_true", help="only the Publish measurements")
+    args = parser.parse_args()
+    n = args.n
+    if args.fan_out_only:
+        with tempfile.TemporaryDirectory() as tmp, Cumulo(home=Path(tmp) / "home") as c:
+            fan_out(c, max(n // 4, 200))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         base = baseline(Path(tmp), n)
         with Cumulo(home=Path(tmp) / "home") as c:
@@ -83,7 +92,7 @@ def main() -> None:
             fan_out(c, max(n // 4, 200))
 
 
-def fan_out(c: Cumulo, m: int, rounds: int = 5) -> None:
+def fan_out(c: Cumulo, m: int, rounds: int = 5, publishers: int = 8) -> None:
     """Publish to 10 standard queues, against SendMessage of one message and the store's own floor
     (one transaction inserting 10 rows of the envelope's size), alternating in the same minutes."""
     c.start_workers()       # the outbox's, for anything not enqueued directly
@@ -93,7 +102,7 @@ def fan_out(c: Cumulo, m: int, rounds: int = 5) -> None:
         c.topics.subscribe(topic, "sqs", f"arn:aws:sqs:{c.arns.region}:{c.arns.account}:sub{q}")
     c.queues.create_queue("single", None, None, "http://x")
     body = b"x" * 900
-    rates: dict[str, list[float]] = {"send": [], "floor": [], "publish": []}
+    rates: dict[str, list[float]] = {"send": [], "floor": [], "publish": [], "concurrent": []}
     for r in range(rounds):
         start = time.perf_counter()
         for i in range(m):
@@ -106,21 +115,33 @@ def fan_out(c: Cumulo, m: int, rounds: int = 5) -> None:
         rates["floor"].append(m / (time.perf_counter() - start))
         for q in range(10):
             c.messages.queues.purge(f"sub{q}")
-        start = time.perf_counter()
-        for i in range(m):
-            c.topics.publish(topic, f"message {i}")
-        # delivered: every queue holds its copy (standard queues are enqueued with the publish itself)
-        while any(c.messages.queues.counts(f"sub{q}", int(time.time() * 1000))[0] < m for q in range(10)) or \
-                c.messages.queues.counts(OUTBOX_QUEUE, int(time.time() * 1000))[:2] != (0, 0):
-            time.sleep(0.001)
-        rates["publish"].append(m / (time.perf_counter() - start))
-        for q in range(10):
-            c.messages.queues.purge(f"sub{q}")
-    send, floor, pub = (statistics.median(rates[k]) for k in ("send", "floor", "publish"))
+        for key, threads in (("publish", 1), ("concurrent", publishers)):
+            start = time.perf_counter()
+            share = m // threads
+            workers = [threading.Thread(target=_publish, args=(c, topic, share)) for _ in range(threads)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            # delivered: every queue holds its copy (standard queues are enqueued with the publish itself)
+            while any(c.messages.queues.counts(f"sub{q}", int(time.time() * 1000))[0] < share * threads
+                      for q in range(10)) or c.messages.queues.counts(OUTBOX_QUEUE, int(time.time() * 1000))[:2] != (0, 0):
+                time.sleep(0.001)
+            rates[key].append(share * threads / (time.perf_counter() - start))
+            for q in range(10):
+                c.messages.queues.purge(f"sub{q}")
+    send, floor, pub, conc = (statistics.median(rates[k]) for k in ("send", "floor", "publish", "concurrent"))
     print(f"SendMessage (baseline):             {send:8.0f}/s")
     print(f"store floor, 10 rows per commit:    {floor:8.0f}/s")
     print(f"Publish -> 10 queues delivered:     {pub:8.0f}/s  ({pub / send:.2f}x SendMessage, {pub / floor:.2f}x the "
-          f"floor; issue target >= 3,000/s)   medians of {rounds}")
+          f"floor; one publisher)   medians of {rounds}")
+    print(f"  the same, {publishers} publishers at once: {conc:8.0f}/s  ({conc / floor:.2f}x the floor; issue target "
+          f">= 3,000/s)")
+
+
+def _publish(c: Cumulo, topic: str, count: int) -> None:
+    for i in range(count):
+        c.topics.publish(topic, f"message {i}")
 
 
 if __name__ == "__main__":

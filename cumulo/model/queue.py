@@ -276,6 +276,11 @@ _DATA_TYPE_RE = re.compile(r"^(String|Number|Binary)(\.[A-Za-z0-9_\-.]{1,256})?$
 MAX_MESSAGE_ATTRIBUTES = 10
 
 
+def has_invalid_characters(body: str) -> bool:
+    """Whether a body holds a character SQS refuses (``validate_message``'s check alone)."""
+    return _INVALID_CHARS.search(body) is not None
+
+
 def validate_message(body: Any, attributes: Any, max_size: int) -> tuple[str, dict[str, dict[str, Any]]]:
     """Check a message body and its message attributes; return them normalised.
 

@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from cumulo import outbox
+from cumulo import ids, outbox
 from cumulo.topics import http
 from cumulo.errors import CumuloError
 from cumulo.model import sns
@@ -71,6 +71,7 @@ class TopicService:
         self.endpoint = ""            # where UnsubscribeURL points (the server's, once one listens)
         self._filters: dict[str, Matcher] = {}
         self._subs: tuple[int, dict[str, list[dict[str, Any]]]] = (-1, {})
+        self._topics: tuple[int, dict[str, dict[str, Any]]] = (-1, {})
         self._lock = threading.Lock()
         self._sequence = 0
 
@@ -157,6 +158,21 @@ class TopicService:
         self.documents.put_document(TOPIC_DOCUMENT, doc["Name"], doc)
 
     # -- subscriptions ----------------------------------------------------------------------------
+    def _topic_for_publish(self, arn: Any) -> dict[str, Any]:
+        """``topic`` for a publish, which only reads it: kept until the documents change (a topic
+        created, changed or deleted anywhere bumps the generation)."""
+        generation = self.documents.generation
+        with self._lock:
+            if self._topics[0] != generation:
+                self._topics = (generation, {})
+            found = self._topics[1].get(arn) if isinstance(arn, str) else None
+        if found is None:
+            found = self.topic(arn)
+            with self._lock:
+                if self._topics[0] == generation and len(self._topics[1]) < 4096:
+                    self._topics[1][arn] = found
+        return found
+
     def _subscriptions_of(self, topic_arn: str) -> list[dict[str, Any]]:
         generation = self.documents.generation
         with self._lock:
@@ -386,7 +402,7 @@ class TopicService:
 
     def _prepare(self, topic_arn: Any, message: Any, subject: Any, attributes: dict[str, Any] | None,
                  structure: Any, group_id: Any, dedup_id: Any) -> tuple[dict[str, str], list[tuple[str, NewMessage]]]:
-        doc = self.topic(topic_arn)
+        doc = self._topic_for_publish(topic_arn)
         if not isinstance(message, str) or message == "":
             raise invalid("Empty message")
         attributes = dict(attributes or {})
@@ -423,7 +439,7 @@ class TopicService:
         elif group_id is not None:
             raise invalid("MessageGroupId: The request includes MessageGroupId parameter that is not valid for this "
                           "topic type")
-        message_id = str(uuid.uuid4())
+        message_id = ids.request_id()
         when = _timestamp(now_ms(self.clock))
         flat = sns.filter_attributes(attributes)
         body_doc: Any = None
@@ -489,7 +505,7 @@ class TopicService:
             queue_attributes = (_sqs_attributes(attributes) or None) if raw else None
             direct = None
             if self.queues is not None and group_id is None:
-                direct = self.queues.prepare_direct(sub["Endpoint"], body, queue_attributes)
+                direct = self.queues.prepare_direct(sub["Endpoint"], body, queue_attributes, ascii_json=not raw)
             if direct is not None:      # a standard queue: enqueued in this publish's own transaction
                 entries.append(direct)
             else:                       # FIFO, missing or refusing: through the outbox (retries, DLQ)

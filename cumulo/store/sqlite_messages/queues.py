@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from typing import Any, Iterable, Iterator
 
@@ -52,10 +53,23 @@ CREATE TABLE IF NOT EXISTS dedup (
 """
 
 
+class _Pending:
+    """One ``send_many`` caller's rows, until a commit takes them."""
+
+    __slots__ = ("rows", "done", "error")
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
 class SQLiteQueueMessages:
     def __init__(self, database: MessageDatabase, wakeups: Wakeups) -> None:
         self._lock, self._db, self._tx = database.lock, database.connection, database.tx
         self._wakeups = wakeups
+        self._pending: list[_Pending] = []
+        self._pending_lock = threading.Lock()
         self._queue_cache: dict[str, tuple[str, float]] = {}
 
     # -- queues ---------------------------------------------------------------
@@ -127,14 +141,35 @@ class SQLiteQueueMessages:
         return out
 
     def send_many(self, batches: dict[str, list[NewMessage]], now_ms: int) -> None:
+        """Group commit: the rows wait in ``_pending``; whichever caller holds the database next
+        commits every batch waiting then in one transaction (a topic's fan-out from several
+        publishers at once shares a commit: the same index pages take every queue's rows), and each
+        caller returns once its own rows are committed, or raises that commit's error."""
         rows = [(queue, m.id, m.body, json.dumps(m.attrs) if m.attrs else None, json.dumps(m.sys) if m.sys else None,
                  m.group_id, now_ms, now_ms + m.delay_ms, m.lease_ms)
                 for queue, messages in batches.items() for m in messages]
         if not rows:
             return
-        with self._tx() as db:
-            db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, visible_ms, "
-                           "lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        mine = _Pending(rows)
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._lock:
+            if not mine.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                try:
+                    with self._tx() as db:
+                        db.executemany("INSERT INTO messages (queue, id, body, attrs, sys, group_id, sent_ms, "
+                                       "visible_ms, lease_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                       [row for pending in group for row in pending.rows])
+                except BaseException as exc:
+                    for pending in group:
+                        pending.error = exc
+                finally:
+                    for pending in group:
+                        pending.done = True
+        if mine.error is not None:
+            raise mine.error
         self._wakeups.notify(*batches)
 
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from cumulo.store.ports import NewMessage, now_ms
 from cumulo.store.sqlite_messages import SQLiteMessageStore
@@ -38,3 +39,67 @@ def test_a_queues_document_changed_by_another_process_shows_within_the_recheck(t
     finally:
         here.close()
         there.close()
+
+
+
+def _held_sends(store: SQLiteMessageStore, batches: list[dict[str, list[NewMessage]]]) -> tuple[int, list[Any]]:
+    """Each batch sent from a thread of its own while the database is held, then let go: (the
+    transactions the sends took, what each send raised or None)."""
+    import threading
+
+    transactions = []
+    real_tx = store.queues._tx
+
+    def counting_tx():  # type: ignore[no-untyped-def]
+        transactions.append(1)
+        return real_tx()
+    store.queues._tx = counting_tx      # type: ignore[method-assign]
+    outcomes: list[Any] = [None] * len(batches)
+
+    def send(n: int) -> None:
+        try:
+            store.queues.send_many(batches[n], now_ms())
+        except Exception as exc:        # noqa: BLE001 (the test looks at it)
+            outcomes[n] = exc
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(batches))]
+    with store.queues._lock:            # a commit in progress: every send waits behind it
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(store.queues._pending) < len(batches) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    for t in threads:
+        t.join()
+    store.queues._tx = real_tx          # type: ignore[method-assign]
+    return len(transactions), outcomes
+
+
+def test_sends_waiting_behind_a_commit_share_the_next_one(tmp_path: Path) -> None:
+    """Group commit (a topic's fan-outs from several publishers): one transaction for all the
+    batches that waited, each caller returning once its rows are in."""
+    store = SQLiteMessageStore(tmp_path / "queues.db")
+    try:
+        batches = [{f"q{k}": [NewMessage(f"m{n}-{k}", b"x")] for k in range(3)} for n in range(5)]
+        transactions, outcomes = _held_sends(store, batches)
+        assert (transactions, outcomes) == (1, [None] * 5)
+        for k in range(3):
+            assert sorted(m.id for m in store.queues.receive(f"q{k}", 10, 30_000, now_ms())) == \
+                [f"m{n}-{k}" for n in range(5)]
+    finally:
+        store.close()
+
+
+def test_a_failed_group_commit_fails_every_send_it_held(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLiteMessageStore(tmp_path / "queues.db")
+    try:
+        batches: list[dict[str, list[NewMessage]]] = [{"q": [NewMessage(f"m{n}", b"x")]} for n in range(3)]
+        batches.append({"q": [NewMessage("bad", None)]})       # type: ignore[arg-type]   # NOT NULL body
+        transactions, outcomes = _held_sends(store, batches)
+        assert transactions == 1 and all(isinstance(o, sqlite3.IntegrityError) for o in outcomes)
+        assert store.queues.receive("q", 10, 30_000, now_ms()) == []
+        store.queues.send_many({"q": [NewMessage("after", b"x")]}, now_ms())   # the store goes on
+        assert [m.id for m in store.queues.receive("q", 10, 30_000, now_ms())] == ["after"]
+    finally:
+        store.close()
