@@ -210,7 +210,9 @@ class Gateway:
         host = next((v for k, v in headers if k.lower() == "host"), "")
         if "/@connections/" in request.raw_path and ".lambda-url." not in host and \
                 not request.raw_path.startswith(URL_PREFIX):
-            return await self._manage(request, host)
+            managed = await self._manage(request, host)
+            if managed is not None:
+                return managed
         target = url_target(host, request.raw_path)
         if target is not None:
             return await self._function_url(target[0], target[1], host, request)
@@ -592,10 +594,11 @@ class Gateway:
                             disconnect=(code, reason))
         asyncio.ensure_future(self._ws_invoke(route, event)).add_done_callback(discard_result)
 
-    async def _manage(self, request: Request, host: str) -> GatewayResponse:
+    async def _manage(self, request: Request, host: str) -> GatewayResponse | None:
         """``@connections/{id}``: POST sends data, GET describes, DELETE closes (``apigatewaymanagementapi``).
         Addressed as ``/{api-id}/{stage}/@connections/{id}``, or ``/{stage}/@connections/{id}`` (an endpoint
-        made of the event's ``domainName`` and ``stage``: the connection names its API)."""
+        made of the event's ``domainName`` and ``stage``: the connection names its API). None: the path
+        names an HTTP or REST API, whose own routes it is for."""
         before, _, after = request.raw_path.partition("/@connections/")
         connection_id = unquote(after)
         prefix = [unquote(p) for p in before.split("/") if p]
@@ -604,6 +607,8 @@ class Gateway:
             prefix = [host.split(".", 1)[0], *prefix]
         if len(prefix) == 1 and live is not None:
             prefix = [live.info.api_id, *prefix]
+        if len(prefix) >= 2 and (named := self._api(prefix[0])) is not None and named[0].protocol != "WEBSOCKET":
+            return None
         if len(prefix) != 2 or not connection_id or "/" in after:
             return FORBIDDEN
         api_id, stage = prefix

@@ -68,7 +68,7 @@ def handler(event, context):
             return {"statusCode": 200, "body": "posted"}
         except Exception as exc:
             return {"statusCode": 200, "body": "refused: " + exc.response["Error"]["Code"]}
-    return {"statusCode": 200, "body": json.dumps({"routeKey": ctx["routeKey"], "eventType": ctx["eventType"],
+    return {"statusCode": 200, "body": json.dumps({"routeKey": ctx["routeKey"], "eventType": ctx.get("eventType"),
             "body": event.get("body"), "isBase64Encoded": event["isBase64Encoded"], "context": ctx})}
 """
 AUTHORIZER = """
@@ -544,6 +544,19 @@ def test_stage_route_throttles_hold_for_messages(chat: Chat) -> None:
         assert _recv_json(client)["message"] == "Too Many Requests"
     finally:
         client.close()
+        v2.delete_api(ApiId=api["ApiId"])
+        v2.close()
+        lam.close()
+
+
+def test_an_http_api_keeps_its_own_connections_paths(chat: Chat) -> None:
+    v2, lam = chat.server.aws("apigatewayv2"), chat.server.aws("lambda")
+    arn = next(f["FunctionArn"] for f in lam.list_functions()["Functions"] if "DefaultFunction" in f["FunctionName"])
+    api = v2.create_api(Name="plain", ProtocolType="HTTP", Target=arn, RouteKey="GET /rooms/@connections/{id}")
+    try:
+        status, _, body = chat.gateway.request("GET", f"/{api['ApiId']}/rooms/@connections/abc")
+        assert status == 200 and json.loads(body)["routeKey"] == "GET /rooms/@connections/{id}", body
+    finally:
         v2.delete_api(ApiId=api["ApiId"])
         v2.close()
         lam.close()
