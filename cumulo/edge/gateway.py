@@ -77,11 +77,13 @@ URL_FORBIDDEN = GatewayResponse(403, [("content-type", "application/json"),
 URL_ERROR = message(502, "Internal Server Error")
 # (request, the function's ARN) -> requestContext.authorizer.iam of a caller allowed lambda:InvokeFunctionUrl, or None
 UrlIam = Callable[[Request, str], "dict[str, Any] | None"]
-# (request, the connection's execute-api ARN) -> whether its signer may execute-api:ManageConnections there
-ManageIam = Callable[[Request, str], bool]
+# (request, the connection's execute-api ARN, whether it came through the functions' door) -> whether its
+# signer may execute-api:ManageConnections there
+ManageIam = Callable[[Request, str, bool], bool]
 
 CONNECTIONS = "@connections"
 AUTHORIZER_TIMEOUT_S = 10.0
+INSIDE = "inside"          # Request.note of a request through the door in the functions' namespace
 MAX_IN_FLIGHT = 100       # one connection's messages being integrated at once; more are answered Too Many Requests
 
 
@@ -615,7 +617,7 @@ class Gateway:
         arn = (f"arn:aws:execute-api:{self.cumulo.arns.region}:{self.cumulo.arns.account}:{api_id}/{stage}/"
                f"{request.method}/@connections/{connection_id}")
         allowed = False if self._manage_iam is None else await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._manage_iam, request, arn)
+            self.executor, self._manage_iam, request, arn, request.note == INSIDE)
         if not allowed:
             return FORBIDDEN
         if live is None or live.info.api_id != api_id or live.info.stage != stage or live.socket is None \
@@ -648,6 +650,7 @@ async def _connections_only(gateway: "Gateway", request: Request) -> GatewayResp
     """What functions reach at the gateway's port inside their network namespace: ``@connections`` only."""
     if "/@connections/" not in request.raw_path:
         return NOT_FOUND
+    request.note = INSIDE        # always signed here, even under --no-auth (as the control plane's door)
     return await gateway.handle(request)
 
 

@@ -11,6 +11,7 @@ import json
 import socket
 import textwrap
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
@@ -560,3 +561,63 @@ def test_an_http_api_keeps_its_own_connections_paths(chat: Chat) -> None:
         v2.delete_api(ApiId=api["ApiId"])
         v2.close()
         lam.close()
+
+
+RAW_POST = """
+import urllib.request, urllib.error
+def handler(event, context):
+    ctx = event["requestContext"]
+    url = "http://" + ctx["domainName"] + "/" + ctx["stage"] + "/@connections/" + ctx["connectionId"]
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"unsigned", method="POST"), timeout=10) as r:
+            status = r.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    return {"statusCode": 200, "body": f"{status} {ctx['connectionId']}"}
+"""
+NO_AUTH_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Socket:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: open, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+  Default:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Socket, RouteKey: $default, Target: !Sub "integrations/${Integ}",
+                 RouteResponseSelectionExpression: $default}
+  Integ:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Socket, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Fn.Arn}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Socket, StageName: open}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.11, Timeout: 15}
+Outputs:
+  Url: {Value: !Sub "wss://${Socket}.execute-api.${AWS::Region}.amazonaws.com/open"}
+"""
+
+
+def test_no_auth_takes_unsigned_management_calls_but_never_from_functions(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(textwrap.dedent(RAW_POST))
+    (tmp_path / "template.yaml").write_text(NO_AUTH_TEMPLATE)
+    server = CumuloServer(tmp_path / "home", str(tmp_path / "template.yaml"), "--no-auth")
+    try:
+        output = server.wait_for_output("Stop with Ctrl-C", timeout=90)
+        url = next(line.split(" = ", 1)[1].strip() for line in output.splitlines() if "output Url = " in line)
+        client = connect(url)
+        try:
+            client.send_text("{}")                       # the function's own unsigned POST, through its door
+            answer = client.recv()
+            assert isinstance(answer, str) and answer.startswith("403 "), answer
+            connection_id = answer.split(" ", 1)[1]
+            gateway, path = Gateway(server), "/" + url.split("/", 3)[3]
+            status, _, body = gateway.request("POST", f"{path}/@connections/{connection_id}", b"from the host")
+            assert status == 200, body                   # unsigned from the host under --no-auth: the owner's
+            assert client.recv() == "from the host"
+        finally:
+            client.close()
+    finally:
+        server.close()
