@@ -144,6 +144,7 @@ class Cumulo:
         _private_files(s.home)
         m = self.messages
         self.metric_recorder = MetricRecorder(clock.now, enabled=s.metrics)   # CloudWatch's metrics (docs/metrics.md)
+        self.trace_recorder = TraceRecorder(clock.now)     # X-Ray segments, written by TraceService
         self.queues = QueueService(m.queues, m.wakeups, s.region, s.account_id, clock, self.metric_recorder)
         self.streams = StreamService(m.streams, s.region, s.account_id, clock)
         self.tables = TableService(m.tables, m.streams, s.region, s.account_id, clock)     # DynamoDB's API
@@ -162,7 +163,8 @@ class Cumulo:
                                         self.event_bus.bus_arn)   # PutPermission / RemovePermission
         self.service_calls = _ServiceCalls(self)     # services' APIs called by state machines' tasks
         self.state_machines = StateMachines(self.store, m.queues, m.executions, m.leases, self.arns, s.home,
-                                            self.targets, clock, self.service_calls, self.metric_recorder)
+                                            self.targets, clock, self.service_calls, self.metric_recorder,
+                                            self.trace_recorder)
         # S3: buckets and objects (their bodies: files of the home, or rows of the cluster's database)
         bodies: ObjectBodies = BodyFiles(s.home / "objects", fsync=s.durability == "full") \
             if self._database is None else self.messages.bodies
@@ -190,7 +192,6 @@ class Cumulo:
         self.metrics = MetricsService(self.metric_data, self.metric_recorder, clock, samplers=[self._sample_queues])
         self.alarms = Alarms(self.store, self.metrics, self.targets, s.region, s.account_id, clock)
         # X-Ray: segments of traced invocations, and what functions send (docs/traces.md)
-        self.trace_recorder = TraceRecorder(clock.now)
         self.trace_data: TraceSegments = SQLiteTraceSegments(s.home / "traces.db", s.durability) \
             if self._database is None else self.messages.trace_data
         _private_files(s.home)

@@ -33,7 +33,7 @@ MAX_AGE_S = 24 * 3600
 # enqueue (an asynchronous invoke, a queue message), so a short lease only risks a rare duplicate.
 LEASE_MS = 15_000
 _SEND_FIELDS = ("qualifier", "invocation_type", "attributes", "group_id", "dedup_id", "platform", "subject", "entries",
-                "source_service", "source_arn")
+                "source_service", "source_arn", "trace_header")
 
 
 def entry(target: str, payload: str, *, dead_letter: str | None = None, what: str = "",

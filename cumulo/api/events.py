@@ -13,6 +13,17 @@ def _bus(d: dict[str, Any]) -> Any:
     return d.get("EventBusName")
 
 
+def _trace(c: Any, r: Any) -> str | None:
+    """The caller's trace header as the rules' deliveries carry it on: for a sampled caller,
+    ``Parent`` is the EventBridge subsegment recorded under it, X-Ray's event node between the
+    source and the targets (docs/traces.md)."""
+    incoming = r.header("x-amzn-trace-id")
+    if incoming is None:
+        return None
+    return c.trace_recorder.call(incoming, "EventBridge", "PutEvents", c.trace_recorder.now(),
+                                 {"region": c.arns.region})
+
+
 def _described(c: Any, name: Any) -> dict[str, Any]:
     bus = c.event_bus.describe_event_bus(name)
     policy = c.bus_policies.policy_text(bus["Name"])
@@ -50,7 +61,7 @@ OPERATIONS = {
                                               "Targets", d),
     "ListRuleNamesByTarget": lambda c, r, d: page(c.event_bus.list_rule_names_by_target(
         d.get("TargetArn"), _bus(d)), "RuleNames", d),
-    "PutEvents": lambda c, r, d: c.event_bus.put_events(d.get("Entries"), r.header("x-amzn-trace-id")),
+    "PutEvents": lambda c, r, d: c.event_bus.put_events(d.get("Entries"), _trace(c, r)),
     "TestEventPattern": lambda c, r, d: {"Result": c.event_bus.test_event_pattern(d.get("EventPattern"),
                                                                                   d.get("Event"))},
     "CreateArchive": lambda c, r, d: c.event_bus.create_archive(

@@ -121,11 +121,24 @@ def list_subscriptions_by_topic(c: Any, r: Request, p: dict[str, str]) -> dict[s
     return {"Subscriptions": page, "NextToken": token}
 
 
+def _trace(c: Any, r: Request, operation: str, topic: Any) -> str | None:
+    """The publisher's trace header as the deliveries carry it on (a queue's ``AWSTraceHeader``, a
+    function's invocation); for a sampled publisher, ``Parent`` is the SNS subsegment recorded
+    under it (docs/traces.md)."""
+    incoming = r.header("x-amzn-trace-id")
+    if incoming is None:
+        return None
+    return c.trace_recorder.call(incoming, "SNS", operation, c.trace_recorder.now(),
+                                 {"topic_arn": topic if isinstance(topic, str) else "", "region": c.arns.region})
+
+
 def publish(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
     c.topics.endpoint = c.topics.endpoint or _base(r)
-    return c.topics.publish(p.get("TopicArn") or p.get("TargetArn"), p.get("Message"), p.get("Subject"),
+    topic = p.get("TopicArn") or p.get("TargetArn")
+    return c.topics.publish(topic, p.get("Message"), p.get("Subject"),
                             _message_attributes(query.nested(p).get("MessageAttributes")), p.get("MessageStructure"),
-                            p.get("MessageGroupId"), p.get("MessageDeduplicationId"))
+                            p.get("MessageGroupId"), p.get("MessageDeduplicationId"),
+                            trace_header=_trace(c, r, "Publish", topic))
 
 
 def publish_batch(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
@@ -135,7 +148,8 @@ def publish_batch(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
         if isinstance(e, dict):
             entries.append({**{k: v for k, v in e.items() if isinstance(v, str)},
                             "MessageAttributes": _message_attributes(e.get("MessageAttributes"))})
-    return c.topics.publish_batch(p.get("TopicArn"), entries)
+    return c.topics.publish_batch(p.get("TopicArn"), entries,
+                                  trace_header=_trace(c, r, "PublishBatch", p.get("TopicArn")))
 
 
 SERVICE = query.Service("sns", "2010-03-31", "http://sns.amazonaws.com/doc/2010-03-31/", {

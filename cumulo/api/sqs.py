@@ -49,14 +49,25 @@ def set_queue_attributes(c: Any, r: Request, d: dict[str, Any]) -> Any:
     c.queues.set_queue_attributes(_url(d), d.get("Attributes") or {})
 
 
+def _trace(c: Any, r: Request, operation: str, d: dict[str, Any]) -> str | None:
+    """The sender's trace header as the messages carry it on: for a sampled sender, ``Parent`` is
+    the SQS subsegment recorded under it, as X-Ray shows a queue (docs/traces.md)."""
+    incoming = r.header("x-amzn-trace-id")
+    if incoming is None:
+        return None
+    url = d.get("QueueUrl")
+    return c.trace_recorder.call(incoming, "SQS", operation, c.trace_recorder.now(),
+                                 {"queue_url": url if isinstance(url, str) else "", "region": c.arns.region})
+
+
 def send_message(c: Any, r: Request, d: dict[str, Any]) -> Any:
     return c.queues.send_message(_url(d), d.get("MessageBody"), d.get("DelaySeconds"), d.get("MessageAttributes"),
                                  d.get("MessageSystemAttributes"), d.get("MessageGroupId"),
-                                 d.get("MessageDeduplicationId"), r.header("x-amzn-trace-id"))
+                                 d.get("MessageDeduplicationId"), _trace(c, r, "SendMessage", d))
 
 
 def send_message_batch(c: Any, r: Request, d: dict[str, Any]) -> Any:
-    return c.queues.send_message_batch(_url(d), d.get("Entries"), r.header("x-amzn-trace-id"))
+    return c.queues.send_message_batch(_url(d), d.get("Entries"), _trace(c, r, "SendMessageBatch", d))
 
 
 def receive_message(c: Any, r: Request, d: dict[str, Any]) -> Any:

@@ -32,10 +32,10 @@ def _role(d: dict[str, Any]) -> Any:
 OPERATIONS = {
     "CreateStateMachine": lambda c, r, d: c.state_machines.create_state_machine(
         d.get("name"), d.get("definition"), _role(d), d.get("type"), d.get("loggingConfiguration"),
-        d.get("tags")),
+        d.get("tags"), d.get("tracingConfiguration")),
     "DescribeStateMachine": lambda c, r, d: c.state_machines.describe_state_machine(d.get("stateMachineArn")),
     "UpdateStateMachine": lambda c, r, d: c.state_machines.update_state_machine(
-        d.get("stateMachineArn"), d.get("definition"), d.get("roleArn")),
+        d.get("stateMachineArn"), d.get("definition"), d.get("roleArn"), d.get("tracingConfiguration")),
     "ListStateMachines": lambda c, r, d: page(c.state_machines.list_state_machines(), "stateMachines", d,
                                               "nextToken", "maxResults", 1000, bad_token=InvalidToken),
     "DeleteStateMachine": lambda c, r, d: c.state_machines.delete_state_machine(d.get("stateMachineArn")),

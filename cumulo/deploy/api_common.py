@@ -35,6 +35,7 @@ class HttpApiConfig:
     api_key_required: bool = False               # REST: Auth.ApiKeyRequired, every method's default
     routes: tuple[Route, ...] = ()               # REST: the routes of its DefinitionBody
     route_selection: str = ""                    # WEBSOCKET: RouteSelectionExpression
+    tracing: bool = False                        # REST: the stage's TracingEnabled
 
 
 def map_of(value: Any, what: str) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class ApiSpec:
     binary_media_types: tuple[str, ...] = ()
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False)   # of raw AWS::ApiGateway::*
     route_selection: str = ""        # WEBSOCKET: RouteSelectionExpression
+    tracing: bool = False            # REST: the stage's TracingEnabled
 
 
 def read_http_api(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> HttpApiConfig:
@@ -207,7 +208,8 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                              config.default_throttle,
                              {**config.route_throttles, **throttles[logical]},
                              tuple(routes[logical]), config.description, config.protocol, tuple(config.notes),
-                             config.rest_cors, config.binary_media_types, route_selection=config.route_selection))
+                             config.rest_cors, config.binary_media_types, route_selection=config.route_selection,
+                             tracing=config.tracing))
     return specs
 
 

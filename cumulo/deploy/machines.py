@@ -12,9 +12,9 @@ What SAM and CloudFormation do, and so what this does:
   so a re-deploy finds the same machine); ``Type`` (``STANDARD``, the default,
   or ``EXPRESS``); ``Role`` (an ARN), else the role SAM makes with ``Policies``
   (``RolePath``, ``PermissionsBoundary``: ``cumulo.deploy.kinds.role``); both
-  ``Role`` and ``Policies`` are refused, as SAM refuses them. ``Logging``,
-  ``Tracing`` and ``Tags`` are accepted and noted (Cumulo has no X-Ray, and
-  keeps executions in its store).
+  ``Role`` and ``Policies`` are refused, as SAM refuses them. ``Tracing``'s
+  ``Enabled`` turns on X-Ray segments of its executions (docs/traces.md).
+  ``Logging`` and ``Tags`` are accepted and noted (Cumulo keeps executions in its store).
   ``Events``: ``Schedule`` and ``ScheduleV2`` become an EventBridge rule with a
   ``ScheduleExpression`` on the default bus, ``EventBridgeRule`` and
   ``CloudWatchEvent`` a rule with the event's pattern, each with one target, the
@@ -25,8 +25,8 @@ What SAM and CloudFormation do, and so what this does:
   ``DefinitionString`` (JSON text, often ``!Sub``) or ``DefinitionS3Location`` (a local file, as written
   before ``aws cloudformation package``; ``{Bucket, Key}`` in Cumulo's S3 through ``CreateStack``), exactly
   one; ``DefinitionSubstitutions``,
-  ``StateMachineName`` (absent: as above), ``StateMachineType``, ``RoleArn``;
-  ``LoggingConfiguration``, ``TracingConfiguration``, ``Tags`` accepted and
+  ``StateMachineName`` (absent: as above), ``StateMachineType``, ``RoleArn``,
+  ``TracingConfiguration`` (``Enabled``); ``LoggingConfiguration``, ``Tags`` accepted and
   noted.
 - ``Ref`` is the ARN; ``Fn::GetAtt`` gives ``Arn`` and ``Name``.
 
@@ -83,17 +83,15 @@ _TYPES = ("STANDARD", "EXPRESS")
 _TARGET_SUFFIX = "StepFunctionsTarget"
 
 _SAM_KEYS = {"Definition", "DefinitionUri", "DefinitionSubstitutions", "Name", "Type", "Events", "Role", "RolePath",
-             "Policies", "PermissionsBoundary"}
+             "Policies", "PermissionsBoundary", "Tracing"}
 _SAM_NOTED = {
     "Logging": "executions and their history are kept in Cumulo's store, not sent to CloudWatch Logs",
-    "Tracing": "Cumulo does not trace with X-Ray",
     "Tags": "Cumulo's state machines keep no tags",
 }
 _CFN_KEYS = {"Definition", "DefinitionString", "DefinitionS3Location", "DefinitionSubstitutions", "StateMachineName",
-             "StateMachineType", "RoleArn"}
+             "StateMachineType", "RoleArn", "TracingConfiguration"}
 _CFN_NOTED = {
     "LoggingConfiguration": "executions and their history are kept in Cumulo's store, not sent to CloudWatch Logs",
-    "TracingConfiguration": "Cumulo does not trace with X-Ray",
     "Tags": "Cumulo's state machines keep no tags",
 }
 _SCHEDULE = {"Schedule", "Input", "Enabled", "State", "Name", "Description", "RetryPolicy", "DeadLetterConfig",
@@ -141,6 +139,7 @@ class MachineSpec:
     notes: list[str] = field(default_factory=list, compare=False)
     role_arn: str = ""                  # Role / RoleArn, or the role SAM makes ("": the platform's default)
     role: Any = None                    # the role SAM makes (a RoleSpec the role kind deploys), if any
+    tracing: bool = False               # Tracing / TracingConfiguration's Enabled (X-Ray, docs/traces.md)
 
 
 def substitute(definition: Any, substitutions: dict[str, Any]) -> Any:
@@ -198,7 +197,12 @@ def read_machine(kind: str, logical_id: str, line: int, name: str, arn: str, pro
     role = props.get("Role" if sam else "RoleArn", "")
     if not isinstance(role, str):
         raise IntrinsicError(f"property {'Role' if sam else 'RoleArn'}: must be a role's ARN, got {role!r}")
-    return MachineSpec(logical_id, line, name, arn, text, str(kind_value), rules, notes, role)
+    given = props.get("Tracing" if sam else "TracingConfiguration")
+    if given is not None and not isinstance(given, dict):
+        raise IntrinsicError(f"property {'Tracing' if sam else 'TracingConfiguration'}: must be a map with Enabled")
+    enabled = (given or {}).get("Enabled", False)
+    return MachineSpec(logical_id, line, name, arn, text, str(kind_value), rules, notes, role,
+                       tracing=enabled is True or str(enabled).lower() == "true")
 
 
 def _definition(sam: bool, props: dict[str, Any], base: Path) -> tuple[Any, str]:

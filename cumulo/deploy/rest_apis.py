@@ -58,7 +58,7 @@ _NOTES = {
     "MinimumCompressionSize": "responses are not compressed", "GatewayResponses": "the gateway answers its own "
     "errors as API Gateway does by default", "AccessLogSetting": "every API's access log is kept in "
     "/aws/apigateway/<api-id>", "CanarySetting": "there are no canary deployments of a stage",
-    "TracingEnabled": "there is no X-Ray tracing", "OpenApiVersion": "no OpenAPI document is generated",
+    "OpenApiVersion": "no OpenAPI document is generated",
     "Domain": "custom domains are not served: the API is at the gateway's own address",
     "Models": "request models are not validated", "DisableExecuteApiEndpoint": "the gateway's endpoint is Cumulo's "
     "own", "FailOnWarnings": "there are no OpenAPI warnings to fail on", "AlwaysDeploy": "every deploy updates the "
@@ -68,7 +68,7 @@ _NOTES = {
     "DefinitionUri": "", "Policy": "resource policies of APIs are not enforced",
 }
 _PROPERTIES = frozenset({"Name", "StageName", "Description", "Variables", "Cors", "BinaryMediaTypes", "Auth",
-                         "MethodSettings", "DefinitionBody", *_NOTES})
+                         "MethodSettings", "DefinitionBody", "TracingEnabled", *_NOTES})
 _AUTH_NOTES = {"UsagePlan": "usage plans are not made from templates (create API keys and plans with the "
                             "apigateway API)",
                "ResourcePolicy": "resource policies of APIs are not enforced",
@@ -116,10 +116,14 @@ def read_rest_api(logical_id: str, props: dict[str, Any], globals_api: dict[str,
         None, authorizers, default, default_throttle, route_throttles, str(merged.get("Description", "")),
         None if merged.get("Name") is None else str(merged["Name"]), tuple(notes), protocol="REST",
         rest_cors=_cors(merged.get("Cors")), binary_media_types=binary_types(merged.get("BinaryMediaTypes", [])),
-        api_key_required=bool(auth.get("ApiKeyRequired", False)))
+        api_key_required=bool(auth.get("ApiKeyRequired", False)), tracing=_true(merged.get("TracingEnabled")))
     if "DefinitionBody" in merged:
         return definition_routes(config, map_of(merged["DefinitionBody"], "DefinitionBody"))
     return config
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def _cors(value: Any) -> dict[str, str] | None:

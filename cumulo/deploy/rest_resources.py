@@ -152,7 +152,8 @@ def raw_rest_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]],
             None, {a.name: a for a_id, a in authorizers.items() if a_id in used}, None, default_throttle,
             route_throttles, str(props.get("Description", "")), None if props.get("Name") is None
             else str(props["Name"]), tuple(notes), protocol="REST", rest_cors=cors.get(api_id),
-            binary_media_types=binary_types(props.get("BinaryMediaTypes") or []))
+            binary_media_types=binary_types(props.get("BinaryMediaTypes") or []),
+            tracing=stage_props.get("TracingEnabled") is True or str(stage_props.get("TracingEnabled")).lower() == "true")
         if props.get("Body") is not None:
             config = definition_routes(config, map_of(props["Body"], "Body"))
         if "BodyS3Location" in props:
@@ -175,7 +176,8 @@ def _stages(stack: str, by_type: dict[str, list[tuple[str, dict[str, Any]]]],
             described = props.get("StageDescription") or {}
             stages.setdefault(api_id, []).append((str(name), props if kind == STAGE else
                                                   {"Variables": map_of(described, "StageDescription").get("Variables",
-                                                                                                           {})}))
+                                                                                                           {}),
+                                                   "TracingEnabled": described.get("TracingEnabled")}))
     return stages
 
 

@@ -32,6 +32,7 @@ import orjson
 from cumulo.observe.metrics import GATEWAY
 from cumulo.edge.server import Request, Upgrade
 from cumulo.edge.websocket import MAX_MESSAGE, WebSocket, accept_key, handshake_problem
+from cumulo.observe.traces import Hop, segment_id
 from cumulo.app import Cumulo
 from cumulo.ids import short_id
 from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequestsException
@@ -261,7 +262,55 @@ class Gateway:
             return await self._proxy(api, route, request, match, access)
         if route.integration_subtype or route.integration_type == "AWS":
             return await self._service(route, request, match, stage, access, context, admission.authorizer)
-        return await self._integrate(api, route, request, match, stage, access, admission.authorizer)
+        incoming = _trace_header(request.headers)
+        hop = None if incoming is None and not stage.tracing else self.cumulo.trace_recorder.hop(stage.tracing, incoming)
+        if hop is None:
+            return await self._integrate(api, route, request, match, stage, access, admission.authorizer, incoming)
+        recorder = self.cumulo.trace_recorder
+        started, call_id = recorder.now(), segment_id()
+        response = await self._integrate(api, route, request, match, stage, access, admission.authorizer,
+                                         hop.header(call_id))
+        recorder.add([self._stage_segment(api, stage, route, request, host, hop, call_id, started, response)])
+        return response
+
+    def _stage_segment(self, api: HttpApi, stage: Stage, route: Route, request: HttpRequest, host: str, hop: Hop,
+                       call_id: str, started: float, response: GatewayResponse) -> dict[str, Any]:
+        """The segment X-Ray shows for an API stage (origin ``AWS::ApiGateway::Stage``): the
+        request and the answer, and the ``Lambda`` subsegment whose id the function's segment
+        hangs under (docs/traces.md)."""
+        ended = self.cumulo.trace_recorder.now()
+        status = response.status
+        region, account = self.cumulo.arns.region, self.cumulo.arns.account
+        kind = "restapis" if api.protocol == "REST" else "apis"
+        agent = next((v for k, v in request.headers if k.lower() == "user-agent"), None)
+        query = f"?{request.raw_query}" if request.raw_query else ""
+        parts = route.function.split(":")
+        fn = parts[6] if route.function.startswith("arn:") and len(parts) > 6 else parts[0]
+        doc: dict[str, Any] = {
+            "trace_id": hop.root, "id": hop.segment_id, "name": f"{api.name}/{stage.name}",
+            "origin": "AWS::ApiGateway::Stage", "start_time": started, "end_time": max(ended, started),
+            "resource_arn": f"arn:aws:apigateway:{region}::/{kind}/{api.api_id}/stages/{stage.name}",
+            "http": {"request": {"url": f"http://{host}{request.raw_path}{query}", "method": request.method,
+                                 "client_ip": request.source_ip, **({"user_agent": agent} if agent else {}),
+                                 "x_forwarded_for": True},
+                     "response": {"status": status}},
+            "aws": {"api_gateway": {"account_id": account, "rest_api_id": api.api_id, "stage": stage.name,
+                                    "request_id": request.request_id}},
+            "annotations": {"aws:api_id": api.api_id, "aws:api_stage": stage.name},
+            "subsegments": [{"id": call_id, "name": "Lambda", "namespace": "aws", "start_time": started,
+                             "end_time": max(ended, started), "http": {"response": {"status": status}},
+                             "aws": {"function_name": fn, "region": region, "operation": "Invoke",
+                                     "resource_names": [fn]}}],
+        }
+        if hop.parent:
+            doc["parent_id"] = hop.parent
+        if status == 429:
+            doc["throttle"] = doc["error"] = True
+        elif 400 <= status < 500:
+            doc["error"] = True
+        elif status >= 500:
+            doc["fault"] = True
+        return doc
 
     async def _service(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
                        access: dict[str, Any], context: dict[str, Any],
@@ -330,7 +379,8 @@ class Gateway:
         return response
 
     async def _integrate(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
-                         access: dict[str, Any], authorizer: dict[str, Any] | None = None) -> GatewayResponse:
+                         access: dict[str, Any], authorizer: dict[str, Any] | None = None,
+                         trace_header: str | None = None) -> GatewayResponse:
         v2 = route.payload_version == "2.0"
         rest = api.protocol == "REST"
         if rest:
@@ -340,7 +390,7 @@ class Gateway:
         payload = orjson.dumps(event)
         integration_started = time.monotonic()
         try:
-            call = self._invoke(route.function, payload, _trace_header(request.headers))
+            call = self._invoke(route.function, payload, trace_header)
             if route.timeout_ms / 1000 >= self._longest_run_s(route.function):
                 result = await call       # the function's own deadline ends it first: no timer needed
             else:

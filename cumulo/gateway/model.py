@@ -307,6 +307,7 @@ class Stage:
     variables: dict[str, str] = field(default_factory=dict)
     default_throttle: Throttle | None = None
     route_throttles: dict[str, Throttle] = field(default_factory=dict)   # route key -> throttle
+    tracing: bool = False           # REST: the stage's TracingEnabled (X-Ray segments, docs/traces.md)
 
     def __post_init__(self) -> None:
         if not _STAGE_RE.match(self.name):
@@ -366,7 +367,8 @@ class HttpApi:
         def stage(d: dict[str, Any]) -> Stage:
             default = d.get("default_throttle")
             return Stage(d["name"], d.get("variables", {}), Throttle(**default) if default else None,
-                         {k: Throttle(**v) for k, v in d.get("route_throttles", {}).items()})
+                         {k: Throttle(**v) for k, v in d.get("route_throttles", {}).items()},
+                         bool(d.get("tracing", False)))
 
         def route(d: dict[str, Any]) -> Route:
             return Route(**{**d, "authorization_scopes": tuple(d.get("authorization_scopes", ())),

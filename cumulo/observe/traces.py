@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["TraceHeader", "Trace", "TraceRecorder", "Sampler", "parse_header", "new_root", "segment_id",
+__all__ = ["TraceHeader", "Trace", "Hop", "TraceRecorder", "Sampler", "parse_header", "new_root", "segment_id",
            "RESERVOIR_PER_S", "FIXED_RATE", "NO_TRACES"]
 
 RESERVOIR_PER_S = 1        # X-Ray's default sampling rule: the first request each second …
@@ -114,6 +114,21 @@ class Trace:
     active: bool = False
 
 
+@dataclass(frozen=True)
+class Hop:
+    """A traced, sampled request through one of Cumulo's services that records a segment of its own
+    (the gateway's stage, a state machine's execution): its trace, its segment's id and the
+    caller's segment it hangs under."""
+
+    root: str
+    segment_id: str
+    parent: str | None = None
+
+    def header(self, parent: str) -> str:
+        """The header a call made under the subsegment ``parent`` passes on."""
+        return f"Root={self.root};Parent={parent};Sampled=1"
+
+
 class TraceRecorder:
     """Sampling decisions and segments waiting for the store (``drain``)."""
 
@@ -139,6 +154,47 @@ class TraceRecorder:
         function_id = segment_id()
         header = TraceHeader(root, function_id, sampled).format()
         return Trace(header, root, sampled, caller.parent if caller else None, segment_id(), function_id, True)
+
+    def now(self) -> float:
+        return self._now()
+
+    def hop(self, enabled: bool, incoming: str | None) -> Hop | None:
+        """Whether a request through a service that traces (``enabled``: an API stage's
+        ``TracingEnabled``, a state machine's ``TracingConfiguration``) is recorded: a caller's
+        ``Sampled`` decides, else X-Ray's default rule when ``enabled``; a service that does not
+        trace records one only for a caller's ``Sampled=1``. None: nothing recorded (the caller's
+        header goes on as it came)."""
+        caller = parse_header(incoming)
+        if caller is not None and caller.sampled is not None:
+            sampled = caller.sampled
+        elif enabled:
+            sampled = self._sampler.sample()
+        else:
+            return None
+        if not sampled:
+            return None
+        return Hop(caller.root if caller is not None else new_root(self._now()), segment_id(),
+                   caller.parent if caller is not None else None)
+
+    def call(self, incoming: str | None, service: str, operation: str, started: float,
+             aws: dict[str, Any] | None = None, error: bool = False) -> str | None:
+        """A sampled caller's call into ``service`` (SQS's SendMessage, EventBridge's PutEvents,
+        SNS's Publish): the subsegment its AWS SDK records for it, under the caller's ``Parent``
+        (namespace ``aws``, X-Ray's inferred node for the service), and the header the service
+        passes on, whose ``Parent`` is that subsegment. An unsampled or absent header goes on
+        as it came, and nothing is recorded."""
+        caller = parse_header(incoming)
+        if caller is None or not caller.sampled or caller.parent is None:
+            return incoming
+        sid = segment_id()
+        doc: dict[str, Any] = {
+            "type": "subsegment", "trace_id": caller.root, "parent_id": caller.parent, "id": sid, "name": service,
+            "namespace": "aws", "start_time": started, "end_time": max(self._now(), started),
+            "aws": {"operation": operation, **(aws or {})}}
+        if error:
+            doc["error"] = True
+        self.add([doc])
+        return f"Root={caller.root};Parent={sid};Sampled=1"
 
     def add(self, segments: list[dict[str, Any]]) -> None:
         with self._lock:

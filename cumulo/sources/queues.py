@@ -312,7 +312,7 @@ class QueueService:
         return self.send_message(name, body, message_attributes=message_attributes)
 
     def prepare_direct(self, ref: str, body: str, message_attributes: dict[str, Any] | None = None,
-                       ascii_json: bool = False) -> tuple[str, NewMessage] | None:
+                       ascii_json: bool = False, trace_header: str | None = None) -> tuple[str, NewMessage] | None:
         """A platform-made message for a standard queue, checked as SendMessage checks it and ready
         for the caller to commit in its own transaction (``QueueMessages.send_many``): (queue name,
         message). None where it cannot go that way (no such queue, a FIFO queue, which needs its
@@ -326,7 +326,7 @@ class QueueService:
         attrs = QueueAttributes(doc["attributes"])
         if attrs.fifo:
             return None
-        if not message_attributes and isinstance(body, str) and body:
+        if not message_attributes and not trace_header and isinstance(body, str) and body:
             # the common case (a fan-out's envelope): what _prepare checks of a body alone, without
             # building what only a SendMessage answer needs
             if len(body) * 4 > attrs.number("MaximumMessageSize") and \
@@ -337,7 +337,7 @@ class QueueService:
             return doc["name"], NewMessage(ids.request_id(), body.encode(), None, None, None,
                                            attrs.number("DelaySeconds") * 1000, None, None)
         try:
-            message, _ = self._prepare(attrs, body, None, message_attributes, None, None, None, False)
+            message, _ = self._prepare(attrs, body, None, message_attributes, None, None, None, False, trace_header)
         except SqsError:
             return None
         return doc["name"], message

@@ -58,6 +58,7 @@ from typing import Any, List
 from cumulo.errors import ServiceError
 from cumulo.model.function import Arns
 from cumulo.observe.metrics import NO_METRICS, MetricRecorder
+from cumulo.observe.traces import NO_TRACES, TraceRecorder, segment_id
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, ServiceCalls, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.stepfunctions.tasks import run_task
@@ -178,9 +179,10 @@ class StateMachines:
 
     def __init__(self, store: Documents, messages: QueueMessages, executions: Executions, leases: Leases, arns: Arns,
                  home: Path, targets: Targets, clock: Clock = SYSTEM_CLOCK, services: ServiceCalls | None = None,
-                 metrics: MetricRecorder = NO_METRICS) -> None:
+                 metrics: MetricRecorder = NO_METRICS, traces: TraceRecorder = NO_TRACES) -> None:
         self._store, self._messages, self._arns, self._home, self._targets = store, messages, arns, home, targets
         self.metrics = metrics      # AWS/States: ExecutionsStarted/Succeeded/Failed/TimedOut/Aborted, ExecutionTime
+        self.traces = traces        # X-Ray: executions of machines with TracingConfiguration enabled
         self._services = services   # services' APIs called directly (DynamoDB tasks, AWS SDK tasks)
         self._executions, self._leases = executions, leases
         self._clock = clock     # executions' time: history, timers, Wait states
@@ -231,7 +233,8 @@ class StateMachines:
 
     # -- state machines -------------------------------------------------------
     def create_state_machine(self, name: Any, definition: Any, role_arn: Any = None, type_: Any = None,
-                             logging_configuration: Any = None, tags: Any = None) -> dict[str, Any]:
+                             logging_configuration: Any = None, tags: Any = None,
+                             tracing_configuration: Any = None) -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise SfnError("InvalidName", f"Invalid Name: '{name}'")
         kind = type_ or "STANDARD"
@@ -242,16 +245,19 @@ class StateMachines:
         text = _definition_text(definition)
         parse_definition(text)                      # InvalidDefinition, with every finding
         role = self._platform_role if role_arn is None else self._check_role(role_arn)
+        tracing = _tracing(tracing_configuration)
         arn = self._arn("stateMachine", name)
         existing = self._store.get_document("state-machine", name)
         if existing is not None:
-            if existing["definition"] == text and existing["type"] == kind and existing["roleArn"] == role:
+            if existing["definition"] == text and existing["type"] == kind and existing["roleArn"] == role and \
+                    existing.get("tracingConfiguration", {"enabled": False}) == tracing:
                 return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
             raise SfnError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
         now = self._clock.now()
         doc = {"stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": text,
                "roleArn": role, "type": kind, "creationDate": now, "revisionId": str(uuid.uuid4()),
-               "loggingConfiguration": logging_configuration or {"level": "OFF", "includeExecutionData": False}}
+               "loggingConfiguration": logging_configuration or {"level": "OFF", "includeExecutionData": False},
+               "tracingConfiguration": tracing}
         if role_arn is None:
             doc["platformRole"] = True      # the platform's own: its tasks' calls are not asked (role_of)
         self._store.put_document("state-machine", name, doc)
@@ -271,10 +277,14 @@ class StateMachines:
     def describe_state_machine(self, arn: Any) -> dict[str, Any]:
         return {k: v for k, v in self._machine(arn).items() if k != "platformRole"}
 
-    def update_state_machine(self, arn: Any, definition: Any = None, role_arn: Any = None) -> dict[str, Any]:
+    def update_state_machine(self, arn: Any, definition: Any = None, role_arn: Any = None,
+                             tracing_configuration: Any = None) -> dict[str, Any]:
         doc = self._machine(arn)
-        if definition is None and role_arn is None:
-            raise SfnError("MissingRequiredParameter", "Either the definition or the roleArn must be specified.")
+        if definition is None and role_arn is None and tracing_configuration is None:
+            raise SfnError("MissingRequiredParameter", "Either the definition, the roleArn or the "
+                                                       "tracingConfiguration must be specified.")
+        if tracing_configuration is not None:
+            doc["tracingConfiguration"] = _tracing(tracing_configuration)
         if definition is not None:
             text = _definition_text(definition)
             parse_definition(text)
@@ -326,6 +336,10 @@ class StateMachines:
                "startDate": now}
         if trace_header and len(trace_header) <= 1024:
             doc["trace"] = trace_header
+        traced = bool(machine.get("tracingConfiguration", {}).get("enabled"))
+        hop = self.traces.hop(True, doc.get("trace")) if traced else None   # else the header goes on as it came
+        if hop is not None:         # the execution's segment, recorded when it ends (``ended``)
+            doc["xray"] = {"root": hop.root, "id": hop.segment_id, "parent": hop.parent}
         if express:
             self.engine.start_express(arn, name, doc, parsed)
             self._count("ExecutionsStarted", machine["stateMachineArn"])
@@ -344,8 +358,61 @@ class StateMachines:
         if self.metrics.enabled:
             self.metrics.add("AWS/States", metric, (("StateMachineArn", machine),), value, unit)
 
-    def ended(self, doc: dict[str, Any], status: str) -> None:
-        """An execution ended: AWS/States' count for its status and its ExecutionTime."""
+    def traced_task(self, doc: dict[str, Any], command: Any, run: Any) -> Any:
+        """``run(header)`` a task of a traced execution: the state's subsegment under the
+        execution's segment, with the call into the task's service under it (``Lambda``, ``SQS`` …),
+        whose id the service's own segment hangs under (docs/traces.md)."""
+        xray = doc.get("xray")
+        if not isinstance(xray, dict):
+            return run(doc.get("trace"))
+        call_id, started = segment_id(), self.traces.now()
+        error = False
+        try:
+            event = run(f"Root={xray['root']};Parent={call_id};Sampled=1")
+            error = type(event).__name__ in ("TaskFailed", "TaskTimedOut")
+            return event
+        except Exception:
+            error = True
+            raise
+        finally:
+            ended = max(self.traces.now(), started)
+            call: dict[str, Any] = {"id": call_id, "name": _service_name(command.resource), "namespace": "aws",
+                                    "start_time": started, "end_time": ended,
+                                    "aws": {"resource": getattr(command.resource, "arn", "")}}
+            state: dict[str, Any] = {"type": "subsegment", "trace_id": xray["root"], "parent_id": xray["id"],
+                                     "id": segment_id(), "name": command.state_name, "start_time": started,
+                                     "end_time": ended, "subsegments": [call]}
+            if error:
+                call["fault"] = state["fault"] = True
+            self.traces.add([state])
+
+    def _execution_segment(self, doc: dict[str, Any], status: str, arn: str | None) -> None:
+        xray = doc.get("xray")
+        if not isinstance(xray, dict) or not isinstance(doc.get("startDate"), (int, float)):
+            return
+        machine = str(doc.get("machine", ""))
+        started = float(doc["startDate"])
+        ended = max(float(doc.get("stopDate") or self._clock.now()), started)
+        segment: dict[str, Any] = {
+            "trace_id": xray["root"], "id": xray["id"], "name": machine.rsplit(":", 1)[-1],
+            "origin": "AWS::StepFunctions::StateMachine", "start_time": started, "end_time": ended,
+            "resource_arn": arn or machine,
+            "aws": {"account_id": self._arns.account, "execution_arn": arn or "", "state_machine_arn": machine},
+            "annotations": {"aws:execution_arn": arn or ""}}
+        if xray.get("parent"):
+            segment["parent_id"] = xray["parent"]
+        if status in ("FAILED", "TIMED_OUT"):
+            segment["fault"] = True
+            segment["cause"] = {"exceptions": [{"id": segment_id(), "type": str(doc.get("error") or status),
+                                                "message": str(doc.get("cause") or "")[:1000]}]}
+        elif status == "ABORTED":
+            segment["error"] = True
+        self.traces.add([segment])
+
+    def ended(self, doc: dict[str, Any], status: str, arn: str | None = None) -> None:
+        """An execution ended: AWS/States' count for its status and its ExecutionTime; a traced
+        one's segment."""
+        self._execution_segment(doc, status, arn)
         metric = {"SUCCEEDED": "ExecutionsSucceeded", "FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut",
                   "ABORTED": "ExecutionsAborted"}.get(status)
         machine = doc.get("machine")
@@ -779,7 +846,7 @@ class Engine:
         self._executions.save_step(arn, "FAILED", int(now * 1000), doc,
                                    [(e.id, json.dumps(e.to_aws())) for e in events], [], [], [])
         self._live.pop(arn, None)
-        self._machines.ended(doc, "FAILED")
+        self._machines.ended(doc, "FAILED", arn)
         self._notify_parent(arn, doc, False, None)
 
     def _load(self, arn: str) -> _Live | None:
@@ -905,13 +972,14 @@ class Engine:
             live.doc.setdefault("tokens", {}).update(dict(tokens_add))
         role = self._machines.role_of(live.doc.get("machine")) if tasks else None
         for command in tasks:
-            self._tasks.submit(self._task, arn, command, role, live.doc.get("trace"))
+            self._tasks.submit(self._task, arn, command, role, live.doc)
         if terminal:
             self._finished(arn, live)
 
-    def _task(self, arn: str, command: InvokeTask, role: str | None = None, trace: str | None = None) -> None:
+    def _task(self, arn: str, command: InvokeTask, role: str | None = None, doc: dict[str, Any] | None = None) -> None:
         try:
-            event = run_task(self._targets, arn, command, self._services, role, trace)
+            event = self._machines.traced_task(doc or {}, command, lambda trace: run_task(
+                self._targets, arn, command, self._services, role, trace))
         except Exception as exc:
             log.exception("task %s of %s failed in Cumulo", command.task_id, arn)
             event = TaskFailed(command.task_id, "States.Runtime", f"{type(exc).__name__}: {exc}")
@@ -931,7 +999,7 @@ class Engine:
             self._handle(arn, TimerFired(timer_id))
 
     def _finished(self, arn: str, live: _Live) -> None:
-        self._machines.ended(live.doc, live.execution.status.value)
+        self._machines.ended(live.doc, live.execution.status.value, arn)
         live.done.set()
         if live.durable:
             self._live.pop(arn, None)
@@ -951,3 +1019,22 @@ class Engine:
             event = TaskFailed(parent["task_id"], "States.TaskFailed", json.dumps(described))
         self._machines._inbox(parent["arn"], event)
 
+
+
+def _tracing(value: Any) -> dict[str, bool]:
+    """CreateStateMachine's ``tracingConfiguration``: ``{enabled: bool}`` (off when not given)."""
+    if value is None:
+        return {"enabled": False}
+    if not isinstance(value, dict) or set(value) - {"enabled"} or not isinstance(value.get("enabled", False), bool):
+        raise SfnError("ValidationException", "tracingConfiguration must be {\"enabled\": true|false}")
+    return {"enabled": bool(value.get("enabled", False))}
+
+
+_TASK_SERVICES = {"lambda": "Lambda", "sqs": "SQS", "sns": "SNS", "events": "EventBridge", "states": "STEPFUNCTIONS",
+                  "dynamodb": "DynamoDB"}
+
+
+def _service_name(resource: Any) -> str:
+    """The name X-Ray gives a task's call: ``Lambda``, ``SQS`` …, from the resource's service."""
+    service = str(getattr(resource, "service", "") or "")
+    return _TASK_SERVICES.get(service, service.upper() or "Task")

@@ -53,8 +53,8 @@ class SigningKey(Protocol):
 class DirectQueues(Protocol):
     """The queue service's side of a fan-out: a message for a standard queue made ready to commit
     with the publish (``QueueService.prepare_direct``); None sends it through the outbox."""
-    def prepare_direct(self, ref: str, body: str, message_attributes: dict[str, Any] | None = None
-                       ) -> tuple[str, NewMessage] | None: ...
+    def prepare_direct(self, ref: str, body: str, message_attributes: dict[str, Any] | None = None,
+                       ascii_json: bool = False, trace_header: str | None = None) -> tuple[str, NewMessage] | None: ...
 
 
 def _timestamp(ms: int) -> str:
@@ -371,13 +371,17 @@ class TopicService:
 
     # -- publishing -------------------------------------------------------------------------------
     def publish(self, topic_arn: Any, message: Any, subject: Any = None, attributes: dict[str, Any] | None = None,
-                structure: Any = None, group_id: Any = None, dedup_id: Any = None) -> dict[str, str]:
-        """Commit the deliveries of one message; answers ``{MessageId[, SequenceNumber]}``."""
-        result, entries = self._prepare(topic_arn, message, subject, attributes, structure, group_id, dedup_id)
+                structure: Any = None, group_id: Any = None, dedup_id: Any = None,
+                trace_header: str | None = None) -> dict[str, str]:
+        """Commit the deliveries of one message; answers ``{MessageId[, SequenceNumber]}``.
+        ``trace_header``: the publisher's, carried on to every subscriber (docs/traces.md)."""
+        result, entries = self._prepare(topic_arn, message, subject, attributes, structure, group_id, dedup_id,
+                                        trace_header)
         self.messages.send_many(_by_queue(entries), now_ms(self.clock))
         return result
 
-    def publish_batch(self, topic_arn: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def publish_batch(self, topic_arn: Any, entries: list[dict[str, Any]],
+                      trace_header: str | None = None) -> dict[str, Any]:
         self.topic(topic_arn)
         if not entries:
             raise SnsError("EmptyBatchRequest", "The batch request doesn't contain any entries.")
@@ -391,7 +395,8 @@ class TopicService:
             try:
                 result, deliveries = self._prepare(topic_arn, e.get("Message"), e.get("Subject"),
                                                    e.get("MessageAttributes"), e.get("MessageStructure"),
-                                                   e.get("MessageGroupId"), e.get("MessageDeduplicationId"))
+                                                   e.get("MessageGroupId"), e.get("MessageDeduplicationId"),
+                                                   trace_header)
                 staged += deliveries
                 done.append({"Id": e.get("Id"), **result})
             except SnsError as err:
@@ -401,8 +406,10 @@ class TopicService:
         return {"Successful": done, "Failed": failed}
 
     def _prepare(self, topic_arn: Any, message: Any, subject: Any, attributes: dict[str, Any] | None,
-                 structure: Any, group_id: Any, dedup_id: Any) -> tuple[dict[str, str], list[tuple[str, NewMessage]]]:
+                 structure: Any, group_id: Any, dedup_id: Any,
+                 trace_header: str | None = None) -> tuple[dict[str, str], list[tuple[str, NewMessage]]]:
         doc = self._topic_for_publish(topic_arn)
+        traced = {"trace_header": trace_header} if trace_header and len(trace_header) <= 1024 else {}
         if not isinstance(message, str) or message == "":
             raise invalid("Empty message")
         attributes = dict(attributes or {})
@@ -498,20 +505,21 @@ class TopicService:
             if protocol == "lambda":
                 entries.append(outbox.entry(sub["Endpoint"], render("lambda", text, arn), what=what,
                                             dead_letter=dlq, invocation_type="Event",
-                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"]))
+                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"], **traced))
                 continue
             raw = attrs.get("RawMessageDelivery", "false").lower() == "true"
             body = text if raw else render("sqs", text, arn)
             queue_attributes = (_sqs_attributes(attributes) or None) if raw else None
             direct = None
             if self.queues is not None and group_id is None:
-                direct = self.queues.prepare_direct(sub["Endpoint"], body, queue_attributes, ascii_json=not raw)
+                direct = self.queues.prepare_direct(sub["Endpoint"], body, queue_attributes, ascii_json=not raw,
+                                                    **traced)
             if direct is not None:      # a standard queue: enqueued in this publish's own transaction
                 entries.append(direct)
             else:                       # FIFO, missing or refusing: through the outbox (retries, DLQ)
                 entries.append(outbox.entry(sub["Endpoint"], body, what=what, dead_letter=dlq,
                                             attributes=queue_attributes, group_id=group_id, dedup_id=dedup_id,
-                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"]))
+                                            source_service="sns.amazonaws.com", source_arn=doc["TopicArn"], **traced))
         result = {"MessageId": message_id}
         if sequence is not None:
             result["SequenceNumber"] = sequence

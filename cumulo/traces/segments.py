@@ -248,7 +248,13 @@ def _downstream(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def service_graph(traces: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """GetServiceGraph's ``Services``: one node per (name, origin) of the traces' segments and per
     service their ``aws``/``remote`` subsegments call, with an edge from a segment's service to its
-    parent's children (a segment whose parent is in another segment) and to what it calls."""
+    parent's children (a segment whose parent is in another segment) and to what it calls.
+
+    A call whose callee recorded a segment of its own under it (an API stage's ``Lambda``
+    subsegment, the parent of the function's ``AWS::Lambda`` segment) is that segment's edge, not
+    a node of its own; a call into a service that records none (``SQS``, ``EventBridge``, ``SNS``)
+    is an inferred node, and what continues its trace downstream (a function a queue's mapping
+    invoked) hangs under that node: caller → SQS → consumer."""
     nodes: dict[tuple[str, str], int] = {}
     node_stats: dict[int, _Stats] = {}
     edges: dict[tuple[int, int], _Stats] = {}
@@ -266,6 +272,17 @@ def service_graph(traces: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             node_stats[ref].add(s)
             for sid in _ids(s):
                 owner[sid] = ref
+        callee = {(s.get("parent_id"), s.get("origin")) for s in segments}
+        calls = []
+        for s in segments:
+            for sub in _downstream(s):
+                aws = sub.get("namespace") == "aws"
+                kind = f"AWS::{sub['name']}" if aws else "remote"
+                if (sub.get("id"), kind) in callee:
+                    continue            # the callee's own segment is the node
+                target = node(sub["name"], kind)
+                calls.append((owner[s.get("id")], target, sub))
+                owner[sub.get("id")] = target
         root = _root(segments)
         if root is not None:
             roots.add(owner[root.get("id")])
@@ -274,11 +291,10 @@ def service_graph(traces: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             parent = owner.get(s.get("parent_id"))
             if parent is not None and parent != ref:
                 edges.setdefault((parent, ref), _Stats()).add(s)
-            for sub in _downstream(s):
-                aws = sub.get("namespace") == "aws"
-                target = node(sub["name"], f"AWS::{sub['name']}" if aws else "remote")
-                node_stats[target].add(sub)
-                edges.setdefault((ref, target), _Stats()).add(sub)
+        for source, target, sub in calls:
+            node_stats[target].add(sub)
+            if source != target:
+                edges.setdefault((source, target), _Stats()).add(sub)
     out = []
     for (name, kind), ref in nodes.items():
         stats = node_stats[ref]

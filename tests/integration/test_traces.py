@@ -199,11 +199,17 @@ def test_the_bus_and_state_machine_tasks_carry_the_callers_trace_to_functions(se
         Entries=[{"Source": "shop", "DetailType": "order", "Detail": "{}"}])
     with_header(server.aws("stepfunctions"), f"Root={machine_root};Parent=00000000000000cc;Sampled=1").start_execution(
         stateMachineArn=machine)
-    roots, deadline = set(), time.monotonic() + 30
-    while len(roots) < 2 and time.monotonic() < deadline:
+    parents, deadline = {}, time.monotonic() + 30
+    while len(parents) < 2 and time.monotonic() < deadline:
         for m in sqs.receive_message(QueueUrl=seen, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
-            roots.add(HEADER.fullmatch(m["Body"]).group(1))     # type: ignore[union-attr]
-    assert roots == {bus_root, machine_root}
+            found = HEADER.fullmatch(m["Body"])
+            assert found is not None
+            parents[found.group(1)] = found.group(2)
+    assert set(parents) == {bus_root, machine_root}
+    (put,) = segments(server, bus_root)                 # the caller's PutEvents: X-Ray's EventBridge node
+    assert (put["name"], put["parent_id"], put["aws"]["operation"]) == ("EventBridge", "00000000000000bb", "PutEvents")
+    assert parents[bus_root] == put["id"]               # the target runs under it (PassThrough: as passed)
+    assert parents[machine_root] == "00000000000000cc"  # a machine without tracing passes the header on as is
 
 
 def test_powertools_tracer_inside_a_function_sends_its_subsegments_to_the_daemon(server: CumuloServer) -> None:
@@ -289,4 +295,177 @@ def test_an_http_apis_client_header_is_the_invocations_trace(server: CumuloServe
     assert status == 200, body
     m = HEADER.fullmatch(body.decode())
     assert m is not None and m.group(1) == root
-    assert {d["origin"] for d in segments(server, root, want=2)} == {"AWS::Lambda", "AWS::Lambda::Function"}
+    docs = segments(server, root, want=3)
+    assert {d["origin"] for d in docs} == {"AWS::ApiGateway::Stage", "AWS::Lambda", "AWS::Lambda::Function"}
+    stage = by_origin(docs, "AWS::ApiGateway::Stage", "traced/$default")     # a sampled client: the stage too
+    (call,) = stage["subsegments"]
+    assert (call["name"], call["namespace"], stage["http"]["request"]["method"], stage["http"]["response"]["status"]) \
+        == ("Lambda", "aws", "GET", 200)
+    assert by_origin(docs, "AWS::Lambda", "front")["parent_id"] == call["id"]
+
+
+CHAIN = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: index.handler, Tracing: Active, Timeout: 30}
+Resources:
+  Shop:
+    Type: AWS::Serverless::Api
+    Properties: {StageName: prod, TracingEnabled: true}
+  Orders:
+    Type: AWS::SQS::Queue
+  Front:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: |
+        import os, boto3
+        def handler(event, context):
+            boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"], MessageBody="order-7")
+            return {"statusCode": 200, "body": os.environ["_X_AMZN_TRACE_ID"]}
+      Environment: {Variables: {QUEUE: !Ref Orders}}
+      Events:
+        Get: {Type: Api, Properties: {RestApiId: !Ref Shop, Path: /order, Method: get}}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: |
+        import os, boto3
+        def handler(event, context):
+            boto3.client("stepfunctions").start_execution(stateMachineArn=os.environ["MACHINE"], input="{}")
+      Environment: {Variables: {MACHINE: !Ref Fulfil}}
+      Events:
+        Orders: {Type: SQS, Properties: {Queue: !GetAtt Orders.Arn, BatchSize: 1}}
+  Pack:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: |
+        def handler(event, context):
+            return {"packed": True}
+  Fulfil:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Tracing: {Enabled: true}
+      Definition:
+        StartAt: PackIt
+        States:
+          PackIt:
+            Type: Task
+            Resource: arn:aws:states:::lambda:invoke
+            Parameters: {FunctionName: !Ref Pack, Payload: {}}
+            End: true
+Outputs:
+  Api: {Value: !Ref Shop}
+  Machine: {Value: !Ref Fulfil}
+"""
+
+
+def test_api_function_queue_function_state_machine_is_one_trace_with_its_edges(server: CumuloServer) -> None:
+    """The chain a team reads on X-Ray's map: a REST stage with TracingEnabled starts the trace, the
+    function behind it sends to a queue (SQS: a subsegment of the caller), the queue's function
+    starts a traced state machine, whose task invokes a third function."""
+    from tests.integration.test_gateway import Gateway
+
+    cfn = server.aws("cloudformation")
+    cfn.create_stack(StackName="chain", TemplateBody=CHAIN, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cfn.get_waiter("stack_create_complete").wait(StackName="chain", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="chain")["Stacks"][0]["Outputs"]}
+    described = server.aws("stepfunctions").describe_state_machine(stateMachineArn=outputs["Machine"])
+    assert described["tracingConfiguration"] == {"enabled": True}
+    gateway = Gateway(server)
+    for _ in range(10):      # no header from the client: the stage samples (X-Ray's rule: the first each second)
+        status, _, body = gateway.request("GET", f"/{outputs['Api']}/prod/order")
+        assert status == 200, body
+        m = HEADER.fullmatch(body.decode())
+        assert m is not None, body
+        if m.group(3) == "1":
+            break
+        time.sleep(1.1)
+    root = m.group(1)
+
+    deadline = time.monotonic() + 60
+    while True:
+        docs = segments(server, root, want=8)
+        origins = sorted(d.get("origin", "") for d in docs)
+        if "AWS::StepFunctions::StateMachine" in origins and origins.count("AWS::Lambda") == 3 \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert origins == ["AWS::ApiGateway::Stage", "AWS::Lambda", "AWS::Lambda", "AWS::Lambda",
+                       "AWS::Lambda::Function", "AWS::Lambda::Function", "AWS::Lambda::Function",
+                       "AWS::StepFunctions::StateMachine"], docs
+
+    def one(origin: str, prefix: str) -> dict[str, Any]:
+        (found,) = [d for d in docs if d.get("origin") == origin and d["name"].startswith(prefix)]
+        return found
+
+    stage = one("AWS::ApiGateway::Stage", "")
+    assert stage["name"].endswith("/prod") and "parent_id" not in stage      # the trace's entry
+    assert stage["http"]["request"]["method"] == "GET" and stage["http"]["response"]["status"] == 200
+    front, front_fn = one("AWS::Lambda", "chain-Front"), one("AWS::Lambda::Function", "chain-Front")
+    worker, worker_fn = one("AWS::Lambda", "chain-Worker"), one("AWS::Lambda::Function", "chain-Worker")
+    pack = one("AWS::Lambda", "chain-Pack")
+    machine = one("AWS::StepFunctions::StateMachine", "")
+    assert front["parent_id"] == next(s["id"] for s in stage["subsegments"] if s["name"] == "Lambda")
+    sqs_call = next(s for s in walk(front_fn) if s.get("name") == "SQS")
+    assert (sqs_call["namespace"], sqs_call["aws"]["operation"]) == ("aws", "SendMessage")
+    assert worker["parent_id"] == sqs_call["id"]                    # the message's AWSTraceHeader
+    assert machine["parent_id"] == worker_fn["id"]                  # the worker's StartExecution
+    (state,) = machine["subsegments"]
+    (task_call,) = state["subsegments"]
+    assert (state["name"], task_call["name"]) == ("PackIt", "Lambda")
+    assert pack["parent_id"] == task_call["id"]
+
+    xray = server.aws("xray")
+    summary = next(s for s in xray.get_trace_summaries(StartTime=time.time() - 600, EndTime=time.time() + 60)[
+        "TraceSummaries"] if s["Id"] == root)
+    assert summary["EntryPoint"]["Type"] == "AWS::ApiGateway::Stage"
+    assert summary["Http"]["HttpMethod"] == "GET" and summary["Http"]["HttpStatus"] == 200
+    assert {t for t in (s["Type"] for s in summary["ServiceIds"])} == {
+        "AWS::ApiGateway::Stage", "AWS::Lambda", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+
+    graph = xray.get_service_graph(StartTime=time.time() - 600, EndTime=time.time() + 60)["Services"]
+    names = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in graph}
+    edges = {(names[s["ReferenceId"]], names[e["ReferenceId"]]) for s in graph for e in s["Edges"]}
+    fn = {key: next(n for n in names.values() if n[0].startswith(f"chain-{key}") and n[1] == kind)
+          for key, kind in (("Front", "AWS::Lambda"), ("Worker", "AWS::Lambda"), ("Pack", "AWS::Lambda"))}
+    stage_node = (stage["name"], "AWS::ApiGateway::Stage")
+    machine_node = (machine["name"], "AWS::StepFunctions::StateMachine")
+    front_node, worker_node = (front_fn["name"], "AWS::Lambda::Function"), (worker_fn["name"], "AWS::Lambda::Function")
+    wanted = {(stage_node, fn["Front"]), (fn["Front"], front_node), (front_node, ("SQS", "AWS::SQS")),
+              (("SQS", "AWS::SQS"), fn["Worker"]), (fn["Worker"], worker_node), (worker_node, machine_node),
+              (machine_node, fn["Pack"])}
+    assert wanted <= edges, sorted(edges)
+    assert not any(a == stage_node and b == ("Lambda", "AWS::Lambda") for a, b in edges)   # no inferred twin
+
+
+def test_a_topic_carries_the_publishers_trace_to_its_queues_and_functions(server: CumuloServer) -> None:
+    sqs, sns = server.aws("sqs"), server.aws("sns")
+    inbox = sqs.create_queue(QueueName="topic-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    seen = sqs.create_queue(QueueName="topic-witnessed")["QueueUrl"]
+    fn = create(server, "subscriber", SEEN, env={"SEEN": seen})["FunctionArn"]
+    topic = sns.create_topic(Name="traced-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn)
+    root, caller = f"1-{int(time.time()):08x}-{'5e' * 12}", "00000000000000ee"
+    with_header(sns, f"Root={root};Parent={caller};Sampled=1").publish(TopicArn=topic, Message="hello")
+
+    deadline, got = time.monotonic() + 30, []
+    while not got and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1,
+                                  MessageSystemAttributeNames=["AWSTraceHeader"]).get("Messages", [])
+    assert got, "the queue got nothing"
+    queued = HEADER.fullmatch(got[0]["Attributes"]["AWSTraceHeader"])
+    assert queued is not None and queued.group(1) == root and queued.group(3) == "1"
+    got = []
+    while not got and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=seen, WaitTimeSeconds=1).get("Messages", [])
+    assert got, "the function did not run"
+    invoked = HEADER.fullmatch(got[0]["Body"])
+    assert invoked is not None and invoked.group(1) == root
+
+    docs = segments(server, root, want=3)
+    service = by_origin(docs, "AWS::Lambda", "subscriber")
+    (publish,) = [d for d in docs if d.get("name") == "SNS"]        # the publisher's call, a subsegment of it
+    assert (publish["parent_id"], publish["aws"]["operation"], publish["namespace"]) == (caller, "Publish", "aws")
+    assert service["parent_id"] == publish["id"] == queued.group(2)

@@ -109,7 +109,8 @@ class HttpApi(Kind):
         for authorizer in spec.authorizers:
             if authorizer.kind in ("REQUEST", "TOKEN"):
                 c.functions.get(authorizer.function)       # the authorizer function must exist
-        stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles))
+        stage = Stage(spec.stage, dict(spec.stage_variables), spec.default_throttle, dict(spec.route_throttles),
+                      spec.tracing)
         api = HttpApiDocument(spec.api_id, spec.name, spec.routes, (stage,), created, (), spec.authorizers, spec.cors,
                               spec.description, spec.protocol, spec.rest_cors, spec.binary_media_types,
                               spec.route_selection)

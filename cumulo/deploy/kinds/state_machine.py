@@ -117,16 +117,19 @@ class StateMachine(Kind):
         where = f"Resource {spec.logical_id} (line {spec.line}): state machine {spec.name}"
         try:
             if action == "create":
-                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type)
+                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type,
+                                              tracing_configuration={"enabled": spec.tracing})
                 deploy.undo.append(partial(machines.delete_state_machine, spec.arn))
             elif action == "update" and doc is not None:
-                machines.update_state_machine(spec.arn, spec.definition, spec.role_arn or None)
+                machines.update_state_machine(spec.arn, spec.definition, spec.role_arn or None,
+                                              {"enabled": spec.tracing})
                 deploy.undo.append(partial(machines.update_state_machine, spec.arn, doc["definition"],
-                                           doc.get("roleArn")))
+                                           doc.get("roleArn"), doc.get("tracingConfiguration")))
             elif action == "replace" and doc is not None:
                 machines.delete_state_machine(spec.arn)
                 deploy.undo.append(partial(_recreate, deploy.c, doc))
-                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type)
+                machines.create_state_machine(spec.name, spec.definition, spec.role_arn or None, spec.type,
+                                              tracing_configuration={"enabled": spec.tracing})
         except CumuloError as exc:
             exc.message = f"{where}: {exc.message}"
             exc.args = (exc.message,)
@@ -166,10 +169,13 @@ def _action(spec: MachineSpec, doc: dict[str, Any] | None) -> tuple[str, list[st
     details = [] if _same_definition(doc["definition"], spec.definition) else ["Definition"]
     if spec.role_arn and doc.get("roleArn") != spec.role_arn:
         details.append("RoleArn")
+    if doc.get("tracingConfiguration", {"enabled": False}) != {"enabled": spec.tracing}:
+        details.append("TracingConfiguration")
     return ("update", details) if details else ("unchanged", [])
 
 
 def _recreate(c: Cumulo, doc: dict[str, Any]) -> None:
     c.state_machines.delete_state_machine(doc["stateMachineArn"])
     c.state_machines.create_state_machine(doc["name"], doc["definition"], doc.get("roleArn"), doc.get("type"),
-                                          doc.get("loggingConfiguration"))
+                                          doc.get("loggingConfiguration"),
+                                          tracing_configuration=doc.get("tracingConfiguration"))

@@ -106,7 +106,8 @@ def test_explicit_name_type_and_noted_properties(tmp_path: Path) -> None:
 """, 1))
     (machine,) = template.machines
     assert machine.name == "shop-flow" and machine.type == "EXPRESS"
-    assert [n.split(" ")[0] for n in machine.notes] == ["Tracing", "Logging", "Tags"]
+    assert [n.split(" ")[0] for n in machine.notes] == ["Logging", "Tags"]
+    assert machine.tracing is True                     # X-Ray segments of its executions
     assert machine.role_arn == "arn:aws:iam::000000000000:role/r" and machine.role is None
 
 
@@ -179,8 +180,8 @@ def test_step_functions_resource(tmp_path: Path) -> None:
     states = json.loads(flow.definition)["States"]
     assert states["W"]["Seconds"] == 3 and states["T"]["Resource"] == LAMBDA + "shop-Worker"
     assert flow.role_arn == "arn:aws:iam::000000000000:role/r"
-    assert [n.split(" ")[0] for n in flow.notes] == ["LoggingConfiguration", "TracingConfiguration",
-                                                     "Tags"]
+    assert [n.split(" ")[0] for n in flow.notes] == ["LoggingConfiguration", "Tags"]
+    assert flow.tracing is False
     assert generated.name == machine_name_for("shop", "Generated") and generated.type == "STANDARD"
 
 

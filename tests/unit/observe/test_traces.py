@@ -83,3 +83,34 @@ def test_an_invocation_is_two_valid_segments_with_lambdas_subsegments() -> None:
     assert round(overhead["end_time"] - overhead["start_time"], 3) == 0.002
     assert invocation["fault"] is True and invocation["cause"]["exceptions"][0]["type"] == "KeyError"
     assert service.doc["error"] is True
+
+
+def test_a_hop_follows_the_callers_decision_and_else_the_services_own_setting() -> None:
+    from cumulo.observe.traces import TraceRecorder
+
+    recorder = TraceRecorder(lambda: 1_700_000_000.0)
+    root = "1-6553f100-0123456789abcdef01234567"
+    hop = recorder.hop(False, f"Root={root};Parent=00000000000000aa;Sampled=1")
+    assert hop is not None and (hop.root, hop.parent) == (root, "00000000000000aa")
+    assert hop.header("00000000000000bb") == f"Root={root};Parent=00000000000000bb;Sampled=1"
+    assert recorder.hop(True, f"Root={root};Sampled=0") is None          # the caller said no
+    assert recorder.hop(False, None) is None                             # not traced, no caller
+    first = recorder.hop(True, None)                                     # traced: X-Ray's rule (reservoir)
+    assert first is not None and first.parent is None and first.root.startswith("1-6553f100-")
+
+
+def test_a_sampled_callers_call_is_its_subsegment_and_the_header_goes_on_under_it() -> None:
+    from cumulo.observe.traces import TraceRecorder, parse_header
+
+    recorder = TraceRecorder(lambda: 1_700_000_000.0)
+    root = "1-6553f100-0123456789abcdef01234567"
+    assert recorder.call(f"Root={root};Parent=00000000000000aa;Sampled=0", "SQS", "SendMessage", 1.0) == \
+        f"Root={root};Parent=00000000000000aa;Sampled=0"                  # unsampled: as it came, nothing kept
+    assert recorder.call(None, "SQS", "SendMessage", 1.0) is None and recorder.drain() == []
+    out = recorder.call(f"Root={root};Parent=00000000000000aa;Sampled=1", "SQS", "SendMessage", 1.0,
+                        {"queue_url": "http://q"})
+    (doc,) = recorder.drain()
+    header = parse_header(out)
+    assert header is not None and (header.root, header.parent, header.sampled) == (root, doc["id"], True)
+    assert (doc["type"], doc["parent_id"], doc["name"], doc["namespace"], doc["aws"]) == (
+        "subsegment", "00000000000000aa", "SQS", "aws", {"operation": "SendMessage", "queue_url": "http://q"})

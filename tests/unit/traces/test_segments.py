@@ -69,3 +69,35 @@ def test_a_summary_and_the_graph_of_a_call_from_one_service_to_another() -> None
     assert {e["ReferenceId"] for e in graph["api"]["Edges"]} == {graph["f"]["ReferenceId"], graph["SQS"]["ReferenceId"]}
     to_f = next(e for e in graph["api"]["Edges"] if e["ReferenceId"] == graph["f"]["ReferenceId"])
     assert to_f["SummaryStatistics"]["FaultStatistics"]["TotalCount"] == 1
+
+
+def _seg(sid: str, name: str, origin: str, parent: str | None = None, subs: list[Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"trace_id": "1-5f000000-000000000000000000000001", "id": sid, "name": name,
+                           "origin": origin, "start_time": 1.0, "end_time": 2.0, "subsegments": subs or []}
+    if parent:
+        doc["parent_id"] = parent
+    return doc
+
+
+def _call(sid: str, name: str) -> dict[str, Any]:
+    return {"id": sid, "name": name, "namespace": "aws", "start_time": 1.0, "end_time": 1.5}
+
+
+def _edges(graph: list[dict[str, Any]]) -> set[tuple[tuple[str, str], tuple[str, str]]]:
+    names = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in graph}
+    return {(names[s["ReferenceId"]], names[e["ReferenceId"]]) for s in graph for e in s["Edges"]}
+
+
+def test_a_call_into_a_service_with_its_own_segment_is_an_edge_and_one_without_is_a_node_between() -> None:
+    stage = _seg("a" * 16, "shop/prod", "AWS::ApiGateway::Stage", subs=[_call("b" * 16, "Lambda")])
+    front = _seg("c" * 16, "front", "AWS::Lambda", "b" * 16)
+    front_fn = _seg("d" * 16, "front", "AWS::Lambda::Function", "c" * 16, [_call("e" * 16, "SQS")])
+    worker = _seg("f" * 16, "worker", "AWS::Lambda", "e" * 16)
+    graph = service_graph([[stage, front, front_fn, worker]])
+    assert _edges(graph) == {
+        (("shop/prod", "AWS::ApiGateway::Stage"), ("front", "AWS::Lambda")),       # no inferred "Lambda" node
+        (("front", "AWS::Lambda"), ("front", "AWS::Lambda::Function")),
+        (("front", "AWS::Lambda::Function"), ("SQS", "AWS::SQS")),
+        (("SQS", "AWS::SQS"), ("worker", "AWS::Lambda")),                        # the queue's consumer after it
+    }
+    assert {(s["Name"], s["Type"]) for s in graph if s["Root"]} == {("shop/prod", "AWS::ApiGateway::Stage")}
