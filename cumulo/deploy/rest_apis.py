@@ -25,7 +25,7 @@ What SAM makes, and so what this makes (an ``HttpApiConfig`` with protocol ``RES
   method as needing a key; ``http_proxy`` integrations forward to their ``uri`` (``{proxy}`` filled from the
   path). Other integration types (``aws`` with mapping templates, ``http``) are refused, naming the
   method: their requests would not be answered.
-- Everything with no local effect (caching, endpoint type, tracing, access logs, canaries,
+- Everything with no local effect (caching, endpoint type, access logs, canaries,
   custom domains, gateway responses, models, resource policies, usage plans) is accepted with
   a note saying so.
 
