@@ -125,3 +125,32 @@ def test_redrive_refuses_what_cannot_be_redriven(sfn: BaseClient) -> None:
     with pytest.raises(ClientError) as err:
         sfn.redrive_execution(executionArn=running, clientToken="x" * 65)
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+PICKY = """
+import os
+
+def handler(event, context):
+    if event == 2 and os.environ.get("FIXED") != "1":
+        raise RuntimeError("cannot do 2 yet")
+    return event * 10
+"""
+
+
+def test_a_redriven_map_state_runs_only_the_iterations_that_failed(server: CumuloServer, sfn: BaseClient) -> None:
+    lam = server.client()
+    name = unique("picky")
+    function = create(lam, name, zip_of(**{"app.py": PICKY}))["FunctionArn"]
+    arn = machine(sfn, {"StartAt": "Each", "States": {"Each": {"Type": "Map", "End": True, "MaxConcurrency": 1, "ItemProcessor": {
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": function, "End": True}}}}}})
+    execution = sfn.start_execution(stateMachineArn=arn, input="[1, 2, 3]")["executionArn"]
+    assert finished(sfn, execution)["status"] == "FAILED"
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"FIXED": "1"}})
+    before = len(_history(sfn, execution))
+    sfn.redrive_execution(executionArn=execution)
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == [10, 20, 30]
+    after = _history(sfn, execution)[before:]
+    started = [e["mapIterationStartedEventDetails"]["index"] for e in after if e["type"] == "MapIterationStarted"]
+    assert after[0]["type"] == "ExecutionRedriven" and started == [1, 2]    # item 1's result is kept
+    lam.close()

@@ -64,6 +64,9 @@ class Frame:
     size: int = 0                    # bytes of the input's JSON text (what the frame holds, for the bounds)
     output_size: int = 0             # bytes of the output's JSON text once done
     assigned: dict[str, int] = field(default_factory=dict)   # bytes of each variable this frame assigned
+    # a Parallel/Map state that failed for good: its branches' or iterations' outputs that had
+    # succeeded, by index (what a redrive keeps: only the others run again); the next start consumes it
+    partial: dict[str, Json] | None = None
 
 
 def command_to_json(command: InvokeTask) -> dict[str, Json]:

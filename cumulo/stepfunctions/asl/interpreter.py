@@ -187,6 +187,7 @@ class Execution:
         self._arm_timeout(top, self._clock())
         try:
             self._enter(top, resume["state"], resume["input"])
+            top.partial = resume.get("partial")      # a Parallel/Map state runs only what had not succeeded
             return self._run()
         except Exception as exc:
             return self._internal_error(exc)
@@ -439,6 +440,7 @@ class Execution:
         state = self._machine(frame).states[name]
         text = dumps(data) if text is None else text
         frame.state, frame.input, frame.retries, frame.retry_count = name, data, {}, 0
+        frame.partial = None
         frame.size = utf8_size(text)
         frame.entered_time = self._clock()
         frame.entered_event = self._emit(frame, f"{state.type}StateEntered",
@@ -509,7 +511,9 @@ class Execution:
     # ---- errors: Retry, Catch, failing the frame ----------------------------------------------
 
     def _state_failed(self, frame: Frame, state: State, error: str | None, cause: str | None,
-                      terminal: bool | None = None) -> None:
+                      terminal: bool | None = None, partial: dict[str, Json] | None = None) -> None:
+        """Retry, Catch, or fail the frame; ``partial``: a Parallel/Map state's outputs that succeeded,
+        kept on the frame only when it fails for good (a retry runs every branch again, as AWS)."""
         for index, retrier in enumerate(getattr(state, "retry", ())):
             if any(error_matches(pattern, error, terminal) for pattern in retrier.error_equals):
                 # MaxAttempts counts every retry this retrier made in the state, whichever of its errors,
@@ -547,6 +551,7 @@ class Execution:
                 self._enter(frame, catcher.next, outcome.output, text)
                 return
         frame.done, frame.error, frame.cause = "failed", error, cause
+        frame.partial = partial or None
         self._finish(frame)
 
     def _cause(self, frame: Frame, failure: StatesFailure) -> str | None:
@@ -580,7 +585,8 @@ class Execution:
         else:
             if top is not None and top.state:         # where a redrive continues (RedriveExecution)
                 self._resume = {"state": top.state, "input": copy.deepcopy(top.input),
-                                "variables": copy.deepcopy(top.variables), "assigned": dict(top.assigned)}
+                                "variables": copy.deepcopy(top.variables), "assigned": dict(top.assigned),
+                                "partial": copy.deepcopy(top.partial)}
             kind = {ExecutionStatus.FAILED: "ExecutionFailed", ExecutionStatus.ABORTED: "ExecutionAborted",
                     ExecutionStatus.TIMED_OUT: "ExecutionTimedOut"}[status]
             self._emit(top, kind, without_none({"error": error, "cause": cause}))
@@ -629,10 +635,25 @@ class Execution:
                                                        f"than the {MAX_LIVE_STATE} bytes an execution may hold.",
                                 in_state=False)
         self._emit(frame, "ParallelStateStarted", None)
+        carried, frame.partial = frame.partial or {}, None
         frame.work = {"kind": "parallel", "children": [], "results": [None] * len(state.branches),
-                      "pending": len(state.branches), "result_size": 0}
+                      "pending": len(state.branches), "result_size": 0, "ok": []}
+        for index in range(len(state.branches)):          # a redrive: the branches that had succeeded
+            if str(index) in carried:
+                frame.work["results"][index] = carried[str(index)]
+                frame.work["ok"].append(index)
+                frame.work["pending"] -= 1
+                frame.work["result_size"] += utf8_size(dumps(carried[str(index)])) + 1
+        if frame.work["pending"] == 0:
+            results = frame.work["results"]
+            self._emit(frame, "ParallelStateSucceeded", None)
+            frame.work = None
+            self._complete(frame, state, results)
+            return
         for index, branch in enumerate(state.branches):
-            frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input, text))
+            if index not in frame.work["ok"]:
+                frame.work["children"].append(self._spawn(frame, [state.name, index], index, branch, branch_input,
+                                                          text))
 
     def _input_text(self, state: State, value: Json, what: str) -> str:
         """The JSON text of what a Parallel/Map state hands ``what``; past the quota, DataLimitExceeded.
@@ -669,6 +690,7 @@ class Execution:
             if self._gathered(parent, state, child, child.output_size):
                 return
             work["results"][child.slot] = child.output
+            work.setdefault("ok", []).append(child.slot)
             work["pending"] -= 1
             if work["pending"] == 0:
                 self._emit(parent, "ParallelStateSucceeded", None, previous=child.last_event)
@@ -680,7 +702,8 @@ class Execution:
                 self._abort(self._frames[sibling])
         self._emit(parent, "ParallelStateFailed", None, previous=child.last_event)
         parent.work = None
-        self._state_failed(parent, state, child.error, child.cause)
+        self._state_failed(parent, state, child.error, child.cause,
+                           partial={str(i): work["results"][i] for i in work.get("ok", [])})
 
     def _start_map(self, frame: Frame, state: MapState, scope: Scope) -> None:
         items = scope.map_items()
@@ -696,10 +719,23 @@ class Execution:
         # Distributed maps inline too, with the same bound.
         concurrency = min(limits.max_concurrency or MAX_INLINE_CONCURRENCY, MAX_INLINE_CONCURRENCY)
         self._emit(frame, "MapStateStarted", {"length": len(items)})
+        carried, frame.partial = frame.partial or {}, None
         frame.work = {"kind": "map", "items": items, "selected": selected, "results": [None] * len(items),
                       "running": {}, "next": 0, "done": 0, "failed": 0, "concurrency": concurrency,
                       "count": limits.tolerated_count, "percentage": limits.tolerated_percentage,
-                      "items_size": items_size, "result_size": 0}
+                      "items_size": items_size, "result_size": 0, "ok": []}
+        for key, output in carried.items():             # a redrive: the iterations that had succeeded
+            if key.isdigit() and int(key) < len(items):
+                frame.work["results"][int(key)] = output
+                frame.work["ok"].append(int(key))
+                frame.work["done"] += 1
+                frame.work["result_size"] += utf8_size(dumps(output)) + 1
+        if items and frame.work["done"] == len(items):
+            self._emit(frame, "MapStateSucceeded", None)
+            results = frame.work["results"]
+            frame.work = None
+            self._complete(frame, state, results)
+            return
         if not items:
             self._emit(frame, "MapStateSucceeded", None)
             frame.work = None
@@ -713,6 +749,9 @@ class Execution:
         while work["next"] < len(work["items"]) and (not work["concurrency"]
                                                     or len(work["running"]) < work["concurrency"]):
             index = work["next"]
+            if index in work.get("ok", ()):                 # kept from before a redrive
+                work["next"] += 1
+                continue
             item = work["items"][index]
             data = item if work["selected"] else scope.item_input(item, index)
             text = self._input_text(state, data, f"iteration {index}")
@@ -731,6 +770,7 @@ class Execution:
             if self._gathered(parent, state, child, child.output_size):
                 return
             work["results"][child.slot] = child.output
+            work.setdefault("ok", []).append(child.slot)
             self._emit(parent, "MapIterationSucceeded", details, previous=child.last_event)
         else:
             self._emit(parent, "MapIterationFailed", details, previous=child.last_event)
@@ -747,7 +787,8 @@ class Execution:
                                                           f"in the Map state '{state.name}'")
                 self._emit(parent, "MapStateFailed", None)
                 parent.work = None
-                self._state_failed(parent, state, error, cause)
+                self._state_failed(parent, state, error, cause,
+                                   partial={str(i): work["results"][i] for i in work.get("ok", [])})
                 return
             failure = without_none({"Error": child.error, "Cause": child.cause})
             if self._gathered(parent, state, child, utf8_size(dumps(failure))):

@@ -68,7 +68,7 @@ def test_aborted_and_timed_out_executions_redrive_and_the_timeout_counts_again()
     assert execution.context.redrive_count == 2
 
 
-def test_a_failed_parallel_state_runs_again_as_a_whole() -> None:
+def test_a_failed_parallel_state_runs_only_its_failed_branches_again() -> None:
     definition = machine(("Both", {"Type": "Parallel", "End": True, "Branches": [
         machine(("A", task())), machine(("B", task()))]}))
     execution, _, commands = started(definition, {"v": 2})
@@ -76,9 +76,46 @@ def test_a_failed_parallel_state_runs_again_as_a_whole() -> None:
     execution.advance(TaskSucceeded(a.task_id, "a"))
     execution.advance(TaskFailed(b.task_id, "Boom", None))
     assert execution.status is ExecutionStatus.FAILED
+    restored = Execution.restore(definition, execution.snapshot(), clock=FakeClock())
+    step = restored.redrive(1)
+    [again] = invokes(step.commands)                          # only B
+    assert again.parameters == b.parameters
+    restored.advance(TaskSucceeded(again.task_id, "b"))
+    assert restored.status is ExecutionStatus.SUCCEEDED and restored.output == ["a", "b"]
+
+
+def test_a_map_state_reruns_only_its_failed_and_aborted_iterations() -> None:
+    definition = machine(("Each", {"Type": "Map", "End": True, "MaxConcurrency": 2, "ItemProcessor": machine(
+        ("Work", task()))}))
+    execution, _, commands = started(definition, [1, 2, 3, 4])
+    first, second = invokes(commands)
+    step = execution.advance(TaskSucceeded(first.task_id, "one"))
+    [third] = invokes(step.commands)
+    execution.advance(TaskFailed(second.task_id, "Boom", None))       # 2 fails, 3 is aborted, 4 never ran
+    assert execution.status is ExecutionStatus.FAILED
     step = execution.redrive(1)
-    assert len(invokes(step.commands)) == 2
-    a, b = invokes(step.commands)
+    rerun = invokes(step.commands)
+    assert [c.parameters for c in rerun] == [2, 3]                     # 1 kept; two at a time again
+    assert [e.to_aws()["mapIterationStartedEventDetails"]["index"] for e in step.events
+            if e.type == "MapIterationStarted"] == [1, 2]
+    step = execution.advance(TaskSucceeded(rerun[0].task_id, "two"))
+    [fourth] = invokes(step.commands)
+    assert fourth.parameters == 4
+    execution.advance(TaskSucceeded(rerun[1].task_id, "three"))
+    execution.advance(TaskSucceeded(fourth.task_id, "four"))
+    assert execution.status is ExecutionStatus.SUCCEEDED and execution.output == ["one", "two", "three", "four"]
+    assert third.parameters == 3
+
+
+def test_a_retried_parallel_state_runs_every_branch_again() -> None:
+    definition = machine(("Both", {"Type": "Parallel", "End": True, "Retry": [
+        {"ErrorEquals": ["Boom"], "IntervalSeconds": 1, "MaxAttempts": 1}], "Branches": [
+        machine(("A", task())), machine(("B", task()))]}))
+    execution, clock, commands = started(definition, {})
+    a, b = invokes(commands)
     execution.advance(TaskSucceeded(a.task_id, "a"))
-    execution.advance(TaskSucceeded(b.task_id, "b"))
-    assert execution.status is ExecutionStatus.SUCCEEDED and execution.output == ["a", "b"]
+    step = execution.advance(TaskFailed(b.task_id, "Boom", None))
+    [retry] = timers(step.commands)
+    clock.advance_to(retry.fire_at)
+    step = execution.advance(TimerFired(retry.timer_id))
+    assert len(invokes(step.commands)) == 2                   # a retry is not a redrive
