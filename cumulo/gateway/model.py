@@ -96,7 +96,7 @@ _HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTION
 
 
 # REST APIs' AWS service integrations: arn:aws:apigateway:<region>:<service>:(path|action)/<rest>
-AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]*:(?P<service>[a-z0-9-]+):"
+AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[^:]*:(?P<service>[a-z0-9-]+):"
                                  r"(?P<kind>path|action)/(?P<rest>.+)$")
 AWS_INTEGRATION_SERVICES = ("sqs", "events", "states")
 _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")

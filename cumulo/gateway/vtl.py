@@ -1,14 +1,18 @@
 """The part of API Gateway's mapping templates (Velocity, VTL) that REST APIs' service integrations are
-written with: references and method calls, ``#set``, comments. Pure.
+written with: references and method calls, ``#set``, ``#if``/``#elseif``/``#else``, ``#foreach``, comments. Pure.
 
 Served: ``$input.body``, ``$input.json('<JSONPath>')`` (JSON text), ``$input.path('<JSONPath>')`` (the value),
 ``$input.params('<name>')`` (path, then query string, then header) and ``$input.params().header`` …,
 ``$util.escapeJavaScript()``, ``$util.urlEncode()``, ``$util.urlDecode()``, ``$util.base64Encode()``,
 ``$util.base64Decode()``, ``$util.parseJson()``, ``$context.<name>`` (``requestId``, ``identity.sourceIp`` …),
-``$stageVariables.<name>``, ``${…}``/``$!…`` forms, string and number literals as arguments, ``#set($x = …)``
-(``$context.requestOverride.*`` is accepted and not applied), ``##`` and ``#* … *#`` comments. Not served, and
-refused when a template is deployed (``check``): ``#if``, ``#foreach`` and the other directives. A reference
-that names nothing is rendered as written, as Velocity does (``$!`` renders it empty).
+``$stageVariables.<name>``, ``${…}``/``$!…`` forms, string and number literals as arguments, Java's string
+methods templates use (``replaceAll``, ``replace``, ``toLowerCase``, ``trim``, ``contains``, ``split`` …) and
+maps' and lists' (``keySet``, ``get``, ``size``, ``isEmpty``), ``#set($x = …)`` (``$context.requestOverride.*`` is
+accepted and not applied), ``#if``/``#elseif``/``#else``/``#end`` with ``== != < > <= >= && || !`` (and their word
+forms), ``#foreach($x in …)`` with ``$foreach.hasNext``/``index``/``count`` and ``$velocityCount``, ``##`` and
+``#* … *#`` comments. Refused when a template is deployed (``check``): ``#macro``, ``#parse``, ``#include``,
+``#define``, ``#evaluate``, ``#stop``, ``#break``, and unbalanced blocks. A reference that names nothing is
+rendered as written, as Velocity does (``$!`` renders it empty); output is bounded (10 MB, 100,000 iterations).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 __all__ = ["render", "check", "VtlError", "Input"]
 
-_DIRECTIVE = re.compile(r"#(?:\{)?(if|elseif|else|end|foreach|macro|parse|include|define|evaluate|stop|break)\b")
+_DIRECTIVE = re.compile(r"#(?:\{)?(macro|parse|include|define|evaluate|stop|break)\b")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 _PATH_STEP = re.compile(r"\.([A-Za-z0-9_$@-]+)|\[(\d+)\]|\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]|\[\*\]")
 MAX_OUTPUT = 10 * 1024 * 1024
@@ -35,8 +39,9 @@ def check(template: str) -> None:
     """Refuse (``VtlError``) a template using a directive this subset does not render."""
     found = _DIRECTIVE.search(_strip_comments(template))
     if found:
-        raise VtlError(f"the mapping template directive #{found[1]} is not supported (references, method calls and "
-                       "#set are)")
+        raise VtlError(f"the mapping template directive #{found[1]} is not supported (references, method calls, "
+                       "#set, #if/#elseif/#else and #foreach are)")
+    _parse(template)
 
 
 def _strip_comments(text: str) -> str:
@@ -247,7 +252,53 @@ def _call(value: Any, name: str, args: list[Any]) -> Any:
         return len(value)
     if name == "toString":
         return _text(value)
-    return _UNSET
+    if isinstance(value, Mapping):
+        if name == "keySet":
+            return list(value)
+        if name == "get" and args:
+            return value.get(args[0], _UNSET)
+        if name == "containsKey" and args:
+            return args[0] in value
+        if name == "isEmpty":
+            return not value
+        return _UNSET
+    if isinstance(value, list):
+        if name == "get" and args and isinstance(args[0], int):
+            return _member(value, args[0])
+        if name == "isEmpty":
+            return not value
+        if name == "contains" and args:
+            return args[0] in value
+        return _UNSET
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = _text(value)
+    if not isinstance(value, str):
+        return _UNSET
+    text_args = [_text(a) if a is not _UNSET else "" for a in args]
+    try:
+        if name == "replaceAll" and len(args) == 2:
+            return re.sub(text_args[0], re.sub(r"\$(\d)", r"\\\1", text_args[1]), value)
+        if name == "replaceFirst" and len(args) == 2:
+            return re.sub(text_args[0], re.sub(r"\$(\d)", r"\\\1", text_args[1]), value, count=1)
+        if name == "matches" and args:
+            return re.fullmatch(text_args[0], value) is not None
+        if name == "split" and args:
+            return re.split(text_args[0], value)
+    except re.error as exc:
+        raise VtlError(f".{name}(): {exc}") from None
+    simple: dict[str, Callable[[], Any]] = {
+        "replace": lambda: value.replace(text_args[0], text_args[1]) if len(args) == 2 else _UNSET,
+        "toLowerCase": value.lower, "toUpperCase": value.upper, "trim": value.strip,
+        "isEmpty": lambda: not value,
+        "contains": lambda: bool(args) and text_args[0] in value,
+        "startsWith": lambda: bool(args) and value.startswith(text_args[0]),
+        "endsWith": lambda: bool(args) and value.endswith(text_args[0]),
+        "equals": lambda: bool(args) and value == text_args[0],
+        "indexOf": lambda: value.find(text_args[0]) if args else _UNSET,
+        "substring": lambda: value[args[0]:args[1] if len(args) > 1 else None]
+        if args and all(isinstance(a, int) for a in args) else _UNSET,
+    }
+    return simple[name]() if name in simple else _UNSET
 
 
 def _text(value: Any) -> str:
@@ -265,48 +316,263 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-_SET = re.compile(r"#\{?set\}?\s*\(\s*\$!?\{?([A-Za-z_][A-Za-z0-9_.-]*)\}?\s*=\s*")
+_DIRECTIVE_AT = re.compile(r"#(?:\{(set|if|elseif|else|end|foreach)\}|(set|if|elseif|else|end|foreach)(?![A-Za-z0-9_]))")
+_FOREACH = re.compile(r"\s*\$!?\{?([A-Za-z_][A-Za-z0-9_]*)\}?\s+in\s+", re.S)
+_SET_TARGET = re.compile(r"\s*\$!?\{?([A-Za-z_][A-Za-z0-9_.-]*)\}?\s*=\s*", re.S)
+MAX_ITERATIONS = 100_000
+
+
+def _parenthesised(text: str, i: int) -> tuple[str, int]:
+    """At ``(`` (after spaces): its contents, quotes respected, and the index after ``)``."""
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    if i >= len(text) or text[i] != "(":
+        raise VtlError("a directive needs (...)")
+    depth, j, quote = 0, i, ""
+    while j < len(text):
+        c = text[j]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j], j + 1
+        j += 1
+    raise VtlError("unbalanced parentheses in a directive")
+
+
+def _parse(text: str) -> list[Any]:
+    """The template as nodes: text, ``("set", src)``, ``("if", [(cond, nodes)…], else nodes)``,
+    ``("foreach", var, src, nodes)``."""
+    stack: list[tuple[Any, list[Any]]] = [(None, [])]
+    i, start = 0, 0
+
+    def flush(end: int) -> None:
+        if end > start:
+            stack[-1][1].append(text[start:end])
+
+    while i < len(text):
+        j = text.find("#", i)
+        if j < 0:
+            break
+        if text.startswith("##", j):
+            flush(j)
+            end = text.find("\n", j)
+            i = start = len(text) if end < 0 else end + 1
+            continue
+        if text.startswith("#*", j):
+            flush(j)
+            end = text.find("*#", j + 2)
+            i = start = len(text) if end < 0 else end + 2
+            continue
+        m = _DIRECTIVE_AT.match(text, j)
+        if m is None:
+            i = j + 1
+            continue
+        flush(j)
+        name, i = m[1] or m[2], m.end()
+        if name in ("set", "if", "elseif", "foreach"):
+            inner, i = _parenthesised(text, i)
+        if name == "set":
+            stack[-1][1].append(("set", inner))
+        elif name == "if":
+            node: list[Any] = ["if", [(inner, [])], None]
+            stack[-1][1].append(node)
+            stack.append((node, node[1][0][1]))
+        elif name == "foreach":
+            fm = _FOREACH.match(inner)
+            if fm is None:
+                raise VtlError("#foreach needs ($item in <expression>)")
+            node = ["foreach", fm[1], inner[fm.end():], []]
+            stack[-1][1].append(node)
+            stack.append((node, node[3]))
+        elif name in ("elseif", "else"):
+            owner = stack[-1][0]
+            if not isinstance(owner, list) or owner[0] != "if" or owner[2] is not None:
+                raise VtlError(f"#{name} without #if")
+            stack.pop()
+            if name == "elseif":
+                owner[1].append((inner, []))
+                stack.append((owner, owner[1][-1][1]))
+            else:
+                owner[2] = []
+                stack.append((owner, owner[2]))
+        else:            # end
+            if len(stack) == 1:
+                raise VtlError("#end without #if or #foreach")
+            stack.pop()
+        if name != "if" and name != "foreach" and text.startswith("\n", i):
+            i += 1               # a directive's line ends with it
+        elif name in ("if", "foreach", "else", "elseif") and text.startswith("\n", i):
+            i += 1
+        start = i
+    flush(len(text))
+    if len(stack) != 1:
+        raise VtlError("#if or #foreach without #end")
+    return stack[0][1]
+
+
+def _truthy(value: Any) -> bool:
+    return not (value is _UNSET or value is None or value is False)
+
+
+class _Condition(_Parser):
+    """``#if`` conditions: operands, ``== != < > <= >=``, ``! && ||`` (and ``not and or``), parentheses."""
+
+    def condition(self) -> Any:
+        value = self._and()
+        while True:
+            self._space()
+            if self.text.startswith("||", self.i) or re.match(r"or\b", self.text[self.i:]):
+                self.i += 2
+                right = self._and()
+                value = _truthy(value) or _truthy(right)
+            else:
+                return value
+
+    def _and(self) -> Any:
+        value = self._not()
+        while True:
+            self._space()
+            if self.text.startswith("&&", self.i) or re.match(r"and\b", self.text[self.i:]):
+                self.i += 2 if self.text.startswith("&&", self.i) else 3
+                right = self._not()
+                value = _truthy(value) and _truthy(right)
+            else:
+                return value
+
+    def _not(self) -> Any:
+        self._space()
+        if self.text.startswith("!", self.i) and not self.text.startswith("!=", self.i):
+            self.i += 1
+            return not _truthy(self._not())
+        if re.match(r"not\b", self.text[self.i:]):
+            self.i += 3
+            return not _truthy(self._not())
+        return self._comparison()
+
+    def _comparison(self) -> Any:
+        left = self._operand()
+        self._space()
+        m = re.compile(r"==|!=|<=|>=|<|>|eq\b|ne\b|lt\b|gt\b|le\b|ge\b").match(self.text, self.i)
+        if m is None:
+            return left
+        self.i = m.end()
+        right = self._operand()
+        op = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(m[0], m[0])
+        left, right = (None if left is _UNSET else left), (None if right is _UNSET else right)
+        if op in ("==", "!="):
+            same = left == right if type(left) is type(right) or None in (left, right) else str(left) == str(right)
+            return same if op == "==" else not same
+        try:
+            return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op]  # type: ignore[operator]
+        except TypeError:
+            return False
+
+    def _operand(self) -> Any:
+        self._space()
+        if self.text.startswith("(", self.i):
+            self.i += 1
+            value = self.condition()
+            self._space()
+            if not self.text.startswith(")", self.i):
+                raise VtlError("expected ) in a condition")
+            self.i += 1
+            return value
+        return self.expression()
+
+
+def _evaluate(src: str, scope: dict[str, Any], condition: bool = False) -> Any:
+    p = _Condition(src, scope)
+    value = p.condition() if condition else p.expression()
+    p._space()
+    if p.i != len(src):
+        raise VtlError(f"cannot read {src[p.i:p.i + 20]!r}")
+    return value
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.size = 0
+        self.iterations = 0
+
+
+def _run(nodes: list[Any], scope: dict[str, Any], out: list[str], budget: _Budget) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            piece = _references(node, scope)
+            budget.size += len(piece)
+            if budget.size > MAX_OUTPUT:
+                raise VtlError("the mapping template's output is over 10 MB")
+            out.append(piece)
+        elif node[0] == "set":
+            m = _SET_TARGET.match(node[1])
+            if m is None:
+                raise VtlError("#set needs ($name = <expression>)")
+            value = _evaluate(node[1][m.end():], scope)
+            if "." not in m[1]:                   # $context.requestOverride.* and the like are not applied
+                scope[m[1]] = value
+        elif node[0] == "if":
+            for cond, body in node[1]:
+                if _truthy(_evaluate(cond, scope, condition=True)):
+                    _run(body, scope, out, budget)
+                    break
+            else:
+                if node[2] is not None:
+                    _run(node[2], scope, out, budget)
+        else:                                     # foreach
+            items = _evaluate(node[2], scope)
+            if isinstance(items, Mapping):
+                items = list(items.values())
+            elif not isinstance(items, list):
+                items = []
+            saved = scope.get(node[1], _UNSET), scope.get("foreach", _UNSET), scope.get("velocityCount", _UNSET)
+            for index, item in enumerate(items):
+                budget.iterations += 1
+                if budget.iterations > MAX_ITERATIONS:
+                    raise VtlError("the mapping template loops too long")
+                scope[node[1]] = item
+                scope["foreach"] = {"index": index, "count": index + 1, "hasNext": index + 1 < len(items),
+                                    "first": index == 0, "last": index + 1 == len(items)}
+                scope["velocityCount"] = index + 1
+                _run(node[3], scope, out, budget)
+            for key, value in zip((node[1], "foreach", "velocityCount"), saved):
+                if value is _UNSET:
+                    scope.pop(key, None)
+                else:
+                    scope[key] = value
+
+
+def _references(text: str, scope: dict[str, Any]) -> str:
+    """Text with its references replaced (no directives left in it)."""
+    out: list[str] = []
+    p = _Parser(text, scope)
+    while p.i < len(text):
+        if text[p.i] == "$" and re.match(r"\$!?\{?[A-Za-z_]", text[p.i:p.i + 4]):
+            start = p.i
+            try:
+                value, quiet = p.reference()
+            except VtlError:
+                p.i = start + 1
+                out.append("$")
+                continue
+            out.append(("" if quiet else text[start:p.i]) if value is _UNSET else _text(value))
+        else:
+            end = text.find("$", p.i + 1)
+            end = len(text) if end < 0 else end
+            out.append(text[p.i:end])
+            p.i = end
+    return "".join(out)
 
 
 def render_text(text: str, scope: dict[str, Any]) -> str:
     out: list[str] = []
-    p = _Parser(text, scope)
-    size = 0
-    while p.i < len(text):
-        if text.startswith("##", p.i):
-            end = text.find("\n", p.i)
-            p.i = len(text) if end < 0 else end + 1
-            continue
-        if text.startswith("#*", p.i):
-            end = text.find("*#", p.i + 2)
-            p.i = len(text) if end < 0 else end + 2
-            continue
-        m = _SET.match(text, p.i)
-        if m:
-            p.i = m.end()
-            value = p.expression()
-            p._space()
-            if not text.startswith(")", p.i):
-                raise VtlError("expected ) after #set")
-            p.i += 1
-            if "." not in m[1]:                       # $context.requestOverride.* and the like are not applied
-                scope[m[1]] = value
-            if text.startswith("\n", p.i):         # a directive's line ends with it
-                p.i += 1
-            continue
-        if text[p.i] == "$" and re.match(r"\$!?\{?[A-Za-z_]", text[p.i:p.i + 4]):
-            start = p.i
-            value, quiet = p.reference()
-            piece = ("" if quiet else text[start:p.i]) if value is _UNSET else _text(value)
-        else:
-            nxt = [i for i in (text.find("$", p.i + 1), text.find("#", p.i + 1)) if i >= 0]
-            end = min(nxt) if nxt else len(text)
-            piece = text[p.i:end]
-            p.i = end
-        out.append(piece)
-        size += len(piece)
-        if size > MAX_OUTPUT:
-            raise VtlError("the mapping template's output is over 10 MB")
+    _run(_parse(text), scope, out, _Budget())
     return "".join(out)
 
 

@@ -157,8 +157,8 @@ def test_an_openapi_definition_of_lambda_proxy_integrations(tmp_path: Path) -> N
      r"POST /q: AWS integrations with dynamodb are not served"),
     ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
         {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q',
-         requestTemplates: {application/json: "#foreach($x in $input.path('$'))$x#end"}}}}}}}""",
-     r"POST /q: the mapping template directive #foreach is not supported"),
+         requestTemplates: {application/json: "#macro(m)x#end"}}}}}}}""",
+     r"POST /q: the mapping template directive #macro is not supported"),
     ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
         {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q',
          requestParameters: {integration.request.header.Accept: "application/json"}}}}}}}""",

@@ -38,11 +38,41 @@ comment *#{"k": "$root.detail.k", "missing": "$nothing.here", "quiet": "$!nothin
     assert json.loads(render(template, BODY)) == {"k": "v", "missing": "$nothing.here", "quiet": "", "price": "$5"}
 
 
-@pytest.mark.parametrize("template", ["#if($x)a#end", "#foreach($i in $input.path('$.items'))$i#end",
-                                      "#macro(m)#end", "#{if}($x)#{end}"])
-def test_directives_beyond_the_subset_are_refused(template: str) -> None:
-    with pytest.raises(VtlError, match="is not supported"):
+@pytest.mark.parametrize("template,message", [
+    ("#macro(m)#end", "is not supported"), ("#parse('x.vm')", "is not supported"), ("#if($x)a", "without #end"),
+    ("a#end", "#end without"), ("#else", "#else without #if"), ("#foreach($i)x#end", "needs \\(\\$item in"),
+    ("#if($x", "unbalanced")])
+def test_directives_beyond_the_subset_are_refused(template: str, message: str) -> None:
+    with pytest.raises(VtlError, match=message):
         check(template)
+
+
+def test_foreach_and_if_as_batched_put_events_write_them() -> None:
+    template = """#set($inputRoot = $input.path('$'))
+{"Entries": [
+  #foreach($elem in $inputRoot.items)
+  {"Detail": "$util.escapeJavaScript($elem.Detail).replaceAll("\\\\'","'")", "DetailType": "$elem.DetailType",
+   "Source": "$elem.Source", "n": $foreach.count}#if($foreach.hasNext),#end
+  #end
+]}"""
+    body = json.dumps({"items": [{"Detail": '{"a": "it\'s"}', "DetailType": "T", "Source": "S"},
+                                 {"Detail": "{}", "DetailType": "U", "Source": "S"}]}).encode()
+    entries = json.loads(render(template, body))["Entries"]
+    assert [e["DetailType"] for e in entries] == ["T", "U"] and [e["n"] for e in entries] == [1, 2]
+    assert json.loads(entries[0]["Detail"]) == {"a": "it's"}
+    assert json.loads(render("[#foreach($k in $input.path('$').keySet())\"$k\"#if($velocityCount < 2),#end#end]",
+                             b'{"a": 1, "b": 2}')) == ["a", "b"]
+
+
+@pytest.mark.parametrize("condition,expected", [
+    ("$input.path('$.n') > 1", "yes"), ("$input.path('$.n') == 1", "no"), ("$input.path('$.s') == 'x'", "yes"),
+    ("!$input.path('$.missing')", "yes"), ("$input.path('$.s') != 'x' || $input.path('$.n') >= 2", "yes"),
+    ("$input.path('$.s') == 'x' && $nothing", "no"), ("$input.path('$.s').startsWith('x')", "yes"),
+    ("($input.path('$.n') lt 2) or false", "no"),
+])
+def test_conditions(condition: str, expected: str) -> None:
+    template = f"#if({condition})yes#elseif($input.path('$.n') == 1)one#{{else}}no#end"
+    assert render(template, b'{"n": 2, "s": "x"}') == expected
 
 
 def test_comments_do_not_count_as_directives() -> None:
@@ -53,6 +83,20 @@ def test_comments_do_not_count_as_directives() -> None:
 def test_any_template_renders_or_is_refused(template: str, body: bytes) -> None:
     try:
         out = render(template, body)
+    except VtlError:
+        return
+    assert isinstance(out, str)
+
+
+TOKENS = ["#if(", "#elseif(", "#else", "#end", "#foreach(", "#set(", "$x", " in ", "$input.path('$.items')", ")",
+          "$foreach.hasNext", "==", "&&", "!", "'a'", "1", ",", "\n", "text", "${y}", "= "]
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=25).map("".join))
+def test_any_arrangement_of_directives_renders_or_is_refused(template: str) -> None:
+    try:
+        check(template)
+        out = render(template, b'{"items": [1, 2, 3]}')
     except VtlError:
         return
     assert isinstance(out, str)
