@@ -88,8 +88,13 @@ def raw_http_ids(stack: str, logical_id: str, kind: str, api_id: str, region: st
 
 
 def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], api_id_for: Any,
-                  region: str = "us-east-1") -> dict[str, HttpApiConfig]:
-    """The configurations of a template's raw HTTP APIs: ``entries`` are (logical id, type, properties)."""
+                  region: str = "us-east-1", declared: dict[str, str] | None = None,
+                  attached: dict[str, tuple[list[Route], list[Authorizer]]] | None = None) -> dict[str, HttpApiConfig]:
+    """The configurations of a template's raw HTTP APIs: ``entries`` are (logical id, type, properties).
+    ``declared``: the ids (to logical ids) of the template's ``AWS::Serverless::HttpApi``s, which raw
+    ``Integration``s, ``Route``s and ``Authorizer``s may name as their ``ApiId`` too (people attach a service
+    integration to a SAM API this way); their routes and authorizers are put in ``attached`` by logical id."""
+    declared = declared or {}
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for logical_id, kind, props in entries:
         by_type.setdefault(kind, []).append((logical_id, props))
@@ -100,15 +105,15 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
 
     def api_of(logical_id: str, props: dict[str, Any]) -> str:
         api_id = str(props.get("ApiId", ""))
-        if api_id not in apis:
-            raise IntrinsicError(f"Resource {logical_id}: ApiId must be a !Ref to an AWS::ApiGatewayV2::Api of this "
-                                 "template")
+        if api_id not in apis and api_id not in declared:
+            raise IntrinsicError(f"Resource {logical_id}: ApiId must be a !Ref to an AWS::ApiGatewayV2::Api (or an "
+                                 "AWS::Serverless::HttpApi) of this template")
         return api_id
 
     integrations = {_short(stack, lid): (api_of(lid, props), lid, props) for lid, props in by_type.get(INTEGRATION, [])}
     authorizers = {_short(stack, lid): (api_of(lid, props), _authorizer(lid, props, stack))
                    for lid, props in by_type.get(AUTHORIZER, [])}
-    routes: dict[str, list[Route]] = {api_id: [] for api_id in apis}
+    routes: dict[str, list[Route]] = {api_id: [] for api_id in (*apis, *declared)}
     answered = _route_responses(stack, by_type)      # routes' own ids that have a route response
     for api_id, (logical_id, props) in apis.items():
         if "Target" in props:           # quick create: one route to the function
@@ -128,7 +133,7 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
                                  "AWS::ApiGatewayV2::Integration of the same API> (!Sub integrations/${Integration})")
         function, version, timeout, fields = _integration(integration[1], integration[2], key)
         options = {**_authorization(logical_id, props, api_id, authorizers), **fields}
-        websocket = str(apis[api_id][1].get("ProtocolType", "")) == "WEBSOCKET"
+        websocket = api_id in apis and str(apis[api_id][1].get("ProtocolType", "")) == "WEBSOCKET"
         if websocket and fields:
             raise IntrinsicError(f"Resource {logical_id}: {key}: a WebSocket API's routes integrate with functions "
                                  "(AWS_PROXY to a function) only here")
@@ -139,6 +144,11 @@ def raw_http_apis(stack: str, entries: list[tuple[str, str, dict[str, Any]]], ap
             options["route_response"] = bool(props.get("RouteResponseSelectionExpression")) or \
                 _short(stack, logical_id) in answered
         routes[api_id].append(_route(logical_id, key, function, version, timeout, options, api_id, websocket))
+    for api_id, logical in declared.items():
+        used = {r.authorizer_id for r in routes[api_id]}
+        if attached is not None and routes[api_id]:
+            attached[logical] = (routes[api_id], [a for a_id, (owner, a) in authorizers.items()
+                                                  if owner == api_id and a_id in used])
     stages = _stages(by_type, apis, api_of)
     configs = {}
     for api_id, (logical_id, props) in apis.items():
@@ -296,8 +306,8 @@ def _stages(by_type: dict[str, list[tuple[str, dict[str, Any]]]], apis: dict[str
         api_id, name = api_of(logical_id, props), props.get("StageName")
         if name is None:
             raise IntrinsicError(f"Resource {logical_id}: StageName is required")
-        if "Target" in apis[api_id][1]:
-            continue                 # a quick-created API has its $default stage
+        if api_id not in apis or "Target" in apis[api_id][1]:
+            continue                 # a quick-created API has its $default stage; a SAM API its StageName
         stages.setdefault(api_id, []).append((str(name), props))
     return stages
 

@@ -83,8 +83,15 @@ class HttpApi(Kind):
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
         try:
             configs.update(raw_rest_apis(load.stack, [r for r in raw if r[1] in REST_RAW_TYPES], api_id_for))
+            attached: dict[str, Any] = {}
             configs.update(raw_http_apis(load.stack, [r for r in raw if r[1] in HTTP_RAW_TYPES], api_id_for,
-                                         load.region))
+                                         load.region, {api_id_for(load.stack, logical): logical
+                                                       for logical, c in configs.items() if c.protocol == "HTTP"},
+                                         attached))
+            for logical, (routes, authorizers) in attached.items():    # raw resources on a SAM HttpApi
+                config = configs[logical]
+                configs[logical] = replace(config, routes=(*config.routes, *routes), authorizers={
+                    **config.authorizers, **{a.name: a for a in authorizers}})
             return api_specs(load.stack, load.read.get("function", []), configs, globals_http_api,
                              _globals_section(load, "Api"))
         except IntrinsicError as exc:

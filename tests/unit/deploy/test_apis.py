@@ -285,3 +285,55 @@ def test_the_implicit_rest_api_takes_globals_api(tmp_path: Path) -> None:
     assert (spec.logical_id, spec.stage, spec.stage_variables, spec.name, spec.protocol) == (
         "ServerlessRestApi", "Prod", {"table": "orders"}, "shop-api", "REST")
     assert spec.binary_media_types == ("image/png",)      # SAM's ~1 is a slash
+
+
+def test_service_integrations_of_an_openapi_body_and_of_raw_resources_on_a_sam_api(tmp_path: Path) -> None:
+    template = _load(tmp_path, """
+    Resources:
+      Queue: {Type: AWS::SQS::Queue}
+      Role:
+        Type: AWS::IAM::Role
+        Properties:
+          AssumeRolePolicyDocument:
+            Statement: [{Effect: Allow, Principal: {Service: apigateway.amazonaws.com}, Action: sts:AssumeRole}]
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          DefinitionBody:
+            openapi: "3.0.1"
+            paths:
+              /events:
+                post:
+                  x-amazon-apigateway-integration:
+                    type: aws_proxy
+                    integrationSubtype: EventBridge-PutEvents
+                    credentials: !GetAtt Role.Arn
+                    payloadFormatVersion: "1.0"
+                    requestParameters: {Detail: $request.body.Detail, DetailType: T, Source: WebApp}
+              /legacy/{proxy+}:
+                x-amazon-apigateway-any-method:
+                  x-amazon-apigateway-integration: {type: http_proxy, httpMethod: ANY, uri: "http://legacy:8080/{proxy}"}
+            x-amazon-apigateway-cors: {allowOrigins: ["*"], allowMethods: ["*"]}
+      SqsIntegration:
+        Type: AWS::ApiGatewayV2::Integration
+        Properties:
+          ApiId: !Ref Api
+          IntegrationType: AWS_PROXY
+          IntegrationSubtype: SQS-SendMessage
+          CredentialsArn: !GetAtt Role.Arn
+          RequestParameters: {QueueUrl: !Ref Queue, MessageBody: $request.body.MessageBody}
+          PayloadFormatVersion: '1.0'
+      SqsRoute:
+        Type: AWS::ApiGatewayV2::Route
+        Properties: {ApiId: !Ref Api, RouteKey: 'ANY /sqs', Target: !Join [/, [integrations, !Ref SqsIntegration]]}
+    """)
+    (spec,) = template.apis
+    routes = {r.route_key: r for r in spec.routes}
+    events, legacy, sqs = routes["POST /events"], routes["ANY /legacy/{proxy+}"], routes["ANY /sqs"]
+    assert events.integration_subtype == "EventBridge-PutEvents" and events.function == ""
+    assert events.credentials.endswith(":role/shop-Role-" + events.credentials.rsplit("-", 1)[1])
+    assert events.request_parameters == {"Detail": "$request.body.Detail", "DetailType": "T", "Source": "WebApp"}
+    assert (legacy.integration_type, legacy.integration_uri) == ("HTTP_PROXY", "http://legacy:8080/{proxy}")
+    assert sqs.integration_subtype == "SQS-SendMessage" and sqs.request_parameters["QueueUrl"].endswith("Queue-" +
+        sqs.request_parameters["QueueUrl"].rsplit("-", 1)[1])
+    assert spec.cors == {"AllowOrigins": ["*"], "AllowMethods": ["*"]}

@@ -415,6 +415,25 @@ Outputs:
     assert outputs == {"Alias": alias_arn, "AliasResource": alias_arn, "Role": "arn:role"}
 
 
+def test_sams_function_version_references(tmp_path: Path) -> None:
+    """SAM's ``!Ref Function.Version`` and ``!GetAtt Function.Version.Version`` (an AutoPublishAlias function's
+    published version): stand-ins while the template is read, the version once deployed."""
+    text = function(properties="""\
+      AutoPublishAlias: live
+      Role: arn:aws:iam::000000000000:role/mine
+Outputs:
+  VersionArn: {Value: !Ref Fn.Version}
+  VersionNumber: {Value: !GetAtt Fn.Version.Version}
+  VersionNumberList: {Value: !GetAtt [Fn.Version, Version]}
+""")
+    outputs = resolve_outputs(load(tmp_path, text))
+    assert all("cumulo-version-of:Fn.Version" in value for value in outputs.values())
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:sam-app-Fn:3"
+    deployed = resolve_outputs(load(tmp_path, text), {("Fn.Version", "Ref"): arn, ("Fn", "Version.Version"): "3",
+                                                      ("Fn.Version", "Version"): "3"})
+    assert deployed == {"VersionArn": arn, "VersionNumber": "3", "VersionNumberList": "3"}
+
+
 # --- faults name the resource and line ----------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "match"), [
