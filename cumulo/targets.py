@@ -115,13 +115,14 @@ class StateMachines(Protocol):
 
 class Topics(Protocol):
     def publish(self, topic_arn: Any, message: Any, subject: Any = None, attributes: dict[str, Any] | None = None,
-                structure: Any = None, group_id: Any = None, dedup_id: Any = None) -> dict[str, str]: ...
+                structure: Any = None, group_id: Any = None, dedup_id: Any = None,
+                trace_header: str | None = None) -> dict[str, str]: ...
 
 
 def topic_delivery(topics: Topics) -> Handler:
     """Answers Publish's answer (MessageId)."""
     return lambda target, m: topics.publish(target.arn, m.payload, m.subject, m.attributes,
-                                            group_id=m.group_id, dedup_id=m.dedup_id)
+                                            group_id=m.group_id, dedup_id=m.dedup_id, **_traced(m))
 
 
 def function_delivery(invoke: Invoke) -> Handler:

@@ -182,3 +182,21 @@ def test_a_bus_forwards_an_event_or_puts_new_entries_on_itself_unless_they_name_
         ("forward", (BUS, '{"id": "e-1"}', ("default",), "e-1")),
         ("put_events", [{"EventBusName": BUS, "Source": "lambda"}, {"Source": "x", "EventBusName": "other"}]),
         ("put_events", [{"Source": "task"}])]
+
+
+def test_a_topic_target_publishes_with_the_deliverys_trace() -> None:
+    """A rule's or a destination's delivery to a topic carries its trace on, as a Publish's does."""
+    from cumulo.targets import topic_delivery
+
+    calls: list[dict[str, Any]] = []
+
+    class Topics:
+        def publish(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+            calls.append({"args": args, **kwargs})
+            return {"MessageId": "m"}
+    arn = "arn:aws:sns:us-east-1:000000000000:t"
+    send = topic_delivery(Topics())   # type: ignore[arg-type]
+    send(Target(arn, Kind.TOPIC), Send("hi", trace_header="Root=1-5f000000-000000000000000000000001"))
+    send(Target(arn, Kind.TOPIC), Send("plain"))
+    assert calls[0]["trace_header"] == "Root=1-5f000000-000000000000000000000001"
+    assert "trace_header" not in calls[1]
