@@ -402,6 +402,12 @@ class Cumulo:
                 return {"secretsmanager:resource/AllowRotationLambdaArn": function}
         return {}
 
+    def grant_allows(self, callers: tuple[str, ...], action: str, resource: str, context: Mapping[str, Any]) -> bool:
+        """Whether a KMS grant on the key ``resource`` names lets one of ``callers`` do ``action``
+        (``kms/grants.py``; the encryption context read from the condition keys)."""
+        return self.kms.grant_allows(callers, action[len("kms:"):], resource,
+                                     authz.kms.encryption_context_of(dict(context)))
+
     def _delivery_refusal(self, target: Target, message: Send) -> str | None:
         """A push delivery (``Send.source_service``: a rule, a topic, a bucket) as AWS decides it:
         the target's resource policy, when it has one, must allow the service principal with

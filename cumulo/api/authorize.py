@@ -73,6 +73,10 @@ class ResourcePolicies(Protocol):
 
     def resource_context(self, arn: str) -> Mapping[str, str]: ...
 
+    def grant_allows(self, callers: tuple[str, ...], action: str, resource: str, context: Mapping[str, Any]) -> bool:
+        """Whether a KMS grant on the key ``resource`` names lets one of ``callers`` do ``action``
+        (the request's condition keys hold its encryption context)."""
+
 
 class Authorizer:
     """Decides requests of role sessions; ``mode`` is one of ``MODES``."""
@@ -140,9 +144,18 @@ class Authorizer:
                                   source_ip=client or None, secure_transport=False)
             resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
             decision = iam.evaluate(request, policies, resource, _is_key(check.resource, resource))
-            if not decision:
+            if not decision and not self._granted(decision, principal, check.action, check.resource, context):
                 return decision
         return None
+
+    def _granted(self, decision: iam.Decision, principal: iam.Principal, action: str, resource: str,
+                 context: Mapping[str, Any]) -> bool:
+        """KMS's grants, evaluated with the key policy and IAM as KMS does: a grant allows what the
+        policies leave undecided; an explicit Deny in either still wins."""
+        if decision.reason != "implicit deny" or not action.startswith("kms:") or ":kms:" not in resource:
+            return False
+        callers = tuple(a for a in (principal.arn, principal.principal_arn) if a)
+        return self.resources.grant_allows(callers, action, resource, context)
 
     def refusal(self, signer: Signer, action: str, resource: str, context: dict[str, str],
                 client: str = "") -> str | None:
@@ -150,13 +163,13 @@ class Authorizer:
         for requests outside the API's operations (a function URL's ``lambda:InvokeFunctionUrl``)."""
         if not self.needed(signer):
             return None
-        request = iam.Request(self.caller(signer), action, resource,
-                              {**self.resources.resource_context(resource), **context}, source_ip=client or None,
-                              secure_transport=False)
+        principal = self.caller(signer)
+        merged = {**self.resources.resource_context(resource), **context}
+        request = iam.Request(principal, action, resource, merged, source_ip=client or None, secure_transport=False)
         policy = self.resources.resource_policy(resource)
         decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""), policy,
                                 _is_key(resource, policy))
-        if decision:
+        if decision or self._granted(decision, principal, action, resource, merged):
             return None
         if self.mode == "audit":
             log.warning("IAM audit: would deny %s: %s", action, decision.message)
@@ -235,3 +248,50 @@ def require_no_lockout(c: Any, signer: Signer | None, key_arn: str, policy_text:
     request = iam.Request(principal, "kms:PutKeyPolicy", key_arn, {}, secure_transport=False)
     if not iam.evaluate(request, policies, iam.parse_policy(policy_text, "resource"), True):
         raise KmsError("MalformedPolicyDocumentException", LOCKOUT_MESSAGE)
+
+
+def grant_issuer(c: Any, signer: Signer | None, key_ref: Any) -> Any:
+    """For CreateGrant: None when the caller's policies (the key's with IAM) allow ``kms:CreateGrant``
+    themselves; otherwise its permission came from grants giving ``CreateGrant``, and the answer is
+    a check that a new grant fits in one of them (its operations among that grant's, its
+    constraints at least as strict), as KMS limits grants made through a grant."""
+    from cumulo.kms import grants as gr
+
+    authorizer = Authorizer(c.settings.iam, authz.Scope(c.arns.account, c.arns.region), c, c)
+    if signer is None or not authorizer.needed(signer) or not isinstance(key_ref, str):
+        return None
+    try:
+        arn = c.kms.describe_key(key_ref)["Arn"]
+    except CumuloError:
+        return None
+    principal = authorizer.caller(signer)
+    policy = c.resource_policy(arn)
+    request = iam.Request(principal, "kms:CreateGrant", arn, {}, secure_transport=False)
+    if iam.evaluate(request, c.policies_for(signer.role_arn or ""), policy, _is_key(arn, policy)):
+        return None
+    callers = tuple(a for a in (principal.arn, principal.principal_arn) if a)
+    parents = [g for g in c.kms.grants_of(callers, arn) if "CreateGrant" in g["Operations"]]
+
+    def allows(operations: list[str], constraints: dict[str, Any]) -> bool:
+        return any(set(operations) <= set(p["Operations"]) and gr.as_strict(constraints, p.get("Constraints") or {})
+                   for p in parents)
+    return allows
+
+
+def require_may_retire(c: Any, signer: Signer | None, grant: dict[str, Any]) -> None:
+    """RetireGrant, decided by the grant as KMS decides it (no policy can give it): the account that
+    made it (the owner's keys), its retiring principal, or its grantee when it allows ``RetireGrant``."""
+    authorizer = Authorizer(c.settings.iam, authz.Scope(c.arns.account, c.arns.region), c, c)
+    if signer is None or not authorizer.needed(signer):
+        return
+    principal = authorizer.caller(signer)
+    callers = {a for a in (principal.arn, principal.principal_arn) if a}
+    if grant.get("RetiringPrincipal") in callers or \
+            (grant["GranteePrincipal"] in callers and "RetireGrant" in grant["Operations"]):
+        return
+    message = (f"User: {principal.arn} is not authorized to perform: kms:RetireGrant on this grant because it is "
+               "neither the grant's retiring principal nor a grantee the grant allows to retire it")
+    if authorizer.mode == "audit":
+        log.warning("IAM audit: would deny kms:RetireGrant: %s", message)
+        return
+    raise AccessDeniedException(message)

@@ -25,11 +25,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cumulo import iam
 from cumulo.errors import ServiceError
 from cumulo.keyring import Keyring
+from cumulo.kms import grants as gr
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents
 
-__all__ = ["KeyService", "KmsError", "KEY_DOCUMENT", "ALIAS_DOCUMENT", "key_id_of_blob"]
+__all__ = ["KeyService", "KmsError", "KEY_DOCUMENT", "ALIAS_DOCUMENT", "GRANT_DOCUMENT", "key_id_of_blob"]
 
 KEY_DOCUMENT, ALIAS_DOCUMENT = "kms-key", "kms-alias"
+MAX_GRANTS = 50_000                # per key, as AWS's quota
+GRANT_DOCUMENT = "kms-grants"      # one per key: {"Grants": [...]}, the key's grants
 _MAGIC = b"CK1"
 _ID_LEN = 36
 _NONCE = 12
@@ -111,6 +114,7 @@ class KeyService:
         doc = self.documents.get_document(KEY_DOCUMENT, key_id)
         if doc is not None and doc.get("DeletionDate") is not None and doc["DeletionDate"] <= self.clock.now():
             self.documents.delete_document(KEY_DOCUMENT, key_id)
+            self.documents.delete_document(GRANT_DOCUMENT, key_id)      # its grants go with it
             self._material.pop(key_id, None)
             doc = None
         if doc is None:
@@ -128,6 +132,117 @@ class KeyService:
             aead = AESGCM(self._keyring().open_sealed(doc["Material"], f"kms:{doc['Arn']}"))
             self._material[doc["KeyId"]] = aead
         return doc, aead
+
+    # -- grants ------------------------------------------------------------------------------------
+    def _grants(self, key_id: str) -> list[dict[str, Any]]:
+        found = self.documents.get_document(GRANT_DOCUMENT, key_id)
+        return list((found or {}).get("Grants", []))
+
+    def _put_grants(self, key_id: str, grants: list[dict[str, Any]]) -> None:
+        if grants:
+            self.documents.put_document(GRANT_DOCUMENT, key_id, {"KeyId": key_id, "Grants": grants})
+        else:
+            self.documents.delete_document(GRANT_DOCUMENT, key_id)
+
+    def create_grant(self, ref: Any, grantee: Any, operations: Any, retiring: Any = None, constraints: Any = None,
+                     name: Any = None, tokens: Any = None, issuer_allows: Any = None) -> dict[str, str]:
+        """CreateGrant. ``issuer_allows(operations, constraints)``: whether the caller may give this
+        grant (the API's check of a grantee creating grants through its own grant's CreateGrant)."""
+        grantee = gr.check_principal(grantee, "GranteePrincipal")
+        if retiring is not None:
+            retiring = gr.check_principal(retiring, "RetiringPrincipal")
+        ops = gr.check_operations(operations)
+        checked = gr.check_constraints(constraints)
+        gr.check_tokens(tokens)
+        if name is not None and (not isinstance(name, str) or re.fullmatch(r"[a-zA-Z0-9:/_-]{1,256}", name) is None):
+            raise KmsError("ValidationException", "Name must be 1 to 256 letters, digits, ':', '/', '_' or '-'.")
+        if issuer_allows is not None and not issuer_allows(ops, checked):
+            raise KmsError("AccessDeniedException", "A grant made through a grant may give only operations that grant "
+                                                    "allows, with constraints at least as strict.")
+        with self._lock:
+            doc = self._doc(ref)
+            if doc["KeyState"] == "PendingDeletion":
+                raise KmsError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
+            grants = self._grants(doc["KeyId"])
+            wanted = {"GranteePrincipal": grantee, "RetiringPrincipal": retiring, "Operations": ops,
+                      "Constraints": checked}
+            for grant in grants:
+                if name is not None and grant.get("Name") == name and \
+                        all(grant.get(k) == v for k, v in wanted.items()):       # a retry: the same grant
+                    return {"GrantToken": gr.make_token(doc["KeyId"], grant["GrantId"]), "GrantId": grant["GrantId"]}
+            if len(grants) >= MAX_GRANTS:
+                raise KmsError("LimitExceededException", f"A key has at most {MAX_GRANTS} grants.")
+            grant_id = secrets.token_hex(32)
+            grants.append({"GrantId": grant_id, "Name": name or "", "CreationDate": self.clock.now(),
+                           "IssuingAccount": f"arn:aws:iam::{self.account}:root", **wanted})
+            self._put_grants(doc["KeyId"], grants)
+        return {"GrantToken": gr.make_token(doc["KeyId"], grant_id), "GrantId": grant_id}
+
+    def _listed(self, key_arn: str, grant: dict[str, Any]) -> dict[str, Any]:
+        out = {"KeyId": key_arn, "GrantId": grant["GrantId"], "Name": grant.get("Name", ""),
+               "CreationDate": grant["CreationDate"], "GranteePrincipal": grant["GranteePrincipal"],
+               "IssuingAccount": grant["IssuingAccount"], "Operations": list(grant["Operations"])}
+        if grant.get("RetiringPrincipal"):
+            out["RetiringPrincipal"] = grant["RetiringPrincipal"]
+        if grant.get("Constraints"):
+            out["Constraints"] = grant["Constraints"]
+        return out
+
+    def list_grants(self, ref: Any, grant_id: Any = None, grantee: Any = None) -> list[dict[str, Any]]:
+        """ListGrants of a key (all of them; the API pages), optionally one grant or one grantee's."""
+        doc = self._doc(ref)
+        return [self._listed(doc["Arn"], g) for g in self._grants(doc["KeyId"])
+                if (grant_id is None or g["GrantId"] == grant_id) and (grantee is None or g["GranteePrincipal"] == grantee)]
+
+    def list_retirable_grants(self, retiring: Any) -> list[dict[str, Any]]:
+        """ListRetirableGrants: every grant whose retiring principal is ``retiring``, on any key."""
+        retiring = gr.check_principal(retiring, "RetiringPrincipal")
+        out = []
+        for holder in self.documents.list_documents(GRANT_DOCUMENT):
+            out += [self._listed(self.arn(f"key/{holder['KeyId']}"), g) for g in holder["Grants"]
+                    if g.get("RetiringPrincipal") == retiring]
+        return out
+
+    def find_grant(self, token: Any = None, ref: Any = None, grant_id: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the key, the grant) a RetireGrant names: by its token, or by its key and id."""
+        if token is not None:
+            named = gr.read_token(token)
+            if named is None:
+                raise KmsError("InvalidGrantTokenException", "The grant token is not valid.")
+            ref, token_grant = named
+            if grant_id is not None and grant_id != token_grant:
+                raise KmsError("InvalidGrantIdException", "The grant ID does not match the grant token.")
+            grant_id = token_grant
+        elif ref is None or grant_id is None:
+            raise KmsError("ValidationException", "Give a GrantToken, or a KeyId and a GrantId.")
+        doc = self._doc(ref)
+        for grant in self._grants(doc["KeyId"]):
+            if grant["GrantId"] == grant_id:
+                return doc, grant
+        raise KmsError("NotFoundException", f"Grant ID {grant_id} not found")
+
+    def remove_grant(self, key_id: str, grant_id: str) -> None:
+        """RetireGrant's and RevokeGrant's end (decided by the API): the grant is gone at once."""
+        with self._lock:
+            grants = self._grants(key_id)
+            kept = [g for g in grants if g["GrantId"] != grant_id]
+            if len(kept) == len(grants):
+                raise KmsError("NotFoundException", f"Grant ID {grant_id} not found")
+            self._put_grants(key_id, kept)
+
+    def grants_of(self, callers: tuple[str, ...], ref: str) -> list[dict[str, Any]]:
+        """The grants on the key ``ref`` names (an ARN of a key or an alias) whose grantee is one of ``callers``."""
+        try:
+            doc = self._doc(ref)
+        except KmsError:
+            return []
+        return [g for g in self._grants(doc["KeyId"]) if gr.is_grantee(g["GranteePrincipal"], callers)]
+
+    def grant_allows(self, callers: tuple[str, ...], operation: str, ref: str, context: dict[str, str]) -> bool:
+        """Whether a grant on the key lets a caller known as any of ``callers`` do ``operation`` with
+        encryption context ``context`` (its constraints met)."""
+        return any(operation in g["Operations"] and gr.satisfies(g.get("Constraints") or {}, operation, context)
+                   for g in self.grants_of(callers, ref))
 
     @staticmethod
     def reseal_document(doc: dict[str, Any], reseal: Callable[[str, str], str]) -> dict[str, Any]:

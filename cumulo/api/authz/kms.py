@@ -3,6 +3,11 @@ an operation on a key acts on ``arn:…:kms:<region>:<account>:key/<id>`` (``Key
 ARN; an alias name or alias ARN is authorized on the alias's ARN here, as the mapping cannot read
 which key it names); Decrypt without ``KeyId`` on the key whose id the ciphertext carries;
 CreateAlias and DeleteAlias on the alias and the key; CreateKey, ListKeys and ListAliases on ``*``.
+A request's encryption context is given as ``kms:EncryptionContext:<key>`` (and
+``kms:EncryptionContextKeys``), which key policies and grants' constraints read; CreateGrant carries
+``kms:GranteePrincipal``, ``kms:RetiringPrincipal`` and ``kms:GrantOperations``. RetireGrant is
+decided by the API itself (the grant's retiring principal or grantee may retire it without any
+policy: ``api/kms.py``); ListRetirableGrants acts on ``*``; a grant token names its key, read here.
 """
 
 from __future__ import annotations
@@ -12,7 +17,22 @@ import binascii
 
 from cumulo.api.authz.base import Call, Check, Mapper, Scope, anywhere, register, text
 
-__all__ = ["OPERATIONS", "key_arn"]
+__all__ = ["OPERATIONS", "key_arn", "ENCRYPTION_CONTEXT", "encryption_context_of"]
+
+ENCRYPTION_CONTEXT = "kms:EncryptionContext:"
+
+
+def _context_keys(context: object) -> dict[str, object]:
+    """A request's encryption context as IAM's condition keys."""
+    if not isinstance(context, dict) or not context:
+        return {}
+    pairs = {k: v for k, v in context.items() if isinstance(k, str) and isinstance(v, str)}
+    return {**{ENCRYPTION_CONTEXT + k: v for k, v in pairs.items()}, "kms:EncryptionContextKeys": sorted(pairs)}
+
+
+def encryption_context_of(condition_keys: dict[str, object]) -> dict[str, str]:
+    """The encryption context a check's condition keys carry (what ``_context_keys`` made)."""
+    return {k[len(ENCRYPTION_CONTEXT):]: str(v) for k, v in condition_keys.items() if k.startswith(ENCRYPTION_CONTEXT)}
 
 
 def key_arn(ref: str, scope: Scope) -> str:
@@ -39,21 +59,39 @@ def _blob_key(blob: str) -> str:
         return ""
 
 
-def on_key(action: str, member: str = "KeyId") -> Mapper:
+def on_key(action: str, member: str = "KeyId", context: str = "") -> Mapper:
     def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
-        return (Check(action, key_arn(text(call.doc.get(member)), scope)),)
+        keys = _context_keys(call.doc.get(context)) if context else {}
+        return (Check(action, key_arn(text(call.doc.get(member)), scope), keys),)
     return mapper
 
 
 def decrypt(call: Call, scope: Scope) -> tuple[Check, ...]:
     ref = text(call.doc.get("KeyId")) or _blob_key(text(call.doc.get("CiphertextBlob")))
-    return (Check("kms:Decrypt", key_arn(ref, scope)),)
+    return (Check("kms:Decrypt", key_arn(ref, scope), _context_keys(call.doc.get("EncryptionContext"))),)
 
 
 def re_encrypt(call: Call, scope: Scope) -> tuple[Check, ...]:
     source = text(call.doc.get("SourceKeyId")) or _blob_key(text(call.doc.get("CiphertextBlob")))
-    return (Check("kms:ReEncryptFrom", key_arn(source, scope)),
-            Check("kms:ReEncryptTo", key_arn(text(call.doc.get("DestinationKeyId")), scope)))
+    return (Check("kms:ReEncryptFrom", key_arn(source, scope), _context_keys(call.doc.get("SourceEncryptionContext"))),
+            Check("kms:ReEncryptTo", key_arn(text(call.doc.get("DestinationKeyId")), scope),
+                  _context_keys(call.doc.get("DestinationEncryptionContext"))))
+
+
+def create_grant(call: Call, scope: Scope) -> tuple[Check, ...]:
+    keys: dict[str, object] = {"kms:GranteePrincipal": text(call.doc.get("GranteePrincipal"))}
+    if call.doc.get("RetiringPrincipal") is not None:
+        keys["kms:RetiringPrincipal"] = text(call.doc.get("RetiringPrincipal"))
+    operations = call.doc.get("Operations")
+    if isinstance(operations, list):
+        keys["kms:GrantOperations"] = [text(o) for o in operations]
+    keys["kms:GrantIsForAWSResource"] = "false"
+    return (Check("kms:CreateGrant", key_arn(text(call.doc.get("KeyId")), scope), keys),)
+
+
+def nothing(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """Decided by the operation itself (RetireGrant: ``api/kms.py``)."""
+    return ()
 
 
 def alias(action: str) -> Mapper:
@@ -76,11 +114,16 @@ OPERATIONS: dict[str, Mapper] = {
     "CreateAlias": alias("kms:CreateAlias"),
     "DeleteAlias": alias("kms:DeleteAlias"),
     "ListAliases": anywhere("kms:ListAliases"),
-    "Encrypt": on_key("kms:Encrypt"),
+    "Encrypt": on_key("kms:Encrypt", context="EncryptionContext"),
     "Decrypt": decrypt,
     "ReEncrypt": re_encrypt,
-    "GenerateDataKey": on_key("kms:GenerateDataKey"),
-    "GenerateDataKeyWithoutPlaintext": on_key("kms:GenerateDataKeyWithoutPlaintext"),
+    "GenerateDataKey": on_key("kms:GenerateDataKey", context="EncryptionContext"),
+    "GenerateDataKeyWithoutPlaintext": on_key("kms:GenerateDataKeyWithoutPlaintext", context="EncryptionContext"),
+    "CreateGrant": create_grant,
+    "ListGrants": on_key("kms:ListGrants"),
+    "ListRetirableGrants": anywhere("kms:ListRetirableGrants"),
+    "RevokeGrant": on_key("kms:RevokeGrant"),
+    "RetireGrant": nothing,
     "PutKeyPolicy": on_key("kms:PutKeyPolicy"),
     "GetKeyPolicy": on_key("kms:GetKeyPolicy"),
     "ListKeyPolicies": on_key("kms:ListKeyPolicies"),

@@ -45,6 +45,9 @@ class Resources:
     def resource_context(self, arn: str) -> dict[str, str]:
         return self.context.get(arn, {})
 
+    def grant_allows(self, callers: tuple[str, ...], action: str, resource: str, context: Any) -> bool:
+        return False
+
 
 def authorizer(roles: Roles, mode: str = "enforce", resources: Resources | None = None) -> Authorizer:
     return Authorizer(mode, SCOPE, roles, resources or Resources())
