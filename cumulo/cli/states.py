@@ -163,6 +163,23 @@ def states_stop(ctx: click.Context, execution_arn: str, error: str | None, cause
     _open(ctx).state_machines.stop_execution(execution_arn, error, cause)
 
 
+@states.command("redrive")
+@click.argument("execution_arn")
+@click.pass_context
+@_aws_errors
+def states_redrive(ctx: click.Context, execution_arn: str) -> None:
+    """Continue a FAILED, TIMED_OUT or ABORTED Standard execution from the state it stopped in, with
+    that state's input (RedriveExecution; within 14 days of its end); prints the redrive's date. The
+    `cumulo up` serving this store carries it out (without one, when one next runs)."""
+    from cumulo.api.server import ServerLock
+
+    c = _open(ctx)
+    if ServerLock(ctx.obj["home"]).running_server() is None:
+        click.echo(f"cumulo states: no `cumulo up` is serving {ctx.obj['home']}; the execution is redriven when "
+                   "one runs", err=True)
+    click.echo(_dates(c.state_machines.redrive_execution(execution_arn))["redriveDate"])
+
+
 def _dates(doc: dict) -> dict:
     return {k: (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(v)) if k.endswith("Date") and isinstance(v, float)
                 else v) for k, v in doc.items()}

@@ -154,3 +154,21 @@ def test_a_redriven_map_state_runs_only_the_iterations_that_failed(server: Cumul
     started = [e["mapIterationStartedEventDetails"]["index"] for e in after if e["type"] == "MapIterationStarted"]
     assert after[0]["type"] == "ExecutionRedriven" and started == [1, 2]    # item 1's result is kept
     lam.close()
+
+
+def test_cumulo_states_redrive(server: CumuloServer, sfn: BaseClient) -> None:
+    from tests.integration.test_stepfunctions import cumulo_cli
+
+    lam = server.client()
+    name = unique("flaky")
+    function = create(lam, name, zip_of(**{"app.py": FLAKY}))["FunctionArn"]
+    arn = machine(sfn, {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": function, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert finished(sfn, execution)["status"] == "FAILED"
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"FIXED": "1"}})
+    done = cumulo_cli(server.home, "states", "redrive", execution)
+    assert done.returncode == 0 and done.stdout.strip().endswith("Z") and done.stderr == "", done.stderr
+    assert finished(sfn, execution)["status"] == "SUCCEEDED"
+    again = cumulo_cli(server.home, "states", "redrive", execution)
+    assert again.returncode != 0 and "ExecutionNotRedrivable" in again.stderr
+    lam.close()
