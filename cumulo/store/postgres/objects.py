@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS parts (
 
 
 
+_CACHED_BUCKETS = 16_384    # more than an account's 10,000 buckets
+
 class PostgresObjectIndex:
     def __init__(self, database: Database, wakeups: Wakeups) -> None:
         self._database, self._tx = database, database.tx
@@ -101,6 +103,8 @@ class PostgresObjectIndex:
         if cached is None or now - cached[1] >= RECHECK_S:
             row = self._database.one("SELECT doc FROM buckets WHERE name = %s", (name,))
             with self._lock:
+                if len(self._bucket_cache) >= _CACHED_BUCKETS:   # names of no bucket (an unsigned client's) too: bounded
+                    self._bucket_cache.clear()
                 cached = self._bucket_cache[name] = (row[0] if row else "", now)
         return json.loads(cached[0]) if cached[0] else None
 

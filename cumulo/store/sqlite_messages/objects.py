@@ -79,6 +79,8 @@ def upgrade(db: Any, found: int) -> None:
         db.execute("ALTER TABLE objects ADD COLUMN version_id TEXT NOT NULL DEFAULT 'null'")
 
 
+_CACHED_BUCKETS = 16_384    # more than an account's 10,000 buckets
+
 class SQLiteObjectIndex:
     def __init__(self, database: MessageDatabase, wakeups: Wakeups) -> None:
         self._lock, self._db, self._tx = database.lock, database.connection, database.tx
@@ -103,6 +105,8 @@ class SQLiteObjectIndex:
         if cached is None or now - cached[1] >= RECHECK_S:
             with self._lock:
                 row = self._db.execute("SELECT doc FROM buckets WHERE name = ?", (name,)).fetchone()
+                if len(self._bucket_cache) >= _CACHED_BUCKETS:   # names of no bucket (an unsigned client's) too: bounded
+                    self._bucket_cache.clear()
                 cached = self._bucket_cache[name] = (row[0] if row else "", now)
         return json.loads(cached[0]) if cached[0] else None
 
