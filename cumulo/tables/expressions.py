@@ -743,6 +743,8 @@ def apply_update(update: Update, item: V.Item, names: Names) -> V.Item:
             holder[last] = value
     for path in sorted(update.remove, key=lambda p: [(-e if isinstance(e, int) else 0) for e in p.elements]):
         holder, last = _parent(new, path), path.elements[-1]
+        if holder is None:          # x.y or x[0] where x is not a map (a list): refused, as DynamoDB refuses it
+            raise _invalid_path()
         if isinstance(holder, list):
             if isinstance(last, int) and last < len(holder):
                 del holder[last]
@@ -774,6 +776,8 @@ def apply_update(update: Update, item: V.Item, names: Names) -> V.Item:
             raise ValidationException(f"Invalid UpdateExpression: Incorrect operand type for operator or function; "
                                       f"operator: DELETE, operand type: {_TYPE_NAMES.get(kind, kind)}")
         holder, last = _parent(new, path), path.elements[-1]
+        if holder is None:
+            raise _invalid_path()
         current = resolve(path, new)
         if current is None:
             continue

@@ -915,6 +915,11 @@ class TableService:
         names.check_all_used()
         if V.type_of(kc.hash_value) != self._type(doc, h):
             raise _invalid("Condition parameter type does not match schema type")
+        for name, value in [(h, kc.hash_value)] + [(r, v) for v in kc.range_values]:
+            if isinstance(value, dict) and (value.get("S") == "" or value.get("B") == ""):
+                raise ValidationException(f"One or more parameter values are not valid. The AttributeValue for a key "
+                                          f"attribute cannot contain an empty {'string' if 'S' in value else 'binary'} "
+                                          f"value. Key: {name}")
         pk = V.key_bytes(kc.hash_value)
         low, high = self._bounds(doc, r, kc)
         forward = d.get("ScanIndexForward", True) is not False
@@ -1072,29 +1077,35 @@ class TableService:
         with self.items.transaction() as tx:
             reasons: list[Doc] = []
             failed = False
-            olds = []
+            olds, news = [], []
             for kind, spec, doc, pk, sk, key, item, update, condition, names in plan:
                 raw = tx.get(doc["TableName"], pk, sk)
                 old = json.loads(raw) if raw is not None else None
                 olds.append(old)
+                news.append(item)
                 if condition is not None and not E.evaluate(condition, old or {}, names):
                     reason: Doc = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
                     if spec.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
                         reason["Item"] = old
                     reasons.append(reason)
                     failed = True
-                else:
-                    reasons.append({"Code": "None"})
+                    continue
+                if kind == "Update":
+                    assert update is not None
+                    try:        # what depends on the item (a path into it, an operand's type) cancels the action
+                        news[-1] = E.apply_update(update, old or key or {}, names)
+                    except ValidationException as err:
+                        reasons.append({"Code": "ValidationError", "Message": err.message})
+                        failed = True
+                        continue
+                reasons.append({"Code": "None"})
             if failed:
                 raise TransactionCanceled(reasons)
-            for (kind, spec, doc, pk, sk, key, item, update, condition, names), old in zip(plan, olds):
-                if kind == "Put":
-                    self._write(tx, doc, pk, sk, old, item)
+            for (kind, spec, doc, pk, sk, key, item, update, condition, names), old, new in zip(plan, olds, news):
+                if kind in ("Put", "Update"):
+                    self._write(tx, doc, pk, sk, old, new)
                 elif kind == "Delete":
                     self._write(tx, doc, pk, sk, old, None)
-                elif kind == "Update":
-                    assert update is not None
-                    self._write(tx, doc, pk, sk, old, E.apply_update(update, old or key or {}, names))
         if token is not None:
             self.remember(token, actions, {})
         return {}

@@ -39,3 +39,38 @@ def test_expired_items_are_swept_as_service_deletions(tmp_path: Path) -> None:
     assert all(r["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"} for r in removes)
     assert all("userIdentity" not in r for r in records if r["eventName"] == "INSERT")
     store.close()
+
+
+def test_what_the_differential_suite_found(tmp_path: Path) -> None:
+    """Three answers the comparison with moto showed wrong (tests/integration/test_dynamodb_differential.py)."""
+    import pytest
+    from cumulo.errors import ValidationException
+    from cumulo.tables.values import TransactionCanceled
+    store = SQLiteMessageStore(tmp_path / "q.db")
+    service = TableService(store.tables, store.streams, "us-east-1", "123456789012", FakeClock(1_700_000_000.0))
+    service.call("CreateTable", {"TableName": "things", "BillingMode": "PAY_PER_REQUEST",
+                                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                               {"AttributeName": "sk", "KeyType": "RANGE"}],
+                                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                                          {"AttributeName": "sk", "AttributeType": "S"}]})
+    key = {"pk": {"S": "a"}, "sk": {"S": "x"}}
+    service.call("PutItem", {"TableName": "things", "Item": {**key, "s": {"S": "text"}}})
+    # REMOVE or DELETE of x.y / x[0] where x is absent or not a map (a list) is refused, as DynamoDB refuses it
+    for update in ("REMOVE m.s", "REMOVE l[0]", "REMOVE s.t", "DELETE m.k :set"):
+        with pytest.raises(ValidationException, match="document path provided in the update expression is invalid"):
+            service.call("UpdateItem", {"TableName": "things", "Key": key, "UpdateExpression": update,
+                                        **({"ExpressionAttributeValues": {":set": {"SS": ["p"]}}}
+                                           if ":set" in update else {})})
+    service.call("UpdateItem", {"TableName": "things", "Key": key, "UpdateExpression": "REMOVE gone"})  # top level
+    # in a transaction, an update its item cannot take cancels it with the reason ValidationError
+    with pytest.raises(TransactionCanceled) as cancelled:
+        service.call("TransactWriteItems", {"TransactItems": [
+            {"Put": {"TableName": "things", "Item": {"pk": {"S": "b"}, "sk": {"S": "x"}}}},
+            {"Update": {"TableName": "things", "Key": key, "UpdateExpression": "REMOVE m.s"}}]})
+    assert [r["Code"] for r in cancelled.value.extra["CancellationReasons"]] == ["None", "ValidationError"]
+    assert "Item" not in service.call("GetItem", {"TableName": "things", "Key": {"pk": {"S": "b"}, "sk": {"S": "x"}}})
+    # a key condition's empty string is refused, as for any key attribute's value
+    with pytest.raises(ValidationException, match="cannot contain an empty string value. Key: sk"):
+        service.call("Query", {"TableName": "things", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                               "ExpressionAttributeValues": {":p": {"S": "a"}, ":s": {"S": ""}}})
+    store.close()
