@@ -361,3 +361,21 @@ def test_readme_screenshots(browser: Any, server: CumuloServer) -> None:
     page.screenshot(path=str(ARTIFACTS / "readme-console-execution.png"))
     context.close()
     lam.close()
+
+
+SECTIONS = ["Functions", "Logs", "State machines", "Queues", "Buses", "Streams", "Tables", "APIs", "Metrics", "Stacks"]
+
+
+def test_every_section_opens_from_the_keyboard_and_is_saved(page: Any, server: CumuloServer, function: str) -> None:
+    login(page, server)
+    for section in SECTIONS:
+        link = page.get_by_role("navigation", name="Sections").get_by_role("link", name=section, exact=True)
+        link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        current = page.get_by_role("navigation", name="Sections").get_by_role("link", name=section, exact=True)
+        assert current.get_attribute("aria-current") is not None, section
+        assert page.locator("h1").count() == 1
+        unlabelled = page.locator("input:not([type=hidden]):not([id]), select:not([id]), textarea:not([id])").count()
+        assert unlabelled == 0, section
+        shot(page, "section-" + section.lower().replace(" ", "-"))
