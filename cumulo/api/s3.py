@@ -113,7 +113,7 @@ def anonymous_bucket(method: str, raw_path: str, query_string: str, headers: lis
     bucket named by the virtual host or the path's first segment."""
     if method not in ("GET", "HEAD", "PUT", "POST", "DELETE"):
         return None
-    if any(k.lower() in ("authorization", "x-amz-target", "x-amz-security-token") for k, _ in headers):
+    if any(k.lower() in ("authorization", "x-amz-target", "x-amz-security-token", "smithy-protocol") for k, _ in headers):
         return None
     if query_string and any(unquote(p.partition("=")[0]) in _SIGNING_PARAMETERS for p in query_string.split("&")):
         return None

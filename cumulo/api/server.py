@@ -202,11 +202,12 @@ class ControlPlane:
         """Route and run a request whose ``principal`` is known (the console's, who logged in with
         the store's keys), through the same authorization and operations as a signed request;
         ``authenticated`` False: check its signature first (``handle``)."""
-        json_target = awsjson.find(request)
-        cbor_target = rpcv2.find(request) if json_target is None else None
+        anonymous = request.admitted == s3.ANONYMOUS      # only ever an S3 request (api/gate.py)
+        json_target = None if anonymous else awsjson.find(request)
+        cbor_target = rpcv2.find(request) if json_target is None and not anonymous else None
         if cbor_target is not None:
             return self._handle_cbor(request, *cbor_target)
-        in_query = json_target is None and query.find(request)
+        in_query = json_target is None and not anonymous and query.find(request)
         in_s3 = json_target is None and not in_query and s3.find(request)
         try:
             if not authenticated:

@@ -135,6 +135,8 @@ def test_check_block_takes_the_four_flags_only(config: dict[str, Any]) -> None:
     ("GET", "/site/k", "AWSAccessKeyId=AKIA&Signature=x&Expires=1", [], None),
     ("GET", "/site/k", "", [("X-Amz-Security-Token", "t")], None),
     ("POST", "/site", "", [("X-Amz-Target", "AmazonSQS.SendMessage")], None),
+    ("POST", "/service/GraniteServiceVersion20100801/operation/GetMetricData", "",
+     [("smithy-protocol", "rpc-v2-cbor")], None),
     ("OPTIONS", "/site/k", "", [], None),
     ("GET", "/", "", [], None),
     ("GET", "/Upper/k", "", [], None),
