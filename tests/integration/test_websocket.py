@@ -47,7 +47,7 @@ import json, os, boto3
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 def handler(event, context):
     ctx = event["requestContext"]
-    api = boto3.client("apigatewaymanagementapi", endpoint_url="http://" + ctx["domainName"] + "/" + ctx["stage"])
+    api = boto3.client("apigatewaymanagementapi", endpoint_url="https://" + ctx["domainName"] + "/" + ctx["stage"])
     data = json.loads(event["body"])["data"]
     for item in table.scan(ProjectionExpression="connectionId")["Items"]:
         try:

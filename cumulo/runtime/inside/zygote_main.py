@@ -30,6 +30,7 @@ import tempfile
 import time
 import types
 from collections.abc import Sequence
+from typing import Any
 
 from cumulo.runtime.inside import bootstrap, exec_runtime, landlock, linux, protocol, scratch, seccomp, snapshot, tinyinit
 
@@ -230,6 +231,61 @@ _WARM_SERVICES = ("sqs", "sns", "s3", "dynamodb", "events", "stepfunctions", "la
                   "secretsmanager", "ssm")
 
 
+_GATEWAY_SEND = "before-send.apigatewaymanagementapi"
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _loopback_gateway(request: Any, **_: Any) -> None:
+    """WebSocket APIs' ``@connections`` from a function: apps build the endpoint as
+    ``https://{requestContext.domainName}/{stage}``; here ``domainName`` is the gateway's loopback
+    address (reached through the functions' door, docs/gateway.md), which speaks plain HTTP. An
+    ``https://`` URL to a loopback address can only mean that gateway (no AWS endpoint is there), so
+    it is sent as ``http://``; the signature does not cover the scheme."""
+    url = request.url
+    if url.startswith("https://"):
+        host = url[8:].split("/", 1)[0]
+        if host.rsplit(":", 1)[0] in _LOOPBACK:
+            request.url = "http://" + url[8:]
+
+
+class _AfterExec:
+    """``botocore.handlers``' loader, then ``_loopback_gateway`` among its built-in handlers."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:     # get_source, get_code, is_package … as the loader has them
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self.loader.create_module(spec)    # type: ignore[no-any-return]
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self.loader.exec_module(module)
+        handlers = getattr(module, "BUILTIN_HANDLERS", None)
+        if isinstance(handlers, list):
+            handlers.append((_GATEWAY_SEND, _loopback_gateway))
+
+
+class _GatewayOverHttp:
+    """First on ``sys.meta_path``: whichever botocore a function imports (the runtime's, preloaded or
+    not, or its own), every session it makes sends ``https://`` management calls to a loopback address
+    as plain HTTP (``_loopback_gateway``)."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "botocore.handlers" or path is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _AfterExec(spec.loader)   # type: ignore[assignment]
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
 def _warm_sdk(folder: str) -> None:
     """Import the runtime's AWS SDK from ``folder`` and warm boto3's default session: the service
     models, endpoint rules and client classes of the most used services, loaded once here instead
@@ -242,6 +298,7 @@ def _warm_sdk(folder: str) -> None:
                        "AWS_EC2_METADATA_DISABLED": "true"})
     sys.path.insert(0, folder)
     try:
+        sys.meta_path.insert(0, _GatewayOverHttp())
         import boto3
 
         boto3.setup_default_session()
@@ -537,6 +594,7 @@ def _become_environment(spec: dict, fds: list[int], platform_paths: list[str], r
         sys.path[:] = [task_root, *spec.get("python_paths", ["/opt/python"]), *platform_paths]
         if runtime_packages:
             sys.meta_path.append(_RuntimePackages(runtime_packages))
+        sys.meta_path.insert(0, _GatewayOverHttp())
         if spec.get("sdk"):   # forked from the SDK zygote: what the function brings itself wins
             _forget_bundled(sys.path[:-len(platform_paths) or None])
             if runtime_packages and shown[-1] != runtime_packages:
