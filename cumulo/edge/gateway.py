@@ -190,10 +190,12 @@ class Gateway:
         if "apiId" in access:
             self._access_log(access, response.status, started)
             status, dims = response.status, (("ApiId", access["apiId"]), ("Stage", access.get("stage", "")))
+            integration = access.get("integrationLatency")    # ms; only where a backend was called
             self.cumulo.metric_recorder.add_many(GATEWAY, dims, (     # AWS/ApiGateway (docs/metrics.md)
                 ("Count", 1.0, "Count"), ("4xx", 1.0 if 400 <= status < 500 else 0.0, "Count"),
                 ("5xx", 1.0 if status >= 500 else 0.0, "Count"),
-                ("Latency", (time.monotonic() - started) * 1000, "Milliseconds")))
+                ("Latency", (time.monotonic() - started) * 1000, "Milliseconds"),
+                *((("IntegrationLatency", float(integration), "Milliseconds"),) if integration is not None else ())))
         return response
 
     def _access_log(self, access: dict[str, Any], status: int, started: float) -> None:

@@ -96,6 +96,7 @@ class _Run:
     billed_restore_ms: float | None = None
     template_init_ms: float | None = None    # this cold start created the template
     template_init_lines: list[LogLine] = field(default_factory=list)
+    provisioned: tuple[int, int, bool] | None = None    # pool.provisioned_use: a version with provisioned concurrency
     failed_start: bool = False               # no environment started: the outcome is its Init's
 
 
@@ -142,7 +143,7 @@ class Invoker:
             self._limiter.release(slot)
         answered = time.monotonic() if trace is not None else 0.0
         result = self._finish(config, request, request_id, run)
-        self._record(config.name, arn, run.outcome, result.function_error is not None)
+        self._record(config.name, arn, run.outcome, result.function_error is not None, run.provisioned)
         if trace is not None and trace.sampled:
             self._trace(trace, config, arn, request_id, run, result, answered)
         return result
@@ -184,12 +185,13 @@ class Invoker:
             outcome = await env.invoke_on_loop(self._header(config, request, request_id, arn, busy, trace),
                                                request.payload, time.monotonic() + config.timeout, loop, busy)
             run = self._ran(config, env, outcome, cold=False)
+            run.provisioned = self._pool.provisioned_use(key, env)
         finally:
             self._limiter.release(slot)
             self._pool.release(key, env)
         answered = time.monotonic() if trace is not None else 0.0
         result = self._finish(config, request, request_id, run)
-        self._record(config.name, arn, outcome, result.function_error is not None)
+        self._record(config.name, arn, outcome, result.function_error is not None, run.provisioned)
         if trace is not None and trace.sampled:
             self._trace(trace, config, arn, request_id, run, result, answered)
         return result
@@ -226,17 +228,21 @@ class Invoker:
             self._metrics.add(LAMBDA, "Throttles", (("FunctionName", function),), 1.0, "Count")
             raise
 
-    def _record(self, function: str, arn: str, outcome: Outcome, error: bool) -> None:
-        """Lambda's Invocations, Errors, Duration and ConcurrentExecutions for one invocation; its
+    def _record(self, function: str, arn: str, outcome: Outcome, error: bool,
+                provisioned: tuple[int, int, bool] | None = None) -> None:
+        """Lambda's Invocations, Errors, Duration and ConcurrentExecutions for one invocation (and
+        the ProvisionedConcurrency* metrics for a version with provisioned concurrency); its
         ``Resource`` dimension is ``name:qualifier`` when it was invoked qualified."""
         metrics = self._metrics
         if metrics.enabled:
             qualifier = arn.split(":", 7)[7] if arn.count(":") == 7 else None
             limiter = self._limiter
             own = 0 if limiter.reserved(function) is not None else 1      # it ran in the unreserved pool
-            metrics.invocation(function, f"{function}:{qualifier}" if qualifier else None,
-                               getattr(outcome, "duration_ms", 0.0), error,
+            resource = f"{function}:{qualifier}" if qualifier else None
+            metrics.invocation(function, resource, getattr(outcome, "duration_ms", 0.0), error,
                                limiter.in_flight(function) + 1, limiter.total + 1, limiter.unreserved_in_flight + own)
+            if provisioned is not None:
+                metrics.provisioned(function, resource, *provisioned)
             lines = getattr(outcome, "lines", None)
             if lines:
                 metrics.emf(function, lines)
@@ -254,7 +260,9 @@ class Invoker:
         try:
             outcome = env.invoke(self._header(config, request, request_id, arn, None, trace), request.payload,
                                  time.monotonic() + config.timeout)
-            return self._ran(config, env, outcome, cold)
+            run = self._ran(config, env, outcome, cold)
+            run.provisioned = self._pool.provisioned_use(key, env)
+            return run
         finally:
             self._pool.release(key, env)
 

@@ -476,6 +476,12 @@ class EnvironmentPool:
 
     def _pop_idle(self, key: PoolKey) -> ExecutionEnvironment | None:
         idle = self._idle.get(key)
+        if idle and key in self._provisioned and not idle[-1].provisioned:
+            # as Lambda: a provisioned environment first, on-demand ones only when all are busy
+            # (a spillover); the newest idle one otherwise
+            at = next((i for i in range(len(idle) - 1, -1, -1) if idle[i].provisioned), None)
+            if at is not None:
+                idle.append(idle.pop(at))
         while idle:
             env = idle.pop()
             if not env.dead and env.pid and env.zygote.has_exited(env.pid):
@@ -543,6 +549,15 @@ class EnvironmentPool:
             else:
                 self._provisioned[key] = _Provisioned(target, make_spec)
         self._fill_provisioned()
+
+    def provisioned_use(self, key: PoolKey, env: ExecutionEnvironment) -> tuple[int, int, bool] | None:
+        """For an invocation of a version with provisioned concurrency, while ``env`` is still
+        taken: (its provisioned environments busy now, its target, whether ``env`` is one of them);
+        None for any other version (one dictionary lookup: the warm path's whole cost)."""
+        p = self._provisioned.get(key)
+        if p is None or p.target <= 0:
+            return None
+        return self._busy_provisioned.get(key, 0), p.target, bool(env.provisioned)
 
     def provisioned_status(self, key: PoolKey) -> tuple[int, int, str | None]:
         """(requested, ready, last error) for a provisioned-concurrency target."""

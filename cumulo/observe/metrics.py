@@ -162,6 +162,28 @@ class MetricRecorder:
                     agg = self._points[key] = Aggregate(unit=unit)
                 agg.add(value)
 
+    def provisioned(self, function: str, resource: str | None, in_use: int, target: int, used: bool) -> None:
+        """One invocation of a version or alias with provisioned concurrency, as Lambda publishes
+        it: ``ProvisionedConcurrencyInvocations`` when it ran on a provisioned environment, else
+        ``ProvisionedConcurrencySpilloverInvocations`` (all of them were busy); the provisioned
+        environments busy now (``ProvisionedConcurrentExecutions``) and their share of the target
+        (``ProvisionedConcurrencyUtilization``), whose Maximum is the minute's peak. Recorded by
+        ``Resource``; ``drain`` adds the function's and the account's, as for every Lambda point."""
+        if not self.enabled:
+            return
+        dims: Dims = (("FunctionName", function),) if resource is None else \
+            (("FunctionName", function), ("Resource", resource))
+        count = "ProvisionedConcurrencyInvocations" if used else "ProvisionedConcurrencySpilloverInvocations"
+        minute = int(self._now()) // 60 * 60
+        with self._lock:
+            for metric, value, unit in ((count, 1.0, "Count"), ("ProvisionedConcurrentExecutions", float(in_use), "Count"),
+                                        ("ProvisionedConcurrencyUtilization", in_use / target, "None")):
+                key = (LAMBDA, metric, dims, minute)
+                agg = self._points.get(key)
+                if agg is None:
+                    agg = self._points[key] = Aggregate(unit=unit)
+                agg.add(value)
+
     def gauge(self, namespace: str, metric: str, dims: Dims, value: float, unit: str = "Count") -> None:
         """A level seen now (ConcurrentExecutions): the minute keeps each value seen, so its
         Maximum is the peak."""

@@ -270,6 +270,8 @@ def test_queues_state_machines_the_bus_and_apis_publish_their_metrics(server: Cu
     assert total("AWS/ApiGateway", "Count", ApiId=api["ApiId"]) == 2
     assert total("AWS/ApiGateway", "4xx", ApiId=api["ApiId"]) == 1
     assert total("AWS/ApiGateway", "Latency", "SampleCount", ApiId=api["ApiId"], Stage="$default") == 2
+    # the function's answer only, for the one request that reached it (the other matched no route)
+    assert total("AWS/ApiGateway", "IntegrationLatency", "SampleCount", ApiId=api["ApiId"], Stage="$default") == 1
     assert total("AWS/Lambda", "AsyncEventsReceived", FunctionName="web") == 1
     deadline = time.monotonic() + 20          # the queue's depth is sampled at each flush (1 s here)
     while total("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", QueueName="work") < 1 and \
@@ -416,3 +418,52 @@ def test_unreserved_concurrency_leaves_out_functions_with_a_reservation(tmp_path
         c.create_function("shared", make_code(app="def handler(e, c):\n    return 1\n"), "app.handler")
         c.invoke("shared", b"{}")
         assert peak() == 1
+
+
+SLOW = """
+import time
+def handler(event, context):
+    time.sleep(event.get("s", 0))
+    return "ok"
+"""
+
+
+def test_provisioned_concurrency_metrics_per_alias(server: CumuloServer) -> None:
+    """An alias with one provisioned environment: two invocations at once are one provisioned and
+    one spillover, published by function and by Resource with the environments in use and their
+    share of the target, as Lambda publishes them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lam = server.client()
+    function(server, "warmed", SLOW)
+    lam.publish_version(FunctionName="warmed")
+    lam.create_alias(FunctionName="warmed", Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName="warmed", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    deadline = time.monotonic() + 60
+    while lam.get_provisioned_concurrency_config(FunctionName="warmed", Qualifier="live")["Status"] != "READY":
+        assert time.monotonic() < deadline, "provisioned concurrency never became ready"
+        time.sleep(0.2)
+    started = time.time()
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: lam.invoke(FunctionName="warmed", Qualifier="live",
+                                                      Payload=b'{"s": 2}'), range(2)))
+    assert all(a["StatusCode"] == 200 and "FunctionError" not in a for a in answers)
+    lam.invoke(FunctionName="warmed", Qualifier="live", Payload=b"{}")      # alone: provisioned
+    lam.invoke(FunctionName="warmed", Payload=b"{}")                         # $LATEST has none: no such metric
+    cw = server.aws("cloudwatch")
+
+    def total(metric: str, stat: str, **dims: str) -> float | None:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+            StartTime=started - 120, EndTime=time.time() + 60, Period=3600, Statistics=[stat])["Datapoints"]
+        return sum(p[stat] for p in points) if stat == "Sum" else max((p[stat] for p in points), default=None)
+
+    live = {"FunctionName": "warmed", "Resource": "warmed:live"}
+    assert total("ProvisionedConcurrencyInvocations", "Sum", **live) == 2
+    assert total("ProvisionedConcurrencySpilloverInvocations", "Sum", **live) == 1
+    assert total("ProvisionedConcurrencyInvocations", "Sum", FunctionName="warmed") == 2
+    assert total("ProvisionedConcurrentExecutions", "Maximum", **live) == 1
+    assert total("ProvisionedConcurrentExecutions", "Maximum") == 1            # the account's
+    assert total("ProvisionedConcurrencyUtilization", "Maximum", **live) == 1.0
+    assert total("Invocations", "Sum", FunctionName="warmed") == 4

@@ -76,3 +76,22 @@ def test_an_emf_document_declares_its_metrics_with_their_dimensions() -> None:
 def test_any_log_line_gives_metrics_or_nothing_never_an_error(line: str) -> None:
     for (ns, name, dims, ts), agg in emf_points(line):
         assert isinstance(ns, str) and ns and isinstance(name, str) and agg.count > 0
+
+
+def test_provisioned_concurrency_is_published_per_resource_function_and_account() -> None:
+    from cumulo.observe.metrics import MetricRecorder
+
+    recorder = MetricRecorder(lambda: 125.0)
+    recorder.provisioned("f", "f:live", 2, 4, used=True)
+    recorder.provisioned("f", "f:live", 4, 4, used=False)
+    got = {(k[1], k[2]): agg for k, agg in recorder.drain()}
+    live = (("FunctionName", "f"), ("Resource", "f:live"))
+    for dims in (live, (("FunctionName", "f"),), ()):
+        assert got[("ProvisionedConcurrencyInvocations", dims)].sum == 1
+        assert got[("ProvisionedConcurrencySpilloverInvocations", dims)].sum == 1
+        assert got[("ProvisionedConcurrentExecutions", dims)].max == 4
+    assert (got[("ProvisionedConcurrencyUtilization", live)].min, got[("ProvisionedConcurrencyUtilization", live)].max) \
+        == (0.5, 1.0)
+    disabled = MetricRecorder(lambda: 125.0, enabled=False)
+    disabled.provisioned("f", "f:live", 1, 1, used=True)
+    assert disabled.drain() == []
