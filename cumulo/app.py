@@ -153,7 +153,7 @@ class Cumulo:
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
-                                            self.arns, clock, compile_pattern)
+                                            self.arns, clock, compile_pattern, self._mapping_refusal)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock, lambda: self.keyring)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
@@ -407,6 +407,14 @@ class Cumulo:
         (``kms/grants.py``; the encryption context read from the condition keys)."""
         return self.kms.grant_allows(callers, action[len("kms:"):], resource,
                                      authz.kms.encryption_context_of(dict(context)))
+
+    def _mapping_refusal(self, role: str, service: str, action: str, params: dict[str, Any]) -> str | None:
+        """Whether a function's execution role may make a call its event-source mapping's poller
+        makes (``EventSourceMappings``): asked of roles Cumulo keeps. A role it does not keep (an ARN
+        from elsewhere, written into a template) is not asked: Cumulo knows nothing it allows."""
+        if self.identity.trust_policy(role) is None:
+            return None
+        return self.service_calls.refusal(role, service, action, params)
 
     def _delivery_refusal(self, target: Target, message: Send) -> str | None:
         """A push delivery (``Send.source_service``: a rule, a topic, a bucket) as AWS decides it:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, List
+from typing import Any, Callable, List
 
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from cumulo.model import function as fn
@@ -18,6 +18,10 @@ from cumulo.model.queue import QueueAttributes
 from cumulo.model.table_stream import is_table_stream
 from cumulo.ports import SYSTEM_CLOCK, Clock, CompilePattern, Documents, EventPattern, Functions, Queues, Streams
 from cumulo.store.ports import StreamRecords
+
+# (role ARN, service, API action, the API's request document) -> AWS's access denied message when the
+# role may not make that call, else None (``ports.ServiceCalls.refusal``, for roles Cumulo keeps).
+RoleRefusal = Callable[[str, str, str, dict[str, Any]], "str | None"]
 
 __all__ = ["EventSourceMappings", "is_stream", "stream_name", "source_label", "MAX_FILTERS"]
 
@@ -86,10 +90,11 @@ def _apply_stream(doc: dict[str, Any], params: dict[str, Any]) -> None:
 class EventSourceMappings:
     def __init__(self, store: Documents, records: StreamRecords, queues: Queues, streams: Streams,
                  functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK,
-                 compile_pattern: CompilePattern | None = None) -> None:
+                 compile_pattern: CompilePattern | None = None, role_refusal: RoleRefusal | None = None) -> None:
         self._store, self._records, self._queues, self._streams = store, records, queues, streams
         self._functions, self._arns, self._clock = functions, arns, clock
         self._compile = compile_pattern     # FilterCriteria's patterns (EventBridge's language)
+        self._role_refusal = role_refusal   # may the function's execution role read the source?
 
     def filters(self, doc: dict[str, Any]) -> list[EventPattern]:
         """A mapping's FilterCriteria, compiled ([]: everything passes)."""
@@ -118,6 +123,7 @@ class EventSourceMappings:
                                                  f"AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The "
                                                  f"specified queue does not exist: {source}")
         function_arn = self._function_arn(params.get("FunctionName"))
+        self._check_role(function_arn, source)
         for other in self._store.list_documents(_KIND):
             if other["EventSourceArn"] == source and other["FunctionArn"] == function_arn:
                 raise ResourceConflictException(
@@ -150,6 +156,31 @@ class EventSourceMappings:
         doc["LastModified"] = self._clock.now()
         self._store.put_document(_KIND, doc["UUID"], doc)
         return self._answer(doc, "Creating")
+
+    def _check_role(self, function_arn: str, source: str) -> None:
+        """Lambda reads the source with the function's execution role, so a mapping is refused, as
+        AWS refuses it, when the role may not make the calls the poller makes."""
+        if self._role_refusal is None:
+            return
+        name, _, qualifier = function_arn.split(":", 6)[6].partition(":")
+        role = self._functions.get(name, qualifier or None).role
+        if not role:
+            return
+        if not is_stream(source):
+            for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes"):
+                if self._role_refusal(role, "sqs", action, {"QueueUrl": source}):
+                    raise InvalidParameterValueException(
+                        f"The provided execution role does not have permissions to call {action} on SQS")
+            return
+        table = is_table_stream(source)
+        service, key = ("dynamodbstreams", "StreamArn") if table else ("kinesis", "StreamARN")
+        actions = ("GetRecords", "GetShardIterator", "DescribeStream") + (
+            ("ListStreams",) if table else ("ListShards",))
+        if any(self._role_refusal(role, service, action, {key: source}) for action in actions):
+            raise InvalidParameterValueException(
+                f"Cannot access stream {source}. Please ensure the role can perform the GetRecords, "
+                f"GetShardIterator, DescribeStream, {'' if table else 'ListShards, '}and ListStreams Actions on "
+                "your stream in IAM.")
 
     def _function_arn(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
@@ -245,6 +276,7 @@ class EventSourceMappings:
                                                  f"{', '.join(sorted(unknown | ({'EventSourceArn'} & set(params))))}")
         if params.get("FunctionName"):
             doc["FunctionArn"] = self._function_arn(params["FunctionName"])
+            self._check_role(doc["FunctionArn"], doc["EventSourceArn"])
         self._apply(doc, params)
         doc["LastModified"] = self._clock.now()
         self._store.put_document(_KIND, mapping_id, doc)

@@ -304,3 +304,47 @@ def test_a_rule_is_refused_by_a_function_whose_permissions_name_another_rule(
     assert (attributes["ERROR_CODE"], attributes["RULE_ARN"]) == ("AccessDeniedException", rule_arn)
     assert attributes["ERROR_MESSAGE"].startswith("User: events.amazonaws.com is not authorized to perform: "
                                                   f"lambda:InvokeFunction on resource: {function_arn}")
+
+
+def test_a_mapping_needs_an_execution_role_that_may_read_its_source(server: CumuloServer, lam: BaseClient,
+                                                                  sqs: BaseClient) -> None:
+    """Lambda polls with the function's execution role: a role Cumulo keeps that may not receive from
+    the queue (or read the stream) is refused a mapping, with AWS's message; the grant makes it pass."""
+    iam, kinesis = server.aws("iam"), server.aws("kinesis")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role_name = unique("poller")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    name = unique("polled")
+    create(lam, name, Role=role)
+    queue = sqs.create_queue(QueueName=unique("src"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as info:
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name)
+    assert error_of(info) == ("InvalidParameterValueException", 400)
+    assert info.value.response["Error"]["Message"] == (
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS")
+    iam.put_role_policy(RoleName=role_name, PolicyName="receive", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage",
+                                                "Resource": queue_arn}]}))
+    with pytest.raises(ClientError) as info:   # one of the three is not enough
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name)
+    assert "to call DeleteMessage on SQS" in info.value.response["Error"]["Message"]
+    iam.attach_role_policy(RoleName=role_name,
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole")
+    mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name)
+    assert mapping["EventSourceArn"] == queue_arn
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    kinesis.create_stream(StreamName=(stream := unique("feed")), ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    with pytest.raises(ClientError) as info:
+        lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")
+    assert info.value.response["Error"]["Message"] == (
+        f"Cannot access stream {stream_arn}. Please ensure the role can perform the GetRecords, GetShardIterator, "
+        "DescribeStream, ListShards, and ListStreams Actions on your stream in IAM.")
+    iam.attach_role_policy(RoleName=role_name,
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole")
+    assert lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name,
+                                           StartingPosition="LATEST")["State"] in ("Creating", "Enabled")
+    iam.close()
+    kinesis.close()
