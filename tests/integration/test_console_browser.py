@@ -371,8 +371,8 @@ def test_every_section_opens_from_the_keyboard_and_is_saved(page: Any, server: C
     for section in SECTIONS:
         link = page.get_by_role("navigation", name="Sections").get_by_role("link", name=section, exact=True)
         link.focus()
-        page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         current = page.get_by_role("navigation", name="Sections").get_by_role("link", name=section, exact=True)
         assert current.get_attribute("aria-current") is not None, section
         assert page.locator("h1").count() == 1
