@@ -55,6 +55,7 @@ from cumulo.store.sqlite_messages.traces import SQLiteTraceSegments
 from cumulo.observe.traces import TraceRecorder
 from cumulo.traces.otlp import OtlpExporter
 from cumulo.traces.service import TraceFlusher, TraceService
+from cumulo.workers import Periodic
 from cumulo.ports import SYSTEM_CLOCK, Clock, Kind, Send, Target, Worker
 from cumulo.runtime.interfaces import ExecutionEnvironment, LogLine
 from cumulo.runtime import catalog
@@ -528,6 +529,8 @@ class Cumulo:
                 Housekeeper([RotationWorker(self.secrets, m.leases, self.clock).tick],   # secrets' rotations
                             interval_s=RotationWorker.TICK_S),
                 MetricsFlusher(self.metrics, self.settings.metrics_interval_s, after=[self.alarms.evaluate]),
+                # invocations noted on the warm path, folded into their aggregates off it, each second
+                Periodic("cumulo-metrics-fold", 1.0, self.metric_recorder.fold),
                 TraceFlusher(self.traces),
                 *([self.otlp] if self.otlp is not None else []),
                 DeploymentTicker(self.deployments),

@@ -15,6 +15,7 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -86,6 +87,8 @@ def percentile(agg: Aggregate, p: float) -> float | None:
 
 
 Key = tuple[str, str, Dims, int]            # (namespace, metric, dimensions, minute's start in seconds)
+FOLD_AT = 4096      # invocations noted at most before the caller noting one more folds them (``cumulo up``
+                    # folds them each second on a thread of its own, so callers seldom do)
 
 
 class MetricRecorder:
@@ -101,31 +104,48 @@ class MetricRecorder:
         self._peaks: dict[int, int] = {}            # the account's invocations in flight, peak per minute
         self._unreserved: dict[int, int] = {}       # … of functions without a reservation, peak per minute
         self._emf: list[tuple[str, str, int]] = []  # (function, line, ms)
+        self._noted: deque[tuple[Any, ...]] = deque()   # invocations not folded into the aggregates yet
 
     # -- the warm path --------------------------------------------------------
     def invocation(self, function: str, resource: str | None, duration_ms: float, error: bool,
                    concurrent: int = 1, total: int = 1, unreserved: int | None = None) -> None:
         """One invocation of ``function`` (``resource``: ``name:qualifier`` when invoked qualified);
         ``concurrent``/``total``/``unreserved``: the function's, the account's and the unreserved
-        pool's invocations in flight with it."""
+        pool's invocations in flight with it. Only noted here (one append to a deque, safe without
+        a lock); folded into the aggregates by ``drain`` or, past ``FOLD_AT`` noted, by the caller
+        that notes the next, so what waits stays bounded."""
         if not self.enabled:
             return
-        minute = int(self._now()) // 60 * 60
-        key = (function, resource, minute)
+        noted = self._noted
+        noted.append((function, resource, self._now(), duration_ms, error, concurrent, total, unreserved))
+        if len(noted) > FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """The invocations noted so far into the per-minute aggregates."""
+        noted = self._noted
         with self._lock:
-            entry = self._invocations.get(key)
-            if entry is None:
-                entry = self._invocations[key] = [0, 0, Aggregate(unit="Milliseconds"), 0]
-            entry[0] += 1
-            if error:
-                entry[1] += 1
-            entry[2].add(duration_ms)
-            if concurrent > entry[3]:
-                entry[3] = concurrent
-            if total > self._peaks.get(minute, 0):
-                self._peaks[minute] = total
-            if unreserved is not None and unreserved > self._unreserved.get(minute, -1):
-                self._unreserved[minute] = unreserved
+            invocations, peaks, unreserved_peaks = self._invocations, self._peaks, self._unreserved
+            while True:
+                try:
+                    function, resource, now, duration_ms, error, concurrent, total, unreserved = noted.popleft()
+                except IndexError:
+                    break
+                minute = int(now) // 60 * 60
+                key = (function, resource, minute)
+                entry = invocations.get(key)
+                if entry is None:
+                    entry = invocations[key] = [0, 0, Aggregate(unit="Milliseconds"), 0]
+                entry[0] += 1
+                if error:
+                    entry[1] += 1
+                entry[2].add(duration_ms)
+                if concurrent > entry[3]:
+                    entry[3] = concurrent
+                if total > peaks.get(minute, 0):
+                    peaks[minute] = total
+                if unreserved is not None and unreserved > unreserved_peaks.get(minute, -1):
+                    unreserved_peaks[minute] = unreserved
 
     def emf(self, function: str, lines: Iterable[tuple[int, str]]) -> None:
         """A function's log lines that may hold Embedded Metric Format documents (parsed at drain)."""
@@ -192,6 +212,7 @@ class MetricRecorder:
     def drain(self) -> list[tuple[Key, Aggregate]]:
         """Everything aggregated so far, Lambda's invocations expanded into AWS's three dimension
         sets (account, FunctionName, FunctionName+Resource); EMF lines parsed."""
+        self.fold()
         with self._lock:
             invocations, self._invocations = self._invocations, {}
             points, self._points = self._points, {}

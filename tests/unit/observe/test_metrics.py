@@ -95,3 +95,26 @@ def test_provisioned_concurrency_is_published_per_resource_function_and_account(
     disabled = MetricRecorder(lambda: 125.0, enabled=False)
     disabled.provisioned("f", "f:live", 1, 1, used=True)
     assert disabled.drain() == []
+
+
+def test_invocations_noted_from_many_threads_are_all_counted_folded_or_not() -> None:
+    import threading
+
+    from cumulo.observe.metrics import FOLD_AT, MetricRecorder
+
+    recorder = MetricRecorder(lambda: 125.0)
+    per_thread = FOLD_AT // 2 + 7
+
+    def note() -> None:
+        for _ in range(per_thread):
+            recorder.invocation("f", None, 2.0, False, 1, 1, 1)
+
+    threads = [threading.Thread(target=note) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(recorder._noted) <= FOLD_AT + 6          # the callers folded what was past the bound
+    got = {(k[1], k[2]): agg for k, agg in recorder.drain()}
+    assert got[("Invocations", (("FunctionName", "f"),))].sum == 6 * per_thread
+    assert got[("Duration", ())].count == 6 * per_thread
