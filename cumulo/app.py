@@ -154,7 +154,7 @@ class Cumulo:
         self.event_invoke_configs = EventInvokeConfigs(self.store, self.functions, self.arns, clock)
         self.all_streams = _Streams(self.streams, self.tables)     # Kinesis' and tables' streams, for mappings
         self.mappings = EventSourceMappings(self.store, m.streams, self.queues, self.all_streams, self.functions,
-                                            self.arns, clock, compile_pattern, self._mapping_refusal)
+                                            self.arns, clock, compile_pattern, self._role_refusal)
         self.schedules_service = Schedules(self.store, self.functions, self.arns, clock)
         self.api_destinations = ApiDestinations(self.store, self.arns, clock, lambda: self.keyring)
         self.event_bus = EventBusService(self.store, m.queues, self.arns, self.schedules_service,
@@ -409,10 +409,11 @@ class Cumulo:
         return self.kms.grant_allows(callers, action[len("kms:"):], resource,
                                      authz.kms.encryption_context_of(dict(context)))
 
-    def _mapping_refusal(self, role: str, service: str, action: str, params: dict[str, Any]) -> str | None:
-        """Whether a function's execution role may make a call its event-source mapping's poller
-        makes (``EventSourceMappings``): asked of roles Cumulo keeps. A role it does not keep (an ARN
-        from elsewhere, written into a template) is not asked: Cumulo knows nothing it allows."""
+    def _role_refusal(self, role: str, service: str, action: str, params: dict[str, Any]) -> str | None:
+        """Whether a function's execution role may make a call Lambda makes with it: its event-source
+        mapping's poller's (``EventSourceMappings``), or the delivery of an invocation record to a
+        destination (``AsyncDispatcher``). Asked of roles Cumulo keeps. A role it does not keep (an
+        ARN from elsewhere, written into a template) is not asked: Cumulo knows nothing it allows."""
         if self.identity.trust_policy(role) is None:
             return None
         return self.service_calls.refusal(role, service, action, params)
@@ -559,7 +560,7 @@ class Cumulo:
         is Cumulo's unless given."""
         return AsyncDispatcher(self.messages.queues, self.messages.wakeups, self.functions, self.event_invoke_configs,
                                self._run_invocation, self.targets, self.arns, self.settings, clock or self.clock,
-                               workers, self.metric_recorder)
+                               workers, self.metric_recorder, self._role_refusal)
 
     def _run_invocation(self, config: FunctionConfiguration, request: InvocationRequest,
                         invoked_arn: str) -> InvocationResult:

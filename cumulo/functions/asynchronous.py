@@ -32,7 +32,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from cumulo import ids
 from cumulo.config import Settings
@@ -229,8 +229,10 @@ class AsyncDispatcher:
 
     def __init__(self, messages: QueueMessages, wakeups: Wakeups, functions: Functions, configs: EventInvokeConfigs,
                  run: RunInvocation, targets: Targets, arns: Arns, settings: Settings, clock: Clock = SYSTEM_CLOCK,
-                 workers: int = 16, metrics: MetricRecorder = NO_METRICS) -> None:
+                 workers: int = 16, metrics: MetricRecorder = NO_METRICS,
+                 role_refusal: Callable[[str, str, str, dict[str, Any]], str | None] | None = None) -> None:
         self._messages, self._functions, self._configs, self._run = messages, functions, configs, run
+        self._role_refusal = role_refusal   # may the function's role send to its destination?
         self._metrics = metrics     # AsyncEventAge, AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures
         self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
         self._workers = QueueWorkers(messages, wakeups, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async",
@@ -262,7 +264,7 @@ class AsyncDispatcher:
         now = self._now_ms()
         if now - meta["at"] > policy.max_age_s * 1000:
             self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
-                         policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds")
+                         policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds", config.role)
             store.delete(ASYNC_QUEUE, [receipt])
             return
         if (config.timeout + LEASE_MARGIN_S) * 1000 > 30_000:
@@ -278,14 +280,14 @@ class AsyncDispatcher:
                 # A request the function can never accept (e.g. not valid JSON): not retried. A
                 # throttle or a fault of the platform is retried, and is not an attempt.
                 self._failed("RetriesExhausted", meta, function_arn, message.body, None, config.dead_letter_arn,
-                             policy, err.type, err.message)
+                             policy, err.type, err.message, config.role)
                 store.delete(ASYNC_QUEUE, [receipt])
                 return
             meta["t"] = meta.get("t", 0) + 1
             delay = min(settings.async_throttle_backoff_s * 2 ** (meta["t"] - 1), THROTTLE_BACKOFF_MAX_S)
             if now + delay * 1000 - meta["at"] > policy.max_age_s * 1000:
                 self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
-                             policy, err.type, err.message)
+                             policy, err.type, err.message, config.role)
                 store.delete(ASYNC_QUEUE, [receipt])
                 return
             store.release(ASYNC_QUEUE, [receipt], self._now_ms() + int(delay * 1000), meta)
@@ -293,7 +295,7 @@ class AsyncDispatcher:
         meta["n"] = meta.get("n", 0) + 1
         if result.function_error is None:
             record = invocation_record("Success", meta, function_arn, message.body, result, self._clock.now())
-            self._deliver(policy.on_success, record, "Success")
+            self._deliver(policy.on_success, record, "Success", config.role)
             store.delete(ASYNC_QUEUE, [receipt])
             return
         if meta["n"] <= policy.retries:
@@ -307,15 +309,15 @@ class AsyncDispatcher:
         error = _json_or_text(result.payload)
         message_text = error.get("errorMessage", "") if isinstance(error, dict) else str(error)
         self._failed(condition, meta, function_arn, message.body, result, config.dead_letter_arn, policy,
-                     "200", message_text)
+                     "200", message_text, config.role)
         store.delete(ASYNC_QUEUE, [receipt])
 
     def _failed(self, condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
                 result: InvocationResult | None, dead_letter_arn: str, policy: EventInvokeConfig,
-                error_code: str, error_message: str) -> None:
+                error_code: str, error_message: str, role: str = "") -> None:
         record = invocation_record(condition, meta, function_arn, payload, result, self._clock.now())
         self._count("AsyncEventsDropped", meta["fn"])
-        self._deliver(policy.on_failure, record, "Failure")
+        self._deliver(policy.on_failure, record, "Failure", role)
         if dead_letter_arn:
             try:
                 self._dead_letter(dead_letter_arn, meta, payload, error_code, error_message)
@@ -332,13 +334,21 @@ class AsyncDispatcher:
         self._targets.dead_letter(arn, payload.decode(errors="replace") or "{}", attributes, f"event {meta['rid']}",
                                   numbers=("ErrorCode",) if code.isdigit() else ())
 
-    def _deliver(self, arn: str, record: dict[str, Any], outcome: str) -> None:
-        """An invocation record to its destination: a queue, a function or an event bus."""
+    def _deliver(self, arn: str, record: dict[str, Any], outcome: str, role: str = "") -> None:
+        """An invocation record to its destination: a queue, a topic, a function or an event bus,
+        sent with the function's execution role (``role``), which must be allowed to, as on AWS."""
         if not arn:
             return
         target = Target.parse(arn)
         if target.service == "events":      # Lambda sends records to event buses: any events ARN is taken as one
             target = Target(arn, Kind.BUS, target.service)
+        if role and self._role_refusal is not None and target.kind in _SENDS:
+            service, action, key = _SENDS[target.kind]
+            refused = self._role_refusal(role, service, action, {key: arn} if target.kind is not Kind.BUS
+                                         else {"Entries": [{"EventBusName": arn}]})
+            if refused:
+                self._undelivered(record, arn, refused)
+                return
         try:
             if target.kind is Kind.BUS:
                 entry = {"Source": "lambda", "DetailType": f"Lambda Function Invocation Result - {outcome}",
@@ -346,16 +356,25 @@ class AsyncDispatcher:
                 result = self._targets.send(target, Send(entries=[entry]))
                 if result["FailedEntryCount"]:
                     raise InvalidParameterValueException(result["Entries"][0]["ErrorMessage"])
-            elif target.kind in (Kind.QUEUE, Kind.FUNCTION):
+            elif target.kind in (Kind.QUEUE, Kind.FUNCTION, Kind.TOPIC):
                 self._targets.send(target, Send(json.dumps(record), platform=True))
             else:
                 log.warning("destination %s is not available here; invocation record of %s dropped", arn,
                             record["requestContext"]["requestId"])
         except (CumuloError, ValueError) as err:
-            function_arn = record["requestContext"]["functionArn"]
-            self._count("DestinationDeliveryFailures", function_arn.split(":")[6] if function_arn.count(":") >= 6
-                        else function_arn)
-            log.warning("could not deliver the invocation record of %s to %s: %s",
-                        record["requestContext"]["requestId"], arn, err)
+            self._undelivered(record, arn, err)
+
+    def _undelivered(self, record: dict[str, Any], arn: str, why: object) -> None:
+        function_arn = record["requestContext"]["functionArn"]
+        self._count("DestinationDeliveryFailures", function_arn.split(":")[6] if function_arn.count(":") >= 6
+                    else function_arn)
+        log.warning("could not deliver the invocation record of %s to %s: %s",
+                    record["requestContext"]["requestId"], arn, why)
+
+
+# What sending an invocation record to a destination is, as the execution role's call:
+# (service, API action, the request's member naming the destination).
+_SENDS = {Kind.QUEUE: ("sqs", "SendMessage", "QueueUrl"), Kind.TOPIC: ("sns", "Publish", "TopicArn"),
+          Kind.FUNCTION: ("lambda", "Invoke", "FunctionName"), Kind.BUS: ("events", "PutEvents", "")}
 
 

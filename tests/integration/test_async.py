@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -250,3 +251,44 @@ def test_success_destination_can_be_another_function(lam: BaseClient, sqs: BaseC
     (doc,) = [json.loads(m["Body"]) for m in drain(sqs, second_seen, 1)]
     assert doc["event"]["requestContext"]["condition"] == "Success"
     assert doc["event"]["requestPayload"] == {"chain": 1}
+
+
+def test_destinations_are_sent_with_the_execution_role_and_topics_deliver(
+        server: CumuloServer, lam: BaseClient, sqs: BaseClient, recorder: Callable[..., tuple[str, str]]) -> None:
+    """A topic as a destination publishes the invocation record (its queue subscriber gets it). Lambda
+    sends records with the function's execution role: a role Cumulo keeps that may not publish to
+    the topic gets nothing delivered and a DestinationDeliveryFailures count; the grant fixes it."""
+    sns, iam, cloudwatch = server.aws("sns"), server.aws("iam"), server.aws("cloudwatch")
+    inbox = sqs.create_queue(QueueName=unique("records"))["QueueUrl"]
+    topic = sns.create_topic(Name=unique("results"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(sqs, inbox),
+                  Attributes={"RawMessageDelivery": "true"})
+    role_name = unique("sender")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role_name, PolicyName="record", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}))
+    name, seen = recorder(Role=role)
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={
+        "OnSuccess": {"Destination": topic}})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 1}')
+    assert len(drain(sqs, seen, 1)) == 1                       # it ran …
+    assert drain(sqs, inbox, 1, timeout=2.0) == []             # … and its record was not sent
+    deadline = time.monotonic() + 20
+    while True:   # metrics are flushed in batches
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="DestinationDeliveryFailures", Statistics=["Sum"], Period=60,
+            Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=datetime.now(timezone.utc) - timedelta(minutes=5), EndTime=datetime.now(timezone.utc))
+        if points["Datapoints"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sum(p["Sum"] for p in points["Datapoints"]) == 1
+    iam.put_role_policy(RoleName=role_name, PolicyName="publish", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}]}))
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 2}')
+    record = json.loads(drain(sqs, inbox, 1)[0]["Body"])
+    assert record["requestContext"]["condition"] == "Success" and record["requestPayload"] == {"n": 2}
+    for client in (sns, iam, cloudwatch):
+        client.close()
