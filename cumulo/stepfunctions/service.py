@@ -275,7 +275,8 @@ class StateMachines:
                                                   for d in found]}
 
     def describe_state_machine(self, arn: Any) -> dict[str, Any]:
-        return {k: v for k, v in self._machine(arn).items() if k != "platformRole"}
+        return {"tracingConfiguration": {"enabled": False},
+                **{k: v for k, v in self._machine(arn).items() if k != "platformRole"}}
 
     def update_state_machine(self, arn: Any, definition: Any = None, role_arn: Any = None,
                              tracing_configuration: Any = None) -> dict[str, Any]:

@@ -119,7 +119,10 @@ def test_state_machine_crud_and_validation(sfn: BaseClient) -> None:
     assert arn == f"arn:aws:states:us-east-1:000000000000:stateMachine:{name}"
     desc = sfn.describe_state_machine(stateMachineArn=arn)
     assert desc["type"] == "STANDARD" and json.loads(desc["definition"]) == definition
+    assert desc["tracingConfiguration"] == {"enabled": False}
     assert name in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    sfn.update_state_machine(stateMachineArn=arn, tracingConfiguration={"enabled": True})   # X-Ray, alone
+    assert sfn.describe_state_machine(stateMachineArn=arn)["tracingConfiguration"] == {"enabled": True}
     sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(
         {"StartAt": "Q", "States": {"Q": {"Type": "Succeed"}}}))
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Q"
