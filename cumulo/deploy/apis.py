@@ -197,8 +197,10 @@ def api_specs(stack: str, functions: list[Any], http_apis: dict[str, HttpApiConf
                 throttles[logical][route.route_key] = throttle
     specs = []
     for logical, config in configs.items():
-        events = {r.route_key for r in routes[logical]}
-        routes[logical] = [r for r in config.routes if r.route_key not in events] + routes[logical]
+        # A method the API's own definition (DefinitionBody, raw resources) integrates keeps that integration: SAM
+        # leaves a given definition as written, an event on it only adds the function's permission.
+        declared = {r.route_key for r in config.routes}
+        routes[logical] = [*config.routes, *(r for r in routes[logical] if r.route_key not in declared)]
         keys = [r.route_key for r in routes[logical]]
         duplicate = next((k for k in keys if keys.count(k) > 1), None)
         if duplicate:

@@ -336,7 +336,7 @@ def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: A
             check_integration("AWS", "", fields["request_parameters"], fields["integration_uri"], "", mapping)
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
-        return "", fields
+        return function_of_uri(fields["integration_uri"]) or "", fields
     raise IntrinsicError(f"{where}: integration type {given or '?'} is not supported (Lambda proxy integrations, "
                          "type aws_proxy to a function, http_proxy integrations and aws service integrations to "
                          "sqs, events and states are served)")

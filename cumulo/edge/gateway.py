@@ -338,6 +338,8 @@ class Gateway:
         else:
             target, doc = service_call(route.integration_subtype, map_parameters(route.request_parameters, sources))
         failed = INTERNAL_ERROR_REST if rest is not None else INTERNAL_ERROR
+        if rest is not None and rest.service == "lambda":      # a non-proxy Lambda integration
+            return await self._lambda_aws(route, rest, request, access, sources)
         if self._services is None:
             return failed
         started = time.monotonic()
@@ -357,6 +359,25 @@ class Gateway:
         if rest is not None:
             return rest_aws_response(rest, route.mapping, status, body, request.request_id, sources)
         return service_response(route.integration_subtype, status, body, request.request_id)
+
+    async def _lambda_aws(self, route: Route, rest: RestCall, request: HttpRequest, access: dict[str, Any],
+                          sources: Sources) -> GatewayResponse:
+        """A REST API's ``type: aws`` integration to a function: the mapped body is its event; its result (or its
+        error document, selected by ``errorMessage``) goes through the integration responses."""
+        started = time.monotonic()
+        try:
+            result = await asyncio.wait_for(self._invoke(route.function, str(rest.doc["payload"]).encode(),
+                                                         _trace_header(request.headers)), route.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return TIMEOUT
+        except TooManyRequestsException:
+            return THROTTLED
+        except CumuloError:
+            return INTERNAL_ERROR_REST
+        finally:
+            access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
+        status = 0 if result.function_error else 200
+        return rest_aws_response(rest, route.mapping, status, result.payload, request.request_id, sources)
 
     async def _proxy(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch,
                      access: dict[str, Any]) -> GatewayResponse:

@@ -308,6 +308,8 @@ def rest_aws_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str,
         except VtlError:
             return INTERNAL_ERROR_REST
     service, kind, rest = m["service"], m["kind"], m["rest"]
+    if service == "lambda":                  # the rendered body is the function's event
+        return RestCall("lambda", "", {"payload": body}, True)
     if service == "sqs":
         form = dict(parse_qsl(body, keep_blank_values=True)) if "=" in body else {}
         params = {**form, **query}
@@ -379,8 +381,15 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
     """The method's response: the integration response whose ``selectionPattern`` matches the service's status
     (else the default one, whatever the status: API Gateway's well-known 200 on a service's error), its
     ``statusCode``, response parameters and mapping template (the body passed through without one)."""
-    from cumulo.gateway.vtl import VtlError, render
+    from cumulo.gateway.vtl import VtlError, render_overriding
 
+    error_message = None
+    if call.service == "lambda" and status == 0:          # a function error: its errorMessage selects
+        try:
+            error = json.loads(body)
+            error_message = str(error.get("errorMessage", "")) if isinstance(error, dict) else ""
+        except ValueError:
+            error_message = ""
     if call.service == "sqs" and status < 500:
         operation = call.target.split(".", 1)[1]
         try:
@@ -394,7 +403,10 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
         if not call.sqs_json:
             body = _sqs_xml(operation, doc if isinstance(doc, dict) else {}, request_id, status)
     responses: list[Mapping[str, Any]] = list(mapping.get("responses") or [])
-    chosen = next((r for r in responses if r.get("pattern") and re.fullmatch(str(r["pattern"]), str(status))), None)
+    # Lambda: the pattern is matched against a failed invocation's errorMessage; services: against the status.
+    selected = error_message if call.service == "lambda" else str(status)
+    chosen = None if selected is None else next(
+        (r for r in responses if r.get("pattern") and re.fullmatch(str(r["pattern"]), selected, re.S)), None)
     chosen = chosen or next((r for r in responses if not r.get("pattern")), None)
     if chosen is None:
         chosen = {"status": 200}
@@ -405,15 +417,22 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
             headers.append((str(name)[len("method.response.header."):], source.strip("'")))
     templates: Mapping[str, str] = chosen.get("templates") or {}
     template = templates.get("application/json", next(iter(templates.values()), None))
+    override: dict[str, Any] = {}
     if template:
         try:
-            body = render(template, body, path=sources.path, query=sources.query, headers=sources.headers,
-                          context=sources.context, stage_variables=sources.stage_variables).encode()
+            text, override = render_overriding(template, body, path=sources.path, query=sources.query,
+                                               headers=sources.headers, context=sources.context,
+                                               stage_variables=sources.stage_variables)
         except VtlError:
             return INTERNAL_ERROR_REST
+        body = text.encode()
         headers[0] = ("content-type", "application/json")
     try:
-        code = int(chosen.get("status", 200))
+        code = int(override.get("status") or chosen.get("status", 200))
     except (TypeError, ValueError):
         code = 200
-    return GatewayResponse(code, headers, body)
+    for name, value in (override.get("header") or {}).items():
+        if isinstance(name, str) and "\r" not in str(value) and "\n" not in str(value) and re.fullmatch(
+                r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, str(value))]
+    return GatewayResponse(code if 100 <= code <= 599 else 500, headers, body)

@@ -7,8 +7,9 @@ Served: ``$input.body``, ``$input.json('<JSONPath>')`` (JSON text), ``$input.pat
 ``$util.base64Decode()``, ``$util.parseJson()``, ``$context.<name>`` (``requestId``, ``identity.sourceIp`` …),
 ``$stageVariables.<name>``, ``${…}``/``$!…`` forms, string and number literals as arguments, Java's string
 methods templates use (``replaceAll``, ``replace``, ``toLowerCase``, ``trim``, ``contains``, ``split`` …) and
-maps' and lists' (``keySet``, ``get``, ``size``, ``isEmpty``), ``#set($x = …)`` (``$context.requestOverride.*`` is
-accepted and not applied), ``#if``/``#elseif``/``#else``/``#end`` with ``== != < > <= >= && || !`` (and their word
+maps' and lists' (``keySet``, ``get``, ``size``, ``isEmpty``), ``#set($x = …)`` and ``#set($map.key = …)``
+(``$context.responseOverride.status`` and ``.header.<name>`` change the method's response; ``requestOverride``
+is accepted and not applied), ``#if``/``#elseif``/``#else``/``#end`` with ``== != < > <= >= && || !`` (and their word
 forms), ``#foreach($x in …)`` with ``$foreach.hasNext``/``index``/``count`` and ``$velocityCount``, ``##`` and
 ``#* … *#`` comments. Refused when a template is deployed (``check``): ``#macro``, ``#parse``, ``#include``,
 ``#define``, ``#evaluate``, ``#stop``, ``#break``, and unbalanced blocks. A reference that names nothing is
@@ -23,7 +24,7 @@ import re
 from typing import Any, Callable, Mapping
 from urllib.parse import quote_plus, unquote_plus
 
-__all__ = ["render", "check", "VtlError", "Input"]
+__all__ = ["render", "render_overriding", "check", "VtlError", "Input"]
 
 _DIRECTIVE = re.compile(r"#(?:\{)?(macro|parse|include|define|evaluate|stop|break)\b")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
@@ -515,8 +516,15 @@ def _run(nodes: list[Any], scope: dict[str, Any], out: list[str], budget: _Budge
             if m is None:
                 raise VtlError("#set needs ($name = <expression>)")
             value = _evaluate(node[1][m.end():], scope)
-            if "." not in m[1]:                   # $context.requestOverride.* and the like are not applied
-                scope[m[1]] = value
+            root, *steps = m[1].split(".")
+            if not steps:
+                scope[root] = value
+            else:                                 # $map.key = …, $context.responseOverride.status = …
+                owner = scope.get(root)
+                for step in steps[:-1]:
+                    owner = owner.get(step) if isinstance(owner, dict) else None
+                if isinstance(owner, dict):
+                    owner[steps[-1]] = None if value is _UNSET else value
         elif node[0] == "if":
             for cond, body in node[1]:
                 if _truthy(_evaluate(cond, scope, condition=True)):
@@ -580,6 +588,18 @@ def render(template: str, body: bytes, *, path: Mapping[str, str] | None = None,
            query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
            context: Mapping[str, Any] | None = None, stage_variables: Mapping[str, str] | None = None) -> str:
     """One mapping template rendered for one request (or integration response)."""
+    return render_overriding(template, body, path=path, query=query, headers=headers, context=context,
+                             stage_variables=stage_variables)[0]
+
+
+def render_overriding(template: str, body: bytes, *, path: Mapping[str, str] | None = None,
+                      query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+                      context: Mapping[str, Any] | None = None,
+                      stage_variables: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The rendered text and what it set in ``$context.responseOverride`` (``status``, ``header``)."""
+    override: dict[str, Any] = {"header": {}}
+    ctx = {**dict(context or {}), "responseOverride": override, "requestOverride": {"header": {}, "querystring": {},
+                                                                                     "path": {}}}
     scope: dict[str, Any] = {"input": Input(body, path or {}, query or {}, headers or {}), "util": _UTIL,
-                             "context": dict(context or {}), "stageVariables": dict(stage_variables or {})}
-    return render_text(template, scope)
+                             "context": ctx, "stageVariables": dict(stage_variables or {})}
+    return render_text(template, scope), override

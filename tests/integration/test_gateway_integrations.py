@@ -228,3 +228,12 @@ def test_rest_events_and_executions(app: App) -> None:
     assert json.loads(execution["input"]) == {"order": 7}
     status, _, data = app.request("POST", base + "/flows?id=7", b'{"order": 8}', json_type)   # the name is taken
     assert (status, json.loads(data)) == (400, {"failed": True})          # selectionPattern 4\d{2}
+
+
+def test_rest_lambda_non_proxy_integration(app: App) -> None:
+    base = app.outputs["ServiceRestEndpoint"]
+    status, headers, data = app.request("GET", base + "/pets/7?verbose=1")
+    assert status == 200 and headers["content-type"] == "application/json" and headers["x-many"] == "yes"
+    assert data.decode().strip() == '<pet id="7" verbose="true"><tag>good</tag><tag>dog</tag></pet>'
+    status, _, data = app.request("GET", base + "/pets/0")       # errorMessage "Not found: pet 0" selects 404
+    assert (status, json.loads(data)) == (404, {"error": "Not found: pet 0"})

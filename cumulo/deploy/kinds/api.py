@@ -150,7 +150,7 @@ def route_target(route: Any) -> str:
     if route.integration_type == "HTTP_PROXY":
         return route.integration_uri
     if route.integration_type == "AWS":           # arn:aws:apigateway:<region>:sqs:path/... -> sqs:path/...
-        return route.integration_uri.split(":", 4)[-1]
+        return f"{route.function} (non-proxy)" if route.function else route.integration_uri.split(":", 4)[-1]
     return route.integration_subtype or route.function
 
 

@@ -100,3 +100,17 @@ def test_any_arrangement_of_directives_renders_or_is_refused(template: str) -> N
     except VtlError:
         return
     assert isinstance(out, str)
+
+
+def test_set_on_maps_and_the_response_override() -> None:
+    from cumulo.gateway.vtl import render_overriding
+
+    text, override = render_overriding("""#set($root = $input.path('$'))
+#if($root.toString().contains("error"))
+#set($context.responseOverride.status = 400)
+#set($context.responseOverride.header.X-Why = "error")
+#set($root.body = "changed")
+#end
+$input.json('$')""", b'{"body": "an error", "n": 1}')
+    assert json.loads(text) == {"body": "changed", "n": 1}
+    assert override == {"status": 400, "header": {"X-Why": "error"}}
