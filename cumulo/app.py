@@ -372,7 +372,7 @@ class Cumulo:
     def resource_policy(self, arn: str) -> iam.Policy | None:
         """The policy attached to the resource ``arn`` names: a function's (AddPermission), a queue's
         ``Policy`` attribute, an event bus's (PutPermission), a bucket's (its objects' too:
-        PutBucketPolicy), a KMS key's; None for anything else."""
+        PutBucketPolicy), a KMS key's, a secret's (PutResourcePolicy); None for anything else."""
         if arn.startswith("arn:aws:lambda:"):
             return self.function_policies.policy_for(arn)
         if arn.startswith("arn:aws:sqs:"):
@@ -381,6 +381,9 @@ class Cumulo:
         if arn.startswith("arn:aws:s3:::"):
             doc = self.objects.index.get_bucket(arn[len("arn:aws:s3:::"):].split("/", 1)[0])
             text = (doc or {}).get("Policy")
+            return _resource_policy(text) if text else None
+        if arn.startswith("arn:aws:secretsmanager:") and ":secret:" in arn:    # PutResourcePolicy
+            text = self.secrets.policy_text(arn)
             return _resource_policy(text) if text else None
         if arn.startswith("arn:aws:kms:"):          # a key's policy (a key's or an alias's ARN)
             text = self.kms.policy_text(arn)

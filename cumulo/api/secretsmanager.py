@@ -124,6 +124,22 @@ def untag_resource(c: Any, r: Request, d: dict[str, Any]) -> Any:
     c.secrets.untag(d.get("SecretId"), d.get("TagKeys"))
 
 
+def put_resource_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.put_resource_policy(d.get("SecretId"), d.get("ResourcePolicy"), d.get("BlockPublicPolicy"))
+
+
+def get_resource_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.get_resource_policy(d.get("SecretId"))
+
+
+def delete_resource_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.delete_resource_policy(d.get("SecretId"))
+
+
+def validate_resource_policy(c: Any, r: Request, d: dict[str, Any]) -> Any:
+    return c.secrets.validate_resource_policy(d.get("SecretId"), d.get("ResourcePolicy"))
+
+
 SERVICE = Service("secretsmanager", "secretsmanager", "application/x-amz-json-1.1", {
     "CreateSecret": create_secret, "PutSecretValue": put_secret_value, "UpdateSecret": update_secret,
     "GetSecretValue": get_secret_value, "BatchGetSecretValue": batch_get_secret_value,
@@ -132,5 +148,7 @@ SERVICE = Service("secretsmanager", "secretsmanager", "application/x-amz-json-1.
     "RestoreSecret": restore_secret, "GetRandomPassword": get_random_password, "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "RotateSecret": rotate_secret, "CancelRotateSecret": cancel_rotate_secret,
+    "PutResourcePolicy": put_resource_policy, "GetResourcePolicy": get_resource_policy,
+    "DeleteResourcePolicy": delete_resource_policy, "ValidateResourcePolicy": validate_resource_policy,
 }, model="secretsmanager")
 register(SERVICE)

@@ -24,8 +24,10 @@ import threading
 import uuid
 from typing import Any, Callable
 
+from cumulo import iam
 from cumulo.keyring import Keyring
 from cumulo.model import secrets as sm
+from cumulo.model.s3public import is_public
 from cumulo.model.secrets import SecretsError, invalid_parameter, invalid_request, not_found
 from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, Invoke
 
@@ -38,6 +40,7 @@ MayInvoke = Callable[[str, str, str], bool]
 SERVICE_PRINCIPAL = "secretsmanager.amazonaws.com"
 
 SECRET_DOCUMENT = "secretsmanager-secret"
+MAX_POLICY = 20_480          # a resource policy's characters, as AWS's quota
 _DAY = 86_400
 _TOKEN = re.compile(r"[A-Za-z0-9-]{32,64}")
 _FILTER_KEYS = {"description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"}
@@ -381,6 +384,68 @@ class SecretService:
             doc = self._get(secret_id)
             doc["Tags"] = [t for t in doc["Tags"] if t["Key"] not in keys]
             self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+
+    # -- resource policies -------------------------------------------------------------------------
+    def _checked_policy(self, policy: Any) -> tuple[str, list[dict[str, str]]]:
+        """The policy's text and what IAM's grammar finds wrong with it (nothing: it is kept as it is)."""
+        if not isinstance(policy, str) or not 1 <= len(policy) <= MAX_POLICY:
+            raise invalid_parameter(f"ResourcePolicy must be 1 to {MAX_POLICY} characters.")
+        try:
+            iam.parse_policy(policy, "resource")
+        except iam.MalformedPolicyDocument as exc:
+            return policy, [{"CheckName": "SYNTAX_CHECK", "ErrorMessage": str(getattr(exc, "message", exc))}]
+        return policy, []
+
+    def put_resource_policy(self, secret_id: Any, policy: Any, block_public: Any = None) -> dict[str, Any]:
+        """PutResourcePolicy: the policy (IAM's grammar for resource policies, ≤ 20,480 characters) is
+        kept on the secret and decides with the caller's own policies; ``BlockPublicPolicy`` refuses
+        one that lets everyone in (``PublicPolicyException``; public as S3 defines it)."""
+        text, errors = self._checked_policy(policy)
+        if errors:
+            raise SecretsError("MalformedPolicyDocumentException", errors[0]["ErrorMessage"])
+        if block_public is True and is_public(json.loads(text)):
+            raise SecretsError("PublicPolicyException", "This resource policy contains a public policy.")
+        with self._lock:
+            doc = self._get(secret_id)
+            doc["ResourcePolicy"] = text
+            self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+        return {"ARN": doc["ARN"], "Name": doc["Name"]}
+
+    def get_resource_policy(self, secret_id: Any) -> dict[str, Any]:
+        doc = self._get(secret_id)
+        out = {"ARN": doc["ARN"], "Name": doc["Name"]}
+        if doc.get("ResourcePolicy"):
+            out["ResourcePolicy"] = doc["ResourcePolicy"]
+        return out
+
+    def delete_resource_policy(self, secret_id: Any) -> dict[str, Any]:
+        with self._lock:
+            doc = self._get(secret_id)
+            if doc.pop("ResourcePolicy", None) is not None:
+                self.documents.put_document(SECRET_DOCUMENT, doc["Name"], doc)
+        return {"ARN": doc["ARN"], "Name": doc["Name"]}
+
+    def validate_resource_policy(self, secret_id: Any, policy: Any) -> dict[str, Any]:
+        """ValidateResourcePolicy: IAM's grammar (``SYNTAX_CHECK``) and, as AWS's second check,
+        whether it would be public (``BROAD_ACCESS_CHECK``)."""
+        if secret_id is not None:
+            self._get(secret_id)
+        text, errors = self._checked_policy(policy)
+        if not errors and is_public(json.loads(text)):
+            errors = [{"CheckName": "BROAD_ACCESS_CHECK", "ErrorMessage": "This resource policy contains a public "
+                                                                           "policy."}]
+        return {"PolicyValidationPassed": not errors, "ValidationErrors": errors}
+
+    def policy_text(self, arn: str) -> str | None:
+        """The resource policy of the secret ``arn`` names (None: none, or no such secret); read for IAM."""
+        try:
+            name = sm.name_of(arn, self.account)
+        except SecretsError:
+            return None
+        doc = self.documents.get_document(SECRET_DOCUMENT, name)
+        if doc is None or (arn != doc["ARN"] and arn != doc["ARN"][:-7]):
+            return None
+        return doc.get("ResourcePolicy") or None
 
     # -- rotation ----------------------------------------------------------------------------------
     def rotate_secret(self, secret_id: Any, lambda_arn: Any = None, rules: Any = None, immediately: Any = None,

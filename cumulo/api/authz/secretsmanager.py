@@ -79,6 +79,10 @@ OPERATIONS: dict[str, Mapper] = {
     "UntagResource": on_secret("secretsmanager:UntagResource"),
     "RotateSecret": rotate,
     "CancelRotateSecret": on_secret("secretsmanager:CancelRotateSecret"),
+    "PutResourcePolicy": on_secret("secretsmanager:PutResourcePolicy"),
+    "GetResourcePolicy": on_secret("secretsmanager:GetResourcePolicy"),
+    "DeleteResourcePolicy": on_secret("secretsmanager:DeleteResourcePolicy"),
+    "ValidateResourcePolicy": on_secret("secretsmanager:ValidateResourcePolicy"),
 }
 
 register("secretsmanager", OPERATIONS)
