@@ -152,3 +152,43 @@ Resources:
     assert "k-123" not in run.stderr
     with pytest.raises(ClientError):
         server.aws("ssm").get_parameter(Name="/bad/one")
+
+
+POLICY_TEMPLATE = """
+Resources:
+  Shared:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: tpl/shared
+      SecretString: shared
+%(policy)s
+"""
+POLICY = """  SharedPolicy:
+    Type: AWS::SecretsManager::ResourcePolicy
+    Properties:
+      SecretId: !Ref Shared
+      BlockPublicPolicy: %(block)s
+      ResourcePolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: %(principal)s
+            Action: secretsmanager:GetSecretValue
+            Resource: "*"
+"""
+
+
+def test_a_template_sets_and_drops_a_secrets_resource_policy(server: CumuloServer, tmp_path: Path) -> None:
+    sm = server.aws("secretsmanager")
+    role = "{AWS: arn:aws:iam::000000000000:role/tpl-reader}"
+    run = deploy(server, tmp_path, POLICY_TEMPLATE % {"policy": POLICY % {"block": "true", "principal": role}})
+    assert run.returncode == 0, run.stdout + run.stderr
+    kept = json.loads(sm.get_resource_policy(SecretId="tpl/shared")["ResourcePolicy"])
+    assert kept["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::000000000000:role/tpl-reader"}
+    # a public policy with BlockPublicPolicy: the deploy is refused and the kept policy stays
+    run = deploy(server, tmp_path, POLICY_TEMPLATE % {"policy": POLICY % {"block": "true", "principal": "'*'"}})
+    assert run.returncode != 0 and "public policy" in run.stdout + run.stderr
+    assert json.loads(sm.get_resource_policy(SecretId="tpl/shared")["ResourcePolicy"]) == kept
+    run = deploy(server, tmp_path, POLICY_TEMPLATE % {"policy": ""})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId="tpl/shared")

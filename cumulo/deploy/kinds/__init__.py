@@ -9,7 +9,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 from cumulo.deploy.kinds import (
     alarm, api, api_destination, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
-    mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, rule, schedule, secret, state_machine,
+    mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, secret_policy, rule, schedule, secret, state_machine,
     stream, table, topic,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
@@ -26,6 +26,7 @@ KINDS = Registry([
     parameter.Parameter(),                  # AWS::SSM::Parameter
     secret.Secret(),                        # AWS::SecretsManager::Secret (GenerateSecretString)
     rotation_schedule.RotationSchedule(),   # AWS::SecretsManager::RotationSchedule (a secret's rotation)
+    secret_policy.SecretPolicy(),           # AWS::SecretsManager::ResourcePolicy (a secret's resource policy)
     stream.Stream(),                        # AWS::Kinesis::Stream
     table.Table(),                          # AWS::DynamoDB::Table, AWS::Serverless::SimpleTable
     bus.EventBus(),                         # AWS::Events::EventBus

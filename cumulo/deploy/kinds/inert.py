@@ -111,9 +111,9 @@ MISSING: dict[str, str] = {
     "SNS": "Cumulo serves topics and subscriptions (AWS::SNS::Topic, AWS::SNS::Subscription) and no other SNS "
            "resource",
     "SSM": "Cumulo serves Parameter Store parameters (AWS::SSM::Parameter) and no other Systems Manager resource",
-    "SecretsManager": "Cumulo serves secrets and their rotation (AWS::SecretsManager::Secret, "
-                      "AWS::SecretsManager::RotationSchedule) and no other Secrets Manager resource "
-                      "(no resource policies or attachments yet)",
+    "SecretsManager": "Cumulo serves secrets, their rotation and their policies (AWS::SecretsManager::Secret, "
+                      "AWS::SecretsManager::RotationSchedule, AWS::SecretsManager::ResourcePolicy) and no other "
+                      "Secrets Manager resource (no target attachments yet)",
     "Cognito": "Cumulo has no Cognito user pools: sign-in and the tokens the application checks would not exist",
     "CloudFormation": "Cumulo deploys one template as one stack: nested stacks, custom resources and wait "
                       "conditions are not run",

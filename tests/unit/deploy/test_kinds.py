@@ -89,6 +89,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::ApiGatewayV2::Deployment, AWS::ApiGatewayV2::RouteResponse, AWS::ApiGatewayV2::IntegrationResponse, "
         "AWS::ApiGatewayV2::Model, AWS::ApiGatewayV2::ApiMapping, AWS::ApiGatewayV2::DomainName, AWS::SQS::Queue, AWS::SNS::Topic, AWS::SNS::Subscription, AWS::S3::Bucket, "
         "AWS::SSM::Parameter, AWS::SecretsManager::Secret, AWS::SecretsManager::RotationSchedule, "
+        "AWS::SecretsManager::ResourcePolicy, "
         "AWS::Kinesis::Stream, AWS::DynamoDB::Table, AWS::Serverless::SimpleTable, "
         "AWS::Events::EventBus, AWS::Events::Connection, AWS::Events::ApiDestination, AWS::Events::Rule, "
         "AWS::Serverless::StateMachine, "
