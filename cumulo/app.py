@@ -409,6 +409,11 @@ class Cumulo:
     def grant_allows(self, callers: tuple[str, ...], action: str, resource: str, context: Mapping[str, Any]) -> bool:
         """Whether a KMS grant on the key ``resource`` names lets one of ``callers`` do ``action``
         (``kms/grants.py``; the encryption context read from the condition keys)."""
+        if action == "kms:RetireGrant":        # the grant named decides: its retiring principal, or its grantee
+            grant_id = context.get(authz.kms.GRANT_ID)
+            return any(g["GrantId"] == grant_id and (g.get("RetiringPrincipal") in callers or (
+                g["GranteePrincipal"] in callers and "RetireGrant" in g["Operations"]))
+                for g in self.kms.grants_on(resource))
         return self.kms.grant_allows(callers, action[len("kms:"):], resource,
                                      authz.kms.encryption_context_of(dict(context)))
 

@@ -230,6 +230,13 @@ class KeyService:
                 raise KmsError("NotFoundException", f"Grant ID {grant_id} not found")
             self._put_grants(key_id, kept)
 
+    def grants_on(self, ref: str) -> list[dict[str, Any]]:
+        """Every grant on the key ``ref`` names ([] for no such key)."""
+        try:
+            return self._grants(self._doc(ref)["KeyId"])
+        except KmsError:
+            return []
+
     def grants_of(self, callers: tuple[str, ...], ref: str) -> list[dict[str, Any]]:
         """The grants on the key ``ref`` names (an ARN of a key or an alias) whose grantee is one of ``callers``."""
         try:

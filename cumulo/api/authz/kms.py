@@ -5,9 +5,10 @@ which key it names); Decrypt without ``KeyId`` on the key whose id the ciphertex
 CreateAlias and DeleteAlias on the alias and the key; CreateKey, ListKeys and ListAliases on ``*``.
 A request's encryption context is given as ``kms:EncryptionContext:<key>`` (and
 ``kms:EncryptionContextKeys``), which key policies and grants' constraints read; CreateGrant carries
-``kms:GranteePrincipal``, ``kms:RetiringPrincipal`` and ``kms:GrantOperations``. RetireGrant is
-decided by the API itself (the grant's retiring principal or grantee may retire it without any
-policy: ``api/kms.py``); ListRetirableGrants acts on ``*``; a grant token names its key, read here.
+``kms:GranteePrincipal``, ``kms:RetiringPrincipal`` and ``kms:GrantOperations``. RetireGrant acts
+on the key its grant token (or ``KeyId``) names, the grant's id carried as ``cumulo:grant-id``: the
+grant decides (its retiring principal or a grantee it allows may retire it without any policy);
+ListRetirableGrants acts on ``*``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import binascii
 
 from cumulo.api.authz.base import Call, Check, Mapper, Scope, anywhere, register, text
 
-__all__ = ["OPERATIONS", "key_arn", "ENCRYPTION_CONTEXT", "encryption_context_of"]
+__all__ = ["OPERATIONS", "key_arn", "ENCRYPTION_CONTEXT", "GRANT_ID", "encryption_context_of"]
 
 ENCRYPTION_CONTEXT = "kms:EncryptionContext:"
 
@@ -89,9 +90,30 @@ def create_grant(call: Call, scope: Scope) -> tuple[Check, ...]:
     return (Check("kms:CreateGrant", key_arn(text(call.doc.get("KeyId")), scope), keys),)
 
 
-def nothing(call: Call, scope: Scope) -> tuple[Check, ...]:
-    """Decided by the operation itself (RetireGrant: ``api/kms.py``)."""
-    return ()
+GRANT_ID = "cumulo:grant-id"      # the grant a RetireGrant names (Cumulo's own key: no policy reads it)
+
+
+def _token_parts(token: str) -> tuple[str, str]:
+    """The key id and grant id a grant token of Cumulo's carries (``kms/grants.py``), or ('', '')."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return "", ""
+    if not raw.startswith(b"CG1") or len(raw) != 3 + 36 + 64 + 16:
+        return "", ""
+    try:
+        return raw[3:39].decode("ascii"), raw[39:103].decode("ascii")
+    except UnicodeDecodeError:
+        return "", ""
+
+
+def retire_grant(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """``kms:RetireGrant`` on the key the grant token (or ``KeyId``) names; the grant itself decides who
+    may (its retiring principal, or a grantee it allows: ``Authorizer._granted``, and ``api/kms.py``)."""
+    key, grant = _token_parts(text(call.doc.get("GrantToken")))
+    key = key or text(call.doc.get("KeyId"))
+    grant = grant or text(call.doc.get("GrantId"))
+    return (Check("kms:RetireGrant", key_arn(key, scope), {GRANT_ID: grant} if grant else {}),)
 
 
 def alias(action: str) -> Mapper:
@@ -123,7 +145,7 @@ OPERATIONS: dict[str, Mapper] = {
     "ListGrants": on_key("kms:ListGrants"),
     "ListRetirableGrants": anywhere("kms:ListRetirableGrants"),
     "RevokeGrant": on_key("kms:RevokeGrant"),
-    "RetireGrant": nothing,
+    "RetireGrant": retire_grant,
     "PutKeyPolicy": on_key("kms:PutKeyPolicy"),
     "GetKeyPolicy": on_key("kms:GetKeyPolicy"),
     "ListKeyPolicies": on_key("kms:ListKeyPolicies"),
