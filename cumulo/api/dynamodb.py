@@ -21,7 +21,7 @@ TABLE_OPERATIONS = (
     "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem", "TransactWriteItems",
     "TransactGetItems", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
     "CreateBackup", "DescribeBackup", "ListBackups", "DeleteBackup", "RestoreTableFromBackup", "UpdateContinuousBackups",
-    "DescribeContinuousBackups")
+    "DescribeContinuousBackups", "RestoreTableToPointInTime")
 STREAM_OPERATIONS = ("ListStreams", "DescribeStream", "GetShardIterator", "GetRecords")
 
 

@@ -7,12 +7,18 @@ table of its own named ``backup/<id>`` (a name no table can have: ``/`` is not a
 it lives in the same file and transactions as tables, on any store backend. Restoring makes a new
 table with the backup's key schema, indexes and billing (overrides accepted), without its stream,
 TTL or tags, as DynamoDB restores (developer guide, "Restoring a DynamoDB table from a backup").
-Point-in-time recovery is a setting kept and reported; no continuous history is kept, and a
-restore to a point in time is not served.
+Point-in-time recovery keeps a journal per table while it is on: every change of an item appends,
+in the change's own transaction, a record of the item's key and its image *before* the change to a
+one-shard stream of the message store named ``table/<name>/pitr/<TableId>`` (the records' arrival
+time is the change's time; the housekeeper trims them past the recovery period). Restoring to a time
+T copies the table as it is now, then reads the journal after T (after the copy, so a change made
+while copying is in it) and gives every key that changed since T the image its first later change
+found: the table as it was at T, with no full copies kept.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -22,11 +28,26 @@ from typing import Any
 from cumulo.errors import ValidationException
 from cumulo.tables import values as V
 
-__all__ = ["Backups", "PREFIX"]
+__all__ = ["Backups", "PREFIX", "journal_name"]
 
 Doc = dict[str, Any]
 PREFIX = "backup/"
 _NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+
+
+def journal_name(doc: Doc) -> str:
+    """The message store's stream that holds a table's point-in-time journal."""
+    return f"table/{doc['TableName']}/pitr/{doc['TableId']}"
+
+
+def pitr_enabled(doc: Doc) -> bool:
+    return bool((doc.get("PointInTimeRecovery") or {}).get("Enabled"))
+
+
+def journal_record(pk: bytes, sk: bytes, old: Doc | None) -> bytes:
+    """One journal record: the item's key and what it was before the change (None: no item)."""
+    return json.dumps({"pk": base64.b64encode(pk).decode(), "sk": base64.b64encode(sk).decode(), "old": old},
+                      separators=(",", ":")).encode()
 
 
 class _Named(V.DynamoError):
@@ -176,10 +197,11 @@ class Backups:
             out["LastEvaluatedBackupArn"] = found[limit - 1]["BackupArn"]
         return out
 
-    def restore(self, d: Doc) -> Doc:
-        backup = self._backup(d.get("BackupArn"))
+    def _target(self, d: Doc, source: Doc) -> Doc:
+        """The restored table's document: the source's keys, indexes and billing, with the request's
+        overrides (nothing stored)."""
         target = d.get("TargetTableName")
-        source = copy.deepcopy(backup["Source"])
+        source = copy.deepcopy(source)
         request: Doc = {"TableName": target, "KeySchema": source["KeySchema"],
                         "AttributeDefinitions": source["AttributeDefinitions"],
                         "BillingMode": d.get("BillingModeOverride") or source["BillingMode"]}
@@ -208,9 +230,16 @@ class Backups:
         request["AttributeDefinitions"] = [a for a in request["AttributeDefinitions"] if a["AttributeName"] in used]
         if isinstance(target, str) and self.s.items.get_table(target) is not None:
             raise _Named("TableAlreadyExistsException", f"Table already exists: {target}")
-        doc = self.s.table_doc(request, self.s.clock.now())
+        return self.s.table_doc(request, self.s.clock.now())  # type: ignore[no-any-return]
+
+    def _made(self, doc: Doc) -> None:
         if not self.s.items.create_table(doc["TableName"], doc):
-            raise _Named("TableAlreadyExistsException", f"Table already exists: {target}")
+            raise _Named("TableAlreadyExistsException", f"Table already exists: {doc['TableName']}")
+
+    def restore(self, d: Doc) -> Doc:
+        backup = self._backup(d.get("BackupArn"))
+        doc = self._target(d, backup["Source"])
+        self._made(doc)
         self._copy(backup["TableName"], doc, index=bool(doc["GlobalSecondaryIndexes"] or
                                                         doc["LocalSecondaryIndexes"]))
         answer = self.s._describe(doc, "CREATING")
@@ -219,19 +248,24 @@ class Backups:
                                     "RestoreDateTime": self.s.clock.now(), "RestoreInProgress": False}
         return {"TableDescription": answer}
 
-    # -- point-in-time recovery (a setting) ------------------------------------------------------------------
+    # -- point-in-time recovery ------------------------------------------------------------------------------
+    def _window(self, doc: Doc) -> tuple[float, float]:
+        """(earliest, latest) restorable times of a table with point-in-time recovery on. The journal is
+        written with each change, so the latest is now (DynamoDB's lags about five minutes)."""
+        pitr = doc["PointInTimeRecovery"]
+        now = self.s.clock.now()
+        return max(pitr["Since"], now - pitr.get("RecoveryPeriodInDays", 35) * 86400), now
+
     def _continuous(self, doc: Doc) -> Doc:
         pitr = doc.get("PointInTimeRecovery") or {}
         out: Doc = {"ContinuousBackupsStatus": "ENABLED",
                     "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "ENABLED" if pitr.get("Enabled")
                                                        else "DISABLED"}}
         if pitr.get("Enabled"):
-            now = self.s.clock.now()
-            days = pitr.get("RecoveryPeriodInDays", 35)
+            earliest, latest = self._window(doc)
             out["PointInTimeRecoveryDescription"].update({
-                "RecoveryPeriodInDays": days,
-                "EarliestRestorableDateTime": max(pitr["Since"], now - days * 86400),
-                "LatestRestorableDateTime": now - 300 if now - 300 > pitr["Since"] else pitr["Since"]})
+                "RecoveryPeriodInDays": pitr.get("RecoveryPeriodInDays", 35),
+                "EarliestRestorableDateTime": earliest, "LatestRestorableDateTime": latest})
         return {"ContinuousBackupsDescription": out}
 
     def update_continuous(self, d: Doc) -> Doc:
@@ -246,10 +280,73 @@ class Backups:
             raise _constraint(days, "pointInTimeRecoverySpecification.recoveryPeriodInDays",
                               "Member must have value less than or equal to 35")
         current = doc.get("PointInTimeRecovery") or {}
-        since = current.get("Since") if current.get("Enabled") else self.s.clock.now()
+        now = self.s.clock.now()
+        since = current.get("Since") if current.get("Enabled") else now
+        if not enabled and current.get("Enabled"):      # turning it off drops the history (as DynamoDB does)
+            self.s.records.trim_records(journal_name(doc), int(now * 1000) + 1)
         doc["PointInTimeRecovery"] = {"Enabled": enabled, "RecoveryPeriodInDays": days, "Since": since}
         self.s._put_table(doc)
         return self._continuous(doc)
 
     def describe_continuous(self, d: Doc) -> Doc:
         return self._continuous(self._source(d.get("TableName")))
+
+    def trim(self, doc: Doc, now: float) -> None:
+        """Drop journal records older than the table's recovery period (the housekeeper's sweep)."""
+        if pitr_enabled(doc):
+            days = doc["PointInTimeRecovery"].get("RecoveryPeriodInDays", 35)
+            self.s.records.trim_records(journal_name(doc), int((now - days * 86400) * 1000))
+
+    def restore_to_point_in_time(self, d: Doc) -> Doc:
+        """RestoreTableToPointInTime: a new table holding the source's items as they were at the time."""
+        name = d.get("SourceTableName")
+        if name is None:
+            name = d.get("SourceTableArn")
+        source = self._source(name)
+        if not pitr_enabled(source):
+            raise _Named("PointInTimeRecoveryUnavailableException",
+                         f"Point in time recovery is not enabled for table '{source['TableName']}'")
+        latest_wanted, when = d.get("UseLatestRestorableTime"), d.get("RestoreDateTime")
+        if latest_wanted and when is not None:
+            raise ValidationException("Only one of RestoreDateTime or UseLatestRestorableTime can be specified")
+        earliest, latest = self._window(source)
+        if not latest_wanted:
+            if not isinstance(when, (int, float)) or isinstance(when, bool):
+                raise ValidationException("Either RestoreDateTime or UseLatestRestorableTime must be specified")
+            if not earliest <= when <= latest:
+                raise _Named("InvalidRestoreTimeException",
+                             f"Restore time {when} is not within the restorable window: {earliest} - {latest}")
+        at = latest if latest_wanted else float(when)
+        doc = self._target(d, source)
+        self._made(doc)
+        indexed = bool(doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"])
+        self._copy(source["TableName"], doc, index=indexed)
+        self._undo(source, doc, at, indexed)
+        answer = self.s._describe(doc, "CREATING")
+        answer["RestoreSummary"] = {"SourceTableArn": self.s.arn(source["TableName"]), "RestoreDateTime": at,
+                                    "RestoreInProgress": False}
+        return {"TableDescription": answer}
+
+    def _undo(self, source: Doc, target: Doc, at: float, indexed: bool) -> None:
+        """Every key the journal saw change after ``at`` given the image its first later change found."""
+        journal = journal_name(source)
+        after = self.s.records.seq_at(journal, 0, int(at * 1000) + 1)
+        first: dict[tuple[str, str], Doc | None] = {}
+        while True:
+            rows = self.s.records.read_records(journal, 0, after, 1000)
+            if not rows:
+                break
+            for _seq, _partition, data, _ms in rows:
+                record = json.loads(data)
+                first.setdefault((record["pk"], record["sk"]), record["old"])
+            after = rows[-1][0]
+        keys = list(first.items())
+        for start in range(0, len(keys), 500):
+            with self.s.items.transaction() as tx:
+                for (pk, sk), old in keys[start:start + 500]:
+                    pkb, skb = base64.b64decode(pk), base64.b64decode(sk)
+                    if old is None:
+                        tx.delete(target["TableName"], pkb, skb)
+                    else:
+                        tx.put(target["TableName"], pkb, skb, json.dumps(old, separators=(",", ":")), None,
+                               self.s._index_keys(target, old) if indexed else None)

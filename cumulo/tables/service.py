@@ -29,7 +29,7 @@ from cumulo.store.ports import ItemTransaction, StreamRecords, TableItems
 from cumulo.tables import expressions as E
 from cumulo.tables import legacy as L
 from cumulo.tables.backups import PREFIX as BACKUP_PREFIX
-from cumulo.tables.backups import Backups
+from cumulo.tables.backups import Backups, journal_name, journal_record, pitr_enabled
 from cumulo.tables import values as V
 from cumulo.tables.statements import Statements
 from cumulo.tables.values import ConditionalCheckFailed, ResourceInUseException, TableNotFound, TransactionCanceled
@@ -86,6 +86,7 @@ class TableService:
             "RestoreTableFromBackup": self.backups.restore,
             "UpdateContinuousBackups": self.backups.update_continuous,
             "DescribeContinuousBackups": self.backups.describe_continuous,
+            "RestoreTableToPointInTime": self.backups.restore_to_point_in_time,
             # DynamoDB Streams
             "ListStreams": self.list_streams, "DescribeStream": self.describe_stream,
             "GetShardIterator": self.get_shard_iterator, "GetRecords": self.get_records,
@@ -344,6 +345,7 @@ class TableService:
                            f"deletion protection first.")
         answer = self._describe(doc, "DELETING")
         self.items.delete_table(doc["TableName"])
+        self.records.trim_records(journal_name(doc), int(self.clock.now() * 1000) + 1)   # its recovery journal
         self._docs.pop(doc["TableName"], None)
         return {"TableDescription": answer}
 
@@ -470,6 +472,7 @@ class TableService:
                 continue
             for stream in doc["Streams"]:
                 self.records.trim_records(f"table/{name}/stream/{stream['Label']}", int(now * 1000) - 86_400_000)
+            self.backups.trim(doc, now)
             if not (doc.get("TimeToLive") or {}).get("Enabled"):
                 continue
             for pk, sk, raw in self.items.expired(name, now, 500):
@@ -482,6 +485,7 @@ class TableService:
                     if expiry is None or expiry > now:
                         continue
                     tx.delete(name, pk, sk)
+                    self._journal(tx, doc, pk, sk, item)
                     self._record(tx, doc, item, None, service=True)
                     deleted += 1
         return deleted
@@ -594,7 +598,13 @@ class TableService:
             indexed = doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"]
             tx.put(name, pk, sk, json.dumps(new, separators=(",", ":")), self._expiry(doc, new),
                    self._index_keys(doc, new) if indexed else None)
+        self._journal(tx, doc, pk, sk, old)
         self._record(tx, doc, old, new)
+
+    def _journal(self, tx: ItemTransaction, doc: Doc, pk: bytes, sk: bytes, old: V.Item | None) -> None:
+        """Point-in-time recovery's journal (tables/backups.py): the item as it was before this change."""
+        if pitr_enabled(doc):
+            tx.append_record(journal_name(doc), "", journal_record(pk, sk, old), int(self.clock.now() * 1000))
 
     def _record(self, tx: ItemTransaction, doc: Doc, old: V.Item | None, new: V.Item | None,
                 service: bool = False) -> None:
@@ -712,7 +722,8 @@ class TableService:
 
     def _needs_old(self, doc: Doc) -> bool:
         """Whether a write must read the item it replaces: for its stream record or its index entries."""
-        return bool(self._live_stream(doc) or doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"])
+        return bool(self._live_stream(doc) or doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"] or
+                    pitr_enabled(doc))
 
     def get_item(self, d: Doc) -> Doc:
         doc = self._table(d.get("TableName"))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
@@ -439,6 +440,45 @@ def test_backups_restore_and_point_in_time_recovery_settings(ddb: BaseClient, re
     with pytest.raises(ClientError) as err:
         ddb.describe_continuous_backups(TableName=unique("missing"))
     assert code(err)[0] == "TableNotFoundException"
+
+
+def test_a_table_is_restored_to_a_point_in_time(ddb: BaseClient, resource: Any) -> None:
+    """Write, note the time, write more, restore to the noted time: the restored table is the table as it was."""
+    name = orders_table(ddb)
+    table = resource.Table(name)
+    with pytest.raises(ClientError) as err:
+        ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName=unique("t"),
+                                           UseLatestRestorableTime=True)
+    assert code(err)[0] == "PointInTimeRecoveryUnavailableException"
+    ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    with table.batch_writer() as batch:
+        for n in range(20):
+            batch.put_item(Item={"customer": f"c{n % 2}", "order": n, "amt": Decimal(n)})
+    time.sleep(0.05)
+    noted = datetime.now(timezone.utc)
+    then = sorted(table.scan()["Items"], key=lambda i: (i["customer"], i["order"]))
+    time.sleep(0.05)
+    table.update_item(Key={"customer": "c0", "order": 0}, UpdateExpression="SET amt = amt + :one",
+                      ExpressionAttributeValues={":one": 1})
+    table.delete_item(Key={"customer": "c1", "order": 1})
+    table.put_item(Item={"customer": "c9", "order": 99})
+    window = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]
+    assert window["EarliestRestorableDateTime"] <= noted <= window["LatestRestorableDateTime"]
+    target = unique("then")
+    made = ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName=target, RestoreDateTime=noted)
+    assert made["TableDescription"]["RestoreSummary"]["SourceTableArn"].endswith(f":table/{name}")
+    ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 0.1})
+    assert sorted(resource.Table(target).scan()["Items"], key=lambda i: (i["customer"], i["order"])) == then
+    latest = unique("latest")
+    ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName=latest, UseLatestRestorableTime=True)
+    assert resource.Table(latest).get_item(Key={"customer": "c0", "order": 0})["Item"]["amt"] == 1
+    assert "Item" not in resource.Table(latest).get_item(Key={"customer": "c1", "order": 1})
+    with pytest.raises(ClientError) as err:
+        ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName=unique("t"),
+                                           RestoreDateTime=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    assert code(err)[0] == "InvalidRestoreTimeException"
 
 
 def test_ttl_is_described_and_streams_read_through_dynamodbstreams(server: CumuloServer, ddb: BaseClient) -> None:

@@ -114,6 +114,13 @@ def restore(call: Call, scope: Scope) -> tuple[Check, ...]:
             *on_backup("dynamodb:RestoreTableFromBackup")(call, scope))
 
 
+def restore_to_point_in_time(call: Call, scope: Scope) -> tuple[Check, ...]:
+    """RestoreTableToPointInTime reads the source table and makes the target."""
+    source = text(call.doc.get("SourceTableArn") or call.doc.get("SourceTableName"))
+    return (Check("dynamodb:RestoreTableToPointInTime", table_arn(source, scope)),
+            Check("dynamodb:RestoreTableToPointInTime", table_arn(text(call.doc.get("TargetTableName")), scope)))
+
+
 def on_stream(action: str) -> Mapper:
     def mapper(call: Call, scope: Scope) -> tuple[Check, ...]:
         arn = text(call.doc.get("StreamArn"))
@@ -163,6 +170,7 @@ OPERATIONS: dict[str, Mapper] = {
     "RestoreTableFromBackup": restore,
     "UpdateContinuousBackups": on_table("dynamodb:UpdateContinuousBackups"),
     "DescribeContinuousBackups": on_table("dynamodb:DescribeContinuousBackups"),
+    "RestoreTableToPointInTime": restore_to_point_in_time,
 }
 
 STREAM_OPERATIONS: dict[str, Mapper] = {

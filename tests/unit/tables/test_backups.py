@@ -4,6 +4,7 @@ never a table of its own to the API."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,4 +69,83 @@ def test_backup_restore_list_delete_and_pitr(tmp_path: Path) -> None:
     assert on["PointInTimeRecoveryStatus"] == "ENABLED" and on["RecoveryPeriodInDays"] == 35
     assert svc.call("DescribeContinuousBackups", {"TableName": "src"})["ContinuousBackupsDescription"][
         "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    store.close()
+
+
+def test_point_in_time_recovery_restores_the_table_as_it_was(tmp_path: Path) -> None:
+    """The journal kept while point-in-time recovery is on gives back any second of the window:
+    puts, updates, deletes (a transaction's, a batch's, TTL's) after the time are undone, the
+    index follows, and the window's edges and the errors are DynamoDB's."""
+    store = SQLiteMessageStore(tmp_path / "q.db")
+    clock = FakeClock(1_700_000_000.0)
+    svc = TableService(store.tables, store.streams, "us-east-1", "123456789012", clock)
+    svc.call("CreateTable", {"TableName": "src", "BillingMode": "PAY_PER_REQUEST",
+                             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"},
+                                                      {"AttributeName": "g", "AttributeType": "S"}],
+                             "GlobalSecondaryIndexes": [{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                                         "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}]})
+    with pytest.raises(CumuloError) as err:
+        svc.call("RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "t1",
+                                               "UseLatestRestorableTime": True})
+    assert err.value.type == "PointInTimeRecoveryUnavailableException"
+    svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": "before"}, "g": {"S": "x"}}})   # before PITR
+    svc.call("UpdateContinuousBackups", {"TableName": "src", "PointInTimeRecoverySpecification": {
+        "PointInTimeRecoveryEnabled": True}})
+    for i in range(5):
+        svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": f"i{i}"}, "g": {"S": "x"}, "v": {"N": "1"}}})
+    clock.advance(10)
+    noted = clock.now()
+    state = sorted(json.dumps(i, sort_keys=True) for i in svc.call("Scan", {"TableName": "src"})["Items"])
+    clock.advance(10)
+    svc.call("UpdateItem", {"TableName": "src", "Key": {"id": {"S": "i0"}}, "UpdateExpression": "SET v = v + :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}})
+    svc.call("UpdateItem", {"TableName": "src", "Key": {"id": {"S": "i0"}}, "UpdateExpression": "SET g = :y",
+                            "ExpressionAttributeValues": {":y": {"S": "y"}}})
+    svc.call("DeleteItem", {"TableName": "src", "Key": {"id": {"S": "i1"}}})
+    svc.call("DeleteItem", {"TableName": "src", "Key": {"id": {"S": "before"}}})
+    svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": "after"}, "g": {"S": "x"}}})
+    svc.call("BatchWriteItem", {"RequestItems": {"src": [{"DeleteRequest": {"Key": {"id": {"S": "i2"}}}},
+                                                         {"PutRequest": {"Item": {"id": {"S": "i3"}}}}]}})
+    svc.call("TransactWriteItems", {"TransactItems": [{"Delete": {"TableName": "src", "Key": {"id": {"S": "i4"}}}}]})
+    svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": "i1"}, "g": {"S": "z"}}})        # back, changed
+    window = svc.call("DescribeContinuousBackups", {"TableName": "src"})["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]
+    assert window["EarliestRestorableDateTime"] == 1_700_000_000.0 and window["LatestRestorableDateTime"] == clock.now()
+    restored = svc.call("RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "then",
+                                                      "RestoreDateTime": noted})["TableDescription"]
+    assert restored["RestoreSummary"] == {"SourceTableArn": svc.arn("src"), "RestoreDateTime": noted,
+                                          "RestoreInProgress": False}
+    assert sorted(json.dumps(i, sort_keys=True) for i in svc.call("Scan", {"TableName": "then"})["Items"]) == state
+    by_g = svc.call("Query", {"TableName": "then", "IndexName": "by_g", "KeyConditionExpression": "g = :g",
+                              "ExpressionAttributeValues": {":g": {"S": "x"}}})
+    assert by_g["Count"] == 6 and svc.call("Query", {"TableName": "then", "IndexName": "by_g",
+                                                     "KeyConditionExpression": "g = :g",
+                                                     "ExpressionAttributeValues": {":g": {"S": "y"}}})["Count"] == 0
+    latest = svc.call("RestoreTableToPointInTime", {"SourceTableArn": svc.arn("src"), "TargetTableName": "now",
+                                                    "UseLatestRestorableTime": True})
+    assert latest["TableDescription"]["RestoreSummary"]["RestoreDateTime"] == clock.now()
+    assert svc.call("Scan", {"TableName": "now"})["Items"] == svc.call("Scan", {"TableName": "src"})["Items"]
+    for when, kind in ((noted - 3600, "InvalidRestoreTimeException"), (clock.now() + 60, "InvalidRestoreTimeException")):
+        with pytest.raises(CumuloError) as err:
+            svc.call("RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "t2",
+                                                   "RestoreDateTime": when})
+        assert err.value.type == kind
+    with pytest.raises(CumuloError) as err:
+        svc.call("RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "then",
+                                               "UseLatestRestorableTime": True})
+    assert err.value.type == "TableAlreadyExistsException"
+    with pytest.raises(CumuloError) as err:
+        svc.call("RestoreTableToPointInTime", {"SourceTableName": "nope", "TargetTableName": "t3",
+                                               "UseLatestRestorableTime": True})
+    assert err.value.type == "TableNotFoundException"
+    # the window is the recovery period: older journal records are trimmed by the sweep
+    clock.advance(36 * 86400)
+    svc.sweep()
+    window = svc.call("DescribeContinuousBackups", {"TableName": "src"})["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]
+    assert window["EarliestRestorableDateTime"] == clock.now() - 35 * 86400
+    label = svc.call("DescribeTable", {"TableName": "src"})["Table"]["TableId"]
+    assert store.streams.shard_bounds(f"table/src/pitr/{label}", 0)[0] == store.streams.shard_bounds(
+        f"table/src/pitr/{label}", 0)[1]                       # only the newest record is kept
     store.close()
