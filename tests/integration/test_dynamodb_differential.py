@@ -384,7 +384,8 @@ def _invalid_keys(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome)
     if mine[:2] != ("error", "ValidationException") or theirs[:2] == mine[:2]:
         return False
     keys = _keys_of(request) + ([request["Key"]] if "Key" in request else []) + \
-        [next(iter(a.values()))["Key"] for a in request.get("TransactItems", []) if "Key" in next(iter(a.values()))]
+        [next(iter(a.values()))["Key"] for a in request.get("TransactItems", []) if "Key" in next(iter(a.values()))] \
+        + [{k: v for k, v in item.items() if k in m.key_attrs()} for item in _written_items(request)]
     wanted = set(m.key_attrs())
     shapes = any(set(k) != wanted for k in keys) or _wrong_key_types(m, keys) or \
         any(v.get("S") == "" or v.get("B") == b"" for k in keys for v in k.values())
@@ -463,6 +464,12 @@ def _sized(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> boo
         "Invalid attribute name" in MESSAGES.get(False, "") and "size(" in texts
 
 
+def _key_updated(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
+    return mine[:2] == ("error", "ValidationException") and theirs[:2] != mine[:2] and \
+        any(p in m.key_attrs() for paths in m.paths for p in paths) and \
+        "This attribute is part of the key" in MESSAGES.get(True, "")
+
+
 def _empty_attributes(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
     return op == "UpdateItem" and mine == ("ok", {}) and theirs == ("ok", {"Attributes": {}})
 
@@ -474,6 +481,8 @@ def _partial_batch(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome
 def _no_key_at_the_limit(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
     if op not in ("Query", "Scan") or mine[0] != "ok" or theirs[0] != "ok" or "LastEvaluatedKey" in theirs[1]:
         return False
+    if not isinstance(mine[1], dict) or not isinstance(theirs[1], dict):
+        return False
     a = dict(mine[1])
     return a.pop("LastEvaluatedKey", None) is not None and a["ScannedCount"] == request.get("Limit") and \
         (a == theirs[1] or op == "Scan" or request.get("IndexName"))
@@ -483,7 +492,7 @@ def _numbers(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: (Decimal(x) if k == "N" else sorted(Decimal(e) for e in x) if k == "NS" else _numbers(x))
                 for k, x in v.items()}
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return [_numbers(x) for x in v]
     return v
 
@@ -556,6 +565,10 @@ MOTO_BUGS: list[MotoBug] = [
             "Developer guide, condition functions: size(path) takes any document path and a condition is evaluated "
             "against each item; moto refuses the whole request (\"Invalid attribute name\") for a nested path or "
             "for an item whose attribute is absent or of a type size() does not measure.", _sized),
+    MotoBug("an update of a key attribute is not refused first",
+            "UpdateItem (API reference): you cannot use UpdateItem to update any primary key attributes; DynamoDB "
+            "refuses the request (ValidationException) whatever its condition; moto evaluates the condition first.",
+            _key_updated),
     MotoBug("UNDECIDED: an empty Attributes map",
             "UPDATED_NEW/UPDATED_OLD when the update wrote nothing there (a DELETE from an absent set): Cumulo leaves "
             "Attributes out, moto answers {}; the API reference does not say which DynamoDB does. Not shown to be "
