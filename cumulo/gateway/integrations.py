@@ -252,7 +252,8 @@ def proxy_url(uri: str, path: Mapping[str, str], raw_query: str) -> str:
 
 
 # -- REST APIs' AWS service integrations (type: aws, mapping templates) -----------------------------
-_JSON_PREFIX = {"events": "AWSEvents", "states": "AWSStepFunctions", "sqs": "AmazonSQS"}
+_JSON_PREFIX = {"events": "AWSEvents", "states": "AWSStepFunctions", "sqs": "AmazonSQS", "dynamodb": "DynamoDB_20120810",
+                "kinesis": "Kinesis_20131202"}
 _SQS_INTS = ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds")
 _SQS_XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
 UNSUPPORTED_MEDIA = GatewayResponse(415, [("content-type", "application/json")],

@@ -98,7 +98,7 @@ _HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTION
 # REST APIs' AWS service integrations: arn:aws:apigateway:<region>:<service>:(path|action)/<rest>
 AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[^:]*:(?P<service>[a-z0-9-]+):"
                                  r"(?P<kind>path|action)/(?P<rest>.+)$")
-AWS_INTEGRATION_SERVICES = ("sqs", "events", "states", "lambda")     # lambda: .../functions/<arn>/invocations
+AWS_INTEGRATION_SERVICES = ("sqs", "events", "states", "dynamodb", "kinesis", "lambda")     # lambda: .../functions/<arn>/invocations
 _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 
 
@@ -150,7 +150,10 @@ def _check_aws(uri: str, parameters: dict[str, str], mapping: dict[str, Any]) ->
                                   f":action/..., not {uri!r}")
     if m["service"] not in AWS_INTEGRATION_SERVICES:
         raise BadRequestException(f"AWS integrations with {m['service']} are not served by Cumulo (sqs, events, "
-                                  "states and lambda are)")
+                                  "states, dynamodb, kinesis and lambda are)")
+    if m["service"] not in ("sqs", "lambda") and m["kind"] != "action":
+        raise BadRequestException(f"An AWS integration with {m['service']} names its action (:{m['service']}:action/"
+                                  f"<Action>), not a path: {uri!r}")
     if m["service"] == "lambda" and not re.match(r"^[^/]+/functions/arn:[^/]+:function:[^/]+/invocations$",
                                                  m["rest"]):
         raise BadRequestException(f"A Lambda (non-proxy) integration's Uri must end in .../functions/<function ARN>/"

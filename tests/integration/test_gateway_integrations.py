@@ -237,3 +237,17 @@ def test_rest_lambda_non_proxy_integration(app: App) -> None:
     assert data.decode().strip() == '<pet id="7" verbose="true"><tag>good</tag><tag>dog</tag></pet>'
     status, _, data = app.request("GET", base + "/pets/0")       # errorMessage "Not found: pet 0" selects 404
     assert (status, json.loads(data)) == (404, {"error": "Not found: pet 0"})
+
+
+def test_rest_dynamodb_integration_with_foreach_templates(app: App) -> None:
+    base, json_type = app.outputs["ServiceRestEndpoint"], {"Content-Type": "application/json"}
+    status, _, data = app.request("PUT", base + "/orders/o-1", b'{"total": 12.5, "items": ["tea", "say \\"hi\\""]}',
+                                  json_type)
+    assert (status, json.loads(data)) == (201, {"id": "o-1"}), data
+    item = app.server.aws("dynamodb").get_item(TableName=app.outputs["OrdersTableName"], Key={"id": {"S": "o-1"}})
+    assert item["Item"] == {"id": {"S": "o-1"}, "total": {"N": "12.5"}, "items": {"L": [{"S": "tea"},
+                                                                                         {"S": 'say "hi"'}]}}
+    status, _, data = app.request("GET", base + "/orders/o-1")
+    assert (status, json.loads(data)) == (200, {"id": "o-1", "total": 12.5, "items": ["tea", 'say "hi"']})
+    status, _, data = app.request("GET", base + "/orders/none")
+    assert (status, json.loads(data)) == (404, {"message": "no such order"})

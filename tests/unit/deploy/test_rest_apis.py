@@ -153,8 +153,8 @@ def test_an_openapi_definition_of_lambda_proxy_integrations(tmp_path: Path) -> N
     ("{StageName: p, DefinitionUri: s3://bucket/api.yaml}", r"DefinitionUri: OpenAPI definitions in files"),
     ("{StageName: p, Flavour: vanilla}", r"property Flavour: unknown"),
     ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
-        {type: aws, uri: 'arn:aws:apigateway:us-east-1:dynamodb:action/PutItem'}}}}}}""",
-     r"POST /q: AWS integrations with dynamodb are not served"),
+        {type: aws, uri: 'arn:aws:apigateway:us-east-1:s3:path/bucket/key'}}}}}}""",
+     r"POST /q: AWS integrations with s3 are not served"),
     ("""{StageName: p, DefinitionBody: {paths: {/q: {post: {x-amazon-apigateway-integration:
         {type: aws, uri: 'arn:aws:apigateway:us-east-1:sqs:path/1/q',
          requestTemplates: {application/json: "#macro(m)x#end"}}}}}}}""",
