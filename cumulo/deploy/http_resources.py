@@ -63,7 +63,9 @@ NOTED = {"AWS::ApiGatewayV2::Deployment": "every change is served at once (as Au
          "AWS::ApiGatewayV2::Model": "request models are not validated",
          "AWS::ApiGatewayV2::ApiMapping": "custom domains are not served: the API is at the gateway's URL",
          "AWS::ApiGatewayV2::DomainName": "custom domains are not served: the API is at the gateway's URL"}
-HTTP_RAW_TYPES = (API, INTEGRATION, ROUTE, STAGE, AUTHORIZER, ROUTE_RESPONSE, *NOTED)
+_DEPLOYMENT = "AWS::ApiGatewayV2::Deployment"
+HTTP_RAW_TYPES = (API, INTEGRATION, ROUTE, STAGE, AUTHORIZER, _DEPLOYMENT, ROUTE_RESPONSE,
+                  *(t for t in NOTED if t != _DEPLOYMENT))
 _API_KEYS = {"Name", "ProtocolType", "Description", "CorsConfiguration", "Target", "RouteKey", "Tags",
              "DisableExecuteApiEndpoint", "DisableSchemaValidation", "FailOnWarnings", "Version",
              "CredentialsArn", "IpAddressType", "RouteSelectionExpression", "ApiKeySelectionExpression"}
