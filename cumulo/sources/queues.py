@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -47,6 +48,8 @@ def queue_name_of(ref: str) -> str:
     return ref.rstrip("/").rsplit("/", 1)[-1]
 
 
+_DIRECT_S = 0.05     # how long prepare_direct trusts a queue's settings (the store's own recheck)
+
 class QueueService:
     def __init__(self, messages: QueueMessages, wakeups: Wakeups, region: str, account: str,
                  clock: Clock = SYSTEM_CLOCK, metrics: MetricRecorder = NO_METRICS) -> None:
@@ -55,6 +58,7 @@ class QueueService:
         self.clock = clock      # messages' times, long polls' deadlines
         self.region, self.account = region, account
         self.endpoint = "http://localhost:9000"     # the control plane's URL, once a server listens
+        self._direct: dict[str, tuple[float, tuple[str, int, int] | None]] = {}   # prepare_direct's queues
 
     # -- naming ---------------------------------------------------------------
     def arn(self, name: str) -> str:
@@ -91,6 +95,7 @@ class QueueService:
         now = int(self.clock.now())
         doc = {"name": name, "attributes": attrs.raw, "created": now, "modified": now, "tags": dict(tags or {})}
         existing = self.messages.create_queue(name, doc)
+        self._direct.clear()
         if existing is not None:
             old = QueueAttributes(existing["attributes"]).defaults()
             new = attrs.defaults()
@@ -138,6 +143,7 @@ class QueueService:
     def delete_queue(self, ref: str) -> None:
         name, _ = self._queue(ref)
         self.messages.delete_queue(name)
+        self._direct.clear()
 
     def get_queue_attributes(self, ref: str, names: list[str] | None = None) -> dict[str, str]:
         name, doc = self._queue(ref)
@@ -166,6 +172,7 @@ class QueueService:
         self._check_redrive(attrs, name)
         doc.update(attributes=attrs.raw, modified=int(self.clock.now()))
         self.messages.put_queue(name, doc)
+        self._direct.clear()
 
     def purge_queue(self, ref: str) -> None:
         name, doc = self._queue(ref)
@@ -174,6 +181,7 @@ class QueueService:
             raise PurgeQueueInProgress(f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.")
         doc["purged_ms"] = now
         self.messages.put_queue(name, doc)
+        self._direct.clear()
         self.messages.purge(name)
 
     def tag_queue(self, ref: str, tags: dict[str, str]) -> None:
@@ -182,12 +190,14 @@ class QueueService:
         if len(doc["tags"]) > 50:
             raise InvalidParameterValue("Too many tags added for queue. Reason: a queue can have at most 50 tags.")
         self.messages.put_queue(name, doc)
+        self._direct.clear()
 
     def untag_queue(self, ref: str, keys: list[str]) -> None:
         name, doc = self._queue(ref)
         for key in keys or []:
             doc.get("tags", {}).pop(key, None)
         self.messages.put_queue(name, doc)
+        self._direct.clear()
 
     def list_queue_tags(self, ref: str) -> dict[str, str]:
         return dict(self._queue(ref)[1].get("tags", {}))
@@ -320,27 +330,48 @@ class QueueService:
         answers the error, and through the target router's guard for a queue with a ``Policy``, which
         must allow the sender). ``ascii_json``: the body is ``json.dumps``'s ASCII text (an
         envelope), which holds no character SQS refuses, so that check is skipped."""
+        if not message_attributes and not trace_header and isinstance(body, str) and body:
+            # the common case (a fan-out's envelope): what _prepare checks of a body alone, without
+            # building what only a SendMessage answer needs, the queue's settings kept briefly
+            target = self._direct_target(ref)
+            if target is None:
+                return None
+            name, max_size, delay_ms = target
+            if len(body) * 4 > max_size and len(body.encode()) > max_size:
+                return None
+            if not ascii_json and q.has_invalid_characters(body):
+                return None
+            return name, NewMessage(ids.request_id(), body.encode(), None, None, None, delay_ms, None, None)
         doc = self.messages.get_queue(queue_name_of(ref))
         if doc is None or doc["attributes"].get("Policy"):
             return None
         attrs = QueueAttributes(doc["attributes"])
         if attrs.fifo:
             return None
-        if not message_attributes and not trace_header and isinstance(body, str) and body:
-            # the common case (a fan-out's envelope): what _prepare checks of a body alone, without
-            # building what only a SendMessage answer needs
-            if len(body) * 4 > attrs.number("MaximumMessageSize") and \
-                    len(body.encode()) > attrs.number("MaximumMessageSize"):
-                return None
-            if not ascii_json and q.has_invalid_characters(body):
-                return None
-            return doc["name"], NewMessage(ids.request_id(), body.encode(), None, None, None,
-                                           attrs.number("DelaySeconds") * 1000, None, None)
         try:
             message, _ = self._prepare(attrs, body, None, message_attributes, None, None, None, False, trace_header)
         except SqsError:
             return None
         return doc["name"], message
+
+    def _direct_target(self, ref: str) -> tuple[str, int, int] | None:
+        """(name, MaximumMessageSize, delay in ms) of a standard queue without a policy, else None;
+        kept ``_DIRECT_S`` (as the store's own cache shows another process's change only after its
+        recheck; this service's own writes clear it at once)."""
+        now = time.monotonic()
+        found = self._direct.get(ref)
+        if found is not None and found[0] > now:
+            return found[1]
+        doc = self.messages.get_queue(queue_name_of(ref))
+        target = None
+        if doc is not None and not doc["attributes"].get("Policy"):
+            attrs = QueueAttributes(doc["attributes"])
+            if not attrs.fifo:
+                target = (str(doc["name"]), attrs.number("MaximumMessageSize"), attrs.number("DelaySeconds") * 1000)
+        if len(self._direct) >= 4096:
+            self._direct.clear()
+        self._direct[ref] = (now + _DIRECT_S, target)
+        return target
 
     # -- receiving ------------------------------------------------------------
     def receive_message(self, ref: str, max_messages: int | None = None, visibility_timeout: int | None = None,
@@ -484,6 +515,7 @@ class QueueService:
         doc.setdefault("move_tasks", []).insert(0, task)
         del doc["move_tasks"][10:]
         self.messages.put_queue(source, doc)
+        self._direct.clear()
         return {"TaskHandle": handle}
 
     def list_message_move_tasks(self, source_arn: str, max_results: int | None = None) -> list[dict[str, Any]]:
