@@ -359,7 +359,8 @@ _NO_BUILD = click.option(
 @click.option("--no-auth", is_flag=True, help="Accept unsigned requests (loopback addresses only).")
 @click.option("--iam", "iam_mode", type=click.Choice(["enforce", "audit", "off"]), default=None,
               help="Requests signed with a role's credentials (a function's): enforce its policies (the default; "
-                   "CUMULO_IAM), audit (allow, and log what would be denied) or off. The owner's keys always pass.")
+                   "CUMULO_IAM), audit (allow, and log what would be denied) or off. The owner's keys pass but for a "
+                   "bucket policy's explicit Deny; unsigned S3 requests are always decided by the bucket's policy.")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="Template parameter (repeatable).")
 @click.option("--metrics-port", default=None, type=int,
               help="Serve Prometheus' /metrics on this port (0: any free one; off by default; docs/metrics.md).")
