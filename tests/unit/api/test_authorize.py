@@ -199,3 +199,43 @@ def test_sams_secrets_rotation_policy_allows_the_secrets_whose_rotation_function
                 auth.authorize(SESSION, authz.Call("secretsmanager", operation, {"SecretId": secret}))
     auth.authorize(SESSION, authz.Call("secretsmanager", "GetRandomPassword", {}))
     assert none not in (mine, other)
+
+
+# -- S3: anonymous callers and the owner's keys against a bucket's policy -----------------------------
+BUCKET_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+     "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::site", "arn:aws:s3:::site/*"],
+     "Condition": {"StringEquals": {"aws:SourceIp": "10.9.9.9"}}}]}
+
+
+def s3_call(operation: str, key: str = "index.html") -> authz.Call:
+    return authz.Call("s3", operation, {}, {"bucket": "site", "key": key if "Object" in operation else ""})
+
+
+@pytest.mark.parametrize("mode", ["enforce", "audit", "off"])
+def test_an_anonymous_caller_is_decided_by_the_bucket_policy_alone_in_every_mode(mode: str) -> None:
+    from cumulo.api.sigv4 import anonymous
+    decider = authorizer(Roles(allow("s3:*")), mode, Resources(**{"arn:aws:s3:::site": BUCKET_POLICY,
+                                                                  "arn:aws:s3:::site/index.html": BUCKET_POLICY}))
+    who = anonymous("us-east-1")
+    assert decider.needed(who)
+    decider.authorize(who, s3_call("GetObject"), "10.1.2.3")
+    for call, client in ((s3_call("GetObject"), "192.0.2.1"), (s3_call("PutObject"), "10.1.2.3"),
+                         (s3_call("GetObject"), "10.9.9.9"), (s3_call("ListObjectsV2"), "10.1.2.3")):
+        with pytest.raises(AccessDeniedException) as caught:
+            decider.authorize(who, call, client)
+        assert caught.value.message == "Access Denied"
+
+
+def test_the_owner_is_held_to_a_bucket_policys_explicit_deny_but_may_always_manage_the_policy() -> None:
+    owner = Signer("AKIA1", "us-east-1", "s3", f"arn:aws:iam::{ACCOUNT}:root")
+    decider = authorizer(Roles(), resources=Resources(**{"arn:aws:s3:::site": BUCKET_POLICY,
+                                                        "arn:aws:s3:::site/index.html": BUCKET_POLICY}))
+    decider.owner_refusal(owner, s3_call("GetObject"), "192.0.2.1")          # the Allow does not matter
+    with pytest.raises(AccessDeniedException) as caught:
+        decider.owner_refusal(owner, s3_call("GetObject"), "10.9.9.9")
+    assert "with an explicit deny in a resource-based policy" in caught.value.message
+    for operation in ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"):
+        decider.owner_refusal(owner, s3_call(operation), "10.9.9.9")
+    authorizer(Roles(), "off", decider.resources).owner_refusal(owner, s3_call("GetObject"), "10.9.9.9")
