@@ -276,3 +276,20 @@ def test_events_and_route_responses() -> None:
     assert ws.connect_status(b'{"statusCode": 401}') == 401 and ws.connect_status(b"null") == 200
     assert json.loads(ws.error_message("Forbidden", "c", "r")) == {"message": "Forbidden", "connectionId": "c",
                                                                      "requestId": "r"}
+
+
+def test_events_satisfy_powertools_models() -> None:
+    """Powertools' parser models of API Gateway's WebSocket events (CONNECT, MESSAGE, DISCONNECT), which
+    follow AWS's samples, accept what the gateway sends."""
+    models = pytest.importorskip("aws_lambda_powertools.utilities.parser.models")
+    conn = ws.Connection("Abc=", "api1", "Prod", "127.0.0.1:8080", "10.0.0.1", "agent", 1_700_000_000_000,
+                         [("Host", "127.0.0.1:8080"), ("Sec-WebSocket-Key", "k"), ("X", "1"), ("x", "2")], "a=1")
+    connect = models.APIGatewayWebSocketConnectEventModel.model_validate(
+        ws.ws_event(conn, "CONNECT", "$connect", "rid", 1_700_000_000_005))
+    assert connect.request_context.connection_id == "Abc=" and connect.multi_value_headers["X"] == ["1", "2"]
+    message = models.APIGatewayWebSocketMessageEventModel.model_validate(
+        ws.ws_event(conn, "MESSAGE", "sendmessage", "rid", 1_700_000_000_006, b'{"a":1}', message_id="m1"))
+    assert message.body == '{"a":1}' and message.request_context.message_id == "m1"
+    gone = models.APIGatewayWebSocketDisconnectEventModel.model_validate(
+        ws.ws_event(conn, "DISCONNECT", "$disconnect", "rid", 1_700_000_000_007, disconnect=(1005, "")))
+    assert gone.request_context.disconnect_status_code == 1005
