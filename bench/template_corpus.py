@@ -11,8 +11,9 @@ measured the same way beside them. For each template:
 - *types accepted*: every resource type is one Cumulo deploys or accepts (``KINDS``);
 - *runtimes run*: every function's ``Runtime`` (its own or ``Globals.Function``) is one Cumulo runs
   (``SUPPORTED_RUNTIMES``; a Node.js major still has to be on the machine to deploy);
-- *services had*: it needs only services Cumulo has (``HAVE`` below: no S3 buckets, DynamoDB
-  tables, SNS topics, Cognito, ...; nor function events of those services);
+- *services had*: it needs only services Cumulo has (``HAVE_SERVICES`` below, less the products of
+  ``NOT_HAD``: no Cognito, AppSync, Pipes, ECS, load balancers, custom resources, ...; nor function events
+  of services it lacks, ``MISSING_EVENTS``);
 - *plans*: ``cumulo deploy --dry-run`` accepts it (``deploy(..., dry_run=True, build=False)`` on a
   store of its own, no server needed);
 - *deploys* (with ``--deploy``): the real deploy, on a fresh store per template, without building
@@ -56,20 +57,42 @@ SKIP_DIRS = {"node_modules", ".aws-sam", "cdk.out", ".git", "venv", ".venv", "__
              "build"}
 SUFFIXES = {".yaml", ".yml", ".json", ".template"}
 MAX_BYTES = 1_000_000
+# The stack name a user gives (``sam deploy --guided`` offers this one): the folder's name, the default of
+# ``cumulo deploy``, is often so long that names built from it (``${AWS::StackName}-...``) pass AWS's limits.
+STACK = "sam-app"
 
 # Services Cumulo has, by the service part of a resource type (AWS::<Service>::...), and SAM types.
 # (Services with no local meaning count as had: their resources need not exist for the application to work.)
+# A type of a had service that Cumulo does not deploy still counts as had (it is a gap in that service, and
+# shows among the refusals); a type that is a different product under the same service name is in NOT_HAD.
 HAVE_SERVICES = {"Lambda", "ApiGateway", "ApiGatewayV2", "SQS", "Kinesis", "Events", "StepFunctions", "Scheduler",
-                 "IAM", "Logs", "CloudWatch", "KMS", "XRay"}
+                 "IAM", "Logs", "CloudWatch", "KMS", "XRay", "S3", "SNS", "DynamoDB", "SecretsManager", "SSM",
+                 "CodeDeploy"}
 # A VPC's networking, without which functions run as on AWS (Cumulo's VpcConfig: no outbound network).
 HAVE_TYPES = {f"AWS::EC2::{t}" for t in ("VPC", "Subnet", "SecurityGroup", "SecurityGroupIngress", "SecurityGroupEgress",
                                           "InternetGateway", "VPCGatewayAttachment", "RouteTable", "Route",
                                           "SubnetRouteTableAssociation", "EIP", "NatGateway", "VPCEndpoint")}
+# Types of had services that are products Cumulo does not have, with the reason.
+NOT_HAD: dict[str, str] = {
+    "AWS::Lambda::MicrovmImage": "Lambda MicroVMs (an image built and run as microVMs), not functions",
+    "AWS::Lambda::NetworkConnector": "Lambda MicroVMs' egress networking",
+    "AWS::Lambda::CapacityProvider": "Lambda Managed Instances (functions on EC2 instances of the account)",
+    "AWS::Serverless::CapacityProvider": "Lambda Managed Instances (functions on EC2 instances of the account)",
+    "AWS::Logs::SubscriptionFilter": "log subscriptions deliver nothing (Cumulo accepts the filter inertly)",
+    "AWS::Logs::Destination": "log subscriptions deliver nothing",
+    "AWS::SSM::Document": "Systems Manager's run documents (Cumulo's SSM is Parameter Store)",
+    "AWS::SSM::Association": "Systems Manager's run documents (Cumulo's SSM is Parameter Store)",
+    "AWS::SSM::MaintenanceWindow": "Systems Manager's maintenance windows (Cumulo's SSM is Parameter Store)",
+    "AWS::S3::AccessPoint": "S3 access points (and the S3 Object Lambda they serve)",
+    "AWS::S3Express::DirectoryBucket": "S3 Express One Zone",
+}
 HAVE_SAM = {"AWS::Serverless::Function", "AWS::Serverless::Api", "AWS::Serverless::HttpApi",
-            "AWS::Serverless::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::Connector"}
-# Function event types of services Cumulo does not have.
-MISSING_EVENTS = {"S3", "SNS", "DynamoDB", "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ",
-                  "SelfManagedKafka", "DocumentDB"}
+            "AWS::Serverless::StateMachine", "AWS::Serverless::LayerVersion", "AWS::Serverless::Connector",
+            "AWS::Serverless::SimpleTable"}
+# Function event types of services Cumulo does not have (S3, SNS and DynamoDB events are wired; CloudWatchLogs
+# is a log subscription, which delivers nothing).
+MISSING_EVENTS = {"CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ", "SelfManagedKafka",
+                  "DocumentDB"}
 
 
 @dataclass
@@ -100,23 +123,39 @@ class Result:
         return not self.missing_services
 
 
-def find_templates(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+def find_templates(root: Path, only: str | None = None) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(files):
             path = Path(folder) / name
-            if path.suffix.lower() not in SUFFIXES or path.is_symlink():
+            if path.suffix.lower() not in SUFFIXES or path.is_symlink() or (only and only not in str(path)):
                 continue
             try:
                 if path.stat().st_size > MAX_BYTES:
                     continue
-                doc = parse(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                if not _may_be_template(text):
+                    continue
+                doc = parse(text)
             except (OSError, UnicodeDecodeError, IntrinsicError, RecursionError):
                 continue
             if _is_template(doc):
                 found.append((path, doc))
     return found
+
+
+def _may_be_template(text: str) -> bool:
+    """A quick look before the (slow) CloudFormation parse: a template names its Resources and their types; a
+    JSON document that is not one is told by the standard parser (vendored SDK data, package locks, ...)."""
+    if "Resources" not in text or ("AWS::" not in text and "Custom::" not in text):
+        return False
+    if text.lstrip().startswith("{"):
+        try:
+            return _is_template(json.loads(text))
+        except ValueError:
+            return True
+    return True
 
 
 def _is_template(doc: Any) -> bool:
@@ -133,6 +172,8 @@ def _is_sam(doc: dict[str, Any]) -> bool:
 def _service_missing(type_: str) -> bool:
     if type_ in HAVE_TYPES:
         return False
+    if type_ in NOT_HAD:
+        return True
     if type_.startswith("AWS::Serverless::"):
         return type_ not in HAVE_SAM
     if type_.startswith("Custom::") or type_ == "AWS::CloudFormation::CustomResource":
@@ -238,7 +279,8 @@ def reason(message: str) -> str:
 def plan_one(home: Path, path: Path, doc: dict[str, Any], result: Result) -> None:
     with Cumulo(home=home) as c:
         try:
-            planned = deploy(c, path, placeholder_parameters(doc), dry_run=True, build=False)
+            planned = deploy(c, path, placeholder_parameters(doc), stack_name=STACK, dry_run=True,
+                             build=False)
             result.warnings = len(planned.warnings)
         except CumuloError as exc:
             result.plan_error = exc.message
@@ -250,12 +292,16 @@ def plan_one(home: Path, path: Path, doc: dict[str, Any], result: Result) -> Non
 def deploy_one(path: Path, doc: dict[str, Any], result: Result) -> None:
     with tempfile.TemporaryDirectory(prefix="corpus-") as tmp, Cumulo(home=Path(tmp) / "home") as c:
         try:
-            deploy(c, path, placeholder_parameters(doc), build=False)
+            deploy(c, path, placeholder_parameters(doc), stack_name=STACK, build=False)
             result.deployed = True
         except CumuloError as exc:
             result.deployed, result.deploy_error = False, exc.message
         except Exception as exc:  # noqa: BLE001
             result.deployed, result.deploy_error = False, f"crash {type(exc).__name__}: {exc}"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f} %" if whole else "-"
 
 
 def _top(counter: collections.Counter[str], n: int) -> list[str]:
@@ -279,7 +325,8 @@ def report(results: list[Result], corpus: Path, top: int, deployed: bool) -> str
              f"    of those, plan                        {sum(r.planned for r in had):4d} / {len(had)}"]
     if deployed:
         lines += [f"  deploy (real, --no-build)               {sum(bool(r.deployed) for r in sam):4d} / {len(sam)}",
-                  f"    runtimes run and services had, deploy {sum(bool(r.deployed) for r in had):4d} / {len(had)}",
+                  f"    runtimes run and services had, deploy {sum(bool(r.deployed) for r in had):4d} / {len(had)}"
+                  f"  ({_share(sum(bool(r.deployed) for r in had), len(had))})",
                   f"  plan passes but deploy fails (dry-run dishonest) "
                   f"{sum(r.planned and r.deployed is False for r in sam):4d}"]
     crashes = [r for r in sam if r.plan_crash]
@@ -293,8 +340,14 @@ def report(results: list[Result], corpus: Path, top: int, deployed: bool) -> str
                                      for r in had if not r.planned)
     lines += ["", "why templates needing only what Cumulo has do not plan:"] + _top(had_errors, top)
     if deployed:
-        failures = collections.Counter(reason(r.deploy_error or "") for r in sam if r.planned and r.deployed is False)
+        failures = collections.Counter(reason(r.deploy_error or "") for r in results if r.planned and r.deployed is False)
         lines += ["", "planned but refused by the real deploy:"] + _top(failures, top)
+        blockers = collections.Counter(
+            reason(r.plan_error) if r.plan_error else f"not accepted: {r.not_accepted[0]}" if r.not_accepted
+            else f"planner crash: {r.plan_crash}" if r.plan_crash else f"deploy: {reason(r.deploy_error or '')}"
+            for r in had if not r.deployed)
+        lines += ["", "why templates needing only what Cumulo has do not deploy (plan or deploy refusal):"] + _top(
+            blockers, top)
     plain_had = [r for r in plain if r.runtimes_run and r.services_had]
     lines += ["", "plain CloudFormation templates (no SAM transform):",
               f"  use only resource types Cumulo accepts  {sum(r.accepted for r in plain):4d} / {len(plain)}",
@@ -304,7 +357,9 @@ def report(results: list[Result], corpus: Path, top: int, deployed: bool) -> str
     if deployed:
         lines += [f"  deploy (real, --no-build)               {sum(bool(r.deployed) for r in plain):4d} / {len(plain)}",
                   f"    runtimes run and services had, deploy {sum(bool(r.deployed) for r in plain_had):4d} / "
-                  f"{len(plain_had)}"]
+                  f"{len(plain_had)}  ({_share(sum(bool(r.deployed) for r in plain_had), len(plain_had))})",
+                  f"  plan passes but deploy fails (dry-run dishonest) "
+                  f"{sum(r.planned and r.deployed is False for r in plain):4d}"]
     plain_errors = collections.Counter(reason(r.plan_error) if r.plan_error else f"not accepted: {r.not_accepted[0]}"
                                        for r in plain_had if not r.planned)
     lines += ["", "why plain templates needing only what Cumulo has do not plan:"] + _top(plain_errors, top)
@@ -324,17 +379,24 @@ def main() -> None:
     parser.add_argument("--only", help="only templates whose path contains this")
     args = parser.parse_args()
     started = time.monotonic()
-    templates = [(p, d) for p, d in find_templates(args.corpus) if not args.only or args.only in str(p)]
+    templates = [(p, d) for p, d in find_templates(args.corpus, args.only)]
+    found = time.monotonic()
     results = []
+    planning = deploying = 0.0
     with tempfile.TemporaryDirectory(prefix="corpus-plan-") as tmp:
         for path, doc in templates:
             result = inspect(path.relative_to(args.corpus), doc)
+            began = time.monotonic()
             plan_one(Path(tmp) / "home", path, doc, result)      # SAM and plain CloudFormation alike
+            planning += time.monotonic() - began
             if args.deploy and result.planned:
+                began = time.monotonic()
                 deploy_one(path, doc, result)
+                deploying += time.monotonic() - began
             results.append(result)
     print(report(results, args.corpus, args.top, args.deploy))
-    print(f"\n({time.monotonic() - started:.0f} s)")
+    print(f"\n({time.monotonic() - started:.0f} s: finding templates {found - started:.0f} s, planning "
+          f"{planning:.0f} s" + (f", deploying {deploying:.0f} s" if args.deploy else "") + ")")
     if args.json:
         args.json.write_text(json.dumps([{**asdict(r), "planned": r.planned} for r in results], indent=1))
 
