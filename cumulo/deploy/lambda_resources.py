@@ -40,7 +40,8 @@ INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
 # AWS::Lambda::Function properties read under the same name as SAM's.
 _SAME = frozenset({"Handler", "Runtime", "Role", "FunctionName", "Description", "MemorySize", "Timeout", "Environment",
                    "EphemeralStorage", "Layers", "Architectures", "ReservedConcurrentExecutions", "PackageType",
-                   "SnapStart", "VpcConfig", "KmsKeyArn", "CodeSigningConfigArn", "LoggingConfig"})
+                   "SnapStart", "VpcConfig", "KmsKeyArn", "CodeSigningConfigArn", "LoggingConfig",
+                   "DurableConfig"})
 # SAM's own properties, which CloudFormation refuses on an AWS::Lambda::Function.
 _SAM_ONLY = frozenset({"CodeUri", "InlineCode", "Events", "AutoPublishAlias", "ProvisionedConcurrencyConfig",
                        "DeadLetterQueue", "EventInvokeConfig", "VersionDescription", "FunctionUrlConfig", "Policies",

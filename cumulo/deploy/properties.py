@@ -37,7 +37,7 @@ SUPPORTED = frozenset({
     "ProvisionedConcurrencyConfig", "AutoPublishAlias", "Layers", "Architectures", "Description",
     "EphemeralStorage", "FunctionName", "Events", "Tags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
     "SnapStart", "VpcConfig", "VersionDescription", "FunctionUrlConfig", "Tracing", "LoggingConfig",
-    "DeploymentPreference",
+    "DeploymentPreference", "DurableConfig",
     # the role: Role here; the others make the role SAM creates without it (cumulo.deploy.kinds.role)
     "Role", "Policies", "PermissionsBoundary", "RolePath", "AssumeRolePolicyDocument",
 })
@@ -236,6 +236,7 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         url_config=get("FunctionUrlConfig", read_url_config),
         deployment=get("DeploymentPreference", lambda v: _deployment_preference(v, notes)),
     )
+    get("DurableConfig", lambda v: notes.append(_durable_config(v)))
     if spec.deployment is not None and alias is None:
         line = properties.line_of("DeploymentPreference")
         raise IntrinsicError(f"property DeploymentPreference (line {line}): requires AutoPublishAlias property to "
@@ -269,6 +270,36 @@ def _deployment_preference(value: Any, notes: list[str]) -> DeploymentPreference
     return DeploymentPreference(to_str(config["Type"]), enabled,
                                 {_HOOKS[k]: to_str(v) for k, v in hooks.items()},
                                 _strings(alarms) if alarms else [])
+
+
+_DURABLE_TIMEOUT_MAX_S = 31_622_400       # 366 days
+_DURABLE_RETENTION_DAYS = (1, 90)
+_DURABLE_RETENTION_DEFAULT_DAYS = 14
+
+
+def _durable_config(value: Any) -> str:
+    """``DurableConfig: {ExecutionTimeout, RetentionPeriodInDays}`` (a durable function), checked as Lambda
+    checks it, and the warning that says what Cumulo does instead: it runs the function as an ordinary one."""
+    config = _map(plain(value), frozenset({"ExecutionTimeout", "RetentionPeriodInDays"}))
+    if "ExecutionTimeout" not in config:
+        raise IntrinsicError("ExecutionTimeout is required (seconds, 1 to 31622400)")
+    timeout = _integer(config["ExecutionTimeout"])
+    _durable_range("executionTimeout", timeout, 1, _DURABLE_TIMEOUT_MAX_S)
+    retention = _integer(config.get("RetentionPeriodInDays", _DURABLE_RETENTION_DEFAULT_DAYS))
+    _durable_range("retentionPeriodInDays", retention, *_DURABLE_RETENTION_DAYS)
+    return (f"DurableConfig accepted, and the function deployed as an ordinary one: on AWS Lambda runs it as a "
+            f"durable execution (its steps checkpointed and replayed across invocations for up to {timeout} s, the "
+            f"history kept {retention} days); Cumulo does not: each invocation runs once, the durable execution "
+            "input (DurableExecutionArn, CheckpointToken) is not passed and CheckpointDurableExecution / "
+            "GetDurableExecutionState are not served, so a handler wrapped by the durable execution SDK "
+            "(withDurableExecution, @durable_execution) cannot run")
+
+
+def _durable_range(member: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        bound = f"less than or equal to {high}" if value > high else f"greater than or equal to {low}"
+        raise IntrinsicError(f"1 validation error detected: Value '{value}' at 'durableConfig.{member}' failed to "
+                             f"satisfy constraint: Member must have value {bound}")
 
 
 def _snap_start(value: Any) -> str:

@@ -519,10 +519,11 @@ def _conditions(doc: Node, scope: Scope) -> dict[str, bool]:
 
 def _resource_entries(doc: Node, conditions: Mapping[str, bool], sam: bool = True) -> list[Entry]:
     resources = _section(doc, "Resources")
+    known = set(resources) | (sam_generated_ids(resources) if sam else set())
     entries = []
     for logical_id, resource in resources.items():
         line = resources.line_of(logical_id)
-        condition = _check_resource(logical_id, resource, line, resources, conditions, sam)
+        condition = _check_resource(logical_id, resource, line, known, conditions, sam)
         if condition is None or conditions[condition]:
             properties = resource.get("Properties")
             properties = Node(line=line) if properties is None else properties     # ``Properties:`` with nothing
@@ -561,9 +562,46 @@ def _embedded_connectors(logical_id: str, resource: Node, line: int) -> list[Ent
     return out
 
 
-def _check_resource(logical_id: str, resource: Any, line: int, resources: Node,
+def sam_generated_ids(resources: Node) -> set[str]:
+    """The logical ids of resources SAM's transform makes, which the template's ``DependsOn`` may name (a
+    function's ``<Id>Role`` and ``<Id>Alias<alias>``, an API's ``<Id><Stage>Stage``, the implicit APIs): the
+    deploy orders its kinds itself, so such a name needs only to be one SAM would make."""
+    def alphanumeric(value: Any) -> str | None:
+        return re.sub(r"[^A-Za-z0-9]", "", value) if isinstance(value, str) else None
+
+    ids: set[str] = set()
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, Node):
+            continue
+        props = resource.get("Properties")
+        props = props if isinstance(props, Node) else Node()
+        kind = resource.get("Type")
+        if kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine") and "Role" not in props:
+            ids.add(f"{logical_id}Role")
+        if kind == "AWS::Serverless::Function":
+            if (alias := alphanumeric(props.get("AutoPublishAlias"))) is not None:
+                ids.add(f"{logical_id}Alias{alias}")
+            if "FunctionUrlConfig" in props:
+                ids.add(f"{logical_id}Url")
+            events = props.get("Events")
+            for event in events.values() if isinstance(events, Node) else ():
+                if isinstance(event, Node) and event.get("Type") == "Api":
+                    ids |= {"ServerlessRestApi", "ServerlessRestApiProdStage"}
+                elif isinstance(event, Node) and event.get("Type") == "HttpApi":
+                    ids |= {"ServerlessHttpApi", "ServerlessHttpApiApiGatewayDefaultStage"}
+        elif kind == "AWS::Serverless::Api" and (stage := alphanumeric(props.get("StageName"))) is not None:
+            ids.add(f"{logical_id}{stage}Stage")
+        elif kind == "AWS::Serverless::HttpApi":
+            stage = alphanumeric(props.get("StageName"))
+            ids.add(f"{logical_id}{stage}Stage" if stage and stage != "default" else
+                    f"{logical_id}ApiGatewayDefaultStage")
+    return ids
+
+
+def _check_resource(logical_id: str, resource: Any, line: int, resources: Collection[str],
                     conditions: Mapping[str, bool], sam: bool = True) -> str | None:
-    """Checks one resource entry; returns the name of its Condition, if any."""
+    """Checks one resource entry (``resources``: the logical ids it may depend on); returns the name of its
+    Condition, if any."""
     def fail(detail: str) -> TemplateError:
         return _error(f"Resource {logical_id} (line {line})", detail, logical_id, line)
 

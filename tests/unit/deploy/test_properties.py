@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cumulo.deploy.template import FunctionResource, TemplateError, load_template
 
@@ -332,3 +334,26 @@ def test_vpc_config_takes_the_outbound_network_away(tmp_path: Path) -> None:
             r"property VpcConfig \(line \d+\).*subnet-\[0-9a-z\]")
     refused(tmp_path, "      VpcConfig: {SubnetIds: [subnet-1], SecurityGroupIds: [sg-1], VpcId: vpc-1}\n",
             "unknown key 'VpcId'")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(timeout=st.integers(-5, 31_622_405), retention=st.one_of(st.none(), st.integers(-2, 95)),
+       in_globals=st.booleans())
+def test_durable_config_is_accepted_in_lambdas_ranges_with_one_note(tmp_path_factory: pytest.TempPathFactory,
+                                                                    timeout: int, retention: int | None,
+                                                                    in_globals: bool) -> None:
+    """DurableConfig (a durable function): ExecutionTimeout 1..31622400 s, RetentionPeriodInDays 1..90 (14);
+    accepted with a note saying the function runs as an ordinary one, refused out of range, also from Globals."""
+    root = tmp_path_factory.mktemp("durable")
+    config = f"{{ExecutionTimeout: {timeout}" + (f", RetentionPeriodInDays: {retention}}}" if retention is not None
+                                                 else "}")
+    properties, globals_ = (("", f"Globals:\n  Function:\n    DurableConfig: {config}\n") if in_globals
+                            else (f"      DurableConfig: {config}\n", ""))
+    valid = 1 <= timeout <= 31_622_400 and (retention is None or 1 <= retention <= 90)
+    if not valid:
+        refused(root, properties, "durableConfig", globals_)
+        return
+    fn = load(root, properties, globals_)
+    (note,) = [n for n in fn.notes if "DurableConfig" in n]
+    assert f"up to {timeout} s" in note and f"kept {14 if retention is None else retention} days" in note
+    assert "ordinary" in note

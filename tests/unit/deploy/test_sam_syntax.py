@@ -283,3 +283,23 @@ def test_a_plan_refuses_a_schedule_of_a_function_that_is_nowhere(cumulo: Cumulo,
     path = write(tmp_path, NIGHTLY.replace("!Ref Report.Alias", "arn:aws:lambda:us-east-1:000000000000:function:gone"))
     with pytest.raises(TemplateError, match=r"Resource Nightly: property Target.Arn: Function not found"):
         deploy(cumulo, path, dry_run=True)
+
+
+def test_depends_on_may_name_the_resources_sam_makes(tmp_path: Path) -> None:
+    """A function's alias, role and URL, an API's stage and the implicit APIs are SAM's own logical ids
+    (lambda-durable-webhook: DependsOn <Fn>Aliaslive; a usage plan: DependsOn <Api><Stage>Stage)."""
+    from cumulo.deploy.intrinsics import parse
+    from cumulo.deploy.template import sam_generated_ids
+    doc = parse(
+        "Resources:\n"
+        "  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      AutoPublishAlias: live-1\n"
+        "      FunctionUrlConfig: {AuthType: NONE}\n"
+        "      Events:\n        A: {Type: Api, Properties: {Path: /, Method: get}}\n"
+        "        H: {Type: HttpApi}\n"
+        "  Given:\n    Type: AWS::Serverless::Function\n    Properties: {Role: arn:aws:iam::123456789012:role/r}\n"
+        "  Rest:\n    Type: AWS::Serverless::Api\n    Properties: {StageName: dev}\n"
+        "  Http:\n    Type: AWS::Serverless::HttpApi\n"
+        "  Machine:\n    Type: AWS::Serverless::StateMachine\n")
+    assert sam_generated_ids(doc["Resources"]) == {
+        "FnRole", "FnAliaslive1", "FnUrl", "ServerlessRestApi", "ServerlessRestApiProdStage", "ServerlessHttpApi",
+        "ServerlessHttpApiApiGatewayDefaultStage", "RestdevStage", "HttpApiGatewayDefaultStage", "MachineRole"}
