@@ -209,11 +209,13 @@ def inspect(path: Path, doc: dict[str, Any]) -> Result:
 
 
 def placeholder_parameters(doc: dict[str, Any]) -> dict[str, str]:
-    """A value for each parameter without a Default, as a user would pass one."""
+    """A value for each parameter without a Default (or a secret's, ``NoEcho`` with an empty Default), as a user
+    would pass one: each its own (two bucket names are two names), a URL where the name says it is one."""
     out: dict[str, str] = {}
     params = doc.get("Parameters") if isinstance(doc.get("Parameters"), dict) else {}
     for name, spec in params.items():
-        if not isinstance(spec, dict) or "Default" in spec:
+        if not isinstance(spec, dict) or ("Default" in spec and not (spec.get("NoEcho") in (True, "true", "True")
+                                                                     and spec.get("Default") == "")):
             continue
         allowed = spec.get("AllowedValues")
         kind = str(spec.get("Type", "String"))
@@ -227,11 +229,15 @@ def placeholder_parameters(doc: dict[str, Any]) -> dict[str, str]:
                 kind.removeprefix("List<").removesuffix(">"), "example")
         else:
             minimum = int(spec.get("MinLength", 1)) if str(spec.get("MinLength", "1")).isdigit() else 1
-            out[name] = "example" + "x" * max(0, minimum - 7)
+            maximum = int(spec.get("MaxLength", 40)) if str(spec.get("MaxLength", "40")).isdigit() else 40
+            own = "example-" + re.sub(r"[^a-z0-9]", "", name.lower())
+            out[name] = (own + "x" * max(0, minimum - len(own)))[:max(maximum, minimum)]
             if "@" in str(spec.get("AllowedPattern", "")) or "mail" in name.lower():
                 out[name] = "someone@example.com"
             elif isinstance(spec.get("AllowedPattern"), str):
                 out[name] = _matching(spec["AllowedPattern"]) or out[name]
+            elif re.search(r"url|endpoint|webhook", name, re.IGNORECASE):
+                out[name] = "https://example.com/" + re.sub(r"[^a-z0-9]", "", name.lower())
     return out
 
 
@@ -262,6 +268,12 @@ def reason(message: str) -> str:
     text = _LINE.sub("", text)
     text = re.sub(r"^(Resource|Parameter|Output|Condition|Mapping) \w+: ", r"\1 …: ", text)
     text = re.sub(r"\bevent \w+\b", "event …", text)
+    text = re.sub(r"^Template: Resource \w+: ", "Resource …: ", text)
+    text = re.sub(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*: ", "METHOD /…: ", text)
+    text = re.sub(r"\broute [^:]+: ", "METHOD /…: ", text)
+    text = text.replace("property DefinitionBody: METHOD", "METHOD")
+    text = re.sub(r"integration type (aws|AWS)\b", "integration type AWS", text)
+    text = re.sub(r"\(only Lambda proxy integrations.*", "(only Lambda proxy integrations …)", text)
 
     def quoted(match: re.Match[str]) -> str:
         value = match.group(1)

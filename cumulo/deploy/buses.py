@@ -49,6 +49,7 @@ from cumulo.errors import CumuloError
 from cumulo.events.pattern import compile_pattern
 from cumulo.events.transform import compile_target_input
 from cumulo.model import cron
+from cumulo.ports import Target
 
 __all__ = ["BUS_TYPE", "RULE_TYPE", "BusSpec", "RuleSpec", "rule_name_for", "bus_arn", "rule_arn", "bus_name_of",
            "read_bus", "read_rule", "read_function_rules", "bus_attributes", "rule_attributes", "rule_ref",
@@ -319,7 +320,8 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
     for key in value:
         if key in _TARGET_IGNORED:
             notes.append(f"{where}.{key} ignored: " + (_NO_ROLE if key == "RoleArn" else
-                                                        "Cumulo delivers to functions, queues, buses, state machines and API destinations only"))
+                                                        "Cumulo delivers to functions, queues, buses, state machines, API destinations and "
+                                                        "topics only"))
         elif key not in _TARGET_KEYS:
             raise IntrinsicError(f"property {where}: unknown or unsupported property '{key}'")
     target_id, arn = value.get("Id"), value.get("Arn")
@@ -328,6 +330,9 @@ def _target(value: Any, index: int, notes: list[str]) -> dict[str, Any]:
                              f"got {target_id!r}")
     if not isinstance(arn, str) or not arn.startswith("arn:"):
         raise IntrinsicError(f"property {where}.Arn: must be an ARN (e.g. !GetAtt MyQueue.Arn), got {arn!r}")
+    if Target.parse(arn).kind is None:      # as PutTargets refuses it (events/bus.py), so the plan does too
+        raise IntrinsicError(f"property {where}.Arn: Target {arn} is not supported: Cumulo delivers to functions, "
+                             "queues, event buses, API destinations, state machines and topics")
     out = {k: v for k, v in value.items() if k in _TARGET_KEYS and v is not None}
     transformer = out.get("InputTransformer")
     if transformer is not None:

@@ -206,7 +206,8 @@ def read_function(properties: Node, scope: Scope, base: Path) -> FunctionSpec:
         raise IntrinsicError(f"property InlineCode (line {properties.line_of('InlineCode')}): CodeUri and "
                              "InlineCode cannot both be set", properties.line_of("InlineCode"))
     code: Path | bytes = (get("InlineCode", lambda v: inline_code(to_str(v), runtime)) if "InlineCode" in properties
-                          else get("CodeUri", lambda v: _code_uri(base, v), _code_uri(base, ".")))   # SAM's default
+                          else get("CodeUri", lambda v: single_file_code(_code_uri(base, v)),
+                                   _code_uri(base, ".")))   # SAM's default
     spec = FunctionSpec(
         code_uri=code,
         handler=get("Handler", lambda v: validate_handler(to_str(v)), required=True),
@@ -462,6 +463,22 @@ def _code_uri(base: Path, value: Any) -> Path:
     if not path.exists():
         raise IntrinsicError(f"'{text}' does not exist (looked for {path})")
     return path
+
+
+def single_file_code(code: Path | bytes) -> Path | bytes:
+    """A ``CodeUri`` naming one file that is not a zip is packaged as ``sam package`` / ``aws cloudformation
+    package`` do: zipped alone, at the root of the package (``CodeUri: src/function.py``, handler
+    ``function.handler``); a folder or a .zip is kept as it is."""
+    if isinstance(code, bytes) or not code.is_file() or zipfile.is_zipfile(code):
+        return code
+    if code.stat().st_size > limits.ZIP_MAX_BYTES:
+        raise IntrinsicError(f"'{code.name}' is larger than a code package may be ({limits.ZIP_MAX_BYTES} bytes)")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(code.name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, code.read_bytes())
+    return out.getvalue()
 
 
 def _package_type(value: Any) -> str:

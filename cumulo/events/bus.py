@@ -37,7 +37,7 @@ from cumulo.events.transform import TargetInput, compile_target_input
 from cumulo.model import json_limits
 from cumulo.model.function import Arns
 from cumulo.observe.metrics import NO_METRICS, MetricRecorder
-from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Targets
+from cumulo.ports import SYSTEM_CLOCK, Clock, Documents, RuleSchedules, Send, Target, Targets
 from cumulo.ports import now_ms as clock_ms
 from cumulo.model import cron
 from cumulo.store.ports import NewMessage, QueueMessages, StoredMessage, Wakeups
@@ -272,10 +272,9 @@ class EventBusService:
         arn = target.get("Arn")
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise ValidationException("Target Arn is required and must be an ARN.")
-        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        if service not in ("lambda", "sqs", "events", "states"):
+        if Target.parse(arn).kind is None:      # what the target router delivers to (targets.py)
             raise ValidationException(f"Target {arn} is not supported: Cumulo delivers to functions, queues, "
-                                      "event buses and state machines.")
+                                      "event buses, API destinations, state machines and topics.")
         compile_target_input(target)
         retry = target.get("RetryPolicy") or {}
         if retry:

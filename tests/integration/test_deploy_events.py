@@ -163,12 +163,13 @@ def test_invalid_pattern_is_refused_before_anything_is_made(cumulo: Cumulo, tmp_
 
 def test_failed_deploy_rolls_back_rules_buses_and_updates(cumulo: Cumulo, tmp_path: Path) -> None:
     folder = tmp_path / "shop"
-    # First deploy: no rule resource. Then the rule resource plus a second rule whose target Cumulo refuses
-    # (an SNS topic) while changing the function's rule: everything is put back.
+    # First deploy: no rule resource. Then the rule resource plus a second rule whose target PutTargets refuses
+    # (an API destination that does not exist) while changing the function's rule: everything is put back.
     deploy(cumulo, _write(folder, rule=""))
     fn_rule = rule_name_for("shop", "HandlerPlaced")
     before = cumulo.event_bus.describe_rule(fn_rule, "orders")
-    second = RULE.replace("ToInbox", "Broken").replace("!GetAtt Inbox.Arn", "arn:aws:sns:us-east-1:000000000000:t")
+    second = RULE.replace("ToInbox", "Broken").replace(
+        "!GetAtt Inbox.Arn", "arn:aws:events:us-east-1:000000000000:api-destination/missing/0123abcd")
     path = _write(folder, rule=RULE + second, events=EVENTS.replace("{source: [shop]}", "{source: [other]}"))
     with pytest.raises(CumuloError, match=r"rolled back: Resource Broken \(line \d+\): rule .*: targets were refused"):
         deploy(cumulo, path)

@@ -5,6 +5,7 @@ its own, and what it made is used through the Python API."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -57,4 +58,60 @@ def test_a_durable_config_out_of_lambdas_range_is_refused_by_plan_and_deploy(tmp
     with Cumulo(home=tmp_path / "home") as c:
         for dry_run in (True, False):
             with pytest.raises(CumuloError, match=message):
+                deploy(c, path, stack_name="s", dry_run=dry_run, build=False)
+
+
+def test_a_rule_publishes_to_a_topic_whose_email_subscriptions_are_left_out(tmp_path: Path) -> None:
+    """eventbridge-sns, cw-sns-secretsmanager, cloudtrail-eventbridge-lambda-dynamodb-sam: an SNS topic as a rule's
+    target (was refused by the deploy after the plan passed), email subscriptions (the same), a one-file CodeUri
+    (the same: the file was taken for a zip)."""
+    with Cumulo(home=tmp_path / "home") as c:
+        result = _deploy(c, "eventbridge-sns-email")
+        left_out = [w for w in result.warnings if "accepted and not made" in w]
+        assert len(left_out) == 2 and any("email-json" in w for w in left_out)
+        assert result.outputs["OnCall"] == "pending confirmation"
+        topic = next(t for t in c.topics.list_topics() if "AlertsTopic" in t)
+        assert [s["Protocol"] for s in c.topics.list_subscriptions(topic)] == ["sqs"]
+        answer = c.invoke(result.outputs["NotifierName"], json.dumps({"detail-type": "OrderPlaced"}))
+        assert json.loads(answer.payload) == {"seen": "OrderPlaced"}
+        c.start_workers()
+        try:
+            c.event_bus.put_events([{"Source": "app.orders", "DetailType": "OrderPlaced", "Detail": "{\"id\": 1}"}])
+            bodies: list[dict] = []
+            deadline = time.monotonic() + 20
+            while not bodies and time.monotonic() < deadline:
+                bodies += [json.loads(m["Body"]) for m in c.queues.receive_message(result.outputs["InboxUrl"], 10)]
+                time.sleep(0.1)
+            assert [(b["source"], b["detail"]) for b in bodies] == [("app.orders", {"id": 1})]
+        finally:
+            c.stop_workers()
+
+
+def test_a_rule_on_a_bus_no_one_made_is_refused_by_the_plan_as_by_the_deploy(tmp_path: Path) -> None:
+    """eventbridge-api-destinations/2-slack: EventBusName names a bus another stack should have made."""
+    app = tmp_path / "app"
+    app.mkdir()
+    path = app / "template.yaml"
+    path.write_text("Resources:\n  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n"
+                    "      EventBusName: elsewhere\n      EventPattern: {source: [x]}\n")
+    with Cumulo(home=tmp_path / "home") as c:
+        for dry_run in (True, False):
+            with pytest.raises(CumuloError, match="Event bus elsewhere does not exist"):
+                deploy(c, path, stack_name="s", dry_run=dry_run, build=False)
+        c.event_bus.create_event_bus("elsewhere")
+        assert deploy(c, path, stack_name="s", dry_run=True, build=False).changes[0].action == "create"
+        deploy(c, path, stack_name="s", build=False)
+
+
+def test_a_rule_target_cumulo_cannot_deliver_to_is_refused_by_the_plan_as_by_the_deploy(tmp_path: Path) -> None:
+    """eventbridge-cloudwatch, eventbridge-kinesis: a log group or a stream as a rule's target."""
+    app = tmp_path / "app"
+    app.mkdir()
+    path = app / "template.yaml"
+    path.write_text("Resources:\n  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n"
+                    "      EventPattern: {source: [x]}\n      Targets:\n"
+                    "        - {Id: logs, Arn: 'arn:aws:logs:us-east-1:000000000000:log-group:/aws/events/x:*'}\n")
+    with Cumulo(home=tmp_path / "home") as c:
+        for dry_run in (True, False):
+            with pytest.raises(CumuloError, match="is not supported: Cumulo delivers to"):
                 deploy(c, path, stack_name="s", dry_run=dry_run, build=False)

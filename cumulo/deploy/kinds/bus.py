@@ -21,7 +21,9 @@ from cumulo.model.function import Arns
 if TYPE_CHECKING:
     from cumulo.app import Cumulo
 
-__all__ = ["EventBus"]
+__all__ = ["EventBus", "PLANNED_BUSES"]
+
+PLANNED_BUSES = "event buses"      # Deploy.planned: the names of the buses the template makes
 
 
 class EventBus(Kind):
@@ -70,6 +72,7 @@ class EventBus(Kind):
         return bus_attributes(spec.logical_id, spec.name, deploy.c.event_bus.bus_arn(spec.name))
 
     def plan(self, spec: BusSpec, deploy: Deploy) -> Change:
+        deploy.planned.setdefault(PLANNED_BUSES, set()).add(spec.name)     # what the rules may be on
         doc = _existing(deploy.c, spec.name)
         if doc is None:
             return Change(spec.logical_id, spec.name, "create", kind=self.name)

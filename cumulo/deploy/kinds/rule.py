@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.deploy.buses import (
     RULE_TYPE, RuleSpec, bus_name_of, check_rule_name, read_rule, rule_arn, rule_attributes, rule_name_for,
 )
+from cumulo.deploy.kinds.bus import PLANNED_BUSES
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, resolve, to_str
 from cumulo.deploy.kinds.base import (
     Attributes, Change, Deploy, Entry, Kind, Load, TemplateError, error, property_error, quietly,
@@ -100,6 +101,12 @@ class Rule(Kind):
                                                           deploy.c.event_bus.rule_arn(spec.bus, spec.name))
 
     def plan(self, spec: RuleSpec, deploy: Deploy) -> Change:
+        if spec.bus != "default" and spec.bus not in deploy.planned.get(PLANNED_BUSES, ()):
+            try:        # a bus another stack made (or not: PutRule's error, as the deploy would give it)
+                deploy.c.event_bus.describe_event_bus(spec.bus)
+            except CumuloError as exc:
+                raise TemplateError(f"Resource {spec.key} (line {spec.line}): rule {spec.name}: {exc.message}",
+                                    logical_id=spec.key.split(".")[0], line=spec.line) from None
         current = _existing(deploy.c, spec.bus, spec.name)
         if current is None:
             return Change(spec.key, spec.name, "create", kind=self.name)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from cumulo.deploy.intrinsics import NO_VALUE, IntrinsicError, Node, resolve, to_str
@@ -68,6 +68,23 @@ class SubscriptionSpec:
     @property
     def key(self) -> str:
         return f"{self.topic_arn}|{self.protocol}|{self.endpoint}"
+
+    @property
+    def made(self) -> bool:
+        """Whether Cumulo makes it: not a subscription to a person or a service it cannot reach (``UNCONFIRMED``)."""
+        return self.protocol not in UNCONFIRMED
+
+
+# Protocols whose subscriptions reach a person or a service outside Cumulo: on AWS an email or SMS subscription
+# waits until its owner confirms it, and receives nothing until then; Cumulo sends no email, SMS or push
+# notification, so the subscription is left out, as one never confirmed, with a warning (Subscribe refuses them).
+UNCONFIRMED = {
+    "email": "sends the address a confirmation link, then each message as an email",
+    "email-json": "sends the address a confirmation link, then each message as an email of JSON",
+    "sms": "texts each message to the phone number",
+    "application": "pushes each message to a mobile application's endpoint",
+    "firehose": "puts each message into a Data Firehose stream",
+}
 
 
 def _name(load: Load, entry: Entry) -> str:
@@ -212,15 +229,22 @@ class Subscription(Kind):
                 specs.append(SubscriptionSpec(f"{fn.logical_id}{event_name}", props["Topic"], "lambda",
                                               load.arns.function(fn.function_name, fn.auto_publish_alias),
                                               _sub_attributes(props)))
-        return specs
+        return [spec if spec.made else replace(spec, notes=spec.notes + (
+            f"its {spec.protocol} subscription to {spec.topic_arn} is accepted and not made: on AWS SNS "
+            f"{UNCONFIRMED[spec.protocol]}; Cumulo sends none, so the subscription is left out, as one that is "
+            "never confirmed (the topic's other subscribers receive its messages)",)) for spec in specs]
 
     def attributes(self, spec: SubscriptionSpec, arns: Arns) -> Attributes:
         return {(spec.logical_id, "Ref"): f"{spec.topic_arn}:<subscription>"}
 
     def deployed(self, spec: SubscriptionSpec, deploy: Deploy) -> Attributes:
+        if not spec.made:       # what AWS answers for a subscription not yet confirmed
+            return {(spec.logical_id, "Ref"): "pending confirmation"}
         return {(spec.logical_id, "Ref"): _find(deploy, spec) or f"{spec.topic_arn}:<subscription>"}
 
-    def plan(self, spec: SubscriptionSpec, deploy: Deploy) -> Change:
+    def plan(self, spec: SubscriptionSpec, deploy: Deploy) -> Change | None:
+        if not spec.made:
+            return None
         found = _find(deploy, spec)
         if found is None:
             return Change(spec.logical_id, spec.endpoint, "create", kind=self.name)
@@ -231,6 +255,8 @@ class Subscription(Kind):
         return Change(spec.logical_id, spec.endpoint, "update" if changed else "unchanged", changed, self.name)
 
     def apply(self, spec: SubscriptionSpec, change: Change | None, deploy: Deploy) -> str:
+        if not spec.made:
+            return ""
         topics = deploy.c.topics
         found = _find(deploy, spec)
         if found is None:
