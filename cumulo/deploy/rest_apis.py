@@ -380,6 +380,8 @@ def rest_route(props: dict[str, Any], function: str, config: HttpApiConfig) -> R
     path = props.get("Path")
     if path is None:
         raise IntrinsicError("Path is required for Api events")
+    if isinstance(path, str) and len(path) > 1 and path.endswith("/") and not path.endswith("//"):
+        path = path[:-1]        # API Gateway's resource: /items/ is the resource /items
     key = f"{method} {path}"
     parse_route_key(key)
     auth = props.get("Auth") or {}

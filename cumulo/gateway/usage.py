@@ -182,11 +182,13 @@ class UsagePlanService:
         self._clock = clock     # createdDate
 
     # -- API keys ---------------------------------------------------------------
-    def create_key(self, name: str, value: str | None = None, enabled: bool = True, description: str = "") -> ApiKey:
+    def create_key(self, name: str, value: str | None = None, enabled: bool = True, description: str = "",
+                   key_id: str | None = None) -> ApiKey:
+        """``key_id``: the id a template's key is given (the same on each deploy of the stack); else a new one."""
         value = value or "".join(secrets.choice(_ALPHABET) for _ in range(40))
         if any(k.value == value for k in self.list_keys()):
             raise ConflictException("API Key value already exists")
-        key = ApiKey(_id(), name, value, enabled, description, _stamp(self._clock.now()))
+        key = ApiKey(key_id or _id(), name, value, enabled, description, _stamp(self._clock.now()))
         self._store.put_document(API_KEY, key.key_id, dataclasses.asdict(key))
         return key
 
@@ -213,12 +215,13 @@ class UsagePlanService:
 
     # -- usage plans -------------------------------------------------------------
     def create_plan(self, name: str, api_stages: list[tuple[str, str]] | None = None, throttle: Throttle | None = None,
-                    quota: Quota | None = None, description: str = "") -> UsagePlan:
+                    quota: Quota | None = None, description: str = "", plan_id: str | None = None) -> UsagePlan:
+        """``plan_id``: the id a template's plan is given (the same on each deploy of the stack); else a new one."""
         if not name:
             raise BadRequestException("Usage plan name is required")
         for api_id, stage in api_stages or []:
             self._check_stage(api_id, stage)
-        plan = UsagePlan(_id(6), name, tuple(api_stages or ()), throttle, quota, (), description)
+        plan = UsagePlan(plan_id or _id(6), name, tuple(api_stages or ()), throttle, quota, (), description)
         self._save(plan)
         return plan
 

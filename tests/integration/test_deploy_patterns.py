@@ -5,6 +5,7 @@ its own, and what it made is used through the Python API."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -115,3 +116,49 @@ def test_a_rule_target_cumulo_cannot_deliver_to_is_refused_by_the_plan_as_by_the
         for dry_run in (True, False):
             with pytest.raises(CumuloError, match="is not supported: Cumulo delivers to"):
                 deploy(c, path, stack_name="s", dry_run=dry_run, build=False)
+
+
+def test_a_usage_plan_and_its_keys_are_made_and_enforced_by_the_gateway(tmp_path: Path) -> None:
+    """apigw-usage-plans, apigw-api-key, serverless-multi-tenant-api: AWS::ApiGateway::UsagePlan, ApiKey and
+    UsagePlanKey (were refused as unknown types), on the stage SAM makes, served by `cumulo up`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_gateway import Gateway
+    from test_server import CumuloServer
+
+    template = CORPUS / "rest-usage-plan" / "template.yaml"
+    with Cumulo(home=tmp_path / "home") as c:
+        result = _deploy(c, "rest-usage-plan", stack="shop")
+        plan = c.usage_plans.get_plan(result.outputs["PlanId"])
+        assert plan.name == "shop-daily" and result.outputs["Stage"] == "Prod"
+        assert [s for _, s in plan.api_stages] == ["Prod"] and len(plan.key_ids) == 2
+        assert plan.quota is not None and plan.quota.limit == 2
+        keys = {k.key_id: k for k in c.usage_plans.list_keys()}
+        assert keys[result.outputs["KeyId"]].enabled and sum(k.enabled for k in keys.values()) == 1
+        again = deploy(c, template, stack_name="shop", build=False)       # the same ids: nothing changes
+        assert not [ch for ch in again.changes if ch.kind == "usage plan" and ch.action != "unchanged"]
+        assert {k.key_id for k in c.usage_plans.list_keys()} == set(keys)
+    server = CumuloServer(tmp_path / "served", str(template))
+    try:
+        server.wait_for_output("Stop with Ctrl-C")
+        gw = Gateway(server)
+        path = next(p for (_, route), p in gw.routes.items() if route == "GET /items")
+        assert gw.request("GET", path)[0] == 403
+        assert gw.request("GET", path, headers={"x-api-key": "disabled-key-0123456789abcdef"})[0] == 403
+        answers = [gw.request("GET", path, headers={"x-api-key": "partner-key-0123456789abcdef"}) for _ in range(3)]
+        assert [a[0] for a in answers] == [200, 200, 429]
+        assert json.loads(answers[0][2]) == {"path": "/items", "stage": "Prod"}
+    finally:
+        server.close()
+
+
+def test_a_usage_plan_on_a_stage_the_api_does_not_have_is_refused_by_plan_and_deploy(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    text = (CORPUS / "rest-usage-plan" / "template.yaml").read_text().replace(
+        "Stage: !Ref ItemsApiProdStage", "Stage: Beta")
+    (app / "template.yaml").write_text(text)
+    (app / "src").symlink_to(CORPUS / "rest-usage-plan" / "src")
+    with Cumulo(home=tmp_path / "home") as c:
+        for dry_run in (True, False):
+            with pytest.raises(CumuloError, match="Invalid stage identifier specified: .*/Beta"):
+                deploy(c, app / "template.yaml", stack_name="s", dry_run=dry_run, build=False)

@@ -39,6 +39,8 @@ EXTRAS = [
     "      Environment: {Variables: {aws_reserved: x}}\n",
     "      Environment: {Variables: {AWS_REGION: x}}\n",
     "      Layers: [arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38]\n",
+    "      DurableConfig: {ExecutionTimeout: 900, RetentionPeriodInDays: 7}\n",
+    "      DurableConfig: {ExecutionTimeout: 0}\n",
 ]
 OTHERS = [
     "  Jobs:\n    Type: AWS::SQS::Queue\n",
@@ -57,7 +59,8 @@ RUNTIMES = ["python3.12", "python3.11", "nodejs20.x", "nodejs22.x", "nodejs24.x"
 
 
 def _invalid(extra: str) -> bool:
-    return any(mark in extra for mark in ("100000", "rate(0", "aws_reserved", "AWS_REGION", "Insights"))
+    return any(mark in extra for mark in ("100000", "rate(0", "aws_reserved", "AWS_REGION", "Insights",
+                                          "ExecutionTimeout: 0"))
 
 
 def mostly(valid: list[object], invalid: list[object]) -> st.SearchStrategy[object]:

@@ -10,7 +10,7 @@ from cumulo.deploy.kinds import (
     alarm, api, api_destination, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
     mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, secret_policy, rule, schedule, secret, state_machine,
-    stream, table, topic,
+    stream, table, topic, usage_plan,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -19,6 +19,7 @@ __all__ = ["KINDS", "ResourceKind"]
 KINDS = Registry([
     function.Function(),                    # AWS::Serverless::Function
     api.HttpApi(),                          # AWS::Serverless::HttpApi, and the APIs of Api/HttpApi events
+    usage_plan.UsagePlans(),                # AWS::ApiGateway::ApiKey, UsagePlan, UsagePlanKey (after the APIs)
     queue.Queue(),                          # AWS::SQS::Queue
     topic.Topic(),                          # AWS::SNS::Topic
     topic.Subscription(),                   # AWS::SNS::Subscription, topics' Subscription lists, SNS events

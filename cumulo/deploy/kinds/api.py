@@ -99,7 +99,11 @@ class HttpApi(Kind):
 
     def attributes(self, spec: ApiSpec, arns: Arns) -> Attributes:
         """``Ref`` is the API id, ``ApiEndpoint`` its execute-api URL (Outputs give it as the gateway serves it)."""
-        return {**spec.attributes, (spec.logical_id, "Ref"): spec.api_id,
+        stage: Attributes = {}
+        if spec.protocol == "REST" and spec.stage != "$default":     # the stage SAM makes: <Id><Stage>Stage
+            stage = {(f"{spec.logical_id}.Stage", "Ref"): spec.stage,
+                     (f"{spec.logical_id}{re.sub(r'[^A-Za-z0-9]', '', spec.stage)}Stage", "Ref"): spec.stage}
+        return {**stage, **spec.attributes, (spec.logical_id, "Ref"): spec.api_id,
                 (spec.logical_id, "ApiEndpoint"): f"https://{spec.api_id}.execute-api.{arns.region}.amazonaws.com"}
 
     def deployed(self, spec: ApiSpec, deploy: Deploy) -> Attributes:
@@ -174,6 +178,14 @@ def _names(entries: list[Entry], load: Load) -> Attributes:
         attributes[(entry.logical_id, "Ref")] = api_id
         attributes[(entry.logical_id, "ApiEndpoint")] = f"https://{api_id}.execute-api.{load.region}.amazonaws.com"
         attributes[(entry.logical_id, "RootResourceId")] = api_id[:6]
+        if entry.type == REST_API_TYPE and "StageName" in entry.properties:    # the stage SAM makes, by its names
+            try:
+                stage = plain(resolve(entry.properties["StageName"], load.plain))
+            except IntrinsicError:
+                continue
+            if isinstance(stage, str):
+                attributes[(f"{entry.logical_id}.Stage", "Ref")] = stage
+                attributes[(f"{entry.logical_id}{re.sub(r'[^A-Za-z0-9]', '', stage)}Stage", "Ref")] = stage
     return attributes
 
 
