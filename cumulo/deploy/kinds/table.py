@@ -35,9 +35,8 @@ SIMPLE_TABLE_TYPE = "AWS::Serverless::SimpleTable"
 _NAME_MAX = 255
 _TABLE_PROPS = {"TableName", "KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
                 "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification", "TimeToLiveSpecification",
-                "Tags", "DeletionProtectionEnabled", "TableClass"}
+                "Tags", "DeletionProtectionEnabled", "TableClass", "PointInTimeRecoverySpecification"}
 _NOTED = {"SSESpecification": "tables are stored unencrypted in Cumulo's store",
-          "PointInTimeRecoverySpecification": "Cumulo keeps no point-in-time backups",
           "ContributorInsightsSpecification": "Cumulo has no CloudWatch Contributor Insights",
           "KinesisStreamSpecification": "item changes are not copied to a Kinesis stream",
           "OnDemandThroughput": "throughput is not throttled", "WarmThroughput": "throughput is not throttled",
@@ -58,6 +57,7 @@ class TableSpec:
     request: dict[str, Any]                     # CreateTable's request
     ttl: dict[str, Any] | None = None           # TimeToLiveSpecification
     notes: tuple[str, ...] = field(default_factory=tuple)
+    pitr: dict[str, Any] | None = None          # PointInTimeRecoverySpecification (UpdateContinuousBackups')
 
 
 def table_name_for(stack: str, logical_id: str) -> str:
@@ -134,8 +134,9 @@ class Table(Kind):
             except IntrinsicError as exc:
                 raise error(entry.where, exc.message, entry.logical_id, exc.line or entry.line) from None
             request["TableName"] = name
+            pitr = _pitr(props.get("PointInTimeRecoverySpecification"), entry)
             specs.append(TableSpec(entry.logical_id, entry.line, name, arn, stream_arn, label, request, ttl,
-                                   tuple(notes)))
+                                   tuple(notes), pitr))
         return specs
 
     def warnings(self, spec: TableSpec) -> list[str]:
@@ -178,6 +179,9 @@ class Table(Kind):
             if spec.ttl and _boolean(spec.ttl.get("Enabled")):
                 tables.update_ttl({"TableName": spec.name, "TimeToLiveSpecification": {
                     "AttributeName": spec.ttl.get("AttributeName"), "Enabled": True}})
+            if spec.pitr is not None and spec.pitr["PointInTimeRecoveryEnabled"]:
+                tables.call("UpdateContinuousBackups", {"TableName": spec.name,
+                                                        "PointInTimeRecoverySpecification": spec.pitr})
             return
         wanted = self._checked(spec, deploy)
         if not _differences(spec, wanted, current):
@@ -213,6 +217,9 @@ class Table(Kind):
                 "AttributeName": ttl_now["AttributeName"], "Enabled": False}})
         if ttl_wanted and ttl_now != ttl_wanted:
             tables.update_ttl({"TableName": spec.name, "TimeToLiveSpecification": ttl_wanted})
+        if _pitr_now(current) != _pitr_wanted(spec):
+            tables.call("UpdateContinuousBackups", {"TableName": spec.name, "PointInTimeRecoverySpecification":
+                                                    spec.pitr or {"PointInTimeRecoveryEnabled": False}})
 
     def record(self, applied: list[tuple[TableSpec, Any]]) -> dict[str, str]:
         return {spec.logical_id: spec.name for spec, _ in applied}
@@ -235,7 +242,8 @@ def _table(props: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None
         elif key not in _TABLE_PROPS:
             raise IntrinsicError(f"unknown or unsupported property '{key}'")
     request = {k: v for k, v in props.items() if k in _TABLE_PROPS and k not in ("TimeToLiveSpecification",
-                                                                                 "StreamSpecification")}
+                                                                                 "StreamSpecification",
+                                                                                 "PointInTimeRecoverySpecification")}
     stream = props.get("StreamSpecification")
     if stream is not None:
         if not isinstance(stream, dict) or stream.get("StreamViewType") is None:
@@ -316,4 +324,34 @@ def _differences(spec: TableSpec, wanted: dict[str, Any], current: dict[str, Any
         details.append("time to live")
     if bool(current.get("DeletionProtectionEnabled")) != bool(wanted.get("DeletionProtectionEnabled")):
         details.append("deletion protection")
+    if _pitr_now(current) != _pitr_wanted(spec):
+        details.append("point-in-time recovery")
     return details
+
+
+def _pitr(given: Any, entry: Any) -> dict[str, Any] | None:
+    """A template's PointInTimeRecoverySpecification as UpdateContinuousBackups takes it (None: not given)."""
+    if given is None:
+        return None
+    if not isinstance(given, dict):
+        raise error(entry.where, "property PointInTimeRecoverySpecification: needs PointInTimeRecoveryEnabled",
+                    entry.logical_id, entry.line)
+    out: dict[str, Any] = {"PointInTimeRecoveryEnabled": _boolean(given.get("PointInTimeRecoveryEnabled"))}
+    days = given.get("RecoveryPeriodInDays")
+    if days is not None:
+        if not str(days).isdigit() or not 1 <= int(days) <= 35:
+            raise error(entry.where, "property PointInTimeRecoverySpecification: RecoveryPeriodInDays is 1 to 35",
+                        entry.logical_id, entry.line)
+        out["RecoveryPeriodInDays"] = int(days)
+    return out
+
+
+def _pitr_now(current: dict[str, Any]) -> tuple[bool, int]:
+    pitr = current.get("PointInTimeRecovery") or {}
+    return (True, pitr.get("RecoveryPeriodInDays", 35)) if pitr.get("Enabled") else (False, 0)
+
+
+def _pitr_wanted(spec: TableSpec) -> tuple[bool, int]:
+    if spec.pitr is None or not spec.pitr["PointInTimeRecoveryEnabled"]:
+        return (False, 0)
+    return (True, spec.pitr.get("RecoveryPeriodInDays", 35))
