@@ -60,3 +60,30 @@ def test_expired_items_and_deleting_a_table(messages: MessageStore) -> None:
     assert [r[2] for r in messages.tables.expired("t", 200, 10)] == ["a"]
     assert messages.tables.delete_table("t") and messages.tables.get("t", b"b", b"") is None
     assert messages.tables.list_tables() == []
+
+
+def test_a_point_in_time_restore_reads_the_journal_on_every_backend(messages: MessageStore) -> None:
+    """Point-in-time recovery's journal (a stream of records written in the items' transactions) and
+    its reading by time, through the table service, on each backend."""
+    from cumulo.tables.service import TableService
+    from tests.unit.fakes import FakeClock
+
+    clock = FakeClock(1_700_000_000.0)
+    svc = TableService(messages.tables, messages.streams, "us-east-1", "123456789012", clock)
+    svc.call("CreateTable", {"TableName": "src", "BillingMode": "PAY_PER_REQUEST",
+                             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                             "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]})
+    svc.call("UpdateContinuousBackups", {"TableName": "src", "PointInTimeRecoverySpecification": {
+        "PointInTimeRecoveryEnabled": True}})
+    for i in range(3):
+        svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": f"i{i}"}, "v": {"N": "1"}}})
+    clock.advance(5)
+    noted = clock.now()
+    clock.advance(5)
+    svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": "i0"}, "v": {"N": "2"}}})
+    svc.call("DeleteItem", {"TableName": "src", "Key": {"id": {"S": "i1"}}})
+    svc.call("PutItem", {"TableName": "src", "Item": {"id": {"S": "new"}}})
+    svc.call("RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "then",
+                                           "RestoreDateTime": noted})
+    items = sorted(svc.call("Scan", {"TableName": "then"})["Items"], key=lambda i: i["id"]["S"])
+    assert items == [{"id": {"S": f"i{i}"}, "v": {"N": "1"}} for i in range(3)]
