@@ -13,7 +13,7 @@ After the signature verified (``sigv4``: the request's ``principal``), before th
 
 The global condition keys every request carries: ``aws:PrincipalArn``, ``aws:PrincipalAccount``,
 ``aws:PrincipalType``, ``aws:userid`` (from the session), ``aws:SourceIp`` (the client's address),
-``aws:SecureTransport`` (false: the control plane speaks plain HTTP), ``aws:CurrentTime`` and
+``aws:SecureTransport`` (true only for a client on this machine: ``on_this_machine``), ``aws:CurrentTime`` and
 ``aws:EpochTime`` (read only when a policy asks).
 
 ``Settings.iam`` chooses: ``enforce`` (the default) answers a denial with ``AccessDeniedException``
@@ -34,6 +34,7 @@ Two more kinds of caller, both S3's:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any, Mapping, Protocol
 
@@ -51,6 +52,20 @@ _NONE = iam.PolicySet()
 # what S3 lets an account's root user do whatever its bucket's policy says
 _ROOT_ALWAYS = frozenset({"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"})
 
+
+
+def on_this_machine(client: str) -> bool:
+    """``aws:SecureTransport`` for a request from ``client`` (its address; '' for one made inside the
+    platform). The endpoint speaks plain HTTP, which is insecure transport where it crosses a
+    network; a request from a loopback address (a local client, a function through its sandbox's
+    door) never leaves this machine's kernel, so it counts as secure, as TLS would make it: the common
+    "deny insecure transport" statement of templates denies remote plain-HTTP clients only."""
+    if not client:
+        return True
+    try:
+        return ipaddress.ip_address(client.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 class AccessDeniedException(CumuloError):
     """A request its caller's policies do not allow (AWS's message says which and why)."""
@@ -122,7 +137,7 @@ class Authorizer:
             if resource is None:
                 continue
             request = iam.Request(principal, check.action, check.resource, check.context,
-                                  source_ip=client or None, secure_transport=False)
+                                  source_ip=client or None, secure_transport=on_this_machine(client))
             decision = iam.evaluate(request, _NONE, resource)
             if not decision:
                 if self.mode == "audit":
@@ -141,7 +156,7 @@ class Authorizer:
                 if held:
                     context = {**held, **context}
             request = iam.Request(principal, check.action, check.resource, context,
-                                  source_ip=client or None, secure_transport=False)
+                                  source_ip=client or None, secure_transport=on_this_machine(client))
             resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
             decision = iam.evaluate(request, policies, resource, _is_key(check.resource, resource))
             if not decision and not self._granted(decision, principal, check.action, check.resource, context):
@@ -165,7 +180,7 @@ class Authorizer:
             return None
         principal = self.caller(signer)
         merged = {**self.resources.resource_context(resource), **context}
-        request = iam.Request(principal, action, resource, merged, source_ip=client or None, secure_transport=False)
+        request = iam.Request(principal, action, resource, merged, source_ip=client or None, secure_transport=on_this_machine(client))
         policy = self.resources.resource_policy(resource)
         decision = iam.evaluate(request, self.roles.policies_for(signer.role_arn or ""), policy,
                                 _is_key(resource, policy))

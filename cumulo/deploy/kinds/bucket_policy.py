@@ -8,8 +8,9 @@ access sets the bucket's ``PublicAccessBlockConfiguration`` as it must on AWS. A
 set again; one the template drops is deleted from its bucket (if that bucket still exists). ``Ref``
 answers ``<stack>-<LogicalId>``.
 
-A statement denying requests without TLS (``aws:SecureTransport`` false) is warned about: Cumulo's
-endpoint is plain HTTP, so it denies every request but the policy's own operations, the owner's too.
+A statement denying requests without TLS (``aws:SecureTransport`` false) is noted: Cumulo's endpoint is
+plain HTTP, so it denies requests from other machines; those from this machine (loopback: local
+clients, functions through their sandbox's door) count as secure transport (``authorize.on_this_machine``).
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def _read(entry: Entry, props: dict[str, Any]) -> BucketPolicySpec:
     notes = []
     if _denies_plain_http(text):
         notes.append(f"{entry.logical_id}: a statement denies requests without TLS (aws:SecureTransport false); "
-                     "Cumulo's endpoint is plain HTTP, so it denies every request to the bucket (the owner's too) "
-                     "but the bucket-policy operations")
+                     "Cumulo's endpoint is plain HTTP: requests from this machine (loopback, its functions) count "
+                     "as secure transport, requests from other machines are denied")
     return BucketPolicySpec(entry.logical_id, entry.line, to_str(bucket), text, tuple(notes))
 
 

@@ -101,8 +101,11 @@ def test_conditions_see_the_request_context() -> None:
     secure_only = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "sqs:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
-    with pytest.raises(AccessDeniedException, match="explicit deny"):     # the control plane speaks plain HTTP
-        authorizer(Roles(secure_only)).authorize(SESSION, SEND)
+    # plain HTTP: insecure transport from another machine, secure from this one (never on a network)
+    with pytest.raises(AccessDeniedException, match="explicit deny"):
+        authorizer(Roles(secure_only)).authorize(SESSION, SEND, "10.1.2.3")
+    for here in ("127.0.0.1", "127.8.9.10", "::1", ""):
+        authorizer(Roles(secure_only)).authorize(SESSION, SEND, here)
 
 
 def test_every_check_of_an_operation_must_pass() -> None:
