@@ -27,7 +27,7 @@ from cumulo.api import authz            # pure: what an API call asks IAM (state
 from cumulo.config import Settings
 from cumulo.errors import (
     CumuloError, InvalidParameterValueException, ProvisionedConcurrencyConfigNotFoundException,
-    ResourceNotFoundException,
+    ResourceNotFoundException, ServiceError,
 )
 from cumulo.identity.service import Identity
 from cumulo.functions.control import CodeSource, FunctionService
@@ -1034,6 +1034,8 @@ class Cumulo:
                                                                  dedup_id)
             return InvocationResult(202, b"", config.version, request_id)
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
+        if config.kms_key_arn and config.environment:
+            self._environment_key(config.kms_key_arn)
         self._sync_limits()
         request = InvocationRequest(data, invocation_type, log_type, client_context, identity, trace_header=trace_header)
         return self._runtime().invoke(config, request, invoked_arn)
@@ -1048,10 +1050,20 @@ class Cumulo:
         work (``edge.server.Readiness.pending``); while it has none and nothing else is in flight, a
         short invocation is awaited by polling (``Settings.spin_us``)."""
         config, invoked_arn = self.functions.resolve_for_invoke(name, qualifier)
+        if config.kms_key_arn and config.environment:
+            self._environment_key(config.kms_key_arn)
         self._sync_limits()
         request = InvocationRequest(payload, invocation_type, log_type, client_context, identity,
                                     trace_header=trace_header)
         return await self._runtime().invoke_on_loop(config, request, invoked_arn, executor, busy)
+
+    def _environment_key(self, arn: str) -> None:
+        """A function whose ``KMSKeyArn`` names a key of Cumulo's that cannot decrypt (disabled,
+        pending deletion) is not run, with Lambda's error (502), as on AWS where its environment
+        could not be opened; a key Cumulo does not keep is not checked (docs/secrets.md)."""
+        refused = self.kms.usable_for_decrypt(arn)
+        if refused is not None:
+            raise ServiceError(refused[0], refused[1], 502)
 
     # -- logs -----------------------------------------------------------------
     def get_logs(self, name: str, since_ms: int = 0, after_id: int = 0, request_id: str | None = None,

@@ -230,6 +230,22 @@ class KeyService:
                 raise KmsError("NotFoundException", f"Grant ID {grant_id} not found")
             self._put_grants(key_id, kept)
 
+    def usable_for_decrypt(self, ref: str) -> tuple[str, str] | None:
+        """Why the key ``ref`` names cannot decrypt now, as Lambda says it of a function's
+        ``KMSKeyArn`` (its error code and message), or None: enabled, or a key Cumulo does not keep."""
+        try:
+            doc = self._doc(ref)
+        except KmsError:
+            return None
+        if doc["KeyState"] == "Disabled":
+            return ("KMSDisabledException", "Lambda was unable to decrypt the environment variables because the KMS "
+                                            "key used is disabled. Please check the function's KMS key settings.")
+        if doc["KeyState"] != "Enabled":
+            return ("KMSInvalidStateException", "Lambda was unable to decrypt the environment variables because the "
+                                                "KMS key used is in an invalid state for Decrypt. Please check the "
+                                                "function's KMS key settings.")
+        return None
+
     def grants_on(self, ref: str) -> list[dict[str, Any]]:
         """Every grant on the key ``ref`` names ([] for no such key)."""
         try:

@@ -172,6 +172,20 @@ def test_a_functions_kms_key_arn_is_kept(server: CumuloServer) -> None:
     assert made["KMSKeyArn"] == key
     assert lam.get_function_configuration(FunctionName="with-key")["KMSKeyArn"] == key
     assert json.loads(lam.invoke(FunctionName="with-key")["Payload"].read()) == "value"
+    # the key honoured: disabled, or pending deletion, the function's environment cannot be opened
+    kms.disable_key(KeyId=key)
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName="with-key")
+    assert code(caught) == "KMSDisabledException" and caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+    kms.enable_key(KeyId=key)
+    assert json.loads(lam.invoke(FunctionName="with-key")["Payload"].read()) == "value"
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName="with-key")
+    assert code(caught) == "KMSInvalidStateException"
+    kms.cancel_key_deletion(KeyId=key)
+    kms.enable_key(KeyId=key)
+    assert json.loads(lam.invoke(FunctionName="with-key")["Payload"].read()) == "value"
     lam.update_function_configuration(FunctionName="with-key", KMSKeyArn="")
     assert "KMSKeyArn" not in lam.get_function_configuration(FunctionName="with-key")
     with pytest.raises(ClientError) as caught:
