@@ -179,6 +179,7 @@ class Cumulo:
                                         s.home / "master.key", os.environ.get("CUMULO_MASTER_KEY", ""))
         except BaseException:       # refused: nothing of the database's pool (its wake-up listener) stays
             if self._database is not None:
+                self.messages.close()
                 self._database.close()
             raise
         self.store.seal_environments(self.keyring)    # functions' environment variables, sealed at rest
