@@ -50,7 +50,7 @@ from cumulo.gateway.routing import RouteMatch, RouteTable
 from cumulo.gateway.service import cors_config
 from cumulo.gateway import websocket as ws
 from cumulo.gateway.identity import identity_values
-from cumulo.gateway.lambda_auth import MalformedAuthorizerResponse, parse_verdict
+from cumulo.gateway.lambda_auth import MalformedAuthorizerResponse, Verdict, parse_verdict
 from cumulo.store.base import LogRecord
 
 __all__ = ["Gateway", "MAX_BODY_BYTES", "access_log_group"]
@@ -561,7 +561,8 @@ class Gateway:
 
     async def _ws_authorize(self, api: HttpApi, stage: Stage, route: Route, live: _Live) -> GatewayResponse | None:
         """``$connect``'s Lambda REQUEST authorizer: None (allowed; its context kept on the connection) or the
-        refusal (401 missing identity or ``Unauthorized``, 403 denied, 500 failed)."""
+        refusal (401 missing identity or ``Unauthorized``, 403 denied, 500 failed). With identity sources and a
+        TTL its verdict is cached per their values, as API Gateway caches it."""
         authorizer = api.authorizer(route.authorizer_id)
         if authorizer is None or authorizer.kind not in ("REQUEST", "TOKEN"):
             return message(500, "Internal Server Error")
@@ -569,12 +570,28 @@ class Gateway:
         sources = tuple(ws.identity_source_as_http(s) for s in authorizer.identity_sources)
         request = HttpRequest("GET", "/", info.raw_query, info.headers, b"", info.source_ip, "", 0, api.api_id,
                                info.domain_name, stage.name)
-        if sources and identity_values(sources, request, stage.variables, {}) is None:
+        values = identity_values(sources, request, stage.variables, {}) if sources else []
+        if values is None:
             return message(401, "Unauthorized")
         arn = f"arn:aws:execute-api:{self.cumulo.arns.region}:{self.cumulo.arns.account}:{api.api_id}/{stage.name}/$connect"
-        event = ws.connect_authorizer_event(info, arn, stage.variables, _request_id(), int(time.time() * 1000))
         started = time.monotonic()
-        call = asyncio.ensure_future(self._invoke(authorizer.function, orjson.dumps(event)))
+        cache_key = ("ws", api.api_id, authorizer.authorizer_id, tuple(values))
+        cached = self.access.verdicts.get(cache_key) if values and authorizer.ttl_seconds > 0 else None
+        verdict = cached or await self._ws_call_authorizer(authorizer.function, info, arn, stage)
+        if isinstance(verdict, GatewayResponse):
+            return verdict
+        if cached is None and values:
+            self.access.verdicts.put(cache_key, verdict, authorizer.ttl_seconds)
+        if not verdict.allows(arn):
+            return message(403, "Forbidden")
+        info.authorizer = {**verdict.context, "principalId": verdict.principal_id or "",
+                           "integrationLatency": int((time.monotonic() - started) * 1000)}
+        return None
+
+    async def _ws_call_authorizer(self, function: str, info: ws.Connection, arn: str,
+                                  stage: Stage) -> Verdict | GatewayResponse:
+        event = ws.connect_authorizer_event(info, arn, stage.variables, _request_id(), int(time.time() * 1000))
+        call = asyncio.ensure_future(self._invoke(function, orjson.dumps(event)))
         call.add_done_callback(discard_result)
         try:
             result = await asyncio.wait_for(asyncio.shield(call), AUTHORIZER_TIMEOUT_S)
@@ -587,14 +604,9 @@ class Gateway:
                 unauthorized = False
             return message(401, "Unauthorized") if unauthorized else message(500, "Internal Server Error")
         try:
-            verdict = parse_verdict(result.payload, False)
+            return parse_verdict(result.payload, False)
         except MalformedAuthorizerResponse:
             return message(500, "Internal Server Error")
-        if not verdict.allows(arn):
-            return message(403, "Forbidden")
-        info.authorizer = {**verdict.context, "principalId": verdict.principal_id or "",
-                           "integrationLatency": int((time.monotonic() - started) * 1000)}
-        return None
 
     def _ws_metrics(self, info: ws.Connection, *metrics: tuple[str, float, str]) -> None:
         """AWS/ApiGateway's WebSocket metrics (ConnectCount, MessageCount, IntegrationError, ClientError,

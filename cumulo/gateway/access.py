@@ -94,6 +94,11 @@ class AccessControl:
             return Admission(failure.response)
 
     # -- throttles ------------------------------------------------------------------
+    @property
+    def verdicts(self) -> VerdictCache:
+        """Lambda authorizers' cached verdicts (WebSocket APIs' $connect keeps its own keys here too)."""
+        return self._verdicts
+
     def throttle(self, api: HttpApi, stage: Stage, route: Route) -> GatewayResponse | None:
         """The account's and the stage route's token buckets (a WebSocket message's only admission)."""
         return self._throttle(api, stage, route)

@@ -75,7 +75,8 @@ def handler(event, context):
 AUTHORIZER = """
 def handler(event, context):
     token = event["headers"].get("Auth") or event["headers"].get("auth")
-    effect = "Allow" if token == "letmein" else "Deny"
+    print("AUTH " + str(token))
+    effect = "Allow" if str(token).startswith("letmein") else "Deny"
     return {"principalId": "user-1", "context": {"user": "ann"},
             "policyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
@@ -415,6 +416,30 @@ def test_connect_authorizer(chat: Chat) -> None:
         assert ctx["authorizer"]["principalId"] == "user-1" and ctx["authorizer"]["user"] == "ann"
     finally:
         client.close()
+
+
+def test_connect_authorizer_verdicts_are_cached_per_identity(chat: Chat) -> None:
+    url = chat.outputs["GuardedURI"]
+    for _ in range(3):                                   # AuthorizerResultTtlInSeconds: 300 by default
+        connect(url, {"Auth": "letmein-cached"}).close()
+    with pytest.raises(Refused):
+        connect(url, {"Auth": "denied-cached"})
+    with pytest.raises(Refused):
+        connect(url, {"Auth": "denied-cached"})          # the cached Deny
+    logs = chat.server.aws("logs")
+    group = next(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
+                 if "AuthorizerFunction" in g["logGroupName"])
+
+    def seen(token: str) -> int:
+        events = logs.filter_log_events(logGroupName=group, filterPattern=f'"AUTH {token}"')["events"]
+        return len(events)
+
+    deadline = time.monotonic() + 10
+    while (seen("letmein-cached") < 1 or seen("denied-cached") < 1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert (seen("letmein-cached"), seen("denied-cached")) == (1, 1)
+    logs.close()
 
 
 def test_protocol_faults_and_limits_close_the_connection(chat: Chat) -> None:
