@@ -1,7 +1,8 @@
 """The subset of AWS's ``apigatewayv2`` API (REST-JSON, ``/v2/apis/...``) that HTTP and WebSocket APIs need.
 
-boto3's ``apigatewayv2`` client can create an API, its Lambda proxy integrations,
-routes, stages (with throttling) and authorizers (JWT and Lambda), and read and
+boto3's ``apigatewayv2`` client can create an API, its Lambda proxy integrations (HTTP APIs also service
+integrations by ``integrationSubtype`` with ``requestParameters`` and ``credentialsArn``, and ``HTTP_PROXY``
+ones: docs/gateway.md, Integrations), routes, stages (with throttling) and authorizers (JWT and Lambda), and read and
 delete them. Names on the wire are camelCase, as AWS's are. WebSocket APIs (``protocolType``
 ``WEBSOCKET`` with a ``routeSelectionExpression``) take the same integrations, routes (``$connect``,
 ``$disconnect``, ``$default``, custom keys), stages and REQUEST authorizers, plus route responses
@@ -61,9 +62,17 @@ def _route_doc(r: Route) -> dict[str, Any]:
 
 
 def _integration_doc(c: Cumulo, i: Integration) -> dict[str, Any]:
-    return {"integrationId": i.integration_id, "integrationType": "AWS_PROXY", "integrationMethod": "POST",
-            "integrationUri": c.arns.function(*_split(i.function)), "payloadFormatVersion": i.payload_version,
-            "timeoutInMillis": i.timeout_ms, "connectionType": "INTERNET"}
+    doc: dict[str, Any] = {"integrationId": i.integration_id, "integrationType": i.integration_type,
+                           "payloadFormatVersion": i.payload_version, "timeoutInMillis": i.timeout_ms,
+                           "connectionType": "INTERNET"}
+    if i.integration_subtype:
+        doc.update(integrationSubtype=i.integration_subtype, credentialsArn=i.credentials,
+                   requestParameters=dict(i.request_parameters))
+    elif i.integration_type == "HTTP_PROXY":
+        doc.update(integrationUri=i.integration_uri, integrationMethod=i.integration_method)
+    else:
+        doc.update(integrationMethod="POST", integrationUri=c.arns.function(*_split(i.function)))
+    return doc
 
 
 def _split(function: str) -> tuple[str, str | None]:
@@ -174,14 +183,28 @@ def delete_api(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
 def create_integration(c: Cumulo, request: Request, p: dict[str, str]) -> Reply:
     doc = request.json()
     _api(c, p)
-    if doc.get("integrationType") != "AWS_PROXY":
-        raise BadRequestException("Only integrationType AWS_PROXY (Lambda proxy) is supported")
+    kind, subtype = doc.get("integrationType"), doc.get("integrationSubtype")
+    if kind not in ("AWS_PROXY", "HTTP_PROXY"):
+        raise BadRequestException("integrationType must be AWS_PROXY (a function, or a service with an "
+                                  "integrationSubtype) or HTTP_PROXY")
     ws = _api(c, p).protocol == "WEBSOCKET"
     if ws and doc.get("payloadFormatVersion", "1.0") != "1.0":
         raise BadRequestException("WebSocket APIs' integrations use payloadFormatVersion 1.0")
-    integration = c.apis.create_integration(p["api"], _function_of(doc.get("integrationUri", "")),
-                                            doc.get("payloadFormatVersion", "1.0" if ws else "2.0"),
-                                            doc.get("timeoutInMillis"))
+    fields: dict[str, Any] = {}
+    if kind == "HTTP_PROXY" or subtype:
+        if ws:
+            raise BadRequestException("WebSocket APIs' integrations here are Lambda proxy integrations")
+        parameters = doc.get("requestParameters") or {}
+        if not isinstance(parameters, dict):
+            raise BadRequestException("requestParameters must be a map")
+        fields = {"integration_type": kind, "integration_subtype": str(subtype or ""),
+                  "request_parameters": {str(k): str(v) for k, v in parameters.items()},
+                  "credentials": str(doc.get("credentialsArn") or ""),
+                  "integration_uri": str(doc.get("integrationUri") or "") if kind == "HTTP_PROXY" else "",
+                  "integration_method": str(doc.get("integrationMethod") or "ANY") if kind == "HTTP_PROXY" else ""}
+    integration = c.apis.create_integration(p["api"], "" if fields else _function_of(doc.get("integrationUri", "")),
+                                            doc.get("payloadFormatVersion", "1.0" if ws or fields else "2.0"),
+                                            doc.get("timeoutInMillis"), **fields)
     return json_reply(_integration_doc(c, integration), 201)
 
 

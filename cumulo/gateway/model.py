@@ -254,6 +254,19 @@ class Integration:
     function: str
     payload_version: str = "2.0"
     timeout_ms: int = INTEGRATION_TIMEOUT_MS
+    integration_type: str = "AWS_PROXY"        # as Route's: a subtype's service action, or HTTP_PROXY
+    integration_subtype: str = ""
+    request_parameters: dict[str, str] = field(default_factory=dict)
+    credentials: str = ""
+    integration_uri: str = ""
+    integration_method: str = ""
+
+    def route_fields(self) -> dict[str, Any]:
+        """What a route targeting this integration carries of it."""
+        return {"function": self.function, "payload_version": self.payload_version, "timeout_ms": self.timeout_ms,
+                "integration_type": self.integration_type, "integration_subtype": self.integration_subtype,
+                "request_parameters": dict(self.request_parameters), "credentials": self.credentials,
+                "integration_uri": self.integration_uri, "integration_method": self.integration_method}
 
 
 @dataclass(frozen=True)

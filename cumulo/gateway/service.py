@@ -67,11 +67,17 @@ class ApiService:
         return api
 
     def create_integration(self, api_id: str, function: str, payload_version: str = "2.0",
-                           timeout_ms: int | None = None) -> Integration:
-        parse_function_ref(function)
+                           timeout_ms: int | None = None, **fields: Any) -> Integration:
+        """A Lambda proxy integration to ``function``, or (``function`` '') a service or HTTP proxy integration
+        described by ``fields`` (``integration_type``, ``integration_subtype``, ``request_parameters``,
+        ``credentials``, ``integration_uri``, ``integration_method``)."""
+        if function or not fields:
+            parse_function_ref(function)
         integration = Integration(new_api_id()[:7], function, payload_version,
-                                  INTEGRATION_TIMEOUT_MS if timeout_ms is None else timeout_ms)
-        Route("$default", function, payload_version, integration.timeout_ms)   # same checks as a route's
+                                  INTEGRATION_TIMEOUT_MS if timeout_ms is None else timeout_ms, **fields)
+        Route("$default", "", payload_version, integration.timeout_ms,
+              **{k: v for k, v in integration.route_fields().items()
+                 if k not in ("function", "payload_version", "timeout_ms")})   # same checks as a route's
         api = self.get_api(api_id)
         self._save(dataclasses.replace(api, integrations=(*api.integrations, integration)))
         return integration
@@ -118,8 +124,7 @@ class ApiService:
             integration = next((i for i in api.integrations if i.integration_id == integration_id), None)
             if integration is None:
                 raise NotFoundException(f"Unable to find Integration with id '{integration_id}'")
-            changes.update(integration_id=integration_id, function=integration.function,
-                           payload_version=integration.payload_version, timeout_ms=integration.timeout_ms)
+            changes.update(integration_id=integration_id, **integration.route_fields())
         authorizer_id = changes.get("authorizer_id")
         if authorizer_id and api.authorizer(authorizer_id) is None:
             raise NotFoundException(f"Unable to find Authorizer with id '{authorizer_id}'")
@@ -138,9 +143,7 @@ class ApiService:
         authorizer_id = options.get("authorizer_id", "")
         if authorizer_id and api.authorizer(authorizer_id) is None:
             raise NotFoundException(f"Unable to find Authorizer with id '{authorizer_id}'")
-        route = Route(route_key, integration.function if integration else "",
-                      integration.payload_version if integration else "2.0",
-                      integration.timeout_ms if integration else INTEGRATION_TIMEOUT_MS,
+        route = Route(route_key, **(integration.route_fields() if integration else {"function": ""}),
                       integration_id=integration_id, **options)
         self._save(api.with_route(route))
         return route

@@ -49,6 +49,7 @@ class App:
         self.server = server
         self.outputs = dict(OUTPUT.findall(server.output))
         self.sqs, self.sfn = server.aws("sqs"), server.aws("stepfunctions")
+        self.legacy_url = ""
 
     def request(self, method: str, url: str, body: Any = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -79,7 +80,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
                           "--parameter", f"LegacyUrl=http://127.0.0.1:{legacy.server_address[1]}")
     try:
         server.wait_for_output("Stop with Ctrl-C", timeout=60)
-        yield App(server)
+        found = App(server)
+        found.legacy_url = f"http://127.0.0.1:{legacy.server_address[1]}"
+        yield found
     finally:
         server.close()
         legacy.shutdown()
@@ -251,3 +254,32 @@ def test_rest_dynamodb_integration_with_foreach_templates(app: App) -> None:
     assert (status, json.loads(data)) == (200, {"id": "o-1", "total": 12.5, "items": ["tea", 'say "hi"']})
     status, _, data = app.request("GET", base + "/orders/none")
     assert (status, json.loads(data)) == (404, {"message": "no such order"})
+
+
+def test_the_same_integrations_made_with_boto3_apigatewayv2(app: App) -> None:
+    iam, v2 = app.server.aws("iam"), app.server.aws("apigatewayv2")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "apigateway.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="boto3-api-sqs", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="boto3-api-sqs", PolicyName="send", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}))
+    api = v2.create_api(Name="made-by-boto3", ProtocolType="HTTP")["ApiId"]
+    sqs = v2.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationSubtype="SQS-SendMessage",
+                                CredentialsArn=role, PayloadFormatVersion="1.0",
+                                RequestParameters={"QueueUrl": app.outputs["RestQueueUrl"],
+                                                   "MessageBody": "$request.body.text"})
+    assert sqs["IntegrationSubtype"] == "SQS-SendMessage" and sqs["CredentialsArn"] == role
+    proxy = v2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                  IntegrationUri=app.legacy_url + "/v2/{proxy}", PayloadFormatVersion="1.0")
+    v2.create_route(ApiId=api, RouteKey="POST /send", Target=f"integrations/{sqs['IntegrationId']}")
+    v2.create_route(ApiId=api, RouteKey="ANY /{proxy+}", Target=f"integrations/{proxy['IntegrationId']}")
+    listed = {i["IntegrationId"]: i for i in v2.get_integrations(ApiId=api)["Items"]}
+    assert listed[proxy["IntegrationId"]]["IntegrationUri"].endswith("/v2/{proxy}")
+    gateway = app.outputs["ApiEndpoint"].rsplit("/", 1)[0]
+    status, _, data = app.request("POST", f"{gateway}/{api}/send", b'{"text": "from boto3\'s API"}')
+    assert status == 200 and "SendMessageResponse" in json.loads(data), data
+    [message] = _receive(app, app.outputs["RestQueueUrl"])
+    assert message["Body"] == "from boto3's API"
+    app.sqs.delete_message(QueueUrl=app.outputs["RestQueueUrl"], ReceiptHandle=message["ReceiptHandle"])
+    status, _, data = app.request("GET", f"{gateway}/{api}/a/b?c=d")
+    assert status == 200 and json.loads(data)["path"] == "/v2/a/b?c=d"
