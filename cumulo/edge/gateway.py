@@ -82,7 +82,6 @@ UrlIam = Callable[[Request, str], "dict[str, Any] | None"]
 # signer may execute-api:ManageConnections there
 ManageIam = Callable[[Request, str, bool], bool]
 
-CONNECTIONS = "@connections"
 AUTHORIZER_TIMEOUT_S = 10.0
 INSIDE = "inside"          # Request.note of a request through the door in the functions' namespace
 MAX_IN_FLIGHT = 100       # one connection's messages being integrated at once; more are answered Too Many Requests
