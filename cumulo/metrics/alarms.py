@@ -246,7 +246,7 @@ class Alarms:
             for key in ("OKActions", "AlarmActions", "InsufficientDataActions"):
                 config.setdefault(key, [])
             config.update(suppressor or {})
-            keep = {k: old[k] for k in ("pending", "left_alarm_at", "ActionsSuppressedBy", "ActionsSuppressedReason")
+            keep: dict[str, Any] = {k: old[k] for k in ("pending", "left_alarm_at", "ActionsSuppressedBy", "ActionsSuppressedReason")
                     if old is not None and suppressor is not None and k in old}
             doc = {**config, **keep, "AlarmArn": self.arn(name), "AlarmConfigurationUpdatedTimestamp": now,
                    "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",

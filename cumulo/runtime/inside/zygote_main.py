@@ -352,7 +352,7 @@ _SDK_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_S
 def _own_sdk_settings() -> None:
     boto3 = sys.modules.get("boto3")
     if boto3 is not None and any(name in os.environ for name in _SDK_SETTINGS):
-        boto3.DEFAULT_SESSION = None   # the next boto3.client() makes a session of the function's own
+        setattr(boto3, "DEFAULT_SESSION", None)   # the next boto3.client() makes a session of the function's own
 
 
 def _forget_bundled(folders: list[str]) -> None:
