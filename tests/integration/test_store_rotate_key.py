@@ -67,11 +67,11 @@ def counts_of(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
     return {k: int(v) for k, v in (line.split("\t") for line in done.stdout.splitlines())}
 
 
-def files_hold_nothing_planted(home: Path) -> None:
+def files_hold_nothing_planted(home: Path, *more: str) -> None:
     for path in home.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            for value in PLANTED.values():
+            for value in (*PLANTED.values(), *more):
                 assert (value if isinstance(value, bytes) else value.encode()) not in data, path
 
 
@@ -88,6 +88,7 @@ def test_rotate_key_reseals_everything_and_the_old_key_opens_nothing(tmp_path: P
     home = tmp_path / "home"
     with Cumulo(home=home) as c:
         planted = plant(c, code)
+    files_hold_nothing_planted(home, planted["key_secret"])      # sealed as written, before any rotation
     old = (home / "master.key").read_text().strip()
     done = cli(home, "store", "rotate-key")
     assert done.returncode == 0, done.stderr
@@ -110,7 +111,7 @@ def test_rotate_key_reseals_everything_and_the_old_key_opens_nothing(tmp_path: P
                 ring.open_sealed(version["sealed"], f"secretsmanager:{doc['ARN']}:{vid}")
         read_back(c, planted)
         assert c.invoke("fn", b"{}").json() == PLANTED["env"]
-    files_hold_nothing_planted(home)
+    files_hold_nothing_planted(home, planted["key_secret"])      # the access key's secret is sealed too
     # unchanged boto3, signed with the rotated access key
     server = CumuloServer(home)
     try:
