@@ -764,6 +764,9 @@ def _subprotocol(payload: bytes) -> list[tuple[str, str]]:
 
 def _iso(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"
+PROXY_MAX_RESPONSE = 10 * 1024 * 1024     # API Gateway's response payload limit
+
+
 def _forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes, timeout_s: float) -> GatewayResponse:
     """One request to an HTTP backend (in a worker thread); its answer, framing headers dropped (the edge frames
     the response), redirects not followed, as API Gateway relays them."""
@@ -782,7 +785,9 @@ def _forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes,
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body or None)
         answer = connection.getresponse()
-        data = answer.read()
+        data = answer.read(PROXY_MAX_RESPONSE + 1)
+        if len(data) > PROXY_MAX_RESPONSE:
+            raise ValueError("the backend's response is over API Gateway's 10 MB")
         kept = [("x-amzn-Remapped-Date", v) if k.lower() == "date" else (k, v) for k, v in answer.getheaders()
                 if k.lower() not in PROXY_HOP_HEADERS]      # the edge gives the answer its own Date
         return GatewayResponse(answer.status, kept, data)

@@ -240,10 +240,17 @@ def service_response(subtype: str, status: int, body: bytes, request_id: str) ->
 # -- HTTP proxies --------------------------------------------------------------------------------
 def proxy_url(uri: str, path: Mapping[str, str], raw_query: str) -> str:
     """The backend URL a ``HTTP_PROXY`` integration requests: ``{name}`` (and ``{name+}``) in ``uri`` filled with
-    the route's path parameters (the greedy ``proxy`` keeps its slashes), the client's query string appended."""
+    the route's path parameters (the greedy ``proxy`` keeps its slashes, its dot segments encoded), the client's
+    query string appended."""
     def fill(m: re.Match[str]) -> str:
         name = m[1].rstrip("+")
-        return quote(path.get(name, ""), safe="/" if m[1].endswith("+") or name == "proxy" else "")
+        value = path.get(name, "")
+        if not (m[1].endswith("+") or name == "proxy"):
+            return quote(value, safe="")
+        # A greedy value keeps its slashes, but a "." or ".." segment is sent encoded: the backend must not
+        # resolve it to a path outside the integration's own (/public/{proxy} and "../admin").
+        return "/".join("%2E" * len(seg) if seg in (".", "..") else quote(seg, safe="")
+                        for seg in value.split("/"))
 
     url = re.sub(r"\{([A-Za-z0-9_.-]+\+?)\}", fill, uri)
     if raw_query:

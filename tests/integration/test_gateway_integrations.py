@@ -181,6 +181,8 @@ def test_the_strangler_fig_on_an_http_api(app: App) -> None:
     assert seen["method"] == "POST" and seen["path"] == "/legacy/a%20b/c?x=1&x=2" and seen["body"] == "hello"
     assert seen["headers"]["x-client"] == "tests" and seen["headers"]["content-type"] == "text/plain"
     assert seen["headers"]["host"].startswith("127.0.0.1:") and seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    status, _, data = app.request("GET", base + "/public/../../admin")    # no way out of the integration's path
+    assert status == 200 and json.loads(data)["path"] == "/public/%2E%2E/%2E%2E/admin"
 
 
 def test_the_strangler_fig_on_rest_apis(app: App) -> None:

@@ -109,6 +109,8 @@ def test_proxy_urls_fill_path_parameters_and_keep_the_query() -> None:
         "http://legacy:8080/a/b%20c?x=1&y=2"
     assert proxy_url("https://h/pets/{id}?fixed=1", {"id": "../x"}, "q=2") == "https://h/pets/..%2Fx?fixed=1&q=2"
     assert proxy_url("http://h/base", {}, "") == "http://h/base"
+    assert proxy_url("http://h/public/{proxy}", {"proxy": "../admin/./x/.."}, "") == \
+        "http://h/public/%2E%2E/admin/%2E/x/%2E%2E"
 
 
 @pytest.mark.parametrize("fields,message", [
