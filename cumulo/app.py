@@ -36,7 +36,7 @@ from cumulo.functions.permissions import FunctionPolicies
 from cumulo.functions.urls import FunctionUrls
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
-from cumulo.invoke.concurrency import ConcurrencyLimiter
+from cumulo.invoke.concurrency import ConcurrencyLimiter, allocate, even_share
 from cumulo.functions.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, InvocationType, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
@@ -550,7 +550,8 @@ class Cumulo:
 
                 workers.append(Heartbeat(self._database, lambda: self.queues.endpoint or self.endpoint_url,
                                          lambda: {"in_flight": self.limiter.total},
-                                         self.limiter.set_share))    # limits shared by the live nodes
+                                         self.limiter, allocate, even_share,      # limits leased by demand
+                                         sync=self._sync_limits))
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)

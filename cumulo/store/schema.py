@@ -14,7 +14,8 @@ __all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "SHARED_VERS
 
 DOCUMENTS_VERSION = 1       # functions, versions, aliases, keys, documents, logs …
 MESSAGES_VERSION = 2        # queues, streams, tables, executions, leases, objects … (2: S3 versioning)
-SHARED_VERSION = 1          # PostgreSQL only: objects' bodies, metric data, traces, shared keys (files on SQLite)
+SHARED_VERSION = 2          # PostgreSQL only: objects' bodies, metric data, traces, shared keys (files on SQLite);
+                            # 2: the nodes' leased concurrency shares
 
 
 class SchemaTooNew(RuntimeError):

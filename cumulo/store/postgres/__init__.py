@@ -35,7 +35,7 @@ __all__ = ["PostgresMessageStore", "PostgresStore", "Database", "is_postgres_url
 
 SCHEMA = (queues.SCHEMA + streams.SCHEMA + tables.SCHEMA + executions.SCHEMA + leases.SCHEMA + objects.SCHEMA
           + nodes.SCHEMA)
-SHARED_SCHEMA = bodies.SCHEMA + metrics.SCHEMA + keys.SCHEMA + traces.SCHEMA
+SHARED_SCHEMA = bodies.SCHEMA + metrics.SCHEMA + keys.SCHEMA + traces.SCHEMA + nodes.SHARES_SCHEMA
 
 
 class PostgresMessageStore:

@@ -1,7 +1,15 @@
 """The nodes of a cluster (``cumulo nodes``): each ``cumulo up`` on the database keeps a row fresh
 with a heartbeat every ``HEARTBEAT_S``, with where it listens and its load (invocations in
 flight); a node is live while its row is younger than ``LIVE_S``. Nothing is configured: a node
-joining writes its row, one leaving deletes it, one killed stops refreshing it."""
+joining writes its row, one leaving deletes it, one killed stops refreshing it.
+
+The beat also leases the node's shares of the concurrency limits (``concurrency_shares``, one row
+per node and pool: the limit, the node's demand, what it ``held``): under one advisory lock, the
+node reports its demand, computes every live node's target with the rebalancing rule (the same
+answer on every node), lowers its own share at once to its target, and raises it only as far as
+the others' held shares leave room — so the held shares of the live nodes never add up to more
+than the limit, and a node never admits more than it holds. A node whose beats fail for
+``FENCE_S`` stops admitting (``fence``) before the others take its shares (``LIVE_S``)."""
 
 from __future__ import annotations
 
@@ -10,17 +18,19 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import psycopg
 
 from cumulo.store.ports import now_ms
 from cumulo.store.postgres.database import Database
 
-__all__ = ["Heartbeat", "live_nodes", "SCHEMA", "HEARTBEAT_S", "LIVE_S"]
+__all__ = ["Heartbeat", "Shares", "live_nodes", "SCHEMA", "SHARES_SCHEMA", "HEARTBEAT_S", "LIVE_S", "FENCE_S"]
 
 HEARTBEAT_S = 2.0
 LIVE_S = 10.0
+FENCE_S = LIVE_S / 2
+_SHARES_LOCK = 0x63756D756C6F5348     # pg_advisory_xact_lock key of the shares' rebalancing
 _log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -32,6 +42,26 @@ CREATE TABLE IF NOT EXISTS nodes (
     load TEXT NOT NULL
 );
 """
+
+SHARES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS concurrency_shares (
+    node TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    lim INTEGER NOT NULL,
+    demand INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    PRIMARY KEY (node, pool)
+);
+"""
+
+
+class Shares(Protocol):
+    """What a node's limits offer the beat (``invoke.concurrency.ConcurrencyLimiter``)."""
+
+    def demand(self) -> dict[str, tuple[int, int, int, int]]: ...     # pool -> (limit, share, demand, in flight)
+    def grant(self, leases: dict[str, tuple[int, int]]) -> None: ...   # pool -> (limit, share)
+    def set_share(self, rank: int, nodes: int) -> None: ...
+    def fence(self) -> None: ...
 
 
 def live_nodes(database: Database, now: int) -> list[dict[str, Any]]:
@@ -45,12 +75,20 @@ class Heartbeat:
     """A worker (``ports.Worker``): this node's row, refreshed until it stops."""
 
     def __init__(self, database: Database, endpoint: Callable[[], str], load: Callable[[], dict[str, Any]],
-                 peers: Callable[[int, int], None] | None = None) -> None:
-        """``peers(rank, nodes)`` is told after each beat where this node stands among the live
-        ones (ordered by id): what the concurrency limits are shared by."""
+                 shares: Shares | None = None,
+                 allocate: Callable[[int, dict[str, int]], dict[str, int]] | None = None,
+                 even: Callable[[int, int, int], int] | None = None,
+                 peers: Callable[[int, int], None] | None = None, sync: Callable[[], None] | None = None) -> None:
+        """``shares`` (with the rebalancing rule ``allocate`` and the even split ``even``) are
+        leased at every beat; ``peers(rank, nodes)`` is told after each beat where this node
+        stands among the live ones (ordered by id); ``sync`` is called before the demand is read
+        (the node's limits brought up to date with the store's: an idle node learns a new
+        reservation at its beat, not at its next invocation)."""
         self._database, self._endpoint, self._load, self._peers = database, endpoint, load, peers
+        self._shares, self._allocate, self._even, self._sync = shares, allocate, even, sync
         self.id = f"{socket.gethostname()}|{os.getpid()}"
         self._started = now_ms()
+        self._last_ok = now_ms()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cumulo-heartbeat", daemon=True)
 
@@ -63,8 +101,55 @@ class Heartbeat:
             db.execute("DELETE FROM nodes WHERE seen_ms < %s", (now - 3600_000,))    # long dead
             live = [r[0] for r in db.execute("SELECT id FROM nodes WHERE seen_ms > %s ORDER BY id",
                                              (now - int(LIVE_S * 1000),)).fetchall()]
+            granted = self._lease(db, live) if self._shares is not None and self.id in live else None
+        if self._shares is not None and self.id in live:
+            self._shares.set_share(live.index(self.id), len(live))
+            if granted:
+                self._shares.grant(granted)         # raised only now the larger holds are committed
         if self._peers is not None and self.id in live:
             self._peers(live.index(self.id), len(live))
+        self._last_ok = now
+
+    def _lease(self, db: psycopg.Connection, live: list[str]) -> dict[str, tuple[int, int]]:
+        """This node's shares for the next period (in the beat's transaction)."""
+        assert self._shares is not None and self._allocate is not None and self._even is not None
+        if self._sync is not None:
+            self._sync()
+        report = self._shares.demand()
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (_SHARES_LOCK,))
+        db.execute("DELETE FROM concurrency_shares WHERE node <> ALL(%s)", (live,))    # the dead hold nothing
+        db.execute("DELETE FROM concurrency_shares WHERE node = %s AND pool <> ALL(%s)", (self.id, list(report)))
+        for pool, (limit, share, demand, _) in report.items():
+            db.execute("INSERT INTO concurrency_shares VALUES (%s, %s, %s, %s, %s) ON CONFLICT (node, pool) DO "
+                       "UPDATE SET demand = excluded.demand, lim = excluded.lim, held = "
+                       "CASE WHEN concurrency_shares.lim = excluded.lim THEN concurrency_shares.held "
+                       "ELSE excluded.held END", (self.id, pool, limit, demand, share))
+        rows: dict[str, dict[str, tuple[int, int, int]]] = {}
+        for node, pool, lim, demand, held in db.execute(
+                "SELECT node, pool, lim, demand, held FROM concurrency_shares WHERE pool = ANY(%s)",
+                (list(report),)).fetchall():
+            rows.setdefault(pool, {})[node] = (int(lim), int(demand), int(held))
+        rank = {node: i for i, node in enumerate(live)}
+        granted: dict[str, tuple[int, int]] = {}
+        lowered: dict[str, tuple[int, int]] = {}
+        for pool, (limit, share, _, in_flight) in report.items():
+            seen = rows.get(pool, {})
+            # a live node without a row for this very limit enforces its even part of it
+            current = {n: seen[n][2] if n in seen and seen[n][0] == limit else self._even(limit, rank[n], len(live))
+                       for n in live}
+            demands = {n: seen[n][1] if n in seen and seen[n][0] == limit else 0 for n in live}
+            target = self._allocate(limit, demands)[self.id]
+            room = limit - sum(v for n, v in current.items() if n != self.id)
+            mine = target if target <= share else max(0, min(target, room))
+            if mine < share:
+                lowered[pool] = (limit, mine)
+            held = max(mine, in_flight)         # what runs here still counts until it ends
+            db.execute("UPDATE concurrency_shares SET held = %s, lim = %s WHERE node = %s AND pool = %s",
+                       (held, limit, self.id, pool))
+            granted[pool] = (limit, mine)
+        if lowered:
+            self._shares.grant(lowered)         # lowered before the others may take it (at our commit)
+        return granted
 
     def _run(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
@@ -72,6 +157,8 @@ class Heartbeat:
                 self.beat()
             except psycopg.Error as exc:
                 _log.warning("heartbeat failed: %s", exc)
+                if self._shares is not None and now_ms() - self._last_ok > FENCE_S * 1000:
+                    self._shares.fence()        # the others take our shares at LIVE_S: stop admitting first
 
     def start(self) -> None:
         self.beat()             # listed from the moment the node serves
@@ -85,5 +172,6 @@ class Heartbeat:
         try:
             with self._database.tx() as db:
                 db.execute("DELETE FROM nodes WHERE id = %s", (self.id,))
+                db.execute("DELETE FROM concurrency_shares WHERE node = %s", (self.id,))
         except psycopg.Error:
             pass

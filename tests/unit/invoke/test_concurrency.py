@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cumulo.errors import InvalidParameterValueException, TooManyRequestsException
-from cumulo.invoke.concurrency import ConcurrencyLimiter, Reason, Slot
+from cumulo.invoke.concurrency import UNRESERVED, ConcurrencyLimiter, Reason, Slot, allocate, minimum_share
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT = "ConcurrentInvocationLimitExceeded"
@@ -334,3 +334,53 @@ def test_across_nodes_a_reservation_and_the_account_hold_in_total() -> None:
     nodes[0].release(taken[0])
     nodes[0].set_share(0, 1)                                             # alone again: the whole limit
     assert nodes[0].acquire("reserved") and nodes[0].acquire("reserved")
+
+
+# -- shares leased by demand (allocate: the rebalancing rule) ---------------------------------------
+@given(limit=st.integers(0, 3000), demands=st.lists(st.integers(0, 4000), min_size=1, max_size=12))
+def test_the_rebalanced_shares_add_up_to_the_limit_and_each_node_keeps_its_minimum(
+        limit: int, demands: list[int]) -> None:
+    named = {f"node-{i:02}": d for i, d in enumerate(demands)}
+    shares = allocate(limit, named)
+    assert set(shares) == set(named)
+    assert sum(shares.values()) == limit
+    floor = minimum_share(limit, len(named))
+    assert all(s >= floor for s in shares.values())
+    assert floor >= (1 if limit >= len(named) else 0)
+    if sum(max(d, floor) for d in named.values()) <= limit:          # room for every demand: each gets it
+        assert all(shares[k] >= d for k, d in named.items())
+    for k in named:                  # max-min fair: a node short of its demand got no less than any other
+        if shares[k] < named[k]:     # (but the one of a remainder), beyond the minimum
+            assert all(shares[o] <= max(shares[k] + 1, floor) for o in named)
+    assert allocate(limit, dict(reversed(named.items()))) == shares   # every node computes the same
+
+
+def test_a_busy_node_gets_most_of_a_limit_and_an_idle_one_its_minimum() -> None:
+    assert allocate(10, {"a": 25, "b": 0}) == {"a": 9, "b": 1}
+    assert allocate(1000, {"a": 1000, "b": 0, "c": 3}) == {"a": 834, "b": 83, "c": 83}
+    assert allocate(10, {"a": 0, "b": 0}) == {"a": 5, "b": 5}        # nobody asks: even
+    assert allocate(10, {"a": 4, "b": 0}) == {"a": 7, "b": 3}        # room to spare: split evenly on top
+
+
+def test_the_limiter_reports_its_demand_and_enforces_its_lease() -> None:
+    limiter = ConcurrencyLimiter(100, 10)
+    limiter.load({"r": 10})
+    limiter.set_share(0, 2)                                           # no lease yet: an even part, 5
+    slots = fill(limiter, "r", 5)
+    for _ in range(3):
+        assert throttled(limiter, "r") == RESERVED
+    report = limiter.demand()
+    assert report["r"] == (10, 5, 8, 5)                               # limit, share, 5 at once + 3 throttled, 5 now
+    assert report[UNRESERVED] == (90, 45, 0, 0)
+    limiter.grant({"r": (10, 9)})
+    fill(limiter, "r", 4)
+    assert throttled(limiter, "r") == RESERVED
+    assert limiter.demand()["r"] == (10, 9, 10, 9)
+    limiter.grant({"r": (10, 2)})                                     # lowered: no admission until below 2
+    for slot in slots:
+        limiter.release(slot)
+    assert throttled(limiter, "r") == RESERVED
+    limiter.load({"r": 4})                                            # the limit changed: its lease is void
+    assert limiter.ceiling("r") == 2                                  # even part of 4 again
+    limiter.fence()
+    assert limiter.ceiling("other") == 0
