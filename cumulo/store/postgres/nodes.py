@@ -140,7 +140,7 @@ class Heartbeat:
             demands = {n: seen[n][1] if n in seen and seen[n][0] == limit else 0 for n in live}
             target = self._allocate(limit, demands)[self.id]
             room = limit - sum(v for n, v in current.items() if n != self.id)
-            mine = target if target <= share else max(0, min(target, room))
+            mine = max(0, min(target, room))   # never past the room the others leave, even lowering
             if mine < share:
                 lowered[pool] = (limit, mine)
             held = max(mine, in_flight)         # what runs here still counts until it ends
