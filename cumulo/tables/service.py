@@ -554,19 +554,21 @@ class TableService:
         for index in doc["GlobalSecondaryIndexes"] + doc["LocalSecondaryIndexes"]:
             names = [k["AttributeName"] for k in index["KeySchema"]]
             values = [item.get(n) for n in names]
-            if any(v is None for v in values):
-                continue          # sparse: items without the index's keys are not in it
             encoded = []
-            for n, v in zip(names, values):
+            for n, v in zip(names, values):   # each index key attribute the item has is checked ("any
+                if v is None:                 # attributes that are part of an index key"), in it or not
+                    continue
                 expected = self._type(doc, n)
                 if V.type_of(v) != expected:   # type: ignore[arg-type]
                     raise _invalid(f"Type mismatch for Index Key {n} Expected: {expected} Actual: "
                                    f"{V.type_of(v)} IndexName: {index['IndexName']}")   # type: ignore[arg-type]
                 if v[expected] == "":          # type: ignore[index]
-                    raise _invalid(f"One or more parameter values are not valid. A value specified for a secondary "
-                                   f"index key is not supported. The AttributeValue for a key attribute cannot "
+                    raise ValidationException(f"One or more parameter values are not valid. A value specified for a "
+                                   f"secondary index key is not supported. The AttributeValue for a key attribute cannot "
                                    f"contain an empty string value. IndexName: {index['IndexName']}, IndexKey: {n}")
                 encoded.append(V.key_bytes(v))     # type: ignore[arg-type]
+            if any(v is None for v in values):
+                continue          # sparse: items without the index's keys are not in it
             out.append((index["IndexName"], encoded[0], encoded[1] if len(encoded) > 1 else b""))
         return out
 
@@ -713,6 +715,8 @@ class TableService:
             with self.items.transaction() as tx:
                 tx.put(doc["TableName"], pk, sk, json.dumps(item, separators=(",", ":")), self._expiry(doc, item), None)
             return {}
+        if doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"]:
+            self._index_keys(doc, item)         # the item's index keys are checked before its condition
         with self.items.transaction() as tx:
             raw = tx.get(doc["TableName"], pk, sk)
             old = json.loads(raw) if raw is not None else None
@@ -849,6 +853,9 @@ class TableService:
                 spec["Projection"]["ProjectionType"] != "ALL":
             raise _invalid(f"Select type ALL_ATTRIBUTES is not supported for global secondary index {index} because "
                            f"its projection type is not ALL")
+        # a global index holds only its projection: its filter sees that (a local one fetches the rest)
+        narrow = spec is not None and spec["Projection"]["ProjectionType"] != "ALL" and \
+            spec in doc["GlobalSecondaryIndexes"]
         items, scanned, size = [], 0, 0
         position = self._start(doc, index, d.get("ExclusiveStartKey"), scan)
         last: V.Item | None = None
@@ -860,6 +867,8 @@ class TableService:
                 scanned += 1
                 size += len(raw)
                 position = pos
+                if narrow:
+                    item = self._index_projection(doc, spec, item)
                 if filter_tree is None or E.evaluate(filter_tree, item, names):
                     if select != "ALL_ATTRIBUTES":
                         item = self._index_projection(doc, spec, item)
@@ -1069,6 +1078,7 @@ class TableService:
             if kind == "Put":
                 item = V.validate_item(spec.get("Item"))
                 pk, sk = self._item_key(doc, item)
+                self._index_keys(doc, item)     # checked with the request, before any condition
                 key = None
             else:
                 pk, sk, key = self._key(doc, spec.get("Key"))
