@@ -75,8 +75,10 @@ _AUTH_NOTES = {"UsagePlan": "usage plans are not made from templates (create API
                "InvokeRole": "authorizers and integrations are invoked without a role",
                "AddDefaultAuthorizerToCorsPreflight": "CORS preflights are answered before any authorizer",
                "AddApiKeyRequiredToCorsPreflight": "CORS preflights are answered before any API key is checked"}
+# .../functions/<arn>/invocations; REST APIs' response streaming (responseTransferMode STREAM) names
+# .../response-streaming-invocations, answered buffered here (as function URLs' RESPONSE_STREAM are).
 _FUNCTION_URI = re.compile(r"/functions/(arn:[^/]+?:function:(?P<name>[^:/]+)(?::(?P<qualifier>[^:/]+))?)"
-                           r"/invocations$")
+                           r"/(?:response-streaming-)?invocations$")
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method")
 
 

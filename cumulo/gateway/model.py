@@ -96,7 +96,8 @@ _HTTP_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTION
 
 
 # REST APIs' AWS service integrations: arn:aws:apigateway:<region>:<service>:(path|action)/<rest>
-AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[^:]*:(?P<service>[a-z0-9-]+):"
+# (the region is not checked: one region here; templates that forgot !Sub write ${AWS::Region} literally)
+AWS_INTEGRATION_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:(?:\$\{AWS::Region\}|[^:]*):(?P<service>[a-z0-9-]+):"
                                  r"(?P<kind>path|action)/(?P<rest>.+)$")
 AWS_INTEGRATION_SERVICES = ("sqs", "events", "states", "dynamodb", "kinesis", "lambda")     # lambda: .../functions/<arn>/invocations
 _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")

@@ -132,3 +132,13 @@ def test_routes_round_trip_with_their_integration() -> None:
                   request_parameters={"QueueUrl": "q", "MessageBody": "$request.body"})
     api = HttpApi("abc", "n", (route,))
     assert HttpApi.from_dict(json.loads(json.dumps(api.to_dict()))) == api
+
+
+def test_uris_as_templates_write_them() -> None:
+    from cumulo.deploy.rest_apis import function_of_uri
+    from cumulo.gateway.model import AWS_INTEGRATION_URI
+
+    m = AWS_INTEGRATION_URI.match("arn:aws:apigateway:${AWS::Region}:states:action/StartSyncExecution")
+    assert m and (m["service"], m["kind"], m["rest"]) == ("states", "action", "StartSyncExecution")
+    assert function_of_uri("arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/arn:aws:lambda:us-east-1:"
+                           "1:function:story/response-streaming-invocations") == "story"
