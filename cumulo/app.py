@@ -16,6 +16,7 @@ import functools
 import os
 import threading
 import time
+import zlib
 from concurrent.futures import Executor
 import logging
 from pathlib import Path
@@ -213,6 +214,9 @@ class Cumulo:
         self._workers_lock = threading.Lock()
         self.limiter = ConcurrencyLimiter(s.account_concurrency, s.unreserved_min)
         self._limits_generation = -1
+        self._placement = (0, 1)        # this node's rank among the cluster's live nodes, and their number
+        self._placing = threading.Lock()
+        self._heartbeat: Any = None
         with health.opening(s.db_path):    # the first read of the functions' table
             self._sync_limits()
         self.logs = LogSink(self.store)
@@ -548,10 +552,12 @@ class Cumulo:
             if self._database is not None:      # a node of a cluster: its row in `cumulo nodes`
                 from cumulo.store.postgres.nodes import Heartbeat
 
-                workers.append(Heartbeat(self._database, lambda: self.queues.endpoint or self.endpoint_url,
-                                         lambda: {"in_flight": self.limiter.total},
-                                         self.limiter, allocate, even_share,      # limits leased by demand
-                                         sync=self._sync_limits))
+                self._heartbeat = Heartbeat(self._database, lambda: self.queues.endpoint or self.endpoint_url,
+                                            lambda: {"in_flight": self.limiter.total,
+                                                     "provisioned": self._provisioned_here()},
+                                            self.limiter, allocate, even_share,      # limits leased by demand
+                                            peers=self._placed, sync=self._sync_limits)
+                workers.append(self._heartbeat)
             for worker in workers:
                 worker.start()
                 self._workers.append(worker)
@@ -930,6 +936,12 @@ class Cumulo:
         error = None
         if self._pool is not None:
             _, ready, error = self._pool.provisioned_status(PoolKey(config.name, config.version, config.revision_id))
+        if self._database is not None and self._heartbeat is not None:    # and the other nodes' parts
+            from cumulo.store.postgres.nodes import live_nodes
+
+            ready += sum(int((row.get("provisioned") or {}).get(f"{config.name}:{config.version}", 0))
+                         for row in live_nodes(self._database, int(time.time() * 1000))
+                         if row["node"] != self._heartbeat.id)
         status = "READY" if ready >= requested else ("FAILED" if error else "IN_PROGRESS")
         doc = {"RequestedProvisionedConcurrentExecutions": requested,
                "AvailableProvisionedConcurrentExecutions": ready,
@@ -962,10 +974,70 @@ class Cumulo:
         return self.functions.get(name, qualifier)
 
     def _apply_provisioned(self, name: str, qualifier: str, target: int) -> None:
+        """Keep this node's part of ``target`` provisioned environments of a version warm: all of
+        it alone, else its even part among the cluster's live nodes (``_placed``)."""
         config = self.functions.get(name, qualifier)
         invoker = self._runtime()
-        self.pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id), target,
+        self.pool.set_provisioned(PoolKey(config.name, config.version, config.revision_id),
+                                  self._provisioned_part(config.name, config.version, target),
                                   lambda t: invoker.spec(config, t))
+
+    def _provisioned_part(self, name: str, version: str, total: int) -> int:
+        """This node's part of a version's ``total`` provisioned environments: an even split among the
+        live nodes, the remainder's ones starting at a node chosen by the version's name (so small
+        counts of many versions spread over the nodes). The parts of all nodes add up to ``total``."""
+        rank, nodes = self._placement
+        turn = (rank + zlib.crc32(f"{name}:{version}".encode())) % nodes
+        return even_share(total, turn, nodes)
+
+    def _provisioned_here(self) -> dict[str, int]:
+        """``name:version`` -> this node's initialised provisioned environments (its heartbeat's load)."""
+        if self._pool is None:
+            return {}
+        return {f"{k.function}:{k.version}": self._pool.provisioned_status(k)[1]
+                for k in self._pool.provisioned_targets()}
+
+    def _placed(self, rank: int, nodes: int) -> None:
+        """Told by the heartbeat where this node stands among the live ones: its parts of the
+        provisioned concurrency are placed again (in a thread: environments take a while to start)."""
+        self._placement = (rank, max(nodes, 1))
+        if not self._placing.acquire(blocking=False):
+            return
+
+        def place() -> None:
+            try:
+                self.place_provisioned()
+            except Exception:  # noqa: BLE001 -- the next beat tries again
+                logging.getLogger(__name__).exception("placing provisioned concurrency failed")
+            finally:
+                self._placing.release()
+
+        threading.Thread(target=place, name="cumulo-provisioned", daemon=True).start()
+
+    def place_provisioned(self) -> None:
+        """Bring this node's provisioned environments to its part of every configured count (set
+        through any node), and drop those of configurations deleted meanwhile. The runtime is
+        started for it when this node has none yet and something is provisioned."""
+        configured = self.store.list_provisioned_concurrency()
+        if self._invoker is None and not configured:
+            return
+        invoker = self._runtime()
+        pool = self.pool
+        have = pool.provisioned_targets()
+        wanted: dict[PoolKey, tuple[FunctionConfiguration, int]] = {}
+        for name, qualifier, total in configured:
+            try:
+                config = self.functions.get(name, qualifier)
+            except Exception:  # noqa: BLE001 -- deleted meanwhile
+                continue
+            wanted[PoolKey(config.name, config.version, config.revision_id)] = (
+                config, self._provisioned_part(config.name, config.version, total))
+        for key, (config, part) in wanted.items():
+            if have.get(key, 0) != part:
+                pool.set_provisioned(key, part, lambda t, c=config: invoker.spec(c, t))
+        for key in have:
+            if key not in wanted:
+                pool.set_provisioned(key, 0, lambda t: None)    # type: ignore[arg-type,return-value]
 
     # -- layers ---------------------------------------------------------------
     def publish_layer_version(self, name: str, content: LayerSource, compatible_runtimes: list[str] | None = None,

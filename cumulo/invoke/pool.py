@@ -543,12 +543,27 @@ class EnvironmentPool:
 
     # -- provisioned concurrency ----------------------------------------------
     def set_provisioned(self, key: PoolKey, target: int, make_spec: SpecFactory) -> None:
+        """Keep ``target`` initialised environments of ``key`` (0: none). Idle provisioned ones
+        beyond a lowered target become ordinary idle environments (reaped when idle too long)."""
         with self._lock:
             if target <= 0:
                 self._provisioned.pop(key, None)
             else:
                 self._provisioned[key] = _Provisioned(target, make_spec)
+            excess = sum(1 for e in self._idle.get(key, []) if e.provisioned and not e.dead) \
+                + self._busy_provisioned[key] - max(target, 0)
+            for env in reversed(self._idle.get(key, [])):
+                if excess <= 0:
+                    break
+                if env.provisioned and not env.dead:
+                    env.provisioned = False
+                    env.last_used = time.monotonic()
+                    excess -= 1
         self._fill_provisioned()
+
+    def provisioned_targets(self) -> dict[PoolKey, int]:
+        with self._lock:
+            return {k: p.target for k, p in self._provisioned.items()}
 
     def provisioned_use(self, key: PoolKey, env: ExecutionEnvironment) -> tuple[int, int, bool] | None:
         """For an invocation of a version with provisioned concurrency, while ``env`` is still

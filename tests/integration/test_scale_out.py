@@ -278,6 +278,49 @@ def test_a_busy_node_leases_most_of_a_reservation_and_the_sum_never_exceeds_it(
     assert 9 <= most <= 10, most                        # ran on A: more than its even half, never over the limit
 
 
+def test_provisioned_concurrency_is_placed_across_the_nodes_and_handed_over_when_one_leaves(
+        nodes: tuple[CumuloServer, CumuloServer]) -> None:
+    """ProvisionedConcurrentExecutions 3 on a version, set through node A: the nodes together keep
+    exactly 3 initialised environments (2 on one, 1 on the other, as their heartbeats report), any
+    node answers READY with 3 allocated; node B stops (SIGTERM) and A takes B's part over (3 on A)."""
+    import psycopg
+
+    a, b = nodes
+    url = a.proc.args[a.proc.args.index("--store") + 1]                  # type: ignore[union-attr]
+    name = unique("placed")
+    create(a.client(), name, zip_of(**{"app.py": SLOW_HANDLER}), Timeout=30)
+    version = a.client().publish_version(FunctionName=name)["Version"]
+    a.client().put_provisioned_concurrency_config(FunctionName=name, Qualifier=version,
+                                                  ProvisionedConcurrentExecutions=3)
+
+    def placed() -> dict[str, int]:
+        with psycopg.connect(url) as db:
+            rows = db.execute("SELECT endpoint, load FROM nodes").fetchall()
+        return {r[0]: int(json.loads(r[1]).get("provisioned", {}).get(f"{name}:{version}", 0)) for r in rows}
+
+    def until(want: dict[str, int], timeout: float) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        while (got := placed()) != want and time.monotonic() < deadline:
+            time.sleep(0.25)
+        return got
+
+    both = until({a.endpoint: 2, b.endpoint: 1}, 60)
+    if both != {a.endpoint: 2, b.endpoint: 1}:
+        both = until({a.endpoint: 1, b.endpoint: 2}, 5)
+    assert sorted(both.values()) == [1, 2], both                         # 3 in all, split over the nodes
+    time.sleep(4)                                                        # two beats more: still 3, not 6
+    assert sum(placed().values()) == 3, placed()
+    for node in (a, b):
+        doc = node.client().get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+        assert (doc["Status"], doc["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 3), doc
+    assert json.loads(b.client().invoke(FunctionName=f"{name}:{version}",
+                                        Payload=json.dumps({"n": 1}))["Payload"].read()) == {"n": 1}
+    left = time.monotonic()
+    b.stop()                                                             # leaving: its part goes to A
+    assert until({a.endpoint: 3}, 60) == {a.endpoint: 3}
+    print(f"provisioned 3 placed {both}; from B's SIGTERM, A held 3 in {time.monotonic() - left:.1f} s")
+
+
 @pytest.mark.slow       # kill -9, and waits for the dead node's leases to run out
 def test_a_node_killed_mid_work_loses_nothing(nodes: tuple[CumuloServer, CumuloServer]) -> None:
     a, b = nodes
