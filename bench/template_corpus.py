@@ -215,7 +215,8 @@ def placeholder_parameters(doc: dict[str, Any]) -> dict[str, str]:
     params = doc.get("Parameters") if isinstance(doc.get("Parameters"), dict) else {}
     for name, spec in params.items():
         if not isinstance(spec, dict) or ("Default" in spec and not (spec.get("NoEcho") in (True, "true", "True")
-                                                                     and spec.get("Default") == "")):
+                                                                     and spec.get("Default") == "")
+                                          and not _asks_for_a_value(spec["Default"])):
             continue
         allowed = spec.get("AllowedValues")
         kind = str(spec.get("Type", "String"))
@@ -236,9 +237,17 @@ def placeholder_parameters(doc: dict[str, Any]) -> dict[str, str]:
                 out[name] = "someone@example.com"
             elif isinstance(spec.get("AllowedPattern"), str):
                 out[name] = _matching(spec["AllowedPattern"]) or out[name]
-            elif re.search(r"url|endpoint|webhook", name, re.IGNORECASE):
+            elif re.search(r"url|endpoint|webhook", name, re.IGNORECASE) or str(spec.get("Default", "")).startswith(
+                    ("http://", "https://")):
                 out[name] = "https://example.com/" + re.sub(r"[^a-z0-9]", "", name.lower())
     return out
+
+
+def _asks_for_a_value(default: Any) -> bool:
+    """A Default that is an instruction to the user, not a value ('https://webhook.site/<<ENTER YOUR URL>>',
+    'Enter a name for the log group'): the user gives one."""
+    text = str(default)
+    return bool(re.search(r"<<[^>]*>>|<[A-Z_ ]{3,}>|^(enter|your|replace|insert|put) ", text, re.IGNORECASE))
 
 
 def _matching(pattern: str) -> str | None:
