@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import select
 import ssl
+import threading
 import time
 import uuid
 from concurrent.futures import Executor
@@ -767,20 +769,74 @@ def _iso(epoch_ms: int) -> str:
 PROXY_MAX_RESPONSE = 10 * 1024 * 1024     # API Gateway's response payload limit
 
 
+class _Backends:
+    """Idle keep-alive connections to HTTP_PROXY backends, a few per (scheme, host, port), reused by the worker
+    threads (a new TCP connection per request cost more than the proxying itself, bench/gateway_integrations.py)."""
+
+    IDLE_PER_BACKEND = 8
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int | None], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[str, str, int | None]) -> http.client.HTTPConnection | None:
+        """An idle connection still open: one the backend closed (or wrote to) while idle is readable, and dropped."""
+        while True:
+            with self._lock:
+                found = self._idle.get(key)
+                connection = found.pop() if found else None
+            if connection is None:
+                return None
+            sock = connection.sock
+            if sock is not None and not select.select([sock], [], [], 0)[0]:
+                return connection
+            connection.close()
+
+    def give(self, key: tuple[str, str, int | None], connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.IDLE_PER_BACKEND:
+                idle.append(connection)
+                return
+        connection.close()
+
+
+_BACKENDS = _Backends()
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
 def _forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes, timeout_s: float) -> GatewayResponse:
     """One request to an HTTP backend (in a worker thread); its answer, framing headers dropped (the edge frames
-    the response), redirects not followed, as API Gateway relays them."""
+    the response), redirects not followed, as API Gateway relays them. A kept-alive connection is reused; one
+    the backend closed while idle is replaced, and an idempotent request sent again on a fresh one."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
+    key = (parts.scheme, parts.hostname, parts.port)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    reused = _BACKENDS.take(key)
+    if reused is not None:
+        try:
+            return _exchange(reused, key, target, method, headers, body, timeout_s)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method not in _IDEMPOTENT:
+                raise           # it may have arrived: not sent twice
     connection: http.client.HTTPConnection = (
         http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout_s, context=ssl.create_default_context())
         if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s))
+    return _exchange(connection, key, target, method, headers, body, timeout_s)
+
+
+def _exchange(connection: http.client.HTTPConnection, key: tuple[str, str, int | None], target: str, method: str,
+              headers: list[tuple[str, str]], body: bytes, timeout_s: float) -> GatewayResponse:
+    kept_alive = False
     try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.timeout = timeout_s
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout_s)
         connection.putrequest(method, target, skip_accept_encoding=True)
-        for key, value in headers:
-            connection.putheader(key, value)
+        for name, value in headers:
+            connection.putheader(name, value)
         if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body or None)
@@ -790,9 +846,13 @@ def _forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes,
             raise ValueError("the backend's response is over API Gateway's 10 MB")
         kept = [("x-amzn-Remapped-Date", v) if k.lower() == "date" else (k, v) for k, v in answer.getheaders()
                 if k.lower() not in PROXY_HOP_HEADERS]      # the edge gives the answer its own Date
+        kept_alive = answer.isclosed() and not answer.will_close
         return GatewayResponse(answer.status, kept, data)
     finally:
-        connection.close()
+        if kept_alive:
+            _BACKENDS.give(key, connection)
+        else:
+            connection.close()
 
 
 def _flat_authorizer(authorizer: dict[str, Any] | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import http.client
 import json
 import re
 import shutil
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,16 @@ OUTPUT = re.compile(r"output (\w+) = (\S+)")
 
 
 class _Legacy(BaseHTTPRequestHandler):
-    """The legacy server the strangler fig proxies to: it answers with what it received."""
+    """The legacy server the strangler fig proxies to: it answers with what it received, over kept-alive
+    HTTP/1.1 connections (which the gateway reuses)."""
+
+    protocol_version = "HTTP/1.1"
+    connections: set[int] = set()       # the client ports that connected: fewer than requests once reused
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _Legacy.connections.add(self.client_address[1])
 
     def _any(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
@@ -183,6 +193,11 @@ def test_the_strangler_fig_on_an_http_api(app: App) -> None:
     assert seen["headers"]["host"].startswith("127.0.0.1:") and seen["headers"]["x-forwarded-for"] == "127.0.0.1"
     status, _, data = app.request("GET", base + "/public/../../admin")    # no way out of the integration's path
     assert status == 200 and json.loads(data)["path"] == "/public/%2E%2E/%2E%2E/admin"
+    before = len(_Legacy.connections)
+    for n in range(20):
+        status, _, data = app.request("GET", base + f"/again/{n}")
+        assert status == 200 and json.loads(data)["path"] == f"/again/{n}"
+    assert len(_Legacy.connections) - before < 5        # kept-alive backend connections are reused
 
 
 def test_the_strangler_fig_on_rest_apis(app: App) -> None:
