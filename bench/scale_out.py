@@ -1,7 +1,8 @@
-"""Scale-out (issue 26): asynchronous events processed end to end per second, and CPU per event,
-on SQLite (one node) and on PostgreSQL with 1 and 2 nodes, in the same run.
+"""Scale-out (issue 26): asynchronous events processed end to end per second, queue messages
+delivered per second, and CPU per event and per message, on SQLite (one node) and on PostgreSQL
+with 1, 2 and 3 nodes, in the same run.
 
-    python bench/scale_out.py [--events N]
+    python bench/scale_out.py [--events N] [--messages N] [--nodes 1,2,3]
     python bench/scale_out.py --soak ROUNDS [--load S]
 
 Each configuration is real ``cumulo up`` processes (``--no-auth``, loopback) started on a fresh
@@ -11,6 +12,10 @@ nodes in turn by 4 client threads, and the clock stops when the async queue is e
 dispatched, run and deleted). CPU is counted per process tree from /proc: the nodes (supervisor,
 zygote, environments) and the PostgreSQL server's processes, before and after; per event it is the
 machine-independent figure (the wall-clock rate depends on what else the machine runs).
+
+Queue messages: one standard queue; 4 producer threads send batches of 10 through the nodes in
+turn while 2 consumer threads per node receive (10 at a time, long polling) and delete (in
+batches) through their own node; the clock stops when every message sent was deleted.
 
 ``--soak``: the kill soak instead (``tests/scale_soak.py``): per round, three nodes on a fresh
 database under steady async invokes and queue messages for ``--load`` seconds, one killed with
@@ -104,6 +109,55 @@ def run(label: str, nodes: list[CumuloServer], events: int, pending: Callable[[]
     return rate, nodes_cpu / n, db_cpu / n
 
 
+def run_queue(label: str, nodes: list[CumuloServer], messages: int, cluster: Cluster | None) -> tuple[float, float, float]:
+    sqs = [node.aws("sqs", read_timeout=30) for node in nodes]
+    url = sqs[0].create_queue(QueueName=f"bench{int(time.time() * 1000) % 100000}",
+                              Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    batches = messages // 10 // 4 * 4
+    total = batches * 10
+    deleted = [0]
+    lock = threading.Lock()
+    done = threading.Event()
+    roots = {n.proc.pid for n in nodes}
+    pg_roots = _postgres_pids(cluster)
+    cpu_nodes, cpu_db = _tree_cpu(roots), _tree_cpu(pg_roots) if pg_roots else 0.0
+    started = time.perf_counter()
+
+    def produce(k: int) -> None:
+        client = [node.aws("sqs", read_timeout=30) for node in nodes]
+        for i in range(batches // 4):
+            client[(k + i) % len(client)].send_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": f"{k}-{i}-{j}"} for j in range(10)])
+
+    def consume(node: CumuloServer) -> None:
+        client = node.aws("sqs", read_timeout=30)
+        while not done.is_set():
+            got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if got:
+                client.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(got)])
+                with lock:
+                    deleted[0] += len(got)
+                    if deleted[0] >= total:
+                        done.set()
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
+    threads += [threading.Thread(target=consume, args=(node,)) for node in nodes for _ in range(2)]
+    for t in threads:
+        t.start()
+    done.wait(600)
+    seconds = time.perf_counter() - started
+    done.set()
+    for t in threads:
+        t.join()
+    nodes_cpu = _tree_cpu(roots) - cpu_nodes
+    db_cpu = (_tree_cpu(pg_roots) - cpu_db) if pg_roots else 0.0
+    rate = total / seconds
+    print(f"{label:<28} {rate:8.0f} messages/s CPU/message: nodes {nodes_cpu / total * 1e3:6.2f} ms, "
+          f"database {db_cpu / total * 1e3:6.2f} ms", flush=True)
+    return rate, nodes_cpu / total, db_cpu / total
+
+
 def soak_rounds(rounds: int, load_s: float) -> None:
     import random
 
@@ -138,6 +192,8 @@ def soak_rounds(rounds: int, load_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--nodes", default="1,2,3", help="PostgreSQL cluster sizes, e.g. 1,2,3")
     parser.add_argument("--soak", type=int, default=0, metavar="ROUNDS", help="the kill soak, this many rounds")
     parser.add_argument("--load", type=float, default=30.0, help="seconds of load per soak round")
     args = parser.parse_args()
@@ -146,6 +202,7 @@ def main() -> None:
         return
     folder = Path(tempfile.mkdtemp(prefix="cumulo-bench-scale-"))
     results: dict[str, Any] = {}
+    queue_results: dict[str, Any] = {}
 
     home = folder / "sqlite"
     node = CumuloServer(home, "--no-auth", timeout=180)
@@ -154,6 +211,7 @@ def main() -> None:
             with sqlite3.connect(f"file:{home / 'queues.db'}?mode=ro", uri=True) as db:
                 return int(db.execute("SELECT COUNT(*) FROM messages WHERE queue = '~async'").fetchone()[0])
         results["sqlite, 1 node"] = run("SQLite, 1 node", [node], args.events, sqlite_pending, None)
+        queue_results["sqlite, 1 node"] = run_queue("SQLite, 1 node", [node], args.messages, None)
     finally:
         node.close()
 
@@ -161,7 +219,7 @@ def main() -> None:
     try:
         import psycopg
 
-        for count in (1, 2):
+        for count in [int(c) for c in args.nodes.split(",")]:
             url = cluster.fresh_database()
             nodes: list[CumuloServer] = []
             try:
@@ -176,14 +234,17 @@ def main() -> None:
                         return int(row[0]) if row else 0
                 label = f"PostgreSQL, {count} node{'s' if count > 1 else ''}"
                 results[label] = run(label, nodes, args.events, pg_pending, cluster)
+                queue_results[label] = run_queue(label, nodes, args.messages, cluster)
             finally:
                 for n in nodes:
                     n.close()
     finally:
         cluster.stop()
-    base = results["sqlite, 1 node"][0]
-    for label, (rate, _, _) in results.items():
-        print(f"{label:<28} {rate / base:5.2f}x SQLite's rate")
+    for what, table in (("events", results), ("messages", queue_results)):
+        base = table["sqlite, 1 node"][0]
+        for label, (rate, nodes_cpu, db_cpu) in table.items():
+            print(f"{what:<9} {label:<28} {rate / base:5.2f}x SQLite's rate; "
+                  f"projected {1 / (nodes_cpu + db_cpu):6.0f}/s per core")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from cumulo.functions.permissions import FunctionPolicies
 from cumulo.functions.urls import FunctionUrls
 from cumulo.gateway.service import ApiService
 from cumulo.gateway.usage import UsagePlanService
-from cumulo.invoke.concurrency import ConcurrencyLimiter, allocate, even_share
+from cumulo.invoke.concurrency import ConcurrencyLimiter, allocate, even_share, minimum_share
 from cumulo.functions.asynchronous import AsyncDispatcher, AsyncEvents, EventInvokeConfigs
 from cumulo.invoke.invoker import InvocationRequest, InvocationResult, InvocationType, Invoker
 from cumulo.invoke.pool import EnvironmentPool, PoolKey
@@ -556,7 +556,7 @@ class Cumulo:
                                             lambda: {"in_flight": self.limiter.total,
                                                      "provisioned": self._provisioned_here()},
                                             self.limiter, allocate, even_share,      # limits leased by demand
-                                            peers=self._placed, sync=self._sync_limits)
+                                            peers=self._placed, sync=self._sync_limits, minimum=minimum_share)
                 workers.append(self._heartbeat)
             for worker in workers:
                 worker.start()
@@ -1034,7 +1034,7 @@ class Cumulo:
                 config, self._provisioned_part(config.name, config.version, total))
         for key, (config, part) in wanted.items():
             if have.get(key, 0) != part:
-                pool.set_provisioned(key, part, lambda t, c=config: invoker.spec(c, t))
+                pool.set_provisioned(key, part, functools.partial(invoker.spec, config))
         for key in have:
             if key not in wanted:
                 pool.set_provisioned(key, 0, lambda t: None)    # type: ignore[arg-type,return-value]

@@ -7,8 +7,9 @@ The beat also leases the node's shares of the concurrency limits (``concurrency_
 per node and pool: the limit, the node's demand, what it ``held``): under one advisory lock, the
 node reports its demand, computes every live node's target with the rebalancing rule (the same
 answer on every node), lowers its own share at once to its target, and raises it only as far as
-the others' held shares leave room — so the held shares of the live nodes never add up to more
-than the limit, and a node never admits more than it holds. A node whose beats fail for
+the others' held shares leave room (or to its minimum) — so the held shares of the live nodes add
+up to more than the limit only by a joining node's minimum until the others' next beats, and a
+node never admits more than it holds. A node whose beats fail for
 ``FENCE_S`` stops admitting (``fence``) before the others take its shares (``LIVE_S``)."""
 
 from __future__ import annotations
@@ -78,14 +79,17 @@ class Heartbeat:
                  shares: Shares | None = None,
                  allocate: Callable[[int, dict[str, int]], dict[str, int]] | None = None,
                  even: Callable[[int, int, int], int] | None = None,
-                 peers: Callable[[int, int], None] | None = None, sync: Callable[[], None] | None = None) -> None:
+                 peers: Callable[[int, int], None] | None = None, sync: Callable[[], None] | None = None,
+                 minimum: Callable[[int, int], int] | None = None) -> None:
         """``shares`` (with the rebalancing rule ``allocate`` and the even split ``even``) are
         leased at every beat; ``peers(rank, nodes)`` is told after each beat where this node
         stands among the live ones (ordered by id); ``sync`` is called before the demand is read
         (the node's limits brought up to date with the store's: an idle node learns a new
-        reservation at its beat, not at its next invocation)."""
+        reservation at its beat, not at its next invocation); ``minimum(limit, nodes)`` is what a
+        node may hold of a limit even before the others made room for it."""
         self._database, self._endpoint, self._load, self._peers = database, endpoint, load, peers
         self._shares, self._allocate, self._even, self._sync = shares, allocate, even, sync
+        self._minimum = minimum
         self.id = f"{socket.gethostname()}|{os.getpid()}"
         self._started = now_ms()
         self._last_ok = now_ms()
@@ -140,7 +144,10 @@ class Heartbeat:
             demands = {n: seen[n][1] if n in seen and seen[n][0] == limit else 0 for n in live}
             target = self._allocate(limit, demands)[self.id]
             room = limit - sum(v for n, v in current.items() if n != self.id)
-            mine = max(0, min(target, room))   # never past the room the others leave, even lowering
+            # never past the room the others leave, but for the minimum every node keeps (a node
+            # just joined serves with it while the others shrink at their next beats)
+            floor = self._minimum(limit, len(live)) if self._minimum is not None else 0
+            mine = max(0, min(target, max(room, floor)))
             if mine < share:
                 lowered[pool] = (limit, mine)
             held = max(mine, in_flight)         # what runs here still counts until it ends
