@@ -6,7 +6,12 @@ whose Python version differs from the host's, pip is asked for binary wheels
 of that version on ``manylinux2014_x86_64``, as Lambda runs them), and the
 result is zipped deterministically (``model.code.pack_directory``) and checked
 like any code package. With ``layer=True`` the sources and packages go under
-``python/``, the folder AWS puts on ``sys.path`` for a layer.
+``python/`` (``nodejs/`` for a Node.js runtime, where ``package.json``'s dependencies are installed
+with npm), the folders AWS puts on the module path for a layer.
+
+``build_makefile`` is SAM's ``BuildMethod: makefile``: in a copy of the folder, ``make
+build-<LogicalId>`` runs with ``ARTIFACTS_DIR`` naming an empty folder, and what the target put there
+is the package (for a layer, its whole tree: the makefile writes ``python/``, ``bin/``, ...).
 
 Builds are cached by content: the key hashes every file's path, mode bit and
 bytes, the runtime, the layout and the extra pip arguments, so an unchanged
@@ -28,7 +33,7 @@ from cumulo.errors import InvalidParameterValueException
 from cumulo.model import function as fn
 from cumulo.model.code import load_code, pack_directory
 
-__all__ = ["PackageResult", "build_package", "default_cache_dir", "npm_command", "pip_command"]
+__all__ = ["PackageResult", "build_package", "build_makefile", "default_cache_dir", "npm_command", "pip_command"]
 
 _FORMAT = "cumulo-package-1"    # bump when the build's layout changes, to drop old cache entries
 _SKIP_DIRS = {"__pycache__", ".git", ".cumulo", ".venv", "node_modules"}
@@ -93,8 +98,6 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
     node = fn.validate_runtime(runtime) in fn.NODE_RUNTIMES
     if not node and runtime not in fn.PYTHON_RUNTIMES:
         raise InvalidParameterValueException(f"cumulo package builds Python and Node.js runtimes, not {runtime}.")
-    if node and layer:
-        raise InvalidParameterValueException("cumulo package builds Python layers only.")
     extra = list(pip_args or [])
     cache = (cache_dir or default_cache_dir()).resolve()
     cache.mkdir(parents=True, exist_ok=True)
@@ -104,7 +107,7 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
         return PackageResult(target, key, True, target.stat().st_size)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as scratch:
         build = Path(scratch, "build")
-        root = build / "python" if layer else build
+        root = build / ("nodejs" if node else "python") if layer else build
         root.mkdir(parents=True)
         for path in _files(src, skipped):
             dest = root / path.relative_to(src)
@@ -124,6 +127,45 @@ def build_package(src: Path, runtime: str = "python3.11", cache_dir: Path | None
     return PackageResult(target, key, False, target.stat().st_size)
 
 
+def build_makefile(src: Path, logical_id: str, cache_dir: Path | None = None) -> PackageResult:
+    """SAM's ``BuildMethod: makefile``: ``make build-<logical_id>`` in a copy of ``src`` (whose
+    ``Makefile`` or ``makefile`` names that target) with ``ARTIFACTS_DIR`` set; the zip of what it put
+    there, cached by content as ``build_package`` is."""
+    src = src.resolve()
+    if not src.is_dir():
+        raise InvalidParameterValueException(f"Not a folder: {src}")
+    if not any((src / name).is_file() for name in ("GNUmakefile", "makefile", "Makefile")):
+        raise InvalidParameterValueException(f"BuildMethod makefile needs a Makefile in {src}, and there is none")
+    make = shutil.which("make")
+    if make is None:
+        raise InvalidParameterValueException("BuildMethod makefile needs make, and no 'make' is installed here")
+    cache = (cache_dir or default_cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    key = cache_key(src, "makefile", False, [logical_id])
+    target = cache / f"{key}.zip"
+    if target.is_file():
+        return PackageResult(target, key, True, target.stat().st_size)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=cache) as scratch:
+        source, artifacts = Path(scratch, "source"), Path(scratch, "artifacts")
+        artifacts.mkdir()
+        for path in _files(src):
+            dest = source / path.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        source.mkdir(exist_ok=True)
+        _run([make, f"build-{logical_id}"], f"make build-{logical_id} failed", cwd=source,
+             env={**os.environ, "ARTIFACTS_DIR": str(artifacts)})
+        if not any(artifacts.iterdir()):
+            raise InvalidParameterValueException(
+                f"make build-{logical_id} put nothing in $(ARTIFACTS_DIR): the target must copy what to deploy there")
+        data = pack_directory(artifacts)
+        load_code(data)
+        staging = Path(scratch, "out.zip")
+        staging.write_bytes(data)
+        os.replace(staging, target)
+    return PackageResult(target, key, False, target.stat().st_size)
+
+
 def npm_command(root: Path, extra: list[str]) -> list[str]:
     """npm's command line: the lock file's exact tree when there is one, production dependencies only."""
     npm = shutil.which("npm")
@@ -133,8 +175,8 @@ def npm_command(root: Path, extra: list[str]) -> list[str]:
     return [npm, verb, "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier", *extra]
 
 
-def _run(command: list[str], failure: str, cwd: Path | None = None) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd)
+def _run(command: list[str], failure: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()
         raise InvalidParameterValueException(f"{failure}: " + " | ".join(output[-5:]))

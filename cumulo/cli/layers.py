@@ -80,7 +80,7 @@ def layer_delete(ctx: click.Context, name: str, version: int) -> None:
               help="Where to write the zip [default: ./FOLDER.zip].")
 @click.option("--runtime", default="python3.11", show_default=True,
               help="The runtime the packages are installed for.")
-@click.option("--layer", "as_layer", is_flag=True, help="Lay the zip out as a layer (everything under python/).")
+@click.option("--layer", "as_layer", is_flag=True, help="Lay the zip out as a layer (everything under python/, or nodejs/ for a Node.js runtime).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Build cache [default: $CUMULO_PACKAGE_CACHE or ~/.cache/cumulo/package].")
 @click.option("--pip-arg", "pip_args", multiple=True, metavar="ARG",

@@ -8,9 +8,13 @@ A function whose ``CodeUri`` is a folder is built when it has something to build
   lock file) or ``npm install --omit=dev`` in a copy of the folder.
 
 ``Metadata: BuildMethod`` names the build explicitly, as in SAM: a Python or Node.js runtime name
-builds as above; a method Cumulo cannot run (``makefile``, ``esbuild``, ``rust-cargolambda``,
-``go1.x``, ``dotnet…``, ``java…``) is refused with its name, never skipped. Builds are cached by
-content (``cumulo.packaging``); ``--no-build`` deploys the folders as they are.
+builds as above; ``makefile`` runs ``make build-<LogicalId>`` in a copy of the folder with
+``ARTIFACTS_DIR`` set and deploys what the target put there (``cumulo.packaging.build_makefile``);
+a method Cumulo cannot run (``esbuild``, ``rust-cargolambda``, ``go1.x``, ``dotnet…``, ``java…``)
+is refused with its name, never skipped. Layers (``AWS::Serverless::LayerVersion``) with a
+``makefile`` or Node.js ``BuildMethod`` are built here too (Python layers are built by the layer kind,
+with or without a build). Builds are cached by content (``cumulo.packaging``); ``--no-build`` deploys
+the folders as they are.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from cumulo.deploy.intrinsics import IntrinsicError
 from cumulo.deploy.template import Template, TemplateError
 from cumulo.errors import CumuloError
 from cumulo.model.function import NODE_RUNTIMES, PYTHON_RUNTIMES
-from cumulo.packaging import build_package
+from cumulo.packaging import build_makefile, build_package
 
-__all__ = ["build_method", "build_functions"]
+__all__ = ["MAKEFILE", "build_method", "build_functions"]
+
+MAKEFILE = "makefile"
 
 
 def build_method(runtime: str, code_uri: Path | bytes, metadata: Any) -> str | None:
@@ -35,11 +41,11 @@ def build_method(runtime: str, code_uri: Path | bytes, metadata: Any) -> str | N
         return None          # InlineCode: one file, nothing to install
     if isinstance(metadata, dict) and "BuildMethod" in metadata:
         method = str(metadata["BuildMethod"])
-        if method not in PYTHON_RUNTIMES | NODE_RUNTIMES:
+        if method not in PYTHON_RUNTIMES | NODE_RUNTIMES | {MAKEFILE}:
             raise IntrinsicError(
                 f"Metadata BuildMethod '{method}' cannot be run by Cumulo, which builds Python "
-                "(requirements.txt) and Node.js (package.json) functions; build it yourself, point "
-                "CodeUri at the result, and deploy with --no-build")
+                "(requirements.txt) and Node.js (package.json) functions and runs makefiles; build it "
+                "yourself, point CodeUri at the result, and deploy with --no-build")
         return method if code_uri.is_dir() else None
     if not code_uri.is_dir():
         return None          # a .zip is deployed as it is
@@ -66,10 +72,23 @@ def build_functions(template: Template) -> Template:
     for fn in template.functions:
         try:
             method = build_method(fn.runtime, fn.code_uri, fn.metadata)
-            if method is not None and isinstance(fn.code_uri, Path):
+            if method == MAKEFILE and isinstance(fn.code_uri, Path):
+                fn = replace(fn, code_uri=build_makefile(fn.code_uri, fn.logical_id).zip_path)
+            elif method is not None and isinstance(fn.code_uri, Path):
                 fn = replace(fn, code_uri=build_package(fn.code_uri, method).zip_path)
         except (IntrinsicError, CumuloError) as exc:
             raise TemplateError(f"Resource {fn.logical_id} (line {fn.line}): build failed: {exc.message}",
                                 logical_id=fn.logical_id, line=fn.line) from None
         functions.append(fn)
-    return template.with_resources("function", functions)
+    layers = []
+    for layer in template.resources.get("layer", []):
+        if layer.build_method not in PYTHON_RUNTIMES | {None} and layer.content_uri.is_dir():
+            try:
+                zip_path = (build_makefile(layer.content_uri, layer.logical_id) if layer.build_method == MAKEFILE
+                            else build_package(layer.content_uri, layer.build_method, layer=True)).zip_path
+            except CumuloError as exc:
+                raise TemplateError(f"Resource {layer.logical_id} (line {layer.line}): build failed: {exc.message}",
+                                    logical_id=layer.logical_id, line=layer.line) from None
+            layer = replace(layer, content_uri=zip_path, build_method=None)
+        layers.append(layer)
+    return template.with_resources("function", functions).with_resources("layer", layers)

@@ -6,7 +6,10 @@ refused), ``CompatibleRuntimes``, ``CompatibleArchitectures``, ``Description``,
 ``LicenseInfo`` and ``RetentionPolicy`` (``Retain``, the default, or ``Delete``); ``Globals.LayerVersion``
 merges in as SAM merges globals. ``Metadata: BuildMethod: pythonX.Y`` builds the layer as
 ``cumulo package --layer`` does (``requirements.txt`` installed, everything under ``python/``,
-cached by content); other build methods are refused.
+cached by content); ``nodejsN.x`` (``package.json``'s dependencies installed, everything under
+``nodejs/``) and ``makefile`` (``make build-<LogicalId>`` with ``ARTIFACTS_DIR``) are built by the
+deploy's build step (``cumulo.deploy.build``; with ``--no-build`` the folder is published as it is);
+other build methods are refused.
 
 A layer version's ARN is only known once it is published, so while the
 template is read ``!Ref MyLayer`` resolves to a stand-in (``ref_token``); the
@@ -48,13 +51,14 @@ class LayerSpec:
     description: str = ""
     license_info: str | None = None
     retention_policy: str = "Retain"
-    build_method: str | None = None     # Metadata.BuildMethod: pythonX.Y builds it as `cumulo package --layer`
+    build_method: str | None = None     # Metadata.BuildMethod: pythonX.Y builds it as `cumulo package --layer`;
+    #                                     nodejsN.x and makefile: cumulo.deploy.build (or published as it is)
     notes: list[str] = field(default_factory=list, compare=False)
 
     def content(self) -> Path:
         """The folder or zip to publish: ContentUri, or its build when a BuildMethod asks for one."""
-        if self.build_method is None:
-            return self.content_uri
+        if self.build_method not in fn.PYTHON_RUNTIMES:
+            return self.content_uri     # none, or built by the deploy's build step (not with --no-build)
         from cumulo.packaging import build_package
 
         return build_package(self.content_uri, self.build_method, layer=True).zip_path
@@ -119,15 +123,15 @@ def read_layer(logical_id: str, line: int, properties: Node, scope: Scope, base:
 
 
 def _build_method(metadata: Any) -> str | None:
-    """SAM's ``Metadata: BuildMethod``: Python runtimes are built here (requirements.txt installed,
-    everything under python/); others need a build Cumulo does not do."""
+    """SAM's ``Metadata: BuildMethod``: Python and Node.js runtimes, and ``makefile``; others need a
+    build Cumulo does not do."""
     if not isinstance(metadata, dict) or "BuildMethod" not in metadata:
         return None
     method = str(metadata["BuildMethod"])
-    if method not in fn.PYTHON_RUNTIMES:
-        raise IntrinsicError(f"Metadata BuildMethod '{method}' is not supported: Cumulo builds Python layers "
-                             f"({', '.join(sorted(fn.PYTHON_RUNTIMES))}); build others first and point ContentUri "
-                             "at the result")
+    if method not in fn.PYTHON_RUNTIMES | fn.NODE_RUNTIMES | {"makefile"}:
+        raise IntrinsicError(f"Metadata BuildMethod '{method}' is not supported: Cumulo builds Python and Node.js "
+                             "layers (a runtime's name) and runs makefiles (makefile); build others first and "
+                             "point ContentUri at the result")
     return method
 
 

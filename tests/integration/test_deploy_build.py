@@ -67,7 +67,7 @@ def test_no_build_deploys_the_folder_as_it_is(cumulo: Cumulo, tmp_path: Path, ca
     assert "No module named 'tinypkg'" in result.json()["errorMessage"]
 
 
-@pytest.mark.parametrize("method", ["makefile", "rust-cargolambda", "go1.x", "esbuild"])
+@pytest.mark.parametrize("method", ["rust-cargolambda", "go1.x", "esbuild", "java21"])
 def test_a_build_method_cumulo_cannot_run_is_refused_by_name(cumulo: Cumulo, tmp_path: Path, cache: Path,
                                                              method: str) -> None:
     path = _python_stack(tmp_path / "stack", f"    Metadata:\n      BuildMethod: {method}\n")

@@ -202,8 +202,8 @@ def test_unsupported_build_method_is_refused(tmp_path: Path) -> None:
     path = stack(tmp_path)
     path.write_text(path.read_text().replace("    Type: AWS::Serverless::LayerVersion\n",
                                              "    Type: AWS::Serverless::LayerVersion\n    Metadata:\n"
-                                             "      BuildMethod: makefile\n"))
-    with pytest.raises(TemplateError, match="BuildMethod 'makefile' is not supported"):
+                                             "      BuildMethod: esbuild\n"))
+    with pytest.raises(TemplateError, match="BuildMethod 'esbuild' is not supported"):
         load_template(path)
 
 

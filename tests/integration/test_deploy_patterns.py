@@ -5,6 +5,8 @@ its own, and what it made is used through the Python API."""
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
 import sys
 import time
 from pathlib import Path
@@ -162,3 +164,43 @@ def test_a_usage_plan_on_a_stage_the_api_does_not_have_is_refused_by_plan_and_de
         for dry_run in (True, False):
             with pytest.raises(CumuloError, match="Invalid stage identifier specified: .*/Beta"):
                 deploy(c, app / "template.yaml", stack_name="s", dry_run=dry_run, build=False)
+
+
+def test_makefile_and_nodejs_build_methods_build_functions_and_layers(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """lambda-powershell-runtime-sam, lambda-extension-telemetryapi-s3, lambda-layer-ssm-parameters: BuildMethod
+    makefile on a function and on a layer (was refused), nodejs22.x on a layer (was refused). Without a build
+    (--no-build) both deploy their folders as they are; with one, what `make build-<LogicalId>` put in
+    ARTIFACTS_DIR is deployed, and a Node.js layer's files are under nodejs/."""
+    monkeypatch.setenv("CUMULO_PACKAGE_CACHE", str(tmp_path / "cache"))
+    with Cumulo(home=tmp_path / "home") as c:
+        result = _deploy(c, "makefile-builds")       # --no-build: as the corpus measures
+        answer = json.loads(c.invoke(result.outputs["HelloName"], b"{}").payload)
+        assert answer == {"built": None, "makefile shipped": True, "greeting": None}
+    with Cumulo(home=tmp_path / "built") as c:
+        path = CORPUS / "makefile-builds" / "template.yaml"
+        planned = deploy(c, path, stack_name="sam-app", dry_run=True)
+        result = deploy(c, path, stack_name="sam-app")
+        assert sorted(planned.warnings) == sorted(result.warnings)
+        answer = json.loads(c.invoke(result.outputs["HelloName"], json.dumps({"name": "make"})).payload)
+        assert answer == {"built": "made by make", "makefile shipped": False, "greeting": "hello make"}
+        layer = c.get_layer_version_by_arn(result.outputs["SettingsLayerArn"])
+        built = [zipfile.ZipFile(z) for z in (tmp_path / "cache").glob("*.zip")]
+        node = [z for z in built if "nodejs/index.js" in z.namelist()]
+        assert len(node) == 1 and "nodejs/package.json" in node[0].namelist()
+        assert layer["Content"]["CodeSize"] == node[0].fp.seek(0, 2)
+        assert not deploy(c, path, stack_name="sam-app").changed       # the builds are cached by content
+
+
+def test_a_makefile_without_the_target_names_the_resource(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUMULO_PACKAGE_CACHE", str(tmp_path / "cache"))
+    app = tmp_path / "app"
+    shutil.copytree(CORPUS / "makefile-builds", app)
+    (app / "hello" / "Makefile").write_text("build-Other:\n\ttrue\n")
+    with Cumulo(home=tmp_path / "home") as c:
+        with pytest.raises(CumuloError, match="Resource HelloFunction .*make build-HelloFunction failed"):
+            deploy(c, app / "template.yaml", stack_name="s")
+        (app / "hello" / "Makefile").write_text("build-HelloFunction:\n\ttrue\n")
+        with pytest.raises(CumuloError, match="Resource HelloFunction .*put nothing in"):
+            deploy(c, app / "template.yaml", stack_name="s")
+        assert c.list_functions() == []

@@ -129,8 +129,15 @@ def test_another_python_version_asks_pip_for_its_binary_wheels(tmp_path: Path) -
 def test_runtimes_without_a_build_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterValueException, match="Python and Node.js"):
         build_package(tmp_path, "provided.al2023", cache_dir=tmp_path / "cache")
-    with pytest.raises(InvalidParameterValueException, match="Python layers only"):
-        build_package(tmp_path, "nodejs20.x", cache_dir=tmp_path / "cache", layer=True)
+
+
+def test_a_nodejs_layer_is_laid_out_under_nodejs(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.js").write_text("exports.x = 1;\n")
+    result = build_package(src, "nodejs20.x", cache_dir=tmp_path / "cache", layer=True)
+    names = zipfile.ZipFile(result.zip_path).namelist()
+    assert "nodejs/index.js" in names and all(n.startswith("nodejs/") for n in names)
 
 
 def test_layer_cli_publish_use_list_delete(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+exports.settings = { region: "local" };
