@@ -41,14 +41,38 @@ def test_its_memfd_is_sealed_and_out_of_the_way() -> None:
 
 def _as_init(environment: str) -> tuple[int, int | None]:
     """Run the program as pid 1 of a new pid namespace (owned by a new user namespace, so no
-    root is needed) whose pid 2 runs ``environment``; its own wait status and the one it relayed."""
+    root is needed) whose pid 2 runs ``environment``; its own wait status and the one it relayed.
+
+    ``linux.fork`` is for single-threaded processes, as the zygote is (its raw clone skips libc's
+    fork handlers: a child of a process whose other thread held malloc's lock would wait forever).
+    The test process has threads, so the clone is made from a single-threaded child of it."""
+    results, done = os.pipe()
+    outer = os.fork()
+    if outer == 0:
+        try:
+            os.close(results)
+            try:
+                own, status = _as_init_here(environment)
+                os.write(done, struct.pack("iii", 0, own, -1 if status is None else status))
+            except OSError as exc:
+                os.write(done, struct.pack("iii", 1, exc.errno or 0, 0))
+        finally:
+            os._exit(0)
+    os.close(done)
+    data = os.read(results, 12)
+    os.close(results)
+    os.waitpid(outer, 0)
+    failed, own, status = struct.unpack("iii", data)
+    if failed:
+        pytest.skip(f"no user and pid namespaces for this user here: errno {own}")
+    return own, None if status == -1 else status
+
+
+def _as_init_here(environment: str) -> tuple[int, int | None]:
     program = tinyinit.load()
     assert program is not None
     r, w = os.pipe()
-    try:
-        pid = linux.fork(linux.CLONE_NEWUSER | linux.CLONE_NEWPID)
-    except OSError as exc:
-        pytest.skip(f"no user and pid namespaces for this user here: {exc}")
+    pid = linux.fork(linux.CLONE_NEWUSER | linux.CLONE_NEWPID)
     if pid == 0:
         try:
             child = os.fork()
