@@ -22,6 +22,7 @@ import json
 import os
 import uuid
 import shutil
+import sys
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -66,6 +67,7 @@ class LayerService:
         merged_root.mkdir(parents=True, exist_ok=True)
         self._in_use = in_use            # whether any function configuration still names this blob
         self._lock = threading.Lock()    # version numbering within this process
+        self._provided: dict[str, CodePackage] = {}     # AWS's layers built here (Powertools), by requirement
 
     # -- publish / read -------------------------------------------------------
     def publish(self, name: str, content: LayerSource, compatible_runtimes: list[str] | None = None,
@@ -202,18 +204,56 @@ class LayerService:
 
     # -- functions' side ------------------------------------------------------
     def resolve(self, arns: list[str]) -> tuple[LayerRef, ...]:
-        """The layers a function asks for, in order; each must be a published version of ours."""
+        """The layers a function asks for, in order; each must be a published version of ours, or one of
+        AWS's that Cumulo provides (``model.layer.provided_layer``: nothing to mount; Powertools for AWS
+        Lambda (Python): built from PyPI, ``_powertools``)."""
         refs = []
         for arn in ly.check_function_layers(arns):
             if ly.provided_layer(arn):   # AWS's, provided by Cumulo itself: nothing to mount
                 refs.append(LayerRef(arn, 0, "", 0))
                 continue
+            if (major := ly.powertools_major(arn)) is not None:
+                package = self._powertools(arn, major)
+                refs.append(LayerRef(arn, package.size, package.sha256_hex, package.unzipped_size))
+                continue
+            account = ly.layer_account(arn)
+            if account is not None and account != self._arns.account:
+                raise InvalidParameterValueException(
+                    f"Layer version {arn} does not exist. It belongs to AWS account {account}, whose layers Cumulo "
+                    f"cannot fetch (it has this account's, {self._arns.account}, and provides AWS's Powertools for "
+                    "AWS Lambda (Python), Parameters and Secrets extension and Lambda Insights layers); publish "
+                    "its content here (cumulo layer publish) and use that version's ARN.")
             name, version = ly.parse_layer_version_arn(arn, self._arns.region, self._arns.account)
             doc = self._store.get_document(_VERSION_KIND, _doc_id(name, version))
             if doc is None:
                 raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
             refs.append(LayerVersion.from_dict(doc).ref(arn))
         return tuple(refs)
+
+    def _powertools(self, arn: str, major: int) -> CodePackage:
+        """AWS's Powertools for AWS Lambda (Python) layer, provided by building it: ``aws-lambda-powertools``
+        of that major version with its tracer extra (aws-xray-sdk), installed with pip under python/ (as the
+        layer lays it out) for the host's Python, and cached by content as ``cumulo package`` builds are."""
+        from cumulo.packaging import build_package
+
+        requirement = f"aws-lambda-powertools[tracer]>={major},<{major + 1}\n"
+        with self._lock:
+            package = self._provided.get(requirement)
+            if package is None:
+                with tempfile.TemporaryDirectory(prefix=".powertools-", dir=self._merged_root) as src:
+                    Path(src, "requirements.txt").write_text(requirement)
+                    try:
+                        built = build_package(Path(src), f"python{sys.version_info.major}.{sys.version_info.minor}",
+                                              layer=True)
+                    except InvalidParameterValueException as exc:
+                        raise InvalidParameterValueException(
+                            f"Layer version {arn} is AWS's Powertools for AWS Lambda (Python) {major}.x layer, which "
+                            f"Cumulo provides by installing aws-lambda-powertools {major}.x from PyPI, and that "
+                            f"failed: {exc.message}") from None
+                package = load_code(built.zip_path)
+                self._blobs.put(package)
+                self._provided[requirement] = package
+        return package
 
     def merged(self, refs: tuple[LayerRef, ...]) -> Path | None:
         """The read-only tree an environment sees as /opt for these layers (None without layers)."""

@@ -168,10 +168,36 @@ _PROVIDED = {"AWS-Parameters-and-Secrets-Lambda-Extension": "parameters-secrets"
              "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64": "parameters-secrets"}
 
 
+# AWS's Lambda Insights extension (its account, as AWS's docs give the ARNs): it only ships the function's
+# telemetry to CloudWatch Lambda Insights, so it is accepted and not run (Cumulo records metrics itself).
+INSIGHTS_ACCOUNT = "580247275435"
+_INSIGHTS_RE = re.compile(r"LambdaInsightsExtension(-Arm64)?")
+# Powertools for AWS Lambda (Python), published by AWS's account: AWSLambdaPowertoolsPython (1.x),
+# AWSLambdaPowertoolsPythonV2[-Arm64] (2.x), AWSLambdaPowertoolsPythonV3-python3NN-{x86_64,arm64} (3.x).
+POWERTOOLS_ACCOUNT = "017000801446"
+_POWERTOOLS_RE = re.compile(r"AWSLambdaPowertoolsPython(?:V(?P<major>[1-9]))?(?:-Arm64|-python3\d+-(?:x86_64|arm64))?")
+
+
 def provided_layer(arn: str) -> str | None:
-    """What an AWS-published layer Cumulo provides itself gives ("parameters-secrets"), or None."""
+    """What an AWS-published layer Cumulo provides itself gives ("parameters-secrets", "lambda-insights"), or None."""
     m = _VERSION_ARN_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
+    if m and m.group("account") == INSIGHTS_ACCOUNT and _INSIGHTS_RE.fullmatch(m.group("name")):
+        return "lambda-insights"
     return _PROVIDED.get(m.group("name")) if m else None
+
+
+def powertools_major(arn: str) -> int | None:
+    """The major version of Powertools for AWS Lambda (Python) an AWS-published Powertools layer holds, or None."""
+    m = _VERSION_ARN_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
+    if not m or m.group("account") != POWERTOOLS_ACCOUNT:
+        return None
+    name = _POWERTOOLS_RE.fullmatch(m.group("name"))
+    return int(name.group("major") or 1) if name else None
+
+
+def layer_account(arn: str) -> str | None:
+    m = _VERSION_ARN_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
+    return m.group("account") if m else None
 
 
 def check_function_layers(arns: list[str]) -> list[str]:

@@ -204,3 +204,50 @@ def test_a_makefile_without_the_target_names_the_resource(tmp_path: Path, monkey
         with pytest.raises(CumuloError, match="Resource HelloFunction .*put nothing in"):
             deploy(c, app / "template.yaml", stack_name="s")
         assert c.list_functions() == []
+
+
+def test_aws_published_powertools_and_insights_layers_are_provided(tmp_path: Path) -> None:
+    """apigw-sqs-lambda-ddb, apigw-kinesis-lambda-ddb, lambda-bedrock-response-streaming: Powertools for AWS
+    Lambda (Python) v2 and v3 layers of AWS's account (were refused: another account's layers), built from
+    PyPI's aws-lambda-powertools of that major; the Lambda Insights extension accepted with one warning."""
+    with Cumulo(home=tmp_path / "home") as c:
+        result = _deploy(c, "aws-layers")
+        insights = [w for w in result.warnings if "Lambda Insights" in w]
+        assert len(insights) == 1 and insights[0].startswith("OrdersFunction:") and "not run" in insights[0]
+        for output, major in (("OrdersName", "2"), ("StreamName", "3")):
+            answer = c.invoke(result.outputs[output], json.dumps({"order": 7}))
+            assert answer.function_error is None, answer.payload
+            assert json.loads(answer.payload) == {"order": 7, "powertools": major}
+        layers = c.get_function(result.outputs["OrdersName"])["Configuration"]["Layers"]
+        assert [layer["Arn"].split(":")[4] for layer in layers] == ["017000801446", "580247275435"]
+        assert layers[0]["CodeSize"] > 0
+
+
+def test_a_powertools_layer_that_cannot_be_installed_is_a_clear_error(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUMULO_PACKAGE_CACHE", str(tmp_path / "cache"))      # nothing built yet
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")        # PyPI out of reach
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "1")
+    with Cumulo(home=tmp_path / "home") as c:
+        for dry_run in (True, False):
+            with pytest.raises(CumuloError, match="Resource OrdersFunction .*AWSLambdaPowertoolsPythonV2:32 is AWS's "
+                                                  "Powertools for AWS Lambda \\(Python\\) 2.x layer.*failed"):
+                deploy(c, CORPUS / "aws-layers" / "template.yaml", stack_name="s", dry_run=dry_run, build=False)
+        assert c.list_functions() == []
+
+
+def test_a_layer_of_another_account_is_refused_naming_it(tmp_path: Path) -> None:
+    """image-resize patterns: a layer another account published (graphicsmagick) is not Cumulo's to provide."""
+    app = tmp_path / "app"
+    shutil.copytree(CORPUS / "aws-layers", app)
+    path = app / "template.yaml"
+    path.write_text(path.read_text().replace("arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38",
+                                             "arn:aws:lambda:us-east-1:175033217214:layer:graphicsmagick:2"))
+    with Cumulo(home=tmp_path / "home") as c:
+        for dry_run in (True, False):
+            with pytest.raises(CumuloError, match="Resource OrdersFunction .*Layer version arn:aws:lambda:us-east-1:"
+                                                  "175033217214:layer:graphicsmagick:2 does not exist. It belongs to "
+                                                  "AWS account 175033217214"):
+                deploy(c, path, stack_name="s", dry_run=dry_run, build=False)
+        assert c.list_functions() == []

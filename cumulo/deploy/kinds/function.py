@@ -45,6 +45,7 @@ from cumulo.functions.deployments import PREDEFINED, DeploymentConfig, config_na
 from cumulo.model import limits
 from cumulo.model.code import load_code
 from cumulo.model.function import Arns, FunctionConfiguration, validate_function_name
+from cumulo.model.layer import provided_layer
 from cumulo.runtime.catalog import provide
 
 if TYPE_CHECKING:
@@ -203,6 +204,11 @@ class Function(Kind):
     def warnings(self, fn: FunctionResource) -> list[str]:
         """Its notes, and its events of known types this build does not wire; an unknown type is an error."""
         warnings = [f"{fn.logical_id}: {note}" for note in fn.notes]
+        insights = [arn for arn in fn.layers if provided_layer(arn) == "lambda-insights"]
+        if insights:
+            warnings.append(f"{fn.logical_id}: layer {insights[0]} is AWS's Lambda Insights extension, which on AWS "
+                            "ships the function's telemetry to CloudWatch Lambda Insights; accepted and not run: "
+                            "Cumulo records the function's metrics itself")
         for event_name, event in fn.events.items():
             kind = event.get("Type")
             if kind in SUPPORTED_EVENT_TYPES:
