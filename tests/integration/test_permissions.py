@@ -266,23 +266,31 @@ def test_a_topic_delivers_to_a_queue_whose_policy_allows_that_topic_only(server:
 
 def test_a_bucket_notifies_a_queue_whose_policy_allows_that_bucket_only(server: CumuloServer,
                                                                          sqs: BaseClient) -> None:
+    """Two queues, each notified of its own prefix: one whose policy lets only another bucket send
+    (its notification is refused, never retried), one whose policy names this bucket. Neither
+    policy changes while notifications are in flight (they are delivered after the PutObject's
+    answer, so a policy changed meanwhile would decide them instead)."""
     from test_async import drain, queue_arn
 
     s3, bucket = server.aws("s3"), unique("uploads")
-    url = sqs.create_queue(QueueName=unique("s3q"))["QueueUrl"]
-    arn = queue_arn(sqs, url)
+    refusing = sqs.create_queue(QueueName=unique("s3no"))["QueueUrl"]
+    taking = sqs.create_queue(QueueName=unique("s3yes"))["QueueUrl"]
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
-        {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
-    assert json.loads(drain(sqs, url, 1)[0]["Body"])["Event"] == "s3:TestEvent"
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(
-        arn, "s3.amazonaws.com", "arn:aws:s3:::another-bucket")})
-    s3.put_object(Bucket=bucket, Key="refused.txt", Body=b"1")
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _service_may_send(
-        arn, "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")})
-    s3.put_object(Bucket=bucket, Key="taken.txt", Body=b"2")
-    got = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in drain(sqs, url, 2, timeout=5)]
-    assert got == ["taken.txt"]          # the first notification was refused by the queue's policy, not retried
+        {"QueueArn": queue_arn(sqs, url), "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
+        for url, prefix in ((refusing, "refused/"), (taking, "taken/"))]})
+    for url in (refusing, taking):
+        assert json.loads(drain(sqs, url, 1)[0]["Body"])["Event"] == "s3:TestEvent"
+    sqs.set_queue_attributes(QueueUrl=refusing, Attributes={"Policy": _service_may_send(
+        queue_arn(sqs, refusing), "s3.amazonaws.com", "arn:aws:s3:::another-bucket")})
+    sqs.set_queue_attributes(QueueUrl=taking, Attributes={"Policy": _service_may_send(
+        queue_arn(sqs, taking), "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")})
+    s3.put_object(Bucket=bucket, Key="refused/1.txt", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="taken/2.txt", Body=b"2")
+    got = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in drain(sqs, taking, 1)]
+    assert got == ["taken/2.txt"]
+    assert drain(sqs, refusing, 1, timeout=3) == []     # refused by the queue's policy, not retried
     s3.close()
 
 
