@@ -71,7 +71,7 @@ def plan(c: Cumulo, template: Template) -> tuple[list[Change], list[str]]:
 def _plan(c: Cumulo, template: Template) -> _Plan:
     resources = template.all_resources()
     listing = sorted(range(len(resources)), key=lambda i: resources[i][0].listed)    # stable: template order
-    warnings = [w for i in listing for w in resources[i][0].warnings(resources[i][1])]
+    warnings = [*template.notes, *(w for i in listing for w in resources[i][0].warnings(resources[i][1]))]
     deploy = Deploy(c, _without_retained(c.store.get_stack(template.stack_name) or {}, template))
     of_resource: list[Change | None] = [None] * len(resources)
     listed: list[tuple[tuple[int, int, int], Change]] = []

@@ -97,6 +97,7 @@ class Template:
     no_echo: frozenset[str] = frozenset()    # parameters declared NoEcho: shown as **** (DescribeStacks)
     types: dict[str, str] = field(default_factory=dict)    # logical id -> Type, of the resources deployed
     text: str = ""                           # the template as written (GetTemplate)
+    notes: tuple[str, ...] = ()              # warnings of the template itself (keys SAM's transform ignores)
 
     def all_resources(self) -> list[tuple[ResourceKind, Any]]:
         """Every resource with its kind: those read, then the implicit ones they make (``Registry.expand``)."""
@@ -183,7 +184,8 @@ def load_template(path: Path, parameters: Mapping[str, str] | None = None, stack
     no_echo = frozenset(name for name, spec in params.items() if str(spec.get("NoEcho", "")).lower() == "true")
     template = Template(stack, resources, _outputs(doc, scope.conditions), values, path, region, account_id,
                         description if isinstance(description, str) else "", dict(scope.conditions),
-                        dict(scope.mappings), retain, no_echo, {e.logical_id: e.type for e in entries}, text)
+                        dict(scope.mappings), retain, no_echo, {e.logical_id: e.type for e in entries}, text,
+                        _ignored_attributes(doc, sam))
     _resolve(template, _dry_run_lookup(template))   # refuse unresolvable Outputs now, not after deploying
     return template
 
@@ -612,7 +614,7 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Collec
     if not isinstance(resource, Node) or "Type" not in resource:
         raise fail("must be a map with a Type")
     extra = sorted(set(resource) - _RESOURCE_KEYS)
-    if extra:
+    if extra and not (sam and _sam_type(resource) and "Properties" in resource):   # SAM drops them (_ignored_attributes)
         raise fail(f"unknown resource attribute '{extra[0]}'")
     if KINDS.of_type(resource["Type"]) is None:
         raise fail(_unsupported(resource["Type"]))
@@ -634,6 +636,25 @@ def _check_resource(logical_id: str, resource: Any, line: int, resources: Collec
     if "Description" in resource and not isinstance(resource["Description"], str):
         raise fail("Description must be a string")
     return condition
+
+
+def _sam_type(resource: Node) -> bool:
+    return str(resource.get("Type")).startswith("AWS::Serverless::")
+
+
+def _ignored_attributes(doc: Node, sam: bool) -> tuple[str, ...]:
+    """Warnings for keys beside Type and Properties of SAM resources that are no resource attribute (such as
+    ``OpenApiVersion`` written a level too high): SAM's transform reads only the attributes it knows, so the
+    deploy on AWS ignores them (on a CloudFormation resource they are an error: ``_check_resource``, and so are
+    they beside no Properties: ``Propertys`` is a typo, not an attribute to ignore)."""
+    if not sam:
+        return ()
+    resources = _section(doc, "Resources")
+    return tuple(f"Resource {logical_id} (line {resources.line_of(logical_id)}): '{key}' is not a resource "
+                 "attribute (a property belongs under Properties); ignored, as SAM's transform ignores it"
+                 for logical_id, resource in resources.items()
+                 if isinstance(resource, Node) and _sam_type(resource) and "Properties" in resource
+                 for key in sorted(set(resource) - _RESOURCE_KEYS))
 
 
 def _unsupported(type_: Any) -> str:

@@ -115,11 +115,25 @@ Resources:
                              r"RetainExceptOnCreate, Snapshot"),
     ("UpdateReplacePolicy: RetainExceptOnCreate", r"UpdateReplacePolicy 'RetainExceptOnCreate' is not one of"),
     ("Description: [a]", r"Description must be a string"),
-    ("Colour: red", r"unknown resource attribute 'Colour'"),
 ])
 def test_resource_attribute_faults(tmp_path: Path, attribute: str, match: str) -> None:
     refused(tmp_path, f"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    {attribute}\n"
                       "    Properties: {Handler: app.handler, Runtime: python3.12}\n", match)
+
+
+def test_a_key_beside_a_sam_resources_properties_is_ignored_with_a_warning(cumulo: Cumulo, tmp_path: Path) -> None:
+    """apigw-mappingtemplate-lambda-nodejs: OpenApiVersion a level too high on an AWS::Serverless::Api, which SAM's
+    transform ignores (it reads only the attributes it knows); on a CloudFormation resource, or a SAM resource
+    without Properties (a typo of it), it stays an error."""
+    path = write(tmp_path, "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    OpenApiVersion: '2.0'\n"
+                           "    Properties: {Handler: app.handler, Runtime: python3.12}\n")
+    for dry_run in (True, False):
+        result = deploy(cumulo, path, stack_name="s", dry_run=dry_run)
+        assert [w for w in result.warnings if "OpenApiVersion" in w] == [
+            "Resource Fn (line 3): 'OpenApiVersion' is not a resource attribute (a property belongs under "
+            "Properties); ignored, as SAM's transform ignores it"]
+    refused(tmp_path, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Colour: red\n    Properties: {}\n",
+            r"Resource Q \(line 3\): unknown resource attribute 'Colour'")
 
 
 def test_deletion_policy_retain_keeps_what_the_template_drops(cumulo: Cumulo, tmp_path: Path) -> None:
