@@ -1115,6 +1115,7 @@ class TableService:
                     assert update is not None
                     try:        # what depends on the item (a path into it, an operand's type) cancels the action
                         news[-1] = E.apply_update(update, old or key or {}, names)
+                        self._index_keys(doc, news[-1])         # an index key the update made of a wrong type
                     except ValidationException as err:
                         reasons.append({"Code": "ValidationError", "Message": err.message})
                         failed = True

@@ -1,6 +1,6 @@
 """Cumulo's DynamoDB against moto's, side by side: generated operation sequences through unchanged boto3.
 
-Each generated sequence (Hypothesis' stateful testing) creates a table — a hash key of S or N, a range
+Each generated sequence (Hypothesis' stateful testing) creates a table — a hash key of S, N or B, a range
 key or none, a global secondary index (with or without a range key, any projection), a local one —
 in both a real ``cumulo up`` and moto's DynamoDB (in process, ``mock_aws``: an oracle and a test
 dependency only; ``cumulo/`` never imports it), then runs the same requests against both: PutItem,
@@ -417,7 +417,10 @@ def _index_key_types_unchecked(m: Any, op: str, request: Doc, mine: Outcome, the
     if mine[:2] != ("error", "ValidationException") or theirs[0] == "error" and theirs[1] == "ValidationException":
         return False
     types = _index_types(m)
-    return any(name in item and _type(item[name]) != t for item in _written_items(request) for name, t in types.items())
+    if any(name in item and _type(item[name]) != t for item in _written_items(request) for name, t in types.items()):
+        return True
+    found = re.search(r"Type mismatch for Index Key (\w+)", MESSAGES.get(True, ""))   # an update that writes one
+    return found is not None and any(found.group(1) in paths for paths in m.paths)
 
 
 def _key_condition_types_unchecked(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
@@ -476,6 +479,58 @@ def _empty_attributes(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outc
 
 def _partial_batch(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
     return op == "(the tables after) BatchWriteItem"
+
+
+def _partial_update(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
+    return op == "(the tables after) UpdateItem" and MESSAGES.get(True) is not None and \
+        MESSAGES.get(True) == MESSAGES.get(False)
+
+
+def _resolve(item: Any, path: str) -> Any:
+    for part in _elements(path):
+        if item is None:
+            return None
+        if part.startswith("["):
+            lst = item.get("L") if isinstance(item, dict) else None
+            i = int(part[1:])
+            item = lst[i] if isinstance(lst, list) and i < len(lst) else None
+        else:
+            item = (item.get("M") if isinstance(item, dict) and "M" in item else item).get(part) \
+                if isinstance(item, dict) else None
+    return item
+
+
+def _booleans_ordered(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
+    """Moto orders a BOOL as Python does (True between 0 and 1); DynamoDB's ordering and BETWEEN compare
+    numbers, strings and binaries only (developer guide, comparison operators)."""
+    specs = [request] + [next(iter(a.values())) for a in request.get("TransactItems", [])]
+    compared = []
+    for spec in specs:
+        names = spec.get("ExpressionAttributeNames", {})
+        for key in ("ConditionExpression", "FilterExpression"):
+            for path in re.findall(r"([#\w.\[\]]+) (?:<|<=|>|>=|BETWEEN) ", spec.get(key, "")):
+                compared.append(re.sub(r"#\w+", lambda x: names.get(x.group(0), x.group(0)), path))
+    if not compared:
+        return False
+    items = _all_items(m) if op in ("Query", "Scan") else [m.before or {}]
+    return any(isinstance(_resolve({"M": item}, p), dict) and "BOOL" in _resolve({"M": item}, p)
+               for item in items for p in compared)
+
+
+def _all_items(m: Any) -> list[Doc]:
+    return list(_all(m.cumulo, m.name))
+
+
+def _indexed_projection(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
+    if mine[0] != "ok" or theirs[0] != "ok" or not isinstance(mine[1], dict) or not isinstance(theirs[1], dict):
+        return False
+    names = request.get("ExpressionAttributeNames", {})
+    lost = {names.get(n, n) for n in re.findall(r"(#\w+)\[", request.get("ProjectionExpression", ""))}
+    a, b = mine[1].get("Items", [mine[1].get("Item")]), theirs[1].get("Items", [theirs[1].get("Item")])
+    return bool(lost) and len(a) == len(b) and \
+        all({k: v for k, v in (x or {}).items() if k not in lost} == (y or {}) for x, y in zip(a, b)) and \
+        {k: v for k, v in mine[1].items() if k not in ("Items", "Item")} == \
+        {k: v for k, v in theirs[1].items() if k not in ("Items", "Item")}
 
 
 def _no_key_at_the_limit(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
@@ -549,7 +604,8 @@ MOTO_BUGS: list[MotoBug] = [
             _overlapping_paths),
     MotoBug("index keys' types are not checked on writes",
             "BatchWriteItem and PutItem (API reference): attributes that are part of an index key must have the "
-            "data types of the table's attribute definitions; moto writes such items.", _index_key_types_unchecked),
+            "data types of the table's attribute definitions; moto writes such items (and lets UpdateItem make "
+            "one, e.g. ADD of a number to a string index key the item lacks).", _index_key_types_unchecked),
     MotoBug("key conditions' value types are not checked",
             "Query (API reference, KeyConditionExpression): the sort key condition compares the key with values of "
             "its type, and begins_with cannot be used with a sort key of type Number; moto answers no items.",
@@ -573,6 +629,16 @@ MOTO_BUGS: list[MotoBug] = [
             "UPDATED_NEW/UPDATED_OLD when the update wrote nothing there (a DELETE from an absent set): Cumulo leaves "
             "Attributes out, moto answers {}; the API reference does not say which DynamoDB does. Not shown to be "
             "moto's bug: listed in docs/tables.md as undecided.", _empty_attributes),
+    MotoBug("a refused update is partly written",
+            "UpdateItem (API reference; developer guide, 'DynamoDB item operations are atomic'): an update DynamoDB "
+            "refuses (here: 'An operand in the update expression has an incorrect data type') changes nothing; "
+            "moto has applied the clauses before the one it refused.", _partial_update),
+    MotoBug("booleans are ordered as numbers",
+            "Developer guide, comparison operators: <, <=, >, >= and BETWEEN compare numbers, strings and "
+            "binaries; moto orders a BOOL as Python's True/False (True is BETWEEN 0 AND 1).", _booleans_ordered),
+    MotoBug("a projection through a name with a list index is lost",
+            "Developer guide, projection expressions: #l[0] projects the list with that element; moto answers "
+            "without it (and refuses some such names as unused).", _indexed_projection),
     MotoBug("a refused batch is partly written",
             "BatchWriteItem (API reference): DynamoDB rejects the entire batch write operation when one of its "
             "requests is invalid; moto has written the requests before the invalid one.", _partial_batch),
@@ -624,7 +690,7 @@ class Differential(RuleBasedStateMachine):
         STATS["requests"] += 1
         MESSAGES.clear()
         self.before = None
-        if COLLECT and ("Key" in request or "Item" in request):
+        if (COLLECT or "ConditionExpression" in request) and ("Key" in request or "Item" in request):
             key = request.get("Key") or {k: v for k, v in request["Item"].items() if k in ("pk", "sk")}
             try:
                 self.before = self.cumulo.get_item(TableName=self.name, Key=key).get("Item")
@@ -642,7 +708,7 @@ class Differential(RuleBasedStateMachine):
             self.disagree(operation, request, mine, theirs)
             if write:
                 self.resync()
-        elif write and (COLLECT or operation == "BatchWriteItem" and mine[0] == "error"):
+        elif write and (COLLECT or mine[0] == "error"):
             a = sorted((canonical(i) for i in _all(self.cumulo, self.name)), key=sort_key)
             b = sorted((canonical(i) for i in _all(self.moto, self.name)), key=sort_key)
             if _numbers(a) != _numbers(b):

@@ -127,4 +127,10 @@ def test_an_index_key_attribute_is_checked_even_where_the_item_is_not_in_the_ind
         service.call("PutItem", {"TableName": "things", "Item": {"pk": {"S": "a"}, "r": {"S": "1"}}})
     service.call("PutItem", {"TableName": "things", "Item": {"pk": {"S": "a"}, "g": {"S": "u"}}})  # sparse, fine
     assert service.call("Scan", {"TableName": "things", "IndexName": "gsi"})["Count"] == 0
+    from cumulo.tables.values import TransactionCanceled     # an update that makes an index key of a wrong type
+    with pytest.raises(TransactionCanceled) as cancelled:
+        service.call("TransactWriteItems", {"TransactItems": [{"Update": {
+            "TableName": "things", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET g = :n",
+            "ExpressionAttributeValues": {":n": {"N": "1"}}}}]})
+    assert cancelled.value.extra["CancellationReasons"][0]["Code"] == "ValidationError"
     store.close()
