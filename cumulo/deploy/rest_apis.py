@@ -23,8 +23,9 @@ What SAM makes, and so what this makes (an ``HttpApiConfig`` with protocol ``RES
   ``.../functions/<arn>/invocations``) becomes those routes; a mock ``OPTIONS`` integration gives
   the CORS headers of its response parameters; an ``api_key`` security requirement marks a
   method as needing a key; ``http_proxy`` integrations forward to their ``uri`` (``{proxy}`` filled from the
-  path). Other integration types (``aws`` with mapping templates, ``http``) are refused, naming the
-  method: their requests would not be answered.
+  path); ``aws`` (service or non-proxy Lambda) and ``http`` (non-proxy HTTP) integrations carry their
+  request parameters, ``requestTemplates``, ``passthroughBehavior`` and integration ``responses``
+  (docs/gateway.md, Integrations). Other integration types are refused, naming the method.
 - Everything with no local effect (caching, endpoint type, access logs, canaries,
   custom domains, gateway responses, models, resource policies, usage plans) is accepted with
   a note saying so.
@@ -319,29 +320,32 @@ def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: A
             if name.startswith("integration.request.path.") and value.startswith("method.request.path."):
                 url = url.replace("{" + name[len("integration.request.path."):] + "}",
                                   "{" + value[len("method.request.path."):] + "}")
-        fields = {"integration_type": "HTTP_PROXY", "integration_uri": url,
+        fields: dict[str, Any] = {"integration_type": "HTTP_PROXY", "integration_uri": url,
                   "integration_method": str(method or "ANY").upper()}
         try:
             check_integration("HTTP_PROXY", "", {}, url, fields["integration_method"])
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
         return "", fields
-    if kind == "aws" and aws is not None:
+    if kind in ("aws", "http") and aws is not None:
         templates = aws.get("request_templates") or {}
         mapping = {"request_templates": {str(k): str(v) for k, v in map_of(templates, "requestTemplates").items()},
                    "passthrough": str(aws.get("passthrough") or "WHEN_NO_MATCH").upper(),
                    "responses": aws.get("responses") or []}
-        fields = {"integration_type": "AWS", "integration_uri": str(uri or ""),
+        fields = {"integration_type": kind.upper(), "integration_uri": str(uri or ""),
                   "credentials": str(aws.get("credentials") or ""), "mapping": mapping,
                   "request_parameters": {str(k): str(v) for k, v in map_of(parameters or {}, "requestParameters").items()}}
+        if kind == "http":          # the backend request's method (ANY: the client's)
+            fields["integration_method"] = str(method or "ANY").upper()
         try:
-            check_integration("AWS", "", fields["request_parameters"], fields["integration_uri"], "", mapping)
+            check_integration(kind.upper(), "", fields["request_parameters"], fields["integration_uri"],
+                              fields.get("integration_method", ""), mapping)
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
-        return function_of_uri(fields["integration_uri"]) or "", fields
+        return (function_of_uri(fields["integration_uri"]) or "") if kind == "aws" else "", fields
     raise IntrinsicError(f"{where}: integration type {given or '?'} is not supported (Lambda proxy integrations, "
-                         "type aws_proxy to a function, http_proxy integrations and aws service integrations to "
-                         "sqs, events and states are served)")
+                         "type aws_proxy to a function, http_proxy and http integrations and aws service "
+                         "integrations are served)")
 
 
 def _timeout(integration: dict[str, Any]) -> int:

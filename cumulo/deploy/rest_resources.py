@@ -10,9 +10,10 @@ They are assembled into the same configuration an ``AWS::Serverless::Api`` gives
   a function's ``.../functions/<arn>/invocations``; a ``MOCK`` ``OPTIONS`` method's integration
   response headers are the API's CORS answer; ``AuthorizationType`` ``NONE`` or ``CUSTOM`` (with
   ``AuthorizerId``), ``ApiKeyRequired``; an ``HTTP_PROXY`` integration forwards to its ``Uri``
-  (``IntegrationHttpMethod``). Other integrations (``AWS`` service integrations with mapping templates,
-  ``HTTP``), ``AWS_IAM`` and Cognito authorization are refused, naming the method: its requests could not
-  be answered as on AWS;
+  (``IntegrationHttpMethod``); ``AWS`` (service or non-proxy Lambda) and ``HTTP`` (non-proxy) integrations
+  carry ``RequestParameters``, ``RequestTemplates``, ``PassthroughBehavior`` and ``IntegrationResponses``
+  (docs/gateway.md, Integrations). ``AWS_IAM`` and Cognito authorization are refused, naming the method: its
+  requests could not be answered as on AWS;
 - ``Authorizer``s of type ``TOKEN`` and ``REQUEST`` (``AuthorizerUri``, ``IdentitySource``,
   ``IdentityValidationExpression``, ``AuthorizerResultTtlInSeconds``);
 - the stage: a ``Stage``'s ``StageName`` (with ``Variables`` and ``MethodSettings``' throttles), else a

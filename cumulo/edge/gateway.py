@@ -41,7 +41,7 @@ from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequest
 from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
 from cumulo.gateway.integrations import INTERNAL_ERROR_REST, PROXY_HOP_HEADERS, RestCall, Sources, map_parameters, \
-    proxy_url, rest_aws_call, rest_aws_response, service_call, service_response
+    proxy_url, rest_aws_call, rest_aws_response, rest_http_call, service_call, service_response
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
@@ -263,6 +263,8 @@ class Gateway:
             return admission.refused
         if route.integration_type == "HTTP_PROXY":
             return await self._proxy(api, route, request, match, access)
+        if route.integration_type == "HTTP":
+            return await self._http(route, request, match, stage, access, context, admission.authorizer)
         if route.integration_subtype or route.integration_type == "AWS":
             return await self._service(route, request, match, stage, access, context, admission.authorizer)
         incoming = _trace_header(request.headers)
@@ -320,14 +322,7 @@ class Gateway:
                        authorizer: dict[str, Any] | None) -> GatewayResponse:
         """A first-class AWS service integration: the request parameters mapped, the service's operation
         called as the integration's role, its answer relayed (``gateway/integrations.py``)."""
-        user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), "")
-        context = {**context, "accountId": request.account_id, "domainPrefix": request.domain_name.split(".", 1)[0],
-                   "protocol": "HTTP/1.1", "requestTimeEpoch": request.time_epoch_ms,
-                   "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.time_epoch_ms / 1000)),
-                   "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
-                   "authorizer": _flat_authorizer(authorizer)}
-        sources = Sources(request.body, request.headers, request.raw_query, match.path_parameters, context,
-                          stage.variables)
+        sources = _sources(request, match, stage, context, authorizer)
         rest: RestCall | None = None
         if route.integration_type == "AWS":          # a REST API's service integration, with mapping templates
             content_type = next((v for k, v in request.headers if k.lower() == "content-type"), "")
@@ -379,6 +374,34 @@ class Gateway:
             access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
         status = 0 if result.function_error else 200
         return rest_aws_response(rest, route.mapping, status, result.payload, request.request_id, sources)
+
+    async def _http(self, route: Route, request: HttpRequest, match: RouteMatch, stage: Stage,
+                    access: dict[str, Any], context: dict[str, Any],
+                    authorizer: dict[str, Any] | None) -> GatewayResponse:
+        """A REST API's ``HTTP`` (non-proxy) integration: the backend request made from the mappings
+        (``rest_http_call``), sent by the ``HTTP_PROXY`` forwarder (its kept-alive connections, its 10 MB
+        limit), its answer mapped by the integration responses (``rest_aws_response``)."""
+        sources = _sources(request, match, stage, context, authorizer)
+        content_type = next((v for k, v in request.headers if k.lower() == "content-type"), "")
+        found = rest_http_call(route.integration_uri, route.request_parameters, route.mapping, content_type, sources)
+        if isinstance(found, GatewayResponse):
+            return found
+        method = request.method if route.integration_method in ("", "ANY") else route.integration_method
+        headers = [*found.headers, ("X-Forwarded-For", request.source_ip)]
+        started = time.monotonic()
+        call = asyncio.get_running_loop().run_in_executor(
+            self.executor, _forward, found.url, method, headers, found.body, route.timeout_ms / 1000)
+        try:
+            answer = await asyncio.wait_for(call, route.timeout_ms / 1000 + 1)
+        except (asyncio.TimeoutError, TimeoutError):
+            return TIMEOUT
+        except (OSError, http.client.HTTPException, ValueError):
+            return INTERNAL_ERROR_REST
+        finally:
+            access["integrationLatency"] = round((time.monotonic() - started) * 1000, 3)
+        access["integrationStatus"] = answer.status
+        return rest_aws_response(RestCall("http", "", {}, True), route.mapping, answer.status, answer.body,
+                                 request.request_id, sources, answer.headers)
 
     async def _proxy(self, api: HttpApi, route: Route, request: HttpRequest, match: RouteMatch,
                      access: dict[str, Any]) -> GatewayResponse:
@@ -853,6 +876,18 @@ def _exchange(connection: http.client.HTTPConnection, key: tuple[str, str, int |
             _BACKENDS.give(key, connection)
         else:
             connection.close()
+
+
+def _sources(request: HttpRequest, match: RouteMatch, stage: Stage, context: dict[str, Any],
+             authorizer: dict[str, Any] | None) -> Sources:
+    """What a non-proxy integration's mappings read of one request, ``$context`` completed."""
+    user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), "")
+    context = {**context, "accountId": request.account_id, "domainPrefix": request.domain_name.split(".", 1)[0],
+               "protocol": "HTTP/1.1", "requestTimeEpoch": request.time_epoch_ms,
+               "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.time_epoch_ms / 1000)),
+               "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
+               "authorizer": _flat_authorizer(authorizer)}
+    return Sources(request.body, request.headers, request.raw_query, match.path_parameters, context, stage.variables)
 
 
 def _flat_authorizer(authorizer: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,6 +17,10 @@ gateway's response out. The calls themselves are made by the gateway's server (`
   (``{"SendMessageResponse": {"SendMessageResult": {...}, "ResponseMetadata": {"RequestId": ...}}}``,
   absent members ``null``). A role that may not make the call (or that API Gateway may not assume) is
   ``500 {"message":"Internal Server Error"}``, as on AWS; the service's own refusals keep their status.
+- **REST APIs' non-proxy integrations** (``AWS`` and ``HTTP``) share one request side (``rest_request``:
+  request parameters, the mapping template by content type, ``passthroughBehavior``) and one answer side
+  (``rest_aws_response``: integration responses selected by status, response parameters and templates);
+  ``rest_http_call`` makes an ``HTTP`` integration's backend request (its URL filled as ``proxy_url`` fills one).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from cumulo.gateway.model import SUBTYPE_PARAMETERS
 from cumulo.gateway.payload import INTERNAL_ERROR, GatewayResponse
 
 __all__ = ["Sources", "map_parameters", "service_call", "service_response", "proxy_url", "ACCESS_DENIED_TYPES",
-           "selection_expressions", "PROXY_HOP_HEADERS"]
+           "selection_expressions", "PROXY_HOP_HEADERS", "rest_request", "rest_http_call", "HttpCall",
+           "rest_aws_call", "rest_aws_response", "RestCall"]
 
 # "$request.body.a.b", "${request.header.x}", "$context.identity.sourceIp", "$stageVariables.v"
 _EXPRESSION = re.compile(
@@ -285,22 +290,24 @@ def _param_source(source: str, sources: Sources) -> str:
     return sources.value(source)
 
 
-def rest_aws_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str, Any], content_type: str,
-                  sources: Sources) -> RestCall | GatewayResponse:
-    """The service call of a REST ``type: aws`` integration for one request: its request parameters
-    (``integration.request.<header|querystring|path>.<name>``), its mapping template chosen by the request's
-    content type (``passthroughBehavior`` when none is), rendered; or the 415 API Gateway answers."""
-    from cumulo.gateway.model import AWS_INTEGRATION_URI
+def rest_request(parameters: Mapping[str, str], mapping: Mapping[str, Any], content_type: str,
+                 sources: Sources) -> tuple[dict[str, str], dict[str, str], dict[str, str], str] | GatewayResponse:
+    """A non-proxy (``AWS`` or ``HTTP``) integration's request: (headers, query, path parameters) from its
+    ``integration.request.<header|querystring|path>.<name>`` parameters (header names lower-cased), and its body:
+    the mapping template chosen by the request's content type, rendered (``passthroughBehavior`` when none is:
+    the client's body, or the 415 API Gateway answers)."""
     from cumulo.gateway.vtl import VtlError, render
 
-    m = AWS_INTEGRATION_URI.match(uri)
-    assert m is not None          # checked when the route was made
     headers: dict[str, str] = {}
     query: dict[str, str] = {}
+    path: dict[str, str] = {}
     for target, source in parameters.items():
         where, _, name = target[len("integration.request."):].partition(".")
         value = _param_source(source, sources)
-        (headers if where == "header" else query)[name.lower() if where == "header" else name] = value
+        if where == "header":
+            headers[name.lower()] = value
+        else:
+            (query if where == "querystring" else path)[name] = value
     templates: Mapping[str, str] = mapping.get("request_templates") or {}
     media = (content_type or "application/json").split(";", 1)[0].strip().lower()
     template = next((t for k, t in templates.items() if k.lower() == media), None)
@@ -308,13 +315,54 @@ def rest_aws_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str,
     if template is None and (passthrough == "NEVER" or (passthrough == "WHEN_NO_TEMPLATES" and templates)):
         return UNSUPPORTED_MEDIA
     if template is None:
-        body = sources.body.decode("utf-8", "replace")
-    else:
-        try:
-            body = render(template, sources.body, path=sources.path, query=sources.query, headers=sources.headers,
-                          context=sources.context, stage_variables=sources.stage_variables)
-        except VtlError:
-            return INTERNAL_ERROR_REST
+        return headers, query, path, sources.body.decode("utf-8", "replace")
+    try:
+        body = render(template, sources.body, path=sources.path, query=sources.query, headers=sources.headers,
+                      context=sources.context, stage_variables=sources.stage_variables)
+    except VtlError:
+        return INTERNAL_ERROR_REST
+    return headers, query, path, body
+
+
+class HttpCall:
+    """What a REST API's ``HTTP`` (non-proxy) integration sends its backend: the URL, headers and body."""
+
+    def __init__(self, url: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.url, self.headers, self.body = url, headers, body
+
+
+def rest_http_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str, Any], content_type: str,
+                   sources: Sources) -> HttpCall | GatewayResponse:
+    """The backend request of a REST ``type: http`` integration: ``uri`` with its ``{name}`` filled from the
+    ``integration.request.path.<name>`` parameters (as an ``HTTP_PROXY`` URL is, dot segments encoded), the
+    ``integration.request.querystring.<name>`` ones as its query string, the mapped headers (not the client's),
+    ``Content-Type`` the request's (``application/json`` when it has none) unless a parameter maps it, and the
+    body rendered by the mapping template."""
+    from urllib.parse import urlencode
+
+    found = rest_request(parameters, mapping, content_type, sources)
+    if isinstance(found, GatewayResponse):
+        return found
+    headers, query, path, body = found
+    url = proxy_url(uri, {**sources.path, **path}, urlencode(query, quote_via=quote, safe=""))
+    sent = [(k, v) for k, v in headers.items() if k not in PROXY_HOP_HEADERS]
+    if "content-type" not in headers:
+        sent.append(("content-type", (content_type or "application/json").split(";", 1)[0].strip()))
+    return HttpCall(url, sent, body.encode())
+
+
+def rest_aws_call(uri: str, parameters: Mapping[str, str], mapping: Mapping[str, Any], content_type: str,
+                  sources: Sources) -> RestCall | GatewayResponse:
+    """The service call of a REST ``type: aws`` integration for one request (``rest_request``: its request
+    parameters and mapping template), or the answer API Gateway gives instead."""
+    from cumulo.gateway.model import AWS_INTEGRATION_URI
+
+    m = AWS_INTEGRATION_URI.match(uri)
+    assert m is not None          # checked when the route was made
+    found = rest_request(parameters, mapping, content_type, sources)
+    if isinstance(found, GatewayResponse):
+        return found
+    headers, query, _, body = found
     service, kind, rest = m["service"], m["kind"], m["rest"]
     if service == "lambda":                  # the rendered body is the function's event
         return RestCall("lambda", "", {"payload": body}, True)
@@ -385,10 +433,12 @@ def _sqs_xml(operation: str, doc: Mapping[str, Any], request_id: str, status: in
 
 
 def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, body: bytes, request_id: str,
-                      sources: Sources) -> GatewayResponse:
-    """The method's response: the integration response whose ``selectionPattern`` matches the service's status
-    (else the default one, whatever the status: API Gateway's well-known 200 on a service's error), its
-    ``statusCode``, response parameters and mapping template (the body passed through without one)."""
+                      sources: Sources, backend_headers: list[tuple[str, str]] | None = None) -> GatewayResponse:
+    """The method's response: the integration response whose ``selectionPattern`` matches the service's (or the
+    HTTP backend's) status (else the default one, whatever the status: API Gateway's well-known 200 on a
+    service's error), its ``statusCode``, response parameters (static, ``integration.response.header.<name>``
+    of the backend's headers, ``integration.response.body[.<JSONPath>]``) and mapping template (chosen by the
+    client's ``Accept``, else ``application/json``, else the first; the body passed through without one)."""
     from cumulo.gateway.vtl import VtlError, render_overriding
 
     error_message = None
@@ -421,10 +471,17 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
     headers = [("content-type", "application/xml" if call.service == "sqs" and not call.sqs_json
                 else "application/json")]
     for name, source in (chosen.get("headers") or {}).items():
-        if str(name).startswith("method.response.header.") and isinstance(source, str) and source[:1] == "'":
-            headers.append((str(name)[len("method.response.header."):], source.strip("'")))
+        if not (str(name).startswith("method.response.header.") and isinstance(source, str)):
+            continue
+        value = _response_source(source, backend_headers or [], body)
+        if value is not None and "\r" not in value and "\n" not in value:
+            header = str(name)[len("method.response.header."):]
+            headers = [(k, v) for k, v in headers if k.lower() != header.lower()] + [(header, value)]
     templates: Mapping[str, str] = chosen.get("templates") or {}
-    template = templates.get("application/json", next(iter(templates.values()), None))
+    accept = [a.split(";", 1)[0].strip().lower() for a in sources.headers.get("accept", "").split(",")]
+    media = next((k for k in templates if k.lower() in accept), None) or \
+        ("application/json" if "application/json" in templates else next(iter(templates), None))
+    template = templates[media] if media is not None else None
     override: dict[str, Any] = {}
     if template:
         try:
@@ -434,7 +491,7 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
         except VtlError:
             return INTERNAL_ERROR_REST
         body = text.encode()
-        headers[0] = ("content-type", "application/json")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"] + [("content-type", str(media))]
     try:
         code = int(override.get("status") or chosen.get("status", 200))
     except (TypeError, ValueError):
@@ -444,3 +501,25 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
                 r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
             headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, str(value))]
     return GatewayResponse(code if 100 <= code <= 599 else 500, headers, body)
+
+
+def _response_source(source: str, backend_headers: list[tuple[str, str]], body: bytes) -> str | None:
+    """One response parameter's value: ``'static'``, ``integration.response.header.<name>`` (the backend's
+    header, several joined by commas), ``integration.response.body`` or ``integration.response.body.<JSONPath>``;
+    None when it names nothing the answer has."""
+    if len(source) >= 2 and source[0] == source[-1] == "'":
+        return source[1:-1]
+    if source.startswith(("integration.response.header.", "integration.response.multivalueheader.")):
+        name = source.split(".", 3)[3].lower()
+        found = [v for k, v in backend_headers if k.lower() == name]
+        return ",".join(found) if found else None
+    if source == "integration.response.body":
+        return body.decode("utf-8", "replace")
+    if source.startswith("integration.response.body."):
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        found = _walk(doc, source[len("integration.response.body"):])
+        return None if found is None else _text(found)
+    return None

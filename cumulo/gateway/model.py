@@ -106,13 +106,20 @@ _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: str, method: str,
                       mapping: dict[str, Any] | None = None) -> None:
     """Refuse an integration API Gateway would refuse (CreateIntegration's checks), or one Cumulo cannot serve."""
-    if kind not in ("AWS_PROXY", "HTTP_PROXY", "AWS"):
-        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY, HTTP_PROXY or AWS)")
+    if kind not in ("AWS_PROXY", "HTTP_PROXY", "AWS", "HTTP"):
+        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY, HTTP_PROXY, AWS or HTTP)")
     if not isinstance(parameters, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                    for k, v in parameters.items()):
         raise BadRequestException("RequestParameters must map names to strings")
     if kind == "AWS":
         _check_aws(uri, parameters, mapping or {})
+        return
+    if kind == "HTTP":           # REST APIs' non-proxy HTTP integration: a URL, with the AWS type's mappings
+        if not uri.startswith(("http://", "https://")) or len(uri) > 2048:
+            raise BadRequestException(f"Uri of an HTTP integration must be an http(s) URL, not {uri!r}")
+        if method.upper() not in _HTTP_METHODS:
+            raise BadRequestException(f"IntegrationHttpMethod {method!r} is not an HTTP method")
+        _check_mapping(parameters, mapping or {})
         return
     if kind == "HTTP_PROXY":
         if subtype:
@@ -159,6 +166,11 @@ def _check_aws(uri: str, parameters: dict[str, str], mapping: dict[str, Any]) ->
                                                  m["rest"]):
         raise BadRequestException(f"A Lambda (non-proxy) integration's Uri must end in .../functions/<function ARN>/"
                                   f"invocations, not {uri!r}")
+    _check_mapping(parameters, mapping)
+
+
+def _check_mapping(parameters: dict[str, str], mapping: dict[str, Any]) -> None:
+    """A non-proxy integration's (AWS or HTTP) request parameters, templates and integration responses."""
     for target, source in parameters.items():
         if not re.match(r"^integration\.request\.(header|querystring|path)\.[^.\s]+$", target):
             raise BadRequestException(f"RequestParameters key {target!r} must be integration.request.(header|"

@@ -41,7 +41,10 @@ class _Legacy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
         out = json.dumps({"method": self.command, "path": self.path, "body": body,
                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-        self.send_response(201 if self.command == "POST" else 200)
+        status = 404 if "/missing" in self.path else 201 if self.command == "POST" else 200
+        if status == 404:
+            out = json.dumps({"status": "gone"}).encode()
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("x-legacy", "yes")
         self.send_header("content-length", str(len(out)))
@@ -211,6 +214,30 @@ def test_the_strangler_fig_on_rest_apis(app: App) -> None:
     assert status == 200 and json.loads(data)["path"] == "/" and headers["x-legacy"] == "yes"
     status, headers, _ = app.request("GET", app.outputs["AppApiEndpoint"] + "/nope")
     assert status == 403 and headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+
+
+def test_rest_http_non_proxy_integrations(app: App) -> None:
+    base = app.outputs["RestEndpoint"]
+    status, headers, data = app.request("POST", base + "/orders/o%2F7/legacy?ignored=1", b'{"item": "pen", "qty": 3}',
+                                        {"Content-Type": "application/json", "X-Tenant": "acme corp"})
+    answer = json.loads(data)
+    assert status == 200 and headers["x-legacy"] == "yes" and headers["x-legacy-method"] == "PUT", data
+    # JSON in, XML to the backend: the uri's path parameter mapped (encoded), the query string the mapped one only
+    assert answer["sentPath"] == "/xml/orders/o%2F7?tenant=acme%20corp"
+    assert answer["sentBody"] == '<order id="o/7"><item>pen</item><qty>3</qty></order>'
+    assert answer["version"] == "2" and answer["requestId"] == headers["apigw-requestid"]
+    status, _, data = app.request("POST", base + "/orders/missing/legacy", b"{}", {"Content-Type": "application/json"})
+    assert (status, json.loads(data)) == (404, {"error": "no such order", "legacyStatus": "gone"})   # 404 selected
+    status, _, data = app.request("POST", base + "/orders/7/legacy", b"x", {"Content-Type": "text/plain"})
+    assert (status, json.loads(data)) == (415, {"message": "Unsupported Media Type"})              # passthrough never
+    # raw AWS::ApiGateway::Method Type HTTP: passthrough, a header mapped in, the backend's status mapped to 200
+    status, headers, data = app.request("POST", app.outputs["AppApiEndpoint"] + "/legacy", b'{"a": 1}',
+                                        {"Content-Type": "application/json", "X-Client": "c1", "X-Other": "no"})
+    seen = json.loads(data)
+    assert status == 200 and headers["x-legacy"] == "yes" and headers["content-type"] == "text/plain"
+    assert seen["method"] == "POST" and seen["path"] == "/json" and seen["body"] == '{"a": 1}'
+    assert seen["headers"]["x-client"] == "c1" and "x-other" not in seen["headers"]       # only mapped headers
+    assert seen["headers"]["content-type"] == "application/json"
 
 
 def test_rest_service_integrations_with_mapping_templates(app: App) -> None:

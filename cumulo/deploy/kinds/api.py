@@ -153,6 +153,8 @@ def route_target(route: Any) -> str:
     """What a route integrates with, as deploys and ``cumulo apis list`` print it."""
     if route.integration_type == "HTTP_PROXY":
         return route.integration_uri
+    if route.integration_type == "HTTP":
+        return f"{route.integration_uri} (non-proxy)"
     if route.integration_type == "AWS":           # arn:aws:apigateway:<region>:sqs:path/... -> sqs:path/...
         return f"{route.function} (non-proxy)" if route.function else route.integration_uri.split(":", 4)[-1]
     return route.integration_subtype or route.function

@@ -118,7 +118,8 @@ def test_proxy_urls_fill_path_parameters_and_keep_the_query() -> None:
     ({"integration_subtype": "SQS-Nope"}, "not valid"),
     ({"integration_type": "HTTP_PROXY", "integration_uri": "file:///etc/passwd"}, "http\\(s\\) URL"),
     ({"integration_type": "HTTP_PROXY", "integration_uri": "http://h", "integration_method": "BREW"}, "not an HTTP"),
-    ({"integration_type": "HTTP"}, "not supported"),
+    ({"integration_type": "MOCK"}, "not supported"),
+    ({"integration_type": "HTTP"}, "http\\(s\\) URL"),
 ])
 def test_routes_refuse_what_create_integration_refuses(fields: dict[str, object], message: str) -> None:
     with pytest.raises(BadRequestException, match=message):
