@@ -7,7 +7,12 @@ The load, through every live node in turn:
   *finished* when its success record is in that queue;
 - queue messages: producers send to a work queue (acknowledged: SendMessage answered), consumers
   (one per node, through that node) receive, work and delete; a consumer whose node is killed
-  dies with it, and what it had received comes back to the others when its visibility runs out.
+  dies with it, and what it had received comes back to the others when its visibility runs out;
+- Standard executions of a state machine (a Task invoking the function, a 1 s Wait, Succeed):
+  *acknowledged* when StartExecution answered, *finished* when DescribeExecution (through a live
+  node) says SUCCEEDED. The state-machine engine runs on the node holding its lease; when that
+  node is the one killed, another takes the lease over (10 s) and resumes the executions from their
+  last committed step.
 
 After the kill the load goes on through the survivors for a while, then stops; the soak waits
 until every acknowledged event has a success record and every acknowledged message was deleted
@@ -54,19 +59,30 @@ class Report:
     messages_done: int = 0
     messages_lost: list[str] = field(default_factory=list)
     messages_duplicated: int = 0
+    messages_deleted_unanswered: int = 0   # deleted by the killed node's consumer, the answer lost with it
+    executions_acked: int = 0
+    executions_succeeded: int = 0
+    executions_lost: list[str] = field(default_factory=list)     # acknowledged, not SUCCEEDED at the end
+    executions_failed: dict[str, str] = field(default_factory=dict)   # arn -> status, among the lost
     rate_before: float = 0.0       # events + messages finished per second, before the kill
     rate_after: float = 0.0        # … and after it (survivors only)
     takeover_s: float | None = None
     drain_s: float = 0.0           # from the end of the load until all acknowledged work finished
     killed: str = ""
+    engine_killed: bool = False    # the killed node held the state-machine engine's lease
     log: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"killed {self.killed}",
+        return [f"killed {self.killed}" + (", the state-machine engine's node" if self.engine_killed else ""),
                 f"async events: {self.events_acked} acknowledged, {self.events_finished} finished, "
                 f"{len(self.events_lost)} lost, {self.events_duplicated} ran more than once",
                 f"queue messages: {self.messages_acked} acknowledged, {self.messages_done} done, "
-                f"{len(self.messages_lost)} lost, {self.messages_duplicated} received more than once",
+                f"{len(self.messages_lost)} lost, {self.messages_duplicated} received more than once"
+                + (f", {self.messages_deleted_unanswered} deleted by the killed node's consumer as it died "
+                   "(the delete committed, its answer lost)" if self.messages_deleted_unanswered else ""),
+                f"Standard executions: {self.executions_acked} acknowledged, {self.executions_succeeded} "
+                f"succeeded, {len(self.executions_lost)} not" + (
+                    f" ({', '.join(sorted(set(self.executions_failed.values())))})" if self.executions_failed else ""),
                 f"finished per second: {self.rate_before:.1f} before the kill, {self.rate_after:.1f} after",
                 f"takeover (every lease the dead node held taken over or finished): "
                 + (f"{self.takeover_s:.1f} s" if self.takeover_s is not None else "not seen"),
@@ -105,6 +121,21 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
                                          DestinationConfig={"OnSuccess": {"Destination": done_arn}})
     jobs_url = sqs.create_queue(QueueName=f"{name}-jobs",
                                 Attributes={"VisibilityTimeout": str(VISIBILITY_S)})["QueueUrl"]
+    fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    iam = first.aws("iam")
+    role = iam.create_role(RoleName=f"{name}-flow", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=f"{name}-flow", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                                                "Resource": "*"}]}))
+    machine_arn = first.aws("stepfunctions").create_state_machine(
+        name=f"{name}-flow", roleArn=role, type="STANDARD",
+        definition=json.dumps({"StartAt": "Work", "States": {
+            "Work": {"Type": "Task", "Resource": fn_arn, "Parameters": {"n.$": "$.n"}, "TimeoutSeconds": 30,
+                     "Next": "Pause"},
+            "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+            "Done": {"Type": "Succeed"}}}))["stateMachineArn"]
     for node in nodes:                                   # warm: every node has run it once
         node.client().invoke(FunctionName=name, Payload=json.dumps({"n": -1}))
 
@@ -112,12 +143,15 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
     alive = list(range(len(nodes)))
     acked_events: set[int] = set()
     acked_messages: set[str] = set()
+    acked_executions: set[str] = set()
     done_messages: dict[str, int] = {}
+    deleting: dict[str, int] = {}        # body -> the consumer that last sent its delete (work done)
     finished_at: list[float] = []        # when each message was done (events: counted from records)
     stop = threading.Event()
     victim = rng.randrange(len(nodes))
     clients = [(n.client(read_timeout=30, connect_timeout=5), n.aws("sqs", read_timeout=30, connect_timeout=5))
                for n in nodes]
+    flows = [n.aws("stepfunctions", read_timeout=30, connect_timeout=5) for n in nodes]
 
     def pick(k: int) -> int:
         with lock:
@@ -151,6 +185,34 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
                 acked_messages.add(body)
             time.sleep(0.02)
 
+    def start_executions() -> None:
+        k = 0
+        while not stop.is_set():
+            k += 1
+            try:
+                arn = flows[pick(k)].start_execution(stateMachineArn=machine_arn,
+                                                     input=json.dumps({"n": 10**6 + k}))["executionArn"]
+            except Exception:
+                continue
+            with lock:
+                acked_executions.add(arn)
+            time.sleep(0.1)
+
+    def unfinished_executions() -> dict[str, str]:
+        """Acknowledged executions not SUCCEEDED (asked through a live node): arn -> status."""
+        with lock:
+            arns = sorted(acked_executions)
+        out: dict[str, str] = {}
+        client = flows[pick(0)]
+        for arn in arns:
+            try:
+                status = client.describe_execution(executionArn=arn)["status"]
+            except Exception as exc:
+                status = type(exc).__name__
+            if status != "SUCCEEDED":
+                out[arn] = status
+        return out
+
     consumers_stop = threading.Event()
 
     def consume(i: int) -> None:
@@ -165,6 +227,8 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
                 continue
             for m in got.get("Messages", []):
                 time.sleep(0.01)                # the work
+                with lock:
+                    deleting[m["Body"]] = i
                 try:
                     client.delete_message(QueueUrl=jobs_url, ReceiptHandle=m["ReceiptHandle"])
                 except Exception:
@@ -206,6 +270,7 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
 
     threads = [threading.Thread(target=send_events, args=(k,), daemon=True) for k in range(4)]
     threads += [threading.Thread(target=send_messages, args=(k,), daemon=True) for k in range(2)]
+    threads += [threading.Thread(target=start_executions, daemon=True)]
     consumers = [threading.Thread(target=consume, args=(i,), daemon=True) for i in range(len(nodes))]
     gather = threading.Thread(target=collector, daemon=True)
     started = time.monotonic()
@@ -217,6 +282,8 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
         kill_ms = int(time.time() * 1000)
         leased = dict(db.execute("SELECT seq, receives FROM messages WHERE visible_ms > %s AND receives > 0 "
                                  "AND queue IN ('~async', %s)", (kill_ms, f"{name}-jobs")).fetchall())
+        engine = db.execute("SELECT owner FROM leases WHERE name = 'states-engine'").fetchone()
+    report.engine_killed = engine is not None and engine[0].split("|")[1] == str(nodes[victim].proc.pid)
     with lock:
         alive.remove(victim)
     killed_at = time.monotonic()
@@ -243,8 +310,9 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
         if report.takeover_s is None and taken_over():
             report.takeover_s = time.monotonic() - killed_at
         with lock:
-            finished = acked_events <= set(records) and acked_messages <= set(done_messages)
-        if finished and report.takeover_s is not None:
+            finished = acked_events <= set(records) and acked_messages <= set(done_messages) | {
+                b for b, by in deleting.items() if by == victim}
+        if finished and report.takeover_s is not None and not unfinished_executions():
             break
         time.sleep(0.5)
     consumers_stop.set()
@@ -253,6 +321,7 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
         t.join(60)
     collect(3.0)                               # the last records, and any duplicate late ones
     report.drain_s = time.monotonic() - load_end
+    unfinished = unfinished_executions()
 
     with lock:
         report.events_acked, report.messages_acked = len(acked_events), len(acked_messages)
@@ -260,8 +329,22 @@ def soak(url: str, nodes: list[CumuloServer], load_s: float = 20.0, kill_after_s
         report.events_lost = sorted(acked_events - set(records))
         report.events_duplicated = sum(1 for n, c in records.items() if c > 1)
         report.messages_done = len(acked_messages & set(done_messages))
-        report.messages_lost = sorted(acked_messages - set(done_messages))
+        unanswered = sorted(b for b in acked_messages - set(done_messages) if deleting.get(b) == victim)
+    sentinel = f"sentinel-{name}"           # a message left in the queue: the check below must find it
+    clients[pick(0)][1].send_message(QueueUrl=jobs_url, MessageBody=sentinel)
+    with psycopg.connect(url) as db:        # a delete the dead node committed: its row is gone
+        still = {bytes(r[0]).decode() for r in db.execute(
+            "SELECT body FROM messages WHERE queue = %s AND body = ANY(%s)",
+            (f"{name}-jobs", [b.encode() for b in [*unanswered, sentinel]])).fetchall()}
+    with lock:
+        gone = [b for b in unanswered if b not in still] if sentinel in still else []
+        report.messages_deleted_unanswered = len(gone)
+        report.messages_lost = sorted(acked_messages - set(done_messages) - set(gone))
         report.messages_duplicated = sum(1 for c in done_messages.values() if c > 1)
+        report.executions_acked = len(acked_executions)
+        report.executions_lost = sorted(unfinished)
+        report.executions_succeeded = report.executions_acked - len(unfinished)
+        report.executions_failed = {a: s for a, s in unfinished.items() if s not in ("RUNNING",)}
         times = sorted(record_times + finished_at)
     before = [t for t in times if started + 2 <= t < killed_at]
     after = [t for t in times if killed_at <= t < load_end]

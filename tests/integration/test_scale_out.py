@@ -452,9 +452,9 @@ def test_a_schedule_fires_once_per_period_on_three_nodes(postgres: Any, tmp_path
 
 @pytest.mark.slow       # three nodes, 20 s of load, then waits for the dead node's leases to run out
 def test_three_nodes_under_load_lose_nothing_when_one_is_killed(postgres: Any, tmp_path: Path) -> None:
-    """The kill soak (tests/scale_soak.py): async invokes and queue messages through three nodes,
-    one killed with kill -9 mid-load; every acknowledged event finishes and every acknowledged
-    message is done by the survivors. Rates and the takeover time are bench/scale_out.py's."""
+    """The kill soak (tests/scale_soak.py): async invokes, queue messages and Standard executions
+    through three nodes, one killed with kill -9 mid-load; every acknowledged event finishes, every
+    acknowledged message is done by the survivors, and every started execution succeeds. Rates and the takeover time are bench/scale_out.py's."""
     from tests.scale_soak import soak, start_nodes
 
     url = postgres.fresh_database()
@@ -465,5 +465,7 @@ def test_three_nodes_under_load_lose_nothing_when_one_is_killed(postgres: Any, t
         for node in nodes:
             node.close()
     summary = "\n".join(report.lines())
+    print(summary)
     assert report.events_acked > 0 and report.messages_acked > 0, summary
     assert report.events_lost == [] and report.messages_lost == [], summary
+    assert report.executions_acked > 0 and report.executions_lost == [], summary     # Standard ones resumed
