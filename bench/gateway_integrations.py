@@ -6,6 +6,8 @@ loopback.
   put-events   POST /events (EventBridge-PutEvents as a role)             vs  boto3 put_events
   http-proxy   GET /legacy/x through the HTTP API's HTTP_PROXY            vs  GET /legacy/x straight to the server
   non-proxy    GET /pets/7 (REST, function with mapping templates)        vs  GET /orders/7 (Lambda proxy, HTTP API)
+  http         POST /orders/7/legacy (REST HTTP non-proxy: JSON->XML,     vs  GET /x (REST HTTP_PROXY to the same
+               parameters, response template and parameters)                  server)
 
 The boto3 baselines include boto3's own signing and parsing (client side); the gateway's calls skip SigV4.
 
@@ -45,12 +47,15 @@ class _Legacy(BaseHTTPRequestHandler):
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:      # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length") or 0))
         body = b'{"legacy": true}'
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    do_PUT = do_GET
 
     def log_message(self, *args: object) -> None:
         pass
@@ -112,6 +117,7 @@ def main() -> None:
         events = session.client("events", endpoint_url=endpoint, config=config)
         api, strangler = _Client(outputs["ApiEndpoint"]), _Client(outputs["StranglerEndpoint"])
         rest, direct = _Client(outputs["ServiceRestEndpoint"]), _Client(f"http://127.0.0.1:{legacy.server_address[1]}")
+        rest_proxy = _Client(outputs["RestEndpoint"])
         queue = outputs["OrdersQueueUrl"]
         n = args.requests
         pairs = {
@@ -121,6 +127,8 @@ def main() -> None:
                            lambda: events.put_events(Entries=[{"Source": "Bench", "DetailType": "T", "Detail": "{}"}])),
             "http-proxy": (lambda: strangler("GET", "/legacy/x"), lambda: direct("GET", "/legacy/x")),
             "non-proxy": (lambda: rest("GET", "/pets/7"), lambda: strangler("GET", "/orders/7")),
+            "http": (lambda: rest_proxy("POST", "/orders/7/legacy", b'{"item": "pen", "qty": 3}'),
+                     lambda: rest_proxy("GET", "/x")),
         }
         load = os.getloadavg()
         print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {n} sequential requests each; median ms")
