@@ -39,6 +39,7 @@ from cumulo.errors import CumuloError
 from cumulo.model.function import validate_dead_letter_arn
 from cumulo.model import cron
 from cumulo.model.table_stream import is_table_stream
+from cumulo.ports import Kind, Target
 
 __all__ = ["MappingSpec", "StreamMappingSpec", "ScheduleSpec", "EventInvokeSpec", "read_triggers", "read_dead_letter_queue",
            "read_event_invoke_config", "schedule_name_for",
@@ -322,6 +323,10 @@ def _on_failure(value: Any) -> str:
     return arn
 
 
+# What a declared schedule may target besides a function: EventBridge Scheduler's templated targets Cumulo has.
+SCHEDULE_TARGET_KINDS = frozenset({Kind.QUEUE, Kind.STATE_MACHINE, Kind.TOPIC, Kind.BUS})
+
+
 def read_scheduler_schedule(logical_id: str, name: str, props: dict[str, Any]) -> tuple[ScheduleSpec, str, list[str]]:
     """An ``AWS::Scheduler::Schedule``'s properties: its schedule, its target's ARN, and notes (what was ignored)."""
     allowed = {"Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target",
@@ -336,9 +341,11 @@ def read_scheduler_schedule(logical_id: str, name: str, props: dict[str, Any]) -
     if not isinstance(target, dict) or not isinstance(target.get("Arn"), str):
         raise IntrinsicError("property Target: must be a map with Arn")
     arn = str(target["Arn"])
-    if not re.fullmatch(r"arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+(:[\w$-]+)?", arn):
-        raise IntrinsicError(f"property Target.Arn: Cumulo's schedules invoke functions, and {arn!r} is not a "
-                             "function's ARN (templated targets of other services are not supported yet)")
+    if not (re.fullmatch(r"arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+(:[\w$-]+)?", arn)
+            or Target.parse(arn).kind in SCHEDULE_TARGET_KINDS):
+        raise IntrinsicError(f"property Target.Arn: Cumulo's schedules invoke functions and send to queues, state "
+                             f"machines, topics and event buses (templated targets), and {arn!r} is none of them "
+                             "(universal targets, arn:aws:scheduler:::aws-sdk:..., are not supported)")
     notes = [f"{key} ignored: {_NOTED[key]}" for key in ("Description", "StartDate", "EndDate", "KmsKeyArn")
              if key in props and key in _NOTED]
     if props.get("GroupName", "default") != "default":
@@ -347,11 +354,13 @@ def read_scheduler_schedule(logical_id: str, name: str, props: dict[str, Any]) -
               for key in target if key not in ("Arn", "Input")]
     spec = _schedule("ScheduleV2", "", logical_id, {**{k: v for k, v in props.items() if k in (
         "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "State")}, "Name": name,
-        **({"Input": target["Input"]} if "Input" in target else {})})
+        **({"Input": target["Input"]} if "Input" in target else {})},
+        text_input=Target.parse(arn).kind in (Kind.QUEUE, Kind.TOPIC))
     return spec, arn, notes
 
 
-def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any]) -> ScheduleSpec:
+def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any], text_input: bool = False) -> ScheduleSpec:
+    """``text_input``: the target takes any text (a queue's message body, a topic's message), not only JSON."""
     key = "Schedule" if kind == "Schedule" else "ScheduleExpression"
     expression = props.get(key)
     if not isinstance(expression, str):
@@ -365,15 +374,17 @@ def _schedule(kind: str, function_name: str, event: str, props: dict[str, Any]) 
         raise IntrinsicError(f"property Name: schedule names are 1 to 64 letters, digits, '.', '-' or '_', "
                              f"got {name!r}")
     return ScheduleSpec(event, name or schedule_name_for(function_name, event), expression,
-                        None if timezone is None else str(timezone), _input(props.get("Input")), _state(props),
+                        None if timezone is None else str(timezone), _input(props.get("Input"), text_input), _state(props),
                         _window(props.get("FlexibleTimeWindow")))
 
 
-def _input(value: Any) -> str | None:
+def _input(value: Any, text: bool = False) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise IntrinsicError("property Input: must be a JSON text (a string)")
+    if text:
+        return value
     try:
         json.loads(value)
     except ValueError:

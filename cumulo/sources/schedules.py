@@ -1,4 +1,5 @@
-"""Schedules: functions invoked on ``rate``, ``cron`` or ``at`` expressions.
+"""Schedules: functions invoked on ``rate``, ``cron`` or ``at`` expressions (or a queue, state machine, topic or
+event bus sent to: ``TEMPLATED_TARGETS``).
 
 ``Schedules`` keeps one document per schedule (EventBridge Scheduler's fields:
 ``ScheduleExpression``, ``ScheduleExpressionTimezone``, ``FlexibleTimeWindow``,
@@ -49,6 +50,9 @@ __all__ = ["Schedules", "Scheduler", "scheduled_event"]
 log = logging.getLogger("cumulo.schedules")
 
 _KIND = "schedule"
+# EventBridge Scheduler's templated targets besides functions: a queue (SendMessage, Input as the body), a state
+# machine (StartExecution, Input as its input), a topic (Publish) and an event bus.
+TEMPLATED_TARGETS = frozenset({Kind.QUEUE, Kind.STATE_MACHINE, Kind.TOPIC, Kind.BUS})
 _NAME_RE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 
 
@@ -82,14 +86,17 @@ class Schedules:
         tz = cron.zone(timezone_name)
         if state not in ("ENABLED", "DISABLED"):
             raise ValidationException("State must be ENABLED or DISABLED.")
-        if not (isinstance(target_arn, str) and target_arn.startswith("arn:aws:events:") and ":rule/" in target_arn):
+        if isinstance(target_arn, str) and Target.parse(target_arn).kind in TEMPLATED_TARGETS:
+            pass            # a templated target: sent to when it fires (a failure is logged, as AWS retries then drops)
+        elif not (isinstance(target_arn, str) and target_arn.startswith("arn:aws:events:") and ":rule/" in target_arn):
             fname, qualifier = fn.parse_function_ref(target_arn)
             self._functions.get(fname, qualifier)
         if input is not None:
             if not isinstance(input, str) or len(input.encode()) > 256 * 1024:
                 raise ValidationException("Input must be a JSON text of at most 256 KB.")
             try:
-                json_limits.loads(input, "Input")
+                if Target.parse(target_arn).kind not in (Kind.QUEUE, Kind.TOPIC):    # those take any text
+                    json_limits.loads(input, "Input")
             except ValueError:
                 raise ValidationException("Input must be valid JSON.") from None
         if flexible_window_minutes is not None and not 1 <= flexible_window_minutes <= 1440:
@@ -233,12 +240,15 @@ class Scheduler:
         event = scheduled_event(self._arns, doc["Name"], when)
         fire_id = f"schedule:{doc['Name']}:{doc['next_ms']}"     # the same on every node that fires it
         try:
-            if target["Arn"].startswith("arn:aws:events:"):        # a scheduled EventBridge rule
+            if target["Arn"].startswith("arn:aws:events:") and ":rule/" in target["Arn"]:   # a scheduled rule
                 event["resources"] = [target["Arn"]]
                 self._fire_rule(target["Arn"], event, fire_id)
             else:
                 body = payload if payload is not None else json.dumps(event)
-                self._targets.send(Target.of(Kind.FUNCTION, target["Arn"]), Send(body, once_id=fire_id))
+                parsed = Target.parse(target["Arn"])
+                if parsed.kind not in TEMPLATED_TARGETS:
+                    parsed = Target.of(Kind.FUNCTION, target["Arn"])
+                self._targets.send(parsed, Send(body, once_id=fire_id))
         except CumuloError as err:
             log.warning("schedule %s could not invoke %s: %s", doc["Name"], target["Arn"], err)
         self._schedules.fired(doc, when)

@@ -251,3 +251,30 @@ def test_a_layer_of_another_account_is_refused_naming_it(tmp_path: Path) -> None
                                                   "AWS account 175033217214"):
                 deploy(c, path, stack_name="s", dry_run=dry_run, build=False)
         assert c.list_functions() == []
+
+
+def test_schedules_send_to_a_queue_and_start_a_state_machine(tmp_path: Path) -> None:
+    """eventbridge-schedule-to-sqs-sam, eventbridge-schedule-stepfunctions-sam: AWS::Scheduler::Schedule with
+    templated targets other than a function (were refused): each fire sends its Input to the queue as the
+    message body and starts the state machine with it as input."""
+    from datetime import datetime, timedelta, timezone
+
+    when = (datetime.now(timezone.utc) + timedelta(seconds=2)).replace(microsecond=0)
+    with Cumulo(home=tmp_path / "home") as c:
+        result = _deploy(c, "schedule-targets", When=f"at({when:%Y-%m-%dT%H:%M:%S})")
+        assert c.schedules_service.get("QueueSendMessageSchedule")["Target"]["Arn"].endswith(":ScheduleTargetQueue")
+        c.start_workers()
+        try:
+            bodies: list[str] = []
+            executions: list = []
+            deadline = time.monotonic() + 20
+            while (not bodies or not executions) and time.monotonic() < deadline:
+                bodies += [m["Body"] for m in c.queues.receive_message(result.outputs["QueueUrl"], 10)]
+                executions = c.state_machines.list_executions(result.outputs["TrackerArn"])
+                time.sleep(0.1)
+            assert bodies == ["This message was sent using EventBridge Scheduler!"]
+            assert len(executions) == 1
+            detail = c.state_machines.describe_execution(executions[0]["executionArn"])
+            assert json.loads(detail["input"]) == {"run": "scheduled"}
+        finally:
+            c.stop_workers()

@@ -1,6 +1,7 @@
 """Schedules SAM makes of a function's ``Schedule`` and ``ScheduleV2`` events (``ScheduleSpec`` from
 ``cumulo.deploy.triggers``, named ``<function>-<EventName>`` unless ``Name`` is given), and the template's
-own ``AWS::Scheduler::Schedule`` resources whose target is a function (``Name``, or
+own ``AWS::Scheduler::Schedule`` resources whose target is a function, or a queue, state machine, topic or
+event bus (EventBridge Scheduler's templated targets; ``Name``, or
 ``<stack>-<LogicalId>-<suffix>``; ``Ref`` is the name, ``Fn::GetAtt`` gives ``Arn``). Deployed after the
 function they invoke (its alias with ``AutoPublishAlias``), made or updated in place, deleted when dropped;
 a plan refuses a target function that neither exists nor is the template's.
@@ -74,7 +75,7 @@ class Schedule(Kind):
             except CumuloError as exc:      # the expression or time zone, as EventBridge Scheduler refuses them
                 raise error(entry.where, f"property ScheduleExpression: {exc.message}", entry.logical_id,
                             entry.properties.line_of("ScheduleExpression")) from None
-            function, alias = parse_function_ref(arn)
+            function, alias = parse_function_ref(arn) if ":lambda:" in arn else ("", None)   # or a templated target
             specs.append(FunctionSchedule(entry.logical_id, function, alias, schedule, arn, tuple(notes)))
         return specs
 
@@ -82,7 +83,7 @@ class Schedule(Kind):
         return _attributes(spec.key, spec.schedule.name, arns) if spec.target_arn else {}
 
     def plan(self, spec: FunctionSchedule, deploy: Deploy) -> Change:
-        if spec.target_arn and spec.function_name not in deploy.planned.get("functions", ()):
+        if spec.target_arn and spec.function_name and spec.function_name not in deploy.planned.get("functions", ()):
             try:
                 deploy.c.functions.get(spec.function_name, spec.alias)
             except ResourceNotFoundException as exc:      # what the deploy would find: refused now

@@ -284,7 +284,7 @@ def test_a_declared_schedule_invokes_its_function(cumulo: Cumulo, tmp_path: Path
 
 
 @pytest.mark.parametrize(("old", "new", "match"), [
-    ("Arn: !Ref Report.Alias", "Arn: arn:aws:sqs:us-east-1:000000000000:q", r"Cumulo's schedules invoke functions"),
+    ("Arn: !Ref Report.Alias", "Arn: arn:aws:scheduler:::aws-sdk:sqs:sendMessage", r"Cumulo.s schedules invoke functions"),
     ("      FlexibleTimeWindow: {Mode: FLEXIBLE, MaximumWindowInMinutes: 15}\n", "", r"FlexibleTimeWindow is required"),
     ("cron(0 2 * * ? *)", "cron(0 2 * * *)", r"Resource Nightly \(line 9\): property ScheduleExpression: Invalid "
                                              r"Schedule Expression cron\(0 2 \* \* \*\): a cron expression has 6"),
