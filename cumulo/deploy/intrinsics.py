@@ -282,6 +282,8 @@ def _get_att(args: Any, scope: Scope) -> Any:
 
 
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
+# SAM's references to what it generates (``!Ref MyFunction.Alias``), which its transform also resolves in Fn::Sub.
+_SAM_REFERENCES = (".Alias", ".Version", ".Stage", ".Deployment", ".DomainName")
 
 
 def _sub(args: Any, scope: Scope) -> str:
@@ -302,6 +304,11 @@ def _sub(args: Any, scope: Scope) -> str:
         if name in values:
             return values[name]
         if "." in name and not name.startswith("AWS::"):
+            if name.endswith(_SAM_REFERENCES):      # SAM resolves ${Function.Alias} in Fn::Sub as !Ref Function.Alias
+                try:
+                    return _string(Node({"Ref": name}), scope, f"${{{name}}}")
+                except IntrinsicError:
+                    pass
             return _string(Node({"Fn::GetAtt": name}), scope, f"${{{name}}}")
         if not name:
             raise IntrinsicError("Fn::Sub has an empty variable '${}'")

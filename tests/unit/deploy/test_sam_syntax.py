@@ -283,6 +283,15 @@ def test_a_declared_schedule_invokes_its_function(cumulo: Cumulo, tmp_path: Path
     assert not deploy(cumulo, path, stack_name="reports").changed
 
 
+def test_sub_of_a_functions_alias_is_its_ref_as_sam_resolves_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    """lambda-durable-investigation-escalation: Arn: !Sub '${EscalationFunction.Alias}' (was refused: no attribute
+    'Alias'); SAM's transform resolves its references in Fn::Sub as !Ref Function.Alias (the alias ARN)."""
+    path = write(tmp_path, NIGHTLY.replace("Arn: !Ref Report.Alias", "Arn: !Sub '${Report.Alias}'"))
+    result = deploy(cumulo, path, stack_name="reports")
+    name = result.outputs["Schedule"].rsplit("/", 1)[1]
+    assert cumulo.schedules_service.get(name)["Target"]["Arn"] == cumulo.arns.function("reports-Report", "live")
+
+
 @pytest.mark.parametrize(("old", "new", "match"), [
     ("Arn: !Ref Report.Alias", "Arn: arn:aws:scheduler:::aws-sdk:sqs:sendMessage", r"Cumulo.s schedules invoke functions"),
     ("      FlexibleTimeWindow: {Mode: FLEXIBLE, MaximumWindowInMinutes: 15}\n", "", r"FlexibleTimeWindow is required"),
