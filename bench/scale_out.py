@@ -18,7 +18,7 @@ turn while 2 consumer threads per node receive (10 at a time, long polling) and 
 batches) through their own node; the clock stops when every message sent was deleted.
 
 ``--soak``: the kill soak instead (``tests/scale_soak.py``): per round, three nodes on a fresh
-database under steady async invokes and queue messages for ``--load`` seconds, one killed with
+database under steady async invokes, queue messages and Standard executions for ``--load`` seconds, one killed with
 ``kill -9`` at a random moment; printed per round: acknowledged work lost (must be 0) and done
 twice, finished work per second before and after the kill, and the takeover time (until every
 lease the dead node held was taken over).
@@ -178,7 +178,7 @@ def soak_rounds(rounds: int, load_s: float) -> None:
                 for n in nodes:
                     n.close()
             print(f"round {r + 1}: " + "\n    ".join(report.lines()), flush=True)
-            totals["lost"] += len(report.events_lost) + len(report.messages_lost)
+            totals["lost"] += len(report.events_lost) + len(report.messages_lost) + len(report.executions_lost)
             totals["twice"] += report.events_duplicated + report.messages_duplicated
             if report.takeover_s is not None:
                 takeovers.append(report.takeover_s)
