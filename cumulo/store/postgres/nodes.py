@@ -26,7 +26,7 @@ import psycopg
 from cumulo.store.ports import now_ms
 from cumulo.store.postgres.database import Database
 
-__all__ = ["Heartbeat", "Shares", "live_nodes", "SCHEMA", "SHARES_SCHEMA", "HEARTBEAT_S", "LIVE_S", "FENCE_S"]
+__all__ = ["Heartbeat", "Shares", "next_share", "live_nodes", "SCHEMA", "SHARES_SCHEMA", "HEARTBEAT_S", "LIVE_S", "FENCE_S"]
 
 HEARTBEAT_S = 2.0
 LIVE_S = 10.0
@@ -54,6 +54,15 @@ CREATE TABLE IF NOT EXISTS concurrency_shares (
     PRIMARY KEY (node, pool)
 );
 """
+
+
+def next_share(target: int, room: int, floor: int, in_flight: int) -> tuple[int, int]:
+    """A node's new share of a limit and what it records as held: its ``target`` (the rebalancing
+    rule's), but never past the ``room`` the others' held shares leave — except for the ``floor``
+    every node keeps (a node just joined serves with it while the others shrink at their next
+    beats). Held: the share, or what still runs here when more (it counts until it ends)."""
+    mine = max(0, min(target, max(room, floor)))
+    return mine, max(mine, in_flight)
 
 
 class Shares(Protocol):
@@ -144,13 +153,10 @@ class Heartbeat:
             demands = {n: seen[n][1] if n in seen and seen[n][0] == limit else 0 for n in live}
             target = self._allocate(limit, demands)[self.id]
             room = limit - sum(v for n, v in current.items() if n != self.id)
-            # never past the room the others leave, but for the minimum every node keeps (a node
-            # just joined serves with it while the others shrink at their next beats)
             floor = self._minimum(limit, len(live)) if self._minimum is not None else 0
-            mine = max(0, min(target, max(room, floor)))
+            mine, held = next_share(target, room, floor, in_flight)
             if mine < share:
                 lowered[pool] = (limit, mine)
-            held = max(mine, in_flight)         # what runs here still counts until it ends
             db.execute("UPDATE concurrency_shares SET held = %s, lim = %s WHERE node = %s AND pool = %s",
                        (held, limit, self.id, pool))
             granted[pool] = (limit, mine)
