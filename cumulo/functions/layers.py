@@ -68,6 +68,7 @@ class LayerService:
         self._in_use = in_use            # whether any function configuration still names this blob
         self._lock = threading.Lock()    # version numbering within this process
         self._provided: dict[str, CodePackage] = {}     # AWS's layers built here (Powertools), by requirement
+        self._provided_lock = threading.Lock()           # one build at a time, without holding up publishes
 
     # -- publish / read -------------------------------------------------------
     def publish(self, name: str, content: LayerSource, compatible_runtimes: list[str] | None = None,
@@ -237,7 +238,7 @@ class LayerService:
         from cumulo.packaging import build_package
 
         requirement = f"aws-lambda-powertools[tracer]>={major},<{major + 1}\n"
-        with self._lock:
+        with self._provided_lock:
             package = self._provided.get(requirement)
             if package is None:
                 with tempfile.TemporaryDirectory(prefix=".powertools-", dir=self._merged_root) as src:
