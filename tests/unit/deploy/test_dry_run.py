@@ -57,14 +57,14 @@ def test_reservations_are_planned_together_as_the_deploy_makes_them(cumulo: Cumu
 
 
 def test_a_layer_that_is_not_published_here_fails_the_plan(cumulo: Cumulo, tmp_path: Path) -> None:
-    insights = "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38"     # AWS's, not ours
+    foreign = "arn:aws:lambda:us-east-1:175033217214:layer:graphicsmagick:2"     # another account's
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
     path = tmp_path / "template.yaml"
     path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
                     "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, "
-                    f"Layers: ['{insights}']}}\n")
-    with pytest.raises(CumuloError, match=rf"Resource Fn \(line 3\): property Layers: Layer version {insights} does "
+                    f"Layers: ['{foreign}']}}\n")
+    with pytest.raises(CumuloError, match=rf"Resource Fn \(line 3\): property Layers: Layer version {foreign} does "
                                           "not exist"):
         deploy(cumulo, path, dry_run=True, build=False)
 
