@@ -420,7 +420,11 @@ def _index_key_types_unchecked(m: Any, op: str, request: Doc, mine: Outcome, the
     if any(name in item and _type(item[name]) != t for item in _written_items(request) for name, t in types.items()):
         return True
     found = re.search(r"Type mismatch for Index Key (\w+)", MESSAGES.get(True, ""))   # an update that writes one
-    return found is not None and any(found.group(1) in paths for paths in m.paths)
+    if found is not None and any(found.group(1) in paths for paths in m.paths):
+        return True
+    return op == "TransactWriteItems" and theirs[0] == "ok" and mine[1] == "TransactionCanceledException" and \
+        any(r["Code"] == "ValidationError" for r in mine[2]["CancellationReasons"]) and \
+        any(p in types for paths in m.paths for p in paths)       # (a cancellation's reasons carry no words here)
 
 
 def _key_condition_types_unchecked(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
