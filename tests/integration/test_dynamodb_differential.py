@@ -570,7 +570,7 @@ def _updated_keys(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome)
         return False
     extra = {k: v for k, v in theirs[1].get("Attributes", {}).items() if k not in mine[1].get("Attributes", {})}
     return bool(extra) and set(extra) <= set(m.key_attrs()) and \
-        {**mine[1].get("Attributes", {}), **extra} == theirs[1].get("Attributes")
+        _numbers({**mine[1].get("Attributes", {}), **extra}) == _numbers(theirs[1].get("Attributes"))   # (both bugs)
 
 
 def _not_not(m: Any, op: str, request: Doc, mine: Outcome, theirs: Outcome) -> bool:
