@@ -663,7 +663,7 @@ def _unsupported(type_: Any) -> str:
         return f"resource type '{type_}' is not supported: {reason}"
     deployed = [t for t in KINDS.types if t not in INERT_TYPES]
     return (f"resource type '{type_}' is not supported; Cumulo deploys {', '.join(deployed)}, and accepts with a "
-            "warning types that mean nothing on one machine (CloudWatch dashboards, KMS keys, log "
+            "warning types that mean nothing on one machine (CloudWatch dashboards, log "
             "filters, X-Ray, VPC networking...)")
 
 

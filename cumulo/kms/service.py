@@ -279,14 +279,16 @@ class KeyService:
 
     # -- keys --------------------------------------------------------------------------------------
     def create_key(self, description: Any = None, usage: Any = None, spec: Any = None, tags: Any = None,
-                   policy: Any = None, check: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+                   policy: Any = None, check: Callable[[str, str], None] | None = None,
+                   key_id: str | None = None) -> dict[str, Any]:
         """CreateKey; ``check(arn, policy)`` (the lockout safety check, by the API) may refuse the
-        ``policy`` given before anything is made."""
+        ``policy`` given before anything is made. ``key_id``: a template's key (its id derived from
+        the stack), else a new one."""
         policy = self._check_policy(policy) if policy is not None else default_policy(self.account)
         if usage not in (None, "ENCRYPT_DECRYPT") or spec not in (None, "SYMMETRIC_DEFAULT"):
             raise KmsError("UnsupportedOperationException", "Cumulo's KMS makes symmetric ENCRYPT_DECRYPT keys "
                                                             "(SYMMETRIC_DEFAULT) only.")
-        key_id = str(uuid.uuid4())
+        key_id = key_id or str(uuid.uuid4())
         arn = self.arn(key_id)
         if check is not None:
             check(arn, policy)
@@ -318,6 +320,15 @@ class KeyService:
             doc.update(KeyState=state, Enabled=state == "Enabled", **extra)
             self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
         return doc
+
+    def update_description(self, ref: Any, description: Any) -> None:
+        """UpdateKeyDescription."""
+        if not isinstance(description, str) or len(description) > 8192:
+            raise KmsError("ValidationException", "Description must be at most 8192 characters.")
+        with self._lock:
+            doc = self._doc(ref)
+            doc["Description"] = description
+            self.documents.put_document(KEY_DOCUMENT, doc["KeyId"], doc)
 
     def enable(self, ref: Any) -> None:
         self._set_state(ref, "Enabled")

@@ -192,3 +192,61 @@ def test_a_template_sets_and_drops_a_secrets_resource_policy(server: CumuloServe
     run = deploy(server, tmp_path, POLICY_TEMPLATE % {"policy": ""})
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ResourcePolicy" not in sm.get_resource_policy(SecretId="tpl/shared")
+
+
+KEYED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  DataKey:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: %(description)s
+      PendingWindowInDays: 7
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}, Action: "kms:*",
+             Resource: "*"}
+  DataKeyAlias:
+    Type: AWS::KMS::Alias
+    Properties: {AliasName: alias/tpl-data, TargetKeyId: !Ref DataKey}
+  Sealed:
+    Type: AWS::SecretsManager::Secret
+    Properties: {Name: tpl/sealed, KmsKeyId: !GetAtt DataKey.Arn, SecretString: '{"token": "t-9"}'}
+%(extra)s
+Outputs:
+  KeyArn: {Value: !GetAtt DataKey.Arn}
+  KeyId: {Value: !Ref DataKey}
+"""
+
+SECOND_KEY = """  Other:
+    Type: AWS::KMS::Key
+    Properties: {Description: another}
+"""
+
+
+def test_a_template_makes_kms_keys_and_aliases_that_seal_its_secrets(server: CumuloServer, tmp_path: Path) -> None:
+    kms, sm = server.aws("kms"), server.aws("secretsmanager")
+    run = deploy(server, tmp_path, KEYED % {"description": "the app's data key", "extra": SECOND_KEY})
+    assert run.returncode == 0, run.stdout + run.stderr
+    alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/tpl-data")
+    key = kms.describe_key(KeyId="alias/tpl-data")["KeyMetadata"]
+    assert (key["KeyId"], key["Description"], key["KeyState"]) == (alias["TargetKeyId"], "the app's data key",
+                                                                  "Enabled")
+    assert sm.describe_secret(SecretId="tpl/sealed")["KmsKeyId"] == key["Arn"]
+    assert json.loads(sm.get_secret_value(SecretId="tpl/sealed")["SecretString"]) == {"token": "t-9"}
+    sealed = kms.encrypt(KeyId="alias/tpl-data", Plaintext=b"hello")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"hello"
+    other = next(k["KeyId"] for k in kms.list_keys()["Keys"]
+                 if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["Description"] == "another")
+    # again, changed and without the second key: the same key updated, the dropped one pending deletion (7 days)
+    run = deploy(server, tmp_path, KEYED % {"description": "renamed", "extra": ""})
+    assert run.returncode == 0, run.stdout + run.stderr
+    again = kms.describe_key(KeyId="alias/tpl-data")["KeyMetadata"]
+    assert (again["KeyId"], again["Description"]) == (key["KeyId"], "renamed")
+    dropped = kms.describe_key(KeyId=other)["KeyMetadata"]
+    assert dropped["KeyState"] == "PendingDeletion"
+    # brought back while pending deletion: restored, enabled
+    run = deploy(server, tmp_path, KEYED % {"description": "renamed", "extra": SECOND_KEY})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert kms.describe_key(KeyId=other)["KeyMetadata"]["KeyState"] == "Enabled"

@@ -7,7 +7,7 @@ are listed as supported, named and read; deploys order kinds by their ``after``.
 """
 
 from cumulo.deploy.kinds import (
-    alarm, api, api_destination, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
+    alarm, api, api_destination, kms_key, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
     mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, secret_policy, rule, schedule, secret, state_machine,
     stream, table, topic, usage_plan,
@@ -24,6 +24,8 @@ KINDS = Registry([
     topic.Topic(),                          # AWS::SNS::Topic
     topic.Subscription(),                   # AWS::SNS::Subscription, topics' Subscription lists, SNS events
     bucket.Bucket(),                        # AWS::S3::Bucket, and functions' S3 events
+    kms_key.KmsKey(),                       # AWS::KMS::Key (customer managed keys of Cumulo's KMS)
+    kms_key.KmsAlias(),                     # AWS::KMS::Alias
     parameter.Parameter(),                  # AWS::SSM::Parameter
     secret.Secret(),                        # AWS::SecretsManager::Secret (GenerateSecretString)
     rotation_schedule.RotationSchedule(),   # AWS::SecretsManager::RotationSchedule (a secret's rotation)

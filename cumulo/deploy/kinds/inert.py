@@ -1,7 +1,6 @@
 """Resource types that mean nothing on one machine, accepted with one warning each.
 
-A composite alarm, a dashboard with no console, a customer managed key that nothing
-encrypts with, a log subscription with no log service to subscribe to, a VPC's subnets and routes: on
+A dashboard with no console, a log metric filter, a log subscription with no log service to subscribe to, a VPC's subnets and routes: on
 AWS each configures a service around the application; deploying without it leaves the application
 answering as it does on AWS. So a template may declare them: their properties are resolved (a
 ``!Ref`` to a resource that is not there is still an error), ``!Ref`` and ``!GetAtt`` answer what AWS
@@ -55,14 +54,12 @@ INERT_TYPES: dict[str, _Type] = {
                                        f"{_LOGS}; anything may write there", "PolicyName"),
     "AWS::Logs::AccountPolicy": _Type("sets data protection or subscription policies for the account's logs",
                                       f"{_LOGS} and applies no account policy", "PolicyName"),
-    "AWS::KMS::Key": _Type("is a customer managed key services encrypt the application's data with",
-                           "Cumulo does not encrypt with customer keys, and has no KMS API for functions to call",
-                           ref="id", arn="arn:aws:kms:{region}:{account}:key/{name}", attributes=("KeyId",)),
-    "AWS::KMS::Alias": _Type("names a KMS key", "Cumulo has no KMS: the alias names nothing", "AliasName"),
-    "AWS::XRay::Group": _Type("groups X-Ray traces by a filter", "Cumulo has no X-Ray tracing", "GroupName",
+    "AWS::XRay::Group": _Type("groups X-Ray traces by a filter",
+                              "Cumulo's X-Ray API answers traces by their summaries and keeps no groups", "GroupName",
                               ref="arn", arn="arn:aws:xray:{region}:{account}:group/{name}",
                               attributes=("GroupARN",)),
-    "AWS::XRay::SamplingRule": _Type("sets how requests are sampled for X-Ray", "Cumulo has no X-Ray tracing",
+    "AWS::XRay::SamplingRule": _Type("sets how requests are sampled for X-Ray",
+                                     "Cumulo samples as X-Ray's default rule does (docs/traces.md)",
                                      ref="arn", arn="arn:aws:xray:{region}:{account}:sampling-rule/{name}",
                                      attributes=("RuleARN", "RuleName")),
     "AWS::Scheduler::ScheduleGroup": _Type("groups schedules (and their tags)",

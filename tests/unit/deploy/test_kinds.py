@@ -89,6 +89,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::ApiGatewayV2::Deployment, AWS::ApiGatewayV2::RouteResponse, AWS::ApiGatewayV2::IntegrationResponse, "
         "AWS::ApiGatewayV2::Model, AWS::ApiGatewayV2::ApiMapping, AWS::ApiGatewayV2::DomainName, "
         "AWS::ApiGateway::ApiKey, AWS::ApiGateway::UsagePlan, AWS::ApiGateway::UsagePlanKey, AWS::SQS::Queue, AWS::SNS::Topic, AWS::SNS::Subscription, AWS::S3::Bucket, "
+        "AWS::KMS::Key, AWS::KMS::Alias, "
         "AWS::SSM::Parameter, AWS::SecretsManager::Secret, AWS::SecretsManager::RotationSchedule, "
         "AWS::SecretsManager::ResourcePolicy, "
         "AWS::Kinesis::Stream, AWS::DynamoDB::Table, AWS::Serverless::SimpleTable, "
@@ -101,7 +102,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::IAM::ManagedPolicy, AWS::IAM::Policy, "
         "AWS::IAM::RolePolicy, AWS::Serverless::Connector, "
         "and accepts with a "
-        "warning types that mean nothing on one machine (CloudWatch dashboards, KMS keys, "
+        "warning types that mean nothing on one machine (CloudWatch dashboards, "
         "log filters, "
         "X-Ray, VPC networking...)")
     assert (info.value.logical_id, info.value.line) == ("Gadget", 3)
