@@ -376,7 +376,7 @@ class Cumulo:
 
     def resource_policy(self, arn: str) -> iam.Policy | None:
         """The policy attached to the resource ``arn`` names: a function's (AddPermission), a queue's
-        ``Policy`` attribute, an event bus's (PutPermission), a bucket's (its objects' too:
+        ``Policy`` attribute, a topic's ``Policy`` attribute, an event bus's (PutPermission), a bucket's (its objects' too:
         PutBucketPolicy), a KMS key's, a secret's (PutResourcePolicy); None for anything else."""
         if arn.startswith("arn:aws:lambda:"):
             return self.function_policies.policy_for(arn)
@@ -389,6 +389,9 @@ class Cumulo:
             return _resource_policy(text) if text else None
         if arn.startswith("arn:aws:secretsmanager:") and ":secret:" in arn:    # PutResourcePolicy
             text = self.secrets.policy_text(arn)
+            return _resource_policy(text) if text else None
+        if arn.startswith("arn:aws:sns:"):          # a topic's Policy attribute, when one was set
+            text = self.topics.policy_text(arn)
             return _resource_policy(text) if text else None
         if arn.startswith("arn:aws:kms:"):          # a key's policy (a key's or an alias's ARN)
             text = self.kms.policy_text(arn)
@@ -447,6 +450,8 @@ class Cumulo:
             action, arn = "sqs:SendMessage", authz.sqs.queue_arn(target.arn, scope)
         elif target.kind is Kind.BUS and target.arn.startswith("arn:"):
             action, arn = "events:PutEvents", target.arn
+        elif target.kind is Kind.TOPIC:
+            action, arn = "sns:Publish", target.arn
         else:
             return None
         policy = self.resource_policy(arn)

@@ -128,6 +128,16 @@ class TopicService:
     def list_topics(self) -> list[str]:
         return sorted(d["TopicArn"] for d in self.documents.list_documents(TOPIC_DOCUMENT))
 
+    def policy_text(self, arn: str) -> str | None:
+        """The topic's own access policy (its ``Policy`` attribute as set), or None: none set (the
+        default policy, which gives the account's principals what their own policies give), or no
+        such topic. Read by IAM evaluation as the topic's resource policy."""
+        try:
+            doc = self.topic(arn)
+        except SnsError:
+            return None
+        return doc["Attributes"].get("Policy") or None
+
     def topic_attributes(self, arn: Any) -> dict[str, str]:
         doc = self.topic(arn)
         subs = self._subscriptions_of(doc["TopicArn"])

@@ -356,3 +356,37 @@ def test_a_mapping_needs_an_execution_role_that_may_read_its_source(server: Cumu
                                            StartingPosition="LATEST")["State"] in ("Creating", "Enabled")
     iam.close()
     kinesis.close()
+
+
+def test_a_rule_delivers_to_a_topic_whose_policy_allows_that_rule_only(server: CumuloServer, sqs: BaseClient,
+                                                                        events: BaseClient) -> None:
+    """A topic's Policy attribute is its resource policy: a rule's delivery is asked of it (a topic
+    whose policy names another rule refuses, to the rule's dead-letter queue), as is a role's publish."""
+    from test_async import drain, queue_arn
+
+    sns = server.aws("sns")
+    topic = sns.create_topic(Name=unique("alerts"))["TopicArn"]
+    inbox, dlq = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"], sqs.create_queue(
+        QueueName=unique("dlq"))["QueueUrl"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(sqs, inbox),
+                  Attributes={"RawMessageDelivery": "true"})
+    rule, source = unique("r"), unique("src")
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": topic, "DeadLetterConfig": {"Arn": queue_arn(sqs, dlq)}}])
+    other = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/someone-else"
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                             AttributeValue=_service_may_send(topic, "events.amazonaws.com", other).replace(
+                                 "sqs:SendMessage", "sns:Publish"))
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 1})}])
+    dead = drain(sqs, dlq, 1)
+    assert len(dead) == 1
+    attributes = {k: v["StringValue"] for k, v in dead[0]["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "AccessDeniedException"
+    assert f"is not authorized to perform: sns:Publish on resource: {topic}" in attributes["ERROR_MESSAGE"]
+    assert drain(sqs, inbox, 1, timeout=1) == []
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                             AttributeValue=_service_may_send(topic, "events.amazonaws.com", rule_arn).replace(
+                                 "sqs:SendMessage", "sns:Publish"))
+    events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 2})}])
+    assert [json.loads(m["Body"])["detail"] for m in drain(sqs, inbox, 1)] == [{"n": 2}]
+    sns.close()

@@ -10,7 +10,7 @@ from cumulo.deploy.kinds import (
     alarm, api, api_destination, kms_key, bucket, bucket_policy, bus, connector, deployment_config, function, function_url, inert, invoke_config, layer, log_group,
     managed_policy,
     mapping, parameter, permission, queue, queue_policy, role, role_policy, rotation_schedule, secret_policy, rule, schedule, secret, state_machine,
-    stream, table, topic, usage_plan,
+    stream, table, topic, topic_policy, usage_plan,
 )
 from cumulo.deploy.kinds.base import Registry, ResourceKind
 
@@ -48,6 +48,7 @@ KINDS = Registry([
     function_url.FunctionUrl(),             # AWS::Lambda::Url, and functions' FunctionUrlConfig
     queue_policy.QueuePolicy(),             # AWS::SQS::QueuePolicy (queues' resource policies)
     bucket_policy.BucketPolicy(),           # AWS::S3::BucketPolicy (buckets' policies)
+    topic_policy.TopicPolicy(),             # AWS::SNS::TopicPolicy (topics' access policies)
     role.Role(),                            # AWS::IAM::Role, and the roles SAM makes for functions and state machines
     managed_policy.ManagedPolicy(),         # AWS::IAM::ManagedPolicy
     role_policy.RolePolicy(),               # AWS::IAM::Policy, AWS::IAM::RolePolicy, a managed policy's Roles

@@ -65,8 +65,6 @@ INERT_TYPES: dict[str, _Type] = {
     "AWS::Scheduler::ScheduleGroup": _Type("groups schedules (and their tags)",
                                            "Cumulo keeps every schedule in one group, named across groups", "Name",
                                            arn="arn:aws:scheduler:{region}:{account}:schedule-group/{name}"),
-    "AWS::SNS::TopicPolicy": _Type("lets principals publish to or manage a topic",
-                                   "Cumulo's topics answer the account's keys; the policy is not evaluated yet"),
     "AWS::CDK::Metadata": _Type("records which CDK constructs made the stack, for AWS's usage statistics",
                                 "Cumulo records nothing of it: nothing is made", ref="id"),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",

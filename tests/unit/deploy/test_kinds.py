@@ -98,7 +98,7 @@ def test_an_unknown_type_is_refused_naming_every_supported_type(tmp_path: Path) 
         "AWS::StepFunctions::StateMachine, AWS::Serverless::LayerVersion, AWS::Lambda::LayerVersion, "
         "AWS::Lambda::EventSourceMapping, AWS::Scheduler::Schedule, AWS::Lambda::EventInvokeConfig, AWS::Logs::LogGroup, "
         "AWS::CloudWatch::Alarm, AWS::CloudWatch::CompositeAlarm, AWS::CodeDeploy::DeploymentConfig, "
-        "AWS::Lambda::Permission, AWS::Lambda::Url, AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::IAM::Role, "
+        "AWS::Lambda::Permission, AWS::Lambda::Url, AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::SNS::TopicPolicy, AWS::IAM::Role, "
         "AWS::IAM::ManagedPolicy, AWS::IAM::Policy, "
         "AWS::IAM::RolePolicy, AWS::Serverless::Connector, "
         "and accepts with a "
