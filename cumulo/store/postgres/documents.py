@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import psycopg
 
@@ -548,6 +548,62 @@ class PostgresStore:
             if before_ms is None:
                 return int(db.execute("DELETE FROM logs WHERE function = %s", (function,)).rowcount)
             return int(db.execute("DELETE FROM logs WHERE function = %s AND ts < %s", (function, before_ms)).rowcount)
+
+    # -- the log store as CloudWatch Logs reads it (store.base.LogEvents) ------------------------
+    def log_group_keys(self) -> list[str]:
+        """The distinct groups holding events, one index probe each (a loose index scan)."""
+        rows = self._database.all(
+            "WITH RECURSIVE g(k) AS (SELECT min(function) FROM logs UNION ALL "
+            "SELECT (SELECT min(function) FROM logs WHERE function > g.k) FROM g WHERE g.k IS NOT NULL) "
+            "SELECT k FROM g WHERE k IS NOT NULL")
+        return [str(r[0]) for r in rows]
+
+    def log_streams(self, group: str) -> list[tuple[str, int, int]]:
+        rows = self._database.all("SELECT stream, min(ts), max(ts) FROM logs WHERE function = %s GROUP BY stream",
+                                  (group,))
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
+                  before: tuple[int, int] | None = None, streams: Sequence[str] | None = None,
+                  contains: Sequence[str] = (), lacks: Sequence[str] = (), limit: int = 10_000) -> list[LogRecord]:
+        """As ``SQLiteStore.scan_logs``: the messages are bytes here, so ``contains``/``lacks`` are
+        looked for as their UTF-8 bytes (``position`` in the bytea)."""
+        sql = ["SELECT id, function, version, stream, request_id, ts, message FROM logs "
+               "WHERE function = %s AND ts >= %s AND ts < %s"]
+        args: list[Any] = [group, start_ms, end_ms]
+        if after is not None:
+            sql.append("AND (ts, id) > (%s, %s)")
+            args += [after[0], after[1]]
+        if before is not None:
+            sql.append("AND (ts, id) < (%s, %s)")
+            args += [before[0], before[1]]
+        if streams is not None:
+            sql.append("AND stream = ANY(%s)")
+            args.append(list(streams))
+        for text in contains:
+            sql.append("AND position(%s::bytea in message) > 0")
+            args.append(text.encode())
+        for text in lacks:
+            sql.append("AND position(%s::bytea in message) = 0")
+            args.append(text.encode())
+        sql.append("ORDER BY ts DESC, id DESC LIMIT %s" if before is not None else "ORDER BY ts, id LIMIT %s")
+        args.append(limit)
+        rows = self._database.all(" ".join(sql), args)
+        if before is not None:
+            rows = list(reversed(rows))
+        return [LogRecord(id=int(r[0]), function=r[1], version=r[2], stream=r[3], request_id=r[4],
+                          timestamp_ms=int(r[5]), message=bytes(r[6]).decode()) for r in rows]
+
+    def delete_log_stream(self, group: str, stream: str) -> int:
+        with self._tx(invalidates=False) as db:
+            return int(db.execute("DELETE FROM logs WHERE function = %s AND stream = %s", (group, stream)).rowcount)
+
+    def count_logs(self, group: str | None = None) -> int:
+        if group is None:
+            row = self._database.one("SELECT count(*) FROM logs")
+        else:
+            row = self._database.one("SELECT count(*) FROM logs WHERE function = %s", (group,))
+        return int(row[0]) if row else 0
 
     def query_logs(self, function: str, since_ms: int = 0, after_id: int = 0, limit: int = 10_000,
                    request_id: str | None = None) -> list[LogRecord]:

@@ -486,3 +486,34 @@ def test_a_change_made_elsewhere_is_seen_and_the_check_never_waits_for_a_writer(
     finally:
         server.close()
         cli.close()
+
+
+def test_the_log_store_as_cloudwatch_logs_reads_it(store: Any) -> None:
+    """``LogEvents`` on both backends (CloudWatch Logs' API and the retention sweep read it): the
+    groups holding events, their streams, scans in (ts, id) order with positions, streams and
+    substring filters, counts, and a stream deleted."""
+    def rec(group: str, stream: str, ts: int, message: str) -> LogRecord:
+        return LogRecord(function=group, version="$LATEST", stream=stream, request_id="r", timestamp_ms=ts,
+                         message=message)
+
+    store.append_logs([rec("/aws/lambda/a", "s1", 10, "START one"), rec("/aws/lambda/a", "s1", 20, "ERROR two"),
+                       rec("/aws/lambda/a", "s2", 15, "hello \u00e9\u00e8 three"), rec("/aws/lambda/b", "s9", 5, "b")])
+    assert store.log_group_keys() == ["/aws/lambda/a", "/aws/lambda/b"]
+    assert sorted(store.log_streams("/aws/lambda/a")) == [("s1", 10, 20), ("s2", 15, 15)]
+    everything = store.scan_logs("/aws/lambda/a", 0, 100)
+    assert [r.message for r in everything] == ["START one", "hello \u00e9\u00e8 three", "ERROR two"]
+    first = everything[0]
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 0, 100, after=(first.timestamp_ms, first.id))] == \
+        ["hello \u00e9\u00e8 three", "ERROR two"]
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 0, 100, before=(20, everything[2].id), limit=1)] == \
+        ["hello \u00e9\u00e8 three"]
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 0, 100, streams=["s2"])] == ["hello \u00e9\u00e8 three"]
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 0, 100, contains=["\u00e9\u00e8"])] == \
+        ["hello \u00e9\u00e8 three"]
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 0, 100, lacks=["o"])] == []
+    assert [r.message for r in store.scan_logs("/aws/lambda/a", 12, 20)] == ["hello \u00e9\u00e8 three"]
+    assert (store.count_logs(), store.count_logs("/aws/lambda/a")) == (4, 3)
+    assert store.delete_log_stream("/aws/lambda/a", "s1") == 2
+    assert store.count_logs("/aws/lambda/a") == 1
+    assert store.prune_logs("/aws/lambda/b", None) == 1
+    assert store.log_group_keys() == ["/aws/lambda/a"]
