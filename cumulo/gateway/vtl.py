@@ -153,10 +153,10 @@ class _Parser:
         if m:
             self.i = m.end()
             return float(m[0]) if "." in m[0] else int(m[0])
-        for word, value in (("true", True), ("false", False), ("null", None)):
+        for word, literal in (("true", True), ("false", False), ("null", None)):
             if self.text.startswith(word, self.i):
                 self.i += len(word)
-                return value
+                return literal
         if c == "$":
             found, _ = self.reference()
             return found
@@ -401,8 +401,9 @@ def _parse(text: str) -> list[Any]:
                 owner[1].append((inner, []))
                 stack.append((owner, owner[1][-1][1]))
             else:
-                owner[2] = []
-                stack.append((owner, owner[2]))
+                otherwise: list[Any] = []
+                owner[2] = otherwise
+                stack.append((owner, otherwise))
         else:            # end
             if len(stack) == 1:
                 raise VtlError("#end without #if or #foreach")

@@ -316,7 +316,7 @@ class Backups:
             if not earliest <= when <= latest:
                 raise _Named("InvalidRestoreTimeException",
                              f"Restore time {when} is not within the restorable window: {earliest} - {latest}")
-        at = latest if latest_wanted else float(when)
+        at = latest if latest_wanted or when is None else float(when)
         doc = self._target(d, source)
         self._made(doc)
         indexed = bool(doc["GlobalSecondaryIndexes"] or doc["LocalSecondaryIndexes"])

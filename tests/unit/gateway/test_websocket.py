@@ -108,7 +108,9 @@ def test_a_message_over_128_kb_is_refused_as_its_fragments_arrive() -> None:
     (_masked(CLOSE, struct.pack("!H", 1005)), 1002),                       # a code never sent on the wire
     (_masked(CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007),             # reason not UTF-8
     (bytes([0x80 | BINARY, 0x80 | 127]) + struct.pack("!Q", 1 << 63), 1002),
-])
+], ids=["unmasked", "reserved opcode", "RSV1", "control over 125", "fragmented control", "lone continuation",
+        "message inside one", "text not UTF-8", "one-byte close", "close 1005", "close reason not UTF-8",
+        "length with the top bit"])    # named: the frames' masks are random, and xdist's workers must agree
 def test_protocol_faults_have_their_close_codes(wire: bytes, code: int) -> None:
     with pytest.raises(ProtocolError) as refused:
         _messages([wire])
