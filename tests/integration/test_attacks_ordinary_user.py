@@ -395,19 +395,27 @@ def test_a_function_cannot_signal_or_read_other_environments_or_the_zygote(serve
 
 
 def test_a_function_cannot_reach_the_hosts_loopback(server: _Server) -> None:
-    """Not the gateway's port, nor another service on 127.0.0.1 (here one the test listens on).
-    (At the namespace level the server's own API port answers inside the environments' network
-    namespace: that is the one door, and it wants a signature.)"""
+    """Not another service on 127.0.0.1 (here one the test listens on), nor the gateway's routes.
+    (At the namespace level two doors answer inside the environments' network namespace, each
+    wanting a signature: the server's API port, and the gateway's port for WebSocket APIs'
+    ``@connections`` only — anything else asked there is 404, an unsigned ``@connections`` call 403.)"""
     import socket
 
     gateway = int(re.search(r"HTTP APIs   http://127\.0\.0\.1:(\d+)/", "\n".join(server.lines)).group(1))  # type: ignore[union-attr]
+    route = "GET /anything HTTP/1.1\r\nHost: x\r\n\r\n"
+    unsigned = "POST /prod/@connections/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen(4)
-        seen = _attack(server, gateway=["connect", ["127.0.0.1", gateway]],
+        seen = _attack(server, route=["http", ["127.0.0.1", gateway, route, 8]],
+                       manage=["http", ["127.0.0.1", gateway, unsigned, 8]],
                        other=["connect", ["127.0.0.1", other.getsockname()[1]]])
     _still_fine(server)
-    _holds(server, not seen["gateway"]["ok"] and not seen["other"]["ok"])
+
+    def refused(key: str, status: str) -> bool:   # no door at all, or the door's refusal
+        return not seen[key]["ok"] or str(seen[key]["value"]).startswith(f"HTTP/1.1 {status}")
+
+    _holds(server, refused("route", "404") and refused("manage", "4") and not seen["other"]["ok"])
 
 
 def test_a_sigkill_to_the_zygote_does_not_land(server: _Server) -> None:

@@ -225,7 +225,8 @@ def test_state_machine_events_become_rules_that_start_it(cumulo: Cumulo, tmp_pat
 
 
 def test_failed_deploy_rolls_back_the_state_machine(cumulo: Cumulo, tmp_path: Path) -> None:
-    # The rule's target is refused (a Kinesis stream ARN): the machine made before it is removed again.
+    # The rule's target is refused by PutTargets at deploy (an API destination that does not exist; the
+    # plan cannot know): the machine made before it is removed again.
     broken = MACHINE + """
   Bad:
     Type: AWS::Events::Rule
@@ -233,7 +234,7 @@ def test_failed_deploy_rolls_back_the_state_machine(cumulo: Cumulo, tmp_path: Pa
       EventPattern: {source: [x]}
       Targets:
         - Id: t
-          Arn: arn:aws:kinesis:us-east-1:000000000000:stream/nope
+          Arn: arn:aws:events:us-east-1:000000000000:api-destination/missing/0123abcd
 """
     with pytest.raises(CumuloError) as info:
         deploy(cumulo, _write(tmp_path / "shop", broken))
