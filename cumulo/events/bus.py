@@ -108,7 +108,8 @@ class EventBusService:
         self._indexes: dict[str, tuple[str, RuleIndex, dict[str, dict[str, Any]], _Inputs]] = {}
         self._archives: dict[str, tuple[int, list[tuple[str, Pattern | None]]]] = {}
         self._index_lock = threading.Lock()
-        self._checked: dict[str, tuple[int, float]] = {}
+        self._checked: dict[str, tuple[int, float, int]] = {}
+        self._rules_written = 0   # this process's own rule writes: they reach the index at once
 
     # -- names ----------------------------------------------------------------
     def bus_arn(self, name: str) -> str:
@@ -208,6 +209,7 @@ class EventBusService:
             else:
                 doc.pop(key, None)
         self._store.put_document("event-rule", f"{bus}|{name}", doc)
+        self._rules_written += 1
         self._sync_rule_schedule(doc)
         return doc["Arn"]
 
@@ -234,6 +236,7 @@ class EventBusService:
         doc = self._rule(name, event_bus)
         doc["State"] = "ENABLED" if enabled else "DISABLED"
         self._store.put_document("event-rule", f"{doc['EventBusName']}|{name}", doc)
+        self._rules_written += 1
         self._sync_rule_schedule(doc)
 
     def delete_rule(self, name: str, event_bus: Any = None, force: bool = False) -> None:
@@ -244,6 +247,7 @@ class EventBusService:
         if doc["Targets"] and not force:
             raise ValidationException("Rule can't be deleted since it has targets.")
         self._store.delete_document("event-rule", f"{doc['EventBusName']}|{name}")
+        self._rules_written += 1
         doc.pop("ScheduleExpression", None)
         self._sync_rule_schedule(doc)
 
@@ -266,6 +270,7 @@ class EventBusService:
                                          f"({MAX_TARGETS} targets per rule).")
         doc["Targets"] = list(current.values())
         self._store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        self._rules_written += 1
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
     def _check_target(self, target: dict[str, Any]) -> dict[str, Any]:
@@ -300,6 +305,7 @@ class EventBusService:
                    "ErrorMessage": f"Target {i} does not exist on rule {rule}."} for i in ids if i not in known]
         doc["Targets"] = [t for t in doc["Targets"] if t["Id"] not in set(ids)]
         self._store.put_document("event-rule", f"{doc['EventBusName']}|{rule}", doc)
+        self._rules_written += 1
         return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
     def list_targets_by_rule(self, rule: str, event_bus: Any = None) -> list[dict[str, Any]]:
@@ -415,19 +421,21 @@ class EventBusService:
         """The enabled rules of ``bus`` with event patterns, indexed, and their targets' compiled
         inputs; rebuilt when they change."""
         with self._index_lock:
-            generation = self._store.generation
+            generation, written = self._store.generation, self._rules_written   # before the rules are read
             checked = self._checked.get(bus)
             cached = self._indexes.get(bus)
             # (the 0.2 s grace is a cache's, on the machine's clock: a test's clock that stands still
-            # must not keep a rule unseen)
-            if cached is not None and checked is not None and (checked[0] == generation
-                                                               or time.monotonic() - checked[1] < 0.2):
+            # must not keep a rule unseen; it spares a rebuild at every other write, an archive's, and
+            # bounds how long another node's rule change goes unseen. This process's own rule writes
+            # are seen at once: an event put right after PutTargets meets its targets.)
+            if cached is not None and checked is not None and checked[2] == written and (
+                    checked[0] == generation or time.monotonic() - checked[1] < 0.2):
                 return cached[1], cached[2], cached[3]
             rules = {r["Arn"]: r for r in self._rules() if r["EventBusName"] == bus and r["State"] == "ENABLED"
                      and r.get("EventPattern")}
             signature = json.dumps(sorted((a, r["EventPattern"], r["Targets"]) for a, r in rules.items()),
                                    sort_keys=True)
-            self._checked[bus] = (generation, time.monotonic())
+            self._checked[bus] = (generation, time.monotonic(), written)
             if cached is not None and cached[0] == signature:
                 self._indexes[bus] = (signature, cached[1], rules, cached[3])
                 return cached[1], rules, cached[3]
