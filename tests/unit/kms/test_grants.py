@@ -12,8 +12,15 @@ from cumulo.kms import grants as gr
 
 keys = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=8)
 values = st.text(max_size=12)
-pairs = st.dictionaries(keys, values, max_size=8)
-contexts = st.dictionaries(keys, values, max_size=10)
+# An encryption context's keys are compared without case (values with it): a context or constraint
+# naming one key twice in different cases is ambiguous, and KMS's documentation says nothing of it, so
+# generated ones name each key once, case aside.
+def _once(d: dict[str, str]) -> bool:
+    return len({k.lower() for k in d}) == len(d)
+
+
+pairs = st.dictionaries(keys, values, max_size=8).filter(_once)
+contexts = st.dictionaries(keys, values, max_size=10).filter(_once)
 
 
 @given(st.uuids(), st.binary(min_size=32, max_size=32))
