@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cumulo.deploy.intrinsics import IntrinsicError, resolve, to_str
-from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, property_error, quietly
-from cumulo.deploy.properties import plain
+from cumulo.deploy.intrinsics import IntrinsicError, to_str
+from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, quietly
+from cumulo.deploy.kinds.secret_attachment import SecretAttachment
 from cumulo.errors import CumuloError
 from cumulo.model import secrets as sm
 from cumulo.model.function import Arns
@@ -41,25 +41,12 @@ class RotationSpec:
         return dict(self.rules)
 
 
-class RotationSchedule(Kind):
+class RotationSchedule(SecretAttachment):
     name = "rotation schedule"
     types = (ROTATION_SCHEDULE_TYPE,)
     after = ("secret", "function", "permission")
     listed = 77
     record_key = "rotation_schedules"
-
-    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
-        return {e.logical_id: e.logical_id for e in entries}, {}
-
-    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
-        specs = []
-        for entry in entries:
-            try:
-                props = plain(resolve(entry.properties, load.scope))
-                specs.append(_read(entry, props))
-            except IntrinsicError as exc:
-                raise property_error(entry, exc) from None
-        return specs
 
     def attributes(self, spec: RotationSpec, arns: Arns) -> Attributes:
         return {(spec.logical_id, "Ref"): spec.secret}
@@ -81,19 +68,11 @@ class RotationSchedule(Kind):
                               run_here=bool(deploy.c.endpoint_url))
         deploy.undo.append(lambda: quietly(secrets.cancel_rotate_secret, spec.secret))
 
-    def record(self, applied: list[tuple[RotationSpec, Any]]) -> dict[str, Any]:
-        return {spec.logical_id: spec.secret for spec, _ in applied}
+    def parse(self, entry: Entry, props: dict[str, Any]) -> RotationSpec:
+        return _read(entry, props)
 
-    def removed(self, specs: list[RotationSpec], deploy: Deploy) -> list[Change]:
-        wanted = {spec.secret for spec in specs}
-        return [Change(lid, secret, "delete", kind=self.name)
-                for lid, secret in sorted((deploy.before(self) or {}).items()) if secret not in wanted]
-
-    def remove(self, previous: Any, current: dict[str, Any], deploy: Deploy) -> None:
-        wanted = set(current.values())
-        for secret in (previous or {}).values():
-            if secret not in wanted:
-                quietly(deploy.c.secrets.cancel_rotate_secret, secret)
+    def detach(self, deploy: Deploy, secret: str) -> None:
+        deploy.c.secrets.cancel_rotate_secret(secret)
 
     def summary(self, spec: RotationSpec) -> list[str]:
         return [f"rotation of {spec.secret} ({spec.logical_id}): {spec.function}, {spec.rules_doc}"]

@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cumulo.deploy.intrinsics import IntrinsicError, resolve, to_str
-from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, Kind, Load, property_error, quietly
-from cumulo.deploy.properties import plain
+from cumulo.deploy.intrinsics import IntrinsicError, to_str
+from cumulo.deploy.kinds.base import Attributes, Change, Deploy, Entry, quietly
+from cumulo.deploy.kinds.secret_attachment import SecretAttachment
 from cumulo.errors import CumuloError
 from cumulo.model.function import Arns
 
@@ -31,24 +31,12 @@ class SecretPolicySpec:
     block_public: bool
 
 
-class SecretPolicy(Kind):
+class SecretPolicy(SecretAttachment):
     name = "secret policy"
     types = (SECRET_POLICY_TYPE,)
     after = ("secret",)
     listed = 78
     record_key = "secret_policies"
-
-    def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
-        return {e.logical_id: e.logical_id for e in entries}, {}
-
-    def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
-        specs = []
-        for entry in entries:
-            try:
-                specs.append(_read(entry, plain(resolve(entry.properties, load.scope))))
-            except IntrinsicError as exc:
-                raise property_error(entry, exc) from None
-        return specs
 
     def attributes(self, spec: SecretPolicySpec, arns: Arns) -> Attributes:
         return {(spec.logical_id, "Ref"): spec.secret, (spec.logical_id, "Id"): spec.secret}
@@ -72,19 +60,11 @@ class SecretPolicy(Kind):
         else:
             deploy.undo.append(lambda: quietly(secrets.put_resource_policy, spec.secret, before))
 
-    def record(self, applied: list[tuple[SecretPolicySpec, Any]]) -> dict[str, Any]:
-        return {spec.logical_id: spec.secret for spec, _ in applied}
+    def parse(self, entry: Entry, props: dict[str, Any]) -> SecretPolicySpec:
+        return _read(entry, props)
 
-    def removed(self, specs: list[SecretPolicySpec], deploy: Deploy) -> list[Change]:
-        wanted = {spec.secret for spec in specs}
-        return [Change(lid, secret, "delete", kind=self.name)
-                for lid, secret in sorted((deploy.before(self) or {}).items()) if secret not in wanted]
-
-    def remove(self, previous: Any, current: dict[str, Any], deploy: Deploy) -> None:
-        wanted = set(current.values())
-        for secret in (previous or {}).values():
-            if secret not in wanted:
-                quietly(deploy.c.secrets.delete_resource_policy, secret)
+    def detach(self, deploy: Deploy, secret: str) -> None:
+        deploy.c.secrets.delete_resource_policy(secret)
 
     def summary(self, spec: SecretPolicySpec) -> list[str]:
         return [f"resource policy of {spec.secret} ({spec.logical_id})"]
