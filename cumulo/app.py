@@ -607,7 +607,8 @@ class Cumulo:
                 pool = EnvironmentPool(s.home, s.idle_timeout_s, s.shutdown_grace_s, self._cgroups,
                                        on_logs=self._environment_logs, template_budget_mb=s.template_budget_mb,
                                        burst_wait=s.burst_wait, network=_network(s), init_timeout_s=s.init_timeout_s,
-                                       max_age_s=s.environment_max_age_s)
+                                       max_age_s=s.environment_max_age_s,
+                                       max_starting=None if s.max_starting < 0 else s.max_starting)
                 if self._env_cpus:
                     pool.place(self._env_cpus)
                 pool.start()

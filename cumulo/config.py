@@ -35,6 +35,7 @@ class Settings:
     snapstart: bool = True              # fork templates (SnapStart) where configurations and the sandbox allow
     template_budget_mb: float = 1024.0  # total PSS of templates; least recently used ones retire above it
     burst_wait: bool = True             # no idle environment: wait up to one cold start's time for a release first
+    max_starting: int = -1              # cold starts begun at once (the pool's start gate); -1: twice the CPUs; 0: no gate
     cpu_split: bool = False             # `cumulo up`: its threads on one CPU, environments on the others
     spin_us: int = 500                  # a lone invocation's caller and environment poll this long before sleeping (0: never)
     store: str = ""                     # "": SQLite files under home; postgresql://…: a database shared by nodes

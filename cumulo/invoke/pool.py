@@ -23,6 +23,7 @@ changed), and, least recently used first, while their total proportional memory 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import defaultdict, deque
@@ -44,6 +45,7 @@ PROVISIONED_INIT_TIMEOUT_S = 60.0
 RESTORE_TIMEOUT_S = 10.0    # AWS: the runtime load and after-restore hooks must finish within 10 s
 _HOUSEKEEPING_INTERVAL_S = 0.25
 _GROW_AFTER_TICKS = 3       # of callers waiting in a row (0.5-0.75 s) before the pool grows (_grow_for_demand)
+_START_AGE_S = 0.05         # a cold start running longer than this stops holding its place in the start gate
 
 
 class InitType:
@@ -85,7 +87,8 @@ class EnvironmentPool:
     def __init__(self, home: Path, idle_timeout_s: float, shutdown_grace_s: float,
                  cgroups: MemoryCgroups | None, on_logs: LogCallback = lambda env, lines: None,
                  template_budget_mb: float = 1024.0, burst_wait: bool = True, network: str = "host",
-                 init_timeout_s: float = INIT_TIMEOUT_S, max_age_s: float = float("inf")) -> None:
+                 init_timeout_s: float = INIT_TIMEOUT_S, max_age_s: float = float("inf"),
+                 max_starting: int | None = None) -> None:
         self._on_logs = on_logs   # output written outside an invocation (Shutdown, background threads)
         self._zygote = Zygote(home / "zygote.log", network)
         self._zygote_lock = threading.Lock()
@@ -120,6 +123,13 @@ class EnvironmentPool:
         self._templates: dict[PoolKey, Template] = {}
         self._untemplatable: dict[PoolKey, str] = {}    # key -> why its template was refused
         self._template_locks: dict[PoolKey, threading.Lock] = defaultdict(threading.Lock)
+        # The start gate (``_start_slot``): callers' cold starts begun less than ``_START_AGE_S`` ago,
+        # at most ``max_starting`` (None: twice the CPUs environments run on; 0: no gate).
+        self.max_starting = max_starting
+        self._starts: dict[int, float] = {}                     # token -> when that start began
+        self._start_tokens = 0
+        self._gate: deque[_GateWaiter] = deque()                # callers waiting for a start (FIFO)
+        self._gated: dict[PoolKey, int] = defaultdict(int)      # of them, per key
 
     # -- zygote ---------------------------------------------------------------
     def zygote(self) -> Zygote:
@@ -159,12 +169,21 @@ class EnvironmentPool:
         False: the caller already waited (on its event loop, ``take_idle_or_queue``).
 
         Callers that keep having to wait make the pool grow in the background (``_grow_for_demand``)
-        up to ``ceiling()``, the function's concurrency limit."""
+        up to ``ceiling()``, the function's concurrency limit.
+
+        Cold starts pass the start gate (``_start_slot``): a few at a time, and a caller waiting
+        for its turn takes an environment of its key released meanwhile instead."""
         env = self._take_idle_or_wait(key, make_spec, snap_start, ceiling) if may_wait else self.take_idle(key)
         if env is not None:
             return env, None, False
+        env, token = self._start_slot(key)
+        if env is not None:     # released while this caller waited for its turn to start one
+            return env, None, False
         started = time.perf_counter()
-        created, failure = self._start_cold(key, make_spec, snap_start)
+        try:
+            created, failure = self._start_cold(key, make_spec, snap_start)
+        finally:
+            self._end_start(token)
         if created is not None:
             now = time.perf_counter()
             with self._lock:
@@ -186,7 +205,8 @@ class EnvironmentPool:
         if not self.burst_wait:
             return None
         cold_ms, busy_ms, busy = self._cold_ms.get(key), self._busy_ms.get(key), self._busy[key]
-        if cold_ms is None or busy_ms is None or not busy or (self._waiting[key] + 1) / busy * busy_ms >= cold_ms:
+        ahead = self._waiting[key] + self._gated[key]
+        if cold_ms is None or busy_ms is None or not busy or (ahead + 1) / busy * busy_ms >= cold_ms:
             return None
         return cold_ms
 
@@ -211,6 +231,93 @@ class EnvironmentPool:
                     self._released.wait(left)
             finally:
                 self._waiting[key] -= 1
+
+    # -- the start gate -----------------------------------------------------------
+    def _start_room(self, now: float) -> bool:
+        """Whether another cold start may begin now (lock held): fewer than ``max_starting`` begun
+        within the last ``_START_AGE_S``. A start that takes longer (an Init waiting on the network,
+        a slow import) stops counting, so it never holds up the others for long."""
+        limit = self.max_starting
+        if limit is None:
+            limit = self.max_starting = 2 * len(self._zygote.cpus or os.sched_getaffinity(0))
+        if limit <= 0 or len(self._starts) < limit:
+            return True
+        young = now - _START_AGE_S
+        return sum(1 for begun in self._starts.values() if begun > young) < limit
+
+    def _begin_start(self, now: float) -> int:
+        self._start_tokens += 1
+        self._starts[self._start_tokens] = now
+        return self._start_tokens
+
+    def _start_slot(self, key: PoolKey) -> tuple[ExecutionEnvironment | None, int]:
+        """A caller's turn to start an environment of ``key``: ``(None, token)`` (give the token
+        back with ``_end_start``), or ``(env, 0)``: an environment of the key released while it
+        waited for its turn (reusing a freed environment rather than starting one).
+
+        A burst's cold starts all at once share the CPU: each takes as long as all of them (100
+        at once on 2 cores: every caller waited 0.8-1.3 s, where one cold start alone takes 25
+        ms). A few at a time, the first are ready within about one cold start's time, and the
+        callers queued behind them are served by their releases as much as by new starts: the
+        queue is first come, first served, and a release goes to the first caller of its key."""
+        waiter = _GateWaiter(key)
+        with self._lock:
+            env = self._pop_idle(key)
+            if env is not None:
+                return env, 0
+            now = time.monotonic()
+            if not self._gate and self._start_room(now):
+                return None, self._begin_start(now)
+            self._gate.append(waiter)
+            self._gated[key] += 1
+        while True:
+            with self._lock:
+                if waiter.env is not None or waiter.token:
+                    return waiter.env, waiter.token
+                now = time.monotonic()
+                timeout = None
+                if self._gate and self._gate[0] is waiter:   # the head watches for starts aging out
+                    if self._start_room(now):
+                        self._unqueue(waiter)
+                        return None, self._begin_start(now)
+                    timeout = max(min(self._starts.values()) + _START_AGE_S - now, 0.001) if self._starts else None
+                waiter.event.clear()
+            waiter.event.wait(timeout)
+
+    def _unqueue(self, waiter: "_GateWaiter") -> None:
+        """Take ``waiter`` out of the gate's queue (lock held); a new head is woken to watch the gate."""
+        was_head = self._gate[0] is waiter
+        self._gate.remove(waiter)
+        self._gated[waiter.key] -= 1
+        if was_head and self._gate:
+            self._gate[0].event.set()
+
+    def _end_start(self, token: int) -> None:
+        """A cold start ended (ready or failed): its place in the gate goes to the next caller."""
+        if not token:
+            return
+        with self._lock:
+            self._starts.pop(token, None)
+            now = time.monotonic()
+            while self._gate and self._start_room(now):
+                waiter = self._gate[0]
+                self._unqueue(waiter)
+                waiter.token = self._begin_start(now)
+                waiter.event.set()
+
+    def _hand_to_gate(self, key: PoolKey, env: ExecutionEnvironment, now: float) -> bool:
+        """Give a released environment to the first caller of ``key`` waiting at the gate (lock held)."""
+        for waiter in self._gate:
+            if waiter.key == key:
+                self._unqueue(waiter)
+                if env.provisioned:
+                    self._busy_provisioned[key] += 1
+                self._busy[key] += 1
+                self._taken_at[id(env)] = now
+                waiter.env = env
+                waiter.event.set()
+                return True
+        return False
 
     # -- templates (SnapStart) -------------------------------------------------
     def _restore(self, key: PoolKey, make_spec: SpecFactory) -> tuple[ExecutionEnvironment | None, Outcome | None]:
@@ -517,6 +624,8 @@ class EnvironmentPool:
                         self._busy_provisioned[key] += 1
                     self._busy[key] += 1
                     self._taken_at[id(env)] = now
+                elif self._gated[key] and self._hand_to_gate(key, env, now):
+                    return
                 else:
                     self._idle[key].append(env)
                     if self._waiting[key]:
@@ -690,6 +799,11 @@ class EnvironmentPool:
             self._provisioned.clear()
             stranded = [(k, w) for k, ws in self._loop_waiters.items() for w in ws]
             self._loop_waiters.clear()
+            while self._gate:       # their starts fail on the closed pool's zygote, as any start now does
+                gated = self._gate[0]
+                self._unqueue(gated)
+                gated.token = self._begin_start(time.monotonic())
+                gated.event.set()
         for key, waiter in stranded:
             self._deliver(key, waiter, None)
         # Environments being started in the background finish first: one still starting after
@@ -701,6 +815,17 @@ class EnvironmentPool:
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
         self._zygote.stop()
+
+
+class _GateWaiter:
+    """A calling thread waiting at the start gate: handed a token (its turn to start one) or an environment."""
+
+    __slots__ = ("key", "event", "env", "token")
+
+    def __init__(self, key: PoolKey) -> None:
+        self.key, self.event = key, threading.Event()
+        self.env: ExecutionEnvironment | None = None
+        self.token = 0
 
 
 class _LoopWaiter:

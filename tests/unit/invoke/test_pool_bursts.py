@@ -305,3 +305,124 @@ def test_closing_waits_for_an_environment_being_started_and_stops_it(tmp_path: P
     pool.close()
     assert not any(t.is_alive() for t in pool._growers)
     assert len(created) == 1 and created[0].dead   # released into a closed pool: killed; no more started
+
+
+# -- the start gate: a burst's cold starts a few at a time ---------------------------------------
+
+def _burst(pool: EnvironmentPool, callers: int, invoke_s: float = 0.0) -> list[tuple[Any, bool]]:
+    """``callers`` threads acquiring at once, each holding what it got for ``invoke_s`` then releasing it."""
+    barrier = threading.Barrier(callers)
+    got: list[tuple[Any, bool]] = []
+
+    def call() -> None:
+        barrier.wait()
+        env, _, cold = pool.acquire(KEY, lambda t: None)  # type: ignore[arg-type,return-value]
+        got.append((env, cold))
+        time.sleep(invoke_s)        # the invocation
+        pool.release(KEY, env)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return got
+
+
+def _counting(pool: EnvironmentPool, create_s: float) -> dict[str, int]:
+    """Count the cold starts in flight at once (``most``)."""
+    seen = {"now": 0, "most": 0}
+    lock, create = threading.Lock(), pool._create
+
+    def counted(spec: Any, timeout: float) -> Any:
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        try:
+            return create(spec, timeout)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    pool._create = counted  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_burst_starts_environments_a_few_at_a_time_and_serves_the_rest_with_released_ones(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, create_s=0.03)
+    pool.max_starting = 2
+    seen = _counting(pool, 0.03)
+    got = _burst(pool, 40, invoke_s=0.001)
+    assert len(got) == 40 and all(env is not None for env, _ in got)
+    assert seen["most"] <= 2                                  # never more than the gate's starts at once
+    assert len(created) < 40 and sum(cold for _, cold in got) == len(created)
+    assert pool._gated[KEY] == 0 and not pool._gate and not pool._starts
+
+
+def test_without_the_gate_every_caller_of_a_burst_starts_one(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created, create_s=0.03)
+    pool.max_starting = 0
+    seen = _counting(pool, 0.03)
+    _burst(pool, 10, invoke_s=0.001)
+    assert len(created) == 10 and seen["most"] > 2
+
+
+def test_a_slow_start_does_not_hold_the_gate(tmp_path: Path) -> None:
+    """An Init that waits (on the network, say) stops counting after ``_START_AGE_S``: another
+    function's cold start goes ahead instead of queueing behind it."""
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    pool.max_starting = 1
+    slow_begun, finish = threading.Event(), threading.Event()
+    create = pool._create
+
+    def maybe_slow(spec: Any, timeout: float) -> Any:
+        if spec == "slow":
+            slow_begun.set()
+            finish.wait(10)
+        return create(spec, timeout)
+
+    pool._create = maybe_slow  # type: ignore[method-assign]
+    other = PoolKey("g", "$LATEST", "r1")
+    slow = threading.Thread(target=pool.acquire, args=(KEY, lambda t: "slow"))
+    slow.start()
+    assert slow_begun.wait(10)
+    env, _, cold = pool.acquire(other, lambda t: "fast")  # type: ignore[arg-type,return-value]
+    assert cold and env is created[-1]
+    finish.set()
+    slow.join(10)
+    assert len(created) == 2
+
+
+def test_closing_lets_callers_waiting_at_the_gate_go(tmp_path: Path) -> None:
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    pool.max_starting = 1
+    begun, finish = threading.Event(), threading.Event()
+    create = pool._create
+
+    def blocking(spec: Any, timeout: float) -> Any:
+        begun.set()
+        finish.wait(10)
+        return create(spec, timeout)
+
+    pool._create = blocking  # type: ignore[method-assign]
+    first = threading.Thread(target=pool.acquire, args=(KEY, lambda t: None))
+    first.start()
+    assert begun.wait(10)
+    with pool._lock:                       # a start younger than the age limit: a second caller queues
+        for token in pool._starts:
+            pool._starts[token] = time.monotonic() + 60
+    second = threading.Thread(target=pool.acquire, args=(KEY, lambda t: None))
+    second.start()
+    deadline = time.monotonic() + 10
+    while not pool._gate and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert pool._gated[KEY] == 1
+    finish.set()
+    pool.close()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive() and not second.is_alive() and not pool._gate
