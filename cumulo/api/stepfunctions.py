@@ -48,9 +48,8 @@ OPERATIONS = {
         d.get("executionArn"), d.get("error"), d.get("cause")),
     "RedriveExecution": lambda c, r, d: c.state_machines.redrive_execution(
         d.get("executionArn"), d.get("clientToken")),
-    "ListExecutions": lambda c, r, d: page(c.state_machines.list_executions(
-        d.get("stateMachineArn"), d.get("statusFilter"), d.get("redriveFilter")), "executions", d, "nextToken", "maxResults", 1000,
-        bad_token=InvalidToken),
+    "ListExecutions": lambda c, r, d: c.state_machines.list_executions_page(
+        d.get("stateMachineArn"), d.get("statusFilter"), d.get("redriveFilter"), d.get("maxResults"), d.get("nextToken")),
     "GetExecutionHistory": lambda c, r, d: c.state_machines.get_execution_history(
         d.get("executionArn"), d.get("maxResults"), bool(d.get("reverseOrder")), _history_token(d),
         d.get("includeExecutionData", True)),

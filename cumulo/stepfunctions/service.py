@@ -39,6 +39,7 @@ loaded at all (an exception while restoring it) is failed the same way.
 
 from __future__ import annotations
 
+import base64
 import heapq
 import json
 import logging
@@ -527,26 +528,58 @@ class StateMachines:
 
     def list_executions(self, machine_arn: Any, status_filter: str | None = None,
                         redrive_filter: str | None = None) -> "List[dict[str, Any]]":
-        """``redrive_filter``: REDRIVEN (redriven at least once) or NOT_REDRIVEN."""
+        """Every execution of the machine, newest first (the CLI's and console's listing);
+        ``redrive_filter``: REDRIVEN (redriven at least once) or NOT_REDRIVEN."""
+        out: "List[dict[str, Any]]" = []
+        token: str | None = None
+        while True:
+            page = self.list_executions_page(machine_arn, status_filter, redrive_filter, 1000, token)
+            out += page["executions"]
+            token = page.get("nextToken")
+            if token is None:
+                return out
+
+    def list_executions_page(self, machine_arn: Any, status_filter: str | None = None,
+                             redrive_filter: str | None = None, max_results: Any = None,
+                             next_token: Any = None) -> dict[str, Any]:
+        """ListExecutions: one page of ``max_results`` (100 if none), newest first, read as one range
+        of the store's index after the position the token names, so a page costs the same however
+        many executions the machine kept (a list of all of them, sliced, cost 5 s at 100,000)."""
         if redrive_filter is not None and redrive_filter not in ("REDRIVEN", "NOT_REDRIVEN"):
             raise SfnError("ValidationException", f"1 validation error detected: Value '{str(redrive_filter)[:64]}' "
                                                   "at 'redriveFilter' failed to satisfy constraint: Member must "
                                                   "satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]")
+        if max_results is not None and (not isinstance(max_results, int) or isinstance(max_results, bool)
+                                        or not 0 <= max_results <= 1000):
+            raise SfnError("ValidationException", f"1 validation error detected: Value '{str(max_results)[:64]}' at "
+                                                  "'maxResults' failed to satisfy constraint: Member must have value "
+                                                  "between 0 and 1000")
+        size = max_results or 100
+        position = _execution_position(next_token)
         machine = self._machine(machine_arn)
-        redriven = self._executions.redrives(machine["stateMachineArn"])
-        out = []
-        for arn, name, status, started_ms, stopped_ms in self._executions.list_executions(machine["stateMachineArn"],
-                                                                                          status_filter):
-            if redrive_filter is not None and (arn in redriven) != (redrive_filter == "REDRIVEN"):
-                continue
-            item: dict[str, Any] = {"executionArn": arn, "stateMachineArn": machine["stateMachineArn"], "name": name,
-                                    "status": status, "startDate": started_ms / 1000}
-            if stopped_ms is not None:
-                item["stopDate"] = stopped_ms / 1000
-            if arn in redriven:
-                item["redriveCount"], item["redriveDate"] = redriven[arn]
-            out.append(item)
-        return out
+        machine_arn = machine["stateMachineArn"]
+        out: "List[dict[str, Any]]" = []
+        while len(out) < size:
+            want = size - len(out)
+            rows = self._executions.list_executions(machine_arn, status_filter, position, want + 1)
+            more = len(rows) > want
+            rows = rows[:want]
+            redriven = self._executions.redrives(machine_arn, [r[0] for r in rows]) if rows else {}
+            for arn, name, status, started_ms, stopped_ms in rows:
+                position = (started_ms, arn)
+                if redrive_filter is not None and (arn in redriven) != (redrive_filter == "REDRIVEN"):
+                    continue
+                item: dict[str, Any] = {"executionArn": arn, "stateMachineArn": machine_arn, "name": name,
+                                        "status": status, "startDate": started_ms / 1000}
+                if stopped_ms is not None:
+                    item["stopDate"] = stopped_ms / 1000
+                if arn in redriven:
+                    item["redriveCount"], item["redriveDate"] = redriven[arn]
+                out.append(item)
+            if not more:
+                return {"executions": out}
+        assert position is not None
+        return {"executions": out, "nextToken": _position_token(position)}
 
     def get_execution_history(self, arn: Any, max_results: int | None = None, reverse: bool = False,
                               next_token: str | None = None, include_data: bool = True) -> dict[str, Any]:
@@ -1039,3 +1072,20 @@ def _service_name(resource: Any) -> str:
     """The name X-Ray gives a task's call: ``Lambda``, ``SQS`` …, from the resource's service."""
     service = str(getattr(resource, "service", "") or "")
     return _TASK_SERVICES.get(service, service.upper() or "Task")
+
+
+def _position_token(position: tuple[int, str]) -> str:
+    """ListExecutions' nextToken: the position (started ms, ARN) of the page's last execution."""
+    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode()
+
+
+def _execution_position(token: Any) -> tuple[int, str] | None:
+    if token is None or token == "":
+        return None
+    try:
+        started, arn = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+        if isinstance(started, int) and isinstance(arn, str):
+            return started, arn
+    except (ValueError, TypeError):
+        pass
+    raise SfnError("InvalidToken", f"Invalid nextToken: {str(token)[:64]!r} is not a token this service gave.")

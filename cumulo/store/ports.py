@@ -236,12 +236,15 @@ class Executions(Protocol):
         """A RUNNING execution; False (and nothing written) when the ARN exists."""
     def get_execution(self, arn: str) -> tuple[str, str, int, int | None, dict[str, Any]] | None:
         """(status, name, started ms, stopped ms, document)."""
-    def list_executions(self, machine: str, status: str | None = None) -> list[tuple[str, str, str, int, int | None]]:
-        """(arn, name, status, started ms, stopped ms), newest first (then by ARN)."""
+    def list_executions(self, machine: str, status: str | None = None, after: tuple[int, str] | None = None,
+                        limit: int | None = None) -> list[tuple[str, str, str, int, int | None]]:
+        """(arn, name, status, started ms, stopped ms), newest first (then by ARN); ``after``: only
+        those after the position (started ms, ARN) of the page before; at most ``limit``. A page
+        is one range of an index: its cost does not grow with the executions kept."""
     def running_executions(self) -> list[str]: ...
-    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
+    def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         """ARN -> (redriveCount, redriveDate in seconds) of the machine's executions that were redriven
-        (the document's ``redriveCount`` above 0)."""
+        (the document's ``redriveCount`` above 0); only those of ``arns`` when given."""
     def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:

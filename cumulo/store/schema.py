@@ -13,7 +13,8 @@ from typing import Any
 __all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "SHARED_VERSION", "check_sqlite"]
 
 DOCUMENTS_VERSION = 1       # functions, versions, aliases, keys, documents, logs …
-MESSAGES_VERSION = 2        # queues, streams, tables, executions, leases, objects … (2: S3 versioning)
+MESSAGES_VERSION = 3        # queues, streams, tables, executions, leases, objects … (2: S3 versioning;
+                            # 3: executions_by_machine_status, for ListExecutions' pages with a status)
 SHARED_VERSION = 2          # PostgreSQL only: objects' bodies, metric data, traces, shared keys (files on SQLite);
                             # 2: the nodes' leased concurrency shares
 

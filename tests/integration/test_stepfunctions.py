@@ -421,3 +421,27 @@ def test_cli_start_wait_without_a_server_says_so_instead_of_waiting(tmp_path: Pa
     proc = cumulo_cli(home, "states", "start", "p", "--wait")
     assert proc.returncode == 2 and "no `cumulo up` is serving" in proc.stderr, proc.stderr
     assert cumulo_cli(home, "states", "executions", "p").stdout == ""      # nothing was started
+
+
+def test_list_executions_pages_continue_where_they_ended_while_executions_start(sfn: BaseClient) -> None:
+    """ListExecutions' token names the position of the page's last execution, not a count: an
+    execution started between two pages (newest first, so at the front) neither repeats nor hides one."""
+    arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    for i in range(5):
+        sfn.start_execution(stateMachineArn=arn, name=f"run-{i}")
+    everything = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+    assert sorted(everything) == [f"run-{i}" for i in range(5)]
+    first = sfn.list_executions(stateMachineArn=arn, maxResults=2)
+    assert [e["name"] for e in first["executions"]] == everything[:2]
+    sfn.start_execution(stateMachineArn=arn, name="late")
+    rest: list[str] = []
+    token = first["nextToken"]
+    while token:
+        page = sfn.list_executions(stateMachineArn=arn, maxResults=2, nextToken=token)
+        rest += [e["name"] for e in page["executions"]]
+        token = page.get("nextToken")
+    assert rest == everything[2:]
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]][0] == "late"
+    with pytest.raises(ClientError) as info:
+        sfn.list_executions(stateMachineArn=arn, nextToken="not-a-token")
+    assert info.value.response["Error"]["Code"] == "InvalidToken"

@@ -4,7 +4,7 @@ an execution a dead node was running resumes on another from its last committed 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from cumulo.store.ports import Wakeups
 from cumulo.store.postgres.database import Database
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine, started_ms);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_by_machine_status ON executions (machine, status, started_ms);
 CREATE TABLE IF NOT EXISTS history (
     arn TEXT NOT NULL,
     id BIGINT NOT NULL,
@@ -64,19 +65,30 @@ class PostgresExecutions:
                                  (arn,))
         return (row[0], row[1], int(row[2]), None if row[3] is None else int(row[3]), json.loads(row[4])) if row else None
 
-    def list_executions(self, machine: str, status: str | None = None) -> list[tuple[str, str, str, int, int | None]]:
+    def list_executions(self, machine: str, status: str | None = None, after: tuple[int, str] | None = None,
+                        limit: int | None = None) -> list[tuple[str, str, str, int, int | None]]:
+        """As SQLite's: one range of ``executions_by_machine`` (``…_status`` with a status) per page."""
         sql = "SELECT arn, name, status, started_ms, stopped_ms FROM executions WHERE machine = %s"
         args: list[Any] = [machine]
         if status:
             sql += " AND status = %s"
             args.append(status)
-        return [(r[0], r[1], r[2], int(r[3]), None if r[4] is None else int(r[4]))
-                for r in self._database.all(sql + " ORDER BY started_ms DESC, arn COLLATE \"C\"", args)]
+        if after is not None:
+            sql += " AND started_ms <= %s AND (started_ms < %s OR arn COLLATE \"C\" > %s)"
+            args += [after[0], after[0], after[1]]
+        sql += " ORDER BY started_ms DESC, arn COLLATE \"C\""
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [(r[0], r[1], r[2], int(r[3]), None if r[4] is None else int(r[4])) for r in self._database.all(sql, args)]
 
-    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
-        rows = self._database.all("SELECT arn, doc::jsonb -> 'redriveCount', doc::jsonb -> 'redriveDate' "
-                                  "FROM executions WHERE machine = %s AND strpos(doc, '\"redriveCount\"') > 0",
-                                  (machine,))
+    def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
+        sql = ("SELECT arn, doc::jsonb -> 'redriveCount', doc::jsonb -> 'redriveDate' "
+               "FROM executions WHERE machine = %s AND strpos(doc, '\"redriveCount\"') > 0")
+        args: list[Any] = [machine]
+        if arns is not None:
+            sql += " AND arn = ANY(%s)"
+            args.append(list(arns))
+        rows = self._database.all(sql, args)
         return {r[0]: (int(r[1]), float(r[2] or 0)) for r in rows if isinstance(r[1], int) and r[1] > 0}
 
     def running_executions(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from cumulo.store.ports import Wakeups
 from cumulo.store.sqlite_messages.database import MessageDatabase
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine, started_ms);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_by_machine_status ON executions (machine, status, started_ms);
 CREATE TABLE IF NOT EXISTS history (
     arn TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -63,20 +64,21 @@ class SQLiteExecutions:
                                    (arn,)).fetchone()
         return (row[0], row[1], row[2], row[3], json.loads(row[4])) if row else None
 
-    def list_executions(self, machine: str, status: str | None = None) -> list[tuple[str, str, str, int, int | None]]:
-        sql = "SELECT arn, name, status, started_ms, stopped_ms FROM executions WHERE machine = ?"
-        args: list[Any] = [machine]
-        if status:
-            sql += " AND status = ?"
-            args.append(status)
+    def list_executions(self, machine: str, status: str | None = None, after: tuple[int, str] | None = None,
+                        limit: int | None = None) -> list[tuple[str, str, str, int, int | None]]:
+        sql, args = _listing(machine, status, after, limit, "?")
         with self._lock:
-            return [tuple(r) for r in self._db.execute(sql + " ORDER BY started_ms DESC, arn", args)]  # type: ignore[misc]
+            return [tuple(r) for r in self._db.execute(sql, args)]  # type: ignore[misc]
 
-    def redrives(self, machine: str) -> dict[str, tuple[int, float]]:
+    def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         sql = ("SELECT arn, json_extract(doc, '$.redriveCount'), json_extract(doc, '$.redriveDate') FROM executions "
                "WHERE machine = ? AND instr(doc, '\"redriveCount\"') > 0")
+        args: list[Any] = [machine]
+        if arns is not None:
+            sql += f" AND arn IN ({', '.join('?' * len(arns))})"
+            args += list(arns)
         with self._lock:
-            rows = self._db.execute(sql, (machine,)).fetchall()
+            rows = self._db.execute(sql, args).fetchall()
         return {r[0]: (int(r[1]), float(r[2] or 0)) for r in rows if isinstance(r[1], int) and r[1] > 0}
 
     def running_executions(self) -> list[str]:
@@ -130,3 +132,23 @@ class SQLiteExecutions:
     def delete_task_token(self, token: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM task_tokens WHERE token = ?", (token,))
+
+
+def _listing(machine: str, status: str | None, after: tuple[int, str] | None, limit: int | None,
+             mark: str) -> tuple[str, list[Any]]:
+    """A machine's executions newest first (then by ARN), after the position ``after`` (the started
+    ms and ARN of the last row of the page before), at most ``limit``: one range of the index
+    ``executions_by_machine`` (``executions_by_machine_status`` with a status), so a page costs
+    the same however many executions are kept. ``mark``: the driver's placeholder."""
+    sql = f"SELECT arn, name, status, started_ms, stopped_ms FROM executions WHERE machine = {mark}"
+    args: list[Any] = [machine]
+    if status:
+        sql += f" AND status = {mark}"
+        args.append(status)
+    if after is not None:    # (started_ms, arn) after the position, written so the index is ranged on started_ms
+        sql += f" AND started_ms <= {mark} AND (started_ms < {mark} OR arn > {mark})"
+        args += [after[0], after[0], after[1]]
+    sql += " ORDER BY started_ms DESC, arn"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, args

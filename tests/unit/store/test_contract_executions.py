@@ -91,3 +91,29 @@ def test_redriven_executions_are_found_by_their_count(messages: MessageStore) ->
     x.save_step(arn("z"), "RUNNING", None, {"redriveCount": 1, "redriveDate": 1.0}, [], [], [], [])
     assert x.redrives(MACHINE) == {arn("a"): (2, 1700000000.5)}
     assert x.redrives(MACHINE + "-other") == {arn("z"): (1, 1.0)}
+
+
+def test_executions_are_listed_a_page_at_a_time_after_a_position(messages: MessageStore) -> None:
+    x = messages.executions
+    for i, name in enumerate("abcdefg"):
+        x.insert_execution(arn(name), MACHINE, name, T + i // 2, {})     # pairs started in the same ms
+    x.save_step(arn("c"), "SUCCEEDED", T + 5, {}, [], [], [], [])
+    x.save_step(arn("f"), "SUCCEEDED", T + 5, {}, [], [], [], [])
+    every = x.list_executions(MACHINE)
+    assert [r[0] for r in every] == [arn(n) for n in "gefcdab"]
+    pages, after = [], None
+    while True:
+        page = x.list_executions(MACHINE, after=after, limit=2)
+        if not page:
+            break
+        pages.append([r[0] for r in page])
+        after = (page[-1][3], page[-1][0])
+    assert pages == [[arn("g"), arn("e")], [arn("f"), arn("c")], [arn("d"), arn("a")], [arn("b")]]
+    succeeded = x.list_executions(MACHINE, "SUCCEEDED", limit=1)
+    assert succeeded == [(arn("f"), "f", "SUCCEEDED", T + 2, T + 5)]
+    assert x.list_executions(MACHINE, "SUCCEEDED", after=(T + 2, arn("f"))) == [(arn("c"), "c", "SUCCEEDED", T + 1, T + 5)]
+    x.save_step(arn("a"), "RUNNING", None, {"redriveCount": 1, "redriveDate": 7.0}, [], [], [], [])
+    x.save_step(arn("b"), "RUNNING", None, {"redriveCount": 2, "redriveDate": 8.0}, [], [], [], [])
+    assert x.redrives(MACHINE) == {arn("a"): (1, 7.0), arn("b"): (2, 8.0)}
+    assert x.redrives(MACHINE, [arn("b"), arn("c")]) == {arn("b"): (2, 8.0)}
+    assert x.redrives(MACHINE, []) == {}

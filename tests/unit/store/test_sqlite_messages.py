@@ -103,3 +103,22 @@ def test_a_failed_group_commit_fails_every_send_it_held(tmp_path: Path) -> None:
         assert [m.id for m in store.queues.receive("q", 10, 30_000, now_ms())] == ["after"]
     finally:
         store.close()
+
+
+def test_a_page_of_executions_is_one_range_of_an_index_not_a_sort_of_all(tmp_path: Path) -> None:
+    """ListExecutions' page (with or without a status, after a position or not) reads a range of an
+    index in the listing's order, so its cost does not grow with the executions a machine kept."""
+    from cumulo.store.sqlite_messages.executions import _listing
+
+    store = SQLiteMessageStore(tmp_path / "queues.db")
+    try:
+        db = store.database.connection
+        for status in (None, "SUCCEEDED"):
+            for after in (None, (1_700_000_000_000, "arn:x")):
+                sql, args = _listing("arn:m", status, after, 100, "?")
+                plan = " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql, args))
+                index = "executions_by_machine_status" if status else "executions_by_machine"
+                assert f"SEARCH executions USING INDEX {index} (" in plan, plan
+                assert "TEMP B-TREE FOR ORDER BY" not in plan, plan      # at most ties of one ms are sorted
+    finally:
+        store.close()
