@@ -38,7 +38,8 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
 }
 OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
             "layers": ("layers.py", [], []),
-            "console": ("console.py", [], ["--lines", "200000", "--rounds", "10"])}
+            "console": ("console.py", [], ["--lines", "200000", "--rounds", "10"]),
+            "cores": ("cores.py", [], ["--rounds", "1", "--seconds", "2", "--concurrency", "16"])}
 
 
 def machine() -> str:

@@ -404,11 +404,16 @@ class ServerLock:
             self._fd = None
 
 
-def listen(host: str, port: int) -> tuple[socket.socket, str]:
-    """A listening socket (port 0 picks a free one) and the endpoint URL it serves."""
+def listen(host: str, port: int, reuse_port: bool = False) -> tuple[socket.socket, str]:
+    """A listening socket (port 0 picks a free one) and the endpoint URL it serves. ``reuse_port``:
+    with ``SO_REUSEPORT``, so other processes of the same user doing the same bind the same address
+    and the kernel spreads incoming connections over them (``cumulo up --reuse-port``: several
+    nodes of one database on one machine, an event loop each)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(1024)
     bound = sock.getsockname()[1]

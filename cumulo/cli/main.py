@@ -371,12 +371,17 @@ _NO_BUILD = click.option(
               help="Keep the state in this PostgreSQL database instead of SQLite files under --home: every node "
                    "started on the same database shares its functions, queues and work (docs/scale-out.md). "
                    "Env: CUMULO_STORE.")
+@click.option("--reuse-port", is_flag=True,
+              help="Share --port and --gateway-port with the other nodes of the same --store database on this "
+                   "machine started with --reuse-port (SO_REUSEPORT): the kernel spreads connections over them, "
+                   "each with its own event loop and environments, so one machine's cores all serve requests "
+                   "(docs/server.md). Needs --store.")
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
 def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_port: int, console_port: int,
        no_auth: bool, iam_mode: str | None, parameters: tuple[str, ...], metrics_port: int | None,
-       otlp_endpoint: str | None, store_url: str | None,
+       otlp_endpoint: str | None, store_url: str | None, reuse_port: bool,
        stack_name: str | None, no_build: bool) -> None:
     """Serve Cumulo: the AWS Lambda API for boto3 and the AWS CLI, on one store.
 
@@ -423,6 +428,10 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         if store_url and not store_url.startswith(("postgresql://", "postgres://")):
             raise click.UsageError(f"--store takes a postgresql:// URL, not {store_url!r}")
         ctx.obj.setdefault("settings", {})["store"] = store_url
+    if reuse_port and not (store_url if store_url is not None else os.environ.get("CUMULO_STORE", "")):
+        # Two servers of two SQLite homes behind one port would be two platforms answering at random.
+        raise click.UsageError("--reuse-port shares the ports among nodes of one PostgreSQL database: give "
+                               "--store postgresql://… (or CUMULO_STORE)")
     lock = server.ServerLock(ctx.obj["home"])
     try:
         lock.acquire()
@@ -431,8 +440,8 @@ def up(ctx: click.Context, template: Path | None, host: str, port: int, gateway_
         sys.exit(EXIT_PLATFORM_ERROR)
     try:
         # Listen first: a busy port is reported before anything is deployed.
-        sock, endpoint = _listen(host, port, "the AWS Lambda API", "--port")
-        gateway_sock, gateway_url = _listen(host, gateway_port, "the HTTP API gateway", "--gateway-port")
+        sock, endpoint = _listen(host, port, "the AWS Lambda API", "--port", reuse_port)
+        gateway_sock, gateway_url = _listen(host, gateway_port, "the HTTP API gateway", "--gateway-port", reuse_port)
         console_sock, console_url = (_listen(host, console_port, "the web console", "--console-port")
                                      if console_port >= 0 else (None, ""))
         c = _open(ctx)
@@ -507,7 +516,7 @@ def _check_store(c: Any) -> None:
                    f"unchecked (check it yourself with: sqlite3 {path} 'PRAGMA quick_check')", err=True)
 
 
-def _listen(host: str, port: int, what: str, flag: str) -> tuple[Any, str]:
+def _listen(host: str, port: int, what: str, flag: str, reuse_port: bool = False) -> tuple[Any, str]:
     """``server.listen``, or exit 3 with what went wrong and the option that changes it."""
     import errno
     import socket
@@ -515,7 +524,7 @@ def _listen(host: str, port: int, what: str, flag: str) -> tuple[Any, str]:
     from cumulo.api import server
 
     try:
-        return server.listen(host, port)
+        return server.listen(host, port, reuse_port)
     except OSError as exc:
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
