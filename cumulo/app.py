@@ -332,8 +332,7 @@ class Cumulo:
         generation = self.store.generation
         if generation != self._limits_generation:
             self._limits_generation = generation
-            self.limiter.load({r.latest.name: r.reserved_concurrency for r in self.store.list_functions()
-                               if r.reserved_concurrency is not None})
+            self.limiter.load(self.store.reserved_concurrencies())     # a partial index: not every function
 
     def _function_credentials(self, config: FunctionConfiguration) -> dict[str, str]:
         """What a function's environments get to call the platform: the server's endpoint and a session
@@ -787,8 +786,9 @@ class Cumulo:
             doc["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
         return doc
 
-    def list_functions(self) -> list[FunctionConfiguration]:
-        return self.functions.list_all()
+    def list_functions(self, after: str | None = None, limit: int | None = None) -> list[FunctionConfiguration]:
+        """Every function by name, or the ``limit`` after the name ``after`` (ListFunctions' pages)."""
+        return self.functions.list_all(after, limit)
 
     def update_function_code(self, name: str, code: CodeSource, **options: Any) -> FunctionConfiguration:
         return self.functions.update_code(name, code, **options)

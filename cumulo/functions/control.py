@@ -169,8 +169,9 @@ class FunctionService:
         name, _ = fn.parse_function_ref(ref)
         return self._store.get_function(name)
 
-    def list_all(self) -> list[FunctionConfiguration]:
-        return [r.latest for r in self._store.list_functions()]
+    def list_all(self, after: str | None = None, limit: int | None = None) -> list[FunctionConfiguration]:
+        """By name; with ``after`` and ``limit``, one page (a range of the store's index)."""
+        return [r.latest for r in self._store.list_functions(after, limit)]
 
     def list_versions(self, ref: str) -> list[FunctionConfiguration]:
         name, _ = fn.parse_function_ref(ref)

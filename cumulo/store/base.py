@@ -46,7 +46,12 @@ class Store(Protocol):
     # functions ($LATEST)
     def create_function(self, config: FunctionConfiguration) -> None: ...
     def get_function(self, name: str) -> FunctionRecord: ...
-    def list_functions(self) -> list[FunctionRecord]: ...
+    def list_functions(self, after: str | None = None, limit: int | None = None) -> list[FunctionRecord]:
+        """Functions by name (bytewise), those after the name ``after`` only, at most ``limit``: a
+        page is one range of an index."""
+    def reserved_concurrencies(self) -> dict[str, int]:
+        """Name -> reserved concurrency of the functions that have one (a partial index: no
+        configuration is read, however many functions there are)."""
     def function_names(self) -> list[str]:
         """Every function's name, in ``list_functions``' order, without loading their configurations."""
     def update_latest(self, config: FunctionConfiguration, expected_revision: str | None = None) -> None: ...

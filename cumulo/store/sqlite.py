@@ -99,6 +99,8 @@ CREATE TABLE IF NOT EXISTS logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
+CREATE INDEX IF NOT EXISTS functions_reserved ON functions (name, reserved_concurrency)
+    WHERE reserved_concurrency IS NOT NULL;
 """
 
 # Fields that make two configurations "the same" for PublishVersion's reuse rule.
@@ -265,10 +267,19 @@ class SQLiteStore:
 
         return self._cached(("f", name), load)
 
-    def list_functions(self) -> list[FunctionRecord]:
+    def list_functions(self, after: str | None = None, limit: int | None = None) -> list[FunctionRecord]:
+        sql, args = "SELECT latest, reserved_concurrency FROM functions", []
+        if after is not None:
+            sql, args = sql + " WHERE name > ?", [after]
+        sql += " ORDER BY name" + ("" if limit is None else f" LIMIT {int(limit)}")
         with self._lock:
-            rows = self._db.execute("SELECT latest, reserved_concurrency FROM functions ORDER BY name").fetchall()
+            rows = self._db.execute(sql, args).fetchall()
         return [FunctionRecord(self._load(r[0]), r[1]) for r in rows]
+
+    def reserved_concurrencies(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT name, reserved_concurrency FROM functions "
+                                         "WHERE reserved_concurrency IS NOT NULL").fetchall())
 
     def function_names(self) -> list[str]:
         with self._lock:

@@ -287,6 +287,24 @@ def test_list_functions_pages_with_marker_and_paginator(lam: BaseClient) -> None
     assert paginated == seen
 
 
+def test_list_functions_marker_continues_after_the_last_name_while_functions_are_created(lam: BaseClient) -> None:
+    """The marker names where the page ended, not how many came before: a function created between
+    two pages, sorting before the marker, neither repeats nor hides one."""
+    prefix = unique("mark")
+    for i in range(3):
+        create(lam, f"{prefix}-{i}")
+    first = lam.list_functions(MaxItems=2)
+    before = [f["FunctionName"] for f in first["Functions"]]
+    create(lam, "0" + unique("early"))                          # sorts before every name so far
+    rest = [f["FunctionName"] for page in lam.get_paginator("list_functions").paginate(
+        PaginationConfig={"PageSize": 2, "StartingToken": first["NextMarker"]}) for f in page["Functions"]]
+    assert not set(before) & set(rest), "a function appeared on two pages"
+    assert rest == sorted(rest) and rest[0] > before[-1]
+    with pytest.raises(ClientError) as info:
+        lam.list_functions(Marker="not a marker!")
+    assert error_of(info)[0] == "InvalidParameterValueException"
+
+
 def test_update_code_and_configuration_with_revision_ids(lam: BaseClient, fn: str) -> None:
     before = lam.get_function_configuration(FunctionName=fn)
     code = app_zip("two")

@@ -104,6 +104,9 @@ CREATE TABLE IF NOT EXISTS logs (
     message BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
+CREATE INDEX IF NOT EXISTS functions_by_name_c ON functions (name COLLATE "C");
+CREATE INDEX IF NOT EXISTS functions_reserved ON functions (name, reserved_concurrency)
+    WHERE reserved_concurrency IS NOT NULL;
 -- a log line is kept as its UTF-8 bytes: PostgreSQL's text cannot hold the NUL a function may print
 CREATE TABLE IF NOT EXISTS code (
     hex TEXT PRIMARY KEY,
@@ -268,9 +271,17 @@ class PostgresStore:
 
         return self._cached(("f", name), load)
 
-    def list_functions(self) -> list[FunctionRecord]:
-        rows = self._database.all(f"SELECT latest, reserved_concurrency FROM functions ORDER BY name {_C}")
+    def list_functions(self, after: str | None = None, limit: int | None = None) -> list[FunctionRecord]:
+        sql, args = "SELECT latest, reserved_concurrency FROM functions", []
+        if after is not None:
+            sql, args = sql + f" WHERE name {_C} > %s", [after]
+        sql += f" ORDER BY name {_C}" + ("" if limit is None else f" LIMIT {int(limit)}")
+        rows = self._database.all(sql, args)
         return [FunctionRecord(self._load(r[0]), r[1]) for r in rows]
+
+    def reserved_concurrencies(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._database.all(
+            "SELECT name, reserved_concurrency FROM functions WHERE reserved_concurrency IS NOT NULL")}
 
     def function_names(self) -> list[str]:
         return [r[0] for r in self._database.all(f"SELECT name FROM functions ORDER BY name {_C}")]

@@ -95,6 +95,37 @@ def test_functions_are_listed_by_name(store: SQLiteStore) -> None:
     assert store.function_names() == ["alpha", "mid", "zeta"]
 
 
+def test_functions_are_listed_a_page_after_a_name_and_reserved_concurrency_alone(store: SQLiteStore) -> None:
+    for name in ("zeta", "alpha", "mid", "beta", "Zed"):
+        store.create_function(config(name))
+    assert [r.latest.name for r in store.list_functions(limit=2)] == ["Zed", "alpha"]     # bytewise
+    assert [r.latest.name for r in store.list_functions("alpha", 2)] == ["beta", "mid"]
+    assert [r.latest.name for r in store.list_functions("mid")] == ["zeta"]
+    assert store.list_functions("zeta", 5) == []
+    assert store.reserved_concurrencies() == {}
+    store.set_reserved_concurrency("mid", 7)
+    store.set_reserved_concurrency("zeta", 0)
+    assert store.reserved_concurrencies() == {"mid": 7, "zeta": 0}
+    store.set_reserved_concurrency("mid", None)
+    assert store.reserved_concurrencies() == {"zeta": 0}
+
+
+def test_sqlite_reads_reserved_concurrency_and_a_page_of_functions_from_indexes(db_path: Path) -> None:
+    """What every invoke after a change re-reads (the reserved concurrencies) comes from a partial
+    index, and a ListFunctions page is a range of the names' index: neither reads every function."""
+    store = SQLiteStore(db_path, ARNS)
+    try:
+        def plan(sql: str) -> str:
+            return " / ".join(r[3] for r in store._db.execute("EXPLAIN QUERY PLAN " + sql))
+        reserved = plan("SELECT name, reserved_concurrency FROM functions WHERE reserved_concurrency IS NOT NULL")
+        assert reserved == "SCAN functions USING COVERING INDEX functions_reserved", reserved
+        page = plan("SELECT latest, reserved_concurrency FROM functions WHERE name > 'm' ORDER BY name LIMIT 50")
+        assert page.startswith("SEARCH functions USING INDEX sqlite_autoindex_functions_1 (name>?)"), page
+        assert "TEMP B-TREE" not in page, page
+    finally:
+        store.close()
+
+
 def test_update_replaces_latest(store: SQLiteStore) -> None:
     store.create_function(config())
     store.update_latest(config(code=b"v2", revision="r2", timeout=60))
