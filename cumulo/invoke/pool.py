@@ -773,7 +773,12 @@ class EnvironmentPool:
                         e.dead = True
                 keep = [e for e in envs if not e.dead and (e.provisioned or e.last_used > cutoff)
                         and now - self._born(e) <= self.max_age_s]
-                victims.extend(e for e in envs if e not in keep)
+                if len(keep) == len(envs):
+                    continue
+                # By identity: ``in`` on a list of dataclasses compares every field of every pair
+                # (quadratic in the idle environments, four times a second, holding the pool's lock).
+                kept = {id(e) for e in keep}
+                victims.extend(e for e in envs if id(e) not in kept)
                 envs[:] = keep
         self._shutdown(victims)
 
