@@ -288,8 +288,14 @@ def serve(chan: socket.socket, handler: Callable[..., Any], request_filter: _Req
                     if clock() >= end:
                         break
         if data is None:
-            poller.poll()
-            data = chan.recv(1 << 16 if reader.pending < 1 << 20 else 1 << 22)
+            # A blocking recv is one system call where poll-then-recv is two; poll only if
+            # someone made the channel non-blocking.
+            size = 1 << 16 if reader.pending < 1 << 20 else 1 << 22
+            try:
+                data = chan.recv(size)
+            except BlockingIOError:
+                poller.poll()
+                data = chan.recv(size)
         if not data:
             return
         spin_ns = 0
