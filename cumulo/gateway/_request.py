@@ -47,6 +47,22 @@ class HttpRequest:
     stage: str                 # "$default" or a name
     account_id: str = "000000000000"
 
+    # The headers are read in one pass, once per request, however many times the gateway asks
+    # (the event, its body's content type, the user agent, CORS, an API key ...).
+    @functools.cached_property
+    def groups(self) -> dict[str, list[str]]:
+        """``header_groups(self.headers)``, made once: callers must not change it."""
+        return header_groups(self.headers)
+
+    @functools.cached_property
+    def _spellings(self) -> dict[str, str]:
+        return {name.lower(): name for name in self.groups}
+
+    def header(self, name: str) -> str | None:
+        """``header_value(self.headers, name)``: the last value of header ``name`` (any case), or None."""
+        spelling = self._spellings.get(name.lower())
+        return None if spelling is None else self.groups[spelling][-1]
+
 
 def header_groups(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
     """Values per header name, in arrival order, names compared case-insensitively.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from cumulo.errors import CumuloError
-from cumulo.gateway._request import HttpRequest, header_value
+from cumulo.gateway._request import HttpRequest
 from cumulo.gateway.identity import identity_values
 from cumulo.gateway.jwt_auth import AuthFailure, JwksCache, bearer_token, jwt_context, token_kid, verify_jwt
 from cumulo.gateway.lambda_auth import (
@@ -126,7 +126,7 @@ class AccessControl:
                 self._key_plans.setdefault(key_id, []).append(plan)
 
     def _api_key(self, api: HttpApi, stage: Stage, req: HttpRequest) -> GatewayResponse | None:
-        value = header_value(req.headers, "x-api-key")
+        value = req.header("x-api-key")
         if not value:
             return FORBIDDEN
         self._refresh_keys()

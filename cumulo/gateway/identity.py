@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.gateway._request import HttpRequest, header_groups, query_pairs
+from cumulo.gateway._request import HttpRequest, query_pairs
 from cumulo.gateway.model import IDENTITY_SOURCE_RE as _SOURCE_RE
 
 __all__ = ["identity_values"]
@@ -34,7 +34,7 @@ def _lookup(kind: str, name: str, req: HttpRequest, stage_variables: dict[str, s
             context: dict[str, Any]) -> str | None:
     if kind == "request.header":
         wanted = name.lower()
-        found = [",".join(v) for k, v in header_groups(req.headers).items() if k.lower() == wanted]
+        found = [",".join(v) for k, v in req.groups.items() if k.lower() == wanted]
         return found[0] if found else None
     if kind == "request.querystring":
         found = [v for k, v in query_pairs(req.raw_query) if k == name]

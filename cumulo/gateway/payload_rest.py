@@ -30,7 +30,7 @@ import uuid
 from typing import Any
 
 from cumulo.gateway._request import (
-    HttpRequest, domain_prefix, header_groups, header_value, query_pairs, request_time,
+    HttpRequest, domain_prefix, query_pairs, request_time,
 )
 from cumulo.gateway.routing import DEFAULT_ROUTE, RouteMatch, parse_route_key
 
@@ -45,11 +45,11 @@ def event_rest(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, s
                authorizer: dict[str, Any] | None = None, binary_media_types: tuple[str, ...] = ()) -> dict[str, Any]:
     """The event a function behind a REST API's Lambda proxy integration receives."""
     resource = resource_path(match.route_key)
-    headers = header_groups(req.headers)
+    headers = req.groups
     query: dict[str, list[str]] = {}
     for name, value in query_pairs(req.raw_query):
         query.setdefault(name, []).append(value)
-    body, encoded = rest_body(req.body, header_value(req.headers, "content-type"), binary_media_types)
+    body, encoded = rest_body(req.body, req.header("content-type"), binary_media_types)
     return {
         "resource": resource,
         "path": req.raw_path,
@@ -79,7 +79,7 @@ def resource_id(api_id: str, resource: str) -> str:
 
 def rest_context(req: HttpRequest, resource: str, authorizer: dict[str, Any] | None) -> dict[str, Any]:
     identity: dict[str, Any] = dict.fromkeys(_IDENTITY_NULLS)
-    identity.update({"sourceIp": req.source_ip, "userAgent": header_value(req.headers, "user-agent"), "user": None})
+    identity.update({"sourceIp": req.source_ip, "userAgent": req.header("user-agent"), "user": None})
     context: dict[str, Any] = {
         "resourceId": resource_id(req.api_id, resource),
         "resourcePath": resource,

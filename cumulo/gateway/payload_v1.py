@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from cumulo.gateway._request import (
-    HttpRequest, domain_prefix, encode_body, header_groups, header_value, query_pairs, request_time, stage_path,
+    HttpRequest, domain_prefix, encode_body, query_pairs, request_time, stage_path,
 )
 from cumulo.gateway.routing import DEFAULT_ROUTE, RouteMatch, parse_route_key
 
@@ -35,11 +35,11 @@ def event_v1(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str
              authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event AWS sends a function behind an HTTP API route with payload format 1.0."""
     resource = _resource(match.route_key)
-    headers = header_groups(req.headers)
+    headers = req.groups
     query: dict[str, list[str]] = {}
     for name, value in query_pairs(req.raw_query):
         query.setdefault(name, []).append(value)
-    body, encoded = encode_body(req.body, header_value(req.headers, "content-type"))
+    body, encoded = encode_body(req.body, req.header("content-type"))
     path = stage_path(req)
     return {
         "version": "1.0",
@@ -66,7 +66,7 @@ def _resource(route_key: str) -> str:
 def _context(req: HttpRequest, resource: str, path: str, authorizer: dict[str, Any] | None) -> dict[str, Any]:
     identity: dict[str, Any] = dict.fromkeys(_IDENTITY_NULLS)
     identity.update({"sourceIp": req.source_ip, "user": None,
-                     "userAgent": header_value(req.headers, "user-agent"), "userArn": None})
+                     "userAgent": req.header("user-agent"), "userArn": None})
     context: dict[str, Any] = {"accountId": req.account_id, "apiId": req.api_id}
     if authorizer is not None:
         context["authorizer"] = authorizer

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cumulo.gateway._request import (
-    HttpRequest, domain_prefix, encode_body, header_groups, header_value, query_pairs, request_time, stage_path,
+    HttpRequest, domain_prefix, encode_body, query_pairs, request_time, stage_path,
 )
 from cumulo.gateway.routing import RouteMatch
 
@@ -23,7 +23,7 @@ __all__ = ["event_v2"]
 def event_v2(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str] | None,
              authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event AWS sends a function behind an HTTP API route with payload format 2.0."""
-    headers, cookies = _headers_and_cookies(req.headers)
+    headers, cookies = _headers_and_cookies(req.groups)
     path = stage_path(req)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -38,7 +38,7 @@ def event_v2(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str
     if query:
         event["queryStringParameters"] = query
     event["requestContext"] = _context(req, match, path, authorizer)
-    body, encoded = encode_body(req.body, header_value(req.headers, "content-type"))
+    body, encoded = encode_body(req.body, req.header("content-type"))
     if body is not None:
         event["body"] = body
     if match.path_parameters:
@@ -49,7 +49,7 @@ def event_v2(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str
     return event
 
 
-def _headers_and_cookies(raw: list[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+def _headers_and_cookies(groups: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
     """Lower-cased headers with repeats comma-joined, minus Cookie; and the cookies, one per entry.
 
     AWS's note says cookie headers are "combined with commas and added to the
@@ -58,7 +58,7 @@ def _headers_and_cookies(raw: list[tuple[str, str]]) -> tuple[dict[str, str], li
     """
     headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, values in header_groups(raw).items():
+    for name, values in groups.items():
         key = name.lower()
         if key == "cookie":
             cookies.extend(c.strip() for v in values for c in v.split(";") if c.strip())
@@ -78,7 +78,7 @@ def _context(req: HttpRequest, match: RouteMatch, path: str, authorizer: dict[st
     context: dict[str, Any] = {"accountId": req.account_id, "apiId": req.api_id}
     if authorizer is not None:
         context["authorizer"] = authorizer
-    user_agent = header_value(req.headers, "user-agent")
+    user_agent = req.header("user-agent")
     context.update({
         "domainName": req.domain_name,
         "domainPrefix": domain_prefix(req.domain_name),
