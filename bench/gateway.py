@@ -315,7 +315,7 @@ def _npm_install(scratch: Path) -> str:
 
 def _start_cumulo(work: Path, env: dict[str, str], home: str = "home", name: str = "cumulo") -> tuple[Target, str]:
     cmd = [sys.executable, "-m", "cumulo", "--home", str(work / home), "up", str(work / "template.yaml"),
-           "--port", "0", "--gateway-port", "0", "--no-auth"]
+           "--port", "0", "--gateway-port", "0", "--console-port", "-1", "--no-auth"]
     # The deploy line carries the API id, so the URL need not be assembled from the "HTTP APIs" line.
     target = Target(name, cmd, work, env, r"deployed\s+api \S+ \(\S+\): GET /noop -> .* at (\S+)", 120,
                     work / home)
