@@ -336,6 +336,9 @@ class StateMachines:
         doc = {"machine": machine["stateMachineArn"], "definition": machine["definition"], "input": text,
                "seed": secrets.token_hex(16), "started": False, "parent": parent, "type": machine["type"],
                "startDate": now}
+        # AWS: a running execution keeps the definition and role it started with (UpdateStateMachine
+        # reaches new executions only); the role its tasks call as is decided once, here.
+        doc["taskRole"] = self.role_of(machine["stateMachineArn"])
         if trace_header and len(trace_header) <= 1024:
             doc["trace"] = trace_header
         traced = bool(machine.get("tracingConfiguration", {}).get("enabled"))
@@ -996,15 +999,18 @@ class Engine:
             live.doc.update(output=json.dumps(ex.output) if ex.status is ExecutionStatus.SUCCEEDED else None,
                             error=ex.error, cause=ex.cause, status=ex.status.value)
         if live.durable:
-            live.doc["snapshot"] = ex.snapshot()
-            self._executions.save_step(arn, ex.status.value, clock_ms(self._clock) if terminal else None, live.doc,
+            live.doc.pop("snapshot", None)             # stored, not kept: the live execution is the truth here
+            doc_text = json.dumps(live.doc)[:-1] + ', "snapshot": ' + ex.snapshot_text() + "}"
+            self._executions.save_step(arn, ex.status.value, clock_ms(self._clock) if terminal else None, doc_text,
                                        [(e.id, json.dumps(e.to_aws())) for e in step.events], timers_add,
                                        timers_del, tokens_add)
         else:                                          # Express: no history is kept (as on AWS)
             for timer_id, fire_ms in timers_add:
                 heapq.heappush(self._timers, (fire_ms / 1000, arn, timer_id))
             live.doc.setdefault("tokens", {}).update(dict(tokens_add))
-        role = self._machines.role_of(live.doc.get("machine")) if tasks else None
+        role = None
+        if tasks:           # the role decided at the start; an execution stored before it was kept asks now
+            role = live.doc["taskRole"] if "taskRole" in live.doc else self._machines.role_of(live.doc.get("machine"))
         for command in tasks:
             self._tasks.submit(self._task, arn, command, role, live.doc)
         if terminal:

@@ -245,10 +245,10 @@ class Executions(Protocol):
     def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         """ARN -> (redriveCount, redriveDate in seconds) of the machine's executions that were redriven
         (the document's ``redriveCount`` above 0); only those of ``arns`` when given."""
-    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
+    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any] | str,
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:
-        """One transition, atomically: the new status and document, history events (id, JSON),
+        """One transition, atomically: the new status and document (or its JSON text), history events (id, JSON),
         timers (id, fire ms) added and deleted, task tokens (token, task id) added. An execution
         that is no longer RUNNING loses its timers and tokens."""
     def history(self, arn: str, after_id: int = 0, limit: int = 1000, reverse: bool = False) -> list[str]:

@@ -261,6 +261,22 @@ def test_every_task_is_the_roles_call_and_a_missing_allow_fails_it_with_aws_erro
     sqs.close()
 
 
+def test_a_running_execution_keeps_the_role_it_started_with(sfn: BaseClient, function: str) -> None:
+    """AWS: UpdateStateMachine reaches executions started after it; one running goes on with the role
+    (and definition) it started with. Here the role is changed to one allowed nothing while the
+    execution waits before its task: the task still runs as the role it started with."""
+    arn = machine(sfn, {"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": function, "Parameters": {"n": 5}, "End": True}}})
+    running = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    sfn.update_state_machine(stateMachineArn=arn, roleArn=states_role(sfn, (), name=unique("bare")))
+    desc = finished(sfn, running, timeout=30)
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == {"doubled": 10}
+    later = finished(sfn, sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"], timeout=30)
+    assert later["status"] == "FAILED" and later["error"] == "Lambda.AWSLambdaException", later
+
+
 def test_retry_then_catch_with_the_functions_error_type(sfn: BaseClient, function: str) -> None:
     arn = machine(sfn, {"StartAt": "Flaky", "States": {
         "Flaky": {"Type": "Task", "Resource": function, "Retry": [{"ErrorEquals": ["NotReady"], "IntervalSeconds": 1,

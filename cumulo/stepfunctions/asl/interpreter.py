@@ -40,7 +40,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import deque
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from typing import Any, Mapping
 
 from cumulo.stepfunctions.asl import errors as E
@@ -74,6 +74,7 @@ MAX_BATCHES = 16 * MAX_PAYLOAD
 MAX_STEP_BYTES = 8 * 1024 * 1024
 _TEXT_MEMBERS = ("input", "output", "parameters", "cause", "assignedVariables")
 SNAPSHOT_VERSION = 2
+_FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 _UNSUCCESSFUL = (ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT)
 
 
@@ -226,20 +227,27 @@ class Execution:
 
     def snapshot(self) -> dict[str, Json]:
         """The execution as JSON; ``restore`` with the same definition continues it."""
-        return {"version": SNAPSHOT_VERSION, "status": self.status.value, "input": self.input, "output": self.output,
-                "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
-                "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
-                "timeout_timer": self._timeout_timer, "timeout_at": self._timeout_at, "resume": self._resume,
-                "context_redrive_count": self.context.redrive_count, "waits": dict(self._waits),
-                "frames": [self._frame_json(frame) for frame in self._frames.values()]}
+        return json.loads(self.snapshot_text())
+
+    def snapshot_text(self) -> str:
+        """``snapshot()`` as JSON text, what a shell stores after each step. It is encoded straight
+        from the live frames (no copy of them first): its cost is the encoder's over the snapshot's
+        size, not Python's over every value in it."""
+        return json.dumps({
+            "version": SNAPSHOT_VERSION, "status": self.status.value, "input": self.input, "output": self.output,
+            "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
+            "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
+            "timeout_timer": self._timeout_timer, "timeout_at": self._timeout_at, "resume": self._resume,
+            "context_redrive_count": self.context.redrive_count, "waits": self._waits,
+            "frames": [self._frame_json(frame) for frame in self._frames.values()]})
 
     def _frame_json(self, frame: Frame) -> dict[str, Json]:
-        """A frame as JSON, its variables as what differs from its parent's (a child starts with the
-        parent's, and the parent, waiting on its children, assigns nothing meanwhile)."""
+        """A frame's fields, its variables as what differs from its parent's (a child starts with the
+        parent's, and the parent, waiting on its children, assigns nothing meanwhile). Shallow: the
+        values are the frame's own, to be encoded at once."""
         inherited = self._frames[frame.parent].variables if frame.parent in self._frames else {}
-        own = {k: v for k, v in frame.variables.items() if k not in inherited or inherited[k] is not v}
-        data = asdict(replace(frame, variables={}))
-        data["variables"] = copy.deepcopy(own)
+        data = {name: getattr(frame, name) for name in _FRAME_FIELDS}
+        data["variables"] = {k: v for k, v in frame.variables.items() if k not in inherited or inherited[k] is not v}
         return data
 
     @classmethod

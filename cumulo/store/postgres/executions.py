@@ -94,12 +94,12 @@ class PostgresExecutions:
     def running_executions(self) -> list[str]:
         return [r[0] for r in self._database.all("SELECT arn FROM executions WHERE status = 'RUNNING'")]
 
-    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
+    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any] | str,
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:
         with self._tx() as db:
             db.execute("UPDATE executions SET status = %s, stopped_ms = %s, doc = %s WHERE arn = %s",
-                       (status, stopped_ms, json.dumps(doc), arn))
+                       (status, stopped_ms, doc if isinstance(doc, str) else json.dumps(doc), arn))
             with db.cursor() as cur:
                 if events:
                     cur.executemany("INSERT INTO history VALUES (%s, %s, %s) ON CONFLICT (arn, id) "

@@ -85,12 +85,12 @@ class SQLiteExecutions:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT arn FROM executions WHERE status = 'RUNNING'")]
 
-    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any],
+    def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any] | str,
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:
         with self._tx() as db:
             db.execute("UPDATE executions SET status = ?, stopped_ms = ?, doc = ? WHERE arn = ?",
-                       (status, stopped_ms, json.dumps(doc), arn))
+                       (status, stopped_ms, doc if isinstance(doc, str) else json.dumps(doc), arn))
             db.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(arn, i, e) for i, e in events])
             db.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?)", [(arn, t, ms) for t, ms in timers_add])
             db.executemany("DELETE FROM timers WHERE arn = ? AND timer_id = ?", [(arn, t) for t in timers_del])

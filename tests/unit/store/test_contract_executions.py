@@ -117,3 +117,12 @@ def test_executions_are_listed_a_page_at_a_time_after_a_position(messages: Messa
     assert x.redrives(MACHINE) == {arn("a"): (1, 7.0), arn("b"): (2, 8.0)}
     assert x.redrives(MACHINE, [arn("b"), arn("c")]) == {arn("b"): (2, 8.0)}
     assert x.redrives(MACHINE, []) == {}
+
+
+def test_a_step_may_bring_its_document_as_json_text(messages: MessageStore) -> None:
+    """The engine encodes a step's document itself (its snapshot straight from the live frames):
+    the text is stored as it is and read back as the document."""
+    x = messages.executions
+    x.insert_execution(arn("a"), MACHINE, "a", T, {"input": "{}"})
+    x.save_step(arn("a"), "RUNNING", None, '{"input": "{}", "snapshot": {"frames": [1, 2]}}', [], [], [], [])
+    assert x.get_execution(arn("a")) == ("RUNNING", "a", T, None, {"input": "{}", "snapshot": {"frames": [1, 2]}})
