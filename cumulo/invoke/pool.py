@@ -130,6 +130,7 @@ class EnvironmentPool:
         self._start_tokens = 0
         self._gate: deque[_GateWaiter] = deque()                # callers waiting for a start (FIFO)
         self._gated: dict[PoolKey, int] = defaultdict(int)      # of them, per key
+        self._last_release: dict[PoolKey, float] = {}           # when an environment of the key was last released
 
     # -- zygote ---------------------------------------------------------------
     def zygote(self) -> Zygote:
@@ -272,17 +273,53 @@ class EnvironmentPool:
             self._gated[key] += 1
         while True:
             with self._lock:
-                if waiter.env is not None or waiter.token:
-                    return waiter.env, waiter.token
                 now = time.monotonic()
                 timeout = None
-                if self._gate and self._gate[0] is waiter:   # the head watches for starts aging out
-                    if self._start_room(now):
-                        self._unqueue(waiter)
-                        return None, self._begin_start(now)
-                    timeout = max(min(self._starts.values()) + _START_AGE_S - now, 0.001) if self._starts else None
+                if waiter.env is None and not waiter.token and self._gate and self._gate[0] is waiter:
+                    # the head watches the gate: starts aging out, waiters whose wait stopped paying
+                    timeout = self._admit(now)
+                if waiter.env is not None or waiter.token:
+                    return waiter.env, waiter.token
                 waiter.event.clear()
             waiter.event.wait(timeout)
+
+    def _admit(self, now: float) -> float | None:
+        """Hand the gate's free places to the queue's callers in order (lock held), passing over
+        those for whom a release should come sooner than a start would (``_release_sooner``): a
+        burst's queue is served mostly by the environments its first starts made, and a start
+        begun late only makes the tail longer (it was the slowest answer of a burst, p99, once the
+        first environments were serving). Returns how long until the gate should be looked at
+        again (a start ages out, or a passed-over caller's wait stops paying), or None."""
+        ahead: dict[PoolKey, int] = defaultdict(int)
+        wake: float | None = None
+        for waiter in list(self._gate):
+            if not self._start_room(now):
+                break
+            key = waiter.key
+            until = self._release_sooner(key, ahead[key], now)
+            if until is not None:
+                ahead[key] += 1
+                wake = until if wake is None else min(wake, until)
+                continue
+            self._unqueue(waiter)
+            waiter.token = self._begin_start(now)
+            waiter.event.set()
+        if self._gate and not self._start_room(now) and self._starts:
+            aged = min(self._starts.values()) + _START_AGE_S
+            wake = aged if wake is None else min(wake, aged)
+        return None if wake is None else max(wake - now, 0.001)
+
+    def _release_sooner(self, key: PoolKey, ahead: int, now: float) -> float | None:
+        """Until when a caller of ``key`` queued at the gate should rather wait for a release than
+        start one (lock held), by ``_wait_ms``'s rule — ``ahead`` callers of its key before it, the
+        key's busy environments and its recent busy and cold-start times — while releases keep
+        coming: no later than one cold start's time after the key's last release. None: it starts one."""
+        cold_ms, busy_ms, busy = self._cold_ms.get(key), self._busy_ms.get(key), self._busy[key]
+        if not self.burst_wait or cold_ms is None or busy_ms is None or not busy or \
+                (ahead + 1) / busy * busy_ms >= cold_ms:
+            return None
+        until = self._last_release.get(key, now) + cold_ms / 1000
+        return until if until > now else None
 
     def _unqueue(self, waiter: "_GateWaiter") -> None:
         """Take ``waiter`` out of the gate's queue (lock held); a new head is woken to watch the gate."""
@@ -298,12 +335,10 @@ class EnvironmentPool:
             return
         with self._lock:
             self._starts.pop(token, None)
-            now = time.monotonic()
-            while self._gate and self._start_room(now):
-                waiter = self._gate[0]
-                self._unqueue(waiter)
-                waiter.token = self._begin_start(now)
-                waiter.event.set()
+            if self._gate:
+                self._admit(time.monotonic())
+            if self._gate:
+                self._gate[0].event.set()   # the head: when to look at the gate again
 
     def _hand_to_gate(self, key: PoolKey, env: ExecutionEnvironment, now: float) -> bool:
         """Give a released environment to the first caller of ``key`` waiting at the gate (lock held)."""
@@ -612,6 +647,8 @@ class EnvironmentPool:
             if env.provisioned:
                 self._busy_provisioned[key] -= 1
             self._busy[key] = max(self._busy[key] - 1, 0)
+            if self._gated[key]:
+                self._last_release[key] = env.last_used
             taken = self._taken_at.pop(id(env), None)
             if taken is not None:
                 _average(self._busy_ms, key, (now - taken) * 1000)
@@ -632,6 +669,8 @@ class EnvironmentPool:
                         self._released.notify_all()
                     return
             else:
+                if self._gated[key]:
+                    self._gate[0].event.set()     # one fewer busy: those passed over may have to start one
                 if self._waiting[key]:
                     self._released.notify_all()   # one fewer busy: waiters may have nothing left to wait for
                 if not self._busy[key] and self._loop_waiters.get(key):

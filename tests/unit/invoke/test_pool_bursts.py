@@ -426,3 +426,41 @@ def test_closing_lets_callers_waiting_at_the_gate_go(tmp_path: Path) -> None:
     first.join(10)
     second.join(10)
     assert not first.is_alive() and not second.is_alive() and not pool._gate
+
+
+def test_a_queued_caller_waits_for_a_release_rather_than_start_one_once_releases_come_sooner(tmp_path: Path) -> None:
+    """Once its function's first environments serve 1 ms invocations, a caller queued at the gate
+    takes the next release when a place to start one frees: a start begun then would only come
+    last (the slowest answers of a burst were such late cold starts)."""
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    pool.max_starting = 1
+    begun, finish = threading.Event(), threading.Event()
+    create = pool._create
+
+    def other_function(spec: Any, timeout: float) -> Any:     # holds the gate's one place
+        begun.set()
+        finish.wait(10)
+        return create(spec, timeout)
+
+    pool._create = other_function  # type: ignore[method-assign]
+    other = PoolKey("g", "$LATEST", "r1")
+    holder = threading.Thread(target=pool.acquire, args=(other, lambda t: None))
+    holder.start()
+    assert begun.wait(10)
+    with pool._lock:                       # a young start: the caller below queues
+        for token in pool._starts:
+            pool._starts[token] = time.monotonic() + 60
+    pool._create = create  # type: ignore[method-assign]
+    got: list[Any] = []
+    caller = threading.Thread(target=lambda: got.append(pool.acquire(KEY, lambda t: None)))
+    caller.start()                         # its function's first caller: nothing known, it queues to start one
+    deadline = time.monotonic() + 10
+    while not pool._gated[KEY] and time.monotonic() < deadline:
+        time.sleep(0.001)
+    env = _busy_one(pool, busy_ms=1, cold_ms=500)   # meanwhile an environment of it serves, 1 ms each
+    finish.set()                           # the place frees: the queued caller does not take it ...
+    holder.join(10)
+    pool.release(KEY, env)                 # ... and is handed the release
+    caller.join(10)
+    assert got and got[0][0] is env and got[0][2] is False and len(created) == 1   # (the holder's own)
