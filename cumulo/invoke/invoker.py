@@ -24,7 +24,7 @@ from cumulo.errors import (
     InvalidParameterValueException, InvalidRequestContentException, RequestTooLargeException, SnapStartException,
     SnapStartTimeoutException, TooManyRequestsException,
 )
-from cumulo.invoke.concurrency import ConcurrencyLimiter
+from cumulo.invoke.concurrency import ConcurrencyLimiter, Slot
 from cumulo.invoke.pool import EnvironmentPool, InitType, PoolKey
 from cumulo.model import limits
 from cumulo.model.function import Arns, FunctionConfiguration
@@ -120,20 +120,20 @@ class Invoker:
 
     # -- entry ----------------------------------------------------------------
     def invoke(self, config: FunctionConfiguration, request: InvocationRequest,
-               invoked_arn: str | None = None, may_wait: bool = True) -> InvocationResult:
-        if request.invocation_type not in InvocationType.ALL:
-            raise InvalidParameterValueException(
-                f"1 validation error detected: Value '{request.invocation_type}' at 'invocationType' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
-        if request.invocation_type == InvocationType.EVENT:
-            raise InvalidParameterValueException(
-                "InvocationType Event (asynchronous invocation) is not available in this Cumulo build yet.")
-        if len(request.payload) > self._sync_payload_max:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {self._sync_payload_max} bytes for the InvokeFunction operation")
+               invoked_arn: str | None = None, may_wait: bool = True, slot: Slot | None = None) -> InvocationResult:
+        """``slot``: the concurrency slot the caller took already (``invoke_on_loop``), given back here."""
+        try:
+            self._check(request)
+        except BaseException:
+            if slot is not None:
+                self._limiter.release(slot)
+            raise
         if request.invocation_type == InvocationType.DRY_RUN:
+            if slot is not None:
+                self._limiter.release(slot)
             return InvocationResult(204, b"", config.version, str(uuid.uuid4()))
-        slot = self._acquire(config.name)
+        if slot is None:
+            slot = self._acquire(config.name)
         trace = self._begin_trace(config, request)
         try:
             request_id = request.request_id or ids.request_id()
@@ -148,6 +148,18 @@ class Invoker:
             self._trace(trace, config, arn, request_id, run, result, answered)
         return result
 
+    def _check(self, request: InvocationRequest) -> None:
+        if request.invocation_type not in InvocationType.ALL:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{request.invocation_type}' at 'invocationType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        if request.invocation_type == InvocationType.EVENT:
+            raise InvalidParameterValueException(
+                "InvocationType Event (asynchronous invocation) is not available in this Cumulo build yet.")
+        if len(request.payload) > self._sync_payload_max:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {self._sync_payload_max} bytes for the InvokeFunction operation")
+
     async def invoke_on_loop(self, config: FunctionConfiguration, request: InvocationRequest,
                              invoked_arn: str | None, executor: Executor,
                              busy: Callable[[], bool] | None = None) -> InvocationResult:
@@ -156,8 +168,14 @@ class Invoker:
         ``executor``. Same checks, limits, results and logs either way."""
         loop = asyncio.get_running_loop()
         key = PoolKey(config.name, config.version, config.revision_id)
+        if request.invocation_type != InvocationType.REQUEST_RESPONSE or len(request.payload) > LOOP_PAYLOAD_MAX:
+            return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn)
+        # The slot first, as AWS counts a request in flight from its arrival: a caller waiting for
+        # a released environment holds one, so a burst above the limit is throttled at once
+        # (waiters without one had all run, one after another, within the limit).
+        slot = self._acquire(config.name)
         env, waited = None, False
-        if request.invocation_type == InvocationType.REQUEST_RESPONSE and len(request.payload) <= LOOP_PAYLOAD_MAX:
+        try:
             got = self._pool.take_idle_or_queue(key, loop)
             if isinstance(got, asyncio.Future):     # busy, and a release comes sooner than a cold start
                 self._pool.note_wait(key, lambda init_type: self.spec(config, init_type),
@@ -171,13 +189,21 @@ class Invoker:
                     raise
             else:
                 env = got
-        if env is None:
-            return await loop.run_in_executor(executor, self.invoke, config, request, invoked_arn, not waited)
-        try:
-            slot = self._acquire(config.name)
         except BaseException:
-            self._pool.release(key, env)
+            self._limiter.release(slot)
             raise
+        if env is None:
+            try:
+                job = executor.submit(self.invoke, config, request, invoked_arn, not waited, slot)
+            except BaseException:
+                self._limiter.release(slot)
+                raise
+            try:
+                return await asyncio.wrap_future(job, loop=loop)
+            except asyncio.CancelledError:
+                if job.cancelled():     # it never ran, so the slot is still ours to give back
+                    self._limiter.release(slot)
+                raise
         trace = self._begin_trace(config, request)
         try:
             request_id = request.request_id or ids.request_id()

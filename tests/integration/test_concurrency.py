@@ -140,6 +140,32 @@ def test_a_burst_on_the_event_loop_reuses_released_environments(cumulo: Cumulo, 
     assert len({r[1] for r in results}) < 64                # type: ignore[index]
 
 
+def test_a_burst_on_the_event_loop_above_the_reservation_is_throttled_as_on_aws(cumulo: Cumulo, deploy) -> None:
+    """A caller waiting on the loop for a released environment is in flight, as AWS counts a
+    request from its arrival: a burst of 64 on a function reserved at 2 runs 2 and throttles 62
+    at once. (Waiting callers used to hold no slot: all 64 ran, one after another, within the limit.)"""
+    import asyncio
+    import json
+
+    import uvloop
+
+    name = deploy("import os\ndef handler(event, context):\n    return [event['i'], " + envid.PYTHON + "]\n")
+    cumulo.put_function_concurrency(name, 2)
+    cumulo.invoke(name, b'{"i": -1}')     # the pool learns what a cold start and an invocation cost:
+    cumulo.invoke(name, b'{"i": -2}')     # a caller finding it busy waits for its release
+
+    async def burst() -> list[object]:
+        with ThreadPoolExecutor(8) as executor:
+            calls = [cumulo.invoke_on_loop(name, json.dumps({"i": i}).encode(), executor) for i in range(64)]
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    results = uvloop.run(burst())
+    ran = [r.json() for r in results if not isinstance(r, BaseException)]   # type: ignore[attr-defined]
+    throttled = [r for r in results if isinstance(r, TooManyRequestsException)]
+    assert len(ran) == 2 and len(throttled) == 62, [type(r).__name__ for r in results][:5]
+    assert all(t.reason == "ReservedFunctionConcurrentInvocationLimitExceeded" and t.status == 429 for t in throttled)
+
+
 SLOW_INIT = "import os, time\ntime.sleep(0.1)\ndef handler(event, context):\n    return " + envid.PYTHON + "\n"
 
 
