@@ -126,6 +126,7 @@ class EnvironmentPool:
         # The start gate (``_start_slot``): callers' cold starts begun less than ``_START_AGE_S`` ago,
         # at most ``max_starting`` (None: twice the CPUs environments run on; 0: no gate).
         self.max_starting = max_starting
+        self.start_age_s = _START_AGE_S
         self._starts: dict[int, float] = {}                     # token -> when that start began
         self._start_tokens = 0
         self._gate: deque[_GateWaiter] = deque()                # callers waiting for a start (FIFO)
@@ -243,7 +244,7 @@ class EnvironmentPool:
             limit = self.max_starting = 2 * len(self._zygote.cpus or os.sched_getaffinity(0))
         if limit <= 0 or len(self._starts) < limit:
             return True
-        young = now - _START_AGE_S
+        young = now - self.start_age_s
         return sum(1 for begun in self._starts.values() if begun > young) < limit
 
     def _begin_start(self, now: float) -> int:
@@ -305,7 +306,7 @@ class EnvironmentPool:
             waiter.token = self._begin_start(now)
             waiter.event.set()
         if self._gate and not self._start_room(now) and self._starts:
-            aged = min(self._starts.values()) + _START_AGE_S
+            aged = min(self._starts.values()) + self.start_age_s
             wake = aged if wake is None else min(wake, aged)
         return None if wake is None else max(wake - now, 0.001)
 

@@ -351,7 +351,7 @@ def _counting(pool: EnvironmentPool, create_s: float) -> dict[str, int]:
 def test_a_burst_starts_environments_a_few_at_a_time_and_serves_the_rest_with_released_ones(tmp_path: Path) -> None:
     created: list[Any] = []
     pool = _pool(tmp_path, created, create_s=0.03)
-    pool.max_starting = 2
+    pool.max_starting, pool.start_age_s = 2, 60.0     # (no start ages out, however loaded the machine)
     seen = _counting(pool, 0.03)
     got = _burst(pool, 40, invoke_s=0.001)
     assert len(got) == 40 and all(env is not None for env, _ in got)
@@ -458,7 +458,7 @@ def test_a_queued_caller_waits_for_a_release_rather_than_start_one_once_releases
     deadline = time.monotonic() + 10
     while not pool._gated[KEY] and time.monotonic() < deadline:
         time.sleep(0.001)
-    env = _busy_one(pool, busy_ms=1, cold_ms=500)   # meanwhile an environment of it serves, 1 ms each
+    env = _busy_one(pool, busy_ms=1, cold_ms=60000)   # meanwhile an environment of it serves, 1 ms each
     finish.set()                           # the place frees: the queued caller does not take it ...
     holder.join(10)
     pool.release(KEY, env)                 # ... and is handed the release
