@@ -211,8 +211,7 @@ def _row(label: str, row: tuple) -> str:
             f"{f'{pool_ms:8.1f}' if known else '       -'}")
 
 
-def _round(server: Server, conn: http.client.HTTPConnection, name: str, n: int, s50: float,
-           url: str | None = None) -> tuple:
+def _round(server: Server, name: str, n: int, s50: float, url: str | None = None) -> tuple:
     """One burst to ``name``: through the Invoke API, or through the gateway at its function ``url``."""
     if url is None:
         out = asyncio.run(_burst(server.host, server.port, _invoke_path(name), n))
@@ -224,7 +223,9 @@ def _round(server: Server, conn: http.client.HTTPConnection, name: str, n: int, 
         raise RuntimeError(f"{name}: statuses {sorted({status for *_, status, _ in out})}")
     colds = [a for s, a, status, cold in out if cold]
     time.sleep(0.3)    # the log writer commits every 50 ms
+    conn = http.client.HTTPConnection(server.host, server.port)   # (a kept-alive one may have been closed as idle)
     envs = log_streams(conn, name)
+    conn.close()
     p50, p90, p99, mx = statistics.median(lat), _pct(lat, 0.9), _pct(lat, 0.99), max(lat)
     if url is not None:     # the gateway's answer does not say whether it was a cold start
         return p50, p90, p99, mx, p99 / p50, p50 / s50, -1, throttled, envs, -1.0
@@ -284,11 +285,11 @@ def main() -> None:
             for r in range(args.rounds):     # the policies' rounds alternate: load that drifts hits both
                 for label, server in servers.items():
                     rows.setdefault(f"{label}, Invoke", []).append(
-                        _round(server, conns[label], f"burst-{r}", args.burst, s50))
+                        _round(server, f"burst-{r}", args.burst, s50))
                     print(_row(f"{label}, Invoke #{r}", rows[f"{label}, Invoke"][-1]), flush=True)
                     if args.gateway:
                         rows.setdefault(f"{label}, URL", []).append(
-                            _round(server, conns[label], f"url-{r}", args.burst, s50, urls[label, r]))
+                            _round(server, f"url-{r}", args.burst, s50, urls[label, r]))
                         print(_row(f"{label}, URL #{r}", rows[f"{label}, URL"][-1]), flush=True)
             print("medians of the rounds:")
             for label, got in rows.items():
