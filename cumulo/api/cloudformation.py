@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.api import query
+from cumulo.api import authz, query
+from cumulo.api.authorize import AccessDeniedException, Authorizer
 from cumulo.api.http import Request
 from cumulo.deploy import change_sets, stacks
 from cumulo.errors import ValidationException
@@ -110,12 +111,36 @@ def get_template_summary(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any
     return change_sets.template_summary(c, _body(c, p))
 
 
+def _may_make_roles(c: Any, r: Request, role: str) -> None:
+    """What a stack operation that makes resources asks beyond its mapping (``authz/cloudformation``):
+    the service role ``role``, when given, must be one Cumulo keeps that trusts CloudFormation (else
+    AWS's ValidationError) and its policies must allow ``iam:CreateRole``; without one, a role
+    session calling must be allowed ``iam:CreateRole`` itself."""
+    if role:
+        if not c.service_calls.assumable(role, "cloudformation.amazonaws.com"):
+            raise ValidationException(f"Role {role} is invalid or cannot be assumed")
+        refused = c.service_calls.refusal(role, "iam", "CreateRole", {"RoleName": "stack-role",
+                                                                       "AssumeRolePolicyDocument": "{}"})
+        if refused:
+            raise AccessDeniedException(refused)
+        return
+    authorizer = Authorizer(c.settings.iam, authz.Scope(c.arns.account, c.arns.region), c, c)
+    if r.principal is not None and authorizer.needed(r.principal):
+        refused = authorizer.refusal(r.principal, "iam:CreateRole", "*", {}, r.client)
+        if refused:
+            raise AccessDeniedException(refused)
+
+
 def create_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    if p.get("RoleARN"):
+        _may_make_roles(c, r, p["RoleARN"])
     return {"StackId": change_sets.create_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p),
                                                 _tags(p))}
 
 
 def update_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    if p.get("RoleARN"):
+        _may_make_roles(c, r, p["RoleARN"])
     return {"StackId": change_sets.update_stack(c, p.get("StackName"), _body(c, p), _parameters(p), _capabilities(p),
                                                 _tags(p))}
 
@@ -123,7 +148,7 @@ def update_stack(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
 def create_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
     return change_sets.create_change_set(c, p.get("StackName"), p.get("ChangeSetName"), p.get("ChangeSetType"),
                                          _body(c, p), _parameters(p), _capabilities(p), p.get("Description", ""),
-                                         _tags(p))
+                                         _tags(p), p.get("RoleARN", ""))
 
 
 def describe_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
@@ -131,6 +156,7 @@ def describe_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]
 
 
 def execute_change_set(c: Any, r: Request, p: dict[str, str]) -> dict[str, Any]:
+    _may_make_roles(c, r, change_sets.change_set_role(c, p.get("ChangeSetName"), p.get("StackName")))
     change_sets.execute_change_set(c, p.get("ChangeSetName"), p.get("StackName"))
     return {}
 

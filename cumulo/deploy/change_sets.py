@@ -144,15 +144,32 @@ _S3_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::Laye
                   "AWS::Lambda::LayerVersion": "Content", "AWS::StepFunctions::StateMachine": "DefinitionS3Location"}
 
 
-def _s3_location(value: Any) -> tuple[str, str] | None:
-    """``s3://bucket/key``, SAM's ``{Bucket, Key}`` or CloudFormation's ``{S3Bucket, S3Key}``."""
+_PSEUDO = re.compile(r"\$\{(AWS::[A-Za-z]+)\}")
+
+
+def _text(value: Any, pseudo: dict[str, str]) -> str | None:
+    """A string, or a ``Fn::Sub`` of one naming only pseudo parameters (what the CDK writes for its
+    staging bucket in an environment-agnostic stack: ``cdk-…-assets-${AWS::AccountId}-${AWS::Region}``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("Fn::Sub"), str):
+        names = _PSEUDO.findall(value["Fn::Sub"])
+        if all(name in pseudo for name in names) and "${" not in _PSEUDO.sub("", value["Fn::Sub"]):
+            return _PSEUDO.sub(lambda m: pseudo[m.group(1)], value["Fn::Sub"])
+    return None
+
+
+def _s3_location(value: Any, pseudo: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """``s3://bucket/key``, SAM's ``{Bucket, Key}`` or CloudFormation's ``{S3Bucket, S3Key}`` (their
+    parts plain strings or ``Fn::Sub`` of pseudo parameters only)."""
     if isinstance(value, str) and value.startswith("s3://"):
         bucket, _, key = value[5:].partition("/")
         return (bucket, key) if bucket and key else None
     if isinstance(value, dict):
         for bucket, key in (("Bucket", "Key"), ("S3Bucket", "S3Key")):
-            if isinstance(value.get(bucket), str) and isinstance(value.get(key), str):
-                return value[bucket], value[key]
+            found = _text(value.get(bucket), pseudo or {}), _text(value.get(key), pseudo or {})
+            if found[0] is not None and found[1] is not None:
+                return found[0], found[1]
     return None
 
 
@@ -171,7 +188,7 @@ def _includes(value: Any) -> list[tuple[dict[str, Any], str]]:
     return found
 
 
-def _localize(c: Cumulo, folder: Path, text: str) -> str:
+def _localize(c: Cumulo, folder: Path, text: str, stack: str = "") -> str:
     """The template with the code (and ``AWS::Include`` snippets) it names in S3 copied beside it and named
     by those copies' paths (written as JSON then); the text unchanged when it names none."""
     try:
@@ -189,9 +206,11 @@ def _localize(c: Cumulo, folder: Path, text: str) -> str:
         if prop and isinstance(resource.get("Properties"), dict) and prop in resource["Properties"]:
             places.append((resource["Properties"], prop))
     places += _includes(doc)
+    pseudo = {"AWS::AccountId": c.arns.account, "AWS::Region": c.arns.region, "AWS::Partition": "aws",
+              "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack}
     copied = 0
     for holder, prop in places:
-        where = _s3_location(holder[prop])
+        where = _s3_location(holder[prop], pseudo)
         if where is None:
             continue
         name = f"s3-{copied}-{Path(where[1]).name or 'object'}"
@@ -205,7 +224,7 @@ def _template_file(c: Cumulo, stack: str, text: str) -> Path:
     folder = Path(c.settings.home) / "cloudformation" / stack / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     path = folder / "template"
-    local = _localize(c, folder, text)
+    local = _localize(c, folder, text, stack)
     path.write_text(local, encoding="utf-8")
     if local != text:
         (folder / "original").write_text(text, encoding="utf-8")
@@ -324,8 +343,9 @@ def update_stack(c: Cumulo, stack: Any, body: Any, parameters: dict[str, str], c
 # -- change sets -----------------------------------------------------------------------------------
 def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, parameters: dict[str, str],
                       capabilities: list[str], description: str = "",
-                      tags: list[dict[str, str]] | None = None) -> dict[str, str]:
-    """CreateChangeSet: the template planned against the stack; (Id, StackId)."""
+                      tags: list[dict[str, str]] | None = None, role_arn: str = "") -> dict[str, str]:
+    """CreateChangeSet: the template planned against the stack; (Id, StackId). ``role_arn`` is the
+    service role it is to be executed with (``change_set_role``)."""
     stack = _check_name(stack)
     name = _check_name(name, "changeSetName")
     kind = kind or "UPDATE"
@@ -357,6 +377,7 @@ def create_change_set(c: Cumulo, stack: Any, name: Any, kind: Any, body: Any, pa
            "StackId": _stack_id(c, stack), "ChangeSetType": kind, "Description": description,
            "CreationTime": datetime.now(timezone.utc).isoformat(), "Parameters": parameters,
            "Capabilities": capabilities, "Changes": changes, "TemplatePath": str(path), "Tags": tags,
+           "RoleARN": role_arn,
            "Status": "FAILED" if empty else "CREATE_COMPLETE",
            "ExecutionStatus": "UNAVAILABLE" if empty else "AVAILABLE",
            "StatusReason": ("The submitted information didn't contain changes. Submit different information to "
@@ -409,6 +430,11 @@ def describe_change_set(c: Cumulo, name: Any, stack: Any = None) -> dict[str, An
         if doc.get(key):
             out[key] = doc[key]
     return out
+
+
+def change_set_role(c: Cumulo, name: Any, stack: Any = None) -> str:
+    """The service role a change set was created with ('' for none)."""
+    return str(_find(c, name, stack).get("RoleARN") or "")
 
 
 def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:

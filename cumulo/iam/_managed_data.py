@@ -610,4 +610,33 @@ MANAGED_POLICIES: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
             }
         ]
     }),
+    ("AdministratorAccess", "/", "v1", "2015-02-06T18:39:46Z", {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "*",
+                "Resource": "*"
+            }
+        ]
+    }),
+    # v4 (2019): the reference guide's default is now v7 (2026-02-12), which adds read actions
+    # (cloudformation:BatchDescribe* among them) of operations Cumulo does not serve.
+    ("AWSCloudFormationReadOnlyAccess", "/", "v4", "2019-11-13T17:40:00Z", {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "cloudformation:Describe*",
+                    "cloudformation:EstimateTemplateCost",
+                    "cloudformation:Get*",
+                    "cloudformation:List*",
+                    "cloudformation:ValidateTemplate",
+                    "cloudformation:Detect*"
+                ],
+                "Resource": "*"
+            }
+        ]
+    }),
 )

@@ -240,3 +240,93 @@ def test_a_packaged_template_with_its_code_in_s3(server: CumuloServer, cfn: Base
         cfn.create_stack(StackName="missing-code", TemplateBody=PACKAGED_APP.replace("src/", "s3://artifacts/nope.zip"),
                          Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     assert _error(caught)[0] == "ValidationError" and "s3://artifacts/nope.zip" in _error(caught)[1]
+
+
+def _role(server: CumuloServer, name: str, trusted: dict[str, str], policy: dict[str, Any] | None = None,
+          managed: str | None = None) -> str:
+    iam_ = server.aws("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": trusted,
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = str(iam_.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    if policy is not None:
+        iam_.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
+    if managed is not None:
+        iam_.attach_role_policy(RoleName=name, PolicyArn=managed)
+    return arn
+
+
+def _as_role(server: CumuloServer, arn: str, service: str) -> BaseClient:
+    import boto3
+    creds = server.aws("sts").assume_role(RoleArn=arn, RoleSessionName="deployer")["Credentials"]
+    return boto3.session.Session().client(
+        service, endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+def test_a_deployer_role_deploys_through_a_service_role_as_cdk_does(server: CumuloServer, cfn: BaseClient) -> None:
+    """CDK's deploy role may not make IAM roles itself: it passes the bootstrap's execution role
+    (RoleARN) to the change set, and CloudFormation makes the stack with that role's rights."""
+    account = {"AWS": "arn:aws:iam::000000000000:root"}
+    cloudformation = {"Service": "cloudformation.amazonaws.com"}
+    admin = _role(server, "cfn-exec", cloudformation, managed="arn:aws:iam::aws:policy/AdministratorAccess")
+    weak = _role(server, "cfn-weak", cloudformation, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})
+    untrusting = _role(server, "not-for-cfn", account, managed="arn:aws:iam::aws:policy/AdministratorAccess")
+    deployer = _role(server, "deployer", account, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
+                                       "cloudformation:DeleteChangeSet"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": [admin, weak, untrusting]}]},
+        managed="arn:aws:iam::aws:policy/AWSCloudFormationReadOnlyAccess")
+    as_deployer = _as_role(server, deployer, "cloudformation")
+
+    def attempt(name: str, role: str | None) -> None:
+        as_deployer.create_change_set(StackName="via-role", ChangeSetName=name, ChangeSetType="CREATE",
+                                      TemplateBody=QUEUE_ONLY, **({"RoleARN": role} if role else {}))
+        try:
+            as_deployer.execute_change_set(StackName="via-role", ChangeSetName=name)
+        finally:
+            if as_deployer.list_change_sets(StackName="via-role")["Summaries"]:
+                as_deployer.delete_change_set(StackName="via-role", ChangeSetName=name)
+
+    # without a service role the deployer would make the stack with its own rights: it may not make roles
+    with pytest.raises(ClientError) as caught:
+        attempt("own-rights", None)
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    assert "iam:CreateRole" in caught.value.response["Error"]["Message"]
+    # a service role that may not make roles itself gets no further
+    with pytest.raises(ClientError) as caught:
+        attempt("weak-role", weak)
+    assert "iam:CreateRole" in caught.value.response["Error"]["Message"] and "cfn-weak" in \
+        caught.value.response["Error"]["Message"]
+    # a role CloudFormation may not assume is refused as AWS refuses it
+    with pytest.raises(ClientError) as caught:
+        attempt("untrusting", untrusting)
+    assert _error(caught) == ("ValidationError", f"Role {untrusting} is invalid or cannot be assumed")
+    # a role the deployer may not pass is refused at CreateChangeSet
+    other = _role(server, "cfn-other", cloudformation, managed="arn:aws:iam::aws:policy/AdministratorAccess")
+    with pytest.raises(ClientError) as caught:
+        as_deployer.create_change_set(StackName="via-role", ChangeSetName="other", ChangeSetType="CREATE",
+                                      TemplateBody=QUEUE_ONLY, RoleARN=other)
+    assert "iam:PassRole" in caught.value.response["Error"]["Message"]
+    # the execution role with AdministratorAccess, passed by the deployer, deploys it
+    attempt("with-admin", admin)
+    url = _outputs(as_deployer, "via-role")["Url"]
+    assert "QueueArn" in server.aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    cfn.delete_stack(StackName="via-role")
+
+
+def test_a_policy_allowing_only_its_own_accounts_resources(server: CumuloServer) -> None:
+    """aws:ResourceAccount, as CDK's publishing roles use it: their S3 rights hold only on buckets of
+    their own account (a bucket's ARN names no account: the account that keeps it does)."""
+    server.aws("s3").create_bucket(Bucket="own-account-assets")
+
+    def role(name: str, account: str) -> BaseClient:
+        arn = _role(server, name, {"AWS": "arn:aws:iam::000000000000:root"}, {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceAccount": [account]}}}]})
+        return _as_role(server, arn, "s3")
+
+    role("publisher", "000000000000").put_object(Bucket="own-account-assets", Key="a", Body=b"1")
+    with pytest.raises(ClientError) as caught:
+        role("elsewhere", "111111111111").put_object(Bucket="own-account-assets", Key="b", Body=b"1")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"

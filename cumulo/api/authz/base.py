@@ -67,7 +67,16 @@ def checks(call: Call, scope: Scope) -> tuple[Check, ...]:
     mapper = MAPPINGS.get((call.service, call.operation))
     if mapper is None:
         raise UnmappedOperation(f"{call.service}:{call.operation} has no authorization mapping")
-    return mapper(call, scope)
+    return tuple(_owned(check, scope) for check in mapper(call, scope))
+
+
+def _owned(check: Check, scope: Scope) -> Check:
+    """``aws:ResourceAccount``, the account owning the resource: every resource the server keeps is
+    its account's (a bucket's ARN names no account, yet policies such as CDK's bootstrap roles'
+    allow S3 actions only where it is theirs). Not for actions on no resource (``*``)."""
+    if check.resource == "*" or "aws:ResourceAccount" in check.context:
+        return check
+    return Check(check.action, check.resource, {**check.context, "aws:ResourceAccount": scope.account})
 
 
 def text(value: Any) -> str:

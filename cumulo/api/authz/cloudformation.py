@@ -3,9 +3,13 @@ CloudFormation"): an operation naming a stack acts on ``stack/<name>/*`` (its na
 request may give instead); DescribeStacks without a name and ListStacks have no resource (``*``).
 
 CreateStack, UpdateStack and ExecuteChangeSet make what the template says with the platform's own
-rights, where AWS makes each resource with the caller's (or a service role's): a template may make
-roles with any policy, so a role calling them must also be allowed ``iam:CreateRole`` on ``*`` —
-no principal gets through a stack what it could not give itself."""
+rights, where AWS makes each resource with the caller's or with the stack's service role's
+(``RoleARN``): a template may make roles with any policy, so no principal gets through a stack what
+it could not give itself. Without a service role the caller must also be allowed ``iam:CreateRole``
+on ``*``; with one (CreateStack, UpdateStack, CreateChangeSet) the caller must be allowed
+``iam:PassRole`` on it, and the operation asks the same ``iam:CreateRole`` of the role itself
+(``api/cloudformation.py``: the role must be one Cumulo keeps, trusting CloudFormation). An
+ExecuteChangeSet's extra check depends on its change set's role, so the operation makes it."""
 
 from __future__ import annotations
 
@@ -29,9 +33,15 @@ def on_stack(action: str, optional: bool = False) -> Mapper:
     return mapper
 
 
-def with_iam(mapper: Mapper) -> Mapper:
+def with_iam(mapper: Mapper, required: bool = True) -> Mapper:
+    """The stack action, then ``iam:PassRole`` on the service role the request names, or (when it
+    names none and ``required``) ``iam:CreateRole``."""
     def both(call: Call, scope: Scope) -> tuple[Check, ...]:
-        return (*mapper(call, scope), Check("iam:CreateRole", "*"))
+        role = text(call.doc.get("RoleARN"))
+        if role:
+            return (*mapper(call, scope), Check("iam:PassRole", role,
+                                                {"iam:PassedToService": "cloudformation.amazonaws.com"}))
+        return (*mapper(call, scope), Check("iam:CreateRole", "*")) if required else mapper(call, scope)
     return both
 
 
@@ -47,9 +57,9 @@ OPERATIONS: dict[str, Mapper] = {
     "GetTemplateSummary": on_stack("cloudformation:GetTemplateSummary", optional=True),
     "CreateStack": with_iam(on_stack("cloudformation:CreateStack")),
     "UpdateStack": with_iam(on_stack("cloudformation:UpdateStack")),
-    "CreateChangeSet": on_stack("cloudformation:CreateChangeSet"),
+    "CreateChangeSet": with_iam(on_stack("cloudformation:CreateChangeSet"), required=False),
     "DescribeChangeSet": on_stack("cloudformation:DescribeChangeSet", optional=True),
-    "ExecuteChangeSet": with_iam(on_stack("cloudformation:ExecuteChangeSet", optional=True)),
+    "ExecuteChangeSet": on_stack("cloudformation:ExecuteChangeSet", optional=True),
     "DeleteChangeSet": on_stack("cloudformation:DeleteChangeSet", optional=True),
     "ListChangeSets": on_stack("cloudformation:ListChangeSets"),
 }

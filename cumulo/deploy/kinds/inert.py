@@ -67,6 +67,11 @@ INERT_TYPES: dict[str, _Type] = {
                                            arn="arn:aws:scheduler:{region}:{account}:schedule-group/{name}"),
     "AWS::CDK::Metadata": _Type("records which CDK constructs made the stack, for AWS's usage statistics",
                                 "Cumulo records nothing of it: nothing is made", ref="id"),
+    "AWS::ECR::Repository": _Type("keeps container images, for functions packaged as images (PackageType Image)",
+                                  "Cumulo runs functions from zip packages and layers only (a function with "
+                                  "PackageType Image is refused): no repository is made", "RepositoryName",
+                                  arn="arn:aws:ecr:{region}:{account}:repository/{name}",
+                                  attributes=("RepositoryUri",)),
     "AWS::ApiGateway::Account": _Type("sets the role API Gateway writes execution logs to CloudWatch with",
                                       "Cumulo's gateway writes access logs to its own store", ref="id"),
     "AWS::IAM::InstanceProfile": _Type("passes a role to EC2 instances", "Cumulo runs no EC2 instances: nothing is "
@@ -198,7 +203,8 @@ def _attributes(logical_id: str, type_: str, kind: _Type, physical: str, arns: A
         out[(logical_id, "Arn")] = arn
     answers: dict[str, Callable[[], str]] = {
         "CidrBlock": lambda: "10.0.0.0/16", "AvailabilityZone": lambda: f"{arns.region}a",
-        "PublicIp": lambda: "192.0.2.1", "GroupARN": lambda: arn or physical, "RuleARN": lambda: arn or physical}
+        "PublicIp": lambda: "192.0.2.1", "GroupARN": lambda: arn or physical, "RuleARN": lambda: arn or physical,
+        "RepositoryUri": lambda: f"{arns.account}.dkr.ecr.{arns.region}.amazonaws.com/{physical}"}
     for attribute in kind.attributes:
         out[(logical_id, attribute)] = answers.get(attribute, lambda: physical)()
     if type_ == "AWS::EC2::VPC":

@@ -130,20 +130,39 @@ def test_operations_map_to_the_reference(call: Call, expected: list[tuple[str, s
 
 
 def test_condition_keys_the_requests_carry() -> None:
+    owned = {"aws:ResourceAccount": "123456789012"}     # every resource named is the server's account's
     [found] = checks(Call("lambda", "CreateEventSourceMapping", {"FunctionName": "fn:live"}), SCOPE)
     assert found.context == {"lambda:FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:fn:live"}
     [create, passing] = checks(Call("lambda", "CreateFunction", {"FunctionName": "f", "Role": "arn:aws:iam::1:role/R"}),
                                SCOPE)
-    assert passing.context == {"iam:PassedToService": "lambda.amazonaws.com"}
+    assert passing.context == {"iam:PassedToService": "lambda.amazonaws.com", **owned}
     [put] = checks(Call("events", "PutEvents", {"Entries": [{"Source": "a", "DetailType": "t"},
                                                             {"Source": "b", "DetailType": "t"}]}), SCOPE)
-    assert put.context == {"events:source": ["a", "b"], "events:detail-type": ["t"]}
+    assert put.context == {"events:source": ["a", "b"], "events:detail-type": ["t"], **owned}
+    [bucket] = checks(Call("s3", "PutObject", {}, {"bucket": "b", "key": "k"}), SCOPE)
+    assert bucket.context["aws:ResourceAccount"] == "123456789012"      # though the bucket's ARN names none
+    [listing] = checks(Call("sqs", "ListQueues", {}), SCOPE)
+    assert listing.resource == "*" and "aws:ResourceAccount" not in listing.context
+
+
+def test_a_stack_made_with_a_service_role_asks_to_pass_it_instead_of_making_roles() -> None:
+    role = "arn:aws:iam::123456789012:role/cfn-exec"
+    assert [(c.action, c.resource) for c in checks(Call("cloudformation", "CreateStack", {"StackName": "s"}), SCOPE)] \
+        == [("cloudformation:CreateStack", "arn:aws:cloudformation:us-east-1:123456789012:stack/s/*"),
+            ("iam:CreateRole", "*")]
+    [_, passing] = checks(Call("cloudformation", "CreateChangeSet", {"StackName": "s", "RoleARN": role}), SCOPE)
+    assert (passing.action, passing.resource) == ("iam:PassRole", role)
+    assert passing.context["iam:PassedToService"] == "cloudformation.amazonaws.com"
+    assert [c.action for c in checks(Call("cloudformation", "CreateChangeSet", {"StackName": "s"}), SCOPE)] == \
+        ["cloudformation:CreateChangeSet"]
+    assert [c.action for c in checks(Call("cloudformation", "UpdateStack", {"StackName": "s", "RoleARN": role}),
+                                     SCOPE)] == ["cloudformation:UpdateStack", "iam:PassRole"]
 
 
 def test_get_records_is_authorized_on_the_stream_its_iterator_names() -> None:
     from cumulo.sources.streams import _iterator
     [found] = checks(Call("kinesis", "GetRecords", {"ShardIterator": _iterator("clicks", 0, 0, 0)}), SCOPE)
-    assert found == Check("kinesis:GetRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/clicks")
+    assert (found.action, found.resource) == ("kinesis:GetRecords", "arn:aws:kinesis:us-east-1:123456789012:stream/clicks")
 
 
 # -- properties ---------------------------------------------------------------------------------------------
@@ -179,7 +198,8 @@ def test_a_hook_status_is_authorized_on_the_deployments_group() -> None:
     ``deploymentgroup:${ServerlessDeploymentApplication}/*``: the group the deployment belongs to."""
     call = Call("codedeploy", "PutLifecycleEventHookExecutionStatus", {"deploymentId": "d-ABCDEFGHI"},
                 {"deploymentGroup": "app/group"})
-    assert checks(call, SCOPE) == (Check("codedeploy:PutLifecycleEventHookExecutionStatus",
-                                         "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/group"),)
+    assert [(c.action, c.resource) for c in checks(call, SCOPE)] == [(
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/group")]
     unknown = Call("codedeploy", "GetDeployment", {"deploymentId": "d-ABCDEFGHI"})
     assert checks(unknown, SCOPE) == (Check("codedeploy:GetDeployment", "*"),)

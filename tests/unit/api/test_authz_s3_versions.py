@@ -30,7 +30,8 @@ def test_naming_a_version_asks_for_the_version_action(operation: str, plain: str
     [latest] = checks(call(operation), SCOPE)
     assert (latest.action, latest.resource) == (plain, OBJECT)
     [one] = checks(call(operation, "null"), SCOPE)
-    assert (one.action, one.resource, dict(one.context)) == (versioned, OBJECT, {"s3:versionid": "null"})
+    assert (one.action, one.resource, dict(one.context)) == (versioned, OBJECT, {"s3:versionid": "null",
+                                                                                "aws:ResourceAccount": "123456789012"})
 
 
 @pytest.mark.parametrize("operation, action", [
