@@ -56,15 +56,10 @@ class ClientContext:
 class LambdaContext:
     """The ``context`` argument, with the attributes AWS documents."""
 
-    def __init__(self, header: dict) -> None:
-        env = os.environ
+    def __init__(self, header: dict, fixed: dict[str, str] | None = None) -> None:
         self.aws_request_id: str = header["id"]
         self.invoked_function_arn: str = header["arn"]
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.__dict__.update(fixed if fixed is not None else environment_fields())
         self.identity = CognitoIdentity(header.get("identity"))
         cc = header.get("client_context")
         self.client_context = ClientContext(cc) if isinstance(cc, dict) else None
@@ -83,6 +78,17 @@ class LambdaContext:
                 f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
                 f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
                 f"invoked_function_arn={self.invoked_function_arn}])")
+
+
+def environment_fields() -> dict[str, str]:
+    """The context's attributes that the environment's variables give (the same for every invocation
+    of one environment: ``serve`` reads them once, not five ``os.environ`` lookups per invocation)."""
+    env = os.environ
+    return {"function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+            "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")}
 
 
 class _RequestIdFilter(logging.Filter):
@@ -276,6 +282,7 @@ def serve(chan: socket.socket, handler: Callable[..., Any], request_filter: _Req
     poller.register(chan, select.POLLIN)
     clock = time.perf_counter_ns
     spin_ns = answered = 0
+    fixed = environment_fields()
     while True:
         data = None
         if spin_ns and not reader.pending:
@@ -300,13 +307,13 @@ def serve(chan: socket.socket, handler: Callable[..., Any], request_filter: _Req
             return
         spin_ns = 0
         for header, body in reader.feed(data):
-            _invoke(chan, handler, header, body, request_filter, max_response)
+            _invoke(chan, handler, header, body, request_filter, max_response, fixed)
             spin_ns = header.get("spin", 0) * 1000
             answered = clock()
 
 
 def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body: bytes,
-            request_filter: _RequestIdFilter, max_response: int) -> None:
+            request_filter: _RequestIdFilter, max_response: int, fixed: dict[str, str] | None = None) -> None:
     request_id = header["id"]
     request_filter.request_id = request_id
     os.environ["_X_AMZN_TRACE_ID"] = header.get("trace_id", "")
@@ -315,7 +322,7 @@ def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body
     except ValueError as exc:
         protocol.send(chan, {"op": "invalid_payload", "maxrss_kb": maxrss_kb()}, str(exc).encode())
         return
-    context = LambdaContext(header)
+    context = LambdaContext(header, fixed)
     status, payload = "ok", b""
     try:
         result = handler(event, context)
@@ -338,4 +345,6 @@ def _invoke(chan: socket.socket, handler: Callable[..., Any], header: dict, body
                 status, payload = "error", json.dumps(doc).encode()
     sys.stdout.flush()
     sys.stderr.flush()
-    protocol.send(chan, {"op": "result", "status": status, "maxrss_kb": maxrss_kb()}, payload)
+    # The result frame's header, written without the JSON encoder: its fields are ours and fixed.
+    head = b'{"op":"result","status":"%s","maxrss_kb":%d}' % (status.encode(), maxrss_kb())
+    chan.sendall(protocol.PREFIX.pack(len(head), len(payload)) + head + payload)
