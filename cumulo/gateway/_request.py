@@ -48,20 +48,36 @@ class HttpRequest:
     account_id: str = "000000000000"
 
     # The headers are read in one pass, once per request, however many times the gateway asks
-    # (the event, its body's content type, the user agent, CORS, an API key ...).
-    @functools.cached_property
+    # (the event, its body's content type, the user agent, CORS, an API key ...). Kept in the
+    # instance's __dict__ by hand: functools.cached_property takes a lock on each first use.
+    @property
     def groups(self) -> dict[str, list[str]]:
         """``header_groups(self.headers)``, made once: callers must not change it."""
-        return header_groups(self.headers)
+        return self._index()[0]
 
-    @functools.cached_property
-    def _spellings(self) -> dict[str, str]:
-        return {name.lower(): name for name in self.groups}
+    @property
+    def lowered(self) -> dict[str, list[str]]:
+        """The same values by lower-cased name (the same lists as ``groups``'): do not change them."""
+        return self._index()[1]
 
     def header(self, name: str) -> str | None:
         """``header_value(self.headers, name)``: the last value of header ``name`` (any case), or None."""
-        spelling = self._spellings.get(name.lower())
-        return None if spelling is None else self.groups[spelling][-1]
+        values = self._index()[1].get(name.lower())
+        return None if values is None else values[-1]
+
+    def _index(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        index = self.__dict__.get("_headers_index")
+        if index is None:
+            groups: dict[str, list[str]] = {}
+            lowered: dict[str, list[str]] = {}
+            for name, value in self.headers:
+                key = name.lower()
+                values = lowered.get(key)
+                if values is None:
+                    values = lowered[key] = groups[name] = []
+                values.append(value)
+            index = self.__dict__["_headers_index"] = (groups, lowered)
+        return index
 
 
 def header_groups(headers: list[tuple[str, str]]) -> dict[str, list[str]]:

@@ -23,7 +23,7 @@ __all__ = ["event_v2"]
 def event_v2(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str] | None,
              authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event AWS sends a function behind an HTTP API route with payload format 2.0."""
-    headers, cookies = _headers_and_cookies(req.groups)
+    headers, cookies = _headers_and_cookies(req.lowered)
     path = stage_path(req)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -49,7 +49,7 @@ def event_v2(req: HttpRequest, match: RouteMatch, stage_variables: dict[str, str
     return event
 
 
-def _headers_and_cookies(groups: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
+def _headers_and_cookies(lowered: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
     """Lower-cased headers with repeats comma-joined, minus Cookie; and the cookies, one per entry.
 
     AWS's note says cookie headers are "combined with commas and added to the
@@ -58,8 +58,7 @@ def _headers_and_cookies(groups: dict[str, list[str]]) -> tuple[dict[str, str], 
     """
     headers: dict[str, str] = {}
     cookies: list[str] = []
-    for name, values in groups.items():
-        key = name.lower()
+    for key, values in lowered.items():
         if key == "cookie":
             cookies.extend(c.strip() for v in values for c in v.split(";") if c.strip())
         else:
