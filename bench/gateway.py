@@ -28,7 +28,9 @@ CPU per request is measured for every point: the target's whole process tree (se
 templates, environments; for serverless-offline npx, node and its python) from /proc, and wrk
 from its rusage. "all-cores bound" is what that cost allows with every core busy (cores x 1e6 /
 (server + client us)): no arrangement of the same work can exceed it. The notes say how much
-CPU per request 5x serverless-offline's rate would leave. Nothing here asserts.
+CPU per request 5x serverless-offline's rate would leave, and the line starting ``TARGET`` gives
+Cumulo's CPU per request as a share of serverless-offline's at 16 and 64 connections (issue 27 asks for
+at most 0.5x) and its p50 at one connection (at most 0.15 ms). Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -450,6 +452,19 @@ def _budget(results: dict[str, dict[int, Result]]) -> None:
              f" on {cores} cores with every core busy; {spent}")
 
 
+def _target(results: dict[str, dict[int, Result]]) -> None:
+    """Issue 27's line: Cumulo's server CPU per request as a share of serverless-offline's at 16 and
+    64 connections (the target is at most 0.5x), and Cumulo's p50 at one connection (at most 0.15 ms)."""
+    cu, sls = results.get("cumulo"), results.get("sls-offline")
+    if cu is None:
+        return
+    ratios = ", ".join(f"c={c} {cu[c].server_us / sls[c].server_us:.2f}x ({_us(cu[c].server_us)} / "
+                       f"{_us(sls[c].server_us)} us)" if sls is not None else f"c={c} n/a (no sls-offline)"
+                       for c in (16, 64))
+    _say(f"TARGET CPU/request cumulo/sls-offline: {ratios} (target <= 0.50x); p50 at c=1 {cu[1].p50_ms:.3f} ms "
+         f"(target <= 0.15 ms); load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="duration of each measurement (default 5)")
@@ -495,6 +510,7 @@ def main() -> None:
                 if target is not None:
                     target.stop()
     _budget(results)
+    _target(results)
     table = _table(results, markdown=False)
     print("\n" + table, end="")
     if args.markdown:
