@@ -244,7 +244,8 @@ class Executions(Protocol):
     def running_executions(self) -> list[str]: ...
     def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         """ARN -> (redriveCount, redriveDate in seconds) of the machine's executions that were redriven
-        (the document's ``redriveCount`` above 0); only those of ``arns`` when given."""
+        (the document's ``redriveCount`` above 0); with ``arns`` (the machine's), only those, read
+        by their key: the cost of a page, not of every execution kept."""
     def save_step(self, arn: str, status: str, stopped_ms: int | None, doc: dict[str, Any] | str,
                   events: list[tuple[int, str]], timers_add: list[tuple[str, int]], timers_del: list[str],
                   tokens_add: list[tuple[str, str]]) -> None:

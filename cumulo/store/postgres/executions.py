@@ -83,10 +83,13 @@ class PostgresExecutions:
 
     def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         sql = ("SELECT arn, doc::jsonb -> 'redriveCount', doc::jsonb -> 'redriveDate' "
-               "FROM executions WHERE machine = %s AND strpos(doc, '\"redriveCount\"') > 0")
-        args: list[Any] = [machine]
-        if arns is not None:
-            sql += " AND arn = ANY(%s)"
+               "FROM executions WHERE strpos(doc, '\"redriveCount\"') > 0 AND ")
+        args: list[Any] = []
+        if arns is None:
+            sql += "machine = %s"
+            args.append(machine)
+        else:       # the page's ARNs by the primary key, not every row of the machine
+            sql += "arn = ANY(%s)"
             args.append(list(arns))
         rows = self._database.all(sql, args)
         return {r[0]: (int(r[1]), float(r[2] or 0)) for r in rows if isinstance(r[1], int) and r[1] > 0}

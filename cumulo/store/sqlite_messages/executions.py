@@ -72,10 +72,13 @@ class SQLiteExecutions:
 
     def redrives(self, machine: str, arns: Sequence[str] | None = None) -> dict[str, tuple[int, float]]:
         sql = ("SELECT arn, json_extract(doc, '$.redriveCount'), json_extract(doc, '$.redriveDate') FROM executions "
-               "WHERE machine = ? AND instr(doc, '\"redriveCount\"') > 0")
-        args: list[Any] = [machine]
-        if arns is not None:
-            sql += f" AND arn IN ({', '.join('?' * len(arns))})"
+               "WHERE instr(doc, '\"redriveCount\"') > 0 AND ")
+        args: list[Any] = []
+        if arns is None:
+            sql += "machine = ?"
+            args.append(machine)
+        else:       # by the primary key alone: naming the machine too, SQLite read all its documents
+            sql += f"arn IN ({', '.join('?' * len(arns))})"
             args += list(arns)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()

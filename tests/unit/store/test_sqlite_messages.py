@@ -122,3 +122,18 @@ def test_a_page_of_executions_is_one_range_of_an_index_not_a_sort_of_all(tmp_pat
                 assert "TEMP B-TREE FOR ORDER BY" not in plan, plan      # at most ties of one ms are sorted
     finally:
         store.close()
+
+
+def test_redrive_data_of_a_page_is_read_by_key_not_from_every_document_of_the_machine(tmp_path: Path) -> None:
+    store = SQLiteMessageStore(tmp_path / "queues.db")
+    try:
+        db = store.database.connection
+        seen: list[str] = []
+        db.set_trace_callback(seen.append)
+        store.executions.redrives("arn:m", [f"arn:m:e{i}" for i in range(100)])
+        db.set_trace_callback(None)
+        query = next(s for s in seen if s.lstrip().startswith("SELECT"))
+        plan = " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + query))
+        assert plan == "SEARCH executions USING INDEX sqlite_autoindex_executions_1 (arn=?)", plan
+    finally:
+        store.close()
