@@ -319,7 +319,10 @@ class EnvironmentPool:
         if not self.burst_wait or cold_ms is None or busy_ms is None or not busy or \
                 (ahead + 1) / busy * busy_ms >= cold_ms:
             return None
-        until = self._last_release.get(key, now) + cold_ms / 1000
+        last = self._last_release.get(key)
+        if last is None:      # none since the burst began: the bound runs from the first pass
+            last = self._last_release[key] = now
+        until = last + cold_ms / 1000
         return until if until > now else None
 
     def _unqueue(self, waiter: "_GateWaiter") -> None:
@@ -650,6 +653,8 @@ class EnvironmentPool:
             self._busy[key] = max(self._busy[key] - 1, 0)
             if self._gated[key]:
                 self._last_release[key] = env.last_used
+            elif key in self._last_release:     # no burst queued: the next one's bound starts afresh
+                del self._last_release[key]
             taken = self._taken_at.pop(id(env), None)
             if taken is not None:
                 _average(self._busy_ms, key, (now - taken) * 1000)

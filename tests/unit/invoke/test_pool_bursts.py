@@ -464,3 +464,39 @@ def test_a_queued_caller_waits_for_a_release_rather_than_start_one_once_releases
     pool.release(KEY, env)                 # ... and is handed the release
     caller.join(10)
     assert got and got[0][0] is env and got[0][2] is False and len(created) == 1   # (the holder's own)
+
+
+def test_a_passed_over_caller_starts_one_when_no_release_comes(tmp_path: Path) -> None:
+    """Busy times learnt from short invocations, then invocations that hold their environment:
+    a queued caller is passed over for about one cold start's time, then starts one (it waited
+    for a release that was never coming until the holders ended)."""
+    created: list[Any] = []
+    pool = _pool(tmp_path, created)
+    pool.max_starting = 1
+    begun, finish = threading.Event(), threading.Event()
+    create = pool._create
+
+    def other_function(spec: Any, timeout: float) -> Any:     # holds the gate's one place
+        begun.set()
+        finish.wait(10)
+        return create(spec, timeout)
+
+    pool._create = other_function  # type: ignore[method-assign]
+    holder = threading.Thread(target=pool.acquire, args=(PoolKey("g", "$LATEST", "r1"), lambda t: None))
+    holder.start()
+    assert begun.wait(10)
+    with pool._lock:
+        for token in pool._starts:
+            pool._starts[token] = time.monotonic() + 60
+    pool._create = create  # type: ignore[method-assign]
+    got: list[Any] = []
+    caller = threading.Thread(target=lambda: got.append(pool.acquire(KEY, lambda t: None)))
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not pool._gated[KEY] and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _busy_one(pool, busy_ms=1, cold_ms=100)      # busy, and never released
+    finish.set()
+    holder.join(10)
+    caller.join(5)
+    assert got and got[0][2] is True and len(created) == 2
