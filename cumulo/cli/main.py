@@ -375,7 +375,8 @@ _NO_BUILD = click.option(
               help="Share --port and --gateway-port with the other nodes of the same --store database on this "
                    "machine started with --reuse-port (SO_REUSEPORT): the kernel spreads connections over them, "
                    "each with its own event loop and environments, so one machine's cores all serve requests "
-                   "(docs/server.md). Needs --store.")
+                   "(docs/server.md). Needs --store. Not for WebSocket APIs: an @connections call reaches the node "
+                   "holding its connection only by chance.")
 @_STACK_NAME
 @_NO_BUILD
 @click.pass_context
