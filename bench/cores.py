@@ -222,6 +222,18 @@ def _pin_tree(root: int, cpus: str) -> None:
             todo.extend(int(x) for x in task.read_text().split())
 
 
+def _terminated(*_: object) -> None:
+    """SIGTERM: end the servers started (each leads a session of its own, ``gw.Target``), also one
+    still starting, whose ``Target`` the context managers' clean-up never got; then unwind."""
+    for task in Path("/proc/self/task").glob("*/children"):
+        for pid in task.read_text().split():
+            try:
+                os.killpg(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass    # not a session leader of ours (wrk, taskset's exec'd child already gone)
+    sys.exit(143)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -236,7 +248,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rt:
         RT[:] = ["chrt", "-r", "10"]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # stop the targets on the way out
+    signal.signal(signal.SIGTERM, _terminated)
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("needs wrk and taskset (apt-get install -y wrk util-linux)")
     client_cpus = args.client_cpus or str(max(os.sched_getaffinity(0)))
