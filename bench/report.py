@@ -34,6 +34,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "iam": ("iam.py", [], []),
     "metrics": ("metrics.py", [], ["--rounds", "200", "--blocks", "5"]),
     "traces": ("traces.py", [], ["--rounds", "100", "--blocks", "5"]),
+    "curves": ("curves.py", [], ["--quick"]),
     "burst": ("burst.py", [], ["--quick"]),
 }
 OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
