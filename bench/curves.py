@@ -9,7 +9,7 @@ at least 2x, plus 50% for noise): AWS's answer to these calls does not depend on
 functions, queues, executions or log lines the account holds.
 
 - functions (10 -> 10,000; --quick 10 -> 1,000): CreateFunction per function, ListFunctions' first
-  page (50), the first Invoke of a new function (a cold start), ``cumulo up``'s start-up (until it
+  page (10 functions, so that the smallest scale fills it too), the first Invoke of a new function (a cold start), ``cumulo up``'s start-up (until it
   answers) and its RSS then; through boto3 against a real ``cumulo up``. The store is filled between
   steps through the Python API (``Cumulo.create_function``), the server stopped meanwhile.
 - queues (1 -> 1,000; --quick 1 -> 100), each holding 10 messages of which 5 in flight:
@@ -151,7 +151,7 @@ def _rss_mb(pid: int) -> float:
 
 def functions_curve(scales: list[int], repeat: int) -> None:
     code = _zip()
-    curve = Curve("Functions deployed", "functions", ["CreateFunction ms", "ListFunctions page 1 ms",
+    curve = Curve("Functions deployed", "functions", ["CreateFunction ms", "ListFunctions page 1 (10) ms",
                                                        "first Invoke (cold) ms", "`cumulo up` start s", "RSS MB",
                                                        "DB bytes/function"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,9 +164,9 @@ def functions_curve(scales: list[int], repeat: int) -> None:
             proc, endpoint, started = _serve(home)
             try:
                 lam = _boto("lambda", endpoint)
-                lam.list_functions(MaxItems=50)
+                lam.list_functions(MaxItems=10)
                 rss = _rss_mb(proc.pid)
-                listing = median_ms(lambda: lam.list_functions(MaxItems=50), repeat)
+                listing = median_ms(lambda: lam.list_functions(MaxItems=10), repeat)
                 creates, colds = [], []
                 for _ in range(5):
                     name = f"new-{fresh:04d}"
