@@ -534,6 +534,19 @@ SHAPES: dict[str, Any] = {
             'Timestamp': ('timestamp',),
         },
     },
+    'ecr': {
+        "ops": {
+            'DescribeRepositories': 'DescribeRepositoriesRequest',
+        },
+        "shapes": {
+            'DescribeRepositoriesRequest': ('structure', {'registryId': 'RegistryId', 'repositoryNames': 'RepositoryNameList', 'nextToken': 'NextToken', 'maxResults': 'MaxResults'}, ()),
+            'MaxResults': ('integer',),
+            'NextToken': ('string',),
+            'RegistryId': ('string',),
+            'RepositoryName': ('string',),
+            'RepositoryNameList': ('list', 'RepositoryName'),
+        },
+    },
     'events': {
         "ops": {
             'CancelReplay': 'CancelReplayRequest',

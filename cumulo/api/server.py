@@ -31,7 +31,7 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from cumulo.api import (  # noqa: F401 (the JSON and query protocols register themselves)
-    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, codedeploy, dynamodb, events, iam, kinesis, kms, lambda_api,
+    apigateway, apigatewayv2, authz, awsjson, cloudformation, cloudwatch, codedeploy, dynamodb, ecr, events, iam, kinesis, kms, lambda_api,
     logs, query, rpcv2, s3, secretsmanager, sigv2, sigv4, sns, sqs, ssm, stepfunctions, sts, xray,
 )
 from cumulo.api.authorize import AccessDeniedException, Authorizer

@@ -91,7 +91,7 @@ def _served() -> dict[str, list[str]]:
     import botocore.session
 
     from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-        apigateway, apigatewayv2, awsjson, cloudwatch, codedeploy, dynamodb, events, kinesis, kms, lambda_api, logs, rpcv2,
+        apigateway, apigatewayv2, awsjson, cloudwatch, codedeploy, dynamodb, ecr, events, kinesis, kms, lambda_api, logs, rpcv2,
         secretsmanager, sqs, ssm,
         stepfunctions, xray,
     )
@@ -103,7 +103,7 @@ def _served() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for service in ("lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway",
                     "secretsmanager", "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch", "xray",
-                    "codedeploy"):
+                    "codedeploy", "ecr"):
         model = session.get_service_model(service)
         names = []
         for name in model.operation_names:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.deploy.engine import DeployResult, deploy
 from cumulo.deploy.include import include_location
 from cumulo.deploy.intrinsics import IntrinsicError, parse
-from cumulo.deploy.stacks import REVIEW, STACK_KEY, review_record, stack_name_of
+from cumulo.deploy.stacks import REVIEW, STACK_KEY, describe_stack_resources, review_record, stack_name_of
 from cumulo.deploy.template import stack_id
 from cumulo.errors import CumuloError, ValidationException
 
@@ -148,10 +148,14 @@ _PSEUDO = re.compile(r"\$\{(AWS::[A-Za-z]+)\}")
 
 
 def _text(value: Any, pseudo: dict[str, str]) -> str | None:
-    """A string, or a ``Fn::Sub`` of one naming only pseudo parameters (what the CDK writes for its
-    staging bucket in an environment-agnostic stack: ``cdk-…-assets-${AWS::AccountId}-${AWS::Region}``)."""
+    """A string; a ``Fn::Sub`` of one naming only pseudo parameters (what the CDK writes for its
+    staging bucket in an environment-agnostic stack: ``cdk-…-assets-${AWS::AccountId}-${AWS::Region}``);
+    or a ``Ref`` to a bucket the stack already has (the Serverless Framework's deployment bucket, made
+    by the stack's first version, holds the code of the next: ``pseudo`` has those buckets too)."""
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("Ref"), str):
+        return pseudo.get(value["Ref"])
     if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("Fn::Sub"), str):
         names = _PSEUDO.findall(value["Fn::Sub"])
         if all(name in pseudo for name in names) and "${" not in _PSEUDO.sub("", value["Fn::Sub"]):
@@ -208,6 +212,9 @@ def _localize(c: Cumulo, folder: Path, text: str, stack: str = "") -> str:
     places += _includes(doc)
     pseudo = {"AWS::AccountId": c.arns.account, "AWS::Region": c.arns.region, "AWS::Partition": "aws",
               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack}
+    if stack and _exists(c, stack):
+        pseudo.update({r["LogicalResourceId"]: r["PhysicalResourceId"] for r in describe_stack_resources(c, stack)
+                       if r.get("ResourceType") == "AWS::S3::Bucket" and r.get("PhysicalResourceId")})
     copied = 0
     for holder, prop in places:
         where = _s3_location(holder[prop], pseudo)
@@ -461,7 +468,17 @@ def execute_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
 
 
 def delete_change_set(c: Cumulo, name: Any, stack: Any = None) -> None:
-    doc = _find(c, name, stack)
+    """DeleteChangeSet. A change set named (not by ARN) on an existing stack that has no such change set
+    is already gone, and that answers as deleted, as on AWS: the Serverless Framework deletes its
+    change set's name before each deploy, whether or not a failed deploy left one."""
+    try:
+        doc = _find(c, name, stack)
+    except ChangeSetNotFound:
+        if isinstance(name, str) and not name.startswith("arn:") and stack:
+            if not _exists(c, stack_name_of(str(stack))):
+                raise ValidationException(f"Stack [{stack}] does not exist") from None
+            return
+        raise
     if doc["ExecutionStatus"] == "EXECUTE_IN_PROGRESS":
         raise InvalidChangeSetStatus(f"ChangeSet [{doc['ChangeSetId']}] cannot be deleted while it executes")
     _forget(c, doc)

@@ -14,8 +14,8 @@ the same for every operation and are added by enforcement, not here.
 """
 
 from cumulo.api.authz import (  # noqa: F401  (they register)
-    apigateway, cloudformation, cloudwatch, codedeploy, dynamodb, events, iam, kinesis, kms, lambda_, logs, s3, secretsmanager, sns,
-    sqs, ssm, states, xray,
+    apigateway, cloudformation, cloudwatch, codedeploy, dynamodb, ecr, events, iam, kinesis, kms, lambda_, logs, s3,
+    secretsmanager, sns, sqs, ssm, states, xray,
 )
 from cumulo.api.authz.base import MAPPINGS, Call, Check, Mapper, Scope, UnmappedOperation, checks, is_arn
 
