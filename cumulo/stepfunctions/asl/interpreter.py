@@ -128,6 +128,7 @@ class Execution:
         self._commands: list[Command] = []
         self._events: list[HistoryEvent] = []
         self._step_bytes = 0
+        self._texts: dict[int, tuple[Json, str]] = {}   # id -> (value, its JSON text), see snapshot_text
 
     # ---- public API --------------------------------------------------------------------------
 
@@ -231,24 +232,45 @@ class Execution:
 
     def snapshot_text(self) -> str:
         """``snapshot()`` as JSON text, what a shell stores after each step. It is encoded straight
-        from the live frames (no copy of them first): its cost is the encoder's over the snapshot's
-        size, not Python's over every value in it."""
-        return json.dumps({
-            "version": SNAPSHOT_VERSION, "status": self.status.value, "input": self.input, "output": self.output,
+        from the live frames (no copy of them first), and the large values the execution never
+        changes in place (its input, a frame's input, a Map's items: values are replaced, not
+        changed, ``paths.put`` copies) are encoded once and their text reused while the same object
+        is there: a Map over N items costs each step the encoder's time over its results, not N."""
+        texts: dict[int, tuple[Json, str]] = {}
+        head = json.dumps({
+            "version": SNAPSHOT_VERSION, "status": self.status.value, "output": self.output,
             "error": self.error, "cause": self.cause, "start_time": self.start_time, "started": self._started,
             "next_event": self._next_event, "seq": self._seq, "draws": self._draws,
             "timeout_timer": self._timeout_timer, "timeout_at": self._timeout_at, "resume": self._resume,
-            "context_redrive_count": self.context.redrive_count, "waits": self._waits,
-            "frames": [self._frame_json(frame) for frame in self._frames.values()]})
+            "context_redrive_count": self.context.redrive_count, "waits": self._waits})
+        frames = ", ".join(self._frame_text(frame, texts) for frame in self._frames.values())
+        text = f'{head[:-1]}, "input": {self._text(self.input, texts)}, "frames": [{frames}]}}'
+        self._texts = texts            # what this snapshot used: the rest is let go
+        return text
 
-    def _frame_json(self, frame: Frame) -> dict[str, Json]:
-        """A frame's fields, its variables as what differs from its parent's (a child starts with the
-        parent's, and the parent, waiting on its children, assigns nothing meanwhile). Shallow: the
-        values are the frame's own, to be encoded at once."""
+    def _text(self, value: Json, texts: dict[int, tuple[Json, str]]) -> str:
+        """The JSON text of a value, the previous snapshot's when it is the same (large) object."""
+        if not isinstance(value, (dict, list)) or not value:
+            return json.dumps(value)
+        hit = texts.get(id(value)) or self._texts.get(id(value))
+        if hit is None or hit[0] is not value:      # the entry holds the object: its id is not reused
+            hit = (value, json.dumps(value))
+        texts[id(value)] = hit
+        return hit[1]
+
+    def _frame_text(self, frame: Frame, texts: dict[int, tuple[Json, str]]) -> str:
+        """A frame's fields as JSON, its variables as what differs from its parent's (a child starts
+        with the parent's, and the parent, waiting on its children, assigns nothing meanwhile)."""
         inherited = self._frames[frame.parent].variables if frame.parent in self._frames else {}
-        data = {name: getattr(frame, name) for name in _FRAME_FIELDS}
+        data = {name: getattr(frame, name) for name in _FRAME_FIELDS if name not in ("input", "work")}
         data["variables"] = {k: v for k, v in frame.variables.items() if k not in inherited or inherited[k] is not v}
-        return data
+        work = frame.work
+        if work is not None and "items" in work:
+            rest = json.dumps({k: v for k, v in work.items() if k != "items"})
+            work_text = f'{rest[:-1]}, "items": {self._text(work["items"], texts)}}}'
+        else:
+            work_text = json.dumps(work)
+        return f'{json.dumps(data)[:-1]}, "input": {self._text(frame.input, texts)}, "work": {work_text}}}'
 
     @classmethod
     def restore(cls, definition: StateMachine | str | Mapping[str, Json], snapshot: Mapping[str, Json],
@@ -731,7 +753,7 @@ class Execution:
         frame.work = {"kind": "map", "items": items, "selected": selected, "results": [None] * len(items),
                       "running": {}, "next": 0, "done": 0, "failed": 0, "concurrency": concurrency,
                       "count": limits.tolerated_count, "percentage": limits.tolerated_percentage,
-                      "items_size": items_size, "result_size": 0, "ok": []}
+                      "items_size": items_size, "result_size": 0, "ok": [], "kept": bool(carried)}
         for key, output in carried.items():             # a redrive: the iterations that had succeeded
             if key.isdigit() and int(key) < len(items):
                 frame.work["results"][int(key)] = output
@@ -757,7 +779,7 @@ class Execution:
         while work["next"] < len(work["items"]) and (not work["concurrency"]
                                                     or len(work["running"]) < work["concurrency"]):
             index = work["next"]
-            if index in work.get("ok", ()):                 # kept from before a redrive
+            if work.get("kept", True) and index in work.get("ok", ()):   # kept from before a redrive
                 work["next"] += 1
                 continue
             item = work["items"][index]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cumulo.stepfunctions.asl import (CancelTask, Delayed, Execution, ExecutionStatus, Fail, FakeClock, SeededEntropy,
+from cumulo.stepfunctions.asl import (CancelTask, InvokeTask, Delayed, Execution, ExecutionStatus, Fail, FakeClock, SeededEntropy,
                            StopExecution, Succeed, TaskError, TaskFailed, TaskSucceeded, TimerFired, decode_task_token,
                            event_from_json, event_to_json, run_to_completion)
 from cumulo.stepfunctions.asl.interpreter import MAX_PAYLOAD
@@ -414,3 +414,41 @@ def test_a_catcher_that_fails_itself_fails_the_execution() -> None:
         ("H", {"Type": "Pass", "End": True}))
     result = run_to_completion(definition, {}, boom)
     assert result.error == "States.QueryEvaluationError" and "Catch/Output" in (result.cause or "")
+
+
+TWO_MAPS = machine(
+    ("First", {"Type": "Map", "ItemsPath": "$.a", "MaxConcurrency": 3, "ItemProcessor": {"StartAt": "W", "States": {
+        "W": task()}}, "ResultPath": "$.b", "Next": "Second"}),
+    ("Second", {"Type": "Map", "ItemsPath": "$.b", "MaxConcurrency": 5, "ItemProcessor": {"StartAt": "W", "States": {
+        "W": task()}}, "ResultPath": "$.c", "End": True}))
+
+
+def _finish(execution: Execution, pending: list[InvokeTask]) -> Execution:
+    """Answer every task (its number × 10 + 1), in order, to the end."""
+    while pending:
+        command = pending.pop(0)
+        pending += invokes(execution.advance(TaskSucceeded(command.task_id, command.parameters * 10 + 1)).commands)
+    return execution
+
+
+def test_what_each_step_stores_restores_to_the_same_end_across_two_maps_over_many_items() -> None:
+    """The text the server stores after every step (``snapshot_text``, which keeps the texts of large
+    values it has encoded while they are the same objects) restores, at any step, to the run's own end:
+    the second Map's items are new values of the first one's length."""
+    clock = FakeClock(1000.0)
+    execution = Execution(TWO_MAPS, {"a": list(range(40))}, clock=clock, entropy=SeededEntropy("s"))
+    pending = invokes(execution.start().commands)
+    forks, steps = [], 0
+    while pending:
+        command = pending.pop(0)
+        pending += invokes(execution.advance(TaskSucceeded(command.task_id, command.parameters * 10 + 1)).commands)
+        steps += 1
+        if steps % 3 == 0 and execution.status is ExecutionStatus.RUNNING:     # in both Maps
+            fork = Execution.restore(TWO_MAPS, json.loads(execution.snapshot_text()), clock=clock,
+                                     entropy=SeededEntropy("s"))
+            forks.append(_finish(fork, invokes(fork.outstanding())))
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    assert execution.output["c"] == [(i * 10 + 1) * 10 + 1 for i in range(40)]
+    assert len(forks) == 26
+    for fork in forks:
+        assert (fork.status, fork.output) == (ExecutionStatus.SUCCEEDED, execution.output)
