@@ -218,6 +218,56 @@ def test_standard_executions_resume_after_kill_9(tmp_path: Path) -> None:
         srv.close()
 
 
+def test_a_standard_map_killed_midway_resumes_keeping_every_acknowledged_iteration(tmp_path: Path) -> None:
+    """A Map over 40 items of function tasks, the server killed once some iterations are in the
+    history: what DescribeExecution and GetExecutionHistory had shown (the execution, each
+    iteration that had succeeded) is there after the restart, and the execution ends with every
+    task's result in its place (the snapshot a step stores holds the Map's items and results)."""
+    home, port, gateway = tmp_path / "home", free_port(), free_port()
+    srv = start(home, port, gateway)
+    try:
+        lam = srv.client()
+        fn_arn = create(lam, unique("sleeper"), zip_of(**{"app.py": SLEEPER}), Timeout=10)["FunctionArn"]
+        sfn = srv.aws("stepfunctions")
+        machine = sfn.create_state_machine(name="mapped", roleArn=states_role(sfn), definition=json.dumps({
+            "StartAt": "Fan", "States": {"Fan": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3, "End": True,
+                "ItemSelector": {"sleep": 0.3, "n.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {"StartAt": "Work", "States": {
+                    "Work": {"Type": "Task", "Resource": fn_arn, "ResultPath": "$.result", "End": True}}}}}}))
+        arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
+                                  input=json.dumps({"items": [f"item-{i}" for i in range(40)]}))["executionArn"]
+        deadline = time.monotonic() + 60
+        while True:                                   # some iterations acknowledged, most still to run
+            done_before = {e["id"] for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                           if e["type"] == "MapIterationSucceeded"}
+            if len(done_before) >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        srv.close()
+        assert 4 <= len(done_before) < 30, "the kill came too late to catch the Map midway"
+        srv = start(home, port, gateway)
+        sfn = srv.aws("stepfunctions")
+        deadline = time.monotonic() + 120
+        while (desc := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING" and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert desc["status"] == "SUCCEEDED", desc
+        # each result beside its own iteration's input (an iteration running at the kill is restored
+        # with its input, then its task runs again)
+        assert json.loads(desc["output"]) == [{"sleep": 0.3, "n": f"item-{i}", "result": {"slept": 0.3, "n": f"item-{i}"}}
+                                              for i in range(40)]
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        assert done_before <= {e["id"] for e in events if e["type"] == "MapIterationSucceeded"}
+        assert sorted(e["mapIterationSucceededEventDetails"]["index"] for e in events
+                      if e["type"] == "MapIterationSucceeded") == list(range(40))
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    finally:
+        srv.close()
+
+
 def test_kill_9_keeps_every_table_write_with_exactly_its_stream_record(tmp_path: Path) -> None:
     """Items and their stream records commit together: killed while writers are busy, the restarted
     server holds each acknowledged item, and for every item (acknowledged or caught in flight) exactly
