@@ -56,6 +56,13 @@ class ClientContext:
 class LambdaContext:
     """The ``context`` argument, with the attributes AWS documents."""
 
+    # set from ``environment_fields()`` (the same for every invocation of one environment)
+    function_name: str
+    function_version: str
+    memory_limit_in_mb: str
+    log_group_name: str
+    log_stream_name: str
+
     def __init__(self, header: dict, fixed: dict[str, str] | None = None) -> None:
         self.aws_request_id: str = header["id"]
         self.invoked_function_arn: str = header["arn"]
