@@ -37,7 +37,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "curves": ("curves.py", [], ["--quick"]),
     "burst": ("burst.py", [], ["--quick"]),
 }
-OPTIONAL = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
+OPTIONAL: dict[str, tuple[str, list[str], list[str]]] = {"snapstart": ("snapstart.py", [], []), "sdk": ("sdk.py", [], ["--functions", "8"]), "runtimes": ("runtimes.py", [], []),
             "layers": ("layers.py", [], []),
             "console": ("console.py", [], ["--lines", "200000", "--rounds", "10"]),
             "cores": ("cores.py", [], ["--rounds", "1", "--seconds", "2", "--concurrency", "16"])}
