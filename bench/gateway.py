@@ -424,7 +424,7 @@ def _table(results: dict[str, dict[int, Result]], markdown: bool) -> str:
             r = by_c[c]
             ratios = ["", "", ""]
             if name.startswith("cumulo"):
-                ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results else "n/a"
+                ratios = [f"{r.rps / results[base][c].rps:.2f}x" if base in results and results[base][c].rps else "n/a"
                           for base in ("floor", "sls-offline", "chalice-local")]
             rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}",
                          f"{r.errors} ({r.error_kinds})" if r.errors else "0",
@@ -443,6 +443,9 @@ def _budget(results: dict[str, dict[int, Result]]) -> None:
         return
     cores = os.cpu_count() or 1
     for c in CONCURRENCY:
+        if not sls[c].rps:      # it answered nothing in time (a loaded machine): no budget to state
+            _say(f"c={c}: serverless-offline answered no request in time: no budget")
+            continue
         need = cores * 1e6 / (5 * sls[c].rps)
         cu, floor = results["cumulo"][c], results.get("floor", {}).get(c)
         spent = f"Cumulo spent {_us(cu.server_us)} + {_us(cu.client_us)} (client) us"
@@ -458,9 +461,15 @@ def _target(results: dict[str, dict[int, Result]]) -> None:
     cu, sls = results.get("cumulo"), results.get("sls-offline")
     if cu is None:
         return
-    ratios = ", ".join(f"c={c} {cu[c].server_us / sls[c].server_us:.2f}x ({_us(cu[c].server_us)} / "
-                       f"{_us(sls[c].server_us)} us)" if sls is not None else f"c={c} n/a (no sls-offline)"
-                       for c in (16, 64))
+    def ratio(c: int) -> str:
+        if sls is None:
+            return f"c={c} n/a (no sls-offline)"
+        theirs = sls[c].server_us
+        if not theirs == theirs or not sls[c].rps:       # nan: it answered nothing in time
+            return f"c={c} n/a (sls-offline answered nothing)"
+        return f"c={c} {cu[c].server_us / theirs:.2f}x ({_us(cu[c].server_us)} / {_us(theirs)} us)"
+
+    ratios = ", ".join(ratio(c) for c in (16, 64))
     _say(f"TARGET CPU/request cumulo/sls-offline: {ratios} (target <= 0.50x); p50 at c=1 {cu[1].p50_ms:.3f} ms "
          f"(target <= 0.15 ms); load average {os.getloadavg()[0]:.1f}")
 
