@@ -28,6 +28,7 @@ SUITE: dict[str, tuple[str, list[str], list[str]]] = {
     "memory": ("memory.py", [], ["--environments", "30"]),
     "server": ("server.py", [], []),
     "gateway": ("gateway.py", [], ["--seconds", "3"]),
+    "invoke_api": ("invoke_api.py", [], ["--seconds", "3"]),
     "queues": ("queues.py", [], ["--events", "2000", "--rounds", "50"]),
     "events": ("events_match.py", [], []),
     "states": ("states.py", [], ["--items", "2000"]),
