@@ -34,6 +34,7 @@ Two more kinds of caller, both S3's:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from typing import Any, Mapping, Protocol
@@ -54,6 +55,7 @@ _ROOT_ALWAYS = frozenset({"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:delete
 
 
 
+@functools.lru_cache(maxsize=1024)     # a client's address, from its socket: parsing it was a third of a decision
 def on_this_machine(client: str) -> bool:
     """``aws:SecureTransport`` for a request from ``client`` (its address; '' for one made inside the
     platform). The endpoint speaks plain HTTP, which is insecure transport where it crosses a
@@ -96,13 +98,19 @@ class ResourcePolicies(Protocol):
 class Authorizer:
     """Decides requests of role sessions; ``mode`` is one of ``MODES``."""
 
-    __slots__ = ("mode", "scope", "roles", "resources", "_callers")
+    __slots__ = ("mode", "scope", "roles", "resources", "_callers", "_allowed")
 
     def __init__(self, mode: str, scope: authz.Scope, roles: RolePolicies, resources: ResourcePolicies) -> None:
         if mode not in MODES:
             raise ValueError(f"iam must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode, self.scope, self.roles, self.resources = mode, scope, roles, resources
         self._callers: dict[tuple[str, str, str], iam.Principal] = {}
+        # Allows already decided: (caller, action, resource, client, condition keys) -> the identity
+        # policies and the resource policy they were decided with. A hit counts only while both are
+        # the very objects the caches answer now: a policy's change, a role's deletion, a grant or
+        # permission removed gives new ones (``policies_for``, ``resource_policy``), so the next
+        # request is decided afresh. Denials and decisions that read the clock are never kept.
+        self._allowed: dict[tuple[Any, ...], tuple[iam.PolicySet, iam.Policy | None]] = {}
 
     def needed(self, signer: Signer | None) -> bool:
         """Whether a request signed by ``signer`` is decided at all (not for owner keys, nor when off;
@@ -149,18 +157,29 @@ class Authorizer:
         """The first denied check's decision, or None when everything ``call`` needs is allowed."""
         principal = self.caller(signer)
         policies = _NONE if signer.arn == ANONYMOUS_ARN else self.roles.policies_for(signer.role_arn or "")
+        who = (signer.arn, signer.role_arn or "", signer.session_name or "")
         for check in authz.checks(call, self.scope):
             context = check.context
             if check.resource != "*":
                 held = self.resources.resource_context(check.resource)
                 if held:
                     context = {**held, **context}
+            resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
+            key = _decision_key(who, check.action, check.resource, client, context)
+            if key is not None:
+                kept = self._allowed.get(key)
+                if kept is not None and kept[0] is policies and kept[1] is resource:
+                    continue
             request = iam.Request(principal, check.action, check.resource, context,
                                   source_ip=client or None, secure_transport=on_this_machine(client))
-            resource = self.resources.resource_policy(check.resource) if check.resource != "*" else None
-            decision = iam.evaluate(request, policies, resource, _is_key(check.resource, resource))
-            if not decision and not self._granted(decision, principal, check.action, check.resource, context):
-                return decision
+            decision, timeless = iam.evaluate_timeless(request, policies, resource, _is_key(check.resource, resource))
+            if not decision:
+                if not self._granted(decision, principal, check.action, check.resource, context):
+                    return decision
+            elif timeless and key is not None:
+                if len(self._allowed) >= 4096:
+                    self._allowed.clear()
+                self._allowed[key] = (policies, resource)
         return None
 
     def _granted(self, decision: iam.Decision, principal: iam.Principal, action: str, resource: str,
@@ -200,6 +219,18 @@ class Authorizer:
                 self._callers.clear()
             self._callers[key] = found
         return found
+
+
+def _decision_key(who: tuple[str, str, str], action: str, resource: str, client: str,
+                  context: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What an Allow of ``Authorizer.decide`` depends on besides the policies; None when a condition
+    key's value cannot be a key (a list: such a decision is not kept)."""
+    key = (who, action, resource, client, tuple(sorted(context.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _is_key(resource: str, policy: iam.Policy | None) -> bool:

@@ -75,8 +75,11 @@ class ControlGate:
         declared = _content_length(head.headers)
         if declared is not None and declared > limit:
             return self.refusal(413, "", head)
-        if self.auth and not (sigv2.is_presigned(head.query_string) and "authorization" not in
-                              {k.lower() for k, _ in head.headers}) \
+        if not self.auth:
+            return limit
+        if _header(head.headers, "authorization") is not None:   # signed: none of the unsigned kinds below
+            return self._admit(head, limit)
+        if not sigv2.is_presigned(head.query_string) \
                 and sns.public(head.method, head.raw_path, head.query_string, head.headers) is None \
                 and not s3.is_preflight(head.method, head.headers):
             # (S3's SigV2 URLs: checked with the request; SNS's SubscribeURL and signing certificate,
@@ -92,12 +95,17 @@ class ControlGate:
                         return edge.Response(reply.status, reply.headers, reply.body)
                     head.note = s3.ANONYMOUS
                     return limit
-            try:
-                head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
-                                                              head.headers, b""),
-                                        self.keys, datetime.now(timezone.utc))
-            except CumuloError as err:
-                return _answer(err, head)
+            return self._admit(head, limit)
+        return limit
+
+    def _admit(self, head: edge.Request, limit: int) -> edge.Response | int:
+        """The signature's head (``sigv4.admit``), left on the request; or AWS's refusal."""
+        try:
+            head.note = sigv4.admit(sigv4.IncomingRequest(head.method, head.raw_path, head.query_string,
+                                                          head.headers, b""),
+                                    self.keys, datetime.now(timezone.utc))
+        except CumuloError as err:
+            return _answer(err, head)
         return limit
 
     def refusal(self, status: int, detail: str, head: edge.Request | None) -> edge.Response:

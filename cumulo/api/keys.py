@@ -53,11 +53,19 @@ class AccountKeys:
     def __init__(self, store: Store, identity: Identity) -> None:
         self._store = store
         self._identity = identity
+        self._owner: dict[str, Key] = {}      # the last answer for each owner key, while its secret is the same
 
     def __call__(self, key_id: str, token: str | None) -> Key | None:
         if token is None:
-            secret = self._store.access_key_secret(key_id)
-            return Key(secret, self._identity.root_arn) if secret is not None else None
+            secret = self._store.access_key_secret(key_id)   # the store's answer, whatever was asked before
+            if secret is None:
+                return None
+            found = self._owner.get(key_id)
+            if found is None or found.secret != secret:
+                if len(self._owner) >= 1024:
+                    self._owner.clear()
+                found = self._owner[key_id] = Key(secret, self._identity.root_arn)
+            return found
         if not key_id.startswith("ASIA"):
             return None
         try:

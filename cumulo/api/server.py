@@ -174,13 +174,13 @@ class ControlPlane:
         if sns.public(request.method, request.raw_path, request.query_string, request.headers) is not None or \
                 s3.is_preflight(request.method, request.headers):
             # no caller at all: only ``handle``'s SNS branch serves these (a token or a certificate)
-            return dataclasses.replace(request, principal=sigv4.Principal("", self.cumulo.arns.region, "sns"))
+            return _signed_by(request, sigv4.Principal("", self.cumulo.arns.region, "sns"))
         if request.admitted == s3.ANONYMOUS:
             # unsigned, let through by the gate for a bucket whose policy allows everyone: decided by that policy
-            return dataclasses.replace(request, principal=sigv4.anonymous(self.cumulo.arns.region))
+            return _signed_by(request, sigv4.anonymous(self.cumulo.arns.region))
         if not self.auth and request.header("x-amz-security-token") is None:
             owner = sigv4.Principal("", self.cumulo.arns.region, "", self.cumulo.identity.root_arn)
-            return dataclasses.replace(request, principal=owner)
+            return _signed_by(request, owner)
         # (a request with a session token is that session's, checked, even where others are not:
         # a function's calls are its role's under --no-auth too)
         incoming = sigv4.IncomingRequest(request.method, request.raw_path, request.query_string,
@@ -192,7 +192,7 @@ class ControlPlane:
             principal = sigv4.check(incoming, request.admitted)
         else:
             principal = sigv4.verify(incoming, self.keys, datetime.now(timezone.utc))
-        return dataclasses.replace(request, principal=principal)
+        return _signed_by(request, principal)
 
     def handle(self, request: Request) -> Reply:
         """Authenticate, route, run: every failure becomes AWS's error answer here."""
@@ -321,6 +321,17 @@ class ControlPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+# (every field of ``Request``, in order: one added there must be added to ``_signed_by`` too)
+assert [f.name for f in dataclasses.fields(Request)] == ["method", "raw_path", "query_string", "headers", "body",
+                                                         "client", "admitted", "principal"]
+
+
+def _signed_by(request: Request, principal: sigv4.Principal) -> Request:
+    """``request`` with its ``principal`` (as ``dataclasses.replace`` would make it, in a fifth of the time)."""
+    return Request(request.method, request.raw_path, request.query_string, request.headers, request.body,
+                   request.client, request.admitted, principal)
 
 
 def _lenient_json(request: Request) -> dict[str, Any]:

@@ -191,12 +191,14 @@ def admit(request: IncomingRequest, keys: Keys, now: datetime,
           max_skew: timedelta = timedelta(minutes=15)) -> Admitted:
     """Check everything the head decides (``request.body`` is not read): the claim's form, that every
     ``x-amz-*`` header is signed, the clock, the key (and its session token). Naive ``now`` is UTC."""
-    now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    if now.tzinfo is not timezone.utc:
+        now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
     query = [pair.partition("=")[::2] for pair in request.query_string.split("&")] if request.query_string else []
-    claim = _find_claim(request.headers, query)
-    _check_signed_headers(claim, request.headers)
+    head = _Head(request.headers)
+    claim = _find_claim(head, query)
+    _check_signed_headers(claim, head.amz)
     _check_time(claim, now, max_skew)
-    token = _header(request.headers, "x-amz-security-token")
+    token = head.get("x-amz-security-token")
     if token is None and claim.expires is not None:
         token = next((_decode(v) for k, v in query if _decode(k) == "X-Amz-Security-Token"), None)
     found = keys(claim.access_key_id, token)
@@ -214,7 +216,10 @@ def check(request: IncomingRequest, admitted: Admitted) -> Principal:
     hashes = [declared] if declared is not None else [body_hash]
     if declared is None and claim.expires is not None:
         hashes.append(UNSIGNED_PAYLOAD)  # presigned: botocore hashes the (empty) body, S3-style signers do not
-    if not any(_signature_matches(admitted.key, request, query, claim, payload_hash) for payload_hash in hashes):
+    canonical = _canonical_head(request, query, claim)     # once, whichever payload hash was signed
+    given = claim.signature.encode()
+    if not any(hmac.compare_digest(_signed(admitted.key, claim, canonical + payload_hash).encode(), given)
+               for payload_hash in hashes):
         raise InvalidSignatureException(_MISMATCH)
     if declared == STREAMING_SIGNED or declared == STREAMING_SIGNED_TRAILER:
         decode_chunked(request.body, (admitted.key, claim.stamp, claim.scope, claim.signature))
@@ -230,7 +235,7 @@ def verify(request: IncomingRequest, keys: Keys, now: datetime,
     return check(request, admit(request, keys, now, max_skew))
 
 
-def _check_signed_headers(claim: _Claim, headers: list[tuple[str, str]]) -> None:
+def _check_signed_headers(claim: _Claim, amz: list[str]) -> None:
     """Every ``x-amz-*`` header sent must be signed, and none is exempt: the real clients sign every
     one they send. botocore (boto3, the AWS CLI) signs all headers but ``user-agent``, ``expect``,
     ``transfer-encoding`` and ``x-amzn-trace-id`` (``amz-sdk-invocation-id`` and ``amz-sdk-request``
@@ -239,39 +244,61 @@ def _check_signed_headers(claim: _Claim, headers: list[tuple[str, str]]) -> None
     ``x-amz-invocation-type`` and ``x-amz-target`` (seen against a running server); v2's signer
     leaves out only ``authorization``, ``content-type``, ``content-length``, ``user-agent``,
     ``expect``, ``presigned-expires`` and ``x-amzn-trace-id``; Cumulo's own client signs all."""
-    unsigned = sorted({name.lower() for name, _ in headers if name[:6].lower() == "x-amz-"}
-                      - set(claim.signed_headers))
+    unsigned = sorted({name for name in amz if name not in claim.signed_headers})
     if unsigned:
         raise InvalidSignatureException(
             f"There were headers present in the request which were not signed: {', '.join(unsigned)}. "
             "Every x-amz-* header a request carries must be one of its SignedHeaders.")
 
 
-def _find_claim(headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> _Claim:
-    authorization = _header(headers, "authorization")
-    presigned = any(_decode(name) in ("X-Amz-Signature", "X-Amz-Algorithm") for name, _ in query)
+class _Head:
+    """The request's headers that ``admit`` reads, found in one pass: the first value of each of
+    ``_READ`` by lower-cased name, and the lower-cased names of every ``x-amz-*`` header."""
+
+    __slots__ = ("values", "amz")
+    _READ = frozenset(("authorization", "x-amz-date", "date", "x-amz-security-token"))
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        values: dict[str, str] = {}
+        amz: list[str] = []
+        read = self._READ
+        for name, value in headers:
+            low = name.lower()
+            if low[:6] == "x-amz-":
+                amz.append(low)
+            if low in read and low not in values:
+                values[low] = value
+        self.values, self.amz = values, amz
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+
+def _find_claim(head: _Head, query: list[tuple[str, str]]) -> _Claim:
+    authorization = head.get("authorization")
+    presigned = bool(query) and any(_decode(name) in ("X-Amz-Signature", "X-Amz-Algorithm") for name, _ in query)
     if authorization is not None and presigned:
         raise IncompleteSignatureException("Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                                            "parameter or the Authorization header should be specified")
     if authorization is not None:
-        return _claim_from_header(authorization, headers)
+        return _claim_from_header(authorization, head.get("x-amz-date"), head.get("date"))
     if presigned:
         return _claim_from_query({_decode(k): _decode(v) for k, v in reversed(query)})  # first one wins
     raise MissingAuthenticationTokenException("Missing Authentication Token")
 
 
-def _claim_from_header(authorization: str, headers: list[tuple[str, str]]) -> _Claim:
+def _claim_from_header(authorization: str, amz_date: str | None, date: str | None) -> _Claim:
     algorithm, _, rest = authorization.strip().partition(" ")
     if algorithm.startswith("AWS4-") and algorithm != ALGORITHM:
         raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
     params: dict[str, str] = {}
-    for item in filter(None, re.split(r"[,\s]+", rest) if algorithm == ALGORITHM else ()):
+    # items split at runs of commas and whitespace (str.split's whitespace is the regex's \s)
+    for item in rest.replace(",", " ").split() if algorithm == ALGORITHM else ():
         name, equals, value = item.partition("=")
         if not equals:
             raise IncompleteSignatureException(f"'{item}' not a valid key=value pair (missing equal-sign) "
                                                f"in Authorization header: '{authorization}'.")
         params[name] = value
-    amz_date, date = _header(headers, "x-amz-date"), _header(headers, "date")
     problems = [f"Authorization header requires '{p}' parameter."
                 for p in ("Credential", "Signature", "SignedHeaders") if p not in params]
     if amz_date is None and date is None:
@@ -352,25 +379,30 @@ def _check_time(claim: _Claim, now: datetime, max_skew: timedelta) -> None:
                                         f"{(now - max_skew).strftime(_TIMESTAMP)} ({now.strftime(_TIMESTAMP)} - {span})")
 
 
-def _signature_matches(key: bytes, request: IncomingRequest, query: list[tuple[str, str]],
-                       claim: _Claim, payload_hash: str) -> bool:
-    expected = _signature(key, request, query, claim, payload_hash)
-    return hmac.compare_digest(expected.encode(), claim.signature.encode())
-
-
 def _signature(key: bytes, request: IncomingRequest, query: list[tuple[str, str]], claim: _Claim,
                payload_hash: str) -> str:
-    canonical = "\n".join([
-        request.method.upper(),
-        _canonical_uri(request.raw_path, claim.service),
-        _canonical_query(query, presigned=claim.expires is not None),
-        "".join(f"{name}:{_header_value(request.headers, name)}\n" for name in claim.signed_headers),
-        ";".join(claim.signed_headers),
-        payload_hash,
-    ])
-    string_to_sign = "\n".join([ALGORITHM, claim.stamp, claim.scope,
-                                hashlib.sha256(canonical.encode()).hexdigest()])
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return _signed(key, claim, _canonical_head(request, query, claim) + payload_hash)
+
+
+def _canonical_head(request: IncomingRequest, query: list[tuple[str, str]], claim: _Claim) -> str:
+    """The canonical request up to its last line, the payload hash: method, URI, query, one
+    ``name:value`` line per signed header (the values of a repeated header joined with ``,``, each
+    trimmed with inner whitespace runs collapsed), a blank line, the signed header names."""
+    signed = claim.signed_headers
+    values: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        low = name.lower()
+        if low in signed:
+            values.setdefault(low, []).append(" ".join(value.split()))
+    lines = "".join(f"{name}:{','.join(values.get(name, ()))}\n" for name in signed)
+    return (f"{request.method.upper()}\n{_canonical_uri(request.raw_path, claim.service)}\n"
+            f"{_canonical_query(query, presigned=claim.expires is not None)}\n{lines}\n{';'.join(signed)}\n")
+
+
+def _signed(key: bytes, claim: _Claim, canonical: str) -> str:
+    """The signature of a canonical request: HMAC of the string to sign."""
+    string_to_sign = f"{ALGORITHM}\n{claim.stamp}\n{claim.scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
 
 
 def sign(request: IncomingRequest, access_key_id: str, secret: str, region: str, service: str,
@@ -401,6 +433,7 @@ def _signing_key(secret: str, scope: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=256)      # (only signed requests get here: a known key's)
 def _canonical_uri(raw_path: str, service: str) -> str:
     if service == "s3":
         return raw_path or "/"
@@ -430,10 +463,6 @@ def _encode(component: str) -> str:
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == name), None)
-
-
-def _header_value(headers: list[tuple[str, str]], name: str) -> str:
-    return ",".join(" ".join(value.split()) for key, value in headers if key.lower() == name)
 
 
 def decode_chunked(body: bytes, signing: tuple[bytes, str, str, str] | None = None) -> tuple[bytes, dict[str, str]]:

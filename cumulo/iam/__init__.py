@@ -21,7 +21,7 @@ Read and check a policy as IAM does, then decide requests with it::
 """
 
 from cumulo.iam.errors import LimitExceeded, MalformedPolicyDocument
-from cumulo.iam.evaluate import Decision, PolicySet, Principal, Request, evaluate
+from cumulo.iam.evaluate import Decision, PolicySet, Principal, Request, evaluate, evaluate_timeless
 from cumulo.iam.managed import ManagedPolicy, aws_managed_arn, is_aws_managed_arn, managed_policy, managed_policy_names
 from cumulo.iam.policy import (
     INLINE_SIZE,
@@ -54,7 +54,7 @@ __all__ = [
     "policy_size", "check_managed_size", "check_inline_size", "check_trust_size",
     "INLINE_SIZE", "MANAGED_SIZE", "TRUST_SIZE",
     # decisions
-    "evaluate", "Principal", "Request", "Decision", "PolicySet",
+    "evaluate", "evaluate_timeless", "Principal", "Request", "Decision", "PolicySet",
     # AWS managed policies
     "managed_policy", "managed_policy_names", "aws_managed_arn", "is_aws_managed_arn", "ManagedPolicy",
     # SAM

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from cumulo.iam.conditions import holds_all
 from cumulo.iam.policy import Policy, Statement
 
-__all__ = ["Principal", "Request", "Decision", "PolicySet", "evaluate"]
+__all__ = ["Principal", "Request", "Decision", "PolicySet", "evaluate", "evaluate_timeless"]
 
 PrincipalType = Literal["AssumedRole", "User", "Account", "FederatedUser", "Service", "Anonymous"]
 PolicyType = Literal["identity-based", "resource-based", "role trust"]
@@ -297,9 +297,23 @@ def evaluate(request: Request, identity: PolicySet | Iterable[Policy] = (), reso
     "Determining access"): a statement naming the caller allows alone; one naming the account (its
     root) lets the identity-based policies decide; without either, nothing else allows.
     """
+    return _evaluate(request, identity, resource, key_policy, _Context(request))
+
+
+def evaluate_timeless(request: Request, identity: PolicySet | Iterable[Policy] = (), resource: Policy | None = None,
+                      key_policy: bool = False) -> tuple[Decision, bool]:
+    """``evaluate``, and whether its decision holds whatever the time: no condition read
+    ``aws:CurrentTime`` or ``aws:EpochTime`` (so the same request decides the same while the
+    policies are the same; a cache of decisions may keep it)."""
+    context = _Context(request)
+    decision = _evaluate(request, identity, resource, key_policy, context)
+    return decision, "aws:currenttime" not in context.keys
+
+
+def _evaluate(request: Request, identity: PolicySet | Iterable[Policy], resource: Policy | None, key_policy: bool,
+              context: _Context) -> Decision:
     policies = identity if isinstance(identity, PolicySet) else PolicySet(identity)
     action = request.action.lower()
-    context = _Context(request)
     denies, allows = policies.for_action(action)
     for statement in denies:
         if _applies(statement, request, context):

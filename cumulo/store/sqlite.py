@@ -130,6 +130,11 @@ class SQLiteStore:
         self._data_version = -1
         self._recheck_at = 0.0
         self._generation = 0   # bumped whenever cached state may be stale: readers re-derive theirs
+        # Access keys' opened secrets, read on every signed request: kept while PRAGMA data_version
+        # (read at each lookup, so another process's deletion counts at once) is the one they were
+        # read at; our own writes clear them directly.
+        self._secrets: dict[str, str] = {}
+        self._secrets_version = -1
         with self._tx():
             found = schema.check_sqlite(self._db, str(self.path), "documents", DOCUMENTS_VERSION)
             for statement in _SCHEMA.split(";"):
@@ -228,6 +233,7 @@ class SQLiteStore:
                     if changed is not None:
                         self._db.execute(f"UPDATE {table} SET {key} = ? WHERE rowid = ?", (changed, rowid))
                         counts["lambda-environment"] = counts.get("lambda-environment", 0) + 1
+            self._secrets.clear()
             for key_id, secret in self._db.execute("SELECT id, secret FROM access_keys").fetchall():
                 self._db.execute("UPDATE access_keys SET secret = ? WHERE id = ?",
                                  (reseal_access_key(key_id, secret, reseal), key_id))
@@ -490,13 +496,30 @@ class SQLiteStore:
     # -- access keys ----------------------------------------------------------
     def add_access_key(self, key_id: str, secret: str, created: str) -> None:
         with self._tx(invalidates=False):
+            self._secrets.clear()
             self._db.execute("INSERT INTO access_keys (id, secret, created) VALUES (?, ?, ?)",
                              (key_id, seal_access_key(key_id, secret, self._sealer), created))
 
     def access_key_secret(self, key_id: str) -> str | None:
+        """The key's secret, opened once and kept while no commit of another connection (a ``cumulo
+        keys delete`` beside the server) happened since: PRAGMA data_version is read on every call
+        (5 µs, where reading and opening the sealed secret took 18), so a deleted key is refused at once."""
         with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._secrets_version:
+                self._secrets.clear()
+                self._secrets_version = version
+            found = self._secrets.get(key_id)
+            if found is not None:
+                return found
             row = self._db.execute("SELECT secret FROM access_keys WHERE id = ?", (key_id,)).fetchone()
-        return None if row is None else open_access_key(key_id, str(row[0]), self._sealer)
+            if row is None:
+                return None
+            found = open_access_key(key_id, str(row[0]), self._sealer)
+            if len(self._secrets) >= 1024:
+                self._secrets.clear()
+            self._secrets[key_id] = found
+            return found
 
     def list_access_keys(self) -> list[tuple[str, str, str]]:
         """(id, secret, created) of every key, oldest first."""
@@ -506,6 +529,7 @@ class SQLiteStore:
 
     def delete_access_key(self, key_id: str) -> bool:
         with self._tx(invalidates=False):
+            self._secrets.clear()
             return self._db.execute("DELETE FROM access_keys WHERE id = ?", (key_id,)).rowcount > 0
 
     # -- concurrency settings -------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 from cumulo import iam
 from tests.integration.test_identity import ACCOUNT, OWNER, assume, client, error, role, trust
@@ -63,6 +64,44 @@ def test_lambda_answers_403_and_a_function_policy_can_grant_it(server: CumuloSer
     resp = theirs.invoke(FunctionName="notify", Payload=b"{}")
     assert resp["StatusCode"] == 200
     resp["Payload"].read()
+
+
+def test_an_allow_taken_away_refuses_the_very_next_request(server: CumuloServer) -> None:
+    """Allows are kept between requests (api/authorize.py), never past a change: the inline policy
+    deleted, the managed policy detached, the function's permission removed — each refuses the
+    next Invoke at once, and giving the Allow back lets the one after through."""
+    lam = server.client()
+    lam.create_function(FunctionName="kept", Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/x",
+                        Handler="app.handler", Code={"ZipFile": app_zip()})
+    arn, creds = producer(server, "kept-role")
+    theirs, owner_iam = client(server, "lambda", creds), client(server, "iam")
+
+    def invoked() -> bool:
+        try:
+            resp = theirs.invoke(FunctionName="kept", Payload=b"{}")
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "AccessDeniedException", exc.response
+            return False
+        resp["Payload"].read()
+        return resp["StatusCode"] == 200
+
+    allow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                                                                "Resource": "*"}]})
+    owner_iam.put_role_policy(RoleName="kept-role", PolicyName="invoke", PolicyDocument=allow)
+    assert [invoked(), invoked(), invoked()] == [True, True, True]
+    owner_iam.delete_role_policy(RoleName="kept-role", PolicyName="invoke")
+    assert not invoked()
+    managed = owner_iam.create_policy(PolicyName="kept-invoke", PolicyDocument=allow)["Policy"]["Arn"]
+    owner_iam.attach_role_policy(RoleName="kept-role", PolicyArn=managed)
+    assert [invoked(), invoked()] == [True, True]
+    owner_iam.create_policy_version(PolicyArn=managed, SetAsDefault=True, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "*"}]}))
+    assert not invoked()
+    owner_iam.detach_role_policy(RoleName="kept-role", PolicyArn=managed)
+    lam.add_permission(FunctionName="kept", StatementId="kept", Action="lambda:InvokeFunction", Principal=arn)
+    assert [invoked(), invoked()] == [True, True]
+    lam.remove_permission(FunctionName="kept", StatementId="kept")
+    assert not invoked()
 
 
 @pytest.mark.parametrize("mode", ["audit", "off"])

@@ -545,3 +545,22 @@ def test_an_unsigned_session_token_is_refused() -> None:
     request = sign()   # the token added after signing: anyone could swap it for another
     with pytest.raises(InvalidSignatureException, match="x-amz-security-token"):
         verify(with_header(request, "X-Amz-Security-Token", "token"), secrets, SIGNED_AT)
+
+
+@given(separators=st.lists(st.text(alphabet=", \t", min_size=1, max_size=4), min_size=3, max_size=3),
+       lead=st.text(alphabet=" \t", max_size=2))
+def test_authorization_parameters_separated_by_any_run_of_commas_and_whitespace_verify(
+        separators: list[str], lead: str) -> None:
+    """AWS reads ``Credential=…, SignedHeaders=…, Signature=…`` split at runs of commas and
+    whitespace: any such run between the parameters (and after the algorithm) verifies, and a
+    changed signature behind the same separators is still refused."""
+    request = sign("POST", "/2015-03-31/functions/f/invocations", body=b"{}")
+    authorization = next(v for k, v in request.headers if k.lower() == "authorization")
+    algorithm, rest = authorization.split(" ", 1)
+    params = [p.strip() for p in rest.split(",")]
+    respaced = algorithm + " " + lead + params[0] + separators[0] + params[1] + separators[1] + params[2] + \
+        separators[2]
+    assert verify(with_header(request, "Authorization", respaced), secrets, SIGNED_AT) == LAMBDA
+    tampered = respaced.replace("Signature=", "Signature=0", 1)
+    with pytest.raises(InvalidSignatureException):
+        verify(with_header(request, "Authorization", tampered), secrets, SIGNED_AT)

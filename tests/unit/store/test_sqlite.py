@@ -548,3 +548,25 @@ def test_the_log_store_as_cloudwatch_logs_reads_it(store: Any) -> None:
     assert store.count_logs("/aws/lambda/a") == 1
     assert store.prune_logs("/aws/lambda/b", None) == 1
     assert store.log_group_keys() == ["/aws/lambda/a"]
+
+
+def test_a_key_deleted_or_replaced_by_another_process_is_refused_at_once(db_path: Path) -> None:
+    """The server keeps opened secrets (every signed request reads one), but never serves one that
+    another process's commit removed or changed: the very next lookup answers from the file."""
+    server, cli = SQLiteStore(db_path, ARNS), SQLiteStore(db_path, ARNS)
+    try:
+        cli.add_access_key("AKIAFIRST", "first-secret", "2026-01-01T00:00:00Z")
+        cli.add_access_key("AKIASECOND", "second-secret", "2026-01-01T00:00:01Z")
+        assert server.access_key_secret("AKIAFIRST") == "first-secret"
+        assert server.access_key_secret("AKIAFIRST") == "first-secret"     # (now from what it kept)
+        assert cli.delete_access_key("AKIAFIRST")                          # `cumulo keys delete`, beside it
+        assert server.access_key_secret("AKIAFIRST") is None
+        assert server.access_key_secret("AKIASECOND") == "second-secret"
+        cli.delete_access_key("AKIASECOND")                                # the same id with another secret
+        cli.add_access_key("AKIASECOND", "rotated-secret", "2026-01-01T00:00:02Z")
+        assert server.access_key_secret("AKIASECOND") == "rotated-secret"
+        server.delete_access_key("AKIASECOND")                             # and its own deletion
+        assert server.access_key_secret("AKIASECOND") is None
+    finally:
+        server.close()
+        cli.close()
