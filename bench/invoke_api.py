@@ -22,7 +22,10 @@ For every point: requests/s, p50 and p99, and the SERVER's CPU per request: its 
 (server, zygote, template, environments; for serverless-offline npx, node and its python) read
 from /proc before and after (bench/gateway.py's ``_tree_cpu_s``), so the client's CPU (signing,
 wrk) never counts. The last column is Cumulo's CPU per request over serverless-offline's at the
-same concurrency, measured in the same run. Nothing here asserts.
+same concurrency, measured in the same run. Each target's CPU with no request at all (timers,
+pollers) is measured after its points, and the "less idle" columns take its share (idle CPU per
+second over requests per second) out: on a busy machine, at a few hundred requests/s, it is most
+of the figure. Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -164,6 +167,16 @@ def _measure_invoke(target: gw.Target, endpoint: str, key: dict[str, str], work:
     return results
 
 
+def _idle(target: gw.Target, seconds: float = 3.0) -> float:
+    """The target's process tree's CPU with no request at all, in µs per second (its timers and
+    pollers): at a few hundred requests/s on a busy machine it is a large share of the CPU per request."""
+    before = gw._tree_cpu_s(target.proc.pid)
+    time.sleep(seconds)
+    rate = (gw._tree_cpu_s(target.proc.pid) - before) * 1e6 / seconds
+    gw._say(f"{target.name}: {rate / 1000:.1f} ms of CPU per second when idle (over {seconds:.0f} s)")
+    return rate
+
+
 def _start_cumulo(work: Path, env: dict[str, str]) -> tuple[gw.Target, str, dict[str, str]]:
     home = work / "home"
     py = sys.executable
@@ -178,19 +191,24 @@ def _start_cumulo(work: Path, env: dict[str, str]) -> tuple[gw.Target, str, dict
     return target, target.match, key
 
 
-def _table(results: dict[str, dict[int, gw.Result]], markdown: bool) -> str:
-    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "server CPU us/req", "client CPU us/req",
-            "cumulo CPU / sls-offline CPU"]
+def _table(results: dict[str, dict[int, gw.Result]], idle: dict[str, float], markdown: bool) -> str:
+    head = ["conc", "target", "req/s", "p50 ms", "p99 ms", "errors", "server CPU us/req", "less idle",
+            "client CPU us/req", "cumulo CPU / sls-offline CPU", "less idle"]
     rows = []
+
+    def less_idle(name: str, r: gw.Result) -> float:
+        return r.server_us - idle[name] / r.rps if name in idle and r.rps else float("nan")
+
     for c in CONCURRENCY:
         for name, by_c in results.items():
             r = by_c[c]
-            ratio = ""
+            ratios = ["", ""]
             if name == "cumulo":
                 sls = results.get("sls-offline", {}).get(c)
-                ratio = f"{r.server_us / sls.server_us:.2f}x" if sls is not None else "n/a"
+                ratios = [f"{r.server_us / sls.server_us:.2f}x", f"{less_idle(name, r) / less_idle('sls-offline', sls):.2f}x"] \
+                    if sls is not None else ["n/a", "n/a"]
             rows.append([str(c), name, f"{r.rps:.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", str(r.errors),
-                         gw._us(r.server_us), gw._us(r.client_us), ratio])
+                         gw._us(r.server_us), gw._us(less_idle(name, r)), gw._us(r.client_us), *ratios])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
@@ -204,13 +222,18 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", choices=("cumulo", "sls-offline"), metavar="NAME",
                         help="measure only these (default: cumulo and sls-offline)")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=list(gw.CONCURRENCY), metavar="N",
+                        help="connections of each point (default: 1 16 64)")
     args = parser.parse_args()
+    global CONCURRENCY
+    CONCURRENCY = gw.CONCURRENCY = tuple(args.concurrency)      # (gw._measure reads its own)
     use_wrk = shutil.which("wrk") is not None
     client = "wrk --latency -s (signed headers)" if use_wrk else \
         "Python http.client threads (wrk not found: apt-get install -y wrk; client-bound)"
     gw._say(f"load generator: {client}; {args.seconds} s per point; {os.cpu_count()} cores; "
             f"load average {os.getloadavg()[0]:.2f}; Python {sys.version.split()[0]}")
     results: dict[str, dict[int, gw.Result]] = {}
+    idle: dict[str, float] = {}     # each target's CPU per second with no request
     names = args.targets or ["cumulo", "sls-offline"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -222,6 +245,7 @@ def main() -> None:
             try:
                 print(f"cumulo: {endpoint}{PATH} (signed)", flush=True)
                 results["cumulo"] = _measure_invoke(target, endpoint, key, work, args.seconds, use_wrk)
+                idle["cumulo"] = _idle(target)
             finally:
                 target.stop()
         if "sls-offline" in names:
@@ -230,15 +254,16 @@ def main() -> None:
                 sls, url = gw._start_sls(work)
                 print(f"sls-offline: {url}", flush=True)
                 results["sls-offline"] = gw._measure(sls, url, "ok", args.seconds, use_wrk)
+                idle["sls-offline"] = _idle(sls)
             except Exception as exc:   # Cumulo's numbers stand without it
                 gw._say(f"sls-offline SKIPPED: {exc}")
             finally:
                 if sls is not None:
                     sls.stop()
     gw._say(f"load average at the end {os.getloadavg()[0]:.2f}")
-    print("\n" + _table(results, markdown=False), end="")
+    print("\n" + _table(results, idle, markdown=False), end="")
     if args.markdown:
-        args.markdown.write_text("# Invoke API benchmark\n\n" + _table(results, markdown=True) + "\n"
+        args.markdown.write_text("# Invoke API benchmark\n\n" + _table(results, idle, markdown=True) + "\n"
                                  + "".join(f"- {n}\n" for n in gw.NOTES))
         print(f"wrote {args.markdown}")
 
