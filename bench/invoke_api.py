@@ -197,7 +197,9 @@ def _table(results: dict[str, dict[int, gw.Result]], idle: dict[str, float], mar
     rows = []
 
     def less_idle(name: str, r: gw.Result) -> float:
-        return r.server_us - idle[name] / r.rps if name in idle and r.rps else float("nan")
+        """(n/a where the idle rate exceeds what the point spent: it was not idle like that under load)"""
+        left = r.server_us - idle[name] / r.rps if name in idle and r.rps else float("nan")
+        return left if left > 0 else float("nan")
 
     for c in CONCURRENCY:
         for name, by_c in results.items():
