@@ -16,7 +16,8 @@ They are assembled into the same configuration an ``AWS::Serverless::HttpApi`` g
   ``TimeoutInMillis``; an ``AWS_PROXY`` service integration (``IntegrationSubtype`` such as
   ``SQS-SendMessage``, ``RequestParameters``, ``CredentialsArn``: ``gateway/integrations.py``); an
   ``HTTP_PROXY`` integration (``IntegrationUri`` an http(s) URL, ``IntegrationMethod``); other types
-  (``MOCK``, ``HTTP``) are refused naming the route;
+  (``MOCK``, ``HTTP``) are refused naming the route, and so is a private integration (``ConnectionType``
+  ``VPC_LINK`` to a load balancer's listener or Cloud Map ARN): Cumulo has no VPC to reach it in;
 - a ``Route`` (``RouteKey``, ``Target: integrations/<id>``) with ``AuthorizationType`` ``NONE``, ``JWT`` or
   ``CUSTOM`` (``AuthorizerId``, ``AuthorizationScopes``); ``AWS_IAM`` is refused;
 - ``Authorizer``s of type ``JWT`` (``JwtConfiguration``, ``IdentitySource``) and ``REQUEST`` (a function:
@@ -235,6 +236,13 @@ def _integration(logical_id: str, props: dict[str, Any], key: str) -> tuple[str,
     except (TypeError, ValueError):
         raise IntrinsicError(f"{where}: TimeoutInMillis must be a number, got {timeout!r}") from None
     version = str(props.get("PayloadFormatVersion", "2.0"))
+    uri = props.get("IntegrationUri")
+    if str(props.get("ConnectionType", "INTERNET")).upper() == "VPC_LINK" and not str(uri).startswith(
+            ("http://", "https://")):
+        raise IntrinsicError(f"{where}: route {key}: ConnectionType VPC_LINK reaches {uri!r}, a load balancer's "
+                             "listener or a Cloud Map service in a VPC, which Cumulo cannot reach (it has no VPCs): "
+                             "the route would have no backend. Give the route an HTTP_PROXY integration to an "
+                             "http(s) URL that answers from this machine")
     function, fields = integration_target(where, key, str(props.get("IntegrationType", "")),
                                           props.get("IntegrationSubtype"), props.get("IntegrationUri"),
                                           props.get("IntegrationMethod"), props.get("RequestParameters"),

@@ -252,9 +252,8 @@ def _stream_mapping(event: str, props: dict[str, Any], table: bool = False) -> S
             or ":stream/" not in stream:
         raise IntrinsicError(f"property Stream: must be a Kinesis stream ARN (e.g. !GetAtt MyStream.Arn), "
                              f"got {stream!r}")
-    if "/consumer/" in stream:
-        raise IntrinsicError("property Stream: stream consumers (enhanced fan-out) are not supported by Cumulo; "
-                             "give the stream's ARN")
+    # A stream consumer's ARN (enhanced fan-out): Cumulo registers no consumers; the mapping reads the stream itself.
+    stream = stream.split("/consumer/", 1)[0]
     position = props.get("StartingPosition")
     if position is None:
         raise IntrinsicError("property StartingPosition is required (TRIM_HORIZON, LATEST or AT_TIMESTAMP)")

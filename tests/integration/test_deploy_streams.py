@@ -167,3 +167,62 @@ def test_failed_deploy_puts_back_a_replaced_mapping(cumulo: Cumulo, tmp_path: Pa
         cumulo.streams.arn(stream), "TRIM_HORIZON", 10)
     # The stack record still names the old mapping; the next deploy adopts the one put back.
     assert not deploy(cumulo, _write(tmp_path / "clicks")).changed
+
+
+CONSUMER_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 1}
+  FanOut:
+    Type: AWS::Kinesis::StreamConsumer
+    Properties: {StreamARN: !GetAtt Clicks.Arn, ConsumerName: reader}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11,
+                 Policies: [AWSLambdaKinesisExecutionRole]}
+  ReadThroughConsumer:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Reader
+      EventSourceArn: !Ref FanOut
+      StartingPosition: TRIM_HORIZON
+Outputs:
+  Consumer: {Value: !Ref FanOut}
+  ConsumerArn: {Value: !GetAtt FanOut.ConsumerARN}
+  ConsumerName: {Value: !GetAtt FanOut.ConsumerName}
+  ConsumerStream: {Value: !GetAtt FanOut.StreamARN}
+  ConsumerStatus: {Value: !GetAtt FanOut.ConsumerStatus}
+"""
+
+
+def test_a_mapping_through_a_stream_consumer_reads_the_stream(cumulo: Cumulo, tmp_path: Path) -> None:
+    """Enhanced fan-out as templates write it: a StreamConsumer on the stream and a mapping given the consumer's
+    ARN. Cumulo registers no consumers: it says so once, and the mapping reads the stream itself."""
+    folder = tmp_path / "fanout"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "app.py").write_text(HANDLER)
+    (folder / "template.yaml").write_text(textwrap.dedent(CONSUMER_TEMPLATE).lstrip())
+    result = deploy(cumulo, folder / "template.yaml")
+    stream_arn = cumulo.streams.arn(stream_name_for("fanout", "Clicks"))
+    consumer = result.outputs["Consumer"]
+    assert consumer.startswith(f"{stream_arn}/consumer/reader:") and consumer.rsplit(":", 1)[1].isdigit()
+    assert {k: v for k, v in result.outputs.items() if k != "Consumer"} == {
+        "ConsumerArn": consumer, "ConsumerName": "reader", "ConsumerStream": stream_arn, "ConsumerStatus": "ACTIVE"}
+    assert [w for w in result.warnings if "StreamConsumer" in w] == [
+        "AWS::Kinesis::StreamConsumer (FanOut) accepted and not deployed: on AWS it registers an enhanced fan-out "
+        "consumer: its own read throughput from every shard, records pushed to it; Cumulo's Kinesis has no "
+        "registered consumers: none is made, and a Lambda event source mapping given its ARN reads the stream "
+        "itself (sharing the stream's read throughput): the function receives the same records"]
+    (mapping,) = cumulo.mappings.list(function_name="fanout-Reader")
+    assert mapping["EventSourceArn"] == stream_arn
+
+    cumulo.streams.put_record(stream_name_for("fanout", "Clicks"), b"fanned out", "user-1")
+    cumulo.start_workers()
+    try:
+        assert _wait_for(lambda: any("got fanned out" in r.message for r in cumulo.get_logs("fanout-Reader")))
+    finally:
+        cumulo.stop_workers()
+    again = deploy(cumulo, folder / "template.yaml")
+    assert not again.changed and again.outputs["Consumer"] == consumer       # the same ARN on every deploy

@@ -216,6 +216,16 @@ def test_the_strangler_fig_on_rest_apis(app: App) -> None:
     assert status == 403 and headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
 
 
+def test_a_private_integration_through_a_vpc_link_is_sent_to_its_uri(app: App) -> None:
+    """ConnectionType VPC_LINK: Cumulo has no VPCs, so the link is accepted with a warning (its Ref an id, as
+    API Gateway's) and the method's Uri is called as any HTTP integration's."""
+    assert re.fullmatch(r"[a-z0-9]{10}", app.outputs["LegacyLinkId"])
+    assert ("AWS::ApiGateway::VpcLink (LegacyLink) accepted and not deployed: on AWS it connects private "
+            "integrations (ConnectionType VPC_LINK) to network load balancers in a VPC" in app.server.output)
+    status, headers, data = app.request("GET", app.outputs["AppApiEndpoint"] + "/private")
+    assert status == 200 and headers["x-legacy"] == "yes" and json.loads(data)["path"] == "/behind-the-link"
+
+
 def test_rest_http_non_proxy_integrations(app: App) -> None:
     base = app.outputs["RestEndpoint"]
     status, headers, data = app.request("POST", base + "/orders/o%2F7/legacy?ignored=1", b'{"item": "pen", "qty": 3}',

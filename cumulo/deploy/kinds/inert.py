@@ -13,8 +13,11 @@ bucket it writes) are not here: ``MISSING`` gives the reason the template is ref
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import uuid
+from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +99,31 @@ INERT_TYPES: dict[str, _Type] = {
                                   attributes=("NatGatewayId",)),
     "AWS::EC2::VPCEndpoint": _Type("reaches an AWS service from a VPC privately", _VPC, ref="id",
                                    attributes=("Id", "DnsEntries", "NetworkInterfaceIds")),
+    "AWS::ApiGateway::ClientCertificate": _Type(
+        "gives a stage a certificate to present to its HTTP backends, so they can tell requests come from API Gateway",
+        "Cumulo's gateway calls HTTP backends without a client certificate (a backend that requires one refuses "
+        "them): nothing is made", ref="id", attributes=("ClientCertificateId",)),
+    "AWS::ApiGateway::VpcLink": _Type(
+        "connects private integrations (ConnectionType VPC_LINK) to network load balancers in a VPC",
+        "Cumulo has no VPCs: no link is made, and an integration through it is sent to its Uri as any HTTP "
+        "integration is (it reaches a backend only if that address answers from this machine)", ref="id",
+        attributes=("VpcLinkId",)),
+    "AWS::ApiGatewayV2::VpcLink": _Type(
+        "connects HTTP APIs' private integrations (ConnectionType VPC_LINK) to load balancers or Cloud Map "
+        "services in a VPC",
+        "Cumulo has no VPCs: no link is made (an integration through it to a listener or Cloud Map ARN is "
+        "refused, naming its route)", ref="id", attributes=("VpcLinkId",)),
+    "AWS::IAM::User": _Type(
+        "creates a user that people or programs sign requests as, with its own access keys and policies",
+        "Cumulo has no IAM users (requests are signed with the account's keys or roles' sessions): no user is "
+        "made, its Policies, ManagedPolicyArns and Groups grant nothing, and AWS::IAM::AccessKey is refused",
+        "UserName", arn="arn:aws:iam::{account}:user{path}{name}"),
+    "AWS::Kinesis::StreamConsumer": _Type(
+        "registers an enhanced fan-out consumer: its own read throughput from every shard, records pushed to it",
+        "Cumulo's Kinesis has no registered consumers: none is made, and a Lambda event source mapping given "
+        "its ARN reads the stream itself (sharing the stream's read throughput): the function receives the "
+        "same records", ref="arn",
+        attributes=("ConsumerARN", "ConsumerName", "StreamARN", "ConsumerStatus", "ConsumerCreationTimestamp")),
 }
 
 # Id prefixes of EC2 resources, as AWS writes them (a function's VpcConfig checks them).
@@ -104,7 +132,7 @@ _EC2_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::
                "AWS::EC2::NatGateway": "nat", "AWS::EC2::VPCEndpoint": "vpce",
                "AWS::EC2::SecurityGroupIngress": "sgr", "AWS::EC2::SecurityGroupEgress": "sgr"}
 
-# Types Cumulo refuses because the application would be wrong without them, by service: the reason.
+# Types Cumulo refuses because the application would be wrong without them, by type or by service: the reason.
 MISSING: dict[str, str] = {
     "S3": "Cumulo serves buckets (AWS::S3::Bucket) and no other S3 resource: what it configures would not exist",
     "DynamoDB": "Cumulo serves DynamoDB tables (AWS::DynamoDB::Table) but not this type of resource",
@@ -115,6 +143,8 @@ MISSING: dict[str, str] = {
                       "AWS::SecretsManager::RotationSchedule, AWS::SecretsManager::ResourcePolicy) and no other "
                       "Secrets Manager resource (no target attachments yet)",
     "Cognito": "Cumulo has no Cognito user pools: sign-in and the tokens the application checks would not exist",
+    "AWS::IAM::AccessKey": "Cumulo has no IAM users: a key of one would sign requests as nobody Cumulo knows "
+                           "(sign with the account's keys, or a role's session from AssumeRole)",
     "CloudFormation": "Cumulo deploys one template as one stack: nested stacks, custom resources and wait "
                       "conditions are not run",
 }
@@ -124,6 +154,8 @@ def missing_reason(type_: str) -> str | None:
     """Why a type Cumulo does not deploy is refused, when a reason is known."""
     if type_.startswith("Custom::"):
         return MISSING["CloudFormation"]
+    if type_ in MISSING:
+        return MISSING[type_]
     parts = type_.split("::")
     return MISSING.get(parts[1]) if len(parts) == 3 and parts[0] == "AWS" else None
 
@@ -135,6 +167,7 @@ class InertResource:
     type: str
     physical_id: str
     notes: tuple[str, ...] = ()
+    answers: tuple[tuple[str, str], ...] = ()      # attributes read from its properties (_answers)
 
 
 class Inert(Kind):
@@ -143,13 +176,14 @@ class Inert(Kind):
     listed = 95
 
     def names(self, entries: list[Entry], load: Load) -> tuple[dict[str, Any], Attributes]:
-        named: dict[str, str] = {}
+        named: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
         attributes: Attributes = {}
         for entry in entries:
             kind = INERT_TYPES[entry.type]
-            physical = _physical_id(entry, kind, load)
-            named[entry.logical_id] = physical
-            attributes.update(_attributes(entry.logical_id, entry.type, kind, physical, load.arns))
+            answers = _answers(entry, load)
+            physical = answers.get("Ref") or _physical_id(entry, kind, load)
+            named[entry.logical_id] = (physical, tuple(answers.items()))
+            attributes.update(_attributes(entry.logical_id, entry.type, kind, physical, load.arns, answers))
         return named, attributes
 
     def read(self, entries: list[Entry], named: dict[str, Any], load: Load) -> list[Any]:
@@ -161,21 +195,22 @@ class Inert(Kind):
                     resolve(value, load.scope)
                 except IntrinsicError as exc:
                     raise property_error(entry, IntrinsicError(f"property {key}: {exc.message}", exc.line)) from None
-            specs.append(InertResource(entry.logical_id, entry.line, entry.type, named[entry.logical_id]))
+            physical, answers = named[entry.logical_id]
+            specs.append(InertResource(entry.logical_id, entry.line, entry.type, physical, answers=answers))
         for type_ in dict.fromkeys(spec.type for spec in specs):
             same = [spec for spec in specs if spec.type == type_]
             kind = INERT_TYPES[type_]
             note = (f"{type_} ({', '.join(s.logical_id for s in same)}) accepted and not deployed: on AWS it "
                     f"{kind.aws}; {kind.instead}")
-            specs[specs.index(same[0])] = InertResource(same[0].logical_id, same[0].line, type_,
-                                                        same[0].physical_id, (note,))
+            specs[specs.index(same[0])] = dataclasses.replace(same[0], notes=(note,))
         return specs
 
     def warnings(self, spec: InertResource) -> list[str]:
         return list(spec.notes)
 
     def attributes(self, spec: InertResource, arns: Arns) -> Attributes:
-        return _attributes(spec.logical_id, spec.type, INERT_TYPES[spec.type], spec.physical_id, arns)
+        return _attributes(spec.logical_id, spec.type, INERT_TYPES[spec.type], spec.physical_id, arns,
+                           dict(spec.answers))
 
 
 def _physical_id(entry: Entry, kind: _Type, load: Load) -> str:
@@ -190,14 +225,62 @@ def _physical_id(entry: Entry, kind: _Type, load: Load) -> str:
     seed = f"{load.region}:{load.account}:{load.stack}:{entry.logical_id}"
     if entry.type in _EC2_PREFIX:
         return f"{_EC2_PREFIX[entry.type]}-{hashlib.sha256(seed.encode()).hexdigest()[:17]}"
+    if entry.type in _SHORT_IDS:            # API Gateway's ids: ten lowercase letters and digits
+        return hashlib.sha256(seed.encode()).hexdigest()[:10]
     if kind.ref == "id":
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cumulo:{seed}"))
     suffix = hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
     return f"{load.stack}-{entry.logical_id}-{suffix}"
 
 
-def _attributes(logical_id: str, type_: str, kind: _Type, physical: str, arns: Arns) -> Attributes:
-    arn = kind.arn.format(region=arns.region, account=arns.account, name=physical) if kind.arn else None
+_SHORT_IDS = ("AWS::ApiGateway::ClientCertificate", "AWS::ApiGateway::VpcLink", "AWS::ApiGatewayV2::VpcLink")
+_CONSUMER_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
+_USER_PATH = re.compile(r"/|/[\x21-\x7e]{0,510}/")
+
+
+def _resolved(entry: Entry, key: str, load: Load) -> Any:
+    if key not in entry.properties:
+        return NO_VALUE
+    try:
+        return resolve(entry.properties[key], load.scope)
+    except IntrinsicError as exc:
+        raise property_error(entry, IntrinsicError(f"property {key}: {exc.message}", exc.line)) from None
+
+
+def _answers(entry: Entry, load: Load) -> dict[str, str]:
+    """Attributes a type answers from its properties: an IAM user's ARN with its ``Path``; a stream consumer's
+    ARN (its stream's, ``/consumer/<name>:<creation time>``), name, stream and creation time."""
+    if entry.type == "AWS::IAM::User":
+        path = _resolved(entry, "Path", load)
+        path = "/" if path is NO_VALUE else to_str(path)
+        if not _USER_PATH.fullmatch(path):
+            raise property_error(entry, IntrinsicError(f"property Path: '{path}' must begin and end with /"))
+        return {"Path": path}
+    if entry.type != "AWS::Kinesis::StreamConsumer":
+        return {}
+    stream, name = _resolved(entry, "StreamARN", load), _resolved(entry, "ConsumerName", load)
+    if stream is NO_VALUE or name is NO_VALUE:
+        raise property_error(entry, IntrinsicError("properties StreamARN and ConsumerName are required"))
+    stream, name = to_str(stream), to_str(name)
+    if not re.fullmatch(r"arn:aws[a-z-]*:kinesis:[^:]*:\d{12}:stream/[a-zA-Z0-9_.-]+", stream):
+        raise property_error(entry, IntrinsicError(f"property StreamARN: '{stream}' is not a Kinesis stream ARN "
+                                                   "(e.g. !GetAtt MyStream.Arn)"))
+    if not _CONSUMER_NAME.fullmatch(name):
+        raise property_error(entry, IntrinsicError(f"property ConsumerName: '{name}' must be 1 to 128 letters, "
+                                                   "digits, '_', '.' or '-'"))
+    # The creation time in the ARN, as Kinesis writes it: the same on every deploy of the stack (nothing is recorded).
+    seed = f"{load.region}:{load.account}:{load.stack}:{entry.logical_id}:{stream}:{name}"
+    created = 1_577_836_800 + int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16) % 157_766_400
+    arn = f"{stream}/consumer/{name}:{created}"
+    return {"Ref": arn, "ConsumerARN": arn, "ConsumerName": name, "StreamARN": stream, "ConsumerStatus": "ACTIVE",
+            "ConsumerCreationTimestamp": datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _attributes(logical_id: str, type_: str, kind: _Type, physical: str, arns: Arns,
+                given: dict[str, str] | None = None) -> Attributes:
+    given = given or {}
+    arn = kind.arn.format(region=arns.region, account=arns.account, name=physical,
+                          path=given.get("Path", "/")) if kind.arn else None
     out: Attributes = {(logical_id, "Ref"): arn if kind.ref == "arn" and arn else physical}
     if arn:
         out[(logical_id, "Arn")] = arn
@@ -206,7 +289,8 @@ def _attributes(logical_id: str, type_: str, kind: _Type, physical: str, arns: A
         "PublicIp": lambda: "192.0.2.1", "GroupARN": lambda: arn or physical, "RuleARN": lambda: arn or physical,
         "RepositoryUri": lambda: f"{arns.account}.dkr.ecr.{arns.region}.amazonaws.com/{physical}"}
     for attribute in kind.attributes:
-        out[(logical_id, attribute)] = answers.get(attribute, lambda: physical)()
+        out[(logical_id, attribute)] = given[attribute] if attribute in given else answers.get(attribute,
+                                                                                              lambda: physical)()
     if type_ == "AWS::EC2::VPC":
         out[(logical_id, "DefaultSecurityGroup")] = "sg-" + physical.removeprefix("vpc-")
     return out

@@ -4,7 +4,9 @@ retention; types whose absence would make the application wrong are refused with
 from __future__ import annotations
 
 import hashlib
+import re
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,151 @@ def test_a_log_groups_retention_prunes_its_function_log(cumulo: Cumulo, tmp_path
         ("/aws/lambda/shop-Orders", "delete")]
     assert cumulo.store.query_logs("shop-Orders") == []
     assert cumulo.store.list_documents("log-group") == []
+
+
+# --- types with no local meaning, as templates write them: API Gateway's certificates and VPC links, IAM users,
+# Kinesis consumers (the consumer's mapping: tests/integration/test_deploy_streams.py) ---------------------------
+
+EDGES = """\
+  BackendCert:
+    Type: AWS::ApiGateway::ClientCertificate
+    Properties: {Description: presented to the legacy backend}
+  RestLink:
+    Type: AWS::ApiGateway::VpcLink
+    Properties:
+      Name: legacy
+      TargetArns: [arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/legacy/50dc6c495c0c9188]
+  HttpLink:
+    Type: AWS::ApiGatewayV2::VpcLink
+    Properties: {Name: legacy-http, SubnetIds: [subnet-0a1b2c3d]}
+  Deployer:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: ci-deployer
+      Path: /ci/
+      Policies:
+        - PolicyName: deploy
+          PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "lambda:*", Resource: "*"}]}
+  Reporter:
+    Type: AWS::IAM::User
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {Name: clicks}
+  FanOut:
+    Type: AWS::Kinesis::StreamConsumer
+    Properties: {StreamARN: !GetAtt Clicks.Arn, ConsumerName: reader}
+Outputs:
+  Cert: {Value: !Ref BackendCert}
+  CertId: {Value: !GetAtt BackendCert.ClientCertificateId}
+  RestLink: {Value: !Ref RestLink}
+  RestLinkId: {Value: !GetAtt RestLink.VpcLinkId}
+  HttpLink: {Value: !Ref HttpLink}
+  HttpLinkId: {Value: !GetAtt HttpLink.VpcLinkId}
+  User: {Value: !Ref Deployer}
+  UserArn: {Value: !GetAtt Deployer.Arn}
+  Reporter: {Value: !Ref Reporter}
+  ReporterArn: {Value: !GetAtt Reporter.Arn}
+  Consumer: {Value: !Ref FanOut}
+  ConsumerArn: {Value: !GetAtt FanOut.ConsumerARN}
+  ConsumerName: {Value: !GetAtt FanOut.ConsumerName}
+  ConsumerStream: {Value: !GetAtt FanOut.StreamARN}
+  ConsumerStatus: {Value: !GetAtt FanOut.ConsumerStatus}
+  ConsumerCreated: {Value: !GetAtt FanOut.ConsumerCreationTimestamp}
+"""
+
+
+def test_certificates_vpc_links_users_and_consumers_answer_ref_and_get_att_as_aws(tmp_path: Path) -> None:
+    path = _template(tmp_path, EDGES)
+    outputs = resolve_outputs(load_template(path, stack_name="shop", account_id="111122223333"))
+    for ref, attribute in (("Cert", "CertId"), ("RestLink", "RestLinkId"), ("HttpLink", "HttpLinkId")):
+        assert re.fullmatch(r"[a-z0-9]{10}", outputs[ref]) and outputs[attribute] == outputs[ref]
+    assert len({outputs["Cert"], outputs["RestLink"], outputs["HttpLink"]}) == 3
+    assert (outputs["User"], outputs["UserArn"]) == ("ci-deployer", "arn:aws:iam::111122223333:user/ci/ci-deployer")
+    assert re.fullmatch(r"shop-Reporter-[0-9A-F]{12}", outputs["Reporter"])
+    assert outputs["ReporterArn"] == f"arn:aws:iam::111122223333:user/{outputs['Reporter']}"
+    stream = "arn:aws:kinesis:us-east-1:111122223333:stream/clicks"
+    created = int(outputs["Consumer"].rsplit(":", 1)[1])
+    assert outputs["Consumer"] == outputs["ConsumerArn"] == f"{stream}/consumer/reader:{created}"
+    assert (outputs["ConsumerName"], outputs["ConsumerStream"], outputs["ConsumerStatus"]) == ("reader", stream, "ACTIVE")
+    assert outputs["ConsumerCreated"] == datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert resolve_outputs(load_template(path, stack_name="shop", account_id="111122223333")) == outputs
+
+
+def test_certificates_vpc_links_users_and_consumers_warn_once_each(cumulo: Cumulo, tmp_path: Path) -> None:
+    result = deploy(cumulo, _template(tmp_path, EDGES), stack_name="shop", dry_run=True)
+    accepted = sorted(w for w in result.warnings if "accepted and not deployed" in w)
+    assert accepted == [
+        "AWS::ApiGateway::ClientCertificate (BackendCert) accepted and not deployed: on AWS it gives a stage a "
+        "certificate to present to its HTTP backends, so they can tell requests come from API Gateway; Cumulo's "
+        "gateway calls HTTP backends without a client certificate (a backend that requires one refuses them): "
+        "nothing is made",
+        "AWS::ApiGateway::VpcLink (RestLink) accepted and not deployed: on AWS it connects private integrations "
+        "(ConnectionType VPC_LINK) to network load balancers in a VPC; Cumulo has no VPCs: no link is made, and an "
+        "integration through it is sent to its Uri as any HTTP integration is (it reaches a backend only if that "
+        "address answers from this machine)",
+        "AWS::ApiGatewayV2::VpcLink (HttpLink) accepted and not deployed: on AWS it connects HTTP APIs' private "
+        "integrations (ConnectionType VPC_LINK) to load balancers or Cloud Map services in a VPC; Cumulo has no "
+        "VPCs: no link is made (an integration through it to a listener or Cloud Map ARN is refused, naming its "
+        "route)",
+        "AWS::IAM::User (Deployer, Reporter) accepted and not deployed: on AWS it creates a user that people or "
+        "programs sign requests as, with its own access keys and policies; Cumulo has no IAM users (requests are "
+        "signed with the account's keys or roles' sessions): no user is made, its Policies, ManagedPolicyArns and "
+        "Groups grant nothing, and AWS::IAM::AccessKey is refused",
+        "AWS::Kinesis::StreamConsumer (FanOut) accepted and not deployed: on AWS it registers an enhanced fan-out "
+        "consumer: its own read throughput from every shard, records pushed to it; Cumulo's Kinesis has no "
+        "registered consumers: none is made, and a Lambda event source mapping given its ARN reads the stream "
+        "itself (sharing the stream's read throughput): the function receives the same records"]
+    assert [(c.kind, c.function) for c in result.changes] == [("stream", "clicks")]     # nothing else is made
+
+
+@pytest.mark.parametrize(("resource", "match"), [
+    ("  Key:\n    Type: AWS::IAM::AccessKey\n    Properties: {UserName: ci}\n",
+     r"^ValidationError: Resource Key \(line 3\): resource type 'AWS::IAM::AccessKey' is not supported: Cumulo has "
+     r"no IAM users: a key of one would sign requests as nobody Cumulo knows \(sign with the account's keys, or a "
+     r"role's session from AssumeRole\)"),
+    ("  C:\n    Type: AWS::Kinesis::StreamConsumer\n    Properties: {ConsumerName: reader}\n",
+     r"Resource C \(line 3\): properties StreamARN and ConsumerName are required"),
+    ("  C:\n    Type: AWS::Kinesis::StreamConsumer\n    Properties: {StreamARN: clicks, ConsumerName: reader}\n",
+     r"Resource C \(line 3\): property StreamARN \(line 5\): 'clicks' is not a Kinesis stream ARN"),
+    ("  U:\n    Type: AWS::IAM::User\n    Properties: {Path: ci}\n",
+     r"Resource U \(line 3\): property Path \(line 5\): 'ci' must begin and end with /"),
+])
+def test_access_keys_are_refused_and_consumers_and_users_checked(tmp_path: Path, resource: str, match: str) -> None:
+    with pytest.raises(TemplateError, match=match):
+        load_template(_template(tmp_path, resource))
+
+
+PRIVATE_HTTP_API = """\
+  Link:
+    Type: AWS::ApiGatewayV2::VpcLink
+    Properties: {Name: legacy, SubnetIds: [subnet-0a1b2c3d]}
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: shop, ProtocolType: HTTP}
+  Private:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: HTTP_PROXY
+      IntegrationMethod: ANY
+      ConnectionType: VPC_LINK
+      ConnectionId: !Ref Link
+      IntegrationUri: arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/legacy/50dc6c495c0c9188/0467ef3c8400ae65
+      PayloadFormatVersion: '1.0'
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: "ANY /legacy/{proxy+}", Target: !Sub "integrations/${Private}"}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Api, StageName: $default, AutoDeploy: true}
+"""
+
+
+def test_an_http_api_route_through_a_vpc_link_is_refused_naming_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    """A private integration's backend is a load balancer's listener in a VPC: nothing on this machine answers
+    for it, so the route would have no backend; the deploy says which route and why."""
+    with pytest.raises(TemplateError, match=r"route ANY /legacy/\{proxy\+\}: ConnectionType VPC_LINK reaches "
+                                            r"'arn:aws:elasticloadbalancing:.*:listener/app/legacy/.*', a load "
+                                            r"balancer's listener or a Cloud Map service in a VPC, which Cumulo "
+                                            r"cannot reach \(it has no VPCs\): the route would have no backend"):
+        deploy(cumulo, _template(tmp_path, PRIVATE_HTTP_API), stack_name="shop", dry_run=True)

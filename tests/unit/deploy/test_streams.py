@@ -165,8 +165,6 @@ def test_two_streams_may_not_share_a_name(tmp_path: Path) -> None:
     ("{Stream: !GetAtt S.Arn, StartingPosition: OLDEST}", r"property StartingPosition: must be TRIM_HORIZON, LATEST"),
     ("{Stream: !Ref S, StartingPosition: LATEST}", r"property Stream: must be a Kinesis stream ARN"),
     ("{Stream: !GetAtt S.Nope, StartingPosition: LATEST}", r"Fn::GetAtt S.Nope: resource S has no attribute 'Nope'"),
-    ("{Stream: !Join ['', [!GetAtt S.Arn, /consumer/c:1]], StartingPosition: LATEST}",
-     r"property Stream: stream consumers \(enhanced fan-out\) are not supported"),
     ("{Stream: !GetAtt S.Arn, StartingPosition: AT_TIMESTAMP}", r"property StartingPositionTimestamp is required"),
     ("{Stream: !GetAtt S.Arn, StartingPosition: LATEST, StartingPositionTimestamp: 5}",
      r"property StartingPositionTimestamp: only goes with StartingPosition AT_TIMESTAMP"),
@@ -203,3 +201,25 @@ def test_kinesis_event_notes(tmp_path: Path) -> None:
     template = _load(tmp_path, FN.rstrip(" ") + "          Events:\n            E: {Type: Kinesis, Properties: "
                      "{Stream: !GetAtt S.Arn, StartingPosition: LATEST, KmsKeyArn: 'arn:aws:kms:k'}}\n")
     assert template.function("Fn").notes == ["event E: KmsKeyArn ignored: nothing is encrypted with a KMS key"]
+
+
+def test_a_kinesis_event_on_a_stream_consumer_reads_its_stream(tmp_path: Path) -> None:
+    """SAM's Kinesis event given a consumer's ARN (enhanced fan-out): Cumulo registers no consumers, so the
+    mapping reads the consumer's stream."""
+    template = _load(tmp_path, """
+    Resources:
+      Clicks:
+        Type: AWS::Kinesis::Stream
+        Properties: {Name: clicks}
+      FanOut:
+        Type: AWS::Kinesis::StreamConsumer
+        Properties: {StreamARN: !GetAtt Clicks.Arn, ConsumerName: reader}
+      Fn:
+        Type: AWS::Serverless::Function
+        Properties:
+          Events:
+            Read:
+              Type: Kinesis
+              Properties: {Stream: !GetAtt FanOut.ConsumerARN, StartingPosition: LATEST}
+    """)
+    assert template.function("Fn").mappings == [StreamMappingSpec("Read", ARN + "clicks", "LATEST")]
