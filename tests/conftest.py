@@ -5,6 +5,11 @@ the capability it lacks in brackets at the start of its reason (``pytest.skip("[
 memory cgroup here")``). ``CUMULO_REQUIRE`` lists capabilities this machine must have
 (``CUMULO_REQUIRE=root,namespace,cgroup,node``; ``.ci/run`` sets what CI's machine provides): such
 a skip of a required capability is reported as a failure, so coverage cannot disappear unnoticed.
+
+Both store backends: a test module marked ``pytestmark = pytest.mark.both_stores`` runs each of its
+tests that reach a store through ``new_store`` (the ``cumulo`` fixture does, and so do the server
+fixtures of such modules) twice, ``[sqlite]`` and ``[postgresql]``, the second on fresh databases
+of this process's throw-away PostgreSQL cluster (``postgres``). Other modules run on SQLite only.
 """
 
 from __future__ import annotations
@@ -64,6 +69,16 @@ _REQUIRED = pytest.StashKey[set]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REQUIRED] = required_capabilities()
+    config.addinivalue_line("markers", "both_stores: each test of the module that uses new_store (or cumulo) "
+                                       "runs on SQLite and on PostgreSQL ([sqlite], [postgresql])")
+
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store_backend", STORE_BACKENDS, indirect=True, scope="module")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -102,14 +117,30 @@ def postgres() -> Iterator["Cluster"]:
     cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The store this module's tests run on: sqlite, or (modules marked both_stores) each in turn."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module")
+def new_store(store_backend: str, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Makes a store for one Cumulo (one home and its master key): "" (SQLite files under the home)
+    or, on PostgreSQL, the URL of a new empty database (``--store`` / ``CUMULO_STORE``)."""
+    if store_backend == "sqlite":
+        return lambda: ""
+    cluster: Cluster = request.getfixturevalue("postgres")
+    return cluster.fresh_database
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
 @pytest.fixture
-def cumulo(home: Path) -> Iterator[Cumulo]:
-    with Cumulo(home=home) as c:
+def cumulo(home: Path, new_store: Callable[[], str]) -> Iterator[Cumulo]:
+    with Cumulo(home=home, store=new_store() or None) as c:
         yield c
 
 

@@ -9,6 +9,8 @@ from cumulo.errors import (
     InvalidParameterValueException, PreconditionFailedException, ResourceConflictException, ResourceNotFoundException, ValidationException,
 )
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture
 def versions(cumulo: Cumulo, deploy, make_code) -> str:

@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_sqs import sqs_client
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 # A function that records every event it sees in a queue named by its environment, and
 # fails when the event says so (or as many times as it says).
 RECORDER = """
@@ -39,9 +41,9 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
     srv = CumuloServer(tmp_path_factory.mktemp("async") / "home", env={
-        "CUMULO_ASYNC_RETRY_DELAY_S": "0.3", "CUMULO_ASYNC_THROTTLE_BACKOFF_S": "0.05"})
+        "CUMULO_ASYNC_RETRY_DELAY_S": "0.3", "CUMULO_ASYNC_THROTTLE_BACKOFF_S": "0.05"}, store=new_store())
     try:
         yield srv
     finally:

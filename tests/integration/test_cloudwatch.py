@@ -13,13 +13,15 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer
 from tests.integration.test_stepfunctions import states_role
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 AWS = Path(sys.executable).parent / "aws"
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -47,9 +49,9 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
     s = CumuloServer(tmp_path_factory.mktemp("cw") / "home", "--iam", "off", "--metrics-port", "0",
-                     env={"CUMULO_METRICS_INTERVAL_S": "1"})
+                     env={"CUMULO_METRICS_INTERVAL_S": "1"}, store=new_store())
     yield s
     s.close()
 
@@ -311,7 +313,7 @@ def test_a_prometheus_scrape_and_cumulo_stats(server: CumuloServer) -> None:
 
     time.sleep(1.5)                                     # the server flushes each second here
     done = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "stats", "--since", "1h"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env=server.cli_env)
     assert done.returncode == 0, done.stderr
     (row,) = [line.split() for line in done.stdout.splitlines() if line.startswith("counted ")]
     assert row[1:3] == ["4", "1"] and float(row[-1]) > 0

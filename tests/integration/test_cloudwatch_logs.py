@@ -17,13 +17,15 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.awscli_v2 import aws_v2
 from tests.integration.test_server import CumuloServer
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 AWS = Path(sys.executable).parent / "aws"          # the AWS CLI v1 of the dev extra
 ACCOUNT = "000000000000"
@@ -47,8 +49,8 @@ def _zip(text: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("logs") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("logs") / "home", store=new_store())
     yield s
     s.close()
 

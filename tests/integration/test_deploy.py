@@ -12,6 +12,8 @@ from cumulo import Cumulo
 from cumulo.deploy.engine import deploy
 from cumulo.errors import CumuloError, InvalidParameterValueException, ResourceNotFoundException
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-sam"
 
 

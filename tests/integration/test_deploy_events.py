@@ -19,6 +19,8 @@ from cumulo.deploy.queues import queue_name_for
 from cumulo.deploy.template import TemplateError
 from cumulo.errors import CumuloError, ResourceNotFoundException
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 HANDLER = "import json\n\ndef handler(event, context):\n    print('order', event['detail']['id'])\n"
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

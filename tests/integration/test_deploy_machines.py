@@ -19,6 +19,8 @@ from cumulo.deploy.machines import machine_name_for
 from cumulo.deploy.template import TemplateError
 from cumulo.errors import CumuloError
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 HANDLER = "def handler(event, context):\n    return {'doubled': event['n'] * 2}\n"
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

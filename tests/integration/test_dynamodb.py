@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
@@ -23,12 +23,14 @@ from tests.integration.test_async import drain
 from tests.integration.test_server import CumuloServer, unique
 from tests.integration.test_stepfunctions import states_role
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 AWS = Path(sys.executable).parent / "aws"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("dynamodb") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("dynamodb") / "home", store=new_store())
     try:
         yield srv
     finally:

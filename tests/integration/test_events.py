@@ -16,10 +16,12 @@ from tests.integration.test_async import RECORDER, drain, queue_arn
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_sqs import sqs_client
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("events") / "home", env={"CUMULO_EVENTS_RETRY_BASE_S": "0.1"})
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("events") / "home", env={"CUMULO_EVENTS_RETRY_BASE_S": "0.1"}, store=new_store())
     try:
         yield srv
     finally:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
@@ -23,6 +23,8 @@ from botocore.exceptions import ClientError
 
 from cumulo.iam import tokens
 from tests.integration.test_server import CumuloServer
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 ACCOUNT = "000000000000"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -39,8 +41,8 @@ SQS_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("identity") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("identity") / "home", store=new_store())
     yield s
     s.close()
 
@@ -174,9 +176,25 @@ def test_get_session_token_is_for_long_term_keys(server: CumuloServer) -> None:
 
 # -- temporary credentials: expired, forged, revoked ---------------------------------------------
 
+_KEYS: dict[str, bytes] = {}
+
+
+def sts_key(server: CumuloServer) -> bytes:
+    """The server's own session key: the file of its home, or (on PostgreSQL) the one the database
+    holds sealed for every node, read as another node would."""
+    if not server.store:
+        return (server.home / "sts.key").read_bytes()
+    if server.store not in _KEYS:
+        from cumulo import Cumulo
+
+        with Cumulo(home=server.home, store=server.store) as node:
+            _KEYS[server.store] = node.identity.sessions.key
+    return _KEYS[server.store]
+
+
 def forged(server: CumuloServer, **changes: Any) -> dict[str, str]:
-    """A session signed with this server's own key (read from its home), with ``changes``."""
-    key = (server.home / "sts.key").read_bytes()
+    """A session signed with this server's own key, with ``changes``."""
+    key = sts_key(server)
     now = int(time.time())
     fields: dict[str, Any] = {"account": ACCOUNT, "role_arn": f"arn:aws:iam::{ACCOUNT}:role/anything",
                               "role_id": "", "session_name": "s", "issued": now - 7200, "expires": now + 3600}
@@ -187,7 +205,14 @@ def forged(server: CumuloServer, **changes: Any) -> dict[str, str]:
 
 def test_the_server_key_is_private(server: CumuloServer) -> None:
     client(server, "sts").get_session_token()
-    assert (server.home / "sts.key").stat().st_mode & 0o777 == 0o600
+    if not server.store:
+        assert (server.home / "sts.key").stat().st_mode & 0o777 == 0o600
+        return
+    import psycopg      # on PostgreSQL the database holds it for every node, sealed with the master key
+
+    with psycopg.connect(server.store) as db:
+        (kept,) = db.execute("SELECT value FROM shared_keys WHERE name = 'sts'").fetchone()
+    assert sts_key(server) not in bytes(kept) and len(bytes(kept)) > len(sts_key(server))
 
 
 @pytest.mark.parametrize("service, code", [
@@ -367,7 +392,7 @@ def test_a_sessions_permissions_are_its_roles_policies(server: CumuloServer) -> 
 def test_cumulo_iam_beside_a_running_server_changes_what_sessions_may_do(server: CumuloServer) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(server.home), "iam", *args],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, env=server.cli_env)
 
     made = cli("create-role", "from-cli", "--trust", trust(OWNER))
     assert made.returncode == 0, made.stderr

@@ -14,13 +14,15 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tests.integration.test_server import CumuloServer
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 AWS = Path(sys.executable).parent / "aws"
 ACCOUNT = "000000000000"
@@ -37,8 +39,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("kms") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("kms") / "home", store=new_store())
     yield s
     s.close()
 

@@ -8,7 +8,7 @@ principal or a grantee allowed to) and revoked; bad input gets KMS's errors."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,12 +16,14 @@ from botocore.exceptions import ClientError
 from tests.integration.test_kms_policies import ACCOUNT, _code, _role
 from tests.integration.test_server import CumuloServer
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 NOTHING = [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]     # no KMS permission at all
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("kms-grants") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("kms-grants") / "home", store=new_store())
     yield s
     s.close()
 

@@ -8,7 +8,7 @@ Reading a SecureString under a customer key ``WithDecryption``, and a secret kep
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
@@ -17,14 +17,16 @@ from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 ACCOUNT = "000000000000"
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
     "AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("kms-policies") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("kms-policies") / "home", store=new_store())
     yield s
     s.close()
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from cumulo import Cumulo
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 CHATTY = """
 import time
@@ -52,11 +56,12 @@ def test_partial_last_line_and_stderr_are_kept(cumulo: Cumulo, deploy) -> None:
     assert lines[lines.index("to stderr") + 1] == "no newline"
 
 
-def test_logs_persist_and_filter_by_time(home, make_code) -> None:
-    with Cumulo(home=home) as c:
+def test_logs_persist_and_filter_by_time(home, make_code, new_store) -> None:
+    store = new_store() or None     # the same store again after the restart
+    with Cumulo(home=home, store=store) as c:
         c.create_function("p", make_code(app="def handler(e, c):\n    print('kept')\n"), "app.handler")
         rid = c.invoke("p").request_id
-    with Cumulo(home=home) as c:
+    with Cumulo(home=home, store=store) as c:
         records = c.get_logs("p")
         assert any(r.message == "kept" and r.request_id == rid for r in records)
         assert c.get_logs("p", since_ms=int(time.time() * 1000) + 60_000) == []

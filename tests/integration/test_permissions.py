@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from test_server import CumuloServer, create, error_of, lam, server, unique  # noqa: F401
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 ACCOUNT = "000000000000"
 
 

@@ -9,25 +9,28 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 AWS = Path(sys.executable).parent / "aws"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("s3") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("s3") / "home", store=new_store())
     yield s
     s.close()
 
@@ -39,7 +42,8 @@ def s3(server: CumuloServer) -> Any:
 
 @pytest.fixture
 def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
-    name = "b-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
+    # the test's name, its parameters ([postgresql]) too, as a bucket name may spell it
+    name = "b-" + re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-")
     s3.create_bucket(Bucket=name)
     return name
 

@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 from tests.integration.test_s3 import AWS, bucket, s3, server  # noqa: F401  (the fixtures)
 from tests.integration.test_server import CumuloServer
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def error(call: Any) -> tuple[str, int, dict[str, Any], dict[str, str]]:
     with pytest.raises(ClientError) as caught:

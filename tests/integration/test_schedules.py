@@ -13,6 +13,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from cumulo import Cumulo
 from cumulo.errors import ValidationException
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 PRINTER = """
 import json
 def handler(event, context):

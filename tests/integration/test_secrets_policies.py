@@ -7,17 +7,19 @@ access back."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from tests.integration.test_kms_policies import ACCOUNT, _code, _role
 from tests.integration.test_server import CumuloServer
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("secret-policies") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("secret-policies") / "home", store=new_store())
     yield s
     s.close()
 

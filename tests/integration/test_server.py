@@ -58,8 +58,14 @@ def handler(event, context):
 class CumuloServer:
     """A ``cumulo up`` process. Its stderr is drained by a thread so the server never blocks on a full pipe."""
 
-    def __init__(self, home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None,
+                 store: str = "") -> None:
+        """``store``: a PostgreSQL database's URL (``--store``; the ``new_store`` fixture makes one), or
+        "" for SQLite files under ``home``."""
         self.home = home
+        self.store = store
+        if store:
+            args = (*args, "--store", store)
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0", "--console-port", "0",
@@ -94,6 +100,12 @@ class CumuloServer:
             endpoint = endpoint or (m.group(1) if (m := ANNOUNCED.search(line)) else None)
             credentials = credentials or (m.groups() if (m := CREDENTIALS.search(line)) else None)
         return endpoint, credentials[0], credentials[1]
+
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """The environment of a ``cumulo --home <home> …`` command on this server's store (as a user
+        of ``--store`` gives it: ``CUMULO_STORE``)."""
+        return {**os.environ, **({"CUMULO_STORE": self.store} if self.store else {})}
 
     @property
     def output(self) -> str:
@@ -190,8 +202,8 @@ def error_of(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("server") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("server") / "home", store=new_store())
     try:
         yield srv
     finally:

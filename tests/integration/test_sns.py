@@ -11,13 +11,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.test_s3_notifications import receive
 from tests.integration.test_server import CumuloServer
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 AWS = Path(sys.executable).parent / "aws"
 FORWARD = """
@@ -29,8 +31,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    s = CumuloServer(tmp_path_factory.mktemp("sns") / "home", "--iam", "off")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    s = CumuloServer(tmp_path_factory.mktemp("sns") / "home", "--iam", "off", store=new_store())
     yield s
     s.close()
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.client import BaseClient
@@ -19,10 +19,12 @@ from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer, unique
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("sqs") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("sqs") / "home", store=new_store())
     try:
         yield srv
     finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
@@ -17,6 +18,8 @@ from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_sqs import sqs_client
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 WORKER = """
 class NotReady(Exception):
@@ -43,8 +46,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("sfn") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("sfn") / "home", store=new_store())
     try:
         yield srv
     finally:
@@ -398,9 +401,10 @@ def test_event_bus_rule_starts_an_execution(sfn: BaseClient, server: CumuloServe
     events.close()
 
 
-def cumulo_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cumulo_cli(home: Path, *args: str, store: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), *args], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+                          text=True, stdin=subprocess.DEVNULL, timeout=60,
+                          env={**os.environ, **({"CUMULO_STORE": store} if store else {})})
 
 
 def test_cli_start_wait_exits_1_with_error_and_cause_when_the_execution_fails(server: CumuloServer, function: str,
@@ -413,18 +417,21 @@ def test_cli_start_wait_exits_1_with_error_and_cause_when_the_execution_fails(se
         "Type": "Task", "Resource": function, "End": True}}}))
     names = {kind: unique(kind) for kind in ("failing", "passing", "express")}
     for kind, definition in (("failing", failing), ("passing", passing)):
-        assert cumulo_cli(server.home, "states", "create", names[kind], str(definition)).returncode == 0
-    assert cumulo_cli(server.home, "states", "create", names["express"], str(failing), "--express").returncode == 0
+        assert cumulo_cli(server.home, "states", "create", names[kind], str(definition),
+                          store=server.store).returncode == 0
+    assert cumulo_cli(server.home, "states", "create", names["express"], str(failing), "--express",
+                      store=server.store).returncode == 0
 
-    failed = cumulo_cli(server.home, "states", "start", names["failing"], "--wait")
+    failed = cumulo_cli(server.home, "states", "start", names["failing"], "--wait", store=server.store)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     desc = json.loads(failed.stdout)                                   # describe-execution's document, as before
     assert desc["status"] == "FAILED" and desc["error"] == "ValueError"
     assert "FAILED" in failed.stderr and "error: ValueError" in failed.stderr
     assert "cause: " in failed.stderr and "bad input 7" in failed.stderr
-    express = cumulo_cli(server.home, "states", "start", names["express"])
+    express = cumulo_cli(server.home, "states", "start", names["express"], store=server.store)
     assert express.returncode == 1 and "error: ValueError" in express.stderr, express.stdout + express.stderr
-    succeeded = cumulo_cli(server.home, "states", "start", names["passing"], "--input", '{"n": 2}', "--wait")
+    succeeded = cumulo_cli(server.home, "states", "start", names["passing"], "--input", '{"n": 2}', "--wait",
+                           store=server.store)
     assert succeeded.returncode == 0, succeeded.stderr
     assert json.loads(json.loads(succeeded.stdout)["output"]) == {"doubled": 4} and succeeded.stderr == ""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from botocore.client import BaseClient
@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_stepfunctions import finished, machine
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 FLAKY = """
 import os
@@ -25,8 +27,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("redrive") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("redrive") / "home", store=new_store())
     try:
         yield srv
     finally:
@@ -166,9 +168,9 @@ def test_cumulo_states_redrive(server: CumuloServer, sfn: BaseClient) -> None:
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     assert finished(sfn, execution)["status"] == "FAILED"
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"FIXED": "1"}})
-    done = cumulo_cli(server.home, "states", "redrive", execution)
+    done = cumulo_cli(server.home, "states", "redrive", execution, store=server.store)
     assert done.returncode == 0 and done.stdout.strip().endswith("Z") and done.stderr == "", done.stderr
     assert finished(sfn, execution)["status"] == "SUCCEEDED"
-    again = cumulo_cli(server.home, "states", "redrive", execution)
+    again = cumulo_cli(server.home, "states", "redrive", execution, store=server.store)
     assert again.returncode != 0 and "ExecutionNotRedrivable" in again.stderr
     lam.close()

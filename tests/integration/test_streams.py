@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from tests.integration.test_async import drain, queue_arn
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_sqs import sqs_client
+
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 # Records what it sees (decoded data, in order) and fails on any record whose data is "poison".
 STREAM_RECORDER = """
@@ -30,8 +32,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("streams") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("streams") / "home", store=new_store())
     try:
         yield srv
     finally:
