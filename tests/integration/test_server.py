@@ -101,6 +101,19 @@ class CumuloServer:
             credentials = credentials or (m.groups() if (m := CREDENTIALS.search(line)) else None)
         return endpoint, credentials[0], credentials[1]
 
+    def kept_at_rest(self) -> dict[str, bytes]:
+        """What this server's store keeps, by where: the files of its home but the master key, and on
+        PostgreSQL each table of its database (its rows as PostgreSQL's text: bytea in hex)."""
+        kept = {str(p): p.read_bytes() for p in self.home.rglob("*") if p.is_file() and p.name != "master.key"}
+        if self.store:
+            import psycopg
+
+            with psycopg.connect(self.store) as db:
+                for (table,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall():
+                    rows = db.execute(f'SELECT t::text FROM "{table}" t').fetchall()
+                    kept[f"table {table}"] = "\n".join(row[0] for row in rows).encode()
+        return kept
+
     @property
     def cli_env(self) -> dict[str, str]:
         """The environment of a ``cumulo --home <home> …`` command on this server's store (as a user
@@ -152,6 +165,13 @@ class CumuloServer:
         self._reader.join(30)
         if self.proc.stderr is not None and not self._reader.is_alive():
             self.proc.stderr.close()
+
+
+def holding(kept: dict[str, bytes], needle: bytes) -> list[str]:
+    """Where of ``kept`` (``CumuloServer.kept_at_rest``) ``needle`` is in the clear: as it is, or as
+    PostgreSQL's hex text of a bytea."""
+    return [where for where, data in kept.items()
+            if needle in data or (where.startswith("table ") and needle.hex().encode() in data)]
 
 
 def lambda_client(endpoint: str, key_id: str, secret: str, **config: Any) -> BaseClient:
