@@ -327,6 +327,17 @@ def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: A
         except CumuloError as exc:
             raise IntrinsicError(f"{where}: {exc.message}") from None
         return "", fields
+    if kind == "mock" and aws is not None:      # answered from the integration responses (gateway/integrations.py)
+        templates = aws.get("request_templates") or {}
+        mapping = {"request_templates": {str(k): str(v) for k, v in map_of(templates, "requestTemplates").items()},
+                   "passthrough": str(aws.get("passthrough") or "WHEN_NO_MATCH").upper(),
+                   "responses": aws.get("responses") or []}
+        fields = {"integration_type": "MOCK", "mapping": mapping}
+        try:
+            check_integration("MOCK", "", {}, "", "", mapping)
+        except CumuloError as exc:
+            raise IntrinsicError(f"{where}: {exc.message}") from None
+        return "", fields
     if kind in ("aws", "http") and aws is not None:
         templates = aws.get("request_templates") or {}
         mapping = {"request_templates": {str(k): str(v) for k, v in map_of(templates, "requestTemplates").items()},
@@ -344,7 +355,7 @@ def rest_integration(where: str, kind: str, uri: Any, method: Any, parameters: A
             raise IntrinsicError(f"{where}: {exc.message}") from None
         return (function_of_uri(fields["integration_uri"]) or "") if kind == "aws" else "", fields
     raise IntrinsicError(f"{where}: integration type {given or '?'} is not supported (Lambda proxy integrations, "
-                         "type aws_proxy to a function, http_proxy and http integrations and aws service "
+                         "type aws_proxy to a function, http_proxy, http and mock integrations and aws service "
                          "integrations are served)")
 
 

@@ -10,7 +10,9 @@ They are assembled into the same configuration an ``AWS::Serverless::Api`` gives
   a function's ``.../functions/<arn>/invocations``; a ``MOCK`` ``OPTIONS`` method's integration
   response headers are the API's CORS answer; ``AuthorizationType`` ``NONE`` or ``CUSTOM`` (with
   ``AuthorizerId``), ``ApiKeyRequired``; an ``HTTP_PROXY`` integration forwards to its ``Uri``
-  (``IntegrationHttpMethod``); ``AWS`` (service or non-proxy Lambda) and ``HTTP`` (non-proxy) integrations
+  (``IntegrationHttpMethod``; ``ConnectionType: VPC_LINK`` too: Cumulo has no VPCs, the ``Uri`` is called);
+  ``MOCK`` (other methods: answered from the integration responses), ``AWS`` (service or non-proxy Lambda)
+  and ``HTTP`` (non-proxy) integrations
   carry ``RequestParameters``, ``RequestTemplates``, ``PassthroughBehavior`` and ``IntegrationResponses``
   (docs/gateway.md, Integrations). ``AWS_IAM`` and Cognito authorization are refused, naming the method: its
   requests could not be answered as on AWS;

@@ -41,7 +41,7 @@ from cumulo.errors import CumuloError, ResourceNotFoundException, TooManyRequest
 from cumulo.gateway.access import AccessControl, discard_result
 from cumulo.gateway.cors import CorsConfig, apply_cors, is_preflight, preflight
 from cumulo.gateway.integrations import INTERNAL_ERROR_REST, PROXY_HOP_HEADERS, RestCall, Sources, map_parameters, \
-    proxy_url, rest_aws_call, rest_aws_response, rest_http_call, service_call, service_response
+    proxy_url, rest_aws_call, rest_aws_response, rest_http_call, rest_mock_response, service_call, service_response
 from cumulo.gateway.model import DEFAULT_STAGE, HttpApi, Route, Stage
 from cumulo.gateway.payload import (
     INTERNAL_ERROR, MALFORMED_V1, GatewayResponse, HttpRequest, event_v1, event_v2, response_v1, response_v2,
@@ -265,6 +265,10 @@ class Gateway:
             return await self._proxy(api, route, request, match, access)
         if route.integration_type == "HTTP":
             return await self._http(route, request, match, stage, access, context, admission.authorizer)
+        if route.integration_type == "MOCK":
+            return rest_mock_response(route.mapping, next((v for k, v in request.headers
+                                                           if k.lower() == "content-type"), ""),
+                                      request.request_id, _sources(request, match, stage, context, admission.authorizer))
         if route.integration_subtype or route.integration_type == "AWS":
             return await self._service(route, request, match, stage, access, context, admission.authorizer)
         incoming = _trace_header(request.headers)

@@ -34,7 +34,7 @@ from cumulo.gateway.model import SUBTYPE_PARAMETERS
 from cumulo.gateway.payload import INTERNAL_ERROR, GatewayResponse
 
 __all__ = ["Sources", "map_parameters", "service_call", "service_response", "proxy_url", "ACCESS_DENIED_TYPES",
-           "selection_expressions", "PROXY_HOP_HEADERS", "rest_request", "rest_http_call", "HttpCall",
+           "selection_expressions", "PROXY_HOP_HEADERS", "rest_request", "rest_http_call", "rest_mock_response", "HttpCall",
            "rest_aws_call", "rest_aws_response", "RestCall"]
 
 # "$request.body.a.b", "${request.header.x}", "$context.identity.sourceIp", "$stageVariables.v"
@@ -501,6 +501,31 @@ def rest_aws_response(call: RestCall, mapping: Mapping[str, Any], status: int, b
                 r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
             headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, str(value))]
     return GatewayResponse(code if 100 <= code <= 599 else 500, headers, body)
+
+
+def rest_mock_response(mapping: Mapping[str, Any], content_type: str, request_id: str,
+                       sources: Sources) -> GatewayResponse:
+    """A REST ``MOCK`` integration's answer, as API Gateway makes it with no backend: the request's mapping
+    template renders a JSON object whose ``statusCode`` selects the integration response (by its
+    ``selectionPattern``; none, or no template: the default one), whose parameters and template make the answer.
+    A request template that renders no JSON object is API Gateway's 500."""
+    found = rest_request({}, mapping, content_type, sources)
+    if isinstance(found, GatewayResponse):
+        return found
+    text = found[3].strip()
+    status = 200
+    if text:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return INTERNAL_ERROR_REST
+        if not isinstance(doc, dict):
+            return INTERNAL_ERROR_REST
+        try:
+            status = int(doc.get("statusCode", 200))
+        except (TypeError, ValueError):
+            return INTERNAL_ERROR_REST
+    return rest_aws_response(RestCall("mock", "", {}, True), mapping, status, b"", request_id, sources)
 
 
 def _response_source(source: str, backend_headers: list[tuple[str, str]], body: bytes) -> str | None:

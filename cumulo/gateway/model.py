@@ -106,13 +106,17 @@ _PASSTHROUGH = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 def check_integration(kind: str, subtype: str, parameters: dict[str, str], uri: str, method: str,
                       mapping: dict[str, Any] | None = None) -> None:
     """Refuse an integration API Gateway would refuse (CreateIntegration's checks), or one Cumulo cannot serve."""
-    if kind not in ("AWS_PROXY", "HTTP_PROXY", "AWS", "HTTP"):
-        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY, HTTP_PROXY, AWS or HTTP)")
+    if kind not in ("AWS_PROXY", "HTTP_PROXY", "AWS", "HTTP", "MOCK"):
+        raise BadRequestException(f"IntegrationType {kind!r} is not supported (AWS_PROXY, HTTP_PROXY, AWS, HTTP or "
+                                  "MOCK)")
     if not isinstance(parameters, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                    for k, v in parameters.items()):
         raise BadRequestException("RequestParameters must map names to strings")
     if kind == "AWS":
         _check_aws(uri, parameters, mapping or {})
+        return
+    if kind == "MOCK":           # REST APIs' answer from the integration responses alone (no backend)
+        _check_mapping(parameters, mapping or {})
         return
     if kind == "HTTP":           # REST APIs' non-proxy HTTP integration: a URL, with the AWS type's mappings
         if not uri.startswith(("http://", "https://")) or len(uri) > 2048:

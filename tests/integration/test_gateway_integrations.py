@@ -226,6 +226,16 @@ def test_a_private_integration_through_a_vpc_link_is_sent_to_its_uri(app: App) -
     assert status == 200 and headers["x-legacy"] == "yes" and json.loads(data)["path"] == "/behind-the-link"
 
 
+def test_a_mock_integration_answers_from_its_integration_responses(app: App) -> None:
+    """Type MOCK: no backend; the request template's statusCode selects the integration response, whose
+    parameters and template make the answer (API Gateway's example: an internal caller gets 200)."""
+    status, headers, data = app.request("GET", app.outputs["AppApiEndpoint"] + "/health?scope=internal")
+    assert (status, headers["cache-control"], headers["content-type"]) == (200, "no-store", "application/json")
+    assert json.loads(data) == {"status": "ok", "stage": "Prod", "scope": "internal"}
+    status, headers, data = app.request("GET", app.outputs["AppApiEndpoint"] + "/health?scope=outside")
+    assert (status, json.loads(data)) == (503, {"status": "not for you"}) and "cache-control" not in headers
+
+
 def test_rest_http_non_proxy_integrations(app: App) -> None:
     base = app.outputs["RestEndpoint"]
     status, headers, data = app.request("POST", base + "/orders/o%2F7/legacy?ignored=1", b'{"item": "pen", "qty": 3}',

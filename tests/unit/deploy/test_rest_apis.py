@@ -258,7 +258,7 @@ def test_plain_apigateway_resources_make_a_rest_api(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("values,message", [
-    ({"auth": "NONE", "type": "MOCK", "stage": "StageName: beta"}, r"ANY /things/\{proxy\+\}: integration type MOCK is not supported"),
+    ({"auth": "NONE", "type": "HTTP_MOCK", "stage": "StageName: beta"}, r"ANY /things/\{proxy\+\}: integration type HTTP_MOCK is not supported"),
     ({"auth": "NONE", "type": "HTTP", "stage": "StageName: beta"}, r"Uri of an HTTP integration must be an http\(s\) URL"),
     ({"auth": "AWS_IAM", "type": "AWS_PROXY", "stage": "StageName: beta"}, "AuthorizationType AWS_IAM is not supported"),
     ({"auth": "NONE", "type": "AWS_PROXY", "stage": "Description: none"}, "no AWS::ApiGateway::Stage or Deployment"),

@@ -8,8 +8,8 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from cumulo.gateway.integrations import Sources, map_parameters, proxy_url, selection_expressions, service_call, \
-    service_response
+from cumulo.gateway.integrations import Sources, map_parameters, proxy_url, rest_mock_response, \
+    selection_expressions, service_call, service_response
 from cumulo.gateway.model import BadRequestException, Route
 
 
@@ -118,7 +118,7 @@ def test_proxy_urls_fill_path_parameters_and_keep_the_query() -> None:
     ({"integration_subtype": "SQS-Nope"}, "not valid"),
     ({"integration_type": "HTTP_PROXY", "integration_uri": "file:///etc/passwd"}, "http\\(s\\) URL"),
     ({"integration_type": "HTTP_PROXY", "integration_uri": "http://h", "integration_method": "BREW"}, "not an HTTP"),
-    ({"integration_type": "MOCK"}, "not supported"),
+    ({"integration_type": "HTTP_MOCK"}, "not supported"),
     ({"integration_type": "HTTP"}, "http\\(s\\) URL"),
 ])
 def test_routes_refuse_what_create_integration_refuses(fields: dict[str, object], message: str) -> None:
@@ -143,3 +143,30 @@ def test_uris_as_templates_write_them() -> None:
     assert m and (m["service"], m["kind"], m["rest"]) == ("states", "action", "StartSyncExecution")
     assert function_of_uri("arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/arn:aws:lambda:us-east-1:"
                            "1:function:story/response-streaming-invocations") == "story"
+
+
+def _mock(templates: dict[str, str], responses: list[dict[str, object]], **kw: object) -> tuple[int, str]:
+    answer = rest_mock_response({"request_templates": templates, "passthrough": "WHEN_NO_MATCH",
+                                 "responses": responses}, "", "req-1", _sources(b"", **kw))
+    return answer.status, answer.body.decode()
+
+
+@pytest.mark.parametrize(("templates", "expected"), [
+    ({}, (200, '{"up": true}')),                                         # no template: the default response
+    ({"application/json": '{"statusCode": 404}'}, (404, '{"missing": true}')),
+    ({"application/json": '{"statusCode": 418}'}, (200, '{"up": true}')),     # no pattern matches: the default
+    ({"application/json": "statusCode: 200"}, (500, '{"message": "Internal server error"}')),     # not JSON
+    ({"application/json": '{"statusCode": "two hundred"}'}, (500, '{"message": "Internal server error"}')),
+])
+def test_a_mock_integrations_status_code_selects_its_response(templates: dict[str, str],
+                                                               expected: tuple[int, str]) -> None:
+    responses = [{"pattern": "", "status": "200", "templates": {"application/json": '{"up": true}'}},
+                 {"pattern": "404", "status": "404", "templates": {"application/json": '{"missing": true}'}}]
+    status, body = _mock(templates, responses)
+    assert (status, json.loads(body)) == (expected[0], json.loads(expected[1]))
+
+
+def test_mock_routes_are_checked_as_api_gateway_checks_them() -> None:
+    Route("GET /health", "", integration_type="MOCK", mapping={"responses": [{"pattern": "", "status": 200}]})
+    with pytest.raises(BadRequestException, match="PassthroughBehavior must be one of"):
+        Route("GET /health", "", integration_type="MOCK", mapping={"passthrough": "ALWAYS"})
