@@ -2,7 +2,7 @@
 delivered per second, and CPU per event and per message, on SQLite (one node) and on PostgreSQL
 with 1, 2 and 3 nodes, in the same run.
 
-    python bench/scale_out.py [--events N] [--messages N] [--nodes 1,2,3]
+    python bench/scale_out.py [--events N] [--messages N] [--nodes 1,2,3] [--no-pin]
     python bench/scale_out.py --soak ROUNDS [--load S]
 
 Each configuration is real ``cumulo up`` processes (``--no-auth``, loopback) started on a fresh
@@ -12,6 +12,13 @@ nodes in turn by 4 client threads, and the clock stops when the async queue is e
 dispatched, run and deleted). CPU is counted per process tree from /proc: the nodes (supervisor,
 zygote, environments) and the PostgreSQL server's processes, before and after; per event it is the
 machine-independent figure (the wall-clock rate depends on what else the machine runs).
+
+The nodes share the cores fairly: each is started pinned (``sched_setaffinity``, what ``taskset``
+does; its environments stay within) to its own slice of this process's CPUs, node i of n to every
+n-th CPU from the i-th, so 1 node has them all and 2 nodes on 2 cores one each. With more nodes
+than CPUs they go round in turn (3 nodes on 2 cores: nodes 1 and 3 share the first), which the
+output says. The PostgreSQL server and the clients are not pinned. ``--no-pin`` leaves the nodes
+to the scheduler as before.
 
 Queue messages: one standard queue; 4 producer threads send batches of 10 through the nodes in
 turn while 2 consumer threads per node receive (10 at a time, long polling) and delete (in
@@ -28,6 +35,7 @@ Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import sys
@@ -35,7 +43,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,6 +53,26 @@ from tests.postgres import Cluster  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def node_cpus(i: int, n: int, cpus: list[int]) -> list[int]:
+    """The CPUs node ``i`` of ``n`` is pinned to: every n-th of ``cpus`` from the i-th, or (more
+    nodes than CPUs) one CPU in turn."""
+    return cpus[i::n] if n <= len(cpus) else [cpus[i % len(cpus)]]
+
+
+@contextlib.contextmanager
+def pinned(cpus: list[int] | None) -> Iterator[None]:
+    """Processes started in the block inherit this CPU set (the calling thread's, put back after)."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _tree_cpu(roots: set[int]) -> float:
@@ -194,6 +222,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--nodes", default="1,2,3", help="PostgreSQL cluster sizes, e.g. 1,2,3")
+    parser.add_argument("--no-pin", action="store_true", help="leave the nodes unpinned (the scheduler's choice)")
     parser.add_argument("--soak", type=int, default=0, metavar="ROUNDS", help="the kill soak, this many rounds")
     parser.add_argument("--load", type=float, default=30.0, help="seconds of load per soak round")
     args = parser.parse_args()
@@ -201,11 +230,16 @@ def main() -> None:
         soak_rounds(args.soak, args.load)
         return
     folder = Path(tempfile.mkdtemp(prefix="cumulo-bench-scale-"))
+    cpus = sorted(os.sched_getaffinity(0))
+
+    def pins(i: int, n: int) -> list[int] | None:
+        return None if args.no_pin else node_cpus(i, n, cpus)
     results: dict[str, Any] = {}
     queue_results: dict[str, Any] = {}
 
     home = folder / "sqlite"
-    node = CumuloServer(home, "--no-auth", timeout=180)
+    with pinned(pins(0, 1)):
+        node = CumuloServer(home, "--no-auth", timeout=180)
     try:
         def sqlite_pending() -> int:
             with sqlite3.connect(f"file:{home / 'queues.db'}?mode=ro", uri=True) as db:
@@ -225,8 +259,13 @@ def main() -> None:
             try:
                 for i in range(count):
                     env = {"CUMULO_MASTER_KEY_FILE": str(folder / f"pg{count}-0" / "master.key")} if i else {}
-                    nodes.append(CumuloServer(folder / f"pg{count}-{i}", "--no-auth", "--store", url, timeout=180,
-                                              env=env))
+                    with pinned(pins(i, count)):
+                        nodes.append(CumuloServer(folder / f"pg{count}-{i}", "--no-auth", "--store", url,
+                                                  timeout=180, env=env))
+                if not args.no_pin:
+                    print(f"{count} node(s) pinned to CPUs " + ", ".join(
+                        "+".join(map(str, node_cpus(i, count, cpus))) for i in range(count))
+                        + (" (more nodes than CPUs: some share one)" if count > len(cpus) else ""), flush=True)
 
                 def pg_pending() -> int:
                     with psycopg.connect(url) as db:
