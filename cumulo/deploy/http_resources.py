@@ -236,17 +236,10 @@ def _integration(logical_id: str, props: dict[str, Any], key: str) -> tuple[str,
     except (TypeError, ValueError):
         raise IntrinsicError(f"{where}: TimeoutInMillis must be a number, got {timeout!r}") from None
     version = str(props.get("PayloadFormatVersion", "2.0"))
-    uri = props.get("IntegrationUri")
-    if str(props.get("ConnectionType", "INTERNET")).upper() == "VPC_LINK" and not str(uri).startswith(
-            ("http://", "https://")):
-        raise IntrinsicError(f"{where}: route {key}: ConnectionType VPC_LINK reaches {uri!r}, a load balancer's "
-                             "listener or a Cloud Map service in a VPC, which Cumulo cannot reach (it has no VPCs): "
-                             "the route would have no backend. Give the route an HTTP_PROXY integration to an "
-                             "http(s) URL that answers from this machine")
     function, fields = integration_target(where, key, str(props.get("IntegrationType", "")),
                                           props.get("IntegrationSubtype"), props.get("IntegrationUri"),
                                           props.get("IntegrationMethod"), props.get("RequestParameters"),
-                                          props.get("CredentialsArn"))
+                                          props.get("CredentialsArn"), props.get("ConnectionType"))
     return function, version, timeout, fields
 
 

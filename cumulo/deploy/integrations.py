@@ -45,9 +45,16 @@ def function_of(uri: str) -> str | None:
 
 
 def integration_target(where: str, key: str, kind: str, subtype: Any, uri: Any, method: Any, parameters: Any,
-                       credentials: Any) -> tuple[str, dict[str, Any]]:
+                       credentials: Any, connection: Any = None) -> tuple[str, dict[str, Any]]:
     """What one HTTP API integration targets: (a function, or '' ; the route's service or HTTP proxy fields).
-    Shared by ``AWS::ApiGatewayV2::Integration`` and OpenAPI's ``x-amazon-apigateway-integration``."""
+    Shared by ``AWS::ApiGatewayV2::Integration`` and OpenAPI's ``x-amazon-apigateway-integration``. A private
+    integration (``connection`` ``VPC_LINK``) to a listener or Cloud Map ARN is refused: nothing here answers
+    for it."""
+    if str(connection or "INTERNET").upper() == "VPC_LINK" and not str(uri).startswith(("http://", "https://")):
+        raise IntrinsicError(f"{where}: route {key}: ConnectionType VPC_LINK reaches {uri!r}, a load balancer's "
+                             "listener or a Cloud Map service in a VPC, which Cumulo cannot reach (it has no VPCs): "
+                             "the route would have no backend. Give the route an HTTP_PROXY integration to an "
+                             "http(s) URL that answers from this machine")
     kind = kind.upper()
     if kind == "AWS_PROXY" and subtype:
         fields = {"integration_subtype": str(subtype), "credentials": "" if credentials is None else str(credentials),
@@ -107,7 +114,7 @@ def openapi_routes(config: HttpApiConfig, body: dict[str, Any]) -> HttpApiConfig
             function, fields = integration_target(
                 where, key, str(integration.get("type", "")), integration.get("integrationSubtype"),
                 integration.get("uri"), integration.get("httpMethod"), integration.get("requestParameters"),
-                integration.get("credentials"))
+                integration.get("credentials"), integration.get("connectionType"))
             version = str(integration.get("payloadFormatVersion", "2.0" if function else "1.0"))
             timeout = integration.get("timeoutInMillis", INTEGRATION_TIMEOUT_MS)
             try:

@@ -317,3 +317,30 @@ def test_an_http_api_route_through_a_vpc_link_is_refused_naming_it(cumulo: Cumul
                                             r"balancer's listener or a Cloud Map service in a VPC, which Cumulo "
                                             r"cannot reach \(it has no VPCs\): the route would have no backend"):
         deploy(cumulo, _template(tmp_path, PRIVATE_HTTP_API), stack_name="shop", dry_run=True)
+
+
+PRIVATE_OPENAPI = """\
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        openapi: "3.0.1"
+        info: {title: shop}
+        paths:
+          /legacy:
+            get:
+              x-amazon-apigateway-integration:
+                type: http_proxy
+                httpMethod: GET
+                connectionType: VPC_LINK
+                connectionId: abc123
+                uri: arn:aws:servicediscovery:us-east-1:111122223333:service/srv-legacy
+                payloadFormatVersion: "1.0"
+"""
+
+
+def test_an_openapi_route_through_a_vpc_link_is_refused_naming_it(cumulo: Cumulo, tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"route GET /legacy: ConnectionType VPC_LINK reaches "
+                                            r"'arn:aws:servicediscovery:.*:service/srv-legacy', a load balancer's "
+                                            r"listener or a Cloud Map service in a VPC, which Cumulo cannot reach"):
+        deploy(cumulo, _template(tmp_path, PRIVATE_OPENAPI), stack_name="shop", dry_run=True)
