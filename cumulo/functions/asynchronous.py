@@ -75,6 +75,7 @@ class EventInvokeConfigs:
     def __init__(self, store: Documents, functions: Functions, arns: Arns, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._functions, self._arns = store, functions, arns
         self._clock = clock     # LastModified
+        self._effective: dict[tuple[str, str], tuple[int, EventInvokeConfig]] = {}   # with the generation read at
 
     def _key(self, name: str, qualifier: str | None) -> tuple[str, str]:
         fname, q = fn.parse_function_ref(name, qualifier)
@@ -131,6 +132,18 @@ class EventInvokeConfigs:
         return [d for d in self._store.list_documents(_KIND) if d["FunctionArn"].split(":")[6] == fname]
 
     def effective(self, name: str, qualifier: str) -> EventInvokeConfig:
+        """The configuration an event of ``name:qualifier`` runs under, read on every event: kept
+        until the store's ``generation`` moves (any write of this process at once, another's within
+        the store's re-check)."""
+        generation = self._store.generation         # before the read: a write meanwhile moves it past
+        hit = self._effective.get((name, qualifier))
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        found = self._read_effective(name, qualifier)
+        self._effective[(name, qualifier)] = (generation, found)
+        return found
+
+    def _read_effective(self, name: str, qualifier: str) -> EventInvokeConfig:
         doc = self._store.get_document(_KIND, f"{name}:{qualifier}")
         if doc is None:
             return EventInvokeConfig()
@@ -235,8 +248,10 @@ class AsyncDispatcher:
         self._role_refusal = role_refusal   # may the function's role send to its destination?
         self._metrics = metrics     # AsyncEventAge, AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures
         self._targets, self._arns, self._settings, self._clock = targets, arns, settings, clock
+        # events leased in batches, up to twice as many buffered as running while they are quick;
+        # the handled ones deleted in groups
         self._workers = QueueWorkers(messages, wakeups, ASYNC_QUEUE, workers, 30_000, self.process, "cumulo-async",
-                                     clock)
+                                     clock, prefetch=2 * workers)
 
     def start(self) -> None:
         self._workers.start()
@@ -256,7 +271,7 @@ class AsyncDispatcher:
         except ResourceNotFoundException:
             log.warning("dropping async event %s: function %s:%s no longer exists", meta["rid"], meta["fn"], meta["q"])
             self._count("AsyncEventsDropped", meta["fn"])
-            store.delete(ASYNC_QUEUE, [receipt])
+            self._workers.settle(receipt)
             return
         settings = self._settings
         policy = self._configs.effective(config.name, meta["q"])
@@ -265,7 +280,7 @@ class AsyncDispatcher:
         if now - meta["at"] > policy.max_age_s * 1000:
             self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
                          policy, "EventAgeExceeded", "Event age exceeded MaximumEventAgeInSeconds", config.role)
-            store.delete(ASYNC_QUEUE, [receipt])
+            self._workers.settle(receipt)
             return
         if (config.timeout + LEASE_MARGIN_S) * 1000 > 30_000:
             # a function that may run longer than the lease holds its event that much longer
@@ -281,22 +296,23 @@ class AsyncDispatcher:
                 # throttle or a fault of the platform is retried, and is not an attempt.
                 self._failed("RetriesExhausted", meta, function_arn, message.body, None, config.dead_letter_arn,
                              policy, err.type, err.message, config.role)
-                store.delete(ASYNC_QUEUE, [receipt])
+                self._workers.settle(receipt)
                 return
             meta["t"] = meta.get("t", 0) + 1
             delay = min(settings.async_throttle_backoff_s * 2 ** (meta["t"] - 1), THROTTLE_BACKOFF_MAX_S)
             if now + delay * 1000 - meta["at"] > policy.max_age_s * 1000:
                 self._failed("EventAgeExceeded", meta, function_arn, message.body, None, config.dead_letter_arn,
                              policy, err.type, err.message, config.role)
-                store.delete(ASYNC_QUEUE, [receipt])
+                self._workers.settle(receipt)
                 return
             store.release(ASYNC_QUEUE, [receipt], self._now_ms() + int(delay * 1000), meta)
             return
         meta["n"] = meta.get("n", 0) + 1
         if result.function_error is None:
-            record = invocation_record("Success", meta, function_arn, message.body, result, self._clock.now())
-            self._deliver(policy.on_success, record, "Success", config.role)
-            store.delete(ASYNC_QUEUE, [receipt])
+            if policy.on_success:
+                record = invocation_record("Success", meta, function_arn, message.body, result, self._clock.now())
+                self._deliver(policy.on_success, record, "Success", config.role)
+            self._workers.settle(receipt)
             return
         if meta["n"] <= policy.retries:
             delay = settings.async_retry_delay_s * meta["n"]        # 1 minute, then 2
@@ -310,7 +326,7 @@ class AsyncDispatcher:
         message_text = error.get("errorMessage", "") if isinstance(error, dict) else str(error)
         self._failed(condition, meta, function_arn, message.body, result, config.dead_letter_arn, policy,
                      "200", message_text, config.role)
-        store.delete(ASYNC_QUEUE, [receipt])
+        self._workers.settle(receipt)
 
     def _failed(self, condition: str, meta: dict[str, Any], function_arn: str, payload: bytes,
                 result: InvocationResult | None, dead_letter_arn: str, policy: EventInvokeConfig,

@@ -201,9 +201,15 @@ class PostgresQueueMessages:
                        "token = NULL, sys = %s WHERE seq = %s", (dlq, now_ms, json.dumps(sys_attrs), seq))
 
     def delete(self, queue: str, receipts: list[tuple[int, str]]) -> list[bool]:
+        """One statement (one round trip) whatever the number of receipts."""
+        if not receipts:
+            return []
         with self._tx() as db:
-            return [db.execute("DELETE FROM messages WHERE seq = %s AND queue = %s AND token = %s",
-                               (seq, queue, token)).rowcount > 0 for seq, token in receipts]
+            rows = db.execute("DELETE FROM messages m USING unnest(%s::bigint[], %s::text[]) AS r(seq, token) "
+                              "WHERE m.seq = r.seq AND m.token = r.token AND m.queue = %s RETURNING m.seq",
+                              ([seq for seq, _ in receipts], [token for _, token in receipts], queue)).fetchall()
+        found = {int(r[0]) for r in rows}
+        return _deleted(receipts, found)
 
     def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
         seq, token = receipt
@@ -281,3 +287,12 @@ class PostgresQueueMessages:
                                 (queue, now_ms - retention_ms)).rowcount
             db.execute("DELETE FROM dedup WHERE expires_ms <= %s", (now_ms,))
             return n
+
+
+def _deleted(receipts: list[tuple[int, str]], found: set[int]) -> list[bool]:
+    """Per receipt, whether it deleted its message: a receipt named twice deletes once."""
+    out = []
+    for seq, _ in receipts:
+        out.append(seq in found)
+        found.discard(seq)
+    return out

@@ -221,3 +221,18 @@ def test_records_and_configurations_carry_the_clock_s_time(messages: SQLiteMessa
     (record,) = p.records()
     assert record["timestamp"] == datetime.fromtimestamp(p.clock.now(), timezone.utc).isoformat(
         timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_a_changed_configuration_applies_to_the_next_attempt(messages: SQLiteMessageStore) -> None:
+    p = Platform(messages, Runtime(FAILED), OnFailure=FAILURES)
+    p.events.enqueue("work", None, b"{}")
+    (event,) = p.leased(p.clock.ms())
+    p.dispatcher.process(event)                    # retried in a minute, as configured then
+    assert p.next_attempt() == MINUTE_MS and p.records() == []
+    p.configs.put("work", maximum_retry_attempts=0, update=True)
+    p.clock.advance(60)
+    (event,) = p.leased(p.clock.ms())
+    p.dispatcher.process(event)                    # the configuration read for each event is the new one
+    (record,) = p.records()
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
