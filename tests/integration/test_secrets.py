@@ -229,9 +229,9 @@ def test_the_store_files_hold_no_secret_in_the_clear(server: CumuloServer) -> No
     assert PLANTED not in server.output
 
 
-def test_a_wrong_or_missing_master_key_is_a_refusal_to_start(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    first = CumuloServer(home)
+def test_a_wrong_or_missing_master_key_is_a_refusal_to_start(tmp_path: Path, new_store: Callable[[], str]) -> None:
+    home, store = tmp_path / "home", new_store()
+    first = CumuloServer(home, store=store)
     first.aws("secretsmanager").create_secret(Name="kept", SecretString="value")
     first.close()
     key = (home / "master.key").read_bytes()
@@ -240,13 +240,14 @@ def test_a_wrong_or_missing_master_key_is_a_refusal_to_start(tmp_path: Path) -> 
         if remove:
             (home / "master.key").unlink()
         run = subprocess.run([sys.executable, "-m", "cumulo", "--home", str(home), "up", "--port", "0", "--console-port", "0",
-                              "--gateway-port", "0"], capture_output=True, text=True, timeout=60,
+                              "--gateway-port", "0", *(["--store", store] if store else [])], capture_output=True,
+                             text=True, timeout=60,
                              env={**os.environ, **env})
         assert run.returncode == 3, run.stderr
         assert run.stderr.startswith("cumulo: the master key") and "Traceback" not in run.stderr, run.stderr
     assert not (home / "master.key").exists()      # no new key was made over the old one's values
     (home / "master.key").write_bytes(key)
-    again = CumuloServer(home)
+    again = CumuloServer(home, store=store)
     try:
         assert again.aws("secretsmanager").get_secret_value(SecretId="kept")["SecretString"] == "value"
     finally:
@@ -272,6 +273,7 @@ def test_functions_environment_variables_are_sealed_at_rest(server: CumuloServer
         "API_TOKEN": planted[::-1]}
     out = lam.invoke(FunctionName="env-sealed", Qualifier="1", Payload=b"{}")
     assert json.loads(out["Payload"].read()) == {"token": planted}
-    files = [p for p in server.home.rglob("*") if p.is_file() and p.name != "master.key"]
+    kept = server.kept_at_rest()        # the home's files; on PostgreSQL the database's tables too
+    assert holding(kept, b"env-sealed")     # the function's name is there to be seen: the search sees the store
     for needle in (planted.encode(), planted[::-1].encode()):
-        assert [p for p in files if needle in p.read_bytes()] == []
+        assert holding(kept, needle) == []

@@ -197,11 +197,12 @@ Outputs:
 """
 
 
-def test_a_sam_template_fans_a_topic_out_to_two_queues_and_a_filtered_function(tmp_path: Path) -> None:
+def test_a_sam_template_fans_a_topic_out_to_two_queues_and_a_filtered_function(
+        tmp_path: Path, new_store: Callable[[], str]) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(FORWARD)
     (tmp_path / "template.yaml").write_text(PIPELINE)
-    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"))
+    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"), store=new_store())
     try:
         server.wait_for_output("Stop with Ctrl-C", 60)
         assert "TopicArn = arn:aws:sns:us-east-1:000000000000:orders-sam" in server.output, server.output
@@ -254,14 +255,15 @@ Outputs:
 """
 
 
-def test_a_sam_sns_event_with_sqs_subscription_goes_through_a_queue_of_its_own(tmp_path: Path) -> None:
+def test_a_sam_sns_event_with_sqs_subscription_goes_through_a_queue_of_its_own(
+        tmp_path: Path, new_store: Callable[[], str]) -> None:
     """SAM's ``SqsSubscription: true``: a queue, its policy for the topic, an ``sqs`` subscription with
     the event's filter policy, and the function fed from that queue (an SQS event whose body is the
     SNS envelope)."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(FORWARD)
     (tmp_path / "template.yaml").write_text(SQS_SUBSCRIPTION)
-    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"))
+    server = CumuloServer(tmp_path / "home", "--iam", "off", str(tmp_path / "template.yaml"), store=new_store())
     try:
         server.wait_for_output("Stop with Ctrl-C", 60)
         sns, sqs = server.aws("sns"), server.aws("sqs")
@@ -288,14 +290,14 @@ def test_a_sam_sns_event_with_sqs_subscription_goes_through_a_queue_of_its_own(t
         server.close()
 
 
-def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path) -> None:
+def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path, new_store: Callable[[], str]) -> None:
     """Every publish answered before the server dies is in each subscribed queue after it restarts
     (standard queues get their copies in the publish's own transaction)."""
     import signal
     import threading
 
-    home = tmp_path / "home"
-    server = CumuloServer(home, "--iam", "off")
+    home, store = tmp_path / "home", new_store()
+    server = CumuloServer(home, "--iam", "off", store=store)
     acknowledged: list[str] = []
     names = ["fan-a", "fan-b", "fan-c"]
     try:
@@ -329,7 +331,7 @@ def test_a_fan_out_acknowledged_survives_kill_9(tmp_path: Path) -> None:
     finally:
         server.close()
     assert len(acknowledged) >= 30
-    server = CumuloServer(home, "--iam", "off")
+    server = CumuloServer(home, "--iam", "off", store=store)
     try:
         sqs = server.aws("sqs")
         for name in names:
