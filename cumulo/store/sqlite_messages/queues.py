@@ -18,6 +18,8 @@ from cumulo.store.sqlite_messages.database import RECHECK_S, MessageDatabase
 
 __all__ = ["SQLiteQueueMessages", "SCHEMA"]
 
+FEW = 2     # a receive or delete of up to this many goes row by row; more, in a fixed number of statements
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
     name TEXT PRIMARY KEY,
@@ -175,24 +177,30 @@ class SQLiteQueueMessages:
     def receive(self, queue: str, limit: int, visibility_ms: int, now_ms: int, fifo: bool = False,
                 redrive: tuple[str, int] | None = None, retention_ms: int | None = None,
                 source_arn: str | None = None) -> list[StoredMessage]:
-        """A batch in a fixed number of statement steps, whatever its size: the rows come back as one
-        JSON array each time (``json_group_array``), and one UPDATE leases them all under one fresh
-        token (the receipt is the row's seq with it). The sqlite3 module gives up the GIL at every
-        step, and with busy worker threads getting it back can take a switch interval: leasing 20
-        messages a row at a time took 2.5-3x as long (wall) as this."""
-        inner = "SELECT seq, receives, sent_ms FROM messages WHERE queue = ? AND visible_ms <= ?"
+        """A batch (``limit`` above ``FEW``) in a fixed number of statement steps, whatever its size:
+        the rows come back as one JSON array each time (``json_group_array``), and one UPDATE leases
+        them all under one fresh token (the receipt is the row's seq with it). The sqlite3 module
+        gives up the GIL at every step, and with busy worker threads getting it back can take a
+        switch interval: leasing 20 messages a row at a time took 2.5-3x as long (wall) as this. One
+        or two (SQS's default is one) go row by row, which takes fewer statements for them."""
+        sql = "SELECT seq, receives, sent_ms FROM messages WHERE queue = ? AND visible_ms <= ?"
         args: list[Any] = [queue, now_ms]
         if fifo:
-            inner += (" AND (group_id IS NULL OR group_id NOT IN (SELECT group_id FROM messages WHERE queue = ? "
-                      "AND receives > 0 AND visible_ms > ? AND group_id IS NOT NULL))")
+            sql += (" AND (group_id IS NULL OR group_id NOT IN (SELECT group_id FROM messages WHERE queue = ? "
+                    "AND receives > 0 AND visible_ms > ? AND group_id IS NOT NULL))")
             args += [queue, now_ms]
-        inner += " ORDER BY seq LIMIT ?"
+        sql += " ORDER BY seq LIMIT ?"
         args.append(limit)
+        batch = limit > FEW
         with self._tx() as db:
-            (found,) = db.execute(f"SELECT json_group_array(json_array(seq, receives, sent_ms)) FROM ({inner})",
-                                  args).fetchone()
+            if batch:
+                (found,) = db.execute(f"SELECT json_group_array(json_array(seq, receives, sent_ms)) FROM ({sql})",
+                                      args).fetchone()
+                rows = sorted(json.loads(found))
+            else:
+                rows = db.execute(sql, args).fetchall()
             taken, expired, dead = [], [], []
-            for seq, receives, sent_ms in sorted(json.loads(found)):
+            for seq, receives, sent_ms in rows:
                 if retention_ms is not None and sent_ms + retention_ms <= now_ms:
                     expired.append(seq)
                 elif redrive is not None and receives >= redrive[1]:
@@ -200,25 +208,44 @@ class SQLiteQueueMessages:
                 else:
                     taken.append(seq)
             if expired:
-                db.execute("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps(expired),))
+                db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in expired])
             if dead and redrive is not None:
                 self._move_dead(db, dead, redrive[0], source_arn, now_ms)
-            out = []
-            if taken:
-                token, seqs = secrets.token_hex(8), json.dumps(taken)
-                db.execute("UPDATE messages SET visible_ms = ? + COALESCE(lease_ms, ?), receives = receives + 1, "
-                           "first_receive_ms = COALESCE(first_receive_ms, ?), token = ? "
-                           "WHERE seq IN (SELECT value FROM json_each(?))", (now_ms, visibility_ms, now_ms, token, seqs))
-                (rows,) = db.execute(
-                    "SELECT json_group_array(json_array(seq, id, hex(body), attrs, sys, group_id, sent_ms, receives, "
-                    "first_receive_ms)) FROM messages WHERE seq IN (SELECT value FROM json_each(?))", (seqs,)).fetchone()
-                for r in sorted(json.loads(rows)):
-                    out.append(StoredMessage(r[0], r[1], bytes.fromhex(r[2]), json.loads(r[3]) if r[3] else None,
-                                             json.loads(r[4]) if r[4] else None, r[5], r[6], r[7], r[8],
-                                             f"{r[0]}-{token}"))
+            out = self._lease_batch(db, taken, visibility_ms, now_ms) if batch else \
+                self._lease_rows(db, taken, visibility_ms, now_ms)
         if dead and redrive is not None:
             self._wakeups.notify(redrive[0])
         return out
+
+    @staticmethod
+    def _lease_rows(db: sqlite3.Connection, seqs: list[int], visibility_ms: int, now_ms: int) -> list[StoredMessage]:
+        out = []
+        for seq in seqs:
+            token = secrets.token_hex(8)
+            row = db.execute(
+                "UPDATE messages SET visible_ms = ? + COALESCE(lease_ms, ?), receives = receives + 1, "
+                "first_receive_ms = COALESCE(first_receive_ms, ?), token = ? WHERE seq = ? "
+                "RETURNING seq, id, body, attrs, sys, group_id, sent_ms, receives, first_receive_ms",
+                (now_ms, visibility_ms, now_ms, token, seq)).fetchone()
+            out.append(StoredMessage(row[0], row[1], bytes(row[2]), json.loads(row[3]) if row[3] else None,
+                                     json.loads(row[4]) if row[4] else None, row[5], row[6], row[7], row[8],
+                                     f"{seq}-{token}"))
+        return out
+
+    @staticmethod
+    def _lease_batch(db: sqlite3.Connection, seqs: list[int], visibility_ms: int, now_ms: int) -> list[StoredMessage]:
+        if not seqs:
+            return []
+        token, listed = secrets.token_hex(8), json.dumps(seqs)
+        db.execute("UPDATE messages SET visible_ms = ? + COALESCE(lease_ms, ?), receives = receives + 1, "
+                   "first_receive_ms = COALESCE(first_receive_ms, ?), token = ? "
+                   "WHERE seq IN (SELECT value FROM json_each(?))", (now_ms, visibility_ms, now_ms, token, listed))
+        (rows,) = db.execute(
+            "SELECT json_group_array(json_array(seq, id, hex(body), attrs, sys, group_id, sent_ms, receives, "
+            "first_receive_ms)) FROM messages WHERE seq IN (SELECT value FROM json_each(?))", (listed,)).fetchone()
+        return [StoredMessage(r[0], r[1], bytes.fromhex(r[2]), json.loads(r[3]) if r[3] else None,
+                              json.loads(r[4]) if r[4] else None, r[5], r[6], r[7], r[8], f"{r[0]}-{token}")
+                for r in sorted(json.loads(rows))]
 
     @staticmethod
     def _move_dead(db: sqlite3.Connection, seqs: list[int], dlq: str, source_arn: str | None, now_ms: int) -> None:
@@ -231,19 +258,21 @@ class SQLiteQueueMessages:
                        "token = NULL, sys = ? WHERE seq = ?", (dlq, now_ms, json.dumps(sys_attrs), seq))
 
     def delete(self, queue: str, receipts: list[tuple[int, str]]) -> list[bool]:
-        """Two statements whatever the number of receipts (see ``receive``)."""
-        if not receipts:
-            return []
+        """More than ``FEW`` receipts in two statements, whatever their number (see ``receive``)."""
+        if len(receipts) <= FEW:
+            with self._tx() as db:
+                return [db.execute("DELETE FROM messages WHERE seq = ? AND queue = ? AND token = ?",
+                                   (seq, queue, token)).rowcount > 0 for seq, token in receipts]
         pairs = json.dumps(receipts)
         with self._tx() as db:
             (held,) = db.execute(
                 "SELECT json_group_array(seq) FROM messages WHERE queue = ? AND (seq, token) IN "
-                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))", (queue, pairs)).fetchone()
+                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
+                (queue, pairs)).fetchone()
             held = json.loads(held)
             if held:
                 db.execute("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps(held),))
-        found = set(held)
-        return _deleted(receipts, found)
+        return _deleted(receipts, set(held))
 
     def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
         seq, token = receipt
