@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from botocore.client import BaseClient
@@ -29,6 +29,8 @@ from cumulo.store.sqlite_messages import SQLiteMessageStore
 from tests.integration.test_server import CumuloServer, create, unique, zip_of
 from tests.integration.test_stepfunctions import finished, machine
 
+pytestmark = pytest.mark.both_stores     # each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 BIG_RESULT = """
 def handler(event, context):
     return "x" * 300000
@@ -38,8 +40,8 @@ SMALL = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    srv = CumuloServer(tmp_path_factory.mktemp("sfn-limits") / "home")
+def server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], str]) -> Iterator[CumuloServer]:
+    srv = CumuloServer(tmp_path_factory.mktemp("sfn-limits") / "home", store=new_store())
     try:
         yield srv
     finally:
@@ -253,18 +255,19 @@ def kill_while_evaluating(server: CumuloServer, arn: str, timeout: float = 90) -
 
 
 @pytest.mark.slow
-def test_an_execution_that_kills_the_server_twice_is_failed_instead_of_resumed(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    srv = CumuloServer(home)
+def test_an_execution_that_kills_the_server_twice_is_failed_instead_of_resumed(
+        tmp_path: Path, new_store: Callable[[], str]) -> None:
+    home, store = tmp_path / "home", new_store()
+    srv = CumuloServer(home, store=store)
     try:
         sfn = srv.aws("stepfunctions")
         poison = sfn.start_execution(stateMachineArn=machine(sfn, POISON))["executionArn"]
         waiting = sfn.start_execution(stateMachineArn=machine(sfn, {"StartAt": "W", "States": {
             "W": {"Type": "Wait", "Seconds": 2, "Next": "P"}, "P": {"Type": "Pass", "End": True}}}))["executionArn"]
         kill_while_evaluating(srv, poison)                        # dies during the execution's first step
-        srv = CumuloServer(home)                                 # forgiven once: resumed, and it dies again
+        srv = CumuloServer(home, store=store)                    # forgiven once: resumed, and it dies again
         kill_while_evaluating(srv, poison)
-        srv = CumuloServer(home)
+        srv = CumuloServer(home, store=store)
         sfn = srv.aws("stepfunctions")
         desc = finished(sfn, poison, 30)
         assert (desc["status"], desc["error"]) == ("FAILED", "States.Runtime")
