@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -55,18 +54,6 @@ import gateway as gw  # noqa: E402  (bench/gateway.py: Target, the process-tree 
 RT: list[str] = []      # ["chrt", "-r", "10"] with --rt: the server's tree and wrk at a real-time priority
 INVOKE = "/2015-03-31/functions/noop/invocations"
 WRK_POST = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
-TEMPLATE = textwrap.dedent("""\
-    AWSTemplateFormatVersion: "2010-09-09"
-    Transform: AWS::Serverless-2016-10-31
-    Resources:
-      Noop:
-        Type: AWS::Serverless::Function
-        Properties:
-          Runtime: python3.11
-          Handler: app.handler
-          CodeUri: fn/
-          Events: {Get: {Type: HttpApi, Properties: {Path: /noop, Method: GET}}}
-""")
 
 
 # A target's start: (work, env, CPUs) -> (its processes: supervisors first; the URLs to load by name)
@@ -268,7 +255,7 @@ def main() -> None:
         (work / "fn" / "app.py").write_text(gw.HANDLER)
         (work / "noop").mkdir()
         (work / "noop" / "app.py").write_text("def handler(event, context):\n    return {}\n")
-        (work / "template.yaml").write_text(TEMPLATE)
+        (work / "template.yaml").write_text(gw.TEMPLATE)   # the same no-op GET as bench/gateway.py
         script = work / "post.lua"
         script.write_text(WRK_POST)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
