@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ContextManager, Iterable, Iterator, Protocol, Sequence
 
-__all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms",
+__all__ = ["NewMessage", "StoredMessage", "parse_receipt", "stream_topic", "lease_owner", "now_ms", "deleted_per_receipt",
            "QueueMessages", "StreamRecords", "TableItems", "ItemTransaction", "ItemRow", "Executions", "Leases",
            "Wakeups", "MessageStore", "ObjectRow", "PartRow", "ObjectIndex", "ObjectBodies", "MetricPoint", "MetricData",
            "TraceSegments"]
@@ -99,6 +99,16 @@ def lease_owner() -> str:
 def now_ms() -> int:
     """Wall-clock milliseconds, the store's time unit."""
     return int(time.time() * 1000)
+
+
+def deleted_per_receipt(receipts: list[tuple[int, str]], found: set[int]) -> list[bool]:
+    """Per receipt (message sequence, lease), whether it deleted its message, given the sequences a
+    batch delete removed (``found``, consumed): a receipt named twice deletes once."""
+    out = []
+    for seq, _ in receipts:
+        out.append(seq in found)
+        found.discard(seq)
+    return out
 
 
 # -- the concerns -------------------------------------------------------------------------------

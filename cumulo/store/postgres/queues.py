@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import psycopg
 
-from cumulo.store.ports import NewMessage, StoredMessage, Wakeups, now_ms
+from cumulo.store.ports import NewMessage, StoredMessage, Wakeups, deleted_per_receipt, now_ms
 from cumulo.store.postgres.database import Database
 
 __all__ = ["PostgresQueueMessages", "SCHEMA", "RECHECK_S"]
@@ -209,7 +209,7 @@ class PostgresQueueMessages:
                               "WHERE m.seq = r.seq AND m.token = r.token AND m.queue = %s RETURNING m.seq",
                               ([seq for seq, _ in receipts], [token for _, token in receipts], queue)).fetchall()
         found = {int(r[0]) for r in rows}
-        return _deleted(receipts, found)
+        return deleted_per_receipt(receipts, found)
 
     def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
         seq, token = receipt
@@ -287,12 +287,3 @@ class PostgresQueueMessages:
                                 (queue, now_ms - retention_ms)).rowcount
             db.execute("DELETE FROM dedup WHERE expires_ms <= %s", (now_ms,))
             return n
-
-
-def _deleted(receipts: list[tuple[int, str]], found: set[int]) -> list[bool]:
-    """Per receipt, whether it deleted its message: a receipt named twice deletes once."""
-    out = []
-    for seq, _ in receipts:
-        out.append(seq in found)
-        found.discard(seq)
-    return out

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Iterable, Iterator
 
-from cumulo.store.ports import NewMessage, StoredMessage, Wakeups, now_ms
+from cumulo.store.ports import NewMessage, StoredMessage, Wakeups, deleted_per_receipt, now_ms
 from cumulo.store.sqlite_messages.database import RECHECK_S, MessageDatabase
 
 __all__ = ["SQLiteQueueMessages", "SCHEMA"]
@@ -272,7 +272,7 @@ class SQLiteQueueMessages:
             held = json.loads(held)
             if held:
                 db.execute("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))", (json.dumps(held),))
-        return _deleted(receipts, set(held))
+        return deleted_per_receipt(receipts, set(held))
 
     def change_visibility(self, queue: str, receipt: tuple[int, str], visible_ms: int, now_ms: int) -> str:
         seq, token = receipt
@@ -352,12 +352,3 @@ class SQLiteQueueMessages:
                                 (queue, now_ms - retention_ms)).rowcount
             db.execute("DELETE FROM dedup WHERE expires_ms <= ?", (now_ms,))
             return n
-
-
-def _deleted(receipts: list[tuple[int, str]], found: set[int]) -> list[bool]:
-    """Per receipt, whether it deleted its message: a receipt named twice deletes once."""
-    out = []
-    for seq, _ in receipts:
-        out.append(seq in found)
-        found.discard(seq)
-    return out
