@@ -239,7 +239,7 @@ class LogsService:
         with self._lock:
             group = self._group(group_name)
             _check_stream(stream)
-            if stream in self._stream_docs(group_name) or any(s == stream for s, _, _ in self.events.log_streams(group.key)):
+            if stream in self._stream_docs(group_name) or self._span(group, stream) is not None:
                 raise already_exists("The specified log stream already exists")
             self.documents.put_document(STREAM_DOCUMENT, _stream_id(group_name, stream), {
                 "logGroupName": group_name, "logStreamName": stream, "creationTime": now_ms(self.clock)})
@@ -264,7 +264,7 @@ class LogsService:
         for name, doc in self._stream_docs(group_name).items():
             streams[name] = {"logStreamName": name, "creationTime": doc["creationTime"],
                              "arn": f"{self.group_arn(group_name, star=False)}:log-stream:{name}", "storedBytes": 0}
-        for name, first, last in self.events.log_streams(group.key):
+        for name, first, last in self.events.log_streams(group.key, prefix or ""):
             entry = streams.setdefault(name, {"logStreamName": name, "creationTime": first, "storedBytes": 0,
                                               "arn": f"{self.group_arn(group_name, star=False)}:log-stream:{name}"})
             entry.update(firstEventTimestamp=first, lastEventTimestamp=last, lastIngestionTime=last)
@@ -275,10 +275,17 @@ class LogsService:
             found.sort(key=lambda s: s["logStreamName"], reverse=descending)
         return found
 
+    def _span(self, group: Group, stream: str) -> tuple[int, int] | None:
+        """(first, last) event time of a stream holding events: one row of the store's streams."""
+        for name, first, last in self.events.log_streams(group.key, stream):
+            if name == stream:
+                return first, last
+        return None
+
     def _stream_exists(self, group: Group, stream: str) -> bool:
         if self.documents.get_document(STREAM_DOCUMENT, _stream_id(group.name, stream)) is not None:
             return True
-        return bool(self.events.scan_logs(group.key, -(2**62), 2**62, streams=[stream], limit=1))
+        return self._span(group, stream) is not None
 
     # -- writing --------------------------------------------------------------------------------------
     def put_events(self, group_name: str, stream: Any, events: Any) -> dict[str, Any]:
@@ -340,12 +347,19 @@ class LogsService:
             if not isinstance(token, str) or token[:2] not in ("f/", "b/"):
                 raise invalid_parameter("The specified nextToken is invalid.")
             direction, position = token[0], _position(token[2:])
-        if direction == "b":
-            records = self.events.scan_logs(group.key, lo, hi, before=position, streams=[stream], limit=size)
+        # the scan ranges over the group's lines by time: bounded by the stream's own first and last
+        # event, it reads no other stream's lines from before the stream began or after it ended
+        span = self._span(group, stream)
+        scan_lo, scan_hi = (lo, hi) if span is None else (max(lo, span[0]), min(hi, span[1] + 1))
+        if span is None or scan_lo >= scan_hi:
+            records = []
+        elif direction == "b":
+            records = self.events.scan_logs(group.key, scan_lo, scan_hi, before=position, streams=[stream], limit=size)
         elif direction == "f" or from_head:
-            records = self.events.scan_logs(group.key, lo, hi, after=position, streams=[stream], limit=size)
+            records = self.events.scan_logs(group.key, scan_lo, scan_hi, after=position, streams=[stream], limit=size)
         else:
-            records = self.events.scan_logs(group.key, lo, hi, before=(2**62, 0), streams=[stream], limit=size)
+            records = self.events.scan_logs(group.key, scan_lo, scan_hi, before=(2**62, 0), streams=[stream],
+                                            limit=size)
         records = _within_bytes(records)
         if records:
             first, last = _token(records[0]), _token(records[-1])
@@ -377,7 +391,7 @@ class LogsService:
                 raise invalid_parameter("logStreamNames must name 1 to 100 streams.")
             only = [str(s) for s in streams]
         elif stream_prefix:
-            only = [s for s, _, _ in self.events.log_streams(group.key) if s.startswith(str(stream_prefix))]
+            only = [s for s, _, _ in self.events.log_streams(group.key, str(stream_prefix))]
             if not only:
                 return {"events": [], "searchedLogStreams": []}
         found: list[LogRecord] = []

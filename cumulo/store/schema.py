@@ -12,8 +12,9 @@ from typing import Any
 
 __all__ = ["SchemaTooNew", "DOCUMENTS_VERSION", "MESSAGES_VERSION", "SHARED_VERSION", "check_sqlite"]
 
-DOCUMENTS_VERSION = 2       # functions, versions, aliases, keys, documents, logs … (2: functions_reserved,
-                            # and on PostgreSQL functions_by_name_c, for ListFunctions' pages)
+DOCUMENTS_VERSION = 3       # functions, versions, aliases, keys, documents, logs … (2: functions_reserved,
+                            # and on PostgreSQL functions_by_name_c, for ListFunctions' pages; 3: log_streams,
+                            # a row per log stream kept by the log writer, for DescribeLogStreams)
 MESSAGES_VERSION = 3        # queues, streams, tables, executions, leases, objects … (2: S3 versioning;
                             # 3: executions_by_machine_status, for ListExecutions' pages with a status)
 SHARED_VERSION = 2          # PostgreSQL only: objects' bodies, metric data, traces, shared keys (files on SQLite);

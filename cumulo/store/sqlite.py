@@ -99,6 +99,15 @@ CREATE TABLE IF NOT EXISTS logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
+CREATE TABLE IF NOT EXISTS log_streams (
+    function TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (function, stream)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS functions_reserved ON functions (name, reserved_concurrency)
     WHERE reserved_concurrency IS NOT NULL;
 """
@@ -140,6 +149,8 @@ class SQLiteStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if found < 3:       # 3: log_streams, filled once from the lines already kept
+                self._db.execute(_FILL_LOG_STREAMS)
             if found != DOCUMENTS_VERSION:      # written only when it changes: opening writes nothing
                 self._db.execute(f"PRAGMA user_version = {DOCUMENTS_VERSION}")
 
@@ -585,18 +596,38 @@ class SQLiteStore:
             batch, rows = None, [(*row[:5], _utf8_text(row[5])) for row in rows]
         with self._tx(invalidates=False):
             if batch is not None and b"\\u0000" not in batch:
-                self._db.execute(_INSERT_LOGS_JSON, (batch.decode(),))
+                last: Any = self._db.execute(_INSERT_LOGS_JSON, (batch.decode(),)).lastrowid
             else:
                 self._db.executemany(
                     "INSERT INTO logs (function, version, stream, request_id, ts, message) VALUES (?, ?, ?, ?, ?, ?)",
                     rows)
+                last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            # the batch's ids are consecutive (one writer at a time, AUTOINCREMENT): one upsert
+            # per distinct stream of the batch, read back from the rows just written
+            self._db.execute(_UPSERT_LOG_STREAMS, (int(last) - len(rows), last))
 
     def prune_logs(self, function: str, before_ms: int | None) -> int:
-        """Drop ``function``'s log events older than ``before_ms`` (None: all of them); how many went."""
+        """Drop ``function``'s log events older than ``before_ms`` (None: all of them); how many went.
+        ``log_streams`` follows in the same transaction: a stream whose lines all went goes, one
+        that keeps some gets its new first event (a probe along ``logs_by_function``)."""
         with self._tx(invalidates=False):
             if before_ms is None:
+                self._db.execute("DELETE FROM log_streams WHERE function = ?", (function,))
                 return self._db.execute("DELETE FROM logs WHERE function = ?", (function,)).rowcount
-            return self._db.execute("DELETE FROM logs WHERE function = ? AND ts < ?", (function, before_ms)).rowcount
+            gone = self._db.execute(
+                "SELECT stream, count(*), sum(length(CAST(message AS BLOB))) FROM logs "
+                "WHERE function = ? AND ts < ? GROUP BY stream", (function, before_ms)).fetchall()
+            if not gone:
+                return 0
+            deleted = self._db.execute("DELETE FROM logs WHERE function = ? AND ts < ?", (function, before_ms)).rowcount
+            self._db.executemany("UPDATE log_streams SET lines = lines - ?, bytes = bytes - ? "
+                                 "WHERE function = ? AND stream = ?", [(n, b, function, st) for st, n, b in gone])
+            self._db.execute("DELETE FROM log_streams WHERE function = ? AND lines <= 0", (function,))
+            self._db.executemany(
+                "UPDATE log_streams SET first_ts = (SELECT ts FROM logs WHERE function = ?1 AND ts >= ?3 "
+                "AND stream = ?2 ORDER BY ts LIMIT 1) WHERE function = ?1 AND stream = ?2",
+                [(function, st, before_ms) for st, _, _ in gone])
+            return deleted
 
     def log_group_keys(self) -> list[str]:
         """The distinct groups holding events, one index probe each (not a scan of every event)."""
@@ -607,10 +638,15 @@ class SQLiteStore:
                 "SELECT k FROM g WHERE k IS NOT NULL").fetchall()
         return [r[0] for r in rows]
 
-    def log_streams(self, group: str) -> list[tuple[str, int, int]]:
+    def log_streams(self, group: str, prefix: str = "") -> list[tuple[str, int, int]]:
+        """(stream, first ts, last ts) of the group's streams named ``prefix``…, in name order: a
+        range of ``log_streams``, which the log writer keeps (not a pass over the group's lines)."""
+        sql = "SELECT stream, first_ts, last_ts FROM log_streams WHERE function = ?"
+        args: list[Any] = [group]
+        if prefix:
+            sql, args = sql + " AND stream >= ? AND substr(stream, 1, ?) = ?", args + [prefix, len(prefix), prefix]
         with self._lock:
-            rows = self._db.execute("SELECT stream, min(ts), max(ts) FROM logs WHERE function = ? GROUP BY stream",
-                                    (group,)).fetchall()
+            rows = self._db.execute(sql + " ORDER BY stream", args).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
     def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
@@ -651,6 +687,7 @@ class SQLiteStore:
 
     def delete_log_stream(self, group: str, stream: str) -> int:
         with self._tx(invalidates=False):
+            self._db.execute("DELETE FROM log_streams WHERE function = ? AND stream = ?", (group, stream))
             return self._db.execute("DELETE FROM logs WHERE function = ? AND stream = ?", (group, stream)).rowcount
 
     def count_logs(self, group: str | None = None) -> int:
@@ -696,6 +733,21 @@ _INSERT_LOGS_JSON = (
     "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
     "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]') "
     "FROM json_each(?) ORDER BY key"
+)
+
+# log_streams from the rows with ids in (?1, ?2]: one row per distinct (function, stream)
+_UPSERT_LOG_STREAMS = (
+    "INSERT INTO log_streams (function, stream, first_ts, last_ts, lines, bytes) "
+    "SELECT function, stream, min(ts), max(ts), count(*), sum(length(CAST(message AS BLOB))) FROM logs "
+    "WHERE id > ?1 AND id <= ?2 GROUP BY function, stream "
+    "ON CONFLICT (function, stream) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts), "
+    "last_ts = max(last_ts, excluded.last_ts), lines = lines + excluded.lines, bytes = bytes + excluded.bytes"
+)
+# documents schema 3: log_streams from the lines kept before it existed
+_FILL_LOG_STREAMS = (
+    "INSERT OR REPLACE INTO log_streams (function, stream, first_ts, last_ts, lines, bytes) "
+    "SELECT function, stream, min(ts), max(ts), count(*), sum(length(CAST(message AS BLOB))) FROM logs "
+    "GROUP BY function, stream"
 )
 
 

@@ -223,6 +223,64 @@ def test_events_shipped_by_others_with_aws_limits(server: CumuloServer) -> None:
     assert error(caught) == ("ResourceNotFoundException", "The specified log group does not exist.")
 
 
+def test_describe_log_streams_orders_filters_and_pages(server: CumuloServer) -> None:
+    """DescribeLogStreams (read from a row kept per stream, not from the lines) by name and by last
+    event, either way, by prefix, in pages of two followed with nextToken; the streams' times move
+    as events arrive; a deleted stream is gone; GetLogEvents reads one stream among others."""
+    logs = server.aws("logs")
+    group = "/shipped/streams"
+    logs.create_log_group(logGroupName=group)
+    now = int(time.time() * 1000)
+    rank = {"api-3": 1, "api-1": 2, "worker-2": 3, "api-2": 4, "worker-1": 5}   # last events in this order
+    for name, k in rank.items():
+        logs.create_log_stream(logGroupName=group, logStreamName=name)
+        logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
+            {"timestamp": now - 60_000 + 1000 * k, "message": f"{name} first"},
+            {"timestamp": now - 30_000 + 1000 * k, "message": f"{name} last"}])
+    logs.create_log_stream(logGroupName=group, logStreamName="api-0")         # no events yet
+
+    def listed(**kwargs: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for _ in range(20):
+            page = logs.describe_log_streams(logGroupName=group, limit=2, **kwargs)
+            assert len(page["logStreams"]) <= 2
+            found += page["logStreams"]
+            if "nextToken" not in page:
+                return found
+            kwargs["nextToken"] = page["nextToken"]
+        raise AssertionError("DescribeLogStreams kept answering a nextToken")
+
+    def names(streams: list[dict[str, Any]]) -> list[str]:
+        return [s["logStreamName"] for s in streams if s["logStreamName"] != "api-0"]
+
+    by_name = listed()
+    assert [s["logStreamName"] for s in by_name] == ["api-0", "api-1", "api-2", "api-3", "worker-1", "worker-2"]
+    assert [s["logStreamName"] for s in listed(orderBy="LogStreamName", descending=True)] == \
+        ["worker-2", "worker-1", "api-3", "api-2", "api-1", "api-0"]
+    assert names(listed(orderBy="LastEventTime")) == ["api-3", "api-1", "worker-2", "api-2", "worker-1"]
+    assert names(listed(orderBy="LastEventTime", descending=True)) == ["worker-1", "api-2", "worker-2", "api-1", "api-3"]
+    assert [s["logStreamName"] for s in listed(logStreamNamePrefix="api-")] == ["api-0", "api-1", "api-2", "api-3"]
+    assert [s["logStreamName"] for s in listed(logStreamNamePrefix="worker-", descending=True)] == \
+        ["worker-2", "worker-1"]
+    assert listed(logStreamNamePrefix="nothing-") == []
+    api1 = next(s for s in by_name if s["logStreamName"] == "api-1")
+    assert (api1["firstEventTimestamp"], api1["lastEventTimestamp"]) == (now - 58_000, now - 28_000)
+    assert api1["arn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:log-stream:api-1"
+    assert "firstEventTimestamp" not in next(s for s in by_name if s["logStreamName"] == "api-0")
+
+    logs.put_log_events(logGroupName=group, logStreamName="api-3", logEvents=[{"timestamp": now, "message": "api-3 again"}])
+    assert names(listed(orderBy="LastEventTime", descending=True))[0] == "api-3"
+    assert messages(logs.get_log_events(logGroupName=group, logStreamName="api-3", startFromHead=True)) == \
+        ["api-3 first", "api-3 last", "api-3 again"]
+    assert messages(logs.get_log_events(logGroupName=group, logStreamName="api-1", limit=1)) == ["api-1 last"]
+    logs.delete_log_stream(logGroupName=group, logStreamName="api-2")
+    assert "api-2" not in names(listed())
+    with pytest.raises(ClientError) as caught:
+        logs.get_log_events(logGroupName=group, logStreamName="api-2")
+    assert error(caught) == ("ResourceNotFoundException", "The specified log stream does not exist.")
+    logs.delete_log_group(logGroupName=group)
+
+
 def test_logs_insights_queries_a_function_log(server: CumuloServer, chatty: str) -> None:
     logs = server.aws("logs")
     now = int(time.time())

@@ -104,6 +104,20 @@ CREATE TABLE IF NOT EXISTS logs (
     message BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs (function, ts);
+-- a row per log stream, kept by append_logs in the batch's transaction (documents schema 3), filled
+-- once from the lines already kept when the schema steps to 3
+CREATE TABLE IF NOT EXISTS log_streams (
+    function TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    first_ts BIGINT NOT NULL,
+    last_ts BIGINT NOT NULL,
+    lines BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    PRIMARY KEY (function, stream)
+);
+INSERT INTO log_streams (function, stream, first_ts, last_ts, lines, bytes)
+    SELECT function, stream, min(ts), max(ts), count(*), sum(length(message)) FROM logs GROUP BY function, stream
+    ON CONFLICT (function, stream) DO NOTHING;
 CREATE INDEX IF NOT EXISTS functions_by_name_c ON functions (name COLLATE "C");
 CREATE INDEX IF NOT EXISTS functions_reserved ON functions (name, reserved_concurrency)
     WHERE reserved_concurrency IS NOT NULL;
@@ -549,16 +563,50 @@ class PostgresStore:
                 for r in records]
         if not rows:
             return
+        # log_streams: one upsert per distinct stream of the batch, in its transaction, in a fixed
+        # order (two writers' batches lock the same rows in the same order: no deadlock)
+        streams: dict[tuple[str, str], list[int]] = {}
+        for function, _, stream, _, ts, message in rows:
+            entry = streams.get((function, stream))
+            if entry is None:
+                streams[(function, stream)] = [ts, ts, 1, len(message)]
+            else:
+                entry[0], entry[1] = min(entry[0], ts), max(entry[1], ts)
+                entry[2] += 1
+                entry[3] += len(message)
         with self._tx(invalidates=False) as db:
             with db.cursor() as cur:
                 cur.executemany("INSERT INTO logs (function, version, stream, request_id, ts, message) "
                                 "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+                cur.executemany(
+                    "INSERT INTO log_streams AS s (function, stream, first_ts, last_ts, lines, bytes) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (function, stream) DO UPDATE SET "
+                    "first_ts = least(s.first_ts, excluded.first_ts), last_ts = greatest(s.last_ts, excluded.last_ts), "
+                    "lines = s.lines + excluded.lines, bytes = s.bytes + excluded.bytes",
+                    [(*key, *value) for key, value in sorted(streams.items())])
 
     def prune_logs(self, function: str, before_ms: int | None) -> int:
+        """As ``SQLiteStore.prune_logs``, ``log_streams`` following in the same transaction."""
         with self._tx(invalidates=False) as db:
             if before_ms is None:
+                db.execute("DELETE FROM log_streams WHERE function = %s", (function,))
                 return int(db.execute("DELETE FROM logs WHERE function = %s", (function,)).rowcount)
-            return int(db.execute("DELETE FROM logs WHERE function = %s AND ts < %s", (function, before_ms)).rowcount)
+            gone = db.execute("WITH d AS (DELETE FROM logs WHERE function = %s AND ts < %s "
+                              "RETURNING stream, length(message) AS b) "
+                              "SELECT stream, count(*), sum(b) FROM d GROUP BY stream ORDER BY stream",
+                              (function, before_ms)).fetchall()
+            if not gone:
+                return 0
+            deleted = sum(int(n) for _, n, _ in gone)
+            with db.cursor() as cur:
+                cur.executemany("UPDATE log_streams SET lines = lines - %s, bytes = bytes - %s "
+                                "WHERE function = %s AND stream = %s", [(n, b, function, st) for st, n, b in gone])
+                cur.execute("DELETE FROM log_streams WHERE function = %s AND lines <= 0", (function,))
+                cur.executemany(
+                    "UPDATE log_streams SET first_ts = (SELECT ts FROM logs WHERE function = %s AND ts >= %s "
+                    "AND stream = %s ORDER BY ts LIMIT 1) WHERE function = %s AND stream = %s",
+                    [(function, before_ms, st, function, st) for st, _, _ in gone])
+            return deleted
 
     # -- the log store as CloudWatch Logs reads it (store.base.LogEvents) ------------------------
     def log_group_keys(self) -> list[str]:
@@ -569,9 +617,12 @@ class PostgresStore:
             "SELECT k FROM g WHERE k IS NOT NULL")
         return [str(r[0]) for r in rows]
 
-    def log_streams(self, group: str) -> list[tuple[str, int, int]]:
-        rows = self._database.all("SELECT stream, min(ts), max(ts) FROM logs WHERE function = %s GROUP BY stream",
-                                  (group,))
+    def log_streams(self, group: str, prefix: str = "") -> list[tuple[str, int, int]]:
+        """As ``SQLiteStore.log_streams``: a range of ``log_streams``, in bytewise name order."""
+        sql, args = "SELECT stream, first_ts, last_ts FROM log_streams WHERE function = %s", [group]
+        if prefix:
+            sql, args = sql + " AND starts_with(stream, %s)", args + [prefix]
+        rows = self._database.all(sql + f" ORDER BY stream {_C}", args)
         return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
 
     def scan_logs(self, group: str, start_ms: int, end_ms: int, after: tuple[int, int] | None = None,
@@ -607,6 +658,7 @@ class PostgresStore:
 
     def delete_log_stream(self, group: str, stream: str) -> int:
         with self._tx(invalidates=False) as db:
+            db.execute("DELETE FROM log_streams WHERE function = %s AND stream = %s", (group, stream))
             return int(db.execute("DELETE FROM logs WHERE function = %s AND stream = %s", (group, stream)).rowcount)
 
     def count_logs(self, group: str | None = None) -> int:

@@ -570,3 +570,87 @@ def test_a_key_deleted_or_replaced_by_another_process_is_refused_at_once(db_path
     finally:
         server.close()
         cli.close()
+
+
+def _rec(group: str, stream: str, ts: int, message: str) -> LogRecord:
+    return LogRecord(function=group, version="$LATEST", stream=stream, request_id="r", timestamp_ms=ts, message=message)
+
+
+def _streams_from_lines(store: Any, group: str) -> list[tuple[str, int, int]]:
+    spans: dict[str, tuple[int, int]] = {}
+    for r in store.scan_logs(group, -(2**62), 2**62):
+        lo, hi = spans.get(r.stream, (r.timestamp_ms, r.timestamp_ms))
+        spans[r.stream] = (min(lo, r.timestamp_ms), max(hi, r.timestamp_ms))
+    return sorted((s, lo, hi) for s, (lo, hi) in spans.items())
+
+
+def test_log_streams_stay_true_across_writes_retention_and_deletion(store: Any) -> None:
+    """The streams DescribeLogStreams lists (kept per stream by the log writer, not read from the
+    lines) are always what the lines say: across batches (an older event arriving later, a NUL
+    that SQLite writes row by row), a prefix, retention keeping part of a stream or none of it,
+    a stream deleted, and the group deleted."""
+    g, other = "/aws/lambda/a", "/aws/lambda/b"
+    store.append_logs([_rec(g, "s1", 50, "x"), _rec(g, "s2", 10, "y"), _rec(g, "s1", 40, "z"),
+                       _rec(other, "s1", 1, "other"), _rec(g, "Z", 5, "upper")])
+    store.append_logs([_rec(g, "s1", 30, "late arrival"), _rec(g, "s1", 60, "\u00e9 and a \x00")])
+    store.append_logs([_rec(g, "s3", 70, "a"), _rec(g, "s2", 20, "b")])
+    assert store.log_streams(g) == [("Z", 5, 5), ("s1", 30, 60), ("s2", 10, 20), ("s3", 70, 70)]   # bytewise
+    assert store.log_streams(g) == _streams_from_lines(store, g)
+    assert store.log_streams(g, "s") == [("s1", 30, 60), ("s2", 10, 20), ("s3", 70, 70)]
+    assert store.log_streams(g, "s1") == [("s1", 30, 60)]
+    assert store.log_streams(g, "t") == [] and store.log_streams("/aws/lambda/none") == []
+    assert store.prune_logs(g, 35) == 4          # Z, s1 at 30, s2 at 10 and 20
+    assert store.log_streams(g) == [("s1", 40, 60), ("s3", 70, 70)] == _streams_from_lines(store, g)
+    assert store.prune_logs(g, 35) == 0
+    store.append_logs([_rec(g, "s2", 80, "back")])
+    assert store.log_streams(g) == [("s1", 40, 60), ("s2", 80, 80), ("s3", 70, 70)]
+    assert store.prune_logs(g, 61) == 3          # all of s1
+    assert store.log_streams(g) == [("s2", 80, 80), ("s3", 70, 70)] == _streams_from_lines(store, g)
+    assert store.delete_log_stream(g, "s3") == 1
+    assert store.log_streams(g) == [("s2", 80, 80)]
+    store.append_logs([_rec(g, "s3", 90, "again")])
+    assert store.log_streams(g) == [("s2", 80, 80), ("s3", 90, 90)]
+    assert store.prune_logs(g, None) == 2
+    assert store.log_streams(g) == [] and store.log_streams(other) == [("s1", 1, 1)]
+
+
+def test_log_streams_are_filled_from_the_lines_kept_before_them(open_store: Callable[[], Any]) -> None:
+    """A store written by the previous schema (documents 2, no log_streams) lists the streams of
+    the lines it kept once opened by this one, and keeps them from then on."""
+    store = open_store()
+    g = "/aws/lambda/a"
+    store.append_logs([_rec(g, "s1", 50, "x"), _rec(g, "s1", 40, "z"), _rec(g, "s2", 10, "y")])
+    if isinstance(store, SQLiteStore):
+        store._db.execute("DROP TABLE log_streams")
+        store._db.execute("PRAGMA user_version = 2")
+    else:
+        with store._database.tx() as db:
+            db.execute("DROP TABLE log_streams")
+            db.execute("UPDATE cumulo_schema SET version = 2 WHERE component = 'documents'")
+    reopened = open_store()
+    assert reopened.log_streams(g) == [("s1", 40, 50), ("s2", 10, 10)]
+    reopened.append_logs([_rec(g, "s1", 60, "more")])
+    assert reopened.prune_logs(g, 45) == 2
+    assert reopened.log_streams(g) == [("s1", 50, 60)]
+
+
+def test_sqlite_lists_log_streams_without_reading_the_lines(db_path: Path) -> None:
+    """DescribeLogStreams' store read is a range of log_streams' key, and the log writer's upsert
+    reads back only the batch it wrote (a range of ids): neither visits the group's other lines."""
+    store = SQLiteStore(db_path, ARNS)
+    try:
+        seen: list[str] = []
+        store._db.set_trace_callback(seen.append)
+        store.append_logs([_rec("/aws/lambda/a", "s1", 1, "x"), _rec("/aws/lambda/a", "s2", 2, "y")])
+        store.log_streams("/aws/lambda/a")
+        store.log_streams("/aws/lambda/a", "s")
+        store._db.set_trace_callback(None)
+        plans = [" / ".join(r[3] for r in store._db.execute("EXPLAIN QUERY PLAN " + sql))
+                 for sql in seen if "log_streams" in sql]
+        assert len(plans) == 3, seen
+        upsert, listing, prefixed = plans
+        assert upsert.startswith("SEARCH logs USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), upsert
+        assert listing == "SEARCH log_streams USING PRIMARY KEY (function=?)", listing
+        assert prefixed == "SEARCH log_streams USING PRIMARY KEY (function=? AND stream>?)", prefixed
+    finally:
+        store.close()
