@@ -89,6 +89,8 @@ MAX_ERROR = 256                 # AWS API: SendTaskFailure/StopExecution error, 
 MAX_CAUSE = 32_768              # and cause, at most 32,768
 REDRIVE_PERIOD_S = 14 * 86_400   # AWS: an execution may be redriven within 14 days of its stop
 MAX_REDRIVE_EVENTS = 24_999     # AWS: not once its history holds this many events (no room to go on)
+MAX_BATCH = 1000                # events the engine takes at once (_gather)
+GROUP_WAIT_S = 0.001            # how long a batch waits for more results of tasks still running
 CRASHES_TO_FAIL = 2             # dead engines found evaluating one execution before it is failed, not resumed
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
@@ -723,6 +725,8 @@ class Engine:
         self._live: OrderedDict[str, _Live] = OrderedDict()     # Standard executions loaded, least recent first
         self._timers: list[tuple[float, str, str]] = []          # Express timers: (fire_at, arn, timer id)
         self._tasks = ThreadPoolExecutor(max_workers=32, thread_name_prefix="cumulo-sfn-task")
+        self._running = 0                       # tasks submitted whose run has not ended (``_gather``)
+        self._running_lock = threading.Lock()
         self._stop = threading.Event()
         self._leader = False
         self._lease_at = 0.0
@@ -762,14 +766,7 @@ class Engine:
             elif not leader:
                 self._leader = False
                 self._live.clear()
-        batch: list[tuple[str, Any]] = []
-        try:
-            batch.append(self._local.get(timeout=0.02))
-            while len(batch) < 1000:
-                batch.append(self._local.get_nowait())
-        except queue.Empty:
-            pass
-        self._handle_batch(batch)
+        self._handle_batch(self._gather())
         self._express_timers()
         if not self._leader:
             return
@@ -789,6 +786,34 @@ class Engine:
         for arn, timer_id in self._executions.due_timers(clock_ms(self._clock)):
             self._executions.delete_timer(arn, timer_id)
             self._handle(arn, TimerFired(timer_id))
+
+    def _gather(self) -> list[tuple[str, Any]]:
+        """The next batch of events (group commit): whatever is queued, and while tasks this engine
+        started are still running, what they return within GROUP_WAIT_S of the first event, so a
+        Map's iterations finishing close together are applied and committed as one step (each step
+        is a transaction and re-encodes the execution's snapshot) rather than one step each."""
+        batch: list[tuple[str, Any]] = []
+        try:
+            batch.append(self._local.get(timeout=0.02))
+        except queue.Empty:
+            return batch
+        deadline = self._clock.monotonic() + GROUP_WAIT_S
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._local.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - self._clock.monotonic()
+            with self._running_lock:
+                running = self._running
+            if running <= 0 or left <= 0:
+                break
+            try:
+                batch.append(self._local.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
 
     def _recover(self) -> None:
         """A new leader: count a crash against the execution a dead engine was evaluating, then restore
@@ -1012,6 +1037,8 @@ class Engine:
         if tasks:           # the role decided at the start; an execution stored before it was kept asks now
             role = live.doc["taskRole"] if "taskRole" in live.doc else self._machines.role_of(live.doc.get("machine"))
         for command in tasks:
+            with self._running_lock:
+                self._running += 1
             self._tasks.submit(self._task, arn, command, role, live.doc)
         if terminal:
             self._finished(arn, live)
@@ -1023,6 +1050,9 @@ class Engine:
         except Exception as exc:
             log.exception("task %s of %s failed in Cumulo", command.task_id, arn)
             event = TaskFailed(command.task_id, "States.Runtime", f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._running_lock:        # before the post: a batch need not wait for this one
+                self._running -= 1
         if event is not None:
             self.post(arn, event)
 
