@@ -52,7 +52,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from cumulo.api import (  # noqa: F401 (the JSON protocols register themselves)
-    apigateway, apigatewayv2, awsjson, cloudwatch, codedeploy, dynamodb, events, kinesis, kms, lambda_api, logs,
+    apigateway, apigatewayv2, awsjson, cloudwatch, codedeploy, dynamodb, ecr, events, kinesis, kms, lambda_api, logs,
     secretsmanager, sqs, ssm, stepfunctions,
 )
 from cumulo.api.http import Request
@@ -67,7 +67,7 @@ GENERIC_500 = "internal error"
 
 _BOTOCORE = botocore.session.get_session()
 SERVICES = ["lambda", "sqs", "kinesis", "events", "stepfunctions", "apigatewayv2", "apigateway", "secretsmanager",
-            "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch", "codedeploy"]
+            "ssm", "dynamodb", "dynamodbstreams", "kms", "logs", "cloudwatch", "codedeploy", "ecr"]
 
 ECHO = "def handler(event, context):\n    return event\n"
 
