@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cumulo.logs.patterns import MAX_PATTERN_LENGTH, PatternError, compile_pattern
@@ -91,6 +91,7 @@ _ALPHABET = st.sampled_from(list('{}[]()$.,=!<>&|?-%"* \\abcERO01_:') + ["&&", "
 
 
 @settings(max_examples=400, deadline=None)
+@example(pattern="%[[%", events=["["])      # a set holding '[': Python's re warns of a future change
 @given(pattern=st.lists(_ALPHABET, max_size=30).map("".join) | st.text(max_size=60),
        events=st.lists(st.text(max_size=40) | st.just(JSON_EVENT) | st.just(APACHE), max_size=4))
 def test_any_pattern_compiles_or_is_refused_and_never_fails_on_an_event(pattern: str, events: list[str]) -> None:
